@@ -1,0 +1,114 @@
+"""The ``chargegrid`` command line.
+
+Each part contributes its own subcommands through an ``add_commands(subparsers)`` function in
+its ``cli`` module; heavy imports happen inside the command functions, so ``--help`` is fast.
+Logging is configured here and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from chargegrid import __version__
+from chargegrid.clock import Clock, clock_from_settings, utc
+
+__all__ = ["add_clock_arguments", "clock_from_args", "main"]
+
+#: Modules whose ``add_commands(subparsers)`` registers subcommands, in help order.
+COMMAND_MODULES = ("csms.cli",)
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        return utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {text!r}") from exc
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def add_clock_arguments(parser: argparse.ArgumentParser) -> None:
+    """The clock options that ``serve``, ``sim`` and ``demo`` share."""
+    group = parser.add_argument_group("clock (give serve and sim the same values to agree)")
+    group.add_argument(
+        "--clock-start",
+        type=_iso_datetime,
+        default=None,
+        metavar="ISO",
+        help="virtual time at the anchor instant (default: the wall clock)",
+    )
+    group.add_argument(
+        "--clock-speed",
+        type=_positive_float,
+        default=1.0,
+        metavar="X",
+        help="virtual seconds per real second, e.g. 60 = a simulated hour per minute (default 1)",
+    )
+    group.add_argument(
+        "--clock-anchor",
+        type=_iso_datetime,
+        default=None,
+        metavar="ISO",
+        help="wall-clock instant at which virtual time equals --clock-start "
+        "(default: when the process starts)",
+    )
+
+
+def clock_from_args(args: argparse.Namespace) -> Clock:
+    return clock_from_settings(
+        start=args.clock_start, speed=args.clock_speed, anchor=args.clock_anchor
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chargegrid",
+        description="Run EV charging networks: OCPP central system, charging planner, "
+        "storage control, simulators and dashboards.",
+    )
+    parser.add_argument("--version", action="version", version=f"chargegrid {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging threshold (default INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        module.add_commands(subparsers)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    func: Command = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,234 @@
+"""The version-neutral domain model every OCPP adapter maps into.
+
+Core services speak only these types. Units are W, Wh, A, V, %, seconds; datetimes are aware
+UTC. OCPP 1.6 ``connectorId`` N maps to ``evse_id=N, connector_id=1``; connector 0 (the whole
+station) maps to ``evse_id=0, connector_id=0``. OCPP 2.0.1 EVSE and connector ids map as they
+are.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "AuthorizationResult",
+    "AuthorizationStatus",
+    "BootInfo",
+    "ChargingLimit",
+    "ChargingRateUnit",
+    "ConnectorStatus",
+    "EVChargingNeeds",
+    "IdToken",
+    "MeterSample",
+    "RegistrationStatus",
+    "StatusReport",
+    "Transaction",
+    "TransactionEventKind",
+    "TransactionUpdate",
+]
+
+
+class RegistrationStatus(enum.StrEnum):
+    """The answer to a BootNotification."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+class ConnectorStatus(enum.StrEnum):
+    """Union of the 1.6 ChargePointStatus and the 2.0.1 ConnectorStatus values."""
+
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    SUSPENDED_EV = "SuspendedEV"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+    OCCUPIED = "Occupied"
+
+
+class AuthorizationStatus(enum.StrEnum):
+    """Union of the 1.6 AuthorizationStatus and the 2.0.1 AuthorizationStatusEnumType."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+    UNKNOWN = "Unknown"
+    NO_CREDIT = "NoCredit"
+    NOT_ALLOWED_TYPE_EVSE = "NotAllowedTypeEVSE"
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"
+    NOT_AT_THIS_TIME = "NotAtThisTime"
+
+
+class ChargingRateUnit(enum.StrEnum):
+    AMPERE = "A"
+    WATT = "W"
+
+
+class TransactionEventKind(enum.StrEnum):
+    STARTED = "Started"
+    UPDATED = "Updated"
+    ENDED = "Ended"
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    """What a station says about itself at boot."""
+
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    reason: str | None = None
+    ocpp_version: str = "1.6"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A connector (or, with ``evse_id == 0``, the whole station) changed status."""
+
+    station_id: str
+    evse_id: int
+    connector_id: int
+    status: ConnectorStatus
+    timestamp: datetime
+    error_code: str | None = None
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdToken:
+    """A driver's credential: an RFID card, an app token, a contract id."""
+
+    token: str
+    kind: str = "ISO14443"
+    status: AuthorizationStatus = AuthorizationStatus.ACCEPTED
+    expires_at: datetime | None = None
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationResult:
+    status: AuthorizationStatus
+    expires_at: datetime | None = None
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """One sampled value, normalized to W, Wh, A, V, %, var, varh, Hz, Celsius.
+
+    ``unit`` is the normalized unit; ``raw_unit`` and ``raw_value`` keep what the station sent.
+    """
+
+    timestamp: datetime
+    measurand: str
+    value: float
+    unit: str
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+    raw_value: str | None = None
+    raw_unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EVChargingNeeds:
+    """What the EV asked for (2.0.1 NotifyEVChargingNeeds), kept on the session for the planner."""
+
+    energy_requested_wh: float | None = None
+    departure_at: datetime | None = None
+    max_current_a: float | None = None
+    min_current_a: float | None = None
+    max_power_w: float | None = None
+    energy_transfer_mode: str | None = None
+
+
+@dataclass(slots=True)
+class Transaction:
+    """A charging session as the core knows it.
+
+    ``id`` is the CSMS-wide key (the integer sent to 1.6 stations); ``station_tx_id`` is the
+    id the station uses (the 2.0.1 ``transactionId``; ``str(id)`` for 1.6).
+    """
+
+    id: int
+    station_id: str
+    station_tx_id: str
+    evse_id: int
+    connector_id: int
+    id_token: str | None
+    started_at: datetime
+    meter_start_wh: float | None = None
+    stopped_at: datetime | None = None
+    meter_stop_wh: float | None = None
+    stop_reason: str | None = None
+    charging_state: str | None = None
+    last_seq_no: int | None = None
+    offline: bool = False
+    needs: EVChargingNeeds | None = None
+    remote_start_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def energy_wh(self) -> float | None:
+        if self.meter_start_wh is None or self.meter_stop_wh is None:
+            return None
+        return self.meter_stop_wh - self.meter_start_wh
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionUpdate:
+    """A version-neutral transaction message: 1.6 Start/StopTransaction and
+    transaction MeterValues, 2.0.1 TransactionEvent."""
+
+    station_id: str
+    kind: TransactionEventKind
+    timestamp: datetime
+    station_tx_id: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: str | None = None
+    meter_wh: float | None = None
+    seq_no: int | None = None
+    offline: bool = False
+    trigger_reason: str | None = None
+    charging_state: str | None = None
+    stop_reason: str | None = None
+    remote_start_id: int | None = None
+    samples: tuple[MeterSample, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingLimit:
+    """A limit on what an EVSE (or, with ``evse_id == 0``, a station) may draw.
+
+    ``schedule`` is a list of ``(start_offset_s, limit, number_phases)`` periods in ``unit``.
+    """
+
+    station_id: str
+    evse_id: int
+    unit: ChargingRateUnit
+    schedule: tuple[tuple[int, float, int | None], ...]
+    purpose: str = "TxProfile"
+    stack_level: int = 0
+    profile_id: int = 1
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    start_at: datetime | None = None
+    duration_s: int | None = None
+    transaction_id: int | None = None
+    min_rate: float | None = None

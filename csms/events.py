@@ -1,0 +1,156 @@
+"""Domain events: what the core tells the rest of the system.
+
+The core publishes these on an :class:`EventBus`; telemetry, the planner trigger, the API's
+event stream and webhooks subscribe. Publishing never blocks and never fails: a listener
+must hand slow work to its own task or queue, and a listener that raises is logged and
+skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from csms.domain import (
+    BootInfo,
+    ChargingLimit,
+    EVChargingNeeds,
+    MeterSample,
+    RegistrationStatus,
+    StatusReport,
+    Transaction,
+)
+
+__all__ = [
+    "ChargingLimitSent",
+    "DomainEvent",
+    "EVChargingNeedsReceived",
+    "EventBus",
+    "HeartbeatReceived",
+    "Listener",
+    "MeterValuesReceived",
+    "StationBooted",
+    "StationConnected",
+    "StationDisconnected",
+    "StatusChanged",
+    "TransactionEnded",
+    "TransactionStarted",
+    "TransactionUpdated",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StationConnected:
+    station_id: str
+    ocpp_version: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StationDisconnected:
+    station_id: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StationBooted:
+    station_id: str
+    info: BootInfo
+    status: RegistrationStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReceived:
+    station_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    report: StatusReport
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionUpdated:
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnded:
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValuesReceived:
+    station_id: str
+    evse_id: int
+    connector_id: int
+    transaction_id: int | None
+    samples: tuple[MeterSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EVChargingNeedsReceived:
+    station_id: str
+    evse_id: int
+    transaction_id: int | None
+    needs: EVChargingNeeds
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingLimitSent:
+    limit: ChargingLimit
+    accepted: bool
+    at: datetime
+
+
+DomainEvent = (
+    StationConnected
+    | StationDisconnected
+    | StationBooted
+    | HeartbeatReceived
+    | StatusChanged
+    | TransactionStarted
+    | TransactionUpdated
+    | TransactionEnded
+    | MeterValuesReceived
+    | EVChargingNeedsReceived
+    | ChargingLimitSent
+)
+
+Listener = Callable[[DomainEvent], None]
+
+
+class EventBus:
+    """In-process, synchronous fan-out of domain events."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Add a listener; returns a function that removes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, event: DomainEvent) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("event listener %r failed on %s", listener, type(event).__name__)

@@ -1,0 +1,185 @@
+"""The persistence contract of the central system.
+
+Every method is atomic and every write is idempotent where the protocol allows redelivery,
+so a caller that did not get an answer (crash, timeout, database blip) may simply call again.
+A transient database failure raises :class:`~csms.exceptions.StoreUnavailable`; the caller
+holds the station's answer and retries (see ``csms.core``), it never turns it into a CALLERROR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from csms.domain import (
+    BootInfo,
+    EVChargingNeeds,
+    IdToken,
+    MeterSample,
+    RegistrationStatus,
+    StatusReport,
+    Transaction,
+)
+
+__all__ = ["NewTransaction", "StationEvent", "StationRecord", "Store", "StoredSample"]
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    """A registered (or pending) station."""
+
+    station_id: str
+    password_hash: str | None = None
+    site_id: str | None = None
+    #: Registration state an operator set: Accepted, Pending (awaiting approval) or Rejected.
+    registration: RegistrationStatus = RegistrationStatus.ACCEPTED
+    ocpp_version: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    last_boot_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    connected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransaction:
+    """What the core knows when a transaction starts.
+
+    ``start_key`` makes a 1.6 StartTransaction idempotent (connector, id tag, meter start and
+    timestamp); a 2.0.1 transaction is identified by ``(station_id, station_tx_id)``.
+    """
+
+    station_id: str
+    evse_id: int
+    connector_id: int
+    started_at: datetime
+    id_token: str | None = None
+    station_tx_id: str | None = None
+    meter_start_wh: float | None = None
+    start_key: str | None = None
+    remote_start_id: int | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    station_id: str
+    evse_id: int
+    connector_id: int
+    transaction_id: int | None
+    sample: MeterSample
+
+
+@dataclass(frozen=True, slots=True)
+class StationEvent:
+    """A message kept for the record: firmware/diagnostics status, security events,
+    NotifyEvent, NotifyReport, DataTransfer, boots."""
+
+    station_id: str
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class Store(Protocol):
+    """Implemented by :class:`csms.store.memory.MemoryStore` and
+    :class:`csms.store.sql.SqlStore` (SQLite and PostgreSQL)."""
+
+    async def open(self) -> None:
+        """Connect (and for the SQL store, check the schema is at the latest migration)."""
+
+    async def close(self) -> None: ...
+
+    # -- stations -------------------------------------------------------------------------
+    async def get_station(self, station_id: str) -> StationRecord | None: ...
+
+    async def put_station(self, record: StationRecord) -> None:
+        """Create or replace the registration fields (password hash, site, registration)."""
+
+    async def delete_station(self, station_id: str) -> None: ...
+
+    async def list_stations(self) -> list[StationRecord]: ...
+
+    async def record_boot(
+        self, station_id: str, info: BootInfo, status: RegistrationStatus, at: datetime
+    ) -> None:
+        """Keep vendor/model/firmware and the boot time; creates the row if missing
+        (an unknown station under the ``pending`` policy)."""
+
+    async def record_connection(
+        self, station_id: str, *, connected: bool, at: datetime
+    ) -> None: ...
+
+    async def record_seen(self, station_id: str, at: datetime) -> None:
+        """Heartbeat or any message: update ``last_seen_at``."""
+
+    async def record_status(self, report: StatusReport) -> None:
+        """Keep the latest status per (station, evse, connector) and a history row."""
+
+    async def connector_statuses(self, station_id: str) -> list[StatusReport]:
+        """Latest status per (evse, connector), ordered by (evse_id, connector_id)."""
+
+    async def record_station_event(self, event: StationEvent) -> None: ...
+
+    async def station_events(
+        self, station_id: str, kind: str | None = None
+    ) -> list[StationEvent]: ...
+
+    # -- id tokens ------------------------------------------------------------------------
+    async def get_id_token(self, token: str) -> IdToken | None: ...
+
+    async def put_id_token(self, token: IdToken) -> None: ...
+
+    async def delete_id_token(self, token: str) -> None: ...
+
+    async def list_id_tokens(self) -> list[IdToken]: ...
+
+    # -- transactions ---------------------------------------------------------------------
+    async def open_transaction(self, new: NewTransaction) -> tuple[Transaction, bool]:
+        """Create a transaction, or return the existing one with the same ``start_key`` or
+        ``(station_id, station_tx_id)``. Returns ``(transaction, created)``. For 1.6 (no
+        ``station_tx_id``) the station-facing id becomes ``str(transaction.id)``."""
+
+    async def save_transaction(self, tx: Transaction) -> None:
+        """Persist the mutable fields: stop, meter stop, reason, charging state, last seq no,
+        offline flag, needs."""
+
+    async def get_transaction(self, transaction_id: int) -> Transaction | None: ...
+
+    async def find_transaction(self, station_id: str, station_tx_id: str) -> Transaction | None: ...
+
+    async def active_transaction(
+        self, station_id: str, evse_id: int, connector_id: int | None = None
+    ) -> Transaction | None: ...
+
+    async def list_transactions(
+        self,
+        *,
+        station_id: str | None = None,
+        active: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[Transaction]: ...
+
+    async def record_transaction_event(
+        self, transaction_id: int, seq_no: int, kind: str, at: datetime
+    ) -> bool:
+        """Remember a 2.0.1 TransactionEvent's seqNo. False if it was already recorded."""
+
+    async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None: ...
+
+    # -- meter values ---------------------------------------------------------------------
+    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+        """Store samples; an identical sample (same station, evse, connector, transaction,
+        timestamp, measurand, phase, location, context) is stored once. Returns how many were
+        new."""
+
+    async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]: ...
+
+    async def latest_samples(self, station_id: str) -> list[StoredSample]:
+        """The latest sample per (evse, connector, measurand, phase)."""

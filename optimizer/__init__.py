@@ -1,0 +1,5 @@
+"""optimizer."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""simulators."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
