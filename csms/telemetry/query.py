@@ -5,7 +5,8 @@
 :class:`~csms.telemetry.embedded.EmbeddedStore` runs the same query in SQLite. Both return
 series sorted by their group tags, windows aligned to the epoch (InfluxQL's default), empty
 windows left out (``fill(none)``), and the window start as each point's time; without a
-window there is one point per group, stamped with the query's ``start``.
+window there is one point per group, stamped with the query's ``start`` (for every
+aggregation, also the selectors ``max``, ``min`` and ``last``).
 """
 
 from __future__ import annotations
@@ -137,8 +138,10 @@ def parse_influxql_response(payload: Any, q: TelemetryQuery) -> list[SeriesResul
     for series in first.get("series", []):
         tags = {k: str(v) for k, v in (series.get("tags") or {}).items()}
         tags = {tag: tags.get(tag, "") for tag in q.group_by}
+        # without GROUP BY time(), InfluxQL stamps selectors (max, min, last) with the selected
+        # point's time and aggregates with the range start; the interface always uses the start
         points = [
-            (from_epoch_ns(int(row[0])), float(row[1]))
+            (from_epoch_ns(int(row[0])) if q.window_s else q.start, float(row[1]))
             for row in series.get("values", [])
             if row[1] is not None
         ]
