@@ -20,7 +20,9 @@ __all__ = [
     "escape_key",
     "escape_string",
     "format_float",
+    "meter_fields",
     "meter_line",
+    "meter_series",
     "parse_line",
 ]
 
@@ -53,6 +55,45 @@ def format_float(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def meter_series(
+    *,
+    station: str,
+    evse: int,
+    connector: int,
+    measurand: str,
+    unit: str,
+    phase: str | None = None,
+    location: str | None = None,
+) -> str:
+    """The measurement and tag part of a ``meter`` line, with the trailing space.
+
+    Tags are in sorted key order: connector, evse, location, measurand, phase, station, unit.
+    """
+    parts = [f"meter,connector={connector},evse={evse}"]
+    if location:
+        parts.append(",location=" + _tag(location))
+    parts.append(",measurand=" + _tag(measurand))
+    if phase:
+        parts.append(",phase=" + _tag(phase))
+    parts.append(",station=" + _tag(station))
+    if unit:
+        parts.append(",unit=" + _tag(unit))
+    parts.append(" ")
+    return "".join(parts)
+
+
+def meter_fields(value: float, context: str | None, transaction_id: int | None) -> str:
+    """The field part of a ``meter`` line (fields in sorted key order)."""
+    fields = []
+    if context is not None:
+        fields.append('context="' + context.translate(_ESCAPE_STRING) + '"')
+    if transaction_id is not None:
+        fields.append(f"transaction_id={transaction_id}i")
+    if math.isfinite(value):
+        fields.append("value=" + format_float(value))
+    return ",".join(fields)
+
+
 def meter_line(
     *,
     station: str,
@@ -69,29 +110,18 @@ def meter_line(
 ) -> str:
     """One ``meter`` point, byte for byte what ``Point`` produces for the same data.
 
-    ``time`` is an integer in the pipeline's precision. Tags are in sorted key order:
-    connector, evse, location, measurand, phase, station, unit.
+    ``time`` is an integer in the pipeline's precision.
     """
-    parts = [f"meter,connector={connector},evse={evse}"]
-    if location:
-        parts.append(",location=" + _tag(location))
-    parts.append(",measurand=" + _tag(measurand))
-    if phase:
-        parts.append(",phase=" + _tag(phase))
-    parts.append(",station=" + _tag(station))
-    if unit:
-        parts.append(",unit=" + _tag(unit))
-    fields = []
-    if context is not None:
-        fields.append('context="' + context.translate(_ESCAPE_STRING) + '"')
-    if transaction_id is not None:
-        fields.append(f"transaction_id={transaction_id}i")
-    if math.isfinite(value):
-        fields.append("value=" + format_float(value))
-    parts.append(" ")
-    parts.append(",".join(fields))
-    parts.append(f" {time}")
-    return "".join(parts)
+    series = meter_series(
+        station=station,
+        evse=evse,
+        connector=connector,
+        measurand=measurand,
+        unit=unit,
+        phase=phase,
+        location=location,
+    )
+    return f"{series}{meter_fields(value, context, transaction_id)} {time}"
 
 
 @dataclass(frozen=True, slots=True)

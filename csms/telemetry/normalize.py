@@ -19,6 +19,8 @@ __all__ = [
     "check_time",
     "normalize_measurand",
     "normalize_value",
+    "to_number",
+    "unit_conversion",
 ]
 
 
@@ -121,12 +123,25 @@ def normalize_measurand(measurand: str | None) -> str | None:
     return _BY_LOWER.get(measurand.strip().lower())
 
 
-def normalize_value(measurand: str, value: object, unit: str | None) -> tuple[float, str] | Reject:
-    """``(value, unit)`` in the schema's unit for a known measurand, or why not.
+def unit_conversion(
+    measurand: str, unit: str | None
+) -> tuple[Callable[[float], float] | None, str] | Reject:
+    """``(conversion, schema unit)`` for a known measurand sent in ``unit`` (conversion
+    ``None`` = the value is already in the schema unit), or why it cannot be stored.
 
     ``unit`` empty means the measurand's own unit (OCPP's default). Power.Factor is unitless.
     """
     expected = MEASURAND_UNITS[measurand]
+    if not unit or unit == expected:
+        return None, expected
+    alias = _UNIT_ALIASES.get(unit.strip().lower())
+    if alias is None or alias[0] != expected:
+        return Reject.UNIT_MISMATCH
+    return (None if alias[1] is _identity else alias[1]), expected
+
+
+def to_number(value: object) -> float | Reject:
+    """A finite float from a number or numeric text, or ``NOT_A_NUMBER``."""
     number: float
     if isinstance(value, bool):
         return Reject.NOT_A_NUMBER
@@ -141,12 +156,19 @@ def normalize_value(measurand: str, value: object, unit: str | None) -> tuple[fl
         return Reject.NOT_A_NUMBER
     if not math.isfinite(number):
         return Reject.NOT_A_NUMBER
-    if not unit or unit == expected:
-        return number, expected
-    alias = _UNIT_ALIASES.get(unit.strip().lower())
-    if alias is None or alias[0] != expected:
-        return Reject.UNIT_MISMATCH
-    return alias[1](number), expected
+    return number
+
+
+def normalize_value(measurand: str, value: object, unit: str | None) -> tuple[float, str] | Reject:
+    """``(value, unit)`` in the schema's unit for a known measurand, or why not."""
+    number = to_number(value)
+    if isinstance(number, Reject):
+        return number
+    conversion = unit_conversion(measurand, unit)
+    if isinstance(conversion, Reject):
+        return conversion
+    convert, schema_unit = conversion
+    return (number if convert is None else convert(number)), schema_unit
 
 
 def check_time(time_ns: int, now_ns: int, *, max_future_ns: int, max_past_ns: int) -> Reject | None:

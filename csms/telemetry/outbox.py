@@ -147,17 +147,35 @@ class Outbox:
                 "SELECT seq, line FROM outbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
 
-    def remove(self, first_seq: int, last_seq: int) -> int:
+    def remove(self, first_seq: int, last_seq: int, *, count: int = -1, nbytes: int = 0) -> int:
         """Remove the points ``first_seq..last_seq`` (inclusive) once they are safe on the
-        server; returns how many were still there."""
+        server; returns how many were still there.
+
+        A caller that peeked the range passes its ``count`` points and ``nbytes`` bytes, which
+        saves reading the lines back; if fewer rows were there (the drop policy removed some
+        meanwhile), the byte count is recomputed.
+        """
         with self._lock:
-            rows = self._db.execute(
-                "DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(line)",
-                (first_seq, last_seq),
-            ).fetchall()
-            self._depth -= len(rows)
-            self._bytes -= sum(n for (n,) in rows)
-            return len(rows)
+            if count < 0:
+                rows = self._db.execute(
+                    "DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(line)",
+                    (first_seq, last_seq),
+                ).fetchall()
+                self._depth -= len(rows)
+                self._bytes -= sum(n for (n,) in rows)
+                return len(rows)
+            removed = self._db.execute(
+                "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first_seq, last_seq)
+            ).rowcount
+            if removed == count:
+                self._depth -= removed
+                self._bytes -= nbytes
+            else:
+                row = self._db.execute(
+                    "SELECT count(*), coalesce(sum(length(line)), 0) FROM outbox"
+                ).fetchone()
+                self._depth, self._bytes = row[0], row[1]
+            return int(removed)
 
     def set_aside(self, seq: int, line: str, reason: str) -> None:
         """Move a point the server refused to the ``rejected`` table."""

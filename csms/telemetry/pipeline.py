@@ -259,7 +259,9 @@ class TelemetryPipeline:
             self.outbox.set_aside(seq, line, str(error))
             logger.error("InfluxDB refused a point (%s); set aside: %s", error, line[:300])
         self.stats.points_server_rejected += len(refused)
-        self.outbox.remove(batch[0][0], batch[-1][0])
+        refused_at = {i for i, _ in refused}
+        kept = [line for i, line in enumerate(lines) if i not in refused_at] if refused else lines
+        self.outbox.remove(batch[0][0], batch[-1][0], count=len(kept), nbytes=sum(map(len, kept)))
         self.stats.points_written += len(batch) - len(refused)
         self.stats.last_write_ok_unix_s = time.time()
         self.stats.outbox_depth = self.outbox.depth

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
-from csms.domain import ChargingLimit
+from csms.domain import ChargingLimit, MeterSample
 from csms.events import (
     ChargingLimitSent,
     DomainEvent,
@@ -30,8 +30,14 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import meter_line
-from csms.telemetry.normalize import Reject, check_time, normalize_measurand, normalize_value
+from csms.telemetry.lineprotocol import escape_string, meter_series
+from csms.telemetry.normalize import (
+    Reject,
+    check_time,
+    normalize_measurand,
+    to_number,
+    unit_conversion,
+)
 from csms.telemetry.schema import Field, Measurement, Tag
 from csms.telemetry.writers import Precision
 
@@ -135,6 +141,7 @@ class PointEncoder:
         max_future_s: float = 300.0,
         max_past_s: float = 30 * 86400.0,
         on_reject: Callable[[Reject, str], None] | None = None,
+        max_cached_series: int = 200_000,
     ) -> None:
         self.precision: Precision = precision
         self._per_s = _PER_SECOND[precision]
@@ -143,6 +150,11 @@ class PointEncoder:
         self._max_future = int(max_future_s * self._per_s)
         self._max_past = int(max_past_s * self._per_s)
         self.on_reject: Callable[[Reject, str], None] = on_reject or (lambda reason, detail: None)
+        self.max_cached_series = max_cached_series
+        self._series: dict[
+            tuple[str, int, int, str, str, str | None, str | None],
+            tuple[str, Callable[[float], float] | None] | Reject,
+        ] = {}
 
     def encode_many(self, records: Sequence[Record], out: list[str]) -> None:
         """Append the lines of every record to ``out``."""
@@ -163,43 +175,86 @@ class PointEncoder:
         self.on_reject(reason, what)
         return False
 
+    def _series_entry(
+        self, event: MeterValuesReceived, sample: MeterSample
+    ) -> tuple[str, Callable[[float], float] | None] | Reject:
+        measurand = normalize_measurand(sample.measurand)
+        if measurand is None:
+            return Reject.UNKNOWN_MEASURAND
+        conversion = unit_conversion(measurand, sample.unit)
+        if isinstance(conversion, Reject):
+            return conversion
+        convert, unit = conversion
+        prefix = meter_series(
+            station=event.station_id,
+            evse=event.evse_id,
+            connector=event.connector_id,
+            measurand=measurand,
+            unit=unit,
+            phase=sample.phase,
+            location=sample.location,
+        )
+        return prefix, convert
+
     def _meter(self, event: MeterValuesReceived, now: int, out: list[str]) -> None:
+        """The hot path: series prefixes and unit conversions are cached per series."""
+        cache = self._series
         precision = self.precision
+        tx = event.transaction_id
+        tx_field = "" if tx is None else f"transaction_id={tx}i,"
+        last_ts: datetime | None = None
+        t = 0
+        t_reject: Reject | None = None
         for sample in event.samples:
-            measurand = normalize_measurand(sample.measurand)
-            if measurand is None:
-                self.on_reject(
-                    Reject.UNKNOWN_MEASURAND, f"{event.station_id}: {sample.measurand!r}"
-                )
-                continue
-            value: object = sample.value
-            if (type(value) is not float or value != value) and sample.raw_value is not None:
-                value = sample.raw_value  # the adapter could not make a number: try the raw text
-            normalized = normalize_value(measurand, value, sample.unit)
-            if isinstance(normalized, Reject):
-                self.on_reject(
-                    normalized,
-                    f"{event.station_id}: {measurand}={sample.value!r} {sample.unit!r}",
-                )
-                continue
-            t = to_epoch(sample.timestamp, precision)
-            if not self._time_ok(t, now, f"{event.station_id}: {measurand} at {sample.timestamp}"):
-                continue
-            out.append(
-                meter_line(
-                    station=event.station_id,
-                    evse=event.evse_id,
-                    connector=event.connector_id,
-                    measurand=measurand,
-                    unit=normalized[1],
-                    value=normalized[0],
-                    time=t,
-                    phase=sample.phase,
-                    location=sample.location,
-                    context=sample.context,
-                    transaction_id=event.transaction_id,
-                )
+            key = (
+                event.station_id,
+                event.evse_id,
+                event.connector_id,
+                sample.measurand,
+                sample.unit,
+                sample.phase,
+                sample.location,
             )
+            entry = cache.get(key)
+            if entry is None:
+                if len(cache) >= self.max_cached_series:
+                    cache.clear()
+                entry = cache[key] = self._series_entry(event, sample)
+            if isinstance(entry, Reject):
+                self.on_reject(
+                    entry,
+                    f"{event.station_id}: {sample.measurand!r}={sample.value!r} {sample.unit!r}",
+                )
+                continue
+            prefix, convert = entry
+            value = sample.value
+            if type(value) is not float or value - value != 0.0:  # not a finite float
+                number = to_number(sample.raw_value if sample.raw_value is not None else value)
+                if isinstance(number, Reject):
+                    self.on_reject(number, f"{event.station_id}: {sample.measurand}={value!r}")
+                    continue
+                value = number
+            if convert is not None:
+                value = convert(value)
+            ts = sample.timestamp
+            if ts is not last_ts:
+                last_ts = ts
+                t = to_epoch(ts, precision)
+                t_reject = check_time(
+                    t, now, max_future_ns=self._max_future, max_past_ns=self._max_past
+                )
+            if t_reject is not None:
+                self.on_reject(t_reject, f"{event.station_id}: {sample.measurand} at {ts}")
+                continue
+            text = str(value)
+            if text.endswith(".0"):
+                text = text[:-2]
+            context = sample.context
+            if context is None:
+                out.append(f"{prefix}{tx_field}value={text} {t}")
+            else:
+                ctx = escape_string(context)
+                out.append(f'{prefix}context="{ctx}",{tx_field}value={text} {t}')
 
     def _point(
         self, measurement: str, at: datetime, now: int, *, check: bool = True
@@ -236,13 +291,16 @@ class PointEncoder:
             elif isinstance(record, TransactionEnded):
                 event, at, meter = "ended", tx.stopped_at or tx.started_at, tx.meter_stop_wh
             else:
-                event, at, meter = "updated", tx.started_at, None
+                # the domain Transaction has no update time: stamp it when telemetry sees it
+                at = datetime.fromtimestamp(self._now_s(), UTC)
+                event, meter = "updated", None
             p = self._point(Measurement.TRANSACTION, at, now)
             if p is not None:
                 p.tag(Tag.STATION, tx.station_id).tag(Tag.EVSE, str(tx.evse_id))
                 p.tag(Tag.EVENT, event)
                 p.field(Field.TRANSACTION_ID, tx.id).field(Field.STATION_TX_ID, tx.station_tx_id)
                 p.field(Field.METER_WH, None if meter is None else float(meter))
+                p.field(Field.CHARGING_STATE, tx.charging_state)
                 if isinstance(record, TransactionEnded):
                     energy = tx.energy_wh
                     p.field(Field.ENERGY_WH, None if energy is None else float(energy))

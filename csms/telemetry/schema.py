@@ -73,6 +73,7 @@ class Field:
     METER_WH = "meter_wh"
     ENERGY_WH = "energy_wh"
     STOP_REASON = "stop_reason"
+    CHARGING_STATE = "charging_state"
     OCPP_VERSION = "ocpp_version"
     REASON = "reason"
     REGISTRATION = "registration"
@@ -114,6 +115,7 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             Field.METER_WH,
             Field.ENERGY_WH,
             Field.STOP_REASON,
+            Field.CHARGING_STATE,
         ),
     ),
     Measurement.CONNECTION: (

@@ -24,6 +24,7 @@ from csms.events import (
     StatusChanged,
     TransactionEnded,
     TransactionStarted,
+    TransactionUpdated,
 )
 from csms.telemetry.normalize import Reject
 from csms.telemetry.points import (
@@ -178,4 +179,22 @@ def test_planner_and_site_records() -> None:
         f'grid_constraint,kind=import_max,site=s1,unit=W reason="DSO",value=50000 {MS}',
         f"storage,site=s1,storage=B1 setpoint_w=-3000,soc_pct=55.5 {MS}",
         f"site,site=s1 import_w=12000,pv_w=3000 {MS}",
+    ]
+
+
+def test_transaction_updates_are_stamped_with_the_clock() -> None:
+    tx = Transaction(
+        id=3,
+        station_id="CP9",
+        station_tx_id="t-3",
+        evse_id=1,
+        connector_id=1,
+        id_token=None,
+        started_at=T0,
+        charging_state="SuspendedEV",
+    )
+    lines, _ = _encode(TransactionUpdated(tx), now=T0 + timedelta(minutes=5))
+    assert lines == [
+        'transaction,event=updated,evse=1,station=CP9 charging_state="SuspendedEV",'
+        f'station_tx_id="t-3",transaction_id=3i {MS + 300_000}'
     ]
