@@ -42,6 +42,7 @@ class TelemetryRecorder:
     def __init__(
         self,
         *,
+        enabled: bool = True,
         stats: TelemetryStats | None = None,
         max_buffer_items: int = 100_000,
         site: str = "default",
@@ -49,7 +50,9 @@ class TelemetryRecorder:
     ) -> None:
         self.stats = stats if stats is not None else TelemetryStats()
         self.site = site
-        self.max_buffer_items = max_buffer_items
+        # disabled: a zero bound makes every append a no-op without a branch on the hot path
+        self.enabled = enabled
+        self.max_buffer_items = max_buffer_items if enabled else 0
         self._buffer: deque[Record] = deque()
         self._log_every_s = log_every_s
         self._last_drop_log = 0.0
@@ -61,7 +64,7 @@ class TelemetryRecorder:
         """An :class:`~csms.events.EventBus` listener: O(1), no I/O."""
         if len(self._buffer) < self.max_buffer_items:
             self._buffer.append(event)
-        else:
+        elif self.enabled:
             self._dropped(1)
 
     def attach(self, bus: EventBus) -> Callable[[], None]:
@@ -179,7 +182,7 @@ class TelemetryRecorder:
     def _put(self, record: Record) -> None:
         if len(self._buffer) < self.max_buffer_items:
             self._buffer.append(record)
-        else:
+        elif self.enabled:
             self._dropped(1)
 
     def _dropped(self, count: int) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from chargegrid.clock import Clock
@@ -38,7 +39,7 @@ class Telemetry:
     """The assembled telemetry of one CSMS process."""
 
     settings: TelemetrySettings
-    backend: Literal["embedded", "v1", "v2"]
+    backend: Literal["disabled", "embedded", "v1", "v2"]
     recorder: TelemetryRecorder
     pipeline: TelemetryPipeline
     query_backend: QueryBackend
@@ -48,7 +49,8 @@ class Telemetry:
         return self.recorder.stats
 
     def start(self) -> None:
-        self.pipeline.start()
+        if self.backend != "disabled":
+            self.pipeline.start()
 
     def close(self) -> None:
         self.pipeline.close(timeout_s=self.settings.close_timeout_s)
@@ -78,7 +80,16 @@ def _choose_backend(settings: TelemetrySettings) -> Literal["embedded", "v1", "v
 
 
 def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -> Telemetry:
-    """Build (but do not start) telemetry as configured."""
+    """Build (but do not start) telemetry as configured.
+
+    With ``enabled = false`` the recorder ignores everything and nothing touches disk or
+    network, so callers need no special case.
+    """
+    if not settings.enabled:
+        memory = Path(":memory:")
+        settings = settings.model_copy(
+            update={"url": None, "embedded_path": memory, "outbox_path": memory}
+        )
     backend = _choose_backend(settings)
     sink: TelemetrySink
     query_backend: QueryBackend
@@ -119,6 +130,7 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
         query_backend = InfluxQLBackend(settings.url, database=settings.bucket, token=token)
     stats = TelemetryStats()
     recorder = TelemetryRecorder(
+        enabled=settings.enabled,
         stats=stats,
         max_buffer_items=settings.max_buffer_items,
         site=settings.site,
@@ -154,7 +166,7 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
     logger.info("telemetry: %s backend, outbox %s", backend, settings.outbox_path)
     return Telemetry(
         settings=settings,
-        backend=backend,
+        backend=backend if settings.enabled else "disabled",
         recorder=recorder,
         pipeline=pipeline,
         query_backend=query_backend,

@@ -118,3 +118,23 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
     assert telemetry.query(plan) == [SeriesResult({"asset": "B1"}, [(T0, -5000.0)])]
     assert "chargegrid_telemetry_points_written_total 5" in telemetry.metrics_text()
     telemetry.close()
+
+
+def test_disabled_telemetry_records_nothing_and_touches_no_file(tmp_path: Path) -> None:
+    settings = TelemetrySettings(
+        enabled=False,
+        url="http://127.0.0.1:9",
+        embedded_path=tmp_path / "t.sqlite3",
+        outbox_path=tmp_path / "o.sqlite3",
+    )
+    telemetry = open_telemetry(settings)
+    assert telemetry.backend == "disabled"
+    telemetry.start()
+    telemetry.recorder.on_event(
+        MeterValuesReceived("CP1", 1, 1, None, (MeterSample(T0, "SoC", 1.0, "%"),))
+    )
+    telemetry.recorder.record_site(at=T0, pv_w=1.0)
+    assert telemetry.recorder.pending == 0
+    assert telemetry.stats.points_dropped == 0
+    telemetry.close()
+    assert list(tmp_path.iterdir()) == []
