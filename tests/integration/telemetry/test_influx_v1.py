@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chargegrid.cli import main
 from csms.events import EventBus
 from csms.telemetry import (
     Aggregation,
@@ -35,11 +36,13 @@ from tests.integration.telemetry.helpers import (
 pytestmark = pytest.mark.influx
 
 
-def test_version_detection(influxd: ServerProcess) -> None:
+def test_version_detection(influxd: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
     version = ping(influxd.url)
     assert version is not None and version.startswith("1.")
     assert detect_api(influxd.url, has_bucket=False) == "v1"
     assert detect_api(influxd.url, has_bucket=True) == "v1"
+    assert main(["telemetry", "ping", influxd.url]) == 0
+    assert capsys.readouterr().out == f"version {version}; write API v1\n"
 
 
 def test_events_land_in_influxdb(influxd: ServerProcess, tmp_path: Path) -> None:
