@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 Precision = Literal["ns", "us", "ms", "s"]
 
+_V1_PRECISION = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
+
 
 @runtime_checkable
 class TelemetrySink(Protocol):
@@ -80,7 +82,8 @@ class InfluxV1Sink:
     ) -> None:
         auth = (username, password or "") if username else None
         self._client = httpx.Client(base_url=url.rstrip("/"), auth=auth, timeout=timeout_s)
-        self._params: dict[str, str] = {"db": database, "precision": precision}
+        # InfluxDB 1.x before 1.8 reads "ns"/"us" as nanoseconds; "n"/"u" work on every 1.x
+        self._params: dict[str, str] = {"db": database, "precision": _V1_PRECISION[precision]}
         if retention_policy:
             self._params["rp"] = retention_policy
         self.database = database

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from chargegrid.cli import main
@@ -23,6 +24,7 @@ from csms.telemetry import (
     open_telemetry,
 )
 from csms.telemetry.pipeline import Backoff
+from csms.telemetry.points import to_epoch
 from csms.telemetry.writers import ping
 from tests.integration.telemetry.conftest import ServerProcess
 from tests.integration.telemetry.helpers import (
@@ -99,6 +101,23 @@ def test_a_refused_point_is_isolated_and_the_rest_written(
     refused = Outbox(tmp_path / "o").rejected()
     assert [line for line, _ in refused] == [lines[17], lines[30]]
     assert "field type conflict" in refused[0][1]
+
+
+@pytest.mark.parametrize("precision", ["ns", "us", "ms", "s"])
+def test_every_precision_lands_at_the_right_time(influxd: ServerProcess, precision: str) -> None:
+    db = unique_db()
+    at = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+    sink = InfluxV1Sink(influxd.url, database=db, precision=precision)  # type: ignore[arg-type]
+    sink.write([f"m v=1 {to_epoch(at, precision)}"])  # type: ignore[arg-type]
+    sink.close()
+    payload = httpx.get(
+        influxd.url + "/query", params={"db": db, "q": "SELECT v FROM m", "epoch": "ns"}
+    ).json()
+    stored_ns = payload["results"][0]["series"][0]["values"][0][0]
+    assert (
+        stored_ns
+        == to_epoch(at, precision) * {"ns": 1, "us": 1000, "ms": 10**6, "s": 10**9}[precision]
+    )
 
 
 def test_a_missing_database_is_created(influxd: ServerProcess) -> None:
