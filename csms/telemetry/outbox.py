@@ -60,17 +60,40 @@ class Outbox:
         self.drop_policy: DropPolicy = drop_policy
         self.keep_rejected = keep_rejected
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute(
-            "SELECT count(*), coalesce(sum(length(line)), 0) FROM outbox"
-        ).fetchone()
+        try:
+            self._db, row = self._open(synchronous)
+        except sqlite3.DatabaseError as exc:
+            if str(path) == ":memory:":
+                raise
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            logger.error(
+                "telemetry outbox %s is unreadable (%s); moved it to %s and starting empty",
+                self.path,
+                exc,
+                aside,
+            )
+            self.path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._db, row = self._open(synchronous)
         self._depth: int = row[0]
         self._bytes: int = row[1]
         if self._depth:
             logger.info("telemetry outbox %s holds %d points from before", self.path, self._depth)
+
+    def _open(self, synchronous: str) -> tuple[sqlite3.Connection, tuple[int, int]]:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.executescript(_SCHEMA)
+            row = db.execute(
+                "SELECT count(*), coalesce(sum(length(line)), 0) FROM outbox"
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db, (int(row[0]), int(row[1]))
 
     @property
     def depth(self) -> int:

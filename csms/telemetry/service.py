@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -59,7 +60,16 @@ class Telemetry:
             closer()
 
     def query(self, q: TelemetryQuery) -> list[SeriesResult]:
+        """Run a dashboard query (blocking: HTTP or SQLite)."""
         return self.query_backend.query(q)
+
+    async def aquery(self, q: TelemetryQuery) -> list[SeriesResult]:
+        """:meth:`query` on a worker thread, for the asyncio HTTP API."""
+        return await asyncio.to_thread(self.query_backend.query, q)
+
+    async def aclose(self) -> None:
+        """:meth:`close` on a worker thread, for an asyncio shutdown hook."""
+        await asyncio.to_thread(self.close)
 
     def metrics_text(self) -> str:
         """The counters in Prometheus text format (for a ``/metrics`` endpoint)."""

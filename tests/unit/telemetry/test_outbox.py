@@ -69,3 +69,15 @@ def test_set_aside_moves_a_point_to_rejected(tmp_path: Path) -> None:
     assert [line for _, line in box.peek(10)] == ["good"]
     assert box.depth == 1 and box.size_bytes == 4
     assert box.rejected() == [("bad2", "refused bad2"), ("bad3", "refused bad3")]
+
+
+def test_an_unreadable_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    path.write_bytes(b"this is not an SQLite database" * 100)
+    box = Outbox(path)
+    assert box.depth == 0
+    box.append(["m v=1 1"])
+    assert box.depth == 1
+    box.close()
+    aside = [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].startswith("o.sqlite3.corrupt-")

@@ -138,3 +138,20 @@ def test_disabled_telemetry_records_nothing_and_touches_no_file(tmp_path: Path) 
     assert telemetry.stats.points_dropped == 0
     telemetry.close()
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_async_query_and_close(tmp_path: Path) -> None:
+    telemetry = open_telemetry(
+        TelemetrySettings(
+            embedded_path=tmp_path / "t.sqlite3",
+            outbox_path=tmp_path / "o.sqlite3",
+            batch_interval_s=0.01,
+        ),
+        clock=ManualClock(start=T0),
+    )
+    telemetry.start()
+    telemetry.recorder.record_site(at=T0, pv_w=4200.0)
+    assert telemetry.pipeline.flush(timeout_s=5)
+    q = TelemetryQuery(measurement="site", field="pv_w", start=T0, stop=T0 + timedelta(1))
+    assert await telemetry.aquery(q) == [SeriesResult({}, [(T0, 4200.0)])]
+    await telemetry.aclose()
