@@ -158,7 +158,7 @@ class TelemetryPipeline:
         for thread in self._threads:
             thread.join(timeout=max(0.1, self._deadline - time.monotonic()) + 5.0)
         self._threads = []
-        if self.recorder.pending:  # never started, or the ingest thread had no time
+        while self.recorder.pending:  # never started, or the ingest thread had no time
             self._ingest_once()
         self.sink.close()
         self.outbox.close()
