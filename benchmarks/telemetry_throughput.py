@@ -35,6 +35,7 @@ from csms.domain import MeterSample
 from csms.events import EventBus, MeterValuesReceived
 from csms.telemetry import (
     InfluxV1Sink,
+    InfluxV2Sink,
     Outbox,
     PointEncoder,
     TelemetryPipeline,
@@ -89,7 +90,9 @@ def start_influxd(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     sys.exit("influxd did not start")
 
 
-def make_events(n_events: int, stations: int, base: datetime) -> list[MeterValuesReceived]:
+def make_events(
+    n_events: int, stations: int, base: datetime, prefix: str = "CP"
+) -> list[MeterValuesReceived]:
     events = []
     for i in range(n_events):
         station = i % stations
@@ -98,7 +101,7 @@ def make_events(n_events: int, stations: int, base: datetime) -> list[MeterValue
             MeterSample(at, m, 1000.0 + i + k * 0.5, unit, phase=phase)
             for k, (m, phase, unit) in enumerate(MEASURANDS)
         )
-        events.append(MeterValuesReceived(f"CP{station:05d}", 1, 1, 100 + station, samples))
+        events.append(MeterValuesReceived(f"{prefix}{station:05d}", 1, 1, 100 + station, samples))
     return events
 
 
@@ -120,11 +123,57 @@ def ocpp_path_cost(events: list[MeterValuesReceived]) -> float:
     return spent / (len(events) * len(MEASURANDS))
 
 
+def start_victoria_metrics(root: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    binary = shutil.which("victoria-metrics")
+    if binary is None:
+        return None
+    port = _free_port()
+    log = (root / "vm.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={root / 'vm'}",
+            "-retentionPeriod=100y",
+            "-search.latencyOffset=0s",
+            "-loggerLevel=ERROR",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    return None
+
+
+def vm_count(url: str, prefix: str) -> int:
+    httpx.get(url + "/internal/force_flush").raise_for_status()
+    query = f'sum(count_over_time({{__name__="meter_value",station=~"{prefix}.*"}}[10d]))'
+    r = httpx.get(url + "/api/v1/query", params={"query": query})
+    result = r.json()["data"]["result"]
+    return 0 if not result else int(float(result[0]["value"][1]))
+
+
 def run_pipeline(
-    url: str, events: list[MeterValuesReceived], batch: int, outbox_path: Path
+    url: str,
+    events: list[MeterValuesReceived],
+    batch: int,
+    outbox_path: Path,
+    *,
+    v2: bool = False,
 ) -> dict[str, float]:
     db = "bench_pipeline"
-    sink = InfluxV1Sink(url, database=db, precision="ms")
+    sink: InfluxV1Sink | InfluxV2Sink = (
+        InfluxV2Sink(url, token="t", org="o", bucket=db, precision="ms")
+        if v2
+        else InfluxV1Sink(url, database=db, precision="ms")
+    )
     recorder = TelemetryRecorder(max_buffer_items=len(events) + 1)
     pipe = TelemetryPipeline(
         sink=sink,
@@ -149,9 +198,9 @@ def run_pipeline(
         sys.exit("pipeline did not drain")
     elapsed = time.perf_counter() - t0
     pipe.close()
-    stored = count(url, db)
+    stored = vm_count(url, events[0].station_id[:2]) if v2 else count(url, db)
     if stored != points:
-        sys.exit(f"influxd holds {stored} points, expected {points}")
+        sys.exit(f"the server holds {stored} points, expected {points}")
     return {
         "points": points,
         "seconds": elapsed,
@@ -201,6 +250,54 @@ def run_baseline(url: str, events: list[MeterValuesReceived], batch: int) -> dic
     return {"points": points, "seconds": elapsed, "points_per_s": points / elapsed}
 
 
+def run_writeapi_baseline(
+    url: str, events: list[MeterValuesReceived], batch: int
+) -> dict[str, float]:
+    """influxdb-client's batching WriteApi (its own thread, in-memory queue), no outbox."""
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+    from influxdb_client.client.write.point import Point
+    from influxdb_client.client.write_api import WriteOptions
+    from influxdb_client.domain.write_precision import WritePrecision
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    points = len(events) * len(MEASURANDS)
+    client = InfluxDBClient(url=url, token="t", org="o")
+    api = client.write_api(write_options=WriteOptions(batch_size=batch, flush_interval=200))
+    t0 = time.perf_counter()
+    c0 = time.thread_time()
+    for event in events:
+        api.write(
+            bucket="bench_baseline",
+            record=[
+                Point("meter")
+                .tag("station", event.station_id)
+                .tag("evse", str(event.evse_id))
+                .tag("connector", str(event.connector_id))
+                .tag("measurand", s.measurand)
+                .tag("phase", s.phase)
+                .tag("unit", s.unit)
+                .field("value", s.value)
+                .field("transaction_id", event.transaction_id)
+                .time((s.timestamp - epoch) // timedelta(milliseconds=1), WritePrecision.MS)
+                for s in event.samples
+            ],
+            write_precision=WritePrecision.MS,
+        )
+    caller_cpu = time.thread_time() - c0
+    api.close()  # flushes what is queued
+    elapsed = time.perf_counter() - t0
+    client.close()
+    stored = vm_count(url, events[0].station_id[:2])
+    if stored != points:
+        sys.exit(f"WriteApi baseline: the server holds {stored} points, expected {points}")
+    return {
+        "points": points,
+        "seconds": elapsed,
+        "points_per_s": points / elapsed,
+        "caller_us_per_point": caller_cpu / points * 1e6,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -210,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         "--stations", type=int, default=1000, help="simulated stations (default 1000)"
     )
     parser.add_argument("--batch", type=int, default=5000, help="points per write (default 5000)")
+    parser.add_argument(
+        "--no-v2",
+        action="store_true",
+        help="skip the v2 comparison against victoria-metrics (pipeline vs batching WriteApi)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "telemetry_throughput.json"
     )
@@ -228,6 +330,25 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+        v2: dict[str, object] | None = None
+        vm = None if args.no_v2 else start_victoria_metrics(root)
+        if vm is not None:
+            vm_proc, vm_url = vm
+            try:
+                a = make_events(n_events, args.stations, base, prefix="VA")
+                b = make_events(n_events, args.stations, base, prefix="VB")
+                v2_pipeline = run_pipeline(vm_url, a, args.batch, root / "outbox2.sqlite3", v2=True)
+                v2_baseline = run_writeapi_baseline(vm_url, b, args.batch)
+            finally:
+                vm_proc.terminate()
+                vm_proc.wait(timeout=10)
+            v2 = {
+                "server": "victoria-metrics /api/v2/write",
+                "pipeline": v2_pipeline,
+                "baseline_batching_writeapi": v2_baseline,
+                "ratio_pipeline_over_baseline": v2_pipeline["points_per_s"]
+                / v2_baseline["points_per_s"],
+            }
 
     result = {
         "benchmark": "telemetry_throughput",
@@ -239,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": pipeline,
         "baseline_point_direct_write": baseline,
         "ratio_pipeline_over_baseline": pipeline["points_per_s"] / baseline["points_per_s"],
+        "v2": v2,
         "goals": {"points_per_s": 50_000, "ocpp_path_us_per_point": 20},
     }
     print(f"OCPP-path CPU per point (listener only):   {ocpp_us:8.3f} us   (goal < 20)")
@@ -257,6 +379,21 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ratio pipeline / baseline:                {result['ratio_pipeline_over_baseline']:8.2f}"
     )
+    if v2 is not None:
+        v2p = v2["pipeline"]
+        v2b = v2["baseline_batching_writeapi"]
+        assert isinstance(v2p, dict) and isinstance(v2b, dict)
+        print(
+            f"v2 (victoria-metrics) pipeline + outbox:   {v2p['points_per_s']:10.0f} points/s"
+            f"  (OCPP path {v2p['ocpp_path_us_per_point_under_load']:.3f} us/point)"
+        )
+        print(
+            f"v2 baseline batching WriteApi, no outbox: {v2b['points_per_s']:10.0f} points/s"
+            f"  (caller {v2b['caller_us_per_point']:.2f} us/point)"
+        )
+        print(
+            f"ratio pipeline / WriteApi:                {v2['ratio_pipeline_over_baseline']:8.2f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"saved {args.out}")
