@@ -33,6 +33,7 @@ class Reject(enum.StrEnum):
     TIMESTAMP_FUTURE = "timestamp_future"
     TIMESTAMP_PAST = "timestamp_past"
     BUFFER_FULL = "buffer_full"
+    ENCODE_ERROR = "encode_error"
 
 
 _WH, _VARH, _VAH = "Wh", "varh", "VAh"

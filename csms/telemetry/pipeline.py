@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -192,7 +193,14 @@ class TelemetryPipeline:
             lines: list[str] = []
             self.encoder.encode_many(records, lines)
             self.stats.points_recorded += len(lines)
-            dropped = self.outbox.append(lines)
+            try:
+                dropped = self.outbox.append(lines)
+            except sqlite3.Error as exc:  # disk full, file removed, I/O error
+                self.stats.drop("outbox_error", len(lines))
+                logger.error(
+                    "telemetry outbox write failed (%s): dropped %d points", exc, len(lines)
+                )
+                return len(records)
             if dropped:
                 self.stats.drop("outbox_full", dropped)
                 self._drop_log(

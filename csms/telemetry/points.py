@@ -151,6 +151,7 @@ class PointEncoder:
         self._max_past = int(max_past_s * self._per_s)
         self.on_reject: Callable[[Reject, str], None] = on_reject or (lambda reason, detail: None)
         self.max_cached_series = max_cached_series
+        self.encode_errors = 0
         self._series: dict[
             tuple[str, int, int, str, str, str | None, str | None],
             tuple[str, Callable[[float], float] | None] | Reject,
@@ -160,13 +161,15 @@ class PointEncoder:
         """Append the lines of every record to ``out``."""
         now = int(self._now_s() * self._per_s)
         for record in records:
-            if type(record) is MeterValuesReceived:
-                self._meter(record, now, out)
-            else:
-                try:
+            try:
+                if type(record) is MeterValuesReceived:
+                    self._meter(record, now, out)
+                else:
                     self._other(record, now, out)
-                except Exception:  # a bug here must not stop the pipeline
-                    logger.exception("could not encode %s", type(record).__name__)
+            except Exception:  # one malformed record must not cost the others
+                self.encode_errors += 1
+                logger.exception("could not encode %s: %r", type(record).__name__, record)
+                self.on_reject(Reject.ENCODE_ERROR, type(record).__name__)
 
     def _time_ok(self, t: int, now: int, what: str) -> bool:
         reason = check_time(t, now, max_future_ns=self._max_future, max_past_ns=self._max_past)

@@ -195,3 +195,13 @@ def test_backoff_grows_to_the_cap_and_resets() -> None:
     assert backoff.next_delay() == 0.5
     jittered = Backoff(initial_s=1.0, jitter=0.1, rng=lambda: 1.0)
     assert jittered.next_delay() == pytest.approx(1.1)
+
+
+def test_an_outbox_that_cannot_write_drops_with_a_count(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o")
+    pipe = _pipeline(MemorySink(), outbox)
+    outbox._db.close()  # simulate an unusable file (disk gone)
+    pipe.recorder.on_event(_event(1))
+    pipe.recorder.on_event(_event(2))
+    assert pipe._ingest_once() == 2
+    assert pipe.stats.dropped == {"outbox_error": 2}

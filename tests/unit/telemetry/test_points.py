@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from csms.domain import (
     BootInfo,
     ChargingLimit,
@@ -198,3 +200,14 @@ def test_transaction_updates_are_stamped_with_the_clock() -> None:
         'transaction,event=updated,evse=1,station=CP9 charging_state="SuspendedEV",'
         f'station_tx_id="t-3",transaction_id=3i {MS + 300_000}'
     ]
+
+
+def test_a_malformed_record_does_not_cost_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    broken = MeterValuesReceived("CP1", 1, 1, None, None)  # type: ignore[arg-type]
+    good = MeterValuesReceived("CP1", 1, 1, None, (MeterSample(T0, "SoC", 50.0, "%"),))
+    enc = PointEncoder(now_s=lambda: T0.timestamp())
+    out: list[str] = []
+    enc.encode_many([broken, good], out)
+    assert out == [f"meter,connector=1,evse=1,measurand=SoC,station=CP1,unit=Percent value=50 {MS}"]
+    assert enc.encode_errors == 1
+    assert "could not encode MeterValuesReceived" in caplog.text
