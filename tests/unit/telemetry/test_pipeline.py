@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,9 +76,12 @@ def test_an_outage_is_replayed_in_order_exactly_once(tmp_path: Path) -> None:
     for i in range(200):
         pipe.recorder.on_event(_event(i))
     assert not pipe.flush(timeout_s=0.3)
+    deadline = time.monotonic() + 10
+    while pipe.stats.points_retried < 25 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pipe.stats.points_retried >= 25
     assert sink.lines == []
     assert pipe.outbox.depth == 200
-    assert pipe.stats.points_retried >= 25
     down.clear()
     assert pipe.flush(timeout_s=5)
     pipe.close()
