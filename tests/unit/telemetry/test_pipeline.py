@@ -209,3 +209,18 @@ def test_an_outbox_that_cannot_write_drops_with_a_count(tmp_path: Path) -> None:
     pipe.recorder.on_event(_event(2))
     assert pipe._ingest_once() == 2
     assert pipe.stats.dropped == {"outbox_error": 2}
+
+
+def test_a_partial_batch_waits_for_the_interval(tmp_path: Path) -> None:
+    sink = MemorySink()
+    pipe = _pipeline(sink, Outbox(tmp_path / "o"), batch_size_points=1000, batch_interval_s=0.4)
+    pipe.start()
+    started = time.monotonic()
+    for i in range(5):
+        pipe.recorder.on_event(_event(i))
+    while not sink.batches and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    waited = time.monotonic() - started
+    pipe.close()
+    assert sink.batches == [5]
+    assert waited >= 0.35  # not before the interval: 5 points are far from a full batch
