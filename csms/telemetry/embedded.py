@@ -4,14 +4,18 @@ It is a :class:`~csms.telemetry.writers.TelemetrySink` (so the pipeline, outbox 
 work the same) and a :class:`~csms.telemetry.query.QueryBackend` that answers
 :class:`~csms.telemetry.query.TelemetryQuery` with InfluxQL's semantics: a point is keyed by
 measurement, tag set, field and time (writing it again overwrites), windows are aligned to the
-epoch, empty windows are left out, ``last`` is the value at the latest time.
+epoch, empty windows are left out, ``last`` is the value at the latest time. With
+``retention_s`` it deletes points that much older than the newest one (checked every
+``prune_every_s`` while writing), so the file does not grow for ever.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +25,8 @@ from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from
 from csms.telemetry.writers import Precision
 
 __all__ = ["EmbeddedStore"]
+
+logger = logging.getLogger(__name__)
 
 _NS = {"ns": 1, "us": 1000, "ms": 1_000_000, "s": 1_000_000_000}
 _SQL_AGG = {
@@ -43,13 +49,21 @@ CREATE TABLE IF NOT EXISTS points (
     PRIMARY KEY (measurement, field, series, time)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS points_by_time ON points (measurement, field, time);
+CREATE INDEX IF NOT EXISTS points_time ON points (time);
 """
 
 
 class EmbeddedStore:
     """Telemetry in an SQLite file (``":memory:"`` for tests)."""
 
-    def __init__(self, path: str | Path, *, precision: Precision = "ms") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        precision: Precision = "ms",
+        retention_s: float | None = None,
+        prune_every_s: float = 60.0,
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -58,6 +72,10 @@ class EmbeddedStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._scale = _NS[precision]
+        self.retention_s = retention_s
+        self.prune_every_s = prune_every_s
+        self._last_prune = time.monotonic()
+        self._newest_ns = 0
 
     # -- TelemetrySink -------------------------------------------------------------------
 
@@ -74,6 +92,8 @@ class EmbeddedStore:
                 bad.append(f"no timestamp: {line!r}")
                 continue
             t = parsed.time * self._scale
+            if t > self._newest_ns:
+                self._newest_ns = t
             tags = dict(sorted(parsed.tags.items()))
             series = "\x1f".join(f"{k}={v}" for k, v in tags.items())
             tags_json = json.dumps(tags, separators=(",", ":"))
@@ -86,9 +106,26 @@ class EmbeddedStore:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)", rows)
             self._db.execute("COMMIT")
+        if self.retention_s is not None and (
+            time.monotonic() - self._last_prune >= self.prune_every_s
+        ):
+            self.prune()
         if bad:
             # like InfluxDB 1.x: the good lines are stored, the answer names the bad ones
             raise WriteRejected("; ".join(bad)[:500], status=400)
+
+    def prune(self) -> int:
+        """Delete points older than ``retention_s`` before the newest point written; returns
+        how many rows went. Runs by itself every ``prune_every_s`` during writes."""
+        self._last_prune = time.monotonic()
+        if self.retention_s is None or not self._newest_ns:
+            return 0
+        cutoff = self._newest_ns - int(self.retention_s * 1_000_000_000)
+        with self._lock:
+            removed = self._db.execute("DELETE FROM points WHERE time < ?", (cutoff,)).rowcount
+        if removed:
+            logger.info("embedded telemetry store: pruned %d rows older than retention", removed)
+        return int(removed)
 
     def close(self) -> None:
         with self._lock:

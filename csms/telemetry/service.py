@@ -106,7 +106,11 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
     password = settings.password.get_secret_value() if settings.password else None
     token = settings.token.get_secret_value() if settings.token else None
     if backend == "embedded":
-        store = EmbeddedStore(settings.embedded_path, precision=settings.precision)
+        store = EmbeddedStore(
+            settings.embedded_path,
+            precision=settings.precision,
+            retention_s=settings.embedded_retention_s,
+        )
         sink = query_backend = store
     elif backend == "v1":
         assert settings.url is not None

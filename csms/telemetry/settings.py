@@ -37,6 +37,7 @@ class TelemetrySettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     # -- embedded store ---------------------------------------------------------------------
     embedded_path: Path = Path("data/telemetry.sqlite3")
+    embedded_retention_s: float | None = Field(default=30 * 86400.0, gt=0)
     # -- durable outbox ---------------------------------------------------------------------
     outbox_path: Path = Path("data/telemetry-outbox.sqlite3")
     outbox_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)

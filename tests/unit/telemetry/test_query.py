@@ -158,3 +158,18 @@ def test_embedded_stores_the_good_lines_of_a_bad_batch() -> None:
         store.write([f"m v=1 {S * 1000}", "garbage", "m v=2"])
     q = TelemetryQuery(measurement="m", field="v", start=T0, stop=T0 + timedelta(1))
     assert store.query(q) == [SeriesResult({}, [(T0, 1.0)])]
+
+
+def test_embedded_retention_prunes_old_points() -> None:
+    store = EmbeddedStore(":memory:", precision="s", retention_s=100, prune_every_s=0)
+    store.write([f"m v=1 {S - 1000}", f"m v=2 {S - 50}"])
+    store.write([f"m v=3 {S}"])  # pruning runs with this write: S - 1000 is too old now
+    q = TelemetryQuery(
+        measurement="m",
+        field="v",
+        start=T0 - timedelta(hours=1),
+        stop=T0 + timedelta(1),
+        aggregation=Aggregation.COUNT,
+    )
+    assert store.query(q) == [SeriesResult({}, [(T0 - timedelta(hours=1), 2.0)])]
+    assert store.prune() == 0
