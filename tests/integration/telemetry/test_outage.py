@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -88,3 +90,49 @@ def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
     expected = sum(1000.0 * tick + s for tick in range(40) for s in range(STATIONS))
     assert energy["results"][0]["series"][0]["values"][0][1] == expected
     assert second.stats.points_written == 30 * STATIONS * 3
+
+
+_CRASHING_CSMS = """
+import os, signal, sys, time
+from datetime import datetime
+sys.path.insert(0, sys.argv[1])
+from csms.events import EventBus
+from csms.telemetry import TelemetrySettings, open_telemetry
+from tests.integration.telemetry.helpers import fleet_tick
+
+telemetry = open_telemetry(TelemetrySettings(
+    url=sys.argv[2], api="v1", database="fleet", outbox_path=sys.argv[3],
+    retry_initial_s=0.05, retry_max_s=0.1,
+))
+bus = EventBus()
+telemetry.recorder.attach(bus)
+telemetry.start()
+base = datetime.fromisoformat(sys.argv[4])
+for tick in range(20):
+    for event in fleet_tick(tick, stations=10, base=base):
+        bus.publish(event)
+while telemetry.stats.outbox_depth < 600:
+    time.sleep(0.01)
+os.kill(os.getpid(), signal.SIGKILL)  # no close(), no flush: a crash
+"""
+
+
+def test_points_in_the_outbox_survive_a_crash(own_influxd: ServerProcess, tmp_path: Path) -> None:
+    outbox = tmp_path / "telemetry-outbox.sqlite3"
+    base = recent_base()
+    own_influxd.stop()
+    script = tmp_path / "csms.py"
+    script.write_text(_CRASHING_CSMS)
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.run(
+        [sys.executable, str(script), str(root), own_influxd.url, str(outbox), base.isoformat()],
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    own_influxd.start()
+    telemetry, _ = _csms_telemetry(own_influxd.url, outbox)
+    assert telemetry.stats.outbox_depth == 600
+    assert telemetry.pipeline.flush(timeout_s=20)
+    telemetry.close()
+    assert count_points(own_influxd.url, "fleet") == 600
