@@ -1,0 +1,178 @@
+"""The embedded telemetry store: SQLite, for a machine without InfluxDB.
+
+It is a :class:`~csms.telemetry.writers.TelemetrySink` (so the pipeline, outbox and counters
+work the same) and a :class:`~csms.telemetry.query.QueryBackend` that answers
+:class:`~csms.telemetry.query.TelemetryQuery` with InfluxQL's semantics: a point is keyed by
+measurement, tag set, field and time (writing it again overwrites), windows are aligned to the
+epoch, empty windows are left out, ``last`` is the value at the latest time. With
+``retention_s`` it deletes points that much older than the newest one (checked every
+``prune_every_s`` while writing), so the file does not grow for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from csms.telemetry.exceptions import LineProtocolError, QueryError, WriteRejected
+from csms.telemetry.lineprotocol import parse_line
+from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
+from csms.telemetry.writers import Precision
+
+__all__ = ["EmbeddedStore"]
+
+logger = logging.getLogger(__name__)
+
+_NS = {"ns": 1, "us": 1000, "ms": 1_000_000, "s": 1_000_000_000}
+_SQL_AGG = {
+    Aggregation.MEAN: "avg(num)",
+    Aggregation.MAX: "max(num)",
+    Aggregation.MIN: "min(num)",
+    Aggregation.SUM: "sum(num)",
+    Aggregation.COUNT: "count(num)",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    measurement TEXT NOT NULL,
+    series TEXT NOT NULL,
+    field TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    num REAL,
+    text TEXT,
+    PRIMARY KEY (measurement, field, series, time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_by_time ON points (measurement, field, time);
+CREATE INDEX IF NOT EXISTS points_time ON points (time);
+"""
+
+
+class EmbeddedStore:
+    """Telemetry in an SQLite file (``":memory:"`` for tests)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        precision: Precision = "ms",
+        retention_s: float | None = None,
+        prune_every_s: float = 60.0,
+    ) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._scale = _NS[precision]
+        self.retention_s = retention_s
+        self.prune_every_s = prune_every_s
+        self._last_prune = time.monotonic()
+        self._newest_ns = 0
+
+    # -- TelemetrySink -------------------------------------------------------------------
+
+    def write(self, lines: Sequence[str]) -> None:
+        rows: list[tuple[str, str, str, int, str, float | None, str | None]] = []
+        bad: list[str] = []
+        for line in lines:
+            try:
+                parsed = parse_line(line)
+            except LineProtocolError as exc:
+                bad.append(str(exc))
+                continue
+            if parsed.time is None:
+                bad.append(f"no timestamp: {line!r}")
+                continue
+            t = parsed.time * self._scale
+            if t > self._newest_ns:
+                self._newest_ns = t
+            tags = dict(sorted(parsed.tags.items()))
+            series = "\x1f".join(f"{k}={v}" for k, v in tags.items())
+            tags_json = json.dumps(tags, separators=(",", ":"))
+            for key, value in parsed.fields.items():
+                if isinstance(value, str):
+                    rows.append((parsed.measurement, series, key, t, tags_json, None, value))
+                else:
+                    rows.append((parsed.measurement, series, key, t, tags_json, float(value), None))
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)", rows)
+            self._db.execute("COMMIT")
+        if self.retention_s is not None and (
+            time.monotonic() - self._last_prune >= self.prune_every_s
+        ):
+            self.prune()
+        if bad:
+            # like InfluxDB 1.x: the good lines are stored, the answer names the bad ones
+            raise WriteRejected("; ".join(bad)[:500], status=400)
+
+    def prune(self) -> int:
+        """Delete points older than ``retention_s`` before the newest point written; returns
+        how many rows went. Runs by itself every ``prune_every_s`` during writes."""
+        self._last_prune = time.monotonic()
+        if self.retention_s is None or not self._newest_ns:
+            return 0
+        cutoff = self._newest_ns - int(self.retention_s * 1_000_000_000)
+        with self._lock:
+            removed = self._db.execute("DELETE FROM points WHERE time < ?", (cutoff,)).rowcount
+        if removed:
+            logger.info("embedded telemetry store: pruned %d rows older than retention", removed)
+        return int(removed)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- QueryBackend --------------------------------------------------------------------
+
+    def query(self, q: TelemetryQuery) -> list[SeriesResult]:
+        agg = Aggregation(q.aggregation)
+        params: list[object] = []
+        group_cols = [
+            f"coalesce(json_extract(tags, '$.\"' || ? || '\"'), '') AS g{i}"
+            for i in range(len(q.group_by))
+        ]
+        params += list(q.group_by)
+        if q.window_s:
+            bucket = "(time - (time % ?))"
+            params.append(q.window_s * 1_000_000_000)
+        else:
+            bucket = "?"
+            params.append(q.start_ns)
+        value = "num" if agg is Aggregation.LAST else _SQL_AGG[agg]
+        select = ", ".join([*group_cols, f"{bucket} AS bucket", value])
+        if agg is Aggregation.LAST:
+            select += ", max(time)"
+        where = ["measurement = ?", "field = ?", "time >= ?", "time < ?", "num IS NOT NULL"]
+        params += [q.measurement, q.field, q.start_ns, q.stop_ns]
+        for key, val in sorted(q.where.items()):
+            where.append("json_extract(tags, '$.\"' || ? || '\"') = ?")
+            params += [key, val]
+        keys = [f"g{i}" for i in range(len(q.group_by))]
+        sql = (
+            f"SELECT {select} FROM points WHERE {' AND '.join(where)}"
+            f" GROUP BY {', '.join([*keys, 'bucket'])} ORDER BY {', '.join([*keys, 'bucket'])}"
+        )
+        try:
+            with self._lock:
+                rows = self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise QueryError(str(exc)) from exc
+        out: list[SeriesResult] = []
+        n = len(q.group_by)
+        for row in rows:
+            tags = {tag: str(row[i]) for i, tag in enumerate(q.group_by)}
+            point = (from_epoch_ns(int(row[n])), float(row[n + 1]))
+            if out and out[-1].tags == tags:
+                out[-1].points.append(point)
+            else:
+                out.append(SeriesResult(tags=tags, points=[point]))
+        return out

@@ -1,0 +1,209 @@
+"""The telemetry schema: measurement names, tag keys and field keys, in one place.
+
+``docs/telemetry-schema.md`` describes the same schema for people; a test checks that the page
+names every measurement, tag and field defined here and quotes :func:`expected_series`.
+
+Tags are bounded sets (station, EVSE, connector, measurand, phase, site, asset ids and small
+enumerations); identifiers that grow without bound (transaction ids, plan ids, timestamps) are
+fields, never tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "MEASUREMENTS",
+    "SCHEMA_VERSION",
+    "Field",
+    "Measurement",
+    "SeriesEstimate",
+    "Tag",
+    "expected_series",
+]
+
+#: Bumped when a measurement, tag or field changes meaning or type (see the schema page).
+SCHEMA_VERSION = 1
+
+
+class Measurement:
+    """Measurement names."""
+
+    METER = "meter"
+    STATUS = "status"
+    TRANSACTION = "transaction"
+    CONNECTION = "connection"
+    CHARGING_LIMIT = "charging_limit"
+    PLAN = "plan"
+    GRID_CONSTRAINT = "grid_constraint"
+    STORAGE = "storage"
+    SITE = "site"
+
+
+class Tag:
+    """Tag keys."""
+
+    STATION = "station"
+    EVSE = "evse"
+    CONNECTOR = "connector"
+    MEASURAND = "measurand"
+    PHASE = "phase"
+    LOCATION = "location"
+    UNIT = "unit"
+    EVENT = "event"
+    PURPOSE = "purpose"
+    SITE = "site"
+    ASSET_KIND = "asset_kind"
+    ASSET = "asset"
+    KIND = "kind"
+    STORAGE = "storage"
+
+
+class Field:
+    """Field keys."""
+
+    VALUE = "value"
+    CONTEXT = "context"
+    TRANSACTION_ID = "transaction_id"
+    STATUS = "status"
+    ERROR_CODE = "error_code"
+    INFO = "info"
+    VENDOR_ERROR_CODE = "vendor_error_code"
+    STATION_TX_ID = "station_tx_id"
+    METER_WH = "meter_wh"
+    ENERGY_WH = "energy_wh"
+    STOP_REASON = "stop_reason"
+    CHARGING_STATE = "charging_state"
+    OCPP_VERSION = "ocpp_version"
+    REASON = "reason"
+    REGISTRATION = "registration"
+    VENDOR = "vendor"
+    MODEL = "model"
+    FIRMWARE = "firmware"
+    LIMIT = "limit"
+    NUMBER_PHASES = "number_phases"
+    ACCEPTED = "accepted"
+    PROFILE_ID = "profile_id"
+    STACK_LEVEL = "stack_level"
+    POWER_W = "power_w"
+    ENERGY_SETPOINT_WH = "energy_wh"
+    CONSTRAINT = "constraint"
+    PLAN_ID = "plan_id"
+    SOC_PCT = "soc_pct"
+    SETPOINT_W = "setpoint_w"
+    IMPORT_W = "import_w"
+    EXPORT_W = "export_w"
+    PV_W = "pv_w"
+    LOAD_W = "load_w"
+
+
+#: Measurement -> (tag keys, field keys). The tag order is the sorted order line protocol uses.
+MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Measurement.METER: (
+        (Tag.CONNECTOR, Tag.EVSE, Tag.LOCATION, Tag.MEASURAND, Tag.PHASE, Tag.STATION, Tag.UNIT),
+        (Field.VALUE, Field.TRANSACTION_ID, Field.CONTEXT),
+    ),
+    Measurement.STATUS: (
+        (Tag.CONNECTOR, Tag.EVSE, Tag.STATION),
+        (Field.STATUS, Field.ERROR_CODE, Field.INFO, Field.VENDOR_ERROR_CODE),
+    ),
+    Measurement.TRANSACTION: (
+        (Tag.EVENT, Tag.EVSE, Tag.STATION),
+        (
+            Field.TRANSACTION_ID,
+            Field.STATION_TX_ID,
+            Field.METER_WH,
+            Field.ENERGY_WH,
+            Field.STOP_REASON,
+            Field.CHARGING_STATE,
+        ),
+    ),
+    Measurement.CONNECTION: (
+        (Tag.EVENT, Tag.STATION),
+        (
+            Field.VALUE,
+            Field.OCPP_VERSION,
+            Field.REASON,
+            Field.REGISTRATION,
+            Field.VENDOR,
+            Field.MODEL,
+            Field.FIRMWARE,
+        ),
+    ),
+    Measurement.CHARGING_LIMIT: (
+        (Tag.EVSE, Tag.PURPOSE, Tag.STATION, Tag.UNIT),
+        (
+            Field.LIMIT,
+            Field.NUMBER_PHASES,
+            Field.ACCEPTED,
+            Field.PROFILE_ID,
+            Field.STACK_LEVEL,
+            Field.TRANSACTION_ID,
+        ),
+    ),
+    Measurement.PLAN: (
+        (Tag.ASSET, Tag.ASSET_KIND, Tag.SITE),
+        (Field.POWER_W, Field.ENERGY_SETPOINT_WH, Field.SOC_PCT, Field.CONSTRAINT, Field.PLAN_ID),
+    ),
+    Measurement.GRID_CONSTRAINT: (
+        (Tag.KIND, Tag.SITE, Tag.UNIT),
+        (Field.VALUE, Field.REASON),
+    ),
+    Measurement.STORAGE: (
+        (Tag.SITE, Tag.STORAGE),
+        (Field.SOC_PCT, Field.SETPOINT_W, Field.POWER_W),
+    ),
+    Measurement.SITE: (
+        (Tag.SITE,),
+        (Field.IMPORT_W, Field.EXPORT_W, Field.PV_W, Field.LOAD_W),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesEstimate:
+    """Series per measurement for a fleet; ``total`` is what InfluxDB's series index holds."""
+
+    per_measurement: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_measurement.values())
+
+
+def expected_series(
+    *,
+    stations: int = 10_000,
+    evses_per_station: int = 2,
+    meter_series_per_evse: int = 9,
+    meter_series_per_station: int = 1,
+    status_events: int = 1,
+    limit_purposes: int = 2,
+    sites: int = 100,
+    storage_units_per_site: int = 2,
+    grid_constraint_kinds: int = 4,
+) -> SeriesEstimate:
+    """The series count of the schema for a fleet.
+
+    Defaults describe the reference fleet of the schema page: per EVSE (one connector each)
+    energy register, active power, current and voltage on three phases and SoC (9 meter
+    series), one station-level meter series (connector 0), status per connector plus station,
+    transactions (started/updated/ended) per EVSE, connection events (connected, disconnected,
+    booted, heartbeat) per station, limits for two purposes per EVSE plus the station, a plan
+    series per EVSE and storage unit, storage and site series per site.
+    """
+    evses = stations * evses_per_station
+    storage_units = sites * storage_units_per_site
+    return SeriesEstimate(
+        per_measurement={
+            Measurement.METER: evses * meter_series_per_evse + stations * meter_series_per_station,
+            Measurement.STATUS: (evses + stations) * status_events,
+            Measurement.TRANSACTION: evses * 3,
+            Measurement.CONNECTION: stations * 4,
+            Measurement.CHARGING_LIMIT: (evses + stations) * limit_purposes,
+            Measurement.PLAN: evses + storage_units,
+            Measurement.GRID_CONSTRAINT: sites * grid_constraint_kinds,
+            Measurement.STORAGE: storage_units,
+            Measurement.SITE: sites,
+        }
+    )

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chargegrid.cli import main
+from csms.telemetry.embedded import EmbeddedStore
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.points import to_epoch
+
+
+def test_series(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["telemetry", "series"]) == 0
+    out = capsys.readouterr().out
+    assert "schema version 1" in out
+    assert out.splitlines()[-1].split() == ["total", "400,900"]
+
+
+def test_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    box.append(["m v=1 1", "m v=2 2", "oops"])
+    seq, line = box.peek(3)[2]
+    box.set_aside(seq, line, "unable to parse")
+    box.close()
+    assert main(["telemetry", "outbox", str(path), "--rejected"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "points waiting: 2",
+        "bytes waiting:  14",
+        "oldest:         m v=1 1",
+        "refused by the server (kept): 1",
+        "  unable to parse: oops",
+    ]
+    assert main(["telemetry", "outbox", str(tmp_path / "none")]) == 1
+
+
+def test_query_embedded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = EmbeddedStore(tmp_path / "e.sqlite3")
+    t = to_epoch(now - timedelta(minutes=5), "ms")
+    store.write([f"meter,station=A value=2 {t}", f"meter,station=A value=4 {t + 1000}"])
+    store.close()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[telemetry]\nembedded_path = "{tmp_path / "e.sqlite3"}"\n')
+    args = ["--measurement", "meter", "--since", "1h", "--group-by", "station"]
+    assert main(["telemetry", "query", "--config", str(config), *args]) == 0
+    assert '"station": "A"' in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "telemetry",
+                "query",
+                "--embedded",
+                str(tmp_path / "e.sqlite3"),
+                *args,
+                "--aggregation",
+                "sum",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "6.0" in out
+    with pytest.raises(SystemExit):
+        main(["telemetry", "query", "--embedded", "x", "--measurement", "m", "--since", "1y"])

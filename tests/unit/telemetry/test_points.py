@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from csms.domain import (
+    BootInfo,
+    ChargingLimit,
+    ChargingRateUnit,
+    ConnectorStatus,
+    EVChargingNeeds,
+    MeterSample,
+    RegistrationStatus,
+    StatusReport,
+    Transaction,
+)
+from csms.events import (
+    ChargingLimitSent,
+    EVChargingNeedsReceived,
+    HeartbeatReceived,
+    MeterValuesReceived,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    StatusChanged,
+    TransactionEnded,
+    TransactionStarted,
+    TransactionUpdated,
+)
+from csms.telemetry.normalize import Reject
+from csms.telemetry.points import (
+    GridConstraintRecord,
+    PlanRecord,
+    PlanStep,
+    PointEncoder,
+    Record,
+    SiteRecord,
+    StorageRecord,
+    to_epoch,
+)
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+MS = 1_767_268_800_000  # T0 in ms
+
+
+def _encode(*records: Record, now: datetime = T0) -> tuple[list[str], list[tuple[Reject, str]]]:
+    rejects: list[tuple[Reject, str]] = []
+    enc = PointEncoder(
+        now_s=lambda: now.timestamp(),
+        on_reject=lambda reason, detail: rejects.append((reason, detail)),
+    )
+    out: list[str] = []
+    enc.encode_many(list(records), out)
+    return out, rejects
+
+
+def test_to_epoch_is_exact_in_every_precision() -> None:
+    at = T0 + timedelta(microseconds=123_456)
+    assert to_epoch(at, "ms") == MS + 123
+    assert to_epoch(at, "us") == MS * 1000 + 123_456
+    assert to_epoch(at, "ns") == MS * 1_000_000 + 123_456_000
+    assert to_epoch(at, "s") == MS // 1000
+    assert to_epoch(at.replace(tzinfo=None), "ms") == MS + 123
+
+
+def test_meter_samples_are_normalized_or_rejected() -> None:
+    event = MeterValuesReceived(
+        station_id="CP1",
+        evse_id=1,
+        connector_id=1,
+        transaction_id=9,
+        samples=(
+            MeterSample(T0, "Energy.Active.Import.Register", 1.5, "kWh", context="Sample.Periodic"),
+            MeterSample(T0, "voltage", 231.0, "V", phase="L1-N"),
+            MeterSample(T0, "Teleportation", 1.0, "W"),
+            MeterSample(T0, "Power.Active.Import", float("nan"), "W", raw_value="abc"),
+            MeterSample(T0, "Power.Active.Import", float("nan"), "W", raw_value="11.5"),
+            MeterSample(T0, "Current.Import", 16.0, "kWh"),
+            MeterSample(T0 + timedelta(hours=1), "Power.Active.Import", 1.0, "W"),
+            MeterSample(T0 - timedelta(days=400), "Power.Active.Import", 1.0, "W"),
+        ),
+    )
+    lines, rejects = _encode(event)
+    assert lines == [
+        "meter,connector=1,evse=1,measurand=Energy.Active.Import.Register,station=CP1,unit=Wh"
+        f' context="Sample.Periodic",transaction_id=9i,value=1500 {MS}',
+        "meter,connector=1,evse=1,measurand=Voltage,phase=L1-N,station=CP1,unit=V"
+        f" transaction_id=9i,value=231 {MS}",
+        "meter,connector=1,evse=1,measurand=Power.Active.Import,station=CP1,unit=W"
+        f" transaction_id=9i,value=11.5 {MS}",
+    ]
+    assert [r for r, _ in rejects] == [
+        Reject.UNKNOWN_MEASURAND,
+        Reject.NOT_A_NUMBER,
+        Reject.UNIT_MISMATCH,
+        Reject.TIMESTAMP_FUTURE,
+        Reject.TIMESTAMP_PAST,
+    ]
+    assert "CP1" in rejects[0][1] and "Teleportation" in rejects[0][1]
+
+
+def test_station_events() -> None:
+    tx = Transaction(
+        id=17,
+        station_id="CP1",
+        station_tx_id="abc",
+        evse_id=2,
+        connector_id=1,
+        id_token="TOKEN",
+        started_at=T0,
+        meter_start_wh=1000.0,
+        stopped_at=T0 + timedelta(hours=1),
+        meter_stop_wh=8500.0,
+        stop_reason="Local",
+    )
+    lines, rejects = _encode(
+        StationConnected("CP1", "2.0.1", T0),
+        StationBooted(
+            "CP1", BootInfo("ACME", "X1", firmware_version="1.2"), RegistrationStatus.ACCEPTED, T0
+        ),
+        HeartbeatReceived("CP1", T0),
+        StationDisconnected("CP1", T0, reason="closed"),
+        StatusChanged(
+            StatusReport("CP1", 2, 1, ConnectorStatus.FAULTED, T0, error_code="GroundFailure")
+        ),
+        TransactionStarted(tx),
+        TransactionEnded(tx),
+        EVChargingNeedsReceived("CP1", 2, 17, EVChargingNeeds()),
+        now=T0 + timedelta(hours=1),
+    )
+    assert rejects == []
+    assert lines == [
+        f'connection,event=connected,station=CP1 ocpp_version="2.0.1",value=1i {MS}',
+        'connection,event=booted,station=CP1 firmware="1.2",model="X1",ocpp_version="1.6",'
+        f'registration="Accepted",value=1i,vendor="ACME" {MS}',
+        f"connection,event=heartbeat,station=CP1 value=1i {MS}",
+        f'connection,event=disconnected,station=CP1 reason="closed",value=1i {MS}',
+        f'status,connector=1,evse=2,station=CP1 error_code="GroundFailure",status="Faulted" {MS}',
+        'transaction,event=started,evse=2,station=CP1 meter_wh=1000,station_tx_id="abc",'
+        f"transaction_id=17i {MS}",
+        "transaction,event=ended,evse=2,station=CP1 energy_wh=7500,meter_wh=8500,"
+        f'station_tx_id="abc",stop_reason="Local",transaction_id=17i {MS + 3_600_000}',
+    ]
+
+
+def test_planner_and_site_records() -> None:
+    limit = ChargingLimit(
+        station_id="CP1",
+        evse_id=1,
+        unit=ChargingRateUnit.WATT,
+        schedule=((0, 11000.0, 3), (900, 7400.0, None)),
+        purpose="TxProfile",
+        start_at=T0,
+    )
+    lines, _ = _encode(
+        ChargingLimitSent(limit, accepted=True, at=T0),
+        PlanRecord(
+            "s1",
+            "evse",
+            "CP1/1",
+            "p7",
+            (
+                PlanStep(T0, 7400.0, constraint="site_import"),
+                PlanStep(T0 + timedelta(minutes=15), 0.0),
+            ),
+        ),
+        GridConstraintRecord("s1", "import_max", 50000.0, "W", T0, reason="DSO"),
+        StorageRecord("s1", "B1", T0, soc_pct=55.5, setpoint_w=-3000.0),
+        SiteRecord("s1", T0, import_w=12000.0, pv_w=3000.0),
+    )
+    assert lines == [
+        "charging_limit,evse=1,purpose=TxProfile,station=CP1,unit=W accepted=true,limit=11000,"
+        f"number_phases=3i,profile_id=1i,stack_level=0i {MS}",
+        "charging_limit,evse=1,purpose=TxProfile,station=CP1,unit=W accepted=true,limit=7400,"
+        f"profile_id=1i,stack_level=0i {MS + 900_000}",
+        f'plan,asset=CP1/1,asset_kind=evse,site=s1 constraint="site_import",plan_id="p7",'
+        f"power_w=7400 {MS}",
+        f'plan,asset=CP1/1,asset_kind=evse,site=s1 constraint="none",plan_id="p7",'
+        f"power_w=0 {MS + 900_000}",
+        f'grid_constraint,kind=import_max,site=s1,unit=W reason="DSO",value=50000 {MS}',
+        f"storage,site=s1,storage=B1 setpoint_w=-3000,soc_pct=55.5 {MS}",
+        f"site,site=s1 import_w=12000,pv_w=3000 {MS}",
+    ]
+
+
+def test_transaction_updates_are_stamped_with_the_clock() -> None:
+    tx = Transaction(
+        id=3,
+        station_id="CP9",
+        station_tx_id="t-3",
+        evse_id=1,
+        connector_id=1,
+        id_token=None,
+        started_at=T0,
+        charging_state="SuspendedEV",
+    )
+    lines, _ = _encode(TransactionUpdated(tx), now=T0 + timedelta(minutes=5))
+    assert lines == [
+        'transaction,event=updated,evse=1,station=CP9 charging_state="SuspendedEV",'
+        f'station_tx_id="t-3",transaction_id=3i {MS + 300_000}'
+    ]
+
+
+def test_a_malformed_record_does_not_cost_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    broken = MeterValuesReceived("CP1", 1, 1, None, None)  # type: ignore[arg-type]
+    good = MeterValuesReceived("CP1", 1, 1, None, (MeterSample(T0, "SoC", 50.0, "%"),))
+    enc = PointEncoder(now_s=lambda: T0.timestamp())
+    out: list[str] = []
+    enc.encode_many([broken, good], out)
+    assert out == [f"meter,connector=1,evse=1,measurand=SoC,station=CP1,unit=Percent value=50 {MS}"]
+    assert enc.encode_errors == 1
+    assert "could not encode MeterValuesReceived" in caplog.text
