@@ -436,14 +436,18 @@ def limit_at(
             value = to_unit(
                 watts, from_unit=RateUnit.W, to=unit, number_phases=n, voltage_v=voltage_v
             )
+            min_rate = profile.schedule.min_charging_rate
+            if min_rate is not None:
+                min_rate = to_unit(
+                    min_rate,
+                    from_unit=profile.schedule.unit,
+                    to=unit,
+                    number_phases=n,
+                    voltage_v=voltage_v,
+                )
             best = (
                 watts,
-                Limit(
-                    limit=value,
-                    unit=unit,
-                    number_phases=n,
-                    min_charging_rate=profile.schedule.min_charging_rate,
-                ),
+                Limit(limit=value, unit=unit, number_phases=n, min_charging_rate=min_rate),
             )
     assert best is not None
     return best[1]
