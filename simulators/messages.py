@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "TX_MESSAGES",
@@ -22,6 +23,8 @@ __all__ = [
     "Transaction",
     "TransactionEnded",
     "TransactionStarted",
+    "iso",
+    "sampled_values",
 ]
 
 
@@ -58,6 +61,7 @@ class Transaction:
     meter_start_wh: float
     remote: bool = False
     csms_id: int | None = None
+    remote_start_id: int | None = None
     seq_no: int = 0
     ended: bool = False
     failed: bool = False
@@ -143,3 +147,34 @@ Outgoing = (
 
 #: Messages that belong to a transaction and go through the offline queue.
 TX_MESSAGES = (TransactionStarted, MeterSample, TransactionEnded)
+
+
+def iso(at: datetime) -> str:
+    """An OCPP timestamp: UTC with milliseconds and a ``Z``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def sampled_values(sample: MeterSample, *, phase_key: str = "phase") -> list[dict[str, Any]]:
+    """The sampled values of a meter sample in the snake_case form both versions share."""
+    context = sample.context
+    values: list[dict[str, Any]] = [
+        {"value": sample.energy_wh, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": sample.power_w, "measurand": "Power.Active.Import", "unit": "W"},
+    ]
+    for i, amps in enumerate(sample.current_a, start=1):
+        values.append(
+            {
+                "value": amps,
+                "measurand": "Current.Import",
+                "unit": "A",
+                phase_key: f"L{i}" if len(sample.current_a) > 1 else None,
+            }
+        )
+    values.append({"value": sample.voltage_v, "measurand": "Voltage", "unit": "V"})
+    if sample.soc_pct is not None:
+        values.append({"value": sample.soc_pct, "measurand": "SoC", "unit": "Percent"})
+    for v in values:
+        v["context"] = context
+        if v.get(phase_key) is None:
+            v.pop(phase_key, None)
+    return values

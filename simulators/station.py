@@ -398,7 +398,7 @@ class Station:
             current_a=tuple(math.floor(per_phase * 100) / 100 for _ in range(phases)),
             voltage_v=c.spec.voltage_v,
             soc_pct=soc,
-            seq_no=tx.next_seq() if tx is not None and context == "Sample.Periodic" else 0,
+            seq_no=tx.next_seq() if tx is not None and context != "Transaction.End" else 0,
             context=context,
         )
 
@@ -463,6 +463,14 @@ class Station:
                 out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.LOCAL)
             c.auth = None
         return out
+
+    def trigger_samples(self, connector_id: int | None, now: datetime) -> list[MeterSample]:
+        """TriggerMessage(MeterValues): a sample of every (or one) charging connector."""
+        return [
+            self._sample(c, now, context="Trigger")
+            for c in self.connectors.values()
+            if c.tx is not None and connector_id in (None, 0, c.id)
+        ]
 
     def boot_statuses(self, now: datetime) -> list[StatusChanged]:
         return [StatusChanged(c.id, c.status, now) for c in self.connectors.values()]
