@@ -119,8 +119,11 @@ class Station:
 
     def next_wakeup(self) -> datetime:
         """When :meth:`step` next has something to do."""
-        now = self._last
-        times = [now + timedelta(seconds=self.meter_interval_s)]
+        return self._next_event(self._last) or self._last + timedelta(seconds=self.meter_interval_s)
+
+    def _next_event(self, after: datetime) -> datetime | None:
+        """The first instant strictly after ``after`` where something is due."""
+        times = []
         for c in self.connectors.values():
             if c.tx is not None and c.next_sample_at is not None:
                 times.append(c.next_sample_at)
@@ -129,10 +132,11 @@ class Station:
             if c.ev is None and c.planned and c.planned[0].arrival is not None:
                 times.append(c.planned[0].arrival)
         if len(self.profiles):
-            change = next_change([i.profile for i in self.profiles.items], now, horizon_s=86_400)
+            change = next_change([i.profile for i in self.profiles.items], after, horizon_s=86_400)
             if change is not None:
                 times.append(change)
-        return max(now, min(times))
+        later = [t for t in times if t > after]
+        return min(later) if later else None
 
     def composite(
         self, connector_id: int, *, duration_s: int, unit: RateUnit, now: datetime
@@ -164,13 +168,24 @@ class Station:
     # --- time --------------------------------------------------------------------------------
 
     def step(self, now: datetime) -> list[Outgoing]:
-        """Advance to ``now``: integrate energy, handle arrivals and departures, sample."""
+        """Advance to ``now``, handling everything due on the way in time order: energy,
+        arrivals and departures, limit changes, clock-aligned meter samples. A late call
+        therefore gives the same samples (times and registers) as a punctual one."""
         out: list[Outgoing] = []
-        dt_s = (now - self._last).total_seconds()
+        while (t := self._next_event(self._last)) is not None and t <= now:
+            out += self._process(t)
+        return out + self._process(now)
+
+    def _advance_to(self, t: datetime) -> None:
+        dt_s = (t - self._last).total_seconds()
         if dt_s > 0:
             for c in self.connectors.values():
                 c.advance(dt_s)
-        self._last = max(self._last, now)
+            self._last = t
+
+    def _process(self, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
+        out: list[Outgoing] = []
         for c in self.connectors.values():
             ev = c.ev
             if ev is not None and ev.spec.departure is not None and ev.spec.departure <= now:

@@ -168,8 +168,12 @@ def test_201_sends_charging_needs_and_increasing_seq_numbers() -> None:
     seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted)]
     for n in range(2, 5):
         seqs += [m.seq_no for m in st.step(minutes(n)) if isinstance(m, MeterSample)]
-    seqs += [m.seq_no for m in st.step(minutes(121)) if isinstance(m, TransactionEnded)]
-    assert seqs == [0, 1, 2, 3, 4]
+    # A late step catches up every sample on the way, in order, before the end.
+    late = st.step(minutes(121))
+    seqs += [m.seq_no for m in late if isinstance(m, MeterSample | TransactionEnded)]
+    assert seqs == list(range(121))
+    stamps = [m.at for m in late if isinstance(m, MeterSample)]
+    assert stamps[0] == minutes(5) and stamps[-1] == minutes(120)
 
 
 def test_fault_stops_the_transaction_and_reports_faulted() -> None:
