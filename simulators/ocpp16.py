@@ -7,6 +7,7 @@ answer; follow-up messages go to the runner's outbox (never a call from inside a
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Any
 
@@ -139,7 +140,11 @@ class V16ChargePoint(ChargePoint):
         unit = RateUnit(charging_rate_unit or "W")
         sched = self.station.composite(connector_id, duration_s=duration, unit=unit, now=now)
         periods = [
-            {"start_period": p.start_period_s, "limit": p.limit, "number_phases": p.number_phases}
+            {
+                "start_period": p.start_period_s,
+                "limit": math.floor(p.limit * 10) / 10,  # the schema wants multiples of 0.1
+                "number_phases": p.number_phases,
+            }
             for p in sched.periods
         ]
         return call_result.GetCompositeSchedule(

@@ -8,6 +8,7 @@ Transactions are TransactionEvents (Started / Updated / Ended) with a per-transa
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Any
 
@@ -183,7 +184,11 @@ class V201ChargePoint(ChargePoint):
         unit = RateUnit(charging_rate_unit or "W")
         sched = self.station.composite(evse_id, duration_s=duration, unit=unit, now=now)
         periods = [
-            {"start_period": p.start_period_s, "limit": p.limit, "number_phases": p.number_phases}
+            {
+                "start_period": p.start_period_s,
+                "limit": math.floor(p.limit * 10) / 10,  # the schema wants multiples of 0.1
+                "number_phases": p.number_phases,
+            }
             for p in sched.periods
         ]
         if not periods:
