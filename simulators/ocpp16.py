@@ -11,7 +11,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
@@ -163,8 +163,12 @@ class V16ChargePoint(ChargePoint):
     async def on_reset(self, type: str, **_: Any) -> call_result.Reset:
         await self.runner.answer_delay()
         self.runner.submit(self.station.reset(self._now(), hard=type == "Hard"))
-        self.runner.reboot()
         return call_result.Reset(status="Accepted")
+
+    @after("Reset")
+    def after_reset(self, **_: Any) -> None:
+        # Only once the answer is out: the station closes the socket and boots again.
+        self.runner.reboot()
 
     @on("ChangeAvailability")
     async def on_change_availability(

@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
@@ -210,8 +210,13 @@ class V201ChargePoint(ChargePoint):
         if evse_id is not None:
             return call_result.Reset(status="Rejected")
         self.runner.submit(self.station.reset(self._now(), hard=True))
-        self.runner.reboot()
         return call_result.Reset(status="Accepted")
+
+    @after("Reset")
+    def after_reset(self, evse_id: int | None = None, **_: Any) -> None:
+        # Only once the answer is out: the station closes the socket and boots again.
+        if evse_id is None:
+            self.runner.reboot()
 
     @on("ChangeAvailability")
     async def on_change_availability(
