@@ -143,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
             max_current_a=args.max_current_a,
             phases=args.phases,
             meter_interval_s=args.meter_interval_s,
+            dc_power_w=args.dc_power_w,
             seed=args.seed,
         )
         fleet = Fleet(config, scenario, clock=clock)

@@ -125,6 +125,8 @@ class FleetConfig:
     max_current_a: float = 32.0
     phases: int = 3
     meter_interval_s: float = 60.0
+    #: DC stations of this power instead of AC ones (``max_current_a`` then applies at 400 V DC).
+    dc_power_w: float | None = None
     heartbeat_interval_s: float = 300.0
     prefix: str = "SIM"
     seed: int = 0
@@ -163,7 +165,16 @@ class Fleet:
         self.scenario = scenario
         ids = station_ids(config.stations, prefix=config.prefix)
         plan = sessions_by_station(scenario, ids, connectors=config.connectors)
-        connector = ConnectorSpec(max_current_a=config.max_current_a, phases=config.phases)
+        if config.dc_power_w is not None:
+            connector = ConnectorSpec(
+                max_current_a=config.dc_power_w / 400.0 + 1,
+                phases=1,
+                dc=True,
+                voltage_v=400.0,
+                max_power_w=config.dc_power_w,
+            )
+        else:
+            connector = ConnectorSpec(max_current_a=config.max_current_a, phases=config.phases)
         rng = random.Random(config.seed)
         self.runners: list[StationRunner] = []
         for i, station_id in enumerate(ids):
