@@ -68,6 +68,12 @@ def add_commands(subparsers: Any) -> None:
         "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
     )
     parser.add_argument(
+        "--dc-power-w",
+        type=float,
+        default=None,
+        help="make the stations DC chargers of this power (400 V; default: AC)",
+    )
+    parser.add_argument(
         "--meter-interval-s",
         type=float,
         default=60.0,

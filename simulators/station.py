@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +27,8 @@ from chargegrid.charging_profiles import (
     limit_at,
     next_change,
 )
-from simulators.connector import Connector, ConnectorSpec, SessionRecord
+from simulators.config import StationSpec, check_config, default_config
+from simulators.connector import Connector, SessionRecord
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import StationError
 from simulators.limits import ProfileStore, share_w
@@ -45,31 +45,11 @@ from simulators.messages import (
     TransactionStarted,
 )
 
-__all__ = ["Station", "StationSpec"]
+__all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.config
 
 logger = logging.getLogger(__name__)
 
 _STATION_VOLTAGE_V = 230.0
-
-
-@dataclass(frozen=True, slots=True)
-class StationSpec:
-    station_id: str
-    ocpp_version: str = "1.6"
-    connectors: tuple[ConnectorSpec, ...] = (ConnectorSpec(),)
-    vendor: str = "chargegrid"
-    model: str = "SimStation"
-    meter_interval_s: float = 60.0
-    heartbeat_interval_s: float = 300.0
-    default_ev: EVSpec = field(default_factory=lambda: EVSpec(ev_id="walk-up"))
-
-    def __post_init__(self) -> None:
-        if self.ocpp_version not in ("1.6", "2.0.1"):
-            raise ValueError(f"ocpp_version must be 1.6 or 2.0.1, got {self.ocpp_version!r}")
-        if not self.connectors:
-            raise ValueError("a station needs at least one connector")
-        if self.meter_interval_s <= 0:
-            raise ValueError("meter_interval_s must be positive")
 
 
 class Station:
@@ -87,17 +67,7 @@ class Station:
         for connector_id, ev in planned:
             self.connector(connector_id).planned.append(ev)
         self.records: list[SessionRecord] = []
-        self.config: dict[str, str] = {
-            "HeartbeatInterval": str(int(spec.heartbeat_interval_s)),
-            "MeterValueSampleInterval": str(int(spec.meter_interval_s)),
-            "NumberOfConnectors": str(len(spec.connectors)),
-            "ChargeProfileMaxStackLevel": "8",
-            "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
-            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,"
-            "Current.Import,Voltage,SoC",
-            "AuthorizeRemoteTxRequests": "false",
-            "LocalAuthorizeOffline": "true",
-        }
+        self.config = default_config(spec)
         self.meter_interval_s = spec.meter_interval_s
         self.online = False
         self._last = now
@@ -491,26 +461,13 @@ class Station:
         return [StatusChanged(c.id, c.status, now) for c in self.connectors.values()]
 
     def set_config(self, key: str, value: str) -> str:
-        if key not in self.config:
-            return "NotSupported"
-        if key in (
-            "NumberOfConnectors",
-            "ChargeProfileMaxStackLevel",
-            "MeterValuesSampledData",
-            "ChargingScheduleAllowedChargingRateUnit",
-        ):
-            return "Rejected"
-        if key in ("HeartbeatInterval", "MeterValueSampleInterval"):
-            try:
-                seconds = int(value)
-            except ValueError:
-                return "Rejected"
-            if seconds <= 0:
-                return "Rejected"
+        """ChangeConfiguration / SetVariables: Accepted, Rejected or NotSupported."""
+        status = check_config(self.config, key, value)
+        if status == "Accepted":
+            self.config[key] = value
             if key == "MeterValueSampleInterval":
-                self.meter_interval_s = float(seconds)
-        self.config[key] = value
-        return "Accepted"
+                self.meter_interval_s = float(value)
+        return status
 
     # --- faults ------------------------------------------------------------------------------
 
