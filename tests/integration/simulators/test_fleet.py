@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from chargegrid.clock import VirtualClock
 from simulators import Fleet, FleetConfig, generate, suggested_start
@@ -45,6 +46,7 @@ async def test_mixed_fleet_runs_a_public_scenario(central: FakeCentral) -> None:
     assert seen[-1].energy_wh > 0
 
 
+@pytest.mark.slow
 async def test_chargegrid_sim_command(central: FakeCentral, tmp_path: Path) -> None:
     url = await central.start()
     summary_csv = tmp_path / "summary.csv"
