@@ -235,4 +235,13 @@ def _print_summary(summary: Any, fleet: Any, path: str) -> None:
         f"| outcomes {outcomes} | OCPP calls {progress.calls_sent} "
         f"| CALLERRORs {progress.call_errors}\n"
     )
+    stats = [r.stats for r in fleet.runners]
+    out.write(
+        f"boots rejected {sum(x.boots_rejected for x in stats)} | "
+        f"disconnects {sum(x.disconnects for x in stats)} | "
+        f"timeouts {sum(x.timeouts for x in stats)} | "
+        f"messages dropped {sum(x.dropped for x in stats)}\n"
+    )
+    for line in fleet.problems():
+        out.write(f"problem: {line}\n")
     out.write(f"summary written to {path}\n")
