@@ -125,12 +125,20 @@ def _run(args: argparse.Namespace) -> int:
         print("chargegrid sim: --speed must be positive", file=sys.stderr)
         return 2
     start = args.clock_start
-    if start is None and speed != 1.0 and not args.scenario_file:
-        start = suggested_start(args.scenario, datetime.now(UTC))
+    try:
+        loaded = load_scenario(args.scenario_file) if args.scenario_file else None
+    except ScenarioError as exc:
+        print(f"chargegrid sim: {exc}", file=sys.stderr)
+        return 2
+    if start is None and speed != 1.0:
+        if loaded is None:
+            start = suggested_start(args.scenario, datetime.now(UTC))
+        elif not loaded.empty:  # replay from just before the first arrival
+            start = loaded["arrival"].min().to_pydatetime() - timedelta(minutes=5)
     clock = clock_from_settings(start=start, speed=speed, anchor=args.clock_anchor)
     try:
-        if args.scenario_file:
-            scenario = load_scenario(args.scenario_file)
+        if loaded is not None:
+            scenario = loaded
         else:
             scenario = generate(
                 args.scenario,
@@ -163,6 +171,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.save_scenario:
         save_scenario(scenario, args.save_scenario)
+    if scenario.empty and args.duration_h is None:
+        print(
+            "chargegrid sim: the scenario has no visits left after the clock start; "
+            "give --clock-start, --days or --duration-h",
+            file=sys.stderr,
+        )
+        return 2
     until = None if args.duration_h is None else clock.now() + timedelta(hours=args.duration_h)
     tty = sys.stderr.isatty()
     every = args.progress_s if args.progress_s is not None else (1.0 if tty else 10.0)
