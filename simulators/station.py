@@ -385,6 +385,7 @@ class Station:
             soc_pct=soc,
             seq_no=tx.next_seq() if tx is not None and context != "Transaction.End" else 0,
             context=context,
+            dc=c.spec.dc,
         )
 
     # --- commands ----------------------------------------------------------------------------

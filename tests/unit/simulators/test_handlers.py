@@ -158,3 +158,64 @@ async def test_v201_get_variables_and_rejected_contradictory_profile() -> None:
     )
     assert ws.sent[1][2]["status"] == "Rejected"
     assert "recurrencyKind" in r.stats.last_error
+
+
+def test_v16_meter_values_encoding_of_a_single_phase_ev() -> None:
+    from simulators.messages import MeterSample, Transaction
+    from simulators.runner import OutItem
+
+    tx = Transaction(
+        local_id="SIM-0001-00001",
+        connector_id=1,
+        id_tag="T",
+        started_at=T0,
+        meter_start_wh=0.0,
+        csms_id=17,
+    )
+    sample = MeterSample(
+        connector_id=1,
+        tx=tx,
+        at=T0,
+        energy_wh=1234.5,
+        power_w=7360.0,
+        current_a=(32.0,),
+        voltage_v=230.0,
+    )
+    r = runner("1.6")
+    payload = V16Adapter().encode(OutItem(sample), r.station)
+    assert payload.transaction_id == 17
+    (mv,) = payload.meter_value
+    assert mv["timestamp"] == "2026-03-05T18:00:00.000Z"
+    ctx = "Sample.Periodic"
+    assert mv["sampled_value"] == [
+        {
+            "value": "1234.5",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+            "context": ctx,
+        },
+        {"value": "7360", "measurand": "Power.Active.Import", "unit": "W", "context": ctx},
+        {"value": "32", "measurand": "Current.Import", "unit": "A", "phase": "L1", "context": ctx},
+        {"value": "230", "measurand": "Voltage", "unit": "V", "phase": "L1-N", "context": ctx},
+    ]
+
+
+def test_v201_offline_transaction_event_encoding() -> None:
+    from simulators.messages import StopReason, Transaction, TransactionEnded
+    from simulators.runner import OutItem
+
+    tx = Transaction(
+        local_id="SIM-0001-00001", connector_id=1, id_tag="T", started_at=T0, meter_start_wh=0.0
+    )
+    ended = TransactionEnded(
+        tx=tx, at=T0, meter_stop_wh=5000.0, reason=StopReason.EV_DISCONNECTED, seq_no=7
+    )
+    r = runner("2.0.1")
+    payload = V201Adapter().encode(OutItem(ended, offline=True), r.station)
+    assert (payload.event_type, payload.seq_no, payload.offline) == ("Ended", 7, True)
+    assert payload.trigger_reason == "EVDeparted"
+    assert payload.transaction_info == {
+        "transaction_id": "SIM-0001-00001",
+        "stopped_reason": "EVDisconnected",
+        "charging_state": "Idle",
+    }
