@@ -15,6 +15,7 @@ __all__ = [
     "TX_MESSAGES",
     "AuthorizeRequest",
     "ChargingNeeds",
+    "ChargingStateChanged",
     "ConnectorStatus",
     "MeterSample",
     "Outgoing",
@@ -137,17 +138,29 @@ class ChargingNeeds:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ChargingStateChanged:
+    """A running transaction changed between Charging, SuspendedEV and SuspendedEVSE (2.0.1
+    reports it as a TransactionEvent; 1.6 only through the StatusNotification)."""
+
+    tx: Transaction
+    state: ConnectorStatus
+    at: datetime
+    seq_no: int
+
+
 Outgoing = (
     StatusChanged
     | AuthorizeRequest
     | TransactionStarted
     | MeterSample
+    | ChargingStateChanged
     | TransactionEnded
     | ChargingNeeds
 )
 
 #: Messages that belong to a transaction and go through the offline queue.
-TX_MESSAGES = (TransactionStarted, MeterSample, TransactionEnded)
+TX_MESSAGES = (TransactionStarted, MeterSample, ChargingStateChanged, TransactionEnded)
 
 
 def iso(at: datetime) -> str:

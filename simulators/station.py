@@ -35,6 +35,7 @@ from simulators.limits import ProfileStore, share_w
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,
+    ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
     Outgoing,
@@ -50,6 +51,11 @@ __all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.
 logger = logging.getLogger(__name__)
 
 _STATION_VOLTAGE_V = 230.0
+_CHARGING_STATES = (
+    ConnectorStatus.CHARGING,
+    ConnectorStatus.SUSPENDED_EV,
+    ConnectorStatus.SUSPENDED_EVSE,
+)
 
 
 class Station:
@@ -201,7 +207,12 @@ class Station:
         if c.status is status:
             return []
         c.status = status
-        return [StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")]
+        out: list[Outgoing] = [
+            StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")
+        ]
+        if c.tx is not None and status in _CHARGING_STATES and self.spec.ocpp_version == "2.0.1":
+            out.append(ChargingStateChanged(c.tx, status, now, c.tx.next_seq()))
+        return out
 
     # --- transactions ------------------------------------------------------------------------
 

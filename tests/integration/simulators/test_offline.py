@@ -93,6 +93,10 @@ async def test_offline_queue_ocpp201_marks_offline_with_increasing_seq_no(
     assert all(down <= parse_time(e["timestamp"]) <= up for e in offline)
     assert all(not (down < parse_time(e["timestamp"]) < up) for e in online)
     assert events[-1].get("offline") is True
-    updates = [parse_time(e["timestamp"]) for e in events if e["eventType"] == "Updated"]
+    updates = [
+        parse_time(e["timestamp"])
+        for e in events
+        if e["eventType"] == "Updated" and e["triggerReason"] == "MeterValuePeriodic"
+    ]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(updates)]
     assert gaps and all(g == 60.0 for g in gaps), gaps

@@ -9,8 +9,10 @@ from chargegrid.charging_profiles import RateUnit, parse_profile
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 from simulators.messages import (
+    TX_MESSAGES,
     AuthorizeRequest,
     ChargingNeeds,
+    ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
     StatusChanged,
@@ -165,13 +167,21 @@ def test_201_sends_charging_needs_and_increasing_seq_numbers() -> None:
     out = st.on_authorized(1, True, minutes(1))
     needs = [m for m in out if isinstance(m, ChargingNeeds)]
     assert needs[0].energy_amount_wh == 36_000
-    seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted)]
+    seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted | ChargingStateChanged)]
+    assert [
+        type(m).__name__ for m in out if m.__class__ in (TransactionStarted, ChargingStateChanged)
+    ] == ["TransactionStarted", "ChargingStateChanged"]
     for n in range(2, 5):
         seqs += [m.seq_no for m in st.step(minutes(n)) if isinstance(m, MeterSample)]
     # A late step catches up every sample on the way, in order, before the end.
     late = st.step(minutes(121))
-    seqs += [m.seq_no for m in late if isinstance(m, MeterSample | TransactionEnded)]
-    assert seqs == list(range(121))
+    seqs += [m.seq_no for m in late if isinstance(m, TX_MESSAGES)]
+    assert seqs == list(range(len(seqs)))
+    # 119 samples, the end, and the EV getting full at 80 % on the way (SuspendedEV).
+    assert len(seqs) == 123
+    assert [m.state for m in late if isinstance(m, ChargingStateChanged)] == [
+        ConnectorStatus.SUSPENDED_EV
+    ]
     stamps = [m.at for m in late if isinstance(m, MeterSample)]
     assert stamps[0] == minutes(5) and stamps[-1] == minutes(120)
 
