@@ -306,3 +306,34 @@ def test_recurring_profile_wakes_the_station_at_its_boundaries() -> None:
     assert st.connector(1).power_w == 3000
     st.step(minutes(60))
     assert st.connector(1).power_w == 22_000
+
+
+def test_remote_start_with_a_relative_tx_profile() -> None:
+    st = Station(StationSpec(station_id="S"), now=T0)
+    relative = parse_profile(
+        {
+            "chargingProfileId": 3,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "duration": 600,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 10},
+                    {"startPeriod": 300, "limit": 16},
+                ],
+            },
+        }
+    )
+    ok, _ = st.remote_start("REMOTE", 1, relative, minutes(2))
+    assert ok
+    assert st.connector(1).power_w == 10 * 230 * 3
+    st.step(minutes(7))
+    assert st.connector(1).power_w == 16 * 230 * 3
+    st.step(minutes(12))  # the schedule's 10 minutes are over: the EV's 22 kW
+    assert st.connector(1).power_w == 22_000
+    tx = st.connector(1).tx
+    assert tx is not None
+    st.remote_stop(tx.local_id, minutes(13))
+    assert len(st.profiles) == 0  # TxProfiles end with their transaction
