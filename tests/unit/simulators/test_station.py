@@ -309,7 +309,8 @@ def test_recurring_profile_wakes_the_station_at_its_boundaries() -> None:
 
 
 def test_remote_start_with_a_relative_tx_profile() -> None:
-    st = Station(StationSpec(station_id="S"), now=T0)
+    walk_up = EVSpec(ev_id="walk-up", max_ac_power_w=22_000)
+    st = Station(StationSpec(station_id="S", default_ev=walk_up), now=T0)
     relative = parse_profile(
         {
             "chargingProfileId": 3,
