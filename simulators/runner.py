@@ -429,6 +429,7 @@ class StationRunner:
                 continue
             self.outbox.popleft()
             last_sent = self.clock.monotonic()
+            self.sync()  # bring the model to the clock before it takes the answer
             follow = self.adapter.on_result(item, result, self.station, self)
             if follow:
                 self.submit(follow)

@@ -218,6 +218,7 @@ class Station:
 
     def on_authorized(self, connector_id: int, accepted: bool, now: datetime) -> list[Outgoing]:
         """The answer to an :class:`AuthorizeRequest` (or a local decision when offline)."""
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is None or c.tx is not None or c.auth != "pending":
             return []
@@ -268,6 +269,7 @@ class Station:
         self, tx: Transaction, *, accepted: bool, csms_id: int | None, now: datetime
     ) -> list[Outgoing]:
         """The answer to StartTransaction (1.6): the CSMS's id, or a refusal of the id tag."""
+        self._advance_to(now)
         if csms_id is not None:
             tx.csms_id = csms_id
         if accepted or tx.ended:
@@ -299,6 +301,7 @@ class Station:
     ) -> tuple[bool, list[Outgoing]]:
         """RemoteStartTransaction / RequestStartTransaction: use the waiting EV, or plug in the
         station's walk-up EV when the connector is free."""
+        self._advance_to(now)
         candidates = (
             [self.connector(connector_id)] if connector_id else list(self.connectors.values())
         )
@@ -321,6 +324,7 @@ class Station:
         return False, []
 
     def remote_stop(self, tx_id: str, now: datetime) -> tuple[bool, list[Outgoing]]:
+        self._advance_to(now)
         tx = self.transaction(tx_id)
         if tx is None:
             return False, []
@@ -405,6 +409,7 @@ class Station:
         self, connector_id: int, profile: ChargingProfile, now: datetime
     ) -> tuple[bool, list[Outgoing]]:
         """SetChargingProfile: refuse what OCPP says a station refuses."""
+        self._advance_to(now)
         station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
         if station_wide and connector_id != 0:
             return False, []
@@ -422,12 +427,14 @@ class Station:
         return True, self._allocate(now)
 
     def clear_profiles(self, now: datetime, **criteria: Any) -> tuple[bool, list[Outgoing]]:
+        self._advance_to(now)
         removed = self.profiles.clear(**criteria)
         return removed > 0, self._allocate(now)
 
     def change_availability(
         self, connector_id: int, operative: bool, now: datetime
     ) -> tuple[str, list[Outgoing]]:
+        self._advance_to(now)
         targets = (
             list(self.connectors.values()) if connector_id == 0 else [self.connector(connector_id)]
         )
@@ -445,6 +452,7 @@ class Station:
         return ("Scheduled" if scheduled and not operative else "Accepted"), out
 
     def unlock(self, connector_id: int, now: datetime) -> tuple[str, list[Outgoing]]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is None:
             return "Unlocked", []
@@ -454,6 +462,7 @@ class Station:
 
     def reset(self, now: datetime, *, hard: bool) -> list[Outgoing]:
         """End every transaction; plugged vehicles authorize again after the reboot."""
+        self._advance_to(now)
         out: list[Outgoing] = []
         for c in self.connectors.values():
             if c.tx is not None:
@@ -485,6 +494,7 @@ class Station:
 
     def fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
         """A connector fault: the transaction stops and the connector reports Faulted."""
+        self._advance_to(now)
         c = self.connector(connector_id)
         c.faulted = True
         out = self._stop(c, now, StopReason.FAULT) if c.tx is not None else []
@@ -493,6 +503,7 @@ class Station:
         return out + self._status(c, ConnectorStatus.FAULTED, now)
 
     def clear_fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         c.faulted = False
         status = ConnectorStatus.PREPARING if c.ev is not None else ConnectorStatus.AVAILABLE
@@ -500,6 +511,7 @@ class Station:
         return self._status(c, status, now)
 
     def ev_stops_drawing(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is not None:
             c.ev.stopped_drawing = True

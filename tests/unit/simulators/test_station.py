@@ -338,3 +338,11 @@ def test_remote_start_with_a_relative_tx_profile() -> None:
     assert tx is not None
     st.remote_stop(tx.local_id, minutes(13))
     assert len(st.profiles) == 0  # TxProfiles end with their transaction
+
+
+def test_energy_counts_from_the_start_even_when_the_answer_comes_late() -> None:
+    st = station()
+    st.step(minutes(1))  # plugged, Authorize sent
+    st.on_authorized(1, True, minutes(3))  # the answer takes two minutes
+    (sample,) = [m for m in st.step(minutes(4)) if isinstance(m, MeterSample)]
+    assert sample.energy_wh == pytest.approx(22_000 / 60, abs=0.1)
