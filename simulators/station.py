@@ -472,6 +472,7 @@ class Station:
 
     def trigger_samples(self, connector_id: int | None, now: datetime) -> list[MeterSample]:
         """TriggerMessage(MeterValues): a sample of every (or one) charging connector."""
+        self._advance_to(now)
         return [
             self._sample(c, now, context="Trigger")
             for c in self.connectors.values()
