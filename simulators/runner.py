@@ -217,7 +217,7 @@ class StationRunner:
     # --- running -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled (or :class:`BootRejected` when ``max_boot_rejections`` is set)."""
         sim = asyncio.create_task(self._simulate(), name=f"{self.station_id}-sim")
         try:
             await self._connect_loop()
