@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from chargegrid.clock import ManualClock
+from csms.app import Csms
+from csms.config import Settings
+from csms.core.passwords import hash_password
+from csms.domain import RegistrationStatus
+from csms.store import MemoryStore
+from csms.store.base import StationRecord
+
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+PASSWORD = "s3cret-pass"
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
+def make_settings(**server: object) -> Settings:
+    return Settings(
+        server={"host": "127.0.0.1", "port": 0, **server},  # type: ignore[arg-type]
+        ocpp={"call_timeout_s": 2.0, "remote_start_timeout_s": 3.0},  # type: ignore[arg-type]
+        database={"url": "memory://", "retry_initial_s": 0.02, "retry_max_s": 0.2},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def store() -> MemoryStore:
+    s = MemoryStore()
+    for sid in ("CP16", "CP201", "OTHER"):
+        await s.put_station(StationRecord(sid, password_hash=PASSWORD_HASH, site_id="depot"))
+    return s
+
+
+@pytest.fixture
+async def csms(store: MemoryStore, clock: ManualClock) -> AsyncIterator[Csms]:
+    async with Csms(make_settings(), clock=clock, store=store) as app:
+        yield app
+
+
+__all__ = ["PASSWORD", "PASSWORD_HASH", "START", "RegistrationStatus", "make_settings"]
