@@ -433,13 +433,7 @@ class SqlStore:
     async def add_samples(self, samples: Sequence[StoredSample]) -> int:
         if not samples:
             return 0
-        rows = [mp.sample_row(s) for s in samples]
-        stmt = self._insert(t.samples).on_conflict_do_nothing().returning(t.samples.c.id)
-
-        async def run(conn: AsyncConnection) -> int:
-            return len((await conn.execute(stmt, rows)).all())
-
-        return await self._write(run)
+        return await self._writer.submit(_Samples(self, [mp.sample_row(s) for s in samples]))
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
         c = t.samples.c
@@ -469,7 +463,7 @@ class SqlStore:
         return [mp.row_to_sample(m) for m in await self._all(stmt)]
 
 
-class _Seen(Coalesced):
+class _Seen(Coalesced[None]):
     """Heartbeats: only the latest time per station matters."""
 
     __slots__ = ("at", "station_id")
@@ -480,7 +474,7 @@ class _Seen(Coalesced):
         self.at = utc(at)
 
     @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
         latest: dict[str, datetime] = {}
         for op in ops:
             seen = latest.get(op.station_id)
@@ -495,9 +489,10 @@ class _Seen(Coalesced):
         )
         params = [{"b_station_id": k, "b_at": v} for k, v in latest.items()]
         await conn.execute(stmt, params)
+        return [None] * len(ops)
 
 
-class _Status(Coalesced):
+class _Status(Coalesced[None]):
     """Status reports: history rows plus the latest status per connector."""
 
     __slots__ = ("report", "store")
@@ -508,7 +503,7 @@ class _Status(Coalesced):
         self.report = dataclasses.replace(report, timestamp=utc(report.timestamp))
 
     @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
         store: SqlStore = ops[0].store
         rows = [mp.status_row(op.report) for op in ops]
         await conn.execute(store._insert(t.status_history).on_conflict_do_nothing(), rows)
@@ -527,6 +522,55 @@ class _Status(Coalesced):
             where=t.connector_status.c.timestamp <= stmt.excluded.timestamp,
         )
         await conn.execute(stmt, list(latest.values()))
+        return [None] * len(ops)
 
 
 _STATUS_KEY = ("station_id", "evse_id", "connector_id")
+
+
+_SAMPLE_KEY = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "transaction_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+)
+
+
+class _Samples(Coalesced[int]):
+    """Meter values: one INSERT for the whole batch; each caller learns how many of its
+    samples were new (a sample sent twice in a batch counts for its first caller)."""
+
+    __slots__ = ("rows", "store")
+
+    def __init__(self, store: SqlStore, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.store = store
+        for row in rows:
+            row["timestamp"] = utc(row["timestamp"])
+        self.rows = rows
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
+        store: SqlStore = ops[0].store
+        owner: dict[tuple[Any, ...], int] = {}
+        rows: list[dict[str, Any]] = []
+        for i, op in enumerate(ops):
+            for row in op.rows:
+                key = tuple(row[k] for k in _SAMPLE_KEY)
+                if key not in owner:
+                    owner[key] = i
+                    rows.append(row)
+        stmt = (
+            store._insert(t.samples)
+            .on_conflict_do_nothing()
+            .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
+        )
+        counts = [0] * len(ops)
+        for inserted in (await conn.execute(stmt, rows)).all():
+            counts[owner[tuple(inserted)]] += 1
+        return counts

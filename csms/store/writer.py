@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -49,23 +49,24 @@ class WriteOp(Generic[T]):
         self.future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
 
-class Coalesced(WriteOp[None]):
+class Coalesced(WriteOp[T]):
     """A write that is merged with the others of its kind in a batch.
 
-    Subclasses implement :meth:`run_many`; ``run`` runs a batch of one.
+    Subclasses implement :meth:`run_many` (one result per operation, in order); ``run``
+    runs a batch of one.
     """
 
     __slots__ = ()
-    kind: ClassVar[str] = ""
 
     def __init__(self) -> None:
         super().__init__(self._run_alone)
 
-    async def _run_alone(self, conn: AsyncConnection) -> None:
-        await type(self).run_many(conn, [self])
+    async def _run_alone(self, conn: AsyncConnection) -> T:
+        results: list[T] = await type(self).run_many(conn, [self])
+        return results[0]
 
     @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
 
@@ -166,20 +167,21 @@ class GroupWriter:
             return
 
     async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
-        results: list[Any] = []
-        groups: dict[type[Coalesced], list[Coalesced]] = {}
+        results: list[Any] = [None] * len(batch)
+        groups: dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]] = {}
         async with self._engine.connect() as conn:
             if self._begin_options:
                 await conn.execution_options(**self._begin_options)
             async with conn.begin():
-                for op in batch:
+                for i, op in enumerate(batch):
                     if isinstance(op, Coalesced):
-                        groups.setdefault(type(op), []).append(op)
-                        results.append(None)
+                        groups.setdefault(type(op), []).append((i, op))
                     else:
-                        results.append(await op.run(conn))
-                for kind, ops in groups.items():
-                    await kind.run_many(conn, ops)
+                        results[i] = await op.run(conn)
+                for kind, members in groups.items():
+                    values = await kind.run_many(conn, [op for _, op in members])
+                    for (i, _), value in zip(members, values, strict=True):
+                        results[i] = value
         return results
 
 
