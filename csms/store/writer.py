@@ -89,8 +89,10 @@ class GroupWriter:
         self._begin_options = dict(begin_options or {})
         self._queue: asyncio.Queue[WriteOp[Any] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        #: Committed batches, operations in them, and batch retries after transient failures.
         self.batches = 0
         self.ops = 0
+        self.retries = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -143,6 +145,7 @@ class GroupWriter:
                     if attempt < len(self._retry_delays_s):
                         delay = self._retry_delays_s[attempt]
                         attempt += 1
+                        self.retries += 1
                         logger.warning(
                             "database unavailable (%s); retrying %d writes in %.2f s",
                             exc.__class__.__name__,

@@ -44,9 +44,7 @@ def _asyncpg_url(database: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server, dropped after the session."""
+def _temporary_database() -> Iterator[str]:
     name = f"chargegrid_t_{secrets.token_hex(6)}"
     try:
         run_isolated(lambda: _admin(f'CREATE DATABASE "{name}"'))
@@ -56,6 +54,34 @@ def postgres_url() -> Iterator[str]:
         yield _asyncpg_url(name)
     finally:
         run_isolated(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, shared by the session, dropped after it."""
+    yield from _temporary_database()
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty database of its own for one test, dropped after it."""
+    yield from _temporary_database()
+
+
+async def terminate_backends(url: str) -> int:
+    """Kill every server process connected to the database of ``url`` (a simulated
+    restart of the server, seen from that database's clients); returns how many."""
+    database = sa.make_url(url).database
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        killed: int = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        return killed
+    finally:
+        await conn.close()
 
 
 async def _truncate(store: SqlStore) -> None:
