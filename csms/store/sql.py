@@ -99,6 +99,10 @@ class SqlStore:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
+    def _by_text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """Order text by code point on both dialects (PostgreSQL would use its locale)."""
+        return column.collate("C") if self.dialect == "postgresql" else column
+
     async def open(self) -> None:
         try:
             await ensure_schema(self._engine, create=self._auto_migrate)
@@ -176,7 +180,9 @@ class SqlStore:
         await self._write(run)
 
     async def list_stations(self) -> list[StationRecord]:
-        rows = await self._all(sa.select(t.stations).order_by(t.stations.c.station_id))
+        rows = await self._all(
+            sa.select(t.stations).order_by(self._by_text(t.stations.c.station_id))
+        )
         return [mp.row_to_station(m) for m in rows]
 
     async def record_boot(
@@ -291,7 +297,7 @@ class SqlStore:
         await self._write(run)
 
     async def list_id_tokens(self) -> list[IdToken]:
-        rows = await self._all(sa.select(t.id_tokens).order_by(t.id_tokens.c.token))
+        rows = await self._all(sa.select(t.id_tokens).order_by(self._by_text(t.id_tokens.c.token)))
         return [mp.row_to_id_token(m) for m in rows]
 
     # -- transactions ---------------------------------------------------------------------
