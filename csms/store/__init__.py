@@ -13,11 +13,14 @@ from typing import Any
 
 from csms.exceptions import ConfigError
 from csms.store.base import NewTransaction, StationEvent, StationRecord, Store, StoredSample
+from csms.store.engine import dialect_of
 from csms.store.memory import MemoryStore
+from csms.store.sql import SqlStore
 
 __all__ = [
     "MemoryStore",
     "NewTransaction",
+    "SqlStore",
     "StationEvent",
     "StationRecord",
     "Store",
@@ -29,5 +32,8 @@ __all__ = [
 def open_store(url: str, **options: Any) -> Store:
     """Create (not yet open) the store for ``url``; ``options`` go to the SQL store."""
     if url.startswith("memory://"):
+        if options:
+            raise ConfigError(f"the memory store takes no options, got {sorted(options)}")
         return MemoryStore()
-    raise ConfigError(f"unsupported database URL {url!r} (expected memory://)")
+    dialect_of(url)  # ConfigError for anything but SQLite (aiosqlite) or PostgreSQL (asyncpg)
+    return SqlStore(url, **options)

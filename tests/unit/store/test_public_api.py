@@ -11,6 +11,7 @@ def test_exported_members() -> None:
     assert csms.store.__all__ == [
         "MemoryStore",
         "NewTransaction",
+        "SqlStore",
         "StationEvent",
         "StationRecord",
         "Store",
