@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -10,8 +11,9 @@ from csms.app import Csms
 from csms.config import Settings
 from csms.core.passwords import hash_password
 from csms.domain import RegistrationStatus
-from csms.store import MemoryStore
+from csms.store import MemoryStore, SqlStore, Store
 from csms.store.base import StationRecord
+from tests.integration.csms.databases import temporary_postgres, truncate_all
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 PASSWORD = "s3cret-pass"
@@ -31,16 +33,35 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-async def store() -> MemoryStore:
-    s = MemoryStore()
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One fresh database for the session (tables truncated before each test)."""
+    yield from temporary_postgres()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every store, with the stations CP16, CP201 and OTHER registered (password PASSWORD)."""
+    s: Store
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}")
+    else:
+        s = SqlStore(request.getfixturevalue("postgres_url"))
+    await s.open()
+    if isinstance(s, SqlStore) and s.dialect == "postgresql":
+        await truncate_all(s.engine)
     for sid in ("CP16", "CP201", "OTHER"):
         await s.put_station(StationRecord(sid, password_hash=PASSWORD_HASH, site_id="depot"))
-    return s
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 @pytest.fixture
-async def csms(store: MemoryStore, clock: ManualClock) -> AsyncIterator[Csms]:
+async def csms(store: Store, clock: ManualClock) -> AsyncIterator[Csms]:
     async with Csms(make_settings(), clock=clock, store=store) as app:
         yield app
 

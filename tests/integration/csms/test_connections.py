@@ -16,7 +16,7 @@ from chargegrid.clock import ManualClock
 from csms.app import Csms
 from csms.domain import RegistrationStatus
 from csms.events import DomainEvent, StationConnected, StationDisconnected
-from csms.store import MemoryStore
+from csms.store import Store
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import connect_station, raw_connect
 
@@ -77,7 +77,7 @@ async def test_wrong_path_and_health(csms: Csms) -> None:
     assert await asyncio.to_thread(get) == (200, b"ok\n")
 
 
-async def test_second_connection_replaces_the_first(csms: Csms, store: MemoryStore) -> None:
+async def test_second_connection_replaces_the_first(csms: Csms, store: Store) -> None:
     events: list[DomainEvent] = []
     csms.bus.subscribe(events.append)
     async with raw_connect(csms.url, "CP16", password=PASSWORD) as first:
@@ -102,7 +102,7 @@ async def test_second_connection_replaces_the_first(csms: Csms, store: MemorySto
     assert kinds == ["StationConnected", "StationConnected", "StationDisconnected"]
 
 
-async def test_reconnect_keeps_transactions(csms: Csms, store: MemoryStore) -> None:
+async def test_reconnect_keeps_transactions(csms: Csms, store: Store) -> None:
     async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
         await cp.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
         start = await cp.call(
@@ -124,8 +124,7 @@ async def test_reconnect_keeps_transactions(csms: Csms, store: MemoryStore) -> N
 
 
 @pytest.mark.parametrize("policy", ["pending", "accept"])
-async def test_unknown_station_policies(policy: str, clock: ManualClock) -> None:
-    store = MemoryStore()
+async def test_unknown_station_policies(policy: str, clock: ManualClock, store: Store) -> None:
     async with (
         Csms(make_settings(unknown_stations=policy), clock=clock, store=store) as app,
         connect_station(app.url, "NEWBIE") as cp,

@@ -1,4 +1,4 @@
-"""A working day of an OCPP 2.0.1 station against the real server (MemoryStore)."""
+"""A working day of an OCPP 2.0.1 station against the real server (every store)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from csms.domain import (
 )
 from csms.events import DomainEvent, EVChargingNeedsReceived, TransactionEnded, TransactionUpdated
 from csms.exceptions import CommandError
-from csms.store import MemoryStore
+from csms.store import Store
 from tests.integration.csms.conftest import PASSWORD, START
 from tests.integration.csms.stations import StationScript, connect_station
 
@@ -64,7 +64,7 @@ def event(kind: str, seq: int, minutes: float, tx: str = "TX-1", **kw: Any) -> A
     )
 
 
-async def test_boot_status_authorize(csms: Csms, store: MemoryStore) -> None:
+async def test_boot_status_authorize(csms: Csms, store: Store) -> None:
     await store.put_id_token(IdToken("CARD", group_id="G1"))
     await store.put_id_token(IdToken("STOLEN", status=AuthorizationStatus.BLOCKED))
     await store.put_id_token(IdToken("OLD", expires_at=START - timedelta(hours=1)))
@@ -107,7 +107,7 @@ async def test_boot_status_authorize(csms: Csms, store: MemoryStore) -> None:
         assert got["NOBODY"] == {"status": "Unknown"}
 
 
-async def test_transaction_events_ordered_and_deduplicated(csms: Csms, store: MemoryStore) -> None:
+async def test_transaction_events_ordered_and_deduplicated(csms: Csms, store: Store) -> None:
     await store.put_id_token(IdToken("CARD"))
     events: list[DomainEvent] = []
     csms.bus.subscribe(events.append)
@@ -234,7 +234,7 @@ async def test_transaction_events_ordered_and_deduplicated(csms: Csms, store: Me
     assert sum(isinstance(e, TransactionUpdated) for e in events) == 2
 
 
-async def test_needs_reports_and_notifications(csms: Csms, store: MemoryStore) -> None:
+async def test_needs_reports_and_notifications(csms: Csms, store: Store) -> None:
     async with connect_station(csms.url, "CP201", version="2.0.1", password=PASSWORD) as cp:
         await boot(cp)
         events: list[DomainEvent] = []
@@ -333,7 +333,7 @@ async def test_needs_reports_and_notifications(csms: Csms, store: MemoryStore) -
     assert [s.sample.value for s in await store.samples_for_transaction(tx.id)] == [1000.0]
 
 
-async def test_remote_start_and_commands(csms: Csms, store: MemoryStore) -> None:
+async def test_remote_start_and_commands(csms: Csms, store: Store) -> None:
     await store.put_id_token(IdToken("APP", kind="Central"))
     script = StationScript()
     holder: dict[str, Any] = {}
