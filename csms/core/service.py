@@ -95,8 +95,11 @@ class CentralSystem:
         self._last_seen_write: dict[str, float] = {}
         self._verified: dict[tuple[str, str], bool] = {}
         self._active: dict[tuple[str, int], int | None] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5.0)
         await self.samples.close()
 
     # -- connections ----------------------------------------------------------------------
@@ -199,15 +202,21 @@ class CentralSystem:
         return now
 
     async def seen(self, station_id: str, now: datetime | None = None) -> None:
-        """Record liveness at most once per ``seen_write_interval_s``; best effort."""
+        """Record liveness at most once per ``seen_write_interval_s``, in the background:
+        never worth holding an answer for."""
         mono = self.clock.monotonic()
         last = self._last_seen_write.get(station_id)
         if last is not None and mono - last < self.seen_write_interval_s:
             return
         self._last_seen_write[station_id] = mono
+        task = asyncio.create_task(self._write_seen(station_id, now or self.clock.now()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_seen(self, station_id: str, at: datetime) -> None:
         try:
-            await self.store.record_seen(station_id, now or self.clock.now())
-        except Exception as exc:  # liveness is not worth holding an answer for
+            await self.store.record_seen(station_id, at)
+        except Exception as exc:
             logger.warning("station %s: last-seen not recorded: %s", station_id, exc)
 
     async def status(self, report: StatusReport) -> None:

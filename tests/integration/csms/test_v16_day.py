@@ -378,5 +378,5 @@ async def test_offline_and_silent_stations(csms: Csms, store: Store) -> None:
             ok = await csms.commands.clear_cache("OTHER")
             assert ok.status == "Accepted"
             assert loop.time() - t0 < 0.4
-            with pytest.raises(CommandTimeout, match="no answer within 0.5 s"):
+            with pytest.raises(CommandTimeout, match=r"no answer within 0\.5 s"):
                 await silent
