@@ -16,7 +16,6 @@ from typing import Any
 
 from chargegrid.clock import Clock
 from csms.core.authorization import authorize
-from csms.core.batching import SampleWriter
 from csms.core.durability import Retrying
 from csms.core.meter import register_wh
 from csms.core.passwords import verify_password
@@ -90,7 +89,6 @@ class CentralSystem:
         self.pending_interval_s = pending_interval_s
         self.seen_write_interval_s = seen_write_interval_s
         self.retrying = Retrying(initial_s=retry_initial_s, max_s=retry_max_s)
-        self.samples = SampleWriter(store, self.retrying)
         self.remote_starts: RemoteStarts[asyncio.Future[Transaction]] = RemoteStarts()
         self._last_seen_write: dict[str, float] = {}
         self._verified: dict[tuple[str, str], bool] = {}
@@ -100,7 +98,6 @@ class CentralSystem:
     async def close(self) -> None:
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
-        await self.samples.close()
 
     # -- connections ----------------------------------------------------------------------
     async def admission(self, station_id: str, password: str | None) -> Admission:
@@ -503,7 +500,9 @@ class CentralSystem:
         if not samples:
             return
         rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
-        await self.samples.write(rows, station_id=station_id)
+        await self.retrying(
+            lambda: self.store.add_samples(rows), what="meter values", station_id=station_id
+        )
         self.bus.publish(
             MeterValuesReceived(station_id, evse_id, connector_id, transaction_id, tuple(samples))
         )
