@@ -20,6 +20,7 @@ from csms.config import Settings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
+from csms.gc_pauses import GcFreezer
 from csms.ocpp.server import OcppServer
 from csms.store import Store, open_store
 
@@ -59,6 +60,8 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        interval = s.server.gc_freeze_interval_s
+        self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
 
     @property
@@ -79,12 +82,16 @@ class Csms:
             if self._own_store:
                 await self.store.close()
             raise
+        if self._gc is not None:
+            self._gc.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        if self._gc is not None:
+            await self._gc.stop()
         await self.server.stop()
         await self.central.close()
         if self._own_store:
