@@ -12,7 +12,7 @@ from ocpp.v201 import call
 from chargegrid.cli import main
 from chargegrid.clock import ManualClock
 from csms.app import Csms
-from csms.cli import _admin_request
+from csms.remote import admin_request
 from csms.store import SqlStore
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import StationScript, connect_station
@@ -105,13 +105,13 @@ async def test_admin_channel_commands(tmp_path: Path) -> None:
                 )
             )
             admin = f"ws://127.0.0.1:{app.port}/admin"
-            ok = await _admin_request(admin, "t0ken", "reset", "CP201", {"hard": True})
+            ok = await admin_request(admin, "t0ken", "reset", "CP201", {"hard": True})
             assert ok == {
                 "id": 1,
                 "ok": True,
                 "result": {"status": "Accepted", "payload": {"status": "Accepted"}},
             }
-            limit = await _admin_request(
+            limit = await admin_request(
                 admin,
                 "t0ken",
                 "set_charging_profile",
@@ -120,11 +120,11 @@ async def test_admin_channel_commands(tmp_path: Path) -> None:
             )
             assert limit["ok"] is True
             assert script.received[-1][0] == "SetChargingProfile"
-            offline = await _admin_request(admin, "t0ken", "reset", "NOPE", {})
+            offline = await admin_request(admin, "t0ken", "reset", "NOPE", {})
             assert offline["ok"] is False and offline["error"] == "StationOffline"
-            bad = await _admin_request(admin, "t0ken", "format_disk", "CP201", {})
+            bad = await admin_request(admin, "t0ken", "format_disk", "CP201", {})
             assert bad["error"] == "BadRequest"
-            refused = await _admin_request(admin, "wrong", "reset", "CP201", {})
+            refused = await admin_request(admin, "wrong", "reset", "CP201", {})
             assert refused["error"] == "AdminRefused" and "401" in refused["message"]
         # Through the CLI entry point, against a server that is gone: a clean error.
         code = await asyncio.to_thread(
@@ -136,5 +136,5 @@ async def test_admin_channel_commands(tmp_path: Path) -> None:
 
 
 async def test_admin_channel_disabled_without_token(csms: Csms) -> None:
-    answer = await _admin_request(f"ws://127.0.0.1:{csms.port}/admin", "x", "reset", "CP16", {})
+    answer = await admin_request(f"ws://127.0.0.1:{csms.port}/admin", "x", "reset", "CP16", {})
     assert answer["error"] == "AdminRefused" and "404" in answer["message"]
