@@ -211,8 +211,9 @@ class SqlStore:
         c = t.stations.c
         values: dict[str, Any] = {"connected": connected}
         if connected:
+            seen = sa.literal(utc(at), t.UtcDateTime())
             values["last_seen_at"] = sa.case(
-                (sa.or_(c.last_seen_at.is_(None), c.last_seen_at < at), at),
+                (sa.or_(c.last_seen_at.is_(None), c.last_seen_at < seen), seen),
                 else_=c.last_seen_at,
             )
         stmt = sa.update(t.stations).where(c.station_id == station_id).values(values)

@@ -134,6 +134,11 @@ class GroupWriter:
             except Exception as exc:  # never let the writer die
                 logger.exception("store writer failed a batch of %d", len(batch))
                 _fail(batch, StoreError(f"store writer failed: {exc!r}"))
+        # Anything submitted after close() began is refused, not left waiting.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _fail([item], StoreError("the store is closed"))
 
     async def _run_batch(self, batch: list[WriteOp[Any]], *, alone: bool = False) -> None:
         attempt = 0

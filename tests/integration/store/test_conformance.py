@@ -96,7 +96,7 @@ async def test_boot_connection_and_seen(store: Store) -> None:
     await store.put_station(StationRecord("CP1", password_hash="h"))
     info = BootInfo("ACME", "Fast 22", "SN-1", "1.2.3", "PowerUp", "2.0.1")
     await store.record_boot("CP1", info, RegistrationStatus.ACCEPTED, at(1).astimezone(CET))
-    await store.record_connection("CP1", connected=True, at=at(2))
+    await store.record_connection("CP1", connected=True, at=at(2).astimezone(CET))
     got = await store.get_station("CP1")
     assert got == StationRecord(
         "CP1",
@@ -114,7 +114,7 @@ async def test_boot_connection_and_seen(store: Store) -> None:
     assert_utc(got.last_boot_at)
     assert_utc(got.last_seen_at)
 
-    await store.record_seen("CP1", at(10))
+    await store.record_seen("CP1", at(10).astimezone(CET))
     await store.record_seen("CP1", at(5))  # late, out of order: ignored
     got = await store.get_station("CP1")
     assert got is not None
