@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -493,3 +494,26 @@ async def test_latest_samples(store: Store) -> None:
         (2, 1, "Energy.Active.Import.Register", None, 5.0),
     ]
     assert await store.latest_samples("CP9") == []
+
+
+# -- concurrency --------------------------------------------------------------------------
+
+
+async def test_concurrent_duplicate_starts_create_one_transaction(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.open_transaction(new_tx(start_key="same")) for _ in range(10)),
+        *(store.open_transaction(new_tx(station_tx_id="tx-9")) for _ in range(10)),
+    )
+    assert len({tx.id for tx, _ in results[:10]}) == 1
+    assert len({tx.id for tx, _ in results[10:]}) == 1
+    assert sum(created for _, created in results) == 2
+    assert len(await store.list_transactions()) == 2
+
+
+async def test_concurrent_overlapping_samples_counted_once(store: Store) -> None:
+    samples = [sample(at(i), value=float(i)) for i in range(20)]
+    counts = await asyncio.gather(
+        *(store.add_samples(samples[k : k + 10]) for k in range(0, 11, 2)),
+    )
+    assert sum(counts) == 20
+    assert [s.sample.value for s in await store.latest_samples("CP1")] == [19.0]
