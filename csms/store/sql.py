@@ -14,6 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -50,7 +51,9 @@ class SqlStore:
 
     ``auto_migrate`` creates the schema on an empty database; a database at an older
     revision is refused (run ``chargegrid db upgrade``). ``max_batch_ops`` bounds a group
-    commit; ``retry_delays_s`` are the waits between attempts on a transient failure.
+    commit; ``retry_delays_s`` are the waits between attempts on a transient failure;
+    ``statement_timeout_s`` turns a PostgreSQL server that stopped answering into
+    :class:`~csms.exceptions.StoreUnavailable` instead of a hang.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class SqlStore:
         pool_size: int = 5,
         max_overflow: int = 5,
         connect_timeout_s: float = 5.0,
+        statement_timeout_s: float = 30.0,
     ) -> None:
         self.url = url
         self.dialect = dialect_of(url)
@@ -77,6 +81,7 @@ class SqlStore:
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_timeout_s=connect_timeout_s,
+            statement_timeout_s=statement_timeout_s,
         )
         begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
         self._writer = GroupWriter(
@@ -104,6 +109,10 @@ class SqlStore:
         return column.collate("C") if self.dialect == "postgresql" else column
 
     async def open(self) -> None:
+        if self.dialect == "sqlite":
+            database = sa.make_url(self.url).database
+            assert database is not None  # dialect_of refuses an empty path
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         try:
             await ensure_schema(self._engine, create=self._auto_migrate)
         except Exception as exc:

@@ -116,3 +116,10 @@ async def test_write_after_close_is_refused(tmp_path: Path) -> None:
     await s.close()
     with pytest.raises(StoreError, match="not open"):
         await s.put_station(StationRecord("A"))
+
+
+async def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'x.db'}")
+    await s.open()
+    await s.close()
+    assert (tmp_path / "a" / "b" / "x.db").is_file()
