@@ -1,10 +1,10 @@
 """Store write throughput: many concurrent callers, each write durable before it returns.
 
 Models the steady load of ~1,000 connected stations: Heartbeats (``record_seen``),
-StatusNotifications (``record_status``) and MeterValues (``add_samples``), called from many
-concurrent asyncio tasks. Measures each operation for a few seconds on each backend and
-prints writes/s and latency; the in-memory store, measured in the same run, is the baseline
-(the cost of the benchmark harness itself).
+StatusNotifications (``record_status``) and MeterValues (``add_samples``, six samples per
+call), called from many concurrent asyncio tasks. Measures each operation, and a mix of the
+three, for a few seconds on each backend and prints writes/s and latency; the in-memory
+store, measured in the same run, is the baseline (the cost of the harness itself).
 
     python benchmarks/store_writes.py --backends memory,sqlite,postgresql --duration-s 3
 
@@ -35,7 +35,7 @@ from csms.store import MemoryStore, SqlStore, StationRecord, Store, StoredSample
 
 __all__ = ["main"]
 
-OPERATIONS = ("record_seen", "record_status", "add_samples")
+OPERATIONS = ("record_seen", "record_status", "add_samples", "mixed")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MEASURANDS = (
     ("Energy.Active.Import.Register", "Wh", None),
@@ -74,6 +74,15 @@ def _make_call(store: Store, op: str, stations: int) -> Callable[[int, int], Awa
             )
 
         return status
+
+    if op == "mixed":
+        # What the stations send, in turn: a heartbeat, a status, a MeterValues.
+        calls = [_make_call(store, kind, stations) for kind in OPERATIONS[:3]]
+
+        async def mixed(task: int, n: int) -> Any:
+            return await calls[(task + n) % 3](task, n)
+
+        return mixed
 
     async def samples(task: int, n: int) -> int:
         ts = T0 + timedelta(seconds=n, microseconds=task)
