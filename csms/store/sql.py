@@ -10,7 +10,6 @@ retry can cure are retried a few times, then raised as
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chargegrid.clock import utc
@@ -36,8 +34,9 @@ from csms.store import tables as t
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 from csms.store.engine import SQLITE_BEGIN_OPTION, create_engine, dialect_of
 from csms.store.migrate import ensure_schema
+from csms.store.ops import SamplesOp, SeenOp, StatusOp, dialect_insert
 from csms.store.transient import is_transient
-from csms.store.writer import Coalesced, GroupWriter, WriteOp
+from csms.store.writer import GroupWriter, WriteOp
 
 __all__ = ["SqlStore"]
 
@@ -100,9 +99,7 @@ class SqlStore:
         return self._writer
 
     def _insert(self, table: sa.Table) -> Any:
-        if self.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        return dialect_insert(self.dialect, table)
 
     def _by_text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order text by code point on both dialects (PostgreSQL would use its locale)."""
@@ -233,10 +230,10 @@ class SqlStore:
         await self._write(run)
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
-        await self._writer.submit(_Seen(station_id, at))
+        await self._writer.submit(SeenOp(station_id, at))
 
     async def record_status(self, report: StatusReport) -> None:
-        await self._writer.submit(_Status(self, report))
+        await self._writer.submit(StatusOp(self.dialect, report))
 
     async def connector_statuses(self, station_id: str) -> list[StatusReport]:
         c = t.connector_status.c
@@ -449,7 +446,9 @@ class SqlStore:
     async def add_samples(self, samples: Sequence[StoredSample]) -> int:
         if not samples:
             return 0
-        return await self._writer.submit(_Samples(self, [mp.sample_row(s) for s in samples]))
+        return await self._writer.submit(
+            SamplesOp(self.dialect, [mp.sample_row(s) for s in samples])
+        )
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
         c = t.samples.c
@@ -477,116 +476,3 @@ class SqlStore:
             .order_by(ranked.c.evse_id, ranked.c.connector_id, ranked.c.measurand, ranked.c.phase)
         )
         return [mp.row_to_sample(m) for m in await self._all(stmt)]
-
-
-class _Seen(Coalesced[None]):
-    """Heartbeats: only the latest time per station matters."""
-
-    __slots__ = ("at", "station_id")
-
-    def __init__(self, station_id: str, at: datetime) -> None:
-        super().__init__()
-        self.station_id = station_id
-        self.at = utc(at)
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
-        latest: dict[str, datetime] = {}
-        for op in ops:
-            seen = latest.get(op.station_id)
-            if seen is None or op.at > seen:
-                latest[op.station_id] = op.at
-        c = t.stations.c
-        stmt = (
-            sa.update(t.stations)
-            .where(c.station_id == sa.bindparam("b_station_id"))
-            .where(sa.or_(c.last_seen_at.is_(None), c.last_seen_at < sa.bindparam("b_at")))
-            .values(last_seen_at=sa.bindparam("b_at"))
-        )
-        params = [{"b_station_id": k, "b_at": v} for k, v in latest.items()]
-        await conn.execute(stmt, params)
-        return [None] * len(ops)
-
-
-class _Status(Coalesced[None]):
-    """Status reports: history rows plus the latest status per connector."""
-
-    __slots__ = ("report", "store")
-
-    def __init__(self, store: SqlStore, report: StatusReport) -> None:
-        super().__init__()
-        self.store = store
-        self.report = dataclasses.replace(report, timestamp=utc(report.timestamp))
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
-        store: SqlStore = ops[0].store
-        rows = [mp.status_row(op.report) for op in ops]
-        await conn.execute(store._insert(t.status_history).on_conflict_do_nothing(), rows)
-        # One row per connector in a statement (PostgreSQL refuses to touch a row twice);
-        # the latest timestamp wins, a tie goes to the later call.
-        latest: dict[tuple[str, int, int], dict[str, Any]] = {}
-        for row in rows:
-            key = (row["station_id"], row["evse_id"], row["connector_id"])
-            old = latest.get(key)
-            if old is None or row["timestamp"] >= old["timestamp"]:
-                latest[key] = row
-        stmt = store._insert(t.connector_status)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station_id", "evse_id", "connector_id"],
-            set_={k: stmt.excluded[k] for k in rows[0] if k not in _STATUS_KEY},
-            where=t.connector_status.c.timestamp <= stmt.excluded.timestamp,
-        )
-        await conn.execute(stmt, list(latest.values()))
-        return [None] * len(ops)
-
-
-_STATUS_KEY = ("station_id", "evse_id", "connector_id")
-
-
-_SAMPLE_KEY = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-)
-
-
-class _Samples(Coalesced[int]):
-    """Meter values: one INSERT for the whole batch; each caller learns how many of its
-    samples were new (a sample sent twice in a batch counts for its first caller)."""
-
-    __slots__ = ("rows", "store")
-
-    def __init__(self, store: SqlStore, rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.store = store
-        for row in rows:
-            row["timestamp"] = utc(row["timestamp"])
-        self.rows = rows
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
-        store: SqlStore = ops[0].store
-        owner: dict[tuple[Any, ...], int] = {}
-        rows: list[dict[str, Any]] = []
-        for i, op in enumerate(ops):
-            for row in op.rows:
-                key = tuple(row[k] for k in _SAMPLE_KEY)
-                if key not in owner:
-                    owner[key] = i
-                    rows.append(row)
-        stmt = (
-            store._insert(t.samples)
-            .on_conflict_do_nothing()
-            .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
-        )
-        counts = [0] * len(ops)
-        for inserted in (await conn.execute(stmt, rows)).all():
-            counts[owner[tuple(inserted)]] += 1
-        return counts
