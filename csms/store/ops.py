@@ -52,7 +52,8 @@ class SeenOp(Coalesced[None]):
             .where(sa.or_(c.last_seen_at.is_(None), c.last_seen_at < sa.bindparam("b_at")))
             .values(last_seen_at=sa.bindparam("b_at"))
         )
-        params = [{"b_station_id": k, "b_at": v} for k, v in latest.items()]
+        # Rows in key order: two nodes writing the same rows cannot deadlock each other.
+        params = [{"b_station_id": k, "b_at": latest[k]} for k in sorted(latest)]
         await conn.execute(stmt, params)
         return [None] * len(ops)
 
@@ -86,7 +87,7 @@ class StatusOp(Coalesced[None]):
             set_={k: stmt.excluded[k] for k in rows[0] if k not in _STATUS_KEY},
             where=t.connector_status.c.timestamp <= stmt.excluded.timestamp,
         )
-        await conn.execute(stmt, list(latest.values()))
+        await conn.execute(stmt, [latest[k] for k in sorted(latest)])
         return [None] * len(ops)
 
 
