@@ -38,7 +38,7 @@ from csms.domain import (
 from csms.exceptions import NotFound
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 
-__all__ = ["MemoryStore", "sample_key"]
+__all__ = ["MemoryStore", "is_legacy_tx_id", "sample_key"]
 
 _SampleKey = tuple[str, int, int, int | None, datetime, str, str | None, str | None, str | None]
 
@@ -309,7 +309,7 @@ class MemoryStore:
 
     async def find_transaction(self, station_id: str, station_tx_id: str) -> Transaction | None:
         tx_id = self._tx_by_station_id.get((station_id, station_tx_id))
-        if tx_id is None and station_tx_id.isdigit():
+        if tx_id is None and is_legacy_tx_id(station_tx_id):
             # A 1.6 transaction: the station uses str(id).
             candidate = self._txs.get(int(station_tx_id))
             if (
@@ -401,3 +401,8 @@ class MemoryStore:
 
 def _latest_order(key: tuple[int, int, str, str | None]) -> tuple[int, int, str, str]:
     return (key[0], key[1], key[2], key[3] or "")
+
+
+def is_legacy_tx_id(text: str) -> bool:
+    """Whether ``text`` is how a 1.6 transaction id is written: ``str(id)``."""
+    return text.isascii() and text.isdigit() and str(int(text)) == text and int(text) < 2**31

@@ -33,6 +33,7 @@ from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 from csms.store.engine import SQLITE_BEGIN_OPTION, create_engine, dialect_of
+from csms.store.memory import is_legacy_tx_id
 from csms.store.migrate import ensure_schema
 from csms.store.ops import SamplesOp, SeenOp, StatusOp, dialect_insert
 from csms.store.transient import is_transient
@@ -367,7 +368,7 @@ class SqlStore:
                 c.station_id == station_id, c.station_tx_id == station_tx_id
             )
         )
-        if m is None and station_tx_id.isdigit() and int(station_tx_id) < 2**31:
+        if m is None and is_legacy_tx_id(station_tx_id):
             # A 1.6 transaction: the station knows it as str(id).
             m = await self._one(
                 sa.select(t.transactions).where(

@@ -284,6 +284,8 @@ async def test_open_transaction_is_idempotent_by_start_key(store: Store) -> None
     assert other.station_tx_id == str(other.id)
     assert await store.find_transaction("CP1", str(other.id)) == other
     assert await store.find_transaction("CP2", str(other.id)) is None
+    for odd in (f"0{other.id}", f"+{other.id}", "²", "99999999999999999999"):
+        assert await store.find_transaction("CP1", odd) is None
 
 
 async def test_open_transaction_201_identity(store: Store) -> None:
