@@ -11,9 +11,9 @@ one statement at the end of the batch.
 Failures:
 
 - a transient failure (see :mod:`csms.store.transient`) rolls the batch back and retries it
-  after ``retry_delays_s``; when those are used up every caller gets
-  :class:`~csms.exceptions.StoreUnavailable`. Every operation is idempotent, so a retry after
-  an unknown commit outcome stores nothing twice;
+  after ``retry_delays_s``; when those are used up every caller of the batch, and every
+  write queued meanwhile, gets :class:`~csms.exceptions.StoreUnavailable`. Every operation
+  is idempotent, so a retry after an unknown commit outcome stores nothing twice;
 - any other failure rolls the batch back and re-runs its operations one per transaction,
   so only the operation at fault fails (with its own exception).
 """
@@ -159,7 +159,11 @@ class GroupWriter:
                         )
                         await asyncio.sleep(delay)
                         continue
-                    _fail(batch, _unavailable(exc))
+                    error = _unavailable(exc)
+                    _fail(batch, error)
+                    # What queued up meanwhile would wait out the same retries: fail it now,
+                    # its callers retry when the database is back.
+                    self._fail_queued(error)
                     return
                 if len(batch) > 1 and not alone:
                     for op in batch:
@@ -173,6 +177,17 @@ class GroupWriter:
                 if not op.future.done():
                     op.future.set_result(result)
             return
+
+    def _fail_queued(self, error: BaseException) -> None:
+        kept: list[WriteOp[Any] | None] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                kept.append(item)
+            else:
+                _fail([item], error)
+        for item in kept:
+            self._queue.put_nowait(item)
 
     async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
         results: list[Any] = [None] * len(batch)

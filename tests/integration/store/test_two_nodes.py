@@ -25,8 +25,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def test_two_nodes_store_once(url: str) -> None:
     a, b = SqlStore(url), SqlStore(url)
-    await a.open()
-    await b.open()
+    # Both find an empty database and race to create the schema: one does, one waits.
+    await asyncio.gather(a.open(), b.open())
     try:
         new = NewTransaction("CP1", 1, 1, T0, id_token="T", meter_start_wh=0.0, start_key="k")
         starts = await asyncio.gather(*(s.open_transaction(new) for s in (a, b, a, b)))
