@@ -12,8 +12,10 @@ Failures:
 
 - a transient failure (see :mod:`csms.store.transient`) rolls the batch back and retries it
   after ``retry_delays_s``; when those are used up every caller of the batch, and every
-  write queued meanwhile, gets :class:`~csms.exceptions.StoreUnavailable`. Every operation
-  is idempotent, so a retry after an unknown commit outcome stores nothing twice;
+  write queued meanwhile, gets :class:`~csms.exceptions.StoreUnavailable`. The store's
+  writes are idempotent (only ``open_transaction`` with neither ``start_key`` nor
+  ``station_tx_id`` is not), so a retry after an unknown commit outcome stores nothing
+  twice;
 - any other failure rolls the batch back and re-runs its operations one per transaction,
   so only the operation at fault fails (with its own exception).
 """
