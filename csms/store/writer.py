@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -95,6 +96,8 @@ class GroupWriter:
         self.batches = 0
         self.ops = 0
         self.retries = 0
+        #: Seconds spent running batches (so ``busy_s / batches`` is the mean batch time).
+        self.busy_s = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -131,11 +134,13 @@ class GroupWriter:
             batch = [op for op in batch if not op.future.done()]
             if not batch:
                 continue
+            started = time.perf_counter()
             try:
                 await self._run_batch(batch)
             except Exception as exc:  # never let the writer die
                 logger.exception("store writer failed a batch of %d", len(batch))
                 _fail(batch, StoreError(f"store writer failed: {exc!r}"))
+            self.busy_s += time.perf_counter() - started
         # Anything submitted after close() began is refused, not left waiting.
         while not self._queue.empty():
             item = self._queue.get_nowait()
