@@ -319,7 +319,9 @@ class SqlStore:
             conditions.append(
                 sa.and_(c.station_id == new.station_id, c.station_tx_id == new.station_tx_id)
             )
-        return sa.select(t.transactions).where(sa.or_(*conditions)).order_by(c.id).limit(1)
+        # A start_key match wins over a station_tx_id match (as in the memory store).
+        first = sa.case((c.start_key == new.start_key, 0), else_=1) if new.start_key else c.id
+        return sa.select(t.transactions).where(sa.or_(*conditions)).order_by(first, c.id).limit(1)
 
     async def open_transaction(self, new: NewTransaction) -> tuple[Transaction, bool]:
         keyed = new.start_key is not None or new.station_tx_id is not None

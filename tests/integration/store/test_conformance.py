@@ -519,3 +519,11 @@ async def test_concurrent_overlapping_samples_counted_once(store: Store) -> None
     )
     assert sum(counts) == 20
     assert [s.sample.value for s in await store.latest_samples("CP1")] == [19.0]
+
+
+async def test_start_key_match_wins_over_station_tx_id(store: Store) -> None:
+    a, _ = await store.open_transaction(new_tx(station_tx_id="X"))
+    b, _ = await store.open_transaction(new_tx(start_key="K", station_tx_id="Y"))
+    got, created = await store.open_transaction(new_tx(start_key="K", station_tx_id="X"))
+    assert (got.id, created) == (b.id, False)
+    assert a.id != b.id
