@@ -118,6 +118,7 @@ class MemoryStore:
         self._next_tx_id = 1
         self._samples: list[StoredSample] = []
         self._sample_keys: set[_SampleKey] = set()
+        self._latest: dict[tuple[str, int, int, str, str | None], StoredSample] = {}
 
     async def open(self) -> None:
         return None
@@ -378,8 +379,13 @@ class MemoryStore:
             if key in self._sample_keys:
                 continue
             self._sample_keys.add(key)
-            self._samples.append(_norm_sample(s))
+            s = _norm_sample(s)
+            self._samples.append(s)
             added += 1
+            group = (s.station_id, s.evse_id, s.connector_id, s.sample.measurand, s.sample.phase)
+            old = self._latest.get(group)
+            if old is None or s.sample.timestamp >= old.sample.timestamp:
+                self._latest[group] = s
         return added
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
@@ -388,19 +394,12 @@ class MemoryStore:
         return rows
 
     async def latest_samples(self, station_id: str) -> list[StoredSample]:
-        latest: dict[tuple[int, int, str, str | None], StoredSample] = {}
-        for s in self._samples:
-            if s.station_id != station_id:
-                continue
-            key = (s.evse_id, s.connector_id, s.sample.measurand, s.sample.phase)
-            old = latest.get(key)
-            if old is None or s.sample.timestamp >= old.sample.timestamp:
-                latest[key] = s
-        return [latest[k] for k in sorted(latest, key=_latest_order)]
+        groups = [g for g in self._latest if g[0] == station_id]
+        return [self._latest[g] for g in sorted(groups, key=_latest_order)]
 
 
-def _latest_order(key: tuple[int, int, str, str | None]) -> tuple[int, int, str, str]:
-    return (key[0], key[1], key[2], key[3] or "")
+def _latest_order(group: tuple[str, int, int, str, str | None]) -> tuple[int, int, str, str]:
+    return (group[1], group[2], group[3], group[4] or "")
 
 
 def is_legacy_tx_id(text: str) -> bool:

@@ -109,7 +109,8 @@ _SAMPLE_KEY = (
 
 class SamplesOp(Coalesced[int]):
     """Meter values: one INSERT for the whole batch; each caller learns how many of its
-    samples were new (a sample sent twice in a batch counts for its first caller)."""
+    samples were new (a sample sent twice in a batch counts for its first caller). The new
+    samples also refresh ``sample_latest``."""
 
     __slots__ = ("dialect", "rows")
 
@@ -137,6 +138,39 @@ class SamplesOp(Coalesced[int]):
             .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
         )
         counts = [0] * len(ops)
-        for inserted in (await conn.execute(stmt, rows)).all():
-            counts[owner[tuple(inserted)]] += 1
+        inserted: set[tuple[Any, ...]] = set()
+        for key in (await conn.execute(stmt, rows)).all():
+            counts[owner[tuple(key)]] += 1
+            inserted.add(tuple(key))
+        if inserted:
+            await _refresh_latest(conn, dialect, rows, inserted)
         return counts
+
+
+async def _refresh_latest(
+    conn: AsyncConnection,
+    dialect: str,
+    rows: Sequence[dict[str, Any]],
+    inserted: set[tuple[Any, ...]],
+) -> None:
+    """Keep the newest of the new samples per group; a tie goes to the later one."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        if tuple(row[k] for k in _SAMPLE_KEY) not in inserted:
+            continue
+        group = tuple(row[k] for k in _LATEST_KEY)
+        old = latest.get(group)
+        if old is None or row["timestamp"] >= old["timestamp"]:
+            latest[group] = row
+    stmt = dialect_insert(dialect, t.sample_latest)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(_LATEST_KEY),
+        set_={
+            c.name: stmt.excluded[c.name] for c in t.sample_latest.c if c.name not in _LATEST_KEY
+        },
+        where=t.sample_latest.c.timestamp <= stmt.excluded.timestamp,
+    )
+    await conn.execute(stmt, [latest[g] for g in sorted(latest)])
+
+
+_LATEST_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")

@@ -463,19 +463,10 @@ class SqlStore:
         return [mp.row_to_sample(m) for m in rows]
 
     async def latest_samples(self, station_id: str) -> list[StoredSample]:
-        c = t.samples.c
-        rank = (
-            sa.func.row_number()
-            .over(
-                partition_by=(c.evse_id, c.connector_id, c.measurand, c.phase),
-                order_by=(c.timestamp.desc(), c.id.desc()),
-            )
-            .label("rank")
+        c = t.sample_latest.c
+        rows = await self._all(
+            sa.select(t.sample_latest)
+            .where(c.station_id == station_id)
+            .order_by(c.evse_id, c.connector_id, self._by_text(c.measurand), self._by_text(c.phase))
         )
-        ranked = sa.select(t.samples, rank).where(c.station_id == station_id).subquery()
-        stmt = (
-            sa.select(*[ranked.c[col.name] for col in t.samples.c])
-            .where(ranked.c.rank == 1)
-            .order_by(ranked.c.evse_id, ranked.c.connector_id, ranked.c.measurand, ranked.c.phase)
-        )
-        return [mp.row_to_sample(m) for m in await self._all(stmt)]
+        return [mp.row_to_sample(m) for m in rows]

@@ -527,3 +527,15 @@ async def test_start_key_match_wins_over_station_tx_id(store: Store) -> None:
     got, created = await store.open_transaction(new_tx(start_key="K", station_tx_id="X"))
     assert (got.id, created) == (b.id, False)
     assert a.id != b.id
+
+
+async def test_latest_sample_ignores_redelivered_samples(store: Store) -> None:
+    outlet = sample(at(5), "Power.Active.Import", 7000.0, unit="W", location="Outlet")
+    ev = sample(at(5), "Power.Active.Import", 6900.0, unit="W", location="EV")
+    older = sample(at(1), "Power.Active.Import", 1.0, unit="W")
+    assert await store.add_samples([outlet, ev]) == 2
+    assert await store.add_samples([outlet, older]) == 1  # outlet again: not new
+    assert await store.latest_samples("CP1") == [ev]
+    newer = sample(at(6), "Power.Active.Import", 7100.0, unit="W", location="Outlet")
+    assert await store.add_samples([newer, outlet]) == 1
+    assert await store.latest_samples("CP1") == [newer]

@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "alembic_version",
     "connector_status",
     "id_tokens",
+    "sample_latest",
     "samples",
     "station_events",
     "stations",
