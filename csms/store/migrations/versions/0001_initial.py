@@ -84,30 +84,6 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "sample_latest",
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
-        sa.Column("measurand", sa.String(length=64), nullable=False),
-        sa.Column("phase", sa.String(length=8), nullable=False),
-        sa.Column("transaction_id", sa.Integer(), nullable=False),
-        sa.Column("timestamp", UTC_DATETIME, nullable=False),
-        sa.Column("location", sa.String(length=16), nullable=False),
-        sa.Column("context", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.Double(), nullable=False),
-        sa.Column("unit", sa.String(length=16), nullable=False),
-        sa.Column("raw_value", sa.String(length=64), nullable=True),
-        sa.Column("raw_unit", sa.String(length=16), nullable=True),
-        sa.PrimaryKeyConstraint(
-            "station_id",
-            "evse_id",
-            "connector_id",
-            "measurand",
-            "phase",
-            name=op.f("pk_sample_latest"),
-        ),
-    )
-    op.create_table(
         "station_events",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
         sa.Column("station_id", sa.String(length=255), nullable=False),
@@ -237,6 +213,5 @@ def downgrade() -> None:
     op.drop_index("ix_samples_transaction_time", table_name="samples")
 
     op.drop_table("samples")
-    op.drop_table("sample_latest")
     op.drop_table("id_tokens")
     op.drop_table("connector_status")
