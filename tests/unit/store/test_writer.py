@@ -46,7 +46,7 @@ async def test_one_failing_write_does_not_fail_its_batch(store: SqlStore) -> Non
     )
     assert results[0] is None
     assert isinstance(results[1], NotFound)
-    assert results[2:] == [None, None]
+    assert list(results[2:]) == [None, None]
     assert [s.station_id for s in await store.list_stations()] == ["A", "B"]
     station = await store.get_station("A")
     assert station is not None
