@@ -21,6 +21,7 @@ __all__ = [
     "connector_status",
     "id_tokens",
     "metadata",
+    "sample_latest",
     "samples",
     "station_events",
     "stations",
@@ -233,4 +234,24 @@ samples = sa.Table(
         name="uq_samples_identity",
     ),
     sa.Index("ix_samples_transaction_time", "transaction_id", "timestamp"),
+)
+
+#: The latest stored sample per (station, evse, connector, measurand, phase), kept by the
+#: writer so that ``latest_samples`` does not scan a station's whole history.
+sample_latest = sa.Table(
+    "sample_latest",
+    metadata,
+    sa.Column("station_id", Text(255), primary_key=True),
+    sa.Column("evse_id", sa.Integer(), primary_key=True),
+    sa.Column("connector_id", sa.Integer(), primary_key=True),
+    sa.Column("measurand", Text(64), primary_key=True),
+    sa.Column("phase", Text(8), primary_key=True),
+    sa.Column("transaction_id", sa.Integer(), nullable=False),
+    sa.Column("timestamp", UtcDateTime(), nullable=False),
+    sa.Column("location", Text(16), nullable=False),
+    sa.Column("context", Text(32), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("unit", Text(16), nullable=False),
+    sa.Column("raw_value", Text(64)),
+    sa.Column("raw_unit", Text(16)),
 )
