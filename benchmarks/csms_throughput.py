@@ -338,11 +338,13 @@ async def run_load(
     ready.set()
     await asyncio.sleep(warmup_s)
     cpu0 = await asyncio.to_thread(target.cpu_seconds)
+    own0 = sum(os.times()[:2])
     rss_peak = 0
     while loop.time() < holder["end"]:
         await asyncio.sleep(0.5)
         rss_peak = max(rss_peak, await asyncio.to_thread(target.rss_bytes))
     cpu1 = await asyncio.to_thread(target.cpu_seconds)
+    own1 = sum(os.times()[:2])
     await asyncio.wait_for(asyncio.gather(*tasks), 60)
     lat = sorted(latencies)
 
@@ -362,6 +364,8 @@ async def run_load(
         "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
         "server_rss_mb": rss_peak / 2**20,
         "server_cpu_pct": 100 * (cpu1 - cpu0) / duration_s,
+        "loadgen_cpu_pct": 100 * (own1 - own0) / duration_s,
+        "load_average_1min": os.getloadavg()[0],
         "errors": len(errors),
         "first_errors": errors[:5],
     }
@@ -391,7 +395,9 @@ async def main(args: argparse.Namespace) -> int:
                 print(
                     f"{kind:<8} n={n:<5} {mode:<9} {row['calls_per_s']:9.0f} calls/s  "
                     f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
-                    f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}%  "
+                    f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}% "
+                    f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, "
+                    f"load {row['load_average_1min']:.1f})  "
                     f"errors {row['errors']}",
                     flush=True,
                 )
