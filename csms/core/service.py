@@ -355,6 +355,7 @@ class CentralSystem:
         created = False
         if tx is None:
             tx, created = await self._open_201(update, station_tx_id)
+        fresh = True
         if update.seq_no is not None:
             tx_id = tx.id
             seq_no = update.seq_no
@@ -366,14 +367,18 @@ class CentralSystem:
                 station_id=station_id,
             )
             if not fresh:
+                # A resend. Its writes are redone (all idempotent) in case the first
+                # attempt was cut short after recording the seqNo; nothing is published
+                # twice.
                 logger.info(
-                    "station %s: duplicate TransactionEvent seqNo %d of %s ignored",
+                    "station %s: duplicate TransactionEvent seqNo %d of %s",
                     station_id,
                     seq_no,
                     station_tx_id,
                 )
-                return TransactionAnswer(tx, auth)
-        await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, update.samples)
+        await self._store_samples(
+            station_id, tx.evse_id, tx.connector_id, tx.id, update.samples, publish=fresh
+        )
         applied = apply_update(tx, update)
         if applied.changed:
             await self.retrying(
@@ -496,6 +501,8 @@ class CentralSystem:
         connector_id: int,
         transaction_id: int | None,
         samples: Sequence[MeterSample],
+        *,
+        publish: bool = True,
     ) -> None:
         if not samples:
             return
@@ -503,9 +510,12 @@ class CentralSystem:
         await self.retrying(
             lambda: self.store.add_samples(rows), what="meter values", station_id=station_id
         )
-        self.bus.publish(
-            MeterValuesReceived(station_id, evse_id, connector_id, transaction_id, tuple(samples))
-        )
+        if publish:
+            self.bus.publish(
+                MeterValuesReceived(
+                    station_id, evse_id, connector_id, transaction_id, tuple(samples)
+                )
+            )
 
     def _resolve_remote_start(self, tx: Transaction) -> None:
         entry = self.remote_starts.match(tx)
