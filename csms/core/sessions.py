@@ -210,6 +210,11 @@ class SessionHandling:
         await self._store_samples(
             station_id, tx.evse_id, tx.connector_id, tx.id, update.samples, publish=fresh
         )
+        # Announce the start once: when this message created the transaction, or when an
+        # earlier attempt created it but was cut short before anything was applied.
+        announce = created or (
+            update.kind is TransactionEventKind.STARTED and tx.last_seq_no is None
+        )
         applied = apply_update(tx, update)
         if applied.changed:
             await self.retrying(
@@ -230,12 +235,12 @@ class SessionHandling:
             self._active[(station_id, tx.evse_id)] = tx.id
         else:
             self._active.pop((station_id, tx.evse_id), None)
-        if created:
+        if announce:
             self.bus.publish(TransactionStarted(tx))
             self._resolve_remote_start(tx)
         if applied.ended_now:
             self.bus.publish(TransactionEnded(tx))
-        elif not created and applied.changed:
+        elif not announce and applied.changed:
             self.bus.publish(TransactionUpdated(tx))
         return TransactionAnswer(tx, auth)
 

@@ -201,3 +201,46 @@ async def test_resend_after_a_cut_short_attempt_completes_the_writes() -> None:
     tx = await store.find_transaction("CP", "CUT")
     assert tx is not None and tx.charging_state == "Charging" and tx.last_seq_no == 1
     assert [s.sample.value for s in await store.samples_for_transaction(tx.id)] == [2.0]
+
+
+async def test_start_announced_once_even_when_the_first_attempt_was_cut_short() -> None:
+    import asyncio
+
+    from csms.events import TransactionStarted
+
+    conn, fake, store = await make("2.0.1")
+    starts: list[object] = []
+    conn.central.bus.subscribe(
+        lambda e: starts.append(e) if isinstance(e, TransactionStarted) else None
+    )
+    started = [
+        2,
+        "a",
+        "TransactionEvent",
+        {
+            "eventType": "Started",
+            "timestamp": "2026-03-02T06:00:00Z",
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "S1"},
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [{"timestamp": "2026-03-02T06:00:00Z", "sampledValue": [{"value": 5}]}],
+        },
+    ]
+    real_add = store.add_samples
+
+    async def stuck(samples: Sequence[StoredSample]) -> int:
+        raise StoreUnavailable("down")
+
+    store.add_samples = stuck  # type: ignore[method-assign]
+    task = asyncio.create_task(conn.route_message(json.dumps(started)))
+    while conn.central.retrying.outage_retries < 1:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert starts == [] and await store.find_transaction("CP", "S1") is not None
+    store.add_samples = real_add  # type: ignore[method-assign]
+    await conn.route_message(json.dumps(started))
+    await conn.route_message(json.dumps(started))
+    assert len(starts) == 1
+    assert [f[:2] for f in fake.sent] == [[3, "a"], [3, "a"]]
