@@ -62,11 +62,11 @@ async def test_idle_connections_killed_next_calls_succeed(pg_store: SqlStore) ->
 
 
 async def test_outage_during_concurrent_writes(pg_store: SqlStore) -> None:
-    """Kill the connections repeatedly while 40 callers write 300 items; each call either
+    """Kill the connections repeatedly while 40 callers write 200 items; each call either
     succeeds or raises StoreUnavailable, and callers that retry (as the core does) until
     success leave every sample and status stored exactly once."""
     await pg_store.put_station(StationRecord("CP1"))
-    items = 300
+    items = 200
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(items):
         queue.put_nowait(i)
