@@ -8,6 +8,7 @@ is, ``head()`` which revision this code expects.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -30,6 +31,8 @@ __all__ = [
     "upgrade",
     "upgrade_async",
 ]
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -135,6 +138,7 @@ async def ensure_schema(engine: AsyncEngine, *, create: bool = True) -> None:
     if revision == expected:
         return
     if revision is None and not has_tables and create:
+        logger.info("empty database: creating the schema (revision %s)", expected)
         await _upgrade_on(engine, "head")
         return
     if revision is None:

@@ -4,6 +4,7 @@ meter samples (see :mod:`csms.store.writer`)."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -128,7 +129,7 @@ class SamplesOp(Coalesced[int]):
         rows: list[dict[str, Any]] = []
         for i, op in enumerate(ops):
             for row in op.rows:
-                key = tuple(row[k] for k in _SAMPLE_KEY)
+                key = _sample_key(row)
                 if key not in owner:
                     owner[key] = i
                     rows.append(row)
@@ -156,9 +157,9 @@ async def _refresh_latest(
     """Keep the newest of the new samples per group; a tie goes to the later one."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        if tuple(row[k] for k in _SAMPLE_KEY) not in inserted:
+        if _sample_key(row) not in inserted:
             continue
-        group = tuple(row[k] for k in _LATEST_KEY)
+        group = _latest_key(row)
         old = latest.get(group)
         if old is None or row["timestamp"] >= old["timestamp"]:
             latest[group] = row
@@ -174,3 +175,5 @@ async def _refresh_latest(
 
 
 _LATEST_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+_sample_key = operator.itemgetter(*_SAMPLE_KEY)
+_latest_key = operator.itemgetter(*_LATEST_KEY)

@@ -216,9 +216,19 @@ class GroupWriter:
 
 
 def _fail(batch: Sequence[WriteOp[Any]], error: BaseException) -> None:
+    """Fail each caller with its own copy of ``error`` (an exception raised in several tasks
+    would collect all their tracebacks)."""
     for op in batch:
         if not op.future.done():
-            op.future.set_exception(error)
+            op.future.set_exception(_copy(error))
+
+
+def _copy(error: BaseException) -> BaseException:
+    if not isinstance(error, StoreError) or type(error).__init__ is not StoreError.__init__:
+        return error
+    copy = type(error)(*error.args)
+    copy.__cause__ = error.__cause__
+    return copy
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:

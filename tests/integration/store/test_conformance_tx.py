@@ -7,9 +7,7 @@ import asyncio
 
 import pytest
 
-from csms.domain import (
-    EVChargingNeeds,
-)
+from csms.domain import ConnectorStatus, EVChargingNeeds, StatusReport
 from csms.exceptions import NotFound
 from csms.store import Store
 from tests.integration.store.helpers import CET, assert_utc, at, new_tx, sample
@@ -290,3 +288,19 @@ async def test_latest_sample_ignores_redelivered_samples(store: Store) -> None:
     newer = sample(at(6), "Power.Active.Import", 7100.0, unit="W", location="Outlet")
     assert await store.add_samples([newer, outlet]) == 1
     assert await store.latest_samples("CP1") == [newer]
+
+
+async def test_long_free_text_round_trips(store: Store) -> None:
+    """Whatever text a station sends (vendor codes, raw values) is kept, never refused."""
+    long = "x" * 2000
+    s = sample(at(0), "Power.Active.Import", 1.0, unit="W", raw_value=long, raw_unit=long)
+    assert await store.add_samples([s]) == 1
+    assert await store.latest_samples("CP1") == [s]
+    report = StatusReport("CP1", 1, 1, ConnectorStatus.FAULTED, at(0), long, long, long, long)
+    await store.record_status(report)
+    assert await store.connector_statuses("CP1") == [report]
+    tx, _ = await store.open_transaction(new_tx(start_key="k"))
+    tx.stop_reason = long
+    tx.charging_state = long
+    await store.save_transaction(tx)
+    assert await store.get_transaction(tx.id) == tx

@@ -134,6 +134,7 @@ async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None
     queued = [asyncio.ensure_future(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
     results = await asyncio.gather(failing, *queued, return_exceptions=True)
     assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len({id(r) for r in results}) == len(results)  # each caller its own exception
     assert store.writer.retries == 2  # one batch retried; the queued writes were not
     assert await store.list_stations() == []
     await store.put_station(StationRecord("A"))

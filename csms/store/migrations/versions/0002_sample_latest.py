@@ -36,9 +36,9 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=16), nullable=False),
         sa.Column("context", sa.String(length=32), nullable=False),
         sa.Column("value", sa.Double(), nullable=False),
-        sa.Column("unit", sa.String(length=16), nullable=False),
-        sa.Column("raw_value", sa.String(length=64), nullable=True),
-        sa.Column("raw_unit", sa.String(length=16), nullable=True),
+        sa.Column("unit", sa.Text(), nullable=False),
+        sa.Column("raw_value", sa.Text(), nullable=True),
+        sa.Column("raw_unit", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint(
             "station_id",
             "evse_id",
