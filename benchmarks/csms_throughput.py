@@ -156,7 +156,10 @@ class Target:
                 url = "memory://"
                 env["CHARGEGRID_SERVER__UNKNOWN_STATIONS"] = "accept"
             elif self.kind == "sqlite":
-                url = f"sqlite+aiosqlite:///{self.workdir / f'bench-{self.n}.db'}"
+                db = self.workdir / f"bench-{self.n}.db"
+                for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+                url = f"sqlite+aiosqlite:///{db}"
             else:
                 self.pg_db = f"chargegrid_bench_{secrets.token_hex(4)}"
                 await pg_admin(f'CREATE DATABASE "{self.pg_db}"')
