@@ -75,6 +75,17 @@ class CentralSystem(SessionHandling):
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
 
+    async def forget_connections(self) -> int:
+        """At start: no station is connected to this process yet, whatever a previous
+        (killed) process left in the store. Returns how many stations were reset."""
+        now = self.clock.now()
+        stale = [r.station_id for r in await self.store.list_stations() if r.connected]
+        for station_id in stale:
+            await self.store.record_connection(station_id, connected=False, at=now)
+        if stale:
+            logger.info("%d stations marked disconnected at start", len(stale))
+        return len(stale)
+
     # -- connections ----------------------------------------------------------------------
     async def admission(self, station_id: str, password: str | None) -> Admission:
         """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
