@@ -9,6 +9,7 @@ event and returns what the adapter needs for its answer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -103,7 +104,8 @@ class CentralSystem(SessionHandling):
             return decision
         if password is None:
             return Admission(False, reason="password required")
-        key = (decision.password_hash, password)
+        # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
+        key = (decision.password_hash, hashlib.sha256(password.encode()).hexdigest())
         ok = self._verified.get(key)
         if ok is None:
             ok = await asyncio.to_thread(verify_password, password, decision.password_hash)
