@@ -123,6 +123,17 @@ class Store(Protocol):
     async def connector_statuses(self, station_id: str) -> list[StatusReport]:
         """Latest status per (evse, connector), ordered by (evse_id, connector_id)."""
 
+    async def status_history(
+        self,
+        station_id: str,
+        *,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+        limit: int = 1000,
+    ) -> list[StatusReport]:
+        """Every status report kept for the station (optionally one EVSE / connector), oldest
+        first by ``timestamp``; the most recent ``limit`` reports."""
+
     async def record_station_event(self, event: StationEvent) -> None: ...
 
     async def station_events(

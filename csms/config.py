@@ -1,0 +1,176 @@
+"""Settings of the central system: one TOML file plus ``CHARGEGRID_*`` environment variables.
+
+Sections map to nested models; an environment variable names the section and the option
+joined by a double underscore, e.g. ``CHARGEGRID_SERVER__PORT=9100`` overrides::
+
+    [server]
+    port = 9000
+
+Precedence, highest first: keyword arguments, environment, the TOML file, the defaults.
+Every option has a safe default (listen on loopback, reject unknown stations). Other parts
+extend :class:`Settings` with their own nested section (``telemetry`` and so on).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from csms.exceptions import ConfigError
+
+__all__ = [
+    "DatabaseSettings",
+    "OcppSettings",
+    "ServerSettings",
+    "Settings",
+    "UnknownStationPolicy",
+    "load_settings",
+]
+
+UnknownStationPolicy = Literal["reject", "pending", "accept"]
+
+_config_file: ContextVar[Path | None] = ContextVar("chargegrid_config_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``."""
+
+    host: str = Field(default="127.0.0.1", description="listen address")
+    port: int = Field(default=9000, ge=0, le=65535, description="listen port (0 = any free port)")
+    max_frame_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        description="largest WebSocket frame accepted; a larger one closes with 1009",
+    )
+    ping_interval_s: float | None = Field(
+        default=30.0, gt=0, description="WebSocket keepalive ping interval (null = off)"
+    )
+    ping_timeout_s: float | None = Field(
+        default=30.0, gt=0, description="close the connection when a ping is not answered in time"
+    )
+    unknown_stations: UnknownStationPolicy = Field(
+        default="reject",
+        description="unregistered stations: reject the handshake, answer Pending until an "
+        "operator accepts, or accept (development only)",
+    )
+    gc_freeze_interval_s: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="move long-lived objects out of the garbage collector's full "
+        "collections this often, for short pauses with many stations (null = off)",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="token for the admin WebSocket at /admin (station commands from the "
+        "CLI); null disables it",
+    )
+
+
+class OcppSettings(_Section):
+    """Protocol timing."""
+
+    call_timeout_s: float = Field(
+        default=30.0, gt=0, description="how long a command waits for the station's answer"
+    )
+    remote_start_timeout_s: float = Field(
+        default=60.0, gt=0, description="how long a remote start waits for the transaction to start"
+    )
+    heartbeat_interval_s: int = Field(
+        default=300, ge=1, description="heartbeat interval given to accepted stations"
+    )
+    pending_interval_s: int = Field(
+        default=60, ge=1, description="BootNotification retry interval given to pending stations"
+    )
+    seen_write_interval_s: float = Field(
+        default=60.0, ge=0, description="at most one last-seen write per station per this interval"
+    )
+
+
+class DatabaseSettings(_Section):
+    """Persistence."""
+
+    url: str = Field(
+        default="sqlite+aiosqlite:///chargegrid.sqlite3",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///FILE, "
+        "postgresql+asyncpg://USER@HOST/DB, or memory:// (nothing kept)",
+    )
+    retry_initial_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="first wait before retrying a write while the database is down",
+    )
+    retry_max_s: float = Field(default=5.0, gt=0, description="longest wait between write retries")
+
+
+class Settings(BaseSettings):
+    """All settings. Extend with a new nested section for a new part."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHARGEGRID_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    ocpp: OcppSettings = Field(default_factory=OcppSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    settings_cls: type[Settings] = Settings,
+    **overrides: Any,
+) -> Settings:
+    """Read the TOML file (if given) and the environment; raise :class:`ConfigError` with the
+    file, line or field when something is wrong."""
+    path = Path(config_file) if config_file is not None else None
+    if path is not None:
+        try:
+            with path.open("rb") as f:
+                tomllib.load(f)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    token = _config_file.set(path)
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        where = str(path) if path is not None else "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from exc
+    finally:
+        _config_file.reset(token)

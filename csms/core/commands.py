@@ -1,0 +1,335 @@
+"""Commands to stations, version-neutral.
+
+Each connected station is reachable through a :class:`StationLink` that its OCPP adapter
+implements; :class:`Commands` finds the link, sends, checks the answer and turns failures
+into :mod:`csms.exceptions` (``StationOffline`` at once when the station is not connected,
+``CommandTimeout``, ``CommandFailed`` for a CALLERROR, ``CommandRejected`` for a refusal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from csms.core.service import CentralSystem
+from csms.domain import ChargingLimit, ChargingRateUnit, Transaction
+from csms.events import ChargingLimitSent
+from csms.exceptions import CommandError, CommandRejected, CommandTimeout, StationOffline
+
+__all__ = [
+    "CommandResult",
+    "Commands",
+    "CompositeSchedule",
+    "StationLink",
+    "VariableResult",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The station's answer: ``status`` as it sent it, plus the whole payload."""
+
+    status: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    evse_id: int
+    unit: ChargingRateUnit
+    start_at: datetime | None
+    duration_s: int | None
+    periods: tuple[tuple[int, float, int | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VariableResult:
+    """One configuration key (1.6) or component variable (2.0.1)."""
+
+    component: str | None
+    variable: str
+    value: str | None
+    status: str
+    readonly: bool | None = None
+
+
+class StationLink(Protocol):
+    """What an adapter offers for one connected station. Methods raise
+    :class:`~csms.exceptions.CommandError` subclasses; they return the station's status."""
+
+    station_id: str
+    ocpp_version: str
+
+    async def remote_start(
+        self,
+        *,
+        evse_id: int | None,
+        id_token: str,
+        remote_start_id: int,
+        limit: ChargingLimit | None,
+    ) -> CommandResult: ...
+
+    async def remote_stop(self, *, station_tx_id: str) -> CommandResult: ...
+
+    async def reset(self, *, hard: bool, evse_id: int | None) -> CommandResult: ...
+
+    async def change_availability(
+        self, *, evse_id: int, connector_id: int | None, operative: bool
+    ) -> CommandResult: ...
+
+    async def unlock_connector(self, *, evse_id: int, connector_id: int) -> CommandResult: ...
+
+    async def trigger_message(
+        self, *, message: str, evse_id: int | None, connector_id: int | None
+    ) -> CommandResult: ...
+
+    async def clear_cache(self) -> CommandResult: ...
+
+    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult: ...
+
+    async def clear_charging_profile(
+        self,
+        *,
+        profile_id: int | None,
+        evse_id: int | None,
+        purpose: str | None,
+        stack_level: int | None,
+    ) -> CommandResult: ...
+
+    async def get_composite_schedule(
+        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
+    ) -> tuple[CommandResult, CompositeSchedule | None]: ...
+
+    async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]: ...
+
+    async def change_configuration(self, key: str, value: str) -> CommandResult: ...
+
+    async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]: ...
+
+    async def set_variables(
+        self, items: Sequence[tuple[str, str, str]]
+    ) -> list[VariableResult]: ...
+
+    async def get_base_report(self, *, request_id: int, report_base: str) -> CommandResult: ...
+
+    async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+_OK = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+
+
+def _check(link: StationLink, action: str, result: CommandResult) -> CommandResult:
+    if result.status not in _OK:
+        raise CommandRejected(link.station_id, action, result.status)
+    return result
+
+
+class Commands:
+    """The Python API for commands to stations."""
+
+    def __init__(
+        self,
+        links: Callable[[str], StationLink | None],
+        central: CentralSystem,
+        *,
+        remote_start_timeout_s: float = 60.0,
+    ) -> None:
+        self._links = links
+        self._central = central
+        self.remote_start_timeout_s = remote_start_timeout_s
+
+    def link(self, station_id: str, action: str) -> StationLink:
+        link = self._links(station_id)
+        if link is None:
+            raise StationOffline(station_id, action)
+        return link
+
+    def is_online(self, station_id: str) -> bool:
+        return self._links(station_id) is not None
+
+    async def remote_start(
+        self,
+        station_id: str,
+        *,
+        id_token: str,
+        evse_id: int | None = None,
+        limit: ChargingLimit | None = None,
+        timeout_s: float | None = None,
+    ) -> Transaction:
+        """Ask the station to start charging; returns the transaction once it has started."""
+        link = self.link(station_id, "RemoteStart")
+        waiter: asyncio.Future[Transaction] = asyncio.get_running_loop().create_future()
+        remote_start_id = secrets.randbelow(2**31 - 1) + 1
+        entry = self._central.remote_starts.expect(
+            station_id,
+            remote_start_id=remote_start_id,
+            evse_id=evse_id,
+            id_token=id_token,
+            waiter=waiter,
+        )
+        wait_s = timeout_s if timeout_s is not None else self.remote_start_timeout_s
+        try:
+            _check(
+                link,
+                "RemoteStart",
+                await link.remote_start(
+                    evse_id=evse_id,
+                    id_token=id_token,
+                    remote_start_id=remote_start_id,
+                    limit=limit,
+                ),
+            )
+            try:
+                return await asyncio.wait_for(waiter, wait_s)
+            except TimeoutError:
+                raise CommandTimeout(station_id, "RemoteStart", wait_s) from None
+        finally:
+            self._central.remote_starts.discard(entry)
+
+    async def remote_stop(self, station_id: str, *, transaction_id: int) -> CommandResult:
+        """Ask the station to stop the (CSMS) transaction ``transaction_id``."""
+        link = self.link(station_id, "RemoteStop")
+        tx = await self._central.store.get_transaction(transaction_id)
+        if tx is None or tx.station_id != station_id:
+            raise CommandError(station_id, "RemoteStop", f"no transaction {transaction_id}")
+        return _check(link, "RemoteStop", await link.remote_stop(station_tx_id=tx.station_tx_id))
+
+    async def reset(
+        self, station_id: str, *, hard: bool = False, evse_id: int | None = None
+    ) -> CommandResult:
+        link = self.link(station_id, "Reset")
+        return _check(link, "Reset", await link.reset(hard=hard, evse_id=evse_id))
+
+    async def change_availability(
+        self,
+        station_id: str,
+        *,
+        evse_id: int = 0,
+        connector_id: int | None = None,
+        operative: bool = True,
+    ) -> CommandResult:
+        link = self.link(station_id, "ChangeAvailability")
+        return _check(
+            link,
+            "ChangeAvailability",
+            await link.change_availability(
+                evse_id=evse_id, connector_id=connector_id, operative=operative
+            ),
+        )
+
+    async def unlock_connector(
+        self, station_id: str, *, evse_id: int, connector_id: int = 1
+    ) -> CommandResult:
+        link = self.link(station_id, "UnlockConnector")
+        return _check(
+            link,
+            "UnlockConnector",
+            await link.unlock_connector(evse_id=evse_id, connector_id=connector_id),
+        )
+
+    async def trigger_message(
+        self,
+        station_id: str,
+        *,
+        message: str,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> CommandResult:
+        link = self.link(station_id, "TriggerMessage")
+        return _check(
+            link,
+            "TriggerMessage",
+            await link.trigger_message(message=message, evse_id=evse_id, connector_id=connector_id),
+        )
+
+    async def clear_cache(self, station_id: str) -> CommandResult:
+        link = self.link(station_id, "ClearCache")
+        return _check(link, "ClearCache", await link.clear_cache())
+
+    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+        link = self.link(limit.station_id, "SetChargingProfile")
+        result = await link.set_charging_profile(limit)
+        accepted = result.status == "Accepted"
+        self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
+        return _check(link, "SetChargingProfile", result)
+
+    async def clear_charging_profile(
+        self,
+        station_id: str,
+        *,
+        profile_id: int | None = None,
+        evse_id: int | None = None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> CommandResult:
+        link = self.link(station_id, "ClearChargingProfile")
+        return _check(
+            link,
+            "ClearChargingProfile",
+            await link.clear_charging_profile(
+                profile_id=profile_id, evse_id=evse_id, purpose=purpose, stack_level=stack_level
+            ),
+        )
+
+    async def get_composite_schedule(
+        self,
+        station_id: str,
+        *,
+        evse_id: int,
+        duration_s: int,
+        unit: ChargingRateUnit | None = None,
+    ) -> CompositeSchedule | None:
+        link = self.link(station_id, "GetCompositeSchedule")
+        result, schedule = await link.get_composite_schedule(
+            evse_id=evse_id, duration_s=duration_s, unit=unit
+        )
+        _check(link, "GetCompositeSchedule", result)
+        return schedule
+
+    async def get_configuration(
+        self, station_id: str, keys: Sequence[str] = ()
+    ) -> list[VariableResult]:
+        """OCPP 1.6 GetConfiguration (all keys when ``keys`` is empty)."""
+        return await self.link(station_id, "GetConfiguration").get_configuration(keys)
+
+    async def change_configuration(self, station_id: str, key: str, value: str) -> CommandResult:
+        """OCPP 1.6 ChangeConfiguration."""
+        link = self.link(station_id, "ChangeConfiguration")
+        return _check(link, "ChangeConfiguration", await link.change_configuration(key, value))
+
+    async def get_variables(
+        self, station_id: str, items: Sequence[tuple[str, str]]
+    ) -> list[VariableResult]:
+        """OCPP 2.0.1 GetVariables of ``(component, variable)`` pairs."""
+        return await self.link(station_id, "GetVariables").get_variables(items)
+
+    async def set_variables(
+        self, station_id: str, items: Sequence[tuple[str, str, str]]
+    ) -> list[VariableResult]:
+        """OCPP 2.0.1 SetVariables of ``(component, variable, value)``."""
+        return await self.link(station_id, "SetVariables").set_variables(items)
+
+    async def get_base_report(
+        self, station_id: str, *, report_base: str = "FullInventory", request_id: int = 1
+    ) -> CommandResult:
+        """OCPP 2.0.1 GetBaseReport; the report arrives as NotifyReport station events."""
+        link = self.link(station_id, "GetBaseReport")
+        return _check(
+            link,
+            "GetBaseReport",
+            await link.get_base_report(request_id=request_id, report_base=report_base),
+        )
+
+    async def send_raw(
+        self, station_id: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Send any action with a camelCase payload (validated against the schema);
+        returns the answer's payload."""
+        return await self.link(station_id, action).send_raw(action, payload)

@@ -1,0 +1,222 @@
+"""The central system's message handling, version-neutral.
+
+Adapters convert each OCPP message to domain types and call one method here; the method
+applies the pure rules of this package, awaits the durable store write (held and retried
+while the store is unavailable, see :mod:`csms.core.durability`), publishes the domain
+event and returns what the adapter needs for its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from chargegrid.clock import Clock
+from csms.core.durability import Retrying
+from csms.core.passwords import verify_password
+from csms.core.registration import Admission, BootDecision, admit, decide_boot
+from csms.core.remote_start import RemoteStarts
+from csms.core.sessions import SessionHandling, TransactionAnswer
+from csms.domain import (
+    BootInfo,
+    RegistrationStatus,
+    StatusReport,
+    Transaction,
+)
+from csms.events import (
+    EventBus,
+    HeartbeatReceived,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    StatusChanged,
+)
+from csms.store.base import StationEvent, Store
+
+__all__ = ["CentralSystem", "TransactionAnswer"]
+
+
+logger = logging.getLogger(__name__)
+
+
+class CentralSystem(SessionHandling):
+    """Version-neutral handling of everything stations send."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        unknown_stations: str = "reject",
+        heartbeat_interval_s: int = 300,
+        pending_interval_s: int = 60,
+        seen_write_interval_s: float = 60.0,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.unknown_stations = unknown_stations
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.pending_interval_s = pending_interval_s
+        self.seen_write_interval_s = seen_write_interval_s
+        self.retrying = Retrying(initial_s=retry_initial_s, max_s=retry_max_s)
+        self.remote_starts: RemoteStarts[asyncio.Future[Transaction]] = RemoteStarts()
+        self._last_seen_write: dict[str, float] = {}
+        self._verified: dict[tuple[str, str], bool] = {}
+        self._active: dict[tuple[str, int], int | None] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5.0)
+
+    async def forget_connections(self) -> int:
+        """At start: no station is connected to this process yet, whatever a previous
+        (killed) process left in the store. Returns how many stations were reset."""
+        now = self.clock.now()
+        stale = [r.station_id for r in await self.store.list_stations() if r.connected]
+        for station_id in stale:
+            await self.store.record_connection(station_id, connected=False, at=now)
+        if stale:
+            logger.info("%d stations marked disconnected at start", len(stale))
+        return len(stale)
+
+    # -- connections ----------------------------------------------------------------------
+    async def admission(self, station_id: str, password: str | None) -> Admission:
+        """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
+        record = await self.store.get_station(station_id)
+        decision = admit(record, self.unknown_stations)
+        if not decision.allowed:
+            return decision
+        if record is None and self.unknown_stations == "accept":
+            logger.warning(
+                "station %s: UNKNOWN station admitted (unknown_stations = accept; "
+                "development only)",
+                station_id,
+            )
+        if decision.password_hash is None:
+            return decision
+        if password is None:
+            return Admission(False, reason="password required")
+        # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
+        key = (decision.password_hash, hashlib.sha256(password.encode()).hexdigest())
+        ok = self._verified.get(key)
+        if ok is None:
+            ok = await asyncio.to_thread(verify_password, password, decision.password_hash)
+            if len(self._verified) > 10000:
+                self._verified.clear()
+            self._verified[key] = ok
+        return decision if ok else Admission(False, reason="wrong password")
+
+    async def registration(self, station_id: str) -> RegistrationStatus:
+        """The registration a connecting station starts with (before any BootNotification)."""
+        record = await self.store.get_station(station_id)
+        return decide_boot(
+            record, self.unknown_stations, heartbeat_interval_s=1, pending_interval_s=1
+        ).status
+
+    async def connected(self, station_id: str, ocpp_version: str) -> None:
+        now = self.clock.now()
+        await self.retrying(
+            lambda: self.store.record_connection(station_id, connected=True, at=now),
+            what="connection",
+            station_id=station_id,
+        )
+        self.bus.publish(StationConnected(station_id, ocpp_version, now))
+
+    async def disconnected(self, station_id: str, reason: str = "") -> None:
+        now = self.clock.now()
+        self._last_seen_write.pop(station_id, None)
+        for key in [k for k in self._active if k[0] == station_id]:
+            del self._active[key]
+        try:
+            await asyncio.wait_for(
+                self.retrying(
+                    lambda: self.store.record_connection(station_id, connected=False, at=now),
+                    what="disconnection",
+                    station_id=station_id,
+                ),
+                timeout=10.0,
+            )
+        except TimeoutError:
+            logger.warning("station %s: disconnection not recorded (store down)", station_id)
+        self.bus.publish(StationDisconnected(station_id, now, reason))
+
+    # -- registration and liveness --------------------------------------------------------
+    async def boot(self, station_id: str, info: BootInfo) -> BootDecision:
+        record = await self.retrying(
+            lambda: self.store.get_station(station_id), what="boot", station_id=station_id
+        )
+        decision = decide_boot(
+            record,
+            self.unknown_stations,
+            heartbeat_interval_s=self.heartbeat_interval_s,
+            pending_interval_s=self.pending_interval_s,
+        )
+        now = self.clock.now()
+        if record is None and decision.status is RegistrationStatus.REJECTED:
+            logger.warning("station %s: boot from an unknown station rejected", station_id)
+        else:
+            await self.retrying(
+                lambda: self.store.record_boot(station_id, info, decision.status, now),
+                what="BootNotification",
+                station_id=station_id,
+            )
+            if record is None:
+                await self.store.record_connection(station_id, connected=True, at=now)
+        logger.info(
+            "station %s: booted (%s %s, OCPP %s): %s",
+            station_id,
+            info.vendor,
+            info.model,
+            info.ocpp_version,
+            decision.status.value,
+        )
+        self.bus.publish(StationBooted(station_id, info, decision.status, now))
+        return decision
+
+    async def heartbeat(self, station_id: str) -> datetime:
+        now = self.clock.now()
+        await self.seen(station_id, now)
+        self.bus.publish(HeartbeatReceived(station_id, now))
+        return now
+
+    async def seen(self, station_id: str, now: datetime | None = None) -> None:
+        """Record liveness at most once per ``seen_write_interval_s``, in the background:
+        never worth holding an answer for."""
+        mono = self.clock.monotonic()
+        last = self._last_seen_write.get(station_id)
+        if last is not None and mono - last < self.seen_write_interval_s:
+            return
+        self._last_seen_write[station_id] = mono
+        task = asyncio.create_task(self._write_seen(station_id, now or self.clock.now()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_seen(self, station_id: str, at: datetime) -> None:
+        try:
+            await self.store.record_seen(station_id, at)
+        except Exception as exc:
+            logger.warning("station %s: last-seen not recorded: %s", station_id, exc)
+
+    async def status(self, report: StatusReport) -> None:
+        await self.retrying(
+            lambda: self.store.record_status(report),
+            what="StatusNotification",
+            station_id=report.station_id,
+        )
+        self.bus.publish(StatusChanged(report))
+
+    async def record_event(
+        self, station_id: str, kind: str, data: dict[str, Any], at: datetime | None = None
+    ) -> None:
+        event = StationEvent(station_id, kind, at or self.clock.now(), data)
+        await self.retrying(
+            lambda: self.store.record_station_event(event), what=kind, station_id=station_id
+        )

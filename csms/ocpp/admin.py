@@ -1,0 +1,134 @@
+"""The admin channel: commands to live stations from another process (the CLI).
+
+A WebSocket at ``/admin`` (subprotocol ``chargegrid.admin``), enabled only when
+``server.admin_token`` is set and authenticated with ``Authorization: Bearer <token>``.
+Each text frame is one request ``{"id": 1, "command": "reset", "station_id": "CP1",
+"args": {...}}`` answered by ``{"id": 1, "ok": true, "result": ...}`` or ``{"id": 1,
+"ok": false, "error": "StationOffline", "message": "..."}``. Commands are the methods of
+:class:`csms.core.commands.Commands`; requests run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from csms.core.commands import Commands
+from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.exceptions import CsmsError
+
+__all__ = ["ADMIN_PATH", "ADMIN_SUBPROTOCOL", "COMMANDS", "check_token", "serve_admin", "to_json"]
+
+logger = logging.getLogger(__name__)
+
+ADMIN_PATH = "/admin"
+ADMIN_SUBPROTOCOL = "chargegrid.admin"
+
+COMMANDS = frozenset(
+    {
+        "remote_start",
+        "remote_stop",
+        "reset",
+        "change_availability",
+        "unlock_connector",
+        "trigger_message",
+        "clear_cache",
+        "set_charging_profile",
+        "clear_charging_profile",
+        "get_composite_schedule",
+        "get_configuration",
+        "change_configuration",
+        "get_variables",
+        "set_variables",
+        "get_base_report",
+        "send_raw",
+    }
+)
+
+
+def check_token(header: str | None, token: str) -> bool:
+    if not header or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+
+
+def to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value
+
+
+def _limit(station_id: str, args: dict[str, Any]) -> ChargingLimit:
+    data = dict(args)
+    data["unit"] = ChargingRateUnit(data.get("unit", "A"))
+    data["schedule"] = tuple(
+        (int(p[0]), float(p[1]), None if len(p) < 3 or p[2] is None else int(p[2]))
+        for p in data["schedule"]
+    )
+    for key in ("valid_from", "valid_to", "start_at"):
+        if data.get(key):
+            data[key] = datetime.fromisoformat(data[key])
+    return ChargingLimit(station_id=station_id, **data)
+
+
+async def _run(commands: Commands, request: dict[str, Any]) -> Any:
+    command = request.get("command")
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
+    station_id = str(request["station_id"])
+    args = dict(request.get("args") or {})
+    if command == "set_charging_profile":
+        return await commands.set_charging_profile(_limit(station_id, args))
+    if command == "get_composite_schedule" and args.get("unit"):
+        args["unit"] = ChargingRateUnit(args["unit"])
+    if command in ("get_variables", "set_variables"):
+        args["items"] = [tuple(i) for i in args["items"]]
+    return await getattr(commands, command)(station_id, **args)
+
+
+async def serve_admin(ws: ServerConnection, commands: Commands) -> None:
+    """Answer admin requests until the client closes."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(raw: str | bytes) -> None:
+        req_id: Any = None
+        try:
+            request = json.loads(raw)
+            req_id = request.get("id")
+            result = await _run(commands, request)
+            answer = {"id": req_id, "ok": True, "result": to_json(result)}
+        except CsmsError as exc:
+            answer = {"id": req_id, "ok": False, "error": type(exc).__name__, "message": str(exc)}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            answer = {"id": req_id, "ok": False, "error": "BadRequest", "message": str(exc)}
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(answer))
+
+    try:
+        async for raw in ws:
+            task = asyncio.create_task(one(raw))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+    except ConnectionClosed:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()

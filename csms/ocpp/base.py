@@ -1,0 +1,344 @@
+"""What both OCPP adapters share: framing, validation, dispatch and outgoing calls.
+
+:class:`OcppConnection` keeps the ``ocpp`` library's ``ChargePoint`` (its ``@on`` handlers
+and route map) and replaces the parts that matter for robustness and speed:
+
+* ``route_message`` answers every malformed CALL with a CALLERROR (the library only logs),
+  and drops a CALLRESULT / CALLERROR whose message id no call is waiting for, with a log
+  line naming the station (the library would hand it to the next call);
+* ``_handle_call`` validates with precompiled schemas (:mod:`csms.ocpp.validation`),
+  converts keys with memoized case conversion and maps handler failures to CALLERRORs;
+* ``call`` / :meth:`request` send one call at a time, time out after ``call_timeout_s``
+  and raise :mod:`csms.exceptions` errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from ocpp.charge_point import ChargePoint, _raise_key_error, serialize_as_dict
+from ocpp.exceptions import (
+    InternalError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    SecurityError,
+)
+from ocpp.routing import on as _on
+from websockets.exceptions import ConnectionClosed
+
+from csms.core.commands import CommandResult
+from csms.core.service import CentralSystem
+from csms.domain import RegistrationStatus
+from csms.exceptions import CommandFailed, CommandTimeout, StationOffline
+from csms.ocpp import validation
+from csms.ocpp.casing import to_camel, to_snake
+
+__all__ = ["OcppConnection", "format_timestamp", "on", "parse_timestamp"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def on(action: str) -> Callable[[F], F]:
+    """The library's ``@on`` with a type (the library is untyped)."""
+    return cast(Callable[[F], F], _on(action))
+
+
+logger = logging.getLogger("csms.ocpp")
+
+_ID_IN_BROKEN_FRAME = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+_ALWAYS_ALLOWED = frozenset({"BootNotification"})
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, datetime):
+        return format_timestamp(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def dumps(frame: list[Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), default=_json_default)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and ``Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: Any, version: str) -> datetime:
+    """An aware UTC datetime from an OCPP timestamp; naive ones are taken as UTC."""
+    if not isinstance(value, str):
+        raise validation.format_error(version, f"timestamp must be a string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise validation.format_error(version, f"not an RFC 3339 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+@cache
+def _wants_unique_id_of(func: Any) -> bool:
+    return "call_unique_id" in inspect.signature(func).parameters
+
+
+def _wants_unique_id(handler: Any) -> bool:
+    return _wants_unique_id_of(getattr(handler, "__func__", handler))
+
+
+class OcppConnection(ChargePoint):  # type: ignore[misc]
+    """One connected station. Subclasses add the version's ``@on`` handlers."""
+
+    ocpp_version = "1.6"
+
+    def __init__(
+        self,
+        station_id: str,
+        connection: Any,
+        central: CentralSystem,
+        *,
+        call_timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(station_id, connection, response_timeout=call_timeout_s, logger=logger)
+        self.station_id = station_id
+        self.central = central
+        self.call_timeout_s = call_timeout_s
+        self.registration = RegistrationStatus.ACCEPTED
+        self._pending: dict[str, tuple[str, asyncio.Future[list[Any]]]] = {}
+        self.bad_frames = 0
+
+    # -- receiving ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Process frames until the connection closes (one at a time, as OCPP requires)."""
+        try:
+            async for raw in self._connection:
+                await self.route_message(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.fail_pending()
+
+    def fail_pending(self) -> None:
+        for action, fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(StationOffline(self.station_id, action))
+        self._pending.clear()
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        try:
+            frame = json.loads(raw_msg)
+        except (ValueError, UnicodeDecodeError):
+            text = raw_msg if isinstance(raw_msg, str) else raw_msg.decode("utf-8", "replace")
+            match = _ID_IN_BROKEN_FRAME.match(text)
+            await self._reject(
+                match.group(1) if match else "-1",
+                validation.format_error(self.ocpp_version, "message is not valid JSON"),
+                text[:200],
+            )
+            return
+        if not isinstance(frame, list) or not frame:
+            await self._reject(
+                "-1",
+                ProtocolError(
+                    description="a message must be a JSON array",
+                    details={"cause": "a message must be a JSON array"},
+                ),
+                frame,
+            )
+            return
+        kind = frame[0]
+        unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else "-1"
+        if kind == validation.CALL:
+            if (
+                len(frame) != 4
+                or not isinstance(frame[1], str)
+                or not isinstance(frame[2], str)
+                or not isinstance(frame[3], dict)
+            ):
+                await self._reject(
+                    unique_id,
+                    ProtocolError(
+                        description="a CALL is [2, uniqueId, action, {payload}]",
+                        details={"cause": "a CALL is [2, uniqueId, action, {payload}]"},
+                    ),
+                    frame,
+                )
+                return
+            await self._dispatch(frame[1], frame[2], frame[3])
+        elif kind in (validation.CALL_RESULT, 4):
+            self._deliver(frame)
+        else:
+            bad_type: OCPPError
+            if self.ocpp_version == "1.6":
+                bad_type = PropertyConstraintViolationError(
+                    description=f"MessageTypeId {kind!r} is not valid",
+                    details={"cause": f"MessageTypeId {kind!r} is not valid"},
+                )
+            else:
+                bad_type = _MessageTypeNotSupported(
+                    description=f"MessageTypeId {kind!r} is not supported",
+                    details={"cause": f"MessageTypeId {kind!r} is not supported"},
+                )
+            await self._reject(unique_id, bad_type, frame)
+
+    async def _reject(self, unique_id: str, error: OCPPError, frame: Any) -> None:
+        self.bad_frames += 1
+        logger.warning(
+            "station %s: bad frame answered %s (%s): %.200r",
+            self.station_id,
+            error.code,
+            error.description,
+            frame,
+        )
+        await self._send(dumps([4, unique_id, error.code, error.description, error.details]))
+
+    def _deliver(self, frame: list[Any]) -> None:
+        unique_id = frame[1] if len(frame) > 1 else None
+        pending = self._pending.get(unique_id) if isinstance(unique_id, str) else None
+        if pending is None:
+            self.bad_frames += 1
+            logger.warning(
+                "station %s: answer to unknown message id %r dropped: %.200r",
+                self.station_id,
+                unique_id,
+                frame,
+            )
+            return
+        _, fut = pending
+        if not fut.done():
+            fut.set_result(frame)
+
+    async def _dispatch(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        try:
+            response = await self._handle(unique_id, action, payload)
+        except OCPPError as error:
+            await self._reject(unique_id, error, [2, unique_id, action, payload])
+            return
+        except Exception:
+            logger.exception(
+                "station %s: %s handler failed; answered InternalError", self.station_id, action
+            )
+            internal = InternalError(
+                description="internal error while handling the request",
+                details={"cause": "internal error"},
+            )
+            await self._send(
+                dumps([4, unique_id, internal.code, internal.description, internal.details])
+            )
+            return
+        await self._send(dumps([3, unique_id, response]))
+
+    async def _handle(self, unique_id: str, action: str, payload: dict[str, Any]) -> Any:
+        handlers = self.route_map.get(action)
+        if handlers is None or "_on_action" not in handlers:
+            _raise_key_error(action, self.ocpp_version)
+            raise InternalError()  # unreachable: _raise_key_error always raises here
+        if self.registration is not RegistrationStatus.ACCEPTED and action not in _ALWAYS_ALLOWED:
+            raise SecurityError(
+                description=f"station is {self.registration.value}; send BootNotification",
+                details={"cause": f"registration status {self.registration.value}"},
+            )
+        if not handlers.get("_skip_schema_validation", False):
+            validation.validate(self.ocpp_version, action, validation.CALL, payload)
+        kwargs = to_snake(payload)
+        handler = handlers["_on_action"]
+        if _wants_unique_id(handler):
+            kwargs["call_unique_id"] = unique_id
+        result = handler(**kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return to_camel(serialize_as_dict(result) if not isinstance(result, dict) else result)
+
+    async def _handle_call(self, msg: Any) -> None:
+        """The library's entry point, kept for callers that use it directly."""
+        await self._dispatch(msg.unique_id, msg.action, msg.payload)
+
+    async def _send(self, message: str) -> None:
+        logger.debug("station %s: send %s", self.station_id, message)
+        try:
+            await self._connection.send(message)
+        except ConnectionClosed:
+            logger.info("station %s: answer not sent, connection closed", self.station_id)
+
+    # -- sending --------------------------------------------------------------------------
+    async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a CALL (camelCase payload), return the CALLRESULT payload."""
+        try:
+            validation.validate(self.ocpp_version, action, validation.CALL, payload)
+        except OCPPError as exc:
+            raise CommandFailed(
+                self.station_id, action, exc.code, f"invalid request: {exc.description}"
+            ) from None
+        unique_id = str(uuid.uuid4())
+        loop = asyncio.get_running_loop()
+        async with self._call_lock:
+            fut: asyncio.Future[list[Any]] = loop.create_future()
+            self._pending[unique_id] = (action, fut)
+            try:
+                try:
+                    await self._connection.send(dumps([2, unique_id, action, payload]))
+                except ConnectionClosed:
+                    raise StationOffline(self.station_id, action) from None
+                try:
+                    frame = await asyncio.wait_for(fut, self.call_timeout_s)
+                except TimeoutError:
+                    raise CommandTimeout(self.station_id, action, self.call_timeout_s) from None
+            finally:
+                self._pending.pop(unique_id, None)
+        if frame[0] == 4:
+            code = frame[2] if len(frame) > 2 else "GenericError"
+            description = frame[3] if len(frame) > 3 else ""
+            raise CommandFailed(self.station_id, action, str(code), str(description))
+        result = frame[2] if len(frame) > 2 else None
+        if not isinstance(result, dict):
+            raise CommandFailed(self.station_id, action, "ProtocolError", "answer has no payload")
+        try:
+            validation.validate(self.ocpp_version, action, validation.CALL_RESULT, result)
+        except OCPPError as exc:
+            raise CommandFailed(
+                self.station_id, action, exc.code, f"invalid answer: {exc.description}"
+            ) from None
+        return result
+
+    async def call(
+        self,
+        payload: Any,
+        suppress: bool = False,
+        unique_id: str | None = None,
+        skip_schema_validation: bool = False,
+    ) -> Any:
+        """The library's ``call`` on top of :meth:`request` (errors always raise)."""
+        del suppress, unique_id, skip_schema_validation
+        action = payload.__class__.__name__
+        answer = await self.request(action, to_camel(serialize_as_dict(payload)))
+        cls = getattr(self._call_result, action)
+        return cls(**to_snake(answer))
+
+    async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self.request(action, payload)
+
+    async def _status_call(self, action: str, payload: dict[str, Any]) -> CommandResult:
+        answer = await self.request(action, payload)
+        return CommandResult(str(answer.get("status", "")), answer)
+
+    async def close(self, reason: str) -> None:
+        await self._connection.close(code=1000, reason=reason)
+
+
+class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]
+    code = "MessageTypeNotSupported"
+    default_description = "A message with a MessageTypeId the receiver does not support"

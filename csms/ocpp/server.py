@@ -1,0 +1,217 @@
+"""The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``.
+
+websockets does the HTTP side: subprotocol selection (``ocpp2.0.1`` preferred over
+``ocpp1.6``; a client offering neither is refused with HTTP 400), ``process_request`` for
+the health check (``GET /health``) and HTTP Basic auth (security profile 1), keepalive
+pings and the frame size limit (a larger frame closes the connection with 1009).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from csms.config import ServerSettings
+from csms.core.commands import Commands
+from csms.core.service import CentralSystem
+from csms.exceptions import StoreUnavailable
+from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
+from csms.ocpp.base import OcppConnection
+from csms.ocpp.registry import ConnectionRegistry
+from csms.ocpp.v16 import V16Connection
+from csms.ocpp.v201 import V201Connection
+
+__all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
+
+logger = logging.getLogger(__name__)
+
+SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+_ALL_SUBPROTOCOLS = [*SUBPROTOCOLS, ADMIN_SUBPROTOCOL]
+_ADAPTERS: dict[str, type[OcppConnection]] = {"ocpp1.6": V16Connection, "ocpp2.0.1": V201Connection}
+_PREFIX = "/ocpp/"
+
+
+def station_id_from_path(path: str) -> str | None:
+    """The station id of ``/ocpp/{station_id}``; None for any other path or a bad id."""
+    route = urlsplit(path).path
+    if not route.startswith(_PREFIX):
+        return None
+    station_id = unquote(route[len(_PREFIX) :])
+    if not station_id or len(station_id) > 48 or "/" in station_id:
+        return None
+    if not station_id.isprintable():
+        return None
+    return station_id
+
+
+def _basic_password(request: Request, station_id: str) -> str | None:
+    header = request.headers.get("Authorization")
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = (
+            base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if user == station_id else None
+
+
+def _respond(status: HTTPStatus, text: str, **headers: str) -> Response:
+    body = (text + "\n").encode()
+    h = Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))})
+    for k, v in headers.items():
+        h[k.replace("_", "-")] = v
+    return Response(status.value, status.phrase, h, body)
+
+
+class OcppServer:
+    """The WebSocket server and the registry of live connections."""
+
+    def __init__(
+        self,
+        central: CentralSystem,
+        settings: ServerSettings,
+        *,
+        call_timeout_s: float = 30.0,
+    ) -> None:
+        self.central = central
+        self.settings = settings
+        self.call_timeout_s = call_timeout_s
+        self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
+        self._server: Server | None = None
+        self.commands: Commands | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        sockets = list(self._server.sockets)
+        port: int = sockets[0].getsockname()[1]
+        return port
+
+    def link(self, station_id: str) -> OcppConnection | None:
+        return self.connections.get(station_id)
+
+    async def start(self) -> None:
+        s = self.settings
+        self._server = await serve(
+            self._handler,
+            s.host,
+            s.port,
+            subprotocols=_ALL_SUBPROTOCOLS,  # type: ignore[arg-type]
+            process_request=self._process_request,
+            max_size=s.max_frame_bytes,
+            ping_interval=s.ping_interval_s,
+            ping_timeout=s.ping_timeout_s,
+            compression=None,
+        )
+        logger.info("OCPP server listening on ws://%s:%d/ocpp/{station_id}", s.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/health":
+            return _respond(HTTPStatus.OK, "ok")
+        if path == ADMIN_PATH:
+            token = self.settings.admin_token
+            if token is None or self.commands is None:
+                return _respond(HTTPStatus.NOT_FOUND, "admin channel disabled")
+            if not check_token(request.headers.get("Authorization"), token):
+                logger.warning("admin: bad token from %s", connection.remote_address)
+                return _respond(HTTPStatus.UNAUTHORIZED, "unauthorized")
+            return None
+        station_id = station_id_from_path(request.path)
+        if station_id is None:
+            return _respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{station_id}")
+        offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+        if not any(p.strip() in SUBPROTOCOLS for p in offered.split(",")):
+            logger.warning(
+                "station %s: refused, offers no OCPP subprotocol (%r)", station_id, offered
+            )
+            return _respond(HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.0.1 or ocpp1.6")
+        password = _basic_password(request, station_id)
+        try:
+            admission = await self.central.admission(station_id, password)
+        except StoreUnavailable:
+            logger.warning("station %s: refused, store unavailable", station_id)
+            return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
+        if not admission.allowed:
+            logger.warning(
+                "station %s: connection refused from %s: %s",
+                station_id,
+                connection.remote_address,
+                admission.reason,
+            )
+            return _respond(
+                HTTPStatus.UNAUTHORIZED,
+                "unauthorized",
+                WWW_Authenticate='Basic realm="ocpp", charset="UTF-8"',
+            )
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        if urlsplit(ws.request.path).path == ADMIN_PATH:
+            if ws.subprotocol != ADMIN_SUBPROTOCOL or self.commands is None:
+                await ws.close(code=1002, reason="expected subprotocol chargegrid.admin")
+                return
+            await serve_admin(ws, self.commands)
+            return
+        station_id = station_id_from_path(ws.request.path)
+        if station_id is None or ws.subprotocol not in _ADAPTERS:  # pragma: no cover
+            await ws.close(code=1002, reason="bad request")
+            return
+        adapter = _ADAPTERS[ws.subprotocol]
+        conn = adapter(station_id, ws, self.central, call_timeout_s=self.call_timeout_s)
+        old = self.connections.replace(station_id, conn)
+        if old is not None:
+            logger.warning("station %s: new connection replaces the old one", station_id)
+            old.fail_pending()
+            await old.close("replaced by a new connection")
+        try:
+            conn.registration = await self.central.retrying(
+                lambda: self.central.registration(station_id),
+                what="registration",
+                station_id=station_id,
+            )
+            await self.central.connected(station_id, adapter.ocpp_version)
+            logger.info(
+                "station %s: connected (OCPP %s) from %s",
+                station_id,
+                adapter.ocpp_version,
+                ws.remote_address,
+            )
+            runner = asyncio.create_task(conn.run(), name=f"ocpp-{station_id}")
+            closed = asyncio.create_task(ws.wait_closed())
+            try:
+                await asyncio.wait({runner, closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (runner, closed):
+                    task.cancel()
+                await asyncio.gather(runner, closed, return_exceptions=True)
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.fail_pending()
+            if self.connections.remove(station_id, conn):
+                await self.central.disconnected(
+                    station_id, reason=f"{ws.close_code} {ws.close_reason or ''}".strip()
+                )
+            logger.info("station %s: disconnected (%s)", station_id, ws.close_code)

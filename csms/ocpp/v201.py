@@ -1,0 +1,415 @@
+"""OCPP 2.0.1 adapter: 2.0.1 messages to and from the domain model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ocpp.v201 import ChargePoint as _V201ChargePoint
+
+from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
+from csms.core.meter import normalize_sample
+from csms.domain import (
+    AuthorizationResult,
+    BootInfo,
+    ChargingLimit,
+    ChargingRateUnit,
+    ConnectorStatus,
+    EVChargingNeeds,
+    MeterSample,
+    StatusReport,
+    TransactionEventKind,
+    TransactionUpdate,
+)
+from csms.exceptions import CommandError
+from csms.ocpp.base import OcppConnection, format_timestamp, on, parse_timestamp
+from csms.ocpp.v16 import _drop_none
+
+__all__ = ["V201Connection"]
+
+logger = logging.getLogger(__name__)
+
+
+def _purpose_201(purpose: str) -> str:
+    return "ChargingStationMaxProfile" if purpose == "ChargePointMaxProfile" else purpose
+
+
+class V201Connection(OcppConnection):
+    """A station speaking OCPP 2.0.1."""
+
+    ocpp_version = "2.0.1"
+    _call = _V201ChargePoint._call
+    _call_result = _V201ChargePoint._call_result
+
+    def id_token_info(self, result: AuthorizationResult) -> dict[str, Any]:
+        info: dict[str, Any] = {"status": result.status.value}
+        if result.expires_at is not None:
+            info["cacheExpiryDateTime"] = format_timestamp(result.expires_at)
+        if result.group_id is not None:
+            info["groupIdToken"] = {"idToken": result.group_id, "type": "Central"}
+        return info
+
+    def samples(self, meter_value: Sequence[dict[str, Any]]) -> list[MeterSample]:
+        out: list[MeterSample] = []
+        for mv in meter_value:
+            at = parse_timestamp(mv["timestamp"], "2.0.1")
+            for sv in mv["sampled_value"]:
+                uom = sv.get("unit_of_measure") or {}
+                sample = normalize_sample(
+                    timestamp=at,
+                    value=sv["value"],
+                    measurand=sv.get("measurand"),
+                    unit=uom.get("unit"),
+                    multiplier=int(uom.get("multiplier", 0)),
+                    phase=sv.get("phase"),
+                    location=sv.get("location"),
+                    context=sv.get("context"),
+                )
+                if sample is not None:
+                    out.append(sample)
+        return out
+
+    # -- from the station -----------------------------------------------------------------
+    @on("BootNotification")
+    async def on_boot_notification(
+        self, charging_station: dict[str, Any], reason: str, **kw: Any
+    ) -> dict[str, Any]:
+        info = BootInfo(
+            vendor=charging_station["vendor_name"],
+            model=charging_station["model"],
+            serial_number=charging_station.get("serial_number"),
+            firmware_version=charging_station.get("firmware_version"),
+            reason=reason,
+            ocpp_version="2.0.1",
+        )
+        decision = await self.central.boot(self.station_id, info)
+        self.registration = decision.status
+        return {
+            "currentTime": format_timestamp(self.central.clock.now()),
+            "interval": decision.interval_s,
+            "status": decision.status.value,
+        }
+
+    @on("Heartbeat")
+    async def on_heartbeat(self) -> dict[str, Any]:
+        now = await self.central.heartbeat(self.station_id)
+        return {"currentTime": format_timestamp(now)}
+
+    @on("StatusNotification")
+    async def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.status(
+            StatusReport(
+                station_id=self.station_id,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                status=ConnectorStatus(connector_status),
+                timestamp=parse_timestamp(timestamp, "2.0.1"),
+            )
+        )
+        return {}
+
+    @on("Authorize")
+    async def on_authorize(self, id_token: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        result = await self.central.authorize(self.station_id, id_token["id_token"])
+        return {"idTokenInfo": self.id_token_info(result)}
+
+    @on("TransactionEvent")
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        **kw: Any,
+    ) -> dict[str, Any]:
+        evse = kw.get("evse") or {}
+        id_token = kw.get("id_token")
+        update = TransactionUpdate(
+            station_id=self.station_id,
+            kind=TransactionEventKind(event_type),
+            timestamp=parse_timestamp(timestamp, "2.0.1"),
+            station_tx_id=transaction_info["transaction_id"],
+            evse_id=evse.get("id"),
+            connector_id=evse.get("connector_id"),
+            id_token=id_token["id_token"] if id_token else None,
+            seq_no=seq_no,
+            offline=bool(kw.get("offline", False)),
+            trigger_reason=trigger_reason,
+            charging_state=transaction_info.get("charging_state"),
+            stop_reason=transaction_info.get("stopped_reason"),
+            remote_start_id=transaction_info.get("remote_start_id"),
+            samples=tuple(self.samples(kw.get("meter_value") or [])),
+        )
+        answer = await self.central.transaction_event(update)
+        if answer.authorization is None:
+            return {}
+        return {"idTokenInfo": self.id_token_info(answer.authorization)}
+
+    @on("MeterValues")
+    async def on_meter_values(
+        self, evse_id: int, meter_value: list[dict[str, Any]], **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.meter_values(
+            self.station_id,
+            evse_id=evse_id,
+            connector_id=1 if evse_id else 0,
+            transaction_id=None,
+            samples=self.samples(meter_value),
+        )
+        return {}
+
+    @on("NotifyEVChargingNeeds")
+    async def on_notify_ev_charging_needs(
+        self, charging_needs: dict[str, Any], evse_id: int, **kw: Any
+    ) -> dict[str, Any]:
+        ac = charging_needs.get("ac_charging_parameters") or {}
+        dc = charging_needs.get("dc_charging_parameters") or {}
+        departure = charging_needs.get("departure_time")
+        energy = ac.get("energy_amount", dc.get("energy_amount"))
+        needs = EVChargingNeeds(
+            energy_requested_wh=float(energy) if energy is not None else None,
+            departure_at=parse_timestamp(departure, "2.0.1") if departure else None,
+            max_current_a=_float(ac.get("ev_max_current", dc.get("ev_max_current"))),
+            min_current_a=_float(ac.get("ev_min_current")),
+            max_power_w=_float(dc.get("ev_max_power")),
+            energy_transfer_mode=charging_needs.get("requested_energy_transfer"),
+        )
+        tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
+        return {"status": "Accepted" if tx is not None else "Rejected"}
+
+    @on("NotifyReport")
+    async def on_notify_report(self, **kw: Any) -> dict[str, Any]:
+        at = parse_timestamp(kw["generated_at"], "2.0.1")
+        await self.central.record_event(self.station_id, "NotifyReport", kw, at=at)
+        return {}
+
+    @on("NotifyEvent")
+    async def on_notify_event(self, **kw: Any) -> dict[str, Any]:
+        at = parse_timestamp(kw["generated_at"], "2.0.1")
+        await self.central.record_event(self.station_id, "NotifyEvent", kw, at=at)
+        return {}
+
+    @on("SecurityEventNotification")
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id,
+            "SecurityEventNotification",
+            {"type": type, **kw},
+            at=parse_timestamp(timestamp, "2.0.1"),
+        )
+        return {}
+
+    @on("FirmwareStatusNotification")
+    async def on_firmware_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "FirmwareStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
+    @on("LogStatusNotification")
+    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "LogStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
+    @on("DataTransfer")
+    async def on_data_transfer(self, vendor_id: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "DataTransfer", {"vendor_id": vendor_id, **kw}
+        )
+        return {"status": "UnknownVendorId"}
+
+    # -- to the station (StationLink) -----------------------------------------------------
+    def _unavailable(self, action: str) -> CommandError:
+        return CommandError(self.station_id, action, "not available in OCPP 2.0.1")
+
+    async def _profile(self, limit: ChargingLimit, purpose: str | None = None) -> dict[str, Any]:
+        tx_id: str | None = None
+        if limit.transaction_id is not None and (purpose or limit.purpose) == "TxProfile":
+            tx = await self.central.store.get_transaction(limit.transaction_id)
+            tx_id = tx.station_tx_id if tx is not None else str(limit.transaction_id)
+        schedule: dict[str, Any] = {
+            "id": limit.profile_id,
+            "chargingRateUnit": limit.unit.value,
+            "chargingSchedulePeriod": [
+                {"startPeriod": start, "limit": value, "numberPhases": phases}
+                for start, value, phases in limit.schedule
+            ],
+            "duration": limit.duration_s,
+            "startSchedule": format_timestamp(limit.start_at) if limit.start_at else None,
+            "minChargingRate": limit.min_rate,
+        }
+        return _drop_none(
+            {
+                "id": limit.profile_id,
+                "stackLevel": limit.stack_level,
+                "chargingProfilePurpose": _purpose_201(purpose or limit.purpose),
+                "chargingProfileKind": "Absolute" if limit.start_at else "Relative",
+                "chargingSchedule": [schedule],
+                "transactionId": tx_id,
+                "validFrom": format_timestamp(limit.valid_from) if limit.valid_from else None,
+                "validTo": format_timestamp(limit.valid_to) if limit.valid_to else None,
+            }
+        )
+
+    async def remote_start(
+        self,
+        *,
+        evse_id: int | None,
+        id_token: str,
+        remote_start_id: int,
+        limit: ChargingLimit | None,
+    ) -> CommandResult:
+        known = await self.central.store.get_id_token(id_token)
+        payload: dict[str, Any] = {
+            "idToken": {"idToken": id_token, "type": known.kind if known else "Central"},
+            "remoteStartId": remote_start_id,
+        }
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        if limit is not None:
+            payload["chargingProfile"] = await self._profile(limit, "TxProfile")
+        return await self._status_call("RequestStartTransaction", payload)
+
+    async def remote_stop(self, *, station_tx_id: str) -> CommandResult:
+        return await self._status_call("RequestStopTransaction", {"transactionId": station_tx_id})
+
+    async def reset(self, *, hard: bool, evse_id: int | None) -> CommandResult:
+        payload: dict[str, Any] = {"type": "Immediate" if hard else "OnIdle"}
+        if evse_id:
+            payload["evseId"] = evse_id
+        return await self._status_call("Reset", payload)
+
+    async def change_availability(
+        self, *, evse_id: int, connector_id: int | None, operative: bool
+    ) -> CommandResult:
+        payload: dict[str, Any] = {"operationalStatus": "Operative" if operative else "Inoperative"}
+        if evse_id:
+            payload["evse"] = _drop_none({"id": evse_id, "connectorId": connector_id})
+        return await self._status_call("ChangeAvailability", payload)
+
+    async def unlock_connector(self, *, evse_id: int, connector_id: int) -> CommandResult:
+        return await self._status_call(
+            "UnlockConnector", {"evseId": evse_id, "connectorId": connector_id}
+        )
+
+    async def trigger_message(
+        self, *, message: str, evse_id: int | None, connector_id: int | None
+    ) -> CommandResult:
+        payload: dict[str, Any] = {"requestedMessage": message}
+        if evse_id is not None:
+            payload["evse"] = _drop_none({"id": evse_id, "connectorId": connector_id})
+        return await self._status_call("TriggerMessage", payload)
+
+    async def clear_cache(self) -> CommandResult:
+        return await self._status_call("ClearCache", {})
+
+    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+        return await self._status_call(
+            "SetChargingProfile",
+            {
+                "evseId": limit.evse_id,
+                "chargingProfile": await self._profile(limit),
+            },
+        )
+
+    async def clear_charging_profile(
+        self,
+        *,
+        profile_id: int | None,
+        evse_id: int | None,
+        purpose: str | None,
+        stack_level: int | None,
+    ) -> CommandResult:
+        criteria = _drop_none(
+            {
+                "evseId": evse_id,
+                "chargingProfilePurpose": _purpose_201(purpose) if purpose else None,
+                "stackLevel": stack_level,
+            }
+        )
+        payload: dict[str, Any] = {}
+        if profile_id is not None:
+            payload["chargingProfileId"] = profile_id
+        if criteria:
+            payload["chargingProfileCriteria"] = criteria
+        return await self._status_call("ClearChargingProfile", payload)
+
+    async def get_composite_schedule(
+        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
+    ) -> tuple[CommandResult, CompositeSchedule | None]:
+        payload: dict[str, Any] = {"evseId": evse_id, "duration": duration_s}
+        if unit is not None:
+            payload["chargingRateUnit"] = unit.value
+        result = await self._status_call("GetCompositeSchedule", payload)
+        sched = result.payload.get("schedule")
+        if sched is None:
+            return result, None
+        return result, CompositeSchedule(
+            evse_id=int(sched["evseId"]),
+            unit=ChargingRateUnit(sched["chargingRateUnit"]),
+            start_at=parse_timestamp(sched["scheduleStart"], "2.0.1"),
+            duration_s=sched.get("duration"),
+            periods=tuple(
+                (int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
+                for p in sched["chargingSchedulePeriod"]
+            ),
+        )
+
+    async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]:
+        raise self._unavailable("GetConfiguration")
+
+    async def change_configuration(self, key: str, value: str) -> CommandResult:
+        raise self._unavailable("ChangeConfiguration")
+
+    async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]:
+        answer = await self.request(
+            "GetVariables",
+            {
+                "getVariableData": [
+                    {"component": {"name": c}, "variable": {"name": v}} for c, v in items
+                ]
+            },
+        )
+        return [
+            VariableResult(
+                r["component"]["name"],
+                r["variable"]["name"],
+                r.get("attributeValue"),
+                r["attributeStatus"],
+            )
+            for r in answer["getVariableResult"]
+        ]
+
+    async def set_variables(self, items: Sequence[tuple[str, str, str]]) -> list[VariableResult]:
+        answer = await self.request(
+            "SetVariables",
+            {
+                "setVariableData": [
+                    {"attributeValue": value, "component": {"name": c}, "variable": {"name": v}}
+                    for c, v, value in items
+                ]
+            },
+        )
+        return [
+            VariableResult(
+                r["component"]["name"], r["variable"]["name"], None, r["attributeStatus"]
+            )
+            for r in answer["setVariableResult"]
+        ]
+
+    async def get_base_report(self, *, request_id: int, report_base: str) -> CommandResult:
+        return await self._status_call(
+            "GetBaseReport", {"requestId": request_id, "reportBase": report_base}
+        )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

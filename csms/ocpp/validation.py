@@ -1,0 +1,125 @@
+"""Fast OCPP schema validation behind the ``ocpp`` library's error mapping.
+
+The library validates every payload with jsonschema's Draft4Validator in a thread pool;
+here each official schema (shipped with the library) is compiled once with
+``fastjsonschema`` and the failure is mapped to the same OCPP error classes, spelled per
+version (1.6 ``FormationViolation``, 2.0.1 ``FormatViolation``).
+
+Like the library, ``format`` (date-time, uri) is not enforced by the schema; adapters parse
+timestamps themselves. ``multipleOf`` (1.6 charging limits with one decimal) is dropped:
+binary floats make it reject valid values; outgoing limits are rounded instead.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import ocpp
+from ocpp.exceptions import (
+    FormationViolationError,
+    FormatViolationError,
+    OccurrenceConstraintViolationError,
+    OCPPError,
+    ProtocolError,
+    TypeConstraintViolationError,
+)
+
+__all__ = ["CALL", "CALL_RESULT", "format_error", "has_schema", "validate"]
+
+CALL = 2
+CALL_RESULT = 3
+
+_SCHEMA_ROOT = Path(ocpp.__file__).parent
+_STRIP_IF_SCALAR = frozenset(
+    {
+        "format",
+        "multipleOf",
+        "$schema",
+        "$id",
+        "id",
+        "comment",
+        "javaType",
+        "description",
+        "tsEnumNames",
+    }
+)
+_lock = threading.Lock()
+
+
+def _schema_path(version: str, action: str, message_type: int) -> Path:
+    folder = "v16" if version == "1.6" else "v201"
+    if message_type == CALL_RESULT:
+        name = f"{action}Response"
+    else:
+        name = action if version == "1.6" else f"{action}Request"
+    return _SCHEMA_ROOT / folder / "schemas" / f"{name}.json"
+
+
+def _clean(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key in ("properties", "definitions", "patternProperties") and isinstance(
+                value, dict
+            ):
+                out[key] = {name: _clean(sub) for name, sub in value.items()}
+            elif key in _STRIP_IF_SCALAR and not isinstance(value, dict | list):
+                continue
+            else:
+                out[key] = _clean(value)
+        return out
+    if isinstance(schema, list):
+        return [_clean(item) for item in schema]
+    return schema
+
+
+@cache
+def _validator(version: str, action: str, message_type: int) -> Callable[[Any], Any] | None:
+    path = _schema_path(version, action, message_type)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return None
+    with _lock:
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(_clean(raw))
+    return compiled
+
+
+def has_schema(version: str, action: str) -> bool:
+    return _validator(version, action, CALL) is not None
+
+
+def format_error(version: str, cause: str) -> OCPPError:
+    """The version's spelling of the 'syntactically incorrect' error."""
+    cls = FormationViolationError if version == "1.6" else FormatViolationError
+    return cls(description=cause, details={"cause": cause})
+
+
+def validate(version: str, action: str, message_type: int, payload: Any) -> None:
+    """Raise the OCPP error for ``payload``; nothing when it conforms (or has no schema)."""
+    check = _validator(version, action, message_type)
+    if check is None:
+        return
+    try:
+        check(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _map(version, exc) from None
+
+
+def _map(version: str, exc: fastjsonschema.JsonSchemaValueException) -> OCPPError:
+    cause = str(exc.message)
+    details = {"cause": cause}
+    rule = exc.rule
+    if rule in ("type", "maxLength"):
+        return TypeConstraintViolationError(description=cause, details=details)
+    if rule == "required":
+        if version == "1.6":
+            return ProtocolError(description=cause, details=details)
+        return OccurrenceConstraintViolationError(description=cause, details=details)
+    return format_error(version, cause)

@@ -1,0 +1,109 @@
+"""Creating the async engine for a database URL, with the settings each dialect needs.
+
+SQLite (``sqlite+aiosqlite:///path``): WAL journal (readers never block the writer),
+``synchronous=FULL`` by default (a commit is on disk before it returns, so it survives a
+SIGKILL of the process and a power cut), a busy timeout, foreign keys on, and explicit
+``BEGIN`` statements so the writer can take the write lock up front (``BEGIN IMMEDIATE``).
+
+PostgreSQL (``postgresql+asyncpg://...``): a connection pool that pings a connection before
+handing it out, so the pool heals by itself after a server restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from csms.exceptions import ConfigError
+
+__all__ = ["SQLITE_SYNCHRONOUS", "create_engine", "dialect_of"]
+
+SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: Execution option read by the ``begin`` hook: the SQLite transaction mode.
+SQLITE_BEGIN_OPTION = "chargegrid_sqlite_begin"
+
+
+def dialect_of(url: str | URL) -> str:
+    """``"sqlite"`` or ``"postgresql"``; :class:`ConfigError` for anything else."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigError(f"invalid database URL {str(url)!r}: {exc}") from exc
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "aiosqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ConfigError("an SQLite store needs a file: sqlite+aiosqlite:///path/to/file.db")
+        return "sqlite"
+    if backend == "postgresql" and driver == "asyncpg":
+        return "postgresql"
+    raise ConfigError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: expected "
+        "memory://, sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db"
+    )
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    sqlite_synchronous: str = "FULL",
+    sqlite_busy_timeout_s: float = 5.0,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    connect_timeout_s: float = 5.0,
+    statement_timeout_s: float = 30.0,
+    echo: bool = False,
+) -> AsyncEngine:
+    """The engine for ``url`` (see the module docstring for what each dialect gets)."""
+    dialect = dialect_of(url)
+    if dialect == "sqlite":
+        mode = sqlite_synchronous.upper()
+        if mode not in SQLITE_SYNCHRONOUS:
+            raise ConfigError(
+                f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                f"not {sqlite_synchronous!r}"
+            )
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": sqlite_busy_timeout_s},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
+        _install_sqlite_hooks(engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_args={"timeout": connect_timeout_s, "command_timeout": statement_timeout_s},
+    )
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, synchronous: str, busy_timeout_s: float) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy's begin hook below issue BEGIN itself (pysqlite's own is lazy).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    del _on_connect, _on_begin

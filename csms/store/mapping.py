@@ -1,0 +1,271 @@
+"""Between domain objects and rows of :mod:`csms.store.tables` (pure functions)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from chargegrid.clock import utc
+from csms.domain import (
+    AuthorizationStatus,
+    ConnectorStatus,
+    EVChargingNeeds,
+    IdToken,
+    MeterSample,
+    RegistrationStatus,
+    StatusReport,
+    Transaction,
+)
+from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
+from csms.store.tables import NO_TRANSACTION
+
+__all__ = [
+    "event_dedup_key",
+    "event_row",
+    "id_token_row",
+    "needs_row",
+    "new_transaction_row",
+    "row_to_event",
+    "row_to_id_token",
+    "row_to_sample",
+    "row_to_station",
+    "row_to_status",
+    "row_to_transaction",
+    "sample_row",
+    "station_row",
+    "status_row",
+    "transaction_update_row",
+]
+
+
+def station_row(r: StationRecord) -> dict[str, Any]:
+    return {
+        "station_id": r.station_id,
+        "password_hash": r.password_hash,
+        "site_id": r.site_id,
+        "registration": str(r.registration),
+        "ocpp_version": r.ocpp_version,
+        "vendor": r.vendor,
+        "model": r.model,
+        "serial_number": r.serial_number,
+        "firmware_version": r.firmware_version,
+        "last_boot_at": r.last_boot_at,
+        "last_seen_at": r.last_seen_at,
+        "connected": r.connected,
+    }
+
+
+def row_to_station(m: RowMapping) -> StationRecord:
+    return StationRecord(
+        station_id=m["station_id"],
+        password_hash=m["password_hash"],
+        site_id=m["site_id"],
+        registration=RegistrationStatus(m["registration"]),
+        ocpp_version=m["ocpp_version"],
+        vendor=m["vendor"],
+        model=m["model"],
+        serial_number=m["serial_number"],
+        firmware_version=m["firmware_version"],
+        last_boot_at=m["last_boot_at"],
+        last_seen_at=m["last_seen_at"],
+        connected=bool(m["connected"]),
+    )
+
+
+def status_row(r: StatusReport) -> dict[str, Any]:
+    return {
+        "station_id": r.station_id,
+        "evse_id": r.evse_id,
+        "connector_id": r.connector_id,
+        "status": str(r.status),
+        "timestamp": r.timestamp,
+        "error_code": r.error_code,
+        "info": r.info,
+        "vendor_id": r.vendor_id,
+        "vendor_error_code": r.vendor_error_code,
+    }
+
+
+def row_to_status(m: RowMapping) -> StatusReport:
+    return StatusReport(
+        station_id=m["station_id"],
+        evse_id=m["evse_id"],
+        connector_id=m["connector_id"],
+        status=ConnectorStatus(m["status"]),
+        timestamp=m["timestamp"],
+        error_code=m["error_code"],
+        info=m["info"],
+        vendor_id=m["vendor_id"],
+        vendor_error_code=m["vendor_error_code"],
+    )
+
+
+def _json_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def event_dedup_key(kind: str, at: datetime, data: dict[str, Any]) -> str:
+    canonical = json.dumps([kind, utc(at).isoformat(), data], sort_keys=True, default=_json_default)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def event_row(e: StationEvent) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(e.data, default=_json_default))
+    return {
+        "station_id": e.station_id,
+        "kind": e.kind,
+        "at": e.at,
+        "data": data,
+        "dedup_key": event_dedup_key(e.kind, e.at, data),
+    }
+
+
+def row_to_event(m: RowMapping) -> StationEvent:
+    return StationEvent(station_id=m["station_id"], kind=m["kind"], at=m["at"], data=m["data"])
+
+
+def id_token_row(t: IdToken) -> dict[str, Any]:
+    return {
+        "token": t.token,
+        "kind": t.kind,
+        "status": str(t.status),
+        "expires_at": t.expires_at,
+        "group_id": t.group_id,
+    }
+
+
+def row_to_id_token(m: RowMapping) -> IdToken:
+    return IdToken(
+        token=m["token"],
+        kind=m["kind"],
+        status=AuthorizationStatus(m["status"]),
+        expires_at=m["expires_at"],
+        group_id=m["group_id"],
+    )
+
+
+def new_transaction_row(n: NewTransaction) -> dict[str, Any]:
+    return {
+        "station_id": n.station_id,
+        "station_tx_id": n.station_tx_id,
+        "start_key": n.start_key,
+        "evse_id": n.evse_id,
+        "connector_id": n.connector_id,
+        "id_token": n.id_token,
+        "started_at": n.started_at,
+        "meter_start_wh": n.meter_start_wh,
+        "offline": n.offline,
+        "remote_start_id": n.remote_start_id,
+        "has_needs": False,
+    }
+
+
+def needs_row(n: EVChargingNeeds | None) -> dict[str, Any]:
+    if n is None:
+        n = EVChargingNeeds()
+        has = False
+    else:
+        has = True
+    return {
+        "has_needs": has,
+        "needs_energy_requested_wh": n.energy_requested_wh,
+        "needs_departure_at": n.departure_at,
+        "needs_max_current_a": n.max_current_a,
+        "needs_min_current_a": n.min_current_a,
+        "needs_max_power_w": n.max_power_w,
+        "needs_energy_transfer_mode": n.energy_transfer_mode,
+    }
+
+
+def transaction_update_row(tx: Transaction) -> dict[str, Any]:
+    """The mutable fields :meth:`Store.save_transaction` persists."""
+    return {
+        "stopped_at": tx.stopped_at,
+        "meter_stop_wh": tx.meter_stop_wh,
+        "stop_reason": tx.stop_reason,
+        "charging_state": tx.charging_state,
+        "last_seq_no": tx.last_seq_no,
+        "offline": tx.offline,
+        "id_token": tx.id_token,
+        "remote_start_id": tx.remote_start_id,
+        **needs_row(tx.needs),
+    }
+
+
+def row_to_transaction(m: RowMapping) -> Transaction:
+    needs = None
+    if m["has_needs"]:
+        needs = EVChargingNeeds(
+            energy_requested_wh=m["needs_energy_requested_wh"],
+            departure_at=m["needs_departure_at"],
+            max_current_a=m["needs_max_current_a"],
+            min_current_a=m["needs_min_current_a"],
+            max_power_w=m["needs_max_power_w"],
+            energy_transfer_mode=m["needs_energy_transfer_mode"],
+        )
+    station_tx_id = m["station_tx_id"]
+    return Transaction(
+        id=m["id"],
+        station_id=m["station_id"],
+        station_tx_id=station_tx_id if station_tx_id is not None else str(m["id"]),
+        evse_id=m["evse_id"],
+        connector_id=m["connector_id"],
+        id_token=m["id_token"],
+        started_at=m["started_at"],
+        meter_start_wh=m["meter_start_wh"],
+        stopped_at=m["stopped_at"],
+        meter_stop_wh=m["meter_stop_wh"],
+        stop_reason=m["stop_reason"],
+        charging_state=m["charging_state"],
+        last_seq_no=m["last_seq_no"],
+        offline=bool(m["offline"]),
+        needs=needs,
+        remote_start_id=m["remote_start_id"],
+    )
+
+
+def sample_row(s: StoredSample) -> dict[str, Any]:
+    m = s.sample
+    return {
+        "station_id": s.station_id,
+        "evse_id": s.evse_id,
+        "connector_id": s.connector_id,
+        "transaction_id": NO_TRANSACTION if s.transaction_id is None else s.transaction_id,
+        "timestamp": m.timestamp,
+        "measurand": m.measurand,
+        "phase": m.phase or "",
+        "location": m.location or "",
+        "context": m.context or "",
+        "value": m.value,
+        "unit": m.unit,
+        "raw_value": m.raw_value,
+        "raw_unit": m.raw_unit,
+    }
+
+
+def row_to_sample(m: RowMapping) -> StoredSample:
+    tx = m["transaction_id"]
+    ts = m["timestamp"]
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return StoredSample(
+        station_id=m["station_id"],
+        evse_id=m["evse_id"],
+        connector_id=m["connector_id"],
+        transaction_id=None if tx == NO_TRANSACTION else tx,
+        sample=MeterSample(
+            timestamp=ts,
+            measurand=m["measurand"],
+            value=m["value"],
+            unit=m["unit"],
+            phase=m["phase"] or None,
+            location=m["location"] or None,
+            context=m["context"] or None,
+            raw_value=m["raw_value"],
+            raw_unit=m["raw_unit"],
+        ),
+    )

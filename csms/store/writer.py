@@ -1,0 +1,251 @@
+"""Group commit: one writer task commits the writes of many concurrent callers together.
+
+Each caller submits a :class:`WriteOp` and awaits its future. The writer takes whatever is
+queued (up to ``max_batch_ops``), runs the operations in order on one connection inside one
+database transaction, commits, and only then resolves the futures: an acknowledged write is
+durable, and a thousand callers cost one fsync instead of a thousand.
+
+Operations of a :class:`Coalesced` kind (heartbeats, status reports) are merged and run as
+one statement at the end of the batch.
+
+Failures:
+
+- a transient failure (see :mod:`csms.store.transient`) rolls the batch back and retries it
+  after ``retry_delays_s``; when those are used up every caller of the batch, and every
+  write queued meanwhile, gets :class:`~csms.exceptions.StoreUnavailable`. The store's
+  writes are idempotent (only ``open_transaction`` with neither ``start_key`` nor
+  ``station_tx_id`` is not), so a retry after an unknown commit outcome stores nothing
+  twice;
+- any other failure rolls the batch back and re-runs its operations one per transaction,
+  so only the operation at fault fails (with its own exception).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.exceptions import StoreError, StoreUnavailable
+from csms.store.transient import is_transient
+
+__all__ = ["Coalesced", "GroupWriter", "WriteOp"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class WriteOp(Generic[T]):
+    """One caller's write: ``run`` executes it on the batch's connection."""
+
+    __slots__ = ("future", "run")
+
+    def __init__(self, run: Callable[[AsyncConnection], Awaitable[T]]) -> None:
+        self.run = run
+        self.future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+
+class Coalesced(WriteOp[T]):
+    """A write that is merged with the others of its kind in a batch.
+
+    Subclasses implement :meth:`run_many` (one result per operation, in order); ``run``
+    runs a batch of one.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(self._run_alone)
+
+    async def _run_alone(self, conn: AsyncConnection) -> T:
+        results: list[T] = await type(self).run_many(conn, [self])
+        return results[0]
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        """Called once the batch that ran ``ops`` has committed (e.g. to update a cache)."""
+
+
+class GroupWriter:
+    """The single writer task of an engine."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch_ops: int = 256,
+        retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
+        begin_options: dict[str, Any] | None = None,
+    ) -> None:
+        if max_batch_ops < 1:
+            raise ValueError("max_batch_ops must be at least 1")
+        self._engine = engine
+        self._max_batch_ops = max_batch_ops
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._begin_options = dict(begin_options or {})
+        self._queue: asyncio.Queue[WriteOp[Any] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        #: Committed batches, operations in them, and batch retries after transient failures.
+        self.batches = 0
+        self.ops = 0
+        self.retries = 0
+        #: Seconds spent running batches (so ``busy_s / batches`` is the mean batch time).
+        self.busy_s = 0.0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="store-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def submit(self, op: WriteOp[T]) -> T:
+        if self._task is None:
+            raise StoreError("the store is not open")
+        self._queue.put_nowait(op)
+        return await op.future
+
+    async def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch_ops and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            batch = [op for op in batch if not op.future.done()]
+            if not batch:
+                continue
+            started = time.perf_counter()
+            try:
+                await self._run_batch(batch)
+            except Exception as exc:  # never let the writer die
+                logger.exception("store writer failed a batch of %d", len(batch))
+                _fail(batch, StoreError(f"store writer failed: {exc!r}"))
+            self.busy_s += time.perf_counter() - started
+        # Anything submitted after close() began is refused, not left waiting.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _fail([item], StoreError("the store is closed"))
+
+    async def _run_batch(self, batch: list[WriteOp[Any]], *, alone: bool = False) -> None:
+        attempt = 0
+        while True:
+            try:
+                results = await self._execute(batch)
+            except Exception as exc:
+                if is_transient(exc):
+                    if attempt < len(self._retry_delays_s):
+                        delay = self._retry_delays_s[attempt]
+                        attempt += 1
+                        self.retries += 1
+                        logger.warning(
+                            "database unavailable (%s); retrying %d writes in %.2f s",
+                            exc.__class__.__name__,
+                            len(batch),
+                            delay,
+                        )
+                        await asyncio.sleep(delay)
+                        continue
+                    error = _unavailable(exc)
+                    _fail(batch, error)
+                    # What queued up meanwhile would wait out the same retries: fail it now,
+                    # its callers retry when the database is back.
+                    self._fail_queued(error)
+                    return
+                if len(batch) > 1 and not alone:
+                    for op in batch:
+                        await self._run_batch([op], alone=True)
+                    return
+                _fail(batch, _as_store_error(exc))
+                return
+            self.batches += 1
+            self.ops += len(batch)
+            for op, result in zip(batch, results, strict=True):
+                if not op.future.done():
+                    op.future.set_result(result)
+            return
+
+    def _fail_queued(self, error: BaseException) -> None:
+        kept: list[WriteOp[Any] | None] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                kept.append(item)
+            else:
+                _fail([item], error)
+        for item in kept:
+            self._queue.put_nowait(item)
+
+    async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
+        results: list[Any] = [None] * len(batch)
+        groups: dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]] = {}
+        async with self._engine.connect() as conn:
+            if self._begin_options:
+                await conn.execution_options(**self._begin_options)
+            async with conn.begin():
+                for i, op in enumerate(batch):
+                    if isinstance(op, Coalesced):
+                        groups.setdefault(type(op), []).append((i, op))
+                    else:
+                        results[i] = await op.run(conn)
+                for kind, members in groups.items():
+                    values = await kind.run_many(conn, [op for _, op in members])
+                    for (i, _), value in zip(members, values, strict=True):
+                        results[i] = value
+        for kind, members in groups.items():
+            kind.after_commit([op for _, op in members])
+        return results
+
+
+def _fail(batch: Sequence[WriteOp[Any]], error: BaseException) -> None:
+    """Fail each caller with its own copy of ``error`` (an exception raised in several tasks
+    would collect all their tracebacks)."""
+    for op in batch:
+        if not op.future.done():
+            op.future.set_exception(_copy(error))
+
+
+def _copy(error: BaseException) -> BaseException:
+    if not isinstance(error, StoreError) or type(error).__init__ is not StoreError.__init__:
+        return error
+    copy = type(error)(*error.args)
+    copy.__cause__ = error.__cause__
+    return copy
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    error = StoreUnavailable(f"database unavailable: {exc.__class__.__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, SQLAlchemyError):
+        error = StoreError(f"database error: {exc.__class__.__name__}: {exc}")
+        error.__cause__ = exc
+        return error
+    return exc

@@ -1,0 +1,279 @@
+"""Test stations built with the ``ocpp`` library (the way a real station would be)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as V16ChargePoint
+from ocpp.v201 import ChargePoint as V201ChargePoint
+from websockets.asyncio.client import ClientConnection, connect
+
+__all__ = ["Station16", "Station201", "StationScript", "connect_station", "raw_connect"]
+
+
+@dataclass
+class StationScript:
+    """How a test station answers the CSMS's commands and what it received."""
+
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    on_remote_start: Any = None
+
+    def answer(self, action: str, default: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        self.received.append((action, kwargs))
+        return self.answers.get(action, default)
+
+
+class Station16(V16ChargePoint):  # type: ignore[misc]
+    script: StationScript
+
+    @on("RemoteStartTransaction")
+    def remote_start(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        result = self.script.answer("RemoteStartTransaction", {"status": "Accepted"}, kw)
+        if self.script.on_remote_start is not None and result["status"] == "Accepted":
+            asyncio.get_running_loop().call_soon(self.script.on_remote_start, kw)
+        return call_result.RemoteStartTransaction(**result)
+
+    @on("RemoteStopTransaction")
+    def remote_stop(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.RemoteStopTransaction(
+            **self.script.answer("RemoteStopTransaction", {"status": "Accepted"}, kw)
+        )
+
+    @on("Reset")
+    def reset(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.Reset(**self.script.answer("Reset", {"status": "Accepted"}, kw))
+
+    @on("ChangeAvailability")
+    def change_availability(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.ChangeAvailability(
+            **self.script.answer("ChangeAvailability", {"status": "Accepted"}, kw)
+        )
+
+    @on("UnlockConnector")
+    def unlock(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.UnlockConnector(
+            **self.script.answer("UnlockConnector", {"status": "Unlocked"}, kw)
+        )
+
+    @on("TriggerMessage")
+    def trigger(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.TriggerMessage(
+            **self.script.answer("TriggerMessage", {"status": "Accepted"}, kw)
+        )
+
+    @on("ClearCache")
+    def clear_cache(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.ClearCache(
+            **self.script.answer("ClearCache", {"status": "Accepted"}, kw)
+        )
+
+    @on("SetChargingProfile")
+    def set_profile(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.SetChargingProfile(
+            **self.script.answer("SetChargingProfile", {"status": "Accepted"}, kw)
+        )
+
+    @on("ClearChargingProfile")
+    def clear_profile(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.ClearChargingProfile(
+            **self.script.answer("ClearChargingProfile", {"status": "Accepted"}, kw)
+        )
+
+    @on("GetCompositeSchedule")
+    def composite(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.GetCompositeSchedule(
+            **self.script.answer("GetCompositeSchedule", {"status": "Rejected"}, kw)
+        )
+
+    @on("GetConfiguration")
+    def get_configuration(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.GetConfiguration(
+            **self.script.answer(
+                "GetConfiguration",
+                {
+                    "configuration_key": [
+                        {"key": "HeartbeatInterval", "readonly": False, "value": "300"}
+                    ],
+                    "unknown_key": [k for k in kw.get("key", []) if k != "HeartbeatInterval"]
+                    or None,
+                },
+                kw,
+            )
+        )
+
+    @on("ChangeConfiguration")
+    def change_configuration(self, **kw: Any) -> Any:
+        from ocpp.v16 import call_result
+
+        return call_result.ChangeConfiguration(
+            **self.script.answer("ChangeConfiguration", {"status": "Accepted"}, kw)
+        )
+
+
+class Station201(V201ChargePoint):  # type: ignore[misc]
+    script: StationScript
+
+    def _simple(self, action: str, default: dict[str, Any], kw: dict[str, Any]) -> Any:
+        from ocpp.v201 import call_result
+
+        return getattr(call_result, action)(**self.script.answer(action, default, kw))
+
+    @on("RequestStartTransaction")
+    def request_start(self, **kw: Any) -> Any:
+        result = self._simple("RequestStartTransaction", {"status": "Accepted"}, kw)
+        if self.script.on_remote_start is not None and result.status == "Accepted":
+            asyncio.get_running_loop().call_soon(self.script.on_remote_start, kw)
+        return result
+
+    @on("RequestStopTransaction")
+    def request_stop(self, **kw: Any) -> Any:
+        return self._simple("RequestStopTransaction", {"status": "Accepted"}, kw)
+
+    @on("Reset")
+    def reset(self, **kw: Any) -> Any:
+        return self._simple("Reset", {"status": "Accepted"}, kw)
+
+    @on("ChangeAvailability")
+    def change_availability(self, **kw: Any) -> Any:
+        return self._simple("ChangeAvailability", {"status": "Accepted"}, kw)
+
+    @on("UnlockConnector")
+    def unlock(self, **kw: Any) -> Any:
+        return self._simple("UnlockConnector", {"status": "Unlocked"}, kw)
+
+    @on("TriggerMessage")
+    def trigger(self, **kw: Any) -> Any:
+        return self._simple("TriggerMessage", {"status": "Accepted"}, kw)
+
+    @on("ClearCache")
+    def clear_cache(self, **kw: Any) -> Any:
+        return self._simple("ClearCache", {"status": "Accepted"}, kw)
+
+    @on("SetChargingProfile")
+    def set_profile(self, **kw: Any) -> Any:
+        return self._simple("SetChargingProfile", {"status": "Accepted"}, kw)
+
+    @on("ClearChargingProfile")
+    def clear_profile(self, **kw: Any) -> Any:
+        return self._simple("ClearChargingProfile", {"status": "Accepted"}, kw)
+
+    @on("GetCompositeSchedule")
+    def composite(self, **kw: Any) -> Any:
+        return self._simple("GetCompositeSchedule", {"status": "Rejected"}, kw)
+
+    @on("GetVariables")
+    def get_variables(self, **kw: Any) -> Any:
+        return self._simple(
+            "GetVariables",
+            {
+                "get_variable_result": [
+                    {
+                        "attribute_status": "Accepted",
+                        "attribute_value": "300",
+                        "component": item["component"],
+                        "variable": item["variable"],
+                    }
+                    for item in kw["get_variable_data"]
+                ]
+            },
+            kw,
+        )
+
+    @on("SetVariables")
+    def set_variables(self, **kw: Any) -> Any:
+        return self._simple(
+            "SetVariables",
+            {
+                "set_variable_result": [
+                    {
+                        "attribute_status": "Accepted",
+                        "component": item["component"],
+                        "variable": item["variable"],
+                    }
+                    for item in kw["set_variable_data"]
+                ]
+            },
+            kw,
+        )
+
+    @on("GetBaseReport")
+    def base_report(self, **kw: Any) -> Any:
+        return self._simple("GetBaseReport", {"status": "Accepted"}, kw)
+
+
+def _auth(station_id: str, password: str | None) -> dict[str, str]:
+    if password is None:
+        return {}
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@contextlib.asynccontextmanager
+async def raw_connect(
+    base_url: str,
+    station_id: str,
+    *,
+    version: str = "1.6",
+    password: str | None = None,
+    max_size: int | None = 2**22,
+) -> AsyncIterator[ClientConnection]:
+    async with connect(
+        base_url + station_id,
+        subprotocols=[f"ocpp{version}"],  # type: ignore[list-item]
+        additional_headers=_auth(station_id, password),
+        max_size=max_size,
+        open_timeout=5,
+    ) as ws:
+        yield ws
+
+
+@contextlib.asynccontextmanager
+async def connect_station(
+    base_url: str,
+    station_id: str,
+    *,
+    version: str = "1.6",
+    password: str | None = None,
+    script: StationScript | None = None,
+) -> AsyncIterator[Any]:
+    """A library ChargePoint connected and serving, closed on exit."""
+    async with raw_connect(base_url, station_id, version=version, password=password) as ws:
+        cls = Station16 if version == "1.6" else Station201
+        cp = cls(station_id, ws, response_timeout=5)
+        cp.script = script or StationScript()
+        task = asyncio.create_task(cp.start())
+        try:
+            yield cp
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

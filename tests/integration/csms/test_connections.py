@@ -1,0 +1,160 @@
+"""Handshake, authentication, unknown-station policies, replacement, health check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from chargegrid.clock import ManualClock
+from csms.app import Csms
+from csms.domain import RegistrationStatus
+from csms.events import DomainEvent, StationConnected, StationDisconnected
+from csms.store import Store
+from tests.integration.csms.conftest import PASSWORD, make_settings
+from tests.integration.csms.stations import connect_station, raw_connect
+
+BOOT16 = {"chargePointVendor": "Acme", "chargePointModel": "AC22"}
+
+
+async def refused_status(url: str, station_id: str, **kw: Any) -> int:
+    with pytest.raises(InvalidStatus) as info:
+        async with raw_connect(url, station_id, **kw):
+            pass
+    return info.value.response.status_code
+
+
+async def test_password_required_and_checked(csms: Csms) -> None:
+    assert await refused_status(csms.url, "CP16") == 401
+    assert await refused_status(csms.url, "CP16", password="wrong") == 401
+    async with raw_connect(csms.url, "CP16", password=PASSWORD) as ws:
+        assert ws.subprotocol == "ocpp1.6"
+
+
+async def test_unknown_station_rejected_by_default(csms: Csms) -> None:
+    assert await refused_status(csms.url, "STRANGER") == 401
+    assert await refused_status(csms.url, "STRANGER", password="x") == 401
+
+
+async def test_subprotocol_negotiation(csms: Csms) -> None:
+    async with raw_connect(csms.url, "CP201", version="2.0.1", password=PASSWORD) as ws:
+        assert ws.subprotocol == "ocpp2.0.1"
+    # Offering both picks 2.0.1.
+    headers = {"Authorization": "Basic Q1AxNjpzM2NyZXQtcGFzcw=="}
+    async with connect(
+        csms.url + "CP16",
+        subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as ws:
+        assert ws.subprotocol == "ocpp2.0.1"
+    for offered in (["ocpp1.5"], None):
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(
+                csms.url + "CP16",
+                subprotocols=offered,  # type: ignore[arg-type]
+                additional_headers=headers,
+            ):
+                pass
+        assert info.value.response.status_code == 400
+
+
+async def test_wrong_path_and_health(csms: Csms) -> None:
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{csms.port}/elsewhere/CP16", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+            pass
+    assert info.value.response.status_code == 404
+
+    def get() -> tuple[int, bytes]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{csms.port}/health", timeout=2) as r:
+            return r.status, r.read()
+
+    assert await asyncio.to_thread(get) == (200, b"ok\n")
+
+
+async def test_second_connection_replaces_the_first(csms: Csms, store: Store) -> None:
+    events: list[DomainEvent] = []
+    csms.bus.subscribe(events.append)
+    async with raw_connect(csms.url, "CP16", password=PASSWORD) as first:
+        await first.send(json.dumps([2, "b", "BootNotification", BOOT16]))
+        await first.recv()
+        async with connect_station(csms.url, "CP16", password=PASSWORD) as second:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.recv(), 2)
+            assert first.close_code == 1000
+            assert first.close_reason == "replaced by a new connection"
+            hb = await second.call(call.Heartbeat())
+            assert hb.current_time
+            assert (await csms.commands.clear_cache("CP16")).status == "Accepted"
+            record = await store.get_station("CP16")
+            assert record is not None and record.connected
+        await asyncio.sleep(0.05)
+    record = await store.get_station("CP16")
+    assert record is not None and not record.connected
+    kinds = [
+        type(e).__name__ for e in events if isinstance(e, StationConnected | StationDisconnected)
+    ]
+    assert kinds == ["StationConnected", "StationConnected", "StationDisconnected"]
+
+
+async def test_reconnect_keeps_transactions(csms: Csms, store: Store) -> None:
+    async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
+        await cp.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
+        start = await cp.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="T", meter_start=0, timestamp="2026-03-02T06:00:00Z"
+            )
+        )
+    async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
+        # No new BootNotification after a reconnect: the station is still accepted.
+        await cp.call(
+            call.StopTransaction(
+                meter_stop=500,
+                timestamp="2026-03-02T07:00:00Z",
+                transaction_id=start.transaction_id,
+            )
+        )
+    tx = await store.get_transaction(start.transaction_id)
+    assert tx is not None and tx.meter_stop_wh == 500.0
+
+
+@pytest.mark.parametrize("policy", ["pending", "accept"])
+async def test_unknown_station_policies(policy: str, clock: ManualClock, store: Store) -> None:
+    async with (
+        Csms(make_settings(unknown_stations=policy), clock=clock, store=store) as app,
+        connect_station(app.url, "NEWBIE") as cp,
+    ):
+        boot = await cp.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
+        record = await store.get_station("NEWBIE")
+        assert record is not None and record.vendor == "A"
+        if policy == "accept":
+            assert (boot.status, boot.interval) == ("Accepted", 300)
+            await cp.call(call.Heartbeat())
+            return
+        assert (boot.status, boot.interval) == ("Pending", 60)
+        assert record.registration is RegistrationStatus.PENDING
+        # The operator accepts; the station's next boot is accepted.
+        import dataclasses
+
+        await store.put_station(
+            dataclasses.replace(record, registration=RegistrationStatus.ACCEPTED)
+        )
+        again = await cp.call(
+            call.BootNotification(charge_point_vendor="A", charge_point_model="B")
+        )
+        assert again.status == "Accepted"
+        await cp.call(call.Heartbeat())
+
+
+async def test_station_without_password_connects_without_auth(csms: Csms) -> None:
+    from csms.store.base import StationRecord
+
+    await csms.store.put_station(StationRecord("OPEN"))
+    async with connect_station(csms.url, "OPEN") as cp:
+        boot = await cp.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
+        assert boot.status == "Accepted"

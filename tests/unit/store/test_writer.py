@@ -1,0 +1,167 @@
+"""Group commit on a real SQLite file: batching, failure isolation, retries, locking."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from csms.exceptions import NotFound, StoreError, StoreUnavailable
+from csms.store import SqlStore, StationRecord
+from csms.store.writer import Coalesced, WriteOp
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", retry_delays_s=(0.01, 0.01))
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def test_concurrent_writes_share_commits(store: SqlStore) -> None:
+    await asyncio.gather(*(store.put_station(StationRecord(f"CP{i:03d}")) for i in range(100)))
+    assert len(await store.list_stations()) == 100
+    assert store.writer.ops >= 100
+    assert store.writer.batches < 100
+
+
+async def test_one_failing_write_does_not_fail_its_batch(store: SqlStore) -> None:
+    results = await asyncio.gather(
+        store.put_station(StationRecord("A")),
+        store.delete_station("nope"),
+        store.put_station(StationRecord("B")),
+        store.record_seen("A", T0),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert isinstance(results[1], NotFound)
+    assert list(results[2:]) == [None, None]
+    assert [s.station_id for s in await store.list_stations()] == ["A", "B"]
+    station = await store.get_station("A")
+    assert station is not None
+    assert station.last_seen_at == T0
+
+
+def _locked() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+
+async def test_transient_failure_is_retried(store: SqlStore) -> None:
+    failures = [_locked()]
+
+    async def run(conn: AsyncConnection) -> str:
+        if failures:
+            raise failures.pop()
+        await conn.execute(sa.text("SELECT 1"))
+        return "done"
+
+    assert await store.writer.submit(WriteOp(run)) == "done"
+    assert store.writer.retries == 1
+
+
+async def test_persistent_transient_failure_raises_store_unavailable(store: SqlStore) -> None:
+    async def run(conn: AsyncConnection) -> None:
+        raise _locked()
+
+    with pytest.raises(StoreUnavailable, match="database is locked"):
+        await store.writer.submit(WriteOp(run))
+    assert store.writer.retries == 2
+    # The writer keeps working.
+    await store.put_station(StationRecord("A"))
+    assert await store.get_station("A") == StationRecord("A")
+
+
+async def test_database_locked_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = SqlStore(
+        f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_s=0.1, retry_delays_s=(0.05,)
+    )
+    await store.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            await store.put_station(StationRecord("A"))
+        other.execute("ROLLBACK")
+        await store.put_station(StationRecord("A"))
+        assert await store.get_station("A") == StationRecord("A")
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_sqlite_settings(store: SqlStore) -> None:
+    async with store.engine.connect() as conn:
+        values = [
+            (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+        ]
+    assert values == ["wal", 2, 5000, 1]
+
+
+async def test_write_after_close_is_refused(tmp_path: Path) -> None:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    await s.open()
+    await s.close()
+    with pytest.raises(StoreError, match="not open"):
+        await s.put_station(StationRecord("A"))
+
+
+async def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'x.db'}")
+    await s.open()
+    await s.close()
+    assert (tmp_path / "a" / "b" / "x.db").is_file()
+
+
+async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None:
+    async def run(conn: AsyncConnection) -> None:
+        raise _locked()
+
+    failing = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
+    await asyncio.sleep(0)  # the writer has taken the failing batch
+    queued = [asyncio.ensure_future(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
+    results = await asyncio.gather(failing, *queued, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len({id(r) for r in results}) == len(results)  # each caller its own exception
+    assert store.writer.retries == 2  # one batch retried; the queued writes were not
+    assert await store.list_stations() == []
+    await store.put_station(StationRecord("A"))
+    assert [s.station_id for s in await store.list_stations()] == ["A"]
+
+
+async def test_meter_of_a_failed_batch_is_not_remembered(store: SqlStore) -> None:
+    """A new meter is only cached as stored once its batch commits; after a failed batch
+    the caller's retry stores it, and latest_samples finds it."""
+    from csms.domain import MeterSample
+    from csms.store import StoredSample
+
+    s = StoredSample("CP1", 1, 1, None, MeterSample(T0, "Voltage", 230.0, "V", "L1-N"))
+
+    class FailsLate(Coalesced[None]):
+        """Merged writes run after the samples: this one fails the batch after them."""
+
+        @classmethod
+        async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
+            raise _locked()
+
+    samples = asyncio.ensure_future(store.add_samples([s]))
+    failing = asyncio.ensure_future(store.writer.submit(FailsLate()))  # same batch
+    results = await asyncio.gather(failing, samples, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert await store.latest_samples("CP1") == []
+
+    assert await store.add_samples([s]) == 1
+    assert await store.latest_samples("CP1") == [s]
