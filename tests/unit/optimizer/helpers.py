@@ -46,6 +46,7 @@ def problem(
     nodes: tuple[LimitNode, ...] = (LimitNode("grid"),),
     **kwargs: Any,
 ) -> Problem:
+    kwargs.setdefault("evses", ())
     tariff = kwargs.pop("tariff", None) or Tariff(prices or (0.1,) * n_steps)
     return Problem(
         grid=TimeGrid.uniform(start=T0, step_s=step_s, n_steps=n_steps),
