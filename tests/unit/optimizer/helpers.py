@@ -26,8 +26,9 @@ def evse(evse_id: str, node_id: str = "grid", **kwargs: Any) -> Evse:
     return Evse(evse_id=evse_id, node_id=node_id, **kwargs)
 
 
-def session(session_id: str, evse_id: str, *, hours: float, energy_wh: float,
-            **kwargs: Any) -> Session:  # fmt: skip
+def session(
+    session_id: str, evse_id: str, *, hours: float, energy_wh: float, **kwargs: Any
+) -> Session:
     return Session(
         session_id=session_id,
         evse_id=evse_id,

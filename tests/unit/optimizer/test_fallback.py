@@ -115,7 +115,7 @@ def test_proportional_share_respects_every_phase_and_node() -> None:
         evses=evses,
         sessions=tuple(
             session(f"S{e.evse_id}", e.evse_id, hours=1, energy_wh=50000.0) for e in evses
-        ),  # fmt: skip
+        ),
     )
     cp = compile_problem(p)
     alloc = proportional_share(cp)

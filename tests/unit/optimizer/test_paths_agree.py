@@ -75,11 +75,11 @@ def _random_problem(seed: int) -> object:
                 max_charge_w=8e3,
                 max_discharge_w=8e3,
                 degradation_cost_per_kwh=0.02,
-            ),  # fmt: skip
+            ),
         ),
         flexible_loads=(
             FlexibleLoad("rack", "st1", energy_wh=4e3, ready_by=at(1.5), max_power_w=5e3),
-        ),  # fmt: skip
+        ),
         node_caps=(NodeCap("grid", at(0.5), at(1.0), import_factor=0.6),),
         dimmings=(DeviceDimming("E0", at(0.25), at(1.25), max_power_w=1000.0),),
         setpoints=(Setpoint("grid", at(1.5), at(2.0), target_w=6e3, tolerance_w=1e3),),
