@@ -25,7 +25,7 @@ BoolArray = npt.NDArray[np.bool_]
 _PHASE_INDEX = {Phase.L1: (0,), Phase.L2: (1,), Phase.L3: (2,), Phase.THREE: (0, 1, 2)}
 
 #: Weight of the earlier-is-better tie-breaker, currency per kWh at the horizon's end.
-EARLY_WEIGHT = 1e-4
+EARLY_WEIGHT = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +231,8 @@ def compile_problem(problem: Problem) -> Compiled:
         money += 2.0 * max((u.degradation_cost_per_kwh for u in st), default=0.0)
         base_penalty = 10.0 * (money + 1.0)
     mid_h = (start_s + dt_s / 2.0) / 3600.0
-    early = EARLY_WEIGHT * mid_h / max(float(mid_h[-1]), 1e-9)
+    # 1 + share of the horizon: never tiny (solver scaling), below any real price step
+    early = EARLY_WEIGHT * (1.0 + mid_h / max(float(mid_h[-1]), 1e-9))
 
     return Compiled(
         problem=problem,

@@ -80,20 +80,22 @@ class _Builder:
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
 
 
-def build_lp(cp: Compiled) -> LinearProgram:
+def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
     """Rows, in order: energy per load; fairness; storage SoC; node power flow; node phase
     current flow; grid balance; setpoint floors; peak. Equations in :mod:`optimizer.model`.
 
     Each node has a flow column per step (bounded by its import/export caps) defined as the sum
     of its children's flows and its own devices, so every device enters one row per quantity,
-    which keeps the matrix sparse however deep the limit tree is."""
+    which keeps the matrix sparse however deep the limit tree is. ``dense``: a power column
+    for every load and step (zero upper bound where absent), so that problems with the same
+    loads share one matrix and a re-plan only changes bounds and costs."""
     n_t = cp.n_steps
     dt = cp.dt_h
     n_n = cp.n_nodes
     n_l = len(cp.load_ids)
     n_b = cp.sto_soc0_kwh.shape[0]
     n_k = cp.pv_kw.shape[0]
-    pl, pt = np.nonzero(cp.load_pmax_kw > 0)
+    pl, pt = np.nonzero(cp.load_pmax_kw > 0 if not dense else np.ones_like(cp.load_pmax_kw))
     pl = pl.astype(np.int64)
     pt = pt.astype(np.int64)
     n_p = len(pl)
