@@ -69,7 +69,8 @@ def replans(n_evses: int, count: int, seed: int, *, warm: bool) -> dict[str, obj
         took = time.perf_counter() - began
         rows.append({"replan": k, "stations": _stations(problem), "evses": len(problem.evses),
                      "active_evs": len(problem.sessions), "steps": problem.grid.n_steps,
-                     "time_s": took, "solver_s": plan.solve_time_s, "status": plan.status})  # fmt: skip
+                     "time_s": took, "solver_s": plan.solve_time_s,
+                     "status": plan.status})  # fmt: skip
         print(f"  re-plan {k}: {_stations(problem)} stations, {len(problem.evses)} EVSEs, "
               f"{len(problem.sessions)} active EVs x {problem.grid.n_steps} steps: {took:.3f} s "
               f"end to end ({plan.status})", flush=True)  # fmt: skip
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS / "planner_speed.json"
     path.write_text(json.dumps(out, indent=1, default=str))
     print(
-        f"results written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+        f"results written to benchmarks/results/{path.name}"
     )
     return 0
 
