@@ -145,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "planner_speed.json"
     path.write_text(json.dumps(out, indent=1, default=str))
-    print(
-        f"results written to benchmarks/results/{path.name}"
-    )
+    print(f"results written to benchmarks/results/{path.name}")
     return 0
 
 
