@@ -224,3 +224,12 @@ def test_linear_current_limit_with_a_relieving_term(config: PlannerConfig) -> No
     assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
     fallback = solve(p, PlannerConfig(backend="pyomo", solver_name="no_such_solver"))
     assert check_limits(cp, load_kw(fallback, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+
+
+@pytest.mark.parametrize("config", BACKENDS, ids=IDS)
+def test_empty_site_plans_nothing(config: PlannerConfig) -> None:
+    plan = solve(problem(evses=(evse("E1"),)), config)
+    assert plan.status == "optimal"
+    assert plan.evses["E1"].power_w == (0.0,) * 4
+    assert plan.evses["E1"].session_ids == (None,) * 4
+    assert plan.total_cost == 0.0
