@@ -86,6 +86,8 @@ def _convert(where: str, hint: Any, value: Any) -> Any:
     if "tuple" in text:
         if not isinstance(value, list):
             raise InvalidProblem(where, "must be a list")
+        if "tuple[tuple" in text:
+            return tuple(tuple(item) if isinstance(item, list) else item for item in value)
         return tuple(value)
     return value
 
