@@ -72,7 +72,7 @@ class Compiled:
     price_exp: FloatArray  # (T,)
     demand_charge_per_kw: float
     peak_so_far_kw: float
-    early_weight: FloatArray  # (T,) per kWh
+    early_weight: FloatArray  # (L, T) currency per kWh, the earlier-is-better tie-breaker
     fairness_weight: float
     setpoint_penalty: float
 
@@ -252,8 +252,15 @@ def compile_problem(problem: Problem) -> Compiled:
         money += 2.0 * max((u.degradation_cost_per_kwh for u in st), default=0.0)
         base_penalty = 10.0 * (money + 1.0)
     mid_h = (start_s + dt_s / 2.0) / 3600.0
-    # 1 + share of the horizon: never tiny (solver scaling), below any real price step
-    early = EARLY_WEIGHT * (1.0 + mid_h / max(float(mid_h[-1]), 1e-9))
+    # Earlier is better, and more so for loads that leave sooner (least laxity first): the
+    # weight grows from 1x to 2x over each load's own window, never tiny (solver scaling)
+    # and far below any real price step.
+    present = pmax > 0
+    last = np.where(present.any(axis=1), n_t - 1 - np.argmax(present[:, ::-1], axis=1), 0)
+    window_h = (start_s[last] + dt_s[last]) / 3600.0
+    early = EARLY_WEIGHT * (
+        1.0 + np.minimum(mid_h[None, :] / np.maximum(window_h, 1e-9)[:, None], 1.0)
+    )
 
     return Compiled(
         problem=problem,

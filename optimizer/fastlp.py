@@ -121,7 +121,7 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
 
     p_cols = off["p"] + np.arange(n_p)
     hi[p_cols] = cp.load_pmax_kw[pl, pt]
-    cost[p_cols] = cp.early_weight[pt] * dt[pt]
+    cost[p_cols] = cp.early_weight[pl, pt] * dt[pt]
     u_cols = off["u"] + np.arange(n_l)
     hi[u_cols] = cp.load_need_kwh
     cost[u_cols] = cp.load_penalty
