@@ -94,8 +94,10 @@ def _pairs_to_entries(
     return node, first + (np.arange(total) - run_start)
 
 
-#: Phase currents as sums over everything under a limited node (no per-phase flow columns).
-FLAT_PHASES = True
+#: Phase currents as rows summing everything under each phase-limited node instead of
+#: per-phase flow columns. Measured about 25 % faster on most 1,000-EV re-plans but 6x slower
+#: on one (12 s against 2 s), so off by default: a solve past its time limit falls back.
+FLAT_PHASES = False
 
 
 def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
@@ -105,9 +107,8 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
 
     Each node has a flow column per step (bounded by its import/export caps) defined as the sum
     of its children's flows and its own devices, so every device enters one row per quantity,
-    which keeps the matrix sparse however deep the limit tree is. Phase currents are rows
-    over everything under each phase-limited node (``FLAT_PHASES``; per-phase flow columns
-    otherwise): measured about 25 % faster at 1,000 EVs. ``dense``: a power column
+    which keeps the matrix sparse however deep the limit tree is (per phase too, unless
+    ``FLAT_PHASES``). ``dense``: a power column
     for every load and step (zero upper bound where absent), so that problems with the same
     loads share one matrix and a re-plan only changes bounds and costs."""
     n_t = cp.n_steps
