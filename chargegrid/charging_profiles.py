@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 __all__ = [
@@ -184,6 +185,9 @@ def _int(value: Any, field: str, *, minimum: int | None = None) -> int:
 
 
 def _number(value: Any, field: str) -> float:
+    # The ocpp library hands 1.6 payloads over with decimals parsed as Decimal.
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ProfileError(field, f"expected a number, got {value!r}")
     if value < 0:

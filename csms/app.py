@@ -8,11 +8,18 @@
 
 ``store`` may be given (tests share a :class:`~csms.store.MemoryStore`); otherwise it is
 opened from ``settings.database.url``.
+
+Telemetry (``settings.telemetry``) opens with the server and sees every domain event on
+:attr:`Csms.bus`; it is :attr:`Csms.telemetry` while running. Its files default to beside
+the SQLite database, and to memory with ``memory://`` (see :func:`telemetry_settings`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from chargegrid.clock import Clock, WallClock
@@ -23,10 +30,32 @@ from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.ocpp.server import OcppServer
 from csms.store import Store, open_store
+from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 
-__all__ = ["Csms"]
+__all__ = ["Csms", "telemetry_settings"]
 
 logger = logging.getLogger(__name__)
+
+
+def telemetry_settings(settings: Settings) -> TelemetrySettings:
+    """``settings.telemetry`` with the file paths left at their defaults placed beside the
+    SQLite database file (in memory for ``memory://``: nothing kept, like the database).
+    Paths set explicitly, and every path with another database, stay as given."""
+    t = settings.telemetry
+    url = settings.database.url
+    if url.startswith("memory:"):
+        folder: Path | None = None
+    elif url.startswith("sqlite") and ":///" in url:
+        db_file = url.split(":///", 1)[1].split("?", 1)[0]
+        folder = None if db_file in ("", ":memory:") else Path(db_file).parent
+    else:
+        return t
+    update: dict[str, Path] = {}
+    for name in ("embedded_path", "outbox_path"):
+        if name not in t.model_fields_set:
+            default = getattr(t, name)
+            update[name] = Path(":memory:") if folder is None else folder / Path(default).name
+    return t.model_copy(update=update) if update else t
 
 
 class Csms:
@@ -63,6 +92,8 @@ class Csms:
         interval = s.server.gc_freeze_interval_s
         self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
+        self.telemetry: Telemetry | None = None
+        self._detach_telemetry: Callable[[], None] | None = None
 
     @property
     def port(self) -> int:
@@ -77,9 +108,11 @@ class Csms:
         if self._own_store:
             await self.store.open()
         try:
+            await self._start_telemetry()
             await self.central.forget_connections()
             await self.server.start()
         except BaseException:
+            await self._stop_telemetry()
             if self._own_store:
                 await self.store.close()
             raise
@@ -95,8 +128,25 @@ class Csms:
             await self._gc.stop()
         await self.server.stop()
         await self.central.close()
+        await self._stop_telemetry()
         if self._own_store:
             await self.store.close()
+
+    async def _start_telemetry(self) -> None:
+        settings = telemetry_settings(self.settings)
+        # Blocking: may ask the server's /ping for its version and opens SQLite files.
+        t = await asyncio.to_thread(open_telemetry, settings, clock=self.clock)
+        self._detach_telemetry = t.recorder.attach(self.bus)
+        t.start()
+        self.telemetry = t
+
+    async def _stop_telemetry(self) -> None:
+        t, self.telemetry = self.telemetry, None
+        if self._detach_telemetry is not None:
+            self._detach_telemetry()
+            self._detach_telemetry = None
+        if t is not None:
+            await t.aclose()
 
     async def __aenter__(self) -> Csms:
         await self.start()

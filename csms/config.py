@@ -27,12 +27,14 @@ from pydantic_settings import (
 )
 
 from csms.exceptions import ConfigError
+from csms.telemetry.settings import TelemetrySettings
 
 __all__ = [
     "DatabaseSettings",
     "OcppSettings",
     "ServerSettings",
     "Settings",
+    "TelemetrySettings",
     "UnknownStationPolicy",
     "load_settings",
 ]
@@ -129,6 +131,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     ocpp: OcppSettings = Field(default_factory=OcppSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import sys
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,15 +122,18 @@ def _cmd_query(args: argparse.Namespace) -> int:
     from csms.telemetry.embedded import EmbeddedStore
     from csms.telemetry.exceptions import QueryError
     from csms.telemetry.query import InfluxQLBackend, QueryBackend, TelemetryQuery
-    from csms.telemetry.settings import TelemetrySettings
 
     backend: QueryBackend
     if args.config is not None:
+        from csms.app import telemetry_settings
+        from csms.config import load_settings
+        from csms.exceptions import ConfigError
+
         try:
-            table = tomllib.loads(args.config.read_text()).get("telemetry", {})
-            settings = TelemetrySettings(**table)
-        except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-            print(f"error: {args.config}: {exc}", file=sys.stderr)
+            # The CSMS's own reading of the file, so default paths resolve as `serve` does.
+            settings = telemetry_settings(load_settings(args.config))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         if settings.url:
             token = settings.token.get_secret_value() if settings.token else None

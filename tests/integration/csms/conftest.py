@@ -67,3 +67,8 @@ async def csms(store: Store, clock: ManualClock) -> AsyncIterator[Csms]:
 
 
 __all__ = ["PASSWORD", "PASSWORD_HASH", "START", "RegistrationStatus", "make_settings"]
+
+
+from tests.fixtures.influx import influxd, own_influxd  # noqa: E402
+
+__all__ += ["influxd", "own_influxd"]

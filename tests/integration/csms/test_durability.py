@@ -83,7 +83,13 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "chargegrid", "--log-level", "WARNING", "serve"]
     argv += ["--database-url", url, "--port", str(port)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        # With PostgreSQL the telemetry files have no database folder to go beside.
+        "CHARGEGRID_TELEMETRY__EMBEDDED_PATH": str(log.parent / "telemetry.sqlite3"),
+        "CHARGEGRID_TELEMETRY__OUTBOX_PATH": str(log.parent / "telemetry-outbox.sqlite3"),
+    }
     with log.open("ab") as err:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 30

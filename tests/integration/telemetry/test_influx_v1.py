@@ -26,7 +26,7 @@ from csms.telemetry import (
 from csms.telemetry.pipeline import Backoff
 from csms.telemetry.points import to_epoch
 from csms.telemetry.writers import ping
-from tests.integration.telemetry.conftest import ServerProcess
+from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import (
     count_points,
     fleet_tick,

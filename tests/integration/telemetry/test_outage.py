@@ -11,7 +11,7 @@ import pytest
 
 from csms.events import EventBus
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
-from tests.integration.telemetry.conftest import ServerProcess
+from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import count_points, fleet_tick, influxql, recent_base
 
 pytestmark = pytest.mark.influx

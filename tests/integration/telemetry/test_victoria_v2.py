@@ -11,7 +11,7 @@ import pytest
 from csms.events import EventBus
 from csms.telemetry import TelemetrySettings, detect_api, open_telemetry
 from csms.telemetry.points import to_epoch
-from tests.integration.telemetry.conftest import ServerProcess
+from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import fleet_tick, recent_base
 
 pytestmark = pytest.mark.influx

@@ -335,3 +335,16 @@ def test_module_api() -> None:
             "to_unit",
         ]
     )
+
+
+def test_decimal_limits_as_the_ocpp_library_parses_16_payloads_are_numbers() -> None:
+    from decimal import Decimal
+
+    data = profile16(periods=[(0, Decimal("16.0")), (300, Decimal("10.5"))])  # type: ignore[list-item]
+    data["chargingSchedule"]["minChargingRate"] = Decimal("6.0")
+    p = parse_profile(data)
+    assert [period.limit for period in p.schedule.periods] == [16.0, 10.5]
+    assert all(type(period.limit) is float for period in p.schedule.periods)
+    assert p.schedule.min_charging_rate == 6.0
+    with pytest.raises(ProfileError, match="expected a number"):
+        parse_profile(profile16(periods=[(0, Decimal("NaN"))]))  # type: ignore[list-item]

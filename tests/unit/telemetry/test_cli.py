@@ -66,3 +66,20 @@ def test_query_embedded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "6.0" in out
     with pytest.raises(SystemExit):
         main(["telemetry", "query", "--embedded", "x", "--measurement", "m", "--since", "1y"])
+
+
+def test_query_with_the_csms_config_reads_the_store_beside_its_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = EmbeddedStore(tmp_path / "telemetry.sqlite3")  # where `serve` puts it by default
+    store.write([f"meter,station=B value=3 {to_epoch(now - timedelta(minutes=5), 'ms')}"])
+    store.close()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "csms.db"}"\n')
+    args = ["--measurement", "meter", "--since", "1h", "--group-by", "station"]
+    assert main(["telemetry", "query", "--config", str(config), *args]) == 0
+    assert '"station": "B"' in capsys.readouterr().out
+    config.write_text("[telemetry]\nbatch_size_points = 0\n")
+    assert main(["telemetry", "query", "--config", str(config), *args]) == 2
+    assert "telemetry.batch_size_points" in capsys.readouterr().err
