@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from csms.exceptions import ConfigError
+from csms.planning.config import PlanningSettings
 
 __all__ = [
     "DatabaseSettings",
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     ocpp: OcppSettings = Field(default_factory=OcppSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
 
     @classmethod
     def settings_customise_sources(
