@@ -59,8 +59,11 @@ def make_limit(
 ) -> ChargingLimit:
     unit = _unit(quirks)
     phases = ev.evse.n_phases
-    value = limit_w if unit is ChargingRateUnit.WATT else limit_w / (ev.evse.voltage_v * phases)
-    value = math.floor(value * 10 + 1e-9) / 10
+    value: float
+    if unit is ChargingRateUnit.WATT:
+        value = math.floor(limit_w + 1e-9)  # an int: some 1.6 stacks reject decimals
+    else:
+        value = math.floor(limit_w / (ev.evse.voltage_v * phases) * 10 + 1e-9) / 10
     stack = 1 if purpose == "TxProfile" else 0
     if quirks is not None and quirks.max_stack_level is not None:
         stack = min(stack, quirks.max_stack_level)

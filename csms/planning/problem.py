@@ -176,6 +176,13 @@ def _shrink(caps: list[NodeCap], uncontrolled: dict[str, float], site: Site) -> 
     return out
 
 
+def _ev_max_w(ev: EvseState) -> float | None:
+    values = [ev.ev_max_w] if ev.ev_max_w is not None else []
+    if ev.needs is not None and ev.needs.max_power_w:
+        values.append(ev.needs.max_power_w)
+    return min(values) if values else None
+
+
 def build_problem(
     state: SiteState,
     constraints: list[GridConstraint],

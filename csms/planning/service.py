@@ -227,6 +227,8 @@ class SitePlanner:
             sent.state = state  # type: ignore[assignment]
             if state == "accepted":
                 ev.confirmed_w, ev.confirmed_at = sent.limit_w, svc.clock.now()
+                if sent.transaction_id is not None:
+                    ev.accepted_tx = (sent.transaction_id, sent.limit_w)
             else:
                 self.trigger(f"profile {state}")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from csms.domain import EVChargingNeeds, Transaction
+from csms.domain import ConnectorStatus, EVChargingNeeds, Transaction
 from csms.events import (
     DomainEvent,
     EVChargingNeedsReceived,
@@ -21,6 +21,7 @@ from csms.events import (
     StationBooted,
     StationConnected,
     StationDisconnected,
+    StatusChanged,
     TransactionEnded,
     TransactionStarted,
     TransactionUpdated,
@@ -62,9 +63,11 @@ class EvseState:
     power_at: datetime | None = None
     default_w: float | None = None  # the safe TxDefaultProfile limit confirmed
     sent: Sent | None = None  # the last TxProfile
+    accepted_tx: tuple[int, float] | None = None  # (transaction id, limit W) last accepted
     confirmed_w: float | None = None  # the last limit the station accepted (any purpose)
     confirmed_at: datetime | None = None
     planned_w: float | None = None
+    ev_max_w: float | None = None  # what the EV takes when the limit does not hold it back
     non_compliant: bool = False
     violations: int = 0
     missed_reported: bool = False
@@ -81,15 +84,17 @@ class EvseState:
 
     def limit_in_force_w(self) -> float | None:
         """The limit the station has confirmed for what it is doing now."""
-        sent, tx = self.sent, self.tx
-        if (
-            sent is not None
-            and sent.state == "accepted"
-            and tx is not None
-            and (sent.transaction_id == tx.id)
-        ):
-            return sent.limit_w
-        return self.default_w
+        tx = self.tx
+        candidates: list[float] = []
+        if tx is not None and self.accepted_tx is not None and self.accepted_tx[0] == tx.id:
+            candidates.append(self.accepted_tx[1])
+        elif self.default_w is not None:
+            candidates.append(self.default_w)
+        sent = self.sent
+        pending = sent is not None and sent.state == "pending"
+        if tx is not None and sent is not None and pending and sent.transaction_id == tx.id:
+            candidates.append(sent.limit_w)  # the station may be on the old or the new one
+        return max(candidates) if candidates else None
 
 
 @dataclass(slots=True)
@@ -152,6 +157,7 @@ class SiteState:
             return "arrival" if new else None
         if state.tx is not None and state.tx.id == tx.id:
             state.tx, state.needs, state.sent, state.planned_w = None, None, None, None
+            state.ev_max_w, state.accepted_tx = None, None
             state.non_compliant, state.violations = False, 0
             return "departure"
         return None
@@ -167,6 +173,17 @@ class SiteState:
                 return []
             state.needs, state.needs_delivered_wh = event.needs, state.delivered_wh
             return ["needs"]
+        if isinstance(event, StatusChanged):
+            state = self.evse_of(event.report.station_id, event.report.evse_id)
+            if state is None or state.tx is None:
+                return []
+            if event.report.status is ConnectorStatus.SUSPENDED_EV and state.ev_max_w != 0.0:
+                state.ev_max_w = 0.0  # the EV is full or stopped: its share goes to others
+                return ["ev suspended"]
+            if event.report.status is ConnectorStatus.CHARGING and state.ev_max_w == 0.0:
+                state.ev_max_w = None
+                return ["ev charging"]
+            return []
         if isinstance(event, MeterValuesReceived):
             return self._meter(event, deviation_w=deviation_w, tolerance_w=tolerance_w)
         if isinstance(event, StationConnected | StationBooted):
@@ -206,22 +223,31 @@ class SiteState:
         limit = state.limit_in_force_w()
         settled = state.confirmed_at is None or at - state.confirmed_at > timedelta(seconds=1)
         if limit is not None and settled and power > limit + tolerance_w:
-            state.violations += 1
-            if not state.non_compliant:
+            state.violations += 1  # consecutive: one may cross an answer in flight
+            if not state.non_compliant and state.violations >= 2:
                 state.non_compliant = True
                 self.non_compliance_count += 1
                 reasons.append("non-compliant")
-        elif state.non_compliant and limit is not None and power <= limit + tolerance_w:
-            state.non_compliant = False
-            reasons.append("compliant again")
-        if (
-            state.planned_w is not None
-            and state.tx is not None
-            and state.planned_w - power > deviation_w
-            and state.sent is not None
-            and state.sent.state == "accepted"
-        ):
-            reasons.append("meter deviation")
+        else:
+            state.violations = 0
+            if state.non_compliant and limit is not None and power <= limit + tolerance_w:
+                state.non_compliant = False
+                reasons.append("compliant again")
+        if state.tx is not None and limit is not None and settled:
+            # The EV takes less than it may: it is full, tapering or slow. Plan it at what it
+            # takes (plus a margin to grow) and re-plan when that moved by more than the
+            # threshold, so its share goes to the others.
+            before = state.ev_max_w
+            if 0 < power < limit - deviation_w:
+                state.ev_max_w = power + deviation_w / 2
+            elif power >= limit - tolerance_w:
+                state.ev_max_w = None
+            if before != state.ev_max_w and (
+                before is None
+                or state.ev_max_w is None
+                or abs(before - state.ev_max_w) > deviation_w / 2
+            ):
+                reasons.append("meter deviation")
         return reasons
 
     # -- views ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pandas as pd
 from chargegrid.clock import Clock
 from csms.events import DomainEvent, MeterValuesReceived
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
-from csms.sites.model import NodeKind
+from csms.sites.model import NodeKind, StationQuirks
 from simulators import Fleet, FleetConfig
 from simulators.scenario import COLUMNS, station_ids
 
@@ -44,9 +44,13 @@ def depot_site(
                 id="feeder", kind=NodeKind.FEEDER, parent="grid", max_import_w=feeder_kw * 1000
             ),
         ),
+        # The simulated 1.6 stations refuse decimal limits (the ocpp library hands them
+        # Decimal values): whole watts avoid that.
+        quirks=(StationQuirks(model="SimStation", unit="W"),),
         stations=tuple(
             SiteStation(
                 id=sid,
+                model="SimStation",
                 node="feeder" if i < feeder_stations else "grid",
                 evses=tuple(
                     SiteEvse(id=c, max_current_a=32.0, min_current_a=0.0)
