@@ -11,9 +11,8 @@ from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import NodeLimit
 from csms.sites.model import StationQuirks
-from optimizer import Plan
 
-__all__ = ["Dispatch", "choose", "executable_w", "make_limit"]
+__all__ = ["Dispatch", "choose", "current_w", "executable_w", "make_limit"]
 
 #: Profile ids: one TxProfile and one TxDefaultProfile per EVSE, replaced in place.
 TX_PROFILE_ID = 1_000
@@ -82,7 +81,7 @@ def make_limit(
     )
 
 
-def _current(ev: EvseState) -> float:
+def current_w(ev: EvseState) -> float:
     """What the EVSE may draw now as far as the planner knows."""
     sent, tx = ev.sent, ev.tx
     if (
@@ -103,7 +102,7 @@ def _current(ev: EvseState) -> float:
 
 def choose(
     state: SiteState,
-    plan: Plan,
+    first_step: dict[str, float],
     controlled: tuple[EvseState, ...],
     *,
     limits: dict[str, NodeLimit],
@@ -113,13 +112,13 @@ def choose(
     renew_before_s: float,
     validity_s: float,
 ) -> list[Dispatch]:
-    """The TxProfiles to send for ``plan``'s first step."""
+    """The TxProfiles to send for the plan's first step (EVSE id -> W)."""
     site = state.site
     targets: dict[str, float] = {}
     wanted: dict[str, bool] = {}
     for ev in controlled:
         quirks = state.stations[ev.station.id].quirks
-        first = plan.evses[ev.key].power_w[0] if ev.key in plan.evses else 0.0
+        first = first_step.get(ev.key, 0.0)
         target = executable_w(ev, first, quirks)
         ev.planned_w = target
         targets[ev.key] = target
@@ -131,7 +130,7 @@ def choose(
             and sent.valid_to - now < timedelta(seconds=renew_before_s)
         )
         retry = sent is not None and sent.state in ("rejected", "failed")
-        wanted[ev.key] = fresh or expiring or retry or abs(target - _current(ev)) > deadband_w
+        wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev)) > deadband_w
     # A node over its limit with the held-back values: send its held-back decreases too.
     forced: set[str] = set()
     for node in site.nodes:
@@ -140,11 +139,11 @@ def choose(
             continue
         under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
         total = uncontrolled_w.get(node.id, 0.0) + sum(
-            targets[ev.key] if wanted[ev.key] else _current(ev) for ev in under
+            targets[ev.key] if wanted[ev.key] else current_w(ev) for ev in under
         )
         if total > limit + 1e-6:
             for ev in under:
-                if not wanted[ev.key] and targets[ev.key] < _current(ev):
+                if not wanted[ev.key] and targets[ev.key] < current_w(ev):
                     forced.add(ev.key)
     out: list[Dispatch] = []
     for ev in controlled:

@@ -31,8 +31,9 @@ from csms.events import (
     StationNonCompliant,
 )
 from csms.exceptions import CommandRejected, CsmsError
+from csms.planning.allocate import fair_first_step
 from csms.planning.config import PlanningSettings
-from csms.planning.dispatch import choose, executable_w, make_limit
+from csms.planning.dispatch import choose, current_w, executable_w, make_limit
 from csms.planning.problem import build_problem, default_problem
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.sites.constraints import GridConstraint, limits_in_force
@@ -168,9 +169,16 @@ class SitePlanner:
         self.last_plan, self.last_plan_at = plan, now
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
+        site = self.state.site
+        first = fair_first_step(
+            plan,
+            built.problem,
+            now=now,
+            ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
+        )
         dispatches = choose(
             self.state,
-            plan,
+            first,
             built.controlled,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
@@ -188,6 +196,8 @@ class SitePlanner:
             ", ".join(sorted(set(reasons))),
             len(dispatches),
         )
+        # Make room before granting it: decreases first, increases once they are answered.
+        before = {d.evse.key: current_w(d.evse) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
             d.evse.sent = Sent(
@@ -197,7 +207,10 @@ class SitePlanner:
                 valid_to=now + timedelta(seconds=svc.settings.profile_validity_s),
                 transaction_id=d.evse.tx.id,
             )
-        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in dispatches))
+        down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
+        up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in down))
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in up))
         svc.bus.publish(
             PlanUpdated(
                 self.site_id,

@@ -58,6 +58,7 @@ class EvseState:
     tx: Transaction | None = None
     needs: EVChargingNeeds | None = None
     needs_delivered_wh: float = 0.0  # energy delivered when the needs arrived
+    early_needs: EVChargingNeeds | None = None  # needs sent before the transaction started
     register_wh: float | None = None
     power_w: float = 0.0
     power_at: datetime | None = None
@@ -147,7 +148,12 @@ class SiteState:
         if tx.active:
             new = state.tx is None or state.tx.id != tx.id
             if new:
-                state.needs, state.needs_delivered_wh, state.missed_reported = None, 0.0, False
+                state.needs, state.needs_delivered_wh, state.missed_reported = (
+                    state.early_needs,
+                    0.0,
+                    False,
+                )
+                state.early_needs = None
                 if tx.meter_start_wh is not None:
                     state.register_wh = tx.meter_start_wh
             state.tx = tx
@@ -170,6 +176,9 @@ class SiteState:
         if isinstance(event, EVChargingNeedsReceived):
             state = self.evse_of(event.station_id, event.evse_id)
             if state is None:
+                return []
+            if state.tx is None:
+                state.early_needs = event.needs
                 return []
             state.needs, state.needs_delivered_wh = event.needs, state.delivered_wh
             return ["needs"]
@@ -240,8 +249,8 @@ class SiteState:
             before = state.ev_max_w
             if 0 < power < limit - deviation_w:
                 state.ev_max_w = power + deviation_w / 2
-            elif power >= limit - tolerance_w:
-                state.ev_max_w = None
+            elif power >= limit - tolerance_w and before is not None and limit >= before - 1:
+                state.ev_max_w = None  # held at what it took before: it may take more now
             if before != state.ev_max_w and (
                 before is None
                 or state.ev_max_w is None
