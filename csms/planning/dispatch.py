@@ -5,18 +5,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import NodeLimit
 from csms.sites.model import StationQuirks
 
-__all__ = ["Dispatch", "choose", "current_w", "executable_w", "make_limit"]
+__all__ = ["Dispatch", "choose", "current_w", "executable_w", "make_limit", "window_end"]
 
 #: Profile ids: one TxProfile and one TxDefaultProfile per EVSE, replaced in place.
 TX_PROFILE_ID = 1_000
 DEFAULT_PROFILE_ID = 2_000
+
+
+def window_end(now: datetime, *, validity_s: float, margin_s: float) -> datetime:
+    """When the TxProfiles sent now end: the next multiple of ``validity_s`` since the epoch
+    (the next one again within ``margin_s`` of it). Every TxProfile of every station ends at
+    the same instant, so when the CSMS is gone they all fall back to the safe defaults
+    together: never a mix of some stations on raised limits and others back on defaults."""
+    t = now.timestamp()
+    end = math.ceil(t / validity_s) * validity_s
+    if end - t < margin_s:
+        end += validity_s
+    return datetime.fromtimestamp(end, tz=now.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +66,7 @@ def make_limit(
     *,
     purpose: str,
     now: datetime,
-    validity_s: float | None,
+    valid_to: datetime | None,
 ) -> ChargingLimit:
     unit = _unit(quirks)
     phases = ev.evse.n_phases
@@ -76,7 +88,11 @@ def make_limit(
         stack_level=stack,
         profile_id=(TX_PROFILE_ID if tx else DEFAULT_PROFILE_ID) + ev.evse.id,
         start_at=now if tx else None,
-        duration_s=int(validity_s) if tx and validity_s is not None else None,
+        duration_s=(
+            max(1, math.ceil((valid_to - now).total_seconds()))
+            if tx and valid_to is not None
+            else None
+        ),
         transaction_id=ev.tx.id if tx and ev.tx is not None else None,
     )
 
@@ -109,8 +125,7 @@ def choose(
     uncontrolled_w: dict[str, float],
     now: datetime,
     deadband_w: float,
-    renew_before_s: float,
-    validity_s: float,
+    valid_to: datetime,
 ) -> list[Dispatch]:
     """The TxProfiles to send for the plan's first step (EVSE id -> W)."""
     site = state.site
@@ -124,11 +139,7 @@ def choose(
         targets[ev.key] = target
         sent = ev.sent
         fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
-        expiring = (
-            sent is not None
-            and sent.valid_to is not None
-            and sent.valid_to - now < timedelta(seconds=renew_before_s)
-        )
+        expiring = sent is not None and sent.valid_to is not None and sent.valid_to < valid_to
         retry = sent is not None and sent.state in ("rejected", "failed")
         wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev)) > deadband_w
     # A node over its limit with the held-back values: send its held-back decreases too.
@@ -151,7 +162,7 @@ def choose(
             continue
         quirks = state.stations[ev.station.id].quirks
         profile = make_limit(
-            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, validity_s=validity_s
+            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, valid_to=valid_to
         )
         out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced))
     return out

@@ -60,6 +60,7 @@ class EvseState:
     needs_delivered_wh: float = 0.0  # energy delivered when the needs arrived
     early_needs: EVChargingNeeds | None = None  # needs sent before the transaction started
     register_wh: float | None = None
+    start_wh: float | None = None  # first register reading of the session (no meterStart)
     power_w: float = 0.0
     power_at: datetime | None = None
     default_w: float | None = None  # the safe TxDefaultProfile limit confirmed
@@ -79,9 +80,12 @@ class EvseState:
 
     @property
     def delivered_wh(self) -> float:
-        if self.tx is None or self.register_wh is None or self.tx.meter_start_wh is None:
+        if self.tx is None or self.register_wh is None:
             return 0.0
-        return max(0.0, self.register_wh - self.tx.meter_start_wh)
+        start = self.tx.meter_start_wh if self.tx.meter_start_wh is not None else self.start_wh
+        if start is None:
+            return 0.0
+        return max(0.0, self.register_wh - start)
 
     def limit_in_force_w(self) -> float | None:
         """The limit the station has confirmed for what it is doing now."""
@@ -154,6 +158,7 @@ class SiteState:
                     False,
                 )
                 state.early_needs = None
+                state.start_wh = None
                 if tx.meter_start_wh is not None:
                     state.register_wh = tx.meter_start_wh
             state.tx = tx
@@ -225,6 +230,8 @@ class SiteState:
                 power, at = sample.value, sample.timestamp
             elif sample.measurand == _ENERGY and sample.phase is None:
                 state.register_wh = sample.value
+                if state.tx is not None and state.start_wh is None:
+                    state.start_wh = sample.value
         if power is None or at is None:
             return []
         state.power_w, state.power_at = power, at

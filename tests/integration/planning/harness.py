@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,7 +163,7 @@ class PowerLog:
     def energy_wh(self) -> float:
         total = 0.0
         for series in self.samples.values():
-            for (t0, p0), (t1, _) in zip(series, series[1:], strict=False):
+            for (t0, p0), (t1, _) in itertools.pairwise(series):
                 total += p0 * (t1 - t0).total_seconds() / 3600
         return total
 

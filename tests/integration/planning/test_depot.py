@@ -5,21 +5,19 @@ stations' own meter values."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from chargegrid.clock import VirtualClock
 from csms.app import Csms
-from csms.config import DatabaseSettings, ServerSettings, Settings
+from csms.config import ServerSettings, Settings
 from csms.domain import IdToken
 from csms.events import ChargingLimitSent, DomainEvent, PlanUpdated
 from csms.planning import PlanningSettings
 from csms.sites import NewConstraint
-from csms.store import MemoryStore, SqlStore, Store
+from csms.store import MemoryStore, Store
 from tests.integration.planning.harness import (
     START,
     PowerLog,
