@@ -167,7 +167,7 @@ class SitePlanner:
             svc.bus.publish(
                 DepartureMissed(self.site_id, ev.station.id, ev.evse.id, ev.tx.id, missing_wh, now)
             )
-        if not built.controlled:
+        if not built.controlled or not svc.settings.optimize:
             self.last_plan_at = now
             return
         began = time.perf_counter()
