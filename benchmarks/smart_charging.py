@@ -35,6 +35,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import contextlib
+
 from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.config import ServerSettings, Settings
@@ -44,7 +46,7 @@ from csms.planning import PlanningSettings
 from csms.sites import NewConstraint, Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import NodeKind, StationQuirks
 from csms.store import MemoryStore
-from tests.integration.planning.harness import PowerLog, depot_site, make_fleet
+from tests.integration.planning.harness import PowerLog, depot_site, make_fleet, wait_until
 
 RESULTS = Path(__file__).resolve().parent / "results"
 logger = logging.getLogger("smart_charging")
@@ -248,10 +250,8 @@ class LeanStation:
                             ],
                         },
                     )
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.meter_s)
-                except TimeoutError:
-                    pass
             reader.cancel()
 
 
@@ -325,8 +325,11 @@ async def scale(args: argparse.Namespace) -> dict[str, Any]:
                 node_id="grid", start=now, end=now + timedelta(hours=1), max_import_w=cap_w * 0.6
             ),
         )
-        while not any(isinstance(e, PlanUpdated) and t >= began for t, e in events):
-            await asyncio.sleep(0.01)
+        await wait_until(
+            lambda: any(isinstance(e, PlanUpdated) and t >= began for t, e in events),
+            timeout_s=120.0,
+            every_s=0.01,
+        )
         done = next(t for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         dispatched = next(e for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         await asyncio.sleep(args.meter_s)
