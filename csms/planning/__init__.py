@@ -9,8 +9,9 @@ from csms.planning.config import PlanningSettings
 from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
 from csms.planning.exceptions import PlanningError
 from csms.planning.problem import Built, build_problem, default_problem, session_needs
-from csms.planning.service import EvseView, PlannerService, PlanView, SitePlanner
+from csms.planning.service import PlannerService, SitePlanner
 from csms.planning.state import AckState, EvseState, SiteState, StationState
+from csms.planning.view import EvseView, PlanView
 
 __all__ = [
     "AckState",

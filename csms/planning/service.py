@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 from chargegrid.clock import Clock
@@ -35,41 +34,17 @@ from csms.planning.allocate import fair_first_step
 from csms.planning.config import PlanningSettings
 from csms.planning.dispatch import choose, current_w, executable_w, make_limit, window_end
 from csms.planning.problem import build_problem, default_problem
+from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
 from csms.planning.state import EvseState, Sent, SiteState
+from csms.planning.view import EvseView, PlanView
 from csms.sites.constraints import GridConstraint, limits_in_force
 from csms.sites.service import SiteService
 from csms.store import Store
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
-__all__ = ["EvseView", "PlanView", "PlannerService", "SitePlanner"]
+__all__ = ["PlannerService", "SitePlanner"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class EvseView:
-    station_id: str
-    evse_id: int
-    online: bool
-    transaction_id: int | None
-    planned_w: float | None
-    sent_w: float | None
-    ack: str | None  # "pending", "accepted", "rejected", "failed" or None (nothing sent)
-    confirmed_w: float | None  # the limit the station last confirmed
-    default_w: float | None
-    measured_w: float
-    non_compliant: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PlanView:
-    site_id: str
-    at: datetime | None
-    status: str | None  # "optimal", "fallback", or None before the first plan
-    solve_s: float | None
-    evses: tuple[EvseView, ...]
-    binding: dict[str, str | None]  # node id -> binding constraint of the first step
-    non_compliance_count: int
 
 
 class SitePlanner:
@@ -252,6 +227,11 @@ class SitePlanner:
                 if sent.transaction_id is not None:
                     ev.accepted_tx = (sent.transaction_id, sent.limit_w)
             else:
+                if state == "rejected":
+                    st = self.state.stations[ev.station.id]
+                    configured = self.state.site.quirks_for(ev.station)
+                    st.quirks = after_rejection(st.quirks, configured)
+                    st.learned["rejections"] = int(str(st.learned.get("rejections", 0))) + 1
                 self.trigger(f"profile {state}")
 
     # -- safe defaults --------------------------------------------------------------------
@@ -286,6 +266,7 @@ class SitePlanner:
             if problem.evses:
                 self.defaults_w = await asyncio.to_thread(safe_evse_limits_w, problem)
         st.defaults_sent = True
+        await self._detect_quirks(station_id)
         for ev in [e for e in self.state.evses.values() if e.station.id == station_id]:
             value = executable_w(ev, self.defaults_w.get(ev.key, 0.0), st.quirks)
             limit = make_limit(
@@ -305,6 +286,33 @@ class SitePlanner:
                 continue
             ev.default_w = value
             ev.confirmed_w, ev.confirmed_at = value, svc.clock.now()
+
+    async def _detect_quirks(self, station_id: str) -> None:
+        """Ask the station what it supports (best effort; the site file's quirks win)."""
+        svc = self.service
+        st = self.state.stations[station_id]
+        configured = self.state.site.quirks_for(st.station)
+        values: dict[str, str | None] = {}
+        try:
+            if (st.ocpp_version or "").endswith("1.6"):
+                found = await asyncio.wait_for(
+                    svc.commands.get_configuration(station_id, CONFIG_KEYS_16),
+                    svc.settings.send_timeout_s,
+                )
+            else:
+                found = await asyncio.wait_for(
+                    svc.commands.get_variables(station_id, VARIABLES_201),
+                    svc.settings.send_timeout_s,
+                )
+        except (CsmsError, TimeoutError) as exc:
+            logger.info(
+                "site %s: %s reports no smart-charging settings: %s", self.site_id, station_id, exc
+            )
+            return
+        for item in found:
+            values[item.variable] = item.value
+        st.quirks = detected_quirks(st.station.model, values, configured)
+        st.learned.update({k: v for k, v in values.items() if v is not None})
 
     # -- views ----------------------------------------------------------------------------
     def view(self) -> PlanView:
