@@ -46,7 +46,7 @@ async def test_one_failing_write_does_not_fail_its_batch(store: SqlStore) -> Non
     )
     assert results[0] is None
     assert isinstance(results[1], NotFound)
-    assert results[2:] == [None, None]
+    assert list(results[2:]) == [None, None]
     assert [s.station_id for s in await store.list_stations()] == ["A", "B"]
     station = await store.get_station("A")
     assert station is not None
@@ -116,3 +116,26 @@ async def test_write_after_close_is_refused(tmp_path: Path) -> None:
     await s.close()
     with pytest.raises(StoreError, match="not open"):
         await s.put_station(StationRecord("A"))
+
+
+async def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'x.db'}")
+    await s.open()
+    await s.close()
+    assert (tmp_path / "a" / "b" / "x.db").is_file()
+
+
+async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None:
+    async def run(conn: AsyncConnection) -> None:
+        raise _locked()
+
+    failing = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
+    await asyncio.sleep(0)  # the writer has taken the failing batch
+    queued = [asyncio.ensure_future(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
+    results = await asyncio.gather(failing, *queued, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len({id(r) for r in results}) == len(results)  # each caller its own exception
+    assert store.writer.retries == 2  # one batch retried; the queued writes were not
+    assert await store.list_stations() == []
+    await store.put_station(StationRecord("A"))
+    assert [s.station_id for s in await store.list_stations()] == ["A"]
