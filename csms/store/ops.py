@@ -110,70 +110,63 @@ _SAMPLE_KEY = (
 
 class SamplesOp(Coalesced[int]):
     """Meter values: one INSERT for the whole batch; each caller learns how many of its
-    samples were new (a sample sent twice in a batch counts for its first caller). The new
-    samples also refresh ``sample_latest``."""
+    samples were new (a sample sent twice in a batch counts for its first caller). A meter
+    seen for the first time is added to ``meters``; ``known_meters`` (the store's cache of
+    meters already in the database) is only extended once the batch has committed."""
 
-    __slots__ = ("dialect", "rows")
+    __slots__ = ("dialect", "known_meters", "new_meters", "rows")
 
-    def __init__(self, dialect: str, rows: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, dialect: str, rows: list[dict[str, Any]], known_meters: set[tuple[Any, ...]]
+    ) -> None:
         super().__init__()
         self.dialect = dialect
         for row in rows:
             row["timestamp"] = utc(row["timestamp"])
         self.rows = rows
+        self.known_meters = known_meters
+        self.new_meters: set[tuple[Any, ...]] = set()
 
     @classmethod
     async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
         dialect: str = ops[0].dialect
+        known: set[tuple[Any, ...]] = ops[0].known_meters
         owner: dict[tuple[Any, ...], int] = {}
         rows: list[dict[str, Any]] = []
+        new_meters: dict[tuple[Any, ...], int] = {}
         for i, op in enumerate(ops):
+            op.new_meters = set()
             for row in op.rows:
                 key = _sample_key(row)
                 if key not in owner:
                     owner[key] = i
                     rows.append(row)
+                    meter = _meter_key(row)
+                    if meter not in known and meter not in new_meters:
+                        new_meters[meter] = i
         stmt = (
             dialect_insert(dialect, t.samples)
             .on_conflict_do_nothing()
             .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
         )
         counts = [0] * len(ops)
-        inserted: set[tuple[Any, ...]] = set()
         for key in (await conn.execute(stmt, rows)).all():
             counts[owner[tuple(key)]] += 1
-            inserted.add(tuple(key))
-        if inserted:
-            await _refresh_latest(conn, dialect, rows, inserted)
+        if new_meters:
+            await conn.execute(
+                dialect_insert(dialect, t.meters).on_conflict_do_nothing(),
+                [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)],
+            )
+            for meter, i in new_meters.items():
+                ops[i].new_meters.add(meter)
         return counts
 
-
-async def _refresh_latest(
-    conn: AsyncConnection,
-    dialect: str,
-    rows: Sequence[dict[str, Any]],
-    inserted: set[tuple[Any, ...]],
-) -> None:
-    """Keep the newest of the new samples per group; a tie goes to the later one."""
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        if _sample_key(row) not in inserted:
-            continue
-        group = _latest_key(row)
-        old = latest.get(group)
-        if old is None or row["timestamp"] >= old["timestamp"]:
-            latest[group] = row
-    stmt = dialect_insert(dialect, t.sample_latest)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(_LATEST_KEY),
-        set_={
-            c.name: stmt.excluded[c.name] for c in t.sample_latest.c if c.name not in _LATEST_KEY
-        },
-        where=t.sample_latest.c.timestamp <= stmt.excluded.timestamp,
-    )
-    await conn.execute(stmt, [latest[g] for g in sorted(latest)])
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        for op in ops:
+            op.known_meters.update(op.new_meters)
 
 
-_LATEST_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+_METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
 _sample_key = operator.itemgetter(*_SAMPLE_KEY)
-_latest_key = operator.itemgetter(*_LATEST_KEY)
+_meter_key = operator.itemgetter(*_METER_KEY)

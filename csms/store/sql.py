@@ -73,6 +73,8 @@ class SqlStore:
         self.url = url
         self.dialect = dialect_of(url)
         self._auto_migrate = auto_migrate
+        #: Meters known to be in the database (see SamplesOp); grows with the fleet.
+        self._known_meters: set[tuple[Any, ...]] = set()
         self._retry_delays_s = tuple(retry_delays_s)
         self._engine: AsyncEngine = create_engine(
             url,
@@ -450,7 +452,7 @@ class SqlStore:
         if not samples:
             return 0
         return await self._writer.submit(
-            SamplesOp(self.dialect, [mp.sample_row(s) for s in samples])
+            SamplesOp(self.dialect, [mp.sample_row(s) for s in samples], self._known_meters)
         )
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
@@ -463,10 +465,29 @@ class SqlStore:
         return [mp.row_to_sample(m) for m in rows]
 
     async def latest_samples(self, station_id: str) -> list[StoredSample]:
-        c = t.sample_latest.c
-        rows = await self._all(
-            sa.select(t.sample_latest)
-            .where(c.station_id == station_id)
-            .order_by(c.evse_id, c.connector_id, self._by_text(c.measurand), self._by_text(c.phase))
+        # Per meter of the station: its newest timestamp (a seek in the samples unique
+        # index), then among the samples at that time the last stored.
+        m, s = t.meters.c, t.samples.c
+        x, y = t.samples.alias("x"), t.samples.alias("y")
+        meter = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+        newest_time = (
+            sa.select(sa.func.max(x.c.timestamp))
+            .where(*(x.c[k] == m[k] for k in meter))
+            .correlate(t.meters)
+            .scalar_subquery()
         )
-        return [mp.row_to_sample(m) for m in rows]
+        newest_id = (
+            sa.select(y.c.id)
+            .where(*(y.c[k] == m[k] for k in meter), y.c.timestamp == newest_time)
+            .order_by(y.c.id.desc())
+            .limit(1)
+            .correlate(t.meters)
+            .scalar_subquery()
+        )
+        stmt = (
+            sa.select(t.samples)
+            .select_from(t.meters.join(t.samples, s.id == newest_id))
+            .where(m.station_id == station_id)
+            .order_by(m.evse_id, m.connector_id, self._by_text(m.measurand), self._by_text(m.phase))
+        )
+        return [mp.row_to_sample(row) for row in await self._all(stmt)]

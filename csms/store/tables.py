@@ -24,7 +24,7 @@ __all__ = [
     "connector_status",
     "id_tokens",
     "metadata",
-    "sample_latest",
+    "meters",
     "samples",
     "station_events",
     "stations",
@@ -239,22 +239,15 @@ samples = sa.Table(
     sa.Index("ix_samples_transaction_time", "transaction_id", "timestamp"),
 )
 
-#: The latest stored sample per (station, evse, connector, measurand, phase), kept by the
-#: writer so that ``latest_samples`` does not scan a station's whole history.
-sample_latest = sa.Table(
-    "sample_latest",
+#: Every meter (station, evse, connector, measurand, phase) that has samples: the writer adds
+#: a meter the first time it sees it, and ``latest_samples`` seeks each meter's newest sample
+#: in the ``samples`` unique index instead of scanning the station's history.
+meters = sa.Table(
+    "meters",
     metadata,
     sa.Column("station_id", Text(255), primary_key=True),
     sa.Column("evse_id", sa.Integer(), primary_key=True),
     sa.Column("connector_id", sa.Integer(), primary_key=True),
     sa.Column("measurand", Text(64), primary_key=True),
     sa.Column("phase", Text(8), primary_key=True),
-    sa.Column("transaction_id", sa.Integer(), nullable=False),
-    sa.Column("timestamp", UtcDateTime(), nullable=False),
-    sa.Column("location", Text(16), nullable=False),
-    sa.Column("context", Text(32), nullable=False),
-    sa.Column("value", sa.Double(), nullable=False),
-    sa.Column("unit", sa.Text(), nullable=False),
-    sa.Column("raw_value", sa.Text()),
-    sa.Column("raw_unit", sa.Text()),
 )

@@ -72,6 +72,10 @@ class Coalesced(WriteOp[T]):
     async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        """Called once the batch that ran ``ops`` has committed (e.g. to update a cache)."""
+
 
 class GroupWriter:
     """The single writer task of an engine."""
@@ -212,6 +216,8 @@ class GroupWriter:
                     values = await kind.run_many(conn, [op for _, op in members])
                     for (i, _), value in zip(members, values, strict=True):
                         results[i] = value
+        for kind, members in groups.items():
+            kind.after_commit([op for _, op in members])
         return results
 
 

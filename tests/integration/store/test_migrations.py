@@ -21,7 +21,7 @@ EXPECTED_TABLES = {
     "alembic_version",
     "connector_status",
     "id_tokens",
-    "sample_latest",
+    "meters",
     "samples",
     "station_events",
     "stations",
@@ -58,14 +58,14 @@ async def _inspect(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert migrate.head() == "0002"
+    assert migrate.head() == "0003"
 
 
 def test_upgrade_empty_database(empty_url: str) -> None:
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == "0002"
+    assert migrate.upgrade(empty_url) == "0003"
     assert migrate.current(empty_url) == migrate.head()
-    assert migrate.upgrade(empty_url) == "0002"  # idempotent
+    assert migrate.upgrade(empty_url) == "0003"  # idempotent
 
 
 async def test_head_matches_the_code(empty_url: str) -> None:
@@ -82,7 +82,7 @@ async def test_open_creates_schema_on_empty_database(empty_url: str) -> None:
     store = SqlStore(empty_url)
     await store.open()
     await store.close()
-    assert await migrate.current_async(empty_url) == "0002"
+    assert await migrate.current_async(empty_url) == "0003"
     # A second open finds it at head.
     store = SqlStore(empty_url)
     await store.open()
@@ -158,11 +158,11 @@ async def test_older_revision_is_refused_then_upgraded_with_its_data(empty_url: 
         await engine.dispose()
 
     store = SqlStore(empty_url)
-    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0002"):
+    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0003"):
         await store.open()
     await store.close()
 
-    assert await migrate.upgrade_async(empty_url) == "0002"
+    assert await migrate.upgrade_async(empty_url) == "0003"
     store = SqlStore(empty_url)
     await store.open()
     try:

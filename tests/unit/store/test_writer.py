@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.exceptions import NotFound, StoreError, StoreUnavailable
 from csms.store import SqlStore, StationRecord
-from csms.store.writer import WriteOp
+from csms.store.writer import Coalesced, WriteOp
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -139,3 +140,28 @@ async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None
     assert await store.list_stations() == []
     await store.put_station(StationRecord("A"))
     assert [s.station_id for s in await store.list_stations()] == ["A"]
+
+
+async def test_meter_of_a_failed_batch_is_not_remembered(store: SqlStore) -> None:
+    """A new meter is only cached as stored once its batch commits; after a failed batch
+    the caller's retry stores it, and latest_samples finds it."""
+    from csms.domain import MeterSample
+    from csms.store import StoredSample
+
+    s = StoredSample("CP1", 1, 1, None, MeterSample(T0, "Voltage", 230.0, "V", "L1-N"))
+
+    class FailsLate(Coalesced[None]):
+        """Merged writes run after the samples: this one fails the batch after them."""
+
+        @classmethod
+        async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
+            raise _locked()
+
+    samples = asyncio.ensure_future(store.add_samples([s]))
+    failing = asyncio.ensure_future(store.writer.submit(FailsLate()))  # same batch
+    results = await asyncio.gather(failing, samples, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert await store.latest_samples("CP1") == []
+
+    assert await store.add_samples([s]) == 1
+    assert await store.latest_samples("CP1") == [s]
