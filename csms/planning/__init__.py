@@ -16,7 +16,8 @@ from csms.planning.exceptions import PlanningError
 if TYPE_CHECKING:
     from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
     from csms.planning.problem import Built, build_problem, default_problem, session_needs
-    from csms.planning.service import PlannerService, SitePlanner
+    from csms.planning.service import PlannerService
+    from csms.planning.site_planner import SitePlanner
     from csms.planning.state import AckState, EvseState, SiteState, StationState
     from csms.planning.view import EvseView, PlanView
 
@@ -49,7 +50,7 @@ _LAZY = {
     "EvseView": "csms.planning.view",
     "PlanView": "csms.planning.view",
     "PlannerService": "csms.planning.service",
-    "SitePlanner": "csms.planning.service",
+    "SitePlanner": "csms.planning.site_planner",
     "SiteState": "csms.planning.state",
     "StationState": "csms.planning.state",
     "build_problem": "csms.planning.problem",
