@@ -65,11 +65,11 @@ class PlannerService:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        # Subscribe first: a station that connects while the sites load is not missed.
+        self._unsubscribe = self.bus.subscribe(self._on_event)
         for site in await self.sites.list_sites():
             await self._add_site(site.id)
-        unsubscribe = self.bus.subscribe(self._on_event)
-        self._unsubscribe = unsubscribe
-        self._spawn(self._watch_sites())
+        self.spawn(self._watch_sites())
 
     async def _watch_sites(self) -> None:
         """Sites applied by another process (``chargegrid site apply`` beside ``serve``)
@@ -138,9 +138,9 @@ class PlannerService:
         planner.trigger("start", urgent=True)
         for station in site.stations:
             if state.stations[station.id].online:
-                self._spawn(planner.send_defaults(station.id))
+                self.spawn(planner.send_defaults(station.id))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -168,12 +168,12 @@ class PlannerService:
             st = planner.state.stations[station.id]
             if not st.online and self.commands.is_online(station.id):
                 st.online = st.seen = True  # connected before it joined the site
-                self._spawn(planner.send_defaults(station.id))
+                self.spawn(planner.send_defaults(station.id))
         planner.trigger("site changed", urgent=True)
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChanged):
-            self._spawn(self._site_changed(event.site_id, event.revision))
+            self.spawn(self._site_changed(event.site_id, event.revision))
             return
         if isinstance(event, ConstraintsChanged):
             planner = self.planners.get(event.site_id)
@@ -198,7 +198,7 @@ class PlannerService:
             tolerance_w=self.settings.noncompliance_tolerance_w,
         )
         if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
-            self._spawn(planner.send_defaults(event.station_id))
+            self.spawn(planner.send_defaults(event.station_id))
         elif isinstance(event, StationConnected) and station_id is not None:
             pass  # defaults follow the accepted boot
         for ev in state.evses.values():

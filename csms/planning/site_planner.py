@@ -111,6 +111,7 @@ class SitePlanner:
     async def replan(self, reasons: list[str]) -> None:
         svc = self.service
         now = svc.clock.now()
+        self._sync_online()
         constraints = await svc.sites.list_constraints(self.site_id)
         await self._refresh_defaults(constraints, now)
         groups = await svc.token_groups(self.state)
@@ -221,6 +222,17 @@ class SitePlanner:
                     st.quirks = after_rejection(st.quirks, configured)
                     st.learned["rejections"] = int(str(st.learned.get("rejections", 0))) + 1
                 self.trigger(f"profile {state}")
+
+    def _sync_online(self) -> None:
+        """Trust the connections over the events seen (one may have raced a restart)."""
+        for station_id, st in self.state.stations.items():
+            online = self.service.commands.is_online(station_id)
+            if online and not st.online:
+                st.online = st.seen = True
+                if not st.defaults_sent:
+                    self.service.spawn(self.send_defaults(station_id))
+            elif not online and st.online:
+                st.online, st.defaults_sent = False, False
 
     # -- safe defaults --------------------------------------------------------------------
     async def _refresh_defaults(self, constraints: list[GridConstraint], now: datetime) -> None:

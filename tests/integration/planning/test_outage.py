@@ -132,7 +132,10 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
                     e.ack == "accepted" for e in view.evses if e.transaction_id is not None
                 )
 
-            assert await wait_until(confirmed, timeout_s=10.0)
+            ok = await wait_until(confirmed, timeout_s=10.0)
+            view = second.planner.view("depot")
+            assert view is not None
+            assert ok, [(e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"]
             print(
                 f"outage: worst site {worst_site:.0f} W, feeder {worst_feeder:.0f} W; "
                 f"first plan {resumed_s:.2f} s after restart"
