@@ -20,7 +20,13 @@ from chargegrid.clock import Clock, clock_from_settings, utc
 __all__ = ["add_clock_arguments", "clock_from_args", "main"]
 
 #: Modules whose ``add_commands(subparsers)`` registers subcommands, in help order.
-COMMAND_MODULES = ("csms.cli", "csms.telemetry.cli", "simulators.cli", "optimizer.cli")
+COMMAND_MODULES = (
+    "csms.cli",
+    "csms.sites.cli",
+    "csms.telemetry.cli",
+    "simulators.cli",
+    "optimizer.cli",
+)
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -29,6 +29,8 @@ from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.ocpp.server import OcppServer
+from csms.planning import PlannerService
+from csms.sites import SiteService, repository_for
 from csms.store import Store, open_store
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 
@@ -89,6 +91,15 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.planner = PlannerService(
+            sites=self.sites,
+            store=self.store,
+            bus=self.bus,
+            commands=self.commands,
+            clock=self.clock,
+            settings=s.planning,
+        )
         interval = s.server.gc_freeze_interval_s
         self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
@@ -116,6 +127,8 @@ class Csms:
             if self._own_store:
                 await self.store.close()
             raise
+        if self.settings.planning.enabled:
+            await self.planner.start()
         if self._gc is not None:
             self._gc.start()
         self._started = True
@@ -124,6 +137,7 @@ class Csms:
         if not self._started:
             return
         self._started = False
+        await self.planner.stop()
         if self._gc is not None:
             await self._gc.stop()
         await self.server.stop()

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from csms.exceptions import ConfigError
+from csms.planning.config import PlanningSettings
 from csms.telemetry.settings import TelemetrySettings
 
 __all__ = [
@@ -132,6 +133,7 @@ class Settings(BaseSettings):
     ocpp: OcppSettings = Field(default_factory=OcppSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,234 @@
+"""The planner service inside ``chargegrid serve``: one loop per site.
+
+Each loop waits for a reason to re-plan (the timer, or an event: arrival, departure, needs,
+a constraint, a station going on- or offline, a meter deviation, non-compliance), builds the
+problem from what :class:`~csms.planning.state.SiteState` knows, solves it in a worker thread
+(the OCPP path never waits on a solve), and sends the first step as TxProfiles through
+:class:`~csms.core.commands.Commands`. Stations get safe TxDefaultProfiles when they boot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from chargegrid.clock import Clock
+from csms.core.commands import Commands
+from csms.domain import RegistrationStatus
+from csms.events import (
+    ConstraintsChanged,
+    DomainEvent,
+    EventBus,
+    SiteChanged,
+    StationBooted,
+    StationConnected,
+    StationNonCompliant,
+)
+from csms.exceptions import CsmsError
+from csms.planning.config import PlanningSettings
+from csms.planning.site_planner import SitePlanner
+from csms.planning.state import SiteState
+from csms.planning.view import PlanView
+from csms.sites.service import SiteService
+from csms.store import Store
+
+__all__ = ["PlannerService", "SitePlanner"]
+
+logger = logging.getLogger(__name__)
+
+
+class PlannerService:
+    """All sites' planners; subscribe to the bus and re-plan as things happen."""
+
+    def __init__(
+        self,
+        *,
+        sites: SiteService,
+        store: Store,
+        bus: EventBus,
+        commands: Commands,
+        clock: Clock,
+        settings: PlanningSettings | None = None,
+    ) -> None:
+        self.sites = sites
+        self.store = store
+        self.bus = bus
+        self.commands = commands
+        self.clock = clock
+        self.settings = settings or PlanningSettings()
+        self.planners: dict[str, SitePlanner] = {}
+        self._station_site: dict[str, str] = {}
+        self._unsubscribe: object = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        # Subscribe first: a station that connects while the sites load is not missed.
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        for site in await self.sites.list_sites():
+            await self._add_site(site.id)
+        self.spawn(self._watch_sites())
+
+    async def _watch_sites(self) -> None:
+        """Sites applied by another process (``chargegrid site apply`` beside ``serve``)
+        publish no event here: compare revisions now and then."""
+        while True:
+            await self.clock.sleep(min(30.0, self.settings.replan_interval_s))
+            try:
+                stored = {site.id for site in await self.sites.list_sites()}
+                for site_id in stored | set(self.planners):
+                    revision = await self.sites.revision(site_id)
+                    planner = self.planners.get(site_id)
+                    if planner is None or planner.revision != revision:
+                        await self._site_changed(site_id, revision)
+            except CsmsError as exc:
+                logger.warning("planner: cannot read the sites: %s", exc)
+
+    async def stop(self) -> None:
+        if callable(self._unsubscribe):
+            self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for planner in self.planners.values():
+            await planner.stop()
+        self.planners.clear()
+
+    def view(self, site_id: str) -> PlanView | None:
+        planner = self.planners.get(site_id)
+        return planner.view() if planner is not None else None
+
+    async def _add_site(self, site_id: str) -> None:
+        site = await self.sites.get_site(site_id)
+        state = SiteState(site)
+        # Resume: the sessions running now and their last meter readings.
+        for tx in await self.store.list_transactions(active=True, limit=100_000):
+            state.take_transaction(tx)
+        for station in site.stations:
+            online = self.commands.is_online(station.id)
+            state.stations[station.id].online = online
+            state.stations[station.id].seen = online
+            for sample in await self.store.latest_samples(station.id):
+                ev = state.evse_of(station.id, sample.evse_id)
+                if ev is None or sample.sample.phase is not None:
+                    continue
+                if sample.sample.measurand == "Energy.Active.Import.Register":
+                    ev.register_wh = sample.sample.value
+                elif sample.sample.measurand == "Power.Active.Import":
+                    ev.power_w = sample.sample.value
+        for ev in state.evses.values():
+            if ev.tx is not None and ev.tx.meter_start_wh is None:
+                registers = [
+                    s.sample.value
+                    for s in await self.store.samples_for_transaction(ev.tx.id)
+                    if s.sample.measurand == "Energy.Active.Import.Register"
+                    and s.sample.phase is None
+                ]
+                ev.start_wh = min(registers) if registers else None
+        planner = SitePlanner(self, state)
+        planner.revision = await self.sites.revision(site_id)
+        for station in site.stations:
+            self._station_site[station.id] = site_id
+        self.planners[site_id] = planner
+        planner.start()
+        planner.trigger("start", urgent=True)
+        for station in site.stations:
+            if state.stations[station.id].online:
+                self.spawn(planner.send_defaults(station.id))
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("planner task failed", exc_info=task.exception())
+
+    async def _site_changed(self, site_id: str, revision: int) -> None:
+        planner = self.planners.get(site_id)
+        if revision == 0:
+            if planner is not None:
+                await planner.stop()
+                del self.planners[site_id]
+            return
+        if planner is None:
+            await self._add_site(site_id)
+            return
+        site = await self.sites.get_site(site_id)
+        planner.revision = revision
+        planner.state.reset_site(site)
+        for station in site.stations:
+            self._station_site[station.id] = site_id
+            st = planner.state.stations[station.id]
+            if not st.online and self.commands.is_online(station.id):
+                st.online = st.seen = True  # connected before it joined the site
+                self.spawn(planner.send_defaults(station.id))
+        planner.trigger("site changed", urgent=True)
+
+    def _on_event(self, event: DomainEvent) -> None:
+        if isinstance(event, SiteChanged):
+            self.spawn(self._site_changed(event.site_id, event.revision))
+            return
+        if isinstance(event, ConstraintsChanged):
+            planner = self.planners.get(event.site_id)
+            if planner is not None:
+                planner.trigger(f"constraint {event.change}", urgent=True)
+            return
+        station_id = getattr(event, "station_id", None)
+        if station_id is None:
+            tx = getattr(event, "transaction", None)
+            station_id = tx.station_id if tx is not None else None
+        site_id = self._station_site.get(station_id) if station_id else None
+        if site_id is None:
+            return
+        planner = self.planners.get(site_id)
+        if planner is None:
+            return
+        state = planner.state
+        noncompliant_before = {ev.key for ev in state.evses.values() if ev.non_compliant}
+        reasons = state.apply(
+            event,
+            deviation_w=self.settings.meter_deviation_w,
+            tolerance_w=self.settings.noncompliance_tolerance_w,
+        )
+        if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
+            self.spawn(planner.send_defaults(event.station_id))
+        elif isinstance(event, StationConnected) and station_id is not None:
+            pass  # defaults follow the accepted boot
+        for ev in state.evses.values():
+            if ev.non_compliant and ev.key not in noncompliant_before:
+                logger.warning(
+                    "site %s: %s draws %.0f W above its limit %.0f W",
+                    site_id,
+                    ev.key,
+                    ev.power_w,
+                    ev.limit_in_force_w() or 0.0,
+                )
+                self.bus.publish(
+                    StationNonCompliant(
+                        ev.station.id,
+                        ev.evse.id,
+                        ev.limit_in_force_w() or 0.0,
+                        ev.power_w,
+                        self.clock.now(),
+                    )
+                )
+        for reason in reasons:
+            urgent = reason in ("station offline", "non-compliant", "arrival")
+            planner.trigger(reason, urgent=urgent)
+
+    async def token_groups(self, state: SiteState) -> dict[str, str | None]:
+        """Group of each active session's id token (for fleet defaults)."""
+        out: dict[str, str | None] = {}
+        for ev in state.evses.values():
+            token = ev.tx.id_token if ev.tx is not None else None
+            if token and token not in out:
+                found = await self.store.get_id_token(token)
+                out[token] = found.group_id if found is not None else None
+        return out
