@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
@@ -103,7 +104,18 @@ def _serve(args: argparse.Namespace) -> int:
                 settings.database.url.split("@")[-1],
                 settings.server.unknown_stations,
             )
-            await stop.wait()
+            async with contextlib.AsyncExitStack() as extra:
+                if settings.api.enabled:  # the HTTP API in the same event loop
+                    from csms.api import ApiServer, ApiServices
+
+                    await extra.enter_async_context(
+                        ApiServer(
+                            ApiServices(csms, sites=getattr(csms, "sites", None)),
+                            host=settings.api.host,
+                            port=settings.api.port,
+                        )
+                    )
+                await stop.wait()
             logger.info("shutting down")
         return 0
 

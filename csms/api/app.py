@@ -1,0 +1,85 @@
+"""The FastAPI application: ``create_app(csms_or_services) -> FastAPI``.
+
+Routes live under ``/api/v1``; the OpenAPI document is at ``/openapi.json`` and the docs at
+``/docs``. Errors: 401 (no valid token, with ``WWW-Authenticate: Bearer``), 403 (role or
+site grant), 404, 409 as ``{"detail": "..."}``; every 422 in FastAPI's validation shape
+``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`` naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from csms.api.exceptions import ApiError, InvalidField, Unauthorized
+from csms.api.services import ApiServices
+from csms.exceptions import StoreUnavailable
+
+if TYPE_CHECKING:
+    from csms.app import Csms
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    if isinstance(exc, InvalidField):
+        return JSONResponse(
+            {"detail": [{"loc": list(exc.loc), "msg": exc.message, "type": exc.kind}]},
+            status_code=422,
+        )
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable during %s %s: %s", request.method, request.url, exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def create_app(target: Csms | ApiServices) -> FastAPI:
+    """The API app over a started :class:`~csms.app.Csms` (services made and started with
+    the app's lifespan) or over :class:`ApiServices` the caller starts and stops."""
+    from csms.api.routers import audit, commands, events, id_tokens, stations, transactions
+    from csms.api.routers import webhooks as webhook_routes
+
+    services = target if isinstance(target, ApiServices) else ApiServices(target)
+    owned = not isinstance(target, ApiServices)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await services.start()
+        try:
+            yield
+        finally:
+            if owned:
+                await services.stop()
+
+    app = FastAPI(
+        title="chargegrid API",
+        version="1",
+        description="Constraints, commands, events and roles for grid operators, fleet "
+        "managers and integrators. Authenticate with `Authorization: Bearer <API token>` "
+        "(tokens come from `chargegrid api-token create`).",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
+    for module in (stations, id_tokens, transactions, commands, events, webhook_routes, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

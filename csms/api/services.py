@@ -1,0 +1,126 @@
+"""Everything the API's routes use, assembled around a running :class:`~csms.app.Csms`.
+
+::
+
+    services = ApiServices(csms)            # csms started (its store open)
+    await services.start()                  # event hub on the bus, webhook workers
+    app = create_app(services)
+    ...
+    await services.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from csms.api.audit import Auditor
+from csms.api.repository import ApiRepository, open_repository
+from csms.api.stream import EventHub
+from csms.api.webhooks import WebhookDispatcher
+from csms.config import ApiSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from csms.app import Csms
+    from csms.domain import Transaction
+
+__all__ = ["ApiServices"]
+
+logger = logging.getLogger(__name__)
+
+
+class ApiServices:
+    def __init__(
+        self,
+        csms: Csms,
+        *,
+        settings: ApiSettings | None = None,
+        repo: ApiRepository | None = None,
+        sites: Any = None,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        from csms.api.jobs import JobManager
+
+        self.csms = csms
+        self.settings = settings or csms.settings.api
+        self.store = csms.store
+        self.commands = csms.commands
+        self.clock = csms.clock
+        self.repo: ApiRepository = repo if repo is not None else open_repository(csms.store)
+        self.auditor = Auditor(self.repo, now=self.now)
+        self.jobs = JobManager(self.repo, self.auditor, now=self.now)
+        self.hub = EventHub(now=self.now, site_of=self.site_of)
+        #: the site service (``csms.sites``) when present
+        self.sites = sites
+        s = self.settings
+        self.webhooks = WebhookDispatcher(
+            self.repo,
+            now=self.now,
+            max_attempts=s.webhook_max_attempts,
+            initial_backoff_s=s.webhook_initial_backoff_s,
+            max_backoff_s=s.webhook_max_backoff_s,
+            timeout_s=s.webhook_timeout_s,
+            max_queue=s.webhook_queue,
+            transport=webhook_transport,
+        )
+        self._site_of: dict[str, str | None] = {}
+        self._unsubscribe: list[Any] = []
+        self.started = False
+
+    def _on_domain_event(self, event: Any) -> None:
+        self.hub.publish(event)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def site_of(self, station_id: str) -> str | None:
+        return self._site_of.get(station_id)
+
+    def remember_station(self, station_id: str, site_id: str | None) -> None:
+        self._site_of[station_id] = site_id
+
+    def forget_station(self, station_id: str) -> None:
+        self._site_of.pop(station_id, None)
+
+    async def cost_of(
+        self, tx: Transaction, site_id: str | None
+    ) -> tuple[float | None, str | None]:
+        """The energy cost of ``tx`` under its site's tariff: ``(cost, currency)`` or Nones."""
+        if self.sites is None or site_id is None or tx.energy_wh is None:
+            return None, None
+        cost_fn = getattr(self.sites, "transaction_cost", None)
+        if cost_fn is None:
+            return None, None
+        result = await cost_fn(site_id, tx)
+        if result is None:
+            return None, None
+        return float(result[0]), str(result[1])
+
+    async def refresh_stations(self) -> None:
+        self._site_of = {r.station_id: r.site_id for r in await self.store.list_stations()}
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        await self.refresh_stations()
+        await self.webhooks.start()
+        self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
+        self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
+        sites_bus = getattr(self.sites, "bus", None)
+        if sites_bus is not None and sites_bus is not self.csms.bus:
+            self._unsubscribe.append(sites_bus.subscribe(self.hub.publish))
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.hub.close()
+        await self.jobs.stop()
+        await self.webhooks.stop()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from chargegrid.clock import ManualClock
+from csms.api import ApiServer, ApiServices, Role, TokenService
+from csms.app import Csms
+from csms.config import Settings
+from csms.store import MemoryStore, Store
+from csms.store.base import StationRecord
+
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+
+def make_settings(**api: object) -> Settings:
+    return Settings(
+        server={"host": "127.0.0.1", "port": 0, "unknown_stations": "reject"},  # type: ignore[arg-type]
+        ocpp={"call_timeout_s": 2.0, "remote_start_timeout_s": 3.0},  # type: ignore[arg-type]
+        database={"url": "memory://"},  # type: ignore[arg-type]
+        api={  # type: ignore[arg-type]
+            "host": "127.0.0.1",
+            "port": 0,
+            "webhook_initial_backoff_s": 0.05,
+            "webhook_max_backoff_s": 0.2,
+            "stream_keepalive_s": 0.5,
+            **api,
+        },
+    )
+
+
+@dataclass
+class Api:
+    """A running central system with its API, tokens of every role, and a client."""
+
+    csms: Csms
+    services: ApiServices
+    server: ApiServer
+    tokens: dict[str, str]
+    token_ids: dict[str, str]
+    clock: ManualClock
+
+    def client(self, role: str | None = None, *, token: str | None = None) -> httpx.AsyncClient:
+        headers = {}
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.AsyncClient(base_url=self.server.url, headers=headers, timeout=10.0)
+
+
+#: the token names the fixtures create: role, with "_other" = granted only site "other"
+ROLE_TOKENS = {
+    "admin": (Role.ADMIN, ()),
+    "grid_operator": (Role.GRID_OPERATOR, ("depot",)),
+    "fleet_manager": (Role.FLEET_MANAGER, ("depot",)),
+    "viewer": (Role.VIEWER, ("depot",)),
+    "grid_operator_other": (Role.GRID_OPERATOR, ("other",)),
+    "fleet_manager_other": (Role.FLEET_MANAGER, ("other",)),
+    "viewer_other": (Role.VIEWER, ("other",)),
+}
+
+
+async def start_api(store: Store, clock: ManualClock, **api: object) -> tuple[Csms, Api]:
+    settings = make_settings(**api)
+    csms = Csms(settings, clock=clock, store=store)
+    await csms.start()
+    services = ApiServices(csms)
+    server = ApiServer(services, host="127.0.0.1", port=0)
+    await server.start()
+    tokens = TokenService(services.repo, now=clock.now)
+    texts: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for name, (role, sites) in ROLE_TOKENS.items():
+        token, text = await tokens.create(
+            role=role, name=name, sites=sites, expires_at=START + timedelta(days=30)
+        )
+        texts[name] = text
+        ids[name] = token.token_id
+    return csms, Api(csms, services, server, texts, ids, clock)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def store() -> MemoryStore:
+    s = MemoryStore()
+    await s.open()
+    await s.put_station(StationRecord("CP1", site_id="depot"))
+    await s.put_station(StationRecord("CP2", site_id="depot"))
+    await s.put_station(StationRecord("FAR", site_id="other"))
+    return s
+
+
+@pytest.fixture
+async def api(store: MemoryStore, clock: ManualClock) -> AsyncIterator[Api]:
+    csms, running = await start_api(store, clock)
+    try:
+        yield running
+    finally:
+        await running.server.stop()
+        await csms.stop()
