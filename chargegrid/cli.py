@@ -20,7 +20,7 @@ from chargegrid.clock import Clock, clock_from_settings, utc
 __all__ = ["add_clock_arguments", "clock_from_args", "main"]
 
 #: Modules whose ``add_commands(subparsers)`` registers subcommands, in help order.
-COMMAND_MODULES = ("csms.cli", "csms.api.cli")
+COMMAND_MODULES = ("csms.cli", "optimizer.cli", "simulators.cli", "csms.sites.cli", "csms.api.cli")
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -21,6 +21,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.ocpp.server import OcppServer
+from csms.sites import SiteService, repository_for
 from csms.store import Store, open_store
 
 __all__ = ["Csms"]
@@ -59,6 +60,7 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
         self._started = False
 
     @property

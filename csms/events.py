@@ -25,15 +25,20 @@ from csms.domain import (
 
 __all__ = [
     "ChargingLimitSent",
+    "ConstraintsChanged",
+    "DepartureMissed",
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
     "HeartbeatReceived",
     "Listener",
     "MeterValuesReceived",
+    "PlanUpdated",
+    "SiteChanged",
     "StationBooted",
     "StationConnected",
     "StationDisconnected",
+    "StationNonCompliant",
     "StatusChanged",
     "TransactionEnded",
     "TransactionStarted",
@@ -115,6 +120,51 @@ class ChargingLimitSent:
     at: datetime
 
 
+# -- sites and planning (csms.sites, csms.planning) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SiteChanged:
+    site_id: str
+    revision: int  # 0 = deleted
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintsChanged:
+    site_id: str
+    constraint_id: str
+    change: str  # "created" or "cancelled"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanUpdated:
+    site_id: str
+    at: datetime
+    status: str  # "optimal", "fallback" or "default"
+    limits_w: tuple[tuple[str, int, float], ...]  # (station_id, evse_id, limit W) dispatched
+
+
+@dataclass(frozen=True, slots=True)
+class StationNonCompliant:
+    station_id: str
+    evse_id: int
+    limit_w: float
+    measured_w: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DepartureMissed:
+    site_id: str
+    station_id: str
+    evse_id: int
+    transaction_id: int | None
+    missing_wh: float
+    at: datetime
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -127,6 +177,11 @@ DomainEvent = (
     | MeterValuesReceived
     | EVChargingNeedsReceived
     | ChargingLimitSent
+    | SiteChanged
+    | ConstraintsChanged
+    | PlanUpdated
+    | StationNonCompliant
+    | DepartureMissed
 )
 
 Listener = Callable[[DomainEvent], None]

@@ -1,5 +1,69 @@
-"""simulators."""
+"""simulators: charging stations and EVs that behave like real ones, for any OCPP CSMS.
+
+- :class:`EV` / :class:`EVSpec`: the vehicle's battery with a CC-CV taper
+  (``ev.advance(power_w, dt_s) -> energy_wh``).
+- :class:`Station` / :class:`StationSpec` / :class:`ConnectorSpec`: the sans-I/O station model
+  (connectors, transactions, charging profiles, meter values, faults).
+- :class:`StationRunner` and :func:`build_runner`: the asyncio layer speaking OCPP 1.6J or
+  2.0.1 over WebSocket (Basic auth), with the offline queue and reconnects.
+- :class:`Fleet` / :class:`FleetConfig`: many stations on one clock from a scenario.
+- :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
+
+The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the CSMS shares it).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from simulators.connector import ConnectorSpec, SessionRecord
+from simulators.ev import EV, EVSpec
+from simulators.exceptions import (
+    BootRejected,
+    CallErrorReceived,
+    CsmsError,
+    ResponseTimeout,
+    ScenarioError,
+    SimulatorError,
+    StationError,
+)
+from simulators.fleet import Fleet, FleetConfig, FleetProgress, build_runner
+from simulators.messages import ConnectorStatus, StopReason
+from simulators.runner import RunnerStats, StationRunner
+from simulators.scenario import (
+    SCENARIO_KINDS,
+    generate,
+    load_scenario,
+    save_scenario,
+    station_ids,
+    suggested_start,
+)
+from simulators.station import Station, StationSpec
+
+__all__ = [
+    "EV",
+    "SCENARIO_KINDS",
+    "BootRejected",
+    "CallErrorReceived",
+    "ConnectorSpec",
+    "ConnectorStatus",
+    "CsmsError",
+    "EVSpec",
+    "Fleet",
+    "FleetConfig",
+    "FleetProgress",
+    "ResponseTimeout",
+    "RunnerStats",
+    "ScenarioError",
+    "SessionRecord",
+    "SimulatorError",
+    "Station",
+    "StationError",
+    "StationRunner",
+    "StationSpec",
+    "StopReason",
+    "build_runner",
+    "generate",
+    "load_scenario",
+    "save_scenario",
+    "station_ids",
+    "suggested_start",
+]

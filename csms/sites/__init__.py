@@ -1,0 +1,93 @@
+"""Sites: the limit tree, stations and EVSEs in it, PV, storage, tariff, session defaults;
+grid-operator constraints; the site file; and :class:`SiteService`, their Python API.
+
+See ``docs/sites.md``.
+"""
+
+from __future__ import annotations
+
+from csms.sites.constraints import (
+    ConstraintKind,
+    GridConstraint,
+    NewConstraint,
+    NodeLimit,
+    constraint_warnings,
+    limits_in_force,
+    price_in_force,
+)
+from csms.sites.diff import Change, diff_sites, format_diff
+from csms.sites.exceptions import (
+    ConstraintNotFound,
+    InvalidConstraint,
+    InvalidSite,
+    NodeNotFound,
+    SiteError,
+    SiteFileError,
+    SiteNotFound,
+)
+from csms.sites.model import (
+    EvsePhase,
+    FleetDefaults,
+    NodeKind,
+    PvAsset,
+    SessionDefaults,
+    Site,
+    SiteEvse,
+    SiteNode,
+    SiteStation,
+    StationQuirks,
+    StorageAsset,
+    Tariff,
+    TouPeriod,
+)
+from csms.sites.repository import (
+    MemorySiteRepository,
+    SiteRepository,
+    SqlSiteRepository,
+    repository_for,
+)
+from csms.sites.service import ApplyResult, SiteService
+from csms.sites.tomlfile import load_site_file, parse_site_text
+from csms.sites.validation import check_site
+
+__all__ = [
+    "ApplyResult",
+    "Change",
+    "ConstraintKind",
+    "ConstraintNotFound",
+    "EvsePhase",
+    "FleetDefaults",
+    "GridConstraint",
+    "InvalidConstraint",
+    "InvalidSite",
+    "MemorySiteRepository",
+    "NewConstraint",
+    "NodeKind",
+    "NodeLimit",
+    "NodeNotFound",
+    "PvAsset",
+    "SessionDefaults",
+    "Site",
+    "SiteError",
+    "SiteEvse",
+    "SiteFileError",
+    "SiteNode",
+    "SiteNotFound",
+    "SiteRepository",
+    "SiteService",
+    "SiteStation",
+    "SqlSiteRepository",
+    "StationQuirks",
+    "StorageAsset",
+    "Tariff",
+    "TouPeriod",
+    "check_site",
+    "constraint_warnings",
+    "diff_sites",
+    "format_diff",
+    "limits_in_force",
+    "load_site_file",
+    "parse_site_text",
+    "price_in_force",
+    "repository_for",
+]

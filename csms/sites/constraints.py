@@ -1,0 +1,196 @@
+"""Grid-operator constraints and how they combine.
+
+A constraint has an id, a source (who set it), a priority and a time window ``[start, end)``
+on one node of a site's limit tree. Three kinds:
+
+- ``cap``: ``max_import_w`` and/or ``max_export_w`` (and/or ``max_phase_current_a``);
+- ``reduce`` (demand response): to ``reduce_to_w``, or by ``reduce_by_pct`` % of the node's
+  base import limit;
+- ``price``: an import price signal ``import_price_per_kwh`` that replaces the tariff's.
+
+Overlapping limits combine to the strictest (the smallest), whatever their priority; among
+overlapping price signals the highest priority wins, then the newest. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from csms.sites.model import Site
+
+__all__ = [
+    "ConstraintKind",
+    "GridConstraint",
+    "NewConstraint",
+    "NodeLimit",
+    "constraint_warnings",
+    "limits_in_force",
+    "price_in_force",
+]
+
+ConstraintKind = Literal["cap", "reduce", "price"]
+
+
+class NewConstraint(BaseModel):
+    """A constraint as a grid operator submits it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node_id: str = Field(min_length=1, description="node of the site's limit tree")
+    kind: ConstraintKind = "cap"
+    start: AwareDatetime
+    end: AwareDatetime
+    source: str = Field(default="operator", min_length=1, max_length=255)
+    priority: int = Field(default=0, ge=0, le=1000)
+    max_import_w: float | None = Field(default=None, ge=0)
+    max_export_w: float | None = Field(default=None, ge=0)
+    max_phase_current_a: float | None = Field(default=None, ge=0)
+    reduce_to_w: float | None = Field(default=None, ge=0)
+    reduce_by_pct: float | None = Field(default=None, gt=0, le=100)
+    import_price_per_kwh: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        given = {
+            "cap": (self.max_import_w, self.max_export_w, self.max_phase_current_a),
+            "reduce": (self.reduce_to_w, self.reduce_by_pct),
+            "price": (self.import_price_per_kwh,),
+        }
+        if all(v is None for v in given[self.kind]):
+            needs = {
+                "cap": "max_import_w, max_export_w or max_phase_current_a",
+                "reduce": "reduce_to_w or reduce_by_pct",
+                "price": "import_price_per_kwh",
+            }[self.kind]
+            raise ValueError(f"a {self.kind} constraint needs {needs}")
+        if self.kind == "reduce" and self.reduce_to_w is not None and self.reduce_by_pct:
+            raise ValueError("give reduce_to_w or reduce_by_pct, not both")
+        for kind, values in given.items():
+            if kind != self.kind and any(v is not None for v in values):
+                raise ValueError(f"a {self.kind} constraint takes no {kind} fields")
+        return self
+
+
+class GridConstraint(NewConstraint):
+    """A stored constraint."""
+
+    id: str
+    site_id: str
+    created_at: AwareDatetime
+    cancelled_at: AwareDatetime | None = None
+
+    def active_at(self, at: datetime) -> bool:
+        return self.cancelled_at is None and self.start <= at < self.end
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.cancelled_at is None and self.start < end and start < self.end
+
+    def import_cap_w(self, base_import_w: float | None) -> float | None:
+        """The import limit this constraint sets on its node (``None``: none)."""
+        if self.kind == "cap":
+            return self.max_import_w
+        if self.kind == "reduce":
+            if self.reduce_to_w is not None:
+                return self.reduce_to_w
+            if self.reduce_by_pct is not None and base_import_w is not None:
+                return base_import_w * (1 - self.reduce_by_pct / 100)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimit:
+    """A node's limits in force at one instant and the constraints that set them."""
+
+    node_id: str
+    max_import_w: float | None
+    max_export_w: float | None
+    max_phase_current_a: float | None
+    binding: tuple[str, ...]  # ids of the constraints that set the limits in force
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def limits_in_force(
+    site: Site, constraints: list[GridConstraint], at: datetime
+) -> dict[str, NodeLimit]:
+    """Every node's limits at ``at``: its base limits narrowed by the active constraints."""
+    out: dict[str, NodeLimit] = {}
+    active = [c for c in constraints if c.site_id == site.id and c.active_at(at)]
+    for node in site.nodes:
+        base = (node.max_import_w, node.max_export_w, node.max_phase_current_a)
+        caps: list[tuple[str, tuple[float | None, float | None, float | None]]] = []
+        for c in active:
+            if c.node_id == node.id:
+                export = c.max_export_w if c.kind == "cap" else None
+                amps = c.max_phase_current_a if c.kind == "cap" else None
+                caps.append((c.id, (c.import_cap_w(node.max_import_w), export, amps)))
+        final = list(base)
+        for _, values in caps:
+            final = [_min(f, v) for f, v in zip(final, values, strict=True)]
+        binding = tuple(
+            cid
+            for cid, values in caps
+            if any(
+                v is not None and v == f and (b is None or v < b)
+                for v, f, b in zip(values, final, base, strict=True)
+            )
+        )
+        out[node.id] = NodeLimit(node.id, final[0], final[1], final[2], binding)
+    return out
+
+
+def price_in_force(site: Site, constraints: list[GridConstraint], at: datetime) -> float:
+    """The import price at ``at``: the winning price signal, else the tariff's."""
+    signals = [
+        c for c in constraints if c.site_id == site.id and c.kind == "price" and c.active_at(at)
+    ]
+    if signals:
+        best = max(signals, key=lambda c: (c.priority, c.created_at))
+        assert best.import_price_per_kwh is not None
+        return best.import_price_per_kwh
+    return site.tariff.import_price_at(site.local_time(at).time())
+
+
+def constraint_warnings(site: Site, new: NewConstraint) -> list[str]:
+    """Accepted-but-suspicious: a limit below what the EVSEs under the node need to charge."""
+    node = site.node(new.node_id)
+    if node is None:
+        return []
+    cap: float | None
+    if new.kind == "cap":
+        cap = new.max_import_w
+    elif new.kind == "reduce":
+        cap = new.reduce_to_w
+        if cap is None and new.reduce_by_pct is not None and node.max_import_w is not None:
+            cap = node.max_import_w * (1 - new.reduce_by_pct / 100)
+    else:
+        cap = None
+    evses = site.evses_under(node.id)
+    if cap is None or not evses:
+        return []
+    smallest = min(evse.min_power_w for _, evse in evses)
+    total = sum(evse.min_power_w for _, evse in evses)
+    if cap < smallest:
+        return [
+            f"the import limit {cap / 1000:g} kW is below the minimum charging power of every "
+            f"EVSE under {node.id!r} ({smallest / 1000:g} kW): none of them can charge"
+        ]
+    if cap < total:
+        return [
+            f"the import limit {cap / 1000:g} kW is below the sum of the minimum charging powers "
+            f"of the {len(evses)} EVSEs under {node.id!r} ({total / 1000:g} kW): not all of "
+            "them can charge at once"
+        ]
+    return []

@@ -1,0 +1,239 @@
+"""The site model: the limit tree, stations and EVSEs placed in it, PV, storage, tariff and the
+session defaults, as frozen pydantic models (the HTTP API can use them as bodies as they are).
+
+Units are W, Wh, A, V; the site file writes kW and kWh (see :mod:`csms.sites.tomlfile`).
+Rules that need the whole site (a cycle, an EVSE on no node, a phase that does not exist) are
+checked by :func:`csms.sites.validation.check_site`, not here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EvsePhase",
+    "FleetDefaults",
+    "NodeKind",
+    "PvAsset",
+    "SessionDefaults",
+    "Site",
+    "SiteEvse",
+    "SiteNode",
+    "SiteStation",
+    "StationQuirks",
+    "StorageAsset",
+    "Tariff",
+    "TouPeriod",
+]
+
+PhaseName = Literal["L1", "L2", "L3"]
+#: How an EVSE is connected: one phase or all three.
+EvsePhase = Literal["L1", "L2", "L3", "L1L2L3"]
+
+
+class NodeKind(enum.StrEnum):
+    GRID_CONNECTION = "grid_connection"
+    TRANSFORMER = "transformer"
+    FEEDER = "feeder"
+    PANEL = "panel"
+    STATION_GROUP = "station_group"
+    STATION = "station"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteNode(_Model):
+    """A node of the limit tree. ``None`` limits mean unlimited; ``phases`` are the phases
+    present at the node (a single-phase panel has one)."""
+
+    id: str = Field(min_length=1, max_length=255)
+    kind: NodeKind = NodeKind.PANEL
+    parent: str | None = Field(default=None, min_length=1)
+    max_import_w: float | None = Field(default=None, ge=0)
+    max_export_w: float | None = Field(default=None, ge=0)
+    max_phase_current_a: float | None = Field(default=None, ge=0)
+    phases: tuple[PhaseName, ...] = ("L1", "L2", "L3")
+    voltage_v: float = Field(default=230.0, gt=0)
+
+
+class SiteEvse(_Model):
+    """An EVSE of a station (OCPP 1.6 connectorId / 2.0.1 evseId). ``node`` defaults to the
+    station's node."""
+
+    id: int = Field(ge=1)
+    node: str | None = Field(default=None, min_length=1)
+    phase: EvsePhase = "L1L2L3"
+    max_current_a: float = Field(default=32.0, gt=0)
+    min_current_a: float = Field(default=6.0, ge=0)
+    voltage_v: float = Field(default=230.0, gt=0)
+
+    @property
+    def n_phases(self) -> int:
+        return 3 if self.phase == "L1L2L3" else 1
+
+    @property
+    def max_power_w(self) -> float:
+        return self.max_current_a * self.voltage_v * self.n_phases
+
+    @property
+    def min_power_w(self) -> float:
+        return self.min_current_a * self.voltage_v * self.n_phases
+
+
+class SiteStation(_Model):
+    """A charging station placed in the tree; ``model`` selects its :class:`StationQuirks`."""
+
+    id: str = Field(min_length=1, max_length=255)
+    node: str | None = Field(default=None, min_length=1)
+    model: str = ""
+    max_power_w: float | None = Field(default=None, gt=0)
+    evses: tuple[SiteEvse, ...] = ()
+
+
+class PvAsset(_Model):
+    id: str = Field(min_length=1)
+    node: str = Field(min_length=1)
+    peak_w: float = Field(gt=0)
+
+
+class StorageAsset(_Model):
+    id: str = Field(min_length=1)
+    node: str = Field(min_length=1)
+    capacity_wh: float = Field(gt=0)
+    max_charge_w: float = Field(ge=0)
+    max_discharge_w: float = Field(ge=0)
+    min_soc_pct: float = Field(default=0.0, ge=0, le=100)
+
+
+class TouPeriod(_Model):
+    """From ``start`` (site local time of day) until the next period's start."""
+
+    start: time
+    import_price_per_kwh: float
+
+
+class Tariff(_Model):
+    """Time-of-use import price, export price, demand charge."""
+
+    currency: str = "EUR"
+    periods: tuple[TouPeriod, ...] = (TouPeriod(start=time(0), import_price_per_kwh=0.25),)
+    export_price_per_kwh: float = 0.0
+    demand_charge_per_kw: float = Field(default=0.0, ge=0)
+
+    def import_price_at(self, local: time) -> float:
+        ordered = sorted(self.periods, key=lambda p: p.start)
+        price = ordered[
+            -1
+        ].import_price_per_kwh  # before the first start: wraps from the day before
+        for period in ordered:
+            if period.start <= local:
+                price = period.import_price_per_kwh
+        return price
+
+
+class SessionDefaults(_Model):
+    """What a session needs when neither the EV nor its token/fleet says: ``energy_wh`` by
+    ``departure`` (next occurrence of that local time) or after ``dwell_s``."""
+
+    energy_wh: float = Field(default=20_000.0, ge=0)
+    departure: time | None = None
+    dwell_s: float = Field(default=8 * 3600.0, gt=0)
+
+
+class FleetDefaults(SessionDefaults):
+    """Session needs of a fleet's vehicles, matched by id token (exact, prefix or group)."""
+
+    id: str = Field(min_length=1)
+    id_tokens: tuple[str, ...] = ()
+    token_prefix: str | None = None
+    group: str | None = None
+
+    def matches(self, token: str | None, group: str | None = None) -> bool:
+        if token is not None and token in self.id_tokens:
+            return True
+        if token is not None and self.token_prefix and token.startswith(self.token_prefix):
+            return True
+        return group is not None and self.group is not None and group == self.group
+
+
+class StationQuirks(_Model):
+    """What a station model can not do, applied when its profiles are built."""
+
+    model: str = Field(min_length=1)
+    unit: Literal["A", "W"] | None = None
+    min_current_a: float | None = Field(default=None, ge=0)
+    tx_profile_outside_transaction: bool = True
+    max_stack_level: int | None = Field(default=None, ge=0)
+    single_period: bool = False
+
+
+class Site(_Model):
+    id: str = Field(min_length=1, max_length=255)
+    name: str = ""
+    timezone: str = "UTC"
+    nodes: tuple[SiteNode, ...] = ()
+    stations: tuple[SiteStation, ...] = ()
+    pv: tuple[PvAsset, ...] = ()
+    storage: tuple[StorageAsset, ...] = ()
+    tariff: Tariff = Tariff()
+    defaults: SessionDefaults = SessionDefaults()
+    fleets: tuple[FleetDefaults, ...] = ()
+    quirks: tuple[StationQuirks, ...] = ()
+
+    # --- lookups -------------------------------------------------------------------------
+    def node(self, node_id: str) -> SiteNode | None:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        return None
+
+    @property
+    def root(self) -> SiteNode | None:
+        roots = [n for n in self.nodes if n.parent is None]
+        return roots[0] if len(roots) == 1 else None
+
+    def ancestors(self, node_id: str) -> list[str]:
+        """``node_id`` and its ancestors up to the root (stops on a cycle)."""
+        by_id = {n.id: n for n in self.nodes}
+        out: list[str] = []
+        current: str | None = node_id
+        while current is not None and current in by_id and current not in out:
+            out.append(current)
+            current = by_id[current].parent
+        return out
+
+    def station(self, station_id: str) -> SiteStation | None:
+        for station in self.stations:
+            if station.id == station_id:
+                return station
+        return None
+
+    def evses(self) -> Iterator[tuple[SiteStation, SiteEvse, str | None]]:
+        """Every EVSE with its station and the node it hangs on."""
+        for station in self.stations:
+            for evse in station.evses:
+                yield station, evse, evse.node or station.node
+
+    def evses_under(self, node_id: str) -> list[tuple[SiteStation, SiteEvse]]:
+        return [
+            (station, evse)
+            for station, evse, node in self.evses()
+            if node is not None and node_id in self.ancestors(node)
+        ]
+
+    def quirks_for(self, station: SiteStation) -> StationQuirks | None:
+        for quirks in self.quirks:
+            if quirks.model == station.model:
+                return quirks
+        return None
+
+    def local_time(self, at: datetime) -> datetime:
+        return at.astimezone(ZoneInfo(self.timezone))

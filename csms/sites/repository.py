@@ -1,0 +1,153 @@
+"""Where sites and constraints live: a small protocol, an in-memory fake and the SQL one.
+
+:func:`repository_for` picks the one matching a :class:`~csms.store.Store`: the SQL
+repository shares a :class:`~csms.store.SqlStore`'s engine and group-commit writer, the memory
+one goes with a :class:`~csms.store.MemoryStore`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from csms.sites import tables as t
+from csms.sites.constraints import GridConstraint
+from csms.sites.model import Site
+from csms.store import SqlStore, Store
+from csms.store.writer import WriteOp
+
+__all__ = ["MemorySiteRepository", "SiteRepository", "SqlSiteRepository", "repository_for"]
+
+
+class SiteRepository(Protocol):
+    async def get_site(self, site_id: str) -> tuple[Site, int] | None:
+        """The site and its revision (1, 2, ... one per change)."""
+
+    async def list_sites(self) -> list[Site]: ...
+
+    async def put_site(self, site: Site, *, revision: int, at: datetime) -> None: ...
+
+    async def delete_site(self, site_id: str) -> bool: ...
+
+    async def put_constraint(self, constraint: GridConstraint) -> None:
+        """Insert or replace (a cancel replaces)."""
+
+    async def get_constraint(self, constraint_id: str) -> GridConstraint | None: ...
+
+    async def list_constraints(self, site_id: str) -> list[GridConstraint]:
+        """All of a site's constraints, cancelled ones too, oldest first."""
+
+
+class MemorySiteRepository:
+    def __init__(self) -> None:
+        self._sites: dict[str, tuple[Site, int]] = {}
+        self._constraints: dict[str, GridConstraint] = {}
+
+    async def get_site(self, site_id: str) -> tuple[Site, int] | None:
+        return self._sites.get(site_id)
+
+    async def list_sites(self) -> list[Site]:
+        return [self._sites[k][0] for k in sorted(self._sites)]
+
+    async def put_site(self, site: Site, *, revision: int, at: datetime) -> None:
+        self._sites[site.id] = (site, revision)
+
+    async def delete_site(self, site_id: str) -> bool:
+        return self._sites.pop(site_id, None) is not None
+
+    async def put_constraint(self, constraint: GridConstraint) -> None:
+        self._constraints[constraint.id] = constraint
+
+    async def get_constraint(self, constraint_id: str) -> GridConstraint | None:
+        return self._constraints.get(constraint_id)
+
+    async def list_constraints(self, site_id: str) -> list[GridConstraint]:
+        found = [c for c in self._constraints.values() if c.site_id == site_id]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+
+_CONSTRAINT_FIELDS = [c.name for c in t.site_constraints.columns]
+
+
+class SqlSiteRepository:
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    async def _write(self, stmts: list[Any]) -> None:
+        async def run(conn: AsyncConnection) -> None:
+            for stmt in stmts:
+                await conn.execute(stmt)
+
+        await self._store.writer.submit(WriteOp(run))
+
+    async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
+        async with self._store.engine.connect() as conn:
+            return list((await conn.execute(stmt)).mappings().all())
+
+    async def get_site(self, site_id: str) -> tuple[Site, int] | None:
+        rows = await self._rows(sa.select(t.sites).where(t.sites.c.site_id == site_id))
+        if not rows:
+            return None
+        return Site.model_validate(rows[0]["spec"]), int(rows[0]["revision"])
+
+    async def list_sites(self) -> list[Site]:
+        rows = await self._rows(sa.select(t.sites).order_by(t.sites.c.site_id))
+        return [Site.model_validate(r["spec"]) for r in rows]
+
+    async def put_site(self, site: Site, *, revision: int, at: datetime) -> None:
+        values = {
+            "name": site.name,
+            "spec": site.model_dump(mode="json"),
+            "revision": revision,
+            "updated_at": at,
+        }
+        await self._write(
+            [
+                sa.delete(t.sites).where(t.sites.c.site_id == site.id),
+                sa.insert(t.sites).values(site_id=site.id, **values),
+            ]
+        )
+
+    async def delete_site(self, site_id: str) -> bool:
+        existed = await self.get_site(site_id) is not None
+        await self._write(
+            [
+                sa.delete(t.sites).where(t.sites.c.site_id == site_id),
+                sa.delete(t.site_constraints).where(t.site_constraints.c.site_id == site_id),
+            ]
+        )
+        return existed
+
+    async def put_constraint(self, constraint: GridConstraint) -> None:
+        data = constraint.model_dump()
+        values = {name: data[name] for name in _CONSTRAINT_FIELDS}
+        await self._write(
+            [
+                sa.delete(t.site_constraints).where(t.site_constraints.c.id == constraint.id),
+                sa.insert(t.site_constraints).values(**values),
+            ]
+        )
+
+    async def get_constraint(self, constraint_id: str) -> GridConstraint | None:
+        rows = await self._rows(
+            sa.select(t.site_constraints).where(t.site_constraints.c.id == constraint_id)
+        )
+        return GridConstraint.model_validate(dict(rows[0])) if rows else None
+
+    async def list_constraints(self, site_id: str) -> list[GridConstraint]:
+        rows = await self._rows(
+            sa.select(t.site_constraints)
+            .where(t.site_constraints.c.site_id == site_id)
+            .order_by(t.site_constraints.c.created_at, t.site_constraints.c.id)
+        )
+        return [GridConstraint.model_validate(dict(r)) for r in rows]
+
+
+def repository_for(store: Store) -> SiteRepository:
+    """The SQL repository on a :class:`SqlStore`, else an in-memory one."""
+    if isinstance(store, SqlStore):
+        return SqlSiteRepository(store)
+    return MemorySiteRepository()

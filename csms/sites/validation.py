@@ -1,0 +1,177 @@
+"""Rules that need the whole site. Problems are ``(location, message)`` pairs; locations are
+paths into the site (``nodes[2].parent``, ``stations[0].evses[1].phase``) that the site-file
+loader turns into line numbers."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from csms.sites.exceptions import InvalidSite
+from csms.sites.model import PvAsset, Site, StorageAsset
+
+__all__ = ["check_site"]
+
+Problem = tuple[str, str]
+
+
+def _kw(value_w: float) -> str:
+    return f"{value_w / 1000:g} kW"
+
+
+def _tree(site: Site, errors: list[Problem], warnings: list[Problem]) -> None:
+    by_id: dict[str, int] = {}
+    for i, node in enumerate(site.nodes):
+        if node.id in by_id:
+            errors.append((f"nodes[{i}].id", f"node {node.id!r} is defined twice"))
+        by_id.setdefault(node.id, i)
+    roots = [i for i, n in enumerate(site.nodes) if n.parent is None]
+    if not site.nodes:
+        errors.append(("nodes", "the site has no limit tree (at least the grid connection)"))
+    elif not roots:
+        errors.append(("nodes", "no root node (the grid connection has no parent)"))
+    elif len(roots) > 1:
+        names = ", ".join(repr(site.nodes[i].id) for i in roots)
+        errors.append((f"nodes[{roots[1]}].parent", f"more than one root node: {names}"))
+    for i, node in enumerate(site.nodes):
+        if node.parent is not None and node.parent not in by_id:
+            errors.append((f"nodes[{i}].parent", f"no node {node.parent!r}"))
+    # Cycles: walk up from each node; a node seen twice on one walk closes a loop.
+    reported: set[str] = set()
+    for i, node in enumerate(site.nodes):
+        path = [node.id]
+        current = node.parent
+        while current is not None and current in by_id:
+            if current in path:
+                loop = [*path[path.index(current) :], current]
+                if not reported & set(loop):
+                    errors.append((f"nodes[{i}].parent", "cycle: " + " -> ".join(loop)))
+                    reported.update(loop)
+                break
+            path.append(current)
+            current = site.nodes[by_id[current]].parent
+    for i, node in enumerate(site.nodes):
+        parent = site.nodes[by_id[node.parent]] if node.parent in by_id else None
+        if parent is None:
+            continue
+        for field, unit in (
+            ("max_import_w", "W"),
+            ("max_export_w", "W"),
+            ("max_phase_current_a", "A"),
+        ):
+            mine, theirs = getattr(node, field), getattr(parent, field)
+            if mine is not None and theirs is not None and mine > theirs:
+                shown = (
+                    (_kw(mine), _kw(theirs)) if unit == "W" else (f"{mine:g} A", f"{theirs:g} A")
+                )
+                warnings.append(
+                    (
+                        f"nodes[{i}].{field}",
+                        f"{shown[0]} on {node.id!r} is above its parent {parent.id!r} "
+                        f"({shown[1]}); allowed, the parent's limit binds",
+                    )
+                )
+        missing = [p for p in node.phases if p not in parent.phases]
+        if missing:
+            errors.append(
+                (
+                    f"nodes[{i}].phases",
+                    f"phase {missing[0]} does not exist at parent {parent.id!r} "
+                    f"(it has {', '.join(parent.phases)})",
+                )
+            )
+
+
+def _stations(site: Site, errors: list[Problem]) -> None:
+    nodes = {n.id: n for n in site.nodes}
+    seen: set[str] = set()
+    for s, station in enumerate(site.stations):
+        where = f"stations[{s}]"
+        if station.id in seen:
+            errors.append((f"{where}.id", f"station {station.id!r} is defined twice"))
+        seen.add(station.id)
+        if station.node is not None and station.node not in nodes:
+            errors.append((f"{where}.node", f"no node {station.node!r}"))
+        evse_ids: set[int] = set()
+        for e, evse in enumerate(station.evses):
+            at = f"{where}.evses[{e}]"
+            if evse.id in evse_ids:
+                errors.append((f"{at}.id", f"EVSE {evse.id} of {station.id!r} is defined twice"))
+            evse_ids.add(evse.id)
+            node_id = evse.node or station.node
+            if node_id is None:
+                errors.append(
+                    (
+                        at,
+                        f"EVSE {evse.id} of station {station.id!r} is on no node "
+                        "(give the station or the EVSE a node)",
+                    )
+                )
+                continue
+            if evse.node is not None and evse.node not in nodes:
+                errors.append((f"{at}.node", f"no node {evse.node!r}"))
+                continue
+            if node_id not in nodes:
+                continue  # reported on the station
+            wanted = ["L1", "L2", "L3"] if evse.phase == "L1L2L3" else [evse.phase]
+            for ancestor in site.ancestors(node_id):
+                present = nodes[ancestor].phases
+                missing = [p for p in wanted if p not in present]
+                if missing:
+                    errors.append(
+                        (
+                            f"{at}.phase",
+                            f"phase {missing[0]} does not exist at node {ancestor!r} "
+                            f"(it has {', '.join(present)})",
+                        )
+                    )
+                    break
+            if evse.min_current_a > evse.max_current_a:
+                errors.append(
+                    (
+                        f"{at}.min_current_a",
+                        f"{evse.min_current_a:g} A is above max_current_a {evse.max_current_a:g} A",
+                    )
+                )
+
+
+def _assets(site: Site, errors: list[Problem]) -> None:
+    nodes = {n.id for n in site.nodes}
+    assets_by_kind: tuple[tuple[str, tuple[PvAsset | StorageAsset, ...]], ...] = (
+        ("pv", site.pv),
+        ("storage", site.storage),
+    )
+    for kind, assets in assets_by_kind:
+        ids: set[str] = set()
+        for i, asset in enumerate(assets):
+            if asset.node not in nodes:
+                errors.append((f"{kind}[{i}].node", f"no node {asset.node!r}"))
+            if asset.id in ids:
+                errors.append((f"{kind}[{i}].id", f"{kind} {asset.id!r} is defined twice"))
+            ids.add(asset.id)
+    if not site.tariff.periods:
+        errors.append(("tariff.periods", "needs at least one period"))
+    starts = [p.start for p in site.tariff.periods]
+    if len(set(starts)) != len(starts):
+        errors.append(("tariff.periods", "two periods start at the same time"))
+    try:
+        ZoneInfo(site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(("timezone", f"unknown time zone {site.timezone!r}"))
+    models: set[str] = set()
+    for i, quirks in enumerate(site.quirks):
+        if quirks.model in models:
+            errors.append((f"quirks[{i}].model", f"quirks for {quirks.model!r} given twice"))
+        models.add(quirks.model)
+
+
+def check_site(site: Site) -> list[Problem]:
+    """Raise :class:`InvalidSite` listing every error; return the warnings (e.g. a child
+    limit above its parent's, which is allowed)."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    _tree(site, errors, warnings)
+    _stations(site, errors)
+    _assets(site, errors)
+    if errors:
+        raise InvalidSite(errors)
+    return warnings

@@ -1,0 +1,350 @@
+"""The direct HiGHS path: the planner's LP assembled as sparse numpy arrays, no Pyomo.
+
+Same variables, constraints and objective as :mod:`optimizer.model` (a test holds both to the
+same optimum); built in milliseconds, which is what the rolling-horizon hot loop needs.
+Columns are laid out in blocks (load power, unmet energy, fairness, storage charge, discharge
+and SoC, PV used, grid import and export, peak, setpoint slack); rows as listed in
+:func:`build_lp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.compiled import Compiled
+from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout
+from optimizer.solution import Solution
+
+__all__ = ["LinearProgram", "build_lp", "solve_direct"]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+INF = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class LinearProgram:
+    """``min c·x`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``; A as CSC."""
+
+    cost: FloatArray
+    col_lo: FloatArray
+    col_hi: FloatArray
+    row_lo: FloatArray
+    row_hi: FloatArray
+    a_start: npt.NDArray[np.int32]
+    a_index: npt.NDArray[np.int32]
+    a_value: FloatArray
+    p_load: IntArray  # column block layout
+    p_step: IntArray
+    offsets: dict[str, int]
+
+    @property
+    def n_cols(self) -> int:
+        return int(self.cost.shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_lo.shape[0])
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.rows: list[IntArray] = []
+        self.cols: list[IntArray] = []
+        self.vals: list[FloatArray] = []
+        self.lo: list[FloatArray] = []
+        self.hi: list[FloatArray] = []
+        self.n_rows = 0
+
+    def new_rows(self, lo: FloatArray, hi: FloatArray) -> int:
+        base = self.n_rows
+        self.lo.append(np.asarray(lo, dtype=float))
+        self.hi.append(np.asarray(hi, dtype=float))
+        self.n_rows += len(lo)
+        return base
+
+    def add(self, rows: IntArray, cols: IntArray, vals: FloatArray | float) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        self.rows.append(rows)
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
+
+
+def build_lp(cp: Compiled) -> LinearProgram:
+    """Rows, in order: energy per load; fairness; storage SoC; node power flow; node phase
+    current flow; grid balance; setpoint floors; peak. Equations in :mod:`optimizer.model`.
+
+    Each node has a flow column per step (bounded by its import/export caps) defined as the sum
+    of its children's flows and its own devices, so every device enters one row per quantity,
+    which keeps the matrix sparse however deep the limit tree is."""
+    n_t = cp.n_steps
+    dt = cp.dt_h
+    n_n = cp.n_nodes
+    n_l = len(cp.load_ids)
+    n_b = cp.sto_soc0_kwh.shape[0]
+    n_k = cp.pv_kw.shape[0]
+    pl, pt = np.nonzero(cp.load_pmax_kw > 0)
+    pl = pl.astype(np.int64)
+    pt = pt.astype(np.int64)
+    n_p = len(pl)
+    has_fair = n_l > 0
+    has_peak = cp.demand_charge_per_kw > 0
+    has_phase = bool(np.isfinite(cp.node_phase_a).any())
+    sp_n, sp_t = np.nonzero(np.isfinite(cp.setpoint_lo_kw))
+
+    off: dict[str, int] = {}
+    cursor = 0
+    for name, size in (
+        ("p", n_p), ("u", n_l), ("z", int(has_fair)), ("ch", n_b * n_t), ("dis", n_b * n_t),
+        ("soc", n_b * n_t), ("pv", n_k * n_t), ("f", n_n * n_t), ("g", 3 * n_n * n_t * has_phase),
+        ("imp", n_t), ("exp", n_t), ("peak", int(has_peak)), ("sl", len(sp_n)),
+    ):  # fmt: skip
+        off[name] = cursor
+        cursor += size
+    n_col = cursor
+    cost = np.zeros(n_col)
+    lo = np.zeros(n_col)
+    hi = np.full(n_col, INF)
+
+    p_cols = off["p"] + np.arange(n_p)
+    hi[p_cols] = cp.load_pmax_kw[pl, pt]
+    cost[p_cols] = cp.early_weight[pt] * dt[pt]
+    u_cols = off["u"] + np.arange(n_l)
+    hi[u_cols] = cp.load_need_kwh
+    cost[u_cols] = cp.load_penalty
+    if has_fair:
+        hi[off["z"]] = 1.0
+        cost[off["z"]] = cp.fairness_weight
+
+    def block(name: str, b: int | IntArray, t: int | IntArray) -> IntArray:
+        return off[name] + np.asarray(b) * n_t + np.asarray(t)  # type: ignore[no-any-return]
+
+    bt_b, bt_t = np.divmod(np.arange(n_b * n_t), n_t)
+    if n_b:
+        hi[block("ch", bt_b, bt_t)] = cp.sto_ch_max_kw.ravel()
+        hi[block("dis", bt_b, bt_t)] = cp.sto_dis_max_kw.ravel()
+        wear = (cp.sto_degr[:, None] * dt[None, :]).ravel()
+        cost[block("ch", bt_b, bt_t)] = wear
+        cost[block("dis", bt_b, bt_t)] = wear
+        soc_lo = np.repeat(cp.sto_min_kwh[:, None], n_t, axis=1)
+        soc_lo[:, -1] = np.maximum(soc_lo[:, -1], cp.sto_final_min_kwh)
+        lo[block("soc", bt_b, bt_t)] = soc_lo.ravel()
+        hi[block("soc", bt_b, bt_t)] = np.repeat(cp.sto_max_kwh, n_t)
+    kt_k, kt_t = np.divmod(np.arange(n_k * n_t), n_t)
+    if n_k:
+        hi[block("pv", kt_k, kt_t)] = cp.pv_kw.ravel()
+    nt_n, nt_t = np.divmod(np.arange(n_n * n_t), n_t)
+    f_cols = off["f"] + np.arange(n_n * n_t)
+    lo[f_cols] = -cp.node_exp_kw.ravel()
+    hi[f_cols] = cp.node_imp_kw.ravel()
+    if has_phase:
+        g_cols = off["g"] + np.arange(3 * n_n * n_t)  # (phase, node, step)
+        cap = np.tile(cp.node_phase_a.ravel(), 3)
+        lo[g_cols] = -cap
+        hi[g_cols] = cap
+    t_idx = np.arange(n_t)
+    cost[off["imp"] + t_idx] = cp.price_imp * dt
+    cost[off["exp"] + t_idx] = -cp.price_exp * dt
+    if has_peak:
+        lo[off["peak"]] = cp.peak_so_far_kw
+        cost[off["peak"]] = cp.demand_charge_per_kw
+    sl_cols = off["sl"] + np.arange(len(sp_n))
+    cost[sl_cols] = cp.setpoint_penalty * dt[sp_t]
+
+    bld = _Builder()
+    # energy per load: sum_t eff*dt*p + u = need
+    r0 = bld.new_rows(cp.load_need_kwh, cp.load_need_kwh)
+    bld.add(r0 + pl, p_cols, cp.load_eff[pl] * dt[pt])
+    bld.add(r0 + np.arange(n_l), u_cols, 1.0)
+    # fairness: need*z - u >= 0
+    if has_fair:
+        r0 = bld.new_rows(np.zeros(n_l), np.full(n_l, INF))
+        bld.add(r0 + np.arange(n_l), np.full(n_l, off["z"]), cp.load_need_kwh)
+        bld.add(r0 + np.arange(n_l), u_cols, -1.0)
+    # storage SoC: soc_t - soc_{t-1} - eta_ch*dt*ch + dt/eta_dis*dis = soc0 (t=0) / 0
+    if n_b:
+        rhs = np.zeros((n_b, n_t))
+        rhs[:, 0] = cp.sto_soc0_kwh
+        r0 = bld.new_rows(rhs.ravel(), rhs.ravel())
+        rows = r0 + bt_b * n_t + bt_t
+        bld.add(rows, block("soc", bt_b, bt_t), 1.0)
+        later = bt_t > 0
+        bld.add(rows[later], block("soc", bt_b[later], bt_t[later] - 1), -1.0)
+        bld.add(rows, block("ch", bt_b, bt_t), -(cp.sto_eta_ch[bt_b] * dt[bt_t]))
+        bld.add(rows, block("dis", bt_b, bt_t), dt[bt_t] / cp.sto_eta_dis[bt_b])
+
+    parent = cp.node_parent
+    child = np.nonzero(parent >= 0)[0]
+    sto_node = cp.sto_node
+    pv_node = cp.pv_node
+
+    def flow_rows(base_col: int, load_coef: FloatArray, sto_coef: FloatArray,
+                  pv_coef: FloatArray) -> None:  # fmt: skip
+        """x[n,t] - sum_children x[c,t] - sum_own loads coef*p + ... = 0 for every node."""
+        r0 = bld.new_rows(np.zeros(n_n * n_t), np.zeros(n_n * n_t))
+        bld.add(r0 + nt_n * n_t + nt_t, base_col + nt_n * n_t + nt_t, 1.0)
+        cc, ct = np.divmod(np.arange(len(child) * n_t), n_t)
+        bld.add(r0 + parent[child[cc]] * n_t + ct, base_col + child[cc] * n_t + ct, -1.0)
+        coef = load_coef[pl]
+        keep = coef != 0
+        bld.add(r0 + cp.load_node[pl[keep]] * n_t + pt[keep], p_cols[keep], -coef[keep])
+        if n_b:
+            rows = r0 + sto_node[bt_b] * n_t + bt_t
+            bld.add(rows, block("ch", bt_b, bt_t), -sto_coef[bt_b])
+            bld.add(rows, block("dis", bt_b, bt_t), sto_coef[bt_b])
+        if n_k:
+            bld.add(r0 + pv_node[kt_k] * n_t + kt_t, block("pv", kt_k, kt_t), pv_coef[kt_k])
+
+    flow_rows(off["f"], np.ones(n_l), np.ones(n_b), np.ones(n_k))
+    if has_phase:
+        for phase in range(3):
+            flow_rows(off["g"] + phase * n_n * n_t, cp.load_phase_a_per_kw[:, phase],
+                      cp.sto_phase_a_per_kw, cp.pv_phase_a_per_kw)  # fmt: skip
+    # grid balance: imp - exp - f[root] = 0
+    r0 = bld.new_rows(np.zeros(n_t), np.zeros(n_t))
+    bld.add(r0 + t_idx, off["imp"] + t_idx, 1.0)
+    bld.add(r0 + t_idx, off["exp"] + t_idx, -1.0)
+    bld.add(r0 + t_idx, off["f"] + cp.root * n_t + t_idx, -1.0)
+    # setpoint floors: f[n,t] + slack >= lo
+    if len(sp_n):
+        r0 = bld.new_rows(cp.setpoint_lo_kw[sp_n, sp_t], np.full(len(sp_n), INF))
+        bld.add(r0 + np.arange(len(sp_n)), sl_cols, 1.0)
+        bld.add(r0 + np.arange(len(sp_n)), off["f"] + sp_n * n_t + sp_t, 1.0)
+    # peak: peak - imp_t >= 0
+    if has_peak:
+        r0 = bld.new_rows(np.zeros(n_t), np.full(n_t, INF))
+        bld.add(r0 + t_idx, np.full(n_t, off["peak"]), 1.0)
+        bld.add(r0 + t_idx, off["imp"] + t_idx, -1.0)
+
+    rows_all = np.concatenate(bld.rows)
+    cols_all = np.concatenate(bld.cols)
+    vals_all = np.concatenate(bld.vals)
+    order = np.lexsort((rows_all, cols_all))
+    counts = np.bincount(cols_all, minlength=n_col)
+    a_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return LinearProgram(
+        cost=cost,
+        col_lo=lo,
+        col_hi=hi,
+        row_lo=np.concatenate(bld.lo),
+        row_hi=np.concatenate(bld.hi),
+        a_start=a_start,
+        a_index=rows_all[order].astype(np.int32),
+        a_value=vals_all[order],
+        p_load=pl,
+        p_step=pt,
+        offsets=off,
+    )
+
+
+def _highs(time_limit_s: float | None) -> highspy.Highs:
+    # No "threads" option: HiGHS fixes its thread pool once per process and rejects a later
+    # instance asking for another size; the dual simplex used for these LPs is serial anyway.
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    return h
+
+
+def solve_direct(
+    cp: Compiled,
+    *,
+    time_limit_s: float | None = None,
+    warm_start: Solution | None = None,
+) -> Solution:
+    """Build and solve the LP with ``highspy``; raise a :class:`SolveFailed` subclass.
+
+    ``warm_start``: a previous plan on the same problem layout; its values seed HiGHS."""
+    began = time.perf_counter()
+    lp = build_lp(cp)
+    h = _highs(time_limit_s)
+    inf = h.getInfinity()
+    model = highspy.HighsLp()
+    model.num_col_ = lp.n_cols
+    model.num_row_ = lp.n_rows
+    model.col_cost_ = lp.cost
+    model.col_lower_ = np.where(np.isfinite(lp.col_lo), lp.col_lo, -inf)
+    model.col_upper_ = np.where(np.isfinite(lp.col_hi), lp.col_hi, inf)
+    model.row_lower_ = np.where(np.isfinite(lp.row_lo), lp.row_lo, -inf)
+    model.row_upper_ = np.where(np.isfinite(lp.row_hi), lp.row_hi, inf)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = lp.a_start
+    model.a_matrix_.index_ = lp.a_index
+    model.a_matrix_.value_ = lp.a_value
+    status = h.passModel(model)
+    if status == highspy.HighsStatus.kError:
+        raise SolveFailed("HiGHS rejected the model")
+    if warm_start is not None:
+        guess = _solution_vector(lp, cp, warm_start)
+        if guess is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = guess
+            sol.value_valid = True
+            h.setSolution(sol)
+    if h.run() == highspy.HighsStatus.kError:
+        raise SolveFailed("HiGHS failed to run")
+    model_status = h.getModelStatus()
+    if model_status == highspy.HighsModelStatus.kTimeLimit:
+        raise SolverTimeout(f"HiGHS stopped at its time limit of {time_limit_s} s")
+    if model_status in (highspy.HighsModelStatus.kInfeasible,
+                        highspy.HighsModelStatus.kUnboundedOrInfeasible):  # fmt: skip
+        raise InfeasibleSchedule("the hard limits admit no schedule (HiGHS: infeasible)")
+    if model_status != highspy.HighsModelStatus.kOptimal:
+        raise SolveFailed(f"HiGHS ended with status {h.modelStatusToString(model_status)}")
+    x = np.asarray(h.getSolution().col_value)
+    return _unpack(lp, cp, x, float(h.getInfo().objective_function_value),
+                   time.perf_counter() - began)  # fmt: skip
+
+
+def _unpack(lp: LinearProgram, cp: Compiled, x: FloatArray, obj: float, took: float) -> Solution:
+    off = lp.offsets
+    n_t = cp.n_steps
+    n_l = len(cp.load_ids)
+    n_b = cp.sto_soc0_kwh.shape[0]
+    n_k = cp.pv_kw.shape[0]
+    p = np.zeros((n_l, n_t))
+    p[lp.p_load, lp.p_step] = x[off["p"] : off["p"] + len(lp.p_load)]
+    bt = n_b * n_t
+    return Solution(
+        p_kw=np.clip(p, 0.0, None),
+        unmet_kwh=np.clip(x[off["u"] : off["u"] + n_l], 0.0, None),
+        ch_kw=x[off["ch"] : off["ch"] + bt].reshape(n_b, n_t),
+        dis_kw=x[off["dis"] : off["dis"] + bt].reshape(n_b, n_t),
+        soc_kwh=x[off["soc"] : off["soc"] + bt].reshape(n_b, n_t),
+        pv_kw=x[off["pv"] : off["pv"] + n_k * n_t].reshape(n_k, n_t),
+        imp_kw=x[off["imp"] : off["imp"] + n_t],
+        exp_kw=x[off["exp"] : off["exp"] + n_t],
+        objective=obj,
+        solve_time_s=took,
+        backend="highspy",
+    )
+
+
+def _solution_vector(lp: LinearProgram, cp: Compiled, sol: Solution) -> FloatArray | None:
+    """The columns of ``lp`` filled from ``sol`` where shapes agree (warm start)."""
+    n_l = len(cp.load_ids)
+    if sol.p_kw.shape != (n_l, cp.n_steps):
+        return None
+    off = lp.offsets
+    x = np.zeros(lp.n_cols)
+    x[off["p"] : off["p"] + len(lp.p_load)] = np.minimum(
+        sol.p_kw[lp.p_load, lp.p_step], lp.col_hi[off["p"] : off["p"] + len(lp.p_load)]
+    )
+    x[off["u"] : off["u"] + n_l] = sol.unmet_kwh
+    x[off["imp"] : off["imp"] + cp.n_steps] = sol.imp_kw
+    x[off["exp"] : off["exp"] + cp.n_steps] = sol.exp_kw
+    for name, arr in (("ch", sol.ch_kw), ("dis", sol.dis_kw), ("soc", sol.soc_kwh),
+                      ("pv", sol.pv_kw)):  # fmt: skip
+        x[off[name] : off[name] + arr.size] = arr.ravel()
+    return x

@@ -1,0 +1,271 @@
+"""The plan: what every EVSE, storage unit and flexible load may draw, per step.
+
+Built from load/storage/PV arrays (an LP solution, a rounded one or the fallback) by
+:func:`make_plan`, which also recomputes every node's power and phase currents, marks the
+binding limit per node and step, prices the plan and reports each load's shortfall.
+:func:`check_limits` lists hard-limit violations (there must be none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.compiled import Compiled
+from optimizer.inputs import Phase
+from optimizer.problem import TimeGrid
+
+__all__ = [
+    "EvsePlan",
+    "FlexibleLoadPlan",
+    "NodePlan",
+    "Plan",
+    "StoragePlan",
+    "check_limits",
+    "make_plan",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Absolute tolerance (kW or A) when testing whether a limit binds or is violated.
+TOLERANCE = 1e-6
+
+PhaseCurrents = tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class EvsePlan:
+    evse_id: str
+    phase: Phase
+    session_ids: tuple[str | None, ...]  # the session charging in each step, if any
+    power_w: tuple[float, ...]
+    current_a: tuple[float, ...]  # per-phase current on each connected phase
+    phase_current_a: tuple[PhaseCurrents, ...]  # (L1, L2, L3)
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePlan:
+    storage_id: str
+    power_w: tuple[float, ...]  # charge positive, discharge negative
+    soc_wh: tuple[float, ...]  # at the end of each step
+    phase_current_a: tuple[float, ...]  # on each of the three phases (balanced)
+
+
+@dataclass(frozen=True, slots=True)
+class FlexibleLoadPlan:
+    load_id: str
+    power_w: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    node_id: str
+    power_w: tuple[float, ...]  # net import through the node
+    phase_current_a: tuple[PhaseCurrents, ...]
+    max_import_w: tuple[float | None, ...]
+    binding: tuple[str | None, ...]  # "import", "export", "L1", "L2", "L3" or None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    grid: TimeGrid
+    status: str  # "optimal" or "fallback"
+    evses: dict[str, EvsePlan]
+    storage: dict[str, StoragePlan]
+    flexible_loads: dict[str, FlexibleLoadPlan]
+    nodes: dict[str, NodePlan]
+    shortfall_wh: dict[str, float]  # per session / flexible load
+    grid_import_w: tuple[float, ...]
+    grid_export_w: tuple[float, ...]
+    energy_cost: float
+    demand_charge_cost: float
+    degradation_cost: float
+    peak_import_w: float
+    solve_time_s: float
+    backend: str
+    reason: str | None = None  # why the fallback was used
+    objective: float | None = None
+    rounding_loss_wh: float = 0.0  # first-step energy lost to executable currents vs the LP
+    load_power_w: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def total_cost(self) -> float:
+        return self.energy_cost + self.demand_charge_cost + self.degradation_cost
+
+    def energy_wh(self, load_id: str) -> float:
+        """AC energy the plan gives one session or flexible load over the horizon."""
+        return sum(
+            p * d / 3600.0
+            for p, d in zip(self.load_power_w[load_id], self.grid.step_durations_s, strict=True)
+        )
+
+
+def node_flows(
+    cp: Compiled, p_kw: FloatArray, net_sto_kw: FloatArray, pv_kw: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Net power (N, T) in kW and phase currents (N, 3, T) in A through every node."""
+    sto = cp.sto_under.astype(float)
+    pvu = cp.pv_under.astype(float)
+    under = cp.load_under.astype(float)
+    power = under @ p_kw + sto @ net_sto_kw - pvu @ pv_kw
+    phases = np.stack(
+        [
+            under @ (cp.load_phase_a_per_kw[:, ph, None] * p_kw)
+            + sto @ (cp.sto_phase_a_per_kw[:, None] * net_sto_kw)
+            - pvu @ (cp.pv_phase_a_per_kw[:, None] * pv_kw)
+            for ph in range(3)
+        ],
+        axis=1,
+    )
+    return power, phases
+
+
+def check_limits(
+    cp: Compiled, p_kw: FloatArray, net_sto_kw: FloatArray, pv_kw: FloatArray
+) -> list[str]:
+    """Every hard node limit the arrays break, as readable lines (empty = none)."""
+    power, phases = node_flows(cp, p_kw, net_sto_kw, pv_kw)
+    out: list[str] = []
+    over = np.argwhere(power > cp.node_imp_kw + TOLERANCE)
+    out += [f"{cp.node_ids[n]} step {t}: import {power[n, t]:.3f} kW > "
+            f"{cp.node_imp_kw[n, t]:.3f} kW" for n, t in over]  # fmt: skip
+    under = np.argwhere(-power > cp.node_exp_kw + TOLERANCE)
+    out += [f"{cp.node_ids[n]} step {t}: export {-power[n, t]:.3f} kW > "
+            f"{cp.node_exp_kw[n, t]:.3f} kW" for n, t in under]  # fmt: skip
+    amps = np.abs(phases) > cp.node_phase_a[:, None, :] + TOLERANCE
+    out += [f"{cp.node_ids[n]} step {t}: L{ph + 1} {phases[n, ph, t]:.3f} A > "
+            f"{cp.node_phase_a[n, t]:.3f} A" for n, ph, t in np.argwhere(amps)]  # fmt: skip
+    if (p_kw > cp.load_pmax_kw + TOLERANCE).any():
+        out.append("a load draws more than its EVSE / EV / dimming cap")
+    return out
+
+
+def _binding(cp: Compiled, power: FloatArray, phases: FloatArray) -> list[tuple[str | None, ...]]:
+    tol = 1e-5
+    out: list[tuple[str | None, ...]] = []
+    for n in range(cp.n_nodes):
+        row: list[str | None] = []
+        for t in range(cp.n_steps):
+            label: str | None = None
+            if power[n, t] >= cp.node_imp_kw[n, t] - tol:
+                label = "import"
+            elif -power[n, t] >= cp.node_exp_kw[n, t] - tol:
+                label = "export"
+            else:
+                for ph in range(3):
+                    if abs(phases[n, ph, t]) >= cp.node_phase_a[n, t] - tol:
+                        label = f"L{ph + 1}"
+                        break
+            row.append(label)
+        out.append(tuple(row))
+    return out
+
+
+def _t(values: FloatArray, scale: float = 1.0) -> tuple[float, ...]:
+    return tuple(float(v) * scale for v in values)
+
+
+def make_plan(
+    cp: Compiled,
+    *,
+    p_kw: FloatArray,
+    ch_kw: FloatArray,
+    dis_kw: FloatArray,
+    soc_kwh: FloatArray,
+    pv_kw: FloatArray,
+    status: str,
+    solve_time_s: float,
+    backend: str,
+    reason: str | None = None,
+    objective: float | None = None,
+    rounding_loss_wh: float = 0.0,
+) -> Plan:
+    problem = cp.problem
+    n_t = cp.n_steps
+    net_sto = ch_kw - dis_kw
+    power, phases = node_flows(cp, p_kw, net_sto, pv_kw)
+    binding = _binding(cp, power, phases)
+
+    evse_power = np.zeros((len(problem.evses), n_t))
+    evse_session: list[list[str | None]] = [[None] * n_t for _ in problem.evses]
+    for ld in np.nonzero(cp.load_is_session)[0]:
+        e = int(cp.load_evse[ld])
+        evse_power[e] += p_kw[ld]
+        for t in np.nonzero(p_kw[ld] > 0)[0]:
+            evse_session[e][int(t)] = cp.load_ids[ld]
+        for t in np.nonzero(cp.load_pmax_kw[ld] > 0)[0]:
+            evse_session[e][int(t)] = evse_session[e][int(t)] or cp.load_ids[ld]
+    evses: dict[str, EvsePlan] = {}
+    for e, evse in enumerate(problem.evses):
+        watts = evse_power[e] * 1000.0
+        amps = watts / (evse.voltage_v * evse.phase.n_phases)
+        mask = np.zeros(3)
+        mask[[0, 1, 2] if evse.phase is Phase.THREE else [int(evse.phase.value[1]) - 1]] = 1.0
+        evses[evse.evse_id] = EvsePlan(
+            evse_id=evse.evse_id,
+            phase=evse.phase,
+            session_ids=tuple(evse_session[e]),
+            power_w=_t(watts),
+            current_a=_t(amps),
+            phase_current_a=tuple(
+                (float(a * mask[0]), float(a * mask[1]), float(a * mask[2])) for a in amps
+            ),
+        )
+    storage = {
+        unit.storage_id: StoragePlan(
+            storage_id=unit.storage_id,
+            power_w=_t(net_sto[b], 1000.0),
+            soc_wh=_t(soc_kwh[b], 1000.0),
+            phase_current_a=_t(net_sto[b] * cp.sto_phase_a_per_kw[b]),
+        )
+        for b, unit in enumerate(problem.storage)
+    }
+    n_s = len(problem.sessions)
+    flex = {
+        load.load_id: FlexibleLoadPlan(load_id=load.load_id, power_w=_t(p_kw[n_s + j], 1000.0))
+        for j, load in enumerate(problem.flexible_loads)
+    }
+    nodes = {
+        node_id: NodePlan(
+            node_id=node_id,
+            power_w=_t(power[n], 1000.0),
+            phase_current_a=tuple(
+                (float(phases[n, 0, t]), float(phases[n, 1, t]), float(phases[n, 2, t]))
+                for t in range(n_t)
+            ),
+            max_import_w=tuple(
+                None if np.isinf(v) else float(v) * 1000.0 for v in cp.node_imp_kw[n]
+            ),
+            binding=binding[n],
+        )
+        for n, node_id in enumerate(cp.node_ids)
+    }
+    delivered_kwh = (p_kw * cp.dt_h[None, :]).sum(axis=1) * cp.load_eff
+    shortfall = np.clip(cp.load_need_kwh - delivered_kwh, 0.0, None)
+    root = power[cp.root]
+    imp = np.clip(root, 0.0, None)
+    exp = np.clip(-root, 0.0, None)
+    peak_kw = max(float(imp.max(initial=0.0)), cp.peak_so_far_kw)
+    return Plan(
+        grid=problem.grid,
+        status=status,
+        evses=evses,
+        storage=storage,
+        flexible_loads=flex,
+        nodes=nodes,
+        shortfall_wh={lid: float(shortfall[ld]) * 1000.0 for ld, lid in enumerate(cp.load_ids)},
+        grid_import_w=_t(imp, 1000.0),
+        grid_export_w=_t(exp, 1000.0),
+        energy_cost=float((cp.dt_h * (cp.price_imp * imp - cp.price_exp * exp)).sum()),
+        demand_charge_cost=cp.demand_charge_per_kw * peak_kw,
+        degradation_cost=float((cp.sto_degr[:, None] * cp.dt_h[None, :] * (ch_kw + dis_kw)).sum()),
+        peak_import_w=peak_kw * 1000.0,
+        solve_time_s=solve_time_s,
+        backend=backend,
+        reason=reason,
+        objective=objective,
+        rounding_loss_wh=rounding_loss_wh,
+        load_power_w={lid: _t(p_kw[ld], 1000.0) for ld, lid in enumerate(cp.load_ids)},
+    )

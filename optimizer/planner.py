@@ -1,0 +1,194 @@
+"""The rolling-horizon planner (MPC) and the one-shot :func:`solve`.
+
+:class:`Planner` is sans-I/O: the caller hands it a :class:`~optimizer.problem.Problem` built
+from the current state whenever :meth:`Planner.due` says so (the timer ran out, or an event was
+noted with :meth:`Planner.notify`), and gets a :class:`~optimizer.plan.Plan` back. A solve that
+fails, is infeasible or passes its time limit never leaves the site without limits: the plan
+is the proportional-share fallback, the reason is logged and kept on the plan, and the next
+call to :meth:`Planner.due` is true so the planner tries again next cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.compiled import Compiled, compile_problem
+from optimizer.exceptions import InvalidProblem, SolveFailed
+from optimizer.fallback import proportional_share
+from optimizer.fastlp import solve_direct
+from optimizer.model import solve_pyomo
+from optimizer.plan import Plan, make_plan
+from optimizer.problem import Problem
+from optimizer.rounding import round_first_step
+from optimizer.solution import Solution
+
+__all__ = ["Planner", "PlannerConfig", "fallback_plan", "solve"]
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["direct", "pyomo"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerConfig:
+    """Planner settings.
+
+    ``backend``: ``"direct"`` assembles the LP with numpy and solves it with ``highspy``
+    (the hot loop); ``"pyomo"`` builds the Pyomo model and solves it with ``solver_name``.
+    ``round_first_step``: make the first step executable (minimum / discrete currents);
+    ``reallocate``: hand out the headroom rounding frees (False: plain truncation).
+    """
+
+    backend: Backend = "direct"
+    solver_name: str = "appsi_highs"
+    time_limit_s: float = 10.0
+    replan_interval_s: float = 300.0
+    round_first_step: bool = True
+    reallocate: bool = True
+    warm_start: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("direct", "pyomo"):
+            raise InvalidProblem("backend", f"must be 'direct' or 'pyomo', got {self.backend!r}")
+        if not self.time_limit_s > 0:
+            raise InvalidProblem("time_limit_s", "must be positive")
+        if not self.replan_interval_s > 0:
+            raise InvalidProblem("replan_interval_s", "must be positive")
+
+
+def fallback_plan(cp: Compiled, reason: str, *, solve_time_s: float = 0.0) -> Plan:
+    """The proportional-share plan (no solver)."""
+    began = time.perf_counter()
+    p = proportional_share(cp)
+    n_b = cp.sto_soc0_kwh.shape[0]
+    zeros = np.zeros((n_b, cp.n_steps))
+    return make_plan(
+        cp,
+        p_kw=p,
+        ch_kw=zeros,
+        dis_kw=zeros,
+        soc_kwh=np.repeat(cp.sto_soc0_kwh[:, None], cp.n_steps, axis=1),
+        pv_kw=np.zeros_like(cp.pv_kw),
+        status="fallback",
+        solve_time_s=solve_time_s + time.perf_counter() - began,
+        backend="fallback",
+        reason=reason,
+    )
+
+
+def _solve_lp(cp: Compiled, config: PlannerConfig, warm: Solution | None) -> Solution:
+    if config.backend == "pyomo":
+        return solve_pyomo(cp, solver_name=config.solver_name, time_limit_s=config.time_limit_s)
+    return solve_direct(cp, time_limit_s=config.time_limit_s, warm_start=warm)
+
+
+def _plan_from(cp: Compiled, sol: Solution, config: PlannerConfig) -> Plan:
+    p = sol.p_kw
+    loss_kwh = 0.0
+    if config.round_first_step:
+        p, loss_kwh = round_first_step(
+            cp, sol.p_kw, sol.ch_kw - sol.dis_kw, sol.pv_kw, reallocate=config.reallocate
+        )
+    return make_plan(
+        cp,
+        p_kw=p,
+        ch_kw=sol.ch_kw,
+        dis_kw=sol.dis_kw,
+        soc_kwh=sol.soc_kwh,
+        pv_kw=sol.pv_kw,
+        status="optimal",
+        solve_time_s=sol.solve_time_s,
+        backend=sol.backend,
+        objective=sol.objective,
+        rounding_loss_wh=loss_kwh * 1000.0,
+    )
+
+
+def solve(problem: Problem, config: PlannerConfig | None = None) -> Plan:
+    """One plan for ``problem``; the fallback plan if the solve fails (never raises for that)."""
+    return Planner(config).plan(problem)
+
+
+class Planner:
+    """Re-plans on a timer and on events, warm-starting from its previous solution."""
+
+    def __init__(self, config: PlannerConfig | None = None) -> None:
+        self.config = config or PlannerConfig()
+        self.last_plan: Plan | None = None
+        self._last_start: datetime | None = None
+        self._last_solution: Solution | None = None
+        self._last_loads: tuple[str, ...] = ()
+        self._pending: list[str] = []
+        self.failures = 0
+
+    def notify(self, event: str) -> None:
+        """Note an event that calls for a re-plan: arrival, departure, constraint, deviation."""
+        self._pending.append(event)
+
+    def due(self, now: datetime) -> bool:
+        if self._last_start is None or self._pending:
+            return True
+        if self.last_plan is not None and self.last_plan.status != "optimal":
+            return True  # retry after a fallback
+        return (now - self._last_start).total_seconds() >= self.config.replan_interval_s
+
+    def plan(self, problem: Problem) -> Plan:
+        cp = compile_problem(problem)
+        began = time.perf_counter()
+        try:
+            sol = _solve_lp(cp, self.config, self._warm(cp))
+        except SolveFailed as exc:
+            self.failures += 1
+            logger.warning(
+                "plan at %s: %s; using proportional share under every node limit",
+                problem.grid.start.isoformat(),
+                exc,
+            )
+            plan = fallback_plan(cp, str(exc), solve_time_s=time.perf_counter() - began)
+            self._last_solution = None
+        else:
+            plan = _plan_from(cp, sol, self.config)
+            self._last_solution = sol
+            self._last_loads = cp.load_ids
+        if self._pending:
+            logger.debug("re-planned for %s", ", ".join(self._pending))
+        self._pending.clear()
+        self._last_start = problem.grid.start
+        self.last_plan = plan
+        return plan
+
+    def _warm(self, cp: Compiled) -> Solution | None:
+        """The previous solution shifted to the new grid start, if the loads match."""
+        prev = self._last_solution
+        if not self.config.warm_start or prev is None or self._last_start is None:
+            return None
+        if self._last_loads != cp.load_ids or prev.p_kw.shape[1] != cp.n_steps:
+            return None
+        step_s = cp.problem.grid.step_durations_s[0]
+        shift = round((cp.problem.grid.start - self._last_start).total_seconds() / step_s)
+        if shift < 0 or shift >= cp.n_steps:
+            return None
+
+        def roll(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            if shift == 0:
+                return a
+            return np.concatenate([a[..., shift:], np.repeat(a[..., -1:], shift, axis=-1)], -1)
+
+        return dataclasses.replace(
+            prev,
+            p_kw=np.minimum(roll(prev.p_kw), cp.load_pmax_kw),
+            ch_kw=roll(prev.ch_kw),
+            dis_kw=roll(prev.dis_kw),
+            soc_kwh=roll(prev.soc_kwh),
+            pv_kw=np.minimum(roll(prev.pv_kw), cp.pv_kw),
+            imp_kw=roll(prev.imp_kw),
+            exp_kw=roll(prev.exp_kw),
+        )

@@ -1,0 +1,27 @@
+"""A solved LP as arrays (kW, kWh), whichever path produced it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Solution"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    p_kw: FloatArray  # (L, T) load power
+    unmet_kwh: FloatArray  # (L,)
+    ch_kw: FloatArray  # (B, T)
+    dis_kw: FloatArray  # (B, T)
+    soc_kwh: FloatArray  # (B, T) at the end of each step
+    pv_kw: FloatArray  # (K, T) used (forecast minus curtailment)
+    imp_kw: FloatArray  # (T,)
+    exp_kw: FloatArray  # (T,)
+    objective: float
+    solve_time_s: float
+    backend: str

@@ -1,0 +1,216 @@
+"""``chargegrid sim``: run a fleet of simulated stations against any OCPP central system."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from chargegrid.cli import add_clock_arguments
+
+__all__ = ["add_commands"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_commands(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="run simulated charging stations and EVs against an OCPP central system",
+        description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1) with EVs "
+        "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
+        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}.",
+    )
+    parser.add_argument(
+        "--url",
+        default="ws://127.0.0.1:9000/ocpp",
+        help="central system WebSocket base URL (default ws://127.0.0.1:9000/ocpp)",
+    )
+    parser.add_argument("--stations", type=int, default=10, help="number of stations (default 10)")
+    parser.add_argument(
+        "--connectors", type=int, default=1, help="connectors (EVSEs) per station (default 1)"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--scenario",
+        choices=["depot", "workplace", "public"],
+        default="depot",
+        help="generated scenario (default depot)",
+    )
+    source.add_argument("--scenario-file", metavar="CSV", help="replay a saved scenario instead")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--days", type=int, default=1, help="days to generate (default 1)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="shorthand for --clock-speed: 60 = a simulated hour per real minute",
+    )
+    parser.add_argument(
+        "--ocpp",
+        choices=["1.6", "2.0.1", "mixed"],
+        default="1.6",
+        help="protocol of the stations; mixed alternates (default 1.6)",
+    )
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("CHARGEGRID_SIM_PASSWORD"),
+        help="Basic auth password of every station (user = station id; "
+        "default $CHARGEGRID_SIM_PASSWORD, none when unset)",
+    )
+    parser.add_argument(
+        "--max-current-a", type=float, default=32.0, help="connector rating per phase (default 32)"
+    )
+    parser.add_argument(
+        "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
+    )
+    parser.add_argument(
+        "--meter-interval-s",
+        type=float,
+        default=60.0,
+        help="meter value sample interval, simulated seconds (default 60)",
+    )
+    parser.add_argument(
+        "--duration-h",
+        type=float,
+        default=None,
+        help="stop after this many simulated hours (default: when the last EV has left)",
+    )
+    parser.add_argument("--save-scenario", metavar="CSV", help="also write the scenario used")
+    parser.add_argument(
+        "--summary-csv",
+        metavar="CSV",
+        default="sim-summary.csv",
+        help="where to write the per-EV summary (default sim-summary.csv)",
+    )
+    parser.add_argument(
+        "--progress-s",
+        type=float,
+        default=None,
+        help="real seconds between progress updates (default 1 on a terminal, 10 otherwise)",
+    )
+    add_clock_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from chargegrid.clock import clock_from_settings
+    from simulators.exceptions import ScenarioError
+    from simulators.fleet import Fleet, FleetConfig
+    from simulators.scenario import generate, load_scenario, save_scenario, suggested_start
+
+    speed = args.speed if args.speed is not None else args.clock_speed
+    if speed <= 0:
+        print("chargegrid sim: --speed must be positive", file=sys.stderr)
+        return 2
+    start = args.clock_start
+    if start is None and speed != 1.0 and not args.scenario_file:
+        start = suggested_start(args.scenario, datetime.now(UTC))
+    clock = clock_from_settings(start=start, speed=speed, anchor=args.clock_anchor)
+    try:
+        if args.scenario_file:
+            scenario = load_scenario(args.scenario_file)
+        else:
+            scenario = generate(
+                args.scenario,
+                stations=args.stations,
+                seed=args.seed,
+                start=clock.now(),
+                connectors=args.connectors,
+                days=args.days,
+            )
+        config = FleetConfig(
+            url=args.url,
+            stations=args.stations,
+            ocpp=args.ocpp,
+            password=args.password,
+            connectors=args.connectors,
+            max_current_a=args.max_current_a,
+            phases=args.phases,
+            meter_interval_s=args.meter_interval_s,
+            seed=args.seed,
+        )
+        fleet = Fleet(config, scenario, clock=clock)
+    except ScenarioError as exc:
+        print(f"chargegrid sim: {exc}", file=sys.stderr)
+        return 2
+    if args.save_scenario:
+        save_scenario(scenario, args.save_scenario)
+    until = None if args.duration_h is None else clock.now() + timedelta(hours=args.duration_h)
+    tty = sys.stderr.isatty()
+    every = args.progress_s if args.progress_s is not None else (1.0 if tty else 10.0)
+    logger.info(
+        "simulating %d stations (%s) from %s at speed %g against %s: %d EVs",
+        args.stations,
+        args.ocpp,
+        clock.now().isoformat(timespec="seconds"),
+        speed,
+        args.url,
+        len(scenario),
+    )
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
+
+    def show(progress: Any) -> None:
+        if tty:
+            sys.stderr.write("\r\x1b[2K" + progress.line())
+            sys.stderr.flush()
+        else:
+            logger.info("%s", progress.line())
+
+    try:
+        summary = asyncio.run(
+            fleet.run(
+                until=until,
+                on_progress=show,
+                progress_every_s=every,
+                ramp_s=min(10.0, args.stations / 100),
+            )
+        )
+    except KeyboardInterrupt:
+        summary = fleet.summary()
+    if tty:
+        sys.stderr.write("\n")
+    summary.to_csv(args.summary_csv, index=False)
+    _print_summary(summary, fleet, args.summary_csv)
+    return 0
+
+
+def _print_summary(summary: Any, fleet: Any, path: str) -> None:
+    out = sys.stdout
+    if summary.empty:
+        out.write("no EV sessions\n")
+        return
+    shown = summary.head(30).copy()
+    shown["requested_kwh"] = (shown["requested_wh"] / 1000).round(1)
+    shown["delivered_kwh"] = (shown["delivered_wh"] / 1000).round(1)
+    shown["soc_end_%"] = (shown["soc_at_departure"] * 100).round(0)
+    shown["under_limit_min"] = (shown["under_limit_s"] / 60).round(0)
+    cols = [
+        "ev_id",
+        "station_id",
+        "connector_id",
+        "requested_kwh",
+        "delivered_kwh",
+        "soc_end_%",
+        "under_limit_min",
+        "outcome",
+    ]
+    out.write(shown[cols].to_string(index=False) + "\n")
+    if len(summary) > len(shown):
+        out.write(f"... {len(summary) - len(shown)} more rows in {path}\n")
+    requested = summary["requested_wh"].sum() / 1000
+    delivered = summary["delivered_wh"].sum() / 1000
+    outcomes = summary["outcome"].value_counts().to_dict()
+    progress = fleet.progress()
+    out.write(
+        f"EVs {len(summary)} | requested {requested:.1f} kWh | delivered {delivered:.1f} kWh "
+        f"| outcomes {outcomes} | OCPP calls {progress.calls_sent} "
+        f"| CALLERRORs {progress.call_errors}\n"
+    )
+    out.write(f"summary written to {path}\n")

@@ -1,0 +1,129 @@
+"""A connector (EVSE) of a simulated station: its rating, state, vehicle and session record."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from simulators.ev import EV, EVSpec
+from simulators.messages import ConnectorStatus, Transaction
+
+__all__ = ["Connector", "ConnectorSpec", "SessionRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    """A connector's rating. AC power is ``max_current_a * voltage_v * phases``; a DC
+    connector is rated by ``max_power_w`` and reports one current at ``voltage_v``."""
+
+    max_current_a: float = 32.0
+    phases: int = 3
+    dc: bool = False
+    voltage_v: float = 230.0
+    max_power_w: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 2, 3):
+            raise ValueError(f"phases must be 1, 2 or 3, got {self.phases}")
+        if self.max_current_a <= 0 or self.voltage_v <= 0:
+            raise ValueError("max_current_a and voltage_v must be positive")
+        if self.dc and self.max_power_w is None:
+            raise ValueError("a DC connector needs max_power_w")
+
+    def rating_w(self, phases: int | None = None) -> float:
+        if self.dc:
+            assert self.max_power_w is not None
+            return min(self.max_power_w, self.max_current_a * self.voltage_v)
+        ac = self.max_current_a * self.voltage_v * (phases or self.phases)
+        return ac if self.max_power_w is None else min(ac, self.max_power_w)
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One vehicle's visit, for the fleet summary."""
+
+    station_id: str
+    connector_id: int
+    ev_id: str
+    arrival: datetime | None
+    departure: datetime | None
+    requested_wh: float
+    plugged_at: datetime | None = None
+    left_at: datetime | None = None
+    delivered_wh: float = 0.0
+    soc_at_departure: float | None = None
+    under_limit_s: float = 0.0
+    outcome: str | None = None
+
+    @classmethod
+    def start(cls, station_id: str, connector_id: int, ev: EVSpec, now: datetime) -> SessionRecord:
+        return cls(
+            station_id,
+            connector_id,
+            ev.ev_id,
+            ev.arrival,
+            ev.departure,
+            ev.energy_request_wh,
+            plugged_at=now,
+        )
+
+    @classmethod
+    def missed(
+        cls, station_id: str, connector_id: int, ev: EVSpec, *, outcome: str = "missed"
+    ) -> SessionRecord:
+        return cls(
+            station_id,
+            connector_id,
+            ev.ev_id,
+            ev.arrival,
+            ev.departure,
+            ev.energy_request_wh,
+            soc_at_departure=ev.initial_soc,
+            outcome=outcome,
+        )
+
+    def finish(self, ev: EV, now: datetime, outcome: str) -> SessionRecord:
+        self.left_at = now
+        self.delivered_wh = round(ev.delivered_wh, 1)
+        self.soc_at_departure = round(ev.soc, 4)
+        self.outcome = outcome
+        return self
+
+
+class Connector:
+    """Mutable state of one connector; the :class:`~simulators.station.Station` drives it."""
+
+    def __init__(self, connector_id: int, spec: ConnectorSpec) -> None:
+        self.id = connector_id
+        self.spec = spec
+        self.status = ConnectorStatus.AVAILABLE
+        self.operative = True
+        self.faulted = False
+        self.ev: EV | None = None
+        self.tx: Transaction | None = None
+        self.auth: str | None = None  # None, "pending", "accepted", "rejected"
+        self.planned: deque[EVSpec] = deque()
+        self.record: SessionRecord | None = None
+        self.energy_wh = 0.0
+        self.power_w = 0.0
+        self.limited = False
+        self.next_sample_at: datetime | None = None
+
+    def phases_used(self) -> int:
+        if self.ev is None or self.spec.dc:
+            return self.spec.phases
+        return min(self.spec.phases, self.ev.spec.phases)
+
+    def tx_started(self) -> datetime | None:
+        return None if self.tx is None else self.tx.started_at
+
+    def advance(self, dt_s: float) -> float:
+        """Deliver the current power for ``dt_s``; return the energy (Wh)."""
+        if self.ev is None or self.tx is None or self.power_w <= 0:
+            return 0.0
+        energy = self.ev.advance(self.power_w, dt_s)
+        self.energy_wh += energy
+        if self.limited and self.record is not None:
+            self.record.under_limit_s += dt_s
+        return energy

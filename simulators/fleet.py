@@ -1,0 +1,238 @@
+"""A fleet of simulated stations in one process, on one clock, against one central system.
+
+:func:`build_runner` wires one station (model, OCPP adapter, runner); :class:`Fleet` builds
+``SIM-0001`` ... from a scenario, runs them until the last vehicle has left (or a deadline),
+reports :class:`FleetProgress` on the way and a per-vehicle summary at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from chargegrid.clock import Clock
+from simulators.connector import ConnectorSpec, SessionRecord
+from simulators.ev import EVSpec
+from simulators.messages import ConnectorStatus
+from simulators.ocpp16 import V16Adapter
+from simulators.ocpp201 import V201Adapter
+from simulators.runner import Adapter, StationRunner
+from simulators.scenario import sessions_by_station, station_ids
+from simulators.station import Station, StationSpec
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "Fleet",
+    "FleetConfig",
+    "FleetProgress",
+    "build_runner",
+    "version_for",
+]
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = (
+    "ev_id",
+    "station_id",
+    "connector_id",
+    "arrival",
+    "departure",
+    "requested_wh",
+    "delivered_wh",
+    "soc_at_departure",
+    "under_limit_s",
+    "outcome",
+)
+
+
+def version_for(index: int, mode: str) -> str:
+    """The OCPP version of the ``index``-th station (0-based): ``mixed`` alternates."""
+    if mode == "mixed":
+        return "1.6" if index % 2 == 0 else "2.0.1"
+    if mode not in ("1.6", "2.0.1"):
+        raise ValueError(f"OCPP mode must be 1.6, 2.0.1 or mixed, got {mode!r}")
+    return mode
+
+
+def build_runner(
+    spec: StationSpec,
+    *,
+    url: str,
+    clock: Clock,
+    sessions: list[tuple[int, EVSpec]] | None = None,
+    password: str | None = None,
+    rng: random.Random | None = None,
+    response_timeout_s: float = 30.0,
+) -> StationRunner:
+    """One station, ready to :meth:`~StationRunner.run`."""
+    station = Station(spec, now=clock.now(), sessions=sessions or [])
+    adapter: Adapter = V16Adapter() if spec.ocpp_version == "1.6" else V201Adapter()
+    return StationRunner(
+        station,
+        adapter,
+        url=url,
+        clock=clock,
+        password=password,
+        rng=rng,
+        response_timeout_s=response_timeout_s,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    url: str
+    stations: int = 10
+    ocpp: str = "1.6"
+    password: str | None = None
+    connectors: int = 1
+    max_current_a: float = 32.0
+    phases: int = 3
+    meter_interval_s: float = 60.0
+    heartbeat_interval_s: float = 300.0
+    prefix: str = "SIM"
+    seed: int = 0
+    response_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetProgress:
+    sim_time: datetime
+    stations: int
+    online: int
+    charging: int
+    sessions_done: int
+    sessions_total: int
+    energy_wh: float
+    power_w: float
+    calls_sent: int
+    call_errors: int
+    offline_queued: int
+
+    def line(self) -> str:
+        return (
+            f"{self.sim_time:%Y-%m-%d %H:%M} | online {self.online}/{self.stations} | "
+            f"charging {self.charging} | sessions {self.sessions_done}/{self.sessions_total} | "
+            f"{self.energy_wh / 1000:.1f} kWh | {self.power_w / 1000:.1f} kW | "
+            f"msgs {self.calls_sent} | errors {self.call_errors}"
+        )
+
+
+class Fleet:
+    """The stations of a scenario, run together."""
+
+    def __init__(self, config: FleetConfig, scenario: pd.DataFrame, *, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.scenario = scenario
+        ids = station_ids(config.stations, prefix=config.prefix)
+        plan = sessions_by_station(scenario, ids, connectors=config.connectors)
+        connector = ConnectorSpec(max_current_a=config.max_current_a, phases=config.phases)
+        rng = random.Random(config.seed)
+        self.runners: list[StationRunner] = []
+        for i, station_id in enumerate(ids):
+            spec = StationSpec(
+                station_id=station_id,
+                ocpp_version=version_for(i, config.ocpp),
+                connectors=(connector,) * config.connectors,
+                meter_interval_s=config.meter_interval_s,
+                heartbeat_interval_s=config.heartbeat_interval_s,
+            )
+            self.runners.append(
+                build_runner(
+                    spec,
+                    url=config.url,
+                    clock=clock,
+                    sessions=plan[station_id],
+                    password=config.password,
+                    rng=random.Random(rng.random()),
+                    response_timeout_s=config.response_timeout_s,
+                )
+            )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def end(self) -> datetime | None:
+        """Five minutes after the last planned departure."""
+        if self.scenario.empty:
+            return None
+        last: datetime = self.scenario["departure"].max().to_pydatetime()
+        return last + timedelta(minutes=5)
+
+    def progress(self) -> FleetProgress:
+        done = charging = 0
+        energy = power = 0.0
+        for r in self.runners:
+            done += len(r.station.records)
+            for c in r.station.connectors.values():
+                energy += c.energy_wh
+                power += c.power_w
+                charging += c.status is ConnectorStatus.CHARGING
+        return FleetProgress(
+            sim_time=self.clock.now(),
+            stations=len(self.runners),
+            online=sum(r.online for r in self.runners),
+            charging=charging,
+            sessions_done=done,
+            sessions_total=len(self.scenario),
+            energy_wh=energy,
+            power_w=power,
+            calls_sent=sum(r.stats.calls_sent for r in self.runners),
+            call_errors=sum(r.stats.call_errors for r in self.runners),
+            offline_queued=sum(len(r.outbox) for r in self.runners if not r.online),
+        )
+
+    async def run(
+        self,
+        *,
+        until: datetime | None = None,
+        on_progress: Callable[[FleetProgress], None] | None = None,
+        progress_every_s: float = 1.0,
+        ramp_s: float = 0.0,
+    ) -> pd.DataFrame:
+        """Run every station until ``until`` (default :attr:`end`); return the summary.
+
+        ``ramp_s`` spreads the first connections over that many real seconds.
+        """
+        deadline = until or self.end
+        for i, runner in enumerate(self.runners):
+            self._tasks.append(
+                asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(self.runners))))
+            )
+        try:
+            while deadline is None or self.clock.now() < deadline:
+                await asyncio.sleep(progress_every_s)
+                if on_progress is not None:
+                    on_progress(self.progress())
+        finally:
+            await self.stop()
+        return self.summary()
+
+    async def _start(self, runner: StationRunner, delay_s: float) -> None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        await runner.run()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    def summary(self) -> pd.DataFrame:
+        """Per vehicle: energy requested and delivered, SoC at departure, time under limit."""
+        now = self.clock.now()
+        records: list[SessionRecord] = []
+        for r in self.runners:
+            records += r.station.finish(now)
+        rows = [{k: v for k, v in asdict(rec).items() if k in SUMMARY_COLUMNS} for rec in records]
+        frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+        return frame.sort_values(["arrival", "ev_id"], kind="stable").reset_index(drop=True)

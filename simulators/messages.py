@@ -1,0 +1,180 @@
+"""What a simulated station says, independent of the OCPP version.
+
+The station model emits these; the 1.6 and 2.0.1 adapters turn them into OCPP calls.
+Transaction-related ones (:data:`TX_MESSAGES`) go through the offline queue.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "TX_MESSAGES",
+    "AuthorizeRequest",
+    "ChargingNeeds",
+    "ConnectorStatus",
+    "MeterSample",
+    "Outgoing",
+    "StatusChanged",
+    "StopReason",
+    "Transaction",
+    "TransactionEnded",
+    "TransactionStarted",
+    "iso",
+    "sampled_values",
+]
+
+
+class ConnectorStatus(enum.Enum):
+    """OCPP 1.6 connector states; the 2.0.1 adapter folds them into its five."""
+
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    FAULTED = "Faulted"
+    UNAVAILABLE = "Unavailable"
+
+
+class StopReason(enum.Enum):
+    EV_DISCONNECTED = "EVDisconnected"
+    LOCAL = "Local"
+    REMOTE = "Remote"
+    REBOOT = "HardReset"
+    UNLOCK = "UnlockCommand"
+    FAULT = "Other"
+
+
+@dataclass(slots=True, eq=False)
+class Transaction:
+    """A transaction as the station knows it; ``csms_id`` arrives later in 1.6."""
+
+    local_id: str
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    meter_start_wh: float
+    remote: bool = False
+    csms_id: int | None = None
+    remote_start_id: int | None = None
+    seq_no: int = 0
+    ended: bool = False
+    failed: bool = False
+
+    def next_seq(self) -> int:
+        value = self.seq_no
+        self.seq_no += 1
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    connector_id: int
+    status: ConnectorStatus
+    at: datetime
+    error_code: str = "NoError"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    connector_id: int
+    id_tag: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    tx: Transaction
+    at: datetime
+    seq_no: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """One sample: energy register, power, per-phase current and voltage, SoC on DC."""
+
+    connector_id: int
+    tx: Transaction | None
+    at: datetime
+    energy_wh: float
+    power_w: float
+    current_a: tuple[float, ...]
+    voltage_v: float
+    soc_pct: float | None = None
+    seq_no: int = 0
+    context: str = "Sample.Periodic"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnded:
+    tx: Transaction
+    at: datetime
+    meter_stop_wh: float
+    reason: StopReason
+    seq_no: int
+    last: MeterSample | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingNeeds:
+    """The vehicle's needs (2.0.1 NotifyEVChargingNeeds)."""
+
+    connector_id: int
+    at: datetime
+    energy_amount_wh: float
+    departure: datetime | None
+    max_current_a: float
+    min_current_a: float
+    max_voltage_v: float
+    dc: bool
+    soc_pct: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+Outgoing = (
+    StatusChanged
+    | AuthorizeRequest
+    | TransactionStarted
+    | MeterSample
+    | TransactionEnded
+    | ChargingNeeds
+)
+
+#: Messages that belong to a transaction and go through the offline queue.
+TX_MESSAGES = (TransactionStarted, MeterSample, TransactionEnded)
+
+
+def iso(at: datetime) -> str:
+    """An OCPP timestamp: UTC with milliseconds and a ``Z``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def sampled_values(sample: MeterSample, *, phase_key: str = "phase") -> list[dict[str, Any]]:
+    """The sampled values of a meter sample in the snake_case form both versions share."""
+    context = sample.context
+    values: list[dict[str, Any]] = [
+        {"value": sample.energy_wh, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": sample.power_w, "measurand": "Power.Active.Import", "unit": "W"},
+    ]
+    for i, amps in enumerate(sample.current_a, start=1):
+        values.append(
+            {
+                "value": amps,
+                "measurand": "Current.Import",
+                "unit": "A",
+                phase_key: f"L{i}" if len(sample.current_a) > 1 else None,
+            }
+        )
+    values.append({"value": sample.voltage_v, "measurand": "Voltage", "unit": "V"})
+    if sample.soc_pct is not None:
+        values.append({"value": sample.soc_pct, "measurand": "SoC", "unit": "Percent"})
+    for v in values:
+        v["context"] = context
+        if v.get(phase_key) is None:
+            v.pop(phase_key, None)
+    return values

@@ -1,0 +1,447 @@
+"""OCPP 2.0.1 for the simulated station: thin handlers and the encoding of model messages.
+
+Each connector of the model is an EVSE (``evseId`` = connector number) with one connector.
+Transactions are TransactionEvents (Started / Updated / Ended) with a per-transaction
+``seqNo``; those produced while offline carry ``offline=true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import Any
+
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint, call, call_result
+from websockets.asyncio.client import ClientConnection
+
+from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
+from simulators.messages import (
+    AuthorizeRequest,
+    ChargingNeeds,
+    ConnectorStatus,
+    MeterSample,
+    StatusChanged,
+    StopReason,
+    TransactionEnded,
+    TransactionStarted,
+    iso,
+    sampled_values,
+)
+from simulators.runner import OutItem, StationRunner
+from simulators.station import Station
+
+__all__ = ["V201Adapter", "V201ChargePoint"]
+
+logger = logging.getLogger(__name__)
+
+_STATUS = {
+    ConnectorStatus.AVAILABLE: "Available",
+    ConnectorStatus.UNAVAILABLE: "Unavailable",
+    ConnectorStatus.FAULTED: "Faulted",
+}
+_CHARGING_STATE = {
+    ConnectorStatus.CHARGING: "Charging",
+    ConnectorStatus.SUSPENDED_EV: "SuspendedEV",
+    ConnectorStatus.SUSPENDED_EVSE: "SuspendedEVSE",
+    ConnectorStatus.PREPARING: "EVConnected",
+    ConnectorStatus.FINISHING: "EVConnected",
+}
+_STOPPED = {
+    StopReason.EV_DISCONNECTED: "EVDisconnected",
+    StopReason.LOCAL: "Local",
+    StopReason.REMOTE: "Remote",
+    StopReason.REBOOT: "ImmediateReset",
+    StopReason.UNLOCK: "Other",
+    StopReason.FAULT: "Other",
+}
+_PURPOSES = {p.value: p for p in ProfilePurpose}
+#: (component, variable) -> the station's configuration key.
+VARIABLES = {
+    ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
+    ("SampledDataCtrlr", "TxUpdatedInterval"): "MeterValueSampleInterval",
+    ("AlignedDataCtrlr", "Interval"): "MeterValueSampleInterval",
+    ("SmartChargingCtrlr", "ProfileStackLevel"): "ChargeProfileMaxStackLevel",
+    ("SmartChargingCtrlr", "RateUnit"): "ChargingScheduleAllowedChargingRateUnit",
+    ("AuthCtrlr", "LocalAuthorizeOffline"): "LocalAuthorizeOffline",
+    ("AuthCtrlr", "AuthorizeRemoteStart"): "AuthorizeRemoteTxRequests",
+}
+
+
+def _meter_value(sample: MeterSample) -> dict[str, Any]:
+    values = sampled_values(sample)
+    for v in values:
+        v["value"] = float(v["value"])
+        v["unit_of_measure"] = {"unit": v.pop("unit")}
+    return {"timestamp": iso(sample.at), "sampled_value": values}
+
+
+class V201ChargePoint(ChargePoint):
+    """The station's side of an OCPP 2.0.1 connection."""
+
+    def __init__(self, runner: StationRunner, ws: ClientConnection) -> None:
+        super().__init__(runner.station_id, ws, response_timeout=runner.response_timeout_s)
+        self.runner = runner
+        self.station = runner.station
+
+    def _now(self) -> datetime:
+        return self.runner.sync()
+
+    def _parse(self, raw: dict[str, Any]) -> Any:
+        try:
+            return parse_profile(raw, received_at=self._now())
+        except ProfileError as exc:
+            logger.warning("%s: rejected charging profile: %s", self.id, exc)
+            self.runner.stats.error(f"charging profile rejected: {exc}")
+            return None
+
+    @on("RequestStartTransaction")
+    async def on_request_start(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        evse_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.RequestStartTransaction:
+        await self.runner.answer_delay()
+        profile = None
+        if charging_profile is not None:
+            profile = self._parse(charging_profile)
+            if profile is None or profile.purpose is not ProfilePurpose.TX:
+                return call_result.RequestStartTransaction(status="Rejected")
+        ok, out = self.station.remote_start(id_token["id_token"], evse_id, profile, self._now())
+        self.runner.submit(out)
+        self.runner.poke()
+        tx_id = None
+        for m in out:
+            if isinstance(m, TransactionStarted):
+                m.tx.remote_start_id = remote_start_id
+                tx_id = m.tx.local_id
+        return call_result.RequestStartTransaction(
+            status="Accepted" if ok else "Rejected", transaction_id=tx_id
+        )
+
+    @on("RequestStopTransaction")
+    async def on_request_stop(
+        self, transaction_id: str, **_: Any
+    ) -> call_result.RequestStopTransaction:
+        await self.runner.answer_delay()
+        ok, out = self.station.remote_stop(transaction_id, self._now())
+        self.runner.submit(out)
+        self.runner.poke()
+        return call_result.RequestStopTransaction(status="Accepted" if ok else "Rejected")
+
+    @on("SetChargingProfile")
+    async def on_set_charging_profile(
+        self, evse_id: int, charging_profile: dict[str, Any], **_: Any
+    ) -> call_result.SetChargingProfile:
+        await self.runner.answer_delay()
+        profile = self._parse(charging_profile)
+        if profile is None:
+            return call_result.SetChargingProfile(
+                status="Rejected", status_info={"reason_code": "InvalidSchedule"}
+            )
+        try:
+            ok, out = self.station.set_profile(evse_id, profile, self._now())
+        except Exception as exc:
+            logger.warning("%s: rejected charging profile: %s", self.id, exc)
+            return call_result.SetChargingProfile(status="Rejected")
+        self.runner.submit(out)
+        self.runner.poke()
+        return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")
+
+    @on("ClearChargingProfile")
+    async def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.ClearChargingProfile:
+        await self.runner.answer_delay()
+        crit = charging_profile_criteria or {}
+        purpose = crit.get("charging_profile_purpose")
+        ok, out = self.station.clear_profiles(
+            self._now(),
+            profile_id=charging_profile_id,
+            connector_id=crit.get("evse_id"),
+            stack_level=crit.get("stack_level"),
+            purpose=None if purpose is None else _PURPOSES[purpose],
+        )
+        self.runner.submit(out)
+        self.runner.poke()
+        return call_result.ClearChargingProfile(status="Accepted" if ok else "Unknown")
+
+    @on("GetCompositeSchedule")
+    async def on_get_composite_schedule(
+        self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> call_result.GetCompositeSchedule:
+        await self.runner.answer_delay()
+        now = self._now()
+        if evse_id != 0 and evse_id not in self.station.connectors:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        unit = RateUnit(charging_rate_unit or "W")
+        sched = self.station.composite(evse_id, duration_s=duration, unit=unit, now=now)
+        periods = [
+            {
+                "start_period": p.start_period_s,
+                "limit": math.floor(p.limit * 10) / 10,  # the schema wants multiples of 0.1
+                "number_phases": p.number_phases,
+            }
+            for p in sched.periods
+        ]
+        if not periods:
+            periods = [{"start_period": 0, "limit": 0.0}]
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": iso(now),
+                "charging_rate_unit": unit.value,
+                "charging_schedule_period": periods,
+            },
+        )
+
+    @on("Reset")
+    async def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:
+        await self.runner.answer_delay()
+        if evse_id is not None:
+            return call_result.Reset(status="Rejected")
+        self.runner.submit(self.station.reset(self._now(), hard=True))
+        return call_result.Reset(status="Accepted")
+
+    @after("Reset")
+    def after_reset(self, evse_id: int | None = None, **_: Any) -> None:
+        # Only once the answer is out: the station closes the socket and boots again.
+        if evse_id is None:
+            self.runner.reboot()
+
+    @on("ChangeAvailability")
+    async def on_change_availability(
+        self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.ChangeAvailability:
+        await self.runner.answer_delay()
+        evse_id = 0 if evse is None else int(evse["id"])
+        if evse_id != 0 and evse_id not in self.station.connectors:
+            return call_result.ChangeAvailability(status="Rejected")
+        status, out = self.station.change_availability(
+            evse_id, operational_status == "Operative", self._now()
+        )
+        self.runner.submit(out)
+        return call_result.ChangeAvailability(status=status)
+
+    @on("UnlockConnector")
+    async def on_unlock(
+        self, evse_id: int, connector_id: int, **_: Any
+    ) -> call_result.UnlockConnector:
+        await self.runner.answer_delay()
+        if evse_id not in self.station.connectors or connector_id != 1:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        status, out = self.station.unlock(evse_id, self._now())
+        self.runner.submit(out)
+        return call_result.UnlockConnector(status=status)
+
+    @on("TriggerMessage")
+    async def on_trigger(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.TriggerMessage:
+        await self.runner.answer_delay()
+        evse_id = None if evse is None else int(evse["id"])
+        if requested_message in ("BootNotification", "Heartbeat"):
+            self.runner.send_later(requested_message)
+        elif requested_message == "StatusNotification":
+            self.runner.statuses_now(evse_id)
+        elif requested_message in ("MeterValues", "TransactionEvent"):
+            self.runner.submit(list(self.station.trigger_samples(evse_id, self._now())))
+        else:
+            return call_result.TriggerMessage(status="NotImplemented")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on("GetVariables")
+    async def on_get_variables(
+        self, get_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.GetVariables:
+        await self.runner.answer_delay()
+        results = []
+        for item in get_variable_data:
+            comp, var = item["component"], item["variable"]
+            key = VARIABLES.get((comp["name"], var["name"]))
+            result: dict[str, Any] = {"component": comp, "variable": var}
+            if key is None:
+                known = any(c == comp["name"] for c, _v in VARIABLES)
+                result["attribute_status"] = "UnknownVariable" if known else "UnknownComponent"
+            else:
+                result["attribute_status"] = "Accepted"
+                result["attribute_value"] = self.station.config[key]
+            results.append(result)
+        return call_result.GetVariables(get_variable_result=results)
+
+    @on("SetVariables")
+    async def on_set_variables(
+        self, set_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.SetVariables:
+        await self.runner.answer_delay()
+        results = []
+        for item in set_variable_data:
+            comp, var = item["component"], item["variable"]
+            key = VARIABLES.get((comp["name"], var["name"]))
+            if key is None:
+                status = "UnknownVariable"
+            else:
+                answer = self.station.set_config(key, str(item["attribute_value"]))
+                status = {"NotSupported": "NotSupportedAttributeType"}.get(answer, answer)
+            results.append({"attribute_status": status, "component": comp, "variable": var})
+        return call_result.SetVariables(set_variable_result=results)
+
+
+class V201Adapter:
+    subprotocol = "ocpp2.0.1"
+
+    def charge_point(self, runner: StationRunner, ws: ClientConnection) -> V201ChargePoint:
+        return V201ChargePoint(runner, ws)
+
+    def __init__(self) -> None:
+        self._last_status: dict[int, str] = {}
+
+    def boot_request(self, station: Station) -> call.BootNotification:
+        self._last_status.clear()
+        return call.BootNotification(
+            charging_station={
+                "model": station.spec.model,
+                "vendor_name": station.spec.vendor,
+                "serial_number": station.spec.station_id,
+            },
+            reason="PowerUp",
+        )
+
+    def boot_result(self, result: Any) -> tuple[str, int]:
+        return str(result.status), int(result.interval)
+
+    def heartbeat_request(self) -> call.Heartbeat:
+        return call.Heartbeat()
+
+    def encode(self, item: OutItem, station: Station) -> Any | None:
+        m = item.message
+        if m == "Heartbeat":
+            return call.Heartbeat()
+        if m == "BootNotification":
+            return self.boot_request(station)
+        if isinstance(m, StatusChanged):
+            status = _STATUS.get(m.status, "Occupied")
+            if self._last_status.get(m.connector_id) == status:
+                return None  # 1.6-style states that 2.0.1 folds into one
+            self._last_status[m.connector_id] = status
+            return call.StatusNotification(
+                timestamp=iso(m.at), connector_status=status, evse_id=m.connector_id, connector_id=1
+            )
+        if isinstance(m, AuthorizeRequest):
+            return call.Authorize(id_token={"id_token": m.id_tag, "type": "ISO14443"})
+        if isinstance(m, ChargingNeeds):
+            params: dict[str, Any] = {
+                "energy_amount": round(m.energy_amount_wh),
+                "ev_max_current": round(m.max_current_a),
+                "ev_max_voltage": round(m.max_voltage_v),
+            }
+            needs: dict[str, Any] = {
+                "requested_energy_transfer": "DC" if m.dc else "AC_three_phase"
+            }
+            if m.departure is not None:
+                needs["departure_time"] = iso(m.departure)
+            if m.dc:
+                needs["dc_charging_parameters"] = {
+                    "ev_max_current": round(m.max_current_a),
+                    "ev_max_voltage": round(m.max_voltage_v),
+                    "energy_amount": round(m.energy_amount_wh),
+                    "state_of_charge": round(m.soc_pct),
+                }
+            else:
+                needs["ac_charging_parameters"] = {
+                    **params,
+                    "ev_min_current": round(m.min_current_a),
+                }
+            return call.NotifyEVChargingNeeds(charging_needs=needs, evse_id=m.connector_id)
+        if isinstance(m, TransactionStarted):
+            tx = m.tx
+            return call.TransactionEvent(
+                event_type="Started",
+                timestamp=iso(m.at),
+                trigger_reason="RemoteStart" if tx.remote else "Authorized",
+                seq_no=m.seq_no,
+                offline=item.offline or None,
+                transaction_info={
+                    "transaction_id": tx.local_id,
+                    "charging_state": "EVConnected",
+                    **(
+                        {"remote_start_id": tx.remote_start_id}
+                        if tx.remote_start_id is not None
+                        else {}
+                    ),
+                },
+                evse={"id": tx.connector_id, "connector_id": 1},
+                id_token={"id_token": tx.id_tag, "type": "ISO14443"},
+                meter_value=[
+                    {
+                        "timestamp": iso(m.at),
+                        "sampled_value": [
+                            {
+                                "value": tx.meter_start_wh,
+                                "measurand": "Energy.Active.Import.Register",
+                                "context": "Transaction.Begin",
+                                "unit_of_measure": {"unit": "Wh"},
+                            }
+                        ],
+                    }
+                ],
+            )
+        if isinstance(m, MeterSample):
+            if m.tx is None:
+                return call.MeterValues(evse_id=m.connector_id, meter_value=[_meter_value(m)])
+            state = "Charging" if m.power_w > 0 else "SuspendedEVSE"
+            return call.TransactionEvent(
+                event_type="Updated",
+                timestamp=iso(m.at),
+                trigger_reason="Trigger" if m.context == "Trigger" else "MeterValuePeriodic",
+                seq_no=m.seq_no,
+                offline=item.offline or None,
+                transaction_info={"transaction_id": m.tx.local_id, "charging_state": state},
+                meter_value=[_meter_value(m)],
+            )
+        if isinstance(m, TransactionEnded):
+            trigger = {
+                StopReason.EV_DISCONNECTED: "EVCommunicationLost",
+                StopReason.REMOTE: "RemoteStop",
+                StopReason.FAULT: "ChargingStateChanged",
+                StopReason.UNLOCK: "UnlockCommand",
+                StopReason.REBOOT: "ResetCommand",
+            }.get(m.reason, "StopAuthorized")
+            if m.reason is StopReason.EV_DISCONNECTED:
+                trigger = "EVDeparted"
+            return call.TransactionEvent(
+                event_type="Ended",
+                timestamp=iso(m.at),
+                trigger_reason=trigger,
+                seq_no=m.seq_no,
+                offline=item.offline or None,
+                transaction_info={
+                    "transaction_id": m.tx.local_id,
+                    "stopped_reason": _STOPPED[m.reason],
+                    "charging_state": "Idle",
+                },
+                meter_value=None if m.last is None else [_meter_value(m.last)],
+            )
+        return None
+
+    def on_result(
+        self, item: OutItem, result: Any, station: Station, runner: StationRunner
+    ) -> list[Any]:
+        m = item.message
+        now = runner.clock.now()
+        if isinstance(m, AuthorizeRequest):
+            accepted = result.id_token_info.get("status") == "Accepted"
+            return list(station.on_authorized(m.connector_id, accepted, now))
+        if isinstance(m, TransactionStarted) and result.id_token_info is not None:
+            accepted = result.id_token_info.get("status") == "Accepted"
+            return list(station.on_started(m.tx, accepted=accepted, csms_id=None, now=now))
+        return []

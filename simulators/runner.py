@@ -1,0 +1,400 @@
+"""The asyncio layer of one simulated station: connect, boot, pump messages, call the model.
+
+Two tasks per station. The *simulation* task steps the :class:`~simulators.station.Station`
+at its next wake-up on the injected clock, whether the station is connected or not, and puts
+what the model says into the outbox. The *connection* task connects (Basic auth, the
+version's subprotocol), boots (retrying while Pending/Rejected, honouring the interval),
+then sends the outbox in order, heartbeats, and on a dropped connection reconnects with
+exponential backoff and jitter.
+
+Transaction messages stay in the outbox until the central system has answered them, so an
+outage delays them but keeps them complete and in order (marked offline for 2.0.1). Status
+notifications produced while offline are dropped (current states are sent after the next
+boot) and authorizations are decided locally (``LocalAuthorizeOffline``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ocpp.exceptions import OCPPError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.headers import build_authorization_basic
+from websockets.typing import Subprotocol
+
+from chargegrid.clock import Clock
+from simulators.exceptions import CallErrorReceived, ResponseTimeout
+from simulators.messages import (
+    TX_MESSAGES,
+    AuthorizeRequest,
+    Outgoing,
+    TransactionStarted,
+)
+from simulators.station import Station
+
+__all__ = ["Adapter", "OutItem", "RunnerStats", "StationRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionLost(Exception):
+    """The socket closed while the station waited for something."""
+
+
+@dataclass(slots=True)
+class OutItem:
+    """One thing to send: a model message, or ``"Heartbeat"`` / ``"BootNotification"``."""
+
+    message: Outgoing | str
+    offline: bool = False
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class RunnerStats:
+    connects: int = 0
+    disconnects: int = 0
+    boots_rejected: int = 0
+    boots_pending: int = 0
+    calls_sent: int = 0
+    calls_received: int = 0
+    call_errors: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    offline_queued: int = 0
+    last_error: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def error(self, text: str) -> None:
+        self.last_error = text
+        if len(self.errors) < 20:
+            self.errors.append(text)
+
+
+class Adapter(Protocol):
+    """What a protocol version supplies: the subprotocol, the handlers and the encoding."""
+
+    subprotocol: str
+
+    def charge_point(self, runner: StationRunner, ws: ClientConnection) -> Any: ...
+
+    def boot_request(self, station: Station) -> Any: ...
+
+    def boot_result(self, result: Any) -> tuple[str, int]: ...
+
+    def heartbeat_request(self) -> Any: ...
+
+    def encode(self, item: OutItem, station: Station) -> Any | None: ...
+
+    def on_result(
+        self, item: OutItem, result: Any, station: Station, runner: StationRunner
+    ) -> list[Outgoing]: ...
+
+
+class StationRunner:
+    """Runs one :class:`Station` against a central system at ``{url}/{station_id}``."""
+
+    def __init__(
+        self,
+        station: Station,
+        adapter: Adapter,
+        *,
+        url: str,
+        clock: Clock,
+        password: str | None = None,
+        response_timeout_s: float = 30.0,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 120.0,
+        boot_retry_s: float = 60.0,
+        attempts: int = 3,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.station = station
+        self.adapter = adapter
+        self.url = f"{url.rstrip('/')}/{station.spec.station_id}"
+        self.clock = clock
+        self.password = password
+        self.response_timeout_s = response_timeout_s
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.boot_retry_s = boot_retry_s
+        self.attempts = attempts
+        self.rng = rng or random.Random()
+        self.stats = RunnerStats()
+        self.outbox: deque[OutItem] = deque()
+        self.online = False
+        self.booted_once = False
+        #: Fault injection: delay every answer to the central system by this many clock seconds.
+        self.answer_delay_s = 0.0
+        self._ws: ClientConnection | None = None
+        self._outbox_ready = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._reboot = False
+        self._heartbeat_s = float(station.config["HeartbeatInterval"])
+
+    @property
+    def station_id(self) -> str:
+        return self.station.spec.station_id
+
+    # --- model side --------------------------------------------------------------------------
+
+    def submit(self, messages: list[Outgoing]) -> None:
+        """Take what the model said: queue, or decide locally while offline."""
+        for message in messages:
+            if isinstance(message, TX_MESSAGES):
+                self.outbox.append(OutItem(message, offline=not self.online))
+                if not self.online:
+                    self.stats.offline_queued += 1
+            elif self.online:
+                self.outbox.append(OutItem(message))
+            elif isinstance(message, AuthorizeRequest):
+                local = self.station.config.get("LocalAuthorizeOffline") == "true"
+                self.submit(self.station.on_authorized(message.connector_id, local, message.at))
+        if self.outbox:
+            self._outbox_ready.set()
+
+    def poke(self) -> None:
+        """Something changed from outside (a command): step the model now."""
+        self._poke.set()
+
+    def send_later(self, what: str) -> None:
+        """Queue a triggered ``"Heartbeat"`` or ``"BootNotification"``."""
+        self.outbox.append(OutItem(what))
+        self._outbox_ready.set()
+
+    def reboot(self) -> None:
+        """Close the connection once the outbox is sent; the station then boots again."""
+        self._reboot = True
+        self._outbox_ready.set()
+
+    async def send_malformed(self) -> None:
+        """Fault injection: send a frame that is not valid OCPP."""
+        if self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send('[2, "broken", "Heartbeat", ')
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        sim = asyncio.create_task(self._simulate(), name=f"{self.station_id}-sim")
+        try:
+            await self._connect_loop()
+        finally:
+            sim.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sim
+
+    async def _simulate(self) -> None:
+        while True:
+            self.submit(self.station.step(self.clock.now()))
+            delay = (self.station.next_wakeup() - self.clock.now()).total_seconds()
+            await self._sleep_or(delay, self._poke)
+
+    async def _sleep_or(self, delay_s: float, event: asyncio.Event) -> None:
+        event.clear()
+        if delay_s <= 0:
+            await asyncio.sleep(0)
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay_s))
+        waiter = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+
+    def _headers(self) -> dict[str, str]:
+        if self.password is None:
+            return {}
+        return {"Authorization": build_authorization_basic(self.station_id, self.password)}
+
+    async def _connect_loop(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with connect(
+                    self.url,
+                    subprotocols=[Subprotocol(self.adapter.subprotocol)],
+                    additional_headers=self._headers(),
+                    open_timeout=max(5.0, self.response_timeout_s),
+                ) as ws:
+                    if ws.subprotocol != self.adapter.subprotocol:
+                        raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")
+                    self.stats.connects += 1
+                    attempt = 0
+                    await self._session(ws)
+            except (
+                OSError,
+                InvalidHandshake,
+                InvalidURI,
+                TimeoutError,
+                ConnectionClosed,
+                ConnectionLost,
+            ) as exc:
+                if self.online or attempt == 0:
+                    logger.warning(
+                        "%s: connection lost: %s", self.station_id, exc or type(exc).__name__
+                    )
+                self.stats.error(f"connection: {exc or type(exc).__name__}")
+            finally:
+                if self.online:
+                    self.stats.disconnects += 1
+                self.online = False
+                self.station.online = False
+                self._ws = None
+            delay = min(self.reconnect_max_s, self.reconnect_min_s * 2**attempt)
+            delay *= self.rng.uniform(0.5, 1.0)
+            attempt = min(attempt + 1, 16)
+            # Never spin faster than every 50 ms of real time, whatever the clock speed.
+            await self.clock.sleep(max(delay, 0.05 * self.clock.speed))
+
+    async def _session(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        cp = self.adapter.charge_point(self, ws)
+        reader = asyncio.create_task(cp.start(), name=f"{self.station_id}-reader")
+        try:
+            await self._boot(cp, reader)
+            self.online = True
+            self.station.online = True
+            self.booted_once = True
+            now = self.clock.now()
+            self.outbox.extend(OutItem(s) for s in self.station.boot_statuses(now))
+            self.poke()
+            await self._pump(cp, reader)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, Exception):
+                await reader
+
+    async def _call(self, cp: Any, payload: Any, reader: asyncio.Task[None]) -> Any:
+        action = type(payload).__name__
+        call = asyncio.ensure_future(cp.call(payload, suppress=False))
+        await asyncio.wait({call, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            raise ConnectionLost("connection closed while waiting for an answer")
+        self.stats.calls_sent += 1
+        try:
+            return call.result()
+        except OCPPError as exc:
+            self.stats.call_errors += 1
+            code = getattr(exc, "code", type(exc).__name__)
+            err = CallErrorReceived(action, str(code), str(exc.description))
+            self.stats.error(str(err))
+            raise err from exc
+        except TimeoutError as exc:
+            self.stats.timeouts += 1
+            err2 = ResponseTimeout(action, self.response_timeout_s)
+            self.stats.error(str(err2))
+            raise err2 from exc
+
+    async def _wait(self, delay_s: float, reader: asyncio.Task[None]) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay_s))
+        await asyncio.wait({sleeper, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not sleeper.done():
+            sleeper.cancel()
+            raise ConnectionLost("connection closed")
+
+    async def _boot(self, cp: Any, reader: asyncio.Task[None]) -> None:
+        attempt = 0
+        while True:
+            try:
+                result = await self._call(cp, self.adapter.boot_request(self.station), reader)
+                status, interval = self.adapter.boot_result(result)
+            except (CallErrorReceived, ResponseTimeout) as exc:
+                logger.warning("%s: boot failed: %s", self.station_id, exc)
+                status, interval = "Error", 0
+            if status == "Accepted":
+                if interval > 0:
+                    self._heartbeat_s = float(interval)
+                    self.station.config["HeartbeatInterval"] = str(interval)
+                logger.info("%s: booted (heartbeat %d s)", self.station_id, int(self._heartbeat_s))
+                return
+            if status == "Pending":
+                self.stats.boots_pending += 1
+            else:
+                self.stats.boots_rejected += 1
+            wait = interval if interval > 0 else min(self.boot_retry_s, 2.0 * 2**attempt)
+            logger.info("%s: boot %s, retrying in %s s", self.station_id, status, wait)
+            attempt = min(attempt + 1, 10)
+            await self._wait(float(wait), reader)
+
+    async def _pump(self, cp: Any, reader: asyncio.Task[None]) -> None:
+        last_sent = self.clock.monotonic()
+        while True:
+            if reader.done():
+                raise ConnectionLost("connection closed")
+            if not self.outbox:
+                if self._reboot:
+                    self._reboot = False
+                    await cp._connection.close()
+                    raise ConnectionLost("rebooting")
+                due = self._heartbeat_s - (self.clock.monotonic() - last_sent)
+                if due <= 0:
+                    self.outbox.append(OutItem("Heartbeat"))
+                else:
+                    self._outbox_ready.clear()
+                    sleeper = asyncio.ensure_future(self.clock.sleep(due))
+                    ready = asyncio.ensure_future(self._outbox_ready.wait())
+                    await asyncio.wait(
+                        {sleeper, ready, reader}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    sleeper.cancel()
+                    ready.cancel()
+                    continue
+            item = self.outbox[0]
+            payload = self.adapter.encode(item, self.station)
+            if payload is None:
+                self.outbox.popleft()
+                continue
+            try:
+                result = await self._call(cp, payload, reader)
+            except (CallErrorReceived, ResponseTimeout) as exc:
+                item.attempts += 1
+                if item.attempts < self.attempts and isinstance(exc, ResponseTimeout):
+                    continue
+                logger.warning(
+                    "%s: giving up on %s: %s", self.station_id, type(payload).__name__, exc
+                )
+                self.stats.dropped += 1
+                self.outbox.popleft()
+                if isinstance(item.message, TransactionStarted):
+                    item.message.tx.failed = True
+                continue
+            self.outbox.popleft()
+            last_sent = self.clock.monotonic()
+            follow = self.adapter.on_result(item, result, self.station, self)
+            if follow:
+                self.submit(follow)
+                self.poke()
+
+    # --- helpers for the handlers --------------------------------------------------------------
+
+    def sync(self) -> datetime:
+        """Bring the model up to the clock before a command changes it; return the time."""
+        now = self.clock.now()
+        self.submit(self.station.step(now))
+        return now
+
+    async def answer_delay(self) -> None:
+        self.stats.calls_received += 1
+        if self.answer_delay_s > 0:
+            await self.clock.sleep(self.answer_delay_s)
+
+    def statuses_now(self, connector_id: int | None) -> None:
+        now = self.clock.now()
+        wanted: list[Outgoing] = [
+            s for s in self.station.boot_statuses(now) if connector_id in (None, 0, s.connector_id)
+        ]
+        self.submit(wanted)

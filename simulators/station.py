@@ -1,0 +1,570 @@
+"""The simulated charging station: a sans-I/O model of its connectors, EVs and limits.
+
+Inputs in, messages out, no sockets and no sleeping. The I/O layer calls :meth:`Station.step`
+at :meth:`Station.next_wakeup` (and whenever a command arrives), feeds back the answers to
+what it sent (:meth:`on_authorized`, :meth:`on_started`) and sends the
+:mod:`simulators.messages` the model returns, in order.
+
+The power a connector draws is the minimum of the connector rating, the composite schedule
+of its TxProfile/TxDefaultProfile, the vehicle's acceptance and its share of the station-wide
+maximum; a limit below the schedule's ``minChargingRate`` suspends charging.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chargegrid.charging_profiles import (
+    ChargingProfile,
+    CompositeSchedule,
+    ProfilePurpose,
+    RateUnit,
+    composite_schedule,
+    limit_at,
+    next_change,
+)
+from simulators.connector import Connector, ConnectorSpec, SessionRecord
+from simulators.ev import EV, EVSpec
+from simulators.exceptions import StationError
+from simulators.limits import ProfileStore, share_w
+from simulators.messages import (
+    AuthorizeRequest,
+    ChargingNeeds,
+    ConnectorStatus,
+    MeterSample,
+    Outgoing,
+    StatusChanged,
+    StopReason,
+    Transaction,
+    TransactionEnded,
+    TransactionStarted,
+)
+
+__all__ = ["Station", "StationSpec"]
+
+logger = logging.getLogger(__name__)
+
+_STATION_VOLTAGE_V = 230.0
+
+
+@dataclass(frozen=True, slots=True)
+class StationSpec:
+    station_id: str
+    ocpp_version: str = "1.6"
+    connectors: tuple[ConnectorSpec, ...] = (ConnectorSpec(),)
+    vendor: str = "chargegrid"
+    model: str = "SimStation"
+    meter_interval_s: float = 60.0
+    heartbeat_interval_s: float = 300.0
+    default_ev: EVSpec = field(default_factory=lambda: EVSpec(ev_id="walk-up"))
+
+    def __post_init__(self) -> None:
+        if self.ocpp_version not in ("1.6", "2.0.1"):
+            raise ValueError(f"ocpp_version must be 1.6 or 2.0.1, got {self.ocpp_version!r}")
+        if not self.connectors:
+            raise ValueError("a station needs at least one connector")
+        if self.meter_interval_s <= 0:
+            raise ValueError("meter_interval_s must be positive")
+
+
+class Station:
+    """One station's state; every method takes the current clock time."""
+
+    def __init__(
+        self, spec: StationSpec, *, now: datetime, sessions: Iterable[tuple[int, EVSpec]] = ()
+    ):
+        self.spec = spec
+        self.profiles = ProfileStore()
+        self.connectors = {
+            i: Connector(i, cspec) for i, cspec in enumerate(spec.connectors, start=1)
+        }
+        planned = sorted(sessions, key=lambda s: (s[1].arrival or now, s[0]))
+        for connector_id, ev in planned:
+            self.connector(connector_id).planned.append(ev)
+        self.records: list[SessionRecord] = []
+        self.config: dict[str, str] = {
+            "HeartbeatInterval": str(int(spec.heartbeat_interval_s)),
+            "MeterValueSampleInterval": str(int(spec.meter_interval_s)),
+            "NumberOfConnectors": str(len(spec.connectors)),
+            "ChargeProfileMaxStackLevel": "8",
+            "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,"
+            "Current.Import,Voltage,SoC",
+            "AuthorizeRemoteTxRequests": "false",
+            "LocalAuthorizeOffline": "true",
+        }
+        self.meter_interval_s = spec.meter_interval_s
+        self.online = False
+        self._last = now
+        self._tx_count = 0
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def connector(self, connector_id: int) -> Connector:
+        try:
+            return self.connectors[connector_id]
+        except KeyError:
+            raise StationError(f"{self.spec.station_id} has no connector {connector_id}") from None
+
+    def transaction(self, tx_id: str) -> Transaction | None:
+        for c in self.connectors.values():
+            if c.tx is not None and tx_id in (c.tx.local_id, str(c.tx.csms_id)):
+                return c.tx
+        return None
+
+    def next_wakeup(self) -> datetime:
+        """When :meth:`step` next has something to do."""
+        return self._next_event(self._last) or self._last + timedelta(seconds=self.meter_interval_s)
+
+    def _next_event(self, after: datetime) -> datetime | None:
+        """The first instant strictly after ``after`` where something is due."""
+        times = []
+        for c in self.connectors.values():
+            if c.tx is not None and c.next_sample_at is not None:
+                times.append(c.next_sample_at)
+            if c.ev is not None and c.ev.spec.departure is not None:
+                times.append(c.ev.spec.departure)
+            if c.ev is None and c.planned and c.planned[0].arrival is not None:
+                times.append(c.planned[0].arrival)
+        if len(self.profiles):
+            change = next_change([i.profile for i in self.profiles.items], after, horizon_s=86_400)
+            if change is not None:
+                times.append(change)
+        later = [t for t in times if t > after]
+        return min(later) if later else None
+
+    def composite(
+        self, connector_id: int, *, duration_s: int, unit: RateUnit, now: datetime
+    ) -> CompositeSchedule:
+        """GetCompositeSchedule: connector 0 is the station maximum alone."""
+        station = self.profiles.station_wide()
+        if connector_id == 0:
+            rating = sum(c.spec.rating_w() for c in self.connectors.values())
+            profiles = station
+            voltage, phases = _STATION_VOLTAGE_V, 3
+        else:
+            c = self.connector(connector_id)
+            tx_ids = _tx_ids(c.tx)
+            profiles = station + self.profiles.for_connector(connector_id, tx_ids=tx_ids)
+            rating = c.spec.rating_w()
+            voltage, phases = c.spec.voltage_v, c.spec.phases
+        default = rating if unit is RateUnit.W else rating / (voltage * phases)
+        return composite_schedule(
+            profiles,
+            start=now,
+            duration_s=duration_s,
+            unit=unit,
+            voltage_v=voltage,
+            phases=phases,
+            tx_start=None if connector_id == 0 else self.connector(connector_id).tx_started(),
+            default_limit=round(default, 3),
+        )
+
+    # --- time --------------------------------------------------------------------------------
+
+    def step(self, now: datetime) -> list[Outgoing]:
+        """Advance to ``now``, handling everything due on the way in time order: energy,
+        arrivals and departures, limit changes, clock-aligned meter samples. A late call
+        therefore gives the same samples (times and registers) as a punctual one."""
+        out: list[Outgoing] = []
+        while (t := self._next_event(self._last)) is not None and t <= now:
+            out += self._process(t)
+        return out + self._process(now)
+
+    def _advance_to(self, t: datetime) -> None:
+        dt_s = (t - self._last).total_seconds()
+        if dt_s > 0:
+            for c in self.connectors.values():
+                c.advance(dt_s)
+            self._last = t
+
+    def _process(self, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
+        out: list[Outgoing] = []
+        for c in self.connectors.values():
+            ev = c.ev
+            if ev is not None and ev.spec.departure is not None and ev.spec.departure <= now:
+                out += self._unplug(c, now, StopReason.EV_DISCONNECTED)
+            self._skip_missed(c, now)
+            if c.ev is None and c.planned and c.operative and not c.faulted:
+                arrival = c.planned[0].arrival
+                if arrival is None or arrival <= now:
+                    out += self._plug(c, c.planned.popleft(), now)
+            if c.ev is not None and c.tx is None and c.auth is None and c.operative:
+                c.auth = "pending"
+                out.append(AuthorizeRequest(c.id, c.ev.spec.id_tag or "SIM", now))
+        out += self._allocate(now)
+        for c in self.connectors.values():
+            if c.tx is not None and c.next_sample_at is not None and c.next_sample_at <= now:
+                out.append(self._sample(c, now))
+                c.next_sample_at = _next_slot(now, self.meter_interval_s)
+        return out
+
+    def _skip_missed(self, c: Connector, now: datetime) -> None:
+        while c.planned and c.planned[0].departure is not None and c.planned[0].departure <= now:
+            missed = c.planned.popleft()
+            self.records.append(SessionRecord.missed(self.spec.station_id, c.id, missed))
+
+    def _plug(self, c: Connector, ev_spec: EVSpec, now: datetime) -> list[Outgoing]:
+        c.ev = EV(ev_spec, dc=c.spec.dc)
+        c.record = SessionRecord.start(self.spec.station_id, c.id, ev_spec, now)
+        c.auth = None
+        return self._status(c, ConnectorStatus.PREPARING, now)
+
+    def _unplug(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
+        out = self._stop(c, now, reason) if c.tx is not None else []
+        if c.ev is not None and c.record is not None:
+            outcome = c.record.outcome or ("charged" if c.ev.delivered_wh > 0 else "idle")
+            self.records.append(c.record.finish(c.ev, now, outcome))
+        c.ev, c.record, c.auth = None, None, None
+        status = ConnectorStatus.UNAVAILABLE if not c.operative else ConnectorStatus.AVAILABLE
+        if c.faulted:
+            status = ConnectorStatus.FAULTED
+        return out + self._status(c, status, now)
+
+    def _status(self, c: Connector, status: ConnectorStatus, now: datetime) -> list[Outgoing]:
+        if c.status is status:
+            return []
+        c.status = status
+        return [StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")]
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def on_authorized(self, connector_id: int, accepted: bool, now: datetime) -> list[Outgoing]:
+        """The answer to an :class:`AuthorizeRequest` (or a local decision when offline)."""
+        c = self.connector(connector_id)
+        if c.ev is None or c.tx is not None or c.auth != "pending":
+            return []
+        if not accepted:
+            c.auth = "rejected"
+            if c.record is not None:
+                c.record.outcome = "rejected"
+            return []
+        c.auth = "accepted"
+        return self._start(c, now, remote=False)
+
+    def _start(self, c: Connector, now: datetime, *, remote: bool) -> list[Outgoing]:
+        assert c.ev is not None
+        self._tx_count += 1
+        tx = Transaction(
+            local_id=f"{self.spec.station_id}-{self._tx_count:05d}",
+            connector_id=c.id,
+            id_tag=c.ev.spec.id_tag or "SIM",
+            started_at=now,
+            meter_start_wh=round(c.energy_wh, 1),
+            remote=remote,
+        )
+        c.tx = tx
+        c.next_sample_at = _next_slot(now, self.meter_interval_s)
+        out: list[Outgoing] = [TransactionStarted(tx, now, tx.next_seq())]
+        if self.spec.ocpp_version == "2.0.1":
+            out.append(self._needs(c, now))
+        return out + self._allocate(now)
+
+    def _needs(self, c: Connector, now: datetime) -> ChargingNeeds:
+        assert c.ev is not None
+        ev = c.ev
+        phases = min(c.spec.phases, ev.spec.phases)
+        peak = ev.spec.max_dc_power_w if c.spec.dc else ev.spec.max_ac_power_w
+        return ChargingNeeds(
+            connector_id=c.id,
+            at=now,
+            energy_amount_wh=round(max(0.0, (ev.spec.target_soc - ev.soc) * ev.spec.capacity_wh)),
+            departure=ev.spec.departure,
+            max_current_a=round(peak / (c.spec.voltage_v * phases), 1),
+            min_current_a=6.0,
+            max_voltage_v=c.spec.voltage_v,
+            dc=c.spec.dc,
+            soc_pct=round(ev.soc * 100, 1),
+        )
+
+    def on_started(
+        self, tx: Transaction, *, accepted: bool, csms_id: int | None, now: datetime
+    ) -> list[Outgoing]:
+        """The answer to StartTransaction (1.6): the CSMS's id, or a refusal of the id tag."""
+        if csms_id is not None:
+            tx.csms_id = csms_id
+        if accepted or tx.ended:
+            return []
+        c = self.connector(tx.connector_id)
+        if c.tx is not tx:
+            return []
+        if c.record is not None:
+            c.record.outcome = "deauthorized"
+        c.auth = "rejected"
+        return self._stop(c, now, StopReason.LOCAL)
+
+    def _stop(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
+        tx = c.tx
+        assert tx is not None
+        last = self._sample(c, now, context="Transaction.End")
+        tx.ended = True
+        c.tx, c.next_sample_at, c.power_w = None, None, 0.0
+        self.profiles.end_transaction(c.id)
+        out: list[Outgoing] = [
+            TransactionEnded(tx, now, round(c.energy_wh, 1), reason, tx.next_seq(), last)
+        ]
+        if c.ev is not None and not c.faulted:
+            out += self._status(c, ConnectorStatus.FINISHING, now)
+        return out
+
+    def remote_start(
+        self, id_tag: str, connector_id: int | None, profile: ChargingProfile | None, now: datetime
+    ) -> tuple[bool, list[Outgoing]]:
+        """RemoteStartTransaction / RequestStartTransaction: use the waiting EV, or plug in the
+        station's walk-up EV when the connector is free."""
+        candidates = (
+            [self.connector(connector_id)] if connector_id else list(self.connectors.values())
+        )
+        for c in candidates:
+            if c.tx is not None or not c.operative or c.faulted:
+                continue
+            out: list[Outgoing] = []
+            if c.ev is None:
+                spec = self.spec.default_ev
+                walk_up = EVSpec(
+                    **{**_fields(spec), "id_tag": id_tag, "arrival": now, "departure": None}
+                )
+                out += self._plug(c, walk_up, now)
+            assert c.ev is not None
+            c.ev.spec = EVSpec(**{**_fields(c.ev.spec), "id_tag": id_tag})
+            c.auth = "accepted"
+            if profile is not None:
+                self.profiles.install(c.id, profile)
+            return True, out + self._start(c, now, remote=True)
+        return False, []
+
+    def remote_stop(self, tx_id: str, now: datetime) -> tuple[bool, list[Outgoing]]:
+        tx = self.transaction(tx_id)
+        if tx is None:
+            return False, []
+        c = self.connector(tx.connector_id)
+        out = self._stop(c, now, StopReason.REMOTE)
+        if c.ev is not None and c.ev.spec.departure is None:  # walk-up EVs leave when stopped
+            out += self._unplug(c, now, StopReason.REMOTE)
+        return True, out
+
+    # --- power -------------------------------------------------------------------------------
+
+    def _allocate(self, now: datetime) -> list[Outgoing]:
+        demands: dict[int, float] = {}
+        for c in self.connectors.values():
+            c.power_w, c.limited = 0.0, False
+            if c.tx is None or c.ev is None:
+                continue
+            phases = c.phases_used()
+            rating = c.spec.rating_w(phases)
+            cap = rating
+            found = limit_at(
+                self.profiles.for_connector(c.id, tx_ids=_tx_ids(c.tx)),
+                now,
+                unit=RateUnit.A,
+                voltage_v=c.spec.voltage_v,
+                phases=phases,
+                tx_start=c.tx.started_at,
+            )
+            if found is not None:
+                amps = found.limit
+                if found.min_charging_rate is not None and amps < found.min_charging_rate:
+                    amps = 0.0
+                cap = min(cap, amps * c.spec.voltage_v * min(phases, found.number_phases))
+            accept = c.ev.acceptance_w()
+            demands[c.id] = min(cap, accept)
+            c.limited = cap < min(rating, accept) - 1e-6
+        station = limit_at(
+            self.profiles.station_wide(), now, unit=RateUnit.W, voltage_v=_STATION_VOLTAGE_V
+        )
+        shares = share_w(demands, None if station is None else station.limit)
+        out: list[Outgoing] = []
+        for cid, power in shares.items():
+            c = self.connectors[cid]
+            c.power_w = math.floor(power)
+            c.limited = c.limited or power < demands[cid] - 1e-6
+            assert c.ev is not None
+            if c.ev.acceptance_w() <= 0:
+                status = ConnectorStatus.SUSPENDED_EV
+            elif c.power_w <= 0:
+                status = ConnectorStatus.SUSPENDED_EVSE
+            else:
+                status = ConnectorStatus.CHARGING
+            out += self._status(c, status, now)
+        return out
+
+    def _sample(
+        self, c: Connector, now: datetime, *, context: str = "Sample.Periodic"
+    ) -> MeterSample:
+        phases = 1 if c.spec.dc else c.phases_used()
+        per_phase = c.power_w / (c.spec.voltage_v * phases) if c.power_w > 0 else 0.0
+        soc = None
+        if c.spec.dc and c.ev is not None:
+            soc = round(c.ev.soc * 100, 1)
+        tx = c.tx
+        return MeterSample(
+            connector_id=c.id,
+            tx=tx,
+            at=now,
+            energy_wh=round(c.energy_wh, 1),
+            power_w=float(c.power_w),
+            current_a=tuple(math.floor(per_phase * 100) / 100 for _ in range(phases)),
+            voltage_v=c.spec.voltage_v,
+            soc_pct=soc,
+            seq_no=tx.next_seq() if tx is not None and context != "Transaction.End" else 0,
+            context=context,
+        )
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def set_profile(
+        self, connector_id: int, profile: ChargingProfile, now: datetime
+    ) -> tuple[bool, list[Outgoing]]:
+        """SetChargingProfile: refuse what OCPP says a station refuses."""
+        station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
+        if station_wide and connector_id != 0:
+            return False, []
+        if connector_id != 0:
+            self.connector(connector_id)
+        if profile.purpose is ProfilePurpose.TX:
+            if connector_id == 0:
+                return False, []
+            tx = self.connector(connector_id).tx
+            if tx is None or profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
+                return False, []
+        if profile.stack_level > int(self.config["ChargeProfileMaxStackLevel"]):
+            return False, []
+        self.profiles.install(connector_id, profile)
+        return True, self._allocate(now)
+
+    def clear_profiles(self, now: datetime, **criteria: Any) -> tuple[bool, list[Outgoing]]:
+        removed = self.profiles.clear(**criteria)
+        return removed > 0, self._allocate(now)
+
+    def change_availability(
+        self, connector_id: int, operative: bool, now: datetime
+    ) -> tuple[str, list[Outgoing]]:
+        targets = (
+            list(self.connectors.values()) if connector_id == 0 else [self.connector(connector_id)]
+        )
+        scheduled = False
+        out: list[Outgoing] = []
+        for c in targets:
+            c.operative = operative
+            if c.tx is not None:
+                scheduled = True
+                continue
+            if c.ev is None and not c.faulted:
+                out += self._status(
+                    c, ConnectorStatus.AVAILABLE if operative else ConnectorStatus.UNAVAILABLE, now
+                )
+        return ("Scheduled" if scheduled and not operative else "Accepted"), out
+
+    def unlock(self, connector_id: int, now: datetime) -> tuple[str, list[Outgoing]]:
+        c = self.connector(connector_id)
+        if c.ev is None:
+            return "Unlocked", []
+        if c.record is not None:
+            c.record.outcome = "unlocked"
+        return "Unlocked", self._unplug(c, now, StopReason.UNLOCK)
+
+    def reset(self, now: datetime, *, hard: bool) -> list[Outgoing]:
+        """End every transaction; plugged vehicles authorize again after the reboot."""
+        out: list[Outgoing] = []
+        for c in self.connectors.values():
+            if c.tx is not None:
+                out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.LOCAL)
+            c.auth = None
+        return out
+
+    def trigger_samples(self, connector_id: int | None, now: datetime) -> list[MeterSample]:
+        """TriggerMessage(MeterValues): a sample of every (or one) charging connector."""
+        return [
+            self._sample(c, now, context="Trigger")
+            for c in self.connectors.values()
+            if c.tx is not None and connector_id in (None, 0, c.id)
+        ]
+
+    def boot_statuses(self, now: datetime) -> list[StatusChanged]:
+        return [StatusChanged(c.id, c.status, now) for c in self.connectors.values()]
+
+    def set_config(self, key: str, value: str) -> str:
+        if key not in self.config:
+            return "NotSupported"
+        if key in (
+            "NumberOfConnectors",
+            "ChargeProfileMaxStackLevel",
+            "MeterValuesSampledData",
+            "ChargingScheduleAllowedChargingRateUnit",
+        ):
+            return "Rejected"
+        if key in ("HeartbeatInterval", "MeterValueSampleInterval"):
+            try:
+                seconds = int(value)
+            except ValueError:
+                return "Rejected"
+            if seconds <= 0:
+                return "Rejected"
+            if key == "MeterValueSampleInterval":
+                self.meter_interval_s = float(seconds)
+        self.config[key] = value
+        return "Accepted"
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        """A connector fault: the transaction stops and the connector reports Faulted."""
+        c = self.connector(connector_id)
+        c.faulted = True
+        out = self._stop(c, now, StopReason.FAULT) if c.tx is not None else []
+        if c.record is not None:
+            c.record.outcome = "faulted"
+        return out + self._status(c, ConnectorStatus.FAULTED, now)
+
+    def clear_fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        c = self.connector(connector_id)
+        c.faulted = False
+        status = ConnectorStatus.PREPARING if c.ev is not None else ConnectorStatus.AVAILABLE
+        c.auth = None
+        return self._status(c, status, now)
+
+    def ev_stops_drawing(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        c = self.connector(connector_id)
+        if c.ev is not None:
+            c.ev.stopped_drawing = True
+        return self._allocate(now)
+
+    def meter_jump(self, connector_id: int, jump_wh: float) -> None:
+        self.connector(connector_id).energy_wh += jump_wh
+
+    def finish(self, now: datetime) -> list[SessionRecord]:
+        """Close the books at the end of a run: vehicles still plugged are reported as such."""
+        self.step(now)
+        records = list(self.records)
+        for c in self.connectors.values():
+            if c.ev is not None and c.record is not None:
+                records.append(c.record.finish(c.ev, now, c.record.outcome or "unfinished"))
+            for ev in c.planned:
+                records.append(
+                    SessionRecord.missed(self.spec.station_id, c.id, ev, outcome="not arrived")
+                )
+        return records
+
+
+def _tx_ids(tx: Transaction | None) -> tuple[str, ...] | None:
+    if tx is None:
+        return None
+    return (tx.local_id,) if tx.csms_id is None else (tx.local_id, str(tx.csms_id))
+
+
+def _fields(spec: EVSpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
+
+
+def _next_slot(now: datetime, interval_s: float) -> datetime:
+    """The next sampling instant aligned to the interval (clock-aligned, as stations do)."""
+    epoch = now.timestamp()
+    slot = (math.floor(epoch / interval_s) + 1) * interval_s
+    return now + timedelta(seconds=slot - epoch)

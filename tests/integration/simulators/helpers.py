@@ -1,0 +1,66 @@
+"""Running simulated stations inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from chargegrid.clock import VirtualClock
+from simulators.connector import ConnectorSpec
+from simulators.ev import EVSpec
+from simulators.fleet import build_runner
+from simulators.runner import StationRunner
+from simulators.station import StationSpec
+
+__all__ = ["ev_at", "parse_time", "running", "station_runner"]
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def ev_at(start: datetime, arrive_min: float, leave_min: float | None, **kw: Any) -> EVSpec:
+    return EVSpec(
+        ev_id=kw.pop("ev_id", "EV-1"),
+        arrival=start + timedelta(minutes=arrive_min),
+        departure=None if leave_min is None else start + timedelta(minutes=leave_min),
+        id_tag=kw.pop("id_tag", "TAG1"),
+        **kw,
+    )
+
+
+def station_runner(
+    url: str,
+    clock: VirtualClock,
+    *,
+    version: str,
+    sessions: list[tuple[int, EVSpec]] | None = None,
+    password: str | None = "secret",
+    station_id: str = "SIM-0001",
+    max_current_a: float = 32.0,
+    connectors: int = 1,
+) -> StationRunner:
+    spec = StationSpec(
+        station_id=station_id,
+        ocpp_version=version,
+        connectors=(ConnectorSpec(max_current_a=max_current_a),) * connectors,
+    )
+    return build_runner(
+        spec, url=url, clock=clock, sessions=sessions, password=password, response_timeout_s=5.0
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(*runners: StationRunner) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(r.run()) for r in runners]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

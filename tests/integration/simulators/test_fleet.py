@@ -1,0 +1,114 @@
+"""A fleet on a fast clock, through the Python API and through ``chargegrid sim``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from chargegrid.clock import VirtualClock
+from simulators import Fleet, FleetConfig, generate, suggested_start
+from simulators.fleet import SUMMARY_COLUMNS
+from tests.integration.simulators.central import FakeCentral
+
+DAY = datetime(2026, 3, 5, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_mixed_fleet_runs_a_public_scenario(central: FakeCentral) -> None:
+    url = await central.start()
+    start = suggested_start("public", DAY)
+    clock = VirtualClock(start=start, speed=3600)
+    scenario = generate("public", stations=4, connectors=2, seed=7, start=start)
+    fleet = Fleet(
+        FleetConfig(url=url, stations=4, connectors=2, ocpp="mixed", password="secret"),
+        scenario,
+        clock=clock,
+    )
+    seen = []
+    summary = await fleet.run(
+        until=start + timedelta(hours=3), on_progress=seen.append, progress_every_s=0.2
+    )
+    boots = {r.station_id: r.payload for r in central.received if r.action == "BootNotification"}
+    assert sorted(boots) == ["SIM-0001", "SIM-0002", "SIM-0003", "SIM-0004"]
+    assert "chargePointVendor" in boots["SIM-0001"] and "chargingStation" in boots["SIM-0002"]
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert len(summary) == len(scenario)
+    done = summary[summary["outcome"] == "charged"]
+    assert len(done) >= 3
+    assert (done["delivered_wh"] > 0).all()
+    assert (done["delivered_wh"] <= done["requested_wh"] + 1).all()
+    assert seen and max(p.online for p in seen) == 4
+    assert seen[-1].energy_wh > 0
+
+
+async def test_chargegrid_sim_command(central: FakeCentral, tmp_path: Path) -> None:
+    url = await central.start()
+    summary_csv = tmp_path / "summary.csv"
+    scenario_csv = tmp_path / "scenario.csv"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chargegrid",
+        "sim",
+        "--url",
+        url,
+        "--stations",
+        "3",
+        "--scenario",
+        "workplace",
+        "--seed",
+        "7",
+        "--speed",
+        "3600",
+        "--ocpp",
+        "mixed",
+        "--password",
+        "secret",
+        "--duration-h",
+        "3",
+        "--summary-csv",
+        str(summary_csv),
+        "--save-scenario",
+        str(scenario_csv),
+        "--progress-s",
+        "0.5",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "EVs 3 |" in text and "summary written to" in text
+    assert "online 3/3" in err.decode()
+    summary = pd.read_csv(summary_csv)
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert len(summary) == 3
+    assert sorted({r.station_id for r in central.received}) == ["SIM-0001", "SIM-0002", "SIM-0003"]
+    # The saved scenario replays; a broken one fails with file, line and field.
+    lines = scenario_csv.read_text().splitlines()
+    lines[2] = lines[2].replace("TAG", "", 1).replace(",0.8,", ",eighty,", 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chargegrid",
+        "sim",
+        "--url",
+        url,
+        "--stations",
+        "3",
+        "--scenario-file",
+        str(bad),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert f"{bad}: row 3: target_soc: not a number" in err.decode()

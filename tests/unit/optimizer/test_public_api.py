@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import optimizer
+
+
+def test_public_api() -> None:
+    assert optimizer.__all__ == [
+        "Compiled",
+        "DeviceDimming",
+        "Evse",
+        "EvsePlan",
+        "FlexibleLoad",
+        "FlexibleLoadPlan",
+        "InfeasibleSchedule",
+        "InvalidProblem",
+        "LimitNode",
+        "NodeCap",
+        "NodePlan",
+        "OptimizerError",
+        "Phase",
+        "Plan",
+        "Planner",
+        "PlannerConfig",
+        "Problem",
+        "ProfileRequest",
+        "PvPlant",
+        "Session",
+        "Setpoint",
+        "SolveFailed",
+        "SolverTimeout",
+        "SolverUnavailable",
+        "StoragePlan",
+        "StorageUnit",
+        "Tariff",
+        "TimeGrid",
+        "build_model",
+        "check_limits",
+        "compile_problem",
+        "fallback_plan",
+        "safe_evse_limits_w",
+        "solve",
+        "solve_direct",
+        "solve_pyomo",
+        "to_charging_profiles",
+        "to_fallback_profiles",
+    ]
+    for name in optimizer.__all__:
+        assert hasattr(optimizer, name)
+
+
+def test_optimizer_does_not_import_csms() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, optimizer, optimizer.cli, optimizer.scenario;"
+        "print(any(m.startswith('csms') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

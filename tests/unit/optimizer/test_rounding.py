@@ -1,0 +1,51 @@
+"""Minimum and discrete EVSE currents: LP, then an executable first step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer import LimitNode, PlannerConfig, check_limits, compile_problem, solve
+from tests.unit.optimizer.helpers import evse, load_kw, problem, session
+
+STEPS_A = (6.0, 8.0, 10.0, 13.0, 16.0)
+
+
+def _three_share_10kw() -> object:
+    # One 15-min step, 10 kW for three 3-phase EVSEs that accept 6/8/10/13/16 A: the LP
+    # gives each 3,333 W = 4.83 A, below the smallest allowed current.
+    return problem(
+        n_steps=1,
+        nodes=(LimitNode("grid", max_import_w=10000.0),),
+        evses=tuple(evse(f"E{i}", allowed_currents_a=STEPS_A) for i in range(3)),
+        sessions=tuple(session(f"S{i}", f"E{i}", hours=1, energy_wh=10000.0) for i in range(3)),
+    )
+
+
+def test_truncation_alone_switches_everyone_off() -> None:
+    plan = solve(_three_share_10kw(), PlannerConfig(reallocate=False))  # type: ignore[arg-type]
+    assert [plan.evses[f"E{i}"].power_w[0] for i in range(3)] == [0.0, 0.0, 0.0]
+    assert plan.rounding_loss_wh == pytest.approx(2500.0)
+
+
+def test_reallocation_hands_the_headroom_out_in_allowed_steps() -> None:
+    p = _three_share_10kw()
+    plan = solve(p)  # type: ignore[arg-type]
+    powers = [plan.evses[f"E{i}"].power_w[0] for i in range(3)]
+    assert sorted(powers) == pytest.approx([0.0, 4140.0, 4140.0])  # 6 A x 690 W/A, twice
+    assert plan.rounding_loss_wh == pytest.approx((10000.0 - 8280.0) / 4)
+    cp = compile_problem(p)  # type: ignore[arg-type]
+    assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+
+
+def test_minimum_current_on_a_continuous_evse() -> None:
+    # 2 kW for one EVSE with a 6 A minimum (4,140 W): the LP's 2 kW is not executable.
+    p = problem(
+        n_steps=1,
+        nodes=(LimitNode("grid", max_import_w=2000.0),),
+        evses=(evse("E1", min_current_a=6.0),),
+        sessions=(session("S1", "E1", hours=1, energy_wh=10000.0),),
+    )
+    plan = solve(p)
+    assert plan.evses["E1"].power_w[0] == 0.0
+    assert plan.rounding_loss_wh == pytest.approx(500.0)

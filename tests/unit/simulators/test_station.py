@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chargegrid.charging_profiles import RateUnit, parse_profile
+from simulators.connector import ConnectorSpec
+from simulators.ev import EVSpec
+from simulators.messages import (
+    AuthorizeRequest,
+    ChargingNeeds,
+    ConnectorStatus,
+    MeterSample,
+    StatusChanged,
+    StopReason,
+    TransactionEnded,
+    TransactionStarted,
+)
+from simulators.station import Station, StationSpec
+
+T0 = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def ev(**kw: Any) -> EVSpec:
+    base: dict[str, Any] = dict(
+        ev_id="EV-1",
+        capacity_wh=60_000,
+        initial_soc=0.2,
+        target_soc=0.8,
+        max_ac_power_w=22_000,
+        arrival=minutes(1),
+        departure=minutes(121),
+        id_tag="TAG1",
+    )
+    base.update(kw)
+    return EVSpec(**base)
+
+
+def station(version: str = "1.6", **kw: Any) -> Station:
+    spec = StationSpec(
+        station_id="SIM-0001",
+        ocpp_version=version,
+        meter_interval_s=60.0,
+        connectors=(ConnectorSpec(max_current_a=32, phases=3),),
+    )
+    return Station(spec, now=T0, sessions=[(1, ev(**kw))])
+
+
+def statuses(out: list[Any]) -> list[ConnectorStatus]:
+    return [m.status for m in out if isinstance(m, StatusChanged)]
+
+
+def test_session_lifecycle_plug_authorize_charge_depart() -> None:
+    st = station()
+    assert st.step(T0) == []
+    assert st.next_wakeup() == minutes(1)
+    out = st.step(minutes(1))
+    assert statuses(out) == [ConnectorStatus.PREPARING]
+    assert [type(m) for m in out] == [StatusChanged, AuthorizeRequest]
+    out = st.on_authorized(1, True, minutes(1))
+    started = [m for m in out if isinstance(m, TransactionStarted)]
+    assert len(started) == 1 and started[0].tx.meter_start_wh == 0.0
+    assert statuses(out) == [ConnectorStatus.CHARGING]
+    # 32 A x 230 V x 3 = 22080 W offered, the EV takes 22000 W.
+    assert st.connector(1).power_w == 22_000
+    out = st.step(minutes(2))
+    samples = [m for m in out if isinstance(m, MeterSample)]
+    assert len(samples) == 1
+    assert samples[0].energy_wh == pytest.approx(22_000 / 60, abs=0.1)
+    assert samples[0].current_a == (31.88, 31.88, 31.88)
+    out = st.step(minutes(121))
+    ended = [m for m in out if isinstance(m, TransactionEnded)]
+    assert len(ended) == 1 and ended[0].reason is StopReason.EV_DISCONNECTED
+    assert statuses(out)[-2:] == [ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE]
+    (record,) = st.records
+    assert record.outcome == "charged"
+    assert record.delivered_wh == pytest.approx(ended[0].meter_stop_wh, abs=0.2)
+
+
+def test_meter_values_respect_a_16_amp_profile() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    profile = parse_profile(
+        {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+            },
+        }
+    )
+    ok, _out = st.set_profile(1, profile, minutes(1))
+    assert ok
+    assert st.connector(1).power_w == 16 * 230 * 3
+    samples = [m for m in st.step(minutes(2)) if isinstance(m, MeterSample)]
+    assert max(samples[0].current_a) <= 16.0
+    (rec,) = st.finish(minutes(3))
+    assert rec.under_limit_s == pytest.approx(120.0)
+
+
+def test_station_max_is_shared_between_connectors() -> None:
+    spec = StationSpec(station_id="S", connectors=(ConnectorSpec(), ConnectorSpec()))
+    st = Station(spec, now=T0, sessions=[(1, ev()), (2, ev(ev_id="EV-2"))])
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    st.on_authorized(2, True, minutes(1))
+    cap = parse_profile(
+        {
+            "chargingProfileId": 9,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "ChargePointMaxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 20000}],
+            },
+        }
+    )
+    assert st.set_profile(1, cap, minutes(1))[0] is False  # station-wide only on connector 0
+    ok, _ = st.set_profile(0, cap, minutes(1))
+    assert ok
+    assert [st.connector(i).power_w for i in (1, 2)] == [10_000, 10_000]
+    sched = st.composite(0, duration_s=3600, unit=RateUnit.W, now=minutes(1))
+    assert [(p.start_period_s, p.limit) for p in sched.periods] == [(0, 20000.0)]
+
+
+def test_rejected_authorization_does_not_start() -> None:
+    st = station()
+    st.step(minutes(1))
+    assert st.on_authorized(1, False, minutes(1)) == []
+    assert st.connector(1).tx is None
+    st.step(minutes(121))
+    assert st.records[0].outcome == "rejected"
+
+
+def test_remote_start_plugs_a_walk_up_ev_and_remote_stop_ends() -> None:
+    spec = StationSpec(station_id="S")
+    st = Station(spec, now=T0)
+    ok, out = st.remote_start("REMOTE", 1, None, T0)
+    assert ok
+    started = [m for m in out if isinstance(m, TransactionStarted)]
+    assert started[0].tx.remote and started[0].tx.id_tag == "REMOTE"
+    assert st.remote_start("OTHER", 1, None, T0)[0] is False
+    ok, out = st.remote_stop(started[0].tx.local_id, minutes(10))
+    assert ok
+    assert next(type(m) for m in out) is TransactionEnded
+    assert statuses(out)[-1] is ConnectorStatus.AVAILABLE
+
+
+def test_201_sends_charging_needs_and_increasing_seq_numbers() -> None:
+    st = station("2.0.1")
+    st.step(minutes(1))
+    out = st.on_authorized(1, True, minutes(1))
+    needs = [m for m in out if isinstance(m, ChargingNeeds)]
+    assert needs[0].energy_amount_wh == 36_000
+    seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted)]
+    for n in range(2, 5):
+        seqs += [m.seq_no for m in st.step(minutes(n)) if isinstance(m, MeterSample)]
+    # A late step catches up every sample on the way, in order, before the end.
+    late = st.step(minutes(121))
+    seqs += [m.seq_no for m in late if isinstance(m, MeterSample | TransactionEnded)]
+    assert seqs == list(range(121))
+    stamps = [m.at for m in late if isinstance(m, MeterSample)]
+    assert stamps[0] == minutes(5) and stamps[-1] == minutes(120)
+
+
+def test_fault_stops_the_transaction_and_reports_faulted() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    out = st.fault(1, minutes(5))
+    assert isinstance(out[0], TransactionEnded) and out[0].reason is StopReason.FAULT
+    assert statuses(out) == [ConnectorStatus.FAULTED]
+
+
+def test_ev_stops_drawing_is_suspended_ev() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    assert statuses(st.ev_stops_drawing(1, minutes(2))) == [ConnectorStatus.SUSPENDED_EV]
+
+
+def test_meter_jump_shows_in_the_register() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    st.meter_jump(1, 1_000_000)
+    samples = [m for m in st.step(minutes(2)) if isinstance(m, MeterSample)]
+    assert samples[0].energy_wh > 1_000_000
+
+
+def test_change_availability_and_configuration() -> None:
+    st = station()
+    status, out = st.change_availability(0, False, T0)
+    assert status == "Accepted" and statuses(out) == [ConnectorStatus.UNAVAILABLE]
+    assert st.set_config("MeterValueSampleInterval", "15") == "Accepted"
+    assert st.meter_interval_s == 15.0
+    assert st.set_config("MeterValueSampleInterval", "-1") == "Rejected"
+    assert st.set_config("Nope", "1") == "NotSupported"

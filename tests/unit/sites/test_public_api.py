@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import csms.sites
+
+
+def test_public_api() -> None:
+    assert csms.sites.__all__ == [
+        "ApplyResult",
+        "Change",
+        "ConstraintKind",
+        "ConstraintNotFound",
+        "EvsePhase",
+        "FleetDefaults",
+        "GridConstraint",
+        "InvalidConstraint",
+        "InvalidSite",
+        "MemorySiteRepository",
+        "NewConstraint",
+        "NodeKind",
+        "NodeLimit",
+        "NodeNotFound",
+        "PvAsset",
+        "SessionDefaults",
+        "Site",
+        "SiteError",
+        "SiteEvse",
+        "SiteFileError",
+        "SiteNode",
+        "SiteNotFound",
+        "SiteRepository",
+        "SiteService",
+        "SiteStation",
+        "SqlSiteRepository",
+        "StationQuirks",
+        "StorageAsset",
+        "Tariff",
+        "TouPeriod",
+        "check_site",
+        "constraint_warnings",
+        "diff_sites",
+        "format_diff",
+        "limits_in_force",
+        "load_site_file",
+        "parse_site_text",
+        "price_in_force",
+        "repository_for",
+    ]
+    for name in csms.sites.__all__:
+        assert hasattr(csms.sites, name)
