@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from csms.api.exceptions import ApiError, InvalidField, Unauthorized
 from csms.api.services import ApiServices
 from csms.exceptions import StoreUnavailable
+from csms.sites import (
+    ConstraintNotFound,
+    InvalidConstraint,
+    InvalidSite,
+    NodeNotFound,
+    SiteError,
+    SiteNotFound,
+)
 
 if TYPE_CHECKING:
     from csms.app import Csms
@@ -50,10 +59,50 @@ def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _site_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, SiteNotFound | ConstraintNotFound | NodeNotFound):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, InvalidConstraint):
+        loc = ["body", *exc.field.split(".")]
+        msg = str(exc).removeprefix(f"{exc.field}: ")
+        return JSONResponse(
+            {"detail": [{"loc": loc, "msg": msg, "type": "value_error"}]}, status_code=422
+        )
+    if isinstance(exc, InvalidSite):
+        detail = [
+            {
+                "loc": ["body", *where.split(".")] if where else ["body"],
+                "msg": msg,
+                "type": "value_error",
+            }
+            for where, msg in exc.problems
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A model built inside a service refused a value (422, in the request's shape)."""
+    assert isinstance(exc, ValidationError)
+    detail = [
+        {"loc": ["body", *(str(p) for p in err["loc"])], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def create_app(target: Csms | ApiServices) -> FastAPI:
     """The API app over a started :class:`~csms.app.Csms` (services made and started with
     the app's lifespan) or over :class:`ApiServices` the caller starts and stops."""
-    from csms.api.routers import audit, commands, events, id_tokens, stations, transactions
+    from csms.api.routers import (
+        audit,
+        commands,
+        events,
+        id_tokens,
+        sites,
+        stations,
+        transactions,
+    )
     from csms.api.routers import webhooks as webhook_routes
 
     services = target if isinstance(target, ApiServices) else ApiServices(target)
@@ -80,6 +129,9 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     app.state.services = services
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StoreUnavailable, _unavailable)
-    for module in (stations, id_tokens, transactions, commands, events, webhook_routes, audit):
+    app.add_exception_handler(SiteError, _site_error)
+    app.add_exception_handler(ValidationError, _validation_error)
+    routers = (stations, id_tokens, transactions, commands, events, webhook_routes, audit, sites)
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     return app

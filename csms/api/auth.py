@@ -56,6 +56,7 @@ class Role(enum.StrEnum):
 class Permission(enum.StrEnum):
     SITES_READ = "sites:read"
     SITES_WRITE = "sites:write"
+    SITES_CREATE = "sites:create"
     CONSTRAINTS_READ = "constraints:read"
     CONSTRAINTS_WRITE = "constraints:write"
     PLANS_READ = "plans:read"

@@ -9,13 +9,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from csms.sites import GridConstraint
+
 __all__ = [
+    "AckOut",
+    "ApplyOut",
     "AuditOut",
     "ChangeAvailability",
     "ChargingPeriod",
     "ClearChargingProfile",
     "CommandRequest",
     "ConnectorOut",
+    "ConstraintCreated",
+    "ConstraintStatus",
     "DeliveryOut",
     "ErrorOut",
     "IdTokenIn",
@@ -23,10 +29,14 @@ __all__ = [
     "JobOut",
     "MeOut",
     "MeterReadingOut",
+    "NodeLimitOut",
+    "PlanEvseOut",
+    "PlanOut",
     "RemoteStart",
     "RemoteStop",
     "Reset",
     "SetChargingProfile",
+    "SiteId",
     "StationIn",
     "StationOut",
     "StationPatch",
@@ -341,3 +351,60 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     last_attempt_at: datetime | None
     delivered_at: datetime | None
+
+
+# -- sites ------------------------------------------------------------------------------
+class ApplyOut(BaseModel):
+    revision: int
+    changes: list[str] = Field(description="e.g. '~ node grid: max_import_w: 150000.0 -> 1e5'")
+    warnings: list[str]
+
+
+class NodeLimitOut(BaseModel):
+    node_id: str
+    max_import_w: float | None
+    max_export_w: float | None
+    max_phase_current_a: float | None
+    binding: list[str] = Field(description="ids of the constraints that set these limits")
+
+
+class AckOut(BaseModel):
+    station_id: str
+    evse_id: int
+    accepted: bool
+    at: datetime
+    unit: str
+    limit: float | None
+
+
+class ConstraintCreated(BaseModel):
+    constraint: GridConstraint
+    warnings: list[str] = Field(
+        description="e.g. a limit below the minimum charging power of the EVSEs under it"
+    )
+    limits: list[NodeLimitOut] = Field(description="every node's limits in force now")
+    delivery_bound_s: float = Field(description="new limits reach the stations within this")
+
+
+class ConstraintStatus(BaseModel):
+    constraint: GridConstraint
+    acknowledged: list[AckOut] = Field(
+        description="limits sent to the site's stations since the constraint last changed"
+    )
+    delivery_bound_s: float
+
+
+class PlanEvseOut(BaseModel):
+    station_id: str
+    evse_id: int
+    limit_w: float
+    accepted: bool | None
+    sent_at: datetime | None
+
+
+class PlanOut(BaseModel):
+    site_id: str
+    planned_at: datetime | None
+    status: str | None
+    evses: list[PlanEvseOut]
+    limits: list[NodeLimitOut]

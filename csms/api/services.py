@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,14 @@ from csms.api.repository import ApiRepository, open_repository
 from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
+from csms.events import ChargingLimitSent, PlanUpdated, SiteChanged
 
 if TYPE_CHECKING:
     import httpx
 
     from csms.app import Csms
     from csms.domain import Transaction
+    from csms.sites import SiteService
 
 __all__ = ["ApiServices"]
 
@@ -53,8 +56,13 @@ class ApiServices:
         self.auditor = Auditor(self.repo, now=self.now)
         self.jobs = JobManager(self.repo, self.auditor, now=self.now)
         self.hub = EventHub(now=self.now, site_of=self.site_of)
-        #: the site service (``csms.sites``) when present
-        self.sites = sites
+        #: the site service (``csms.sites``)
+        self.sites: SiteService | None = (
+            sites if sites is not None else getattr(csms, "sites", None)
+        )
+        #: the last plan per site and the last limit sent per (station, EVSE), from the bus
+        self.plans: dict[str, PlanUpdated] = {}
+        self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
         s = self.settings
         self.webhooks = WebhookDispatcher(
             self.repo,
@@ -67,10 +75,19 @@ class ApiServices:
             transport=webhook_transport,
         )
         self._site_of: dict[str, str | None] = {}
+        self._refreshes: set[asyncio.Future[None]] = set()
         self._unsubscribe: list[Any] = []
         self.started = False
 
     def _on_domain_event(self, event: Any) -> None:
+        if isinstance(event, PlanUpdated):
+            self.plans[event.site_id] = event
+        elif isinstance(event, ChargingLimitSent):
+            self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
+        elif isinstance(event, SiteChanged) and self.started:
+            task = asyncio.ensure_future(self.refresh_stations())
+            self._refreshes.add(task)
+            task.add_done_callback(self._refreshes.discard)
         self.hub.publish(event)
 
     def now(self) -> datetime:
@@ -100,7 +117,16 @@ class ApiServices:
         return float(result[0]), str(result[1])
 
     async def refresh_stations(self) -> None:
-        self._site_of = {r.station_id: r.site_id for r in await self.store.list_stations()}
+        """Station -> site: the station's registration, else the site that places it."""
+        placed: dict[str, str] = {}
+        if self.sites is not None:
+            for site in await self.sites.list_sites():
+                for station in site.stations:
+                    placed.setdefault(station.id, site.id)
+        self._site_of = {
+            r.station_id: r.site_id or placed.get(r.station_id)
+            for r in await self.store.list_stations()
+        }
 
     async def start(self) -> None:
         if self.started:
@@ -109,9 +135,6 @@ class ApiServices:
         await self.webhooks.start()
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
-        sites_bus = getattr(self.sites, "bus", None)
-        if sites_bus is not None and sites_bus is not self.csms.bus:
-            self._unsubscribe.append(sites_bus.subscribe(self.hub.publish))
         self.started = True
 
     async def stop(self) -> None:

@@ -104,6 +104,22 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "ev.charging_needs", event.station_id, None, event
         case ev.ChargingLimitSent():
             return "limit.sent", event.limit.station_id, event.at, event
+        case ev.StationNonCompliant():
+            return "station.non_compliant", event.station_id, event.at, event
+    return None
+
+
+def _describe_site(event: object) -> tuple[str, str, datetime, Any] | None:
+    """``(type, site_id, at, payload)`` of a site-level event."""
+    match event:
+        case ev.SiteChanged():
+            return "site.changed", event.site_id, event.at, event
+        case ev.ConstraintsChanged():
+            return f"constraint.{event.change}", event.site_id, event.at, event
+        case ev.PlanUpdated():
+            return "plan.updated", event.site_id, event.at, event
+        case ev.DepartureMissed():
+            return "departure.missed", event.site_id, event.at, event
     return None
 
 
@@ -114,23 +130,15 @@ def api_event(
     now: datetime,
     site_of: Callable[[str], str | None],
 ) -> ApiEvent | None:
-    """The API form of a domain event (None for heartbeats and unknown kinds).
-
-    Events from other parts may describe themselves with ``api_event_type`` (str),
-    ``site_id`` and optionally ``station_id`` and ``at`` attributes.
-    """
+    """The API form of a domain event (None for heartbeats and unknown kinds)."""
+    site_level = _describe_site(event)
+    if site_level is not None:
+        kind, site, when, payload = site_level
+        sid = getattr(event, "station_id", None)
+        return ApiEvent(event_id, kind, when, sid, site, to_json(payload))
     described = _describe(event)
     if described is None:
-        kind = getattr(event, "api_event_type", None)
-        if not isinstance(kind, str):
-            return None
-        station_id = getattr(event, "station_id", None)
-        site_id = getattr(event, "site_id", None)
-        at = getattr(event, "at", None)
-        data = to_json(event)
-        if site_id is None and station_id is not None:
-            site_id = site_of(station_id)
-        return ApiEvent(event_id, kind, at or now, station_id, site_id, data)
+        return None
     kind, station_id, at, payload = described
     site_id = site_of(station_id) if station_id is not None else None
     return ApiEvent(event_id, kind, at or now, station_id, site_id, to_json(payload))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,31 @@ from chargegrid.clock import ManualClock
 from csms.api import ApiServer, ApiServices, Role, TokenService
 from csms.app import Csms
 from csms.config import Settings
+from csms.sites import NodeKind, Site, SiteEvse, SiteNode, SiteStation
 from csms.store import MemoryStore, Store
 from csms.store.base import StationRecord
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+#: depot: grid 100 kW > feeder-a 50 kW > CP1, CP2 (two 3-phase 32 A EVSEs each)
+SITES = (
+    Site(
+        id="depot",
+        nodes=(
+            SiteNode(id="grid", kind=NodeKind.GRID_CONNECTION, max_import_w=100_000.0),
+            SiteNode(id="feeder-a", kind=NodeKind.FEEDER, parent="grid", max_import_w=50_000.0),
+        ),
+        stations=tuple(
+            SiteStation(id=sid, node="feeder-a", evses=(SiteEvse(id=1), SiteEvse(id=2)))
+            for sid in ("CP1", "CP2")
+        ),
+    ),
+    Site(
+        id="other",
+        nodes=(SiteNode(id="grid", kind=NodeKind.GRID_CONNECTION, max_import_w=40_000.0),),
+        stations=(SiteStation(id="FAR", node="grid", evses=(SiteEvse(id=1),)),),
+    ),
+)
 
 
 def make_settings(**api: object) -> Settings:
@@ -31,6 +53,10 @@ def make_settings(**api: object) -> Settings:
             **api,
         },
     )
+
+
+#: one TLS context for every client (the API is plain HTTP; building one per client is slow)
+_PLAIN_HTTP = ssl.create_default_context()
 
 
 @dataclass
@@ -50,7 +76,9 @@ class Api:
             headers["Authorization"] = f"Bearer {self.tokens[role]}"
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.AsyncClient(base_url=self.server.url, headers=headers, timeout=10.0)
+        return httpx.AsyncClient(
+            base_url=self.server.url, headers=headers, timeout=10.0, verify=_PLAIN_HTTP
+        )
 
 
 #: the token names the fixtures create: role, with "_other" = granted only site "other"
@@ -72,6 +100,10 @@ async def start_api(store: Store, clock: ManualClock, **api: object) -> tuple[Cs
     services = ApiServices(csms)
     server = ApiServer(services, host="127.0.0.1", port=0)
     await server.start()
+    assert csms.sites is not None
+    for site in SITES:
+        await csms.sites.apply(site)
+    await services.refresh_stations()
     tokens = TokenService(services.repo, now=clock.now)
     texts: dict[str, str] = {}
     ids: dict[str, str] = {}

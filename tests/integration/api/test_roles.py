@@ -25,6 +25,8 @@ class Call:
     stream: bool = False
 
 
+ROLES_ALL = ("admin", "grid_operator", "fleet_manager", "viewer")
+
 #: family -> (request, roles allowed on the site "depot"); every other role gets 403, and
 #: every role granted only the site "other" gets 403 too (except where the family is global).
 FAMILIES: dict[str, tuple[Call, set[str]]] = {
@@ -71,6 +73,40 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         Call("GET", f"{P}/audit", params={"site_id": "depot"}),
         {"admin", "grid_operator", "fleet_manager"},
     ),
+    "sites.read": (Call("GET", f"{P}/sites/depot"), set(ROLES_ALL)),
+    "sites.create": (
+        Call("PUT", f"{P}/sites/depot", body={"id": "depot", "nodes": [{"id": "grid"}]}),
+        {"admin"},
+    ),
+    "sites.limit_tree": (
+        Call(
+            "PUT",
+            f"{P}/sites/depot/nodes/feeder-a",
+            body={"id": "feeder-a", "parent": "grid", "kind": "feeder", "max_import_w": 45000},
+        ),
+        {"admin", "grid_operator"},
+    ),
+    "sites.limits": (Call("GET", f"{P}/sites/depot/limits"), set(ROLES_ALL)),
+    "constraints.read": (Call("GET", f"{P}/sites/depot/constraints"), set(ROLES_ALL)),
+    "constraints.write": (
+        Call(
+            "POST",
+            f"{P}/sites/depot/constraints",
+            body={
+                "node_id": "grid",
+                "start": "2026-03-02T06:00:00Z",
+                "end": "2026-03-02T08:00:00Z",
+                "max_import_w": 60000,
+            },
+        ),
+        {"admin", "grid_operator"},
+    ),
+    "plans": (Call("GET", f"{P}/sites/depot/plan"), set(ROLES_ALL)),
+    "tariffs.read": (Call("GET", f"{P}/sites/depot/tariff"), set(ROLES_ALL)),
+    "tariffs.write": (
+        Call("PUT", f"{P}/sites/depot/tariff", body={"currency": "EUR"}),
+        {"admin"},
+    ),
 }
 
 #: families that have no site: a role that may use them may from any grant
@@ -88,7 +124,9 @@ async def send(client: httpx.AsyncClient, call: Call) -> int:
 
 
 def ok_status(call: Call) -> int:
-    return 202 if call.path.endswith("/commands") else 200
+    if call.path.endswith("/commands"):
+        return 202
+    return 201 if call.method == "POST" else 200
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -131,8 +169,7 @@ async def test_401_without_a_valid_token(api: Api, family: str) -> None:
     }
     got = {}
     for case, token in presented.items():
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=api.server.url, headers=headers) as client:
+        async with api.client(token=token) as client:
             if call.stream:
                 async with client.stream(call.method, call.path, params=call.params) as r:
                     got[case] = (r.status_code, r.headers.get("www-authenticate"))
