@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -91,6 +92,36 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+#: what the API emits and accepts for a time of day (JSON Schema's "time" format demands an
+#: offset, which pydantic neither writes nor requires)
+_TIME_OF_DAY = r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
+
+
+def _fix_time_format(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("format") == "time":
+            del node["format"]
+            node["pattern"] = _TIME_OF_DAY
+        for value in node.values():
+            _fix_time_format(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fix_time_format(value)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        _fix_time_format(schema)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(target: Csms | ApiServices) -> FastAPI:
     """The API app over a started :class:`~csms.app.Csms` (services made and started with
     the app's lifespan) or over :class:`ApiServices` the caller starts and stops."""
@@ -127,6 +158,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(SiteError, _site_error)

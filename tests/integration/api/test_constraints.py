@@ -1,0 +1,187 @@
+"""Grid-operator constraints through the API: stored, combined to the strictest, warned
+about, announced on the event stream, acknowledged, cancelled; bad ones are 422s."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.events import ChargingLimitSent
+from tests.integration.api.conftest import START, Api
+from tests.integration.api.test_events import opened, read_events
+
+P = "/api/v1"
+
+
+def cap(
+    node: str, watts: float, *, start: str = "06:00", end: str = "08:00", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "node_id": node,
+        "kind": "cap",
+        "start": f"2026-03-02T{start}:00Z",
+        "end": f"2026-03-02T{end}:00Z",
+        "max_import_w": watts,
+        "source": "dso-east",
+        **extra,
+    }
+
+
+async def test_caps_combine_to_the_strictest_and_fire_an_event(api: Api) -> None:
+    async with (
+        api.client("grid_operator") as c,
+        c.stream("GET", f"{P}/events", params={"type": "constraint.*"}) as stream,
+    ):
+        lines = await opened(stream)
+        first = await c.post(f"{P}/sites/depot/constraints", json=cap("grid", 80_000, priority=5))
+        second = await c.post(f"{P}/sites/depot/constraints", json=cap("grid", 60_000))
+        later = await c.post(
+            f"{P}/sites/depot/constraints", json=cap("grid", 20_000, start="09:00", end="10:00")
+        )
+        events = await asyncio.wait_for(read_events(lines, 3), 5)
+        limits = {n["node_id"]: n for n in (await c.get(f"{P}/sites/depot/limits")).json()}
+        listed = (await c.get(f"{P}/sites/depot/constraints")).json()
+    assert (first.status_code, second.status_code, later.status_code) == (201, 201, 201)
+    body = second.json()
+    assert body["delivery_bound_s"] == 5.0
+    assert body["warnings"] == []
+    assert body["constraint"]["source"] == "dso-east"
+    grid_now = {n["node_id"]: n for n in body["limits"]}["grid"]
+    assert grid_now["max_import_w"] == 60_000.0
+    assert grid_now["binding"] == [body["constraint"]["id"]]
+    assert limits["grid"]["max_import_w"] == 60_000.0
+    assert limits["feeder-a"]["max_import_w"] == 50_000.0  # its own limit, no constraint
+    assert [e["event"] for e in events] == ["constraint.created"] * 3
+    assert [e["data"]["constraint_id"] for e in events] == [
+        first.json()["constraint"]["id"],
+        body["constraint"]["id"],
+        later.json()["constraint"]["id"],
+    ]
+    assert {e["site_id"] for e in events} == {"depot"}
+    assert len(listed) == 3
+
+
+async def test_a_cap_below_the_evse_minimum_is_accepted_with_a_warning(api: Api) -> None:
+    async with api.client("grid_operator") as c:
+        r = await c.post(f"{P}/sites/depot/constraints", json=cap("feeder-a", 3_000))
+    assert r.status_code == 201
+    assert r.json()["warnings"], r.json()
+    assert any("feeder-a" in w or "minimum" in w for w in r.json()["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        (cap("grid", 50_000, start="08:00", end="07:00"), ["body"]),
+        (cap("grid", -5), ["body", "max_import_w"]),
+        (cap("no-such-node", 50_000), ["body", "node_id"]),
+        ({**cap("grid", 50_000), "start": "2026-03-02T06:00:00"}, ["body", "start"]),
+    ],
+)
+async def test_bad_constraints_are_422_naming_the_field(
+    api: Api, body: dict[str, Any], loc: list[str]
+) -> None:
+    async with api.client("grid_operator") as c:
+        r = await c.post(f"{P}/sites/depot/constraints", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][: len(loc)] == loc
+
+
+async def test_cap_on_an_unknown_site_is_404(api: Api) -> None:
+    async with api.client("admin") as c:
+        r = await c.post(f"{P}/sites/nowhere/constraints", json=cap("grid", 1000))
+    assert r.status_code == 404
+    assert r.json() == {"detail": "no site 'nowhere'"}
+
+
+async def test_cancel_and_acknowledgements(api: Api) -> None:
+    async with api.client("grid_operator") as c:
+        created = (await c.post(f"{P}/sites/depot/constraints", json=cap("grid", 30_000))).json()
+        cid = created["constraint"]["id"]
+        api.clock.advance(1)
+        limit = ChargingLimit("CP1", 1, ChargingRateUnit.WATT, ((0, 7_000.0, None),))
+        api.csms.bus.publish(ChargingLimitSent(limit, True, api.clock.now()))
+        other = ChargingLimit("FAR", 1, ChargingRateUnit.WATT, ((0, 9_000.0, None),))
+        api.csms.bus.publish(ChargingLimitSent(other, True, api.clock.now()))
+        status = (await c.get(f"{P}/sites/depot/constraints/{cid}")).json()
+        cancelled = await c.delete(f"{P}/sites/depot/constraints/{cid}")
+        again = await c.delete(f"{P}/sites/depot/constraints/{cid}")
+        active = (await c.get(f"{P}/sites/depot/constraints")).json()
+        everything = (
+            await c.get(f"{P}/sites/depot/constraints", params={"include_cancelled": True})
+        ).json()
+        wrong_site = await c.get(f"{P}/sites/other/constraints/{cid}")
+    assert status["acknowledged"] == [
+        {
+            "station_id": "CP1",
+            "evse_id": 1,
+            "accepted": True,
+            "at": "2026-03-02T06:00:01Z",
+            "unit": "W",
+            "limit": 7000.0,
+        }
+    ]
+    assert cancelled.status_code == 200
+    assert cancelled.json()["constraint"]["cancelled_at"] == "2026-03-02T06:00:01Z"
+    assert again.json()["constraint"]["cancelled_at"] == "2026-03-02T06:00:01Z"
+    assert active == []
+    assert [c["id"] for c in everything] == [cid]
+    assert wrong_site.status_code == 403  # grid_operator is granted depot only
+
+
+async def test_limit_tree_edit_and_tariff(api: Api) -> None:
+    async with api.client("grid_operator") as g, api.client("admin") as a:
+        node = await g.put(
+            f"{P}/sites/depot/nodes/feeder-b",
+            json={"id": "feeder-b", "kind": "feeder", "parent": "grid", "max_import_w": 20000},
+        )
+        mismatch = await g.put(
+            f"{P}/sites/depot/nodes/feeder-c", json={"id": "feeder-x", "parent": "grid"}
+        )
+        orphan = await g.put(
+            f"{P}/sites/depot/nodes/feeder-d", json={"id": "feeder-d", "parent": "nowhere"}
+        )
+        tariff = await a.put(
+            f"{P}/sites/depot/tariff",
+            json={
+                "currency": "EUR",
+                "periods": [
+                    {"start": "00:00:00", "import_price_per_kwh": 0.1},
+                    {"start": "07:00:00", "import_price_per_kwh": 0.3},
+                ],
+            },
+        )
+        got = (await g.get(f"{P}/sites/depot/tariff")).json()
+    assert node.status_code == 200
+    assert node.json()["changes"] == ["+ node feeder-b"]
+    assert mismatch.status_code == 422 and mismatch.json()["detail"][0]["loc"] == ["body", "id"]
+    assert orphan.status_code == 422, orphan.text
+    assert tariff.status_code == 200
+    assert [p["import_price_per_kwh"] for p in got["periods"]] == [0.1, 0.3]
+
+
+async def test_plan_shows_dispatched_limits(api: Api) -> None:
+    from csms.events import PlanUpdated
+
+    api.csms.bus.publish(
+        PlanUpdated("depot", START, "optimal", (("CP1", 1, 11_000.0), ("CP2", 2, 7_400.0)))
+    )
+    limit = ChargingLimit("CP1", 1, ChargingRateUnit.WATT, ((0, 11_000.0, None),))
+    api.csms.bus.publish(ChargingLimitSent(limit, True, START))
+    async with api.client("viewer") as c:
+        plan = (await c.get(f"{P}/sites/depot/plan")).json()
+    assert plan["status"] == "optimal"
+    assert plan["evses"] == [
+        {
+            "station_id": "CP1",
+            "evse_id": 1,
+            "limit_w": 11000.0,
+            "accepted": True,
+            "sent_at": "2026-03-02T06:00:00Z",
+        },
+        {"station_id": "CP2", "evse_id": 2, "limit_w": 7400.0, "accepted": None, "sent_at": None},
+    ]
+    assert {n["node_id"] for n in plan["limits"]} == {"grid", "feeder-a"}
