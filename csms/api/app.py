@@ -97,6 +97,13 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _TIME_OF_DAY = r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 
 
+#: FastAPI answers a body that is not JSON with a 400 before any model sees it
+_BAD_BODY = {
+    "description": "the body is not JSON",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
 def _fix_time_format(node: Any) -> None:
     if isinstance(node, dict):
         if node.get("format") == "time":
@@ -118,6 +125,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             routes=app.routes,
         )
         _fix_time_format(schema)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation.setdefault("responses", {}).setdefault("400", _BAD_BODY)
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
 
 from chargegrid.clock import WallClock
@@ -128,6 +129,35 @@ def test_operation_conforms_to_the_schema(label: str, running_api: Running) -> N
                 # an end before its start, a body id that is not the path's (see docs/api.md).
                 excluded_checks=[schemathesis.checks.positive_data_acceptance],
             )
+
+    run()
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_invalid_input_is_rejected(label: str, running_api: Running) -> None:
+    """Schema-invalid requests (negative mode) get a 4xx, never a 500 or a 2xx."""
+    operation = OPERATIONS[label]
+    try:
+        strategy = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    except Exception:  # nothing to make invalid (no parameters, no body)
+        return
+    token = running_api.tokens["admin"]
+
+    @given(case=strategy)
+    @settings(
+        max_examples=3,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(
+            base_url=running_api.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
 
     run()
 
