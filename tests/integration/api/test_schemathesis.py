@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 
 from chargegrid.clock import WallClock
 from csms.api import ApiServer, ApiServices, Role, TokenService
