@@ -21,6 +21,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.ocpp.server import OcppServer
+from csms.planning import PlannerService
 from csms.sites import SiteService, repository_for
 from csms.store import Store, open_store
 
@@ -61,6 +62,14 @@ class Csms:
         )
         self.server.commands = self.commands
         self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.planner = PlannerService(
+            sites=self.sites,
+            store=self.store,
+            bus=self.bus,
+            commands=self.commands,
+            clock=self.clock,
+            settings=s.planning,
+        )
         self._started = False
 
     @property
@@ -81,12 +90,15 @@ class Csms:
             if self._own_store:
                 await self.store.close()
             raise
+        if self.settings.planning.enabled:
+            await self.planner.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        await self.planner.stop()
         await self.server.stop()
         await self.central.close()
         if self._own_store:

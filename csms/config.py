@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from csms.exceptions import ConfigError
+from csms.planning.config import PlanningSettings
 
 __all__ = [
     "ApiSettings",
@@ -151,6 +152,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     ocpp: OcppSettings = Field(default_factory=OcppSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod

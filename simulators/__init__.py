@@ -25,9 +25,9 @@ from simulators.exceptions import (
     SimulatorError,
     StationError,
 )
-from simulators.fleet import Fleet, FleetConfig, FleetProgress, build_runner
+from simulators.fleet import Fault, Fleet, FleetConfig, FleetProgress, build_runner
 from simulators.messages import ConnectorStatus, StopReason
-from simulators.runner import RunnerStats, StationRunner
+from simulators.runner import FAULT_KINDS, RunnerStats, StationRunner
 from simulators.scenario import (
     SCENARIO_KINDS,
     generate,
@@ -40,6 +40,7 @@ from simulators.station import Station, StationSpec
 
 __all__ = [
     "EV",
+    "FAULT_KINDS",
     "SCENARIO_KINDS",
     "BootRejected",
     "CallErrorReceived",
@@ -47,6 +48,7 @@ __all__ = [
     "ConnectorStatus",
     "CsmsError",
     "EVSpec",
+    "Fault",
     "Fleet",
     "FleetConfig",
     "FleetProgress",

@@ -92,6 +92,15 @@ def add_commands(subparsers: Any) -> None:
         default=None,
         help="real seconds between progress updates (default 1 on a terminal, 10 otherwise)",
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault: KIND,STATION,HOURS[,CONNECTOR[,VALUE]] with KIND one "
+        "of connector-fault, clear-fault, ev-stops-drawing, meter-jump (VALUE Wh), "
+        "malformed-frame, late-answers (VALUE s); repeatable",
+    )
     add_clock_arguments(parser)
     parser.set_defaults(func=_run)
 
@@ -102,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from chargegrid.clock import clock_from_settings
     from simulators.exceptions import ScenarioError
-    from simulators.fleet import Fleet, FleetConfig
+    from simulators.fleet import Fault, Fleet, FleetConfig
     from simulators.scenario import generate, load_scenario, save_scenario, suggested_start
 
     speed = args.speed if args.speed is not None else args.clock_speed
@@ -134,11 +143,17 @@ def _run(args: argparse.Namespace) -> int:
             max_current_a=args.max_current_a,
             phases=args.phases,
             meter_interval_s=args.meter_interval_s,
+            dc_power_w=args.dc_power_w,
             seed=args.seed,
         )
         fleet = Fleet(config, scenario, clock=clock)
     except ScenarioError as exc:
         print(f"chargegrid sim: {exc}", file=sys.stderr)
+        return 2
+    try:
+        faults = [Fault.parse(text) for text in args.fault]
+    except ValueError as exc:
+        print(f"chargegrid sim: --fault: {exc}", file=sys.stderr)
         return 2
     if args.save_scenario:
         save_scenario(scenario, args.save_scenario)
@@ -170,6 +185,7 @@ def _run(args: argparse.Namespace) -> int:
                 on_progress=show,
                 progress_every_s=every,
                 ramp_s=min(10.0, args.stations / 100),
+                faults=faults,
             )
         )
     except KeyboardInterrupt:

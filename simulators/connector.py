@@ -111,7 +111,10 @@ class Connector:
         self.next_sample_at: datetime | None = None
 
     def phases_used(self) -> int:
-        if self.ev is None or self.spec.dc:
+        """Phases the current flows on; a DC connector counts as one (``W = A * V``)."""
+        if self.spec.dc:
+            return 1
+        if self.ev is None:
             return self.spec.phases
         return min(self.spec.phases, self.ev.spec.phases)
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +23,7 @@ from simulators.ev import EVSpec
 from simulators.messages import ConnectorStatus
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp201 import V201Adapter
-from simulators.runner import Adapter, StationRunner
+from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
 
@@ -86,6 +86,36 @@ def build_runner(
 
 
 @dataclass(frozen=True, slots=True)
+class Fault:
+    """A fault to inject into one station ``after_s`` simulated seconds into the run."""
+
+    kind: str
+    station_id: str
+    after_s: float
+    connector_id: int = 1
+    value: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """``KIND,STATION,HOURS[,CONNECTOR[,VALUE]]``, e.g. ``meter-jump,SIM-0002,1.5,1,5000``."""
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) < 3 or len(parts) > 5:
+            raise ValueError(f"expected KIND,STATION,HOURS[,CONNECTOR[,VALUE]], got {text!r}")
+        if parts[0] not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {parts[0]!r}; choose one of {', '.join(FAULT_KINDS)}")
+        try:
+            return cls(
+                kind=parts[0],
+                station_id=parts[1],
+                after_s=float(parts[2]) * 3600,
+                connector_id=int(parts[3]) if len(parts) > 3 else 1,
+                value=float(parts[4]) if len(parts) > 4 else 0.0,
+            )
+        except ValueError as exc:
+            raise ValueError(f"bad fault {text!r}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
 class FleetConfig:
     url: str
     stations: int = 10
@@ -95,6 +125,8 @@ class FleetConfig:
     max_current_a: float = 32.0
     phases: int = 3
     meter_interval_s: float = 60.0
+    #: DC stations of this power instead of AC ones (``max_current_a`` then applies at 400 V DC).
+    dc_power_w: float | None = None
     heartbeat_interval_s: float = 300.0
     prefix: str = "SIM"
     seed: int = 0
@@ -133,7 +165,16 @@ class Fleet:
         self.scenario = scenario
         ids = station_ids(config.stations, prefix=config.prefix)
         plan = sessions_by_station(scenario, ids, connectors=config.connectors)
-        connector = ConnectorSpec(max_current_a=config.max_current_a, phases=config.phases)
+        if config.dc_power_w is not None:
+            connector = ConnectorSpec(
+                max_current_a=config.dc_power_w / 400.0 + 1,
+                phases=1,
+                dc=True,
+                voltage_v=400.0,
+                max_power_w=config.dc_power_w,
+            )
+        else:
+            connector = ConnectorSpec(max_current_a=config.max_current_a, phases=config.phases)
         rng = random.Random(config.seed)
         self.runners: list[StationRunner] = []
         for i, station_id in enumerate(ids):
@@ -195,12 +236,18 @@ class Fleet:
         on_progress: Callable[[FleetProgress], None] | None = None,
         progress_every_s: float = 1.0,
         ramp_s: float = 0.0,
+        faults: Sequence[Fault] = (),
     ) -> pd.DataFrame:
         """Run every station until ``until`` (default :attr:`end`); return the summary.
 
         ``ramp_s`` spreads the first connections over that many real seconds.
         """
         deadline = until or self.end
+        by_id = {r.station_id: r for r in self.runners}
+        for fault in faults:
+            if fault.station_id not in by_id:
+                raise ValueError(f"fault for unknown station {fault.station_id!r}")
+            self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
         for i, runner in enumerate(self.runners):
             self._tasks.append(
                 asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(self.runners))))
@@ -213,6 +260,10 @@ class Fleet:
         finally:
             await self.stop()
         return self.summary()
+
+    async def _inject(self, runner: StationRunner, fault: Fault) -> None:
+        await self.clock.sleep(fault.after_s)
+        await runner.inject(fault.kind, connector_id=fault.connector_id, value=fault.value)
 
     async def _start(self, runner: StationRunner, delay_s: float) -> None:
         if delay_s > 0:

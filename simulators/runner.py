@@ -40,9 +40,19 @@ from simulators.messages import (
 )
 from simulators.station import Station
 
-__all__ = ["Adapter", "OutItem", "RunnerStats", "StationRunner"]
+__all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
 logger = logging.getLogger(__name__)
+
+#: Faults :meth:`StationRunner.inject` knows; ``value`` is the jump (Wh) or the delay (s).
+FAULT_KINDS = (
+    "connector-fault",
+    "clear-fault",
+    "ev-stops-drawing",
+    "meter-jump",
+    "malformed-frame",
+    "late-answers",
+)
 
 
 class ConnectionLost(Exception):
@@ -180,6 +190,26 @@ class StationRunner:
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed):
                 await self._ws.send('[2, "broken", "Heartbeat", ')
+
+    async def inject(self, kind: str, *, connector_id: int = 1, value: float = 0.0) -> None:
+        """Inject a fault now; ``kind`` is one of :data:`FAULT_KINDS`."""
+        now = self.sync()
+        logger.warning("%s: injecting fault %s", self.station_id, kind)
+        if kind == "connector-fault":
+            self.submit(self.station.fault(connector_id, now))
+        elif kind == "clear-fault":
+            self.submit(self.station.clear_fault(connector_id, now))
+        elif kind == "ev-stops-drawing":
+            self.submit(self.station.ev_stops_drawing(connector_id, now))
+        elif kind == "meter-jump":
+            self.station.meter_jump(connector_id, value or 10_000.0)
+        elif kind == "malformed-frame":
+            await self.send_malformed()
+        elif kind == "late-answers":
+            self.answer_delay_s = value or 60.0
+        else:
+            raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
+        self.poke()
 
     # --- running -----------------------------------------------------------------------------
 

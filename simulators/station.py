@@ -152,7 +152,7 @@ class Station:
             tx_ids = _tx_ids(c.tx)
             profiles = station + self.profiles.for_connector(connector_id, tx_ids=tx_ids)
             rating = c.spec.rating_w()
-            voltage, phases = c.spec.voltage_v, c.spec.phases
+            voltage, phases = c.spec.voltage_v, (1 if c.spec.dc else c.spec.phases)
         default = rating if unit is RateUnit.W else rating / (voltage * phases)
         return composite_schedule(
             profiles,
@@ -269,7 +269,7 @@ class Station:
     def _needs(self, c: Connector, now: datetime) -> ChargingNeeds:
         assert c.ev is not None
         ev = c.ev
-        phases = min(c.spec.phases, ev.spec.phases)
+        phases = c.phases_used()
         peak = ev.spec.max_dc_power_w if c.spec.dc else ev.spec.max_ac_power_w
         return ChargingNeeds(
             connector_id=c.id,
@@ -398,7 +398,7 @@ class Station:
     def _sample(
         self, c: Connector, now: datetime, *, context: str = "Sample.Periodic"
     ) -> MeterSample:
-        phases = 1 if c.spec.dc else c.phases_used()
+        phases = c.phases_used()
         per_phase = c.power_w / (c.spec.voltage_v * phases) if c.power_w > 0 else 0.0
         soc = None
         if c.spec.dc and c.ev is not None:

@@ -11,6 +11,8 @@ def test_public_api() -> None:
     assert sorted(simulators.__all__) == sorted(
         [
             "EV",
+            "FAULT_KINDS",
+            "Fault",
             "SCENARIO_KINDS",
             "BootRejected",
             "CallErrorReceived",

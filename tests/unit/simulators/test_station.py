@@ -209,3 +209,90 @@ def test_change_availability_and_configuration() -> None:
     assert st.meter_interval_s == 15.0
     assert st.set_config("MeterValueSampleInterval", "-1") == "Rejected"
     assert st.set_config("Nope", "1") == "NotSupported"
+
+
+def test_dc_connector_reports_soc_and_one_current() -> None:
+    spec = StationSpec(
+        station_id="DC",
+        connectors=(ConnectorSpec(dc=True, max_current_a=200, voltage_v=400, max_power_w=50_000),),
+    )
+    car = ev(max_dc_power_w=100_000, initial_soc=0.5, target_soc=0.9)
+    st = Station(spec, now=T0, sessions=[(1, car)])
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    assert st.connector(1).power_w == 50_000  # the connector's rating binds
+    (sample,) = [m for m in st.step(minutes(2)) if isinstance(m, MeterSample)]
+    assert sample.current_a == (125.0,)  # 50 kW / 400 V
+    # 50 kW for 1 minute into 60 kWh: 50 % + 833.3 Wh / 60 kWh.
+    assert sample.soc_pct == pytest.approx(51.4, abs=0.05)
+    amps = parse_profile(
+        {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 50}],
+            },
+        }
+    )
+    assert st.set_profile(1, amps, minutes(2))[0]
+    assert st.connector(1).power_w == 20_000  # 50 A x 400 V
+
+
+def test_min_charging_rate_suspends_below_it() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    low = parse_profile(
+        {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "minChargingRate": 6,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 4}],
+            },
+        }
+    )
+    ok, out = st.set_profile(1, low, minutes(1))
+    assert ok and st.connector(1).power_w == 0
+    assert statuses(out) == [ConnectorStatus.SUSPENDED_EVSE]
+
+
+def test_recurring_profile_wakes_the_station_at_its_boundaries() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    daily = parse_profile(
+        {
+            "chargingProfileId": 5,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Recurring",
+            "recurrencyKind": "Daily",
+            "chargingSchedule": {
+                "startSchedule": "2026-01-01T18:30:00Z",
+                "chargingRateUnit": "W",
+                "duration": 1800,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3000}],
+            },
+        }
+    )
+    assert st.set_profile(1, daily, minutes(1))[0]
+    st.step(
+        minutes(
+            29,
+        )
+    )
+    st.step(minutes(29.5))
+    assert st.next_wakeup() == minutes(30)
+    st.step(minutes(30))
+    assert st.connector(1).power_w == 3000
+    st.step(minutes(60))
+    assert st.connector(1).power_w == 22_000

@@ -1,0 +1,62 @@
+"""``[planning]`` settings of ``chargegrid serve``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PlanningSettings"]
+
+
+class PlanningSettings(BaseModel):
+    """The planner service (one loop per site). Times are in clock (virtual) seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="run the planner for every site")
+    replan_interval_s: float = Field(
+        default=300.0, gt=0, description="re-plan at least this often (events re-plan sooner)"
+    )
+    min_replan_gap_s: float = Field(
+        default=10.0, ge=0, description="at most one event-driven re-plan per this many seconds"
+    )
+    step_s: float = Field(default=900.0, gt=0, description="planning step")
+    horizon_s: float = Field(default=86_400.0, gt=0, description="planning horizon")
+    deadband_w: float = Field(
+        default=500.0,
+        ge=0,
+        description="send a new TxProfile only when an EVSE's limit moved by more than this "
+        "(a decrease that a node needs is always sent)",
+    )
+    profile_validity_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="a TxProfile lasts this long, then the station falls back to its safe "
+        "default; the planner renews it before it lapses",
+    )
+    meter_deviation_w: float = Field(
+        default=3000.0,
+        gt=0,
+        description="re-plan when an EVSE draws this much less than allowed (EV tapering, full)",
+    )
+    noncompliance_tolerance_w: float = Field(
+        default=300.0,
+        ge=0,
+        description="an EVSE drawing more than its confirmed limit plus this is non-compliant",
+    )
+    send_timeout_s: float = Field(
+        default=10.0, gt=0, description="wall seconds to wait for a SetChargingProfile answer"
+    )
+    max_parallel_sends: int = Field(
+        default=64, ge=1, description="SetChargingProfile calls in flight at once per site"
+    )
+    backend: Literal["direct", "pyomo"] = Field(
+        default="direct", description="optimizer LP path: direct HiGHS or Pyomo"
+    )
+    solver_time_limit_s: float = Field(default=10.0, gt=0, description="LP time limit (wall)")
+    default_profiles: bool = Field(
+        default=True,
+        description="send each station, at boot, TxDefaultProfiles that keep the site inside "
+        "its limits with every EVSE charging at once",
+    )

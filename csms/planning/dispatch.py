@@ -1,0 +1,158 @@
+"""From a plan to the limits to send (sans-I/O): per-station quirks, the deadband, and the
+decreases a node needs that the deadband must not hold back."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.planning.state import EvseState, SiteState
+from csms.sites.constraints import NodeLimit
+from csms.sites.model import StationQuirks
+from optimizer import Plan
+
+__all__ = ["Dispatch", "choose", "executable_w", "make_limit"]
+
+#: Profile ids: one TxProfile and one TxDefaultProfile per EVSE, replaced in place.
+TX_PROFILE_ID = 1_000
+DEFAULT_PROFILE_ID = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    evse: EvseState
+    limit_w: float  # what the station will allow, after quirks
+    charging_limit: ChargingLimit
+    forced: bool  # a decrease a node needed, sent despite the deadband
+
+
+def _unit(quirks: StationQuirks | None) -> ChargingRateUnit:
+    if quirks is not None and quirks.unit == "W":
+        return ChargingRateUnit.WATT
+    return ChargingRateUnit.AMPERE
+
+
+def executable_w(ev: EvseState, limit_w: float, quirks: StationQuirks | None) -> float:
+    """The power the station will actually allow for ``limit_w``: amps rounded down to 0.1 A,
+    and zero below the model's minimum current."""
+    phases = ev.evse.n_phases
+    volts = ev.evse.voltage_v
+    if _unit(quirks) is ChargingRateUnit.WATT:
+        return float(math.floor(max(0.0, limit_w)))
+    amps = math.floor(max(0.0, limit_w) / (volts * phases) * 10 + 1e-9) / 10
+    min_a = quirks.min_current_a if quirks is not None else None
+    if min_a is not None and 0 < amps < min_a:
+        amps = 0.0
+    return amps * volts * phases
+
+
+def make_limit(
+    ev: EvseState,
+    limit_w: float,
+    quirks: StationQuirks | None,
+    *,
+    purpose: str,
+    now: datetime,
+    validity_s: float | None,
+) -> ChargingLimit:
+    unit = _unit(quirks)
+    phases = ev.evse.n_phases
+    value: float
+    if unit is ChargingRateUnit.WATT:
+        value = math.floor(limit_w + 1e-9)  # an int: some 1.6 stacks reject decimals
+    else:
+        value = math.floor(limit_w / (ev.evse.voltage_v * phases) * 10 + 1e-9) / 10
+    stack = 1 if purpose == "TxProfile" else 0
+    if quirks is not None and quirks.max_stack_level is not None:
+        stack = min(stack, quirks.max_stack_level)
+    tx = purpose == "TxProfile"
+    return ChargingLimit(
+        station_id=ev.station.id,
+        evse_id=ev.evse.id,
+        unit=unit,
+        schedule=((0, value, phases),),
+        purpose=purpose,
+        stack_level=stack,
+        profile_id=(TX_PROFILE_ID if tx else DEFAULT_PROFILE_ID) + ev.evse.id,
+        start_at=now if tx else None,
+        duration_s=int(validity_s) if tx and validity_s is not None else None,
+        transaction_id=ev.tx.id if tx and ev.tx is not None else None,
+    )
+
+
+def _current(ev: EvseState) -> float:
+    """What the EVSE may draw now as far as the planner knows."""
+    sent, tx = ev.sent, ev.tx
+    if (
+        sent is not None
+        and tx is not None
+        and sent.transaction_id == tx.id
+        and sent.state
+        in (
+            "accepted",
+            "pending",
+        )
+    ):
+        return sent.limit_w
+    if ev.default_w is not None:
+        return ev.default_w
+    return ev.evse.max_power_w
+
+
+def choose(
+    state: SiteState,
+    plan: Plan,
+    controlled: tuple[EvseState, ...],
+    *,
+    limits: dict[str, NodeLimit],
+    uncontrolled_w: dict[str, float],
+    now: datetime,
+    deadband_w: float,
+    renew_before_s: float,
+    validity_s: float,
+) -> list[Dispatch]:
+    """The TxProfiles to send for ``plan``'s first step."""
+    site = state.site
+    targets: dict[str, float] = {}
+    wanted: dict[str, bool] = {}
+    for ev in controlled:
+        quirks = state.stations[ev.station.id].quirks
+        first = plan.evses[ev.key].power_w[0] if ev.key in plan.evses else 0.0
+        target = executable_w(ev, first, quirks)
+        ev.planned_w = target
+        targets[ev.key] = target
+        sent = ev.sent
+        fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
+        expiring = (
+            sent is not None
+            and sent.valid_to is not None
+            and sent.valid_to - now < timedelta(seconds=renew_before_s)
+        )
+        retry = sent is not None and sent.state in ("rejected", "failed")
+        wanted[ev.key] = fresh or expiring or retry or abs(target - _current(ev)) > deadband_w
+    # A node over its limit with the held-back values: send its held-back decreases too.
+    forced: set[str] = set()
+    for node in site.nodes:
+        limit = limits[node.id].max_import_w if node.id in limits else node.max_import_w
+        if limit is None:
+            continue
+        under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
+        total = uncontrolled_w.get(node.id, 0.0) + sum(
+            targets[ev.key] if wanted[ev.key] else _current(ev) for ev in under
+        )
+        if total > limit + 1e-6:
+            for ev in under:
+                if not wanted[ev.key] and targets[ev.key] < _current(ev):
+                    forced.add(ev.key)
+    out: list[Dispatch] = []
+    for ev in controlled:
+        if not (wanted[ev.key] or ev.key in forced):
+            continue
+        quirks = state.stations[ev.station.id].quirks
+        profile = make_limit(
+            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, validity_s=validity_s
+        )
+        out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced))
+    return out

@@ -1,0 +1,273 @@
+"""What the planner knows about one site, kept up to date from domain events (sans-I/O).
+
+Per EVSE: the active transaction, the EV's needs, the energy register and measured power,
+what limit was sent and what the station confirmed, compliance. Per station: online, the
+quirks in force. :meth:`SiteState.apply` takes a domain event and returns the reasons to
+re-plan it gives (empty: none).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from csms.domain import ConnectorStatus, EVChargingNeeds, Transaction
+from csms.events import (
+    DomainEvent,
+    EVChargingNeedsReceived,
+    MeterValuesReceived,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    StatusChanged,
+    TransactionEnded,
+    TransactionStarted,
+    TransactionUpdated,
+)
+from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
+
+__all__ = ["AckState", "EvseState", "SiteState", "StationState"]
+
+logger = logging.getLogger(__name__)
+
+AckState = Literal["pending", "accepted", "rejected", "failed"]
+
+_POWER = "Power.Active.Import"
+_ENERGY = "Energy.Active.Import.Register"
+
+
+@dataclass(slots=True)
+class Sent:
+    """The last limit sent to an EVSE and what became of it."""
+
+    limit_w: float
+    purpose: str
+    at: datetime
+    state: AckState = "pending"
+    valid_to: datetime | None = None
+    transaction_id: int | None = None
+
+
+@dataclass(slots=True)
+class EvseState:
+    station: SiteStation
+    evse: SiteEvse
+    node_id: str
+    tx: Transaction | None = None
+    needs: EVChargingNeeds | None = None
+    needs_delivered_wh: float = 0.0  # energy delivered when the needs arrived
+    register_wh: float | None = None
+    power_w: float = 0.0
+    power_at: datetime | None = None
+    default_w: float | None = None  # the safe TxDefaultProfile limit confirmed
+    sent: Sent | None = None  # the last TxProfile
+    accepted_tx: tuple[int, float] | None = None  # (transaction id, limit W) last accepted
+    confirmed_w: float | None = None  # the last limit the station accepted (any purpose)
+    confirmed_at: datetime | None = None
+    planned_w: float | None = None
+    ev_max_w: float | None = None  # what the EV takes when the limit does not hold it back
+    non_compliant: bool = False
+    violations: int = 0
+    missed_reported: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.station.id}/{self.evse.id}"
+
+    @property
+    def delivered_wh(self) -> float:
+        if self.tx is None or self.register_wh is None or self.tx.meter_start_wh is None:
+            return 0.0
+        return max(0.0, self.register_wh - self.tx.meter_start_wh)
+
+    def limit_in_force_w(self) -> float | None:
+        """The limit the station has confirmed for what it is doing now."""
+        tx = self.tx
+        candidates: list[float] = []
+        if tx is not None and self.accepted_tx is not None and self.accepted_tx[0] == tx.id:
+            candidates.append(self.accepted_tx[1])
+        elif self.default_w is not None:
+            candidates.append(self.default_w)
+        sent = self.sent
+        pending = sent is not None and sent.state == "pending"
+        if tx is not None and sent is not None and pending and sent.transaction_id == tx.id:
+            candidates.append(sent.limit_w)  # the station may be on the old or the new one
+        return max(candidates) if candidates else None
+
+
+@dataclass(slots=True)
+class StationState:
+    station: SiteStation
+    online: bool = False
+    seen: bool = False  # heard from since the planner started
+    ocpp_version: str | None = None
+    quirks: StationQuirks | None = None
+    learned: dict[str, object] = field(default_factory=dict)
+    defaults_sent: bool = False
+
+
+class SiteState:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.stations: dict[str, StationState] = {}
+        self.evses: dict[tuple[str, int], EvseState] = {}
+        self.reset_site(site)
+        self.non_compliance_count = 0
+
+    def reset_site(self, site: Site) -> None:
+        """Take a new revision of the site, keeping what is known about stations that stay."""
+        old_stations, old_evses = self.stations, self.evses
+        self.site = site
+        self.stations, self.evses = {}, {}
+        for station, evse, node in site.evses():
+            assert node is not None  # a stored site is valid
+            key = (station.id, evse.id)
+            state = old_evses.get(key)
+            if state is None:
+                state = EvseState(station, evse, node)
+            else:
+                state.station, state.evse, state.node_id = station, evse, node
+            self.evses[key] = state
+        for station in site.stations:
+            st = old_stations.get(station.id) or StationState(station)
+            st.station = station
+            st.quirks = site.quirks_for(station)
+            self.stations[station.id] = st
+
+    # -- events ---------------------------------------------------------------------------
+    def evse_of(self, station_id: str, evse_id: int) -> EvseState | None:
+        return self.evses.get((station_id, evse_id))
+
+    def take_transaction(self, tx: Transaction) -> str | None:
+        state = self.evse_of(tx.station_id, tx.evse_id)
+        if state is None:
+            return None
+        if tx.active:
+            new = state.tx is None or state.tx.id != tx.id
+            if new:
+                state.needs, state.needs_delivered_wh, state.missed_reported = None, 0.0, False
+                if tx.meter_start_wh is not None:
+                    state.register_wh = tx.meter_start_wh
+            state.tx = tx
+            if tx.needs is not None and state.needs is None:
+                state.needs, state.needs_delivered_wh = tx.needs, state.delivered_wh
+                return "needs"
+            return "arrival" if new else None
+        if state.tx is not None and state.tx.id == tx.id:
+            state.tx, state.needs, state.sent, state.planned_w = None, None, None, None
+            state.ev_max_w, state.accepted_tx = None, None
+            state.non_compliant, state.violations = False, 0
+            return "departure"
+        return None
+
+    def apply(self, event: DomainEvent, *, deviation_w: float, tolerance_w: float) -> list[str]:
+        """Update from ``event``; the reasons it gives to re-plan."""
+        if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
+            reason = self.take_transaction(event.transaction)
+            return [reason] if reason else []
+        if isinstance(event, EVChargingNeedsReceived):
+            state = self.evse_of(event.station_id, event.evse_id)
+            if state is None:
+                return []
+            state.needs, state.needs_delivered_wh = event.needs, state.delivered_wh
+            return ["needs"]
+        if isinstance(event, StatusChanged):
+            state = self.evse_of(event.report.station_id, event.report.evse_id)
+            if state is None or state.tx is None:
+                return []
+            if event.report.status is ConnectorStatus.SUSPENDED_EV and state.ev_max_w != 0.0:
+                state.ev_max_w = 0.0  # the EV is full or stopped: its share goes to others
+                return ["ev suspended"]
+            if event.report.status is ConnectorStatus.CHARGING and state.ev_max_w == 0.0:
+                state.ev_max_w = None
+                return ["ev charging"]
+            return []
+        if isinstance(event, MeterValuesReceived):
+            return self._meter(event, deviation_w=deviation_w, tolerance_w=tolerance_w)
+        if isinstance(event, StationConnected | StationBooted):
+            st = self.stations.get(event.station_id)
+            if st is None:
+                return []
+            was_online = st.online
+            st.online = st.seen = True
+            if isinstance(event, StationConnected):
+                st.ocpp_version = event.ocpp_version
+            return [] if was_online else ["station online"]
+        if isinstance(event, StationDisconnected):
+            st = self.stations.get(event.station_id)
+            if st is None or not st.online:
+                return []
+            st.online, st.defaults_sent = False, False
+            return ["station offline"]
+        return []
+
+    def _meter(
+        self, event: MeterValuesReceived, *, deviation_w: float, tolerance_w: float
+    ) -> list[str]:
+        state = self.evse_of(event.station_id, event.evse_id)
+        if state is None:
+            return []
+        power: float | None = None
+        at: datetime | None = None
+        for sample in event.samples:
+            if sample.measurand == _POWER and sample.phase is None:
+                power, at = sample.value, sample.timestamp
+            elif sample.measurand == _ENERGY and sample.phase is None:
+                state.register_wh = sample.value
+        if power is None or at is None:
+            return []
+        state.power_w, state.power_at = power, at
+        reasons: list[str] = []
+        limit = state.limit_in_force_w()
+        settled = state.confirmed_at is None or at - state.confirmed_at > timedelta(seconds=1)
+        if limit is not None and settled and power > limit + tolerance_w:
+            state.violations += 1  # consecutive: one may cross an answer in flight
+            if not state.non_compliant and state.violations >= 2:
+                state.non_compliant = True
+                self.non_compliance_count += 1
+                reasons.append("non-compliant")
+        else:
+            state.violations = 0
+            if state.non_compliant and limit is not None and power <= limit + tolerance_w:
+                state.non_compliant = False
+                reasons.append("compliant again")
+        if state.tx is not None and limit is not None and settled:
+            # The EV takes less than it may: it is full, tapering or slow. Plan it at what it
+            # takes (plus a margin to grow) and re-plan when that moved by more than the
+            # threshold, so its share goes to the others.
+            before = state.ev_max_w
+            if 0 < power < limit - deviation_w:
+                state.ev_max_w = power + deviation_w / 2
+            elif power >= limit - tolerance_w:
+                state.ev_max_w = None
+            if before != state.ev_max_w and (
+                before is None
+                or state.ev_max_w is None
+                or abs(before - state.ev_max_w) > deviation_w / 2
+            ):
+                reasons.append("meter deviation")
+        return reasons
+
+    # -- views ----------------------------------------------------------------------------
+    def controllable(self, state: EvseState) -> bool:
+        """Whether the planner may count on this EVSE obeying what it is sent."""
+        st = self.stations[state.station.id]
+        if not st.online or state.non_compliant:
+            return False
+        return not (state.sent is not None and state.sent.state in ("rejected", "failed"))
+
+    def worst_case_w(self, state: EvseState) -> float:
+        """What an EVSE the planner cannot steer may draw: its measured draw if it ignores
+        its limit, else its last confirmed limit, else its rating."""
+        rated = state.evse.max_power_w
+        if state.station.max_power_w is not None:
+            rated = min(rated, state.station.max_power_w)
+        if state.non_compliant:
+            return max(state.power_w, state.limit_in_force_w() or 0.0)
+        st = self.stations[state.station.id]
+        if not st.seen and state.tx is None:
+            return 0.0  # never heard of since start and nothing running: nothing to count
+        confirmed = state.limit_in_force_w()
+        return confirmed if confirmed is not None else rated

@@ -1,0 +1,129 @@
+"""The planner loop end to end: a mixed 1.6/2.0.1 simulated fleet of 40 EVSEs on a 150 kW
+site with a 60 kW feeder, on a fast virtual clock. Site and feeder power are computed from the
+stations' own meter values."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chargegrid.clock import VirtualClock
+from csms.app import Csms
+from csms.config import DatabaseSettings, ServerSettings, Settings
+from csms.domain import IdToken
+from csms.events import ChargingLimitSent, DomainEvent, PlanUpdated
+from csms.planning import PlanningSettings
+from csms.sites import NewConstraint
+from csms.store import MemoryStore, SqlStore, Store
+from tests.integration.planning.harness import (
+    START,
+    PowerLog,
+    depot_scenario,
+    depot_site,
+    make_fleet,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+STATIONS, CONNECTORS = 20, 2
+SPEED = 120.0
+METER_S = 60.0
+
+
+def _settings(**kw: object) -> Settings:
+    return Settings(
+        server=ServerSettings(port=0, unknown_stations="accept"),
+        planning=PlanningSettings(horizon_s=4 * 3600, min_replan_gap_s=30),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def _tokens(store: Store) -> None:
+    for k in range(STATIONS * CONNECTORS):
+        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+
+
+async def _sleep_virtual(clock: VirtualClock, seconds: float) -> None:
+    await clock.sleep(seconds)
+
+
+async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
+    clock = VirtualClock(start=START, speed=SPEED)
+    store = MemoryStore()
+    await store.open()
+    await _tokens(store)
+    site = depot_site(stations=STATIONS, connectors=CONNECTORS)
+    async with Csms(_settings(), clock=clock, store=store) as csms:
+        await csms.sites.apply(site)
+        log = PowerLog(site)
+        csms.bus.subscribe(log)
+        events: list[tuple[float, DomainEvent]] = []
+        csms.bus.subscribe(lambda e: events.append((time.perf_counter(), e)))
+        fleet = make_fleet(
+            csms.url,
+            depot_scenario(stations=STATIONS, connectors=CONNECTORS),
+            clock,
+            stations=STATIONS,
+            connectors=CONNECTORS,
+            meter_interval_s=METER_S,
+        )
+        run = asyncio.create_task(fleet.run(until=START + timedelta(seconds=2400)))
+        await _sleep_virtual(clock, 1500 - (clock.now() - START).total_seconds())
+        cap_at = clock.now()
+        began = time.perf_counter()
+        await csms.sites.create_constraint(
+            "depot",
+            NewConstraint(
+                node_id="grid",
+                start=cap_at,
+                end=cap_at + timedelta(hours=2),
+                max_import_w=100_000.0,
+                source="dso",
+            ),
+        )
+        # The plan after the cap, and every station's answer to it.
+        assert await wait_until(
+            lambda: any(
+                isinstance(e, PlanUpdated) and t >= began for t, e in events
+            ),
+            timeout_s=5.0,
+        )
+        plan_t, plan = next(
+            (t, e) for t, e in events if isinstance(e, PlanUpdated) and t >= began
+        )
+        assert isinstance(plan, PlanUpdated)
+        sent = {(s, e) for s, e, _ in plan.limits_w}
+        answered = {
+            (e.limit.station_id, e.limit.evse_id)
+            for t, e in events
+            if isinstance(e, ChargingLimitSent) and t >= began and e.accepted
+        }
+        reached_s = plan_t - began
+        assert sent and sent <= answered
+        assert reached_s < 5.0
+        await run
+        view = csms.planner.view("depot")
+        assert view is not None
+        assert view.non_compliance_count == 0
+        assert view.status == "optimal"
+
+    def limit(t: datetime) -> float:
+        return 100_000.0 if t >= cap_at else 150_000.0
+
+    site_excess_s, _ = log.longest_excess_s("grid", limit)
+    feeder_excess_s, _ = log.longest_excess_s("feeder", lambda t: 60_000.0)
+    settle_s, _ = log.longest_excess_s("grid", limit, since=cap_at)
+    assert site_excess_s <= METER_S
+    assert feeder_excess_s <= METER_S
+    assert settle_s <= METER_S
+    assert log.peak_w("grid") > 90_000.0  # the cap is used, not just respected
+    print(
+        f"cap reached the stations in {reached_s:.3f} s; peak site {log.peak_w('grid'):.0f} W, "
+        f"feeder {log.peak_w('feeder'):.0f} W; longest excess {site_excess_s:.0f} s"
+    )
