@@ -31,7 +31,10 @@ __all__ = [
     "MeterReadingOut",
     "NodeLimitOut",
     "PlanEvseOut",
+    "PlanNodeOut",
     "PlanOut",
+    "PlanStepOut",
+    "PlanStorageOut",
     "RemoteStart",
     "RemoteStop",
     "Reset",
@@ -397,14 +400,49 @@ class ConstraintStatus(BaseModel):
 class PlanEvseOut(BaseModel):
     station_id: str
     evse_id: int
-    limit_w: float
-    accepted: bool | None
-    sent_at: datetime | None
+    online: bool | None = None
+    transaction_id: int | None = None
+    planned_w: float | None = Field(description="the plan's first-step limit")
+    sent_w: float | None = Field(default=None, description="the limit last sent")
+    ack: str | None = Field(
+        default=None, description="pending, accepted, rejected, failed; null = nothing sent"
+    )
+    confirmed_w: float | None = Field(default=None, description="the limit the station confirmed")
+    measured_w: float | None = None
+    non_compliant: bool = False
+    power_w: list[float] = Field(default_factory=list, description="planned power per step")
+
+
+class PlanStepOut(BaseModel):
+    start: datetime
+    duration_s: float
+
+
+class PlanStorageOut(BaseModel):
+    storage_id: str
+    power_w: list[float] = Field(description="per step; charge positive")
+    soc_wh: list[float] = Field(description="at the end of each step")
+
+
+class PlanNodeOut(BaseModel):
+    node_id: str
+    power_w: list[float] = Field(description="planned net import per step")
+    max_import_w: list[float | None]
+    binding: list[str | None] = Field(
+        description="per step, the limit that binds: import, export, L1, L2, L3 or null"
+    )
 
 
 class PlanOut(BaseModel):
     site_id: str
     planned_at: datetime | None
-    status: str | None
+    status: str | None = Field(description="optimal, fallback, default; null before a plan")
+    solve_s: float | None = None
+    non_compliance_count: int = 0
+    steps: list[PlanStepOut] = Field(default_factory=list)
     evses: list[PlanEvseOut]
-    limits: list[NodeLimitOut]
+    storage: list[PlanStorageOut] = Field(default_factory=list)
+    nodes: list[PlanNodeOut] = Field(default_factory=list)
+    limits: list[NodeLimitOut] = Field(
+        description="limits in force now, with the grid constraints that bind"
+    )

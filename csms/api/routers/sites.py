@@ -3,7 +3,7 @@ the site service (:mod:`csms.sites`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -19,7 +19,10 @@ from csms.api.models import (
     ErrorOut,
     NodeLimitOut,
     PlanEvseOut,
+    PlanNodeOut,
     PlanOut,
+    PlanStepOut,
+    PlanStorageOut,
 )
 from csms.api.services import ApiServices
 from csms.sites import (
@@ -317,13 +320,66 @@ async def cancel_constraint(
 
 
 # -- plan -------------------------------------------------------------------------------
-@router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=_404)
-async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
-    """The plan in force: the limit the planner last dispatched per EVSE (and whether the
-    station accepted it), and every node's limits with the binding constraints."""
-    who.require(Permission.PLANS_READ, site_id)
-    sites = _service(services)
-    await sites.get_site(site_id)
+def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
+    planner = getattr(services.csms, "planner", None)
+    site_planner = None if planner is None else planner.planners.get(site_id)
+    if site_planner is None:
+        return None
+    view = site_planner.view()
+    plan = site_planner.last_plan
+    steps: list[PlanStepOut] = []
+    storage: list[PlanStorageOut] = []
+    nodes: list[PlanNodeOut] = []
+    per_evse: dict[str, list[float]] = {}
+    if plan is not None:
+        at = plan.grid.start
+        for duration in plan.grid.step_durations_s:
+            steps.append(PlanStepOut(start=at, duration_s=duration))
+            at += timedelta(seconds=duration)
+        per_evse = {key: list(e.power_w) for key, e in plan.evses.items()}
+        storage = [
+            PlanStorageOut(storage_id=k, power_w=list(v.power_w), soc_wh=list(v.soc_wh))
+            for k, v in plan.storage.items()
+        ]
+        nodes = [
+            PlanNodeOut(
+                node_id=k,
+                power_w=list(n.power_w),
+                max_import_w=list(n.max_import_w),
+                binding=list(n.binding),
+            )
+            for k, n in plan.nodes.items()
+        ]
+    return PlanOut(
+        site_id=site_id,
+        planned_at=view.at,
+        status=view.status,
+        solve_s=view.solve_s,
+        non_compliance_count=view.non_compliance_count,
+        steps=steps,
+        evses=[
+            PlanEvseOut(
+                station_id=e.station_id,
+                evse_id=e.evse_id,
+                online=e.online,
+                transaction_id=e.transaction_id,
+                planned_w=e.planned_w,
+                sent_w=e.sent_w,
+                ack=e.ack,
+                confirmed_w=e.confirmed_w,
+                measured_w=e.measured_w,
+                non_compliant=e.non_compliant,
+                power_w=per_evse.get(f"{e.station_id}/{e.evse_id}", []),
+            )
+            for e in view.evses
+        ],
+        storage=storage,
+        nodes=nodes,
+        limits=[],
+    )
+
+
+def _from_events(services: ApiServices, site_id: str) -> PlanOut:
     last = services.plans.get(site_id)
     evses = []
     if last is not None:
@@ -333,9 +389,8 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
                 PlanEvseOut(
                     station_id=station_id,
                     evse_id=evse_id,
-                    limit_w=limit_w,
-                    accepted=None if sent is None else sent.accepted,
-                    sent_at=None if sent is None else sent.at,
+                    planned_w=limit_w,
+                    ack=None if sent is None else ("accepted" if sent.accepted else "rejected"),
                 )
             )
     return PlanOut(
@@ -343,5 +398,17 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
         planned_at=None if last is None else last.at,
         status=None if last is None else last.status,
         evses=evses,
-        limits=_limits(await sites.limits_in_force(site_id)),
+        limits=[],
     )
+
+
+@router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=_404)
+async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
+    """The plan in force: per EVSE and storage unit the planned power per time step, the
+    limit sent and whether the station confirmed it; per node the planned power, its limit
+    and what binds in each step; and the limits in force with the binding grid constraints."""
+    who.require(Permission.PLANS_READ, site_id)
+    sites = _service(services)
+    await sites.get_site(site_id)
+    out = _from_planner(services, site_id) or _from_events(services, site_id)
+    return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from chargegrid.clock import ManualClock
+from chargegrid.clock import Clock, ManualClock
 from csms.api import ApiServer, ApiServices, Role, TokenService
 from csms.app import Csms
 from csms.config import Settings
@@ -39,8 +39,9 @@ SITES = (
 )
 
 
-def make_settings(**api: object) -> Settings:
+def make_settings(*, planning: dict[str, object] | None = None, **api: object) -> Settings:
     return Settings(
+        planning=planning or {},  # type: ignore[arg-type]
         server={"host": "127.0.0.1", "port": 0, "unknown_stations": "reject"},  # type: ignore[arg-type]
         ocpp={"call_timeout_s": 2.0, "remote_start_timeout_s": 3.0},  # type: ignore[arg-type]
         database={"url": "memory://"},  # type: ignore[arg-type]
@@ -68,7 +69,7 @@ class Api:
     server: ApiServer
     tokens: dict[str, str]
     token_ids: dict[str, str]
-    clock: ManualClock
+    clock: Clock
 
     def client(self, role: str | None = None, *, token: str | None = None) -> httpx.AsyncClient:
         headers = {}
@@ -93,8 +94,10 @@ ROLE_TOKENS = {
 }
 
 
-async def start_api(store: Store, clock: ManualClock, **api: object) -> tuple[Csms, Api]:
-    settings = make_settings(**api)
+async def start_api(
+    store: Store, clock: Clock, *, planning: dict[str, object] | None = None, **api: object
+) -> tuple[Csms, Api]:
+    settings = make_settings(planning=planning, **api)
     csms = Csms(settings, clock=clock, store=store)
     await csms.start()
     services = ApiServices(csms)
@@ -109,7 +112,7 @@ async def start_api(store: Store, clock: ManualClock, **api: object) -> tuple[Cs
     ids: dict[str, str] = {}
     for name, (role, sites) in ROLE_TOKENS.items():
         token, text = await tokens.create(
-            role=role, name=name, sites=sites, expires_at=START + timedelta(days=30)
+            role=role, name=name, sites=sites, expires_at=clock.now() + timedelta(days=30)
         )
         texts[name] = text
         ids[name] = token.token_id

@@ -163,7 +163,8 @@ async def test_remote_start_job_resolves_to_the_transaction_id(api: Api) -> None
         "connector_id": 1,
     }
     assert again.status_code == 200 and again.json()["job_id"] == job_id
-    assert [a for a, _ in script.received] == ["RemoteStartTransaction"]
+    # Sent once (the planner may also have sent the station its profiles).
+    assert [a for a, _ in script.received].count("RemoteStartTransaction") == 1
     assert station["online"] is True and station["vendor"] == "Acme"
     assert (tx["station_id"], tx["id_token"], tx["evse_id"], tx["active"]) == (
         "CP1",

@@ -10,7 +10,7 @@ import pytest
 
 from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.events import ChargingLimitSent
-from tests.integration.api.conftest import START, Api
+from tests.integration.api.conftest import START, Api, start_api
 from tests.integration.api.test_events import opened, read_events
 
 P = "/api/v1"
@@ -163,25 +163,24 @@ async def test_limit_tree_edit_and_tariff(api: Api) -> None:
     assert [p["import_price_per_kwh"] for p in got["periods"]] == [0.1, 0.3]
 
 
-async def test_plan_shows_dispatched_limits(api: Api) -> None:
+async def test_plan_without_the_planner_shows_dispatched_limits(store: Any, clock: Any) -> None:
     from csms.events import PlanUpdated
 
-    api.csms.bus.publish(
-        PlanUpdated("depot", START, "optimal", (("CP1", 1, 11_000.0), ("CP2", 2, 7_400.0)))
-    )
-    limit = ChargingLimit("CP1", 1, ChargingRateUnit.WATT, ((0, 11_000.0, None),))
-    api.csms.bus.publish(ChargingLimitSent(limit, True, START))
-    async with api.client("viewer") as c:
-        plan = (await c.get(f"{P}/sites/depot/plan")).json()
+    csms, api = await start_api(store, clock, planning={"enabled": False})
+    try:
+        api.csms.bus.publish(
+            PlanUpdated("depot", START, "optimal", (("CP1", 1, 11_000.0), ("CP2", 2, 7_400.0)))
+        )
+        limit = ChargingLimit("CP1", 1, ChargingRateUnit.WATT, ((0, 11_000.0, None),))
+        api.csms.bus.publish(ChargingLimitSent(limit, True, START))
+        async with api.client("viewer") as c:
+            plan = (await c.get(f"{P}/sites/depot/plan")).json()
+    finally:
+        await api.server.stop()
+        await csms.stop()
     assert plan["status"] == "optimal"
-    assert plan["evses"] == [
-        {
-            "station_id": "CP1",
-            "evse_id": 1,
-            "limit_w": 11000.0,
-            "accepted": True,
-            "sent_at": "2026-03-02T06:00:00Z",
-        },
-        {"station_id": "CP2", "evse_id": 2, "limit_w": 7400.0, "accepted": None, "sent_at": None},
+    assert [(e["station_id"], e["evse_id"], e["planned_w"], e["ack"]) for e in plan["evses"]] == [
+        ("CP1", 1, 11000.0, "accepted"),
+        ("CP2", 2, 7400.0, None),
     ]
     assert {n["node_id"] for n in plan["limits"]} == {"grid", "feeder-a"}

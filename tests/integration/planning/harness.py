@@ -103,8 +103,14 @@ def depot_scenario(
 
 
 def make_fleet(
-    url: str, scenario: pd.DataFrame, clock: Clock, *, stations: int, connectors: int,
-    meter_interval_s: float = 60.0, prefix: str = "SIM",
+    url: str,
+    scenario: pd.DataFrame,
+    clock: Clock,
+    *,
+    stations: int,
+    connectors: int,
+    meter_interval_s: float = 60.0,
+    prefix: str = "SIM",
 ) -> Fleet:
     return Fleet(
         FleetConfig(

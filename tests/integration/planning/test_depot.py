@@ -89,14 +89,10 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
         )
         # The plan after the cap, and every station's answer to it.
         assert await wait_until(
-            lambda: any(
-                isinstance(e, PlanUpdated) and t >= began for t, e in events
-            ),
+            lambda: any(isinstance(e, PlanUpdated) and t >= began for t, e in events),
             timeout_s=5.0,
         )
-        plan_t, plan = next(
-            (t, e) for t, e in events if isinstance(e, PlanUpdated) and t >= began
-        )
+        plan_t, plan = next((t, e) for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         assert isinstance(plan, PlanUpdated)
         sent = {(s, e) for s, e, _ in plan.limits_w}
         answered = {
