@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,14 @@ from csms.api.repository import ApiRepository, open_repository
 from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
-from csms.events import ChargingLimitSent, PlanUpdated, SiteChanged
+from csms.events import (
+    ChargingLimitSent,
+    PlanUpdated,
+    SiteChanged,
+    StationBooted,
+    StationConnected,
+)
+from csms.store.base import StationRecord
 
 if TYPE_CHECKING:
     import httpx
@@ -75,6 +83,7 @@ class ApiServices:
             transport=webhook_transport,
         )
         self._site_of: dict[str, str | None] = {}
+        self._placed: dict[str, str] = {}
         self._refreshes: set[asyncio.Future[None]] = set()
         self._unsubscribe: list[Any] = []
         self.started = False
@@ -85,10 +94,25 @@ class ApiServices:
         elif isinstance(event, ChargingLimitSent):
             self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
         elif isinstance(event, SiteChanged) and self.started:
-            task = asyncio.ensure_future(self.refresh_stations())
-            self._refreshes.add(task)
-            task.add_done_callback(self._refreshes.discard)
+            self._background(self.refresh_stations())
+        elif (
+            isinstance(event, StationConnected | StationBooted)
+            and self.started
+            and event.station_id not in self._site_of
+        ):
+            # Registered since the start (by the CLI or another node): learn its site.
+            self._background(self._learn_station(event.station_id))
         self.hub.publish(event)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _learn_station(self, station_id: str) -> None:
+        record = await self.store.get_station(station_id)
+        if record is not None:
+            self._site_of[station_id] = self.station_site(record)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -96,8 +120,12 @@ class ApiServices:
     def site_of(self, station_id: str) -> str | None:
         return self._site_of.get(station_id)
 
+    def station_site(self, record: StationRecord) -> str | None:
+        """A station's site: its registration's, else the site whose model places it."""
+        return record.site_id or self._placed.get(record.station_id)
+
     def remember_station(self, station_id: str, site_id: str | None) -> None:
-        self._site_of[station_id] = site_id
+        self._site_of[station_id] = site_id or self._placed.get(station_id)
 
     def forget_station(self, station_id: str) -> None:
         self._site_of.pop(station_id, None)
@@ -123,9 +151,9 @@ class ApiServices:
             for site in await self.sites.list_sites():
                 for station in site.stations:
                     placed.setdefault(station.id, site.id)
+        self._placed = placed
         self._site_of = {
-            r.station_id: r.site_id or placed.get(r.station_id)
-            for r in await self.store.list_stations()
+            r.station_id: self.station_site(r) for r in await self.store.list_stations()
         }
 
     async def start(self) -> None:
@@ -144,6 +172,8 @@ class ApiServices:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        for task in tuple(self._refreshes):
+            task.cancel()
         self.hub.close()
         await self.jobs.stop()
         await self.webhooks.stop()

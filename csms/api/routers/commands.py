@@ -125,13 +125,14 @@ async def submit_command(
     record = await services.store.get_station(body.station_id)
     if record is None:
         raise InvalidField(("body", "station_id"), f"unknown station {body.station_id!r}")
-    who.require(Permission.COMMANDS, record.site_id)
+    site_id = services.station_site(record)
+    who.require(Permission.COMMANDS, site_id)
     request = body.model_dump(mode="json")
     job, created = await services.jobs.submit(
         who,
         command=body.command,
         station_id=body.station_id,
-        site_id=record.site_id,
+        site_id=site_id,
         request=request,
         run=lambda req: execute(services.commands, req),
         idempotency_key=idempotency_key,

@@ -33,7 +33,7 @@ _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description":
 def _out(services: ApiServices, r: StationRecord) -> StationOut:
     return StationOut(
         station_id=r.station_id,
-        site_id=r.site_id,
+        site_id=services.station_site(r),
         registration=r.registration.value,
         online=services.commands.is_online(r.station_id),
         has_password=r.password_hash is not None,
@@ -55,7 +55,7 @@ async def load_station(
     record = await services.store.get_station(station_id)
     if record is None:
         raise ResourceNotFound(f"no station {station_id!r}")
-    who.require(permission, record.site_id)
+    who.require(permission, services.station_site(record))
     return record
 
 
@@ -81,7 +81,8 @@ async def list_stations(
     return [
         _out(services, r)
         for r in await services.store.list_stations()
-        if who.covers(r.site_id) and (site_id is None or r.site_id == site_id)
+        if who.covers(services.station_site(r))
+        and (site_id is None or services.station_site(r) == site_id)
     ]
 
 

@@ -72,7 +72,8 @@ async def _select(
     who.require(Permission.TRANSACTIONS_READ, f.site_id, sited=f.site_id is not None)
     if f.station_id is not None:
         record = await services.store.get_station(f.station_id)
-        who.require(Permission.TRANSACTIONS_READ, record.site_id if record else None)
+        site = services.station_site(record) if record is not None else None
+        who.require(Permission.TRANSACTIONS_READ, site)
     rows = await services.store.list_transactions(
         station_id=f.station_id,
         active=f.active,

@@ -204,3 +204,36 @@ async def test_bad_webhook_is_422(api: Api, body: dict[str, Any]) -> None:
     async with api.client("admin") as c:
         r = await c.post(f"{P}/webhooks", json=body)
     assert r.status_code == 422
+
+
+async def test_a_station_registered_after_start_gets_its_site(api: Api) -> None:
+    from csms.events import StationConnected
+    from csms.store.base import StationRecord
+
+    await api.csms.store.put_station(StationRecord("LATE", site_id="depot"))
+    async with api.client("viewer") as c, c.stream("GET", f"{P}/events") as r:
+        lines = await opened(r)
+        api.csms.bus.publish(StationConnected("LATE", "1.6", START))
+        await asyncio.sleep(0.1)  # the API looks the station up
+        api.csms.bus.publish(status("LATE", 1))
+        got = await asyncio.wait_for(read_events(lines, 1), 5)
+    assert [(e["event"], e["station_id"], e["site_id"]) for e in got] == [
+        ("station.status", "LATE", "depot")
+    ]
+
+
+async def test_a_station_placed_only_by_its_site_model_is_on_that_site(api: Api) -> None:
+    from csms.sites import SiteEvse, SiteStation
+    from csms.store.base import StationRecord
+
+    await api.csms.store.put_station(StationRecord("PLACED"))  # no site in its registration
+    assert api.csms.sites is not None
+    depot = await api.csms.sites.get_site("depot")
+    placed = SiteStation(id="PLACED", node="grid", evses=(SiteEvse(id=1),))
+    await api.csms.sites.apply(depot.model_copy(update={"stations": (*depot.stations, placed)}))
+    await asyncio.sleep(0.1)  # SiteChanged refreshes the API's station map
+    async with api.client("fleet_manager") as c, api.client("fleet_manager_other") as o:
+        mine = await c.get(f"{P}/stations/PLACED")
+        other = await o.get(f"{P}/stations/PLACED")
+    assert mine.status_code == 200 and mine.json()["site_id"] == "depot"
+    assert other.status_code == 403
