@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import pytest
 
 from chargegrid.clock import WallClock
 from csms.domain import IdToken
+from csms.events import StationBooted
 from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from simulators import ConnectorSpec, StationSpec, build_runner
@@ -36,12 +36,12 @@ async def test_remote_start_resolves_to_the_transaction_id(station_id: str, vers
         password=None,
         response_timeout_s=5.0,
     )
+    booted = asyncio.Event()
+    api.csms.bus.subscribe(lambda e: booted.set() if isinstance(e, StationBooted) else None)
     task = asyncio.create_task(runner.run())
     try:
-        deadline = time.monotonic() + 10
-        while not api.csms.commands.is_online(station_id) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # the boot exchange
+        await asyncio.wait_for(booted.wait(), 10)
+        await asyncio.sleep(0.2)  # the station's status notifications after the boot
         async with api.client("fleet_manager") as c:
             created = await c.post(
                 f"{P}/commands",
