@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from csms.api.audit import Auditor
+from csms.api.costs import energy_cost
 from csms.api.repository import ApiRepository, open_repository
 from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
@@ -133,16 +134,29 @@ class ApiServices:
     async def cost_of(
         self, tx: Transaction, site_id: str | None
     ) -> tuple[float | None, str | None]:
-        """The energy cost of ``tx`` under its site's tariff: ``(cost, currency)`` or Nones."""
-        if self.sites is None or site_id is None or tx.energy_wh is None:
+        """The energy cost of ``tx`` under its site's tariff and price signals:
+        ``(cost, currency)``, or Nones without a site or energy readings."""
+        from csms.sites import SiteNotFound
+        from csms.sites.constraints import price_in_force
+
+        if self.sites is None or site_id is None or tx.meter_start_wh is None:
             return None, None
-        cost_fn = getattr(self.sites, "transaction_cost", None)
-        if cost_fn is None:
+        points = [(tx.started_at, tx.meter_start_wh)]
+        for stored in await self.store.samples_for_transaction(tx.id):
+            sample = stored.sample
+            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+                points.append((sample.timestamp, sample.value))
+        if tx.stopped_at is not None and tx.meter_stop_wh is not None:
+            points.append((tx.stopped_at, tx.meter_stop_wh))
+        if len(points) < 2:
             return None, None
-        result = await cost_fn(site_id, tx)
-        if result is None:
+        try:
+            site = await self.sites.get_site(site_id)
+        except SiteNotFound:
             return None, None
-        return float(result[0]), str(result[1])
+        constraints = await self.sites.list_constraints(site_id)
+        cost = energy_cost(points, lambda at: price_in_force(site, constraints, at))
+        return round(cost, 4), site.tariff.currency
 
     async def refresh_stations(self) -> None:
         """Station -> site: the station's registration, else the site that places it."""

@@ -184,3 +184,52 @@ async def test_plan_without_the_planner_shows_dispatched_limits(store: Any, cloc
         ("CP2", 2, 7400.0, None),
     ]
     assert {n["node_id"] for n in plan["limits"]} == {"grid", "feeder-a"}
+
+
+async def test_demand_response_reduce_by_percent(api: Api) -> None:
+    async with api.client("grid_operator") as c:
+        r = await c.post(
+            f"{P}/sites/depot/constraints",
+            json={
+                "node_id": "grid",
+                "kind": "reduce",
+                "start": "2026-03-02T05:00:00Z",
+                "end": "2026-03-02T07:00:00Z",
+                "reduce_by_pct": 25,
+                "source": "dr-program",
+            },
+        )
+        both = await c.post(
+            f"{P}/sites/depot/constraints",
+            json={
+                "node_id": "grid",
+                "kind": "reduce",
+                "start": "2026-03-02T05:00:00Z",
+                "end": "2026-03-02T07:00:00Z",
+                "reduce_by_pct": 25,
+                "reduce_to_w": 1000,
+            },
+        )
+    assert r.status_code == 201, r.text
+    grid = {n["node_id"]: n for n in r.json()["limits"]}["grid"]
+    assert grid["max_import_w"] == 75_000.0
+    assert both.status_code == 422
+
+
+async def test_negative_storage_capacity_is_422_naming_the_field(api: Api) -> None:
+    async with api.client("admin") as a:
+        site = (await a.get(f"{P}/sites/depot")).json()
+        site["storage"] = [
+            {
+                "id": "bess",
+                "node": "grid",
+                "capacity_wh": -5,
+                "max_charge_w": 1,
+                "max_discharge_w": 1,
+            }
+        ]
+        r = await a.put(f"{P}/sites/depot", json=site)
+        wrong_id = await a.put(f"{P}/sites/depot", json={**site, "id": "elsewhere", "storage": []})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "storage", 0, "capacity_wh"]
+    assert wrong_id.status_code == 422 and wrong_id.json()["detail"][0]["loc"] == ["body", "id"]
