@@ -5,19 +5,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import NodeLimit
 from csms.sites.model import StationQuirks
-from optimizer import Plan
 
-__all__ = ["Dispatch", "choose", "executable_w", "make_limit"]
+__all__ = ["Dispatch", "choose", "current_w", "executable_w", "make_limit", "window_end"]
 
 #: Profile ids: one TxProfile and one TxDefaultProfile per EVSE, replaced in place.
 TX_PROFILE_ID = 1_000
 DEFAULT_PROFILE_ID = 2_000
+
+
+def window_end(now: datetime, *, validity_s: float, margin_s: float) -> datetime:
+    """When the TxProfiles sent now end: the next multiple of ``validity_s`` since the epoch
+    (the next one again within ``margin_s`` of it). Every TxProfile of every station ends at
+    the same instant, so when the CSMS is gone they all fall back to the safe defaults
+    together: never a mix of some stations on raised limits and others back on defaults."""
+    t = now.timestamp()
+    end = math.ceil(t / validity_s) * validity_s
+    if end - t < margin_s:
+        end += validity_s
+    return datetime.fromtimestamp(end, tz=now.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,7 @@ def make_limit(
     *,
     purpose: str,
     now: datetime,
-    validity_s: float | None,
+    valid_to: datetime | None,
 ) -> ChargingLimit:
     unit = _unit(quirks)
     phases = ev.evse.n_phases
@@ -77,12 +88,16 @@ def make_limit(
         stack_level=stack,
         profile_id=(TX_PROFILE_ID if tx else DEFAULT_PROFILE_ID) + ev.evse.id,
         start_at=now if tx else None,
-        duration_s=int(validity_s) if tx and validity_s is not None else None,
+        duration_s=(
+            max(1, math.ceil((valid_to - now).total_seconds()))
+            if tx and valid_to is not None
+            else None
+        ),
         transaction_id=ev.tx.id if tx and ev.tx is not None else None,
     )
 
 
-def _current(ev: EvseState) -> float:
+def current_w(ev: EvseState) -> float:
     """What the EVSE may draw now as far as the planner knows."""
     sent, tx = ev.sent, ev.tx
     if (
@@ -103,35 +118,30 @@ def _current(ev: EvseState) -> float:
 
 def choose(
     state: SiteState,
-    plan: Plan,
+    first_step: dict[str, float],
     controlled: tuple[EvseState, ...],
     *,
     limits: dict[str, NodeLimit],
     uncontrolled_w: dict[str, float],
     now: datetime,
     deadband_w: float,
-    renew_before_s: float,
-    validity_s: float,
+    valid_to: datetime,
 ) -> list[Dispatch]:
-    """The TxProfiles to send for ``plan``'s first step."""
+    """The TxProfiles to send for the plan's first step (EVSE id -> W)."""
     site = state.site
     targets: dict[str, float] = {}
     wanted: dict[str, bool] = {}
     for ev in controlled:
         quirks = state.stations[ev.station.id].quirks
-        first = plan.evses[ev.key].power_w[0] if ev.key in plan.evses else 0.0
+        first = first_step.get(ev.key, 0.0)
         target = executable_w(ev, first, quirks)
         ev.planned_w = target
         targets[ev.key] = target
         sent = ev.sent
         fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
-        expiring = (
-            sent is not None
-            and sent.valid_to is not None
-            and sent.valid_to - now < timedelta(seconds=renew_before_s)
-        )
+        expiring = sent is not None and sent.valid_to is not None and sent.valid_to < valid_to
         retry = sent is not None and sent.state in ("rejected", "failed")
-        wanted[ev.key] = fresh or expiring or retry or abs(target - _current(ev)) > deadband_w
+        wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev)) > deadband_w
     # A node over its limit with the held-back values: send its held-back decreases too.
     forced: set[str] = set()
     for node in site.nodes:
@@ -140,11 +150,11 @@ def choose(
             continue
         under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
         total = uncontrolled_w.get(node.id, 0.0) + sum(
-            targets[ev.key] if wanted[ev.key] else _current(ev) for ev in under
+            targets[ev.key] if wanted[ev.key] else current_w(ev) for ev in under
         )
         if total > limit + 1e-6:
             for ev in under:
-                if not wanted[ev.key] and targets[ev.key] < _current(ev):
+                if not wanted[ev.key] and targets[ev.key] < current_w(ev):
                     forced.add(ev.key)
     out: list[Dispatch] = []
     for ev in controlled:
@@ -152,7 +162,7 @@ def choose(
             continue
         quirks = state.stations[ev.station.id].quirks
         profile = make_limit(
-            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, validity_s=validity_s
+            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, valid_to=valid_to
         )
         out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced))
     return out

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chargegrid.clock import Clock
 from csms.core.commands import Commands
@@ -31,8 +31,9 @@ from csms.events import (
     StationNonCompliant,
 )
 from csms.exceptions import CommandRejected, CsmsError
+from csms.planning.allocate import fair_first_step
 from csms.planning.config import PlanningSettings
-from csms.planning.dispatch import choose, executable_w, make_limit
+from csms.planning.dispatch import choose, current_w, executable_w, make_limit, window_end
 from csms.planning.problem import build_problem, default_problem
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.sites.constraints import GridConstraint, limits_in_force
@@ -94,6 +95,8 @@ class SitePlanner:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
+        #: Profiles are renewed for the next window within this long of the window's end.
+        self.renew_margin_s = min(service.settings.profile_validity_s / 3, 120.0)
 
     # -- triggering -----------------------------------------------------------------------
     def trigger(self, reason: str, *, urgent: bool = False) -> None:
@@ -116,7 +119,12 @@ class SitePlanner:
         settings = self.service.settings
         clock = self.service.clock
         while True:
-            sleeper = asyncio.ensure_future(clock.sleep(settings.replan_interval_s))
+            boundary = window_end(clock.now(), validity_s=settings.profile_validity_s, margin_s=0)
+            renew_in = (boundary - clock.now()).total_seconds() - self.renew_margin_s / 2
+            if renew_in <= 0:
+                renew_in += settings.profile_validity_s
+            wait_s = min(settings.replan_interval_s, renew_in)
+            sleeper = asyncio.ensure_future(clock.sleep(wait_s))
             waiter = asyncio.ensure_future(self.wake.wait())
             try:
                 await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -168,16 +176,25 @@ class SitePlanner:
         self.last_plan, self.last_plan_at = plan, now
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
+        site = self.state.site
+        first = fair_first_step(
+            plan,
+            built.problem,
+            now=now,
+            ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
+        )
+        valid_to = window_end(
+            now, validity_s=svc.settings.profile_validity_s, margin_s=self.renew_margin_s
+        )
         dispatches = choose(
             self.state,
-            plan,
+            first,
             built.controlled,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
             now=now,
             deadband_w=svc.settings.deadband_w,
-            renew_before_s=svc.settings.replan_interval_s + svc.settings.step_s / 3,
-            validity_s=svc.settings.profile_validity_s,
+            valid_to=valid_to,
         )
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
@@ -188,16 +205,21 @@ class SitePlanner:
             ", ".join(sorted(set(reasons))),
             len(dispatches),
         )
+        # Make room before granting it: decreases first, increases once they are answered.
+        before = {d.evse.key: current_w(d.evse) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
             d.evse.sent = Sent(
                 d.limit_w,
                 "TxProfile",
                 now,
-                valid_to=now + timedelta(seconds=svc.settings.profile_validity_s),
+                valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
             )
-        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in dispatches))
+        down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
+        up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in down))
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in up))
         svc.bus.publish(
             PlanUpdated(
                 self.site_id,
@@ -272,7 +294,7 @@ class SitePlanner:
                 st.quirks,
                 purpose="TxDefaultProfile",
                 now=svc.clock.now(),
-                validity_s=None,
+                valid_to=None,
             )
             try:
                 await asyncio.wait_for(
@@ -382,8 +404,18 @@ class PlannerService:
                     ev.register_wh = sample.sample.value
                 elif sample.sample.measurand == "Power.Active.Import":
                     ev.power_w = sample.sample.value
-            self._station_site[station.id] = site_id
+        for ev in state.evses.values():
+            if ev.tx is not None and ev.tx.meter_start_wh is None:
+                registers = [
+                    s.sample.value
+                    for s in await self.store.samples_for_transaction(ev.tx.id)
+                    if s.sample.measurand == "Energy.Active.Import.Register"
+                    and s.sample.phase is None
+                ]
+                ev.start_wh = min(registers) if registers else None
         planner = SitePlanner(self, state)
+        for station in site.stations:
+            self._station_site[station.id] = site_id
         self.planners[site_id] = planner
         planner.start()
         planner.trigger("start", urgent=True)
@@ -428,7 +460,9 @@ class PlannerService:
         site_id = self._station_site.get(station_id) if station_id else None
         if site_id is None:
             return
-        planner = self.planners[site_id]
+        planner = self.planners.get(site_id)
+        if planner is None:
+            return
         state = planner.state
         noncompliant_before = {ev.key for ev in state.evses.values() if ev.non_compliant}
         reasons = state.apply(

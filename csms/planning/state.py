@@ -58,7 +58,9 @@ class EvseState:
     tx: Transaction | None = None
     needs: EVChargingNeeds | None = None
     needs_delivered_wh: float = 0.0  # energy delivered when the needs arrived
+    early_needs: EVChargingNeeds | None = None  # needs sent before the transaction started
     register_wh: float | None = None
+    start_wh: float | None = None  # first register reading of the session (no meterStart)
     power_w: float = 0.0
     power_at: datetime | None = None
     default_w: float | None = None  # the safe TxDefaultProfile limit confirmed
@@ -78,9 +80,12 @@ class EvseState:
 
     @property
     def delivered_wh(self) -> float:
-        if self.tx is None or self.register_wh is None or self.tx.meter_start_wh is None:
+        if self.tx is None or self.register_wh is None:
             return 0.0
-        return max(0.0, self.register_wh - self.tx.meter_start_wh)
+        start = self.tx.meter_start_wh if self.tx.meter_start_wh is not None else self.start_wh
+        if start is None:
+            return 0.0
+        return max(0.0, self.register_wh - start)
 
     def limit_in_force_w(self) -> float | None:
         """The limit the station has confirmed for what it is doing now."""
@@ -147,7 +152,13 @@ class SiteState:
         if tx.active:
             new = state.tx is None or state.tx.id != tx.id
             if new:
-                state.needs, state.needs_delivered_wh, state.missed_reported = None, 0.0, False
+                state.needs, state.needs_delivered_wh, state.missed_reported = (
+                    state.early_needs,
+                    0.0,
+                    False,
+                )
+                state.early_needs = None
+                state.start_wh = None
                 if tx.meter_start_wh is not None:
                     state.register_wh = tx.meter_start_wh
             state.tx = tx
@@ -170,6 +181,9 @@ class SiteState:
         if isinstance(event, EVChargingNeedsReceived):
             state = self.evse_of(event.station_id, event.evse_id)
             if state is None:
+                return []
+            if state.tx is None:
+                state.early_needs = event.needs
                 return []
             state.needs, state.needs_delivered_wh = event.needs, state.delivered_wh
             return ["needs"]
@@ -216,6 +230,8 @@ class SiteState:
                 power, at = sample.value, sample.timestamp
             elif sample.measurand == _ENERGY and sample.phase is None:
                 state.register_wh = sample.value
+                if state.tx is not None and state.start_wh is None:
+                    state.start_wh = sample.value
         if power is None or at is None:
             return []
         state.power_w, state.power_at = power, at
@@ -240,8 +256,8 @@ class SiteState:
             before = state.ev_max_w
             if 0 < power < limit - deviation_w:
                 state.ev_max_w = power + deviation_w / 2
-            elif power >= limit - tolerance_w:
-                state.ev_max_w = None
+            elif power >= limit - tolerance_w and before is not None and limit >= before - 1:
+                state.ev_max_w = None  # held at what it took before: it may take more now
             if before != state.ev_max_w and (
                 before is None
                 or state.ev_max_w is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,7 +163,7 @@ class PowerLog:
     def energy_wh(self) -> float:
         total = 0.0
         for series in self.samples.values():
-            for (t0, p0), (t1, _) in zip(series, series[1:], strict=False):
+            for (t0, p0), (t1, _) in itertools.pairwise(series):
                 total += p0 * (t1 - t0).total_seconds() / 3600
         return total
 
@@ -170,18 +171,29 @@ class PowerLog:
         return max((self.power_at(t, node_id) for t in self.times()), default=0.0)
 
     def longest_excess_s(
-        self, node_id: str, limit_w: Any, *, since: datetime | None = None
+        self,
+        node_id: str,
+        limit_w: Any,
+        *,
+        since: datetime | None = None,
+        changes: list[datetime] | None = None,
+        grace_s: float = 0.0,
     ) -> tuple[float, float]:
         """(longest stretch in s with the node's measured power above ``limit_w(t)``, the
-        largest excess in W)."""
+        largest excess in W). With ``changes``, an excess within ``grace_s`` after a change
+        (a new limit sent) is excused: the meter values have not all caught up yet."""
+        marks = sorted(changes or [])
         longest = worst = 0.0
         began: datetime | None = None
         for t in self.times():
             if since is not None and t < since:
                 continue
             excess = self.power_at(t, node_id) - limit_w(t)
+            i = bisect.bisect_right(marks, t) - 1
+            excused = i >= 0 and (t - marks[i]).total_seconds() <= grace_s
             if excess > 1.0:
                 worst = max(worst, excess)
+            if excess > 1.0 and not excused:
                 began = began or t
                 longest = max(longest, (t - began).total_seconds())
             else:
