@@ -72,11 +72,7 @@ def test_migration_head_is_the_api_revision_after_the_sites() -> None:
 
     script = ScriptDirectory.from_config(migrate.alembic_config())
     by_file = {Path(r.path).name: r for r in script.walk_revisions()}
-    api = (
-        by_file["0003_api.py"]
-        if "0003_api.py" in by_file
-        else next(r for name, r in by_file.items() if name.endswith("_api.py"))
-    )
+    api = next(r for name, r in by_file.items() if name.endswith("_api.py"))
     sites = next(r for name, r in by_file.items() if name.endswith("_sites.py"))
     assert migrate.head() == api.revision
     assert api.down_revision == sites.revision
