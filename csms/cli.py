@@ -105,14 +105,17 @@ def _serve(args: argparse.Namespace) -> int:
                 settings.server.unknown_stations,
             )
             async with contextlib.AsyncExitStack() as extra:
-                if settings.api.enabled:  # the HTTP API in the same event loop
+                api = settings.api
+                if getattr(args, "api_port", None) is not None:
+                    api = api.model_copy(update={"port": args.api_port})
+                if api.enabled and not getattr(args, "no_api", False):  # same event loop
                     from csms.api import ApiServer, ApiServices
 
                     await extra.enter_async_context(
                         ApiServer(
-                            ApiServices(csms, sites=getattr(csms, "sites", None)),
-                            host=settings.api.host,
-                            port=settings.api.port,
+                            ApiServices(csms),
+                            host=api.host,
+                            port=api.port,
                         )
                     )
                 await stop.wait()
@@ -518,8 +521,9 @@ def _add_live_commands(station_sub: Any) -> None:
 def add_commands(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve",
-        help="run the OCPP central system",
-        description="Run the OCPP 1.6J / 2.0.1 central system at ws://HOST:PORT/ocpp/{id}.",
+        help="run the OCPP central system and the HTTP API",
+        description="Run the OCPP 1.6J / 2.0.1 central system at ws://HOST:PORT/ocpp/{id} and "
+        "the HTTP API (default http://127.0.0.1:8000, see [api]).",
     )
     _config_args(serve)
     serve.add_argument("--host", default=None, help="override server.host")
@@ -530,6 +534,10 @@ def add_commands(subparsers: Any) -> None:
         default=None,
         help="override server.unknown_stations",
     )
+    serve.add_argument(
+        "--api-port", type=int, default=None, help="override api.port (the HTTP API)"
+    )
+    serve.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     add_clock_arguments(serve)
     serve.set_defaults(func=_serve)
 

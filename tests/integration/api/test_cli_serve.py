@@ -63,7 +63,6 @@ def test_serve_answers_the_api(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "CHARGEGRID_SERVER__PORT": "0",
-        "CHARGEGRID_API__PORT": "0",
         "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
     }
     token = subprocess.run(
@@ -75,7 +74,7 @@ def test_serve_answers_the_api(tmp_path: Path) -> None:
         timeout=60,
     ).stdout.strip()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chargegrid", "serve", *db],
+        [sys.executable, "-m", "chargegrid", "serve", "--api-port", "0", *db],
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
