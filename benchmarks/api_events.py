@@ -3,9 +3,9 @@
 Runs one process on loopback (a central system on the memory store, its API, and the
 clients, all on one event loop) and measures:
 
-- **bus publish cost**: microseconds per ``EventBus.publish`` with the API's hub and
-  ``--clients`` SSE clients subscribed, against a bus with no subscriber (the ratio is the
-  price every OCPP message pays for the stream);
+- **bus publish cost**: microseconds per ``EventBus.publish`` on the central system's bus
+  with ``--clients`` SSE clients connected, against the same bus with the API but no client
+  (the ratio is what the stream clients add to every OCPP message);
 - **stream delivery**: ``--events`` status events published in bursts, the time until every
   client has read every event, as events delivered per second;
 - **request latency**: ``--requests`` sequential ``GET /api/v1/stations/{id}`` with a token
@@ -97,7 +97,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from csms.api import ApiServer, ApiServices, Role, TokenService
     from csms.app import Csms
     from csms.config import Settings
-    from csms.events import EventBus
     from csms.store import MemoryStore
     from csms.store.base import StationRecord
 
@@ -111,7 +110,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         planning={"enabled": False},  # type: ignore[arg-type]
         api={"port": 0, "stream_queue_events": args.events + 10},  # type: ignore[arg-type]
     )
-    baseline_us = _publish_us(EventBus(), args.events)
     async with Csms(settings, clock=WallClock(), store=store) as csms:
         services = ApiServices(csms)
         async with ApiServer(services, host="127.0.0.1", port=0) as api:
@@ -119,6 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 role=Role.VIEWER, name="bench", sites=["depot"]
             )
             headers = {"Authorization": f"Bearer {token}"}
+            baseline_us = _publish_us(csms.bus, args.events)
             limits = httpx.Limits(max_connections=args.clients + 10)
             async with httpx.AsyncClient(base_url=api.url, timeout=60, limits=limits) as client:
                 received = [0] * args.clients

@@ -103,7 +103,8 @@ class ApiServices:
         ):
             # Registered since the start (by the CLI or another node): learn its site.
             self._background(self._learn_station(event.station_id))
-        self.hub.publish(event)
+        if self.hub.subscriptions or self.webhooks.has_hooks:  # else nobody to tell
+            self.hub.publish(event)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

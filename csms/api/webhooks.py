@@ -139,6 +139,10 @@ class WebhookDispatcher:
         self._hooks.pop(webhook_id, None)
         return await self._repo.delete_webhook(webhook_id)
 
+    @property
+    def has_hooks(self) -> bool:
+        return bool(self._hooks)
+
     def get(self, webhook_id: str) -> Webhook | None:
         return self._hooks.get(webhook_id)
 
