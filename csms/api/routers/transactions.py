@@ -116,6 +116,16 @@ async def _out(services: ApiServices, tx: Transaction, site_id: str | None) -> T
     )
 
 
+def _cell(value: object) -> object:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with ``'``
+    (id tokens and station ids come from outside)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 @router.get("/transactions", response_model=list[TransactionOut])
 async def list_transactions(services: Services, who: Caller, f: Filter) -> list[TransactionOut]:
     """Sessions on the caller's sites, oldest first."""
@@ -135,7 +145,7 @@ async def export_transactions(services: Services, who: Caller, f: Filter) -> Res
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         data = row.model_dump(mode="json")
-        writer.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(data[c]) for c in CSV_COLUMNS])
     return Response(
         buf.getvalue(),
         media_type="text/csv",

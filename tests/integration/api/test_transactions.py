@@ -136,6 +136,22 @@ async def test_csv_export_with_energy_and_cost(api: Api) -> None:
     assert one["cost"] == 2.2 and one["energy_wh"] == 10_000.0
 
 
+async def test_csv_cells_are_not_formulas(api: Api) -> None:
+    await api.csms.store.open_transaction(
+        NewTransaction(
+            station_id="CP1",
+            evse_id=1,
+            connector_id=1,
+            started_at=START,
+            id_token="=HYPERLINK(1)",
+            start_key="evil",
+        )
+    )
+    async with api.client("admin") as a:
+        rows = list(csv.DictReader(io.StringIO((await a.get(f"{P}/transactions.csv")).text)))
+    assert rows[0]["id_token"] == "'=HYPERLINK(1)"
+
+
 async def test_a_price_signal_changes_the_cost(api: Api) -> None:
     cp1, _, _ = await seed(api)
     await set_tariff(api)
