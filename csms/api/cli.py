@@ -47,6 +47,11 @@ def _run(args: argparse.Namespace, body: Any) -> int:
 
     async def main() -> int:
         settings = _settings(args)
+        if settings.database.url.startswith("memory://"):
+            print(
+                "chargegrid: API tokens need a database (memory:// keeps nothing)", file=sys.stderr
+            )
+            return 2
         store = open_store(settings.database.url)
         await store.open()
         try:

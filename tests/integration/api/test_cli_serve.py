@@ -49,6 +49,8 @@ def test_token_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[
         (created["token_id"], "viewer", ["depot"], None)
     ]
     assert created["token"] not in json.dumps(listed)
+    assert main(["api-token", "list", "--database-url", "memory://"]) == 2
+    assert "need a database" in capsys.readouterr().err
     assert main(["api-token", "revoke", created["token_id"], *db]) == 0
     assert main(["api-token", "revoke", "nope", *db]) == 1
     capsys.readouterr()
