@@ -24,12 +24,14 @@ __all__ = [
     "ConstraintStatus",
     "DeliveryOut",
     "ErrorOut",
+    "EvsePowerOut",
     "IdTokenIn",
     "IdTokenOut",
     "JobOut",
     "MeOut",
     "MeterReadingOut",
     "NodeLimitOut",
+    "NodePowerOut",
     "PlanEvseOut",
     "PlanNodeOut",
     "PlanOut",
@@ -40,6 +42,7 @@ __all__ = [
     "Reset",
     "SetChargingProfile",
     "SiteId",
+    "SitePowerOut",
     "StationIn",
     "StationOut",
     "StationPatch",
@@ -446,3 +449,22 @@ class PlanOut(BaseModel):
     limits: list[NodeLimitOut] = Field(
         description="limits in force now, with the grid constraints that bind"
     )
+
+
+class EvsePowerOut(BaseModel):
+    station_id: str
+    evse_id: int
+    power_w: float | None = Field(description="latest Power.Active.Import; null: none yet")
+    at: datetime | None
+
+
+class NodePowerOut(BaseModel):
+    node_id: str
+    power_w: float = Field(description="sum of the latest EVSE readings under the node")
+    max_import_w: float | None = Field(description="the limit in force now")
+
+
+class SitePowerOut(BaseModel):
+    site_id: str
+    nodes: list[NodePowerOut]
+    evses: list[EvsePowerOut]

@@ -233,3 +233,32 @@ async def test_negative_storage_capacity_is_422_naming_the_field(api: Api) -> No
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "storage", 0, "capacity_wh"]
     assert wrong_id.status_code == 422 and wrong_id.json()["detail"][0]["loc"] == ["body", "id"]
+
+
+async def test_site_power_sums_the_latest_readings_per_node(api: Api) -> None:
+    from datetime import timedelta
+
+    from csms.domain import MeterSample
+    from csms.store.base import StoredSample
+
+    def power(station: str, evse: int, minute: int, watts: float) -> StoredSample:
+        at = START + timedelta(minutes=minute)
+        return StoredSample(
+            station, evse, 1, None, MeterSample(at, "Power.Active.Import", watts, "W")
+        )
+
+    await api.csms.store.add_samples(
+        [
+            power("CP1", 1, 0, 5_000.0),
+            power("CP1", 1, 1, 7_000.0),  # the latest counts
+            power("CP2", 2, 1, 11_000.0),
+            power("FAR", 1, 1, 3_000.0),  # another site
+        ]
+    )
+    async with api.client("grid_operator") as g:
+        await g.post(f"{P}/sites/depot/constraints", json=cap("feeder-a", 15_000))
+        body = (await g.get(f"{P}/sites/depot/power")).json()
+    nodes = {n["node_id"]: (n["power_w"], n["max_import_w"]) for n in body["nodes"]}
+    assert nodes == {"grid": (18_000.0, 100_000.0), "feeder-a": (18_000.0, 15_000.0)}
+    evses = {(e["station_id"], e["evse_id"]): e["power_w"] for e in body["evses"]}
+    assert evses == {("CP1", 1): 7_000.0, ("CP1", 2): None, ("CP2", 1): None, ("CP2", 2): 11_000.0}

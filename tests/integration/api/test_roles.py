@@ -87,6 +87,7 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         {"admin", "grid_operator"},
     ),
     "sites.limits": (Call("GET", f"{P}/sites/depot/limits"), set(ROLES_ALL)),
+    "sites.power": (Call("GET", f"{P}/sites/depot/power"), set(ROLES_ALL)),
     "constraints.read": (Call("GET", f"{P}/sites/depot/constraints"), set(ROLES_ALL)),
     "constraints.write": (
         Call(
