@@ -1,10 +1,10 @@
 """Store write throughput: many concurrent callers, each write durable before it returns.
 
 Models the steady load of ~1,000 connected stations: Heartbeats (``record_seen``),
-StatusNotifications (``record_status``) and MeterValues (``add_samples``), called from many
-concurrent asyncio tasks. Measures each operation for a few seconds on each backend and
-prints writes/s and latency; the in-memory store, measured in the same run, is the baseline
-(the cost of the benchmark harness itself).
+StatusNotifications (``record_status``) and MeterValues (``add_samples``, six samples per
+call), called from many concurrent asyncio tasks. Measures each operation, and a mix of the
+three, for a few seconds on each backend and prints writes/s and latency; the in-memory
+store, measured in the same run, is the baseline (the cost of the harness itself).
 
     python benchmarks/store_writes.py --backends memory,sqlite,postgresql --duration-s 3
 
@@ -35,7 +35,7 @@ from csms.store import MemoryStore, SqlStore, StationRecord, Store, StoredSample
 
 __all__ = ["main"]
 
-OPERATIONS = ("record_seen", "record_status", "add_samples")
+OPERATIONS = ("record_seen", "record_status", "add_samples", "mixed")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MEASURANDS = (
     ("Energy.Active.Import.Register", "Wh", None),
@@ -75,6 +75,15 @@ def _make_call(store: Store, op: str, stations: int) -> Callable[[int, int], Awa
 
         return status
 
+    if op == "mixed":
+        # What the stations send, in turn: a heartbeat, a status, a MeterValues.
+        calls = [_make_call(store, kind, stations) for kind in OPERATIONS[:3]]
+
+        async def mixed(task: int, n: int) -> Any:
+            return await calls[(task + n) % 3](task, n)
+
+        return mixed
+
     async def samples(task: int, n: int) -> int:
         ts = T0 + timedelta(seconds=n, microseconds=task)
         sid = station(task, n)
@@ -89,26 +98,43 @@ def _make_call(store: Store, op: str, stations: int) -> Callable[[int, int], Awa
 
 
 async def _measure(
-    store: Store, op: str, *, concurrency: int, duration_s: float, stations: int
+    store: Store,
+    op: str,
+    *,
+    concurrency: int,
+    duration_s: float,
+    stations: int,
+    rate_per_s: float = 0.0,
 ) -> dict[str, Any]:
+    """Closed loop (each caller calls again at once) or, with ``rate_per_s``, an offered
+    load spread over the callers; latency then counts from the scheduled time, so a store
+    that falls behind shows it."""
     call = _make_call(store, op, stations)
     latencies: list[float] = []
-    stop_at = time.perf_counter() + duration_s
+    begin = time.perf_counter()
+    stop_at = begin + duration_s
+    interval_s = concurrency / rate_per_s if rate_per_s > 0 else 0.0
 
     async def worker(task: int) -> None:
         n = 0
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
+        while True:
+            scheduled = begin + interval_s * (n + task / concurrency)
+            now = time.perf_counter()
+            if max(now, scheduled) >= stop_at:
+                return
+            if scheduled > now:
+                await asyncio.sleep(scheduled - now)
+            started = max(scheduled, now) if interval_s else now
             await call(task, n)
             latencies.append(time.perf_counter() - started)
             n += 1
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - begin
     latencies.sort()
     return {
         "operation": op,
+        "offered_per_s": rate_per_s or None,
         "calls": len(latencies),
         "writes_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
@@ -147,20 +173,32 @@ async def _run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> lis
         for i in range(args.stations):
             await store.put_station(StationRecord(f"CP{i:05d}"))
         for op in args.operations:
+            before = (0, 0, 0.0)
+            if isinstance(store, SqlStore):
+                before = (store.writer.batches, store.writer.ops, store.writer.busy_s)
             r = await _measure(
                 store,
                 op,
                 concurrency=args.concurrency,
                 duration_s=args.duration_s,
                 stations=args.stations,
+                rate_per_s=args.rate_per_s,
             )
             r["backend"] = backend
             if isinstance(store, SqlStore):
-                r["batches"] = store.writer.batches
+                w = store.writer
+                r["batches"] = w.batches - before[0]
+                r["mean_batch_ops"] = round((w.ops - before[1]) / max(r["batches"], 1), 1)
+                r["mean_batch_ms"] = round((w.busy_s - before[2]) * 1000 / max(r["batches"], 1), 2)
             results.append(r)
             print(
                 f"{backend:>10} {op:>14}: {r['writes_per_s']:>9.1f} writes/s  "
-                f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms",
+                f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+                + (
+                    f"  batches {r['mean_batch_ops']} ops / {r['mean_batch_ms']} ms"
+                    if "batches" in r
+                    else ""
+                ),
                 flush=True,
             )
     finally:
@@ -193,6 +231,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "duration_s": args.duration_s,
             "stations": args.stations,
+            "rate_per_s": args.rate_per_s,
             "max_batch_ops": args.max_batch_ops,
             "sqlite_synchronous": args.sqlite_synchronous,
             "samples_per_call": len(MEASURANDS),
@@ -218,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=200, help="concurrent callers")
     parser.add_argument("--duration-s", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument("--stations", type=int, default=1000, help="stations the load spans")
+    parser.add_argument(
+        "--rate-per-s",
+        type=float,
+        default=0.0,
+        help="offered calls/s over all callers (default 0: each caller as fast as it can)",
+    )
     parser.add_argument("--max-batch-ops", type=int, default=256, help="group commit bound")
     parser.add_argument("--sqlite-synchronous", default="FULL", help="SQLite PRAGMA synchronous")
     parser.add_argument(

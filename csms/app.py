@@ -20,6 +20,7 @@ from csms.config import Settings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
+from csms.gc_pauses import GcFreezer
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
 from csms.sites import SiteService, repository_for
@@ -70,6 +71,8 @@ class Csms:
             clock=self.clock,
             settings=s.planning,
         )
+        interval = s.server.gc_freeze_interval_s
+        self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
 
     @property
@@ -92,6 +95,8 @@ class Csms:
             raise
         if self.settings.planning.enabled:
             await self.planner.start()
+        if self._gc is not None:
+            self._gc.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -99,6 +104,8 @@ class Csms:
             return
         self._started = False
         await self.planner.stop()
+        if self._gc is not None:
+            await self._gc.stop()
         await self.server.stop()
         await self.central.close()
         if self._own_store:

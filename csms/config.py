@@ -69,6 +69,12 @@ class ServerSettings(_Section):
         description="unregistered stations: reject the handshake, answer Pending until an "
         "operator accepts, or accept (development only)",
     )
+    gc_freeze_interval_s: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="move long-lived objects out of the garbage collector's full "
+        "collections this often, for short pauses with many stations (null = off)",
+    )
     admin_token: str | None = Field(
         default=None,
         description="token for the admin WebSocket at /admin (station commands from the "

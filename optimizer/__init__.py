@@ -17,6 +17,7 @@ from optimizer.exceptions import (
 )
 from optimizer.fastlp import solve_direct
 from optimizer.inputs import (
+    CurrentLimit,
     DeviceDimming,
     Evse,
     FlexibleLoad,
@@ -42,6 +43,7 @@ from optimizer.profiles import (
 
 __all__ = [
     "Compiled",
+    "CurrentLimit",
     "DeviceDimming",
     "Evse",
     "EvsePlan",

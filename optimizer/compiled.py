@@ -25,7 +25,7 @@ BoolArray = npt.NDArray[np.bool_]
 _PHASE_INDEX = {Phase.L1: (0,), Phase.L2: (1,), Phase.L3: (2,), Phase.THREE: (0, 1, 2)}
 
 #: Weight of the earlier-is-better tie-breaker, currency per kWh at the horizon's end.
-EARLY_WEIGHT = 1e-4
+EARLY_WEIGHT = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,8 @@ class Compiled:
     pv_node: IntArray  # (K,)
     pv_phase_a_per_kw: FloatArray  # (K,)
     pv_kw: FloatArray  # (K, T)
+    lin_coef: FloatArray  # (C, L) A per kW of load power, for the linear current limits
+    lin_cap_a: FloatArray  # (C, T), inf outside a limit's window
     price_imp: FloatArray  # (T,) currency per kWh incl. CO2
     price_exp: FloatArray  # (T,)
     demand_charge_per_kw: float
@@ -211,6 +213,25 @@ def compile_problem(problem: Problem) -> Compiled:
         len(problem.pv), n_t
     )
 
+    n_c = len(problem.current_limits)
+    lin_coef = np.zeros((n_c, n_l))
+    lin_cap = np.full((n_c, n_t), inf)
+    loads_at_evse: dict[int, list[int]] = {}
+    for i in range(len(problem.sessions)):
+        loads_at_evse.setdefault(int(load_evse[i]), []).append(i)
+    for c, lim in enumerate(problem.current_limits):
+        for evse_id, factor in lim.coefficients:
+            e = evse_index[evse_id]
+            evse = problem.evses[e]
+            for i in loads_at_evse.get(e, []):
+                lin_coef[c, i] += factor * 1000.0 / (evse.voltage_v * evse.phase.n_phases)
+        if lim.start is None or lim.end is None:
+            lin_cap[c] = lim.max_current_a
+        else:
+            lin_cap[c, _window_mask(start_s, end_s, rel(lim.start), rel(lim.end))] = (
+                lim.max_current_a
+            )
+
     tariff = problem.tariff
     price_imp = np.asarray(tariff.import_price_per_kwh, dtype=float)
     if tariff.co2_g_per_kwh is not None:
@@ -231,7 +252,8 @@ def compile_problem(problem: Problem) -> Compiled:
         money += 2.0 * max((u.degradation_cost_per_kwh for u in st), default=0.0)
         base_penalty = 10.0 * (money + 1.0)
     mid_h = (start_s + dt_s / 2.0) / 3600.0
-    early = EARLY_WEIGHT * mid_h / max(float(mid_h[-1]), 1e-9)
+    # 1 + share of the horizon: never tiny (solver scaling), below any real price step
+    early = EARLY_WEIGHT * (1.0 + mid_h / max(float(mid_h[-1]), 1e-9))
 
     return Compiled(
         problem=problem,
@@ -273,6 +295,8 @@ def compile_problem(problem: Problem) -> Compiled:
         pv_node=pv_node,
         pv_phase_a_per_kw=np.array([1000.0 / (p.voltage_v * 3) for p in problem.pv]),
         pv_kw=pv_kw,
+        lin_coef=lin_coef,
+        lin_cap_a=lin_cap,
         price_imp=price_imp,
         price_exp=price_exp,
         demand_charge_per_kw=tariff.demand_charge_per_kw,

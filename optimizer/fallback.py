@@ -35,6 +35,12 @@ def _factor(cp: Compiled, request_kw: FloatArray, t: int) -> FloatArray:
             ph_f = np.where(amps > limit, limit / amps, 1.0)
             on_phase = under & (coef > 0)[None, :]
             factor = np.minimum(factor, np.where(on_phase, ph_f[:, None], 1.0).min(axis=0))
+        # linear current limits: loads that add current share the limit; loads that relieve
+        # it are not counted on (they may stop)
+        pos = np.clip(cp.lin_coef, 0.0, None)
+        lin = pos @ request_kw
+        lin_f = np.where(lin > cp.lin_cap_a[:, t], cp.lin_cap_a[:, t] / lin, 1.0)
+        factor = np.minimum(factor, np.where(pos > 0, lin_f[:, None], 1.0).min(axis=0, initial=1.0))
     return np.clip(np.nan_to_num(factor, nan=0.0), 0.0, 1.0)  # type: ignore[no-any-return]
 
 

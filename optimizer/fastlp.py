@@ -80,20 +80,23 @@ class _Builder:
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
 
 
-def build_lp(cp: Compiled) -> LinearProgram:
+def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
     """Rows, in order: energy per load; fairness; storage SoC; node power flow; node phase
-    current flow; grid balance; setpoint floors; peak. Equations in :mod:`optimizer.model`.
+    current flow; linear current limits; grid balance; setpoint floors; peak. Equations in
+    :mod:`optimizer.model`.
 
     Each node has a flow column per step (bounded by its import/export caps) defined as the sum
     of its children's flows and its own devices, so every device enters one row per quantity,
-    which keeps the matrix sparse however deep the limit tree is."""
+    which keeps the matrix sparse however deep the limit tree is. ``dense``: a power column
+    for every load and step (zero upper bound where absent), so that problems with the same
+    loads share one matrix and a re-plan only changes bounds and costs."""
     n_t = cp.n_steps
     dt = cp.dt_h
     n_n = cp.n_nodes
     n_l = len(cp.load_ids)
     n_b = cp.sto_soc0_kwh.shape[0]
     n_k = cp.pv_kw.shape[0]
-    pl, pt = np.nonzero(cp.load_pmax_kw > 0)
+    pl, pt = np.nonzero(cp.load_pmax_kw > 0 if not dense else np.ones_like(cp.load_pmax_kw))
     pl = pl.astype(np.int64)
     pt = pt.astype(np.int64)
     n_p = len(pl)
@@ -210,6 +213,12 @@ def build_lp(cp: Compiled) -> LinearProgram:
         for phase in range(3):
             flow_rows(off["g"] + phase * n_n * n_t, cp.load_phase_a_per_kw[:, phase],
                       cp.sto_phase_a_per_kw, cp.pv_phase_a_per_kw)  # fmt: skip
+    # linear current limits: sum_l a[c,l] p[l,t] <= cap[c,t]
+    n_c = cp.lin_coef.shape[0]
+    if n_c:
+        r0 = bld.new_rows(np.full(n_c * n_t, -INF), cp.lin_cap_a.ravel())
+        cc, jj = np.nonzero(cp.lin_coef[:, pl])
+        bld.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
     # grid balance: imp - exp - f[root] = 0
     r0 = bld.new_rows(np.zeros(n_t), np.zeros(n_t))
     bld.add(r0 + t_idx, off["imp"] + t_idx, 1.0)

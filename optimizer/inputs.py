@@ -20,6 +20,7 @@ from datetime import datetime
 from optimizer.exceptions import InvalidProblem
 
 __all__ = [
+    "CurrentLimit",
     "DeviceDimming",
     "Evse",
     "FlexibleLoad",
@@ -440,3 +441,33 @@ class Setpoint:
         _window(self.start, self.end)
         _finite("target_w", self.target_w)
         _non_negative("tolerance_w", self.tolerance_w)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentLimit:
+    """A linear limit on EVSE currents: Σ_e coefficient_e · I_e ≤ ``max_current_a``.
+
+    For networks the limit tree cannot express, e.g. line-to-line EVSEs behind a delta-wye
+    transformer, where a conductor's current depends on phase angles (a polygon of such
+    limits approximates the exact |Σ phasor| ≤ limit from inside). ``coefficients`` maps
+    EVSE ids to dimensionless factors (negative allowed); optional window [start, end).
+    """
+
+    name: str
+    coefficients: tuple[tuple[str, float], ...]
+    max_current_a: float
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _identifier("name", self.name)
+        if not self.coefficients:
+            raise InvalidProblem("coefficients", "needs at least one EVSE")
+        for i, (evse_id, factor) in enumerate(self.coefficients):
+            _identifier(f"coefficients[{i}][0]", evse_id)
+            _finite(f"coefficients[{i}][1]", factor)
+        _non_negative("max_current_a", self.max_current_a)
+        if (self.start is None) != (self.end is None):
+            raise InvalidProblem("end", "give both start and end, or neither")
+        if self.start is not None and self.end is not None:
+            _window(self.start, self.end)

@@ -23,6 +23,7 @@ from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout,
 from optimizer.solution import Solution
 
 __all__ = [
+    "add_current_limit_constraints",
     "add_grid_constraints",
     "add_load_constraints",
     "add_node_flow_constraints",
@@ -179,6 +180,30 @@ def add_phase_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     )
 
 
+def add_current_limit_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
+    """Linear limits on EVSE currents (phase-angle-aware networks).
+
+    Σ_l a[c,l] p[l,t] ≤ Ī[c,t]   with a[c,l] = k[c,e(l)] · 1000 / (V_e · phases_e) A/kW
+    """
+    n_c = cp.lin_coef.shape[0]
+    rows = [
+        (c, t) for c in range(n_c) for t in range(cp.n_steps) if np.isfinite(cp.lin_cap_a[c, t])
+    ]
+    m.CL = pyo.Set(initialize=rows, dimen=2, ordered=True)
+    terms: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    for ld, t in m.P:
+        for c in np.nonzero(cp.lin_coef[:, ld])[0]:
+            terms.setdefault((int(c), t), []).append((float(cp.lin_coef[c, ld]), ld))
+
+    def rule(_m: Any, c: int, t: int) -> Any:
+        items = terms.get((c, t), [])
+        if not items:
+            return pyo.Constraint.Skip
+        return sum(a * _m.p[ld, t] for a, ld in items) <= float(cp.lin_cap_a[c, t])
+
+    m.current_limit = pyo.Constraint(m.CL, rule=rule)
+
+
 def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Grid connection: import/export split, setpoint floors, billing peak.
 
@@ -234,6 +259,7 @@ def build_model(cp: Compiled) -> pyo.ConcreteModel:
     add_storage_constraints(m, cp)
     add_node_flow_constraints(m, cp)
     add_phase_constraints(m, cp)
+    add_current_limit_constraints(m, cp)
     add_grid_constraints(m, cp)
     add_objective(m, cp)
     return m

@@ -137,6 +137,10 @@ def check_limits(
     amps = np.abs(phases) > cp.node_phase_a[:, None, :] + TOLERANCE
     out += [f"{cp.node_ids[n]} step {t}: L{ph + 1} {phases[n, ph, t]:.3f} A > "
             f"{cp.node_phase_a[n, t]:.3f} A" for n, ph, t in np.argwhere(amps)]  # fmt: skip
+    lin = cp.lin_coef @ p_kw
+    out += [f"current limit {cp.problem.current_limits[c].name} step {t}: {lin[c, t]:.3f} A > "
+            f"{cp.lin_cap_a[c, t]:.3f} A"
+            for c, t in np.argwhere(lin > cp.lin_cap_a + TOLERANCE)]  # fmt: skip
     if (p_kw > cp.load_pmax_kw + TOLERANCE).any():
         out.append("a load draws more than its EVSE / EV / dimming cap")
     return out

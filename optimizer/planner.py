@@ -45,6 +45,9 @@ class PlannerConfig:
     (the hot loop); ``"pyomo"`` builds the Pyomo model and solves it with ``solver_name``.
     ``round_first_step``: make the first step executable (minimum / discrete currents);
     ``reallocate``: hand out the headroom rounding frees (False: plain truncation).
+    ``warm_start``: seed HiGHS with the previous solution shifted by the elapsed steps. Off by
+    default: measured, HiGHS 1.16 accepts the primal values for an LP but its dual simplex then
+    takes several times longer than from scratch (see docs/decisions/0402).
     """
 
     backend: Backend = "direct"
@@ -53,7 +56,7 @@ class PlannerConfig:
     replan_interval_s: float = 300.0
     round_first_step: bool = True
     reallocate: bool = True
-    warm_start: bool = True
+    warm_start: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in ("direct", "pyomo"):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from optimizer.exceptions import InvalidProblem
 from optimizer.inputs import (
+    CurrentLimit,
     DeviceDimming,
     Evse,
     FlexibleLoad,
@@ -103,12 +104,13 @@ class Problem:
     node_caps: tuple[NodeCap, ...] = ()
     dimmings: tuple[DeviceDimming, ...] = ()
     setpoints: tuple[Setpoint, ...] = ()
+    current_limits: tuple[CurrentLimit, ...] = ()
     unmet_penalty_per_kwh: float | None = None
     root_id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         for name in ("nodes", "evses", "sessions", "pv", "storage", "flexible_loads",
-                     "node_caps", "dimmings", "setpoints"):  # fmt: skip
+                     "node_caps", "dimmings", "setpoints", "current_limits"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
@@ -159,6 +161,12 @@ class Problem:
                 )
         for i, sp in enumerate(self.setpoints):
             self._node_exists(f"setpoints[{i}].node_id", sp.node_id, node_ids)
+        for i, lim in enumerate(self.current_limits):
+            for j, (evse_id, _factor) in enumerate(lim.coefficients):
+                if evse_id not in evse_ids:
+                    raise InvalidProblem(
+                        f"current_limits[{i}].coefficients[{j}]", f"no EVSE {evse_id!r}"
+                    )
         if self.unmet_penalty_per_kwh is not None and not self.unmet_penalty_per_kwh > 0:
             raise InvalidProblem("unmet_penalty_per_kwh", "must be positive")
 

@@ -21,6 +21,7 @@ from optimizer.fallback import proportional_share
 from optimizer.inputs import Evse, Session
 from optimizer.plan import Plan
 from optimizer.problem import Problem
+from optimizer.rounding import round_down_current
 
 __all__ = ["ProfileRequest", "safe_evse_limits_w", "to_charging_profiles", "to_fallback_profiles"]
 
@@ -43,6 +44,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _limit(evse: Evse, power_w: float, unit: RateUnit) -> float:
+    """The executable limit at or below ``power_w`` (allowed currents, minimum current)."""
+    power_w = evse.power_w(round_down_current(evse, evse.current_a(power_w) + 1e-9))
     if unit == "W":
         return float(math.floor(power_w))  # whole watts, never above the plan
     return math.floor(evse.current_a(power_w) * 10.0 + 1e-9) / 10.0  # 0.1 A, rounded down

@@ -95,6 +95,7 @@ def _reallocate(
     phases -= cp.pv_under.astype(float) @ (cp.pv_phase_a_per_kw[:, None] * pv_kw[:, :1])
     head_kw = cp.node_imp_kw[:, 0] - power
     head_a = cp.node_phase_a[:, 0, None] - phases  # (N, 3)
+    head_lin = cp.lin_cap_a[:, 0] - cp.lin_coef @ out[:, 0]
     active = [int(ld) for ld in np.nonzero(cp.load_is_session & (cp.load_pmax_kw[:, 0] > 0))[0]]
     # least laxity first: time left minus time needed at full power
     left_h = (cp.load_pmax_kw[active] > 0).astype(float) @ cp.dt_h
@@ -122,6 +123,10 @@ def _reallocate(
                 continue
             if (head_a[path] < d_amp[None, :] - _EPS).any():
                 continue
+            d_lin = cp.lin_coef[:, ld] * delta
+            if (head_lin < d_lin - _EPS).any():
+                continue
+            head_lin -= d_lin
             head_kw[path] -= delta
             head_a[path] -= d_amp[None, :]
             out[ld, 0] = new_kw

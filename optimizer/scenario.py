@@ -19,6 +19,7 @@ from typing import Any
 
 from optimizer.exceptions import InvalidProblem
 from optimizer.inputs import (
+    CurrentLimit,
     DeviceDimming,
     Evse,
     FlexibleLoad,
@@ -45,6 +46,7 @@ _SECTIONS: dict[str, type] = {
     "node_caps": NodeCap,
     "dimmings": DeviceDimming,
     "setpoints": Setpoint,
+    "current_limits": CurrentLimit,
 }
 
 _UNIT_HINTS = {"_kw": "_w", "_kwh": "_wh", "_mw": "_w", "_mwh": "_wh", "_ka": "_a", "_kv": "_v",
@@ -84,6 +86,8 @@ def _convert(where: str, hint: Any, value: Any) -> Any:
     if "tuple" in text:
         if not isinstance(value, list):
             raise InvalidProblem(where, "must be a list")
+        if "tuple[tuple" in text:
+            return tuple(tuple(item) if isinstance(item, list) else item for item in value)
         return tuple(value)
     return value
 

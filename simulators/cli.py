@@ -68,6 +68,12 @@ def add_commands(subparsers: Any) -> None:
         "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
     )
     parser.add_argument(
+        "--dc-power-w",
+        type=float,
+        default=None,
+        help="make the stations DC chargers of this power (400 V; default: AC)",
+    )
+    parser.add_argument(
         "--meter-interval-s",
         type=float,
         default=60.0,
@@ -119,12 +125,20 @@ def _run(args: argparse.Namespace) -> int:
         print("chargegrid sim: --speed must be positive", file=sys.stderr)
         return 2
     start = args.clock_start
-    if start is None and speed != 1.0 and not args.scenario_file:
-        start = suggested_start(args.scenario, datetime.now(UTC))
+    try:
+        loaded = load_scenario(args.scenario_file) if args.scenario_file else None
+    except ScenarioError as exc:
+        print(f"chargegrid sim: {exc}", file=sys.stderr)
+        return 2
+    if start is None and speed != 1.0:
+        if loaded is None:
+            start = suggested_start(args.scenario, datetime.now(UTC))
+        elif not loaded.empty:  # replay from just before the first arrival
+            start = loaded["arrival"].min().to_pydatetime() - timedelta(minutes=5)
     clock = clock_from_settings(start=start, speed=speed, anchor=args.clock_anchor)
     try:
-        if args.scenario_file:
-            scenario = load_scenario(args.scenario_file)
+        if loaded is not None:
+            scenario = loaded
         else:
             scenario = generate(
                 args.scenario,
@@ -157,6 +171,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.save_scenario:
         save_scenario(scenario, args.save_scenario)
+    if scenario.empty and args.duration_h is None:
+        print(
+            "chargegrid sim: the scenario has no visits left after the clock start; "
+            "give --clock-start, --days or --duration-h",
+            file=sys.stderr,
+        )
+        return 2
     until = None if args.duration_h is None else clock.now() + timedelta(hours=args.duration_h)
     tty = sys.stderr.isatty()
     every = args.progress_s if args.progress_s is not None else (1.0 if tty else 10.0)
@@ -229,4 +250,13 @@ def _print_summary(summary: Any, fleet: Any, path: str) -> None:
         f"| outcomes {outcomes} | OCPP calls {progress.calls_sent} "
         f"| CALLERRORs {progress.call_errors}\n"
     )
+    stats = [r.stats for r in fleet.runners]
+    out.write(
+        f"boots rejected {sum(x.boots_rejected for x in stats)} | "
+        f"disconnects {sum(x.disconnects for x in stats)} | "
+        f"timeouts {sum(x.timeouts for x in stats)} | "
+        f"messages dropped {sum(x.dropped for x in stats)}\n"
+    )
+    for line in fleet.problems():
+        out.write(f"problem: {line}\n")
     out.write(f"summary written to {path}\n")

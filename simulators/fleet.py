@@ -70,6 +70,7 @@ def build_runner(
     password: str | None = None,
     rng: random.Random | None = None,
     response_timeout_s: float = 30.0,
+    max_boot_rejections: int | None = None,
 ) -> StationRunner:
     """One station, ready to :meth:`~StationRunner.run`."""
     station = Station(spec, now=clock.now(), sessions=sessions or [])
@@ -82,6 +83,7 @@ def build_runner(
         password=password,
         rng=rng,
         response_timeout_s=response_timeout_s,
+        max_boot_rejections=max_boot_rejections,
     )
 
 
@@ -277,6 +279,15 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+
+    def problems(self, *, limit: int = 10) -> list[str]:
+        """What went wrong, most frequent first: one line per distinct error."""
+        seen: dict[str, list[str]] = {}
+        for r in self.runners:
+            for error in dict.fromkeys(r.stats.errors):
+                seen.setdefault(error, []).append(r.station_id)
+        ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:limit]
+        return [f"{error} [{len(ids)} station(s), e.g. {ids[0]}]" for error, ids in ranked]
 
     def summary(self) -> pd.DataFrame:
         """Per vehicle: energy requested and delivered, SoC at departure, time under limit."""

@@ -15,6 +15,7 @@ __all__ = [
     "TX_MESSAGES",
     "AuthorizeRequest",
     "ChargingNeeds",
+    "ChargingStateChanged",
     "ConnectorStatus",
     "MeterSample",
     "Outgoing",
@@ -108,6 +109,7 @@ class MeterSample:
     soc_pct: float | None = None
     seq_no: int = 0
     context: str = "Sample.Periodic"
+    dc: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +138,29 @@ class ChargingNeeds:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ChargingStateChanged:
+    """A running transaction changed between Charging, SuspendedEV and SuspendedEVSE (2.0.1
+    reports it as a TransactionEvent; 1.6 only through the StatusNotification)."""
+
+    tx: Transaction
+    state: ConnectorStatus
+    at: datetime
+    seq_no: int
+
+
 Outgoing = (
     StatusChanged
     | AuthorizeRequest
     | TransactionStarted
     | MeterSample
+    | ChargingStateChanged
     | TransactionEnded
     | ChargingNeeds
 )
 
 #: Messages that belong to a transaction and go through the offline queue.
-TX_MESSAGES = (TransactionStarted, MeterSample, TransactionEnded)
+TX_MESSAGES = (TransactionStarted, MeterSample, ChargingStateChanged, TransactionEnded)
 
 
 def iso(at: datetime) -> str:
@@ -154,27 +168,27 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def sampled_values(sample: MeterSample, *, phase_key: str = "phase") -> list[dict[str, Any]]:
-    """The sampled values of a meter sample in the snake_case form both versions share."""
-    context = sample.context
+def sampled_values(sample: MeterSample) -> list[dict[str, Any]]:
+    """The sampled values of a meter sample in the snake_case form both versions share:
+    energy register, power, then current and voltage per phase (AC) or once (DC), SoC on DC."""
     values: list[dict[str, Any]] = [
         {"value": sample.energy_wh, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
         {"value": sample.power_w, "measurand": "Power.Active.Import", "unit": "W"},
     ]
-    for i, amps in enumerate(sample.current_a, start=1):
-        values.append(
-            {
-                "value": amps,
-                "measurand": "Current.Import",
-                "unit": "A",
-                phase_key: f"L{i}" if len(sample.current_a) > 1 else None,
-            }
-        )
-    values.append({"value": sample.voltage_v, "measurand": "Voltage", "unit": "V"})
+    if sample.dc:
+        values.append({"value": sample.current_a[0], "measurand": "Current.Import", "unit": "A"})
+        values.append({"value": sample.voltage_v, "measurand": "Voltage", "unit": "V"})
+    else:
+        for i, amps in enumerate(sample.current_a, start=1):
+            values.append(
+                {"value": amps, "measurand": "Current.Import", "unit": "A", "phase": f"L{i}"}
+            )
+        for i in range(1, len(sample.current_a) + 1):
+            values.append(
+                {"value": sample.voltage_v, "measurand": "Voltage", "unit": "V", "phase": f"L{i}-N"}
+            )
     if sample.soc_pct is not None:
         values.append({"value": sample.soc_pct, "measurand": "SoC", "unit": "Percent"})
     for v in values:
-        v["context"] = context
-        if v.get(phase_key) is None:
-            v.pop(phase_key, None)
+        v["context"] = sample.context
     return values

@@ -16,6 +16,7 @@ from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
 from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
+from simulators.config import READ_ONLY
 from simulators.messages import (
     AuthorizeRequest,
     MeterSample,
@@ -215,7 +216,7 @@ class V16ChargePoint(ChargePoint):
         config = self.station.config
         wanted = key or sorted(config)
         known = [
-            {"key": k, "readonly": k in _READ_ONLY, "value": config[k]}
+            {"key": k, "readonly": k in READ_ONLY, "value": config[k]}
             for k in wanted
             if k in config
         ]
@@ -228,14 +229,6 @@ class V16ChargePoint(ChargePoint):
     ) -> call_result.ChangeConfiguration:
         await self.runner.answer_delay()
         return call_result.ChangeConfiguration(status=self.station.set_config(key, value))
-
-
-_READ_ONLY = {
-    "NumberOfConnectors",
-    "ChargeProfileMaxStackLevel",
-    "MeterValuesSampledData",
-    "ChargingScheduleAllowedChargingRateUnit",
-}
 
 
 class V16Adapter:

@@ -20,6 +20,7 @@ from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit,
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,
+    ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
     StatusChanged,
@@ -407,6 +408,18 @@ class V201Adapter:
                 offline=item.offline or None,
                 transaction_info={"transaction_id": m.tx.local_id, "charging_state": state},
                 meter_value=[_meter_value(m)],
+            )
+        if isinstance(m, ChargingStateChanged):
+            return call.TransactionEvent(
+                event_type="Updated",
+                timestamp=iso(m.at),
+                trigger_reason="ChargingStateChanged",
+                seq_no=m.seq_no,
+                offline=item.offline or None,
+                transaction_info={
+                    "transaction_id": m.tx.local_id,
+                    "charging_state": _CHARGING_STATE[m.state],
+                },
             )
         if isinstance(m, TransactionEnded):
             trigger = {

@@ -31,7 +31,7 @@ from websockets.headers import build_authorization_basic
 from websockets.typing import Subprotocol
 
 from chargegrid.clock import Clock
-from simulators.exceptions import CallErrorReceived, ResponseTimeout
+from simulators.exceptions import BootRejected, CallErrorReceived, ResponseTimeout
 from simulators.messages import (
     TX_MESSAGES,
     AuthorizeRequest,
@@ -124,6 +124,7 @@ class StationRunner:
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 120.0,
         boot_retry_s: float = 60.0,
+        max_boot_rejections: int | None = None,
         attempts: int = 3,
         rng: random.Random | None = None,
     ) -> None:
@@ -136,6 +137,8 @@ class StationRunner:
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.boot_retry_s = boot_retry_s
+        #: Give up (``run`` raises :class:`BootRejected`) after this many rejections; None: never.
+        self.max_boot_rejections = max_boot_rejections
         self.attempts = attempts
         self.rng = rng or random.Random()
         self.stats = RunnerStats()
@@ -214,7 +217,7 @@ class StationRunner:
     # --- running -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled (or :class:`BootRejected` when ``max_boot_rejections`` is set)."""
         sim = asyncio.create_task(self._simulate(), name=f"{self.station_id}-sim")
         try:
             await self._connect_loop()
@@ -270,14 +273,21 @@ class StationRunner:
                 ConnectionClosed,
                 ConnectionLost,
             ) as exc:
+                if self.online:
+                    self.stats.disconnects += 1
                 if self.online or attempt == 0:
                     logger.warning(
                         "%s: connection lost: %s", self.station_id, exc or type(exc).__name__
                     )
                 self.stats.error(f"connection: {exc or type(exc).__name__}")
-            finally:
+            except BootRejected:
+                raise
+            except Exception as exc:  # a bug or an answer nobody expected: log it, go on
                 if self.online:
                     self.stats.disconnects += 1
+                logger.exception("%s: unexpected error, reconnecting", self.station_id)
+                self.stats.error(f"unexpected: {exc!r}")
+            finally:
                 self.online = False
                 self.station.online = False
                 self._ws = None
@@ -355,6 +365,14 @@ class StationRunner:
                 self.stats.boots_pending += 1
             else:
                 self.stats.boots_rejected += 1
+                self.stats.error(f"boot {status}")
+                if self.max_boot_rejections is not None and (
+                    self.stats.boots_rejected >= self.max_boot_rejections
+                ):
+                    raise BootRejected(
+                        f"{self.station_id}: boot not accepted after "
+                        f"{self.stats.boots_rejected} attempts (last: {status})"
+                    )
             wait = interval if interval > 0 else min(self.boot_retry_s, 2.0 * 2**attempt)
             logger.info("%s: boot %s, retrying in %s s", self.station_id, status, wait)
             attempt = min(attempt + 1, 10)
@@ -384,7 +402,11 @@ class StationRunner:
                     ready.cancel()
                     continue
             item = self.outbox[0]
-            payload = self.adapter.encode(item, self.station)
+            try:
+                payload = self.adapter.encode(item, self.station)
+            except Exception:
+                logger.exception("%s: cannot encode %r; dropped", self.station_id, item.message)
+                payload = None
             if payload is None:
                 self.outbox.popleft()
                 continue
@@ -401,9 +423,13 @@ class StationRunner:
                 self.outbox.popleft()
                 if isinstance(item.message, TransactionStarted):
                     item.message.tx.failed = True
+                if isinstance(item.message, AuthorizeRequest):  # no answer is no authorization
+                    m = item.message
+                    self.submit(self.station.on_authorized(m.connector_id, False, self.clock.now()))
                 continue
             self.outbox.popleft()
             last_sent = self.clock.monotonic()
+            self.sync()  # bring the model to the clock before it takes the answer
             follow = self.adapter.on_result(item, result, self.station, self)
             if follow:
                 self.submit(follow)

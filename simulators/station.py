@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,13 +27,15 @@ from chargegrid.charging_profiles import (
     limit_at,
     next_change,
 )
-from simulators.connector import Connector, ConnectorSpec, SessionRecord
+from simulators.config import StationSpec, check_config, default_config
+from simulators.connector import Connector, SessionRecord
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import StationError
 from simulators.limits import ProfileStore, share_w
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,
+    ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
     Outgoing,
@@ -45,31 +46,16 @@ from simulators.messages import (
     TransactionStarted,
 )
 
-__all__ = ["Station", "StationSpec"]
+__all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.config
 
 logger = logging.getLogger(__name__)
 
 _STATION_VOLTAGE_V = 230.0
-
-
-@dataclass(frozen=True, slots=True)
-class StationSpec:
-    station_id: str
-    ocpp_version: str = "1.6"
-    connectors: tuple[ConnectorSpec, ...] = (ConnectorSpec(),)
-    vendor: str = "chargegrid"
-    model: str = "SimStation"
-    meter_interval_s: float = 60.0
-    heartbeat_interval_s: float = 300.0
-    default_ev: EVSpec = field(default_factory=lambda: EVSpec(ev_id="walk-up"))
-
-    def __post_init__(self) -> None:
-        if self.ocpp_version not in ("1.6", "2.0.1"):
-            raise ValueError(f"ocpp_version must be 1.6 or 2.0.1, got {self.ocpp_version!r}")
-        if not self.connectors:
-            raise ValueError("a station needs at least one connector")
-        if self.meter_interval_s <= 0:
-            raise ValueError("meter_interval_s must be positive")
+_CHARGING_STATES = (
+    ConnectorStatus.CHARGING,
+    ConnectorStatus.SUSPENDED_EV,
+    ConnectorStatus.SUSPENDED_EVSE,
+)
 
 
 class Station:
@@ -87,17 +73,7 @@ class Station:
         for connector_id, ev in planned:
             self.connector(connector_id).planned.append(ev)
         self.records: list[SessionRecord] = []
-        self.config: dict[str, str] = {
-            "HeartbeatInterval": str(int(spec.heartbeat_interval_s)),
-            "MeterValueSampleInterval": str(int(spec.meter_interval_s)),
-            "NumberOfConnectors": str(len(spec.connectors)),
-            "ChargeProfileMaxStackLevel": "8",
-            "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
-            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,"
-            "Current.Import,Voltage,SoC",
-            "AuthorizeRemoteTxRequests": "false",
-            "LocalAuthorizeOffline": "true",
-        }
+        self.config = default_config(spec)
         self.meter_interval_s = spec.meter_interval_s
         self.online = False
         self._last = now
@@ -231,12 +207,18 @@ class Station:
         if c.status is status:
             return []
         c.status = status
-        return [StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")]
+        out: list[Outgoing] = [
+            StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")
+        ]
+        if c.tx is not None and status in _CHARGING_STATES and self.spec.ocpp_version == "2.0.1":
+            out.append(ChargingStateChanged(c.tx, status, now, c.tx.next_seq()))
+        return out
 
     # --- transactions ------------------------------------------------------------------------
 
     def on_authorized(self, connector_id: int, accepted: bool, now: datetime) -> list[Outgoing]:
         """The answer to an :class:`AuthorizeRequest` (or a local decision when offline)."""
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is None or c.tx is not None or c.auth != "pending":
             return []
@@ -287,6 +269,7 @@ class Station:
         self, tx: Transaction, *, accepted: bool, csms_id: int | None, now: datetime
     ) -> list[Outgoing]:
         """The answer to StartTransaction (1.6): the CSMS's id, or a refusal of the id tag."""
+        self._advance_to(now)
         if csms_id is not None:
             tx.csms_id = csms_id
         if accepted or tx.ended:
@@ -318,6 +301,7 @@ class Station:
     ) -> tuple[bool, list[Outgoing]]:
         """RemoteStartTransaction / RequestStartTransaction: use the waiting EV, or plug in the
         station's walk-up EV when the connector is free."""
+        self._advance_to(now)
         candidates = (
             [self.connector(connector_id)] if connector_id else list(self.connectors.values())
         )
@@ -340,6 +324,7 @@ class Station:
         return False, []
 
     def remote_stop(self, tx_id: str, now: datetime) -> tuple[bool, list[Outgoing]]:
+        self._advance_to(now)
         tx = self.transaction(tx_id)
         if tx is None:
             return False, []
@@ -415,6 +400,7 @@ class Station:
             soc_pct=soc,
             seq_no=tx.next_seq() if tx is not None and context != "Transaction.End" else 0,
             context=context,
+            dc=c.spec.dc,
         )
 
     # --- commands ----------------------------------------------------------------------------
@@ -423,6 +409,7 @@ class Station:
         self, connector_id: int, profile: ChargingProfile, now: datetime
     ) -> tuple[bool, list[Outgoing]]:
         """SetChargingProfile: refuse what OCPP says a station refuses."""
+        self._advance_to(now)
         station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
         if station_wide and connector_id != 0:
             return False, []
@@ -440,12 +427,14 @@ class Station:
         return True, self._allocate(now)
 
     def clear_profiles(self, now: datetime, **criteria: Any) -> tuple[bool, list[Outgoing]]:
+        self._advance_to(now)
         removed = self.profiles.clear(**criteria)
         return removed > 0, self._allocate(now)
 
     def change_availability(
         self, connector_id: int, operative: bool, now: datetime
     ) -> tuple[str, list[Outgoing]]:
+        self._advance_to(now)
         targets = (
             list(self.connectors.values()) if connector_id == 0 else [self.connector(connector_id)]
         )
@@ -463,6 +452,7 @@ class Station:
         return ("Scheduled" if scheduled and not operative else "Accepted"), out
 
     def unlock(self, connector_id: int, now: datetime) -> tuple[str, list[Outgoing]]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is None:
             return "Unlocked", []
@@ -472,6 +462,7 @@ class Station:
 
     def reset(self, now: datetime, *, hard: bool) -> list[Outgoing]:
         """End every transaction; plugged vehicles authorize again after the reboot."""
+        self._advance_to(now)
         out: list[Outgoing] = []
         for c in self.connectors.values():
             if c.tx is not None:
@@ -481,6 +472,7 @@ class Station:
 
     def trigger_samples(self, connector_id: int | None, now: datetime) -> list[MeterSample]:
         """TriggerMessage(MeterValues): a sample of every (or one) charging connector."""
+        self._advance_to(now)
         return [
             self._sample(c, now, context="Trigger")
             for c in self.connectors.values()
@@ -491,31 +483,19 @@ class Station:
         return [StatusChanged(c.id, c.status, now) for c in self.connectors.values()]
 
     def set_config(self, key: str, value: str) -> str:
-        if key not in self.config:
-            return "NotSupported"
-        if key in (
-            "NumberOfConnectors",
-            "ChargeProfileMaxStackLevel",
-            "MeterValuesSampledData",
-            "ChargingScheduleAllowedChargingRateUnit",
-        ):
-            return "Rejected"
-        if key in ("HeartbeatInterval", "MeterValueSampleInterval"):
-            try:
-                seconds = int(value)
-            except ValueError:
-                return "Rejected"
-            if seconds <= 0:
-                return "Rejected"
+        """ChangeConfiguration / SetVariables: Accepted, Rejected or NotSupported."""
+        status = check_config(self.config, key, value)
+        if status == "Accepted":
+            self.config[key] = value
             if key == "MeterValueSampleInterval":
-                self.meter_interval_s = float(seconds)
-        self.config[key] = value
-        return "Accepted"
+                self.meter_interval_s = float(value)
+        return status
 
     # --- faults ------------------------------------------------------------------------------
 
     def fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
         """A connector fault: the transaction stops and the connector reports Faulted."""
+        self._advance_to(now)
         c = self.connector(connector_id)
         c.faulted = True
         out = self._stop(c, now, StopReason.FAULT) if c.tx is not None else []
@@ -524,6 +504,7 @@ class Station:
         return out + self._status(c, ConnectorStatus.FAULTED, now)
 
     def clear_fault(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         c.faulted = False
         status = ConnectorStatus.PREPARING if c.ev is not None else ConnectorStatus.AVAILABLE
@@ -531,6 +512,7 @@ class Station:
         return self._status(c, status, now)
 
     def ev_stops_drawing(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        self._advance_to(now)
         c = self.connector(connector_id)
         if c.ev is not None:
             c.ev.stopped_drawing = True

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar, cast
 
 from ocpp.charge_point import ChargePoint, _raise_key_error, serialize_as_dict
@@ -88,6 +89,15 @@ def parse_timestamp(value: Any, version: str) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+@cache
+def _wants_unique_id_of(func: Any) -> bool:
+    return "call_unique_id" in inspect.signature(func).parameters
+
+
+def _wants_unique_id(handler: Any) -> bool:
+    return _wants_unique_id_of(getattr(handler, "__func__", handler))
 
 
 class OcppConnection(ChargePoint):  # type: ignore[misc]
@@ -246,7 +256,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             validation.validate(self.ocpp_version, action, validation.CALL, payload)
         kwargs = to_snake(payload)
         handler = handlers["_on_action"]
-        if "call_unique_id" in inspect.signature(handler).parameters:
+        if _wants_unique_id(handler):
             kwargs["call_unique_id"] = unique_id
         result = handler(**kwargs)
         if inspect.isawaitable(result):

@@ -186,7 +186,11 @@ class OcppServer:
             old.fail_pending()
             await old.close("replaced by a new connection")
         try:
-            conn.registration = await self.central.registration(station_id)
+            conn.registration = await self.central.retrying(
+                lambda: self.central.registration(station_id),
+                what="registration",
+                station_id=station_id,
+            )
             await self.central.connected(station_id, adapter.ocpp_version)
             logger.info(
                 "station %s: connected (OCPP %s) from %s",

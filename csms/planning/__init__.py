@@ -1,16 +1,25 @@
 """The planner service: per site, live state in, optimizer plan out, TxProfiles to stations.
 
-See ``docs/sites.md`` (section "The planner loop").
+See ``docs/sites.md`` (section "The planner loop"). Only the settings and the exceptions are
+imported eagerly: ``csms.config`` needs :class:`PlanningSettings`, and the rest pulls in the
+optimizer, which ``chargegrid station list`` and friends should not wait for.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from csms.planning.config import PlanningSettings
-from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
 from csms.planning.exceptions import PlanningError
-from csms.planning.problem import Built, build_problem, default_problem, session_needs
-from csms.planning.service import EvseView, PlannerService, PlanView, SitePlanner
-from csms.planning.state import AckState, EvseState, SiteState, StationState
+
+if TYPE_CHECKING:
+    from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
+    from csms.planning.problem import Built, build_problem, default_problem, session_needs
+    from csms.planning.service import PlannerService
+    from csms.planning.site_planner import SitePlanner
+    from csms.planning.state import AckState, EvseState, SiteState, StationState
+    from csms.planning.view import EvseView, PlanView
 
 __all__ = [
     "AckState",
@@ -32,3 +41,29 @@ __all__ = [
     "make_limit",
     "session_needs",
 ]
+
+_LAZY = {
+    "AckState": "csms.planning.state",
+    "Built": "csms.planning.problem",
+    "Dispatch": "csms.planning.dispatch",
+    "EvseState": "csms.planning.state",
+    "EvseView": "csms.planning.view",
+    "PlanView": "csms.planning.view",
+    "PlannerService": "csms.planning.service",
+    "SitePlanner": "csms.planning.site_planner",
+    "SiteState": "csms.planning.state",
+    "StationState": "csms.planning.state",
+    "build_problem": "csms.planning.problem",
+    "choose": "csms.planning.dispatch",
+    "default_problem": "csms.planning.problem",
+    "executable_w": "csms.planning.dispatch",
+    "make_limit": "csms.planning.dispatch",
+    "session_needs": "csms.planning.problem",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'csms.planning' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -55,6 +55,11 @@ class PlanningSettings(BaseModel):
         default="direct", description="optimizer LP path: direct HiGHS or Pyomo"
     )
     solver_time_limit_s: float = Field(default=10.0, gt=0, description="LP time limit (wall)")
+    optimize: bool = Field(
+        default=True,
+        description="run the optimizer and send TxProfiles; false: only the safe default "
+        "profiles (an equal share of every limit, the fallback mode)",
+    )
     default_profiles: bool = Field(
         default=True,
         description="send each station, at boot, TxDefaultProfiles that keep the site inside "

@@ -1,4 +1,4 @@
-"""The site tables, on the store's ``metadata`` (migration ``0002_sites``).
+"""The site tables, on the store's ``metadata`` (migration ``0004_sites``).
 
 A site is one JSON document (its limit tree, stations, assets, tariff, defaults: always read
 and replaced whole, so one row keeps an apply atomic); constraints are rows, because they are

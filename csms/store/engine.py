@@ -54,6 +54,7 @@ def create_engine(
     pool_size: int = 5,
     max_overflow: int = 5,
     connect_timeout_s: float = 5.0,
+    statement_timeout_s: float = 30.0,
     echo: bool = False,
 ) -> AsyncEngine:
     """The engine for ``url`` (see the module docstring for what each dialect gets)."""
@@ -80,7 +81,7 @@ def create_engine(
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        connect_args={"timeout": connect_timeout_s},
+        connect_args={"timeout": connect_timeout_s, "command_timeout": statement_timeout_s},
     )
 
 

@@ -38,7 +38,7 @@ from csms.domain import (
 from csms.exceptions import NotFound
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 
-__all__ = ["MemoryStore", "sample_key"]
+__all__ = ["MemoryStore", "is_legacy_tx_id", "sample_key"]
 
 _SampleKey = tuple[str, int, int, int | None, datetime, str, str | None, str | None, str | None]
 
@@ -118,6 +118,7 @@ class MemoryStore:
         self._next_tx_id = 1
         self._samples: list[StoredSample] = []
         self._sample_keys: set[_SampleKey] = set()
+        self._latest: dict[tuple[str, int, int, str, str | None], StoredSample] = {}
 
     async def open(self) -> None:
         return None
@@ -309,7 +310,7 @@ class MemoryStore:
 
     async def find_transaction(self, station_id: str, station_tx_id: str) -> Transaction | None:
         tx_id = self._tx_by_station_id.get((station_id, station_tx_id))
-        if tx_id is None and station_tx_id.isdigit():
+        if tx_id is None and is_legacy_tx_id(station_tx_id):
             # A 1.6 transaction: the station uses str(id).
             candidate = self._txs.get(int(station_tx_id))
             if (
@@ -378,8 +379,13 @@ class MemoryStore:
             if key in self._sample_keys:
                 continue
             self._sample_keys.add(key)
-            self._samples.append(_norm_sample(s))
+            s = _norm_sample(s)
+            self._samples.append(s)
             added += 1
+            group = (s.station_id, s.evse_id, s.connector_id, s.sample.measurand, s.sample.phase)
+            old = self._latest.get(group)
+            if old is None or s.sample.timestamp >= old.sample.timestamp:
+                self._latest[group] = s
         return added
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
@@ -388,16 +394,14 @@ class MemoryStore:
         return rows
 
     async def latest_samples(self, station_id: str) -> list[StoredSample]:
-        latest: dict[tuple[int, int, str, str | None], StoredSample] = {}
-        for s in self._samples:
-            if s.station_id != station_id:
-                continue
-            key = (s.evse_id, s.connector_id, s.sample.measurand, s.sample.phase)
-            old = latest.get(key)
-            if old is None or s.sample.timestamp >= old.sample.timestamp:
-                latest[key] = s
-        return [latest[k] for k in sorted(latest, key=_latest_order)]
+        groups = [g for g in self._latest if g[0] == station_id]
+        return [self._latest[g] for g in sorted(groups, key=_latest_order)]
 
 
-def _latest_order(key: tuple[int, int, str, str | None]) -> tuple[int, int, str, str]:
-    return (key[0], key[1], key[2], key[3] or "")
+def _latest_order(group: tuple[str, int, int, str, str | None]) -> tuple[int, int, str, str]:
+    return (group[1], group[2], group[3], group[4] or "")
+
+
+def is_legacy_tx_id(text: str) -> bool:
+    """Whether ``text`` is how a 1.6 transaction id is written: ``str(id)``."""
+    return text.isascii() and text.isdigit() and str(int(text)) == text and int(text) < 2**31

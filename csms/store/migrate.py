@@ -8,13 +8,14 @@ is, ``head()`` which revision this code expects.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,8 @@ __all__ = [
     "upgrade",
     "upgrade_async",
 ]
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -57,10 +60,29 @@ def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+#: Key of the PostgreSQL advisory lock that serializes migrations of several nodes.
+_MIGRATION_LOCK_KEY = 0x63676D6967  # "cgmig"
+
+
 def _upgrade(conn: Connection, revision: str) -> None:
+    """Migrate inside the caller's transaction, one process at a time: PostgreSQL takes an
+    advisory lock, SQLite's transaction is ``BEGIN IMMEDIATE``. Alembic reads the revision
+    after the lock, so a node that lost the race finds the work done."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, revision)
+
+
+async def _upgrade_on(engine: AsyncEngine, revision: str) -> None:
+    from csms.store.engine import SQLITE_BEGIN_OPTION
+
+    async with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        async with conn.begin():
+            await conn.run_sync(_upgrade, revision)
 
 
 def _has_tables(conn: Connection) -> bool:
@@ -77,8 +99,7 @@ async def upgrade_async(url: str, revision: str = "head") -> str | None:
     """Migrate the database at ``url`` to ``revision``; returns the revision it is at."""
     engine = _engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+        await _upgrade_on(engine, revision)
         async with engine.connect() as conn:
             return await conn.run_sync(_current)
     finally:
@@ -117,8 +138,8 @@ async def ensure_schema(engine: AsyncEngine, *, create: bool = True) -> None:
     if revision == expected:
         return
     if revision is None and not has_tables and create:
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, "head")
+        logger.info("empty database: creating the schema (revision %s)", expected)
+        await _upgrade_on(engine, "head")
         return
     if revision is None:
         raise SchemaMismatch(

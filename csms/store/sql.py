@@ -10,14 +10,13 @@ retry can cure are retried a few times, then raised as
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chargegrid.clock import utc
@@ -34,9 +33,11 @@ from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 from csms.store.engine import SQLITE_BEGIN_OPTION, create_engine, dialect_of
+from csms.store.memory import is_legacy_tx_id
 from csms.store.migrate import ensure_schema
+from csms.store.ops import SamplesOp, SeenOp, StatusOp, dialect_insert
 from csms.store.transient import is_transient
-from csms.store.writer import Coalesced, GroupWriter, WriteOp
+from csms.store.writer import GroupWriter, WriteOp
 
 __all__ = ["SqlStore"]
 
@@ -50,7 +51,9 @@ class SqlStore:
 
     ``auto_migrate`` creates the schema on an empty database; a database at an older
     revision is refused (run ``chargegrid db upgrade``). ``max_batch_ops`` bounds a group
-    commit; ``retry_delays_s`` are the waits between attempts on a transient failure.
+    commit; ``retry_delays_s`` are the waits between attempts on a transient failure;
+    ``statement_timeout_s`` turns a PostgreSQL server that stopped answering into
+    :class:`~csms.exceptions.StoreUnavailable` instead of a hang.
     """
 
     def __init__(
@@ -65,10 +68,13 @@ class SqlStore:
         pool_size: int = 5,
         max_overflow: int = 5,
         connect_timeout_s: float = 5.0,
+        statement_timeout_s: float = 30.0,
     ) -> None:
         self.url = url
         self.dialect = dialect_of(url)
         self._auto_migrate = auto_migrate
+        #: Meters known to be in the database (see SamplesOp); grows with the fleet.
+        self._known_meters: set[tuple[Any, ...]] = set()
         self._retry_delays_s = tuple(retry_delays_s)
         self._engine: AsyncEngine = create_engine(
             url,
@@ -77,6 +83,7 @@ class SqlStore:
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_timeout_s=connect_timeout_s,
+            statement_timeout_s=statement_timeout_s,
         )
         begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
         self._writer = GroupWriter(
@@ -95,15 +102,17 @@ class SqlStore:
         return self._writer
 
     def _insert(self, table: sa.Table) -> Any:
-        if self.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        return dialect_insert(self.dialect, table)
 
     def _by_text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order text by code point on both dialects (PostgreSQL would use its locale)."""
         return column.collate("C") if self.dialect == "postgresql" else column
 
     async def open(self) -> None:
+        if self.dialect == "sqlite":
+            database = sa.make_url(self.url).database
+            assert database is not None  # dialect_of refuses an empty path
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         try:
             await ensure_schema(self._engine, create=self._auto_migrate)
         except Exception as exc:
@@ -211,8 +220,9 @@ class SqlStore:
         c = t.stations.c
         values: dict[str, Any] = {"connected": connected}
         if connected:
+            seen = sa.literal(utc(at), t.UtcDateTime())
             values["last_seen_at"] = sa.case(
-                (sa.or_(c.last_seen_at.is_(None), c.last_seen_at < at), at),
+                (sa.or_(c.last_seen_at.is_(None), c.last_seen_at < seen), seen),
                 else_=c.last_seen_at,
             )
         stmt = sa.update(t.stations).where(c.station_id == station_id).values(values)
@@ -223,10 +233,10 @@ class SqlStore:
         await self._write(run)
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
-        await self._writer.submit(_Seen(station_id, at))
+        await self._writer.submit(SeenOp(station_id, at))
 
     async def record_status(self, report: StatusReport) -> None:
-        await self._writer.submit(_Status(self, report))
+        await self._writer.submit(StatusOp(self.dialect, report))
 
     async def connector_statuses(self, station_id: str) -> list[StatusReport]:
         c = t.connector_status.c
@@ -311,7 +321,9 @@ class SqlStore:
             conditions.append(
                 sa.and_(c.station_id == new.station_id, c.station_tx_id == new.station_tx_id)
             )
-        return sa.select(t.transactions).where(sa.or_(*conditions)).order_by(c.id).limit(1)
+        # A start_key match wins over a station_tx_id match (as in the memory store).
+        first = sa.case((c.start_key == new.start_key, 0), else_=1) if new.start_key else c.id
+        return sa.select(t.transactions).where(sa.or_(*conditions)).order_by(first, c.id).limit(1)
 
     async def open_transaction(self, new: NewTransaction) -> tuple[Transaction, bool]:
         keyed = new.start_key is not None or new.station_tx_id is not None
@@ -360,7 +372,7 @@ class SqlStore:
                 c.station_id == station_id, c.station_tx_id == station_tx_id
             )
         )
-        if m is None and station_tx_id.isdigit() and int(station_tx_id) < 2**31:
+        if m is None and is_legacy_tx_id(station_tx_id):
             # A 1.6 transaction: the station knows it as str(id).
             m = await self._one(
                 sa.select(t.transactions).where(
@@ -439,7 +451,9 @@ class SqlStore:
     async def add_samples(self, samples: Sequence[StoredSample]) -> int:
         if not samples:
             return 0
-        return await self._writer.submit(_Samples(self, [mp.sample_row(s) for s in samples]))
+        return await self._writer.submit(
+            SamplesOp(self.dialect, [mp.sample_row(s) for s in samples], self._known_meters)
+        )
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
         c = t.samples.c
@@ -451,132 +465,29 @@ class SqlStore:
         return [mp.row_to_sample(m) for m in rows]
 
     async def latest_samples(self, station_id: str) -> list[StoredSample]:
-        c = t.samples.c
-        rank = (
-            sa.func.row_number()
-            .over(
-                partition_by=(c.evse_id, c.connector_id, c.measurand, c.phase),
-                order_by=(c.timestamp.desc(), c.id.desc()),
-            )
-            .label("rank")
+        # Per meter of the station: its newest timestamp (a seek in the samples unique
+        # index), then among the samples at that time the last stored.
+        m, s = t.meters.c, t.samples.c
+        x, y = t.samples.alias("x"), t.samples.alias("y")
+        meter = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+        newest_time = (
+            sa.select(sa.func.max(x.c.timestamp))
+            .where(*(x.c[k] == m[k] for k in meter))
+            .correlate(t.meters)
+            .scalar_subquery()
         )
-        ranked = sa.select(t.samples, rank).where(c.station_id == station_id).subquery()
+        newest_id = (
+            sa.select(y.c.id)
+            .where(*(y.c[k] == m[k] for k in meter), y.c.timestamp == newest_time)
+            .order_by(y.c.id.desc())
+            .limit(1)
+            .correlate(t.meters)
+            .scalar_subquery()
+        )
         stmt = (
-            sa.select(*[ranked.c[col.name] for col in t.samples.c])
-            .where(ranked.c.rank == 1)
-            .order_by(ranked.c.evse_id, ranked.c.connector_id, ranked.c.measurand, ranked.c.phase)
+            sa.select(t.samples)
+            .select_from(t.meters.join(t.samples, s.id == newest_id))
+            .where(m.station_id == station_id)
+            .order_by(m.evse_id, m.connector_id, self._by_text(m.measurand), self._by_text(m.phase))
         )
-        return [mp.row_to_sample(m) for m in await self._all(stmt)]
-
-
-class _Seen(Coalesced[None]):
-    """Heartbeats: only the latest time per station matters."""
-
-    __slots__ = ("at", "station_id")
-
-    def __init__(self, station_id: str, at: datetime) -> None:
-        super().__init__()
-        self.station_id = station_id
-        self.at = utc(at)
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
-        latest: dict[str, datetime] = {}
-        for op in ops:
-            seen = latest.get(op.station_id)
-            if seen is None or op.at > seen:
-                latest[op.station_id] = op.at
-        c = t.stations.c
-        stmt = (
-            sa.update(t.stations)
-            .where(c.station_id == sa.bindparam("b_station_id"))
-            .where(sa.or_(c.last_seen_at.is_(None), c.last_seen_at < sa.bindparam("b_at")))
-            .values(last_seen_at=sa.bindparam("b_at"))
-        )
-        params = [{"b_station_id": k, "b_at": v} for k, v in latest.items()]
-        await conn.execute(stmt, params)
-        return [None] * len(ops)
-
-
-class _Status(Coalesced[None]):
-    """Status reports: history rows plus the latest status per connector."""
-
-    __slots__ = ("report", "store")
-
-    def __init__(self, store: SqlStore, report: StatusReport) -> None:
-        super().__init__()
-        self.store = store
-        self.report = dataclasses.replace(report, timestamp=utc(report.timestamp))
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
-        store: SqlStore = ops[0].store
-        rows = [mp.status_row(op.report) for op in ops]
-        await conn.execute(store._insert(t.status_history).on_conflict_do_nothing(), rows)
-        # One row per connector in a statement (PostgreSQL refuses to touch a row twice);
-        # the latest timestamp wins, a tie goes to the later call.
-        latest: dict[tuple[str, int, int], dict[str, Any]] = {}
-        for row in rows:
-            key = (row["station_id"], row["evse_id"], row["connector_id"])
-            old = latest.get(key)
-            if old is None or row["timestamp"] >= old["timestamp"]:
-                latest[key] = row
-        stmt = store._insert(t.connector_status)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station_id", "evse_id", "connector_id"],
-            set_={k: stmt.excluded[k] for k in rows[0] if k not in _STATUS_KEY},
-            where=t.connector_status.c.timestamp <= stmt.excluded.timestamp,
-        )
-        await conn.execute(stmt, list(latest.values()))
-        return [None] * len(ops)
-
-
-_STATUS_KEY = ("station_id", "evse_id", "connector_id")
-
-
-_SAMPLE_KEY = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-)
-
-
-class _Samples(Coalesced[int]):
-    """Meter values: one INSERT for the whole batch; each caller learns how many of its
-    samples were new (a sample sent twice in a batch counts for its first caller)."""
-
-    __slots__ = ("rows", "store")
-
-    def __init__(self, store: SqlStore, rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.store = store
-        for row in rows:
-            row["timestamp"] = utc(row["timestamp"])
-        self.rows = rows
-
-    @classmethod
-    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
-        store: SqlStore = ops[0].store
-        owner: dict[tuple[Any, ...], int] = {}
-        rows: list[dict[str, Any]] = []
-        for i, op in enumerate(ops):
-            for row in op.rows:
-                key = tuple(row[k] for k in _SAMPLE_KEY)
-                if key not in owner:
-                    owner[key] = i
-                    rows.append(row)
-        stmt = (
-            store._insert(t.samples)
-            .on_conflict_do_nothing()
-            .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
-        )
-        counts = [0] * len(ops)
-        for inserted in (await conn.execute(stmt, rows)).all():
-            counts[owner[tuple(inserted)]] += 1
-        return counts
+        return [mp.row_to_sample(row) for row in await self._all(stmt)]

@@ -4,6 +4,9 @@ Alembic migrations.
 Columns that take part in a unique key are NOT NULL so that redelivered rows collide (SQL
 treats NULLs as distinct): a sample without transaction has ``transaction_id = 0``
 (transaction ids start at 1) and a missing phase, location or context is ``''``.
+
+Keys and enumerations have a length; free text a station sends (info, vendor codes, raw
+values, firmware versions) is unbounded, so an odd station can never make a write fail.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "connector_status",
     "id_tokens",
     "metadata",
+    "meters",
     "samples",
     "station_events",
     "stations",
@@ -80,14 +84,14 @@ stations = sa.Table(
     "stations",
     metadata,
     sa.Column("station_id", Text(255), primary_key=True),
-    sa.Column("password_hash", Text(512)),
+    sa.Column("password_hash", sa.Text()),
     sa.Column("site_id", Text(255)),
     sa.Column("registration", Text(16), nullable=False),
     sa.Column("ocpp_version", Text(16)),
-    sa.Column("vendor", Text(255)),
-    sa.Column("model", Text(255)),
-    sa.Column("serial_number", Text(255)),
-    sa.Column("firmware_version", Text(255)),
+    sa.Column("vendor", sa.Text()),
+    sa.Column("model", sa.Text()),
+    sa.Column("serial_number", sa.Text()),
+    sa.Column("firmware_version", sa.Text()),
     sa.Column("last_boot_at", UtcDateTime()),
     sa.Column("last_seen_at", UtcDateTime()),
     sa.Column("connected", sa.Boolean(), nullable=False),
@@ -101,10 +105,10 @@ connector_status = sa.Table(
     sa.Column("connector_id", sa.Integer(), primary_key=True),
     sa.Column("status", Text(32), nullable=False),
     sa.Column("timestamp", UtcDateTime(), nullable=False),
-    sa.Column("error_code", Text(64)),
-    sa.Column("info", Text(512)),
-    sa.Column("vendor_id", Text(255)),
-    sa.Column("vendor_error_code", Text(255)),
+    sa.Column("error_code", sa.Text()),
+    sa.Column("info", sa.Text()),
+    sa.Column("vendor_id", sa.Text()),
+    sa.Column("vendor_error_code", sa.Text()),
 )
 
 status_history = sa.Table(
@@ -116,10 +120,10 @@ status_history = sa.Table(
     sa.Column("connector_id", sa.Integer(), nullable=False),
     sa.Column("timestamp", UtcDateTime(), nullable=False),
     sa.Column("status", Text(32), nullable=False),
-    sa.Column("error_code", Text(64)),
-    sa.Column("info", Text(512)),
-    sa.Column("vendor_id", Text(255)),
-    sa.Column("vendor_error_code", Text(255)),
+    sa.Column("error_code", sa.Text()),
+    sa.Column("info", sa.Text()),
+    sa.Column("vendor_id", sa.Text()),
+    sa.Column("vendor_error_code", sa.Text()),
     sa.UniqueConstraint(
         "station_id",
         "evse_id",
@@ -170,8 +174,8 @@ transactions = sa.Table(
     sa.Column("meter_start_wh", sa.Double()),
     sa.Column("stopped_at", UtcDateTime()),
     sa.Column("meter_stop_wh", sa.Double()),
-    sa.Column("stop_reason", Text(64)),
-    sa.Column("charging_state", Text(32)),
+    sa.Column("stop_reason", sa.Text()),
+    sa.Column("charging_state", sa.Text()),
     sa.Column("last_seq_no", sa.Integer()),
     sa.Column("offline", sa.Boolean(), nullable=False),
     sa.Column("remote_start_id", sa.Integer()),
@@ -181,7 +185,7 @@ transactions = sa.Table(
     sa.Column("needs_max_current_a", sa.Double()),
     sa.Column("needs_min_current_a", sa.Double()),
     sa.Column("needs_max_power_w", sa.Double()),
-    sa.Column("needs_energy_transfer_mode", Text(64)),
+    sa.Column("needs_energy_transfer_mode", sa.Text()),
     sa.UniqueConstraint("station_id", "station_tx_id", name="uq_transactions_station_tx"),
     sa.Index("ix_transactions_active", "station_id", "evse_id", "stopped_at"),
     sa.Index("ix_transactions_started_at", "started_at"),
@@ -216,9 +220,9 @@ samples = sa.Table(
     sa.Column("location", Text(16), nullable=False),
     sa.Column("context", Text(32), nullable=False),
     sa.Column("value", sa.Double(), nullable=False),
-    sa.Column("unit", Text(16), nullable=False),
-    sa.Column("raw_value", Text(64)),
-    sa.Column("raw_unit", Text(16)),
+    sa.Column("unit", sa.Text(), nullable=False),
+    sa.Column("raw_value", sa.Text()),
+    sa.Column("raw_unit", sa.Text()),
     # Also serves latest_samples: (station, evse, connector, measurand, phase) then time.
     sa.UniqueConstraint(
         "station_id",
@@ -233,4 +237,17 @@ samples = sa.Table(
         name="uq_samples_identity",
     ),
     sa.Index("ix_samples_transaction_time", "transaction_id", "timestamp"),
+)
+
+#: Every meter (station, evse, connector, measurand, phase) that has samples: the writer adds
+#: a meter the first time it sees it, and ``latest_samples`` seeks each meter's newest sample
+#: in the ``samples`` unique index instead of scanning the station's history.
+meters = sa.Table(
+    "meters",
+    metadata,
+    sa.Column("station_id", Text(255), primary_key=True),
+    sa.Column("evse_id", sa.Integer(), primary_key=True),
+    sa.Column("connector_id", sa.Integer(), primary_key=True),
+    sa.Column("measurand", Text(64), primary_key=True),
+    sa.Column("phase", Text(8), primary_key=True),
 )

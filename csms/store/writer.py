@@ -11,9 +11,11 @@ one statement at the end of the batch.
 Failures:
 
 - a transient failure (see :mod:`csms.store.transient`) rolls the batch back and retries it
-  after ``retry_delays_s``; when those are used up every caller gets
-  :class:`~csms.exceptions.StoreUnavailable`. Every operation is idempotent, so a retry after
-  an unknown commit outcome stores nothing twice;
+  after ``retry_delays_s``; when those are used up every caller of the batch, and every
+  write queued meanwhile, gets :class:`~csms.exceptions.StoreUnavailable`. The store's
+  writes are idempotent (only ``open_transaction`` with neither ``start_key`` nor
+  ``station_tx_id`` is not), so a retry after an unknown commit outcome stores nothing
+  twice;
 - any other failure rolls the batch back and re-runs its operations one per transaction,
   so only the operation at fault fails (with its own exception).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -69,6 +72,10 @@ class Coalesced(WriteOp[T]):
     async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        """Called once the batch that ran ``ops`` has committed (e.g. to update a cache)."""
+
 
 class GroupWriter:
     """The single writer task of an engine."""
@@ -93,6 +100,8 @@ class GroupWriter:
         self.batches = 0
         self.ops = 0
         self.retries = 0
+        #: Seconds spent running batches (so ``busy_s / batches`` is the mean batch time).
+        self.busy_s = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -129,11 +138,18 @@ class GroupWriter:
             batch = [op for op in batch if not op.future.done()]
             if not batch:
                 continue
+            started = time.perf_counter()
             try:
                 await self._run_batch(batch)
             except Exception as exc:  # never let the writer die
                 logger.exception("store writer failed a batch of %d", len(batch))
                 _fail(batch, StoreError(f"store writer failed: {exc!r}"))
+            self.busy_s += time.perf_counter() - started
+        # Anything submitted after close() began is refused, not left waiting.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _fail([item], StoreError("the store is closed"))
 
     async def _run_batch(self, batch: list[WriteOp[Any]], *, alone: bool = False) -> None:
         attempt = 0
@@ -154,7 +170,11 @@ class GroupWriter:
                         )
                         await asyncio.sleep(delay)
                         continue
-                    _fail(batch, _unavailable(exc))
+                    error = _unavailable(exc)
+                    _fail(batch, error)
+                    # What queued up meanwhile would wait out the same retries: fail it now,
+                    # its callers retry when the database is back.
+                    self._fail_queued(error)
                     return
                 if len(batch) > 1 and not alone:
                     for op in batch:
@@ -168,6 +188,17 @@ class GroupWriter:
                 if not op.future.done():
                     op.future.set_result(result)
             return
+
+    def _fail_queued(self, error: BaseException) -> None:
+        kept: list[WriteOp[Any] | None] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                kept.append(item)
+            else:
+                _fail([item], error)
+        for item in kept:
+            self._queue.put_nowait(item)
 
     async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
         results: list[Any] = [None] * len(batch)
@@ -185,13 +216,25 @@ class GroupWriter:
                     values = await kind.run_many(conn, [op for _, op in members])
                     for (i, _), value in zip(members, values, strict=True):
                         results[i] = value
+        for kind, members in groups.items():
+            kind.after_commit([op for _, op in members])
         return results
 
 
 def _fail(batch: Sequence[WriteOp[Any]], error: BaseException) -> None:
+    """Fail each caller with its own copy of ``error`` (an exception raised in several tasks
+    would collect all their tracebacks)."""
     for op in batch:
         if not op.future.done():
-            op.future.set_exception(error)
+            op.future.set_exception(_copy(error))
+
+
+def _copy(error: BaseException) -> BaseException:
+    if not isinstance(error, StoreError) or type(error).__init__ is not StoreError.__init__:
+        return error
+    copy = type(error)(*error.args)
+    copy.__cause__ = error.__cause__
+    return copy
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:

@@ -22,7 +22,7 @@ PASSWORD_HASH = hash_password(PASSWORD)
 
 def make_settings(**server: object) -> Settings:
     return Settings(
-        server={"host": "127.0.0.1", "port": 0, **server},  # type: ignore[arg-type]
+        server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None, **server},  # type: ignore[arg-type]
         ocpp={"call_timeout_s": 2.0, "remote_start_timeout_s": 3.0},  # type: ignore[arg-type]
         database={"url": "memory://", "retry_initial_s": 0.02, "retry_max_s": 0.2},  # type: ignore[arg-type]
     )

@@ -380,3 +380,43 @@ async def test_offline_and_silent_stations(csms: Csms, store: Store) -> None:
             assert loop.time() - t0 < 0.4
             with pytest.raises(CommandTimeout, match=r"no answer within 0\.5 s"):
                 await silent
+
+
+async def test_every_status_and_error_code_is_kept(csms: Csms, store: Store) -> None:
+    from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+
+    statuses = [s.value for s in ChargePointStatus]
+    errors = [e.value for e in ChargePointErrorCode]
+    sent = [(statuses[i % len(statuses)], code) for i, code in enumerate(errors)]
+    sent += [(status, "NoError") for status in statuses]
+    async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
+        await boot(cp)
+        for i, (status, code) in enumerate(sent):
+            await cp.call(
+                call.StatusNotification(
+                    connector_id=i % 3, error_code=code, status=status, timestamp=ts(i)
+                )
+            )
+    history = await store.status_history("CP16")
+    assert [(h.connector_id and h.evse_id, h.status.value, h.error_code) for h in history] == [
+        (i % 3, status, code) for i, (status, code) in enumerate(sent)
+    ]
+
+
+async def test_library_style_call_and_invalid_requests(csms: Csms) -> None:
+    from ocpp.v16 import call as cs_call
+
+    from csms.exceptions import CommandFailed
+
+    async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
+        await boot(cp)
+        link = csms.server.link("CP16")
+        assert link is not None
+        result = await link.call(cs_call.ClearCache())
+        assert result.status == "Accepted"
+        with pytest.raises(CommandFailed, match="invalid request"):
+            await csms.commands.send_raw("CP16", "Reset", {"type": "Sideways"})
+        with pytest.raises(CommandFailed, match="CALLERROR NotImplemented"):
+            # The test station has no handler for this action: its library answers
+            # NotImplemented, which arrives as CommandFailed.
+            await csms.commands.send_raw("CP16", "GetLocalListVersion", {})

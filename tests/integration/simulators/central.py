@@ -4,6 +4,13 @@ Not chargegrid's CSMS: the simulators must work against any central system, so t
 this one. It speaks 1.6 and 2.0.1, records every CALL that arrives (raw camelCase payloads,
 in order), can refuse boots, answer chosen actions with a CALLERROR, send calls to a
 station, and drop and refuse connections to create an outage.
+
+To run the same tests against another central system (chargegrid's CSMS), give the
+``central`` fixture an object with the same surface: ``start() -> url`` and ``stop()``;
+``of(action, station_id=None)`` (the camelCase payloads received, in order) and
+``wait_for(predicate, timeout_s)``; ``call(station_id, payload)``; ``drop()`` and ``refusing``
+for the outage tests; ``boot_statuses`` and ``fail_actions`` are only used by
+``test_bad_input.py``. Stations authenticate with Basic auth, password ``secret``.
 """
 
 from __future__ import annotations

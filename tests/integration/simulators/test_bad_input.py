@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from chargegrid.clock import VirtualClock
+from simulators import BootRejected
 from tests.integration.simulators.central import FakeCentral
 from tests.integration.simulators.helpers import ev_at, running, station_runner
 
@@ -143,3 +145,27 @@ async def test_malformed_frame_fault_does_not_stop_the_station(central: FakeCent
         await runner.send_malformed()
         count = len(central.of("MeterValues"))
         await central.wait_for(lambda: len(central.of("MeterValues")) >= count + 2, 10)
+
+
+async def test_boot_rejected_for_good_raises_when_asked_to_give_up(central: FakeCentral) -> None:
+    central.boot_statuses = ["Rejected"]
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=600)
+    runner = station_runner(url, clock, version="1.6")
+    runner.max_boot_rejections = 3
+    with pytest.raises(BootRejected, match="after 3 attempts"):
+        await asyncio.wait_for(runner.run(), 10)
+    assert len(central.of("BootNotification")) == 3
+    assert central.of("StatusNotification") == []
+
+
+async def test_authorize_call_error_counts_as_not_authorized(central: FakeCentral) -> None:
+    central.fail_actions = {"Authorize"}
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=1200)
+    runner = station_runner(url, clock, version="2.0.1", sessions=[(1, ev_at(START, 1, 5))])
+    async with running(runner):
+        await central.wait_for(lambda: len(central.of("StatusNotification")) >= 3, 10)
+    assert central.of("TransactionEvent") == []
+    (record,) = runner.station.records
+    assert record.outcome == "rejected" and record.delivered_wh == 0

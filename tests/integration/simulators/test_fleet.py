@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from chargegrid.clock import VirtualClock
 from simulators import Fleet, FleetConfig, generate, suggested_start
@@ -45,6 +46,7 @@ async def test_mixed_fleet_runs_a_public_scenario(central: FakeCentral) -> None:
     assert seen[-1].energy_wh > 0
 
 
+@pytest.mark.slow
 async def test_chargegrid_sim_command(central: FakeCentral, tmp_path: Path) -> None:
     url = await central.start()
     summary_csv = tmp_path / "summary.csv"
@@ -112,3 +114,26 @@ async def test_chargegrid_sim_command(central: FakeCentral, tmp_path: Path) -> N
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert f"{bad}: row 3: target_soc: not a number" in err.decode()
+
+
+async def test_chargegrid_sim_refuses_an_empty_scenario() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chargegrid",
+        "sim",
+        "--scenario",
+        "workplace",
+        "--clock-start",
+        "2026-03-05T22:00:00Z",
+        "--speed",
+        "60",
+        "--url",
+        "ws://127.0.0.1:9/ocpp",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "no visits left" in err.decode()

@@ -27,7 +27,9 @@ def _once(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _outage(central: FakeCentral, clock: VirtualClock) -> tuple[datetime, datetime]:
-    """Refuse and drop every connection for 10 simulated minutes; return the window."""
+    """From 18:03:30, refuse and drop every connection for 10 simulated minutes (the EV
+    leaves at 18:10, inside the outage); return the window."""
+    await clock.sleep((START + timedelta(minutes=3.5) - clock.now()).total_seconds())
     central.refusing = True
     began = clock.now()
     await central.drop()
@@ -40,10 +42,10 @@ async def _outage(central: FakeCentral, clock: VirtualClock) -> tuple[datetime, 
 async def test_offline_queue_ocpp16_keeps_original_timestamps(central: FakeCentral) -> None:
     url = await central.start()
     clock = VirtualClock(start=START, speed=SPEED)
-    # Arrives 18:01, leaves 18:10 -- during the outage (about 18:03 to 18:13).
+    # Arrives 18:01, leaves 18:10 -- during the outage (18:03:30 to 18:13:30).
     runner = station_runner(url, clock, version="1.6", sessions=[(1, ev_at(START, 1, 10))])
     async with running(runner):
-        await central.wait_for(lambda: len(central.of("MeterValues")) >= 2, 10)
+        await central.wait_for(lambda: bool(central.of("MeterValues")), 10)
         down, up = await _outage(central, clock)
         await central.wait_for(lambda: bool(central.of("StopTransaction")), 15)
     assert central.rejected_handshakes >= 1
@@ -93,6 +95,10 @@ async def test_offline_queue_ocpp201_marks_offline_with_increasing_seq_no(
     assert all(down <= parse_time(e["timestamp"]) <= up for e in offline)
     assert all(not (down < parse_time(e["timestamp"]) < up) for e in online)
     assert events[-1].get("offline") is True
-    updates = [parse_time(e["timestamp"]) for e in events if e["eventType"] == "Updated"]
+    updates = [
+        parse_time(e["timestamp"])
+        for e in events
+        if e["eventType"] == "Updated" and e["triggerReason"] == "MeterValuePeriodic"
+    ]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(updates)]
     assert gaps and all(g == 60.0 for g in gaps), gaps

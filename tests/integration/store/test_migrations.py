@@ -3,6 +3,7 @@ matches the tables the code expects, and SqlStore refuses a database it does not
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ EXPECTED_TABLES = {
     "alembic_version",
     "connector_status",
     "id_tokens",
+    "meters",
     "samples",
     "station_events",
     "stations",
@@ -56,14 +58,14 @@ async def _inspect(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert migrate.head() == "0001"
+    assert migrate.head() == "0003"
 
 
 def test_upgrade_empty_database(empty_url: str) -> None:
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == "0001"
+    assert migrate.upgrade(empty_url) == "0003"
     assert migrate.current(empty_url) == migrate.head()
-    assert migrate.upgrade(empty_url) == "0001"  # idempotent
+    assert migrate.upgrade(empty_url) == "0003"  # idempotent
 
 
 async def test_head_matches_the_code(empty_url: str) -> None:
@@ -80,7 +82,7 @@ async def test_open_creates_schema_on_empty_database(empty_url: str) -> None:
     store = SqlStore(empty_url)
     await store.open()
     await store.close()
-    assert await migrate.current_async(empty_url) == "0001"
+    assert await migrate.current_async(empty_url) == "0003"
     # A second open finds it at head.
     store = SqlStore(empty_url)
     await store.open()
@@ -119,3 +121,56 @@ async def test_open_refuses_foreign_tables(empty_url: str) -> None:
     with pytest.raises(SchemaMismatch, match="holds other tables"):
         await store.open()
     await store.close()
+
+
+async def test_older_revision_is_refused_then_upgraded_with_its_data(empty_url: str) -> None:
+    """A database at 0001 holding samples: open() refuses it, upgrade() brings it to head
+    and fills the latest-sample table from the samples already stored."""
+    await migrate.upgrade_async(empty_url, "0001")
+    t0 = "2026-03-01 08:00:00"
+    rows = [
+        # station, evse, connector, tx, timestamp, measurand, phase, value
+        ("CP1", 1, 1, 0, f"{t0}+00:00", "Power.Active.Import", "", 10.0),
+        ("CP1", 1, 1, 0, "2026-03-01 08:01:00+00:00", "Power.Active.Import", "", 20.0),
+        ("CP1", 1, 1, 0, "2026-03-01 07:59:00+00:00", "Power.Active.Import", "", 5.0),
+        ("CP1", 1, 1, 0, f"{t0}+00:00", "Current.Import", "L1", 16.0),
+    ]
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            for station, evse, conn_id, tx, ts, measurand, phase, value in rows:
+                await conn.execute(
+                    t.samples.insert().values(
+                        station_id=station,
+                        evse_id=evse,
+                        connector_id=conn_id,
+                        transaction_id=tx,
+                        timestamp=datetime.fromisoformat(ts),
+                        measurand=measurand,
+                        phase=phase,
+                        location="",
+                        context="",
+                        value=value,
+                        unit="W",
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+    store = SqlStore(empty_url)
+    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0003"):
+        await store.open()
+    await store.close()
+
+    assert await migrate.upgrade_async(empty_url) == "0003"
+    store = SqlStore(empty_url)
+    await store.open()
+    try:
+        latest = await store.latest_samples("CP1")
+        assert [(s.sample.measurand, s.sample.phase, s.sample.value) for s in latest] == [
+            ("Current.Import", "L1", 16.0),
+            ("Power.Active.Import", None, 20.0),
+        ]
+        assert latest[1].sample.timestamp == datetime(2026, 3, 1, 8, 1, tzinfo=UTC)
+    finally:
+        await store.close()

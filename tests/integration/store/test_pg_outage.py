@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from csms.domain import ConnectorStatus, MeterSample, StatusReport
 from csms.exceptions import StoreUnavailable
 from csms.store import NewTransaction, SqlStore, StationRecord, StoredSample
 from tests.integration.store.conftest import terminate_backends
+from tests.integration.store.tcp_proxy import TcpProxy
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -60,11 +62,11 @@ async def test_idle_connections_killed_next_calls_succeed(pg_store: SqlStore) ->
 
 
 async def test_outage_during_concurrent_writes(pg_store: SqlStore) -> None:
-    """Kill the connections repeatedly while 40 callers write 300 items; each call either
+    """Kill the connections repeatedly while 40 callers write 200 items; each call either
     succeeds or raises StoreUnavailable, and callers that retry (as the core does) until
     success leave every sample and status stored exactly once."""
     await pg_store.put_station(StationRecord("CP1"))
-    items = 300
+    items = 200
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(items):
         queue.put_nowait(i)
@@ -123,3 +125,40 @@ async def test_server_unreachable_raises_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await store.open()
     await store.close()
+
+
+async def test_server_down_then_back(fresh_postgres_url: str) -> None:
+    """The server disappears (connections cut, new ones refused) and comes back: calls
+    during the outage raise StoreUnavailable, the first call after it succeeds, and a call
+    made during a short outage succeeds through the store's own retries."""
+    admin = sa.make_url(fresh_postgres_url)
+    proxy = TcpProxy(admin.host or "127.0.0.1", admin.port or 5432)
+    await proxy.up()
+    url = admin.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    store = SqlStore(url, retry_delays_s=(0.05, 0.1, 0.5), connect_timeout_s=1.0)
+    await store.open()
+    try:
+        await store.put_station(StationRecord("CP1"))
+        assert await store.add_samples([_sample(0)]) == 1
+
+        await proxy.down()
+        with pytest.raises(StoreUnavailable):
+            await store.add_samples([_sample(1)])
+        with pytest.raises(StoreUnavailable):
+            await store.get_station("CP1")
+
+        await proxy.up()
+        assert await store.add_samples([_sample(1), _sample(0)]) == 1
+        assert await store.get_station("CP1") == StationRecord("CP1")
+
+        # Back while the store is still retrying: the call succeeds.
+        await proxy.down()
+        pending = asyncio.create_task(store.add_samples([_sample(2)]))
+        await asyncio.sleep(0.1)
+        await proxy.up()
+        assert await pending == 1
+        assert store.writer.retries > 0
+        assert [s.sample.value for s in await store.latest_samples("CP1")] == [2.0]
+    finally:
+        await store.close()
+        await proxy.down()

@@ -50,3 +50,19 @@ def test_errors_name_the_file_and_field(tmp_path: Path) -> None:
         load_settings(extra)
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_every_option_is_documented_with_its_default_and_variable() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "csms.md").read_text()
+    for section, field in Settings.model_fields.items():
+        model = field.default_factory
+        assert model is not None
+        for name, option in model.model_fields.items():  # type: ignore[attr-defined]
+            row = next(
+                (line for line in doc.splitlines() if line.startswith(f"| `{section}.{name}` |")),
+                None,
+            )
+            assert row is not None, f"{section}.{name} missing from docs/csms.md"
+            assert f"CHARGEGRID_{section.upper()}__{name.upper()}" in row
+            default = "unset" if option.default is None else str(option.default)
+            assert f"`{default}`" in row or default in row, (section, name, default)

@@ -156,3 +156,91 @@ async def test_v201_event_held_then_deduplicated() -> None:
     tx = await store.find_transaction("CP", "ABC")
     assert tx is not None and (tx.evse_id, tx.meter_start_wh) == (2, 1.5)
     assert len(await store.samples_for_transaction(tx.id)) == 1
+
+
+async def test_resend_after_a_cut_short_attempt_completes_the_writes() -> None:
+    import asyncio
+
+    conn, fake, store = await make("2.0.1")
+    started = [
+        2,
+        "a",
+        "TransactionEvent",
+        {
+            "eventType": "Started",
+            "timestamp": "2026-03-02T06:00:00Z",
+            "triggerReason": "CablePluggedIn",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "CUT"},
+            "evse": {"id": 1, "connectorId": 1},
+        },
+    ]
+    await conn.route_message(json.dumps(started))
+    update = [
+        2,
+        "b",
+        "TransactionEvent",
+        {
+            "eventType": "Updated",
+            "timestamp": "2026-03-02T06:05:00Z",
+            "triggerReason": "MeterValuePeriodic",
+            "seqNo": 1,
+            "transactionInfo": {"transactionId": "CUT", "chargingState": "Charging"},
+            "meterValue": [{"timestamp": "2026-03-02T06:05:00Z", "sampledValue": [{"value": 2.0}]}],
+        },
+    ]
+    store.failures = 10**6  # the database goes away after the seqNo was recorded
+    task = asyncio.create_task(conn.route_message(json.dumps(update)))
+    while conn.central.retrying.outage_retries < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    task.cancel()  # the station disconnects; nothing was answered
+    await asyncio.gather(task, return_exceptions=True)
+    assert [f[1] for f in fake.sent] == ["a"]
+    store.failures = 0
+    await conn.route_message(json.dumps(update))  # the station resends after reconnecting
+    tx = await store.find_transaction("CP", "CUT")
+    assert tx is not None and tx.charging_state == "Charging" and tx.last_seq_no == 1
+    assert [s.sample.value for s in await store.samples_for_transaction(tx.id)] == [2.0]
+
+
+async def test_start_announced_once_even_when_the_first_attempt_was_cut_short() -> None:
+    import asyncio
+
+    from csms.events import TransactionStarted
+
+    conn, fake, store = await make("2.0.1")
+    starts: list[object] = []
+    conn.central.bus.subscribe(
+        lambda e: starts.append(e) if isinstance(e, TransactionStarted) else None
+    )
+    started = [
+        2,
+        "a",
+        "TransactionEvent",
+        {
+            "eventType": "Started",
+            "timestamp": "2026-03-02T06:00:00Z",
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "S1"},
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [{"timestamp": "2026-03-02T06:00:00Z", "sampledValue": [{"value": 5}]}],
+        },
+    ]
+    real_add = store.add_samples
+
+    async def stuck(samples: Sequence[StoredSample]) -> int:
+        raise StoreUnavailable("down")
+
+    store.add_samples = stuck  # type: ignore[method-assign]
+    task = asyncio.create_task(conn.route_message(json.dumps(started)))
+    while conn.central.retrying.outage_retries < 1:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert starts == [] and await store.find_transaction("CP", "S1") is not None
+    store.add_samples = real_add  # type: ignore[method-assign]
+    await conn.route_message(json.dumps(started))
+    await conn.route_message(json.dumps(started))
+    assert len(starts) == 1
+    assert [f[:2] for f in fake.sent] == [[3, "a"], [3, "a"]]

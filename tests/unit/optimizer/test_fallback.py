@@ -127,3 +127,15 @@ def test_proportional_share_respects_every_phase_and_node() -> None:
     best = solve(p)
     assert check_limits(cp, load_kw(best, cp), np.zeros((0, 4)), np.zeros((0, 4))) == []
     assert sum(best.shortfall_wh.values()) <= sum(plan.shortfall_wh.values()) + 1e-6
+
+
+def test_events_and_the_timer_make_a_replan_due() -> None:
+    planner = Planner(PlannerConfig(replan_interval_s=600.0))
+    assert planner.due(at(0)) is True  # nothing planned yet
+    planner.plan(_two_evs())  # type: ignore[arg-type]
+    assert planner.due(at(5 / 60)) is False
+    planner.notify("arrival")
+    assert planner.due(at(5 / 60)) is True
+    planner.plan(_two_evs())  # type: ignore[arg-type]
+    assert planner.due(at(9 / 60)) is False
+    assert planner.due(at(10 / 60)) is True

@@ -6,6 +6,7 @@ import optimizer
 def test_public_api() -> None:
     assert optimizer.__all__ == [
         "Compiled",
+        "CurrentLimit",
         "DeviceDimming",
         "Evse",
         "EvsePlan",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optimizer import (
+    CurrentLimit,
     LimitNode,
     NodeCap,
     Phase,
@@ -199,3 +200,36 @@ def test_single_phase_evses_fill_their_own_phases(config: PlannerConfig) -> None
     assert plan.nodes["grid"].power_w[0] == pytest.approx(32 * 230.0, abs=1e-6)
     cp = compile_problem(p)
     assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+
+
+@pytest.mark.parametrize("config", BACKENDS, ids=IDS)
+def test_linear_current_limit_with_a_relieving_term(config: PlannerConfig) -> None:
+    # 1.0*I_A + 0.5*I_B - 0.5*I_C <= 20 A; all three want 32 A (7,360 W at 230 V 1-phase).
+    # C at 32 A relieves 16 A; B costs only 0.5 per A, so B = 32 A; that leaves
+    # A + 16 - 16 <= 20: A = 20 A.
+    evses = tuple(evse(n, phase=Phase.L1, max_current_a=32.0) for n in "ABC")
+    p = problem(
+        n_steps=1,
+        evses=evses,
+        sessions=tuple(
+            session(f"S{e.evse_id}", e.evse_id, hours=1, energy_wh=50000.0) for e in evses
+        ),
+        current_limits=(
+            CurrentLimit("line", (("A", 1.0), ("B", 0.5), ("C", -0.5)), max_current_a=20.0),
+        ),
+    )
+    plan = solve(p, config)
+    assert [plan.evses[n].current_a[0] for n in "ABC"] == pytest.approx([20.0, 32.0, 32.0])
+    cp = compile_problem(p)
+    assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+    fallback = solve(p, PlannerConfig(backend="pyomo", solver_name="no_such_solver"))
+    assert check_limits(cp, load_kw(fallback, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+
+
+@pytest.mark.parametrize("config", BACKENDS, ids=IDS)
+def test_empty_site_plans_nothing(config: PlannerConfig) -> None:
+    plan = solve(problem(evses=(evse("E1"),)), config)
+    assert plan.status == "optimal"
+    assert plan.evses["E1"].power_w == (0.0,) * 4
+    assert plan.evses["E1"].session_ids == (None,) * 4
+    assert plan.total_cost == 0.0

@@ -141,3 +141,14 @@ def test_scenario_unknown_session_evse() -> None:
     with pytest.raises(InvalidProblem) as info:
         problem_from_dict(data)
     assert info.value.field == "sessions[0].evse_id"
+
+
+def test_scenario_current_limits_and_unknown_evse() -> None:
+    data = _scenario()
+    data["current_limits"] = [{"name": "line", "coefficients": [["E1", 1.0]], "max_current_a": 10}]
+    p = problem_from_dict(data)
+    assert p.current_limits[0].coefficients == (("E1", 1.0),)
+    data["current_limits"][0]["coefficients"] = [["E7", 1.0]]
+    with pytest.raises(InvalidProblem) as info:
+        problem_from_dict(data)
+    assert info.value.field == "current_limits[0].coefficients[0]"

@@ -280,3 +280,24 @@ def test_choose_deadband_and_forced_decreases() -> None:
     kw["limits"] = limits_in_force(state.site, [cap], T0)
     out = choose(state, {"A/1": 4000.0, "A/2": 4000.0}, (a1, a2), **kw)  # type: ignore[arg-type]
     assert sorted(d.evse.key for d in out) == ["A/1", "A/2"]
+
+
+def test_quirks_detected_and_learned() -> None:
+    from csms.planning.quirks import after_rejection, detected_quirks
+
+    found = detected_quirks(
+        "acme",
+        {"ChargingScheduleAllowedChargingRateUnit": "Current", "ChargeProfileMaxStackLevel": "3"},
+        None,
+    )
+    assert (found.unit, found.max_stack_level, found.single_period) == ("A", 3, False)
+    found = detected_quirks("x", {"RateUnit": "W", "PeriodsPerSchedule": "1"}, None)
+    assert (found.unit, found.single_period) == ("W", True)
+    configured = StationQuirks(model="acme", unit="W", min_current_a=7.0)
+    found = detected_quirks(
+        "acme", {"ChargingScheduleAllowedChargingRateUnit": "Current"}, configured
+    )
+    assert (found.unit, found.min_current_a) == ("W", 7.0)  # the site file wins
+    assert after_rejection(None, None).unit == "W"
+    assert after_rejection(StationQuirks(model="m", unit="W"), None).unit == "A"
+    assert after_rejection(configured, configured).unit == "W"

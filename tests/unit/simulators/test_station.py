@@ -9,8 +9,10 @@ from chargegrid.charging_profiles import RateUnit, parse_profile
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 from simulators.messages import (
+    TX_MESSAGES,
     AuthorizeRequest,
     ChargingNeeds,
+    ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
     StatusChanged,
@@ -165,13 +167,21 @@ def test_201_sends_charging_needs_and_increasing_seq_numbers() -> None:
     out = st.on_authorized(1, True, minutes(1))
     needs = [m for m in out if isinstance(m, ChargingNeeds)]
     assert needs[0].energy_amount_wh == 36_000
-    seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted)]
+    seqs = [m.seq_no for m in out if isinstance(m, TransactionStarted | ChargingStateChanged)]
+    assert [
+        type(m).__name__ for m in out if m.__class__ in (TransactionStarted, ChargingStateChanged)
+    ] == ["TransactionStarted", "ChargingStateChanged"]
     for n in range(2, 5):
         seqs += [m.seq_no for m in st.step(minutes(n)) if isinstance(m, MeterSample)]
     # A late step catches up every sample on the way, in order, before the end.
     late = st.step(minutes(121))
-    seqs += [m.seq_no for m in late if isinstance(m, MeterSample | TransactionEnded)]
-    assert seqs == list(range(121))
+    seqs += [m.seq_no for m in late if isinstance(m, TX_MESSAGES)]
+    assert seqs == list(range(len(seqs)))
+    # 119 samples, the end, and the EV getting full at 80 % on the way (SuspendedEV).
+    assert len(seqs) == 123
+    assert [m.state for m in late if isinstance(m, ChargingStateChanged)] == [
+        ConnectorStatus.SUSPENDED_EV
+    ]
     stamps = [m.at for m in late if isinstance(m, MeterSample)]
     assert stamps[0] == minutes(5) and stamps[-1] == minutes(120)
 
@@ -296,3 +306,43 @@ def test_recurring_profile_wakes_the_station_at_its_boundaries() -> None:
     assert st.connector(1).power_w == 3000
     st.step(minutes(60))
     assert st.connector(1).power_w == 22_000
+
+
+def test_remote_start_with_a_relative_tx_profile() -> None:
+    walk_up = EVSpec(ev_id="walk-up", max_ac_power_w=22_000)
+    st = Station(StationSpec(station_id="S", default_ev=walk_up), now=T0)
+    relative = parse_profile(
+        {
+            "chargingProfileId": 3,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "duration": 600,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 10},
+                    {"startPeriod": 300, "limit": 16},
+                ],
+            },
+        }
+    )
+    ok, _ = st.remote_start("REMOTE", 1, relative, minutes(2))
+    assert ok
+    assert st.connector(1).power_w == 10 * 230 * 3
+    st.step(minutes(7))
+    assert st.connector(1).power_w == 16 * 230 * 3
+    st.step(minutes(12))  # the schedule's 10 minutes are over: the EV's 22 kW
+    assert st.connector(1).power_w == 22_000
+    tx = st.connector(1).tx
+    assert tx is not None
+    st.remote_stop(tx.local_id, minutes(13))
+    assert len(st.profiles) == 0  # TxProfiles end with their transaction
+
+
+def test_energy_counts_from_the_start_even_when_the_answer_comes_late() -> None:
+    st = station()
+    st.step(minutes(1))  # plugged, Authorize sent
+    st.on_authorized(1, True, minutes(3))  # the answer takes two minutes
+    (sample,) = [m for m in st.step(minutes(4)) if isinstance(m, MeterSample)]
+    assert sample.energy_wh == pytest.approx(22_000 / 60, abs=0.1)

@@ -16,7 +16,7 @@ class _PgError(Exception):
 
 
 def _wrapped(cls: type[sa.exc.DBAPIError], orig: BaseException) -> sa.exc.DBAPIError:
-    return cls("SELECT 1", {}, orig)  # type: ignore[arg-type]
+    return cls("SELECT 1", {}, orig)
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.exceptions import NotFound, StoreError, StoreUnavailable
 from csms.store import SqlStore, StationRecord
-from csms.store.writer import WriteOp
+from csms.store.writer import Coalesced, WriteOp
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ async def test_one_failing_write_does_not_fail_its_batch(store: SqlStore) -> Non
     )
     assert results[0] is None
     assert isinstance(results[1], NotFound)
-    assert results[2:] == [None, None]
+    assert list(results[2:]) == [None, None]
     assert [s.station_id for s in await store.list_stations()] == ["A", "B"]
     station = await store.get_station("A")
     assert station is not None
@@ -116,3 +117,51 @@ async def test_write_after_close_is_refused(tmp_path: Path) -> None:
     await s.close()
     with pytest.raises(StoreError, match="not open"):
         await s.put_station(StationRecord("A"))
+
+
+async def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
+    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'x.db'}")
+    await s.open()
+    await s.close()
+    assert (tmp_path / "a" / "b" / "x.db").is_file()
+
+
+async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None:
+    async def run(conn: AsyncConnection) -> None:
+        raise _locked()
+
+    failing = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
+    await asyncio.sleep(0)  # the writer has taken the failing batch
+    queued = [asyncio.ensure_future(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
+    results = await asyncio.gather(failing, *queued, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len({id(r) for r in results}) == len(results)  # each caller its own exception
+    assert store.writer.retries == 2  # one batch retried; the queued writes were not
+    assert await store.list_stations() == []
+    await store.put_station(StationRecord("A"))
+    assert [s.station_id for s in await store.list_stations()] == ["A"]
+
+
+async def test_meter_of_a_failed_batch_is_not_remembered(store: SqlStore) -> None:
+    """A new meter is only cached as stored once its batch commits; after a failed batch
+    the caller's retry stores it, and latest_samples finds it."""
+    from csms.domain import MeterSample
+    from csms.store import StoredSample
+
+    s = StoredSample("CP1", 1, 1, None, MeterSample(T0, "Voltage", 230.0, "V", "L1-N"))
+
+    class FailsLate(Coalesced[None]):
+        """Merged writes run after the samples: this one fails the batch after them."""
+
+        @classmethod
+        async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
+            raise _locked()
+
+    samples = asyncio.ensure_future(store.add_samples([s]))
+    failing = asyncio.ensure_future(store.writer.submit(FailsLate()))  # same batch
+    results = await asyncio.gather(failing, samples, return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert await store.latest_samples("CP1") == []
+
+    assert await store.add_samples([s]) == 1
+    assert await store.latest_samples("CP1") == [s]

@@ -310,3 +310,28 @@ def test_profiles_are_frozen() -> None:
     assert isinstance(p, ChargingProfile)
     with pytest.raises(AttributeError):
         p.stack_level = 3  # type: ignore[misc]
+
+
+def test_module_api() -> None:
+    import chargegrid.charging_profiles as cp
+
+    assert sorted(cp.__all__) == sorted(
+        [
+            "ChargingProfile",
+            "ChargingSchedule",
+            "CompositePeriod",
+            "CompositeSchedule",
+            "Limit",
+            "ProfileError",
+            "ProfileKind",
+            "ProfilePurpose",
+            "RateUnit",
+            "RecurrencyKind",
+            "SchedulePeriod",
+            "composite_schedule",
+            "limit_at",
+            "next_change",
+            "parse_profile",
+            "to_unit",
+        ]
+    )

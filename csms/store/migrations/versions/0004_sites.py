@@ -1,7 +1,7 @@
 """Sites (limit tree, stations, assets, tariff as one document) and grid constraints.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-26 04:40:00
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql
 UTC_DATETIME = sa.DateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,336 @@
+"""One site's planning loop: wait for a reason, build the problem, solve it off the event
+loop, share the first step, send the TxProfiles, record the answers; the safe defaults and the
+per-station quirks at boot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from csms.domain import ChargingLimit
+from csms.events import (
+    DepartureMissed,
+    PlanUpdated,
+)
+from csms.exceptions import CommandRejected, CsmsError
+from csms.planning.allocate import fair_first_step
+from csms.planning.dispatch import choose, current_w, executable_w, make_limit, window_end
+from csms.planning.problem import build_problem, default_problem
+from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
+from csms.planning.state import EvseState, Sent, SiteState
+from csms.planning.view import EvseView, PlanView
+
+if TYPE_CHECKING:
+    from csms.planning.service import PlannerService
+from csms.sites.constraints import GridConstraint, limits_in_force
+from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
+
+__all__ = ["SitePlanner"]
+
+logger = logging.getLogger(__name__)
+
+
+class SitePlanner:
+    def __init__(self, service: PlannerService, state: SiteState) -> None:
+        self.service = service
+        self.state = state
+        self.site_id = state.site.id
+        self.planner = Planner(
+            PlannerConfig(
+                backend=service.settings.backend,
+                time_limit_s=service.settings.solver_time_limit_s,
+                replan_interval_s=service.settings.replan_interval_s,
+            )
+        )
+        self.wake = asyncio.Event()
+        self.urgent = False
+        self.reasons: list[str] = []
+        self.last_plan: Plan | None = None
+        self.last_plan_at: datetime | None = None
+        self.last_solve_s: float | None = None
+        self.plans = 0
+        self.revision = 0  # of the site this planner works from
+        self.defaults_w: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
+        #: Profiles are renewed for the next window within this long of the window's end.
+        self.renew_margin_s = min(service.settings.profile_validity_s / 3, 120.0)
+
+    # -- triggering -----------------------------------------------------------------------
+    def trigger(self, reason: str, *, urgent: bool = False) -> None:
+        self.reasons.append(reason)
+        self.urgent = self.urgent or urgent
+        self.wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"planner:{self.site_id}")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._sends) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self) -> None:
+        settings = self.service.settings
+        clock = self.service.clock
+        while True:
+            boundary = window_end(clock.now(), validity_s=settings.profile_validity_s, margin_s=0)
+            renew_in = (boundary - clock.now()).total_seconds() - self.renew_margin_s / 2
+            if renew_in <= 0:
+                renew_in += settings.profile_validity_s
+            wait_s = min(settings.replan_interval_s, renew_in)
+            sleeper = asyncio.ensure_future(clock.sleep(wait_s))
+            waiter = asyncio.ensure_future(self.wake.wait())
+            try:
+                await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waiter.cancel()
+            if self.wake.is_set() and not self.urgent and self.last_plan_at is not None:
+                since = (clock.now() - self.last_plan_at).total_seconds()
+                if since < settings.min_replan_gap_s:
+                    await clock.sleep(settings.min_replan_gap_s - since)
+            self.wake.clear()
+            reasons, self.reasons, self.urgent = self.reasons or ["timer"], [], False
+            try:
+                await self.replan(reasons)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("site %s: re-plan failed", self.site_id)
+
+    # -- planning -------------------------------------------------------------------------
+    async def replan(self, reasons: list[str]) -> None:
+        svc = self.service
+        now = svc.clock.now()
+        constraints = await svc.sites.list_constraints(self.site_id)
+        await self._refresh_defaults(constraints, now)
+        groups = await svc.token_groups(self.state)
+        built = build_problem(
+            self.state, constraints, now=now, settings=svc.settings, groups=groups
+        )
+        for ev, missing_wh in built.missed:
+            ev.missed_reported = True
+            assert ev.tx is not None
+            logger.warning(
+                "site %s: %s/%d departed (planned) with %.0f Wh missing",
+                self.site_id,
+                ev.station.id,
+                ev.evse.id,
+                missing_wh,
+            )
+            svc.bus.publish(
+                DepartureMissed(self.site_id, ev.station.id, ev.evse.id, ev.tx.id, missing_wh, now)
+            )
+        if not built.controlled or not svc.settings.optimize:
+            self.last_plan_at = now
+            return
+        began = time.perf_counter()
+        plan = await asyncio.to_thread(self.planner.plan, built.problem)
+        self.last_solve_s = time.perf_counter() - began
+        self.last_plan, self.last_plan_at = plan, now
+        self.plans += 1
+        limits = limits_in_force(self.state.site, constraints, now)
+        site = self.state.site
+        first = fair_first_step(
+            plan,
+            built.problem,
+            now=now,
+            ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
+        )
+        valid_to = window_end(
+            now, validity_s=svc.settings.profile_validity_s, margin_s=self.renew_margin_s
+        )
+        dispatches = choose(
+            self.state,
+            first,
+            built.controlled,
+            limits=limits,
+            uncontrolled_w=built.uncontrolled_w,
+            now=now,
+            deadband_w=svc.settings.deadband_w,
+            valid_to=valid_to,
+        )
+        logger.info(
+            "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
+            self.site_id,
+            plan.status,
+            self.last_solve_s,
+            len(built.controlled),
+            ", ".join(sorted(set(reasons))),
+            len(dispatches),
+        )
+        # Make room before granting it: decreases first, increases once they are answered.
+        before = {d.evse.key: current_w(d.evse) for d in dispatches}
+        for d in dispatches:
+            assert d.evse.tx is not None
+            d.evse.sent = Sent(
+                d.limit_w,
+                "TxProfile",
+                now,
+                valid_to=valid_to,
+                transaction_id=d.evse.tx.id,
+            )
+        down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
+        up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in down))
+        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in up))
+        svc.bus.publish(
+            PlanUpdated(
+                self.site_id,
+                now,
+                plan.status,
+                tuple((d.evse.station.id, d.evse.evse.id, d.limit_w) for d in dispatches),
+            )
+        )
+
+    async def _send(self, ev: EvseState, limit: ChargingLimit) -> None:
+        svc = self.service
+        sent = ev.sent
+        async with self._sem:
+            try:
+                await asyncio.wait_for(
+                    svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
+                )
+            except CommandRejected as exc:
+                state = "rejected"
+                logger.warning("site %s: %s", self.site_id, exc)
+            except (CsmsError, TimeoutError) as exc:
+                state = "failed"
+                logger.warning("site %s: profile to %s failed: %s", self.site_id, ev.key, exc)
+            else:
+                state = "accepted"
+        if sent is not None and ev.sent is sent:
+            sent.state = state  # type: ignore[assignment]
+            if state == "accepted":
+                ev.confirmed_w, ev.confirmed_at = sent.limit_w, svc.clock.now()
+                if sent.transaction_id is not None:
+                    ev.accepted_tx = (sent.transaction_id, sent.limit_w)
+            else:
+                if state == "rejected":
+                    st = self.state.stations[ev.station.id]
+                    configured = self.state.site.quirks_for(ev.station)
+                    st.quirks = after_rejection(st.quirks, configured)
+                    st.learned["rejections"] = int(str(st.learned.get("rejections", 0))) + 1
+                self.trigger(f"profile {state}")
+
+    # -- safe defaults --------------------------------------------------------------------
+    async def _refresh_defaults(self, constraints: list[GridConstraint], now: datetime) -> None:
+        problem = default_problem(self.state.site, constraints, now=now)
+        safe = await asyncio.to_thread(safe_evse_limits_w, problem) if problem.evses else {}
+        changed = {
+            key
+            for key, value in safe.items()
+            if abs(value - self.defaults_w.get(key, -1e9)) > self.service.settings.deadband_w
+            or value < self.defaults_w.get(key, value)
+        }
+        self.defaults_w = safe
+        if changed:
+            stations = {ev.station.id for ev in self.state.evses.values() if ev.key in changed}
+            for station_id in stations:
+                st = self.state.stations[station_id]
+                if st.online and st.defaults_sent:
+                    await self.send_defaults(station_id)
+
+    async def send_defaults(self, station_id: str) -> None:
+        """TxDefaultProfile per EVSE: the safe share of every limit above it."""
+        svc = self.service
+        if not svc.settings.default_profiles:
+            return
+        st = self.state.stations.get(station_id)
+        if st is None:
+            return
+        if not self.defaults_w:
+            constraints = await svc.sites.list_constraints(self.site_id)
+            problem = default_problem(self.state.site, constraints, now=svc.clock.now())
+            if problem.evses:
+                self.defaults_w = await asyncio.to_thread(safe_evse_limits_w, problem)
+        st.defaults_sent = True
+        await self._detect_quirks(station_id)
+        for ev in [e for e in self.state.evses.values() if e.station.id == station_id]:
+            value = executable_w(ev, self.defaults_w.get(ev.key, 0.0), st.quirks)
+            limit = make_limit(
+                ev,
+                value,
+                st.quirks,
+                purpose="TxDefaultProfile",
+                now=svc.clock.now(),
+                valid_to=None,
+            )
+            try:
+                await asyncio.wait_for(
+                    svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
+                )
+            except (CsmsError, TimeoutError) as exc:
+                logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
+                continue
+            ev.default_w = value
+            ev.confirmed_w, ev.confirmed_at = value, svc.clock.now()
+
+    async def _detect_quirks(self, station_id: str) -> None:
+        """Ask the station what it supports (best effort; the site file's quirks win)."""
+        svc = self.service
+        st = self.state.stations[station_id]
+        configured = self.state.site.quirks_for(st.station)
+        values: dict[str, str | None] = {}
+        try:
+            if (st.ocpp_version or "").endswith("1.6"):
+                found = await asyncio.wait_for(
+                    svc.commands.get_configuration(station_id, CONFIG_KEYS_16),
+                    svc.settings.send_timeout_s,
+                )
+            else:
+                found = await asyncio.wait_for(
+                    svc.commands.get_variables(station_id, VARIABLES_201),
+                    svc.settings.send_timeout_s,
+                )
+        except (CsmsError, TimeoutError) as exc:
+            logger.info(
+                "site %s: %s reports no smart-charging settings: %s", self.site_id, station_id, exc
+            )
+            return
+        for item in found:
+            values[item.variable] = item.value
+        st.quirks = detected_quirks(st.station.model, values, configured)
+        st.learned.update({k: v for k, v in values.items() if v is not None})
+
+    # -- views ----------------------------------------------------------------------------
+    def view(self) -> PlanView:
+        plan = self.last_plan
+        binding: dict[str, str | None] = {}
+        if plan is not None:
+            binding = {node_id: n.binding[0] for node_id, n in plan.nodes.items()}
+        rows = []
+        for ev in self.state.evses.values():
+            rows.append(
+                EvseView(
+                    station_id=ev.station.id,
+                    evse_id=ev.evse.id,
+                    online=self.state.stations[ev.station.id].online,
+                    transaction_id=ev.tx.id if ev.tx is not None else None,
+                    planned_w=ev.planned_w,
+                    sent_w=ev.sent.limit_w if ev.sent is not None else None,
+                    ack=ev.sent.state if ev.sent is not None else None,
+                    confirmed_w=ev.confirmed_w,
+                    default_w=ev.default_w,
+                    measured_w=ev.power_w,
+                    non_compliant=ev.non_compliant,
+                )
+            )
+        return PlanView(
+            self.site_id,
+            self.last_plan_at,
+            plan.status if plan is not None else None,
+            self.last_solve_s,
+            tuple(rows),
+            binding,
+            self.state.non_compliance_count,
+        )

@@ -1,0 +1,172 @@
+"""Writes that the group-commit writer merges across callers: heartbeats, status reports and
+meter samples (see :mod:`csms.store.writer`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chargegrid.clock import utc
+from csms.domain import StatusReport
+from csms.store import mapping as mp
+from csms.store import tables as t
+from csms.store.writer import Coalesced
+
+__all__ = ["SamplesOp", "SeenOp", "StatusOp", "dialect_insert"]
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """The INSERT with ``on_conflict_do_*`` of the dialect (``sqlite`` or ``postgresql``)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class SeenOp(Coalesced[None]):
+    """Heartbeats: only the latest time per station matters."""
+
+    __slots__ = ("at", "station_id")
+
+    def __init__(self, station_id: str, at: datetime) -> None:
+        super().__init__()
+        self.station_id = station_id
+        self.at = utc(at)
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
+        latest: dict[str, datetime] = {}
+        for op in ops:
+            seen = latest.get(op.station_id)
+            if seen is None or op.at > seen:
+                latest[op.station_id] = op.at
+        c = t.stations.c
+        stmt = (
+            sa.update(t.stations)
+            .where(c.station_id == sa.bindparam("b_station_id"))
+            .where(sa.or_(c.last_seen_at.is_(None), c.last_seen_at < sa.bindparam("b_at")))
+            .values(last_seen_at=sa.bindparam("b_at"))
+        )
+        # Rows in key order: two nodes writing the same rows cannot deadlock each other.
+        params = [{"b_station_id": k, "b_at": latest[k]} for k in sorted(latest)]
+        await conn.execute(stmt, params)
+        return [None] * len(ops)
+
+
+class StatusOp(Coalesced[None]):
+    """Status reports: history rows plus the latest status per connector."""
+
+    __slots__ = ("dialect", "report")
+
+    def __init__(self, dialect: str, report: StatusReport) -> None:
+        super().__init__()
+        self.dialect = dialect
+        self.report = dataclasses.replace(report, timestamp=utc(report.timestamp))
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[None]:
+        dialect: str = ops[0].dialect
+        rows = [mp.status_row(op.report) for op in ops]
+        await conn.execute(dialect_insert(dialect, t.status_history).on_conflict_do_nothing(), rows)
+        # One row per connector in a statement (PostgreSQL refuses to touch a row twice);
+        # the latest timestamp wins, a tie goes to the later call.
+        latest: dict[tuple[str, int, int], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["station_id"], row["evse_id"], row["connector_id"])
+            old = latest.get(key)
+            if old is None or row["timestamp"] >= old["timestamp"]:
+                latest[key] = row
+        stmt = dialect_insert(dialect, t.connector_status)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["station_id", "evse_id", "connector_id"],
+            set_={k: stmt.excluded[k] for k in rows[0] if k not in _STATUS_KEY},
+            where=t.connector_status.c.timestamp <= stmt.excluded.timestamp,
+        )
+        await conn.execute(stmt, [latest[k] for k in sorted(latest)])
+        return [None] * len(ops)
+
+
+_STATUS_KEY = ("station_id", "evse_id", "connector_id")
+
+
+_SAMPLE_KEY = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "transaction_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+)
+
+
+class SamplesOp(Coalesced[int]):
+    """Meter values: one INSERT for the whole batch; each caller learns how many of its
+    samples were new (a sample sent twice in a batch counts for its first caller). A meter
+    seen for the first time is added to ``meters``; ``known_meters`` (the store's cache of
+    meters already in the database) is only extended once the batch has committed."""
+
+    __slots__ = ("dialect", "known_meters", "new_meters", "rows")
+
+    def __init__(
+        self, dialect: str, rows: list[dict[str, Any]], known_meters: set[tuple[Any, ...]]
+    ) -> None:
+        super().__init__()
+        self.dialect = dialect
+        for row in rows:
+            row["timestamp"] = utc(row["timestamp"])
+        self.rows = rows
+        self.known_meters = known_meters
+        self.new_meters: set[tuple[Any, ...]] = set()
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
+        dialect: str = ops[0].dialect
+        known: set[tuple[Any, ...]] = ops[0].known_meters
+        owner: dict[tuple[Any, ...], int] = {}
+        rows: list[dict[str, Any]] = []
+        new_meters: dict[tuple[Any, ...], int] = {}
+        for i, op in enumerate(ops):
+            op.new_meters = set()
+            for row in op.rows:
+                key = _sample_key(row)
+                if key not in owner:
+                    owner[key] = i
+                    rows.append(row)
+                    meter = _meter_key(row)
+                    if meter not in known and meter not in new_meters:
+                        new_meters[meter] = i
+        stmt = (
+            dialect_insert(dialect, t.samples)
+            .on_conflict_do_nothing()
+            .returning(*(t.samples.c[k] for k in _SAMPLE_KEY))
+        )
+        counts = [0] * len(ops)
+        for key in (await conn.execute(stmt, rows)).all():
+            counts[owner[tuple(key)]] += 1
+        if new_meters:
+            await conn.execute(
+                dialect_insert(dialect, t.meters).on_conflict_do_nothing(),
+                [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)],
+            )
+            for meter, i in new_meters.items():
+                ops[i].new_meters.add(meter)
+        return counts
+
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        for op in ops:
+            op.known_meters.update(op.new_meters)
+
+
+_METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+_sample_key = operator.itemgetter(*_SAMPLE_KEY)
+_meter_key = operator.itemgetter(*_METER_KEY)

@@ -1,0 +1,221 @@
+"""The OCPP handlers through ``route_message`` with a fake connection (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from chargegrid.clock import ManualClock
+from simulators.config import StationSpec
+from simulators.ocpp16 import V16Adapter, V16ChargePoint
+from simulators.ocpp201 import V201Adapter, V201ChargePoint
+from simulators.runner import StationRunner
+from simulators.station import Station
+
+T0 = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send(self, frame: str) -> None:
+        self.sent.append(json.loads(frame))
+
+    async def recv(self) -> str:
+        raise AssertionError("not used")
+
+
+def runner(version: str) -> StationRunner:
+    clock = ManualClock(T0)
+    station = Station(StationSpec(station_id="SIM-0001", ocpp_version=version), now=T0)
+    adapter = V16Adapter() if version == "1.6" else V201Adapter()
+    return StationRunner(station, adapter, url="ws://127.0.0.1:1/ocpp", clock=clock)
+
+
+async def test_v16_set_charging_profile_and_composite_schedule() -> None:
+    r = runner("1.6")
+    ws = FakeConnection()
+    cp = V16ChargePoint(r, ws)  # type: ignore[arg-type]
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargePointMaxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": "2026-03-05T18:00:00Z",
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16},
+                {"startPeriod": 600, "limit": 8},
+            ],
+        },
+    }
+    await cp.route_message(
+        json.dumps(
+            [2, "a", "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile}]
+        )
+    )
+    await cp.route_message(
+        json.dumps(
+            [
+                2,
+                "b",
+                "GetCompositeSchedule",
+                {"connectorId": 0, "duration": 900, "chargingRateUnit": "W"},
+            ]
+        )
+    )
+    await cp.route_message(
+        json.dumps(
+            [2, "c", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}]
+        )
+    )
+    assert ws.sent[0] == [3, "a", {"status": "Accepted"}]
+    assert ws.sent[1][2]["chargingSchedule"]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 11040.0, "numberPhases": 3},
+        {"startPeriod": 600, "limit": 5520.0, "numberPhases": 3},
+    ]
+    # A station-wide maximum on a connector is refused.
+    assert ws.sent[2] == [3, "c", {"status": "Rejected"}]
+
+
+async def test_v16_unknown_action_and_schema_errors_are_callerrors() -> None:
+    r = runner("1.6")
+    ws = FakeConnection()
+    cp = V16ChargePoint(r, ws)  # type: ignore[arg-type]
+    await cp.route_message(
+        json.dumps(
+            [
+                2,
+                "a",
+                "ReserveNow",
+                {
+                    "connectorId": 1,
+                    "expiryDate": "2026-03-05T19:00:00Z",
+                    "idTag": "x",
+                    "reservationId": 1,
+                },
+            ]
+        )
+    )
+    await cp.route_message(json.dumps([2, "b", "ChangeConfiguration", {"key": 5}]))
+    assert ws.sent[0][:3] == [4, "a", "NotImplemented"]
+    assert ws.sent[1][0] == 4 and ws.sent[1][1] == "b"
+
+
+async def test_v201_get_variables_and_rejected_contradictory_profile() -> None:
+    r = runner("2.0.1")
+    ws = FakeConnection()
+    cp = V201ChargePoint(r, ws)  # type: ignore[arg-type]
+    await cp.route_message(
+        json.dumps(
+            [
+                2,
+                "a",
+                "GetVariables",
+                {
+                    "getVariableData": [
+                        {
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                        }
+                    ]
+                },
+            ]
+        )
+    )
+    assert ws.sent[0] == [
+        3,
+        "a",
+        {
+            "getVariableResult": [
+                {
+                    "attributeStatus": "Accepted",
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                    "attributeValue": "300",
+                }
+            ]
+        },
+    ]
+    bad = {
+        "id": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Recurring",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+            }
+        ],
+    }
+    await cp.route_message(
+        json.dumps([2, "b", "SetChargingProfile", {"evseId": 1, "chargingProfile": bad}])
+    )
+    assert ws.sent[1][2]["status"] == "Rejected"
+    assert "recurrencyKind" in r.stats.last_error
+
+
+def test_v16_meter_values_encoding_of_a_single_phase_ev() -> None:
+    from simulators.messages import MeterSample, Transaction
+    from simulators.runner import OutItem
+
+    tx = Transaction(
+        local_id="SIM-0001-00001",
+        connector_id=1,
+        id_tag="T",
+        started_at=T0,
+        meter_start_wh=0.0,
+        csms_id=17,
+    )
+    sample = MeterSample(
+        connector_id=1,
+        tx=tx,
+        at=T0,
+        energy_wh=1234.5,
+        power_w=7360.0,
+        current_a=(32.0,),
+        voltage_v=230.0,
+    )
+    r = runner("1.6")
+    payload = V16Adapter().encode(OutItem(sample), r.station)
+    assert payload.transaction_id == 17
+    (mv,) = payload.meter_value
+    assert mv["timestamp"] == "2026-03-05T18:00:00.000Z"
+    ctx = "Sample.Periodic"
+    assert mv["sampled_value"] == [
+        {
+            "value": "1234.5",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+            "context": ctx,
+        },
+        {"value": "7360", "measurand": "Power.Active.Import", "unit": "W", "context": ctx},
+        {"value": "32", "measurand": "Current.Import", "unit": "A", "phase": "L1", "context": ctx},
+        {"value": "230", "measurand": "Voltage", "unit": "V", "phase": "L1-N", "context": ctx},
+    ]
+
+
+def test_v201_offline_transaction_event_encoding() -> None:
+    from simulators.messages import StopReason, Transaction, TransactionEnded
+    from simulators.runner import OutItem
+
+    tx = Transaction(
+        local_id="SIM-0001-00001", connector_id=1, id_tag="T", started_at=T0, meter_start_wh=0.0
+    )
+    ended = TransactionEnded(
+        tx=tx, at=T0, meter_stop_wh=5000.0, reason=StopReason.EV_DISCONNECTED, seq_no=7
+    )
+    r = runner("2.0.1")
+    payload = V201Adapter().encode(OutItem(ended, offline=True), r.station)
+    assert (payload.event_type, payload.seq_no, payload.offline) == ("Ended", 7, True)
+    assert payload.trigger_reason == "EVDeparted"
+    assert payload.transaction_info == {
+        "transaction_id": "SIM-0001-00001",
+        "stopped_reason": "EVDisconnected",
+        "charging_state": "Idle",
+    }
