@@ -130,6 +130,11 @@ class ApiSettings(_Section):
     stream_keepalive_s: float = Field(
         default=15.0, gt=0, description="comment line sent on an idle event stream"
     )
+    stream_replay_events: int = Field(
+        default=1000,
+        ge=0,
+        description="recent events kept for clients reconnecting with Last-Event-ID (0 = none)",
+    )
     stream_max_s: float | None = Field(
         default=None, gt=0, description="close event streams after this long (null = never)"
     )

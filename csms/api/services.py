@@ -64,7 +64,11 @@ class ApiServices:
         self.repo: ApiRepository = repo if repo is not None else open_repository(csms.store)
         self.auditor = Auditor(self.repo, now=self.now)
         self.jobs = JobManager(self.repo, self.auditor, now=self.now)
-        self.hub = EventHub(now=self.now, site_of=self.site_of)
+        self.hub = EventHub(
+            now=self.now,
+            site_of=self.site_of,
+            replay_events=(settings or csms.settings.api).stream_replay_events,
+        )
         #: the site service (``csms.sites``)
         self.sites: SiteService | None = (
             sites if sites is not None else getattr(csms, "sites", None)
@@ -103,8 +107,8 @@ class ApiServices:
         ):
             # Registered since the start (by the CLI or another node): learn its site.
             self._background(self._learn_station(event.station_id))
-        if self.hub.subscriptions or self.webhooks.has_hooks:  # else nobody to tell
-            self.hub.publish(event)
+        # Converting costs: only when a stream client or a webhook listens.
+        self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -15,6 +15,7 @@ import dataclasses
 import enum
 import itertools
 import logging
+import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from csms import events as ev
+from csms.events import HeartbeatReceived
 
 __all__ = [
     "DRIVER_EVENT_TYPES",
@@ -222,18 +224,40 @@ class EventHub:
     """Fan-out from the bus to subscriptions and listeners (the webhook dispatcher)."""
 
     def __init__(
-        self, *, now: Callable[[], datetime], site_of: Callable[[str], str | None]
+        self,
+        *,
+        now: Callable[[], datetime],
+        site_of: Callable[[str], str | None],
+        replay_events: int = 0,
     ) -> None:
         self._now = now
+        #: names this process's event ids (``Last-Event-ID`` is ``<epoch>.<id>``)
+        self.epoch = secrets.token_hex(4)
+        self._recent: deque[tuple[int, Any, datetime]] = deque(maxlen=max(replay_events, 1))
+        self._replay = replay_events > 0
         self._site_of = site_of
         self._ids = itertools.count(1)
         self._subs: list[Subscription] = []
         self._listeners: list[Callable[[ApiEvent], None]] = []
         self.dropped_total = 0
 
-    def subscribe(self, flt: EventFilter, *, max_queue: int) -> Subscription:
+    def subscribe(
+        self, flt: EventFilter, *, max_queue: int, last_event_id: str | None = None
+    ) -> Subscription:
+        """A new subscription; with ``last_event_id`` (from a reconnecting client) the kept
+        events after it are queued first: all of them when the id names an earlier process."""
         sub = Subscription(flt, max_queue)
-        self._subs.append(sub)
+        if last_event_id is not None and self._replay:
+            epoch, _, number = last_event_id.partition(".")
+            after = int(number) if epoch == self.epoch and number.isdigit() else 0
+            for event_id, event, at in tuple(self._recent):
+                if event_id <= after:
+                    continue
+                api = api_event(event, event_id=event_id, now=at, site_of=self._site_of)
+                if api is not None and flt.matches(api) and not sub.offer(api):
+                    break
+        if not sub.dropped:
+            self._subs.append(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -254,9 +278,17 @@ class EventHub:
     def subscriptions(self) -> int:
         return len(self._subs)
 
-    def publish(self, event: Any) -> ApiEvent | None:
-        """Bus listener: convert and fan out. Never blocks, never raises for a client."""
-        api = api_event(event, event_id=next(self._ids), now=self._now(), site_of=self._site_of)
+    def publish(self, event: Any, *, deliver: bool = True) -> ApiEvent | None:
+        """Bus listener: keep for replay, convert and fan out (only when ``deliver``: someone
+        listens). Never blocks, never raises for a client."""
+        if isinstance(event, HeartbeatReceived):
+            return None
+        event_id, at = next(self._ids), self._now()
+        if self._replay:
+            self._recent.append((event_id, event, at))
+        if not deliver:
+            return None
+        api = api_event(event, event_id=event_id, now=at, site_of=self._site_of)
         if api is None:
             return None
         self.fan_out(api)
@@ -280,11 +312,12 @@ class EventHub:
         self._subs.clear()
 
 
-def sse_frame(event: ApiEvent) -> bytes:
+def sse_frame(event: ApiEvent, *, epoch: str = "") -> bytes:
     import json
 
     data = json.dumps(event.as_json(), separators=(",", ":"))
-    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    event_id = f"{epoch}.{event.id}" if epoch else str(event.id)
+    return f"id: {event_id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 def types_of(values: Iterable[str]) -> frozenset[str]:

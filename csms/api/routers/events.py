@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from csms.api.auth import Permission, Role
@@ -23,7 +23,12 @@ router = APIRouter(tags=["events"], responses=AUTH_ERRORS)
 
 
 async def _frames(
-    sub: Subscription, *, keepalive_s: float, max_s: float | None, unsubscribe: object
+    sub: Subscription,
+    *,
+    epoch: str,
+    keepalive_s: float,
+    max_s: float | None,
+    unsubscribe: object,
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     deadline = None if max_s is None else loop.time() + max_s
@@ -38,7 +43,7 @@ async def _frames(
                 wait_s = min(wait_s, left)
             event = await sub.next(timeout_s=wait_s)
             if event is not None:
-                yield sse_frame(event)
+                yield sse_frame(event, epoch=epoch)
             elif sub.ended:
                 if sub.dropped:
                     yield b'event: dropped\ndata: {"reason": "client too slow"}\n\n'
@@ -63,6 +68,14 @@ async def stream_events(
         list[str] | None,
         Query(max_length=50, description="event types, e.g. station.status or transaction.*"),
     ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=64,
+            description="resume after this event (replays the recent ones kept)",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """Station status, transaction, meter, limit, constraint and plan events as they happen,
     as ``text/event-stream``. Grid operators do not receive transaction (driver) events.
@@ -81,10 +94,13 @@ async def stream_events(
         hide_types=DRIVER_EVENT_TYPES if who.role is Role.GRID_OPERATOR else frozenset(),
     )
     cfg = services.settings
-    sub = services.hub.subscribe(flt, max_queue=cfg.stream_queue_events)
+    sub = services.hub.subscribe(
+        flt, max_queue=cfg.stream_queue_events, last_event_id=last_event_id
+    )
     return StreamingResponse(
         _frames(
             sub,
+            epoch=services.hub.epoch,
             keepalive_s=cfg.stream_keepalive_s,
             max_s=cfg.stream_max_s,
             unsubscribe=lambda: services.hub.unsubscribe(sub),

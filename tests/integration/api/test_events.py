@@ -237,3 +237,28 @@ async def test_a_station_placed_only_by_its_site_model_is_on_that_site(api: Api)
         other = await o.get(f"{P}/stations/PLACED")
     assert mine.status_code == 200 and mine.json()["site_id"] == "depot"
     assert other.status_code == 403
+
+
+async def test_reconnect_with_last_event_id_replays_what_was_missed(api: Api) -> None:
+    async with api.client("viewer") as c:
+        async with c.stream("GET", f"{P}/events") as r:
+            lines = await opened(r)
+            api.csms.bus.publish(status("CP1", 1))
+            ids = []
+            async for line in lines:
+                if line.startswith("id: "):
+                    ids.append(line[4:])
+                    break
+        # Disconnected: these happen while nobody listens.
+        await asyncio.sleep(0.05)
+        api.csms.bus.publish(status("CP1", 2))
+        api.csms.bus.publish(status("FAR", 3))  # not the viewer's site
+        api.csms.bus.publish(status("CP2", 4))
+        async with c.stream("GET", f"{P}/events", headers={"Last-Event-ID": ids[0]}) as r:
+            lines = await opened(r)
+            got = await asyncio.wait_for(read_events(lines, 2), 5)
+    assert ids[0].startswith(api.services.hub.epoch + ".")
+    assert [(e["station_id"], e["at"]) for e in got] == [
+        ("CP1", "2026-03-02T06:02:00+00:00"),
+        ("CP2", "2026-03-02T06:04:00+00:00"),
+    ]

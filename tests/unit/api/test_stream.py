@@ -105,3 +105,24 @@ def test_sse_frame() -> None:
         b'data: {"id":7,"type":"plan.updated","at":"2026-03-02T06:00:00+00:00",'
         b'"site_id":"a","station_id":null,"data":{"x":1}}\n\n'
     )
+
+
+async def test_replay_after_last_event_id() -> None:
+    hub = EventHub(now=lambda: T0, site_of=SITES.get, replay_events=3)
+    for station in ("CP1", "CP2", "CP1", "CP2"):
+        hub.publish(status(station), deliver=False)  # nobody listening: kept, not converted
+    hub.publish(HeartbeatReceived("CP1", T0), deliver=False)  # never kept
+    # ids 1..4 were given; the last 3 are kept
+    sub = hub.subscribe(EventFilter(), max_queue=10, last_event_id=f"{hub.epoch}.2")
+    assert [(e.id, e.station_id) for e in sub._items] == [(3, "CP1"), (4, "CP2")]
+    only_cp2 = hub.subscribe(
+        EventFilter(station_ids=frozenset({"CP2"})), max_queue=10, last_event_id="older.99"
+    )
+    assert [e.id for e in only_cp2._items] == [2, 4]  # another process: everything kept
+    garbage = hub.subscribe(EventFilter(), max_queue=10, last_event_id="nonsense")
+    assert [e.id for e in garbage._items] == [2, 3, 4]
+    tiny = hub.subscribe(EventFilter(), max_queue=1, last_event_id="older.1")
+    assert tiny.dropped and hub.subscriptions == 3
+    none = EventHub(now=lambda: T0, site_of=SITES.get)
+    none.publish(status("CP1"), deliver=False)
+    assert none.subscribe(EventFilter(), max_queue=5, last_event_id="x.0").pending() == 0
