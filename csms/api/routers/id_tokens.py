@@ -60,6 +60,9 @@ async def put_id_token(
         group_id=body.group_id,
     )
     await services.store.put_id_token(record)
+    await services.auditor.record(
+        who, "id_token.put", "ok", target=token, request=body.model_dump(mode="json")
+    )
     return _out(record)
 
 
@@ -69,4 +72,5 @@ async def delete_id_token(services: Services, who: Caller, token: str = _TOKEN) 
     if await services.store.get_id_token(token) is None:
         raise ResourceNotFound(f"no id token {token!r}")
     await services.store.delete_id_token(token)
+    await services.auditor.record(who, "id_token.delete", "ok", target=token)
     return Response(status_code=204)

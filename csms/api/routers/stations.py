@@ -107,6 +107,15 @@ async def register_station(services: Services, who: Caller, body: StationIn) -> 
     )
     await services.store.put_station(record)
     services.remember_station(body.station_id, body.site_id)
+    await services.auditor.record(
+        who,
+        "station.register",
+        "ok",
+        site_id=body.site_id,
+        station_id=body.station_id,
+        target=body.station_id,
+        request=body.model_dump(mode="json", exclude={"password"}),
+    )
     stored = await services.store.get_station(body.station_id)
     return _out(services, stored or record)
 
@@ -135,14 +144,32 @@ async def update_station(
         record = dataclasses.replace(record, registration=RegistrationStatus(body.registration))
     await services.store.put_station(record)
     services.remember_station(station_id, record.site_id)
+    await services.auditor.record(
+        who,
+        "station.update",
+        "ok",
+        site_id=services.station_site(record),
+        station_id=station_id,
+        target=station_id,
+        request={k: v for k, v in changes.items() if k != "password"}
+        | ({"password": "changed"} if "password" in changes else {}),
+    )
     return _out(services, await services.store.get_station(station_id) or record)
 
 
 @router.delete("/stations/{station_id}", status_code=204, responses=_404)
 async def remove_station(services: Services, who: Caller, station_id: str) -> Response:
     """Remove a station (admin); its transactions stay."""
-    await load_station(services, who, station_id, Permission.STATIONS_WRITE)
+    record = await load_station(services, who, station_id, Permission.STATIONS_WRITE)
     await services.store.delete_station(station_id)
+    await services.auditor.record(
+        who,
+        "station.remove",
+        "ok",
+        site_id=services.station_site(record),
+        station_id=station_id,
+        target=station_id,
+    )
     services.forget_station(station_id)
     return Response(status_code=204)
 

@@ -49,6 +49,14 @@ async def create_webhook(services: Services, who: Caller, body: WebhookIn) -> We
         site_id=body.site_id,
         station_id=body.station_id,
     )
+    await services.auditor.record(
+        who,
+        "webhook.create",
+        "ok",
+        site_id=body.site_id,
+        target=hook.webhook_id,
+        request=body.model_dump(mode="json", exclude={"secret"}),
+    )
     return WebhookCreated(**_out(hook).model_dump(), secret=hook.secret)
 
 
@@ -66,6 +74,7 @@ async def delete_webhook(services: Services, who: Caller, webhook_id: WebhookId)
     who.require(Permission.WEBHOOKS, sited=False)
     if not await services.webhooks.remove(webhook_id):
         raise ResourceNotFound(f"no webhook {webhook_id!r}")
+    await services.auditor.record(who, "webhook.delete", "ok", target=webhook_id)
     return Response(status_code=204)
 
 

@@ -76,3 +76,38 @@ async def test_viewer_cannot_read_the_audit_log(api: Api) -> None:
     async with api.client("viewer") as v:
         r = await v.get(f"{P}/audit")
     assert r.status_code == 403
+
+
+async def test_admin_changes_are_audited_without_secrets(api: Api) -> None:
+    async with api.client("admin") as a:
+        await a.post(
+            f"{P}/stations",
+            json={"station_id": "NEW1", "site_id": "depot", "password": "0123456789abcdef"},
+        )
+        await a.patch(f"{P}/stations/NEW1", json={"password": "fedcba9876543210"})
+        await a.delete(f"{P}/stations/NEW1")
+        await a.put(f"{P}/id-tokens/TAG-9", json={"status": "Blocked"})
+        await a.delete(f"{P}/id-tokens/TAG-9")
+        hook = (
+            await a.post(f"{P}/webhooks", json={"url": "http://127.0.0.1:9/x", "secret": "s" * 20})
+        ).json()
+        await a.delete(f"{P}/webhooks/{hook['webhook_id']}")
+        entries = (await a.get(f"{P}/audit")).json()
+    assert [e["action"] for e in reversed(entries)] == [
+        "station.register",
+        "station.update",
+        "station.remove",
+        "id_token.put",
+        "id_token.delete",
+        "webhook.create",
+        "webhook.delete",
+    ]
+    text = str(entries)
+    assert "0123456789abcdef" not in text and "fedcba9876543210" not in text
+    assert "s" * 20 not in text
+    assert entries[-1]["request"] == {
+        "station_id": "NEW1",
+        "site_id": "depot",
+        "registration": "Accepted",
+    }
+    assert entries[-2]["request"] == {"password": "changed"}
