@@ -65,6 +65,7 @@ async def test_api_on_a_sql_store(
         assert job["status"] == "failed" and job["error"]["type"] == "StationOffline"
         assert hook.status_code == 201
         assert [(e["action"], e["result"]) for e in audit] == [
+            ("webhook.create", "ok"),
             ("command.reset", "failed"),
             ("command.reset", "accepted"),
             ("constraint.create", "ok"),
@@ -79,7 +80,7 @@ async def test_api_on_a_sql_store(
     try:
         repo = SqlApiRepository(reopened)
         assert len(await repo.list_tokens()) == 7
-        assert len(await repo.list_audit()) == 3
+        assert len(await repo.list_audit()) == 4
         assert (await repo.get_job(job["job_id"])).status.value == "failed"  # type: ignore[union-attr]
         assert [h.url for h in await repo.list_webhooks()] == ["http://127.0.0.1:9/hook"]
     finally:
