@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,10 @@ from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.config import ServerSettings, Settings
 from csms.domain import IdToken
-from csms.events import DomainEvent, PlanUpdated
+from csms.events import DomainEvent, PlanUpdated, TransactionStarted
 from csms.planning import PlanningSettings
 from csms.sites import NewConstraint, Site, SiteEvse, SiteNode, SiteStation
-from csms.sites.model import NodeKind, StationQuirks
+from csms.sites.model import FleetDefaults, NodeKind, StationQuirks
 from csms.store import MemoryStore
 from tests.integration.planning.harness import PowerLog, depot_site, make_fleet, wait_until
 
@@ -69,15 +70,22 @@ async def _depot_mode(
         horizon_s=16 * 3600,
     )
     settings = Settings(server=ServerSettings(port=0, unknown_stations="accept"), planning=planning)
-    site = depot_site(stations=stations, connectors=2)
+    # The depot's vans: 50 kWh by 06:00 unless the EV says otherwise (2.0.1 does).
+    vans = FleetDefaults(id="vans", token_prefix="TAG", energy_wh=50_000.0, departure=dtime(6))
+    site = depot_site(stations=stations, connectors=2, fleets=(vans,))
     async with Csms(settings, clock=clock, store=store) as csms:
         await csms.sites.apply(site)
         log = PowerLog(site)
         csms.bus.subscribe(log)
         changes: list[datetime] = []
-        csms.bus.subscribe(
-            lambda e: changes.append(e.at) if isinstance(e, PlanUpdated) and e.limits_w else None
-        )
+
+        def change(e: DomainEvent) -> None:
+            if isinstance(e, PlanUpdated) and e.limits_w:
+                changes.append(e.at)
+            elif isinstance(e, TransactionStarted):  # an arrival draws its default at once
+                changes.append(e.transaction.started_at)
+
+        csms.bus.subscribe(change)
         fleet = make_fleet(csms.url, scenario, clock, stations=stations, connectors=2)
         began = time.perf_counter()
         summary = await fleet.run(until=start + timedelta(hours=hours))

@@ -15,7 +15,7 @@ import pandas as pd
 from chargegrid.clock import Clock
 from csms.events import DomainEvent, MeterValuesReceived
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
-from csms.sites.model import NodeKind, StationQuirks
+from csms.sites.model import FleetDefaults, NodeKind, SessionDefaults, StationQuirks
 from simulators import Fleet, FleetConfig
 from simulators.scenario import COLUMNS, station_ids
 
@@ -32,6 +32,8 @@ def depot_site(
     site_kw: float = 150.0,
     feeder_kw: float = 60.0,
     prefix: str = "SIM",
+    defaults: SessionDefaults | None = None,
+    fleets: tuple[FleetDefaults, ...] = (),
 ) -> Site:
     """``stations`` x ``connectors`` EVSEs (32 A, 3-phase); the first ``feeder_stations``
     stations hang on a feeder inside the site cap."""
@@ -48,6 +50,8 @@ def depot_site(
         # The simulated 1.6 stations refuse decimal limits (the ocpp library hands them
         # Decimal values): whole watts avoid that.
         quirks=(StationQuirks(model="SimStation", unit="W"),),
+        defaults=defaults or SessionDefaults(),
+        fleets=fleets,
         stations=tuple(
             SiteStation(
                 id=sid,

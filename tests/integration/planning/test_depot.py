@@ -14,7 +14,7 @@ from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.config import ServerSettings, Settings
 from csms.domain import IdToken
-from csms.events import ChargingLimitSent, DomainEvent, PlanUpdated
+from csms.events import ChargingLimitSent, DomainEvent, PlanUpdated, TransactionStarted
 from csms.planning import PlanningSettings
 from csms.sites import NewConstraint
 from csms.store import MemoryStore, Store
@@ -111,6 +111,7 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
         return 100_000.0 if t >= cap_at else 150_000.0
 
     changes = [e.at for _, e in events if isinstance(e, PlanUpdated) and e.limits_w]
+    changes += [e.transaction.started_at for _, e in events if isinstance(e, TransactionStarted)]
     changes.append(cap_at)
     excused = {"changes": changes, "grace_s": METER_S}
     site_excess_s, site_worst_w = log.longest_excess_s("grid", limit, **excused)  # type: ignore[arg-type]
