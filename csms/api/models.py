@@ -411,6 +411,7 @@ class PlanEvseOut(BaseModel):
         default=None, description="pending, accepted, rejected, failed; null = nothing sent"
     )
     confirmed_w: float | None = Field(default=None, description="the limit the station confirmed")
+    default_w: float | None = Field(default=None, description="its safe default profile")
     measured_w: float | None = None
     non_compliant: bool = False
     power_w: list[float] = Field(default_factory=list, description="planned power per step")

@@ -370,11 +370,13 @@ async def cancel_constraint(
 # -- plan -------------------------------------------------------------------------------
 def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
     planner = getattr(services.csms, "planner", None)
-    site_planner = None if planner is None else planner.planners.get(site_id)
-    if site_planner is None:
+    if planner is None:
         return None
-    view = site_planner.view()
-    plan = site_planner.last_plan
+    view = planner.view(site_id)
+    if view is None:
+        return None
+    # The per-step plan behind the view (the optimizer's Plan), when there is one.
+    plan = getattr(planner.planners.get(site_id), "last_plan", None)
     steps: list[PlanStepOut] = []
     storage: list[PlanStorageOut] = []
     nodes: list[PlanNodeOut] = []
@@ -415,6 +417,7 @@ def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
                 sent_w=e.sent_w,
                 ack=e.ack,
                 confirmed_w=e.confirmed_w,
+                default_w=e.default_w,
                 measured_w=e.measured_w,
                 non_compliant=e.non_compliant,
                 power_w=per_evse.get(f"{e.station_id}/{e.evse_id}", []),
