@@ -37,9 +37,11 @@ class ApiRepository(Protocol):
         until: datetime | None = None,
         action: str | None = None,
         site_ids: frozenset[str] | None = None,
+        action_prefixes: tuple[str, ...] | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
-        """Newest first. ``site_ids`` restricts to entries of those sites."""
+        """Newest first. ``site_ids`` restricts to entries of those sites, ``action_prefixes``
+        to actions starting with one of them."""
 
     # -- jobs -----------------------------------------------------------------------------
     async def add_job(self, job: Job) -> None: ...
@@ -102,6 +104,7 @@ class MemoryApiRepository:
         until: datetime | None = None,
         action: str | None = None,
         site_ids: frozenset[str] | None = None,
+        action_prefixes: tuple[str, ...] | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
         out = []
@@ -113,6 +116,8 @@ class MemoryApiRepository:
             if action is not None and e.action != action:
                 continue
             if site_ids is not None and e.site_id not in site_ids:
+                continue
+            if action_prefixes is not None and not e.action.startswith(action_prefixes):
                 continue
             out.append(e)
             if len(out) >= limit:

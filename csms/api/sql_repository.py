@@ -202,6 +202,7 @@ class SqlApiRepository:
         until: datetime | None = None,
         action: str | None = None,
         site_ids: frozenset[str] | None = None,
+        action_prefixes: tuple[str, ...] | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
         c = t.audit_log.c
@@ -214,6 +215,13 @@ class SqlApiRepository:
             stmt = stmt.where(c.action == action)
         if site_ids is not None:
             stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
+        if action_prefixes is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    sa.false(),
+                    *(sa.func.substr(c.action, 1, len(p)) == p for p in action_prefixes),
+                )
+            )
         rows = await self._all(stmt.order_by(c.id.desc()).limit(max(limit, 0)))
         return [_audit(m) for m in rows]
 

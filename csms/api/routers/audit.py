@@ -8,14 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from csms.api.auth import Permission
+from csms.api.auth import Permission, Role
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import AuditOut, SiteId
 
-__all__ = ["router"]
+__all__ = ["GRID_ACTIONS", "router"]
 
 router = APIRouter(tags=["audit"], responses=AUTH_ERRORS)
+
+#: the audit actions a grid operator may read
+GRID_ACTIONS = ("constraint.", "site.")
 
 
 @router.get("/audit", response_model=list[AuditOut])
@@ -40,6 +43,12 @@ async def list_audit(
     if site_id is not None:
         sites = frozenset({site_id})
     entries = await services.repo.list_audit(
-        since=since, until=until, action=action, site_ids=sites, limit=limit
+        since=since,
+        until=until,
+        action=action,
+        site_ids=sites,
+        # Grid operators see the grid side only: commands carry drivers' tokens.
+        action_prefixes=GRID_ACTIONS if who.role is Role.GRID_OPERATOR else None,
+        limit=limit,
     )
     return [AuditOut(**dataclasses.asdict(e)) for e in entries]

@@ -151,6 +151,9 @@ async def test_audit_is_append_only_newest_first(repo: ApiRepository) -> None:
     assert [e.id for e in await repo.list_audit(action="constraint.create", limit=1)] == [2]
     assert [e.id for e in await repo.list_audit(since=T0 + timedelta(minutes=1))] == [3, 2]
     assert [e.id for e in await repo.list_audit(until=T0 + timedelta(minutes=1))] == [1]
+    grid_side = await repo.list_audit(action_prefixes=("constraint.", "site."))
+    assert [e.id for e in grid_side] == [2, 1]
+    assert await repo.list_audit(action_prefixes=()) == []
 
 
 async def test_jobs_by_id_and_key(repo: ApiRepository) -> None:
