@@ -52,6 +52,16 @@ class ApiRepository(Protocol):
 
     async def find_job(self, token_id: str, idempotency_key: str) -> Job | None: ...
 
+    async def list_jobs(
+        self,
+        *,
+        station_id: str | None = None,
+        status: str | None = None,
+        site_ids: frozenset[str] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Newest first."""
+
     # -- webhooks -------------------------------------------------------------------------
     async def add_webhook(self, hook: Webhook) -> None: ...
 
@@ -138,6 +148,24 @@ class MemoryApiRepository:
             if job.token_id == token_id and job.idempotency_key == idempotency_key:
                 return job
         return None
+
+    async def list_jobs(
+        self,
+        *,
+        station_id: str | None = None,
+        status: str | None = None,
+        site_ids: frozenset[str] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        rows = [
+            j
+            for j in self._jobs.values()
+            if (station_id is None or j.station_id == station_id)
+            and (status is None or j.status.value == status)
+            and (site_ids is None or j.site_id in site_ids)
+        ]
+        rows.sort(key=lambda j: (j.created_at, j.job_id), reverse=True)
+        return rows[:limit]
 
     async def add_webhook(self, hook: Webhook) -> None:
         self._hooks[hook.webhook_id] = hook

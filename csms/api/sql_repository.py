@@ -268,6 +268,27 @@ class SqlApiRepository:
         )
         return None if m is None else _job(m)
 
+    async def list_jobs(
+        self,
+        *,
+        station_id: str | None = None,
+        status: str | None = None,
+        site_ids: frozenset[str] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        c = t.jobs.c
+        stmt = sa.select(t.jobs)
+        if station_id is not None:
+            stmt = stmt.where(c.station_id == station_id)
+        if status is not None:
+            stmt = stmt.where(c.status == status)
+        if site_ids is not None:
+            stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
+        rows = await self._all(
+            stmt.order_by(c.created_at.desc(), c.job_id.desc()).limit(max(limit, 0))
+        )
+        return [_job(m) for m in rows]
+
     # -- webhooks -------------------------------------------------------------------------
     async def add_webhook(self, hook: Webhook) -> None:
         await self._exec(

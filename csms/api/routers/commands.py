@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 
@@ -140,6 +140,22 @@ async def submit_command(
     response.status_code = 202 if created else 200
     response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
     return job_out(job)
+
+
+@router.get("/jobs", response_model=list[JobOut])
+async def list_jobs(
+    services: Services,
+    who: Caller,
+    station_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
+    status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobOut]:
+    """Jobs on the caller's sites, newest first."""
+    who.require(Permission.JOBS_READ, sited=False)
+    jobs = await services.repo.list_jobs(
+        station_id=station_id, status=status, site_ids=who.sites, limit=limit
+    )
+    return [job_out(j) for j in jobs]
 
 
 @router.get(

@@ -175,6 +175,19 @@ async def test_remote_start_job_resolves_to_the_transaction_id(api: Api) -> None
     assert tx["meter_start_wh"] == 1000.0
 
 
+async def test_job_listing_is_scoped_to_the_grant(api: Api) -> None:
+    async with api.client("admin") as a, api.client("viewer_other") as o:
+        near = await a.post(f"{P}/commands", json={"command": "reset", "station_id": "CP1"})
+        far = await a.post(f"{P}/commands", json={"command": "reset", "station_id": "FAR"})
+        await a.get(f"{P}/jobs/{far.json()['job_id']}", params={"wait_s": 5})
+        every = [j["job_id"] for j in (await a.get(f"{P}/jobs")).json()]
+        theirs = [j["job_id"] for j in (await o.get(f"{P}/jobs")).json()]
+        failed = (await a.get(f"{P}/jobs", params={"status": "failed", "station_id": "FAR"})).json()
+    assert set(every) == {near.json()["job_id"], far.json()["job_id"]}
+    assert theirs == [far.json()["job_id"]]
+    assert [j["error"]["type"] for j in failed] == ["StationOffline"]
+
+
 async def test_fleet_manager_cannot_command_another_sites_station(api: Api) -> None:
     await api.csms.store.put_station(StationRecord("CP9", site_id="other"))
     async with api.client("fleet_manager") as c:

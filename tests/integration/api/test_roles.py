@@ -69,6 +69,10 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         {"admin", "grid_operator", "fleet_manager", "viewer"},
     ),
     "webhooks": (Call("GET", f"{P}/webhooks"), {"admin"}),
+    "jobs.list": (
+        Call("GET", f"{P}/jobs", params={"station_id": "CP1"}),
+        {"admin", "fleet_manager", "viewer"},
+    ),
     "audit": (
         Call("GET", f"{P}/audit", params={"site_id": "depot"}),
         {"admin", "grid_operator", "fleet_manager"},
@@ -111,7 +115,7 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
 }
 
 #: families that have no site: a role that may use them may from any grant
-GLOBAL = {"id_tokens.read", "id_tokens.write", "webhooks"}
+GLOBAL = {"id_tokens.read", "id_tokens.write", "webhooks", "jobs.list"}
 
 ROLES = ["admin", "grid_operator", "fleet_manager", "viewer"]
 

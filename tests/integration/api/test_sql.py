@@ -172,6 +172,20 @@ async def test_jobs_by_id_and_key(repo: ApiRepository) -> None:
     await repo.finish_job(done)
     assert await repo.get_job("j1") == done
     assert await repo.get_job("j2") is None
+    later = dataclasses.replace(
+        job,
+        job_id="j3",
+        idempotency_key=None,
+        station_id="CP2",
+        site_id="other",
+        created_at=T0 + timedelta(seconds=5),
+    )
+    await repo.add_job(later)
+    assert [j.job_id for j in await repo.list_jobs()] == ["j3", "j1"]
+    assert [j.job_id for j in await repo.list_jobs(status="pending")] == ["j3"]
+    assert [j.job_id for j in await repo.list_jobs(station_id="CP1")] == ["j1"]
+    assert [j.job_id for j in await repo.list_jobs(site_ids=frozenset({"depot"}))] == ["j1"]
+    assert [j.job_id for j in await repo.list_jobs(limit=1)] == ["j3"]
 
 
 async def test_webhooks_and_deliveries(repo: ApiRepository) -> None:
