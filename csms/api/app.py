@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -104,6 +104,55 @@ _BAD_BODY = {
 }
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {f.alias for f in getattr(dependant, "query_params", ())}
+    for sub_dependant in getattr(dependant, "dependencies", ()):
+        names |= _query_names(sub_dependant)
+    return names
+
+
+def _allowed_query(route: object) -> frozenset[str]:
+    return frozenset(_query_names(getattr(route, "dependant", None)))
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Every query parameter is validated, so one the route does not take is a 422."""
+    if not request.query_params:
+        return
+    allowed = _allowed_query(request.scope.get("route"))
+    for name in request.query_params:
+        if name not in allowed:
+            raise InvalidField(("query", name), "unknown query parameter")
+
+
+#: an operation without parameters still answers an unknown query parameter with a 422
+_UNKNOWN_QUERY = {
+    "description": "Validation Error",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+_VALIDATION_SCHEMAS: dict[str, Any] = {
+    "ValidationError": {
+        "type": "object",
+        "title": "ValidationError",
+        "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"type": "string"},
+            "type": {"type": "string"},
+        },
+    },
+    "HTTPValidationError": {
+        "type": "object",
+        "title": "HTTPValidationError",
+        "properties": {
+            "detail": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}
+        },
+    },
+}
+
+
 def _fix_time_format(node: Any) -> None:
     if isinstance(node, dict):
         if node.get("format") == "time":
@@ -127,8 +176,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         _fix_time_format(schema)
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
+                responses = operation.setdefault("responses", {})
                 if "requestBody" in operation:
-                    operation.setdefault("responses", {}).setdefault("400", _BAD_BODY)
+                    responses.setdefault("400", _BAD_BODY)
+                responses.setdefault("422", _UNKNOWN_QUERY)
+        known = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in _VALIDATION_SCHEMAS.items():
+            known.setdefault(name, definition)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -161,6 +215,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
                 await services.stop()
 
     app = FastAPI(
+        dependencies=[Depends(reject_unknown_query)],
         title="chargegrid API",
         version="1",
         description="Constraints, commands, events and roles for grid operators, fleet "

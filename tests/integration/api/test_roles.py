@@ -205,3 +205,14 @@ async def test_me_reports_role_and_grant(api: Api) -> None:
         "role": "fleet_manager",
         "sites": ["depot"],
     }
+
+
+async def test_unknown_query_parameters_are_422(api: Api) -> None:
+    async with api.client("admin") as c:
+        typo = await c.get(f"{P}/transactions", params={"staton_id": "CP1"})
+        none_taken = await c.get(f"{P}/me", params={"x": "1"})
+        fine = await c.get(f"{P}/transactions", params={"station_id": "CP1", "limit": 5})
+    assert typo.status_code == 422
+    assert typo.json()["detail"][0]["loc"] == ["query", "staton_id"]
+    assert none_taken.status_code == 422
+    assert fine.status_code == 200
