@@ -88,6 +88,7 @@ class Csms:
         if self._own_store:
             await self.store.open()
         try:
+            await self.central.forget_connections()
             await self.server.start()
         except BaseException:
             if self._own_store:

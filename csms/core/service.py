@@ -9,6 +9,7 @@ event and returns what the adapter needs for its answer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -75,6 +76,17 @@ class CentralSystem(SessionHandling):
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
 
+    async def forget_connections(self) -> int:
+        """At start: no station is connected to this process yet, whatever a previous
+        (killed) process left in the store. Returns how many stations were reset."""
+        now = self.clock.now()
+        stale = [r.station_id for r in await self.store.list_stations() if r.connected]
+        for station_id in stale:
+            await self.store.record_connection(station_id, connected=False, at=now)
+        if stale:
+            logger.info("%d stations marked disconnected at start", len(stale))
+        return len(stale)
+
     # -- connections ----------------------------------------------------------------------
     async def admission(self, station_id: str, password: str | None) -> Admission:
         """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
@@ -92,7 +104,8 @@ class CentralSystem(SessionHandling):
             return decision
         if password is None:
             return Admission(False, reason="password required")
-        key = (decision.password_hash, password)
+        # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
+        key = (decision.password_hash, hashlib.sha256(password.encode()).hexdigest())
         ok = self._verified.get(key)
         if ok is None:
             ok = await asyncio.to_thread(verify_password, password, decision.password_hash)

@@ -178,6 +178,22 @@ async def test_sigkill_right_after_stop_loses_nothing(database_url: str, tmp_pat
     assert (row["station_id"], row["connected"], row["password_hash"]) == ("CP1", False, True)
 
 
+async def test_a_restart_forgets_connections_of_a_killed_process(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'stale.db'}"
+    store = SqlStore(url)
+    await store.open()
+    try:
+        await store.put_station(StationRecord("CP1"))
+        await store.put_station(StationRecord("CP2"))
+        from datetime import UTC, datetime
+
+        await store.record_connection("CP1", connected=True, at=datetime(2026, 1, 1, tzinfo=UTC))
+        async with Csms(make_settings(), clock=ManualClock(), store=store):
+            assert [r.connected for r in await store.list_stations()] == [False, False]
+    finally:
+        await store.close()
+
+
 # -- database outage --------------------------------------------------------------------
 @pytest.fixture
 def pg_url() -> Iterator[str]:

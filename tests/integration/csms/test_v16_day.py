@@ -371,14 +371,14 @@ async def test_offline_and_silent_stations(csms: Csms, store: Store) -> None:
             await asyncio.sleep(0.05)
             link = csms.server.link("CP16")
             assert link is not None
-            link.call_timeout_s = 0.5
+            link.call_timeout_s = 1.5
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             silent = asyncio.create_task(csms.commands.reset("CP16"))
             ok = await csms.commands.clear_cache("OTHER")
             assert ok.status == "Accepted"
-            assert loop.time() - t0 < 0.4
-            with pytest.raises(CommandTimeout, match=r"no answer within 0\.5 s"):
+            assert loop.time() - t0 < 1.0
+            with pytest.raises(CommandTimeout, match=r"no answer within 1\.5 s"):
                 await silent
 
 
