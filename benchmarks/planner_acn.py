@@ -390,7 +390,8 @@ def offline_bound(sc: Scenario, evs: list[Ev]) -> dict[str, Any]:
                       tariff=_tariff(sc, groups, sc.peak_so_far_kw * 1000.0),
                       current_limits=current_limits(network, stations), **extras)  # fmt: skip
     began = time.perf_counter()
-    plan = Planner(PlannerConfig(round_first_step=False, time_limit_s=300.0)).plan(problem)
+    config = PlannerConfig(round_first_step=False, time_limit_s=300.0, laxity_tiebreak=True)
+    plan = Planner(config).plan(problem)
     took = time.perf_counter() - began
     requested = sum(ev.energy_kwh for ev in evs) * 1000.0
     short = plan.shortfall_wh
@@ -464,9 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = [offline_bound(sc, evs)]
         for name in algos:
             if name == "chargegrid":
-                algo = ChargegridPlanner(sc, PlannerConfig(time_limit_s=5.0))
+                algo = ChargegridPlanner(sc, PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True))
             elif name == "LP-then-truncate":
-                algo = ChargegridPlanner(sc, PlannerConfig(time_limit_s=5.0, reallocate=False))
+                algo = ChargegridPlanner(
+                    sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)
+                )
             else:
                 algo = _baselines()[name]()
             rows.append(run_algorithm(sc, name, algo, evs))

@@ -107,6 +107,10 @@ async def _depot_mode(
         "requested_kwh": round(float(summary["requested_wh"].sum()) / 1000, 1),
         "evs": len(summary),
         "evs_short": int((~reached).sum()),
+        "short_kwh": round(
+            float((summary["requested_wh"] - summary["delivered_wh"]).clip(lower=0).sum()) / 1000,
+            1,
+        ),
         "peak_site_kw": round(log.peak_w("grid") / 1000, 1),
         "peak_feeder_kw": round(log.peak_w("feeder") / 1000, 1),
         "site_over_limit_s": raw_site,

@@ -6,40 +6,44 @@ planner with a proportional-share fallback, and OCPP charging profiles from the 
 
 from __future__ import annotations
 
-from optimizer.compiled import Compiled, compile_problem
-from optimizer.exceptions import (
-    InfeasibleSchedule,
-    InvalidProblem,
-    OptimizerError,
-    SolveFailed,
-    SolverTimeout,
-    SolverUnavailable,
-)
-from optimizer.fastlp import solve_direct
-from optimizer.inputs import (
-    CurrentLimit,
-    DeviceDimming,
-    Evse,
-    FlexibleLoad,
-    LimitNode,
-    NodeCap,
-    Phase,
-    PvPlant,
-    Session,
-    Setpoint,
-    StorageUnit,
-    Tariff,
-)
-from optimizer.model import build_model, solve_pyomo
-from optimizer.plan import EvsePlan, FlexibleLoadPlan, NodePlan, Plan, StoragePlan, check_limits
-from optimizer.planner import Planner, PlannerConfig, fallback_plan, solve
-from optimizer.problem import Problem, TimeGrid
-from optimizer.profiles import (
-    ProfileRequest,
-    safe_evse_limits_w,
-    to_charging_profiles,
-    to_fallback_profiles,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optimizer.compiled import Compiled, compile_problem
+    from optimizer.exceptions import (
+        InfeasibleSchedule,
+        InvalidProblem,
+        OptimizerError,
+        SolveFailed,
+        SolverTimeout,
+        SolverUnavailable,
+    )
+    from optimizer.fastlp import solve_direct
+    from optimizer.inputs import (
+        CurrentLimit,
+        DeviceDimming,
+        Evse,
+        FlexibleLoad,
+        LimitNode,
+        NodeCap,
+        Phase,
+        PvPlant,
+        Session,
+        Setpoint,
+        StorageUnit,
+        Tariff,
+    )
+    from optimizer.model import build_model, solve_pyomo
+    from optimizer.plan import EvsePlan, FlexibleLoadPlan, NodePlan, Plan, StoragePlan, check_limits
+    from optimizer.planner import Planner, PlannerConfig, fallback_plan, solve
+    from optimizer.problem import Problem, TimeGrid
+    from optimizer.profiles import (
+        ProfileRequest,
+        safe_evse_limits_w,
+        to_charging_profiles,
+        to_fallback_profiles,
+    )
 
 __all__ = [
     "Compiled",
@@ -82,3 +86,60 @@ __all__ = [
     "to_charging_profiles",
     "to_fallback_profiles",
 ]
+
+# Names resolve on first use, so importing a submodule (``optimizer.cli`` for
+# ``chargegrid --help``) does not load Pyomo, highspy or numpy.
+_MODULES = {
+    "Compiled": "optimizer.compiled",
+    "CurrentLimit": "optimizer.inputs",
+    "DeviceDimming": "optimizer.inputs",
+    "Evse": "optimizer.inputs",
+    "EvsePlan": "optimizer.plan",
+    "FlexibleLoad": "optimizer.inputs",
+    "FlexibleLoadPlan": "optimizer.plan",
+    "InfeasibleSchedule": "optimizer.exceptions",
+    "InvalidProblem": "optimizer.exceptions",
+    "LimitNode": "optimizer.inputs",
+    "NodeCap": "optimizer.inputs",
+    "NodePlan": "optimizer.plan",
+    "OptimizerError": "optimizer.exceptions",
+    "Phase": "optimizer.inputs",
+    "Plan": "optimizer.plan",
+    "Planner": "optimizer.planner",
+    "PlannerConfig": "optimizer.planner",
+    "Problem": "optimizer.problem",
+    "ProfileRequest": "optimizer.profiles",
+    "PvPlant": "optimizer.inputs",
+    "Session": "optimizer.inputs",
+    "Setpoint": "optimizer.inputs",
+    "SolveFailed": "optimizer.exceptions",
+    "SolverTimeout": "optimizer.exceptions",
+    "SolverUnavailable": "optimizer.exceptions",
+    "StoragePlan": "optimizer.plan",
+    "StorageUnit": "optimizer.inputs",
+    "Tariff": "optimizer.inputs",
+    "TimeGrid": "optimizer.problem",
+    "build_model": "optimizer.model",
+    "check_limits": "optimizer.plan",
+    "compile_problem": "optimizer.compiled",
+    "fallback_plan": "optimizer.planner",
+    "safe_evse_limits_w": "optimizer.profiles",
+    "solve": "optimizer.planner",
+    "solve_direct": "optimizer.fastlp",
+    "solve_pyomo": "optimizer.model",
+    "to_charging_profiles": "optimizer.profiles",
+    "to_fallback_profiles": "optimizer.profiles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'optimizer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

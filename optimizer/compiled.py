@@ -72,7 +72,7 @@ class Compiled:
     price_exp: FloatArray  # (T,)
     demand_charge_per_kw: float
     peak_so_far_kw: float
-    early_weight: FloatArray  # (T,) per kWh
+    early_weight: FloatArray  # (L, T) currency per kWh, the earlier-is-better tie-breaker
     fairness_weight: float
     setpoint_penalty: float
 
@@ -99,7 +99,9 @@ def _window_mask(start_s: FloatArray, end_s: FloatArray, a: float, b: float) -> 
     return mask
 
 
-def compile_problem(problem: Problem) -> Compiled:
+def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compiled:
+    """``laxity_tiebreak``: the earlier-is-better weight grows over each load's own window
+    (sooner-leaving loads first) instead of over the horizon; fairer, but the LP takes longer."""
     grid = problem.grid
     t0 = grid.start
     dt_s = np.asarray(grid.step_durations_s, dtype=float)
@@ -252,8 +254,17 @@ def compile_problem(problem: Problem) -> Compiled:
         money += 2.0 * max((u.degradation_cost_per_kwh for u in st), default=0.0)
         base_penalty = 10.0 * (money + 1.0)
     mid_h = (start_s + dt_s / 2.0) / 3600.0
-    # 1 + share of the horizon: never tiny (solver scaling), below any real price step
-    early = EARLY_WEIGHT * (1.0 + mid_h / max(float(mid_h[-1]), 1e-9))
+    # Earlier is better: the weight grows from 1x to 2x over the horizon, or over each load's
+    # own window (sooner-leaving loads first); never tiny (solver scaling) and far below any
+    # real price step.
+    if laxity_tiebreak:
+        present = pmax > 0
+        last = np.where(present.any(axis=1), n_t - 1 - np.argmax(present[:, ::-1], axis=1), 0)
+        window_h = np.maximum((start_s[last] + dt_s[last]) / 3600.0, 1e-9)
+        share = np.minimum(mid_h[None, :] / window_h[:, None], 1.0)
+    else:
+        share = np.broadcast_to(mid_h / max(float(mid_h[-1]), 1e-9), (n_l, n_t))
+    early = EARLY_WEIGHT * (1.0 + share)
 
     return Compiled(
         problem=problem,

@@ -230,10 +230,11 @@ def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
 def add_objective(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """min Σ_t Δt_t (price_in[t] i[t] - price_out[t] x[t]) + demand_charge · peak
            + Σ_{b,t} wear_b Δt_t (c + d) + Σ_l penalty_l u[l]
-           + Σ_{l,t} ε_t Δt_t p[l,t] + w_fair z + Σ penalty_sp Δt_t s_sp[n,t]
+           + Σ_{l,t} ε[l,t] Δt_t p[l,t] + w_fair z + Σ penalty_sp Δt_t s_sp[n,t]
 
     penalty_l (priority-weighted) exceeds any money a kWh can save, so energy comes first;
-    ε_t grows over the horizon (earlier is better) and w_fair is small: both only break ties.
+    ε[l,t] grows over each load's window (earlier is better, sooner-leaving loads first) and
+    w_fair is small: both only break ties.
     """
     dt = cp.dt_h
     expr = sum(dt[t] * (cp.price_imp[t] * m.imp[t] - cp.price_exp[t] * m.exp[t]) for t in m.T)
@@ -241,7 +242,7 @@ def add_objective(m: pyo.ConcreteModel, cp: Compiled) -> None:
         expr += cp.demand_charge_per_kw * m.peak
     expr += sum(cp.sto_degr[b] * dt[t] * (m.ch[b, t] + m.dis[b, t]) for b in m.B for t in m.T)
     expr += sum(cp.load_penalty[ld] * m.u[ld] for ld in m.L)
-    expr += sum(cp.early_weight[t] * dt[t] * m.p[ld, t] for ld, t in m.P)
+    expr += sum(cp.early_weight[ld, t] * dt[t] * m.p[ld, t] for ld, t in m.P)
     expr += cp.fairness_weight * m.z
     expr += sum(cp.setpoint_penalty * dt[t] * m.sl[n, t] for n, t in m.SP)
     m.objective = pyo.Objective(expr=expr, sense=pyo.minimize)

@@ -168,7 +168,12 @@ def _binding(cp: Compiled, power: FloatArray, phases: FloatArray) -> list[tuple[
 
 
 def _t(values: FloatArray, scale: float = 1.0) -> tuple[float, ...]:
-    return tuple(float(v) * scale for v in values)
+    return tuple((np.asarray(values, dtype=float) * scale).tolist())
+
+
+def _triples(rows: FloatArray) -> tuple[PhaseCurrents, ...]:
+    """(T, 3) array as a tuple of (L1, L2, L3) tuples."""
+    return tuple((a, b, c) for a, b, c in rows.tolist())
 
 
 def make_plan(
@@ -213,9 +218,7 @@ def make_plan(
             session_ids=tuple(evse_session[e]),
             power_w=_t(watts),
             current_a=_t(amps),
-            phase_current_a=tuple(
-                (float(a * mask[0]), float(a * mask[1]), float(a * mask[2])) for a in amps
-            ),
+            phase_current_a=_triples(amps[:, None] * mask[None, :]),
         )
     storage = {
         unit.storage_id: StoragePlan(
@@ -235,10 +238,7 @@ def make_plan(
         node_id: NodePlan(
             node_id=node_id,
             power_w=_t(power[n], 1000.0),
-            phase_current_a=tuple(
-                (float(phases[n, 0, t]), float(phases[n, 1, t]), float(phases[n, 2, t]))
-                for t in range(n_t)
-            ),
+            phase_current_a=_triples(phases[n].T),
             max_import_w=tuple(
                 None if np.isinf(v) else float(v) * 1000.0 for v in cp.node_imp_kw[n]
             ),

@@ -86,8 +86,12 @@ def _random_problem(seed: int) -> object:
     )
 
 
+@pytest.mark.parametrize("flat_phases", [True, False], ids=["flat-phases", "phase-flows"])
 @pytest.mark.parametrize("seed", range(4))
-def test_direct_and_pyomo_reach_the_same_optimum(seed: int) -> None:
+def test_direct_and_pyomo_reach_the_same_optimum(
+    seed: int, flat_phases: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("optimizer.fastlp.FLAT_PHASES", flat_phases)
     cp = compile_problem(_random_problem(seed))  # type: ignore[arg-type]
     direct = solve_direct(cp)
     model = solve_pyomo(cp)

@@ -54,8 +54,22 @@ def test_optimizer_does_not_import_csms() -> None:
     import sys
 
     code = (
-        "import sys, optimizer, optimizer.cli, optimizer.scenario;"
+        "import sys, optimizer.planner, optimizer.profiles, optimizer.scenario, optimizer.plot,"
+        " optimizer.cli;"
         "print(any(m.startswith('csms') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cli_module_is_light() -> None:
+    """``chargegrid --help`` imports optimizer.cli: it must not load the solver stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, optimizer.cli;"
+        "print(sorted(m for m in ('pyomo', 'highspy', 'numpy', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

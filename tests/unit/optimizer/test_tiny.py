@@ -233,3 +233,19 @@ def test_empty_site_plans_nothing(config: PlannerConfig) -> None:
     assert plan.evses["E1"].power_w == (0.0,) * 4
     assert plan.evses["E1"].session_ids == (None,) * 4
     assert plan.total_cost == 0.0
+
+
+@pytest.mark.parametrize("backend", ["direct", "pyomo"])
+def test_laxity_tiebreak_serves_the_sooner_departure_first(backend: str) -> None:
+    # One 11.04 kW slot per step; both EVs need one full step; B must leave at 0:30.
+    p = problem(
+        nodes=(LimitNode("grid", max_import_w=11040.0),),
+        evses=(evse("A"), evse("B")),
+        sessions=(
+            session("SA", "A", hours=1, energy_wh=2760.0),
+            session("SB", "B", hours=0.5, energy_wh=2760.0),
+        ),
+    )
+    plan = solve(p, PlannerConfig(backend=backend, laxity_tiebreak=True))  # type: ignore[arg-type]
+    assert plan.evses["B"].power_w == pytest.approx((11040.0, 0.0, 0.0, 0.0), abs=1e-6)
+    assert plan.evses["A"].power_w == pytest.approx((0.0, 11040.0, 0.0, 0.0), abs=1e-6)
