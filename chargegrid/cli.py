@@ -23,6 +23,7 @@ __all__ = ["add_clock_arguments", "clock_from_args", "main"]
 COMMAND_MODULES = (
     "csms.cli",
     "csms.sites.cli",
+    "csms.api.cli",
     "csms.telemetry.cli",
     "simulators.cli",
     "optimizer.cli",

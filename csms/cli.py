@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
@@ -103,7 +104,21 @@ def _serve(args: argparse.Namespace) -> int:
                 settings.database.url.split("@")[-1],
                 settings.server.unknown_stations,
             )
-            await stop.wait()
+            async with contextlib.AsyncExitStack() as extra:
+                api = settings.api
+                if getattr(args, "api_port", None) is not None:
+                    api = api.model_copy(update={"port": args.api_port})
+                if api.enabled and not getattr(args, "no_api", False):  # same event loop
+                    from csms.api import ApiServer, ApiServices
+
+                    await extra.enter_async_context(
+                        ApiServer(
+                            ApiServices(csms),
+                            host=api.host,
+                            port=api.port,
+                        )
+                    )
+                await stop.wait()
             logger.info("shutting down")
         return 0
 
@@ -299,8 +314,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def add_commands(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve",
-        help="run the OCPP central system",
-        description="Run the OCPP 1.6J / 2.0.1 central system at ws://HOST:PORT/ocpp/{id}.",
+        help="run the OCPP central system and the HTTP API",
+        description="Run the OCPP 1.6J / 2.0.1 central system at ws://HOST:PORT/ocpp/{id} and "
+        "the HTTP API (default http://127.0.0.1:8000, see [api]).",
     )
     _config_args(serve)
     serve.add_argument("--host", default=None, help="override server.host")
@@ -311,6 +327,10 @@ def add_commands(subparsers: Any) -> None:
         default=None,
         help="override server.unknown_stations",
     )
+    serve.add_argument(
+        "--api-port", type=int, default=None, help="override api.port (the HTTP API)"
+    )
+    serve.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     add_clock_arguments(serve)
     serve.set_defaults(func=_serve)
 

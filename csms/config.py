@@ -31,6 +31,7 @@ from csms.planning.config import PlanningSettings
 from csms.telemetry.settings import TelemetrySettings
 
 __all__ = [
+    "ApiSettings",
     "DatabaseSettings",
     "OcppSettings",
     "ServerSettings",
@@ -119,6 +120,38 @@ class DatabaseSettings(_Section):
     retry_max_s: float = Field(default=5.0, gt=0, description="longest wait between write retries")
 
 
+class ApiSettings(_Section):
+    """The HTTP API (``csms.api``), served by ``chargegrid serve`` beside the OCPP server."""
+
+    enabled: bool = Field(default=True, description="serve the HTTP API")
+    host: str = Field(default="127.0.0.1", description="listen address")
+    port: int = Field(default=8000, ge=0, le=65535, description="listen port (0 = any free port)")
+    stream_queue_events: int = Field(
+        default=1000, ge=1, description="events queued per stream client before it is dropped"
+    )
+    stream_keepalive_s: float = Field(
+        default=15.0, gt=0, description="comment line sent on an idle event stream"
+    )
+    stream_replay_events: int = Field(
+        default=1000,
+        ge=0,
+        description="recent events kept for clients reconnecting with Last-Event-ID (0 = none)",
+    )
+    stream_max_s: float | None = Field(
+        default=None, gt=0, description="close event streams after this long (null = never)"
+    )
+    job_wait_max_s: float = Field(
+        default=60.0, gt=0, description="longest wait_s a client may ask for on a job"
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, description="attempts per delivery")
+    webhook_initial_backoff_s: float = Field(
+        default=1.0, gt=0, description="wait before the first retry (doubles each time)"
+    )
+    webhook_max_backoff_s: float = Field(default=300.0, gt=0, description="longest retry wait")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="per-attempt timeout")
+    webhook_queue: int = Field(default=10000, ge=1, description="deliveries waiting at most")
+
+
 class Settings(BaseSettings):
     """All settings. Extend with a new nested section for a new part."""
 
@@ -134,6 +167,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(

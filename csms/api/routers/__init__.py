@@ -1,0 +1,5 @@
+"""One router per resource family."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,54 @@
+"""The audit log: read-only through the API."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from csms.api.auth import Permission, Role
+from csms.api.deps import AUTH_ERRORS, Caller, Services
+from csms.api.exceptions import InvalidField
+from csms.api.models import AuditOut, SiteId
+
+__all__ = ["GRID_ACTIONS", "router"]
+
+router = APIRouter(tags=["audit"], responses=AUTH_ERRORS)
+
+#: the audit actions a grid operator may read
+GRID_ACTIONS = ("constraint.", "site.")
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def list_audit(
+    services: Services,
+    who: Caller,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+    action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    site_id: Annotated[SiteId | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Constraint changes and commands, newest first; entries of the caller's sites only
+    (an all-sites grant also sees entries on no site)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidField(("query", name), "must include a time zone offset")
+    if since is not None and until is not None and until <= since:
+        raise InvalidField(("query", "until"), "until must be after since")
+    who.require(Permission.AUDIT_READ, site_id, sited=site_id is not None)
+    sites = who.sites
+    if site_id is not None:
+        sites = frozenset({site_id})
+    entries = await services.repo.list_audit(
+        since=since,
+        until=until,
+        action=action,
+        site_ids=sites,
+        # Grid operators see the grid side only: commands carry drivers' tokens.
+        action_prefixes=GRID_ACTIONS if who.role is Role.GRID_OPERATOR else None,
+        limit=limit,
+    )
+    return [AuditOut(**dataclasses.asdict(e)) for e in entries]

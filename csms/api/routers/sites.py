@@ -1,0 +1,465 @@
+"""Sites, their limit tree and tariff, grid-operator constraints, and the current plan, on
+the site service (:mod:`csms.sites`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from csms.api.auth import Permission, Principal
+from csms.api.deps import AUTH_ERRORS, Caller, Services
+from csms.api.exceptions import InvalidField
+from csms.api.models import (
+    AckOut,
+    ApplyOut,
+    ConstraintCreated,
+    ConstraintStatus,
+    ErrorOut,
+    EvsePowerOut,
+    NodeLimitOut,
+    NodePowerOut,
+    PlanEvseOut,
+    PlanNodeOut,
+    PlanOut,
+    PlanStepOut,
+    PlanStorageOut,
+    SitePowerOut,
+)
+from csms.api.services import ApiServices
+from csms.sites import (
+    ApplyResult,
+    GridConstraint,
+    NewConstraint,
+    Site,
+    SiteNode,
+    SiteService,
+    Tariff,
+)
+
+__all__ = ["DELIVERY_BOUND_S", "router"]
+
+router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "no such site, node or constraint"}
+}
+
+#: the bound the planner loop is held to: new limits reach the stations within this time
+DELIVERY_BOUND_S = 5.0
+
+SiteId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
+NodeId = Annotated[str, Path(min_length=1, max_length=255)]
+ConstraintId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _service(services: ApiServices) -> SiteService:
+    assert services.sites is not None, "the site service is not configured"
+    return services.sites
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidField(("query", name), "must include a time zone offset")
+
+
+def _apply_out(result: ApplyResult) -> ApplyOut:
+    return ApplyOut(
+        revision=result.revision,
+        changes=[str(c) for c in result.changes],
+        warnings=[f"{where}: {msg}" if where else msg for where, msg in result.warnings],
+    )
+
+
+def _limits(limits: dict[str, Any]) -> list[NodeLimitOut]:
+    return [
+        NodeLimitOut(
+            node_id=lim.node_id,
+            max_import_w=lim.max_import_w,
+            max_export_w=lim.max_export_w,
+            max_phase_current_a=lim.max_phase_current_a,
+            binding=list(lim.binding),
+        )
+        for lim in limits.values()
+    ]
+
+
+def _acks(services: ApiServices, site_id: str, since: datetime) -> list[AckOut]:
+    out = []
+    for (station_id, evse_id), sent in sorted(services.limits_sent.items()):
+        if services.site_of(station_id) != site_id or sent.at < since:
+            continue
+        first = sent.limit.schedule[0][1] if sent.limit.schedule else None
+        out.append(
+            AckOut(
+                station_id=station_id,
+                evse_id=evse_id,
+                accepted=sent.accepted,
+                at=sent.at,
+                unit=sent.limit.unit.value,
+                limit=first,
+            )
+        )
+    return out
+
+
+async def _audit(
+    services: ApiServices,
+    who: Principal,
+    action: str,
+    site_id: str,
+    target: str,
+    request: dict[str, Any],
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await services.auditor.record(
+        who, action, "ok", site_id=site_id, target=target, request=request, detail=detail
+    )
+
+
+# -- sites and the limit tree -----------------------------------------------------------
+@router.get("/sites", response_model=list[Site])
+async def list_sites(services: Services, who: Caller) -> list[Site]:
+    who.require(Permission.SITES_READ, sited=False)
+    return [s for s in await _service(services).list_sites() if who.covers(s.id)]
+
+
+@router.get("/sites/{site_id}", response_model=Site, responses=_404)
+async def get_site(services: Services, who: Caller, site_id: SiteId) -> Site:
+    who.require(Permission.SITES_READ, site_id)
+    return await _service(services).get_site(site_id)
+
+
+@router.put("/sites/{site_id}", response_model=ApplyOut)
+async def put_site(services: Services, who: Caller, site_id: SiteId, body: Site) -> ApplyOut:
+    """Create or replace a whole site: limit tree, stations, assets, tariff (admin)."""
+    who.require(Permission.SITES_CREATE, site_id)
+    if body.id != site_id:
+        raise InvalidField(("body", "id"), f"the body's id {body.id!r} is not {site_id!r}")
+    result = await _service(services).apply(body)
+    out = _apply_out(result)
+    await _audit(
+        services,
+        who,
+        "site.apply",
+        site_id,
+        site_id,
+        {"revision": result.revision},
+        {"changes": out.changes},
+    )
+    return out
+
+
+@router.delete("/sites/{site_id}", status_code=204, responses=_404)
+async def delete_site(services: Services, who: Caller, site_id: SiteId) -> Response:
+    """Remove a site and its constraints (admin)."""
+    who.require(Permission.SITES_CREATE, site_id)
+    sites = _service(services)
+    await sites.get_site(site_id)
+    await sites.delete_site(site_id)
+    await _audit(services, who, "site.delete", site_id, site_id, {})
+    return Response(status_code=204)
+
+
+@router.put("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=_404)
+async def put_node(
+    services: Services, who: Caller, site_id: SiteId, node_id: NodeId, body: SiteNode
+) -> ApplyOut:
+    """Add or change one node of the limit tree (import/export W, per-phase A)."""
+    who.require(Permission.SITES_WRITE, site_id)
+    if body.id != node_id:
+        raise InvalidField(("body", "id"), f"the body's id {body.id!r} is not {node_id!r}")
+    out = _apply_out(await _service(services).put_node(site_id, body))
+    await _audit(
+        services,
+        who,
+        "site.node.put",
+        site_id,
+        node_id,
+        body.model_dump(mode="json"),
+        {"changes": out.changes},
+    )
+    return out
+
+
+@router.delete("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=_404)
+async def delete_node(
+    services: Services, who: Caller, site_id: SiteId, node_id: NodeId
+) -> ApplyOut:
+    who.require(Permission.SITES_WRITE, site_id)
+    out = _apply_out(await _service(services).delete_node(site_id, node_id))
+    await _audit(services, who, "site.node.delete", site_id, node_id, {}, {"changes": out.changes})
+    return out
+
+
+@router.get("/sites/{site_id}/limits", response_model=list[NodeLimitOut], responses=_404)
+async def limits(
+    services: Services,
+    who: Caller,
+    site_id: SiteId,
+    at: Annotated[datetime | None, Query(description="default: now")] = None,
+) -> list[NodeLimitOut]:
+    """Every node's limits in force: base limits narrowed by the active constraints
+    (strictest wins), with the constraints that bind."""
+    _aware("at", at)
+    who.require(Permission.SITES_READ, site_id)
+    return _limits(await _service(services).limits_in_force(site_id, at))
+
+
+@router.get("/sites/{site_id}/power", response_model=SitePowerOut, responses=_404)
+async def power(services: Services, who: Caller, site_id: SiteId) -> SitePowerOut:
+    """Site power now: each EVSE's latest measured power and the sums per node of the limit
+    tree, beside each node's limit in force."""
+    who.require(Permission.SITES_READ, site_id)
+    sites = _service(services)
+    site = await sites.get_site(site_id)
+    latest: dict[tuple[str, int], tuple[float, datetime]] = {}
+    for station in site.stations:
+        for stored in await services.store.latest_samples(station.id):
+            s = stored.sample
+            if s.measurand == "Power.Active.Import" and s.phase is None:
+                key = (station.id, stored.evse_id)
+                if key not in latest or latest[key][1] < s.timestamp:
+                    latest[key] = (s.value, s.timestamp)
+    evses = []
+    per_node = {node.id: 0.0 for node in site.nodes}
+    for station, evse, node in site.evses():
+        value = latest.get((station.id, evse.id))
+        evses.append(
+            EvsePowerOut(
+                station_id=station.id,
+                evse_id=evse.id,
+                power_w=None if value is None else value[0],
+                at=None if value is None else value[1],
+            )
+        )
+        if value is not None and node is not None:
+            for ancestor in site.ancestors(node):
+                per_node[ancestor] += value[0]
+    limits = await sites.limits_in_force(site_id)
+    return SitePowerOut(
+        site_id=site_id,
+        nodes=[
+            NodePowerOut(
+                node_id=node_id,
+                power_w=watts,
+                max_import_w=limits[node_id].max_import_w if node_id in limits else None,
+            )
+            for node_id, watts in per_node.items()
+        ],
+        evses=evses,
+    )
+
+
+# -- tariff -----------------------------------------------------------------------------
+@router.get("/sites/{site_id}/tariff", response_model=Tariff, responses=_404)
+async def get_tariff(services: Services, who: Caller, site_id: SiteId) -> Tariff:
+    who.require(Permission.TARIFFS_READ, site_id)
+    return (await _service(services).get_site(site_id)).tariff
+
+
+@router.put("/sites/{site_id}/tariff", response_model=ApplyOut, responses=_404)
+async def put_tariff(services: Services, who: Caller, site_id: SiteId, body: Tariff) -> ApplyOut:
+    """Time-of-use import prices, export price, demand charge (admin)."""
+    who.require(Permission.TARIFFS_WRITE, site_id)
+    out = _apply_out(await _service(services).set_tariff(site_id, body))
+    await _audit(services, who, "site.tariff.put", site_id, site_id, body.model_dump(mode="json"))
+    return out
+
+
+# -- constraints ------------------------------------------------------------------------
+@router.post(
+    "/sites/{site_id}/constraints",
+    response_model=ConstraintCreated,
+    status_code=201,
+    responses=_404,
+)
+async def create_constraint(
+    services: Services, who: Caller, site_id: SiteId, body: NewConstraint
+) -> ConstraintCreated:
+    """A cap, a demand-response reduction or a price signal on a node, for a time window.
+    Overlapping constraints combine to the strictest. The planner re-plans and the new limits
+    reach the stations within ``delivery_bound_s``; ``GET .../constraints/{id}`` then lists
+    which stations acknowledged."""
+    who.require(Permission.CONSTRAINTS_WRITE, site_id)
+    sites = _service(services)
+    constraint, warnings = await sites.create_constraint(site_id, body)
+    await _audit(
+        services,
+        who,
+        "constraint.create",
+        site_id,
+        constraint.id,
+        body.model_dump(mode="json"),
+        {"warnings": warnings},
+    )
+    return ConstraintCreated(
+        constraint=constraint,
+        warnings=warnings,
+        limits=_limits(await sites.limits_in_force(site_id)),
+        delivery_bound_s=DELIVERY_BOUND_S,
+    )
+
+
+@router.get("/sites/{site_id}/constraints", response_model=list[GridConstraint], responses=_404)
+async def list_constraints(
+    services: Services,
+    who: Caller,
+    site_id: SiteId,
+    active_at: Annotated[datetime | None, Query()] = None,
+    include_cancelled: Annotated[bool, Query()] = False,
+) -> list[GridConstraint]:
+    _aware("active_at", active_at)
+    who.require(Permission.CONSTRAINTS_READ, site_id)
+    sites = _service(services)
+    await sites.get_site(site_id)
+    return await sites.list_constraints(
+        site_id, active_at=active_at, include_cancelled=include_cancelled
+    )
+
+
+async def _status(
+    services: ApiServices, site_id: str, constraint: GridConstraint
+) -> ConstraintStatus:
+    since = constraint.cancelled_at or constraint.created_at
+    return ConstraintStatus(
+        constraint=constraint,
+        acknowledged=_acks(services, site_id, since),
+        delivery_bound_s=DELIVERY_BOUND_S,
+    )
+
+
+async def _constraint(services: ApiServices, site_id: str, constraint_id: str) -> GridConstraint:
+    from csms.sites import ConstraintNotFound
+
+    constraint = await _service(services).get_constraint(constraint_id)
+    if constraint.site_id != site_id:
+        raise ConstraintNotFound(constraint_id)
+    return constraint
+
+
+@router.get(
+    "/sites/{site_id}/constraints/{constraint_id}",
+    response_model=ConstraintStatus,
+    responses=_404,
+)
+async def get_constraint(
+    services: Services, who: Caller, site_id: SiteId, constraint_id: ConstraintId
+) -> ConstraintStatus:
+    """The constraint and the stations that acknowledged limits sent since it changed."""
+    who.require(Permission.CONSTRAINTS_READ, site_id)
+    return await _status(services, site_id, await _constraint(services, site_id, constraint_id))
+
+
+@router.delete(
+    "/sites/{site_id}/constraints/{constraint_id}",
+    response_model=ConstraintStatus,
+    responses=_404,
+)
+async def cancel_constraint(
+    services: Services, who: Caller, site_id: SiteId, constraint_id: ConstraintId
+) -> ConstraintStatus:
+    """Cancel a constraint (idempotent); it stays listed with ``include_cancelled``."""
+    who.require(Permission.CONSTRAINTS_WRITE, site_id)
+    await _constraint(services, site_id, constraint_id)
+    cancelled = await _service(services).cancel_constraint(constraint_id)
+    await _audit(services, who, "constraint.cancel", site_id, constraint_id, {})
+    return await _status(services, site_id, cancelled)
+
+
+# -- plan -------------------------------------------------------------------------------
+def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
+    planner = getattr(services.csms, "planner", None)
+    if planner is None:
+        return None
+    view = planner.view(site_id)
+    if view is None:
+        return None
+    # The per-step plan behind the view (the optimizer's Plan), when there is one.
+    plan = getattr(planner.planners.get(site_id), "last_plan", None)
+    steps: list[PlanStepOut] = []
+    storage: list[PlanStorageOut] = []
+    nodes: list[PlanNodeOut] = []
+    per_evse: dict[str, list[float]] = {}
+    if plan is not None:
+        at = plan.grid.start
+        for duration in plan.grid.step_durations_s:
+            steps.append(PlanStepOut(start=at, duration_s=duration))
+            at += timedelta(seconds=duration)
+        per_evse = {key: list(e.power_w) for key, e in plan.evses.items()}
+        storage = [
+            PlanStorageOut(storage_id=k, power_w=list(v.power_w), soc_wh=list(v.soc_wh))
+            for k, v in plan.storage.items()
+        ]
+        nodes = [
+            PlanNodeOut(
+                node_id=k,
+                power_w=list(n.power_w),
+                max_import_w=list(n.max_import_w),
+                binding=list(n.binding),
+            )
+            for k, n in plan.nodes.items()
+        ]
+    return PlanOut(
+        site_id=site_id,
+        planned_at=view.at,
+        status=view.status,
+        solve_s=view.solve_s,
+        non_compliance_count=view.non_compliance_count,
+        steps=steps,
+        evses=[
+            PlanEvseOut(
+                station_id=e.station_id,
+                evse_id=e.evse_id,
+                online=e.online,
+                transaction_id=e.transaction_id,
+                planned_w=e.planned_w,
+                sent_w=e.sent_w,
+                ack=e.ack,
+                confirmed_w=e.confirmed_w,
+                default_w=e.default_w,
+                measured_w=e.measured_w,
+                non_compliant=e.non_compliant,
+                power_w=per_evse.get(f"{e.station_id}/{e.evse_id}", []),
+            )
+            for e in view.evses
+        ],
+        storage=storage,
+        nodes=nodes,
+        limits=[],
+    )
+
+
+def _from_events(services: ApiServices, site_id: str) -> PlanOut:
+    last = services.plans.get(site_id)
+    evses = []
+    if last is not None:
+        for station_id, evse_id, limit_w in last.limits_w:
+            sent = services.limits_sent.get((station_id, evse_id))
+            evses.append(
+                PlanEvseOut(
+                    station_id=station_id,
+                    evse_id=evse_id,
+                    planned_w=limit_w,
+                    ack=None if sent is None else ("accepted" if sent.accepted else "rejected"),
+                )
+            )
+    return PlanOut(
+        site_id=site_id,
+        planned_at=None if last is None else last.at,
+        status=None if last is None else last.status,
+        evses=evses,
+        limits=[],
+    )
+
+
+@router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=_404)
+async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
+    """The plan in force: per EVSE and storage unit the planned power per time step, the
+    limit sent and whether the station confirmed it; per node the planned power, its limit
+    and what binds in each step; and the limits in force with the binding grid constraints."""
+    who.require(Permission.PLANS_READ, site_id)
+    sites = _service(services)
+    await sites.get_site(site_id)
+    out = _from_planner(services, site_id) or _from_events(services, site_id)
+    return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})

@@ -1,0 +1,172 @@
+"""Transactions (charging sessions): list with filters, one by id, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from csms.api.auth import Permission, Principal
+from csms.api.deps import AUTH_ERRORS, Caller, Services
+from csms.api.exceptions import InvalidField, ResourceNotFound
+from csms.api.models import ErrorOut, SiteId, TransactionOut
+from csms.api.services import ApiServices
+from csms.domain import Transaction
+
+__all__ = ["TransactionFilter", "router"]
+
+router = APIRouter(tags=["transactions"], responses=AUTH_ERRORS)
+
+CSV_COLUMNS = (
+    "id",
+    "station_id",
+    "site_id",
+    "evse_id",
+    "connector_id",
+    "id_token",
+    "started_at",
+    "stopped_at",
+    "meter_start_wh",
+    "meter_stop_wh",
+    "energy_wh",
+    "stop_reason",
+    "cost",
+    "currency",
+)
+
+
+class TransactionFilter:
+    def __init__(
+        self,
+        station_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
+        site_id: Annotated[SiteId | None, Query()] = None,
+        id_token: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+        since: Annotated[datetime | None, Query(description="started at or after")] = None,
+        until: Annotated[datetime | None, Query(description="started before")] = None,
+        active: Annotated[bool | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> None:
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidField(("query", name), "must include a time zone offset")
+        if since is not None and until is not None and until <= since:
+            raise InvalidField(("query", "until"), "until must be after since")
+        self.station_id = station_id
+        self.site_id = site_id
+        self.id_token = id_token
+        self.since = since
+        self.until = until
+        self.active = active
+        self.limit = limit
+
+
+Filter = Annotated[TransactionFilter, Depends()]
+
+
+async def _select(
+    services: ApiServices, who: Principal, f: TransactionFilter
+) -> list[TransactionOut]:
+    who.require(Permission.TRANSACTIONS_READ, f.site_id, sited=f.site_id is not None)
+    if f.station_id is not None:
+        record = await services.store.get_station(f.station_id)
+        site = services.station_site(record) if record is not None else None
+        who.require(Permission.TRANSACTIONS_READ, site)
+    rows = await services.store.list_transactions(
+        station_id=f.station_id,
+        active=f.active,
+        since=f.since,
+        until=f.until,
+        limit=f.limit if f.id_token is None and who.sites is None and f.site_id is None else 100000,
+    )
+    out: list[TransactionOut] = []
+    for tx in rows:
+        site_id = services.site_of(tx.station_id)
+        if not who.covers(site_id) or (f.site_id is not None and site_id != f.site_id):
+            continue
+        if f.id_token is not None and tx.id_token != f.id_token:
+            continue
+        out.append(await _out(services, tx, site_id))
+        if len(out) >= f.limit:
+            break
+    return out
+
+
+async def _out(services: ApiServices, tx: Transaction, site_id: str | None) -> TransactionOut:
+    cost, currency = await services.cost_of(tx, site_id)
+    return TransactionOut(
+        id=tx.id,
+        station_id=tx.station_id,
+        site_id=site_id,
+        station_tx_id=tx.station_tx_id,
+        evse_id=tx.evse_id,
+        connector_id=tx.connector_id,
+        id_token=tx.id_token,
+        started_at=tx.started_at,
+        stopped_at=tx.stopped_at,
+        active=tx.active,
+        meter_start_wh=tx.meter_start_wh,
+        meter_stop_wh=tx.meter_stop_wh,
+        energy_wh=tx.energy_wh,
+        stop_reason=tx.stop_reason,
+        cost=cost,
+        currency=currency,
+    )
+
+
+def _cell(value: object) -> object:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with ``'``
+    (id tokens and station ids come from outside)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@router.get("/transactions", response_model=list[TransactionOut])
+async def list_transactions(services: Services, who: Caller, f: Filter) -> list[TransactionOut]:
+    """Sessions on the caller's sites, oldest first."""
+    return await _select(services, who, f)
+
+
+@router.get(
+    "/transactions.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def export_transactions(services: Services, who: Caller, f: Filter) -> Response:
+    """The same selection as CSV, with energy (Wh) and cost when the site has a tariff."""
+    rows = await _select(services, who, f)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        data = row.model_dump(mode="json")
+        writer.writerow([_cell(data[c]) for c in CSV_COLUMNS])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="transactions.csv"'},
+    )
+
+
+@router.get(
+    "/transactions/{transaction_id}",
+    response_model=TransactionOut,
+    responses={404: {"model": ErrorOut, "description": "no such transaction"}},
+)
+async def get_transaction(
+    services: Services,
+    who: Caller,
+    transaction_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> TransactionOut:
+    who.require(Permission.TRANSACTIONS_READ, sited=False)
+    tx = await services.store.get_transaction(transaction_id)
+    if tx is None:
+        raise ResourceNotFound(f"no transaction {transaction_id}")
+    site_id = services.site_of(tx.station_id)
+    who.require(Permission.TRANSACTIONS_READ, site_id)
+    return await _out(services, tx, site_id)

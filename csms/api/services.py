@@ -1,0 +1,198 @@
+"""Everything the API's routes use, assembled around a running :class:`~csms.app.Csms`.
+
+::
+
+    services = ApiServices(csms)            # csms started (its store open)
+    await services.start()                  # event hub on the bus, webhook workers
+    app = create_app(services)
+    ...
+    await services.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from csms.api.audit import Auditor
+from csms.api.costs import energy_cost
+from csms.api.repository import ApiRepository, open_repository
+from csms.api.stream import EventHub
+from csms.api.webhooks import WebhookDispatcher
+from csms.config import ApiSettings
+from csms.events import (
+    ChargingLimitSent,
+    PlanUpdated,
+    SiteChanged,
+    StationBooted,
+    StationConnected,
+)
+from csms.store.base import StationRecord
+
+if TYPE_CHECKING:
+    import httpx
+
+    from csms.app import Csms
+    from csms.domain import Transaction
+    from csms.sites import SiteService
+
+__all__ = ["ApiServices"]
+
+logger = logging.getLogger(__name__)
+
+
+class ApiServices:
+    def __init__(
+        self,
+        csms: Csms,
+        *,
+        settings: ApiSettings | None = None,
+        repo: ApiRepository | None = None,
+        sites: Any = None,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        from csms.api.jobs import JobManager
+
+        self.csms = csms
+        self.settings = settings or csms.settings.api
+        self.store = csms.store
+        self.commands = csms.commands
+        self.clock = csms.clock
+        self.repo: ApiRepository = repo if repo is not None else open_repository(csms.store)
+        self.auditor = Auditor(self.repo, now=self.now)
+        self.jobs = JobManager(self.repo, self.auditor, now=self.now)
+        self.hub = EventHub(
+            now=self.now,
+            site_of=self.site_of,
+            replay_events=(settings or csms.settings.api).stream_replay_events,
+        )
+        #: the site service (``csms.sites``)
+        self.sites: SiteService | None = (
+            sites if sites is not None else getattr(csms, "sites", None)
+        )
+        #: the last plan per site and the last limit sent per (station, EVSE), from the bus
+        self.plans: dict[str, PlanUpdated] = {}
+        self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
+        s = self.settings
+        self.webhooks = WebhookDispatcher(
+            self.repo,
+            now=self.now,
+            max_attempts=s.webhook_max_attempts,
+            initial_backoff_s=s.webhook_initial_backoff_s,
+            max_backoff_s=s.webhook_max_backoff_s,
+            timeout_s=s.webhook_timeout_s,
+            max_queue=s.webhook_queue,
+            transport=webhook_transport,
+        )
+        self._site_of: dict[str, str | None] = {}
+        self._placed: dict[str, str] = {}
+        self._refreshes: set[asyncio.Future[None]] = set()
+        self._unsubscribe: list[Any] = []
+        self.started = False
+
+    def _on_domain_event(self, event: Any) -> None:
+        if isinstance(event, PlanUpdated):
+            self.plans[event.site_id] = event
+        elif isinstance(event, ChargingLimitSent):
+            self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
+        elif isinstance(event, SiteChanged) and self.started:
+            self._background(self.refresh_stations())
+        elif (
+            isinstance(event, StationConnected | StationBooted)
+            and self.started
+            and event.station_id not in self._site_of
+        ):
+            # Registered since the start (by the CLI or another node): learn its site.
+            self._background(self._learn_station(event.station_id))
+        # Converting costs: only when a stream client or a webhook listens.
+        self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _learn_station(self, station_id: str) -> None:
+        record = await self.store.get_station(station_id)
+        if record is not None:
+            self._site_of[station_id] = self.station_site(record)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def site_of(self, station_id: str) -> str | None:
+        return self._site_of.get(station_id)
+
+    def station_site(self, record: StationRecord) -> str | None:
+        """A station's site: its registration's, else the site whose model places it."""
+        return record.site_id or self._placed.get(record.station_id)
+
+    def remember_station(self, station_id: str, site_id: str | None) -> None:
+        self._site_of[station_id] = site_id or self._placed.get(station_id)
+
+    def forget_station(self, station_id: str) -> None:
+        self._site_of.pop(station_id, None)
+
+    async def cost_of(
+        self, tx: Transaction, site_id: str | None
+    ) -> tuple[float | None, str | None]:
+        """The energy cost of ``tx`` under its site's tariff and price signals:
+        ``(cost, currency)``, or Nones without a site or energy readings."""
+        from csms.sites import SiteNotFound
+        from csms.sites.constraints import price_in_force
+
+        if self.sites is None or site_id is None or tx.meter_start_wh is None:
+            return None, None
+        points = [(tx.started_at, tx.meter_start_wh)]
+        for stored in await self.store.samples_for_transaction(tx.id):
+            sample = stored.sample
+            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+                points.append((sample.timestamp, sample.value))
+        if tx.stopped_at is not None and tx.meter_stop_wh is not None:
+            points.append((tx.stopped_at, tx.meter_stop_wh))
+        if len(points) < 2:
+            return None, None
+        try:
+            site = await self.sites.get_site(site_id)
+        except SiteNotFound:
+            return None, None
+        constraints = await self.sites.list_constraints(site_id)
+        cost = energy_cost(points, lambda at: price_in_force(site, constraints, at))
+        return round(cost, 4), site.tariff.currency
+
+    async def refresh_stations(self) -> None:
+        """Station -> site: the station's registration, else the site that places it."""
+        placed: dict[str, str] = {}
+        if self.sites is not None:
+            for site in await self.sites.list_sites():
+                for station in site.stations:
+                    placed.setdefault(station.id, site.id)
+        self._placed = placed
+        self._site_of = {
+            r.station_id: self.station_site(r) for r in await self.store.list_stations()
+        }
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        await self.refresh_stations()
+        await self.webhooks.start()
+        self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
+        self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for task in tuple(self._refreshes):
+            task.cancel()
+        self.hub.close()
+        await self.jobs.stop()
+        await self.webhooks.stop()

@@ -1,0 +1,355 @@
+"""The API's records in the central system's SQL database (through the store's writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from csms.api import tables as t
+from csms.api.auth import ApiToken, Role
+from csms.api.records import (
+    AuditEntry,
+    DeliveryStatus,
+    Job,
+    JobStatus,
+    Webhook,
+    WebhookDelivery,
+)
+from csms.exceptions import StoreError, StoreUnavailable
+from csms.store import SqlStore
+from csms.store.transient import is_transient
+from csms.store.writer import WriteOp
+
+__all__ = ["SqlApiRepository"]
+
+R = TypeVar("R")
+
+
+def _token(m: sa.RowMapping) -> ApiToken:
+    sites = m["sites"]
+    return ApiToken(
+        token_id=m["token_id"],
+        secret_hash=m["secret_hash"],
+        name=m["name"],
+        role=Role(m["role"]),
+        sites=None if sites is None else frozenset(sites),
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        revoked_at=m["revoked_at"],
+    )
+
+
+def _audit(m: sa.RowMapping) -> AuditEntry:
+    return AuditEntry(
+        id=int(m["id"]),
+        at=m["at"],
+        token_id=m["token_id"],
+        actor=m["actor"],
+        role=m["role"],
+        action=m["action"],
+        result=m["result"],
+        site_id=m["site_id"],
+        station_id=m["station_id"],
+        target=m["target"],
+        request=dict(m["request"]),
+        detail=dict(m["detail"]),
+    )
+
+
+def _job(m: sa.RowMapping) -> Job:
+    return Job(
+        job_id=m["job_id"],
+        token_id=m["token_id"],
+        idempotency_key=m["idempotency_key"],
+        request_hash=m["request_hash"],
+        command=m["command"],
+        station_id=m["station_id"],
+        site_id=m["site_id"],
+        request=dict(m["request"]),
+        status=JobStatus(m["status"]),
+        created_at=m["created_at"],
+        result=m["result"],
+        error=m["error"],
+        finished_at=m["finished_at"],
+    )
+
+
+def _hook(m: sa.RowMapping) -> Webhook:
+    return Webhook(
+        webhook_id=m["webhook_id"],
+        url=m["url"],
+        secret=m["secret"],
+        event_types=tuple(m["event_types"]),
+        created_by=m["created_by"],
+        created_at=m["created_at"],
+        site_id=m["site_id"],
+        station_id=m["station_id"],
+    )
+
+
+def _delivery(m: sa.RowMapping) -> WebhookDelivery:
+    return WebhookDelivery(
+        delivery_id=m["delivery_id"],
+        webhook_id=m["webhook_id"],
+        event_id=m["event_id"],
+        event_type=m["event_type"],
+        status=DeliveryStatus(m["status"]),
+        attempts=m["attempts"],
+        created_at=m["created_at"],
+        last_status_code=m["last_status_code"],
+        last_error=m["last_error"],
+        last_attempt_at=m["last_attempt_at"],
+        delivered_at=m["delivered_at"],
+    )
+
+
+class SqlApiRepository:
+    """:class:`~csms.api.repository.ApiRepository` on the store's database."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        return await self._store.writer.submit(WriteOp(run))
+
+    async def _exec(self, stmt: Any) -> int:
+        async def run(conn: AsyncConnection) -> int:
+            return int((await conn.execute(stmt)).rowcount)
+
+        return await self._write(run)
+
+    async def _all(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
+        try:
+            async with self._store.engine.connect() as conn:
+                return list((await conn.execute(stmt)).mappings().all())
+        except sa.exc.SQLAlchemyError as exc:
+            if is_transient(exc):
+                raise StoreUnavailable(f"database unavailable: {exc}") from exc
+            raise StoreError(f"database error: {exc}") from exc
+
+    async def _one(self, stmt: sa.Select[Any]) -> sa.RowMapping | None:
+        rows = await self._all(stmt)
+        return rows[0] if rows else None
+
+    # -- tokens ---------------------------------------------------------------------------
+    async def add_token(self, token: ApiToken) -> None:
+        await self._exec(
+            sa.insert(t.api_tokens).values(
+                token_id=token.token_id,
+                secret_hash=token.secret_hash,
+                name=token.name,
+                role=token.role.value,
+                sites=None if token.sites is None else sorted(token.sites),
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                revoked_at=token.revoked_at,
+            )
+        )
+
+    async def get_token(self, token_id: str) -> ApiToken | None:
+        m = await self._one(sa.select(t.api_tokens).where(t.api_tokens.c.token_id == token_id))
+        return None if m is None else _token(m)
+
+    async def list_tokens(self) -> list[ApiToken]:
+        c = t.api_tokens.c
+        rows = await self._all(sa.select(t.api_tokens).order_by(c.created_at, c.token_id))
+        return [_token(m) for m in rows]
+
+    async def revoke_token(self, token_id: str, at: datetime) -> bool:
+        c = t.api_tokens.c
+        if await self.get_token(token_id) is None:
+            return False
+        await self._exec(
+            sa.update(t.api_tokens)
+            .where(c.token_id == token_id, c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return True
+
+    # -- audit ----------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        values: dict[str, Any] = {
+            "at": entry.at,
+            "token_id": entry.token_id,
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "site_id": entry.site_id,
+            "station_id": entry.station_id,
+            "target": entry.target,
+            "request": entry.request,
+            "result": entry.result,
+            "detail": entry.detail,
+        }
+
+        async def run(conn: AsyncConnection) -> int:
+            result = await conn.execute(sa.insert(t.audit_log).values(values))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+        new_id = await self._write(run)
+        return AuditEntry(**{**values, "id": new_id})
+
+    async def list_audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        action: str | None = None,
+        site_ids: frozenset[str] | None = None,
+        action_prefixes: tuple[str, ...] | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        c = t.audit_log.c
+        stmt = sa.select(t.audit_log)
+        if since is not None:
+            stmt = stmt.where(c.at >= since)
+        if until is not None:
+            stmt = stmt.where(c.at < until)
+        if action is not None:
+            stmt = stmt.where(c.action == action)
+        if site_ids is not None:
+            stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
+        if action_prefixes is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    sa.false(),
+                    *(sa.func.substr(c.action, 1, len(p)) == p for p in action_prefixes),
+                )
+            )
+        rows = await self._all(stmt.order_by(c.id.desc()).limit(max(limit, 0)))
+        return [_audit(m) for m in rows]
+
+    # -- jobs -----------------------------------------------------------------------------
+    async def add_job(self, job: Job) -> None:
+        await self._exec(
+            sa.insert(t.jobs).values(
+                job_id=job.job_id,
+                token_id=job.token_id,
+                idempotency_key=job.idempotency_key,
+                request_hash=job.request_hash,
+                command=job.command,
+                station_id=job.station_id,
+                site_id=job.site_id,
+                request=job.request,
+                status=job.status.value,
+                result=job.result,
+                error=job.error,
+                created_at=job.created_at,
+                finished_at=job.finished_at,
+            )
+        )
+
+    async def finish_job(self, job: Job) -> None:
+        await self._exec(
+            sa.update(t.jobs)
+            .where(t.jobs.c.job_id == job.job_id)
+            .values(
+                status=job.status.value,
+                result=job.result,
+                error=job.error,
+                finished_at=job.finished_at,
+            )
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        m = await self._one(sa.select(t.jobs).where(t.jobs.c.job_id == job_id))
+        return None if m is None else _job(m)
+
+    async def find_job(self, token_id: str, idempotency_key: str) -> Job | None:
+        c = t.jobs.c
+        m = await self._one(
+            sa.select(t.jobs).where(c.token_id == token_id, c.idempotency_key == idempotency_key)
+        )
+        return None if m is None else _job(m)
+
+    async def list_jobs(
+        self,
+        *,
+        station_id: str | None = None,
+        status: str | None = None,
+        site_ids: frozenset[str] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        c = t.jobs.c
+        stmt = sa.select(t.jobs)
+        if station_id is not None:
+            stmt = stmt.where(c.station_id == station_id)
+        if status is not None:
+            stmt = stmt.where(c.status == status)
+        if site_ids is not None:
+            stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
+        rows = await self._all(
+            stmt.order_by(c.created_at.desc(), c.job_id.desc()).limit(max(limit, 0))
+        )
+        return [_job(m) for m in rows]
+
+    # -- webhooks -------------------------------------------------------------------------
+    async def add_webhook(self, hook: Webhook) -> None:
+        await self._exec(
+            sa.insert(t.webhooks).values(
+                webhook_id=hook.webhook_id,
+                url=hook.url,
+                secret=hook.secret,
+                event_types=list(hook.event_types),
+                site_id=hook.site_id,
+                station_id=hook.station_id,
+                created_by=hook.created_by,
+                created_at=hook.created_at,
+            )
+        )
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        return (
+            await self._exec(sa.delete(t.webhooks).where(t.webhooks.c.webhook_id == webhook_id)) > 0
+        )
+
+    async def list_webhooks(self) -> list[Webhook]:
+        c = t.webhooks.c
+        rows = await self._all(sa.select(t.webhooks).order_by(c.created_at, c.webhook_id))
+        return [_hook(m) for m in rows]
+
+    async def put_delivery(self, delivery: WebhookDelivery) -> None:
+        values = {
+            "webhook_id": delivery.webhook_id,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "status": delivery.status.value,
+            "attempts": delivery.attempts,
+            "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error,
+            "created_at": delivery.created_at,
+            "last_attempt_at": delivery.last_attempt_at,
+            "delivered_at": delivery.delivered_at,
+        }
+        c = t.webhook_deliveries.c
+
+        async def run(conn: AsyncConnection) -> None:
+            result = await conn.execute(
+                sa.update(t.webhook_deliveries)
+                .where(c.delivery_id == delivery.delivery_id)
+                .values(values)
+            )
+            if result.rowcount == 0:
+                await conn.execute(
+                    sa.insert(t.webhook_deliveries).values(
+                        delivery_id=delivery.delivery_id, **values
+                    )
+                )
+
+        await self._write(run)
+
+    async def list_deliveries(self, webhook_id: str, *, limit: int = 100) -> list[WebhookDelivery]:
+        c = t.webhook_deliveries.c
+        rows = await self._all(
+            sa.select(t.webhook_deliveries)
+            .where(c.webhook_id == webhook_id)
+            .order_by(c.created_at.desc(), c.delivery_id.desc())
+            .limit(max(limit, 0))
+        )
+        return [_delivery(m) for m in rows]

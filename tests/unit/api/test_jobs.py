@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from csms.api.audit import Auditor
+from csms.api.auth import Principal, Role
+from csms.api.exceptions import IdempotencyMismatch
+from csms.api.jobs import JobManager, request_hash
+from csms.api.records import JobStatus
+from csms.api.repository import MemoryApiRepository
+from csms.exceptions import CommandRejected
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+WHO = Principal("tok", "fm", Role.FLEET_MANAGER, frozenset({"a"}))
+
+
+def manager() -> tuple[JobManager, MemoryApiRepository]:
+    repo = MemoryApiRepository()
+    return JobManager(repo, Auditor(repo, now=lambda: T0), now=lambda: T0), repo
+
+
+def test_request_hash_ignores_key_order() -> None:
+    assert request_hash({"a": 1, "b": [1, 2]}) == request_hash({"b": [1, 2], "a": 1})
+    assert request_hash({"a": 1}) != request_hash({"a": 2})
+
+
+async def test_idempotent_submit_runs_once() -> None:
+    jobs, repo = manager()
+    calls: list[dict[str, Any]] = []
+
+    async def run(request: dict[str, Any]) -> dict[str, Any]:
+        calls.append(request)
+        await asyncio.sleep(0)
+        return {"status": "Accepted"}
+
+    req = {"command": "reset", "station_id": "CP1"}
+    first, made = await jobs.submit(
+        WHO,
+        command="reset",
+        station_id="CP1",
+        site_id="a",
+        request=req,
+        run=run,
+        idempotency_key="k",
+    )
+    again, made_again = await jobs.submit(
+        WHO,
+        command="reset",
+        station_id="CP1",
+        site_id="a",
+        request=dict(req),
+        run=run,
+        idempotency_key="k",
+    )
+    assert (made, made_again, again.job_id) == (True, False, first.job_id)
+    done = await jobs.get(first.job_id, wait_s=5)
+    assert done is not None and done.status is JobStatus.SUCCEEDED
+    assert done.result == {"status": "Accepted"}
+    assert calls == [req]
+    with pytest.raises(IdempotencyMismatch):
+        await jobs.submit(
+            WHO,
+            command="reset",
+            station_id="CP1",
+            site_id="a",
+            request={**req, "hard": True},
+            run=run,
+            idempotency_key="k",
+        )
+    assert [(e.action, e.result) for e in await repo.list_audit()] == [
+        ("command.reset", "succeeded"),
+        ("command.reset", "accepted"),
+    ]
+
+
+async def test_a_refusal_fails_the_job_with_the_status() -> None:
+    jobs, _ = manager()
+
+    async def run(request: dict[str, Any]) -> dict[str, Any]:
+        raise CommandRejected("CP1", "Reset", "Rejected")
+
+    job, _ = await jobs.submit(
+        WHO, command="reset", station_id="CP1", site_id="a", request={}, run=run
+    )
+    done = await jobs.get(job.job_id, wait_s=5)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert done.error == {
+        "type": "CommandRejected",
+        "message": "Reset to CP1: station answered Rejected",
+        "status": "Rejected",
+    }
+    await jobs.stop()
