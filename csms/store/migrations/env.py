@@ -5,11 +5,17 @@ made from ``sqlalchemy.url`` when run by the ``alembic`` command."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 from csms.store.tables import metadata
+
+# Every module that puts tables on the shared metadata, so that comparisons see the schema
+# as a whole: the store's own tables, the sites and the HTTP API's.
+importlib.import_module("csms.sites.tables")
+importlib.import_module("csms.api.tables")
 
 config = context.config
 target_metadata = metadata
