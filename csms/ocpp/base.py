@@ -39,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 
 from csms.core.commands import CommandResult
 from csms.core.service import CentralSystem
-from csms.domain import RegistrationStatus
+from csms.domain import BootInfo, RegistrationStatus
 from csms.exceptions import CommandFailed, CommandTimeout, StationOffline
 from csms.ocpp import validation
 from csms.ocpp.casing import to_camel, to_snake
@@ -131,6 +131,23 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             pass
         finally:
             self.fail_pending()
+
+    # -- what both versions answer alike -----------------------------------------------------
+    async def boot_answer(self, info: BootInfo) -> dict[str, Any]:
+        """Record a boot with the core; the BootNotification answer has the same shape in
+        1.6 and 2.0.1."""
+        decision = await self.central.boot(self.station_id, info)
+        self.registration = decision.status
+        return {
+            "currentTime": format_timestamp(self.central.clock.now()),
+            "interval": decision.interval_s,
+            "status": decision.status.value,
+        }
+
+    @on("Heartbeat")
+    async def on_heartbeat(self) -> dict[str, Any]:
+        now = await self.central.heartbeat(self.station_id)
+        return {"currentTime": format_timestamp(now)}
 
     def fail_pending(self) -> None:
         for action, fut in self._pending.values():

@@ -83,18 +83,7 @@ class V201Connection(OcppConnection):
             reason=reason,
             ocpp_version="2.0.1",
         )
-        decision = await self.central.boot(self.station_id, info)
-        self.registration = decision.status
-        return {
-            "currentTime": format_timestamp(self.central.clock.now()),
-            "interval": decision.interval_s,
-            "status": decision.status.value,
-        }
-
-    @on("Heartbeat")
-    async def on_heartbeat(self) -> dict[str, Any]:
-        now = await self.central.heartbeat(self.station_id)
-        return {"currentTime": format_timestamp(now)}
+        return await self.boot_answer(info)
 
     @on("StatusNotification")
     async def on_status_notification(
