@@ -5,7 +5,7 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
 from csms.telemetry.exceptions import LineProtocolError
-from csms.telemetry.lineprotocol import meter_line, parse_line
+from csms.telemetry.lineprotocol import _parse_escaped, meter_line, parse_line
 
 CASES = [
     dict(
@@ -94,3 +94,29 @@ def test_parse_types_and_escaped_strings() -> None:
 def test_parse_rejects_malformed_lines(bad: str) -> None:
     with pytest.raises(LineProtocolError):
         parse_line(bad)
+
+
+PLAIN_LINES = [
+    "meter,station=CP-1,evse=1,measurand=Power.Active.Import,phase=L1 value=7.4e3 1767225600000",
+    "meter,station=CP-1 value=1i,ok=t 1",
+    "status,station=CP-2 code=3u",
+    "m value=1",
+    "m,station=CP-1 value=x 1",  # bad field value
+    "m,station value=1 1",  # bad tag
+    "m value=1 1 2",  # too many sections
+    ",station=CP-1 value=1 1",  # empty measurement
+    "m value=1 soon",  # bad timestamp
+]
+
+
+@pytest.mark.parametrize("line", PLAIN_LINES)
+def test_plain_lines_parse_as_the_escape_aware_parser_does(line: str) -> None:
+    """Lines without escapes or quotes take a fast path that must agree exactly."""
+    try:
+        expected = _parse_escaped(line.strip(), line)
+    except LineProtocolError as exc:
+        with pytest.raises(LineProtocolError) as got:
+            parse_line(line)
+        assert str(got.value) == str(exc)
+    else:
+        assert parse_line(line) == expected
