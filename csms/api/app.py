@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from csms.api.exceptions import ApiError, InvalidField, Unauthorized
@@ -232,4 +232,21 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     routers = (stations, id_tokens, transactions, commands, events, webhook_routes, audit, sites)
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
+    _add_metrics(app, services)
     return app
+
+
+def _add_metrics(app: FastAPI, services: ApiServices) -> None:
+    """``GET /metrics``: the telemetry counters (outbox depth, points written, retried,
+    dropped, rejected) in Prometheus text format, for any valid API token."""
+    from csms.api.deps import get_principal
+    from csms.api.exceptions import ResourceNotFound
+
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(get_principal)])
+    def metrics() -> PlainTextResponse:
+        telemetry = services.csms.telemetry
+        if telemetry is None:
+            raise ResourceNotFound("telemetry is disabled")
+        return PlainTextResponse(
+            telemetry.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
