@@ -85,8 +85,8 @@ def clock_from_args(args: argparse.Namespace) -> Clock:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chargegrid",
-        description="Run EV charging networks: OCPP central system, charging planner, "
-        "storage control, simulators and dashboards.",
+        description="Run EV charging networks: OCPP central system with its HTTP API, "
+        "charging planner, simulators and telemetry.",
     )
     parser.add_argument("--version", action="version", version=f"chargegrid {__version__}")
     parser.add_argument(
