@@ -134,6 +134,12 @@ class PlannerService:
         for station in site.stations:
             self._station_site[station.id] = site_id
         self.planners[site_id] = planner
+        # Events reach this planner from now on; a session that started while the site was
+        # being loaded (after the first read above) is only in the store: take it too.
+        for tx in await self.store.list_transactions(active=True, limit=100_000):
+            ev = state.evse_of(tx.station_id, tx.evse_id)
+            if ev is not None and ev.tx is None:
+                state.take_transaction(tx)
         planner.start()
         planner.trigger("start", urgent=True)
         for station in site.stations:

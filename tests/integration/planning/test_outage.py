@@ -72,11 +72,18 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
     run = asyncio.create_task(fleet.run(until=START + timedelta(seconds=3300)))
     try:
         await clock.sleep(1200 - (clock.now() - START).total_seconds())
-        before = {
-            ev.key: ev.tx.id
-            for ev in first.planner.planners["depot"].state.evses.values()
-            if ev.tx is not None
-        }
+        # Every EV has arrived by now (the last at 960 s); wait, bounded, until the CSMS
+        # has seen each of their transactions start (a loaded machine may lag a little).
+        deadline = time.monotonic() + 20.0
+        while True:
+            before = {
+                ev.key: ev.tx.id
+                for ev in first.planner.planners["depot"].state.evses.values()
+                if ev.tx is not None
+            }
+            if len(before) == STATIONS * CONNECTORS or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert len(before) == STATIONS * CONNECTORS
         delivered = {
             ev.key: ev.delivered_wh for ev in first.planner.planners["depot"].state.evses.values()
