@@ -7,9 +7,12 @@ Transaction-related ones (:data:`TX_MESSAGES`) go through the offline queue.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from chargegrid.charging_profiles import CompositeSchedule
 
 __all__ = [
     "TX_MESSAGES",
@@ -26,6 +29,7 @@ __all__ = [
     "TransactionStarted",
     "iso",
     "sampled_values",
+    "schedule_periods",
 ]
 
 
@@ -192,3 +196,16 @@ def sampled_values(sample: MeterSample) -> list[dict[str, Any]]:
     for v in values:
         v["context"] = sample.context
     return values
+
+
+def schedule_periods(schedule: CompositeSchedule) -> list[dict[str, Any]]:
+    """A composite schedule's periods as GetCompositeSchedule answers carry them (both
+    versions), limits rounded down to 0.1: the 1.6 schema wants multiples of 0.1."""
+    return [
+        {
+            "start_period": p.start_period_s,
+            "limit": math.floor(p.limit * 10) / 10,
+            "number_phases": p.number_phases,
+        }
+        for p in schedule.periods
+    ]

@@ -7,7 +7,6 @@ answer; follow-up messages go to the runner's outbox (never a call from inside a
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from simulators.messages import (
     TransactionStarted,
     iso,
     sampled_values,
+    schedule_periods,
 )
 from simulators.runner import OutItem, StationRunner
 from simulators.station import Station
@@ -140,14 +140,7 @@ class V16ChargePoint(ChargePoint):
             return call_result.GetCompositeSchedule(status="Rejected")
         unit = RateUnit(charging_rate_unit or "W")
         sched = self.station.composite(connector_id, duration_s=duration, unit=unit, now=now)
-        periods = [
-            {
-                "start_period": p.start_period_s,
-                "limit": math.floor(p.limit * 10) / 10,  # the schema wants multiples of 0.1
-                "number_phases": p.number_phases,
-            }
-            for p in sched.periods
-        ]
+        periods = schedule_periods(sched)
         return call_result.GetCompositeSchedule(
             status="Accepted",
             connector_id=connector_id,

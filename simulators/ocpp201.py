@@ -8,7 +8,6 @@ Transactions are TransactionEvents (Started / Updated / Ended) with a per-transa
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from simulators.messages import (
     TransactionStarted,
     iso,
     sampled_values,
+    schedule_periods,
 )
 from simulators.runner import OutItem, StationRunner
 from simulators.station import Station
@@ -184,14 +184,7 @@ class V201ChargePoint(ChargePoint):
             return call_result.GetCompositeSchedule(status="Rejected")
         unit = RateUnit(charging_rate_unit or "W")
         sched = self.station.composite(evse_id, duration_s=duration, unit=unit, now=now)
-        periods = [
-            {
-                "start_period": p.start_period_s,
-                "limit": math.floor(p.limit * 10) / 10,  # the schema wants multiples of 0.1
-                "number_phases": p.number_phases,
-            }
-            for p in sched.periods
-        ]
+        periods = schedule_periods(sched)
         if not periods:
             periods = [{"start_period": 0, "limit": 0.0}]
         return call_result.GetCompositeSchedule(
