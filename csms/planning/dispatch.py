@@ -12,7 +12,16 @@ from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import NodeLimit
 from csms.sites.model import StationQuirks
 
-__all__ = ["Dispatch", "choose", "current_w", "executable_w", "make_limit", "window_end"]
+__all__ = [
+    "Dispatch",
+    "carry_over",
+    "choose",
+    "current_w",
+    "executable_w",
+    "fallback_w",
+    "make_limit",
+    "window_end",
+]
 
 #: Profile ids: one TxProfile and one TxDefaultProfile per EVSE, replaced in place.
 TX_PROFILE_ID = 1_000
@@ -97,23 +106,19 @@ def make_limit(
     )
 
 
-def current_w(ev: EvseState) -> float:
-    """What the EVSE may draw now as far as the planner knows."""
+def current_w(ev: EvseState, now: datetime | None = None) -> float:
+    """What the EVSE may draw now as far as the planner knows: its TxProfile limit while that
+    lasts (accepted or still unanswered), else its fallback."""
     sent, tx = ev.sent, ev.tx
     if (
         sent is not None
         and tx is not None
         and sent.transaction_id == tx.id
-        and sent.state
-        in (
-            "accepted",
-            "pending",
-        )
+        and sent.state in ("accepted", "pending")
+        and (now is None or sent.valid_to is None or sent.valid_to > now)
     ):
         return sent.limit_w
-    if ev.default_w is not None:
-        return ev.default_w
-    return ev.evse.max_power_w
+    return fallback_w(ev)
 
 
 def choose(
@@ -141,7 +146,7 @@ def choose(
         fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
         expiring = sent is not None and sent.valid_to is not None and sent.valid_to < valid_to
         retry = sent is not None and sent.state in ("rejected", "failed")
-        wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev)) > deadband_w
+        wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev, now)) > deadband_w
     # A node over its limit with the held-back values: send its held-back decreases too.
     forced: set[str] = set()
     for node in site.nodes:
@@ -150,11 +155,11 @@ def choose(
             continue
         under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
         total = uncontrolled_w.get(node.id, 0.0) + sum(
-            targets[ev.key] if wanted[ev.key] else current_w(ev) for ev in under
+            targets[ev.key] if wanted[ev.key] else current_w(ev, now) for ev in under
         )
         if total > limit + 1e-6:
             for ev in under:
-                if not wanted[ev.key] and targets[ev.key] < current_w(ev):
+                if not wanted[ev.key] and targets[ev.key] < current_w(ev, now):
                     forced.add(ev.key)
     out: list[Dispatch] = []
     for ev in controlled:
@@ -166,3 +171,59 @@ def choose(
         )
         out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced))
     return out
+
+
+def fallback_w(ev: EvseState) -> float:
+    """What an EVSE may draw once its TxProfile has ended: its confirmed safe default, else
+    its rating."""
+    if ev.default_w is not None:
+        return ev.default_w
+    rated = ev.evse.max_power_w
+    if ev.station.max_power_w is not None:
+        rated = min(rated, ev.station.max_power_w)
+    return rated
+
+
+def carry_over(
+    state: SiteState,
+    candidates: list[EvseState],
+    extended: set[str],
+    controlled: tuple[EvseState, ...],
+    *,
+    limits: dict[str, NodeLimit],
+    uncontrolled_w: dict[str, float],
+) -> list[EvseState]:
+    """Which of ``candidates`` may have their TxProfile carried into the next window now.
+
+    Past the window's end an EVSE is on its carried-over TxProfile if it was carried
+    (``extended``), else on its fallback (:func:`fallback_w`). One whose limit is at or below
+    its fallback is always safe to carry; one above it only while every node above it stays
+    within its limit with everything not carried on its fallback. Taken in ascending order of
+    the raise, so the CSMS may die after any of them is sent and the next window still holds.
+    """
+    site = state.site
+    totals: dict[str, float] = dict(uncontrolled_w)
+    for ev in controlled:
+        held = current_w(ev) if ev.key in extended else fallback_w(ev)
+        for node_id in site.ancestors(ev.node_id):
+            totals[node_id] = totals.get(node_id, 0.0) + held
+    chosen: list[EvseState] = []
+    for ev in sorted(candidates, key=lambda e: current_w(e) - fallback_w(e)):
+        raise_w = current_w(ev) - fallback_w(ev)
+        nodes = site.ancestors(ev.node_id)
+        if raise_w > 0:
+            over = False
+            for node_id in nodes:
+                node = site.node(node_id)
+                if node_id in limits:
+                    limit = limits[node_id].max_import_w
+                else:
+                    limit = node.max_import_w if node is not None else None
+                if limit is not None and totals.get(node_id, 0.0) + raise_w > limit + 1e-6:
+                    over = True
+            if over:
+                continue
+        for node_id in nodes:
+            totals[node_id] = totals.get(node_id, 0.0) + raise_w
+        chosen.append(ev)
+    return chosen

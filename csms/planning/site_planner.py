@@ -18,7 +18,15 @@ from csms.events import (
 )
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.allocate import fair_first_step
-from csms.planning.dispatch import choose, current_w, executable_w, make_limit, window_end
+from csms.planning.dispatch import (
+    carry_over,
+    choose,
+    current_w,
+    executable_w,
+    fallback_w,
+    make_limit,
+    window_end,
+)
 from csms.planning.problem import build_problem, default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
 from csms.planning.state import EvseState, Sent, SiteState
@@ -26,7 +34,7 @@ from csms.planning.view import EvseView, PlanView
 
 if TYPE_CHECKING:
     from csms.planning.service import PlannerService
-from csms.sites.constraints import GridConstraint, limits_in_force
+from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
 __all__ = ["SitePlanner"]
@@ -147,16 +155,21 @@ class SitePlanner:
             now=now,
             ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
         )
-        valid_to = window_end(
-            now, validity_s=svc.settings.profile_validity_s, margin_s=self.renew_margin_s
-        )
+        # New limits go out within the current window; the renewal into the next one is a
+        # second pass (:meth:`_carry_over`), so that the CSMS dying half-way through either
+        # pass leaves no mix of states over a limit (decision 0602).
+        # Windows count from when the limits go out: the solve took clock time too.
+        sent_at = svc.clock.now()
+        validity_s = svc.settings.profile_validity_s
+        valid_to = window_end(sent_at, validity_s=validity_s, margin_s=1.0)
+        next_to = window_end(sent_at, validity_s=validity_s, margin_s=self.renew_margin_s)
         dispatches = choose(
             self.state,
             first,
             built.controlled,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
-            now=now,
+            now=sent_at,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,
         )
@@ -170,13 +183,13 @@ class SitePlanner:
             len(dispatches),
         )
         # Make room before granting it: decreases first, increases once they are answered.
-        before = {d.evse.key: current_w(d.evse) for d in dispatches}
+        before = {d.evse.key: current_w(d.evse, sent_at) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
             d.evse.sent = Sent(
                 d.limit_w,
                 "TxProfile",
-                now,
+                sent_at,
                 valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
             )
@@ -192,6 +205,67 @@ class SitePlanner:
                 tuple((d.evse.station.id, d.evse.evse.id, d.limit_w) for d in dispatches),
             )
         )
+        if next_to > valid_to:
+            await self._carry_over(built.controlled, limits, built.uncontrolled_w, valid_to=next_to)
+
+    async def _carry_over(
+        self,
+        controlled: tuple[EvseState, ...],
+        limits: dict[str, NodeLimit],
+        uncontrolled_w: dict[str, float],
+        *,
+        valid_to: datetime,
+    ) -> None:
+        """Renew the accepted TxProfiles into the next window: first those at or below their
+        EVSE's fallback, then, once those are answered, the raises that still fit every node
+        with whatever was not carried on its fallback."""
+
+        def renewable(ev: EvseState) -> bool:
+            sent, tx = ev.sent, ev.tx
+            return (
+                sent is not None
+                and tx is not None
+                and sent.state == "accepted"
+                and sent.transaction_id == tx.id
+                and sent.valid_to is not None
+                and sent.valid_to < valid_to
+            )
+
+        def carried(ev: EvseState) -> bool:
+            sent = ev.sent
+            return sent is not None and sent.state == "accepted" and sent.valid_to == valid_to
+
+        candidates = [ev for ev in controlled if renewable(ev)]
+        if not candidates:
+            return
+        lows = [ev for ev in candidates if current_w(ev) <= fallback_w(ev)]
+        await self._renew(lows, valid_to=valid_to)
+        raises = carry_over(
+            self.state,
+            [ev for ev in candidates if renewable(ev) and not carried(ev)],
+            {ev.key for ev in controlled if carried(ev)},
+            controlled,
+            limits=limits,
+            uncontrolled_w=uncontrolled_w,
+        )
+        await self._renew(raises, valid_to=valid_to)
+
+    async def _renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
+        """Send each EVSE its current TxProfile limit again, lasting until ``valid_to``."""
+        now = self.service.clock.now()
+        sends = []
+        for ev in evs:
+            sent = ev.sent
+            assert sent is not None and ev.tx is not None
+            quirks = self.state.stations[ev.station.id].quirks
+            limit = make_limit(
+                ev, sent.limit_w, quirks, purpose="TxProfile", now=now, valid_to=valid_to
+            )
+            ev.sent = Sent(
+                sent.limit_w, "TxProfile", now, valid_to=valid_to, transaction_id=ev.tx.id
+            )
+            sends.append(self._send(ev, limit))
+        await asyncio.gather(*sends)
 
     async def _send(self, ev: EvseState, limit: ChargingLimit) -> None:
         svc = self.service
