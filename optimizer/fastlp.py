@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 INF = math.inf
 
@@ -136,6 +137,64 @@ def _pairs_to_entries(
 FLAT_PHASES = False
 
 
+def _kept_flows(
+    cp: Compiled, sp_n: IntArray, sp_t: IntArray, *, phases: bool
+) -> tuple[BoolArray, BoolArray]:
+    """Which node power flows (N, T) and phase-current flows (3, N, T) get a column and a
+    row: those whose limit the devices under the node could reach in that step (everything
+    at its maximum), the grid connection's power and setpoint nodes. The others cannot
+    bind; leaving them out keeps the LP as small as HiGHS's presolve would make it, which
+    matters for warm-started re-plans (they skip presolve)."""
+    if not PRUNE_FLOWS:
+        shape = (cp.n_nodes, cp.n_steps)
+        return np.ones(shape, dtype=bool), np.full((3, *shape), phases, dtype=bool)
+    under = cp.load_under.astype(float)
+    sto = cp.sto_under.astype(float)
+    pvu = cp.pv_under.astype(float)
+    margin = 1e-9
+    max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw
+    kept_f = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
+    kept_f[cp.root] = True
+    kept_f[sp_n, sp_t] = True
+    kept_g = np.zeros((3, *kept_f.shape), dtype=bool)
+    if phases:
+        swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
+        for ph in range(3):
+            amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
+                    + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
+                    + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
+            kept_g[ph] = amps > cp.node_phase_a - margin
+        kept_g[:, :, -1] = True
+    # The last step keeps every flow: a re-plan's warm start wraps the previous first step
+    # (where limits bind) onto it, and that needs the same structure (see optimizer.basis).
+    kept_f[:, -1] = True
+    return kept_f, kept_g
+
+
+def _kept_ancestor(parent: IntArray, kept: BoolArray) -> IntArray:
+    """(N, T): the node itself if kept in that step, else its nearest kept ancestor, -1 if
+    none."""
+    n_n = len(parent)
+    depth = np.zeros(n_n, dtype=np.int64)
+    for n in range(n_n):
+        a = parent[n]
+        while a >= 0:
+            depth[n] += 1
+            a = parent[a]
+    anc = np.full(kept.shape, -1, dtype=np.int64)
+    for n in np.argsort(depth, kind="stable").tolist():
+        above = anc[parent[n]] if parent[n] >= 0 else anc[n]
+        anc[n] = np.where(kept[n], n, above)
+    return anc
+
+
+#: Node flows only where a limit can bind (see :func:`_kept_flows`). Measured at 1,000 EVs x
+#: 96 steps: 44,816 rows down to about 9,700; a cold solve 2.5 -> 1.7 s CPU, a warm re-plan's
+#: HiGHS time about 0.2 s against 0.2-1.0 s (decision 0406).
+PRUNE_FLOWS = True
+
+
 def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
     """Rows, in order: energy per load; fairness; storage SoC; node power flow; node phase
     current flow; linear current limits; grid balance; setpoint floors; peak. Equations in
@@ -164,25 +223,32 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
 
     off: dict[str, int] = {}
     cursor = 0
-    n_g = 3 * n_n * n_t if has_phase and not FLAT_PHASES else 0
+    kept_f, kept_g = _kept_flows(cp, sp_n, sp_t, phases=has_phase and not FLAT_PHASES)
+    n_f = int(kept_f.sum())
+    n_g = int(kept_g.sum())
     for name, size in (
         ("p", n_p), ("u", n_l), ("z", int(has_fair)), ("ch", n_b * n_t), ("dis", n_b * n_t),
-        ("soc", n_b * n_t), ("pv", n_k * n_t), ("f", n_n * n_t), ("g", n_g),
+        ("soc", n_b * n_t), ("pv", n_k * n_t), ("f", n_f), ("g", n_g),
         ("imp", n_t), ("exp", n_t), ("peak", int(has_peak)), ("sl", len(sp_n)),
     ):  # fmt: skip
         off[name] = cursor
         cursor += size
     n_col = cursor
-    nt_n, nt_t = np.divmod(np.arange(n_n * n_t), n_t)
     bt_b, bt_t = np.divmod(np.arange(n_b * n_t), n_t)
     kt_k, kt_t = np.divmod(np.arange(n_k * n_t), n_t)
     t_idx = np.arange(n_t)
     col_parts = [_keys("p", pl, pt, n_p), _keys("u", np.arange(n_l), -1, n_l),
                  _keys("z", 0, -1, int(has_fair))]  # fmt: skip
     col_parts += [_keys(name, bt_b, bt_t, n_b * n_t) for name in ("ch", "dis", "soc")]
-    col_parts += [_keys("pv", kt_k, kt_t, n_k * n_t), _keys("f", nt_n, nt_t, n_n * n_t)]
-    if n_g:
-        col_parts += [_keys(f"g{ph}", nt_n, nt_t, n_n * n_t) for ph in range(3)]
+    f_n, f_t = np.nonzero(kept_f)
+    col_parts += [_keys("pv", kt_k, kt_t, n_k * n_t), _keys("f", f_n, f_t, n_f)]
+    f_idx = np.full((n_n, n_t), -1, dtype=np.int64)
+    f_idx[f_n, f_t] = off["f"] + np.arange(n_f)
+    g_idx = np.full((3, n_n, n_t), -1, dtype=np.int64)
+    g_idx[kept_g] = off["g"] + np.arange(n_g)
+    for ph in range(3):
+        g_n, g_t = np.nonzero(kept_g[ph])
+        col_parts.append(_keys(f"g{ph}", g_n, g_t, len(g_n)))
     col_parts += [_keys("imp", 0, t_idx, n_t), _keys("exp", 0, t_idx, n_t)]
     col_parts += [_keys("peak", 0, -1, int(has_peak)), _keys("sl", sp_n, sp_t, len(sp_n))]
     col_keys = _stack_keys(col_parts)
@@ -215,14 +281,12 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
         hi[block("soc", bt_b, bt_t)] = np.repeat(cp.sto_max_kwh, n_t)
     if n_k:
         hi[block("pv", kt_k, kt_t)] = cp.pv_kw.ravel()
-    f_cols = off["f"] + np.arange(n_n * n_t)
-    lo[f_cols] = -cp.node_exp_kw.ravel()
-    hi[f_cols] = cp.node_imp_kw.ravel()
+    lo[f_idx[kept_f]] = -cp.node_exp_kw[kept_f]
+    hi[f_idx[kept_f]] = cp.node_imp_kw[kept_f]
     if has_phase and not FLAT_PHASES:
-        g_cols = off["g"] + np.arange(3 * n_n * n_t)  # (phase, node, step)
-        cap = np.tile(cp.node_phase_a.ravel(), 3)
-        lo[g_cols] = -cap
-        hi[g_cols] = cap
+        cap = np.broadcast_to(cp.node_phase_a, kept_g.shape)[kept_g]
+        lo[g_idx[kept_g]] = -cap
+        hi[g_idx[kept_g]] = cap
     cost[off["imp"] + t_idx] = cp.price_imp * dt
     cost[off["exp"] + t_idx] = -cp.price_exp * dt
     if has_peak:
@@ -254,28 +318,40 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
         bld.add(rows, block("dis", bt_b, bt_t), dt[bt_t] / cp.sto_eta_dis[bt_b])
 
     parent = cp.node_parent
-    child = np.nonzero(parent >= 0)[0]
     sto_node = cp.sto_node
     pv_node = cp.pv_node
 
-    def flow_rows(base_col: int, load_coef: FloatArray, sto_coef: FloatArray,
-                  pv_coef: FloatArray, kind: str) -> None:  # fmt: skip
-        """x[n,t] - sum_children x[c,t] - sum_own loads coef*p + ... = 0 for every node."""
-        r0 = bld.new_rows(np.zeros(n_n * n_t), np.zeros(n_n * n_t), kind, nt_n, nt_t)
-        bld.add(r0 + nt_n * n_t + nt_t, base_col + nt_n * n_t + nt_t, 1.0)
-        cc, ct = np.divmod(np.arange(len(child) * n_t), n_t)
-        bld.add(r0 + parent[child[cc]] * n_t + ct, base_col + child[cc] * n_t + ct, -1.0)
+    def flow_rows(col_idx: IntArray, kept: BoolArray, load_coef: FloatArray,
+                  sto_coef: FloatArray, pv_coef: FloatArray, kind: str) -> None:  # fmt: skip
+        """x[n,t] - sum_children x[c,t] - sum_own devices coef*power = 0 for every kept (node,
+        step); a node left out hands its children and devices to its nearest kept ancestor."""
+        kn, kt = np.nonzero(kept)
+        r0 = bld.new_rows(np.zeros(len(kn)), np.zeros(len(kn)), kind, kn, kt)
+        row_of = np.full((n_n, n_t), -1, dtype=np.int64)
+        row_of[kn, kt] = r0 + np.arange(len(kn))
+        anc = _kept_ancestor(parent, kept)
+        bld.add(row_of[kn, kt], col_idx[kn, kt], 1.0)
+        has_parent = parent[kn] >= 0
+        cn, ct = kn[has_parent], kt[has_parent]
+        to = anc[parent[cn], ct]
+        ok = to >= 0
+        bld.add(row_of[to[ok], ct[ok]], col_idx[cn[ok], ct[ok]], -1.0)
         coef = load_coef[pl]
-        keep = coef != 0
-        bld.add(r0 + cp.load_node[pl[keep]] * n_t + pt[keep], p_cols[keep], -coef[keep])
+        to = anc[cp.load_node[pl], pt]
+        ok = (coef != 0) & (to >= 0)
+        bld.add(row_of[to[ok], pt[ok]], p_cols[ok], -coef[ok])
         if n_b:
-            rows = r0 + sto_node[bt_b] * n_t + bt_t
-            bld.add(rows, block("ch", bt_b, bt_t), -sto_coef[bt_b])
-            bld.add(rows, block("dis", bt_b, bt_t), sto_coef[bt_b])
+            to = anc[sto_node[bt_b], bt_t]
+            ok = to >= 0
+            rows = row_of[to[ok], bt_t[ok]]
+            bld.add(rows, block("ch", bt_b[ok], bt_t[ok]), -sto_coef[bt_b[ok]])
+            bld.add(rows, block("dis", bt_b[ok], bt_t[ok]), sto_coef[bt_b[ok]])
         if n_k:
-            bld.add(r0 + pv_node[kt_k] * n_t + kt_t, block("pv", kt_k, kt_t), pv_coef[kt_k])
+            to = anc[pv_node[kt_k], kt_t]
+            ok = to >= 0
+            bld.add(row_of[to[ok], kt_t[ok]], block("pv", kt_k[ok], kt_t[ok]), pv_coef[kt_k[ok]])
 
-    flow_rows(off["f"], np.ones(n_l), np.ones(n_b), np.ones(n_k), "flow")
+    flow_rows(f_idx, kept_f, np.ones(n_l), np.ones(n_b), np.ones(n_k), "flow")
     if has_phase and FLAT_PHASES:
         # -I <= sum over everything under n of A/kW * power <= I, only for limited nodes
         nodes = np.nonzero(np.isfinite(cp.node_phase_a).any(axis=1))[0]
@@ -300,7 +376,7 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
                     bld.add(row_of[n] + t_idx, block("pv", k, t_idx), -cp.pv_phase_a_per_kw[k])
     elif has_phase:
         for phase in range(3):
-            flow_rows(off["g"] + phase * n_n * n_t, cp.load_phase_a_per_kw[:, phase],
+            flow_rows(g_idx[phase], kept_g[phase], cp.load_phase_a_per_kw[:, phase],
                       cp.sto_phase_a_per_kw, cp.pv_phase_a_per_kw, f"gflow{phase}")  # fmt: skip
     # linear current limits: sum_l a[c,l] p[l,t] <= cap[c,t]
     n_c = cp.lin_coef.shape[0]
@@ -313,13 +389,13 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
     r0 = bld.new_rows(np.zeros(n_t), np.zeros(n_t), "balance", 0, t_idx)
     bld.add(r0 + t_idx, off["imp"] + t_idx, 1.0)
     bld.add(r0 + t_idx, off["exp"] + t_idx, -1.0)
-    bld.add(r0 + t_idx, off["f"] + cp.root * n_t + t_idx, -1.0)
+    bld.add(r0 + t_idx, f_idx[cp.root, t_idx], -1.0)
     # setpoint floors: f[n,t] + slack >= lo
     if len(sp_n):
         r0 = bld.new_rows(cp.setpoint_lo_kw[sp_n, sp_t], np.full(len(sp_n), INF), "setpoint",
                           sp_n, sp_t)  # fmt: skip
         bld.add(r0 + np.arange(len(sp_n)), sl_cols, 1.0)
-        bld.add(r0 + np.arange(len(sp_n)), off["f"] + sp_n * n_t + sp_t, 1.0)
+        bld.add(r0 + np.arange(len(sp_n)), f_idx[sp_n, sp_t], 1.0)
     # peak: peak - imp_t >= 0
     if has_peak:
         r0 = bld.new_rows(np.zeros(n_t), np.full(n_t, INF), "peak_row", 0, t_idx)
@@ -488,6 +564,10 @@ def solve_direct(
     final = h.getBasis()
     solved = None
     if final.valid:
+        col_status = _status_array(final.col_status)
+        row_status = _status_array(final.row_status)
+        if carried is not None:
+            col_status, row_status = carried.settle(col_status, row_status, lp.row_keys)
         grid = cp.problem.grid
         solved = SolvedBasis(
             start=grid.start,
@@ -496,8 +576,8 @@ def solve_direct(
             ids=entity_ids(cp),
             cols=lp.col_keys,
             rows=lp.row_keys,
-            col_status=_status_array(final.col_status)[: lp.n_cols],
-            row_status=_status_array(final.row_status),
+            col_status=col_status,
+            row_status=row_status,
             col_value=x,
             row_value=np.asarray(solution.row_value),
             cost=lp.cost,
