@@ -290,7 +290,7 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
     cost[off["imp"] + t_idx] = cp.price_imp * dt
     cost[off["exp"] + t_idx] = -cp.price_exp * dt
     if has_peak:
-        lo[off["peak"]] = cp.peak_so_far_kw
+        lo[off["peak"]] = cp.peak_floor_kw
         cost[off["peak"]] = cp.demand_charge_per_kw
     sl_cols = off["sl"] + np.arange(len(sp_n))
     cost[sl_cols] = cp.setpoint_penalty * dt[sp_t]

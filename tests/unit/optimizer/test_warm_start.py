@@ -154,6 +154,10 @@ def test_warm_replans_match_cold_optimum_through_arrivals_and_departures(seed: i
         assert plan.solver_start == ("cold" if elapsed_s == 0 else "warm")
         assert plan.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-6)
         assert _violations(plan, cp) == []
+        kept = planner._last_basis  # what the next re-plan starts from: a square basis
+        assert kept is not None
+        basics = int((kept.col_status == 1).sum() + (kept.row_status == 1).sum())
+        assert basics == len(kept.row_status)
         present = {s.session_id for s in problem.sessions}
         changed += len(present ^ previous)
         previous = present
