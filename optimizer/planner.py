@@ -46,8 +46,9 @@ class PlannerConfig:
     ``reallocate``: hand out the headroom rounding frees (False: plain truncation).
     ``warm_start``: start HiGHS from the previous solve's simplex basis, carried over by
     (kind, entity, step) key to the new LP: shifted by the elapsed steps, arrivals' columns
-    nonbasic, departures' dropped (direct backend; see :mod:`optimizer.basis` and decision
-    0406). A rejected basis or a warm solve that does not end optimal is solved again cold.
+    nonbasic, departures' kept as ghost columns the dual simplex drives out (direct backend;
+    see :mod:`optimizer.basis` and decision 0406). A rejected basis or a warm solve that does
+    not end optimal is solved again cold.
     ``laxity_tiebreak``: among equally good plans prefer charging loads that leave sooner
     (more demands met in the ACN benchmark, same energy) at the price of slower solves.
     """
