@@ -63,12 +63,15 @@ class PlannerService:
         self._station_site: dict[str, str] = {}
         self._unsubscribe: object = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Loading a site takes several store reads: one change at a time, or the watcher and
+        #: a SiteChanged event would both build a planner and leave one running unseen.
+        self._sites_lock = asyncio.Lock()
 
     async def start(self) -> None:
         # Subscribe first: a station that connects while the sites load is not missed.
         self._unsubscribe = self.bus.subscribe(self._on_event)
         for site in await self.sites.list_sites():
-            await self._add_site(site.id)
+            await self._site_changed(site.id)
         self.spawn(self._watch_sites())
 
     async def _watch_sites(self) -> None:
@@ -82,7 +85,7 @@ class PlannerService:
                     revision = await self.sites.revision(site_id)
                     planner = self.planners.get(site_id)
                     if planner is None or planner.revision != revision:
-                        await self._site_changed(site_id, revision)
+                        await self._site_changed(site_id)
             except CsmsError as exc:
                 logger.warning("planner: cannot read the sites: %s", exc)
 
@@ -133,6 +136,9 @@ class PlannerService:
         planner.revision = await self.sites.revision(site_id)
         for station in site.stations:
             self._station_site[station.id] = site_id
+        old = self.planners.get(site_id)
+        if old is not None:  # never two loops sending profiles for one site
+            await old.stop()
         self.planners[site_id] = planner
         # Events reach this planner from now on; a session that started while the site was
         # being loaded (after the first read above) is only in the store: take it too.
@@ -156,8 +162,14 @@ class PlannerService:
         if not task.cancelled() and task.exception() is not None:
             logger.error("planner task failed", exc_info=task.exception())
 
-    async def _site_changed(self, site_id: str, revision: int) -> None:
+    async def _site_changed(self, site_id: str) -> None:
+        async with self._sites_lock:
+            await self._take_site(site_id, await self.sites.revision(site_id))
+
+    async def _take_site(self, site_id: str, revision: int) -> None:
         planner = self.planners.get(site_id)
+        if planner is not None and planner.revision == revision:
+            return  # already there (the watcher and an event both saw the change)
         if revision == 0:
             if planner is not None:
                 await planner.stop()
@@ -179,7 +191,7 @@ class PlannerService:
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChanged):
-            self.spawn(self._site_changed(event.site_id, event.revision))
+            self.spawn(self._site_changed(event.site_id))
             return
         if isinstance(event, ConstraintsChanged):
             planner = self.planners.get(event.site_id)
