@@ -32,10 +32,13 @@ class GcFreezer:
         self._task = asyncio.create_task(self._run(), name="csms-gc-freezer")
 
     async def stop(self) -> None:
+        """Stop freezing and hand every frozen object back to the collector (frozen garbage
+        would otherwise stay in memory for the life of the process)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            gc.unfreeze()
 
     def step(self) -> None:
         """One period: freeze, or every ``unfreeze_every`` periods, unfreeze."""
