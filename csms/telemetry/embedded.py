@@ -19,8 +19,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from csms.telemetry.exceptions import LineProtocolError, QueryError, WriteRejected
+from csms.telemetry.exceptions import (
+    LineProtocolError,
+    QueryError,
+    ServerUnavailable,
+    WriteRejected,
+)
 from csms.telemetry.lineprotocol import parse_line
+from csms.telemetry.points import MeterPoint
 from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
 from csms.telemetry.writers import Precision
 
@@ -53,6 +59,13 @@ CREATE INDEX IF NOT EXISTS points_time ON points (time);
 """
 
 
+def _series(tags: dict[str, str]) -> tuple[str, str]:
+    """The series key (tags in key order) and the tags as JSON of a point."""
+    ordered = dict(sorted(tags.items()))
+    series = "\x1f".join(f"{k}={v}" for k, v in ordered.items())
+    return series, json.dumps(ordered, separators=(",", ":"))
+
+
 class EmbeddedStore:
     """Telemetry in an SQLite file (``":memory:"`` for tests)."""
 
@@ -76,12 +89,37 @@ class EmbeddedStore:
         self.prune_every_s = prune_every_s
         self._last_prune = time.monotonic()
         self._newest_ns = 0
+        self._meter_series: dict[str, tuple[str, str, str]] = {}
 
     # -- TelemetrySink -------------------------------------------------------------------
 
     def write(self, lines: Sequence[str]) -> None:
+        self.write_points((), lines)
+
+    def write_points(self, meter: Sequence[MeterPoint], lines: Sequence[str] = ()) -> None:
+        """Store meter points given as :data:`~csms.telemetry.points.MeterPoint` (no line to
+        parse) and ``lines`` in one transaction; the same rows as writing their lines.
+        Raises :class:`WriteRejected` after storing the good ones if a line is bad."""
         rows: list[tuple[str, str, str, int, str, float | None, str | None]] = []
         bad: list[str] = []
+        scale = self._scale
+        newest = self._newest_ns
+        if meter:
+            series_of = self._meter_series
+            append = rows.append
+            for prefix, at, tx, number, context in meter:
+                entry = series_of.get(prefix)
+                if entry is None:
+                    entry = self._meter_entry(prefix)
+                measurement, series, tags_json = entry
+                at *= scale
+                if at > newest:
+                    newest = at
+                append((measurement, series, "value", at, tags_json, float(number), None))
+                if tx is not None:
+                    append((measurement, series, "transaction_id", at, tags_json, float(tx), None))
+                if context is not None:
+                    append((measurement, series, "context", at, tags_json, None, context))
         for line in lines:
             try:
                 parsed = parse_line(line)
@@ -91,21 +129,25 @@ class EmbeddedStore:
             if parsed.time is None:
                 bad.append(f"no timestamp: {line!r}")
                 continue
-            t = parsed.time * self._scale
-            if t > self._newest_ns:
-                self._newest_ns = t
-            tags = dict(sorted(parsed.tags.items()))
-            series = "\x1f".join(f"{k}={v}" for k, v in tags.items())
-            tags_json = json.dumps(tags, separators=(",", ":"))
+            t = parsed.time * scale
+            if t > newest:
+                newest = t
+            series, tags_json = _series(parsed.tags)
             for key, value in parsed.fields.items():
                 if isinstance(value, str):
                     rows.append((parsed.measurement, series, key, t, tags_json, None, value))
                 else:
                     rows.append((parsed.measurement, series, key, t, tags_json, float(value), None))
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)", rows)
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:  # disk full, I/O error, locked: keep and retry
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise ServerUnavailable(f"embedded store cannot write: {exc}") from exc
+        self._newest_ns = newest
         if self.retention_s is not None and (
             time.monotonic() - self._last_prune >= self.prune_every_s
         ):
@@ -113,6 +155,15 @@ class EmbeddedStore:
         if bad:
             # like InfluxDB 1.x: the good lines are stored, the answer names the bad ones
             raise WriteRejected("; ".join(bad)[:500], status=400)
+
+    def _meter_entry(self, prefix: str) -> tuple[str, str, str]:
+        """Measurement, series key and tags JSON of a meter line prefix (cached)."""
+        parsed = parse_line(prefix + "value=0 0")
+        series, tags_json = _series(parsed.tags)
+        if len(self._meter_series) >= 200_000:
+            self._meter_series.clear()
+        entry = self._meter_series[prefix] = (parsed.measurement, series, tags_json)
+        return entry
 
     def prune(self) -> int:
         """Delete points older than ``retention_s`` before the newest point written; returns

@@ -43,11 +43,13 @@ from csms.telemetry.writers import Precision
 
 __all__ = [
     "GridConstraintRecord",
+    "MeterPoint",
     "PlanStep",
     "PointEncoder",
     "Record",
     "SiteRecord",
     "StorageRecord",
+    "meter_point_line",
     "to_epoch",
 ]
 
@@ -129,6 +131,24 @@ class SiteRecord:
 
 Record = DomainEvent | PlanRecord | GridConstraintRecord | StorageRecord | SiteRecord
 
+#: A meter point before it becomes a line: the line's measurement-and-tags prefix (as
+#: :func:`~csms.telemetry.lineprotocol.meter_series` makes it), the time in the encoder's
+#: precision, the transaction id, the normalized value and the reading context. Exactly the
+#: line's content: :func:`meter_point_line` turns it into the line.
+MeterPoint = tuple[str, int, int | None, float, str | None]
+
+
+def meter_point_line(point: MeterPoint) -> str:
+    """The line protocol of a :data:`MeterPoint` (what :class:`PointEncoder` writes)."""
+    prefix, t, tx, value, context = point
+    tx_field = "" if tx is None else f"transaction_id={tx}i,"
+    text = str(value)
+    if text.endswith(".0"):
+        text = text[:-2]
+    if context is None:
+        return f"{prefix}{tx_field}value={text} {t}"
+    return f'{prefix}context="{escape_string(context)}",{tx_field}value={text} {t}'
+
 
 class PointEncoder:
     """Encodes records into lines; calls ``on_reject(reason, detail)`` for each bad sample."""
@@ -157,13 +177,21 @@ class PointEncoder:
             tuple[str, Callable[[float], float] | None] | Reject,
         ] = {}
 
-    def encode_many(self, records: Sequence[Record], out: list[str]) -> None:
-        """Append the lines of every record to ``out``."""
+    def encode_many(
+        self,
+        records: Sequence[Record],
+        out: list[str],
+        meter_out: list[MeterPoint] | None = None,
+    ) -> None:
+        """Append the lines of every record to ``out``. With ``meter_out``, meter samples go
+        there as :data:`MeterPoint` tuples instead of lines (the embedded store takes them
+        as they are: no line to build and parse again); everything else still goes to
+        ``out``."""
         now = int(self._now_s() * self._per_s)
         for record in records:
             try:
                 if type(record) is MeterValuesReceived:
-                    self._meter(record, now, out)
+                    self._meter(record, now, out, meter_out)
                 else:
                     self._other(record, now, out)
             except Exception:  # one malformed record must not cost the others
@@ -199,7 +227,13 @@ class PointEncoder:
         )
         return prefix, convert
 
-    def _meter(self, event: MeterValuesReceived, now: int, out: list[str]) -> None:
+    def _meter(
+        self,
+        event: MeterValuesReceived,
+        now: int,
+        out: list[str],
+        meter_out: list[MeterPoint] | None = None,
+    ) -> None:
         """The hot path: series prefixes and unit conversions are cached per series."""
         cache = self._series
         precision = self.precision
@@ -248,6 +282,9 @@ class PointEncoder:
                 )
             if t_reject is not None:
                 self.on_reject(t_reject, f"{event.station_id}: {sample.measurand} at {ts}")
+                continue
+            if meter_out is not None:
+                meter_out.append((prefix, t, tx, value, sample.context))
                 continue
             text = str(value)
             if text.endswith(".0"):

@@ -1,0 +1,148 @@
+"""The embedded store fed directly by the ingest thread (no outbox round trip, no line
+parsing): the same rows as the line path, and nothing lost when the store cannot write."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from csms.domain import ConnectorStatus, MeterSample, StatusReport
+from csms.events import EventBus, MeterValuesReceived, StatusChanged
+from csms.telemetry.embedded import EmbeddedStore
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.points import MeterPoint, PointEncoder, meter_point_line
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _encoder() -> PointEncoder:
+    return PointEncoder(now_s=lambda: T0.timestamp(), max_past_s=1e9, max_future_s=1e9)
+
+
+def _events() -> list[MeterValuesReceived | StatusChanged]:
+    return [
+        MeterValuesReceived(
+            "CP 1,=x",  # a station id that needs escaping in a tag
+            1,
+            2,
+            None if i % 2 else 40 + i,
+            (
+                MeterSample(
+                    T0 + timedelta(seconds=i), "Energy.Active.Import.Register", 1.5 * i, "kWh"
+                ),
+                MeterSample(T0 + timedelta(seconds=i), "Power.Active.Import", 7.4, "kW"),
+                MeterSample(
+                    T0 + timedelta(seconds=i),
+                    "Voltage",
+                    230.0 + i,
+                    "V",
+                    phase="L1-N",
+                    context='Sample "Periodic"\\',
+                ),
+                MeterSample(T0 + timedelta(seconds=i), "SoC", 1e20, "Percent", location="EV"),
+            ),
+        )
+        for i in range(5)
+    ] + [
+        StatusChanged(StatusReport("CP2", 1, 1, ConnectorStatus.CHARGING, T0, error_code="NoError"))
+    ]
+
+
+def _rows(store: EmbeddedStore) -> list[tuple[object, ...]]:
+    return store._db.execute("SELECT * FROM points ORDER BY 1, 2, 3, 4").fetchall()
+
+
+def test_meter_points_store_the_same_rows_as_their_lines() -> None:
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    meter: list[MeterPoint] = []
+    other: list[str] = []
+    _encoder().encode_many(_events(), other, meter)
+    assert len(meter) == 20 and len(other) == 1
+    # the tuples are exactly the lines the encoder writes otherwise
+    assert [meter_point_line(p) for p in meter] + other == lines
+    by_lines, direct = EmbeddedStore(":memory:"), EmbeddedStore(":memory:")
+    by_lines.write(lines)
+    direct.write_points(meter, other)
+    assert _rows(direct) == _rows(by_lines)
+    assert len(_rows(direct)) > 20
+
+
+def _pipeline(tmp_path: Path, store: EmbeddedStore) -> TelemetryPipeline:
+    return TelemetryPipeline(
+        sink=store,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        encoder=_encoder(),
+        backoff=Backoff(initial_s=0.01, max_s=0.02),
+        flush_interval_s=0.005,
+        batch_interval_s=0.01,
+        direct=True,
+    )
+
+
+def test_direct_ingest_stores_without_the_outbox(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    assert pipe.direct
+    bus = EventBus()
+    pipe.recorder.attach(bus)
+    pipe.start()
+    for event in _events():
+        bus.publish(event)
+    assert pipe.flush(timeout_s=5)
+    assert pipe.stats.points_recorded == pipe.stats.points_written == 21
+    assert pipe.outbox.depth == 0
+    pipe.close()
+    reference = EmbeddedStore(":memory:")
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    reference.write(lines)
+    again = EmbeddedStore(tmp_path / "t.sqlite3")
+    assert _rows(again) == _rows(reference)
+
+
+def test_a_store_that_cannot_write_keeps_the_points_in_the_outbox(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    store._db.execute("PRAGMA query_only=ON")  # every write now fails in SQLite
+    bus = EventBus()
+    pipe.recorder.attach(bus)
+    pipe.start()
+    for event in _events():
+        bus.publish(event)
+    assert not pipe.flush(timeout_s=0.3)  # the sender keeps retrying from the outbox
+    assert pipe.outbox.depth == 21
+    assert pipe.stats.write_failures >= 2
+    store._db.execute("PRAGMA query_only=OFF")
+    assert pipe.flush(timeout_s=5)
+    pipe.close()
+    reference = EmbeddedStore(":memory:")
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    reference.write(lines)
+    assert _rows(EmbeddedStore(tmp_path / "t.sqlite3")) == _rows(reference)
+
+
+def test_points_an_older_process_left_in_the_outbox_are_stored(tmp_path: Path) -> None:
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    left = Outbox(tmp_path / "outbox.sqlite3")
+    left.append(lines)
+    left.close()
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    pipe.start()
+    assert pipe.flush(timeout_s=5)
+    pipe.close()
+    assert len(_rows(EmbeddedStore(tmp_path / "t.sqlite3"))) == len(_rows(_written(lines)))
+    assert sqlite3.connect(tmp_path / "outbox.sqlite3").execute(
+        "SELECT count(*) FROM outbox"
+    ).fetchone() == (0,)
+
+
+def _written(lines: list[str]) -> EmbeddedStore:
+    store = EmbeddedStore(":memory:")
+    store.write(lines)
+    return store
