@@ -58,6 +58,14 @@ CREATE INDEX IF NOT EXISTS points_by_time ON points (measurement, field, time);
 CREATE INDEX IF NOT EXISTS points_time ON points (time);
 """
 
+_INSERT = "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)"
+#: Inserts a JSON array of rows (``json.dumps`` of the 7-tuples), in array order.
+_INSERT_ROWS = (
+    "INSERT OR REPLACE INTO points SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(7))
+    + " FROM json_each(?)"
+)
+
 
 def _series(tags: dict[str, str]) -> tuple[str, str]:
     """The series key (tags in key order) and the tags as JSON of a point."""
@@ -141,7 +149,14 @@ class EmbeddedStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)", rows)
+                # One statement for the whole batch: executemany would release and take
+                # back the GIL around every row, a hand-over the event loop waits on.
+                try:
+                    batch = json.dumps(rows, separators=(",", ":"), allow_nan=False)
+                except ValueError:  # a NaN or infinity (JSON has none): row by row
+                    self._db.executemany(_INSERT, rows)
+                else:
+                    self._db.execute(_INSERT_ROWS, (batch,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:  # disk full, I/O error, locked: keep and retry
                 if self._db.in_transaction:

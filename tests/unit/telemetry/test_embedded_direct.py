@@ -146,3 +146,22 @@ def _written(lines: list[str]) -> EmbeddedStore:
     store = EmbeddedStore(":memory:")
     store.write(lines)
     return store
+
+
+def test_one_statement_batches_keep_text_numbers_and_the_last_duplicate() -> None:
+    store = EmbeddedStore(":memory:", precision="ns")
+    store.write(
+        [
+            'm,t=b text="x\\"y\x1f\U0001f600" 3',
+            "m,t=c value=5i 1700000000123456789",
+            r"m,t=é\ x value=1e300 2",
+            "m,t=c value=6i 1700000000123456789",  # same point again: the later one wins
+        ]
+    )
+    assert _rows(store) == [
+        ("m", "t=b", "text", 3, '{"t":"b"}', None, 'x"y\x1f\U0001f600'),
+        ("m", "t=c", "value", 1700000000123456789, '{"t":"c"}', 6.0, None),
+        ("m", "t=é x", "value", 2, '{"t":"\\u00e9 x"}', 1e300, None),
+    ]
+    store.write(["m,t=n value=inf 4", "m,t=n value=1 5"])  # JSON has no infinity: row by row
+    assert [r[5] for r in _rows(store) if r[1] == "t=n"] == [float("inf"), 1.0]
