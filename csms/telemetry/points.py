@@ -12,6 +12,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
@@ -30,7 +31,7 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import escape_string, meter_series
+from csms.telemetry.lineprotocol import escape_string, escape_tag, meter_series
 from csms.telemetry.normalize import (
     Reject,
     check_time,
@@ -172,6 +173,7 @@ class PointEncoder:
         self.on_reject: Callable[[Reject, str], None] = on_reject or (lambda reason, detail: None)
         self.max_cached_series = max_cached_series
         self.encode_errors = 0
+        self._station_tags: dict[str, str] = {}
         self._series: dict[
             tuple[str, int, int, str, str, str | None, str | None],
             tuple[str, Callable[[float], float] | None] | Reject,
@@ -312,9 +314,48 @@ class PointEncoder:
             if line:
                 out.append(line)
 
+    def _station_tag(self, station_id: str) -> str:
+        tag = self._station_tags.get(station_id)
+        if tag is None:
+            if len(self._station_tags) >= self.max_cached_series:
+                self._station_tags.clear()
+            tag = self._station_tags[station_id] = escape_tag(station_id)
+        return tag
+
+    def _heartbeat(self, record: HeartbeatReceived, now: int, out: list[str]) -> None:
+        """What ``Point`` makes of a heartbeat, without it (one per station and interval)."""
+        t = to_epoch(record.at, self.precision)
+        if self._time_ok(t, now, f"{Measurement.CONNECTION} at {record.at}"):
+            station = self._station_tag(record.station_id)
+            out.append(f"connection,event=heartbeat,station={station} value=1i {t}")
+
+    def _status(self, record: StatusChanged, now: int, out: list[str]) -> None:
+        """What ``Point`` makes of a status report, without it (tags and fields in key
+        order, fields that are None left out)."""
+        r = record.report
+        t = to_epoch(r.timestamp, self.precision)
+        if not self._time_ok(t, now, f"{Measurement.STATUS} at {r.timestamp}"):
+            return
+        fields = [f'error_code="{escape_string(r.error_code)}"'] if r.error_code is not None else []
+        if r.info is not None:
+            fields.append(f'info="{escape_string(r.info)}"')
+        fields.append(f'status="{escape_string(str(r.status))}"')
+        if r.vendor_error_code is not None:
+            fields.append(f'vendor_error_code="{escape_string(r.vendor_error_code)}"')
+        station = self._station_tag(r.station_id)
+        out.append(
+            f"status,connector={r.connector_id},evse={r.evse_id},station={station} "
+            f"{','.join(fields)} {t}"
+        )
+
     def _other(self, record: Record, now: int, out: list[str]) -> None:
         p: Point | None
-        if isinstance(record, StatusChanged):
+        kind = type(record)
+        if kind is HeartbeatReceived:
+            self._heartbeat(cast(HeartbeatReceived, record), now, out)
+        elif kind is StatusChanged:
+            self._status(cast(StatusChanged, record), now, out)
+        elif isinstance(record, StatusChanged):
             r = record.report
             p = self._point(Measurement.STATUS, r.timestamp, now)
             if p is not None:
