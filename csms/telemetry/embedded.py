@@ -26,7 +26,7 @@ from csms.telemetry.exceptions import (
     WriteRejected,
 )
 from csms.telemetry.lineprotocol import parse_line
-from csms.telemetry.points import MeterPoint
+from csms.telemetry.points import FieldPoint, MeterPoint
 from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
 from csms.telemetry.writers import Precision
 
@@ -104,10 +104,16 @@ class EmbeddedStore:
     def write(self, lines: Sequence[str]) -> None:
         self.write_points((), lines)
 
-    def write_points(self, meter: Sequence[MeterPoint], lines: Sequence[str] = ()) -> None:
-        """Store meter points given as :data:`~csms.telemetry.points.MeterPoint` (no line to
-        parse) and ``lines`` in one transaction; the same rows as writing their lines.
-        Raises :class:`WriteRejected` after storing the good ones if a line is bad."""
+    def write_points(
+        self,
+        meter: Sequence[MeterPoint],
+        lines: Sequence[str] = (),
+        fields: Sequence[FieldPoint] = (),
+    ) -> None:
+        """Store meter points given as :data:`~csms.telemetry.points.MeterPoint` and other
+        points as :data:`~csms.telemetry.points.FieldPoint` (no line to parse), and
+        ``lines``, in one transaction; the same rows as writing their lines. Raises
+        :class:`WriteRejected` after storing the good ones if a line is bad."""
         rows: list[tuple[str, str, str, int, str, float | None, str | None]] = []
         bad: list[str] = []
         scale = self._scale
@@ -128,6 +134,19 @@ class EmbeddedStore:
                     append((measurement, series, "transaction_id", at, tags_json, float(tx), None))
                 if context is not None:
                     append((measurement, series, "context", at, tags_json, None, context))
+        for prefix, at, values in fields:
+            entry = self._meter_series.get(prefix)
+            if entry is None:
+                entry = self._meter_entry(prefix)
+            measurement, series, tags_json = entry
+            at *= scale
+            if at > newest:
+                newest = at
+            for key, field in values:
+                if isinstance(field, str):
+                    rows.append((measurement, series, key, at, tags_json, None, field))
+                else:
+                    rows.append((measurement, series, key, at, tags_json, float(field), None))
         for line in lines:
             try:
                 parsed = parse_line(line)
@@ -172,7 +191,7 @@ class EmbeddedStore:
             raise WriteRejected("; ".join(bad)[:500], status=400)
 
     def _meter_entry(self, prefix: str) -> tuple[str, str, str]:
-        """Measurement, series key and tags JSON of a meter line prefix (cached)."""
+        """Measurement, series key and tags JSON of a line prefix (cached)."""
         parsed = parse_line(prefix + "value=0 0")
         series, tags_json = _series(parsed.tags)
         if len(self._meter_series) >= 200_000:

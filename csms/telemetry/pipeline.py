@@ -30,7 +30,13 @@ from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.points import MeterPoint, PointEncoder, meter_point_line
+from csms.telemetry.points import (
+    FieldPoint,
+    MeterPoint,
+    PointEncoder,
+    field_point_line,
+    meter_point_line,
+)
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import TelemetrySink
 
@@ -199,12 +205,17 @@ class TelemetryPipeline:
             lines: list[str] = []
             if self.direct:
                 meter: list[MeterPoint] = []
-                self.encoder.encode_many(records, lines, meter)
-                self.stats.points_recorded += len(meter) + len(lines)
-                if self._store_direct(meter, lines):
+                fields: list[FieldPoint] = []
+                self.encoder.encode_many(records, lines, meter, fields)
+                self.stats.points_recorded += len(meter) + len(fields) + len(lines)
+                if self._store_direct(meter, fields, lines):
                     self.stats.buffer_depth = self.recorder.pending
                     return len(records)
-                lines = [meter_point_line(p) for p in meter] + lines
+                lines = (
+                    [meter_point_line(p) for p in meter]
+                    + [field_point_line(p) for p in fields]
+                    + lines
+                )
             else:
                 self.encoder.encode_many(records, lines)
                 self.stats.points_recorded += len(lines)
@@ -213,15 +224,17 @@ class TelemetryPipeline:
         finally:
             self._ingest_busy = False
 
-    def _store_direct(self, meter: list[MeterPoint], lines: list[str]) -> bool:
+    def _store_direct(
+        self, meter: list[MeterPoint], fields: list[FieldPoint], lines: list[str]
+    ) -> bool:
         """Store into the embedded store; False if it failed (the caller keeps the points
         in the outbox, whose sender retries them like any failed write)."""
         sink = self.sink
         assert isinstance(sink, EmbeddedStore)
-        count = len(meter) + len(lines)
+        count = len(meter) + len(fields) + len(lines)
         self.stats.write_requests += 1
         try:
-            sink.write_points(meter, lines)
+            sink.write_points(meter, lines, fields)
         except WriteRejected as exc:  # a bad line: the rest are stored (never meter points)
             refused = 0
             for line in lines:

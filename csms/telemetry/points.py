@@ -43,6 +43,7 @@ from csms.telemetry.schema import Field, Measurement, Tag
 from csms.telemetry.writers import Precision
 
 __all__ = [
+    "FieldPoint",
     "GridConstraintRecord",
     "MeterPoint",
     "PlanStep",
@@ -50,6 +51,7 @@ __all__ = [
     "Record",
     "SiteRecord",
     "StorageRecord",
+    "field_point_line",
     "meter_point_line",
     "to_epoch",
 ]
@@ -139,6 +141,23 @@ Record = DomainEvent | PlanRecord | GridConstraintRecord | StorageRecord | SiteR
 MeterPoint = tuple[str, int, int | None, float, str | None]
 
 
+#: A point as its line's measurement-and-tags prefix, its time in the encoder's precision and
+#: its fields in key order (str or int values, none None): status reports and heartbeats.
+FieldPoint = tuple[str, int, tuple[tuple[str, str | int], ...]]
+
+_BEAT: tuple[tuple[str, str | int], ...] = (("value", 1),)
+
+
+def field_point_line(point: FieldPoint) -> str:
+    """The line protocol of a :data:`FieldPoint`, as influxdb-client's ``Point`` writes it."""
+    prefix, t, fields = point
+    text = ",".join(
+        f'{key}="{escape_string(value)}"' if type(value) is str else f"{key}={value}i"
+        for key, value in fields
+    )
+    return f"{prefix}{text} {t}"
+
+
 def meter_point_line(point: MeterPoint) -> str:
     """The line protocol of a :data:`MeterPoint` (what :class:`PointEncoder` writes)."""
     prefix, t, tx, value, context = point
@@ -184,18 +203,19 @@ class PointEncoder:
         records: Sequence[Record],
         out: list[str],
         meter_out: list[MeterPoint] | None = None,
+        field_out: list[FieldPoint] | None = None,
     ) -> None:
         """Append the lines of every record to ``out``. With ``meter_out``, meter samples go
-        there as :data:`MeterPoint` tuples instead of lines (the embedded store takes them
-        as they are: no line to build and parse again); everything else still goes to
-        ``out``."""
+        there as :data:`MeterPoint` tuples instead of lines, and with ``field_out`` status
+        reports and heartbeats as :data:`FieldPoint` (the embedded store takes them as they
+        are: no line to build and parse again); everything else still goes to ``out``."""
         now = int(self._now_s() * self._per_s)
         for record in records:
             try:
                 if type(record) is MeterValuesReceived:
                     self._meter(record, now, out, meter_out)
                 else:
-                    self._other(record, now, out)
+                    self._other(record, now, out, field_out)
             except Exception:  # one malformed record must not cost the others
                 self.encode_errors += 1
                 logger.exception("could not encode %s: %r", type(record).__name__, record)
@@ -322,39 +342,60 @@ class PointEncoder:
             tag = self._station_tags[station_id] = escape_tag(station_id)
         return tag
 
-    def _heartbeat(self, record: HeartbeatReceived, now: int, out: list[str]) -> None:
+    def _heartbeat(
+        self,
+        record: HeartbeatReceived,
+        now: int,
+        out: list[str],
+        field_out: list[FieldPoint] | None,
+    ) -> None:
         """What ``Point`` makes of a heartbeat, without it (one per station and interval)."""
         t = to_epoch(record.at, self.precision)
         if self._time_ok(t, now, f"{Measurement.CONNECTION} at {record.at}"):
             station = self._station_tag(record.station_id)
-            out.append(f"connection,event=heartbeat,station={station} value=1i {t}")
+            point: FieldPoint = (f"connection,event=heartbeat,station={station} ", t, _BEAT)
+            if field_out is None:
+                out.append(field_point_line(point))
+            else:
+                field_out.append(point)
 
-    def _status(self, record: StatusChanged, now: int, out: list[str]) -> None:
+    def _status(
+        self, record: StatusChanged, now: int, out: list[str], field_out: list[FieldPoint] | None
+    ) -> None:
         """What ``Point`` makes of a status report, without it (tags and fields in key
         order, fields that are None left out)."""
         r = record.report
         t = to_epoch(r.timestamp, self.precision)
         if not self._time_ok(t, now, f"{Measurement.STATUS} at {r.timestamp}"):
             return
-        fields = [f'error_code="{escape_string(r.error_code)}"'] if r.error_code is not None else []
+        fields: list[tuple[str, str | int]] = []
+        if r.error_code is not None:
+            fields.append(("error_code", r.error_code))
         if r.info is not None:
-            fields.append(f'info="{escape_string(r.info)}"')
-        fields.append(f'status="{escape_string(str(r.status))}"')
+            fields.append(("info", r.info))
+        fields.append(("status", str(r.status)))
         if r.vendor_error_code is not None:
-            fields.append(f'vendor_error_code="{escape_string(r.vendor_error_code)}"')
+            fields.append(("vendor_error_code", r.vendor_error_code))
         station = self._station_tag(r.station_id)
-        out.append(
-            f"status,connector={r.connector_id},evse={r.evse_id},station={station} "
-            f"{','.join(fields)} {t}"
+        point: FieldPoint = (
+            f"status,connector={r.connector_id},evse={r.evse_id},station={station} ",
+            t,
+            tuple(fields),
         )
+        if field_out is None:
+            out.append(field_point_line(point))
+        else:
+            field_out.append(point)
 
-    def _other(self, record: Record, now: int, out: list[str]) -> None:
+    def _other(
+        self, record: Record, now: int, out: list[str], field_out: list[FieldPoint] | None = None
+    ) -> None:
         p: Point | None
         kind = type(record)
         if kind is HeartbeatReceived:
-            self._heartbeat(cast(HeartbeatReceived, record), now, out)
+            self._heartbeat(cast(HeartbeatReceived, record), now, out, field_out)
         elif kind is StatusChanged:
-            self._status(cast(StatusChanged, record), now, out)
+            self._status(cast(StatusChanged, record), now, out, field_out)
         elif isinstance(record, StatusChanged):
             r = record.report
             p = self._point(Measurement.STATUS, r.timestamp, now)

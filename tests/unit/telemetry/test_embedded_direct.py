@@ -8,11 +8,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from csms.domain import ConnectorStatus, MeterSample, StatusReport
-from csms.events import EventBus, MeterValuesReceived, StatusChanged
+from csms.events import EventBus, HeartbeatReceived, MeterValuesReceived, StatusChanged
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.outbox import Outbox
 from csms.telemetry.pipeline import Backoff, TelemetryPipeline
-from csms.telemetry.points import MeterPoint, PointEncoder, meter_point_line
+from csms.telemetry.points import (
+    FieldPoint,
+    MeterPoint,
+    PointEncoder,
+    field_point_line,
+    meter_point_line,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,7 +27,7 @@ def _encoder() -> PointEncoder:
     return PointEncoder(now_s=lambda: T0.timestamp(), max_past_s=1e9, max_future_s=1e9)
 
 
-def _events() -> list[MeterValuesReceived | StatusChanged]:
+def _events() -> list[MeterValuesReceived | StatusChanged | HeartbeatReceived]:
     return [
         MeterValuesReceived(
             "CP 1,=x",  # a station id that needs escaping in a tag
@@ -46,7 +52,12 @@ def _events() -> list[MeterValuesReceived | StatusChanged]:
         )
         for i in range(5)
     ] + [
-        StatusChanged(StatusReport("CP2", 1, 1, ConnectorStatus.CHARGING, T0, error_code="NoError"))
+        StatusChanged(
+            StatusReport(
+                "CP 2", 1, 1, ConnectorStatus.CHARGING, T0, error_code="NoError", info='a "b"'
+            )
+        ),
+        HeartbeatReceived("CP=3", T0),
     ]
 
 
@@ -54,20 +65,21 @@ def _rows(store: EmbeddedStore) -> list[tuple[object, ...]]:
     return store._db.execute("SELECT * FROM points ORDER BY 1, 2, 3, 4").fetchall()
 
 
-def test_meter_points_store_the_same_rows_as_their_lines() -> None:
+def test_structured_points_store_the_same_rows_as_their_lines() -> None:
     lines: list[str] = []
     _encoder().encode_many(_events(), lines)
     meter: list[MeterPoint] = []
+    fields: list[FieldPoint] = []
     other: list[str] = []
-    _encoder().encode_many(_events(), other, meter)
-    assert len(meter) == 20 and len(other) == 1
+    _encoder().encode_many(_events(), other, meter, fields)
+    assert len(meter) == 20 and len(fields) == 2 and other == []
     # the tuples are exactly the lines the encoder writes otherwise
-    assert [meter_point_line(p) for p in meter] + other == lines
+    assert [meter_point_line(p) for p in meter] + [field_point_line(p) for p in fields] == lines
     by_lines, direct = EmbeddedStore(":memory:"), EmbeddedStore(":memory:")
     by_lines.write(lines)
-    direct.write_points(meter, other)
+    direct.write_points(meter, other, fields)
     assert _rows(direct) == _rows(by_lines)
-    assert len(_rows(direct)) > 20
+    assert len(_rows(direct)) > 22
 
 
 def _pipeline(tmp_path: Path, store: EmbeddedStore) -> TelemetryPipeline:
@@ -92,7 +104,7 @@ def test_direct_ingest_stores_without_the_outbox(tmp_path: Path) -> None:
     for event in _events():
         bus.publish(event)
     assert pipe.flush(timeout_s=5)
-    assert pipe.stats.points_recorded == pipe.stats.points_written == 21
+    assert pipe.stats.points_recorded == pipe.stats.points_written == 22
     assert pipe.outbox.depth == 0
     pipe.close()
     reference = EmbeddedStore(":memory:")
@@ -113,7 +125,7 @@ def test_a_store_that_cannot_write_keeps_the_points_in_the_outbox(tmp_path: Path
     for event in _events():
         bus.publish(event)
     assert not pipe.flush(timeout_s=0.3)  # the sender keeps retrying from the outbox
-    assert pipe.outbox.depth == 21
+    assert pipe.outbox.depth == 22
     assert pipe.stats.write_failures >= 2
     store._db.execute("PRAGMA query_only=OFF")
     assert pipe.flush(timeout_s=5)
