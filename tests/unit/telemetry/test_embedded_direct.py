@@ -19,6 +19,7 @@ from csms.telemetry.points import (
     field_point_line,
     meter_point_line,
 )
+from csms.telemetry.query import Aggregation, TelemetryQuery
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -177,3 +178,36 @@ def test_one_statement_batches_keep_text_numbers_and_the_last_duplicate() -> Non
     ]
     store.write(["m,t=n value=inf 4", "m,t=n value=1 5"])  # JSON has no infinity: row by row
     assert [r[5] for r in _rows(store) if r[1] == "t=n"] == [float("inf"), 1.0]
+
+
+def test_a_file_with_the_older_series_first_layout_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE points (
+            measurement TEXT NOT NULL, series TEXT NOT NULL, field TEXT NOT NULL,
+            time INTEGER NOT NULL, tags TEXT NOT NULL, num REAL, text TEXT,
+            PRIMARY KEY (measurement, field, series, time)
+        ) WITHOUT ROWID;
+        CREATE INDEX points_by_time ON points (measurement, field, time);
+        CREATE INDEX points_time ON points (time);
+        """
+    )
+    old.close()
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    store = EmbeddedStore(path)
+    store.write(lines)
+    store.write(lines)  # the same points again overwrite, as before
+    assert _rows(store) == _rows(_written(lines))
+    q = TelemetryQuery(
+        measurement="meter",
+        field="value",
+        start=T0,
+        stop=T0 + timedelta(minutes=1),
+        aggregation=Aggregation.COUNT,
+        group_by=("measurand",),
+    )
+    assert store.query(q) == _written(lines).query(q)
+    assert [len(s.points) for s in store.query(q)] == [1, 1, 1, 1]
