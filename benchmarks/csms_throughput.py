@@ -193,6 +193,13 @@ class Target:
             ]
             env["CHARGEGRID_SERVER__PING_INTERVAL_S"] = "60"
             env["CHARGEGRID_API__PORT"] = "0"  # the API stays on, on a free port
+            # Fresh telemetry files for every run: the embedded store would otherwise grow
+            # from run to run (and PostgreSQL runs would write into ./data).
+            for name in ("embedded_path", "outbox_path"):
+                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.kind}.sqlite3"
+                for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                    stale.unlink(missing_ok=True)
+                env[f"CHARGEGRID_TELEMETRY__{name.upper()}"] = str(path)
             if self.telemetry == "off":
                 env["CHARGEGRID_TELEMETRY__ENABLED"] = "false"
         self.proc = await asyncio.to_thread(
