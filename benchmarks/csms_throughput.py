@@ -5,13 +5,19 @@ answers come back (``--interval-s 0``, saturation: calls/s) or paced (one call e
 ``--interval-s`` per station: round-trip latency at a realistic load). The server runs in
 its own process, persistence on (SQLite, PostgreSQL); the same load runs in the same
 invocation against a bare central system made of the ``ocpp`` library's example-style
-handlers (no persistence, library validation) as the baseline. The load generator sends raw
-frames over ``websockets`` (no ocpp client) so it stays lean.
+handlers (no persistence, library validation) as the baseline. The load generator is lean
+and runs in ``--load-procs`` processes (pre-encoded frames over ``websockets``, answers
+checked by their first byte, no ocpp client), and every row reports the server's CPU per
+call (calls per server CPU-second, the server's child processes included) beside calls/s:
+on two shared cores calls/s alone says as much about the load generator as the server.
+``chargegrid serve`` runs as in production (telemetry to the embedded store, the API and the
+planner on); ``--telemetry on off`` adds rows with telemetry disabled.
 
 Prints a table and writes ``benchmarks/results/csms_throughput-<time>.json``.
 
     python benchmarks/csms_throughput.py --stations 100 1000 --duration-s 20
     python benchmarks/csms_throughput.py --targets bare sqlite --stations 100 --duration-s 5
+    python benchmarks/csms_throughput.py --stations 1000 --intervals 1 --telemetry on off
 """
 
 from __future__ import annotations
@@ -139,9 +145,10 @@ async def pg_admin(sql: str) -> None:
 class Target:
     """One server process to measure."""
 
-    def __init__(self, kind: str, n: int, workdir: Path) -> None:
+    def __init__(self, kind: str, n: int, workdir: Path, telemetry: str = "on") -> None:
         self.kind = kind
         self.n = n
+        self.telemetry = telemetry if kind != "bare" else "-"
         self.workdir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -185,24 +192,43 @@ class Target:
                 str(self.port),
             ]
             env["CHARGEGRID_SERVER__PING_INTERVAL_S"] = "60"
+            env["CHARGEGRID_API__PORT"] = "0"  # the API stays on, on a free port
+            # Fresh telemetry files for every run: the embedded store would otherwise grow
+            # from run to run (and PostgreSQL runs would write into ./data).
+            for name in ("embedded_path", "outbox_path"):
+                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.kind}.sqlite3"
+                for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                    stale.unlink(missing_ok=True)
+                env[f"CHARGEGRID_TELEMETRY__{name.upper()}"] = str(path)
+            if self.telemetry == "off":
+                env["CHARGEGRID_TELEMETRY__ENABLED"] = "false"
         self.proc = await asyncio.to_thread(
             subprocess.Popen, argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL
         )
         await asyncio.to_thread(wait_port, self.port, self.proc)
 
-    def cpu_seconds(self) -> float:
+    def _processes(self) -> list[Any]:
+        """The server and any process it started (all of them count)."""
         import psutil
 
         assert self.proc is not None
-        t = psutil.Process(self.proc.pid).cpu_times()
-        return float(t.user + t.system)
+        main = psutil.Process(self.proc.pid)
+        return [main, *main.children(recursive=True)]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in self._processes():
+            with contextlib.suppress(Exception):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
 
     def rss_bytes(self) -> int:
-        import psutil
-
-        assert self.proc is not None
-        rss: int = psutil.Process(self.proc.pid).memory_info().rss
-        return rss
+        total = 0
+        for p in self._processes():
+            with contextlib.suppress(Exception):
+                total += int(p.memory_info().rss)
+        return total
 
     async def stop(self) -> None:
         if self.proc is not None:
@@ -217,39 +243,45 @@ class Target:
 
 
 # -- load ---------------------------------------------------------------------------------
+# The load runs in ``--load-procs`` worker processes (spawned, each with its own event loop
+# and its share of the stations), so one Python process is not the bottleneck. Frames are
+# pre-encoded templates (only the message id, timestamp and meter reading change) and an
+# answer is checked by its MessageTypeId byte, not parsed: the load costs little CPU per call.
+
+_HEARTBEAT = '[2,"%d","Heartbeat",{}]'
+_STATUS = (
+    '[2,"%d","StatusNotification",{"connectorId":%d,"errorCode":"NoError",'
+    '"status":"%s","timestamp":"%s"}]'
+)
+_METER = (
+    '[2,"%d","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"%s","sampledValue":['
+    '{"value":"%.1f","measurand":"Energy.Active.Import.Register","unit":"Wh"},'
+    '{"value":"7.4","measurand":"Power.Active.Import","unit":"kW"},'
+    '{"value":"32.0","measurand":"Current.Import","unit":"A","phase":"L1"},'
+    '{"value":"230.1","measurand":"Voltage","unit":"V","phase":"L1-N"}]}]}]'
+)
+_STATUSES = ("Available", "Charging", "SuspendedEV")
+_second = [-1, ""]
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """RFC 3339 UTC with milliseconds; the date part is formatted once per second."""
+    t = time.time()
+    sec = int(t)
+    if sec != _second[0]:
+        _second[0] = sec
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{_second[1]}.{int((t - sec) * 1000):03d}Z"
 
 
-def frames(i: int, seq: int) -> tuple[str, dict[str, Any]]:
+def frame(seq: int) -> str:
+    """The ``seq``-th call of a station: Heartbeat, StatusNotification, MeterValues in turn."""
     kind = seq % 3
     if kind == 0:
-        return "Heartbeat", {}
+        return _HEARTBEAT % seq
     if kind == 1:
-        return "StatusNotification", {
-            "connectorId": 1 + seq % 2,
-            "errorCode": "NoError",
-            "status": ("Available", "Charging", "SuspendedEV")[seq % 3],
-            "timestamp": _now(),
-        }
-    return "MeterValues", {
-        "connectorId": 1,
-        "meterValue": [
-            {
-                "timestamp": _now(),
-                "sampledValue": [
-                    {
-                        "value": f"{seq * 1.5:.1f}",
-                        "measurand": "Energy.Active.Import.Register",
-                        "unit": "Wh",
-                    },
-                    {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
-                    {"value": "32.0", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
-                    {"value": "230.1", "measurand": "Voltage", "unit": "V", "phase": "L1-N"},
-                ],
-            }
-        ],
-    }
+        return _STATUS % (seq, 1 + seq % 2, _STATUSES[seq % 3], _now())
+    return _METER % (seq, _now(), seq * 1.5)
 
 
 async def station(
@@ -264,45 +296,39 @@ async def station(
 ) -> None:
     from websockets.asyncio.client import connect
 
-    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
     try:
         async with connect(
             f"{url}BENCH{i:05d}",
             subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            open_timeout=60,
+            open_timeout=120,
             ping_interval=None,
             compression=None,
         ) as ws:
             await ws.send(
-                json.dumps(
-                    [
-                        2,
-                        "boot",
-                        "BootNotification",
-                        {"chargePointVendor": "Bench", "chargePointModel": "Load"},
-                    ]
-                )
+                '[2,"boot","BootNotification",'
+                '{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
             )
             await ws.recv()
             connected[0] += 1
             await ready.wait()
-            start_at, end_at = window["start"], window["end"]
+            start_at, measure_at, end_at = window["start"], window["measure"], window["end"]
             seq = random.randrange(3)
             next_at = start_at + (random.random() * interval_s if interval_s else 0.0)
+            send, recv = ws.send, ws.recv
             while True:
-                now = loop.time()
+                now = clock()
                 if interval_s and next_at > now:
                     await asyncio.sleep(next_at - now)
-                t0 = loop.time()
+                t0 = clock()
                 if t0 >= end_at:
                     break
-                action, payload = frames(i, seq)
-                await ws.send(json.dumps([2, str(seq), action, payload]))
-                answer = json.loads(await ws.recv())
-                t1 = loop.time()
-                if answer[0] != 3:
-                    errors.append(f"{action}: {answer[2]}")
-                if t0 >= start_at:
+                await send(frame(seq))
+                answer = await recv()
+                t1 = clock()
+                if answer[1:2] != "3":
+                    errors.append(str(answer)[:200])
+                if t0 >= measure_at:
                     latencies.append(t1 - t0)
                 seq += 1
                 next_at += interval_s
@@ -310,68 +336,150 @@ async def station(
         errors.append(f"{type(exc).__name__}: {exc}")
 
 
-async def run_load(
-    target: Target, *, interval_s: float, duration_s: float, warmup_s: float
-) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    url = f"ws://127.0.0.1:{target.port}/ocpp/"
-    latencies: list[float] = []
-    errors: list[str] = []
-    ready = asyncio.Event()
-    connected = [0]
-    far = loop.time() + 3600
-    tasks = []
-    sem = asyncio.Semaphore(100)
+def load_worker(url: str, indices: list[int], interval_s: float, pipe: Any) -> None:
+    """One load process: connect ``indices``, report, wait for the window, run, report."""
+    import array
 
-    async def limited(i: int, holder: dict[str, float]) -> None:
-        async with sem:
-            pass
-        await station(url, i, interval_s, holder, latencies, errors, ready, connected)
+    async def body() -> None:
+        latencies: list[float] = []
+        errors: list[str] = []
+        connected = [0]
+        ready = asyncio.Event()
+        window: dict[str, float] = {}
+        sem = asyncio.Semaphore(50)
 
-    holder = {"start": far, "end": far}
-    for i in range(target.n):
-        tasks.append(asyncio.create_task(limited(i, holder)))
-        if i % 100 == 99:
+        async def limited(i: int) -> None:
+            async with sem:
+                pass
+            await station(url, i, interval_s, window, latencies, errors, ready, connected)
+
+        tasks = []
+        for n, i in enumerate(indices):
+            tasks.append(asyncio.create_task(limited(i)))
+            if n % 50 == 49:
+                await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 180
+        while connected[0] + len(errors) < len(indices) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-    deadline = loop.time() + 120
-    while connected[0] + len(errors) < target.n and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    holder["start"] = loop.time() + warmup_s
-    holder["end"] = holder["start"] + duration_s
-    ready.set()
-    await asyncio.sleep(warmup_s)
-    cpu0 = await asyncio.to_thread(target.cpu_seconds)
-    own0 = sum(os.times()[:2])
-    rss_peak = 0
-    while loop.time() < holder["end"]:
-        await asyncio.sleep(0.5)
-        rss_peak = max(rss_peak, await asyncio.to_thread(target.rss_bytes))
-    cpu1 = await asyncio.to_thread(target.cpu_seconds)
-    own1 = sum(os.times()[:2])
-    await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    lat = sorted(latencies)
+        pipe.send(("connected", connected[0], errors[:5]))
+        _, start_wall, measure_wall, end_wall = await asyncio.to_thread(pipe.recv)
+        # wall-clock instants agreed with the parent, on this process's perf_counter
+        offset = time.perf_counter() - time.time()
+        window.update(
+            start=start_wall + offset, measure=measure_wall + offset, end=end_wall + offset
+        )
+        ready.set()
+        await asyncio.sleep(max(0.0, measure_wall - time.time()))
+        cpu0 = sum(os.times()[:2])
+        await asyncio.sleep(max(0.0, end_wall - time.time()))
+        cpu1 = sum(os.times()[:2])
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        pipe.send(
+            ("done", array.array("d", latencies).tobytes(), errors[:20], len(errors), cpu1 - cpu0)
+        )
+
+    asyncio.run(body())
+
+
+async def run_load(
+    target: Target, *, interval_s: float, duration_s: float, warmup_s: float, procs: int
+) -> dict[str, Any]:
+    import array
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    url = f"ws://127.0.0.1:{target.port}/ocpp/"
+    procs = max(1, min(procs, target.n))
+    workers = []
+    for w in range(procs):
+        mine, theirs = ctx.Pipe()
+        indices = list(range(w, target.n, procs))
+        proc = ctx.Process(target=load_worker, args=(url, indices, interval_s, theirs), daemon=True)
+        proc.start()
+        workers.append((proc, mine))
+    try:
+        connected = 0
+        errors: list[str] = []
+        for _, pipe in workers:
+            _, count, first = await asyncio.to_thread(pipe.recv)
+            connected += count
+            errors += first
+        start = time.time() + 0.5
+        measure = start + warmup_s
+        end = measure + duration_s
+        for _, pipe in workers:
+            pipe.send(("go", start, measure, end))
+        await asyncio.sleep(max(0.0, measure - time.time()))
+        cpu0 = await asyncio.to_thread(target.cpu_seconds)
+        rss_peak = 0
+        while time.time() < end:
+            await asyncio.sleep(min(0.5, max(0.0, end - time.time())))
+            rss_peak = max(rss_peak, await asyncio.to_thread(target.rss_bytes))
+        cpu1 = await asyncio.to_thread(target.cpu_seconds)
+        load_average = os.getloadavg()[0]
+        lat_all: list[float] = []
+        n_errors = 0
+        loadgen_cpu = 0.0
+        for _, pipe in workers:
+            _, raw, first, count, cpu = await asyncio.to_thread(pipe.recv)
+            values = array.array("d")
+            values.frombytes(raw)
+            lat_all.extend(values)
+            errors += first
+            n_errors += count
+            loadgen_cpu += cpu
+    finally:
+        for proc, _ in workers:
+            await asyncio.to_thread(proc.join, 10)
+            if proc.is_alive():
+                proc.kill()
+    lat = sorted(lat_all)
 
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 
+    server_cpu_s = cpu1 - cpu0
     return {
         "target": target.kind,
+        "telemetry": target.telemetry,
         "stations": target.n,
-        "connected": connected[0],
+        "connected": connected,
         "interval_s": interval_s,
         "duration_s": duration_s,
+        "load_procs": procs,
         "calls": len(lat),
         "calls_per_s": len(lat) / duration_s,
+        "calls_per_server_cpu_s": len(lat) / server_cpu_s if server_cpu_s > 0 else float("nan"),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
         "server_rss_mb": rss_peak / 2**20,
-        "server_cpu_pct": 100 * (cpu1 - cpu0) / duration_s,
-        "loadgen_cpu_pct": 100 * (own1 - own0) / duration_s,
-        "load_average_1min": os.getloadavg()[0],
-        "errors": len(errors),
+        "server_cpu_pct": 100 * server_cpu_s / duration_s,
+        "loadgen_cpu_pct": 100 * loadgen_cpu / duration_s,
+        "load_average_1min": load_average,
+        "errors": n_errors + (target.n - connected),
         "first_errors": errors[:5],
     }
+
+
+def label(row: dict[str, Any]) -> str:
+    tel = "" if row["telemetry"] in ("on", "-") else "/tel-off"
+    return f"{row['target']}{tel}"
+
+
+def print_row(row: dict[str, Any]) -> None:
+    interval = row["interval_s"]
+    mode = "saturate" if interval == 0 else f"1/{interval:g}s"
+    print(
+        f"{label(row):<16} n={row['stations']:<5} {mode:<9} {row['calls_per_s']:7.0f} calls/s  "
+        f"{row['calls_per_server_cpu_s']:6.0f} calls/cpu-s  "
+        f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
+        f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}% "
+        f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, load {row['load_average_1min']:.1f})  "
+        f"errors {row['errors']}",
+        flush=True,
+    )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -381,29 +489,22 @@ async def main(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for n in args.stations:
         for kind in args.targets:
-            for interval in args.intervals:
-                target = Target(kind, n, workdir)
-                await target.start()
-                try:
-                    row = await run_load(
-                        target,
-                        interval_s=interval,
-                        duration_s=args.duration_s,
-                        warmup_s=args.warmup_s,
-                    )
-                finally:
-                    await target.stop()
-                rows.append(row)
-                mode = "saturate" if interval == 0 else f"1/{interval:g}s"
-                print(
-                    f"{kind:<8} n={n:<5} {mode:<9} {row['calls_per_s']:9.0f} calls/s  "
-                    f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
-                    f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}% "
-                    f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, "
-                    f"load {row['load_average_1min']:.1f})  "
-                    f"errors {row['errors']}",
-                    flush=True,
-                )
+            for telemetry in args.telemetry if kind != "bare" else ["-"]:
+                for interval in args.intervals:
+                    target = Target(kind, n, workdir, telemetry)
+                    await target.start()
+                    try:
+                        row = await run_load(
+                            target,
+                            interval_s=interval,
+                            duration_s=args.duration_s,
+                            warmup_s=args.warmup_s,
+                            procs=args.load_procs,
+                        )
+                    finally:
+                        await target.stop()
+                    rows.append(row)
+                    print_row(row)
     print()
     print("ratio to the bare baseline (calls/s, same stations and pacing):")
     for row in rows:
@@ -422,8 +523,10 @@ async def main(args: argparse.Namespace) -> int:
         if base and base["calls_per_s"]:
             row["ratio_to_bare"] = row["calls_per_s"] / base["calls_per_s"]
             print(
-                f"  {row['target']:<8} n={row['stations']:<5} interval {row['interval_s']:g}s: "
-                f"x{row['ratio_to_bare']:.2f}"
+                f"  {label(row):<16} n={row['stations']:<5} interval {row['interval_s']:g}s: "
+                f"x{row['ratio_to_bare']:.2f} calls/s, "
+                f"x{row['calls_per_server_cpu_s'] / base['calls_per_server_cpu_s']:.2f} "
+                "calls per server CPU-second"
             )
     out = RESULTS / f"csms_throughput-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "rows": rows}, indent=2))
@@ -456,6 +559,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[0.0, 1.0],
         metavar="S",
         help="seconds between one station's calls; 0 = as fast as answered (default 0 1)",
+    )
+    p.add_argument(
+        "--telemetry",
+        nargs="+",
+        default=["on"],
+        choices=["on", "off"],
+        help="telemetry of the chargegrid targets (default on, as in production)",
+    )
+    p.add_argument(
+        "--load-procs",
+        type=int,
+        default=2,
+        help="load generator processes sharing the stations (default 2)",
     )
     p.add_argument("--duration-s", type=float, default=20.0, help="measured seconds per run")
     p.add_argument("--warmup-s", type=float, default=2.0, help="unmeasured seconds first")

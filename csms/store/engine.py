@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from csms.exceptions import ConfigError
 
-__all__ = ["SQLITE_SYNCHRONOUS", "create_engine", "dialect_of"]
+__all__ = ["SQLITE_SYNCHRONOUS", "create_engine", "create_sqlite_writer_engine", "dialect_of"]
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -73,7 +74,9 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
-        _install_sqlite_hooks(engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s)
+        _install_sqlite_hooks(
+            engine.sync_engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s
+        )
         return engine
     return create_async_engine(
         url,
@@ -85,8 +88,29 @@ def create_engine(
     )
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, *, synchronous: str, busy_timeout_s: float) -> None:
-    sync_engine = engine.sync_engine
+def create_sqlite_writer_engine(
+    url: str | URL, *, sqlite_synchronous: str = "FULL", sqlite_busy_timeout_s: float = 5.0
+) -> Engine:
+    """A synchronous (pysqlite) engine on the SQLite file of ``url``, with the same settings
+    as :func:`create_engine`: the group-commit writer runs a whole batch on it in its own
+    thread, one hand-over per batch instead of one per statement (aiosqlite)."""
+    parsed = make_url(url)
+    if dialect_of(parsed) != "sqlite":
+        raise ConfigError("a writer engine is for SQLite only")
+    mode = sqlite_synchronous.upper()
+    if mode not in SQLITE_SYNCHRONOUS:
+        raise ConfigError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+    engine = sa_create_engine(
+        parsed.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": sqlite_busy_timeout_s, "check_same_thread": False},
+        pool_size=1,
+        max_overflow=0,
+    )
+    _install_sqlite_hooks(engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s)
+    return engine
+
+
+def _install_sqlite_hooks(sync_engine: Engine, *, synchronous: str, busy_timeout_s: float) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:

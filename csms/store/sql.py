@@ -32,7 +32,12 @@ from csms.exceptions import NotFound, StoreError, StoreUnavailable
 from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
-from csms.store.engine import SQLITE_BEGIN_OPTION, create_engine, dialect_of
+from csms.store.engine import (
+    SQLITE_BEGIN_OPTION,
+    create_engine,
+    create_sqlite_writer_engine,
+    dialect_of,
+)
 from csms.store.memory import is_legacy_tx_id
 from csms.store.migrate import ensure_schema
 from csms.store.ops import SamplesOp, SeenOp, StatusOp, dialect_insert
@@ -86,11 +91,23 @@ class SqlStore:
             statement_timeout_s=statement_timeout_s,
         )
         begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
+        # SQLite: the writer runs each batch whole on its own thread (one hand-over per
+        # batch); aiosqlite would hand every statement to its thread and back.
+        self._sync_engine = (
+            create_sqlite_writer_engine(
+                url,
+                sqlite_synchronous=sqlite_synchronous,
+                sqlite_busy_timeout_s=sqlite_busy_timeout_s,
+            )
+            if self.dialect == "sqlite"
+            else None
+        )
         self._writer = GroupWriter(
             self._engine,
             max_batch_ops=max_batch_ops,
             retry_delays_s=retry_delays_s,
             begin_options=begin,
+            sync_engine=self._sync_engine,
         )
 
     @property
@@ -125,6 +142,8 @@ class SqlStore:
     async def close(self) -> None:
         await self._writer.stop()
         await self._engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
     async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         return await self._writer.submit(WriteOp(run))

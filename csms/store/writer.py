@@ -27,8 +27,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar, cast
 
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -87,10 +89,14 @@ class GroupWriter:
         max_batch_ops: int = 256,
         retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
         begin_options: dict[str, Any] | None = None,
+        sync_engine: Engine | None = None,
     ) -> None:
         if max_batch_ops < 1:
             raise ValueError("max_batch_ops must be at least 1")
         self._engine = engine
+        #: With a synchronous engine (SQLite) a batch runs whole on the writer thread.
+        self._sync_engine = sync_engine
+        self._thread: ThreadPoolExecutor | None = None
         self._max_batch_ops = max_batch_ops
         self._retry_delays_s = tuple(retry_delays_s)
         self._begin_options = dict(begin_options or {})
@@ -105,6 +111,8 @@ class GroupWriter:
 
     def start(self) -> None:
         if self._task is None:
+            if self._sync_engine is not None and self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
             self._task = asyncio.create_task(self._loop(), name="store-writer")
 
     async def stop(self) -> None:
@@ -115,6 +123,9 @@ class GroupWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
 
     async def submit(self, op: WriteOp[T]) -> T:
         if self._task is None:
@@ -201,6 +212,12 @@ class GroupWriter:
             self._queue.put_nowait(item)
 
     async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
+        if self._thread is not None:
+            loop = asyncio.get_running_loop()
+            done = await loop.run_in_executor(self._thread, self._execute_sync, batch)
+            for kind, members in _coalesced(batch).items():
+                kind.after_commit([op for _, op in members])
+            return done
         results: list[Any] = [None] * len(batch)
         groups: dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]] = {}
         async with self._engine.connect() as conn:
@@ -219,6 +236,59 @@ class GroupWriter:
         for kind, members in groups.items():
             kind.after_commit([op for _, op in members])
         return results
+
+    def _execute_sync(self, batch: list[WriteOp[Any]]) -> list[Any]:
+        """:meth:`_execute` on the writer thread: the operations' coroutines run to the end
+        against :class:`_SyncConnection`, whose ``execute`` never suspends."""
+        assert self._sync_engine is not None
+        results: list[Any] = [None] * len(batch)
+        groups = _coalesced(batch)
+        with self._sync_engine.connect() as sync_conn:
+            if self._begin_options:
+                sync_conn.execution_options(**self._begin_options)
+            conn = cast(AsyncConnection, _SyncConnection(sync_conn))
+            with sync_conn.begin():
+                for i, op in enumerate(batch):
+                    if not isinstance(op, Coalesced):
+                        results[i] = _drive(op.run(conn))
+                for kind, members in groups.items():
+                    values = _drive(kind.run_many(conn, [op for _, op in members]))
+                    for (i, _), value in zip(members, values, strict=True):
+                        results[i] = value
+        return results
+
+
+class _SyncConnection:
+    """What a write operation uses of an ``AsyncConnection``, on a synchronous connection."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
+        return self._conn.execute(statement, parameters, **kw)
+
+
+def _drive(awaitable: Awaitable[T]) -> T:
+    """Run an awaitable that never suspends (it only awaits :class:`_SyncConnection`)."""
+    steps = awaitable.__await__()
+    try:
+        next(steps)
+    except StopIteration as done:
+        return cast(T, done.value)
+    steps.close()
+    raise StoreError("a write operation awaited something other than the database")
+
+
+def _coalesced(
+    batch: Sequence[WriteOp[Any]],
+) -> dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]]:
+    groups: dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]] = {}
+    for i, op in enumerate(batch):
+        if isinstance(op, Coalesced):
+            groups.setdefault(type(op), []).append((i, op))
+    return groups
 
 
 def _fail(batch: Sequence[WriteOp[Any]], error: BaseException) -> None:

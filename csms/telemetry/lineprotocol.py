@@ -20,6 +20,7 @@ __all__ = [
     "ParsedLine",
     "escape_key",
     "escape_string",
+    "escape_tag",
     "format_float",
     "meter_fields",
     "meter_line",
@@ -43,6 +44,11 @@ def escape_key(text: str) -> str:
 def _tag(text: str) -> str:
     out = text.translate(_ESCAPE_KEY)
     return out + " " if out.endswith("\\") else out
+
+
+def escape_tag(text: str) -> str:
+    """Escape a tag value as influxdb-client's ``Point`` does."""
+    return _tag(text)
 
 
 def escape_string(text: str) -> str:

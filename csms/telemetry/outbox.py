@@ -200,17 +200,22 @@ class Outbox:
                 self._depth, self._bytes = row[0], row[1]
             return int(removed)
 
-    def set_aside(self, seq: int, line: str, reason: str) -> None:
-        """Move a point the server refused to the ``rejected`` table."""
+    def set_aside(self, seq: int | None, line: str, reason: str) -> None:
+        """Move a point the server refused to the ``rejected`` table (``seq=None``: a point
+        that never was in the outbox)."""
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO rejected(seq, line, reason, at) VALUES (?, ?, ?, ?)",
                 (seq, line, reason[:500], time.time()),
             )
-            rows = self._db.execute(
-                "DELETE FROM outbox WHERE seq = ? RETURNING length(line)", (seq,)
-            ).fetchall()
+            rows = (
+                self._db.execute(
+                    "DELETE FROM outbox WHERE seq = ? RETURNING length(line)", (seq,)
+                ).fetchall()
+                if seq is not None
+                else []
+            )
             self._db.execute(
                 "DELETE FROM rejected WHERE seq NOT IN "
                 "(SELECT seq FROM rejected ORDER BY seq DESC LIMIT ?)",

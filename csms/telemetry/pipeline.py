@@ -25,11 +25,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.points import PointEncoder
+from csms.telemetry.points import (
+    FieldPoint,
+    MeterPoint,
+    PointEncoder,
+    field_point_line,
+    meter_point_line,
+)
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import TelemetrySink
 
@@ -117,6 +124,7 @@ class TelemetryPipeline:
         flush_interval_s: float = 0.05,
         backoff: Backoff | None = None,
         log_every_s: float = 10.0,
+        direct: bool = False,
     ) -> None:
         self.recorder = recorder if recorder is not None else TelemetryRecorder()
         self.stats: TelemetryStats = self.recorder.stats
@@ -138,6 +146,10 @@ class TelemetryPipeline:
         self._threads: list[threading.Thread] = []
         self.stats.outbox_depth = outbox.depth
         self.stats.outbox_bytes = outbox.size_bytes
+        #: The sink is the embedded store (a durable SQLite file itself): the ingest thread
+        #: stores into it directly, and the outbox only takes what that write could not
+        #: store (and holds what an older process left).
+        self.direct = direct and isinstance(sink, EmbeddedStore)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -191,32 +203,80 @@ class TelemetryPipeline:
             if not records:
                 return 0
             lines: list[str] = []
-            self.encoder.encode_many(records, lines)
-            self.stats.points_recorded += len(lines)
-            try:
-                dropped = self.outbox.append(lines)
-            except sqlite3.Error as exc:  # disk full, file removed, I/O error
-                self.stats.drop("outbox_error", len(lines))
-                logger.error(
-                    "telemetry outbox write failed (%s): dropped %d points", exc, len(lines)
+            if self.direct:
+                meter: list[MeterPoint] = []
+                fields: list[FieldPoint] = []
+                self.encoder.encode_many(records, lines, meter, fields)
+                self.stats.points_recorded += len(meter) + len(fields) + len(lines)
+                if self._store_direct(meter, fields, lines):
+                    self.stats.buffer_depth = self.recorder.pending
+                    return len(records)
+                lines = (
+                    [meter_point_line(p) for p in meter]
+                    + [field_point_line(p) for p in fields]
+                    + lines
                 )
-                return len(records)
-            if dropped:
-                self.stats.drop("outbox_full", dropped)
-                self._drop_log(
-                    dropped,
-                    "telemetry outbox full (%d bytes, policy %s): dropped points",
-                    self.outbox.max_bytes,
-                    self.outbox.drop_policy,
-                )
-            self.stats.outbox_depth = self.outbox.depth
-            self.stats.outbox_bytes = self.outbox.size_bytes
-            self.stats.buffer_depth = self.recorder.pending
-            if self.outbox.depth >= self.batch_size_points:
-                self._wake.set()
+            else:
+                self.encoder.encode_many(records, lines)
+                self.stats.points_recorded += len(lines)
+            self._to_outbox(lines)
             return len(records)
         finally:
             self._ingest_busy = False
+
+    def _store_direct(
+        self, meter: list[MeterPoint], fields: list[FieldPoint], lines: list[str]
+    ) -> bool:
+        """Store into the embedded store; False if it failed (the caller keeps the points
+        in the outbox, whose sender retries them like any failed write)."""
+        sink = self.sink
+        assert isinstance(sink, EmbeddedStore)
+        count = len(meter) + len(fields) + len(lines)
+        self.stats.write_requests += 1
+        try:
+            sink.write_points(meter, lines, fields)
+        except WriteRejected as exc:  # a bad line: the rest are stored (never meter points)
+            refused = 0
+            for line in lines:
+                try:
+                    sink.write_points((), (line,))
+                except WriteRejected as one:
+                    refused += 1
+                    self.outbox.set_aside(None, line, str(one))
+                    logger.error("embedded store refused a point (%s): %s", one, line[:300])
+            self.stats.write_failures += 1
+            self.stats.points_server_rejected += refused
+            self.stats.points_written += count - refused
+            logger.debug("embedded write rejected lines: %s", exc)
+        except Exception as exc:
+            self.stats.write_failures += 1
+            logger.warning("embedded telemetry store write failed (%s); kept in the outbox", exc)
+            return False
+        else:
+            self.stats.points_written += count
+        self.stats.last_write_ok_unix_s = time.time()
+        return True
+
+    def _to_outbox(self, lines: list[str]) -> None:
+        try:
+            dropped = self.outbox.append(lines)
+        except sqlite3.Error as exc:  # disk full, file removed, I/O error
+            self.stats.drop("outbox_error", len(lines))
+            logger.error("telemetry outbox write failed (%s): dropped %d points", exc, len(lines))
+            return
+        if dropped:
+            self.stats.drop("outbox_full", dropped)
+            self._drop_log(
+                dropped,
+                "telemetry outbox full (%d bytes, policy %s): dropped points",
+                self.outbox.max_bytes,
+                self.outbox.drop_policy,
+            )
+        self.stats.outbox_depth = self.outbox.depth
+        self.stats.outbox_bytes = self.outbox.size_bytes
+        self.stats.buffer_depth = self.recorder.pending
+        if self.outbox.depth >= self.batch_size_points:
+            self._wake.set()
 
     def _ingest_loop(self) -> None:
         while True:

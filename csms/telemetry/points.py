@@ -12,6 +12,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
@@ -30,7 +31,7 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import escape_string, meter_series
+from csms.telemetry.lineprotocol import escape_string, escape_tag, meter_series
 from csms.telemetry.normalize import (
     Reject,
     check_time,
@@ -42,12 +43,16 @@ from csms.telemetry.schema import Field, Measurement, Tag
 from csms.telemetry.writers import Precision
 
 __all__ = [
+    "FieldPoint",
     "GridConstraintRecord",
+    "MeterPoint",
     "PlanStep",
     "PointEncoder",
     "Record",
     "SiteRecord",
     "StorageRecord",
+    "field_point_line",
+    "meter_point_line",
     "to_epoch",
 ]
 
@@ -129,6 +134,41 @@ class SiteRecord:
 
 Record = DomainEvent | PlanRecord | GridConstraintRecord | StorageRecord | SiteRecord
 
+#: A meter point before it becomes a line: the line's measurement-and-tags prefix (as
+#: :func:`~csms.telemetry.lineprotocol.meter_series` makes it), the time in the encoder's
+#: precision, the transaction id, the normalized value and the reading context. Exactly the
+#: line's content: :func:`meter_point_line` turns it into the line.
+MeterPoint = tuple[str, int, int | None, float, str | None]
+
+
+#: A point as its line's measurement-and-tags prefix, its time in the encoder's precision and
+#: its fields in key order (str or int values, none None): status reports and heartbeats.
+FieldPoint = tuple[str, int, tuple[tuple[str, str | int], ...]]
+
+_BEAT: tuple[tuple[str, str | int], ...] = (("value", 1),)
+
+
+def field_point_line(point: FieldPoint) -> str:
+    """The line protocol of a :data:`FieldPoint`, as influxdb-client's ``Point`` writes it."""
+    prefix, t, fields = point
+    text = ",".join(
+        f'{key}="{escape_string(value)}"' if type(value) is str else f"{key}={value}i"
+        for key, value in fields
+    )
+    return f"{prefix}{text} {t}"
+
+
+def meter_point_line(point: MeterPoint) -> str:
+    """The line protocol of a :data:`MeterPoint` (what :class:`PointEncoder` writes)."""
+    prefix, t, tx, value, context = point
+    tx_field = "" if tx is None else f"transaction_id={tx}i,"
+    text = str(value)
+    if text.endswith(".0"):
+        text = text[:-2]
+    if context is None:
+        return f"{prefix}{tx_field}value={text} {t}"
+    return f'{prefix}context="{escape_string(context)}",{tx_field}value={text} {t}'
+
 
 class PointEncoder:
     """Encodes records into lines; calls ``on_reject(reason, detail)`` for each bad sample."""
@@ -152,20 +192,30 @@ class PointEncoder:
         self.on_reject: Callable[[Reject, str], None] = on_reject or (lambda reason, detail: None)
         self.max_cached_series = max_cached_series
         self.encode_errors = 0
+        self._station_tags: dict[str, str] = {}
         self._series: dict[
             tuple[str, int, int, str, str, str | None, str | None],
             tuple[str, Callable[[float], float] | None] | Reject,
         ] = {}
 
-    def encode_many(self, records: Sequence[Record], out: list[str]) -> None:
-        """Append the lines of every record to ``out``."""
+    def encode_many(
+        self,
+        records: Sequence[Record],
+        out: list[str],
+        meter_out: list[MeterPoint] | None = None,
+        field_out: list[FieldPoint] | None = None,
+    ) -> None:
+        """Append the lines of every record to ``out``. With ``meter_out``, meter samples go
+        there as :data:`MeterPoint` tuples instead of lines, and with ``field_out`` status
+        reports and heartbeats as :data:`FieldPoint` (the embedded store takes them as they
+        are: no line to build and parse again); everything else still goes to ``out``."""
         now = int(self._now_s() * self._per_s)
         for record in records:
             try:
                 if type(record) is MeterValuesReceived:
-                    self._meter(record, now, out)
+                    self._meter(record, now, out, meter_out)
                 else:
-                    self._other(record, now, out)
+                    self._other(record, now, out, field_out)
             except Exception:  # one malformed record must not cost the others
                 self.encode_errors += 1
                 logger.exception("could not encode %s: %r", type(record).__name__, record)
@@ -199,7 +249,13 @@ class PointEncoder:
         )
         return prefix, convert
 
-    def _meter(self, event: MeterValuesReceived, now: int, out: list[str]) -> None:
+    def _meter(
+        self,
+        event: MeterValuesReceived,
+        now: int,
+        out: list[str],
+        meter_out: list[MeterPoint] | None = None,
+    ) -> None:
         """The hot path: series prefixes and unit conversions are cached per series."""
         cache = self._series
         precision = self.precision
@@ -249,6 +305,9 @@ class PointEncoder:
             if t_reject is not None:
                 self.on_reject(t_reject, f"{event.station_id}: {sample.measurand} at {ts}")
                 continue
+            if meter_out is not None:
+                meter_out.append((prefix, t, tx, value, sample.context))
+                continue
             text = str(value)
             if text.endswith(".0"):
                 text = text[:-2]
@@ -275,9 +334,69 @@ class PointEncoder:
             if line:
                 out.append(line)
 
-    def _other(self, record: Record, now: int, out: list[str]) -> None:
+    def _station_tag(self, station_id: str) -> str:
+        tag = self._station_tags.get(station_id)
+        if tag is None:
+            if len(self._station_tags) >= self.max_cached_series:
+                self._station_tags.clear()
+            tag = self._station_tags[station_id] = escape_tag(station_id)
+        return tag
+
+    def _heartbeat(
+        self,
+        record: HeartbeatReceived,
+        now: int,
+        out: list[str],
+        field_out: list[FieldPoint] | None,
+    ) -> None:
+        """What ``Point`` makes of a heartbeat, without it (one per station and interval)."""
+        t = to_epoch(record.at, self.precision)
+        if self._time_ok(t, now, f"{Measurement.CONNECTION} at {record.at}"):
+            station = self._station_tag(record.station_id)
+            point: FieldPoint = (f"connection,event=heartbeat,station={station} ", t, _BEAT)
+            if field_out is None:
+                out.append(field_point_line(point))
+            else:
+                field_out.append(point)
+
+    def _status(
+        self, record: StatusChanged, now: int, out: list[str], field_out: list[FieldPoint] | None
+    ) -> None:
+        """What ``Point`` makes of a status report, without it (tags and fields in key
+        order, fields that are None left out)."""
+        r = record.report
+        t = to_epoch(r.timestamp, self.precision)
+        if not self._time_ok(t, now, f"{Measurement.STATUS} at {r.timestamp}"):
+            return
+        fields: list[tuple[str, str | int]] = []
+        if r.error_code is not None:
+            fields.append(("error_code", r.error_code))
+        if r.info is not None:
+            fields.append(("info", r.info))
+        fields.append(("status", str(r.status)))
+        if r.vendor_error_code is not None:
+            fields.append(("vendor_error_code", r.vendor_error_code))
+        station = self._station_tag(r.station_id)
+        point: FieldPoint = (
+            f"status,connector={r.connector_id},evse={r.evse_id},station={station} ",
+            t,
+            tuple(fields),
+        )
+        if field_out is None:
+            out.append(field_point_line(point))
+        else:
+            field_out.append(point)
+
+    def _other(
+        self, record: Record, now: int, out: list[str], field_out: list[FieldPoint] | None = None
+    ) -> None:
         p: Point | None
-        if isinstance(record, StatusChanged):
+        kind = type(record)
+        if kind is HeartbeatReceived:
+            self._heartbeat(cast(HeartbeatReceived, record), now, out, field_out)
+        elif kind is StatusChanged:
+            self._status(cast(StatusChanged, record), now, out, field_out)
+        elif isinstance(record, StatusChanged):
             r = record.report
             p = self._point(Measurement.STATUS, r.timestamp, now)
             if p is not None:

@@ -176,6 +176,7 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
             multiplier=settings.retry_multiplier,
         ),
         log_every_s=settings.log_every_s,
+        direct=backend == "embedded",
     )
     logger.info("telemetry: %s backend, outbox %s", backend, settings.outbox_path)
     return Telemetry(

@@ -165,3 +165,29 @@ async def test_meter_of_a_failed_batch_is_not_remembered(store: SqlStore) -> Non
 
     assert await store.add_samples([s]) == 1
     assert await store.latest_samples("CP1") == [s]
+
+
+async def test_sqlite_batches_run_whole_on_the_writer_thread(store: SqlStore) -> None:
+    import threading
+
+    threads: set[str] = set()
+
+    async def run(conn: AsyncConnection) -> int:
+        threads.add(threading.current_thread().name)
+        return int((await conn.execute(sa.text("SELECT 41 + 1"))).scalar_one())
+
+    async def sleeps(conn: AsyncConnection) -> None:
+        await asyncio.sleep(0)  # not the database: cannot run on the writer thread
+
+    results = await asyncio.gather(
+        *(store.writer.submit(WriteOp(run)) for _ in range(20)),
+        store.writer.submit(WriteOp(sleeps)),
+        store.put_station(StationRecord("A")),
+        return_exceptions=True,
+    )
+    assert results[:20] == [42] * 20
+    assert isinstance(results[20], StoreError)
+    assert "awaited something other than the database" in str(results[20])
+    assert results[21] is None
+    assert await store.get_station("A") is not None
+    assert len(threads) == 1 and threading.current_thread().name not in threads

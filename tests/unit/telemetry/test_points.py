@@ -211,3 +211,66 @@ def test_a_malformed_record_does_not_cost_the_others(caplog: pytest.LogCaptureFi
     assert out == [f"meter,connector=1,evse=1,measurand=SoC,station=CP1,unit=Percent value=50 {MS}"]
     assert enc.encode_errors == 1
     assert "could not encode MeterValuesReceived" in caplog.text
+
+
+@pytest.mark.parametrize("precision", ["ns", "us", "ms", "s"])
+def test_status_and_heartbeat_lines_are_what_point_makes(precision: str) -> None:
+    """The status and heartbeat encoders skip influxdb-client's ``Point`` (two points per
+    station and interval); they must write the same bytes."""
+    from influxdb_client.client.write.point import Point
+
+    from csms.telemetry.points import _WRITE_PRECISION
+
+    stations = ["CP1", "CP 2,=x", 'CP"3\\', "CP\\", "Zürich-7"]
+    texts: list[str | None] = [None, "", 'over "temp", 80\\', "E=1 2"]
+    reports = [
+        StatusReport(
+            station,
+            evse,
+            connector,
+            status,
+            T0 + timedelta(microseconds=1_234_567 * evse),
+            error_code="NoError" if info is None else "OtherError",
+            info=info,
+            vendor_id=None,
+            vendor_error_code=code,
+        )
+        for station in stations
+        for evse, connector in ((0, 0), (2, 1))
+        for status in (ConnectorStatus.CHARGING, ConnectorStatus.FAULTED)
+        for info in texts
+        for code in (None, "V-17")
+    ]
+    beats = [HeartbeatReceived(s, T0 + timedelta(seconds=i)) for i, s in enumerate(stations)]
+    enc = PointEncoder(precision=precision, now_s=lambda: T0.timestamp())  # type: ignore[arg-type]
+    out: list[str] = []
+    enc.encode_many([*(StatusChanged(r) for r in reports), *beats], out)
+    wp = _WRITE_PRECISION[precision]
+    expected = [
+        Point("status")
+        .time(to_epoch(r.timestamp, precision), wp)  # type: ignore[arg-type]
+        .tag("station", r.station_id)
+        .tag("evse", str(r.evse_id))
+        .tag("connector", str(r.connector_id))
+        .field("status", str(r.status))
+        .field("error_code", r.error_code)
+        .field("info", r.info)
+        .field("vendor_error_code", r.vendor_error_code)
+        .to_line_protocol()
+        for r in reports
+    ] + [
+        Point("connection")
+        .time(to_epoch(b.at, precision), wp)  # type: ignore[arg-type]
+        .tag("station", b.station_id)
+        .tag("event", "heartbeat")
+        .field("value", 1)
+        .to_line_protocol()
+        for b in beats
+    ]
+    assert out == expected
+    late = T0 - timedelta(days=40)
+    lines, rejects = _encode(
+        StatusChanged(StatusReport("CP1", 1, 1, ConnectorStatus.CHARGING, late)),
+        HeartbeatReceived("CP1", late),
+    )
+    assert lines == [] and [r for r, _ in rejects] == [Reject.TIMESTAMP_PAST] * 2

@@ -1,0 +1,213 @@
+"""The embedded store fed directly by the ingest thread (no outbox round trip, no line
+parsing): the same rows as the line path, and nothing lost when the store cannot write."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from csms.domain import ConnectorStatus, MeterSample, StatusReport
+from csms.events import EventBus, HeartbeatReceived, MeterValuesReceived, StatusChanged
+from csms.telemetry.embedded import EmbeddedStore
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.points import (
+    FieldPoint,
+    MeterPoint,
+    PointEncoder,
+    field_point_line,
+    meter_point_line,
+)
+from csms.telemetry.query import Aggregation, TelemetryQuery
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _encoder() -> PointEncoder:
+    return PointEncoder(now_s=lambda: T0.timestamp(), max_past_s=1e9, max_future_s=1e9)
+
+
+def _events() -> list[MeterValuesReceived | StatusChanged | HeartbeatReceived]:
+    return [
+        MeterValuesReceived(
+            "CP 1,=x",  # a station id that needs escaping in a tag
+            1,
+            2,
+            None if i % 2 else 40 + i,
+            (
+                MeterSample(
+                    T0 + timedelta(seconds=i), "Energy.Active.Import.Register", 1.5 * i, "kWh"
+                ),
+                MeterSample(T0 + timedelta(seconds=i), "Power.Active.Import", 7.4, "kW"),
+                MeterSample(
+                    T0 + timedelta(seconds=i),
+                    "Voltage",
+                    230.0 + i,
+                    "V",
+                    phase="L1-N",
+                    context='Sample "Periodic"\\',
+                ),
+                MeterSample(T0 + timedelta(seconds=i), "SoC", 1e20, "Percent", location="EV"),
+            ),
+        )
+        for i in range(5)
+    ] + [
+        StatusChanged(
+            StatusReport(
+                "CP 2", 1, 1, ConnectorStatus.CHARGING, T0, error_code="NoError", info='a "b"'
+            )
+        ),
+        HeartbeatReceived("CP=3", T0),
+    ]
+
+
+def _rows(store: EmbeddedStore) -> list[tuple[object, ...]]:
+    return store._db.execute("SELECT * FROM points ORDER BY 1, 2, 3, 4").fetchall()
+
+
+def test_structured_points_store_the_same_rows_as_their_lines() -> None:
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    meter: list[MeterPoint] = []
+    fields: list[FieldPoint] = []
+    other: list[str] = []
+    _encoder().encode_many(_events(), other, meter, fields)
+    assert len(meter) == 20 and len(fields) == 2 and other == []
+    # the tuples are exactly the lines the encoder writes otherwise
+    assert [meter_point_line(p) for p in meter] + [field_point_line(p) for p in fields] == lines
+    by_lines, direct = EmbeddedStore(":memory:"), EmbeddedStore(":memory:")
+    by_lines.write(lines)
+    direct.write_points(meter, other, fields)
+    assert _rows(direct) == _rows(by_lines)
+    assert len(_rows(direct)) > 22
+
+
+def _pipeline(tmp_path: Path, store: EmbeddedStore) -> TelemetryPipeline:
+    return TelemetryPipeline(
+        sink=store,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        encoder=_encoder(),
+        backoff=Backoff(initial_s=0.01, max_s=0.02),
+        flush_interval_s=0.005,
+        batch_interval_s=0.01,
+        direct=True,
+    )
+
+
+def test_direct_ingest_stores_without_the_outbox(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    assert pipe.direct
+    bus = EventBus()
+    pipe.recorder.attach(bus)
+    pipe.start()
+    for event in _events():
+        bus.publish(event)
+    assert pipe.flush(timeout_s=5)
+    assert pipe.stats.points_recorded == pipe.stats.points_written == 22
+    assert pipe.outbox.depth == 0
+    pipe.close()
+    reference = EmbeddedStore(":memory:")
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    reference.write(lines)
+    again = EmbeddedStore(tmp_path / "t.sqlite3")
+    assert _rows(again) == _rows(reference)
+
+
+def test_a_store_that_cannot_write_keeps_the_points_in_the_outbox(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    store._db.execute("PRAGMA query_only=ON")  # every write now fails in SQLite
+    bus = EventBus()
+    pipe.recorder.attach(bus)
+    pipe.start()
+    for event in _events():
+        bus.publish(event)
+    assert not pipe.flush(timeout_s=0.3)  # the sender keeps retrying from the outbox
+    assert pipe.outbox.depth == 22
+    assert pipe.stats.write_failures >= 2
+    store._db.execute("PRAGMA query_only=OFF")
+    assert pipe.flush(timeout_s=5)
+    pipe.close()
+    reference = EmbeddedStore(":memory:")
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    reference.write(lines)
+    assert _rows(EmbeddedStore(tmp_path / "t.sqlite3")) == _rows(reference)
+
+
+def test_points_an_older_process_left_in_the_outbox_are_stored(tmp_path: Path) -> None:
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    left = Outbox(tmp_path / "outbox.sqlite3")
+    left.append(lines)
+    left.close()
+    store = EmbeddedStore(tmp_path / "t.sqlite3")
+    pipe = _pipeline(tmp_path, store)
+    pipe.start()
+    assert pipe.flush(timeout_s=5)
+    pipe.close()
+    assert len(_rows(EmbeddedStore(tmp_path / "t.sqlite3"))) == len(_rows(_written(lines)))
+    assert sqlite3.connect(tmp_path / "outbox.sqlite3").execute(
+        "SELECT count(*) FROM outbox"
+    ).fetchone() == (0,)
+
+
+def _written(lines: list[str]) -> EmbeddedStore:
+    store = EmbeddedStore(":memory:")
+    store.write(lines)
+    return store
+
+
+def test_one_statement_batches_keep_text_numbers_and_the_last_duplicate() -> None:
+    store = EmbeddedStore(":memory:", precision="ns")
+    store.write(
+        [
+            'm,t=b text="x\\"y\x1f\U0001f600" 3',
+            "m,t=c value=5i 1700000000123456789",
+            r"m,t=é\ x value=1e300 2",
+            "m,t=c value=6i 1700000000123456789",  # same point again: the later one wins
+        ]
+    )
+    assert _rows(store) == [
+        ("m", "t=b", "text", 3, '{"t":"b"}', None, 'x"y\x1f\U0001f600'),
+        ("m", "t=c", "value", 1700000000123456789, '{"t":"c"}', 6.0, None),
+        ("m", "t=é x", "value", 2, '{"t":"\\u00e9 x"}', 1e300, None),
+    ]
+    store.write(["m,t=n value=inf 4", "m,t=n value=1 5"])  # JSON has no infinity: row by row
+    assert [r[5] for r in _rows(store) if r[1] == "t=n"] == [float("inf"), 1.0]
+
+
+def test_a_file_with_the_older_series_first_layout_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE points (
+            measurement TEXT NOT NULL, series TEXT NOT NULL, field TEXT NOT NULL,
+            time INTEGER NOT NULL, tags TEXT NOT NULL, num REAL, text TEXT,
+            PRIMARY KEY (measurement, field, series, time)
+        ) WITHOUT ROWID;
+        CREATE INDEX points_by_time ON points (measurement, field, time);
+        CREATE INDEX points_time ON points (time);
+        """
+    )
+    old.close()
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    store = EmbeddedStore(path)
+    store.write(lines)
+    store.write(lines)  # the same points again overwrite, as before
+    assert _rows(store) == _rows(_written(lines))
+    q = TelemetryQuery(
+        measurement="meter",
+        field="value",
+        start=T0,
+        stop=T0 + timedelta(minutes=1),
+        aggregation=Aggregation.COUNT,
+        group_by=("measurand",),
+    )
+    assert store.query(q) == _written(lines).query(q)
+    assert [len(s.points) for s in store.query(q)] == [1, 1, 1, 1]
