@@ -133,7 +133,10 @@ class SqlStore:
         try:
             await ensure_schema(self._engine, create=self._auto_migrate)
         except Exception as exc:
-            await self._engine.dispose()  # the caller will not close a store that never opened
+            # The caller will not close a store that never opened.
+            await self._engine.dispose()
+            if self._sync_engine is not None:
+                self._sync_engine.dispose()
             if is_transient(exc):
                 raise StoreUnavailable(f"cannot open the database: {exc}") from exc
             raise
