@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from chargegrid.clock import Clock
-from csms.events import DomainEvent, MeterValuesReceived
+from csms.events import DomainEvent, MeterValuesReceived, TransactionEnded
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import FleetDefaults, NodeKind, SessionDefaults, StationQuirks
 from simulators import Fleet, FleetConfig
@@ -142,6 +142,13 @@ class PowerLog:
     samples: dict[tuple[str, int], list[tuple[datetime, float]]] = field(default_factory=dict)
 
     def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, TransactionEnded):  # the EV has left: nothing drawn from then on
+            tx = event.transaction
+            if tx.stopped_at is not None:
+                series = self.samples.setdefault((tx.station_id, tx.evse_id), [])
+                series.append((tx.stopped_at + timedelta(microseconds=1), 0.0))
+                series.sort()
+            return
         if not isinstance(event, MeterValuesReceived):
             return
         for s in event.samples:
