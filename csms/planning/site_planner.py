@@ -58,8 +58,17 @@ class SitePlanner:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
-        #: Profiles are renewed for the next window within this long of the window's end.
-        self.renew_margin_s = min(service.settings.profile_validity_s / 3, 120.0)
+        #: The longest a re-plan took lately, in clock seconds (solve and sends).
+        self.replan_clock_s = 0.0
+
+    @property
+    def renew_margin_s(self) -> float:
+        """Profiles are renewed for the next window within this long of the window's end: at
+        least 2 min, and three times what a re-plan takes lately in clock time (on a fast
+        clock or a loaded machine a re-plan spans clock minutes; a renewal that lands after
+        the window's end leaves some stations on their defaults next to raised ones)."""
+        validity = self.service.settings.profile_validity_s
+        return min(validity / 2, max(min(validity / 3, 120.0), 3.0 * self.replan_clock_s))
 
     # -- triggering -----------------------------------------------------------------------
     def trigger(self, reason: str, *, urgent: bool = False) -> None:
@@ -84,8 +93,10 @@ class SitePlanner:
         while True:
             boundary = window_end(clock.now(), validity_s=settings.profile_validity_s, margin_s=0)
             renew_in = (boundary - clock.now()).total_seconds() - self.renew_margin_s / 2
-            if renew_in <= 0:
-                renew_in += settings.profile_validity_s
+            if renew_in <= 0:  # late for the renewal: at once if a profile still ends there
+                renew_in = (
+                    1.0 if self._renewal_due(boundary) else renew_in + settings.profile_validity_s
+                )
             wait_s = min(settings.replan_interval_s, renew_in)
             sleeper = asyncio.ensure_future(clock.sleep(wait_s))
             waiter = asyncio.ensure_future(self.wake.wait())
@@ -100,12 +111,26 @@ class SitePlanner:
                     await clock.sleep(settings.min_replan_gap_s - since)
             self.wake.clear()
             reasons, self.reasons, self.urgent = self.reasons or ["timer"], [], False
+            began = clock.now()
             try:
                 await self.replan(reasons)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("site %s: re-plan failed", self.site_id)
+            took = (clock.now() - began).total_seconds()
+            self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
+
+    def _renewal_due(self, boundary: datetime) -> bool:
+        return any(
+            ev.tx is not None
+            and ev.sent is not None
+            and ev.sent.valid_to is not None
+            and ev.sent.valid_to <= boundary
+            and ev.sent.transaction_id == ev.tx.id
+            and self.state.controllable(ev)
+            for ev in self.state.evses.values()
+        )
 
     # -- planning -------------------------------------------------------------------------
     async def replan(self, reasons: list[str]) -> None:
