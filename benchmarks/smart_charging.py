@@ -26,8 +26,10 @@ import asyncio
 import json
 import logging
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -47,6 +49,7 @@ from csms.planning import PlanningSettings
 from csms.sites import NewConstraint, Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import FleetDefaults, NodeKind, StationQuirks
 from csms.store import MemoryStore
+from csms.telemetry.settings import TelemetrySettings
 from simulators.fleet import version_for
 from simulators.scenario import station_ids
 from tests.integration.planning.harness import PowerLog, depot_site, make_fleet, wait_until
@@ -228,7 +231,16 @@ async def _depot_mode(
         optimize=mode.startswith("planned"),
         horizon_s=16 * 3600,
     )
-    settings = Settings(server=ServerSettings(port=0, unknown_stations="accept"), planning=planning)
+    # Each run its own telemetry store: modes run side by side must not share one file.
+    scratch = Path(tempfile.mkdtemp(prefix="smart-charging-"))
+    settings = Settings(
+        server=ServerSettings(port=0, unknown_stations="accept"),
+        planning=planning,
+        telemetry=TelemetrySettings(
+            embedded_path=scratch / "telemetry.sqlite3",
+            outbox_path=scratch / "telemetry-outbox.sqlite3",
+        ),
+    )
     fleets = _van_fleets(scenario, known=mode != "planned-fleet-default")
     site = depot_site(stations=stations, connectors=2, fleets=fleets)
     async with Csms(settings, clock=clock, store=store) as csms:
@@ -249,6 +261,7 @@ async def _depot_mode(
         summary = await fleet.run(until=start + timedelta(hours=hours))
         wall_s = time.perf_counter() - began
         plans = csms.planner.planners["depot"].plans if "depot" in csms.planner.planners else 0
+    shutil.rmtree(scratch, ignore_errors=True)
     over_site, worst_site = log.longest_excess_s(
         "grid", lambda t: 150_000.0, changes=changes, grace_s=60.0
     )
@@ -325,8 +338,6 @@ async def _one_mode(args: argparse.Namespace, mode: str, could: dict[str, bool])
 
 
 async def _in_subprocess(argv: list[str], mode: str) -> dict[str, Any]:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "mode.json"
         proc = await asyncio.create_subprocess_exec(

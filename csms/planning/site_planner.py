@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from csms.domain import ChargingLimit
@@ -17,8 +17,15 @@ from csms.events import (
     PlanUpdated,
 )
 from csms.exceptions import CommandRejected, CsmsError
-from csms.planning.allocate import fair_first_step
-from csms.planning.dispatch import choose, current_w, executable_w, make_limit, window_end
+from csms.planning.allocate import fair_steps
+from csms.planning.dispatch import (
+    choose,
+    current_w,
+    executable_w,
+    make_limit,
+    single_period,
+    window_end,
+)
 from csms.planning.problem import build_problem, default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
 from csms.planning.state import EvseState, Sent, SiteState
@@ -121,6 +128,13 @@ class SitePlanner:
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
+    def _valid_to(self, now: datetime) -> datetime:
+        """When the TxProfiles sent now end: a window boundary, ``profile_windows`` windows
+        on (the same for every station)."""
+        settings = self.service.settings
+        end = window_end(now, validity_s=settings.profile_validity_s, margin_s=self.renew_margin_s)
+        return end + timedelta(seconds=settings.profile_validity_s * (settings.profile_windows - 1))
+
     def _renewal_due(self, boundary: datetime) -> bool:
         return any(
             ev.tx is not None
@@ -166,15 +180,30 @@ class SitePlanner:
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
         site = self.state.site
-        first = fair_first_step(
+        valid_to = self._valid_to(now)
+        grid = plan.grid
+        n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < valid_to)
+        held = {
+            ev.key: 0.0
+            for ev in built.controlled
+            if single_period(self.state.stations[ev.station.id].quirks)
+        }
+        steps = fair_steps(
             plan,
             built.problem,
-            now=now,
             ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
+            steps=n_steps,
+            held=held,
         )
-        valid_to = window_end(
-            now, validity_s=svc.settings.profile_validity_s, margin_s=self.renew_margin_s
-        )
+        first = {key: values[0] for key, values in steps.items()}
+        later = {
+            key: tuple((grid.step_start(k), w) for k, w in enumerate(values) if k > 0)
+            for key, values in steps.items()
+        }
+        later_limits = {
+            node_id: tuple((grid.step_start(k), n.max_import_w[k]) for k in range(1, n_steps))
+            for node_id, n in plan.nodes.items()
+        }
         dispatches = choose(
             self.state,
             first,
@@ -184,6 +213,8 @@ class SitePlanner:
             now=now,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,
+            later=later,
+            later_limits_w=later_limits,
         )
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
@@ -195,7 +226,7 @@ class SitePlanner:
             len(dispatches),
         )
         # Make room before granting it: decreases first, increases once they are answered.
-        before = {d.evse.key: current_w(d.evse) for d in dispatches}
+        before = {d.evse.key: current_w(d.evse, now) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
             d.evse.sent = Sent(
@@ -204,6 +235,7 @@ class SitePlanner:
                 now,
                 valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
+                periods=((now, d.limit_w), *d.later),
             )
         down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
         up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
@@ -240,6 +272,7 @@ class SitePlanner:
                 ev.confirmed_w, ev.confirmed_at = sent.limit_w, svc.clock.now()
                 if sent.transaction_id is not None:
                     ev.accepted_tx = (sent.transaction_id, sent.limit_w)
+                    ev.accepted_sent = sent
             else:
                 if state == "rejected":
                     st = self.state.stations[ev.station.id]
