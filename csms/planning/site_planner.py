@@ -204,10 +204,12 @@ class SitePlanner:
             node_id: tuple((grid.step_start(k), n.max_import_w[k]) for k in range(1, n_steps))
             for node_id, n in plan.nodes.items()
         }
+        # A session may have ended during the solve: leave it out.
+        still = tuple(ev for ev in built.controlled if ev.tx is not None)
         dispatches = choose(
             self.state,
             first,
-            built.controlled,
+            still,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
             now=now,
