@@ -177,8 +177,6 @@ def _shrink(caps: list[NodeCap], uncontrolled: dict[str, float], site: Site) -> 
 
 
 def _ev_max_w(ev: EvseState) -> float | None:
-    """What the EV takes at most: its stated maximum, or less if its meter values show it
-    taking less than it may (full, tapering, a smaller charger than the EVSE)."""
     values = [ev.ev_max_w] if ev.ev_max_w is not None else []
     if ev.needs is not None and ev.needs.max_power_w:
         values.append(ev.needs.max_power_w)
@@ -226,7 +224,9 @@ def build_problem(
                 departure=max(departure, arrival + timedelta(seconds=1)),
                 energy_requested_wh=max(energy, delivered),
                 energy_delivered_wh=delivered,
-                max_power_w=_ev_max_w(ev),
+                max_power_w=(
+                    ev.needs.max_power_w if ev.needs is not None and ev.needs.max_power_w else None
+                ),
                 transaction_id=str(ev.tx.id),
             )
         )
