@@ -248,12 +248,14 @@ async def _depot_mode(
         log = PowerLog(site)
         csms.bus.subscribe(log)
         changes: list[datetime] = []
+        started: set[datetime] = set()
 
         def change(e: DomainEvent) -> None:
             if isinstance(e, PlanUpdated) and e.limits_w:
                 changes.append(e.at)
             elif isinstance(e, TransactionStarted):  # an arrival draws its default at once
                 changes.append(e.transaction.started_at)
+                started.add(e.transaction.started_at)
 
         csms.bus.subscribe(change)
         fleet = make_fleet(csms.url, scenario, clock, stations=stations, connectors=2)
@@ -268,6 +270,19 @@ async def _depot_mode(
     over_feeder, worst_feeder = log.longest_excess_s(
         "feeder", lambda t: 60_000.0, changes=changes, grace_s=60.0
     )
+    stretches = [
+        {
+            "node": node,
+            "from": a.isoformat(),
+            "to": b.isoformat(),
+            "max_excess_kw": round(w / 1000, 2),
+        }
+        for node, cap in (("grid", 150_000.0), ("feeder", 60_000.0))
+        for a, b, w in log.excess_stretches(
+            node, lambda t, cap=cap: cap, changes=changes, grace_s=60.0
+        )
+    ]
+    arrivals = sorted(t for t in changes if t in started)
     raw_site, _ = log.longest_excess_s("grid", lambda t: 150_000.0)
     raw_feeder, _ = log.longest_excess_s("feeder", lambda t: 60_000.0)
     reached = summary["delivered_wh"] >= summary["requested_wh"] - 100.0
@@ -309,6 +324,17 @@ async def _depot_mode(
         "feeder_over_limit_unexcused_s": over_feeder,
         "worst_transient_kw": round(max(worst_site, worst_feeder) / 1000, 1),
         "short_evs": short,
+        # Each unexcused stretch over a cap, with the last arrival before it (an arrival
+        # draws its default until the re-plan makes room).
+        "excess": [
+            {
+                **x,
+                "last_arrival": max(
+                    (a.isoformat() for a in arrivals if a.isoformat() <= x["from"]), default=None
+                ),
+            }
+            for x in stretches
+        ],
     }
 
 
@@ -373,7 +399,10 @@ async def depot(args: argparse.Namespace) -> dict[str, Any]:
     else:
         runs = [await _one_mode(args, mode, could) for mode in modes]
     for result in runs:
-        print(json.dumps({k: v for k, v in result.items() if k != "short_evs"}))
+        print(json.dumps({k: v for k, v in result.items() if k not in ("short_evs", "excess")}))
+        for x in result["excess"]:
+            print(f"  {result['mode']}: over {x['node']} {x['from']} .. {x['to']} by up to "
+                  f"{x['max_excess_kw']} kW (last arrival {x['last_arrival']})")  # fmt: skip
     by = {r["mode"]: r for r in runs}
     ratios: dict[str, float] = {}
     p = by.get("planned")

@@ -213,6 +213,34 @@ class PowerLog:
                 began = None
         return longest, worst
 
+    def excess_stretches(
+        self,
+        node_id: str,
+        limit_w: Any,
+        *,
+        changes: list[datetime] | None = None,
+        grace_s: float = 0.0,
+    ) -> list[tuple[datetime, datetime, float]]:
+        """Every stretch of samples with the node above ``limit_w(t)`` and not excused (see
+        :meth:`longest_excess_s`): (first sample, last sample, largest excess W)."""
+        marks = sorted(changes or [])
+        out: list[tuple[datetime, datetime, float]] = []
+        current: list[Any] | None = None
+        for t in self.times():
+            excess = self.power_at(t, node_id) - limit_w(t)
+            i = bisect.bisect_right(marks, t) - 1
+            excused = i >= 0 and (t - marks[i]).total_seconds() <= grace_s
+            if excess > 1.0 and not excused:
+                if current is None:
+                    current = [t, t, excess]
+                current[1], current[2] = t, max(current[2], excess)
+            elif current is not None:
+                out.append((current[0], current[1], current[2]))
+                current = None
+        if current is not None:
+            out.append((current[0], current[1], current[2]))
+        return out
+
 
 async def wait_until(predicate: Any, *, timeout_s: float, every_s: float = 0.05) -> bool:
     loop = asyncio.get_running_loop()
