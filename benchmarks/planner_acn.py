@@ -130,6 +130,7 @@ class Scenario:
     evse_type: str | None = None  # replace every EVSE, e.g. "ClipperCreek" (0/8/16/24/32 A)
     peak_so_far_kw: float = 0.0  # the billing period's peak carried in
     carry_peak: bool = False  # carry in the optimal peak of the previous (seeded) day
+    peak_target_kw: float = 0.0  # the planner's expected billing-period peak (from history)
 
     def network(self) -> Any:
         if self.site == "caltech":
@@ -212,14 +213,14 @@ def _grid(start_p: int, horizon_p: int, fine_p: int) -> tuple[TimeGrid, list[lis
     return TimeGrid(start=_at(start_p), step_durations_s=durations), groups
 
 
-def _tariff(sc: Scenario, groups: list[list[int]], peak_w: float) -> Tariff:
+def _tariff(sc: Scenario, groups: list[list[int]], peak_w: float, target_w: float = 0.0) -> Tariff:
     if not sc.tariff:
         return Tariff((0.0,) * len(groups))
     prices = TARIFF.get_tariffs(_at(groups[0][0]), groups[-1][-1] - groups[0][0] + 1, PERIOD_MIN)
     base = groups[0][0]
     per_step = tuple(float(np.mean([prices[p - base] for p in g])) for g in groups)
     return Tariff(per_step, demand_charge_per_kw=TARIFF.get_demand_charge(_at(base)),
-                  peak_so_far_w=peak_w)  # fmt: skip
+                  peak_so_far_w=peak_w, peak_target_w=target_w)  # fmt: skip
 
 
 TARIFF = TimeOfUseTariff("sce_tou_ev_4_march_2019")
@@ -273,7 +274,8 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
             extras["storage"] = (StorageUnit("battery", "site", soc_wh=self.storage_soc_wh,
                                              **STORAGE),)  # type: ignore[arg-type]  # fmt: skip
         problem = Problem(grid=grid, nodes=(root,), evses=evses, sessions=sessions,
-                          tariff=_tariff(self.sc, groups, self.peak_w),
+                          tariff=_tariff(self.sc, groups, self.peak_w,
+                                         self.sc.peak_target_kw * 1000.0),
                           current_limits=self._limits[key], **extras)  # fmt: skip
         began = time.perf_counter()
         plan = self.planner.plan(problem)
@@ -421,7 +423,7 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
                          evse_type="ClipperCreek"),
                 ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
     cost = Scenario("demand charge caltech 150 kW, first day", cap_kw=150.0, tariff=True)
-    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid"]))
+    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target"]))
     out.append((replace(cost, name="demand charge caltech 150 kW, peak carried in",
                         carry_peak=True), ["EDF", "LLF", "chargegrid"]))  # fmt: skip
     if not quick:
@@ -459,6 +461,12 @@ def main(argv: list[str] | None = None) -> int:
             before = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
             sc = replace(sc, peak_so_far_kw=offline_bound(sc, before)["peak_kw"])
             print(f"\n(peak carried in from the previous day: {sc.peak_so_far_kw:.1f} kW)")
+        if "chargegrid+target" in algos:
+            # what an operator knows before the day: its history (the previous seeded day)
+            before = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
+            target = offline_bound(sc, before)["peak_kw"]
+            print(f"\n(chargegrid+target: online, no knowledge of today's sessions; told a peak "
+                  f"target of {target:.1f} kW = the previous day's optimal peak)")  # fmt: skip
         evs = generate_sessions(list(network.station_ids), args.evs, args.seed)
         print(f"\n== {sc.name}: {len(network.station_ids)} EVSEs, {len(evs)} sessions, "
               f"{DAY_PERIODS} x {PERIOD_MIN}-min periods", flush=True)  # fmt: skip
@@ -466,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in algos:
             if name == "chargegrid":
                 algo = ChargegridPlanner(sc, PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True))
+            elif name == "chargegrid+target":
+                config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
+                algo = ChargegridPlanner(replace(sc, peak_target_kw=target), config)
             elif name == "LP-then-truncate":
                 algo = ChargegridPlanner(
                     sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)

@@ -72,6 +72,7 @@ class Compiled:
     price_exp: FloatArray  # (T,)
     demand_charge_per_kw: float
     peak_so_far_kw: float
+    peak_floor_kw: float  # the LP's peak starts here: max(peak so far, peak target)
     early_weight: FloatArray  # (L, T) currency per kWh, the earlier-is-better tie-breaker
     fairness_weight: float
     setpoint_penalty: float
@@ -312,6 +313,7 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         price_exp=price_exp,
         demand_charge_per_kw=tariff.demand_charge_per_kw,
         peak_so_far_kw=tariff.peak_so_far_w / 1000.0,
+        peak_floor_kw=max(tariff.peak_so_far_w, tariff.peak_target_w) / 1000.0,
         early_weight=early,
         fairness_weight=1e-3 * base_penalty,
         setpoint_penalty=base_penalty,

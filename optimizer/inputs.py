@@ -337,8 +337,11 @@ class Tariff:
     """Prices per step of the time grid (currency per kWh), demand charge per kW of peak.
 
     ``peak_so_far_w`` is the billing period's peak import reached before the horizon; only
-    import above it costs demand charge. A CO2 signal (g/kWh) priced at ``co2_price_per_kg``
-    adds to the import price.
+    import above it costs demand charge. ``peak_target_w`` is the peak the operator expects
+    the billing period to reach anyway (e.g. from past days): the plan may import up to it
+    without counting demand charge and exceeds it only where that pays (energy owed to
+    drivers, prices); the plan's reported demand charge still uses the real peak. A CO2
+    signal (g/kWh) priced at ``co2_price_per_kg`` adds to the import price.
     """
 
     import_price_per_kwh: tuple[float, ...]
@@ -347,6 +350,7 @@ class Tariff:
     peak_so_far_w: float = 0.0
     co2_g_per_kwh: tuple[float, ...] | None = None
     co2_price_per_kg: float = 0.0
+    peak_target_w: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.import_price_per_kwh:
@@ -356,6 +360,7 @@ class Tariff:
         _prices("co2_g_per_kwh", self.co2_g_per_kwh)
         _non_negative("demand_charge_per_kw", self.demand_charge_per_kw)
         _non_negative("peak_so_far_w", self.peak_so_far_w)
+        _non_negative("peak_target_w", self.peak_target_w)
         _non_negative("co2_price_per_kg", self.co2_price_per_kg)
 
 

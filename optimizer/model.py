@@ -223,7 +223,7 @@ def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
         m.SP, rule=lambda _m, n, t: _m.f[n, t] + _m.sl[n, t] >= float(cp.setpoint_lo_kw[n, t])
     )
     if cp.demand_charge_per_kw > 0:
-        m.peak = pyo.Var(bounds=(cp.peak_so_far_kw, None))
+        m.peak = pyo.Var(bounds=(cp.peak_floor_kw, None))
         m.peak_def = pyo.Constraint(m.T, rule=lambda _m, t: _m.peak >= _m.imp[t])
 
 

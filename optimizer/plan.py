@@ -42,7 +42,18 @@ class EvsePlan:
     session_ids: tuple[str | None, ...]  # the session charging in each step, if any
     power_w: tuple[float, ...]
     current_a: tuple[float, ...]  # per-phase current on each connected phase
-    phase_current_a: tuple[PhaseCurrents, ...]  # (L1, L2, L3)
+
+    @property
+    def phase_current_a(self) -> tuple[PhaseCurrents, ...]:
+        """(L1, L2, L3) per step: ``current_a`` on the connected phases, 0 on the others
+        (derived on access: a plan for 1,000 EVSEs would otherwise hold 100,000 triples)."""
+        if self.phase is Phase.THREE:
+            return tuple((a, a, a) for a in self.current_a)
+        on = int(self.phase.value[1]) - 1
+        return tuple(
+            (a if on == 0 else 0.0, a if on == 1 else 0.0, a if on == 2 else 0.0)
+            for a in self.current_a
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,7 @@ class Plan:
     objective: float | None = None
     rounding_loss_wh: float = 0.0  # first-step energy lost to executable currents vs the LP
     load_power_w: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    solver_start: str | None = None  # "warm", "cold" or "cold: <why>" (direct path)
 
     @property
     def total_cost(self) -> float:
@@ -147,24 +159,17 @@ def check_limits(
 
 
 def _binding(cp: Compiled, power: FloatArray, phases: FloatArray) -> list[tuple[str | None, ...]]:
+    """Per node and step: "import", else "export", else the first phase at its limit, else
+    None."""
     tol = 1e-5
-    out: list[tuple[str | None, ...]] = []
-    for n in range(cp.n_nodes):
-        row: list[str | None] = []
-        for t in range(cp.n_steps):
-            label: str | None = None
-            if power[n, t] >= cp.node_imp_kw[n, t] - tol:
-                label = "import"
-            elif -power[n, t] >= cp.node_exp_kw[n, t] - tol:
-                label = "export"
-            else:
-                for ph in range(3):
-                    if abs(phases[n, ph, t]) >= cp.node_phase_a[n, t] - tol:
-                        label = f"L{ph + 1}"
-                        break
-            row.append(label)
-        out.append(tuple(row))
-    return out
+    labels = np.full(power.shape, None, dtype=object)
+    at_phase = np.abs(phases) >= cp.node_phase_a[:, None, :] - tol  # (N, 3, T)
+    first = np.argmax(at_phase, axis=1)
+    any_phase = at_phase.any(axis=1)
+    labels[any_phase] = np.array(["L1", "L2", "L3"], dtype=object)[first[any_phase]]
+    labels[-power >= cp.node_exp_kw - tol] = "export"
+    labels[power >= cp.node_imp_kw - tol] = "import"
+    return [tuple(row) for row in labels.tolist()]
 
 
 def _t(values: FloatArray, scale: float = 1.0) -> tuple[float, ...]:
@@ -173,7 +178,7 @@ def _t(values: FloatArray, scale: float = 1.0) -> tuple[float, ...]:
 
 def _triples(rows: FloatArray) -> tuple[PhaseCurrents, ...]:
     """(T, 3) array as a tuple of (L1, L2, L3) tuples."""
-    return tuple((a, b, c) for a, b, c in rows.tolist())
+    return tuple(map(tuple, rows.tolist()))
 
 
 def make_plan(
@@ -190,6 +195,7 @@ def make_plan(
     reason: str | None = None,
     objective: float | None = None,
     rounding_loss_wh: float = 0.0,
+    solver_start: str | None = None,
 ) -> Plan:
     problem = cp.problem
     n_t = cp.n_steps
@@ -197,28 +203,32 @@ def make_plan(
     power, phases = node_flows(cp, p_kw, net_sto, pv_kw)
     binding = _binding(cp, power, phases)
 
-    evse_power = np.zeros((len(problem.evses), n_t))
-    evse_session: list[list[str | None]] = [[None] * n_t for _ in problem.evses]
-    for ld in np.nonzero(cp.load_is_session)[0]:
-        e = int(cp.load_evse[ld])
-        evse_power[e] += p_kw[ld]
-        for t in np.nonzero(p_kw[ld] > 0)[0]:
-            evse_session[e][int(t)] = cp.load_ids[ld]
-        for t in np.nonzero(cp.load_pmax_kw[ld] > 0)[0]:
-            evse_session[e][int(t)] = evse_session[e][int(t)] or cp.load_ids[ld]
+    n_e = len(problem.evses)
+    sess = np.nonzero(cp.load_is_session)[0]
+    ev_of = cp.load_evse[sess]
+    evse_power = np.zeros((n_e, n_t))
+    np.add.at(evse_power, ev_of, p_kw[sess])
+    # the session charging at an EVSE in a step: the last one drawing power, else the first
+    # one plugged in
+    drawing = np.full((n_e, n_t), -1, dtype=np.int64)
+    plugged = np.full((n_e, n_t), len(cp.load_ids), dtype=np.int64)
+    k, t_on = np.nonzero(p_kw[sess] > 0)
+    np.maximum.at(drawing, (ev_of[k], t_on), sess[k])
+    k, t_on = np.nonzero(cp.load_pmax_kw[sess] > 0)
+    np.minimum.at(plugged, (ev_of[k], t_on), sess[k])
+    chosen = np.where(drawing >= 0, drawing, plugged)
+    names = np.array([*cp.load_ids, None], dtype=object)
+    evse_session = names[chosen].tolist()
     evses: dict[str, EvsePlan] = {}
     for e, evse in enumerate(problem.evses):
         watts = evse_power[e] * 1000.0
         amps = watts / (evse.voltage_v * evse.phase.n_phases)
-        mask = np.zeros(3)
-        mask[[0, 1, 2] if evse.phase is Phase.THREE else [int(evse.phase.value[1]) - 1]] = 1.0
         evses[evse.evse_id] = EvsePlan(
             evse_id=evse.evse_id,
             phase=evse.phase,
             session_ids=tuple(evse_session[e]),
             power_w=_t(watts),
             current_a=_t(amps),
-            phase_current_a=_triples(amps[:, None] * mask[None, :]),
         )
     storage = {
         unit.storage_id: StoragePlan(
@@ -272,4 +282,5 @@ def make_plan(
         objective=objective,
         rounding_loss_wh=rounding_loss_wh,
         load_power_w={lid: _t(p_kw[ld], 1000.0) for ld, lid in enumerate(cp.load_ids)},
+        solver_start=solver_start,
     )

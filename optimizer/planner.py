@@ -10,7 +10,6 @@ call to :meth:`Planner.due` is true so the planner tries again next cycle.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from datetime import datetime
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
+from optimizer.basis import SolvedBasis
 from optimizer.compiled import Compiled, compile_problem
 from optimizer.exceptions import InvalidProblem, SolveFailed
 from optimizer.fallback import proportional_share
@@ -45,9 +44,11 @@ class PlannerConfig:
     (the hot loop); ``"pyomo"`` builds the Pyomo model and solves it with ``solver_name``.
     ``round_first_step``: make the first step executable (minimum / discrete currents);
     ``reallocate``: hand out the headroom rounding frees (False: plain truncation).
-    ``warm_start``: seed HiGHS with the previous solution shifted by the elapsed steps. Off by
-    default: measured, HiGHS 1.16 accepts the primal values for an LP but its dual simplex then
-    takes several times longer than from scratch (see docs/decisions/0402).
+    ``warm_start``: start HiGHS from the previous solve's simplex basis, carried over by
+    (kind, entity, step) key to the new LP: shifted by the elapsed steps, arrivals' columns
+    nonbasic, departures' kept as ghost columns the dual simplex drives out (direct backend;
+    see :mod:`optimizer.basis` and decision 0406). A rejected basis or a warm solve that does
+    not end optimal is solved again cold.
     ``laxity_tiebreak``: among equally good plans prefer charging loads that leave sooner
     (more demands met in the ACN benchmark, same energy) at the price of slower solves.
     """
@@ -58,7 +59,7 @@ class PlannerConfig:
     replan_interval_s: float = 300.0
     round_first_step: bool = True
     reallocate: bool = True
-    warm_start: bool = False
+    warm_start: bool = True
     laxity_tiebreak: bool = False
 
     def __post_init__(self) -> None:
@@ -90,10 +91,10 @@ def fallback_plan(cp: Compiled, reason: str, *, solve_time_s: float = 0.0) -> Pl
     )
 
 
-def _solve_lp(cp: Compiled, config: PlannerConfig, warm: Solution | None) -> Solution:
+def _solve_lp(cp: Compiled, config: PlannerConfig, warm: SolvedBasis | None) -> Solution:
     if config.backend == "pyomo":
         return solve_pyomo(cp, solver_name=config.solver_name, time_limit_s=config.time_limit_s)
-    return solve_direct(cp, time_limit_s=config.time_limit_s, warm_start=warm)
+    return solve_direct(cp, time_limit_s=config.time_limit_s, basis=warm)
 
 
 def _plan_from(cp: Compiled, sol: Solution, config: PlannerConfig) -> Plan:
@@ -115,6 +116,7 @@ def _plan_from(cp: Compiled, sol: Solution, config: PlannerConfig) -> Plan:
         backend=sol.backend,
         objective=sol.objective,
         rounding_loss_wh=loss_kwh * 1000.0,
+        solver_start=sol.start,
     )
 
 
@@ -124,14 +126,13 @@ def solve(problem: Problem, config: PlannerConfig | None = None) -> Plan:
 
 
 class Planner:
-    """Re-plans on a timer and on events, warm-starting from its previous solution."""
+    """Re-plans on a timer and on events, warm-starting from its previous solve's basis."""
 
     def __init__(self, config: PlannerConfig | None = None) -> None:
         self.config = config or PlannerConfig()
         self.last_plan: Plan | None = None
         self._last_start: datetime | None = None
-        self._last_solution: Solution | None = None
-        self._last_loads: tuple[str, ...] = ()
+        self._last_basis: SolvedBasis | None = None
         self._pending: list[str] = []
         self.failures = 0
 
@@ -150,7 +151,8 @@ class Planner:
         cp = compile_problem(problem, laxity_tiebreak=self.config.laxity_tiebreak)
         began = time.perf_counter()
         try:
-            sol = _solve_lp(cp, self.config, self._warm(cp))
+            warm = self._last_basis if self.config.warm_start else None
+            sol = _solve_lp(cp, self.config, warm)
         except SolveFailed as exc:
             self.failures += 1
             logger.warning(
@@ -159,42 +161,13 @@ class Planner:
                 exc,
             )
             plan = fallback_plan(cp, str(exc), solve_time_s=time.perf_counter() - began)
-            self._last_solution = None
+            self._last_basis = None
         else:
             plan = _plan_from(cp, sol, self.config)
-            self._last_solution = sol
-            self._last_loads = cp.load_ids
+            self._last_basis = sol.basis
         if self._pending:
             logger.debug("re-planned for %s", ", ".join(self._pending))
         self._pending.clear()
         self._last_start = problem.grid.start
         self.last_plan = plan
         return plan
-
-    def _warm(self, cp: Compiled) -> Solution | None:
-        """The previous solution shifted to the new grid start, if the loads match."""
-        prev = self._last_solution
-        if not self.config.warm_start or prev is None or self._last_start is None:
-            return None
-        if self._last_loads != cp.load_ids or prev.p_kw.shape[1] != cp.n_steps:
-            return None
-        step_s = cp.problem.grid.step_durations_s[0]
-        shift = round((cp.problem.grid.start - self._last_start).total_seconds() / step_s)
-        if shift < 0 or shift >= cp.n_steps:
-            return None
-
-        def roll(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            if shift == 0:
-                return a
-            return np.concatenate([a[..., shift:], np.repeat(a[..., -1:], shift, axis=-1)], -1)
-
-        return dataclasses.replace(
-            prev,
-            p_kw=np.minimum(roll(prev.p_kw), cp.load_pmax_kw),
-            ch_kw=roll(prev.ch_kw),
-            dis_kw=roll(prev.dis_kw),
-            soc_kwh=roll(prev.soc_kwh),
-            pv_kw=np.minimum(roll(prev.pv_kw), cp.pv_kw),
-            imp_kw=roll(prev.imp_kw),
-            exp_kw=roll(prev.exp_kw),
-        )

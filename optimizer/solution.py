@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from optimizer.basis import SolvedBasis
 
 __all__ = ["Solution"]
 
@@ -25,3 +29,6 @@ class Solution:
     objective: float
     solve_time_s: float
     backend: str
+    basis: SolvedBasis | None = None  # final simplex basis (direct path), to warm-start the next
+    start: str = "cold"  # "warm" (from the previous basis), "cold" or "cold: <why>"
+    iterations: int | None = None  # simplex iterations (direct path)

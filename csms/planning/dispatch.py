@@ -15,9 +15,12 @@ from csms.sites.model import StationQuirks
 
 __all__ = [
     "Dispatch",
+    "carried_w",
+    "carry_over",
     "choose",
     "current_w",
     "executable_w",
+    "fallback_w",
     "make_limit",
     "single_period",
     "window_end",
@@ -115,24 +118,20 @@ def make_limit(
     )
 
 
-def current_w(ev: EvseState, at: datetime | None = None) -> float:
-    """What the EVSE may draw (at ``at``; None: the first period) as far as the planner
-    knows."""
+def current_w(ev: EvseState, now: datetime | None = None) -> float:
+    """What the EVSE may draw at ``now`` as far as the planner knows: its TxProfile's limit
+    then (the period in force) while the profile lasts (accepted or still unanswered), else
+    its fallback. None: the profile's first period."""
     sent, tx = ev.sent, ev.tx
     if (
         sent is not None
         and tx is not None
         and sent.transaction_id == tx.id
-        and sent.state
-        in (
-            "accepted",
-            "pending",
-        )
+        and sent.state in ("accepted", "pending")
+        and (now is None or sent.valid_to is None or sent.valid_to > now)
     ):
-        return sent.value_at(at)
-    if ev.default_w is not None:
-        return ev.default_w
-    return ev.evse.max_power_w
+        return sent.value_at(now)
+    return fallback_w(ev)
 
 
 def single_period(quirks: StationQuirks | None) -> bool:
@@ -287,3 +286,66 @@ def _lower(
                 periods[key] = tuple(sorted([*steps, (at, lowered)]))
             else:
                 targets[key] = min(targets[key], lowered)
+
+
+def fallback_w(ev: EvseState) -> float:
+    """What an EVSE may draw once its TxProfile has ended: its confirmed safe default, else
+    its rating."""
+    if ev.default_w is not None:
+        return ev.default_w
+    rated = ev.evse.max_power_w
+    if ev.station.max_power_w is not None:
+        rated = min(rated, ev.station.max_power_w)
+    return rated
+
+
+def carried_w(ev: EvseState) -> float:
+    """The most a TxProfile carried into the next window may allow: the highest limit of its
+    schedule (a schedule of several periods keeps its last one to its end)."""
+    sent = ev.sent
+    return sent.peak_w if sent is not None else current_w(ev)
+
+
+def carry_over(
+    state: SiteState,
+    candidates: list[EvseState],
+    extended: set[str],
+    controlled: tuple[EvseState, ...],
+    *,
+    limits: dict[str, NodeLimit],
+    uncontrolled_w: dict[str, float],
+) -> list[EvseState]:
+    """Which of ``candidates`` may have their TxProfile carried into the next window now.
+
+    Past the window's end an EVSE is on its carried-over TxProfile if it was carried
+    (``extended``), else on its fallback (:func:`fallback_w`). One whose limit is at or below
+    its fallback is always safe to carry; one above it only while every node above it stays
+    within its limit with everything not carried on its fallback. Taken in ascending order of
+    the raise, so the CSMS may die after any of them is sent and the next window still holds.
+    """
+    site = state.site
+    totals: dict[str, float] = dict(uncontrolled_w)
+    for ev in controlled:
+        held = carried_w(ev) if ev.key in extended else fallback_w(ev)
+        for node_id in site.ancestors(ev.node_id):
+            totals[node_id] = totals.get(node_id, 0.0) + held
+    chosen: list[EvseState] = []
+    for ev in sorted(candidates, key=lambda e: carried_w(e) - fallback_w(e)):
+        raise_w = carried_w(ev) - fallback_w(ev)
+        nodes = site.ancestors(ev.node_id)
+        if raise_w > 0:
+            over = False
+            for node_id in nodes:
+                node = site.node(node_id)
+                if node_id in limits:
+                    limit = limits[node_id].max_import_w
+                else:
+                    limit = node.max_import_w if node is not None else None
+                if limit is not None and totals.get(node_id, 0.0) + raise_w > limit + 1e-6:
+                    over = True
+            if over:
+                continue
+        for node_id in nodes:
+            totals[node_id] = totals.get(node_id, 0.0) + raise_w
+        chosen.append(ev)
+    return chosen

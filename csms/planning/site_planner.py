@@ -19,9 +19,12 @@ from csms.events import (
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import (
+    carried_w,
+    carry_over,
     choose,
     current_w,
     executable_w,
+    fallback_w,
     make_limit,
     single_period,
     window_end,
@@ -33,7 +36,7 @@ from csms.planning.view import EvseView, PlanView
 
 if TYPE_CHECKING:
     from csms.planning.service import PlannerService
-from csms.sites.constraints import GridConstraint, limits_in_force
+from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
 __all__ = ["SitePlanner"]
@@ -128,11 +131,12 @@ class SitePlanner:
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
-    def _valid_to(self, now: datetime) -> datetime:
-        """When the TxProfiles sent now end: a window boundary, ``profile_windows`` windows
-        on (the same for every station)."""
+    def _window_end(self, now: datetime, *, margin_s: float) -> datetime:
+        """When TxProfiles sent now end: a window boundary (the next one, or the one after
+        within ``margin_s`` of it), ``profile_windows`` - 1 windows further on; the same for
+        every station."""
         settings = self.service.settings
-        end = window_end(now, validity_s=settings.profile_validity_s, margin_s=self.renew_margin_s)
+        end = window_end(now, validity_s=settings.profile_validity_s, margin_s=margin_s)
         return end + timedelta(seconds=settings.profile_validity_s * (settings.profile_windows - 1))
 
     def _renewal_due(self, boundary: datetime) -> bool:
@@ -180,7 +184,13 @@ class SitePlanner:
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
         site = self.state.site
-        valid_to = self._valid_to(now)
+        # New limits go out within the current window; the renewal into the next one is a
+        # second pass (:meth:`_carry_over`), so that the CSMS dying half-way through either
+        # pass leaves no mix of states over a limit (decision 0602).
+        # Windows count from when the limits go out: the solve took clock time too.
+        sent_at = svc.clock.now()
+        valid_to = self._window_end(sent_at, margin_s=1.0)
+        next_to = self._window_end(sent_at, margin_s=self.renew_margin_s)
         grid = plan.grid
         n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < valid_to)
         held = {
@@ -212,7 +222,7 @@ class SitePlanner:
             still,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
-            now=now,
+            now=sent_at,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,
             later=later,
@@ -228,16 +238,16 @@ class SitePlanner:
             len(dispatches),
         )
         # Make room before granting it: decreases first, increases once they are answered.
-        before = {d.evse.key: current_w(d.evse, now) for d in dispatches}
+        before = {d.evse.key: current_w(d.evse, sent_at) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
             d.evse.sent = Sent(
                 d.limit_w,
                 "TxProfile",
-                now,
+                sent_at,
                 valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
-                periods=((now, d.limit_w), *d.later),
+                periods=((sent_at, d.limit_w), *d.later),
             )
         down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
         up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
@@ -251,6 +261,74 @@ class SitePlanner:
                 tuple((d.evse.station.id, d.evse.evse.id, d.limit_w) for d in dispatches),
             )
         )
+        if next_to > valid_to:
+            await self._carry_over(built.controlled, limits, built.uncontrolled_w, valid_to=next_to)
+
+    async def _carry_over(
+        self,
+        controlled: tuple[EvseState, ...],
+        limits: dict[str, NodeLimit],
+        uncontrolled_w: dict[str, float],
+        *,
+        valid_to: datetime,
+    ) -> None:
+        """Renew the accepted TxProfiles into the next window: first those at or below their
+        EVSE's fallback, then, once those are answered, the raises that still fit every node
+        with whatever was not carried on its fallback."""
+
+        def renewable(ev: EvseState) -> bool:
+            sent, tx = ev.sent, ev.tx
+            return (
+                sent is not None
+                and tx is not None
+                and sent.state == "accepted"
+                and sent.transaction_id == tx.id
+                and sent.valid_to is not None
+                and sent.valid_to < valid_to
+            )
+
+        def carried(ev: EvseState) -> bool:
+            sent = ev.sent
+            return sent is not None and sent.state == "accepted" and sent.valid_to == valid_to
+
+        candidates = [ev for ev in controlled if renewable(ev)]
+        if not candidates:
+            return
+        lows = [ev for ev in candidates if carried_w(ev) <= fallback_w(ev)]
+        await self._renew(lows, valid_to=valid_to)
+        raises = carry_over(
+            self.state,
+            [ev for ev in candidates if renewable(ev) and not carried(ev)],
+            {ev.key for ev in controlled if carried(ev)},
+            controlled,
+            limits=limits,
+            uncontrolled_w=uncontrolled_w,
+        )
+        await self._renew(raises, valid_to=valid_to)
+
+    async def _renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
+        """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
+        now = self.service.clock.now()
+        sends = []
+        for ev in evs:
+            sent = ev.sent
+            assert sent is not None and ev.tx is not None
+            quirks = self.state.stations[ev.station.id].quirks
+            value = sent.value_at(now)  # the same schedule from now on, to the new end
+            later = tuple((at, w) for at, w in sent.periods if at > now)
+            limit = make_limit(
+                ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
+            )
+            ev.sent = Sent(
+                value,
+                "TxProfile",
+                now,
+                valid_to=valid_to,
+                transaction_id=ev.tx.id,
+                periods=((now, value), *later),
+            )
+            sends.append(self._send(ev, limit))
+        await asyncio.gather(*sends)
 
     async def _send(self, ev: EvseState, limit: ChargingLimit) -> None:
         svc = self.service

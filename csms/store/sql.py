@@ -116,6 +116,7 @@ class SqlStore:
         try:
             await ensure_schema(self._engine, create=self._auto_migrate)
         except Exception as exc:
+            await self._engine.dispose()  # the caller will not close a store that never opened
             if is_transient(exc):
                 raise StoreUnavailable(f"cannot open the database: {exc}") from exc
             raise

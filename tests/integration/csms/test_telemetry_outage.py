@@ -34,7 +34,9 @@ STATIONS = [("FLEET-1", "1.6"), ("FLEET-2", "1.6"), ("FLEET-3", "2.0.1"), ("FLEE
 Key = tuple[str, str, str, int]
 
 
-def _settings(tmp_path: Path, influx_url: str, *, port: int) -> Settings:
+def _settings(
+    tmp_path: Path, influx_url: str, *, port: int, close_timeout_s: float = 0.3
+) -> Settings:
     return Settings(
         server={"host": "127.0.0.1", "port": port, "gc_freeze_interval_s": None},  # type: ignore[arg-type]
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'csms.sqlite3'}"},  # type: ignore[arg-type]
@@ -48,7 +50,7 @@ def _settings(tmp_path: Path, influx_url: str, *, port: int) -> Settings:
             "flush_interval_s": 0.01,
             "retry_initial_s": 0.05,
             "retry_max_s": 0.2,
-            "close_timeout_s": 0.3,
+            "close_timeout_s": close_timeout_s,
         },
     )
 
@@ -133,7 +135,12 @@ async def test_influxdb_outage_and_csms_restart_lose_and_duplicate_nothing(
             await first.stop()  # the CSMS restarts while InfluxDB is still down
             assert t1.stats.points_written == written_first  # nothing got through meanwhile
 
-            second = Csms(_settings(tmp_path, own_influxd.url, port=port), clock=clock)
+            # The last meter values may still be in flight when the fleet stops (after the
+            # flush below): a graceful stop with InfluxDB up sends them before it returns.
+            second = Csms(
+                _settings(tmp_path, own_influxd.url, port=port, close_timeout_s=10.0),
+                clock=clock,
+            )
             await second.start()
             restarted = clock.now()
             t2 = second.telemetry

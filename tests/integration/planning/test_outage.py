@@ -69,7 +69,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
         stations=STATIONS,
         connectors=CONNECTORS,
     )
-    run = asyncio.create_task(fleet.run(until=START + timedelta(seconds=3300)))
+    run = asyncio.create_task(fleet.run(until=START + timedelta(seconds=5400)))
     try:
         await clock.sleep(1200 - (clock.now() - START).total_seconds())
         # Every EV has arrived by now (the last at 960 s); wait, bounded, until the CSMS
@@ -85,6 +85,15 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         assert len(before) == STATIONS * CONNECTORS
+        # Die in the middle of the renewal into the next window (shortly before 17:30): some
+        # stations have their TxProfiles carried past 17:30, the others fall back at 17:30.
+        plans: list[PlanUpdated] = []
+        first.bus.subscribe(lambda e: plans.append(e) if isinstance(e, PlanUpdated) else None)
+        renewal_at = START + timedelta(seconds=1800 - 90)
+        await clock.sleep(max(0.0, (renewal_at - clock.now()).total_seconds()))
+        assert await wait_until(
+            lambda: any(p.at >= renewal_at for p in plans), timeout_s=20.0, every_s=0.001
+        )
         delivered = {
             ev.key: ev.delivered_wh for ev in first.planner.planners["depot"].state.evses.values()
         }
@@ -122,12 +131,15 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
             state = second.planner.planners["depot"].state
             after = {ev.key: ev.tx.id for ev in state.evses.values() if ev.tx is not None}
             assert after == before  # the same sessions, picked up
-            # Where they are: at least the energy they had before the outage.
-            assert all(
-                ev.delivered_wh >= delivered[ev.key] > 100.0
+            # Where they are: at least the energy they had before the outage (the last to
+            # arrive may have had little yet on a loaded machine).
+            behind = [
+                (ev.key, delivered[ev.key], ev.delivered_wh)
                 for ev in state.evses.values()
-                if ev.tx is not None
-            )
+                if ev.tx is not None and ev.delivered_wh < delivered[ev.key]
+            ]
+            assert not behind, behind
+            assert sum(delivered.values()) > 100.0 * len(delivered)  # they had been charging
             assert await wait_until(
                 lambda: sum(r.online for r in fleet.runners) == STATIONS, timeout_s=10.0
             )

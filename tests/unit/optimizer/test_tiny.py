@@ -133,6 +133,25 @@ def test_demand_charge_makes_flattening_pay(
 
 
 @pytest.mark.parametrize("config", BACKENDS, ids=IDS)
+def test_a_peak_target_is_used_before_flattening(config: PlannerConfig) -> None:
+    # As above with demand charge 1.00, but the billing period is expected to peak at 8 kW
+    # anyway: up to 8 kW costs no demand charge, so hour 1 takes 8 kWh (1.20 + 8.00);
+    # beyond 8 kW each kW costs 1.00 to save 0.10. The reported charge is the real peak's.
+    p = problem(
+        step_s=3600.0,
+        n_steps=2,
+        evses=(evse("E1"),),
+        sessions=(session("S1", "E1", hours=2, energy_wh=10000.0),),
+        tariff=Tariff((0.10, 0.20), demand_charge_per_kw=1.0, peak_target_w=8000.0),
+    )
+    plan = solve(p, config)
+    assert plan.evses["E1"].power_w == pytest.approx((8000.0, 2000.0), abs=1e-6)
+    assert plan.energy_cost == pytest.approx(1.2, abs=1e-9)
+    assert plan.demand_charge_cost == pytest.approx(8.0, abs=1e-9)
+    assert plan.peak_import_w == pytest.approx(8000.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("config", BACKENDS, ids=IDS)
 def test_impossible_request_degrades_to_a_reported_shortfall(config: PlannerConfig) -> None:
     # 50 kWh in one hour from an 11.04 kW EVSE, and a grid-operator cap of 0 kW in the
     # last quarter: 3 x 2.76 kWh delivered, the rest reported short.

@@ -282,6 +282,39 @@ def test_choose_deadband_and_forced_decreases() -> None:
     assert sorted(d.evse.key for d in out) == ["A/1", "A/2"]
 
 
+def test_carry_over_keeps_every_mix_of_windows_within_limits() -> None:
+    """Past the window's end an EVSE is on its carried-over TxProfile or on its safe default;
+    a raise above the default is carried only while the feeder holds with every EVSE not
+    carried on its default."""
+    state = SiteState(_site())
+    _online(state)
+    for i, (station, evse) in enumerate((("A", 1), ("A", 2)), start=1):
+        state.take_transaction(_tx(i, station, evse, token="X"))
+    a1, a2 = state.evses[("A", 1)], state.evses[("A", 2)]
+    from csms.planning.dispatch import carry_over, fallback_w
+    from csms.planning.state import Sent
+
+    end = T0 + timedelta(minutes=15)
+    a1.default_w = a2.default_w = 4000.0
+    a1.sent = Sent(9000.0, "TxProfile", T0, "accepted", end, 1)  # 5 kW above its default
+    a2.sent = Sent(2000.0, "TxProfile", T0, "accepted", end, 2)  # 2 kW below it
+    assert fallback_w(a1) == 4000.0
+    b1 = state.evses[("B", 1)]
+    assert fallback_w(b1) == 32 * 230 * 3  # no default confirmed: its rating
+    kw = {"limits": limits_in_force(state.site, [], T0), "uncontrolled_w": {}}
+    both = (a1, a2)
+    # Together: A/2 first (it lowers the feeder), then A/1 fits (2 + 9 <= 12 kW).
+    assert carry_over(state, [a1, a2], set(), both, **kw) == [a2, a1]  # type: ignore[arg-type]
+    # A/2 not carried (its renewal failed): it will be on its 4 kW default, and A/1 at 9 kW
+    # would put the feeder at 13 kW: A/1 is left to fall back too.
+    assert carry_over(state, [a1], set(), both, **kw) == []  # type: ignore[arg-type]
+    # A/2 carried: A/1 fits.
+    assert carry_over(state, [a1], {"A/2"}, both, **kw) == [a1]  # type: ignore[arg-type]
+    # Something else on the feeder that the planner does not steer leaves no room for it.
+    kw["uncontrolled_w"] = {"feeder": 2000.0, "grid": 2000.0}
+    assert carry_over(state, [a1], {"A/2"}, both, **kw) == []  # type: ignore[arg-type]
+
+
 def test_quirks_detected_and_learned() -> None:
     from csms.planning.quirks import after_rejection, detected_quirks
 
