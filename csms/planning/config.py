@@ -35,6 +35,14 @@ class PlanningSettings(BaseModel):
         description="a TxProfile lasts this long, then the station falls back to its safe "
         "default; the planner renews it before it lapses",
     )
+    profile_windows: int = Field(
+        default=1,
+        ge=1,
+        description="a TxProfile reaches this many windows ahead (to a window's end) and "
+        "carries the plan's steps until then to stations that take more than one period; "
+        "if the CSMS is gone, stations follow the plan that long, then fall back to their "
+        "safe defaults together",
+    )
     meter_deviation_w: float = Field(
         default=3000.0,
         gt=0,

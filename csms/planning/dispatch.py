@@ -4,6 +4,7 @@ decreases a node needs that the deadband must not hold back."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,12 +15,14 @@ from csms.sites.model import StationQuirks
 
 __all__ = [
     "Dispatch",
+    "carried_w",
     "carry_over",
     "choose",
     "current_w",
     "executable_w",
     "fallback_w",
     "make_limit",
+    "single_period",
     "window_end",
 ]
 
@@ -43,9 +46,10 @@ def window_end(now: datetime, *, validity_s: float, margin_s: float) -> datetime
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     evse: EvseState
-    limit_w: float  # what the station will allow, after quirks
+    limit_w: float  # what the station will allow, after quirks (the first period)
     charging_limit: ChargingLimit
-    forced: bool  # a decrease a node needed, sent despite the deadband
+    forced: bool  # a change a node needed, sent despite the deadband
+    later: tuple[tuple[datetime, float], ...] = ()  # the next periods (start, W)
 
 
 def _unit(quirks: StationQuirks | None) -> ChargingRateUnit:
@@ -76,14 +80,22 @@ def make_limit(
     purpose: str,
     now: datetime,
     valid_to: datetime | None,
+    later: tuple[tuple[datetime, float], ...] = (),
 ) -> ChargingLimit:
+    """``limit_w`` from ``now``; ``later``: the next periods (start, W) of the schedule."""
     unit = _unit(quirks)
     phases = ev.evse.n_phases
-    value: float
-    if unit is ChargingRateUnit.WATT:
-        value = math.floor(limit_w + 1e-9)  # an int: some 1.6 stacks reject decimals
-    else:
-        value = math.floor(limit_w / (ev.evse.voltage_v * phases) * 10 + 1e-9) / 10
+
+    def value_of(watts: float) -> float:
+        if unit is ChargingRateUnit.WATT:
+            return math.floor(watts + 1e-9)  # an int: some 1.6 stacks reject decimals
+        return math.floor(watts / (ev.evse.voltage_v * phases) * 10 + 1e-9) / 10
+
+    schedule = [(0, value_of(limit_w), phases)]
+    for start, watts in later:
+        offset = math.floor((start - now).total_seconds())
+        if offset > schedule[-1][0] and value_of(watts) != schedule[-1][1]:
+            schedule.append((offset, value_of(watts), phases))
     stack = 1 if purpose == "TxProfile" else 0
     if quirks is not None and quirks.max_stack_level is not None:
         stack = min(stack, quirks.max_stack_level)
@@ -92,7 +104,7 @@ def make_limit(
         station_id=ev.station.id,
         evse_id=ev.evse.id,
         unit=unit,
-        schedule=((0, value, phases),),
+        schedule=tuple(schedule),
         purpose=purpose,
         stack_level=stack,
         profile_id=(TX_PROFILE_ID if tx else DEFAULT_PROFILE_ID) + ev.evse.id,
@@ -107,8 +119,9 @@ def make_limit(
 
 
 def current_w(ev: EvseState, now: datetime | None = None) -> float:
-    """What the EVSE may draw now as far as the planner knows: its TxProfile limit while that
-    lasts (accepted or still unanswered), else its fallback."""
+    """What the EVSE may draw at ``now`` as far as the planner knows: its TxProfile's limit
+    then (the period in force) while the profile lasts (accepted or still unanswered), else
+    its fallback. None: the profile's first period."""
     sent, tx = ev.sent, ev.tx
     if (
         sent is not None
@@ -117,8 +130,12 @@ def current_w(ev: EvseState, now: datetime | None = None) -> float:
         and sent.state in ("accepted", "pending")
         and (now is None or sent.valid_to is None or sent.valid_to > now)
     ):
-        return sent.limit_w
+        return sent.value_at(now)
     return fallback_w(ev)
+
+
+def single_period(quirks: StationQuirks | None) -> bool:
+    return quirks is not None and quirks.single_period
 
 
 def choose(
@@ -131,46 +148,144 @@ def choose(
     now: datetime,
     deadband_w: float,
     valid_to: datetime,
+    later: dict[str, tuple[tuple[datetime, float], ...]] | None = None,
+    later_limits_w: dict[str, tuple[tuple[datetime, float | None], ...]] | None = None,
 ) -> list[Dispatch]:
-    """The TxProfiles to send for the plan's first step (EVSE id -> W)."""
+    """The TxProfiles to send for the plan's first step (EVSE id -> W) and, to stations that
+    take more than one period per schedule, its next steps (``later``: EVSE id -> (start, W)
+    before ``valid_to``).
+
+    Every node is checked at every instant a schedule changes before ``valid_to``: the
+    schedules sent plus the ones held back by the deadband (which the stations keep
+    following) must stay within its limit (now: ``limits``, the limits in force; later:
+    ``later_limits_w``, node id -> (from, W) for the controlled EVSEs, as the plan had them).
+    Held-back schedules under a node that would be over are sent too; if the node is still
+    over at a later instant, the later periods under it are lowered there."""
     site = state.site
+    later = later or {}
     targets: dict[str, float] = {}
+    periods: dict[str, tuple[tuple[datetime, float], ...]] = {}
     wanted: dict[str, bool] = {}
     for ev in controlled:
         quirks = state.stations[ev.station.id].quirks
-        first = first_step.get(ev.key, 0.0)
-        target = executable_w(ev, first, quirks)
+        target = executable_w(ev, first_step.get(ev.key, 0.0), quirks)
         ev.planned_w = target
         targets[ev.key] = target
+        steps: tuple[tuple[datetime, float], ...] = ()
+        if not single_period(quirks):
+            steps = tuple(
+                (at, executable_w(ev, w, quirks))
+                for at, w in later.get(ev.key, ())
+                if at < valid_to
+            )
+        periods[ev.key] = steps
         sent = ev.sent
         fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
         expiring = sent is not None and sent.valid_to is not None and sent.valid_to < valid_to
         retry = sent is not None and sent.state in ("rejected", "failed")
-        wanted[ev.key] = fresh or expiring or retry or abs(target - current_w(ev, now)) > deadband_w
-    # A node over its limit with the held-back values: send its held-back decreases too.
+        moved = abs(target - current_w(ev, now)) > deadband_w or any(
+            abs(w - current_w(ev, at)) > deadband_w for at, w in steps
+        )
+        wanted[ev.key] = fresh or expiring or retry or moved
+
+    def value(ev: EvseState, at: datetime, *, new: bool) -> float:
+        if not new:
+            return current_w(ev, at)
+        out = targets[ev.key]
+        for start, w in periods[ev.key]:
+            if start <= at:
+                out = w
+        return out
+
+    instants = sorted({now, *(at for steps in periods.values() for at, _ in steps)})
+    for ev in controlled:
+        sent = ev.sent
+        if sent is not None and not wanted[ev.key]:
+            instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
+
+    def limit_at(node_id: str, at: datetime) -> float | None:
+        if at <= now:
+            limit = limits[node_id].max_import_w if node_id in limits else None
+            if node_id not in limits:
+                node = site.node(node_id)
+                limit = node.max_import_w if node is not None else None
+            return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
+        found: float | None = None
+        for start, w in (later_limits_w or {}).get(node_id, ()):
+            if start <= at:
+                found = w
+        return found
+
     forced: set[str] = set()
     for node in site.nodes:
-        limit = limits[node.id].max_import_w if node.id in limits else node.max_import_w
-        if limit is None:
-            continue
         under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
-        total = uncontrolled_w.get(node.id, 0.0) + sum(
-            targets[ev.key] if wanted[ev.key] else current_w(ev, now) for ev in under
-        )
-        if total > limit + 1e-6:
-            for ev in under:
-                if not wanted[ev.key] and targets[ev.key] < current_w(ev, now):
-                    forced.add(ev.key)
+        if not under:
+            continue
+        for at in instants:
+            limit = limit_at(node.id, at)
+            if limit is None:
+                continue
+            total = sum(value(ev, at, new=wanted[ev.key] or ev.key in forced) for ev in under)
+            if total > limit + 1e-6:
+                # Held-back schedules that would go down (or, later on, all of them).
+                for ev in under:
+                    if not wanted[ev.key] and (
+                        at > now or value(ev, at, new=True) < value(ev, at, new=False)
+                    ):
+                        forced.add(ev.key)
+                total = sum(value(ev, at, new=wanted[ev.key] or ev.key in forced) for ev in under)
+            if total > limit + 1e-6 and at > now:
+                sending = {ev.key for ev in under if wanted[ev.key] or ev.key in forced}
+                _lower(under, sending, targets, periods, at, total - limit, value)
     out: list[Dispatch] = []
     for ev in controlled:
         if not (wanted[ev.key] or ev.key in forced):
             continue
         quirks = state.stations[ev.station.id].quirks
         profile = make_limit(
-            ev, targets[ev.key], quirks, purpose="TxProfile", now=now, valid_to=valid_to
+            ev,
+            targets[ev.key],
+            quirks,
+            purpose="TxProfile",
+            now=now,
+            valid_to=valid_to,
+            later=periods[ev.key],
         )
-        out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced))
+        out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced, periods[ev.key]))
     return out
+
+
+def _lower(
+    under: list[EvseState],
+    sending: set[str],
+    targets: dict[str, float],
+    periods: dict[str, tuple[tuple[datetime, float], ...]],
+    at: datetime,
+    excess_w: float,
+    value: Callable[..., float],
+) -> None:
+    """Take ``excess_w`` off what the schedules being sent under a node allow at ``at``, in
+    proportion, down to zero: first the schedules of several periods (a period from ``at``
+    on), then, if that is not enough, the one value of stations that take one period
+    (lowered from now on: still safe)."""
+    for multi in (True, False):
+        movable = {
+            ev.key: value(ev, at, new=True)
+            for ev in under
+            if ev.key in sending and bool(periods[ev.key]) is multi
+        }
+        total = sum(movable.values())
+        if total <= 0 or excess_w <= 0:
+            continue
+        factor = max(0.0, 1.0 - excess_w / total)
+        for key, current in movable.items():
+            lowered = float(math.floor(current * factor))
+            excess_w -= current - lowered
+            if multi:
+                steps = [(start, w) for start, w in periods[key] if start != at]
+                periods[key] = tuple(sorted([*steps, (at, lowered)]))
+            else:
+                targets[key] = min(targets[key], lowered)
 
 
 def fallback_w(ev: EvseState) -> float:
@@ -182,6 +297,13 @@ def fallback_w(ev: EvseState) -> float:
     if ev.station.max_power_w is not None:
         rated = min(rated, ev.station.max_power_w)
     return rated
+
+
+def carried_w(ev: EvseState) -> float:
+    """The most a TxProfile carried into the next window may allow: the highest limit of its
+    schedule (a schedule of several periods keeps its last one to its end)."""
+    sent = ev.sent
+    return sent.peak_w if sent is not None else current_w(ev)
 
 
 def carry_over(
@@ -204,12 +326,12 @@ def carry_over(
     site = state.site
     totals: dict[str, float] = dict(uncontrolled_w)
     for ev in controlled:
-        held = current_w(ev) if ev.key in extended else fallback_w(ev)
+        held = carried_w(ev) if ev.key in extended else fallback_w(ev)
         for node_id in site.ancestors(ev.node_id):
             totals[node_id] = totals.get(node_id, 0.0) + held
     chosen: list[EvseState] = []
-    for ev in sorted(candidates, key=lambda e: current_w(e) - fallback_w(e)):
-        raise_w = current_w(ev) - fallback_w(ev)
+    for ev in sorted(candidates, key=lambda e: carried_w(e) - fallback_w(e)):
+        raise_w = carried_w(ev) - fallback_w(ev)
         nodes = site.ancestors(ev.node_id)
         if raise_w > 0:
             over = False

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from csms.domain import ChargingLimit
@@ -17,14 +17,16 @@ from csms.events import (
     PlanUpdated,
 )
 from csms.exceptions import CommandRejected, CsmsError
-from csms.planning.allocate import fair_first_step
+from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import (
+    carried_w,
     carry_over,
     choose,
     current_w,
     executable_w,
     fallback_w,
     make_limit,
+    single_period,
     window_end,
 )
 from csms.planning.problem import build_problem, default_problem
@@ -66,8 +68,17 @@ class SitePlanner:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
-        #: Profiles are renewed for the next window within this long of the window's end.
-        self.renew_margin_s = min(service.settings.profile_validity_s / 3, 120.0)
+        #: The longest a re-plan took lately, in clock seconds (solve and sends).
+        self.replan_clock_s = 0.0
+
+    @property
+    def renew_margin_s(self) -> float:
+        """Profiles are renewed for the next window within this long of the window's end: at
+        least 2 min, and three times what a re-plan takes lately in clock time (on a fast
+        clock or a loaded machine a re-plan spans clock minutes; a renewal that lands after
+        the window's end leaves some stations on their defaults next to raised ones)."""
+        validity = self.service.settings.profile_validity_s
+        return min(validity / 2, max(min(validity / 3, 120.0), 3.0 * self.replan_clock_s))
 
     # -- triggering -----------------------------------------------------------------------
     def trigger(self, reason: str, *, urgent: bool = False) -> None:
@@ -92,8 +103,10 @@ class SitePlanner:
         while True:
             boundary = window_end(clock.now(), validity_s=settings.profile_validity_s, margin_s=0)
             renew_in = (boundary - clock.now()).total_seconds() - self.renew_margin_s / 2
-            if renew_in <= 0:
-                renew_in += settings.profile_validity_s
+            if renew_in <= 0:  # late for the renewal: at once if a profile still ends there
+                renew_in = (
+                    1.0 if self._renewal_due(boundary) else renew_in + settings.profile_validity_s
+                )
             wait_s = min(settings.replan_interval_s, renew_in)
             sleeper = asyncio.ensure_future(clock.sleep(wait_s))
             waiter = asyncio.ensure_future(self.wake.wait())
@@ -108,12 +121,34 @@ class SitePlanner:
                     await clock.sleep(settings.min_replan_gap_s - since)
             self.wake.clear()
             reasons, self.reasons, self.urgent = self.reasons or ["timer"], [], False
+            began = clock.now()
             try:
                 await self.replan(reasons)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("site %s: re-plan failed", self.site_id)
+            took = (clock.now() - began).total_seconds()
+            self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
+
+    def _window_end(self, now: datetime, *, margin_s: float) -> datetime:
+        """When TxProfiles sent now end: a window boundary (the next one, or the one after
+        within ``margin_s`` of it), ``profile_windows`` - 1 windows further on; the same for
+        every station."""
+        settings = self.service.settings
+        end = window_end(now, validity_s=settings.profile_validity_s, margin_s=margin_s)
+        return end + timedelta(seconds=settings.profile_validity_s * (settings.profile_windows - 1))
+
+    def _renewal_due(self, boundary: datetime) -> bool:
+        return any(
+            ev.tx is not None
+            and ev.sent is not None
+            and ev.sent.valid_to is not None
+            and ev.sent.valid_to <= boundary
+            and ev.sent.transaction_id == ev.tx.id
+            and self.state.controllable(ev)
+            for ev in self.state.evses.values()
+        )
 
     # -- planning -------------------------------------------------------------------------
     async def replan(self, reasons: list[str]) -> None:
@@ -149,29 +184,49 @@ class SitePlanner:
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
         site = self.state.site
-        first = fair_first_step(
-            plan,
-            built.problem,
-            now=now,
-            ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
-        )
         # New limits go out within the current window; the renewal into the next one is a
         # second pass (:meth:`_carry_over`), so that the CSMS dying half-way through either
         # pass leaves no mix of states over a limit (decision 0602).
         # Windows count from when the limits go out: the solve took clock time too.
         sent_at = svc.clock.now()
-        validity_s = svc.settings.profile_validity_s
-        valid_to = window_end(sent_at, validity_s=validity_s, margin_s=1.0)
-        next_to = window_end(sent_at, validity_s=validity_s, margin_s=self.renew_margin_s)
+        valid_to = self._window_end(sent_at, margin_s=1.0)
+        next_to = self._window_end(sent_at, margin_s=self.renew_margin_s)
+        grid = plan.grid
+        n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < valid_to)
+        held = {
+            ev.key: 0.0
+            for ev in built.controlled
+            if single_period(self.state.stations[ev.station.id].quirks)
+        }
+        steps = fair_steps(
+            plan,
+            built.problem,
+            ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
+            steps=n_steps,
+            held=held,
+        )
+        first = {key: values[0] for key, values in steps.items()}
+        later = {
+            key: tuple((grid.step_start(k), w) for k, w in enumerate(values) if k > 0)
+            for key, values in steps.items()
+        }
+        later_limits = {
+            node_id: tuple((grid.step_start(k), n.max_import_w[k]) for k in range(1, n_steps))
+            for node_id, n in plan.nodes.items()
+        }
+        # A session may have ended during the solve: leave it out.
+        still = tuple(ev for ev in built.controlled if ev.tx is not None)
         dispatches = choose(
             self.state,
             first,
-            built.controlled,
+            still,
             limits=limits,
             uncontrolled_w=built.uncontrolled_w,
             now=sent_at,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,
+            later=later,
+            later_limits_w=later_limits,
         )
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
@@ -192,6 +247,7 @@ class SitePlanner:
                 sent_at,
                 valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
+                periods=((sent_at, d.limit_w), *d.later),
             )
         down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
         up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
@@ -238,7 +294,7 @@ class SitePlanner:
         candidates = [ev for ev in controlled if renewable(ev)]
         if not candidates:
             return
-        lows = [ev for ev in candidates if current_w(ev) <= fallback_w(ev)]
+        lows = [ev for ev in candidates if carried_w(ev) <= fallback_w(ev)]
         await self._renew(lows, valid_to=valid_to)
         raises = carry_over(
             self.state,
@@ -251,18 +307,25 @@ class SitePlanner:
         await self._renew(raises, valid_to=valid_to)
 
     async def _renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
-        """Send each EVSE its current TxProfile limit again, lasting until ``valid_to``."""
+        """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
         now = self.service.clock.now()
         sends = []
         for ev in evs:
             sent = ev.sent
             assert sent is not None and ev.tx is not None
             quirks = self.state.stations[ev.station.id].quirks
+            value = sent.value_at(now)  # the same schedule from now on, to the new end
+            later = tuple((at, w) for at, w in sent.periods if at > now)
             limit = make_limit(
-                ev, sent.limit_w, quirks, purpose="TxProfile", now=now, valid_to=valid_to
+                ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
             )
             ev.sent = Sent(
-                sent.limit_w, "TxProfile", now, valid_to=valid_to, transaction_id=ev.tx.id
+                value,
+                "TxProfile",
+                now,
+                valid_to=valid_to,
+                transaction_id=ev.tx.id,
+                periods=((now, value), *later),
             )
             sends.append(self._send(ev, limit))
         await asyncio.gather(*sends)
@@ -289,6 +352,7 @@ class SitePlanner:
                 ev.confirmed_w, ev.confirmed_at = sent.limit_w, svc.clock.now()
                 if sent.transaction_id is not None:
                     ev.accepted_tx = (sent.transaction_id, sent.limit_w)
+                    ev.accepted_sent = sent
             else:
                 if state == "rejected":
                     st = self.state.stations[ev.station.id]

@@ -40,7 +40,8 @@ _ENERGY = "Energy.Active.Import.Register"
 
 @dataclass(slots=True)
 class Sent:
-    """The last limit sent to an EVSE and what became of it."""
+    """The last limit sent to an EVSE and what became of it. ``limit_w`` is the first
+    period's; ``periods`` (start, W), when given, is the whole schedule from ``at`` on."""
 
     limit_w: float
     purpose: str
@@ -48,6 +49,24 @@ class Sent:
     state: AckState = "pending"
     valid_to: datetime | None = None
     transaction_id: int | None = None
+    periods: tuple[tuple[datetime, float], ...] = ()
+
+    @property
+    def peak_w(self) -> float:
+        """The highest limit of the schedule."""
+        return max([self.limit_w, *(w for _, w in self.periods)])
+
+    def value_at(self, at: datetime | None) -> float:
+        """The limit the schedule sets at ``at`` (the first period's before it starts)."""
+        value = self.limit_w
+        if at is None:
+            return value
+        for start, w in self.periods:
+            if start <= at:
+                value = w
+            else:
+                break
+        return value
 
 
 @dataclass(slots=True)
@@ -66,6 +85,7 @@ class EvseState:
     default_w: float | None = None  # the safe TxDefaultProfile limit confirmed
     sent: Sent | None = None  # the last TxProfile
     accepted_tx: tuple[int, float] | None = None  # (transaction id, limit W) last accepted
+    accepted_sent: Sent | None = None  # the TxProfile last accepted (its periods)
     confirmed_w: float | None = None  # the last limit the station accepted (any purpose)
     confirmed_at: datetime | None = None
     planned_w: float | None = None
@@ -87,18 +107,23 @@ class EvseState:
             return 0.0
         return max(0.0, self.register_wh - start)
 
-    def limit_in_force_w(self) -> float | None:
-        """The limit the station has confirmed for what it is doing now."""
+    def limit_in_force_w(self, at: datetime | None = None) -> float | None:
+        """The limit the station has confirmed for what it is doing (at ``at``: a schedule
+        of several periods changes over time; None: its first period)."""
         tx = self.tx
         candidates: list[float] = []
         if tx is not None and self.accepted_tx is not None and self.accepted_tx[0] == tx.id:
-            candidates.append(self.accepted_tx[1])
+            accepted = self.accepted_sent
+            if accepted is not None and accepted.transaction_id == tx.id:
+                candidates.append(accepted.value_at(at))
+            else:
+                candidates.append(self.accepted_tx[1])
         elif self.default_w is not None:
             candidates.append(self.default_w)
         sent = self.sent
         pending = sent is not None and sent.state == "pending"
         if tx is not None and sent is not None and pending and sent.transaction_id == tx.id:
-            candidates.append(sent.limit_w)  # the station may be on the old or the new one
+            candidates.append(sent.value_at(at))  # the station may be on the old or the new one
         return max(candidates) if candidates else None
 
 
@@ -168,7 +193,7 @@ class SiteState:
             return "arrival" if new else None
         if state.tx is not None and state.tx.id == tx.id:
             state.tx, state.needs, state.sent, state.planned_w = None, None, None, None
-            state.ev_max_w, state.accepted_tx = None, None
+            state.ev_max_w, state.accepted_tx, state.accepted_sent = None, None, None
             state.non_compliant, state.violations = False, 0
             return "departure"
         return None
@@ -236,7 +261,7 @@ class SiteState:
             return []
         state.power_w, state.power_at = power, at
         reasons: list[str] = []
-        limit = state.limit_in_force_w()
+        limit = state.limit_in_force_w(at)
         settled = state.confirmed_at is None or at - state.confirmed_at > timedelta(seconds=1)
         if limit is not None and settled and power > limit + tolerance_w:
             state.violations += 1  # consecutive: one may cross an answer in flight
@@ -286,4 +311,15 @@ class SiteState:
         if not st.seen and state.tx is None:
             return 0.0  # never heard of since start and nothing running: nothing to count
         confirmed = state.limit_in_force_w()
-        return confirmed if confirmed is not None else rated
+        if confirmed is None:
+            return rated
+        # A schedule of several periods may rise later on: its highest limit.
+        for sent in (state.accepted_sent, state.sent):
+            ours = sent is not None and state.tx is not None and sent.transaction_id == state.tx.id
+            if (
+                ours
+                and sent is not None
+                and (sent is state.accepted_sent or sent.state == "pending")
+            ):
+                confirmed = max(confirmed, sent.peak_w)
+        return confirmed

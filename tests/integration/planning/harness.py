@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from chargegrid.clock import Clock
-from csms.events import DomainEvent, MeterValuesReceived
+from csms.events import DomainEvent, MeterValuesReceived, TransactionEnded
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import FleetDefaults, NodeKind, SessionDefaults, StationQuirks
 from simulators import Fleet, FleetConfig
@@ -142,6 +142,13 @@ class PowerLog:
     samples: dict[tuple[str, int], list[tuple[datetime, float]]] = field(default_factory=dict)
 
     def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, TransactionEnded):  # the EV has left: nothing drawn from then on
+            tx = event.transaction
+            if tx.stopped_at is not None:
+                series = self.samples.setdefault((tx.station_id, tx.evse_id), [])
+                series.append((tx.stopped_at + timedelta(microseconds=1), 0.0))
+                series.sort()
+            return
         if not isinstance(event, MeterValuesReceived):
             return
         for s in event.samples:
@@ -205,6 +212,34 @@ class PowerLog:
                     longest = max(longest, (t - began).total_seconds())
                 began = None
         return longest, worst
+
+    def excess_stretches(
+        self,
+        node_id: str,
+        limit_w: Any,
+        *,
+        changes: list[datetime] | None = None,
+        grace_s: float = 0.0,
+    ) -> list[tuple[datetime, datetime, float]]:
+        """Every stretch of samples with the node above ``limit_w(t)`` and not excused (see
+        :meth:`longest_excess_s`): (first sample, last sample, largest excess W)."""
+        marks = sorted(changes or [])
+        out: list[tuple[datetime, datetime, float]] = []
+        current: list[Any] | None = None
+        for t in self.times():
+            excess = self.power_at(t, node_id) - limit_w(t)
+            i = bisect.bisect_right(marks, t) - 1
+            excused = i >= 0 and (t - marks[i]).total_seconds() <= grace_s
+            if excess > 1.0 and not excused:
+                if current is None:
+                    current = [t, t, excess]
+                current[1], current[2] = t, max(current[2], excess)
+            elif current is not None:
+                out.append((current[0], current[1], current[2]))
+                current = None
+        if current is not None:
+            out.append((current[0], current[1], current[2]))
+        return out
 
 
 async def wait_until(predicate: Any, *, timeout_s: float, every_s: float = 0.05) -> bool:
