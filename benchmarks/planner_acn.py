@@ -229,6 +229,44 @@ STORAGE = dict(capacity_wh=100e3, max_charge_w=30e3, max_discharge_w=30e3, min_s
                degradation_cost_per_kwh=0.02, final_soc_min_wh=50e3)  # fmt: skip
 
 
+def _panel(network: Any, station: str) -> tuple[Any, ...]:
+    """What a station shares with others: the limits it is in and its phase angle."""
+    j = network.station_ids.index(station)
+    rows = tuple(int(r) for r in np.nonzero(network.constraint_matrix[:, j])[0])
+    return (rows, float(network.phase_angles[station]))
+
+
+def place_expected(network: Any, expected: list[Ev], now: int,
+                   busy_until: dict[str, int]) -> list[Ev]:  # fmt: skip
+    """Expected sessions still to arrive, each on a station free for its whole stay: its own
+    (from history) if free, else a free one on the same panel (same limits, same phase angle),
+    else its own from when the EV plugged in there leaves; skipped if that is past its stay."""
+    taken: dict[str, list[tuple[int, int]]] = {s: [(now, d)] for s, d in busy_until.items()}
+    by_panel: dict[tuple[Any, ...], list[str]] = {}
+    for station in network.station_ids:
+        by_panel.setdefault(_panel(network, station), []).append(station)
+
+    def free(station: str, a: int, d: int) -> bool:
+        return all(d <= lo or a >= hi for lo, hi in taken.get(station, []))
+
+    out = []
+    for ev in sorted(expected, key=lambda e: (e.arrival, e.session_id)):
+        if ev.arrival <= now:
+            continue
+        peers = by_panel[_panel(network, ev.station_id)]
+        choice = next((s for s in [ev.station_id, *peers] if free(s, ev.arrival, ev.departure)),
+                      None)  # fmt: skip
+        placed = replace(ev, station_id=choice) if choice else None
+        if placed is None:
+            start = max(hi for _, hi in taken[ev.station_id])
+            if start >= ev.departure:
+                continue
+            placed = replace(ev, arrival=start)
+        taken.setdefault(placed.station_id, []).append((placed.arrival, placed.departure))
+        out.append(placed)
+    return out
+
+
 # --------------------------------------------------------------------------- our algorithm
 class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     """The rolling-horizon planner as an acnportal algorithm (re-plans every period).
@@ -260,11 +298,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         now = iface.current_time
         network = iface._simulator.network
         busy_until = {s.station_id: s.departure for s in active_sessions}
-        expected = [
-            ev
-            for ev in self.expected
-            if ev.arrival > now and ev.departure > busy_until.get(ev.station_id, 0)
-        ]
+        expected = place_expected(network, self.expected, now, busy_until)
         horizon = max((s.departure for s in active_sessions), default=now + 1) - now
         if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs
             horizon = max(horizon, min(144, DAY_PERIODS - now))
@@ -282,8 +316,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
                     departure=_at(s.departure), energy_requested_wh=s.remaining_demand * 1000.0)
             for s in active_sessions if s.remaining_demand > 1e-6
         ) + tuple(
-            Session(f"expected-{ev.session_id}", ev.station_id,
-                    arrival=_at(max(ev.arrival, busy_until.get(ev.station_id, 0))),
+            Session(f"expected-{ev.session_id}", ev.station_id, arrival=_at(ev.arrival),
                     departure=_at(ev.departure), energy_requested_wh=ev.energy_kwh * 1000.0,
                     priority=EXPECTED_PRIORITY)
             for ev in expected
