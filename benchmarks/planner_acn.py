@@ -13,6 +13,8 @@ acnportal's exact check. Scenarios: congestion (transformer caps 20-150 kW), dis
 currents (the real AeroVironment / ClipperCreek pilot sets; the planner with reallocation vs
 plain LP-then-truncate), cost with a demand charge (SCE TOU EV-4), grid-operator events (a
 2-hour cap at 60 % of the transformer, 4.2 kW dimming of six EVSEs), PV + storage.
+``chargegrid+history`` is the same online planner told the previous seeded day's sessions as
+expected arrivals (low-priority future sessions, decision 0408); it never sees today's.
 
     python benchmarks/planner_acn.py            # every scenario (several minutes)
     python benchmarks/planner_acn.py --quick    # fewer caps, fewer algorithms
