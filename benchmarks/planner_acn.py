@@ -13,6 +13,8 @@ acnportal's exact check. Scenarios: congestion (transformer caps 20-150 kW), dis
 currents (the real AeroVironment / ClipperCreek pilot sets; the planner with reallocation vs
 plain LP-then-truncate), cost with a demand charge (SCE TOU EV-4), grid-operator events (a
 2-hour cap at 60 % of the transformer, 4.2 kW dimming of six EVSEs), PV + storage.
+``chargegrid+history`` is the same online planner told the previous seeded day's sessions as
+expected arrivals (low-priority future sessions, decision 0408); it never sees today's.
 
     python benchmarks/planner_acn.py            # every scenario (several minutes)
     python benchmarks/planner_acn.py --quick    # fewer caps, fewer algorithms
@@ -229,13 +231,59 @@ STORAGE = dict(capacity_wh=100e3, max_charge_w=30e3, max_discharge_w=30e3, min_s
                degradation_cost_per_kwh=0.02, final_soc_min_wh=50e3)  # fmt: skip
 
 
+def _panel(network: Any, station: str) -> tuple[Any, ...]:
+    """What a station shares with others: the limits it is in and its phase angle."""
+    j = network.station_ids.index(station)
+    rows = tuple(int(r) for r in np.nonzero(network.constraint_matrix[:, j])[0])
+    return (rows, float(network.phase_angles[station]))
+
+
+def place_expected(network: Any, expected: list[Ev], now: int,
+                   busy_until: dict[str, int]) -> list[Ev]:  # fmt: skip
+    """Expected sessions still to arrive, each on a station free for its whole stay: its own
+    (from history) if free, else a free one on the same panel (same limits, same phase angle),
+    else its own from when the EV plugged in there leaves; skipped if that is past its stay."""
+    taken: dict[str, list[tuple[int, int]]] = {s: [(now, d)] for s, d in busy_until.items()}
+    by_panel: dict[tuple[Any, ...], list[str]] = {}
+    for station in network.station_ids:
+        by_panel.setdefault(_panel(network, station), []).append(station)
+
+    def free(station: str, a: int, d: int) -> bool:
+        return all(d <= lo or a >= hi for lo, hi in taken.get(station, []))
+
+    out = []
+    for ev in sorted(expected, key=lambda e: (e.arrival, e.session_id)):
+        if ev.arrival <= now:
+            continue
+        peers = by_panel[_panel(network, ev.station_id)]
+        choice = next((s for s in [ev.station_id, *peers] if free(s, ev.arrival, ev.departure)),
+                      None)  # fmt: skip
+        placed = replace(ev, station_id=choice) if choice else None
+        if placed is None:
+            start = max(hi for _, hi in taken[ev.station_id])
+            if start >= ev.departure:
+                continue
+            placed = replace(ev, arrival=start)
+        taken.setdefault(placed.station_id, []).append((placed.arrival, placed.departure))
+        out.append(placed)
+    return out
+
+
 # --------------------------------------------------------------------------- our algorithm
 class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
-    """The rolling-horizon planner as an acnportal algorithm (re-plans every period)."""
+    """The rolling-horizon planner as an acnportal algorithm (re-plans every period).
 
-    def __init__(self, sc: Scenario, config: PlannerConfig) -> None:
+    ``expected``: sessions from the operator's history (e.g. the previous day's), passed to
+    every re-plan before their arrival as low-priority sessions on their EVSE (after the EV
+    plugged in there leaves), so the plan keeps room for them; never charged, dropped once
+    their arrival time has passed.
+    """
+
+    def __init__(self, sc: Scenario, config: PlannerConfig,
+                 expected: list[Ev] | None = None) -> None:  # fmt: skip
         super().__init__()
         self.sc = sc
+        self.expected = expected or []
         self.planner = Planner(config)
         self.max_recompute = 1
         self.solve_times: list[float] = []
@@ -251,11 +299,16 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         iface = self.interface
         now = iface.current_time
         network = iface._simulator.network
+        busy_until = {s.station_id: s.departure for s in active_sessions}
+        expected = place_expected(network, self.expected, now, busy_until)
         horizon = max((s.departure for s in active_sessions), default=now + 1) - now
         if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs
             horizon = max(horizon, min(144, DAY_PERIODS - now))
+        if expected:
+            horizon = max(horizon, max(ev.departure for ev in expected) - now)
         grid, groups = _grid(now, max(horizon, 1), 12)
-        stations = sorted(s.station_id for s in active_sessions)
+        active_stations = {s.station_id for s in active_sessions}
+        stations = sorted(active_stations | {ev.station_id for ev in expected})
         key = tuple(stations)
         if key not in self._limits:
             self._limits = {key: current_limits(network, stations)}
@@ -264,6 +317,11 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
             Session(s.session_id, s.station_id, arrival=grid.start - timedelta(seconds=1),
                     departure=_at(s.departure), energy_requested_wh=s.remaining_demand * 1000.0)
             for s in active_sessions if s.remaining_demand > 1e-6
+        ) + tuple(
+            Session(f"expected-{ev.session_id}", ev.station_id, arrival=_at(ev.arrival),
+                    departure=_at(ev.departure), energy_requested_wh=ev.energy_kwh * 1000.0,
+                    priority=EXPECTED_PRIORITY)
+            for ev in expected
         )  # fmt: skip
         extras = _site_extras(self.sc, now, now + horizon, stations, self.storage_soc_wh)
         root = LimitNode("site")
@@ -281,8 +339,12 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         plan = self.planner.plan(problem)
         self.solve_times.append(time.perf_counter() - began)
         self.fallbacks += plan.status != "optimal"
+        if plan.status != "optimal":
+            print(f"  fallback at period {now}: {plan.reason}", file=sys.stderr)
         rates: dict[str, list[float]] = {}
         for evse in evses:
+            if evse.evse_id not in active_stations:
+                continue
             amps = max(0.0, plan.evses[evse.evse_id].current_a[0])
             if evse.allowed_currents_a:  # snap float noise onto the pilot set
                 amps = min((0.0, *evse.allowed_currents_a), key=lambda a: abs(a - amps))
@@ -301,6 +363,9 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
 
 
 STORAGE_ETA = 0.95
+#: Weight of an expected (historical) session's unmet energy against a real one's: above any
+#: money a kWh can save (the unmet penalty has a 10x margin), far below a driver's request.
+EXPECTED_PRIORITY = 0.2
 
 
 # --------------------------------------------------------------------------- running
@@ -414,8 +479,8 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
     every = ["Uncontrolled", "RoundRobin", "EDF", "LLF", "chargegrid"]
     fast = ["Uncontrolled", "EDF", "LLF", "chargegrid"]  # Round Robin takes minutes per run
     caps = [20.0, 60.0, 150.0] if quick else [20.0, 40.0, 80.0, 150.0]
-    out = [(Scenario(f"congestion caltech {c:g} kW", cap_kw=c), every if c == caps[0] else fast)
-           for c in caps]  # fmt: skip
+    out = [(Scenario(f"congestion caltech {c:g} kW", cap_kw=c),
+            [*(every if c == caps[0] else fast), "chargegrid+history"]) for c in caps]  # fmt: skip
     out.append((Scenario("congestion jpl 60 kW", site="jpl", cap_kw=60.0), fast))
     out.append((Scenario("discrete currents caltech 60 kW", cap_kw=60.0, discrete=True),
                 ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
@@ -434,9 +499,10 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
         pv = Scenario(
             "PV + storage caltech 100 kW, first day", cap_kw=100.0, tariff=True, pv_storage=True
         )
-        out.append((pv, ["EDF", "LLF", "chargegrid"]))
+        out.append((pv, ["EDF", "LLF", "chargegrid", "chargegrid+history"]))
         out.append((replace(pv, name="PV + storage caltech 100 kW, peak carried in",
-                            carry_peak=True), ["EDF", "LLF", "chargegrid"]))  # fmt: skip
+                            carry_peak=True),
+                    ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
     return out
 
 
@@ -467,6 +533,12 @@ def main(argv: list[str] | None = None) -> int:
             target = offline_bound(sc, before)["peak_kw"]
             print(f"\n(chargegrid+target: online, no knowledge of today's sessions; told a peak "
                   f"target of {target:.1f} kW = the previous day's optimal peak)")  # fmt: skip
+        if "chargegrid+history" in algos:
+            # expected arrivals from the operator's history: the previous seeded day's sessions
+            history = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
+            print(f"\n(chargegrid+history: online, no knowledge of today's sessions; told the "
+                  f"previous day's {len(history)} sessions as expected arrivals, priority "
+                  f"{EXPECTED_PRIORITY})")  # fmt: skip
         evs = generate_sessions(list(network.station_ids), args.evs, args.seed)
         print(f"\n== {sc.name}: {len(network.station_ids)} EVSEs, {len(evs)} sessions, "
               f"{DAY_PERIODS} x {PERIOD_MIN}-min periods", flush=True)  # fmt: skip
@@ -477,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chargegrid+target":
                 config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
                 algo = ChargegridPlanner(replace(sc, peak_target_kw=target), config)
+            elif name == "chargegrid+history":
+                config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
+                algo = ChargegridPlanner(sc, config, expected=history)
             elif name == "LP-then-truncate":
                 algo = ChargegridPlanner(
                     sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)
