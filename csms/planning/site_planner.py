@@ -155,6 +155,7 @@ class SitePlanner:
         svc = self.service
         now = svc.clock.now()
         self._sync_online()
+        self._learn_from_rejections()
         constraints = await svc.sites.list_constraints(self.site_id)
         await self._refresh_defaults(constraints, now)
         groups = await svc.token_groups(self.state)
@@ -355,11 +356,20 @@ class SitePlanner:
                     ev.accepted_sent = sent
             else:
                 if state == "rejected":
-                    st = self.state.stations[ev.station.id]
-                    configured = self.state.site.quirks_for(ev.station)
-                    st.quirks = after_rejection(st.quirks, configured)
-                    st.learned["rejections"] = int(str(st.learned.get("rejections", 0))) + 1
+                    ev.rejected_tx = sent.transaction_id
                 self.trigger(f"profile {state}")
+
+    def _learn_from_rejections(self) -> None:
+        """A TxProfile rejected while its transaction still runs says the station wants the
+        other rate unit; one rejected because the transaction had just ended says nothing."""
+        for ev in self.state.evses.values():
+            rejected, ev.rejected_tx = ev.rejected_tx, None
+            if rejected is None or ev.tx is None or ev.tx.id != rejected:
+                continue
+            st = self.state.stations[ev.station.id]
+            configured = self.state.site.quirks_for(ev.station)
+            st.quirks = after_rejection(st.quirks, configured)
+            st.learned["rejections"] = int(str(st.learned.get("rejections", 0))) + 1
 
     def _sync_online(self) -> None:
         """Trust the connections over the events seen (one may have raced a restart)."""

@@ -93,6 +93,9 @@ class EvseState:
     non_compliant: bool = False
     violations: int = 0
     missed_reported: bool = False
+    #: A TxProfile for this transaction was rejected; what to learn from it is decided at the
+    #: next re-plan, once a StopTransaction that crossed it has arrived.
+    rejected_tx: int | None = None
 
     @property
     def key(self) -> str:

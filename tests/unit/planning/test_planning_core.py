@@ -334,3 +334,29 @@ def test_quirks_detected_and_learned() -> None:
     assert after_rejection(None, None).unit == "W"
     assert after_rejection(StationQuirks(model="m", unit="W"), None).unit == "A"
     assert after_rejection(configured, configured).unit == "W"
+
+
+def test_a_rejection_teaches_the_other_unit_only_while_its_transaction_runs() -> None:
+    from types import SimpleNamespace
+
+    from csms.planning.site_planner import SitePlanner
+
+    state = SiteState(_site())
+    _online(state)
+    state.take_transaction(_tx(1, "B", 1))
+    state.take_transaction(_tx(2, "A", 1))
+    planner = SitePlanner(SimpleNamespace(settings=PlanningSettings()), state)  # type: ignore[arg-type]
+    b1, a1 = state.evses[("B", 1)], state.evses[("A", 1)]
+    # B's profile was rejected while its session still runs: B takes the other unit next.
+    b1.rejected_tx = 1
+    # A's was rejected because its session had just ended (the stop crossed the profile).
+    a1.rejected_tx = 2
+    state.take_transaction(_tx(2, "A", 1, stopped_at=T0 + timedelta(hours=1)))
+    assert a1.tx is None
+    before_a = state.stations["A"].quirks
+    planner._learn_from_rejections()
+    assert state.stations["B"].quirks is not None and state.stations["B"].quirks.unit == "W"
+    assert state.stations["B"].learned["rejections"] == 1
+    assert state.stations["A"].quirks == before_a
+    assert "rejections" not in state.stations["A"].learned
+    assert b1.rejected_tx is None and a1.rejected_tx is None
