@@ -45,7 +45,7 @@ KINDS: dict[str, str] = {
     # rows
     "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
     "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",
-    "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "",
+    "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "", "taper": "load",
 }  # fmt: skip
 KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 _SPACE = np.array([sorted(set(KINDS.values())).index(space) for space in KINDS.values()])

@@ -50,6 +50,9 @@ class Compiled:
     load_eff: FloatArray  # (L,)
     load_need_kwh: FloatArray  # (L,) energy still wanted in the battery
     load_penalty: FloatArray  # (L,) currency per kWh unmet
+    taper_rhs_kw: FloatArray  # (L,) r_l: the taper line's power at the energy delivered so far
+    taper_slope_per_h: FloatArray  # (L,) b_l: kW less acceptance per kWh more in the battery
+    taper_rows: BoolArray  # (L, T) steps where the taper line may bind (a row each)
     sto_under: BoolArray  # (N, B)
     sto_node: IntArray  # (B,)
     sto_phase_a_per_kw: FloatArray  # (B,)
@@ -84,6 +87,38 @@ class Compiled:
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)
+
+
+def _taper(
+    problem: Problem, pmax: FloatArray, eff: FloatArray, need: FloatArray, dt_h: FloatArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """The taper rows' data, see :func:`optimizer.model.add_taper_constraints`.
+
+    A row for step t only where the line could bind: below the load's power cap at the most
+    energy the load could have received before t. No taper, nothing left to deliver or a flat
+    line: no rows at all."""
+    n_l, n_t = pmax.shape
+    rhs = np.full(n_l, math.inf)
+    slope = np.zeros(n_l)
+    rows = np.zeros((n_l, n_t), dtype=bool)
+    evse_max = {e.evse_id: e.max_power_w / 1000.0 for e in problem.evses}
+    for i, s in enumerate(problem.sessions):
+        if s.taper_start_wh is None or need[i] <= 0:
+            continue
+        line_kw = evse_max[s.evse_id] if s.max_power_w is None else s.max_power_w / 1000.0
+        floor_kw = min(s.taper_floor_w / 1000.0, line_kw)
+        start_kwh = s.taper_start_wh / 1000.0
+        b = (line_kw - floor_kw) / (s.taper_full_wh / 1000.0 - start_kwh)
+        if b <= 0:
+            continue
+        delivered_kwh = s.energy_delivered_wh / 1000.0
+        slope[i] = b
+        rhs[i] = line_kw - b * (delivered_kwh - start_kwh)
+        most_before = np.minimum(
+            np.concatenate([[0.0], np.cumsum(eff[i] * dt_h * pmax[i])[:-1]]), need[i]
+        )
+        rows[i] = (pmax[i] > 0) & (rhs[i] - b * most_before < pmax[i] - 1e-9)
+    return rhs, slope, rows
 
 
 def _overlap(start_s: FloatArray, end_s: FloatArray, a: float, b: float) -> FloatArray:
@@ -201,6 +236,8 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         need[i] = f.energy_wh / 1000.0
         priority[i] = f.priority
     load_under = above[:, load_node] if n_l else np.zeros((n_n, 0), dtype=bool)
+    dt_h = dt_s / 3600.0
+    taper_rhs, taper_slope, taper_rows = _taper(problem, pmax, eff, need, dt_h)
 
     st = problem.storage
     sto_node = np.array([node_index[u.node_id] for u in st], dtype=np.int64)
@@ -244,7 +281,6 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         if tariff.export_price_per_kwh is None
         else np.asarray(tariff.export_price_per_kwh, dtype=float)
     )
-    dt_h = dt_s / 3600.0
     if problem.unmet_penalty_per_kwh is not None:
         base_penalty = problem.unmet_penalty_per_kwh
     else:
@@ -291,6 +327,9 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         load_eff=eff,
         load_need_kwh=need,
         load_penalty=base_penalty * priority,
+        taper_rhs_kw=taper_rhs,
+        taper_slope_per_h=taper_slope,
+        taper_rows=taper_rows,
         sto_under=above[:, sto_node] if len(st) else np.zeros((n_n, 0), dtype=bool),
         sto_node=sto_node,
         sto_phase_a_per_kw=np.array([1000.0 / (u.voltage_v * 3) for u in st]),

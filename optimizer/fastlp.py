@@ -196,7 +196,7 @@ PRUNE_FLOWS = True
 
 
 def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
-    """Rows, in order: energy per load; fairness; storage SoC; node power flow; node phase
+    """Rows, in order: energy per load; fairness; taper; storage SoC; node power flow; node phase
     current flow; linear current limits; grid balance; setpoint floors; peak. Equations in
     :mod:`optimizer.model`.
 
@@ -305,6 +305,19 @@ def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
         r0 = bld.new_rows(np.zeros(n_l), np.full(n_l, INF), "fair", np.arange(n_l), -1)
         bld.add(r0 + np.arange(n_l), np.full(n_l, off["z"]), cp.load_need_kwh)
         bld.add(r0 + np.arange(n_l), u_cols, -1.0)
+    # taper: p[l,t] + b_l * sum_{t'<t} eff*dt*p[l,t'] <= r_l, only where it may bind
+    tl, tt = np.nonzero(cp.taper_rows)
+    if len(tl):
+        r0 = bld.new_rows(np.full(len(tl), -INF), cp.taper_rhs_kw[tl], "taper", tl, tt)
+        p_at = np.full((n_l, n_t), -1, dtype=np.int64)
+        p_at[pl, pt] = p_cols
+        bld.add(r0 + np.arange(len(tl)), p_at[tl, tt], 1.0)
+        for ld in np.unique(tl).tolist():
+            mine = np.nonzero(tl == ld)[0]
+            steps = pt[pl == ld]
+            earlier_r, earlier_c = np.nonzero(steps[None, :] < tt[mine][:, None])
+            weight = cp.taper_slope_per_h[ld] * cp.load_eff[ld] * dt[steps[earlier_c]]
+            bld.add(r0 + mine[earlier_r], p_at[ld, steps[earlier_c]], weight)
     # storage SoC: soc_t - soc_{t-1} - eta_ch*dt*ch + dt/eta_dis*dis = soc0 (t=0) / 0
     if n_b:
         rhs = np.zeros((n_b, n_t))

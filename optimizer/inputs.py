@@ -181,6 +181,12 @@ class Session:
     session and ``energy_delivered_wh`` what it has received so far; the plan aims at the
     difference. ``max_power_w`` is the EV's acceptance (AC). Higher ``priority`` weighs the
     session's unmet energy more.
+
+    Taper (constant current, then constant voltage, as a line): from ``taper_start_wh`` of
+    session energy in the battery (counted like ``energy_delivered_wh``), the EV accepts
+    linearly less, down to ``taper_floor_w`` at ``taper_end_wh`` (the battery full; default
+    ``energy_requested_wh``). The line starts at ``max_power_w``, or the EVSE's maximum when
+    that is ``None``. :meth:`taper_from_soc` derives the energies from states of charge.
     """
 
     session_id: str
@@ -192,6 +198,9 @@ class Session:
     max_power_w: float | None = None
     priority: float = 1.0
     transaction_id: str | None = None
+    taper_start_wh: float | None = None
+    taper_end_wh: float | None = None
+    taper_floor_w: float = 0.0
 
     def __post_init__(self) -> None:
         _identifier("session_id", self.session_id)
@@ -207,6 +216,30 @@ class Session:
         _non_negative("energy_delivered_wh", self.energy_delivered_wh)
         _optional_non_negative("max_power_w", self.max_power_w)
         _positive("priority", self.priority)
+        self._check_taper()
+
+    def _check_taper(self) -> None:
+        _non_negative("taper_floor_w", self.taper_floor_w)
+        if self.taper_start_wh is None:
+            if self.taper_end_wh is not None:
+                raise InvalidProblem("taper_end_wh", "is set without taper_start_wh")
+            return
+        _non_negative("taper_start_wh", self.taper_start_wh)
+        _optional_non_negative("taper_end_wh", self.taper_end_wh)
+        end_wh = self.taper_full_wh
+        if end_wh <= self.taper_start_wh:
+            raise InvalidProblem(
+                "taper_end_wh", f"{end_wh} Wh is not above taper_start_wh {self.taper_start_wh} Wh"
+            )
+        if self.energy_requested_wh > end_wh:
+            raise InvalidProblem(
+                "energy_requested_wh",
+                f"{self.energy_requested_wh} Wh is above taper_end_wh {end_wh} Wh (battery full)",
+            )
+        if self.max_power_w is not None and self.taper_floor_w > self.max_power_w:
+            raise InvalidProblem(
+                "taper_floor_w", f"{self.taper_floor_w} W is above max_power_w {self.max_power_w} W"
+            )
 
     @classmethod
     def from_soc(
@@ -225,6 +258,31 @@ class Session:
                 raise InvalidProblem(name, f"must be in [0, 100], got {value!r}")
         energy_wh = max(0.0, (target_soc_pct - soc_pct) / 100.0 * capacity_wh)
         return cls(energy_requested_wh=energy_wh, **kwargs)  # type: ignore[arg-type]
+
+    @staticmethod
+    def taper_from_soc(
+        *, soc_pct: float, taper_soc_pct: float, capacity_wh: float
+    ) -> dict[str, float]:
+        """``taper_start_wh`` and ``taper_end_wh`` (full) for a battery at ``soc_pct`` whose
+        acceptance starts to fall at ``taper_soc_pct``, as keyword arguments for
+        :class:`Session` (energies counted from ``soc_pct``, with ``energy_delivered_wh``
+        0 then)."""
+        _positive("capacity_wh", capacity_wh)
+        for name, value in (("soc_pct", soc_pct), ("taper_soc_pct", taper_soc_pct)):
+            _finite(name, value)
+            if not 0 <= value <= 100:
+                raise InvalidProblem(name, f"must be in [0, 100], got {value!r}")
+        if soc_pct >= 100:
+            raise InvalidProblem("soc_pct", "the battery is already full")
+        return {
+            "taper_start_wh": max(0.0, (taper_soc_pct - soc_pct) / 100.0 * capacity_wh),
+            "taper_end_wh": (100.0 - soc_pct) / 100.0 * capacity_wh,
+        }
+
+    @property
+    def taper_full_wh(self) -> float:
+        """Where the taper line reaches ``taper_floor_w``."""
+        return self.energy_requested_wh if self.taper_end_wh is None else self.taper_end_wh
 
     @property
     def remaining_wh(self) -> float:

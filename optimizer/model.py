@@ -30,6 +30,7 @@ __all__ = [
     "add_objective",
     "add_phase_constraints",
     "add_storage_constraints",
+    "add_taper_constraints",
     "build_model",
     "solve_pyomo",
 ]
@@ -69,6 +70,29 @@ def add_load_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     m.loads_at = {}
     for ld, t in m.P:
         m.loads_at.setdefault((int(cp.load_node[ld]), t), []).append(ld)
+
+
+def add_taper_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
+    """EV acceptance tapering above an energy (CC-CV as a line), only for sessions with one.
+
+    p[l,t] ≤ a_l - b_l E[l,t],   E[l,t] = E0_l + Σ_{t'<t} η_l Δt_t' p[l,t']
+    i.e.  p[l,t] + b_l Σ_{t'<t} η_l Δt_t' p[l,t'] ≤ r_l = a_l - b_l E0_l
+    a_l - b_l E is the line from the EV's maximum at the taper start down to its floor when
+    full; E[l,t] is the energy in the battery at the start of step t (the acceptance at the
+    step's start holds for the whole step). Rows only where the line can bind.
+    """
+    rows = [(int(ld), int(t)) for ld, t in zip(*np.nonzero(cp.taper_rows), strict=True)]
+    m.TP = pyo.Set(initialize=rows, dimen=2, ordered=True)
+    steps: dict[int, list[int]] = {}
+    for ld, t in m.P:
+        steps.setdefault(ld, []).append(t)
+
+    def rule(_m: Any, ld: int, t: int) -> Any:
+        b_eta = float(cp.taper_slope_per_h[ld] * cp.load_eff[ld])
+        before = sum(b_eta * float(cp.dt_h[s]) * _m.p[ld, s] for s in steps[ld] if s < t)
+        return _m.p[ld, t] + before <= float(cp.taper_rhs_kw[ld])
+
+    m.taper = pyo.Constraint(m.TP, rule=rule)
 
 
 def add_storage_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
@@ -257,6 +281,7 @@ def build_model(cp: Compiled) -> pyo.ConcreteModel:
     m.B = pyo.RangeSet(0, cp.sto_soc0_kwh.shape[0] - 1)
     m.K = pyo.RangeSet(0, cp.pv_kw.shape[0] - 1)
     add_load_constraints(m, cp)
+    add_taper_constraints(m, cp)
     add_storage_constraints(m, cp)
     add_node_flow_constraints(m, cp)
     add_phase_constraints(m, cp)
