@@ -291,12 +291,7 @@ def _lower(
 def fallback_w(ev: EvseState) -> float:
     """What an EVSE may draw once its TxProfile has ended: its confirmed safe default, else
     its rating."""
-    if ev.default_w is not None:
-        return ev.default_w
-    rated = ev.evse.max_power_w
-    if ev.station.max_power_w is not None:
-        rated = min(rated, ev.station.max_power_w)
-    return rated
+    return ev.default_w if ev.default_w is not None else ev.rated_w
 
 
 def carried_w(ev: EvseState) -> float:

@@ -102,6 +102,14 @@ class EvseState:
         return f"{self.station.id}/{self.evse.id}"
 
     @property
+    def rated_w(self) -> float:
+        """The most the EVSE can draw: its rating, within its station's."""
+        rated = self.evse.max_power_w
+        if self.station.max_power_w is not None:
+            rated = min(rated, self.station.max_power_w)
+        return rated
+
+    @property
     def delivered_wh(self) -> float:
         if self.tx is None or self.register_wh is None:
             return 0.0
@@ -305,9 +313,6 @@ class SiteState:
     def worst_case_w(self, state: EvseState) -> float:
         """What an EVSE the planner cannot steer may draw: its measured draw if it ignores
         its limit, else its last confirmed limit, else its rating."""
-        rated = state.evse.max_power_w
-        if state.station.max_power_w is not None:
-            rated = min(rated, state.station.max_power_w)
         if state.non_compliant:
             return max(state.power_w, state.limit_in_force_w() or 0.0)
         st = self.stations[state.station.id]
@@ -315,7 +320,7 @@ class SiteState:
             return 0.0  # never heard of since start and nothing running: nothing to count
         confirmed = state.limit_in_force_w()
         if confirmed is None:
-            return rated
+            return state.rated_w
         # A schedule of several periods may rise later on: its highest limit.
         for sent in (state.accepted_sent, state.sent):
             ours = sent is not None and state.tx is not None and sent.transaction_id == state.tx.id
