@@ -64,9 +64,11 @@ MODES = ("uncontrolled", "equal-share", "planned", "planned-fleet-default")
 
 
 def _van_fleets(scenario: Any, *, known: bool) -> tuple[FleetDefaults, ...]:
-    """The session needs the CSMS has for vans that do not say them (OCPP 1.6): ``known``,
-    one token entry per van with its real energy and departure (a fleet manager's schedule);
-    else one depot-wide default, 50 kWh by 06:00 (what a depot without schedules guesses)."""
+    """The session needs the CSMS has for vans that do not say them (AC: no state of charge):
+    ``known``, one token entry per van with its real energy and departure (a fleet manager's
+    schedule) and the van itself (battery, what it charges to, onboard charger; the taper
+    above 80 % as the simulators' vehicles have it); else one depot-wide default, 50 kWh by
+    06:00 (what a depot without schedules guesses)."""
     if not known:
         return (
             FleetDefaults(id="vans", token_prefix="TAG", energy_wh=50_000.0, departure=dtime(6)),
@@ -80,6 +82,9 @@ def _van_fleets(scenario: Any, *, known: bool) -> tuple[FleetDefaults, ...]:
                 id_tokens=(str(row.id_tag),),
                 energy_wh=round(max(0.0, (row.target_soc - row.initial_soc) * row.capacity_wh)),
                 departure=departure.time().replace(microsecond=0),
+                max_power_w=float(row.max_ac_power_w),
+                battery_wh=float(row.capacity_wh),
+                charge_to_pct=100.0 * float(row.target_soc),
             )
         )
     return tuple(out)

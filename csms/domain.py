@@ -22,8 +22,10 @@ __all__ = [
     "EVChargingNeeds",
     "IdToken",
     "MeterSample",
+    "PvReading",
     "RegistrationStatus",
     "StatusReport",
+    "StorageReading",
     "Transaction",
     "TransactionEventKind",
     "TransactionUpdate",
@@ -152,6 +154,12 @@ class EVChargingNeeds:
     min_current_a: float | None = None
     max_power_w: float | None = None
     energy_transfer_mode: str | None = None
+    #: The battery, where the EV tells it (2.0.1 DC parameters): state of charge when the
+    #: needs were sent, usable capacity, and where fast charging ends (the taper's start).
+    soc_pct: float | None = None
+    capacity_wh: float | None = None
+    bulk_soc_pct: float | None = None
+    full_soc_pct: float | None = None
 
 
 @dataclass(slots=True)
@@ -232,3 +240,35 @@ class ChargingLimit:
     duration_s: int | None = None
     transaction_id: int | None = None
     min_rate: float | None = None
+
+
+# -- site readings (PV inverters and storage units report through the API) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class PvReading:
+    """A PV plant's AC power ``power_w`` measured at ``at``; ``forecast`` is (start, end, W)
+    intervals ahead, sorted, not overlapping."""
+
+    pv_id: str
+    at: datetime
+    power_w: float
+    forecast: tuple[tuple[datetime, datetime, float], ...] = ()
+
+    def forecast_at(self, at: datetime) -> float | None:
+        """The forecast power at ``at``, or None where no interval covers it."""
+        for start, end, watts in self.forecast:
+            if start <= at < end:
+                return watts
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageReading:
+    """A storage unit's state of charge and AC power at ``at`` (positive: charging, drawn
+    from the site; negative: discharging)."""
+
+    storage_id: str
+    at: datetime
+    soc_pct: float | None
+    power_w: float

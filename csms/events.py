@@ -18,8 +18,10 @@ from csms.domain import (
     ChargingLimit,
     EVChargingNeeds,
     MeterSample,
+    PvReading,
     RegistrationStatus,
     StatusReport,
+    StorageReading,
     Transaction,
 )
 
@@ -35,6 +37,7 @@ __all__ = [
     "MeterValuesReceived",
     "PlanUpdated",
     "SiteChanged",
+    "SiteReadingsReceived",
     "StationBooted",
     "StationConnected",
     "StationDisconnected",
@@ -131,6 +134,16 @@ class SiteChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteReadingsReceived:
+    """PV and storage readings of a site, as its energy management reported them."""
+
+    site_id: str
+    pv: tuple[PvReading, ...]
+    storage: tuple[StorageReading, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConstraintsChanged:
     site_id: str
     constraint_id: str
@@ -178,6 +191,7 @@ DomainEvent = (
     | EVChargingNeedsReceived
     | ChargingLimitSent
     | SiteChanged
+    | SiteReadingsReceived
     | ConstraintsChanged
     | PlanUpdated
     | StationNonCompliant

@@ -140,6 +140,11 @@ class ChargingNeeds:
     dc: bool
     soc_pct: float
     extra: dict[str, float] = field(default_factory=dict)
+    #: The battery (sent with DC parameters): usable capacity, where fast charging ends (the
+    #: taper's start) and the state of charge the EV stops at.
+    capacity_wh: float | None = None
+    bulk_soc_pct: float | None = None
+    full_soc_pct: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

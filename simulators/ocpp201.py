@@ -350,6 +350,14 @@ class V201Adapter:
                     "energy_amount": round(m.energy_amount_wh),
                     "state_of_charge": round(m.soc_pct),
                 }
+                battery = {
+                    "ev_energy_capacity": m.capacity_wh,
+                    "bulk_soc": m.bulk_soc_pct,
+                    "full_soc": m.full_soc_pct,
+                }
+                needs["dc_charging_parameters"].update(
+                    {k: round(v) for k, v in battery.items() if v is not None}
+                )
             else:
                 needs["ac_charging_parameters"] = {
                     **params,

@@ -263,6 +263,9 @@ class Station:
             max_voltage_v=c.spec.voltage_v,
             dc=c.spec.dc,
             soc_pct=round(ev.soc * 100, 1),
+            capacity_wh=ev.spec.capacity_wh,
+            bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
+            full_soc_pct=round(ev.spec.target_soc * 100, 1),
         )
 
     def on_started(

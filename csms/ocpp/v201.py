@@ -166,6 +166,10 @@ class V201Connection(OcppConnection):
             min_current_a=_float(ac.get("ev_min_current")),
             max_power_w=_float(dc.get("ev_max_power")),
             energy_transfer_mode=charging_needs.get("requested_energy_transfer"),
+            soc_pct=_float(dc.get("state_of_charge")),
+            capacity_wh=_float(dc.get("ev_energy_capacity")),
+            bulk_soc_pct=_float(dc.get("bulk_soc")),
+            full_soc_pct=_float(dc.get("full_soc")),
         )
         tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
         return {"status": "Accepted" if tx is not None else "Rejected"}

@@ -4,8 +4,10 @@ The LP decides how much each node draws in the first step (the tariff, caps and 
 weigh in), but many sessions are interchangeable to it: its solution gives some EVs full
 power and others none, and a different set at the next re-plan. Stations and batteries
 dislike that. So the first step is re-shared by weighted progressive filling (max-min
-fairness): every session rises at the pace of its urgency (energy missing per hour left)
-until it reaches what it can take or a node above it reaches its budget.
+fairness): every session rises at the pace of its urgency until it reaches what it can
+take or a node above it reaches its budget. The urgency is the constant power that gets the
+session its missing energy by its departure (energy missing per hour left), more for an EV
+whose taper will hold it back near full: the pace at which it still finishes.
 
 A second round hands out what is left up to the plan's own peak at each node (never above
 its limit): an EV whose stated need is met may keep charging on capacity that would
@@ -14,9 +16,10 @@ otherwise go unused, without raising the peak the plan accepted (the demand char
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
-from optimizer import Plan, Problem
+from optimizer import Plan, Problem, Session
 
 __all__ = ["fair_first_step"]
 
@@ -53,6 +56,68 @@ def _fill(
         active -= done
 
 
+def _line(s: Session, evse_max_w: float) -> tuple[float, float, float] | None:
+    """(start Wh, power W at the start, W less per Wh) of the session's taper, or None."""
+    if s.taper_start_wh is None:
+        return None
+    top = evse_max_w if s.max_power_w is None else s.max_power_w
+    floor = min(s.taper_floor_w, top)
+    slope = (top - floor) / (s.taper_full_wh - s.taper_start_wh)
+    return (s.taper_start_wh, top, slope) if slope > 0 else None
+
+
+def taper_w(s: Session, evse_max_w: float, energy_wh: float) -> float:
+    """What the EV takes with ``energy_wh`` of session energy in its battery, by its taper
+    (infinite where it has none or has not reached it)."""
+    line = _line(s, evse_max_w)
+    if line is None or energy_wh < line[0]:
+        return math.inf
+    start, top, slope = line
+    return max(min(s.taper_floor_w, top), top - slope * (energy_wh - start))
+
+
+def _hours(s: Session, evse_max_w: float, rate_w: float, lo_wh: float, hi_wh: float) -> float:
+    """Hours to take the energy from ``lo_wh`` to ``hi_wh`` under a constant ``rate_w``,
+    the taper taking over where it falls below it."""
+    line = _line(s, evse_max_w)
+    if line is None:
+        return (hi_wh - lo_wh) / rate_w
+    start, top, slope = line
+    bend = start + max(0.0, top - rate_w) / slope  # where the taper falls below rate_w
+    flat = max(0.0, min(hi_wh, bend) - lo_wh) / rate_w
+    a = max(lo_wh, bend)
+    if a >= hi_wh:
+        return flat
+    at_a, at_hi = top - slope * (a - start), top - slope * (hi_wh - start)
+    return flat + math.log(at_a / max(at_hi, 1e-9)) / slope
+
+
+def pace_w(
+    s: Session, evse_max_w: float, takes_w: float, energy_wh: float, need_wh: float, hours: float
+) -> float:
+    """The constant power that gets ``need_wh`` more into the EV (at ``energy_wh`` now) within
+    ``hours``, its taper considered. An EV that can not make it even at ``takes_w`` gets that
+    scaled by the hours it would need over the hours it has (``need_wh / hours`` without a
+    taper, as with one)."""
+    if need_wh <= 0:
+        return 0.0
+    even = need_wh / hours
+    if _line(s, evse_max_w) is None:
+        return even
+    hi_wh = energy_wh + need_wh
+    at_full = _hours(s, evse_max_w, takes_w, energy_wh, hi_wh)
+    if at_full >= hours:
+        return takes_w * at_full / hours
+    lo, hi = even, takes_w
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if _hours(s, evse_max_w, mid, energy_wh, hi_wh) > hours:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def fair_first_step(
     plan: Plan, problem: Problem, *, now: datetime, ancestors: dict[str, list[str]]
 ) -> dict[str, float]:
@@ -68,14 +133,18 @@ def fair_steps(
     ancestors: dict[str, list[str]],
     steps: int,
     held: dict[str, float] | None = None,
+    pv_w: dict[str, tuple[float, ...]] | None = None,
 ) -> dict[str, list[float]]:
     """EVSE id -> power (W) for each of the plan's first ``steps`` steps, each step shared
     like the first: the plan's node power at that step, by urgency after what the earlier
     steps delivered. ``held``: EVSEs that keep one value over all the steps (stations that
-    take one period per schedule) with that value; later steps share what they leave."""
+    take one period per schedule) with that value; later steps share what they leave.
+    ``pv_w``: node id -> PV power under it per step, which the EVs under it may take on top
+    of the node's net import."""
     grid = plan.grid
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
+    pv_w = pv_w or {}
     sessions = {s.evse_id: s for s in problem.sessions}
     evses = {e.evse_id: e for e in problem.evses if e.evse_id in sessions}
     members: dict[str, list[str]] = {}
@@ -94,26 +163,34 @@ def fair_steps(
     for k in range(steps):
         start = grid.step_start(k)
         cap: dict[str, float] = {}
+        accepts: dict[str, float] = {}
         weight: dict[str, float] = {}
         fixed: dict[str, float] = {}
-        for evse_id in evses:
+        for evse_id, evse in evses.items():
             s = sessions[evse_id]
             if k > 0 and evse_id in held:
                 fixed[evse_id] = out[evse_id][0]
                 continue
             remaining = s.remaining_wh - delivered[evse_id]
+            energy = s.energy_delivered_wh + delivered[evse_id]
+            accepts[evse_id] = min(takes[evse_id], taper_w(s, evse.max_power_w, energy))
             planned = plan.evses[evse_id].power_w[k] if evse_id in plan.evses else 0.0
             present = s.departure > start
             cap[evse_id] = (
                 0.0
                 if not present
-                else takes[evse_id]
+                else accepts[evse_id]
                 if remaining > 0
-                else min(takes[evse_id], planned)
+                else min(accepts[evse_id], planned)
             )
             hours = max((s.departure - start).total_seconds() / 3600.0, 0.25)
-            weight[evse_id] = max(max(remaining, 0.0) / hours, 100.0)
-        first = {node_id: max(0.0, n.power_w[k]) for node_id, n in plan.nodes.items()}
+            pace = pace_w(s, evse.max_power_w, takes[evse_id], energy, remaining, hours)
+            weight[evse_id] = max(pace, 100.0)
+        pv = {node_id: values[k] for node_id, values in pv_w.items()}
+        first = {
+            node_id: max(0.0, n.power_w[k] + pv.get(node_id, 0.0))
+            for node_id, n in plan.nodes.items()
+        }
         peak: dict[str, float] = {}
         for node_id, n in plan.nodes.items():
             if node_id in phase_limited:  # the per-phase sums are the LP's to keep
@@ -121,7 +198,8 @@ def fair_steps(
                 continue
             ceiling = max(n.power_w)
             limit = n.max_import_w[k]
-            peak[node_id] = max(first[node_id], ceiling if limit is None else min(ceiling, limit))
+            net = ceiling if limit is None else min(ceiling, limit)
+            peak[node_id] = max(first[node_id], net + pv.get(node_id, 0.0))
         if fixed:  # what the held EVSEs keep drawing comes off the nodes above them
             for node_id, ids in members.items():
                 taken = sum(fixed.get(i, 0.0) for i in ids)
@@ -130,7 +208,7 @@ def fair_steps(
         rising = {node_id: [i for i in ids if i in cap] for node_id, ids in members.items()}
         alloc = {evse_id: 0.0 for evse_id in cap}
         _fill(alloc, cap, weight, first, rising)
-        _fill(alloc, {i: cap[i] and takes[i] for i in cap}, {i: 1.0 for i in alloc}, peak, rising)
+        _fill(alloc, {i: cap[i] and accepts[i] for i in cap}, {i: 1.0 for i in alloc}, peak, rising)
         for evse_id in evses:
             value = fixed[evse_id] if evse_id in fixed else alloc[evse_id]
             out[evse_id].append(value)

@@ -48,6 +48,25 @@ class PlanningSettings(BaseModel):
         gt=0,
         description="re-plan when an EVSE draws this much less than allowed (EV tapering, full)",
     )
+    readings_max_age_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="PV readings older than this are not counted on (a storage unit is "
+        "counted at its last reported charging power until it reports less)",
+    )
+    pv_count_pct: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        description="the share of the measured (or forecast) PV power the plan counts on; "
+        "the rest absorbs changes between readings",
+    )
+    pv_hold_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="without a forecast, the measured PV power is counted on this long "
+        "after the reading, then none",
+    )
     noncompliance_tolerance_w: float = Field(
         default=300.0,
         ge=0,

@@ -8,16 +8,34 @@ from the EV (NotifyEVChargingNeeds), else the fleet of its id token, else the si
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.planning.config import PlanningSettings
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
-from optimizer import Evse, LimitNode, NodeCap, Phase, Problem, Session, Tariff, TimeGrid
+from optimizer import (
+    Evse,
+    LimitNode,
+    NodeCap,
+    Phase,
+    Problem,
+    PvPlant,
+    Session,
+    Tariff,
+    TimeGrid,
+)
 
-__all__ = ["Built", "build_problem", "default_problem", "session_needs"]
+__all__ = [
+    "Built",
+    "Taper",
+    "build_problem",
+    "default_problem",
+    "session_defaults",
+    "session_needs",
+    "session_taper",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +44,18 @@ class Built:
     controlled: tuple[EvseState, ...]  # EVSEs in the problem with a session
     uncontrolled_w: dict[str, float]  # node id -> worst-case draw taken off its limit
     missed: tuple[tuple[EvseState, float], ...]  # departures passed with energy missing
+    #: node id -> PV power (W) counted on under the node, per step of the problem's grid
+    pv_w: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+def session_defaults(site: Site, state: EvseState, *, group: str | None) -> SessionDefaults:
+    """The defaults of the fleet the session's id token (or its group) belongs to, else the
+    site's."""
+    assert state.tx is not None
+    for fleet in site.fleets:
+        if fleet.matches(state.tx.id_token, group):
+            return fleet
+    return site.defaults
 
 
 def session_needs(
@@ -35,11 +65,7 @@ def session_needs(
     assert state.tx is not None
     arrival = state.tx.started_at
     needs = state.needs
-    defaults: SessionDefaults = site.defaults
-    for fleet in site.fleets:
-        if fleet.matches(state.tx.id_token, group):
-            defaults = fleet
-            break
+    defaults = session_defaults(site, state, group=group)
     energy = defaults.energy_wh
     if needs is not None and needs.energy_requested_wh is not None:
         energy = state.needs_delivered_wh + needs.energy_requested_wh
@@ -59,6 +85,64 @@ def session_needs(
     else:
         departure = arrival + timedelta(seconds=defaults.dwell_s)
     return energy, departure
+
+
+@dataclass(frozen=True, slots=True)
+class Taper:
+    """The taper of one session as :class:`optimizer.Session` takes it (energies counted
+    like ``energy_delivered_wh``), the request it leaves room for, and the line's start."""
+
+    start_wh: float
+    end_wh: float
+    floor_w: float
+    energy_requested_wh: float
+    max_power_w: float
+
+
+def session_taper(
+    defaults: SessionDefaults,
+    state: EvseState,
+    *,
+    energy_wh: float,
+    peak_w: float,
+) -> Taper | None:
+    """The session's taper where its battery is known: the EV's capacity and bulk SoC from
+    NotifyEVChargingNeeds (2.0.1 DC), else the fleet's ``battery_wh``/``taper_soc_pct``.
+    The state of charge is the last one in meter values, else the one sent with the needs,
+    else the one the fleet's request implies (``energy_wh`` ending at ``charge_to_pct``).
+    ``peak_w`` is what the EV takes before the taper. ``None``: nothing known, or a battery
+    that contradicts the energy already delivered (then the plan goes without a taper)."""
+    needs = state.needs
+    capacity = needs.capacity_wh if needs is not None and needs.capacity_wh else None
+    capacity = capacity or defaults.battery_wh
+    if capacity is None or peak_w <= 0:
+        return None
+    taper_soc = defaults.taper_soc_pct
+    if needs is not None and needs.bulk_soc_pct is not None and 0 < needs.bulk_soc_pct < 100:
+        taper_soc = needs.bulk_soc_pct
+    if state.soc is not None:
+        soc, at_wh = state.soc
+    elif needs is not None and needs.soc_pct is not None and 0 <= needs.soc_pct <= 100:
+        soc, at_wh = needs.soc_pct, state.needs_delivered_wh
+    else:
+        soc, at_wh = max(0.0, defaults.charge_to_pct - energy_wh / capacity * 100.0), 0.0
+    delivered = state.delivered_wh
+    full_wh = at_wh + (100.0 - soc) / 100.0 * capacity
+    if full_wh <= delivered + 1.0:
+        return None
+    start_wh = at_wh + (taper_soc - soc) / 100.0 * capacity
+    floor_w = min(peak_w, peak_w * defaults.taper_floor_pct / 100.0)
+    line_w = peak_w
+    if start_wh < 0.0:  # in the taper before the session began: the same line, from 0 Wh
+        slope = (peak_w - floor_w) / (full_wh - start_wh)
+        line_w, start_wh = peak_w + slope * start_wh, 0.0
+    return Taper(
+        start_wh=start_wh,
+        end_wh=full_wh,
+        floor_w=min(floor_w, line_w),
+        energy_requested_wh=min(energy_wh, full_wh),
+        max_power_w=line_w,
+    )
 
 
 def _phase(name: str) -> Phase:
@@ -176,11 +260,46 @@ def _shrink(caps: list[NodeCap], uncontrolled: dict[str, float], site: Site) -> 
     return out
 
 
-def _ev_max_w(ev: EvseState) -> float | None:
-    values = [ev.ev_max_w] if ev.ev_max_w is not None else []
+def _ev_max_w(ev: EvseState, defaults: SessionDefaults) -> float | None:
+    """What the EV takes at most, where it or its fleet says (not what it was seen to take:
+    decision 0606)."""
     if ev.needs is not None and ev.needs.max_power_w:
-        values.append(ev.needs.max_power_w)
-    return min(values) if values else None
+        return ev.needs.max_power_w
+    return defaults.max_power_w
+
+
+def _fresh(at: datetime, now: datetime, settings: PlanningSettings) -> bool:
+    return (now - at).total_seconds() <= settings.readings_max_age_s
+
+
+def _pv(
+    state: SiteState, grid: TimeGrid, now: datetime, settings: PlanningSettings
+) -> tuple[PvPlant, ...]:
+    """The PV power the plan counts on, per plant with a fresh reading: now the measured
+    power (or the forecast if lower); later the forecast where there is one, else the
+    measured power for ``pv_hold_s`` after the reading, then none; ``pv_count_pct`` of it,
+    never above the plant's peak."""
+    out = []
+    share = settings.pv_count_pct / 100.0
+    for asset in state.site.pv:
+        reading = state.pv.get(asset.id)
+        if reading is None or not _fresh(reading.at, now, settings):
+            continue
+        values = []
+        for k in range(grid.n_steps):
+            start = grid.step_start(k)
+            forecast = reading.forecast_at(max(start, now))
+            if k == 0:
+                watts = reading.power_w if forecast is None else min(forecast, reading.power_w)
+            elif forecast is not None:
+                watts = forecast
+            elif (start - reading.at).total_seconds() < settings.pv_hold_s:
+                watts = reading.power_w
+            else:
+                watts = 0.0
+            values.append(share * min(max(0.0, watts), asset.peak_w))
+        out.append(PvPlant(asset.id, asset.node, tuple(values)))
+    return tuple(out)
 
 
 def build_problem(
@@ -198,6 +317,11 @@ def build_problem(
     sessions: list[Session] = []
     controlled: list[EvseState] = []
     missed: list[tuple[EvseState, float]] = []
+    for unit in site.storage:  # not steered: counted at what it charges, until it says less
+        reading = state.storage.get(unit.id)
+        if reading is not None and reading.power_w > 0:
+            for node_id in site.ancestors(unit.node):
+                uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + reading.power_w
     for ev in state.evses.values():
         if not state.controllable(ev):
             draw = state.worst_case_w(ev)
@@ -205,12 +329,23 @@ def build_problem(
                 for node_id in site.ancestors(ev.node_id):
                     uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + draw
             continue
-        evses.append(_optimizer_evse(ev, site))
+        optimizer_evse = _optimizer_evse(ev, site)
+        evses.append(optimizer_evse)
         if ev.tx is None:
             continue
         group = (groups or {}).get(ev.tx.id_token or "")
         energy, departure = session_needs(site, ev, group=group, now=now)
+        defaults = session_defaults(site, ev, group=group)
         delivered = ev.delivered_wh
+        max_w = _ev_max_w(ev, defaults)
+        taper = session_taper(
+            defaults,
+            ev,
+            energy_wh=energy,
+            peak_w=optimizer_evse.max_power_w if max_w is None else max_w,
+        )
+        if taper is not None:
+            energy, max_w = taper.energy_requested_wh, taper.max_power_w
         if departure <= now:
             if energy - delivered > 1.0 and not ev.missed_reported:
                 missed.append((ev, energy - delivered))
@@ -224,23 +359,37 @@ def build_problem(
                 departure=max(departure, arrival + timedelta(seconds=1)),
                 energy_requested_wh=max(energy, delivered),
                 energy_delivered_wh=delivered,
-                max_power_w=(
-                    ev.needs.max_power_w if ev.needs is not None and ev.needs.max_power_w else None
-                ),
+                max_power_w=max_w,
                 transaction_id=str(ev.tx.id),
+                **(
+                    {}
+                    if taper is None
+                    else {
+                        "taper_start_wh": taper.start_wh,
+                        "taper_end_wh": taper.end_wh,
+                        "taper_floor_w": taper.floor_w,
+                    }
+                ),
             )
         )
         controlled.append(ev)
     caps = _shrink(_caps(site, constraints, grid.start, grid.end), uncontrolled, site)
+    pv = _pv(state, grid, now, settings)
+    pv_w: dict[str, tuple[float, ...]] = {}
+    for plant in pv:
+        for node_id in site.ancestors(plant.node_id):
+            before = pv_w.get(node_id, (0.0,) * grid.n_steps)
+            pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
     problem = Problem(
         grid=grid,
         nodes=_nodes(site, uncontrolled),
         evses=tuple(evses),
         tariff=_tariff(site, constraints, grid),
         sessions=tuple(sessions),
+        pv=pv,
         node_caps=tuple(caps),
     )
-    return Built(problem, tuple(controlled), uncontrolled, tuple(missed))
+    return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)
 
 
 def default_problem(site: Site, constraints: list[GridConstraint], *, now: datetime) -> Problem:

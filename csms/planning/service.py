@@ -23,6 +23,7 @@ from csms.events import (
     DomainEvent,
     EventBus,
     SiteChanged,
+    SiteReadingsReceived,
     StationBooted,
     StationConnected,
     StationNonCompliant,
@@ -197,6 +198,15 @@ class PlannerService:
             planner = self.planners.get(event.site_id)
             if planner is not None:
                 planner.trigger(f"constraint {event.change}", urgent=True)
+            return
+        if isinstance(event, SiteReadingsReceived):
+            planner = self.planners.get(event.site_id)
+            if planner is None:
+                return
+            for reason in planner.state.apply(
+                event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
+            ):
+                planner.trigger(reason, urgent=True)  # less PV or more storage: less room
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:

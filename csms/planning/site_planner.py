@@ -205,14 +205,26 @@ class SitePlanner:
             ancestors={n.id: site.ancestors(n.id) for n in site.nodes},
             steps=n_steps,
             held=held,
+            pv_w=built.pv_w,
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {
             key: tuple((grid.step_start(k), w) for k, w in enumerate(values) if k > 0)
             for key, values in steps.items()
         }
+        # Under a node with PV the EVs may draw its limit plus the PV counted on.
+        pv_w = built.pv_w
+
+        def with_pv(node_id: str, k: int, limit: float | None) -> float | None:
+            if limit is None or node_id not in pv_w:
+                return limit
+            return limit + pv_w[node_id][k]
+
         later_limits = {
-            node_id: tuple((grid.step_start(k), n.max_import_w[k]) for k in range(1, n_steps))
+            node_id: tuple(
+                (grid.step_start(k), with_pv(node_id, k, n.max_import_w[k]))
+                for k in range(1, n_steps)
+            )
             for node_id, n in plan.nodes.items()
         }
         # A session may have ended during the solve: leave it out.
@@ -222,7 +234,10 @@ class SitePlanner:
             first,
             still,
             limits=limits,
-            uncontrolled_w=built.uncontrolled_w,
+            uncontrolled_w={
+                node_id: built.uncontrolled_w.get(node_id, 0.0) - pv_w.get(node_id, (0.0,))[0]
+                for node_id in {*built.uncontrolled_w, *pv_w}
+            },
             now=sent_at,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,

@@ -13,11 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from csms.domain import ConnectorStatus, EVChargingNeeds, Transaction
+from csms.domain import (
+    ConnectorStatus,
+    EVChargingNeeds,
+    PvReading,
+    StorageReading,
+    Transaction,
+)
 from csms.events import (
     DomainEvent,
     EVChargingNeedsReceived,
     MeterValuesReceived,
+    SiteReadingsReceived,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -36,6 +43,7 @@ AckState = Literal["pending", "accepted", "rejected", "failed"]
 
 _POWER = "Power.Active.Import"
 _ENERGY = "Energy.Active.Import.Register"
+_SOC = "SoC"
 
 
 @dataclass(slots=True)
@@ -90,6 +98,9 @@ class EvseState:
     confirmed_at: datetime | None = None
     planned_w: float | None = None
     ev_max_w: float | None = None  # what the EV takes when the limit does not hold it back
+    #: The EV's state of charge (%) last reported in meter values, and the session energy
+    #: delivered (Wh) when it was.
+    soc: tuple[float, float] | None = None
     non_compliant: bool = False
     violations: int = 0
     missed_reported: bool = False
@@ -154,6 +165,8 @@ class SiteState:
         self.site = site
         self.stations: dict[str, StationState] = {}
         self.evses: dict[tuple[str, int], EvseState] = {}
+        self.pv: dict[str, PvReading] = {}
+        self.storage: dict[str, StorageReading] = {}
         self.reset_site(site)
         self.non_compliance_count = 0
 
@@ -194,7 +207,7 @@ class SiteState:
                     False,
                 )
                 state.early_needs = None
-                state.start_wh = None
+                state.start_wh, state.soc = None, None
                 if tx.meter_start_wh is not None:
                     state.register_wh = tx.meter_start_wh
             state.tx = tx
@@ -236,6 +249,8 @@ class SiteState:
             return []
         if isinstance(event, MeterValuesReceived):
             return self._meter(event, deviation_w=deviation_w, tolerance_w=tolerance_w)
+        if isinstance(event, SiteReadingsReceived):
+            return self._readings(event, deviation_w=deviation_w)
         if isinstance(event, StationConnected | StationBooted):
             st = self.stations.get(event.station_id)
             if st is None:
@@ -261,13 +276,20 @@ class SiteState:
             return []
         power: float | None = None
         at: datetime | None = None
+        soc: float | None = None
         for sample in event.samples:
-            if sample.measurand == _POWER and sample.phase is None:
+            if sample.phase is not None:
+                continue
+            if sample.measurand == _POWER:
                 power, at = sample.value, sample.timestamp
-            elif sample.measurand == _ENERGY and sample.phase is None:
+            elif sample.measurand == _ENERGY:
                 state.register_wh = sample.value
                 if state.tx is not None and state.start_wh is None:
                     state.start_wh = sample.value
+            elif sample.measurand == _SOC and 0.0 <= sample.value <= 100.0:
+                soc = sample.value
+        if soc is not None and state.tx is not None:
+            state.soc = (soc, state.delivered_wh)
         if power is None or at is None:
             return []
         state.power_w, state.power_at = power, at
@@ -301,6 +323,38 @@ class SiteState:
             ):
                 reasons.append("meter deviation")
         return reasons
+
+    def _readings(self, event: SiteReadingsReceived, *, deviation_w: float) -> list[str]:
+        if event.site_id != self.site.id:
+            return []
+        reasons: list[str] = []
+        pv_ids = {a.id for a in self.site.pv}
+        for pv in event.pv:
+            if pv.pv_id not in pv_ids:
+                continue
+            before = self.pv.get(pv.pv_id)
+            if before is not None and pv.at < before.at:
+                continue  # a late reading
+            self.pv[pv.pv_id] = pv
+            if (
+                before is None
+                or abs(pv.power_w - before.power_w) > deviation_w
+                or pv.forecast != before.forecast
+            ):
+                reasons.append("pv")
+        storage_ids = {a.id for a in self.site.storage}
+        for unit in event.storage:
+            if unit.storage_id not in storage_ids:
+                continue
+            old = self.storage.get(unit.storage_id)
+            if old is not None and unit.at < old.at:
+                continue
+            self.storage[unit.storage_id] = unit
+            if max(0.0, unit.power_w) - max(0.0, old.power_w if old else 0.0) > deviation_w / 2:
+                reasons.append("storage")  # charging more: less for the EVs, at once
+            elif old is not None and abs(unit.power_w - old.power_w) > deviation_w:
+                reasons.append("storage")
+        return sorted(set(reasons))
 
     # -- views ----------------------------------------------------------------------------
     def controllable(self, state: EvseState) -> bool:

@@ -141,11 +141,23 @@ class Tariff(_Model):
 
 class SessionDefaults(_Model):
     """What a session needs when neither the EV nor its token/fleet says: ``energy_wh`` by
-    ``departure`` (next occurrence of that local time) or after ``dwell_s``."""
+    ``departure`` (next occurrence of that local time) or after ``dwell_s``.
+
+    The vehicles, where they are known (a fleet's vans): ``max_power_w`` is what their
+    onboard charger takes, and ``battery_wh`` their usable capacity. With a capacity the
+    planner models the taper: above ``taper_soc_pct`` an EV takes linearly less, down to
+    ``taper_floor_pct`` of its maximum when full. Where the EV reports no state of charge (AC),
+    the session's energy is taken to end at ``charge_to_pct``.
+    """
 
     energy_wh: float = Field(default=20_000.0, ge=0)
     departure: time | None = None
     dwell_s: float = Field(default=8 * 3600.0, gt=0)
+    max_power_w: float | None = Field(default=None, gt=0)
+    battery_wh: float | None = Field(default=None, gt=0)
+    charge_to_pct: float = Field(default=100.0, gt=0, le=100)
+    taper_soc_pct: float = Field(default=80.0, ge=0, lt=100)
+    taper_floor_pct: float = Field(default=10.0, ge=0, le=100)
 
 
 class FleetDefaults(SessionDefaults):

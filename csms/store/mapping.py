@@ -178,6 +178,10 @@ def needs_row(n: EVChargingNeeds | None) -> dict[str, Any]:
         "needs_min_current_a": n.min_current_a,
         "needs_max_power_w": n.max_power_w,
         "needs_energy_transfer_mode": n.energy_transfer_mode,
+        "needs_soc_pct": n.soc_pct,
+        "needs_capacity_wh": n.capacity_wh,
+        "needs_bulk_soc_pct": n.bulk_soc_pct,
+        "needs_full_soc_pct": n.full_soc_pct,
     }
 
 
@@ -206,6 +210,10 @@ def row_to_transaction(m: RowMapping) -> Transaction:
             min_current_a=m["needs_min_current_a"],
             max_power_w=m["needs_max_power_w"],
             energy_transfer_mode=m["needs_energy_transfer_mode"],
+            soc_pct=m["needs_soc_pct"],
+            capacity_wh=m["needs_capacity_wh"],
+            bulk_soc_pct=m["needs_bulk_soc_pct"],
+            full_soc_pct=m["needs_full_soc_pct"],
         )
     station_tx_id = m["station_tx_id"]
     return Transaction(

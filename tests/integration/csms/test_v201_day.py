@@ -279,6 +279,36 @@ async def test_needs_reports_and_notifications(csms: Csms, store: Store) -> None
         assert [
             e.needs.energy_requested_wh for e in events if isinstance(e, EVChargingNeedsReceived)
         ] == [30000.0]
+        # A DC EV tells its battery: kept for the planner's taper.
+        await cp.call(
+            event(
+                "Started", 1, 0, tx="TX-DC", evse={"id": 1, "connector_id": 1}, trigger="Authorized"
+            )
+        )
+        dc = await cp.call(
+            call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "DC",
+                    "dc_charging_parameters": {
+                        "ev_max_current": 125,
+                        "ev_max_voltage": 400,
+                        "ev_max_power": 50000,
+                        "energy_amount": 40000,
+                        "state_of_charge": 35,
+                        "ev_energy_capacity": 77000,
+                        "bulk_soc": 80,
+                        "full_soc": 90,
+                    },
+                },
+            )
+        )
+        assert dc.status == "Accepted"
+        tx = await store.find_transaction("CP201", "TX-DC")
+        assert tx is not None and tx.needs is not None
+        assert (tx.needs.soc_pct, tx.needs.capacity_wh) == (35.0, 77000.0)
+        assert (tx.needs.bulk_soc_pct, tx.needs.full_soc_pct) == (80.0, 90.0)
+        assert tx.needs.max_power_w == 50000.0
         await cp.call(
             call.NotifyReport(
                 request_id=1,

@@ -219,3 +219,34 @@ def test_v201_offline_transaction_event_encoding() -> None:
         "stopped_reason": "EVDisconnected",
         "charging_state": "Idle",
     }
+
+
+def test_v201_dc_needs_carry_the_battery() -> None:
+    from simulators.messages import ChargingNeeds
+    from simulators.runner import OutItem
+
+    needs = ChargingNeeds(
+        connector_id=1,
+        at=T0,
+        energy_amount_wh=40_000.0,
+        departure=None,
+        max_current_a=125.0,
+        min_current_a=6.0,
+        max_voltage_v=400.0,
+        dc=True,
+        soc_pct=35.2,
+        capacity_wh=77_000.0,
+        bulk_soc_pct=80.0,
+        full_soc_pct=90.0,
+    )
+    r = runner("2.0.1")
+    payload = V201Adapter().encode(OutItem(needs), r.station)
+    assert payload.charging_needs["dc_charging_parameters"] == {
+        "ev_max_current": 125,
+        "ev_max_voltage": 400,
+        "energy_amount": 40000,
+        "state_of_charge": 35,
+        "ev_energy_capacity": 77000,
+        "bulk_soc": 80,
+        "full_soc": 90,
+    }

@@ -87,6 +87,9 @@ id = "buses"
 token_prefix = "BUS"
 energy_kwh = 60
 departure = "06:00:00"
+max_power_kw = 22
+battery_kwh = 350
+charge_to_pct = 95
 
 [[quirks]]
 model = "acme-22"

@@ -34,6 +34,9 @@ def test_depot_loads(tmp_path: Path) -> None:
     assert site.defaults.energy_wh == 20_000.0
     assert site.fleets[0].energy_wh == 60_000.0
     assert site.fleets[0].departure == time(6)
+    bus = site.fleets[0]
+    assert (bus.max_power_w, bus.battery_wh, bus.charge_to_pct) == (22_000.0, 350_000.0, 95.0)
+    assert (bus.taper_soc_pct, bus.taper_floor_pct) == (80.0, 10.0)  # the defaults
     assert site.tariff.import_price_at(time(6, 59)) == 0.15
     assert site.tariff.import_price_at(time(7)) == 0.30
     assert site.quirks_for(site.stations[0]) == site.quirks[0]

@@ -1,0 +1,223 @@
+"""The EV's taper in the planner: where the battery is known, sessions carry it, and the
+first-step share paces a tapering EV so that it still finishes."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from csms.domain import EVChargingNeeds, MeterSample, Transaction
+from csms.events import MeterValuesReceived, TransactionStarted
+from csms.planning import PlanningSettings, SiteState, build_problem
+from csms.planning.allocate import fair_first_step, pace_w, taper_w
+from csms.planning.problem import session_taper
+from csms.sites import FleetDefaults, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
+from optimizer import Session, solve
+
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+SETTINGS = PlanningSettings(horizon_s=12 * 3600, step_s=900)
+EVSE_W = 32 * 230 * 3  # the default SiteEvse: 32 A, three phases
+
+
+def _site(cap_w: float = 100_000.0, *fleets: FleetDefaults) -> Site:
+    return Site(
+        id="s",
+        nodes=(SiteNode(id="grid", max_import_w=cap_w),),
+        stations=(SiteStation(id="A", node="grid", evses=(SiteEvse(id=1), SiteEvse(id=2))),),
+        defaults=SessionDefaults(energy_wh=10_000.0, dwell_s=8 * 3600.0),
+        fleets=fleets,
+    )
+
+
+VANS = FleetDefaults(
+    id="vans",
+    token_prefix="VAN",
+    energy_wh=30_000.0,
+    dwell_s=8 * 3600.0,
+    max_power_w=11_000.0,
+    battery_wh=60_000.0,
+)
+
+
+def _tx(tx_id: int, evse: int, token: str, **kw: object) -> Transaction:
+    return Transaction(
+        id=tx_id,
+        station_id="A",
+        station_tx_id=str(tx_id),
+        evse_id=evse,
+        connector_id=1,
+        id_token=token,
+        started_at=T0,
+        meter_start_wh=0.0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _state(*txs: Transaction, site: Site | None = None) -> SiteState:
+    state = SiteState(site or _site(100_000.0, VANS))
+    for st in state.stations.values():
+        st.online = st.seen = True
+    for tx in txs:
+        state.take_transaction(tx)
+    return state
+
+
+def _meter(evse: int, energy_wh: float, soc: float | None) -> MeterValuesReceived:
+    samples = [
+        MeterSample(T0, "Power.Active.Import", 11_000.0, "W"),
+        MeterSample(T0, "Energy.Active.Import.Register", energy_wh, "Wh"),
+    ]
+    if soc is not None:
+        samples.append(MeterSample(T0, "SoC", soc, "Percent", location="EV"))
+    return MeterValuesReceived("A", evse, 1, None, tuple(samples))
+
+
+def test_a_fleet_battery_places_the_request_below_full() -> None:
+    # 30 kWh into a 60 kWh van that charges to 100 %: it arrived at 50 %, tapers from 80 %
+    # (18 kWh in) and is full at 30 kWh, where it takes 10 % of its 11 kW.
+    state = _state(_tx(1, 1, "VAN1"))
+    taper = session_taper(VANS, state.evses[("A", 1)], energy_wh=30_000.0, peak_w=11_000.0)
+    assert taper is not None
+    assert (taper.start_wh, taper.end_wh) == pytest.approx((18_000.0, 30_000.0))
+    assert (taper.floor_w, taper.max_power_w) == pytest.approx((1_100.0, 11_000.0))
+    assert taper.energy_requested_wh == 30_000.0
+    # A fleet that charges to 90 %: arrived at 40 %, taper from 24 kWh, full at 36 kWh.
+    ninety = VANS.model_copy(update={"charge_to_pct": 90.0})
+    taper = session_taper(ninety, state.evses[("A", 1)], energy_wh=30_000.0, peak_w=11_000.0)
+    assert taper is not None
+    assert (taper.start_wh, taper.end_wh) == pytest.approx((24_000.0, 36_000.0))
+    # Nothing known about the battery: no taper.
+    assert session_taper(SessionDefaults(), state.evses[("A", 1)], energy_wh=1, peak_w=1) is None
+
+
+def test_a_reported_state_of_charge_wins_and_an_ev_already_tapering_starts_lower() -> None:
+    state = _state(_tx(1, 1, "VAN1"))
+    ev = state.evses[("A", 1)]
+    state.apply(_meter(1, 5_000.0, 90.0), deviation_w=3000.0, tolerance_w=300.0)
+    assert ev.soc == (90.0, 5_000.0)
+    taper = session_taper(VANS, ev, energy_wh=30_000.0, peak_w=11_000.0)
+    assert taper is not None
+    # Full at 5 kWh + 10 % of 60 kWh; the line (11 kW at 80 %, 1.1 kW at 100 %) falls
+    # 0.825 W per Wh and would have started 1 kWh before the session: from 0 Wh at 10,175 W.
+    assert taper.end_wh == pytest.approx(11_000.0)
+    assert (taper.start_wh, taper.max_power_w) == pytest.approx((0.0, 10_175.0))
+    assert taper.energy_requested_wh == pytest.approx(11_000.0)  # no more fits
+    # A battery the energy already delivered contradicts: planned without a taper.
+    state.apply(_meter(1, 12_000.0, None), deviation_w=3000.0, tolerance_w=300.0)
+    assert session_taper(VANS, ev, energy_wh=30_000.0, peak_w=11_000.0) is None
+
+
+def test_dc_needs_carry_the_battery() -> None:
+    needs = EVChargingNeeds(
+        energy_requested_wh=20_000.0,
+        max_power_w=50_000.0,
+        soc_pct=40.0,
+        capacity_wh=80_000.0,
+        bulk_soc_pct=70.0,
+    )
+    state = _state(_tx(1, 1, "X", needs=needs))
+    taper = session_taper(
+        SessionDefaults(), state.evses[("A", 1)], energy_wh=20_000.0, peak_w=50_000.0
+    )
+    assert taper is not None
+    assert (taper.start_wh, taper.end_wh) == pytest.approx((24_000.0, 48_000.0))
+    assert taper.floor_w == pytest.approx(5_000.0)
+
+
+def test_sessions_in_the_problem_carry_the_taper() -> None:
+    state = _state(_tx(1, 1, "VAN1"), _tx(2, 2, "OTHER"))
+    sessions = {
+        s.session_id: s
+        for s in build_problem(state, [], now=T0, settings=SETTINGS).problem.sessions
+    }
+    van, other = sessions["1"], sessions["2"]
+    assert (van.taper_start_wh, van.taper_end_wh) == pytest.approx((18_000.0, 30_000.0))
+    assert van.taper_floor_w == pytest.approx(1_100.0) and van.max_power_w == 11_000.0
+    assert other.taper_start_wh is None and other.max_power_w is None
+
+
+def _session(**kw: object) -> Session:
+    base: dict[str, object] = dict(
+        session_id="1",
+        evse_id="A/1",
+        arrival=T0,
+        departure=T0 + timedelta(hours=4),
+        energy_requested_wh=30_000.0,
+        max_power_w=11_000.0,
+    )
+    base.update(kw)
+    return Session(**base)  # type: ignore[arg-type]
+
+
+def test_taper_acceptance_and_pace_by_hand() -> None:
+    s = _session(taper_start_wh=18_000.0, taper_end_wh=30_000.0, taper_floor_w=1_100.0)
+    assert taper_w(s, EVSE_W, 10_000.0) == math.inf
+    assert taper_w(s, EVSE_W, 24_000.0) == pytest.approx(6_050.0)  # half way down the line
+    # 30 kWh in 6 h: 5 kW on average, but at 5 kW the taper takes over at 25.27 kWh
+    # (11 kW - 0.825 W/Wh x 7.27 kWh) and the rest needs ln(5/1.1)/0.825 h: 6.89 h in all.
+    # The pace that still finishes in 6 h is higher; it is found to the watt.
+    pace = pace_w(s, EVSE_W, 11_000.0, 0.0, 30_000.0, 6.0)
+    assert 5_000.0 < pace < 11_000.0
+    bend = 18_000.0 + (11_000.0 - pace) / 0.825
+    hours = bend / pace + math.log(pace / 1_100.0) / 0.825
+    assert hours == pytest.approx(6.0, abs=1e-6)
+    # Without a taper it is the even pace; with too little time, more than the EV takes,
+    # scaled by the hours it would need.
+    assert pace_w(_session(), EVSE_W, 11_000.0, 0.0, 30_000.0, 6.0) == 5_000.0
+    at_full = 18_000.0 / 11_000.0 + math.log(11_000.0 / 1_100.0) / 0.825  # 4.43 h
+    assert pace_w(s, EVSE_W, 11_000.0, 0.0, 30_000.0, 4.0) == pytest.approx(
+        11_000.0 * at_full / 4.0
+    )
+
+
+def test_the_first_step_favours_the_ev_that_will_taper() -> None:
+    # Two vans, each 30 kWh missing in 6 h, on a 13 kW site. Only van 1 tapers (it fills its
+    # battery); shared by energy per hour left they would get 6.5 kW each and van 1 would end
+    # short in its taper. Its pace is higher, so it gets more now.
+    no_battery = FleetDefaults(
+        id="cars",
+        token_prefix="CAR",
+        energy_wh=30_000.0,
+        dwell_s=6 * 3600.0,
+        max_power_w=11_000.0,
+    )
+    vans = VANS.model_copy(update={"dwell_s": 6 * 3600.0})
+    state = _state(_tx(1, 1, "VAN1"), _tx(2, 2, "CAR2"), site=_site(13_000.0, vans, no_battery))
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    plan = solve(built.problem)
+    first = fair_first_step(plan, built.problem, now=T0, ancestors={"grid": ["grid"]})
+    assert first["A/1"] + first["A/2"] == pytest.approx(13_000.0, abs=1.0)
+    assert first["A/1"] > first["A/2"] + 500.0
+    # The plan itself meets the van (the car within what rounding to executable currents
+    # costs).
+    assert plan.shortfall_wh["1"] == pytest.approx(0.0, abs=1.0)
+    assert plan.shortfall_wh["2"] <= plan.rounding_loss_wh + 1.0
+
+
+def test_the_first_step_gives_a_tapering_ev_no_more_than_it_takes() -> None:
+    # Van 1 is at 95 % (SoC in its meter values): it takes about 3.6 kW. Van 2, without a
+    # battery, takes the rest of the 14 kW site at once.
+    state = _state(_tx(1, 1, "VAN1"), _tx(2, 2, "CAR2"), site=_site(14_000.0, VANS))
+    state.apply(_meter(1, 0.0, 95.0), deviation_w=3000.0, tolerance_w=300.0)
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    plan = solve(built.problem)
+    first = fair_first_step(plan, built.problem, now=T0, ancestors={"grid": ["grid"]})
+    van = next(s for s in built.problem.sessions if s.session_id == "1")
+    takes = taper_w(van, EVSE_W, 0.0)
+    assert takes == pytest.approx(11_000.0 - 0.825 * 9_000.0)
+    assert first["A/1"] <= takes + 1.0
+    assert first["A/2"] == pytest.approx(14_000.0 - first["A/1"], abs=1.0)
+    assert first["A/2"] >= 14_000.0 - takes - 1.0
+
+
+def test_state_of_charge_is_kept_per_session() -> None:
+    state = _state(_tx(1, 1, "VAN1"))
+    ev = state.evses[("A", 1)]
+    state.apply(_meter(1, 2_000.0, 55.0), deviation_w=3000.0, tolerance_w=300.0)
+    assert ev.soc == (55.0, 2_000.0)
+    state.apply(_meter(1, 3_000.0, 250.0), deviation_w=3000.0, tolerance_w=300.0)  # nonsense
+    assert ev.soc == (55.0, 2_000.0)
+    state.apply(TransactionStarted(_tx(2, 1, "VAN1")), deviation_w=3000.0, tolerance_w=300.0)
+    assert ev.soc is None  # a new session starts without the last one's
