@@ -99,6 +99,30 @@ class Taper:
     max_power_w: float
 
 
+def line_floor(floor: float) -> float:
+    """The end of the straight line the plan uses for a CC-CV taper whose acceptance falls
+    linearly from the EV's maximum to zero at full but never below ``floor`` (a share of the
+    maximum): the line from the maximum to ``line_floor(floor)`` at full takes as long to
+    fill the battery as that curve. (A line through the curve's ends would plan the taper a
+    quarter too fast at a 10 % floor; no straight line stays under the curve and still
+    reaches full.)
+
+    Filling the taper's energy R at maximum P takes (R/P)(ln(1/floor) + 1) on the curve and
+    (R/P) ln(1/f) / (1 - f) on the line to f: solved for f by bisection."""
+    if floor >= 1.0:
+        return 1.0
+    floor = max(floor, 1e-3)
+    target = math.log(1.0 / floor) + 1.0
+    lo, hi = 1e-9, floor  # the line's time falls as its end rises
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if math.log(1.0 / mid) / (1.0 - mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def session_taper(
     defaults: SessionDefaults,
     state: EvseState,
@@ -131,7 +155,7 @@ def session_taper(
     if full_wh <= delivered + 1.0:
         return None
     start_wh = at_wh + (taper_soc - soc) / 100.0 * capacity
-    floor_w = min(peak_w, peak_w * defaults.taper_floor_pct / 100.0)
+    floor_w = peak_w * line_floor(defaults.taper_floor_pct / 100.0)
     line_w = peak_w
     if start_wh < 0.0:  # in the taper before the session began: the same line, from 0 Wh
         slope = (peak_w - floor_w) / (full_wh - start_wh)

@@ -12,13 +12,14 @@ from csms.domain import EVChargingNeeds, MeterSample, Transaction
 from csms.events import MeterValuesReceived, TransactionStarted
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.allocate import fair_first_step, pace_w, taper_w
-from csms.planning.problem import session_taper
+from csms.planning.problem import line_floor, session_taper
 from csms.sites import FleetDefaults, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
 from optimizer import Session, solve
 
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 SETTINGS = PlanningSettings(horizon_s=12 * 3600, step_s=900)
 EVSE_W = 32 * 230 * 3  # the default SiteEvse: 32 A, three phases
+FLOOR = line_floor(0.1)  # the line's end for a 10 % floor: 4.2 %
 
 
 def _site(cap_w: float = 100_000.0, *fleets: FleetDefaults) -> Site:
@@ -76,12 +77,12 @@ def _meter(evse: int, energy_wh: float, soc: float | None) -> MeterValuesReceive
 
 def test_a_fleet_battery_places_the_request_below_full() -> None:
     # 30 kWh into a 60 kWh van that charges to 100 %: it arrived at 50 %, tapers from 80 %
-    # (18 kWh in) and is full at 30 kWh, where it takes 10 % of its 11 kW.
+    # (18 kWh in) and is full at 30 kWh; its 10 % floor becomes the line's 4.2 % at full.
     state = _state(_tx(1, 1, "VAN1"))
     taper = session_taper(VANS, state.evses[("A", 1)], energy_wh=30_000.0, peak_w=11_000.0)
     assert taper is not None
     assert (taper.start_wh, taper.end_wh) == pytest.approx((18_000.0, 30_000.0))
-    assert (taper.floor_w, taper.max_power_w) == pytest.approx((1_100.0, 11_000.0))
+    assert (taper.floor_w, taper.max_power_w) == pytest.approx((11_000.0 * FLOOR, 11_000.0))
     assert taper.energy_requested_wh == 30_000.0
     # A fleet that charges to 90 %: arrived at 40 %, taper from 24 kWh, full at 36 kWh.
     ninety = VANS.model_copy(update={"charge_to_pct": 90.0})
@@ -99,10 +100,11 @@ def test_a_reported_state_of_charge_wins_and_an_ev_already_tapering_starts_lower
     assert ev.soc == (90.0, 5_000.0)
     taper = session_taper(VANS, ev, energy_wh=30_000.0, peak_w=11_000.0)
     assert taper is not None
-    # Full at 5 kWh + 10 % of 60 kWh; the line (11 kW at 80 %, 1.1 kW at 100 %) falls
-    # 0.825 W per Wh and would have started 1 kWh before the session: from 0 Wh at 10,175 W.
+    # Full at 5 kWh + 10 % of 60 kWh; the line (11 kW at 80 %, its floor at 100 %) would
+    # have started 1 kWh before the session: from 0 Wh, 1 kWh down the line.
+    slope = 11_000.0 * (1 - FLOOR) / 12_000.0  # W per Wh
     assert taper.end_wh == pytest.approx(11_000.0)
-    assert (taper.start_wh, taper.max_power_w) == pytest.approx((0.0, 10_175.0))
+    assert (taper.start_wh, taper.max_power_w) == pytest.approx((0.0, 11_000.0 - slope * 1000))
     assert taper.energy_requested_wh == pytest.approx(11_000.0)  # no more fits
     # A battery the energy already delivered contradicts: planned without a taper.
     state.apply(_meter(1, 12_000.0, None), deviation_w=3000.0, tolerance_w=300.0)
@@ -123,7 +125,7 @@ def test_dc_needs_carry_the_battery() -> None:
     )
     assert taper is not None
     assert (taper.start_wh, taper.end_wh) == pytest.approx((24_000.0, 48_000.0))
-    assert taper.floor_w == pytest.approx(5_000.0)
+    assert taper.floor_w == pytest.approx(50_000.0 * FLOOR)
 
 
 def test_sessions_in_the_problem_carry_the_taper() -> None:
@@ -134,7 +136,7 @@ def test_sessions_in_the_problem_carry_the_taper() -> None:
     }
     van, other = sessions["1"], sessions["2"]
     assert (van.taper_start_wh, van.taper_end_wh) == pytest.approx((18_000.0, 30_000.0))
-    assert van.taper_floor_w == pytest.approx(1_100.0) and van.max_power_w == 11_000.0
+    assert van.taper_floor_w == pytest.approx(11_000.0 * FLOOR) and van.max_power_w == 11_000.0
     assert other.taper_start_wh is None and other.max_power_w is None
 
 
@@ -197,8 +199,8 @@ def test_the_first_step_favours_the_ev_that_will_taper() -> None:
 
 
 def test_the_first_step_gives_a_tapering_ev_no_more_than_it_takes() -> None:
-    # Van 1 is at 95 % (SoC in its meter values): it takes about 3.6 kW. Van 2, without a
-    # battery, takes the rest of the 14 kW site at once.
+    # Van 1 is at 95 % (SoC in its meter values): by the line it takes about 3.4 kW. Van 2,
+    # without a battery, takes the rest of the 14 kW site at once.
     state = _state(_tx(1, 1, "VAN1"), _tx(2, 2, "CAR2"), site=_site(14_000.0, VANS))
     state.apply(_meter(1, 0.0, 95.0), deviation_w=3000.0, tolerance_w=300.0)
     built = build_problem(state, [], now=T0, settings=SETTINGS)
@@ -206,7 +208,7 @@ def test_the_first_step_gives_a_tapering_ev_no_more_than_it_takes() -> None:
     first = fair_first_step(plan, built.problem, now=T0, ancestors={"grid": ["grid"]})
     van = next(s for s in built.problem.sessions if s.session_id == "1")
     takes = taper_w(van, EVSE_W, 0.0)
-    assert takes == pytest.approx(11_000.0 - 0.825 * 9_000.0)
+    assert takes == pytest.approx(11_000.0 - 11_000.0 * (1 - FLOOR) / 12_000.0 * 9_000.0)
     assert first["A/1"] <= takes + 1.0
     assert first["A/2"] == pytest.approx(14_000.0 - first["A/1"], abs=1.0)
     assert first["A/2"] >= 14_000.0 - takes - 1.0
@@ -221,3 +223,22 @@ def test_state_of_charge_is_kept_per_session() -> None:
     assert ev.soc == (55.0, 2_000.0)
     state.apply(TransactionStarted(_tx(2, 1, "VAN1")), deviation_w=3000.0, tolerance_w=300.0)
     assert ev.soc is None  # a new session starts without the last one's
+
+
+def test_the_line_takes_as_long_as_the_cc_cv_curve() -> None:
+    """The simulators' vehicle (falling to zero at full from 80 %, floored at 10 %) takes as
+    long from 80 % to full at its maximum as the plan's line says."""
+    from simulators.ev import EV, EVSpec
+
+    assert round(FLOOR, 4) == 0.0423
+    assert line_floor(1.0) == 1.0 and line_floor(0.0) > 0.0
+    ev = EV(EVSpec(ev_id="v", capacity_wh=60_000.0, initial_soc=0.8, target_soc=1.0))
+    minutes = 0
+    while not ev.full:
+        ev.advance(11_000.0, 60.0)
+        minutes += 1
+    line_h = 12_000.0 / 11_000.0 * math.log(1 / FLOOR) / (1 - FLOOR)
+    assert minutes / 60 == pytest.approx(line_h, rel=0.02)
+    # A line through the curve's ends (to the 10 % floor) would say 2.8 h for its 3.6 h.
+    ends_h = 12_000.0 / 11_000.0 * math.log(10) / 0.9
+    assert minutes / 60 > 1.25 * ends_h
