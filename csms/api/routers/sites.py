@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from csms.api.auth import Permission, Principal
+from csms.api.auth import Permission, Principal, Role
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import (
@@ -38,7 +38,7 @@ from csms.sites import (
     Tariff,
 )
 
-__all__ = ["DELIVERY_BOUND_S", "router"]
+__all__ = ["DELIVERY_BOUND_S", "router", "visible_site"]
 
 router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {
@@ -117,17 +117,32 @@ async def _audit(
     )
 
 
+def visible_site(site: Site, who: Principal) -> Site:
+    """The site as ``who`` may see it: grid operators see nothing about drivers, so each
+    fleet keeps its session needs but not the id tokens, prefix or group that pick its
+    drivers."""
+    if who.role is not Role.GRID_OPERATOR or not site.fleets:
+        return site
+    fleets = tuple(
+        f.model_copy(update={"id_tokens": (), "token_prefix": None, "group": None})
+        for f in site.fleets
+    )
+    return site.model_copy(update={"fleets": fleets})
+
+
 # -- sites and the limit tree -----------------------------------------------------------
 @router.get("/sites", response_model=list[Site])
 async def list_sites(services: Services, who: Caller) -> list[Site]:
+    """The sites the caller is granted (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, sited=False)
-    return [s for s in await _service(services).list_sites() if who.covers(s.id)]
+    return [visible_site(s, who) for s in await _service(services).list_sites() if who.covers(s.id)]
 
 
 @router.get("/sites/{site_id}", response_model=Site, responses=_404)
 async def get_site(services: Services, who: Caller, site_id: SiteId) -> Site:
+    """One site (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, site_id)
-    return await _service(services).get_site(site_id)
+    return visible_site(await _service(services).get_site(site_id), who)
 
 
 @router.put("/sites/{site_id}", response_model=ApplyOut)
