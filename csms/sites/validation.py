@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from csms.sites.constraints import current_warnings, power_warnings
 from csms.sites.exceptions import InvalidSite
 from csms.sites.model import PvAsset, Site, StorageAsset
 
@@ -164,9 +165,24 @@ def _assets(site: Site, errors: list[Problem]) -> None:
         models.add(quirks.model)
 
 
+def _below_minimum(site: Site, warnings: list[Problem]) -> None:
+    """A node limit below the minimum of every EVSE under it: allowed (the EVSEs pause), but
+    worth saying. (Below the sum of their minimums is what load management is for.)"""
+    for i, node in enumerate(site.nodes):
+        if node.max_import_w is not None:
+            for message in power_warnings(site, node.id, node.max_import_w, all_at_once=False):
+                warnings.append((f"nodes[{i}].max_import_w", message))
+        if node.max_phase_current_a is not None:
+            for message in current_warnings(
+                site, node.id, node.max_phase_current_a, all_at_once=False
+            ):
+                warnings.append((f"nodes[{i}].max_phase_current_a", message))
+
+
 def check_site(site: Site) -> list[Problem]:
     """Raise :class:`InvalidSite` listing every error; return the warnings (e.g. a child
-    limit above its parent's, which is allowed)."""
+    limit above its parent's, or a limit below the minimum of every EVSE under it, which
+    are allowed)."""
     errors: list[Problem] = []
     warnings: list[Problem] = []
     _tree(site, errors, warnings)
@@ -174,4 +190,5 @@ def check_site(site: Site) -> list[Problem]:
     _assets(site, errors)
     if errors:
         raise InvalidSite(errors)
+    _below_minimum(site, warnings)
     return warnings

@@ -72,6 +72,70 @@ async def test_a_cap_below_the_evse_minimum_is_accepted_with_a_warning(api: Api)
     assert any("feeder-a" in w or "minimum" in w for w in r.json()["warnings"])
 
 
+async def test_a_phase_current_cap_below_the_evse_minimum_is_accepted_with_a_warning(
+    api: Api,
+) -> None:
+    body = cap("feeder-a", 50_000)
+    del body["max_import_w"]
+    async with api.client("grid_operator") as c:
+        none = await c.post(f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 5})
+        some = await c.post(
+            f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 20}
+        )
+        fine = await c.post(
+            f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 24}
+        )
+    assert (none.status_code, some.status_code, fine.status_code) == (201, 201, 201)
+    # four 3-phase EVSEs of 6 A minimum under feeder-a: 24 A on each phase
+    assert none.json()["warnings"] == [
+        "the phase current limit 5 A is below the minimum charging current of every EVSE "
+        "under 'feeder-a' (6 A): none of them can charge"
+    ]
+    assert some.json()["warnings"] == [
+        "the phase current limit 20 A is below the sum of the minimum charging currents on L1 "
+        "of the EVSEs under 'feeder-a' (24 A): not all of them can charge at once"
+    ]
+    assert fine.json()["warnings"] == []
+    feeder = {n["node_id"]: n for n in none.json()["limits"]}["feeder-a"]
+    assert feeder["max_phase_current_a"] == 5.0
+
+
+async def test_a_tree_limit_below_the_evse_minimum_is_accepted_with_a_warning(api: Api) -> None:
+    node = {"id": "feeder-a", "kind": "feeder", "parent": "grid", "max_phase_current_a": 4}
+    async with api.client("grid_operator") as c:
+        r = await c.put(f"{P}/sites/depot/nodes/feeder-a", json=node)
+        limits = {n["node_id"]: n for n in (await c.get(f"{P}/sites/depot/limits")).json()}
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        "nodes[1].max_phase_current_a: the phase current limit 4 A is below the minimum "
+        "charging current of every EVSE under 'feeder-a' (6 A): none of them can charge"
+    ]
+    assert limits["feeder-a"]["max_phase_current_a"] == 4.0
+
+
+async def test_reduce_by_percent_of_a_node_without_an_import_limit_is_422(api: Api) -> None:
+    async with api.client("grid_operator") as c:
+        await c.put(
+            f"{P}/sites/depot/nodes/panel-x",
+            json={"id": "panel-x", "parent": "feeder-a"},
+        )
+        r = await c.post(
+            f"{P}/sites/depot/constraints",
+            json={
+                "node_id": "panel-x",
+                "kind": "reduce",
+                "start": "2026-03-02T06:00:00Z",
+                "end": "2026-03-02T07:00:00Z",
+                "reduce_by_pct": 25,
+            },
+        )
+        listed = (await c.get(f"{P}/sites/depot/constraints")).json()
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "reduce_by_pct"]
+    assert "no import limit" in r.json()["detail"][0]["msg"]
+    assert listed == []
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
