@@ -38,7 +38,7 @@ from csms.sites import (
     Tariff,
 )
 
-__all__ = ["DELIVERY_BOUND_S", "router", "visible_site"]
+__all__ = ["DELIVERY_BOUND_S", "delivery_bound_s", "router", "visible_site"]
 
 router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {
@@ -47,6 +47,14 @@ _404: dict[int | str, dict[str, Any]] = {
 
 #: the bound the planner loop is held to: new limits reach the stations within this time
 DELIVERY_BOUND_S = 5.0
+
+
+def delivery_bound_s(services: ApiServices) -> float | None:
+    """The bound an answer states: ``None`` when no planner sends limits on a change
+    (planning disabled, or only the safe default profiles sent once per station)."""
+    planning = services.csms.settings.planning
+    return DELIVERY_BOUND_S if planning.enabled and planning.optimize else None
+
 
 SiteId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
 NodeId = Annotated[str, Path(min_length=1, max_length=255)]
@@ -312,7 +320,7 @@ async def create_constraint(
         constraint=constraint,
         warnings=warnings,
         limits=_limits(await sites.limits_in_force(site_id)),
-        delivery_bound_s=DELIVERY_BOUND_S,
+        delivery_bound_s=delivery_bound_s(services),
     )
 
 
@@ -340,7 +348,7 @@ async def _status(
     return ConstraintStatus(
         constraint=constraint,
         acknowledged=_acks(services, site_id, since),
-        delivery_bound_s=DELIVERY_BOUND_S,
+        delivery_bound_s=delivery_bound_s(services),
     )
 
 

@@ -250,6 +250,25 @@ async def test_plan_without_the_planner_shows_dispatched_limits(store: Any, cloc
     assert {n["node_id"] for n in plan["limits"]} == {"grid", "feeder-a"}
 
 
+@pytest.mark.parametrize("planning", [{"enabled": False}, {"optimize": False}])
+async def test_no_delivery_bound_is_stated_when_no_planner_sends_limits(
+    store: Any, clock: Any, planning: dict[str, object]
+) -> None:
+    csms, api = await start_api(store, clock, planning=planning)
+    try:
+        async with api.client("grid_operator") as c:
+            created = await c.post(f"{P}/sites/depot/constraints", json=cap("grid", 30_000))
+            cid = created.json()["constraint"]["id"]
+            status = await c.get(f"{P}/sites/depot/constraints/{cid}")
+            cancelled = await c.delete(f"{P}/sites/depot/constraints/{cid}")
+    finally:
+        await api.server.stop()
+        await csms.stop()
+    assert created.status_code == 201, created.text
+    bounds = [r.json()["delivery_bound_s"] for r in (created, status, cancelled)]
+    assert bounds == [None, None, None]
+
+
 async def test_demand_response_reduce_by_percent(api: Api) -> None:
     async with api.client("grid_operator") as c:
         r = await c.post(
