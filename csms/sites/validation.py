@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from csms.sites.constraints import current_warnings, power_warnings
 from csms.sites.exceptions import InvalidSite
-from csms.sites.model import PvAsset, Site, StorageAsset
+from csms.sites.model import NodeKind, PvAsset, Site, StorageAsset
 
 __all__ = ["check_site"]
 
@@ -135,6 +135,27 @@ def _stations(site: Site, errors: list[Problem]) -> None:
                 )
 
 
+def _evse_nodes(site: Site, errors: list[Problem]) -> None:
+    """An ``evse`` node carries one EVSE's limits: no nodes below it, one EVSE at most."""
+    for i, node in enumerate(site.nodes):
+        if node.kind is not NodeKind.EVSE:
+            continue
+        children = [n.id for n in site.nodes if n.parent == node.id]
+        if children:
+            errors.append(
+                (f"nodes[{i}].kind", f"evse node {node.id!r} has nodes below it: {children[0]!r}")
+            )
+        hanging = [f"{st.id}/{evse.id}" for st, evse, at in site.evses() if at == node.id]
+        if len(hanging) > 1:
+            errors.append(
+                (
+                    f"nodes[{i}].kind",
+                    f"evse node {node.id!r} holds {len(hanging)} EVSEs "
+                    f"({', '.join(hanging)}); it takes one",
+                )
+            )
+
+
 def _assets(site: Site, errors: list[Problem]) -> None:
     nodes = {n.id for n in site.nodes}
     assets_by_kind: tuple[tuple[str, tuple[PvAsset | StorageAsset, ...]], ...] = (
@@ -187,6 +208,7 @@ def check_site(site: Site) -> list[Problem]:
     warnings: list[Problem] = []
     _tree(site, errors, warnings)
     _stations(site, errors)
+    _evse_nodes(site, errors)
     _assets(site, errors)
     if errors:
         raise InvalidSite(errors)

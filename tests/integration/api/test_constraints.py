@@ -345,3 +345,30 @@ async def test_site_power_sums_the_latest_readings_per_node(api: Api) -> None:
     assert nodes == {"grid": (18_000.0, 100_000.0), "feeder-a": (18_000.0, 15_000.0)}
     evses = {(e["station_id"], e["evse_id"]): e["power_w"] for e in body["evses"]}
     assert evses == {("CP1", 1): 7_000.0, ("CP1", 2): None, ("CP2", 1): None, ("CP2", 2): 11_000.0}
+
+
+async def test_an_evse_node_is_edited_and_capped_like_any_node(api: Api) -> None:
+    async with api.client("admin") as a:
+        site = (await a.get(f"{P}/sites/depot")).json()
+        site["nodes"].append({"id": "CP1-1", "kind": "evse", "parent": "feeder-a"})
+        cp1 = next(s for s in site["stations"] if s["id"] == "CP1")
+        cp1["evses"][0]["node"] = "CP1-1"
+        assert (await a.put(f"{P}/sites/depot", json=site)).status_code == 200
+    async with api.client("grid_operator") as g:
+        edited = await g.put(
+            f"{P}/sites/depot/nodes/CP1-1",
+            json={"id": "CP1-1", "kind": "evse", "parent": "feeder-a", "max_import_w": 11_000},
+        )
+        capped = await g.post(f"{P}/sites/depot/constraints", json=cap("CP1-1", 7_000))
+        below = await g.put(f"{P}/sites/depot/nodes/sub", json={"id": "sub", "parent": "CP1-1"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["changes"] == ["~ node CP1-1: max_import_w: None -> 11000.0"]
+    assert capped.status_code == 201, capped.text
+    assert capped.json()["warnings"] == []
+    limit = {n["node_id"]: n for n in capped.json()["limits"]}["CP1-1"]
+    assert (limit["max_import_w"], limit["binding"]) == (
+        7_000.0,
+        [capped.json()["constraint"]["id"]],
+    )
+    assert below.status_code == 422
+    assert below.json()["detail"][0]["msg"] == "evse node 'CP1-1' has nodes below it: 'sub'"

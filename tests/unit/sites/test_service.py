@@ -344,3 +344,39 @@ async def test_a_tree_limit_below_every_evse_minimum_is_a_warning(h: Harness, de
             "'panel-1ph' (1.38 kW): none of them can charge",
         ),
     )
+
+
+async def test_an_evse_node_holds_one_evse_and_no_nodes(h: Harness, depot: Site) -> None:
+    own = SiteNode(id="CP2-1", kind=NodeKind.EVSE, parent="grid", max_import_w=7_000.0)
+    stations = tuple(
+        s.model_copy(
+            update={"evses": tuple(e.model_copy(update={"node": "CP2-1"}) for e in s.evses)}
+        )
+        if s.id == "CP2"
+        else s
+        for s in depot.stations
+    )
+    site = depot.model_copy(update={"nodes": (*depot.nodes, own), "stations": stations})
+    result = await h.sites.apply(site)
+    assert result.warnings == ()
+    assert [evse.id for _, evse in site.evses_under("CP2-1")] == [1]
+    # A second EVSE on it, or a node below it, is an error.
+    two = site.model_copy(
+        update={
+            "stations": tuple(
+                s.model_copy(
+                    update={"evses": tuple(e.model_copy(update={"node": "CP2-1"}) for e in s.evses)}
+                )
+                if s.id == "CP1"
+                else s
+                for s in stations
+            )
+        }
+    )
+    with pytest.raises(
+        InvalidSite, match=r"evse node 'CP2-1' holds 3 EVSEs \(CP1/1, CP1/2, CP2/1\)"
+    ):
+        await h.sites.apply(two)
+    below = site.model_copy(update={"nodes": (*site.nodes, SiteNode(id="sub", parent="CP2-1"))})
+    with pytest.raises(InvalidSite, match="evse node 'CP2-1' has nodes below it: 'sub'"):
+        await h.sites.apply(below)
