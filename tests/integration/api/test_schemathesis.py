@@ -166,3 +166,4 @@ def test_every_operation_is_covered() -> None:
     assert len(OPERATIONS) >= 35
     assert "POST /api/v1/commands" in OPERATIONS
     assert "GET /api/v1/events" in OPERATIONS
+    assert "GET /metrics" in OPERATIONS  # the telemetry health route is in the document too
