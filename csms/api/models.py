@@ -440,6 +440,11 @@ class PlanNodeOut(BaseModel):
     binding: list[str | None] = Field(
         description="per step, the limit that binds: import, export, L1, L2, L3 or null"
     )
+    constraint_ids: list[list[str]] = Field(
+        default_factory=list,
+        description="per step, the grid constraints that set the node's limits at the step's "
+        "start (empty: its own limits)",
+    )
 
 
 class PlanOut(BaseModel):

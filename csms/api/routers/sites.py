@@ -37,6 +37,7 @@ from csms.sites import (
     SiteService,
     Tariff,
 )
+from csms.sites.constraints import limits_in_force
 
 __all__ = ["DELIVERY_BOUND_S", "delivery_bound_s", "router", "visible_site"]
 
@@ -483,6 +484,21 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
     and what binds in each step; and the limits in force with the binding grid constraints."""
     who.require(Permission.PLANS_READ, site_id)
     sites = _service(services)
-    await sites.get_site(site_id)
+    site = await sites.get_site(site_id)
     out = _from_planner(services, site_id) or _from_events(services, site_id)
+    if out.steps and out.nodes:
+        # Which grid constraints set each node's limits, step by step.
+        constraints = await sites.list_constraints(site_id)
+        per_step = [limits_in_force(site, constraints, step.start) for step in out.steps]
+        out.nodes = [
+            node.model_copy(
+                update={
+                    "constraint_ids": [
+                        list(lim[node.node_id].binding) if node.node_id in lim else []
+                        for lim in per_step
+                    ]
+                }
+            )
+            for node in out.nodes
+        ]
     return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})
