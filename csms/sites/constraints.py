@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from csms.sites.model import Site, SiteEvse, SiteStation
 
@@ -35,6 +43,13 @@ __all__ = [
 ]
 
 ConstraintKind = Literal["cap", "reduce", "price"]
+
+#: the value fields each kind takes (the others must be left out)
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "cap": ("max_import_w", "max_export_w", "max_phase_current_a"),
+    "reduce": ("reduce_to_w", "reduce_by_pct"),
+    "price": ("import_price_per_kwh",),
+}
 
 
 class NewConstraint(BaseModel):
@@ -55,10 +70,31 @@ class NewConstraint(BaseModel):
     reduce_by_pct: float | None = Field(default=None, gt=0, le=100)
     import_price_per_kwh: float | None = None
 
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("end must be after start")
+        return end
+
+    @field_validator(*(f for fields in _KIND_FIELDS.values() for f in fields))
+    @classmethod
+    def _of_its_kind(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and info.field_name not in _KIND_FIELDS[kind]:
+            raise ValueError(f"a {kind} constraint takes no {info.field_name}")
+        return value
+
+    @field_validator("reduce_by_pct")
+    @classmethod
+    def _not_both(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("reduce_to_w") is not None:
+            raise ValueError("give reduce_to_w or reduce_by_pct, not both")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
         given = {
             "cap": (self.max_import_w, self.max_export_w, self.max_phase_current_a),
             "reduce": (self.reduce_to_w, self.reduce_by_pct),
@@ -71,11 +107,6 @@ class NewConstraint(BaseModel):
                 "price": "import_price_per_kwh",
             }[self.kind]
             raise ValueError(f"a {self.kind} constraint needs {needs}")
-        if self.kind == "reduce" and self.reduce_to_w is not None and self.reduce_by_pct:
-            raise ValueError("give reduce_to_w or reduce_by_pct, not both")
-        for kind, values in given.items():
-            if kind != self.kind and any(v is not None for v in values):
-                raise ValueError(f"a {self.kind} constraint takes no {kind} fields")
         return self
 
 

@@ -139,7 +139,8 @@ async def test_reduce_by_percent_of_a_node_without_an_import_limit_is_422(api: A
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
-        (cap("grid", 50_000, start="08:00", end="07:00"), ["body"]),
+        (cap("grid", 50_000, start="08:00", end="07:00"), ["body", "end"]),
+        (cap("grid", 50_000, reduce_to_w=1000), ["body", "reduce_to_w"]),
         (cap("grid", -5), ["body", "max_import_w"]),
         (cap("no-such-node", 50_000), ["body", "node_id"]),
         ({**cap("grid", 50_000), "start": "2026-03-02T06:00:00"}, ["body", "start"]),

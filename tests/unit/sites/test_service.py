@@ -264,12 +264,18 @@ async def test_constraint_warnings_and_errors(h: Harness, depot: Site) -> None:
         await h.sites.cancel_constraint("nope")
 
 
+def _error_locs(exc: pytest.ExceptionInfo[ValidationError]) -> list[tuple[tuple[object, ...], str]]:
+    return [(e["loc"], e["msg"]) for e in exc.value.errors()]
+
+
 def test_new_constraint_validation() -> None:
-    with pytest.raises(ValidationError, match="end must be after start"):
+    # Each error names its field where there is one.
+    with pytest.raises(ValidationError) as info:
         _cap("grid", 10, 2, 1)
+    assert _error_locs(info) == [(("end",), "Value error, end must be after start")]
     with pytest.raises(ValidationError, match="needs reduce_to_w or reduce_by_pct"):
         NewConstraint(node_id="grid", kind="reduce", start=T0, end=T0 + timedelta(hours=1))
-    with pytest.raises(ValidationError, match="takes no reduce fields"):
+    with pytest.raises(ValidationError) as info:
         NewConstraint(
             node_id="grid",
             max_import_w=1.0,
@@ -277,6 +283,21 @@ def test_new_constraint_validation() -> None:
             start=T0,
             end=T0 + timedelta(hours=1),
         )
+    assert _error_locs(info) == [
+        (("reduce_to_w",), "Value error, a cap constraint takes no reduce_to_w")
+    ]
+    with pytest.raises(ValidationError) as info:
+        NewConstraint(
+            node_id="grid",
+            kind="reduce",
+            reduce_to_w=2.0,
+            reduce_by_pct=10,
+            start=T0,
+            end=T0 + timedelta(hours=1),
+        )
+    assert _error_locs(info) == [
+        (("reduce_by_pct",), "Value error, give reduce_to_w or reduce_by_pct, not both")
+    ]
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         _cap("grid", -1, 0, 1)
     with pytest.raises(ValidationError, match="timezone"):
