@@ -112,10 +112,28 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         Call("PUT", f"{P}/sites/depot/tariff", body={"currency": "EUR"}),
         {"admin"},
     ),
+    "stations.register": (
+        Call("POST", f"{P}/stations", body={"station_id": "NEW-1", "site_id": "depot"}),
+        {"admin"},
+    ),
+    "webhooks.create": (
+        Call("POST", f"{P}/webhooks", body={"url": "http://127.0.0.1:9/hook"}),
+        {"admin"},
+    ),
+    "me": (Call("GET", f"{P}/me"), set(ROLES_ALL)),
+    "metrics": (Call("GET", "/metrics"), set(ROLES_ALL)),
 }
 
 #: families that have no site: a role that may use them may from any grant
-GLOBAL = {"id_tokens.read", "id_tokens.write", "webhooks", "jobs.list"}
+GLOBAL = {
+    "id_tokens.read",
+    "id_tokens.write",
+    "webhooks",
+    "webhooks.create",
+    "jobs.list",
+    "me",
+    "metrics",
+}
 
 ROLES = ["admin", "grid_operator", "fleet_manager", "viewer"]
 
