@@ -242,8 +242,23 @@ def _add_metrics(app: FastAPI, services: ApiServices) -> None:
     from csms.api.deps import get_principal
     from csms.api.exceptions import ResourceNotFound
 
-    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(get_principal)])
+    # The route answers text, its errors JSON (FastAPI would document them as text).
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+    @app.get(
+        "/metrics",
+        tags=["telemetry"],
+        dependencies=[Depends(get_principal)],
+        response_class=PlainTextResponse,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            401: {"description": "no valid token", "content": error},
+            404: {"description": "telemetry is disabled", "content": error},
+        },
+    )
     def metrics() -> PlainTextResponse:
+        """Telemetry health in Prometheus text format: outbox depth, points written,
+        retried, dropped, rejected (any valid token)."""
         telemetry = services.csms.telemetry
         if telemetry is None:
             raise ResourceNotFound("telemetry is disabled")

@@ -389,7 +389,10 @@ class ConstraintCreated(BaseModel):
         description="e.g. a limit below the minimum charging power of the EVSEs under it"
     )
     limits: list[NodeLimitOut] = Field(description="every node's limits in force now")
-    delivery_bound_s: float = Field(description="new limits reach the stations within this")
+    delivery_bound_s: float | None = Field(
+        description="new limits reach the stations within this many seconds; null: no "
+        "planner sends limits on a change (planning disabled or not optimizing)"
+    )
 
 
 class ConstraintStatus(BaseModel):
@@ -397,7 +400,9 @@ class ConstraintStatus(BaseModel):
     acknowledged: list[AckOut] = Field(
         description="limits sent to the site's stations since the constraint last changed"
     )
-    delivery_bound_s: float
+    delivery_bound_s: float | None = Field(
+        description="as in the answer to the creation; null: no planner sends limits"
+    )
 
 
 class PlanEvseOut(BaseModel):
@@ -434,6 +439,11 @@ class PlanNodeOut(BaseModel):
     max_import_w: list[float | None]
     binding: list[str | None] = Field(
         description="per step, the limit that binds: import, export, L1, L2, L3 or null"
+    )
+    constraint_ids: list[list[str]] = Field(
+        default_factory=list,
+        description="per step, the grid constraints that set the node's limits at the step's "
+        "start (empty: its own limits)",
     )
 
 

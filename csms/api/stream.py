@@ -39,7 +39,13 @@ logger = logging.getLogger(__name__)
 
 #: Event types that carry driver or session data (hidden from grid operators).
 DRIVER_EVENT_TYPES = frozenset(
-    {"transaction.started", "transaction.updated", "transaction.ended", "ev.charging_needs"}
+    {
+        "transaction.started",
+        "transaction.updated",
+        "transaction.ended",
+        "ev.charging_needs",
+        "departure.missed",
+    }
 )
 
 

@@ -18,9 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from csms.sites.model import Site
+from csms.sites.model import Site, SiteEvse, SiteStation
 
 __all__ = [
     "ConstraintKind",
@@ -28,11 +36,20 @@ __all__ = [
     "NewConstraint",
     "NodeLimit",
     "constraint_warnings",
+    "current_warnings",
     "limits_in_force",
+    "power_warnings",
     "price_in_force",
 ]
 
 ConstraintKind = Literal["cap", "reduce", "price"]
+
+#: the value fields each kind takes (the others must be left out)
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "cap": ("max_import_w", "max_export_w", "max_phase_current_a"),
+    "reduce": ("reduce_to_w", "reduce_by_pct"),
+    "price": ("import_price_per_kwh",),
+}
 
 
 class NewConstraint(BaseModel):
@@ -53,10 +70,31 @@ class NewConstraint(BaseModel):
     reduce_by_pct: float | None = Field(default=None, gt=0, le=100)
     import_price_per_kwh: float | None = None
 
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("end must be after start")
+        return end
+
+    @field_validator(*(f for fields in _KIND_FIELDS.values() for f in fields))
+    @classmethod
+    def _of_its_kind(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and info.field_name not in _KIND_FIELDS[kind]:
+            raise ValueError(f"a {kind} constraint takes no {info.field_name}")
+        return value
+
+    @field_validator("reduce_by_pct")
+    @classmethod
+    def _not_both(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("reduce_to_w") is not None:
+            raise ValueError("give reduce_to_w or reduce_by_pct, not both")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
         given = {
             "cap": (self.max_import_w, self.max_export_w, self.max_phase_current_a),
             "reduce": (self.reduce_to_w, self.reduce_by_pct),
@@ -69,11 +107,6 @@ class NewConstraint(BaseModel):
                 "price": "import_price_per_kwh",
             }[self.kind]
             raise ValueError(f"a {self.kind} constraint needs {needs}")
-        if self.kind == "reduce" and self.reduce_to_w is not None and self.reduce_by_pct:
-            raise ValueError("give reduce_to_w or reduce_by_pct, not both")
-        for kind, values in given.items():
-            if kind != self.kind and any(v is not None for v in values):
-                raise ValueError(f"a {self.kind} constraint takes no {kind} fields")
         return self
 
 
@@ -163,8 +196,77 @@ def price_in_force(site: Site, constraints: list[GridConstraint], at: datetime) 
     return site.tariff.import_price_at(site.local_time(at).time())
 
 
+def _min_current_a(site: Site, station: SiteStation, evse: SiteEvse) -> float:
+    """The smallest current the EVSE charges at (its own, raised by its station model's)."""
+    quirks = site.quirks_for(station)
+    if quirks is not None and quirks.min_current_a is not None:
+        return max(evse.min_current_a, quirks.min_current_a)
+    return evse.min_current_a
+
+
+def _phases(evse: SiteEvse) -> tuple[str, ...]:
+    return ("L1", "L2", "L3") if evse.phase == "L1L2L3" else (evse.phase,)
+
+
+def current_warnings(
+    site: Site, node_id: str, limit_a: float, *, all_at_once: bool = True
+) -> list[str]:
+    """A per-phase current limit on ``node_id`` below what the EVSEs under it need to
+    charge: below every EVSE's minimum current (none can charge) or, with ``all_at_once``,
+    below the sum of the minimum currents on one phase (not all of them at once)."""
+    evses = site.evses_under(node_id)
+    if not evses:
+        return []
+    smallest = min(_min_current_a(site, station, evse) for station, evse in evses)
+    if limit_a < smallest:
+        return [
+            f"the phase current limit {limit_a:g} A is below the minimum charging current of "
+            f"every EVSE under {node_id!r} ({smallest:g} A): none of them can charge"
+        ]
+    if not all_at_once:
+        return []
+    per_phase: dict[str, float] = {}
+    for station, evse in evses:
+        for phase in _phases(evse):
+            per_phase[phase] = per_phase.get(phase, 0.0) + _min_current_a(site, station, evse)
+    phase, total = max(per_phase.items(), key=lambda item: item[1])
+    if limit_a < total:
+        return [
+            f"the phase current limit {limit_a:g} A is below the sum of the minimum charging "
+            f"currents on {phase} of the EVSEs under {node_id!r} ({total:g} A): not all of "
+            "them can charge at once"
+        ]
+    return []
+
+
+def power_warnings(
+    site: Site, node_id: str, limit_w: float, *, all_at_once: bool = True
+) -> list[str]:
+    """An import limit on ``node_id`` below what the EVSEs under it need to charge: below
+    every EVSE's minimum power (none can charge) or, with ``all_at_once``, below the sum of
+    their minimum powers (not all of them at once)."""
+    evses = site.evses_under(node_id)
+    if not evses:
+        return []
+    smallest = min(evse.min_power_w for _, evse in evses)
+    total = sum(evse.min_power_w for _, evse in evses)
+    if limit_w < smallest:
+        return [
+            f"the import limit {limit_w / 1000:g} kW is below the minimum charging power of "
+            f"every EVSE under {node_id!r} ({smallest / 1000:g} kW): none of them can charge"
+        ]
+    if all_at_once and limit_w < total:
+        return [
+            f"the import limit {limit_w / 1000:g} kW is below the sum of the minimum charging "
+            f"powers of the {len(evses)} EVSEs under {node_id!r} ({total / 1000:g} kW): not "
+            "all of them can charge at once"
+        ]
+    return []
+
+
 def constraint_warnings(site: Site, new: NewConstraint) -> list[str]:
-    """Accepted-but-suspicious: a limit below what the EVSEs under the node need to charge."""
+    """Accepted-but-suspicious: an import or phase current limit below what the EVSEs under
+    the node need to charge."""
     node = site.node(new.node_id)
     if node is None:
         return []
@@ -177,20 +279,7 @@ def constraint_warnings(site: Site, new: NewConstraint) -> list[str]:
             cap = node.max_import_w * (1 - new.reduce_by_pct / 100)
     else:
         cap = None
-    evses = site.evses_under(node.id)
-    if cap is None or not evses:
-        return []
-    smallest = min(evse.min_power_w for _, evse in evses)
-    total = sum(evse.min_power_w for _, evse in evses)
-    if cap < smallest:
-        return [
-            f"the import limit {cap / 1000:g} kW is below the minimum charging power of every "
-            f"EVSE under {node.id!r} ({smallest / 1000:g} kW): none of them can charge"
-        ]
-    if cap < total:
-        return [
-            f"the import limit {cap / 1000:g} kW is below the sum of the minimum charging powers "
-            f"of the {len(evses)} EVSEs under {node.id!r} ({total / 1000:g} kW): not all of "
-            "them can charge at once"
-        ]
-    return []
+    warnings = [] if cap is None else power_warnings(site, node.id, cap)
+    if new.kind == "cap" and new.max_phase_current_a is not None:
+        warnings += current_warnings(site, node.id, new.max_phase_current_a)
+    return warnings

@@ -44,6 +44,8 @@ class NodeKind(enum.StrEnum):
     PANEL = "panel"
     STATION_GROUP = "station_group"
     STATION = "station"
+    #: one EVSE's own limits: a leaf that at most one EVSE hangs on (``SiteEvse.node``)
+    EVSE = "evse"
 
 
 class _Model(BaseModel):

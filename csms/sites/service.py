@@ -155,10 +155,18 @@ class SiteService:
     ) -> tuple[GridConstraint, list[str]]:
         """Store a constraint; returns it with warnings (e.g. a limit below what the EVSEs
         under the node need). Raises :class:`SiteNotFound`, :class:`InvalidConstraint` (field
-        ``node_id`` for a node that does not exist)."""
+        ``node_id`` for a node that does not exist, ``reduce_by_pct`` on a node without an
+        import limit)."""
         site = await self.get_site(site_id)
-        if site.node(new.node_id) is None:
+        node = site.node(new.node_id)
+        if node is None:
             raise InvalidConstraint("node_id", f"site {site_id!r} has no node {new.node_id!r}")
+        if new.reduce_by_pct is not None and node.max_import_w is None:
+            raise InvalidConstraint(
+                "reduce_by_pct",
+                f"node {node.id!r} has no import limit to reduce by a percentage "
+                "(give reduce_to_w)",
+            )
         now = self._clock.now()
         constraint = GridConstraint(
             **new.model_dump(), id=_new_id(), site_id=site_id, created_at=now

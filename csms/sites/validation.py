@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from csms.sites.constraints import current_warnings, power_warnings
 from csms.sites.exceptions import InvalidSite
-from csms.sites.model import PvAsset, Site, StorageAsset
+from csms.sites.model import NodeKind, PvAsset, Site, StorageAsset
 
 __all__ = ["check_site"]
 
@@ -134,6 +135,27 @@ def _stations(site: Site, errors: list[Problem]) -> None:
                 )
 
 
+def _evse_nodes(site: Site, errors: list[Problem]) -> None:
+    """An ``evse`` node carries one EVSE's limits: no nodes below it, one EVSE at most."""
+    for i, node in enumerate(site.nodes):
+        if node.kind is not NodeKind.EVSE:
+            continue
+        children = [n.id for n in site.nodes if n.parent == node.id]
+        if children:
+            errors.append(
+                (f"nodes[{i}].kind", f"evse node {node.id!r} has nodes below it: {children[0]!r}")
+            )
+        hanging = [f"{st.id}/{evse.id}" for st, evse, at in site.evses() if at == node.id]
+        if len(hanging) > 1:
+            errors.append(
+                (
+                    f"nodes[{i}].kind",
+                    f"evse node {node.id!r} holds {len(hanging)} EVSEs "
+                    f"({', '.join(hanging)}); it takes one",
+                )
+            )
+
+
 def _assets(site: Site, errors: list[Problem]) -> None:
     nodes = {n.id for n in site.nodes}
     assets_by_kind: tuple[tuple[str, tuple[PvAsset | StorageAsset, ...]], ...] = (
@@ -164,14 +186,31 @@ def _assets(site: Site, errors: list[Problem]) -> None:
         models.add(quirks.model)
 
 
+def _below_minimum(site: Site, warnings: list[Problem]) -> None:
+    """A node limit below the minimum of every EVSE under it: allowed (the EVSEs pause), but
+    worth saying. (Below the sum of their minimums is what load management is for.)"""
+    for i, node in enumerate(site.nodes):
+        if node.max_import_w is not None:
+            for message in power_warnings(site, node.id, node.max_import_w, all_at_once=False):
+                warnings.append((f"nodes[{i}].max_import_w", message))
+        if node.max_phase_current_a is not None:
+            for message in current_warnings(
+                site, node.id, node.max_phase_current_a, all_at_once=False
+            ):
+                warnings.append((f"nodes[{i}].max_phase_current_a", message))
+
+
 def check_site(site: Site) -> list[Problem]:
     """Raise :class:`InvalidSite` listing every error; return the warnings (e.g. a child
-    limit above its parent's, which is allowed)."""
+    limit above its parent's, or a limit below the minimum of every EVSE under it, which
+    are allowed)."""
     errors: list[Problem] = []
     warnings: list[Problem] = []
     _tree(site, errors, warnings)
     _stations(site, errors)
+    _evse_nodes(site, errors)
     _assets(site, errors)
     if errors:
         raise InvalidSite(errors)
+    _below_minimum(site, warnings)
     return warnings

@@ -19,6 +19,24 @@ router = APIRouter(tags=["audit"], responses=AUTH_ERRORS)
 
 #: the audit actions a grid operator may read
 GRID_ACTIONS = ("constraint.", "site.")
+#: site changes to these items can name drivers' id tokens (fleets match drivers by token)
+_DRIVER_ITEMS = ("fleets ",)
+
+
+def _without_driver_values(entry: AuditOut) -> AuditOut:
+    """A site change as a grid operator sees it: a change to a fleet names the fleet, not
+    its fields' old and new values (id tokens, prefixes, groups)."""
+    changes = entry.detail.get("changes")
+    if not isinstance(changes, list):
+        return entry
+    shown = []
+    for change in changes:
+        sign, _, rest = str(change).partition(" ")
+        if rest.startswith(_DRIVER_ITEMS):
+            shown.append(f"{sign} {rest.partition(': ')[0]}")
+        else:
+            shown.append(str(change))
+    return entry.model_copy(update={"detail": {**entry.detail, "changes": shown}})
 
 
 @router.get("/audit", response_model=list[AuditOut])
@@ -51,4 +69,7 @@ async def list_audit(
         action_prefixes=GRID_ACTIONS if who.role is Role.GRID_OPERATOR else None,
         limit=limit,
     )
-    return [AuditOut(**dataclasses.asdict(e)) for e in entries]
+    out = [AuditOut(**dataclasses.asdict(e)) for e in entries]
+    if who.role is Role.GRID_OPERATOR:
+        out = [_without_driver_values(e) for e in out]
+    return out

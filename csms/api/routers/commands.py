@@ -152,6 +152,15 @@ async def list_jobs(
 ) -> list[JobOut]:
     """Jobs on the caller's sites, newest first."""
     who.require(Permission.JOBS_READ, sited=False)
+    if (
+        station_id is not None
+        and await services.store.get_station(station_id) is None
+        and not await services.repo.list_jobs(
+            station_id=station_id, status=None, site_ids=None, limit=1
+        )
+    ):
+        # Neither registered nor ever commanded (a removed station's jobs stay).
+        raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
     jobs = await services.repo.list_jobs(
         station_id=station_id, status=status, site_ids=who.sites, limit=limit
     )

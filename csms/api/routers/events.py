@@ -78,8 +78,9 @@ async def stream_events(
     ] = None,
 ) -> StreamingResponse:
     """Station status, transaction, meter, limit, constraint and plan events as they happen,
-    as ``text/event-stream``. Grid operators do not receive transaction (driver) events.
-    A client that falls too far behind gets an ``event: dropped`` and the stream ends."""
+    as ``text/event-stream``. Grid operators do not receive transaction, EV or
+    missed-departure (driver) events. A client that falls too far behind gets an
+    ``event: dropped`` and the stream ends."""
     sites = frozenset(site_id) if site_id else None
     if sites is not None:
         for s in sites:

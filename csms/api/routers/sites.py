@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from csms.api.auth import Permission, Principal
+from csms.api.auth import Permission, Principal, Role
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import (
@@ -37,8 +37,9 @@ from csms.sites import (
     SiteService,
     Tariff,
 )
+from csms.sites.constraints import limits_in_force
 
-__all__ = ["DELIVERY_BOUND_S", "router"]
+__all__ = ["DELIVERY_BOUND_S", "delivery_bound_s", "router", "visible_site"]
 
 router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {
@@ -47,6 +48,14 @@ _404: dict[int | str, dict[str, Any]] = {
 
 #: the bound the planner loop is held to: new limits reach the stations within this time
 DELIVERY_BOUND_S = 5.0
+
+
+def delivery_bound_s(services: ApiServices) -> float | None:
+    """The bound an answer states: ``None`` when no planner sends limits on a change
+    (planning disabled, or only the safe default profiles sent once per station)."""
+    planning = services.csms.settings.planning
+    return DELIVERY_BOUND_S if planning.enabled and planning.optimize else None
+
 
 SiteId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
 NodeId = Annotated[str, Path(min_length=1, max_length=255)]
@@ -117,17 +126,32 @@ async def _audit(
     )
 
 
+def visible_site(site: Site, who: Principal) -> Site:
+    """The site as ``who`` may see it: grid operators see nothing about drivers, so each
+    fleet keeps its session needs but not the id tokens, prefix or group that pick its
+    drivers."""
+    if who.role is not Role.GRID_OPERATOR or not site.fleets:
+        return site
+    fleets = tuple(
+        f.model_copy(update={"id_tokens": (), "token_prefix": None, "group": None})
+        for f in site.fleets
+    )
+    return site.model_copy(update={"fleets": fleets})
+
+
 # -- sites and the limit tree -----------------------------------------------------------
 @router.get("/sites", response_model=list[Site])
 async def list_sites(services: Services, who: Caller) -> list[Site]:
+    """The sites the caller is granted (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, sited=False)
-    return [s for s in await _service(services).list_sites() if who.covers(s.id)]
+    return [visible_site(s, who) for s in await _service(services).list_sites() if who.covers(s.id)]
 
 
 @router.get("/sites/{site_id}", response_model=Site, responses=_404)
 async def get_site(services: Services, who: Caller, site_id: SiteId) -> Site:
+    """One site (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, site_id)
-    return await _service(services).get_site(site_id)
+    return visible_site(await _service(services).get_site(site_id), who)
 
 
 @router.put("/sites/{site_id}", response_model=ApplyOut)
@@ -297,7 +321,7 @@ async def create_constraint(
         constraint=constraint,
         warnings=warnings,
         limits=_limits(await sites.limits_in_force(site_id)),
-        delivery_bound_s=DELIVERY_BOUND_S,
+        delivery_bound_s=delivery_bound_s(services),
     )
 
 
@@ -325,7 +349,7 @@ async def _status(
     return ConstraintStatus(
         constraint=constraint,
         acknowledged=_acks(services, site_id, since),
-        delivery_bound_s=DELIVERY_BOUND_S,
+        delivery_bound_s=delivery_bound_s(services),
     )
 
 
@@ -460,6 +484,21 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
     and what binds in each step; and the limits in force with the binding grid constraints."""
     who.require(Permission.PLANS_READ, site_id)
     sites = _service(services)
-    await sites.get_site(site_id)
+    site = await sites.get_site(site_id)
     out = _from_planner(services, site_id) or _from_events(services, site_id)
+    if out.steps and out.nodes:
+        # Which grid constraints set each node's limits, step by step.
+        constraints = await sites.list_constraints(site_id)
+        per_step = [limits_in_force(site, constraints, step.start) for step in out.steps]
+        out.nodes = [
+            node.model_copy(
+                update={
+                    "constraint_ids": [
+                        list(lim[node.node_id].binding) if node.node_id in lim else []
+                        for lim in per_step
+                    ]
+                }
+            )
+            for node in out.nodes
+        ]
     return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})

@@ -72,6 +72,11 @@ async def _select(
     who.require(Permission.TRANSACTIONS_READ, f.site_id, sited=f.site_id is not None)
     if f.station_id is not None:
         record = await services.store.get_station(f.station_id)
+        if record is None and not await services.store.list_transactions(
+            station_id=f.station_id, limit=1
+        ):
+            # Neither registered nor ever charged here (a removed station's sessions stay).
+            raise InvalidField(("query", "station_id"), f"unknown station {f.station_id!r}")
         site = services.station_site(record) if record is not None else None
         who.require(Permission.TRANSACTIONS_READ, site)
     rows = await services.store.list_transactions(

@@ -194,3 +194,19 @@ async def test_fleet_manager_cannot_command_another_sites_station(api: Api) -> N
         r = await c.post(f"{P}/commands", json={"command": "reset", "station_id": "CP9"})
     assert r.status_code == 403
     assert await api.services.repo.list_audit() == []
+
+
+async def test_jobs_of_an_unknown_station_are_422_but_a_removed_ones_stay_listed(
+    api: Api,
+) -> None:
+    async with api.client("admin") as a:
+        job = (await a.post(f"{P}/commands", json={"command": "reset", "station_id": "CP2"})).json()
+        await a.get(f"{P}/jobs/{job['job_id']}", params={"wait_s": 5})
+        assert (await a.delete(f"{P}/stations/CP2")).status_code == 204
+        removed = await a.get(f"{P}/jobs", params={"station_id": "CP2"})
+        unknown = await a.get(f"{P}/jobs", params={"station_id": "CP-TYPO"})
+    assert [j["job_id"] for j in removed.json()] == [job["job_id"]]
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"] == [
+        {"loc": ["query", "station_id"], "msg": "unknown station 'CP-TYPO'", "type": "value_error"}
+    ]

@@ -72,10 +72,75 @@ async def test_a_cap_below_the_evse_minimum_is_accepted_with_a_warning(api: Api)
     assert any("feeder-a" in w or "minimum" in w for w in r.json()["warnings"])
 
 
+async def test_a_phase_current_cap_below_the_evse_minimum_is_accepted_with_a_warning(
+    api: Api,
+) -> None:
+    body = cap("feeder-a", 50_000)
+    del body["max_import_w"]
+    async with api.client("grid_operator") as c:
+        none = await c.post(f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 5})
+        some = await c.post(
+            f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 20}
+        )
+        fine = await c.post(
+            f"{P}/sites/depot/constraints", json={**body, "max_phase_current_a": 24}
+        )
+    assert (none.status_code, some.status_code, fine.status_code) == (201, 201, 201)
+    # four 3-phase EVSEs of 6 A minimum under feeder-a: 24 A on each phase
+    assert none.json()["warnings"] == [
+        "the phase current limit 5 A is below the minimum charging current of every EVSE "
+        "under 'feeder-a' (6 A): none of them can charge"
+    ]
+    assert some.json()["warnings"] == [
+        "the phase current limit 20 A is below the sum of the minimum charging currents on L1 "
+        "of the EVSEs under 'feeder-a' (24 A): not all of them can charge at once"
+    ]
+    assert fine.json()["warnings"] == []
+    feeder = {n["node_id"]: n for n in none.json()["limits"]}["feeder-a"]
+    assert feeder["max_phase_current_a"] == 5.0
+
+
+async def test_a_tree_limit_below_the_evse_minimum_is_accepted_with_a_warning(api: Api) -> None:
+    node = {"id": "feeder-a", "kind": "feeder", "parent": "grid", "max_phase_current_a": 4}
+    async with api.client("grid_operator") as c:
+        r = await c.put(f"{P}/sites/depot/nodes/feeder-a", json=node)
+        limits = {n["node_id"]: n for n in (await c.get(f"{P}/sites/depot/limits")).json()}
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        "nodes[1].max_phase_current_a: the phase current limit 4 A is below the minimum "
+        "charging current of every EVSE under 'feeder-a' (6 A): none of them can charge"
+    ]
+    assert limits["feeder-a"]["max_phase_current_a"] == 4.0
+
+
+async def test_reduce_by_percent_of_a_node_without_an_import_limit_is_422(api: Api) -> None:
+    async with api.client("grid_operator") as c:
+        await c.put(
+            f"{P}/sites/depot/nodes/panel-x",
+            json={"id": "panel-x", "parent": "feeder-a"},
+        )
+        r = await c.post(
+            f"{P}/sites/depot/constraints",
+            json={
+                "node_id": "panel-x",
+                "kind": "reduce",
+                "start": "2026-03-02T06:00:00Z",
+                "end": "2026-03-02T07:00:00Z",
+                "reduce_by_pct": 25,
+            },
+        )
+        listed = (await c.get(f"{P}/sites/depot/constraints")).json()
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "reduce_by_pct"]
+    assert "no import limit" in r.json()["detail"][0]["msg"]
+    assert listed == []
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
-        (cap("grid", 50_000, start="08:00", end="07:00"), ["body"]),
+        (cap("grid", 50_000, start="08:00", end="07:00"), ["body", "end"]),
+        (cap("grid", 50_000, reduce_to_w=1000), ["body", "reduce_to_w"]),
         (cap("grid", -5), ["body", "max_import_w"]),
         (cap("no-such-node", 50_000), ["body", "node_id"]),
         ({**cap("grid", 50_000), "start": "2026-03-02T06:00:00"}, ["body", "start"]),
@@ -186,6 +251,25 @@ async def test_plan_without_the_planner_shows_dispatched_limits(store: Any, cloc
     assert {n["node_id"] for n in plan["limits"]} == {"grid", "feeder-a"}
 
 
+@pytest.mark.parametrize("planning", [{"enabled": False}, {"optimize": False}])
+async def test_no_delivery_bound_is_stated_when_no_planner_sends_limits(
+    store: Any, clock: Any, planning: dict[str, object]
+) -> None:
+    csms, api = await start_api(store, clock, planning=planning)
+    try:
+        async with api.client("grid_operator") as c:
+            created = await c.post(f"{P}/sites/depot/constraints", json=cap("grid", 30_000))
+            cid = created.json()["constraint"]["id"]
+            status = await c.get(f"{P}/sites/depot/constraints/{cid}")
+            cancelled = await c.delete(f"{P}/sites/depot/constraints/{cid}")
+    finally:
+        await api.server.stop()
+        await csms.stop()
+    assert created.status_code == 201, created.text
+    bounds = [r.json()["delivery_bound_s"] for r in (created, status, cancelled)]
+    assert bounds == [None, None, None]
+
+
 async def test_demand_response_reduce_by_percent(api: Api) -> None:
     async with api.client("grid_operator") as c:
         r = await c.post(
@@ -262,3 +346,30 @@ async def test_site_power_sums_the_latest_readings_per_node(api: Api) -> None:
     assert nodes == {"grid": (18_000.0, 100_000.0), "feeder-a": (18_000.0, 15_000.0)}
     evses = {(e["station_id"], e["evse_id"]): e["power_w"] for e in body["evses"]}
     assert evses == {("CP1", 1): 7_000.0, ("CP1", 2): None, ("CP2", 1): None, ("CP2", 2): 11_000.0}
+
+
+async def test_an_evse_node_is_edited_and_capped_like_any_node(api: Api) -> None:
+    async with api.client("admin") as a:
+        site = (await a.get(f"{P}/sites/depot")).json()
+        site["nodes"].append({"id": "CP1-1", "kind": "evse", "parent": "feeder-a"})
+        cp1 = next(s for s in site["stations"] if s["id"] == "CP1")
+        cp1["evses"][0]["node"] = "CP1-1"
+        assert (await a.put(f"{P}/sites/depot", json=site)).status_code == 200
+    async with api.client("grid_operator") as g:
+        edited = await g.put(
+            f"{P}/sites/depot/nodes/CP1-1",
+            json={"id": "CP1-1", "kind": "evse", "parent": "feeder-a", "max_import_w": 11_000},
+        )
+        capped = await g.post(f"{P}/sites/depot/constraints", json=cap("CP1-1", 7_000))
+        below = await g.put(f"{P}/sites/depot/nodes/sub", json={"id": "sub", "parent": "CP1-1"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["changes"] == ["~ node CP1-1: max_import_w: None -> 11000.0"]
+    assert capped.status_code == 201, capped.text
+    assert capped.json()["warnings"] == []
+    limit = {n["node_id"]: n for n in capped.json()["limits"]}["CP1-1"]
+    assert (limit["max_import_w"], limit["binding"]) == (
+        7_000.0,
+        [capped.json()["constraint"]["id"]],
+    )
+    assert below.status_code == 422
+    assert below.json()["detail"][0]["msg"] == "evse node 'CP1-1' has nodes below it: 'sub'"

@@ -86,15 +86,30 @@ async def test_stream_filters_by_station_and_grant(api: Api) -> None:
 
 async def test_grid_operator_gets_no_driver_events(api: Api) -> None:
     from csms.domain import Transaction
-    from csms.events import TransactionStarted
+    from csms.events import DepartureMissed, TransactionStarted
 
     tx = Transaction(7, "CP1", "7", 1, 1, "DRIVER-TAG", START)
-    async with api.client("grid_operator") as c, c.stream("GET", f"{P}/events") as r:
+    missed = DepartureMissed("depot", "CP1", 1, 7, 4_000.0, START)
+    async with (
+        api.client("grid_operator") as c,
+        api.client("fleet_manager") as f,
+        c.stream("GET", f"{P}/events") as r,
+        f.stream("GET", f"{P}/events") as fr,
+    ):
         lines = await opened(r)
+        fleet_lines = await opened(fr)
         api.csms.bus.publish(TransactionStarted(tx))
+        # a driver's session that left short of its energy is the fleet's business
+        api.csms.bus.publish(missed)
         api.csms.bus.publish(status("CP1", 5))
         got = await asyncio.wait_for(read_events(lines, 1), 5)
+        fleet_got = await asyncio.wait_for(read_events(fleet_lines, 3), 5)
     assert [e["event"] for e in got] == ["station.status"]
+    assert [e["event"] for e in fleet_got] == [
+        "transaction.started",
+        "departure.missed",
+        "station.status",
+    ]
 
 
 async def test_slow_client_is_dropped_without_blocking_the_bus(store: Any, clock: Any) -> None:

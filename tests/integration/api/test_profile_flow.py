@@ -111,3 +111,11 @@ async def test_a_cap_lowers_the_limit_the_station_receives() -> None:
     feeder = next(n for n in plan["limits"] if n["node_id"] == "feeder-a")
     assert (feeder["max_import_w"], feeder["binding"]) == (5_000.0, [cid])
     assert plan["steps"] and plan["nodes"]
+    # The cap lasts an hour: it sets feeder-a's limit in the first 15-minute steps only.
+    per_step = next(n for n in plan["nodes"] if n["node_id"] == "feeder-a")["constraint_ids"]
+    assert len(per_step) == len(plan["steps"])
+    assert per_step[:4] == [[cid]] * 4
+    assert all(ids == [] for ids in per_step[4:])
+    assert all(
+        ids == [] for n in plan["nodes"] if n["node_id"] == "grid" for ids in n["constraint_ids"]
+    )

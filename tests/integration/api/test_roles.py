@@ -112,10 +112,28 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         Call("PUT", f"{P}/sites/depot/tariff", body={"currency": "EUR"}),
         {"admin"},
     ),
+    "stations.register": (
+        Call("POST", f"{P}/stations", body={"station_id": "NEW-1", "site_id": "depot"}),
+        {"admin"},
+    ),
+    "webhooks.create": (
+        Call("POST", f"{P}/webhooks", body={"url": "http://127.0.0.1:9/hook"}),
+        {"admin"},
+    ),
+    "me": (Call("GET", f"{P}/me"), set(ROLES_ALL)),
+    "metrics": (Call("GET", "/metrics"), set(ROLES_ALL)),
 }
 
 #: families that have no site: a role that may use them may from any grant
-GLOBAL = {"id_tokens.read", "id_tokens.write", "webhooks", "jobs.list"}
+GLOBAL = {
+    "id_tokens.read",
+    "id_tokens.write",
+    "webhooks",
+    "webhooks.create",
+    "jobs.list",
+    "me",
+    "metrics",
+}
 
 ROLES = ["admin", "grid_operator", "fleet_manager", "viewer"]
 
@@ -216,3 +234,35 @@ async def test_unknown_query_parameters_are_422(api: Api) -> None:
     assert typo.json()["detail"][0]["loc"] == ["query", "staton_id"]
     assert none_taken.status_code == 422
     assert fine.status_code == 200
+
+
+async def test_grid_operator_sees_no_drivers_tokens_in_sites_or_audit(api: Api) -> None:
+    async with api.client("admin") as a:
+        site = (await a.get(f"{P}/sites/depot")).json()
+        fleet = {"id": "vans", "id_tokens": ["VAN-TAG-1"], "token_prefix": "VANPFX", "group": "G7"}
+        first = await a.put(f"{P}/sites/depot", json={**site, "fleets": [fleet]})
+        changed = {**fleet, "id_tokens": ["VAN-TAG-1", "VAN-TAG-2"], "energy_wh": 30000}
+        second = await a.put(f"{P}/sites/depot", json={**site, "fleets": [changed]})
+        admin_view = (await a.get(f"{P}/sites/depot")).json()
+    async with api.client("grid_operator") as g:
+        one = await g.get(f"{P}/sites/depot")
+        listed = await g.get(f"{P}/sites")
+        audit = await g.get(f"{P}/audit", params={"action": "site.apply"})
+    async with api.client("fleet_manager") as f:
+        fleet_view = (await f.get(f"{P}/sites/depot")).json()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert admin_view["fleets"][0]["id_tokens"] == ["VAN-TAG-1", "VAN-TAG-2"]
+    assert fleet_view["fleets"][0]["token_prefix"] == "VANPFX"
+    assert (one.status_code, listed.status_code, audit.status_code) == (200, 200, 200)
+    grid_fleet = one.json()["fleets"][0]
+    # the fleet's session needs stay visible; what matches drivers to it does not
+    assert (grid_fleet["id"], grid_fleet["energy_wh"]) == ("vans", 30000.0)
+    assert (grid_fleet["id_tokens"], grid_fleet["token_prefix"], grid_fleet["group"]) == (
+        [],
+        None,
+        None,
+    )
+    changes = [c for e in audit.json() for c in e["detail"]["changes"]]
+    assert "~ fleets vans" in changes and "+ fleets vans" in changes
+    for text in (one.text, listed.text, audit.text):
+        assert "VAN-TAG" not in text and "VANPFX" not in text and "G7" not in text

@@ -166,3 +166,12 @@ def test_every_operation_is_covered() -> None:
     assert len(OPERATIONS) >= 35
     assert "POST /api/v1/commands" in OPERATIONS
     assert "GET /api/v1/events" in OPERATIONS
+    assert "GET /metrics" in OPERATIONS  # the telemetry health route is in the document too
+
+
+def test_the_served_document_is_the_one_tested(running_api: Running) -> None:
+    served = httpx.get(f"{running_api.url}/openapi.json", timeout=10)
+    docs = httpx.get(f"{running_api.url}/docs", timeout=10)
+    assert served.status_code == 200
+    assert served.json() == _openapi()
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -169,3 +169,19 @@ async def test_a_price_signal_changes_the_cost(api: Api) -> None:
         assert r.status_code == 201, r.text
         tx = (await a.get(f"{P}/transactions/{cp1}")).json()
     assert tx["cost"] == round(0.4 + 6 * 0.5, 4)
+
+
+async def test_sessions_of_an_unknown_station_are_422_but_a_removed_ones_stay(api: Api) -> None:
+    cp1, _, _ = await seed(api)
+    async with api.client("admin") as a, api.client("fleet_manager") as f:
+        assert (await a.delete(f"{P}/stations/CP1")).status_code == 204
+        removed = await a.get(f"{P}/transactions", params={"station_id": "CP1"})
+        unknown = await a.get(f"{P}/transactions", params={"station_id": "CP-TYPO"})
+        unknown_csv = await f.get(f"{P}/transactions.csv", params={"station_id": "CP-TYPO"})
+        registered_idle = await a.get(f"{P}/transactions", params={"station_id": "CP2"})
+    assert [t["id"] for t in removed.json()] == [cp1]
+    for r in (unknown, unknown_csv):
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["query", "station_id"]
+        assert r.json()["detail"][0]["msg"] == "unknown station 'CP-TYPO'"
+    assert registered_idle.status_code == 200

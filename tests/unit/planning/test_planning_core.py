@@ -360,3 +360,38 @@ def test_a_rejection_teaches_the_other_unit_only_while_its_transaction_runs() ->
     assert state.stations["A"].quirks == before_a
     assert "rejections" not in state.stations["A"].learned
     assert b1.rejected_tx is None and a1.rejected_tx is None
+
+
+def test_a_cap_on_an_evse_node_limits_that_evse_only() -> None:
+    from csms.sites import NodeKind
+
+    base = _site()
+    site = base.model_copy(
+        update={
+            "nodes": (*base.nodes, SiteNode(id="B-1", kind=NodeKind.EVSE, parent="grid")),
+            "stations": (
+                base.stations[0],
+                SiteStation(id="B", node="grid", evses=(SiteEvse(id=1, node="B-1"),)),
+            ),
+        }
+    )
+    state = SiteState(site)
+    _online(state)
+    for i, (station, evse) in enumerate((("A", 1), ("A", 2), ("B", 1)), start=1):
+        state.take_transaction(_tx(i, station, evse, token="X"))
+    cap = GridConstraint(
+        **NewConstraint(
+            node_id="B-1",
+            max_import_w=5_000.0,
+            start=T0 - timedelta(hours=1),
+            end=T0 + timedelta(hours=8),
+        ).model_dump(),
+        id="c1",
+        site_id="s",
+        created_at=T0,
+    )
+    uncapped = solve(build_problem(state, [], now=T0, settings=SETTINGS).problem)
+    capped = solve(build_problem(state, [cap], now=T0, settings=SETTINGS).problem)
+    assert uncapped.evses["B/1"].power_w[0] > 5_000.0
+    assert max(capped.evses["B/1"].power_w) <= 5_000.0 + 1e-6
+    assert capped.evses["B/1"].power_w[0] > 4_000.0  # capped, not stopped

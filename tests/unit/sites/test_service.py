@@ -29,6 +29,7 @@ from csms.sites import (
     parse_site_text,
     repository_for,
 )
+from csms.sites.constraints import constraint_warnings, current_warnings
 from csms.sites.model import Site
 from csms.store import MemoryStore, SqlStore
 from tests.integration.store.conftest import _temporary_database
@@ -245,18 +246,36 @@ async def test_constraint_warnings_and_errors(h: Harness, depot: Site) -> None:
     with pytest.raises(InvalidConstraint) as info:
         await h.sites.create_constraint("depot", _cap("nowhere", 5, 0, 1))
     assert info.value.field == "node_id"
+    # A percentage of nothing: panel-1ph has no import limit to reduce.
+    by_pct = NewConstraint(
+        node_id="panel-1ph", kind="reduce", reduce_by_pct=20, start=T0, end=T0 + timedelta(hours=1)
+    )
+    with pytest.raises(InvalidConstraint) as info:
+        await h.sites.create_constraint("depot", by_pct)
+    assert info.value.field == "reduce_by_pct"
+    assert "'panel-1ph' has no import limit" in str(info.value)
+    _, warnings = await h.sites.create_constraint(
+        "depot", by_pct.model_copy(update={"node_id": "feeder-a"})
+    )
+    assert warnings == []  # 48 kW left on feeder-a
     with pytest.raises(SiteNotFound):
         await h.sites.create_constraint("other", _cap("grid", 5, 0, 1))
     with pytest.raises(ConstraintNotFound):
         await h.sites.cancel_constraint("nope")
 
 
+def _error_locs(exc: pytest.ExceptionInfo[ValidationError]) -> list[tuple[tuple[object, ...], str]]:
+    return [(e["loc"], e["msg"]) for e in exc.value.errors()]
+
+
 def test_new_constraint_validation() -> None:
-    with pytest.raises(ValidationError, match="end must be after start"):
+    # Each error names its field where there is one.
+    with pytest.raises(ValidationError) as info:
         _cap("grid", 10, 2, 1)
+    assert _error_locs(info) == [(("end",), "Value error, end must be after start")]
     with pytest.raises(ValidationError, match="needs reduce_to_w or reduce_by_pct"):
         NewConstraint(node_id="grid", kind="reduce", start=T0, end=T0 + timedelta(hours=1))
-    with pytest.raises(ValidationError, match="takes no reduce fields"):
+    with pytest.raises(ValidationError) as info:
         NewConstraint(
             node_id="grid",
             max_import_w=1.0,
@@ -264,6 +283,21 @@ def test_new_constraint_validation() -> None:
             start=T0,
             end=T0 + timedelta(hours=1),
         )
+    assert _error_locs(info) == [
+        (("reduce_to_w",), "Value error, a cap constraint takes no reduce_to_w")
+    ]
+    with pytest.raises(ValidationError) as info:
+        NewConstraint(
+            node_id="grid",
+            kind="reduce",
+            reduce_to_w=2.0,
+            reduce_by_pct=10,
+            start=T0,
+            end=T0 + timedelta(hours=1),
+        )
+    assert _error_locs(info) == [
+        (("reduce_by_pct",), "Value error, give reduce_to_w or reduce_by_pct, not both")
+    ]
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         _cap("grid", -1, 0, 1)
     with pytest.raises(ValidationError, match="timezone"):
@@ -275,3 +309,95 @@ async def test_repository_for_store(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     assert isinstance(repository_for(store), SqlSiteRepository)
     await store.close()
+
+
+def test_phase_current_limits_below_the_evse_minimum_are_warned_about(depot: Site) -> None:
+    # feeder-a: CP1's two 3-phase EVSEs, raised to 7 A by their station model's quirks;
+    # grid: those, CP2's 3-phase EVSE (6 A) and CP3's on L1 (6 A) -> L1 needs 26 A.
+    assert current_warnings(depot, "feeder-a", 6.5) == [
+        "the phase current limit 6.5 A is below the minimum charging current of every EVSE "
+        "under 'feeder-a' (7 A): none of them can charge"
+    ]
+    assert current_warnings(depot, "grid", 25) == [
+        "the phase current limit 25 A is below the sum of the minimum charging currents on L1 "
+        "of the EVSEs under 'grid' (26 A): not all of them can charge at once"
+    ]
+    assert current_warnings(depot, "grid", 26) == []
+    assert current_warnings(depot, "grid", 25, all_at_once=False) == []
+    cap = NewConstraint(
+        node_id="feeder-a", max_phase_current_a=5, start=T0, end=T0 + timedelta(hours=1)
+    )
+    assert constraint_warnings(depot, cap) == current_warnings(depot, "feeder-a", 5)
+    both = cap.model_copy(update={"max_import_w": 3000.0})
+    assert [w.split(" is below")[0] for w in constraint_warnings(depot, both)] == [
+        "the import limit 3 kW",
+        "the phase current limit 5 A",
+    ]
+
+
+async def test_a_tree_limit_below_every_evse_minimum_is_a_warning(h: Harness, depot: Site) -> None:
+    await h.sites.apply(depot)
+    # Below the sum of the minimums (not all at once) is what load management is for.
+    grid = depot.node("grid")
+    assert grid is not None
+    result = await h.sites.put_node("depot", grid.model_copy(update={"max_phase_current_a": 25.0}))
+    assert [str(c) for c in result.changes] == ["~ node grid: max_phase_current_a: 250.0 -> 25.0"]
+    assert result.warnings == ()
+    result = await h.sites.put_node(
+        "depot",
+        SiteNode(id="panel-1ph", parent="grid", phases=("L1",), max_phase_current_a=5.0),
+    )
+    assert result.warnings == (
+        (
+            "nodes[2].max_phase_current_a",
+            "the phase current limit 5 A is below the minimum charging current of every EVSE "
+            "under 'panel-1ph' (6 A): none of them can charge",
+        ),
+    )
+    result = await h.sites.put_node(
+        "depot",
+        SiteNode(id="panel-1ph", parent="grid", phases=("L1",), max_import_w=1000.0),
+    )
+    assert result.warnings == (
+        (
+            "nodes[2].max_import_w",
+            "the import limit 1 kW is below the minimum charging power of every EVSE under "
+            "'panel-1ph' (1.38 kW): none of them can charge",
+        ),
+    )
+
+
+async def test_an_evse_node_holds_one_evse_and_no_nodes(h: Harness, depot: Site) -> None:
+    own = SiteNode(id="CP2-1", kind=NodeKind.EVSE, parent="grid", max_import_w=7_000.0)
+    stations = tuple(
+        s.model_copy(
+            update={"evses": tuple(e.model_copy(update={"node": "CP2-1"}) for e in s.evses)}
+        )
+        if s.id == "CP2"
+        else s
+        for s in depot.stations
+    )
+    site = depot.model_copy(update={"nodes": (*depot.nodes, own), "stations": stations})
+    result = await h.sites.apply(site)
+    assert result.warnings == ()
+    assert [evse.id for _, evse in site.evses_under("CP2-1")] == [1]
+    # A second EVSE on it, or a node below it, is an error.
+    two = site.model_copy(
+        update={
+            "stations": tuple(
+                s.model_copy(
+                    update={"evses": tuple(e.model_copy(update={"node": "CP2-1"}) for e in s.evses)}
+                )
+                if s.id == "CP1"
+                else s
+                for s in stations
+            )
+        }
+    )
+    with pytest.raises(
+        InvalidSite, match=r"evse node 'CP2-1' holds 3 EVSEs \(CP1/1, CP1/2, CP2/1\)"
+    ):
+        await h.sites.apply(two)
+    below = site.model_copy(update={"nodes": (*site.nodes, SiteNode(id="sub", parent="CP2-1"))})
+    with pytest.raises(InvalidSite, match="evse node 'CP2-1' has nodes below it: 'sub'"):
+        await h.sites.apply(below)
