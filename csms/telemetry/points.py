@@ -21,8 +21,10 @@ from csms.domain import ChargingLimit, MeterSample
 from csms.events import (
     ChargingLimitSent,
     DomainEvent,
+    GridConstraintSet,
     HeartbeatReceived,
     MeterValuesReceived,
+    PlanComputed,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -110,6 +112,7 @@ class GridConstraintRecord:
     unit: str
     at: datetime
     reason: str | None = None
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +461,10 @@ class PointEncoder:
             self._emit(p, out)
         elif isinstance(record, ChargingLimitSent):
             self._limit(record.limit, record.accepted, record.at, now, out)
+        elif isinstance(record, PlanComputed):
+            self._plan_computed(record, out)
+        elif isinstance(record, GridConstraintSet):
+            self._grid_constraint_set(record, out)
         elif isinstance(record, PlanRecord):
             for step in record.steps:
                 p = self._point(Measurement.PLAN, step.start, now, check=False)
@@ -474,6 +481,7 @@ class PointEncoder:
             p = self._point(Measurement.GRID_CONSTRAINT, record.at, now, check=False)
             if p is not None:
                 p.tag(Tag.SITE, record.site).tag(Tag.KIND, record.kind).tag(Tag.UNIT, record.unit)
+                p.tag(Tag.NODE, record.node)
                 p.field(Field.VALUE, float(record.value)).field(Field.REASON, record.reason)
             self._emit(p, out)
         elif isinstance(record, StorageRecord):
@@ -494,6 +502,84 @@ class PointEncoder:
                 p.field(Field.LOAD_W, _opt_float(record.load_w))
             self._emit(p, out)
         # other events (EV charging needs, ...) carry nothing telemetry stores
+
+    def _plan_computed(self, record: PlanComputed, out: list[str]) -> None:
+        """One ``plan`` point per EVSE and storage unit and step, with the constraint in force:
+        the nearest node (the asset's own, then up to the root) whose limit binds in the step,
+        as ``node:import`` (``export``, ``L1``, ...), or ``none``."""
+        plan, problem = record.plan, record.problem
+        grid = plan.grid
+        starts = [to_epoch(grid.step_start(k), self.precision) for k in range(grid.n_steps)]
+        hours = [d / 3600.0 for d in grid.step_durations_s]
+        nodes = plan.nodes
+        site = record.site_id
+        plan_id = record.plan_id
+
+        def chain(
+            node_id: str,
+        ) -> list[tuple[str, tuple[str | None, ...], tuple[float | None, ...]]]:
+            return [
+                (n, nodes[n].binding, nodes[n].max_import_w)
+                for n in record.ancestors.get(node_id, (node_id,))
+                if n in nodes
+            ]
+
+        def emit(kind: str, asset: str, node_id: str, k: int, p: Point) -> None:
+            constraint, limit_w = "none", None
+            for n, binding, max_import in chain_of[node_id]:
+                if binding[k] is not None:
+                    constraint = f"{n}:{binding[k]}"
+                    if binding[k] == "import":
+                        limit_w = max_import[k]
+                    break
+            p.tag(Tag.SITE, site).tag(Tag.ASSET_KIND, kind).tag(Tag.ASSET, asset)
+            p.field(Field.CONSTRAINT, constraint).field(Field.LIMIT_W, _opt_float(limit_w))
+            p.field(Field.PLAN_ID, plan_id)
+            self._emit(p, out)
+
+        evse_nodes = {e.evse_id: e.node_id for e in problem.evses}
+        units = {u.storage_id: u for u in problem.storage}
+        chain_of = {
+            n: chain(n) for n in {*evse_nodes.values(), *(u.node_id for u in units.values())}
+        }
+        for evse_id, ep in plan.evses.items():
+            node_id = evse_nodes.get(evse_id)
+            if node_id is None:
+                continue
+            for k, power in enumerate(ep.power_w):
+                p = Point(Measurement.PLAN).time(starts[k], self._wp)
+                p.field(Field.POWER_W, float(power))
+                p.field(Field.ENERGY_SETPOINT_WH, float(power) * hours[k])
+                emit("evse", evse_id, node_id, k, p)
+        for storage_id, sp in plan.storage.items():
+            unit = units.get(storage_id)
+            if unit is None:
+                continue
+            for k, power in enumerate(sp.power_w):
+                p = Point(Measurement.PLAN).time(starts[k], self._wp)
+                p.field(Field.POWER_W, float(power))
+                p.field(Field.ENERGY_SETPOINT_WH, float(power) * hours[k])
+                p.field(Field.SOC_PCT, 100.0 * sp.soc_wh[k] / unit.capacity_wh)
+                emit("storage", storage_id, unit.node_id, k, p)
+
+    def _grid_constraint_set(self, record: GridConstraintSet, out: list[str]) -> None:
+        """A created constraint: per limit a point at its start (``value``, ``active=true``)
+        and one at its end (``active=false``); a cancelled one: ``active=false`` from the
+        cancellation on (at its start when cancelled before it began)."""
+        stamps: tuple[tuple[datetime, bool], ...]
+        if record.change == "created":
+            stamps = ((record.start, True), (record.end, False))
+        else:
+            stamps = ((min(max(record.at, record.start), record.end), False),)
+        for kind, value, unit in record.limits:
+            for at, active in stamps:
+                p = Point(Measurement.GRID_CONSTRAINT).time(to_epoch(at, self.precision), self._wp)
+                p.tag(Tag.SITE, record.site_id).tag(Tag.NODE, record.node_id)
+                p.tag(Tag.KIND, kind).tag(Tag.UNIT, unit)
+                if active:
+                    p.field(Field.VALUE, float(value)).field(Field.REASON, record.source)
+                p.field(Field.ACTIVE, active).field(Field.CONSTRAINT_ID, record.constraint_id)
+                self._emit(p, out)
 
     def _limit(
         self, limit: ChargingLimit, accepted: bool, at: datetime, now: int, out: list[str]
