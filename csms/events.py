@@ -37,6 +37,7 @@ __all__ = [
     "GridConstraintSet",
     "HeartbeatReceived",
     "Listener",
+    "MeterValueUnreadable",
     "MeterValuesReceived",
     "PlanComputed",
     "PlanUpdated",
@@ -109,6 +110,17 @@ class MeterValuesReceived:
     connector_id: int
     transaction_id: int | None
     samples: tuple[MeterSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValueUnreadable:
+    """A sampled value that is not a finite number (signed data, text, NaN): neither stored
+    nor in telemetry, which counts it (``not_a_number``). The station's answer is as usual."""
+
+    station_id: str
+    measurand: str | None
+    value: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +223,7 @@ DomainEvent = (
     | TransactionUpdated
     | TransactionEnded
     | MeterValuesReceived
+    | MeterValueUnreadable
     | EVChargingNeedsReceived
     | ChargingLimitSent
     | SiteChanged

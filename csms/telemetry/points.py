@@ -24,6 +24,7 @@ from csms.events import (
     GridConstraintSet,
     HeartbeatReceived,
     MeterValuesReceived,
+    MeterValueUnreadable,
     PlanComputed,
     StationBooted,
     StationConnected,
@@ -461,6 +462,12 @@ class PointEncoder:
             self._emit(p, out)
         elif isinstance(record, ChargingLimitSent):
             self._limit(record.limit, record.accepted, record.at, now, out)
+        elif isinstance(record, MeterValueUnreadable):
+            self.on_reject(
+                Reject.NOT_A_NUMBER,
+                f"{record.station_id}: {record.measurand or 'Energy.Active.Import.Register'}"
+                f"={record.value!r}",
+            )
         elif isinstance(record, PlanComputed):
             self._plan_computed(record, out)
         elif isinstance(record, GridConstraintSet):
