@@ -177,5 +177,30 @@ def test_influxql_and_embedded_give_the_same_numbers(
         assert expected, spec
         checked += 1
     assert checked == len(QUERIES) == 54
+
+    # count() counts a string field's values as InfluxQL does (status reports, every 30 s)
+    start_ms = int(base.timestamp() * 1000)
+    status = [
+        f"status,connector=1,evse=1,station=CP{s:04d} "
+        f'status="{("Available", "Charging")[k % 2]}" {start_ms + 30_000 * k + s}'
+        for k in range(20)
+        for s in range(3)
+    ]
+    writer = InfluxV1Sink(influxd.url, database=db)
+    writer.write(status)
+    writer.close()
+    embedded.write(status)
+    for window in (None, 60):
+        q = TelemetryQuery(
+            measurement="status",
+            field="status",
+            start=base,
+            stop=base + timedelta(minutes=10),
+            aggregation=Aggregation.COUNT,
+            window_s=window,
+            group_by=("station",),
+        )
+        expected = influx.query(q)
+        assert expected and embedded.query(q) == expected, window
     influx.close()
     embedded.close()
