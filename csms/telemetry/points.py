@@ -34,7 +34,7 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import escape_string, escape_tag, meter_series
+from csms.telemetry.lineprotocol import escape_string, escape_tag, format_float, meter_series
 from csms.telemetry.normalize import (
     Reject,
     check_time,
@@ -513,61 +513,69 @@ class PointEncoder:
     def _plan_computed(self, record: PlanComputed, out: list[str]) -> None:
         """One ``plan`` point per EVSE and storage unit and step, with the constraint in force:
         the nearest node (the asset's own, then up to the root) whose limit binds in the step,
-        as ``node:import`` (``export``, ``L1``, ...), or ``none``."""
+        as ``node:import`` (``export``, ``L1``, ...), or ``none``.
+
+        A plan is EVSEs x steps points (96,000 for 1,000 EVSEs over a day), so the lines are
+        written directly, as ``Point`` writes them (a test compares the bytes), not through it.
+        """
         plan, problem = record.plan, record.problem
         grid = plan.grid
         starts = [to_epoch(grid.step_start(k), self.precision) for k in range(grid.n_steps)]
         hours = [d / 3600.0 for d in grid.step_durations_s]
         nodes = plan.nodes
-        site = record.site_id
-        plan_id = record.plan_id
+        site = escape_tag(record.site_id)
+        plan_id = escape_string(record.plan_id)
 
-        def chain(
-            node_id: str,
-        ) -> list[tuple[str, tuple[str | None, ...], tuple[float | None, ...]]]:
-            return [
-                (n, nodes[n].binding, nodes[n].max_import_w)
-                for n in record.ancestors.get(node_id, (node_id,))
-                if n in nodes
-            ]
+        def in_force(node_id: str) -> list[tuple[str, str]]:
+            """Per step: the constraint field and the limit field (or ""), as line text."""
+            chain = [nodes[n] for n in record.ancestors.get(node_id, (node_id,)) if n in nodes]
+            texts = []
+            for k in range(grid.n_steps):
+                text, limit_text = 'constraint="none"', ""
+                for n in chain:
+                    binding = n.binding[k]
+                    if binding is not None:
+                        text = f'constraint="{escape_string(f"{n.node_id}:{binding}")}"'
+                        limit = n.max_import_w[k]
+                        if binding == "import" and limit is not None:
+                            limit_text = f",limit_w={format_float(float(limit))}"
+                        break
+                texts.append((text, limit_text))
+            return texts
 
-        def emit(kind: str, asset: str, node_id: str, k: int, p: Point) -> None:
-            constraint, limit_w = "none", None
-            for n, binding, max_import in chain_of[node_id]:
-                if binding[k] is not None:
-                    constraint = f"{n}:{binding[k]}"
-                    if binding[k] == "import":
-                        limit_w = max_import[k]
-                    break
-            p.tag(Tag.SITE, site).tag(Tag.ASSET_KIND, kind).tag(Tag.ASSET, asset)
-            p.field(Field.CONSTRAINT, constraint).field(Field.LIMIT_W, _opt_float(limit_w))
-            p.field(Field.PLAN_ID, plan_id)
-            self._emit(p, out)
+        def lines(
+            kind: str, asset: str, node_id: str, power: Sequence[float], soc: Sequence[str] | None
+        ) -> None:
+            prefix = f"plan,asset={escape_tag(asset)},asset_kind={kind},site={site} "
+            constraint = cache.get(node_id)
+            if constraint is None:
+                constraint = cache[node_id] = in_force(node_id)
+            for k, w in enumerate(power):
+                w = float(w)
+                if w - w != 0.0:  # not finite: Point leaves such a field out
+                    continue
+                binding, limit = constraint[k]
+                text = (
+                    f"{prefix}{binding},energy_wh={format_float(w * hours[k])}{limit},"
+                    f'plan_id="{plan_id}",power_w={format_float(w)}'
+                )
+                if soc is not None and soc[k]:
+                    text += f",soc_pct={soc[k]}"
+                out.append(f"{text} {starts[k]}")
 
+        cache: dict[str, list[tuple[str, str]]] = {}
         evse_nodes = {e.evse_id: e.node_id for e in problem.evses}
         units = {u.storage_id: u for u in problem.storage}
-        chain_of = {
-            n: chain(n) for n in {*evse_nodes.values(), *(u.node_id for u in units.values())}
-        }
         for evse_id, ep in plan.evses.items():
             node_id = evse_nodes.get(evse_id)
-            if node_id is None:
-                continue
-            for k, power in enumerate(ep.power_w):
-                p = Point(Measurement.PLAN).time(starts[k], self._wp)
-                p.field(Field.POWER_W, float(power))
-                p.field(Field.ENERGY_SETPOINT_WH, float(power) * hours[k])
-                emit("evse", evse_id, node_id, k, p)
+            if node_id is not None:
+                lines("evse", evse_id, node_id, ep.power_w, None)
         for storage_id, sp in plan.storage.items():
             unit = units.get(storage_id)
-            if unit is None:
-                continue
-            for k, power in enumerate(sp.power_w):
-                p = Point(Measurement.PLAN).time(starts[k], self._wp)
-                p.field(Field.POWER_W, float(power))
-                p.field(Field.ENERGY_SETPOINT_WH, float(power) * hours[k])
-                p.field(Field.SOC_PCT, 100.0 * sp.soc_wh[k] / unit.capacity_wh)
-                emit("storage", storage_id, unit.node_id, k, p)
+            if unit is not None:
+                soc = [100.0 * wh / unit.capacity_wh for wh in sp.soc_wh]
+                texts = [format_float(v) if v - v == 0.0 else "" for v in soc]
+                lines("storage", storage_id, unit.node_id, sp.power_w, texts)
 
     def _grid_constraint_set(self, record: GridConstraintSet, out: list[str]) -> None:
         """A created constraint: per limit a point at its start (``value``, ``active=true``)

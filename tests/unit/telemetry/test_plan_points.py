@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from csms.events import GridConstraintSet, PlanComputed
-from csms.telemetry.points import PointEncoder
+from csms.telemetry.points import PointEncoder, to_epoch
 from optimizer import Plan, Problem
 from optimizer.inputs import Evse, LimitNode, StorageUnit, Tariff
 from optimizer.plan import EvsePlan, NodePlan, StoragePlan
@@ -139,3 +140,45 @@ def test_a_cancelled_constraint_ends_when_cancelled() -> None:
     # cancelled before it began: off from its start
     early = _encode(_constraint("cancelled", T0 - timedelta(hours=1)))
     assert early[0] == tags + f' active=false,constraint_id="c1" {MS}'
+
+
+def test_plan_lines_are_what_point_writes() -> None:
+    """The plan lines are built without ``Point``: the same bytes for awkward ids and numbers."""
+    from influxdb_client.client.write.point import Point
+    from influxdb_client.domain.write_precision import WritePrecision
+
+    event = _plan_event()
+    watts = (1234.5678, 1e-7, 123456789.123, -0.0, 7e22, -2.5)
+    grid = TimeGrid.uniform(start=T0, step_s=300, n_steps=len(watts))
+    phase = Evse("x", "grid").phase
+    zeros = ((0.0, 0.0, 0.0),) * len(watts)
+    binding = (None, "import", "L2", "export", "import", None)
+    odd = "CP 1,=x/1"
+    plan = replace(
+        event.plan,
+        grid=grid,
+        evses={odd: EvsePlan(odd, phase, (None,) * len(watts), watts, watts)},
+        storage={},
+        nodes={
+            "grid": NodePlan("grid", watts, zeros, (3.3e4,) * len(watts), binding),
+            "panel": NodePlan("panel", watts, zeros, (None,) * len(watts), (None,) * len(watts)),
+        },
+    )
+    problem = replace(
+        event.problem,
+        grid=grid,
+        evses=(Evse(odd, "panel"),),
+        storage=(),
+        tariff=Tariff(import_price_per_kwh=(0.3,) * len(watts)),
+    )
+    record = replace(event, site_id="de pot", plan_id='p "7"', plan=plan, problem=problem)
+    expected = []
+    for k, w in enumerate(watts):
+        p = Point("plan").time(to_epoch(grid.step_start(k), "ms"), WritePrecision.MS)
+        p.tag("site", "de pot").tag("asset_kind", "evse").tag("asset", odd)
+        p.field("power_w", w).field("energy_wh", w * (300 / 3600.0))
+        p.field("constraint", f"grid:{binding[k]}" if binding[k] else "none")
+        p.field("limit_w", 3.3e4 if binding[k] == "import" else None)
+        p.field("plan_id", 'p "7"')
+        expected.append(p.to_line_protocol())
+    assert _encode(record) == expected
