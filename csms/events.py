@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from csms.domain import (
     BootInfo,
@@ -25,6 +26,9 @@ from csms.domain import (
     Transaction,
 )
 
+if TYPE_CHECKING:
+    from optimizer import Plan, Problem
+
 __all__ = [
     "ChargingLimitSent",
     "ConstraintsChanged",
@@ -32,9 +36,12 @@ __all__ = [
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
+    "GridConstraintSet",
     "HeartbeatReceived",
     "Listener",
+    "MeterValueUnreadable",
     "MeterValuesReceived",
+    "PlanComputed",
     "PlanUpdated",
     "SiteChanged",
     "SiteReadingsReceived",
@@ -109,6 +116,17 @@ class MeterValuesReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterValueUnreadable:
+    """A sampled value that is not a finite number (signed data, text, NaN): neither stored
+    nor in telemetry, which counts it (``not_a_number``). The station's answer is as usual."""
+
+    station_id: str
+    measurand: str | None
+    value: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class EVChargingNeedsReceived:
     station_id: str
     evse_id: int
@@ -160,6 +178,36 @@ class PlanUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanComputed:
+    """A site's new optimizer plan, whole (for telemetry's ``plan`` measurement): the plan,
+    the problem it solved (each EVSE's and storage unit's node, storage capacities) and every
+    node's chain of ancestors up to the root, where the constraint in force is looked up."""
+
+    site_id: str
+    plan_id: str
+    at: datetime
+    plan: Plan
+    problem: Problem
+    ancestors: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class GridConstraintSet:
+    """A grid operator's constraint as set (``change="created"``) or cancelled, with the
+    limits it sets: ``(kind, value, unit)`` such as ``("import_max", 50000.0, "W")``."""
+
+    site_id: str
+    node_id: str
+    constraint_id: str
+    source: str
+    change: str  # "created" or "cancelled"
+    limits: tuple[tuple[str, float, str], ...]
+    start: datetime
+    end: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StationNonCompliant:
     station_id: str
     evse_id: int
@@ -188,12 +236,15 @@ DomainEvent = (
     | TransactionUpdated
     | TransactionEnded
     | MeterValuesReceived
+    | MeterValueUnreadable
     | EVChargingNeedsReceived
     | ChargingLimitSent
     | SiteChanged
     | SiteReadingsReceived
     | ConstraintsChanged
     | PlanUpdated
+    | PlanComputed
+    | GridConstraintSet
     | StationNonCompliant
     | DepartureMissed
 )

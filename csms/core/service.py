@@ -29,6 +29,7 @@ from csms.domain import (
 from csms.events import (
     EventBus,
     HeartbeatReceived,
+    MeterValueUnreadable,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -186,6 +187,12 @@ class CentralSystem(SessionHandling):
         await self.seen(station_id, now)
         self.bus.publish(HeartbeatReceived(station_id, now))
         return now
+
+    def unreadable_sample(
+        self, station_id: str, *, measurand: str | None, value: object, at: datetime
+    ) -> None:
+        """A sampled value that is not a number: not stored; telemetry counts it."""
+        self.bus.publish(MeterValueUnreadable(station_id, measurand, str(value)[:100], at))
 
     async def seen(self, station_id: str, now: datetime | None = None) -> None:
         """Record liveness at most once per ``seen_write_interval_s``, in the background:

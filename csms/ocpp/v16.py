@@ -78,6 +78,9 @@ class V16Connection(OcppConnection):
                         sv["value"][:40],
                         sv.get("format", "Raw"),
                     )
+                    self.central.unreadable_sample(
+                        self.station_id, measurand=sv.get("measurand"), value=sv["value"], at=at
+                    )
                     continue
                 out.append(sample)
         return out

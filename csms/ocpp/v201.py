@@ -66,8 +66,12 @@ class V201Connection(OcppConnection):
                     location=sv.get("location"),
                     context=sv.get("context"),
                 )
-                if sample is not None:
-                    out.append(sample)
+                if sample is None:
+                    self.central.unreadable_sample(
+                        self.station_id, measurand=sv.get("measurand"), value=sv["value"], at=at
+                    )
+                    continue
+                out.append(sample)
         return out
 
     # -- from the station -----------------------------------------------------------------

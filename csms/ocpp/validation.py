@@ -50,6 +50,19 @@ _STRIP_IF_SCALAR = frozenset(
     }
 )
 _lock = threading.Lock()
+#: Sampled-value properties whose enumeration is not enforced (decision 0506): a station that
+#: sends an unknown or mis-cased measurand or unit gets its usual answer, its other samples
+#: are kept, and telemetry normalizes the spelling or counts the sample as rejected.
+_LENIENT = frozenset({"measurand", "unit"})
+
+
+def _lenient(schema: Any) -> Any:
+    """``schema`` without its ``enum`` (still a string; 2.0.1 refers to an enum type)."""
+    if isinstance(schema, dict) and str(schema.get("$ref", "")).endswith("EnumType"):
+        return {"type": "string"}
+    if isinstance(schema, dict) and "enum" in schema:
+        return {k: v for k, v in schema.items() if k != "enum"}
+    return schema
 
 
 def _schema_path(version: str, action: str, message_type: int) -> Path:
@@ -65,9 +78,12 @@ def _clean(schema: Any) -> Any:
     if isinstance(schema, dict):
         out: dict[str, Any] = {}
         for key, value in schema.items():
-            if key in ("properties", "definitions", "patternProperties") and isinstance(
-                value, dict
-            ):
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {
+                    name: _clean(_lenient(sub) if name in _LENIENT else sub)
+                    for name, sub in value.items()
+                }
+            elif key in ("definitions", "patternProperties") and isinstance(value, dict):
                 out[key] = {name: _clean(sub) for name, sub in value.items()}
             elif key in _STRIP_IF_SCALAR and not isinstance(value, dict | list):
                 continue

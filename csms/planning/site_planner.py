@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from csms.domain import ChargingLimit
 from csms.events import (
     DepartureMissed,
+    PlanComputed,
     PlanUpdated,
 )
 from csms.exceptions import CommandRejected, CsmsError
@@ -185,6 +186,16 @@ class SitePlanner:
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
         site = self.state.site
+        svc.bus.publish(
+            PlanComputed(
+                site_id=self.site_id,
+                plan_id=f"{self.site_id}@{now.strftime('%Y%m%dT%H%M%S.%fZ')}",
+                at=now,
+                plan=plan,
+                problem=built.problem,
+                ancestors={n.id: tuple(site.ancestors(n.id)) for n in site.nodes},
+            )
+        )
         # New limits go out within the current window; the renewal into the next one is a
         # second pass (:meth:`_carry_over`), so that the CSMS dying half-way through either
         # pass leaves no mix of states over a limit (decision 0602).

@@ -35,6 +35,7 @@ __all__ = [
     "GridConstraint",
     "NewConstraint",
     "NodeLimit",
+    "constraint_limits",
     "constraint_warnings",
     "current_warnings",
     "limits_in_force",
@@ -182,6 +183,35 @@ def limits_in_force(
         )
         out[node.id] = NodeLimit(node.id, final[0], final[1], final[2], binding)
     return out
+
+
+def constraint_limits(c: NewConstraint, site: Site | None) -> tuple[tuple[str, float, str], ...]:
+    """What ``c`` sets, as ``(kind, value, unit)`` for telemetry: ``import_max``,
+    ``export_max`` (W), ``phase_current_max`` (A), ``import_price`` (currency/kWh); a
+    ``reduce`` by a percentage is the import limit it leaves (``import_reduce_pct`` in
+    Percent when the node has no base import limit to take it from)."""
+    out: list[tuple[str, float, str]] = []
+    if c.kind == "cap":
+        if c.max_import_w is not None:
+            out.append(("import_max", c.max_import_w, "W"))
+        if c.max_export_w is not None:
+            out.append(("export_max", c.max_export_w, "W"))
+        if c.max_phase_current_a is not None:
+            out.append(("phase_current_max", c.max_phase_current_a, "A"))
+    elif c.kind == "reduce":
+        node = site.node(c.node_id) if site is not None else None
+        base = node.max_import_w if node is not None else None
+        cap = c.reduce_to_w
+        if cap is None and c.reduce_by_pct is not None and base is not None:
+            cap = base * (1 - c.reduce_by_pct / 100)
+        if cap is not None:
+            out.append(("import_max", cap, "W"))
+        elif c.reduce_by_pct is not None:
+            out.append(("import_reduce_pct", c.reduce_by_pct, "Percent"))
+    elif c.import_price_per_kwh is not None:
+        currency = site.tariff.currency if site is not None else "EUR"
+        out.append(("import_price", c.import_price_per_kwh, f"{currency}/kWh"))
+    return tuple(out)
 
 
 def price_in_force(site: Site, constraints: list[GridConstraint], at: datetime) -> float:

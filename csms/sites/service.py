@@ -25,11 +25,12 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from chargegrid.clock import Clock
-from csms.events import ConstraintsChanged, EventBus, SiteChanged
+from csms.events import ConstraintsChanged, EventBus, GridConstraintSet, SiteChanged
 from csms.sites.constraints import (
     GridConstraint,
     NewConstraint,
     NodeLimit,
+    constraint_limits,
     constraint_warnings,
     limits_in_force,
     price_in_force,
@@ -183,7 +184,26 @@ class SiteService:
             new.end.isoformat(),
         )
         self._bus.publish(ConstraintsChanged(site_id, constraint.id, "created", now))
+        self._publish_set(constraint, site, "created", now)
         return constraint, constraint_warnings(site, new)
+
+    def _publish_set(
+        self, c: GridConstraint, site: Site | None, change: str, now: datetime
+    ) -> None:
+        """The constraint with its limits, for telemetry (``grid_constraint``)."""
+        self._bus.publish(
+            GridConstraintSet(
+                site_id=c.site_id,
+                node_id=c.node_id,
+                constraint_id=c.id,
+                source=c.source,
+                change=change,
+                limits=constraint_limits(c, site),
+                start=c.start,
+                end=c.end,
+                at=now,
+            )
+        )
 
     async def get_constraint(self, constraint_id: str) -> GridConstraint:
         found = await self._repo.get_constraint(constraint_id)
@@ -219,6 +239,8 @@ class SiteService:
         cancelled = constraint.model_copy(update={"cancelled_at": now})
         await self._repo.put_constraint(cancelled)
         self._bus.publish(ConstraintsChanged(constraint.site_id, constraint.id, "cancelled", now))
+        found = await self._repo.get_site(constraint.site_id)
+        self._publish_set(cancelled, found[0] if found else None, "cancelled", now)
         return cancelled
 
     async def limits_in_force(

@@ -40,7 +40,7 @@ _SQL_AGG = {
     Aggregation.MAX: "max(num)",
     Aggregation.MIN: "min(num)",
     Aggregation.SUM: "sum(num)",
-    Aggregation.COUNT: "count(num)",
+    Aggregation.COUNT: "count(*)",
 }
 
 _SCHEMA = """
@@ -240,7 +240,9 @@ class EmbeddedStore:
         select = ", ".join([*group_cols, f"{bucket} AS bucket", value])
         if agg is Aggregation.LAST:
             select += ", max(time)"
-        where = ["measurement = ?", "field = ?", "time >= ?", "time < ?", "num IS NOT NULL"]
+        where = ["measurement = ?", "field = ?", "time >= ?", "time < ?"]
+        if agg is not Aggregation.COUNT:  # count() counts text values too, as InfluxQL does
+            where.append("num IS NOT NULL")
         params += [q.measurement, q.field, q.start_ns, q.stop_ns]
         for key, val in sorted(q.where.items()):
             where.append("json_extract(tags, '$.\"' || ? || '\"') = ?")

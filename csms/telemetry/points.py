@@ -21,8 +21,11 @@ from csms.domain import ChargingLimit, MeterSample
 from csms.events import (
     ChargingLimitSent,
     DomainEvent,
+    GridConstraintSet,
     HeartbeatReceived,
     MeterValuesReceived,
+    MeterValueUnreadable,
+    PlanComputed,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -31,7 +34,7 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import escape_string, escape_tag, meter_series
+from csms.telemetry.lineprotocol import escape_string, escape_tag, format_float, meter_series
 from csms.telemetry.normalize import (
     Reject,
     check_time,
@@ -110,6 +113,7 @@ class GridConstraintRecord:
     unit: str
     at: datetime
     reason: str | None = None
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +462,16 @@ class PointEncoder:
             self._emit(p, out)
         elif isinstance(record, ChargingLimitSent):
             self._limit(record.limit, record.accepted, record.at, now, out)
+        elif isinstance(record, MeterValueUnreadable):
+            self.on_reject(
+                Reject.NOT_A_NUMBER,
+                f"{record.station_id}: {record.measurand or 'Energy.Active.Import.Register'}"
+                f"={record.value!r}",
+            )
+        elif isinstance(record, PlanComputed):
+            self._plan_computed(record, out)
+        elif isinstance(record, GridConstraintSet):
+            self._grid_constraint_set(record, out)
         elif isinstance(record, PlanRecord):
             for step in record.steps:
                 p = self._point(Measurement.PLAN, step.start, now, check=False)
@@ -474,6 +488,7 @@ class PointEncoder:
             p = self._point(Measurement.GRID_CONSTRAINT, record.at, now, check=False)
             if p is not None:
                 p.tag(Tag.SITE, record.site).tag(Tag.KIND, record.kind).tag(Tag.UNIT, record.unit)
+                p.tag(Tag.NODE, record.node)
                 p.field(Field.VALUE, float(record.value)).field(Field.REASON, record.reason)
             self._emit(p, out)
         elif isinstance(record, StorageRecord):
@@ -494,6 +509,92 @@ class PointEncoder:
                 p.field(Field.LOAD_W, _opt_float(record.load_w))
             self._emit(p, out)
         # other events (EV charging needs, ...) carry nothing telemetry stores
+
+    def _plan_computed(self, record: PlanComputed, out: list[str]) -> None:
+        """One ``plan`` point per EVSE and storage unit and step, with the constraint in force:
+        the nearest node (the asset's own, then up to the root) whose limit binds in the step,
+        as ``node:import`` (``export``, ``L1``, ...), or ``none``.
+
+        A plan is EVSEs x steps points (96,000 for 1,000 EVSEs over a day), so the lines are
+        written directly, as ``Point`` writes them (a test compares the bytes), not through it.
+        """
+        plan, problem = record.plan, record.problem
+        grid = plan.grid
+        starts = [to_epoch(grid.step_start(k), self.precision) for k in range(grid.n_steps)]
+        hours = [d / 3600.0 for d in grid.step_durations_s]
+        nodes = plan.nodes
+        site = escape_tag(record.site_id)
+        plan_id = escape_string(record.plan_id)
+
+        def in_force(node_id: str) -> list[tuple[str, str]]:
+            """Per step: the constraint field and the limit field (or ""), as line text."""
+            chain = [nodes[n] for n in record.ancestors.get(node_id, (node_id,)) if n in nodes]
+            texts = []
+            for k in range(grid.n_steps):
+                text, limit_text = 'constraint="none"', ""
+                for n in chain:
+                    binding = n.binding[k]
+                    if binding is not None:
+                        text = f'constraint="{escape_string(f"{n.node_id}:{binding}")}"'
+                        limit = n.max_import_w[k]
+                        if binding == "import" and limit is not None:
+                            limit_text = f",limit_w={format_float(float(limit))}"
+                        break
+                texts.append((text, limit_text))
+            return texts
+
+        def lines(
+            kind: str, asset: str, node_id: str, power: Sequence[float], soc: Sequence[str] | None
+        ) -> None:
+            prefix = f"plan,asset={escape_tag(asset)},asset_kind={kind},site={site} "
+            constraint = cache.get(node_id)
+            if constraint is None:
+                constraint = cache[node_id] = in_force(node_id)
+            for k, w in enumerate(power):
+                w = float(w)
+                if w - w != 0.0:  # not finite: Point leaves such a field out
+                    continue
+                binding, limit = constraint[k]
+                text = (
+                    f"{prefix}{binding},energy_wh={format_float(w * hours[k])}{limit},"
+                    f'plan_id="{plan_id}",power_w={format_float(w)}'
+                )
+                if soc is not None and soc[k]:
+                    text += f",soc_pct={soc[k]}"
+                out.append(f"{text} {starts[k]}")
+
+        cache: dict[str, list[tuple[str, str]]] = {}
+        evse_nodes = {e.evse_id: e.node_id for e in problem.evses}
+        units = {u.storage_id: u for u in problem.storage}
+        for evse_id, ep in plan.evses.items():
+            node_id = evse_nodes.get(evse_id)
+            if node_id is not None:
+                lines("evse", evse_id, node_id, ep.power_w, None)
+        for storage_id, sp in plan.storage.items():
+            unit = units.get(storage_id)
+            if unit is not None:
+                soc = [100.0 * wh / unit.capacity_wh for wh in sp.soc_wh]
+                texts = [format_float(v) if v - v == 0.0 else "" for v in soc]
+                lines("storage", storage_id, unit.node_id, sp.power_w, texts)
+
+    def _grid_constraint_set(self, record: GridConstraintSet, out: list[str]) -> None:
+        """A created constraint: per limit a point at its start (``value``, ``active=true``)
+        and one at its end (``active=false``); a cancelled one: ``active=false`` from the
+        cancellation on (at its start when cancelled before it began)."""
+        stamps: tuple[tuple[datetime, bool], ...]
+        if record.change == "created":
+            stamps = ((record.start, True), (record.end, False))
+        else:
+            stamps = ((min(max(record.at, record.start), record.end), False),)
+        for kind, value, unit in record.limits:
+            for at, active in stamps:
+                p = Point(Measurement.GRID_CONSTRAINT).time(to_epoch(at, self.precision), self._wp)
+                p.tag(Tag.SITE, record.site_id).tag(Tag.NODE, record.node_id)
+                p.tag(Tag.KIND, kind).tag(Tag.UNIT, unit)
+                if active:
+                    p.field(Field.VALUE, float(value)).field(Field.REASON, record.source)
+                p.field(Field.ACTIVE, active).field(Field.CONSTRAINT_ID, record.constraint_id)
+                self._emit(p, out)
 
     def _limit(
         self, limit: ChargingLimit, accepted: bool, at: datetime, now: int, out: list[str]

@@ -107,12 +107,20 @@ class TelemetryRecorder:
         at: datetime,
         reason: str | None = None,
         site: str | None = None,
+        node: str | None = None,
     ) -> None:
-        """A grid constraint set by an operator (``kind`` e.g. ``import_max``, ``export_max``,
-        ``feeder_max``, ``price``)."""
+        """A grid constraint (``kind`` e.g. ``import_max``, ``export_max``, ``import_price``)
+        on ``node`` of the site's limit tree. The CSMS's own constraints are written from the
+        site service's ``GridConstraintSet`` events; this is for limits from elsewhere."""
         self._put(
             GridConstraintRecord(
-                site=site or self.site, kind=kind, value=value, unit=unit, at=at, reason=reason
+                site=site or self.site,
+                kind=kind,
+                value=value,
+                unit=unit,
+                at=at,
+                reason=reason,
+                node=node,
             )
         )
 

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Bumped when a measurement, tag or field changes meaning or type (see the schema page).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Measurement:
@@ -56,6 +56,7 @@ class Tag:
     ASSET_KIND = "asset_kind"
     ASSET = "asset"
     KIND = "kind"
+    NODE = "node"
     STORAGE = "storage"
 
 
@@ -89,6 +90,9 @@ class Field:
     ENERGY_SETPOINT_WH = "energy_wh"
     CONSTRAINT = "constraint"
     PLAN_ID = "plan_id"
+    LIMIT_W = "limit_w"
+    ACTIVE = "active"
+    CONSTRAINT_ID = "constraint_id"
     SOC_PCT = "soc_pct"
     SETPOINT_W = "setpoint_w"
     IMPORT_W = "import_w"
@@ -143,11 +147,18 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     Measurement.PLAN: (
         (Tag.ASSET, Tag.ASSET_KIND, Tag.SITE),
-        (Field.POWER_W, Field.ENERGY_SETPOINT_WH, Field.SOC_PCT, Field.CONSTRAINT, Field.PLAN_ID),
+        (
+            Field.POWER_W,
+            Field.ENERGY_SETPOINT_WH,
+            Field.SOC_PCT,
+            Field.CONSTRAINT,
+            Field.LIMIT_W,
+            Field.PLAN_ID,
+        ),
     ),
     Measurement.GRID_CONSTRAINT: (
-        (Tag.KIND, Tag.SITE, Tag.UNIT),
-        (Field.VALUE, Field.REASON),
+        (Tag.KIND, Tag.NODE, Tag.SITE, Tag.UNIT),
+        (Field.VALUE, Field.REASON, Field.ACTIVE, Field.CONSTRAINT_ID),
     ),
     Measurement.STORAGE: (
         (Tag.SITE, Tag.STORAGE),
@@ -182,6 +193,7 @@ def expected_series(
     sites: int = 100,
     storage_units_per_site: int = 2,
     grid_constraint_kinds: int = 4,
+    constrained_nodes_per_site: int = 1,
 ) -> SeriesEstimate:
     """The series count of the schema for a fleet.
 
@@ -202,7 +214,7 @@ def expected_series(
             Measurement.CONNECTION: stations * 4,
             Measurement.CHARGING_LIMIT: (evses + stations) * limit_purposes,
             Measurement.PLAN: evses + storage_units,
-            Measurement.GRID_CONSTRAINT: sites * grid_constraint_kinds,
+            Measurement.GRID_CONSTRAINT: sites * constrained_nodes_per_site * grid_constraint_kinds,
             Measurement.STORAGE: storage_units,
             Measurement.SITE: sites,
         }

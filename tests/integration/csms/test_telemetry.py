@@ -14,7 +14,7 @@ from ocpp.v16 import call
 from chargegrid.clock import ManualClock
 from csms.app import Csms
 from csms.config import Settings
-from csms.domain import IdToken
+from csms.domain import ChargingLimit, ChargingRateUnit, IdToken
 from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from csms.telemetry import Aggregation, TelemetryQuery
@@ -169,3 +169,104 @@ def _files(root: Path) -> list[str]:
     return sorted(
         str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "-" not in p.suffix
     )
+
+
+async def test_every_station_side_measurement_is_written_by_the_running_csms(
+    clock: ManualClock, tmp_path: Path
+) -> None:
+    """Status and errors, connection events (connected, booted, heartbeat, disconnected),
+    transactions, meter samples and limits sent, each as the schema says, from one station."""
+    settings = _settings(
+        "memory://",
+        embedded_path=tmp_path / "telemetry.sqlite3",
+        outbox_path=tmp_path / "outbox.sqlite3",
+    )
+    async with Csms(settings, clock=clock, store=await _store()) as csms:
+        telemetry = csms.telemetry
+        assert telemetry is not None
+        async with connect_station(csms.url, "CP16", password=PASSWORD) as cp:
+            await cp.call(
+                call.BootNotification(charge_point_vendor="Acme", charge_point_model="AC22")
+            )
+            await cp.call(call.Heartbeat())
+            await cp.call(
+                call.StatusNotification(
+                    connector_id=1,
+                    error_code="GroundFailure",
+                    status="Faulted",
+                    info="RCD tripped",
+                    timestamp=_ts(0.5),
+                )
+            )
+            await csms.commands.set_charging_profile(
+                ChargingLimit(
+                    station_id="CP16",
+                    evse_id=1,
+                    unit=ChargingRateUnit.AMPERE,
+                    schedule=((0, 16.0, 3), (600, 10.0, 3)),
+                    purpose="TxDefaultProfile",
+                    start_at=START,
+                )
+            )
+        await _one_session(csms)  # a second connection: transaction and meter values
+        await _flush(csms)
+        lines = {
+            measurement: await telemetry.aquery(
+                TelemetryQuery(
+                    measurement=measurement,
+                    field=field,
+                    start=START - timedelta(days=1),
+                    stop=clock.now() + timedelta(days=1),
+                    aggregation=Aggregation.COUNT,
+                    group_by=group_by,
+                )
+            )
+            for measurement, field, group_by in (
+                ("status", "status", ("station", "evse", "connector")),
+                ("connection", "value", ("event",)),
+                ("transaction", "transaction_id", ("event",)),
+                ("meter", "value", ("measurand",)),
+                ("charging_limit", "limit", ("purpose", "unit", "evse")),
+            )
+        }
+        faulted = await telemetry.aquery(
+            TelemetryQuery(
+                measurement="status",
+                field="error_code",
+                start=START,
+                stop=START + timedelta(minutes=1),
+                aggregation=Aggregation.COUNT,
+                group_by=("connector",),
+            )
+        )
+        limits = await telemetry.aquery(
+            TelemetryQuery(
+                measurement="charging_limit",
+                field="limit",
+                start=START,
+                stop=START + timedelta(hours=1),
+                aggregation=Aggregation.MAX,
+                window_s=600,
+            )
+        )
+
+    def counts(measurement: str) -> dict[tuple[str, ...], float]:
+        return {tuple(s.tags.values()): s.points[0][1] for s in lines[measurement]}
+
+    assert counts("status") == {("CP16", "1", "1"): 1.0}
+    assert [(s.tags, s.points[0][1]) for s in faulted] == [({"connector": "1"}, 1.0)]
+    assert counts("connection") == {
+        ("booted",): 1.0,
+        # two connections at the same (manual) clock time: the same point, written twice
+        ("connected",): 1.0,
+        ("disconnected",): 1.0,
+        ("heartbeat",): 1.0,
+    }
+    assert counts("transaction") == {("ended",): 1.0, ("started",): 1.0}
+    assert counts("meter") == {
+        ("Current.Import",): 2.0,
+        ("Energy.Active.Import.Register",): 2.0,
+        ("Power.Active.Import",): 2.0,
+    }
+    assert counts("charging_limit") == {("TxDefaultProfile", "A", "1"): 2.0}
+    assert [v for _, v in limits[0].points] == [16.0, 10.0]

@@ -177,5 +177,80 @@ def test_influxql_and_embedded_give_the_same_numbers(
         assert expected, spec
         checked += 1
     assert checked == len(QUERIES) == 54
+
+    # count() counts a string field's values as InfluxQL does (status reports, every 30 s)
+    start_ms = int(base.timestamp() * 1000)
+    status = [
+        f"status,connector=1,evse=1,station=CP{s:04d} "
+        f'status="{("Available", "Charging")[k % 2]}" {start_ms + 30_000 * k + s}'
+        for k in range(20)
+        for s in range(3)
+    ]
+    writer = InfluxV1Sink(influxd.url, database=db)
+    writer.write(status)
+    writer.close()
+    embedded.write(status)
+    for window in (None, 60):
+        q = TelemetryQuery(
+            measurement="status",
+            field="status",
+            start=base,
+            stop=base + timedelta(minutes=10),
+            aggregation=Aggregation.COUNT,
+            window_s=window,
+            group_by=("station",),
+        )
+        expected = influx.query(q)
+        assert expected and embedded.query(q) == expected, window
     influx.close()
     embedded.close()
+
+
+def test_plans_and_grid_constraints_are_accepted_and_queryable(
+    influxd: ServerProcess, tmp_path: Path
+) -> None:
+    """The ``plan`` and ``grid_constraint`` lines as InfluxDB 1.x takes them, and the queries
+    the schema page suggests: one plan by its ``plan_id``, a constraint while it is active."""
+    from tests.unit.telemetry.test_plan_points import MS, _constraint, _plan_event
+
+    db = unique_db()
+    telemetry = open_telemetry(
+        TelemetrySettings(
+            url=influxd.url,
+            database=db,
+            outbox_path=tmp_path / "outbox.sqlite3",
+            batch_interval_s=0.05,
+        )
+    )
+    bus = EventBus()
+    telemetry.recorder.attach(bus)
+    telemetry.start()
+    plan = _plan_event()
+    bus.publish(plan)
+    created = _constraint("created", plan.at)
+    bus.publish(created)
+    assert telemetry.pipeline.flush(timeout_s=10)
+    telemetry.close()
+    assert telemetry.stats.points_written == 6 + 4
+    assert telemetry.stats.points_server_rejected == 0
+
+    rows = influxql(
+        influxd.url,
+        db,
+        "SELECT power_w, \"constraint\", limit_w FROM plan WHERE plan_id = 'depot@1' "
+        "AND asset_kind = 'evse' GROUP BY asset",
+    )
+    got = {s["tags"]["asset"]: [r[1:] for r in s["values"]] for s in rows["results"][0]["series"]}
+    assert got == {
+        "CP1/1": [[11000, "panel:import", 11000], [4000, "grid:import", 20000]],
+        "CP2/1": [[0, "none", None], [6000, "grid:import", 20000]],
+    }
+    active = influxql(
+        influxd.url,
+        db,
+        "SELECT value, active FROM grid_constraint WHERE kind = 'import_max' AND node = 'feeder-1'",
+    )
+    assert [r for r in active["results"][0]["series"][0]["values"]] == [
+        [MS, 50000, True],
+        [MS + 7_200_000, None, False],
+    ]

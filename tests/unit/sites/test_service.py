@@ -11,7 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from chargegrid.clock import ManualClock
-from csms.events import ConstraintsChanged, DomainEvent, EventBus, SiteChanged
+from csms.events import (
+    ConstraintsChanged,
+    DomainEvent,
+    EventBus,
+    GridConstraintSet,
+    SiteChanged,
+)
 from csms.sites import (
     ConstraintNotFound,
     InvalidConstraint,
@@ -29,7 +35,7 @@ from csms.sites import (
     parse_site_text,
     repository_for,
 )
-from csms.sites.constraints import constraint_warnings, current_warnings
+from csms.sites.constraints import constraint_limits, constraint_warnings, current_warnings
 from csms.sites.model import Site
 from csms.store import MemoryStore, SqlStore
 from tests.integration.store.conftest import _temporary_database
@@ -209,6 +215,33 @@ async def test_constraints_combine_to_the_strictest(h: Harness, depot: Site) -> 
         ConstraintsChanged("depot", b.id, "created", T0),
         ConstraintsChanged("depot", dr.id, "created", T0),
         ConstraintsChanged("depot", b.id, "cancelled", T0),
+    ]
+    # with the limits they set, for telemetry (a reduce by 50 % of feeder-a's 60 kW: 30 kW)
+    assert [
+        (e.constraint_id, e.node_id, e.source, e.change, e.limits, e.start, e.end)
+        for e in h.events
+        if isinstance(e, GridConstraintSet)
+    ] == [
+        (
+            a.id,
+            "grid",
+            "dso",
+            "created",
+            (("import_max", 100_000.0, "W"),),
+            T0,
+            T0 + timedelta(hours=4),
+        ),
+        (b.id, "grid", "tso", "created", (("import_max", 80_000.0, "W"),), b.start, b.end),
+        (
+            dr.id,
+            "feeder-a",
+            "operator",
+            "created",
+            (("import_max", 30_000.0, "W"),),
+            dr.start,
+            dr.end,
+        ),
+        (b.id, "grid", "tso", "cancelled", (("import_max", 80_000.0, "W"),), b.start, b.end),
     ]
 
 
@@ -401,3 +434,25 @@ async def test_an_evse_node_holds_one_evse_and_no_nodes(h: Harness, depot: Site)
     below = site.model_copy(update={"nodes": (*site.nodes, SiteNode(id="sub", parent="CP2-1"))})
     with pytest.raises(InvalidSite, match="evse node 'CP2-1' has nodes below it: 'sub'"):
         await h.sites.apply(below)
+
+
+def test_constraint_limits_name_every_limit_with_its_unit(depot: Site) -> None:
+    def limits(**kw: object) -> tuple[tuple[str, float, str], ...]:
+        new = NewConstraint(start=T0, end=T0 + timedelta(hours=1), **kw)  # type: ignore[arg-type]
+        return constraint_limits(new, depot)
+
+    assert limits(node_id="grid", max_import_w=1.0, max_export_w=2.0, max_phase_current_a=3.0) == (
+        ("import_max", 1.0, "W"),
+        ("export_max", 2.0, "W"),
+        ("phase_current_max", 3.0, "A"),
+    )
+    assert limits(node_id="grid", kind="reduce", reduce_to_w=5000.0) == (
+        ("import_max", 5000.0, "W"),
+    )
+    assert limits(node_id="grid", kind="price", import_price_per_kwh=0.4) == (
+        ("import_price", 0.4, "EUR/kWh"),
+    )
+    no_base = NewConstraint(
+        node_id="x", kind="reduce", reduce_by_pct=20, start=T0, end=T0 + timedelta(hours=1)
+    )
+    assert constraint_limits(no_base, None) == (("import_reduce_pct", 20.0, "Percent"),)

@@ -14,7 +14,7 @@ from csms.telemetry.points import to_epoch
 def test_series(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["telemetry", "series"]) == 0
     out = capsys.readouterr().out
-    assert "schema version 1" in out
+    assert "schema version 2" in out
     assert out.splitlines()[-1].split() == ["total", "400,900"]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -177,7 +178,10 @@ def test_bad_input_and_full_buffers_are_counted(tmp_path: Path) -> None:
     assert pipe.stats.points_written == 2
 
 
-def test_a_full_outbox_drops_oldest_and_counts(tmp_path: Path) -> None:
+def test_a_full_outbox_drops_oldest_and_counts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="csms.telemetry")
     line_bytes = len("meter,connector=1,evse=1,measurand=Power.Active.Import,station=CP1,unit=W")
     outbox = Outbox(tmp_path / "o", max_bytes=(line_bytes + 30) * 10)
     pipe = _pipeline(
@@ -189,6 +193,12 @@ def test_a_full_outbox_drops_oldest_and_counts(tmp_path: Path) -> None:
     assert 0 < outbox.depth <= 10
     assert pipe.stats.dropped["outbox_full"] == 100 - outbox.depth
     assert _values([line for _, line in outbox.peek(100)]) == list(range(100 - outbox.depth, 100))
+    dropped = 100 - outbox.depth
+    assert any(
+        "telemetry outbox full" in r.getMessage()
+        and f"({dropped} since last report)" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
     pipe.close(timeout_s=0)
 
 

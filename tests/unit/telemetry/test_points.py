@@ -166,6 +166,7 @@ def test_planner_and_site_records() -> None:
             ),
         ),
         GridConstraintRecord("s1", "import_max", 50000.0, "W", T0, reason="DSO"),
+        GridConstraintRecord("s1", "export_max", 0.0, "W", T0, node="feeder"),
         StorageRecord("s1", "B1", T0, soc_pct=55.5, setpoint_w=-3000.0),
         SiteRecord("s1", T0, import_w=12000.0, pv_w=3000.0),
     )
@@ -179,6 +180,7 @@ def test_planner_and_site_records() -> None:
         f'plan,asset=CP1/1,asset_kind=evse,site=s1 constraint="none",plan_id="p7",'
         f"power_w=0 {MS + 900_000}",
         f'grid_constraint,kind=import_max,site=s1,unit=W reason="DSO",value=50000 {MS}',
+        f"grid_constraint,kind=export_max,node=feeder,site=s1,unit=W value=0 {MS}",
         f"storage,site=s1,storage=B1 setpoint_w=-3000,soc_pct=55.5 {MS}",
         f"site,site=s1 import_w=12000,pv_w=3000 {MS}",
     ]
