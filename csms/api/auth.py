@@ -72,6 +72,7 @@ class Permission(enum.StrEnum):
     EVENTS_READ = "events:read"
     WEBHOOKS = "webhooks:manage"
     AUDIT_READ = "audit:read"
+    READINGS_WRITE = "readings:write"
 
 
 _P = Permission
@@ -80,7 +81,14 @@ _SITE_READ = {_P.SITES_READ, _P.CONSTRAINTS_READ, _P.PLANS_READ, _P.TARIFFS_READ
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.GRID_OPERATOR: frozenset(
-        _SITE_READ | {_P.SITES_WRITE, _P.CONSTRAINTS_WRITE, _P.EVENTS_READ, _P.AUDIT_READ}
+        _SITE_READ
+        | {
+            _P.SITES_WRITE,
+            _P.CONSTRAINTS_WRITE,
+            _P.READINGS_WRITE,
+            _P.EVENTS_READ,
+            _P.AUDIT_READ,
+        }
     ),
     Role.FLEET_MANAGER: frozenset(
         _SITE_READ

@@ -37,6 +37,10 @@ __all__ = [
     "PlanOut",
     "PlanStepOut",
     "PlanStorageOut",
+    "PvForecastIn",
+    "PvReadingIn",
+    "ReadingsIn",
+    "ReadingsOut",
     "RemoteStart",
     "RemoteStop",
     "Reset",
@@ -46,6 +50,7 @@ __all__ = [
     "StationIn",
     "StationOut",
     "StationPatch",
+    "StorageReadingIn",
     "TransactionOut",
     "TriggerMessage",
     "UnlockConnector",
@@ -460,6 +465,77 @@ class PlanOut(BaseModel):
     limits: list[NodeLimitOut] = Field(
         description="limits in force now, with the grid constraints that bind"
     )
+
+
+# -- site readings (PV and storage, from the site's energy management) -------------------
+Watts = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+AssetId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class PvForecastIn(_In):
+    start: datetime
+    end: datetime
+    power_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _window(self) -> PvForecastIn:
+        _aware_fields(self, "start", "end")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PvReadingIn(_In):
+    pv_id: AssetId
+    power_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
+        description="AC power the plant produces now"
+    )
+    at: datetime | None = Field(default=None, description="when it was measured; null: now")
+    forecast: list[PvForecastIn] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="power expected ahead, in windows that do not overlap",
+    )
+
+    @model_validator(mode="after")
+    def _forecast(self) -> PvReadingIn:
+        _aware_fields(self, "at")
+        windows = sorted(self.forecast, key=lambda f: f.start)
+        for a, b in itertools.pairwise(windows):
+            if b.start < a.end:
+                raise ValueError(f"forecast windows overlap at {b.start.isoformat()}")
+        self.forecast = windows
+        return self
+
+
+class StorageReadingIn(_In):
+    storage_id: AssetId
+    power_w: Watts = Field(description="AC power: positive charging (drawn from the site)")
+    soc_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    at: datetime | None = Field(default=None, description="when it was measured; null: now")
+
+    @model_validator(mode="after")
+    def _at(self) -> StorageReadingIn:
+        _aware_fields(self, "at")
+        return self
+
+
+class ReadingsIn(_In):
+    pv: list[PvReadingIn] = Field(default_factory=list, max_length=1000)
+    storage: list[StorageReadingIn] = Field(default_factory=list, max_length=1000)
+
+
+class ReadingsOut(BaseModel):
+    pv: int = Field(description="PV readings taken")
+    storage: int = Field(description="storage readings taken")
+    at: datetime
+
+
+def _aware_fields(model: BaseModel, *names: str) -> None:
+    for name in names:
+        value = getattr(model, name)
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"{name} must include a time zone offset")
 
 
 class EvsePowerOut(BaseModel):

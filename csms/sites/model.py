@@ -148,8 +148,8 @@ class SessionDefaults(_Model):
     The vehicles, where they are known (a fleet's vans): ``max_power_w`` is what their
     onboard charger takes, and ``battery_wh`` their usable capacity. With a capacity the
     planner models the taper: above ``taper_soc_pct`` an EV takes linearly less (none at
-    full), but never less than ``taper_floor_pct`` of its maximum. Where the EV reports no state of charge (AC),
-    the session's energy is taken to end at ``charge_to_pct``.
+    full), but never less than ``taper_floor_pct`` of its maximum. Where the EV reports no
+    state of charge (AC), the session's energy is taken to end at ``charge_to_pct``.
     """
 
     energy_wh: float = Field(default=20_000.0, ge=0)

@@ -26,6 +26,7 @@ from csms.events import (
     MeterValuesReceived,
     MeterValueUnreadable,
     PlanComputed,
+    SiteReadingsReceived,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -491,6 +492,19 @@ class PointEncoder:
                 p.tag(Tag.NODE, record.node)
                 p.field(Field.VALUE, float(record.value)).field(Field.REASON, record.reason)
             self._emit(p, out)
+        elif isinstance(record, SiteReadingsReceived):
+            for unit in record.storage:
+                self._other(
+                    StorageRecord(
+                        record.site_id, unit.storage_id, unit.at, unit.soc_pct, None, unit.power_w
+                    ),
+                    now,
+                    out,
+                )
+            if record.pv:
+                at = max(pv.at for pv in record.pv)
+                pv_w = sum(pv.power_w for pv in record.pv)
+                self._other(SiteRecord(record.site_id, at, pv_w=pv_w), now, out)
         elif isinstance(record, StorageRecord):
             p = self._point(Measurement.STORAGE, record.at, now)
             if p is not None:

@@ -25,9 +25,13 @@ from csms.api.models import (
     PlanOut,
     PlanStepOut,
     PlanStorageOut,
+    ReadingsIn,
+    ReadingsOut,
     SitePowerOut,
 )
 from csms.api.services import ApiServices
+from csms.domain import PvReading, StorageReading
+from csms.events import SiteReadingsReceived
 from csms.sites import (
     ApplyResult,
     GridConstraint,
@@ -273,6 +277,56 @@ async def power(services: Services, who: Caller, site_id: SiteId) -> SitePowerOu
         ],
         evses=evses,
     )
+
+
+# -- readings ---------------------------------------------------------------------------
+#: how far ahead of the CSMS's clock a reading's time may be (clocks differ a little)
+READINGS_SKEW_S = 60.0
+
+
+@router.post(
+    "/sites/{site_id}/readings", response_model=ReadingsOut, status_code=202, responses=_404
+)
+async def post_readings(
+    services: Services, who: Caller, site_id: SiteId, body: ReadingsIn
+) -> ReadingsOut:
+    """PV production (with an optional forecast) and storage units' state, from the site's
+    energy management. The planner counts on fresh PV readings and accounts for storage at
+    its charging power (decision 0608); a big change re-plans at once. Telemetry records
+    them. A reading older than the last one of its asset is ignored."""
+    who.require(Permission.READINGS_WRITE, site_id)
+    site = await _service(services).get_site(site_id)
+    now = services.now()
+    pv_ids = {a.id for a in site.pv}
+    storage_ids = {a.id for a in site.storage}
+
+    def at_of(where: tuple[str | int, ...], at: datetime | None) -> datetime:
+        if at is None:
+            return now
+        if (at - now).total_seconds() > READINGS_SKEW_S:
+            raise InvalidField((*where, "at"), f"{at.isoformat()} is in the future")
+        return at
+
+    pv = []
+    for i, r in enumerate(body.pv):
+        if r.pv_id not in pv_ids:
+            raise InvalidField(
+                ("body", "pv", i, "pv_id"), f"site {site_id!r} has no PV {r.pv_id!r}"
+            )
+        forecast = tuple((f.start, f.end, f.power_w) for f in r.forecast)
+        pv.append(PvReading(r.pv_id, at_of(("body", "pv", i), r.at), r.power_w, forecast))
+    storage = []
+    for i, u in enumerate(body.storage):
+        if u.storage_id not in storage_ids:
+            raise InvalidField(
+                ("body", "storage", i, "storage_id"),
+                f"site {site_id!r} has no storage unit {u.storage_id!r}",
+            )
+        at = at_of(("body", "storage", i), u.at)
+        storage.append(StorageReading(u.storage_id, at, u.soc_pct, u.power_w))
+    if pv or storage:
+        services.csms.bus.publish(SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now))
+    return ReadingsOut(pv=len(pv), storage=len(storage), at=now)
 
 
 # -- tariff -----------------------------------------------------------------------------

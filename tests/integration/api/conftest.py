@@ -12,13 +12,14 @@ from chargegrid.clock import Clock, ManualClock
 from csms.api import ApiServer, ApiServices, Role, TokenService
 from csms.app import Csms
 from csms.config import Settings
-from csms.sites import NodeKind, Site, SiteEvse, SiteNode, SiteStation
+from csms.sites import NodeKind, PvAsset, Site, SiteEvse, SiteNode, SiteStation, StorageAsset
 from csms.store import MemoryStore, Store
 from csms.store.base import StationRecord
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
-#: depot: grid 100 kW > feeder-a 50 kW > CP1, CP2 (two 3-phase 32 A EVSEs each)
+#: depot: grid 100 kW > feeder-a 50 kW > CP1, CP2 (two 3-phase 32 A EVSEs each); a PV
+#: roof on the feeder and a battery at the grid connection
 SITES = (
     Site(
         id="depot",
@@ -29,6 +30,16 @@ SITES = (
         stations=tuple(
             SiteStation(id=sid, node="feeder-a", evses=(SiteEvse(id=1), SiteEvse(id=2)))
             for sid in ("CP1", "CP2")
+        ),
+        pv=(PvAsset(id="roof", node="feeder-a", peak_w=30_000.0),),
+        storage=(
+            StorageAsset(
+                id="bess",
+                node="grid",
+                capacity_wh=60_000.0,
+                max_charge_w=20_000.0,
+                max_discharge_w=20_000.0,
+            ),
         ),
     ),
     Site(

@@ -120,6 +120,14 @@ FAMILIES: dict[str, tuple[Call, set[str]]] = {
         Call("POST", f"{P}/webhooks", body={"url": "http://127.0.0.1:9/hook"}),
         {"admin"},
     ),
+    "readings": (
+        Call(
+            "POST",
+            f"{P}/sites/depot/readings",
+            body={"pv": [{"pv_id": "roof", "power_w": 5000}]},
+        ),
+        {"admin", "grid_operator"},
+    ),
     "me": (Call("GET", f"{P}/me"), set(ROLES_ALL)),
     "metrics": (Call("GET", "/metrics"), set(ROLES_ALL)),
 }
@@ -147,7 +155,7 @@ async def send(client: httpx.AsyncClient, call: Call) -> int:
 
 
 def ok_status(call: Call) -> int:
-    if call.path.endswith("/commands"):
+    if call.path.endswith(("/commands", "/readings")):
         return 202
     return 201 if call.method == "POST" else 200
 

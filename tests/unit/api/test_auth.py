@@ -28,6 +28,7 @@ def test_role_permissions() -> None:
         p.SITES_WRITE,
         p.CONSTRAINTS_READ,
         p.CONSTRAINTS_WRITE,
+        p.READINGS_WRITE,
         p.PLANS_READ,
         p.TARIFFS_READ,
         p.EVENTS_READ,

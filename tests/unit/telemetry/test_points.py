@@ -276,3 +276,23 @@ def test_status_and_heartbeat_lines_are_what_point_makes(precision: str) -> None
         HeartbeatReceived("CP1", late),
     )
     assert lines == [] and [r for r, _ in rejects] == [Reject.TIMESTAMP_PAST] * 2
+
+
+def test_site_readings_become_storage_and_site_points() -> None:
+    from csms.domain import PvReading, StorageReading
+    from csms.events import SiteReadingsReceived
+
+    lines, _ = _encode(
+        SiteReadingsReceived(
+            "s1",
+            (PvReading("roof", T0, 3000.0), PvReading("shed", T0, 1500.5)),
+            (StorageReading("B1", T0, 55.5, -2000.0), StorageReading("B2", T0, None, 800.0)),
+            T0,
+        ),
+        SiteReadingsReceived("s1", (), (), T0),  # nothing read: nothing written
+    )
+    assert lines == [
+        f"storage,site=s1,storage=B1 power_w=-2000,soc_pct=55.5 {MS}",
+        f"storage,site=s1,storage=B2 power_w=800 {MS}",
+        f"site,site=s1 pv_w=4500.5 {MS}",
+    ]
