@@ -21,11 +21,13 @@ from typing import Any
 from chargegrid.charging_profiles import (
     ChargingProfile,
     CompositeSchedule,
+    Limit,
     ProfilePurpose,
     RateUnit,
     composite_schedule,
     limit_at,
     next_change,
+    to_unit,
 )
 from simulators.config import StationSpec, check_config, default_config
 from simulators.connector import Connector, SessionRecord
@@ -368,6 +370,8 @@ class Station:
             self.profiles.station_wide(), now, unit=RateUnit.W, voltage_v=_STATION_VOLTAGE_V
         )
         shares = share_w(demands, None if station is None else station.limit)
+        if station is not None and station.source_unit is RateUnit.A:
+            shares = self._share_phase_current(shares, station)
         out: list[Outgoing] = []
         for cid, power in shares.items():
             c = self.connectors[cid]
@@ -382,6 +386,28 @@ class Station:
                 status = ConnectorStatus.CHARGING
             out += self._status(c, status, now)
         return out
+
+    def _share_phase_current(self, shares_w: dict[int, float], station: Limit) -> dict[int, float]:
+        """A station maximum set in A caps the current on each phase of the supply. Single-phase
+        connectors all hang on L1 (no phase rotation), three-phase ones load every phase
+        equally, so L1 carries the sum of every connector's per-phase current: water-fill that
+        sum under the limit. A DC connector counts as a balanced three-phase load at 230 V."""
+        cap_a = to_unit(
+            station.limit,
+            from_unit=RateUnit.W,
+            to=RateUnit.A,
+            number_phases=station.number_phases,
+            voltage_v=_STATION_VOLTAGE_V,
+        )
+        per_volt_amp: dict[int, float] = {}
+        for cid in shares_w:
+            c = self.connectors[cid]
+            if c.spec.dc:
+                per_volt_amp[cid] = _STATION_VOLTAGE_V * 3
+            else:
+                per_volt_amp[cid] = c.spec.voltage_v * c.phases_used()
+        amps = share_w({cid: w / per_volt_amp[cid] for cid, w in shares_w.items()}, cap_a)
+        return {cid: a * per_volt_amp[cid] for cid, a in amps.items()}
 
     def _sample(
         self, c: Connector, now: datetime, *, context: str = "Sample.Periodic"

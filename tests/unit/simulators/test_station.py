@@ -221,6 +221,62 @@ def test_change_availability_and_configuration() -> None:
     assert st.set_config("Nope", "1") == "NotSupported"
 
 
+def _station_max(unit: str, limit: float) -> Any:
+    return parse_profile(
+        {
+            "chargingProfileId": 7,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "ChargePointMaxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+            },
+        }
+    )
+
+
+def _charging(*connectors: ConnectorSpec, phases: int = 3) -> Station:
+    spec = StationSpec(station_id="S", connectors=connectors)
+    cars = [(i, ev(ev_id=f"EV-{i}", phases=phases)) for i in range(1, len(connectors) + 1)]
+    st = Station(spec, now=T0, sessions=cars)
+    st.step(minutes(1))
+    for i in range(1, len(connectors) + 1):
+        st.on_authorized(i, True, minutes(1))
+    return st
+
+
+def _phase_currents(st: Station, at: datetime) -> dict[int, tuple[float, ...]]:
+    return {m.connector_id: m.current_a for m in st.step(at) if isinstance(m, MeterSample)}
+
+
+def test_station_max_in_amps_caps_a_single_phase_connector_at_16_a() -> None:
+    st = _charging(ConnectorSpec(max_current_a=32, phases=1))
+    assert st.connector(1).power_w == 32 * 230  # unlimited: the 32 A rating
+    assert st.set_profile(0, _station_max("A", 16), minutes(1))[0]
+    assert _phase_currents(st, minutes(2)) == {1: (16.0,)}
+    assert st.connector(1).power_w == 16 * 230
+
+
+def test_station_max_in_amps_is_the_current_on_the_busiest_phase() -> None:
+    # A three-phase and a single-phase connector: L1 carries both, so together <= 16 A there.
+    st = _charging(
+        ConnectorSpec(max_current_a=32, phases=3), ConnectorSpec(max_current_a=32, phases=1)
+    )
+    assert st.set_profile(0, _station_max("A", 16), minutes(1))[0]
+    currents = _phase_currents(st, minutes(2))
+    assert currents == {1: (8.0, 8.0, 8.0), 2: (8.0,)}
+    assert sum(c[0] for c in currents.values()) <= 16.0
+
+
+def test_station_max_in_watts_is_total_power_even_on_one_phase() -> None:
+    # 9200 W over two single-phase connectors: 4600 W = 20 A each (a W limit is not per phase).
+    st = _charging(ConnectorSpec(phases=1), ConnectorSpec(phases=1))
+    assert st.set_profile(0, _station_max("W", 9200), minutes(1))[0]
+    assert _phase_currents(st, minutes(2)) == {1: (20.0,), 2: (20.0,)}
+
+
 def test_dc_connector_reports_soc_and_one_current() -> None:
     spec = StationSpec(
         station_id="DC",
