@@ -58,6 +58,7 @@ _STOPPED = {
     StopReason.FAULT: "Other",
 }
 _PURPOSES = {p.value: p for p in ProfilePurpose}
+_TRANSFER = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 #: (component, variable) -> the station's configuration key.
 VARIABLES = {
     ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
@@ -338,9 +339,9 @@ class V201Adapter:
                 "ev_max_current": round(m.max_current_a),
                 "ev_max_voltage": round(m.max_voltage_v),
             }
-            needs: dict[str, Any] = {
-                "requested_energy_transfer": "DC" if m.dc else "AC_three_phase"
-            }
+            needs: dict[str, Any] = {"requested_energy_transfer": _TRANSFER[m.phases]}
+            if m.dc:
+                needs["requested_energy_transfer"] = "DC"
             if m.departure is not None:
                 needs["departure_time"] = iso(m.departure)
             if m.dc:

@@ -7,8 +7,9 @@ version's subprotocol), boots (retrying while Pending/Rejected, honouring the in
 then sends the outbox in order, heartbeats, and on a dropped connection reconnects with
 exponential backoff and jitter.
 
-Transaction messages stay in the outbox until the central system has answered them, so an
-outage delays them but keeps them complete and in order (marked offline for 2.0.1). Status
+Transaction messages (and 2.0.1 charging needs) stay in the outbox until the central system
+has answered them, so an outage delays them but keeps them complete and in order (marked
+offline for 2.0.1). Status
 notifications produced while offline are dropped (current states are sent after the next
 boot) and authorizations are decided locally (``LocalAuthorizeOffline``).
 """
@@ -33,7 +34,7 @@ from websockets.typing import Subprotocol
 from chargegrid.clock import Clock
 from simulators.exceptions import BootRejected, CallErrorReceived, ResponseTimeout
 from simulators.messages import (
-    TX_MESSAGES,
+    QUEUED_OFFLINE,
     AuthorizeRequest,
     Outgoing,
     TransactionStarted,
@@ -162,7 +163,7 @@ class StationRunner:
     def submit(self, messages: list[Outgoing]) -> None:
         """Take what the model said: queue, or decide locally while offline."""
         for message in messages:
-            if isinstance(message, TX_MESSAGES):
+            if isinstance(message, QUEUED_OFFLINE):
                 self.outbox.append(OutItem(message, offline=not self.online))
                 if not self.online:
                     self.stats.offline_queued += 1

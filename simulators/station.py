@@ -268,6 +268,7 @@ class Station:
             capacity_wh=ev.spec.capacity_wh,
             bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
             full_soc_pct=round(ev.spec.target_soc * 100, 1),
+            phases=phases,
         )
 
     def on_started(

@@ -250,3 +250,45 @@ def test_v201_dc_needs_carry_the_battery() -> None:
         "bulk_soc": 80,
         "full_soc": 90,
     }
+
+
+def test_v201_charging_needs_wait_offline_and_name_the_phases() -> None:
+    from datetime import timedelta
+
+    from simulators.connector import ConnectorSpec
+    from simulators.ev import EVSpec
+    from simulators.messages import ChargingNeeds, TransactionStarted
+    from simulators.runner import OutItem
+
+    car = EVSpec(
+        ev_id="EV-1",
+        phases=1,
+        max_ac_power_w=7_400,
+        arrival=T0,
+        departure=T0 + timedelta(hours=8),
+        id_tag="T",
+    )
+    spec = StationSpec(station_id="SIM-0001", ocpp_version="2.0.1", connectors=(ConnectorSpec(),))
+    r = StationRunner(
+        Station(spec, now=T0, sessions=[(1, car)]),
+        V201Adapter(),
+        url="ws://127.0.0.1:1/ocpp",
+        clock=ManualClock(T0),
+    )
+    assert not r.online
+    r.sync()  # the EV arrives while offline: authorized locally, the transaction starts
+    kinds = [type(item.message) for item in r.outbox]
+    assert kinds[:2] == [TransactionStarted, ChargingNeeds]
+    assert all(item.offline for item in r.outbox)
+    needs = r.outbox[1]
+    payload = V201Adapter().encode(needs, r.station)
+    assert payload.evse_id == 1
+    assert payload.charging_needs["requested_energy_transfer"] == "AC_single_phase"
+    ac = payload.charging_needs["ac_charging_parameters"]
+    assert (ac["energy_amount"], ac["ev_max_current"]) == (36_000, 32)  # 7400 W / 230 V
+    assert payload.charging_needs["departure_time"] == "2026-03-06T02:00:00.000Z"
+    three = OutItem(ChargingNeeds(1, T0, 1000.0, None, 16.0, 6.0, 230.0, False, 50.0))
+    assert (
+        V201Adapter().encode(three, r.station).charging_needs["requested_energy_transfer"]
+        == "AC_three_phase"
+    )
