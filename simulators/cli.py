@@ -286,7 +286,8 @@ def _print_summary(summary: Any, fleet: Any, path: str) -> None:
         f"boots rejected {sum(x.boots_rejected for x in stats)} | "
         f"disconnects {sum(x.disconnects for x in stats)} | "
         f"timeouts {sum(x.timeouts for x in stats)} | "
-        f"messages dropped {sum(x.dropped for x in stats)}\n"
+        f"messages dropped {sum(x.dropped for x in stats)} | "
+        f"central system calls refused {sum(x.calls_refused for x in stats)}\n"
     )
     for line in fleet.problems():
         out.write(f"problem: {line}\n")

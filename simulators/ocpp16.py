@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -57,6 +58,15 @@ class V16ChargePoint(ChargePoint):
 
     def _now(self) -> datetime:
         return self.runner.sync()
+
+    async def _handle_call(self, msg: Any) -> None:
+        # The library answers a schema-invalid or unknown call with a CALLERROR and only logs
+        # it; the station also reports it (stats, summary) and goes on.
+        try:
+            await super()._handle_call(msg)
+        except OCPPError as exc:
+            self.runner.refused(msg.action, exc)
+            raise
 
     @on("RemoteStartTransaction")
     async def on_remote_start(

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -89,6 +90,15 @@ class V201ChargePoint(ChargePoint):
 
     def _now(self) -> datetime:
         return self.runner.sync()
+
+    async def _handle_call(self, msg: Any) -> None:
+        # The library answers a schema-invalid or unknown call with a CALLERROR and only logs
+        # it; the station also reports it (stats, summary) and goes on.
+        try:
+            await super()._handle_call(msg)
+        except OCPPError as exc:
+            self.runner.refused(msg.action, exc)
+            raise
 
     def _parse(self, raw: dict[str, Any]) -> Any:
         try:

@@ -77,6 +77,8 @@ class RunnerStats:
     boots_pending: int = 0
     calls_sent: int = 0
     calls_received: int = 0
+    #: Calls from the central system answered with a CALLERROR (schema-invalid, unknown, ...).
+    calls_refused: int = 0
     call_errors: int = 0
     timeouts: int = 0
     dropped: int = 0
@@ -448,6 +450,14 @@ class StationRunner:
         self.stats.calls_received += 1
         if self.answer_delay_s > 0:
             await self.clock.sleep(self.answer_delay_s)
+
+    def refused(self, action: str, exc: OCPPError) -> None:
+        """A call from the central system was answered with a CALLERROR: report and count it."""
+        self.stats.calls_refused += 1
+        code = getattr(exc, "code", type(exc).__name__)
+        text = f"{action} from the central system refused with CALLERROR {code}: {exc.description}"
+        logger.warning("%s: %s", self.station_id, text)
+        self.stats.error(text)
 
     def statuses_now(self, connector_id: int | None) -> None:
         now = self.clock.now()

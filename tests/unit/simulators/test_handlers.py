@@ -103,6 +103,14 @@ async def test_v16_unknown_action_and_schema_errors_are_callerrors() -> None:
     await cp.route_message(json.dumps([2, "b", "ChangeConfiguration", {"key": 5}]))
     assert ws.sent[0][:3] == [4, "a", "NotImplemented"]
     assert ws.sent[1][0] == 4 and ws.sent[1][1] == "b"
+    # The station reports what it refused, not only the library's log.
+    assert r.stats.calls_refused == 2
+    assert r.stats.errors[0].startswith(
+        "ReserveNow from the central system refused with CALLERROR NotImplemented"
+    )
+    assert r.stats.errors[1].startswith(
+        "ChangeConfiguration from the central system refused with CALLERROR"
+    )
 
 
 async def test_v201_get_variables_and_rejected_contradictory_profile() -> None:
