@@ -108,11 +108,14 @@ class V16ChargePoint(ChargePoint):
         await self.runner.answer_delay()
         try:
             profile = parse_profile(cs_charging_profiles, received_at=self._now())
-            ok, out = self.station.set_profile(connector_id, profile, self._now())
-        except (ProfileError, Exception) as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            self.runner.stats.error(f"SetChargingProfile rejected: {exc}")
+        except ProfileError as exc:
+            self.runner.profile_rejected(str(exc))
             return call_result.SetChargingProfile(status="Rejected")
+        refusal = self.station.profile_refusal(connector_id, profile)
+        if refusal is not None:
+            self.runner.profile_rejected(refusal)
+            return call_result.SetChargingProfile(status="Rejected")
+        ok, out = self.station.set_profile(connector_id, profile, self._now())
         self.runner.submit(out)
         self.runner.poke()
         return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")

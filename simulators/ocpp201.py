@@ -104,8 +104,7 @@ class V201ChargePoint(ChargePoint):
         try:
             return parse_profile(raw, received_at=self._now())
         except ProfileError as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            self.runner.stats.error(f"charging profile rejected: {exc}")
+            self.runner.profile_rejected(str(exc))
             return None
 
     @on("RequestStartTransaction")
@@ -155,11 +154,13 @@ class V201ChargePoint(ChargePoint):
             return call_result.SetChargingProfile(
                 status="Rejected", status_info={"reason_code": "InvalidSchedule"}
             )
-        try:
-            ok, out = self.station.set_profile(evse_id, profile, self._now())
-        except Exception as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            return call_result.SetChargingProfile(status="Rejected")
+        refusal = self.station.profile_refusal(evse_id, profile)
+        if refusal is not None:
+            self.runner.profile_rejected(refusal)
+            return call_result.SetChargingProfile(
+                status="Rejected", status_info={"reason_code": "InvalidValue"}
+            )
+        ok, out = self.station.set_profile(evse_id, profile, self._now())
         self.runner.submit(out)
         self.runner.poke()
         return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")

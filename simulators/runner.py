@@ -451,6 +451,12 @@ class StationRunner:
         if self.answer_delay_s > 0:
             await self.clock.sleep(self.answer_delay_s)
 
+    def profile_rejected(self, why: str) -> None:
+        """A charging profile from the central system was answered Rejected: report why."""
+        text = f"charging profile rejected: {why}"
+        logger.warning("%s: %s", self.station_id, text)
+        self.stats.error(text)
+
     def refused(self, action: str, exc: OCPPError) -> None:
         """A call from the central system was answered with a CALLERROR: report and count it."""
         self.stats.calls_refused += 1

@@ -438,23 +438,36 @@ class Station:
     def set_profile(
         self, connector_id: int, profile: ChargingProfile, now: datetime
     ) -> tuple[bool, list[Outgoing]]:
-        """SetChargingProfile: refuse what OCPP says a station refuses."""
+        """SetChargingProfile: refuse what OCPP says a station refuses (see
+        :meth:`profile_refusal`)."""
         self._advance_to(now)
-        station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
-        if station_wide and connector_id != 0:
-            return False, []
-        if connector_id != 0:
-            self.connector(connector_id)
-        if profile.purpose is ProfilePurpose.TX:
-            if connector_id == 0:
-                return False, []
-            tx = self.connector(connector_id).tx
-            if tx is None or profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
-                return False, []
-        if profile.stack_level > int(self.config["ChargeProfileMaxStackLevel"]):
+        if self.profile_refusal(connector_id, profile) is not None:
             return False, []
         self.profiles.install(connector_id, profile)
         return True, self._allocate(now)
+
+    def profile_refusal(self, connector_id: int, profile: ChargingProfile) -> str | None:
+        """Why this station refuses ``profile`` on ``connector_id``, or None if it takes it."""
+        station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
+        if station_wide and connector_id != 0:
+            return f"a station-wide profile applies to connector 0, not {connector_id}"
+        if connector_id != 0 and connector_id not in self.connectors:
+            return f"no connector {connector_id}"
+        if profile.purpose is ProfilePurpose.TX:
+            if connector_id == 0:
+                return "a TxProfile needs a connector"
+            tx = self.connectors[connector_id].tx
+            if tx is None:
+                return f"a TxProfile but no transaction on connector {connector_id}"
+            if profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
+                return (
+                    f"a TxProfile for transaction {profile.transaction_id}, but connector "
+                    f"{connector_id} runs {tx.csms_id or tx.local_id}"
+                )
+        highest = int(self.config["ChargeProfileMaxStackLevel"])
+        if profile.stack_level > highest:
+            return f"stack level {profile.stack_level} above ChargeProfileMaxStackLevel {highest}"
+        return None
 
     def clear_profiles(self, now: datetime, **criteria: Any) -> tuple[bool, list[Outgoing]]:
         self._advance_to(now)

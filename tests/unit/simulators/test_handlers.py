@@ -77,8 +77,21 @@ async def test_v16_set_charging_profile_and_composite_schedule() -> None:
         {"startPeriod": 0, "limit": 11040.0, "numberPhases": 3},
         {"startPeriod": 600, "limit": 5520.0, "numberPhases": 3},
     ]
-    # A station-wide maximum on a connector is refused.
+    # A station-wide maximum on a connector is refused, and the station says why.
     assert ws.sent[2] == [3, "c", {"status": "Rejected"}]
+    assert r.stats.last_error == (
+        "charging profile rejected: a station-wide profile applies to connector 0, not 1"
+    )
+    tx_profile = {**profile, "chargingProfilePurpose": "TxProfile"}
+    await cp.route_message(
+        json.dumps(
+            [2, "d", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": tx_profile}]
+        )
+    )
+    assert ws.sent[3] == [3, "d", {"status": "Rejected"}]
+    assert r.stats.last_error == (
+        "charging profile rejected: a TxProfile but no transaction on connector 1"
+    )
 
 
 async def test_v16_unknown_action_and_schema_errors_are_callerrors() -> None:

@@ -402,3 +402,40 @@ def test_energy_counts_from_the_start_even_when_the_answer_comes_late() -> None:
     st.on_authorized(1, True, minutes(3))  # the answer takes two minutes
     (sample,) = [m for m in st.step(minutes(4)) if isinstance(m, MeterSample)]
     assert sample.energy_wh == pytest.approx(22_000 / 60, abs=0.1)
+
+
+def test_profile_refusals_name_the_reason_and_change_nothing() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    tx = st.connector(1).tx
+    assert tx is not None
+
+    def raw(purpose: str, *, level: int = 0, tx_id: int | None = None) -> Any:
+        body: dict[str, Any] = {
+            "chargingProfileId": 3,
+            "stackLevel": level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}],
+            },
+        }
+        if tx_id is not None:
+            body["transactionId"] = tx_id
+        return parse_profile(body)
+
+    cases = [
+        (2, raw("TxDefaultProfile"), "no connector 2"),
+        (0, raw("TxProfile"), "a TxProfile needs a connector"),
+        (1, raw("TxProfile", tx_id=99), "a TxProfile for transaction 99, but connector 1 runs"),
+        (1, raw("TxDefaultProfile", level=9), "stack level 9 above ChargeProfileMaxStackLevel 8"),
+    ]
+    for connector_id, profile, why in cases:
+        refusal = st.profile_refusal(connector_id, profile)
+        assert refusal is not None and refusal.startswith(why), refusal
+        assert st.set_profile(connector_id, profile, minutes(2)) == (False, [])
+    assert len(st.profiles) == 0 and st.connector(1).power_w == 22_000
+    assert st.profile_refusal(1, raw("TxProfile", tx_id=None)) is None
