@@ -132,7 +132,8 @@ def add_commands(subparsers: Any) -> None:
         metavar="SPEC",
         help="inject a fault: KIND,STATION,HOURS[,CONNECTOR[,VALUE]] with KIND one "
         "of connector-fault, clear-fault, ev-stops-drawing, meter-jump (VALUE Wh), "
-        "malformed-frame, late-answers (VALUE s); repeatable",
+        "malformed-frame, late-answers (VALUE s), local-stop (the driver ends the session); "
+        "repeatable",
     )
     add_clock_arguments(parser)
     parser.set_defaults(func=_run)

@@ -45,7 +45,8 @@ __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
 logger = logging.getLogger(__name__)
 
-#: Faults :meth:`StationRunner.inject` knows; ``value`` is the jump (Wh) or the delay (s).
+#: Faults (and the driver's local stop) :meth:`StationRunner.inject` knows; ``value`` is the
+#: jump (Wh) or the delay (s).
 FAULT_KINDS = (
     "connector-fault",
     "clear-fault",
@@ -53,6 +54,7 @@ FAULT_KINDS = (
     "meter-jump",
     "malformed-frame",
     "late-answers",
+    "local-stop",
 )
 
 
@@ -213,6 +215,8 @@ class StationRunner:
             await self.send_malformed()
         elif kind == "late-answers":
             self.answer_delay_s = value or 60.0
+        elif kind == "local-stop":
+            self.submit(self.station.local_stop(connector_id, now))
         else:
             raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
         self.poke()

@@ -340,6 +340,15 @@ class Station:
             out += self._unplug(c, now, StopReason.REMOTE)
         return True, out
 
+    def local_stop(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        """The driver ends the session at the station (presents the id tag again): the
+        transaction stops with reason Local and the vehicle stays plugged in until it leaves."""
+        self._advance_to(now)
+        c = self.connector(connector_id)
+        if c.tx is None:
+            return []
+        return self._stop(c, now, StopReason.LOCAL) + self._allocate(now)
+
     # --- power -------------------------------------------------------------------------------
 
     def _allocate(self, now: datetime) -> list[Outgoing]:

@@ -79,3 +79,30 @@ async def test_late_answers_time_out_at_the_central_system(central: FakeCentral)
         await clock.sleep(700)
         answer = await cp.call(call16.GetConfiguration(key=["HeartbeatInterval"]), suppress=False)
         assert answer.configuration_key[0]["value"] == "300"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_local_stop_by_the_driver(central: FakeCentral, version: str) -> None:
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=600)
+    runner = station_runner(url, clock, version=version, sessions=[(1, ev_at(START, 1, 60))])
+    async with running(runner):
+        await central.wait_for(
+            lambda: bool(central.of("MeterValues") or len(central.of("TransactionEvent")) > 2), 10
+        )
+        await runner.inject("local-stop")
+        if version == "1.6":
+            await central.wait_for(lambda: bool(central.of("StopTransaction")), 10)
+            await central.wait_for(
+                lambda: central.of("StatusNotification")[-1]["status"] == "Finishing", 10
+            )
+            (stop,) = central.of("StopTransaction")
+            assert stop["reason"] == "Local" and stop["meterStop"] > 0
+        else:
+            await central.wait_for(
+                lambda: central.of("TransactionEvent")[-1]["eventType"] == "Ended", 10
+            )
+            ended = central.of("TransactionEvent")[-1]
+            assert ended["transactionInfo"]["stoppedReason"] == "Local"
+            assert ended["triggerReason"] == "StopAuthorized"
+        assert runner.station.connector(1).ev is not None  # still plugged in

@@ -439,3 +439,24 @@ def test_profile_refusals_name_the_reason_and_change_nothing() -> None:
         assert st.set_profile(connector_id, profile, minutes(2)) == (False, [])
     assert len(st.profiles) == 0 and st.connector(1).power_w == 22_000
     assert st.profile_refusal(1, raw("TxProfile", tx_id=None)) is None
+
+
+def test_local_stop_ends_the_transaction_and_the_ev_stays_until_it_leaves() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    out = st.local_stop(1, minutes(11))
+    (ended,) = [m for m in out if isinstance(m, TransactionEnded)]
+    assert ended.reason is StopReason.LOCAL
+    assert ended.meter_stop_wh == pytest.approx(22_000 / 6, abs=0.2)  # 22 kW for 10 minutes
+    assert statuses(out) == [ConnectorStatus.FINISHING]
+    assert st.connector(1).power_w == 0 and st.connector(1).ev is not None
+    # No new transaction, no energy, until the EV leaves at 18:121.
+    later = st.step(minutes(60))
+    assert not [m for m in later if isinstance(m, TX_MESSAGES | AuthorizeRequest)]
+    assert statuses(st.step(minutes(121))) == [ConnectorStatus.AVAILABLE]
+    (record,) = st.records
+    assert record.outcome == "charged" and record.delivered_wh == pytest.approx(
+        ended.meter_stop_wh, abs=0.2
+    )
+    assert st.local_stop(1, minutes(122)) == []  # nothing to stop
