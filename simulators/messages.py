@@ -52,6 +52,8 @@ class StopReason(enum.Enum):
     LOCAL = "Local"
     REMOTE = "Remote"
     REBOOT = "HardReset"
+    SOFT_RESET = "SoftReset"
+    DEAUTHORIZED = "DeAuthorized"
     UNLOCK = "UnlockCommand"
     FAULT = "Other"
 

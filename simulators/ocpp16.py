@@ -234,7 +234,9 @@ class V16ChargePoint(ChargePoint):
         self, key: str, value: str, **_: Any
     ) -> call_result.ChangeConfiguration:
         await self.runner.answer_delay()
-        return call_result.ChangeConfiguration(status=self.station.set_config(key, value))
+        status = self.station.set_config(key, value)
+        self.runner.config_changed()
+        return call_result.ChangeConfiguration(status=status)
 
 
 class V16Adapter:

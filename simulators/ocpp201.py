@@ -55,6 +55,8 @@ _STOPPED = {
     StopReason.LOCAL: "Local",
     StopReason.REMOTE: "Remote",
     StopReason.REBOOT: "ImmediateReset",
+    StopReason.SOFT_RESET: "Reboot",
+    StopReason.DEAUTHORIZED: "DeAuthorized",
     StopReason.UNLOCK: "Other",
     StopReason.FAULT: "Other",
 }
@@ -294,11 +296,13 @@ class V201ChargePoint(ChargePoint):
             comp, var = item["component"], item["variable"]
             key = VARIABLES.get((comp["name"], var["name"]))
             if key is None:
-                status = "UnknownVariable"
+                known = any(c == comp["name"] for c, _v in VARIABLES)
+                status = "UnknownVariable" if known else "UnknownComponent"
             else:
                 answer = self.station.set_config(key, str(item["attribute_value"]))
                 status = {"NotSupported": "NotSupportedAttributeType"}.get(answer, answer)
             results.append({"attribute_status": status, "component": comp, "variable": var})
+        self.runner.config_changed()
         return call_result.SetVariables(set_variable_result=results)
 
 
@@ -441,6 +445,8 @@ class V201Adapter:
                 StopReason.FAULT: "ChargingStateChanged",
                 StopReason.UNLOCK: "UnlockCommand",
                 StopReason.REBOOT: "ResetCommand",
+                StopReason.SOFT_RESET: "ResetCommand",
+                StopReason.DEAUTHORIZED: "Deauthorized",
             }.get(m.reason, "StopAuthorized")
             if m.reason is StopReason.EV_DISCONNECTED:
                 trigger = "EVDeparted"

@@ -156,11 +156,15 @@ class StationRunner:
         self._outbox_ready = asyncio.Event()
         self._poke = asyncio.Event()
         self._reboot = False
-        self._heartbeat_s = float(station.config["HeartbeatInterval"])
 
     @property
     def station_id(self) -> str:
         return self.station.spec.station_id
+
+    @property
+    def heartbeat_s(self) -> float:
+        """The heartbeat interval in force: the boot's, or a later ChangeConfiguration's."""
+        return float(self.station.config["HeartbeatInterval"])
 
     # --- model side --------------------------------------------------------------------------
 
@@ -178,6 +182,10 @@ class StationRunner:
                 self.submit(self.station.on_authorized(message.connector_id, local, message.at))
         if self.outbox:
             self._outbox_ready.set()
+
+    def config_changed(self) -> None:
+        """A configuration key changed: the idle pump re-reads the heartbeat interval."""
+        self._outbox_ready.set()
 
     def poke(self) -> None:
         """Something changed from outside (a command): step the model now."""
@@ -364,9 +372,8 @@ class StationRunner:
                 status, interval = "Error", 0
             if status == "Accepted":
                 if interval > 0:
-                    self._heartbeat_s = float(interval)
                     self.station.config["HeartbeatInterval"] = str(interval)
-                logger.info("%s: booted (heartbeat %d s)", self.station_id, int(self._heartbeat_s))
+                logger.info("%s: booted (heartbeat %d s)", self.station_id, int(self.heartbeat_s))
                 return
             if status == "Pending":
                 self.stats.boots_pending += 1
@@ -395,7 +402,7 @@ class StationRunner:
                     self._reboot = False
                     await cp._connection.close()
                     raise ConnectionLost("rebooting")
-                due = self._heartbeat_s - (self.clock.monotonic() - last_sent)
+                due = self.heartbeat_s - (self.clock.monotonic() - last_sent)
                 if due <= 0:
                     self.outbox.append(OutItem("Heartbeat"))
                 else:

@@ -286,7 +286,7 @@ class Station:
         if c.record is not None:
             c.record.outcome = "deauthorized"
         c.auth = "rejected"
-        return self._stop(c, now, StopReason.LOCAL)
+        return self._stop(c, now, StopReason.DEAUTHORIZED)
 
     def _stop(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
         tx = c.tx
@@ -518,7 +518,7 @@ class Station:
         out: list[Outgoing] = []
         for c in self.connectors.values():
             if c.tx is not None:
-                out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.LOCAL)
+                out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.SOFT_RESET)
             c.auth = None
         return out
 

@@ -8,6 +8,8 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from chargegrid.clock import VirtualClock
 from simulators.connector import ConnectorSpec
@@ -81,3 +83,41 @@ async def test_reconnects_back_off_exponentially_with_jitter() -> None:
         assert want - 0.05 <= gap <= want + 1.0, (gaps, expected)
     assert max(gaps) <= 8.0 + 1.0
     assert runner.stats.connects == 0 and "503" in runner.stats.last_error
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_changed_heartbeat_interval_takes_effect_at_once(version: str) -> None:
+    clock = VirtualClock(start=START, speed=120)
+    central = FakeCentral(password="secret", clock=clock, boot_interval_s=600)
+    url = await central.start()
+    runner = station_runner(url, clock, version=version)
+    try:
+        async with running(runner):
+            await central.wait_for(lambda: bool(central.of("StatusNotification")), 10)
+            await clock.sleep(5)  # the station is idle, waiting for its next heartbeat
+            if version == "1.6":
+                answer = await central.call(
+                    "SIM-0001", call16.ChangeConfiguration(key="HeartbeatInterval", value="20")
+                )
+                assert answer.status == "Accepted"
+            else:
+                answer = await central.call(
+                    "SIM-0001",
+                    call201.SetVariables(
+                        set_variable_data=[
+                            {
+                                "attribute_value": "20",
+                                "component": {"name": "OCPPCommCtrlr"},
+                                "variable": {"name": "HeartbeatInterval"},
+                            }
+                        ]
+                    ),
+                )
+                assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
+            await central.wait_for(lambda: len(central.of("Heartbeat")) >= 3, 10)
+    finally:
+        await central.stop()
+    beats = [r.at for r in central.received if r.action == "Heartbeat"]
+    (status,) = [r.at for r in central.received if r.action == "StatusNotification"]
+    # 20 s after the last message (not the 600 s of the boot), then every 20 s.
+    assert all(20 <= g < 27 for g in _gaps_s([status, *beats[:3]])), _gaps_s([status, *beats])

@@ -313,3 +313,20 @@ def test_v201_charging_needs_wait_offline_and_name_the_phases() -> None:
         V201Adapter().encode(three, r.station).charging_needs["requested_energy_transfer"]
         == "AC_three_phase"
     )
+
+
+async def test_v201_set_variables_names_unknown_components_and_variables() -> None:
+    r = runner("2.0.1")
+    ws = FakeConnection()
+    cp = V201ChargePoint(r, ws)  # type: ignore[arg-type]
+    data = [
+        {"attributeValue": "45", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}}
+        for n in ("HeartbeatInterval", "NoSuchVariable")
+    ]
+    data.append(
+        {"attributeValue": "1", "component": {"name": "NoSuchCtrlr"}, "variable": {"name": "X"}}
+    )
+    await cp.route_message(json.dumps([2, "a", "SetVariables", {"setVariableData": data}]))
+    statuses = [x["attributeStatus"] for x in ws.sent[0][2]["setVariableResult"]]
+    assert statuses == ["Accepted", "UnknownVariable", "UnknownComponent"]
+    assert r.station.config["HeartbeatInterval"] == "45"

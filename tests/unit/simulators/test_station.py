@@ -460,3 +460,26 @@ def test_local_stop_ends_the_transaction_and_the_ev_stays_until_it_leaves() -> N
         ended.meter_stop_wh, abs=0.2
     )
     assert st.local_stop(1, minutes(122)) == []  # nothing to stop
+
+
+@pytest.mark.parametrize(
+    ("hard", "reason"), [(True, StopReason.REBOOT), (False, StopReason.SOFT_RESET)]
+)
+def test_reset_ends_the_transaction_with_the_reset_reason(hard: bool, reason: StopReason) -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    (ended,) = [m for m in st.reset(minutes(5), hard=hard) if isinstance(m, TransactionEnded)]
+    assert ended.reason is reason and reason.value in ("HardReset", "SoftReset")
+
+
+def test_start_refused_by_the_central_system_stops_deauthorized() -> None:
+    st = station()
+    st.step(minutes(1))
+    (started,) = [
+        m for m in st.on_authorized(1, True, minutes(1)) if isinstance(m, TransactionStarted)
+    ]
+    out = st.on_started(started.tx, accepted=False, csms_id=17, now=minutes(2))
+    (ended,) = [m for m in out if isinstance(m, TransactionEnded)]
+    assert ended.reason is StopReason.DEAUTHORIZED and ended.reason.value == "DeAuthorized"
+    assert st.connector(1).tx is None and st.connector(1).power_w == 0
