@@ -217,13 +217,17 @@ class V201ChargePoint(ChargePoint):
         await self.runner.answer_delay()
         if evse_id is not None:
             return call_result.Reset(status="Rejected")
-        self.runner.submit(self.station.reset(self._now(), hard=True))
+        now = self._now()
+        if type == "OnIdle" and any(c.tx is not None for c in self.station.connectors.values()):
+            self.runner.reset_when_idle = True  # reboots once the last transaction has ended
+            return call_result.Reset(status="Scheduled")
+        self.runner.submit(self.station.reset(now, hard=True))
         return call_result.Reset(status="Accepted")
 
     @after("Reset")
     def after_reset(self, evse_id: int | None = None, **_: Any) -> None:
         # Only once the answer is out: the station closes the socket and boots again.
-        if evse_id is None:
+        if evse_id is None and not self.runner.reset_when_idle:
             self.runner.reboot()
 
     @on("ChangeAvailability")

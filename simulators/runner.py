@@ -156,6 +156,8 @@ class StationRunner:
         self._outbox_ready = asyncio.Event()
         self._poke = asyncio.Event()
         self._reboot = False
+        #: A reset asked for "when idle" (2.0.1 OnIdle) waits for the last transaction's end.
+        self.reset_when_idle = False
 
     @property
     def station_id(self) -> str:
@@ -180,6 +182,9 @@ class StationRunner:
             elif isinstance(message, AuthorizeRequest):
                 local = self.station.config.get("LocalAuthorizeOffline") == "true"
                 self.submit(self.station.on_authorized(message.connector_id, local, message.at))
+        if self.reset_when_idle and all(c.tx is None for c in self.station.connectors.values()):
+            self.reset_when_idle = False
+            self.reboot()
         if self.outbox:
             self._outbox_ready.set()
 
