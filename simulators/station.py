@@ -254,7 +254,10 @@ class Station:
         assert c.ev is not None
         ev = c.ev
         phases = c.phases_used()
-        peak = ev.spec.max_dc_power_w if c.spec.dc else ev.spec.max_ac_power_w
+        if c.spec.dc:
+            peak = ev.spec.max_dc_power_w
+        else:  # the onboard charger's rating per phase, on the phases it gets here
+            peak = ev.spec.max_ac_power_w * min(1.0, phases / ev.spec.phases)
         return ChargingNeeds(
             connector_id=c.id,
             at=now,
@@ -354,11 +357,11 @@ class Station:
     def _allocate(self, now: datetime) -> list[Outgoing]:
         demands: dict[int, float] = {}
         for c in self.connectors.values():
-            c.power_w, c.limited = 0.0, False
+            c.power_w, c.limited, c.phase_limit = 0.0, False, None
             if c.tx is None or c.ev is None:
                 continue
             phases = c.phases_used()
-            rating = c.spec.rating_w(phases)
+            rating, accept = c.spec.rating_w(phases), c.acceptance_w()
             cap = rating
             found = limit_at(
                 self.profiles.for_connector(c.id, tx_ids=_tx_ids(c.tx)),
@@ -372,10 +375,12 @@ class Station:
                 amps = found.limit
                 if found.min_charging_rate is not None and amps < found.min_charging_rate:
                     amps = 0.0
-                cap = min(cap, amps * c.spec.voltage_v * min(phases, found.number_phases))
-            accept = c.ev.acceptance_w()
-            demands[c.id] = min(cap, accept)
-            c.limited = cap < min(rating, accept) - 1e-6
+                if found.number_phases < phases:  # the limit allows fewer phases: use those
+                    c.phase_limit = found.number_phases
+                    phases = c.phases_used()
+                cap = min(c.spec.rating_w(phases), amps * c.spec.voltage_v * phases)
+            demands[c.id] = min(cap, c.acceptance_w())
+            c.limited = demands[c.id] < min(rating, accept) - 1e-6
         station = limit_at(
             self.profiles.station_wide(), now, unit=RateUnit.W, voltage_v=_STATION_VOLTAGE_V
         )

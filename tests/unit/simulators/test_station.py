@@ -252,7 +252,7 @@ def _phase_currents(st: Station, at: datetime) -> dict[int, tuple[float, ...]]:
 
 
 def test_station_max_in_amps_caps_a_single_phase_connector_at_16_a() -> None:
-    st = _charging(ConnectorSpec(max_current_a=32, phases=1))
+    st = _charging(ConnectorSpec(max_current_a=32, phases=1), phases=1)
     assert st.connector(1).power_w == 32 * 230  # unlimited: the 32 A rating
     assert st.set_profile(0, _station_max("A", 16), minutes(1))[0]
     assert _phase_currents(st, minutes(2)) == {1: (16.0,)}
@@ -483,3 +483,44 @@ def test_start_refused_by_the_central_system_stops_deauthorized() -> None:
     (ended,) = [m for m in out if isinstance(m, TransactionEnded)]
     assert ended.reason is StopReason.DEAUTHORIZED and ended.reason.value == "DeAuthorized"
     assert st.connector(1).tx is None and st.connector(1).power_w == 0
+
+
+def test_a_three_phase_car_on_one_phase_takes_its_per_phase_share() -> None:
+    # A 22 kW onboard charger is 32 A per phase on three phases; on a single-phase 32 A
+    # connector it takes 32 A on one: 7333 W, not 22 kW (and not more than the rating).
+    st = _charging(ConnectorSpec(max_current_a=32, phases=1))
+    assert st.connector(1).power_w == 7333
+    assert _phase_currents(st, minutes(2)) == {1: (31.88,)}
+    spec = StationSpec(station_id="S", connectors=(ConnectorSpec(max_current_a=32, phases=1),))
+    small = Station(spec, now=T0, sessions=[(1, ev(max_ac_power_w=11_000))])
+    small.step(minutes(1))
+    small.on_authorized(1, True, minutes(1))
+    assert small.connector(1).acceptance_w() == pytest.approx(11_000 / 3)
+    assert small.connector(1).power_w == 3666  # 16 A: the car's per-phase limit binds
+
+
+def test_a_limit_with_fewer_phases_moves_the_charge_onto_them() -> None:
+    st = station()  # 32 A three-phase connector, 22 kW three-phase car
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    one_phase = parse_profile(
+        {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 16, "numberPhases": 1},
+                    {"startPeriod": 600, "limit": 16},
+                ],
+            },
+        }
+    )
+    assert st.set_profile(1, one_phase, minutes(1))[0]
+    (sample,) = [m for m in st.step(minutes(2)) if isinstance(m, MeterSample)]
+    assert (sample.current_a, sample.power_w) == ((16.0,), 16 * 230)
+    sample = [m for m in st.step(minutes(12)) if isinstance(m, MeterSample)][-1]
+    assert (sample.current_a, sample.power_w) == ((16.0, 16.0, 16.0), 16 * 230 * 3)
