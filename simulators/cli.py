@@ -194,6 +194,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         faults = [Fault.parse(text) for text in args.fault]
+        fleet.check_faults(faults)
     except ValueError as exc:
         print(f"chargegrid sim: --fault: {exc}", file=sys.stderr)
         return 2

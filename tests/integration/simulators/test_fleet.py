@@ -180,3 +180,21 @@ def test_chargegrid_sim_scenario_file_that_does_not_fit_the_fleet(
     assert cli.main([*argv, "--stations", "3", "--save-scenario", str(bad_target)]) == 2
     assert "chargegrid sim: --save-scenario:" in capsys.readouterr().err
     assert not (tmp_path / "sim-summary.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("explode,SIM-0001,1", "unknown fault 'explode'"),
+        ("connector-fault,SIM-0099,1", "fault for unknown station 'SIM-0099'"),
+        ("connector-fault,SIM-0002,1,3", "fault for connector 3 of SIM-0002, which has 2"),
+    ],
+)
+def test_chargegrid_sim_refuses_a_fault_the_fleet_cannot_take(
+    spec: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sim", "--url", "ws://127.0.0.1:9/ocpp", "--stations", "2", "--connectors", "2"]
+    summary = tmp_path / "summary.csv"
+    assert cli.main([*argv, "--fault", spec, "--summary-csv", str(summary)]) == 2
+    assert f"chargegrid sim: --fault: {message}" in capsys.readouterr().err
+    assert not summary.exists()
