@@ -3,15 +3,20 @@
 Runs three processes on loopback for a bounded time:
 
 - a bare central system built only on the ``ocpp`` library's own handlers (written here,
-  not chargegrid's CSMS), counting the messages that arrive;
-- the fleet: ``--stations`` simulated stations (every connector charging an EV, meter values
-  every ``--meter-interval-s``, heartbeats) on a speed-1 clock;
+  not chargegrid's CSMS), counting the messages that arrive and how late the meter values
+  are (arrival minus the sample's timestamp);
+- the fleet: ``chargegrid sim`` itself with ``--stations`` simulated stations replaying a
+  scenario where every connector charges an EV (meter values every ``--meter-interval-s``,
+  heartbeats) at speed 1;
 - the baseline: as many bare ``ocpp`` library clients sending the same kinds of messages at
   the same rate with no station model behind them.
 
-It measures the CPU% and RSS of the fleet and of the baseline over the same window once all
-stations are connected, the messages per second the central system received, and prints the
-fleet/baseline ratios. Results go to ``benchmarks/results/sim_scale.json``.
+Fleet and baseline are pinned to one core (``--cpu``). It measures their CPU% and RSS over the
+same window once all stations are connected, the messages per second the central system
+received and the meter values' lateness, prints the fleet/baseline ratios and whether the
+fleet *held*: every station connected, the meter values arriving at their rate (at least 90 %
+of stations / interval) and none more than 5 s late, below 100 % of its core. Results go to
+``benchmarks/results/sim_scale.json``.
 
     python benchmarks/sim_scale.py --stations 1000 --duration-s 60
 """
@@ -49,8 +54,17 @@ async def _central(port: int, stats_file: Path, interval_s: int) -> None:
     from websockets.asyncio.server import serve
     from websockets.exceptions import ConnectionClosed
 
-    counts = {"messages": 0, "connections": 0}
+    counts = {"messages": 0, "connections": 0, "samples": 0, "late_s_sum": 0.0, "late_5s": 0}
     now = lambda: datetime.now(UTC).isoformat()  # noqa: E731
+
+    def lateness(meter_value: list[dict[str, Any]] | None) -> None:
+        """How late each sample arrives (its timestamp is the station's clock, speed 1)."""
+        for mv in meter_value or []:
+            taken = datetime.fromisoformat(mv["timestamp"].replace("Z", "+00:00"))
+            late = (datetime.now(UTC) - taken).total_seconds()
+            counts["samples"] += 1
+            counts["late_s_sum"] += late
+            counts["late_5s"] += late > 5.0
 
     class Counting:
         async def route_message(self, raw: str) -> None:
@@ -82,7 +96,8 @@ async def _central(port: int, stats_file: Path, interval_s: int) -> None:
             )
 
         @on("MeterValues")
-        def on_meter(self, **_: Any) -> Any:
+        def on_meter(self, meter_value: list[dict[str, Any]], **_: Any) -> Any:
+            lateness(meter_value)
             return r16.MeterValues()
 
         @on("StopTransaction")
@@ -107,7 +122,9 @@ async def _central(port: int, stats_file: Path, interval_s: int) -> None:
             return r201.Authorize(id_token_info={"status": "Accepted"})
 
         @on("TransactionEvent")
-        def on_tx(self, **_: Any) -> Any:
+        def on_tx(self, event_type: str, meter_value: Any = None, **_: Any) -> Any:
+            if event_type == "Updated":
+                lateness(meter_value)
             return r201.TransactionEvent()
 
         @on("MeterValues")
@@ -142,15 +159,13 @@ async def _central(port: int, stats_file: Path, interval_s: int) -> None:
 # --- the fleet under test and the baseline -------------------------------------------------------
 
 
-async def _fleet(url: str, stations: int, meter_interval_s: float, ocpp: str) -> None:
+def _scenario_csv(path: Path, stations: int) -> None:
+    """Every station's connector charging one EV from a minute ago for six hours."""
     import pandas as pd
 
-    from chargegrid.clock import WallClock
-    from simulators.fleet import Fleet, FleetConfig
-    from simulators.scenario import COLUMNS, station_ids, validate_scenario
+    from simulators.scenario import COLUMNS, save_scenario, station_ids, validate_scenario
 
-    clock = WallClock()
-    now = clock.now().replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     rows = [
         dict(
             ev_id=f"EV-{i:05d}",
@@ -168,13 +183,37 @@ async def _fleet(url: str, stations: int, meter_interval_s: float, ocpp: str) ->
         )
         for i, sid in enumerate(station_ids(stations), start=1)
     ]
-    scenario = validate_scenario(pd.DataFrame(rows, columns=list(COLUMNS)))
-    fleet = Fleet(
-        FleetConfig(url=url, stations=stations, ocpp=ocpp, meter_interval_s=meter_interval_s),
-        scenario,
-        clock=clock,
-    )
-    await fleet.run(until=now + timedelta(hours=5), progress_every_s=5.0, ramp_s=10.0)
+    save_scenario(validate_scenario(pd.DataFrame(rows, columns=list(COLUMNS))), path)
+
+
+def _sim_command(args: argparse.Namespace, url: str, tmp: Path) -> list[str]:
+    """``chargegrid sim`` replaying that scenario at speed 1."""
+    scenario = tmp / "scenario.csv"
+    _scenario_csv(scenario, args.stations)
+    return [
+        sys.executable,
+        "-m",
+        "chargegrid",
+        "--log-level",
+        "WARNING",
+        "sim",
+        "--url",
+        url,
+        "--stations",
+        str(args.stations),
+        "--scenario-file",
+        str(scenario),
+        "--speed",
+        "1",
+        "--ocpp",
+        args.ocpp,
+        "--meter-interval-s",
+        str(args.meter_interval_s),
+        "--summary-csv",
+        str(tmp / "summary.csv"),
+        "--progress-s",
+        "10",
+    ]
 
 
 async def _baseline(url: str, stations: int, meter_interval_s: float) -> None:
@@ -246,7 +285,7 @@ def _free_port() -> int:
         return port
 
 
-def _spawn(role: str, args: argparse.Namespace, **extra: Any) -> subprocess.Popen[bytes]:
+def _role(role: str, args: argparse.Namespace, **extra: Any) -> list[str]:
     cmd = [
         sys.executable,
         __file__,
@@ -261,13 +300,22 @@ def _spawn(role: str, args: argparse.Namespace, **extra: Any) -> subprocess.Pope
     ]
     for key, value in extra.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return cmd
 
 
-def _read_stats(path: Path) -> dict[str, int]:
+def _spawn(cmd: list[str], cpu: int | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if cpu is not None:
+        import psutil
+
+        psutil.Process(proc.pid).cpu_affinity([cpu])  # threads it starts inherit it
+    return proc
+
+
+def _read_stats(path: Path) -> dict[str, Any]:
     for _ in range(20):
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-            data: dict[str, int] = json.loads(path.read_text())
+            data: dict[str, Any] = json.loads(path.read_text())
             return data
         time.sleep(0.1)
     raise RuntimeError("the central system does not report")
@@ -287,7 +335,7 @@ def _measure(
     held = _read_stats(stats)["connections"]
     time.sleep(2.0)  # let the boot burst settle
     cpu0 = ps.cpu_times()
-    msgs0 = _read_stats(stats)["messages"]
+    before = _read_stats(stats)
     t0 = time.monotonic()
     rss_max = 0
     while time.monotonic() - t0 < args.duration_s:
@@ -297,12 +345,19 @@ def _measure(
     cpu1 = ps.cpu_times()
     after = _read_stats(stats)
     cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    samples = after["samples"] - before["samples"]
     result = {
         "stations_held": min(held, after["connections"]),
         "cpu_percent": round(100.0 * cpu_s / elapsed, 1),
         "rss_mib": round(rss_max / 2**20, 1),
-        "messages_per_s": round((after["messages"] - msgs0) / elapsed, 1),
+        "messages_per_s": round((after["messages"] - before["messages"]) / elapsed, 1),
+        "meter_values_per_s": round(samples / elapsed, 1),
+        "mean_lateness_s": round((after["late_s_sum"] - before["late_s_sum"]) / samples, 3)
+        if samples
+        else None,
+        "late_over_5s": after["late_5s"] - before["late_5s"],
         "window_s": round(elapsed, 1),
+        "cpu_affinity": ps.cpu_affinity(),
     }
     proc.terminate()
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -339,11 +394,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ocpp", choices=["1.6", "2.0.1", "mixed"], default="1.6")
     parser.add_argument("--skip-baseline", action="store_true", help="measure the fleet only")
     parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="the core to pin fleet and baseline to (default: the last one this process may use)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "sim_scale.json"
     )
     parser.add_argument(
         "--role",
-        choices=["driver", "central", "fleet", "baseline"],
+        choices=["driver", "central", "baseline"],
         default="driver",
         help=argparse.SUPPRESS,
     )
@@ -356,9 +417,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.role == "central":
             asyncio.run(_central(args.port, args.stats_file, interval_s=300))
             return 0
-        if args.role == "fleet":
-            asyncio.run(_fleet(url, args.stations, args.meter_interval_s, args.ocpp))
-            return 0
         if args.role == "baseline":
             asyncio.run(_baseline(url, args.stations, args.meter_interval_s))
             return 0
@@ -368,25 +426,39 @@ def main(argv: list[str] | None = None) -> int:
 def _drive(args: argparse.Namespace) -> int:
     import tempfile
 
+    import psutil
+
     port = _free_port()
+    url = f"ws://127.0.0.1:{port}/ocpp"
+    cpu = args.cpu if args.cpu is not None else max(psutil.Process().cpu_affinity())
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "central.json"
-        central = _spawn("central", args, port=port, stats_file=stats)
+        central = _spawn(_role("central", args, port=port, stats_file=stats))
         try:
             _read_stats(stats)
             print(
-                f"fleet: {args.stations} stations ({args.ocpp}), meter values every "
-                f"{args.meter_interval_s:g} s, speed 1, window {args.duration_s:g} s ...",
+                f"fleet: chargegrid sim, {args.stations} stations ({args.ocpp}), meter values "
+                f"every {args.meter_interval_s:g} s, speed 1, on core {cpu}, "
+                f"window {args.duration_s:g} s ...",
                 flush=True,
             )
-            fleet = _measure("fleet", _spawn("fleet", args, port=port), stats, args)
+            fleet_cmd = _sim_command(args, url, Path(tmp))
+            fleet = _measure("fleet", _spawn(fleet_cmd, cpu), stats, args)
             baseline = None
             if not args.skip_baseline:
-                print(f"baseline: {args.stations} bare ocpp clients ...", flush=True)
-                baseline = _measure("baseline", _spawn("baseline", args, port=port), stats, args)
+                print(f"baseline: {args.stations} bare ocpp clients on core {cpu} ...", flush=True)
+                baseline_cmd = _role("baseline", args, port=port)
+                baseline = _measure("baseline", _spawn(baseline_cmd, cpu), stats, args)
         finally:
             central.terminate()
             central.wait(10)
+    expected_per_s = args.stations / args.meter_interval_s
+    fleet["held"] = bool(
+        fleet["stations_held"] == args.stations
+        and fleet["meter_values_per_s"] >= 0.9 * expected_per_s
+        and fleet["late_over_5s"] == 0
+        and fleet["cpu_percent"] < 100.0
+    )
     result: dict[str, Any] = {
         "benchmark": "sim_scale",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -400,17 +472,27 @@ def _drive(args: argparse.Namespace) -> int:
             "ocpp": args.ocpp,
             "duration_s": args.duration_s,
             "meter_interval_s": args.meter_interval_s,
+            "cpu": cpu,
+            "expected_meter_values_per_s": round(expected_per_s, 2),
         },
         "fleet": fleet,
         "baseline": baseline,
     }
-    print(f"{'':10} {'held':>6} {'CPU %':>7} {'RSS MiB':>8} {'msgs/s':>8}")
+    print(
+        f"{'':10} {'held':>6} {'CPU %':>7} {'RSS MiB':>8} {'msgs/s':>8} {'MV/s':>7} "
+        f"{'late s':>7} {'>5 s':>5}"
+    )
     for name, r in (("fleet", fleet), ("baseline", baseline)):
         if r is not None:
             print(
                 f"{name:10} {r['stations_held']:>6} {r['cpu_percent']:>7} {r['rss_mib']:>8} "
-                f"{r['messages_per_s']:>8}"
+                f"{r['messages_per_s']:>8} {r['meter_values_per_s']:>7} "
+                f"{r['mean_lateness_s']!s:>7} {r['late_over_5s']:>5}"
             )
+    print(
+        f"fleet held {args.stations} stations on one core: {'yes' if fleet['held'] else 'NO'} "
+        f"(expected {expected_per_s:.1f} meter values/s)"
+    )
     if baseline is not None:
         ratios = {
             "cpu": round(fleet["cpu_percent"] / baseline["cpu_percent"], 2)

@@ -121,12 +121,15 @@ class ChargingProfile:
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """A limit in force: ``limit`` in ``unit``, drawn over ``number_phases`` phases."""
+    """A limit in force: ``limit`` in ``unit``, drawn over ``number_phases`` phases.
+    ``source_unit`` is the unit of the schedule that set it: a limit set in A caps the current
+    on every phase, one set in W the total power."""
 
     limit: float
     unit: RateUnit
     number_phases: int
     min_charging_rate: float | None = None
+    source_unit: RateUnit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +454,13 @@ def limit_at(
                 )
             best = (
                 watts,
-                Limit(limit=value, unit=unit, number_phases=n, min_charging_rate=min_rate),
+                Limit(
+                    limit=value,
+                    unit=unit,
+                    number_phases=n,
+                    min_charging_rate=min_rate,
+                    source_unit=profile.schedule.unit,
+                ),
             )
     assert best is not None
     return best[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from typing import Any
@@ -13,6 +14,22 @@ from chargegrid.cli import add_clock_arguments
 __all__ = ["add_commands"]
 
 logger = logging.getLogger(__name__)
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    """An argparse type: a finite number of ``kind`` above zero (else exit 2 naming the option)."""
+    wanted = "integer" if kind is int else "number"
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive {wanted}: {text!r}")
+        return value
+
+    return parse
 
 
 def add_commands(subparsers: Any) -> None:
@@ -28,9 +45,14 @@ def add_commands(subparsers: Any) -> None:
         default="ws://127.0.0.1:9000/ocpp",
         help="central system WebSocket base URL (default ws://127.0.0.1:9000/ocpp)",
     )
-    parser.add_argument("--stations", type=int, default=10, help="number of stations (default 10)")
     parser.add_argument(
-        "--connectors", type=int, default=1, help="connectors (EVSEs) per station (default 1)"
+        "--stations", type=_positive(int), default=10, help="number of stations (default 10)"
+    )
+    parser.add_argument(
+        "--connectors",
+        type=_positive(int),
+        default=1,
+        help="connectors (EVSEs) per station (default 1)",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -41,10 +63,12 @@ def add_commands(subparsers: Any) -> None:
     )
     source.add_argument("--scenario-file", metavar="CSV", help="replay a saved scenario instead")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--days", type=int, default=1, help="days to generate (default 1)")
+    parser.add_argument(
+        "--days", type=_positive(int), default=1, help="days to generate (default 1)"
+    )
     parser.add_argument(
         "--speed",
-        type=float,
+        type=_positive(float),
         default=None,
         metavar="X",
         help="shorthand for --clock-speed: 60 = a simulated hour per real minute",
@@ -62,26 +86,29 @@ def add_commands(subparsers: Any) -> None:
         "default $CHARGEGRID_SIM_PASSWORD, none when unset)",
     )
     parser.add_argument(
-        "--max-current-a", type=float, default=32.0, help="connector rating per phase (default 32)"
+        "--max-current-a",
+        type=_positive(float),
+        default=32.0,
+        help="connector rating per phase (default 32)",
     )
     parser.add_argument(
         "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
     )
     parser.add_argument(
         "--dc-power-w",
-        type=float,
+        type=_positive(float),
         default=None,
         help="make the stations DC chargers of this power (400 V; default: AC)",
     )
     parser.add_argument(
         "--meter-interval-s",
-        type=float,
+        type=_positive(float),
         default=60.0,
         help="meter value sample interval, simulated seconds (default 60)",
     )
     parser.add_argument(
         "--duration-h",
-        type=float,
+        type=_positive(float),
         default=None,
         help="stop after this many simulated hours (default: when the last EV has left)",
     )
@@ -94,7 +121,7 @@ def add_commands(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--progress-s",
-        type=float,
+        type=_positive(float),
         default=None,
         help="real seconds between progress updates (default 1 on a terminal, 10 otherwise)",
     )
@@ -105,7 +132,8 @@ def add_commands(subparsers: Any) -> None:
         metavar="SPEC",
         help="inject a fault: KIND,STATION,HOURS[,CONNECTOR[,VALUE]] with KIND one "
         "of connector-fault, clear-fault, ev-stops-drawing, meter-jump (VALUE Wh), "
-        "malformed-frame, late-answers (VALUE s); repeatable",
+        "malformed-frame, late-answers (VALUE s), local-stop (the driver ends the session); "
+        "repeatable",
     )
     add_clock_arguments(parser)
     parser.set_defaults(func=_run)
@@ -166,11 +194,16 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         faults = [Fault.parse(text) for text in args.fault]
+        fleet.check_faults(faults)
     except ValueError as exc:
         print(f"chargegrid sim: --fault: {exc}", file=sys.stderr)
         return 2
     if args.save_scenario:
-        save_scenario(scenario, args.save_scenario)
+        try:
+            save_scenario(scenario, args.save_scenario)
+        except OSError as exc:
+            print(f"chargegrid sim: --save-scenario: {exc}", file=sys.stderr)
+            return 2
     if scenario.empty and args.duration_h is None:
         print(
             "chargegrid sim: the scenario has no visits left after the clock start; "
@@ -255,7 +288,8 @@ def _print_summary(summary: Any, fleet: Any, path: str) -> None:
         f"boots rejected {sum(x.boots_rejected for x in stats)} | "
         f"disconnects {sum(x.disconnects for x in stats)} | "
         f"timeouts {sum(x.timeouts for x in stats)} | "
-        f"messages dropped {sum(x.dropped for x in stats)}\n"
+        f"messages dropped {sum(x.dropped for x in stats)} | "
+        f"central system calls refused {sum(x.calls_refused for x in stats)}\n"
     )
     for line in fleet.problems():
         out.write(f"problem: {line}\n")

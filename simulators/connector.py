@@ -108,15 +108,28 @@ class Connector:
         self.energy_wh = 0.0
         self.power_w = 0.0
         self.limited = False
+        #: The numberPhases of the charging limit in force, when it allows fewer phases.
+        self.phase_limit: int | None = None
         self.next_sample_at: datetime | None = None
 
     def phases_used(self) -> int:
-        """Phases the current flows on; a DC connector counts as one (``W = A * V``)."""
+        """Phases the current flows on: the fewest of the connector's, the vehicle's onboard
+        charger's and the limit's; a DC connector counts as one (``W = A * V``)."""
         if self.spec.dc:
             return 1
+        phases = self.spec.phases if self.ev is None else min(self.spec.phases, self.ev.spec.phases)
+        return phases if self.phase_limit is None else min(phases, self.phase_limit)
+
+    def acceptance_w(self) -> float:
+        """What the vehicle takes here: on AC its onboard charger is rated per phase, so on
+        fewer phases than it has it takes that share of its maximum (11 kW on three phases
+        is 3.7 kW on one)."""
         if self.ev is None:
-            return self.spec.phases
-        return min(self.spec.phases, self.ev.spec.phases)
+            return 0.0
+        accept = self.ev.acceptance_w()
+        if self.spec.dc:
+            return accept
+        return accept * min(1.0, self.phases_used() / self.ev.spec.phases)
 
     def tx_started(self) -> datetime | None:
         return None if self.tx is None else self.tx.started_at

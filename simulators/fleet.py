@@ -245,10 +245,9 @@ class Fleet:
         ``ramp_s`` spreads the first connections over that many real seconds.
         """
         deadline = until or self.end
+        self.check_faults(faults)
         by_id = {r.station_id: r for r in self.runners}
         for fault in faults:
-            if fault.station_id not in by_id:
-                raise ValueError(f"fault for unknown station {fault.station_id!r}")
             self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
         for i, runner in enumerate(self.runners):
             self._tasks.append(
@@ -262,6 +261,22 @@ class Fleet:
         finally:
             await self.stop()
         return self.summary()
+
+    def check_faults(self, faults: Sequence[Fault]) -> None:
+        """Raise ValueError for a fault aimed at a station or connector the fleet lacks."""
+        by_id = {r.station_id: r for r in self.runners}
+        for fault in faults:
+            runner = by_id.get(fault.station_id)
+            if runner is None:
+                raise ValueError(
+                    f"fault for unknown station {fault.station_id!r} "
+                    f"(the fleet has {self.runners[0].station_id}..{self.runners[-1].station_id})"
+                )
+            if fault.connector_id not in runner.station.connectors:
+                raise ValueError(
+                    f"fault for connector {fault.connector_id} of {fault.station_id}, "
+                    f"which has {len(runner.station.connectors)}"
+                )
 
     async def _inject(self, runner: StationRunner, fault: Fault) -> None:
         await self.clock.sleep(fault.after_s)

@@ -15,6 +15,7 @@ from typing import Any
 from chargegrid.charging_profiles import CompositeSchedule
 
 __all__ = [
+    "QUEUED_OFFLINE",
     "TX_MESSAGES",
     "AuthorizeRequest",
     "ChargingNeeds",
@@ -51,6 +52,8 @@ class StopReason(enum.Enum):
     LOCAL = "Local"
     REMOTE = "Remote"
     REBOOT = "HardReset"
+    SOFT_RESET = "SoftReset"
+    DEAUTHORIZED = "DeAuthorized"
     UNLOCK = "UnlockCommand"
     FAULT = "Other"
 
@@ -145,6 +148,8 @@ class ChargingNeeds:
     capacity_wh: float | None = None
     bulk_soc_pct: float | None = None
     full_soc_pct: float | None = None
+    #: Phases the vehicle charges on (AC): 2.0.1's requestedEnergyTransfer.
+    phases: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +175,9 @@ Outgoing = (
 
 #: Messages that belong to a transaction and go through the offline queue.
 TX_MESSAGES = (TransactionStarted, MeterSample, ChargingStateChanged, TransactionEnded)
+#: Messages kept while offline and delivered in order after the reconnect: the transaction's,
+#: and the vehicle's charging needs (which the central system needs to plan that transaction).
+QUEUED_OFFLINE = (*TX_MESSAGES, ChargingNeeds)
 
 
 def iso(at: datetime) -> str:

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -58,6 +59,15 @@ class V16ChargePoint(ChargePoint):
     def _now(self) -> datetime:
         return self.runner.sync()
 
+    async def _handle_call(self, msg: Any) -> None:
+        # The library answers a schema-invalid or unknown call with a CALLERROR and only logs
+        # it; the station also reports it (stats, summary) and goes on.
+        try:
+            await super()._handle_call(msg)
+        except OCPPError as exc:
+            self.runner.refused(msg.action, exc)
+            raise
+
     @on("RemoteStartTransaction")
     async def on_remote_start(
         self,
@@ -98,11 +108,14 @@ class V16ChargePoint(ChargePoint):
         await self.runner.answer_delay()
         try:
             profile = parse_profile(cs_charging_profiles, received_at=self._now())
-            ok, out = self.station.set_profile(connector_id, profile, self._now())
-        except (ProfileError, Exception) as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            self.runner.stats.error(f"SetChargingProfile rejected: {exc}")
+        except ProfileError as exc:
+            self.runner.profile_rejected(str(exc))
             return call_result.SetChargingProfile(status="Rejected")
+        refusal = self.station.profile_refusal(connector_id, profile)
+        if refusal is not None:
+            self.runner.profile_rejected(refusal)
+            return call_result.SetChargingProfile(status="Rejected")
+        ok, out = self.station.set_profile(connector_id, profile, self._now())
         self.runner.submit(out)
         self.runner.poke()
         return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")
@@ -221,7 +234,9 @@ class V16ChargePoint(ChargePoint):
         self, key: str, value: str, **_: Any
     ) -> call_result.ChangeConfiguration:
         await self.runner.answer_delay()
-        return call_result.ChangeConfiguration(status=self.station.set_config(key, value))
+        status = self.station.set_config(key, value)
+        self.runner.config_changed()
+        return call_result.ChangeConfiguration(status=status)
 
 
 class V16Adapter:

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -54,10 +55,13 @@ _STOPPED = {
     StopReason.LOCAL: "Local",
     StopReason.REMOTE: "Remote",
     StopReason.REBOOT: "ImmediateReset",
+    StopReason.SOFT_RESET: "Reboot",
+    StopReason.DEAUTHORIZED: "DeAuthorized",
     StopReason.UNLOCK: "Other",
     StopReason.FAULT: "Other",
 }
 _PURPOSES = {p.value: p for p in ProfilePurpose}
+_TRANSFER = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 #: (component, variable) -> the station's configuration key.
 VARIABLES = {
     ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
@@ -89,12 +93,20 @@ class V201ChargePoint(ChargePoint):
     def _now(self) -> datetime:
         return self.runner.sync()
 
+    async def _handle_call(self, msg: Any) -> None:
+        # The library answers a schema-invalid or unknown call with a CALLERROR and only logs
+        # it; the station also reports it (stats, summary) and goes on.
+        try:
+            await super()._handle_call(msg)
+        except OCPPError as exc:
+            self.runner.refused(msg.action, exc)
+            raise
+
     def _parse(self, raw: dict[str, Any]) -> Any:
         try:
             return parse_profile(raw, received_at=self._now())
         except ProfileError as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            self.runner.stats.error(f"charging profile rejected: {exc}")
+            self.runner.profile_rejected(str(exc))
             return None
 
     @on("RequestStartTransaction")
@@ -144,11 +156,13 @@ class V201ChargePoint(ChargePoint):
             return call_result.SetChargingProfile(
                 status="Rejected", status_info={"reason_code": "InvalidSchedule"}
             )
-        try:
-            ok, out = self.station.set_profile(evse_id, profile, self._now())
-        except Exception as exc:
-            logger.warning("%s: rejected charging profile: %s", self.id, exc)
-            return call_result.SetChargingProfile(status="Rejected")
+        refusal = self.station.profile_refusal(evse_id, profile)
+        if refusal is not None:
+            self.runner.profile_rejected(refusal)
+            return call_result.SetChargingProfile(
+                status="Rejected", status_info={"reason_code": "InvalidValue"}
+            )
+        ok, out = self.station.set_profile(evse_id, profile, self._now())
         self.runner.submit(out)
         self.runner.poke()
         return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")
@@ -203,13 +217,17 @@ class V201ChargePoint(ChargePoint):
         await self.runner.answer_delay()
         if evse_id is not None:
             return call_result.Reset(status="Rejected")
-        self.runner.submit(self.station.reset(self._now(), hard=True))
+        now = self._now()
+        if type == "OnIdle" and any(c.tx is not None for c in self.station.connectors.values()):
+            self.runner.reset_when_idle = True  # reboots once the last transaction has ended
+            return call_result.Reset(status="Scheduled")
+        self.runner.submit(self.station.reset(now, hard=True))
         return call_result.Reset(status="Accepted")
 
     @after("Reset")
     def after_reset(self, evse_id: int | None = None, **_: Any) -> None:
         # Only once the answer is out: the station closes the socket and boots again.
-        if evse_id is None:
+        if evse_id is None and not self.runner.reset_when_idle:
             self.runner.reboot()
 
     @on("ChangeAvailability")
@@ -282,11 +300,13 @@ class V201ChargePoint(ChargePoint):
             comp, var = item["component"], item["variable"]
             key = VARIABLES.get((comp["name"], var["name"]))
             if key is None:
-                status = "UnknownVariable"
+                known = any(c == comp["name"] for c, _v in VARIABLES)
+                status = "UnknownVariable" if known else "UnknownComponent"
             else:
                 answer = self.station.set_config(key, str(item["attribute_value"]))
                 status = {"NotSupported": "NotSupportedAttributeType"}.get(answer, answer)
             results.append({"attribute_status": status, "component": comp, "variable": var})
+        self.runner.config_changed()
         return call_result.SetVariables(set_variable_result=results)
 
 
@@ -338,9 +358,9 @@ class V201Adapter:
                 "ev_max_current": round(m.max_current_a),
                 "ev_max_voltage": round(m.max_voltage_v),
             }
-            needs: dict[str, Any] = {
-                "requested_energy_transfer": "DC" if m.dc else "AC_three_phase"
-            }
+            needs: dict[str, Any] = {"requested_energy_transfer": _TRANSFER[m.phases]}
+            if m.dc:
+                needs["requested_energy_transfer"] = "DC"
             if m.departure is not None:
                 needs["departure_time"] = iso(m.departure)
             if m.dc:
@@ -429,6 +449,8 @@ class V201Adapter:
                 StopReason.FAULT: "ChargingStateChanged",
                 StopReason.UNLOCK: "UnlockCommand",
                 StopReason.REBOOT: "ResetCommand",
+                StopReason.SOFT_RESET: "ResetCommand",
+                StopReason.DEAUTHORIZED: "Deauthorized",
             }.get(m.reason, "StopAuthorized")
             if m.reason is StopReason.EV_DISCONNECTED:
                 trigger = "EVDeparted"

@@ -7,8 +7,9 @@ version's subprotocol), boots (retrying while Pending/Rejected, honouring the in
 then sends the outbox in order, heartbeats, and on a dropped connection reconnects with
 exponential backoff and jitter.
 
-Transaction messages stay in the outbox until the central system has answered them, so an
-outage delays them but keeps them complete and in order (marked offline for 2.0.1). Status
+Transaction messages (and 2.0.1 charging needs) stay in the outbox until the central system
+has answered them, so an outage delays them but keeps them complete and in order (marked
+offline for 2.0.1). Status
 notifications produced while offline are dropped (current states are sent after the next
 boot) and authorizations are decided locally (``LocalAuthorizeOffline``).
 """
@@ -33,7 +34,7 @@ from websockets.typing import Subprotocol
 from chargegrid.clock import Clock
 from simulators.exceptions import BootRejected, CallErrorReceived, ResponseTimeout
 from simulators.messages import (
-    TX_MESSAGES,
+    QUEUED_OFFLINE,
     AuthorizeRequest,
     Outgoing,
     TransactionStarted,
@@ -44,7 +45,8 @@ __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
 logger = logging.getLogger(__name__)
 
-#: Faults :meth:`StationRunner.inject` knows; ``value`` is the jump (Wh) or the delay (s).
+#: Faults (and the driver's local stop) :meth:`StationRunner.inject` knows; ``value`` is the
+#: jump (Wh) or the delay (s).
 FAULT_KINDS = (
     "connector-fault",
     "clear-fault",
@@ -52,6 +54,7 @@ FAULT_KINDS = (
     "meter-jump",
     "malformed-frame",
     "late-answers",
+    "local-stop",
 )
 
 
@@ -76,6 +79,8 @@ class RunnerStats:
     boots_pending: int = 0
     calls_sent: int = 0
     calls_received: int = 0
+    #: Calls from the central system answered with a CALLERROR (schema-invalid, unknown, ...).
+    calls_refused: int = 0
     call_errors: int = 0
     timeouts: int = 0
     dropped: int = 0
@@ -151,18 +156,24 @@ class StationRunner:
         self._outbox_ready = asyncio.Event()
         self._poke = asyncio.Event()
         self._reboot = False
-        self._heartbeat_s = float(station.config["HeartbeatInterval"])
+        #: A reset asked for "when idle" (2.0.1 OnIdle) waits for the last transaction's end.
+        self.reset_when_idle = False
 
     @property
     def station_id(self) -> str:
         return self.station.spec.station_id
+
+    @property
+    def heartbeat_s(self) -> float:
+        """The heartbeat interval in force: the boot's, or a later ChangeConfiguration's."""
+        return float(self.station.config["HeartbeatInterval"])
 
     # --- model side --------------------------------------------------------------------------
 
     def submit(self, messages: list[Outgoing]) -> None:
         """Take what the model said: queue, or decide locally while offline."""
         for message in messages:
-            if isinstance(message, TX_MESSAGES):
+            if isinstance(message, QUEUED_OFFLINE):
                 self.outbox.append(OutItem(message, offline=not self.online))
                 if not self.online:
                     self.stats.offline_queued += 1
@@ -171,8 +182,15 @@ class StationRunner:
             elif isinstance(message, AuthorizeRequest):
                 local = self.station.config.get("LocalAuthorizeOffline") == "true"
                 self.submit(self.station.on_authorized(message.connector_id, local, message.at))
+        if self.reset_when_idle and all(c.tx is None for c in self.station.connectors.values()):
+            self.reset_when_idle = False
+            self.reboot()
         if self.outbox:
             self._outbox_ready.set()
+
+    def config_changed(self) -> None:
+        """A configuration key changed: the idle pump re-reads the heartbeat interval."""
+        self._outbox_ready.set()
 
     def poke(self) -> None:
         """Something changed from outside (a command): step the model now."""
@@ -210,6 +228,8 @@ class StationRunner:
             await self.send_malformed()
         elif kind == "late-answers":
             self.answer_delay_s = value or 60.0
+        elif kind == "local-stop":
+            self.submit(self.station.local_stop(connector_id, now))
         else:
             raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
         self.poke()
@@ -357,9 +377,8 @@ class StationRunner:
                 status, interval = "Error", 0
             if status == "Accepted":
                 if interval > 0:
-                    self._heartbeat_s = float(interval)
                     self.station.config["HeartbeatInterval"] = str(interval)
-                logger.info("%s: booted (heartbeat %d s)", self.station_id, int(self._heartbeat_s))
+                logger.info("%s: booted (heartbeat %d s)", self.station_id, int(self.heartbeat_s))
                 return
             if status == "Pending":
                 self.stats.boots_pending += 1
@@ -388,7 +407,7 @@ class StationRunner:
                     self._reboot = False
                     await cp._connection.close()
                     raise ConnectionLost("rebooting")
-                due = self._heartbeat_s - (self.clock.monotonic() - last_sent)
+                due = self.heartbeat_s - (self.clock.monotonic() - last_sent)
                 if due <= 0:
                     self.outbox.append(OutItem("Heartbeat"))
                 else:
@@ -447,6 +466,20 @@ class StationRunner:
         self.stats.calls_received += 1
         if self.answer_delay_s > 0:
             await self.clock.sleep(self.answer_delay_s)
+
+    def profile_rejected(self, why: str) -> None:
+        """A charging profile from the central system was answered Rejected: report why."""
+        text = f"charging profile rejected: {why}"
+        logger.warning("%s: %s", self.station_id, text)
+        self.stats.error(text)
+
+    def refused(self, action: str, exc: OCPPError) -> None:
+        """A call from the central system was answered with a CALLERROR: report and count it."""
+        self.stats.calls_refused += 1
+        code = getattr(exc, "code", type(exc).__name__)
+        text = f"{action} from the central system refused with CALLERROR {code}: {exc.description}"
+        logger.warning("%s: %s", self.station_id, text)
+        self.stats.error(text)
 
     def statuses_now(self, connector_id: int | None) -> None:
         now = self.clock.now()

@@ -307,29 +307,40 @@ def load_scenario(path: str | Path) -> pd.DataFrame:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise ScenarioError("no such file", file=name) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read it: {exc.strerror or exc}", file=name) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"not a readable CSV: {exc}", file=name) from None
-    return validate_scenario(raw, file=name)
+    frame = validate_scenario(raw, file=name)
+    frame.attrs["file"] = name  # later checks against the fleet name the file too
+    return frame
 
 
 def sessions_by_station(
     frame: pd.DataFrame, stations: Sequence[str], *, connectors: int
 ) -> dict[str, list[tuple[int, EVSpec]]]:
-    """The planned visits of each station, as (connector, vehicle) pairs."""
+    """The planned visits of each station, as (connector, vehicle) pairs. A row that does not
+    fit the fleet fails naming the file it was loaded from (``frame.attrs["file"]``), the line
+    and the field."""
+    file = frame.attrs.get("file")
+    fleet = f"{stations[0]}..{stations[-1]}" if stations else "no stations"
     known = set(stations)
     plan: dict[str, list[tuple[int, EVSpec]]] = {s: [] for s in stations}
     records: list[dict[str, Any]] = frame.to_dict("records")
     for i, row in enumerate(records):
         if row["station_id"] not in known:
             raise ScenarioError(
-                f"unknown station {row['station_id']!r} (the fleet has "
-                f"{stations[0]}..{stations[-1]})",
+                f"unknown station {row['station_id']!r} (the fleet has {fleet})",
+                file=file,
                 row=i + 2,
                 field="station_id",
             )
         if row["connector_id"] > connectors:
             raise ScenarioError(
-                f"the stations have {connectors} connector(s)", row=i + 2, field="connector_id"
+                f"the stations have {connectors} connector(s)",
+                file=file,
+                row=i + 2,
+                field="connector_id",
             )
         plan[row["station_id"]].append(
             (

@@ -21,11 +21,13 @@ from typing import Any
 from chargegrid.charging_profiles import (
     ChargingProfile,
     CompositeSchedule,
+    Limit,
     ProfilePurpose,
     RateUnit,
     composite_schedule,
     limit_at,
     next_change,
+    to_unit,
 )
 from simulators.config import StationSpec, check_config, default_config
 from simulators.connector import Connector, SessionRecord
@@ -252,7 +254,10 @@ class Station:
         assert c.ev is not None
         ev = c.ev
         phases = c.phases_used()
-        peak = ev.spec.max_dc_power_w if c.spec.dc else ev.spec.max_ac_power_w
+        if c.spec.dc:
+            peak = ev.spec.max_dc_power_w
+        else:  # the onboard charger's rating per phase, on the phases it gets here
+            peak = ev.spec.max_ac_power_w * min(1.0, phases / ev.spec.phases)
         return ChargingNeeds(
             connector_id=c.id,
             at=now,
@@ -266,6 +271,7 @@ class Station:
             capacity_wh=ev.spec.capacity_wh,
             bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
             full_soc_pct=round(ev.spec.target_soc * 100, 1),
+            phases=phases,
         )
 
     def on_started(
@@ -283,7 +289,7 @@ class Station:
         if c.record is not None:
             c.record.outcome = "deauthorized"
         c.auth = "rejected"
-        return self._stop(c, now, StopReason.LOCAL)
+        return self._stop(c, now, StopReason.DEAUTHORIZED)
 
     def _stop(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
         tx = c.tx
@@ -337,16 +343,25 @@ class Station:
             out += self._unplug(c, now, StopReason.REMOTE)
         return True, out
 
+    def local_stop(self, connector_id: int, now: datetime) -> list[Outgoing]:
+        """The driver ends the session at the station (presents the id tag again): the
+        transaction stops with reason Local and the vehicle stays plugged in until it leaves."""
+        self._advance_to(now)
+        c = self.connector(connector_id)
+        if c.tx is None:
+            return []
+        return self._stop(c, now, StopReason.LOCAL) + self._allocate(now)
+
     # --- power -------------------------------------------------------------------------------
 
     def _allocate(self, now: datetime) -> list[Outgoing]:
         demands: dict[int, float] = {}
         for c in self.connectors.values():
-            c.power_w, c.limited = 0.0, False
+            c.power_w, c.limited, c.phase_limit = 0.0, False, None
             if c.tx is None or c.ev is None:
                 continue
             phases = c.phases_used()
-            rating = c.spec.rating_w(phases)
+            rating, accept = c.spec.rating_w(phases), c.acceptance_w()
             cap = rating
             found = limit_at(
                 self.profiles.for_connector(c.id, tx_ids=_tx_ids(c.tx)),
@@ -360,14 +375,18 @@ class Station:
                 amps = found.limit
                 if found.min_charging_rate is not None and amps < found.min_charging_rate:
                     amps = 0.0
-                cap = min(cap, amps * c.spec.voltage_v * min(phases, found.number_phases))
-            accept = c.ev.acceptance_w()
-            demands[c.id] = min(cap, accept)
-            c.limited = cap < min(rating, accept) - 1e-6
+                if found.number_phases < phases:  # the limit allows fewer phases: use those
+                    c.phase_limit = found.number_phases
+                    phases = c.phases_used()
+                cap = min(c.spec.rating_w(phases), amps * c.spec.voltage_v * phases)
+            demands[c.id] = min(cap, c.acceptance_w())
+            c.limited = demands[c.id] < min(rating, accept) - 1e-6
         station = limit_at(
             self.profiles.station_wide(), now, unit=RateUnit.W, voltage_v=_STATION_VOLTAGE_V
         )
         shares = share_w(demands, None if station is None else station.limit)
+        if station is not None and station.source_unit is RateUnit.A:
+            shares = self._share_phase_current(shares, station)
         out: list[Outgoing] = []
         for cid, power in shares.items():
             c = self.connectors[cid]
@@ -382,6 +401,28 @@ class Station:
                 status = ConnectorStatus.CHARGING
             out += self._status(c, status, now)
         return out
+
+    def _share_phase_current(self, shares_w: dict[int, float], station: Limit) -> dict[int, float]:
+        """A station maximum set in A caps the current on each phase of the supply. Single-phase
+        connectors all hang on L1 (no phase rotation), three-phase ones load every phase
+        equally, so L1 carries the sum of every connector's per-phase current: water-fill that
+        sum under the limit. A DC connector counts as a balanced three-phase load at 230 V."""
+        cap_a = to_unit(
+            station.limit,
+            from_unit=RateUnit.W,
+            to=RateUnit.A,
+            number_phases=station.number_phases,
+            voltage_v=_STATION_VOLTAGE_V,
+        )
+        per_volt_amp: dict[int, float] = {}
+        for cid in shares_w:
+            c = self.connectors[cid]
+            if c.spec.dc:
+                per_volt_amp[cid] = _STATION_VOLTAGE_V * 3
+            else:
+                per_volt_amp[cid] = c.spec.voltage_v * c.phases_used()
+        amps = share_w({cid: w / per_volt_amp[cid] for cid, w in shares_w.items()}, cap_a)
+        return {cid: a * per_volt_amp[cid] for cid, a in amps.items()}
 
     def _sample(
         self, c: Connector, now: datetime, *, context: str = "Sample.Periodic"
@@ -411,23 +452,36 @@ class Station:
     def set_profile(
         self, connector_id: int, profile: ChargingProfile, now: datetime
     ) -> tuple[bool, list[Outgoing]]:
-        """SetChargingProfile: refuse what OCPP says a station refuses."""
+        """SetChargingProfile: refuse what OCPP says a station refuses (see
+        :meth:`profile_refusal`)."""
         self._advance_to(now)
-        station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
-        if station_wide and connector_id != 0:
-            return False, []
-        if connector_id != 0:
-            self.connector(connector_id)
-        if profile.purpose is ProfilePurpose.TX:
-            if connector_id == 0:
-                return False, []
-            tx = self.connector(connector_id).tx
-            if tx is None or profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
-                return False, []
-        if profile.stack_level > int(self.config["ChargeProfileMaxStackLevel"]):
+        if self.profile_refusal(connector_id, profile) is not None:
             return False, []
         self.profiles.install(connector_id, profile)
         return True, self._allocate(now)
+
+    def profile_refusal(self, connector_id: int, profile: ChargingProfile) -> str | None:
+        """Why this station refuses ``profile`` on ``connector_id``, or None if it takes it."""
+        station_wide = profile.purpose in (ProfilePurpose.STATION_MAX, ProfilePurpose.EXTERNAL)
+        if station_wide and connector_id != 0:
+            return f"a station-wide profile applies to connector 0, not {connector_id}"
+        if connector_id != 0 and connector_id not in self.connectors:
+            return f"no connector {connector_id}"
+        if profile.purpose is ProfilePurpose.TX:
+            if connector_id == 0:
+                return "a TxProfile needs a connector"
+            tx = self.connectors[connector_id].tx
+            if tx is None:
+                return f"a TxProfile but no transaction on connector {connector_id}"
+            if profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
+                return (
+                    f"a TxProfile for transaction {profile.transaction_id}, but connector "
+                    f"{connector_id} runs {tx.csms_id or tx.local_id}"
+                )
+        highest = int(self.config["ChargeProfileMaxStackLevel"])
+        if profile.stack_level > highest:
+            return f"stack level {profile.stack_level} above ChargeProfileMaxStackLevel {highest}"
+        return None
 
     def clear_profiles(self, now: datetime, **criteria: Any) -> tuple[bool, list[Outgoing]]:
         self._advance_to(now)
@@ -469,7 +523,7 @@ class Station:
         out: list[Outgoing] = []
         for c in self.connectors.values():
             if c.tx is not None:
-                out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.LOCAL)
+                out += self._stop(c, now, StopReason.REBOOT if hard else StopReason.SOFT_RESET)
             c.auth = None
         return out
 

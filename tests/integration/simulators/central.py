@@ -37,6 +37,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from chargegrid.clock import Clock
+
 __all__ = ["FakeCentral", "Received"]
 
 
@@ -45,6 +47,8 @@ class Received:
     station_id: str
     action: str
     payload: dict[str, Any]
+    #: When it arrived, on the central system's clock (None without one).
+    at: datetime | None = None
 
 
 @dataclass
@@ -53,6 +57,12 @@ class FakeCentral:
     #: Boot answers in order; the last one repeats.
     boot_statuses: list[str] = field(default_factory=lambda: ["Accepted"])
     boot_interval_s: int = 300
+    #: The interval returned with a Pending or Rejected boot (when to try again).
+    retry_interval_s: int = 1
+    #: Timestamps calls and handshakes (``Received.at``, ``handshakes``) when given.
+    clock: Clock | None = None
+    #: Clock time of every WebSocket handshake attempt, refused ones included.
+    handshakes: list[datetime] = field(default_factory=list)
     #: Actions answered with a CALLERROR (InternalError) instead of being handled.
     fail_actions: set[str] = field(default_factory=set)
     authorize: Callable[[str], bool] = lambda tag: tag != "BLOCKED"
@@ -84,6 +94,8 @@ class FakeCentral:
             await self._server.wait_closed()
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if self.clock is not None:
+            self.handshakes.append(self.clock.now())
         if self.refusing:
             self.rejected_handshakes += 1
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "outage\n")
@@ -120,7 +132,8 @@ class FakeCentral:
         return await self.connections[station_id].call(payload, suppress=False)
 
     def record(self, station_id: str, action: str, payload: dict[str, Any]) -> None:
-        self.received.append(Received(station_id, action, payload))
+        at = None if self.clock is None else self.clock.now()
+        self.received.append(Received(station_id, action, payload, at))
         self._changed.set()
 
     def of(self, action: str, station_id: str | None = None) -> list[dict[str, Any]]:
@@ -172,7 +185,9 @@ class _Central16(_Recording, CP16):  # type: ignore[misc]
     @on("BootNotification")
     def on_boot(self, **_: Any) -> Any:
         status = self.central.next_boot(self.id)
-        interval = self.central.boot_interval_s if status == "Accepted" else 1
+        interval = (
+            self.central.boot_interval_s if status == "Accepted" else self.central.retry_interval_s
+        )
         return r16.BootNotification(current_time=_now(), interval=interval, status=status)
 
     @on("Heartbeat")
@@ -207,7 +222,9 @@ class _Central201(_Recording, CP201):  # type: ignore[misc]
     @on("BootNotification")
     def on_boot(self, **_: Any) -> Any:
         status = self.central.next_boot(self.id)
-        interval = self.central.boot_interval_s if status == "Accepted" else 1
+        interval = (
+            self.central.boot_interval_s if status == "Accepted" else self.central.retry_interval_s
+        )
         return r201.BootNotification(current_time=_now(), interval=interval, status=status)
 
     @on("Heartbeat")

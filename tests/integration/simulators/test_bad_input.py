@@ -125,6 +125,10 @@ async def test_schema_invalid_and_contradictory_profiles(
             "OccurrenceConstraintViolation",
             "ProtocolError",
         )
+        assert runner.stats.calls_refused == 1
+        assert runner.stats.last_error.startswith(
+            f"SetChargingProfile from the central system refused with CALLERROR {err.value.code}"
+        )
         answer = await central.call("SIM-0001", contradictory)
         assert answer.status == "Rejected"
         assert "startPeriod" in runner.stats.last_error

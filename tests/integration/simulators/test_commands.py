@@ -155,3 +155,30 @@ async def test_ocpp201_commands(central: FakeCentral) -> None:
         ).status == "Unlocked"
         assert (await call("SIM-0001", call201.Reset(type="Immediate"))).status == "Accepted"
         await central.wait_for(lambda: len(central.of("BootNotification")) == 2, 10)
+
+
+async def test_ocpp201_reset_on_idle_waits_for_the_transaction(central: FakeCentral) -> None:
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=600)
+    runner = station_runner(url, clock, version="2.0.1")
+    async with running(runner):
+        await central.wait_for(lambda: bool(central.of("StatusNotification")), 10)
+        call = central.call
+        token = {"id_token": "REMOTE", "type": "ISO14443"}
+        started = await call(
+            "SIM-0001", call201.RequestStartTransaction(id_token=token, remote_start_id=1)
+        )
+        await central.wait_for(lambda: bool(central.of("TransactionEvent")), 10)
+        assert (await call("SIM-0001", call201.Reset(type="OnIdle"))).status == "Scheduled"
+        await clock.sleep(300)  # five minutes: still charging, no reboot
+        assert len(central.of("BootNotification")) == 1
+        assert central.of("TransactionEvent")[-1]["eventType"] == "Updated"
+        await call(
+            "SIM-0001", call201.RequestStopTransaction(transaction_id=started.transaction_id)
+        )
+        await central.wait_for(lambda: len(central.of("BootNotification")) == 2, 10)
+    # The transaction ended (and was delivered) before the station went down.
+    ended = [i for i, r in enumerate(central.received) if r.action == "TransactionEvent"][-1]
+    reboot = [i for i, r in enumerate(central.received) if r.action == "BootNotification"][-1]
+    assert central.received[ended].payload["eventType"] == "Ended" and ended < reboot
+    assert central.received[ended].payload["transactionInfo"]["stoppedReason"] == "Remote"

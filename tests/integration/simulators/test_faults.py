@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from ocpp.v16 import call as call16
@@ -79,3 +80,62 @@ async def test_late_answers_time_out_at_the_central_system(central: FakeCentral)
         await clock.sleep(700)
         answer = await cp.call(call16.GetConfiguration(key=["HeartbeatInterval"]), suppress=False)
         assert answer.configuration_key[0]["value"] == "300"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_local_stop_by_the_driver(central: FakeCentral, version: str) -> None:
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=600)
+    runner = station_runner(url, clock, version=version, sessions=[(1, ev_at(START, 1, 60))])
+    async with running(runner):
+        await central.wait_for(
+            lambda: bool(central.of("MeterValues") or len(central.of("TransactionEvent")) > 2), 10
+        )
+        await runner.inject("local-stop")
+        if version == "1.6":
+            await central.wait_for(lambda: bool(central.of("StopTransaction")), 10)
+            await central.wait_for(
+                lambda: central.of("StatusNotification")[-1]["status"] == "Finishing", 10
+            )
+            (stop,) = central.of("StopTransaction")
+            assert stop["reason"] == "Local" and stop["meterStop"] > 0
+        else:
+            await central.wait_for(
+                lambda: central.of("TransactionEvent")[-1]["eventType"] == "Ended", 10
+            )
+            ended = central.of("TransactionEvent")[-1]
+            assert ended["transactionInfo"]["stoppedReason"] == "Local"
+            assert ended["triggerReason"] == "StopAuthorized"
+        assert runner.station.connector(1).ev is not None  # still plugged in
+
+
+async def test_ocpp201_connector_fault_ev_stops_drawing_and_meter_jump(
+    central: FakeCentral,
+) -> None:
+    url = await central.start()
+    clock = VirtualClock(start=START, speed=600)
+    runner = station_runner(url, clock, version="2.0.1", sessions=[(1, ev_at(START, 1, 60))])
+
+    def events() -> list[dict[str, Any]]:
+        return central.of("TransactionEvent")
+
+    async with running(runner):
+        await central.wait_for(lambda: len(events()) > 2, 10)
+        await runner.inject("meter-jump", value=50_000)
+        await runner.inject("ev-stops-drawing")
+        await central.wait_for(
+            lambda: events()[-1]["transactionInfo"]["chargingState"] == "SuspendedEV", 10
+        )
+        n = len(events())
+        await central.wait_for(lambda: len(events()) > n, 10)
+        last = events()[-1]["meterValue"][0]["sampledValue"]
+        values = {v["measurand"]: v["value"] for v in last if "phase" not in v}
+        assert values["Energy.Active.Import.Register"] > 50_000
+        assert values["Power.Active.Import"] == 0.0
+        await runner.inject("connector-fault")
+        await central.wait_for(lambda: events()[-1]["eventType"] == "Ended", 10)
+        await central.wait_for(
+            lambda: central.of("StatusNotification")[-1]["connectorStatus"] == "Faulted", 10
+        )
+    assert events()[-1]["transactionInfo"]["stoppedReason"] == "Other"
+    assert [e["seqNo"] for e in events()] == list(range(len(events())))

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from chargegrid import cli
 from chargegrid.clock import VirtualClock
-from simulators import Fleet, FleetConfig, generate, suggested_start
+from simulators import Fleet, FleetConfig, generate, load_scenario, save_scenario, suggested_start
 from simulators.fleet import SUMMARY_COLUMNS
 from tests.integration.simulators.central import FakeCentral
 
@@ -137,3 +138,63 @@ async def test_chargegrid_sim_refuses_an_empty_scenario() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert "no visits left" in err.decode()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--stations", "0"),
+        ("--connectors", "-1"),
+        ("--days", "1.5"),
+        ("--speed", "0"),
+        ("--max-current-a", "-16"),
+        ("--dc-power-w", "0"),
+        ("--meter-interval-s", "0"),
+        ("--duration-h", "-1"),
+        ("--progress-s", "nan"),
+    ],
+)
+def test_chargegrid_sim_refuses_bad_numbers_naming_the_option(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["sim", "--url", "ws://127.0.0.1:9/ocpp", option, value])
+    assert done.value.code == 2
+    assert f"argument {option}: must be a positive" in capsys.readouterr().err
+
+
+def test_chargegrid_sim_scenario_file_that_does_not_fit_the_fleet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = suggested_start("depot", DAY)
+    path = tmp_path / "trips.csv"
+    save_scenario(generate("depot", stations=3, seed=7, start=start), path)
+    argv = ["sim", "--url", "ws://127.0.0.1:9/ocpp", "--scenario-file", str(path)]
+    assert cli.main([*argv, "--stations", "2"]) == 2
+    line = 2 + load_scenario(path)["station_id"].tolist().index("SIM-0003")
+    err = capsys.readouterr().err
+    assert f"chargegrid sim: {path}: row {line}: station_id: unknown station 'SIM-0003'" in err
+    assert cli.main(["sim", "--scenario-file", str(tmp_path)]) == 2
+    assert f"chargegrid sim: {tmp_path}: cannot read it" in capsys.readouterr().err
+    bad_target = tmp_path / "missing-dir" / "out.csv"
+    assert cli.main([*argv, "--stations", "3", "--save-scenario", str(bad_target)]) == 2
+    assert "chargegrid sim: --save-scenario:" in capsys.readouterr().err
+    assert not (tmp_path / "sim-summary.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("explode,SIM-0001,1", "unknown fault 'explode'"),
+        ("connector-fault,SIM-0099,1", "fault for unknown station 'SIM-0099'"),
+        ("connector-fault,SIM-0002,1,3", "fault for connector 3 of SIM-0002, which has 2"),
+    ],
+)
+def test_chargegrid_sim_refuses_a_fault_the_fleet_cannot_take(
+    spec: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sim", "--url", "ws://127.0.0.1:9/ocpp", "--stations", "2", "--connectors", "2"]
+    summary = tmp_path / "summary.csv"
+    assert cli.main([*argv, "--fault", spec, "--summary-csv", str(summary)]) == 2
+    assert f"chargegrid sim: --fault: {message}" in capsys.readouterr().err
+    assert not summary.exists()

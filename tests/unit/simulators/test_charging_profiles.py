@@ -193,6 +193,19 @@ def test_number_phases_and_voltage_convert_amps_to_watts() -> None:
     assert three is not None and three.limit == pytest.approx(11040.0)
 
 
+def test_limit_tells_the_unit_it_was_set_in() -> None:
+    amps = parse_profile(profile16(pid=1, purpose="ChargePointMaxProfile", periods=[(0, 16)]))
+    watts = parse_profile(
+        profile16(pid=2, purpose="ChargePointMaxProfile", unit="W", periods=[(0, 5000)])
+    )
+    found = limit_at([amps], at(9), unit=RateUnit.W)
+    assert found is not None and found.source_unit is RateUnit.A
+    # The tighter of the two sets it: 5000 W < 16 A x 230 V x 3 = 11040 W.
+    found = limit_at([amps, watts], at(9), unit=RateUnit.A)
+    assert found is not None and found.source_unit is RateUnit.W
+    assert found.limit == pytest.approx(5000 / 690)
+
+
 def test_relative_profile_runs_from_the_transaction_start() -> None:
     p = parse_profile(
         profile16(kind="Relative", start=None, periods=[(0, 16), (3600, 8)], duration_s=7200)

@@ -77,8 +77,21 @@ async def test_v16_set_charging_profile_and_composite_schedule() -> None:
         {"startPeriod": 0, "limit": 11040.0, "numberPhases": 3},
         {"startPeriod": 600, "limit": 5520.0, "numberPhases": 3},
     ]
-    # A station-wide maximum on a connector is refused.
+    # A station-wide maximum on a connector is refused, and the station says why.
     assert ws.sent[2] == [3, "c", {"status": "Rejected"}]
+    assert r.stats.last_error == (
+        "charging profile rejected: a station-wide profile applies to connector 0, not 1"
+    )
+    tx_profile = {**profile, "chargingProfilePurpose": "TxProfile"}
+    await cp.route_message(
+        json.dumps(
+            [2, "d", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": tx_profile}]
+        )
+    )
+    assert ws.sent[3] == [3, "d", {"status": "Rejected"}]
+    assert r.stats.last_error == (
+        "charging profile rejected: a TxProfile but no transaction on connector 1"
+    )
 
 
 async def test_v16_unknown_action_and_schema_errors_are_callerrors() -> None:
@@ -103,6 +116,14 @@ async def test_v16_unknown_action_and_schema_errors_are_callerrors() -> None:
     await cp.route_message(json.dumps([2, "b", "ChangeConfiguration", {"key": 5}]))
     assert ws.sent[0][:3] == [4, "a", "NotImplemented"]
     assert ws.sent[1][0] == 4 and ws.sent[1][1] == "b"
+    # The station reports what it refused, not only the library's log.
+    assert r.stats.calls_refused == 2
+    assert r.stats.errors[0].startswith(
+        "ReserveNow from the central system refused with CALLERROR NotImplemented"
+    )
+    assert r.stats.errors[1].startswith(
+        "ChangeConfiguration from the central system refused with CALLERROR"
+    )
 
 
 async def test_v201_get_variables_and_rejected_contradictory_profile() -> None:
@@ -250,3 +271,62 @@ def test_v201_dc_needs_carry_the_battery() -> None:
         "bulk_soc": 80,
         "full_soc": 90,
     }
+
+
+def test_v201_charging_needs_wait_offline_and_name_the_phases() -> None:
+    from datetime import timedelta
+
+    from simulators.connector import ConnectorSpec
+    from simulators.ev import EVSpec
+    from simulators.messages import ChargingNeeds, TransactionStarted
+    from simulators.runner import OutItem
+
+    car = EVSpec(
+        ev_id="EV-1",
+        phases=1,
+        max_ac_power_w=7_400,
+        arrival=T0,
+        departure=T0 + timedelta(hours=8),
+        id_tag="T",
+    )
+    spec = StationSpec(station_id="SIM-0001", ocpp_version="2.0.1", connectors=(ConnectorSpec(),))
+    r = StationRunner(
+        Station(spec, now=T0, sessions=[(1, car)]),
+        V201Adapter(),
+        url="ws://127.0.0.1:1/ocpp",
+        clock=ManualClock(T0),
+    )
+    assert not r.online
+    r.sync()  # the EV arrives while offline: authorized locally, the transaction starts
+    kinds = [type(item.message) for item in r.outbox]
+    assert kinds[:2] == [TransactionStarted, ChargingNeeds]
+    assert all(item.offline for item in r.outbox)
+    needs = r.outbox[1]
+    payload = V201Adapter().encode(needs, r.station)
+    assert payload.evse_id == 1
+    assert payload.charging_needs["requested_energy_transfer"] == "AC_single_phase"
+    ac = payload.charging_needs["ac_charging_parameters"]
+    assert (ac["energy_amount"], ac["ev_max_current"]) == (36_000, 32)  # 7400 W / 230 V
+    assert payload.charging_needs["departure_time"] == "2026-03-06T02:00:00.000Z"
+    three = OutItem(ChargingNeeds(1, T0, 1000.0, None, 16.0, 6.0, 230.0, False, 50.0))
+    assert (
+        V201Adapter().encode(three, r.station).charging_needs["requested_energy_transfer"]
+        == "AC_three_phase"
+    )
+
+
+async def test_v201_set_variables_names_unknown_components_and_variables() -> None:
+    r = runner("2.0.1")
+    ws = FakeConnection()
+    cp = V201ChargePoint(r, ws)  # type: ignore[arg-type]
+    data = [
+        {"attributeValue": "45", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}}
+        for n in ("HeartbeatInterval", "NoSuchVariable")
+    ]
+    data.append(
+        {"attributeValue": "1", "component": {"name": "NoSuchCtrlr"}, "variable": {"name": "X"}}
+    )
+    await cp.route_message(json.dumps([2, "a", "SetVariables", {"setVariableData": data}]))
+    statuses = [x["attributeStatus"] for x in ws.sent[0][2]["setVariableResult"]]
+    assert statuses == ["Accepted", "UnknownVariable", "UnknownComponent"]
+    assert r.station.config["HeartbeatInterval"] == "45"

@@ -131,3 +131,28 @@ def test_sessions_by_station_maps_rows_to_the_fleet() -> None:
     with pytest.raises(ScenarioError) as err:
         sessions_by_station(df, station_ids(1), connectors=2)
     assert err.value.field == "station_id"
+
+
+def test_a_loaded_file_that_does_not_fit_the_fleet_names_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    df = generate("depot", stations=3, connectors=2, seed=7, start=suggested_start("depot", DAY))
+    path = _write(tmp_path, df)
+    loaded = load_scenario(path)
+    line = 2 + next(i for i, s in enumerate(loaded["station_id"]) if s == "SIM-0003")
+    with pytest.raises(ScenarioError) as err:
+        sessions_by_station(loaded, station_ids(2), connectors=2)
+    assert (err.value.file, err.value.row, err.value.field) == (str(path), line, "station_id")
+    assert str(err.value).startswith(f"{path}: row {line}: station_id: unknown station")
+    line = 2 + next(i for i, c in enumerate(loaded["connector_id"]) if c == 2)
+    with pytest.raises(ScenarioError) as err:
+        sessions_by_station(loaded, station_ids(3), connectors=1)
+    assert (err.value.file, err.value.row, err.value.field) == (str(path), line, "connector_id")
+    # The line is the file's: the CSV's own line holds that connector.
+    assert path.read_text().splitlines()[line - 1].split(",")[2] == "2"
+
+
+def test_an_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path)  # a directory
+    assert err.value.file == str(tmp_path) and "cannot read it" in str(err.value)

@@ -221,6 +221,62 @@ def test_change_availability_and_configuration() -> None:
     assert st.set_config("Nope", "1") == "NotSupported"
 
 
+def _station_max(unit: str, limit: float) -> Any:
+    return parse_profile(
+        {
+            "chargingProfileId": 7,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "ChargePointMaxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+            },
+        }
+    )
+
+
+def _charging(*connectors: ConnectorSpec, phases: int = 3) -> Station:
+    spec = StationSpec(station_id="S", connectors=connectors)
+    cars = [(i, ev(ev_id=f"EV-{i}", phases=phases)) for i in range(1, len(connectors) + 1)]
+    st = Station(spec, now=T0, sessions=cars)
+    st.step(minutes(1))
+    for i in range(1, len(connectors) + 1):
+        st.on_authorized(i, True, minutes(1))
+    return st
+
+
+def _phase_currents(st: Station, at: datetime) -> dict[int, tuple[float, ...]]:
+    return {m.connector_id: m.current_a for m in st.step(at) if isinstance(m, MeterSample)}
+
+
+def test_station_max_in_amps_caps_a_single_phase_connector_at_16_a() -> None:
+    st = _charging(ConnectorSpec(max_current_a=32, phases=1), phases=1)
+    assert st.connector(1).power_w == 32 * 230  # unlimited: the 32 A rating
+    assert st.set_profile(0, _station_max("A", 16), minutes(1))[0]
+    assert _phase_currents(st, minutes(2)) == {1: (16.0,)}
+    assert st.connector(1).power_w == 16 * 230
+
+
+def test_station_max_in_amps_is_the_current_on_the_busiest_phase() -> None:
+    # A three-phase and a single-phase connector: L1 carries both, so together <= 16 A there.
+    st = _charging(
+        ConnectorSpec(max_current_a=32, phases=3), ConnectorSpec(max_current_a=32, phases=1)
+    )
+    assert st.set_profile(0, _station_max("A", 16), minutes(1))[0]
+    currents = _phase_currents(st, minutes(2))
+    assert currents == {1: (8.0, 8.0, 8.0), 2: (8.0,)}
+    assert sum(c[0] for c in currents.values()) <= 16.0
+
+
+def test_station_max_in_watts_is_total_power_even_on_one_phase() -> None:
+    # 9200 W over two single-phase connectors: 4600 W = 20 A each (a W limit is not per phase).
+    st = _charging(ConnectorSpec(phases=1), ConnectorSpec(phases=1))
+    assert st.set_profile(0, _station_max("W", 9200), minutes(1))[0]
+    assert _phase_currents(st, minutes(2)) == {1: (20.0,), 2: (20.0,)}
+
+
 def test_dc_connector_reports_soc_and_one_current() -> None:
     spec = StationSpec(
         station_id="DC",
@@ -346,3 +402,125 @@ def test_energy_counts_from_the_start_even_when_the_answer_comes_late() -> None:
     st.on_authorized(1, True, minutes(3))  # the answer takes two minutes
     (sample,) = [m for m in st.step(minutes(4)) if isinstance(m, MeterSample)]
     assert sample.energy_wh == pytest.approx(22_000 / 60, abs=0.1)
+
+
+def test_profile_refusals_name_the_reason_and_change_nothing() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    tx = st.connector(1).tx
+    assert tx is not None
+
+    def raw(purpose: str, *, level: int = 0, tx_id: int | None = None) -> Any:
+        body: dict[str, Any] = {
+            "chargingProfileId": 3,
+            "stackLevel": level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}],
+            },
+        }
+        if tx_id is not None:
+            body["transactionId"] = tx_id
+        return parse_profile(body)
+
+    cases = [
+        (2, raw("TxDefaultProfile"), "no connector 2"),
+        (0, raw("TxProfile"), "a TxProfile needs a connector"),
+        (1, raw("TxProfile", tx_id=99), "a TxProfile for transaction 99, but connector 1 runs"),
+        (1, raw("TxDefaultProfile", level=9), "stack level 9 above ChargeProfileMaxStackLevel 8"),
+    ]
+    for connector_id, profile, why in cases:
+        refusal = st.profile_refusal(connector_id, profile)
+        assert refusal is not None and refusal.startswith(why), refusal
+        assert st.set_profile(connector_id, profile, minutes(2)) == (False, [])
+    assert len(st.profiles) == 0 and st.connector(1).power_w == 22_000
+    assert st.profile_refusal(1, raw("TxProfile", tx_id=None)) is None
+
+
+def test_local_stop_ends_the_transaction_and_the_ev_stays_until_it_leaves() -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    out = st.local_stop(1, minutes(11))
+    (ended,) = [m for m in out if isinstance(m, TransactionEnded)]
+    assert ended.reason is StopReason.LOCAL
+    assert ended.meter_stop_wh == pytest.approx(22_000 / 6, abs=0.2)  # 22 kW for 10 minutes
+    assert statuses(out) == [ConnectorStatus.FINISHING]
+    assert st.connector(1).power_w == 0 and st.connector(1).ev is not None
+    # No new transaction, no energy, until the EV leaves at 18:121.
+    later = st.step(minutes(60))
+    assert not [m for m in later if isinstance(m, TX_MESSAGES | AuthorizeRequest)]
+    assert statuses(st.step(minutes(121))) == [ConnectorStatus.AVAILABLE]
+    (record,) = st.records
+    assert record.outcome == "charged" and record.delivered_wh == pytest.approx(
+        ended.meter_stop_wh, abs=0.2
+    )
+    assert st.local_stop(1, minutes(122)) == []  # nothing to stop
+
+
+@pytest.mark.parametrize(
+    ("hard", "reason"), [(True, StopReason.REBOOT), (False, StopReason.SOFT_RESET)]
+)
+def test_reset_ends_the_transaction_with_the_reset_reason(hard: bool, reason: StopReason) -> None:
+    st = station()
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    (ended,) = [m for m in st.reset(minutes(5), hard=hard) if isinstance(m, TransactionEnded)]
+    assert ended.reason is reason and reason.value in ("HardReset", "SoftReset")
+
+
+def test_start_refused_by_the_central_system_stops_deauthorized() -> None:
+    st = station()
+    st.step(minutes(1))
+    (started,) = [
+        m for m in st.on_authorized(1, True, minutes(1)) if isinstance(m, TransactionStarted)
+    ]
+    out = st.on_started(started.tx, accepted=False, csms_id=17, now=minutes(2))
+    (ended,) = [m for m in out if isinstance(m, TransactionEnded)]
+    assert ended.reason is StopReason.DEAUTHORIZED and ended.reason.value == "DeAuthorized"
+    assert st.connector(1).tx is None and st.connector(1).power_w == 0
+
+
+def test_a_three_phase_car_on_one_phase_takes_its_per_phase_share() -> None:
+    # A 22 kW onboard charger is 32 A per phase on three phases; on a single-phase 32 A
+    # connector it takes 32 A on one: 7333 W, not 22 kW (and not more than the rating).
+    st = _charging(ConnectorSpec(max_current_a=32, phases=1))
+    assert st.connector(1).power_w == 7333
+    assert _phase_currents(st, minutes(2)) == {1: (31.88,)}
+    spec = StationSpec(station_id="S", connectors=(ConnectorSpec(max_current_a=32, phases=1),))
+    small = Station(spec, now=T0, sessions=[(1, ev(max_ac_power_w=11_000))])
+    small.step(minutes(1))
+    small.on_authorized(1, True, minutes(1))
+    assert small.connector(1).acceptance_w() == pytest.approx(11_000 / 3)
+    assert small.connector(1).power_w == 3666  # 16 A: the car's per-phase limit binds
+
+
+def test_a_limit_with_fewer_phases_moves_the_charge_onto_them() -> None:
+    st = station()  # 32 A three-phase connector, 22 kW three-phase car
+    st.step(minutes(1))
+    st.on_authorized(1, True, minutes(1))
+    one_phase = parse_profile(
+        {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "startSchedule": T0.isoformat(),
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 16, "numberPhases": 1},
+                    {"startPeriod": 600, "limit": 16},
+                ],
+            },
+        }
+    )
+    assert st.set_profile(1, one_phase, minutes(1))[0]
+    (sample,) = [m for m in st.step(minutes(2)) if isinstance(m, MeterSample)]
+    assert (sample.current_a, sample.power_w) == ((16.0,), 16 * 230)
+    sample = [m for m in st.step(minutes(12)) if isinstance(m, MeterSample)][-1]
+    assert (sample.current_a, sample.power_w) == ((16.0, 16.0, 16.0), 16 * 230 * 3)
