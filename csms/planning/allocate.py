@@ -134,13 +134,15 @@ def fair_steps(
     steps: int,
     held: dict[str, float] | None = None,
     pv_w: dict[str, tuple[float, ...]] | None = None,
+    finish_margin_s: float = 0.0,
 ) -> dict[str, list[float]]:
     """EVSE id -> power (W) for each of the plan's first ``steps`` steps, each step shared
     like the first: the plan's node power at that step, by urgency after what the earlier
     steps delivered. ``held``: EVSEs that keep one value over all the steps (stations that
     take one period per schedule) with that value; later steps share what they leave.
     ``pv_w``: node id -> PV power under it per step, which the EVs under it may take on top
-    of the node's net import."""
+    of the node's net import. ``finish_margin_s``: the urgency paces each EV to finish this
+    long before its departure (the plan and the meters lag a little)."""
     grid = plan.grid
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
@@ -183,7 +185,8 @@ def fair_steps(
                 if remaining > 0
                 else min(accepts[evse_id], planned)
             )
-            hours = max((s.departure - start).total_seconds() / 3600.0, 0.25)
+            left_s = (s.departure - start).total_seconds() - finish_margin_s
+            hours = max(left_s / 3600.0, 0.25)
             pace = pace_w(s, evse.max_power_w, takes[evse_id], energy, remaining, hours)
             weight[evse_id] = max(pace, 100.0)
         pv = {node_id: values[k] for node_id, values in pv_w.items()}

@@ -48,6 +48,12 @@ class PlanningSettings(BaseModel):
         gt=0,
         description="re-plan when an EVSE draws this much less than allowed (EV tapering, full)",
     )
+    finish_margin_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="share power so that each EV would finish this long before its "
+        "departure (re-plans and meter values lag a little)",
+    )
     readings_max_age_s: float = Field(
         default=300.0,
         gt=0,

@@ -217,6 +217,7 @@ class SitePlanner:
             steps=n_steps,
             held=held,
             pv_w=built.pv_w,
+            finish_margin_s=svc.settings.finish_margin_s,
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {

@@ -11,7 +11,7 @@ import pytest
 from csms.domain import EVChargingNeeds, MeterSample, Transaction
 from csms.events import MeterValuesReceived, TransactionStarted
 from csms.planning import PlanningSettings, SiteState, build_problem
-from csms.planning.allocate import fair_first_step, pace_w, taper_w
+from csms.planning.allocate import fair_first_step, fair_steps, pace_w, taper_w
 from csms.planning.problem import line_floor, session_taper
 from csms.sites import FleetDefaults, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
 from optimizer import Session, solve
@@ -242,3 +242,20 @@ def test_the_line_takes_as_long_as_the_cc_cv_curve() -> None:
     # A line through the curve's ends (to the 10 % floor) would say 2.8 h for its 3.6 h.
     ends_h = 12_000.0 / 11_000.0 * math.log(10) / 0.9
     assert minutes / 60 > 1.25 * ends_h
+
+
+def test_a_finish_margin_makes_the_ev_with_less_time_more_urgent() -> None:
+    # Two cars without a taper, 10 kWh each, leaving in 1.5 h and 6 h, on a 6 kW site: the
+    # margin shortens the first one's time left by 15 min out of 1.5 h, the other's by
+    # 15 min out of 6 h, so the first gets more of the 6 kW than without it.
+    cars = FleetDefaults(id="cars", token_prefix="CAR", energy_wh=10_000.0, dwell_s=6 * 3600.0)
+    early = FleetDefaults(id="early", token_prefix="EARLY", energy_wh=10_000.0, dwell_s=5400.0)
+    state = _state(_tx(1, 1, "EARLY1"), _tx(2, 2, "CAR2"), site=_site(6_000.0, early, cars))
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    plan = solve(built.problem)
+    ancestors = {"grid": ["grid"]}
+    plain = fair_steps(plan, built.problem, ancestors=ancestors, steps=1)
+    margin = fair_steps(plan, built.problem, ancestors=ancestors, steps=1, finish_margin_s=900)
+    assert plain["A/1"][0] + plain["A/2"][0] == pytest.approx(6_000.0, abs=1.0)
+    assert margin["A/1"][0] + margin["A/2"][0] == pytest.approx(6_000.0, abs=1.0)
+    assert margin["A/1"][0] > plain["A/1"][0] + 100.0
