@@ -454,12 +454,16 @@ class V201Adapter:
             }.get(m.reason, "StopAuthorized")
             if m.reason is StopReason.EV_DISCONNECTED:
                 trigger = "EVDeparted"
+            stopped_by = None  # the driver's token, when the driver stopped it with it
+            if m.reason is StopReason.LOCAL and m.tx.id_tag:
+                stopped_by = {"id_token": m.tx.id_tag, "type": "ISO14443"}
             return call.TransactionEvent(
                 event_type="Ended",
                 timestamp=iso(m.at),
                 trigger_reason=trigger,
                 seq_no=m.seq_no,
                 offline=item.offline or None,
+                id_token=stopped_by,
                 transaction_info={
                     "transaction_id": m.tx.local_id,
                     "stopped_reason": _STOPPED[m.reason],

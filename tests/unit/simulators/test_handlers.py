@@ -330,3 +330,29 @@ async def test_v201_set_variables_names_unknown_components_and_variables() -> No
     statuses = [x["attributeStatus"] for x in ws.sent[0][2]["setVariableResult"]]
     assert statuses == ["Accepted", "UnknownVariable", "UnknownComponent"]
     assert r.station.config["HeartbeatInterval"] == "45"
+
+
+def test_v201_local_stop_carries_the_drivers_token() -> None:
+    from simulators.messages import StopReason, Transaction, TransactionEnded
+    from simulators.runner import OutItem
+
+    tx = Transaction(
+        local_id="SIM-0001-00002", connector_id=1, id_tag="CARD7", started_at=T0, meter_start_wh=0.0
+    )
+    r = runner("2.0.1")
+    local = V201Adapter().encode(
+        OutItem(
+            TransactionEnded(tx=tx, at=T0, meter_stop_wh=10.0, reason=StopReason.LOCAL, seq_no=3)
+        ),
+        r.station,
+    )
+    assert local.trigger_reason == "StopAuthorized"
+    assert local.id_token == {"id_token": "CARD7", "type": "ISO14443"}
+    assert local.transaction_info["stopped_reason"] == "Local"
+    remote = V201Adapter().encode(
+        OutItem(
+            TransactionEnded(tx=tx, at=T0, meter_stop_wh=10.0, reason=StopReason.REMOTE, seq_no=3)
+        ),
+        r.station,
+    )
+    assert remote.id_token is None
