@@ -9,6 +9,9 @@ wall clock. Once every EVSE charges and has its first profile:
 - **API**: a stricter cap posted to ``POST /api/v1/sites/{id}/constraints`` with a grid
   operator's token, timed the same way from just before the request.
 
+``--trials`` pairs, each cap stricter than the last; the median and the worst are reported
+(one cap alone varies from under 1 s to 4 s with where the planner loop is when it arrives).
+
 The issue's target is under 5 s for 200 EVSEs. Figures are printed and saved to
 ``benchmarks/results/api_constraint_delivery.json``.
 
@@ -23,6 +26,7 @@ import contextlib
 import json
 import logging
 import platform
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -163,59 +167,82 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     raise SystemExit(
                         f"the fleet did not get its first profiles in {args.timeout_s} s"
                     )
-                await asyncio.sleep(2.0)
-                now = clock.now()
-                began = time.perf_counter()
-                await csms.sites.create_constraint(
-                    "depot",
-                    NewConstraint(
-                        node_id="grid",
-                        start=now - timedelta(seconds=1),
-                        end=now + timedelta(hours=1),
-                        max_import_w=site_w * 0.6,
-                        source="bench",
-                    ),
-                )
-                baseline_s = await all_acked(began, args.timeout_s)
-                await asyncio.sleep(2.0)
-                now = clock.now()
-                body = {
-                    "node_id": "grid",
-                    "start": (now - timedelta(seconds=1)).isoformat(),
-                    "end": (now + timedelta(hours=1)).isoformat(),
-                    "max_import_w": site_w * 0.3,
-                    "source": "bench-api",
-                }
+                baselines: list[float | None] = []
+                apis: list[float | None] = []
+                answers: list[float] = []
+                acknowledged: list[int] = []
                 async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
-                    began = time.perf_counter()
-                    r = await client.post(
-                        "/api/v1/sites/depot/constraints",
-                        json=body,
-                        headers={"Authorization": f"Bearer {token}"},
-                    )
-                    answer_s = time.perf_counter() - began
-                    assert r.status_code == 201, r.text
-                    api_s = await all_acked(began, args.timeout_s)
-                    status = (
-                        await client.get(
-                            f"/api/v1/sites/depot/constraints/{r.json()['constraint']['id']}",
+                    for trial in range(args.trials):
+                        # Each cap is stricter than the last and below what the fleet
+                        # draws (a cap above it changes no limit): every EVSE gets a new one.
+                        python_factor = 0.45 - 0.05 * (2 * trial)
+                        api_factor = 0.45 - 0.05 * (2 * trial + 1)
+                        await asyncio.sleep(2.0)
+                        now = clock.now()
+                        began = time.perf_counter()
+                        await csms.sites.create_constraint(
+                            "depot",
+                            NewConstraint(
+                                node_id="grid",
+                                start=now - timedelta(seconds=1),
+                                end=now + timedelta(hours=1),
+                                max_import_w=site_w * python_factor,
+                                source="bench",
+                            ),
+                        )
+                        baselines.append(await all_acked(began, args.timeout_s))
+                        await asyncio.sleep(2.0)
+                        now = clock.now()
+                        body = {
+                            "node_id": "grid",
+                            "start": (now - timedelta(seconds=1)).isoformat(),
+                            "end": (now + timedelta(hours=1)).isoformat(),
+                            "max_import_w": site_w * api_factor,
+                            "source": "bench-api",
+                        }
+                        began = time.perf_counter()
+                        r = await client.post(
+                            "/api/v1/sites/depot/constraints",
+                            json=body,
                             headers={"Authorization": f"Bearer {token}"},
                         )
-                    ).json()
+                        answers.append(time.perf_counter() - began)
+                        assert r.status_code == 201, r.text
+                        apis.append(await all_acked(began, args.timeout_s))
+                        status = (
+                            await client.get(
+                                f"/api/v1/sites/depot/constraints/{r.json()['constraint']['id']}",
+                                headers={"Authorization": f"Bearer {token}"},
+                            )
+                        ).json()
+                        acknowledged.append(len(status["acknowledged"]))
             finally:
                 run_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await run_task
+
+    def spread(values: list[float | None]) -> dict[str, float | None]:
+        """median and max over the trials; None if any trial never got every ack"""
+        if not values or any(v is None for v in values):
+            return {"median": None, "max": None}
+        done = [float(v) for v in values if v is not None]
+        return {"median": round(statistics.median(done), 3), "max": round(max(done), 3)}
+
+    base, via_api = spread(baselines), spread(apis)
     return {
         "stations": args.stations,
         "evses": n_evses,
-        "baseline_python_s": None if baseline_s is None else round(baseline_s, 3),
-        "api_s": None if api_s is None else round(api_s, 3),
-        "api_answer_s": round(answer_s, 4),
-        "ratio_api_to_baseline": None
-        if not baseline_s or api_s is None
-        else round(api_s / baseline_s, 2),
-        "acknowledged_in_api_view": len(status["acknowledged"]),
+        "trials": args.trials,
+        "baseline_python_s": [None if v is None else round(v, 3) for v in baselines],
+        "api_s": [None if v is None else round(v, 3) for v in apis],
+        "baseline_python_median_s": base["median"],
+        "api_median_s": via_api["median"],
+        "api_max_s": via_api["max"],
+        "api_answer_max_s": round(max(answers), 4),
+        "ratio_api_to_baseline_median": None
+        if not base["median"] or via_api["median"] is None
+        else round(via_api["median"] / base["median"], 2),
+        "acknowledged_in_api_view": acknowledged,
         "target_s": 5.0,
         "python": platform.python_version(),
         "at": datetime.now(UTC).isoformat(),
@@ -228,11 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connectors", type=int, default=2, help="EVSEs per station (2)")
     parser.add_argument("--timeout-s", type=float, default=60.0, help="give up waiting after")
     parser.add_argument(
+        "--trials", type=int, default=4, help="caps by each path, each stricter (1-4, default 4)"
+    )
+    parser.add_argument(
         "--out",
         default=str(ROOT / "benchmarks" / "results" / "api_constraint_delivery.json"),
         help="JSON file",
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.trials <= 4:
+        parser.error("--trials must be 1 to 4 (each cap is 5 % of the EVSEs' power stricter)")
     logging.basicConfig(level=logging.ERROR)
     result = asyncio.run(run(args))
     for key, value in result.items():
