@@ -17,17 +17,23 @@ from datetime import datetime
 from chargegrid import __version__
 from chargegrid.clock import Clock, clock_from_settings, utc
 
-__all__ = ["add_clock_arguments", "clock_from_args", "main"]
+__all__ = ["COMMANDS", "add_clock_arguments", "build_parser", "clock_from_args", "main"]
 
-#: Modules whose ``add_commands(subparsers)`` registers subcommands, in help order.
-COMMAND_MODULES = (
-    "csms.cli",
-    "csms.sites.cli",
-    "csms.api.cli",
-    "csms.telemetry.cli",
-    "simulators.cli",
-    "optimizer.cli",
-)
+#: Each command and the module whose ``add_commands(subparsers)`` registers it, in help
+#: order. A command line that names a command imports that module only: ``chargegrid sim``
+#: does not load the central system's web and database stack.
+COMMANDS = {
+    "serve": "csms.cli",
+    "station": "csms.cli",
+    "token": "csms.cli",
+    "db": "csms.cli",
+    "site": "csms.sites.cli",
+    "api-token": "csms.api.cli",
+    "telemetry": "csms.telemetry.cli",
+    "sim": "simulators.cli",
+    "optimize": "optimizer.cli",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -82,7 +88,20 @@ def clock_from_args(args: argparse.Namespace) -> Clock:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command an argument list names (the first word that is not a top-level option)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--log-level":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or, when ``argv`` names a known command, with the
+    commands of its module only."""
     parser = argparse.ArgumentParser(
         prog="chargegrid",
         description="Run EV charging networks: OCPP central system with its HTTP API, "
@@ -96,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="logging threshold (default INFO)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in COMMAND_MODULES:
+    command = _command_in(sys.argv[1:] if argv is None else argv)
+    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    for module_name in modules:
         module = importlib.import_module(module_name)
         module.add_commands(subparsers)
     return parser
@@ -111,7 +132,7 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     func: Command = args.func
