@@ -187,8 +187,11 @@ class PointEncoder:
         max_past_s: float = 30 * 86400.0,
         on_reject: Callable[[Reject, str], None] | None = None,
         max_cached_series: int = 200_000,
+        plan_steps: int = 0,
     ) -> None:
         self.precision: Precision = precision
+        #: steps of each plan written per EVSE and storage unit (0: all of them)
+        self.plan_steps = plan_steps
         self._per_s = _PER_SECOND[precision]
         self._wp = _WRITE_PRECISION[precision]
         self._now_s = now_s
@@ -534,7 +537,8 @@ class PointEncoder:
         """
         plan, problem = record.plan, record.problem
         grid = plan.grid
-        starts = [to_epoch(grid.step_start(k), self.precision) for k in range(grid.n_steps)]
+        n_steps = grid.n_steps if self.plan_steps <= 0 else min(self.plan_steps, grid.n_steps)
+        starts = [to_epoch(grid.step_start(k), self.precision) for k in range(n_steps)]
         hours = [d / 3600.0 for d in grid.step_durations_s]
         nodes = plan.nodes
         site = escape_tag(record.site_id)
@@ -544,7 +548,7 @@ class PointEncoder:
             """Per step: the constraint field and the limit field (or ""), as line text."""
             chain = [nodes[n] for n in record.ancestors.get(node_id, (node_id,)) if n in nodes]
             texts = []
-            for k in range(grid.n_steps):
+            for k in range(n_steps):
                 text, limit_text = 'constraint="none"', ""
                 for n in chain:
                     binding = n.binding[k]
@@ -564,7 +568,7 @@ class PointEncoder:
             constraint = cache.get(node_id)
             if constraint is None:
                 constraint = cache[node_id] = in_force(node_id)
-            for k, w in enumerate(power):
+            for k, w in enumerate(power[:n_steps]):
                 w = float(w)
                 if w - w != 0.0:  # not finite: Point leaves such a field out
                     continue

@@ -155,6 +155,7 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
         now_s=(lambda: clock.now().timestamp()) if clock is not None else time.time,
         max_future_s=settings.max_future_s,
         max_past_s=settings.max_past_s,
+        plan_steps=settings.plan_steps,
     )
     outbox = Outbox(
         settings.outbox_path,

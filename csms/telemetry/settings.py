@@ -48,6 +48,12 @@ class TelemetrySettings(BaseModel):
     batch_interval_s: float = Field(default=1.0, gt=0)
     flush_interval_s: float = Field(default=0.05, gt=0)
     max_buffer_items: int = Field(default=100_000, gt=0)
+    plan_steps: int = Field(
+        default=8,
+        ge=0,
+        description="steps of each plan written per EVSE and storage unit (the next 2 h at "
+        "15-min steps); 0 = every step (a day of 1,000 EVSEs is 96,000 points a re-plan)",
+    )
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     retry_multiplier: float = Field(default=2.0, ge=1)

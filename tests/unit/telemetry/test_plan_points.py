@@ -18,8 +18,8 @@ MS = 1_767_268_800_000  # T0 in ms
 STEP_MS = 900_000
 
 
-def _encode(record: object) -> list[str]:
-    enc = PointEncoder(now_s=lambda: T0.timestamp())
+def _encode(record: object, *, plan_steps: int = 0) -> list[str]:
+    enc = PointEncoder(now_s=lambda: T0.timestamp(), plan_steps=plan_steps)
     out: list[str] = []
     enc.encode_many([record], out)  # type: ignore[list-item]
     assert enc.encode_errors == 0
@@ -182,3 +182,12 @@ def test_plan_lines_are_what_point_writes() -> None:
         p.field("plan_id", 'p "7"')
         expected.append(p.to_line_protocol())
     assert _encode(record) == expected
+
+
+def test_only_the_first_plan_steps_are_written_when_asked() -> None:
+    every = _encode(_plan_event())
+    first = _encode(_plan_event(), plan_steps=1)
+    # Every asset keeps its first step, and only that.
+    assert first == [line for line in every if line.endswith(f" {MS}")]
+    assert first and len(first) < len(every)
+    assert _encode(_plan_event(), plan_steps=5) == every  # more than the plan has
