@@ -92,7 +92,14 @@ class JobManager:
                 status=JobStatus.PENDING,
                 created_at=self._now(),
             )
-            await self._repo.add_job(job)
+            if not await self._repo.add_job(job):
+                # Another server on the same database took the key since the lookup.
+                assert idempotency_key is not None
+                existing = await self._repo.find_job(who.token_id, idempotency_key)
+                assert existing is not None
+                if existing.request_hash != digest:
+                    raise IdempotencyMismatch(idempotency_key)
+                return existing, False
             self._done[job.job_id] = asyncio.Event()
         await self._auditor.record(
             who,

@@ -44,7 +44,9 @@ class ApiRepository(Protocol):
         to actions starting with one of them."""
 
     # -- jobs -----------------------------------------------------------------------------
-    async def add_job(self, job: Job) -> None: ...
+    async def add_job(self, job: Job) -> bool:
+        """Store a new job; False (nothing stored) when its token already has a job under its
+        idempotency key: another server sharing the database was first."""
 
     async def finish_job(self, job: Job) -> None: ...
 
@@ -134,8 +136,12 @@ class MemoryApiRepository:
                 break
         return out
 
-    async def add_job(self, job: Job) -> None:
+    async def add_job(self, job: Job) -> bool:
+        key = job.idempotency_key
+        if key is not None and await self.find_job(job.token_id, key) is not None:
+            return False
         self._jobs[job.job_id] = job
+        return True
 
     async def finish_job(self, job: Job) -> None:
         self._jobs[job.job_id] = job

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.api import tables as t
@@ -226,9 +228,11 @@ class SqlApiRepository:
         return [_audit(m) for m in rows]
 
     # -- jobs -----------------------------------------------------------------------------
-    async def add_job(self, job: Job) -> None:
-        await self._exec(
-            sa.insert(t.jobs).values(
+    async def add_job(self, job: Job) -> bool:
+        insert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(t.jobs)
+            .values(
                 job_id=job.job_id,
                 token_id=job.token_id,
                 idempotency_key=job.idempotency_key,
@@ -243,7 +247,9 @@ class SqlApiRepository:
                 created_at=job.created_at,
                 finished_at=job.finished_at,
             )
+            .on_conflict_do_nothing()  # the token's idempotency key taken by another server
         )
+        return await self._exec(stmt) == 1
 
     async def finish_job(self, job: Job) -> None:
         await self._exec(

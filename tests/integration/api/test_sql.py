@@ -190,6 +190,23 @@ async def test_jobs_by_id_and_key(repo: ApiRepository) -> None:
     assert [j.job_id for j in await repo.list_jobs(limit=1)] == ["j3"]
 
 
+async def test_a_taken_idempotency_key_stores_nothing(repo: ApiRepository) -> None:
+    """Two servers on one database: the second job under a token's key is refused, so the
+    server that lost the race returns the first one's job."""
+    job = Job("j1", "tok", "key-1", "h" * 64, "reset", "CP1", "depot", {}, JobStatus.PENDING, T0)
+    assert await repo.add_job(job) is True
+    twin = dataclasses.replace(job, job_id="j2", request_hash="g" * 64)
+    assert await repo.add_job(twin) is False
+    assert await repo.get_job("j2") is None
+    assert await repo.find_job("tok", "key-1") == job
+    # The key is the token's own: another token may use it; jobs without a key never clash.
+    assert await repo.add_job(dataclasses.replace(twin, job_id="j3", token_id="other")) is True
+    keyless = dataclasses.replace(job, idempotency_key=None)
+    assert await repo.add_job(dataclasses.replace(keyless, job_id="j4")) is True
+    assert await repo.add_job(dataclasses.replace(keyless, job_id="j5")) is True
+    assert sorted(j.job_id for j in await repo.list_jobs()) == ["j1", "j3", "j4", "j5"]
+
+
 async def test_webhooks_and_deliveries(repo: ApiRepository) -> None:
     from csms.api.records import Webhook
 

@@ -94,3 +94,61 @@ async def test_a_refusal_fails_the_job_with_the_status() -> None:
         "status": "Rejected",
     }
     await jobs.stop()
+
+
+class _StaleLookup(MemoryApiRepository):
+    """A repository whose first lookup by key misses a job another server has just stored."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stale = True
+
+    async def find_job(self, token_id: str, idempotency_key: str) -> Any:
+        if self.stale:
+            self.stale = False
+            return None
+        return await super().find_job(token_id, idempotency_key)
+
+
+async def test_the_server_that_loses_the_race_for_a_key_returns_the_first_job() -> None:
+    repo = _StaleLookup()
+    jobs = JobManager(repo, Auditor(repo, now=lambda: T0), now=lambda: T0)
+    req = {"command": "reset", "station_id": "CP1"}
+    other_server = JobManager(repo, Auditor(repo, now=lambda: T0), now=lambda: T0)
+    repo.stale = False
+    first, made = await other_server.submit(
+        WHO,
+        command="reset",
+        station_id="CP1",
+        site_id="a",
+        request=req,
+        run=_accepted,
+        idempotency_key="k",
+    )
+    repo.stale = True  # this server looked the key up just before the other stored it
+    again, made_again = await jobs.submit(
+        WHO,
+        command="reset",
+        station_id="CP1",
+        site_id="a",
+        request=req,
+        run=_accepted,
+        idempotency_key="k",
+    )
+    assert made and not made_again and again.job_id == first.job_id
+    repo.stale = True
+    with pytest.raises(IdempotencyMismatch):
+        await jobs.submit(
+            WHO,
+            command="reset",
+            station_id="CP2",
+            site_id="a",
+            request={**req, "x": 1},
+            run=_accepted,
+            idempotency_key="k",
+        )
+    assert len(await repo.list_jobs()) == 1
+
+
+async def _accepted(request: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "Accepted"}
