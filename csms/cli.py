@@ -315,8 +315,8 @@ def add_commands(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="run the OCPP central system and the HTTP API",
-        description="Run the OCPP 1.6J / 2.0.1 central system at ws://HOST:PORT/ocpp/{id} and "
-        "the HTTP API (default http://127.0.0.1:8000, see [api]).",
+        description="Run the OCPP 1.6J / 2.0.1 / 2.1 central system at "
+        "ws://HOST:PORT/ocpp/{id} and the HTTP API (default http://127.0.0.1:8000, see [api]).",
     )
     _config_args(serve)
     serve.add_argument("--host", default=None, help="override server.host")

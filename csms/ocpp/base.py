@@ -24,17 +24,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from ocpp.charge_point import ChargePoint, _raise_key_error, serialize_as_dict
 from ocpp.exceptions import (
     InternalError,
+    NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
     SecurityError,
 )
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.routing import on as _on
+from ocpp.v21.enums import Action as V21Action
 from websockets.exceptions import ConnectionClosed
 
 from csms.core.commands import CommandResult
@@ -262,8 +265,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
     async def _handle(self, unique_id: str, action: str, payload: dict[str, Any]) -> Any:
         handlers = self.route_map.get(action)
         if handlers is None or "_on_action" not in handlers:
-            _raise_key_error(action, self.ocpp_version)
-            raise InternalError()  # unreachable: _raise_key_error always raises here
+            _no_handler(action, self.ocpp_version)
         if self.registration is not RegistrationStatus.ACCEPTED and action not in _ALWAYS_ALLOWED:
             raise SecurityError(
                 description=f"station is {self.registration.value}; send BootNotification",
@@ -354,6 +356,21 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
 
     async def close(self, reason: str) -> None:
         await self._connection.close(code=1000, reason=reason)
+
+
+def _no_handler(action: str, version: str) -> NoReturn:
+    """``NotImplemented`` for a message of the station's version that has no handler here,
+    ``NotSupported`` for one its version does not define (the library's rule, which does not
+    know 2.1)."""
+    if version == "2.1":
+        if action in _V21_ACTIONS:
+            raise OcppNotImplemented(details={"cause": f"No handler for {action} registered."})
+        raise NotSupportedError(details={"cause": f"{action} not supported by OCPP2.1."})
+    _raise_key_error(action, version)
+    raise InternalError()  # unreachable: _raise_key_error raises for 1.6 and 2.0.1
+
+
+_V21_ACTIONS = frozenset(a.value for a in V21Action)
 
 
 class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]

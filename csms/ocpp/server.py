@@ -1,9 +1,10 @@
 """The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``.
 
-websockets does the HTTP side: subprotocol selection (``ocpp2.0.1`` preferred over
-``ocpp1.6``; a client offering neither is refused with HTTP 400), ``process_request`` for
-the health check (``GET /health``) and HTTP Basic auth (security profile 1), keepalive
-pings and the frame size limit (a larger frame closes the connection with 1009).
+websockets does the HTTP side: subprotocol selection (``ocpp2.1`` preferred over
+``ocpp2.0.1`` over ``ocpp1.6``; a client offering none is refused with HTTP 400),
+``process_request`` for the health check (``GET /health``) and HTTP Basic auth (security
+profile 1), keepalive pings and the frame size limit (a larger frame closes the connection
+with 1009).
 """
 
 from __future__ import annotations
@@ -28,15 +29,20 @@ from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_ad
 from csms.ocpp.base import OcppConnection
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
+from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
 
 logger = logging.getLogger(__name__)
 
-SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 _ALL_SUBPROTOCOLS = [*SUBPROTOCOLS, ADMIN_SUBPROTOCOL]
-_ADAPTERS: dict[str, type[OcppConnection]] = {"ocpp1.6": V16Connection, "ocpp2.0.1": V201Connection}
+_ADAPTERS: dict[str, type[OcppConnection]] = {
+    "ocpp1.6": V16Connection,
+    "ocpp2.0.1": V201Connection,
+    "ocpp2.1": V21Connection,
+}
 _PREFIX = "/ocpp/"
 
 
@@ -145,7 +151,9 @@ class OcppServer:
             logger.warning(
                 "station %s: refused, offers no OCPP subprotocol (%r)", station_id, offered
             )
-            return _respond(HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.0.1 or ocpp1.6")
+            return _respond(
+                HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.1, ocpp2.0.1 or ocpp1.6"
+            )
         password = _basic_password(request, station_id)
         try:
             admission = await self.central.admission(station_id, password)

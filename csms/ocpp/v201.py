@@ -53,7 +53,7 @@ class V201Connection(OcppConnection):
     def samples(self, meter_value: Sequence[dict[str, Any]]) -> list[MeterSample]:
         out: list[MeterSample] = []
         for mv in meter_value:
-            at = parse_timestamp(mv["timestamp"], "2.0.1")
+            at = parse_timestamp(mv["timestamp"], self.ocpp_version)
             for sv in mv["sampled_value"]:
                 uom = sv.get("unit_of_measure") or {}
                 sample = normalize_sample(
@@ -85,7 +85,7 @@ class V201Connection(OcppConnection):
             serial_number=charging_station.get("serial_number"),
             firmware_version=charging_station.get("firmware_version"),
             reason=reason,
-            ocpp_version="2.0.1",
+            ocpp_version=self.ocpp_version,
         )
         return await self.boot_answer(info)
 
@@ -99,7 +99,7 @@ class V201Connection(OcppConnection):
                 evse_id=evse_id,
                 connector_id=connector_id,
                 status=ConnectorStatus(connector_status),
-                timestamp=parse_timestamp(timestamp, "2.0.1"),
+                timestamp=parse_timestamp(timestamp, self.ocpp_version),
             )
         )
         return {}
@@ -124,7 +124,7 @@ class V201Connection(OcppConnection):
         update = TransactionUpdate(
             station_id=self.station_id,
             kind=TransactionEventKind(event_type),
-            timestamp=parse_timestamp(timestamp, "2.0.1"),
+            timestamp=parse_timestamp(timestamp, self.ocpp_version),
             station_tx_id=transaction_info["transaction_id"],
             evse_id=evse.get("id"),
             connector_id=evse.get("connector_id"),
@@ -165,7 +165,7 @@ class V201Connection(OcppConnection):
         energy = ac.get("energy_amount", dc.get("energy_amount"))
         needs = EVChargingNeeds(
             energy_requested_wh=float(energy) if energy is not None else None,
-            departure_at=parse_timestamp(departure, "2.0.1") if departure else None,
+            departure_at=parse_timestamp(departure, self.ocpp_version) if departure else None,
             max_current_a=_float(ac.get("ev_max_current", dc.get("ev_max_current"))),
             min_current_a=_float(ac.get("ev_min_current")),
             max_power_w=_float(dc.get("ev_max_power")),
@@ -180,13 +180,13 @@ class V201Connection(OcppConnection):
 
     @on("NotifyReport")
     async def on_notify_report(self, **kw: Any) -> dict[str, Any]:
-        at = parse_timestamp(kw["generated_at"], "2.0.1")
+        at = parse_timestamp(kw["generated_at"], self.ocpp_version)
         await self.central.record_event(self.station_id, "NotifyReport", kw, at=at)
         return {}
 
     @on("NotifyEvent")
     async def on_notify_event(self, **kw: Any) -> dict[str, Any]:
-        at = parse_timestamp(kw["generated_at"], "2.0.1")
+        at = parse_timestamp(kw["generated_at"], self.ocpp_version)
         await self.central.record_event(self.station_id, "NotifyEvent", kw, at=at)
         return {}
 
@@ -198,7 +198,7 @@ class V201Connection(OcppConnection):
             self.station_id,
             "SecurityEventNotification",
             {"type": type, **kw},
-            at=parse_timestamp(timestamp, "2.0.1"),
+            at=parse_timestamp(timestamp, self.ocpp_version),
         )
         return {}
 
@@ -352,7 +352,7 @@ class V201Connection(OcppConnection):
         return result, CompositeSchedule(
             evse_id=int(sched["evseId"]),
             unit=ChargingRateUnit(sched["chargingRateUnit"]),
-            start_at=parse_timestamp(sched["scheduleStart"], "2.0.1"),
+            start_at=parse_timestamp(sched["scheduleStart"], self.ocpp_version),
             duration_s=sched.get("duration"),
             periods=tuple(
                 (int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))

@@ -3,7 +3,7 @@
 The library validates every payload with jsonschema's Draft4Validator in a thread pool;
 here each official schema (shipped with the library) is compiled once with
 ``fastjsonschema`` and the failure is mapped to the same OCPP error classes, spelled per
-version (1.6 ``FormationViolation``, 2.0.1 ``FormatViolation``).
+version (1.6 ``FormationViolation``, 2.0.1 and 2.1 ``FormatViolation``).
 
 Like the library, ``format`` (date-time, uri) is not enforced by the schema; adapters parse
 timestamps themselves. ``multipleOf`` (1.6 charging limits with one decimal) is dropped:
@@ -65,8 +65,11 @@ def _lenient(schema: Any) -> Any:
     return schema
 
 
+_FOLDERS = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
+
+
 def _schema_path(version: str, action: str, message_type: int) -> Path:
-    folder = "v16" if version == "1.6" else "v201"
+    folder = _FOLDERS[version]
     if message_type == CALL_RESULT:
         name = f"{action}Response"
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as V16ChargePoint
+from ocpp.v21 import ChargePoint as V21ChargePoint
 from ocpp.v201 import ChargePoint as V201ChargePoint
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -139,13 +140,14 @@ class Station16(V16ChargePoint):  # type: ignore[misc]
         )
 
 
-class Station201(V201ChargePoint):  # type: ignore[misc]
+class _Station2x:
+    """The station side of 2.0.1 and 2.1 (the same messages for what the CSMS sends)."""
+
     script: StationScript
+    _call_result: Any  # the version's call_result module (from the library's ChargePoint)
 
     def _simple(self, action: str, default: dict[str, Any], kw: dict[str, Any]) -> Any:
-        from ocpp.v201 import call_result
-
-        return getattr(call_result, action)(**self.script.answer(action, default, kw))
+        return getattr(self._call_result, action)(**self.script.answer(action, default, kw))
 
     @on("RequestStartTransaction")
     def request_start(self, **kw: Any) -> Any:
@@ -230,6 +232,14 @@ class Station201(V201ChargePoint):  # type: ignore[misc]
         return self._simple("GetBaseReport", {"status": "Accepted"}, kw)
 
 
+class Station201(_Station2x, V201ChargePoint):  # type: ignore[misc]
+    pass
+
+
+class Station21(_Station2x, V21ChargePoint):  # type: ignore[misc]
+    pass
+
+
 def _auth(station_id: str, password: str | None) -> dict[str, str]:
     if password is None:
         return {}
@@ -267,7 +277,7 @@ async def connect_station(
 ) -> AsyncIterator[Any]:
     """A library ChargePoint connected and serving, closed on exit."""
     async with raw_connect(base_url, station_id, version=version, password=password) as ws:
-        cls = Station16 if version == "1.6" else Station201
+        cls = {"1.6": Station16, "2.0.1": Station201, "2.1": Station21}[version]
         cp = cls(station_id, ws, response_timeout=5)
         cp.script = script or StationScript()
         task = asyncio.create_task(cp.start())

@@ -171,8 +171,20 @@ async def test_bad_frames_16(
         await heartbeat_ok(other)
 
 
+#: A message only 2.1 defines: not supported on 2.0.1, not implemented (yet) on 2.1.
+PRIORITY = json.dumps(
+    [2, "p1", "NotifyPriorityCharging", {"transactionId": "T", "activated": True}]
+)
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
 @pytest.mark.parametrize(
-    ("name", "frame", "unique_id", "code"), CASES_201, ids=[c[0] for c in CASES_201]
+    ("name", "frame", "unique_id", "code"),
+    [
+        *CASES_201,
+        ("2.1 message", PRIORITY, "p1", {"2.0.1": "NotSupported", "2.1": "NotImplemented"}),
+    ],
+    ids=[*(c[0] for c in CASES_201), "2.1 message"],
 )
 async def test_bad_frames_201(
     csms: Csms,
@@ -180,11 +192,14 @@ async def test_bad_frames_201(
     name: str,
     frame: str,
     unique_id: str,
-    code: str,
+    code: str | dict[str, str],
+    version: str,
 ) -> None:
+    if isinstance(code, dict):
+        code = code[version]
     async with (
         raw_connect(csms.url, "OTHER", password=PASSWORD) as other,
-        raw_connect(csms.url, "CP201", version="2.0.1", password=PASSWORD) as ws,
+        raw_connect(csms.url, "CP201", version=version, password=PASSWORD) as ws,
     ):
         assert (await exchange(ws, json.dumps([2, "b", "BootNotification", BOOT201])))[0] == 3
         with caplog.at_level(logging.WARNING, logger="csms"):

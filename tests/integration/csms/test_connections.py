@@ -53,7 +53,14 @@ async def test_subprotocol_negotiation(csms: Csms) -> None:
         additional_headers=headers,
     ) as ws:
         assert ws.subprotocol == "ocpp2.0.1"
-    for offered in (["ocpp1.5"], None):
+    # The newest one offered wins: 2.1 over 2.0.1 and 1.6.
+    async with connect(
+        csms.url + "CP16",
+        subprotocols=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as ws:
+        assert ws.subprotocol == "ocpp2.1"
+    for offered in (["ocpp1.5"], ["ocpp2.2"], None):
         with pytest.raises(InvalidStatus) as info:
             async with connect(
                 csms.url + "CP16",

@@ -1,4 +1,5 @@
-"""A working day of an OCPP 2.0.1 station against the real server (every store)."""
+"""A working day of an OCPP 2.0.1 station against the real server (every store), and the
+same day of a 2.1 station: 2.1 keeps these messages (its schemas check every frame)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import ocpp.v21.call
+import ocpp.v201.call
 import pytest
-from ocpp.v201 import call
 
 from csms.app import Csms
 from csms.domain import (
@@ -22,6 +24,16 @@ from csms.exceptions import CommandError
 from csms.store import Store
 from tests.integration.csms.conftest import PASSWORD, START
 from tests.integration.csms.stations import StationScript, connect_station
+
+call: Any = ocpp.v201.call  # the version's message classes, set per test by ``version``
+
+
+@pytest.fixture(params=["2.0.1", "2.1"], autouse=True)
+def version(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setitem(
+        globals(), "call", ocpp.v21.call if request.param == "2.1" else ocpp.v201.call
+    )
+    return str(request.param)
 
 
 def ts(minutes: float) -> str:
@@ -64,14 +76,14 @@ def event(kind: str, seq: int, minutes: float, tx: str = "TX-1", **kw: Any) -> A
     )
 
 
-async def test_boot_status_authorize(csms: Csms, store: Store) -> None:
+async def test_boot_status_authorize(csms: Csms, store: Store, version: str) -> None:
     await store.put_id_token(IdToken("CARD", group_id="G1"))
     await store.put_id_token(IdToken("STOLEN", status=AuthorizationStatus.BLOCKED))
     await store.put_id_token(IdToken("OLD", expires_at=START - timedelta(hours=1)))
-    async with connect_station(csms.url, "CP201", version="2.0.1", password=PASSWORD) as cp:
+    async with connect_station(csms.url, "CP201", version=version, password=PASSWORD) as cp:
         await boot(cp)
         record = await store.get_station("CP201")
-        assert record is not None and record.ocpp_version == "2.0.1" and record.model == "DC150"
+        assert record is not None and record.ocpp_version == version and record.model == "DC150"
         await cp.call(call.Heartbeat())
         for i, (evse, status) in enumerate(
             [
@@ -107,11 +119,13 @@ async def test_boot_status_authorize(csms: Csms, store: Store) -> None:
         assert got["NOBODY"] == {"status": "Unknown"}
 
 
-async def test_transaction_events_ordered_and_deduplicated(csms: Csms, store: Store) -> None:
+async def test_transaction_events_ordered_and_deduplicated(
+    csms: Csms, store: Store, version: str
+) -> None:
     await store.put_id_token(IdToken("CARD"))
     events: list[DomainEvent] = []
     csms.bus.subscribe(events.append)
-    async with connect_station(csms.url, "CP201", version="2.0.1", password=PASSWORD) as cp:
+    async with connect_station(csms.url, "CP201", version=version, password=PASSWORD) as cp:
         await boot(cp)
         started = await cp.call(
             event(
@@ -234,8 +248,8 @@ async def test_transaction_events_ordered_and_deduplicated(csms: Csms, store: St
     assert sum(isinstance(e, TransactionUpdated) for e in events) == 2
 
 
-async def test_needs_reports_and_notifications(csms: Csms, store: Store) -> None:
-    async with connect_station(csms.url, "CP201", version="2.0.1", password=PASSWORD) as cp:
+async def test_needs_reports_and_notifications(csms: Csms, store: Store, version: str) -> None:
+    async with connect_station(csms.url, "CP201", version=version, password=PASSWORD) as cp:
         await boot(cp)
         events: list[DomainEvent] = []
         csms.bus.subscribe(events.append)
@@ -363,7 +377,7 @@ async def test_needs_reports_and_notifications(csms: Csms, store: Store) -> None
     assert [s.sample.value for s in await store.samples_for_transaction(tx.id)] == [1000.0]
 
 
-async def test_remote_start_and_commands(csms: Csms, store: Store) -> None:
+async def test_remote_start_and_commands(csms: Csms, store: Store, version: str) -> None:
     await store.put_id_token(IdToken("APP", kind="Central"))
     script = StationScript()
     holder: dict[str, Any] = {}
@@ -386,7 +400,7 @@ async def test_remote_start_and_commands(csms: Csms, store: Store) -> None:
 
     script.on_remote_start = start_when_asked
     async with connect_station(
-        csms.url, "CP201", version="2.0.1", password=PASSWORD, script=script
+        csms.url, "CP201", version=version, password=PASSWORD, script=script
     ) as cp:
         holder["cp"] = cp
         await boot(cp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import FormatViolationError, OccurrenceConstraintViolationError, OCPPError
 
 from csms.ocpp.validation import CALL, validate
 
@@ -31,6 +31,7 @@ def _meter_201(sample: dict[str, Any]) -> dict[str, Any]:
         ("1.6", _meter_16({"value": "1", "measurand": "Power.Imaginary"})),
         ("1.6", _meter_16({"value": "1", "measurand": "power.active.import", "unit": "kw"})),
         ("2.0.1", _meter_201({"value": 1, "measurand": "Power.Imaginary"})),
+        ("2.1", _meter_201({"value": 1, "measurand": "Power.Imaginary"})),
     ],
 )
 def test_any_measurand_and_unit_string_passes(version: str, payload: dict[str, Any]) -> None:
@@ -45,6 +46,7 @@ def test_any_measurand_and_unit_string_passes(version: str, payload: dict[str, A
         ("1.6", _meter_16({"value": "1", "context": "Whenever"})),
         ("2.0.1", _meter_201({"value": 1, "measurand": "x" * 51, "location": "Roof"})),
         ("2.0.1", _meter_201({"value": "1"})),  # 2.0.1 values are numbers
+        ("2.1", _meter_201({"value": "1"})),
     ],
 )
 def test_everything_else_is_still_checked(version: str, payload: dict[str, Any]) -> None:
@@ -59,4 +61,31 @@ def test_status_enumerations_are_still_enforced() -> None:
             "StatusNotification",
             CALL,
             {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"},
+        )
+
+
+def test_each_version_is_checked_against_its_own_schemas() -> None:
+    # V2X parameters are 2.1's: a 2.0.1 station may not send them, a 2.1 station may.
+    needs = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "DC",
+            "v2xChargingParameters": {"maxChargePower": 50_000},
+        },
+    }
+    validate("2.1", "NotifyEVChargingNeeds", CALL, needs)
+    with pytest.raises(FormatViolationError):
+        validate("2.0.1", "NotifyEVChargingNeeds", CALL, needs)
+    # 2.1 still checks: a TransactionEvent without its seqNo is refused.
+    with pytest.raises(OccurrenceConstraintViolationError):
+        validate(
+            "2.1",
+            "TransactionEvent",
+            CALL,
+            {
+                "eventType": "Started",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "triggerReason": "Authorized",
+                "transactionInfo": {"transactionId": "t"},
+            },
         )
