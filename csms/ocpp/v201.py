@@ -35,6 +35,14 @@ def _purpose_201(purpose: str) -> str:
     return "ChargingStationMaxProfile" if purpose == "ChargePointMaxProfile" else purpose
 
 
+def _first(*sources: dict[str, Any], key: str) -> Any:
+    """``key`` from the first of ``sources`` that has it."""
+    for source in sources:
+        if source.get(key) is not None:
+            return source[key]
+    return None
+
+
 class V201Connection(OcppConnection):
     """A station speaking OCPP 2.0.1."""
 
@@ -161,14 +169,19 @@ class V201Connection(OcppConnection):
     ) -> dict[str, Any]:
         ac = charging_needs.get("ac_charging_parameters") or {}
         dc = charging_needs.get("dc_charging_parameters") or {}
+        v2x = charging_needs.get("v2x_charging_parameters") or {}  # 2.1 (ISO 15118-20)
         departure = charging_needs.get("departure_time")
-        energy = ac.get("energy_amount", dc.get("energy_amount"))
+        energy = _first(ac, dc, key="energy_amount")
+        if energy is None:
+            energy = v2x.get("ev_target_energy_request")
         needs = EVChargingNeeds(
             energy_requested_wh=float(energy) if energy is not None else None,
             departure_at=parse_timestamp(departure, self.ocpp_version) if departure else None,
-            max_current_a=_float(ac.get("ev_max_current", dc.get("ev_max_current"))),
-            min_current_a=_float(ac.get("ev_min_current")),
-            max_power_w=_float(dc.get("ev_max_power")),
+            max_current_a=_float(
+                _first(ac, dc, key="ev_max_current") or v2x.get("max_charge_current")
+            ),
+            min_current_a=_float(ac.get("ev_min_current", v2x.get("min_charge_current"))),
+            max_power_w=_float(dc.get("ev_max_power", v2x.get("max_charge_power"))),
             energy_transfer_mode=charging_needs.get("requested_energy_transfer"),
             soc_pct=_float(dc.get("state_of_charge")),
             capacity_wh=_float(dc.get("ev_energy_capacity")),

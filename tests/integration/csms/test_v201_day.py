@@ -323,6 +323,26 @@ async def test_needs_reports_and_notifications(csms: Csms, store: Store, version
         assert (tx.needs.soc_pct, tx.needs.capacity_wh) == (35.0, 77000.0)
         assert (tx.needs.bulk_soc_pct, tx.needs.full_soc_pct) == (80.0, 90.0)
         assert tx.needs.max_power_w == 50000.0
+        if version == "2.1":  # ISO 15118-20 parameters: what the EV asks for, in V2X terms
+            await cp.call(event("Started", 0, 1, tx="TX-V2X", evse={"id": 3, "connector_id": 1}))
+            v2x = await cp.call(
+                call.NotifyEVChargingNeeds(
+                    evse_id=3,
+                    charging_needs={
+                        "requested_energy_transfer": "DC_BPT",
+                        "v2x_charging_parameters": {
+                            "max_charge_power": 60000,
+                            "max_charge_current": 150,
+                            "ev_target_energy_request": 42000,
+                        },
+                    },
+                )
+            )
+            assert v2x.status == "Accepted"
+            tx = await store.find_transaction("CP201", "TX-V2X")
+            assert tx is not None and tx.needs is not None
+            assert (tx.needs.energy_requested_wh, tx.needs.max_power_w) == (42000.0, 60000.0)
+            assert tx.needs.max_current_a == 150.0
         await cp.call(
             call.NotifyReport(
                 request_id=1,
