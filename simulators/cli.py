@@ -289,7 +289,8 @@ def _print_summary(summary: Any, fleet: Any, path: str) -> None:
         f"disconnects {sum(x.disconnects for x in stats)} | "
         f"timeouts {sum(x.timeouts for x in stats)} | "
         f"messages dropped {sum(x.dropped for x in stats)} | "
-        f"central system calls refused {sum(x.calls_refused for x in stats)}\n"
+        f"central system calls refused {sum(x.calls_refused for x in stats)} | "
+        f"charging profiles rejected {sum(x.profiles_rejected for x in stats)}\n"
     )
     for line in fleet.problems():
         out.write(f"problem: {line}\n")

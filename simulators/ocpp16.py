@@ -82,9 +82,12 @@ class V16ChargePoint(ChargePoint):
             try:
                 profile = parse_profile(charging_profile, received_at=self._now())
             except ProfileError as exc:
-                logger.warning("%s: RemoteStart with a bad profile: %s", self.id, exc)
+                self.runner.profile_rejected(f"RemoteStartTransaction: {exc}")
                 return call_result.RemoteStartTransaction(status="Rejected")
             if profile.purpose is not ProfilePurpose.TX:
+                self.runner.profile_rejected(
+                    f"RemoteStartTransaction: a {profile.purpose.value} is not a TxProfile"
+                )
                 return call_result.RemoteStartTransaction(status="Rejected")
         ok, out = self.station.remote_start(id_tag, connector_id, profile, self._now())
         self.runner.submit(out)

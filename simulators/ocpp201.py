@@ -122,7 +122,12 @@ class V201ChargePoint(ChargePoint):
         profile = None
         if charging_profile is not None:
             profile = self._parse(charging_profile)
-            if profile is None or profile.purpose is not ProfilePurpose.TX:
+            if profile is None:
+                return call_result.RequestStartTransaction(status="Rejected")
+            if profile.purpose is not ProfilePurpose.TX:
+                self.runner.profile_rejected(
+                    f"RequestStartTransaction: a {profile.purpose.value} is not a TxProfile"
+                )
                 return call_result.RequestStartTransaction(status="Rejected")
         ok, out = self.station.remote_start(id_token["id_token"], evse_id, profile, self._now())
         self.runner.submit(out)

@@ -81,6 +81,8 @@ class RunnerStats:
     calls_received: int = 0
     #: Calls from the central system answered with a CALLERROR (schema-invalid, unknown, ...).
     calls_refused: int = 0
+    #: Charging profiles answered Rejected (unreadable, the wrong purpose, not applicable).
+    profiles_rejected: int = 0
     call_errors: int = 0
     timeouts: int = 0
     dropped: int = 0
@@ -471,6 +473,7 @@ class StationRunner:
         """A charging profile from the central system was answered Rejected: report why."""
         text = f"charging profile rejected: {why}"
         logger.warning("%s: %s", self.station_id, text)
+        self.stats.profiles_rejected += 1
         self.stats.error(text)
 
     def refused(self, action: str, exc: OCPPError) -> None:

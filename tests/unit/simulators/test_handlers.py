@@ -356,3 +356,69 @@ def test_v201_local_stop_carries_the_drivers_token() -> None:
         r.station,
     )
     assert remote.id_token is None
+
+
+async def test_a_remote_start_with_a_bad_profile_is_rejected_and_reported() -> None:
+    r16 = runner("1.6")
+    ws16 = FakeConnection()
+    cp16 = V16ChargePoint(r16, ws16)  # type: ignore[arg-type]
+    bad = {  # schema-valid, but its start is no date
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": "soon",
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+        },
+    }
+    await cp16.route_message(
+        json.dumps(
+            [
+                2,
+                "a",
+                "RemoteStartTransaction",
+                {"idTag": "T", "connectorId": 1, "chargingProfile": bad},
+            ]
+        )
+    )
+    assert ws16.sent[0] == [3, "a", {"status": "Rejected"}]
+    assert r16.stats.profiles_rejected == 1
+    assert r16.stats.errors[0].startswith("charging profile rejected: RemoteStartTransaction")
+
+    r201 = runner("2.0.1")
+    ws201 = FakeConnection()
+    cp201 = V201ChargePoint(r201, ws201)  # type: ignore[arg-type]
+    station_max = {
+        "id": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargingStationMaxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "startSchedule": "2026-03-05T18:00:00Z",
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+            }
+        ],
+    }
+    await cp201.route_message(
+        json.dumps(
+            [
+                2,
+                "b",
+                "RequestStartTransaction",
+                {
+                    "idToken": {"idToken": "T", "type": "ISO14443"},
+                    "remoteStartId": 1,
+                    "evseId": 1,
+                    "chargingProfile": station_max,
+                },
+            ]
+        )
+    )
+    assert ws201.sent[0][:2] == [3, "b"] and ws201.sent[0][2]["status"] == "Rejected"
+    assert r201.stats.profiles_rejected == 1
+    assert "not a TxProfile" in r201.stats.errors[0]
