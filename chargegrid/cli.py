@@ -1,7 +1,8 @@
 """The ``chargegrid`` command line.
 
 Each part contributes its own subcommands through an ``add_commands(subparsers)`` function in
-its ``cli`` module; heavy imports happen inside the command functions, so ``--help`` is fast.
+its ``cli`` module; heavy imports happen inside the command functions, so ``--help`` is fast,
+and a command line that names a command imports only that command's module (``COMMANDS``).
 Logging is configured here and only here.
 """
 
