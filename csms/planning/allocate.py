@@ -76,12 +76,9 @@ def taper_w(s: Session, evse_max_w: float, energy_wh: float) -> float:
     return max(min(s.taper_floor_w, top), top - slope * (energy_wh - start))
 
 
-def _hours(s: Session, evse_max_w: float, rate_w: float, lo_wh: float, hi_wh: float) -> float:
+def _hours(line: tuple[float, float, float], rate_w: float, lo_wh: float, hi_wh: float) -> float:
     """Hours to take the energy from ``lo_wh`` to ``hi_wh`` under a constant ``rate_w``,
-    the taper taking over where it falls below it."""
-    line = _line(s, evse_max_w)
-    if line is None:
-        return (hi_wh - lo_wh) / rate_w
+    the taper ``line`` (see :func:`_line`) taking over where it falls below it."""
     start, top, slope = line
     bend = start + max(0.0, top - rate_w) / slope  # where the taper falls below rate_w
     flat = max(0.0, min(hi_wh, bend) - lo_wh) / rate_w
@@ -102,16 +99,17 @@ def pace_w(
     if need_wh <= 0:
         return 0.0
     even = need_wh / hours
-    if _line(s, evse_max_w) is None:
+    line = _line(s, evse_max_w)
+    if line is None:
         return even
     hi_wh = energy_wh + need_wh
-    at_full = _hours(s, evse_max_w, takes_w, energy_wh, hi_wh)
+    at_full = _hours(line, takes_w, energy_wh, hi_wh)
     if at_full >= hours:
         return takes_w * at_full / hours
     lo, hi = even, takes_w
     for _ in range(40):
         mid = 0.5 * (lo + hi)
-        if _hours(s, evse_max_w, mid, energy_wh, hi_wh) > hours:
+        if _hours(line, mid, energy_wh, hi_wh) > hours:
             lo = mid
         else:
             hi = mid

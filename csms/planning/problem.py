@@ -59,13 +59,13 @@ def session_defaults(site: Site, state: EvseState, *, group: str | None) -> Sess
 
 
 def session_needs(
-    site: Site, state: EvseState, *, group: str | None, now: datetime
+    site: Site, state: EvseState, defaults: SessionDefaults, *, now: datetime
 ) -> tuple[float, datetime]:
-    """(energy requested over the session in Wh, departure) for an active session."""
+    """(energy requested over the session in Wh, departure) for an active session, from
+    the EV's needs, else ``defaults`` (its :func:`session_defaults`)."""
     assert state.tx is not None
     arrival = state.tx.started_at
     needs = state.needs
-    defaults = session_defaults(site, state, group=group)
     energy = defaults.energy_wh
     if needs is not None and needs.energy_requested_wh is not None:
         energy = state.needs_delivered_wh + needs.energy_requested_wh
@@ -358,8 +358,8 @@ def build_problem(
         if ev.tx is None:
             continue
         group = (groups or {}).get(ev.tx.id_token or "")
-        energy, departure = session_needs(site, ev, group=group, now=now)
         defaults = session_defaults(site, ev, group=group)
+        energy, departure = session_needs(site, ev, defaults, now=now)
         delivered = ev.delivered_wh
         max_w = _ev_max_w(ev, defaults)
         taper = session_taper(
