@@ -29,6 +29,7 @@ from csms.sites import (
     SiteError,
     SiteNotFound,
 )
+from dashboards.web import mount_dashboard
 
 if TYPE_CHECKING:
     from csms.app import Csms
@@ -191,10 +192,14 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     """The API app over a started :class:`~csms.app.Csms` (services made and started with
     the app's lifespan) or over :class:`ApiServices` the caller starts and stops."""
     from csms.api.routers import (
+        activity,
         audit,
         commands,
         events,
+        history,
         id_tokens,
+        overview,
+        reports,
         sites,
         stations,
         transactions,
@@ -229,10 +234,24 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(SiteError, _site_error)
     app.add_exception_handler(ValidationError, _validation_error)
-    routers = (stations, id_tokens, transactions, commands, events, webhook_routes, audit, sites)
+    routers = (
+        stations,
+        id_tokens,
+        activity,
+        transactions,
+        commands,
+        events,
+        webhook_routes,
+        audit,
+        sites,
+        history,
+        overview,
+        reports,
+    )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     _add_metrics(app, services)
+    mount_dashboard(app)
     return app
 
 

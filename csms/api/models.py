@@ -77,6 +77,12 @@ class MeOut(BaseModel):
     name: str
     role: str
     sites: list[str] | None = Field(description="granted sites; null = every site")
+    permissions: list[str] = Field(
+        default_factory=list, description="what the role may do, e.g. commands:write"
+    )
+    now: datetime | None = Field(
+        default=None, description="the server's clock (a simulation may run faster than the wall)"
+    )
 
 
 # -- stations ---------------------------------------------------------------------------

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections import deque
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
 from csms.events import (
     ChargingLimitSent,
+    DepartureMissed,
     PlanUpdated,
     SiteChanged,
     StationBooted,
@@ -76,6 +79,8 @@ class ApiServices:
         #: the last plan per site and the last limit sent per (station, EVSE), from the bus
         self.plans: dict[str, PlanUpdated] = {}
         self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
+        #: the recent missed departures per site (for the dashboard's alerts)
+        self.departures_missed: dict[str, deque[DepartureMissed]] = {}
         s = self.settings
         self.webhooks = WebhookDispatcher(
             self.repo,
@@ -98,6 +103,9 @@ class ApiServices:
             self.plans[event.site_id] = event
         elif isinstance(event, ChargingLimitSent):
             self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
+        elif isinstance(event, DepartureMissed):
+            kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
+            kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
             self._background(self.refresh_stations())
         elif (
@@ -141,27 +149,46 @@ class ApiServices:
     ) -> tuple[float | None, str | None]:
         """The energy cost of ``tx`` under its site's tariff and price signals:
         ``(cost, currency)``, or Nones without a site or energy readings."""
+        _, cost, currency = (await self.energy_and_cost([tx], site_id)).get(
+            tx.id, (None, None, None)
+        )
+        return cost, currency
+
+    async def energy_and_cost(
+        self, txs: list[Transaction], site_id: str | None
+    ) -> dict[int, tuple[float | None, float | None, str | None]]:
+        """Per session of ``site_id``: ``(energy_wh, cost, currency)`` from its register
+        readings (start, every ``Energy.Active.Import.Register`` sample, stop), so an active
+        session counts the energy so far; Nones without a site or readings. The site and its
+        constraints are read once for all of ``txs``."""
         from csms.sites import SiteNotFound
         from csms.sites.constraints import price_in_force
 
-        if self.sites is None or site_id is None or tx.meter_start_wh is None:
-            return None, None
-        points = [(tx.started_at, tx.meter_start_wh)]
-        for stored in await self.store.samples_for_transaction(tx.id):
-            sample = stored.sample
-            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
-                points.append((sample.timestamp, sample.value))
-        if tx.stopped_at is not None and tx.meter_stop_wh is not None:
-            points.append((tx.stopped_at, tx.meter_stop_wh))
-        if len(points) < 2:
-            return None, None
+        out: dict[int, tuple[float | None, float | None, str | None]] = {}
+        txs = [tx for tx in txs if tx.meter_start_wh is not None]
+        if self.sites is None or site_id is None or not txs:
+            return out
         try:
             site = await self.sites.get_site(site_id)
         except SiteNotFound:
-            return None, None
+            return out
         constraints = await self.sites.list_constraints(site_id)
-        cost = energy_cost(points, lambda at: price_in_force(site, constraints, at))
-        return round(cost, 4), site.tariff.currency
+        price_at = functools.partial(price_in_force, site, constraints)
+        for tx in txs:
+            assert tx.meter_start_wh is not None
+            points = [(tx.started_at, tx.meter_start_wh)]
+            for stored in await self.store.samples_for_transaction(tx.id):
+                sample = stored.sample
+                if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+                    points.append((sample.timestamp, sample.value))
+            if tx.stopped_at is not None and tx.meter_stop_wh is not None:
+                points.append((tx.stopped_at, tx.meter_stop_wh))
+            if len(points) < 2:
+                continue
+            cost = energy_cost(points, price_at)
+            energy = max(p[1] for p in points) - tx.meter_start_wh
+            out[tx.id] = (max(0.0, energy), round(cost, 4), site.tariff.currency)
+        return out
 
     async def refresh_stations(self) -> None:
         """Station -> site: the station's registration, else the site that places it."""

@@ -27,6 +27,7 @@ from csms.core.service import CentralSystem
 from csms.exceptions import StoreUnavailable
 from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
 from csms.ocpp.base import OcppConnection
+from csms.ocpp.message_log import LoggedConnection, MessageLog
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
@@ -94,6 +95,8 @@ class OcppServer:
         self.settings = settings
         self.call_timeout_s = call_timeout_s
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
+        #: the newest frames of every station, for the dashboard's station page
+        self.message_log = MessageLog(now=central.clock.now)
         self._server: Server | None = None
         self.commands: Commands | None = None
 
@@ -187,7 +190,8 @@ class OcppServer:
             await ws.close(code=1002, reason="bad request")
             return
         adapter = _ADAPTERS[ws.subprotocol]
-        conn = adapter(station_id, ws, self.central, call_timeout_s=self.call_timeout_s)
+        logged = LoggedConnection(ws, station_id, self.message_log)
+        conn = adapter(station_id, logged, self.central, call_timeout_s=self.call_timeout_s)
         old = self.connections.replace(station_id, conn)
         if old is not None:
             logger.warning("station %s: new connection replaces the old one", station_id)

@@ -17,9 +17,7 @@ from csms.api.models import (
     ConstraintCreated,
     ConstraintStatus,
     ErrorOut,
-    EvsePowerOut,
     NodeLimitOut,
-    NodePowerOut,
     PlanEvseOut,
     PlanNodeOut,
     PlanOut,
@@ -29,6 +27,7 @@ from csms.api.models import (
     ReadingsOut,
     SitePowerOut,
 )
+from csms.api.power import site_power
 from csms.api.services import ApiServices
 from csms.domain import PvReading, StorageReading
 from csms.events import SiteReadingsReceived
@@ -239,44 +238,7 @@ async def power(services: Services, who: Caller, site_id: SiteId) -> SitePowerOu
     """Site power now: each EVSE's latest measured power and the sums per node of the limit
     tree, beside each node's limit in force."""
     who.require(Permission.SITES_READ, site_id)
-    sites = _service(services)
-    site = await sites.get_site(site_id)
-    latest: dict[tuple[str, int], tuple[float, datetime]] = {}
-    for station in site.stations:
-        for stored in await services.store.latest_samples(station.id):
-            s = stored.sample
-            if s.measurand == "Power.Active.Import" and s.phase is None:
-                key = (station.id, stored.evse_id)
-                if key not in latest or latest[key][1] < s.timestamp:
-                    latest[key] = (s.value, s.timestamp)
-    evses = []
-    per_node = {node.id: 0.0 for node in site.nodes}
-    for station, evse, node in site.evses():
-        value = latest.get((station.id, evse.id))
-        evses.append(
-            EvsePowerOut(
-                station_id=station.id,
-                evse_id=evse.id,
-                power_w=None if value is None else value[0],
-                at=None if value is None else value[1],
-            )
-        )
-        if value is not None and node is not None:
-            for ancestor in site.ancestors(node):
-                per_node[ancestor] += value[0]
-    limits = await sites.limits_in_force(site_id)
-    return SitePowerOut(
-        site_id=site_id,
-        nodes=[
-            NodePowerOut(
-                node_id=node_id,
-                power_w=watts,
-                max_import_w=limits[node_id].max_import_w if node_id in limits else None,
-            )
-            for node_id, watts in per_node.items()
-        ],
-        evses=evses,
-    )
+    return await site_power(services, await _service(services).get_site(site_id))
 
 
 # -- readings ---------------------------------------------------------------------------

@@ -60,13 +60,15 @@ async def load_station(
 
 
 @router.get("/me", response_model=MeOut, tags=["auth"])
-async def me(who: Caller) -> MeOut:
-    """The calling token: its role and granted sites."""
+async def me(services: Services, who: Caller) -> MeOut:
+    """The calling token: its role, granted sites and what the role may do."""
     return MeOut(
         token_id=who.token_id,
         name=who.name,
         role=who.role.value,
         sites=None if who.sites is None else sorted(who.sites),
+        permissions=sorted(p.value for p in Permission if who.can(p)),
+        now=services.now(),
     )
 
 

@@ -1,0 +1,272 @@
+"""A site's recent past from telemetry, window by window: site import against the limit in
+force, power per EVSE (per node of the limit tree on big sites), the plan beside what was
+measured, PV, storage power and state of charge, and the price.
+
+Everything measured comes from the telemetry query interface
+(:class:`~csms.telemetry.TelemetryQuery`, InfluxDB or the embedded store); the limit and the
+price in force come from the site and its grid constraints, evaluated at each window start
+with the same functions the planner uses (:func:`limits_in_force`, :func:`price_in_force`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from csms.api.dashboard_models import HistoryOut, HistorySeriesOut
+from csms.sites import GridConstraint, Site, limits_in_force, price_in_force
+from csms.telemetry import Aggregation, QueryError, SeriesResult, Telemetry, TelemetryQuery
+from csms.telemetry.schema import Field, Measurement, Tag
+
+__all__ = [
+    "MAX_EVSE_SERIES",
+    "MAX_WINDOWS",
+    "PLAN_HOLD_S",
+    "READING_HOLD_S",
+    "choose_window_s",
+    "site_history",
+]
+
+#: a reading stands for this long when no newer one is in a window (stations send meter
+#: values every 10 s to 15 min; site energy management every minute or so)
+READING_HOLD_S = 300.0
+#: a plan step stands until the next one (the planner's step, 15 min by default)
+PLAN_HOLD_S = 900.0
+#: more EVSEs than this are shown per node of the limit tree
+MAX_EVSE_SERIES = 16
+#: the most windows one answer holds
+MAX_WINDOWS = 2000
+_POWER = "Power.Active.Import"
+_WINDOWS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+def choose_window_s(span_s: float, *, points: int = 240) -> int:
+    """The shortest usual window that keeps ``span_s`` within about ``points`` windows."""
+    for window in _WINDOWS_S:
+        if span_s / window <= points:
+            return window
+    return _WINDOWS_S[-1]
+
+
+def _bucket(at: datetime, start_s: int, window_s: int) -> int:
+    return (int(at.timestamp()) - start_s) // window_s
+
+
+class _Frame:
+    """Values per window index."""
+
+    def __init__(self, start: datetime, stop: datetime, window_s: int) -> None:
+        first = int(start.timestamp()) // window_s * window_s
+        self.start_s = first
+        self.window_s = window_s
+        self.n = max(1, -(-(int(stop.timestamp()) - first) // window_s))
+        self.times = [
+            datetime.fromtimestamp(first + i * window_s, tz=start.tzinfo) for i in range(self.n)
+        ]
+
+    def empty(self) -> list[float | None]:
+        return [None] * self.n
+
+    def fill(
+        self, points: Iterable[tuple[datetime, float]], *, hold_s: float = 0.0
+    ) -> list[float | None]:
+        """Values per window; a value also stands for the empty windows after it up to
+        ``hold_s`` later (a reading holds until the next one: meter values every minute
+        in windows of 30 s, or a plan step of 15 min)."""
+        out = self.empty()
+        for at, value in points:
+            i = _bucket(at, self.start_s, self.window_s)
+            if 0 <= i < self.n:
+                out[i] = value
+        hold = max(0, -(-int(hold_s) // self.window_s) - 1)
+        if hold:
+            last: float | None = None
+            age = 0
+            for i, held in enumerate(out):
+                if held is not None:
+                    last, age = held, 0
+                elif last is not None and age < hold:
+                    age += 1
+                    out[i] = last
+        return out
+
+
+def _add(a: list[float | None], b: list[float | None]) -> list[float | None]:
+    return [x if y is None else (y if x is None else x + y) for x, y in zip(a, b, strict=True)]
+
+
+def _sum(series: Iterable[list[float | None]], n: int) -> list[float | None]:
+    total: list[float | None] = [None] * n
+    for values in series:
+        total = _add(total, values)
+    return total
+
+
+async def _query(
+    telemetry: Telemetry, q: TelemetryQuery, problems: list[str], what: str
+) -> list[SeriesResult]:
+    try:
+        return await telemetry.aquery(q)
+    except QueryError as exc:
+        problems.append(f"{what}: {exc}")
+        return []
+
+
+async def site_history(
+    telemetry: Telemetry | None,
+    site: Site,
+    constraints: list[GridConstraint],
+    *,
+    start: datetime,
+    stop: datetime,
+    window_s: int,
+) -> HistoryOut:
+    """The site's series over ``[start, stop)`` in windows of ``window_s``."""
+    frame = _Frame(start, stop, window_s)
+    problems: list[str] = []
+    evse_series: dict[tuple[str, str], list[float | None]] = {}
+    planned: list[float | None] = frame.empty()
+    pv = storage_power = storage_soc = frame.empty()
+    stations = {s.id for s in site.stations}
+    if telemetry is None or telemetry.backend == "disabled":
+        problems.append("telemetry is disabled: nothing measured is kept")
+    else:
+        q_start, q_stop = frame.times[0], frame.times[-1] + timedelta(seconds=window_s)
+
+        def query(measurement: str, field: str, **kw: object) -> TelemetryQuery:
+            return TelemetryQuery(
+                measurement=measurement,
+                field=field,
+                start=q_start,
+                stop=q_stop,
+                window_s=window_s,
+                **kw,  # type: ignore[arg-type]
+            )
+
+        meter = await _query(
+            telemetry,
+            query(
+                Measurement.METER,
+                Field.VALUE,
+                where={Tag.MEASURAND: _POWER},
+                group_by=(Tag.STATION, Tag.EVSE, Tag.PHASE),
+            ),
+            problems,
+            "EVSE power",
+        )
+        for series in meter:
+            station, evse = series.tags[Tag.STATION], series.tags[Tag.EVSE]
+            if station in stations and not series.tags[Tag.PHASE] and evse != "0":
+                evse_series[(station, evse)] = frame.fill(series.points, hold_s=READING_HOLD_S)
+        plan = await _query(
+            telemetry,
+            query(
+                Measurement.PLAN,
+                Field.POWER_W,
+                aggregation=Aggregation.LAST,
+                where={Tag.SITE: site.id, Tag.ASSET_KIND: "evse"},
+                group_by=(Tag.ASSET,),
+            ),
+            problems,
+            "plan",
+        )
+        planned = _sum((frame.fill(s.points, hold_s=PLAN_HOLD_S) for s in plan), frame.n)
+        site_rows = await _query(
+            telemetry,
+            query(Measurement.SITE, Field.PV_W, where={Tag.SITE: site.id}),
+            problems,
+            "PV",
+        )
+        pv = _sum((frame.fill(s.points, hold_s=READING_HOLD_S) for s in site_rows), frame.n)
+        units = await _query(
+            telemetry,
+            query(
+                Measurement.STORAGE,
+                Field.POWER_W,
+                where={Tag.SITE: site.id},
+                group_by=(Tag.STORAGE,),
+            ),
+            problems,
+            "storage power",
+        )
+        storage_power = _sum((frame.fill(s.points, hold_s=READING_HOLD_S) for s in units), frame.n)
+        socs = await _query(
+            telemetry,
+            query(
+                Measurement.STORAGE,
+                Field.SOC_PCT,
+                where={Tag.SITE: site.id},
+                group_by=(Tag.STORAGE,),
+            ),
+            problems,
+            "storage state of charge",
+        )
+        storage_soc = _mean((frame.fill(s.points, hold_s=READING_HOLD_S) for s in socs), frame.n)
+    charging = _sum(evse_series.values(), frame.n)
+    imported = _add(_add(charging, storage_power), [None if v is None else -v for v in pv])
+    root = site.root
+    limit: list[float | None] = []
+    price: list[float | None] = []
+    for at in frame.times:
+        in_force = limits_in_force(site, constraints, at)
+        limit.append(
+            in_force[root.id].max_import_w if root is not None and root.id in in_force else None
+        )
+        price.append(price_in_force(site, constraints, at))
+    grouped, evse_power = _per_evse_or_node(site, evse_series, frame.n)
+    return HistoryOut(
+        site_id=site.id,
+        timezone=site.timezone,
+        currency=site.tariff.currency,
+        start=frame.times[0],
+        stop=frame.times[-1] + timedelta(seconds=window_s),
+        window_s=window_s,
+        times=frame.times,
+        import_w=imported,
+        limit_w=limit,
+        charging_w=charging,
+        planned_charging_w=planned,
+        evse_power_w=evse_power,
+        grouped_by=grouped,
+        pv_w=pv,
+        storage_power_w=storage_power,
+        storage_soc_pct=storage_soc,
+        price_per_kwh=price,
+        problems=problems,
+    )
+
+
+def _mean(series: Iterable[list[float | None]], n: int) -> list[float | None]:
+    sums: list[float] = [0.0] * n
+    counts = [0] * n
+    for values in series:
+        for i, v in enumerate(values):
+            if v is not None:
+                sums[i] += v
+                counts[i] += 1
+    return [s / c if c else None for s, c in zip(sums, counts, strict=True)]
+
+
+def _per_evse_or_node(
+    site: Site, evse_series: dict[tuple[str, str], list[float | None]], n: int
+) -> tuple[Literal["evse", "node"], list[HistorySeriesOut]]:
+    evses = list(site.evses())
+    if len(evses) <= MAX_EVSE_SERIES:
+        return "evse", [
+            HistorySeriesOut(
+                key=f"{station.id}/{evse.id}",
+                label=f"{station.id} EVSE {evse.id}",
+                values=evse_series.get((station.id, str(evse.id)), [None] * n),
+            )
+            for station, evse, _ in evses
+        ]
+    per_node: dict[str, list[float | None]] = {}
+    for station, evse, node in evses:
+        values = evse_series.get((station.id, str(evse.id)))
+        key = node or "(no node)"
+        per_node[key] = _add(per_node.get(key, [None] * n), values or [None] * n)
+    return "node", [
+        HistorySeriesOut(key=node, label=f"EVSEs on {node}", values=values)
+        for node, values in sorted(per_node.items())
+    ]
