@@ -19,6 +19,7 @@ from csms.api.services import ApiServices
 from csms.domain import ConnectorStatus
 from csms.sites import Site
 from csms.store.base import StationRecord
+from csms.telemetry import TelemetryStats
 
 __all__ = [
     "DEPARTURE_AT_RISK_WH",
@@ -26,6 +27,7 @@ __all__ = [
     "SILENT_AFTER_HEARTBEATS",
     "TELEMETRY_STALL_S",
     "site_overview",
+    "telemetry_alert",
     "today_start",
 ]
 
@@ -176,18 +178,27 @@ def _telemetry_alert(services: ApiServices, alerts: list[AlertOut]) -> None:
     telemetry = services.csms.telemetry
     if telemetry is None or telemetry.backend == "disabled":
         return
-    stats = telemetry.stats
+    alert = telemetry_alert(telemetry.stats, now_unix_s=time.time())
+    if alert is not None:
+        alerts.append(alert)
+
+
+def telemetry_alert(stats: TelemetryStats, *, now_unix_s: float) -> AlertOut | None:
+    """An alert when the outbox holds points and nothing was written for
+    :data:`TELEMETRY_STALL_S`: the telemetry store is unreachable and the outbox grows."""
+    if stats.outbox_depth <= 0:
+        return None
+    last = stats.last_write_ok_unix_s
+    stalled_s = now_unix_s - last if last else None
+    if stalled_s is not None and stalled_s <= TELEMETRY_STALL_S:
+        return None
     waiting = stats.outbox_depth + stats.buffer_depth
-    stalled_s = time.time() - stats.last_write_ok_unix_s if stats.last_write_ok_unix_s else None
-    if stats.outbox_depth > 0 and (stalled_s is None or stalled_s > TELEMETRY_STALL_S):
-        alerts.append(
-            AlertOut(
-                kind="telemetry_backlog",
-                severity="warning",
-                message=f"telemetry outbox growing: {waiting} points waiting, no write for "
-                + ("ever" if stalled_s is None else f"{int(stalled_s)} s"),
-            )
-        )
+    return AlertOut(
+        kind="telemetry_backlog",
+        severity="warning",
+        message=f"telemetry outbox growing: {waiting} points waiting, no write "
+        + ("yet" if stalled_s is None else f"for {int(stalled_s)} s"),
+    )
 
 
 def _departure_alerts(services: ApiServices, site: Site, alerts: list[AlertOut]) -> None:

@@ -10,7 +10,8 @@ The depot site (Europe/Berlin) has a 100 kW grid connection over two feeders, PV
 battery (their readings are posted to the API every simulated minute, as a site's energy
 management would), ``--stations`` stations with two EVSEs each; the workplace site
 (Europe/London) has two stations. SIM-0001 charges a short session every 20 simulated
-minutes (one to follow to its end); SIM-0002 has no scheduled EV (a remote start's target).
+minutes (one to follow to its end); SIM-0002 has no scheduled EV (a remote start's target);
+LATE-0001 is registered on the depot but left for a test to connect.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ START = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)
 FOLLOWED = "SIM-0001"
 IDLE = "SIM-0002"
 APP_TOKEN = "APP-0001"
+#: registered on the depot but run by no fleet: a test connects it and watches it appear
+LATE = "LATE-0001"
 
 
 def _station_ids(count: int, prefix: str = "SIM") -> list[str]:
@@ -157,7 +160,9 @@ def _scenario(stations: list[str], start: datetime) -> pd.DataFrame:
 async def _readings(api_url: str, token: str, clock: VirtualClock, stop: asyncio.Event) -> None:
     """PV and battery readings of the depot, every simulated minute."""
     soc = 55.0
-    async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
         while not stop.is_set():
             now = clock.now()
             hour = now.hour + now.minute / 60
@@ -181,13 +186,15 @@ async def run_stack(
     workplace_ids = _station_ids(2, prefix="WRK")
     store = MemoryStore()
     await store.open()
-    for sid in depot_ids:
+    for sid in [*depot_ids, LATE]:
         await store.put_station(StationRecord(sid, site_id="depot"))
     for sid in workplace_ids:
         await store.put_station(StationRecord(sid, site_id="workplace"))
     scenario = _scenario(depot_ids, START)
     for tag in [*scenario["id_tag"], APP_TOKEN]:
-        await store.put_id_token(IdToken(str(tag), group_id="pool" if tag.startswith("TAG") else None))
+        await store.put_id_token(
+            IdToken(str(tag), group_id="pool" if tag.startswith("TAG") else None)
+        )
     settings = Settings(
         server={"host": "127.0.0.1", "port": 0},  # type: ignore[arg-type]
         database={"url": "memory://"},  # type: ignore[arg-type]
@@ -202,7 +209,7 @@ async def run_stack(
     await server.start()
     fleet_tasks: list[asyncio.Task[Any]] = []
     try:
-        for site in build_sites(depot_ids, workplace_ids):
+        for site in build_sites([*depot_ids, LATE], workplace_ids):
             await csms.sites.apply(site)
         await services.refresh_stations()
         tokens = TokenService(services.repo, now=clock.now)
@@ -260,6 +267,7 @@ async def run_stack(
             "workplace_stations": workplace_ids,
             "followed": FOLLOWED,
             "idle": IDLE,
+            "late": LATE,
             "app_token": APP_TOKEN,
             "speed": speed,
             "pid": os.getpid(),
