@@ -9,6 +9,7 @@ read: grid operators get no station, session or driver data.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ __all__ = [
     "site_overview",
     "telemetry_alert",
     "today_start",
+    "warm_up",
 ]
 
 #: a connected station that has said nothing for this many heartbeat intervals is silent
@@ -40,7 +42,27 @@ DEPARTURE_AT_RISK_WH = 500.0
 #: alerts listed per site (``alerts_total`` says how many there were)
 MAX_ALERTS = 50
 
+logger = logging.getLogger(__name__)
+
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+
+
+async def warm_up(services: ApiServices) -> None:
+    """Read what the overview follows (statuses, power, today's sessions) for every site
+    once, in the background after the start, so the first dashboard visitor does not wait
+    for thousands of store reads."""
+    if services.sites is None:
+        return
+    try:
+        stations = await services.store.list_stations()
+        for site in await services.sites.list_sites():
+            records = [r for r in stations if services.station_site(r) == site.id]
+            for record in records:
+                await services.live.statuses(record.station_id)
+                await services.live.power(record.station_id)
+            await _today(services, site, records, services.now())
+    except Exception as exc:  # the figures are then read on the first request
+        logger.warning("dashboard figures not read ahead: %s", exc)
 
 
 def today_start(site: Site, now: datetime) -> datetime:
@@ -130,7 +152,7 @@ async def _stations(
                         at=seen,
                     )
                 )
-        statuses = await services.store.connector_statuses(record.station_id)
+        statuses = await services.live.statuses(record.station_id)
         broken = [s for s in statuses if s.status is ConnectorStatus.FAULTED]
         if broken:
             faulted += 1
@@ -168,9 +190,16 @@ async def _today(
         )
         if tx.station_id in ids
     ]
-    priced = await services.energy_and_cost(today, site.id)
-    energy = sum(e or 0.0 for e, _, _ in priced.values())
-    costs = [c for _, c, _ in priced.values() if c is not None]
+    assert services.sites is not None
+    sites = services.sites
+    figures = await services.live.sessions(
+        today,
+        site,
+        lambda: sites.list_constraints(site.id),
+        services.register_points,
+    )
+    energy = sum(f.energy_wh for f in figures.values())
+    costs = [f.cost for f in figures.values()]
     return len(active), energy, round(sum(costs), 2) if costs else None
 
 

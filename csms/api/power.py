@@ -14,16 +14,13 @@ __all__ = ["site_power"]
 
 async def site_power(services: ApiServices, site: Site) -> SitePowerOut:
     """The latest ``Power.Active.Import`` (no phase) of every EVSE of ``site`` and the sums
-    per node (an EVSE counts in its node and every ancestor)."""
+    per node (an EVSE counts in its node and every ancestor). The readings come from
+    :class:`~csms.api.live.LiveView` (read from the store once, then followed)."""
     assert services.sites is not None
     latest: dict[tuple[str, int], tuple[float, datetime]] = {}
     for station in site.stations:
-        for stored in await services.store.latest_samples(station.id):
-            s = stored.sample
-            if s.measurand == "Power.Active.Import" and s.phase is None:
-                key = (station.id, stored.evse_id)
-                if key not in latest or latest[key][1] < s.timestamp:
-                    latest[key] = (s.value, s.timestamp)
+        for evse_id, reading in (await services.live.power(station.id)).items():
+            latest[(station.id, evse_id)] = reading
     evses = []
     per_node = {node.id: 0.0 for node in site.nodes}
     for station, evse, node in site.evses():

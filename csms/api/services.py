@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.api.audit import Auditor
 from csms.api.costs import energy_cost
+from csms.api.live import LiveView
 from csms.api.repository import ApiRepository, open_repository
 from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
@@ -81,6 +82,8 @@ class ApiServices:
         self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
         #: the recent missed departures per site (for the dashboard's alerts)
         self.departures_missed: dict[str, deque[DepartureMissed]] = {}
+        #: statuses, EVSE power and session costs followed from the bus (the dashboard)
+        self.live = LiveView(csms.store)
         s = self.settings
         self.webhooks = WebhookDispatcher(
             self.repo,
@@ -99,6 +102,7 @@ class ApiServices:
         self.started = False
 
     def _on_domain_event(self, event: Any) -> None:
+        self.live.on_event(event)
         if isinstance(event, PlanUpdated):
             self.plans[event.site_id] = event
         elif isinstance(event, ChargingLimitSent):
@@ -176,19 +180,28 @@ class ApiServices:
         price_at = functools.partial(price_in_force, site, constraints)
         for tx in txs:
             assert tx.meter_start_wh is not None
-            points = [(tx.started_at, tx.meter_start_wh)]
-            for stored in await self.store.samples_for_transaction(tx.id):
-                sample = stored.sample
-                if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
-                    points.append((sample.timestamp, sample.value))
-            if tx.stopped_at is not None and tx.meter_stop_wh is not None:
-                points.append((tx.stopped_at, tx.meter_stop_wh))
+            points = await self.register_points(tx)
             if len(points) < 2:
                 continue
             cost = energy_cost(points, price_at)
             energy = max(p[1] for p in points) - tx.meter_start_wh
             out[tx.id] = (max(0.0, energy), round(cost, 4), site.tariff.currency)
         return out
+
+    async def register_points(self, tx: Transaction) -> list[tuple[datetime, float]]:
+        """The session's energy register as stored: ``(time, Wh)`` at its start (meter
+        start), at every ``Energy.Active.Import.Register`` sample (no phase) and at its stop;
+        empty without a meter start."""
+        if tx.meter_start_wh is None:
+            return []
+        points = [(tx.started_at, tx.meter_start_wh)]
+        for stored in await self.store.samples_for_transaction(tx.id):
+            sample = stored.sample
+            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+                points.append((sample.timestamp, sample.value))
+        if tx.stopped_at is not None and tx.meter_stop_wh is not None:
+            points.append((tx.stopped_at, tx.meter_stop_wh))
+        return points
 
     async def refresh_stations(self) -> None:
         """Station -> site: the station's registration, else the site that places it."""
@@ -210,6 +223,9 @@ class ApiServices:
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
         self.started = True
+        from csms.api.overview import warm_up
+
+        self._background(warm_up(self))
 
     async def stop(self) -> None:
         if not self.started:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -403,3 +404,19 @@ def test_the_stream_survives_a_client_that_stops_reading(page: Any, stack: Stack
             assert api.get("/overview").status_code == 200
     finally:
         stuck.close()
+
+
+def test_reports_per_vehicle_group_with_a_csv_download(page: Any, stack: Stack) -> None:
+    sign_in(page, stack, "fleet_manager", "#/reports")
+    page.wait_for_selector("h1:text-is('Reports')")
+    page.get_by_label("Per").select_option("vehicle_group")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("[role='status']:has-text('per vehicle group loaded')")
+    keys = page.locator("table tbody tr th").all_inner_texts()
+    assert "pool-cars" in keys, keys
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "key,sessions,active_sessions,energy_wh,cost,currency"
+    assert any(line.startswith("pool-cars,") for line in lines[1:]), lines
+    screenshot(page, "reports")

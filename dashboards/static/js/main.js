@@ -137,6 +137,7 @@ async function route() {
   try {
     const params = m.slice(1).map(decodeURIComponent);
     current = await page.render(ctx, ...params);
+    window.cgReady = { path, ms: performance.now() }; // for the load-time benchmark
     const heading = main.querySelector("h1");
     if (heading) {
       heading.setAttribute("tabindex", "-1");

@@ -6,7 +6,10 @@
 
 import { API, query, token } from "./api.js";
 
-export const stats = { received: 0, batches: 0, largestBatch: 0, handleMs: 0, reconnects: 0 };
+// What the stream did (read by the browser tests and the benchmark): events received and
+// handled, the time spent handling them, and how old each meter value was when the page had
+// applied it (its station timestamp to the end of the batch that carried it, in ms).
+export const stats = { received: 0, batches: 0, largestBatch: 0, handleMs: 0, reconnects: 0, lagsMs: [] };
 window.cgStreamStats = stats;
 
 export class EventStream {
@@ -125,6 +128,11 @@ export class EventStream {
       try {
         this.onEvents(batch);
       } finally {
+        const done = Date.now();
+        for (const event of batch) {
+          if (event.type === "meter.values" && event.at) stats.lagsMs.push(done - Date.parse(event.at));
+        }
+        if (stats.lagsMs.length > 100000) stats.lagsMs.splice(0, 50000);
         stats.batches += 1;
         stats.largestBatch = Math.max(stats.largestBatch, batch.length);
         stats.handleMs += performance.now() - t0;

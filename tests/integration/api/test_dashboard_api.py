@@ -15,7 +15,12 @@ import pytest
 
 from chargegrid.clock import ManualClock
 from csms.domain import ConnectorStatus, MeterSample, PvReading, StatusReport, StorageReading
-from csms.events import DepartureMissed, MeterValuesReceived, SiteReadingsReceived
+from csms.events import (
+    DepartureMissed,
+    MeterValuesReceived,
+    SiteReadingsReceived,
+    StatusChanged,
+)
 from csms.store.base import NewTransaction, StoredSample
 from dashboards.web import SECURITY_HEADERS, STATIC_DIR
 from tests.integration.api.conftest import START, Api
@@ -109,9 +114,9 @@ async def test_overview_energy_and_cost_of_todays_sessions(api: Api) -> None:
 
 async def test_overview_alerts(api: Api) -> None:
     store = api.csms.store
-    await store.record_status(
-        StatusReport("CP1", 2, 1, ConnectorStatus.FAULTED, START, error_code="GroundFailure")
-    )
+    fault = StatusReport("CP1", 2, 1, ConnectorStatus.FAULTED, START, error_code="GroundFailure")
+    await store.record_status(fault)  # as the central system does: store, then tell the bus
+    api.csms.bus.publish(StatusChanged(fault))
     async with api.client("grid_operator") as g:
         created = await g.post(
             f"{P}/sites/depot/constraints",

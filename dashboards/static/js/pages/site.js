@@ -12,11 +12,13 @@ const HISTORY_REFRESH_MS = 10000;
 
 export async function render(ctx, siteId) {
   const base = `/sites/${encodeURIComponent(siteId)}`;
-  const [site, power, plan, history, constraints] = await Promise.all([
+  // the history (telemetry) loads after the page is shown: on a big site it takes longest
+  const historyLoading = get(`${base}/history`);
+  historyLoading.catch(() => {});
+  const [site, power, plan, constraints] = await Promise.all([
     get(base),
     get(`${base}/power`),
     get(`${base}/plan`),
-    get(`${base}/history`),
     get(`${base}/constraints`),
   ]);
   const tz = site.timezone;
@@ -24,7 +26,7 @@ export async function render(ctx, siteId) {
     evse: new Map(power.evses.filter((e) => e.power_w !== null).map((e) => [`${e.station_id}/${e.evse_id}`, e.power_w])),
     limits: new Map(power.nodes.map((n) => [n.node_id, n.max_import_w])),
     plan,
-    history,
+    history: null,
     constraints,
   };
   const kpi = {};
@@ -82,6 +84,7 @@ export async function render(ctx, siteId) {
   };
   const drawHistory = () => {
     const h = state.history;
+    if (!h) return;
     const times = h.times.map((t) => Date.parse(t) / 1000);
     const kw = (values) => values.map((v) => (v == null ? null : v / 1000));
     const last = (values) => { for (let i = values.length - 1; i >= 0; i--) if (values[i] != null) return values[i]; return null; };
@@ -117,12 +120,19 @@ export async function render(ctx, siteId) {
   };
   const drawConstraints = () => fill(constraintsBox, constraintsTable(state.constraints, tz));
   drawNow();
-  drawHistory();
   drawPlan();
   drawConstraints();
   const redrawNow = coalesce(drawNow);
 
   let alive = true;
+  historyLoading.then((h) => {
+    if (!alive) return;
+    state.history = h;
+    drawHistory();
+    window.cgChartsReady = performance.now();
+  }, (e) => {
+    if (alive) fill(problems, el("p", { class: "notice info", text: `The charts could not be loaded: ${e.message}` }));
+  });
   const reload = async (what) => {
     if (!alive) return;
     try {
