@@ -8,7 +8,8 @@ system with its API, planner and embedded telemetry on a SQLite file, and ``char
 (in its own process, pinned to the other core) runs 505 simulated stations on the workplace
 scenario at wall-clock speed, every EV charging (the planner sends the safe equal shares,
 ``planning.optimize = false``, so no session is deferred to a cheaper hour), meter values
-every 10 s: 100 MeterValues a second for the big site. Then headless Chromium (Debian's, through Playwright):
+every 10 s: 100 MeterValues a second for the big site. Then headless Chromium (Debian's,
+through Playwright):
 
 - **load**: opens the overview and each site's page ``--loads`` times (a fresh tab each time,
   files revalidated); the time from navigation start until the page is shown with its figures
@@ -17,8 +18,9 @@ every 10 s: 100 MeterValues a second for the big site. Then headless Chromium (D
 - **live**: keeps the big site's page open for ``--live-s`` seconds and counts the meter
   values the page applied against those the server published for the site (a second stream
   client in this process), the age of each meter value when the page had applied it (station
-  timestamp to the end of its batch), the page's main-thread time spent on events, and
-  stream reconnects (a client that falls behind is dropped by the server and reconnects).
+  timestamp to the end of its batch) beside its age when the plain client read it (what the
+  fleet and the server take), the page's main-thread time spent on events, and stream
+  reconnects (a client that falls behind is dropped by the server and reconnects).
 
 CPU figures are of the whole server process. Results: ``benchmarks/results/dashboard_load.json``.
 
@@ -45,6 +47,9 @@ from typing import Any
 
 import httpx
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from simulators.scenario import generate, save_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -103,8 +108,11 @@ def _pin(pid: int, core: int) -> None:
 class _Counter:
     """A second stream client: counts the meter values the server publishes for a site."""
 
-    def __init__(self, url: str, token: str, site: str) -> None:
+    def __init__(self, url: str, token: str, site: str, offset_s: float) -> None:
         self.count = 0
+        #: each meter value's age when this client read it (station time to now, ms)
+        self.ages_ms: list[float] = []
+        self._offset_s = offset_s
         self._stop = threading.Event()
         self._args = (url, token, site)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -119,6 +127,10 @@ class _Counter:
             for line in response.iter_lines():
                 if line.startswith("event: meter.values"):
                     self.count += 1
+                elif line.startswith("data: "):
+                    at = datetime.fromisoformat(json.loads(line[6:])["at"])
+                    now = time.time() + self._offset_s
+                    self.ages_ms.append((now - at.timestamp()) * 1000)
                 if self._stop.is_set():
                     return
 
@@ -156,6 +168,43 @@ def _load_times(browser: Any, base: str, token: str, route: str, loads: int) -> 
     if charts:
         out["charts_ms_median"] = round(statistics.median(charts), 1)
         out["charts_ms_worst"] = round(max(charts), 1)
+    return out
+
+
+def _register_drivers(base: str, token: str, scenario: Path) -> None:
+    """Every EV's id tag as an accepted id token (through the API, as an admin would)."""
+    import csv
+
+    with scenario.open() as f:
+        tags = sorted({row["id_tag"] for row in csv.DictReader(f)})
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        for tag in tags:
+            c.put(f"/api/v1/id-tokens/{tag}", json={"status": "Accepted"}).raise_for_status()
+
+
+def _api_times(base: str, token: str) -> dict[str, float]:
+    """What each resource a site page reads costs on its own (median of 3, ms)."""
+    paths = [
+        "/me",
+        "/overview",
+        "/sites/big",
+        "/sites/big/power",
+        "/sites/big/plan",
+        "/sites/big/constraints",
+        "/sites/big/history",
+        "/sites/small/history",
+    ]
+    out = {}
+    with httpx.Client(
+        base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as c:
+        for path in paths:
+            times = []
+            for _ in range(3):
+                began = time.perf_counter()
+                c.get(path).raise_for_status()
+                times.append((time.perf_counter() - began) * 1000)
+            out[path] = round(statistics.median(times), 1)
     return out
 
 
@@ -198,7 +247,7 @@ def main() -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{work / 'cg.sqlite3'}"]
     ids = [f"SIM-{i:04d}" for i in range(1, args.stations + 6)]
     (work / "small.toml").write_text(_site_toml("small", ids[:5], 1, 100.0))
-    (work / "big.toml").write_text(_site_toml("big", ids[5:], 10, 4000.0))
+    (work / "big.toml").write_text(_site_toml("big", ids[5:], 10, 11.0 * 2 * args.stations))
     _cli("db", "upgrade", *db, env=env, cwd=work)
     for name in ("small", "big"):
         _cli("site", "apply", str(work / f"{name}.toml"), *db, env=env, cwd=work)
@@ -206,8 +255,12 @@ def main() -> None:
         "api-token", "create", "--role", "admin", "--name", "bench", *db, env=env, cwd=work
     )
     api_port, ocpp_port = _free_port(), _free_port()
+    scenario = work / "scenario.csv"
     start = datetime.now(UTC).replace(hour=9, minute=30, second=0, microsecond=0)
     anchor = datetime.now(UTC) + timedelta(seconds=5)
+    save_scenario(
+        generate("workplace", stations=len(ids), connectors=2, seed=0, start=start), scenario
+    )
     clock = [
         "--clock-start",
         start.isoformat(),
@@ -234,7 +287,7 @@ def main() -> None:
             "accept",
             *clock,
         ],
-        env=env,
+        env=serve_env,
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=(work / "serve.log").open("w"),
@@ -244,6 +297,7 @@ def main() -> None:
     fleet = None
     try:
         _wait_http(f"{base}/dashboard/", 120)
+        _register_drivers(base, token, scenario)
         fleet = subprocess.Popen(
             [
                 sys.executable,
@@ -256,8 +310,8 @@ def main() -> None:
                 str(len(ids)),
                 "--connectors",
                 "2",
-                "--scenario",
-                "workplace",
+                "--scenario-file",
+                str(scenario),
                 "--ocpp",
                 "mixed",
                 "--meter-interval-s",
@@ -277,6 +331,7 @@ def main() -> None:
         print(f"warming up {args.warmup_s:.0f} s: {len(ids)} stations connect and start charging")
         time.sleep(args.warmup_s)
         proc = psutil.Process(server.pid)
+        api_ms = _api_times(base, token)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
             loads = {
@@ -284,7 +339,7 @@ def main() -> None:
                 "small_site": _load_times(browser, base, token, "#/sites/small", args.loads),
                 "big_site": _load_times(browser, base, token, "#/sites/big", args.loads),
             }
-            counter = _Counter(base, token, "big")
+            counter = _Counter(base, token, "big", (start - anchor).total_seconds())
             counter.start()
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             page = ctx.new_page()
@@ -298,7 +353,7 @@ def main() -> None:
             before = page.evaluate(
                 "({...window.cgStreamStats, lagsMs: window.cgStreamStats.lagsMs.length})"
             )
-            sent_before = counter.count
+            sent_before, ages_before = counter.count, len(counter.ages_ms)
             cpu_before = proc.cpu_times()
             began = time.monotonic()
             time.sleep(args.live_s)
@@ -308,10 +363,13 @@ def main() -> None:
                 "({...window.cgStreamStats, lags: window.cgStreamStats.lagsMs.slice()})"
             )
             sent = counter.count - sent_before
+            server_ages = counter.ages_ms[ages_before:]
             counter.stop()
             ctx.close()
             browser.close()
-        lags = after["lags"][before["lagsMs"] :]
+        # station timestamps are on the simulated clock: virtual = wall + (start - anchor)
+        offset_ms = (start - anchor).total_seconds() * 1000
+        lags = [lag + offset_ms for lag in after["lags"][before["lagsMs"] :]]
         received = after["received"] - before["received"]
         live = {
             "seconds": round(elapsed, 1),
@@ -319,6 +377,8 @@ def main() -> None:
             "meter_values_per_s": round(sent / elapsed, 1),
             "page_received": received,
             "page_received_ratio": round(received / sent, 3) if sent else None,
+            "server_age_ms_p50": round(_percentile(server_ages, 50)),
+            "server_age_ms_p95": round(_percentile(server_ages, 95)),
             "age_ms_p50": round(_percentile(lags, 50)),
             "age_ms_p95": round(_percentile(lags, 95)),
             "age_ms_max": round(max(lags)) if lags else None,
@@ -345,6 +405,7 @@ def main() -> None:
         "big_site_evses": 2 * args.stations,
         "meter_interval_s": args.meter_interval_s,
         "loads": loads,
+        "api_ms": api_ms,
         "big_vs_small_ready_ratio": round(big["ready_ms_median"] / small["ready_ms_median"], 2),
         "big_vs_small_charts_ratio": round(big["charts_ms_median"] / small["charts_ms_median"], 2),
         "live": live,
@@ -352,11 +413,13 @@ def main() -> None:
     for name, figures in loads.items():
         print(f"load {name:11s}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     print(f"big site / small site (page ready, medians): {result['big_vs_small_ready_ratio']}x")
+    print("API, median ms: " + ", ".join(f"{k} {v}" for k, v in api_ms.items()))
     print(
         f"live {live['seconds']} s: {live['meter_values_per_s']} meter values/s published, "
         f"page applied {live['page_received_ratio']} of them; age p50 {live['age_ms_p50']} ms, "
-        f"p95 {live['age_ms_p95']} ms, max {live['age_ms_max']} ms; page main thread "
-        f"{live['page_handle_ms_per_s']} ms/s on events; {live['reconnects']} reconnects; "
+        f"p95 {live['age_ms_p95']} ms, max {live['age_ms_max']} ms (read by a plain client: "
+        f"p50 {live['server_age_ms_p50']} ms, p95 {live['server_age_ms_p95']} ms); page main "
+        f"thread {live['page_handle_ms_per_s']} ms/s on events; {live['reconnects']} reconnects; "
         f"server CPU {live['server_cpu_pct']} %"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,13 @@ with the same functions the planner uses (:func:`limits_in_force`, :func:`price_
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from csms.api.dashboard_models import HistoryOut, HistorySeriesOut
 from csms.sites import GridConstraint, Site, limits_in_force, price_in_force
-from csms.telemetry import Aggregation, QueryError, SeriesResult, Telemetry, TelemetryQuery
+from csms.telemetry import Aggregation, QueryError, Telemetry, TelemetryQuery
 from csms.telemetry.schema import Field, Measurement, Tag
 
 __all__ = [
@@ -103,14 +104,32 @@ def _sum(series: Iterable[list[float | None]], n: int) -> list[float | None]:
     return total
 
 
-async def _query(
-    telemetry: Telemetry, q: TelemetryQuery, problems: list[str], what: str
-) -> list[SeriesResult]:
-    try:
-        return await telemetry.aquery(q)
-    except QueryError as exc:
-        problems.append(f"{what}: {exc}")
-        return []
+@dataclass
+class _Reader:
+    """Reads one field per window and group over the frame; failures become problems."""
+
+    telemetry: Telemetry
+    frame: _Frame
+    problems: list[str]
+
+    async def __call__(
+        self, what: str, measurement: str, field: str, *, hold_s: float, **kw: Any
+    ) -> list[tuple[dict[str, str], list[float | None]]]:
+        frame = self.frame
+        q = TelemetryQuery(
+            measurement=measurement,
+            field=field,
+            start=frame.times[0],
+            stop=frame.times[-1] + timedelta(seconds=frame.window_s),
+            window_s=frame.window_s,
+            **kw,
+        )
+        try:
+            found = await self.telemetry.aquery(q)
+        except QueryError as exc:
+            self.problems.append(f"{what}: {exc}")
+            return []
+        return [(s.tags, frame.fill(s.points, hold_s=hold_s)) for s in found]
 
 
 async def site_history(
@@ -124,97 +143,63 @@ async def site_history(
 ) -> HistoryOut:
     """The site's series over ``[start, stop)`` in windows of ``window_s``."""
     frame = _Frame(start, stop, window_s)
+    n = frame.n
     problems: list[str] = []
     evse_series: dict[tuple[str, str], list[float | None]] = {}
-    planned: list[float | None] = frame.empty()
-    pv = storage_power = storage_soc = frame.empty()
+    planned = pv = storage_power = storage_soc = frame.empty()
     stations = {s.id for s in site.stations}
     if telemetry is None or telemetry.backend == "disabled":
         problems.append("telemetry is disabled: nothing measured is kept")
     else:
-        q_start, q_stop = frame.times[0], frame.times[-1] + timedelta(seconds=window_s)
-
-        def query(measurement: str, field: str, **kw: object) -> TelemetryQuery:
-            return TelemetryQuery(
-                measurement=measurement,
-                field=field,
-                start=q_start,
-                stop=q_stop,
-                window_s=window_s,
-                **kw,  # type: ignore[arg-type]
-            )
-
-        meter = await _query(
-            telemetry,
-            query(
-                Measurement.METER,
-                Field.VALUE,
-                where={Tag.MEASURAND: _POWER},
-                group_by=(Tag.STATION, Tag.EVSE, Tag.PHASE),
-            ),
-            problems,
+        read = _Reader(telemetry, frame, problems)
+        on_site = {Tag.SITE: site.id}
+        for tags, values in await read(
             "EVSE power",
-        )
-        for series in meter:
-            station, evse = series.tags[Tag.STATION], series.tags[Tag.EVSE]
-            if station in stations and not series.tags[Tag.PHASE] and evse != "0":
-                evse_series[(station, evse)] = frame.fill(series.points, hold_s=READING_HOLD_S)
-        plan = await _query(
-            telemetry,
-            query(
-                Measurement.PLAN,
-                Field.POWER_W,
-                aggregation=Aggregation.LAST,
-                where={Tag.SITE: site.id, Tag.ASSET_KIND: "evse"},
-                group_by=(Tag.ASSET,),
-            ),
-            problems,
+            Measurement.METER,
+            Field.VALUE,
+            hold_s=READING_HOLD_S,
+            where={Tag.MEASURAND: _POWER},
+            group_by=(Tag.STATION, Tag.EVSE, Tag.PHASE),
+        ):
+            station, evse = tags[Tag.STATION], tags[Tag.EVSE]
+            if station in stations and not tags[Tag.PHASE] and evse != "0":
+                evse_series[(station, evse)] = values
+        plan = await read(
             "plan",
+            Measurement.PLAN,
+            Field.POWER_W,
+            hold_s=PLAN_HOLD_S,
+            aggregation=Aggregation.LAST,
+            where={**on_site, Tag.ASSET_KIND: "evse"},
+            group_by=(Tag.ASSET,),
         )
-        planned = _sum((frame.fill(s.points, hold_s=PLAN_HOLD_S) for s in plan), frame.n)
-        site_rows = await _query(
-            telemetry,
-            query(Measurement.SITE, Field.PV_W, where={Tag.SITE: site.id}),
-            problems,
-            "PV",
+        planned = _sum((v for _, v in plan), n)
+        pv_rows = await read(
+            "PV", Measurement.SITE, Field.PV_W, hold_s=READING_HOLD_S, where=on_site
         )
-        pv = _sum((frame.fill(s.points, hold_s=READING_HOLD_S) for s in site_rows), frame.n)
-        units = await _query(
-            telemetry,
-            query(
-                Measurement.STORAGE,
-                Field.POWER_W,
-                where={Tag.SITE: site.id},
-                group_by=(Tag.STORAGE,),
-            ),
-            problems,
+        pv = _sum((v for _, v in pv_rows), n)
+        units = await read(
             "storage power",
+            Measurement.STORAGE,
+            Field.POWER_W,
+            hold_s=READING_HOLD_S,
+            where=on_site,
+            group_by=(Tag.STORAGE,),
         )
-        storage_power = _sum((frame.fill(s.points, hold_s=READING_HOLD_S) for s in units), frame.n)
-        socs = await _query(
-            telemetry,
-            query(
-                Measurement.STORAGE,
-                Field.SOC_PCT,
-                where={Tag.SITE: site.id},
-                group_by=(Tag.STORAGE,),
-            ),
-            problems,
+        storage_power = _sum((v for _, v in units), n)
+        socs = await read(
             "storage state of charge",
+            Measurement.STORAGE,
+            Field.SOC_PCT,
+            hold_s=READING_HOLD_S,
+            where=on_site,
+            group_by=(Tag.STORAGE,),
         )
-        storage_soc = _mean((frame.fill(s.points, hold_s=READING_HOLD_S) for s in socs), frame.n)
-    charging = _sum(evse_series.values(), frame.n)
+        storage_soc = _mean((v for _, v in socs), n)
+    charging = _sum(evse_series.values(), n)
     imported = _add(_add(charging, storage_power), [None if v is None else -v for v in pv])
-    root = site.root
-    limit: list[float | None] = []
-    price: list[float | None] = []
-    for at in frame.times:
-        in_force = limits_in_force(site, constraints, at)
-        limit.append(
-            in_force[root.id].max_import_w if root is not None and root.id in in_force else None
-        )
-        price.append(price_in_force(site, constraints, at))
-    grouped, evse_power = _per_evse_or_node(site, evse_series, frame.n)
+    limit, price = _in_force(site, constraints, frame.times)
+    grouped, evse_power = _per_evse_or_node(site, evse_series, n)
     return HistoryOut(
         site_id=site.id,
         timezone=site.timezone,
@@ -235,6 +220,22 @@ async def site_history(
         price_per_kwh=price,
         problems=problems,
     )
+
+
+def _in_force(
+    site: Site, constraints: list[GridConstraint], times: list[datetime]
+) -> tuple[list[float | None], list[float | None]]:
+    """The site's import limit and the import price in force at each time."""
+    root = site.root
+    limit: list[float | None] = []
+    price: list[float | None] = []
+    for at in times:
+        in_force = limits_in_force(site, constraints, at)
+        limit.append(
+            in_force[root.id].max_import_w if root is not None and root.id in in_force else None
+        )
+        price.append(price_in_force(site, constraints, at))
+    return limit, price
 
 
 def _mean(series: Iterable[list[float | None]], n: int) -> list[float | None]:

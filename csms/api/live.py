@@ -57,8 +57,9 @@ Pricing = tuple[Site, list[GridConstraint]]
 
 
 class LiveView:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, site_of: Callable[[str], str | None]) -> None:
         self._store = store
+        self._site_of = site_of
         self._statuses: dict[str, dict[tuple[int, int], StatusReport]] = {}
         self._power: dict[str, dict[int, tuple[float, datetime]]] = {}
         self._sessions: dict[int, SessionFigures] = {}
@@ -70,6 +71,8 @@ class LiveView:
             self._status(event.report)
         elif isinstance(event, ev.MeterValuesReceived):
             self._meter(event)
+        elif isinstance(event, ev.TransactionStarted):
+            self._started(event.transaction)
         elif isinstance(event, ev.TransactionEnded):
             self._ended(event.transaction)
         elif isinstance(event, ev.SiteChanged | ev.ConstraintsChanged):
@@ -108,6 +111,25 @@ class LiveView:
             mid = figures.last_at + (at - figures.last_at) / 2
             figures.cost += delta / 1000.0 * price_in_force(pricing[0], pricing[1], mid)
         figures.last_at, figures.last_wh = at, wh
+
+    def _started(self, tx: Transaction) -> None:
+        """A session that starts while its site's prices are known is followed from its
+        first reading on: it never needs a store read."""
+        site_id = self._site_of(tx.station_id)
+        pricing = self._pricing.get(site_id) if site_id is not None else None
+        if pricing is None or site_id is None or tx.meter_start_wh is None:
+            return
+        self._sessions.setdefault(
+            tx.id,
+            SessionFigures(
+                site_id=site_id,
+                start_wh=tx.meter_start_wh,
+                last_at=tx.started_at,
+                last_wh=tx.meter_start_wh,
+                cost=0.0,
+                currency=pricing[0].tariff.currency,
+            ),
+        )
 
     def _ended(self, tx: Transaction) -> None:
         figures = self._sessions.get(tx.id)

@@ -83,7 +83,7 @@ class ApiServices:
         #: the recent missed departures per site (for the dashboard's alerts)
         self.departures_missed: dict[str, deque[DepartureMissed]] = {}
         #: statuses, EVSE power and session costs followed from the bus (the dashboard)
-        self.live = LiveView(csms.store)
+        self.live = LiveView(csms.store, site_of=self.site_of)
         s = self.settings
         self.webhooks = WebhookDispatcher(
             self.repo,
@@ -119,6 +119,8 @@ class ApiServices:
         ):
             # Registered since the start (by the CLI or another node): learn its site.
             self._background(self._learn_station(event.station_id))
+        if isinstance(event, StationConnected) and self.started:
+            self._background(self._read_ahead(event.station_id))
         # Converting costs: only when a stream client or a webhook listens.
         self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))
 
@@ -126,6 +128,15 @@ class ApiServices:
         task = asyncio.ensure_future(coro)
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
+
+    async def _read_ahead(self, station_id: str) -> None:
+        """A connected station's statuses and power, read once now rather than by the first
+        dashboard request after it (see :class:`~csms.api.live.LiveView`)."""
+        try:
+            await self.live.statuses(station_id)
+            await self.live.power(station_id)
+        except Exception as exc:
+            logger.debug("station %s: dashboard figures not read ahead: %s", station_id, exc)
 
     async def _learn_station(self, station_id: str) -> None:
         record = await self.store.get_station(station_id)

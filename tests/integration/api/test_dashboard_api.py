@@ -8,6 +8,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -443,3 +444,11 @@ def test_the_dashboard_loads_nothing_from_other_hosts() -> None:
                 for chunk in text.split(attr)[1:]:
                     target = chunk[1:].split(chunk[0], 1)[0] if chunk[:1] in "\"'" else ""
                     assert not target.startswith(("http:", "https:", "//")), (path, target)
+
+
+def test_every_module_is_preloaded() -> None:
+    """index.html names every module, so the browser fetches them at once (load time)."""
+    index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    modules = {p.relative_to(STATIC_DIR).as_posix() for p in (STATIC_DIR / "js").rglob("*.js")}
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', index))
+    assert preloaded | {"js/main.js"} == modules

@@ -42,7 +42,7 @@ async def test_statuses_and_power_are_read_once_then_followed() -> None:
     await store.add_samples(
         [StoredSample("CP1", 1, 1, None, MeterSample(T0, "Power.Active.Import", 1_000.0, "W"))]
     )
-    live = LiveView(store)
+    live = LiveView(store, site_of=lambda station_id: "depot")
     assert [s.status for s in await live.statuses("CP1")] == [ConnectorStatus.AVAILABLE]
     assert (await live.power("CP1"))[1] == (1_000.0, T0)
     later = T0 + timedelta(minutes=1)
@@ -73,7 +73,7 @@ async def test_session_cost_followed_from_readings_equals_the_cost_rule() -> Non
         ]
     )
     constraints: list[GridConstraint] = []
-    live = LiveView(store)
+    live = LiveView(store, site_of=lambda station_id: "depot")
 
     async def points(t: Transaction) -> list[tuple[datetime, float]]:
         return [(t.started_at, 1_000.0), (T0 + timedelta(minutes=30), 3_000.0)]
@@ -106,3 +106,31 @@ async def test_session_cost_followed_from_readings_equals_the_cost_rule() -> Non
     live.on_event(ConstraintsChanged("depot", "c1", "created", T0))
     again = (await live.sessions([stopped], SITE, no_constraints, points))[tx.id]
     assert again.energy_wh == 2_000.0  # what `points` says now
+
+
+async def test_a_session_started_while_followed_needs_no_store_read() -> None:
+    store = MemoryStore()
+    await store.open()
+    live = LiveView(store, site_of=lambda station_id: "depot")
+
+    async def no_constraints() -> list[GridConstraint]:
+        return []
+
+    async def points(t: Transaction) -> list[tuple[datetime, float]]:
+        return [(t.started_at, t.meter_start_wh or 0.0)]
+
+    await live.sessions([], SITE, no_constraints, points)  # nothing yet: the prices are read
+    first = Transaction(1, "CP1", "1", 1, 1, "A", T0, meter_start_wh=0.0)
+    await live.sessions([first], SITE, no_constraints, points)
+    from csms.events import TransactionStarted
+
+    tx = Transaction(2, "CP1", "2", 1, 1, "B", T0, meter_start_wh=10_000.0)
+    live.on_event(TransactionStarted(tx))
+    live.on_event(_meter(2, T0 + timedelta(hours=2), "Energy.Active.Import.Register", 14_000.0))
+
+    async def never(t: Transaction) -> list[tuple[datetime, float]]:
+        raise AssertionError("read from the store")
+
+    figures = (await live.sessions([tx], SITE, no_constraints, never))[2]
+    # 4 kWh over 06:00-08:00, priced at the midpoint 07:00 (0.30)
+    assert (figures.energy_wh, round(figures.cost, 6)) == (4_000.0, 1.2)
