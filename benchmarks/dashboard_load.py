@@ -12,9 +12,10 @@ every 10 s: 100 MeterValues a second for the big site. Then headless Chromium (D
 through Playwright):
 
 - **load**: opens the overview and each site's page ``--loads`` times (a fresh tab each time,
-  files revalidated); the time from navigation start until the page is shown with its figures
+  nothing cached); the time from navigation start until the page is shown with its figures
   (``cgReady``) and until the site's charts are drawn (``cgChartsReady``); median and worst,
-  big site against small site (ratio);
+  big site against small site (ratio); once while the fleet runs and again after it stopped
+  (same data, a quiet server);
 - **live**: keeps the big site's page open for ``--live-s`` seconds and counts the meter
   values the page applied against those the server published for the site (a second stream
   client in this process), the age of each meter value when the page had applied it (station
@@ -147,7 +148,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def _load_times(browser: Any, base: str, token: str, route: str, loads: int) -> dict[str, Any]:
-    ready, charts = [], []
+    ready, charts, render = [], [], []
     for _ in range(loads):
         ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         page = ctx.new_page()
@@ -157,13 +158,25 @@ def _load_times(browser: Any, base: str, token: str, route: str, loads: int) -> 
             "() => window.cgReady && window.cgReady.path !== undefined", timeout=60000
         )
         ready.append(page.evaluate("window.cgReady.ms"))
+        render.append(page.evaluate("window.cgRenderMs || 0"))
         if "sites/" in route:
             page.wait_for_function("() => window.cgChartsReady", timeout=60000)
             charts.append(page.evaluate("window.cgChartsReady"))
+        if os.environ.get("DASHBOARD_BENCH_TRACE"):
+            entries = page.evaluate(
+                "performance.getEntriesByType('resource').map(e => "
+                "[e.name.split('/').slice(-2).join('/'), Math.round(e.startTime), "
+                "Math.round(e.responseStart - e.startTime), Math.round(e.duration)])"
+            )
+            print(route, "ready", ready[-1], file=sys.stderr)
+            for entry in entries:
+                print("   ", entry, file=sys.stderr)
         ctx.close()
     out: dict[str, Any] = {
         "ready_ms_median": round(statistics.median(ready), 1),
         "ready_ms_worst": round(max(ready), 1),
+        # drawing the page once its data is in: the browser's own part
+        "render_ms_median": round(statistics.median(render), 1),
     }
     if charts:
         out["charts_ms_median"] = round(statistics.median(charts), 1)
@@ -242,6 +255,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, interrupted)
 
+    load_start = round(os.getloadavg()[0], 2)
     work = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     db = ["--database-url", f"sqlite+aiosqlite:///{work / 'cg.sqlite3'}"]
@@ -366,6 +380,16 @@ def main() -> None:
             server_ages = counter.ages_ms[ages_before:]
             counter.stop()
             ctx.close()
+            # the same pages with the same data once the fleet has stopped: what the page
+            # and the API cost without 100 OCPP messages a second beside them
+            fleet.terminate()
+            fleet.wait(timeout=60)
+            time.sleep(10)
+            quiet = {
+                "overview": _load_times(browser, base, token, "#/", args.loads),
+                "small_site": _load_times(browser, base, token, "#/sites/small", args.loads),
+                "big_site": _load_times(browser, base, token, "#/sites/big", args.loads),
+            }
             browser.close()
         # station timestamps are on the simulated clock: virtual = wall + (start - anchor)
         offset_ms = (start - anchor).total_seconds() * 1000
@@ -401,10 +425,16 @@ def main() -> None:
     result = {
         "benchmark": "dashboard_load",
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # other work on the machine inflates every latency here: note how busy it was
+            "load_average_1m": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+        },
         "big_site_evses": 2 * args.stations,
         "meter_interval_s": args.meter_interval_s,
         "loads": loads,
+        "loads_fleet_stopped": quiet,
         "api_ms": api_ms,
         "big_vs_small_ready_ratio": round(big["ready_ms_median"] / small["ready_ms_median"], 2),
         "big_vs_small_charts_ratio": round(big["charts_ms_median"] / small["charts_ms_median"], 2),
@@ -412,8 +442,13 @@ def main() -> None:
     }
     for name, figures in loads.items():
         print(f"load {name:11s}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    for name, figures in quiet.items():
+        print(
+            f"load {name:11s} (fleet stopped): " + ", ".join(f"{k} {v}" for k, v in figures.items())
+        )
     print(f"big site / small site (page ready, medians): {result['big_vs_small_ready_ratio']}x")
     print("API, median ms: " + ", ".join(f"{k} {v}" for k, v in api_ms.items()))
+    print(f"machine load average (1 min): {result['machine']['load_average_1m']}")
     print(
         f"live {live['seconds']} s: {live['meter_values_per_s']} meter values/s published, "
         f"page applied {live['page_received_ratio']} of them; age p50 {live['age_ms_p50']} ms, "

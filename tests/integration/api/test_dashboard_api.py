@@ -434,6 +434,24 @@ async def test_the_dashboard_is_served_with_its_files_and_headers(api: Api) -> N
     assert "Traceback" not in missing.text
 
 
+async def test_the_dashboards_files_are_revalidated_and_compressed(api: Api) -> None:
+    async with api.client() as c:
+        first = await c.get("/dashboard/js/main.js", headers={"Accept-Encoding": "gzip"})
+        again = await c.get(
+            "/dashboard/js/main.js", headers={"If-None-Match": first.headers["etag"]}
+        )
+        head = await c.head("/dashboard/app.css")
+        posted = await c.post("/dashboard/index.html")
+        sneaky = await c.get("/dashboard/..%2Fweb.py")
+    assert first.headers["content-encoding"] == "gzip"
+    assert first.text == (STATIC_DIR / "js" / "main.js").read_text(encoding="utf-8")
+    assert again.status_code == 304 and again.content == b""
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert posted.status_code == 405
+    assert sneaky.status_code == 404
+
+
 def test_the_dashboard_loads_nothing_from_other_hosts() -> None:
     """Every script, style and font comes from the package: no URL to another host."""
     for path in STATIC_DIR.rglob("*"):

@@ -9,6 +9,7 @@ const REFRESH_TYPES = /^(station\.(connected|disconnected|status|booted|non_comp
 
 export async function render(ctx) {
   const [overview, powers] = await Promise.all([get("/overview"), loadPowers(ctx)]);
+  const drawStart = performance.now(); // the page's own cost, after its data has arrived
   const cards = new Map();
   const list = el("div", { class: "cards" });
   const updated = el("span");
@@ -37,6 +38,7 @@ export async function render(ctx) {
   };
   const redraw = coalesce(draw);
   draw();
+  window.cgRenderMs = performance.now() - drawStart;
 
   let alive = true;
   const refresh = debounce(async () => {

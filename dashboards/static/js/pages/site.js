@@ -21,6 +21,7 @@ export async function render(ctx, siteId) {
     get(`${base}/plan`),
     get(`${base}/constraints`),
   ]);
+  const drawStart = performance.now(); // the page's own cost, after its data has arrived
   const tz = site.timezone;
   const state = {
     evse: new Map(power.evses.filter((e) => e.power_w !== null).map((e) => [`${e.station_id}/${e.evse_id}`, e.power_w])),
@@ -122,6 +123,7 @@ export async function render(ctx, siteId) {
   drawNow();
   drawPlan();
   drawConstraints();
+  window.cgRenderMs = performance.now() - drawStart;
   const redrawNow = coalesce(drawNow);
 
   let alive = true;
