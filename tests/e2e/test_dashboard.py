@@ -408,7 +408,7 @@ def test_the_stream_survives_a_client_that_stops_reading(page: Any, stack: Stack
 
 def test_reports_per_vehicle_group_with_a_csv_download(page: Any, stack: Stack) -> None:
     sign_in(page, stack, "fleet_manager", "#/reports")
-    page.wait_for_selector("h1:text-is('Reports')")
+    page.wait_for_selector("[role='status']:has-text('per day (site time) loaded')")
     page.get_by_label("Per").select_option("vehicle_group")
     page.get_by_role("button", name="Show").click()
     page.wait_for_selector("[role='status']:has-text('per vehicle group loaded')")

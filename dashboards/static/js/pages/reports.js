@@ -40,12 +40,17 @@ export async function render(ctx) {
       el("button", { type: "submit", text: "Show" }),
       el("button", { type: "button", class: "secondary", id: "report-csv", text: "Download CSV", onclick: async () => download(await params()) }),
     ));
+  let latest = 0;
   const load = async () => {
+    const mine = ++latest; // a slower, older request never overwrites a newer one
+    const label = groupSelect.selectedOptions[0].textContent.toLowerCase();
     status.textContent = "Loading…";
-    report = await get(`/reports/energy${query(await params())}`);
+    const got = await get(`/reports/energy${query(await params())}`);
+    if (mine !== latest) return;
+    report = got;
     table.setRows(report.rows);
     totals.textContent = `${report.total_sessions} sessions, ${fmtKwh(report.total_energy_wh, 2)} in total.`;
-    status.textContent = `Report per ${groupSelect.selectedOptions[0].textContent.toLowerCase()} loaded.`;
+    status.textContent = `Report per ${label} loaded.`;
   };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
