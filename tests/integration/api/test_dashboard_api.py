@@ -256,6 +256,8 @@ async def test_history_defaults_to_complete_windows(api: Api, clock: ManualClock
             ["query", "window_s"],
         ),
         ({"window_s": "5"}, ["query", "window_s"]),
+        ({"start": "9999-12-31T00:00:00Z", "stop": "9999-12-31T23:59:59Z"}, ["query", "start"]),
+        ({"stop": "0001-01-01T00:00:00Z"}, ["query", "stop"]),
         ({"site": "depot"}, ["query", "site"]),
     ],
 )
@@ -325,10 +327,12 @@ async def test_energy_report_roles_and_validation(api: Api) -> None:
         )
         naive = await f.get(f"{P}/reports/energy", params={"since": "2026-03-01T06:00:00"})
         unknown = await f.get(f"{P}/reports/energy", params={"group_by": "colour"})
+        ancient = await f.get(f"{P}/reports/energy", params={"until": "0001-01-01T00:00:00Z"})
     assert other.status_code == 403
     assert backwards.json()["detail"][0]["loc"] == ["query", "until"]
     assert naive.json()["detail"][0]["loc"] == ["query", "since"]
     assert unknown.status_code == 422
+    assert ancient.json()["detail"][0]["loc"] == ["query", "until"]
 
 
 # -- station messages and session curve ----------------------------------------------------
