@@ -84,7 +84,10 @@ def wait_for(
         time.sleep(every_s)
 
 
-@pytest.fixture(scope="session")
+# Module scope: the browser and the stack stop with the browser tests. Playwright's sync API
+# keeps an event loop running on the main thread while it is open, which the asyncio tests
+# that follow could not run beside.
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("stack") / "state.json"
     log = state.with_name("stack.log")
@@ -127,7 +130,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             pytest.fail("the stack did not stop on SIGTERM")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM} (scripts/test installs Debian's chromium as root)")

@@ -301,9 +301,25 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_stack(
-            args.state, stations=args.stations, speed=args.speed, api_port=args.api_port, stop=stop
-        )
+        parent = os.getppid()
+
+        async def orphaned() -> None:
+            # the test run that started us died without stopping us: stop by ourselves
+            while os.getppid() == parent:
+                await asyncio.sleep(1.0)
+            stop.set()
+
+        watchdog = asyncio.create_task(orphaned())
+        try:
+            await run_stack(
+                args.state,
+                stations=args.stations,
+                speed=args.speed,
+                api_port=args.api_port,
+                stop=stop,
+            )
+        finally:
+            watchdog.cancel()
 
     asyncio.run(run())
 

@@ -230,6 +230,19 @@ async def test_me_reports_role_and_grant(api: Api) -> None:
         "name": "fleet_manager",
         "role": "fleet_manager",
         "sites": ["depot"],
+        "permissions": [
+            "audit:read",
+            "commands:write",
+            "constraints:read",
+            "events:read",
+            "jobs:read",
+            "plans:read",
+            "sites:read",
+            "stations:read",
+            "tariffs:read",
+            "transactions:read",
+        ],
+        "now": "2026-03-02T06:00:00Z",
     }
 
 
