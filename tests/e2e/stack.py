@@ -305,9 +305,11 @@ def main(argv: list[str] | None = None) -> None:
 
         async def orphaned() -> None:
             # the test run that started us died without stopping us: stop by ourselves
-            while os.getppid() == parent:
+            while True:
                 await asyncio.sleep(1.0)
-            stop.set()
+                if os.getppid() != parent:
+                    stop.set()
+                    return
 
         watchdog = asyncio.create_task(orphaned())
         try:
