@@ -12,6 +12,7 @@ from csms.api.dashboard_models import HistoryOut
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.history import MAX_WINDOWS, choose_window_s, site_history
+from csms.api.models import ErrorOut
 from csms.api.routers.sites import SiteId
 
 __all__ = ["DEFAULT_SPAN_S", "EARLIEST", "LATEST", "MAX_SPAN_S", "router"]
@@ -27,7 +28,11 @@ MAX_SPAN_S = 31 * 86400
 DEFAULT_SPAN_S = 7200
 
 
-@router.get("/sites/{site_id}/history", response_model=HistoryOut)
+@router.get(
+    "/sites/{site_id}/history",
+    response_model=HistoryOut,
+    responses={404: {"model": ErrorOut, "description": "no such site"}},
+)
 async def history(
     services: Services,
     who: Caller,
