@@ -190,6 +190,9 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         if not args.verbose:
             logging.getLogger().setLevel(logging.WARNING)
+            # The simulated stations' own complaints repeat what the central system logs.
+            logging.getLogger("simulators").setLevel(logging.ERROR)
+            logging.getLogger("ocpp").setLevel(logging.ERROR)
         return _serve(args, settings, data_dir, temporary)
     finally:
         if temporary:

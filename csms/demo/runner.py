@@ -94,6 +94,8 @@ class DemoProgress:
     #: simulated stations holding a TxProfile the planner sent
     tx_profiles: int
     sites: tuple[SiteStatus, ...]
+    #: energy the simulated stations' meters counted
+    energy_wh: float = 0.0
 
     def line(self) -> str:
         sites = " | ".join(
@@ -311,4 +313,5 @@ class Demo:
             sessions_total=sum(len(f.scenario) for f in self.fleets.values()),
             tx_profiles=held,
             sites=tuple(sites),
+            energy_wh=sum(c.energy_wh for r in runners for c in r.station.connectors.values()),
         )

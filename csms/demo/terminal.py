@@ -100,8 +100,11 @@ async def run_demo(settings: Settings, *, day: DemoDay, clock: Clock, terminal: 
         await demo.stop()
         for sig in signals:
             loop.remove_signal_handler(sig)
+    for site_id, fleet in demo.fleets.items():
+        for problem in fleet.problems(limit=3):
+            terminal.say(f"  {site_id}: {problem}")
     terminal.say(
         f"stopped at {final.at:%a %H:%M}: {final.sessions_done} of {final.sessions_total} "
-        "sessions done; nothing left running"
+        f"sessions done, {final.energy_wh / 1000:.1f} kWh charged; nothing left running"
     )
     return 0
