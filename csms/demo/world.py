@@ -16,7 +16,7 @@ from csms.app import Csms
 from csms.demo.day import DemoCap, DemoDay, cap_window, pv_power_w
 from csms.domain import PvReading
 from csms.events import SiteReadingsReceived
-from csms.sites import NewConstraint, Site
+from csms.sites import NewConstraint, Site, SiteError
 from simulators import Fleet
 
 __all__ = ["SiteMeter", "World"]
@@ -72,7 +72,7 @@ class World:
         while True:
             try:
                 await self.tick(self.clock.now())
-            except Exception:  # a transient store error must not stop the day
+            except Exception:  # a transient store error must not stop the day: try again
                 logger.exception("demo world: a step failed; trying again at the next one")
             await self.clock.sleep(self.day.reading_interval_s)
 
@@ -84,19 +84,25 @@ class World:
     async def _set_due_caps(self, now: datetime) -> None:
         still: list[tuple[DemoCap, datetime, datetime]] = []
         for cap, start, end in self._caps:
+            if end <= now:  # over before it was due (a day started late): nothing to set
+                continue
             if (start - now).total_seconds() > cap.notice_s:
                 still.append((cap, start, end))
                 continue
-            constraint, warnings = await self.csms.sites.create_constraint(
-                cap.site_id,
-                NewConstraint(
-                    node_id=cap.node_id,
-                    start=max(start, now),
-                    end=end,
-                    max_import_w=cap.max_import_w,
-                    source=cap.source,
-                ),
-            )
+            try:
+                constraint, warnings = await self.csms.sites.create_constraint(
+                    cap.site_id,
+                    NewConstraint(
+                        node_id=cap.node_id,
+                        start=max(start, now),
+                        end=end,
+                        max_import_w=cap.max_import_w,
+                        source=cap.source,
+                    ),
+                )
+            except (SiteError, ValueError) as exc:  # refused for good (no such node ...)
+                logger.error("demo: the cap on %s/%s is refused: %s", cap.site_id, cap.node_id, exc)
+                continue
             self.caps_set.append((cap.site_id, constraint.id))
             logger.info(
                 "demo: %s caps %s/%s at %.0f kW from %s to %s%s",
