@@ -298,6 +298,10 @@ _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ./-]*$")
 
 
 def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping | list):  # only empty ones come here
+        return "{}" if isinstance(value, Mapping) else "[]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -318,7 +322,7 @@ def to_yaml(value: Any, indent: int = 0) -> str:
                 lines.append(f"{pad}{key}:")
                 lines.append(to_yaml(item, indent + 2).rstrip("\n"))
             else:
-                lines.append(f"{pad}{key}: {_scalar(item) if item != {} else '{}'}")
+                lines.append(f"{pad}{key}: {_scalar(item)}")
     elif isinstance(value, list):
         for item in value:
             body = to_yaml(item, indent + 2).rstrip("\n")

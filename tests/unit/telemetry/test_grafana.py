@@ -25,6 +25,7 @@ from csms.telemetry.grafana import (
     provisioning,
     regex_value,
     render_files,
+    to_yaml,
 )
 from csms.telemetry.grafana_panels import VARIABLES
 from csms.telemetry.schema import MEASUREMENTS
@@ -162,6 +163,17 @@ def test_provisioning_files_parse_to_the_datasources_and_provider() -> None:
     assert v2["uid"] == DATASOURCE_V2_UID
     assert v2["jsonData"]["httpHeaderName1"] == "Authorization"
     assert v2["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUXDB_V2_TOKEN}"
+
+
+def test_yaml_of_awkward_values_reads_back() -> None:
+    doc = {
+        "a": [],
+        "b": {},
+        "c": None,
+        "d": ["x: y", "true", 3, 2.5, False, {"e": "${VAR}", "f": [1, {"g": "h"}]}],
+        "i": "plain words",
+    }
+    assert yaml.safe_load(to_yaml(doc)) == doc
 
 
 def test_expand_writes_macros_and_variables_as_grafana_does() -> None:
