@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "add_clock_arguments", "build_parser", "clock_from_args",
 #: order. A command line that names a command imports that module only: ``chargegrid sim``
 #: does not load the central system's web and database stack.
 COMMANDS = {
+    "demo": "csms.demo.cli",
     "serve": "csms.cli",
     "station": "csms.cli",
     "token": "csms.cli",
@@ -56,22 +57,30 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_clock_arguments(parser: argparse.ArgumentParser) -> None:
-    """The clock options that ``serve``, ``sim`` and ``demo`` share."""
-    group = parser.add_argument_group("clock (give serve and sim the same values to agree)")
+def add_clock_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    title: str = "clock (give serve and sim the same values to agree)",
+    start_default: str = "the wall clock",
+    speed_default: float = 1.0,
+) -> None:
+    """The clock options that ``serve``, ``sim`` and ``demo`` share (``demo`` names its own
+    defaults in the help)."""
+    group = parser.add_argument_group(title)
     group.add_argument(
         "--clock-start",
         type=_iso_datetime,
         default=None,
         metavar="ISO",
-        help="virtual time at the anchor instant (default: the wall clock)",
+        help=f"virtual time at the anchor instant (default: {start_default})",
     )
     group.add_argument(
         "--clock-speed",
         type=_positive_float,
-        default=1.0,
+        default=speed_default,
         metavar="X",
-        help="virtual seconds per real second, e.g. 60 = a simulated hour per minute (default 1)",
+        help="virtual seconds per real second, e.g. 60 = a simulated hour per minute "
+        f"(default {speed_default:g})",
     )
     group.add_argument(
         "--clock-anchor",

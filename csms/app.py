@@ -12,15 +12,24 @@ opened from ``settings.database.url``.
 Telemetry (``settings.telemetry``) opens with the server and sees every domain event on
 :attr:`Csms.bus`; it is :attr:`Csms.telemetry` while running. Its files default to beside
 the SQLite database, and to memory with ``memory://`` (see :func:`telemetry_settings`).
+
+:func:`serving` is what ``chargegrid serve`` and ``chargegrid demo`` run: the central system
+and, when ``settings.api`` enables it, the HTTP API on the same event loop::
+
+    async with serving(settings, clock=clock) as running:
+        running.csms, running.api        # api is None without the HTTP API
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
 from csms.config import Settings
@@ -34,7 +43,10 @@ from csms.sites import SiteService, repository_for
 from csms.store import Store, open_store
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 
-__all__ = ["Csms", "telemetry_settings"]
+if TYPE_CHECKING:
+    from csms.api.server import ApiServer
+
+__all__ = ["Csms", "Running", "serving", "telemetry_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,3 +185,40 @@ class Csms:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What :func:`serving` runs: the central system and its HTTP API (None when off)."""
+
+    csms: Csms
+    api: ApiServer | None
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    api: bool = True,
+) -> AsyncIterator[Running]:
+    """The central system started, and the HTTP API with it when ``api`` and
+    ``settings.api.enabled`` (at ``settings.api.host``/``port``, on the same event loop);
+    both stopped on exit, the API first."""
+    async with Csms(settings, clock=clock, store=store) as csms:
+        logger.info(
+            "chargegrid serving OCPP at %s{station_id} (store %s, unknown stations: %s)",
+            csms.url,
+            settings.database.url.split("@")[-1],
+            settings.server.unknown_stations,
+        )
+        if not (api and settings.api.enabled):
+            yield Running(csms, None)
+            return
+        from csms.api import ApiServer, ApiServices
+
+        async with ApiServer(
+            ApiServices(csms), host=settings.api.host, port=settings.api.port
+        ) as server:
+            yield Running(csms, server)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import logging
@@ -80,7 +79,7 @@ def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int
 
 # -- serve ------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
-    from csms.app import Csms
+    from csms.app import serving
     from csms.exceptions import CsmsError
 
     try:
@@ -97,28 +96,13 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Csms(settings, clock=clock) as csms:
-            logger.info(
-                "chargegrid serving OCPP at %s{station_id} (store %s, unknown stations: %s)",
-                csms.url,
-                settings.database.url.split("@")[-1],
-                settings.server.unknown_stations,
+        served = settings
+        if getattr(args, "api_port", None) is not None:
+            served = settings.model_copy(
+                update={"api": settings.api.model_copy(update={"port": args.api_port})}
             )
-            async with contextlib.AsyncExitStack() as extra:
-                api = settings.api
-                if getattr(args, "api_port", None) is not None:
-                    api = api.model_copy(update={"port": args.api_port})
-                if api.enabled and not getattr(args, "no_api", False):  # same event loop
-                    from csms.api import ApiServer, ApiServices
-
-                    await extra.enter_async_context(
-                        ApiServer(
-                            ApiServices(csms),
-                            host=api.host,
-                            port=api.port,
-                        )
-                    )
-                await stop.wait()
+        async with serving(served, clock=clock, api=not getattr(args, "no_api", False)):
+            await stop.wait()
             logger.info("shutting down")
         return 0
 

@@ -4,8 +4,8 @@
   (``ev.advance(power_w, dt_s) -> energy_wh``).
 - :class:`Station` / :class:`StationSpec` / :class:`ConnectorSpec`: the sans-I/O station model
   (connectors, transactions, charging profiles, meter values, faults).
-- :class:`StationRunner` and :func:`build_runner`: the asyncio layer speaking OCPP 1.6J or
-  2.0.1 over WebSocket (Basic auth), with the offline queue and reconnects.
+- :class:`StationRunner` and :func:`build_runner`: the asyncio layer speaking OCPP 1.6J,
+  2.0.1 or 2.1 over WebSocket (Basic auth), with the offline queue and reconnects.
 - :class:`Fleet` / :class:`FleetConfig`: many stations on one clock from a scenario.
 - :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
 

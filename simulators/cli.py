@@ -36,7 +36,7 @@ def add_commands(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sim",
         help="run simulated charging stations and EVs against an OCPP central system",
-        description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1) with EVs "
+        description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
         "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}.",
     )
@@ -75,9 +75,10 @@ def add_commands(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--ocpp",
-        choices=["1.6", "2.0.1", "mixed"],
+        choices=["1.6", "2.0.1", "2.1", "mixed", "all"],
         default="1.6",
-        help="protocol of the stations; mixed alternates (default 1.6)",
+        help="protocol of the stations; mixed alternates 1.6 and 2.0.1, all cycles through "
+        "1.6, 2.0.1 and 2.1 (default 1.6)",
     )
     parser.add_argument(
         "--password",

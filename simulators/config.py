@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 
-__all__ = ["READ_ONLY", "StationSpec", "check_config", "default_config"]
+__all__ = ["OCPP_VERSIONS", "READ_ONLY", "StationSpec", "check_config", "default_config"]
+
+#: The OCPP versions a simulated station speaks.
+OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
 
 #: Configuration keys a central system may read but not change.
 READ_ONLY = frozenset(
@@ -33,8 +36,11 @@ class StationSpec:
     default_ev: EVSpec = field(default_factory=lambda: EVSpec(ev_id="walk-up"))
 
     def __post_init__(self) -> None:
-        if self.ocpp_version not in ("1.6", "2.0.1"):
-            raise ValueError(f"ocpp_version must be 1.6 or 2.0.1, got {self.ocpp_version!r}")
+        if self.ocpp_version not in OCPP_VERSIONS:
+            raise ValueError(
+                f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)}, "
+                f"got {self.ocpp_version!r}"
+            )
         if not self.connectors:
             raise ValueError("a station needs at least one connector")
         if self.meter_interval_s <= 0:

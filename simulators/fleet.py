@@ -18,16 +18,19 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from chargegrid.clock import Clock
+from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
 from simulators.messages import ConnectorStatus
 from simulators.ocpp16 import V16Adapter
+from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
 
 __all__ = [
+    "OCPP_MIXES",
     "SUMMARY_COLUMNS",
     "Fleet",
     "FleetConfig",
@@ -52,12 +55,19 @@ SUMMARY_COLUMNS = (
 )
 
 
+#: ``FleetConfig.ocpp`` values besides a single version: the versions they cycle through.
+OCPP_MIXES = {"mixed": ("1.6", "2.0.1"), "all": OCPP_VERSIONS}
+
+
 def version_for(index: int, mode: str) -> str:
-    """The OCPP version of the ``index``-th station (0-based): ``mixed`` alternates."""
-    if mode == "mixed":
-        return "1.6" if index % 2 == 0 else "2.0.1"
-    if mode not in ("1.6", "2.0.1"):
-        raise ValueError(f"OCPP mode must be 1.6, 2.0.1 or mixed, got {mode!r}")
+    """The OCPP version of the ``index``-th station (0-based): ``mixed`` alternates 1.6 and
+    2.0.1, ``all`` cycles through 1.6, 2.0.1 and 2.1."""
+    cycle = OCPP_MIXES.get(mode)
+    if cycle is not None:
+        return cycle[index % len(cycle)]
+    if mode not in OCPP_VERSIONS:
+        choices = ", ".join((*OCPP_VERSIONS, *OCPP_MIXES))
+        raise ValueError(f"OCPP mode must be one of {choices}, got {mode!r}")
     return mode
 
 
@@ -74,7 +84,12 @@ def build_runner(
 ) -> StationRunner:
     """One station, ready to :meth:`~StationRunner.run`."""
     station = Station(spec, now=clock.now(), sessions=sessions or [])
-    adapter: Adapter = V16Adapter() if spec.ocpp_version == "1.6" else V201Adapter()
+    adapters: dict[str, type[Adapter]] = {
+        "1.6": V16Adapter,
+        "2.0.1": V201Adapter,
+        "2.1": V21Adapter,
+    }
+    adapter = adapters[spec.ocpp_version]()
     return StationRunner(
         station,
         adapter,

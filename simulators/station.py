@@ -212,7 +212,7 @@ class Station:
         out: list[Outgoing] = [
             StatusChanged(c.id, status, now, "OtherError" if c.faulted else "NoError")
         ]
-        if c.tx is not None and status in _CHARGING_STATES and self.spec.ocpp_version == "2.0.1":
+        if c.tx is not None and status in _CHARGING_STATES and self.spec.ocpp_version != "1.6":
             out.append(ChargingStateChanged(c.tx, status, now, c.tx.next_seq()))
         return out
 
@@ -246,7 +246,7 @@ class Station:
         c.tx = tx
         c.next_sample_at = _next_slot(now, self.meter_interval_s)
         out: list[Outgoing] = [TransactionStarted(tx, now, tx.next_seq())]
-        if self.spec.ocpp_version == "2.0.1":
+        if self.spec.ocpp_version != "1.6":  # 2.0.1 and 2.1 state the EV's needs
             out.append(self._needs(c, now))
         return out + self._allocate(now)
 

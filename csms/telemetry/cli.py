@@ -9,6 +9,7 @@
                                --since 1h --aggregation mean --window-s 60 --group-by station
                                --where measurand=Power.Active.Import
     chargegrid telemetry series --stations 10000
+    chargegrid telemetry grafana [--out DIR] [--check]
 """
 
 from __future__ import annotations
@@ -79,6 +80,50 @@ def add_commands(subparsers: Any) -> None:
     series.add_argument("--evses-per-station", type=int, default=2)
     series.add_argument("--sites", type=int, default=100)
     series.set_defaults(func=_cmd_series)
+
+    grafana = sub.add_parser(
+        "grafana",
+        help="write the Grafana dashboard and provisioning files",
+        description="Write the Grafana fleet dashboard (JSON) and its provisioning files "
+        "(InfluxDB 1.x and 2.x datasources, dashboard provider), generated from the telemetry "
+        "schema, into DIR. With --check, write nothing and exit 1 if DIR differs.",
+    )
+    grafana.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dashboards/grafana"),
+        metavar="DIR",
+        help="where to write them (default dashboards/grafana)",
+    )
+    grafana.add_argument("--check", action="store_true", help="compare with DIR instead of writing")
+    grafana.set_defaults(func=_cmd_grafana)
+
+
+def _cmd_grafana(args: argparse.Namespace) -> int:
+    from csms.telemetry.grafana import render_files
+
+    files = render_files()
+    if args.check:
+        stale = []
+        for name, text in files.items():
+            path = args.out / name
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+        for path in stale:
+            print(f"out of date: {path}", file=sys.stderr)
+        if stale:
+            print("run: chargegrid telemetry grafana --out " + str(args.out), file=sys.stderr)
+        return 1 if stale else 0
+    for name, text in files.items():
+        path = args.out / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(path)
+    return 0
 
 
 def _cmd_ping(args: argparse.Namespace) -> int:

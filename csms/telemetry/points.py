@@ -530,7 +530,10 @@ class PointEncoder:
     def _plan_computed(self, record: PlanComputed, out: list[str]) -> None:
         """One ``plan`` point per EVSE and storage unit and step, with the constraint in force:
         the nearest node (the asset's own, then up to the root) whose limit binds in the step,
-        as ``node:import`` (``export``, ``L1``, ...), or ``none``.
+        as ``node:import`` (``export``, ``L1``, ...), or ``none``; and one per node of the limit
+        tree and step (``asset_kind=site`` for the root, ``node`` for the others): the planned
+        net import through it with its own import limit in force (and, at the root, the
+        import price the plan used).
 
         A plan is EVSEs x steps points (96,000 for 1,000 EVSEs over a day), so the lines are
         written directly, as ``Point`` writes them (a test compares the bytes), not through it.
@@ -594,6 +597,30 @@ class PointEncoder:
                 soc = [100.0 * wh / unit.capacity_wh for wh in sp.soc_wh]
                 texts = [format_float(v) if v - v == 0.0 else "" for v in soc]
                 lines("storage", storage_id, unit.node_id, sp.power_w, texts)
+        prices = problem.tariff.import_price_per_kwh
+        for node_id, np_ in nodes.items():
+            # The limit tree's nodes: planned net import against the node's own import limit
+            # in force; the root (``asset_kind=site``) also with the import price planned with.
+            is_root = node_id == problem.root_id
+            prefix = (
+                f"plan,asset={escape_tag(node_id)},asset_kind={'site' if is_root else 'node'},"
+                f"site={site} "
+            )
+            constraint = cache.get(node_id)
+            if constraint is None:
+                constraint = cache[node_id] = in_force(node_id)
+            for k, w in enumerate(np_.power_w[:n_steps]):
+                w = float(w)
+                if w - w != 0.0:
+                    continue
+                text = f"{prefix}{constraint[k][0]},energy_wh={format_float(w * hours[k])}"
+                price = prices[k] if is_root and k < len(prices) else None
+                if price is not None and price - price == 0.0:
+                    text += f",import_price_per_kwh={format_float(float(price))}"
+                limit = np_.max_import_w[k]
+                if limit is not None and limit - limit == 0.0:
+                    text += f",limit_w={format_float(float(limit))}"
+                out.append(f'{text},plan_id="{plan_id}",power_w={format_float(w)} {starts[k]}')
 
     def _grid_constraint_set(self, record: GridConstraintSet, out: list[str]) -> None:
         """A created constraint: per limit a point at its start (``value``, ``active=true``)

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Bumped when a measurement, tag or field changes meaning or type (see the schema page).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Measurement:
@@ -99,6 +99,7 @@ class Field:
     EXPORT_W = "export_w"
     PV_W = "pv_w"
     LOAD_W = "load_w"
+    IMPORT_PRICE_PER_KWH = "import_price_per_kwh"
 
 
 #: Measurement -> (tag keys, field keys). The tag order is the sorted order line protocol uses.
@@ -154,6 +155,7 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             Field.CONSTRAINT,
             Field.LIMIT_W,
             Field.PLAN_ID,
+            Field.IMPORT_PRICE_PER_KWH,
         ),
     ),
     Measurement.GRID_CONSTRAINT: (
@@ -194,6 +196,7 @@ def expected_series(
     storage_units_per_site: int = 2,
     grid_constraint_kinds: int = 4,
     constrained_nodes_per_site: int = 1,
+    nodes_per_site: int = 2,
 ) -> SeriesEstimate:
     """The series count of the schema for a fleet.
 
@@ -202,7 +205,8 @@ def expected_series(
     series), one station-level meter series (connector 0), status per connector plus station,
     transactions (started/updated/ended) per EVSE, connection events (connected, disconnected,
     booted, heartbeat) per station, limits for two purposes per EVSE plus the station, a plan
-    series per EVSE and storage unit, storage and site series per site.
+    series per EVSE, storage unit and limit-tree node (a grid connection and a feeder per
+    site), storage and site series per site.
     """
     evses = stations * evses_per_station
     storage_units = sites * storage_units_per_site
@@ -213,7 +217,7 @@ def expected_series(
             Measurement.TRANSACTION: evses * 3,
             Measurement.CONNECTION: stations * 4,
             Measurement.CHARGING_LIMIT: (evses + stations) * limit_purposes,
-            Measurement.PLAN: evses + storage_units,
+            Measurement.PLAN: evses + storage_units + sites * nodes_per_site,
             Measurement.GRID_CONSTRAINT: sites * constrained_nodes_per_site * grid_constraint_kinds,
             Measurement.STORAGE: storage_units,
             Measurement.SITE: sites,

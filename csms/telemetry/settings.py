@@ -51,7 +51,7 @@ class TelemetrySettings(BaseModel):
     plan_steps: int = Field(
         default=8,
         ge=0,
-        description="steps of each plan written per EVSE and storage unit (the next 2 h at "
+        description="steps of each plan written per EVSE, storage unit and node (the next 2 h at "
         "15-min steps); 0 = every step (a day of 1,000 EVSEs is 96,000 points a re-plan)",
     )
     retry_initial_s: float = Field(default=0.5, gt=0)

@@ -127,12 +127,17 @@ async def test_plans_and_grid_constraints_land_in_telemetry(tmp_path: Path) -> N
     # every plan: each EVSE of the site, one point per step of the plan's horizon (re-plans
     # start at their own time, so each keeps its own points)
     steps = sum(p.plan.grid.n_steps for p in plans)
+    # and each node of the limit tree: the root as the site, the feeder as a node
     assert [(s.tags, [v for _, v in s.points]) for s in per_asset] == [
         ({"asset": a, "asset_kind": "evse"}, [float(steps)]) for a in evses
+    ] + [
+        ({"asset": "feeder", "asset_kind": "node"}, [float(steps)]),
+        ({"asset": "grid", "asset_kind": "site"}, [float(steps)]),
     ]
     # the numbers are the plan's
     assert {s.tags["asset"]: s.points[0][1] for s in first_step} == pytest.approx(
         {a: last.plan.evses[a].power_w[0] for a in evses}
+        | {n: last.plan.nodes[n].power_w[0] for n in ("feeder", "grid")}
     )
     assert [(s.tags, [v for _, v in s.points]) for s in limits] == [
         ({"node": "grid", "kind": "import_max", "unit": "W"}, [30_000.0])

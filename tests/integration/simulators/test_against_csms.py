@@ -25,7 +25,7 @@ from tests.integration.simulators.helpers import ev_at, running, station_runner
 START = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
 STATION = "SIM-0001"
 ENERGY = "Energy.Active.Import.Register"
-VERSIONS = pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+VERSIONS = pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
 
 
 def _settings(port: int = 0) -> Settings:

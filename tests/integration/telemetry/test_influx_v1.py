@@ -231,7 +231,7 @@ def test_plans_and_grid_constraints_are_accepted_and_queryable(
     bus.publish(created)
     assert telemetry.pipeline.flush(timeout_s=10)
     telemetry.close()
-    assert telemetry.stats.points_written == 6 + 4
+    assert telemetry.stats.points_written == 6 + 4 + 4  # EVSEs, storage, nodes x 2 steps
     assert telemetry.stats.points_server_rejected == 0
 
     rows = influxql(
@@ -245,6 +245,15 @@ def test_plans_and_grid_constraints_are_accepted_and_queryable(
         "CP1/1": [[11000, "panel:import", 11000], [4000, "grid:import", 20000]],
         "CP2/1": [[0, "none", None], [6000, "grid:import", 20000]],
     }
+    site = influxql(
+        influxd.url,
+        db,
+        "SELECT power_w, limit_w, import_price_per_kwh FROM plan WHERE asset_kind = 'site'",
+    )
+    assert [r[1:] for r in site["results"][0]["series"][0]["values"]] == [
+        [9000, 20000, 0.3],
+        [20000, 20000, 0.45],
+    ]
     active = influxql(
         influxd.url,
         db,

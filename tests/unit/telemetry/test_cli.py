@@ -9,13 +9,14 @@ from chargegrid.cli import main
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.outbox import Outbox
 from csms.telemetry.points import to_epoch
+from csms.telemetry.schema import SCHEMA_VERSION, expected_series
 
 
 def test_series(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["telemetry", "series"]) == 0
     out = capsys.readouterr().out
-    assert "schema version 2" in out
-    assert out.splitlines()[-1].split() == ["total", "400,900"]
+    assert f"schema version {SCHEMA_VERSION}" in out
+    assert out.splitlines()[-1].split() == ["total", f"{expected_series().total:,}"]
 
 
 def test_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,7 @@ def _plan_event() -> PlanComputed:
             LimitNode("panel", parent_id="grid", max_import_w=11_000.0),
         ),
         evses=(Evse("CP1/1", "panel"), Evse("CP2/1", "grid")),
-        tariff=Tariff(import_price_per_kwh=(0.3, 0.3)),
+        tariff=Tariff(import_price_per_kwh=(0.3, 0.45)),
         storage=(
             StorageUnit(
                 "B1",
@@ -90,7 +90,7 @@ def _plan_event() -> PlanComputed:
     )
 
 
-def test_a_plan_is_one_point_per_evse_and_storage_unit_and_step_with_the_constraint() -> None:
+def test_a_plan_is_one_point_per_evse_storage_unit_node_and_step_with_the_constraint() -> None:
     assert _encode(_plan_event()) == [
         'plan,asset=CP1/1,asset_kind=evse,site=depot constraint="panel:import",energy_wh=2750,'
         f'limit_w=11000,plan_id="depot@1",power_w=11000 {MS}',
@@ -104,6 +104,17 @@ def test_a_plan_is_one_point_per_evse_and_storage_unit_and_step_with_the_constra
         f'plan_id="depot@1",power_w=-2000,soc_pct=48.75 {MS}',
         'plan,asset=B1,asset_kind=storage,site=depot constraint="grid:import",energy_wh=2500,'
         f'limit_w=20000,plan_id="depot@1",power_w=10000,soc_pct=55 {MS + STEP_MS}',
+        # the limit tree: the root is the site (its import, limit in force and price) ...
+        'plan,asset=grid,asset_kind=site,site=depot constraint="none",energy_wh=2250,'
+        f'import_price_per_kwh=0.3,limit_w=20000,plan_id="depot@1",power_w=9000 {MS}',
+        'plan,asset=grid,asset_kind=site,site=depot constraint="grid:import",energy_wh=5000,'
+        f'import_price_per_kwh=0.45,limit_w=20000,plan_id="depot@1",power_w=20000 '
+        f"{MS + STEP_MS}",
+        # ... and every other node its own limit, whichever node binds
+        'plan,asset=panel,asset_kind=node,site=depot constraint="panel:import",energy_wh=2750,'
+        f'limit_w=11000,plan_id="depot@1",power_w=11000 {MS}',
+        'plan,asset=panel,asset_kind=node,site=depot constraint="grid:import",energy_wh=1000,'
+        f'limit_w=11000,plan_id="depot@1",power_w=4000 {MS + STEP_MS}',
     ]
 
 
@@ -181,6 +192,17 @@ def test_plan_lines_are_what_point_writes() -> None:
         p.field("limit_w", 3.3e4 if binding[k] == "import" else None)
         p.field("plan_id", 'p "7"')
         expected.append(p.to_line_protocol())
+    for node_id, limit in (("grid", 3.3e4), ("panel", None)):
+        kind = "site" if node_id == "grid" else "node"
+        for k, w in enumerate(watts):
+            p = Point("plan").time(to_epoch(grid.step_start(k), "ms"), WritePrecision.MS)
+            p.tag("site", "de pot").tag("asset_kind", kind).tag("asset", node_id)
+            p.field("power_w", w).field("energy_wh", w * (300 / 3600.0))
+            p.field("constraint", f"grid:{binding[k]}" if binding[k] else "none")
+            p.field("limit_w", limit)
+            p.field("import_price_per_kwh", 0.3 if kind == "site" else None)
+            p.field("plan_id", 'p "7"')
+            expected.append(p.to_line_protocol())
     assert _encode(record) == expected
 
 
