@@ -26,8 +26,8 @@ from csms.sites import SiteService, repository_for
 from csms.store import SqlStore
 from csms.telemetry.settings import TelemetrySettings
 from tests.integration.csms.databases import temporary_postgres
-from tests.integration.store.tcp_proxy import TcpProxy
 from tests.integration.planning.harness import START, depot_site
+from tests.integration.store.tcp_proxy import TcpProxy
 
 
 async def _until(predicate: Any, *, timeout_s: float = 60.0) -> None:
@@ -55,9 +55,7 @@ async def test_a_site_applied_while_postgres_is_down_is_planned_once_it_is_back(
     direct = sa.make_url(postgres_url)
     proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
     await proxy.up()
-    via_proxy = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False
-    )
+    via_proxy = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     clock = VirtualClock(start=START, speed=30.0)
     csms = Csms(
         Settings(
