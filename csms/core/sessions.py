@@ -8,6 +8,7 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -224,6 +225,9 @@ class SessionHandling:
                 update.seq_no,
                 station_tx_id,
             )
+        changed_beyond_seq_no = applied.changed and (
+            dataclasses.replace(applied.transaction, last_seq_no=tx.last_seq_no) != tx
+        )
         tx = applied.transaction
         self._open_txs.put(tx)
         if fresh and update.samples:
@@ -249,7 +253,9 @@ class SessionHandling:
             self._resolve_remote_start(tx)
         if applied.ended_now:
             self.bus.publish(TransactionEnded(tx))
-        elif not announce and applied.changed:
+        elif not announce and changed_beyond_seq_no:
+            # A seqNo advancing alone is bookkeeping, not news: publishing it would cost
+            # every subscriber (telemetry, the API stream, the planner) a wake-up per message.
             self.bus.publish(TransactionUpdated(tx))
         return TransactionAnswer(tx, auth)
 
