@@ -27,6 +27,7 @@ from csms.planning.dispatch import (
     executable_w,
     fallback_w,
     make_limit,
+    min_power_w,
     single_period,
     window_end,
 )
@@ -43,6 +44,18 @@ from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 __all__ = ["SitePlanner"]
 
 logger = logging.getLogger(__name__)
+
+
+def _charging(ev: EvseState, at: datetime) -> bool:
+    """Whether the EVSE's TxProfile for its running transaction lets it charge at ``at``."""
+    sent, tx = ev.sent, ev.tx
+    return (
+        sent is not None
+        and tx is not None
+        and sent.transaction_id == tx.id
+        and sent.state in ("accepted", "pending")
+        and sent.value_at(at) > 0
+    )
 
 
 class SitePlanner:
@@ -218,6 +231,12 @@ class SitePlanner:
             held=held,
             pv_w=built.pv_w,
             finish_margin_s=svc.settings.finish_margin_s,
+            min_w={
+                ev.key: min_power_w(ev, self.state.stations[ev.station.id].quirks)
+                for ev in built.controlled
+            },
+            charging={ev.key for ev in built.controlled if _charging(ev, sent_at)},
+            hysteresis_s=svc.settings.rotation_hysteresis_s,
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {
