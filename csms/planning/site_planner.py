@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -517,7 +518,13 @@ class SitePlanner:
             limit_at=limit_at,
             drawn_at=lambda node_id, at: sum(current_w(ev, at) for ev in under[node_id]),
         )
-        self.idle_caps_w = idle_shares(site, idle=idle, headroom_w=room)
+        # Whole deadbands (rounded down): the room moves a little at every re-plan, the
+        # idle EVSEs' defaults only when it crosses a step.
+        step_w = self.service.settings.deadband_w
+        self.idle_caps_w = {
+            key: math.floor(share / step_w + 1e-9) * step_w if step_w > 0 else share
+            for key, share in idle_shares(site, idle=idle, headroom_w=room).items()
+        }
         by_key = {ev.key: ev for ev in self.state.evses.values()}
         out: dict[str, float] = {}
         for key, share in self.idle_caps_w.items():

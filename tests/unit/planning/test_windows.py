@@ -244,3 +244,64 @@ def test_a_profile_is_carried_only_if_it_fits_at_every_instant_of_the_next_windo
         )
         == []
     )
+
+
+def test_idle_evses_defaults_fit_what_the_sessions_leave_until_the_window_ends() -> None:
+    from types import SimpleNamespace
+
+    from csms.planning import PlanningSettings
+    from csms.planning.site_planner import SitePlanner
+
+    site = Site(
+        id="s",
+        nodes=(
+            SiteNode(id="grid", max_import_w=100_000.0),
+            SiteNode(id="feeder", parent="grid", max_import_w=30_000.0),
+        ),
+        stations=tuple(
+            SiteStation(
+                id=f"S{i}", node="feeder", model="sim", evses=(SiteEvse(id=1, min_current_a=0.0),)
+            )
+            for i in range(3)
+        ),
+        quirks=(StationQuirks(model="sim", unit="W"),),
+    )
+    state = SiteState(site)
+    for st in state.stations.values():
+        st.online = st.seen = True
+        st.quirks = StationQuirks(model="sim", unit="W")
+    state.take_transaction(_tx(1, "S0"))
+    active = state.evses[("S0", 1)]
+    # The session may draw 20 kW, then 10 kW from 18:20 (a DR window: the feeder at 15 kW).
+    active.sent = Sent(
+        20_000.0, "TxProfile", T0, "pending", _at(30), 1, ((T0, 20_000.0), (_at(20), 10_000.0))
+    )
+    service = SimpleNamespace(settings=PlanningSettings(deadband_w=500.0))
+    planner = SitePlanner(service, state)  # type: ignore[arg-type]
+    planner.defaults_w = {"S0/1": 10_000.0, "S1/1": 10_000.0, "S2/1": 10_000.0}
+    wanted = planner._idle_defaults(
+        (active,),
+        sent_at=T0,
+        valid_to=_at(30),
+        limits={"feeder": NodeLimit("feeder", 30_000.0, None, None, ())},
+        uncontrolled_w={},
+        later_limits_w={"feeder": ((_at(20), 15_000.0),)},
+    )
+    # 18:00: 30 - 20 = 10 kW left; 18:20: 15 - 10 = 5 kW; the two idle EVSEs share 5 kW.
+    assert wanted == {"S1/1": 2_500.0, "S2/1": 2_500.0}
+    # They have the equal share (10 kW) now: both are lowered; an increase waits for the
+    # deadband, and a station without its defaults yet gets them at boot instead.
+    for key in ("S1", "S2"):
+        state.evses[(key, 1)].default_w = 10_000.0
+    state.stations["S2"].defaults_sent = True
+    state.stations["S1"].defaults_sent = True
+    lower, higher = planner._idle_changes(wanted)
+    assert [(ev.key, w) for ev, w in lower] == [("S1/1", 2_500.0), ("S2/1", 2_500.0)]
+    assert higher == []
+    state.evses[("S1", 1)].default_w = 1_900.0
+    state.evses[("S2", 1)].default_w = 2_400.0
+    lower, higher = planner._idle_changes(wanted)
+    assert [(ev.key, w) for ev, w in higher] == [("S1/1", 2_500.0)]  # 600 W up: past the deadband
+    assert lower == []
+    # An EV arriving at S1 would get 2.5 kW by its default: the feeder holds at every second.
+    assert planner._default_for(state.evses[("S1", 1)], state.stations["S1"].quirks) == 2_500.0
