@@ -9,6 +9,7 @@ from __future__ import annotations
 from csms.sites.constraints import (
     ConstraintKind,
     GridConstraint,
+    InvalidStoredConstraint,
     NewConstraint,
     NodeLimit,
     constraint_warnings,
@@ -60,6 +61,7 @@ __all__ = [
     "GridConstraint",
     "InvalidConstraint",
     "InvalidSite",
+    "InvalidStoredConstraint",
     "MemorySiteRepository",
     "NewConstraint",
     "NodeKind",

@@ -28,6 +28,7 @@ from chargegrid.clock import Clock
 from csms.events import ConstraintsChanged, EventBus, GridConstraintSet, SiteChanged
 from csms.sites.constraints import (
     GridConstraint,
+    InvalidStoredConstraint,
     NewConstraint,
     NodeLimit,
     constraint_limits,
@@ -228,6 +229,29 @@ class SiteService:
             found = [c for c in found if c.active_at(active_at)]
         if overlapping is not None:
             found = [c for c in found if c.overlaps(*overlapping)]
+        return found
+
+    async def list_invalid_constraints(self, site_id: str) -> list[InvalidStoredConstraint]:
+        """The site's stored constraints that do not validate (written by an earlier
+        version): ignored for limits and prices, listed so that they can be removed."""
+        return await self._repo.list_invalid_constraints(site_id)
+
+    async def get_invalid_constraint(self, constraint_id: str) -> InvalidStoredConstraint | None:
+        return await self._repo.get_invalid_constraint(constraint_id)
+
+    async def delete_invalid_constraint(self, constraint_id: str) -> InvalidStoredConstraint:
+        """Remove a stored constraint that does not validate. Raises
+        :class:`ConstraintNotFound` when there is no such invalid row."""
+        found = await self._repo.get_invalid_constraint(constraint_id)
+        if found is None:
+            raise ConstraintNotFound(constraint_id)
+        await self._repo.delete_constraint(constraint_id)
+        logger.warning(
+            "invalid stored constraint %s of site %s deleted", constraint_id, found.site_id
+        )
+        self._bus.publish(
+            ConstraintsChanged(found.site_id, constraint_id, "cancelled", self._clock.now())
+        )
         return found
 
     async def cancel_constraint(self, constraint_id: str) -> GridConstraint:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from csms.api.auth import Permission, Role
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.models import SiteId
 from csms.api.stream import DRIVER_EVENT_TYPES, EventFilter, Subscription, sse_frame
@@ -19,7 +20,7 @@ __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["events"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["events"], responses=AUTH_ERRORS)
 
 
 async def _frames(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from csms.api.auth import Permission, Principal
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import Conflict, ResourceNotFound
 from csms.api.models import (
@@ -26,7 +27,7 @@ from csms.store.base import StationRecord
 
 __all__ = ["load_station", "router"]
 
-router = APIRouter(tags=["stations"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["stations"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such station"}}
 
 

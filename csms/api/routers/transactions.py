@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from csms.api.auth import Permission, Principal
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import ErrorOut, SiteId, TransactionOut
@@ -18,7 +19,7 @@ from csms.domain import Transaction
 
 __all__ = ["TransactionFilter", "router"]
 
-router = APIRouter(tags=["transactions"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["transactions"], responses=AUTH_ERRORS)
 
 CSV_COLUMNS = (
     "id",

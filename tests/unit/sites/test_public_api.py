@@ -14,6 +14,7 @@ def test_public_api() -> None:
         "GridConstraint",
         "InvalidConstraint",
         "InvalidSite",
+        "InvalidStoredConstraint",
         "MemorySiteRepository",
         "NewConstraint",
         "NodeKind",
