@@ -103,7 +103,9 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
-        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
         self.planner = PlannerService(
             sites=self.sites,
             store=self.store,

@@ -16,6 +16,7 @@ Every change publishes :class:`~csms.events.SiteChanged` or
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -47,6 +48,7 @@ from csms.sites.exceptions import (
 from csms.sites.model import Site, SiteNode, Tariff
 from csms.sites.repository import SiteRepository
 from csms.sites.validation import check_site
+from csms.store import Store
 
 __all__ = ["ApplyResult", "SiteService"]
 
@@ -68,10 +70,19 @@ def _new_id() -> str:
 
 
 class SiteService:
-    def __init__(self, repository: SiteRepository, *, bus: EventBus, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: SiteRepository,
+        *,
+        bus: EventBus,
+        clock: Clock,
+        stations: Store | None = None,
+    ) -> None:
         self._repo = repository
         self._bus = bus
         self._clock = clock
+        #: where station registrations live: applying a site places the stations it names
+        self._stations = stations
         self._lock = asyncio.Lock()
 
     # -- sites ----------------------------------------------------------------------------
@@ -103,15 +114,49 @@ class SiteService:
         async with self._lock:
             result = await self.preview(site)
             if not result.changes:
+                await self.place_stations(site)
                 return result
             revision = result.revision + 1
             now = self._clock.now()
             await self._repo.put_site(site, revision=revision, at=now)
+            await self.place_stations(site)
         logger.info(
             "site %s applied (revision %d, %d changes)", site.id, revision, len(result.changes)
         )
         self._bus.publish(SiteChanged(site.id, revision, now))
         return ApplyResult(result.changes, result.warnings, revision)
+
+    async def place_stations(self, site: Site) -> list[str]:
+        """The stations ``site`` names belong to it: each registered one gets the site as its
+        ``site_id`` (a station registered to another site moves, with a warning). A station
+        registered later takes its site from the site that names it (see
+        :meth:`site_naming`). Returns the ids whose site changed."""
+        if self._stations is None:
+            return []
+        moved = []
+        for named in site.stations:
+            record = await self._stations.get_station(named.id)
+            if record is None or record.site_id == site.id:
+                continue
+            if record.site_id is not None:
+                logger.warning(
+                    "station %s moves from site %s to site %s, which names it",
+                    named.id,
+                    record.site_id,
+                    site.id,
+                )
+            await self._stations.put_station(dataclasses.replace(record, site_id=site.id))
+            moved.append(named.id)
+        if moved:
+            logger.info("site %s: stations %s placed in it", site.id, ", ".join(moved))
+        return moved
+
+    async def site_naming(self, station_id: str) -> str | None:
+        """The site whose document names ``station_id`` (None: no site does)."""
+        for site in await self._repo.list_sites():
+            if site.station(station_id) is not None:
+                return site.id
+        return None
 
     async def delete_site(self, site_id: str) -> None:
         """Remove a site and its constraints. Raises :class:`SiteNotFound`."""

@@ -75,7 +75,7 @@ async def session_meter(
     tx = await services.store.get_transaction(transaction_id)
     if tx is None:
         raise ResourceNotFound(f"no transaction {transaction_id}")
-    who.require(Permission.TRANSACTIONS_READ, services.site_of(tx.station_id))
+    who.require(Permission.TRANSACTIONS_READ, await services.resolve_site(tx.station_id))
     samples = [
         s.sample
         for s in await services.store.samples_for_transaction(transaction_id)

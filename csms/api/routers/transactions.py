@@ -89,7 +89,7 @@ async def _select(
     )
     out: list[TransactionOut] = []
     for tx in rows:
-        site_id = services.site_of(tx.station_id)
+        site_id = await services.resolve_site(tx.station_id)
         if not who.covers(site_id) or (f.site_id is not None and site_id != f.site_id):
             continue
         if f.id_token is not None and tx.id_token != f.id_token:
@@ -173,6 +173,6 @@ async def get_transaction(
     tx = await services.store.get_transaction(transaction_id)
     if tx is None:
         raise ResourceNotFound(f"no transaction {transaction_id}")
-    site_id = services.site_of(tx.station_id)
+    site_id = await services.resolve_site(tx.station_id)
     who.require(Permission.TRANSACTIONS_READ, site_id)
     return await _out(services, tx, site_id)
