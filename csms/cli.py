@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments, clock_from_args
+from csms.ids import STATION_ID_MAX_LENGTH, id_option
 
 __all__ = ["add_commands"]
 
@@ -345,7 +346,12 @@ def add_commands(subparsers: Any) -> None:
         "add", help="register (or update) a station", description="Register or update a station."
     )
     _config_args(p)
-    p.add_argument("station_id", metavar="STATION")
+    p.add_argument(
+        "station_id",
+        metavar="STATION",
+        type=id_option("station id", max_length=STATION_ID_MAX_LENGTH),
+        help="1 to 48 of a-z A-Z 0-9 * - _ = : + | @ . (what stations connect as)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--password",
@@ -359,6 +365,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--site",
         default=None,
+        type=id_option("site id"),
         help="site id (default: the site whose site file names the station, if any)",
     )
     p.add_argument(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from csms import ids
 from csms.sites import GridConstraint, InvalidStoredConstraint
 
 __all__ = [
@@ -59,9 +60,9 @@ __all__ = [
     "WebhookOut",
 ]
 
-StationId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._:*+|@-]+$")]
-SiteId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
-TokenValue = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+StationId = ids.StationId
+SiteId = ids.EntityId
+TokenValue = ids.IdTokenValue
 
 
 class _In(BaseModel):

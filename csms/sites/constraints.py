@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from csms.ids import EntityId
 from csms.quantities import CurrentA, Percent, PowerW, PricePerKwh
 from csms.sites.model import Site, SiteEvse, SiteStation
 
@@ -63,7 +64,7 @@ class NewConstraint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    node_id: str = Field(min_length=1, description="node of the site's limit tree")
+    node_id: EntityId = Field(description="node of the site's limit tree")
     kind: ConstraintKind = "cap"
     start: AwareDatetime
     end: AwareDatetime

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from csms.ids import EntityId, StationId
 from csms.quantities import (
     CurrentA,
     DurationS,
@@ -69,9 +70,9 @@ class SiteNode(_Model):
     """A node of the limit tree. ``None`` limits mean unlimited; ``phases`` are the phases
     present at the node (a single-phase panel has one)."""
 
-    id: str = Field(min_length=1, max_length=255)
+    id: EntityId
     kind: NodeKind = NodeKind.PANEL
-    parent: str | None = Field(default=None, min_length=1)
+    parent: EntityId | None = None
     max_import_w: PowerW | None = None
     max_export_w: PowerW | None = None
     max_phase_current_a: CurrentA | None = None
@@ -84,7 +85,7 @@ class SiteEvse(_Model):
     station's node."""
 
     id: int = Field(ge=1)
-    node: str | None = Field(default=None, min_length=1)
+    node: EntityId | None = None
     phase: EvsePhase = "L1L2L3"
     max_current_a: CurrentA = Field(default=32.0, gt=0)
     min_current_a: CurrentA = 6.0
@@ -106,22 +107,22 @@ class SiteEvse(_Model):
 class SiteStation(_Model):
     """A charging station placed in the tree; ``model`` selects its :class:`StationQuirks`."""
 
-    id: str = Field(min_length=1, max_length=255)
-    node: str | None = Field(default=None, min_length=1)
+    id: StationId
+    node: EntityId | None = None
     model: str = ""
     max_power_w: PowerW | None = Field(default=None, gt=0)
     evses: tuple[SiteEvse, ...] = ()
 
 
 class PvAsset(_Model):
-    id: str = Field(min_length=1)
-    node: str = Field(min_length=1)
+    id: EntityId
+    node: EntityId
     peak_w: PowerW = Field(gt=0)
 
 
 class StorageAsset(_Model):
-    id: str = Field(min_length=1)
-    node: str = Field(min_length=1)
+    id: EntityId
+    node: EntityId
     capacity_wh: EnergyWh = Field(gt=0)
     max_charge_w: PowerW
     max_discharge_w: PowerW
@@ -178,7 +179,7 @@ class SessionDefaults(_Model):
 class FleetDefaults(SessionDefaults):
     """Session needs of a fleet's vehicles, matched by id token (exact, prefix or group)."""
 
-    id: str = Field(min_length=1)
+    id: EntityId
     id_tokens: tuple[str, ...] = ()
     token_prefix: str | None = None
     group: str | None = None
@@ -203,7 +204,7 @@ class StationQuirks(_Model):
 
 
 class Site(_Model):
-    id: str = Field(min_length=1, max_length=255)
+    id: EntityId
     name: str = ""
     timezone: str = "UTC"
     nodes: tuple[SiteNode, ...] = ()

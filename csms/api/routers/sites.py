@@ -33,6 +33,7 @@ from csms.api.power import site_power
 from csms.api.services import ApiServices
 from csms.domain import PvReading, StorageReading
 from csms.events import SiteReadingsReceived
+from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
     ApplyResult,
     ConstraintNotFound,
@@ -64,9 +65,9 @@ def delivery_bound_s(services: ApiServices) -> float | None:
     return DELIVERY_BOUND_S if planning.enabled and planning.optimize else None
 
 
-SiteId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
-NodeId = Annotated[str, Path(min_length=1, max_length=255)]
-ConstraintId = Annotated[str, Path(min_length=1, max_length=64)]
+SiteId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+NodeId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+ConstraintId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 def _service(services: ApiServices) -> SiteService:

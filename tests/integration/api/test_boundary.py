@@ -270,3 +270,27 @@ async def test_the_planner_skips_a_stored_constraint_that_does_not_validate(
     assert await api.csms.sites.list_constraints("depot") == []
     assert [c.id for c in await api.csms.sites.list_invalid_constraints("depot")] == ["bad-price"]
     assert await api.csms.sites.price_in_force("depot") == pytest.approx(0.25)
+
+
+# -- ids -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/sites/depot/nodes/%00", {"id": "\x00", "parent": "grid"}),
+        ("PUT", "/sites/depot/nodes/a%0Ab", {"id": "a\nb", "parent": "grid"}),
+        ("PUT", "/sites/depot/nodes/x", {"id": "x", "parent": "grid\x00"}),
+        ("POST", "/sites/depot/constraints", constraint(node_id="grid\x07", max_import_w=1.0)),
+        ("GET", "/stations/CP%001", None),
+        ("GET", "/stations/" + "A" * 49, None),
+        ("GET", "/sites/dep%00ot", None),
+    ],
+)
+async def test_an_id_with_a_control_character_or_too_long_is_a_422(
+    api: Api, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    assert api.csms.sites is not None
+    before = await api.csms.sites.get_site("depot")
+    async with api.client("admin") as c:
+        r = await c.request(method, P + path, json=body)
+    assert r.status_code == 422, r.text
+    assert await api.csms.sites.get_site("depot") == before

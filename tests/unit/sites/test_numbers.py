@@ -74,7 +74,7 @@ def test_cli_set_limit_refuses_a_non_finite_limit(capsys: pytest.CaptureFixture[
 def test_check_finite_names_the_field() -> None:
     assert check_finite("x", 3) == 3.0
     for bad in (math.nan, math.inf, -math.inf):
-        with pytest.raises(NotFinite, match="^power_w: must be a finite number"):
+        with pytest.raises(NotFinite, match=r"^power_w: must be a finite number"):
             check_finite("power_w", bad)
     with pytest.raises(NotFinite, match="at most"):
         check_finite("power_w", 2e9, high=1e9)
