@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
+from csms.api.allow import AllowMethods
 from csms.api.boundary import BoundaryRoute, audit_refusal, validation_error
 from csms.api.exceptions import ApiError, Conflict, InvalidField, Unauthorized
 from csms.api.services import ApiServices
@@ -260,6 +261,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     _add_metrics(app, services)
     mount_dashboard(app)
+    app.add_middleware(AllowMethods, routes=lambda: app.router.routes)
     return app
 
 
