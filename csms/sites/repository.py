@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.sites import tables as t
@@ -20,6 +21,7 @@ from csms.sites.constraints import (
     InvalidStoredConstraint,
     parse_stored_constraint,
 )
+from csms.sites.exceptions import InvalidStoredSite
 from csms.sites.model import Site
 from csms.store import SqlStore, Store
 from csms.store.writer import WriteOp
@@ -133,15 +135,37 @@ class SqlSiteRepository:
         async with self._store.engine.connect() as conn:
             return list((await conn.execute(stmt)).mappings().all())
 
+    def _site(self, row: sa.RowMapping) -> Site:
+        """The stored document, or :class:`InvalidStoredSite` (logged once per revision)."""
+        try:
+            return Site.model_validate(row["spec"])
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(p) for p in e['loc']) or 'site'}: {e['msg']}" for e in exc.errors()
+            ]
+            error = InvalidStoredSite(str(row["site_id"]), int(row["revision"]), problems)
+        key = f"site:{error.site_id}:{error.revision}"
+        if key not in self._reported:
+            self._reported.add(key)
+            logger.warning("%s", error)
+        raise error
+
     async def get_site(self, site_id: str) -> tuple[Site, int] | None:
         rows = await self._rows(sa.select(t.sites).where(t.sites.c.site_id == site_id))
         if not rows:
             return None
-        return Site.model_validate(rows[0]["spec"]), int(rows[0]["revision"])
+        return self._site(rows[0]), int(rows[0]["revision"])
 
     async def list_sites(self) -> list[Site]:
+        """Every site whose stored document validates (the others are logged)."""
         rows = await self._rows(sa.select(t.sites).order_by(t.sites.c.site_id))
-        return [Site.model_validate(r["spec"]) for r in rows]
+        out = []
+        for row in rows:
+            try:
+                out.append(self._site(row))
+            except InvalidStoredSite:
+                continue
+        return out
 
     async def put_site(self, site: Site, *, revision: int, at: datetime) -> None:
         values = {
@@ -158,7 +182,9 @@ class SqlSiteRepository:
         )
 
     async def delete_site(self, site_id: str) -> bool:
-        existed = await self.get_site(site_id) is not None
+        existed = bool(
+            await self._rows(sa.select(t.sites.c.site_id).where(t.sites.c.site_id == site_id))
+        )
         await self._write(
             [
                 sa.delete(t.sites).where(t.sites.c.site_id == site_id),

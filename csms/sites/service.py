@@ -42,6 +42,7 @@ from csms.sites.exceptions import (
     ConstraintNotFound,
     InvalidConstraint,
     InvalidSite,
+    InvalidStoredSite,
     NodeNotFound,
     SiteNotFound,
 )
@@ -98,14 +99,22 @@ class SiteService:
 
     async def revision(self, site_id: str) -> int:
         """The site's revision (0: no such site); it grows by one per applied change."""
-        found = await self._repo.get_site(site_id)
+        try:
+            found = await self._repo.get_site(site_id)
+        except InvalidStoredSite as exc:
+            return exc.revision
         return 0 if found is None else found[1]
 
     async def preview(self, site: Site) -> ApplyResult:
-        """What :meth:`apply` would change, without changing it. Raises :class:`InvalidSite`."""
+        """What :meth:`apply` would change, without changing it. Raises :class:`InvalidSite`.
+        A stored document that no longer validates is replaced whole."""
         warnings = check_site(site)
-        found = await self._repo.get_site(site.id)
-        old, revision = found if found is not None else (None, 0)
+        try:
+            found = await self._repo.get_site(site.id)
+        except InvalidStoredSite as exc:
+            old, revision = None, exc.revision
+        else:
+            old, revision = found if found is not None else (None, 0)
         return ApplyResult(tuple(diff_sites(old, site)), tuple(warnings), revision)
 
     async def apply(self, site: Site) -> ApplyResult:

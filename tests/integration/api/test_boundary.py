@@ -294,3 +294,37 @@ async def test_an_id_with_a_control_character_or_too_long_is_a_422(
         r = await c.request(method, P + path, json=body)
     assert r.status_code == 422, r.text
     assert await api.csms.sites.get_site("depot") == before
+
+
+async def test_a_stored_site_that_does_not_validate_is_reported_and_replaceable(
+    sql_api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, store = sql_api
+    spec = {"id": "old", "nodes": [{"id": "feeder a", "max_import_w": 1e300}]}
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(site_tables.sites).values(
+                site_id="old", name="", spec=spec, revision=3, updated_at=START
+            )
+        )
+    assert api.csms.sites is not None
+    with caplog.at_level(logging.WARNING, logger="csms.sites.repository"):
+        listed = [s.id for s in await api.csms.sites.list_sites()]
+    assert listed == ["depot", "other"]  # the others stay planned
+    assert "'old'" in caplog.text and "nodes.0.id" in caplog.text
+    async with api.client("admin") as c:
+        everything = await c.get(f"{P}/sites")
+        one = await c.get(f"{P}/sites/old")
+        replaced = await c.put(
+            f"{P}/sites/old",
+            json={"id": "old", "nodes": [{"id": "feeder-a", "max_import_w": 50_000.0}]},
+        )
+        after = await c.get(f"{P}/sites/old")
+        deleted = await c.delete(f"{P}/sites/old")
+    assert everything.status_code == 200
+    assert [s["id"] for s in everything.json()] == ["depot", "other"]
+    assert one.status_code == 409 and "apply it again" in one.json()["detail"]
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["revision"] == 4
+    assert after.json()["nodes"][0]["id"] == "feeder-a"
+    assert deleted.status_code == 204

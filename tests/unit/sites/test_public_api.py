@@ -15,6 +15,7 @@ def test_public_api() -> None:
         "InvalidConstraint",
         "InvalidSite",
         "InvalidStoredConstraint",
+        "InvalidStoredSite",
         "MemorySiteRepository",
         "NewConstraint",
         "NodeKind",
