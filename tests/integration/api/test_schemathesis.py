@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -245,3 +247,78 @@ def test_numbers_that_are_not_finite_are_refused_everywhere(
             r.json()  # a body JSON can carry, naming what was refused
 
     run()
+
+
+#: ids no route may take (issue 11): a NUL, a newline, other control characters, a space,
+#: longer than any id
+BAD_IDS = ("\x00", "a\nb", "tab\there", "\x7f", "sp ace", "X" * 256)
+PATH_OPERATIONS = sorted(label for label in OPERATIONS if "{" in label)
+
+
+@pytest.mark.parametrize("label", PATH_OPERATIONS)
+def test_ids_outside_the_grammar_are_refused_everywhere(label: str, running_api: Running) -> None:
+    """A schema-valid request with each path id replaced by one outside the grammar: a 4xx,
+    never a 2xx (nothing changed) or a 500."""
+    operation = OPERATIONS[label]
+    token = running_api.tokens["admin"]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=2,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        for name, value in (case.path_parameters or {}).items():
+            if not isinstance(value, str):
+                continue
+            for bad in BAD_IDS:
+                case.path_parameters = {**case.path_parameters, name: quote(bad, safe="")}
+                kwargs = case.as_transport_kwargs(
+                    base_url=running_api.url, headers={"Authorization": f"Bearer {token}"}
+                )
+                r = httpx.request(
+                    kwargs["method"],
+                    kwargs["url"],
+                    params=kwargs.get("params"),
+                    headers=kwargs.get("headers"),
+                    json=kwargs.get("json"),
+                    timeout=10,
+                )
+                assert 400 <= r.status_code < 500, (label, name, bad, r.status_code, r.text)
+            case.path_parameters = {**case.path_parameters, name: value}
+
+    run()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"type": "station.bogus"},
+        {"type": "nothing.*"},
+        {"station_id": "CP\x01"},
+        {"station_id": "X" * 49},
+    ],
+)
+def test_event_filters_that_can_never_match_are_refused(
+    params: dict[str, str], running_api: Running
+) -> None:
+    r = httpx.get(
+        f"{running_api.url}/api/v1/events",
+        params=params,
+        headers={"Authorization": f"Bearer {running_api.tokens['admin']}"},
+        timeout=10,
+    )
+    assert r.status_code == 422, r.text
+
+
+def test_every_operation_answers_options_with_allow(running_api: Running) -> None:
+    for label in OPERATIONS:
+        method, path = label.split(" ", 1)
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        r = httpx.options(f"{running_api.url}{concrete}", timeout=10)
+        assert r.status_code == 204, (label, r.status_code)
+        assert method in r.headers["allow"].split(", "), (label, r.headers.get("allow"))
