@@ -88,3 +88,42 @@ def test_an_ocpp_number_that_feeds_the_planner_is_refused_naming_the_field(
         ocpp_number("evMaxPower", value, 1e9)
     assert ocpp_number("evMaxPower", 11_000, 1e9) == 11_000.0
     assert ocpp_number("evMaxPower", None, 1e9) is None
+
+
+def test_site_show_reports_a_stored_infinite_limit_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An earlier version stored ``inf`` (the JSON column wrote ``Infinity``)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from csms.sites import tables as site_tables
+    from csms.store import SqlStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+
+    async def store_a_bad_site() -> None:
+        store = SqlStore(url)
+        await store.open()
+        spec = {"id": "old", "nodes": [{"id": "grid", "max_import_w": math.inf}]}
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                sa.insert(site_tables.sites).values(
+                    site_id="old", name="", spec=spec, revision=1, updated_at=datetime.now(UTC)
+                )
+            )
+        await store.close()
+
+    db = ["--database-url", url]
+    path = tmp_path / "depot.toml"
+    path.write_text(DEPOT)
+    assert main(["site", "apply", str(path), *db]) == 0
+    asyncio.run(store_a_bad_site())
+    capsys.readouterr()
+    assert main(["site", "show", *db]) == 0
+    assert capsys.readouterr().out.startswith("depot\t")  # the others are listed
+    assert main(["site", "show", "old", *db]) == 1
+    err = capsys.readouterr().err
+    assert "site 'old'" in err and "apply it again" in err and "Traceback" not in err
