@@ -36,6 +36,7 @@ __all__ = [
     "audit_refusal",
     "json_safe",
     "non_finite_numbers",
+    "strict_loads",
     "validation_error",
 ]
 
@@ -60,18 +61,6 @@ class NonFiniteNumber:
         return self.text
 
 
-def _float(text: str) -> float | NonFiniteNumber:
-    value = float(text)
-    return value if math.isfinite(value) else NonFiniteNumber(text)
-
-
-def _int(text: str) -> int | NonFiniteNumber:
-    if len(text) > 20:  # more digits than any 64-bit integer: do not build the int
-        return NonFiniteNumber(text)
-    value = int(text)
-    return value if -_MAX_INT <= value < _MAX_INT else NonFiniteNumber(text)
-
-
 def _walk(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
     if isinstance(node, NonFiniteNumber):
         return [(path, node.text)]
@@ -85,17 +74,39 @@ def _walk(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int,
     return found
 
 
+def strict_loads(body: bytes | str) -> tuple[Any, list[tuple[tuple[str | int, ...], str]]]:
+    """``body`` parsed as :func:`json.loads` does, and where it holds NaN, ±Infinity or a
+    number out of every range (``[(path, text), ...]``, those values parsed as
+    :class:`NonFiniteNumber`). Raises what :func:`json.loads` raises."""
+    marked: list[NonFiniteNumber] = []
+
+    def mark(text: str) -> NonFiniteNumber:
+        marker = NonFiniteNumber(text)
+        marked.append(marker)
+        return marker
+
+    def number(text: str) -> float | NonFiniteNumber:
+        value = float(text)
+        return value if math.isfinite(value) else mark(text)
+
+    def integer(text: str) -> int | NonFiniteNumber:
+        if len(text) > 20:  # more digits than any 64-bit integer: do not build the int
+            return mark(text)
+        value = int(text)
+        return value if -_MAX_INT <= value < _MAX_INT else mark(text)
+
+    parsed = json.loads(body, parse_constant=mark, parse_float=number, parse_int=integer)
+    return parsed, (_walk(parsed, ()) if marked else [])
+
+
 def non_finite_numbers(body: bytes | str) -> list[tuple[tuple[str | int, ...], str]]:
     """Where ``body`` (a JSON text) holds NaN, ±Infinity or a number out of every range:
     ``[(path, text), ...]``; empty for a clean body or one that is not JSON at all (FastAPI
     answers that one)."""
     try:
-        parsed = json.loads(
-            body, parse_constant=NonFiniteNumber, parse_float=_float, parse_int=_int
-        )
+        return strict_loads(body)[1]
     except (ValueError, RecursionError):
         return []
-    return _walk(parsed, ())
 
 
 def _is_json(request: Request) -> bool:
@@ -121,7 +132,13 @@ class BoundaryRoute(APIRoute):
             if takes_body and request.method not in ("GET", "HEAD", "OPTIONS"):
                 body = await request.body()
                 if body and _is_json(request):
-                    found = non_finite_numbers(body)
+                    try:
+                        parsed, found = strict_loads(body)
+                    except (ValueError, RecursionError):  # not JSON: FastAPI answers it
+                        parsed, found = None, []
+                    else:
+                        # The route reads this parse: each body is parsed once.
+                        request._json = parsed
                     if found:
                         raise RequestValidationError(
                             [
