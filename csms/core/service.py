@@ -71,7 +71,7 @@ class CentralSystem(SessionHandling):
         self._last_seen_write: dict[str, float] = {}
         self._verified: dict[tuple[str, str], bool] = {}
         self._active: dict[tuple[str, int], int | None] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         if self._background:

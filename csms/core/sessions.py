@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from chargegrid.clock import Clock
 from csms.core.authorization import authorize
@@ -40,6 +41,14 @@ __all__ = ["SessionHandling", "TransactionAnswer"]
 
 logger = logging.getLogger("csms.core.service")
 
+T = TypeVar("T")
+
+
+def _consume_result(task: asyncio.Task[Any]) -> None:
+    """Mark a shielded task's failure as seen (its caller may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
+
 
 class TransactionAnswer:
     """What a transaction message is answered with."""
@@ -62,6 +71,7 @@ class SessionHandling:
     retrying: Retrying
     remote_starts: RemoteStarts[asyncio.Future[Transaction]]
     _active: dict[tuple[str, int], int | None]
+    _background: set[asyncio.Task[Any]]
 
     # -- authorization --------------------------------------------------------------------
     async def authorize(self, station_id: str, token: str) -> AuthorizationResult:
@@ -186,11 +196,10 @@ class SessionHandling:
         created = False
         if tx is None:
             tx, created = await self._open_201(update, station_tx_id)
-        fresh = True
         if update.seq_no is not None:
             tx_id = tx.id
             seq_no = update.seq_no
-            fresh = await self.retrying(
+            fresh: bool = await self.retrying(
                 lambda: self.store.record_transaction_event(
                     tx_id, seq_no, update.kind.value, update.timestamp
                 ),
@@ -200,16 +209,14 @@ class SessionHandling:
             if not fresh:
                 # A resend. Its writes are redone (all idempotent) in case the first
                 # attempt was cut short after recording the seqNo; nothing is published
-                # twice.
+                # twice, and samples the first attempt did not store are published now.
                 logger.info(
                     "station %s: duplicate TransactionEvent seqNo %d of %s",
                     station_id,
                     seq_no,
                     station_tx_id,
                 )
-        await self._store_samples(
-            station_id, tx.evse_id, tx.connector_id, tx.id, update.samples, publish=fresh
-        )
+        await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, update.samples)
         # Announce the start once: when this message created the transaction, or when an
         # earlier attempt created it but was cut short before anything was applied.
         announce = created or (
@@ -337,21 +344,43 @@ class SessionHandling:
         connector_id: int,
         transaction_id: int | None,
         samples: Sequence[MeterSample],
-        *,
-        publish: bool = True,
     ) -> None:
+        """Store ``samples`` and publish the ones this call stored first.
+
+        Publication follows the store, not the message: a resend publishes nothing the first
+        attempt already stored and published, and everything it did not (the first attempt
+        failed, or was cut short). Each write attempt and its publication run together,
+        shielded from the caller's cancellation: a station that disconnects (or a server
+        that stops) while its meter values are being committed cannot leave samples stored
+        but never published, which no resend would repair because they are no longer new.
+        """
         if not samples:
             return
         rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
-        await self.retrying(
-            lambda: self.store.add_samples(rows), what="meter values", station_id=station_id
+        event = MeterValuesReceived(
+            station_id, evse_id, connector_id, transaction_id, tuple(samples)
         )
-        if publish:
-            self.bus.publish(
-                MeterValuesReceived(
-                    station_id, evse_id, connector_id, transaction_id, tuple(samples)
-                )
-            )
+
+        async def store_and_publish() -> int:
+            added = await self.store.add_samples(rows)
+            if added:
+                self.bus.publish(event)
+            return added
+
+        await self.retrying(
+            lambda: self._uncancellable(store_and_publish()),
+            what="meter values",
+            station_id=station_id,
+        )
+
+    async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` to its end even if the caller is cancelled meanwhile (the caller still
+        sees the cancellation); :meth:`close` waits for such work."""
+        task: asyncio.Task[T] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_consume_result)
+        return await asyncio.shield(task)
 
     def _resolve_remote_start(self, tx: Transaction) -> None:
         entry = self.remote_starts.match(tx)
