@@ -8,6 +8,7 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from chargegrid.clock import Clock
 from csms.core.authorization import authorize
 from csms.core.durability import Retrying
 from csms.core.meter import register_wh
+from csms.core.open_transactions import OpenTransactions
 from csms.core.remote_start import RemoteStarts
 from csms.core.transactions import apply_update, start_key
 from csms.domain import (
@@ -72,6 +74,7 @@ class SessionHandling:
     remote_starts: RemoteStarts[asyncio.Future[Transaction]]
     _active: dict[tuple[str, int], int | None]
     _background: set[asyncio.Task[Any]]
+    _open_txs: OpenTransactions
 
     # -- authorization --------------------------------------------------------------------
     async def authorize(self, station_id: str, token: str) -> AuthorizationResult:
@@ -110,21 +113,26 @@ class SessionHandling:
                 timestamp=timestamp,
             ),
         )
-        tx, created = await self.retrying(
-            lambda: self.store.open_transaction(new),
+
+        async def open_and_announce() -> Transaction:
+            tx, created = await self.store.open_transaction(new)
+            self._active[(station_id, evse_id)] = tx.id
+            if created:
+                logger.info(
+                    "station %s: transaction %d started on evse %d by %s",
+                    station_id,
+                    tx.id,
+                    evse_id,
+                    id_token,
+                )
+                self.bus.publish(TransactionStarted(tx))
+            return tx
+
+        tx = await self.retrying(
+            lambda: self._uncancellable(open_and_announce()),
             what="StartTransaction",
             station_id=station_id,
         )
-        self._active[(station_id, evse_id)] = tx.id
-        if created:
-            logger.info(
-                "station %s: transaction %d started on evse %d by %s",
-                station_id,
-                tx.id,
-                evse_id,
-                id_token,
-            )
-            self.bus.publish(TransactionStarted(tx))
         self._resolve_remote_start(tx)
         return TransactionAnswer(tx, auth)
 
@@ -164,92 +172,142 @@ class SessionHandling:
             stop_reason=reason or "Local",
         )
         applied = apply_update(tx, update)
-        if applied.changed:
-            await self.retrying(
-                lambda: self.store.save_transaction(applied.transaction),
-                what="StopTransaction",
-                station_id=station_id,
-            )
-        self._active.pop((station_id, tx.evse_id), None)
-        if applied.ended_now:
-            logger.info(
-                "station %s: transaction %d stopped (%s), %s Wh",
-                station_id,
-                tx.id,
-                reason or "Local",
-                applied.transaction.energy_wh,
-            )
-            self.bus.publish(TransactionEnded(applied.transaction))
+        evse_id = tx.evse_id
+
+        async def save_and_announce() -> None:
+            if applied.changed:
+                await self.store.save_transaction(applied.transaction)
+            self._active.pop((station_id, evse_id), None)
+            if applied.ended_now:
+                logger.info(
+                    "station %s: transaction %d stopped (%s), %s Wh",
+                    station_id,
+                    applied.transaction.id,
+                    reason or "Local",
+                    applied.transaction.energy_wh,
+                )
+                self.bus.publish(TransactionEnded(applied.transaction))
+
+        await self.retrying(
+            lambda: self._uncancellable(save_and_announce()),
+            what="StopTransaction",
+            station_id=station_id,
+        )
         return TransactionAnswer(applied.transaction, auth)
 
     async def transaction_event(self, update: TransactionUpdate) -> TransactionAnswer:
-        """OCPP 2.0.1 TransactionEvent: ordered and deduplicated by seqNo."""
+        """OCPP 2.0.1 TransactionEvent: ordered and deduplicated by seqNo.
+
+        The transaction comes from the node's index of open transactions (no read once the
+        station's are loaded); the seqNo, the samples and the transaction's new state are
+        one atomic write; the index follows only what was committed."""
         station_id = update.station_id
         assert update.station_tx_id is not None
         station_tx_id = update.station_tx_id
         auth = await self.authorize(station_id, update.id_token) if update.id_token else None
-        tx = await self.retrying(
-            lambda: self.store.find_transaction(station_id, station_tx_id),
-            what="TransactionEvent",
-            station_id=station_id,
-        )
+        tx = await self._open_transaction_of(station_id, station_tx_id)
         created = False
         if tx is None:
             tx, created = await self._open_201(update, station_tx_id)
-        if update.seq_no is not None:
-            tx_id = tx.id
-            seq_no = update.seq_no
-            fresh: bool = await self.retrying(
-                lambda: self.store.record_transaction_event(
-                    tx_id, seq_no, update.kind.value, update.timestamp
-                ),
-                what="TransactionEvent",
-                station_id=station_id,
-            )
-            if not fresh:
-                # A resend. Its writes are redone (all idempotent) in case the first
-                # attempt was cut short after recording the seqNo; nothing is published
-                # twice, and samples the first attempt did not store are published now.
-                logger.info(
-                    "station %s: duplicate TransactionEvent seqNo %d of %s",
-                    station_id,
-                    seq_no,
-                    station_tx_id,
-                )
-        await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, update.samples)
         # Announce the start once: when this message created the transaction, or when an
         # earlier attempt created it but was cut short before anything was applied.
         announce = created or (
             update.kind is TransactionEventKind.STARTED and tx.last_seq_no is None
         )
         applied = apply_update(tx, update)
-        if applied.changed:
-            await self.retrying(
-                lambda: self.store.save_transaction(applied.transaction),
+        rows = [
+            StoredSample(station_id, tx.evse_id, tx.connector_id, tx.id, s) for s in update.samples
+        ]
+        tx_id = tx.id
+        before = tx
+
+        async def apply_and_publish() -> Transaction:
+            # The commit and what it announces run to the end together (see
+            # _uncancellable): a resend of a committed event is not fresh and announces
+            # nothing, so an announcement skipped here would be skipped for good.
+            fresh = await self.store.apply_transaction_event(
+                tx_id,
+                seq_no=update.seq_no,
+                kind=update.kind.value,
+                at=update.timestamp,
+                samples=rows,
+                transaction=applied.transaction if applied.changed else None,
+            )
+            if not fresh:
+                # A resend: its writes were redone (all idempotent) in case the first
+                # attempt was cut short before its commit; nothing is published twice.
+                logger.info(
+                    "station %s: duplicate TransactionEvent seqNo %s of %s",
+                    station_id,
+                    update.seq_no,
+                    station_tx_id,
+                )
+            changed_beyond_seq_no = applied.changed and (
+                dataclasses.replace(applied.transaction, last_seq_no=before.last_seq_no) != before
+            )
+            tx = applied.transaction
+            self._open_txs.put(tx)
+            if fresh and update.samples:
+                self.bus.publish(
+                    MeterValuesReceived(
+                        station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
+                    )
+                )
+            if applied.late:
+                logger.info(
+                    "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
+                    station_id,
+                    update.seq_no,
+                    station_tx_id,
+                    tx.last_seq_no,
+                )
+            if tx.active:
+                self._active[(station_id, tx.evse_id)] = tx.id
+            else:
+                self._active.pop((station_id, tx.evse_id), None)
+            if announce:
+                self.bus.publish(TransactionStarted(tx))
+                self._resolve_remote_start(tx)
+            if applied.ended_now:
+                self.bus.publish(TransactionEnded(tx))
+            elif not announce and changed_beyond_seq_no:
+                # A seqNo advancing alone is bookkeeping, not news: publishing it would
+                # cost every subscriber (telemetry, the API stream, the planner) a wake-up
+                # per message.
+                self.bus.publish(TransactionUpdated(tx))
+            return tx
+
+        try:
+            tx = await self.retrying(
+                lambda: self._uncancellable(apply_and_publish()),
                 what="TransactionEvent",
                 station_id=station_id,
             )
-        tx = applied.transaction
-        if applied.late:
-            logger.info(
-                "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
-                station_id,
-                update.seq_no,
-                station_tx_id,
-                tx.last_seq_no,
-            )
-        if tx.active:
-            self._active[(station_id, tx.evse_id)] = tx.id
-        else:
-            self._active.pop((station_id, tx.evse_id), None)
-        if announce:
-            self.bus.publish(TransactionStarted(tx))
-            self._resolve_remote_start(tx)
-        if applied.ended_now:
-            self.bus.publish(TransactionEnded(tx))
-        elif not announce and applied.changed:
-            self.bus.publish(TransactionUpdated(tx))
+        except BaseException:
+            # Committed or not, nobody knows: the next message reloads from the store.
+            self._open_txs.forget(station_id)
+            raise
         return TransactionAnswer(tx, auth)
+
+    async def _open_transaction_of(self, station_id: str, station_tx_id: str) -> Transaction | None:
+        """The transaction a 2.0.1 station calls ``station_tx_id``: from the index of the
+        station's open transactions (loaded with one read on its first TransactionEvent
+        since it connected), else from the store (a new or an ended transaction)."""
+        if not self._open_txs.loaded(station_id):
+            open_txs = await self.retrying(
+                lambda: self.store.list_transactions(station_id=station_id, active=True),
+                what="TransactionEvent",
+                station_id=station_id,
+            )
+            self._open_txs.load(station_id, open_txs)
+        tx = self._open_txs.get(station_id, station_tx_id)
+        if tx is not None:
+            return tx
+        return await self.retrying(
+            lambda: self.store.find_transaction(station_id, station_tx_id),
+            what="TransactionEvent",
+            station_id=station_id,
+        )
 
     async def meter_values(
         self,
@@ -288,6 +346,7 @@ class SessionHandling:
             station_id=station_id,
         )
         tx.needs = needs
+        self._open_txs.set_needs(station_id, tx.id, needs)
         self.bus.publish(EVChargingNeedsReceived(station_id, evse_id, tx.id, needs))
         return tx
 
@@ -345,14 +404,12 @@ class SessionHandling:
         transaction_id: int | None,
         samples: Sequence[MeterSample],
     ) -> None:
-        """Store ``samples`` and publish the ones this call stored first.
+        """Store ``samples`` and publish them if this call stored them first.
 
         Publication follows the store, not the message: a resend publishes nothing the first
-        attempt already stored and published, and everything it did not (the first attempt
-        failed, or was cut short). Each write attempt and its publication run together,
-        shielded from the caller's cancellation: a station that disconnects (or a server
-        that stops) while its meter values are being committed cannot leave samples stored
-        but never published, which no resend would repair because they are no longer new.
+        attempt already stored (and published), and what it did not (the first attempt
+        failed before its commit). Each write attempt and its publication run to the end
+        together (:meth:`_uncancellable`).
         """
         if not samples:
             return
@@ -374,8 +431,15 @@ class SessionHandling:
         )
 
     async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` to its end even if the caller is cancelled meanwhile (the caller still
-        sees the cancellation); :meth:`close` waits for such work."""
+        """Run ``work`` (a commit and what it announces) to its end even if the caller is
+        cancelled meanwhile; the caller still sees the cancellation.
+
+        A station that disconnects, or a server that stops, while a write is being committed
+        cancels the handler; without this the commit could land and its events never be
+        published, and a resend would not publish them either (they are no longer new), so
+        telemetry, the planner and the event stream would miss what the store has.
+        :meth:`close` waits for such work.
+        """
         task: asyncio.Task[T] = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
