@@ -80,7 +80,7 @@ class CentralSystem(SessionHandling):
         self._verify_key = secrets.token_bytes(32)
         self._active: dict[tuple[str, int], int | None] = {}
         self._open_txs = OpenTransactions()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         if self._background:
