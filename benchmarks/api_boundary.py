@@ -7,8 +7,8 @@ three bodies the API takes (a grid constraint, site readings with a day's PV for
 15-minute steps, a whole 40-station site), and reports the strict reader's time and its ratio
 to ``json.loads`` (the baseline). The route hands its parse to FastAPI, so what a request pays
 for the rule is the difference. A body that holds a refused number is parsed a second time
-with every number hooked (to name the fields); that path is not timed here. Figures are printed and saved to
-``benchmarks/results/api_boundary.json``.
+with every number hooked (to name the fields); that path is not timed here. Figures are
+printed and saved to ``benchmarks/results/api_boundary.json``.
 
     python benchmarks/api_boundary.py --repeat 7
 """
