@@ -603,6 +603,9 @@ async def run_load(
     procs = max(1, min(procs, target.n))
     cpus = _cpus()
     workers = []
+    connect_cpu0 = await asyncio.to_thread(target.cpu_seconds)
+    rss0 = await asyncio.to_thread(target.rss_bytes)
+    connect_t0 = time.perf_counter()
     for w in range(procs):
         mine, theirs = ctx.Pipe()
         indices = list(range(w, target.n, procs))
@@ -620,6 +623,9 @@ async def run_load(
             _, count, first = await asyncio.to_thread(pipe.recv)
             connected += count
             errors += first
+        connect_s = time.perf_counter() - connect_t0
+        connect_cpu_s = await asyncio.to_thread(target.cpu_seconds) - connect_cpu0
+        rss_connected = await asyncio.to_thread(target.rss_bytes)
         start = time.time() + 0.5
         measure = start + warmup_s
         end = measure + duration_s
@@ -683,6 +689,11 @@ async def run_load(
         "db_cpu_pct": 100 * db_cpu_s / duration_s,
         "loadgen_cpu_pct": 100 * loadgen_cpu / duration_s,
         "load_average_1min": load_average,
+        # Connecting: handshake, BootNotification and (meter16/txevent) the unmeasured
+        # transaction start, for every station; RSS grown per connected station.
+        "connect_s": connect_s,
+        "connect_server_cpu_ms_per_station": 1000 * connect_cpu_s / max(1, connected),
+        "rss_kb_per_station": (rss_connected - rss0) / 1024 / max(1, connected),
         "errors": n_errors + (target.n - connected),
         "first_errors": errors[:5],
     }
@@ -707,7 +718,8 @@ def print_row(row: dict[str, Any]) -> None:
         f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
         f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}%{db} "
         f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, load {row['load_average_1min']:.1f})  "
-        f"errors {row['errors']}",
+        f"errors {row['errors']}  connect {row['connect_server_cpu_ms_per_station']:.2f} "
+        f"cpu-ms/station, {row['rss_kb_per_station']:.0f} KB/station",
         flush=True,
     )
 
@@ -735,6 +747,10 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "p99_ms": statistics.median(r["p99_ms"] for r in members),
                 "db_cpu_pct": statistics.median(r["db_cpu_pct"] for r in members),
                 "rss_mb": statistics.median(r["server_rss_mb"] for r in members),
+                "connect_cpu_ms": statistics.median(
+                    r["connect_server_cpu_ms_per_station"] for r in members
+                ),
+                "rss_kb_per_station": statistics.median(r["rss_kb_per_station"] for r in members),
                 "errors": sum(r["errors"] for r in members),
             }
         )
@@ -753,6 +769,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             s["x_stock_per_cpu_s"] = s["calls_per_server_cpu_s"] / base["calls_per_server_cpu_s"]
             s["x_stock_per_all_cpu_s"] = s["calls_per_all_cpu_s"] / base["calls_per_server_cpu_s"]
             s["stock_p99_ms"] = base["p99_ms"]
+            s["x_stock_connect_cpu"] = s["connect_cpu_ms"] / base["connect_cpu_ms"]
+            s["stock_rss_kb_per_station"] = base["rss_kb_per_station"]
     return out
 
 
@@ -768,7 +786,9 @@ def print_summary(summary: list[dict[str, Any]]) -> None:
             f"  {s['calls_kind']:<11} {s['target']:<16} n={s['stations']:<5} {interval:<9} "
             f"x{s['x_stock_per_cpu_s']:.2f} (x all-cpu {s['x_stock_per_all_cpu_s']:.2f})  "
             f"p99 {s['p99_ms']:.0f} ms vs stock {s['stock_p99_ms']:.0f} ms  "
-            f"rss {s['rss_mb']:.0f} MB  errors {s['errors']}"
+            f"rss {s['rss_mb']:.0f} MB  errors {s['errors']}  connect CPU "
+            f"x{s['x_stock_connect_cpu']:.2f}, {s['rss_kb_per_station']:.0f} vs "
+            f"{s['stock_rss_kb_per_station']:.0f} KB/station"
         )
 
 
