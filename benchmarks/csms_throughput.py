@@ -331,6 +331,20 @@ class Target:
             preexec_fn=(lambda: _pin(server_cpus)) if server_cpus else None,
         )
         await asyncio.to_thread(wait_port, self.port, self.proc)
+        await self.wait_idle()
+
+    async def wait_idle(self, timeout_s: float = 60.0) -> None:
+        """Until the server has finished starting (the OCPP port opens before the API and
+        the planner are up): its CPU use drops below 5 % over half a second. The connect
+        phase measured next is then the stations' cost alone."""
+        deadline = time.monotonic() + timeout_s
+        last = await asyncio.to_thread(self.cpu_seconds)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            now = await asyncio.to_thread(self.cpu_seconds)
+            if now - last < 0.025:
+                return
+            last = now
 
     def _processes(self) -> list[Any]:
         """The server and any process it started (all of them count)."""
