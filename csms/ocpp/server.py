@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import socket
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +35,7 @@ from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
+from csms.supervisor import HealthReport
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
 
@@ -100,6 +103,8 @@ class OcppServer:
         self.message_log = MessageLog(now=central.clock.now)
         self._servers: list[Server] = []
         self.commands: Commands | None = None
+        #: What ``GET /health`` reports (the process's background tasks); None: just "ok".
+        self.health: Callable[[], HealthReport] | None = None
 
     @property
     def port(self) -> int:
@@ -141,12 +146,27 @@ class OcppServer:
         for server in servers:
             await server.wait_closed()
 
+    def _health_response(self) -> Response:
+        """200 ``ok``, or 503 with the JSON report naming the failing tasks."""
+        if self.health is None:
+            return _respond(HTTPStatus.OK, "ok")
+        report = self.health()
+        if report.ok:
+            return _respond(HTTPStatus.OK, "ok")
+        body = json.dumps(report.as_dict()).encode()
+        return Response(
+            HTTPStatus.SERVICE_UNAVAILABLE.value,
+            HTTPStatus.SERVICE_UNAVAILABLE.phrase,
+            Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]),
+            body,
+        )
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/health":
-            return _respond(HTTPStatus.OK, "ok")
+            return self._health_response()
         if path == ADMIN_PATH:
             token = self.settings.admin_token
             if token is None or self.commands is None:
