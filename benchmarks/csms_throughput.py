@@ -280,7 +280,7 @@ class Target:
                 url = "memory://"
                 env["CHARGEGRID_SERVER__UNKNOWN_STATIONS"] = "accept"
             elif self.kind == "sqlite":
-                db = self.workdir / f"bench-{self.n}.db"
+                db = self.workdir / f"bench-{self.n}-{self.port}.db"
                 for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
                     stale.unlink(missing_ok=True)
                 url = f"sqlite+aiosqlite:///{db}"
@@ -313,7 +313,7 @@ class Target:
             # Fresh telemetry files for every run: the embedded store would otherwise grow
             # from run to run (and PostgreSQL runs would write into ./data).
             for name in ("embedded_path", "outbox_path"):
-                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.kind}.sqlite3"
+                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.port}.sqlite3"
                 for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                     stale.unlink(missing_ok=True)
                 env[f"CHARGEGRID_TELEMETRY__{name.upper()}"] = str(path)
@@ -391,6 +391,9 @@ class Target:
                 self.proc.wait()
         if self.pg_db is not None:
             await pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+        # This run's files (named by its port, so concurrent runs never share one).
+        for path in self.workdir.glob(f"*-{self.port}.*"):
+            path.unlink(missing_ok=True)
 
 
 # -- load ---------------------------------------------------------------------------------
