@@ -512,11 +512,14 @@ async def station(
     errors: list[str],
     ready: asyncio.Event,
     connected: list[int],
+    gate: asyncio.Semaphore,
 ) -> None:
     from websockets.asyncio.client import connect
 
     clock = time.perf_counter
     load = Load(kind, i)
+    await gate.acquire()  # at most so many stations connecting at once
+    opening = True
     try:
         async with connect(
             f"{url}BENCH{i:05d}",
@@ -528,6 +531,8 @@ async def station(
         ) as ws:
             await load.setup(ws)
             connected[0] += 1
+            gate.release()
+            opening = False
             await ready.wait()
             start_at, measure_at, end_at = window["start"], window["measure"], window["end"]
             seq = random.randrange(3)
@@ -551,6 +556,9 @@ async def station(
                 next_at += interval_s
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if opening:
+            gate.release()
 
 
 def load_worker(
@@ -567,18 +575,15 @@ def load_worker(
         connected = [0]
         ready = asyncio.Event()
         window: dict[str, float] = {}
-        sem = asyncio.Semaphore(50)
-
-        async def limited(i: int) -> None:
-            async with sem:
-                pass
-            await station(url, kind, i, interval_s, window, latencies, errors, ready, connected)
-
-        tasks = []
-        for n, i in enumerate(indices):
-            tasks.append(asyncio.create_task(limited(i)))
-            if n % 50 == 49:
-                await asyncio.sleep(0.05)
+        # The throughput runs are not a reconnect storm (reconnect_storm.py is): at most 50
+        # stations of this process are between their handshake and their setup's answers.
+        gate = asyncio.Semaphore(50)
+        tasks = [
+            asyncio.create_task(
+                station(url, kind, i, interval_s, window, latencies, errors, ready, connected, gate)
+            )
+            for i in indices
+        ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 180
         while connected[0] + len(errors) < len(indices) and loop.time() < deadline:  # noqa: ASYNC110
