@@ -110,7 +110,9 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
-        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
         #: Every long-running task, restarted after a failure and reported by ``health()``.
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)
