@@ -84,7 +84,7 @@ class CentralSystem(SessionHandling):
         self._admitted: dict[str, tuple[StationRecord | None, float]] = {}
         self._active: dict[tuple[str, int], int | None] = {}
         self._open_txs = OpenTransactions()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         if self._background:
