@@ -148,6 +148,9 @@ class CentralSystem(SessionHandling):
 
     async def connected(self, station_id: str, ocpp_version: str) -> None:
         now = self.clock.now()
+        # A new connection may replace one this node still held (no disconnection seen)
+        # after the station talked to another node: what was known of it may be stale.
+        self._open_txs.forget(station_id)
         await self.retrying(
             lambda: self.store.record_connection(station_id, connected=True, at=now),
             what="connection",
