@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission, Principal
-from csms.api.boundary import BoundaryRoute
+from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import Conflict, ResourceNotFound
 from csms.api.models import (
@@ -218,3 +218,13 @@ async def meter(services: Services, who: Caller, station_id: StationPath) -> lis
         )
         for s in await services.store.latest_samples(station_id)
     ]
+
+
+# A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
+AUDITED_ROUTES.update(
+    {
+        register_station.__name__: "station.register",
+        update_station.__name__: "station.update",
+        remove_station.__name__: "station.remove",
+    }
+)
