@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
@@ -63,10 +63,25 @@ async def _frames(
         unsubscribe()  # type: ignore[operator]
 
 
+#: one event of the stream (OpenAPI 3.1: the schema of an event stream describes each event)
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "one Server-Sent Event: `id`, `event` (the type) and `data` (the event "
+    "as JSON text)",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}}}},
 )
 async def stream_events(
     services: Services,
