@@ -39,6 +39,7 @@ from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
+from csms.security import ConnectionSecurity
 from csms.sites import SiteService, repository_for
 from csms.store import Store, open_store
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
@@ -98,7 +99,12 @@ class Csms:
             retry_initial_s=s.database.retry_initial_s,
             retry_max_s=s.database.retry_max_s,
         )
-        self.server = OcppServer(self.central, s.server, call_timeout_s=s.ocpp.call_timeout_s)
+        self.server = OcppServer(
+            self.central,
+            s.server,
+            call_timeout_s=s.ocpp.call_timeout_s,
+            security=ConnectionSecurity(s.security),
+        )
         self.commands = Commands(
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
@@ -125,7 +131,7 @@ class Csms:
     @property
     def url(self) -> str:
         """The base URL stations append their id to."""
-        return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+        return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
 
     async def start(self) -> None:
         if self._own_store:

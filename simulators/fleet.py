@@ -28,6 +28,7 @@ from simulators.ocpp201 import V201Adapter
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
+from simulators.tls import StationTls
 
 __all__ = [
     "OCPP_MIXES",
@@ -81,8 +82,9 @@ def build_runner(
     rng: random.Random | None = None,
     response_timeout_s: float = 30.0,
     max_boot_rejections: int | None = None,
+    tls: StationTls | None = None,
 ) -> StationRunner:
-    """One station, ready to :meth:`~StationRunner.run`."""
+    """One station, ready to :meth:`~StationRunner.run` (over TLS with ``tls``)."""
     station = Station(spec, now=clock.now(), sessions=sessions or [])
     adapters: dict[str, type[Adapter]] = {
         "1.6": V16Adapter,
@@ -96,6 +98,7 @@ def build_runner(
         url=url,
         clock=clock,
         password=password,
+        tls=tls,
         rng=rng,
         response_timeout_s=response_timeout_s,
         max_boot_rejections=max_boot_rejections,

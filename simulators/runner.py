@@ -40,6 +40,7 @@ from simulators.messages import (
     TransactionStarted,
 )
 from simulators.station import Station
+from simulators.tls import StationTls
 
 __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
@@ -127,6 +128,7 @@ class StationRunner:
         url: str,
         clock: Clock,
         password: str | None = None,
+        tls: StationTls | None = None,
         response_timeout_s: float = 30.0,
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 120.0,
@@ -140,6 +142,8 @@ class StationRunner:
         self.url = f"{url.rstrip('/')}/{station.spec.station_id}"
         self.clock = clock
         self.password = password
+        #: TLS files (profile 2: the CA; profile 3: also the station's certificate)
+        self.tls = tls
         self.response_timeout_s = response_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
@@ -281,6 +285,7 @@ class StationRunner:
                     subprotocols=[Subprotocol(self.adapter.subprotocol)],
                     additional_headers=self._headers(),
                     open_timeout=max(5.0, self.response_timeout_s),
+                    ssl=self.tls.context() if self.tls is not None else None,
                 ) as ws:
                     if ws.subprotocol != self.adapter.subprotocol:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")

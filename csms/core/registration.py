@@ -17,6 +17,8 @@ class Admission:
     allowed: bool
     password_hash: str | None = None
     reason: str = ""
+    #: the security profile the station must connect with (None: the server's minimum)
+    security_profile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,9 @@ def admit(record: StationRecord | None, policy: str) -> Admission:
         if policy == "reject":
             return Admission(False, reason="unknown station")
         return Admission(True)
-    return Admission(True, password_hash=record.password_hash)
+    return Admission(
+        True, password_hash=record.password_hash, security_profile=record.security_profile
+    )
 
 
 def decide_boot(

@@ -89,8 +89,12 @@ class CentralSystem(SessionHandling):
         return len(stale)
 
     # -- connections ----------------------------------------------------------------------
-    async def admission(self, station_id: str, password: str | None) -> Admission:
-        """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
+    async def admission(
+        self, station_id: str, password: str | None, *, certified: bool = False
+    ) -> Admission:
+        """May ``station_id`` open a connection with ``password`` (None = no credentials)?
+        ``certified``: the station proved its identity with a client certificate (security
+        profile 3), which stands in for the password."""
         record = await self.store.get_station(station_id)
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
@@ -101,7 +105,7 @@ class CentralSystem(SessionHandling):
                 "development only)",
                 station_id,
             )
-        if decision.password_hash is None:
+        if decision.password_hash is None or certified:
             return decision
         if password is None:
             return Admission(False, reason="password required")

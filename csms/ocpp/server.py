@@ -32,6 +32,7 @@ from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
+from csms.security import ConnectionSecurity
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
 
@@ -90,10 +91,13 @@ class OcppServer:
         settings: ServerSettings,
         *,
         call_timeout_s: float = 30.0,
+        security: ConnectionSecurity | None = None,
     ) -> None:
         self.central = central
         self.settings = settings
         self.call_timeout_s = call_timeout_s
+        #: TLS, client certificates and security profiles (csms.security)
+        self.security = security or ConnectionSecurity()
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(now=central.clock.now)
@@ -122,13 +126,21 @@ class OcppServer:
             ping_interval=s.ping_interval_s,
             ping_timeout=s.ping_timeout_s,
             compression=None,
+            **self.security.serve_options(),
         )
-        logger.info("OCPP server listening on ws://%s:%d/ocpp/{station_id}", s.host, self.port)
+        self.security.start()
+        logger.info(
+            "OCPP server listening on %s://%s:%d/ocpp/{station_id}",
+            self.security.scheme,
+            s.host,
+            self.port,
+        )
 
     async def stop(self) -> None:
         if self._server is None:
             return
         self._server.close(close_connections=True)
+        await self.security.stop()
         await self._server.wait_closed()
         self._server = None
 
@@ -157,9 +169,18 @@ class OcppServer:
             return _respond(
                 HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.1, ocpp2.0.1 or ocpp1.6"
             )
+        link = self.security.link(connection.transport, station_id)
+        if link.refusal is not None:
+            logger.warning(
+                "station %s: connection refused from %s: %s",
+                station_id,
+                connection.remote_address,
+                link.refusal,
+            )
+            return _respond(HTTPStatus.FORBIDDEN, "certificate does not match the station")
         password = _basic_password(request, station_id)
         try:
-            admission = await self.central.admission(station_id, password)
+            admission = await self.central.admission(station_id, password, certified=link.certified)
         except StoreUnavailable:
             logger.warning("station %s: refused, store unavailable", station_id)
             return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
@@ -175,6 +196,15 @@ class OcppServer:
                 "unauthorized",
                 WWW_Authenticate='Basic realm="ocpp", charset="UTF-8"',
             )
+        refusal = self.security.refusal(link, registered=admission.security_profile)
+        if refusal is not None:
+            logger.warning(
+                "station %s: connection refused from %s: %s",
+                station_id,
+                connection.remote_address,
+                refusal,
+            )
+            return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:

@@ -43,6 +43,9 @@ class StationRecord:
     last_boot_at: datetime | None = None
     last_seen_at: datetime | None = None
     connected: bool = False
+    #: the OCPP security profile (1-3) the station must connect with; None: the server's
+    #: configured minimum
+    security_profile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

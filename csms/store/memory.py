@@ -140,6 +140,7 @@ class MemoryStore:
                 password_hash=record.password_hash,
                 site_id=record.site_id,
                 registration=record.registration,
+                security_profile=record.security_profile,
             )
 
     async def delete_station(self, station_id: str) -> None:

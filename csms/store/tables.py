@@ -95,6 +95,7 @@ stations = sa.Table(
     sa.Column("last_boot_at", UtcDateTime()),
     sa.Column("last_seen_at", UtcDateTime()),
     sa.Column("connected", sa.Boolean(), nullable=False),
+    sa.Column("security_profile", sa.SmallInteger()),
 )
 
 connector_status = sa.Table(
