@@ -194,6 +194,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     from csms.api.routers import (
         activity,
         audit,
+        certificates,
         commands,
         events,
         history,
@@ -236,6 +237,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     app.add_exception_handler(ValidationError, _validation_error)
     routers = (
         stations,
+        certificates,
         id_tokens,
         activity,
         transactions,

@@ -114,6 +114,8 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "limit.sent", event.limit.station_id, event.at, event
         case ev.StationNonCompliant():
             return "station.non_compliant", event.station_id, event.at, event
+        case ev.SecurityEventReceived():
+            return "station.security_event", event.station_id, event.at, event
     return None
 
 

@@ -19,6 +19,8 @@ class Admission:
     reason: str = ""
     #: the security profile the station must connect with (None: the server's minimum)
     security_profile: int | None = None
+    #: a new password being rotated in, accepted beside ``password_hash``
+    pending_password_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,10 @@ def admit(record: StationRecord | None, policy: str) -> Admission:
             return Admission(False, reason="unknown station")
         return Admission(True)
     return Admission(
-        True, password_hash=record.password_hash, security_profile=record.security_profile
+        True,
+        password_hash=record.password_hash,
+        security_profile=record.security_profile,
+        pending_password_hash=record.pending_password_hash,
     )
 
 

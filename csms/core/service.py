@@ -9,14 +9,17 @@ event and returns what the adapter needs for its answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hashlib
 import logging
+import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chargegrid.clock import Clock
 from csms.core.durability import Retrying
-from csms.core.passwords import verify_password
+from csms.core.passwords import hash_password, verify_password
 from csms.core.registration import Admission, BootDecision, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
@@ -30,6 +33,7 @@ from csms.events import (
     EventBus,
     HeartbeatReceived,
     MeterValueUnreadable,
+    SecurityEventReceived,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -37,10 +41,24 @@ from csms.events import (
 )
 from csms.store.base import StationEvent, Store
 
-__all__ = ["CentralSystem", "TransactionAnswer"]
+__all__ = ["CentralSystem", "CertificateRequests", "TransactionAnswer"]
 
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password matches, checked for unknown station ids (made once)."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+class CertificateRequests(Protocol):
+    """Who answers a station's SignCertificate (csms.security.CertificateService)."""
+
+    async def on_sign_certificate(
+        self, station_id: str, csr: str, certificate_type: str | None, version: str
+    ) -> str: ...
 
 
 class CentralSystem(SessionHandling):
@@ -72,6 +90,10 @@ class CentralSystem(SessionHandling):
         self._verified: dict[tuple[str, str], bool] = {}
         self._active: dict[tuple[str, int], int | None] = {}
         self._background: set[asyncio.Task[None]] = set()
+        #: answers SignCertificate; None: every request is Rejected (no CA configured)
+        self.certificate_requests: CertificateRequests | None = None
+        #: SecurityEventNotification types that raise an alert (csms.security settings)
+        self.critical_security_events: frozenset[str] = frozenset()
 
     async def close(self) -> None:
         if self._background:
@@ -98,6 +120,10 @@ class CentralSystem(SessionHandling):
         record = await self.store.get_station(station_id)
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
+            if password is not None and not certified:
+                # The same scrypt work as for a registered station, so that how long the
+                # refusal takes does not tell whether the station id exists.
+                await self._check_password(password, _decoy_hash())
             return decision
         if record is None and self.unknown_stations == "accept":
             logger.warning(
@@ -109,15 +135,75 @@ class CentralSystem(SessionHandling):
             return decision
         if password is None:
             return Admission(False, reason="password required")
+        ok = await self._check_password(password, decision.password_hash)
+        if not ok and decision.pending_password_hash is not None:
+            ok = await self._check_password(password, decision.pending_password_hash)
+            if ok:
+                await self._password_confirmed(station_id)
+        return decision if ok else Admission(False, reason="wrong password")
+
+    async def _password_confirmed(self, station_id: str) -> None:
+        """The station connected with the password being rotated in: it becomes the only
+        one (the old one is no longer accepted)."""
+        record = await self.store.get_station(station_id)
+        if record is None or record.pending_password_hash is None:
+            return
+        await self.retrying(
+            lambda: self.store.put_station(
+                dataclasses.replace(
+                    record,
+                    password_hash=record.pending_password_hash,
+                    pending_password_hash=None,
+                )
+            ),
+            what="password rotation",
+            station_id=station_id,
+        )
+        logger.info(
+            "station %s: connected with its new password; the old one is retired", station_id
+        )
+        await self.record_event(station_id, "PasswordChanged", {"confirmed": "connection"})
+
+    async def _check_password(self, password: str, password_hash: str) -> bool:
         # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
-        key = (decision.password_hash, hashlib.sha256(password.encode()).hexdigest())
+        key = (password_hash, hashlib.sha256(password.encode()).hexdigest())
         ok = self._verified.get(key)
         if ok is None:
-            ok = await asyncio.to_thread(verify_password, password, decision.password_hash)
+            ok = await asyncio.to_thread(verify_password, password, password_hash)
             if len(self._verified) > 10000:
                 self._verified.clear()
             self._verified[key] = ok
-        return decision if ok else Admission(False, reason="wrong password")
+        return ok
+
+    async def sign_certificate(
+        self, station_id: str, csr: str, certificate_type: str | None, version: str
+    ) -> str:
+        """The answer to SignCertificate: Accepted (signing follows) or Rejected."""
+        handler = self.certificate_requests
+        if handler is None:
+            logger.warning(
+                "station %s: SignCertificate rejected: no certificate service", station_id
+            )
+            return "Rejected"
+        return await handler.on_sign_certificate(station_id, csr, certificate_type, version)
+
+    async def security_event(
+        self, station_id: str, type: str, tech_info: str | None, at: datetime
+    ) -> None:
+        """A SecurityEventNotification: stored, then published (critical ones logged at
+        ERROR and flagged, which raises an alert)."""
+        data: dict[str, Any] = {"type": type}
+        if tech_info is not None:
+            data["tech_info"] = tech_info
+        await self.record_event(station_id, "SecurityEventNotification", data, at=at)
+        critical = type in self.critical_security_events
+        if critical:
+            logger.error(
+                "station %s: critical security event %s (%.200s)", station_id, type, tech_info or ""
+            )
+        else:
+            logger.info("station %s: security event %s", station_id, type)
+        self.bus.publish(SecurityEventReceived(station_id, type, tech_info, critical, at))
 
     async def registration(self, station_id: str) -> RegistrationStatus:
         """The registration a connecting station starts with (before any BootNotification)."""

@@ -14,6 +14,8 @@ import base64
 import binascii
 import logging
 from http import HTTPStatus
+from math import ceil
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -103,6 +105,8 @@ class OcppServer:
         self.message_log = MessageLog(now=central.clock.now)
         self._server: Server | None = None
         self.commands: Commands | None = None
+        #: station certificate commands for the admin channel (csms.security)
+        self.certificates: Any = None
 
     @property
     def port(self) -> int:
@@ -178,6 +182,11 @@ class OcppServer:
                 link.refusal,
             )
             return _respond(HTTPStatus.FORBIDDEN, "certificate does not match the station")
+        wait = self.security.auth_retry_after(station_id, connection.remote_address)
+        if wait is not None:
+            return _respond(
+                HTTPStatus.TOO_MANY_REQUESTS, "try again later", Retry_After=str(ceil(wait))
+            )
         password = _basic_password(request, station_id)
         try:
             admission = await self.central.admission(station_id, password, certified=link.certified)
@@ -185,6 +194,7 @@ class OcppServer:
             logger.warning("station %s: refused, store unavailable", station_id)
             return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
         if not admission.allowed:
+            self.security.auth_failed(station_id)
             logger.warning(
                 "station %s: connection refused from %s: %s",
                 station_id,
@@ -205,6 +215,7 @@ class OcppServer:
                 refusal,
             )
             return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
+        self.security.admitted(station_id, link)
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:
@@ -213,7 +224,7 @@ class OcppServer:
             if ws.subprotocol != ADMIN_SUBPROTOCOL or self.commands is None:
                 await ws.close(code=1002, reason="expected subprotocol chargegrid.admin")
                 return
-            await serve_admin(ws, self.commands)
+            await serve_admin(ws, self.commands, self.certificates)
             return
         station_id = station_id_from_path(ws.request.path)
         if station_id is None or ws.subprotocol not in _ADAPTERS:  # pragma: no cover

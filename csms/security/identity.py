@@ -7,7 +7,10 @@ checked the chain, the dates and the revocation list when these rules run.
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["PeerCertificate", "identity_refusal", "peer_certificate"]
@@ -20,6 +23,7 @@ class PeerCertificate:
     common_names: tuple[str, ...]
     organizations: tuple[str, ...]
     serial_number: str
+    not_after: datetime | None = None
 
 
 def peer_certificate(cert: dict[str, Any]) -> PeerCertificate:
@@ -32,7 +36,12 @@ def peer_certificate(cert: dict[str, Any]) -> PeerCertificate:
                 cns.append(str(value))
             elif key == "organizationName":
                 orgs.append(str(value))
-    return PeerCertificate(tuple(cns), tuple(orgs), str(cert.get("serialNumber", "")))
+    not_after = None
+    if "notAfter" in cert:
+        with contextlib.suppress(ValueError):
+            seconds = ssl.cert_time_to_seconds(str(cert["notAfter"]))
+            not_after = datetime.fromtimestamp(seconds, UTC)
+    return PeerCertificate(tuple(cns), tuple(orgs), str(cert.get("serialNumber", "")), not_after)
 
 
 def identity_refusal(

@@ -57,6 +57,7 @@ def station_row(r: StationRecord) -> dict[str, Any]:
         "last_seen_at": r.last_seen_at,
         "connected": r.connected,
         "security_profile": r.security_profile,
+        "pending_password_hash": r.pending_password_hash,
     }
 
 
@@ -75,6 +76,7 @@ def row_to_station(m: RowMapping) -> StationRecord:
         last_seen_at=m["last_seen_at"],
         connected=bool(m["connected"]),
         security_profile=m["security_profile"],
+        pending_password_hash=m["pending_password_hash"],
     )
 
 

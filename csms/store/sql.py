@@ -191,6 +191,7 @@ class SqlStore:
                 "site_id": stmt.excluded.site_id,
                 "registration": stmt.excluded.registration,
                 "security_profile": stmt.excluded.security_profile,
+                "pending_password_hash": stmt.excluded.pending_password_hash,
             },
         )
 

@@ -96,6 +96,7 @@ stations = sa.Table(
     sa.Column("last_seen_at", UtcDateTime()),
     sa.Column("connected", sa.Boolean(), nullable=False),
     sa.Column("security_profile", sa.SmallInteger()),
+    sa.Column("pending_password_hash", sa.Text()),
 )
 
 connector_status = sa.Table(

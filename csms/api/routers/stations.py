@@ -143,7 +143,9 @@ async def update_station(
         who.require(Permission.STATIONS_WRITE, body.site_id)
         record = dataclasses.replace(record, site_id=body.site_id)
     if body.password is not None:
-        record = dataclasses.replace(record, password_hash=hash_password(body.password))
+        record = dataclasses.replace(
+            record, password_hash=hash_password(body.password), pending_password_hash=None
+        )
     if body.registration is not None:
         record = dataclasses.replace(record, registration=RegistrationStatus(body.registration))
     if "security_profile" in changes:

@@ -53,7 +53,7 @@ async def eventually(predicate: Callable[[], Any], *, timeout_s: float = 20.0) -
         await asyncio.sleep(0.02)
 
 
-def make_settings(pki: Pki, **security: Any) -> Settings:
+def make_settings(pki: Pki, server: dict[str, Any] | None = None, **security: Any) -> Settings:
     options: dict[str, Any] = {
         "tls_cert_file": pki.server.cert_file,
         "tls_key_file": pki.server.key_file,
@@ -62,7 +62,7 @@ def make_settings(pki: Pki, **security: Any) -> Settings:
         **security,
     }
     return Settings(
-        server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None},  # type: ignore[arg-type]
+        server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None, **(server or {})},  # type: ignore[arg-type]
         ocpp={"call_timeout_s": 2.0},  # type: ignore[arg-type]
         database={"url": "memory://"},  # type: ignore[arg-type]
         telemetry={"enabled": False},  # type: ignore[arg-type]
@@ -125,7 +125,9 @@ async def store() -> AsyncIterator[MemoryStore]:
 def start_csms(
     pki: Pki, store: MemoryStore
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[Csms]]:
-    def start(**security: Any) -> contextlib.AbstractAsyncContextManager[Csms]:
-        return Csms(make_settings(pki, **security), clock=ManualClock(START), store=store)
+    def start(
+        server: dict[str, Any] | None = None, **security: Any
+    ) -> contextlib.AbstractAsyncContextManager[Csms]:
+        return Csms(make_settings(pki, server, **security), clock=ManualClock(START), store=store)
 
     return start

@@ -34,8 +34,10 @@ async def test_profiles_2_and_3(
 
             async def booted() -> bool:
                 records = [await store.get_station(s) for s in ("CP16", "CP3")]
-                return two.online and three.online and all(
-                    r is not None and r.last_boot_at is not None for r in records
+                return (
+                    two.online
+                    and three.online
+                    and all(r is not None and r.last_boot_at is not None for r in records)
                 )
 
             assert await eventually(booted)
@@ -56,3 +58,34 @@ async def test_station_checks_the_server_certificate(
             assert await eventually(lambda: runner.stats.last_error)
             assert not runner.online
         assert csms.server.connections.get("CP16") is None
+
+
+async def test_fleet_on_tls_with_certificates_dir(
+    pki: Pki, start_csms: Callable[..., Any], store: MemoryStore, tmp_path: Any
+) -> None:
+    from csms.store.base import StationRecord
+    from simulators import Fleet, FleetConfig, generate
+    from tests.integration.security.conftest import PASSWORD_HASH
+
+    for sid in ("SIM-0001", "SIM-0002"):
+        await store.put_station(StationRecord(sid, password_hash=PASSWORD_HASH))
+    # SIM-0002 already holds a certificate: it connects on profile 3
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    issued = pki.issue("SIM-0002")
+    (certs / "SIM-0002.pem").write_bytes(issued.cert_file.read_bytes())
+    (certs / "SIM-0002.key").write_bytes(issued.key_file.read_bytes())
+    async with start_csms() as csms:
+        clock = VirtualClock(start=START, speed=1.0)
+        config = FleetConfig(
+            url=csms.url,
+            stations=2,
+            password=PASSWORD,
+            ca_file=pki.ca.cert_file,
+            certificates_dir=certs,
+        )
+        fleet = Fleet(config, generate("depot", stations=2, seed=1, start=START), clock=clock)
+        assert [r.security_profile for r in fleet.runners] == [2, 3]
+        async with running(*fleet.runners):
+            assert await eventually(lambda: all(r.online for r in fleet.runners))
+            assert csms.server.security.profiles == {"SIM-0001": 2, "SIM-0002": 3}
