@@ -438,20 +438,28 @@ def run_algorithm(sc: Scenario, name: str, algo: Any, evs: list[Ev]) -> dict[str
     return out
 
 
+def bound_periods(evs: list[Ev]) -> int:
+    """Periods the offline bound plans: the day, or to the last departure if later (EVs that
+    stay past midnight charge after it too)."""
+    return max(DAY_PERIODS, max((ev.departure for ev in evs), default=0))
+
+
 def offline_bound(sc: Scenario, evs: list[Ev]) -> dict[str, Any]:
-    """Perfect foresight: every session of the day known, one solve of our model."""
+    """Perfect foresight: every session of the day known, one solve of our model, over every
+    period any of them is plugged in (past midnight too)."""
     network = sc.network()
     stations = sorted({ev.station_id for ev in evs})
-    grid, groups = _grid(0, DAY_PERIODS, DAY_PERIODS)
+    periods = bound_periods(evs)
+    grid, groups = _grid(0, periods, periods)
     evses = tuple(_evse(network, s, 208.0, False) for s in stations)
     sessions = tuple(Session(ev.session_id, ev.station_id, _at(ev.arrival), _at(ev.departure),
                              ev.energy_kwh * 1000.0) for ev in evs)  # fmt: skip
-    extras = _site_extras(sc, 0, DAY_PERIODS, stations, 50e3)
+    extras = _site_extras(sc, 0, periods, stations, 50e3)
     root = LimitNode("site")
     if sc.pv_storage:
         root = LimitNode("site", max_import_w=0.5 * sc.cap_kw * 1000.0)
         extras["pv"] = (PvPlant("pv", "site", tuple(pv_forecast_kw(p) * 1000.0
-                                                    for p in range(DAY_PERIODS))),)  # fmt: skip
+                                                    for p in range(periods))),)  # fmt: skip
         extras["storage"] = (StorageUnit("battery", "site", soc_wh=50e3, **STORAGE),)  # type: ignore[arg-type]
     problem = Problem(grid=grid, nodes=(root,), evses=evses, sessions=sessions,
                       tariff=_tariff(sc, groups, sc.peak_so_far_kw * 1000.0),

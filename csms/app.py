@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
+from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
 from csms.security import ConnectionSecurity
@@ -44,7 +46,8 @@ from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
 from csms.sites import SiteService, repository_for
-from csms.store import Store, open_store
+from csms.store import SqlStore, Store, open_store
+from csms.supervisor import HealthReport, Supervisor
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 
 if TYPE_CHECKING:
@@ -84,8 +87,12 @@ class Csms:
         clock: Clock | None = None,
         store: Store | None = None,
         bus: EventBus | None = None,
+        ocpp_sockets: list[socket.socket] | None = None,
     ) -> None:
+        """``ocpp_sockets``: the OCPP port already bound (:func:`serving` binds every port
+        first); otherwise :meth:`start` binds it before it touches the store."""
         self.settings = settings or Settings()
+        self._ocpp_sockets = ocpp_sockets
         self.clock = clock or WallClock()
         self._own_store = store is None
         self.store: Store = store if store is not None else open_store(self.settings.database.url)
@@ -135,6 +142,10 @@ class Csms:
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
         self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        #: Every long-running task, restarted after a failure and reported by ``health()``.
+        self.supervisor = Supervisor()
+        self.supervisor.probe("store writer", self._writer_problem)
+        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
         self.planner = PlannerService(
             sites=self.sites,
             store=self.store,
@@ -142,7 +153,9 @@ class Csms:
             commands=self.commands,
             clock=self.clock,
             settings=s.planning,
+            supervisor=self.supervisor,
         )
+        self.server.health = self.health
         interval = s.server.gc_freeze_interval_s
         self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
@@ -158,14 +171,43 @@ class Csms:
         """The base URL stations append their id to."""
         return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
 
+    def health(self) -> HealthReport:
+        """Each long-running task's state; ``ok`` is False while one is failing or dead
+        (what ``GET /health`` answers on the OCPP port and the API port)."""
+        return self.supervisor.report()
+
+    def _writer_problem(self) -> str | None:
+        store = self.store
+        if self._started and isinstance(store, SqlStore) and store.writer.dead:
+            return "the group-commit writer task has ended"
+        return None
+
+    def _telemetry_problem(self) -> str | None:
+        t = self.telemetry
+        dead = t.pipeline.dead_threads() if t is not None and t.backend != "disabled" else []
+        return f"threads stopped: {', '.join(dead)}" if dead else None
+
     async def start(self) -> None:
-        if self._own_store:
-            await self.store.open()
+        # The port first: a second server on the same database and port must fail before it
+        # marks the running one's stations disconnected or opens the telemetry outbox.
+        sockets = self._ocpp_sockets
+        if sockets is None:
+            s = self.settings.server
+            sockets = bind_listeners(s.host, s.port, what="OCPP")
+        self._ocpp_sockets = None
+        try:
+            if self._own_store:
+                await self.store.open()
+        except BaseException:
+            close_all(sockets)
+            raise
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.server.start()
+            await self.server.start(sockets)
+            sockets = []
         except BaseException:
+            close_all(sockets)
             await self._stop_telemetry()
             if self._own_store:
                 await self.store.close()
@@ -239,20 +281,60 @@ async def serving(
 ) -> AsyncIterator[Running]:
     """The central system started, and the HTTP API with it when ``api`` and
     ``settings.api.enabled`` (at ``settings.api.host``/``port``, on the same event loop);
-    both stopped on exit, the API first."""
-    async with Csms(settings, clock=clock, store=store) as csms:
+    both stopped on exit, the API first.
+
+    Every port is bound before anything else happens (:mod:`csms.listeners`): when one is
+    taken, :class:`~csms.listeners.PortInUse` is raised and the database, the telemetry
+    outbox and everything else shared with a running server are left untouched."""
+    with_api = api and settings.api.enabled
+    ocpp_sockets = bind_listeners(settings.server.host, settings.server.port, what="OCPP")
+    try:
+        api_sockets = (
+            bind_listeners(settings.api.host, settings.api.port, what="the HTTP API")
+            if with_api
+            else []
+        )
+    except BaseException:
+        close_all(ocpp_sockets)
+        raise
+    try:
+        csms = Csms(settings, clock=clock, store=store, ocpp_sockets=ocpp_sockets)
+    except BaseException:
+        close_all(ocpp_sockets + api_sockets)
+        raise
+    try:
+        await csms.start()
+    except BaseException:
+        close_all(api_sockets)
+        raise
+    try:
         logger.info(
             "chargegrid serving OCPP at %s{station_id} (store %s, unknown stations: %s)",
             csms.url,
             settings.database.url.split("@")[-1],
             settings.server.unknown_stations,
         )
-        if not (api and settings.api.enabled):
+        if not with_api:
             yield Running(csms, None)
             return
         from csms.api import ApiServer, ApiServices
 
-        async with ApiServer(
-            ApiServices(csms), host=settings.api.host, port=settings.api.port
-        ) as server:
+        server = ApiServer(
+            ApiServices(csms),
+            host=settings.api.host,
+            port=settings.api.port,
+            sockets=api_sockets,
+        )
+        try:
+            await server.start()
+        except BaseException:
+            await server.stop()
+            raise
+        api_sockets = []  # the server's now, closed when it stops
+        try:
             yield Running(csms, server)
+        finally:
+            await server.stop()
+    finally:
+        close_all(api_sockets)
+        await csms.stop()

@@ -253,6 +253,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     _add_metrics(app, services)
+    _add_health(app, services)
     mount_dashboard(app)
     return app
 
@@ -286,3 +287,35 @@ def _add_metrics(app: FastAPI, services: ApiServices) -> None:
             raise ResourceNotFound("telemetry is disabled")
         text = telemetry.metrics_text() + services.csms.server.security.metrics_text()
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+_HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["ok", "unhealthy", "tasks", "one_shot_failures"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "unhealthy": {"type": "array", "items": {"type": "string"}},
+        "tasks": {"type": "array", "items": {"type": "object"}},
+        "one_shot_failures": {"type": "integer"},
+    },
+}
+
+
+def _add_health(app: FastAPI, services: ApiServices) -> None:
+    """``GET /health`` (no token, for load balancers and monitors): 200 while every
+    long-running task of the process runs, 503 naming those failing or dead."""
+    content = {"application/json": {"schema": _HEALTH_SCHEMA}}
+
+    @app.get(
+        "/health",
+        tags=["health"],
+        responses={
+            200: {"description": "every background task runs", "content": content},
+            503: {"description": "a background task is failing or dead", "content": content},
+        },
+    )
+    def health() -> JSONResponse:
+        """Each long-running task (planner loops, site watcher, store writer, telemetry
+        threads) with its state, failures and last error; 503 when one is not running."""
+        report = services.csms.health()
+        return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)

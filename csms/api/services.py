@@ -231,6 +231,9 @@ class ApiServices:
             return
         await self.refresh_stations()
         await self.webhooks.start()
+        self._unsubscribe.append(
+            self.csms.supervisor.probe("api: webhook delivery", self.webhooks.problem)
+        )
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
         self.started = True

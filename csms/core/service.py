@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import functools
 import hashlib
+import hmac
 import logging
 import secrets
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from chargegrid.clock import Clock
 from csms.core.durability import Retrying
+from csms.core.open_transactions import OpenTransactions
 from csms.core.passwords import hash_password, verify_password
 from csms.core.registration import Admission, BootDecision, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
@@ -45,6 +47,10 @@ __all__ = ["CentralSystem", "CertificateRequests", "TransactionAnswer"]
 
 
 logger = logging.getLogger(__name__)
+
+#: Verified (stored hash, presented password) outcomes kept per process: a 10,000-station
+#: fleet with one password each, and room for failed guesses without evicting them.
+_VERIFIED_MAX = 50_000
 
 
 @functools.cache
@@ -87,8 +93,10 @@ class CentralSystem(SessionHandling):
         self.retrying = Retrying(initial_s=retry_initial_s, max_s=retry_max_s)
         self.remote_starts: RemoteStarts[asyncio.Future[Transaction]] = RemoteStarts()
         self._last_seen_write: dict[str, float] = {}
-        self._verified: dict[tuple[str, str], bool] = {}
+        self._verified: dict[tuple[str, bytes], bool] = {}
+        self._verify_key = secrets.token_bytes(32)
         self._active: dict[tuple[str, int], int | None] = {}
+        self._open_txs = OpenTransactions()
         self._background: set[asyncio.Task[None]] = set()
         #: answers SignCertificate; None: every request is Rejected (no CA configured)
         self.certificate_requests: CertificateRequests | None = None
@@ -165,13 +173,18 @@ class CentralSystem(SessionHandling):
         await self.record_event(station_id, "PasswordChanged", {"confirmed": "connection"})
 
     async def _check_password(self, password: str, password_hash: str) -> bool:
-        # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
-        key = (password_hash, hashlib.sha256(password.encode()).hexdigest())
+        # scrypt runs once per process and password: the outcome is remembered under a keyed
+        # hash of the presented password (HMAC with a random per-process key, so the cache
+        # holds nothing an offline guess could be checked against), and a reconnect costs a
+        # microsecond instead of scrypt's tens of milliseconds. Changing the stored hash
+        # changes the key, so a new password takes effect at once.
+        presented = hmac.new(self._verify_key, password.encode(), hashlib.sha256).digest()
+        key = (password_hash, presented)
         ok = self._verified.get(key)
         if ok is None:
             ok = await asyncio.to_thread(verify_password, password, password_hash)
-            if len(self._verified) > 10000:
-                self._verified.clear()
+            while len(self._verified) >= _VERIFIED_MAX:  # oldest first
+                del self._verified[next(iter(self._verified))]
             self._verified[key] = ok
         return ok
 
@@ -226,6 +239,7 @@ class CentralSystem(SessionHandling):
         self._last_seen_write.pop(station_id, None)
         for key in [k for k in self._active if k[0] == station_id]:
             del self._active[key]
+        self._open_txs.forget(station_id)
         try:
             await asyncio.wait_for(
                 self.retrying(

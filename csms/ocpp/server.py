@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
+import socket
+from collections.abc import Callable
 from http import HTTPStatus
 from math import ceil
 from typing import Any
@@ -35,6 +38,7 @@ from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
 from csms.security import ConnectionSecurity
+from csms.supervisor import HealthReport
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
 
@@ -103,35 +107,45 @@ class OcppServer:
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(now=central.clock.now)
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self.commands: Commands | None = None
         #: station certificate commands for the admin channel (csms.security)
         self.certificates: Any = None
+        #: What ``GET /health`` reports (the process's background tasks); None: just "ok".
+        self.health: Callable[[], HealthReport] | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
-        sockets = list(self._server.sockets)
+        assert self._servers, "server not started"
+        sockets = list(self._servers[0].sockets)
         port: int = sockets[0].getsockname()[1]
         return port
 
     def link(self, station_id: str) -> OcppConnection | None:
         return self.connections.get(station_id)
 
-    async def start(self) -> None:
+    async def start(self, sockets: list[socket.socket] | None = None) -> None:
+        """Listen at ``settings.host``/``port``, or on ``sockets`` already bound and
+        listening (:func:`csms.listeners.bind_listeners`), which the server then owns."""
         s = self.settings
-        self._server = await serve(
-            self._handler,
-            s.host,
-            s.port,
-            subprotocols=_ALL_SUBPROTOCOLS,  # type: ignore[arg-type]
-            process_request=self._process_request,
-            max_size=s.max_frame_bytes,
-            ping_interval=s.ping_interval_s,
-            ping_timeout=s.ping_timeout_s,
-            compression=None,
+        options: dict[str, object] = {
+            "subprotocols": _ALL_SUBPROTOCOLS,
+            "process_request": self._process_request,
+            "max_size": s.max_frame_bytes,
+            "ping_interval": s.ping_interval_s,
+            "ping_timeout": s.ping_timeout_s,
+            "compression": None,
             **self.security.serve_options(),
-        )
+        }
+        try:
+            if sockets is None:
+                self._servers.append(await serve(self._handler, s.host, s.port, **options))  # type: ignore[arg-type]
+            else:
+                for sock in sockets:
+                    self._servers.append(await serve(self._handler, sock=sock, **options))  # type: ignore[arg-type]
+        except BaseException:
+            await self.stop()
+            raise
         self.security.start()
         logger.info(
             "OCPP server listening on %s://%s:%d/ocpp/{station_id}",
@@ -141,19 +155,34 @@ class OcppServer:
         )
 
     async def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.close(close_connections=True)
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close(close_connections=True)
         await self.security.stop()
-        await self._server.wait_closed()
-        self._server = None
+        for server in servers:
+            await server.wait_closed()
+
+    def _health_response(self) -> Response:
+        """200 ``ok``, or 503 with the JSON report naming the failing tasks."""
+        if self.health is None:
+            return _respond(HTTPStatus.OK, "ok")
+        report = self.health()
+        if report.ok:
+            return _respond(HTTPStatus.OK, "ok")
+        body = json.dumps(report.as_dict()).encode()
+        return Response(
+            HTTPStatus.SERVICE_UNAVAILABLE.value,
+            HTTPStatus.SERVICE_UNAVAILABLE.phrase,
+            Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]),
+            body,
+        )
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/health":
-            return _respond(HTTPStatus.OK, "ok")
+            return self._health_response()
         if path == ADMIN_PATH:
             token = self.settings.admin_token
             if token is None or self.commands is None:

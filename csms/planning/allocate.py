@@ -30,30 +30,74 @@ def _fill(
     weight: dict[str, float],
     budget: dict[str, float],
     members: dict[str, list[str]],
+    *,
+    from_level: bool = False,
 ) -> None:
+    """Progressive filling: every EVSE in ``alloc`` rises at the pace of its weight until it
+    reaches its cap or a node above it its budget. ``from_level``: an EVSE already holding
+    ``alloc`` (its minimum) waits until the common level reaches it, so each ends at
+    max(alloc, weight x level): the weighted max-min share with a floor."""
     active = {i for i in alloc if cap[i] > alloc[i] + 1e-9}
-    for _ in range(len(members) + len(alloc) + 1):
+    level = 0.0
+    for _ in range(len(members) + 2 * len(alloc) + 2):
         if not active:
             return
-        level = float("inf")
+        if from_level:
+            rising = {i for i in active if weight[i] * level >= alloc[i] - 1e-9}
+        else:
+            rising = active
+        step = float("inf")
+        for i in active - rising:  # the next one to join the rise
+            step = min(step, alloc[i] / weight[i] - level)
         for node_id, ids in members.items():
-            rising = [i for i in ids if i in active]
-            if not rising:
+            up = [i for i in ids if i in rising]
+            if not up:
                 continue
             room = budget.get(node_id, float("inf")) - sum(alloc[i] for i in ids)
-            level = min(level, max(0.0, room) / sum(weight[i] for i in rising))
-        for i in active:
-            level = min(level, (cap[i] - alloc[i]) / weight[i])
-        for i in active:
-            alloc[i] += weight[i] * level
-        done = {i for i in active if alloc[i] >= cap[i] - 1e-6}
+            step = min(step, max(0.0, room) / sum(weight[i] for i in up))
+        for i in rising:
+            step = min(step, (cap[i] - alloc[i]) / weight[i])
+        if step == float("inf"):
+            return
+        level += step
+        for i in rising:
+            alloc[i] += weight[i] * step
+        done = {i for i in rising if alloc[i] >= cap[i] - 1e-6}
         for node_id, ids in members.items():
             room = budget.get(node_id, float("inf")) - sum(alloc[i] for i in ids)
             if room <= 1e-6:
                 done.update(i for i in ids if i in active)
-        if not done:
+        if not done and not (active - rising):
             return
         active -= done
+
+
+def _admit(
+    candidates: list[str],
+    alloc: dict[str, float],
+    floor: dict[str, float],
+    reserve: dict[str, float],
+    budget: dict[str, float],
+    nodes_of: dict[str, list[str]],
+    members: dict[str, list[str]],
+) -> list[str]:
+    """Give each of ``candidates`` (most urgent first) its minimum ``floor`` where that
+    still fits under every node above it, after what the EVSEs already admitted hold and
+    ``reserve`` (what each admitted one needs, at least its floor); the others wait (0)."""
+    used = {node_id: sum(alloc[i] for i in ids) for node_id, ids in members.items()}
+    admitted = []
+    for i in candidates:
+        nodes = nodes_of.get(i, [])
+        if all(
+            used[n] + floor[i] <= budget.get(n, float("inf")) + 1e-6 for n in nodes if n in used
+        ):
+            alloc[i] = floor[i]
+            extra = max(reserve[i], floor[i])
+            for n in nodes:
+                if n in used:
+                    used[n] += extra
+            admitted.append(i)
+    return admitted
 
 
 def _line(s: Session, evse_max_w: float) -> tuple[float, float, float] | None:
@@ -133,6 +177,9 @@ def fair_steps(
     held: dict[str, float] | None = None,
     pv_w: dict[str, tuple[float, ...]] | None = None,
     finish_margin_s: float = 0.0,
+    min_w: dict[str, float] | None = None,
+    charging: set[str] | None = None,
+    hysteresis_s: float = 0.0,
 ) -> dict[str, list[float]]:
     """EVSE id -> power (W) for each of the plan's first ``steps`` steps, each step shared
     like the first: the plan's node power at that step, by urgency after what the earlier
@@ -140,7 +187,14 @@ def fair_steps(
     take one period per schedule) with that value; later steps share what they leave.
     ``pv_w``: node id -> PV power under it per step, which the EVs under it may take on top
     of the node's net import. ``finish_margin_s``: the urgency paces each EV to finish this
-    long before its departure (the plan and the meters lag a little)."""
+    long before its departure (the plan and the meters lag a little).
+
+    Every EVSE gets 0 or at least its minimum power (``min_w``, EVSE id -> W; default the
+    problem's ``min_current_a``): where the budget does not reach every EVSE's minimum, the
+    EVs with the least laxity charge and the others wait, and as the waiting ones lose
+    laxity they take their turn. ``charging``: the EVSEs charging now, which keep their
+    place unless one waiting has ``hysteresis_s`` less laxity (no flapping at every
+    re-plan)."""
     grid = plan.grid
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
@@ -157,6 +211,15 @@ def fair_steps(
         takes[evse_id] = (
             evse.max_power_w if s.max_power_w is None else min(evse.max_power_w, s.max_power_w)
         )
+    charging = charging or set()
+    minimum_w = {
+        e.evse_id: e.power_w(e.min_current_a) for e in problem.evses if e.evse_id in sessions
+    }
+    minimum_w.update(min_w or {})
+    nodes_of: dict[str, list[str]] = {}
+    for node_id, ids in members.items():
+        for i in ids:
+            nodes_of.setdefault(i, []).append(node_id)
     phase_limited = {n.node_id for n in problem.nodes if n.max_phase_current_a is not None}
     delivered = {evse_id: 0.0 for evse_id in evses}  # by the earlier steps (Wh)
     out: dict[str, list[float]] = {evse_id: [] for evse_id in evses}
@@ -165,6 +228,8 @@ def fair_steps(
         cap: dict[str, float] = {}
         accepts: dict[str, float] = {}
         weight: dict[str, float] = {}
+        floor: dict[str, float] = {}
+        laxity: dict[str, float] = {}
         fixed: dict[str, float] = {}
         for evse_id, evse in evses.items():
             s = sessions[evse_id]
@@ -187,6 +252,11 @@ def fair_steps(
             hours = max(left_s / 3600.0, 0.25)
             pace = pace_w(s, evse.max_power_w, takes[evse_id], energy, remaining, hours)
             weight[evse_id] = max(pace, 100.0)
+            floor[evse_id] = minimum_w.get(evse_id, 0.0)
+            # hours to spare: time left less the time its need takes at what it takes
+            laxity[evse_id] = (
+                left_s / 3600.0 - remaining / max(accepts[evse_id], 1e-9) if remaining > 0 else 1e9
+            )
         pv = {node_id: values[k] for node_id, values in pv_w.items()}
         first = {
             node_id: max(0.0, n.power_w[k] + pv.get(node_id, 0.0))
@@ -207,9 +277,45 @@ def fair_steps(
                 first[node_id] = first.get(node_id, float("inf")) - taken
                 peak[node_id] = peak.get(node_id, float("inf")) - taken
         rising = {node_id: [i for i in ids if i in cap] for node_id, ids in members.items()}
+        # Who charges: an EVSE gets 0 or at least its minimum. The most urgent (least
+        # laxity; one charging already keeps its place for ``hysteresis_s`` more of it) get
+        # their minimum first while it fits after what the more urgent ones claim.
+        was = charging if k == 0 else {i for i in evses if out[i] and out[i][-1] > 0}
+        order = sorted(
+            (i for i in cap if cap[i] > 0),
+            key=lambda i: (laxity[i] - (hysteresis_s / 3600.0 if i in was else 0.0), i),
+        )
+        # Each EV's claim is its share as if every EV could charge at any current; the EVs
+        # whose share is below their minimum are lifted to it or wait.
         alloc = {evse_id: 0.0 for evse_id in cap}
         _fill(alloc, cap, weight, first, rising)
-        _fill(alloc, {i: cap[i] and accepts[i] for i in cap}, {i: 1.0 for i in alloc}, peak, rising)
+        reserve = dict(alloc)
+        alloc = {evse_id: 0.0 for evse_id in cap}
+        admitted = set(_admit(order, alloc, floor, reserve, first, nodes_of, rising))
+        zero = {i: 0.0 for i in cap}
+        for _ in range(len(order) + 1):
+            _fill(
+                alloc,
+                {i: cap[i] if i in admitted else 0.0 for i in cap},
+                weight,
+                first,
+                rising,
+                from_level=True,
+            )
+            more = _admit(
+                [i for i in order if i not in admitted], alloc, floor, zero, first, nodes_of, rising
+            )
+            if not more:
+                break
+            admitted.update(more)
+        # The second round (up to the plan's peak) may let waiting EVs in where it can.
+        admitted.update(
+            _admit(
+                [i for i in order if i not in admitted], alloc, floor, zero, peak, nodes_of, rising
+            )
+        )
+        top = {i: accepts[i] if i in admitted and cap[i] > 0 else 0.0 for i in cap}
+        _fill(alloc, top, {i: 1.0 for i in alloc}, peak, rising)
         for evse_id in evses:
             value = fixed[evse_id] if evse_id in fixed else alloc[evse_id]
             out[evse_id].append(value)

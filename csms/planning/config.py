@@ -54,6 +54,13 @@ class PlanningSettings(BaseModel):
         description="share power so that each EV would finish this long before its "
         "departure (re-plans and meter values lag a little)",
     )
+    rotation_hysteresis_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="where the limits do not reach every EV's minimum current, the EVs with "
+        "the least laxity charge and the others wait (0 A); an EV charging keeps its turn "
+        "until one waiting has this much less laxity",
+    )
     readings_max_age_s: float = Field(
         default=300.0,
         gt=0,

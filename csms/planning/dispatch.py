@@ -22,6 +22,8 @@ __all__ = [
     "executable_w",
     "fallback_w",
     "make_limit",
+    "min_current_a",
+    "min_power_w",
     "single_period",
     "window_end",
 ]
@@ -58,16 +60,37 @@ def _unit(quirks: StationQuirks | None) -> ChargingRateUnit:
     return ChargingRateUnit.AMPERE
 
 
-def executable_w(ev: EvseState, limit_w: float, quirks: StationQuirks | None) -> float:
-    """The power the station will actually allow for ``limit_w``: amps rounded down to 0.1 A,
-    and zero below the model's minimum current."""
+def min_current_a(ev: EvseState, quirks: StationQuirks | None) -> float:
+    """The smallest current the EVSE charges at: its own, raised by its model's, never above
+    its maximum (IEC 61851 EVs do not charge below 6 A; some stop for good)."""
+    min_a = ev.evse.min_current_a
+    if quirks is not None and quirks.min_current_a is not None:
+        min_a = max(min_a, quirks.min_current_a)
+    return min(min_a, ev.evse.max_current_a)
+
+
+def min_power_w(ev: EvseState, quirks: StationQuirks | None) -> float:
+    """The smallest non-zero limit the station may be sent, in W (as :func:`executable_w`
+    keeps it: 0.1 A steps, whole watts)."""
     phases = ev.evse.n_phases
     volts = ev.evse.voltage_v
+    amps = math.ceil(min_current_a(ev, quirks) * 10 - 1e-9) / 10
     if _unit(quirks) is ChargingRateUnit.WATT:
-        return float(math.floor(max(0.0, limit_w)))
+        return float(math.ceil(amps * volts * phases - 1e-9))
+    return amps * volts * phases
+
+
+def executable_w(ev: EvseState, limit_w: float, quirks: StationQuirks | None) -> float:
+    """The power the station will actually allow for ``limit_w``: amps rounded down to 0.1 A
+    (whole watts for stations limited in W), and zero below the EVSE's minimum current."""
+    phases = ev.evse.n_phases
+    volts = ev.evse.voltage_v
+    floor_w = min_power_w(ev, quirks)
+    if _unit(quirks) is ChargingRateUnit.WATT:
+        watts = float(math.floor(max(0.0, limit_w) + 1e-9))
+        return watts if watts >= floor_w else 0.0
     amps = math.floor(max(0.0, limit_w) / (volts * phases) * 10 + 1e-9) / 10
-    min_a = quirks.min_current_a if quirks is not None else None
-    if min_a is not None and 0 < amps < min_a:
+    if amps * volts * phases < floor_w - 1e-9:
         amps = 0.0
     return amps * volts * phases
 
@@ -236,7 +259,10 @@ def choose(
                 total = sum(value(ev, at, new=wanted[ev.key] or ev.key in forced) for ev in under)
             if total > limit + 1e-6 and at > now:
                 sending = {ev.key for ev in under if wanted[ev.key] or ev.key in forced}
-                _lower(under, sending, targets, periods, at, total - limit, value)
+                floors = {
+                    ev.key: min_power_w(ev, state.stations[ev.station.id].quirks) for ev in under
+                }
+                _lower(under, sending, targets, periods, at, total - limit, value, floors)
     out: list[Dispatch] = []
     for ev in controlled:
         if not (wanted[ev.key] or ev.key in forced):
@@ -263,9 +289,11 @@ def _lower(
     at: datetime,
     excess_w: float,
     value: Callable[..., float],
+    floors: dict[str, float],
 ) -> None:
     """Take ``excess_w`` off what the schedules being sent under a node allow at ``at``, in
-    proportion, down to zero: first the schedules of several periods (a period from ``at``
+    proportion, down to zero (a value that would fall below the EVSE's minimum goes to zero):
+    first the schedules of several periods (a period from ``at``
     on), then, if that is not enough, the one value of stations that take one period
     (lowered from now on: still safe)."""
     for multi in (True, False):
@@ -280,6 +308,8 @@ def _lower(
         factor = max(0.0, 1.0 - excess_w / total)
         for key, current in movable.items():
             lowered = float(math.floor(current * factor))
+            if lowered < floors.get(key, 0.0):  # below its minimum: it waits
+                lowered = 0.0
             excess_w -= current - lowered
             if multi:
                 steps = [(start, w) for start, w in periods[key] if start != at]

@@ -27,6 +27,7 @@ from csms.planning.dispatch import (
     executable_w,
     fallback_w,
     make_limit,
+    min_power_w,
     single_period,
     window_end,
 )
@@ -38,11 +39,24 @@ from csms.planning.view import EvseView, PlanView
 if TYPE_CHECKING:
     from csms.planning.service import PlannerService
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
+from csms.store.transient import is_transient
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
 __all__ = ["SitePlanner"]
 
 logger = logging.getLogger(__name__)
+
+
+def _charging(ev: EvseState, at: datetime) -> bool:
+    """Whether the EVSE's TxProfile for its running transaction lets it charge at ``at``."""
+    sent, tx = ev.sent, ev.tx
+    return (
+        sent is not None
+        and tx is not None
+        and sent.transaction_id == tx.id
+        and sent.state in ("accepted", "pending")
+        and sent.value_at(at) > 0
+    )
 
 
 class SitePlanner:
@@ -71,6 +85,8 @@ class SitePlanner:
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
         #: The longest a re-plan took lately, in clock seconds (solve and sends).
         self.replan_clock_s = 0.0
+        #: Re-plans failed in a row (the next one comes sooner while this is not 0).
+        self.failures = 0
 
     @property
     def renew_margin_s(self) -> float:
@@ -88,7 +104,9 @@ class SitePlanner:
         self.wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"planner:{self.site_id}")
+        self._task = self.service.supervisor.run(
+            f"planner: site {self.site_id}", self._run, task_name=f"planner:{self.site_id}"
+        )
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._sends) if t is not None]
@@ -109,6 +127,8 @@ class SitePlanner:
                     1.0 if self._renewal_due(boundary) else renew_in + settings.profile_validity_s
                 )
             wait_s = min(settings.replan_interval_s, renew_in)
+            if self.failures:  # the last re-plan failed (the database was down?): again soon
+                wait_s = min(wait_s, 2.0 ** min(self.failures - 1, 8))
             sleeper = asyncio.ensure_future(clock.sleep(wait_s))
             waiter = asyncio.ensure_future(self.wake.wait())
             try:
@@ -127,8 +147,21 @@ class SitePlanner:
                 await self.replan(reasons)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("site %s: re-plan failed", self.site_id)
+            except Exception as exc:
+                self.failures += 1
+                self.reasons.extend(r for r in reasons if r not in self.reasons)
+                if isinstance(exc, CsmsError) or is_transient(exc):
+                    logger.warning(
+                        "site %s: re-plan failed (%d in a row; the stations keep their "
+                        "last limits): %s",
+                        self.site_id,
+                        self.failures,
+                        exc,
+                    )
+                else:
+                    logger.exception("site %s: re-plan failed", self.site_id)
+            else:
+                self.failures = 0
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
@@ -218,6 +251,12 @@ class SitePlanner:
             held=held,
             pv_w=built.pv_w,
             finish_margin_s=svc.settings.finish_margin_s,
+            min_w={
+                ev.key: min_power_w(ev, self.state.stations[ev.station.id].quirks)
+                for ev in built.controlled
+            },
+            charging={ev.key for ev in built.controlled if _charging(ev, sent_at)},
+            hysteresis_s=svc.settings.rotation_hysteresis_s,
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {
@@ -405,7 +444,9 @@ class SitePlanner:
             if online and not st.online:
                 st.online = st.seen = True
                 if not st.defaults_sent:
-                    self.service.spawn(self.send_defaults(station_id))
+                    self.service.spawn(
+                        self.send_defaults(station_id), what=f"planner: defaults to {station_id}"
+                    )
             elif not online and st.online:
                 st.online, st.defaults_sent = False, False
 

@@ -28,8 +28,13 @@ def _site() -> Site:
             SiteNode(id="feeder", parent="grid", max_import_w=12_000.0),
         ),
         stations=(
-            SiteStation(id="A", node="feeder", model="multi", evses=(SiteEvse(id=1),)),
-            SiteStation(id="B", node="feeder", model="single", evses=(SiteEvse(id=1),)),
+            # continuous currents (minimums: test_minimum_current)
+            SiteStation(
+                id="A", node="feeder", model="multi", evses=(SiteEvse(id=1, min_current_a=0.0),)
+            ),
+            SiteStation(
+                id="B", node="feeder", model="single", evses=(SiteEvse(id=1, min_current_a=0.0),)
+            ),
         ),
         quirks=(
             StationQuirks(model="multi", unit="W"),

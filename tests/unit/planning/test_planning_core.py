@@ -229,7 +229,8 @@ def test_quirks_limits_and_windows() -> None:
     quirks = state.stations["A"].quirks
     assert executable_w(ev, 10_000.0, quirks) == 14.4 * 230 * 3  # 0.1 A steps, rounded down
     assert executable_w(ev, 4000.0, quirks) == 0.0  # 5.7 A is below the model's 7 A
-    assert executable_w(ev, 4000.5, StationQuirks(model="w", unit="W")) == 4000.0
+    assert executable_w(ev, 5000.5, StationQuirks(model="w", unit="W")) == 5000.0
+    assert executable_w(ev, 4139.0, StationQuirks(model="w", unit="W")) == 0.0  # below 6 A
     limit = make_limit(
         ev,
         10_000.0,

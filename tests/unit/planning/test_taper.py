@@ -26,7 +26,14 @@ def _site(cap_w: float = 100_000.0, *fleets: FleetDefaults) -> Site:
     return Site(
         id="s",
         nodes=(SiteNode(id="grid", max_import_w=cap_w),),
-        stations=(SiteStation(id="A", node="grid", evses=(SiteEvse(id=1), SiteEvse(id=2))),),
+        # continuous currents (minimums: test_minimum_current)
+        stations=(
+            SiteStation(
+                id="A",
+                node="grid",
+                evses=(SiteEvse(id=1, min_current_a=0.0), SiteEvse(id=2, min_current_a=0.0)),
+            ),
+        ),
         defaults=SessionDefaults(energy_wh=10_000.0, dwell_s=8 * 3600.0),
         fleets=fleets,
     )
