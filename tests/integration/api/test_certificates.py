@@ -66,3 +66,38 @@ async def test_trust_store_through_the_api(api: Api, tmp_path: Path, version: st
     async with api.client("admin") as a:
         assert (await a.post(f"{base}/renew")).status_code == 409  # offline now
         assert (await a.get(f"{P}/stations/NOPE/certificates")).status_code == 404
+
+
+async def test_password_rotation_through_the_api(api: Api, tmp_path: Path) -> None:
+    from csms.core.passwords import hash_password
+    from csms.store.base import StationRecord
+
+    await api.csms.store.put_station(
+        StationRecord("CP2", site_id="depot", password_hash=hash_password("old-password-0123"))
+    )
+    runner = station_runner(
+        api.csms.url,
+        VirtualClock(start=START),
+        version="2.0.1",
+        station_id="CP2",
+        password="old-password-0123",
+    )
+    runner.reconnect_min_s = 0.05
+    base = f"{P}/stations/CP2"
+    async with running(runner), api.client("admin") as a, api.client("fleet_manager") as f:
+        assert await eventually(lambda: runner.online)
+        assert (await f.post(f"{base}/password/rotate")).status_code == 403
+        r = await a.post(f"{base}/password/rotate")
+        assert r.status_code == 200 and r.json()["accepted"] is True
+        assert await eventually(lambda: runner.stats.connects >= 2 and runner.online)
+        new = runner.password
+        assert new is not None and new != "old-password-0123"
+        assert new not in r.text
+        audit = (await a.get(f"{P}/audit", params={"action": "station.password_rotate"})).json()
+        assert [e["result"] for e in audit] == ["Accepted"]
+        assert new not in str(audit)
+        # a downgrade is refused before anything is sent; a bad body is a 422
+        r = await a.post(f"{base}/security-profile", json={"profile": 1})
+        assert r.status_code == 422
+        r = await a.post(f"{base}/security-profile", json={"profile": 2, "csms_url": "ws://x"})
+        assert r.status_code == 422
