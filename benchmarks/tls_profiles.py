@@ -9,8 +9,10 @@ the transport) and the load generator in this one:
   for ``--duration-s``; the stations' passwords are verified once each before (the central
   system remembers verified pairs), so the figure is the transport's.
 * **added latency per call**: ``--stations`` stations connected, each sending Heartbeat
-  after Heartbeat for ``--duration-s``; median and 99th percentile round trip, and the
-  difference to plain ``ws://`` (the added latency).
+  after Heartbeat for ``--duration-s``; median and 99th percentile round trip, the
+  difference to plain ``ws://`` (the added latency), and the server's CPU per call (the
+  load generator shares the machine: with several stations in a closed loop the round trip
+  also holds its own TLS work; ``--stations 1`` isolates the wire latency).
 * **profile 3 held**: ``--hold`` stations connected with their own certificates for
   ``--hold-s`` seconds with a heartbeat every ``--hold-heartbeat-s``; how many stayed, the
   calls answered, and the server's memory.
@@ -391,8 +393,12 @@ async def run(args: argparse.Namespace) -> int:
                 row["server_cpu_ms_per_handshake"] = (
                     (cpu_s(proc.pid) - cpu0) * 1000 / max(row["handshakes"], 1)
                 )
+                cpu0 = cpu_s(proc.pid)
                 row.update(
                     await call_latency(client, stations=args.stations, duration_s=args.duration_s)
+                )
+                row["server_cpu_us_per_call"] = (
+                    (cpu_s(proc.pid) - cpu0) * 1e6 / max(row["calls"], 1)
                 )
                 if mode == "mtls" and args.hold:
                     row["hold"] = await hold(
@@ -409,7 +415,8 @@ async def run(args: argparse.Namespace) -> int:
     base = next((r for r in rows if r["mode"] == "ws"), None)
     print(
         f"\n{'mode':<6} {'handshakes/s':>13} {'ratio':>6} {'hs median ms':>13} "
-        f"{'srv CPU ms/hs':>14} {'call median ms':>15} {'added ms':>9} {'p99 ms':>8}"
+        f"{'srv CPU ms/hs':>14} {'calls/s':>8} {'call median ms':>15} {'added ms':>9} "
+        f"{'p99 ms':>8} {'srv CPU us/call':>16}"
     )
     for r in rows:
         ratio = r["handshakes_per_s"] / base["handshakes_per_s"] if base else float("nan")
@@ -419,7 +426,8 @@ async def run(args: argparse.Namespace) -> int:
         print(
             f"{r['mode']:<6} {r['handshakes_per_s']:>13.0f} {ratio:>6.2f} "
             f"{r['handshake_median_ms']:>13.2f} {r['server_cpu_ms_per_handshake']:>14.2f} "
-            f"{r['latency_median_ms']:>15.3f} {added:>9.3f} {r['latency_p99_ms']:>8.2f}"
+            f"{r['calls_per_s']:>8.0f} {r['latency_median_ms']:>15.3f} {added:>9.3f} "
+            f"{r['latency_p99_ms']:>8.2f} {r['server_cpu_us_per_call']:>16.0f}"
         )
     for r in rows:
         if "hold" in r:
