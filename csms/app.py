@@ -141,7 +141,9 @@ class Csms:
         self.certificates.credentials = self.credentials
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
-        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
         #: Every long-running task, restarted after a failure and reported by ``health()``.
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)

@@ -30,6 +30,7 @@ from csms.config import ServerSettings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.exceptions import StoreUnavailable
+from csms.ids import is_station_id
 from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
 from csms.ocpp.base import OcppConnection
 from csms.ocpp.message_log import LoggedConnection, MessageLog
@@ -60,11 +61,7 @@ def station_id_from_path(path: str) -> str | None:
     if not route.startswith(_PREFIX):
         return None
     station_id = unquote(route[len(_PREFIX) :])
-    if not station_id or len(station_id) > 48 or "/" in station_id:
-        return None
-    if not station_id.isprintable():
-        return None
-    return station_id
+    return station_id if is_station_id(station_id) else None
 
 
 def _basic_password(request: Request, station_id: str) -> str | None:

@@ -296,7 +296,15 @@ class PlannerService:
                     )
                 )
         for reason in reasons:
-            urgent = reason in ("station offline", "non-compliant", "arrival")
+            # A departure or a station coming online changes which EVSEs are idle: their
+            # defaults must fit what the sessions leave at once (decision 0613).
+            urgent = reason in (
+                "station offline",
+                "station online",
+                "non-compliant",
+                "arrival",
+                "departure",
+            )
             planner.trigger(reason, urgent=urgent)
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
