@@ -48,6 +48,7 @@ EVENT_TYPES = frozenset(
         "station.booted",
         "station.status",
         "station.non_compliant",
+        "station.security_event",
         "transaction.started",
         "transaction.updated",
         "transaction.ended",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ApiError, Conflict, InvalidField
 from csms.api.models import ErrorOut
@@ -17,7 +18,7 @@ from csms.exceptions import CommandError, StationOffline
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["certificates"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["certificates"], responses=AUTH_ERRORS)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such station"},
