@@ -41,7 +41,7 @@ from csms.events import (
     StationDisconnected,
     StatusChanged,
 )
-from csms.store.base import StationEvent, Store
+from csms.store.base import StationEvent, StationRecord, Store
 
 __all__ = ["CentralSystem", "CertificateRequests", "TransactionAnswer"]
 
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 #: Verified (stored hash, presented password) outcomes kept per process: a 10,000-station
 #: fleet with one password each, and room for failed guesses without evicting them.
 _VERIFIED_MAX = 50_000
+#: How long a record read at admission stands for the connection's registration and boot.
+_ADMITTED_FRESH_S = 10.0
 
 
 @functools.cache
@@ -95,9 +97,11 @@ class CentralSystem(SessionHandling):
         self._last_seen_write: dict[str, float] = {}
         self._verified: dict[tuple[str, bytes], bool] = {}
         self._verify_key = secrets.token_bytes(32)
+        #: Records read by ``admission``, reused by the connection's registration and boot.
+        self._admitted: dict[str, tuple[StationRecord | None, float]] = {}
         self._active: dict[tuple[str, int], int | None] = {}
         self._open_txs = OpenTransactions()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         #: answers SignCertificate; None: every request is Rejected (no CA configured)
         self.certificate_requests: CertificateRequests | None = None
         #: SecurityEventNotification types that raise an alert (csms.security settings)
@@ -126,12 +130,14 @@ class CentralSystem(SessionHandling):
         ``certified``: the station proved its identity with a client certificate (security
         profile 3), which stands in for the password."""
         record = await self.store.get_station(station_id)
+        self._admitted[station_id] = (record, self.clock.monotonic())
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
             if password is not None and not certified:
                 # The same scrypt work as for a registered station, so that how long the
                 # refusal takes does not tell whether the station id exists.
                 await self._check_password(password, _decoy_hash())
+            self._admitted.pop(station_id, None)
             return decision
         if record is None and self.unknown_stations == "accept":
             logger.warning(
@@ -142,13 +148,18 @@ class CentralSystem(SessionHandling):
         if decision.password_hash is None or certified:
             return decision
         if password is None:
+            self._admitted.pop(station_id, None)
             return Admission(False, reason="password required")
         ok = await self._check_password(password, decision.password_hash)
         if not ok and decision.pending_password_hash is not None:
             ok = await self._check_password(password, decision.pending_password_hash)
             if ok:
                 await self._password_confirmed(station_id)
-        return decision if ok else Admission(False, reason="wrong password")
+                self._admitted.pop(station_id, None)  # the record changed: read it again
+        if not ok:
+            self._admitted.pop(station_id, None)
+            return Admission(False, reason="wrong password")
+        return decision
 
     async def _password_confirmed(self, station_id: str) -> None:
         """The station connected with the password being rotated in: it becomes the only
@@ -220,7 +231,7 @@ class CentralSystem(SessionHandling):
 
     async def registration(self, station_id: str) -> RegistrationStatus:
         """The registration a connecting station starts with (before any BootNotification)."""
-        record = await self.store.get_station(station_id)
+        record = await self._station_record(station_id, keep=True)
         return decide_boot(
             record, self.unknown_stations, heartbeat_interval_s=1, pending_interval_s=1
         ).status
@@ -240,6 +251,7 @@ class CentralSystem(SessionHandling):
         for key in [k for k in self._active if k[0] == station_id]:
             del self._active[key]
         self._open_txs.forget(station_id)
+        self._admitted.pop(station_id, None)
         try:
             await asyncio.wait_for(
                 self.retrying(
@@ -256,7 +268,7 @@ class CentralSystem(SessionHandling):
     # -- registration and liveness --------------------------------------------------------
     async def boot(self, station_id: str, info: BootInfo) -> BootDecision:
         record = await self.retrying(
-            lambda: self.store.get_station(station_id), what="boot", station_id=station_id
+            lambda: self._station_record(station_id), what="boot", station_id=station_id
         )
         decision = decide_boot(
             record,
@@ -285,6 +297,15 @@ class CentralSystem(SessionHandling):
         )
         self.bus.publish(StationBooted(station_id, info, decision.status, now))
         return decision
+
+    async def _station_record(self, station_id: str, *, keep: bool = False) -> StationRecord | None:
+        """The station's record: the one its admission read moments ago (a connection's
+        handshake, registration and first BootNotification read it once), else the store's.
+        ``keep`` leaves it for the boot that follows."""
+        admitted = self._admitted.get(station_id) if keep else self._admitted.pop(station_id, None)
+        if admitted is not None and self.clock.monotonic() - admitted[1] <= _ADMITTED_FRESH_S:
+            return admitted[0]
+        return await self.store.get_station(station_id)
 
     async def heartbeat(self, station_id: str) -> datetime:
         now = self.clock.now()

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import logging
+import random
 import socket
 from collections.abc import Callable
 from http import HTTPStatus
@@ -101,6 +102,9 @@ class OcppServer:
         self.call_timeout_s = call_timeout_s
         #: TLS, client certificates and security profiles (csms.security)
         self.security = security or ConnectionSecurity()
+        #: Station handshakes being admitted now, and those answered 503 for being too many.
+        self.pending_handshakes = 0
+        self.refused_busy = 0
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(now=central.clock.now)
@@ -214,11 +218,16 @@ class OcppServer:
                 HTTPStatus.TOO_MANY_REQUESTS, "try again later", Retry_After=str(ceil(wait))
             )
         password = _basic_password(request, station_id)
+        busy = self._admit_or_busy()
+        if busy is not None:
+            return busy
         try:
             admission = await self.central.admission(station_id, password, certified=link.certified)
         except StoreUnavailable:
             logger.warning("station %s: refused, store unavailable", station_id)
             return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
+        finally:
+            self.pending_handshakes -= 1
         if not admission.allowed:
             self.security.auth_failed(station_id)
             logger.warning(
@@ -242,6 +251,23 @@ class OcppServer:
             )
             return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
         self.security.admitted(station_id, link)
+        return None
+
+    def _admit_or_busy(self) -> Response | None:
+        """Admission control for reconnect storms: at most ``max_pending_handshakes``
+        station handshakes are admitted at once (each holds a store read); the others are
+        answered 503 at once, with a Retry-After spread over 1-10 s so they come back in a
+        trickle, rather than queueing until their handshake times out. On None the caller
+        owns one pending slot and must release it."""
+        limit = self.settings.max_pending_handshakes
+        if limit and self.pending_handshakes >= limit:
+            self.refused_busy += 1
+            return _respond(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "busy, try again later",
+                Retry_After=str(random.randint(1, 10)),
+            )
+        self.pending_handshakes += 1
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:
