@@ -280,9 +280,10 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     """
 
     def __init__(self, sc: Scenario, config: PlannerConfig,
-                 expected: list[Ev] | None = None) -> None:  # fmt: skip
+                 expected: list[Ev] | None = None, quantize: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.sc = sc
+        self.quantize = quantize
         self.expected = expected or []
         self.planner = Planner(config)
         self.max_recompute = 1
@@ -346,9 +347,11 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
             if evse.evse_id not in active_stations:
                 continue
             amps = max(0.0, plan.evses[evse.evse_id].current_a[0])
-            if evse.allowed_currents_a:  # snap float noise onto the pilot set
+            if evse.allowed_currents_a and not self.quantize:  # snap float noise onto the set
                 amps = min((0.0, *evse.allowed_currents_a), key=lambda a: abs(a - amps))
             rates[evse.evse_id] = [min(amps, evse.max_current_a)]
+        if self.quantize:
+            rates = quantize_and_reallocate(iface, active_sessions, rates)
         total_w = sum(r[0] * iface.evse_voltage(s) for s, r in rates.items())
         if self.sc.pv_storage and plan.storage:
             sto_w = plan.storage["battery"].power_w[0]
@@ -360,6 +363,49 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         self.peak_w = max(self.peak_w, total_w if not self.sc.pv_storage else
                           max(0.0, self.grid_import_w.get(now, 0.0)))  # fmt: skip
         return rates
+
+
+def quantize_and_reallocate(iface: Any, active_sessions: list[Any],
+                            rates: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
+    """The peer's post-processing of a continuous schedule's first period (adaptive
+    scheduling, Lee et al.; written from its published description): every pilot rounded
+    down to the EVSE's allowed set, then the capacity freed handed back one allowed step at a
+    time, EVs in least-laxity order, pass after pass, wherever the network's exact
+    constraints still hold and the EV still needs more, until no EV can be raised."""
+    now = iface.current_time
+    out = {}
+    steps: dict[str, list[float]] = {}
+    for s in active_sessions:
+        continuous, allowed = iface.allowable_pilot_signals(s.station_id)
+        if continuous:  # a range [min, max]: whole amps above the minimum
+            lo, hi = allowed[0], allowed[-1]
+            allowed = [0.0, *np.arange(max(lo, 1.0), hi + 1e-9, 1.0)] if lo > 0 else \
+                list(np.arange(0.0, hi + 1e-9, 1.0))  # fmt: skip
+        levels = sorted({float(a) for a in allowed} | {0.0})
+        steps[s.station_id] = levels
+        want = rates.get(s.station_id, [0.0])[0]
+        out[s.station_id] = [max(a for a in levels if a <= want + 1e-6)]
+    def laxity(s: Any) -> float:
+        return (s.departure - now) - iface.remaining_amp_periods(s) / iface.max_pilot_signal(
+            s.station_id)
+    order = sorted(active_sessions, key=lambda s: (laxity(s), s.session_id))
+    changed = True
+    while changed:
+        changed = False
+        for s in order:
+            sid = s.station_id
+            current = out[sid][0]
+            if current >= iface.remaining_amp_periods(s) - 1e-6:
+                continue  # it needs no more
+            higher = [a for a in steps[sid] if a > current + 1e-6]
+            if not higher:
+                continue
+            trial = dict(out)
+            trial[sid] = [higher[0]]
+            if iface.is_feasible(trial):
+                out = trial
+                changed = True
+    return out
 
 
 STORAGE_ETA = 0.95
@@ -490,15 +536,17 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
     out = [(Scenario(f"congestion caltech {c:g} kW", cap_kw=c),
             [*(every if c == caps[0] else fast), "chargegrid+history"]) for c in caps]  # fmt: skip
     out.append((Scenario("congestion jpl 60 kW", site="jpl", cap_kw=60.0), fast))
-    out.append((Scenario("discrete currents caltech 60 kW", cap_kw=60.0, discrete=True),
-                ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
-    out.append((Scenario("discrete 8 A steps caltech 60 kW", cap_kw=60.0, discrete=True,
-                         evse_type="ClipperCreek"),
-                ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
+    rounding = ["EDF", "LLF", "LP-then-truncate", "quantize-reallocate", "chargegrid"]
+    for c in [50.0] if quick else [35.0, 50.0]:
+        out.append((Scenario(f"discrete currents caltech {c:g} kW", cap_kw=c, discrete=True),
+                    rounding))  # fmt: skip
+        out.append((Scenario(f"discrete 8 A steps caltech {c:g} kW", cap_kw=c, discrete=True,
+                             evse_type="ClipperCreek"), rounding))  # fmt: skip
     cost = Scenario("demand charge caltech 150 kW, first day", cap_kw=150.0, tariff=True)
-    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target"]))
+    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target",
+                       "chargegrid+history"]))  # fmt: skip
     out.append((replace(cost, name="demand charge caltech 150 kW, peak carried in",
-                        carry_peak=True), ["EDF", "LLF", "chargegrid"]))  # fmt: skip
+                        carry_peak=True), ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
     if not quick:
         dimmed = ("CA-303", "CA-304", "CA-305", "CA-306", "CA-307", "CA-308")
         out.append((Scenario("grid-operator events caltech 100 kW", cap_kw=100.0,
@@ -560,6 +608,12 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chargegrid+history":
                 config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
                 algo = ChargegridPlanner(sc, config, expected=history)
+            elif name == "quantize-reallocate":
+                algo = ChargegridPlanner(
+                    sc,
+                    PlannerConfig(time_limit_s=5.0, round_first_step=False, laxity_tiebreak=True),
+                    quantize=True,
+                )
             elif name == "LP-then-truncate":
                 algo = ChargegridPlanner(
                     sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)

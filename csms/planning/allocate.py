@@ -199,7 +199,8 @@ def fair_steps(
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
     pv_w = pv_w or {}
-    sessions = {s.evse_id: s for s in problem.sessions}
+    # the sessions plugged in (expected arrivals from the site's history come later)
+    sessions = {s.evse_id: s for s in problem.sessions if s.arrival <= grid.start}
     evses = {e.evse_id: e for e in problem.evses if e.evse_id in sessions}
     members: dict[str, list[str]] = {}
     for evse_id, evse in evses.items():

@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from csms.domain import Transaction
 from csms.planning.config import PlanningSettings
+from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
@@ -226,7 +228,9 @@ def _grid(now: datetime, settings: PlanningSettings) -> TimeGrid:
     return TimeGrid.uniform(start=now, step_s=settings.step_s, n_steps=n)
 
 
-def _tariff(site: Site, constraints: list[GridConstraint], grid: TimeGrid) -> Tariff:
+def _tariff(
+    site: Site, constraints: list[GridConstraint], grid: TimeGrid, peak_so_far_w: float = 0.0
+) -> Tariff:
     from csms.sites.constraints import price_in_force
 
     prices = tuple(
@@ -236,6 +240,7 @@ def _tariff(site: Site, constraints: list[GridConstraint], grid: TimeGrid) -> Ta
         import_price_per_kwh=prices,
         export_price_per_kwh=(site.tariff.export_price_per_kwh,) * grid.n_steps,
         demand_charge_per_kw=site.tariff.demand_charge_per_kw,
+        peak_so_far_w=peak_so_far_w if site.tariff.demand_charge_per_kw > 0 else 0.0,
     )
 
 
@@ -333,7 +338,13 @@ def build_problem(
     now: datetime,
     settings: PlanningSettings,
     groups: dict[str, str | None] | None = None,
+    past: list[Transaction] | None = None,
+    peak_so_far_w: float = 0.0,
 ) -> Built:
+    """The problem for a re-plan at ``now``. ``past``: the site's earlier transactions, from
+    which the sessions expected later today are added (:mod:`csms.planning.history`);
+    ``peak_so_far_w``: the billing period's peak import so far (only import above it costs
+    demand charge)."""
     site = state.site
     grid = _grid(now, settings)
     uncontrolled: dict[str, float] = {}
@@ -404,11 +415,20 @@ def build_problem(
         for node_id in site.ancestors(plant.node_id):
             before = pv_w.get(node_id, (0.0,) * grid.n_steps)
             pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
+    if past:
+        sessions += expected_sessions(
+            state,
+            past,
+            now=now,
+            busy_until={s.evse_id: s.departure for s in sessions},
+            evse_ids={e.evse_id for e in evses},
+            horizon_end=grid.end,
+        )
     problem = Problem(
         grid=grid,
         nodes=_nodes(site, uncontrolled),
         evses=tuple(evses),
-        tariff=_tariff(site, constraints, grid),
+        tariff=_tariff(site, constraints, grid, peak_so_far_w),
         sessions=tuple(sessions),
         pv=pv,
         node_caps=tuple(caps),

@@ -128,7 +128,11 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> 
     async def token_groups(state: SiteState) -> dict[str, str | None]:
         return {}
 
+    async def list_transactions(**kw: object) -> list[Transaction]:
+        return []  # no history: the site's first week
+
     service.token_groups = token_groups
+    service.store = SimpleNamespace(list_transactions=list_transactions)
     state = SiteState(_site())
     planner = SitePlanner(service, state)  # type: ignore[arg-type]
     for st in state.stations.values():
