@@ -546,7 +546,8 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
     out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target",
                        "chargegrid+history"]))  # fmt: skip
     out.append((replace(cost, name="demand charge caltech 150 kW, peak carried in",
-                        carry_peak=True), ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
+                        carry_peak=True),
+                ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
     if not quick:
         dimmed = ("CA-303", "CA-304", "CA-305", "CA-306", "CA-307", "CA-308")
         out.append((Scenario("grid-operator events caltech 100 kW", cap_kw=100.0,
