@@ -183,6 +183,7 @@ def _optimizer_evse(state: EvseState, site: Site) -> Evse:
     max_a = state.evse.max_current_a
     if state.station.max_power_w is not None:
         max_a = min(max_a, state.station.max_power_w / (state.evse.voltage_v * state.evse.n_phases))
+    allowed = quirks.allowed_currents_a if quirks is not None else ()
     return Evse(
         evse_id=state.key,
         node_id=state.node_id,
@@ -190,6 +191,7 @@ def _optimizer_evse(state: EvseState, site: Site) -> Evse:
         voltage_v=state.evse.voltage_v,
         min_current_a=min(min_a, max_a),
         max_current_a=max_a,
+        allowed_currents_a=tuple(a for a in allowed if a <= max_a + 1e-9),
         station_id=state.station.id,
         ocpp_evse_id=state.evse.id,
     )

@@ -20,6 +20,7 @@ from csms.events import (
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import (
+    allowed_powers_w,
     carried_w,
     carry_over,
     choose,
@@ -249,6 +250,12 @@ class SitePlanner:
             },
             charging={ev.key for ev in built.controlled if _charging(ev, sent_at)},
             hysteresis_s=svc.settings.rotation_hysteresis_s,
+            levels_w={
+                ev.key: levels
+                for ev in built.controlled
+                if (levels := allowed_powers_w(ev, self.state.stations[ev.station.id].quirks))
+                is not None
+            },
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {

@@ -9,12 +9,13 @@ checked by :func:`csms.sites.validation.check_site`, not here.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator
 from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "EvsePhase",
@@ -184,9 +185,21 @@ class StationQuirks(_Model):
     model: str = Field(min_length=1)
     unit: Literal["A", "W"] | None = None
     min_current_a: float | None = Field(default=None, ge=0)
+    #: The only currents (A per phase) the model's pilot takes, e.g. [8, 16, 24, 32]; 0 (off)
+    #: is always allowed. Empty: any current from the minimum up.
+    allowed_currents_a: tuple[float, ...] = ()
     tx_profile_outside_transaction: bool = True
     max_stack_level: int | None = Field(default=None, ge=0)
     single_period: bool = False
+
+    @field_validator("allowed_currents_a")
+    @classmethod
+    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not math.isfinite(a) or a <= 0 or a > 1000 for a in value):
+            raise ValueError("every allowed current must be a finite number of amps above 0")
+        if list(value) != sorted(set(value)):
+            raise ValueError("allowed currents must be strictly increasing")
+        return value
 
 
 class Site(_Model):
