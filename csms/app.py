@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
+from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
 from csms.sites import SiteService, repository_for
@@ -80,8 +82,12 @@ class Csms:
         clock: Clock | None = None,
         store: Store | None = None,
         bus: EventBus | None = None,
+        ocpp_sockets: list[socket.socket] | None = None,
     ) -> None:
+        """``ocpp_sockets``: the OCPP port already bound (:func:`serving` binds every port
+        first); otherwise :meth:`start` binds it before it touches the store."""
         self.settings = settings or Settings()
+        self._ocpp_sockets = ocpp_sockets
         self.clock = clock or WallClock()
         self._own_store = store is None
         self.store: Store = store if store is not None else open_store(self.settings.database.url)
@@ -128,13 +134,26 @@ class Csms:
         return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
 
     async def start(self) -> None:
-        if self._own_store:
-            await self.store.open()
+        # The port first: a second server on the same database and port must fail before it
+        # marks the running one's stations disconnected or opens the telemetry outbox.
+        sockets = self._ocpp_sockets
+        if sockets is None:
+            s = self.settings.server
+            sockets = bind_listeners(s.host, s.port, what="OCPP")
+        self._ocpp_sockets = None
+        try:
+            if self._own_store:
+                await self.store.open()
+        except BaseException:
+            close_all(sockets)
+            raise
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.server.start()
+            await self.server.start(sockets)
+            sockets = []
         except BaseException:
+            close_all(sockets)
             await self._stop_telemetry()
             if self._own_store:
                 await self.store.close()
@@ -205,20 +224,60 @@ async def serving(
 ) -> AsyncIterator[Running]:
     """The central system started, and the HTTP API with it when ``api`` and
     ``settings.api.enabled`` (at ``settings.api.host``/``port``, on the same event loop);
-    both stopped on exit, the API first."""
-    async with Csms(settings, clock=clock, store=store) as csms:
+    both stopped on exit, the API first.
+
+    Every port is bound before anything else happens (:mod:`csms.listeners`): when one is
+    taken, :class:`~csms.listeners.PortInUse` is raised and the database, the telemetry
+    outbox and everything else shared with a running server are left untouched."""
+    with_api = api and settings.api.enabled
+    ocpp_sockets = bind_listeners(settings.server.host, settings.server.port, what="OCPP")
+    try:
+        api_sockets = (
+            bind_listeners(settings.api.host, settings.api.port, what="the HTTP API")
+            if with_api
+            else []
+        )
+    except BaseException:
+        close_all(ocpp_sockets)
+        raise
+    try:
+        csms = Csms(settings, clock=clock, store=store, ocpp_sockets=ocpp_sockets)
+    except BaseException:
+        close_all(ocpp_sockets + api_sockets)
+        raise
+    try:
+        await csms.start()
+    except BaseException:
+        close_all(api_sockets)
+        raise
+    try:
         logger.info(
             "chargegrid serving OCPP at %s{station_id} (store %s, unknown stations: %s)",
             csms.url,
             settings.database.url.split("@")[-1],
             settings.server.unknown_stations,
         )
-        if not (api and settings.api.enabled):
+        if not with_api:
             yield Running(csms, None)
             return
         from csms.api import ApiServer, ApiServices
 
-        async with ApiServer(
-            ApiServices(csms), host=settings.api.host, port=settings.api.port
-        ) as server:
+        server = ApiServer(
+            ApiServices(csms),
+            host=settings.api.host,
+            port=settings.api.port,
+            sockets=api_sockets,
+        )
+        try:
+            await server.start()
+        except BaseException:
+            await server.stop()
+            raise
+        api_sockets = []  # the server's now, closed when it stops
+        try:
             yield Running(csms, server)
+        finally:
+            await server.stop()
+    finally:
+        close_all(api_sockets)
+        await csms.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Generator
 from types import TracebackType
 
@@ -33,8 +34,18 @@ class _Server(uvicorn.Server):
 
 
 class ApiServer:
-    def __init__(self, services: ApiServices, *, host: str = "127.0.0.1", port: int = 8000):
+    def __init__(
+        self,
+        services: ApiServices,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        sockets: list[socket.socket] | None = None,
+    ):
+        """``sockets``: already bound and listening (:func:`csms.listeners.bind_listeners`);
+        the server then owns them and ``port`` is not bound again."""
         self.services = services
+        self._sockets = sockets
         self.app = create_app(services)
         config = uvicorn.Config(
             self.app,
@@ -63,7 +74,9 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.services.start()
-        self._task = asyncio.create_task(self._server.serve(), name="api-server")
+        self._task = asyncio.create_task(
+            self._server.serve(sockets=self._sockets), name="api-server"
+        )
         while not self._server.started:
             if self._task.done():
                 await self._task

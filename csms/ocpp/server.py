@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import socket
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -97,40 +98,48 @@ class OcppServer:
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(now=central.clock.now)
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self.commands: Commands | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
-        sockets = list(self._server.sockets)
+        assert self._servers, "server not started"
+        sockets = list(self._servers[0].sockets)
         port: int = sockets[0].getsockname()[1]
         return port
 
     def link(self, station_id: str) -> OcppConnection | None:
         return self.connections.get(station_id)
 
-    async def start(self) -> None:
+    async def start(self, sockets: list[socket.socket] | None = None) -> None:
+        """Listen at ``settings.host``/``port``, or on ``sockets`` already bound and
+        listening (:func:`csms.listeners.bind_listeners`), which the server then owns."""
         s = self.settings
-        self._server = await serve(
-            self._handler,
-            s.host,
-            s.port,
-            subprotocols=_ALL_SUBPROTOCOLS,  # type: ignore[arg-type]
-            process_request=self._process_request,
-            max_size=s.max_frame_bytes,
-            ping_interval=s.ping_interval_s,
-            ping_timeout=s.ping_timeout_s,
-            compression=None,
-        )
+        options: dict[str, object] = {
+            "subprotocols": _ALL_SUBPROTOCOLS,
+            "process_request": self._process_request,
+            "max_size": s.max_frame_bytes,
+            "ping_interval": s.ping_interval_s,
+            "ping_timeout": s.ping_timeout_s,
+            "compression": None,
+        }
+        try:
+            if sockets is None:
+                self._servers.append(await serve(self._handler, s.host, s.port, **options))  # type: ignore[arg-type]
+            else:
+                for sock in sockets:
+                    self._servers.append(await serve(self._handler, sock=sock, **options))  # type: ignore[arg-type]
+        except BaseException:
+            await self.stop()
+            raise
         logger.info("OCPP server listening on ws://%s:%d/ocpp/{station_id}", s.host, self.port)
 
     async def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.close(close_connections=True)
-        await self._server.wait_closed()
-        self._server = None
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close(close_connections=True)
+        for server in servers:
+            await server.wait_closed()
 
     async def _process_request(
         self, connection: ServerConnection, request: Request

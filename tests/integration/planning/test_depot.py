@@ -90,16 +90,20 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
             lambda: any(isinstance(e, PlanUpdated) and t >= began for t, e in events),
             timeout_s=5.0,
         )
-        plan_t, plan = next((t, e) for t, e in events if isinstance(e, PlanUpdated) and t >= began)
+        plan = next(e for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         assert isinstance(plan, PlanUpdated)
         sent = {(s, e) for s, e, _ in plan.limits_w}
-        answered = {
-            (e.limit.station_id, e.limit.evse_id)
-            for t, e in events
-            if isinstance(e, ChargingLimitSent) and t >= began and e.accepted
-        }
-        reached_s = plan_t - began
-        assert sent and sent <= answered
+        assert sent
+
+        def answered() -> dict[tuple[str, int], float]:  # each EVSE's first answer since
+            first: dict[tuple[str, int], float] = {}
+            for t, e in events:
+                if isinstance(e, ChargingLimitSent) and t >= began and e.accepted:
+                    first.setdefault((e.limit.station_id, e.limit.evse_id), t)
+            return first
+
+        assert await wait_until(lambda: sent <= answered().keys(), timeout_s=10.0)
+        reached_s = max(t for k, t in answered().items() if k in sent) - began
         assert reached_s < 5.0
         await run
         view = csms.planner.view("depot")
@@ -112,6 +116,10 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
 
     changes = [e.at for _, e in events if isinstance(e, PlanUpdated) and e.limits_w]
     changes += [e.transaction.started_at for _, e in events if isinstance(e, TransactionStarted)]
+    # A station is held to a new limit from the moment it accepted it, not from the plan's
+    # time: at this clock speed a fraction of a wall second of delivery on a busy machine is
+    # a virtual minute. How fast limits are delivered is asserted above (``reached_s``).
+    changes += [e.at for _, e in events if isinstance(e, ChargingLimitSent) and e.accepted]
     changes.append(cap_at)
     excused = {"changes": changes, "grace_s": METER_S}
     site_excess_s, site_worst_w = log.longest_excess_s("grid", limit, **excused)  # type: ignore[arg-type]
