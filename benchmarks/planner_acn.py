@@ -159,24 +159,53 @@ def pv_forecast_kw(period: int, scale_kw: float = 40.0) -> float:
     )
 
 
-def current_limits(network: Any, station_ids: list[str]) -> tuple[CurrentLimit, ...]:
-    """Each |Σ a_j I_j e^{iθ_j}| <= c as SIDES half-planes of an inscribed polygon."""
+def current_limits(network: Any, station_ids: list[str], *, focus: dict[int, float] | None = None,
+                   start: datetime | None = None,
+                   end: datetime | None = None) -> tuple[CurrentLimit, ...]:  # fmt: skip
+    """Each |Σ a_j I_j e^{iθ_j}| <= c as the half-planes of a polygon inscribed in its circle:
+    SIDES regular vertices, and with ``focus`` (constraint row -> phasor angle) a vertex
+    every FOCUS_STEP within FOCUS_SPAN of that angle, so the polygon hugs the circle where
+    the schedule operates. Optional window [start, end)."""
     index = {s: j for j, s in enumerate(network.station_ids)}
     angles = np.deg2rad(np.array([network.phase_angles[s] for s in network.station_ids]))
     out = []
-    for row, limit, name in zip(network.constraint_matrix, network.magnitudes,
-                                network.constraint_index, strict=True):  # fmt: skip
-        for k in range(SIDES):
-            phi = 2 * math.pi * k / SIDES
+    for r, (row, limit, name) in enumerate(zip(network.constraint_matrix, network.magnitudes,
+                                               network.constraint_index, strict=True)):  # fmt: skip
+        # the regular vertices half a side off 0, so the chords' normals are k x 2π/SIDES
+        vertices = {round(2 * math.pi * (k + 0.5) / SIDES, 9) for k in range(SIDES)}
+        if focus is not None and r in focus:
+            n = int(FOCUS_SPAN / FOCUS_STEP)
+            vertices |= {round((focus[r] + k * FOCUS_STEP) % (2 * math.pi), 9)
+                         for k in range(-n, n + 1)}  # fmt: skip
+        ordered = sorted(vertices)
+        for k, a in enumerate(ordered):
+            b = ordered[(k + 1) % len(ordered)] + (2 * math.pi if k + 1 == len(ordered) else 0)
+            phi, half = (a + b) / 2, (b - a) / 2  # the chord from vertex a to vertex b
             coefs = []
             for s in station_ids:
                 j = index[s]
                 if row[j] != 0:
                     coefs.append((s, float(row[j] * math.cos(angles[j] - phi))))
-            inscribed = float(limit) * math.cos(math.pi / SIDES) - 1e-6
+            inscribed = float(limit) * math.cos(half) - 1e-6
             if any(abs(c) > 1e-12 for _, c in coefs):
-                out.append(CurrentLimit(f"{name}/{k}", tuple(coefs), inscribed))
+                tag = "" if focus is None else "f"
+                out.append(CurrentLimit(f"{name}/{tag}{k}", tuple(coefs), inscribed,
+                                        start=start, end=end))  # fmt: skip
     return tuple(out)
+
+
+#: First-step polygon refinement in the discrete scenarios: vertices every 1.4 degrees within
+#: 45 degrees of the last schedule's phasor angle (chords within 0.01 % of the circle there).
+FOCUS_STEP = math.pi / 128
+FOCUS_SPAN = math.pi / 4
+
+
+def phasor_angles(network: Any, rates: dict[str, float]) -> dict[int, float]:
+    """Per constraint row, the angle of the phasor sum of the currents ``rates`` (A)."""
+    angles = np.deg2rad(np.array([network.phase_angles[s] for s in network.station_ids]))
+    current = np.array([rates.get(s, 0.0) for s in network.station_ids])
+    sums = network.constraint_matrix @ (current * np.exp(1j * angles))
+    return {r: float(np.angle(z)) % (2 * math.pi) for r, z in enumerate(sums) if abs(z) > 1e-6}
 
 
 def _evse(network: Any, station: str, voltage: float, discrete: bool) -> Evse:
@@ -293,6 +322,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         self.storage_soc_wh = 50e3
         self.grid_import_w: dict[int, float] = {}
         self._limits: dict[tuple[str, ...], tuple[CurrentLimit, ...]] = {}
+        self.last_rates: dict[str, float] = {}
 
     def schedule(self, active_sessions: list[Any]) -> dict[str, list[float]]:
         if not active_sessions and not self.sc.pv_storage:
@@ -313,6 +343,17 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         key = tuple(stations)
         if key not in self._limits:
             self._limits = {key: current_limits(network, stations)}
+        limits = self._limits[key]
+        if self.sc.discrete and self.last_rates:
+            # The executed (rounded) step gets a polygon that hugs each circle around where
+            # the last schedule operated; the later steps keep the regular one.
+            first_end = _at(now + 1)
+            limits = (
+                *current_limits(network, stations, start=first_end,
+                                end=_at(now + horizon + 1)),
+                *current_limits(network, stations, focus=phasor_angles(network, self.last_rates),
+                                start=_at(now), end=first_end),
+            )  # fmt: skip
         evses = tuple(_evse(network, s, iface.evse_voltage(s), self.sc.discrete) for s in stations)
         sessions = tuple(
             Session(s.session_id, s.station_id, arrival=grid.start - timedelta(seconds=1),
@@ -335,7 +376,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         problem = Problem(grid=grid, nodes=(root,), evses=evses, sessions=sessions,
                           tariff=_tariff(self.sc, groups, self.peak_w,
                                          self.sc.peak_target_kw * 1000.0),
-                          current_limits=self._limits[key], **extras)  # fmt: skip
+                          current_limits=limits, **extras)  # fmt: skip
         began = time.perf_counter()
         plan = self.planner.plan(problem)
         self.solve_times.append(time.perf_counter() - began)
@@ -352,6 +393,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
             rates[evse.evse_id] = [min(amps, evse.max_current_a)]
         if self.quantize:
             rates = quantize_and_reallocate(iface, active_sessions, rates)
+        self.last_rates = {s: r[0] for s, r in rates.items()}
         total_w = sum(r[0] * iface.evse_voltage(s) for s, r in rates.items())
         if self.sc.pv_storage and plan.storage:
             sto_w = plan.storage["battery"].power_w[0]
