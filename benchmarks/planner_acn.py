@@ -427,9 +427,11 @@ def quantize_and_reallocate(iface: Any, active_sessions: list[Any],
         steps[s.station_id] = levels
         want = rates.get(s.station_id, [0.0])[0]
         out[s.station_id] = [max(a for a in levels if a <= want + 1e-6)]
+
     def laxity(s: Any) -> float:
-        return (s.departure - now) - iface.remaining_amp_periods(s) / iface.max_pilot_signal(
-            s.station_id)
+        need = iface.remaining_amp_periods(s) / iface.max_pilot_signal(s.station_id)
+        return float(s.departure - now - need)
+
     order = sorted(active_sessions, key=lambda s: (laxity(s), s.session_id))
     changed = True
     while changed:
