@@ -97,7 +97,12 @@ def normalize_sample(
     if not math.isfinite(number):
         return None
     norm_unit, factor = _UNITS.get(raw_unit, (raw_unit, 1.0))
-    number = number * factor * (10.0**multiplier)
+    try:
+        number = number * factor * (10.0**multiplier)
+    except OverflowError:  # a multiplier far outside any meter's (10**309)
+        return None
+    if not math.isfinite(number):
+        return None
     if factor != 1.0 or multiplier:
         number = round(number, 6)
     return MeterSample(
