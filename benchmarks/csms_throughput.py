@@ -1,23 +1,38 @@
-"""CSMS throughput: N concurrent OCPP 1.6 stations on loopback against ``chargegrid serve``.
+"""CSMS throughput per server CPU-second: chargegrid against a stock-library central system.
 
-Each station sends Heartbeat, StatusNotification and MeterValues in turn, either as fast as
-answers come back (``--interval-s 0``, saturation: calls/s) or paced (one call every
-``--interval-s`` per station: round-trip latency at a realistic load). The server runs in
-its own process, persistence on (SQLite, PostgreSQL); the same load runs in the same
-invocation against a bare central system made of the ``ocpp`` library's example-style
-handlers (no persistence, library validation) as the baseline. The load generator is lean
-and runs in ``--load-procs`` processes (pre-encoded frames over ``websockets``, answers
-checked by their first byte, no ocpp client), and every row reports the server's CPU per
-call (calls per server CPU-second, the server's child processes included) beside calls/s:
-on two shared cores calls/s alone says as much about the load generator as the server.
-``chargegrid serve`` runs as in production (telemetry to the embedded store, the API and the
-planner on); ``--telemetry on off`` adds rows with telemetry disabled.
+N concurrent stations on loopback send one kind of call (``--calls``):
 
-Prints a table and writes ``benchmarks/results/csms_throughput-<time>.json``.
+- ``heartbeat16``: OCPP 1.6 Heartbeat;
+- ``meter16``: OCPP 1.6 MeterValues with 3 sampled values, inside a transaction started
+  (unmeasured) after the boot;
+- ``txevent201`` / ``txevent21``: OCPP 2.0.1 / 2.1 TransactionEvent ``Updated`` with 3
+  sampled values, inside a transaction started (unmeasured) after the boot;
+- ``mix16``: 1.6 Heartbeat, StatusNotification and 4-value MeterValues in turn (the older
+  benchmark's load).
 
-    python benchmarks/csms_throughput.py --stations 100 1000 --duration-s 20
-    python benchmarks/csms_throughput.py --targets bare sqlite --stations 100 --duration-s 5
-    python benchmarks/csms_throughput.py --stations 1000 --intervals 1 --telemetry on off
+Each station calls either as fast as answered (``--intervals 0``, saturated) or paced (one
+call every ``S`` seconds). The targets are ``chargegrid serve`` as in production (SQLite or
+PostgreSQL, telemetry to the embedded store, API and planner on) and the *stock* peer: a
+central system written the textbook way on the ``ocpp`` library (``ocpp.v16`` /
+``ocpp.v201`` / ``ocpp.v21`` ``ChargePoint`` with ``@on`` handlers, state in memory),
+measured in the same run, in interleaved ``--rounds``.
+
+Fairness on a small shared machine:
+
+- the load generator runs in its own processes, pinned to the last CPU; the server is pinned
+  to the first (``os.sched_setaffinity``; with one CPU nothing is pinned);
+- the server's CPU is its whole process (every thread) and its children, read from
+  ``/proc`` through psutil; for PostgreSQL the CPU of the benchmark database's backends is
+  measured too and reported beside it (``db cpu``), and ``calls/all-cpu-s`` counts both;
+- every row reports calls per server CPU-second, p50/p99 round trip, peak RSS, the load
+  generator's CPU and the 1-minute load average.
+
+Prints a table and the ratios to the stock peer, writes
+``benchmarks/results/csms_throughput-<time>.json``.
+
+    python benchmarks/csms_throughput.py                      # everything, 3 rounds
+    python benchmarks/csms_throughput.py --calls txevent201 --stations 100 --rounds 1 \\
+        --targets stock sqlite --duration-s 5
 """
 
 from __future__ import annotations
@@ -44,50 +59,142 @@ RESULTS = ROOT / "benchmarks" / "results"
 PG_ADMIN = os.environ.get(
     "CHARGEGRID_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+CALLS = ("heartbeat16", "meter16", "txevent201", "txevent21", "mix16")
+SUBPROTOCOL = {
+    "heartbeat16": "ocpp1.6",
+    "meter16": "ocpp1.6",
+    "mix16": "ocpp1.6",
+    "txevent201": "ocpp2.0.1",
+    "txevent21": "ocpp2.1",
+}
 
 
-# -- the bare baseline server (library example style) ------------------------------------
-def serve_bare(port: int) -> None:
+def _cpus() -> tuple[set[int], set[int]] | None:
+    """(server CPUs, load generator CPUs), or None when there is only one CPU."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+    if len(cpus) < 2:
+        return None
+    return set(cpus[:-1]), {cpus[-1]}
+
+
+def _pin(cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+# -- the stock peer: the library's textbook central system ---------------------------------
+def serve_stock(port: int) -> None:
+    """OCPP 1.6 / 2.0.1 / 2.1 on the ``ocpp`` library's ``ChargePoint`` with ``@on``
+    handlers, state in memory, as its documentation's central system example does it."""
     import logging
 
     from ocpp.routing import on
-    from ocpp.v16 import ChargePoint, call_result
-    from ocpp.v16.enums import RegistrationStatus
+    from ocpp.v16 import ChargePoint as Cp16
+    from ocpp.v16 import call_result as r16
+    from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
+    from ocpp.v21 import ChargePoint as Cp21
+    from ocpp.v21 import call_result as r21
+    from ocpp.v201 import ChargePoint as Cp201
+    from ocpp.v201 import call_result as r201
     from websockets.asyncio.server import serve
 
     logging.basicConfig(level=logging.WARNING)
+    state: dict[str, Any] = {"next_tx": 1, "tx16": {}, "tx2": {}, "status": {}, "seen": {}}
 
-    class CentralSystemChargePoint(ChargePoint):  # type: ignore[misc]
+    def now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    class CentralSystem16(Cp16):  # type: ignore[misc]
         @on("BootNotification")
         def on_boot_notification(
             self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
         ) -> Any:
-            return call_result.BootNotification(
-                current_time=datetime.now(UTC).isoformat(),
-                interval=10,
-                status=RegistrationStatus.accepted,
+            return r16.BootNotification(
+                current_time=now(), interval=60, status=RegistrationStatus.accepted
             )
 
         @on("Heartbeat")
         def on_heartbeat(self) -> Any:
-            return call_result.Heartbeat(current_time=datetime.now(UTC).isoformat())
+            state["seen"][self.id] = now()
+            return r16.Heartbeat(current_time=now())
 
         @on("StatusNotification")
-        def on_status_notification(self, **kwargs: Any) -> Any:
-            return call_result.StatusNotification()
+        def on_status_notification(self, connector_id: int, status: str, **kwargs: Any) -> Any:
+            state["status"][(self.id, connector_id)] = status
+            return r16.StatusNotification()
+
+        @on("StartTransaction")
+        def on_start_transaction(
+            self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any
+        ) -> Any:
+            tx_id = state["next_tx"]
+            state["next_tx"] += 1
+            state["tx16"][tx_id] = {"station": self.id, "meter": meter_start, "values": None}
+            return r16.StartTransaction(
+                transaction_id=tx_id, id_tag_info={"status": AuthorizationStatus.accepted}
+            )
 
         @on("MeterValues")
-        def on_meter_values(self, **kwargs: Any) -> Any:
-            return call_result.MeterValues()
+        def on_meter_values(self, connector_id: int, meter_value: list[Any], **kw: Any) -> Any:
+            tx = state["tx16"].get(kw.get("transaction_id"))
+            if tx is not None:
+                tx["values"] = meter_value
+            return r16.MeterValues()
+
+    def v2(base: Any, result: Any) -> Any:
+        class CentralSystem2(base):  # type: ignore[misc,valid-type]
+            @on("BootNotification")
+            def on_boot_notification(
+                self, charging_station: dict[str, Any], reason: str, **kw: Any
+            ) -> Any:
+                return result.BootNotification(current_time=now(), interval=60, status="Accepted")
+
+            @on("Heartbeat")
+            def on_heartbeat(self) -> Any:
+                state["seen"][self.id] = now()
+                return result.Heartbeat(current_time=now())
+
+            @on("TransactionEvent")
+            def on_transaction_event(
+                self,
+                event_type: str,
+                timestamp: str,
+                trigger_reason: str,
+                seq_no: int,
+                transaction_info: dict[str, Any],
+                **kw: Any,
+            ) -> Any:
+                key = (self.id, transaction_info["transaction_id"])
+                tx = state["tx2"].setdefault(key, {"seq_no": -1, "values": None})
+                tx["seq_no"] = max(tx["seq_no"], seq_no)
+                tx["state"] = transaction_info.get("charging_state")
+                if kw.get("meter_value"):
+                    tx["values"] = kw["meter_value"]
+                if event_type == "Ended":
+                    state["tx2"].pop(key, None)
+                return result.TransactionEvent()
+
+        return CentralSystem2
+
+    classes = {
+        "ocpp1.6": CentralSystem16,
+        "ocpp2.0.1": v2(Cp201, r201),
+        "ocpp2.1": v2(Cp21, r21),
+    }
 
     async def on_connect(websocket: Any) -> None:
         charge_point_id = websocket.request.path.strip("/").split("/")[-1]
-        cp = CentralSystemChargePoint(charge_point_id, websocket)
+        cp = classes[websocket.subprotocol](charge_point_id, websocket)
         with contextlib.suppress(Exception):
             await cp.start()
 
     async def main() -> None:
-        async with serve(on_connect, "127.0.0.1", port, subprotocols=["ocpp1.6"]) as server:
+        async with serve(
+            on_connect, "127.0.0.1", port, subprotocols=["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]
+        ) as server:
             loop = asyncio.get_running_loop()
             stop = loop.create_future()
             loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
@@ -132,14 +239,24 @@ async def prepare_database(url: str, n: int) -> None:
         await store.close()
 
 
-async def pg_admin(sql: str) -> None:
+async def pg_admin(sql: str, *args: Any) -> list[Any]:
     import asyncpg
 
     conn = await asyncpg.connect(PG_ADMIN, timeout=5)
     try:
-        await conn.execute(sql)
+        return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    import psutil
+
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except Exception:  # gone, or not ours to read
+        return None
+    return float(t.user + t.system)
 
 
 class Target:
@@ -148,7 +265,7 @@ class Target:
     def __init__(self, kind: str, n: int, workdir: Path, telemetry: str = "on") -> None:
         self.kind = kind
         self.n = n
-        self.telemetry = telemetry if kind != "bare" else "-"
+        self.telemetry = telemetry if kind != "stock" else "-"
         self.workdir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -156,8 +273,8 @@ class Target:
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        if self.kind == "bare":
-            argv = [sys.executable, __file__, "--serve-bare", str(self.port)]
+        if self.kind == "stock":
+            argv = [sys.executable, __file__, "--serve-stock", str(self.port)]
         else:
             if self.kind == "memory":
                 url = "memory://"
@@ -202,8 +319,16 @@ class Target:
                 env[f"CHARGEGRID_TELEMETRY__{name.upper()}"] = str(path)
             if self.telemetry == "off":
                 env["CHARGEGRID_TELEMETRY__ENABLED"] = "false"
+        cpus = _cpus()
+        server_cpus = cpus[0] if cpus else None
         self.proc = await asyncio.to_thread(
-            subprocess.Popen, argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+            subprocess.Popen,
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            # Pinned before exec: every thread the server starts inherits it.
+            preexec_fn=(lambda: _pin(server_cpus)) if server_cpus else None,
         )
         await asyncio.to_thread(wait_port, self.port, self.proc)
 
@@ -230,6 +355,18 @@ class Target:
                 total += int(p.memory_info().rss)
         return total
 
+    async def db_cpu(self) -> dict[int, float]:
+        """CPU seconds of each PostgreSQL backend serving the benchmark database."""
+        if self.pg_db is None:
+            return {}
+        rows = await pg_admin("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.pg_db)
+        out: dict[int, float] = {}
+        for row in rows:
+            cpu = _proc_cpu_s(int(row["pid"]))
+            if cpu is not None:
+                out[int(row["pid"])] = cpu
+        return out
+
     async def stop(self) -> None:
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
@@ -244,48 +381,113 @@ class Target:
 
 # -- load ---------------------------------------------------------------------------------
 # The load runs in ``--load-procs`` worker processes (spawned, each with its own event loop
-# and its share of the stations), so one Python process is not the bottleneck. Frames are
-# pre-encoded templates (only the message id, timestamp and meter reading change) and an
-# answer is checked by its MessageTypeId byte, not parsed: the load costs little CPU per call.
+# and its share of the stations, pinned away from the server), so one Python process is not
+# the bottleneck. Frames are pre-encoded templates (only the message id, timestamps, seqNo
+# and meter reading change) and an answer is checked by its MessageTypeId byte, not parsed.
 
+_BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
+_BOOT2 = (
+    '[2,"boot","BootNotification",'
+    '{"chargingStation":{"vendorName":"Bench","model":"Load"},"reason":"PowerUp"}]'
+)
 _HEARTBEAT = '[2,"%d","Heartbeat",{}]'
 _STATUS = (
     '[2,"%d","StatusNotification",{"connectorId":%d,"errorCode":"NoError",'
     '"status":"%s","timestamp":"%s"}]'
 )
-_METER = (
+_METER_MIX = (
     '[2,"%d","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"%s","sampledValue":['
     '{"value":"%.1f","measurand":"Energy.Active.Import.Register","unit":"Wh"},'
     '{"value":"7.4","measurand":"Power.Active.Import","unit":"kW"},'
     '{"value":"32.0","measurand":"Current.Import","unit":"A","phase":"L1"},'
     '{"value":"230.1","measurand":"Voltage","unit":"V","phase":"L1-N"}]}]}]'
 )
+_START16 = (
+    '[2,"start","StartTransaction",{"connectorId":1,"idTag":"BENCHTAG","meterStart":0,'
+    '"timestamp":"%s"}]'
+)
+_METER16 = (
+    '[2,"%d","MeterValues",{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":'
+    '"%s","sampledValue":['
+    '{"value":"%.1f","measurand":"Energy.Active.Import.Register","unit":"Wh"},'
+    '{"value":"7.4","measurand":"Power.Active.Import","unit":"kW"},'
+    '{"value":"32.0","measurand":"Current.Import","unit":"A","phase":"L1"}]}]}]'
+)
+_TX_STARTED = (
+    '[2,"start","TransactionEvent",{"eventType":"Started","timestamp":"%s",'
+    '"triggerReason":"CablePluggedIn","seqNo":0,'
+    '"transactionInfo":{"transactionId":"%s","chargingState":"EVConnected"},'
+    '"evse":{"id":1,"connectorId":1}}]'
+)
+_TX_UPDATED = (
+    '[2,"%d","TransactionEvent",{"eventType":"Updated","timestamp":"%s",'
+    '"triggerReason":"MeterValuePeriodic","seqNo":%d,'
+    '"transactionInfo":{"transactionId":"%s","chargingState":"Charging"},'
+    '"meterValue":[{"timestamp":"%s","sampledValue":['
+    '{"value":%.1f,"measurand":"Energy.Active.Import.Register","unitOfMeasure":{"unit":"Wh"}},'
+    '{"value":7400.0,"measurand":"Power.Active.Import","unitOfMeasure":{"unit":"W"}},'
+    '{"value":32.0,"measurand":"Current.Import","phase":"L1",'
+    '"unitOfMeasure":{"unit":"A"}}]}]}]'
+)
 _STATUSES = ("Available", "Charging", "SuspendedEV")
 _second = [-1, ""]
 
 
 def _now() -> str:
-    """RFC 3339 UTC with milliseconds; the date part is formatted once per second."""
+    """RFC 3339 UTC with microseconds (distinct per call, so no sample is a duplicate)."""
     t = time.time()
     sec = int(t)
     if sec != _second[0]:
         _second[0] = sec
         _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{_second[1]}.{int((t - sec) * 1000):03d}Z"
+    return f"{_second[1]}.{int((t - sec) * 1_000_000):06d}Z"
 
 
-def frame(seq: int) -> str:
-    """The ``seq``-th call of a station: Heartbeat, StatusNotification, MeterValues in turn."""
-    kind = seq % 3
-    if kind == 0:
-        return _HEARTBEAT % seq
-    if kind == 1:
-        return _STATUS % (seq, 1 + seq % 2, _STATUSES[seq % 3], _now())
-    return _METER % (seq, _now(), seq * 1.5)
+class Load:
+    """One station's calls of a kind: ``setup`` (unmeasured) and then ``frame(seq)``."""
+
+    def __init__(self, kind: str, i: int) -> None:
+        self.kind = kind
+        self.tx_id = 0
+        self.station_tx_id = f"BTX{i:05d}-{secrets.token_hex(3)}"
+
+    async def setup(self, ws: Any) -> None:
+        await ws.send(_BOOT16 if SUBPROTOCOL[self.kind] == "ocpp1.6" else _BOOT2)
+        await _expect_result(ws)
+        if self.kind == "meter16":
+            await ws.send(_START16 % _now())
+            self.tx_id = int(json.loads(await _expect_result(ws))[2]["transactionId"])
+        elif self.kind in ("txevent201", "txevent21"):
+            await ws.send(_TX_STARTED % (_now(), self.station_tx_id))
+            await _expect_result(ws)
+
+    def frame(self, seq: int) -> str:
+        kind = self.kind
+        if kind == "heartbeat16":
+            return _HEARTBEAT % seq
+        if kind == "meter16":
+            return _METER16 % (seq, self.tx_id, _now(), seq * 1.5)
+        if kind in ("txevent201", "txevent21"):
+            now = _now()
+            return _TX_UPDATED % (seq, now, seq + 1, self.station_tx_id, now, seq * 1.5)
+        step = seq % 3
+        if step == 0:
+            return _HEARTBEAT % seq
+        if step == 1:
+            return _STATUS % (seq, 1 + seq % 2, _STATUSES[seq % 3], _now())
+        return _METER_MIX % (seq, _now(), seq * 1.5)
+
+
+async def _expect_result(ws: Any) -> str:
+    answer = str(await ws.recv())
+    if answer[1:2] != "3":
+        raise RuntimeError(f"setup call refused: {answer[:200]}")
+    return answer
 
 
 async def station(
     url: str,
+    kind: str,
     i: int,
     interval_s: float,
     window: dict[str, float],
@@ -297,25 +499,23 @@ async def station(
     from websockets.asyncio.client import connect
 
     clock = time.perf_counter
+    load = Load(kind, i)
     try:
         async with connect(
             f"{url}BENCH{i:05d}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[SUBPROTOCOL[kind]],  # type: ignore[list-item]
             open_timeout=120,
             ping_interval=None,
             compression=None,
+            max_queue=4,
         ) as ws:
-            await ws.send(
-                '[2,"boot","BootNotification",'
-                '{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
-            )
-            await ws.recv()
+            await load.setup(ws)
             connected[0] += 1
             await ready.wait()
             start_at, measure_at, end_at = window["start"], window["measure"], window["end"]
             seq = random.randrange(3)
             next_at = start_at + (random.random() * interval_s if interval_s else 0.0)
-            send, recv = ws.send, ws.recv
+            send, recv, frame = ws.send, ws.recv, load.frame
             while True:
                 now = clock()
                 if interval_s and next_at > now:
@@ -336,9 +536,13 @@ async def station(
         errors.append(f"{type(exc).__name__}: {exc}")
 
 
-def load_worker(url: str, indices: list[int], interval_s: float, pipe: Any) -> None:
+def load_worker(
+    url: str, kind: str, indices: list[int], interval_s: float, cpus: Any, pipe: Any
+) -> None:
     """One load process: connect ``indices``, report, wait for the window, run, report."""
     import array
+
+    _pin(cpus)
 
     async def body() -> None:
         latencies: list[float] = []
@@ -351,7 +555,7 @@ def load_worker(url: str, indices: list[int], interval_s: float, pipe: Any) -> N
         async def limited(i: int) -> None:
             async with sem:
                 pass
-            await station(url, i, interval_s, window, latencies, errors, ready, connected)
+            await station(url, kind, i, interval_s, window, latencies, errors, ready, connected)
 
         tasks = []
         for n, i in enumerate(indices):
@@ -383,7 +587,13 @@ def load_worker(url: str, indices: list[int], interval_s: float, pipe: Any) -> N
 
 
 async def run_load(
-    target: Target, *, interval_s: float, duration_s: float, warmup_s: float, procs: int
+    target: Target,
+    kind: str,
+    *,
+    interval_s: float,
+    duration_s: float,
+    warmup_s: float,
+    procs: int,
 ) -> dict[str, Any]:
     import array
     import multiprocessing
@@ -391,11 +601,16 @@ async def run_load(
     ctx = multiprocessing.get_context("spawn")
     url = f"ws://127.0.0.1:{target.port}/ocpp/"
     procs = max(1, min(procs, target.n))
+    cpus = _cpus()
     workers = []
     for w in range(procs):
         mine, theirs = ctx.Pipe()
         indices = list(range(w, target.n, procs))
-        proc = ctx.Process(target=load_worker, args=(url, indices, interval_s, theirs), daemon=True)
+        proc = ctx.Process(
+            target=load_worker,
+            args=(url, kind, indices, interval_s, cpus[1] if cpus else None, theirs),
+            daemon=True,
+        )
         proc.start()
         workers.append((proc, mine))
     try:
@@ -412,11 +627,13 @@ async def run_load(
             pipe.send(("go", start, measure, end))
         await asyncio.sleep(max(0.0, measure - time.time()))
         cpu0 = await asyncio.to_thread(target.cpu_seconds)
+        db0 = await target.db_cpu()
         rss_peak = 0
         while time.time() < end:
             await asyncio.sleep(min(0.5, max(0.0, end - time.time())))
             rss_peak = max(rss_peak, await asyncio.to_thread(target.rss_bytes))
         cpu1 = await asyncio.to_thread(target.cpu_seconds)
+        db1 = await target.db_cpu()
         load_average = os.getloadavg()[0]
         lat_all: list[float] = []
         n_errors = 0
@@ -440,22 +657,30 @@ async def run_load(
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 
     server_cpu_s = cpu1 - cpu0
+    # A backend that started during the window counts from zero; one that ended is lost
+    # (the pool keeps its connections, so neither happens in practice).
+    db_cpu_s = sum(cpu - db0.get(pid, 0.0) for pid, cpu in db1.items()) if db1 else 0.0
+    all_cpu_s = server_cpu_s + db_cpu_s
     return {
         "target": target.kind,
         "telemetry": target.telemetry,
+        "calls_kind": kind,
         "stations": target.n,
         "connected": connected,
         "interval_s": interval_s,
         "duration_s": duration_s,
         "load_procs": procs,
+        "pinned": cpus is not None,
         "calls": len(lat),
         "calls_per_s": len(lat) / duration_s,
         "calls_per_server_cpu_s": len(lat) / server_cpu_s if server_cpu_s > 0 else float("nan"),
+        "calls_per_all_cpu_s": len(lat) / all_cpu_s if all_cpu_s > 0 else float("nan"),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
         "server_rss_mb": rss_peak / 2**20,
         "server_cpu_pct": 100 * server_cpu_s / duration_s,
+        "db_cpu_pct": 100 * db_cpu_s / duration_s,
         "loadgen_cpu_pct": 100 * loadgen_cpu / duration_s,
         "load_average_1min": load_average,
         "errors": n_errors + (target.n - connected),
@@ -468,18 +693,83 @@ def label(row: dict[str, Any]) -> str:
     return f"{row['target']}{tel}"
 
 
-def print_row(row: dict[str, Any]) -> None:
+def mode(row: dict[str, Any]) -> str:
     interval = row["interval_s"]
-    mode = "saturate" if interval == 0 else f"1/{interval:g}s"
+    return "saturate" if interval == 0 else f"1/{interval:g}s"
+
+
+def print_row(row: dict[str, Any]) -> None:
+    db = f" db {row['db_cpu_pct']:3.0f}%" if row["target"] == "postgres" else ""
     print(
-        f"{label(row):<16} n={row['stations']:<5} {mode:<9} {row['calls_per_s']:7.0f} calls/s  "
+        f"{row['calls_kind']:<11} {label(row):<16} n={row['stations']:<5} {mode(row):<9} "
+        f"{row['calls_per_s']:7.0f} calls/s  "
         f"{row['calls_per_server_cpu_s']:6.0f} calls/cpu-s  "
         f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
-        f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}% "
+        f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}%{db} "
         f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, load {row['load_average_1min']:.1f})  "
         f"errors {row['errors']}",
         flush=True,
     )
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (calls, stations, pacing, target): medians over rounds and the ratio to stock."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row["calls_kind"], row["stations"], row["interval_s"], label(row))
+        groups.setdefault(key, []).append(row)
+    out = []
+    for (kind, n, interval, name), members in groups.items():
+        out.append(
+            {
+                "calls_kind": kind,
+                "stations": n,
+                "interval_s": interval,
+                "target": name,
+                "rounds": len(members),
+                "calls_per_server_cpu_s": statistics.median(
+                    r["calls_per_server_cpu_s"] for r in members
+                ),
+                "calls_per_all_cpu_s": statistics.median(r["calls_per_all_cpu_s"] for r in members),
+                "calls_per_s": statistics.median(r["calls_per_s"] for r in members),
+                "p99_ms": statistics.median(r["p99_ms"] for r in members),
+                "db_cpu_pct": statistics.median(r["db_cpu_pct"] for r in members),
+                "rss_mb": statistics.median(r["server_rss_mb"] for r in members),
+                "errors": sum(r["errors"] for r in members),
+            }
+        )
+    for s in out:
+        base = next(
+            (
+                b
+                for b in out
+                if b["target"] == "stock"
+                and (b["calls_kind"], b["stations"], b["interval_s"])
+                == (s["calls_kind"], s["stations"], s["interval_s"])
+            ),
+            None,
+        )
+        if base is not None and s is not base:
+            s["x_stock_per_cpu_s"] = s["calls_per_server_cpu_s"] / base["calls_per_server_cpu_s"]
+            s["x_stock_per_all_cpu_s"] = s["calls_per_all_cpu_s"] / base["calls_per_server_cpu_s"]
+            s["stock_p99_ms"] = base["p99_ms"]
+    return out
+
+
+def print_summary(summary: list[dict[str, Any]]) -> None:
+    print()
+    print("medians over rounds; ratio to the stock peer in calls per server CPU-second")
+    print("(x all-cpu: server + database backends against the stock server)")
+    for s in summary:
+        if "x_stock_per_cpu_s" not in s:
+            continue
+        interval = "saturate" if s["interval_s"] == 0 else f"1/{s['interval_s']:g}s"
+        print(
+            f"  {s['calls_kind']:<11} {s['target']:<16} n={s['stations']:<5} {interval:<9} "
+            f"x{s['x_stock_per_cpu_s']:.2f} (x all-cpu {s['x_stock_per_all_cpu_s']:.2f})  "
+            f"p99 {s['p99_ms']:.0f} ms vs stock {s['stock_p99_ms']:.0f} ms  "
+            f"rss {s['rss_mb']:.0f} MB  errors {s['errors']}"
+        )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -487,49 +777,36 @@ async def main(args: argparse.Namespace) -> int:
     workdir = RESULTS / "work"
     workdir.mkdir(exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for n in args.stations:
-        for kind in args.targets:
-            for telemetry in args.telemetry if kind != "bare" else ["-"]:
-                for interval in args.intervals:
-                    target = Target(kind, n, workdir, telemetry)
-                    await target.start()
-                    try:
-                        row = await run_load(
-                            target,
-                            interval_s=interval,
-                            duration_s=args.duration_s,
-                            warmup_s=args.warmup_s,
-                            procs=args.load_procs,
-                        )
-                    finally:
-                        await target.stop()
-                    rows.append(row)
-                    print_row(row)
-    print()
-    print("ratio to the bare baseline (calls/s, same stations and pacing):")
-    for row in rows:
-        if row["target"] == "bare":
-            continue
-        base = next(
-            (
-                b
-                for b in rows
-                if b["target"] == "bare"
-                and b["stations"] == row["stations"]
-                and b["interval_s"] == row["interval_s"]
-            ),
-            None,
-        )
-        if base and base["calls_per_s"]:
-            row["ratio_to_bare"] = row["calls_per_s"] / base["calls_per_s"]
-            print(
-                f"  {label(row):<16} n={row['stations']:<5} interval {row['interval_s']:g}s: "
-                f"x{row['ratio_to_bare']:.2f} calls/s, "
-                f"x{row['calls_per_server_cpu_s'] / base['calls_per_server_cpu_s']:.2f} "
-                "calls per server CPU-second"
-            )
+    for _ in range(args.rounds):
+        for n in args.stations:
+            for kind in args.calls:
+                for target_kind in args.targets:
+                    for telemetry in args.telemetry if target_kind != "stock" else ["-"]:
+                        target = Target(target_kind, n, workdir, telemetry)
+                        await target.start()
+                        try:
+                            for interval in args.intervals:
+                                row = await run_load(
+                                    target,
+                                    kind,
+                                    interval_s=interval,
+                                    duration_s=args.duration_s,
+                                    warmup_s=args.warmup_s,
+                                    procs=args.load_procs,
+                                )
+                                rows.append(row)
+                                print_row(row)
+                        finally:
+                            await target.stop()
+    summary = summarize(rows)
+    print_summary(summary)
     out = RESULTS / f"csms_throughput-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "rows": rows}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"args": vars(args), "cpus": os.cpu_count(), "rows": rows, "summary": summary},
+            indent=2,
+        )
+    )
     print(f"saved {out.relative_to(ROOT)}")
     return 0
 
@@ -546,10 +823,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="numbers of concurrent stations (default 100 1000)",
     )
     p.add_argument(
+        "--calls",
+        nargs="+",
+        default=["heartbeat16", "meter16", "txevent201", "txevent21"],
+        choices=CALLS,
+        help="kinds of call, one kind per run (default all but mix16)",
+    )
+    p.add_argument(
         "--targets",
         nargs="+",
-        default=["bare", "sqlite", "postgres"],
-        choices=["bare", "memory", "sqlite", "postgres"],
+        default=["stock", "sqlite", "postgres"],
+        choices=["stock", "memory", "sqlite", "postgres"],
         help="servers to measure (memory: no persistence, for diagnosis)",
     )
     p.add_argument(
@@ -567,21 +851,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["on", "off"],
         help="telemetry of the chargegrid targets (default on, as in production)",
     )
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument(
         "--load-procs",
         type=int,
         default=2,
-        help="load generator processes sharing the stations (default 2)",
+        help="load generator processes sharing the stations (default 2, on one CPU)",
     )
-    p.add_argument("--duration-s", type=float, default=20.0, help="measured seconds per run")
+    p.add_argument("--duration-s", type=float, default=15.0, help="measured seconds per run")
     p.add_argument("--warmup-s", type=float, default=2.0, help="unmeasured seconds first")
-    p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--serve-stock", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
     arguments = parse_args()
-    if arguments.serve_bare:
-        serve_bare(arguments.serve_bare)
+    if arguments.serve_stock:
+        serve_stock(arguments.serve_stock)
         raise SystemExit(0)
     raise SystemExit(asyncio.run(main(arguments)))

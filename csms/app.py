@@ -42,7 +42,8 @@ from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
 from csms.sites import SiteService, repository_for
-from csms.store import Store, open_store
+from csms.store import SqlStore, Store, open_store
+from csms.supervisor import HealthReport, Supervisor
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 
 if TYPE_CHECKING:
@@ -109,7 +110,13 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
-        self.sites = SiteService(repository_for(self.store), bus=self.bus, clock=self.clock)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
+        #: Every long-running task, restarted after a failure and reported by ``health()``.
+        self.supervisor = Supervisor()
+        self.supervisor.probe("store writer", self._writer_problem)
+        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
         self.planner = PlannerService(
             sites=self.sites,
             store=self.store,
@@ -117,7 +124,9 @@ class Csms:
             commands=self.commands,
             clock=self.clock,
             settings=s.planning,
+            supervisor=self.supervisor,
         )
+        self.server.health = self.health
         interval = s.server.gc_freeze_interval_s
         self._gc = GcFreezer(interval_s=interval) if interval else None
         self._started = False
@@ -132,6 +141,22 @@ class Csms:
     def url(self) -> str:
         """The base URL stations append their id to."""
         return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+
+    def health(self) -> HealthReport:
+        """Each long-running task's state; ``ok`` is False while one is failing or dead
+        (what ``GET /health`` answers on the OCPP port and the API port)."""
+        return self.supervisor.report()
+
+    def _writer_problem(self) -> str | None:
+        store = self.store
+        if self._started and isinstance(store, SqlStore) and store.writer.dead:
+            return "the group-commit writer task has ended"
+        return None
+
+    def _telemetry_problem(self) -> str | None:
+        t = self.telemetry
+        dead = t.pipeline.dead_threads() if t is not None and t.backend != "disabled" else []
+        return f"threads stopped: {', '.join(dead)}" if dead else None
 
     async def start(self) -> None:
         # The port first: a second server on the same database and port must fail before it

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments, clock_from_args
+from csms.ids import STATION_ID_MAX_LENGTH, id_option
 
 __all__ = ["add_commands"]
 
@@ -136,18 +137,34 @@ def _station_add(args: argparse.Namespace) -> int:
     hashed = hash_password(password) if password else None
 
     async def body(store: Any) -> int:
+        from chargegrid.clock import WallClock
+        from csms.events import EventBus
+        from csms.sites import SiteService, repository_for
+
+        sites = SiteService(repository_for(store), bus=EventBus(), clock=WallClock())
+        # A station a site file names belongs to that site (docs/sites.md).
+        naming = await sites.site_naming(args.station_id)
+        if naming is not None and args.site is not None and args.site != naming:
+            print(
+                f"chargegrid: station {args.station_id!r} is named by site {naming!r}; leave "
+                f"out --site, or take it out of that site before registering it to {args.site!r}",
+                file=sys.stderr,
+            )
+            return 2
+        site_id = args.site if args.site is not None else naming
         await store.put_station(
             StationRecord(
                 station_id=args.station_id,
                 password_hash=hashed,
-                site_id=args.site,
+                site_id=site_id,
                 registration=RegistrationStatus.PENDING
                 if args.pending
                 else RegistrationStatus.ACCEPTED,
             )
         )
         auth = "password set" if hashed else "NO password (security profile 0)"
-        print(f"station {args.station_id} registered ({auth})")
+        placed = f", site {site_id}" if site_id is not None else ""
+        print(f"station {args.station_id} registered ({auth}{placed})")
         return 0
 
     return _run(args, body)
@@ -329,7 +346,12 @@ def add_commands(subparsers: Any) -> None:
         "add", help="register (or update) a station", description="Register or update a station."
     )
     _config_args(p)
-    p.add_argument("station_id", metavar="STATION")
+    p.add_argument(
+        "station_id",
+        metavar="STATION",
+        type=id_option("station id", max_length=STATION_ID_MAX_LENGTH),
+        help="1 to 48 of a-z A-Z 0-9 * - _ = : + | @ . (what stations connect as)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--password",
@@ -340,7 +362,12 @@ def add_commands(subparsers: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     group.add_argument("--ask-password", action="store_true", help="prompt for the password")
-    p.add_argument("--site", default=None, help="site id")
+    p.add_argument(
+        "--site",
+        default=None,
+        type=id_option("site id"),
+        help="site id (default: the site whose site file names the station, if any)",
+    )
     p.add_argument(
         "--pending",
         action="store_true",

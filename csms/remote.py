@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from csms.quantities import MAX_POWER_W, finite_option
+
 __all__ = ["add_live_commands", "admin_request"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -199,7 +201,12 @@ def add_live_commands(
         },
     )
     p.add_argument("--evse", type=int, default=0)
-    p.add_argument("--limit", type=float, required=True, help="limit in --unit")
+    p.add_argument(
+        "--limit",
+        type=finite_option("--limit", low=0, high=MAX_POWER_W),
+        required=True,
+        help="limit in --unit",
+    )
     p.add_argument("--unit", choices=["A", "W"], default="A")
     p.add_argument(
         "--purpose",

@@ -16,6 +16,17 @@ __all__ = ["add_commands"]
 logger = logging.getLogger(__name__)
 
 
+def _time_limit_s(text: str) -> float:
+    """A solver time limit: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 < value <= 86_400):
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 86400 s, not {text}")
+    return value
+
+
 def add_commands(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "optimize",
@@ -36,7 +47,10 @@ def add_commands(subparsers: Any) -> None:
         "--solver", default="appsi_highs", help="Pyomo solver name (default appsi_highs)"
     )
     parser.add_argument(
-        "--time-limit-s", type=float, default=60.0, help="solver time limit (default 60)"
+        "--time-limit-s",
+        type=_time_limit_s,
+        default=60.0,
+        help="solver time limit (default 60)",
     )
     parser.set_defaults(func=_optimize)
 

@@ -14,11 +14,14 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
-from csms.api.exceptions import ApiError, InvalidField, Unauthorized
+from csms.api.allow import AllowMethods
+from csms.api.boundary import BoundaryRoute, audit_refusal, validation_error
+from csms.api.exceptions import ApiError, Conflict, InvalidField, Unauthorized
 from csms.api.services import ApiServices
 from csms.exceptions import StoreUnavailable
 from csms.sites import (
@@ -41,13 +44,14 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def _api_error(request: Request, exc: Exception) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     if isinstance(exc, InvalidField):
-        return JSONResponse(
-            {"detail": [{"loc": list(exc.loc), "msg": exc.message, "type": exc.kind}]},
-            status_code=422,
-        )
+        detail = [{"loc": list(exc.loc), "msg": exc.message, "type": exc.kind}]
+        await audit_refusal(request, detail)
+        return JSONResponse({"detail": detail}, status_code=422)
+    if isinstance(exc, Conflict):
+        await audit_refusal(request, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
@@ -61,15 +65,15 @@ def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _site_error(request: Request, exc: Exception) -> JSONResponse:
+async def _site_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, SiteNotFound | ConstraintNotFound | NodeNotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if isinstance(exc, InvalidConstraint):
         loc = ["body", *exc.field.split(".")]
         msg = str(exc).removeprefix(f"{exc.field}: ")
-        return JSONResponse(
-            {"detail": [{"loc": loc, "msg": msg, "type": "value_error"}]}, status_code=422
-        )
+        found = [{"loc": loc, "msg": msg, "type": "value_error"}]
+        await audit_refusal(request, found)
+        return JSONResponse({"detail": found}, status_code=422)
     if isinstance(exc, InvalidSite):
         detail = [
             {
@@ -79,17 +83,20 @@ def _site_error(request: Request, exc: Exception) -> JSONResponse:
             }
             for where, msg in exc.problems
         ]
+        await audit_refusal(request, detail)
         return JSONResponse({"detail": detail}, status_code=422)
+    await audit_refusal(request, str(exc))
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """A model built inside a service refused a value (422, in the request's shape)."""
     assert isinstance(exc, ValidationError)
     detail = [
         {"loc": ["body", *(str(p) for p in err["loc"])], "msg": err["msg"], "type": err["type"]}
         for err in exc.errors()
     ]
+    await audit_refusal(request, detail)
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -234,6 +241,8 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(SiteError, _site_error)
     app.add_exception_handler(ValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.router.route_class = BoundaryRoute
     routers = (
         stations,
         id_tokens,
@@ -251,7 +260,9 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     _add_metrics(app, services)
+    _add_health(app, services)
     mount_dashboard(app)
+    app.add_middleware(AllowMethods, routes=lambda: app.router.routes)
     return app
 
 
@@ -284,3 +295,35 @@ def _add_metrics(app: FastAPI, services: ApiServices) -> None:
         return PlainTextResponse(
             telemetry.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
+
+
+_HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["ok", "unhealthy", "tasks", "one_shot_failures"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "unhealthy": {"type": "array", "items": {"type": "string"}},
+        "tasks": {"type": "array", "items": {"type": "object"}},
+        "one_shot_failures": {"type": "integer"},
+    },
+}
+
+
+def _add_health(app: FastAPI, services: ApiServices) -> None:
+    """``GET /health`` (no token, for load balancers and monitors): 200 while every
+    long-running task of the process runs, 503 naming those failing or dead."""
+    content = {"application/json": {"schema": _HEALTH_SCHEMA}}
+
+    @app.get(
+        "/health",
+        tags=["health"],
+        responses={
+            200: {"description": "every background task runs", "content": content},
+            503: {"description": "a background task is failing or dead", "content": content},
+        },
+    )
+    def health() -> JSONResponse:
+        """Each long-running task (planner loops, site watcher, store writer, telemetry
+        threads) with its state, failures and last error; 503 when one is not running."""
+        report = services.csms.health()
+        return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)

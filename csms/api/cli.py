@@ -37,7 +37,17 @@ def parse_expiry(text: str, now: datetime) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _run(args: argparse.Namespace, body: Any) -> int:
+async def _unknown_sites(store: Any, site_ids: list[str]) -> list[str]:
+    """The granted sites (but ``*``) that no site document defines."""
+    from chargegrid.clock import WallClock
+    from csms.events import EventBus
+    from csms.sites import SiteService, repository_for
+
+    sites = SiteService(repository_for(store), bus=EventBus(), clock=WallClock())
+    return [s for s in site_ids if s != "*" and await sites.revision(s) == 0]
+
+
+def _run(args: argparse.Namespace, body: Any, *, check_sites: bool = False) -> int:
     from csms.api.exceptions import ApiError
     from csms.api.repository import open_repository
     from csms.api.tokens import TokenService
@@ -55,6 +65,14 @@ def _run(args: argparse.Namespace, body: Any) -> int:
         store = open_store(settings.database.url)
         await store.open()
         try:
+            unknown = await _unknown_sites(store, args.site or []) if check_sites else []
+            if unknown:
+                print(
+                    f"chargegrid: no site {', '.join(map(repr, unknown))} (apply its site file "
+                    "first: chargegrid site apply)",
+                    file=sys.stderr,
+                )
+                return 2
             tokens = TokenService(open_repository(store), now=lambda: datetime.now(UTC))
             result: int = await body(tokens)
             return result
@@ -89,7 +107,7 @@ def _create(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return _run(args, body)
+    return _run(args, body, check_sites=True)
 
 
 def _list(args: argparse.Namespace) -> int:

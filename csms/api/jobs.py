@@ -23,7 +23,8 @@ from csms.api.auth import Principal
 from csms.api.exceptions import IdempotencyMismatch
 from csms.api.records import Job, JobStatus
 from csms.api.repository import ApiRepository
-from csms.exceptions import CommandError, CommandRejected, CsmsError
+from csms.exceptions import CommandError, CommandRejected, CsmsError, StoreUnavailable
+from csms.store.transient import is_transient
 
 __all__ = ["Executor", "JobManager", "request_hash"]
 
@@ -55,6 +56,8 @@ class JobManager:
     ) -> None:
         self._repo = repo
         self._auditor = auditor
+        #: The first wait before recording a job's outcome again (the database was down).
+        self.finish_retry_initial_s = 1.0
         self._now = now
         self._lock = asyncio.Lock()
         self._done: dict[str, asyncio.Event] = {}
@@ -118,12 +121,14 @@ class JobManager:
     async def _run(self, who: Principal, job: Job, run: Executor) -> None:
         result: dict[str, Any] | None = None
         error: dict[str, Any] | None = None
+        stopping = False
         try:
             result = await run(job.request)
         except (CommandError, CsmsError) as exc:
             error = _error(exc)
         except asyncio.CancelledError:
             error = {"type": "Cancelled", "message": "the server stopped before the answer"}
+            stopping = True
             raise
         except Exception as exc:
             logger.exception("job %s (%s) failed", job.job_id, job.command)
@@ -136,11 +141,38 @@ class JobManager:
                 error=error,
                 finished_at=self._now(),
             )
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._finish(who, done))
+            await asyncio.shield(self._finish_durably(who, done, retry=not stopping))
             event = self._done.pop(job.job_id, None)
             if event is not None:
                 event.set()
+
+    async def _finish_durably(self, who: Principal, job: Job, *, retry: bool) -> None:
+        """Record the outcome; while the database is unavailable, try again (1 s doubling to
+        30 s, for up to about ten minutes) unless the server is stopping."""
+        delay_s = self.finish_retry_initial_s
+        for attempt in range(1, 25):
+            try:
+                await self._finish(who, job)
+                return
+            except Exception as exc:
+                transient = isinstance(exc, StoreUnavailable) or is_transient(exc)
+                if not (retry and transient) or attempt == 24:
+                    logger.error(
+                        "job %s (%s): outcome %s not recorded",
+                        job.job_id,
+                        job.command,
+                        job.status.value,
+                        exc_info=exc,
+                    )
+                    return
+                logger.warning(
+                    "job %s: cannot record the outcome yet (%s); retrying in %.0f s",
+                    job.job_id,
+                    exc,
+                    delay_s,
+                )
+                await asyncio.sleep(delay_s)
+                delay_s = min(30.0, delay_s * 2)
 
     async def _finish(self, who: Principal, job: Job) -> None:
         await self._repo.finish_job(job)

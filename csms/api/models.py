@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from csms.sites import GridConstraint
+from csms import ids
+from csms.sites import GridConstraint, InvalidStoredConstraint
 
 __all__ = [
     "AckOut",
@@ -59,9 +60,9 @@ __all__ = [
     "WebhookOut",
 ]
 
-StationId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._:*+|@-]+$")]
-SiteId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
-TokenValue = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+StationId = ids.StationId
+SiteId = ids.EntityId
+TokenValue = ids.IdTokenValue
 
 
 class _In(BaseModel):
@@ -406,8 +407,51 @@ class ConstraintCreated(BaseModel):
     )
 
 
+class ConstraintOut(BaseModel):
+    """A stored constraint as listed. A row that does not validate (written by an earlier
+    version: a NULL or non-finite value) is listed with ``invalid: true`` and its
+    ``problems``; the planner ignores it and ``DELETE`` removes it."""
+
+    id: str
+    site_id: str
+    node_id: str | None
+    kind: str | None
+    start: datetime | None
+    end: datetime | None
+    source: str | None = None
+    priority: int | None = None
+    max_import_w: float | None = None
+    max_export_w: float | None = None
+    max_phase_current_a: float | None = None
+    reduce_to_w: float | None = None
+    reduce_by_pct: float | None = None
+    import_price_per_kwh: float | None = None
+    created_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    invalid: bool = False
+    problems: list[str] = Field(default_factory=list, description="why it is invalid")
+
+    @classmethod
+    def of(cls, constraint: GridConstraint | InvalidStoredConstraint) -> ConstraintOut:
+        if isinstance(constraint, GridConstraint):
+            return cls.model_validate(constraint.model_dump())
+        fields = {k: v for k, v in constraint.values.items() if k in cls.model_fields}
+        try:
+            out = cls.model_validate({**fields, "id": constraint.id, "site_id": constraint.site_id})
+        except ValueError:  # stored values of the wrong type: only the ids are shown
+            out = cls(
+                id=constraint.id,
+                site_id=constraint.site_id,
+                node_id=None,
+                kind=None,
+                start=None,
+                end=None,
+            )
+        return out.model_copy(update={"invalid": True, "problems": list(constraint.problems)})
+
+
 class ConstraintStatus(BaseModel):
-    constraint: GridConstraint
+    constraint: ConstraintOut
     acknowledged: list[AckOut] = Field(
         description="limits sent to the site's stations since the constraint last changed"
     )

@@ -149,6 +149,17 @@ class ApiServices:
     def site_of(self, station_id: str) -> str | None:
         return self._site_of.get(station_id)
 
+    async def resolve_site(self, station_id: str) -> str | None:
+        """:meth:`site_of`, reading the station's registration when the map has no site for
+        it (a site applied by another process since the map was made)."""
+        site = self._site_of.get(station_id)
+        if site is None:
+            record = await self.store.get_station(station_id)
+            if record is not None:
+                site = self.station_site(record)
+                self._site_of[station_id] = site
+        return site
+
     def station_site(self, record: StationRecord) -> str | None:
         """A station's site: its registration's, else the site whose model places it."""
         return record.site_id or self._placed.get(record.station_id)
@@ -231,6 +242,9 @@ class ApiServices:
             return
         await self.refresh_stations()
         await self.webhooks.start()
+        self._unsubscribe.append(
+            self.csms.supervisor.probe("api: webhook delivery", self.webhooks.problem)
+        )
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
         self.started = True

@@ -27,15 +27,56 @@ from csms.events import HeartbeatReceived
 
 __all__ = [
     "DRIVER_EVENT_TYPES",
+    "EVENT_TYPES",
+    "GAP_EVENT",
     "ApiEvent",
     "EventFilter",
     "EventHub",
     "Subscription",
     "api_event",
+    "check_type_filter",
     "to_json",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Every event type the stream sends (``type=`` filters name these or their families).
+EVENT_TYPES = frozenset(
+    {
+        "station.connected",
+        "station.disconnected",
+        "station.booted",
+        "station.status",
+        "station.non_compliant",
+        "transaction.started",
+        "transaction.updated",
+        "transaction.ended",
+        "meter.values",
+        "ev.charging_needs",
+        "limit.sent",
+        "site.changed",
+        "constraint.created",
+        "constraint.cancelled",
+        "plan.updated",
+        "departure.missed",
+    }
+)
+#: sent first to a reconnecting client whose ``Last-Event-ID`` is older than the replay
+#: buffer (or from an earlier process): events were missed
+GAP_EVENT = "stream.gap"
+
+
+def check_type_filter(value: str) -> str | None:
+    """Why ``value`` is not an event type or family (``station.*``); None when it is."""
+    if value in EVENT_TYPES:
+        return None
+    if value.endswith(".*") and any(t.startswith(value[:-1]) for t in EVENT_TYPES):
+        return None
+    return (
+        f"unknown event type {value!r} (one of {', '.join(sorted(EVENT_TYPES))} or a family "
+        "like station.*)"
+    )
+
 
 #: Event types that carry driver or session data (hidden from grid operators).
 DRIVER_EVENT_TYPES = frozenset(
@@ -243,6 +284,7 @@ class EventHub:
         self._replay = replay_events > 0
         self._site_of = site_of
         self._ids = itertools.count(1)
+        self._issued = 0  # the last event id given
         self._subs: list[Subscription] = []
         self._listeners: list[Callable[[ApiEvent], None]] = []
         self.dropped_total = 0
@@ -253,10 +295,33 @@ class EventHub:
         """A new subscription; with ``last_event_id`` (from a reconnecting client) the kept
         events after it are queued first: all of them when the id names an earlier process."""
         sub = Subscription(flt, max_queue)
-        if last_event_id is not None and self._replay:
+        if last_event_id is not None:
             epoch, _, number = last_event_id.partition(".")
-            after = int(number) if epoch == self.epoch and number.isdigit() else 0
-            for event_id, event, at in tuple(self._recent):
+            known = epoch == self.epoch and number.isdigit()
+            after = int(number) if known else 0
+            kept = tuple(self._recent) if self._replay else ()
+            first = kept[0][0] if kept else self._issued + 1
+            if not known or after + 1 < first:
+                # Events after the client's last one are no longer kept (or were another
+                # process's): say so before the replay instead of skipping them silently.
+                sub.offer(
+                    ApiEvent(
+                        id=first - 1,
+                        type=GAP_EVENT,
+                        at=self._now(),
+                        station_id=None,
+                        site_id=None,
+                        data={
+                            "last_event_id": last_event_id,
+                            "missed": first - 1 - after if known else None,
+                            "reason": "older than the replay buffer"
+                            if known
+                            else "an earlier process's or an unknown event id",
+                        },
+                    )
+                )
+        if last_event_id is not None and self._replay:
+            for event_id, event, at in kept:
                 if event_id <= after:
                     continue
                 api = api_event(event, event_id=event_id, now=at, site_of=self._site_of)
@@ -290,6 +355,7 @@ class EventHub:
         if isinstance(event, HeartbeatReceived):
             return None
         event_id, at = next(self._ids), self._now()
+        self._issued = event_id
         if self._replay:
             self._recent.append((event_id, event, at))
         if not deliver:

@@ -84,6 +84,7 @@ class WebhookDispatcher:
         self._transport = transport
         self._hooks: dict[str, Webhook] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._worker_tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
         self.dropped = 0
 
@@ -92,10 +93,15 @@ class WebhookDispatcher:
         self._client = httpx.AsyncClient(
             timeout=self.timeout_s, transport=self._transport, follow_redirects=False
         )
-        for _ in range(self._workers):
-            self._spawn(self._work())
+        self._worker_tasks = [self._spawn(self._work()) for _ in range(self._workers)]
+
+    def problem(self) -> str | None:
+        """None while every delivery worker runs, else what stopped (for ``/health``)."""
+        stopped = sum(1 for task in self._worker_tasks if task.done())
+        return f"{stopped} of {len(self._worker_tasks)} workers stopped" if stopped else None
 
     async def stop(self) -> None:
+        self._worker_tasks = []
         for task in tuple(self._tasks):
             task.cancel()
         for task in tuple(self._tasks):
@@ -105,10 +111,11 @@ class WebhookDispatcher:
             await self._client.aclose()
             self._client = None
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- subscriptions --------------------------------------------------------------------
     async def add(
@@ -238,4 +245,7 @@ class WebhookDispatcher:
     ) -> None:
         await asyncio.sleep(wait_s)
         if hook.webhook_id in self._hooks:
-            await self._attempt(hook, delivery, body)
+            try:
+                await self._attempt(hook, delivery, body)
+            except Exception:
+                logger.exception("webhook delivery %s failed unexpectedly", delivery.delivery_id)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
+import secrets
 from datetime import datetime
 from typing import Any
 
 from chargegrid.clock import Clock
 from csms.core.durability import Retrying
+from csms.core.open_transactions import OpenTransactions
 from csms.core.passwords import verify_password
 from csms.core.registration import Admission, BootDecision, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
@@ -41,6 +44,10 @@ __all__ = ["CentralSystem", "TransactionAnswer"]
 
 
 logger = logging.getLogger(__name__)
+
+#: Verified (stored hash, presented password) outcomes kept per process: a 10,000-station
+#: fleet with one password each, and room for failed guesses without evicting them.
+_VERIFIED_MAX = 50_000
 
 
 class CentralSystem(SessionHandling):
@@ -69,8 +76,10 @@ class CentralSystem(SessionHandling):
         self.retrying = Retrying(initial_s=retry_initial_s, max_s=retry_max_s)
         self.remote_starts: RemoteStarts[asyncio.Future[Transaction]] = RemoteStarts()
         self._last_seen_write: dict[str, float] = {}
-        self._verified: dict[tuple[str, str], bool] = {}
+        self._verified: dict[tuple[str, bytes], bool] = {}
+        self._verify_key = secrets.token_bytes(32)
         self._active: dict[tuple[str, int], int | None] = {}
+        self._open_txs = OpenTransactions()
         self._background: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -105,13 +114,18 @@ class CentralSystem(SessionHandling):
             return decision
         if password is None:
             return Admission(False, reason="password required")
-        # Remember verified pairs by digest (not the password) so a reconnect skips scrypt.
-        key = (decision.password_hash, hashlib.sha256(password.encode()).hexdigest())
+        # scrypt runs once per process and password: the outcome is remembered under a keyed
+        # hash of the presented password (HMAC with a random per-process key, so the cache
+        # holds nothing an offline guess could be checked against), and a reconnect costs a
+        # microsecond instead of scrypt's tens of milliseconds. Changing the stored hash
+        # changes the key, so a new password takes effect at once.
+        presented = hmac.new(self._verify_key, password.encode(), hashlib.sha256).digest()
+        key = (decision.password_hash, presented)
         ok = self._verified.get(key)
         if ok is None:
             ok = await asyncio.to_thread(verify_password, password, decision.password_hash)
-            if len(self._verified) > 10000:
-                self._verified.clear()
+            while len(self._verified) >= _VERIFIED_MAX:  # oldest first
+                del self._verified[next(iter(self._verified))]
             self._verified[key] = ok
         return decision if ok else Admission(False, reason="wrong password")
 
@@ -136,6 +150,7 @@ class CentralSystem(SessionHandling):
         self._last_seen_write.pop(station_id, None)
         for key in [k for k in self._active if k[0] == station_id]:
             del self._active[key]
+        self._open_txs.forget(station_id)
         try:
             await asyncio.wait_for(
                 self.retrying(

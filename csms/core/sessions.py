@@ -8,6 +8,7 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from chargegrid.clock import Clock
 from csms.core.authorization import authorize
 from csms.core.durability import Retrying
 from csms.core.meter import register_wh
+from csms.core.open_transactions import OpenTransactions
 from csms.core.remote_start import RemoteStarts
 from csms.core.transactions import apply_update, start_key
 from csms.domain import (
@@ -62,6 +64,7 @@ class SessionHandling:
     retrying: Retrying
     remote_starts: RemoteStarts[asyncio.Future[Transaction]]
     _active: dict[tuple[str, int], int | None]
+    _open_txs: OpenTransactions
 
     # -- authorization --------------------------------------------------------------------
     async def authorize(self, station_id: str, token: str) -> AuthorizationResult:
@@ -173,56 +176,66 @@ class SessionHandling:
         return TransactionAnswer(applied.transaction, auth)
 
     async def transaction_event(self, update: TransactionUpdate) -> TransactionAnswer:
-        """OCPP 2.0.1 TransactionEvent: ordered and deduplicated by seqNo."""
+        """OCPP 2.0.1 TransactionEvent: ordered and deduplicated by seqNo.
+
+        The transaction comes from the node's index of open transactions (no read once the
+        station's are loaded); the seqNo, the samples and the transaction's new state are
+        one atomic write; the index follows only what was committed."""
         station_id = update.station_id
         assert update.station_tx_id is not None
         station_tx_id = update.station_tx_id
         auth = await self.authorize(station_id, update.id_token) if update.id_token else None
-        tx = await self.retrying(
-            lambda: self.store.find_transaction(station_id, station_tx_id),
-            what="TransactionEvent",
-            station_id=station_id,
-        )
+        tx = await self._open_transaction_of(station_id, station_tx_id)
         created = False
         if tx is None:
             tx, created = await self._open_201(update, station_tx_id)
-        fresh = True
-        if update.seq_no is not None:
-            tx_id = tx.id
-            seq_no = update.seq_no
-            fresh = await self.retrying(
-                lambda: self.store.record_transaction_event(
-                    tx_id, seq_no, update.kind.value, update.timestamp
-                ),
-                what="TransactionEvent",
-                station_id=station_id,
-            )
-            if not fresh:
-                # A resend. Its writes are redone (all idempotent) in case the first
-                # attempt was cut short after recording the seqNo; nothing is published
-                # twice.
-                logger.info(
-                    "station %s: duplicate TransactionEvent seqNo %d of %s",
-                    station_id,
-                    seq_no,
-                    station_tx_id,
-                )
-        await self._store_samples(
-            station_id, tx.evse_id, tx.connector_id, tx.id, update.samples, publish=fresh
-        )
         # Announce the start once: when this message created the transaction, or when an
         # earlier attempt created it but was cut short before anything was applied.
         announce = created or (
             update.kind is TransactionEventKind.STARTED and tx.last_seq_no is None
         )
         applied = apply_update(tx, update)
-        if applied.changed:
-            await self.retrying(
-                lambda: self.store.save_transaction(applied.transaction),
+        rows = [
+            StoredSample(station_id, tx.evse_id, tx.connector_id, tx.id, s) for s in update.samples
+        ]
+        tx_id = tx.id
+        try:
+            fresh = await self.retrying(
+                lambda: self.store.apply_transaction_event(
+                    tx_id,
+                    seq_no=update.seq_no,
+                    kind=update.kind.value,
+                    at=update.timestamp,
+                    samples=rows,
+                    transaction=applied.transaction if applied.changed else None,
+                ),
                 what="TransactionEvent",
                 station_id=station_id,
             )
+        except BaseException:
+            # Committed or not, nobody knows: the next message reloads from the store.
+            self._open_txs.forget(station_id)
+            raise
+        if not fresh:
+            # A resend: its writes were redone (all idempotent) in case the first attempt
+            # was cut short; nothing is published twice.
+            logger.info(
+                "station %s: duplicate TransactionEvent seqNo %s of %s",
+                station_id,
+                update.seq_no,
+                station_tx_id,
+            )
+        changed_beyond_seq_no = applied.changed and (
+            dataclasses.replace(applied.transaction, last_seq_no=tx.last_seq_no) != tx
+        )
         tx = applied.transaction
+        self._open_txs.put(tx)
+        if fresh and update.samples:
+            self.bus.publish(
+                MeterValuesReceived(
+                    station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
+                )
+            )
         if applied.late:
             logger.info(
                 "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
@@ -240,9 +253,31 @@ class SessionHandling:
             self._resolve_remote_start(tx)
         if applied.ended_now:
             self.bus.publish(TransactionEnded(tx))
-        elif not announce and applied.changed:
+        elif not announce and changed_beyond_seq_no:
+            # A seqNo advancing alone is bookkeeping, not news: publishing it would cost
+            # every subscriber (telemetry, the API stream, the planner) a wake-up per message.
             self.bus.publish(TransactionUpdated(tx))
         return TransactionAnswer(tx, auth)
+
+    async def _open_transaction_of(self, station_id: str, station_tx_id: str) -> Transaction | None:
+        """The transaction a 2.0.1 station calls ``station_tx_id``: from the index of the
+        station's open transactions (loaded with one read on its first TransactionEvent
+        since it connected), else from the store (a new or an ended transaction)."""
+        if not self._open_txs.loaded(station_id):
+            open_txs = await self.retrying(
+                lambda: self.store.list_transactions(station_id=station_id, active=True),
+                what="TransactionEvent",
+                station_id=station_id,
+            )
+            self._open_txs.load(station_id, open_txs)
+        tx = self._open_txs.get(station_id, station_tx_id)
+        if tx is not None:
+            return tx
+        return await self.retrying(
+            lambda: self.store.find_transaction(station_id, station_tx_id),
+            what="TransactionEvent",
+            station_id=station_id,
+        )
 
     async def meter_values(
         self,
@@ -281,6 +316,7 @@ class SessionHandling:
             station_id=station_id,
         )
         tx.needs = needs
+        self._open_txs.set_needs(station_id, tx.id, needs)
         self.bus.publish(EVChargingNeedsReceived(station_id, evse_id, tx.id, needs))
         return tx
 

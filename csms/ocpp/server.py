@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import socket
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -26,6 +28,7 @@ from csms.config import ServerSettings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.exceptions import StoreUnavailable
+from csms.ids import is_station_id
 from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
 from csms.ocpp.base import OcppConnection
 from csms.ocpp.message_log import LoggedConnection, MessageLog
@@ -33,6 +36,7 @@ from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
+from csms.supervisor import HealthReport
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
 
@@ -54,11 +58,7 @@ def station_id_from_path(path: str) -> str | None:
     if not route.startswith(_PREFIX):
         return None
     station_id = unquote(route[len(_PREFIX) :])
-    if not station_id or len(station_id) > 48 or "/" in station_id:
-        return None
-    if not station_id.isprintable():
-        return None
-    return station_id
+    return station_id if is_station_id(station_id) else None
 
 
 def _basic_password(request: Request, station_id: str) -> str | None:
@@ -100,6 +100,8 @@ class OcppServer:
         self.message_log = MessageLog(now=central.clock.now)
         self._servers: list[Server] = []
         self.commands: Commands | None = None
+        #: What ``GET /health`` reports (the process's background tasks); None: just "ok".
+        self.health: Callable[[], HealthReport] | None = None
 
     @property
     def port(self) -> int:
@@ -141,12 +143,27 @@ class OcppServer:
         for server in servers:
             await server.wait_closed()
 
+    def _health_response(self) -> Response:
+        """200 ``ok``, or 503 with the JSON report naming the failing tasks."""
+        if self.health is None:
+            return _respond(HTTPStatus.OK, "ok")
+        report = self.health()
+        if report.ok:
+            return _respond(HTTPStatus.OK, "ok")
+        body = json.dumps(report.as_dict()).encode()
+        return Response(
+            HTTPStatus.SERVICE_UNAVAILABLE.value,
+            HTTPStatus.SERVICE_UNAVAILABLE.phrase,
+            Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]),
+            body,
+        )
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/health":
-            return _respond(HTTPStatus.OK, "ok")
+            return self._health_response()
         if path == ADMIN_PATH:
             token = self.settings.admin_token
             if token is None or self.commands is None:

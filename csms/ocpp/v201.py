@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v201 import ChargePoint as _V201ChargePoint
 
 from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
@@ -25,6 +26,7 @@ from csms.domain import (
 from csms.exceptions import CommandError
 from csms.ocpp.base import OcppConnection, format_timestamp, on, parse_timestamp
 from csms.ocpp.v16 import _drop_none
+from csms.quantities import MAX_CURRENT_A, MAX_ENERGY_WH, MAX_POWER_W, check_finite
 
 __all__ = ["V201Connection"]
 
@@ -175,18 +177,26 @@ class V201Connection(OcppConnection):
         if energy is None:
             energy = v2x.get("ev_target_energy_request")
         needs = EVChargingNeeds(
-            energy_requested_wh=float(energy) if energy is not None else None,
+            energy_requested_wh=_float("energyAmount", energy, MAX_ENERGY_WH),
             departure_at=parse_timestamp(departure, self.ocpp_version) if departure else None,
             max_current_a=_float(
-                _first(ac, dc, key="ev_max_current") or v2x.get("max_charge_current")
+                "evMaxCurrent",
+                _first(ac, dc, key="ev_max_current") or v2x.get("max_charge_current"),
+                MAX_CURRENT_A,
             ),
-            min_current_a=_float(ac.get("ev_min_current", v2x.get("min_charge_current"))),
-            max_power_w=_float(dc.get("ev_max_power", v2x.get("max_charge_power"))),
+            min_current_a=_float(
+                "evMinCurrent",
+                ac.get("ev_min_current", v2x.get("min_charge_current")),
+                MAX_CURRENT_A,
+            ),
+            max_power_w=_float(
+                "evMaxPower", dc.get("ev_max_power", v2x.get("max_charge_power")), MAX_POWER_W
+            ),
             energy_transfer_mode=charging_needs.get("requested_energy_transfer"),
-            soc_pct=_float(dc.get("state_of_charge")),
-            capacity_wh=_float(dc.get("ev_energy_capacity")),
-            bulk_soc_pct=_float(dc.get("bulk_soc")),
-            full_soc_pct=_float(dc.get("full_soc")),
+            soc_pct=_float("stateOfCharge", dc.get("state_of_charge"), 100),
+            capacity_wh=_float("evEnergyCapacity", dc.get("ev_energy_capacity"), MAX_ENERGY_WH),
+            bulk_soc_pct=_float("bulkSOC", dc.get("bulk_soc"), 100),
+            full_soc_pct=_float("fullSOC", dc.get("full_soc"), 100),
         )
         tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
         return {"status": "Accepted" if tx is not None else "Rejected"}
@@ -421,5 +431,12 @@ class V201Connection(OcppConnection):
         )
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _float(name: str, value: Any, high: float) -> float | None:
+    """A number the planner uses: finite and in ``[0, high]``, or the message is refused
+    with a PropertyConstraintViolation naming the field (see :mod:`csms.quantities`)."""
+    if value is None:
+        return None
+    try:
+        return check_finite(name, float(value), low=0, high=high)
+    except (TypeError, ValueError) as exc:  # NotFinite is a ValueError
+        raise PropertyConstraintViolationError(description=str(exc)) from None

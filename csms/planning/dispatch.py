@@ -116,7 +116,10 @@ def make_limit(
 
     schedule = [(0, value_of(limit_w), phases)]
     for start, watts in later:
-        offset = math.floor((start - now).total_seconds())
+        # Whole seconds: a decrease never starts late, an increase never starts early.
+        seconds = (start - now).total_seconds()
+        lower = value_of(watts) < schedule[-1][1]
+        offset = math.floor(seconds + 1e-6) if lower else math.ceil(seconds - 1e-6)
         if offset > schedule[-1][0] and value_of(watts) != schedule[-1][1]:
             schedule.append((offset, value_of(watts), phases))
     stack = 1 if purpose == "TxProfile" else 0

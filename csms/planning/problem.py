@@ -221,9 +221,13 @@ def _caps(
     return caps
 
 
-def _grid(now: datetime, settings: PlanningSettings) -> TimeGrid:
-    n = max(1, math.ceil(settings.horizon_s / settings.step_s))
-    return TimeGrid.uniform(start=now, step_s=settings.step_s, n_steps=n)
+def _grid(now: datetime, settings: PlanningSettings, constraints: list[GridConstraint]) -> TimeGrid:
+    """Steps of ``step_s``, split at every constraint window's edges (decision 0613)."""
+    from csms.planning.windows import plan_grid
+
+    return plan_grid(
+        now, step_s=settings.step_s, horizon_s=settings.horizon_s, constraints=constraints
+    )
 
 
 def _tariff(site: Site, constraints: list[GridConstraint], grid: TimeGrid) -> Tariff:
@@ -335,7 +339,7 @@ def build_problem(
     groups: dict[str, str | None] | None = None,
 ) -> Built:
     site = state.site
-    grid = _grid(now, settings)
+    grid = _grid(now, settings, constraints)
     uncontrolled: dict[str, float] = {}
     evses: list[Evse] = []
     sessions: list[Session] = []

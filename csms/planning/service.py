@@ -35,6 +35,8 @@ from csms.planning.state import SiteState
 from csms.planning.view import PlanView
 from csms.sites.service import SiteService
 from csms.store import Store
+from csms.store.transient import is_transient
+from csms.supervisor import Supervisor
 
 __all__ = ["PlannerService", "SitePlanner"]
 
@@ -53,8 +55,12 @@ class PlannerService:
         commands: Commands,
         clock: Clock,
         settings: PlanningSettings | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.sites = sites
+        #: Runs the site watcher and every site's loop: restarted after a failure, and
+        #: reported by ``/health`` (decision 0612).
+        self.supervisor = supervisor or Supervisor()
         self.store = store
         self.bus = bus
         self.commands = commands
@@ -63,6 +69,9 @@ class PlannerService:
         self.planners: dict[str, SitePlanner] = {}
         self._station_site: dict[str, str] = {}
         self._unsubscribe: object = None
+        self._watcher: asyncio.Task[None] | None = None
+        #: Passes of the site watcher that failed (the database was down?) since the start.
+        self.watch_failures = 0
         self._tasks: set[asyncio.Task[None]] = set()
         #: Loading a site takes several store reads: one change at a time, or the watcher and
         #: a SiteChanged event would both build a planner and leave one running unseen.
@@ -71,28 +80,61 @@ class PlannerService:
     async def start(self) -> None:
         # Subscribe first: a station that connects while the sites load is not missed.
         self._unsubscribe = self.bus.subscribe(self._on_event)
-        for site in await self.sites.list_sites():
-            await self._site_changed(site.id)
-        self.spawn(self._watch_sites())
+        try:
+            await self._check_sites()
+        except Exception as exc:  # the watcher tries again
+            self._log_watch_failure(exc)
+        self._watcher = self.supervisor.run(
+            "planner: site watcher", self._watch_sites, task_name="planner-watcher"
+        )
+
+    @property
+    def watch_interval_s(self) -> float:
+        return min(30.0, self.settings.replan_interval_s)
 
     async def _watch_sites(self) -> None:
         """Sites applied by another process (``chargegrid site apply`` beside ``serve``)
-        publish no event here: compare revisions now and then."""
+        publish no event here: compare revisions now and then. This is also what loads a
+        site whose load failed (the database was down): a failed pass is logged and the next
+        one tries again, sooner while the failures last."""
+        failures = 0
         while True:
-            await self.clock.sleep(min(30.0, self.settings.replan_interval_s))
+            wait_s = self.watch_interval_s
+            if failures:
+                wait_s = min(wait_s, 2.0 ** (failures - 1))
+            await self.clock.sleep(wait_s)
             try:
-                stored = {site.id for site in await self.sites.list_sites()}
-                for site_id in stored | set(self.planners):
-                    revision = await self.sites.revision(site_id)
-                    planner = self.planners.get(site_id)
-                    if planner is None or planner.revision != revision:
-                        await self._site_changed(site_id)
-            except CsmsError as exc:
-                logger.warning("planner: cannot read the sites: %s", exc)
+                await self._check_sites()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.watch_failures += 1
+                self._log_watch_failure(exc)
+            else:
+                failures = 0
+
+    async def _check_sites(self) -> None:
+        stored = {site.id for site in await self.sites.list_sites()}
+        for site_id in sorted(stored | set(self.planners)):
+            revision = await self.sites.revision(site_id)
+            planner = self.planners.get(site_id)
+            if planner is None or planner.revision != revision:
+                await self._site_changed(site_id)
+
+    @staticmethod
+    def _log_watch_failure(exc: Exception) -> None:
+        if isinstance(exc, CsmsError) or is_transient(exc):
+            logger.warning("planner: cannot read the sites (will retry): %s", exc)
+        else:
+            logger.error("planner: cannot read the sites (will retry)", exc_info=exc)
 
     async def stop(self) -> None:
         if callable(self._unsubscribe):
             self._unsubscribe()
+        if self._watcher is not None:
+            self._tasks.add(self._watcher)
+            self._watcher = None
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -151,17 +193,16 @@ class PlannerService:
         planner.trigger("start", urgent=True)
         for station in site.stations:
             if state.stations[station.id].online:
-                self.spawn(planner.send_defaults(station.id))
+                self.spawn(
+                    planner.send_defaults(station.id), what=f"planner: defaults to {station.id}"
+                )
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
+    def spawn(self, coro: Coroutine[Any, Any, None], *, what: str = "planner task") -> None:
+        """Run ``coro`` once beside the loops; a failure is logged with its traceback (what
+        it was for is retried: the watcher reloads a site, a re-plan resends defaults)."""
+        task = self.supervisor.spawn(what, coro)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("planner task failed", exc_info=task.exception())
+        task.add_done_callback(self._tasks.discard)
 
     async def _site_changed(self, site_id: str) -> None:
         async with self._sites_lock:
@@ -187,12 +228,16 @@ class PlannerService:
             st = planner.state.stations[station.id]
             if not st.online and self.commands.is_online(station.id):
                 st.online = st.seen = True  # connected before it joined the site
-                self.spawn(planner.send_defaults(station.id))
+                self.spawn(
+                    planner.send_defaults(station.id), what=f"planner: defaults to {station.id}"
+                )
         planner.trigger("site changed", urgent=True)
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChanged):
-            self.spawn(self._site_changed(event.site_id))
+            self.spawn(
+                self._site_changed(event.site_id), what=f"planner: load site {event.site_id}"
+            )
             return
         if isinstance(event, ConstraintsChanged):
             planner = self.planners.get(event.site_id)
@@ -226,7 +271,10 @@ class PlannerService:
             tolerance_w=self.settings.noncompliance_tolerance_w,
         )
         if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
-            self.spawn(planner.send_defaults(event.station_id))
+            self.spawn(
+                planner.send_defaults(event.station_id),
+                what=f"planner: defaults to {event.station_id}",
+            )
         elif isinstance(event, StationConnected) and station_id is not None:
             pass  # defaults follow the accepted boot
         for ev in state.evses.values():
@@ -248,7 +296,15 @@ class PlannerService:
                     )
                 )
         for reason in reasons:
-            urgent = reason in ("station offline", "non-compliant", "arrival")
+            # A departure or a station coming online changes which EVSEs are idle: their
+            # defaults must fit what the sessions leave at once (decision 0613).
+            urgent = reason in (
+                "station offline",
+                "station online",
+                "non-compliant",
+                "arrival",
+                "departure",
+            )
             planner.trigger(reason, urgent=urgent)
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,7 +22,6 @@ from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import (
     carried_w,
-    carry_over,
     choose,
     current_w,
     executable_w,
@@ -35,10 +35,20 @@ from csms.planning.problem import build_problem, default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.view import EvseView, PlanView
+from csms.planning.windows import (
+    carry_over_timed,
+    edges,
+    idle_shares,
+    next_edge,
+    node_limit_at,
+    room_left,
+)
 
 if TYPE_CHECKING:
     from csms.planning.service import PlannerService
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
+from csms.sites.model import StationQuirks
+from csms.store.transient import is_transient
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
 __all__ = ["SitePlanner"]
@@ -84,6 +94,13 @@ class SitePlanner:
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
         #: The longest a re-plan took lately, in clock seconds (solve and sends).
         self.replan_clock_s = 0.0
+        #: Re-plans failed in a row (the next one comes sooner while this is not 0).
+        self.failures = 0
+        #: The site's constraints as the last re-plan read them (their edges wake the loop).
+        self.constraints: list[GridConstraint] = []
+        #: Idle EVSEs' share of what the sessions leave under every node (W): their
+        #: TxDefaultProfile is held to it, so an EV arriving there fits (decision 0613).
+        self.idle_caps_w: dict[str, float] = {}
 
     @property
     def renew_margin_s(self) -> float:
@@ -101,7 +118,9 @@ class SitePlanner:
         self.wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"planner:{self.site_id}")
+        self._task = self.service.supervisor.run(
+            f"planner: site {self.site_id}", self._run, task_name=f"planner:{self.site_id}"
+        )
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._sends) if t is not None]
@@ -122,6 +141,14 @@ class SitePlanner:
                     1.0 if self._renewal_due(boundary) else renew_in + settings.profile_validity_s
                 )
             wait_s = min(settings.replan_interval_s, renew_in)
+            if self.failures:  # the last re-plan failed (the database was down?): again soon
+                wait_s = min(wait_s, 2.0 ** min(self.failures - 1, 8))
+            edge = next_edge(self.constraints, clock.now())
+            at_edge = edge is not None and (edge - clock.now()).total_seconds() <= wait_s
+            if edge is not None and at_edge:
+                # A window opens or closes: re-plan at its first second (the profiles sent
+                # already change there; this takes in arrivals and the new limits' share).
+                wait_s = max(0.0, (edge - clock.now()).total_seconds()) + 0.001
             sleeper = asyncio.ensure_future(clock.sleep(wait_s))
             waiter = asyncio.ensure_future(self.wake.wait())
             try:
@@ -129,6 +156,9 @@ class SitePlanner:
             finally:
                 sleeper.cancel()
                 waiter.cancel()
+            if not self.wake.is_set() and at_edge and edge is not None and clock.now() >= edge:
+                self.reasons.append("window edge")
+                self.urgent = True
             if self.wake.is_set() and not self.urgent and self.last_plan_at is not None:
                 since = (clock.now() - self.last_plan_at).total_seconds()
                 if since < settings.min_replan_gap_s:
@@ -140,8 +170,21 @@ class SitePlanner:
                 await self.replan(reasons)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("site %s: re-plan failed", self.site_id)
+            except Exception as exc:
+                self.failures += 1
+                self.reasons.extend(r for r in reasons if r not in self.reasons)
+                if isinstance(exc, CsmsError) or is_transient(exc):
+                    logger.warning(
+                        "site %s: re-plan failed (%d in a row; the stations keep their "
+                        "last limits): %s",
+                        self.site_id,
+                        self.failures,
+                        exc,
+                    )
+                else:
+                    logger.exception("site %s: re-plan failed", self.site_id)
+            else:
+                self.failures = 0
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
@@ -171,6 +214,7 @@ class SitePlanner:
         self._sync_online()
         self._learn_from_rejections()
         constraints = await svc.sites.list_constraints(self.site_id)
+        self.constraints = constraints
         await self._refresh_defaults(constraints, now)
         groups = await svc.token_groups(self.state)
         built = build_problem(
@@ -191,6 +235,19 @@ class SitePlanner:
             )
         if not built.controlled or not svc.settings.optimize:
             self.last_plan_at = now
+            # No session to share with: the idle EVSEs' defaults go back up to what the
+            # limits in force leave them.
+            idle = self._idle_defaults(
+                (),
+                sent_at=now,
+                valid_to=now,
+                limits=limits_in_force(self.state.site, constraints, now),
+                uncontrolled_w=built.uncontrolled_w,
+                later_limits_w={},
+            )
+            lower, higher = self._idle_changes(idle)
+            await asyncio.gather(*(self._send_default(ev, w) for ev, w in lower))
+            await asyncio.gather(*(self._send_default(ev, w) for ev, w in higher))
             return
         began = time.perf_counter()
         plan = await asyncio.to_thread(self.planner.plan, built.problem)
@@ -213,11 +270,14 @@ class SitePlanner:
         # second pass (:meth:`_carry_over`), so that the CSMS dying half-way through either
         # pass leaves no mix of states over a limit (decision 0602).
         # Windows count from when the limits go out: the solve took clock time too.
-        sent_at = svc.clock.now()
+        # Whole seconds: the periods' offsets then fall exactly on the window edges.
+        sent_at = svc.clock.now().replace(microsecond=0)
         valid_to = self._window_end(sent_at, margin_s=1.0)
         next_to = self._window_end(sent_at, margin_s=self.renew_margin_s)
         grid = plan.grid
-        n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < valid_to)
+        # Steps into the next window too when this plan renews into it (their periods go
+        # out with the renewal, so a window edge there is kept to the second).
+        n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < max(valid_to, next_to))
         held = {
             ev.key: 0.0
             for ev in built.controlled
@@ -260,15 +320,16 @@ class SitePlanner:
         }
         # A session may have ended during the solve: leave it out.
         still = tuple(ev for ev in built.controlled if ev.tx is not None)
+        choose_uncontrolled = {
+            node_id: built.uncontrolled_w.get(node_id, 0.0) - pv_w.get(node_id, (0.0,))[0]
+            for node_id in {*built.uncontrolled_w, *pv_w}
+        }
         dispatches = choose(
             self.state,
             first,
             still,
             limits=limits,
-            uncontrolled_w={
-                node_id: built.uncontrolled_w.get(node_id, 0.0) - pv_w.get(node_id, (0.0,))[0]
-                for node_id in {*built.uncontrolled_w, *pv_w}
-            },
+            uncontrolled_w=choose_uncontrolled,
             now=sent_at,
             deadband_w=svc.settings.deadband_w,
             valid_to=valid_to,
@@ -288,18 +349,44 @@ class SitePlanner:
         before = {d.evse.key: current_w(d.evse, sent_at) for d in dispatches}
         for d in dispatches:
             assert d.evse.tx is not None
+            quirks = self.state.stations[d.evse.station.id].quirks
+            beyond = (
+                ()
+                if single_period(quirks)
+                else tuple(
+                    (at, executable_w(d.evse, w, quirks))
+                    for at, w in later.get(d.evse.key, ())
+                    if at >= valid_to
+                )
+            )
             d.evse.sent = Sent(
                 d.limit_w,
                 "TxProfile",
                 sent_at,
                 valid_to=valid_to,
                 transaction_id=d.evse.tx.id,
-                periods=((sent_at, d.limit_w), *d.later),
+                # What is sent now (to valid_to), then the plan's next window for a renewal.
+                periods=((sent_at, d.limit_w), *d.later, *beyond),
             )
+        # An EV arriving at an idle EVSE draws its TxDefaultProfile before any re-plan:
+        # hold each idle EVSE to its share of what the sessions leave (decision 0613).
+        idle = self._idle_defaults(
+            still,
+            sent_at=sent_at,
+            valid_to=valid_to,
+            limits=limits,
+            uncontrolled_w=choose_uncontrolled,
+            later_limits_w=later_limits,
+        )
+        lower, higher = self._idle_changes(idle)
         down = [d for d in dispatches if d.limit_w < before[d.evse.key]]
         up = [d for d in dispatches if d.limit_w >= before[d.evse.key]]
-        await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in down))
+        await asyncio.gather(
+            *(self._send(d.evse, d.charging_limit) for d in down),
+            *(self._send_default(ev, w) for ev, w in lower),
+        )
         await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in up))
+        await asyncio.gather(*(self._send_default(ev, w) for ev, w in higher))
         svc.bus.publish(
             PlanUpdated(
                 self.site_id,
@@ -309,19 +396,28 @@ class SitePlanner:
             )
         )
         if next_to > valid_to:
-            await self._carry_over(built.controlled, limits, built.uncontrolled_w, valid_to=next_to)
+            await self._carry_over(
+                built.controlled,
+                constraints,
+                built.uncontrolled_w,
+                valid_from=valid_to,
+                valid_to=next_to,
+            )
 
     async def _carry_over(
         self,
         controlled: tuple[EvseState, ...],
-        limits: dict[str, NodeLimit],
+        constraints: list[GridConstraint],
         uncontrolled_w: dict[str, float],
         *,
+        valid_from: datetime,
         valid_to: datetime,
     ) -> None:
-        """Renew the accepted TxProfiles into the next window: first those at or below their
-        EVSE's fallback, then, once those are answered, the raises that still fit every node
-        with whatever was not carried on its fallback."""
+        """Renew the accepted TxProfiles into the next window ``[valid_from, valid_to)``:
+        first those at or below their EVSE's fallback, then, once those are answered, the
+        raises that still fit every node at every instant of that window (its window
+        edges too) with whatever was not carried on its fallback and the idle EVSEs on
+        their defaults."""
 
         def renewable(ev: EvseState) -> bool:
             sent, tx = ev.sent, ev.tx
@@ -343,15 +439,153 @@ class SitePlanner:
             return
         lows = [ev for ev in candidates if carried_w(ev) <= fallback_w(ev)]
         await self._renew(lows, valid_to=valid_to)
-        raises = carry_over(
-            self.state,
+        site = self.state.site
+        extended = {ev.key for ev in controlled if carried(ev)}
+        base_w = dict(uncontrolled_w)
+        for ev in self.state.evses.values():
+            if ev.tx is None and self.state.controllable(ev):
+                for node_id in site.ancestors(ev.node_id):
+                    base_w[node_id] = base_w.get(node_id, 0.0) + fallback_w(ev)
+        instants = {valid_from, *edges(constraints, valid_from, valid_to)}
+        for ev in controlled:
+            if ev.sent is not None:
+                instants.update(at for at, _ in ev.sent.periods if valid_from < at < valid_to)
+        by_instant = {at: limits_in_force(site, constraints, at) for at in instants}
+
+        def limit_at(node_id: str, at: datetime) -> float | None:
+            limit = by_instant[at].get(node_id)
+            return limit.max_import_w if limit is not None else None
+
+        raises = carry_over_timed(
+            site,
             [ev for ev in candidates if renewable(ev) and not carried(ev)],
-            {ev.key for ev in controlled if carried(ev)},
+            extended,
             controlled,
-            limits=limits,
-            uncontrolled_w=uncontrolled_w,
+            instants=sorted(instants),
+            limit_at=limit_at,
+            base_w=base_w,
         )
         await self._renew(raises, valid_to=valid_to)
+
+    # -- idle EVSEs' defaults ---------------------------------------------------------------
+    def _idle_defaults(
+        self,
+        controlled: tuple[EvseState, ...],
+        *,
+        sent_at: datetime,
+        valid_to: datetime,
+        limits: dict[str, NodeLimit],
+        uncontrolled_w: dict[str, float],
+        later_limits_w: dict[str, tuple[tuple[datetime, float | None], ...]],
+    ) -> dict[str, float]:
+        """The TxDefaultProfile limit (W) each idle EVSE (no session, steerable) should
+        have: its safe default, held to its share of the least room the sessions' schedules
+        leave under every node above it, at any instant before ``valid_to``."""
+        site = self.state.site
+        idle = {
+            ev.key: ev.node_id
+            for ev in self.state.evses.values()
+            if ev.tx is None and self.state.controllable(ev)
+        }
+        if not idle:
+            self.idle_caps_w = {}
+            return {}
+        instants = {sent_at}
+        for ev in controlled:
+            if ev.sent is not None:
+                instants.update(at for at, _ in ev.sent.periods if sent_at < at < valid_to)
+        for steps in later_limits_w.values():
+            instants.update(at for at, _ in steps if sent_at < at < valid_to)
+        under = {
+            node.id: [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
+            for node in site.nodes
+        }
+
+        def limit_at(node_id: str, at: datetime) -> float | None:
+            return node_limit_at(
+                site,
+                node_id,
+                at,
+                now=sent_at,
+                limits=limits,
+                uncontrolled_w=uncontrolled_w,
+                later_limits_w=later_limits_w,
+            )
+
+        room = room_left(
+            site,
+            sorted(instants),
+            limit_at=limit_at,
+            drawn_at=lambda node_id, at: sum(current_w(ev, at) for ev in under[node_id]),
+        )
+        # Whole deadbands (rounded down): the room moves a little at every re-plan, the
+        # idle EVSEs' defaults only when it crosses a step.
+        step_w = self.service.settings.deadband_w
+        self.idle_caps_w = {
+            key: math.floor(share / step_w + 1e-9) * step_w if step_w > 0 else share
+            for key, share in idle_shares(site, idle=idle, headroom_w=room).items()
+        }
+        by_key = {ev.key: ev for ev in self.state.evses.values()}
+        out: dict[str, float] = {}
+        for key, share in self.idle_caps_w.items():
+            ev = by_key[key]
+            quirks = self.state.stations[ev.station.id].quirks
+            out[key] = executable_w(ev, min(share, self.defaults_w.get(key, share)), quirks)
+        for key in idle.keys() - out.keys():  # under no limited node: the safe default
+            if key in self.defaults_w:
+                ev = by_key[key]
+                quirks = self.state.stations[ev.station.id].quirks
+                out[key] = executable_w(ev, self.defaults_w[key], quirks)
+        return out
+
+    def _idle_changes(
+        self, wanted: dict[str, float]
+    ) -> tuple[list[tuple[EvseState, float]], list[tuple[EvseState, float]]]:
+        """(defaults to lower, defaults to raise) among ``wanted``: any decrease, an increase
+        only past the deadband; only to stations that have their defaults already."""
+        settings = self.service.settings
+        lower: list[tuple[EvseState, float]] = []
+        higher: list[tuple[EvseState, float]] = []
+        if not settings.default_profiles:
+            return lower, higher
+        by_key = {ev.key: ev for ev in self.state.evses.values()}
+        for key, value in wanted.items():
+            ev = by_key[key]
+            st = self.state.stations[ev.station.id]
+            if not (st.online and st.defaults_sent):
+                continue
+            current = ev.default_w
+            if current is None or value < current - 1e-6:
+                lower.append((ev, value))
+            elif value > current + settings.deadband_w:
+                higher.append((ev, value))
+        return lower, higher
+
+    def _default_for(self, ev: EvseState, quirks: StationQuirks | None) -> float:
+        """What an EVSE's TxDefaultProfile allows: the safe share, and for an idle EVSE no
+        more than its share of the room the sessions leave."""
+        value = self.defaults_w.get(ev.key, 0.0)
+        if ev.tx is None and ev.key in self.idle_caps_w:
+            value = min(value, self.idle_caps_w[ev.key])
+        return executable_w(ev, value, quirks)
+
+    async def _send_default(self, ev: EvseState, value: float) -> bool:
+        """One EVSE's TxDefaultProfile; True once the station accepted it."""
+        svc = self.service
+        quirks = self.state.stations[ev.station.id].quirks
+        limit = make_limit(
+            ev, value, quirks, purpose="TxDefaultProfile", now=svc.clock.now(), valid_to=None
+        )
+        try:
+            await asyncio.wait_for(
+                svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
+            )
+        except (CsmsError, TimeoutError) as exc:
+            logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
+            return False
+        ev.default_w = value
+        ev.confirmed_w, ev.confirmed_at = value, svc.clock.now()
+        return True
 
     async def _renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
         """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
@@ -424,7 +658,9 @@ class SitePlanner:
             if online and not st.online:
                 st.online = st.seen = True
                 if not st.defaults_sent:
-                    self.service.spawn(self.send_defaults(station_id))
+                    self.service.spawn(
+                        self.send_defaults(station_id), what=f"planner: defaults to {station_id}"
+                    )
             elif not online and st.online:
                 st.online, st.defaults_sent = False, False
 
@@ -462,24 +698,7 @@ class SitePlanner:
         st.defaults_sent = True
         await self._detect_quirks(station_id)
         for ev in [e for e in self.state.evses.values() if e.station.id == station_id]:
-            value = executable_w(ev, self.defaults_w.get(ev.key, 0.0), st.quirks)
-            limit = make_limit(
-                ev,
-                value,
-                st.quirks,
-                purpose="TxDefaultProfile",
-                now=svc.clock.now(),
-                valid_to=None,
-            )
-            try:
-                await asyncio.wait_for(
-                    svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
-                )
-            except (CsmsError, TimeoutError) as exc:
-                logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
-                continue
-            ev.default_w = value
-            ev.confirmed_w, ev.confirmed_at = value, svc.clock.now()
+            await self._send_default(ev, self._default_for(ev, st.quirks))
 
     async def _detect_quirks(self, station_id: str) -> None:
         """Ask the station what it supports (best effort; the site file's quirks win)."""

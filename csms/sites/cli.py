@@ -31,7 +31,9 @@ def _site_apply(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
 
     async def body(store: Any) -> int:
-        sites = SiteService(repository_for(store), bus=EventBus(), clock=WallClock())
+        sites = SiteService(
+            repository_for(store), bus=EventBus(), clock=WallClock(), stations=store
+        )
         result = await (sites.preview(site) if args.dry_run else sites.apply(site))
         print(format_diff(list(result.changes)))
         verb = "would apply" if args.dry_run else "applied"

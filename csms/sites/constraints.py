@@ -14,6 +14,7 @@ overlapping price signals the highest priority wins, then the newest. Everything
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Self
@@ -23,22 +24,27 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from csms.ids import EntityId
+from csms.quantities import CurrentA, Percent, PowerW, PricePerKwh
 from csms.sites.model import Site, SiteEvse, SiteStation
 
 __all__ = [
     "ConstraintKind",
     "GridConstraint",
+    "InvalidStoredConstraint",
     "NewConstraint",
     "NodeLimit",
     "constraint_limits",
     "constraint_warnings",
     "current_warnings",
     "limits_in_force",
+    "parse_stored_constraint",
     "power_warnings",
     "price_in_force",
 ]
@@ -56,20 +62,20 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
 class NewConstraint(BaseModel):
     """A constraint as a grid operator submits it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    node_id: str = Field(min_length=1, description="node of the site's limit tree")
+    node_id: EntityId = Field(description="node of the site's limit tree")
     kind: ConstraintKind = "cap"
     start: AwareDatetime
     end: AwareDatetime
     source: str = Field(default="operator", min_length=1, max_length=255)
     priority: int = Field(default=0, ge=0, le=1000)
-    max_import_w: float | None = Field(default=None, ge=0)
-    max_export_w: float | None = Field(default=None, ge=0)
-    max_phase_current_a: float | None = Field(default=None, ge=0)
-    reduce_to_w: float | None = Field(default=None, ge=0)
-    reduce_by_pct: float | None = Field(default=None, gt=0, le=100)
-    import_price_per_kwh: float | None = None
+    max_import_w: PowerW | None = None
+    max_export_w: PowerW | None = None
+    max_phase_current_a: CurrentA | None = None
+    reduce_to_w: PowerW | None = None
+    reduce_by_pct: Percent | None = Field(default=None, gt=0)
+    import_price_per_kwh: PricePerKwh | None = None
 
     @field_validator("end")
     @classmethod
@@ -135,6 +141,38 @@ class GridConstraint(NewConstraint):
             if self.reduce_by_pct is not None and base_import_w is not None:
                 return base_import_w * (1 - self.reduce_by_pct / 100)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidStoredConstraint:
+    """A stored constraint row that does not validate (a NULL or non-finite value written
+    by an earlier version, a kind without its value): never used for limits or prices,
+    listed so that it can be seen and deleted. ``values`` holds the row with every number
+    JSON cannot carry as ``None``; ``problems`` says what is wrong, field by field."""
+
+    id: str
+    site_id: str
+    values: dict[str, object]
+    problems: tuple[str, ...]
+
+
+def parse_stored_constraint(row: dict[str, object]) -> GridConstraint | InvalidStoredConstraint:
+    """A stored row as a :class:`GridConstraint`, or as an :class:`InvalidStoredConstraint`
+    when it no longer validates."""
+    try:
+        return GridConstraint.model_validate(row)
+    except ValidationError as exc:
+        problems = tuple(
+            f"{'.'.join(str(p) for p in e['loc']) or 'constraint'}: {e['msg']}"
+            for e in exc.errors()
+        )
+    values = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
+    for name, value in row.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            problems += (f"{name}: stored as {value!r}",)
+    return InvalidStoredConstraint(str(row.get("id")), str(row.get("site_id")), values, problems)
 
 
 @dataclass(frozen=True, slots=True)

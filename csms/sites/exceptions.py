@@ -7,6 +7,7 @@
           ├── SiteFileError          a site file cannot be read or is invalid (file:line: ...)
           ├── InvalidSite            a site (from the API or a file) breaks a rule; nothing applied
           ├── SiteNotFound           no such site
+          ├── InvalidStoredSite      a stored site document no longer validates (apply it again)
           ├── NodeNotFound           no such node in the site's limit tree
           ├── InvalidConstraint      a grid constraint is malformed (end before start, ...)
           └── ConstraintNotFound     no such grid constraint
@@ -20,6 +21,7 @@ __all__ = [
     "ConstraintNotFound",
     "InvalidConstraint",
     "InvalidSite",
+    "InvalidStoredSite",
     "NodeNotFound",
     "SiteError",
     "SiteFileError",
@@ -38,6 +40,20 @@ class InvalidSite(SiteError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{where}: {msg}" if where else msg for where, msg in problems))
+
+
+class InvalidStoredSite(SiteError):
+    """A stored site document (written by an earlier version) no longer validates: the site
+    is not planned until a valid document replaces it (apply a site file or ``PUT`` it)."""
+
+    def __init__(self, site_id: str, revision: int, problems: list[str]) -> None:
+        self.site_id = site_id
+        self.revision = revision
+        self.problems = problems
+        super().__init__(
+            f"the stored document of site {site_id!r} (revision {revision}) no longer "
+            f"validates; apply it again: {'; '.join(problems)}"
+        )
 
 
 class SiteFileError(SiteError):

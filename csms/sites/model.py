@@ -16,6 +16,18 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from csms.ids import EntityId, StationId
+from csms.quantities import (
+    CurrentA,
+    DurationS,
+    EnergyWh,
+    Percent,
+    PowerW,
+    PricePerKw,
+    PricePerKwh,
+    VoltageV,
+)
+
 __all__ = [
     "EvsePhase",
     "FleetDefaults",
@@ -49,21 +61,23 @@ class NodeKind(enum.StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every float is finite (NaN and ±inf refused) whatever its type says (see
+    # :mod:`csms.quantities` for the ranges).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SiteNode(_Model):
     """A node of the limit tree. ``None`` limits mean unlimited; ``phases`` are the phases
     present at the node (a single-phase panel has one)."""
 
-    id: str = Field(min_length=1, max_length=255)
+    id: EntityId
     kind: NodeKind = NodeKind.PANEL
-    parent: str | None = Field(default=None, min_length=1)
-    max_import_w: float | None = Field(default=None, ge=0)
-    max_export_w: float | None = Field(default=None, ge=0)
-    max_phase_current_a: float | None = Field(default=None, ge=0)
+    parent: EntityId | None = None
+    max_import_w: PowerW | None = None
+    max_export_w: PowerW | None = None
+    max_phase_current_a: CurrentA | None = None
     phases: tuple[PhaseName, ...] = ("L1", "L2", "L3")
-    voltage_v: float = Field(default=230.0, gt=0)
+    voltage_v: VoltageV = 230.0
 
 
 class SiteEvse(_Model):
@@ -71,11 +85,11 @@ class SiteEvse(_Model):
     station's node."""
 
     id: int = Field(ge=1)
-    node: str | None = Field(default=None, min_length=1)
+    node: EntityId | None = None
     phase: EvsePhase = "L1L2L3"
-    max_current_a: float = Field(default=32.0, gt=0)
-    min_current_a: float = Field(default=6.0, ge=0)
-    voltage_v: float = Field(default=230.0, gt=0)
+    max_current_a: CurrentA = Field(default=32.0, gt=0)
+    min_current_a: CurrentA = 6.0
+    voltage_v: VoltageV = 230.0
 
     @property
     def n_phases(self) -> int:
@@ -93,33 +107,33 @@ class SiteEvse(_Model):
 class SiteStation(_Model):
     """A charging station placed in the tree; ``model`` selects its :class:`StationQuirks`."""
 
-    id: str = Field(min_length=1, max_length=255)
-    node: str | None = Field(default=None, min_length=1)
+    id: StationId
+    node: EntityId | None = None
     model: str = ""
-    max_power_w: float | None = Field(default=None, gt=0)
+    max_power_w: PowerW | None = Field(default=None, gt=0)
     evses: tuple[SiteEvse, ...] = ()
 
 
 class PvAsset(_Model):
-    id: str = Field(min_length=1)
-    node: str = Field(min_length=1)
-    peak_w: float = Field(gt=0)
+    id: EntityId
+    node: EntityId
+    peak_w: PowerW = Field(gt=0)
 
 
 class StorageAsset(_Model):
-    id: str = Field(min_length=1)
-    node: str = Field(min_length=1)
-    capacity_wh: float = Field(gt=0)
-    max_charge_w: float = Field(ge=0)
-    max_discharge_w: float = Field(ge=0)
-    min_soc_pct: float = Field(default=0.0, ge=0, le=100)
+    id: EntityId
+    node: EntityId
+    capacity_wh: EnergyWh = Field(gt=0)
+    max_charge_w: PowerW
+    max_discharge_w: PowerW
+    min_soc_pct: Percent = 0.0
 
 
 class TouPeriod(_Model):
     """From ``start`` (site local time of day) until the next period's start."""
 
     start: time
-    import_price_per_kwh: float
+    import_price_per_kwh: PricePerKwh
 
 
 class Tariff(_Model):
@@ -127,8 +141,8 @@ class Tariff(_Model):
 
     currency: str = "EUR"
     periods: tuple[TouPeriod, ...] = (TouPeriod(start=time(0), import_price_per_kwh=0.25),)
-    export_price_per_kwh: float = 0.0
-    demand_charge_per_kw: float = Field(default=0.0, ge=0)
+    export_price_per_kwh: PricePerKwh = 0.0
+    demand_charge_per_kw: PricePerKw = 0.0
 
     def import_price_at(self, local: time) -> float:
         ordered = sorted(self.periods, key=lambda p: p.start)
@@ -152,20 +166,20 @@ class SessionDefaults(_Model):
     state of charge (AC), the session's energy is taken to end at ``charge_to_pct``.
     """
 
-    energy_wh: float = Field(default=20_000.0, ge=0)
+    energy_wh: EnergyWh = 20_000.0
     departure: time | None = None
-    dwell_s: float = Field(default=8 * 3600.0, gt=0)
-    max_power_w: float | None = Field(default=None, gt=0)
-    battery_wh: float | None = Field(default=None, gt=0)
-    charge_to_pct: float = Field(default=100.0, gt=0, le=100)
-    taper_soc_pct: float = Field(default=80.0, ge=0, lt=100)
-    taper_floor_pct: float = Field(default=10.0, ge=0, le=100)
+    dwell_s: DurationS = 8 * 3600.0
+    max_power_w: PowerW | None = Field(default=None, gt=0)
+    battery_wh: EnergyWh | None = Field(default=None, gt=0)
+    charge_to_pct: Percent = Field(default=100.0, gt=0)
+    taper_soc_pct: Percent = Field(default=80.0, lt=100)
+    taper_floor_pct: Percent = 10.0
 
 
 class FleetDefaults(SessionDefaults):
     """Session needs of a fleet's vehicles, matched by id token (exact, prefix or group)."""
 
-    id: str = Field(min_length=1)
+    id: EntityId
     id_tokens: tuple[str, ...] = ()
     token_prefix: str | None = None
     group: str | None = None
@@ -183,14 +197,14 @@ class StationQuirks(_Model):
 
     model: str = Field(min_length=1)
     unit: Literal["A", "W"] | None = None
-    min_current_a: float | None = Field(default=None, ge=0)
+    min_current_a: CurrentA | None = None
     tx_profile_outside_transaction: bool = True
     max_stack_level: int | None = Field(default=None, ge=0)
     single_period: bool = False
 
 
 class Site(_Model):
-    id: str = Field(min_length=1, max_length=255)
+    id: EntityId
     name: str = ""
     timezone: str = "UTC"
     nodes: tuple[SiteNode, ...] = ()

@@ -16,6 +16,7 @@ Every change publishes :class:`~csms.events.SiteChanged` or
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -28,6 +29,7 @@ from chargegrid.clock import Clock
 from csms.events import ConstraintsChanged, EventBus, GridConstraintSet, SiteChanged
 from csms.sites.constraints import (
     GridConstraint,
+    InvalidStoredConstraint,
     NewConstraint,
     NodeLimit,
     constraint_limits,
@@ -40,12 +42,14 @@ from csms.sites.exceptions import (
     ConstraintNotFound,
     InvalidConstraint,
     InvalidSite,
+    InvalidStoredSite,
     NodeNotFound,
     SiteNotFound,
 )
 from csms.sites.model import Site, SiteNode, Tariff
 from csms.sites.repository import SiteRepository
 from csms.sites.validation import check_site
+from csms.store import Store
 
 __all__ = ["ApplyResult", "SiteService"]
 
@@ -67,10 +71,19 @@ def _new_id() -> str:
 
 
 class SiteService:
-    def __init__(self, repository: SiteRepository, *, bus: EventBus, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: SiteRepository,
+        *,
+        bus: EventBus,
+        clock: Clock,
+        stations: Store | None = None,
+    ) -> None:
         self._repo = repository
         self._bus = bus
         self._clock = clock
+        #: where station registrations live: applying a site places the stations it names
+        self._stations = stations
         self._lock = asyncio.Lock()
 
     # -- sites ----------------------------------------------------------------------------
@@ -86,14 +99,22 @@ class SiteService:
 
     async def revision(self, site_id: str) -> int:
         """The site's revision (0: no such site); it grows by one per applied change."""
-        found = await self._repo.get_site(site_id)
+        try:
+            found = await self._repo.get_site(site_id)
+        except InvalidStoredSite as exc:
+            return exc.revision
         return 0 if found is None else found[1]
 
     async def preview(self, site: Site) -> ApplyResult:
-        """What :meth:`apply` would change, without changing it. Raises :class:`InvalidSite`."""
+        """What :meth:`apply` would change, without changing it. Raises :class:`InvalidSite`.
+        A stored document that no longer validates is replaced whole."""
         warnings = check_site(site)
-        found = await self._repo.get_site(site.id)
-        old, revision = found if found is not None else (None, 0)
+        try:
+            found = await self._repo.get_site(site.id)
+        except InvalidStoredSite as exc:
+            old, revision = None, exc.revision
+        else:
+            old, revision = found if found is not None else (None, 0)
         return ApplyResult(tuple(diff_sites(old, site)), tuple(warnings), revision)
 
     async def apply(self, site: Site) -> ApplyResult:
@@ -102,15 +123,49 @@ class SiteService:
         async with self._lock:
             result = await self.preview(site)
             if not result.changes:
+                await self.place_stations(site)
                 return result
             revision = result.revision + 1
             now = self._clock.now()
             await self._repo.put_site(site, revision=revision, at=now)
+            await self.place_stations(site)
         logger.info(
             "site %s applied (revision %d, %d changes)", site.id, revision, len(result.changes)
         )
         self._bus.publish(SiteChanged(site.id, revision, now))
         return ApplyResult(result.changes, result.warnings, revision)
+
+    async def place_stations(self, site: Site) -> list[str]:
+        """The stations ``site`` names belong to it: each registered one gets the site as its
+        ``site_id`` (a station registered to another site moves, with a warning). A station
+        registered later takes its site from the site that names it (see
+        :meth:`site_naming`). Returns the ids whose site changed."""
+        if self._stations is None:
+            return []
+        moved = []
+        for named in site.stations:
+            record = await self._stations.get_station(named.id)
+            if record is None or record.site_id == site.id:
+                continue
+            if record.site_id is not None:
+                logger.warning(
+                    "station %s moves from site %s to site %s, which names it",
+                    named.id,
+                    record.site_id,
+                    site.id,
+                )
+            await self._stations.put_station(dataclasses.replace(record, site_id=site.id))
+            moved.append(named.id)
+        if moved:
+            logger.info("site %s: stations %s placed in it", site.id, ", ".join(moved))
+        return moved
+
+    async def site_naming(self, station_id: str) -> str | None:
+        """The site whose document names ``station_id`` (None: no site does)."""
+        for site in await self._repo.list_sites():
+            if site.station(station_id) is not None:
+                return site.id
+        return None
 
     async def delete_site(self, site_id: str) -> None:
         """Remove a site and its constraints. Raises :class:`SiteNotFound`."""
@@ -228,6 +283,29 @@ class SiteService:
             found = [c for c in found if c.active_at(active_at)]
         if overlapping is not None:
             found = [c for c in found if c.overlaps(*overlapping)]
+        return found
+
+    async def list_invalid_constraints(self, site_id: str) -> list[InvalidStoredConstraint]:
+        """The site's stored constraints that do not validate (written by an earlier
+        version): ignored for limits and prices, listed so that they can be removed."""
+        return await self._repo.list_invalid_constraints(site_id)
+
+    async def get_invalid_constraint(self, constraint_id: str) -> InvalidStoredConstraint | None:
+        return await self._repo.get_invalid_constraint(constraint_id)
+
+    async def delete_invalid_constraint(self, constraint_id: str) -> InvalidStoredConstraint:
+        """Remove a stored constraint that does not validate. Raises
+        :class:`ConstraintNotFound` when there is no such invalid row."""
+        found = await self._repo.get_invalid_constraint(constraint_id)
+        if found is None:
+            raise ConstraintNotFound(constraint_id)
+        await self._repo.delete_constraint(constraint_id)
+        logger.warning(
+            "invalid stored constraint %s of site %s deleted", constraint_id, found.site_id
+        )
+        self._bus.publish(
+            ConstraintsChanged(found.site_id, constraint_id, "cancelled", self._clock.now())
+        )
         return found
 
     async def cancel_constraint(self, constraint_id: str) -> GridConstraint:

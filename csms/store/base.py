@@ -182,6 +182,22 @@ class Store(Protocol):
     ) -> bool:
         """Remember a 2.0.1 TransactionEvent's seqNo. False if it was already recorded."""
 
+    async def apply_transaction_event(
+        self,
+        transaction_id: int,
+        *,
+        seq_no: int | None,
+        kind: str,
+        at: datetime,
+        samples: Sequence[StoredSample] = (),
+        transaction: Transaction | None = None,
+    ) -> bool:
+        """A 2.0.1 TransactionEvent as one atomic write: remember its ``seq_no`` (as
+        :meth:`record_transaction_event`), store its ``samples`` (as :meth:`add_samples`)
+        and persist ``transaction``'s mutable fields (as :meth:`save_transaction`), all
+        committed together. Returns False when the seqNo was already recorded (the samples
+        and fields are written anyway: every part is idempotent); True without a seqNo."""
+
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None: ...
 
     # -- meter values ---------------------------------------------------------------------

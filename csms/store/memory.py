@@ -365,6 +365,26 @@ class MemoryStore:
         self._tx_events.add(key)
         return True
 
+    async def apply_transaction_event(
+        self,
+        transaction_id: int,
+        *,
+        seq_no: int | None,
+        kind: str,
+        at: datetime,
+        samples: Sequence[StoredSample] = (),
+        transaction: Transaction | None = None,
+    ) -> bool:
+        if transaction_id not in self._txs:
+            raise NotFound(f"no transaction {transaction_id}")
+        # The seqNo last: a write cut short before it is redone whole, as fresh.
+        await self.add_samples(samples)
+        if transaction is not None:
+            await self.save_transaction(transaction)
+        if seq_no is None:
+            return True
+        return await self.record_transaction_event(transaction_id, seq_no, kind, at)
+
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
         tx = self._txs.get(transaction_id)
         if tx is None:

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import operator
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +15,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chargegrid.clock import utc
-from csms.domain import StatusReport
+from csms.domain import StatusReport, Transaction
 from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.writer import Coalesced
 
-__all__ = ["SamplesOp", "SeenOp", "StatusOp", "dialect_insert"]
+__all__ = [
+    "SamplesOp",
+    "SeenOp",
+    "StatusOp",
+    "TransactionEventOp",
+    "dialect_insert",
+    "tx_update_params",
+]
 
 
 def dialect_insert(dialect: str, table: sa.Table) -> Any:
@@ -167,38 +174,154 @@ class SamplesOp(Coalesced[int]):
 
     @classmethod
     async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
-        dialect: str = ops[0].dialect
-        known: set[tuple[Any, ...]] = ops[0].known_meters
-        owner: dict[tuple[Any, ...], int] = {}
-        rows: list[dict[str, Any]] = []
-        new_meters: dict[tuple[Any, ...], int] = {}
-        for i, op in enumerate(ops):
-            op.new_meters = set()
-            for row in op.rows:
-                key = _sample_key(row)
-                if key not in owner:
-                    owner[key] = i
-                    rows.append(row)
-                    meter = _meter_key(row)
-                    if meter not in known and meter not in new_meters:
-                        new_meters[meter] = i
-        insert, insert_meters = _samples_statements(dialect)
-        counts = [0] * len(ops)
-        for key in (await conn.execute(insert, rows)).all():
-            counts[owner[tuple(key)]] += 1
-        if new_meters:
-            await conn.execute(
-                insert_meters,
-                [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)],
-            )
-            for meter, i in new_meters.items():
-                ops[i].new_meters.add(meter)
-        return counts
+        return await _insert_samples(conn, ops)
 
     @classmethod
     def after_commit(cls, ops: Sequence[Any]) -> None:
         for op in ops:
             op.known_meters.update(op.new_meters)
+
+
+async def _insert_samples(conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
+    """The samples of ``ops`` (each with ``dialect``, ``rows``, ``known_meters`` and
+    ``new_meters``) in one INSERT; how many of each op's samples were new."""
+    dialect: str = ops[0].dialect
+    known: set[tuple[Any, ...]] = ops[0].known_meters
+    owner: dict[tuple[Any, ...], int] = {}
+    rows: list[dict[str, Any]] = []
+    new_meters: dict[tuple[Any, ...], int] = {}
+    for i, op in enumerate(ops):
+        op.new_meters = set()
+        for row in op.rows:
+            key = _sample_key(row)
+            if key not in owner:
+                owner[key] = i
+                rows.append(row)
+                meter = _meter_key(row)
+                if meter not in known and meter not in new_meters:
+                    new_meters[meter] = i
+    counts = [0] * len(ops)
+    if not rows:
+        return counts
+    insert, insert_meters = _samples_statements(dialect)
+    for key in (await conn.execute(insert, rows)).all():
+        counts[owner[tuple(key)]] += 1
+    if new_meters:
+        await conn.execute(
+            insert_meters,
+            [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)],
+        )
+        for meter, i in new_meters.items():
+            ops[i].new_meters.add(meter)
+    return counts
+
+
+class TransactionEventOp(Coalesced[bool]):
+    """A 2.0.1 TransactionEvent: its seqNo, its samples and the transaction's new fields,
+    committed in the batch's one transaction (so all or nothing). Merged per batch into one
+    INSERT of events (returning the keys it stored, so each caller learns whether its seqNo
+    was new), one INSERT of samples and one UPDATE of transactions."""
+
+    __slots__ = (
+        "at",
+        "dialect",
+        "kind",
+        "known_meters",
+        "new_meters",
+        "rows",
+        "seq_no",
+        "transaction_id",
+        "tx_row",
+    )
+
+    def __init__(
+        self,
+        dialect: str,
+        transaction_id: int,
+        seq_no: int | None,
+        kind: str,
+        at: datetime,
+        rows: list[dict[str, Any]],
+        known_meters: set[tuple[Any, ...]],
+        tx_row: dict[str, Any] | None,
+    ) -> None:
+        super().__init__()
+        self.dialect = dialect
+        self.transaction_id = transaction_id
+        self.seq_no = seq_no
+        self.kind = kind
+        self.at = utc(at)
+        for row in rows:
+            row["timestamp"] = utc(row["timestamp"])
+        self.rows = rows
+        self.known_meters = known_meters
+        self.new_meters: set[tuple[Any, ...]] = set()
+        self.tx_row = tx_row
+
+    @classmethod
+    async def run_many(cls, conn: AsyncConnection, ops: Sequence[Any]) -> list[bool]:
+        dialect: str = ops[0].dialect
+        events, update = _tx_event_statements(dialect)
+        owner: dict[tuple[int, int], int] = {}
+        for i, op in enumerate(ops):
+            if op.seq_no is not None:
+                owner.setdefault((op.transaction_id, op.seq_no), i)
+        fresh = [op.seq_no is None for op in ops]
+        if owner:
+            params = [
+                {
+                    "transaction_id": ops[i].transaction_id,
+                    "seq_no": ops[i].seq_no,
+                    "kind": ops[i].kind,
+                    "at": ops[i].at,
+                }
+                for i in owner.values()
+            ]
+            for key in (await conn.execute(events, params)).all():
+                fresh[owner[(key[0], key[1])]] = True
+        await _insert_samples(conn, ops)
+        # The last state of each transaction in the batch, in key order (two nodes updating
+        # the same rows cannot deadlock each other).
+        latest: dict[int, dict[str, Any]] = {}
+        for op in ops:
+            if op.tx_row is not None:
+                latest[op.transaction_id] = op.tx_row
+        if latest:
+            await conn.execute(update, [{"b_id": k, **latest[k]} for k in sorted(latest)])
+        return fresh
+
+    @classmethod
+    def after_commit(cls, ops: Sequence[Any]) -> None:
+        for op in ops:
+            op.known_meters.update(op.new_meters)
+
+
+@functools.cache
+def _tx_event_statements(dialect: str) -> tuple[Any, Any]:
+    c = t.transaction_events.c
+    events = (
+        dialect_insert(dialect, t.transaction_events)
+        .on_conflict_do_nothing()
+        .returning(c.transaction_id, c.seq_no)
+    )
+    cols = t.transactions.c
+    update = (
+        sa.update(t.transactions)
+        .where(cols.id == sa.bindparam("b_id"))
+        .values({k: sa.bindparam(f"b_{k}", type_=cols[k].type) for k in _TX_FIELDS})
+    )
+    return events, update
+
+
+def tx_update_params(tx: Transaction) -> dict[str, Any]:
+    """:func:`~csms.store.mapping.transaction_update_row` as the UPDATE's parameters."""
+    return {f"b_{k}": v for k, v in mp.transaction_update_row(tx).items()}
+
+
+#: The columns :meth:`Store.save_transaction` persists.
+_TX_FIELDS = tuple(
+    mp.transaction_update_row(Transaction(0, "", "", 0, 0, None, datetime(2000, 1, 1, tzinfo=UTC)))
+)
 
 
 _METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")

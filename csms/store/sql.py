@@ -40,7 +40,14 @@ from csms.store.engine import (
 )
 from csms.store.memory import is_legacy_tx_id
 from csms.store.migrate import ensure_schema
-from csms.store.ops import SamplesOp, SeenOp, StatusOp, dialect_insert
+from csms.store.ops import (
+    SamplesOp,
+    SeenOp,
+    StatusOp,
+    TransactionEventOp,
+    dialect_insert,
+    tx_update_params,
+)
 from csms.store.transient import is_transient
 from csms.store.writer import GroupWriter, WriteOp
 
@@ -456,6 +463,29 @@ class SqlStore:
             return bool((await conn.execute(stmt)).rowcount == 1)
 
         return await self._write(run)
+
+    async def apply_transaction_event(
+        self,
+        transaction_id: int,
+        *,
+        seq_no: int | None,
+        kind: str,
+        at: datetime,
+        samples: Sequence[StoredSample] = (),
+        transaction: Transaction | None = None,
+    ) -> bool:
+        return await self._writer.submit(
+            TransactionEventOp(
+                self.dialect,
+                transaction_id,
+                seq_no,
+                kind,
+                at,
+                [mp.sample_row(s) for s in samples],
+                self._known_meters,
+                None if transaction is None else tx_update_params(transaction),
+            )
+        )
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
         stmt = (

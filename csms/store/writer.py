@@ -115,6 +115,11 @@ class GroupWriter:
                 self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
             self._task = asyncio.create_task(self._loop(), name="store-writer")
 
+    @property
+    def dead(self) -> bool:
+        """Started, and its task ended without being stopped."""
+        return self._task is not None and self._task.done()
+
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
         if self._task is None:

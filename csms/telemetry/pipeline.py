@@ -161,6 +161,12 @@ class TelemetryPipeline:
             thread.start()
             self._threads.append(thread)
 
+    def dead_threads(self) -> list[str]:
+        """The names of this pipeline's threads that stopped although it was not closed."""
+        if self._stop.is_set():
+            return []
+        return [t.name for t in self._threads if not t.is_alive()]
+
     def close(self, *, timeout_s: float = 10.0) -> None:
         """Move everything recorded into the outbox, try for up to ``timeout_s`` to send it,
         then stop; whatever was not accepted stays in the outbox for the next start."""

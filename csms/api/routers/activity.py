@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import OcppMessageOut, SessionSampleOut
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ResourceNotFound
@@ -16,7 +17,7 @@ from csms.api.routers.stations import load_station
 
 __all__ = ["CURVE_MEASURANDS", "router"]
 
-router = APIRouter(responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "not found"}}
 
 #: what a session's curve shows
@@ -74,7 +75,7 @@ async def session_meter(
     tx = await services.store.get_transaction(transaction_id)
     if tx is None:
         raise ResourceNotFound(f"no transaction {transaction_id}")
-    who.require(Permission.TRANSACTIONS_READ, services.site_of(tx.station_id))
+    who.require(Permission.TRANSACTIONS_READ, await services.resolve_site(tx.station_id))
     samples = [
         s.sample
         for s in await services.store.samples_for_transaction(transaction_id)

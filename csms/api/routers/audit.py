@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from csms.api.auth import Permission, Role
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import AuditOut, SiteId
 
 __all__ = ["GRID_ACTIONS", "router"]
 
-router = APIRouter(tags=["audit"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["audit"], responses=AUTH_ERRORS)
 
 #: the audit actions a grid operator may read
 GRID_ACTIONS = ("constraint.", "site.")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import CommandRequest, ErrorOut, JobOut
@@ -16,7 +17,7 @@ from csms.domain import ChargingLimit, ChargingRateUnit
 
 __all__ = ["execute", "router"]
 
-router = APIRouter(tags=["commands"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["commands"], responses=AUTH_ERRORS)
 
 
 def job_out(job: Job) -> JobOut:
@@ -177,7 +178,13 @@ async def get_job(
     who: Caller,
     job_id: Annotated[str, Path(min_length=1, max_length=32)],
     wait_s: Annotated[
-        float, Query(ge=0, le=600, description="wait up to this long for the job to resolve")
+        float,
+        Query(
+            ge=0,
+            le=600,
+            allow_inf_nan=False,
+            description="wait up to this long for the job to resolve",
+        ),
     ] = 0.0,
 ) -> JobOut:
     who.require(Permission.JOBS_READ, sited=False)

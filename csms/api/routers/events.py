@@ -11,15 +11,24 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from csms.api.auth import Permission, Role
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
+from csms.api.exceptions import InvalidField
 from csms.api.models import SiteId
-from csms.api.stream import DRIVER_EVENT_TYPES, EventFilter, Subscription, sse_frame
+from csms.api.stream import (
+    DRIVER_EVENT_TYPES,
+    EventFilter,
+    Subscription,
+    check_type_filter,
+    sse_frame,
+)
+from csms.ids import is_station_id
 
 __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["events"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["events"], responses=AUTH_ERRORS)
 
 
 async def _frames(
@@ -81,6 +90,13 @@ async def stream_events(
     as ``text/event-stream``. Grid operators do not receive transaction, EV or
     missed-departure (driver) events. A client that falls too far behind gets an
     ``event: dropped`` and the stream ends."""
+    for value in type or ():
+        problem = check_type_filter(value)
+        if problem is not None:
+            raise InvalidField(("query", "type"), problem)
+    for value in station_id or ():
+        if not is_station_id(value):
+            raise InvalidField(("query", "station_id"), f"not a station id: {value!r}")
     sites = frozenset(site_id) if site_id else None
     if sites is not None:
         for s in sites:

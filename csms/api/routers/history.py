@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import HistoryOut
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
@@ -17,7 +18,7 @@ from csms.api.routers.sites import SiteId
 
 __all__ = ["DEFAULT_SPAN_S", "EARLIEST", "LATEST", "MAX_SPAN_S", "router"]
 
-router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["sites"], responses=AUTH_ERRORS)
 
 #: the times a request may name (telemetry holds nothing outside; no arithmetic overflows)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Response
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ResourceNotFound
 from csms.api.models import ErrorOut, IdTokenIn, IdTokenOut
@@ -14,7 +15,7 @@ from csms.domain import AuthorizationStatus, IdToken
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["id tokens"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["id tokens"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such id token"}
 }

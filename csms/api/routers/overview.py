@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import OverviewOut
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.overview import site_overview
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["dashboard"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["dashboard"], responses=AUTH_ERRORS)
 
 
 @router.get("/overview", response_model=OverviewOut)

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from csms.api.auth import Principal
+from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import EnergyReportOut, EnergyReportRow
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
@@ -24,7 +25,7 @@ from csms.sites import Site
 
 __all__ = ["REPORT_COLUMNS", "GroupBy", "router"]
 
-router = APIRouter(tags=["reports"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["reports"], responses=AUTH_ERRORS)
 
 GroupBy = Literal["day", "vehicle_group", "id_token"]
 REPORT_COLUMNS = ("key", "sessions", "active_sessions", "energy_wh", "cost", "currency")

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission, Principal, Role
+from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import (
     AckOut,
     ApplyOut,
     ConstraintCreated,
+    ConstraintOut,
     ConstraintStatus,
     ErrorOut,
     NodeLimitOut,
@@ -31,9 +33,12 @@ from csms.api.power import site_power
 from csms.api.services import ApiServices
 from csms.domain import PvReading, StorageReading
 from csms.events import SiteReadingsReceived
+from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
     ApplyResult,
+    ConstraintNotFound,
     GridConstraint,
+    InvalidStoredConstraint,
     NewConstraint,
     Site,
     SiteNode,
@@ -44,7 +49,7 @@ from csms.sites.constraints import limits_in_force
 
 __all__ = ["DELIVERY_BOUND_S", "delivery_bound_s", "router", "visible_site"]
 
-router = APIRouter(tags=["sites"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["sites"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such site, node or constraint"}
 }
@@ -60,9 +65,9 @@ def delivery_bound_s(services: ApiServices) -> float | None:
     return DELIVERY_BOUND_S if planning.enabled and planning.optimize else None
 
 
-SiteId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:-]+$")]
-NodeId = Annotated[str, Path(min_length=1, max_length=255)]
-ConstraintId = Annotated[str, Path(min_length=1, max_length=64)]
+SiteId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+NodeId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+ConstraintId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 def _service(services: ApiServices) -> SiteService:
@@ -182,8 +187,7 @@ async def delete_site(services: Services, who: Caller, site_id: SiteId) -> Respo
     """Remove a site and its constraints (admin)."""
     who.require(Permission.SITES_CREATE, site_id)
     sites = _service(services)
-    await sites.get_site(site_id)
-    await sites.delete_site(site_id)
+    await sites.delete_site(site_id)  # also one whose stored document no longer validates
     await _audit(services, who, "site.delete", site_id, site_id, {})
     return Response(status_code=204)
 
@@ -341,41 +345,58 @@ async def create_constraint(
     )
 
 
-@router.get("/sites/{site_id}/constraints", response_model=list[GridConstraint], responses=_404)
+@router.get("/sites/{site_id}/constraints", response_model=list[ConstraintOut], responses=_404)
 async def list_constraints(
     services: Services,
     who: Caller,
     site_id: SiteId,
     active_at: Annotated[datetime | None, Query()] = None,
     include_cancelled: Annotated[bool, Query()] = False,
-) -> list[GridConstraint]:
+) -> list[ConstraintOut]:
+    """The site's constraints, oldest first; stored rows that do not validate (from an
+    earlier version) are listed too, after them, with ``invalid: true``: the planner
+    ignores them and ``DELETE`` removes them."""
     _aware("active_at", active_at)
     who.require(Permission.CONSTRAINTS_READ, site_id)
     sites = _service(services)
     await sites.get_site(site_id)
-    return await sites.list_constraints(
+    valid = await sites.list_constraints(
         site_id, active_at=active_at, include_cancelled=include_cancelled
     )
+    invalid = await sites.list_invalid_constraints(site_id)
+    return [ConstraintOut.of(c) for c in valid] + [ConstraintOut.of(c) for c in invalid]
 
 
 async def _status(
-    services: ApiServices, site_id: str, constraint: GridConstraint
+    services: ApiServices, site_id: str, constraint: GridConstraint | InvalidStoredConstraint
 ) -> ConstraintStatus:
+    if isinstance(constraint, InvalidStoredConstraint):
+        return ConstraintStatus(
+            constraint=ConstraintOut.of(constraint),
+            acknowledged=[],
+            delivery_bound_s=delivery_bound_s(services),
+        )
     since = constraint.cancelled_at or constraint.created_at
     return ConstraintStatus(
-        constraint=constraint,
+        constraint=ConstraintOut.of(constraint),
         acknowledged=_acks(services, site_id, since),
         delivery_bound_s=delivery_bound_s(services),
     )
 
 
-async def _constraint(services: ApiServices, site_id: str, constraint_id: str) -> GridConstraint:
-    from csms.sites import ConstraintNotFound
-
-    constraint = await _service(services).get_constraint(constraint_id)
-    if constraint.site_id != site_id:
+async def _constraint(
+    services: ApiServices, site_id: str, constraint_id: str
+) -> GridConstraint | InvalidStoredConstraint:
+    """The constraint, or the stored row that does not validate."""
+    sites = _service(services)
+    found: GridConstraint | InvalidStoredConstraint | None = await sites.get_invalid_constraint(
+        constraint_id
+    )
+    if found is None:
+        found = await sites.get_constraint(constraint_id)
+    if found.site_id != site_id:
         raise ConstraintNotFound(constraint_id)
-    return constraint
+    return found
 
 
 @router.get(
@@ -399,9 +420,22 @@ async def get_constraint(
 async def cancel_constraint(
     services: Services, who: Caller, site_id: SiteId, constraint_id: ConstraintId
 ) -> ConstraintStatus:
-    """Cancel a constraint (idempotent); it stays listed with ``include_cancelled``."""
+    """Cancel a constraint (idempotent); it stays listed with ``include_cancelled``. A
+    stored row that does not validate is removed instead (the answer shows what it held)."""
     who.require(Permission.CONSTRAINTS_WRITE, site_id)
-    await _constraint(services, site_id, constraint_id)
+    found = await _constraint(services, site_id, constraint_id)
+    if isinstance(found, InvalidStoredConstraint):
+        removed = await _service(services).delete_invalid_constraint(constraint_id)
+        await _audit(
+            services,
+            who,
+            "constraint.delete_invalid",
+            site_id,
+            constraint_id,
+            {},
+            {"problems": list(removed.problems)},
+        )
+        return await _status(services, site_id, removed)
     cancelled = await _service(services).cancel_constraint(constraint_id)
     await _audit(services, who, "constraint.cancel", site_id, constraint_id, {})
     return await _status(services, site_id, cancelled)
@@ -518,3 +552,17 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
             for node in out.nodes
         ]
     return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})
+
+
+# A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
+AUDITED_ROUTES.update(
+    {
+        put_site.__name__: "site.apply",
+        delete_site.__name__: "site.delete",
+        put_node.__name__: "site.node.put",
+        delete_node.__name__: "site.node.delete",
+        put_tariff.__name__: "site.tariff.put",
+        create_constraint.__name__: "constraint.create",
+        cancel_constraint.__name__: "constraint.cancel",
+    }
+)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission, Principal
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import Conflict, ResourceNotFound
 from csms.api.models import (
@@ -22,12 +23,16 @@ from csms.api.models import (
 )
 from csms.api.services import ApiServices
 from csms.domain import RegistrationStatus
+from csms.ids import ID_PATTERN, STATION_ID_MAX_LENGTH
 from csms.store.base import StationRecord
 
 __all__ = ["load_station", "router"]
 
-router = APIRouter(tags=["stations"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["stations"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such station"}}
+StationPath = Annotated[
+    str, Path(min_length=1, max_length=STATION_ID_MAX_LENGTH, pattern=ID_PATTERN)
+]
 
 
 def _out(services: ApiServices, r: StationRecord) -> StationOut:
@@ -123,14 +128,14 @@ async def register_station(services: Services, who: Caller, body: StationIn) -> 
 
 
 @router.get("/stations/{station_id}", response_model=StationOut, responses=_404)
-async def get_station(services: Services, who: Caller, station_id: str) -> StationOut:
+async def get_station(services: Services, who: Caller, station_id: StationPath) -> StationOut:
     """Status of one station: registration, online, last seen, boot information."""
     return _out(services, await load_station(services, who, station_id, Permission.STATIONS_READ))
 
 
 @router.patch("/stations/{station_id}", response_model=StationOut, responses=_404)
 async def update_station(
-    services: Services, who: Caller, station_id: str, body: StationPatch
+    services: Services, who: Caller, station_id: StationPath, body: StationPatch
 ) -> StationOut:
     """Change site, password or registration (admin)."""
     from csms.core.passwords import hash_password
@@ -160,7 +165,7 @@ async def update_station(
 
 
 @router.delete("/stations/{station_id}", status_code=204, responses=_404)
-async def remove_station(services: Services, who: Caller, station_id: str) -> Response:
+async def remove_station(services: Services, who: Caller, station_id: StationPath) -> Response:
     """Remove a station (admin); its transactions stay."""
     record = await load_station(services, who, station_id, Permission.STATIONS_WRITE)
     await services.store.delete_station(station_id)
@@ -177,7 +182,9 @@ async def remove_station(services: Services, who: Caller, station_id: str) -> Re
 
 
 @router.get("/stations/{station_id}/connectors", response_model=list[ConnectorOut], responses=_404)
-async def connectors(services: Services, who: Caller, station_id: str) -> list[ConnectorOut]:
+async def connectors(
+    services: Services, who: Caller, station_id: StationPath
+) -> list[ConnectorOut]:
     """The latest status of every connector."""
     await load_station(services, who, station_id, Permission.STATIONS_READ)
     return [
@@ -194,7 +201,7 @@ async def connectors(services: Services, who: Caller, station_id: str) -> list[C
 
 
 @router.get("/stations/{station_id}/meter", response_model=list[MeterReadingOut], responses=_404)
-async def meter(services: Services, who: Caller, station_id: str) -> list[MeterReadingOut]:
+async def meter(services: Services, who: Caller, station_id: StationPath) -> list[MeterReadingOut]:
     """The latest reading per EVSE, connector, measurand and phase."""
     await load_station(services, who, station_id, Permission.STATIONS_READ)
     return [

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from csms.api.auth import Permission, Principal
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import ErrorOut, SiteId, TransactionOut
@@ -18,7 +19,7 @@ from csms.domain import Transaction
 
 __all__ = ["TransactionFilter", "router"]
 
-router = APIRouter(tags=["transactions"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["transactions"], responses=AUTH_ERRORS)
 
 CSV_COLUMNS = (
     "id",
@@ -88,7 +89,7 @@ async def _select(
     )
     out: list[TransactionOut] = []
     for tx in rows:
-        site_id = services.site_of(tx.station_id)
+        site_id = await services.resolve_site(tx.station_id)
         if not who.covers(site_id) or (f.site_id is not None and site_id != f.site_id):
             continue
         if f.id_token is not None and tx.id_token != f.id_token:
@@ -172,6 +173,6 @@ async def get_transaction(
     tx = await services.store.get_transaction(transaction_id)
     if tx is None:
         raise ResourceNotFound(f"no transaction {transaction_id}")
-    site_id = services.site_of(tx.station_id)
+    site_id = await services.resolve_site(tx.station_id)
     who.require(Permission.TRANSACTIONS_READ, site_id)
     return await _out(services, tx, site_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ResourceNotFound
 from csms.api.models import DeliveryOut, ErrorOut, WebhookCreated, WebhookIn, WebhookOut
@@ -14,7 +15,7 @@ from csms.api.records import Webhook
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["webhooks"], responses=AUTH_ERRORS)
+router = APIRouter(route_class=BoundaryRoute, tags=["webhooks"], responses=AUTH_ERRORS)
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such webhook"}}
 WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
 

@@ -36,6 +36,12 @@ def test_parse_expiry() -> None:
 
 def test_token_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'cg.db'}"]
+    site_file = tmp_path / "depot.toml"
+    site_file.write_text('[site]\nid = "depot"\n\n[[nodes]]\nid = "grid"\nmax_import_kw = 50\n')
+    assert main(["api-token", "create", "--role", "viewer", "--site", "depot", *db]) == 2
+    assert "no site 'depot'" in capsys.readouterr().err  # a grant needs the site to exist
+    assert main(["site", "apply", str(site_file), *db]) == 0
+    capsys.readouterr()
     assert main(["api-token", "create", "--role", "viewer", "--site", "depot", "--json", *db]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["token"].startswith(f"cgk_{created['token_id']}_")

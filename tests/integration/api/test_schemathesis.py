@@ -8,10 +8,13 @@ synchronous); webhook deliveries go to an in-memory transport, never to the gene
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -175,3 +178,147 @@ def test_the_served_document_is_the_one_tested(running_api: Running) -> None:
     assert served.status_code == 200
     assert served.json() == _openapi()
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+#: numbers Python's json reads but that no quantity is (issue 11): every number in every
+#: generated body is replaced by each of them in turn
+NOT_FINITE = ("NaN", "Infinity", "-Infinity", "1e400")
+_MARK = "__NOT_FINITE__"
+
+
+def _with_numbers_replaced(body: Any) -> tuple[Any, int]:
+    if isinstance(body, bool) or body is None or isinstance(body, str):
+        return body, 0
+    if isinstance(body, int | float):
+        return _MARK, 1
+    if isinstance(body, dict):
+        out, n = {}, 0
+        for key, value in body.items():
+            out[key], k = _with_numbers_replaced(value)
+            n += k
+        return out, n
+    if isinstance(body, list):
+        items = [_with_numbers_replaced(v) for v in body]
+        return [v for v, _ in items], sum(k for _, k in items)
+    return body, 0
+
+
+BODY_OPERATIONS = sorted(
+    label for label, op in OPERATIONS.items() if op.definition.raw.get("requestBody")
+)
+
+
+@pytest.mark.parametrize("label", BODY_OPERATIONS)
+def test_numbers_that_are_not_finite_are_refused_everywhere(
+    label: str, running_api: Running
+) -> None:
+    """A schema-valid body with every number made NaN, ±Infinity or 1e400: a 4xx whose body
+    is JSON, never a 2xx (nothing stored) or a 500."""
+    operation = OPERATIONS[label]
+    token = running_api.tokens["admin"]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=4,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        body, numbers = _with_numbers_replaced(case.body)
+        if not numbers:
+            return
+        kwargs = case.as_transport_kwargs(
+            base_url=running_api.url, headers={"Authorization": f"Bearer {token}"}
+        )
+        for number in NOT_FINITE:
+            text = json.dumps(body).replace(f'"{_MARK}"', number)
+            r = httpx.request(
+                kwargs["method"],
+                kwargs["url"],
+                params=kwargs.get("params"),
+                headers={**kwargs.get("headers", {}), "Content-Type": "application/json"},
+                content=text,
+                timeout=10,
+            )
+            assert 400 <= r.status_code < 500, (label, text, r.status_code, r.text)
+            r.json()  # a body JSON can carry, naming what was refused
+
+    run()
+
+
+#: ids no route may take (issue 11): a NUL, a newline, other control characters, a space,
+#: longer than any id
+BAD_IDS = ("\x00", "a\nb", "tab\there", "\x7f", "sp ace", "X" * 256)
+PATH_OPERATIONS = sorted(label for label in OPERATIONS if "{" in label)
+
+
+@pytest.mark.parametrize("label", PATH_OPERATIONS)
+def test_ids_outside_the_grammar_are_refused_everywhere(label: str, running_api: Running) -> None:
+    """A schema-valid request with each path id replaced by one outside the grammar: a 4xx,
+    never a 2xx (nothing changed) or a 500."""
+    operation = OPERATIONS[label]
+    token = running_api.tokens["admin"]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=2,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        for name, value in (case.path_parameters or {}).items():
+            if not isinstance(value, str):
+                continue
+            for bad in BAD_IDS:
+                case.path_parameters = {**case.path_parameters, name: quote(bad, safe="")}
+                kwargs = case.as_transport_kwargs(
+                    base_url=running_api.url, headers={"Authorization": f"Bearer {token}"}
+                )
+                r = httpx.request(
+                    kwargs["method"],
+                    kwargs["url"],
+                    params=kwargs.get("params"),
+                    headers=kwargs.get("headers"),
+                    json=kwargs.get("json"),
+                    timeout=10,
+                )
+                assert 400 <= r.status_code < 500, (label, name, bad, r.status_code, r.text)
+            case.path_parameters = {**case.path_parameters, name: value}
+
+    run()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"type": "station.bogus"},
+        {"type": "nothing.*"},
+        {"station_id": "CP\x01"},
+        {"station_id": "X" * 49},
+    ],
+)
+def test_event_filters_that_can_never_match_are_refused(
+    params: dict[str, str], running_api: Running
+) -> None:
+    r = httpx.get(
+        f"{running_api.url}/api/v1/events",
+        params=params,
+        headers={"Authorization": f"Bearer {running_api.tokens['admin']}"},
+        timeout=10,
+    )
+    assert r.status_code == 422, r.text
+
+
+def test_every_operation_answers_options_with_allow(running_api: Running) -> None:
+    for label in OPERATIONS:
+        method, path = label.split(" ", 1)
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        r = httpx.options(f"{running_api.url}{concrete}", timeout=10)
+        assert r.status_code == 204, (label, r.status_code)
+        assert method in r.headers["allow"].split(", "), (label, r.headers.get("allow"))

@@ -124,9 +124,19 @@ async def test_plans_and_grid_constraints_land_in_telemetry(tmp_path: Path) -> N
     evses = sorted(last.plan.evses)
     assert len(evses) == STATIONS * CONNECTORS
     assert len(plans) >= 2
-    # every plan: each EVSE of the site, one point per step of the plan's horizon (re-plans
-    # start at their own time, so each keeps its own points)
-    steps = sum(p.plan.grid.n_steps for p in plans)
+    # every plan: each EVSE of the site, one point per step of its first ``plan_steps``
+    # (re-plans start at their own time, so each keeps its own points, except at a constraint
+    # window's edges, where every plan has a step: there the newest plan's point is kept)
+    written = settings.telemetry.plan_steps or 10**6
+    stamps = [
+        (t := p.plan.grid.step_start(k)).replace(microsecond=t.microsecond // 1000 * 1000)
+        for p in plans
+        for k in range(min(written, p.plan.grid.n_steps))
+    ]
+    steps = len(set(stamps))
+    assert cap_at in {
+        p.plan.grid.step_start(k) for p in plans for k in range(min(written, p.plan.grid.n_steps))
+    }
     # and each node of the limit tree: the root as the site, the feeder as a node
     assert [(s.tags, [v for _, v in s.points]) for s in per_asset] == [
         ({"asset": a, "asset_kind": "evse"}, [float(steps)]) for a in evses

@@ -4,11 +4,12 @@ transactions, meter values, concurrent redelivery."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from csms.domain import ConnectorStatus, EVChargingNeeds, StatusReport
-from csms.exceptions import NotFound
+from csms.exceptions import NotFound, StoreError
 from csms.store import Store
 from tests.integration.store.helpers import CET, assert_utc, at, new_tx, sample
 
@@ -149,6 +150,50 @@ async def test_transaction_event_seq_no_dedup(store: Store) -> None:
     assert await store.record_transaction_event(other.id, 0, "Started", at(0)) is True
     with pytest.raises(NotFound):
         await store.record_transaction_event(999, 0, "Started", at(0))
+
+
+async def test_transaction_event_is_one_idempotent_write(store: Store) -> None:
+    tx, _ = await store.open_transaction(new_tx(station_tx_id="T-1"))
+    charging = dataclasses.replace(tx, charging_state="Charging", last_seq_no=1)
+    samples = [sample(at(1), tx=tx.id, value=1500.0), sample(at(1), "Power.Active.Import", 7.0)]
+    samples[1] = dataclasses.replace(samples[1], transaction_id=tx.id)
+    fresh = await store.apply_transaction_event(
+        tx.id, seq_no=1, kind="Updated", at=at(1), samples=samples, transaction=charging
+    )
+    assert fresh is True
+    assert await store.get_transaction(tx.id) == charging
+    stored = await store.samples_for_transaction(tx.id)
+    assert sorted(s.sample.value for s in stored) == [7.0, 1500.0]
+    # The resend: nothing stored twice, the seqNo known.
+    again = await store.apply_transaction_event(
+        tx.id, seq_no=1, kind="Updated", at=at(1), samples=samples, transaction=charging
+    )
+    assert again is False
+    assert len(await store.samples_for_transaction(tx.id)) == 2
+    assert await store.record_transaction_event(tx.id, 1, "Updated", at(1)) is False
+    # Without a seqNo and without a change: fresh, samples only.
+    assert await store.apply_transaction_event(
+        tx.id, seq_no=None, kind="Updated", at=at(2), samples=[sample(at(2), tx=tx.id)]
+    )
+    assert len(await store.samples_for_transaction(tx.id)) == 3
+    assert await store.get_transaction(tx.id) == charging
+
+
+async def test_transaction_event_write_is_all_or_nothing(store: Store) -> None:
+    tx, _ = await store.open_transaction(new_tx(station_tx_id="T-1"))
+    # Concurrent events of two transactions share a batch; the one naming a missing
+    # transaction fails alone and stores none of its samples.
+    good = store.apply_transaction_event(
+        tx.id, seq_no=0, kind="Started", at=at(0), samples=[sample(at(0), tx=tx.id)]
+    )
+    bad = store.apply_transaction_event(
+        999, seq_no=0, kind="Started", at=at(0), samples=[sample(at(0), tx=999, value=9.0)]
+    )
+    results = await asyncio.gather(good, bad, return_exceptions=True)
+    assert results[0] is True
+    assert isinstance(results[1], StoreError)
+    assert await store.samples_for_transaction(999) == []
+    assert len(await store.samples_for_transaction(tx.id)) == 1
 
 
 async def test_set_needs(store: Store) -> None:

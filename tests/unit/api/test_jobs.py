@@ -152,3 +152,30 @@ async def test_the_server_that_loses_the_race_for_a_key_returns_the_first_job() 
 
 async def _accepted(request: dict[str, Any]) -> dict[str, Any]:
     return {"status": "Accepted"}
+
+
+async def test_an_outcome_is_recorded_once_the_database_is_back() -> None:
+    from csms.exceptions import StoreUnavailable
+
+    jobs, repo = manager()
+    jobs.finish_retry_initial_s = 0.001
+    real_finish = repo.finish_job
+    failures = {"left": 3}
+
+    async def finish_job(job: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StoreUnavailable("database unavailable: connection refused")
+        await real_finish(job)
+
+    repo.finish_job = finish_job  # type: ignore[method-assign]
+
+    async def run(request: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "Accepted"}
+
+    job, _ = await jobs.submit(
+        WHO, command="reset", station_id="CP1", site_id="a", request={}, run=run
+    )
+    done = await jobs.get(job.job_id, wait_s=30)
+    assert done is not None and done.status is JobStatus.SUCCEEDED
+    assert failures["left"] == 0

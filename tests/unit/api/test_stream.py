@@ -118,11 +118,42 @@ async def test_replay_after_last_event_id() -> None:
     only_cp2 = hub.subscribe(
         EventFilter(station_ids=frozenset({"CP2"})), max_queue=10, last_event_id="older.99"
     )
-    assert [e.id for e in only_cp2._items] == [2, 4]  # another process: everything kept
+    # another process: a gap (whatever the filter), then everything kept
+    assert [(e.type, e.id) for e in only_cp2._items] == [
+        ("stream.gap", 1),
+        ("station.status", 2),
+        ("station.status", 4),
+    ]
+    assert only_cp2._items[0].data["missed"] is None
     garbage = hub.subscribe(EventFilter(), max_queue=10, last_event_id="nonsense")
-    assert [e.id for e in garbage._items] == [2, 3, 4]
+    assert [e.id for e in garbage._items] == [1, 2, 3, 4] and garbage._items[0].type == "stream.gap"
     tiny = hub.subscribe(EventFilter(), max_queue=1, last_event_id="older.1")
     assert tiny.dropped and hub.subscriptions == 3
     none = EventHub(now=lambda: T0, site_of=SITES.get)
     none.publish(status("CP1"), deliver=False)
-    assert none.subscribe(EventFilter(), max_queue=5, last_event_id="x.0").pending() == 0
+    (gap,) = none.subscribe(EventFilter(), max_queue=5, last_event_id="x.0")._items
+    assert gap.type == "stream.gap"
+
+
+async def test_a_last_event_id_older_than_the_replay_buffer_gets_a_gap_event_first() -> None:
+    hub = EventHub(now=lambda: T0, site_of=SITES.get, replay_events=2)
+    for station in ("CP1", "CP2", "CP1", "CP2", "CP1"):
+        hub.publish(status(station), deliver=False)
+    # ids 1..5 given, 4 and 5 kept: a client that saw 1 missed 2 and 3
+    sub = hub.subscribe(EventFilter(), max_queue=10, last_event_id=f"{hub.epoch}.1")
+    gap, *replayed = sub._items
+    assert (gap.type, gap.id, gap.data["missed"]) == ("stream.gap", 3, 2)
+    assert gap.data["last_event_id"] == f"{hub.epoch}.1"
+    assert [e.id for e in replayed] == [4, 5]
+    # a client that saw 3 missed nothing: no gap
+    upto = hub.subscribe(EventFilter(), max_queue=10, last_event_id=f"{hub.epoch}.3")
+    assert [e.id for e in upto._items] == [4, 5]
+    # with nothing kept at all, a client behind the last id still hears of its gap
+    bare = EventHub(now=lambda: T0, site_of=SITES.get)
+    for station in ("CP1", "CP2"):
+        bare.publish(status(station), deliver=False)
+    (only,) = bare.subscribe(EventFilter(), max_queue=5, last_event_id=f"{bare.epoch}.1")._items
+    assert (only.type, only.data["missed"]) == ("stream.gap", 1)
+    assert (
+        bare.subscribe(EventFilter(), max_queue=5, last_event_id=f"{bare.epoch}.2").pending() == 0
+    )

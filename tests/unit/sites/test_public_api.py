@@ -14,6 +14,8 @@ def test_public_api() -> None:
         "GridConstraint",
         "InvalidConstraint",
         "InvalidSite",
+        "InvalidStoredConstraint",
+        "InvalidStoredSite",
         "MemorySiteRepository",
         "NewConstraint",
         "NodeKind",
