@@ -23,12 +23,24 @@ from websockets.sync.client import ClientConnection, connect
 from csms.app import Csms
 from csms.config import Settings
 from csms.core.passwords import hash_password
+from csms.domain import IdToken
 from csms.store import SqlStore
 from csms.store.base import StationRecord
 
-__all__ = ["PASSWORD", "SUBPROTOCOL", "LiveCsms", "RawStation", "live_csms", "wait_until"]
+__all__ = [
+    "PASSWORD",
+    "SUBPROTOCOL",
+    "VALID_TAG",
+    "LiveCsms",
+    "RawStation",
+    "live_csms",
+    "open_station",
+    "wait_until",
+]
 
 PASSWORD = "conformance-pass"
+#: an id token the central system accepts
+VALID_TAG = "CONFORMANCE-TAG"
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}
 T = TypeVar("T")
 
@@ -73,6 +85,7 @@ class LiveCsms:
             digest = hash_password(PASSWORD)
             for sid in self.station_ids:
                 await store.put_station(StationRecord(sid, password_hash=digest, site_id="lab"))
+            await store.put_id_token(IdToken(VALID_TAG))
             settings = Settings(
                 server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None},  # type: ignore[arg-type]
                 ocpp={"call_timeout_s": 5.0, "remote_start_timeout_s": 5.0},  # type: ignore[arg-type]
@@ -111,18 +124,23 @@ class LiveCsms:
         return self.csms.server.connections.ids()
 
     def station(self, station_id: str, version: str) -> RawStation:
-        stack = ExitStack()
-        ws = stack.enter_context(
-            connect(
-                self.url(station_id),
-                subprotocols=[SUBPROTOCOL[version]],  # type: ignore[list-item]
-                additional_headers={"Authorization": basic_auth(station_id, PASSWORD)},
-                max_size=None,
-                open_timeout=10,
-                compression=None,
-            )
+        return open_station(self.csms.port, station_id, version)
+
+
+def open_station(port: int, station_id: str, version: str) -> RawStation:
+    """A :class:`RawStation` connected to the central system on loopback ``port``."""
+    stack = ExitStack()
+    ws = stack.enter_context(
+        connect(
+            f"ws://127.0.0.1:{port}/ocpp/{station_id}",
+            subprotocols=[SUBPROTOCOL[version]],  # type: ignore[list-item]
+            additional_headers={"Authorization": basic_auth(station_id, PASSWORD)},
+            max_size=None,
+            open_timeout=10,
+            compression=None,
         )
-        return RawStation(ws, station_id, version, stack)
+    )
+    return RawStation(ws, station_id, version, stack)
 
 
 def basic_auth(user: str, password: str) -> str:
