@@ -63,10 +63,23 @@ async def _frames(
         unsubscribe()  # type: ignore[operator]
 
 
+#: One server-sent event as the stream writes it (comments and keepalives carry none):
+#: ``event`` the type, ``id`` for ``Last-Event-ID``, ``data`` the event as a JSON object.
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
+
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}}}},
 )
 async def stream_events(
     services: Services,
