@@ -121,3 +121,103 @@ def test_cold_boot_accepted_2x(live: LiveCsms, case: str, version: str) -> None:
         assert "currentTime" in answered(station, "Heartbeat", {})
     finally:
         station.close()
+
+
+def boot_2x(station: RawStation) -> None:
+    station.boot()
+
+
+def id_token() -> dict[str, str]:
+    return {"idToken": VALID_TAG, "type": "ISO14443"}
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+@pytest.mark.parametrize("case", ["TC_E_10_CSMS"])
+def test_start_transaction_authorized_local(live: LiveCsms, case: str, version: str) -> None:
+    """Start transaction options - Authorized - Local (E01 S3): AuthorizeResponse and the
+    Started TransactionEventResponse both carry idTokenInfo.status Accepted."""
+    station = live.station(f"CASE-{version}", version)
+    try:
+        boot_2x(station)
+        auth = answered(station, "Authorize", {"idToken": id_token()})
+        assert auth["idTokenInfo"]["status"] == "Accepted"
+        event = {
+            "eventType": "Started",
+            "timestamp": NOW,
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": f"{case}-{version}"},
+            "idToken": id_token(),
+            "evse": {"id": 1, "connectorId": 1},
+        }
+        started = answered(station, "TransactionEvent", event)
+        assert started["idTokenInfo"]["status"] == "Accepted"
+        ended = {
+            **event,
+            "eventType": "Ended",
+            "triggerReason": "StopAuthorized",
+            "seqNo": 1,
+            "transactionInfo": {"transactionId": f"{case}-{version}", "stoppedReason": "Local"},
+        }
+        answered(station, "TransactionEvent", ended)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+@pytest.mark.parametrize("case", ["TC_E_09_CSMS"])
+def test_start_transaction_ev_connected(live: LiveCsms, case: str, version: str) -> None:
+    """Start transaction options - EVConnected (E01 S2): the connector's Occupied
+    StatusNotification and NotifyEvent, then a Started TransactionEvent (CablePluggedIn,
+    chargingState EVConnected), are all answered."""
+    station = live.station(f"CASE-{version}", version)
+    try:
+        boot_2x(station)
+        status = {"timestamp": NOW, "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1}
+        assert answered(station, "StatusNotification", status) == {}
+        notify = {
+            "generatedAt": NOW,
+            "seqNo": 0,
+            "eventData": [
+                {
+                    "eventId": 1,
+                    "timestamp": NOW,
+                    "trigger": "Delta",
+                    "actualValue": "Occupied",
+                    "eventNotificationType": "HardWiredNotification",
+                    "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+                    "variable": {"name": "AvailabilityState"},
+                }
+            ],
+        }
+        assert answered(station, "NotifyEvent", notify) == {}
+        event = {
+            "eventType": "Started",
+            "timestamp": NOW,
+            "triggerReason": "CablePluggedIn",
+            "seqNo": 0,
+            "transactionInfo": {
+                "transactionId": f"{case}-{version}",
+                "chargingState": "EVConnected",
+            },
+            "evse": {"id": 1, "connectorId": 1},
+        }
+        answered(station, "TransactionEvent", event)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+@pytest.mark.parametrize("case", ["TC_B_25_CSMS"])
+def test_reset_evse_without_transaction(live: LiveCsms, case: str, version: str) -> None:
+    """Reset EVSE - Without ongoing transaction (B11): the CSMS sends ResetRequest type
+    OnIdle with the evseId; the station's Accepted is the command's result."""
+    station = live.station(f"CASE-{version}", version)
+    try:
+        boot_2x(station)
+        result = command(live, live.csms.commands.reset(f"CASE-{version}", hard=False, evse_id=1))
+        request = answer_call(station, "Reset", {"status": "Accepted"})
+        assert request == {"type": "OnIdle", "evseId": 1}
+        assert result.result(10).status == "Accepted"
+    finally:
+        station.close()
