@@ -12,8 +12,7 @@ import asyncio
 import base64
 import json
 import threading
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +34,6 @@ __all__ = [
     "RawStation",
     "live_csms",
     "open_station",
-    "wait_until",
 ]
 
 PASSWORD = "conformance-pass"
@@ -210,14 +208,3 @@ def live_csms(db_dir: Path, station_ids: list[str]) -> Iterator[LiveCsms]:
         yield live
     finally:
         live.stop()
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, every_s: float = 0.02) -> bool:
-    """Poll ``predicate`` until it holds (True) or ``timeout_s`` passes (False)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(every_s)

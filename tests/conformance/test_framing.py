@@ -26,7 +26,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conformance.catalog import VERSIONS
 from tests.conformance.conftest import FUZZ, assert_bystanders_answered
-from tests.conformance.harness import LiveCsms, RawStation, wait_until
+from tests.conformance.harness import LiveCsms, RawStation
+from tests.waiting import wait_until_sync
 
 #: The central system runs in a thread of this process, where websockets' keepalive pings
 #: (and telemetry retry jitter) draw from the global ``random``; Hypothesis notices the global
@@ -78,7 +79,9 @@ class Bystander(threading.Thread):
     def finish(self) -> None:
         # at least one more answer after the junk, then stop
         seen = self.answered
-        assert wait_until(lambda: self.answered > seen or bool(self.failures), 10)
+        wait_until_sync(
+            lambda: self.answered > seen or bool(self.failures), 10, "the bystander's next answer"
+        )
         self.done.set()
         self.join(10)
         self.station.close()
@@ -199,8 +202,8 @@ def test_dropped_connections_are_not_leaked(
         station.ws.socket.sendall(b"\x81\xfe\x01\x00" + b"[2,")
         station.ws.socket.shutdown(socket.SHUT_RDWR)
         station.ws.socket.close()
-    assert wait_until(lambda: live.live_connections() <= before, 30), (
-        f"{live.live_connections()} connections open, {before} before"
+    wait_until_sync(
+        lambda: live.live_connections() <= before, 30, f"open connections back to {before}"
     )
     assert_bystanders_answered(bystanders)
 
