@@ -208,7 +208,6 @@ def test_dropped_connections_are_not_leaked(
     assert_bystanders_answered(bystanders)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 12")
 @pytest.mark.parametrize("version", VERSIONS)
 def test_message_id_longer_than_36_is_refused(live: LiveCsms, version: str) -> None:
     station = live.station(f"JUNK-{version}", version)
@@ -220,7 +219,6 @@ def test_message_id_longer_than_36_is_refused(live: LiveCsms, version: str) -> N
         station.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 12")
 @pytest.mark.parametrize("version", VERSIONS)
 def test_binary_frame_is_not_taken_as_a_call(live: LiveCsms, version: str) -> None:
     station = live.station(f"JUNK-{version}", version)
@@ -252,7 +250,7 @@ def _is_json(text: str) -> bool:
 
 
 def _long_id(rest: list[Any]) -> bool:
-    """Ids past 36 characters are issue 11 item 12 (tested on their own below)."""
+    """Ids past 36 characters have their own tests (below)."""
     return bool(rest) and isinstance(rest[0], str) and len(rest[0]) > 36
 
 
