@@ -27,13 +27,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from csms.store.transient import is_transient
 
-__all__ = ["HealthReport", "Supervisor", "TaskHealth"]
+__all__ = ["HealthReport", "Supervisor", "TaskHealth", "cancel_and_wait"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,29 @@ class _Entry:
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], *, every_s: float = 2.0) -> None:
+    """Cancel ``tasks`` and wait until each has ended, cancelling again any that goes on.
+
+    A task can lose its cancellation: on Python 3.11 ``asyncio.wait_for`` returns the result
+    when the awaited answer arrives in the same loop iteration as the cancel, and the task's
+    loop simply continues. A single ``cancel()`` followed by ``await task`` then waits for
+    ever (a shutdown that never ends). A task still running ``every_s`` wall seconds after a
+    cancel is cancelled again (its cleanup, if that is what took so long, is cut short).
+    Whatever the tasks end with is not raised here."""
+    tasks = list(tasks)
+    pending = {t for t in tasks if not t.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+        for task in pending:
+            logger.warning("task %s still runs after its cancellation: cancelled again", task)
+            task.cancel()
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the owner stopped it on purpose
 
 
 class Supervisor:

@@ -187,7 +187,8 @@ class Commands:
                 ),
             )
             try:
-                return await asyncio.wait_for(waiter, wait_s)
+                async with asyncio.timeout(wait_s):
+                    return await waiter
             except TimeoutError:
                 raise CommandTimeout(station_id, "RemoteStart", wait_s) from None
         finally:

@@ -354,7 +354,10 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
                 except ConnectionClosed:
                     raise StationOffline(self.station_id, action) from None
                 try:
-                    frame = await asyncio.wait_for(fut, self.call_timeout_s)
+                    # Not wait_for: on 3.11 it loses a cancellation that coincides with the
+                    # answer, and the caller's task then never stops.
+                    async with asyncio.timeout(self.call_timeout_s):
+                        frame = await fut
                 except TimeoutError:
                     raise CommandTimeout(self.station_id, action, self.call_timeout_s) from None
             finally:

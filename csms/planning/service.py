@@ -10,7 +10,6 @@ problem from what :class:`~csms.planning.state.SiteState` knows, solves it in a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -36,7 +35,7 @@ from csms.planning.view import PlanView
 from csms.sites.service import SiteService
 from csms.store import Store
 from csms.store.transient import is_transient
-from csms.supervisor import Supervisor
+from csms.supervisor import Supervisor, cancel_and_wait
 
 __all__ = ["PlannerService", "SitePlanner"]
 
@@ -135,11 +134,7 @@ class PlannerService:
         if self._watcher is not None:
             self._tasks.add(self._watcher)
             self._watcher = None
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._tasks))
         for planner in self.planners.values():
             await planner.stop()
         self.planners.clear()

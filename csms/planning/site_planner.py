@@ -5,7 +5,6 @@ per-station quirks at boot."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.sites.model import StationQuirks
 from csms.store.transient import is_transient
+from csms.supervisor import cancel_and_wait
 from optimizer import Plan, Planner, PlannerConfig, safe_evse_limits_w
 
 __all__ = ["SitePlanner"]
@@ -128,12 +128,7 @@ class SitePlanner:
         )
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._sends) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([t for t in (self._task, *self._sends) if t is not None])
 
     async def _run(self) -> None:
         settings = self.service.settings
@@ -621,9 +616,8 @@ class SitePlanner:
             ev, value, quirks, purpose="TxDefaultProfile", now=svc.clock.now(), valid_to=None
         )
         try:
-            await asyncio.wait_for(
-                svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
-            )
+            async with asyncio.timeout(svc.settings.send_timeout_s):
+                await svc.commands.set_charging_profile(limit)
         except (CsmsError, TimeoutError) as exc:
             logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
             return False
@@ -660,9 +654,8 @@ class SitePlanner:
         sent = ev.sent
         async with self._sem:
             try:
-                await asyncio.wait_for(
-                    svc.commands.set_charging_profile(limit), svc.settings.send_timeout_s
-                )
+                async with asyncio.timeout(svc.settings.send_timeout_s):
+                    await svc.commands.set_charging_profile(limit)
             except CommandRejected as exc:
                 state = "rejected"
                 logger.warning("site %s: %s", self.site_id, exc)
@@ -752,15 +745,11 @@ class SitePlanner:
         values: dict[str, str | None] = {}
         try:
             if (st.ocpp_version or "").endswith("1.6"):
-                found = await asyncio.wait_for(
-                    svc.commands.get_configuration(station_id, CONFIG_KEYS_16),
-                    svc.settings.send_timeout_s,
-                )
+                async with asyncio.timeout(svc.settings.send_timeout_s):
+                    found = await svc.commands.get_configuration(station_id, CONFIG_KEYS_16)
             else:
-                found = await asyncio.wait_for(
-                    svc.commands.get_variables(station_id, VARIABLES_201),
-                    svc.settings.send_timeout_s,
-                )
+                async with asyncio.timeout(svc.settings.send_timeout_s):
+                    found = await svc.commands.get_variables(station_id, VARIABLES_201)
         except (CsmsError, TimeoutError) as exc:
             logger.info(
                 "site %s: %s reports no smart-charging settings: %s", self.site_id, station_id, exc

@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from csms.supervisor import Supervisor
+from csms.supervisor import Supervisor, cancel_and_wait
 
 
 async def _until(predicate: object, *, timeout_s: float = 30.0) -> None:
@@ -113,3 +113,43 @@ def test_probes_report_what_runs_elsewhere() -> None:
     assert sup.report().as_dict()["unhealthy"] == ["store writer", "telemetry pipeline"]
     remove()
     assert [t.name for t in sup.report().tasks] == ["store writer"]
+
+
+async def test_cancel_and_wait_stops_a_task_that_lost_its_first_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What asyncio.wait_for does on 3.11 when the answer and the cancel arrive together: the
+    # cancellation is gone and the loop goes on.
+    lost = 0
+
+    async def loop_forever() -> None:
+        nonlocal lost
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if lost:
+                    raise
+                lost += 1
+
+    quiet = asyncio.create_task(asyncio.sleep(3600))
+    stubborn = asyncio.create_task(loop_forever())
+    await asyncio.sleep(0)
+    with caplog.at_level(logging.WARNING, logger="csms.supervisor"):
+        await asyncio.wait_for(cancel_and_wait([quiet, stubborn], every_s=0.01), 30.0)
+    assert quiet.cancelled() and stubborn.cancelled()
+    assert lost == 1
+    assert "cancelled again" in caplog.text
+
+
+async def test_cancel_and_wait_does_not_raise_what_the_tasks_ended_with() -> None:
+    async def fail_on_cancel() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+    task = asyncio.create_task(fail_on_cancel())
+    await asyncio.sleep(0)
+    await cancel_and_wait([task])
+    assert isinstance(task.exception(), RuntimeError)
