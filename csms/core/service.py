@@ -256,14 +256,12 @@ class CentralSystem(SessionHandling):
         self._open_txs.forget(station_id)
         self._admitted.pop(station_id, None)
         try:
-            await asyncio.wait_for(
-                self.retrying(
+            async with asyncio.timeout(10.0):  # not wait_for: it can lose a cancel (0615)
+                await self.retrying(
                     lambda: self.store.record_connection(station_id, connected=False, at=now),
                     what="disconnection",
                     station_id=station_id,
-                ),
-                timeout=10.0,
-            )
+                )
         except TimeoutError:
             logger.warning("station %s: disconnection not recorded (store down)", station_id)
         self.bus.publish(StationDisconnected(station_id, now, reason))
