@@ -86,9 +86,10 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
             ),
         )
         # The plan after the cap, and every station's answer to it.
+        # Bounds on conditions, generous for a loaded machine; how fast is asserted below.
         assert await wait_until(
             lambda: any(isinstance(e, PlanUpdated) and t >= began for t, e in events),
-            timeout_s=5.0,
+            timeout_s=30.0,
         )
         plan = next(e for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         assert isinstance(plan, PlanUpdated)
@@ -102,7 +103,7 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
                     first.setdefault((e.limit.station_id, e.limit.evse_id), t)
             return first
 
-        assert await wait_until(lambda: sent <= answered().keys(), timeout_s=10.0)
+        assert await wait_until(lambda: sent <= answered().keys(), timeout_s=30.0)
         reached_s = max(t for k, t in answered().items() if k in sent) - began
         assert reached_s < 5.0
         await run
