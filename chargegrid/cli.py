@@ -32,6 +32,9 @@ COMMANDS = {
     "site": "csms.sites.cli",
     "api-token": "csms.api.cli",
     "telemetry": "csms.telemetry.cli",
+    "ca": "csms.security.cli",
+    "cert": "csms.security.cli",
+    "credentials": "csms.security.cli",
     "sim": "simulators.cli",
     "optimize": "optimizer.cli",
 }

@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NoReturn, TypeVar, cast
 
-from ocpp.charge_point import ChargePoint, _raise_key_error, serialize_as_dict
+from ocpp.charge_point import ChargePoint, serialize_as_dict
 from ocpp.exceptions import (
     InternalError,
     NotSupportedError,
@@ -38,7 +38,9 @@ from ocpp.exceptions import (
 )
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.routing import on as _on
+from ocpp.v16.enums import Action as V16Action
 from ocpp.v21.enums import Action as V21Action
+from ocpp.v201.enums import Action as V201Action
 from websockets.exceptions import ConnectionClosed
 
 from csms.core.commands import CommandResult
@@ -92,7 +94,8 @@ def parse_timestamp(value: Any, version: str) -> datetime:
     if not isinstance(value, str):
         raise validation.format_error(version, f"timestamp must be a string, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
+        # RFC 3339 allows a lower-case "t" and "z"; fromisoformat takes only upper case
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         raise validation.format_error(version, f"not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
@@ -154,7 +157,8 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         }
 
     @on("Heartbeat")
-    async def on_heartbeat(self) -> dict[str, Any]:
+    async def on_heartbeat(self, **kw: Any) -> dict[str, Any]:
+        # 2.0.1 / 2.1 allow customData here, like in every message
         now = await self.central.heartbeat(self.station_id)
         return {"currentTime": format_timestamp(now)}
 
@@ -186,20 +190,16 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         except (ValueError, UnicodeDecodeError):
             text = raw_msg if isinstance(raw_msg, str) else raw_msg.decode("utf-8", "replace")
             match = _ID_IN_BROKEN_FRAME.match(text)
-            await self._reject(
-                match.group(1) if match else "-1",
-                validation.format_error(self.ocpp_version, "message is not valid JSON"),
-                text[:200],
+            error = (
+                validation.format_error(self.ocpp_version, "message is not valid JSON")
+                if match or self.ocpp_version == "1.6"
+                else _frame_error(self.ocpp_version, "message is not valid JSON")
             )
+            await self._reject(match.group(1) if match else "-1", error, text[:200])
             return
         if not isinstance(frame, list) or not frame:
             await self._reject(
-                "-1",
-                ProtocolError(
-                    description="a message must be a JSON array",
-                    details={"cause": "a message must be a JSON array"},
-                ),
-                frame,
+                "-1", _frame_error(self.ocpp_version, "a message must be a JSON array"), frame
             )
             return
         kind = frame[0]
@@ -213,10 +213,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             ):
                 await self._reject(
                     unique_id,
-                    ProtocolError(
-                        description="a CALL is [2, uniqueId, action, {payload}]",
-                        details={"cause": "a CALL is [2, uniqueId, action, {payload}]"},
-                    ),
+                    _frame_error(self.ocpp_version, "a CALL is [2, uniqueId, action, {payload}]"),
                     frame,
                 )
                 return
@@ -228,6 +225,14 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             await self._dispatch(frame[1], frame[2], frame[3])
         elif kind in (validation.CALL_RESULT, 4):
             self._deliver(frame)
+        elif self.ocpp_version == "2.1" and kind in _V21_UNANSWERED:
+            # 2.1 SEND (6) is never answered; a CALLRESULTERROR (5) reports that an answer of
+            # ours could not be processed: both are logged, neither gets a CALLERROR
+            if kind == 5:
+                self.bad_frames += 1
+            logger.info(
+                "station %s: message type %s not processed: %.200r", self.station_id, kind, frame
+            )
         else:
             bad_type: OCPPError
             if self.ocpp_version == "1.6":
@@ -247,9 +252,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         framework error ``RpcFrameworkError``; 1.6 has no such code and calls a frame that
         breaks the RPC structure a ``ProtocolError`` (as for the other framing errors)."""
         cause = f"message id of {length} characters: 1 to {MAX_MESSAGE_ID_LENGTH} allowed"
-        if self.ocpp_version == "1.6":
-            return ProtocolError(description=cause, details={"cause": cause})
-        return _RpcFrameworkError(description=cause, details={"cause": cause})
+        return _frame_error(self.ocpp_version, cause)
 
     async def _reject(self, unique_id: str, error: OCPPError, frame: Any) -> None:
         self.bad_frames += 1
@@ -260,7 +263,9 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             error.description,
             frame,
         )
-        await self._send(dumps([4, unique_id, error.code, error.description, error.details]))
+        # OCPP-J: ErrorDescription is string[255]
+        description = str(error.description)[:255]
+        await self._send(dumps([4, unique_id, error.code, description, error.details]))
 
     def _deliver(self, frame: list[Any]) -> None:
         unique_id = frame[1] if len(frame) > 1 else None
@@ -395,23 +400,41 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
 
 
 def _no_handler(action: str, version: str) -> NoReturn:
-    """``NotImplemented`` for a message of the station's version that has no handler here,
-    ``NotSupported`` for one its version does not define (the library's rule, which does not
-    know 2.1)."""
-    if version == "2.1":
-        if action in _V21_ACTIONS:
-            raise OcppNotImplemented(details={"cause": f"No handler for {action} registered."})
-        raise NotSupportedError(details={"cause": f"{action} not supported by OCPP2.1."})
-    _raise_key_error(action, version)
-    raise InternalError()  # unreachable: _raise_key_error raises for 1.6 and 2.0.1
+    """OCPP-J's table (1.6 section 4.2.3, 2.0.1 / 2.1 Part 4 section 4.3): ``NotImplemented``
+    for an action the station's version does not know, ``NotSupported`` for one it defines
+    that the central system does not take from a station. (The library swaps the two.)"""
+    if action in _ACTIONS[version]:
+        raise NotSupportedError(
+            description=f"{action} is not supported by this central system",
+            details={"cause": f"{action} is not supported"},
+        )
+    raise OcppNotImplemented(
+        description=f"{action} is not an OCPP {version} action",
+        details={"cause": f"{action} is not an OCPP {version} action"},
+    )
 
 
-_V21_ACTIONS = frozenset(a.value for a in V21Action)
+_ACTIONS = {
+    "1.6": frozenset(a.value for a in V16Action),
+    "2.0.1": frozenset(a.value for a in V201Action),
+    "2.1": frozenset(a.value for a in V21Action),
+}
+
+
+_V21_UNANSWERED = (5, 6)
+
+
+def _frame_error(version: str, cause: str) -> OCPPError:
+    """A message that is not an OCPP-J RPC frame: 2.0.1 / 2.1 ``RpcFrameworkError``; 1.6
+    has no code for it and answers ``ProtocolError``."""
+    if version == "1.6":
+        return ProtocolError(description=cause, details={"cause": cause})
+    return _RpcFrameworkError(description=cause, details={"cause": cause})
 
 
 class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
     code = "RpcFrameworkError"
-    default_description = "The content of the call is not a valid RPC request"
+    default_description = "Content of the call is not a valid RPC request"
 
 
 class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]

@@ -24,8 +24,10 @@ import ocpp
 from ocpp.exceptions import (
     FormationViolationError,
     FormatViolationError,
+    OccurenceConstraintViolationError,
     OccurrenceConstraintViolationError,
     OCPPError,
+    PropertyConstraintViolationError,
     ProtocolError,
     TypeConstraintViolationError,
 )
@@ -66,6 +68,10 @@ def _lenient(schema: Any) -> Any:
 
 
 _FOLDERS = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
+#: OCPP's ``integer`` is 32-bit signed (2.0.1 Part 2, primitive datatypes); the schemas leave
+#: most integers unbounded, so these bounds are added where a schema gives none.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
 
 
 def _schema_path(version: str, action: str, message_type: int) -> Path:
@@ -80,6 +86,9 @@ def _schema_path(version: str, action: str, message_type: int) -> Path:
 def _clean(schema: Any) -> Any:
     if isinstance(schema, dict):
         out: dict[str, Any] = {}
+        if schema.get("type") == "integer":
+            out["minimum"] = INT_MIN
+            out["maximum"] = INT_MAX
         for key, value in schema.items():
             if key == "properties" and isinstance(value, dict):
                 out[key] = {
@@ -132,13 +141,25 @@ def validate(version: str, action: str, message_type: int, payload: Any) -> None
 
 
 def _map(version: str, exc: fastjsonschema.JsonSchemaValueException) -> OCPPError:
+    """The OCPP-J error table (1.6 section 4.2.3; 2.0.1 / 2.1 Part 4 section 4.3) applied to
+    the schema rule that failed: a wrong JSON type or an over-long string violates the
+    field's data type; a value outside its enumeration or range is an invalid value; a
+    missing field is 1.6's "incomplete" payload and 2.0.1's occurrence violation, like an
+    array with too few or too many items; anything else (a field the message does not define)
+    does not conform to the message's structure."""
     cause = str(exc.message)
     details = {"cause": cause}
     rule = exc.rule
     if rule in ("type", "maxLength"):
         return TypeConstraintViolationError(description=cause, details=details)
+    if rule in ("enum", "minimum", "maximum"):
+        return PropertyConstraintViolationError(description=cause, details=details)
     if rule == "required":
         if version == "1.6":
             return ProtocolError(description=cause, details=details)
+        return OccurrenceConstraintViolationError(description=cause, details=details)
+    if rule in ("minItems", "maxItems"):
+        if version == "1.6":  # 1.6 spells it with one "r"
+            return OccurenceConstraintViolationError(description=cause, details=details)
         return OccurrenceConstraintViolationError(description=cause, details=details)
     return format_error(version, cause)

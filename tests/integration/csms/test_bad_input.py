@@ -38,12 +38,12 @@ CASES_16 = [
     ("not a list", '{"a": 1}', "-1", "ProtocolError"),
     ("CALL too short", '[2, "s1", "Heartbeat"]', "s1", "ProtocolError"),
     ("bad message type", '[7, "t1", "Heartbeat", {}]', "t1", "PropertyConstraintViolation"),
-    ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotSupported"),
+    ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotImplemented"),
     (
         "action without handler",
-        '[2, "u2", "SignCertificate", {"csr": "x"}]',
+        '[2, "u2", "SignedFirmwareStatusNotification", {"status": "Downloaded"}]',
         "u2",
-        "NotImplemented",
+        "NotSupported",
     ),
     (
         "missing field",
@@ -76,7 +76,7 @@ CASES_16 = [
             ]
         ),
         "n1",
-        "FormationViolation",
+        "PropertyConstraintViolation",
     ),
     (
         "bad timestamp",
@@ -95,9 +95,9 @@ CASES_16 = [
 
 CASES_201 = [
     ("malformed JSON", '[2, "m1", "Heartbeat", {', "m1", "FormatViolation"),
-    ("not a list", "42", "-1", "ProtocolError"),
+    ("not a list", "42", "-1", "RpcFrameworkError"),
     ("bad message type", '[9, "t1", "Heartbeat", {}]', "t1", "MessageTypeNotSupported"),
-    ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotSupported"),
+    ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotImplemented"),
     (
         "action without handler",
         json.dumps(
@@ -109,7 +109,7 @@ CASES_201 = [
             ]
         ),
         "u2",
-        "NotImplemented",
+        "NotSupported",
     ),
     (
         "missing field",
@@ -171,7 +171,8 @@ async def test_bad_frames_16(
         await heartbeat_ok(other)
 
 
-#: A message only 2.1 defines: not supported on 2.0.1, not implemented (yet) on 2.1.
+#: A message only 2.1 defines: not known (NotImplemented) on 2.0.1, known but not supported
+#: by the central system (NotSupported) on 2.1.
 PRIORITY = json.dumps(
     [2, "p1", "NotifyPriorityCharging", {"transactionId": "T", "activated": True}]
 )
@@ -182,7 +183,7 @@ PRIORITY = json.dumps(
     ("name", "frame", "unique_id", "code"),
     [
         *CASES_201,
-        ("2.1 message", PRIORITY, "p1", {"2.0.1": "NotSupported", "2.1": "NotImplemented"}),
+        ("2.1 message", PRIORITY, "p1", {"2.0.1": "NotImplemented", "2.1": "NotSupported"}),
     ],
     ids=[*(c[0] for c in CASES_201), "2.1 message"],
 )
