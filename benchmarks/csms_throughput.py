@@ -280,7 +280,7 @@ class Target:
                 url = "memory://"
                 env["CHARGEGRID_SERVER__UNKNOWN_STATIONS"] = "accept"
             elif self.kind == "sqlite":
-                db = self.workdir / f"bench-{self.n}.db"
+                db = self.workdir / f"bench-{self.n}-{self.port}.db"
                 for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
                     stale.unlink(missing_ok=True)
                 url = f"sqlite+aiosqlite:///{db}"
@@ -313,7 +313,7 @@ class Target:
             # Fresh telemetry files for every run: the embedded store would otherwise grow
             # from run to run (and PostgreSQL runs would write into ./data).
             for name in ("embedded_path", "outbox_path"):
-                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.kind}.sqlite3"
+                path = self.workdir / f"telemetry-{name.split('_')[0]}-{self.port}.sqlite3"
                 for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                     stale.unlink(missing_ok=True)
                 env[f"CHARGEGRID_TELEMETRY__{name.upper()}"] = str(path)
@@ -331,6 +331,20 @@ class Target:
             preexec_fn=(lambda: _pin(server_cpus)) if server_cpus else None,
         )
         await asyncio.to_thread(wait_port, self.port, self.proc)
+        await self.wait_idle()
+
+    async def wait_idle(self, timeout_s: float = 60.0) -> None:
+        """Until the server has finished starting (the OCPP port opens before the API and
+        the planner are up): its CPU use drops below 5 % over half a second. The connect
+        phase measured next is then the stations' cost alone."""
+        deadline = time.monotonic() + timeout_s
+        last = await asyncio.to_thread(self.cpu_seconds)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            now = await asyncio.to_thread(self.cpu_seconds)
+            if now - last < 0.025:
+                return
+            last = now
 
     def _processes(self) -> list[Any]:
         """The server and any process it started (all of them count)."""
@@ -377,6 +391,9 @@ class Target:
                 self.proc.wait()
         if self.pg_db is not None:
             await pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+        # This run's files (named by its port, so concurrent runs never share one).
+        for path in self.workdir.glob(f"*-{self.port}.*"):
+            path.unlink(missing_ok=True)
 
 
 # -- load ---------------------------------------------------------------------------------
@@ -495,11 +512,14 @@ async def station(
     errors: list[str],
     ready: asyncio.Event,
     connected: list[int],
+    gate: asyncio.Semaphore,
 ) -> None:
     from websockets.asyncio.client import connect
 
     clock = time.perf_counter
     load = Load(kind, i)
+    await gate.acquire()  # at most so many stations connecting at once
+    opening = True
     try:
         async with connect(
             f"{url}BENCH{i:05d}",
@@ -511,6 +531,8 @@ async def station(
         ) as ws:
             await load.setup(ws)
             connected[0] += 1
+            gate.release()
+            opening = False
             await ready.wait()
             start_at, measure_at, end_at = window["start"], window["measure"], window["end"]
             seq = random.randrange(3)
@@ -534,6 +556,9 @@ async def station(
                 next_at += interval_s
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if opening:
+            gate.release()
 
 
 def load_worker(
@@ -550,18 +575,15 @@ def load_worker(
         connected = [0]
         ready = asyncio.Event()
         window: dict[str, float] = {}
-        sem = asyncio.Semaphore(50)
-
-        async def limited(i: int) -> None:
-            async with sem:
-                pass
-            await station(url, kind, i, interval_s, window, latencies, errors, ready, connected)
-
-        tasks = []
-        for n, i in enumerate(indices):
-            tasks.append(asyncio.create_task(limited(i)))
-            if n % 50 == 49:
-                await asyncio.sleep(0.05)
+        # The throughput runs are not a reconnect storm (reconnect_storm.py is): at most 50
+        # stations of this process are between their handshake and their setup's answers.
+        gate = asyncio.Semaphore(50)
+        tasks = [
+            asyncio.create_task(
+                station(url, kind, i, interval_s, window, latencies, errors, ready, connected, gate)
+            )
+            for i in indices
+        ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 180
         while connected[0] + len(errors) < len(indices) and loop.time() < deadline:  # noqa: ASYNC110
@@ -603,6 +625,9 @@ async def run_load(
     procs = max(1, min(procs, target.n))
     cpus = _cpus()
     workers = []
+    connect_cpu0 = await asyncio.to_thread(target.cpu_seconds)
+    rss0 = await asyncio.to_thread(target.rss_bytes)
+    connect_t0 = time.perf_counter()
     for w in range(procs):
         mine, theirs = ctx.Pipe()
         indices = list(range(w, target.n, procs))
@@ -620,6 +645,9 @@ async def run_load(
             _, count, first = await asyncio.to_thread(pipe.recv)
             connected += count
             errors += first
+        connect_s = time.perf_counter() - connect_t0
+        connect_cpu_s = await asyncio.to_thread(target.cpu_seconds) - connect_cpu0
+        rss_connected = await asyncio.to_thread(target.rss_bytes)
         start = time.time() + 0.5
         measure = start + warmup_s
         end = measure + duration_s
@@ -683,6 +711,11 @@ async def run_load(
         "db_cpu_pct": 100 * db_cpu_s / duration_s,
         "loadgen_cpu_pct": 100 * loadgen_cpu / duration_s,
         "load_average_1min": load_average,
+        # Connecting: handshake, BootNotification and (meter16/txevent) the unmeasured
+        # transaction start, for every station; RSS grown per connected station.
+        "connect_s": connect_s,
+        "connect_server_cpu_ms_per_station": 1000 * connect_cpu_s / max(1, connected),
+        "rss_kb_per_station": (rss_connected - rss0) / 1024 / max(1, connected),
         "errors": n_errors + (target.n - connected),
         "first_errors": errors[:5],
     }
@@ -707,7 +740,8 @@ def print_row(row: dict[str, Any]) -> None:
         f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
         f"rss {row['server_rss_mb']:6.1f} MB  cpu {row['server_cpu_pct']:3.0f}%{db} "
         f"(loadgen {row['loadgen_cpu_pct']:3.0f}%, load {row['load_average_1min']:.1f})  "
-        f"errors {row['errors']}",
+        f"errors {row['errors']}  connect {row['connect_server_cpu_ms_per_station']:.2f} "
+        f"cpu-ms/station, {row['rss_kb_per_station']:.0f} KB/station",
         flush=True,
     )
 
@@ -735,6 +769,10 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "p99_ms": statistics.median(r["p99_ms"] for r in members),
                 "db_cpu_pct": statistics.median(r["db_cpu_pct"] for r in members),
                 "rss_mb": statistics.median(r["server_rss_mb"] for r in members),
+                "connect_cpu_ms": statistics.median(
+                    r["connect_server_cpu_ms_per_station"] for r in members
+                ),
+                "rss_kb_per_station": statistics.median(r["rss_kb_per_station"] for r in members),
                 "errors": sum(r["errors"] for r in members),
             }
         )
@@ -753,6 +791,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             s["x_stock_per_cpu_s"] = s["calls_per_server_cpu_s"] / base["calls_per_server_cpu_s"]
             s["x_stock_per_all_cpu_s"] = s["calls_per_all_cpu_s"] / base["calls_per_server_cpu_s"]
             s["stock_p99_ms"] = base["p99_ms"]
+            s["x_stock_connect_cpu"] = s["connect_cpu_ms"] / base["connect_cpu_ms"]
+            s["stock_rss_kb_per_station"] = base["rss_kb_per_station"]
     return out
 
 
@@ -768,7 +808,9 @@ def print_summary(summary: list[dict[str, Any]]) -> None:
             f"  {s['calls_kind']:<11} {s['target']:<16} n={s['stations']:<5} {interval:<9} "
             f"x{s['x_stock_per_cpu_s']:.2f} (x all-cpu {s['x_stock_per_all_cpu_s']:.2f})  "
             f"p99 {s['p99_ms']:.0f} ms vs stock {s['stock_p99_ms']:.0f} ms  "
-            f"rss {s['rss_mb']:.0f} MB  errors {s['errors']}"
+            f"rss {s['rss_mb']:.0f} MB  errors {s['errors']}  connect CPU "
+            f"x{s['x_stock_connect_cpu']:.2f}, {s['rss_kb_per_station']:.0f} vs "
+            f"{s['stock_rss_kb_per_station']:.0f} KB/station"
         )
 
 

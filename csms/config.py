@@ -82,6 +82,12 @@ class ServerSettings(_Section):
         description="token for the admin WebSocket at /admin (station commands from the "
         "CLI); null disables it",
     )
+    max_pending_handshakes: int = Field(
+        default=0,
+        ge=0,
+        description="station handshakes being admitted at once; beyond it a handshake is "
+        "answered 503 with a spread Retry-After at once instead of timing out (0 = no limit)",
+    )
 
 
 class OcppSettings(_Section):

@@ -74,10 +74,10 @@ def _walk(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int,
     return found
 
 
-def strict_loads(body: bytes | str) -> tuple[Any, list[tuple[tuple[str | int, ...], str]]]:
-    """``body`` parsed as :func:`json.loads` does, and where it holds NaN, ±Infinity or a
-    number out of every range (``[(path, text), ...]``, those values parsed as
-    :class:`NonFiniteNumber`). Raises what :func:`json.loads` raises."""
+def _locate(body: bytes | str) -> tuple[Any, list[tuple[tuple[str | int, ...], str]]]:
+    """Parse with hooks that mark every NaN, ±Infinity, float overflow and integer beyond 64
+    bits, and say where each is (a Python call per number: only for the bodies that hold
+    one, or when asked)."""
     marked: list[NonFiniteNumber] = []
 
     def mark(text: str) -> NonFiniteNumber:
@@ -99,12 +99,37 @@ def strict_loads(body: bytes | str) -> tuple[Any, list[tuple[tuple[str | int, ..
     return parsed, (_walk(parsed, ()) if marked else [])
 
 
+def strict_loads(body: bytes | str) -> tuple[Any, list[tuple[tuple[str | int, ...], str]]]:
+    """``body`` parsed as :func:`json.loads` does, and where it holds NaN, ±Infinity or a
+    float that overflows (``[(path, text), ...]``). Raises what :func:`json.loads` raises.
+
+    The common case stays in C: one parse that only hooks the constants, and one encoding
+    that refuses ``inf`` (a float that overflowed); a body that holds either is parsed again
+    with every number hooked to say where. Integers beyond any range are left to the
+    models' bounds (every integer field has one)."""
+    constants: list[str] = []
+
+    def constant(text: str) -> float:
+        constants.append(text)
+        return math.nan
+
+    parsed = json.loads(body, parse_constant=constant)
+    if not constants:
+        try:
+            json.dumps(parsed, allow_nan=False)
+        except ValueError:  # an overflow to inf somewhere
+            pass
+        else:
+            return parsed, []
+    return _locate(body)
+
+
 def non_finite_numbers(body: bytes | str) -> list[tuple[tuple[str | int, ...], str]]:
     """Where ``body`` (a JSON text) holds NaN, ±Infinity or a number out of every range:
     ``[(path, text), ...]``; empty for a clean body or one that is not JSON at all (FastAPI
     answers that one)."""
     try:
-        return strict_loads(body)[1]
+        return _locate(body)[1]
     except (ValueError, RecursionError):
         return []
 

@@ -38,7 +38,7 @@ from csms.events import (
     StationDisconnected,
     StatusChanged,
 )
-from csms.store.base import StationEvent, Store
+from csms.store.base import StationEvent, StationRecord, Store
 
 __all__ = ["CentralSystem", "TransactionAnswer"]
 
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 #: Verified (stored hash, presented password) outcomes kept per process: a 10,000-station
 #: fleet with one password each, and room for failed guesses without evicting them.
 _VERIFIED_MAX = 50_000
+#: How long a record read at admission stands for the connection's registration and boot.
+_ADMITTED_FRESH_S = 10.0
 
 
 class CentralSystem(SessionHandling):
@@ -78,9 +80,11 @@ class CentralSystem(SessionHandling):
         self._last_seen_write: dict[str, float] = {}
         self._verified: dict[tuple[str, bytes], bool] = {}
         self._verify_key = secrets.token_bytes(32)
+        #: Records read by ``admission``, reused by the connection's registration and boot.
+        self._admitted: dict[str, tuple[StationRecord | None, float]] = {}
         self._active: dict[tuple[str, int], int | None] = {}
         self._open_txs = OpenTransactions()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         if self._background:
@@ -101,8 +105,10 @@ class CentralSystem(SessionHandling):
     async def admission(self, station_id: str, password: str | None) -> Admission:
         """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
         record = await self.store.get_station(station_id)
+        self._admitted[station_id] = (record, self.clock.monotonic())
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
+            self._admitted.pop(station_id, None)
             return decision
         if record is None and self.unknown_stations == "accept":
             logger.warning(
@@ -113,6 +119,7 @@ class CentralSystem(SessionHandling):
         if decision.password_hash is None:
             return decision
         if password is None:
+            self._admitted.pop(station_id, None)
             return Admission(False, reason="password required")
         # scrypt runs once per process and password: the outcome is remembered under a keyed
         # hash of the presented password (HMAC with a random per-process key, so the cache
@@ -127,11 +134,14 @@ class CentralSystem(SessionHandling):
             while len(self._verified) >= _VERIFIED_MAX:  # oldest first
                 del self._verified[next(iter(self._verified))]
             self._verified[key] = ok
-        return decision if ok else Admission(False, reason="wrong password")
+        if not ok:
+            self._admitted.pop(station_id, None)
+            return Admission(False, reason="wrong password")
+        return decision
 
     async def registration(self, station_id: str) -> RegistrationStatus:
         """The registration a connecting station starts with (before any BootNotification)."""
-        record = await self.store.get_station(station_id)
+        record = await self._station_record(station_id, keep=True)
         return decide_boot(
             record, self.unknown_stations, heartbeat_interval_s=1, pending_interval_s=1
         ).status
@@ -151,6 +161,7 @@ class CentralSystem(SessionHandling):
         for key in [k for k in self._active if k[0] == station_id]:
             del self._active[key]
         self._open_txs.forget(station_id)
+        self._admitted.pop(station_id, None)
         try:
             await asyncio.wait_for(
                 self.retrying(
@@ -167,7 +178,7 @@ class CentralSystem(SessionHandling):
     # -- registration and liveness --------------------------------------------------------
     async def boot(self, station_id: str, info: BootInfo) -> BootDecision:
         record = await self.retrying(
-            lambda: self.store.get_station(station_id), what="boot", station_id=station_id
+            lambda: self._station_record(station_id), what="boot", station_id=station_id
         )
         decision = decide_boot(
             record,
@@ -196,6 +207,15 @@ class CentralSystem(SessionHandling):
         )
         self.bus.publish(StationBooted(station_id, info, decision.status, now))
         return decision
+
+    async def _station_record(self, station_id: str, *, keep: bool = False) -> StationRecord | None:
+        """The station's record: the one its admission read moments ago (a connection's
+        handshake, registration and first BootNotification read it once), else the store's.
+        ``keep`` leaves it for the boot that follows."""
+        admitted = self._admitted.get(station_id) if keep else self._admitted.pop(station_id, None)
+        if admitted is not None and self.clock.monotonic() - admitted[1] <= _ADMITTED_FRESH_S:
+            return admitted[0]
+        return await self.store.get_station(station_id)
 
     async def heartbeat(self, station_id: str) -> datetime:
         now = self.clock.now()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from chargegrid.clock import Clock
 from csms.core.authorization import authorize
@@ -42,6 +43,14 @@ __all__ = ["SessionHandling", "TransactionAnswer"]
 
 logger = logging.getLogger("csms.core.service")
 
+T = TypeVar("T")
+
+
+def _consume_result(task: asyncio.Task[Any]) -> None:
+    """Mark a shielded task's failure as seen (its caller may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
+
 
 class TransactionAnswer:
     """What a transaction message is answered with."""
@@ -64,6 +73,7 @@ class SessionHandling:
     retrying: Retrying
     remote_starts: RemoteStarts[asyncio.Future[Transaction]]
     _active: dict[tuple[str, int], int | None]
+    _background: set[asyncio.Task[Any]]
     _open_txs: OpenTransactions
 
     # -- authorization --------------------------------------------------------------------
@@ -103,21 +113,26 @@ class SessionHandling:
                 timestamp=timestamp,
             ),
         )
-        tx, created = await self.retrying(
-            lambda: self.store.open_transaction(new),
+
+        async def open_and_announce() -> Transaction:
+            tx, created = await self.store.open_transaction(new)
+            self._active[(station_id, evse_id)] = tx.id
+            if created:
+                logger.info(
+                    "station %s: transaction %d started on evse %d by %s",
+                    station_id,
+                    tx.id,
+                    evse_id,
+                    id_token,
+                )
+                self.bus.publish(TransactionStarted(tx))
+            return tx
+
+        tx = await self.retrying(
+            lambda: self._uncancellable(open_and_announce()),
             what="StartTransaction",
             station_id=station_id,
         )
-        self._active[(station_id, evse_id)] = tx.id
-        if created:
-            logger.info(
-                "station %s: transaction %d started on evse %d by %s",
-                station_id,
-                tx.id,
-                evse_id,
-                id_token,
-            )
-            self.bus.publish(TransactionStarted(tx))
         self._resolve_remote_start(tx)
         return TransactionAnswer(tx, auth)
 
@@ -157,22 +172,27 @@ class SessionHandling:
             stop_reason=reason or "Local",
         )
         applied = apply_update(tx, update)
-        if applied.changed:
-            await self.retrying(
-                lambda: self.store.save_transaction(applied.transaction),
-                what="StopTransaction",
-                station_id=station_id,
-            )
-        self._active.pop((station_id, tx.evse_id), None)
-        if applied.ended_now:
-            logger.info(
-                "station %s: transaction %d stopped (%s), %s Wh",
-                station_id,
-                tx.id,
-                reason or "Local",
-                applied.transaction.energy_wh,
-            )
-            self.bus.publish(TransactionEnded(applied.transaction))
+        evse_id = tx.evse_id
+
+        async def save_and_announce() -> None:
+            if applied.changed:
+                await self.store.save_transaction(applied.transaction)
+            self._active.pop((station_id, evse_id), None)
+            if applied.ended_now:
+                logger.info(
+                    "station %s: transaction %d stopped (%s), %s Wh",
+                    station_id,
+                    applied.transaction.id,
+                    reason or "Local",
+                    applied.transaction.energy_wh,
+                )
+                self.bus.publish(TransactionEnded(applied.transaction))
+
+        await self.retrying(
+            lambda: self._uncancellable(save_and_announce()),
+            what="StopTransaction",
+            station_id=station_id,
+        )
         return TransactionAnswer(applied.transaction, auth)
 
     async def transaction_event(self, update: TransactionUpdate) -> TransactionAnswer:
@@ -199,16 +219,67 @@ class SessionHandling:
             StoredSample(station_id, tx.evse_id, tx.connector_id, tx.id, s) for s in update.samples
         ]
         tx_id = tx.id
+        before = tx
+
+        async def apply_and_publish() -> Transaction:
+            # The commit and what it announces run to the end together (see
+            # _uncancellable): a resend of a committed event is not fresh and announces
+            # nothing, so an announcement skipped here would be skipped for good.
+            fresh = await self.store.apply_transaction_event(
+                tx_id,
+                seq_no=update.seq_no,
+                kind=update.kind.value,
+                at=update.timestamp,
+                samples=rows,
+                transaction=applied.transaction if applied.changed else None,
+            )
+            if not fresh:
+                # A resend: its writes were redone (all idempotent) in case the first
+                # attempt was cut short before its commit; nothing is published twice.
+                logger.info(
+                    "station %s: duplicate TransactionEvent seqNo %s of %s",
+                    station_id,
+                    update.seq_no,
+                    station_tx_id,
+                )
+            changed_beyond_seq_no = applied.changed and (
+                dataclasses.replace(applied.transaction, last_seq_no=before.last_seq_no) != before
+            )
+            tx = applied.transaction
+            self._open_txs.put(tx)
+            if fresh and update.samples:
+                self.bus.publish(
+                    MeterValuesReceived(
+                        station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
+                    )
+                )
+            if applied.late:
+                logger.info(
+                    "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
+                    station_id,
+                    update.seq_no,
+                    station_tx_id,
+                    tx.last_seq_no,
+                )
+            if tx.active:
+                self._active[(station_id, tx.evse_id)] = tx.id
+            else:
+                self._active.pop((station_id, tx.evse_id), None)
+            if announce:
+                self.bus.publish(TransactionStarted(tx))
+                self._resolve_remote_start(tx)
+            if applied.ended_now:
+                self.bus.publish(TransactionEnded(tx))
+            elif not announce and changed_beyond_seq_no:
+                # A seqNo advancing alone is bookkeeping, not news: publishing it would
+                # cost every subscriber (telemetry, the API stream, the planner) a wake-up
+                # per message.
+                self.bus.publish(TransactionUpdated(tx))
+            return tx
+
         try:
-            fresh = await self.retrying(
-                lambda: self.store.apply_transaction_event(
-                    tx_id,
-                    seq_no=update.seq_no,
-                    kind=update.kind.value,
-                    at=update.timestamp,
-                    samples=rows,
-                    transaction=applied.transaction if applied.changed else None,
-                ),
+            tx = await self.retrying(
+                lambda: self._uncancellable(apply_and_publish()),
                 what="TransactionEvent",
                 station_id=station_id,
             )
@@ -216,47 +287,6 @@ class SessionHandling:
             # Committed or not, nobody knows: the next message reloads from the store.
             self._open_txs.forget(station_id)
             raise
-        if not fresh:
-            # A resend: its writes were redone (all idempotent) in case the first attempt
-            # was cut short; nothing is published twice.
-            logger.info(
-                "station %s: duplicate TransactionEvent seqNo %s of %s",
-                station_id,
-                update.seq_no,
-                station_tx_id,
-            )
-        changed_beyond_seq_no = applied.changed and (
-            dataclasses.replace(applied.transaction, last_seq_no=tx.last_seq_no) != tx
-        )
-        tx = applied.transaction
-        self._open_txs.put(tx)
-        if fresh and update.samples:
-            self.bus.publish(
-                MeterValuesReceived(
-                    station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
-                )
-            )
-        if applied.late:
-            logger.info(
-                "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
-                station_id,
-                update.seq_no,
-                station_tx_id,
-                tx.last_seq_no,
-            )
-        if tx.active:
-            self._active[(station_id, tx.evse_id)] = tx.id
-        else:
-            self._active.pop((station_id, tx.evse_id), None)
-        if announce:
-            self.bus.publish(TransactionStarted(tx))
-            self._resolve_remote_start(tx)
-        if applied.ended_now:
-            self.bus.publish(TransactionEnded(tx))
-        elif not announce and changed_beyond_seq_no:
-            # A seqNo advancing alone is bookkeeping, not news: publishing it would cost
-            # every subscriber (telemetry, the API stream, the planner) a wake-up per message.
-            self.bus.publish(TransactionUpdated(tx))
         return TransactionAnswer(tx, auth)
 
     async def _open_transaction_of(self, station_id: str, station_tx_id: str) -> Transaction | None:
@@ -373,21 +403,48 @@ class SessionHandling:
         connector_id: int,
         transaction_id: int | None,
         samples: Sequence[MeterSample],
-        *,
-        publish: bool = True,
     ) -> None:
+        """Store ``samples`` and publish them if this call stored them first.
+
+        Publication follows the store, not the message: a resend publishes nothing the first
+        attempt already stored (and published), and what it did not (the first attempt
+        failed before its commit). Each write attempt and its publication run to the end
+        together (:meth:`_uncancellable`).
+        """
         if not samples:
             return
         rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
-        await self.retrying(
-            lambda: self.store.add_samples(rows), what="meter values", station_id=station_id
+        event = MeterValuesReceived(
+            station_id, evse_id, connector_id, transaction_id, tuple(samples)
         )
-        if publish:
-            self.bus.publish(
-                MeterValuesReceived(
-                    station_id, evse_id, connector_id, transaction_id, tuple(samples)
-                )
-            )
+
+        async def store_and_publish() -> int:
+            added = await self.store.add_samples(rows)
+            if added:
+                self.bus.publish(event)
+            return added
+
+        await self.retrying(
+            lambda: self._uncancellable(store_and_publish()),
+            what="meter values",
+            station_id=station_id,
+        )
+
+    async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` (a commit and what it announces) to its end even if the caller is
+        cancelled meanwhile; the caller still sees the cancellation.
+
+        A station that disconnects, or a server that stops, while a write is being committed
+        cancels the handler; without this the commit could land and its events never be
+        published, and a resend would not publish them either (they are no longer new), so
+        telemetry, the planner and the event stream would miss what the store has.
+        :meth:`close` waits for such work.
+        """
+        task: asyncio.Task[T] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_consume_result)
+        return await asyncio.shield(task)
 
     def _resolve_remote_start(self, tx: Transaction) -> None:
         entry = self.remote_starts.match(tx)

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import logging
+import random
 import socket
 from collections.abc import Callable
 from http import HTTPStatus
@@ -95,6 +96,9 @@ class OcppServer:
         self.central = central
         self.settings = settings
         self.call_timeout_s = call_timeout_s
+        #: Station handshakes being admitted now, and those answered 503 for being too many.
+        self.pending_handshakes = 0
+        self.refused_busy = 0
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(now=central.clock.now)
@@ -184,11 +188,16 @@ class OcppServer:
                 HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.1, ocpp2.0.1 or ocpp1.6"
             )
         password = _basic_password(request, station_id)
+        busy = self._admit_or_busy()
+        if busy is not None:
+            return busy
         try:
             admission = await self.central.admission(station_id, password)
         except StoreUnavailable:
             logger.warning("station %s: refused, store unavailable", station_id)
             return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
+        finally:
+            self.pending_handshakes -= 1
         if not admission.allowed:
             logger.warning(
                 "station %s: connection refused from %s: %s",
@@ -201,6 +210,23 @@ class OcppServer:
                 "unauthorized",
                 WWW_Authenticate='Basic realm="ocpp", charset="UTF-8"',
             )
+        return None
+
+    def _admit_or_busy(self) -> Response | None:
+        """Admission control for reconnect storms: at most ``max_pending_handshakes``
+        station handshakes are admitted at once (each holds a store read); the others are
+        answered 503 at once, with a Retry-After spread over 1-10 s so they come back in a
+        trickle, rather than queueing until their handshake times out. On None the caller
+        owns one pending slot and must release it."""
+        limit = self.settings.max_pending_handshakes
+        if limit and self.pending_handshakes >= limit:
+            self.refused_busy += 1
+            return _respond(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "busy, try again later",
+                Retry_After=str(random.randint(1, 10)),
+            )
+        self.pending_handshakes += 1
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:

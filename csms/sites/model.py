@@ -84,7 +84,7 @@ class SiteEvse(_Model):
     """An EVSE of a station (OCPP 1.6 connectorId / 2.0.1 evseId). ``node`` defaults to the
     station's node."""
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=1000)
     node: EntityId | None = None
     phase: EvsePhase = "L1L2L3"
     max_current_a: CurrentA = Field(default=32.0, gt=0)
@@ -202,7 +202,7 @@ class StationQuirks(_Model):
     #: is always allowed. Empty: any current from the minimum up.
     allowed_currents_a: tuple[CurrentA, ...] = ()
     tx_profile_outside_transaction: bool = True
-    max_stack_level: int | None = Field(default=None, ge=0)
+    max_stack_level: int | None = Field(default=None, ge=0, le=1000)
     single_period: bool = False
 
     @field_validator("allowed_currents_a")

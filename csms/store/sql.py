@@ -57,6 +57,29 @@ logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
+# Run at every connection: statements built once (their cache keys with them).
+_GET_STATION = sa.select(t.stations).where(t.stations.c.station_id == sa.bindparam("b_station_id"))
+_SEEN_AT = sa.bindparam("b_at", type_=t.UtcDateTime())
+_CONNECTED = (
+    sa.update(t.stations)
+    .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
+    .values(
+        connected=True,
+        last_seen_at=sa.case(
+            (
+                sa.or_(t.stations.c.last_seen_at.is_(None), t.stations.c.last_seen_at < _SEEN_AT),
+                _SEEN_AT,
+            ),
+            else_=t.stations.c.last_seen_at,
+        ),
+    )
+)
+_DISCONNECTED = (
+    sa.update(t.stations)
+    .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
+    .values(connected=False)
+)
+
 
 class SqlStore:
     """:class:`~csms.store.base.Store` on SQLite or PostgreSQL.
@@ -174,19 +197,24 @@ class SqlStore:
                 await asyncio.sleep(self._retry_delays_s[attempt])
                 attempt += 1
 
-    async def _all(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
+    async def _all(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> list[sa.RowMapping]:
         async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
-            return list((await conn.execute(stmt)).mappings().all())
+            return list((await conn.execute(stmt, params)).mappings().all())
 
         return await self._read(run)
 
-    async def _one(self, stmt: sa.Select[Any]) -> sa.RowMapping | None:
-        rows = await self._all(stmt)
+    async def _one(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> sa.RowMapping | None:
+        rows = await self._all(stmt, params)
         return rows[0] if rows else None
 
     # -- stations -------------------------------------------------------------------------
     async def get_station(self, station_id: str) -> StationRecord | None:
-        m = await self._one(sa.select(t.stations).where(t.stations.c.station_id == station_id))
+        # Read at every connection: a statement built once (its cache key with it).
+        m = await self._one(_GET_STATION, {"b_station_id": station_id})
         return None if m is None else mp.row_to_station(m)
 
     async def put_station(self, record: StationRecord) -> None:
@@ -247,18 +275,14 @@ class SqlStore:
         await self._write(run)
 
     async def record_connection(self, station_id: str, *, connected: bool, at: datetime) -> None:
-        c = t.stations.c
-        values: dict[str, Any] = {"connected": connected}
+        params: dict[str, Any] = {"b_station_id": station_id}
         if connected:
-            seen = sa.literal(utc(at), t.UtcDateTime())
-            values["last_seen_at"] = sa.case(
-                (sa.or_(c.last_seen_at.is_(None), c.last_seen_at < seen), seen),
-                else_=c.last_seen_at,
-            )
-        stmt = sa.update(t.stations).where(c.station_id == station_id).values(values)
+            stmt, params["b_at"] = _CONNECTED, utc(at)
+        else:
+            stmt = _DISCONNECTED
 
         async def run(conn: AsyncConnection) -> None:
-            await conn.execute(stmt)
+            await conn.execute(stmt, params)
 
         await self._write(run)
 

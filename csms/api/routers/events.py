@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
@@ -63,15 +63,17 @@ async def _frames(
         unsubscribe()  # type: ignore[operator]
 
 
-#: One server-sent event as the stream writes it (comments and keepalives carry none):
-#: ``event`` the type, ``id`` for ``Last-Event-ID``, ``data`` the event as a JSON object.
-_SSE_EVENT = {
+#: one event of the stream (OpenAPI 3.1: the schema of an event stream describes each event)
+_SSE_EVENT: dict[str, Any] = {
     "type": "object",
-    "required": ["event", "data"],
+    "description": "one Server-Sent Event: `id`, `event` (the type) and `data` (the event "
+    "as JSON text)",
+    "required": ["data"],
     "properties": {
-        "event": {"type": "string"},
         "id": {"type": "string"},
-        "data": {"type": "string", "contentMediaType": "application/json"},
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
     },
 }
 

@@ -165,3 +165,39 @@ async def test_station_without_password_connects_without_auth(csms: Csms) -> Non
     async with connect_station(csms.url, "OPEN") as cp:
         boot = await cp.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
         assert boot.status == "Accepted"
+
+
+async def test_handshakes_beyond_the_limit_are_answered_busy_at_once(
+    store: Store, clock: ManualClock
+) -> None:
+    async with Csms(make_settings(max_pending_handshakes=1), clock=clock, store=store) as app:
+        held = asyncio.Event()
+        entered = asyncio.Event()
+        real = app.central.admission
+
+        async def slow_admission(station_id: str, password: str | None) -> Any:
+            entered.set()
+            await held.wait()
+            return await real(station_id, password)
+
+        app.central.admission = slow_admission  # type: ignore[method-assign]
+
+        async def first() -> str:
+            async with raw_connect(app.url, "CP16", password=PASSWORD) as ws:
+                return str(ws.subprotocol)
+
+        task = asyncio.create_task(first())
+        await entered.wait()  # the first handshake holds the only slot
+        with pytest.raises(InvalidStatus) as info:
+            async with raw_connect(app.url, "CP201", version="2.0.1", password=PASSWORD):
+                pass
+        response = info.value.response
+        assert response.status_code == 503
+        assert 1 <= int(response.headers["Retry-After"]) <= 10
+        assert app.server.refused_busy == 1
+        held.set()
+        assert await task == "ocpp1.6"
+        assert app.server.pending_handshakes == 0
+        # The slot is free again: the refused station gets in.
+        async with raw_connect(app.url, "CP201", version="2.0.1", password=PASSWORD) as ws:
+            assert ws.subprotocol == "ocpp2.0.1"

@@ -5,8 +5,6 @@ every sample the CSMS stored is in InfluxDB exactly once."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.config import Settings
 from csms.domain import IdToken
+from csms.events import MeterValuesReceived
 from csms.store import SqlStore
 from csms.store.base import StationRecord
 from simulators.config import ConnectorSpec, StationSpec
@@ -25,6 +24,7 @@ from tests.fixtures.influx import ServerProcess
 from tests.integration.csms.conftest import PASSWORD, PASSWORD_HASH
 from tests.integration.simulators.helpers import ev_at, running
 from tests.integration.telemetry.helpers import count_points, influxql
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.influx, pytest.mark.slow]
 
@@ -73,11 +73,19 @@ def _runners(url: str, clock: VirtualClock) -> list[StationRunner]:
     ]
 
 
-async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+class SampleTally:
+    """Per station, the sample timestamps a CSMS published (what it stored), to wait on."""
+
+    def __init__(self) -> None:
+        self.stamps: dict[str, list[datetime]] = {sid: [] for sid, _ in STATIONS}
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, MeterValuesReceived):
+            self.stamps[event.station_id].extend(s.timestamp for s in event.samples)
+
+    def everyone_after(self, at: datetime, count: int) -> bool:
+        """Every station has ``count`` samples stamped after ``at``."""
+        return all(sum(1 for t in ts if t > at) >= count for ts in self.stamps.values())
 
 
 async def _stored_samples(db_file: Path) -> dict[Key, float]:
@@ -117,23 +125,31 @@ async def test_influxdb_outage_and_csms_restart_lose_and_duplicate_nothing(
     for sid, _ in STATIONS:
         await first.store.put_station(StationRecord(sid, password_hash=PASSWORD_HASH))
         await first.store.put_id_token(IdToken(f"TAG-{sid}"))
+    tally = SampleTally()
+    first.bus.subscribe(tally.on_event)
     runners = _runners(first.url, clock)
     second: Csms | None = None
     try:
         async with running(*runners):
             t1 = first.telemetry
             assert t1 is not None and t1.backend == "v1"
-            await _until(lambda: t1.stats.points_written >= 100, 15, "the first points")
+            await wait_until(lambda: t1.stats.points_written >= 100, 60, "the first points")
 
             await asyncio.to_thread(own_influxd.stop)
             influx_down = clock.now()
-            sent_before = sum(r.stats.calls_sent for r in runners)
-            await _until(lambda: t1.stats.points_retried > 0, 10, "a failed write")
-            await asyncio.sleep(1.0)  # the fleet keeps sending during the outage
+            await wait_until(lambda: t1.stats.points_retried > 0, 30, "a failed write")
+            # The fleet keeps sending during the outage: several rounds from every station.
+            await wait_until(
+                lambda: tally.everyone_after(influx_down, 16), 60, "samples during the outage"
+            )
             written_first = t1.stats.points_written
             port = first.port
             await first.stop()  # the CSMS restarts while InfluxDB is still down
             assert t1.stats.points_written == written_first  # nothing got through meanwhile
+            # The stations queue their transaction messages while the CSMS is away.
+            await wait_until(
+                lambda: all(r.stats.offline_queued > 0 for r in runners), 60, "offline queues"
+            )
 
             # The last meter values may still be in flight when the fleet stops (after the
             # flush below): a graceful stop with InfluxDB up sends them before it returns.
@@ -141,18 +157,22 @@ async def test_influxdb_outage_and_csms_restart_lose_and_duplicate_nothing(
                 _settings(tmp_path, own_influxd.url, port=port, close_timeout_s=10.0),
                 clock=clock,
             )
+            second.bus.subscribe(tally.on_event)
             await second.start()
             restarted = clock.now()
             t2 = second.telemetry
             assert t2 is not None
             assert t2.stats.outbox_depth > 0  # what the first process could not send
-            await _until(lambda: all(r.stats.connects >= 2 for r in runners), 15, "reconnects")
-            await asyncio.sleep(1.0)
-            assert sum(r.stats.calls_sent for r in runners) > sent_before + 20
+            await wait_until(lambda: all(r.stats.connects >= 2 for r in runners), 60, "reconnects")
+            await wait_until(
+                lambda: tally.everyone_after(restarted, 16), 60, "samples after the restart"
+            )
+            assert t2.stats.points_written == 0  # InfluxDB is still down
 
             await asyncio.to_thread(own_influxd.start)
-            await asyncio.sleep(0.5)
-        assert await asyncio.to_thread(t2.pipeline.flush, timeout_s=20)
+            # The replay runs while the fleet is still sending.
+            await wait_until(lambda: t2.stats.points_written > 0, 60, "the replay")
+        assert await asyncio.to_thread(t2.pipeline.flush, timeout_s=60)
         await second.stop()
         second = None
     finally:
@@ -161,7 +181,6 @@ async def test_influxdb_outage_and_csms_restart_lose_and_duplicate_nothing(
         await first.stop()
 
     stored = await _stored_samples(tmp_path / "csms.sqlite3")
-    assert sum(r.stats.offline_queued for r in runners) > 0  # queued while the CSMS was down
     assert len(stored) > 300
     assert {k[0] for k in stored} == {sid for sid, _ in STATIONS}
     in_influx = _influx_samples(own_influxd.url)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from chargegrid.clock import ManualClock
 from csms.core.service import CentralSystem
 from csms.domain import Transaction
-from csms.events import EventBus
+from csms.events import EventBus, MeterValuesReceived
 from csms.exceptions import StoreUnavailable
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v201 import V201Connection
@@ -244,3 +247,118 @@ async def test_start_announced_once_even_when_the_first_attempt_was_cut_short() 
     await conn.route_message(json.dumps(started))
     assert len(starts) == 1
     assert [f[:2] for f in fake.sent] == [[3, "a"], [3, "a"]]
+
+
+class CommitThenStall(MemoryStore):
+    """``add_samples`` commits, then stalls before its caller hears back (a slow disk, a
+    loaded machine): the moment a disconnect or a stopping server cancels the handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = False
+        self.committed = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+        added = await super().add_samples(samples)
+        if self.stall:
+            self.committed.set()
+            await self.release.wait()
+        return added
+
+
+_METER_16 = [
+    2,
+    "m",
+    "MeterValues",
+    {
+        "connectorId": 1,
+        "transactionId": 1,
+        "meterValue": [{"timestamp": "2026-03-02T06:05:00Z", "sampledValue": [{"value": "7"}]}],
+    },
+]
+_START_16 = [
+    2,
+    "s",
+    "StartTransaction",
+    {"connectorId": 1, "idTag": "T", "meterStart": 5, "timestamp": "2026-03-02T06:00:00Z"},
+]
+_START_201 = [
+    2,
+    "s",
+    "TransactionEvent",
+    {
+        "eventType": "Started",
+        "timestamp": "2026-03-02T06:00:00Z",
+        "triggerReason": "CablePluggedIn",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "T1"},
+        "evse": {"id": 1, "connectorId": 1},
+    },
+]
+_METER_201 = [
+    2,
+    "m",
+    "TransactionEvent",
+    {
+        "eventType": "Updated",
+        "timestamp": "2026-03-02T06:05:00Z",
+        "triggerReason": "MeterValuePeriodic",
+        "seqNo": 1,
+        "transactionInfo": {"transactionId": "T1"},
+        "meterValue": [{"timestamp": "2026-03-02T06:05:00Z", "sampledValue": [{"value": 7}]}],
+    },
+]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_samples_committed_as_the_station_leaves_are_published_once(version: str) -> None:
+    """The stored samples are what telemetry, the planner and the event stream see: a
+    handler cancelled between the commit and the publication must not leave stored samples
+    that no resend will ever publish (they are no longer new), and a resend of what was
+    published must not publish it again."""
+    store = CommitThenStall()
+    await store.put_station(StationRecord("CP"))
+    central = CentralSystem(store, EventBus(), ManualClock(T0), retry_initial_s=0.001)
+    published: list[MeterValuesReceived] = []
+    central.bus.subscribe(
+        lambda e: published.append(e) if isinstance(e, MeterValuesReceived) else None
+    )
+    fake = FakeConnection()
+    conn = (V16Connection if version == "1.6" else V201Connection)("CP", fake, central)
+    start, meter = (_START_16, _METER_16) if version == "1.6" else (_START_201, _METER_201)
+    await conn.route_message(json.dumps(start))
+
+    store.stall = True
+    handler = asyncio.create_task(conn.route_message(json.dumps(meter)))
+    await asyncio.wait_for(store.committed.wait(), 5)
+    handler.cancel()  # the station disconnects (or the server stops) now
+    await asyncio.gather(handler, return_exceptions=True)
+    store.stall = False
+    store.release.set()
+    await asyncio.wait_for(central.close(), 5)  # what a stopping server waits for
+    assert [[s.value for s in e.samples] for e in published] == [[7.0]]
+
+    await conn.route_message(json.dumps(meter))  # the station resends after reconnecting
+    assert fake.sent[-1][:2] == [3, "m"]
+    assert len(published) == 1
+    assert len(await store.latest_samples("CP")) == 1
+
+
+async def test_samples_a_cut_short_attempt_did_not_store_are_published_by_the_resend() -> None:
+    conn, _, store = await make("2.0.1")
+    published: list[MeterValuesReceived] = []
+    conn.central.bus.subscribe(
+        lambda e: published.append(e) if isinstance(e, MeterValuesReceived) else None
+    )
+    await conn.route_message(json.dumps(_START_201))
+    store.failures = 10**6  # the database goes away after the seqNo was recorded
+    handler = asyncio.create_task(conn.route_message(json.dumps(_METER_201)))
+    while conn.central.retrying.outage_retries < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    handler.cancel()
+    await asyncio.gather(handler, return_exceptions=True)
+    assert published == []
+    store.failures = 0
+    await conn.route_message(json.dumps(_METER_201))  # a resend: the seqNo is known
+    assert [[s.value for s in e.samples] for e in published] == [[7.0]]

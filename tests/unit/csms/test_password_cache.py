@@ -51,3 +51,41 @@ async def test_remembered_outcomes_are_bounded(monkeypatch: pytest.MonkeyPatch) 
     for guess in ("a", "b", "c", "d", "e"):
         assert not (await central.admission("CP", guess)).allowed
     assert len(central._verified) == 3
+
+
+class CountingStations(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_station(self, station_id: str) -> StationRecord | None:
+        self.reads += 1
+        return await super().get_station(station_id)
+
+
+async def test_a_connection_reads_its_station_record_once() -> None:
+    from csms.domain import BootInfo, RegistrationStatus
+
+    store = CountingStations()
+    await store.put_station(StationRecord("CP"))
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    central = CentralSystem(store, EventBus(), clock)
+    info = BootInfo(vendor="V", model="M", ocpp_version="1.6")
+    assert (await central.admission("CP", None)).allowed
+    assert await central.registration("CP") is RegistrationStatus.ACCEPTED
+    assert (await central.boot("CP", info)).status is RegistrationStatus.ACCEPTED
+    assert store.reads == 1
+    # A later boot on the same connection reads the current record again.
+    await store.put_station(StationRecord("CP", registration=RegistrationStatus.REJECTED))
+    assert (await central.boot("CP", info)).status is RegistrationStatus.REJECTED
+    assert store.reads == 2
+    # So does a boot long after the admission.
+    await store.put_station(StationRecord("CP"))
+    assert (await central.admission("CP", None)).allowed
+    clock.advance(60)
+    await store.put_station(StationRecord("CP", registration=RegistrationStatus.PENDING))
+    assert (await central.boot("CP", info)).status is RegistrationStatus.PENDING
+    # Refused admissions leave nothing behind.
+    for i in range(5):
+        assert not (await central.admission(f"UNKNOWN{i}", None)).allowed
+    assert central._admitted == {}
