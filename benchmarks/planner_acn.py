@@ -159,24 +159,53 @@ def pv_forecast_kw(period: int, scale_kw: float = 40.0) -> float:
     )
 
 
-def current_limits(network: Any, station_ids: list[str]) -> tuple[CurrentLimit, ...]:
-    """Each |Σ a_j I_j e^{iθ_j}| <= c as SIDES half-planes of an inscribed polygon."""
+def current_limits(network: Any, station_ids: list[str], *, focus: dict[int, float] | None = None,
+                   start: datetime | None = None,
+                   end: datetime | None = None) -> tuple[CurrentLimit, ...]:  # fmt: skip
+    """Each |Σ a_j I_j e^{iθ_j}| <= c as the half-planes of a polygon inscribed in its circle:
+    SIDES regular vertices, and with ``focus`` (constraint row -> phasor angle) a vertex
+    every FOCUS_STEP within FOCUS_SPAN of that angle, so the polygon hugs the circle where
+    the schedule operates. Optional window [start, end)."""
     index = {s: j for j, s in enumerate(network.station_ids)}
     angles = np.deg2rad(np.array([network.phase_angles[s] for s in network.station_ids]))
     out = []
-    for row, limit, name in zip(network.constraint_matrix, network.magnitudes,
-                                network.constraint_index, strict=True):  # fmt: skip
-        for k in range(SIDES):
-            phi = 2 * math.pi * k / SIDES
+    for r, (row, limit, name) in enumerate(zip(network.constraint_matrix, network.magnitudes,
+                                               network.constraint_index, strict=True)):  # fmt: skip
+        # the regular vertices half a side off 0, so the chords' normals are k x 2π/SIDES
+        vertices = {round(2 * math.pi * (k + 0.5) / SIDES, 9) for k in range(SIDES)}
+        if focus is not None and r in focus:
+            n = int(FOCUS_SPAN / FOCUS_STEP)
+            vertices |= {round((focus[r] + k * FOCUS_STEP) % (2 * math.pi), 9)
+                         for k in range(-n, n + 1)}  # fmt: skip
+        ordered = sorted(vertices)
+        for k, a in enumerate(ordered):
+            b = ordered[(k + 1) % len(ordered)] + (2 * math.pi if k + 1 == len(ordered) else 0)
+            phi, half = (a + b) / 2, (b - a) / 2  # the chord from vertex a to vertex b
             coefs = []
             for s in station_ids:
                 j = index[s]
                 if row[j] != 0:
                     coefs.append((s, float(row[j] * math.cos(angles[j] - phi))))
-            inscribed = float(limit) * math.cos(math.pi / SIDES) - 1e-6
+            inscribed = float(limit) * math.cos(half) - 1e-6
             if any(abs(c) > 1e-12 for _, c in coefs):
-                out.append(CurrentLimit(f"{name}/{k}", tuple(coefs), inscribed))
+                tag = "" if focus is None else "f"
+                out.append(CurrentLimit(f"{name}/{tag}{k}", tuple(coefs), inscribed,
+                                        start=start, end=end))  # fmt: skip
     return tuple(out)
+
+
+#: First-step polygon refinement in the discrete scenarios: vertices every 1.4 degrees within
+#: 45 degrees of the last schedule's phasor angle (chords within 0.01 % of the circle there).
+FOCUS_STEP = math.pi / 128
+FOCUS_SPAN = math.pi / 4
+
+
+def phasor_angles(network: Any, rates: dict[str, float]) -> dict[int, float]:
+    """Per constraint row, the angle of the phasor sum of the currents ``rates`` (A)."""
+    angles = np.deg2rad(np.array([network.phase_angles[s] for s in network.station_ids]))
+    current = np.array([rates.get(s, 0.0) for s in network.station_ids])
+    sums = network.constraint_matrix @ (current * np.exp(1j * angles))
+    return {r: float(np.angle(z)) % (2 * math.pi) for r, z in enumerate(sums) if abs(z) > 1e-6}
 
 
 def _evse(network: Any, station: str, voltage: float, discrete: bool) -> Evse:
@@ -280,9 +309,10 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     """
 
     def __init__(self, sc: Scenario, config: PlannerConfig,
-                 expected: list[Ev] | None = None) -> None:  # fmt: skip
+                 expected: list[Ev] | None = None, quantize: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.sc = sc
+        self.quantize = quantize
         self.expected = expected or []
         self.planner = Planner(config)
         self.max_recompute = 1
@@ -292,6 +322,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         self.storage_soc_wh = 50e3
         self.grid_import_w: dict[int, float] = {}
         self._limits: dict[tuple[str, ...], tuple[CurrentLimit, ...]] = {}
+        self.last_rates: dict[str, float] = {}
 
     def schedule(self, active_sessions: list[Any]) -> dict[str, list[float]]:
         if not active_sessions and not self.sc.pv_storage:
@@ -312,6 +343,17 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         key = tuple(stations)
         if key not in self._limits:
             self._limits = {key: current_limits(network, stations)}
+        limits = self._limits[key]
+        if self.sc.discrete and self.last_rates:
+            # The executed (rounded) step gets a polygon that hugs each circle around where
+            # the last schedule operated; the later steps keep the regular one.
+            first_end = _at(now + 1)
+            limits = (
+                *current_limits(network, stations, start=first_end,
+                                end=_at(now + horizon + 1)),
+                *current_limits(network, stations, focus=phasor_angles(network, self.last_rates),
+                                start=_at(now), end=first_end),
+            )  # fmt: skip
         evses = tuple(_evse(network, s, iface.evse_voltage(s), self.sc.discrete) for s in stations)
         sessions = tuple(
             Session(s.session_id, s.station_id, arrival=grid.start - timedelta(seconds=1),
@@ -334,7 +376,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         problem = Problem(grid=grid, nodes=(root,), evses=evses, sessions=sessions,
                           tariff=_tariff(self.sc, groups, self.peak_w,
                                          self.sc.peak_target_kw * 1000.0),
-                          current_limits=self._limits[key], **extras)  # fmt: skip
+                          current_limits=limits, **extras)  # fmt: skip
         began = time.perf_counter()
         plan = self.planner.plan(problem)
         self.solve_times.append(time.perf_counter() - began)
@@ -346,9 +388,12 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
             if evse.evse_id not in active_stations:
                 continue
             amps = max(0.0, plan.evses[evse.evse_id].current_a[0])
-            if evse.allowed_currents_a:  # snap float noise onto the pilot set
+            if evse.allowed_currents_a and not self.quantize:  # snap float noise onto the set
                 amps = min((0.0, *evse.allowed_currents_a), key=lambda a: abs(a - amps))
             rates[evse.evse_id] = [min(amps, evse.max_current_a)]
+        if self.quantize:
+            rates = quantize_and_reallocate(iface, active_sessions, rates)
+        self.last_rates = {s: r[0] for s, r in rates.items()}
         total_w = sum(r[0] * iface.evse_voltage(s) for s, r in rates.items())
         if self.sc.pv_storage and plan.storage:
             sto_w = plan.storage["battery"].power_w[0]
@@ -360,6 +405,51 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         self.peak_w = max(self.peak_w, total_w if not self.sc.pv_storage else
                           max(0.0, self.grid_import_w.get(now, 0.0)))  # fmt: skip
         return rates
+
+
+def quantize_and_reallocate(iface: Any, active_sessions: list[Any],
+                            rates: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
+    """The peer's post-processing of a continuous schedule's first period (adaptive
+    scheduling, Lee et al.; written from its published description): every pilot rounded
+    down to the EVSE's allowed set, then the capacity freed handed back one allowed step at a
+    time, EVs in least-laxity order, pass after pass, wherever the network's exact
+    constraints still hold and the EV still needs more, until no EV can be raised."""
+    now = iface.current_time
+    out = {}
+    steps: dict[str, list[float]] = {}
+    for s in active_sessions:
+        continuous, allowed = iface.allowable_pilot_signals(s.station_id)
+        if continuous:  # a range [min, max]: whole amps above the minimum
+            lo, hi = allowed[0], allowed[-1]
+            allowed = [0.0, *np.arange(max(lo, 1.0), hi + 1e-9, 1.0)] if lo > 0 else \
+                list(np.arange(0.0, hi + 1e-9, 1.0))  # fmt: skip
+        levels = sorted({float(a) for a in allowed} | {0.0})
+        steps[s.station_id] = levels
+        want = rates.get(s.station_id, [0.0])[0]
+        out[s.station_id] = [max(a for a in levels if a <= want + 1e-6)]
+
+    def laxity(s: Any) -> float:
+        need = iface.remaining_amp_periods(s) / iface.max_pilot_signal(s.station_id)
+        return float(s.departure - now - need)
+
+    order = sorted(active_sessions, key=lambda s: (laxity(s), s.session_id))
+    changed = True
+    while changed:
+        changed = False
+        for s in order:
+            sid = s.station_id
+            current = out[sid][0]
+            if current >= iface.remaining_amp_periods(s) - 1e-6:
+                continue  # it needs no more
+            higher = [a for a in steps[sid] if a > current + 1e-6]
+            if not higher:
+                continue
+            trial = dict(out)
+            trial[sid] = [higher[0]]
+            if iface.is_feasible(trial):
+                out = trial
+                changed = True
+    return out
 
 
 STORAGE_ETA = 0.95
@@ -490,15 +580,18 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
     out = [(Scenario(f"congestion caltech {c:g} kW", cap_kw=c),
             [*(every if c == caps[0] else fast), "chargegrid+history"]) for c in caps]  # fmt: skip
     out.append((Scenario("congestion jpl 60 kW", site="jpl", cap_kw=60.0), fast))
-    out.append((Scenario("discrete currents caltech 60 kW", cap_kw=60.0, discrete=True),
-                ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
-    out.append((Scenario("discrete 8 A steps caltech 60 kW", cap_kw=60.0, discrete=True,
-                         evse_type="ClipperCreek"),
-                ["EDF", "LLF", "LP-then-truncate", "chargegrid"]))  # fmt: skip
+    rounding = ["EDF", "LLF", "LP-then-truncate", "quantize-reallocate", "chargegrid"]
+    for c in [50.0] if quick else [35.0, 50.0]:
+        out.append((Scenario(f"discrete currents caltech {c:g} kW", cap_kw=c, discrete=True),
+                    rounding))  # fmt: skip
+        out.append((Scenario(f"discrete 8 A steps caltech {c:g} kW", cap_kw=c, discrete=True,
+                             evse_type="ClipperCreek"), rounding))  # fmt: skip
     cost = Scenario("demand charge caltech 150 kW, first day", cap_kw=150.0, tariff=True)
-    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target"]))
+    out.append((cost, ["Uncontrolled", "EDF", "LLF", "chargegrid", "chargegrid+target",
+                       "chargegrid+history"]))  # fmt: skip
     out.append((replace(cost, name="demand charge caltech 150 kW, peak carried in",
-                        carry_peak=True), ["EDF", "LLF", "chargegrid"]))  # fmt: skip
+                        carry_peak=True),
+                ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
     if not quick:
         dimmed = ("CA-303", "CA-304", "CA-305", "CA-306", "CA-307", "CA-308")
         out.append((Scenario("grid-operator events caltech 100 kW", cap_kw=100.0,
@@ -560,6 +653,12 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chargegrid+history":
                 config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
                 algo = ChargegridPlanner(sc, config, expected=history)
+            elif name == "quantize-reallocate":
+                algo = ChargegridPlanner(
+                    sc,
+                    PlannerConfig(time_limit_s=5.0, round_first_step=False, laxity_tiebreak=True),
+                    quantize=True,
+                )
             elif name == "LP-then-truncate":
                 algo = ChargegridPlanner(
                     sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)

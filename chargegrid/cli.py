@@ -32,6 +32,9 @@ COMMANDS = {
     "site": "csms.sites.cli",
     "api-token": "csms.api.cli",
     "telemetry": "csms.telemetry.cli",
+    "ca": "csms.security.cli",
+    "cert": "csms.security.cli",
+    "credentials": "csms.security.cli",
     "sim": "simulators.cli",
     "optimize": "optimizer.cli",
 }
@@ -124,6 +127,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging threshold (default INFO)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the libraries' progress lines (database migrations, ...), "
+        "which are quiet by default",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     command = _command_in(sys.argv[1:] if argv is None else argv)
     modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
@@ -133,18 +143,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
+#: Libraries whose INFO lines are progress chatter (alembic announces its plugins and every
+#: migration step on each command); shown with ``--verbose`` or ``--log-level DEBUG``.
+CHATTY_LIBRARIES = ("alembic",)
+
+
+def configure_logging(level: str, *, verbose: bool = False) -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet = not verbose and logging.getLevelName(level) != logging.DEBUG
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, verbose=args.verbose)
     func: Command = args.func
     try:
         return func(args)

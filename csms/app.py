@@ -41,6 +41,10 @@ from csms.gc_pauses import GcFreezer
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlannerService
+from csms.security import ConnectionSecurity
+from csms.security.alerts import SecurityAlerts
+from csms.security.certificates import CertificateService, signer_from
+from csms.security.credentials import Credentials
 from csms.sites import SiteService, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
@@ -105,11 +109,38 @@ class Csms:
             retry_initial_s=s.database.retry_initial_s,
             retry_max_s=s.database.retry_max_s,
         )
-        self.server = OcppServer(self.central, s.server, call_timeout_s=s.ocpp.call_timeout_s)
+        self.server = OcppServer(
+            self.central,
+            s.server,
+            call_timeout_s=s.ocpp.call_timeout_s,
+            security=ConnectionSecurity(s.security),
+        )
         self.commands = Commands(
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        #: station certificates: SignCertificate, renewal, trust stores (csms.security)
+        self.certificates = CertificateService(
+            s.security,
+            central=self.central,
+            commands=self.commands,
+            signer=signer_from(s.security),
+            expiries=self.server.security.expiries,
+        )
+        self.central.certificate_requests = self.certificates
+        self.central.critical_security_events = frozenset(s.security.critical_events)
+        self.server.certificates = self.certificates
+        #: password rotation and security profile upgrades (csms.security)
+        self.credentials = Credentials(
+            central=self.central,
+            commands=self.commands,
+            security=self.server.security,
+            bus=self.bus,
+            url_of=lambda: self.url,
+        )
+        self.certificates.credentials = self.credentials
+        #: critical SecurityEventNotifications of the last day, for the overview's alerts
+        self.security_alerts = SecurityAlerts(self.bus)
         self.sites = SiteService(
             repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
         )
@@ -140,7 +171,7 @@ class Csms:
     @property
     def url(self) -> str:
         """The base URL stations append their id to."""
-        return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+        return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
 
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead
@@ -187,6 +218,7 @@ class Csms:
             await self.planner.start()
         if self._gc is not None:
             self._gc.start()
+        self.certificates.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -194,6 +226,8 @@ class Csms:
             return
         self._started = False
         await self.planner.stop()
+        await self.certificates.stop()
+        self.credentials.close()
         if self._gc is not None:
             await self._gc.stop()
         await self.server.stop()

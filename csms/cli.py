@@ -160,9 +160,12 @@ def _station_add(args: argparse.Namespace) -> int:
                 registration=RegistrationStatus.PENDING
                 if args.pending
                 else RegistrationStatus.ACCEPTED,
+                security_profile=args.security_profile,
             )
         )
         auth = "password set" if hashed else "NO password (security profile 0)"
+        if args.security_profile is not None:
+            auth += f", must connect with security profile {args.security_profile}"
         placed = f", site {site_id}" if site_id is not None else ""
         print(f"station {args.station_id} registered ({auth}{placed})")
         return 0
@@ -372,6 +375,14 @@ def add_commands(subparsers: Any) -> None:
         "--pending",
         action="store_true",
         help="register as Pending (BootNotification answered Pending until 'station accept')",
+    )
+    p.add_argument(
+        "--security-profile",
+        type=int,
+        choices=(1, 2, 3),
+        default=None,
+        help="the OCPP security profile the station must connect with (1: ws + password, "
+        "2: TLS + password, 3: TLS + station certificate); default: security.minimum_profile",
     )
     p.set_defaults(func=_station_add)
     for name, status in (("accept", "Accepted"), ("reject", "Rejected")):

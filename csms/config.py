@@ -28,12 +28,14 @@ from pydantic_settings import (
 
 from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
+from csms.security.settings import SecuritySettings
 from csms.telemetry.settings import TelemetrySettings
 
 __all__ = [
     "ApiSettings",
     "DatabaseSettings",
     "OcppSettings",
+    "SecuritySettings",
     "ServerSettings",
     "Settings",
     "TelemetrySettings",
@@ -174,6 +176,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def settings_customise_sources(

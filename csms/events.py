@@ -43,6 +43,7 @@ __all__ = [
     "MeterValuesReceived",
     "PlanComputed",
     "PlanUpdated",
+    "SecurityEventReceived",
     "SiteChanged",
     "SiteReadingsReceived",
     "StationBooted",
@@ -217,6 +218,18 @@ class StationNonCompliant:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityEventReceived:
+    """A station's SecurityEventNotification; ``critical`` as the OCPP security part (and
+    ``security.critical_events``) rank its type."""
+
+    station_id: str
+    type: str
+    tech_info: str | None
+    critical: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DepartureMissed:
     site_id: str
     station_id: str
@@ -247,6 +260,7 @@ DomainEvent = (
     | GridConstraintSet
     | StationNonCompliant
     | DepartureMissed
+    | SecurityEventReceived
 )
 
 Listener = Callable[[DomainEvent], None]

@@ -40,8 +40,18 @@ def _admin(
                 file=sys.stderr,
             )
             return 2
-        url = args.server or f"ws://{settings.server.host}:{settings.server.port}/admin"
-        answer = asyncio.run(admin_request(url, token, command, args.station_id, build(args)))
+        scheme = "wss" if settings.security.tls else "ws"
+        url = args.server or f"{scheme}://{settings.server.host}:{settings.server.port}/admin"
+        # wss://: the server certificate is checked against the system's CAs (or the file
+        # in SSL_CERT_FILE)
+        context = None
+        if url.startswith("wss://"):
+            import ssl
+
+            context = ssl.create_default_context()
+        answer = asyncio.run(
+            admin_request(url, token, command, args.station_id, build(args), ssl=context)
+        )
         if answer.get("ok"):
             print(json.dumps(answer.get("result"), indent=2))
             return 0
@@ -52,8 +62,15 @@ def _admin(
 
 
 async def admin_request(
-    url: str, token: str, command: str, station_id: str, args: dict[str, Any]
+    url: str,
+    token: str,
+    command: str,
+    station_id: str,
+    args: dict[str, Any],
+    *,
+    ssl: Any = None,
 ) -> dict[str, Any]:
+    """One admin request; ``ssl``: the client TLS context for a ``wss://`` server."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
@@ -63,6 +80,7 @@ async def admin_request(
             subprotocols=["chargegrid.admin"],  # type: ignore[list-item]
             additional_headers={"Authorization": f"Bearer {token}"},
             open_timeout=5,
+            ssl=ssl,
         ) as ws:
             await ws.send(
                 json.dumps({"id": 1, "command": command, "station_id": station_id, "args": args})

@@ -285,11 +285,15 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         base_penalty = problem.unmet_penalty_per_kwh
     else:
         # Above any money a kWh can save or cost: the dearest price, the demand charge of
-        # drawing that kWh in the shortest step, and storage wear, with a wide margin.
+        # drawing that kWh in the shortest step (the largest marginal peak cost), and storage
+        # wear, per kWh in the least efficient battery, for the least weighted session, with
+        # a wide margin: every session's unmet kWh outweighs any of them (decision 0412).
         money = float(np.max(np.abs(price_imp), initial=0.0) + np.max(np.abs(price_exp)))
         money += tariff.demand_charge_per_kw / float(dt_h.min())
         money += 2.0 * max((u.degradation_cost_per_kwh for u in st), default=0.0)
-        base_penalty = 10.0 * (money + 1.0)
+        weakest = float(np.min(priority, initial=1.0))
+        least_eff = float(np.min(eff, initial=1.0))
+        base_penalty = 10.0 * (money / least_eff + 1.0) / min(weakest, 1.0)
     mid_h = (start_s + dt_s / 2.0) / 3600.0
     # Earlier is better: the weight grows from 1x to 2x over the horizon, or over each load's
     # own window (sooner-leaving loads first); never tiny (solver scaling) and far below any

@@ -4,7 +4,9 @@ The LP plans continuous power. :func:`round_first_step` turns the first step (th
 stations execute before the next re-plan) into currents the hardware accepts: every EVSE is
 rounded *down* to an allowed current (below its minimum: off), which keeps every limit; then,
 if ``reallocate``, the freed headroom is handed out again in steps to the next allowed
-current, least laxity first, while every node limit on the EVSE's path still holds.
+current, least laxity first, while every node limit on the EVSE's path still holds: first
+at most one step above what the LP wanted per EVSE, then to any EV that still needs energy,
+as long as every node stays within what the LP drew there in that step.
 ``reallocate=False`` is plain LP-then-truncate, the baseline the benchmark compares against.
 """
 
@@ -101,33 +103,44 @@ def _reallocate(
     left_h = (cp.load_pmax_kw[active] > 0).astype(float) @ cp.dt_h
     need_h = cp.load_need_kwh[active] / np.maximum(cp.load_pmax_kw[active, 0], _EPS)
     order = [active[i] for i in np.argsort(left_h - need_h, kind="stable")]
-    progress = True
-    while progress:
-        progress = False
-        for ld in order:
-            evse = cp.problem.evses[int(cp.load_evse[ld])]
-            per_amp_kw = evse.power_w(1.0) / 1000.0
-            nxt = _next_current(evse, out[ld, 0] / per_amp_kw)
-            if nxt is None or lp_kw[ld, 0] <= _EPS:
-                continue
-            new_kw = nxt * per_amp_kw
-            cap = min(cp.load_pmax_kw[ld, 0], cp.load_need_kwh[ld] / (cp.load_eff[ld] * dt0))
-            # at most one allowed step above what the LP wanted: recover, do not re-plan
-            ceiling = _next_current(evse, lp_kw[ld, 0] / per_amp_kw - 1e-6)
-            if new_kw > cap + _EPS or ceiling is None or nxt > ceiling + _EPS:
-                continue
-            delta = new_kw - out[ld, 0]
-            path = under[:, ld]
-            d_amp = coef[ld] * delta
-            if (head_kw[path] < delta - _EPS).any():
-                continue
-            if (head_a[path] < d_amp[None, :] - _EPS).any():
-                continue
-            d_lin = cp.lin_coef[:, ld] * delta
-            if (head_lin < d_lin - _EPS).any():
-                continue
-            head_lin -= d_lin
-            head_kw[path] -= delta
-            head_a[path] -= d_amp[None, :]
-            out[ld, 0] = new_kw
-            progress = True
+    # What the LP itself drew at each node in the first step: the second pass fills up to it
+    # (the LP's choice of how much to draw now stands; only who draws it changes).
+    plan_kw = under.astype(float) @ lp_kw[:, 0] - under.astype(float) @ out[:, 0]
+    for follow_lp in (True, False):
+        progress = True
+        while progress:
+            progress = False
+            for ld in order:
+                evse = cp.problem.evses[int(cp.load_evse[ld])]
+                per_amp_kw = evse.power_w(1.0) / 1000.0
+                nxt = _next_current(evse, out[ld, 0] / per_amp_kw)
+                if nxt is None or (follow_lp and lp_kw[ld, 0] <= _EPS):
+                    continue
+                new_kw = nxt * per_amp_kw
+                cap = min(cp.load_pmax_kw[ld, 0], cp.load_need_kwh[ld] / (cp.load_eff[ld] * dt0))
+                delta = new_kw - out[ld, 0]
+                path = under[:, ld]
+                if follow_lp:
+                    # at most one allowed step above what the LP wanted: recover the loss
+                    ceiling = _next_current(evse, lp_kw[ld, 0] / per_amp_kw - 1e-6)
+                    if new_kw > cap + _EPS or ceiling is None or nxt > ceiling + _EPS:
+                        continue
+                else:
+                    # then, least laxity first, the EVs that still need it take one step
+                    # more while every node stays within what the LP drew there
+                    if out[ld, 0] >= cap - _EPS or (plan_kw[path] < delta - _EPS).any():
+                        continue
+                d_amp = coef[ld] * delta
+                if (head_kw[path] < delta - _EPS).any():
+                    continue
+                if (head_a[path] < d_amp[None, :] - _EPS).any():
+                    continue
+                d_lin = cp.lin_coef[:, ld] * delta
+                if (head_lin < d_lin - _EPS).any():
+                    continue
+                head_lin -= d_lin
+                head_kw[path] -= delta
+                head_a[path] -= d_amp[None, :]
+                plan_kw[path] -= delta
+                out[ld, 0] = new_kw
+                progress = True

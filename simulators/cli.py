@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments
@@ -85,6 +86,25 @@ def add_commands(subparsers: Any) -> None:
         default=os.environ.get("CHARGEGRID_SIM_PASSWORD"),
         help="Basic auth password of every station (user = station id; "
         "default $CHARGEGRID_SIM_PASSWORD, none when unset)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        default=None,
+        help="TLS (security profile 2, wss:// URL): the central system's CA certificate",
+    )
+    parser.add_argument(
+        "--certificates-dir",
+        type=Path,
+        default=None,
+        help="with --ca-file: each station's key and certificate (<id>.pem, <id>.key) are "
+        "kept here and presented (profile 3); a station without one can get one through "
+        "SignCertificate",
+    )
+    parser.add_argument(
+        "--organization",
+        default=None,
+        help="organization (O) in the stations' certificate requests",
     )
     parser.add_argument(
         "--max-current-a",
@@ -182,6 +202,9 @@ def _run(args: argparse.Namespace) -> int:
             stations=args.stations,
             ocpp=args.ocpp,
             password=args.password,
+            ca_file=args.ca_file,
+            certificates_dir=args.certificates_dir,
+            organization=args.organization,
             connectors=args.connectors,
             max_current_a=args.max_current_a,
             phases=args.phases,

@@ -14,10 +14,12 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
 from chargegrid.clock import Clock
+from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
@@ -28,6 +30,7 @@ from simulators.ocpp201 import V201Adapter
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
+from simulators.tls import StationTls
 
 __all__ = [
     "OCPP_MIXES",
@@ -81,8 +84,9 @@ def build_runner(
     rng: random.Random | None = None,
     response_timeout_s: float = 30.0,
     max_boot_rejections: int | None = None,
+    tls: StationTls | None = None,
 ) -> StationRunner:
-    """One station, ready to :meth:`~StationRunner.run`."""
+    """One station, ready to :meth:`~StationRunner.run` (over TLS with ``tls``)."""
     station = Station(spec, now=clock.now(), sessions=sessions or [])
     adapters: dict[str, type[Adapter]] = {
         "1.6": V16Adapter,
@@ -96,6 +100,7 @@ def build_runner(
         url=url,
         clock=clock,
         password=password,
+        tls=tls,
         rng=rng,
         response_timeout_s=response_timeout_s,
         max_boot_rejections=max_boot_rejections,
@@ -132,12 +137,30 @@ class Fault:
             raise ValueError(f"bad fault {text!r}: {exc}") from None
 
 
+def station_tls(config: FleetConfig, station_id: str) -> StationTls | None:
+    """The station's TLS files: the CA; its own certificate when it has one already."""
+    if config.ca_file is None:
+        return None
+    if config.certificates_dir is not None:
+        cert = config.certificates_dir / f"{station_id}.pem"
+        key = config.certificates_dir / f"{station_id}.key"
+        if cert.exists() and key.exists():
+            return StationTls(ca_file=config.ca_file, cert_file=cert, key_file=key)
+    return StationTls(ca_file=config.ca_file)
+
+
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     url: str
     stations: int = 10
     ocpp: str = "1.6"
     password: str | None = None
+    #: TLS: the central system's CA file (profile 2); with ``certificates_dir`` each station
+    #: also keeps its key and certificate there (``<id>.pem``, ``<id>.key``) and presents
+    #: them once it has one (profile 3; obtained through SignCertificate if missing)
+    ca_file: Path | None = None
+    certificates_dir: Path | None = None
+    organization: str | None = None
     connectors: int = 1
     max_current_a: float = 32.0
     phases: int = 3
@@ -202,17 +225,21 @@ class Fleet:
                 meter_interval_s=config.meter_interval_s,
                 heartbeat_interval_s=config.heartbeat_interval_s,
             )
-            self.runners.append(
-                build_runner(
-                    spec,
-                    url=config.url,
-                    clock=clock,
-                    sessions=plan[station_id],
-                    password=config.password,
-                    rng=random.Random(rng.random()),
-                    response_timeout_s=config.response_timeout_s,
-                )
+            runner = build_runner(
+                spec,
+                url=config.url,
+                clock=clock,
+                sessions=plan[station_id],
+                password=config.password,
+                rng=random.Random(rng.random()),
+                response_timeout_s=config.response_timeout_s,
+                tls=station_tls(config, station_id),
             )
+            if config.certificates_dir is not None:
+                runner.certificates = StationCertificates(
+                    station_id, config.certificates_dir, organization=config.organization
+                )
+            self.runners.append(runner)
         self._tasks: list[asyncio.Task[None]] = []
 
     @property

@@ -237,9 +237,74 @@ class V16ChargePoint(ChargePoint):
         self, key: str, value: str, **_: Any
     ) -> call_result.ChangeConfiguration:
         await self.runner.answer_delay()
+        if key == "AuthorizationKey":  # write-only: never in GetConfiguration
+            return call_result.ChangeConfiguration(status=self.runner.change_password(value))
+        if key == "SecurityProfile":
+            try:
+                status = self.runner.change_profile(int(value))
+            except ValueError:
+                status = "Rejected"
+            return call_result.ChangeConfiguration(status=status)
         status = self.station.set_config(key, value)
         self.runner.config_changed()
         return call_result.ChangeConfiguration(status=status)
+
+    @after("ChangeConfiguration")
+    def after_change_configuration(self, **_: Any) -> None:
+        self.runner.after_answer()
+
+    # -- the security extension: certificates ---------------------------------------------
+    @on("ExtendedTriggerMessage")
+    async def on_extended_trigger(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.ExtendedTriggerMessage:
+        if requested_message == "SignChargePointCertificate":
+            ok = self.runner.request_certificate()
+            return call_result.ExtendedTriggerMessage(status="Accepted" if ok else "Rejected")
+        if requested_message in ("BootNotification", "Heartbeat"):
+            self.runner.send_later(requested_message)
+            return call_result.ExtendedTriggerMessage(status="Accepted")
+        return call_result.ExtendedTriggerMessage(status="NotImplemented")
+
+    @on("CertificateSigned")
+    async def on_certificate_signed(
+        self, certificate_chain: str, **_: Any
+    ) -> call_result.CertificateSigned:
+        return call_result.CertificateSigned(
+            status=self.runner.certificate_signed(certificate_chain)
+        )
+
+    @after("CertificateSigned")
+    async def after_certificate_signed(self, **_: Any) -> None:
+        self.runner.certificate_answered()
+
+    @on("InstallCertificate")
+    async def on_install_certificate(
+        self, certificate_type: str, certificate: str, **_: Any
+    ) -> call_result.InstallCertificate:
+        store = self.runner.certificates
+        status = "Rejected" if store is None else store.install(certificate_type, certificate)
+        return call_result.InstallCertificate(status=status)
+
+    @on("GetInstalledCertificateIds")
+    async def on_get_installed_certificate_ids(
+        self, certificate_type: str, **_: Any
+    ) -> call_result.GetInstalledCertificateIds:
+        store = self.runner.certificates
+        found = [] if store is None else store.installed_ids([certificate_type])
+        if not found:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted", certificate_hash_data=[data for _kind, data in found]
+        )
+
+    @on("DeleteCertificate")
+    async def on_delete_certificate(
+        self, certificate_hash_data: dict[str, Any], **_: Any
+    ) -> call_result.DeleteCertificate:
+        store = self.runner.certificates
+        status = "NotFound" if store is None else store.delete(certificate_hash_data)
+        return call_result.DeleteCertificate(status=status)
 
 
 class V16Adapter:
@@ -260,6 +325,9 @@ class V16Adapter:
 
     def heartbeat_request(self) -> call.Heartbeat:
         return call.Heartbeat()
+
+    def sign_certificate_request(self, csr: str) -> call.SignCertificate:
+        return call.SignCertificate(csr=csr)
 
     def encode(self, item: OutItem, station: Station) -> Any | None:
         m = item.message

@@ -272,6 +272,9 @@ class V201ChargePoint(ChargePoint):
             self.runner.statuses_now(evse_id)
         elif requested_message in ("MeterValues", "TransactionEvent"):
             self.runner.submit(list(self.station.trigger_samples(evse_id, self._now())))
+        elif requested_message == "SignChargingStationCertificate":
+            if not self.runner.request_certificate():
+                return call_result.TriggerMessage(status="Rejected")
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         return call_result.TriggerMessage(status="Accepted")
@@ -304,6 +307,15 @@ class V201ChargePoint(ChargePoint):
         for item in set_variable_data:
             comp, var = item["component"], item["variable"]
             key = VARIABLES.get((comp["name"], var["name"]))
+            special = (comp["name"], var["name"])
+            if special == ("SecurityCtrlr", "BasicAuthPassword"):
+                status = self.runner.change_password(str(item["attribute_value"]))
+                results.append({"attribute_status": status, "component": comp, "variable": var})
+                continue
+            if special == ("OCPPCommCtrlr", "NetworkConfigurationPriority"):
+                status = self.runner.network_priority(str(item["attribute_value"]))
+                results.append({"attribute_status": status, "component": comp, "variable": var})
+                continue
             if key is None:
                 known = any(c == comp["name"] for c, _v in VARIABLES)
                 status = "UnknownVariable" if known else "UnknownComponent"
@@ -313,6 +325,61 @@ class V201ChargePoint(ChargePoint):
             results.append({"attribute_status": status, "component": comp, "variable": var})
         self.runner.config_changed()
         return call_result.SetVariables(set_variable_result=results)
+
+    @after("SetVariables")
+    def after_set_variables(self, **_: Any) -> None:
+        self.runner.after_answer()
+
+    @on("SetNetworkProfile")
+    async def on_set_network_profile(
+        self, configuration_slot: int, connection_data: dict[str, Any], **_: Any
+    ) -> call_result.SetNetworkProfile:
+        status = self.runner.set_network_profile(configuration_slot, connection_data)
+        return call_result.SetNetworkProfile(status=status)
+
+    # -- certificates (A02, A03, M03-M05) ----------------------------------------------------
+    @on("CertificateSigned")
+    async def on_certificate_signed(
+        self, certificate_chain: str, **_: Any
+    ) -> call_result.CertificateSigned:
+        return call_result.CertificateSigned(
+            status=self.runner.certificate_signed(certificate_chain)
+        )
+
+    @after("CertificateSigned")
+    async def after_certificate_signed(self, **_: Any) -> None:
+        self.runner.certificate_answered()
+
+    @on("InstallCertificate")
+    async def on_install_certificate(
+        self, certificate_type: str, certificate: str, **_: Any
+    ) -> call_result.InstallCertificate:
+        store = self.runner.certificates
+        status = "Rejected" if store is None else store.install(certificate_type, certificate)
+        return call_result.InstallCertificate(status=status)
+
+    @on("GetInstalledCertificateIds")
+    async def on_get_installed_certificate_ids(
+        self, certificate_type: list[str] | None = None, **_: Any
+    ) -> call_result.GetInstalledCertificateIds:
+        store = self.runner.certificates
+        found = [] if store is None else store.installed_ids(certificate_type)
+        if not found:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted",
+            certificate_hash_data_chain=[
+                {"certificate_type": kind, "certificate_hash_data": data} for kind, data in found
+            ],
+        )
+
+    @on("DeleteCertificate")
+    async def on_delete_certificate(
+        self, certificate_hash_data: dict[str, Any], **_: Any
+    ) -> call_result.DeleteCertificate:
+        store = self.runner.certificates
+        status = "NotFound" if store is None else store.delete(certificate_hash_data)
+        return call_result.DeleteCertificate(status=status)
 
 
 class V201Adapter:
@@ -340,6 +407,9 @@ class V201Adapter:
 
     def heartbeat_request(self) -> call.Heartbeat:
         return call.Heartbeat()
+
+    def sign_certificate_request(self, csr: str) -> call.SignCertificate:
+        return call.SignCertificate(csr=csr, certificate_type="ChargingStationCertificate")
 
     def encode(self, item: OutItem, station: Station) -> Any | None:
         m = item.message

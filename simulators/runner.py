@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections import deque
@@ -32,6 +33,7 @@ from websockets.headers import build_authorization_basic
 from websockets.typing import Subprotocol
 
 from chargegrid.clock import Clock
+from simulators.certificates import StationCertificates
 from simulators.exceptions import BootRejected, CallErrorReceived, ResponseTimeout
 from simulators.messages import (
     QUEUED_OFFLINE,
@@ -40,6 +42,7 @@ from simulators.messages import (
     TransactionStarted,
 )
 from simulators.station import Station
+from simulators.tls import StationTls
 
 __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
@@ -109,6 +112,8 @@ class Adapter(Protocol):
 
     def heartbeat_request(self) -> Any: ...
 
+    def sign_certificate_request(self, csr: str) -> Any: ...
+
     def encode(self, item: OutItem, station: Station) -> Any | None: ...
 
     def on_result(
@@ -127,6 +132,7 @@ class StationRunner:
         url: str,
         clock: Clock,
         password: str | None = None,
+        tls: StationTls | None = None,
         response_timeout_s: float = 30.0,
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 120.0,
@@ -140,6 +146,20 @@ class StationRunner:
         self.url = f"{url.rstrip('/')}/{station.spec.station_id}"
         self.clock = clock
         self.password = password
+        #: TLS files (profile 2: the CA; profile 3: also the station's certificate)
+        self.tls = tls
+        #: the station's key, certificate and trust store (SignCertificate, InstallCertificate)
+        self.certificates: StationCertificates | None = None
+        self._cp: Any = None
+        self._new_certificate = False
+        #: False: the station refuses a new Basic-auth password (a fault to test against)
+        self.accept_password_change = True
+        self._new_password: str | None = None
+        self._new_profile: int | None = None
+        #: 2.0.1 network connection profiles by configuration slot (SetNetworkProfile)
+        self.network_profiles: dict[int, dict[str, Any]] = {}
+        self._next_network: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.response_timeout_s = response_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
@@ -198,14 +218,138 @@ class StationRunner:
         """Something changed from outside (a command): step the model now."""
         self._poke.set()
 
+    def request_certificate(self) -> bool:
+        """Send SignCertificate with a CSR for a fresh key (soon, not from a handler).
+        False when the station keeps no certificates or is offline."""
+        if self.certificates is None or self._cp is None:
+            return False
+        task = asyncio.ensure_future(self._sign_certificate(self._cp))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _sign_certificate(self, cp: Any) -> None:
+        assert self.certificates is not None
+        payload = self.adapter.sign_certificate_request(self.certificates.new_csr())
+        try:
+            result = await cp.call(payload, suppress=False)
+        except (OCPPError, TimeoutError, ConnectionClosed) as exc:
+            self.stats.error(f"SignCertificate: {exc!r}")
+            return
+        status = getattr(result, "status", "")
+        if status != "Accepted":
+            self.stats.error(f"SignCertificate {status}")
+
+    def certificate_signed(self, chain: str) -> str:
+        """CertificateSigned: keep the certificate and its key. On profile 3 the station
+        presents the new one from now on (it reconnects once its answer is out); on profile
+        2 it keeps it for a move to profile 3. Accepted or Rejected."""
+        if self.certificates is None or self.tls is None:
+            return "Rejected"
+        reason = self.certificates.accept_chain(chain)
+        if reason is not None:
+            self.stats.error(f"CertificateSigned refused: {reason}")
+            return "Rejected"
+        if self.tls.profile == 3:
+            self._use_own_certificate()
+            self._new_certificate = True
+        return "Accepted"
+
+    def _use_own_certificate(self) -> None:
+        assert self.certificates is not None and self.tls is not None
+        self.tls = dataclasses.replace(
+            self.tls, cert_file=self.certificates.cert_file, key_file=self.certificates.key_file
+        )
+
+    def certificate_answered(self) -> None:
+        """After the answer to CertificateSigned went out: reconnect with a new certificate."""
+        if self._new_certificate:
+            self._new_certificate = False
+            self.reboot()
+
+    # --- credentials and security profile ---------------------------------------------------
+    @property
+    def security_profile(self) -> int:
+        """The profile the station connects with: 1 (ws), 2 (TLS), 3 (TLS + certificate)."""
+        return 1 if self.tls is None else self.tls.profile
+
+    def change_password(self, value: str) -> str:
+        """BasicAuthPassword / AuthorizationKey: used from the next connection on (the
+        station reconnects once its answer is out). Accepted or Rejected."""
+        if not self.accept_password_change or not 16 <= len(value) <= 40:
+            return "Rejected"
+        self._new_password = value
+        return "Accepted"
+
+    def change_profile(self, profile: int) -> str:
+        """1.6 SecurityProfile: only up, and only to a profile the station has the files for."""
+        if profile <= self.security_profile or self.tls is None:
+            return "Rejected"
+        if profile == 3 and not self._has_certificate():
+            return "Rejected"
+        self._new_profile = profile
+        return "Accepted"
+
+    def _has_certificate(self) -> bool:
+        if self.tls is not None and self.tls.cert_file is not None:
+            return True
+        return self.certificates is not None and self.certificates.cert_file.exists()
+
+    def set_network_profile(self, slot: int, data: dict[str, Any]) -> str:
+        """2.0.1 SetNetworkProfile: kept; used once its slot is first in the priority."""
+        profile = int(data.get("security_profile", 0))
+        if profile < self.security_profile or not str(data.get("ocpp_csms_url", "")):
+            return "Rejected"
+        if (profile >= 2 and self.tls is None) or (profile == 3 and not self._has_certificate()):
+            return "Rejected"
+        self.network_profiles[slot] = data
+        return "Accepted"
+
+    def network_priority(self, value: str) -> str:
+        """OCPPCommCtrlr.NetworkConfigurationPriority: the first slot is used after a reset."""
+        try:
+            first = int(value.split(",")[0])
+        except ValueError:
+            return "Rejected"
+        if first not in self.network_profiles:
+            return "Rejected"
+        self._next_network = first
+        return "RebootRequired"
+
+    def after_answer(self) -> None:
+        """A command's answer went out: a new password or profile takes effect now (the
+        station reconnects with it)."""
+        if self._new_password is not None:
+            self.password = self._new_password
+            self._new_password = None
+            self.reboot()
+        if self._new_profile is not None:
+            self._apply_profile(self._new_profile)
+            self._new_profile = None
+            self.reboot()
+
+    def _apply_profile(self, profile: int) -> None:
+        if profile == 3:
+            self.password = None  # the certificate is the credential
+            if self.tls is not None and self.tls.cert_file is None:
+                self._use_own_certificate()
+        if self.url.startswith("ws://"):
+            self.url = "wss://" + self.url[len("ws://") :]
+
+    def reboot(self) -> None:
+        """Close the connection once the outbox is sent; the station then boots again
+        (on the network profile a reset made current, if any)."""
+        if self._next_network is not None:
+            data = self.network_profiles[self._next_network]
+            self._next_network = None
+            self.url = f"{str(data['ocpp_csms_url']).rstrip('/')}/{self.station_id}"
+            self._apply_profile(int(data.get("security_profile", 0)))
+        self._reboot = True
+        self._outbox_ready.set()
+
     def send_later(self, what: str) -> None:
         """Queue a triggered ``"Heartbeat"`` or ``"BootNotification"``."""
         self.outbox.append(OutItem(what))
-        self._outbox_ready.set()
-
-    def reboot(self) -> None:
-        """Close the connection once the outbox is sent; the station then boots again."""
-        self._reboot = True
         self._outbox_ready.set()
 
     async def send_malformed(self) -> None:
@@ -281,6 +425,7 @@ class StationRunner:
                     subprotocols=[Subprotocol(self.adapter.subprotocol)],
                     additional_headers=self._headers(),
                     open_timeout=max(5.0, self.response_timeout_s),
+                    ssl=self.tls.context() if self.tls is not None else None,
                 ) as ws:
                     if ws.subprotocol != self.adapter.subprotocol:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")
@@ -313,6 +458,7 @@ class StationRunner:
                 self.online = False
                 self.station.online = False
                 self._ws = None
+                self._cp = None
             delay = min(self.reconnect_max_s, self.reconnect_min_s * 2**attempt)
             delay *= self.rng.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 16)
@@ -322,6 +468,7 @@ class StationRunner:
     async def _session(self, ws: ClientConnection) -> None:
         self._ws = ws
         cp = self.adapter.charge_point(self, ws)
+        self._cp = cp
         reader = asyncio.create_task(cp.start(), name=f"{self.station_id}-reader")
         try:
             await self._boot(cp, reader)

@@ -201,6 +201,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     from csms.api.routers import (
         activity,
         audit,
+        certificates,
         commands,
         events,
         history,
@@ -245,6 +246,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     app.router.route_class = BoundaryRoute
     routers = (
         stations,
+        certificates,
         id_tokens,
         activity,
         transactions,
@@ -288,13 +290,13 @@ def _add_metrics(app: FastAPI, services: ApiServices) -> None:
     )
     def metrics() -> PlainTextResponse:
         """Telemetry health in Prometheus text format: outbox depth, points written,
-        retried, dropped, rejected (any valid token)."""
+        retried, dropped, rejected; connections refused by the OCPP server's security
+        checks, by reason (any valid token)."""
         telemetry = services.csms.telemetry
         if telemetry is None:
             raise ResourceNotFound("telemetry is disabled")
-        return PlainTextResponse(
-            telemetry.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        text = telemetry.metrics_text() + services.csms.server.security.metrics_text()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 _HEALTH_SCHEMA = {

@@ -73,6 +73,8 @@ class Permission(enum.StrEnum):
     WEBHOOKS = "webhooks:manage"
     AUDIT_READ = "audit:read"
     READINGS_WRITE = "readings:write"
+    #: station certificates and trust stores (admin only)
+    CERTIFICATES = "certificates:manage"
 
 
 _P = Permission

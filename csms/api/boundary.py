@@ -241,5 +241,18 @@ async def audit_refusal(request: Request, detail: Any) -> None:
         site_id=site_id,
         station_id=params.get("station_id"),
         target=target,
-        detail={"errors": detail},
+        detail={"errors": _without_inputs(detail)},
     )
+
+
+def _without_inputs(detail: Any) -> Any:
+    """The errors without the values refused: an audit entry never holds a password, a
+    secret or a driver's token that a refused body carried."""
+    if isinstance(detail, list):
+        return [
+            {k: v for k, v in e.items() if k in ("loc", "msg", "type")}
+            if isinstance(e, dict)
+            else e
+            for e in detail
+        ]
+    return detail

@@ -32,6 +32,7 @@ AlertKind = Literal[
     "departure_at_risk",
     "departure_missed",
     "station_non_compliant",
+    "security_event",
 ]
 
 

@@ -97,12 +97,20 @@ class StationIn(_In):
         default=None, min_length=16, max_length=40, description="OCPP Basic auth password"
     )
     registration: Registration = "Accepted"
+    security_profile: int | None = Field(
+        default=None,
+        ge=1,
+        le=3,
+        description="OCPP security profile the station must connect with (null: the "
+        "server's minimum)",
+    )
 
 
 class StationPatch(_In):
     site_id: SiteId | None = None
     password: str | None = Field(default=None, min_length=16, max_length=40)
     registration: Registration | None = None
+    security_profile: int | None = Field(default=None, ge=1, le=3)
 
 
 class StationOut(BaseModel):
@@ -111,6 +119,7 @@ class StationOut(BaseModel):
     registration: str
     online: bool
     has_password: bool
+    security_profile: int | None = None
     ocpp_version: str | None
     vendor: str | None
     model: str | None

@@ -168,6 +168,19 @@ async def _stations(
                     at=s.timestamp,
                 )
             )
+    ours = {r.station_id for r in records}
+    for event in services.csms.security_alerts.recent(now):
+        if event.station_id in ours:
+            alerts.append(
+                AlertOut(
+                    kind="security_event",
+                    severity="critical",
+                    message=f"{event.station_id} reported the security event {event.type}"
+                    + (f": {event.tech_info[:120]}" if event.tech_info else ""),
+                    station_id=event.station_id,
+                    at=event.at,
+                )
+            )
     return StationCountsOut(
         total=len(records), online=online, offline=len(records) - online, faulted=faulted
     )

@@ -48,6 +48,7 @@ EVENT_TYPES = frozenset(
         "station.booted",
         "station.status",
         "station.non_compliant",
+        "station.security_event",
         "transaction.started",
         "transaction.updated",
         "transaction.ended",
@@ -155,6 +156,8 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "limit.sent", event.limit.station_id, event.at, event
         case ev.StationNonCompliant():
             return "station.non_compliant", event.station_id, event.at, event
+        case ev.SecurityEventReceived():
+            return "station.security_event", event.station_id, event.at, event
     return None
 
 

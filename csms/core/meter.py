@@ -11,10 +11,15 @@ import math
 from datetime import datetime
 
 from csms.domain import MeterSample
+from csms.quantities import MAX_ENERGY_WH
 
 __all__ = ["DEFAULT_MEASURAND", "default_unit", "normalize_sample", "register_wh"]
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
+
+#: the largest magnitude a sample of any measurand can have, in the core's units (an energy
+#: register of 1 TWh); a value beyond it, or one a multiplier overflows, is not a reading
+MAX_SAMPLE = MAX_ENERGY_WH
 
 #: raw unit -> (normalized unit, factor)
 _UNITS: dict[str, tuple[str, float]] = {
@@ -87,7 +92,8 @@ def normalize_sample(
     location: str | None = None,
     context: str | None = None,
 ) -> MeterSample | None:
-    """One normalized sample, or None when the value is not a number (signed data)."""
+    """One normalized sample, or None when the value is not a number (signed data) or is
+    beyond any quantity's range once scaled (``MAX_SAMPLE``)."""
     name = measurand or DEFAULT_MEASURAND
     raw_unit = unit if unit is not None else default_unit(name)
     try:
@@ -99,10 +105,10 @@ def normalize_sample(
     norm_unit, factor = _UNITS.get(raw_unit, (raw_unit, 1.0))
     try:
         number = number * factor * (10.0**multiplier)
-    except OverflowError:  # a multiplier far outside any meter's (10**309)
+    except OverflowError:  # a multiplier no quantity has
         return None
-    if not math.isfinite(number):
-        return None
+    if not math.isfinite(number) or abs(number) > MAX_SAMPLE:
+        return None  # out of every quantity's range (csms.quantities): as unreadable as NaN
     if factor != 1.0 or multiplier:
         number = round(number, 6)
     return MeterSample(

@@ -17,6 +17,10 @@ class Admission:
     allowed: bool
     password_hash: str | None = None
     reason: str = ""
+    #: the security profile the station must connect with (None: the server's minimum)
+    security_profile: int | None = None
+    #: a new password being rotated in, accepted beside ``password_hash``
+    pending_password_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,12 @@ def admit(record: StationRecord | None, policy: str) -> Admission:
         if policy == "reject":
             return Admission(False, reason="unknown station")
         return Admission(True)
-    return Admission(True, password_hash=record.password_hash)
+    return Admission(
+        True,
+        password_hash=record.password_hash,
+        security_profile=record.security_profile,
+        pending_password_hash=record.pending_password_hash,
+    )
 
 
 def decide_boot(

@@ -9,17 +9,19 @@ event and returns what the adapter needs for its answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hashlib
 import hmac
 import logging
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chargegrid.clock import Clock
 from csms.core.durability import Retrying
 from csms.core.open_transactions import OpenTransactions
-from csms.core.passwords import verify_password
+from csms.core.passwords import hash_password, verify_password
 from csms.core.registration import Admission, BootDecision, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
@@ -33,6 +35,7 @@ from csms.events import (
     EventBus,
     HeartbeatReceived,
     MeterValueUnreadable,
+    SecurityEventReceived,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -40,7 +43,7 @@ from csms.events import (
 )
 from csms.store.base import StationEvent, StationRecord, Store
 
-__all__ = ["CentralSystem", "TransactionAnswer"]
+__all__ = ["CentralSystem", "CertificateRequests", "TransactionAnswer"]
 
 
 logger = logging.getLogger(__name__)
@@ -50,6 +53,20 @@ logger = logging.getLogger(__name__)
 _VERIFIED_MAX = 50_000
 #: How long a record read at admission stands for the connection's registration and boot.
 _ADMITTED_FRESH_S = 10.0
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password matches, checked for unknown station ids (made once)."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+class CertificateRequests(Protocol):
+    """Who answers a station's SignCertificate (csms.security.CertificateService)."""
+
+    async def on_sign_certificate(
+        self, station_id: str, csr: str, certificate_type: str | None, version: str
+    ) -> str: ...
 
 
 class CentralSystem(SessionHandling):
@@ -85,6 +102,10 @@ class CentralSystem(SessionHandling):
         self._active: dict[tuple[str, int], int | None] = {}
         self._open_txs = OpenTransactions()
         self._background: set[asyncio.Task[Any]] = set()
+        #: answers SignCertificate; None: every request is Rejected (no CA configured)
+        self.certificate_requests: CertificateRequests | None = None
+        #: SecurityEventNotification types that raise an alert (csms.security settings)
+        self.critical_security_events: frozenset[str] = frozenset()
 
     async def close(self) -> None:
         if self._background:
@@ -102,12 +123,20 @@ class CentralSystem(SessionHandling):
         return len(stale)
 
     # -- connections ----------------------------------------------------------------------
-    async def admission(self, station_id: str, password: str | None) -> Admission:
-        """May ``station_id`` open a connection with ``password`` (None = no credentials)?"""
+    async def admission(
+        self, station_id: str, password: str | None, *, certified: bool = False
+    ) -> Admission:
+        """May ``station_id`` open a connection with ``password`` (None = no credentials)?
+        ``certified``: the station proved its identity with a client certificate (security
+        profile 3), which stands in for the password."""
         record = await self.store.get_station(station_id)
         self._admitted[station_id] = (record, self.clock.monotonic())
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
+            if password is not None and not certified:
+                # The same scrypt work as for a registered station, so that how long the
+                # refusal takes does not tell whether the station id exists.
+                await self._check_password(password, _decoy_hash())
             self._admitted.pop(station_id, None)
             return decision
         if record is None and self.unknown_stations == "accept":
@@ -116,28 +145,89 @@ class CentralSystem(SessionHandling):
                 "development only)",
                 station_id,
             )
-        if decision.password_hash is None:
+        if decision.password_hash is None or certified:
             return decision
         if password is None:
             self._admitted.pop(station_id, None)
             return Admission(False, reason="password required")
+        ok = await self._check_password(password, decision.password_hash)
+        if not ok and decision.pending_password_hash is not None:
+            ok = await self._check_password(password, decision.pending_password_hash)
+            if ok:
+                await self._password_confirmed(station_id)
+                self._admitted.pop(station_id, None)  # the record changed: read it again
+        if not ok:
+            self._admitted.pop(station_id, None)
+            return Admission(False, reason="wrong password")
+        return decision
+
+    async def _password_confirmed(self, station_id: str) -> None:
+        """The station connected with the password being rotated in: it becomes the only
+        one (the old one is no longer accepted)."""
+        record = await self.store.get_station(station_id)
+        if record is None or record.pending_password_hash is None:
+            return
+        await self.retrying(
+            lambda: self.store.put_station(
+                dataclasses.replace(
+                    record,
+                    password_hash=record.pending_password_hash,
+                    pending_password_hash=None,
+                )
+            ),
+            what="password rotation",
+            station_id=station_id,
+        )
+        logger.info(
+            "station %s: connected with its new password; the old one is retired", station_id
+        )
+        await self.record_event(station_id, "PasswordChanged", {"confirmed": "connection"})
+
+    async def _check_password(self, password: str, password_hash: str) -> bool:
         # scrypt runs once per process and password: the outcome is remembered under a keyed
         # hash of the presented password (HMAC with a random per-process key, so the cache
         # holds nothing an offline guess could be checked against), and a reconnect costs a
         # microsecond instead of scrypt's tens of milliseconds. Changing the stored hash
         # changes the key, so a new password takes effect at once.
         presented = hmac.new(self._verify_key, password.encode(), hashlib.sha256).digest()
-        key = (decision.password_hash, presented)
+        key = (password_hash, presented)
         ok = self._verified.get(key)
         if ok is None:
-            ok = await asyncio.to_thread(verify_password, password, decision.password_hash)
+            ok = await asyncio.to_thread(verify_password, password, password_hash)
             while len(self._verified) >= _VERIFIED_MAX:  # oldest first
                 del self._verified[next(iter(self._verified))]
             self._verified[key] = ok
-        if not ok:
-            self._admitted.pop(station_id, None)
-            return Admission(False, reason="wrong password")
-        return decision
+        return ok
+
+    async def sign_certificate(
+        self, station_id: str, csr: str, certificate_type: str | None, version: str
+    ) -> str:
+        """The answer to SignCertificate: Accepted (signing follows) or Rejected."""
+        handler = self.certificate_requests
+        if handler is None:
+            logger.warning(
+                "station %s: SignCertificate rejected: no certificate service", station_id
+            )
+            return "Rejected"
+        return await handler.on_sign_certificate(station_id, csr, certificate_type, version)
+
+    async def security_event(
+        self, station_id: str, type: str, tech_info: str | None, at: datetime
+    ) -> None:
+        """A SecurityEventNotification: stored, then published (critical ones logged at
+        ERROR and flagged, which raises an alert)."""
+        data: dict[str, Any] = {"type": type}
+        if tech_info is not None:
+            data["tech_info"] = tech_info
+        await self.record_event(station_id, "SecurityEventNotification", data, at=at)
+        critical = type in self.critical_security_events
+        if critical:
+            logger.error(
+                "station %s: critical security event %s (%.200s)", station_id, type, tech_info or ""
+            )
+        else:
+            logger.info("station %s: security event %s", station_id, type)
+        self.bus.publish(SecurityEventReceived(station_id, type, tech_info, critical, at))
 
     async def registration(self, station_id: str) -> RegistrationStatus:
         """The registration a connecting station starts with (before any BootNotification)."""
@@ -148,6 +238,9 @@ class CentralSystem(SessionHandling):
 
     async def connected(self, station_id: str, ocpp_version: str) -> None:
         now = self.clock.now()
+        # A new connection may replace one this node still held (no disconnection seen)
+        # after the station talked to another node: what was known of it may be stale.
+        self._open_txs.forget(station_id)
         await self.retrying(
             lambda: self.store.record_connection(station_id, connected=True, at=now),
             what="connection",

@@ -54,6 +54,18 @@ COMMANDS = frozenset(
         "send_raw",
     }
 )
+#: station certificate commands (csms.security.CertificateService): renew, install, list,
+#: delete; each is logged and recorded as the station event ``CertificateCommand``
+CERTIFICATE_COMMANDS = frozenset(
+    {
+        "certificate_renew",
+        "certificate_install",
+        "certificate_list",
+        "certificate_delete",
+        "password_rotate",
+        "profile_upgrade",
+    }
+)
 
 
 def check_token(header: str | None, token: str) -> bool:
@@ -89,12 +101,14 @@ def _limit(station_id: str, args: dict[str, Any]) -> ChargingLimit:
     return ChargingLimit(station_id=station_id, **data)
 
 
-async def _run(commands: Commands, request: dict[str, Any]) -> Any:
+async def _run(commands: Commands, request: dict[str, Any], certificates: Any = None) -> Any:
     command = request.get("command")
-    if command not in COMMANDS:
-        raise ValueError(f"unknown command {command!r}")
     station_id = str(request["station_id"])
     args = dict(request.get("args") or {})
+    if command in CERTIFICATE_COMMANDS and certificates is not None:
+        return await _certificate_command(certificates, str(command), station_id, args)
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
     if command == "set_charging_profile":
         return await commands.set_charging_profile(_limit(station_id, args))
     if command == "get_composite_schedule" and args.get("unit"):
@@ -104,7 +118,38 @@ async def _run(commands: Commands, request: dict[str, Any]) -> Any:
     return await getattr(commands, command)(station_id, **args)
 
 
-async def serve_admin(ws: ServerConnection, commands: Commands) -> None:
+async def _certificate_command(
+    certificates: Any, command: str, station_id: str, args: dict[str, Any]
+) -> Any:
+    logger.info("admin: %s %s %s", command, station_id, sorted(args))
+    if command == "certificate_renew":
+        result = await certificates.renew(station_id)
+    elif command == "certificate_install":
+        result = await certificates.install(
+            station_id, str(args["certificate_type"]), str(args["certificate"])
+        )
+    elif command == "certificate_list":
+        result = await certificates.installed(station_id, list(args.get("types") or ()))
+    elif command == "password_rotate":
+        result = await certificates.credentials.rotate_password(station_id)
+    elif command == "profile_upgrade":
+        result = await certificates.credentials.upgrade_profile(
+            station_id, int(args["profile"]), csms_url=args.get("csms_url")
+        )
+    else:
+        result = await certificates.delete(station_id, dict(args["hash_data"]))
+    summary = {k: v for k, v in args.items() if k != "certificate"}
+    await certificates.central.record_event(
+        station_id,
+        "SecurityCommand"
+        if command in ("password_rotate", "profile_upgrade")
+        else "CertificateCommand",
+        {"command": command, "by": "admin channel", "args": to_json(summary)},
+    )
+    return result
+
+
+async def serve_admin(ws: ServerConnection, commands: Commands, certificates: Any = None) -> None:
     """Answer admin requests until the client closes."""
     tasks: set[asyncio.Task[None]] = set()
 
@@ -113,7 +158,7 @@ async def serve_admin(ws: ServerConnection, commands: Commands) -> None:
         try:
             request = json.loads(raw)
             req_id = request.get("id")
-            result = await _run(commands, request)
+            result = await _run(commands, request, certificates)
             answer = {"id": req_id, "ok": True, "result": to_json(result)}
         except CsmsError as exc:
             answer = {"id": req_id, "ok": False, "error": type(exc).__name__, "message": str(exc)}

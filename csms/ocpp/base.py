@@ -15,6 +15,7 @@ and route map) and replaces the parts that matter for robustness and speed:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -62,6 +63,11 @@ def on(action: str) -> Callable[[F], F]:
 logger = logging.getLogger("csms.ocpp")
 
 _ID_IN_BROKEN_FRAME = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+#: OCPP-J: a message id is at most 36 characters (room for a UUID).
+MAX_MESSAGE_ID_LENGTH = 36
+#: RFC 6455 7.4.1: the endpoint received a type of data it cannot accept (OCPP-J messages
+#: are JSON in text frames).
+CLOSE_UNSUPPORTED_DATA = 1003
 _ALWAYS_ALLOWED = frozenset({"BootNotification"})
 
 
@@ -163,6 +169,22 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         self._pending.clear()
 
     async def route_message(self, raw_msg: str | bytes) -> None:
+        if isinstance(raw_msg, bytes):
+            # OCPP-J is JSON in text frames; a binary frame is not an OCPP message at all, so
+            # it has no message id to answer: close as RFC 6455 says for data of a type the
+            # endpoint cannot accept. The station reconnects and sends text.
+            self.bad_frames += 1
+            logger.warning(
+                "station %s: binary frame (%d bytes) refused: closing with %d",
+                self.station_id,
+                len(raw_msg),
+                CLOSE_UNSUPPORTED_DATA,
+            )
+            with contextlib.suppress(ConnectionClosed):
+                await self._connection.close(
+                    code=CLOSE_UNSUPPORTED_DATA, reason="OCPP-J messages are text frames"
+                )
+            return
         try:
             frame = json.loads(raw_msg)
         except (ValueError, UnicodeDecodeError):
@@ -195,6 +217,11 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
                     frame,
                 )
                 return
+            if not 0 < len(frame[1]) <= MAX_MESSAGE_ID_LENGTH:
+                # Readable but not a valid message id: refused, under the id it came with
+                # (the station can match the answer to its call), and never handled.
+                await self._reject(unique_id, self._bad_message_id(len(frame[1])), frame)
+                return
             await self._dispatch(frame[1], frame[2], frame[3])
         elif kind in (validation.CALL_RESULT, 4):
             self._deliver(frame)
@@ -219,6 +246,15 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
                     details={"cause": f"MessageTypeId {kind!r} is not supported"},
                 )
             await self._reject(unique_id, bad_type, frame)
+
+    def _bad_message_id(self, length: int) -> OCPPError:
+        """The CALLERROR for a message id of ``length`` characters: 2.0.1 and 2.1 name the
+        framework error ``RpcFrameworkError``; 1.6 has no such code and calls a frame that
+        breaks the RPC structure a ``ProtocolError`` (as for the other framing errors)."""
+        cause = f"message id of {length} characters: 1 to {MAX_MESSAGE_ID_LENGTH} allowed"
+        if self.ocpp_version == "1.6":
+            return ProtocolError(description=cause, details={"cause": cause})
+        return _RpcFrameworkError(description=cause, details={"cause": cause})
 
     async def _reject(self, unique_id: str, error: OCPPError, frame: Any) -> None:
         self.bad_frames += 1
@@ -401,6 +437,11 @@ def _frame_error(version: str, cause: str) -> OCPPError:
 class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
     code = "RpcFrameworkError"
     default_description = "Content of the call is not a valid RPC request"
+
+
+class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
+    code = "RpcFrameworkError"
+    default_description = "The content of the call is not a valid RPC request"
 
 
 class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]

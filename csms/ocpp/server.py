@@ -18,6 +18,8 @@ import random
 import socket
 from collections.abc import Callable
 from http import HTTPStatus
+from math import ceil
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -37,6 +39,7 @@ from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
+from csms.security import ConnectionSecurity
 from csms.supervisor import HealthReport
 
 __all__ = ["SUBPROTOCOLS", "OcppServer", "station_id_from_path"]
@@ -92,10 +95,13 @@ class OcppServer:
         settings: ServerSettings,
         *,
         call_timeout_s: float = 30.0,
+        security: ConnectionSecurity | None = None,
     ) -> None:
         self.central = central
         self.settings = settings
         self.call_timeout_s = call_timeout_s
+        #: TLS, client certificates and security profiles (csms.security)
+        self.security = security or ConnectionSecurity()
         #: Station handshakes being admitted now, and those answered 503 for being too many.
         self.pending_handshakes = 0
         self.refused_busy = 0
@@ -104,6 +110,8 @@ class OcppServer:
         self.message_log = MessageLog(now=central.clock.now)
         self._servers: list[Server] = []
         self.commands: Commands | None = None
+        #: station certificate commands for the admin channel (csms.security)
+        self.certificates: Any = None
         #: What ``GET /health`` reports (the process's background tasks); None: just "ok".
         self.health: Callable[[], HealthReport] | None = None
 
@@ -128,6 +136,7 @@ class OcppServer:
             "ping_interval": s.ping_interval_s,
             "ping_timeout": s.ping_timeout_s,
             "compression": None,
+            **self.security.serve_options(),
         }
         try:
             if sockets is None:
@@ -138,12 +147,19 @@ class OcppServer:
         except BaseException:
             await self.stop()
             raise
-        logger.info("OCPP server listening on ws://%s:%d/ocpp/{station_id}", s.host, self.port)
+        self.security.start()
+        logger.info(
+            "OCPP server listening on %s://%s:%d/ocpp/{station_id}",
+            self.security.scheme,
+            s.host,
+            self.port,
+        )
 
     async def stop(self) -> None:
         servers, self._servers = self._servers, []
         for server in servers:
             server.close(close_connections=True)
+        await self.security.stop()
         for server in servers:
             await server.wait_closed()
 
@@ -187,18 +203,33 @@ class OcppServer:
             return _respond(
                 HTTPStatus.BAD_REQUEST, "expected subprotocol ocpp2.1, ocpp2.0.1 or ocpp1.6"
             )
+        link = self.security.link(connection.transport, station_id)
+        if link.refusal is not None:
+            logger.warning(
+                "station %s: connection refused from %s: %s",
+                station_id,
+                connection.remote_address,
+                link.refusal,
+            )
+            return _respond(HTTPStatus.FORBIDDEN, "certificate does not match the station")
+        wait = self.security.auth_retry_after(station_id, connection.remote_address)
+        if wait is not None:
+            return _respond(
+                HTTPStatus.TOO_MANY_REQUESTS, "try again later", Retry_After=str(ceil(wait))
+            )
         password = _basic_password(request, station_id)
         busy = self._admit_or_busy()
         if busy is not None:
             return busy
         try:
-            admission = await self.central.admission(station_id, password)
+            admission = await self.central.admission(station_id, password, certified=link.certified)
         except StoreUnavailable:
             logger.warning("station %s: refused, store unavailable", station_id)
             return _respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
         finally:
             self.pending_handshakes -= 1
         if not admission.allowed:
+            self.security.auth_failed(station_id)
             logger.warning(
                 "station %s: connection refused from %s: %s",
                 station_id,
@@ -210,6 +241,16 @@ class OcppServer:
                 "unauthorized",
                 WWW_Authenticate='Basic realm="ocpp", charset="UTF-8"',
             )
+        refusal = self.security.refusal(link, registered=admission.security_profile)
+        if refusal is not None:
+            logger.warning(
+                "station %s: connection refused from %s: %s",
+                station_id,
+                connection.remote_address,
+                refusal,
+            )
+            return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
+        self.security.admitted(station_id, link)
         return None
 
     def _admit_or_busy(self) -> Response | None:
@@ -235,7 +276,7 @@ class OcppServer:
             if ws.subprotocol != ADMIN_SUBPROTOCOL or self.commands is None:
                 await ws.close(code=1002, reason="expected subprotocol chargegrid.admin")
                 return
-            await serve_admin(ws, self.commands)
+            await serve_admin(ws, self.commands, self.certificates)
             return
         station_id = station_id_from_path(ws.request.path)
         if station_id is None or ws.subprotocol not in _ADAPTERS:  # pragma: no cover

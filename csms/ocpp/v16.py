@@ -183,6 +183,21 @@ class V16Connection(OcppConnection):
         )
         return {"status": "UnknownVendorId"}
 
+    # -- the 1.6 security extension ---------------------------------------------------------
+    @on("SignCertificate")
+    async def on_sign_certificate(self, csr: str) -> dict[str, Any]:
+        status = await self.central.sign_certificate(self.station_id, csr, None, self.ocpp_version)
+        return {"status": status}
+
+    @on("SecurityEventNotification")
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.security_event(
+            self.station_id, type, tech_info, parse_timestamp(timestamp, self.ocpp_version)
+        )
+        return {}
+
     @on("FirmwareStatusNotification")
     async def on_firmware_status_notification(self, status: str) -> dict[str, Any]:
         await self.central.record_event(

@@ -215,15 +215,21 @@ class V201Connection(OcppConnection):
 
     @on("SecurityEventNotification")
     async def on_security_event_notification(
-        self, type: str, timestamp: str, **kw: Any
+        self, type: str, timestamp: str, tech_info: str | None = None, **kw: Any
     ) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id,
-            "SecurityEventNotification",
-            {"type": type, **kw},
-            at=parse_timestamp(timestamp, self.ocpp_version),
+        await self.central.security_event(
+            self.station_id, type, tech_info, parse_timestamp(timestamp, self.ocpp_version)
         )
         return {}
+
+    @on("SignCertificate")
+    async def on_sign_certificate(
+        self, csr: str, certificate_type: str | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        status = await self.central.sign_certificate(
+            self.station_id, csr, certificate_type, self.ocpp_version
+        )
+        return {"status": status}
 
     @on("FirmwareStatusNotification")
     async def on_firmware_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:

@@ -100,6 +100,40 @@ def _admit(
     return admitted
 
 
+def _quantize(
+    alloc: dict[str, float],
+    levels: dict[str, tuple[float, ...]],
+    cap: dict[str, float],
+    order: list[str],
+    budget: dict[str, float],
+    nodes_of: dict[str, list[str]],
+    members: dict[str, list[str]],
+) -> None:
+    """Round each share with ``levels`` down to one of them, then raise the EVs that still
+    want more one level at a time, in ``order``, pass after pass, while every node above
+    them stays within ``budget``."""
+    for i, steps in levels.items():
+        if i in alloc:
+            alloc[i] = max(w for w in steps if w <= alloc[i] + 1e-6)
+    used = {node_id: sum(alloc[i] for i in ids) for node_id, ids in members.items()}
+    progress = True
+    while progress:
+        progress = False
+        for i in order:
+            if i not in levels or alloc[i] >= cap[i] - 1e-6:
+                continue
+            higher = [w for w in levels[i] if w > alloc[i] + 1e-6]
+            if not higher:
+                continue
+            delta = higher[0] - alloc[i]
+            nodes = [n for n in nodes_of.get(i, []) if n in used]
+            if all(used[n] + delta <= budget.get(n, float("inf")) + 1e-6 for n in nodes):
+                alloc[i] = higher[0]
+                for n in nodes:
+                    used[n] += delta
+                progress = True
+
+
 def _line(s: Session, evse_max_w: float) -> tuple[float, float, float] | None:
     """(start Wh, power W at the start, W less per Wh) of the session's taper, or None."""
     if s.taper_start_wh is None:
@@ -180,6 +214,7 @@ def fair_steps(
     min_w: dict[str, float] | None = None,
     charging: set[str] | None = None,
     hysteresis_s: float = 0.0,
+    levels_w: dict[str, tuple[float, ...]] | None = None,
 ) -> dict[str, list[float]]:
     """EVSE id -> power (W) for each of the plan's first ``steps`` steps, each step shared
     like the first: the plan's node power at that step, by urgency after what the earlier
@@ -194,12 +229,16 @@ def fair_steps(
     EVs with the least laxity charge and the others wait, and as the waiting ones lose
     laxity they take their turn. ``charging``: the EVSEs charging now, which keep their
     place unless one waiting has ``hysteresis_s`` less laxity (no flapping at every
-    re-plan)."""
+    re-plan). ``levels_w``: EVSE id -> the only limits (W, 0 first) its station takes
+    (default: the problem's ``allowed_currents_a``); each share is rounded down to one, and
+    the power that frees goes out again one level at a time, least laxity first, within
+    every node's budget."""
     grid = plan.grid
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
     pv_w = pv_w or {}
-    sessions = {s.evse_id: s for s in problem.sessions}
+    # the sessions plugged in (expected arrivals from the site's history come later)
+    sessions = {s.evse_id: s for s in problem.sessions if s.arrival <= grid.start}
     evses = {e.evse_id: e for e in problem.evses if e.evse_id in sessions}
     members: dict[str, list[str]] = {}
     for evse_id, evse in evses.items():
@@ -216,6 +255,12 @@ def fair_steps(
         e.evse_id: e.power_w(e.min_current_a) for e in problem.evses if e.evse_id in sessions
     }
     minimum_w.update(min_w or {})
+    levels = {
+        e.evse_id: (0.0, *(e.power_w(a) for a in e.allowed_currents_a if a >= e.min_current_a))
+        for e in problem.evses
+        if e.evse_id in sessions and e.allowed_currents_a
+    }
+    levels.update(levels_w or {})
     nodes_of: dict[str, list[str]] = {}
     for node_id, ids in members.items():
         for i in ids:
@@ -316,6 +361,8 @@ def fair_steps(
         )
         top = {i: accepts[i] if i in admitted and cap[i] > 0 else 0.0 for i in cap}
         _fill(alloc, top, {i: 1.0 for i in alloc}, peak, rising)
+        if levels:
+            _quantize(alloc, levels, cap, order, peak, nodes_of, rising)
         for evse_id in evses:
             value = fixed[evse_id] if evse_id in fixed else alloc[evse_id]
             out[evse_id].append(value)

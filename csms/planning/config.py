@@ -61,6 +61,12 @@ class PlanningSettings(BaseModel):
         "the least laxity charge and the others wait (0 A); an EV charging keeps its turn "
         "until one waiting has this much less laxity",
     )
+    expected_arrivals: bool = Field(
+        default=True,
+        description="plan with the sessions expected later today from the site's own "
+        "history (the same weekday a week ago) as low-priority sessions, so that room, "
+        "storage and the demand-charge peak are kept for them",
+    )
     readings_max_age_s: float = Field(
         default=300.0,
         gt=0,

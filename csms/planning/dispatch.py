@@ -15,6 +15,8 @@ from csms.sites.model import StationQuirks
 
 __all__ = [
     "Dispatch",
+    "allowed_currents",
+    "allowed_powers_w",
     "carried_w",
     "carry_over",
     "choose",
@@ -69,12 +71,41 @@ def min_current_a(ev: EvseState, quirks: StationQuirks | None) -> float:
     return min(min_a, ev.evse.max_current_a)
 
 
+def allowed_currents(ev: EvseState, quirks: StationQuirks | None) -> tuple[float, ...] | None:
+    """The currents the EVSE's pilot takes (0 first), or None where any current from its
+    minimum up is taken."""
+    if quirks is None or not quirks.allowed_currents_a:
+        return None
+    low = min_current_a(ev, quirks)
+    top = ev.evse.max_current_a
+    return (0.0, *(a for a in quirks.allowed_currents_a if low - 1e-9 <= a <= top + 1e-9))
+
+
+def allowed_powers_w(ev: EvseState, quirks: StationQuirks | None) -> tuple[float, ...] | None:
+    """:func:`allowed_currents` as the limits :func:`executable_w` sends, in W."""
+    allowed = allowed_currents(ev, quirks)
+    if allowed is None:
+        return None
+    per_amp = ev.evse.voltage_v * ev.evse.n_phases
+    if _unit(quirks) is ChargingRateUnit.WATT:
+        return tuple(float(round(a * per_amp)) for a in allowed)
+    return tuple(a * per_amp for a in allowed)
+
+
 def min_power_w(ev: EvseState, quirks: StationQuirks | None) -> float:
     """The smallest non-zero limit the station may be sent, in W (as :func:`executable_w`
-    keeps it: 0.1 A steps, whole watts)."""
+    keeps it: 0.1 A steps, whole watts; the lowest allowed current where the model takes a
+    set)."""
     phases = ev.evse.n_phases
     volts = ev.evse.voltage_v
     amps = math.ceil(min_current_a(ev, quirks) * 10 - 1e-9) / 10
+    allowed = allowed_currents(ev, quirks)
+    if allowed is not None:
+        if len(allowed) < 2:
+            return math.inf  # no current it may be given: it never charges
+        if _unit(quirks) is ChargingRateUnit.WATT:
+            return float(round(allowed[1] * volts * phases))
+        return allowed[1] * volts * phases
     if _unit(quirks) is ChargingRateUnit.WATT:
         return float(math.ceil(amps * volts * phases - 1e-9))
     return amps * volts * phases
@@ -82,9 +113,20 @@ def min_power_w(ev: EvseState, quirks: StationQuirks | None) -> float:
 
 def executable_w(ev: EvseState, limit_w: float, quirks: StationQuirks | None) -> float:
     """The power the station will actually allow for ``limit_w``: amps rounded down to 0.1 A
-    (whole watts for stations limited in W), and zero below the EVSE's minimum current."""
+    (whole watts for stations limited in W), and zero below the EVSE's minimum current; where
+    the model takes only a set of currents, the highest of them not above ``limit_w``."""
     phases = ev.evse.n_phases
     volts = ev.evse.voltage_v
+    allowed = allowed_currents(ev, quirks)
+    if allowed is not None:
+        watt_unit = _unit(quirks) is ChargingRateUnit.WATT
+        best = 0.0
+        for amps in allowed:
+            # in W: the whole watts of that current (the station turns them back into amps)
+            watts = float(round(amps * volts * phases)) if watt_unit else amps * volts * phases
+            if watts <= max(0.0, limit_w) + 1e-6:
+                best = watts
+        return best
     floor_w = min_power_w(ev, quirks)
     if _unit(quirks) is ChargingRateUnit.WATT:
         watts = float(math.floor(max(0.0, limit_w) + 1e-9))

@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from csms.domain import Transaction
 from csms.planning.config import PlanningSettings
+from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
@@ -181,6 +183,7 @@ def _optimizer_evse(state: EvseState, site: Site) -> Evse:
     max_a = state.evse.max_current_a
     if state.station.max_power_w is not None:
         max_a = min(max_a, state.station.max_power_w / (state.evse.voltage_v * state.evse.n_phases))
+    allowed = quirks.allowed_currents_a if quirks is not None else ()
     return Evse(
         evse_id=state.key,
         node_id=state.node_id,
@@ -188,6 +191,7 @@ def _optimizer_evse(state: EvseState, site: Site) -> Evse:
         voltage_v=state.evse.voltage_v,
         min_current_a=min(min_a, max_a),
         max_current_a=max_a,
+        allowed_currents_a=tuple(a for a in allowed if a <= max_a + 1e-9),
         station_id=state.station.id,
         ocpp_evse_id=state.evse.id,
     )
@@ -230,7 +234,9 @@ def _grid(now: datetime, settings: PlanningSettings, constraints: list[GridConst
     )
 
 
-def _tariff(site: Site, constraints: list[GridConstraint], grid: TimeGrid) -> Tariff:
+def _tariff(
+    site: Site, constraints: list[GridConstraint], grid: TimeGrid, peak_so_far_w: float = 0.0
+) -> Tariff:
     from csms.sites.constraints import price_in_force
 
     prices = tuple(
@@ -240,6 +246,7 @@ def _tariff(site: Site, constraints: list[GridConstraint], grid: TimeGrid) -> Ta
         import_price_per_kwh=prices,
         export_price_per_kwh=(site.tariff.export_price_per_kwh,) * grid.n_steps,
         demand_charge_per_kw=site.tariff.demand_charge_per_kw,
+        peak_so_far_w=peak_so_far_w if site.tariff.demand_charge_per_kw > 0 else 0.0,
     )
 
 
@@ -337,7 +344,13 @@ def build_problem(
     now: datetime,
     settings: PlanningSettings,
     groups: dict[str, str | None] | None = None,
+    past: list[Transaction] | None = None,
+    peak_so_far_w: float = 0.0,
 ) -> Built:
+    """The problem for a re-plan at ``now``. ``past``: the site's earlier transactions, from
+    which the sessions expected later today are added (:mod:`csms.planning.history`);
+    ``peak_so_far_w``: the billing period's peak import so far (only import above it costs
+    demand charge)."""
     site = state.site
     grid = _grid(now, settings, constraints)
     uncontrolled: dict[str, float] = {}
@@ -408,11 +421,20 @@ def build_problem(
         for node_id in site.ancestors(plant.node_id):
             before = pv_w.get(node_id, (0.0,) * grid.n_steps)
             pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
+    if past:
+        sessions += expected_sessions(
+            state,
+            past,
+            now=now,
+            busy_until={s.evse_id: s.departure for s in sessions},
+            evse_ids={e.evse_id for e in evses},
+            horizon_end=grid.end,
+        )
     problem = Problem(
         grid=grid,
         nodes=_nodes(site, uncontrolled),
         evses=tuple(evses),
-        tariff=_tariff(site, constraints, grid),
+        tariff=_tariff(site, constraints, grid, peak_so_far_w),
         sessions=tuple(sessions),
         pv=pv,
         node_caps=tuple(caps),

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from csms.domain import ChargingLimit
+from csms.domain import ChargingLimit, Transaction
 from csms.events import (
     DepartureMissed,
     PlanComputed,
@@ -21,6 +21,7 @@ from csms.events import (
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import (
+    allowed_powers_w,
     carried_w,
     choose,
     current_w,
@@ -31,6 +32,7 @@ from csms.planning.dispatch import (
     single_period,
     window_end,
 )
+from csms.planning.history import BillingPeak, history_window
 from csms.planning.problem import build_problem, default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, after_rejection, detected_quirks
 from csms.planning.state import EvseState, Sent, SiteState
@@ -92,6 +94,9 @@ class SitePlanner:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
+        #: The billing period's peak import as metered at the re-plans (decision 0411).
+        self.billing_peak = BillingPeak()
+        self._past: tuple[datetime, list[Transaction]] | None = None
         #: The longest a re-plan took lately, in clock seconds (solve and sends).
         self.replan_clock_s = 0.0
         #: Re-plans failed in a row (the next one comes sooner while this is not 0).
@@ -217,8 +222,16 @@ class SitePlanner:
         self.constraints = constraints
         await self._refresh_defaults(constraints, now)
         groups = await svc.token_groups(self.state)
+        past = await self._history(now) if svc.settings.expected_arrivals else []
+        peak = self.billing_peak.update(self.state, now, self._import_w())
         built = build_problem(
-            self.state, constraints, now=now, settings=svc.settings, groups=groups
+            self.state,
+            constraints,
+            now=now,
+            settings=svc.settings,
+            groups=groups,
+            past=past,
+            peak_so_far_w=peak,
         )
         for ev, missing_wh in built.missed:
             ev.missed_reported = True
@@ -297,6 +310,12 @@ class SitePlanner:
             },
             charging={ev.key for ev in built.controlled if _charging(ev, sent_at)},
             hysteresis_s=svc.settings.rotation_hysteresis_s,
+            levels_w={
+                ev.key: levels
+                for ev in built.controlled
+                if (levels := allowed_powers_w(ev, self.state.stations[ev.station.id].quirks))
+                is not None
+            },
         )
         first = {key: values[0] for key, values in steps.items()}
         later = {
@@ -403,6 +422,31 @@ class SitePlanner:
                 valid_from=valid_to,
                 valid_to=next_to,
             )
+
+    def _import_w(self) -> float:
+        """The site's import as last metered: its EVs, plus what storage reports charging."""
+        evs = sum(max(0.0, ev.power_w) for ev in self.state.evses.values() if ev.tx is not None)
+        storage = sum(max(0.0, r.power_w) for r in self.state.storage.values())
+        return evs + storage
+
+    async def _history(self, now: datetime) -> list[Transaction]:
+        """The site's transactions of the same weekday a week ago (read once a day)."""
+        since, until = history_window(self.state, now)
+        if self._past is None or self._past[0] != since:
+            stations = set(self.state.stations)
+            try:
+                found = await self.service.store.list_transactions(
+                    since=since, until=until, limit=100_000
+                )
+            except Exception:  # the plan goes on without history; read again next time
+                logger.warning(
+                    "site %s: planning without session history this time",
+                    self.site_id,
+                    exc_info=True,
+                )
+                return []
+            self._past = (since, [tx for tx in found if tx.station_id in stations])
+        return self._past[1]
 
     async def _carry_over(
         self,

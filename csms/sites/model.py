@@ -14,7 +14,7 @@ from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from csms.ids import EntityId, StationId
 from csms.quantities import (
@@ -198,9 +198,21 @@ class StationQuirks(_Model):
     model: str = Field(min_length=1)
     unit: Literal["A", "W"] | None = None
     min_current_a: CurrentA | None = None
+    #: The only currents (A per phase) the model's pilot takes, e.g. [8, 16, 24, 32]; 0 (off)
+    #: is always allowed. Empty: any current from the minimum up.
+    allowed_currents_a: tuple[CurrentA, ...] = ()
     tx_profile_outside_transaction: bool = True
     max_stack_level: int | None = Field(default=None, ge=0, le=1000)
     single_period: bool = False
+
+    @field_validator("allowed_currents_a")
+    @classmethod
+    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(a <= 0 for a in value):
+            raise ValueError("every allowed current must be above 0 A (0 is always allowed)")
+        if list(value) != sorted(set(value)):
+            raise ValueError("allowed currents must be strictly increasing")
+        return value
 
 
 class Site(_Model):

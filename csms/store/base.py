@@ -43,6 +43,12 @@ class StationRecord:
     last_boot_at: datetime | None = None
     last_seen_at: datetime | None = None
     connected: bool = False
+    #: the OCPP security profile (1-3) the station must connect with; None: the server's
+    #: configured minimum
+    security_profile: int | None = None
+    #: a new password sent to the station and not yet used by it; both are accepted until
+    #: the station connects with the new one (then it replaces ``password_hash``)
+    pending_password_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ def station_row(r: StationRecord) -> dict[str, Any]:
         "last_boot_at": r.last_boot_at,
         "last_seen_at": r.last_seen_at,
         "connected": r.connected,
+        "security_profile": r.security_profile,
+        "pending_password_hash": r.pending_password_hash,
     }
 
 
@@ -73,6 +75,8 @@ def row_to_station(m: RowMapping) -> StationRecord:
         last_boot_at=m["last_boot_at"],
         last_seen_at=m["last_seen_at"],
         connected=bool(m["connected"]),
+        security_profile=m["security_profile"],
+        pending_password_hash=m["pending_password_hash"],
     )
 
 

@@ -140,6 +140,8 @@ class MemoryStore:
                 password_hash=record.password_hash,
                 site_id=record.site_id,
                 registration=record.registration,
+                security_profile=record.security_profile,
+                pending_password_hash=record.pending_password_hash,
             )
 
     async def delete_station(self, station_id: str) -> None:

@@ -225,6 +225,8 @@ class SqlStore:
                 "password_hash": stmt.excluded.password_hash,
                 "site_id": stmt.excluded.site_id,
                 "registration": stmt.excluded.registration,
+                "security_profile": stmt.excluded.security_profile,
+                "pending_password_hash": stmt.excluded.pending_password_hash,
             },
         )
 

@@ -95,6 +95,8 @@ stations = sa.Table(
     sa.Column("last_boot_at", UtcDateTime()),
     sa.Column("last_seen_at", UtcDateTime()),
     sa.Column("connected", sa.Boolean(), nullable=False),
+    sa.Column("security_profile", sa.SmallInteger()),
+    sa.Column("pending_password_hash", sa.Text()),
 )
 
 connector_status = sa.Table(

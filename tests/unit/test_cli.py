@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,18 @@ def test_a_command_loads_only_its_part(argv: list[str], loaded: bool) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == str(loaded)
+
+
+@pytest.mark.parametrize(("flags", "chatty"), [([], False), (["-v"], True)])
+def test_commands_are_quiet_about_migrations_unless_verbose(
+    tmp_path: Path, flags: list[str], chatty: bool
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    out = subprocess.run(
+        [sys.executable, "-m", "chargegrid", *flags, "station", "list", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert ("alembic" in out.stderr) is chatty, out.stderr

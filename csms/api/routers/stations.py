@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission, Principal
-from csms.api.boundary import BoundaryRoute
+from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import Conflict, ResourceNotFound
 from csms.api.models import (
@@ -42,6 +42,7 @@ def _out(services: ApiServices, r: StationRecord) -> StationOut:
         registration=r.registration.value,
         online=services.commands.is_online(r.station_id),
         has_password=r.password_hash is not None,
+        security_profile=r.security_profile,
         ocpp_version=r.ocpp_version,
         vendor=r.vendor,
         model=r.model,
@@ -111,6 +112,7 @@ async def register_station(services: Services, who: Caller, body: StationIn) -> 
         site_id=body.site_id,
         password_hash=hash_password(body.password) if body.password else None,
         registration=RegistrationStatus(body.registration),
+        security_profile=body.security_profile,
     )
     await services.store.put_station(record)
     services.remember_station(body.station_id, body.site_id)
@@ -146,9 +148,13 @@ async def update_station(
         who.require(Permission.STATIONS_WRITE, body.site_id)
         record = dataclasses.replace(record, site_id=body.site_id)
     if body.password is not None:
-        record = dataclasses.replace(record, password_hash=hash_password(body.password))
+        record = dataclasses.replace(
+            record, password_hash=hash_password(body.password), pending_password_hash=None
+        )
     if body.registration is not None:
         record = dataclasses.replace(record, registration=RegistrationStatus(body.registration))
+    if "security_profile" in changes:
+        record = dataclasses.replace(record, security_profile=body.security_profile)
     await services.store.put_station(record)
     services.remember_station(station_id, record.site_id)
     await services.auditor.record(
@@ -218,3 +224,13 @@ async def meter(services: Services, who: Caller, station_id: StationPath) -> lis
         )
         for s in await services.store.latest_samples(station_id)
     ]
+
+
+# A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
+AUDITED_ROUTES.update(
+    {
+        register_station.__name__: "station.register",
+        update_station.__name__: "station.update",
+        remove_station.__name__: "station.remove",
+    }
+)

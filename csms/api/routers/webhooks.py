@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from csms.api.auth import Permission
-from csms.api.boundary import BoundaryRoute
+from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ResourceNotFound
 from csms.api.models import DeliveryOut, ErrorOut, WebhookCreated, WebhookIn, WebhookOut
@@ -105,3 +105,9 @@ async def list_deliveries(
         )
         for d in await services.repo.list_deliveries(webhook_id, limit=limit)
     ]
+
+
+# A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
+AUDITED_ROUTES.update(
+    {create_webhook.__name__: "webhook.create", delete_webhook.__name__: "webhook.delete"}
+)

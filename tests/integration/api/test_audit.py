@@ -110,5 +110,6 @@ async def test_admin_changes_are_audited_without_secrets(api: Api) -> None:
         "station_id": "NEW1",
         "site_id": "depot",
         "registration": "Accepted",
+        "security_profile": None,
     }
     assert entries[-2]["request"] == {"password": "changed"}

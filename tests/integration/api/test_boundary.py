@@ -328,3 +328,22 @@ async def test_a_stored_site_that_does_not_validate_is_reported_and_replaceable(
     assert replaced.json()["revision"] == 4
     assert after.json()["nodes"][0]["id"] == "feeder-a"
     assert deleted.status_code == 204
+
+
+async def test_a_refused_admin_write_is_audited_without_the_values_it_carried(api: Api) -> None:
+    secret = "pw-too-short"  # refused for its length: the error would carry it
+    async with api.client("admin") as a:
+        refused = await a.post(
+            f"{P}/stations", json={"station_id": "bad id", "password": secret, "x": 1}
+        )
+        hook = await a.post(
+            f"{P}/webhooks", json={"url": "https://example.org/hook", "secret": secret}
+        )
+        entries = (await a.get(f"{P}/audit")).json()
+    assert (refused.status_code, hook.status_code) == (422, 422)
+    refusals = {e["action"]: e for e in entries if e["result"] == "refused"}
+    assert set(refusals) == {"station.register", "webhook.create"}
+    assert secret not in json.dumps(entries)
+    assert ["body", "station_id"] in [
+        e["loc"] for e in refusals["station.register"]["detail"]["errors"]
+    ]

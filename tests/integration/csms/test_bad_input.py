@@ -41,7 +41,7 @@ CASES_16 = [
     ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotImplemented"),
     (
         "action without handler",
-        '[2, "u2", "SignCertificate", {"csr": "x"}]',
+        '[2, "u2", "SignedFirmwareStatusNotification", {"status": "Downloaded"}]',
         "u2",
         "NotSupported",
     ),

@@ -175,10 +175,10 @@ async def test_handshakes_beyond_the_limit_are_answered_busy_at_once(
         entered = asyncio.Event()
         real = app.central.admission
 
-        async def slow_admission(station_id: str, password: str | None) -> Any:
+        async def slow_admission(station_id: str, password: str | None, **kw: Any) -> Any:
             entered.set()
             await held.wait()
-            return await real(station_id, password)
+            return await real(station_id, password, **kw)
 
         app.central.admission = slow_admission  # type: ignore[method-assign]
 

@@ -63,6 +63,7 @@ def test_role_permissions() -> None:
             p.ID_TOKENS_WRITE,
             p.STATIONS_WRITE,
             p.WEBHOOKS,
+            p.CERTIFICATES,
             p.SITES_CREATE,
             p.TARIFFS_WRITE,
         }

@@ -79,6 +79,16 @@ def test_non_numeric_values_are_not_samples() -> None:
     assert normalize_sample(timestamp=T0, value="nan") is None
 
 
+@pytest.mark.parametrize(
+    ("value", "multiplier"), [("1e300", 100), ("5", 400), ("1e13", 0), ("-2", 12), ("inf", 0)]
+)
+def test_values_beyond_every_range_are_not_samples(value: str, multiplier: int) -> None:
+    """Finite and in range, or not a reading: a huge value, or a multiplier that overflows,
+    never reaches the planner (or raises in the adapter)."""
+    assert normalize_sample(timestamp=T0, value=value, multiplier=multiplier) is None
+    assert normalize_sample(timestamp=T0, value="5", multiplier=3) is not None
+
+
 def test_register_prefers_the_total_outlet_register() -> None:
     def s(value: float, **kw: object) -> MeterSample:
         return MeterSample(

@@ -362,3 +362,47 @@ async def test_samples_a_cut_short_attempt_did_not_store_are_published_by_the_re
     store.failures = 0
     await conn.route_message(json.dumps(_METER_201))  # a resend: the seqNo is known
     assert [[s.value for s in e.samples] for e in published] == [[7.0]]
+
+
+class ClosingFakeConnection(FakeConnection):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: tuple[int, str] | None = None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = (code, reason)
+
+
+def _connection(version: str, fake: FakeConnection) -> Any:
+    from csms.ocpp.v21 import V21Connection
+
+    store = MemoryStore()
+    central = CentralSystem(store, EventBus(), ManualClock(T0))
+    cls = {"1.6": V16Connection, "2.0.1": V201Connection, "2.1": V21Connection}[version]
+    return cls("CP", fake, central)
+
+
+@pytest.mark.parametrize(
+    ("version", "code"),
+    [("1.6", "ProtocolError"), ("2.0.1", "RpcFrameworkError"), ("2.1", "RpcFrameworkError")],
+)
+async def test_a_message_id_longer_than_36_characters_is_refused(version: str, code: str) -> None:
+    fake = FakeConnection()
+    conn = _connection(version, fake)
+    long_id, ok_id = "x" * 37, "y" * 36
+    await conn.route_message(json.dumps([2, long_id, "Heartbeat", {}]))
+    await conn.route_message(json.dumps([2, "", "Heartbeat", {}]))
+    await conn.route_message(json.dumps([2, ok_id, "Heartbeat", {}]))
+    assert [f[:3] for f in fake.sent[:2]] == [[4, long_id, code], [4, "", code]]
+    assert "37 characters" in fake.sent[0][3]
+    assert fake.sent[2][:2] == [3, ok_id]  # 36 is fine
+    assert conn.bad_frames == 2
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
+async def test_a_binary_frame_closes_the_connection_as_unsupported_data(version: str) -> None:
+    fake = ClosingFakeConnection()
+    conn = _connection(version, fake)
+    await conn.route_message(json.dumps([2, "1", "Heartbeat", {}]).encode())
+    assert fake.closed is not None and fake.closed[0] == 1003
+    assert fake.sent == [] and conn.bad_frames == 1

@@ -156,6 +156,20 @@ async def test_a_disconnection_forgets_the_station_and_a_reconnection_reloads_it
     assert tx is not None and tx.last_seq_no == 2 and tx.charging_state == "SuspendedEV"
 
 
+async def test_a_replacing_connection_reloads_what_another_node_changed() -> None:
+    central, store = await make()
+    await central.transaction_event(event("Started", 0, wh=0.0))
+    # The station went to another node (this one saw no disconnection), which ended it...
+    other, _ = await make(store)
+    await other.transaction_event(event("Ended", 1, wh=900.0, stop_reason="Local"))
+    # ...and comes back here: the new connection replaces the old one.
+    await central.connected("CP", "2.0.1")
+    await central.transaction_event(event("Updated", 2, wh=950.0, charging_state="Charging"))
+    tx = await store.find_transaction("CP", "TX1")
+    assert tx is not None and tx.stopped_at is not None and tx.meter_stop_wh == 900.0
+    assert central._open_txs.get("CP", "TX1") is None
+
+
 async def test_a_restarted_node_rebuilds_the_index_from_the_store() -> None:
     central, store = await make()
     await central.transaction_event(event("Started", 0, wh=0.0))

@@ -32,8 +32,10 @@ def test_reallocation_hands_the_headroom_out_in_allowed_steps() -> None:
     p = _three_share_10kw()
     plan = solve(p)  # type: ignore[arg-type]
     powers = [plan.evses[f"E{i}"].power_w[0] for i in range(3)]
-    assert sorted(powers) == pytest.approx([0.0, 4140.0, 4140.0])  # 6 A x 690 W/A, twice
-    assert plan.rounding_loss_wh == pytest.approx((10000.0 - 8280.0) / 4)
+    # 6 A x 690 W/A twice (one step above what the LP wanted), then the headroom left goes
+    # one allowed step further to the first EV (8 A): 9,660 W of the LP's 10,000 W
+    assert sorted(powers) == pytest.approx([0.0, 4140.0, 5520.0])
+    assert plan.rounding_loss_wh == pytest.approx((10000.0 - 9660.0) / 4)
     cp = compile_problem(p)  # type: ignore[arg-type]
     assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
 

@@ -9,13 +9,23 @@ from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from csms.domain import ChargingLimit, ChargingRateUnit, MeterSample, Transaction
 from csms.events import MeterValuesReceived
 from csms.planning import PlanningSettings, SiteState
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import current_w
 from csms.planning.site_planner import SitePlanner
-from csms.sites import NewConstraint, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
+from csms.sites import (
+    NewConstraint,
+    SessionDefaults,
+    Site,
+    SiteEvse,
+    SiteNode,
+    SiteStation,
+    StationQuirks,
+)
 from csms.sites.constraints import GridConstraint
 from optimizer import (
     Evse,
@@ -69,7 +79,7 @@ class Sites:
         return self.constraints
 
 
-def _site() -> Site:
+def _site(allowed: tuple[float, ...] = ()) -> Site:
     return Site(
         id="depot",
         nodes=(SiteNode(id="grid", max_import_w=CAP_W),),
@@ -77,10 +87,12 @@ def _site() -> Site:
             SiteStation(
                 id=f"S{i:02d}",
                 node="grid",
+                model="pilot",
                 evses=(SiteEvse(id=1, max_current_a=32.0, min_current_a=MIN_A),),
             )
             for i in range(20)
         ),
+        quirks=(StationQuirks(model="pilot", allowed_currents_a=allowed),),
         defaults=SessionDefaults(energy_wh=30_000.0, dwell_s=8 * 3600.0),
     )
 
@@ -104,7 +116,10 @@ def _amps(limit: ChargingLimit) -> list[float]:
     return [value for _, value, _ in limit.schedule]
 
 
-async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> None:
+@pytest.mark.parametrize("allowed", [(), (8.0, 16.0, 24.0, 32.0)], ids=["6-32 A", "8 A steps"])
+async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates(
+    allowed: tuple[float, ...],
+) -> None:
     clock = Clock()
     commands = Commands(clock)
     dr = GridConstraint(
@@ -128,8 +143,12 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> 
     async def token_groups(state: SiteState) -> dict[str, str | None]:
         return {}
 
+    async def list_transactions(**kw: object) -> list[Transaction]:
+        return []  # no history: the site's first week
+
     service.token_groups = token_groups
-    state = SiteState(_site())
+    service.store = SimpleNamespace(list_transactions=list_transactions)
+    state = SiteState(_site(allowed))
     planner = SitePlanner(service, state)  # type: ignore[arg-type]
     for st in state.stations.values():
         st.online = st.seen = True
@@ -140,6 +159,7 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> 
     energy = {ev.key: 0.0 for ev in state.evses.values()}
     charged: dict[str, list[bool]] = {ev.key: [] for ev in state.evses.values()}
     first_waiting: set[str] = set()
+    totals: list[float] = []
     for n in range(48):  # four hours of 5-minute re-plans, a DR window inside
         await planner.replan(["timer"])
         on = {ev.key for ev in state.evses.values() if current_w(ev, clock.at) > 0}
@@ -152,6 +172,8 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> 
             limit = CAP_W / 2 if DR_START <= clock.at < DR_END else CAP_W
             total = sum(current_w(ev, clock.at) for ev in state.evses.values())
             assert total <= limit + 1e-6, (clock.at, total)
+            if limit == CAP_W:
+                totals.append(total)
             for ev in state.evses.values():
                 energy[ev.key] += current_w(ev, clock.at) / 60.0
             clock.at += timedelta(minutes=1)
@@ -189,10 +211,15 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates() -> 
         for value in _amps(limit)
     ]
     assert in_dr and all(v == 0 or v >= MIN_A for v in in_dr)
+    lowest = allowed[0] if allowed else MIN_A
+    if allowed:  # only the pilot's own currents
+        assert {v for _, limit in sent for v in _amps(limit)} <= {0.0, *allowed}
+    # The cap is used: the mean draw outside the DR window is within one lowest step of it.
+    assert sum(totals) / len(totals) >= CAP_W - lowest * VOLTS * 3
     # Who waits first: the EVs that leave last (most laxity); the ones that charge get at
-    # least the pace that finishes them (about 6.8 kW for the first): four to seven fit.
+    # least the pace that finishes them (about 6.8 kW for the first).
     k = 20 - len(first_waiting)
-    assert 4 <= k <= int(CAP_W // (MIN_A * VOLTS * 3))
+    assert 4 <= k <= int(CAP_W // (lowest * VOLTS * 3))
     assert first_waiting == {f"S{i:02d}/1" for i in range(k, 20)}
     # The waiting EVs take their turn as they lose laxity (18 of the 20 within four hours;
     # the last two leave a minute after the others), and no EV switches at every re-plan.

@@ -5,7 +5,7 @@ import { get } from "../api.js";
 import { clear, coalesce, debounce, el, fmtKw, fmtKwh, fmtMoney, fmtTime, setText, fill } from "../dom.js";
 import { EventStream, powerOf } from "../stream.js";
 
-const REFRESH_TYPES = /^(station\.(connected|disconnected|status|booted|non_compliant)|transaction\.(started|ended)|constraint\.|plan\.updated|departure\.missed)/;
+const REFRESH_TYPES = /^(station\.(connected|disconnected|status|booted|non_compliant|security_event)|transaction\.(started|ended)|constraint\.|plan\.updated|departure\.missed)/;
 
 export async function render(ctx) {
   const [overview, powers] = await Promise.all([get("/overview"), loadPowers(ctx)]);

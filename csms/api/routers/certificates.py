@@ -1,0 +1,314 @@
+"""Station certificates (admin only, audited): the station's trust store, renewal, and the
+certificate history (issued, refused, failed, commands)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from csms.api.auth import Permission
+from csms.api.boundary import BoundaryRoute
+from csms.api.deps import AUTH_ERRORS, Caller, Services
+from csms.api.exceptions import ApiError, Conflict, InvalidField
+from csms.api.models import ErrorOut
+from csms.api.routers.stations import load_station
+from csms.exceptions import CommandError, StationOffline
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=BoundaryRoute, tags=["certificates"], responses=AUTH_ERRORS)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "no such station"},
+    409: {"model": ErrorOut, "description": "the station is offline"},
+    502: {"model": ErrorOut, "description": "the station did not answer, or with an error"},
+}
+
+CertificateType = Literal[
+    "CSMSRootCertificate",
+    "ManufacturerRootCertificate",
+    "V2GRootCertificate",
+    "MORootCertificate",
+    "CentralSystemRootCertificate",
+]
+_HEX = r"^[0-9A-Fa-f]{1,128}$"
+
+
+class StationFailed(ApiError):
+    status_code = 502
+
+
+class HashData(BaseModel):
+    """OCPP CertificateHashDataType."""
+
+    model_config = ConfigDict(extra="forbid")
+    hashAlgorithm: Literal["SHA256", "SHA384", "SHA512"]
+    issuerNameHash: Annotated[str, Field(pattern=_HEX)]
+    issuerKeyHash: Annotated[str, Field(pattern=_HEX)]
+    serialNumber: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{1,40}$")]
+
+
+class InstallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    certificate_type: CertificateType
+    certificate: str = Field(min_length=1, max_length=10000, description="PEM")
+
+
+class DeleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hash_data: HashData
+
+
+class InstalledOut(BaseModel):
+    certificate_type: str
+    hash_data: dict[str, Any]
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class CertificateEventOut(BaseModel):
+    kind: str
+    at: str
+    data: dict[str, Any]
+
+
+_KINDS = (
+    "CertificateIssued",
+    "CertificateRequestRefused",
+    "CertificateRequestFailed",
+    "CertificateCommand",
+)
+
+
+async def _station_call(
+    services: Services,
+    who: Caller,
+    station_id: str,
+    action: str,
+    request: dict[str, Any],
+    call: Any,
+) -> Any:
+    record = await load_station(services, who, station_id, Permission.CERTIFICATES)
+    site = services.station_site(record)
+    try:
+        result = await call()
+    except StationOffline as exc:
+        await services.auditor.record(
+            who, action, "offline", site_id=site, station_id=station_id, request=request
+        )
+        raise Conflict(str(exc)) from None
+    except CommandError as exc:
+        await services.auditor.record(
+            who,
+            action,
+            "failed",
+            site_id=site,
+            station_id=station_id,
+            request=request,
+            detail={"error": str(exc)},
+        )
+        raise StationFailed(str(exc)) from None
+    except ValueError as exc:
+        await services.auditor.record(
+            who,
+            action,
+            "refused",
+            site_id=site,
+            station_id=station_id,
+            request=request,
+            detail={"error": str(exc)},
+        )
+        raise InvalidField(("body",), str(exc)) from None
+    status = getattr(result, "status", "ok")
+    await services.auditor.record(
+        who,
+        action,
+        str(status),
+        site_id=site,
+        station_id=station_id,
+        target=station_id,
+        request=request,
+    )
+    return result
+
+
+@router.get(
+    "/stations/{station_id}/certificates", response_model=list[InstalledOut], responses=_ERRORS
+)
+async def list_installed(
+    services: Services,
+    who: Caller,
+    station_id: str,
+    certificate_type: Annotated[list[CertificateType] | None, Query()] = None,
+) -> list[InstalledOut]:
+    """The certificates in the station's trust store (GetInstalledCertificateIds)."""
+    types = list(certificate_type or [])
+    found = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.list",
+        {"types": types},
+        lambda: services.csms.certificates.installed(station_id, types),
+    )
+    return [InstalledOut(certificate_type=c.certificate_type, hash_data=c.hash_data) for c in found]
+
+
+@router.post("/stations/{station_id}/certificates", response_model=StatusOut, responses=_ERRORS)
+async def install(services: Services, who: Caller, station_id: str, body: InstallIn) -> StatusOut:
+    """Install a root certificate in the station's trust store (InstallCertificate)."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.install",
+        {"certificate_type": body.certificate_type},
+        lambda: services.csms.certificates.install(
+            station_id, body.certificate_type, body.certificate
+        ),
+    )
+    return StatusOut(status=r.status)
+
+
+@router.post(
+    "/stations/{station_id}/certificates/delete", response_model=StatusOut, responses=_ERRORS
+)
+async def delete(services: Services, who: Caller, station_id: str, body: DeleteIn) -> StatusOut:
+    """Delete a certificate from the station's trust store (DeleteCertificate)."""
+    data = body.hash_data.model_dump()
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.delete",
+        {"hash_data": data},
+        lambda: services.csms.certificates.delete(station_id, data),
+    )
+    return StatusOut(status=r.status)
+
+
+@router.post(
+    "/stations/{station_id}/certificates/renew", response_model=StatusOut, responses=_ERRORS
+)
+async def renew(services: Services, who: Caller, station_id: str) -> StatusOut:
+    """Ask the station for a new CSR now; chargegrid's CA signs it (TriggerMessage)."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.renew",
+        {},
+        lambda: services.csms.certificates.renew(station_id),
+    )
+    return StatusOut(status=r.status)
+
+
+@router.get(
+    "/stations/{station_id}/certificate-events",
+    response_model=list[CertificateEventOut],
+    responses={404: _ERRORS[404]},
+)
+async def certificate_events(
+    services: Services, who: Caller, station_id: str
+) -> list[CertificateEventOut]:
+    """The station's certificate history: issued, refused and failed requests, commands."""
+    await load_station(services, who, station_id, Permission.CERTIFICATES)
+    out = []
+    for kind in _KINDS:
+        for e in await services.store.station_events(station_id, kind):
+            out.append(CertificateEventOut(kind=e.kind, at=e.at.isoformat(), data=e.data))
+    return sorted(out, key=lambda e: e.at)
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: Literal[2, 3]
+    csms_url: str | None = Field(
+        default=None,
+        pattern=r"^wss://[^\s]{1,200}$",
+        description="2.0.1: the wss:// URL the station moves to (default: this server's)",
+    )
+
+
+class CredentialOut(BaseModel):
+    status: str
+    accepted: bool
+    detail: str = ""
+
+
+@router.post(
+    "/stations/{station_id}/password/rotate", response_model=CredentialOut, responses=_ERRORS
+)
+async def rotate_password(services: Services, who: Caller, station_id: str) -> CredentialOut:
+    """Give the station a new random Basic-auth password (2.0.1 BasicAuthPassword, 1.6
+    AuthorizationKey); the old one is accepted until the station connects with the new one.
+    The password is never shown."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "station.password_rotate",
+        {},
+        lambda: services.csms.credentials.rotate_password(station_id),
+    )
+    return CredentialOut(status=r.status, accepted=r.accepted, detail=r.detail)
+
+
+@router.post(
+    "/stations/{station_id}/security-profile", response_model=CredentialOut, responses=_ERRORS
+)
+async def upgrade_profile(
+    services: Services, who: Caller, station_id: str, body: ProfileIn
+) -> CredentialOut:
+    """Raise the station's security profile (never down); it is registered for the new
+    profile once it has connected on it."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "station.profile_upgrade",
+        body.model_dump(),
+        lambda: services.csms.credentials.upgrade_profile(
+            station_id, body.profile, csms_url=body.csms_url
+        ),
+    )
+    return CredentialOut(status=r.status, accepted=r.accepted, detail=r.detail)
+
+
+class SecurityEventOut(BaseModel):
+    type: str
+    at: str
+    tech_info: str | None = None
+    critical: bool
+
+
+@router.get(
+    "/stations/{station_id}/security-events",
+    response_model=list[SecurityEventOut],
+    responses={404: _ERRORS[404]},
+)
+async def security_events(
+    services: Services,
+    who: Caller,
+    station_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[SecurityEventOut]:
+    """The station's SecurityEventNotifications, newest first; ``critical`` as configured
+    (``security.critical_events``)."""
+    await load_station(services, who, station_id, Permission.STATIONS_READ)
+    critical = services.csms.central.critical_security_events
+    events = await services.store.station_events(station_id, "SecurityEventNotification")
+    events.sort(key=lambda e: e.at, reverse=True)
+    return [
+        SecurityEventOut(
+            type=str(e.data.get("type", "")),
+            at=e.at.isoformat(),
+            tech_info=e.data.get("tech_info"),
+            critical=str(e.data.get("type", "")) in critical,
+        )
+        for e in events[:limit]
+    ]

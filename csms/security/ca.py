@@ -1,0 +1,211 @@
+"""chargegrid's own certificate authority for station certificates (built with
+``cryptography``), and the rules a station's certificate signing request must meet.
+
+The CA lives in a folder: ``ca.pem`` (the self-signed root, public) and ``ca.key`` (its
+private key, created with permissions 0600 and refused when anyone but the owner can read
+it). :meth:`CertificateAuthority.sign` turns a station's CSR (OCPP SignCertificate) into the
+PEM chain sent back in CertificateSigned.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from csms.security.exceptions import CaUnavailable, CsrRefused
+
+__all__ = ["CertificateAuthority", "CsrInfo", "check_csr"]
+
+_CERT = "ca.pem"
+_KEY = "ca.key"
+
+
+@dataclass(frozen=True, slots=True)
+class CsrInfo:
+    """A checked certificate signing request."""
+
+    csr: x509.CertificateSigningRequest
+    common_name: str
+    organization: str | None
+
+
+def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(a.value) for a in name.get_attributes_for_oid(oid)]
+
+
+def check_csr(pem: str, *, station_id: str, organization: str | None) -> CsrInfo:
+    """Parse and check a station's CSR: well formed, self-signed with the key it carries,
+    a strong enough key, CN = the station's id, O = ``organization`` when set. Raises
+    :class:`CsrRefused` with the reason."""
+    try:
+        csr = x509.load_pem_x509_csr(pem.encode() if isinstance(pem, str) else pem)
+    except (ValueError, TypeError) as exc:
+        raise CsrRefused("not a PEM certificate signing request") from exc
+    try:
+        if not csr.is_signature_valid:
+            raise CsrRefused("the CSR's signature does not verify")
+        key = csr.public_key()
+    except (ValueError, InvalidSignature) as exc:
+        raise CsrRefused(f"unreadable CSR: {exc}") from exc
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.key_size < 256:
+            raise CsrRefused(f"elliptic curve {key.curve.name} is too weak")
+    elif isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise CsrRefused(f"RSA key of {key.key_size} bits is too weak (2048 at least)")
+    else:
+        raise CsrRefused(f"unsupported key type {type(key).__name__}")
+    cns = _attr(csr.subject, NameOID.COMMON_NAME)
+    if cns != [station_id]:
+        raise CsrRefused(f"the CSR is for {cns!r}, not for station {station_id!r}")
+    orgs = _attr(csr.subject, NameOID.ORGANIZATION_NAME)
+    if organization is not None and orgs != [organization]:
+        raise CsrRefused(f"the CSR's organization {orgs!r} is not {organization!r}")
+    return CsrInfo(csr, station_id, orgs[0] if orgs else None)
+
+
+class CertificateAuthority:
+    """A CA in a folder: create it once, then sign station CSRs with it."""
+
+    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        self.cert = cert
+        self._key = key
+
+    @property
+    def cert_pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    @classmethod
+    def create(
+        cls,
+        folder: Path,
+        *,
+        name: str,
+        organization: str | None,
+        now: datetime,
+        valid_days: int = 3650,
+    ) -> CertificateAuthority:
+        """A new root CA in ``folder`` (which must not hold one)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        cert_path, key_path = folder / _CERT, folder / _KEY
+        if cert_path.exists() or key_path.exists():
+            raise CaUnavailable(f"{folder} already holds a CA")
+        key = ec.generate_private_key(ec.SECP384R1())
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+        if organization:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+        subject = x509.Name(attrs)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=valid_days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA384())
+        )
+        pem_key = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        # The key file is created 0600 before a byte is written (no window where it is not).
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem_key)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cls(cert, key)
+
+    @classmethod
+    def load(cls, folder: Path) -> CertificateAuthority:
+        """The CA in ``folder``; refused when its key is readable by others."""
+        cert_path, key_path = folder / _CERT, folder / _KEY
+        try:
+            mode = key_path.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise CaUnavailable(
+                    f"{key_path}: permissions {stat.filemode(mode)}; the CA key must be "
+                    "readable by its owner only (chmod 600)"
+                )
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        except OSError as exc:
+            raise CaUnavailable(f"{folder}: no usable CA: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise CaUnavailable(f"{folder}: unreadable CA files: {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise CaUnavailable(f"{key_path}: expected an elliptic-curve key")
+        return cls(cert, key)
+
+    def sign(
+        self,
+        info: CsrInfo,
+        *,
+        now: datetime,
+        valid_days: int = 365,
+    ) -> str:
+        """The station certificate for a checked CSR, then the CA: the PEM chain of
+        CertificateSigned. Raises :class:`CaUnavailable` when the CA has expired."""
+        ca_end = self.cert.not_valid_after_utc
+        if ca_end <= now or self.cert.not_valid_before_utc > now:
+            raise CaUnavailable(f"the CA certificate is not valid now (valid until {ca_end})")
+        end = min(now + timedelta(days=valid_days), ca_end)
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, info.common_name)]
+        if info.organization is not None:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, info.organization))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attrs))
+            .issuer_name(self.cert.subject)
+            .public_key(info.csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=True,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), False
+            )
+            .sign(self._key, hashes.SHA384())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode() + self.cert_pem

@@ -1,0 +1,170 @@
+"""What happens to a TCP connection before its WebSocket handshake: the limits per source
+address, then the TLS handshake.
+
+websockets lets the server choose the class of its connections (``create_connection``);
+:class:`ConnectionGuard` hands it a :class:`ServerConnection` subclass that, when TLS is on,
+runs the TLS handshake itself (``loop.start_tls``) before websockets sees the connection. So a
+refused handshake (a certificate that does not verify, is expired or revoked, a client that
+speaks no offered TLS version or cipher, a handshake that does not finish in time) is logged
+with its reason and counted, which an ``ssl=`` server would drop silently. Before that, a
+source address over its open-connection or attempts-per-second limit is dropped at once
+(:class:`csms.security.limits.AddressLimits`), before a byte of TLS or HTTP is read.
+Refusals are logged at most once per reason every ``log_every_s`` (a flood must not flood
+the log too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections import Counter
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+
+from csms.security.limits import AddressLimits
+from csms.security.tls import ServerTls
+
+__all__ = ["ConnectionGuard", "tls_refusal_reason"]
+
+logger = logging.getLogger(__name__)
+
+
+def tls_refusal_reason(exc: BaseException) -> tuple[str, str]:
+    """(counter key, readable reason) of a failed TLS handshake."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        message = exc.verify_message or str(exc)
+        key = "tls-certificate-" + message.lower().replace(" ", "-")
+        return key, f"certificate refused: {message}"
+    if isinstance(exc, TimeoutError):
+        return "tls-handshake-timeout", "TLS handshake not finished in time"
+    if isinstance(exc, ssl.SSLError):
+        return "tls-handshake-failed", f"TLS handshake failed: {exc.reason or exc}"
+    return "tls-connection-lost", f"connection lost during the TLS handshake: {exc!r}"
+
+
+class ConnectionGuard:
+    """The connection class for ``serve(create_connection=...)`` and the counters of
+    connections refused before the WebSocket handshake."""
+
+    def __init__(
+        self,
+        tls: ServerTls | None,
+        *,
+        handshake_timeout_s: float = 10.0,
+        limits: AddressLimits | None = None,
+        log_every_s: float = 10.0,
+    ) -> None:
+        self.tls = tls
+        self.handshake_timeout_s = handshake_timeout_s
+        self.limits = limits
+        self.log_every_s = log_every_s
+        self._logged_at: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+        #: refusals by reason (``tls-certificate-certificate-has-expired``, ...)
+        self.refused: Counter[str] = Counter()
+        self.handshakes = 0
+        self._pending: set[asyncio.Transport] = set()
+        guard = self
+
+        class GuardedConnection(ServerConnection):
+            _made = False
+
+            _address: str | None = None
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                address = _host(transport.get_extra_info("peername"))
+                if guard.limits is not None:
+                    reason = guard.limits.attempt(address, time.monotonic())
+                    if reason is not None:
+                        guard.refuse(reason, address, "over the per-address limit")
+                        assert isinstance(transport, asyncio.Transport)
+                        transport.abort()
+                        return
+                    self._address = address
+                if guard.tls is None:
+                    self._made = True
+                    super().connection_made(transport)
+                    return
+                raw = transport
+                assert isinstance(raw, asyncio.Transport)
+                raw.pause_reading()
+                guard._pending.add(raw)
+                asyncio.get_running_loop().create_task(guard._secure(self, raw))
+
+            def _tls_made(self, transport: asyncio.Transport) -> None:
+                self._made = True
+                super().connection_made(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if self._address is not None and guard.limits is not None:
+                    guard.limits.closed(self._address)
+                    self._address = None
+                if self._made:
+                    super().connection_lost(exc)
+
+        self.connection_class: type[ServerConnection] = GuardedConnection
+
+    async def _secure(self, conn: Any, raw: asyncio.Transport) -> None:
+        assert self.tls is not None
+        loop = asyncio.get_running_loop()
+        peer = raw.get_extra_info("peername")
+        try:
+            async with asyncio.timeout(self.handshake_timeout_s):
+                secured = await loop.start_tls(
+                    raw,
+                    conn,
+                    self.tls.context,
+                    server_side=True,
+                    ssl_handshake_timeout=self.handshake_timeout_s + 5.0,
+                )
+        except (OSError, TimeoutError, ConnectionError, asyncio.CancelledError) as exc:
+            raw.abort()
+            conn.connection_lost(None)  # the limits' count of open connections
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            key, reason = tls_refusal_reason(exc)
+            self.refuse(key, _addr(peer), reason, tls=True)
+            return
+        finally:
+            self._pending.discard(raw)
+        if secured is None:  # pragma: no cover - only for transports closed meanwhile
+            raw.abort()
+            return
+        self.handshakes += 1
+        conn._tls_made(secured)
+
+    def refuse(self, key: str, peer: str, reason: str, *, tls: bool = False) -> None:
+        """Count a refusal; log it unless this reason was logged in the last
+        ``log_every_s`` (then say how many were not)."""
+        self.refused[key] += 1
+        now = time.monotonic()
+        last = self._logged_at.get(key)
+        if last is not None and now - last < self.log_every_s:
+            self._suppressed[key] += 1
+            return
+        self._logged_at[key] = now
+        more = self._suppressed.pop(key, 0)
+        also = f" ({more} more like it not logged)" if more else ""
+        what = "TLS connection" if tls else "connection"
+        logger.warning("%s from %s refused: %s%s", what, peer, reason, also)
+
+    def abort_pending(self) -> None:
+        """Drop connections still in their TLS handshake (at server stop)."""
+        for raw in list(self._pending):
+            raw.abort()
+        self._pending.clear()
+
+
+def _host(peer: Any) -> str:
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer)
+
+
+def _addr(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)

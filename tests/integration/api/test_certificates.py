@@ -1,0 +1,103 @@
+"""Station certificates through the API: admin only, audited, the station's trust store
+managed on a live simulated station, errors answered precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chargegrid.clock import VirtualClock
+from tests.fixtures.pki import Pki
+from tests.integration.api.conftest import START, Api
+from tests.integration.security.conftest import eventually
+from tests.integration.simulators.helpers import running, station_runner
+
+P = "/api/v1"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_trust_store_through_the_api(api: Api, tmp_path: Path, version: str) -> None:
+    from simulators.certificates import StationCertificates
+
+    pki = Pki(tmp_path / "pki")
+    root_type = "CentralSystemRootCertificate" if version == "1.6" else "CSMSRootCertificate"
+    runner = station_runner(
+        api.csms.url, VirtualClock(start=START), version=version, station_id="CP1", password=None
+    )
+    runner.certificates = StationCertificates("CP1", tmp_path / "station")
+    base = f"{P}/stations/CP1/certificates"
+    async with running(runner), api.client("admin") as a, api.client("fleet_manager") as f:
+        assert await eventually(lambda: runner.online)
+        assert (await a.get(base)).json() == []
+        pem = pki.ca.cert_file.read_text()
+        r = await a.post(base, json={"certificate_type": root_type, "certificate": pem})
+        assert r.status_code == 200 and r.json() == {"status": "Accepted"}
+        listed = (await a.get(base)).json()
+        assert [c["certificate_type"] for c in listed] == [root_type]
+        r = await a.post(f"{base}/delete", json={"hash_data": listed[0]["hash_data"]})
+        assert r.json() == {"status": "Accepted"}
+        assert (await a.get(base)).json() == []
+
+        # only the admin
+        assert (await f.get(base)).status_code == 403
+        assert (await f.post(f"{base}/renew")).status_code == 403
+        # precise errors, nothing sent
+        r = await a.post(base, json={"certificate_type": root_type, "certificate": "junk"})
+        assert r.status_code == 422 and "not a PEM" in r.text
+        r = await a.post(base, json={"certificate_type": "Bogus", "certificate": pem})
+        assert r.status_code == 422
+        r = await a.post(f"{base}/delete", json={"hash_data": {"hashAlgorithm": "MD5"}})
+        assert r.status_code == 422
+        # renewal asked; no CA configured, so the CSR is refused and recorded
+        assert (await a.post(f"{base}/renew")).json() == {"status": "Accepted"}
+        assert await eventually(lambda: api.csms.certificates.counters["csr_refused"] == 1)
+        history = (await a.get(f"{P}/stations/CP1/certificate-events")).json()
+        assert [h["kind"] for h in history] == ["CertificateRequestRefused"]
+        assert "no certificate authority" in history[0]["data"]["reason"]
+
+        audit = (await a.get(f"{P}/audit", params={"action": "certificate.install"})).json()
+        assert [(e["result"], e["actor"]) for e in audit] == [
+            ("refused", "admin"),
+            ("Accepted", "admin"),
+        ]
+        assert "certificate" not in audit[1]["request"]
+
+    async with api.client("admin") as a:
+        assert (await a.post(f"{base}/renew")).status_code == 409  # offline now
+        assert (await a.get(f"{P}/stations/NOPE/certificates")).status_code == 404
+
+
+async def test_password_rotation_through_the_api(api: Api, tmp_path: Path) -> None:
+    from csms.core.passwords import hash_password
+    from csms.store.base import StationRecord
+
+    await api.csms.store.put_station(
+        StationRecord("CP2", site_id="depot", password_hash=hash_password("old-password-0123"))
+    )
+    runner = station_runner(
+        api.csms.url,
+        VirtualClock(start=START),
+        version="2.0.1",
+        station_id="CP2",
+        password="old-password-0123",
+    )
+    runner.reconnect_min_s = 0.05
+    base = f"{P}/stations/CP2"
+    async with running(runner), api.client("admin") as a, api.client("fleet_manager") as f:
+        assert await eventually(lambda: runner.online)
+        assert (await f.post(f"{base}/password/rotate")).status_code == 403
+        r = await a.post(f"{base}/password/rotate")
+        assert r.status_code == 200 and r.json()["accepted"] is True
+        assert await eventually(lambda: runner.stats.connects >= 2 and runner.online)
+        new = runner.password
+        assert new is not None and new != "old-password-0123"
+        assert new not in r.text
+        audit = (await a.get(f"{P}/audit", params={"action": "station.password_rotate"})).json()
+        assert [e["result"] for e in audit] == ["Accepted"]
+        assert new not in str(audit)
+        # a downgrade is refused before anything is sent; a bad body is a 422
+        r = await a.post(f"{base}/security-profile", json={"profile": 1})
+        assert r.status_code == 422
+        r = await a.post(f"{base}/security-profile", json={"profile": 2, "csms_url": "ws://x"})
+        assert r.status_code == 422
