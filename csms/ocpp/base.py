@@ -439,11 +439,6 @@ class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
     default_description = "Content of the call is not a valid RPC request"
 
 
-class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
-    code = "RpcFrameworkError"
-    default_description = "The content of the call is not a valid RPC request"
-
-
 class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]
     code = "MessageTypeNotSupported"
     default_description = "A message with a MessageTypeId the receiver does not support"
