@@ -252,9 +252,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         framework error ``RpcFrameworkError``; 1.6 has no such code and calls a frame that
         breaks the RPC structure a ``ProtocolError`` (as for the other framing errors)."""
         cause = f"message id of {length} characters: 1 to {MAX_MESSAGE_ID_LENGTH} allowed"
-        if self.ocpp_version == "1.6":
-            return ProtocolError(description=cause, details={"cause": cause})
-        return _RpcFrameworkError(description=cause, details={"cause": cause})
+        return _frame_error(self.ocpp_version, cause)
 
     async def _reject(self, unique_id: str, error: OCPPError, frame: Any) -> None:
         self.bad_frames += 1

@@ -251,7 +251,7 @@ def _is_json(text: str) -> bool:
 
 
 def _long_id(rest: list[Any]) -> bool:
-    """Ids past 36 characters are refused on their own (tested below)."""
+    """Ids past 36 characters have their own tests (below)."""
     return bool(rest) and isinstance(rest[0], str) and len(rest[0]) > 36
 
 
