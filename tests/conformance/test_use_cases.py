@@ -9,15 +9,28 @@ cases, with which are implemented and pass, is in docs/conformance.md.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.exceptions import CommandRejected
 from tests.conformance.harness import VALID_TAG, LiveCsms, RawStation
 
 NOW = "2026-03-02T06:00:00.000Z"
+_STAMPS = itertools.count(1)
+
+
+def fresh_time() -> str:
+    """A timestamp no earlier step used: a 1.6 StartTransaction with the same connector,
+    idTag, meterStart and timestamp is a resend of the same start (answered with its
+    transaction), so every scripted session starts at its own second."""
+    at = datetime(2026, 3, 2, 7, tzinfo=UTC) + timedelta(seconds=next(_STAMPS))
+    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def answered(station: RawStation, action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -219,5 +232,237 @@ def test_reset_evse_without_transaction(live: LiveCsms, case: str, version: str)
         request = answer_call(station, "Reset", {"status": "Accepted"})
         assert request == {"type": "OnIdle", "evseId": 1}
         assert result.result(10).status == "Accepted"
+    finally:
+        station.close()
+
+
+# -- 1.6: the Central System drives the station ------------------------------------------
+
+
+def charging_16(station: RawStation) -> int:
+    """Reusable state Charging: booted, authorized, transaction started, status Charging;
+    returns the transactionId the central system gave."""
+    station.boot()
+    status16(station, 1, "Preparing")
+    assert answered(station, "Authorize", {"idTag": VALID_TAG})["idTagInfo"]["status"] == (
+        "Accepted"
+    )
+    start = answered(
+        station,
+        "StartTransaction",
+        {"connectorId": 1, "idTag": VALID_TAG, "meterStart": 0, "timestamp": fresh_time()},
+    )
+    assert start["idTagInfo"]["status"] == "Accepted"
+    status16(station, 1, "Charging")
+    tx_id: int = start["transactionId"]
+    return tx_id
+
+
+def stop_16(station: RawStation, tx_id: int, reason: str = "Local") -> None:
+    stop = {"transactionId": tx_id, "meterStop": 500, "timestamp": fresh_time(), "reason": reason}
+    answered(station, "StopTransaction", stop)
+    status16(station, 1, "Finishing")
+    status16(station, 1, "Available")
+
+
+@pytest.mark.parametrize("case", ["TC_012_CSMS"])
+def test_remote_stop_16(live: LiveCsms, case: str) -> None:
+    """Remote Stop Charging Session: RemoteStopTransaction for the running transaction; the
+    station's StopTransaction (reason Remote) closes it in the central system."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        tx_id = charging_16(station)
+        result = command(live, live.csms.commands.remote_stop("CASE-1.6", transaction_id=tx_id))
+        request = answer_call(station, "RemoteStopTransaction", {"status": "Accepted"})
+        assert request == {"transactionId": tx_id}
+        assert result.result(10).status == "Accepted"
+        stop_16(station, tx_id, reason="Remote")
+        tx = live.run(live.csms.central.store.get_transaction(tx_id))
+        assert tx is not None and not tx.active and tx.stop_reason == "Remote"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_028_CSMS"])
+def test_remote_stop_rejected_16(live: LiveCsms, case: str) -> None:
+    """Remote Stop Transaction - Rejected: the station answers RemoteStopTransaction with
+    Rejected; the command reports the rejection and the transaction stays open. (The
+    central system refuses by itself to send an id it does not know, so the tool rejects
+    the id of the running transaction.)"""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        tx_id = charging_16(station)
+        result = command(live, live.csms.commands.remote_stop("CASE-1.6", transaction_id=tx_id))
+        answer_call(station, "RemoteStopTransaction", {"status": "Rejected"})
+        with pytest.raises(CommandRejected) as refused:
+            result.result(10)
+        assert refused.value.status == "Rejected"
+        tx = live.run(live.csms.central.store.get_transaction(tx_id))
+        assert tx is not None and tx.active
+        stop_16(station, tx_id)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_017_1_CSMS"])
+def test_unlock_connector_16(live: LiveCsms, case: str) -> None:
+    """Unlock connector - no charging session running (Not fixed cable): UnlockConnector
+    for the connector; the station's Unlocked is the command's result."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        result = command(live, live.csms.commands.unlock_connector("CASE-1.6", evse_id=1))
+        assert answer_call(station, "UnlockConnector", {"status": "Unlocked"}) == {"connectorId": 1}
+        assert result.result(10).status == "Unlocked"
+    finally:
+        station.close()
+
+
+def limit_16(station_id: str, purpose: str, **kw: Any) -> ChargingLimit:
+    return ChargingLimit(
+        station_id=station_id,
+        evse_id=kw.pop("evse_id", 1),
+        unit=ChargingRateUnit.AMPERE,
+        schedule=((0, 16.0, None), (600, 10.0, None)),
+        purpose=purpose,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("case", ["TC_057_CSMS"])
+def test_tx_profile_16(live: LiveCsms, case: str) -> None:
+    """Central Smart Charging - TxProfile: SetChargingProfile for the running transaction
+    (connectorId, purpose TxProfile, its transactionId, no recurrencyKind; Relative, so no
+    startSchedule)."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        tx_id = charging_16(station)
+        limit = limit_16("CASE-1.6", "TxProfile", transaction_id=tx_id, profile_id=57)
+        result = command(live, live.csms.commands.set_charging_profile(limit))
+        request = answer_call(station, "SetChargingProfile", {"status": "Accepted"})
+        profile = request["csChargingProfiles"]
+        assert request["connectorId"] == 1
+        assert profile["chargingProfilePurpose"] == "TxProfile"
+        assert profile["transactionId"] == tx_id
+        assert "recurrencyKind" not in profile
+        assert profile["chargingProfileKind"] == "Relative"
+        assert "startSchedule" not in profile["chargingSchedule"]
+        periods = profile["chargingSchedule"]["chargingSchedulePeriod"]
+        assert [(p["startPeriod"], p["limit"]) for p in periods] == [(0, 16.0), (600, 10.0)]
+        assert result.result(10).status == "Accepted"
+        stop_16(station, tx_id)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_059_CSMS"])
+def test_remote_start_with_profile_16(live: LiveCsms, case: str) -> None:
+    """Remote Start Transaction with Charging Profile: RemoteStartTransaction carries a
+    TxProfile without transactionId (there is none yet); the transaction then starts."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        status16(station, 1, "Preparing")
+        limit = limit_16("CASE-1.6", "TxProfile", profile_id=59)
+        started = command(
+            live,
+            live.csms.commands.remote_start("CASE-1.6", id_token=VALID_TAG, evse_id=1, limit=limit),
+        )
+        request = answer_call(station, "RemoteStartTransaction", {"status": "Accepted"})
+        profile = request["chargingProfile"]
+        assert request["idTag"] == VALID_TAG and request["connectorId"] == 1
+        assert profile["chargingProfilePurpose"] == "TxProfile"
+        assert "transactionId" not in profile
+        assert profile["chargingProfileId"] == 59
+        start = answered(
+            station,
+            "StartTransaction",
+            {"connectorId": 1, "idTag": VALID_TAG, "meterStart": 0, "timestamp": fresh_time()},
+        )
+        assert start["idTagInfo"]["status"] == "Accepted"
+        assert started.result(10).id == start["transactionId"]
+        status16(station, 1, "Charging")
+        stop_16(station, start["transactionId"])
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_066_CSMS"])
+def test_get_composite_schedule_16(live: LiveCsms, case: str) -> None:
+    """Get Composite Schedule: GetCompositeSchedule with connectorId, duration and
+    chargingRateUnit; the central system reads the returned schedule."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        result = command(
+            live,
+            live.csms.commands.get_composite_schedule(
+                "CASE-1.6", evse_id=1, duration_s=900, unit=ChargingRateUnit.AMPERE
+            ),
+        )
+        answer = {
+            "status": "Accepted",
+            "connectorId": 1,
+            "scheduleStart": NOW,
+            "chargingSchedule": {
+                "duration": 900,
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 16.0},
+                    {"startPeriod": 300, "limit": 8.0, "numberPhases": 3},
+                ],
+            },
+        }
+        request = answer_call(station, "GetCompositeSchedule", answer)
+        assert request == {"connectorId": 1, "duration": 900, "chargingRateUnit": "A"}
+        schedule = result.result(10)
+        assert schedule is not None
+        assert schedule.evse_id == 1 and schedule.unit is ChargingRateUnit.AMPERE
+        assert schedule.duration_s == 900
+        assert schedule.periods == ((0, 16.0, None), (300, 8.0, 3))
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_067_CSMS"])
+def test_clear_charging_profile_16(live: LiveCsms, case: str) -> None:
+    """Clear Charging Profile: three profiles set (the first a ChargePointMaxProfile on
+    connector 0 without transactionId), then cleared by id, by criteria, and all."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        tx_id = charging_16(station)
+        limits = [
+            limit_16("CASE-1.6", "ChargePointMaxProfile", evse_id=0, profile_id=1, stack_level=1),
+            limit_16("CASE-1.6", "TxDefaultProfile", profile_id=2, stack_level=1),
+            limit_16("CASE-1.6", "TxProfile", profile_id=3, transaction_id=tx_id),
+        ]
+        for limit in limits:
+            result = command(live, live.csms.commands.set_charging_profile(limit))
+            request = answer_call(station, "SetChargingProfile", {"status": "Accepted"})
+            assert request["connectorId"] == limit.evse_id
+            profile = request["csChargingProfiles"]
+            assert profile["chargingProfileId"] == limit.profile_id
+            assert profile["stackLevel"] == limit.stack_level
+            assert profile.get("transactionId") == limit.transaction_id
+            assert result.result(10).status == "Accepted"
+        clears: list[tuple[dict[str, Any], dict[str, Any]]] = [
+            ({"profile_id": 2}, {"id": 2}),
+            (
+                {"evse_id": 0, "purpose": "ChargePointMaxProfile", "stack_level": 1},
+                {
+                    "connectorId": 0,
+                    "chargingProfilePurpose": "ChargePointMaxProfile",
+                    "stackLevel": 1,
+                },
+            ),
+            ({}, {}),
+        ]
+        for kwargs, expected in clears:
+            result = command(live, live.csms.commands.clear_charging_profile("CASE-1.6", **kwargs))
+            assert answer_call(station, "ClearChargingProfile", {"status": "Accepted"}) == (
+                expected
+            )
+            assert result.result(10).status == "Accepted"
+        stop_16(station, tx_id)
     finally:
         station.close()
