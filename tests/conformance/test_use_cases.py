@@ -466,3 +466,331 @@ def test_clear_charging_profile_16(live: LiveCsms, case: str) -> None:
         stop_16(station, tx_id)
     finally:
         station.close()
+
+
+# -- 2.0.1 (also run on 2.1): the CSMS drives the station ----------------------------------
+
+VERSIONS_2X = ["2.0.1", "2.1"]
+
+
+class Session2x:
+    """One scripted 2.0.1 transaction: its id and the seqNo of its next event."""
+
+    def __init__(self, station: RawStation, tx_id: str) -> None:
+        self.station = station
+        self.tx_id = tx_id
+        self.seq_no = 0
+
+    def event(
+        self,
+        event_type: str,
+        trigger: str,
+        *,
+        info: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        payload = {
+            "eventType": event_type,
+            "timestamp": NOW,
+            "triggerReason": trigger,
+            "seqNo": self.seq_no,
+            "transactionInfo": {"transactionId": self.tx_id, **(info or {})},
+            "evse": {"id": 1, "connectorId": 1},
+            **extra,
+        }
+        self.seq_no += 1
+        return answered(self.station, "TransactionEvent", payload)
+
+
+def status_2x(station: RawStation, status: str) -> None:
+    payload = {"timestamp": NOW, "connectorStatus": status, "evseId": 1, "connectorId": 1}
+    assert answered(station, "StatusNotification", payload) == {}
+
+
+def availability_event(station: RawStation, state: str) -> None:
+    notify = {
+        "generatedAt": NOW,
+        "seqNo": 0,
+        "eventData": [
+            {
+                "eventId": 1,
+                "timestamp": NOW,
+                "trigger": "Delta",
+                "actualValue": state,
+                "eventNotificationType": "HardWiredNotification",
+                "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+                "variable": {"name": "AvailabilityState"},
+            }
+        ],
+    }
+    assert answered(station, "NotifyEvent", notify) == {}
+
+
+def energy_transfer_started(station: RawStation, tx_id: str) -> Session2x:
+    """Reusable state EnergyTransferStarted: plugged in, authorized, charging."""
+    boot_2x(station)
+    status_2x(station, "Occupied")
+    session = Session2x(station, tx_id)
+    session.event("Started", "CablePluggedIn", info={"chargingState": "EVConnected"})
+    auth = session.event(
+        "Updated", "Authorized", info={"chargingState": "EVConnected"}, idToken=id_token()
+    )
+    assert auth["idTokenInfo"]["status"] == "Accepted"
+    session.event("Updated", "ChargingStateChanged", info={"chargingState": "Charging"})
+    return session
+
+
+def stored_tx(live: LiveCsms, station_id: str, tx_id: str) -> Any:
+    tx = live.run(live.csms.central.store.find_transaction(station_id, tx_id))
+    assert tx is not None, f"transaction {tx_id} not stored"
+    return tx
+
+
+def boot_after_reset(station: RawStation) -> None:
+    boot = answered(
+        station,
+        "BootNotification",
+        {"reason": "RemoteReset", "chargingStation": {"model": "M", "vendorName": "Lab"}},
+    )
+    assert boot["status"] == "Accepted"
+    status_2x(station, "Available")
+    availability_event(station, "Available")
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_B_20_CSMS"])
+def test_reset_station_on_idle(live: LiveCsms, case: str, version: str) -> None:
+    """Reset Charging Station - Without ongoing transaction - OnIdle: ResetRequest type
+    OnIdle (no evseId); after the reboot the BootNotification is Accepted."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        result = command(live, live.csms.commands.reset(sid, hard=False))
+        assert answer_call(station, "Reset", {"status": "Accepted"}) == {"type": "OnIdle"}
+        assert result.result(10).status == "Accepted"
+        boot_after_reset(station)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize(("case", "evse_id"), [("TC_B_22_CSMS", None), ("TC_B_27_CSMS", 1)])
+def test_reset_immediate_with_transaction(
+    live: LiveCsms, case: str, evse_id: int | None, version: str
+) -> None:
+    """Reset Charging Station / EVSE - With Ongoing Transaction - Immediate: ResetRequest
+    type Immediate (with the evseId for the EVSE); the Ended TransactionEvent
+    (ResetCommand, ImmediateReset, no idToken) closes the transaction; the station reboots
+    (TC_B_22) and its BootNotification is Accepted."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        result = command(live, live.csms.commands.reset(sid, hard=True, evse_id=evse_id))
+        request = answer_call(station, "Reset", {"status": "Accepted"})
+        expected: dict[str, Any] = {"type": "Immediate"}
+        if evse_id is not None:
+            expected["evseId"] = evse_id
+        assert request == expected
+        assert result.result(10).status == "Accepted"
+        session.event(
+            "Ended",
+            "ResetCommand",
+            info={"chargingState": "EVConnected", "stoppedReason": "ImmediateReset"},
+        )
+        tx = stored_tx(live, sid, session.tx_id)
+        assert not tx.active and tx.stop_reason == "ImmediateReset"
+        if evse_id is None:
+            boot_after_reset(station)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_E_04_CSMS"])
+def test_local_start_authorization_first(live: LiveCsms, case: str, version: str) -> None:
+    """Local start transaction - Authorization first - Success (E03): Authorize, then the
+    transaction starts on plug-in with the idToken and goes to Charging."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        auth = answered(station, "Authorize", {"idToken": id_token()})
+        assert auth["idTokenInfo"]["status"] == "Accepted"
+        session = Session2x(station, f"{case}-{version}")
+        started = session.event(
+            "Started", "Authorized", info={"chargingState": "Idle"}, idToken=id_token()
+        )
+        assert started["idTokenInfo"]["status"] == "Accepted"
+        status_2x(station, "Occupied")
+        session.event("Updated", "CablePluggedIn", info={"chargingState": "EVConnected"})
+        session.event("Updated", "ChargingStateChanged", info={"chargingState": "Charging"})
+        tx = stored_tx(live, sid, session.tx_id)
+        assert tx.active and tx.id_token == VALID_TAG and tx.charging_state == "Charging"
+        session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_E_07_CSMS"])
+def test_stop_local(live: LiveCsms, case: str, version: str) -> None:
+    """Stop transaction options - PowerPathClosed - Local stop: an Ended TransactionEvent
+    (StopAuthorized, stoppedReason Local) is answered and ends the transaction."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
+        tx = stored_tx(live, sid, session.tx_id)
+        assert not tx.active and tx.stop_reason == "Local"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_E_21_CSMS"])
+def test_stop_remote(live: LiveCsms, case: str, version: str) -> None:
+    """Stop transaction options - StopAuthorized - Remote (E06 S3, F03): the CSMS sends
+    RequestStopTransaction with the station's transactionId; the Ended event (RemoteStop,
+    stoppedReason Remote) ends the transaction."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        tx = stored_tx(live, sid, session.tx_id)
+        result = command(live, live.csms.commands.remote_stop(sid, transaction_id=tx.id))
+        request = answer_call(station, "RequestStopTransaction", {"status": "Accepted"})
+        assert request == {"transactionId": session.tx_id}
+        assert result.result(10).status == "Accepted"
+        session.event("Ended", "RemoteStop", info={"stoppedReason": "Remote"})
+        tx = stored_tx(live, sid, session.tx_id)
+        assert not tx.active and tx.stop_reason == "Remote"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_F_01_CSMS"])
+def test_remote_start_cable_first(live: LiveCsms, case: str, version: str) -> None:
+    """Remote start transaction - Cable plugin first (F01): the transaction started on
+    plug-in; RequestStartTransaction carries the configured idToken; the station answers
+    with its transactionId and an Updated event (RemoteStart, the remoteStartId); the
+    command completes with that transaction."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        status_2x(station, "Occupied")
+        session = Session2x(station, f"{case}-{version}")
+        session.event("Started", "CablePluggedIn", info={"chargingState": "EVConnected"})
+        started = command(live, live.csms.commands.remote_start(sid, id_token=VALID_TAG))
+        request = answer_call(
+            station,
+            "RequestStartTransaction",
+            {"status": "Accepted", "transactionId": session.tx_id},
+        )
+        assert request["idToken"] == id_token()
+        remote_start_id = request["remoteStartId"]
+        event = session.event(
+            "Updated",
+            "RemoteStart",
+            info={"chargingState": "EVConnected", "remoteStartId": remote_start_id},
+            idToken=id_token(),
+        )
+        assert event["idTokenInfo"]["status"] == "Accepted"
+        session.event("Updated", "ChargingStateChanged", info={"chargingState": "Charging"})
+        tx = started.result(10)
+        assert tx.station_tx_id == session.tx_id and tx.remote_start_id == remote_start_id
+        session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_F_02_CSMS"])
+def test_remote_start_first(live: LiveCsms, case: str, version: str) -> None:
+    """Remote start transaction - Remote start first - AuthorizeRemoteStart is true (F02):
+    RequestStartTransaction answered without transactionId; the station authorizes the
+    idToken, then starts (RemoteStart, the remoteStartId); the command completes."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        started = command(live, live.csms.commands.remote_start(sid, id_token=VALID_TAG))
+        request = answer_call(station, "RequestStartTransaction", {"status": "Accepted"})
+        assert request["idToken"] == id_token()
+        auth = answered(station, "Authorize", {"idToken": id_token()})
+        assert auth["idTokenInfo"]["status"] == "Accepted"
+        session = Session2x(station, f"{case}-{version}")
+        event = session.event(
+            "Started",
+            "RemoteStart",
+            info={"chargingState": "Idle", "remoteStartId": request["remoteStartId"]},
+            idToken=id_token(),
+        )
+        assert event["idTokenInfo"]["status"] == "Accepted"
+        status_2x(station, "Occupied")
+        session.event("Updated", "CablePluggedIn", info={"chargingState": "Charging"})
+        tx = started.result(10)
+        assert tx.station_tx_id == session.tx_id
+        session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize(
+    ("case", "operative", "state"),
+    [("TC_G_05_CSMS", False, "Unavailable"), ("TC_G_06_CSMS", True, "Available")],
+)
+def test_change_availability_station(
+    live: LiveCsms, case: str, operative: bool, state: str, version: str
+) -> None:
+    """Change Availability Charging Station - Operative to inoperative / Inoperative to
+    operative (G04): ChangeAvailabilityRequest with the operationalStatus and no evse; the
+    station's connector status and AvailabilityState event are answered."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        result = command(live, live.csms.commands.change_availability(sid, operative=operative))
+        request = answer_call(station, "ChangeAvailability", {"status": "Accepted"})
+        assert request == {"operationalStatus": "Operative" if operative else "Inoperative"}
+        assert result.result(10).status == "Accepted"
+        status_2x(station, state)
+        availability_event(station, state)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_P_03_CSMS"])
+def test_receive_custom_data(live: LiveCsms, case: str, version: str) -> None:
+    """CustomData - Receive custom data: a StatusNotification and a TransactionEvent with
+    customData (also in transactionInfo) are answered."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    custom = {"vendorId": "org.example.lab", "note": "conformance"}
+    try:
+        boot_2x(station)
+        status = {
+            "timestamp": NOW,
+            "connectorStatus": "Occupied",
+            "evseId": 1,
+            "connectorId": 1,
+            "customData": custom,
+        }
+        assert answered(station, "StatusNotification", status) == {}
+        session = Session2x(station, f"{case}-{version}")
+        session.event(
+            "Started",
+            "CablePluggedIn",
+            info={"chargingState": "EVConnected", "customData": custom},
+            customData=custom,
+        )
+        assert stored_tx(live, sid, session.tx_id).active
+        session.event("Ended", "EVCommunicationLost", info={"stoppedReason": "EVDisconnected"})
+    finally:
+        station.close()
