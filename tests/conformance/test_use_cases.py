@@ -794,3 +794,113 @@ def test_receive_custom_data(live: LiveCsms, case: str, version: str) -> None:
         session.event("Ended", "EVCommunicationLost", info={"stoppedReason": "EVDisconnected"})
     finally:
         station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_E_03_CSMS"])
+def test_local_start_cable_first(live: LiveCsms, case: str, version: str) -> None:
+    """Local start transaction - Cable plugin first - Success (E02): EV connected (the
+    transaction starts on plug-in), then Authorized (the idToken is Accepted, in the
+    AuthorizeResponse and the TransactionEventResponse), then Charging."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        status_2x(station, "Occupied")
+        session = Session2x(station, f"{case}-{version}")
+        session.event("Started", "CablePluggedIn", info={"chargingState": "EVConnected"})
+        auth = answered(station, "Authorize", {"idToken": id_token()})
+        assert auth["idTokenInfo"]["status"] == "Accepted"
+        event = session.event(
+            "Updated", "Authorized", info={"chargingState": "EVConnected"}, idToken=id_token()
+        )
+        assert event["idTokenInfo"]["status"] == "Accepted"
+        session.event("Updated", "ChargingStateChanged", info={"chargingState": "Charging"})
+        tx = stored_tx(live, sid, session.tx_id)
+        assert tx.active and tx.id_token == VALID_TAG and tx.charging_state == "Charging"
+        session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_E_08_CSMS"])
+def test_stop_energy_transfer_stopped(live: LiveCsms, case: str, version: str) -> None:
+    """Stop transaction options - EnergyTransfer stopped - StopAuthorized: from the state
+    StopAuthorized, an Ended event (ChargingStateChanged, EVConnected, Local) ends it."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        stop = session.event(
+            "Updated", "StopAuthorized", info={"chargingState": "EVConnected"}, idToken=id_token()
+        )
+        assert stop["idTokenInfo"]["status"] == "Accepted"
+        session.event(
+            "Ended",
+            "ChargingStateChanged",
+            info={"chargingState": "EVConnected", "stoppedReason": "Local"},
+        )
+        tx = stored_tx(live, sid, session.tx_id)
+        assert not tx.active and tx.stop_reason == "Local"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_B_21_CSMS"])
+def test_reset_on_idle_with_transaction(live: LiveCsms, case: str, version: str) -> None:
+    """Reset Charging Station - With Ongoing Transaction - OnIdle (B12): ResetRequest type
+    OnIdle answered Scheduled (the command's result); the transaction then stops
+    (StopAuthorized, then Ended EVCommunicationLost / EVDisconnected) and the station
+    reboots."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        result = command(live, live.csms.commands.reset(sid, hard=False))
+        assert answer_call(station, "Reset", {"status": "Scheduled"}) == {"type": "OnIdle"}
+        assert result.result(10).status == "Scheduled"
+        session.event(
+            "Updated", "StopAuthorized", info={"chargingState": "EVConnected"}, idToken=id_token()
+        )
+        session.event(
+            "Ended",
+            "EVCommunicationLost",
+            info={"chargingState": "Idle", "stoppedReason": "EVDisconnected"},
+        )
+        tx = stored_tx(live, sid, session.tx_id)
+        assert not tx.active and tx.stop_reason == "EVDisconnected"
+        boot_after_reset(station)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_G_14_CSMS"])
+def test_change_availability_with_transaction(live: LiveCsms, case: str, version: str) -> None:
+    """Change Availability Charging Station - With ongoing transaction (G04): the station
+    answers Scheduled (the command's result), reports its free connector Unavailable, ends
+    the transaction, and reports the connector it used Unavailable too."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        session = energy_transfer_started(station, f"{case}-{version}")
+        result = command(live, live.csms.commands.change_availability(sid, operative=False))
+        request = answer_call(station, "ChangeAvailability", {"status": "Scheduled"})
+        assert request == {"operationalStatus": "Inoperative"}
+        assert result.result(10).status == "Scheduled"
+        free = {"timestamp": NOW, "connectorStatus": "Unavailable", "evseId": 2, "connectorId": 1}
+        assert answered(station, "StatusNotification", free) == {}
+        session.event(
+            "Updated", "StopAuthorized", info={"chargingState": "EVConnected"}, idToken=id_token()
+        )
+        session.event(
+            "Ended",
+            "EVCommunicationLost",
+            info={"chargingState": "Idle", "stoppedReason": "EVDisconnected"},
+        )
+        status_2x(station, "Unavailable")
+        assert not stored_tx(live, sid, session.tx_id).active
+    finally:
+        station.close()
