@@ -265,6 +265,33 @@ def stop_16(station: RawStation, tx_id: int, reason: str = "Local") -> None:
     status16(station, 1, "Available")
 
 
+@pytest.mark.parametrize("case", ["TC_004_1_CSMS"])
+def test_regular_session_identification_first_16(live: LiveCsms, case: str) -> None:
+    """Regular Charging Session - Identification First (reusable state Charging): the idTag
+    is presented before the cable; Authorize.conf and StartTransaction.conf carry
+    Accepted, and the central system holds the transaction open until it stops."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        auth = answered(station, "Authorize", {"idTag": VALID_TAG})
+        assert auth["idTagInfo"]["status"] == "Accepted"
+        status16(station, 1, "Preparing")
+        start = answered(
+            station,
+            "StartTransaction",
+            {"connectorId": 1, "idTag": VALID_TAG, "meterStart": 0, "timestamp": fresh_time()},
+        )
+        assert start["idTagInfo"]["status"] == "Accepted"
+        status16(station, 1, "Charging")
+        tx = live.run(live.csms.central.store.get_transaction(start["transactionId"]))
+        assert tx is not None and tx.active and tx.id_token == VALID_TAG
+        stop_16(station, start["transactionId"])
+        tx = live.run(live.csms.central.store.get_transaction(start["transactionId"]))
+        assert tx is not None and not tx.active
+    finally:
+        station.close()
+
+
 @pytest.mark.parametrize("case", ["TC_012_CSMS"])
 def test_remote_stop_16(live: LiveCsms, case: str) -> None:
     """Remote Stop Charging Session: RemoteStopTransaction for the running transaction; the
