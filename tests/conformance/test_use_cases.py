@@ -931,3 +931,138 @@ def test_change_availability_with_transaction(live: LiveCsms, case: str, version
         assert not stored_tx(live, sid, session.tx_id).active
     finally:
         station.close()
+
+
+# -- 1.6: core profile, remote trigger, vendor messages -----------------------------------
+
+
+@pytest.mark.parametrize("case", ["TC_007_CSMS"])
+def test_start_with_cached_id_16(live: LiveCsms, case: str) -> None:
+    """Regular Start Charging Session - Cached Id: the station starts from its cache (no
+    Authorize.req first); StartTransaction.conf carries idTagInfo.status Accepted."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        status16(station, 1, "Preparing")
+        start = answered(
+            station,
+            "StartTransaction",
+            {"connectorId": 1, "idTag": VALID_TAG, "meterStart": 0, "timestamp": fresh_time()},
+        )
+        assert start["idTagInfo"]["status"] == "Accepted"
+        status16(station, 1, "Charging")
+        stop_16(station, start["transactionId"])
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_019_1_CSMS"])
+def test_retrieve_all_configuration_16(live: LiveCsms, case: str) -> None:
+    """Retrieve all configuration keys: GetConfiguration without keys; the central system
+    reads every key of the answer (readonly flag and value) and the unknown ones."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        result = command(live, live.csms.commands.get_configuration("CASE-1.6"))
+        answer = {
+            "configurationKey": [
+                {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+                {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+                {"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core"},
+            ]
+        }
+        assert answer_call(station, "GetConfiguration", answer) == {}
+        keys = {(v.variable, v.value, v.readonly) for v in result.result(10)}
+        assert keys == {
+            ("HeartbeatInterval", "300", False),
+            ("NumberOfConnectors", "2", True),
+            ("SupportedFeatureProfiles", "Core", True),
+        }
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_021_CSMS"])
+def test_change_configuration_16(live: LiveCsms, case: str) -> None:
+    """Change/set Configuration: ChangeConfiguration with key MeterValueSampleInterval and
+    value 60 (the case's values); Accepted is the command's result."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        result = command(
+            live,
+            live.csms.commands.change_configuration("CASE-1.6", "MeterValueSampleInterval", "60"),
+        )
+        request = answer_call(station, "ChangeConfiguration", {"status": "Accepted"})
+        assert request == {"key": "MeterValueSampleInterval", "value": "60"}
+        assert result.result(10).status == "Accepted"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_054_CSMS"])
+def test_trigger_message_16(live: LiveCsms, case: str) -> None:
+    """Trigger Message: TriggerMessage for MeterValues, Heartbeat, StatusNotification,
+    DiagnosticsStatusNotification and FirmwareStatusNotification, each Accepted and the
+    triggered message answered."""
+    station = live.station("CASE-1.6", "1.6")
+    triggered: list[tuple[str, dict[str, Any]]] = [
+        (
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "meterValue": [
+                    {
+                        "timestamp": fresh_time(),
+                        "sampledValue": [{"value": "1200", "unit": "Wh"}],
+                    }
+                ],
+            },
+        ),
+        ("Heartbeat", {}),
+        ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}),
+        ("DiagnosticsStatusNotification", {"status": "Idle"}),
+        ("FirmwareStatusNotification", {"status": "Idle"}),
+    ]
+    try:
+        station.boot()
+        for message, payload in triggered:
+            result = command(
+                live,
+                live.csms.commands.trigger_message("CASE-1.6", message=message, evse_id=1),
+            )
+            request = answer_call(station, "TriggerMessage", {"status": "Accepted"})
+            assert request == {"requestedMessage": message, "connectorId": 1}
+            assert result.result(10).status == "Accepted"
+            answered(station, message, payload)
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize(("case", "version"), [("TC_061_CSMS", "1.6"), ("TC_C_37_CSMS", "2.0.1")])
+def test_clear_cache(live: LiveCsms, case: str, version: str) -> None:
+    """Clear Authorization Data in Authorization Cache (1.6 TC_061, 2.0.1 TC_C_37 -
+    Accepted): ClearCache; Accepted is the command's result."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        station.boot()
+        result = command(live, live.csms.commands.clear_cache(sid))
+        assert answer_call(station, "ClearCache", {"status": "Accepted"}) == {}
+        assert result.result(10).status == "Accepted"
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("case", ["TC_064_CSMS"])
+def test_data_transfer_to_central_system_16(live: LiveCsms, case: str) -> None:
+    """Data Transfer to a Central System: a DataTransfer.req with a vendorId the central
+    system does not support is answered Rejected, UnknownMessageId or UnknownVendorId."""
+    station = live.station("CASE-1.6", "1.6")
+    try:
+        station.boot()
+        payload = {"vendorId": "org.example.unknown", "messageId": "Probe", "data": "x"}
+        answer = answered(station, "DataTransfer", payload)
+        assert answer["status"] in {"Rejected", "UnknownMessageId", "UnknownVendorId"}
+    finally:
+        station.close()
