@@ -1066,3 +1066,37 @@ def test_data_transfer_to_central_system_16(live: LiveCsms, case: str) -> None:
         assert answer["status"] in {"Rejected", "UnknownMessageId", "UnknownVendorId"}
     finally:
         station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_F_12_CSMS"])
+def test_trigger_meter_values_all_evse(live: LiveCsms, case: str, version: str) -> None:
+    """Trigger message - MeterValues - All EVSE (F06): TriggerMessageRequest with
+    requestedMessage MeterValues and no evse; the triggered MeterValues (context Trigger)
+    are answered."""
+    sid = f"CASE-{version}"
+    station = live.station(sid, version)
+    try:
+        boot_2x(station)
+        result = command(live, live.csms.commands.trigger_message(sid, message="MeterValues"))
+        request = answer_call(station, "TriggerMessage", {"status": "Accepted"})
+        assert request == {"requestedMessage": "MeterValues"}
+        assert result.result(10).status == "Accepted"
+        meter = {
+            "evseId": 1,
+            "meterValue": [
+                {
+                    "timestamp": NOW,
+                    "sampledValue": [
+                        {
+                            "value": 4321.0,
+                            "context": "Trigger",
+                            "measurand": "Energy.Active.Import.Register",
+                        }
+                    ],
+                }
+            ],
+        }
+        assert answered(station, "MeterValues", meter) == {}
+    finally:
+        station.close()
