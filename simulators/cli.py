@@ -272,7 +272,29 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     summary.to_csv(args.summary_csv, index=False)
     _print_summary(summary, fleet, args.summary_csv)
-    return 0
+    return _exit_code(fleet)
+
+
+def _exit_code(fleet: Any) -> int:
+    """1 when the run did not reach the central system: a station never got through the
+    handshake (refused credentials, wrong URL). Transaction messages still queued at the end
+    are counted and named (the central system never got them), but a run cut short by
+    ``--duration-h`` leaves some in flight, so they do not fail it alone."""
+    refused, unsent = fleet.never_connected(), fleet.unsent()
+    out = sys.stdout
+    out.write(
+        f"stations never connected {len(refused)} | "
+        f"transaction messages left unsent {sum(unsent.values())}\n"
+    )
+    if refused:
+        out.write(f"failure: {len(refused)} station(s) never connected, e.g. {refused[0]}\n")
+    if unsent:
+        first = next(iter(unsent))
+        out.write(
+            f"unsent: {sum(unsent.values())} transaction message(s) never reached the central "
+            f"system ({len(unsent)} station(s), e.g. {first}: {unsent[first]})\n"
+        )
+    return 1 if refused else 0
 
 
 def _print_summary(summary: Any, fleet: Any, path: str) -> None:

@@ -38,8 +38,7 @@ class StationSpec:
     def __post_init__(self) -> None:
         if self.ocpp_version not in OCPP_VERSIONS:
             raise ValueError(
-                f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)}, "
-                f"got {self.ocpp_version!r}"
+                f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)}, got {self.ocpp_version!r}"
             )
         if not self.connectors:
             raise ValueError("a station needs at least one connector")

@@ -23,7 +23,7 @@ from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
-from simulators.messages import ConnectorStatus
+from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
@@ -241,6 +241,7 @@ class Fleet:
                 )
             self.runners.append(runner)
         self._tasks: list[asyncio.Task[None]] = []
+        self._unsent: dict[str, int] = {}
 
     @property
     def end(self) -> datetime | None:
@@ -329,7 +330,22 @@ class Fleet:
             await asyncio.sleep(delay_s)
         await runner.run()
 
+    def unsent(self) -> dict[str, int]:
+        """Per station, the transaction messages (starts, meter values, ends) still queued:
+        what the central system never got. Taken when the fleet stops."""
+        return dict(self._unsent)
+
+    def never_connected(self) -> list[str]:
+        """Stations that never completed a WebSocket handshake (refused, e.g. 401)."""
+        return [r.station_id for r in self.runners if r.stats.connects == 0]
+
     async def stop(self) -> None:
+        if self._tasks:
+            self._unsent = {
+                r.station_id: n
+                for r in self.runners
+                if (n := sum(isinstance(i.message, QUEUED_OFFLINE) for i in r.outbox))
+            }
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -168,6 +168,8 @@ class StationRunner:
         self.max_boot_rejections = max_boot_rejections
         self.attempts = attempts
         self.rng = rng or random.Random()
+        #: How long a stop waits for the closing handshake.
+        self.close_timeout_s = 2.0
         self.stats = RunnerStats()
         self.outbox: deque[OutItem] = deque()
         self.online = False
@@ -431,7 +433,16 @@ class StationRunner:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")
                     self.stats.connects += 1
                     attempt = 0
-                    await self._session(ws)
+                    try:
+                        await self._session(ws)
+                    except asyncio.CancelledError:
+                        # Stopping is a normal end, not an internal error (which the
+                        # connection's context manager would send, 1011): close with 1000.
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(
+                                ws.close(1000, "station stopping"), self.close_timeout_s
+                            )
+                        raise
             except (
                 OSError,
                 InvalidHandshake,

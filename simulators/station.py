@@ -197,7 +197,7 @@ class Station:
     def _unplug(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
         out = self._stop(c, now, reason) if c.tx is not None else []
         if c.ev is not None and c.record is not None:
-            outcome = c.record.outcome or ("charged" if c.ev.delivered_wh > 0 else "idle")
+            outcome = c.record.outcome or _outcome(c.ev.delivered_wh, c.record.requested_wh)
             self.records.append(c.record.finish(c.ev, now, outcome))
         c.ev, c.record, c.auth = None, None, None
         status = ConnectorStatus.UNAVAILABLE if not c.operative else ConnectorStatus.AVAILABLE
@@ -607,3 +607,20 @@ def _next_slot(now: datetime, interval_s: float) -> datetime:
     epoch = now.timestamp()
     slot = (math.floor(epoch / interval_s) + 1) * interval_s
     return now + timedelta(seconds=slot - epoch)
+
+
+#: "charged" means the EV got what it asked for, within this share of its request (meter
+#: rounding, the last sample's timing) but at least ``CHARGED_TOLERANCE_WH``.
+CHARGED_TOLERANCE = 0.01
+CHARGED_TOLERANCE_WH = 50.0
+
+
+def _outcome(delivered_wh: float, requested_wh: float) -> str:
+    """How a visit that ended normally went: ``charged`` (got what it asked for), ``partly
+    charged`` (got some; the summary's delivered/requested say how much) or ``idle``."""
+    if delivered_wh <= 0:
+        return "idle"
+    short = requested_wh - delivered_wh
+    if short <= max(CHARGED_TOLERANCE_WH, CHARGED_TOLERANCE * requested_wh):
+        return "charged"
+    return "partly charged"

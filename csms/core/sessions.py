@@ -268,6 +268,10 @@ class SessionHandling:
             if announce:
                 self.bus.publish(TransactionStarted(tx))
                 self._resolve_remote_start(tx)
+            elif tx.remote_start_id is not None and before.remote_start_id is None:
+                # F01: a transaction the cable started, then joined by a remote start (an
+                # Updated event with triggerReason RemoteStart and the remoteStartId).
+                self._resolve_remote_start(tx)
             if applied.ended_now:
                 self.bus.publish(TransactionEnded(tx))
             elif not announce and changed_beyond_seq_no:

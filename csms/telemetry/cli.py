@@ -6,7 +6,8 @@
     chargegrid telemetry outbox data/telemetry-outbox.sqlite3 [--rejected]
     chargegrid telemetry query [--config chargegrid.toml | --url URL --database DB |
                                 --embedded PATH] --measurement meter --field value
-                               --since 1h --aggregation mean --window-s 60 --group-by station
+                               [--since 1h | --start ISO] [--stop ISO]
+                               --aggregation mean --window-s 60 --group-by station
                                --where measurand=Power.Active.Import
     chargegrid telemetry series --stations 10000
     chargegrid telemetry grafana [--out DIR] [--check]
@@ -33,6 +34,19 @@ def _duration(text: str) -> timedelta:
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration like 90s, 15m, 1h, 7d: {text!r}")
     return timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+
+
+def _instant(text: str) -> datetime:
+    """An ISO-8601 instant (UTC when it names no offset), e.g. 2026-03-05T18:00:00+01:00."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 time like 2026-03-05T18:00:00Z: {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -66,7 +80,18 @@ def add_commands(subparsers: Any) -> None:
     query.add_argument("--database", default="chargegrid", help="InfluxQL database or bucket")
     query.add_argument("--measurement", required=True)
     query.add_argument("--field", default="value")
-    query.add_argument("--since", type=_duration, default=timedelta(hours=1), help="e.g. 15m")
+    query.add_argument(
+        "--since",
+        type=_duration,
+        default=None,
+        help="how far back from --stop (default 1h), e.g. 15m; not with --start",
+    )
+    query.add_argument(
+        "--start", type=_instant, default=None, metavar="ISO", help="from (UTC if naive)"
+    )
+    query.add_argument(
+        "--stop", type=_instant, default=None, metavar="ISO", help="until (default: now)"
+    )
     query.add_argument(
         "--aggregation", default="mean", choices=["mean", "max", "min", "sum", "last", "count"]
     )
@@ -168,6 +193,18 @@ def _cmd_query(args: argparse.Namespace) -> int:
     from csms.telemetry.exceptions import QueryError
     from csms.telemetry.query import InfluxQLBackend, QueryBackend, TelemetryQuery
 
+    if args.start is not None and args.since is not None:
+        print("error: give --start or --since, not both", file=sys.stderr)
+        return 2
+    stop = args.stop if args.stop is not None else datetime.now(UTC)
+    start = args.start if args.start is not None else stop - (args.since or timedelta(hours=1))
+    if not start < stop:
+        print(
+            f"error: --start {start.isoformat()} is not before --stop {stop.isoformat()}",
+            file=sys.stderr,
+        )
+        return 2
+
     backend: QueryBackend
     if args.config is not None:
         from csms.app import telemetry_settings
@@ -202,12 +239,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(f"error: no embedded store at {args.embedded}", file=sys.stderr)
             return 1
         backend = EmbeddedStore(args.embedded)
-    stop = datetime.now(UTC)
     try:
         q = TelemetryQuery(
             measurement=args.measurement,
             field=args.field,
-            start=stop - args.since,
+            start=start,
             stop=stop,
             aggregation=args.aggregation,
             window_s=args.window_s,

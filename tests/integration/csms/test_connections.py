@@ -19,6 +19,7 @@ from csms.events import DomainEvent, StationConnected, StationDisconnected
 from csms.store import Store
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import connect_station, raw_connect
+from tests.waiting import wait_until
 
 BOOT16 = {"chargePointVendor": "Acme", "chargePointModel": "AC22"}
 
@@ -100,9 +101,12 @@ async def test_second_connection_replaces_the_first(csms: Csms, store: Store) ->
             assert (await csms.commands.clear_cache("CP16")).status == "Accepted"
             record = await store.get_station("CP16")
             assert record is not None and record.connected
-        await asyncio.sleep(0.05)
-    record = await store.get_station("CP16")
-    assert record is not None and not record.connected
+
+    async def disconnected() -> bool:
+        record = await store.get_station("CP16")
+        return record is not None and not record.connected
+
+    await wait_until(disconnected, 30, "the disconnection recorded")
     kinds = [
         type(e).__name__ for e in events if isinstance(e, StationConnected | StationDisconnected)
     ]

@@ -22,6 +22,7 @@ from csms.exceptions import CommandError, CommandRejected, CommandTimeout, Stati
 from csms.store import Store
 from tests.integration.csms.conftest import PASSWORD, START
 from tests.integration.csms.stations import StationScript, connect_station
+from tests.waiting import wait_until
 
 
 def ts(minutes: float) -> str:
@@ -81,9 +82,12 @@ async def test_boot_heartbeat_and_status(csms: Csms, store: Store) -> None:
             ("Faulted", "GroundFailure"),
             ("Unavailable", "OtherError"),
         ]
-    await asyncio.sleep(0.05)
-    record = await store.get_station("CP16")
-    assert record is not None and not record.connected
+
+    async def disconnected() -> bool:
+        record = await store.get_station("CP16")
+        return record is not None and not record.connected
+
+    await wait_until(disconnected, 30, "the disconnection recorded")
 
 
 async def test_authorize_statuses(csms: Csms, store: Store, clock: ManualClock) -> None:
@@ -368,9 +372,7 @@ async def test_offline_and_silent_stations(csms: Csms, store: Store) -> None:
         from tests.integration.csms.stations import raw_connect
 
         async with raw_connect(csms.url, "CP16", password=PASSWORD):
-            await asyncio.sleep(0.05)
-            link = csms.server.link("CP16")
-            assert link is not None
+            link = await wait_until(lambda: csms.server.link("CP16"), 30, "CP16's link")
             link.call_timeout_s = 1.5
             loop = asyncio.get_running_loop()
             t0 = loop.time()

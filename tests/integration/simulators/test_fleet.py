@@ -39,10 +39,15 @@ async def test_mixed_fleet_runs_a_public_scenario(central: FakeCentral) -> None:
     assert "chargePointVendor" in boots["SIM-0001"] and "chargingStation" in boots["SIM-0002"]
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     assert len(summary) == len(scenario)
-    done = summary[summary["outcome"] == "charged"]
+    # Public visits are short: most EVs leave with part of what they asked for.
+    done = summary[summary["outcome"].isin(["charged", "partly charged"])]
     assert len(done) >= 3
     assert (done["delivered_wh"] > 0).all()
     assert (done["delivered_wh"] <= done["requested_wh"] + 1).all()
+    full = summary[summary["outcome"] == "charged"]
+    assert (full["delivered_wh"] >= full["requested_wh"] * 0.99 - 50).all()
+    partly = summary[summary["outcome"] == "partly charged"]
+    assert (partly["delivered_wh"] < partly["requested_wh"] * 0.99).all()
     assert seen and max(p.online for p in seen) == 4
     assert seen[-1].energy_wh > 0
 

@@ -17,6 +17,7 @@ from csms.exceptions import StoreUnavailable
 from csms.store import NewTransaction, SqlStore, StationRecord, StoredSample
 from tests.integration.store.conftest import terminate_backends
 from tests.integration.store.tcp_proxy import TcpProxy
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -154,7 +155,7 @@ async def test_server_down_then_back(fresh_postgres_url: str) -> None:
         # Back while the store is still retrying: the call succeeds.
         await proxy.down()
         pending = asyncio.create_task(store.add_samples([_sample(2)]))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: store.writer.retries > 0, 30, "a retry while the store is down")
         await proxy.up()
         assert await pending == 1
         assert store.writer.retries > 0

@@ -456,7 +456,8 @@ def test_local_stop_ends_the_transaction_and_the_ev_stays_until_it_leaves() -> N
     assert not [m for m in later if isinstance(m, TX_MESSAGES | AuthorizeRequest)]
     assert statuses(st.step(minutes(121))) == [ConnectorStatus.AVAILABLE]
     (record,) = st.records
-    assert record.outcome == "charged" and record.delivered_wh == pytest.approx(
+    # Ten minutes of a 36 kWh request: not what the EV asked for.
+    assert record.outcome == "partly charged" and record.delivered_wh == pytest.approx(
         ended.meter_stop_wh, abs=0.2
     )
     assert st.local_stop(1, minutes(122)) == []  # nothing to stop
@@ -524,3 +525,22 @@ def test_a_limit_with_fewer_phases_moves_the_charge_onto_them() -> None:
     assert (sample.current_a, sample.power_w) == ((16.0,), 16 * 230)
     sample = [m for m in st.step(minutes(12)) if isinstance(m, MeterSample)][-1]
     assert (sample.current_a, sample.power_w) == ((16.0, 16.0, 16.0), 16 * 230 * 3)
+
+
+@pytest.mark.parametrize(
+    ("delivered", "requested", "outcome"),
+    [
+        (36_000, 36_000, "charged"),
+        (35_700, 36_000, "charged"),  # within 1 %
+        (16_920, 36_000, "partly charged"),  # 47 %: not "charged"
+        (0, 36_000, "idle"),
+        (980, 1_000, "charged"),  # within 50 Wh
+        (900, 1_000, "partly charged"),
+    ],
+)
+def test_charged_means_the_ev_got_what_it_asked_for(
+    delivered: float, requested: float, outcome: str
+) -> None:
+    from simulators.station import _outcome
+
+    assert _outcome(delivered, requested) == outcome

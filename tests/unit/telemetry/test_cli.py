@@ -84,3 +84,30 @@ def test_query_with_the_csms_config_reads_the_store_beside_its_database(
     config.write_text("[telemetry]\nbatch_size_points = 0\n")
     assert main(["telemetry", "query", "--config", str(config), *args]) == 2
     assert "telemetry.batch_size_points" in capsys.readouterr().err
+
+
+def test_query_an_absolute_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Last night's demand-response window, not a window ending now."""
+    night = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    store = EmbeddedStore(tmp_path / "e.sqlite3")
+    t = to_epoch(night, "ms")
+    store.write([f"meter,station=A value=2 {t}", f"meter,station=A value=4 {t + 60_000}"])
+    store.close()
+    base = ["telemetry", "query", "--embedded", str(tmp_path / "e.sqlite3")]
+    base += ["--measurement", "meter", "--aggregation", "sum"]
+    start = (night - timedelta(minutes=5)).isoformat()
+    stop = (night + timedelta(minutes=5)).isoformat()
+    assert main([*base, "--start", start, "--stop", stop]) == 0
+    assert "6.0" in capsys.readouterr().out
+    assert main([*base, "--since", "1h"]) == 0  # the last hour holds none of it
+    assert "6.0" not in capsys.readouterr().out
+    # naive means UTC
+    naive = (night - timedelta(minutes=1)).replace(tzinfo=None).isoformat()
+    assert main([*base, "--start", naive, "--stop", stop]) == 0
+    assert "6.0" in capsys.readouterr().out
+    assert main([*base, "--start", stop, "--stop", start]) == 2
+    assert "not before" in capsys.readouterr().err
+    assert main([*base, "--start", start, "--since", "1h"]) == 2
+    for bad in ("yesterday", "2026-13-01T00:00:00", "nan", "inf"):
+        with pytest.raises(SystemExit):
+            main([*base, "--start", bad])
