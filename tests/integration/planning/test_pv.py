@@ -113,7 +113,7 @@ async def test_pv_on_top_of_the_cap_and_gone_again() -> None:
         n_plans = len(plans)
         report(0.0, 8_000.0)  # a cloud: the PV is gone
         gone_at = clock.now()
-        assert await wait_until(lambda: len(plans) > n_plans, timeout_s=10.0)
+        assert await wait_until(lambda: len(plans) > n_plans, timeout_s=30.0)
         await run
 
     def room_at(t: datetime) -> float:  # what the EVs may draw: the cap, plus PV less storage
