@@ -125,7 +125,9 @@ def test_follow_a_session_to_its_end(page: Any, stack: Stack) -> None:
     with stack.api("fleet_manager") as api:
         tx = api.get(f"/transactions/{tx_id}").json()
     assert tx["active"] is False
-    assert _text(page, "#session-energy") == f"{tx['energy_wh'] / 1000:.2f} kWh"
+    # the session's final figures reach the page by the stream, just after its end
+    energy = f"{tx['energy_wh'] / 1000:.2f} kWh"
+    wait_for(lambda: _text(page, "#session-energy") == energy, timeout_s=30, what="final energy")
     assert _text(page, "#session-cost") == f"€{tx['cost']:.2f}"
     assert page.locator("figure details table tbody tr").count() > 0
     screenshot(page, "session-ended")
