@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("acnportal", reason="the ACN benchmark needs the bench extra")
-
 from benchmarks.planner_acn import (
     DAY_PERIODS,
     Ev,
