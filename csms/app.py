@@ -126,6 +126,8 @@ class Csms:
             commands=self.commands,
             signer=signer_from(s.security),
             expiries=self.server.security.expiries,
+            security=self.server.security,
+            disconnect=self._disconnect,
         )
         self.central.certificate_requests = self.certificates
         self.central.critical_security_events = frozenset(s.security.critical_events)
@@ -180,6 +182,14 @@ class Csms:
         if self.server.security.tls is None or not self.settings.security.plain_on_tls_port:
             return None
         return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+
+    async def _disconnect(self, station_id: str, reason: str) -> bool:
+        """Close the station's open connection (False: it had none)."""
+        conn = self.server.connections.get(station_id)
+        if conn is None:
+            return False
+        await conn.close(reason)
+        return True
 
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead

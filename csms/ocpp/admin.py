@@ -62,6 +62,7 @@ CERTIFICATE_COMMANDS = frozenset(
         "certificate_install",
         "certificate_list",
         "certificate_delete",
+        "certificate_revoke",
         "password_rotate",
         "profile_upgrade",
     }
@@ -130,6 +131,10 @@ async def _certificate_command(
         )
     elif command == "certificate_list":
         result = await certificates.installed(station_id, list(args.get("types") or ()))
+    elif command == "certificate_revoke":
+        result = await certificates.revoke(
+            station_id, args.get("serial_number"), reason=str(args.get("reason", "unspecified"))
+        )
     elif command == "password_rotate":
         result = await certificates.credentials.rotate_password(station_id)
     elif command == "profile_upgrade":

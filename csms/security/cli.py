@@ -9,6 +9,7 @@
     chargegrid cert install STATION --type CSMSRootCertificate root.pem
     chargegrid cert list STATION [--type CSMSRootCertificate ...]
     chargegrid cert delete STATION --hash-data '{"hashAlgorithm": "SHA256", ...}'
+    chargegrid cert revoke STATION [--serial HEX] [--reason keyCompromise]
     chargegrid credentials rotate-password STATION
     chargegrid credentials upgrade STATION --profile 3 [--url wss://csms.example:9000/ocpp/]
 """
@@ -213,6 +214,27 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--hash-data", type=_json, required=True, help="hash data as `cert list` printed it"
+    )
+
+    p = live(
+        "revoke",
+        "revoke certificates chargegrid's CA issued to the station (all still valid, or "
+        "--serial); its open connection on a revoked one is closed",
+        "certificate_revoke",
+        lambda a: {"serial_number": a.serial, "reason": a.reason},
+    )
+    p.add_argument("--serial", default=None, help="hexadecimal serial number (default: all)")
+    p.add_argument(
+        "--reason",
+        default="unspecified",
+        choices=(
+            "unspecified",
+            "keyCompromise",
+            "affiliationChanged",
+            "superseded",
+            "cessationOfOperation",
+        ),
+        help="RFC 5280 reason, kept in the revocation list",
     )
 
     creds = subparsers.add_parser(

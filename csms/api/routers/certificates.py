@@ -78,6 +78,7 @@ class CertificateEventOut(BaseModel):
 
 _KINDS = (
     "CertificateIssued",
+    "CertificateRevoked",
     "CertificateRequestRefused",
     "CertificateRequestFailed",
     "CertificateCommand",
@@ -205,6 +206,46 @@ async def renew(services: Services, who: Caller, station_id: str) -> StatusOut:
         lambda: services.csms.certificates.renew(station_id),
     )
     return StatusOut(status=r.status)
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial_number: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Fa-f]{1,40}$",
+        description="the certificate (hexadecimal serial number); default: every "
+        "certificate chargegrid's CA issued to the station that is still valid",
+    )
+    reason: Literal[
+        "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"
+    ] = "unspecified"
+
+
+class RevokedOut(BaseModel):
+    serial_numbers: list[str]
+    disconnected: bool
+
+
+@router.post(
+    "/stations/{station_id}/certificates/revoke",
+    response_model=RevokedOut,
+    responses={404: _ERRORS[404]},
+)
+async def revoke(services: Services, who: Caller, station_id: str, body: RevokeIn) -> RevokedOut:
+    """Revoke certificates chargegrid's own CA issued to the station: they go on the CA's
+    revocation list at once, the next connection with one is refused, and an open one made
+    with one is closed. The station need not be online."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.revoke",
+        body.model_dump(),
+        lambda: services.csms.certificates.revoke(
+            station_id, body.serial_number, reason=body.reason
+        ),
+    )
+    return RevokedOut(serial_numbers=list(r.serial_numbers), disconnected=r.disconnected)
 
 
 @router.get(

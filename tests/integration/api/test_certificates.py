@@ -101,3 +101,42 @@ async def test_password_rotation_through_the_api(api: Api, tmp_path: Path) -> No
         assert r.status_code == 422
         r = await a.post(f"{base}/security-profile", json={"profile": 2, "csms_url": "ws://x"})
         assert r.status_code == 422
+
+
+async def test_revocation_through_the_api(api: Api, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from csms.security.ca import CertificateAuthority
+    from csms.security.certificates import OwnCaSigner
+    from tests.integration.security.test_revocation import issue
+
+    base = f"{P}/stations/CP1/certificates/revoke"
+    async with api.client("admin") as a, api.client("fleet_manager") as f:
+        # no own CA: refused, audited
+        r = await a.post(base, json={})
+        assert r.status_code == 422 and "own CA" in r.text
+        ca = CertificateAuthority.create(
+            tmp_path / "ca", name="CA", organization=None, now=datetime.now(UTC)
+        )
+        api.csms.certificates.signer = OwnCaSigner(ca, valid_days=30)
+        cert = issue(ca, tmp_path / "st", "CP1").cert
+        serial = format(cert.serial_number, "x")
+        assert (await f.post(base, json={})).status_code == 403  # admin only
+        r = await a.post(base, json={"serial_number": "abc", "reason": "keyCompromise"})
+        assert r.status_code == 422 and "issued no certificate abc" in r.text
+        assert (await a.post(base, json={"reason": "because"})).status_code == 422
+        # the station is offline: revocation does not need it
+        r = await a.post(base, json={"serial_number": serial, "reason": "keyCompromise"})
+        assert r.status_code == 200
+        assert r.json() == {"serial_numbers": [serial], "disconnected": False}
+        assert set(ca.revoked()) == {cert.serial_number}
+        history = (await a.get(f"{P}/stations/CP1/certificate-events")).json()
+        assert [(h["kind"], h["data"]["reason"]) for h in history] == [
+            ("CertificateRevoked", "keyCompromise")
+        ]
+        audit = (await a.get(f"{P}/audit", params={"action": "certificate.revoke"})).json()
+        assert [(e["result"], e["actor"]) for e in audit] == [
+            ("ok", "admin"),
+            ("refused", "admin"),
+            ("refused", "admin"),
+        ]
