@@ -35,6 +35,7 @@ COMMANDS = {
     "ca": "csms.security.cli",
     "cert": "csms.security.cli",
     "credentials": "csms.security.cli",
+    "firmware": "csms.security.cli",
     "sim": "simulators.cli",
     "optimize": "optimizer.cli",
 }

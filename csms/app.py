@@ -45,6 +45,7 @@ from csms.security import ConnectionSecurity
 from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
+from csms.security.maintenance import Maintenance
 from csms.sites import SiteService, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
@@ -141,6 +142,9 @@ class Csms:
             url_of=lambda: self.url,
         )
         self.certificates.credentials = self.credentials
+        #: signed firmware updates and log uploads (csms.security)
+        self.maintenance = Maintenance(central=self.central, commands=self.commands)
+        self.certificates.maintenance = self.maintenance
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
         self.sites = SiteService(

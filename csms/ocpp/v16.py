@@ -212,6 +212,22 @@ class V16Connection(OcppConnection):
         )
         return {}
 
+    @on("SignedFirmwareStatusNotification")
+    async def on_signed_firmware_status_notification(
+        self, status: str, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "SignedFirmwareStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
+    @on("LogStatusNotification")
+    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "LogStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
     # -- to the station (StationLink) -----------------------------------------------------
     def _unavailable(self, action: str) -> CommandError:
         return CommandError(self.station_id, action, "not available in OCPP 1.6")

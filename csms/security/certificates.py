@@ -191,8 +191,10 @@ class CertificateService:
         #: station id -> the not-after of the certificate it connected with (renewal)
         self.expiries: dict[str, datetime] = expiries if expiries is not None else {}
         self.counters: Counter[str] = Counter()
-        #: password rotation and profile upgrades (csms.security.credentials), for the CLI
+        #: password rotation and profile upgrades (csms.security.credentials), and signed
+        #: firmware updates and log uploads (csms.security.maintenance), for the CLI
         self.credentials: Any = None
+        self.maintenance: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
         self._crl_keeper: asyncio.Task[None] | None = None

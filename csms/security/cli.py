@@ -11,6 +11,9 @@
     chargegrid cert delete STATION --hash-data '{"hashAlgorithm": "SHA256", ...}'
     chargegrid cert revoke STATION [--serial HEX] [--reason keyCompromise]
     chargegrid credentials rotate-password STATION
+    chargegrid firmware update STATION --location URL --retrieve-at ISO \
+        --signing-certificate PEM --signature B64
+    chargegrid firmware log STATION --type SecurityLog --location URL [--oldest ISO] [--latest ISO]
     chargegrid credentials upgrade STATION --profile 3 [--url wss://csms.example:9000/ocpp/]
 """
 
@@ -236,6 +239,50 @@ def add_commands(subparsers: Any) -> None:
         ),
         help="RFC 5280 reason, kept in the revocation list",
     )
+
+    firmware = subparsers.add_parser(
+        "firmware",
+        help="signed firmware updates and log uploads of live stations",
+        description="Signed firmware updates (1.6 SignedUpdateFirmware, 2.0.1 UpdateFirmware) "
+        "and log uploads (GetLog) through the running server's admin channel.",
+    )
+    fw_sub = firmware.add_subparsers(dest="firmware_command", metavar="ACTION", required=True)
+    p = live(
+        "update",
+        "ask the station to fetch, verify and install signed firmware",
+        "firmware_update",
+        lambda a: {
+            "location": a.location,
+            "retrieve_at": a.retrieve_at,
+            "install_at": a.install_at,
+            "signing_certificate": Path(a.signing_certificate).read_text(),
+            "signature": a.signature,
+        },
+        fw_sub,
+    )
+    p.add_argument("--location", required=True, help="URL of the firmware")
+    p.add_argument("--retrieve-at", required=True, help="ISO 8601 time with its offset")
+    p.add_argument("--install-at", default=None, help="ISO 8601 time with its offset")
+    p.add_argument(
+        "--signing-certificate", required=True, help="PEM file the firmware was signed with"
+    )
+    p.add_argument("--signature", required=True, help="the firmware's signature, base64")
+    p = live(
+        "log",
+        "ask the station to upload its diagnostics or security log (GetLog)",
+        "log_get",
+        lambda a: {
+            "log_type": a.type,
+            "remote_location": a.location,
+            "oldest": a.oldest,
+            "latest": a.latest,
+        },
+        fw_sub,
+    )
+    p.add_argument("--type", choices=("DiagnosticsLog", "SecurityLog"), required=True)
+    p.add_argument("--location", required=True, help="URL the station uploads to")
+    p.add_argument("--oldest", default=None, help="ISO 8601 time with its offset")
+    p.add_argument("--latest", default=None, help="ISO 8601 time with its offset")
 
     creds = subparsers.add_parser(
         "credentials",
