@@ -11,7 +11,8 @@ Every production module (``chargegrid``, ``csms``, ``dashboards``, ``optimizer``
   from outside its package;
 - ``forbidden-import``: an import the layers do not allow (the table ``_FORBIDDEN``: the
   optimizer and simulators never import ``csms``; the store, core and telemetry never import
-  the command line, the app or the API; the store never imports the tables above it);
+  the command line, the app or the API; the store never imports the tables above it; only
+  ``csms.cli`` imports ``csms.cli``);
 - ``long-module``: a module over 500 lines; ``long-function``: a function over 80 lines.
 
 What is true today and has a reason stands in ``architecture_allowlist.txt``, one entry a
@@ -140,11 +141,13 @@ def _within(name: str, prefix: str) -> bool:
 
 def _is_cli(name: str) -> bool:
     parts = name.split(".")
-    return "cli" in parts or name == "csms.remote"
+    return "cli" in parts
 
 
 def _forbidden(importer: str, target: str) -> str | None:
     """Why ``importer`` may not import ``target``, or None when it may."""
+    if _within(target, "csms.cli") and not _within(importer, "csms.cli"):
+        return "only the command line imports the command line"
     for part in ("optimizer", "simulators"):
         if _within(importer, part) and _top(target) == "csms":
             return f"{part} never imports csms"
@@ -321,6 +324,15 @@ def test_no_new_violation_and_no_stale_entry(kind: str) -> None:
         message.append(f"stale {kind} entries (fixed: remove them from {ALLOWLIST.name}):")
         message += [f"  {kind} {subject}" for subject in stale]
     assert not message, "\n".join(message)
+
+
+def test_the_central_systems_command_line_is_one_package() -> None:
+    elsewhere = sorted(
+        name
+        for name in modules()
+        if _is_cli(name) and _top(name) == "csms" and not _within(name, "csms.cli")
+    )
+    assert not elsewhere, f"command-line modules outside csms.cli: {elsewhere}"
 
 
 def test_the_checks_see_what_they_check() -> None:
