@@ -11,7 +11,7 @@ opened from ``settings.database.url``.
 
 Telemetry (``settings.telemetry``) opens with the server and sees every domain event on
 :attr:`Csms.bus`; it is :attr:`Csms.telemetry` while running. Its files default to beside
-the SQLite database, and to memory with ``memory://`` (see :func:`telemetry_settings`).
+the SQLite database, and to memory with ``memory://`` (see :func:`csms.config.telemetry_settings`).
 
 :func:`serving` is what ``chargegrid serve`` and ``chargegrid demo`` run: the central system
 and, when ``settings.api`` enables it, the HTTP API on the same event loop::
@@ -28,12 +28,11 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
-from csms.config import Settings
+from csms.config import Settings, telemetry_settings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
@@ -49,35 +48,14 @@ from csms.security.maintenance import Maintenance
 from csms.sites import SiteService, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
-from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
+from csms.telemetry import Telemetry, open_telemetry
 
 if TYPE_CHECKING:
     from csms.api.server import ApiServer
 
-__all__ = ["Csms", "Running", "serving", "telemetry_settings"]
+__all__ = ["Csms", "Running", "serving"]
 
 logger = logging.getLogger(__name__)
-
-
-def telemetry_settings(settings: Settings) -> TelemetrySettings:
-    """``settings.telemetry`` with the file paths left at their defaults placed beside the
-    SQLite database file (in memory for ``memory://``: nothing kept, like the database).
-    Paths set explicitly, and every path with another database, stay as given."""
-    t = settings.telemetry
-    url = settings.database.url
-    if url.startswith("memory:"):
-        folder: Path | None = None
-    elif url.startswith("sqlite") and ":///" in url:
-        db_file = url.split(":///", 1)[1].split("?", 1)[0]
-        folder = None if db_file in ("", ":memory:") else Path(db_file).parent
-    else:
-        return t
-    update: dict[str, Path] = {}
-    for name in ("embedded_path", "outbox_path"):
-        if name not in t.model_fields_set:
-            default = getattr(t, name)
-            update[name] = Path(":memory:") if folder is None else folder / Path(default).name
-    return t.model_copy(update=update) if update else t
 
 
 class Csms:
@@ -120,6 +98,33 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        self._add_security(s)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
+        #: Every long-running task, restarted after a failure and reported by ``health()``.
+        self.supervisor = Supervisor()
+        self.supervisor.probe("store writer", self._writer_problem)
+        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
+        self.planner = PlannerService(
+            sites=self.sites,
+            store=self.store,
+            bus=self.bus,
+            commands=self.commands,
+            clock=self.clock,
+            settings=s.planning,
+            supervisor=self.supervisor,
+        )
+        self.server.health = self.health
+        interval = s.server.gc_freeze_interval_s
+        self._gc = GcFreezer(interval_s=interval) if interval else None
+        self._started = False
+        self.telemetry: Telemetry | None = None
+        self._detach_telemetry: Callable[[], None] | None = None
+
+    def _add_security(self, s: Settings) -> None:
+        """Station certificates, credentials, firmware and logs, security alerts
+        (csms.security)."""
         #: station certificates: SignCertificate, renewal, trust stores (csms.security)
         self.certificates = CertificateService(
             s.security,
@@ -147,28 +152,6 @@ class Csms:
         self.certificates.maintenance = self.maintenance
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
-        self.sites = SiteService(
-            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
-        )
-        #: Every long-running task, restarted after a failure and reported by ``health()``.
-        self.supervisor = Supervisor()
-        self.supervisor.probe("store writer", self._writer_problem)
-        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
-        self.planner = PlannerService(
-            sites=self.sites,
-            store=self.store,
-            bus=self.bus,
-            commands=self.commands,
-            clock=self.clock,
-            settings=s.planning,
-            supervisor=self.supervisor,
-        )
-        self.server.health = self.health
-        interval = s.server.gc_freeze_interval_s
-        self._gc = GcFreezer(interval_s=interval) if interval else None
-        self._started = False
-        self.telemetry: Telemetry | None = None
-        self._detach_telemetry: Callable[[], None] | None = None
 
     @property
     def port(self) -> int:
