@@ -585,7 +585,7 @@ def boot_after_reset(station: RawStation) -> None:
 
 
 def set_registration(live: LiveCsms, station_id: str, status: str) -> None:
-    """What ``chargegrid station accept|pending|reject`` does: the operator's decision."""
+    """The operator's decision (``chargegrid station accept|reject``, the API's PATCH)."""
     import dataclasses
 
     from csms.domain import RegistrationStatus
@@ -605,8 +605,8 @@ def set_registration(live: LiveCsms, station_id: str, status: str) -> None:
 def test_cold_boot_pending(live: LiveCsms, case: str, version: str) -> None:
     """Cold Boot Charging Station - Pending (B02; B02.FR.01, B02.FR.06). Prerequisite: the
     CSMS is configured to first answer Pending: here the registered station's registration
-    is Pending (``chargegrid station pending``). BootNotification -> Pending with an
-    interval; the connection stays open and the CSMS may read the station meanwhile
+    is Pending (``chargegrid station add --pending``, or the API). BootNotification ->
+    Pending with an interval; the connection stays open and the CSMS may read the station meanwhile
     (GetVariables, B02.FR.01); once the operator accepts the station, the next
     BootNotification -> Accepted, and the connector state is answered."""
     sid = f"PENDING-{version}"
