@@ -31,6 +31,7 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 StatusArray = npt.NDArray[np.int8]
 
 # HiGHS basis status codes (highspy.HighsBasisStatus values).
@@ -235,52 +236,29 @@ def _take_over(
         return
 
 
-def carry_basis(
-    prev: SolvedBasis,
-    *,
-    cols: LpKeys,
-    rows: LpKeys,
-    ids: Mapping[str, tuple[str, ...]],
-    start: datetime,
-    col_lo: FloatArray,
-    col_hi: FloatArray,
-    row_lo: FloatArray,
-    row_hi: FloatArray,
-) -> CarriedBasis | None:
-    """Statuses for the new LP (starting at ``start``) from ``prev``; ``None`` when nothing
-    carries over (the new start is outside the previous horizon). The shift is the elapsed
-    time in whole first steps of the previous grid.
+@dataclass(frozen=True, slots=True)
+class _Dropped:
+    """The old LP's basic columns with no place in the new one, with their matrix entries;
+    those that stay as ghosts, and the gone nonbasic rows that leave with one of them."""
 
-    A basic column of the old LP with no counterpart in the new one (the step that fell off
-    the front with nothing to wrap onto, a departed load) is kept as a *ghost*: a column fixed
-    at zero with its old entries in the rows that still exist, basic. That keeps the basis
-    square and dual feasible (a slack made basic in its place would not be), and the dual
-    simplex drives it out in a few iterations. A ghost is not kept when one of its old rows
-    is gone too and that row was nonbasic (a departed load's energy row): the pair leaves
-    together."""
-    shift = round((start - prev.start).total_seconds() / prev.first_step_s)
-    if shift < 0 or shift >= prev.n_steps:
-        return None
-    n_rows = len(rows.kind)
-    n_cols = len(cols.kind)
-    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.cols, shift, prev.n_steps)
-    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.rows, shift, prev.n_steps)
-    matched = (np.count_nonzero(col_src >= 0) + np.count_nonzero(row_src >= 0)) / max(
-        n_cols + n_rows, 1
-    )
-    if matched < MIN_MATCHED:
-        return None
-    new_of_old = np.full(len(prev.row_status), -1, dtype=np.int64)
-    new_of_old[row_src[row_src >= 0]] = np.nonzero(row_src >= 0)[0]
+    cols: IntArray  # old column index
+    ghost: BoolArray  # (per dropped column) kept as a ghost
+    owner: IntArray  # (per entry) position in ``cols``
+    old_row: IntArray
+    value: FloatArray
+    live: BoolArray  # (per entry) kept in its ghost: the row survives
+    paired_rows: set[int]
 
+
+def _drop_columns(prev: SolvedBasis, col_src: IntArray, new_of_old: IntArray) -> _Dropped:
+    """Pair each nonbasic row that is gone with one dropped basic column in it: its own column
+    first (same entity and step: a node flow's row and column, a load's energy row and its
+    unmet energy), then one of the same entity, then the one with the fewest entries in rows
+    that remain; the others become ghosts."""
     kept = np.zeros(len(prev.col_status), dtype=bool)
     kept[col_src[col_src >= 0]] = True
     dropped = np.nonzero(~kept & (prev.col_status == BASIC))[0]
     owner, old_row, value = _entries(prev, dropped)
-    # Pair each nonbasic row that is gone with one dropped basic column in it: its own column
-    # first (same entity and step: a node flow's row and column, a load's energy row and its
-    # unmet energy), then one of the same entity, then the one with the fewest entries in
-    # rows that remain (the others become ghosts).
     survives = new_of_old[old_row] >= 0
     n_live = np.bincount(owner[survives], minlength=len(dropped))
     gone_row = ~survives & (prev.row_status[old_row] != BASIC)
@@ -309,10 +287,91 @@ def carry_basis(
     dup = np.nonzero(single)[0]
     ghost[np.setdiff1d(dup, dup[first])] = False
     live &= ghost[owner]
-    ghost_pos = np.cumsum(ghost) - 1
-    keep_entry = live
-    g_owner = ghost_pos[owner[keep_entry]]
-    g_start = np.concatenate([[0], np.cumsum(np.bincount(g_owner, minlength=int(ghost.sum())))])
+    return _Dropped(dropped, ghost, owner, old_row, value, live, used_rows)
+
+
+def _square(
+    prev: SolvedBasis,
+    status: tuple[StatusArray, StatusArray],
+    src: tuple[IntArray, IntArray],
+    d: _Dropped,
+    *,
+    rows: LpKeys,
+    col_bounds: tuple[FloatArray, FloatArray],
+    row_bounds: tuple[FloatArray, FloatArray],
+) -> tuple[StatusArray, StatusArray]:
+    """The statuses with as many basic variables as rows: slacks of nonbasic rows become
+    basic (inequalities before equalities such as a node flow or an energy balance, per-step
+    rows before per-load ones, whose dual prices all of that load's steps), or the basics
+    closest to a bound (degenerate ones first) leave the basis at that bound."""
+    col_status, row_status = status
+    col_src, row_src = src
+    row_lo, row_hi = row_bounds
+    n_rows = len(row_status)
+    n_basic = int((col_status == BASIC).sum() + (row_status == BASIC).sum())
+    if n_basic < n_rows:
+        candidates = np.nonzero(row_status != BASIC)[0]
+        equality = row_lo[candidates] == row_hi[candidates]
+        candidates = candidates[np.lexsort((rows.step[candidates] < 0, equality))]
+        row_status[candidates[: n_rows - n_basic]] = BASIC
+    elif n_basic > n_rows:
+        c_val = np.concatenate([
+            np.where(col_src >= 0, prev.col_value[np.maximum(col_src, 0)], 0.0),
+            prev.col_value[d.cols[d.ghost]],
+        ])  # fmt: skip
+        r_val = np.where(row_src >= 0, prev.row_value[np.maximum(row_src, 0)], 0.0)
+        values = np.concatenate([c_val, r_val])
+        lo = np.concatenate([col_bounds[0], row_lo])
+        hi = np.concatenate([col_bounds[1], row_hi])
+        both = np.concatenate([col_status, row_status])
+        with np.errstate(invalid="ignore"):
+            gap = np.minimum(np.abs(values - lo), np.abs(values - hi))
+        known = np.concatenate([col_src >= 0, np.ones(int(d.ghost.sum()), dtype=bool),
+                                row_src >= 0])  # fmt: skip
+        gap = np.where((both == BASIC) & known, np.nan_to_num(gap, nan=np.inf), np.inf)
+        leave = np.argsort(gap, kind="stable")[: n_basic - n_rows]
+        both[leave] = _nearest_bound_status(values[leave], lo[leave], hi[leave])
+        col_status, row_status = both[: len(col_status)], both[len(col_status) :]
+    return col_status, row_status
+
+
+def carry_basis(
+    prev: SolvedBasis,
+    *,
+    cols: LpKeys,
+    rows: LpKeys,
+    ids: Mapping[str, tuple[str, ...]],
+    start: datetime,
+    col_lo: FloatArray,
+    col_hi: FloatArray,
+    row_lo: FloatArray,
+    row_hi: FloatArray,
+) -> CarriedBasis | None:
+    """Statuses for the new LP (starting at ``start``) from ``prev``; ``None`` when nothing
+    carries over (the new start is outside the previous horizon). The shift is the elapsed
+    time in whole first steps of the previous grid.
+
+    A basic column of the old LP with no counterpart in the new one (the step that fell off
+    the front with nothing to wrap onto, a departed load) is kept as a *ghost*: a column fixed
+    at zero with its old entries in the rows that still exist, basic. That keeps the basis
+    square and dual feasible (a slack made basic in its place would not be), and the dual
+    simplex drives it out in a few iterations. A ghost is not kept when one of its old rows
+    is gone too and that row was nonbasic (a departed load's energy row): the pair leaves
+    together."""
+    shift = round((start - prev.start).total_seconds() / prev.first_step_s)
+    if shift < 0 or shift >= prev.n_steps:
+        return None
+    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.cols, shift, prev.n_steps)
+    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.rows, shift, prev.n_steps)
+    matched = (np.count_nonzero(col_src >= 0) + np.count_nonzero(row_src >= 0)) / max(
+        len(cols.kind) + len(rows.kind), 1
+    )
+    if matched < MIN_MATCHED:
+        return None
+    new_of_old = np.full(len(prev.row_status), -1, dtype=np.int64)
+    new_of_old[row_src[row_src >= 0]] = np.nonzero(row_src >= 0)[0]
+    d = _drop_columns(prev, col_src, new_of_old)
+    n_ghost = int(d.ghost.sum())
 
     # New columns start nonbasic at a bound, new rows basic; except a new node flow (the
     # LP keeps a node's flow only while its limit can bind): its column is basic and its
@@ -321,12 +380,9 @@ def carry_basis(
     new_row = np.where(np.isin(rows.kind, _FLOW_ROWS), LOWER, BASIC)
     col_status = np.where(col_src >= 0, prev.col_status[np.maximum(col_src, 0)], new_col)
     col_status = _fit_bounds(col_status.astype(np.int8), col_lo, col_hi)
-    n_ghost = int(ghost.sum())
     col_status = np.concatenate([col_status, np.full(n_ghost, BASIC, dtype=np.int8)])
     row_status = np.where(row_src >= 0, prev.row_status[np.maximum(row_src, 0)], new_row)
     row_status = _fit_bounds(row_status.astype(np.int8), row_lo, row_hi)
-    all_lo = np.concatenate([col_lo, np.zeros(n_ghost)])
-    all_hi = np.concatenate([col_hi, np.zeros(n_ghost)])
 
     # A nonbasic row that is gone with no dropped column to leave with (the fairness row of
     # the departed load that set the largest unmet share): a surviving basic column in it
@@ -335,42 +391,22 @@ def carry_basis(
     col_of_old = np.full(len(prev.col_status), -1, dtype=np.int64)
     col_of_old[col_src[col_src >= 0]] = np.nonzero(col_src >= 0)[0]
     for r in gone_nonbasic.tolist():
-        if r not in used_rows:
+        if r not in d.paired_rows:
             _take_over(prev, r, col_of_old, new_of_old, col_status, row_status, row_lo, row_hi)
 
-    n_basic = int((col_status == BASIC).sum() + (row_status == BASIC).sum())
-    if n_basic < n_rows:
-        # Slacks of nonbasic rows become basic: inequalities before equalities (a node flow,
-        # an energy balance), per-step rows before per-load ones (whose dual prices all of
-        # that load's steps).
-        candidates = np.nonzero(row_status != BASIC)[0]
-        equality = row_lo[candidates] == row_hi[candidates]
-        candidates = candidates[np.lexsort((rows.step[candidates] < 0, equality))]
-        row_status[candidates[: n_rows - n_basic]] = BASIC
-    elif n_basic > n_rows:
-        # Basics closest to a bound (degenerate ones first) leave the basis at that bound.
-        c_val = np.concatenate([
-            np.where(col_src >= 0, prev.col_value[np.maximum(col_src, 0)], 0.0),
-            prev.col_value[dropped[ghost]],
-        ])  # fmt: skip
-        r_val = np.where(row_src >= 0, prev.row_value[np.maximum(row_src, 0)], 0.0)
-        values = np.concatenate([c_val, r_val])
-        lo = np.concatenate([all_lo, row_lo])
-        hi = np.concatenate([all_hi, row_hi])
-        status = np.concatenate([col_status, row_status])
-        with np.errstate(invalid="ignore"):
-            gap = np.minimum(np.abs(values - lo), np.abs(values - hi))
-        known = np.concatenate([col_src >= 0, np.ones(n_ghost, dtype=bool), row_src >= 0])
-        gap = np.where((status == BASIC) & known, np.nan_to_num(gap, nan=np.inf), np.inf)
-        leave = np.argsort(gap, kind="stable")[: n_basic - n_rows]
-        status[leave] = _nearest_bound_status(values[leave], lo[leave], hi[leave])
-        col_status = status[: n_cols + n_ghost]
-        row_status = status[n_cols + n_ghost :]
+    col_status, row_status = _square(
+        prev, (col_status, row_status), (col_src, row_src), d, rows=rows,
+        col_bounds=(np.concatenate([col_lo, np.zeros(n_ghost)]),
+                    np.concatenate([col_hi, np.zeros(n_ghost)])),
+        row_bounds=(row_lo, row_hi),
+    )  # fmt: skip
+    g_owner = (np.cumsum(d.ghost) - 1)[d.owner[d.live]]
+    g_start = np.concatenate([[0], np.cumsum(np.bincount(g_owner, minlength=n_ghost))])
     return CarriedBasis(
         col_status=col_status,
         row_status=row_status,
         ghost_start=g_start.astype(np.int32),
-        ghost_index=new_of_old[old_row[keep_entry]].astype(np.int32),
-        ghost_value=value[keep_entry],
-        ghost_cost=prev.cost[dropped[ghost]],
+        ghost_index=new_of_old[d.old_row[d.live]].astype(np.int32),
+        ghost_value=d.value[d.live],
+        ghost_cost=prev.cost[d.cols[d.ghost]],
     )
