@@ -96,7 +96,8 @@ class LpBuilder:
     def __init__(self, cp: Compiled) -> None:
         self.n_steps = cp.n_steps
         self.offsets: dict[str, int] = {}
-        self.blocks: dict[str, tuple[int, Keys]] = {}  # kind -> (first column, keys)
+        self.blocks: dict[str, tuple[IntArray, Keys]] = {}  # kind -> (columns, keys)
+        self._incidence: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self.n_cols = 0
         self.col_lo: list[FloatArray] = []
         self.col_hi: list[FloatArray] = []
@@ -117,17 +118,17 @@ class LpBuilder:
         several kinds share one, the phases' flows); returns their indices."""
         size = len(hi)
         self.offsets.setdefault(block or kind, self.n_cols)
-        self.blocks[kind] = (self.n_cols, _keys(kind, ent, step, size))
+        cols = self.n_cols + np.arange(size)
+        self.blocks[kind] = (cols, _keys(kind, ent, step, size))
         self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (size,)))
         self.col_hi.append(np.asarray(hi, dtype=float))
-        first = self.n_cols
         self.n_cols += size
-        return first + np.arange(size)
+        return cols
 
     def block(self, kind: str) -> tuple[IntArray, IntArray, IntArray]:
         """(column, entity, step) of every column of ``kind``."""
-        first, (_, ent, step) = self.blocks[kind]
-        return first + np.arange(len(ent)), ent, step
+        cols, (_, ent, step) = self.blocks[kind]
+        return cols, ent, step
 
     def at(self, kind: str, ent: IntArray | int, step: IntArray | int) -> IntArray:
         """Columns of a block with one column per entity and step (storage, PV)."""
@@ -139,6 +140,14 @@ class LpBuilder:
         cols, ent, step = self.block(kind)
         grid[ent, step] = cols
         return grid
+
+    def incidence(self, cp: Compiled) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``cp.load_under``, ``sto_under`` and ``pv_under`` as floats for matrix products,
+        converted once per LP."""
+        if self._incidence is None:
+            self._incidence = (cp.load_under.astype(float), cp.sto_under.astype(float),
+                               cp.pv_under.astype(float))  # fmt: skip
+        return self._incidence
 
     def new_rows(
         self, lo: FloatArray, hi: FloatArray, kind: str, ent: IntArray | int, step: IntArray | int
@@ -250,7 +259,7 @@ def add_storage_constraints(lp: LpBuilder, cp: Compiled) -> None:
     lp.add(rows, lp.at("dis", bt_b, bt_t), dt[bt_t] / cp.sto_eta_dis[bt_b])
 
 
-def _kept_power_flows(cp: Compiled) -> BoolArray:
+def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
     """Which node power flows (N, T) get a column and a row: those whose limit the devices
     under the node could reach in that step (everything at its maximum), the grid
     connection's and setpoint nodes'. The others cannot bind; leaving them out keeps the LP
@@ -259,9 +268,9 @@ def _kept_power_flows(cp: Compiled) -> BoolArray:
     if not PRUNE_FLOWS:
         return np.ones((cp.n_nodes, cp.n_steps), dtype=bool)
     margin = 1e-9
-    sto = cp.sto_under.astype(float)
-    max_imp = cp.load_under.astype(float) @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
-    max_exp = sto @ cp.sto_dis_max_kw + cp.pv_under.astype(float) @ cp.pv_kw
+    under, sto, pvu = lp.incidence(cp)
+    max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw
     kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
     kept[cp.root] = True
     kept[np.isfinite(cp.setpoint_lo_kw)] = True
@@ -271,15 +280,13 @@ def _kept_power_flows(cp: Compiled) -> BoolArray:
     return kept
 
 
-def _kept_phase_flows(cp: Compiled, *, phases: bool) -> BoolArray:
+def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray:
     """Which phase-current flows (3, N, T) get a column and a row, as for the power flows."""
     shape = (3, cp.n_nodes, cp.n_steps)
     if not PRUNE_FLOWS or not phases:
         return np.full(shape, phases and not PRUNE_FLOWS, dtype=bool)
     kept = np.zeros(shape, dtype=bool)
-    under = cp.load_under.astype(float)
-    sto = cp.sto_under.astype(float)
-    pvu = cp.pv_under.astype(float)
+    under, sto, pvu = lp.incidence(cp)
     swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
     for ph in range(3):
         amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
@@ -354,7 +361,7 @@ def add_node_flow_constraints(lp: LpBuilder, cp: Compiled) -> None:
     n_k, n_t = cp.pv_kw.shape
     kt_k, kt_t = np.divmod(np.arange(n_k * n_t), n_t)
     lp.new_cols("pv", kt_k, kt_t, lo=0.0, hi=cp.pv_kw.ravel())
-    kept = _kept_power_flows(cp)
+    kept = _kept_power_flows(lp, cp)
     f_n, f_t = np.nonzero(kept)
     lp.new_cols("f", f_n, f_t, lo=-cp.node_exp_kw[kept], hi=cp.node_imp_kw[kept])
     ones = (np.ones(len(cp.load_ids)), np.ones(cp.sto_soc0_kwh.shape[0]), np.ones(n_k))
@@ -409,7 +416,7 @@ def add_phase_constraints(lp: LpBuilder, cp: Compiled) -> None:
     (:func:`optimizer.model.add_phase_constraints`); with ``FLAT_PHASES`` no columns, rows
     over everything under each limited node instead."""
     has_phase = bool(np.isfinite(cp.node_phase_a).any())
-    kept = _kept_phase_flows(cp, phases=has_phase and not FLAT_PHASES)
+    kept = _kept_phase_flows(lp, cp, phases=has_phase and not FLAT_PHASES)
     for ph in range(3):
         g_n, g_t = np.nonzero(kept[ph])
         cap = cp.node_phase_a[kept[ph]]
