@@ -24,10 +24,9 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "BASIC", "KINDS", "LOWER", "UPPER", "ZERO", "CarriedBasis", "LpKeys", "SolvedBasis",
-    "carry_basis",
-]  # fmt: skip
+from optimizer.lp import KIND_INDEX, KINDS, LinearProgram, LpKeys
+
+__all__ = ["BASIC", "LOWER", "UPPER", "ZERO", "CarriedBasis", "SolvedBasis", "carry_basis"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -37,18 +36,6 @@ StatusArray = npt.NDArray[np.int8]
 # HiGHS basis status codes (highspy.HighsBasisStatus values).
 LOWER, BASIC, UPPER, ZERO = 0, 1, 2, 3
 
-#: Kind of a column or row -> the namespace its entity index refers to ("" = none).
-KINDS: dict[str, str] = {
-    # columns
-    "p": "load", "u": "load", "z": "", "ch": "sto", "dis": "sto", "soc": "sto", "pv": "pv",
-    "f": "node", "g0": "node", "g1": "node", "g2": "node", "imp": "", "exp": "", "peak": "",
-    "sl": "node",
-    # rows
-    "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
-    "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",
-    "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "", "taper": "load",
-}  # fmt: skip
-KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 _SPACE = np.array([sorted(set(KINDS.values())).index(space) for space in KINDS.values()])
 _FLOW_COLS = [KIND_INDEX[k] for k in ("f", "g0", "g1", "g2")]
 _FLOW_ROWS = [KIND_INDEX[k] for k in ("flow", "gflow0", "gflow1", "gflow2")]
@@ -61,33 +48,19 @@ MIN_MATCHED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class LpKeys:
-    """(kind, entity index, step) of every column or row; step -1 = not per step."""
-
-    kind: IntArray
-    ent: IntArray
-    step: IntArray
-
-
-@dataclass(frozen=True, slots=True)
 class SolvedBasis:
-    """What one solve leaves for the next: its keys, final basis and point."""
+    """What one solve leaves for the next: its LP (keys, costs and matrix, for the columns
+    that do not carry over), final basis and point."""
 
     start: datetime
     first_step_s: float
     n_steps: int
     ids: Mapping[str, tuple[str, ...]]  # namespace -> entity ids, index = entity index
-    cols: LpKeys
-    rows: LpKeys
+    lp: LinearProgram
     col_status: StatusArray
     row_status: StatusArray
     col_value: FloatArray
     row_value: FloatArray
-    # the previous costs and matrix (CSC), for the columns that do not carry over
-    cost: FloatArray
-    a_start: npt.NDArray[np.int32]
-    a_index: npt.NDArray[np.int32]
-    a_value: FloatArray
 
 
 def _translate(
@@ -191,12 +164,12 @@ class CarriedBasis:
 
 def _entries(prev: SolvedBasis, cols: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
     """(position in ``cols``, old row, value) of every matrix entry of the old columns."""
-    starts = prev.a_start[cols].astype(np.int64)
-    counts = prev.a_start[cols + 1].astype(np.int64) - starts
+    starts = prev.lp.a_start[cols].astype(np.int64)
+    counts = prev.lp.a_start[cols + 1].astype(np.int64) - starts
     total = int(counts.sum())
     owner = np.repeat(np.arange(len(cols)), counts)
     idx = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
-    return owner, prev.a_index[idx].astype(np.int64), prev.a_value[idx]
+    return owner, prev.lp.a_index[idx].astype(np.int64), prev.lp.a_value[idx]
 
 
 def _take_over(
@@ -210,14 +183,14 @@ def _take_over(
     row_hi: FloatArray,
 ) -> None:
     """Make one surviving row nonbasic in place of the gone nonbasic ``old_row`` (in place)."""
-    at = np.nonzero(prev.a_index == old_row)[0]
-    for j_old in (np.searchsorted(prev.a_start, at, side="right") - 1).tolist():
+    at = np.nonzero(prev.lp.a_index == old_row)[0]
+    for j_old in (np.searchsorted(prev.lp.a_start, at, side="right") - 1).tolist():
         j_new = int(col_of_old[j_old])
         if j_new < 0 or col_status[j_new] != BASIC:
             continue
-        span = slice(prev.a_start[j_old], prev.a_start[j_old + 1])
-        old_rows = prev.a_index[span].astype(np.int64)
-        coef = np.abs(prev.a_value[span])
+        span = slice(prev.lp.a_start[j_old], prev.lp.a_start[j_old + 1])
+        old_rows = prev.lp.a_index[span].astype(np.int64)
+        coef = np.abs(prev.lp.a_value[span])
         new_rows = new_of_old[old_rows]
         ok = new_rows >= 0
         ok[ok] = row_status[new_rows[ok]] == BASIC
@@ -264,10 +237,10 @@ def _drop_columns(prev: SolvedBasis, col_src: IntArray, new_of_old: IntArray) ->
     gone_row = ~survives & (prev.row_status[old_row] != BASIC)
     g_col = dropped[owner[gone_row]]
     g_row = old_row[gone_row]
-    same_ent = (_SPACE[prev.cols.kind[g_col]] == _SPACE[prev.rows.kind[g_row]]) & (
-        prev.cols.ent[g_col] == prev.rows.ent[g_row]
+    same_ent = (_SPACE[prev.lp.col_keys.kind[g_col]] == _SPACE[prev.lp.row_keys.kind[g_row]]) & (
+        prev.lp.col_keys.ent[g_col] == prev.lp.row_keys.ent[g_row]
     )
-    same_step = same_ent & (prev.cols.step[g_col] == prev.rows.step[g_row])
+    same_step = same_ent & (prev.lp.col_keys.step[g_col] == prev.lp.row_keys.step[g_row])
     rank = np.where(same_step, 0, np.where(same_ent, 1, 2))
     order = np.lexsort((n_live[owner[gone_row]], rank))
     paired = np.zeros(len(dropped), dtype=bool)
@@ -336,18 +309,10 @@ def _square(
 
 
 def carry_basis(
-    prev: SolvedBasis,
-    *,
-    cols: LpKeys,
-    rows: LpKeys,
-    ids: Mapping[str, tuple[str, ...]],
-    start: datetime,
-    col_lo: FloatArray,
-    col_hi: FloatArray,
-    row_lo: FloatArray,
-    row_hi: FloatArray,
+    prev: SolvedBasis, lp: LinearProgram, *, ids: Mapping[str, tuple[str, ...]], start: datetime
 ) -> CarriedBasis | None:
-    """Statuses for the new LP (starting at ``start``) from ``prev``; ``None`` when nothing
+    """Statuses for the new ``lp`` (starting at ``start``, its entities ``ids``) from
+    ``prev``; ``None`` when nothing
     carries over (the new start is outside the previous horizon). The shift is the elapsed
     time in whole first steps of the previous grid.
 
@@ -361,8 +326,9 @@ def carry_basis(
     shift = round((start - prev.start).total_seconds() / prev.first_step_s)
     if shift < 0 or shift >= prev.n_steps:
         return None
-    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.cols, shift, prev.n_steps)
-    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.rows, shift, prev.n_steps)
+    cols, rows = lp.col_keys, lp.row_keys
+    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.lp.col_keys, shift, prev.n_steps)
+    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.lp.row_keys, shift, prev.n_steps)
     matched = (np.count_nonzero(col_src >= 0) + np.count_nonzero(row_src >= 0)) / max(
         len(cols.kind) + len(rows.kind), 1
     )
@@ -379,10 +345,10 @@ def carry_basis(
     new_col = np.where(np.isin(cols.kind, _FLOW_COLS), BASIC, LOWER)
     new_row = np.where(np.isin(rows.kind, _FLOW_ROWS), LOWER, BASIC)
     col_status = np.where(col_src >= 0, prev.col_status[np.maximum(col_src, 0)], new_col)
-    col_status = _fit_bounds(col_status.astype(np.int8), col_lo, col_hi)
+    col_status = _fit_bounds(col_status.astype(np.int8), lp.col_lo, lp.col_hi)
     col_status = np.concatenate([col_status, np.full(n_ghost, BASIC, dtype=np.int8)])
     row_status = np.where(row_src >= 0, prev.row_status[np.maximum(row_src, 0)], new_row)
-    row_status = _fit_bounds(row_status.astype(np.int8), row_lo, row_hi)
+    row_status = _fit_bounds(row_status.astype(np.int8), lp.row_lo, lp.row_hi)
 
     # A nonbasic row that is gone with no dropped column to leave with (the fairness row of
     # the departed load that set the largest unmet share): a surviving basic column in it
@@ -392,13 +358,14 @@ def carry_basis(
     col_of_old[col_src[col_src >= 0]] = np.nonzero(col_src >= 0)[0]
     for r in gone_nonbasic.tolist():
         if r not in d.paired_rows:
-            _take_over(prev, r, col_of_old, new_of_old, col_status, row_status, row_lo, row_hi)
+            _take_over(prev, r, col_of_old, new_of_old, col_status, row_status, lp.row_lo,
+                       lp.row_hi)  # fmt: skip
 
     col_status, row_status = _square(
         prev, (col_status, row_status), (col_src, row_src), d, rows=rows,
-        col_bounds=(np.concatenate([col_lo, np.zeros(n_ghost)]),
-                    np.concatenate([col_hi, np.zeros(n_ghost)])),
-        row_bounds=(row_lo, row_hi),
+        col_bounds=(np.concatenate([lp.col_lo, np.zeros(n_ghost)]),
+                    np.concatenate([lp.col_hi, np.zeros(n_ghost)])),
+        row_bounds=(lp.row_lo, lp.row_hi),
     )  # fmt: skip
     g_owner = (np.cumsum(d.ghost) - 1)[d.owner[d.live]]
     g_start = np.concatenate([[0], np.cumsum(np.bincount(g_owner, minlength=n_ghost))])
@@ -408,5 +375,5 @@ def carry_basis(
         ghost_start=g_start.astype(np.int32),
         ghost_index=new_of_old[d.old_row[d.live]].astype(np.int32),
         ghost_value=d.value[d.live],
-        ghost_cost=prev.cost[d.cols[d.ghost]],
+        ghost_cost=prev.lp.cost[d.cols[d.ghost]],
     )

@@ -15,7 +15,8 @@ import numpy.typing as npt
 from optimizer.basis import CarriedBasis, SolvedBasis, carry_basis
 from optimizer.compiled import Compiled
 from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout
-from optimizer.fastlp import LinearProgram, build_lp
+from optimizer.fastlp import build_lp
+from optimizer.lp import LinearProgram
 from optimizer.solution import Solution
 
 __all__ = ["entity_ids", "solve_direct"]
@@ -109,20 +110,6 @@ def _status_array(statuses: list[highspy.HighsBasisStatus]) -> npt.NDArray[np.in
     return np.array(list(map(_VALUE, statuses)), dtype=np.int8)
 
 
-def _carry(lp: LinearProgram, cp: Compiled, basis: SolvedBasis) -> CarriedBasis | None:
-    return carry_basis(
-        basis,
-        cols=lp.col_keys,
-        rows=lp.row_keys,
-        ids=entity_ids(cp),
-        start=cp.problem.grid.start,
-        col_lo=lp.col_lo,
-        col_hi=lp.col_hi,
-        row_lo=lp.row_lo,
-        row_hi=lp.row_hi,
-    )
-
-
 def solve_direct(
     cp: Compiled,
     *,
@@ -136,8 +123,10 @@ def solve_direct(
     optimal, or a basis HiGHS rejects, falls back to a cold solve within the time limit."""
     began = time.perf_counter()
     lp = build_lp(cp)
+    grid = cp.problem.grid
+    ids = entity_ids(cp)
     h = _highs(time_limit_s)
-    carried = None if basis is None else _carry(lp, cp, basis)
+    carried = None if basis is None else carry_basis(basis, lp, ids=ids, start=grid.start)
     _pass_model(h, lp, carried)
     start = "cold"
     if basis is not None:
@@ -178,22 +167,16 @@ def solve_direct(
         row_status = _status_array(final.row_status)
         if carried is not None:
             col_status, row_status = carried.settle(col_status, row_status, lp.row_keys)
-        grid = cp.problem.grid
         solved = SolvedBasis(
             start=grid.start,
             first_step_s=grid.step_durations_s[0],
             n_steps=cp.n_steps,
-            ids=entity_ids(cp),
-            cols=lp.col_keys,
-            rows=lp.row_keys,
+            ids=ids,
+            lp=lp,
             col_status=col_status,
             row_status=row_status,
             col_value=x,
             row_value=np.asarray(solution.row_value),
-            cost=lp.cost,
-            a_start=lp.a_start,
-            a_index=lp.a_index,
-            a_value=lp.a_value,
         )
     info = h.getInfo()
     return _unpack(lp, cp, x, float(info.objective_function_value),

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.basis import KIND_INDEX, LpKeys
 from optimizer.compiled import Compiled
+from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
 
 __all__ = [
-    "FLAT_PHASES", "PRUNE_FLOWS", "LinearProgram", "LpBuilder", "add_current_limit_constraints",
+    "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
     "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
     "add_phase_constraints", "add_storage_constraints", "add_taper_constraints", "build_lp",
 ]  # fmt: skip
@@ -44,33 +43,6 @@ FLAT_PHASES = False
 #: EVs x 96 steps: 44,816 rows down to about 9,700; a cold solve 2.5 -> 1.7 s CPU, a warm
 #: re-plan's HiGHS time about 0.2 s against 0.2-1.0 s (decision 0406).
 PRUNE_FLOWS = True
-
-
-@dataclass(frozen=True, slots=True)
-class LinearProgram:
-    """``min c·x`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``; A as CSC."""
-
-    cost: FloatArray
-    col_lo: FloatArray
-    col_hi: FloatArray
-    row_lo: FloatArray
-    row_hi: FloatArray
-    a_start: npt.NDArray[np.int32]
-    a_index: npt.NDArray[np.int32]
-    a_value: FloatArray
-    p_load: IntArray  # column block layout
-    p_step: IntArray
-    offsets: dict[str, int]
-    col_keys: LpKeys  # (kind, entity, step) of every column and row, for the warm start
-    row_keys: LpKeys
-
-    @property
-    def n_cols(self) -> int:
-        return int(self.cost.shape[0])
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.row_lo.shape[0])
 
 
 def _keys(kind: str, ent: IntArray | int, step: IntArray | int, size: int) -> Keys:

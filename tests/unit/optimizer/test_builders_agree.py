@@ -39,8 +39,8 @@ from optimizer import (
     solve_direct,
     solve_pyomo,
 )
-from optimizer.basis import KINDS
-from optimizer.fastlp import LinearProgram, build_lp
+from optimizer.fastlp import build_lp
+from optimizer.lp import KINDS, LinearProgram
 from optimizer.plan import make_plan, node_flows
 from optimizer.solution import Solution
 from tests.unit.optimizer.helpers import at, evse, problem, session
