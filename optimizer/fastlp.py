@@ -139,7 +139,8 @@ class LpBuilder:
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
 
     def price(self, kind: str, cost: Callable[[IntArray, IntArray], FloatArray | float]) -> None:
-        """Cost of every column of ``kind`` from its (entity, step) keys."""
+        """Cost of every column of ``kind`` from its (entity, step) keys; once every column is
+        in (the objective is the last family). Unpriced columns cost nothing."""
         if len(self.cost) != self.n_cols:
             self.cost = np.zeros(self.n_cols)
         cols, ent, step = self.block(kind)
@@ -147,6 +148,7 @@ class LpBuilder:
             self.cost[cols] = cost(ent, step)
 
     def finish(self) -> LinearProgram:
+        """The LP, its matrix in CSC form (entries sorted by column, then row)."""
         rows_all = np.concatenate(self.rows)
         cols_all = np.concatenate(self.cols)
         vals_all = np.concatenate(self.vals)
