@@ -222,6 +222,8 @@ async def _peek_first_byte(raw: asyncio.Transport) -> int | None:
     None when it closed first. The transport's reading is paused meanwhile, so the socket
     is peeked at, waiting a little longer each time nothing has arrived yet."""
     transport_socket = raw.get_extra_info("socket")
+    if transport_socket is None or raw.is_closing():
+        return None
     with socket.socket(fileno=os.dup(transport_socket.fileno())) as sock:
         sock.setblocking(False)
         delay = 0.0005
