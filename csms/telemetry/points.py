@@ -17,6 +17,7 @@ from typing import cast
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from chargegrid.measurands import DEFAULT_MEASURAND, canonical_measurand
 from csms.domain import ChargingLimit, MeterSample
 from csms.events import (
     ChargingLimitSent,
@@ -36,13 +37,7 @@ from csms.events import (
     TransactionUpdated,
 )
 from csms.telemetry.lineprotocol import escape_string, escape_tag, format_float, meter_series
-from csms.telemetry.normalize import (
-    Reject,
-    check_time,
-    normalize_measurand,
-    to_number,
-    unit_conversion,
-)
+from csms.telemetry.normalize import Reject, check_time, to_number, unit_conversion
 from csms.telemetry.schema import Field, Measurement, Tag
 from csms.telemetry.writers import Precision
 
@@ -239,7 +234,7 @@ class PointEncoder:
     def _series_entry(
         self, event: MeterValuesReceived, sample: MeterSample
     ) -> tuple[str, Callable[[float], float] | None] | Reject:
-        measurand = normalize_measurand(sample.measurand)
+        measurand = canonical_measurand(sample.measurand)
         if measurand is None:
             return Reject.UNKNOWN_MEASURAND
         conversion = unit_conversion(measurand, sample.unit)
@@ -469,8 +464,7 @@ class PointEncoder:
         elif isinstance(record, MeterValueUnreadable):
             self.on_reject(
                 Reject.NOT_A_NUMBER,
-                f"{record.station_id}: {record.measurand or 'Energy.Active.Import.Register'}"
-                f"={record.value!r}",
+                f"{record.station_id}: {record.measurand or DEFAULT_MEASURAND}={record.value!r}",
             )
         elif isinstance(record, PlanComputed):
             self._plan_computed(record, out)
