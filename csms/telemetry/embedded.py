@@ -25,8 +25,7 @@ from csms.telemetry.exceptions import (
     ServerUnavailable,
     WriteRejected,
 )
-from csms.telemetry.lineprotocol import parse_line
-from csms.telemetry.points import FieldPoint, MeterPoint
+from csms.telemetry.lineprotocol import FieldPoint, MeterPoint, parse_line
 from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
 from csms.telemetry.writers import Precision
 

@@ -27,16 +27,16 @@ from collections.abc import Callable, Sequence
 
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
-from csms.telemetry.metrics import TelemetryStats
-from csms.telemetry.normalize import Reject
-from csms.telemetry.outbox import Outbox
-from csms.telemetry.points import (
+from csms.telemetry.lineprotocol import (
     FieldPoint,
     MeterPoint,
-    PointEncoder,
     field_point_line,
     meter_point_line,
 )
+from csms.telemetry.metrics import TelemetryStats
+from csms.telemetry.normalize import Reject
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import TelemetrySink
 

@@ -18,7 +18,7 @@ from csms.domain import ChargingLimit
 from csms.events import ChargingLimitSent, DomainEvent, EventBus
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
-from csms.telemetry.points import (
+from csms.telemetry.records import (
     GridConstraintRecord,
     PlanRecord,
     PlanStep,

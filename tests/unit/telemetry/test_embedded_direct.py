@@ -10,15 +10,15 @@ from pathlib import Path
 from csms.domain import ConnectorStatus, MeterSample, StatusReport
 from csms.events import EventBus, HeartbeatReceived, MeterValuesReceived, StatusChanged
 from csms.telemetry.embedded import EmbeddedStore
-from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline
-from csms.telemetry.points import (
+from csms.telemetry.lineprotocol import (
     FieldPoint,
     MeterPoint,
-    PointEncoder,
     field_point_line,
     meter_point_line,
 )
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import Aggregation, TelemetryQuery
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
