@@ -14,15 +14,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from csms.telemetry.exceptions import LineProtocolError
-from csms.telemetry.writers import Precision
 
 __all__ = [
     "Encoded",
     "FieldPoint",
     "MeterPoint",
     "ParsedLine",
+    "Precision",
     "escape_key",
     "escape_string",
     "escape_tag",
@@ -42,6 +43,9 @@ _ESCAPE_KEY = str.maketrans(
 )
 _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 _UNESCAPE = {"n": "\n", "t": "\t", "r": "\r"}
+#: The time unit of the points' timestamps.
+Precision = Literal["ns", "us", "ms", "s"]
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICK = {
     "ns": timedelta(microseconds=1),  # scaled by 1000 below

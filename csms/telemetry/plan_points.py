@@ -15,8 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from csms.events import PlanComputed
-from csms.telemetry.lineprotocol import escape_string, escape_tag, format_float, to_epoch
-from csms.telemetry.writers import Precision
+from csms.telemetry.lineprotocol import (
+    Precision,
+    escape_string,
+    escape_tag,
+    format_float,
+    to_epoch,
+)
 
 __all__ = ["plan_lines"]
 

@@ -38,6 +38,7 @@ from csms.telemetry.lineprotocol import (
     Encoded,
     FieldPoint,
     MeterPoint,
+    Precision,
     escape_string,
     escape_tag,
     meter_series,
@@ -47,7 +48,6 @@ from csms.telemetry.normalize import Reject, check_time, to_number, unit_convers
 from csms.telemetry.records import Record
 from csms.telemetry.schema import Field, Measurement, Tag
 from csms.telemetry.site_points import SITE_FAMILIES, Pairs, opt_float
-from csms.telemetry.writers import Precision
 
 __all__ = ["PointEncoder"]
 

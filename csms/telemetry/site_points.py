@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from csms.events import GridConstraintSet, PlanComputed, SiteReadingsReceived
-from csms.telemetry.lineprotocol import Encoded
+from csms.telemetry.lineprotocol import Encoded, Precision
 from csms.telemetry.plan_points import plan_lines
 from csms.telemetry.records import (
     GridConstraintRecord,
@@ -20,7 +20,6 @@ from csms.telemetry.records import (
     StorageRecord,
 )
 from csms.telemetry.schema import Field, Measurement, Tag
-from csms.telemetry.writers import Precision
 
 __all__ = ["SITE_FAMILIES", "PointWriter", "opt_float"]
 
