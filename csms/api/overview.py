@@ -257,12 +257,12 @@ def _departure_alerts(services: ApiServices, site: Site, alerts: list[AlertOut])
                 at=missed.at,
             )
         )
-    planner = getattr(services.csms, "planner", None)
-    site_planner = None if planner is None else planner.planners.get(site.id)
-    plan = getattr(site_planner, "last_plan", None)
-    if plan is None or site_planner is None:
+    planning = getattr(services.csms, "planning", None)
+    loop = None if planning is None else planning.loops.get(site.id)
+    plan = getattr(loop, "last_plan", None)
+    if plan is None or loop is None:
         return
-    sessions = {str(ev.tx.id): ev for ev in site_planner.state.evses.values() if ev.tx is not None}
+    sessions = {str(ev.tx.id): ev for ev in loop.state.evses.values() if ev.tx is not None}
     for session_id, short_wh in sorted(plan.shortfall_wh.items()):
         ev = sessions.get(session_id)
         if ev is None or short_wh < DEPARTURE_AT_RISK_WH:
@@ -281,8 +281,8 @@ def _departure_alerts(services: ApiServices, site: Site, alerts: list[AlertOut])
 
 
 def _plan_alerts(services: ApiServices, site: Site, alerts: list[AlertOut]) -> str | None:
-    planner = getattr(services.csms, "planner", None)
-    view = None if planner is None else planner.view(site.id)
+    planning = getattr(services.csms, "planning", None)
+    view = None if planning is None else planning.view(site.id)
     if view is None:
         return None
     for evse in view.evses:

@@ -443,14 +443,14 @@ async def cancel_constraint(
 
 # -- plan -------------------------------------------------------------------------------
 def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
-    planner = getattr(services.csms, "planner", None)
-    if planner is None:
+    planning = getattr(services.csms, "planning", None)
+    if planning is None:
         return None
-    view = planner.view(site_id)
+    view = planning.view(site_id)
     if view is None:
         return None
     # The per-step plan behind the view (the optimizer's Plan), when there is one.
-    plan = getattr(planner.planners.get(site_id), "last_plan", None)
+    plan = getattr(planning.loops.get(site_id), "last_plan", None)
     steps: list[PlanStepOut] = []
     storage: list[PlanStorageOut] = []
     nodes: list[PlanNodeOut] = []
