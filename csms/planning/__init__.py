@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
     from csms.planning.loop import SiteLoop
     from csms.planning.problem import Built, build_problem, default_problem, session_needs
+    from csms.planning.readmodel import PlanReadModel
     from csms.planning.service import PlanningService
     from csms.planning.state import AckState, EvseState, SiteState, StationState
     from csms.planning.view import EvseView, PlanView
@@ -28,6 +29,7 @@ __all__ = [
     "Dispatch",
     "EvseState",
     "EvseView",
+    "PlanReadModel",
     "PlanView",
     "PlanningContext",
     "PlanningError",
@@ -50,6 +52,7 @@ _LAZY = {
     "Dispatch": "csms.planning.dispatch",
     "EvseState": "csms.planning.state",
     "EvseView": "csms.planning.view",
+    "PlanReadModel": "csms.planning.readmodel",
     "PlanView": "csms.planning.view",
     "PlanningContext": "csms.planning.context",
     "PlanningService": "csms.planning.service",

@@ -23,7 +23,6 @@ from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import SiteState
-from csms.planning.view import EvseView, PlanView
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.store.transient import is_transient
@@ -415,36 +414,3 @@ class SiteLoop:
                     )
             elif not online and st.online:
                 st.online, st.defaults_sent = False, False
-
-    # -- views ----------------------------------------------------------------------------
-    def view(self) -> PlanView:
-        plan = self.last_plan
-        binding: dict[str, str | None] = {}
-        if plan is not None:
-            binding = {node_id: n.binding[0] for node_id, n in plan.nodes.items()}
-        rows = []
-        for ev in self.state.evses.values():
-            rows.append(
-                EvseView(
-                    station_id=ev.station.id,
-                    evse_id=ev.evse.id,
-                    online=self.state.stations[ev.station.id].online,
-                    transaction_id=ev.tx.id if ev.tx is not None else None,
-                    planned_w=ev.planned_w,
-                    sent_w=ev.sent.limit_w if ev.sent is not None else None,
-                    ack=ev.sent.state if ev.sent is not None else None,
-                    confirmed_w=ev.confirmed_w,
-                    default_w=ev.default_w,
-                    measured_w=ev.power_w,
-                    non_compliant=ev.non_compliant,
-                )
-            )
-        return PlanView(
-            self.site_id,
-            self.last_plan_at,
-            plan.status if plan is not None else None,
-            self.last_solve_s,
-            tuple(rows),
-            binding,
-            self.state.non_compliance_count,
-        )

@@ -31,8 +31,8 @@ from csms.exceptions import CsmsError
 from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
 from csms.planning.loop import SiteLoop
+from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
-from csms.planning.view import PlanView
 from csms.sites.service import SiteService
 from csms.store import Store
 from csms.store.transient import is_transient
@@ -67,6 +67,10 @@ class PlanningService:
         self.clock = clock
         self.settings = settings or PlanningSettings()
         self.loops: dict[str, SiteLoop] = {}
+        #: The plans as shown (the API reads them here): the loops' views, else what the
+        #: bus says was dispatched, followed even while planning is disabled (decision 0621).
+        self.plans = PlanReadModel(self.loops)
+        bus.subscribe(self.plans.on_event)
         self._station_site: dict[str, str] = {}
         self._unsubscribe: object = None
         self._watcher: asyncio.Task[None] | None = None
@@ -151,10 +155,6 @@ class PlanningService:
         for loop in self.loops.values():
             await loop.stop()
         self.loops.clear()
-
-    def view(self, site_id: str) -> PlanView | None:
-        loop = self.loops.get(site_id)
-        return loop.view() if loop is not None else None
 
     async def _add_site(self, site_id: str) -> None:
         site = await self.sites.get_site(site_id)

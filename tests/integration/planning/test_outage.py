@@ -148,13 +148,13 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
 
             # Every session has a TxProfile from the new CSMS, confirmed by its station.
             def confirmed() -> bool:
-                view = second.planning.view("depot")
+                view = second.planning.plans.view("depot")
                 return view is not None and all(
                     e.ack == "accepted" for e in view.evses if e.transaction_id is not None
                 )
 
             ok = await wait_until(confirmed, timeout_s=30.0)
-            view = second.planning.view("depot")
+            view = second.planning.plans.view("depot")
             assert view is not None
             assert ok, [(e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"]
             print(

@@ -44,7 +44,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def _planned_at(csms: Csms, site_id: str) -> datetime | None:
-    view = csms.planning.view(site_id)
+    view = csms.planning.plans.view(site_id)
     return view.at if view is not None else None
 
 

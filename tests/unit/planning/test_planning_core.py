@@ -49,6 +49,7 @@ def test_public_api() -> None:
         "Dispatch",
         "EvseState",
         "EvseView",
+        "PlanReadModel",
         "PlanView",
         "PlanningContext",
         "PlanningError",
