@@ -28,9 +28,7 @@ from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
 from csms.events import (
-    ChargingLimitSent,
     DepartureMissed,
-    PlanUpdated,
     SiteChanged,
     StationBooted,
     StationConnected,
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
 
     from csms.app import Csms
     from csms.domain import Transaction
+    from csms.planning.readmodel import PlanReadModel
     from csms.sites import SiteService
 
 __all__ = ["ApiServices"]
@@ -78,9 +77,9 @@ class ApiServices:
         self.sites: SiteService | None = (
             sites if sites is not None else getattr(csms, "sites", None)
         )
-        #: the last plan per site and the last limit sent per (station, EVSE), from the bus
-        self.plans: dict[str, PlanUpdated] = {}
-        self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
+        #: the plans as shown and the last limit sent per (station, EVSE): the planning
+        #: wing's read-model
+        self.plans: PlanReadModel = csms.planning.plans
         #: the recent missed departures per site (for the dashboard's alerts)
         self.departures_missed: dict[str, deque[DepartureMissed]] = {}
         #: statuses, EVSE power and session costs followed from the bus (the dashboard)
@@ -104,11 +103,7 @@ class ApiServices:
 
     def _on_domain_event(self, event: Any) -> None:
         self.live.on_event(event)
-        if isinstance(event, PlanUpdated):
-            self.plans[event.site_id] = event
-        elif isinstance(event, ChargingLimitSent):
-            self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
-        elif isinstance(event, DepartureMissed):
+        if isinstance(event, DepartureMissed):
             kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
             kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
