@@ -155,6 +155,14 @@ class Csms:
         """The base URL stations append their id to."""
         return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
 
+    @property
+    def plain_url(self) -> str | None:
+        """``ws://`` on the TLS port, for stations still on profile 1, when
+        ``security.plain_on_tls_port`` takes them (None otherwise)."""
+        if self.server.security.tls is None or not self.settings.security.plain_on_tls_port:
+            return None
+        return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead
         (what ``GET /health`` answers on the OCPP port and the API port)."""
@@ -188,6 +196,7 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
+            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:
