@@ -120,6 +120,11 @@ class StationOut(BaseModel):
     online: bool
     has_password: bool
     security_profile: int | None = None
+    pending_security_profile: int | None = Field(
+        default=None,
+        description="a higher profile the station accepted to move to and has not connected "
+        "on yet (its security_profile is raised when it does)",
+    )
     ocpp_version: str | None
     vendor: str | None
     model: str | None
