@@ -9,7 +9,8 @@
 - :class:`Fleet` / :class:`FleetConfig`: many stations on one clock from a scenario.
 - :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
 
-The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the CSMS shares it).
+Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
+composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
 """
 
 from __future__ import annotations

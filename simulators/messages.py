@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chargegrid.charging_profiles import CompositeSchedule
+from simulators.composite import CompositeSchedule
 
 __all__ = [
     "QUEUED_OFFLINE",

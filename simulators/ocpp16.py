@@ -15,7 +15,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
-from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
+from simulators.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
 from simulators.config import READ_ONLY
 from simulators.messages import (
     AuthorizeRequest,

@@ -16,7 +16,7 @@ from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
-from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
+from simulators.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,

@@ -18,12 +18,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chargegrid.charging_profiles import (
-    ChargingProfile,
+from simulators.charging_profiles import ChargingProfile, ProfilePurpose, RateUnit
+from simulators.composite import (
     CompositeSchedule,
     Limit,
-    ProfilePurpose,
-    RateUnit,
     composite_schedule,
     limit_at,
     next_change,

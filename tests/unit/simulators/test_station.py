@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from chargegrid.charging_profiles import RateUnit, parse_profile
+from simulators.charging_profiles import RateUnit, parse_profile
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 from simulators.messages import (
