@@ -11,7 +11,7 @@ opened from ``settings.database.url``.
 
 Telemetry (``settings.telemetry``) opens with the server and sees every domain event on
 :attr:`Csms.bus`; it is :attr:`Csms.telemetry` while running. Its files default to beside
-the SQLite database, and to memory with ``memory://`` (see :func:`telemetry_settings`).
+the SQLite database, and to memory with ``memory://`` (see :func:`csms.config.telemetry_settings`).
 
 :func:`serving` is what ``chargegrid serve`` and ``chargegrid demo`` run: the central system
 and, when ``settings.api`` enables it, the HTTP API on the same event loop::
@@ -28,12 +28,11 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
-from csms.config import Settings
+from csms.config import Settings, telemetry_settings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
@@ -48,35 +47,14 @@ from csms.security.credentials import Credentials
 from csms.sites import SiteService, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
-from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
+from csms.telemetry import Telemetry, open_telemetry
 
 if TYPE_CHECKING:
     from csms.api.server import ApiServer
 
-__all__ = ["Csms", "Running", "serving", "telemetry_settings"]
+__all__ = ["Csms", "Running", "serving"]
 
 logger = logging.getLogger(__name__)
-
-
-def telemetry_settings(settings: Settings) -> TelemetrySettings:
-    """``settings.telemetry`` with the file paths left at their defaults placed beside the
-    SQLite database file (in memory for ``memory://``: nothing kept, like the database).
-    Paths set explicitly, and every path with another database, stay as given."""
-    t = settings.telemetry
-    url = settings.database.url
-    if url.startswith("memory:"):
-        folder: Path | None = None
-    elif url.startswith("sqlite") and ":///" in url:
-        db_file = url.split(":///", 1)[1].split("?", 1)[0]
-        folder = None if db_file in ("", ":memory:") else Path(db_file).parent
-    else:
-        return t
-    update: dict[str, Path] = {}
-    for name in ("embedded_path", "outbox_path"):
-        if name not in t.model_fields_set:
-            default = getattr(t, name)
-            update[name] = Path(":memory:") if folder is None else folder / Path(default).name
-    return t.model_copy(update=update) if update else t
 
 
 class Csms:
@@ -119,28 +97,7 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
-        #: station certificates: SignCertificate, renewal, trust stores (csms.security)
-        self.certificates = CertificateService(
-            s.security,
-            central=self.central,
-            commands=self.commands,
-            signer=signer_from(s.security),
-            expiries=self.server.security.expiries,
-        )
-        self.central.certificate_requests = self.certificates
-        self.central.critical_security_events = frozenset(s.security.critical_events)
-        self.server.certificates = self.certificates
-        #: password rotation and security profile upgrades (csms.security)
-        self.credentials = Credentials(
-            central=self.central,
-            commands=self.commands,
-            security=self.server.security,
-            bus=self.bus,
-            url_of=lambda: self.url,
-        )
-        self.certificates.credentials = self.credentials
-        #: critical SecurityEventNotifications of the last day, for the overview's alerts
-        self.security_alerts = SecurityAlerts(self.bus)
+        self._add_security(s)
         self.sites = SiteService(
             repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
         )
@@ -164,6 +121,31 @@ class Csms:
         self.telemetry: Telemetry | None = None
         self._detach_telemetry: Callable[[], None] | None = None
 
+    def _add_security(self, s: Settings) -> None:
+        """Station certificates, credentials and security alerts (csms.security)."""
+        #: station certificates: SignCertificate, renewal, trust stores (csms.security)
+        self.certificates = CertificateService(
+            s.security,
+            central=self.central,
+            commands=self.commands,
+            signer=signer_from(s.security),
+            expiries=self.server.security.expiries,
+        )
+        self.central.certificate_requests = self.certificates
+        self.central.critical_security_events = frozenset(s.security.critical_events)
+        self.server.certificates = self.certificates
+        #: password rotation and security profile upgrades (csms.security)
+        self.credentials = Credentials(
+            central=self.central,
+            commands=self.commands,
+            security=self.server.security,
+            bus=self.bus,
+            url_of=lambda: self.url,
+        )
+        self.certificates.credentials = self.credentials
+        #: critical SecurityEventNotifications of the last day, for the overview's alerts
+        self.security_alerts = SecurityAlerts(self.bus)
+
     @property
     def port(self) -> int:
         return self.server.port
@@ -172,6 +154,14 @@ class Csms:
     def url(self) -> str:
         """The base URL stations append their id to."""
         return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
+
+    @property
+    def plain_url(self) -> str | None:
+        """``ws://`` on the TLS port, for stations still on profile 1, when
+        ``security.plain_on_tls_port`` takes them (None otherwise)."""
+        if self.server.security.tls is None or not self.settings.security.plain_on_tls_port:
+            return None
+        return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
 
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead
@@ -206,6 +196,7 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
+            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:

@@ -273,7 +273,9 @@ class StationRunner:
     @property
     def security_profile(self) -> int:
         """The profile the station connects with: 1 (ws), 2 (TLS), 3 (TLS + certificate)."""
-        return 1 if self.tls is None else self.tls.profile
+        if self.tls is None or not self.url.startswith("wss://"):
+            return 1  # TLS files held for a later move are not in use on ws://
+        return self.tls.profile
 
     def change_password(self, value: str) -> str:
         """BasicAuthPassword / AuthorizationKey: used from the next connection on (the
@@ -427,7 +429,9 @@ class StationRunner:
                     subprotocols=[Subprotocol(self.adapter.subprotocol)],
                     additional_headers=self._headers(),
                     open_timeout=max(5.0, self.response_timeout_s),
-                    ssl=self.tls.context() if self.tls is not None else None,
+                    ssl=self.tls.context()
+                    if self.tls is not None and self.url.startswith("wss://")
+                    else None,
                 ) as ws:
                     if ws.subprotocol != self.adapter.subprotocol:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")

@@ -29,6 +29,7 @@ from csms.events import (
 )
 from csms.exceptions import CsmsError
 from csms.planning.config import PlanningSettings
+from csms.planning.context import PlanningContext
 from csms.planning.site_planner import SitePlanner
 from csms.planning.state import SiteState
 from csms.planning.view import PlanView
@@ -75,6 +76,18 @@ class PlannerService:
         #: Loading a site takes several store reads: one change at a time, or the watcher and
         #: a SiteChanged event would both build a planner and leave one running unseen.
         self._sites_lock = asyncio.Lock()
+        #: What every site's loop is given of the service (decision 0620).
+        self.context = PlanningContext(
+            settings=self.settings,
+            clock=clock,
+            commands=commands,
+            bus=bus,
+            sites=sites,
+            store=store,
+            supervisor=self.supervisor,
+            spawn=self.spawn,
+            token_groups=self.token_groups,
+        )
 
     async def start(self) -> None:
         # Subscribe first: a station that connects while the sites load is not missed.
@@ -170,7 +183,7 @@ class PlannerService:
                     and s.sample.phase is None
                 ]
                 ev.start_wh = min(registers) if registers else None
-        planner = SitePlanner(self, state)
+        planner = SitePlanner(self.context, state)
         planner.revision = await self.sites.revision(site_id)
         for station in site.stations:
             self._station_site[station.id] = site_id

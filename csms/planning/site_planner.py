@@ -46,7 +46,7 @@ from csms.planning.windows import (
 )
 
 if TYPE_CHECKING:
-    from csms.planning.service import PlannerService
+    from csms.planning.context import PlanningContext
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.sites.model import StationQuirks
 from csms.store.transient import is_transient
@@ -71,15 +71,15 @@ def _charging(ev: EvseState, at: datetime) -> bool:
 
 
 class SitePlanner:
-    def __init__(self, service: PlannerService, state: SiteState) -> None:
-        self.service = service
+    def __init__(self, ctx: PlanningContext, state: SiteState) -> None:
+        self.ctx = ctx
         self.state = state
         self.site_id = state.site.id
         self.planner = Planner(
             PlannerConfig(
-                backend=service.settings.backend,
-                time_limit_s=service.settings.solver_time_limit_s,
-                replan_interval_s=service.settings.replan_interval_s,
+                backend=ctx.settings.backend,
+                time_limit_s=ctx.settings.solver_time_limit_s,
+                replan_interval_s=ctx.settings.replan_interval_s,
             )
         )
         self.wake = asyncio.Event()
@@ -93,7 +93,7 @@ class SitePlanner:
         self.defaults_w: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(service.settings.max_parallel_sends)
+        self._sem = asyncio.Semaphore(ctx.settings.max_parallel_sends)
         #: The billing period's peak import as metered at the re-plans (decision 0411).
         self.billing_peak = BillingPeak()
         self._past: tuple[datetime, list[Transaction]] | None = None
@@ -113,7 +113,7 @@ class SitePlanner:
         least 2 min, and three times what a re-plan takes lately in clock time (on a fast
         clock or a loaded machine a re-plan spans clock minutes; a renewal that lands after
         the window's end leaves some stations on their defaults next to raised ones)."""
-        validity = self.service.settings.profile_validity_s
+        validity = self.ctx.settings.profile_validity_s
         return min(validity / 2, max(min(validity / 3, 120.0), 3.0 * self.replan_clock_s))
 
     # -- triggering -----------------------------------------------------------------------
@@ -123,7 +123,7 @@ class SitePlanner:
         self.wake.set()
 
     def start(self) -> None:
-        self._task = self.service.supervisor.run(
+        self._task = self.ctx.supervisor.run(
             f"planner: site {self.site_id}", self._run, task_name=f"planner:{self.site_id}"
         )
 
@@ -131,8 +131,8 @@ class SitePlanner:
         await cancel_and_wait([t for t in (self._task, *self._sends) if t is not None])
 
     async def _run(self) -> None:
-        settings = self.service.settings
-        clock = self.service.clock
+        settings = self.ctx.settings
+        clock = self.ctx.clock
         while True:
             boundary = window_end(clock.now(), validity_s=settings.profile_validity_s, margin_s=0)
             renew_in = (boundary - clock.now()).total_seconds() - self.renew_margin_s / 2
@@ -192,7 +192,7 @@ class SitePlanner:
         """When TxProfiles sent now end: a window boundary (the next one, or the one after
         within ``margin_s`` of it), ``profile_windows`` - 1 windows further on; the same for
         every station."""
-        settings = self.service.settings
+        settings = self.ctx.settings
         end = window_end(now, validity_s=settings.profile_validity_s, margin_s=margin_s)
         return end + timedelta(seconds=settings.profile_validity_s * (settings.profile_windows - 1))
 
@@ -209,21 +209,21 @@ class SitePlanner:
 
     # -- planning -------------------------------------------------------------------------
     async def replan(self, reasons: list[str]) -> None:
-        svc = self.service
-        now = svc.clock.now()
+        ctx = self.ctx
+        now = ctx.clock.now()
         self._sync_online()
         self._learn_from_rejections()
-        constraints = await svc.sites.list_constraints(self.site_id)
+        constraints = await ctx.sites.list_constraints(self.site_id)
         self.constraints = constraints
         await self._refresh_defaults(constraints, now)
-        groups = await svc.token_groups(self.state)
-        past = await self._history(now) if svc.settings.expected_arrivals else []
+        groups = await ctx.token_groups(self.state)
+        past = await self._history(now) if ctx.settings.expected_arrivals else []
         peak = self.billing_peak.update(self.state, now, self._import_w())
         built = build_problem(
             self.state,
             constraints,
             now=now,
-            settings=svc.settings,
+            settings=ctx.settings,
             groups=groups,
             past=past,
             peak_so_far_w=peak,
@@ -238,10 +238,10 @@ class SitePlanner:
                 ev.evse.id,
                 missing_wh,
             )
-            svc.bus.publish(
+            ctx.bus.publish(
                 DepartureMissed(self.site_id, ev.station.id, ev.evse.id, ev.tx.id, missing_wh, now)
             )
-        if not built.controlled or not svc.settings.optimize:
+        if not built.controlled or not ctx.settings.optimize:
             self.last_plan_at = now
             # No session to share with: the idle EVSEs' defaults go back up to what the
             # limits in force leave them.
@@ -264,7 +264,7 @@ class SitePlanner:
         self.plans += 1
         limits = limits_in_force(self.state.site, constraints, now)
         site = self.state.site
-        svc.bus.publish(
+        ctx.bus.publish(
             PlanComputed(
                 site_id=self.site_id,
                 plan_id=f"{self.site_id}@{now.strftime('%Y%m%dT%H%M%S.%fZ')}",
@@ -279,7 +279,7 @@ class SitePlanner:
         # pass leaves no mix of states over a limit (decision 0602).
         # Windows count from when the limits go out: the solve took clock time too.
         # Whole seconds: the periods' offsets then fall exactly on the window edges.
-        sent_at = svc.clock.now().replace(microsecond=0)
+        sent_at = ctx.clock.now().replace(microsecond=0)
         valid_to = self._window_end(sent_at, margin_s=1.0)
         next_to = self._window_end(sent_at, margin_s=self.renew_margin_s)
         grid = plan.grid
@@ -298,13 +298,13 @@ class SitePlanner:
             steps=n_steps,
             held=held,
             pv_w=built.pv_w,
-            finish_margin_s=svc.settings.finish_margin_s,
+            finish_margin_s=ctx.settings.finish_margin_s,
             min_w={
                 ev.key: min_power_w(ev, self.state.stations[ev.station.id].quirks)
                 for ev in built.controlled
             },
             charging={ev.key for ev in built.controlled if _charging(ev, sent_at)},
-            hysteresis_s=svc.settings.rotation_hysteresis_s,
+            hysteresis_s=ctx.settings.rotation_hysteresis_s,
             levels_w={
                 ev.key: levels
                 for ev in built.controlled
@@ -345,7 +345,7 @@ class SitePlanner:
             limits=limits,
             uncontrolled_w=choose_uncontrolled,
             now=sent_at,
-            deadband_w=svc.settings.deadband_w,
+            deadband_w=ctx.settings.deadband_w,
             valid_to=valid_to,
             later=later,
             later_limits_w=later_limits,
@@ -401,7 +401,7 @@ class SitePlanner:
         )
         await asyncio.gather(*(self._send(d.evse, d.charging_limit) for d in up))
         await asyncio.gather(*(self._send_default(ev, w) for ev, w in higher))
-        svc.bus.publish(
+        ctx.bus.publish(
             PlanUpdated(
                 self.site_id,
                 now,
@@ -430,7 +430,7 @@ class SitePlanner:
         if self._past is None or self._past[0] != since:
             stations = set(self.state.stations)
             try:
-                found = await self.service.store.list_transactions(
+                found = await self.ctx.store.list_transactions(
                     since=since, until=until, limit=100_000
                 )
             except Exception:  # the plan goes on without history; read again next time
@@ -559,7 +559,7 @@ class SitePlanner:
         )
         # Whole deadbands (rounded down): the room moves a little at every re-plan, the
         # idle EVSEs' defaults only when it crosses a step.
-        step_w = self.service.settings.deadband_w
+        step_w = self.ctx.settings.deadband_w
         self.idle_caps_w = {
             key: math.floor(share / step_w + 1e-9) * step_w if step_w > 0 else share
             for key, share in idle_shares(site, idle=idle, headroom_w=room).items()
@@ -582,7 +582,7 @@ class SitePlanner:
     ) -> tuple[list[tuple[EvseState, float]], list[tuple[EvseState, float]]]:
         """(defaults to lower, defaults to raise) among ``wanted``: any decrease, an increase
         only past the deadband; only to stations that have their defaults already."""
-        settings = self.service.settings
+        settings = self.ctx.settings
         lower: list[tuple[EvseState, float]] = []
         higher: list[tuple[EvseState, float]] = []
         if not settings.default_profiles:
@@ -610,24 +610,24 @@ class SitePlanner:
 
     async def _send_default(self, ev: EvseState, value: float) -> bool:
         """One EVSE's TxDefaultProfile; True once the station accepted it."""
-        svc = self.service
+        ctx = self.ctx
         quirks = self.state.stations[ev.station.id].quirks
         limit = make_limit(
-            ev, value, quirks, purpose="TxDefaultProfile", now=svc.clock.now(), valid_to=None
+            ev, value, quirks, purpose="TxDefaultProfile", now=ctx.clock.now(), valid_to=None
         )
         try:
-            async with asyncio.timeout(svc.settings.send_timeout_s):
-                await svc.commands.set_charging_profile(limit)
+            async with asyncio.timeout(ctx.settings.send_timeout_s):
+                await ctx.commands.set_charging_profile(limit)
         except (CsmsError, TimeoutError) as exc:
             logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
             return False
         ev.default_w = value
-        ev.confirmed_w, ev.confirmed_at = value, svc.clock.now()
+        ev.confirmed_w, ev.confirmed_at = value, ctx.clock.now()
         return True
 
     async def _renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
         """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
-        now = self.service.clock.now()
+        now = self.ctx.clock.now()
         sends = []
         for ev in evs:
             sent = ev.sent
@@ -650,12 +650,12 @@ class SitePlanner:
         await asyncio.gather(*sends)
 
     async def _send(self, ev: EvseState, limit: ChargingLimit) -> None:
-        svc = self.service
+        ctx = self.ctx
         sent = ev.sent
         async with self._sem:
             try:
-                async with asyncio.timeout(svc.settings.send_timeout_s):
-                    await svc.commands.set_charging_profile(limit)
+                async with asyncio.timeout(ctx.settings.send_timeout_s):
+                    await ctx.commands.set_charging_profile(limit)
             except CommandRejected as exc:
                 state = "rejected"
                 logger.warning("site %s: %s", self.site_id, exc)
@@ -667,7 +667,7 @@ class SitePlanner:
         if sent is not None and ev.sent is sent:
             sent.state = state  # type: ignore[assignment]
             if state == "accepted":
-                ev.confirmed_w, ev.confirmed_at = sent.limit_w, svc.clock.now()
+                ev.confirmed_w, ev.confirmed_at = sent.limit_w, ctx.clock.now()
                 if sent.transaction_id is not None:
                     ev.accepted_tx = (sent.transaction_id, sent.limit_w)
                     ev.accepted_sent = sent
@@ -691,11 +691,11 @@ class SitePlanner:
     def _sync_online(self) -> None:
         """Trust the connections over the events seen (one may have raced a restart)."""
         for station_id, st in self.state.stations.items():
-            online = self.service.commands.is_online(station_id)
+            online = self.ctx.commands.is_online(station_id)
             if online and not st.online:
                 st.online = st.seen = True
                 if not st.defaults_sent:
-                    self.service.spawn(
+                    self.ctx.spawn(
                         self.send_defaults(station_id), what=f"planner: defaults to {station_id}"
                     )
             elif not online and st.online:
@@ -708,7 +708,7 @@ class SitePlanner:
         changed = {
             key
             for key, value in safe.items()
-            if abs(value - self.defaults_w.get(key, -1e9)) > self.service.settings.deadband_w
+            if abs(value - self.defaults_w.get(key, -1e9)) > self.ctx.settings.deadband_w
             or value < self.defaults_w.get(key, value)
         }
         self.defaults_w = safe
@@ -721,15 +721,15 @@ class SitePlanner:
 
     async def send_defaults(self, station_id: str) -> None:
         """TxDefaultProfile per EVSE: the safe share of every limit above it."""
-        svc = self.service
-        if not svc.settings.default_profiles:
+        ctx = self.ctx
+        if not ctx.settings.default_profiles:
             return
         st = self.state.stations.get(station_id)
         if st is None:
             return
         if not self.defaults_w:
-            constraints = await svc.sites.list_constraints(self.site_id)
-            problem = default_problem(self.state.site, constraints, now=svc.clock.now())
+            constraints = await ctx.sites.list_constraints(self.site_id)
+            problem = default_problem(self.state.site, constraints, now=ctx.clock.now())
             if problem.evses:
                 self.defaults_w = await asyncio.to_thread(safe_evse_limits_w, problem)
         st.defaults_sent = True
@@ -739,17 +739,17 @@ class SitePlanner:
 
     async def _detect_quirks(self, station_id: str) -> None:
         """Ask the station what it supports (best effort; the site file's quirks win)."""
-        svc = self.service
+        ctx = self.ctx
         st = self.state.stations[station_id]
         configured = self.state.site.quirks_for(st.station)
         values: dict[str, str | None] = {}
         try:
             if (st.ocpp_version or "").endswith("1.6"):
-                async with asyncio.timeout(svc.settings.send_timeout_s):
-                    found = await svc.commands.get_configuration(station_id, CONFIG_KEYS_16)
+                async with asyncio.timeout(ctx.settings.send_timeout_s):
+                    found = await ctx.commands.get_configuration(station_id, CONFIG_KEYS_16)
             else:
-                async with asyncio.timeout(svc.settings.send_timeout_s):
-                    found = await svc.commands.get_variables(station_id, VARIABLES_201)
+                async with asyncio.timeout(ctx.settings.send_timeout_s):
+                    found = await ctx.commands.get_variables(station_id, VARIABLES_201)
         except (CsmsError, TimeoutError) as exc:
             logger.info(
                 "site %s: %s reports no smart-charging settings: %s", self.site_id, station_id, exc

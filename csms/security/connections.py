@@ -41,7 +41,10 @@ class ConnectionSecurity:
                 exempt=frozenset(s.limits_exempt),
             )
         self.guard = ConnectionGuard(
-            self.tls, handshake_timeout_s=s.handshake_timeout_s, limits=limits
+            self.tls,
+            handshake_timeout_s=s.handshake_timeout_s,
+            limits=limits,
+            accept_plain=s.plain_on_tls_port,
         )
         self.backoff = AuthBackoff(
             free_failures=s.auth_free_failures,
@@ -135,6 +138,10 @@ class ConnectionSecurity:
             f"# HELP {prefix}tls_handshakes_total TLS handshakes completed.",
             f"# TYPE {prefix}tls_handshakes_total counter",
             f"{prefix}tls_handshakes_total {self.guard.handshakes}",
+            f"# HELP {prefix}plain_on_tls_port_total plain ws:// connections taken on the "
+            "TLS port (security.plain_on_tls_port).",
+            f"# TYPE {prefix}plain_on_tls_port_total counter",
+            f"{prefix}plain_on_tls_port_total {self.guard.plain}",
         ]
         if self.tls is not None:
             c = self.tls.counters
@@ -151,6 +158,7 @@ class ConnectionSecurity:
         out: dict[str, int] = {f"refused_{k}": v for k, v in self.refused.items()}
         out.update({f"refused_{k}": v for k, v in self.guard.refused.items()})
         out["tls_handshakes"] = self.guard.handshakes
+        out["plain_on_tls_port"] = self.guard.plain
         if self.tls is not None:
             out["tls_reloads"] = self.tls.counters.reloads
             out["tls_reload_failures"] = self.tls.counters.reload_failures

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from chargegrid.cli import build_parser, main
+from csms.cli.demo import demo_settings
 from csms.demo import DemoError, PortInUse, check_ports
-from csms.demo.cli import _settings
 
 
 def _args(*argv: str) -> object:
@@ -21,7 +21,7 @@ def test_embedded_defaults_in_the_data_folder(
 ) -> None:
     # the demo's own database whatever the environment says
     monkeypatch.setenv("CHARGEGRID_DATABASE__URL", "postgresql+asyncpg://x@db.example/prod")
-    s = _settings(_args(), tmp_path)
+    s = demo_settings(_args(), tmp_path)
     assert s.database.url == f"sqlite+aiosqlite:///{tmp_path / 'chargegrid.sqlite3'}"
     assert s.telemetry.url is None
     assert s.telemetry.embedded_path == tmp_path / "telemetry.sqlite3"
@@ -36,7 +36,7 @@ def test_embedded_defaults_in_the_data_folder(
 
 def test_a_real_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHARGEGRID_TELEMETRY__PASSWORD", "from-env")
-    s = _settings(
+    s = demo_settings(
         _args(
             "--influx-url",
             "http://127.0.0.1:8086",
@@ -55,7 +55,7 @@ def test_a_real_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert (t.url, t.database, t.username) == ("http://127.0.0.1:8086", "fleet", "cg")
     assert t.password is not None and t.password.get_secret_value() == "from-env"
     assert (s.server.port, s.api.port) == (0, 8100)
-    v2 = _settings(
+    v2 = demo_settings(
         _args(
             "--influx-url",
             "http://i:8086",

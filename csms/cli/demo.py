@@ -17,7 +17,7 @@ from typing import Any
 
 from chargegrid.cli import add_clock_arguments
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "demo_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,27 +82,7 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument(
         "--api-port", type=_port, default=8000, help="HTTP API port (default 8000; 0 = any)"
     )
-    influx = parser.add_argument_group(
-        "InfluxDB (instead of the embedded telemetry store)",
-        "1.x: --influx-database with --influx-username/--influx-password; 2.x: --influx-org, "
-        "--influx-bucket and --influx-token. The [telemetry] settings (CHARGEGRID_TELEMETRY__*) "
-        "supply what is not given here.",
-    )
-    influx.add_argument("--influx-url", metavar="URL", help="e.g. http://127.0.0.1:8086")
-    influx.add_argument("--influx-database", metavar="DB", help="1.x database (default chargegrid)")
-    influx.add_argument("--influx-username", metavar="USER", help="1.x user")
-    influx.add_argument(
-        "--influx-password",
-        metavar="PASSWORD",
-        help="1.x password (visible to other users; prefer CHARGEGRID_TELEMETRY__PASSWORD)",
-    )
-    influx.add_argument(
-        "--influx-token",
-        metavar="TOKEN",
-        help="2.x / 3.x token (visible to other users; prefer CHARGEGRID_TELEMETRY__TOKEN)",
-    )
-    influx.add_argument("--influx-org", metavar="ORG", help="2.x organization")
-    influx.add_argument("--influx-bucket", metavar="BUCKET", help="2.x / 3.x bucket")
+    _add_influx_arguments(parser)
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -129,7 +109,33 @@ def add_commands(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-def _settings(args: argparse.Namespace, data_dir: Path) -> Any:
+def _add_influx_arguments(parser: argparse.ArgumentParser) -> None:
+    influx = parser.add_argument_group(
+        "InfluxDB (instead of the embedded telemetry store)",
+        "1.x: --influx-database with --influx-username/--influx-password; 2.x: --influx-org, "
+        "--influx-bucket and --influx-token. The [telemetry] settings (CHARGEGRID_TELEMETRY__*) "
+        "supply what is not given here.",
+    )
+    influx.add_argument("--influx-url", metavar="URL", help="e.g. http://127.0.0.1:8086")
+    influx.add_argument("--influx-database", metavar="DB", help="1.x database (default chargegrid)")
+    influx.add_argument("--influx-username", metavar="USER", help="1.x user")
+    influx.add_argument(
+        "--influx-password",
+        metavar="PASSWORD",
+        help="1.x password (visible to other users; prefer CHARGEGRID_TELEMETRY__PASSWORD)",
+    )
+    influx.add_argument(
+        "--influx-token",
+        metavar="TOKEN",
+        help="2.x / 3.x token (visible to other users; prefer CHARGEGRID_TELEMETRY__TOKEN)",
+    )
+    influx.add_argument("--influx-org", metavar="ORG", help="2.x organization")
+    influx.add_argument("--influx-bucket", metavar="BUCKET", help="2.x / 3.x bucket")
+
+
+def demo_settings(args: argparse.Namespace, data_dir: Path) -> Any:
+    """The settings the demo runs with: ``--config`` and the environment, with the demo's
+    database, ports and telemetry in ``data_dir`` put over them."""
     from csms.config import load_settings
     from csms.telemetry import TelemetrySettings
 
@@ -184,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="chargegrid-demo-")) if temporary else args.data_dir
     try:
         try:
-            settings = _settings(args, data_dir)
+            settings = demo_settings(args, data_dir)
         except (CsmsError, ValidationError) as exc:
             print(f"chargegrid demo: {exc}", file=sys.stderr)
             return 2

@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from csms.cli.common import add_config_arguments, settings_from_args
+
 __all__ = ["add_commands", "parse_expiry"]
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -47,16 +49,15 @@ async def _unknown_sites(store: Any, site_ids: list[str]) -> list[str]:
     return [s for s in site_ids if s != "*" and await sites.revision(s) == 0]
 
 
-def _run(args: argparse.Namespace, body: Any, *, check_sites: bool = False) -> int:
+def _run_with_tokens(args: argparse.Namespace, body: Any, *, check_sites: bool = False) -> int:
     from csms.api.exceptions import ApiError
     from csms.api.repository import open_repository
     from csms.api.tokens import TokenService
-    from csms.cli import _settings
     from csms.exceptions import CsmsError
     from csms.store import open_store
 
     async def main() -> int:
-        settings = _settings(args)
+        settings = settings_from_args(args)
         if settings.database.url.startswith("memory://"):
             print(
                 "chargegrid: API tokens need a database (memory:// keeps nothing)", file=sys.stderr
@@ -107,7 +108,7 @@ def _create(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return _run(args, body, check_sites=True)
+    return _run_with_tokens(args, body, check_sites=True)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -149,7 +150,7 @@ def _list(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return _run(args, body)
+    return _run_with_tokens(args, body)
 
 
 def _revoke(args: argparse.Namespace) -> int:
@@ -160,19 +161,17 @@ def _revoke(args: argparse.Namespace) -> int:
         print(f"API token {args.token_id} revoked")
         return 0
 
-    return _run(args, body)
+    return _run_with_tokens(args, body)
 
 
 def add_commands(subparsers: Any) -> None:
-    from csms.cli import _config_args
-
     parser = subparsers.add_parser(
         "api-token", help="create, list and revoke HTTP API tokens", description=__doc__
     )
     sub = parser.add_subparsers(dest="api_token_command", metavar="ACTION", required=True)
 
     create = sub.add_parser("create", help="create a token and print it (once)")
-    _config_args(create)
+    add_config_arguments(create)
     create.add_argument(
         "--role",
         required=True,
@@ -197,11 +196,11 @@ def add_commands(subparsers: Any) -> None:
     create.set_defaults(func=_create)
 
     listing = sub.add_parser("list", help="list tokens (never their secrets)")
-    _config_args(listing)
+    add_config_arguments(listing)
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(func=_list)
 
     revoke = sub.add_parser("revoke", help="revoke a token at once")
-    _config_args(revoke)
+    add_config_arguments(revoke)
     revoke.add_argument("token_id", help="the id shown by create/list")
     revoke.set_defaults(func=_revoke)

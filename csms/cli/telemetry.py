@@ -207,8 +207,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     backend: QueryBackend
     if args.config is not None:
-        from csms.app import telemetry_settings
-        from csms.config import load_settings
+        from csms.config import load_settings, telemetry_settings
         from csms.exceptions import ConfigError
 
         try:

@@ -1,4 +1,5 @@
-"""CLI commands to live stations, through the running server's admin channel.
+"""``chargegrid station start|stop|reset|...``: commands to live stations, through the
+running server's admin channel (:func:`csms.cli.common.send_to_station`).
 
 They need ``server.admin_token`` (or ``--admin-token``) and reach
 ``ws://HOST:PORT/admin`` from the settings (or ``--server``); see :mod:`csms.ocpp.admin`.
@@ -7,90 +8,37 @@ They need ``server.admin_token`` (or ``--admin-token``) and reach
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from csms.cli.common import (
+    Handler,
+    add_config_arguments,
+    fail,
+    send_to_station,
+    settings_from_args,
+)
 from csms.quantities import MAX_POWER_W, finite_option
 
-__all__ = ["add_live_commands", "admin_request"]
+__all__ = ["add_live_commands"]
 
-Handler = Callable[[argparse.Namespace], int]
+Build = Callable[[argparse.Namespace], dict[str, Any]]
+#: ``live(name, help, admin command, payload builder)``: one live command's parser
+Live = Callable[[str, str, str, Build], argparse.ArgumentParser]
 
 
-def _admin(
-    command: str,
-    build: Callable[[argparse.Namespace], dict[str, Any]],
-    settings_of: Callable[[argparse.Namespace], Any],
-) -> Handler:
+def _admin(command: str, build: Build) -> Handler:
     def handler(args: argparse.Namespace) -> int:
         from csms.exceptions import CsmsError
 
         try:
-            settings = settings_of(args)
+            settings = settings_from_args(args)
         except CsmsError as exc:
-            print(f"chargegrid: {exc}", file=sys.stderr)
-            return 2
-        token = args.admin_token or settings.server.admin_token
-        if not token:
-            print(
-                "chargegrid: set server.admin_token (or --admin-token) to reach a running server",
-                file=sys.stderr,
-            )
-            return 2
-        scheme = "wss" if settings.security.tls else "ws"
-        url = args.server or f"{scheme}://{settings.server.host}:{settings.server.port}/admin"
-        # wss://: the server certificate is checked against the system's CAs (or the file
-        # in SSL_CERT_FILE)
-        context = None
-        if url.startswith("wss://"):
-            import ssl
-
-            context = ssl.create_default_context()
-        answer = asyncio.run(
-            admin_request(url, token, command, args.station_id, build(args), ssl=context)
-        )
-        if answer.get("ok"):
-            print(json.dumps(answer.get("result"), indent=2))
-            return 0
-        print(f"chargegrid: {answer.get('error')}: {answer.get('message')}", file=sys.stderr)
-        return 1
+            return fail(exc, 2)
+        return send_to_station(args, settings, command, build(args))
 
     return handler
-
-
-async def admin_request(
-    url: str,
-    token: str,
-    command: str,
-    station_id: str,
-    args: dict[str, Any],
-    *,
-    ssl: Any = None,
-) -> dict[str, Any]:
-    """One admin request; ``ssl``: the client TLS context for a ``wss://`` server."""
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import InvalidStatus
-
-    try:
-        async with connect(
-            url,
-            subprotocols=["chargegrid.admin"],  # type: ignore[list-item]
-            additional_headers={"Authorization": f"Bearer {token}"},
-            open_timeout=5,
-            ssl=ssl,
-        ) as ws:
-            await ws.send(
-                json.dumps({"id": 1, "command": command, "station_id": station_id, "args": args})
-            )
-            answer: dict[str, Any] = json.loads(await ws.recv())
-            return answer
-    except InvalidStatus as exc:
-        return {"ok": False, "error": "AdminRefused", "message": str(exc)}
-    except OSError as exc:
-        return {"ok": False, "error": "ServerUnreachable", "message": f"{url}: {exc}"}
 
 
 def _json_arg(text: str) -> Any:
@@ -100,23 +48,14 @@ def _json_arg(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
 
 
-def add_live_commands(
-    station_sub: Any,
-    config_args: Callable[[argparse.ArgumentParser], None],
-    settings_of: Callable[[argparse.Namespace], Any],
-) -> None:
+def add_live_commands(station_sub: Any) -> None:
     """Register ``station start|stop|reset|...`` on the ``station`` subparsers."""
 
-    def live(
-        name: str,
-        help_text: str,
-        command: str,
-        build: Callable[[argparse.Namespace], dict[str, Any]],
-    ) -> argparse.ArgumentParser:
+    def live(name: str, help_text: str, command: str, build: Build) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = station_sub.add_parser(
             name, help=help_text, description=help_text
         )
-        config_args(p)
+        add_config_arguments(p)
         p.add_argument("station_id", metavar="STATION")
         p.add_argument(
             "--server",
@@ -125,9 +64,16 @@ def add_live_commands(
             help="admin URL of the running server (default ws://HOST:PORT/admin from the settings)",
         )
         p.add_argument("--admin-token", default=None, help="override server.admin_token")
-        p.set_defaults(func=_admin(command, build, settings_of))
+        p.set_defaults(func=_admin(command, build))
         return p
 
+    _add_session_commands(live)
+    _add_configuration_commands(live)
+    _add_profile_commands(live)
+
+
+def _add_session_commands(live: Live) -> None:
+    """Transactions, resets, availability, connectors, messages, the cache."""
     p = live(
         "start",
         "remote start; prints the transaction once the station started it",
@@ -170,6 +116,10 @@ def add_live_commands(
     p.add_argument("message", help="e.g. StatusNotification, MeterValues, BootNotification")
     p.add_argument("--evse", type=int, default=None)
     live("clear-cache", "clear the station's authorization cache", "clear_cache", lambda a: {})
+
+
+def _add_configuration_commands(live: Live) -> None:
+    """1.6 configuration keys, 2.0.1 variables and reports."""
     p = live(
         "get-config", "OCPP 1.6 GetConfiguration", "get_configuration", lambda a: {"keys": a.keys}
     )
@@ -205,6 +155,10 @@ def add_live_commands(
         default="FullInventory",
         choices=["ConfigurationInventory", "FullInventory", "SummaryInventory"],
     )
+
+
+def _add_profile_commands(live: Live) -> None:
+    """Charging limits and schedules; any action as raw JSON."""
     p = live(
         "limit",
         "send a charging limit (SetChargingProfile)",

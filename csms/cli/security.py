@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from csms.cli.common import Handler, fail, send_to_station
 
 __all__ = ["add_commands"]
 
@@ -84,42 +85,16 @@ def _ca_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live(command: str, build: Any) -> Any:
+def _live(command: str, build: Any) -> Handler:
     def handler(args: argparse.Namespace) -> int:
         from csms.exceptions import CsmsError
-        from csms.remote import admin_request
 
         try:
             settings = _settings(args)
             payload = build(args)
-        except CsmsError as exc:
-            print(f"chargegrid: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"chargegrid: {exc}", file=sys.stderr)
-            return 2
-        token = args.admin_token or settings.server.admin_token
-        if not token:
-            print(
-                "chargegrid: set server.admin_token (or --admin-token) to reach a running server",
-                file=sys.stderr,
-            )
-            return 2
-        scheme = "wss" if settings.security.tls else "ws"
-        url = args.server or f"{scheme}://{settings.server.host}:{settings.server.port}/admin"
-        context = None
-        if url.startswith("wss://"):
-            import ssl
-
-            context = ssl.create_default_context(cafile=args.ca_file)
-        answer = asyncio.run(
-            admin_request(url, token, command, args.station_id, payload, ssl=context)
-        )
-        if answer.get("ok"):
-            print(json.dumps(answer.get("result"), indent=2))
-            return 0
-        print(f"chargegrid: {answer.get('error')}: {answer.get('message')}", file=sys.stderr)
-        return 1
+        except (CsmsError, OSError) as exc:
+            return fail(exc, 2)
+        return send_to_station(args, settings, command, payload, cafile=args.ca_file)
 
     return handler
 
@@ -134,7 +109,44 @@ def _json(text: str) -> Any:
     return value
 
 
+def _live_parser(sub: Any, name: str, help_text: str, command: str, build: Any) -> Any:
+    """One command to a live station: the station, the settings and the admin channel."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("station_id", metavar="STATION")
+    p.add_argument("--config", metavar="FILE", default=None, help="TOML settings file")
+    p.add_argument("--server", metavar="URL", default=None, help="admin URL of the server")
+    p.add_argument("--admin-token", default=None, help="override server.admin_token")
+    p.add_argument(
+        "--ca-file",
+        default=None,
+        help="CA certificate that signed the server's TLS certificate (wss://; default: "
+        "the system's CAs)",
+    )
+    p.set_defaults(func=_live(command, build))
+    return p
+
+
 def add_commands(subparsers: Any) -> None:
+    _add_ca(subparsers)
+    cert = subparsers.add_parser(
+        "cert",
+        help="certificates of live stations (renew, install, list, delete)",
+        description="Station certificates through the running server's admin channel "
+        "(needs server.admin_token).",
+    )
+    _add_cert(cert.add_subparsers(dest="cert_command", metavar="ACTION", required=True))
+    creds = subparsers.add_parser(
+        "credentials",
+        help="rotate a live station's password, raise its security profile",
+        description="A live station's credentials through the running server's admin "
+        "channel (needs server.admin_token).",
+    )
+    _add_credentials(
+        creds.add_subparsers(dest="credentials_command", metavar="ACTION", required=True)
+    )
+
+
+def _add_ca(subparsers: Any) -> None:
     ca = subparsers.add_parser(
         "ca",
         help="chargegrid's own certificate authority for station certificates",
@@ -154,38 +166,17 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--config", metavar="FILE", default=None, help="TOML settings file")
     p.set_defaults(func=_ca_show)
 
-    cert = subparsers.add_parser(
-        "cert",
-        help="certificates of live stations (renew, install, list, delete)",
-        description="Station certificates through the running server's admin channel "
-        "(needs server.admin_token).",
-    )
-    cert_sub = cert.add_subparsers(dest="cert_command", metavar="ACTION", required=True)
 
-    def live(
-        name: str, help_text: str, command: str, build: Any, sub: Any = cert_sub
-    ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("station_id", metavar="STATION")
-        p.add_argument("--config", metavar="FILE", default=None, help="TOML settings file")
-        p.add_argument("--server", metavar="URL", default=None, help="admin URL of the server")
-        p.add_argument("--admin-token", default=None, help="override server.admin_token")
-        p.add_argument(
-            "--ca-file",
-            default=None,
-            help="CA certificate that signed the server's TLS certificate (wss://; default: "
-            "the system's CAs)",
-        )
-        p.set_defaults(func=_live(command, build))
-        return p
-
-    live(
+def _add_cert(cert_sub: Any) -> None:
+    _live_parser(
+        cert_sub,
         "renew",
         "ask the station for a new CSR now (TriggerMessage SignChargingStationCertificate)",
         "certificate_renew",
         lambda a: {},
     )
-    p = live(
+    p = _live_parser(
+        cert_sub,
         "install",
         "install a root certificate in the station's trust store (InstallCertificate)",
         "certificate_install",
@@ -198,14 +189,16 @@ def add_commands(subparsers: Any) -> None:
         "MORootCertificate (1.6: CentralSystemRootCertificate, ManufacturerRootCertificate)",
     )
     p.add_argument("file", help="PEM certificate file")
-    p = live(
+    p = _live_parser(
+        cert_sub,
         "list",
         "list the station's installed certificates (GetInstalledCertificateIds)",
         "certificate_list",
         lambda a: {"types": a.type or []},
     )
     p.add_argument("--type", action="append", default=None, help="only this type (repeatable)")
-    p = live(
+    p = _live_parser(
+        cert_sub,
         "delete",
         "delete a certificate from the station (DeleteCertificate)",
         "certificate_delete",
@@ -215,28 +208,23 @@ def add_commands(subparsers: Any) -> None:
         "--hash-data", type=_json, required=True, help="hash data as `cert list` printed it"
     )
 
-    creds = subparsers.add_parser(
-        "credentials",
-        help="rotate a live station's password, raise its security profile",
-        description="A live station's credentials through the running server's admin "
-        "channel (needs server.admin_token).",
-    )
-    cred_sub = creds.add_subparsers(dest="credentials_command", metavar="ACTION", required=True)
-    live(
+
+def _add_credentials(cred_sub: Any) -> None:
+    _live_parser(
+        cred_sub,
         "rotate-password",
         "give the station a new random Basic-auth password (the old one is accepted until "
         "the station connects with the new one)",
         "password_rotate",
         lambda a: {},
-        cred_sub,
     )
-    p = live(
+    p = _live_parser(
+        cred_sub,
         "upgrade",
         "raise the station's security profile (2.0.1 SetNetworkProfile + reset; 1.6 "
         "ChangeConfiguration SecurityProfile); never down",
         "profile_upgrade",
         lambda a: {"profile": a.profile, "csms_url": a.url},
-        cred_sub,
     )
     p.add_argument("--profile", type=int, choices=(2, 3), required=True)
     p.add_argument(

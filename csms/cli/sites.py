@@ -7,12 +7,13 @@ import json
 import sys
 from typing import Any
 
+from csms.cli.common import add_config_arguments, run_with_store
+
 __all__ = ["add_commands"]
 
 
 def _site_apply(args: argparse.Namespace) -> int:
     from chargegrid.clock import WallClock
-    from csms.cli import _run
     from csms.events import EventBus
     from csms.sites import (
         SiteFileError,
@@ -45,12 +46,11 @@ def _site_apply(args: argparse.Namespace) -> int:
             print(f"site {site.id}: up to date (revision {result.revision})")
         return 0
 
-    return _run(args, body)
+    return run_with_store(args, body)
 
 
 def _site_show(args: argparse.Namespace) -> int:
     from chargegrid.clock import WallClock
-    from csms.cli import _run
     from csms.events import EventBus
     from csms.sites import SiteService, repository_for
     from csms.sites.tomlfile import dump_site_toml
@@ -75,12 +75,10 @@ def _site_show(args: argparse.Namespace) -> int:
             print(dump_site_toml(site), end="")
         return 0
 
-    return _run(args, body)
+    return run_with_store(args, body)
 
 
 def add_commands(subparsers: Any) -> None:
-    from csms.cli import _config_args
-
     site: argparse.ArgumentParser = subparsers.add_parser(
         "site", help="site model: limit tree, stations, tariff (apply a site file, show)"
     )
@@ -91,10 +89,10 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("file", metavar="FILE", help="site file (see docs/sites.md)")
     p.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
-    _config_args(p)
+    add_config_arguments(p)
     p.set_defaults(func=_site_apply)
     p = sub.add_parser("show", help="list the sites, or print one as a site file")
     p.add_argument("site_id", metavar="SITE", nargs="?", default=None)
     p.add_argument("--json", action="store_true", help="print JSON (W, Wh) instead of TOML")
-    _config_args(p)
+    add_config_arguments(p)
     p.set_defaults(func=_site_show)
