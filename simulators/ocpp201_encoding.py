@@ -14,6 +14,7 @@ from typing import Any
 
 from ocpp.v201 import call
 
+from chargegrid.measurands import DEFAULT_MEASURAND
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,
@@ -128,7 +129,7 @@ def transaction_started(item: OutItem) -> call.TransactionEvent:
         info["remote_start_id"] = tx.remote_start_id
     begin = {
         "value": tx.meter_start_wh,
-        "measurand": "Energy.Active.Import.Register",
+        "measurand": DEFAULT_MEASURAND,
         "context": "Transaction.Begin",
         "unit_of_measure": {"unit": "Wh"},
     }
