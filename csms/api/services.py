@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chargegrid.measurands import DEFAULT_MEASURAND
 from csms.api.audit import Auditor
 from csms.api.costs import energy_cost
 from csms.api.live import LiveView
@@ -213,7 +214,7 @@ class ApiServices:
         points = [(tx.started_at, tx.meter_start_wh)]
         for stored in await self.store.samples_for_transaction(tx.id):
             sample = stored.sample
-            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+            if sample.measurand == DEFAULT_MEASURAND and sample.phase is None:
                 points.append((sample.timestamp, sample.value))
         if tx.stopped_at is not None and tx.meter_stop_wh is not None:
             points.append((tx.stopped_at, tx.meter_stop_wh))

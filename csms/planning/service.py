@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chargegrid.clock import Clock
+from chargegrid.measurands import Measurand
 from csms.core.commands import Commands
 from csms.domain import RegistrationStatus
 from csms.events import (
@@ -174,16 +175,16 @@ class PlanningService:
                 ev = state.evse_of(station.id, sample.evse_id)
                 if ev is None or sample.sample.phase is not None:
                     continue
-                if sample.sample.measurand == "Energy.Active.Import.Register":
+                if sample.sample.measurand == Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
                     ev.register_wh = sample.sample.value
-                elif sample.sample.measurand == "Power.Active.Import":
+                elif sample.sample.measurand == Measurand.POWER_ACTIVE_IMPORT:
                     ev.power_w = sample.sample.value
         for ev in state.evses.values():
             if ev.tx is not None and ev.tx.meter_start_wh is None:
                 registers = [
                     s.sample.value
                     for s in await self.store.samples_for_transaction(ev.tx.id)
-                    if s.sample.measurand == "Energy.Active.Import.Register"
+                    if s.sample.measurand == Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
                     and s.sample.phase is None
                 ]
                 ev.start_wh = min(registers) if registers else None
