@@ -11,7 +11,8 @@
 - Site devices, sans-I/O on their own virtual clocks (``advance(dt_s)``): :class:`StorageUnit`
   (obeys a :class:`SetpointSchedule`), :class:`BidirectionalEV` (V2G, :class:`V2XSpec`),
   :class:`SwapStation` (a rack of packs and a swap robot), :class:`ClearSkyPV` /
-  :func:`load_pv_csv`, :class:`SiteMeter`.
+  :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
+  OCPP 2.1 messages and its CentralSetpoint profiles.
 
 The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the CSMS shares it).
 """
@@ -25,6 +26,7 @@ from simulators.exceptions import (
     CallErrorReceived,
     CsmsError,
     InvalidParameter,
+    ProfileRefused,
     ResponseTimeout,
     ScenarioError,
     SimulatorError,
@@ -46,6 +48,7 @@ from simulators.setpoints import SetpointPeriod, SetpointSchedule
 from simulators.site_meter import SiteMeter, SiteReading
 from simulators.station import Station, StationSpec
 from simulators.storage import StorageReport, StorageSpec, StorageUnit
+from simulators.storage_station import StorageStation
 from simulators.swap import (
     PackSpec,
     RackReport,
@@ -75,6 +78,7 @@ __all__ = [
     "FleetProgress",
     "InvalidParameter",
     "PackSpec",
+    "ProfileRefused",
     "RackReport",
     "ResponseTimeout",
     "RunnerStats",
@@ -92,6 +96,7 @@ __all__ = [
     "StopReason",
     "StorageReport",
     "StorageSpec",
+    "StorageStation",
     "StorageUnit",
     "SwapArrival",
     "SwapRecord",
