@@ -10,7 +10,8 @@
 - :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
 - Site devices, sans-I/O on their own virtual clocks (``advance(dt_s)``): :class:`StorageUnit`
   (obeys a :class:`SetpointSchedule`), :class:`BidirectionalEV` (V2G, :class:`V2XSpec`),
-  :class:`SwapStation` (a rack of packs and a swap robot), :class:`ClearSkyPV` /
+  :class:`SwapStation` (a rack of packs and a swap robot; :func:`generate_swap_arrivals`,
+  :func:`load_swap_arrivals`, :func:`save_swap_arrivals`), :class:`ClearSkyPV` /
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
   OCPP 2.1 messages and its CentralSetpoint profiles.
 
@@ -56,6 +57,11 @@ from simulators.swap import (
     SwapRecord,
     SwapStation,
     SwapStationSpec,
+)
+from simulators.swap_scenario import (
+    generate_swap_arrivals,
+    load_swap_arrivals,
+    save_swap_arrivals,
 )
 from simulators.v2g import BidirectionalEV, V2XSpec
 
@@ -105,9 +111,12 @@ __all__ = [
     "V2XSpec",
     "build_runner",
     "generate",
+    "generate_swap_arrivals",
     "load_pv_csv",
     "load_scenario",
+    "load_swap_arrivals",
     "save_scenario",
+    "save_swap_arrivals",
     "station_ids",
     "suggested_start",
 ]

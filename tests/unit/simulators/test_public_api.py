@@ -60,6 +60,9 @@ def test_public_api() -> None:
             "load_pv_csv",
             "ProfileRefused",
             "StorageStation",
+            "generate_swap_arrivals",
+            "load_swap_arrivals",
+            "save_swap_arrivals",
         ]
     )
     for name in simulators.__all__:
