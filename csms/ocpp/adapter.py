@@ -106,6 +106,13 @@ class VersionAdapter(OcppConnection):
         )
         return {}
 
+    @on("LogStatusNotification")
+    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "LogStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
     @on("DataTransfer")
     async def on_data_transfer(self, vendor_id: str, **kw: Any) -> dict[str, Any]:
         await self.central.record_event(

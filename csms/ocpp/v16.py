@@ -169,6 +169,15 @@ class V16Connection(VersionAdapter):
         )
         return {}
 
+    @on("SignedFirmwareStatusNotification")
+    async def on_signed_firmware_status_notification(
+        self, status: str, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "SignedFirmwareStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
     # -- to the station (StationLink) -----------------------------------------------------
     #: 1.6 transactions are named by the central system; id tags have no type
     station_names_transactions = False

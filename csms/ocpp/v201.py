@@ -193,13 +193,6 @@ class V201Connection(VersionAdapter):
         await self.central.record_event(self.station_id, "NotifyEvent", kw, at=at)
         return {}
 
-    @on("LogStatusNotification")
-    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "LogStatusNotification", {"status": status, **kw}
-        )
-        return {}
-
     # -- to the station (StationLink) -----------------------------------------------------
     #: 2.0.1 stations name their transactions; id tokens have a type
     station_names_transactions = True

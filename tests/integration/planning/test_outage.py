@@ -77,10 +77,10 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
         # The site's planner is loaded in the background after ``apply``: absent is "not yet".
         deadline = time.monotonic() + 20.0
         while True:
-            planner = first.planner.planners.get("depot")
+            loop = first.planning.loops.get("depot")
             before = {
                 ev.key: ev.tx.id
-                for ev in (planner.state.evses.values() if planner is not None else ())
+                for ev in (loop.state.evses.values() if loop is not None else ())
                 if ev.tx is not None
             }
             if len(before) == STATIONS * CONNECTORS or time.monotonic() > deadline:
@@ -97,7 +97,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
             lambda: any(p.at >= renewal_at for p in plans), timeout_s=20.0, every_s=0.001
         )
         delivered = {
-            ev.key: ev.delivered_wh for ev in first.planner.planners["depot"].state.evses.values()
+            ev.key: ev.delivered_wh for ev in first.planning.loops["depot"].state.evses.values()
         }
         await first.stop()  # the CSMS is gone
         killed_at = clock.now()
@@ -130,7 +130,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
                 timeout_s=30.0,
             )
             resumed_s = time.perf_counter() - began
-            state = second.planner.planners["depot"].state
+            state = second.planning.loops["depot"].state
             after = {ev.key: ev.tx.id for ev in state.evses.values() if ev.tx is not None}
             assert after == before  # the same sessions, picked up
             # Where they are: at least the energy they had before the outage (the last to
@@ -148,13 +148,13 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
 
             # Every session has a TxProfile from the new CSMS, confirmed by its station.
             def confirmed() -> bool:
-                view = second.planner.view("depot")
+                view = second.planning.plans.view("depot")
                 return view is not None and all(
                     e.ack == "accepted" for e in view.evses if e.transaction_id is not None
                 )
 
             ok = await wait_until(confirmed, timeout_s=30.0)
-            view = second.planner.view("depot")
+            view = second.planning.plans.view("depot")
             assert view is not None
             assert ok, [(e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"]
             print(
