@@ -11,7 +11,8 @@
 - Site devices, sans-I/O on their own virtual clocks (``advance(dt_s)``): :class:`StorageUnit`
   (obeys a :class:`SetpointSchedule`), :class:`BidirectionalEV` (V2G, :class:`V2XSpec`),
   :class:`SwapStation` (a rack of packs and a swap robot; :func:`generate_swap_arrivals`,
-  :func:`load_swap_arrivals`, :func:`save_swap_arrivals`), :class:`ClearSkyPV` /
+  :func:`load_swap_arrivals`, :func:`save_swap_arrivals`; :func:`battery_swap_requests`: a
+  served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
   OCPP 2.1 messages and its CentralSetpoint profiles.
 
@@ -20,6 +21,7 @@ The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the 
 
 from __future__ import annotations
 
+from simulators.battery_swap import battery_swap_requests
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import (
@@ -109,6 +111,7 @@ __all__ = [
     "SwapStation",
     "SwapStationSpec",
     "V2XSpec",
+    "battery_swap_requests",
     "build_runner",
     "generate",
     "generate_swap_arrivals",

@@ -63,6 +63,7 @@ def test_public_api() -> None:
             "generate_swap_arrivals",
             "load_swap_arrivals",
             "save_swap_arrivals",
+            "battery_swap_requests",
         ]
     )
     for name in simulators.__all__:
