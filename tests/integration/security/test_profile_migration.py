@@ -88,8 +88,6 @@ async def test_plain_client_that_says_nothing_is_dropped(pki: Pki, start_csms: S
         finally:
             writer.close()
         assert csms.server.security.guard.refused["tls-handshake-timeout"] == 1
-        async with open_ws(csms.plain_url or "", "CP16", ctx=None, password=PASSWORD):
-            pass
 
 
 async def test_server_stop_does_not_wait_for_a_silent_client(pki: Pki, start_csms: Start) -> None:
