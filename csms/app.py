@@ -39,7 +39,7 @@ from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
-from csms.planning import PlannerService
+from csms.planning import PlanningService
 from csms.security import ConnectionSecurity
 from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
@@ -105,7 +105,7 @@ class Csms:
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)
         self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
-        self.planner = PlannerService(
+        self.planning = PlanningService(
             sites=self.sites,
             store=self.store,
             bus=self.bus,
@@ -206,7 +206,7 @@ class Csms:
                 await self.store.close()
             raise
         if self.settings.planning.enabled:
-            await self.planner.start()
+            await self.planning.start()
         if self._gc is not None:
             self._gc.start()
         self.certificates.start()
@@ -216,7 +216,7 @@ class Csms:
         if not self._started:
             return
         self._started = False
-        await self.planner.stop()
+        await self.planning.stop()
         await self.certificates.stop()
         self.credentials.close()
         if self._gc is not None:

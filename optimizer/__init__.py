@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optimizer.compiled import Compiled, compile_problem
+    from optimizer.direct import solve_direct
     from optimizer.exceptions import (
         InfeasibleSchedule,
         InvalidProblem,
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
         SolverTimeout,
         SolverUnavailable,
     )
-    from optimizer.fastlp import solve_direct
     from optimizer.inputs import (
         CurrentLimit,
         DeviceDimming,
@@ -116,7 +116,7 @@ _MODULES = {
     "fallback_plan": "optimizer.planner",
     "safe_evse_limits_w": "optimizer.safe_limits",
     "solve": "optimizer.planner",
-    "solve_direct": "optimizer.fastlp",
+    "solve_direct": "optimizer.direct",
     "solve_pyomo": "optimizer.model",
 }
 

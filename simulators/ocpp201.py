@@ -17,6 +17,7 @@ from ocpp.v201 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
 
 from chargegrid.charging_profiles import ProfileError, ProfilePurpose, RateUnit, parse_profile
+from chargegrid.measurands import DEFAULT_MEASURAND
 from simulators.messages import (
     AuthorizeRequest,
     ChargingNeeds,
@@ -484,7 +485,7 @@ class V201Adapter:
                         "sampled_value": [
                             {
                                 "value": tx.meter_start_wh,
-                                "measurand": "Energy.Active.Import.Register",
+                                "measurand": DEFAULT_MEASURAND,
                                 "context": "Transaction.Begin",
                                 "unit_of_measure": {"unit": "Wh"},
                             }

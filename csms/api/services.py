@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chargegrid.measurands import DEFAULT_MEASURAND
 from csms.api.audit import Auditor
 from csms.api.costs import energy_cost
 from csms.api.live import LiveView
@@ -28,9 +29,7 @@ from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
 from csms.events import (
-    ChargingLimitSent,
     DepartureMissed,
-    PlanUpdated,
     SiteChanged,
     StationBooted,
     StationConnected,
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 
     from csms.api.system import CentralSystemParts
     from csms.domain import Transaction
+    from csms.planning.readmodel import PlanReadModel
     from csms.sites import SiteService
 
 __all__ = ["ApiServices"]
@@ -78,9 +78,9 @@ class ApiServices:
         self.sites: SiteService | None = (
             sites if sites is not None else getattr(csms, "sites", None)
         )
-        #: the last plan per site and the last limit sent per (station, EVSE), from the bus
-        self.plans: dict[str, PlanUpdated] = {}
-        self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
+        #: the plans as shown and the last limit sent per (station, EVSE): the planning
+        #: wing's read-model
+        self.plans: PlanReadModel = csms.planning.plans
         #: the recent missed departures per site (for the dashboard's alerts)
         self.departures_missed: dict[str, deque[DepartureMissed]] = {}
         #: statuses, EVSE power and session costs followed from the bus (the dashboard)
@@ -104,11 +104,7 @@ class ApiServices:
 
     def _on_domain_event(self, event: Any) -> None:
         self.live.on_event(event)
-        if isinstance(event, PlanUpdated):
-            self.plans[event.site_id] = event
-        elif isinstance(event, ChargingLimitSent):
-            self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
-        elif isinstance(event, DepartureMissed):
+        if isinstance(event, DepartureMissed):
             kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
             kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
@@ -221,7 +217,7 @@ class ApiServices:
         points = [(tx.started_at, tx.meter_start_wh)]
         for stored in await self.store.samples_for_transaction(tx.id):
             sample = stored.sample
-            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+            if sample.measurand == DEFAULT_MEASURAND and sample.phase is None:
                 points.append((sample.timestamp, sample.value))
         if tx.stopped_at is not None and tx.meter_stop_wh is not None:
             points.append((tx.stopped_at, tx.meter_stop_wh))

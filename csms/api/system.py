@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from csms.core.service import CentralSystem
     from csms.events import EventBus
     from csms.ocpp.server import OcppServer
-    from csms.planning import PlannerService
+    from csms.planning import PlanningService
     from csms.security.alerts import SecurityAlerts
     from csms.security.certificates import CertificateService
     from csms.security.credentials import Credentials
@@ -55,7 +55,7 @@ class CentralSystemParts(Protocol):
     @property
     def sites(self) -> SiteService: ...
     @property
-    def planner(self) -> PlannerService: ...
+    def planning(self) -> PlanningService: ...
     @property
     def supervisor(self) -> Supervisor: ...
     @property

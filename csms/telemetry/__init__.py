@@ -22,7 +22,7 @@ from csms.telemetry.metrics import TelemetryStats, render_prometheus
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
 from csms.telemetry.pipeline import Backoff, TelemetryPipeline
-from csms.telemetry.points import PlanStep, PointEncoder
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import (
     Aggregation,
     InfluxQLBackend,
@@ -31,6 +31,7 @@ from csms.telemetry.query import (
     TelemetryQuery,
 )
 from csms.telemetry.recorder import TelemetryRecorder
+from csms.telemetry.records import PlanStep
 from csms.telemetry.schema import SCHEMA_VERSION, Field, Measurement, Tag, expected_series
 from csms.telemetry.service import Telemetry, open_telemetry
 from csms.telemetry.settings import TelemetrySettings

@@ -108,7 +108,7 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
         reached_s = max(t for k, t in answered().items() if k in sent) - began
         assert reached_s < 5.0
         await run
-        view = csms.planner.view("depot")
+        view = csms.planning.plans.view("depot")
         assert view is not None
         assert view.non_compliance_count == 0
         assert view.status == "optimal"

@@ -78,10 +78,10 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
         # has seen each of their transactions start (a loaded machine may lag a little).
         # The site's planner is loaded in the background after ``apply``: absent is "not yet".
         def sessions() -> dict[object, object]:
-            planner = first.planner.planners.get("depot")
+            loop = first.planning.loops.get("depot")
             return {
                 ev.key: ev.tx.id
-                for ev in (planner.state.evses.values() if planner is not None else ())
+                for ev in (loop.state.evses.values() if loop is not None else ())
                 if ev.tx is not None
             }
 
@@ -99,7 +99,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
             lambda: any(p.at >= renewal_at for p in plans), 20.0, "the renewal", every_s=0.001
         )
         delivered = {
-            ev.key: ev.delivered_wh for ev in first.planner.planners["depot"].state.evses.values()
+            ev.key: ev.delivered_wh for ev in first.planning.loops["depot"].state.evses.values()
         }
         await first.stop()  # the CSMS is gone
         killed_at = clock.now()
@@ -133,7 +133,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
                 "the restarted CSMS's first plan",
             )
             resumed_s = time.perf_counter() - began
-            state = second.planner.planners["depot"].state
+            state = second.planning.loops["depot"].state
             after = {ev.key: ev.tx.id for ev in state.evses.values() if ev.tx is not None}
             assert after == before  # the same sessions, picked up
             # Where they are: at least the energy they had before the outage (the last to
@@ -153,14 +153,14 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
 
             # Every session has a TxProfile from the new CSMS, confirmed by its station.
             def confirmed() -> bool:
-                view = second.planner.view("depot")
+                view = second.planning.plans.view("depot")
                 return view is not None and all(
                     e.ack == "accepted" for e in view.evses if e.transaction_id is not None
                 )
 
             with contextlib.suppress(AssertionError):  # the assert below names the stations
                 await wait_until(confirmed, 30.0, "every TxProfile confirmed")
-            view = second.planner.view("depot")
+            view = second.planning.plans.view("depot")
             assert view is not None
             assert confirmed(), [
                 (e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"

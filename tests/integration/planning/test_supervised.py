@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-import csms.planning.site_planner as site_planner
+import csms.planning.loop as site_loop
 from chargegrid.clock import VirtualClock
 from csms.app import Csms, serving
 from csms.config import DatabaseSettings, ServerSettings, Settings
@@ -36,7 +36,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def _planned_at(csms: Csms, site_id: str) -> datetime | None:
-    view = csms.planner.view(site_id)
+    view = csms.planning.plans.view(site_id)
     return view.at if view is not None else None
 
 
@@ -61,11 +61,11 @@ async def test_a_site_applied_while_postgres_is_down_is_planned_once_it_is_back(
     await csms.start()
     try:
         await other.open()
-        assert csms.planner.planners == {}
+        assert csms.planning.loops == {}
         await proxy.down()  # PostgreSQL stops
-        before = csms.planner.watch_failures
+        before = csms.planning.watch_failures
         await wait_until(
-            lambda: csms.planner.watch_failures >= before + 2, 60.0, "two failed site watches"
+            lambda: csms.planning.watch_failures >= before + 2, 60.0, "two failed site watches"
         )
         # Applied by another process during the outage: no event reaches this server.
         await SiteService(repository_for(other), bus=EventBus(), clock=clock).apply(
@@ -79,7 +79,7 @@ async def test_a_site_applied_while_postgres_is_down_is_planned_once_it_is_back(
             depot_site(stations=3, connectors=1)
         )
         await wait_until(
-            lambda: len(csms.planner.planners["depot"].state.stations) == 3,
+            lambda: len(csms.planning.loops["depot"].state.stations) == 3,
             60.0,
             "the third station in the planner",
         )
@@ -93,14 +93,14 @@ async def test_a_dead_site_loop_shows_in_health_and_is_restarted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = {"on": False}
-    real_window_end = site_planner.window_end
+    real_window_end = site_loop.window_end
 
     def window_end(*args: Any, **kwargs: Any) -> datetime:
         if broken["on"]:
             raise RuntimeError("injected: the loop's own arithmetic failed")
         return real_window_end(*args, **kwargs)
 
-    monkeypatch.setattr(site_planner, "window_end", window_end)
+    monkeypatch.setattr(site_loop, "window_end", window_end)
     settings = Settings(
         server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None},  # type: ignore[arg-type]
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"},  # type: ignore[arg-type]
