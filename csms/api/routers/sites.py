@@ -12,13 +12,15 @@ from csms.api.auth import Permission, Principal, Role
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
-from csms.api.models import (
+from csms.api.models import ErrorOut
+from csms.api.power import site_power
+from csms.api.services import ApiServices
+from csms.api.site_models import (
     AckOut,
     ApplyOut,
     ConstraintCreated,
     ConstraintOut,
     ConstraintStatus,
-    ErrorOut,
     NodeLimitOut,
     PlanEvseOut,
     PlanNodeOut,
@@ -29,8 +31,6 @@ from csms.api.models import (
     ReadingsOut,
     SitePowerOut,
 )
-from csms.api.power import site_power
-from csms.api.services import ApiServices
 from csms.domain import PvReading, StorageReading
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
