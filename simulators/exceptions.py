@@ -5,6 +5,8 @@
     SimulatorError
     ├── ScenarioError        a scenario file or frame is bad (file, row, field)
     ├── StationError         a station cannot do what was asked (unknown connector, ...)
+    ├── InvalidParameter     a device model's number is not finite or out of range (``field``);
+    │                        also a ValueError
     └── CsmsError            the central system answered badly
         ├── CallErrorReceived   a CALLERROR came back (``code``, ``description``)
         ├── ResponseTimeout     no answer in time
@@ -17,6 +19,7 @@ __all__ = [
     "BootRejected",
     "CallErrorReceived",
     "CsmsError",
+    "InvalidParameter",
     "ResponseTimeout",
     "ScenarioError",
     "SimulatorError",
@@ -49,6 +52,16 @@ class ScenarioError(SimulatorError):
 
 class StationError(SimulatorError):
     """A station was asked something it cannot do."""
+
+
+class InvalidParameter(SimulatorError, ValueError):
+    """A device model was given a number that is not finite or not in range; ``field`` names it
+    (``storage[B1].capacity_wh``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class CsmsError(SimulatorError):

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from csms.security.alerts import SecurityAlerts
     from csms.security.certificates import CertificateService
     from csms.security.credentials import Credentials
-    from csms.sites import SiteService
+    from csms.security.maintenance import Maintenance
+    from csms.sites import SiteService, StationSites
     from csms.store import Store
     from csms.supervisor import HealthReport, Supervisor
     from csms.telemetry import Telemetry
@@ -30,7 +31,8 @@ __all__ = ["CentralSystemParts"]
 
 class CentralSystemParts(Protocol):
     """The parts of a started central system the API reads (all of :class:`~csms.app.Csms`'s
-    that it uses, read-only)."""
+    that it uses, read-only). A part the API starts to use is added here; mypy checks
+    that :class:`~csms.app.Csms` has it."""
 
     @property
     def settings(self) -> Settings: ...
@@ -51,9 +53,13 @@ class CentralSystemParts(Protocol):
     @property
     def credentials(self) -> Credentials: ...
     @property
+    def maintenance(self) -> Maintenance: ...
+    @property
     def security_alerts(self) -> SecurityAlerts: ...
     @property
     def sites(self) -> SiteService: ...
+    @property
+    def station_sites(self) -> StationSites: ...
     @property
     def planning(self) -> PlanningService: ...
     @property

@@ -18,6 +18,7 @@ from csms.telemetry.exceptions import (
     WriteError,
     WriteRejected,
 )
+from csms.telemetry.lineprotocol import Encoded
 from csms.telemetry.metrics import TelemetryStats, render_prometheus
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
@@ -38,6 +39,7 @@ from csms.telemetry.settings import TelemetrySettings
 from csms.telemetry.writers import (
     InfluxV1Sink,
     InfluxV2Sink,
+    LineSink,
     MemorySink,
     TelemetrySink,
     detect_api,
@@ -48,11 +50,13 @@ __all__ = [
     "Aggregation",
     "Backoff",
     "EmbeddedStore",
+    "Encoded",
     "Field",
     "InfluxQLBackend",
     "InfluxV1Sink",
     "InfluxV2Sink",
     "LineProtocolError",
+    "LineSink",
     "Measurement",
     "MemorySink",
     "Outbox",

@@ -113,3 +113,24 @@ def test_telemetry_stores_a_core_sample_as_it_stores_the_raw_one(
     assert not isinstance(from_raw, Reject)
     assert from_core[1] == from_raw[1] == MEASURAND_UNITS[measurand]
     assert from_core[0] == pytest.approx(from_raw[0], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "measurand", "expected"),
+    [
+        ("1.5", "kWh", None, (1500.0, "Wh")),
+        ("55", "Percent", "SoC", (55.0, "%")),  # the store's spelling of Percent
+        ("300.15", "K", "Temperature", (300.15, "K")),  # shifts are telemetry's, not the core's
+        ("2", "kVAh", "Energy.Apparent.Net", (2000.0, "VAh")),
+        ("3", None, "Energy.Apparent.Net", (3.0, "VAh")),
+        ("1500", "mA", "Current.Import", (1.5, "A")),
+        ("7", "kwh", None, (7.0, "kwh")),  # a spelling OCPP does not use: kept as sent
+    ],
+)
+def test_the_core_scales_by_the_vocabulary(
+    value: str, unit: str | None, measurand: str | None, expected: tuple[float, str]
+) -> None:
+    sample = normalize_sample(timestamp=T0, value=value, unit=unit, measurand=measurand)
+    assert sample is not None
+    assert (sample.value, sample.unit) == expected
+    assert sample.raw_unit == (unit if unit is not None else default_unit(sample.measurand))

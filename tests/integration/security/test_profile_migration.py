@@ -182,7 +182,7 @@ async def test_pending_upgrade_survives_a_restart(
         async with open_ws(csms.url, "CP16", ctx=client_context(pki), password=PASSWORD):
             assert await eventually(lambda: registered(store, 2, None))
         assert csms.credentials.pending_profiles == {}
-        assert [e.data for e in await store.station_events("CP16", "SecurityProfileChanged")]
+        assert await eventually(lambda: store.station_events("CP16", "SecurityProfileChanged"))
         # from now on plain ws:// is a downgrade for this station
         assert csms.plain_url is not None
         assert await refused_status(csms.plain_url, "CP16", ctx=None, password=PASSWORD) == 403
