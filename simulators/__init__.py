@@ -16,7 +16,8 @@
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
   OCPP 2.1 messages and its CentralSetpoint profiles.
 
-The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the CSMS shares it).
+Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
+composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
 """
 
 from __future__ import annotations

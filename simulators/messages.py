@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chargegrid.charging_profiles import CompositeSchedule
 from chargegrid.measurands import MEASURAND_UNITS
 from chargegrid.measurands import Measurand as M
+from simulators.composite import CompositeSchedule
 
 __all__ = [
     "QUEUED_OFFLINE",
