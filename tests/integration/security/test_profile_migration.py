@@ -92,6 +92,22 @@ async def test_plain_client_that_says_nothing_is_dropped(pki: Pki, start_csms: S
             pass
 
 
+async def test_server_stop_does_not_wait_for_a_silent_client(pki: Pki, start_csms: Start) -> None:
+    import asyncio
+
+    async with start_csms(plain_on_tls_port=True, handshake_timeout_s=600) as csms:
+        reader, writer = await asyncio.open_connection("127.0.0.1", csms.port)
+        guard = csms.server.security.guard
+        try:
+            assert await eventually(lambda: len(guard._tasks) == 1)
+            # the peek is cancelled at stop: well before the 600 s handshake timeout
+            await asyncio.wait_for(csms.stop(), 30)
+            assert await asyncio.wait_for(reader.read(), 30) == b""
+            assert not guard._tasks
+        finally:
+            writer.close()
+
+
 def test_plain_on_tls_port_needs_tls_and_minimum_profile_1(pki: Pki) -> None:
     from csms.config import load_settings
 
