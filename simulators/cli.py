@@ -39,7 +39,8 @@ def add_commands(subparsers: Any) -> None:
         help="run simulated charging stations and EVs against an OCPP central system",
         description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
-        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}.",
+        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage) "
+        "are OCPP 2.1 stations STOR-0001, ...",
     )
     _add_fleet_options(parser)
     _add_security_options(parser)
