@@ -23,6 +23,7 @@ from csms.domain import (
     RegistrationStatus,
     StatusReport,
     StorageReading,
+    SwapRackReading,
     Transaction,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "StationDisconnected",
     "StationNonCompliant",
     "StatusChanged",
+    "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
@@ -160,6 +162,7 @@ class SiteReadingsReceived:
     pv: tuple[PvReading, ...]
     storage: tuple[StorageReading, ...]
     at: datetime
+    swap: tuple[SwapRackReading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,19 @@ class DepartureMissed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SwapWithoutReadyPack:
+    """A swap at a swap station found no pack at its readiness threshold: it handed out
+    one below it (``pack_out_soc_pct``) or none (None)."""
+
+    site_id: str
+    swap_id: str
+    station_id: str
+    pack_out_soc_pct: float | None
+    ready_soc_pct: float
+    at: datetime
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -260,6 +276,7 @@ DomainEvent = (
     | GridConstraintSet
     | StationNonCompliant
     | DepartureMissed
+    | SwapWithoutReadyPack
     | SecurityEventReceived
 )
 

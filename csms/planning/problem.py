@@ -15,6 +15,7 @@ from csms.domain import Transaction
 from csms.planning.config import PlanningSettings
 from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
+from csms.planning.swap import swap_racks
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
 from optimizer import (
@@ -392,6 +393,7 @@ def build_problem(
         sessions=tuple(sessions),
         pv=pv,
         node_caps=tuple(caps),
+        swap_racks=swap_racks(state.racks, site, grid),
     )
     pv_w = _pv_by_node(site, pv, grid.n_steps)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)

@@ -264,6 +264,11 @@ class PlanningService:
                 event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
             ):
                 loop.trigger(reason, urgent=True)  # less PV or more storage: less room
+            for rack in loop.state.racks.values():
+                for found in rack.pop_findings():
+                    logger.warning("site %s: swap at %s (%s) found no ready pack",
+                                   event.site_id, found.station_id, found.swap_id)  # fmt: skip
+                    self.bus.publish(found)
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:

@@ -45,7 +45,7 @@ def test_fullest_pack_serves_the_first_swap_and_brought_packs_queue() -> None:
     ]
     assert [j.energy_wh for j in jobs] == [0.0, 4000.0, 7000.0, 7000.0]
     assert [j.available_from for j in jobs] == [None, None, at(0.5), at(1.5)]
-    assert [j.priority for j in jobs] == [1.0, 1.0, SPARE_PRIORITY, SPARE_PRIORITY]
+    assert [j.priority for j in jobs] == pytest.approx([1.1, 1.05, SPARE_PRIORITY, SPARE_PRIORITY])
     # Three swaps with two packs: the pack swap 1 brings serves swap 3.
     third = rack_jobs(_rack(swap_times=(at(0.25), at(0.5), at(1.5))), T0, at(2.0))[2]
     assert (third.pack, third.available_from, third.ready_by) == ("in:1", at(0.25), at(1.5))
