@@ -65,20 +65,28 @@ class SessionRecord:
 
     @classmethod
     def start(cls, station_id: str, connector_id: int, ev: EVSpec, now: datetime) -> SessionRecord:
-        return cls(
-            station_id,
-            connector_id,
-            ev.ev_id,
-            ev.arrival,
-            ev.departure,
-            ev.energy_request_wh,
-            plugged_at=now,
-        )
+        return cls._visit(station_id, connector_id, ev, plugged_at=now)
 
     @classmethod
     def missed(
         cls, station_id: str, connector_id: int, ev: EVSpec, *, outcome: str = "missed"
     ) -> SessionRecord:
+        return cls._visit(
+            station_id, connector_id, ev, soc_at_departure=ev.initial_soc, outcome=outcome
+        )
+
+    @classmethod
+    def _visit(
+        cls,
+        station_id: str,
+        connector_id: int,
+        ev: EVSpec,
+        *,
+        plugged_at: datetime | None = None,
+        soc_at_departure: float | None = None,
+        outcome: str | None = None,
+    ) -> SessionRecord:
+        """The record of ``ev``'s visit: what it asks for, from its spec."""
         return cls(
             station_id,
             connector_id,
@@ -86,7 +94,8 @@ class SessionRecord:
             ev.arrival,
             ev.departure,
             ev.energy_request_wh,
-            soc_at_departure=ev.initial_soc,
+            plugged_at=plugged_at,
+            soc_at_departure=soc_at_departure,
             outcome=outcome,
         )
 
