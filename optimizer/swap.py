@@ -26,8 +26,9 @@ swap expected to find no ready pack. With alike packs, giving the fullest pack t
 swap is the order that needs the least energy soonest (exchanging two packs' swaps never
 lowers the energy needed before the earlier one). An earlier swap's job weighs up to 10 % more
 than a later one's: short of energy, the plan readies the next packs whole rather than every
-pack part-way (a pack at 85 % serves no swap that wants 90 %). Packs with no swap in the horizon (the spare
-ones) are filled to X by the horizon's end at a tenth of the priority, in the cheapest steps.
+pack part-way (a pack at 85 % serves no swap that wants 90 %). Packs with no swap in the
+horizon (the spare ones) are filled to X by the horizon's end at a tenth of the priority, in
+the cheapest steps.
 """
 
 from __future__ import annotations
