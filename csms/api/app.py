@@ -203,6 +203,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         audit,
         certificates,
         commands,
+        der,
         events,
         history,
         id_tokens,
@@ -210,6 +211,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         reports,
         sites,
         stations,
+        swaps,
         transactions,
     )
     from csms.api.routers import webhooks as webhook_routes
@@ -250,6 +252,8 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         id_tokens,
         activity,
         transactions,
+        swaps,
+        der,
         commands,
         events,
         webhook_routes,
