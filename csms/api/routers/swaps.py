@@ -146,8 +146,14 @@ async def list_swaps(
     if since is not None and until is not None and until <= since:
         raise InvalidField(("query", "until"), "until must be after since")
     who.require(Permission.TRANSACTIONS_READ, site_id, sited=site_id is not None)
+    repo = services.csms.central.swaps.repo
     if station_id is not None:
-        await load_station(services, who, station_id, Permission.TRANSACTIONS_READ)
+        record = await services.store.get_station(station_id)
+        if record is None and not await repo.list_swaps(SwapFilter(station_id=station_id, limit=1)):
+            # Neither registered nor ever swapped here (a removed station's swaps stay).
+            raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
+        if record is not None:
+            who.require(Permission.TRANSACTIONS_READ, services.station_site(record))
     narrowed = site_id is not None or who.sites is not None
     f = SwapFilter(
         station_id=station_id,
@@ -158,7 +164,7 @@ async def list_swaps(
         limit=100000 if narrowed else limit,
     )
     out: list[SwapOut] = []
-    for swap in await services.csms.central.swaps.repo.list_swaps(f):
+    for swap in await repo.list_swaps(f):
         sid = await services.resolve_site(swap.station_id)
         if not who.covers(sid) or (site_id is not None and sid != site_id):
             continue
@@ -225,6 +231,8 @@ async def list_packs(
 ) -> list[BatteryPackOut]:
     """Registered packs and where each was last seen."""
     _require_packs(who, Permission.STATIONS_READ)
+    if station_id is not None and await services.store.get_station(station_id) is None:
+        raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
     packs = await services.csms.central.swaps.repo.list_packs(station_id=station_id)
     return [_pack_out(p) for p in packs]
 

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from ocpp.exceptions import PropertyConstraintViolationError
-from ocpp.routing import on
 from ocpp.v21 import call
 
 from csms.domain import IdToken
 from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from tests.integration.api.conftest import Api
-from tests.integration.csms.stations import Station21, StationScript, raw_connect
+from tests.integration.csms.stations import Station21, connect_station
 
 P = "/api/v1"
 VOLT_VAR = {
@@ -31,46 +30,16 @@ VOLT_VAR = {
 }
 
 
-class DerSwapStation(Station21):
-    """A 2.1 station that answers DER control and swap requests as its script says."""
-
-    @on("SetDERControl")
-    def set_der(self, **kw: Any) -> Any:
-        return self._simple("SetDERControl", {"status": "Accepted"}, kw)
-
-    @on("GetDERControl")
-    def get_der(self, **kw: Any) -> Any:
-        return self._simple("GetDERControl", {"status": "Accepted"}, kw)
-
-    @on("ClearDERControl")
-    def clear_der(self, **kw: Any) -> Any:
-        return self._simple("ClearDERControl", {"status": "Accepted"}, kw)
-
-    @on("RequestBatterySwap")
-    def request_swap(self, **kw: Any) -> Any:
-        return self._simple("RequestBatterySwap", {"status": "Accepted"}, kw)
-
-
 @contextlib.asynccontextmanager
-async def station(api: Api, station_id: str = "SW21") -> AsyncIterator[DerSwapStation]:
-    import asyncio
-
-    async with raw_connect(api.csms.url, station_id, version="2.1") as ws:
-        cp = DerSwapStation(station_id, ws, response_timeout=5)
-        cp.script = StationScript()
-        task = asyncio.create_task(cp.start())
-        try:
-            result = await cp.call(
-                call.BootNotification(
-                    charging_station={"model": "Swap", "vendor_name": "Acme"}, reason="PowerUp"
-                )
+async def station(api: Api, station_id: str = "SW21") -> AsyncIterator[Station21]:
+    async with connect_station(api.csms.url, station_id, version="2.1") as cp:
+        result = await cp.call(
+            call.BootNotification(
+                charging_station={"model": "Swap", "vendor_name": "Acme"}, reason="PowerUp"
             )
-            assert result.status == "Accepted"
-            yield cp
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        )
+        assert result.status == "Accepted"
+        yield cp
 
 
 @pytest.fixture
