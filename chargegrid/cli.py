@@ -35,6 +35,7 @@ COMMANDS = {
     "ca": "csms.cli.security",
     "cert": "csms.cli.security",
     "credentials": "csms.cli.security",
+    "firmware": "csms.cli.security",
     "sim": "simulators.cli",
     "optimize": "optimizer.cli",
 }

@@ -39,12 +39,13 @@ from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
-from csms.planning import PlannerService
+from csms.planning import PlanningService
 from csms.security import ConnectionSecurity
 from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
-from csms.sites import SiteService, repository_for
+from csms.security.maintenance import Maintenance
+from csms.sites import SiteService, StationSites, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
 from csms.telemetry import Telemetry, open_telemetry
@@ -105,7 +106,9 @@ class Csms:
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)
         self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
-        self.planner = PlannerService(
+        #: Which site each station belongs to: one map for the planning service and the API.
+        self.station_sites = StationSites()
+        self.planning = PlanningService(
             sites=self.sites,
             store=self.store,
             bus=self.bus,
@@ -113,6 +116,7 @@ class Csms:
             clock=self.clock,
             settings=s.planning,
             supervisor=self.supervisor,
+            station_sites=self.station_sites,
         )
         self.server.health = self.health
         interval = s.server.gc_freeze_interval_s
@@ -122,7 +126,8 @@ class Csms:
         self._detach_telemetry: Callable[[], None] | None = None
 
     def _add_security(self, s: Settings) -> None:
-        """Station certificates, credentials and security alerts (csms.security)."""
+        """Station certificates, credentials, firmware and logs, security alerts
+        (csms.security)."""
         #: station certificates: SignCertificate, renewal, trust stores (csms.security)
         self.certificates = CertificateService(
             s.security,
@@ -130,6 +135,8 @@ class Csms:
             commands=self.commands,
             signer=signer_from(s.security),
             expiries=self.server.security.expiries,
+            security=self.server.security,
+            disconnect=self._disconnect,
         )
         self.central.certificate_requests = self.certificates
         self.central.critical_security_events = frozenset(s.security.critical_events)
@@ -143,6 +150,9 @@ class Csms:
             url_of=lambda: self.url,
         )
         self.certificates.credentials = self.credentials
+        #: signed firmware updates and log uploads (csms.security)
+        self.maintenance = Maintenance(central=self.central, commands=self.commands)
+        self.certificates.maintenance = self.maintenance
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
 
@@ -162,6 +172,14 @@ class Csms:
         if self.server.security.tls is None or not self.settings.security.plain_on_tls_port:
             return None
         return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+
+    async def _disconnect(self, station_id: str, reason: str) -> bool:
+        """Close the station's open connection (False: it had none)."""
+        conn = self.server.connections.get(station_id)
+        if conn is None:
+            return False
+        await conn.close(reason)
+        return True
 
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead
@@ -206,7 +224,7 @@ class Csms:
                 await self.store.close()
             raise
         if self.settings.planning.enabled:
-            await self.planner.start()
+            await self.planning.start()
         if self._gc is not None:
             self._gc.start()
         self.certificates.start()
@@ -216,7 +234,7 @@ class Csms:
         if not self._started:
             return
         self._started = False
-        await self.planner.stop()
+        await self.planning.stop()
         await self.certificates.stop()
         self.credentials.close()
         if self._gc is not None:

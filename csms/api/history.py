@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from chargegrid.measurands import Measurand
 from csms.api.dashboard_models import HistoryOut, HistorySeriesOut
 from csms.sites import GridConstraint, Site, limits_in_force, price_in_force
 from csms.telemetry import Aggregation, QueryError, Telemetry, TelemetryQuery
@@ -38,7 +39,7 @@ PLAN_HOLD_S = 900.0
 MAX_EVSE_SERIES = 16
 #: the most windows one answer holds
 MAX_WINDOWS = 2000
-_POWER = "Power.Active.Import"
+_POWER = Measurand.POWER_ACTIVE_IMPORT
 _WINDOWS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 
 

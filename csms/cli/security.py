@@ -9,7 +9,11 @@
     chargegrid cert install STATION --type CSMSRootCertificate root.pem
     chargegrid cert list STATION [--type CSMSRootCertificate ...]
     chargegrid cert delete STATION --hash-data '{"hashAlgorithm": "SHA256", ...}'
+    chargegrid cert revoke STATION [--serial HEX] [--reason keyCompromise]
     chargegrid credentials rotate-password STATION
+    chargegrid firmware update STATION --location URL --retrieve-at ISO \
+        --signing-certificate PEM --signature B64
+    chargegrid firmware log STATION --type SecurityLog --location URL [--oldest ISO] [--latest ISO]
     chargegrid credentials upgrade STATION --profile 3 [--url wss://csms.example:9000/ocpp/]
 """
 
@@ -130,7 +134,7 @@ def add_commands(subparsers: Any) -> None:
     _add_ca(subparsers)
     cert = subparsers.add_parser(
         "cert",
-        help="certificates of live stations (renew, install, list, delete)",
+        help="certificates of live stations (renew, install, list, delete, revoke)",
         description="Station certificates through the running server's admin channel "
         "(needs server.admin_token).",
     )
@@ -144,6 +148,13 @@ def add_commands(subparsers: Any) -> None:
     _add_credentials(
         creds.add_subparsers(dest="credentials_command", metavar="ACTION", required=True)
     )
+    firmware = subparsers.add_parser(
+        "firmware",
+        help="signed firmware updates and log uploads of live stations",
+        description="Signed firmware updates (1.6 SignedUpdateFirmware, 2.0.1 UpdateFirmware) "
+        "and log uploads (GetLog) through the running server's admin channel.",
+    )
+    _add_firmware(firmware.add_subparsers(dest="firmware_command", metavar="ACTION", required=True))
 
 
 def _add_ca(subparsers: Any) -> None:
@@ -207,6 +218,67 @@ def _add_cert(cert_sub: Any) -> None:
     p.add_argument(
         "--hash-data", type=_json, required=True, help="hash data as `cert list` printed it"
     )
+
+    p = _live_parser(
+        cert_sub,
+        "revoke",
+        "revoke certificates chargegrid's CA issued to the station (all still valid, or "
+        "--serial); its open connection on a revoked one is closed",
+        "certificate_revoke",
+        lambda a: {"serial_number": a.serial, "reason": a.reason},
+    )
+    p.add_argument("--serial", default=None, help="hexadecimal serial number (default: all)")
+    p.add_argument(
+        "--reason",
+        default="unspecified",
+        choices=(
+            "unspecified",
+            "keyCompromise",
+            "affiliationChanged",
+            "superseded",
+            "cessationOfOperation",
+        ),
+        help="RFC 5280 reason, kept in the revocation list",
+    )
+
+
+def _add_firmware(fw_sub: Any) -> None:
+    p = _live_parser(
+        fw_sub,
+        "update",
+        "ask the station to fetch, verify and install signed firmware",
+        "firmware_update",
+        lambda a: {
+            "location": a.location,
+            "retrieve_at": a.retrieve_at,
+            "install_at": a.install_at,
+            "signing_certificate": Path(a.signing_certificate).read_text(),
+            "signature": a.signature,
+        },
+    )
+    p.add_argument("--location", required=True, help="URL of the firmware")
+    p.add_argument("--retrieve-at", required=True, help="ISO 8601 time with its offset")
+    p.add_argument("--install-at", default=None, help="ISO 8601 time with its offset")
+    p.add_argument(
+        "--signing-certificate", required=True, help="PEM file the firmware was signed with"
+    )
+    p.add_argument("--signature", required=True, help="the firmware's signature, base64")
+    p = _live_parser(
+        fw_sub,
+        "log",
+        "ask the station to upload its diagnostics or security log (GetLog)",
+        "log_get",
+        lambda a: {
+            "log_type": a.type,
+            "remote_location": a.location,
+            "oldest": a.oldest,
+            "latest": a.latest,
+        },
+    )
+    p.add_argument("--type", choices=("DiagnosticsLog", "SecurityLog"), required=True)
+    p.add_argument("--location", required=True, help="URL the station uploads to")
+    p.add_argument("--oldest", default=None, help="ISO 8601 time with its offset")
+    p.add_argument("--latest", default=None, help="ISO 8601 time with its offset")
 
 
 def _add_credentials(cred_sub: Any) -> None:

@@ -8,6 +8,8 @@ certificate), and :meth:`start` / :meth:`stop` with the server.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -17,6 +19,7 @@ from typing import Any
 from csms.security.gate import Link, link_of, profile_refusal
 from csms.security.guard import ConnectionGuard
 from csms.security.limits import AddressLimits, AuthBackoff
+from csms.security.revocation import OwnCaRevocations
 from csms.security.settings import SecuritySettings
 from csms.security.tls import ServerTls
 
@@ -57,6 +60,12 @@ class ConnectionSecurity:
         self.expiries: dict[str, datetime] = {}
         #: station id -> the security profile of its latest admitted connection
         self.profiles: dict[str, int] = {}
+        #: station id -> serial number of the certificate it last connected with
+        self.serial_numbers: dict[str, int] = {}
+        #: revocations of chargegrid's own CA, checked on every profile-3 connection
+        self.revocations = (
+            OwnCaRevocations(s.ca_folder) if s.ca_folder is not None and not s.ca_command else None
+        )
 
     @property
     def scheme(self) -> str:
@@ -83,8 +92,19 @@ class ConnectionSecurity:
         link = link_of(transport, station_id, organization=self.settings.certificate_organization)
         if link.refusal is not None:
             self.refused["certificate-identity"] += 1
-        elif link.certificate is not None and link.certificate.not_after is not None:
+            return link
+        if link.certificate is None:
+            return link
+        if self.revocations is not None:
+            sslobj = transport.get_extra_info("ssl_object")
+            revoked = self.revocations.refusal(sslobj.getpeercert(binary_form=True) or b"")
+            if revoked is not None:
+                self.refused["certificate-revoked"] += 1
+                return dataclasses.replace(link, refusal=revoked)
+        if link.certificate.not_after is not None:
             self.expiries[station_id] = link.certificate.not_after
+        with contextlib.suppress(ValueError):
+            self.serial_numbers[station_id] = int(link.certificate.serial_number, 16)
         return link
 
     def refusal(self, link: Link, *, registered: int | None) -> str | None:

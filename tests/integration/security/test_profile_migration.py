@@ -92,6 +92,22 @@ async def test_plain_client_that_says_nothing_is_dropped(pki: Pki, start_csms: S
             pass
 
 
+async def test_server_stop_does_not_wait_for_a_silent_client(pki: Pki, start_csms: Start) -> None:
+    import asyncio
+
+    async with start_csms(plain_on_tls_port=True, handshake_timeout_s=600) as csms:
+        reader, writer = await asyncio.open_connection("127.0.0.1", csms.port)
+        guard = csms.server.security.guard
+        try:
+            assert await eventually(lambda: len(guard._tasks) == 1)
+            # the peek is cancelled at stop: well before the 600 s handshake timeout
+            await asyncio.wait_for(csms.stop(), 30)
+            assert await asyncio.wait_for(reader.read(), 30) == b""
+            assert not guard._tasks
+        finally:
+            writer.close()
+
+
 def test_plain_on_tls_port_needs_tls_and_minimum_profile_1(pki: Pki) -> None:
     from csms.config import load_settings
 
@@ -182,7 +198,7 @@ async def test_pending_upgrade_survives_a_restart(
         async with open_ws(csms.url, "CP16", ctx=client_context(pki), password=PASSWORD):
             assert await eventually(lambda: registered(store, 2, None))
         assert csms.credentials.pending_profiles == {}
-        assert [e.data for e in await store.station_events("CP16", "SecurityProfileChanged")]
+        assert await eventually(lambda: store.station_events("CP16", "SecurityProfileChanged"))
         # from now on plain ws:// is a downgrade for this station
         assert csms.plain_url is not None
         assert await refused_status(csms.plain_url, "CP16", ctx=None, password=PASSWORD) == 403

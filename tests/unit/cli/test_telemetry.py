@@ -7,8 +7,8 @@ import pytest
 
 from chargegrid.cli import main
 from csms.telemetry.embedded import EmbeddedStore
+from csms.telemetry.lineprotocol import to_epoch
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.points import to_epoch
 from csms.telemetry.schema import SCHEMA_VERSION, expected_series
 
 

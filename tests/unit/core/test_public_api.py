@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csms.core
-import csms.ocpp
 
 
 def test_core_public_api() -> None:
@@ -28,14 +27,3 @@ def test_core_public_api() -> None:
     ]
     for name in csms.core.__all__:
         assert getattr(csms.core, name) is not None
-
-
-def test_ocpp_public_api() -> None:
-    assert sorted(csms.ocpp.__all__) == [
-        "ConnectionRegistry",
-        "OcppConnection",
-        "OcppServer",
-        "SUBPROTOCOLS",
-        "V16Connection",
-        "V201Connection",
-    ]
