@@ -81,6 +81,9 @@ async def test_grid_operator_sets_and_clears_a_der_control(api: Api) -> None:
         assert everything[0]["cleared_at"] is not None
     assert await audit_actions(api, "der.control.set") == ["ok"]
     assert await audit_actions(api, "der.control.clear") == ["ok"]
+    async with api.client("grid_operator") as g:  # their own DER entries, as for constraints
+        entries = (await g.get(f"{P}/audit", params={"action": "der.control.set"})).json()
+    assert [(e["actor"], e["target"]) for e in entries] == [("grid_operator", "vv-1")]
 
 
 async def test_a_rejected_control_is_a_409_recorded_as_nothing(api: Api) -> None:
