@@ -214,7 +214,6 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:

@@ -6,19 +6,18 @@ shares a :class:`~csms.store.SqlStore`'s engine and group-commit writer).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.der import tables as t
 from csms.der.model import DerAlarm, DerControl, DerControlRecord, DerControlType
 from csms.store import SqlStore, Store
-from csms.store.writer import WriteOp
+from csms.store.mapping import record_from_row, record_row
+from csms.store.statements import read_rows, write_statements
 
 __all__ = ["DerRepository", "MemoryDerRepository", "SqlDerRepository", "der_repository_for"]
 
@@ -125,14 +124,7 @@ def _record(row: sa.RowMapping) -> DerControlRecord:
 
 
 def _alarm(row: sa.RowMapping) -> DerAlarm:
-    return DerAlarm(
-        station_id=row["station_id"],
-        control_type=DerControlType(row["control_type"]),
-        at=row["at"],
-        grid_event_fault=row["grid_event_fault"],
-        alarm_ended=bool(row["alarm_ended"]),
-        extra_info=row["extra_info"],
-    )
+    return record_from_row(DerAlarm, row, control_type=DerControlType, alarm_ended=bool)
 
 
 class SqlDerRepository:
@@ -140,15 +132,10 @@ class SqlDerRepository:
         self._store = store
 
     async def _write(self, stmts: list[Any]) -> None:
-        async def run(conn: AsyncConnection) -> None:
-            for stmt in stmts:
-                await conn.execute(stmt)
-
-        await self._store.writer.submit(WriteOp(run))
+        await write_statements(self._store, stmts)
 
     async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
-        async with self._store.engine.connect() as conn:
-            return list((await conn.execute(stmt)).mappings().all())
+        return await read_rows(self._store, stmt)
 
     async def put_controls(self, records: Iterable[DerControlRecord]) -> None:
         c = t.der_controls.c
@@ -181,9 +168,7 @@ class SqlDerRepository:
         return _order(_record(r) for r in await self._rows(stmt))
 
     async def add_alarm(self, alarm: DerAlarm) -> None:
-        values = dataclasses.asdict(alarm)
-        values["control_type"] = alarm.control_type.value
-        await self._write([sa.insert(t.der_alarms).values(values)])
+        await self._write([sa.insert(t.der_alarms).values(record_row(alarm, control_type=str))])
 
     async def list_alarms(
         self, *, station_id: str | None = None, since: datetime | None = None, limit: int = 1000

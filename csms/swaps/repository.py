@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store import SqlStore, Store
+from csms.store.mapping import record_from_row, record_row
+from csms.store.statements import read_rows
 from csms.store.writer import WriteOp
 from csms.swaps import tables as t
 from csms.swaps.model import BatteryPack, BatterySwap, PackReading, SwapState
@@ -120,27 +122,30 @@ def _readings(data: Any) -> tuple[PackReading, ...]:
     )
 
 
+def _pack_list(readings: tuple[PackReading, ...]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(p) for p in readings]
+
+
 def _swap_row(swap: BatterySwap) -> dict[str, Any]:
-    row = {f.name: getattr(swap, f.name) for f in dataclasses.fields(swap)}
-    row["state"] = swap.state.value
-    row["packs_in"] = [dataclasses.asdict(p) for p in swap.packs_in]
-    row["packs_out"] = [dataclasses.asdict(p) for p in swap.packs_out]
+    row = record_row(swap, state=str, packs_in=_pack_list, packs_out=_pack_list)
     if swap.id is None:
         del row["id"]
     return row
 
 
 def _swap(row: sa.RowMapping) -> BatterySwap:
-    data = dict(row)
-    data["state"] = SwapState(data["state"])
-    data["requested"] = bool(data["requested"])
-    data["packs_in"] = _readings(data["packs_in"])
-    data["packs_out"] = _readings(data["packs_out"])
-    return BatterySwap(**data)
+    return record_from_row(
+        BatterySwap,
+        row,
+        state=SwapState,
+        requested=bool,
+        packs_in=_readings,
+        packs_out=_readings,
+    )
 
 
 def _pack(row: sa.RowMapping) -> BatteryPack:
-    return BatteryPack(**dict(row))
+    return record_from_row(BatteryPack, row)
 
 
 class SqlSwapRepository:
@@ -148,15 +153,14 @@ class SqlSwapRepository:
         self._store = store
 
     async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
-        async with self._store.engine.connect() as conn:
-            return list((await conn.execute(stmt)).mappings().all())
+        return await read_rows(self._store, stmt)
 
     @staticmethod
     async def _put_packs(conn: AsyncConnection, packs: Sequence[BatteryPack]) -> None:
         for pack in packs:
             key = t.battery_packs.c.serial_number == pack.serial_number
             await conn.execute(sa.delete(t.battery_packs).where(key))
-            await conn.execute(sa.insert(t.battery_packs).values(dataclasses.asdict(pack)))
+            await conn.execute(sa.insert(t.battery_packs).values(record_row(pack)))
 
     async def put_pack(self, pack: BatteryPack) -> None:
         async def run(conn: AsyncConnection) -> None:
