@@ -15,6 +15,7 @@ from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.routers.stations import load_station
+from csms.api.site_common import require_aware
 from csms.api.station_calls import STATION_CALL_ERRORS, station_call
 from csms.der import DerAlarm, DerControl, DerControlRecord, DerControlType
 
@@ -229,8 +230,7 @@ async def list_der_alarms(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[DerAlarmOut]:
     """The station's DER alarms, newest first."""
-    if since is not None and since.tzinfo is None:
-        raise InvalidField(("query", "since"), "must include a time zone offset")
+    require_aware("since", since)
     await load_station(services, who, station_id, Permission.DER_READ)
     alarms = await services.csms.central.der.repo.list_alarms(
         station_id=station_id, since=since, limit=limit

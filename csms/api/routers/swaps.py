@@ -18,6 +18,7 @@ from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import ErrorOut, SiteId
 from csms.api.routers.stations import load_station
 from csms.api.services import ApiServices
+from csms.api.site_common import require_aware
 from csms.api.station_calls import STATION_CALL_ERRORS, station_call
 from csms.quantities import MAX_ENERGY_WH
 from csms.swaps import BatteryPack, BatterySwap, SwapFilter, SwapState
@@ -140,9 +141,8 @@ async def list_swaps(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[SwapOut]:
     """Swap sessions on the caller's sites, oldest first."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField(("query", name), "must include a time zone offset")
+    require_aware("since", since)
+    require_aware("until", until)
     if since is not None and until is not None and until <= since:
         raise InvalidField(("query", "until"), "until must be after since")
     who.require(Permission.TRANSACTIONS_READ, site_id, sited=site_id is not None)
