@@ -1,9 +1,10 @@
 """A command to one station run while the HTTP request waits, audited whatever happens.
 
 The station's answer decides the response: accepted (the route's result), refused by the
-station (409, audited ``rejected``), offline (409, ``offline``), no answer or a CALLERROR
-(502, ``failed``), a value the central system will not send (422; the route is audited as
-``refused`` through :data:`csms.api.boundary.AUDITED_ROUTES`).
+station (409, audited ``rejected``), offline (409, ``offline``), a command its OCPP version
+does not have (409, ``unsupported``), no answer or a CALLERROR (502, ``failed``), a value
+the central system will not send (422; the route is audited as ``refused`` through
+:data:`csms.api.boundary.AUDITED_ROUTES`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from csms.api.auth import Principal
 from csms.api.exceptions import ApiError, InvalidField
 from csms.api.models import ErrorOut
 from csms.api.services import ApiServices
-from csms.exceptions import CommandError, CommandRejected, StationOffline
+from csms.exceptions import (
+    CommandError,
+    CommandFailed,
+    CommandRejected,
+    CommandTimeout,
+    StationOffline,
+)
 from csms.store.base import StationRecord
 
 __all__ = ["STATION_CALL_ERRORS", "StationFailed", "StationRefused", "station_call"]
@@ -24,7 +31,10 @@ T = TypeVar("T")
 
 STATION_CALL_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "no such station"},
-    409: {"model": ErrorOut, "description": "the station refused, or is offline"},
+    409: {
+        "model": ErrorOut,
+        "description": "the station refused, is offline, or its OCPP version lacks the command",
+    },
     502: {"model": ErrorOut, "description": "the station did not answer, or with an error"},
 }
 
@@ -75,9 +85,12 @@ async def station_call(
     except CommandRejected as exc:
         await audit("rejected", {"status": exc.status})
         raise StationRefused(str(exc)) from None
-    except CommandError as exc:
+    except (CommandFailed, CommandTimeout) as exc:
         await audit("failed", {"error": str(exc)})
         raise StationFailed(str(exc)) from None
+    except CommandError as exc:  # not sent: the station's OCPP version has no such message
+        await audit("unsupported", {"error": str(exc)})
+        raise StationRefused(str(exc)) from None
     except ValueError as exc:
         # a 422: the route is in AUDITED_ROUTES, which records it as refused
         where = getattr(exc, "field", None)

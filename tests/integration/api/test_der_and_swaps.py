@@ -179,6 +179,8 @@ async def test_a_swap_is_a_billable_session_read_like_transactions(api: Api) -> 
         assert session["state"] == "completed" and session["auth_status"] == "Accepted"
         assert session["energy_in_wh"] == 10_000 and session["energy_out_wh"] == 40_000
         assert session["energy_wh"] == 30_000 and session["site_id"] == "depot"
+        # 30 kWh at the site's default tariff (0.25 EUR/kWh) when the packs came out
+        assert (session["cost"], session["currency"]) == (7.5, "EUR")
         assert session["packs_out"] == [
             {"serial_number": "PK-2", "slot": 2, "soc_pct": 100.0, "soh_pct": 98.0}
         ]
@@ -247,3 +249,21 @@ async def test_pack_registration_is_checked(api: Api) -> None:
     async with api.client("fleet_manager") as f:
         r = await f.put(f"{P}/battery-packs/PK-9", json={"capacity_wh": 1000})
         assert r.status_code == 403
+
+
+async def test_a_2_0_1_station_has_no_der_control(api: Api) -> None:
+    async with connect_station(api.csms.url, "CP1", version="2.0.1") as cp:
+        from ocpp.v201 import call as call201
+
+        boot = await cp.call(
+            call201.BootNotification(
+                charging_station={"model": "AC", "vendor_name": "Acme"}, reason="PowerUp"
+            )
+        )
+        assert boot.status == "Accepted"
+        async with api.client("grid_operator") as g:
+            r = await g.put(f"{P}/stations/CP1/der-controls/vv-1", json=VOLT_VAR)
+        assert r.status_code == 409
+        assert "not available in OCPP 2.0.1" in r.json()["detail"]
+        assert not [action for action, _ in cp.script.received if "DER" in action]
+    assert await audit_actions(api, "der.control.set") == ["unsupported"]
