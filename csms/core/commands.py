@@ -162,9 +162,18 @@ class V21Link(Protocol):
 _OK = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
 
 
+def _reason(result: CommandResult) -> str | None:
+    """The station's ``statusInfo`` (2.0.1 / 2.1) as ``reasonCode: additionalInfo``."""
+    info = result.payload.get("statusInfo")
+    if not isinstance(info, dict) or not info.get("reasonCode"):
+        return None
+    extra = info.get("additionalInfo")
+    return f"{info['reasonCode']}: {extra}" if extra else str(info["reasonCode"])
+
+
 def _check(link: StationLink, action: str, result: CommandResult) -> CommandResult:
     if result.status not in _OK:
-        raise CommandRejected(link.station_id, action, result.status)
+        raise CommandRejected(link.station_id, action, result.status, _reason(result))
     return result
 
 

@@ -210,3 +210,18 @@ async def test_der_commands_need_a_2_1_station() -> None:
     with pytest.raises(CommandError, match=r"not available in OCPP 2\.0\.1"):
         await commands.set_der_control("CS21", VOLT_VAR)
     assert rig.fake.sent == []
+
+
+async def test_a_rejection_says_the_stations_reason() -> None:
+    rig = await Rig().setup()
+    rig.fake.answers["SetDERControl"] = {
+        "status": "Rejected",
+        "statusInfo": {"reasonCode": "OutOfRange", "additionalInfo": "curve beyond rating"},
+    }
+    with pytest.raises(CommandRejected) as caught:
+        await rig.commands.set_der_control("CS21", VOLT_VAR)
+    assert caught.value.status == "Rejected"
+    assert caught.value.reason == "OutOfRange: curve beyond rating"
+    assert str(caught.value) == (
+        "SetDERControl to CS21: station answered Rejected (OutOfRange: curve beyond rating)"
+    )
