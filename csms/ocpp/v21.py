@@ -26,6 +26,7 @@ from csms.core.commands import CommandResult
 from csms.der.model import DerAlarm, DerControl, DerControlType, DerStartStop, InvalidDerControl
 from csms.ocpp.adapter import drop_none
 from csms.ocpp.base import on, parse_timestamp
+from csms.ocpp.casing import camel_key
 from csms.ocpp.der21 import reported_controls, set_der_control_payload
 from csms.ocpp.v201 import V201Connection
 from csms.swaps.model import PackReading, SwapEvent, SwapEventKind, SwapRefused
@@ -35,6 +36,21 @@ __all__ = ["V21Connection"]
 
 def _refused(exc: ValueError) -> PropertyConstraintViolationError:
     return PropertyConstraintViolationError(description=str(exc), details={"cause": str(exc)})
+
+
+def _no_nul(data: Any, path: str = "") -> None:
+    """Refuse a text holding a NUL character (schema-valid, but no database keeps it: a
+    PostgreSQL text or JSONB value cannot hold one), naming the field."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise _refused(ValueError(f"{path}: a NUL character is not allowed in text"))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            name = camel_key(key)
+            _no_nul(value, f"{path}.{name}" if path else name)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _no_nul(value, f"{path}[{i}]")
 
 
 class V21Connection(V201Connection):
@@ -47,6 +63,7 @@ class V21Connection(V201Connection):
     # -- from the station: DER control ------------------------------------------------------
     @on("ReportDERControl")
     async def on_report_der_control(self, request_id: int, **kw: Any) -> dict[str, Any]:
+        _no_nul(kw)
         try:
             controls = reported_controls(kw)
         except InvalidDerControl as exc:
@@ -60,6 +77,7 @@ class V21Connection(V201Connection):
     async def on_notify_der_alarm(
         self, control_type: str, timestamp: str, **kw: Any
     ) -> dict[str, Any]:
+        _no_nul(kw)
         alarm = DerAlarm(
             station_id=self.station_id,
             control_type=DerControlType(control_type),
@@ -75,6 +93,7 @@ class V21Connection(V201Connection):
     async def on_notify_der_start_stop(
         self, control_id: str, started: bool, timestamp: str, **kw: Any
     ) -> dict[str, Any]:
+        _no_nul({"control_id": control_id, **kw})
         change = DerStartStop(
             station_id=self.station_id,
             control_id=control_id,
@@ -95,6 +114,7 @@ class V21Connection(V201Connection):
         battery_data: list[dict[str, Any]],
         **kw: Any,
     ) -> dict[str, Any]:
+        _no_nul({"id_token": id_token, "battery_data": battery_data})
         event = SwapEvent(
             station_id=self.station_id,
             kind=SwapEventKind(event_type),

@@ -133,3 +133,17 @@ async def test_a_rejected_swap_request_records_nothing() -> None:
     ):
         await rig.commands.request_battery_swap("CS21", id_token="DRV", request_id=3)
     assert await rig.central.swaps.repo.list_swaps(SwapFilter()) == []
+
+
+async def test_text_with_a_nul_character_is_refused_naming_the_field() -> None:
+    rig = await rig_with_packs()
+    answer = await rig.call("BatterySwap", swap("BatteryIn", 4, [battery("A1\x00", 1, 50)]))
+    assert answer[0] == 4 and answer[2] == "PropertyConstraintViolation"
+    assert answer[3].startswith("batteryData[0].serialNumber: a NUL character")
+    answer = await rig.call(
+        "NotifyDERAlarm",
+        {"controlType": "HVMustTrip", "timestamp": "2026-12-07T08:00:00Z", "extraInfo": "x\x00"},
+    )
+    assert answer[0] == 4 and answer[3].startswith("extraInfo: a NUL character")
+    assert await rig.central.swaps.repo.list_swaps(SwapFilter()) == []
+    assert await rig.central.der.repo.list_alarms() == []
