@@ -22,6 +22,7 @@ from csms.domain import (
     Transaction,
 )
 from csms.events import (
+    BatterySwapUpdated,
     DomainEvent,
     EVChargingNeedsReceived,
     MeterValuesReceived,
@@ -255,6 +256,13 @@ class SiteState:
             return self._meter(event, deviation_w=deviation_w, tolerance_w=tolerance_w)
         if isinstance(event, SiteReadingsReceived):
             return self._readings(event, deviation_w=deviation_w)
+        if isinstance(event, BatterySwapUpdated):
+            return [
+                reason
+                for rack in self.racks.values()
+                if rack.swap.station == event.station_id
+                for reason in rack.take_battery_swap(event.swap, site_id=self.site.id)
+            ]
         if isinstance(event, StationConnected | StationBooted):
             st = self.stations.get(event.station_id)
             if st is None:

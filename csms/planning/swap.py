@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from csms.domain import ChargingLimit, ChargingRateUnit, SwapRackReading
+from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
 from csms.events import SwapWithoutReadyPack
 from csms.sites.model import Site, SwapStation
 from csms.sites.swap import forecast_swap_times
+from csms.swaps.model import BatterySwap, SwapState
 from optimizer import Plan, SwapRack, TimeGrid
 
 __all__ = ["RackState", "rack_limit", "racks_of", "swap_racks"]
@@ -35,6 +36,7 @@ class RackState:
     sent_w: float | None = None
     sent_state: str | None = None  # "accepted", "rejected", "failed"
     findings: list[SwapWithoutReadyPack] = field(default_factory=list)
+    sessions_seen: set[tuple[int, datetime]] = field(default_factory=set)
 
     def take(self, reading: SwapRackReading, *, site_id: str) -> list[str]:
         """Take a reading (a late one is ignored); the reasons it gives to re-plan: a swap
@@ -44,21 +46,41 @@ class RackState:
         if before is not None and reading.at < before.at:
             return []
         self.reading = reading
-        ready = self.swap.ready_soc_pct
         for swap in reading.swaps:
-            self.swaps_seen += 1
-            if swap.pack_out_soc_pct is None or swap.pack_out_soc_pct < ready:
-                self.no_ready_pack += 1
-                self.last_no_ready_at = swap.at
-                self.findings.append(
-                    SwapWithoutReadyPack(
-                        site_id, self.swap.id, self.swap.station, swap.pack_out_soc_pct, ready,
-                        swap.at,
-                    )
-                )  # fmt: skip
+            self._count(swap, site_id)
         if reading.swaps:
             return ["swap"]
         return ["swap rack"] if before is None else []
+
+    def take_battery_swap(self, swap: BatterySwap, *, site_id: str) -> list[str]:
+        """Take a completed OCPP 2.1 swap session of the station (``csms.swaps``): the swap
+        counts (ready or not by the SoC of the pack that went out), and the rack as last known
+        loses the packs that went out and holds the packs that came in."""
+        if swap.state is not SwapState.COMPLETED or not swap.packs_out:
+            return []
+        key = (swap.request_id, swap.created_at)
+        if key in self.sessions_seen:
+            return []
+        self.sessions_seen.add(key)
+        at = swap.ended_at or swap.created_at
+        self._count(RackSwap(at, min(p.soc_pct for p in swap.packs_out)), site_id)
+        reading = self.reading
+        if reading is not None and at >= reading.at:
+            self.reading = _after_swap(reading, swap, at)
+        return ["swap"]
+
+    def _count(self, swap: RackSwap, site_id: str) -> None:
+        self.swaps_seen += 1
+        ready = self.swap.ready_soc_pct
+        if swap.pack_out_soc_pct is None or swap.pack_out_soc_pct < ready:
+            self.no_ready_pack += 1
+            self.last_no_ready_at = swap.at
+            self.findings.append(
+                SwapWithoutReadyPack(
+                    site_id, self.swap.id, self.swap.station, swap.pack_out_soc_pct, ready,
+                    swap.at,
+                )
+            )  # fmt: skip
 
     def pop_findings(self) -> list[SwapWithoutReadyPack]:
         out, self.findings = self.findings, []
@@ -70,6 +92,25 @@ class RackState:
         if self.reading is not None and self.reading.pack_soc_pct:
             return self.reading.pack_soc_pct
         return (self.swap.arrival_soc_pct,) * self.swap.rack_size
+
+
+def _after_swap(reading: SwapRackReading, swap: BatterySwap, at: datetime) -> SwapRackReading:
+    """The rack after ``swap``: each pack out leaves (by id where the rack's ids are known,
+    else the fullest pack, the one a station hands out), each pack in arrives."""
+    ids = list(reading.pack_ids) or [""] * len(reading.pack_soc_pct)
+    packs = list(zip(ids, reading.pack_soc_pct, strict=True))
+    for out in swap.packs_out:
+        named = [i for i, (pid, _) in enumerate(packs) if pid and pid == out.serial_number]
+        if named:
+            packs.pop(named[0])
+        elif packs:
+            packs.pop(max(range(len(packs)), key=lambda i: packs[i][1]))
+    packs += [(p.serial_number, p.soc_pct) for p in swap.packs_in]
+    known = all(pid for pid, _ in packs)
+    return SwapRackReading(
+        reading.swap_id, at, tuple(soc for _, soc in packs),
+        tuple(pid for pid, _ in packs) if known else (),
+    )  # fmt: skip
 
 
 def racks_of(site: Site, old: dict[str, RackState]) -> dict[str, RackState]:

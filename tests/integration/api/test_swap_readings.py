@@ -63,6 +63,7 @@ async def test_a_swap_without_a_ready_pack_is_reported_and_the_rack_planned(api:
     assert [e for e in seen if isinstance(e, SwapWithoutReadyPack)] == [
         SwapWithoutReadyPack("depot", "rack", "SW1", 64.5, 90.0, at)
     ]
+
     def rack_planned() -> bool:
         return any(
             isinstance(e, PlanComputed)

@@ -3,13 +3,16 @@ its limit as a station-level profile, re-plan on a swap, swaps that found no rea
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from csms.domain import ChargingRateUnit, RackSwap, SwapRackReading, Transaction
-from csms.events import SiteReadingsReceived, SwapWithoutReadyPack
+from csms.events import BatterySwapUpdated, SiteReadingsReceived, SwapWithoutReadyPack
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.swap import rack_limit
 from csms.sites import SessionDefaults, Site, SiteEvse, SiteNode, SiteStation, SwapStation
+from csms.swaps.model import BatterySwap, PackReading, SwapState
 from optimizer import solve
 
 T0 = datetime(2026, 6, 26, 10, 0, tzinfo=UTC)
@@ -121,3 +124,44 @@ def test_a_rack_that_cannot_be_ready_is_expected_unready_and_the_limit_holds() -
     assert rack.shortfall_wh[0] == 11_000.0
     assert T0 + timedelta(minutes=30) in rack.unready_swaps
     assert max(plan.grid_import_w) <= 10_000.0 + 1e-6
+
+
+def _apply(state: SiteState, event: BatterySwapUpdated) -> list[str]:
+    return state.apply(event, deviation_w=3e3, tolerance_w=0)
+
+
+def _session(request_id: int, at: datetime, out: tuple[str, float], into: tuple[str, float]) -> Any:
+    return BatterySwap(
+        id=request_id, station_id="SW1", request_id=request_id, id_token="T",
+        state=SwapState.COMPLETED, auth_status="Accepted", requested=False, created_at=at,
+        started_at=at, ended_at=at + timedelta(minutes=2),
+        packs_in=(PackReading(into[0], 1, into[1], 100.0),),
+        packs_out=(PackReading(out[0], 1, out[1], 100.0),),
+    )  # fmt: skip
+
+
+def test_a_2_1_swap_session_is_a_swap_of_the_rack() -> None:
+    """A completed BatterySwap session of the swap station: the swap counts (a pack out at
+    80 % is no ready pack), the rack loses the pack out and holds the pack in, the loop is told
+    to re-plan; an open session, another station's or a redelivery changes nothing."""
+    state = SiteState(_site())
+    _read(state, SwapRackReading("rack", T0, (95.0, 80.0), ("P1", "P2")))
+    done = _session(7, T0, ("P1", 95.0), ("D1", 15.0))
+    assert _apply(state, BatterySwapUpdated("SW1", done, T0)) == ["swap"]
+    assert state.racks["rack"].reading is not None
+    assert state.racks["rack"].soc_pct() == (80.0, 15.0)
+    assert state.racks["rack"].reading.pack_ids == ("P2", "D1")
+    again = BatterySwapUpdated("SW1", done, T0)
+    assert _apply(state, again) == []
+    opened = dataclasses.replace(_session(8, T0, ("P2", 80.0), ("D2", 10.0)),
+                                 state=SwapState.OPEN, packs_out=())  # fmt: skip
+    assert _apply(state, BatterySwapUpdated("SW1", opened, T0)) == []
+    elsewhere = _session(9, T0, ("P2", 80.0), ("D2", 10.0))
+    assert _apply(state, BatterySwapUpdated("CP9", elsewhere, T0)) == []
+    short = _session(10, T0 + timedelta(minutes=5), ("P2", 80.0), ("D2", 10.0))
+    assert _apply(state, BatterySwapUpdated("SW1", short, T0)) == ["swap"]
+    rack = state.racks["rack"]
+    assert (rack.swaps_seen, rack.no_ready_pack) == (2, 1)
+    (found,) = rack.pop_findings()
+    assert (found.pack_out_soc_pct, found.at) == (80.0, T0 + timedelta(minutes=7))
+    assert rack.soc_pct() == (15.0, 10.0)
