@@ -9,23 +9,13 @@ from typing import Any
 import pytest
 
 from csms.events import DomainEvent, PlanComputed, SiteReadingsReceived, SwapWithoutReadyPack
-from csms.sites import SwapStation
 from tests.integration.api.conftest import SITES, START, Api
+from tests.unit.sites.conftest import swap_station
 from tests.waiting import wait_until
 
 P = "/api/v1"
 
-SWAP = SwapStation(
-    id="rack",
-    station="SW1",
-    node="grid",
-    rack_size=2,
-    pack_capacity_wh=40_000.0,
-    max_pack_power_w=20_000.0,
-    max_rack_power_w=30_000.0,
-    ready_soc_pct=90.0,
-    swap_times=(time(6, 30), time(7, 0)),
-)
+SWAP = swap_station(swap_times=(time(6, 30), time(7, 0)))
 
 
 async def _with_rack(api: Api) -> None:

@@ -11,9 +11,10 @@ from csms.domain import ChargingRateUnit, RackSwap, SwapRackReading, Transaction
 from csms.events import BatterySwapUpdated, SiteReadingsReceived, SwapWithoutReadyPack
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.swap import rack_limit
-from csms.sites import SessionDefaults, Site, SiteEvse, SiteNode, SiteStation, SwapStation
+from csms.sites import SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
 from csms.swaps.model import BatterySwap, PackReading, SwapState
 from optimizer import solve
+from tests.unit.sites.conftest import swap_station
 
 T0 = datetime(2026, 6, 26, 10, 0, tzinfo=UTC)
 SETTINGS = PlanningSettings(horizon_s=2 * 3600, step_s=900)
@@ -24,20 +25,7 @@ def _site(limit_w: float = 60_000.0) -> Site:
         id="s",
         nodes=(SiteNode(id="grid", max_import_w=limit_w),),
         stations=(SiteStation(id="A", node="grid", evses=(SiteEvse(id=1),)),),
-        swap=(
-            SwapStation(
-                id="rack",
-                station="SW1",
-                node="grid",
-                rack_size=2,
-                pack_capacity_wh=40_000.0,
-                max_pack_power_w=20_000.0,
-                max_rack_power_w=30_000.0,
-                ready_soc_pct=90.0,
-                efficiency=1.0,
-                swap_times=(time(10, 30), time(11, 0)),
-            ),
-        ),
+        swap=(swap_station(efficiency=1.0, swap_times=(time(10, 30), time(11, 0))),),
         defaults=SessionDefaults(energy_wh=10_000.0, dwell_s=4 * 3600.0),
     )
 

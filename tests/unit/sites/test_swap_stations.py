@@ -8,12 +8,11 @@ import pytest
 
 from csms.sites import (
     SiteFileError,
-    SwapStation,
     forecast_swap_times,
     parse_site_text,
 )
 from csms.sites.tomlfile import dump_site_toml
-from tests.unit.sites.conftest import DEPOT
+from tests.unit.sites.conftest import DEPOT, swap_station
 
 SWAP = """
 [[swap]]
@@ -77,22 +76,13 @@ def test_a_swap_station_listed_as_a_charging_station_is_refused() -> None:
         parse_site_text(_site().replace('station = "SWAP1"', 'station = "CP1"'))
 
 
-def _swap(**kwargs: object) -> SwapStation:
-    fields: dict[str, object] = {
-        "id": "sw", "station": "SW1", "node": "grid", "rack_size": 4,
-        "pack_capacity_wh": 60e3, "max_pack_power_w": 20e3, "max_rack_power_w": 60e3,
-    }  # fmt: skip
-    fields.update(kwargs)
-    return SwapStation.model_validate(fields)
-
-
 def test_swaps_per_hour_become_the_earliest_moments_each_swap_can_be_due() -> None:
     """3/h from 08:00, 0.5/h from 09:00, 0.75/h from 10:00 (Berlin, UTC+2 in June): the
     expected count passes 0, 1, 2 at 08:00, 08:20, 08:40, 3 at 09:00, 4 at 10:40; an explicit
     12:30 beside them."""
     rates = [0.0] * 24
     rates[8], rates[9], rates[10] = 3.0, 0.5, 0.75
-    swap = _swap(swaps_per_hour=rates, swap_times=["12:30:00"])
+    swap = swap_station(swaps_per_hour=rates, swap_times=["12:30:00"])
     day = datetime(2026, 6, 1, tzinfo=UTC)
     times = forecast_swap_times(swap, timezone="Europe/Berlin", start=day, end=day.replace(day=2))
     assert [t.strftime("%H:%M") for t in times] == [
