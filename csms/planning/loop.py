@@ -207,7 +207,7 @@ class SiteLoop:
         """Gather, build, solve, share, order, send."""
         gathered = await self._gather()
         built = self._build(gathered)
-        if not (built.controlled or built.problem.swap_racks) or not self.ctx.settings.optimize:
+        if not (built.controlled or self.state.racks) or not self.ctx.settings.optimize:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)

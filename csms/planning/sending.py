@@ -78,7 +78,12 @@ class ProfileSender:
                                limit.station_id, exc)  # fmt: skip
             else:
                 state = "accepted"
+        was = rack.sent_state
         rack.sent_w, rack.sent_state = limit.schedule[0][1], state
+        if state != "accepted" and was != state:
+            self._refused(f"rack limit {state}")  # counted at its rating from now on
+        elif was in ("failed", "rejected"):
+            self._refused("rack limit accepted")  # planned as flexible load again
 
     async def renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
         """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""

@@ -17,7 +17,7 @@ from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
 from optimizer import Plan, SwapRack, TimeGrid
 
-__all__ = ["RackState", "rack_limit", "racks_of", "swap_racks"]
+__all__ = ["RackState", "rack_limit", "racks_of", "racks_uncontrolled_w", "swap_racks"]
 
 #: The profile id of a swap station's rack limit (its ChargingStationMaxProfile).
 RACK_PROFILE_ID = 9100
@@ -82,6 +82,12 @@ class RackState:
                 )
             )  # fmt: skip
 
+    @property
+    def controllable(self) -> bool:
+        """Whether the plan may count on the rack drawing what it is sent: not after the
+        station failed or refused the last limit (then it may draw its whole rating)."""
+        return self.sent_state not in ("failed", "rejected")
+
     def pop_findings(self) -> list[SwapWithoutReadyPack]:
         out, self.findings = self.findings, []
         return out
@@ -128,6 +134,8 @@ def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple
     as last reported and the swaps the forecast expects in the horizon."""
     out = []
     for state in racks.values():
+        if not state.controllable:
+            continue
         swap = state.swap
         pack_ids = state.reading.pack_ids if state.reading is not None else ()
         soc = state.soc_pct()
@@ -149,6 +157,16 @@ def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple
             )
         )
     return tuple(out)
+
+
+def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, float]:
+    """Per node the racks the plan cannot count on may draw: each at its rating."""
+    out: dict[str, float] = {}
+    for state in racks.values():
+        if not state.controllable:
+            for node_id in site.ancestors(state.swap.node):
+                out[node_id] = out.get(node_id, 0.0) + state.swap.max_rack_power_w
+    return out
 
 
 def rack_limit(

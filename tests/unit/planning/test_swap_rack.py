@@ -153,3 +153,20 @@ def test_a_2_1_swap_session_is_a_swap_of_the_rack() -> None:
     (found,) = rack.pop_findings()
     assert (found.pack_out_soc_pct, found.at) == (80.0, T0 + timedelta(minutes=7))
     assert rack.soc_pct() == (15.0, 10.0)
+
+
+def test_a_rack_whose_station_did_not_take_its_limit_is_counted_at_its_rating() -> None:
+    """The station failed the last rack limit: the rack may draw its 30 kW rating, so the
+    plan leaves it out and takes 30 kW off the grid node for the EV; once a limit is taken,
+    the rack is planned again."""
+    state = SiteState(_site(limit_w=40_000.0))
+    _read(state, SwapRackReading("rack", T0, (70.0, 60.0)))
+    rack = state.racks["rack"]
+    rack.sent_state = "failed"
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    assert built.problem.swap_racks == ()
+    assert built.uncontrolled_w == {"grid": 30_000.0}
+    assert built.problem.nodes[0].max_import_w == 10_000.0
+    rack.sent_state = "accepted"
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    assert len(built.problem.swap_racks) == 1 and built.uncontrolled_w == {}
