@@ -78,10 +78,13 @@ def create_engine(
             engine.sync_engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s
         )
         return engine
+    # No pool_pre_ping: it cost a round trip to the server on every checkout (every read,
+    # every connection's admission). A connection the server dropped fails its first
+    # statement as a disconnection, which invalidates the pool, and the store's reads and
+    # writes retry transient failures on a fresh connection (test_pg_outage).
     return create_async_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         connect_args={"timeout": connect_timeout_s, "command_timeout": statement_timeout_s},
