@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,6 +82,9 @@ _DISCONNECTED = (
     .values(connected=False)
 )
 
+
+#: Reader threads (and their connections) of an SQLite store.
+_SQLITE_READERS = 2
 
 #: What a BootNotification updates of a station's row (the rest is its registration).
 _BOOT_COLUMNS = (
@@ -157,6 +161,20 @@ class SqlStore:
             if self.dialect == "sqlite"
             else None
         )
+        # SQLite reads: each query runs whole on a reader thread with its own pysqlite
+        # connection (WAL: readers never wait for the writer), one hand-over per read where
+        # aiosqlite takes about ten (a station's admission read cost 0.5 ms of CPU, now 0.15).
+        self._read_engine = (
+            create_sqlite_writer_engine(
+                url,
+                sqlite_synchronous=sqlite_synchronous,
+                sqlite_busy_timeout_s=sqlite_busy_timeout_s,
+                pool_size=_SQLITE_READERS,
+            )
+            if self.dialect == "sqlite"
+            else None
+        )
+        self._read_pool: ThreadPoolExecutor | None = None
         self._writer = GroupWriter(
             self._engine,
             max_batch_ops=max_batch_ops,
@@ -195,13 +213,20 @@ class SqlStore:
             if is_transient(exc):
                 raise StoreUnavailable(f"cannot open the database: {exc}") from exc
             raise
+        if self._read_engine is not None:
+            self._read_pool = ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="sqlite-read")
         self._writer.start()
 
     async def close(self) -> None:
         await self._writer.stop()
+        if self._read_pool is not None:
+            await asyncio.to_thread(self._read_pool.shutdown)
+            self._read_pool = None
         await self._engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
 
     async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         return await self._writer.submit(WriteOp(run))
@@ -225,10 +250,40 @@ class SqlStore:
     async def _all(
         self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
     ) -> list[sa.RowMapping]:
+        if self._read_pool is not None:
+            return await self._read_on_thread(stmt, params)
+
         async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
             return list((await conn.execute(stmt, params)).mappings().all())
 
         return await self._read(run)
+
+    async def _read_on_thread(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None
+    ) -> list[sa.RowMapping]:
+        """``_all`` on SQLite: the query runs whole on a reader thread; the same retries
+        and errors as :meth:`_read`."""
+        engine, pool = self._read_engine, self._read_pool
+        assert engine is not None and pool is not None
+
+        def run() -> list[sa.RowMapping]:
+            with engine.connect() as conn:
+                return list(conn.execute(stmt, params).mappings().all())
+
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                return await loop.run_in_executor(pool, run)
+            except Exception as exc:
+                if not is_transient(exc):
+                    if isinstance(exc, sa.exc.SQLAlchemyError):
+                        raise StoreError(f"database error: {exc}") from exc
+                    raise
+                if attempt >= len(self._retry_delays_s):
+                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
+                await asyncio.sleep(self._retry_delays_s[attempt])
+                attempt += 1
 
     async def _one(
         self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
