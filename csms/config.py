@@ -91,6 +91,13 @@ class ServerSettings(_Section):
         description="station handshakes being admitted at once; beyond it a handshake is "
         "answered 503 with a spread Retry-After at once instead of timing out (0 = no limit)",
     )
+    message_log_frames: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="the newest OCPP frames kept in memory per station for the dashboard "
+        "(0 = none); each costs the frame's size, about 0.5-1 KB for meter values",
+    )
 
 
 class OcppSettings(_Section):

@@ -107,7 +107,9 @@ class OcppServer:
         self.refused_busy = 0
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
-        self.message_log = MessageLog(now=central.clock.now)
+        self.message_log = MessageLog(
+            now=central.clock.now, per_station=settings.message_log_frames
+        )
         self._servers: list[Server] = []
         self.commands: Commands | None = None
         #: station certificate commands for the admin channel (csms.security)
@@ -283,6 +285,9 @@ class OcppServer:
             await ws.close(code=1002, reason="bad request")
             return
         adapter = _ADAPTERS[ws.subprotocol]
+        # Nothing reads the handshake's headers after it: they would stay with the
+        # connection (about 2.5 KB each, the station's password among them).
+        ws.request = Request(ws.request.path, Headers())
         logged = LoggedConnection(ws, station_id, self.message_log)
         conn = adapter(station_id, logged, self.central, call_timeout_s=self.call_timeout_s)
         old = self.connections.replace(station_id, conn)
