@@ -91,6 +91,15 @@ class ServerSettings(_Section):
         description="station handshakes being admitted at once; beyond it a handshake is "
         "answered 503 with a spread Retry-After at once instead of timing out (0 = no limit)",
     )
+    shed_handshakes_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="a handshake that waited longer than this for the server (a reconnect "
+        "storm) is answered 503 with a spread Retry-After at once, without a store read, "
+        "rather than admitted late or timed out (keep it below "
+        "security.handshake_timeout_s)",
+    )
     message_log_frames: int = Field(
         default=20,
         ge=0,
