@@ -124,6 +124,14 @@ class OcppSettings(_Section):
     pending_interval_s: int = Field(
         default=60, ge=1, description="BootNotification retry interval given to pending stations"
     )
+    boots_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="BootNotifications accepted per second at most (bursts of one second's "
+        "worth); the others are stored and answered Pending, each with the next free second "
+        "after those already sent away as its interval (0 = no limit)",
+    )
     seen_write_interval_s: float = Field(
         default=60.0, ge=0, description="at most one last-seen write per station per this interval"
     )
