@@ -232,11 +232,19 @@ class SqlStore:
         return await self._writer.submit(WriteOp(run))
 
     async def _read(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        async def once() -> R:
+            async with self._engine.connect() as conn:
+                return await run(conn)
+
+        return await self._retried(once)
+
+    async def _retried(self, once: Callable[[], Awaitable[R]]) -> R:
+        """``once()``, again after ``retry_delays_s`` while it fails transiently; then
+        :class:`StoreUnavailable`. Other database errors are :class:`StoreError`."""
         attempt = 0
         while True:
             try:
-                async with self._engine.connect() as conn:
-                    return await run(conn)
+                return await once()
             except Exception as exc:
                 if not is_transient(exc):
                     if isinstance(exc, sa.exc.SQLAlchemyError):
@@ -250,40 +258,20 @@ class SqlStore:
     async def _all(
         self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
     ) -> list[sa.RowMapping]:
-        if self._read_pool is not None:
-            return await self._read_on_thread(stmt, params)
+        engine, pool = self._read_engine, self._read_pool
+        if engine is not None and pool is not None:
+            # SQLite: the query runs whole on a reader thread.
+            def on_thread() -> list[sa.RowMapping]:
+                with engine.connect() as conn:
+                    return list(conn.execute(stmt, params).mappings().all())
+
+            loop = asyncio.get_running_loop()
+            return await self._retried(lambda: loop.run_in_executor(pool, on_thread))
 
         async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
             return list((await conn.execute(stmt, params)).mappings().all())
 
         return await self._read(run)
-
-    async def _read_on_thread(
-        self, stmt: sa.Select[Any], params: dict[str, Any] | None
-    ) -> list[sa.RowMapping]:
-        """``_all`` on SQLite: the query runs whole on a reader thread; the same retries
-        and errors as :meth:`_read`."""
-        engine, pool = self._read_engine, self._read_pool
-        assert engine is not None and pool is not None
-
-        def run() -> list[sa.RowMapping]:
-            with engine.connect() as conn:
-                return list(conn.execute(stmt, params).mappings().all())
-
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            try:
-                return await loop.run_in_executor(pool, run)
-            except Exception as exc:
-                if not is_transient(exc):
-                    if isinstance(exc, sa.exc.SQLAlchemyError):
-                        raise StoreError(f"database error: {exc}") from exc
-                    raise
-                if attempt >= len(self._retry_delays_s):
-                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
-                await asyncio.sleep(self._retry_delays_s[attempt])
-                attempt += 1
 
     async def _one(
         self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
