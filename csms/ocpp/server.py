@@ -272,7 +272,7 @@ class OcppServer:
                 refusal,
             )
             return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
-        self.security.admitted(station_id, link)
+        self.security.admitted(station_id, link, pending_profile=admission.pending_security_profile)
         return None
 
     def _late(self, connection: ServerConnection) -> Response | None:
