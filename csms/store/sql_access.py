@@ -95,6 +95,13 @@ class SqlAccess:
             else None
         )
         self._read_pool: ThreadPoolExecutor | None = None
+        # PostgreSQL: a one-statement read needs no transaction of its own (the statement
+        # sees one snapshot anyway); without it the BEGIN and ROLLBACK are not sent.
+        self._statement_engine: AsyncEngine = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self._engine
+        )
         self._writer = GroupWriter(
             self._engine,
             max_batch_ops=max_batch_ops,
@@ -188,10 +195,11 @@ class SqlAccess:
             loop = asyncio.get_running_loop()
             return await self._retried(lambda: loop.run_in_executor(pool, on_thread))
 
-        async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
-            return list((await conn.execute(stmt, params)).mappings().all())
+        async def once() -> list[sa.RowMapping]:
+            async with self._statement_engine.connect() as conn:
+                return list((await conn.execute(stmt, params)).mappings().all())
 
-        return await self._read(run)
+        return await self._retried(once)
 
     async def _one(
         self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
