@@ -15,7 +15,10 @@
   served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
   OCPP 2.1 messages and its CentralSetpoint profiles, run on the wire by
-  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``).
+  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``);
+  :class:`SwapOcppStation`: a swap station's OCPP 2.1 messages (BatterySwap, its rack's
+  MeterValues, RequestBatterySwap, the rack's limit), run by :class:`SwapRunner`
+  (``FleetConfig.swaps``, ``chargegrid sim --swap N``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -55,6 +58,8 @@ from simulators.station import Station, StationSpec
 from simulators.storage import StorageReport, StorageSpec, StorageUnit
 from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
+from simulators.swap_ocpp import SwapOcppStation
+from simulators.swap_runner import SwapRunner
 from simulators.swap import (
     PackSpec,
     RackReport,
@@ -110,6 +115,8 @@ __all__ = [
     "StorageSpec",
     "StorageStation",
     "StorageUnit",
+    "SwapOcppStation",
+    "SwapRunner",
     "SwapArrival",
     "SwapRecord",
     "SwapStation",

@@ -104,6 +104,15 @@ class StorageStation:
             },
         )
 
+    def statuses(self, now: datetime) -> list[DeviceRequest]:
+        return [self.status_notification(now)]
+
+    def samples(self, now: datetime) -> list[DeviceRequest]:
+        return [self.meter_values(now)]
+
+    def evse_ids(self) -> tuple[int, ...]:
+        return (EVSE_ID,)
+
     def step(self, now: datetime) -> list[DeviceRequest]:
         """Run the unit up to ``now``; the messages that became due, in time order."""
         aware("now", now)

@@ -14,7 +14,7 @@ from ocpp.v21 import call as call21
 
 from chargegrid.clock import VirtualClock
 from simulators import Fleet, FleetConfig, generate
-from simulators.fleet import STORAGE_SUMMARY_COLUMNS
+from simulators.fleet_devices import STORAGE_SUMMARY_COLUMNS
 from simulators.storage import StorageSpec, StorageUnit
 from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
