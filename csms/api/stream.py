@@ -11,8 +11,6 @@ what it had queued, then the end of the stream.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import enum
 import itertools
 import logging
 import secrets
@@ -24,6 +22,7 @@ from typing import Any
 
 from csms import events as ev
 from csms.events import HeartbeatReceived
+from csms.jsonable import to_json
 
 __all__ = [
     "DRIVER_EVENT_TYPES",
@@ -89,21 +88,6 @@ DRIVER_EVENT_TYPES = frozenset(
         "departure.missed",
     }
 )
-
-
-def to_json(value: Any) -> Any:
-    """Dataclasses, enums, datetimes and containers as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple | frozenset | set):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True, slots=True)
