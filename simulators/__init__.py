@@ -58,8 +58,6 @@ from simulators.station import Station, StationSpec
 from simulators.storage import StorageReport, StorageSpec, StorageUnit
 from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
-from simulators.swap_ocpp import SwapOcppStation
-from simulators.swap_runner import SwapRunner
 from simulators.swap import (
     PackSpec,
     RackReport,
@@ -68,6 +66,8 @@ from simulators.swap import (
     SwapStation,
     SwapStationSpec,
 )
+from simulators.swap_ocpp import SwapOcppStation
+from simulators.swap_runner import SwapRunner
 from simulators.swap_scenario import (
     generate_swap_arrivals,
     load_swap_arrivals,
@@ -115,10 +115,10 @@ __all__ = [
     "StorageSpec",
     "StorageStation",
     "StorageUnit",
-    "SwapOcppStation",
-    "SwapRunner",
     "SwapArrival",
+    "SwapOcppStation",
     "SwapRecord",
+    "SwapRunner",
     "SwapStation",
     "SwapStationSpec",
     "V2XSpec",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -255,34 +256,35 @@ class Fleet:
                     station_id, config.certificates_dir, organization=config.organization
                 )
             self.runners.append(runner)
+
+        def device(station_id: str) -> dict[str, Any]:
+            """What every device's runner takes from the fleet."""
+            return {
+                "url": config.url,
+                "clock": clock,
+                "heartbeat_interval_s": config.heartbeat_interval_s,
+                "password": config.password,
+                "tls": station_tls(config, station_id),
+                "rng": random.Random(rng.random()),
+                "response_timeout_s": config.response_timeout_s,
+            }
+
+        interval = config.meter_interval_s
         self.storage_runners = [
             StorageRunner(
-                StorageStation(
-                    StorageUnit(spec, start=clock.now()), meter_interval_s=config.meter_interval_s
-                ),
-                url=config.url,
-                clock=clock,
-                heartbeat_interval_s=config.heartbeat_interval_s,
-                password=config.password,
-                tls=station_tls(config, spec.unit_id),
-                rng=random.Random(rng.random()),
-                response_timeout_s=config.response_timeout_s,
+                StorageStation(StorageUnit(spec, start=clock.now()), meter_interval_s=interval),
+                **device(spec.unit_id),
             )
             for spec in config.storage
         ]
+        per_hour = config.swap_arrivals_per_hour
         self.swap_runners = [
             SwapRunner(
                 SwapOcppStation(
-                    swap_station(spec, config.swap_arrivals_per_hour, config.seed, clock.now()),
-                    meter_interval_s=config.meter_interval_s,
+                    swap_station(spec, per_hour, config.seed, clock.now()),
+                    meter_interval_s=interval,
                 ),
-                url=config.url,
-                clock=clock,
-                heartbeat_interval_s=config.heartbeat_interval_s,
-                password=config.password,
-                tls=station_tls(config, spec.station_id),
-                rng=random.Random(rng.random()),
-                response_timeout_s=config.response_timeout_s,
+                **device(spec.station_id),
             )
             for spec in config.swaps
         ]

@@ -29,9 +29,8 @@ in BatterySwap.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from simulators.battery_swap import battery_swap_requests
@@ -40,7 +39,7 @@ from simulators.messages import DeviceRequest, iso
 from simulators.quantities import aware, fraction, positive
 from simulators.setpoint_profiles import parse_limit_profile
 from simulators.setpoints import SetpointSchedule
-from simulators.storage_station import ProfileAnswer
+from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample, device_event
 from simulators.swap import PackSpec, SwapArrival, SwapRecord, SwapStation
 
 __all__ = ["RACK_EVSE", "SwapAnswer", "SwapOcppStation"]
@@ -102,9 +101,7 @@ class SwapOcppStation:
         return counts
 
     def _aligned_after(self, at: datetime) -> datetime:
-        seconds = at.timestamp()
-        slot = math.floor(seconds / self.meter_interval_s) + 1
-        return at + timedelta(seconds=slot * self.meter_interval_s - seconds)
+        return aligned_after(at, self.meter_interval_s)
 
     def next_wakeup(self) -> datetime:
         """The next sample, arrival, end of a swap or change of the limit, whichever first."""
@@ -231,49 +228,23 @@ class SwapOcppStation:
             ("Energy.Active.Import.Register", round(swap.totals.energy_wh, 3), "Wh"),
             ("Power.Offered", round(offered, 1), "W"),
         ]
-        out = [self._meter_values(at, RACK_EVSE, rack)]
+        out = [clock_sample(at, RACK_EVSE, rack)]
         for slot, pack in enumerate(swap.slots, start=1):
             if pack is not None:
                 soc = [("SoC", round(pack.soc * 100, 2), "Percent")]
-                out.append(self._meter_values(at, slot, soc))
+                out.append(clock_sample(at, slot, soc))
         return out
-
-    @staticmethod
-    def _meter_values(
-        at: datetime, evse_id: int, values: list[tuple[str, float, str]]
-    ) -> DeviceRequest:
-        sampled = [
-            {
-                "value": value,
-                "measurand": measurand,
-                "context": "Sample.Clock",
-                "location": "Outlet",
-                "unitOfMeasure": {"unit": unit},
-            }
-            for measurand, value, unit in values
-        ]
-        return DeviceRequest(
-            "MeterValues",
-            {"evseId": evse_id, "meterValue": [{"timestamp": iso(at), "sampledValue": sampled}]},
-        )
 
     def _notify(self, at: datetime, outcome: str, info: str) -> DeviceRequest:
         self._event_id += 1
-        payload = {
-            "generatedAt": iso(at),
-            "seqNo": self._seq_no,
-            "eventData": [
-                {
-                    "eventId": self._event_id,
-                    "timestamp": iso(at),
-                    "trigger": "Delta",
-                    "eventNotificationType": "HardWiredNotification",
-                    "component": {"name": "BatterySwap"},
-                    "variable": {"name": "Outcome"},
-                    "actualValue": outcome,
-                    "techInfo": info[:500],
-                }
-            ],
+        data = {
+            "trigger": "Delta",
+            "eventNotificationType": "HardWiredNotification",
+            "component": {"name": "BatterySwap"},
+            "variable": {"name": "Outcome"},
+            "actualValue": outcome,
+            "techInfo": info[:500],
         }
+        request = device_event(at, self._seq_no, self._event_id, data)
         self._seq_no += 1
-        return DeviceRequest("NotifyEvent", payload)
+        return request

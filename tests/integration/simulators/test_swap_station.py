@@ -5,8 +5,6 @@ a station profile; ``chargegrid sim --swap N`` runs swap stations beside chargin
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from simulators.swap import PackSpec, SwapArrival, SwapStation, SwapStationSpec
 from simulators.swap_ocpp import SwapOcppStation
 from simulators.swap_runner import SwapRunner
 from tests.integration.simulators.central import FakeCentral
-from tests.integration.simulators.helpers import running
+from tests.integration.simulators.helpers import chargegrid_sim, running
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
@@ -164,30 +162,9 @@ async def test_chargegrid_sim_runs_swap_stations(central: FakeCentral, tmp_path:
     args += ["--swap-per-hour", "6", "--password", "secret", "--speed", "3600"]
     args += ["--duration-h", "0.5", "--summary-csv", str(tmp_path / "s.csv")]
     args += ["--progress-s", "0.5"]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chargegrid",
-        "sim",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    code, out, err = await chargegrid_sim(*args)
+    assert code == 0, err
     assert {r.station_id for r in central.received} == {"SIM-0001", "SWAP-0001", "SWAP-0002"}
-    assert "no_ready_pack" in out.decode() and "SWAP-0002" in out.decode()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chargegrid",
-        "sim",
-        "--swap-pack-soc",
-        "1.5",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 2 and "--swap-pack-soc" in err.decode()
+    assert "no_ready_pack" in out and "SWAP-0002" in out
+    code, _, err = await chargegrid_sim("--swap-pack-soc", "1.5")
+    assert code == 2 and "--swap-pack-soc" in err
