@@ -1,5 +1,6 @@
 """``chargegrid sim``'s site devices: storage units and battery-swap stations beside the
-charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ...)."""
+charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ...), and the
+share of V2G vehicles."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _rate(text: str) -> float:
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
     """Storage units (STOR-0001, ...) and swap stations (SWAP-0001, ...) beside the stations."""
-    group = parser.add_argument_group("storage units and swap stations (OCPP 2.1)")
+    group = parser.add_argument_group("storage units, swap stations, V2G vehicles (OCPP 2.1)")
     group.add_argument(
         "--storage",
         type=int,
@@ -70,6 +71,27 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         default=100_000.0,
         help="each storage unit's charge and discharge rating (default 100000)",
     )
+    _add_v2g_options(group)
+    _add_swap_options(group)
+
+
+def _add_v2g_options(group: Any) -> None:
+    group.add_argument(
+        "--v2g-share",
+        type=_fraction,
+        default=0.0,
+        help="share of the vehicles that are V2G, 0..1 (seeded; they discharge on a negative "
+        "CentralSetpoint at OCPP 2.1 stations and only charge at 1.6/2.0.1 ones; default 0)",
+    )
+    group.add_argument(
+        "--v2g-max-discharge-w",
+        type=positive_option(float),
+        default=11_000.0,
+        help="a V2G vehicle's maximum discharge power (default 11000)",
+    )
+
+
+def _add_swap_options(group: Any) -> None:
     group.add_argument(
         "--swap",
         type=int,
@@ -126,6 +148,7 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
     naming the option when it cannot."""
     from simulators.storage import StorageSpec
     from simulators.swap import PackSpec, SwapStationSpec
+    from simulators.v2g import V2XSpec
 
     if args.storage < 0:
         raise ValueError("--storage must not be negative")
@@ -154,4 +177,10 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
         )
         for i in range(1, args.swap + 1)
     )
-    return {"storage": storage, "swaps": swaps, "swap_arrivals_per_hour": args.swap_per_hour}
+    return {
+        "storage": storage,
+        "swaps": swaps,
+        "swap_arrivals_per_hour": args.swap_per_hour,
+        "v2g_share": args.v2g_share,
+        "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
+    }

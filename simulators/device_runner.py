@@ -16,11 +16,10 @@ heartbeat interval), ``Reset``; it refuses to start or stop transactions.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
+from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import after, on
 from ocpp.v21 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -28,7 +27,7 @@ from websockets.asyncio.client import ClientConnection
 from chargegrid.clock import Clock
 from simulators.config import StationSpec
 from simulators.messages import DeviceRequest, Outgoing, StatusChanged
-from simulators.ocpp21 import V21Adapter
+from simulators.ocpp21 import V21Adapter, library_keys
 from simulators.runner import OutItem, StationRunner
 from simulators.station import Station
 from simulators.storage_station import ProfileAnswer
@@ -80,24 +79,8 @@ class DeviceAdapter(V21Adapter):
             mine = [s for s in self.device.statuses(m.at) if s.payload["evseId"] == m.connector_id]
             m = mine[0] if mine else m
         if isinstance(m, DeviceRequest):
-            return getattr(call, m.action)(**_library_keys(m.payload))
+            return getattr(call, m.action)(**library_keys(m.payload))
         return None
-
-
-def _library_keys(data: Any) -> Any:
-    """The camelCase payload with the snake_case keys the library turns back into exactly
-    these (its own mapping reads ``soc`` as ``SoC``: 2.1's ``soC`` has to be ``so_c``)."""
-    if isinstance(data, list):
-        return [_library_keys(value) for value in data]
-    if not isinstance(data, dict):
-        return data
-    out = {}
-    for key, value in data.items():
-        snake = camel_to_snake_case({key: None}).popitem()[0]
-        if snake_to_camel_case({snake: None}).popitem()[0] != key:
-            snake = re.sub("([A-Z])", lambda c: "_" + c.group(1).lower(), key)
-        out[snake] = _library_keys(value)
-    return out
 
 
 class DeviceRunner(StationRunner):

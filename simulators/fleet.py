@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
-from simulators.fleet_devices import storage_summary, swap_station, swap_summary
+from simulators.fleet_devices import storage_summary, swap_station, swap_summary, with_v2g
 from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
@@ -42,6 +42,7 @@ from simulators.swap import SwapStationSpec
 from simulators.swap_ocpp import SwapOcppStation
 from simulators.swap_runner import SwapRunner
 from simulators.tls import StationTls
+from simulators.v2g import V2XSpec
 
 __all__ = [
     "OCPP_MIXES",
@@ -66,6 +67,8 @@ SUMMARY_COLUMNS = (
     "soc_at_departure",
     "under_limit_s",
     "outcome",
+    "discharged_wh",
+    "discharge_refusals",
 )
 
 #: ``FleetConfig.ocpp`` values besides a single version: the versions they cycle through.
@@ -187,6 +190,10 @@ class FleetConfig:
     swaps: tuple[SwapStationSpec, ...] = ()
     #: the swap stations' vehicles: seeded Poisson arrivals at this rate for a day
     swap_arrivals_per_hour: float = 4.0
+    #: this share of the vehicles (seeded) is V2G with these V2X parameters; at OCPP 2.1
+    #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
+    v2g_share: float = 0.0
+    v2x: V2XSpec = field(default_factory=V2XSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +228,7 @@ class Fleet:
         self.scenario = scenario
         ids = station_ids(config.stations, prefix=config.prefix)
         plan = sessions_by_station(scenario, ids, connectors=config.connectors)
+        plan = with_v2g(plan, config.v2g_share, config.v2x, seed=config.seed)
         if config.dc_power_w is not None:
             connector = ConnectorSpec(
                 max_current_a=config.dc_power_w / 400.0 + 1,

@@ -3,15 +3,20 @@ and swap stations' summaries at the end."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
 
+from simulators.ev import EVSpec
+from simulators.quantities import fraction
 from simulators.storage_runner import StorageRunner
 from simulators.swap import SwapStation, SwapStationSpec
 from simulators.swap_runner import SwapRunner
 from simulators.swap_scenario import generate_swap_arrivals
+from simulators.v2g import V2XSpec
 
 __all__ = [
     "STORAGE_SUMMARY_COLUMNS",
@@ -19,6 +24,7 @@ __all__ = [
     "storage_summary",
     "swap_station",
     "swap_summary",
+    "with_v2g",
 ]
 
 #: per storage unit, at the end of a run
@@ -103,3 +109,20 @@ def swap_station(spec: SwapStationSpec, per_hour: float, seed: int, start: datet
         )
     )
     return station
+
+
+def with_v2g(
+    plan: dict[str, list[tuple[int, EVSpec]]], share: float, v2x: V2XSpec, *, seed: int
+) -> dict[str, list[tuple[int, EVSpec]]]:
+    """The plan with ``share`` of its vehicles V2G (``v2x``), chosen by the seed and each
+    vehicle's id alone (the same vehicles whatever the fleet's size or order)."""
+    fraction("v2g_share", share)
+    if share == 0.0:
+        return plan
+
+    def pick(ev: EVSpec) -> EVSpec:
+        if random.Random(f"v2g:{seed}:{ev.ev_id}").random() < share:
+            return dataclasses.replace(ev, v2x=v2x)
+        return ev
+
+    return {sid: [(cid, pick(ev)) for cid, ev in visits] for sid, visits in plan.items()}
