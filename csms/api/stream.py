@@ -59,6 +59,12 @@ EVENT_TYPES = frozenset(
         "constraint.cancelled",
         "plan.updated",
         "departure.missed",
+        "der.control_set",
+        "der.controls_cleared",
+        "der.controls_reported",
+        "der.alarm",
+        "der.start_stop",
+        "swap.updated",
     }
 )
 #: sent first to a reconnecting client whose ``Last-Event-ID`` is older than the replay
@@ -86,6 +92,7 @@ DRIVER_EVENT_TYPES = frozenset(
         "transaction.ended",
         "ev.charging_needs",
         "departure.missed",
+        "swap.updated",
     }
 )
 
@@ -142,6 +149,24 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "station.non_compliant", event.station_id, event.at, event
         case ev.SecurityEventReceived():
             return "station.security_event", event.station_id, event.at, event
+    return _describe_v21(event)
+
+
+def _describe_v21(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, Any] | None:
+    """The OCPP 2.1 DER control and battery-swap events."""
+    match event:
+        case ev.DerControlSet():
+            return "der.control_set", event.station_id, event.at, event
+        case ev.DerControlsCleared():
+            return "der.controls_cleared", event.station_id, event.at, event
+        case ev.DerControlsReported():
+            return "der.controls_reported", event.station_id, event.at, event
+        case ev.DerAlarmRaised():
+            return "der.alarm", event.station_id, event.alarm.at, event.alarm
+        case ev.DerStartStopped():
+            return "der.start_stop", event.station_id, event.change.at, event.change
+        case ev.BatterySwapUpdated():
+            return "swap.updated", event.station_id, event.at, event.swap
     return None
 
 
