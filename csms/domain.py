@@ -240,6 +240,10 @@ class ChargingLimit:
     duration_s: int | None = None
     transaction_id: int | None = None
     min_rate: float | None = None
+    #: OCPP 2.1 V2X: every period in this operation mode (``CentralSetpoint``: the period's
+    #: value is a setpoint in ``unit``, negative discharging; ``Idle``: no power); None: a
+    #: plain limit. Only a 2.1 station takes it.
+    operation_mode: str | None = None
 
 
 # -- site readings (PV inverters and storage units report through the API) -------------

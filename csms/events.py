@@ -51,6 +51,7 @@ __all__ = [
     "StationDisconnected",
     "StationNonCompliant",
     "StatusChanged",
+    "StorageDispatched",
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
@@ -239,6 +240,21 @@ class DepartureMissed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StorageDispatched:
+    """One storage-control step of a site (decision 0905): each unit's setpoint (W, charging
+    positive) and why, the units not counted on and why, what the EV limits must take off
+    (``ev_reduction_w``), the export the units could not absorb, the corrections made."""
+
+    site_id: str
+    at: datetime
+    setpoints: tuple[tuple[str, float, tuple[str, ...]], ...]
+    excluded: tuple[tuple[str, str], ...]
+    ev_reduction_w: float
+    export_excess_w: float
+    corrections: tuple[tuple[str, float, float], ...] = ()
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -261,6 +277,7 @@ DomainEvent = (
     | StationNonCompliant
     | DepartureMissed
     | SecurityEventReceived
+    | StorageDispatched
 )
 
 Listener = Callable[[DomainEvent], None]

@@ -60,6 +60,7 @@ EVENT_TYPES = frozenset(
         "constraint.cancelled",
         "plan.updated",
         "departure.missed",
+        "storage.dispatched",
     }
 )
 #: sent first to a reconnecting client whose ``Last-Event-ID`` is older than the replay
@@ -87,6 +88,7 @@ DRIVER_EVENT_TYPES = frozenset(
         "transaction.ended",
         "ev.charging_needs",
         "departure.missed",
+        "storage.dispatched",
     }
 )
 
@@ -172,6 +174,8 @@ def _describe_site(event: object) -> tuple[str, str, datetime, Any] | None:
             return "plan.updated", event.site_id, event.at, event
         case ev.DepartureMissed():
             return "departure.missed", event.site_id, event.at, event
+        case ev.StorageDispatched():
+            return "storage.dispatched", event.site_id, event.at, event
     return None
 
 
