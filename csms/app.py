@@ -45,7 +45,7 @@ from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
 from csms.security.maintenance import Maintenance
-from csms.sites import SiteService, repository_for
+from csms.sites import SiteService, StationSites, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
 from csms.telemetry import Telemetry, open_telemetry
@@ -106,6 +106,8 @@ class Csms:
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)
         self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
+        #: Which site each station belongs to: one map for the planning service and the API.
+        self.station_sites = StationSites()
         self.planning = PlanningService(
             sites=self.sites,
             store=self.store,
@@ -114,6 +116,7 @@ class Csms:
             clock=self.clock,
             settings=s.planning,
             supervisor=self.supervisor,
+            station_sites=self.station_sites,
         )
         self.server.health = self.health
         interval = s.server.gc_freeze_interval_s
@@ -211,7 +214,6 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:

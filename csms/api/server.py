@@ -18,6 +18,7 @@ from types import TracebackType
 import uvicorn
 
 from csms.api.app import create_app
+from csms.api.overview import warm_up
 from csms.api.services import ApiServices
 
 __all__ = ["ApiServer"]
@@ -74,6 +75,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.services.start()
+        self.services.background(warm_up(self.services))
         self._task = asyncio.create_task(
             self._server.serve(sockets=self._sockets), name="api-server"
         )

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from csms.core.commands import CommandResult, CompositeSchedule
 from csms.core.meter import normalize_sample
-from csms.domain import ChargingLimit, MeterSample
+from csms.domain import ChargingLimit, ChargingRateUnit, MeterSample
 from csms.exceptions import CommandError
 from csms.ocpp.base import OcppConnection, on, parse_timestamp
 
@@ -44,6 +45,32 @@ def schedule_periods(
 
 class VersionAdapter(OcppConnection):
     """The handlers and decoding every OCPP version shares."""
+
+    #: The version whose commands the adapter encodes (a 2.1 station gets 2.0.1's).
+    commands_version = "1.6"
+
+    def unavailable(self, action: str) -> CommandError:
+        """The error for a command the version does not have."""
+        return CommandError(
+            self.station_id, action, f"not available in OCPP {self.commands_version}"
+        )
+
+    async def get_composite_schedule(
+        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
+    ) -> tuple[CommandResult, CompositeSchedule | None]:
+        payload = self.composite_request(evse_id, duration_s)
+        if unit is not None:
+            payload["chargingRateUnit"] = unit.value
+        result = await self._status_call("GetCompositeSchedule", payload)
+        return result, self.composite_answer(result.payload, evse_id)
+
+    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
+        """The version's GetCompositeSchedule request without the unit."""
+        raise NotImplementedError
+
+    def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
+        """The schedule in the version's GetCompositeSchedule answer, if it has one."""
+        raise NotImplementedError
 
     def sample_unit(self, sampled_value: dict[str, Any]) -> tuple[str | None, int]:
         """The unit and power-of-ten multiplier of one sampled value, as the version puts

@@ -22,7 +22,6 @@ from csms.domain import (
     ConnectorStatus,
     StatusReport,
 )
-from csms.exceptions import CommandError
 from csms.ocpp.adapter import VersionAdapter, drop_none, schedule_periods
 from csms.ocpp.base import format_timestamp, on, parse_timestamp
 
@@ -183,9 +182,6 @@ class V16Connection(VersionAdapter):
     station_names_transactions = False
     names_token_types = False
 
-    def _unavailable(self, action: str) -> CommandError:
-        return CommandError(self.station_id, action, "not available in OCPP 1.6")
-
     async def remote_start(
         self,
         *,
@@ -264,19 +260,16 @@ class V16Connection(VersionAdapter):
         }
         return await self._status_call("ClearChargingProfile", drop_none(payload))
 
-    async def get_composite_schedule(
-        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
-    ) -> tuple[CommandResult, CompositeSchedule | None]:
-        payload: dict[str, Any] = {"connectorId": evse_id, "duration": duration_s}
-        if unit is not None:
-            payload["chargingRateUnit"] = unit.value
-        result = await self._status_call("GetCompositeSchedule", payload)
-        sched = result.payload.get("chargingSchedule")
+    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
+        return {"connectorId": evse_id, "duration": duration_s}
+
+    def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
+        sched = answer.get("chargingSchedule")
         if sched is None:
-            return result, None
-        start = result.payload.get("scheduleStart") or sched.get("startSchedule")
-        return result, CompositeSchedule(
-            evse_id=int(result.payload.get("connectorId", evse_id)),
+            return None
+        start = answer.get("scheduleStart") or sched.get("startSchedule")
+        return CompositeSchedule(
+            evse_id=int(answer.get("connectorId", evse_id)),
             unit=ChargingRateUnit(sched["chargingRateUnit"]),
             start_at=parse_timestamp(start, "1.6") if start else None,
             duration_s=sched.get("duration"),
@@ -296,13 +289,13 @@ class V16Connection(VersionAdapter):
         return await self._status_call("ChangeConfiguration", {"key": key, "value": value})
 
     async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]:
-        raise self._unavailable("GetVariables")
+        raise self.unavailable("GetVariables")
 
     async def set_variables(self, items: Sequence[tuple[str, str, str]]) -> list[VariableResult]:
-        raise self._unavailable("SetVariables")
+        raise self.unavailable("SetVariables")
 
     async def get_base_report(self, *, request_id: int, report_base: str) -> CommandResult:
-        raise self._unavailable("GetBaseReport")
+        raise self.unavailable("GetBaseReport")
 
 
 def _purpose_16(purpose: str) -> str:

@@ -21,7 +21,6 @@ from csms.domain import (
     TransactionEventKind,
     TransactionUpdate,
 )
-from csms.exceptions import CommandError
 from csms.ocpp.adapter import VersionAdapter, drop_none, schedule_periods
 from csms.ocpp.base import format_timestamp, on, parse_timestamp
 from csms.quantities import MAX_CURRENT_A, MAX_ENERGY_WH, MAX_POWER_W, check_finite
@@ -197,9 +196,7 @@ class V201Connection(VersionAdapter):
     #: 2.0.1 stations name their transactions; id tokens have a type
     station_names_transactions = True
     names_token_types = True
-
-    def _unavailable(self, action: str) -> CommandError:
-        return CommandError(self.station_id, action, "not available in OCPP 2.0.1")
+    commands_version = "2.0.1"
 
     async def remote_start(
         self,
@@ -293,17 +290,14 @@ class V201Connection(VersionAdapter):
             payload["chargingProfileCriteria"] = criteria
         return await self._status_call("ClearChargingProfile", payload)
 
-    async def get_composite_schedule(
-        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
-    ) -> tuple[CommandResult, CompositeSchedule | None]:
-        payload: dict[str, Any] = {"evseId": evse_id, "duration": duration_s}
-        if unit is not None:
-            payload["chargingRateUnit"] = unit.value
-        result = await self._status_call("GetCompositeSchedule", payload)
-        sched = result.payload.get("schedule")
+    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
+        return {"evseId": evse_id, "duration": duration_s}
+
+    def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
+        sched = answer.get("schedule")
         if sched is None:
-            return result, None
-        return result, CompositeSchedule(
+            return None
+        return CompositeSchedule(
             evse_id=int(sched["evseId"]),
             unit=ChargingRateUnit(sched["chargingRateUnit"]),
             start_at=parse_timestamp(sched["scheduleStart"], self.ocpp_version),
@@ -312,10 +306,10 @@ class V201Connection(VersionAdapter):
         )
 
     async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]:
-        raise self._unavailable("GetConfiguration")
+        raise self.unavailable("GetConfiguration")
 
     async def change_configuration(self, key: str, value: str) -> CommandResult:
-        raise self._unavailable("ChangeConfiguration")
+        raise self.unavailable("ChangeConfiguration")
 
     async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]:
         answer = await self.request(
