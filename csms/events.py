@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from csms.domain import (
     BootInfo,
     ChargingLimit,
+    DeviceEvent,
     EVChargingNeeds,
     MeterSample,
     PvReading,
@@ -33,6 +34,7 @@ __all__ = [
     "ChargingLimitSent",
     "ConstraintsChanged",
     "DepartureMissed",
+    "DeviceEventsNotified",
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
@@ -241,6 +243,15 @@ class DepartureMissed:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceEventsNotified:
+    """A station's NotifyEvent (after it was recorded): its events as domain values."""
+
+    station_id: str
+    events: tuple[DeviceEvent, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StorageDispatched:
     """One storage-control step of a site (decision 0905): each unit's setpoint (W, charging
     positive) and why, the units not counted on and why, what the EV limits must take off
@@ -253,6 +264,8 @@ class StorageDispatched:
     ev_reduction_w: float
     export_excess_w: float
     corrections: tuple[tuple[str, float, float], ...] = ()
+    #: each unit's reading the step used: (unit, SoC %, power W), None where unknown
+    readings: tuple[tuple[str, float | None, float | None], ...] = ()
 
 
 DomainEvent = (
@@ -278,6 +291,7 @@ DomainEvent = (
     | DepartureMissed
     | SecurityEventReceived
     | StorageDispatched
+    | DeviceEventsNotified
 )
 
 Listener = Callable[[DomainEvent], None]

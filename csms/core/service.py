@@ -27,11 +27,13 @@ from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
 from csms.domain import (
     BootInfo,
+    DeviceEvent,
     RegistrationStatus,
     StatusReport,
     Transaction,
 )
 from csms.events import (
+    DeviceEventsNotified,
     EventBus,
     HeartbeatReceived,
     MeterValueUnreadable,
@@ -353,3 +355,15 @@ class CentralSystem(SessionHandling):
         await self.retrying(
             lambda: self.store.record_station_event(event), what=kind, station_id=station_id
         )
+
+    async def device_events(
+        self,
+        station_id: str,
+        events: tuple[DeviceEvent, ...],
+        data: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """A NotifyEvent: recorded as it came, then published as domain values (a storage
+        unit's temperature and alarms, decision 0905)."""
+        await self.record_event(station_id, "NotifyEvent", data, at=at)
+        self.bus.publish(DeviceEventsNotified(station_id, events, at))

@@ -16,6 +16,7 @@ from csms.storage_units.controller import (
     site_limits,
 )
 from csms.storage_units.glue import PROFILE_ID, Sent, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.metrics import storage_metrics_text
 from csms.storage_units.units import LiveUnit, LiveUnits
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "resend_due",
     "setpoint_schedule",
     "site_limits",
+    "storage_metrics_text",
 ]

@@ -184,6 +184,9 @@ class StorageController:
                 decision.ev_reduction_w,
                 decision.export_excess_w,
                 tuple((c.field, c.given, c.used) for c in decision.corrections),
+                tuple(
+                    (u, unit.soc_pct, unit.power_w) for u, unit in sorted(self.units.units.items())
+                ),
             )
         )
         return decision

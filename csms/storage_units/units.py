@@ -3,7 +3,8 @@
 A unit registered in the site file with a ``station`` (and ``evse``) reports by MeterValues
 on that EVSE: ``SoC`` (%), ``Power.Active.Import`` (charging) and ``Power.Active.Export``
 (discharging), ``Temperature``; its alarms arrive as the EVSE's status (``Faulted`` while an
-alarm is raised, as a 2.1 storage unit reports beside its alarm ``NotifyEvent``). Each value
+alarm is raised) and as NotifyEvent alerts on its EVSE (``Alerting``, raised until an event
+says ``cleared``), its temperature as the ``Temperature`` variable's events. Each value
 is kept with the timestamp it was measured at; whether it is fresh enough to count on is the
 control law's call (``stale_after_s``). A state of charge outside 0..100 % is refused: not
 kept, logged and counted (decision 0609).
@@ -12,12 +13,13 @@ kept, logged and counted (decision 0609).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from chargegrid.measurands import Measurand
-from csms.domain import ConnectorStatus, StorageReading
-from csms.events import DomainEvent, MeterValuesReceived, StatusChanged
+from csms.domain import ConnectorStatus, DeviceEvent, StorageReading
+from csms.events import DeviceEventsNotified, DomainEvent, MeterValuesReceived, StatusChanged
 from csms.sites.model import Site, StorageAsset
 from storage_ctrl import UnitRating, UnitReading
 
@@ -41,10 +43,17 @@ class LiveUnit:
     """When the power was measured (a reading counts from the older of SoC and power)."""
     soc_at: datetime | None = None
     temperature_c: float | None = None
-    alarm: bool = False
+    status_alarm: bool = False
+    """The EVSE's status is Faulted or Unavailable."""
+    event_alarm: bool = False
+    """A NotifyEvent alert on the unit's EVSE that has not been cleared."""
     refused_soc: int = 0
     sent_w: float | None = None
     """The setpoint of the schedule the unit last accepted (None: Idle or none)."""
+
+    @property
+    def alarm(self) -> bool:
+        return self.status_alarm or self.event_alarm
 
     @property
     def rating(self) -> UnitRating:
@@ -80,6 +89,15 @@ class LiveUnit:
         if self.power_w is None or self.measured_at is None:
             return None
         return StorageReading(self.asset.id, self.measured_at, self.soc_pct, self.power_w)
+
+
+def _log_alarm(unit: LiveUnit, raised: bool, what: str) -> None:
+    logger.warning(
+        "storage unit %s: %s (%s)",
+        unit.asset.id,
+        "alarm raised" if raised else "alarm cleared",
+        what,
+    )
 
 
 class LiveUnits:
@@ -128,16 +146,35 @@ class LiveUnits:
             if unit is None:
                 return False
             alarm = report.status in (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE)
-            if alarm != unit.alarm:
-                logger.warning(
-                    "storage unit %s: %s (%s)",
-                    unit.asset.id,
-                    "alarm raised" if alarm else "alarm cleared",
-                    report.status.value,
-                )
-            unit.alarm = alarm
+            if alarm != unit.status_alarm:
+                _log_alarm(unit, alarm, report.status.value)
+            unit.status_alarm = alarm
             return True
+        if isinstance(event, DeviceEventsNotified):
+            found = False
+            for device_event in event.events:
+                unit = self.unit_at(event.station_id, device_event.evse_id or 0)
+                if unit is not None:
+                    self._device_event(unit, device_event)
+                    found = True
+            return found
         return False
+
+    @staticmethod
+    def _device_event(unit: LiveUnit, event: DeviceEvent) -> None:
+        """A monitored variable of the unit: its temperature, and an alert raised or cleared."""
+        if event.variable == "Temperature":
+            try:
+                value = float(event.actual_value)
+            except ValueError:
+                value = math.nan
+            if math.isfinite(value) and -100.0 <= value <= 300.0:
+                unit.temperature_c = value
+        if event.trigger == "Alerting":
+            alarm = not event.cleared
+            if alarm != unit.event_alarm:
+                _log_alarm(unit, alarm, f"{event.component}.{event.variable} {event.actual_value}")
+            unit.event_alarm = alarm
 
     def _meter(self, unit: LiveUnit, event: MeterValuesReceived) -> None:
         charge: float | None = None

@@ -21,9 +21,12 @@ from csms.config import ServerSettings, Settings
 from csms.domain import ChargingLimit, IdToken
 from csms.events import ChargingLimitSent, DomainEvent, StorageDispatched
 from csms.planning import PlanningSettings
-from csms.sites import NewConstraint, SessionDefaults, SiteStation, StorageAsset
+from csms.planning.loop import SiteLoop
+from csms.sites import NewConstraint, SessionDefaults, Site, SiteStation, StorageAsset
 from csms.store import MemoryStore
 from csms.telemetry.settings import TelemetrySettings
+from simulators import Fleet, FleetConfig
+from simulators.storage import StorageSpec
 from tests.integration.planning.harness import START, depot_scenario, depot_site, make_fleet
 from tests.integration.storage.unit21 import StorageUnit21, storage_unit
 from tests.waiting import wait_until
@@ -31,6 +34,8 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 INTERVAL_S = 5.0
+#: generous against a loaded machine: reports come every 5 s of the virtual clock
+STALE_S = 30.0
 CAP_W = 8_000.0
 
 
@@ -76,16 +81,11 @@ async def _report(unit: StorageUnit21, clock: VirtualClock, reporting: asyncio.E
         await clock.sleep(INTERVAL_S)
 
 
-async def test_cap_drop_controller_stop_and_silence() -> None:
-    clock = VirtualClock(start=START, speed=4.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+def _site() -> Site:
     # EVs in a hurry: 15 kWh each within 90 minutes at 11 kW, more than the cap leaves.
     hurry = SessionDefaults(energy_wh=15_000.0, dwell_s=5400.0, max_power_w=11_000.0)
     base = depot_site(stations=1, connectors=2, feeder_stations=0, site_kw=60.0, defaults=hurry)
-    site = base.model_copy(
+    return base.model_copy(
         update={
             "stations": (*base.stations, SiteStation(id="BESS1", node="grid")),
             "storage": (
@@ -102,13 +102,50 @@ async def test_cap_drop_controller_stop_and_silence() -> None:
             ),
         }
     )
-    settings = Settings(
+
+
+def _settings() -> Settings:
+    return Settings(
         server=ServerSettings(port=0, unknown_stations="accept", gc_freeze_interval_s=None),
         planning=PlanningSettings(
-            horizon_s=2 * 3600, storage_interval_s=INTERVAL_S, storage_stale_after_s=15.0
+            horizon_s=2 * 3600, storage_interval_s=INTERVAL_S, storage_stale_after_s=STALE_S
         ),
         telemetry=TelemetrySettings(enabled=False),
     )
+
+
+async def _cap_drop(csms: Csms, clock: VirtualClock) -> datetime:
+    """The grid operator caps the site below what the EVs draw; returns when it is stored
+    (every control step from then on reads it)."""
+    now = clock.now()
+    await csms.sites.create_constraint(
+        "depot",
+        NewConstraint(
+            node_id="grid",
+            kind="cap",
+            start=now - timedelta(seconds=1),
+            end=now + timedelta(hours=1),
+            max_import_w=CAP_W,
+            source="dso",
+        ),
+    )
+    return clock.now()
+
+
+async def _site_loop(csms: Csms) -> SiteLoop:
+    found = await wait_until(lambda: csms.planning.loops.get("depot"), 30, "the loop")
+    assert found is not None
+    return found
+
+
+async def test_cap_drop_controller_stop_and_silence() -> None:
+    clock = VirtualClock(start=START, speed=3.0)
+    store = MemoryStore()
+    await store.open()
+    for k in range(2):
+        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    site = _site()
+    settings = _settings()
     seen = Seen()
     scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
     async with Csms(settings, clock=clock, store=store) as csms:
@@ -125,28 +162,14 @@ async def test_cap_drop_controller_stop_and_silence() -> None:
         ) as unit:
             await unit.boot()
             reporter = asyncio.create_task(_report(unit, clock, reporting))
-            found = await wait_until(lambda: csms.planning.loops.get("depot"), 30, "the loop")
-            assert found is not None
-            loop = found
+            loop = await _site_loop(csms)
             await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
 
             # 1. The cap drops under what the EVs draw: the first step after it discharges.
-            dropped_at = clock.now()
-            await csms.sites.create_constraint(
-                "depot",
-                NewConstraint(
-                    node_id="grid",
-                    kind="cap",
-                    start=dropped_at - timedelta(seconds=1),
-                    end=dropped_at + timedelta(hours=1),
-                    max_import_w=CAP_W,
-                    source="dso",
-                ),
-            )
+            dropped_at = await _cap_drop(csms, clock)
             first = (await wait_until(lambda: seen.steps_since(dropped_at), 60, "a step"))[0]
             unit_id, setpoint_w, _ = first.setpoints[0]
             assert unit_id == "bess" and setpoint_w < -5_000.0, first
-            assert first.at - dropped_at <= timedelta(seconds=INTERVAL_S + 1), first
             got = await wait_until(
                 lambda: [r for r in unit.received if r.at >= dropped_at and r.setpoint_w < 0],
                 30,
@@ -198,5 +221,64 @@ async def test_cap_drop_controller_stop_and_silence() -> None:
                 "EV limits within the cap without the unit",
             )
             reporter.cancel()
+        run.cancel()
+    await store.close()
+
+
+async def test_the_simulators_21_storage_unit_discharges_then_falls_back_to_idle() -> None:
+    """The same with the simulators' storage unit (a 2.1 station under the stations' runner):
+    it takes the controller's CentralSetpoint schedules, discharges when the cap drops, and
+    its schedule runs out to Idle when the controller stops."""
+    clock = VirtualClock(start=START, speed=3.0)
+    store = MemoryStore()
+    await store.open()
+    for k in range(2):
+        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    seen = Seen()
+    spec = StorageSpec(
+        "BESS1", 100_000.0, 30_000.0, 30_000.0, initial_soc=0.6, min_soc=0.1, max_soc=1.0
+    )
+    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
+    async with Csms(_settings(), clock=clock, store=store) as csms:
+        csms.bus.subscribe(seen)
+        await csms.sites.apply(_site())
+        config = FleetConfig(
+            url=csms.url,
+            stations=1,
+            ocpp="mixed",
+            connectors=2,
+            max_current_a=32.0,
+            meter_interval_s=INTERVAL_S,
+            heartbeat_interval_s=3600.0,
+            prefix="SIM",
+            response_timeout_s=10.0,
+            storage=(spec,),
+        )
+        fleet = Fleet(config, scenario, clock=clock)
+        run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
+        unit = await wait_until(lambda: fleet.storage_runners, 30, "the storage runner")
+        model = unit[0].storage.unit
+        loop = await _site_loop(csms)
+        await wait_until(lambda: loop.state.units.readings().get("bess"), 60, "its readings")
+        assert loop.state.units.units["bess"].soc_pct == pytest.approx(60.0, abs=1.0)
+        await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
+
+        dropped_at = await _cap_drop(csms, clock)
+        first = (await wait_until(lambda: seen.steps_since(dropped_at), 60, "a step"))[0]
+        unit_id, setpoint_w, _ = first.setpoints[0]
+        assert unit_id == "bess" and setpoint_w < -5_000.0, first
+        await wait_until(lambda: model.power_w < -5_000.0, 60, "the simulated unit discharging")
+        await wait_until(
+            lambda: (r := loop.state.units.units["bess"]).power_w is not None and r.power_w < 0,
+            60,
+            "its export reported back",
+        )
+
+        controller = loop.storage
+        assert controller is not None
+        await controller.stop()
+        await wait_until(lambda: model.schedules_expired >= 1, 60, "its schedule run out")
+        assert model.setpoint_w(clock.now()) is None  # Idle
+        await wait_until(lambda: model.power_w == 0.0, 30, "no power once Idle")
         run.cancel()
     await store.close()

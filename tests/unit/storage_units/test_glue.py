@@ -10,11 +10,12 @@ import pytest
 from csms.domain import (
     ChargingRateUnit,
     ConnectorStatus,
+    DeviceEvent,
     MeterSample,
     StatusReport,
     Transaction,
 )
-from csms.events import MeterValuesReceived, StatusChanged
+from csms.events import DeviceEventsNotified, MeterValuesReceived, StatusChanged
 from csms.ocpp.v21 import v2x_charging_profile
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation, StorageAsset
@@ -108,6 +109,22 @@ def test_faulted_status_is_an_alarm_until_available() -> None:
     assert units.apply(status(ConnectorStatus.FAULTED))
     assert units.readings()["bess"].alarm
     units.apply(status(ConnectorStatus.AVAILABLE))
+    assert not units.readings()["bess"].alarm
+
+
+def test_notify_event_alerts_and_temperature_on_the_units_evse() -> None:
+    units = LiveUnits(_site())
+    units.apply(_meter(T0, soc=50.0, imp=0.0))
+
+    def notify(trigger: str, value: str, *, cleared: bool = False, evse: int = 1) -> bool:
+        event = DeviceEvent("TemperatureSensor", "Temperature", evse, trigger, value, T0, cleared)
+        return units.apply(DeviceEventsNotified("BESS", (event,), T0))
+
+    assert notify("Delta", "38.5") and units.units["bess"].temperature_c == 38.5
+    assert notify("Alerting", "46.0") and units.readings()["bess"].alarm
+    assert not notify("Alerting", "99", evse=2)  # another EVSE: not the unit's
+    assert notify("Delta", "nan") and units.units["bess"].temperature_c == 46.0
+    notify("Alerting", "39.0", cleared=True)
     assert not units.readings()["bess"].alarm
 
 
@@ -217,10 +234,42 @@ def test_a_unit_not_counted_on_is_drawn_at_the_laws_worst_case(
     age_s: int, dispatching: bool, alarm: bool
 ) -> None:
     state = _planning_state(50.0, at=T0 - timedelta(seconds=age_s), dispatching=dispatching)
-    state.units.units["bess"].alarm = alarm
+    state.units.units["bess"].status_alarm = alarm
     state.units.units["bess"].sent_w = 12_000.0  # the last setpoint it accepted: more
     built = build_problem(state, [], now=T0, settings=SETTINGS)
     assert built.problem.storage == ()
     assert built.uncontrolled_w["grid"] == 12_000.0
     state.units.units["bess"].sent_w = -5_000.0  # discharging is never counted on
     assert build_problem(state, [], now=T0, settings=SETTINGS).uncontrolled_w["grid"] == 8_000.0
+
+
+def test_the_controllers_counters_in_prometheus_text() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from csms.storage_units import SiteHooks, StorageController, storage_metrics_text
+
+    units = LiveUnits(_site())
+    units.apply(_meter(T0, soc=150.0, imp=0.0))  # refused
+    unused: Any = SimpleNamespace()
+    controller = StorageController(
+        "s",
+        units,
+        cast(SiteHooks, unused),
+        clock=unused,
+        commands=unused,
+        bus=unused,
+        sites=unused,
+        supervisor=unused,
+        settings=cast(Any, unused),
+    )
+    controller.steps = 3
+    controller.corrections["units[bess].plan"] += 2
+    controller.exclusions["stale"] += 1
+    text = storage_metrics_text([controller])
+    assert 'chargegrid_storage_steps_total{site="s"} 3' in text
+    assert 'chargegrid_storage_corrections_total{site="s",field="units[bess].plan"} 2' in text
+    assert 'chargegrid_storage_exclusions_total{site="s",reason="stale"} 1' in text
+    assert 'chargegrid_storage_soc_refused_total{site="s"} 1' in text
+    assert 'chargegrid_storage_ev_reduction_w{site="s"} 0' in text
+    assert "# TYPE chargegrid_storage_ev_reduction_w gauge" in text
