@@ -205,6 +205,7 @@ def create_app(target: CentralSystemParts | ApiServices) -> FastAPI:
         certificates,
         commands,
         constraints,
+        der,
         events,
         history,
         id_tokens,
@@ -212,6 +213,7 @@ def create_app(target: CentralSystemParts | ApiServices) -> FastAPI:
         reports,
         sites,
         stations,
+        swaps,
         transactions,
     )
     from csms.api.routers import webhooks as webhook_routes
@@ -253,6 +255,8 @@ def create_app(target: CentralSystemParts | ApiServices) -> FastAPI:
         id_tokens,
         activity,
         transactions,
+        swaps,
+        der,
         commands,
         events,
         webhook_routes,

@@ -16,7 +16,7 @@ from csms.domain import (
     Transaction,
 )
 from csms.events import DeviceEventsNotified, MeterValuesReceived, StatusChanged
-from csms.ocpp.v21 import v2x_charging_profile
+from csms.ocpp.v2x21 import v2x_charging_profile
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation, StorageAsset
 from csms.sites.constraints import GridConstraint
