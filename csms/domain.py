@@ -19,6 +19,7 @@ __all__ = [
     "ChargingLimit",
     "ChargingRateUnit",
     "ConnectorStatus",
+    "DeviceEvent",
     "EVChargingNeeds",
     "IdToken",
     "MeterSample",
@@ -242,6 +243,25 @@ class ChargingLimit:
     duration_s: int | None = None
     transaction_id: int | None = None
     min_rate: float | None = None
+    #: OCPP 2.1 V2X: every period in this operation mode (``CentralSetpoint``: the period's
+    #: value is a setpoint in ``unit``, negative discharging; ``Idle``: no power); None: a
+    #: plain limit. Only a 2.1 station takes it.
+    operation_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """One event of a 2.x NotifyEvent: a monitored variable of a component changed or alerted
+    (``cleared``: the alert has ended)."""
+
+    component: str
+    variable: str
+    evse_id: int | None
+    trigger: str
+    actual_value: str
+    timestamp: datetime
+    cleared: bool = False
+    tech_code: str | None = None
 
 
 # -- site readings (PV inverters and storage units report through the API) -------------

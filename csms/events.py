@@ -18,6 +18,7 @@ from csms.der.model import DerAlarm, DerControl, DerStartStop
 from csms.domain import (
     BootInfo,
     ChargingLimit,
+    DeviceEvent,
     EVChargingNeeds,
     MeterSample,
     PvReading,
@@ -42,6 +43,7 @@ __all__ = [
     "DerControlsCleared",
     "DerControlsReported",
     "DerStartStopped",
+    "DeviceEventsNotified",
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
@@ -60,6 +62,7 @@ __all__ = [
     "StationDisconnected",
     "StationNonCompliant",
     "StatusChanged",
+    "StorageDispatched",
     "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
@@ -263,6 +266,32 @@ class SwapWithoutReadyPack:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceEventsNotified:
+    """A station's NotifyEvent (after it was recorded): its events as domain values."""
+
+    station_id: str
+    events: tuple[DeviceEvent, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StorageDispatched:
+    """One storage-control step of a site (decision 0905): each unit's setpoint (W, charging
+    positive) and why, the units not counted on and why, what the EV limits must take off
+    (``ev_reduction_w``), the export the units could not absorb, the corrections made."""
+
+    site_id: str
+    at: datetime
+    setpoints: tuple[tuple[str, float, tuple[str, ...]], ...]
+    excluded: tuple[tuple[str, str], ...]
+    ev_reduction_w: float
+    export_excess_w: float
+    corrections: tuple[tuple[str, float, float], ...] = ()
+    #: each unit's reading the step used: (unit, SoC %, power W), None where unknown
+    readings: tuple[tuple[str, float | None, float | None], ...] = ()
+
+
 # -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------
 
 
@@ -340,6 +369,8 @@ DomainEvent = (
     | DepartureMissed
     | SwapWithoutReadyPack
     | SecurityEventReceived
+    | StorageDispatched
+    | DeviceEventsNotified
     | DerControlSet
     | DerControlsCleared
     | DerControlsReported

@@ -30,11 +30,13 @@ from csms.core.swaps import SwapHandling
 from csms.der.repository import der_repository_for
 from csms.domain import (
     BootInfo,
+    DeviceEvent,
     RegistrationStatus,
     StatusReport,
     Transaction,
 )
 from csms.events import (
+    DeviceEventsNotified,
     EventBus,
     HeartbeatReceived,
     MeterValueUnreadable,
@@ -378,3 +380,15 @@ class CentralSystem(SessionHandling):
         await self.retrying(
             lambda: self.store.record_station_event(event), what=kind, station_id=station_id
         )
+
+    async def device_events(
+        self,
+        station_id: str,
+        events: tuple[DeviceEvent, ...],
+        data: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """A NotifyEvent: recorded as it came, then published as domain values (a storage
+        unit's temperature and alarms, decision 0905)."""
+        await self.record_event(station_id, "NotifyEvent", data, at=at)
+        self.bus.publish(DeviceEventsNotified(station_id, events, at))

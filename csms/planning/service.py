@@ -36,6 +36,7 @@ from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
 from csms.sites.placement import StationSites
 from csms.sites.service import SiteService
+from csms.storage_units import storage_metrics_text
 from csms.store import Store
 from csms.store.transient import is_transient
 from csms.supervisor import Supervisor, cancel_and_wait
@@ -329,6 +330,12 @@ class PlanningService:
                 logger.warning("site %s: swap at %s (%s) found no ready pack",
                                found.site_id, found.station_id, found.swap_id)  # fmt: skip
                 self.bus.publish(found)
+
+    def storage_metrics_text(self) -> str:
+        """The storage controllers' counters, Prometheus text (decision 0905)."""
+        return storage_metrics_text(
+            loop.storage for loop in self.loops.values() if loop.storage is not None
+        )
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""

@@ -37,6 +37,7 @@ from csms.events import (
 )
 from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
+from csms.storage_units import LiveUnits
 
 __all__ = ["AckState", "EvseState", "SiteState", "StationState"]
 
@@ -171,6 +172,11 @@ class SiteState:
         self.pv: dict[str, PvReading] = {}
         self.storage: dict[str, StorageReading] = {}
         self.racks: dict[str, RackState] = {}
+        #: The OCPP storage units (a station and EVSE in the site file): their readings
+        #: arrive by MeterValues, not POST /readings (decision 0905).
+        self.units = LiveUnits(site)
+        #: What the storage controller says the EV limits must take off now (0906).
+        self.ev_reduction_w = 0.0
         self.reset_site(site)
         self.non_compliance_count = 0
 
@@ -179,6 +185,7 @@ class SiteState:
         old_stations, old_evses = self.stations, self.evses
         self.site = site
         self.racks = racks_of(site, self.racks)
+        self.units.reset_site(site)
         self.stations, self.evses = {}, {}
         for station, evse, node in site.evses():
             assert node is not None  # a stored site is valid
@@ -229,6 +236,8 @@ class SiteState:
 
     def apply(self, event: DomainEvent, *, deviation_w: float, tolerance_w: float) -> list[str]:
         """Update from ``event``; the reasons it gives to re-plan."""
+        if self.units.apply(event):
+            return []  # a storage unit's: the storage controller follows it every few seconds
         if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
             reason = self.take_transaction(event.transaction)
             return [reason] if reason else []

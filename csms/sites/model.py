@@ -11,17 +11,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from datetime import datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from csms.ids import EntityId, StationId
 from csms.quantities import (
     CurrentA,
     DurationS,
+    Efficiency,
     EnergyWh,
     Percent,
+    PositivePowerW,
     PowerW,
     PricePerKw,
     PricePerKwh,
@@ -122,12 +124,40 @@ class PvAsset(_Model):
 
 
 class StorageAsset(_Model):
+    """A stationary battery under ``node``. With ``station`` it speaks OCPP 2.1 (a station of
+    the site with one bidirectional EVSE, ``evse``, not listed among the charging EVSEs): its
+    readings arrive by MeterValues and it is dispatched with ``CentralSetpoint`` schedules.
+    Without, its readings arrive by ``POST /sites/{id}/readings`` and nothing steers it."""
+
     id: EntityId
     node: EntityId
     capacity_wh: EnergyWh = Field(gt=0)
     max_charge_w: PowerW
     max_discharge_w: PowerW
     min_soc_pct: Percent = 0.0
+    max_soc_pct: Percent = 100.0
+    charge_efficiency: Efficiency = 0.95
+    discharge_efficiency: Efficiency = 0.95
+    #: Largest change of power per second; None: the unit steps at once.
+    ramp_w_per_s: PositivePowerW | None = None
+    station: StationId | None = None
+    evse: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> Self:
+        if self.min_soc_pct > self.max_soc_pct:
+            raise ValueError(
+                f"min_soc_pct {self.min_soc_pct:g} is above max_soc_pct {self.max_soc_pct:g}"
+            )
+        return self
+
+    @property
+    def min_soc_wh(self) -> float:
+        return self.capacity_wh * self.min_soc_pct / 100.0
+
+    @property
+    def max_soc_wh(self) -> float:
+        return self.capacity_wh * self.max_soc_pct / 100.0
 
 
 class SwapStation(_Model):
