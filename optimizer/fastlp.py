@@ -4,10 +4,11 @@
 adders of :mod:`optimizer.model` (whose docstrings carry the equations): each appends the
 columns and rows of the variables and constraints its Pyomo twin declares, so the two read
 side by side (decision 0402; a test holds them to the same optimum). Columns therefore come in
-blocks (load power, unmet energy, fairness, storage charge, discharge and SoC, PV used, node
-power flow, phase-current flow, grid import and export, peak, setpoint slack), rows in family
-order, and :func:`add_objective` prices the columns last. Built in milliseconds, which is what
-the rolling-horizon hot loop needs; :mod:`optimizer.direct` solves it with ``highspy``.
+blocks (load power, V2G power given back, unmet energy, fairness, storage charge, discharge
+and SoC, PV used, node power flow, phase-current flow, grid import and export, peak, setpoint
+slack), rows in family order, and :func:`add_objective` prices the columns last. Built in
+milliseconds, which is what the rolling-horizon hot loop needs; :mod:`optimizer.direct`
+solves it with ``highspy``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
 __all__ = [
     "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
     "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
-    "add_phase_constraints", "add_storage_constraints", "add_taper_constraints", "build_lp",
+    "add_phase_constraints", "add_storage_constraints", "add_taper_constraints",
+    "add_v2g_constraints", "build_lp",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -173,17 +175,20 @@ class LpBuilder:
 
 
 def add_load_constraints(lp: LpBuilder, cp: Compiled) -> None:
-    """Columns p[l,t] (where the load may draw), u[l], z; rows energy and fairness per load
-    (equations: :func:`optimizer.model.add_load_constraints`)."""
+    """Columns p[l,t] (where the load may draw), q[l,t] (where a V2G session may give), u[l],
+    z; rows energy and fairness per load (:func:`optimizer.model.add_load_constraints`)."""
     n_l = len(cp.load_ids)
     dt = cp.dt_h
     loads = np.arange(n_l)
     pl, pt = (a.astype(np.int64) for a in np.nonzero(cp.load_pmax_kw > 0))
     p = lp.new_cols("p", pl, pt, lo=0.0, hi=cp.load_pmax_kw[pl, pt])
+    ql, qt = (a.astype(np.int64) for a in np.nonzero(cp.v2g_max_kw > 0))
+    q = lp.new_cols("q", ql, qt, lo=0.0, hi=cp.v2g_max_kw[ql, qt])
     u = lp.new_cols("u", loads, -1, lo=0.0, hi=cp.load_need_kwh)
     z = lp.new_cols("z", 0, -1, lo=0.0, hi=np.ones(int(n_l > 0)))
     r0 = lp.new_rows(cp.load_need_kwh, cp.load_need_kwh, "energy", loads, -1)
     lp.add(r0 + pl, p, cp.load_eff[pl] * dt[pt])
+    lp.add(r0 + ql, q, -dt[qt] / cp.load_eff[ql])
     lp.add(r0 + loads, u, 1.0)
     if n_l:  # need * z - u >= 0
         r0 = lp.new_rows(np.zeros(n_l), np.full(n_l, INF), "fair", loads, -1)
@@ -207,6 +212,18 @@ def add_taper_constraints(lp: LpBuilder, cp: Compiled) -> None:
         earlier_r, earlier_c = np.nonzero(steps[None, :] < tt[mine][:, None])
         weight = cp.taper_slope_per_h[ld] * cp.load_eff[ld] * cp.dt_h[steps[earlier_c]]
         lp.add(r0 + mine[earlier_r], p_at[ld, steps[earlier_c]], weight)
+
+
+def add_v2g_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows Σ_{t'<=t} Δt (q[l,t'] / η_l - η_l p[l,t']) <= G_l for every column q[l,t]
+    (:func:`optimizer.model.add_v2g_constraints`)."""
+    q_cols, ql, qt = lp.block("q")
+    p_cols, pl, pt = lp.block("p")
+    r0 = lp.new_rows(np.full(len(ql), -INF), cp.v2g_give_kwh[ql], "give", ql, qt)
+    rq, cq = np.nonzero((ql[:, None] == ql[None, :]) & (qt[None, :] <= qt[:, None]))
+    lp.add(r0 + rq, q_cols[cq], cp.dt_h[qt[cq]] / cp.load_eff[ql[cq]])
+    rp, cj = np.nonzero((ql[:, None] == pl[None, :]) & (pt[None, :] <= qt[:, None]))
+    lp.add(r0 + rp, p_cols[cj], -cp.load_eff[pl[cj]] * cp.dt_h[pt[cj]])
 
 
 def add_storage_constraints(lp: LpBuilder, cp: Compiled) -> None:
@@ -244,7 +261,7 @@ def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
     margin = 1e-9
     under, sto, pvu = lp.incidence(cp)
     max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
-    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under @ cp.v2g_max_kw
     kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
     kept[cp.root] = True
     kept[np.isfinite(cp.setpoint_lo_kw)] = True
@@ -263,7 +280,8 @@ def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray
     under, sto, pvu = lp.incidence(cp)
     swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
     for ph in range(3):
-        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
+        load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
+        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * load_swing)
                 + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
                 + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
         kept[ph] = amps > cp.node_phase_a - 1e-9
@@ -311,6 +329,10 @@ def _flow_rows(lp: LpBuilder, cp: Compiled, kind: str, col_kind: str, kept: Bool
     to = anc[cp.load_node[pl], pt]
     ok = (load_coef[pl] != 0) & (to >= 0)
     lp.add(row_of[to[ok], pt[ok]], p_cols[ok], -load_coef[pl][ok])
+    q_cols, ql, qt = lp.block("q")
+    to = anc[cp.load_node[ql], qt]
+    ok = (load_coef[ql] != 0) & (to >= 0)
+    lp.add(row_of[to[ok], qt[ok]], q_cols[ok], load_coef[ql][ok])
     _, bt_b, bt_t = lp.block("ch")
     if len(bt_b):
         to = anc[cp.sto_node[bt_b], bt_t]
@@ -375,6 +397,9 @@ def _flat_phase_rows(lp: LpBuilder, cp: Compiled) -> None:
         pn, plo = np.nonzero(cp.load_under[nodes] & (coef_l != 0)[None, :])
         ent_node, ent_col = _pairs_to_entries(nodes[pn], plo, load_start, load_count)
         lp.add(row_of[ent_node] + pt[ent_col], p_cols[ent_col], coef_l[pl[ent_col]])
+        q_cols, ql, qt = lp.block("q")
+        qn, qj = np.nonzero(cp.load_under[nodes][:, ql] & (coef_l[ql] != 0)[None, :])
+        lp.add(row_of[nodes[qn]] + qt[qj], q_cols[qj], -coef_l[ql[qj]])
         for b in range(cp.sto_soc0_kwh.shape[0]):
             for n in nodes[cp.sto_under[nodes, b]]:
                 lp.add(row_of[n] + t_idx, lp.at("ch", b, t_idx), cp.sto_phase_a_per_kw[b])
@@ -447,6 +472,7 @@ def add_objective(lp: LpBuilder, cp: Compiled) -> None:
     """The cost of every column (:func:`optimizer.model.add_objective`)."""
     dt = cp.dt_h
     lp.price("p", lambda ld, t: cp.early_weight[ld, t] * dt[t])
+    lp.price("q", lambda ld, t: cp.v2g_cost[ld] * dt[t])
     lp.price("u", lambda ld, _t: cp.load_penalty[ld])
     lp.price("z", lambda _e, _t: cp.fairness_weight)
     lp.price("ch", lambda b, t: cp.sto_degr[b] * dt[t])
@@ -462,6 +488,7 @@ def build_lp(cp: Compiled) -> LinearProgram:
     lp = LpBuilder(cp)
     add_load_constraints(lp, cp)
     add_taper_constraints(lp, cp)
+    add_v2g_constraints(lp, cp)
     add_storage_constraints(lp, cp)
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)
