@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from csms.core.service import CentralSystem
+from csms.core.v2x import limit_problems, transfer_mode_problems
 from csms.domain import ChargingLimit, ChargingRateUnit, Transaction
 from csms.events import ChargingLimitSent
 from csms.exceptions import CommandError, CommandRejected, CommandTimeout, StationOffline
@@ -72,6 +73,8 @@ class StationLink(Protocol):
     #: An id token sent to the station carries its type (2.0.1), which :class:`Commands`
     #: looks up.
     names_token_types: bool
+    #: The station takes V2X schedules: setpoints, discharge (OCPP 2.1).
+    bidirectional: bool
 
     async def remote_start(
         self,
@@ -118,6 +121,10 @@ class StationLink(Protocol):
     ) -> tuple[CommandResult, CompositeSchedule | None]: ...
 
     async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]: ...
+
+    async def notify_allowed_energy_transfer(
+        self, *, station_tx_id: str, modes: Sequence[str]
+    ) -> CommandResult: ...
 
     async def change_configuration(self, key: str, value: str) -> CommandResult: ...
 
@@ -294,12 +301,41 @@ class Commands:
         return _check(link, "ClearCache", await link.clear_cache())
 
     async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+        """Send ``limit``; a V2X schedule (setpoints, discharge) only to a 2.1 station, and
+        never a negative limit to any other (:func:`csms.core.v2x.limit_problems`)."""
         link = self.link(limit.station_id, "SetChargingProfile")
+        problems = limit_problems(limit, bidirectional=link.bidirectional)
+        if problems:
+            raise CommandError(limit.station_id, "SetChargingProfile", "; ".join(problems))
         station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
         result = await link.set_charging_profile(limit, station_tx_id=station_tx_id)
         accepted = result.status == "Accepted"
         self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
         return _check(link, "SetChargingProfile", result)
+
+    async def notify_allowed_energy_transfer(
+        self, station_id: str, *, transaction_id: int, modes: Sequence[str]
+    ) -> CommandResult:
+        """OCPP 2.1 NotifyAllowedEnergyTransfer: the transfer modes the CSMS allows the
+        (CSMS) transaction ``transaction_id``; the answer is recorded as a station event."""
+        link = self.link(station_id, "NotifyAllowedEnergyTransfer")
+        problems = transfer_mode_problems(tuple(modes))
+        if problems:
+            raise CommandError(station_id, "NotifyAllowedEnergyTransfer", "; ".join(problems))
+        tx = await self._central.store.get_transaction(transaction_id)
+        if tx is None or tx.station_id != station_id:
+            raise CommandError(
+                station_id, "NotifyAllowedEnergyTransfer", f"no transaction {transaction_id}"
+            )
+        result = await link.notify_allowed_energy_transfer(
+            station_tx_id=tx.station_tx_id, modes=tuple(modes)
+        )
+        await self._central.record_event(
+            station_id,
+            "NotifyAllowedEnergyTransfer",
+            {"transaction_id": tx.id, "allowed": list(modes), "status": result.status},
+        )
+        return _check(link, "NotifyAllowedEnergyTransfer", result)
 
     async def clear_charging_profile(
         self,
