@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from csms import ids
+from csms.api.v2x_models import AllowedEnergyTransfer, SetV2XProfile
 from csms.sites import GridConstraint, InvalidStoredConstraint
 
 __all__ = [
@@ -295,7 +296,9 @@ CommandRequest = Annotated[
     | UnlockConnector
     | TriggerMessage
     | SetChargingProfile
-    | ClearChargingProfile,
+    | ClearChargingProfile
+    | SetV2XProfile
+    | AllowedEnergyTransfer,
     Field(discriminator="command"),
 ]
 

@@ -237,7 +237,11 @@ class Station201(_Station2x, V201ChargePoint):  # type: ignore[misc]
 
 
 class Station21(_Station2x, V21ChargePoint):  # type: ignore[misc]
-    pass
+    """A 2.1 station: also told which energy transfer modes the CSMS allows."""
+
+    @on("NotifyAllowedEnergyTransfer")
+    def allowed_energy_transfer(self, **kw: Any) -> Any:
+        return self._simple("NotifyAllowedEnergyTransfer", {"status": "Accepted"}, kw)
 
 
 def _auth(station_id: str, password: str | None) -> dict[str, str]:
