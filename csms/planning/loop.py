@@ -22,7 +22,8 @@ from csms.planning.problem import Built, build_problem
 from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
-from csms.planning.state import SiteState
+from csms.planning.state import EvseState, SiteState
+from csms.planning.v2x import V2XOrder, charging_view, v2x_orders
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.store.transient import is_transient
@@ -91,6 +92,11 @@ class SiteLoop:
         self.failures = 0
         #: The site's constraints as the last re-plan read them (their edges wake the loop).
         self.constraints: list[GridConstraint] = []
+        #: V2G EVs that refused (or failed) to give power back; each is planned charging
+        #: only for the rest of its session (decision 0910).
+        self.v2x_refusals = 0
+        #: A re-plan is running (its sends included).
+        self.replanning = False
 
     @property
     def renew_margin_s(self) -> float:
@@ -122,6 +128,7 @@ class SiteLoop:
             self.wake.clear()
             reasons, self.reasons, self.urgent = self.reasons or ["timer"], [], False
             began = clock.now()
+            self.replanning = True
             try:
                 await self.replan(reasons)
             except asyncio.CancelledError:
@@ -130,6 +137,8 @@ class SiteLoop:
                 self._failed(reasons, exc)
             else:
                 self.failures = 0
+            finally:
+                self.replanning = False
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
@@ -209,7 +218,10 @@ class SiteLoop:
         plan = await self._solve(gathered, built)
         limits = limits_in_force(self.state.site, gathered.constraints, gathered.now)
         window = self._window(plan)
-        shares = share(self.state, plan, built, window, limits=limits, settings=self.ctx.settings)
+        settings = self.ctx.settings
+        # every limit is chosen with the V2G EVs counted at what they charge (decision 0910)
+        shares = share(self.state, charging_view(plan), built, window, limits=limits,
+                       settings=settings)  # fmt: skip
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
             self.site_id,
@@ -219,7 +231,10 @@ class SiteLoop:
             ", ".join(sorted(set(reasons))),
             len(shares.dispatches),
         )
-        await self._send(self._order(shares, window, limits))
+        orders = self._order(shares, window, limits)
+        v2x = v2x_orders(self.state, plan, shares.dispatches, shares.still, now=window.sent_at,
+                         valid_to=window.valid_to, settings=settings)  # fmt: skip
+        await self._send(orders, v2x)
         self.ctx.bus.publish(
             PlanUpdated(
                 self.site_id,
@@ -355,15 +370,34 @@ class SiteLoop:
             higher=higher,
         )
 
-    async def _send(self, orders: Orders) -> None:
-        """Stage 6: decreases first, increases once they are answered."""
+    async def _send(self, orders: Orders, v2x: dict[str, V2XOrder]) -> None:
+        """Stage 6: decreases first, increases once they are answered; a V2G EV that gives
+        power back gets its V2X schedule instead of its TxProfile, with the increases."""
         send = self.sender.send
         await asyncio.gather(
-            *(send(d.evse, d.charging_limit) for d in orders.down),
+            *(send(d.evse, d.charging_limit) for d in orders.down if d.evse.key not in v2x),
             *(self.defaults.send_one(ev, w) for ev, w in orders.lower),
         )
-        await asyncio.gather(*(send(d.evse, d.charging_limit) for d in orders.up))
+        await asyncio.gather(
+            *(send(d.evse, d.charging_limit) for d in orders.up if d.evse.key not in v2x),
+            *(self.sender.send_v2x(ev, lim, base, refused=self._v2x_refused)
+              for ev, lim, base in v2x.values()),
+        )  # fmt: skip
         await self.defaults.send_all(orders.higher)
+
+    def _v2x_refused(self, ev: EvseState, why: str) -> None:
+        """A V2G EV refused its V2X schedule: logged, counted, planned charging only from now
+        (its charging-only TxProfile goes out at once; every other limit never counted on
+        what it would give)."""
+        assert ev.tx is not None
+        ev.v2x_refused_tx = ev.tx.id
+        self.v2x_refusals += 1
+        logger.warning(
+            "site %s: %s/%d (transaction %d) will not give power back: %s; re-planned "
+            "charging only",
+            self.site_id, ev.station.id, ev.evse.id, ev.tx.id, why,
+        )  # fmt: skip
+        self.trigger("v2x refused", urgent=True)
 
     def _import_w(self) -> float:
         """The site's import as last metered: its EVs, plus what storage reports charging."""
