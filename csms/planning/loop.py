@@ -23,7 +23,7 @@ from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import EvseState, SiteState
-from csms.planning.v2x import V2XOrder, charging_view, v2x_orders
+from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.store.transient import is_transient
@@ -220,8 +220,9 @@ class SiteLoop:
         window = self._window(plan)
         settings = self.ctx.settings
         # every limit is chosen with the V2G EVs counted at what they charge (decision 0910)
-        shares = share(self.state, charging_view(plan), built, window, limits=limits,
-                       settings=settings)  # fmt: skip
+        view = charging_view(plan, built.problem)
+        shares = share(self.state, view, built, window, limits=limits, settings=settings,
+                       giving=giving_steps(plan))  # fmt: skip
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
             self.site_id,

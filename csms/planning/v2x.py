@@ -17,10 +17,12 @@ from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
 from csms.planning.config import PlanningSettings
 from csms.planning.dispatch import Dispatch, make_limit
 from csms.planning.state import EvseState, SiteState
-from optimizer import Plan, Session
+from optimizer import Plan, Problem, Session
 
-__all__ = ["V2XOrder", "charging_view", "giving", "may_give", "v2g_session", "v2x_limit",
-           "v2x_orders"]  # fmt: skip
+__all__ = [
+    "V2XOrder", "charging_view", "giving", "giving_steps", "may_give", "v2g_session",
+    "v2x_limit", "v2x_orders",
+]  # fmt: skip
 
 #: (the EV, its V2X schedule, the charging-only TxProfile to fall back on if it refuses)
 V2XOrder = tuple[EvseState, ChargingLimit, ChargingLimit]
@@ -69,18 +71,44 @@ def v2g_session(
     )
 
 
-def charging_view(plan: Plan) -> Plan:
-    """``plan`` with every EV's and EVSE's negative steps at zero: what the sharing stages
-    (and every other EV's limit) count the V2G EVs at."""
+def charging_view(plan: Plan, problem: Problem) -> Plan:
+    """``plan`` with every EV's and EVSE's negative steps at zero, and the nodes above them
+    carrying what those EVs were to give: what the sharing stages (and every other EV's
+    limit) count the V2G EVs at."""
     if all(w >= 0 for ev in plan.evses.values() for w in ev.power_w):
         return plan
-    evses = {}
+    node_of = {e.evse_id: e.node_id for e in problem.evses}
+    evses = dict(plan.evses)
+    added: dict[str, list[float]] = {}
     for key, evse_plan in plan.evses.items():
+        if all(w >= 0 for w in evse_plan.power_w):
+            continue
+        for node_id in problem.ancestors(node_of[key]):
+            extra = added.setdefault(node_id, [0.0] * len(evse_plan.power_w))
+            for k, w in enumerate(evse_plan.power_w):
+                extra[k] -= min(0.0, w)
         power = tuple(max(0.0, w) for w in evse_plan.power_w)
         current = tuple(max(0.0, a) for a in evse_plan.current_a)
         evses[key] = dataclasses.replace(evse_plan, power_w=power, current_a=current)
+    nodes = {
+        node_id: dataclasses.replace(
+            n, power_w=tuple(w + e for w, e in zip(n.power_w, added[node_id], strict=True))
+        )
+        if node_id in added
+        else n
+        for node_id, n in plan.nodes.items()
+    }
     loads = {k: tuple(max(0.0, w) for w in v) for k, v in plan.load_power_w.items()}
-    return dataclasses.replace(plan, evses=evses, load_power_w=loads)
+    return dataclasses.replace(plan, evses=evses, nodes=nodes, load_power_w=loads)
+
+
+def giving_steps(plan: Plan) -> dict[str, frozenset[int]]:
+    """EVSE id -> the plan's steps in which its EV gives power back."""
+    return {
+        key: frozenset(k for k, w in enumerate(evse_plan.power_w) if w <= -GIVE_MIN_W)
+        for key, evse_plan in plan.evses.items()
+        if any(w <= -GIVE_MIN_W for w in evse_plan.power_w)
+    }
 
 
 def giving(

@@ -92,10 +92,14 @@ class V2xStation(ChargePoint):  # type: ignore[misc]
     evs: dict[int, Ev]
     received: list[tuple[datetime, int, dict[str, Any]]]
     clock: ManualClock
+    refuses: bool  # an EV whose driver changed their mind: every setpoint is rejected
 
     @on("SetChargingProfile")
     def set_profile(self, evse_id: int, charging_profile: dict[str, Any], **_: Any) -> Any:
         self.received.append((self.clock.now(), evse_id, charging_profile))
+        periods = charging_profile["charging_schedule"][0]["charging_schedule_period"]
+        if self.refuses and any(p.get("operation_mode") == "CentralSetpoint" for p in periods):
+            return call_result.SetChargingProfile(status="Rejected")
         targets = self.evs.values() if evse_id == 0 else [self.evs[evse_id]]
         for ev in targets:
             received = {**charging_profile, "received_at": self.clock.now()}
@@ -117,7 +121,7 @@ def _site(t0: datetime) -> Site:
                 id="V2X1",
                 node="grid",
                 model="BPT",
-                evses=(SiteEvse(id=1, max_current_a=32.0), SiteEvse(id=2, max_current_a=32.0)),
+                evses=tuple(SiteEvse(id=e, max_current_a=32.0, min_current_a=0.0) for e in EVS),
             ),
         ),
         tariff=Tariff(
@@ -222,7 +226,10 @@ async def _drive(cp: V2xStation, clock: ManualClock, t0: datetime, loop: Any) ->
         await _settled(loop)
 
 
-async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy() -> None:
+@pytest.mark.parametrize("refuses", [False, True], ids=["gives", "refuses"])
+async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy(
+    refuses: bool,
+) -> None:
     clock = ManualClock(START)
     store = MemoryStore()
     await store.open()
@@ -241,7 +248,7 @@ async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy()
         async with raw_connect(csms.url, "V2X1", version="2.1") as ws:
             cp = V2xStation("V2X1", ws, response_timeout=10)
             cp.evs = {evse: Ev(wants) for evse, (wants, _, _) in EVS.items()}
-            cp.received, cp.clock = [], clock
+            cp.received, cp.clock, cp.refuses = [], clock, refuses
             serving = asyncio.create_task(cp.start())
             boot = await cp.call(
                 call.BootNotification(
@@ -265,11 +272,15 @@ async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy()
     assert setpoints and min(w for _, w in setpoints) < 0
     dear_until = t0 + timedelta(seconds=DEAR_S)
     assert all(at < dear_until for at, w in setpoints if w < 0)  # only in the dear half hour
-    assert v2g.exported_wh > 500.0  # it gave power back ...
-    assert v2g.lowest_wh >= -3_000.0 - 1.0  # ... never below the floor it allowed
+    if refuses:  # logged, counted, planned charging only from then: one setpoint, no more
+        assert refusals == 1 and len([w for _, w in setpoints if w < 0]) == 1
+        assert v2g.exported_wh == 0.0
+    else:
+        assert refusals == 0
+        assert v2g.exported_wh > 500.0  # it gave power back ...
+        assert v2g.lowest_wh >= -3_000.0 - 1.0  # ... never below the floor it allowed
     assert v2g.net_wh >= EVS[1][0] * 0.99  # ... and left with what it asked for
     assert other.net_wh >= EVS[2][0] * 0.99
-    assert refusals == 0
     # a 2.1 profile to the EVSE that only charges never had a negative value
     assert all(
         period.get("setpoint", 0) >= 0 and period.get("limit", 0) >= 0

@@ -80,8 +80,12 @@ def test_a_21_ev_that_allows_discharge_gives_at_the_dear_hour_and_leaves_with_it
     assert min(steps[:4]) < -1000.0  # gives in the 0.60 hour, to the other EV
     assert max(plan.grid_export_w) == pytest.approx(0.0, abs=1e-6)  # export earns nothing
     assert plan.energy_wh(session.session_id) == pytest.approx(10_000.0, abs=1.0)
-    view = charging_view(plan)
+    view = charging_view(plan, built.problem)
     assert min(view.evses["V/1"].power_w) == 0.0 and min(view.load_power_w["1"]) == 0.0
+    # the site carries what the V2G EV was to give: the other EV's share is not cut by it
+    given = [-min(0.0, w) for w in steps]
+    for k, w in enumerate(view.nodes["grid"].power_w):
+        assert w == pytest.approx(plan.nodes["grid"].power_w[k] + given[k])
     gives = giving(plan, ev, now=T0, until=T0 + timedelta(minutes=30))
     assert gives and gives[0][0] == T0 and all(w < 0 for _, _, w in gives)
 
