@@ -28,7 +28,6 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
@@ -37,6 +36,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
+from csms.lifecycle import StartStop
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlanningService
@@ -45,7 +45,7 @@ from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
 from csms.security.maintenance import Maintenance
-from csms.sites import SiteService, repository_for
+from csms.sites import SiteService, StationSites, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
 from csms.telemetry import Telemetry, open_telemetry
@@ -58,7 +58,7 @@ __all__ = ["Csms", "Running", "serving"]
 logger = logging.getLogger(__name__)
 
 
-class Csms:
+class Csms(StartStop):
     def __init__(
         self,
         settings: Settings | None = None,
@@ -106,6 +106,8 @@ class Csms:
         self.supervisor = Supervisor()
         self.supervisor.probe("store writer", self._writer_problem)
         self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
+        #: Which site each station belongs to: one map for the planning service and the API.
+        self.station_sites = StationSites()
         self.planning = PlanningService(
             sites=self.sites,
             store=self.store,
@@ -114,6 +116,7 @@ class Csms:
             clock=self.clock,
             settings=s.planning,
             supervisor=self.supervisor,
+            station_sites=self.station_sites,
         )
         self.server.health = self.health
         interval = s.server.gc_freeze_interval_s
@@ -211,7 +214,6 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:
@@ -257,18 +259,6 @@ class Csms:
             self._detach_telemetry = None
         if t is not None:
             await t.aclose()
-
-    async def __aenter__(self) -> Csms:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,12 @@
 - :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
 - Site devices, sans-I/O on their own virtual clocks (``advance(dt_s)``): :class:`StorageUnit`
   (obeys a :class:`SetpointSchedule`), :class:`BidirectionalEV` (V2G, :class:`V2XSpec`),
-  :class:`SwapStation` (a rack of packs and a swap robot), :class:`ClearSkyPV` /
-  :func:`load_pv_csv`, :class:`SiteMeter`.
+  :class:`SwapStation` (a rack of packs and a swap robot; :func:`generate_swap_arrivals`,
+  :func:`load_swap_arrivals`, :func:`save_swap_arrivals`; :func:`battery_swap_requests`: a
+  served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
+  :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
+  OCPP 2.1 messages and its CentralSetpoint profiles, run on the wire by
+  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -19,6 +23,7 @@ composite schedule are :mod:`simulators.composite` (the simulators' own: decisio
 
 from __future__ import annotations
 
+from simulators.battery_swap import battery_swap_requests
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import (
@@ -26,6 +31,7 @@ from simulators.exceptions import (
     CallErrorReceived,
     CsmsError,
     InvalidParameter,
+    ProfileRefused,
     ResponseTimeout,
     ScenarioError,
     SimulatorError,
@@ -47,6 +53,8 @@ from simulators.setpoints import SetpointPeriod, SetpointSchedule
 from simulators.site_meter import SiteMeter, SiteReading
 from simulators.station import Station, StationSpec
 from simulators.storage import StorageReport, StorageSpec, StorageUnit
+from simulators.storage_runner import StorageRunner
+from simulators.storage_station import StorageStation
 from simulators.swap import (
     PackSpec,
     RackReport,
@@ -54,6 +62,11 @@ from simulators.swap import (
     SwapRecord,
     SwapStation,
     SwapStationSpec,
+)
+from simulators.swap_scenario import (
+    generate_swap_arrivals,
+    load_swap_arrivals,
+    save_swap_arrivals,
 )
 from simulators.v2g import BidirectionalEV, V2XSpec
 
@@ -76,6 +89,7 @@ __all__ = [
     "FleetProgress",
     "InvalidParameter",
     "PackSpec",
+    "ProfileRefused",
     "RackReport",
     "ResponseTimeout",
     "RunnerStats",
@@ -92,18 +106,24 @@ __all__ = [
     "StationSpec",
     "StopReason",
     "StorageReport",
+    "StorageRunner",
     "StorageSpec",
+    "StorageStation",
     "StorageUnit",
     "SwapArrival",
     "SwapRecord",
     "SwapStation",
     "SwapStationSpec",
     "V2XSpec",
+    "battery_swap_requests",
     "build_runner",
     "generate",
+    "generate_swap_arrivals",
     "load_pv_csv",
     "load_scenario",
+    "load_swap_arrivals",
     "save_scenario",
+    "save_swap_arrivals",
     "station_ids",
     "suggested_start",
 ]

@@ -5,6 +5,7 @@
     SimulatorError
     ├── ScenarioError        a scenario file or frame is bad (file, row, field)
     ├── StationError         a station cannot do what was asked (unknown connector, ...)
+    │   └── ProfileRefused   a charging profile the station answers Rejected (``reason_code``)
     ├── InvalidParameter     a device model's number is not finite or out of range (``field``);
     │                        also a ValueError
     └── CsmsError            the central system answered badly
@@ -20,6 +21,7 @@ __all__ = [
     "CallErrorReceived",
     "CsmsError",
     "InvalidParameter",
+    "ProfileRefused",
     "ResponseTimeout",
     "ScenarioError",
     "SimulatorError",
@@ -52,6 +54,16 @@ class ScenarioError(SimulatorError):
 
 class StationError(SimulatorError):
     """A station was asked something it cannot do."""
+
+
+class ProfileRefused(StationError):
+    """A charging profile the station answers Rejected: ``reason_code`` is the OCPP
+    ``statusInfo.reasonCode``, ``detail`` says why."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(f"{reason_code}: {detail}")
+        self.reason_code = reason_code
+        self.detail = detail
 
 
 class InvalidParameter(SimulatorError, ValueError):

@@ -1,4 +1,5 @@
-"""Everything the API's routes use, assembled around a running :class:`~csms.app.Csms`.
+"""Everything the API's routes use, assembled around a running central system
+(:class:`~csms.api.system.CentralSystemParts`: what ``serve`` passes is :class:`~csms.app.Csms`).
 
 ::
 
@@ -38,10 +39,10 @@ from csms.store.base import StationRecord
 if TYPE_CHECKING:
     import httpx
 
-    from csms.app import Csms
+    from csms.api.system import CentralSystemParts
     from csms.domain import Transaction
     from csms.planning.readmodel import PlanReadModel
-    from csms.sites import SiteService
+    from csms.sites import SiteService, StationSites
 
 __all__ = ["ApiServices"]
 
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 class ApiServices:
     def __init__(
         self,
-        csms: Csms,
+        csms: CentralSystemParts,
         *,
         settings: ApiSettings | None = None,
         repo: ApiRepository | None = None,
@@ -95,8 +96,8 @@ class ApiServices:
             max_queue=s.webhook_queue,
             transport=webhook_transport,
         )
-        self._site_of: dict[str, str | None] = {}
-        self._placed: dict[str, str] = {}
+        #: which site each station belongs to (the one map, shared with planning)
+        self.station_sites: StationSites = csms.station_sites
         self._refreshes: set[asyncio.Future[None]] = set()
         self._unsubscribe: list[Any] = []
         self.started = False
@@ -107,20 +108,21 @@ class ApiServices:
             kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
             kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
-            self._background(self.refresh_stations())
+            self.background(self.refresh_stations())
         elif (
             isinstance(event, StationConnected | StationBooted)
             and self.started
-            and event.station_id not in self._site_of
+            and not self.station_sites.known(event.station_id)
         ):
             # Registered since the start (by the CLI or another node): learn its site.
-            self._background(self._learn_station(event.station_id))
+            self.background(self._learn_station(event.station_id))
         if isinstance(event, StationConnected) and self.started:
-            self._background(self._read_ahead(event.station_id))
+            self.background(self._read_ahead(event.station_id))
         # Converting costs: only when a stream client or a webhook listens.
         self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))
 
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+    def background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` beside the requests; cancelled by :meth:`stop`."""
         task = asyncio.ensure_future(coro)
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
@@ -137,34 +139,33 @@ class ApiServices:
     async def _learn_station(self, station_id: str) -> None:
         record = await self.store.get_station(station_id)
         if record is not None:
-            self._site_of[station_id] = self.station_site(record)
+            self.station_sites.register(record)
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def site_of(self, station_id: str) -> str | None:
-        return self._site_of.get(station_id)
+        return self.station_sites.site_of(station_id)
 
     async def resolve_site(self, station_id: str) -> str | None:
         """:meth:`site_of`, reading the station's registration when the map has no site for
         it (a site applied by another process since the map was made)."""
-        site = self._site_of.get(station_id)
+        site = self.station_sites.site_of(station_id)
         if site is None:
             record = await self.store.get_station(station_id)
             if record is not None:
-                site = self.station_site(record)
-                self._site_of[station_id] = site
+                site = self.station_sites.register(record)
         return site
 
     def station_site(self, record: StationRecord) -> str | None:
         """A station's site: its registration's, else the site whose model places it."""
-        return record.site_id or self._placed.get(record.station_id)
+        return self.station_sites.site_of_record(record)
 
     def remember_station(self, station_id: str, site_id: str | None) -> None:
-        self._site_of[station_id] = site_id or self._placed.get(station_id)
+        self.station_sites.register_site(station_id, site_id)
 
     def forget_station(self, station_id: str) -> None:
-        self._site_of.pop(station_id, None)
+        self.station_sites.forget(station_id)
 
     async def cost_of(
         self, tx: Transaction, site_id: str | None
@@ -222,16 +223,9 @@ class ApiServices:
         return points
 
     async def refresh_stations(self) -> None:
-        """Station -> site: the station's registration, else the site that places it."""
-        placed: dict[str, str] = {}
-        if self.sites is not None:
-            for site in await self.sites.list_sites():
-                for station in site.stations:
-                    placed.setdefault(station.id, site.id)
-        self._placed = placed
-        self._site_of = {
-            r.station_id: self.station_site(r) for r in await self.store.list_stations()
-        }
+        """Station -> site anew: the station's registration, else the site that places it."""
+        sites = await self.sites.list_sites() if self.sites is not None else []
+        self.station_sites.reset(sites=sites, records=await self.store.list_stations())
 
     async def start(self) -> None:
         if self.started:
@@ -244,9 +238,6 @@ class ApiServices:
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
         self.started = True
-        from csms.api.overview import warm_up
-
-        self._background(warm_up(self))
 
     async def stop(self) -> None:
         if not self.started:

@@ -12,12 +12,12 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from csms.core.results import CommandResult, CompositeSchedule, VariableResult
 from csms.core.service import CentralSystem
-from csms.core.v2x import limit_problems, transfer_mode_problems
+from csms.core.v2x import V2XLink, limit_problems, transfer_mode_problems
+from csms.der.model import DerControl, DerControlType, check_setting
 from csms.domain import ChargingLimit, ChargingRateUnit, Transaction
 from csms.events import ChargingLimitSent
 from csms.exceptions import CommandError, CommandRejected, CommandTimeout, StationOffline
@@ -27,38 +27,12 @@ __all__ = [
     "Commands",
     "CompositeSchedule",
     "StationLink",
+    "V2XLink",
+    "V21Link",
     "VariableResult",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The station's answer: ``status`` as it sent it, plus the whole payload."""
-
-    status: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CompositeSchedule:
-    evse_id: int
-    unit: ChargingRateUnit
-    start_at: datetime | None
-    duration_s: int | None
-    periods: tuple[tuple[int, float, int | None], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VariableResult:
-    """One configuration key (1.6) or component variable (2.0.1)."""
-
-    component: str | None
-    variable: str
-    value: str | None
-    status: str
-    readonly: bool | None = None
 
 
 class StationLink(Protocol):
@@ -73,8 +47,6 @@ class StationLink(Protocol):
     #: An id token sent to the station carries its type (2.0.1), which :class:`Commands`
     #: looks up.
     names_token_types: bool
-    #: The station takes V2X schedules: setpoints, discharge (OCPP 2.1).
-    bidirectional: bool
 
     async def remote_start(
         self,
@@ -122,10 +94,6 @@ class StationLink(Protocol):
 
     async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]: ...
 
-    async def notify_allowed_energy_transfer(
-        self, *, station_tx_id: str, modes: Sequence[str]
-    ) -> CommandResult: ...
-
     async def change_configuration(self, key: str, value: str) -> CommandResult: ...
 
     async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]: ...
@@ -139,12 +107,46 @@ class StationLink(Protocol):
     async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class V21Link(Protocol):
+    """What an OCPP 2.1 adapter adds to :class:`StationLink`: DER control and battery
+    swaps. A link without it answers these commands with a CommandError."""
+
+    async def set_der_control(self, control: DerControl) -> CommandResult: ...
+
+    async def get_der_control(
+        self,
+        *,
+        request_id: int,
+        is_default: bool | None,
+        control_type: DerControlType | None,
+        control_id: str | None,
+    ) -> CommandResult: ...
+
+    async def clear_der_control(
+        self, *, is_default: bool, control_type: DerControlType | None, control_id: str | None
+    ) -> CommandResult: ...
+
+    async def request_battery_swap(
+        self, *, id_token: str, id_token_type: str | None, request_id: int
+    ) -> CommandResult: ...
+
+
 _OK = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+
+
+def _reason(result: CommandResult) -> str | None:
+    """The station's ``statusInfo`` (2.0.1 / 2.1) as ``reasonCode: additionalInfo``."""
+    info = result.payload.get("statusInfo")
+    if not isinstance(info, dict) or not info.get("reasonCode"):
+        return None
+    extra = info.get("additionalInfo")
+    return f"{info['reasonCode']}: {extra}" if extra else str(info["reasonCode"])
 
 
 def _check(link: StationLink, action: str, result: CommandResult) -> CommandResult:
     if result.status not in _OK:
-        raise CommandRejected(link.station_id, action, result.status)
+        raise CommandRejected(link.station_id, action, result.status, _reason(result))
     return result
 
 
@@ -304,7 +306,7 @@ class Commands:
         """Send ``limit``; a V2X schedule (setpoints, discharge) only to a 2.1 station, and
         never a negative limit to any other (:func:`csms.core.v2x.limit_problems`)."""
         link = self.link(limit.station_id, "SetChargingProfile")
-        problems = limit_problems(limit, bidirectional=link.bidirectional)
+        problems = limit_problems(limit, bidirectional=isinstance(link, V2XLink))
         if problems:
             raise CommandError(limit.station_id, "SetChargingProfile", "; ".join(problems))
         station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
@@ -312,30 +314,6 @@ class Commands:
         accepted = result.status == "Accepted"
         self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
         return _check(link, "SetChargingProfile", result)
-
-    async def notify_allowed_energy_transfer(
-        self, station_id: str, *, transaction_id: int, modes: Sequence[str]
-    ) -> CommandResult:
-        """OCPP 2.1 NotifyAllowedEnergyTransfer: the transfer modes the CSMS allows the
-        (CSMS) transaction ``transaction_id``; the answer is recorded as a station event."""
-        link = self.link(station_id, "NotifyAllowedEnergyTransfer")
-        problems = transfer_mode_problems(tuple(modes))
-        if problems:
-            raise CommandError(station_id, "NotifyAllowedEnergyTransfer", "; ".join(problems))
-        tx = await self._central.store.get_transaction(transaction_id)
-        if tx is None or tx.station_id != station_id:
-            raise CommandError(
-                station_id, "NotifyAllowedEnergyTransfer", f"no transaction {transaction_id}"
-            )
-        result = await link.notify_allowed_energy_transfer(
-            station_tx_id=tx.station_tx_id, modes=tuple(modes)
-        )
-        await self._central.record_event(
-            station_id,
-            "NotifyAllowedEnergyTransfer",
-            {"transaction_id": tx.id, "allowed": list(modes), "status": result.status},
-        )
-        return _check(link, "NotifyAllowedEnergyTransfer", result)
 
     async def clear_charging_profile(
         self,
@@ -410,3 +388,98 @@ class Commands:
         """Send any action with a camelCase payload (validated against the schema);
         returns the answer's payload."""
         return await self.link(station_id, action).send_raw(action, payload)
+
+    # -- OCPP 2.1: DER control and battery swaps ---------------------------------------------
+    def _v21(self, station_id: str, action: str) -> tuple[StationLink, V21Link]:
+        link = self.link(station_id, action)
+        if not isinstance(link, V21Link):
+            raise CommandError(station_id, action, f"not available in OCPP {link.ocpp_version}")
+        return link, link
+
+    async def set_der_control(self, station_id: str, control: DerControl) -> CommandResult:
+        """SetDERControl; once the station accepts, the control is recorded in force (and
+        the ones it superseded not). ``ValueError`` for a setting unfit to send; a refusal
+        is :class:`CommandRejected` and records nothing."""
+        check_setting(control)
+        link, v21 = self._v21(station_id, "SetDERControl")
+        result = _check(link, "SetDERControl", await v21.set_der_control(control))
+        superseded = tuple(str(i) for i in result.payload.get("supersededIds") or ())
+        await self._central.der.control_set(station_id, control, superseded)
+        return result
+
+    async def get_der_control(
+        self,
+        station_id: str,
+        *,
+        request_id: int | None = None,
+        is_default: bool | None = None,
+        control_type: DerControlType | None = None,
+        control_id: str | None = None,
+    ) -> CommandResult:
+        """GetDERControl; the controls arrive as ReportDERControl messages."""
+        link, v21 = self._v21(station_id, "GetDERControl")
+        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        answer = await v21.get_der_control(
+            request_id=rid, is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        return _check(link, "GetDERControl", answer)
+
+    async def clear_der_control(
+        self,
+        station_id: str,
+        *,
+        is_default: bool,
+        control_type: DerControlType | None = None,
+        control_id: str | None = None,
+    ) -> CommandResult:
+        """ClearDERControl; once accepted, the matching controls are no longer in force."""
+        link, v21 = self._v21(station_id, "ClearDERControl")
+        answer = await v21.clear_der_control(
+            is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        result = _check(link, "ClearDERControl", answer)
+        await self._central.der.controls_cleared(
+            station_id, is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        return result
+
+    async def request_battery_swap(
+        self, station_id: str, *, id_token: str, request_id: int | None = None
+    ) -> tuple[CommandResult, int]:
+        """RequestBatterySwap for ``id_token``; once accepted, a swap session waits for the
+        station's BatterySwap events under the returned request id."""
+        link, v21 = self._v21(station_id, "RequestBatterySwap")
+        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        answer = await v21.request_battery_swap(
+            id_token=id_token,
+            id_token_type=await self._token_type(link, id_token),
+            request_id=rid,
+        )
+        result = _check(link, "RequestBatterySwap", answer)
+        await self._central.swaps.requested(station_id, rid, id_token)
+        return result, rid
+
+    async def notify_allowed_energy_transfer(
+        self, station_id: str, *, transaction_id: int, modes: Sequence[str]
+    ) -> CommandResult:
+        """OCPP 2.1 NotifyAllowedEnergyTransfer: the transfer modes the CSMS allows the
+        (CSMS) transaction ``transaction_id``; the answer is recorded as a station event."""
+        action = "NotifyAllowedEnergyTransfer"
+        link = self.link(station_id, action)
+        if not isinstance(link, V2XLink):
+            raise CommandError(station_id, action, f"not available in OCPP {link.ocpp_version}")
+        problems = transfer_mode_problems(tuple(modes))
+        if problems:
+            raise CommandError(station_id, action, "; ".join(problems))
+        tx = await self._central.store.get_transaction(transaction_id)
+        if tx is None or tx.station_id != station_id:
+            raise CommandError(station_id, action, f"no transaction {transaction_id}")
+        result = await link.notify_allowed_energy_transfer(
+            station_tx_id=tx.station_tx_id, modes=tuple(modes)
+        )
+        await self._central.record_event(
+            station_id,
+            action,
+            {"transaction_id": tx.id, "allowed": list(modes), "status": result.status},
+        )
+        return _check(link, action, result)

@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
+from csms.core.results import CommandResult
 from csms.domain import OPERATION_MODES, ChargingLimit, V2XPeriod
 from csms.quantities import MAX_POWER_W
 
-__all__ = ["ENERGY_TRANSFER_MODES", "limit_problems", "transfer_mode_problems"]
+__all__ = ["ENERGY_TRANSFER_MODES", "V2XLink", "limit_problems", "transfer_mode_problems"]
 
 #: OCPP 2.1 EnergyTransferModeEnumType
 ENERGY_TRANSFER_MODES = (
     "AC_single_phase", "AC_two_phase", "AC_three_phase", "DC", "AC_BPT", "AC_BPT_DER", "AC_DER",
     "DC_BPT", "DC_ACDP", "DC_ACDP_BPT", "WPT",
 )  # fmt: skip
+
+
+@runtime_checkable
+class V2XLink(Protocol):
+    """What an OCPP 2.1 adapter adds for V2X: NotifyAllowedEnergyTransfer; a link that has
+    it also takes V2X schedules (:attr:`ChargingLimit.v2x`, setpoints, discharge)."""
+
+    async def notify_allowed_energy_transfer(
+        self, *, station_tx_id: str, modes: Sequence[str]
+    ) -> CommandResult: ...
 
 
 def _number(name: str, value: float | None, low: float, high: float) -> list[str]:

@@ -48,13 +48,6 @@ class VersionAdapter(OcppConnection):
 
     #: The version whose commands the adapter encodes (a 2.1 station gets 2.0.1's).
     commands_version = "1.6"
-    #: The station takes V2X schedules (setpoints, discharge): OCPP 2.1 only.
-    bidirectional = False
-
-    async def notify_allowed_energy_transfer(
-        self, *, station_tx_id: str, modes: Sequence[str]
-    ) -> CommandResult:
-        raise self.unavailable("NotifyAllowedEnergyTransfer")
 
     def unavailable(self, action: str) -> CommandError:
         """The error for a command the version does not have."""

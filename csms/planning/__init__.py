@@ -1,6 +1,6 @@
 """The planning service: per site, live state in, optimizer plan out, TxProfiles to stations.
 
-See ``docs/sites.md`` (section "The planner loop"). Only the settings and the exceptions are
+See ``docs/sites.md`` (section "The planning loop"). Only the settings and the exceptions are
 imported eagerly: ``csms.config`` needs :class:`PlanningSettings`, and the rest pulls in the
 optimizer, which ``chargegrid station list`` and friends should not wait for.
 """

@@ -34,6 +34,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.loop import SiteLoop
 from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
+from csms.sites.placement import StationSites
 from csms.sites.service import SiteService
 from csms.store import Store
 from csms.store.transient import is_transient
@@ -57,6 +58,7 @@ class PlanningService:
         clock: Clock,
         settings: PlanningSettings | None = None,
         supervisor: Supervisor | None = None,
+        station_sites: StationSites | None = None,
     ) -> None:
         self.sites = sites
         #: Runs the site watcher and every site's loop: restarted after a failure, and
@@ -72,7 +74,9 @@ class PlanningService:
         #: bus says was dispatched, followed even while planning is disabled (decision 0621).
         self.plans = PlanReadModel(self.loops)
         bus.subscribe(self.plans.on_event)
-        self._station_site: dict[str, str] = {}
+        #: Which site each station belongs to (shared with the API; decision 0622): this
+        #: service names each site's stations when it loads the site.
+        self.station_sites = station_sites if station_sites is not None else StationSites()
         self._unsubscribe: object = None
         self._watcher: asyncio.Task[None] | None = None
         #: Passes of the site watcher that failed (the database was down?) since the start.
@@ -186,8 +190,7 @@ class PlanningService:
                 ev.start_wh = min(registers) if registers else None
         loop = SiteLoop(self.context, state)
         loop.revision = await self.sites.revision(site_id)
-        for station in site.stations:
-            self._station_site[station.id] = site_id
+        self.station_sites.name_stations(site)
         old = self.loops.get(site_id)
         if old is not None:  # never two loops sending profiles for one site
             await old.stop()
@@ -232,8 +235,8 @@ class PlanningService:
         site = await self.sites.get_site(site_id)
         loop.revision = revision
         loop.state.reset_site(site)
+        self.station_sites.name_stations(site)
         for station in site.stations:
-            self._station_site[station.id] = site_id
             st = loop.state.stations[station.id]
             if not st.online and self.commands.is_online(station.id):
                 st.online = st.seen = True  # connected before it joined the site
@@ -266,7 +269,7 @@ class PlanningService:
         if station_id is None:
             tx = getattr(event, "transaction", None)
             station_id = tx.station_id if tx is not None else None
-        site_id = self._station_site.get(station_id) if station_id else None
+        site_id = self.station_sites.naming(station_id) if station_id else None
         if site_id is None:
             return
         loop = self.loops.get(site_id)

@@ -83,6 +83,8 @@ class ConnectionGuard:
         self.refused: Counter[str] = Counter()
         self.handshakes = 0
         self._pending: set[asyncio.Transport] = set()
+        #: the tasks running those handshakes (cancelled at server stop)
+        self._tasks: set[asyncio.Task[None]] = set()
         guard = self
 
         class GuardedConnection(ServerConnection):
@@ -109,7 +111,9 @@ class ConnectionGuard:
                 raw.pause_reading()
                 guard._pending.add(raw)
                 start = guard._sniff if guard.accept_plain else guard._secure
-                asyncio.get_running_loop().create_task(start(self, raw))
+                task = asyncio.get_running_loop().create_task(start(self, raw))
+                guard._tasks.add(task)
+                task.add_done_callback(guard._tasks.discard)
 
             def _tls_made(self, transport: asyncio.Transport) -> None:
                 self._made = True
@@ -207,6 +211,10 @@ class ConnectionGuard:
         for raw in list(self._pending):
             raw.abort()
         self._pending.clear()
+        # A peek holds its own descriptor of the socket, so the abort alone would leave it
+        # waiting until the handshake timeout.
+        for task in list(self._tasks):
+            task.cancel()
 
 
 async def _peek_first_byte(raw: asyncio.Transport) -> int | None:
@@ -214,6 +222,8 @@ async def _peek_first_byte(raw: asyncio.Transport) -> int | None:
     None when it closed first. The transport's reading is paused meanwhile, so the socket
     is peeked at, waiting a little longer each time nothing has arrived yet."""
     transport_socket = raw.get_extra_info("socket")
+    if transport_socket is None or raw.is_closing():
+        return None
     with socket.socket(fileno=os.dup(transport_socket.fileno())) as sock:
         sock.setblocking(False)
         delay = 0.0005

@@ -127,3 +127,32 @@ async def test_revocation_needs_the_own_ca(pki: Pki, start_csms: Start) -> None:
     async with start_csms() as csms:
         with pytest.raises(ValueError, match="needs chargegrid's own CA"):
             await csms.certificates.revoke("CP3")
+
+
+async def test_station_ca_bundle_reloaded_without_restart(
+    pki: Pki, start_csms: Start, tmp_path: Path
+) -> None:
+    """A CA added to the station CA file is trusted from the next handshake on (the newest
+    TLS context is used whole), no restart."""
+    other = Pki(tmp_path / "other", ca_name="second station CA")
+    bundle = tmp_path / "station-cas.pem"
+    bundle.write_bytes(pki.ca.cert_file.read_bytes())
+    station = other.issue("CP16")
+    async with start_csms(tls_ca_files=(bundle,)) as csms:
+        tls = csms.server.security.tls
+        assert tls is not None
+        with pytest.raises((OSError, InvalidMessage)):
+            async with open_ws(csms.url, "CP16", ctx=client_context(pki, station)) as ws:
+                await ws.recv()
+        assert await eventually(
+            lambda: (
+                csms.server.security.guard.refused[
+                    "tls-certificate-unable-to-get-local-issuer-certificate"
+                ]
+                == 1
+            )
+        )
+        bundle.write_bytes(pki.ca.cert_file.read_bytes() + other.ca.cert_file.read_bytes())
+        assert await tls.reload_if_changed()
+        async with open_ws(csms.url, "CP16", ctx=client_context(pki, station)):
+            assert csms.server.security.profiles["CP16"] == 3

@@ -21,6 +21,7 @@ from csms.events import EventBus, MeterValuesReceived, TransactionUpdated
 from csms.exceptions import StoreUnavailable
 from csms.store import MemoryStore
 from csms.store.base import StationRecord, StoredSample
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -125,8 +126,9 @@ async def test_a_failed_write_leaves_the_index_as_committed() -> None:
     task = asyncio.create_task(
         central.transaction_event(event("Updated", 1, wh=100.0, charging_state="Charging"))
     )
-    while central.retrying.outage_retries < 2:  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
+    await wait_until(
+        lambda: central.retrying.outage_retries >= 2, 10.0, "two retries", every_s=0.001
+    )
     task.cancel()  # the station gives up; nothing was committed
     await asyncio.gather(task, return_exceptions=True)
     assert not central._open_txs.loaded("CP")  # reloaded from the store next time

@@ -19,6 +19,7 @@ from csms.ocpp.v16 import V16Connection
 from csms.ocpp.v201 import V201Connection
 from csms.store import MemoryStore
 from csms.store.base import NewTransaction, StationRecord, StoredSample
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -194,8 +195,9 @@ async def test_resend_after_a_cut_short_attempt_completes_the_writes() -> None:
     ]
     store.failures = 10**6  # the database goes away after the seqNo was recorded
     task = asyncio.create_task(conn.route_message(json.dumps(update)))
-    while conn.central.retrying.outage_retries < 2:  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
+    await wait_until(
+        lambda: conn.central.retrying.outage_retries >= 2, 10.0, "two retries", every_s=0.001
+    )
     task.cancel()  # the station disconnects; nothing was answered
     await asyncio.gather(task, return_exceptions=True)
     assert [f[1] for f in fake.sent] == ["a"]
@@ -237,8 +239,9 @@ async def test_start_announced_once_even_when_the_first_attempt_was_cut_short() 
 
     store.add_samples = stuck  # type: ignore[method-assign]
     task = asyncio.create_task(conn.route_message(json.dumps(started)))
-    while conn.central.retrying.outage_retries < 1:  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
+    await wait_until(
+        lambda: conn.central.retrying.outage_retries >= 1, 10.0, "a retry", every_s=0.001
+    )
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert starts == [] and await store.find_transaction("CP", "S1") is not None
@@ -354,8 +357,9 @@ async def test_samples_a_cut_short_attempt_did_not_store_are_published_by_the_re
     await conn.route_message(json.dumps(_START_201))
     store.failures = 10**6  # the database goes away after the seqNo was recorded
     handler = asyncio.create_task(conn.route_message(json.dumps(_METER_201)))
-    while conn.central.retrying.outage_retries < 2:  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
+    await wait_until(
+        lambda: conn.central.retrying.outage_retries >= 2, 10.0, "two retries", every_s=0.001
+    )
     handler.cancel()
     await asyncio.gather(handler, return_exceptions=True)
     assert published == []

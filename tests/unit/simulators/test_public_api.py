@@ -58,6 +58,13 @@ def test_public_api() -> None:
             "SwapStationSpec",
             "V2XSpec",
             "load_pv_csv",
+            "ProfileRefused",
+            "StorageStation",
+            "generate_swap_arrivals",
+            "load_swap_arrivals",
+            "save_swap_arrivals",
+            "battery_swap_requests",
+            "StorageRunner",
         ]
     )
     for name in simulators.__all__:
@@ -73,6 +80,7 @@ def test_exception_tree() -> None:
     assert issubclass(simulators.StationError, simulators.SimulatorError)
     assert issubclass(simulators.InvalidParameter, simulators.SimulatorError)
     assert issubclass(simulators.InvalidParameter, ValueError)
+    assert issubclass(simulators.ProfileRefused, simulators.StationError)
 
 
 def test_simulators_do_not_import_the_csms() -> None:

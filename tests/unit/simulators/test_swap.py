@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import fastjsonschema
+import ocpp
 import pytest
 
+from simulators.battery_swap import battery_swap_requests
 from simulators.exceptions import InvalidParameter
 from simulators.swap import PackSpec, SwapArrival, SwapStation, SwapStationSpec
 
@@ -92,6 +97,7 @@ def test_a_pack_becomes_ready_while_a_vehicle_waits_for_the_robot() -> None:
     st.add_arrivals([arrival("V1", 0), arrival("V2", 0)])
     swaps = st.advance(900).swaps
     assert [r.outcome for r in swaps] == ["swapped", "swapped"]
+    assert [r.vehicle_id for r in swaps] == ["V1", "V2"]  # same instant: in the given order
     assert swaps[1].pack_out_serial == "P1"
 
 
@@ -176,3 +182,32 @@ def test_packs_and_arrivals_are_checked() -> None:
         st.add_arrivals([arrival("V1", 0)])
     with pytest.raises(InvalidParameter, match="limit_w"):
         st.set_power_limit_w(-1.0)
+
+
+def test_a_served_swap_is_battery_in_then_battery_out_valid_against_2_1() -> None:
+    schema = json.loads(
+        (Path(ocpp.__file__).parent / "v21" / "schemas" / "BatterySwapRequest.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    validate = fastjsonschema.compile(schema)
+    st = station([0.96, 0.5])
+    st.add_arrivals(
+        [
+            SwapArrival("V1", T0, PackSpec("X1", CAP, 0.12), id_token="DRIVER1"),
+            SwapArrival("V2", T0 + timedelta(minutes=6), PackSpec("X2", CAP, 0.1)),
+        ]
+    )
+    served, turned_away = st.advance(900).swaps
+    first, second = battery_swap_requests(served, request_id=5, soh=0.97)
+    for payload in (first, second):
+        validate(payload)
+    assert (first["eventType"], second["eventType"]) == ("BatteryIn", "BatteryOut")
+    assert first["batteryData"] == [{"evseId": 1, "serialNumber": "X1", "soC": 12.0, "soH": 97.0}]
+    assert second["batteryData"][0]["serialNumber"] == "P0"
+    assert second["batteryData"][0]["soC"] == pytest.approx(96.0)
+    assert first["idToken"] == {"idToken": "DRIVER1", "type": "Central"}
+    assert turned_away.outcome == "no_ready_pack"
+    assert battery_swap_requests(turned_away, request_id=6) == []
+    with pytest.raises(InvalidParameter, match="request_id"):
+        battery_swap_requests(served, request_id=-1)
