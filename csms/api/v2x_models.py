@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from csms import ids
 
-__all__ = ["AllowedEnergyTransfer", "SetV2XProfile", "V2XPeriodIn"]
+__all__ = ["AllowedEnergyTransfer", "SetV2XProfile", "V2XPeriodIn", "check_starts"]
 
 OperationMode = Literal[
     "Idle", "ChargingOnly", "CentralSetpoint", "ExternalSetpoint", "ExternalLimits",
@@ -22,6 +22,14 @@ TransferMode = Literal[
     "DC_BPT", "DC_ACDP", "DC_ACDP_BPT", "WPT",
 ]  # fmt: skip
 _MAX_W = 1e7
+
+
+def check_starts(starts: list[int]) -> None:
+    """A schedule's period starts: from 0, increasing."""
+    if starts[0] != 0:
+        raise ValueError("periods[0].start_s must be 0")
+    if any(b <= a for a, b in itertools.pairwise(starts)):
+        raise ValueError("periods must have increasing start_s")
 
 
 class _In(BaseModel):
@@ -63,11 +71,7 @@ class SetV2XProfile(_In):
 
     @model_validator(mode="after")
     def _ordered(self) -> SetV2XProfile:
-        starts = [p.start_s for p in self.periods]
-        if starts[0] != 0:
-            raise ValueError("periods[0].start_s must be 0")
-        if any(b <= a for a, b in itertools.pairwise(starts)):
-            raise ValueError("periods must have increasing start_s")
+        check_starts([p.start_s for p in self.periods])
         return self
 
 

@@ -269,9 +269,13 @@ class V201Connection(VersionAdapter):
             "SetChargingProfile",
             {
                 "evseId": limit.evse_id,
-                "chargingProfile": charging_profile(limit, station_tx_id=station_tx_id),
+                "chargingProfile": self.encode_profile(limit, station_tx_id=station_tx_id),
             },
         )
+
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        """The version's ``ChargingProfile`` of ``limit`` for SetChargingProfile."""
+        return charging_profile(limit, station_tx_id=station_tx_id)
 
     async def clear_charging_profile(
         self,

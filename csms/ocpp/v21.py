@@ -189,16 +189,8 @@ class V21Connection(V201Connection):
         )
 
     # -- to the station: V2X (csms.core.commands.V2XLink) ------------------------------------
-    async def set_charging_profile(
-        self, limit: ChargingLimit, *, station_tx_id: str | None
-    ) -> CommandResult:
-        return await self._status_call(
-            "SetChargingProfile",
-            {
-                "evseId": limit.evse_id,
-                "chargingProfile": v2x_charging_profile(limit, station_tx_id=station_tx_id),
-            },
-        )
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        return v2x_charging_profile(limit, station_tx_id=station_tx_id)
 
     async def notify_allowed_energy_transfer(
         self, *, station_tx_id: str, modes: Sequence[str]
