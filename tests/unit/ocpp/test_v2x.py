@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,9 @@ from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
 from csms.store import MemoryStore
 from csms.store.base import NewTransaction, StationRecord
+from simulators.ev import EVSpec
+from simulators.v2g import BidirectionalEV
+from simulators.v2x import V2XSpec
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -247,3 +250,24 @@ async def test_allowed_energy_transfer_is_sent_and_recorded() -> None:
         await commands.notify_allowed_energy_transfer("CP", transaction_id=tx.id, modes=["V2G"])
     with pytest.raises(CommandError, match="no transaction"):
         await commands.notify_allowed_energy_transfer("CP", transaction_id=999, modes=["DC"])
+
+
+@pytest.mark.parametrize("allowed", [True, False], ids=["allows", "charging-only"])
+async def test_the_simulated_v2g_vehicle_needs_read_as_the_planner_takes_them(
+    allowed: bool,
+) -> None:
+    """The simulators' bidirectional vehicle (decision 0313) and this adapter agree: its
+    needs give the energy above its V2X floor and its discharge power, or none at all."""
+    spec = EVSpec(ev_id="V1", capacity_wh=60_000.0, initial_soc=0.5, target_soc=0.8,
+                  max_ac_power_w=11_000.0, departure=T0 + timedelta(hours=4))  # fmt: skip
+    car = BidirectionalEV(spec, V2XSpec(discharge_allowed=allowed, max_discharge_w=7_000.0))
+    conn, ws, tx = await _station()
+    payload = {"evseId": 1, "chargingNeeds": car.charging_needs()}
+    await conn.route_message(json.dumps([2, "n2", "NotifyEVChargingNeeds", payload]))
+    assert ws.sent[-1] == [3, "n2", {"status": "Accepted"}]
+    needs = (await conn.central.store.get_transaction(tx.id)).needs
+    assert needs.energy_requested_wh == pytest.approx(18_000.0)  # 50 % -> 80 % of 60 kWh
+    assert needs.discharge_allowed is allowed
+    if allowed:
+        assert needs.v2x.discharge_w == 7_000.0
+        assert needs.v2x.may_give_wh == pytest.approx(12_000.0)  # 50 % -> its 30 % floor
