@@ -25,9 +25,11 @@ __all__ = [
     "IdToken",
     "MeterSample",
     "PvReading",
+    "RackSwap",
     "RegistrationStatus",
     "StatusReport",
     "StorageReading",
+    "SwapRackReading",
     "Transaction",
     "TransactionEventKind",
     "TransactionUpdate",
@@ -369,3 +371,24 @@ class StorageReading:
     at: datetime
     soc_pct: float | None
     power_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class RackSwap:
+    """A swap a swap station reports: when, and the state of charge of the pack it handed out
+    (None: it found no pack to hand out)."""
+
+    at: datetime
+    pack_out_soc_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwapRackReading:
+    """A swap station's rack at ``at``: the state of charge of each pack in it (%), their ids
+    where known, and the swaps since its last reading. ``swap_id``: the site's ``[[swap]]``."""
+
+    swap_id: str
+    at: datetime
+    pack_soc_pct: tuple[float, ...]
+    pack_ids: tuple[str, ...] = ()
+    swaps: tuple[RackSwap, ...] = ()

@@ -24,6 +24,7 @@ from csms.domain import (
     RegistrationStatus,
     StatusReport,
     StorageReading,
+    SwapRackReading,
     Transaction,
 )
 from csms.swaps.model import BatterySwap
@@ -59,6 +60,7 @@ __all__ = [
     "StationDisconnected",
     "StationNonCompliant",
     "StatusChanged",
+    "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
@@ -168,6 +170,7 @@ class SiteReadingsReceived:
     pv: tuple[PvReading, ...]
     storage: tuple[StorageReading, ...]
     at: datetime
+    swap: tuple[SwapRackReading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,19 @@ class DepartureMissed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SwapWithoutReadyPack:
+    """A swap at a swap station found no pack at its readiness threshold: it handed out
+    one below it (``pack_out_soc_pct``) or none (None)."""
+
+    site_id: str
+    swap_id: str
+    station_id: str
+    pack_out_soc_pct: float | None
+    ready_soc_pct: float
+    at: datetime
+
+
 # -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------
 
 
@@ -322,6 +338,7 @@ DomainEvent = (
     | GridConstraintSet
     | StationNonCompliant
     | DepartureMissed
+    | SwapWithoutReadyPack
     | SecurityEventReceived
     | DerControlSet
     | DerControlsCleared

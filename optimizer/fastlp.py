@@ -14,19 +14,19 @@ solves it with ``highspy``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
 from optimizer.compiled import Compiled
-from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
+from optimizer.lp import LinearProgram
+from optimizer.lp_builder import LpBuilder
 
 __all__ = [
     "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
     "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
-    "add_phase_constraints", "add_storage_constraints", "add_taper_constraints",
-    "add_v2g_constraints", "build_lp",
+    "add_phase_constraints", "add_rack_constraints", "add_storage_constraints",
+    "add_taper_constraints", "add_v2g_constraints", "build_lp",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,133 +45,6 @@ FLAT_PHASES = False
 #: EVs x 96 steps: 44,816 rows down to about 9,700; a cold solve 2.5 -> 1.7 s CPU, a warm
 #: re-plan's HiGHS time about 0.2 s against 0.2-1.0 s (decision 0406).
 PRUNE_FLOWS = True
-
-
-def _keys(kind: str, ent: IntArray | int, step: IntArray | int, size: int) -> Keys:
-    return (
-        np.full(size, KIND_INDEX[kind], dtype=np.int64),
-        np.broadcast_to(np.asarray(ent, dtype=np.int64), (size,)),
-        np.broadcast_to(np.asarray(step, dtype=np.int64), (size,)),
-    )
-
-
-def _stack_keys(parts: list[Keys]) -> LpKeys:
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return LpKeys(empty, empty, empty)
-    return LpKeys(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
-
-
-class LpBuilder:
-    """The LP under construction, the direct path's ``ConcreteModel``: blocks of columns
-    (one kind each, keyed by entity and step) and rows appended family by family, the matrix
-    as (row, column, value) triplets, the costs set last."""
-
-    def __init__(self, cp: Compiled) -> None:
-        self.n_steps = cp.n_steps
-        self.offsets: dict[str, int] = {}
-        self.blocks: dict[str, tuple[IntArray, Keys]] = {}  # kind -> (columns, keys)
-        self._incidence: tuple[FloatArray, FloatArray, FloatArray] | None = None
-        self.n_cols = 0
-        self.col_lo: list[FloatArray] = []
-        self.col_hi: list[FloatArray] = []
-        self.cost = np.zeros(0)
-        self.rows: list[IntArray] = []
-        self.cols: list[IntArray] = []
-        self.vals: list[FloatArray] = []
-        self.lo: list[FloatArray] = []
-        self.hi: list[FloatArray] = []
-        self.keys: list[Keys] = []
-        self.n_rows = 0
-
-    def new_cols(
-        self, kind: str, ent: IntArray | int, step: IntArray | int, *,
-        lo: FloatArray | float, hi: FloatArray, block: str | None = None,
-    ) -> IntArray:  # fmt: skip
-        """A block of ``len(hi)`` columns of one ``kind`` (``block``: the offset's name when
-        several kinds share one, the phases' flows); returns their indices."""
-        size = len(hi)
-        self.offsets.setdefault(block or kind, self.n_cols)
-        cols = self.n_cols + np.arange(size)
-        self.blocks[kind] = (cols, _keys(kind, ent, step, size))
-        self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (size,)))
-        self.col_hi.append(np.asarray(hi, dtype=float))
-        self.n_cols += size
-        return cols
-
-    def block(self, kind: str) -> tuple[IntArray, IntArray, IntArray]:
-        """(column, entity, step) of every column of ``kind``."""
-        cols, (_, ent, step) = self.blocks[kind]
-        return cols, ent, step
-
-    def at(self, kind: str, ent: IntArray | int, step: IntArray | int) -> IntArray:
-        """Columns of a block with one column per entity and step (storage, PV)."""
-        return self.offsets[kind] + np.asarray(ent) * self.n_steps + np.asarray(step)  # type: ignore[no-any-return]
-
-    def index_grid(self, kind: str, shape: tuple[int, int]) -> IntArray:
-        """(entity, step) -> column of ``kind``, -1 where it has none."""
-        grid = np.full(shape, -1, dtype=np.int64)
-        cols, ent, step = self.block(kind)
-        grid[ent, step] = cols
-        return grid
-
-    def incidence(self, cp: Compiled) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``cp.load_under``, ``sto_under`` and ``pv_under`` as floats for matrix products,
-        converted once per LP."""
-        if self._incidence is None:
-            self._incidence = (cp.load_under.astype(float), cp.sto_under.astype(float),
-                               cp.pv_under.astype(float))  # fmt: skip
-        return self._incidence
-
-    def new_rows(
-        self, lo: FloatArray, hi: FloatArray, kind: str, ent: IntArray | int, step: IntArray | int
-    ) -> int:
-        """Rows with bounds ``lo``..``hi``; ``kind``, ``ent``, ``step``: their keys."""
-        base = self.n_rows
-        self.lo.append(np.asarray(lo, dtype=float))
-        self.hi.append(np.asarray(hi, dtype=float))
-        self.n_rows += len(lo)
-        self.keys.append(_keys(kind, ent, step, len(lo)))
-        return base
-
-    def add(self, rows: IntArray, cols: IntArray, vals: FloatArray | float) -> None:
-        rows = np.asarray(rows, dtype=np.int64)
-        self.rows.append(rows)
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
-
-    def price(self, kind: str, cost: Callable[[IntArray, IntArray], FloatArray | float]) -> None:
-        """Cost of every column of ``kind`` from its (entity, step) keys; once every column is
-        in (the objective is the last family). Unpriced columns cost nothing."""
-        if len(self.cost) != self.n_cols:
-            self.cost = np.zeros(self.n_cols)
-        cols, ent, step = self.block(kind)
-        if len(cols):
-            self.cost[cols] = cost(ent, step)
-
-    def finish(self) -> LinearProgram:
-        """The LP, its matrix in CSC form (entries sorted by column, then row)."""
-        rows_all = np.concatenate(self.rows)
-        cols_all = np.concatenate(self.cols)
-        vals_all = np.concatenate(self.vals)
-        order = np.lexsort((rows_all, cols_all))
-        counts = np.bincount(cols_all, minlength=self.n_cols)
-        _, p_load, p_step = self.block("p")
-        return LinearProgram(
-            cost=self.cost,
-            col_lo=np.concatenate(self.col_lo),
-            col_hi=np.concatenate(self.col_hi),
-            row_lo=np.concatenate(self.lo),
-            row_hi=np.concatenate(self.hi),
-            a_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
-            a_index=rows_all[order].astype(np.int32),
-            a_value=vals_all[order],
-            p_load=np.array(p_load),
-            p_step=np.array(p_step),
-            offsets=self.offsets,
-            col_keys=_stack_keys([keys for _, keys in self.blocks.values()]),
-            row_keys=_stack_keys(self.keys),
-        )
 
 
 def add_load_constraints(lp: LpBuilder, cp: Compiled) -> None:
@@ -441,6 +314,19 @@ def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
     lp.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
 
 
+def add_rack_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows Σ_{l in rack r} p[l,t] <= R̄[r,t] (:func:`optimizer.model.add_rack_constraints`;
+    here a row for every rack and step, empty where no pack may charge)."""
+    n_r, n_t = cp.rack_cap_kw.shape
+    if not n_r:
+        return
+    p_cols, pl, pt = lp.block("p")
+    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
+    r0 = lp.new_rows(np.full(n_r * n_t, -INF), cp.rack_cap_kw.ravel(), "rack", rk_r, rk_t)
+    jj = np.nonzero(cp.rack_load[pl] >= 0)[0]
+    lp.add(r0 + cp.rack_load[pl[jj]] * n_t + pt[jj], p_cols[jj], 1.0)
+
+
 def add_grid_constraints(lp: LpBuilder, cp: Compiled) -> None:
     """Columns i[t], x[t], peak (with a demand charge), s_sp[n,t]; rows of the import/export
     split, the setpoint floors and the peak (:func:`optimizer.model.add_grid_constraints`)."""
@@ -493,6 +379,7 @@ def build_lp(cp: Compiled) -> LinearProgram:
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)
     add_current_limit_constraints(lp, cp)
+    add_rack_constraints(lp, cp)
     add_grid_constraints(lp, cp)
     add_objective(lp, cp)
     return lp.finish()

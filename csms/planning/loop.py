@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from csms.domain import Transaction
+from csms.domain import ChargingLimit, Transaction
 from csms.events import DepartureMissed, PlanComputed, PlanUpdated
 from csms.exceptions import CsmsError
 from csms.planning.context import PlanningContext
@@ -23,6 +23,7 @@ from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import EvseState, SiteState
+from csms.planning.swap import RackState, rack_limit
 from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
@@ -56,6 +57,9 @@ class Orders:
     lower: Changes
     up: list[Dispatch]
     higher: Changes
+    #: swap stations' rack limits (decreases go with the first wave, the rest with the second)
+    racks_down: list[tuple[RackState, ChargingLimit]]
+    racks_up: list[tuple[RackState, ChargingLimit]]
 
 
 class SiteLoop:
@@ -212,7 +216,7 @@ class SiteLoop:
         """Gather, build, solve, share, order, send."""
         gathered = await self._gather()
         built = self._build(gathered)
-        if not built.controlled or not self.ctx.settings.optimize:
+        if not (built.controlled or self.state.racks) or not self.ctx.settings.optimize:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)
@@ -232,7 +236,7 @@ class SiteLoop:
             ", ".join(sorted(set(reasons))),
             len(shares.dispatches),
         )
-        orders = self._order(shares, window, limits)
+        orders = self._order(plan, shares, window, limits)
         v2x = v2x_orders(self.state, plan, shares.dispatches, shares.still, now=window.sent_at,
                          valid_to=window.valid_to, settings=settings)  # fmt: skip
         await self._send(orders, v2x)
@@ -349,7 +353,9 @@ class SiteLoop:
         n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < end)
         return Window(sent_at, valid_to, next_to, n_steps)
 
-    def _order(self, shares: Shares, window: Window, limits: dict[str, NodeLimit]) -> Orders:
+    def _order(
+        self, plan: Plan, shares: Shares, window: Window, limits: dict[str, NodeLimit]
+    ) -> Orders:
         """Stage 5: record what goes out, hold each idle EVSE to its share of what the
         sessions leave (an EV arriving there draws its default before any re-plan; decision
         0613), and make room before granting it."""
@@ -364,23 +370,33 @@ class SiteLoop:
             later_limits_w=shares.later_limits_w,
         )
         lower, higher = self.defaults.changes(idle)
+        end = max(window.valid_to, window.next_to)
+        racks = [
+            (r, rack_limit(r.swap, plan, sent_at=window.sent_at, valid_to=end))
+            for r in self.state.racks.values()
+        ]
         return Orders(
             down=[d for d in shares.dispatches if d.limit_w < before[d.evse.key]],
             lower=lower,
             up=[d for d in shares.dispatches if d.limit_w >= before[d.evse.key]],
             higher=higher,
+            racks_down=[(r, lim) for r, lim in racks if lim.schedule[0][1] < (r.sent_w or 0.0)],
+            racks_up=[(r, lim) for r, lim in racks if lim.schedule[0][1] >= (r.sent_w or 0.0)],
         )
 
     async def _send(self, orders: Orders, v2x: dict[str, V2XOrder]) -> None:
         """Stage 6: decreases first, increases once they are answered; a V2G EV that gives
         power back gets its V2X schedule instead of its TxProfile, with the increases."""
         send = self.sender.send
+        rack = self.sender.send_rack
         await asyncio.gather(
             *(send(d.evse, d.charging_limit) for d in orders.down if d.evse.key not in v2x),
             *(self.defaults.send_one(ev, w) for ev, w in orders.lower),
+            *(rack(r, lim) for r, lim in orders.racks_down),
         )
         await asyncio.gather(
             *(send(d.evse, d.charging_limit) for d in orders.up if d.evse.key not in v2x),
+            *(rack(r, lim) for r, lim in orders.racks_up),
             *(self.sender.send_v2x(ev, lim, base, refused=self._v2x_refused)
               for ev, lim, base in v2x.values()),
         )  # fmt: skip

@@ -15,6 +15,7 @@ from csms.domain import Transaction
 from csms.planning.config import PlanningSettings
 from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
+from csms.planning.swap import racks_uncontrolled_w, swap_racks
 from csms.planning.v2x import v2g_session
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
@@ -393,6 +394,7 @@ def build_problem(
         sessions=tuple(sessions),
         pv=pv,
         node_caps=tuple(caps),
+        swap_racks=swap_racks(state.racks, site, grid),
     )
     pv_w = _pv_by_node(site, pv, grid.n_steps)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)
@@ -400,9 +402,10 @@ def build_problem(
 
 def _uncontrolled_w(state: SiteState) -> dict[str, float]:
     """Per node what the planner does not steer may draw: storage at what it charges (until
-    it says less), and each EVSE it cannot steer at its worst case."""
+    it says less), each EVSE it cannot steer at its worst case, and each swap rack whose
+    station did not take its limit at the rack's rating."""
     site = state.site
-    uncontrolled: dict[str, float] = {}
+    uncontrolled = racks_uncontrolled_w(state.racks, site)
     for unit in site.storage:
         reading = state.storage.get(unit.id)
         if reading is not None and reading.power_w > 0:

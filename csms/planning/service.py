@@ -264,6 +264,7 @@ class PlanningService:
                 event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
             ):
                 loop.trigger(reason, urgent=True)  # less PV or more storage: less room
+            self._publish_findings(loop)
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:
@@ -307,6 +308,7 @@ class PlanningService:
                         self.clock.now(),
                     )
                 )
+        self._publish_findings(loop)
         for reason in reasons:
             # A departure or a station coming online changes which EVSEs are idle: their
             # defaults must fit what the sessions leave at once (decision 0613).
@@ -316,8 +318,17 @@ class PlanningService:
                 "non-compliant",
                 "arrival",
                 "departure",
+                "swap",
             )
             loop.trigger(reason, urgent=urgent)
+
+    def _publish_findings(self, loop: SiteLoop) -> None:
+        """The swaps that found no ready pack, logged and published once each."""
+        for rack in loop.state.racks.values():
+            for found in rack.pop_findings():
+                logger.warning("site %s: swap at %s (%s) found no ready pack",
+                               found.site_id, found.station_id, found.swap_id)  # fmt: skip
+                self.bus.publish(found)
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""

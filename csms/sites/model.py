@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,6 +40,7 @@ __all__ = [
     "SiteStation",
     "StationQuirks",
     "StorageAsset",
+    "SwapStation",
     "Tariff",
     "TouPeriod",
 ]
@@ -127,6 +128,33 @@ class StorageAsset(_Model):
     max_charge_w: PowerW
     max_discharge_w: PowerW
     min_soc_pct: Percent = 0.0
+
+
+class SwapStation(_Model):
+    """A battery-swap station (OCPP id ``station``): a rack of ``rack_size`` packs charged as
+    flexible load so that every forecast swap finds a pack at ``ready_soc_pct`` or more. The
+    forecast: expected swaps per hour of the day (24 values, site local time, fractions
+    allowed) and/or swaps at explicit local times of day (see :mod:`csms.sites.swap`)."""
+
+    id: EntityId
+    station: StationId
+    node: EntityId
+    rack_size: int = Field(ge=1, le=1000)
+    pack_capacity_wh: EnergyWh = Field(gt=0)
+    max_pack_power_w: PowerW = Field(gt=0)
+    max_rack_power_w: PowerW = Field(gt=0)
+    ready_soc_pct: Percent = 90.0
+    arrival_soc_pct: Percent = 20.0
+    efficiency: float = Field(default=0.95, gt=0, le=1)
+    swaps_per_hour: tuple[Annotated[float, Field(ge=0, le=3600)], ...] = ()
+    swap_times: tuple[time, ...] = ()
+
+    @field_validator("swaps_per_hour")
+    @classmethod
+    def _one_per_hour(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if value and len(value) != 24:
+            raise ValueError(f"needs 24 values (one per hour of the day), got {len(value)}")
+        return value
 
 
 class TouPeriod(_Model):
@@ -223,6 +251,7 @@ class Site(_Model):
     stations: tuple[SiteStation, ...] = ()
     pv: tuple[PvAsset, ...] = ()
     storage: tuple[StorageAsset, ...] = ()
+    swap: tuple[SwapStation, ...] = ()
     tariff: Tariff = Tariff()
     defaults: SessionDefaults = SessionDefaults()
     fleets: tuple[FleetDefaults, ...] = ()
