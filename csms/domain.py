@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
+    "BIDIRECTIONAL_MODES",
+    "OPERATION_MODES",
     "AuthorizationResult",
     "AuthorizationStatus",
     "BootInfo",
@@ -32,7 +34,17 @@ __all__ = [
     "Transaction",
     "TransactionEventKind",
     "TransactionUpdate",
+    "V2XParameters",
+    "V2XPeriod",
 ]
+
+#: Energy transfer modes in which power flows both ways (ISO 15118-20 bidirectional).
+BIDIRECTIONAL_MODES = frozenset({"AC_BPT", "AC_BPT_DER", "DC_BPT", "DC_ACDP_BPT"})
+#: OCPP 2.1 operation modes of a charging schedule period.
+OPERATION_MODES = (
+    "Idle", "ChargingOnly", "CentralSetpoint", "ExternalSetpoint", "ExternalLimits",
+    "CentralFrequency", "LocalFrequency", "LocalLoadBalancing",
+)  # fmt: skip
 
 
 class RegistrationStatus(enum.StrEnum):
@@ -148,8 +160,59 @@ class MeterSample:
 
 
 @dataclass(frozen=True, slots=True)
+class V2XParameters:
+    """What a bidirectional EV offers (2.1 ``v2xChargingParameters``, ISO 15118-20).
+
+    Powers in W (the sum of the phases, or L1 where the ``_l2``/``_l3`` values are given),
+    currents in A, voltages in V. The energy requests are signed Wh from the EV's state now:
+    to its minimum, target and maximum state of charge, and to the bounds it may be cycled
+    within for V2X (negative: it is above that level and may give that much)."""
+
+    min_charge_power_w: float | None = None
+    min_charge_power_l2_w: float | None = None
+    min_charge_power_l3_w: float | None = None
+    max_charge_power_w: float | None = None
+    max_charge_power_l2_w: float | None = None
+    max_charge_power_l3_w: float | None = None
+    min_discharge_power_w: float | None = None
+    min_discharge_power_l2_w: float | None = None
+    min_discharge_power_l3_w: float | None = None
+    max_discharge_power_w: float | None = None
+    max_discharge_power_l2_w: float | None = None
+    max_discharge_power_l3_w: float | None = None
+    min_charge_current_a: float | None = None
+    max_charge_current_a: float | None = None
+    min_discharge_current_a: float | None = None
+    max_discharge_current_a: float | None = None
+    min_voltage_v: float | None = None
+    max_voltage_v: float | None = None
+    target_energy_wh: float | None = None
+    min_energy_wh: float | None = None
+    max_energy_wh: float | None = None
+    min_v2x_energy_wh: float | None = None
+    max_v2x_energy_wh: float | None = None
+    target_soc_pct: float | None = None
+
+    @property
+    def may_give_wh(self) -> float:
+        """How much the EV may give before it reaches its V2X floor (0 when it does not say)."""
+        return max(0.0, -self.min_v2x_energy_wh) if self.min_v2x_energy_wh is not None else 0.0
+
+    @property
+    def discharge_w(self) -> float:
+        """The most it may give back (W, all phases), 0 when it does not say."""
+        total = self.max_discharge_power_w or 0.0
+        if self.max_discharge_power_l2_w is not None or self.max_discharge_power_l3_w is not None:
+            total += (self.max_discharge_power_l2_w or 0.0) + (self.max_discharge_power_l3_w or 0.0)
+        return total
+
+
+@dataclass(frozen=True, slots=True)
 class EVChargingNeeds:
-    """What the EV asked for (2.0.1 NotifyEVChargingNeeds), kept on the session for the planner."""
+    """What the EV asked for (2.0.1 NotifyEVChargingNeeds), kept on the session for the planner.
+
+    2.1 adds the bidirectional part: ``v2x`` (the EV's V2X parameters), the transfer modes it
+    says it can do (``available_energy_transfer``) and its control mode."""
 
     energy_requested_wh: float | None = None
     departure_at: datetime | None = None
@@ -163,6 +226,19 @@ class EVChargingNeeds:
     capacity_wh: float | None = None
     bulk_soc_pct: float | None = None
     full_soc_pct: float | None = None
+    v2x: V2XParameters | None = None
+    available_energy_transfer: tuple[str, ...] = ()
+    control_mode: str | None = None
+
+    @property
+    def discharge_allowed(self) -> bool:
+        """The EV asked for a bidirectional transfer and may give something back."""
+        return (
+            self.energy_transfer_mode in BIDIRECTIONAL_MODES
+            and self.v2x is not None
+            and self.v2x.discharge_w > 0
+            and self.v2x.may_give_wh > 0
+        )
 
 
 @dataclass(slots=True)
@@ -224,10 +300,30 @@ class TransactionUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class V2XPeriod:
+    """One period of an OCPP 2.1 V2X schedule, from ``start_s`` (seconds into the schedule),
+    in the limit's unit: ``mode`` one of :data:`OPERATION_MODES`; ``setpoint`` (negative:
+    discharge; CentralSetpoint), per phase where ``setpoint_l2``/``_l3`` are given (then
+    ``setpoint`` is L1); ``limit`` the most it may charge, ``discharge_limit`` (<= 0) the most
+    it may give."""
+
+    start_s: int
+    mode: str
+    setpoint: float | None = None
+    setpoint_l2: float | None = None
+    setpoint_l3: float | None = None
+    limit: float | None = None
+    discharge_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChargingLimit:
     """A limit on what an EVSE (or, with ``evse_id == 0``, a station) may draw.
 
     ``schedule`` is a list of ``(start_offset_s, limit, number_phases)`` periods in ``unit``.
+    ``v2x``: the same schedule as OCPP 2.1 V2X periods with operation modes (setpoints,
+    discharge limits); only a 2.1 station takes a limit that has them, ``schedule`` is then
+    its charging-only view (never negative).
     """
 
     station_id: str
@@ -243,10 +339,7 @@ class ChargingLimit:
     duration_s: int | None = None
     transaction_id: int | None = None
     min_rate: float | None = None
-    #: OCPP 2.1 V2X: every period in this operation mode (``CentralSetpoint``: the period's
-    #: value is a setpoint in ``unit``, negative discharging; ``Idle``: no power); None: a
-    #: plain limit. Only a 2.1 station takes it.
-    operation_mode: str | None = None
+    v2x: tuple[V2XPeriod, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from datetime import datetime
 from optimizer.exceptions import InvalidProblem
 
 __all__ = [
-    "aware", "efficiency", "finite", "identifier", "non_negative", "optional_non_negative",
+    "aware", "efficiency", "finite", "identifier", "non_negative", "non_negative_fields",
+    "optional_non_negative",
     "positive", "prices", "window",
 ]  # fmt: skip
 
@@ -23,6 +24,12 @@ def non_negative(field: str, value: float) -> None:
     finite(field, value)
     if value < 0:
         raise InvalidProblem(field, f"must not be negative, got {value!r}")
+
+
+def non_negative_fields(owner: object, *fields: str) -> None:
+    """:func:`non_negative` for each of ``owner``'s ``fields``."""
+    for field in fields:
+        non_negative(field, getattr(owner, field))
 
 
 def positive(field: str, value: float) -> None:

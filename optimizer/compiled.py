@@ -54,6 +54,9 @@ class Compiled:
     load_pmax_kw: FloatArray  # (L, T), 0 where absent
     load_eff: FloatArray  # (L,)
     load_need_kwh: FloatArray  # (L,) energy still wanted in the battery
+    v2g_max_kw: FloatArray  # (L, T) what a V2G session may give back, 0 elsewhere (0908)
+    v2g_give_kwh: FloatArray  # (L,) how far below its start its battery may go
+    v2g_cost: FloatArray  # (L,) currency per kWh given (wear)
     load_penalty: FloatArray  # (L,) currency per kWh unmet
     taper_rhs_kw: FloatArray  # (L,) r_l: the taper line's power at the energy delivered so far
     taper_slope_per_h: FloatArray  # (L,) b_l: kW less acceptance per kWh more in the battery
@@ -169,7 +172,9 @@ def _load_arrays(
     problem: Problem, steps: _Steps, tree: _Tree, dims: dict[str, FloatArray]
 ) -> Fields:
     """Sessions then flexible loads and pack jobs: where each sits, what it may draw per step
-    (EVSE, EV and dimming caps x time present), its efficiency and the energy it still needs."""
+    (EVSE, EV and dimming caps x time present), its efficiency and the energy it still needs;
+    what a V2G session may give back per step (its discharge limit, the EVSE's and dimming
+    caps x time present) and in all."""
     evse_index = {evse.evse_id: i for i, evse in enumerate(problem.evses)}
     flex = flexible_rows(problem)
     n_l = len(problem.sessions) + len(flex)
@@ -179,6 +184,9 @@ def _load_arrays(
     pmax = np.zeros((n_l, steps.n))
     eff = np.ones(n_l)
     need = np.zeros(n_l)
+    v2g = np.zeros((n_l, steps.n))
+    give = np.zeros(n_l)
+    v2g_cost = np.zeros(n_l)
     for i, s in enumerate(problem.sessions):
         evse = problem.evses[evse_index[s.evse_id]]
         is_session[i] = True
@@ -190,9 +198,17 @@ def _load_arrays(
         row = np.full(steps.n, cap_kw)
         if evse.evse_id in dims:
             row = np.minimum(row, dims[evse.evse_id])
-        pmax[i] = row * steps.overlap(steps.rel(s.arrival), steps.rel(s.departure))
+        present = steps.overlap(steps.rel(s.arrival), steps.rel(s.departure))
+        pmax[i] = row * present
         eff[i] = evse.efficiency
         need[i] = s.remaining_wh / 1000.0
+        if s.max_discharge_w > 0 and s.discharge_limit_wh > 0:
+            back = np.full(steps.n, min(evse.max_power_w, s.max_discharge_w) / 1000.0)
+            if evse.evse_id in dims:
+                back = np.minimum(back, dims[evse.evse_id])
+            v2g[i] = back * present
+            give[i] = s.discharge_limit_wh / 1000.0
+            v2g_cost[i] = s.discharge_cost_per_kwh
     for i, f in enumerate(flex, start=len(problem.sessions)):
         load_node[i] = tree.index[f.node_id]
         begin = -math.inf if f.begin is None else steps.rel(f.begin)
@@ -203,7 +219,8 @@ def _load_arrays(
     return {
         "load_ids": tuple(ids), "load_is_session": is_session, "load_evse": load_evse,
         "load_node": load_node, "load_under": tree.above[:, load_node], "load_pmax_kw": pmax,
-        "load_eff": eff, "load_need_kwh": need,
+        "load_eff": eff, "load_need_kwh": need, "v2g_max_kw": v2g, "v2g_give_kwh": give,
+        "v2g_cost": v2g_cost,
     }  # fmt: skip
 
 
@@ -390,6 +407,7 @@ def _unmet_penalty(
     money = float(np.max(np.abs(price_imp), initial=0.0) + np.max(np.abs(price_exp)))
     money += problem.tariff.demand_charge_per_kw / float(dt_h.min())
     money += 2.0 * max((u.degradation_cost_per_kwh for u in problem.storage), default=0.0)
+    money += 2.0 * float(np.max(loads["v2g_cost"], initial=0.0))
     weakest = float(np.min(priority, initial=1.0))
     least_eff = float(np.min(loads["load_eff"], initial=1.0))
     return 10.0 * (money / least_eff + 1.0) / min(weakest, 1.0), priority

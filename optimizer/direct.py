@@ -16,7 +16,7 @@ from optimizer.basis import CarriedBasis, SolvedBasis, carry_basis
 from optimizer.compiled import Compiled
 from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout
 from optimizer.fastlp import build_lp
-from optimizer.lp import LinearProgram
+from optimizer.lp import KIND_INDEX, LinearProgram
 from optimizer.solution import Solution
 
 __all__ = ["entity_ids", "solve_direct"]
@@ -204,8 +204,12 @@ def _unpack(
     p = np.zeros((n_l, n_t))
     p[lp.p_load, lp.p_step] = x[off["p"] : off["p"] + len(lp.p_load)]
     bt = n_b * n_t
+    q = np.zeros((n_l, n_t))
+    q_at = lp.col_keys.kind == KIND_INDEX["q"]
+    q[lp.col_keys.ent[q_at], lp.col_keys.step[q_at]] = x[: lp.n_cols][q_at]
     return Solution(
         p_kw=np.clip(p, 0.0, None),
+        v2g_kw=np.clip(q, 0.0, None),
         unmet_kwh=np.clip(x[off["u"] : off["u"] + n_l], 0.0, None),
         ch_kw=x[off["ch"] : off["ch"] + bt].reshape(n_b, n_t),
         dis_kw=x[off["dis"] : off["dis"] + bt].reshape(n_b, n_t),

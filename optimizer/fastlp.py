@@ -4,28 +4,29 @@
 adders of :mod:`optimizer.model` (whose docstrings carry the equations): each appends the
 columns and rows of the variables and constraints its Pyomo twin declares, so the two read
 side by side (decision 0402; a test holds them to the same optimum). Columns therefore come in
-blocks (load power, unmet energy, fairness, storage charge, discharge and SoC, PV used, node
-power flow, phase-current flow, grid import and export, peak, setpoint slack), rows in family
-order, and :func:`add_objective` prices the columns last. Built in milliseconds, which is what
-the rolling-horizon hot loop needs; :mod:`optimizer.direct` solves it with ``highspy``.
+blocks (load power, V2G power given back, unmet energy, fairness, storage charge, discharge
+and SoC, PV used, node power flow, phase-current flow, grid import and export, peak, setpoint
+slack), rows in family order, and :func:`add_objective` prices the columns last. Built in
+milliseconds, which is what the rolling-horizon hot loop needs; :mod:`optimizer.direct`
+solves it with ``highspy``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
 from optimizer.compiled import Compiled
-from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
+from optimizer.lp import LinearProgram
+from optimizer.lp_builder import LpBuilder
 
 __all__ = [
     "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
     "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
     "add_phase_constraints", "add_rack_constraints", "add_storage_constraints",
-    "add_taper_constraints", "build_lp",
+    "add_taper_constraints", "add_v2g_constraints", "build_lp",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,145 +47,21 @@ FLAT_PHASES = False
 PRUNE_FLOWS = True
 
 
-def _keys(kind: str, ent: IntArray | int, step: IntArray | int, size: int) -> Keys:
-    return (
-        np.full(size, KIND_INDEX[kind], dtype=np.int64),
-        np.broadcast_to(np.asarray(ent, dtype=np.int64), (size,)),
-        np.broadcast_to(np.asarray(step, dtype=np.int64), (size,)),
-    )
-
-
-def _stack_keys(parts: list[Keys]) -> LpKeys:
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return LpKeys(empty, empty, empty)
-    return LpKeys(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
-
-
-class LpBuilder:
-    """The LP under construction, the direct path's ``ConcreteModel``: blocks of columns
-    (one kind each, keyed by entity and step) and rows appended family by family, the matrix
-    as (row, column, value) triplets, the costs set last."""
-
-    def __init__(self, cp: Compiled) -> None:
-        self.n_steps = cp.n_steps
-        self.offsets: dict[str, int] = {}
-        self.blocks: dict[str, tuple[IntArray, Keys]] = {}  # kind -> (columns, keys)
-        self._incidence: tuple[FloatArray, FloatArray, FloatArray] | None = None
-        self.n_cols = 0
-        self.col_lo: list[FloatArray] = []
-        self.col_hi: list[FloatArray] = []
-        self.cost = np.zeros(0)
-        self.rows: list[IntArray] = []
-        self.cols: list[IntArray] = []
-        self.vals: list[FloatArray] = []
-        self.lo: list[FloatArray] = []
-        self.hi: list[FloatArray] = []
-        self.keys: list[Keys] = []
-        self.n_rows = 0
-
-    def new_cols(
-        self, kind: str, ent: IntArray | int, step: IntArray | int, *,
-        lo: FloatArray | float, hi: FloatArray, block: str | None = None,
-    ) -> IntArray:  # fmt: skip
-        """A block of ``len(hi)`` columns of one ``kind`` (``block``: the offset's name when
-        several kinds share one, the phases' flows); returns their indices."""
-        size = len(hi)
-        self.offsets.setdefault(block or kind, self.n_cols)
-        cols = self.n_cols + np.arange(size)
-        self.blocks[kind] = (cols, _keys(kind, ent, step, size))
-        self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (size,)))
-        self.col_hi.append(np.asarray(hi, dtype=float))
-        self.n_cols += size
-        return cols
-
-    def block(self, kind: str) -> tuple[IntArray, IntArray, IntArray]:
-        """(column, entity, step) of every column of ``kind``."""
-        cols, (_, ent, step) = self.blocks[kind]
-        return cols, ent, step
-
-    def at(self, kind: str, ent: IntArray | int, step: IntArray | int) -> IntArray:
-        """Columns of a block with one column per entity and step (storage, PV)."""
-        return self.offsets[kind] + np.asarray(ent) * self.n_steps + np.asarray(step)  # type: ignore[no-any-return]
-
-    def index_grid(self, kind: str, shape: tuple[int, int]) -> IntArray:
-        """(entity, step) -> column of ``kind``, -1 where it has none."""
-        grid = np.full(shape, -1, dtype=np.int64)
-        cols, ent, step = self.block(kind)
-        grid[ent, step] = cols
-        return grid
-
-    def incidence(self, cp: Compiled) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``cp.load_under``, ``sto_under`` and ``pv_under`` as floats for matrix products,
-        converted once per LP."""
-        if self._incidence is None:
-            self._incidence = (cp.load_under.astype(float), cp.sto_under.astype(float),
-                               cp.pv_under.astype(float))  # fmt: skip
-        return self._incidence
-
-    def new_rows(
-        self, lo: FloatArray, hi: FloatArray, kind: str, ent: IntArray | int, step: IntArray | int
-    ) -> int:
-        """Rows with bounds ``lo``..``hi``; ``kind``, ``ent``, ``step``: their keys."""
-        base = self.n_rows
-        self.lo.append(np.asarray(lo, dtype=float))
-        self.hi.append(np.asarray(hi, dtype=float))
-        self.n_rows += len(lo)
-        self.keys.append(_keys(kind, ent, step, len(lo)))
-        return base
-
-    def add(self, rows: IntArray, cols: IntArray, vals: FloatArray | float) -> None:
-        rows = np.asarray(rows, dtype=np.int64)
-        self.rows.append(rows)
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
-
-    def price(self, kind: str, cost: Callable[[IntArray, IntArray], FloatArray | float]) -> None:
-        """Cost of every column of ``kind`` from its (entity, step) keys; once every column is
-        in (the objective is the last family). Unpriced columns cost nothing."""
-        if len(self.cost) != self.n_cols:
-            self.cost = np.zeros(self.n_cols)
-        cols, ent, step = self.block(kind)
-        if len(cols):
-            self.cost[cols] = cost(ent, step)
-
-    def finish(self) -> LinearProgram:
-        """The LP, its matrix in CSC form (entries sorted by column, then row)."""
-        rows_all = np.concatenate(self.rows)
-        cols_all = np.concatenate(self.cols)
-        vals_all = np.concatenate(self.vals)
-        order = np.lexsort((rows_all, cols_all))
-        counts = np.bincount(cols_all, minlength=self.n_cols)
-        _, p_load, p_step = self.block("p")
-        return LinearProgram(
-            cost=self.cost,
-            col_lo=np.concatenate(self.col_lo),
-            col_hi=np.concatenate(self.col_hi),
-            row_lo=np.concatenate(self.lo),
-            row_hi=np.concatenate(self.hi),
-            a_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
-            a_index=rows_all[order].astype(np.int32),
-            a_value=vals_all[order],
-            p_load=np.array(p_load),
-            p_step=np.array(p_step),
-            offsets=self.offsets,
-            col_keys=_stack_keys([keys for _, keys in self.blocks.values()]),
-            row_keys=_stack_keys(self.keys),
-        )
-
-
 def add_load_constraints(lp: LpBuilder, cp: Compiled) -> None:
-    """Columns p[l,t] (where the load may draw), u[l], z; rows energy and fairness per load
-    (equations: :func:`optimizer.model.add_load_constraints`)."""
+    """Columns p[l,t] (where the load may draw), q[l,t] (where a V2G session may give), u[l],
+    z; rows energy and fairness per load (:func:`optimizer.model.add_load_constraints`)."""
     n_l = len(cp.load_ids)
     dt = cp.dt_h
     loads = np.arange(n_l)
     pl, pt = (a.astype(np.int64) for a in np.nonzero(cp.load_pmax_kw > 0))
     p = lp.new_cols("p", pl, pt, lo=0.0, hi=cp.load_pmax_kw[pl, pt])
+    ql, qt = (a.astype(np.int64) for a in np.nonzero(cp.v2g_max_kw > 0))
+    q = lp.new_cols("q", ql, qt, lo=0.0, hi=cp.v2g_max_kw[ql, qt])
     u = lp.new_cols("u", loads, -1, lo=0.0, hi=cp.load_need_kwh)
     z = lp.new_cols("z", 0, -1, lo=0.0, hi=np.ones(int(n_l > 0)))
     r0 = lp.new_rows(cp.load_need_kwh, cp.load_need_kwh, "energy", loads, -1)
     lp.add(r0 + pl, p, cp.load_eff[pl] * dt[pt])
+    lp.add(r0 + ql, q, -dt[qt] / cp.load_eff[ql])
     lp.add(r0 + loads, u, 1.0)
     if n_l:  # need * z - u >= 0
         r0 = lp.new_rows(np.zeros(n_l), np.full(n_l, INF), "fair", loads, -1)
@@ -208,6 +85,18 @@ def add_taper_constraints(lp: LpBuilder, cp: Compiled) -> None:
         earlier_r, earlier_c = np.nonzero(steps[None, :] < tt[mine][:, None])
         weight = cp.taper_slope_per_h[ld] * cp.load_eff[ld] * cp.dt_h[steps[earlier_c]]
         lp.add(r0 + mine[earlier_r], p_at[ld, steps[earlier_c]], weight)
+
+
+def add_v2g_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows Σ_{t'<=t} Δt (q[l,t'] / η_l - η_l p[l,t']) <= G_l for every column q[l,t]
+    (:func:`optimizer.model.add_v2g_constraints`)."""
+    q_cols, ql, qt = lp.block("q")
+    p_cols, pl, pt = lp.block("p")
+    r0 = lp.new_rows(np.full(len(ql), -INF), cp.v2g_give_kwh[ql], "give", ql, qt)
+    rq, cq = np.nonzero((ql[:, None] == ql[None, :]) & (qt[None, :] <= qt[:, None]))
+    lp.add(r0 + rq, q_cols[cq], cp.dt_h[qt[cq]] / cp.load_eff[ql[cq]])
+    rp, cj = np.nonzero((ql[:, None] == pl[None, :]) & (pt[None, :] <= qt[:, None]))
+    lp.add(r0 + rp, p_cols[cj], -cp.load_eff[pl[cj]] * cp.dt_h[pt[cj]])
 
 
 def add_storage_constraints(lp: LpBuilder, cp: Compiled) -> None:
@@ -245,7 +134,7 @@ def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
     margin = 1e-9
     under, sto, pvu = lp.incidence(cp)
     max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
-    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under @ cp.v2g_max_kw
     kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
     kept[cp.root] = True
     kept[np.isfinite(cp.setpoint_lo_kw)] = True
@@ -264,7 +153,8 @@ def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray
     under, sto, pvu = lp.incidence(cp)
     swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
     for ph in range(3):
-        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
+        load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
+        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * load_swing)
                 + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
                 + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
         kept[ph] = amps > cp.node_phase_a - 1e-9
@@ -312,6 +202,10 @@ def _flow_rows(lp: LpBuilder, cp: Compiled, kind: str, col_kind: str, kept: Bool
     to = anc[cp.load_node[pl], pt]
     ok = (load_coef[pl] != 0) & (to >= 0)
     lp.add(row_of[to[ok], pt[ok]], p_cols[ok], -load_coef[pl][ok])
+    q_cols, ql, qt = lp.block("q")
+    to = anc[cp.load_node[ql], qt]
+    ok = (load_coef[ql] != 0) & (to >= 0)
+    lp.add(row_of[to[ok], qt[ok]], q_cols[ok], load_coef[ql][ok])
     _, bt_b, bt_t = lp.block("ch")
     if len(bt_b):
         to = anc[cp.sto_node[bt_b], bt_t]
@@ -376,6 +270,9 @@ def _flat_phase_rows(lp: LpBuilder, cp: Compiled) -> None:
         pn, plo = np.nonzero(cp.load_under[nodes] & (coef_l != 0)[None, :])
         ent_node, ent_col = _pairs_to_entries(nodes[pn], plo, load_start, load_count)
         lp.add(row_of[ent_node] + pt[ent_col], p_cols[ent_col], coef_l[pl[ent_col]])
+        q_cols, ql, qt = lp.block("q")
+        qn, qj = np.nonzero(cp.load_under[nodes][:, ql] & (coef_l[ql] != 0)[None, :])
+        lp.add(row_of[nodes[qn]] + qt[qj], q_cols[qj], -coef_l[ql[qj]])
         for b in range(cp.sto_soc0_kwh.shape[0]):
             for n in nodes[cp.sto_under[nodes, b]]:
                 lp.add(row_of[n] + t_idx, lp.at("ch", b, t_idx), cp.sto_phase_a_per_kw[b])
@@ -461,6 +358,7 @@ def add_objective(lp: LpBuilder, cp: Compiled) -> None:
     """The cost of every column (:func:`optimizer.model.add_objective`)."""
     dt = cp.dt_h
     lp.price("p", lambda ld, t: cp.early_weight[ld, t] * dt[t])
+    lp.price("q", lambda ld, t: cp.v2g_cost[ld] * dt[t])
     lp.price("u", lambda ld, _t: cp.load_penalty[ld])
     lp.price("z", lambda _e, _t: cp.fairness_weight)
     lp.price("ch", lambda b, t: cp.sto_degr[b] * dt[t])
@@ -476,6 +374,7 @@ def build_lp(cp: Compiled) -> LinearProgram:
     lp = LpBuilder(cp)
     add_load_constraints(lp, cp)
     add_taper_constraints(lp, cp)
+    add_v2g_constraints(lp, cp)
     add_storage_constraints(lp, cp)
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)

@@ -22,6 +22,7 @@ from optimizer.checks import (
     finite,
     identifier,
     non_negative,
+    non_negative_fields,
     optional_non_negative,
     positive,
     prices,
@@ -159,6 +160,8 @@ class Session:
     linearly less, down to ``taper_floor_w`` at ``taper_end_wh`` (the battery full; default
     ``energy_requested_wh``). The line starts at ``max_power_w``, or the EVSE's maximum when
     that is ``None``. :meth:`taper_from_soc` derives the energies from states of charge.
+    V2G (0908): ``max_discharge_w`` > 0 lets it give power back, ``discharge_limit_wh`` at most
+    below its start, at ``discharge_cost_per_kwh``; it still leaves with its request.
     """
 
     session_id: str
@@ -173,6 +176,9 @@ class Session:
     taper_start_wh: float | None = None
     taper_end_wh: float | None = None
     taper_floor_w: float = 0.0
+    max_discharge_w: float = 0.0
+    discharge_limit_wh: float = 0.0
+    discharge_cost_per_kwh: float = 0.0
 
     def __post_init__(self) -> None:
         identifier("session_id", self.session_id)
@@ -184,8 +190,8 @@ class Session:
                 "departure",
                 f"{self.departure.isoformat()} is not after arrival {self.arrival.isoformat()}",
             )
-        non_negative("energy_requested_wh", self.energy_requested_wh)
-        non_negative("energy_delivered_wh", self.energy_delivered_wh)
+        non_negative_fields(self, "energy_requested_wh", "energy_delivered_wh", "max_discharge_w")
+        non_negative_fields(self, "discharge_limit_wh", "discharge_cost_per_kwh")
         optional_non_negative("max_power_w", self.max_power_w)
         positive("priority", self.priority)
         self._check_taper()

@@ -18,14 +18,14 @@ FloatArray = npt.NDArray[np.float64]
 #: Kind of a column or row -> the namespace its entity index refers to ("" = none).
 KINDS: dict[str, str] = {
     # columns
-    "p": "load", "u": "load", "z": "", "ch": "sto", "dis": "sto", "soc": "sto", "pv": "pv",
-    "f": "node", "g0": "node", "g1": "node", "g2": "node", "imp": "", "exp": "", "peak": "",
-    "sl": "node",
+    "p": "load", "q": "load", "u": "load", "z": "", "ch": "sto", "dis": "sto", "soc": "sto",
+    "pv": "pv", "f": "node", "g0": "node", "g1": "node", "g2": "node", "imp": "", "exp": "",
+    "peak": "", "sl": "node",
     # rows
     "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
     "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",
     "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "", "taper": "load",
-    "rack": "rack",
+    "give": "load", "rack": "rack",
 }  # fmt: skip
 KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 

@@ -3,8 +3,9 @@
 :func:`build_model` calls one ``add_<family>_constraints`` per family in a fixed order; each
 docstring carries its equation. Notation: loads l (EV sessions, flexible loads), steps t of
 length Δt_t (h), nodes n with parent π(n), storage b, PV k; p[l,t] load power (kW),
-u[l] unmet energy (kWh), f[n,t] net power through node n (kW, import positive),
-g[n,φ,t] net current on phase φ (A). :mod:`optimizer.fastlp` assembles the same LP directly.
+q[l,t] power a V2G session gives back (kW), u[l] unmet energy (kWh), f[n,t] net power
+through node n (kW, import positive), g[n,φ,t] net current on phase φ (A).
+:mod:`optimizer.fastlp` assembles the same LP directly.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "add_rack_constraints",
     "add_storage_constraints",
     "add_taper_constraints",
+    "add_v2g_constraints",
     "build_model",
     "solve_pyomo",
 ]
@@ -46,22 +48,33 @@ def _bound(value: float) -> float | None:
 def add_load_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Energy and fairness per load.
 
-    Σ_t η_l Δt_t p[l,t] + u[l] = E_l          (what is not delivered is unmet, 0 ≤ u ≤ E)
+    Σ_t η_l Δt_t p[l,t] - Σ_t Δt_t q[l,t] / η_l + u[l] = E_l
+                                               (what is not delivered is unmet, 0 ≤ u ≤ E;
+                                                what a V2G session gives is charged back)
     0 ≤ p[l,t] ≤ P̄[l,t]                       (EVSE, EV and dimming cap x time present)
+    0 ≤ q[l,t] ≤ Q̄[l,t]                       (V2G sessions only: discharge limit x present)
     z · E_l ≥ u[l]                             (z: the largest unmet share, a tie-breaker)
     """
     pairs = list(zip(*np.nonzero(cp.load_pmax_kw > 0), strict=True))
     m.P = pyo.Set(initialize=[(int(ld), int(t)) for ld, t in pairs], dimen=2, ordered=True)
     m.p = pyo.Var(m.P, bounds=lambda _m, ld, t: (0.0, float(cp.load_pmax_kw[ld, t])))
+    back = list(zip(*np.nonzero(cp.v2g_max_kw > 0), strict=True))
+    m.Q = pyo.Set(initialize=[(int(ld), int(t)) for ld, t in back], dimen=2, ordered=True)
+    m.q = pyo.Var(m.Q, bounds=lambda _m, ld, t: (0.0, float(cp.v2g_max_kw[ld, t])))
     m.u = pyo.Var(m.L, bounds=lambda _m, ld: (0.0, float(cp.load_need_kwh[ld])))
     m.z = pyo.Var(bounds=(0.0, 1.0))
     by_load: dict[int, list[int]] = {ld: [] for ld in range(len(cp.load_ids))}
     for ld, t in m.P:
         by_load[ld].append(t)
+    gives: dict[int, list[int]] = {ld: [] for ld in range(len(cp.load_ids))}
+    for ld, t in m.Q:
+        gives[ld].append(t)
     m.energy = pyo.Constraint(
         m.L,
         rule=lambda _m, ld: (
-            sum(cp.load_eff[ld] * cp.dt_h[t] * _m.p[ld, t] for t in by_load[ld]) + _m.u[ld]
+            sum(cp.load_eff[ld] * cp.dt_h[t] * _m.p[ld, t] for t in by_load[ld])
+            - sum(cp.dt_h[t] / cp.load_eff[ld] * _m.q[ld, t] for t in gives[ld])
+            + _m.u[ld]
             == float(cp.load_need_kwh[ld])
         ),
     )
@@ -71,6 +84,28 @@ def add_load_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     m.loads_at = {}
     for ld, t in m.P:
         m.loads_at.setdefault((int(cp.load_node[ld]), t), []).append(ld)
+    m.givers_at = {}
+    for ld, t in m.Q:
+        m.givers_at.setdefault((int(cp.load_node[ld]), t), []).append(ld)
+
+
+def add_v2g_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
+    """What a V2G session may give: its battery never more than G_l below where it started.
+
+    Σ_{t'≤t} Δt_t' (q[l,t'] / η_l - η_l p[l,t']) ≤ G_l   for every step t it may give in
+    """
+    m.V2G = pyo.Set(initialize=list(m.Q), dimen=2, ordered=True)
+    p_steps: dict[int, list[int]] = {}
+    for ld, t in m.P:
+        p_steps.setdefault(ld, []).append(t)
+
+    def rule(_m: Any, ld: int, t: int) -> Any:
+        eta = float(cp.load_eff[ld])
+        out = sum(float(cp.dt_h[s]) / eta * _m.q[ld, s] for s in range(t + 1) if (ld, s) in _m.Q)
+        back = sum(eta * float(cp.dt_h[s]) * _m.p[ld, s] for s in p_steps.get(ld, []) if s <= t)
+        return out - back <= float(cp.v2g_give_kwh[ld])
+
+    m.v2g_give = pyo.Constraint(m.V2G, rule=rule)
 
 
 def add_taper_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
@@ -126,6 +161,7 @@ def add_storage_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
 
 def _own_flow(m: Any, cp: Compiled, n: int, t: int, coef: Any, sto: Any, pv: Any) -> Any:
     expr = sum(coef[ld] * m.p[ld, t] for ld in m.loads_at.get((n, t), []) if coef[ld] != 0)
+    expr -= sum(coef[ld] * m.q[ld, t] for ld in m.givers_at.get((n, t), []) if coef[ld] != 0)
     expr += sum(sto[b] * (m.ch[b, t] - m.dis[b, t]) for b in m.B if cp.sto_node[b] == n)
     expr -= sum(pv[k] * m.pv[k, t] for k in m.K if cp.pv_node[k] == n)
     return expr
@@ -134,7 +170,7 @@ def _own_flow(m: Any, cp: Compiled, n: int, t: int, coef: Any, sto: Any, pv: Any
 def add_node_flow_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Power through every node of the limit tree.
 
-    f[n,t] = Σ_{c: π(c)=n} f[c,t] + Σ_{l at n} p[l,t] + Σ_{b at n} (c[b,t] - d[b,t])
+    f[n,t] = Σ_{c: π(c)=n} f[c,t] + Σ_{l at n} (p[l,t] - q[l,t]) + Σ_{b at n} (c[b,t] - d[b,t])
              - Σ_{k at n} v[k,t]
     -X̄[n,t] ≤ f[n,t] ≤ Ī[n,t]     (export / import caps: base limits ∧ operator caps ∧ setpoint)
     0 ≤ v[k,t] ≤ PV forecast       (PV may be curtailed)
@@ -166,7 +202,7 @@ def add_node_flow_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
 def add_phase_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Current on every phase of every node (only when some node has a phase limit).
 
-    g[n,φ,t] = Σ_{c: π(c)=n} g[c,φ,t] + Σ_{l at n} a[l,φ] p[l,t]
+    g[n,φ,t] = Σ_{c: π(c)=n} g[c,φ,t] + Σ_{l at n} a[l,φ] (p[l,t] - q[l,t])
                + Σ_{b at n} a_b (c[b,t] - d[b,t]) - Σ_{k at n} a_k v[k,t]
     -Ī_φ[n,t] ≤ g[n,φ,t] ≤ Ī_φ[n,t]
     a[l,φ] = 1000 / (V_l · phases_l) A/kW if load l is connected to φ, else 0;
@@ -209,6 +245,7 @@ def add_current_limit_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Linear limits on EVSE currents (phase-angle-aware networks).
 
     Σ_l a[c,l] p[l,t] ≤ Ī[c,t]   with a[c,l] = k[c,e(l)] · 1000 / (V_e · phases_e) A/kW
+    (charging only: a V2G session's discharge lowers these currents, never raises them)
     """
     n_c = cp.lin_coef.shape[0]
     rows = [
@@ -277,7 +314,7 @@ def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
 
 def add_objective(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """min Σ_t Δt_t (price_in[t] i[t] - price_out[t] x[t]) + demand_charge · peak
-           + Σ_{b,t} wear_b Δt_t (c + d) + Σ_l penalty_l u[l]
+           + Σ_{b,t} wear_b Δt_t (c + d) + Σ_{l,t} wear_l Δt_t q[l,t] + Σ_l penalty_l u[l]
            + Σ_{l,t} ε[l,t] Δt_t p[l,t] + w_fair z + Σ penalty_sp Δt_t s_sp[n,t]
 
     penalty_l (priority-weighted) exceeds any money a kWh can save, so energy comes first;
@@ -289,6 +326,7 @@ def add_objective(m: pyo.ConcreteModel, cp: Compiled) -> None:
     if cp.demand_charge_per_kw > 0:
         expr += cp.demand_charge_per_kw * m.peak
     expr += sum(cp.sto_degr[b] * dt[t] * (m.ch[b, t] + m.dis[b, t]) for b in m.B for t in m.T)
+    expr += sum(cp.v2g_cost[ld] * dt[t] * m.q[ld, t] for ld, t in m.Q)
     expr += sum(cp.load_penalty[ld] * m.u[ld] for ld in m.L)
     expr += sum(cp.early_weight[ld, t] * dt[t] * m.p[ld, t] for ld, t in m.P)
     expr += cp.fairness_weight * m.z
@@ -306,6 +344,7 @@ def build_model(cp: Compiled) -> pyo.ConcreteModel:
     m.K = pyo.RangeSet(0, cp.pv_kw.shape[0] - 1)
     add_load_constraints(m, cp)
     add_taper_constraints(m, cp)
+    add_v2g_constraints(m, cp)
     add_storage_constraints(m, cp)
     add_node_flow_constraints(m, cp)
     add_phase_constraints(m, cp)
@@ -357,6 +396,9 @@ def _extract(m: Any, cp: Compiled, took: float) -> Solution:
     p = np.zeros((len(cp.load_ids), n_t))
     for ld, t in m.P:
         p[ld, t] = pyo.value(m.p[ld, t])
+    q = np.zeros((len(cp.load_ids), n_t))
+    for ld, t in m.Q:
+        q[ld, t] = pyo.value(m.q[ld, t])
 
     def grid2(var: Any, rows: int) -> Any:
         return np.array([[pyo.value(var[r, t]) for t in range(n_t)] for r in range(rows)]).reshape(
@@ -365,6 +407,7 @@ def _extract(m: Any, cp: Compiled, took: float) -> Solution:
 
     return Solution(
         p_kw=np.clip(p, 0.0, None),
+        v2g_kw=np.clip(q, 0.0, None),
         unmet_kwh=np.clip(np.array([pyo.value(m.u[ld]) for ld in m.L]), 0.0, None),
         ch_kw=grid2(m.ch, n_b),
         dis_kw=grid2(m.dis, n_b),

@@ -199,7 +199,7 @@ def _evse_plans(cp: Compiled, p_kw: FloatArray) -> dict[str, EvsePlan]:
     np.add.at(evse_power, ev_of, p_kw[sess])
     drawing = np.full((n_e, n_t), -1, dtype=np.int64)
     plugged = np.full((n_e, n_t), len(cp.load_ids), dtype=np.int64)
-    k, t_on = np.nonzero(p_kw[sess] > 0)
+    k, t_on = np.nonzero(p_kw[sess] != 0)
     np.maximum.at(drawing, (ev_of[k], t_on), sess[k])
     k, t_on = np.nonzero(cp.load_pmax_kw[sess] > 0)
     np.minimum.at(plugged, (ev_of[k], t_on), sess[k])
@@ -276,10 +276,15 @@ def make_plan(
     objective: float | None = None,
     rounding_loss_wh: float = 0.0,
     solver_start: str | None = None,
+    v2g_kw: FloatArray | None = None,
 ) -> Plan:
+    """The plan of a solution; ``v2g_kw``: what V2G sessions give back, so their steps (and
+    the EVSE's) are net power, negative while they give (decision 0908)."""
     problem = cp.problem
     net_sto = ch_kw - dis_kw
-    power, phases = node_flows(cp, p_kw, net_sto, pv_kw)
+    given = np.zeros_like(p_kw) if v2g_kw is None else v2g_kw
+    net_kw = p_kw - given
+    power, phases = node_flows(cp, net_kw, net_sto, pv_kw)
     storage = {
         unit.storage_id: StoragePlan(
             storage_id=unit.storage_id,
@@ -294,7 +299,9 @@ def make_plan(
         load.load_id: FlexibleLoadPlan(load_id=load.load_id, power_w=_t(p_kw[n_s + j], 1000.0))
         for j, load in enumerate(problem.flexible_loads)
     }
-    delivered_kwh = (p_kw * cp.dt_h[None, :]).sum(axis=1) * cp.load_eff
+    delivered_kwh = (p_kw * cp.dt_h[None, :]).sum(axis=1) * cp.load_eff - (
+        given * cp.dt_h[None, :]
+    ).sum(axis=1) / cp.load_eff
     shortfall = np.clip(cp.load_need_kwh - delivered_kwh, 0.0, None)
     root = power[cp.root]
     imp = np.clip(root, 0.0, None)
@@ -303,7 +310,7 @@ def make_plan(
     return Plan(
         grid=problem.grid,
         status=status,
-        evses=_evse_plans(cp, p_kw),
+        evses=_evse_plans(cp, net_kw),
         storage=storage,
         flexible_loads=flex,
         nodes=_node_plans(cp, power, phases),
@@ -319,7 +326,7 @@ def make_plan(
         reason=reason,
         objective=objective,
         rounding_loss_wh=rounding_loss_wh,
-        load_power_w={lid: _t(p_kw[ld], 1000.0) for ld, lid in enumerate(cp.load_ids)},
+        load_power_w={lid: _t(net_kw[ld], 1000.0) for ld, lid in enumerate(cp.load_ids)},
         solver_start=solver_start,
         swap_racks=_rack_plans(cp, p_kw, shortfall),
     )

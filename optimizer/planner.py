@@ -107,6 +107,7 @@ def _plan_from(cp: Compiled, sol: Solution, config: PlannerConfig) -> Plan:
     return make_plan(
         cp,
         p_kw=p,
+        v2g_kw=sol.given_kw(),
         ch_kw=sol.ch_kw,
         dis_kw=sol.dis_kw,
         soc_kwh=sol.soc_kwh,

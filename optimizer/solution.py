@@ -32,3 +32,8 @@ class Solution:
     basis: SolvedBasis | None = None  # final simplex basis (direct path), to warm-start the next
     start: str = "cold"  # "warm" (from the previous basis), "cold" or "cold: <why>"
     iterations: int | None = None  # simplex iterations (direct path)
+    v2g_kw: FloatArray | None = None  # (L, T) power V2G sessions give back; None = none
+
+    def given_kw(self) -> FloatArray:
+        """``v2g_kw``, zeros where no session gives back."""
+        return np.zeros_like(self.p_kw) if self.v2g_kw is None else self.v2g_kw

@@ -5,13 +5,13 @@ The sites' bodies (limits, constraints, plans, readings, power) are in
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from csms import ids
+from csms.api.v2x_models import AllowedEnergyTransfer, SetV2XProfile, check_starts
 
 __all__ = [
     "AuditOut",
@@ -260,11 +260,7 @@ class SetChargingProfile(_Command):
 
     @model_validator(mode="after")
     def _ordered(self) -> SetChargingProfile:
-        starts = [p.start_s for p in self.periods]
-        if starts[0] != 0:
-            raise ValueError("periods[0].start_s must be 0")
-        if any(b <= a for a, b in itertools.pairwise(starts)):
-            raise ValueError("periods must have increasing start_s")
+        check_starts([p.start_s for p in self.periods])
         if self.purpose == "TxProfile" and self.transaction_id is None:
             raise ValueError("a TxProfile needs transaction_id")
         return self
@@ -286,7 +282,9 @@ CommandRequest = Annotated[
     | UnlockConnector
     | TriggerMessage
     | SetChargingProfile
-    | ClearChargingProfile,
+    | ClearChargingProfile
+    | SetV2XProfile
+    | AllowedEnergyTransfer,
     Field(discriminator="command"),
 ]
 

@@ -12,11 +12,11 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from csms.core.results import CommandResult, CompositeSchedule, VariableResult
 from csms.core.service import CentralSystem
+from csms.core.v2x import V2XLink, limit_problems, transfer_mode_problems
 from csms.der.model import DerControl, DerControlType, check_setting
 from csms.domain import ChargingLimit, ChargingRateUnit, Transaction
 from csms.events import ChargingLimitSent
@@ -27,39 +27,12 @@ __all__ = [
     "Commands",
     "CompositeSchedule",
     "StationLink",
+    "V2XLink",
     "V21Link",
     "VariableResult",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The station's answer: ``status`` as it sent it, plus the whole payload."""
-
-    status: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CompositeSchedule:
-    evse_id: int
-    unit: ChargingRateUnit
-    start_at: datetime | None
-    duration_s: int | None
-    periods: tuple[tuple[int, float, int | None], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VariableResult:
-    """One configuration key (1.6) or component variable (2.0.1)."""
-
-    component: str | None
-    variable: str
-    value: str | None
-    status: str
-    readonly: bool | None = None
 
 
 class StationLink(Protocol):
@@ -330,7 +303,12 @@ class Commands:
         return _check(link, "ClearCache", await link.clear_cache())
 
     async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+        """Send ``limit``; a V2X schedule (setpoints, discharge) only to a 2.1 station, and
+        never a negative limit to any other (:func:`csms.core.v2x.limit_problems`)."""
         link = self.link(limit.station_id, "SetChargingProfile")
+        problems = limit_problems(limit, bidirectional=isinstance(link, V2XLink))
+        if problems:
+            raise CommandError(limit.station_id, "SetChargingProfile", "; ".join(problems))
         station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
         result = await link.set_charging_profile(limit, station_tx_id=station_tx_id)
         accepted = result.status == "Accepted"
@@ -480,3 +458,28 @@ class Commands:
         result = _check(link, "RequestBatterySwap", answer)
         await self._central.swaps.requested(station_id, rid, id_token)
         return result, rid
+
+    async def notify_allowed_energy_transfer(
+        self, station_id: str, *, transaction_id: int, modes: Sequence[str]
+    ) -> CommandResult:
+        """OCPP 2.1 NotifyAllowedEnergyTransfer: the transfer modes the CSMS allows the
+        (CSMS) transaction ``transaction_id``; the answer is recorded as a station event."""
+        action = "NotifyAllowedEnergyTransfer"
+        link = self.link(station_id, action)
+        if not isinstance(link, V2XLink):
+            raise CommandError(station_id, action, f"not available in OCPP {link.ocpp_version}")
+        problems = transfer_mode_problems(tuple(modes))
+        if problems:
+            raise CommandError(station_id, action, "; ".join(problems))
+        tx = await self._central.store.get_transaction(transaction_id)
+        if tx is None or tx.station_id != station_id:
+            raise CommandError(station_id, action, f"no transaction {transaction_id}")
+        result = await link.notify_allowed_energy_transfer(
+            station_tx_id=tx.station_tx_id, modes=tuple(modes)
+        )
+        await self._central.record_event(
+            station_id,
+            action,
+            {"transaction_id": tx.id, "allowed": list(modes), "status": result.status},
+        )
+        return _check(link, action, result)

@@ -80,11 +80,11 @@ class VersionAdapter(OcppConnection):
     def plain_limit(self, limit: ChargingLimit) -> None:
         """Refuse, before sending, a V2X operation mode the version cannot carry (2.1 alone
         overrides the profile encoding that takes one)."""
-        if limit.operation_mode is not None:
+        if limit.v2x:
             raise CommandError(
                 self.station_id,
                 "SetChargingProfile",
-                f"operation mode {limit.operation_mode} needs OCPP 2.1 "
+                f"operation mode {limit.v2x[0].mode} needs OCPP 2.1 "
                 f"(the station speaks {self.ocpp_version})",
             )
 

@@ -147,14 +147,22 @@ class V201Connection(VersionAdapter):
     async def on_notify_ev_charging_needs(
         self, charging_needs: dict[str, Any], evse_id: int, **kw: Any
     ) -> dict[str, Any]:
+        needs = self.charging_needs(charging_needs)
+        tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
+        return {"status": "Accepted" if tx is not None else "Rejected"}
+
+    def charging_needs(self, charging_needs: dict[str, Any]) -> EVChargingNeeds:
+        """The domain's needs of a ``chargingNeeds`` payload, every number checked."""
         ac = charging_needs.get("ac_charging_parameters") or {}
         dc = charging_needs.get("dc_charging_parameters") or {}
         v2x = charging_needs.get("v2x_charging_parameters") or {}  # 2.1 (ISO 15118-20)
         departure = charging_needs.get("departure_time")
         energy = _first(ac, dc, key="energy_amount")
-        if energy is None:
-            energy = v2x.get("ev_target_energy_request")
-        needs = EVChargingNeeds(
+        if energy is None and v2x.get("ev_target_energy_request") is not None:
+            # signed: an EV above its target SoC asks for nothing more
+            target = v2x["ev_target_energy_request"]
+            energy = max(0.0, _signed("evTargetEnergyRequest", target, MAX_ENERGY_WH))
+        return EVChargingNeeds(
             energy_requested_wh=planner_number("energyAmount", energy, MAX_ENERGY_WH),
             departure_at=parse_timestamp(departure, self.ocpp_version) if departure else None,
             max_current_a=planner_number(
@@ -178,8 +186,6 @@ class V201Connection(VersionAdapter):
             bulk_soc_pct=planner_number("bulkSOC", dc.get("bulk_soc"), 100),
             full_soc_pct=planner_number("fullSOC", dc.get("full_soc"), 100),
         )
-        tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
-        return {"status": "Accepted" if tx is not None else "Rejected"}
 
     @on("NotifyReport")
     async def on_notify_report(self, **kw: Any) -> dict[str, Any]:
@@ -279,9 +285,13 @@ class V201Connection(VersionAdapter):
             "SetChargingProfile",
             {
                 "evseId": limit.evse_id,
-                "chargingProfile": charging_profile(limit, station_tx_id=station_tx_id),
+                "chargingProfile": self.encode_profile(limit, station_tx_id=station_tx_id),
             },
         )
+
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        """The version's ``ChargingProfile`` of ``limit`` for SetChargingProfile."""
+        return charging_profile(limit, station_tx_id=station_tx_id)
 
     async def clear_charging_profile(
         self,
@@ -399,12 +409,18 @@ def charging_profile(
     )
 
 
-def planner_number(name: str, value: Any, high: float) -> float | None:
-    """A number the planner uses: finite and in ``[0, high]``, or the message is refused
+def _signed(name: str, value: Any, high: float) -> float:
+    number = planner_number(name, value, high, low=-high)
+    assert number is not None
+    return number
+
+
+def planner_number(name: str, value: Any, high: float, *, low: float = 0) -> float | None:
+    """A number the planner uses: finite and in ``[low, high]``, or the message is refused
     with a PropertyConstraintViolation naming the field (see :mod:`csms.quantities`)."""
     if value is None:
         return None
     try:
-        return check_finite(name, float(value), low=0, high=high)
+        return check_finite(name, float(value), low=low, high=high)
     except (TypeError, ValueError) as exc:  # NotFinite is a ValueError
         raise PropertyConstraintViolationError(description=str(exc)) from None

@@ -4,7 +4,11 @@
 authorization, TransactionEvent, meter values, EV charging needs, charging profiles, device
 model) and adds fields and messages around them. So a 2.1 station is served by the 2.0.1
 handlers, with the 2.1 schemas validating every frame both ways and the library's 2.1
-message classes; fields that 2.1 adds to those messages are accepted and left unused.
+message classes; fields that 2.1 adds to those messages are accepted and left unused, but
+for V2X (decision 0909): the EV's V2X parameters, available transfer modes and control mode
+in its charging needs (:mod:`csms.ocpp.v2x21`), V2X charging schedules (an operation mode
+per period: ``CentralSetpoint`` with signed, per-phase setpoints, ``ChargingOnly``,
+``Idle``, the local modes; discharge limits) and NotifyAllowedEnergyTransfer.
 
 What 2.1 adds that the central system takes part in is here: DER control (SetDERControl,
 GetDERControl, ClearDERControl to the station; ReportDERControl, NotifyDERAlarm,
@@ -18,6 +22,8 @@ storage unit's ``CentralSetpoint`` schedule) is encoded by :mod:`csms.ocpp.v2x21
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError
@@ -25,12 +31,12 @@ from ocpp.v21 import ChargePoint as _V21ChargePoint
 
 from csms.core.commands import CommandResult
 from csms.der.model import DerAlarm, DerControl, DerControlType, DerStartStop, InvalidDerControl
-from csms.domain import ChargingLimit
+from csms.domain import ChargingLimit, EVChargingNeeds
 from csms.ocpp.adapter import drop_none
 from csms.ocpp.base import on, parse_timestamp
 from csms.ocpp.casing import camel_key
 from csms.ocpp.der21 import reported_controls, set_der_control_payload
-from csms.ocpp.v2x21 import v2x_charging_profile
+from csms.ocpp.v2x21 import v2x_charging_profile, v2x_parameters
 from csms.ocpp.v201 import V201Connection
 from csms.swaps.model import PackReading, SwapEvent, SwapEventKind, SwapRefused
 
@@ -63,16 +69,14 @@ class V21Connection(V201Connection):
     _call = _V21ChargePoint._call
     _call_result = _V21ChargePoint._call_result
 
-    async def set_charging_profile(
-        self, limit: ChargingLimit, *, station_tx_id: str | None
-    ) -> CommandResult:
-        """As in 2.0.1, with the V2X operation mode where the limit has one (:mod:`v2x21`)."""
-        return await self._status_call(
-            "SetChargingProfile",
-            {
-                "evseId": limit.evse_id,
-                "chargingProfile": v2x_charging_profile(limit, station_tx_id=station_tx_id),
-            },
+    def charging_needs(self, charging_needs: dict[str, Any]) -> EVChargingNeeds:
+        needs = super().charging_needs(charging_needs)
+        raw = charging_needs.get("v2x_charging_parameters")
+        return replace(
+            needs,
+            v2x=None if raw is None else v2x_parameters(raw),
+            available_energy_transfer=tuple(charging_needs.get("available_energy_transfer") or ()),
+            control_mode=charging_needs.get("control_mode"),
         )
 
     # -- from the station: DER control ------------------------------------------------------
@@ -183,4 +187,19 @@ class V21Connection(V201Connection):
         token = {"idToken": id_token, "type": "Central" if id_token_type is None else id_token_type}
         return await self._status_call(
             "RequestBatterySwap", {"idToken": token, "requestId": request_id}
+        )
+
+    # -- to the station: V2X (csms.core.commands.V2XLink) ------------------------------------
+    def plain_limit(self, limit: ChargingLimit) -> None:
+        """2.1 carries V2X operation modes: nothing to refuse here."""
+
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        return v2x_charging_profile(limit, station_tx_id=station_tx_id)
+
+    async def notify_allowed_energy_transfer(
+        self, *, station_tx_id: str, modes: Sequence[str]
+    ) -> CommandResult:
+        return await self._status_call(
+            "NotifyAllowedEnergyTransfer",
+            {"transactionId": station_tx_id, "allowedEnergyTransfer": list(modes)},
         )

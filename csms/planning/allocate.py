@@ -216,6 +216,7 @@ def fair_steps(
     charging: set[str] | None = None,
     hysteresis_s: float = 0.0,
     levels_w: dict[str, tuple[float, ...]] | None = None,
+    giving: dict[str, frozenset[int]] | None = None,
 ) -> dict[str, list[float]]:
     """EVSE id -> power (W) for each of the plan's first ``steps`` steps, each step shared
     like the first: the plan's node power at that step, by urgency after what the earlier
@@ -233,17 +234,20 @@ def fair_steps(
     re-plan). ``levels_w``: EVSE id -> the only limits (W, 0 first) its station takes
     (default: the problem's ``allowed_currents_a``); each share is rounded down to one, and
     the power that frees goes out again one level at a time, least laxity first, within
-    every node's budget."""
+    every node's budget. ``giving``: EVSE id -> the steps its V2G EV gives power back in,
+    where it takes no share (0; decision 0910)."""
     grid = plan.grid
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
+    giving = giving or {}
     pv_w = pv_w or {}
     fleet = _fleet(problem, grid.start, ancestors, min_w, levels_w)
     was = charging or set()
     delivered = {evse_id: 0.0 for evse_id in fleet.evses}  # by the earlier steps (Wh)
     out: dict[str, list[float]] = {evse_id: [] for evse_id in fleet.evses}
     for k in range(steps):
-        claims = _claims(fleet, plan, k, out, delivered, held, finish_margin_s)
+        gives = frozenset(evse_id for evse_id, ks in giving.items() if k in ks)
+        claims = _claims(fleet, plan, k, out, delivered, held, finish_margin_s, gives)
         first, peak = _budgets(plan, k, pv_w, fleet, claims.fixed)
         if k > 0:
             was = {i for i in fleet.evses if out[i] and out[i][-1] > 0}
@@ -333,11 +337,15 @@ def _claims(
     delivered: dict[str, float],
     held: dict[str, float],
     finish_margin_s: float,
+    gives: frozenset[str] = frozenset(),
 ) -> _Claims:
     start = plan.grid.step_start(k)
     c = _Claims()
     for evse_id, evse in fleet.evses.items():
         s = fleet.sessions[evse_id]
+        if evse_id in gives:  # a V2G EV giving power back takes no share
+            c.fixed[evse_id] = 0.0
+            continue
         if k > 0 and evse_id in held:
             c.fixed[evse_id] = out[evse_id][0]
             continue

@@ -146,6 +146,19 @@ class PlanningSettings(BaseModel):
         le=1000,
         description="stack level of the storage units' CentralSetpoint TxDefaultProfiles",
     )
+    v2g: bool = Field(
+        default=True,
+        description="let bidirectional EVs whose drivers allow it (OCPP 2.1 needs with V2X "
+        "parameters) give power back when the plan gains by it; they still leave with the "
+        "energy they asked for",
+    )
+    v2g_cost_per_kwh: float = Field(
+        default=0.02,
+        ge=0,
+        le=1e4,
+        allow_inf_nan=False,
+        description="battery wear of a kWh a V2G EV gives back (currency per kWh)",
+    )
     default_profiles: bool = Field(
         default=True,
         description="send each station, at boot, TxDefaultProfiles that keep the site inside "

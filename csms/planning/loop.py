@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from csms.domain import ChargingLimit, Transaction
 from csms.events import DepartureMissed, PlanComputed, PlanUpdated
 from csms.exceptions import CsmsError
+from csms.planning import storage as site_storage
 from csms.planning.context import PlanningContext
 from csms.planning.defaults import Changes, SafeDefaults
 from csms.planning.dispatch import Dispatch, current_w, window_end
@@ -22,12 +23,12 @@ from csms.planning.problem import Built, build_problem
 from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
-from csms.planning.state import SiteState
-from csms.planning.storage import with_planned_storage
+from csms.planning.state import EvseState, SiteState
 from csms.planning.swap import RackState, rack_limit
+from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
-from csms.storage_units import SiteHooks, StorageController, StorageSettings
+from csms.storage_units import SiteHooks, StorageController
 from csms.store.transient import is_transient
 from csms.supervisor import cancel_and_wait
 from optimizer import Plan, Planner, PlannerConfig
@@ -100,6 +101,11 @@ class SiteLoop:
         #: The OCPP storage units' controller, from :meth:`start` (decision 0905): it reads
         #: the plan and the metered import, and hands its EV reduction to the sharing (0906).
         self.storage: StorageController | None = None
+        #: V2G EVs that refused (or failed) to give power back; each is planned charging
+        #: only for the rest of its session (decision 0910).
+        self.v2x_refusals = 0
+        #: A re-plan is running (its sends included).
+        self.replanning = False
 
     @property
     def renew_margin_s(self) -> float:
@@ -129,31 +135,14 @@ class SiteLoop:
         await cancel_and_wait([self._task] if self._task is not None else [])
 
     def _storage_controller(self) -> StorageController:
-        ctx = self.ctx
-        return StorageController(
-            self.site_id,
-            self.state.units,
-            SiteHooks(
-                site=lambda: self.state.site,
-                plan=lambda: self.last_plan,
-                import_w=self.metered_import_w,
-                ev_reduction=self.reduce_evs,
-                replan=lambda reason: self.trigger(reason, urgent=True),
-            ),
-            clock=ctx.clock,
-            commands=ctx.commands,
-            bus=ctx.bus,
-            sites=ctx.sites,
-            supervisor=ctx.supervisor,
-            settings=StorageSettings(
-                interval_s=ctx.settings.storage_interval_s,
-                validity_intervals=ctx.settings.storage_validity_intervals,
-                deadband_w=ctx.settings.storage_deadband_w,
-                stale_after_s=ctx.settings.storage_stale_after_s,
-                margin_w=ctx.settings.storage_margin_w,
-                stack_level=ctx.settings.storage_stack_level,
-            ),
+        hooks = SiteHooks(
+            site=lambda: self.state.site,
+            plan=lambda: self.last_plan,
+            import_w=self.metered_import_w,
+            ev_reduction=self.reduce_evs,
+            replan=lambda reason: self.trigger(reason, urgent=True),
         )
+        return site_storage.storage_controller(self.site_id, self.state, hooks, self.ctx)
 
     def reduce_evs(self, watts: float) -> None:
         """The storage controller's EV reduction (decision 0906): a rise beyond the deadband
@@ -172,6 +161,7 @@ class SiteLoop:
             self.wake.clear()
             reasons, self.reasons, self.urgent = self.reasons or ["timer"], [], False
             began = clock.now()
+            self.replanning = True
             try:
                 await self.replan(reasons)
             except asyncio.CancelledError:
@@ -180,6 +170,8 @@ class SiteLoop:
                 self._failed(reasons, exc)
             else:
                 self.failures = 0
+            finally:
+                self.replanning = False
             took = (clock.now() - began).total_seconds()
             self.replan_clock_s = max(0.9 * self.replan_clock_s, took)
 
@@ -257,10 +249,16 @@ class SiteLoop:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)
-        built = replace(built, pv_w=with_planned_storage(built.pv_w, plan, self.state.site))
+        built = replace(
+            built, pv_w=site_storage.with_planned_storage(built.pv_w, plan, self.state.site)
+        )
         limits = limits_in_force(self.state.site, gathered.constraints, gathered.now)
         window = self._window(plan)
-        shares = share(self.state, plan, built, window, limits=limits, settings=self.ctx.settings)
+        settings = self.ctx.settings
+        # every limit is chosen with the V2G EVs counted at what they charge (decision 0910)
+        view = charging_view(plan, built.problem)
+        shares = share(self.state, view, built, window, limits=limits, settings=settings,
+                       giving=giving_steps(plan))  # fmt: skip
         logger.info(
             "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
             self.site_id,
@@ -270,7 +268,10 @@ class SiteLoop:
             ", ".join(sorted(set(reasons))),
             len(shares.dispatches),
         )
-        await self._send(self._order(plan, shares, window, limits))
+        orders = self._order(plan, shares, window, limits)
+        v2x = v2x_orders(self.state, plan, shares.dispatches, shares.still, now=window.sent_at,
+                         valid_to=window.valid_to, settings=settings)  # fmt: skip
+        await self._send(orders, v2x)
         self.ctx.bus.publish(
             PlanUpdated(
                 self.site_id,
@@ -300,7 +301,7 @@ class SiteLoop:
         await self.defaults.refresh(constraints, now)
         groups = await ctx.token_groups(self.state)
         past = await self._history(now) if ctx.settings.expected_arrivals else []
-        peak = self.billing_peak.update(self.state, now, self._import_w())
+        peak = self.billing_peak.update(self.state, now, site_storage.billed_import_w(self.state))
         return Gathered(now, constraints, groups, past, peak)
 
     def _build(self, gathered: Gathered) -> Built:
@@ -415,41 +416,43 @@ class SiteLoop:
             racks_up=[(r, lim) for r, lim in racks if lim.schedule[0][1] >= (r.sent_w or 0.0)],
         )
 
-    async def _send(self, orders: Orders) -> None:
-        """Stage 6: decreases first, increases once they are answered."""
+    async def _send(self, orders: Orders, v2x: dict[str, V2XOrder]) -> None:
+        """Stage 6: decreases first, increases once they are answered; a V2G EV that gives
+        power back gets its V2X schedule instead of its TxProfile, with the increases."""
         send = self.sender.send
         rack = self.sender.send_rack
         await asyncio.gather(
-            *(send(d.evse, d.charging_limit) for d in orders.down),
+            *(send(d.evse, d.charging_limit) for d in orders.down if d.evse.key not in v2x),
             *(self.defaults.send_one(ev, w) for ev, w in orders.lower),
             *(rack(r, lim) for r, lim in orders.racks_down),
         )
         await asyncio.gather(
-            *(send(d.evse, d.charging_limit) for d in orders.up),
+            *(send(d.evse, d.charging_limit) for d in orders.up if d.evse.key not in v2x),
             *(rack(r, lim) for r, lim in orders.racks_up),
-        )
+            *(self.sender.send_v2x(ev, lim, base, refused=self._v2x_refused)
+              for ev, lim, base in v2x.values()),
+        )  # fmt: skip
         await self.defaults.send_all(orders.higher)
 
-    def _import_w(self) -> float:
-        """The site's import as last metered: its EVs, plus what storage reports charging."""
-        evs = sum(max(0.0, ev.power_w) for ev in self.state.evses.values() if ev.tx is not None)
-        storage = sum(max(0.0, r.power_w) for r in self.state.storage.values())
-        return evs + storage
+    def _v2x_refused(self, ev: EvseState, why: str) -> None:
+        """A V2G EV refused its V2X schedule: logged, counted, planned charging only from now
+        (its charging-only TxProfile goes out at once; every other limit never counted on
+        what it would give)."""
+        assert ev.tx is not None
+        ev.v2x_refused_tx = ev.tx.id
+        self.v2x_refusals += 1
+        logger.warning(
+            "site %s: %s/%d (transaction %d) will not give power back: %s; re-planned "
+            "charging only",
+            self.site_id, ev.station.id, ev.evse.id, ev.tx.id, why,
+        )  # fmt: skip
+        self.trigger("v2x refused", urgent=True)
 
     def metered_import_w(self) -> float:
-        """The site's import now from what the CSMS knows: its EVs, its storage units (net),
-        storage reporting charging through the API, less the PV counted on now."""
-        evs = sum(max(0.0, ev.power_w) for ev in self.state.evses.values() if ev.tx is not None)
-        units = sum(u.power_w or 0.0 for u in self.state.units.units.values())
-        reported = sum(max(0.0, r.power_w) for r in self.state.storage.values())
-        now = self.ctx.clock.now()
-        max_age = self.ctx.settings.readings_max_age_s
-        pv = sum(
-            max(0.0, r.power_w)
-            for r in self.state.pv.values()
-            if (now - r.at).total_seconds() <= max_age
+        """The site's import now from what the CSMS knows (:func:`storage.metered_import_w`)."""
+        return site_storage.metered_import_w(
+            self.state, self.ctx.clock.now(), pv_max_age_s=self.ctx.settings.readings_max_age_s
         )
-        return evs + units + reported - pv
 
     async def _history(self, now: datetime) -> list[Transaction]:
         """The site's transactions of the same weekday a week ago (read once a day)."""

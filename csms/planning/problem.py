@@ -17,6 +17,7 @@ from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
 from csms.planning.storage import live_units, storage_draw_w
 from csms.planning.swap import racks_uncontrolled_w, swap_racks
+from csms.planning.v2x import v2g_session
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
 from optimizer import (
@@ -373,7 +374,7 @@ def build_problem(
         )
         if missing_wh is not None:
             missed.append((ev, missing_wh))
-        sessions.append(session)
+        sessions.append(v2g_session(state, ev, session, settings, now=now))
         controlled.append(ev)
     caps = _shrink(_caps(site, constraints, grid.start, grid.end), uncontrolled, site)
     pv = _pv(state, grid, now, settings)

@@ -51,6 +51,11 @@ class ProfileSender:
                 logger.warning("site %s: profile to %s failed: %s", self.site_id, ev.key, exc)
             else:
                 state = "accepted"
+        self._record(ev, sent, state)
+
+    def _record(self, ev: EvseState, sent: Sent | None, state: str) -> None:
+        """The station's answer to the TxProfile ``sent`` (if it is still the EVSE's)."""
+        ctx = self.ctx
         if sent is not None and ev.sent is sent:
             sent.state = state  # type: ignore[assignment]
             if state == "accepted":
@@ -62,6 +67,29 @@ class ProfileSender:
                 if state == "rejected":
                     ev.rejected_tx = sent.transaction_id
                 self._refused(f"profile {state}")
+
+    async def send_v2x(
+        self,
+        ev: EvseState,
+        limit: ChargingLimit,
+        fallback: ChargingLimit,
+        *,
+        refused: Callable[[EvseState, str], None],
+    ) -> None:
+        """Send a V2G EV its V2X schedule; if the station refuses it (or it fails), the EV
+        gets its charging-only TxProfile ``fallback`` instead and ``refused`` is told."""
+        sent = ev.sent
+        try:
+            async with self._sem, asyncio.timeout(self.ctx.settings.send_timeout_s):
+                await self.ctx.commands.set_charging_profile(limit)
+        except CommandRejected as exc:
+            refused(ev, f"the station answered {exc}")
+        except (CsmsError, TimeoutError) as exc:
+            refused(ev, f"the V2X schedule failed: {exc}")
+        else:
+            self._record(ev, sent, "accepted")
+            return
+        await self.send(ev, fallback)
 
     async def send_rack(self, rack: RackState, limit: ChargingLimit) -> None:
         """Send a swap station its rack limit and record the answer on ``rack``."""

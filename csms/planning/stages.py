@@ -83,10 +83,12 @@ def share(
     *,
     limits: dict[str, NodeLimit],
     settings: PlanningSettings,
+    giving: dict[str, frozenset[int]] | None = None,
 ) -> Shares:
     """Share the plan's steps (fairly, taper-aware) among the sessions and choose what to
-    send: every node kept within its limit at every instant before ``window.valid_to``."""
-    steps = _fair_steps(state, plan, built, window, settings)
+    send: every node kept within its limit at every instant before ``window.valid_to``.
+    ``giving``: EVSE key -> the steps its V2G EV gives power back in (no share there)."""
+    steps = _fair_steps(state, plan, built, window, settings, giving or {})
     grid = plan.grid
     first = {key: values[0] for key, values in steps.items()}
     later = {
@@ -116,7 +118,12 @@ def share(
 
 
 def _fair_steps(
-    state: SiteState, plan: Plan, built: Built, window: Window, settings: PlanningSettings
+    state: SiteState,
+    plan: Plan,
+    built: Built,
+    window: Window,
+    settings: PlanningSettings,
+    giving: dict[str, frozenset[int]],
 ) -> dict[str, list[float]]:
     site = state.site
 
@@ -139,6 +146,7 @@ def _fair_steps(
             for ev in built.controlled
             if (levels := allowed_powers_w(ev, quirks(ev))) is not None
         },
+        giving=giving,
     )
 
 

@@ -47,6 +47,8 @@ AckState = Literal["pending", "accepted", "rejected", "failed"]
 
 _POWER = Measurand.POWER_ACTIVE_IMPORT
 _ENERGY = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+_EXPORT = Measurand.ENERGY_ACTIVE_EXPORT_REGISTER
+_GIVING = Measurand.POWER_ACTIVE_EXPORT
 _SOC = Measurand.SOC
 
 
@@ -111,6 +113,11 @@ class EvseState:
     #: A TxProfile for this transaction was rejected; what to learn from it is decided at the
     #: next re-plan, once a StopTransaction that crossed it has arrived.
     rejected_tx: int | None = None
+    #: What a V2G EV gave back (its export register, first reading of the session) and the
+    #: transaction whose EV refused to give (decision 0910): planned charging only from then.
+    export_wh: float | None = None
+    export_start_wh: float | None = None
+    v2x_refused_tx: int | None = None
 
     @property
     def key(self) -> str:
@@ -126,12 +133,21 @@ class EvseState:
 
     @property
     def delivered_wh(self) -> float:
+        return max(0.0, self.net_wh)
+
+    @property
+    def net_wh(self) -> float:
+        """Energy into the EV this session less what it gave back (negative: it is below
+        where it started)."""
         if self.tx is None or self.register_wh is None:
             return 0.0
         start = self.tx.meter_start_wh if self.tx.meter_start_wh is not None else self.start_wh
         if start is None:
             return 0.0
-        return max(0.0, self.register_wh - start)
+        given = 0.0
+        if self.export_wh is not None and self.export_start_wh is not None:
+            given = self.export_wh - self.export_start_wh
+        return self.register_wh - start - given
 
     def limit_in_force_w(self, at: datetime | None = None) -> float | None:
         """The limit the station has confirmed for what it is doing (at ``at``: a schedule
@@ -220,6 +236,8 @@ class SiteState:
                 )
                 state.early_needs = None
                 state.start_wh, state.soc = None, None
+                # the register as last read (this session's first reading may come first)
+                state.export_start_wh = state.export_wh
                 if tx.meter_start_wh is not None:
                     state.register_wh = tx.meter_start_wh
             state.tx = tx
@@ -303,10 +321,16 @@ class SiteState:
                 continue
             if sample.measurand == _POWER:
                 power, at = sample.value, sample.timestamp
+            elif sample.measurand == _GIVING and sample.value > 0 and not power:
+                power, at = -sample.value, sample.timestamp  # a V2G EV giving power back
             elif sample.measurand == _ENERGY:
                 state.register_wh = sample.value
                 if state.tx is not None and state.start_wh is None:
                     state.start_wh = sample.value
+            elif sample.measurand == _EXPORT:
+                state.export_wh = sample.value
+                if state.tx is not None and state.export_start_wh is None:
+                    state.export_start_wh = sample.value
             elif sample.measurand == _SOC and 0.0 <= sample.value <= 100.0:
                 soc = sample.value
         if soc is not None and state.tx is not None:

@@ -17,12 +17,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from csms.planning.config import PlanningSettings
+from csms.planning.context import PlanningContext
 from csms.planning.state import SiteState
 from csms.sites.model import Site
-from csms.storage_units import LiveUnit, LiveUnits
+from csms.storage_units import (
+    LiveUnit,
+    LiveUnits,
+    SiteHooks,
+    StorageController,
+    StorageSettings,
+)
 from optimizer import Plan, StorageUnit
 
-__all__ = ["live_units", "storage_draw_w", "with_planned_storage"]
+__all__ = [
+    "billed_import_w",
+    "live_units",
+    "metered_import_w",
+    "storage_controller",
+    "storage_draw_w",
+    "storage_settings",
+    "with_planned_storage",
+]
 
 
 def _live(units: LiveUnits, unit: LiveUnit, now: datetime, settings: PlanningSettings) -> bool:
@@ -113,3 +128,53 @@ def with_planned_storage(
             before = out.get(node_id, (0.0,) * n)
             out[node_id] = tuple(a - b for a, b in zip(before, steps.power_w, strict=True))
     return out
+
+
+def storage_settings(settings: PlanningSettings) -> StorageSettings:
+    """The storage controller's settings, from the ``[planning]`` section."""
+    return StorageSettings(
+        interval_s=settings.storage_interval_s,
+        validity_intervals=settings.storage_validity_intervals,
+        deadband_w=settings.storage_deadband_w,
+        stale_after_s=settings.storage_stale_after_s,
+        margin_w=settings.storage_margin_w,
+        stack_level=settings.storage_stack_level,
+    )
+
+
+def metered_import_w(state: SiteState, now: datetime, *, pv_max_age_s: float) -> float:
+    """The site's import now from what the CSMS knows: its EVs, its storage units (net),
+    storage reporting charging through the API, less the PV counted on now."""
+    evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
+    units = sum(u.power_w or 0.0 for u in state.units.units.values())
+    reported = sum(max(0.0, r.power_w) for r in state.storage.values())
+    pv = sum(
+        max(0.0, r.power_w)
+        for r in state.pv.values()
+        if (now - r.at).total_seconds() <= pv_max_age_s
+    )
+    return evs + units + reported - pv
+
+
+def storage_controller(
+    site_id: str, state: SiteState, hooks: SiteHooks, ctx: PlanningContext
+) -> StorageController:
+    """The storage controller of one site loop (decision 0905)."""
+    return StorageController(
+        site_id,
+        state.units,
+        hooks,
+        clock=ctx.clock,
+        commands=ctx.commands,
+        bus=ctx.bus,
+        sites=ctx.sites,
+        supervisor=ctx.supervisor,
+        settings=storage_settings(ctx.settings),
+    )
+
+
+def billed_import_w(state: SiteState) -> float:
+    """The site's import as last metered for the billing peak: its EVs, plus what storage
+    reports charging."""
+    evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
+    return evs + sum(max(0.0, r.power_w) for r in state.storage.values())

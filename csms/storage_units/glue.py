@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
 from optimizer import Plan
 from storage_ctrl import PlanNow
 
@@ -79,13 +79,18 @@ def setpoint_schedule(
         station_id=station_id,
         evse_id=evse_id,
         unit=ChargingRateUnit.WATT,
-        schedule=((0, 0.0 if setpoint_w is None else round(setpoint_w, 1), None),),
+        # the charging-only view of the setpoint (never negative); the V2X period says it all
+        schedule=((0, 0.0 if setpoint_w is None else max(0.0, round(setpoint_w, 1)), None),),
         purpose="TxDefaultProfile",
         stack_level=stack_level,
         profile_id=PROFILE_ID,
         start_at=start,
         valid_to=start + timedelta(seconds=validity_s),
-        operation_mode="Idle" if setpoint_w is None else "CentralSetpoint",
+        v2x=(
+            V2XPeriod(start_s=0, mode="Idle")
+            if setpoint_w is None
+            else V2XPeriod(start_s=0, mode="CentralSetpoint", setpoint=round(setpoint_w, 1)),
+        ),
     )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +23,7 @@ from csms.domain import (
     RegistrationStatus,
     StatusReport,
     Transaction,
+    V2XParameters,
 )
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 from csms.store.tables import NO_TRANSACTION
@@ -47,7 +49,11 @@ __all__ = [
     "station_row",
     "status_row",
     "transaction_update_row",
+    "v2x_fields",
+    "v2x_text",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 D = TypeVar("D", bound="DataclassInstance")
@@ -158,7 +164,33 @@ def needs_row(n: EVChargingNeeds | None) -> dict[str, Any]:
         "needs_capacity_wh": n.capacity_wh,
         "needs_bulk_soc_pct": n.bulk_soc_pct,
         "needs_full_soc_pct": n.full_soc_pct,
+        "needs_v2x": v2x_text(n),
     }
+
+
+def v2x_text(n: EVChargingNeeds) -> str | None:
+    """The needs' 2.1 part as JSON (None when the EV sent none)."""
+    if n.v2x is None and not n.available_energy_transfer and n.control_mode is None:
+        return None
+    v2x = None if n.v2x is None else dataclasses.asdict(n.v2x)
+    modes = list(n.available_energy_transfer)
+    return json.dumps({"v2x": v2x, "available": modes, "control_mode": n.control_mode})
+
+
+def v2x_fields(text: str | None) -> dict[str, Any]:
+    """:class:`EVChargingNeeds` keyword arguments from :func:`v2x_text`'s JSON; a stored
+    value that no longer reads is left out (the EV plans charging only) and logged."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+        v2x = None if data["v2x"] is None else V2XParameters(**data["v2x"])
+        modes = tuple(str(m) for m in data["available"])
+        control = data["control_mode"]
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.warning("stored V2X needs skipped: %s", exc)
+        return {}
+    return {"v2x": v2x, "available_energy_transfer": modes, "control_mode": control}
 
 
 def transaction_update_row(tx: Transaction) -> dict[str, Any]:
@@ -190,6 +222,7 @@ def row_to_transaction(m: RowMapping) -> Transaction:
             capacity_wh=m["needs_capacity_wh"],
             bulk_soc_pct=m["needs_bulk_soc_pct"],
             full_soc_pct=m["needs_full_soc_pct"],
+            **v2x_fields(m["needs_v2x"]),
         )
     station_tx_id = m["station_tx_id"]
     return Transaction(

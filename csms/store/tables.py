@@ -193,6 +193,7 @@ transactions = sa.Table(
     sa.Column("needs_capacity_wh", sa.Double()),
     sa.Column("needs_bulk_soc_pct", sa.Double()),
     sa.Column("needs_full_soc_pct", sa.Double()),
+    sa.Column("needs_v2x", sa.Text()),  # JSON: V2X parameters, transfer modes, control mode
     sa.UniqueConstraint("station_id", "station_tx_id", name="uq_transactions_station_tx"),
     sa.Index("ix_transactions_active", "station_id", "evse_id", "stopped_at"),
     sa.Index("ix_transactions_started_at", "started_at"),

@@ -13,7 +13,7 @@ from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import CommandRequest, ErrorOut, JobOut
 from csms.api.records import Job
 from csms.core.commands import Commands
-from csms.domain import ChargingLimit, ChargingRateUnit
+from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
 
 __all__ = ["execute", "router"]
 
@@ -92,9 +92,53 @@ async def execute(commands: Commands, request: dict[str, Any]) -> dict[str, Any]
             purpose=request.get("purpose"),
             stack_level=request.get("stack_level"),
         )
+    elif kind == "set_v2x_profile":
+        r = await commands.set_charging_profile(v2x_limit(sid, request))
+    elif kind == "notify_allowed_energy_transfer":
+        r = await commands.notify_allowed_energy_transfer(
+            sid, transaction_id=request["transaction_id"], modes=request["modes"]
+        )
     else:  # pragma: no cover - the model admits only the kinds above
         raise ValueError(f"unknown command {kind!r}")
     return {"status": r.status, "payload": r.payload}
+
+
+def v2x_limit(station_id: str, request: dict[str, Any]) -> ChargingLimit:
+    """A validated ``set_v2x_profile`` body as a limit with V2X periods; its charging-only
+    view (``schedule``) takes what each period lets the EV charge (never negative)."""
+    periods = tuple(
+        V2XPeriod(
+            p["start_s"],
+            p["mode"],
+            setpoint=p.get("setpoint_w"),
+            setpoint_l2=p.get("setpoint_l2_w"),
+            setpoint_l3=p.get("setpoint_l3_w"),
+            limit=p.get("limit_w"),
+            discharge_limit=p.get("discharge_limit_w"),
+        )
+        for p in request["periods"]
+    )
+    tx_id = request.get("transaction_id")
+    return ChargingLimit(
+        station_id=station_id,
+        evse_id=request["evse_id"],
+        unit=ChargingRateUnit.WATT,
+        schedule=tuple((p.start_s, _charging_w(p), None) for p in periods),
+        purpose="TxProfile" if tx_id is not None else "TxDefaultProfile",
+        stack_level=request["stack_level"],
+        profile_id=request["profile_id"],
+        duration_s=request.get("duration_s"),
+        transaction_id=tx_id,
+        v2x=periods,
+    )
+
+
+def _charging_w(period: V2XPeriod) -> float:
+    if period.mode == "Idle":
+        return 0.0
+    if period.setpoint is not None:
+        return max(0.0, period.setpoint)
+    return period.limit if period.limit is not None else 0.0
 
 
 @router.post(

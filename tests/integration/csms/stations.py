@@ -244,7 +244,8 @@ class Station201(_Station2x, V201ChargePoint):  # type: ignore[misc]
 
 
 class Station21(_Station2x, V21ChargePoint):  # type: ignore[misc]
-    """A 2.1 station: the 2.0.1 answers, and DER control and battery-swap requests."""
+    """A 2.1 station: the 2.0.1 answers, DER control and battery-swap requests, and the
+    energy transfer modes the CSMS allows."""
 
     @on("SetDERControl")
     def set_der(self, **kw: Any) -> Any:
@@ -261,6 +262,10 @@ class Station21(_Station2x, V21ChargePoint):  # type: ignore[misc]
     @on("RequestBatterySwap")
     def request_swap(self, **kw: Any) -> Any:
         return self._simple("RequestBatterySwap", {"status": "Accepted"}, kw)
+
+    @on("NotifyAllowedEnergyTransfer")
+    def allowed_energy_transfer(self, **kw: Any) -> Any:
+        return self._simple("NotifyAllowedEnergyTransfer", {"status": "Accepted"}, kw)
 
 
 def _auth(station_id: str, password: str | None) -> dict[str, str]:

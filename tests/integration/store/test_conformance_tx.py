@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from csms.domain import ConnectorStatus, EVChargingNeeds, StatusReport
+from csms.domain import ConnectorStatus, EVChargingNeeds, StatusReport, V2XParameters
 from csms.exceptions import NotFound, StoreError
 from csms.store import Store
 from tests.integration.store.helpers import CET, assert_utc, at, new_tx, sample
@@ -211,6 +211,26 @@ async def test_set_needs(store: Store) -> None:
     assert got.needs == EVChargingNeeds()
     with pytest.raises(NotFound):
         await store.set_needs(999, needs)
+
+
+async def test_set_needs_keeps_the_v2x_part(store: Store) -> None:
+    """A 2.1 EV's V2X parameters, offered modes and control mode survive the store (and a
+    restart), so a V2G EV stays one (decision 0909)."""
+    tx, _ = await store.open_transaction(new_tx(station_tx_id="T-1"))
+    v2x = V2XParameters(
+        max_discharge_power_w=7000.0, max_discharge_power_l2_w=2000.0,
+        min_v2x_energy_wh=-8000.0, target_energy_wh=-500.0, target_soc_pct=80.0,
+    )  # fmt: skip
+    needs = EVChargingNeeds(
+        energy_requested_wh=12000.0,
+        energy_transfer_mode="AC_BPT",
+        v2x=v2x,
+        available_energy_transfer=("AC_three_phase", "AC_BPT"),
+        control_mode="ScheduledControl",
+    )
+    await store.set_needs(tx.id, needs)
+    got = await store.get_transaction(tx.id)
+    assert got is not None and got.needs == needs and got.needs.discharge_allowed
 
 
 # -- meter values -------------------------------------------------------------------------

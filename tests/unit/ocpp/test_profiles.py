@@ -14,7 +14,7 @@ import pytest
 from chargegrid.clock import ManualClock
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
-from csms.domain import ChargingLimit, ChargingRateUnit, IdToken
+from csms.domain import ChargingLimit, ChargingRateUnit, IdToken, V2XPeriod
 from csms.events import EventBus
 from csms.exceptions import CommandError, CommandTimeout
 from csms.ocpp import validation
@@ -178,16 +178,16 @@ async def test_an_operation_mode_goes_to_a_21_station_only_and_passes_the_21_sch
         "CP",
         1,
         ChargingRateUnit.WATT,
-        ((0, -12_500.0, None),),
+        ((0, 0.0, None),),
         purpose="TxDefaultProfile",
         profile_id=9150,
         start_at=T0,
         valid_to=T0.replace(minute=1),
-        operation_mode="CentralSetpoint",
+        v2x=(V2XPeriod(start_s=0, mode="CentralSetpoint", setpoint=-12_500.0),),
     )
     for version in ("1.6", "2.0.1"):
         commands, ws, _ = await _commands(version)
-        with pytest.raises(CommandError, match=r"needs OCPP 2\.1"):
+        with pytest.raises(CommandError, match=r"need an OCPP 2\.1 station"):
             await commands.set_charging_profile(setpoint)
         assert ws.calls == []  # refused before sending
     commands, ws, _ = await _commands("2.1")

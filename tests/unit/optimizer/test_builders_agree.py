@@ -6,7 +6,8 @@ the same ``compile_problem`` arrays. Beyond the same optimum, each builder's opt
 carried into the other LP: it must meet every constraint and bound there and cost the same, so
 each optimum is feasible and optimal in the other. The plans made from both solutions agree,
 and so do the executable plans of the planner with discrete pilots and minimum currents.
-(The inputs have no bidirectional EV charging; storage is the only discharging device.)
+The V2G scenario has EVs that give power back (decision 0908) under a phase limit, an
+export cap and a demand charge.
 """
 
 from __future__ import annotations
@@ -178,6 +179,56 @@ def _grid_operator() -> Problem:
     )
 
 
+def _v2g() -> Problem:
+    """Two V2G EVs (one single-phase under a phase limit, arriving at the price peak with
+    little it may give) beside a battery and an EV that only charges, an export cap, a price
+    peak with an export price, a demand charge."""
+    return problem(
+        n_steps=N_T,
+        nodes=(
+            LimitNode("grid", max_import_w=25e3, max_export_w=4e3),
+            LimitNode("panel", "grid", max_phase_current_a=45.0),
+        ),
+        evses=(
+            evse("A", "panel", phase=Phase.L2, max_current_a=32.0),
+            evse("B", "panel"),
+            evse("C", "grid", max_current_a=32.0),
+        ),
+        sessions=(
+            session(
+                "SA",
+                "A",
+                hours=2.0,
+                energy_wh=4e3,
+                max_discharge_w=7e3,
+                discharge_limit_wh=1e3,
+                discharge_cost_per_kwh=0.02,
+                arrival=at(0.5),
+            ),
+            session(
+                "SB",
+                "B",
+                hours=1.75,
+                energy_wh=4e3,
+                max_discharge_w=11e3,
+                discharge_limit_wh=6e3,
+                arrival=at(0.25),
+            ),
+            session("SC", "C", hours=1.0, energy_wh=15e3),
+        ),
+        storage=(
+            StorageUnit(
+                "B1", "grid", capacity_wh=20e3, soc_wh=10e3, max_charge_w=5e3, max_discharge_w=5e3
+            ),
+        ),
+        tariff=Tariff(
+            (0.1, 0.1, 0.5, 0.5, 0.1, 0.1, 0.4, 0.1),
+            export_price_per_kwh=(0.0, 0.0, 0.3, 0.3, 0.0, 0.0, 0.2, 0.0),
+            demand_charge_per_kw=0.02,
+        ),
+    )
+
+
 def _swap_rack() -> Problem:
     """A swap station's rack under a phase-limited panel beside EVs: its charge limit binds,
     one swap's pack cannot be ready (a shortfall), a flexible load shares the panel."""
@@ -213,6 +264,7 @@ def _swap_rack() -> Problem:
 
 SCENARIOS: dict[str, Callable[[], Problem]] = {
     "storage-pv": _storage_and_pv,
+    "v2g": _v2g,
     "demand-charge": _demand_charge,
     "grid-operator": _grid_operator,
     "swap-rack": _swap_rack,
@@ -224,12 +276,12 @@ LAYOUTS = {"shipped": (False, True), "flat-phases": (True, True), "all-flows": (
 def _point(cp: Compiled, sol: Solution) -> dict[str, Any]:
     """Every variable of the LP at a solution: the solved arrays and what they imply (node
     flows, largest unmet share, billing peak, setpoint shortfall)."""
-    power, phases = node_flows(cp, sol.p_kw, sol.ch_kw - sol.dis_kw, sol.pv_kw)
+    power, phases = node_flows(cp, sol.p_kw - sol.given_kw(), sol.ch_kw - sol.dis_kw, sol.pv_kw)
     need = cp.load_need_kwh
     share = np.divide(sol.unmet_kwh, need, out=np.zeros_like(need), where=need > 0)
     floor = np.where(np.isfinite(cp.setpoint_lo_kw), cp.setpoint_lo_kw, -np.inf)
     return {
-        "p": sol.p_kw, "u": sol.unmet_kwh, "z": float(share.max(initial=0.0)),
+        "p": sol.p_kw, "q": sol.given_kw(), "u": sol.unmet_kwh, "z": float(share.max(initial=0.0)),
         "ch": sol.ch_kw, "dis": sol.dis_kw, "soc": sol.soc_kwh, "pv": sol.pv_kw,
         "f": power, "g": phases, "imp": sol.imp_kw, "exp": sol.exp_kw,
         "peak": max(cp.peak_floor_kw, float(sol.imp_kw.max())),
@@ -311,14 +363,18 @@ def test_each_optimum_is_optimal_in_the_other_lp(
         pyomo_objective = _assert_feasible_in_pyomo(build_model(cp), _point(cp, sol))
         assert pyomo_objective == pytest.approx(model.objective, rel=1e-6, abs=1e-6)
     plans = [
-        make_plan(cp, p_kw=s.p_kw, ch_kw=s.ch_kw, dis_kw=s.dis_kw, soc_kwh=s.soc_kwh,
-                  pv_kw=s.pv_kw, status="optimal", solve_time_s=0.0, backend=s.backend)
+        make_plan(cp, p_kw=s.p_kw, v2g_kw=s.v2g_kw, ch_kw=s.ch_kw, dis_kw=s.dis_kw,
+                  soc_kwh=s.soc_kwh, pv_kw=s.pv_kw, status="optimal", solve_time_s=0.0,
+                  backend=s.backend)
         for s in (direct, model)
     ]  # fmt: skip
     assert plans[0].total_cost == pytest.approx(plans[1].total_cost, rel=1e-6, abs=1e-6)
     assert sum(plans[0].shortfall_wh.values()) == pytest.approx(
         sum(plans[1].shortfall_wh.values()), abs=1e-3
     )
+    if scenario == "v2g":  # the scenario makes giving back worth it, within every limit
+        assert direct.given_kw().sum() > 0.1
+        assert direct.given_kw().max() <= cp.v2g_max_kw.max() + 1e-9
 
 
 def _discrete_pilots() -> Problem:
