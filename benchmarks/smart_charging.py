@@ -267,7 +267,7 @@ async def _depot_mode(
         began = time.perf_counter()
         summary = await fleet.run(until=start + timedelta(hours=hours))
         wall_s = time.perf_counter() - began
-        plans = csms.planner.planners["depot"].plans if "depot" in csms.planner.planners else 0
+        plans = csms.planning.loops["depot"].plans if "depot" in csms.planning.loops else 0
     shutil.rmtree(scratch, ignore_errors=True)
     over_site, worst_site = log.longest_excess_s(
         "grid", lambda t: 150_000.0, changes=changes, grace_s=60.0
@@ -597,7 +597,7 @@ async def scale(args: argparse.Namespace) -> dict[str, Any]:
         quiet_from = time.perf_counter()
         await asyncio.sleep(args.meter_s * 2)
         quiet_to = time.perf_counter()
-        planner = csms.planner.planners["big"]
+        planner = csms.planning.loops["big"]
         plans_before = planner.plans
         began = time.perf_counter()
         now = datetime.now(UTC)

@@ -30,6 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chargegrid.measurands import MEASURAND_UNITS
+from chargegrid.measurands import Measurand as M
 from csms.domain import ConnectorStatus, MeterSample, StatusReport
 from csms.store import MemoryStore, SqlStore, StationRecord, Store, StoredSample
 
@@ -37,13 +39,16 @@ __all__ = ["main"]
 
 OPERATIONS = ("record_seen", "record_status", "add_samples", "mixed")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-MEASURANDS = (
-    ("Energy.Active.Import.Register", "Wh", None),
-    ("Power.Active.Import", "W", None),
-    ("Current.Import", "A", "L1"),
-    ("Current.Import", "A", "L2"),
-    ("Current.Import", "A", "L3"),
-    ("SoC", "Percent", None),
+MEASURANDS = tuple(
+    (m, MEASURAND_UNITS[m], phase)
+    for m, phase in (
+        (M.ENERGY_ACTIVE_IMPORT_REGISTER, None),
+        (M.POWER_ACTIVE_IMPORT, None),
+        (M.CURRENT_IMPORT, "L1"),
+        (M.CURRENT_IMPORT, "L2"),
+        (M.CURRENT_IMPORT, "L3"),
+        (M.SOC, None),
+    )
 )
 STATUSES = (ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING, ConnectorStatus.CHARGING)
 

@@ -35,6 +35,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chargegrid.measurands import MEASURAND_UNITS
+from chargegrid.measurands import Measurand as M
 from csms.domain import MeterSample
 from csms.events import EventBus, MeterValuesReceived
 from csms.telemetry import (
@@ -46,17 +48,20 @@ from csms.telemetry import (
     TelemetryRecorder,
 )
 
-MEASURANDS = (
-    ("Energy.Active.Import.Register", None, "Wh"),
-    ("Power.Active.Import", None, "W"),
-    ("Current.Import", "L1", "A"),
-    ("Current.Import", "L2", "A"),
-    ("Current.Import", "L3", "A"),
-    ("Voltage", "L1-N", "V"),
-    ("Voltage", "L2-N", "V"),
-    ("Voltage", "L3-N", "V"),
-    ("SoC", None, "Percent"),
-    ("Temperature", None, "Celsius"),
+MEASURANDS = tuple(
+    (m, phase, MEASURAND_UNITS[m])
+    for m, phase in (
+        (M.ENERGY_ACTIVE_IMPORT_REGISTER, None),
+        (M.POWER_ACTIVE_IMPORT, None),
+        (M.CURRENT_IMPORT, "L1"),
+        (M.CURRENT_IMPORT, "L2"),
+        (M.CURRENT_IMPORT, "L3"),
+        (M.VOLTAGE, "L1-N"),
+        (M.VOLTAGE, "L2-N"),
+        (M.VOLTAGE, "L3-N"),
+        (M.SOC, None),
+        (M.TEMPERATURE, None),
+    )
 )
 
 

@@ -13,6 +13,8 @@ the transport) and the load generator in this one:
   difference to plain ``ws://`` (the added latency), and the server's CPU per call (the
   load generator shares the machine: with several stations in a closed loop the round trip
   also holds its own TLS work; ``--stations 1`` isolates the wire latency).
+* ``ws-mixed``: profile 1 (plain ``ws://``) on a TLS port that also takes it
+  (``security.plain_on_tls_port``): the cost of telling TLS from plain by the first byte.
 * **profile 3 held**: ``--hold`` stations connected with their own certificates for
   ``--hold-s`` seconds with a heartbeat every ``--hold-heartbeat-s``; how many stayed, the
   calls answered, and the server's memory.
@@ -45,7 +47,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PASSWORD = "benchmark-password-0123"
-MODES = ("ws", "tls", "mtls")
+#: ws-mixed: plain ws:// (profile 1) on a TLS port that also takes it (plain_on_tls_port)
+MODES = ("ws", "ws-mixed", "tls", "mtls")
 
 
 # -- the PKI --------------------------------------------------------------------------------
@@ -138,6 +141,7 @@ def serve(mode: str, port: int, pki: Path, stations: int) -> None:
             "tls_cert_file": pki / "server.pem",
             "tls_key_file": pki / "server.key",
             "tls_ca_files": (pki / "ca.pem",),
+            "plain_on_tls_port": mode == "ws-mixed",
         }
     settings = Settings(
         server={"host": "127.0.0.1", "port": port, "unknown_stations": "reject"},  # type: ignore[arg-type]
@@ -197,7 +201,7 @@ class Client:
         self._contexts: dict[str, ssl.SSLContext] = {}
 
     def context(self, sid: str) -> ssl.SSLContext | None:
-        if self.mode == "ws":
+        if self.mode in ("ws", "ws-mixed"):
             return None
         key = sid if self.mode == "mtls" else ""
         ctx = self._contexts.get(key)
@@ -376,7 +380,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"PKI: {registered} station certificates in {time.perf_counter() - t0:.1f} s")
         for mode in args.modes:
             proc, port = start_server(mode, pki, registered)
-            scheme = "ws" if mode == "ws" else "wss"
+            scheme = "ws" if mode in ("ws", "ws-mixed") else "wss"
             client = Client(mode, f"{scheme}://127.0.0.1:{port}/ocpp/", pki)
             try:
                 # every station's password verified once (the server remembers the pair)
@@ -414,7 +418,7 @@ async def run(args: argparse.Namespace) -> int:
                 proc.wait(10)
     base = next((r for r in rows if r["mode"] == "ws"), None)
     print(
-        f"\n{'mode':<6} {'handshakes/s':>13} {'ratio':>6} {'hs median ms':>13} "
+        f"\n{'mode':<8} {'handshakes/s':>13} {'ratio':>6} {'hs median ms':>13} "
         f"{'srv CPU ms/hs':>14} {'calls/s':>8} {'call median ms':>15} {'added ms':>9} "
         f"{'p99 ms':>8} {'srv CPU us/call':>16}"
     )
@@ -424,7 +428,7 @@ async def run(args: argparse.Namespace) -> int:
         r["handshakes_ratio_to_ws"] = ratio
         r["added_latency_ms"] = added
         print(
-            f"{r['mode']:<6} {r['handshakes_per_s']:>13.0f} {ratio:>6.2f} "
+            f"{r['mode']:<8} {r['handshakes_per_s']:>13.0f} {ratio:>6.2f} "
             f"{r['handshake_median_ms']:>13.2f} {r['server_cpu_ms_per_handshake']:>14.2f} "
             f"{r['calls_per_s']:>8.0f} {r['latency_median_ms']:>15.3f} {added:>9.3f} "
             f"{r['latency_p99_ms']:>8.2f} {r['server_cpu_us_per_call']:>16.0f}"

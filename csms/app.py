@@ -11,7 +11,7 @@ opened from ``settings.database.url``.
 
 Telemetry (``settings.telemetry``) opens with the server and sees every domain event on
 :attr:`Csms.bus`; it is :attr:`Csms.telemetry` while running. Its files default to beside
-the SQLite database, and to memory with ``memory://`` (see :func:`telemetry_settings`).
+the SQLite database, and to memory with ``memory://`` (see :func:`csms.config.telemetry_settings`).
 
 :func:`serving` is what ``chargegrid serve`` and ``chargegrid demo`` run: the central system
 and, when ``settings.api`` enables it, the HTTP API on the same event loop::
@@ -28,55 +28,34 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
-from csms.config import Settings
+from csms.config import Settings, telemetry_settings
 from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
-from csms.planning import PlannerService
+from csms.planning import PlanningService
 from csms.security import ConnectionSecurity
 from csms.security.alerts import SecurityAlerts
 from csms.security.certificates import CertificateService, signer_from
 from csms.security.credentials import Credentials
-from csms.sites import SiteService, repository_for
+from csms.security.maintenance import Maintenance
+from csms.sites import SiteService, StationSites, repository_for
 from csms.store import SqlStore, Store, open_store
 from csms.supervisor import HealthReport, Supervisor
-from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
+from csms.telemetry import Telemetry, open_telemetry
 
 if TYPE_CHECKING:
     from csms.api.server import ApiServer
 
-__all__ = ["Csms", "Running", "serving", "telemetry_settings"]
+__all__ = ["Csms", "Running", "serving"]
 
 logger = logging.getLogger(__name__)
-
-
-def telemetry_settings(settings: Settings) -> TelemetrySettings:
-    """``settings.telemetry`` with the file paths left at their defaults placed beside the
-    SQLite database file (in memory for ``memory://``: nothing kept, like the database).
-    Paths set explicitly, and every path with another database, stay as given."""
-    t = settings.telemetry
-    url = settings.database.url
-    if url.startswith("memory:"):
-        folder: Path | None = None
-    elif url.startswith("sqlite") and ":///" in url:
-        db_file = url.split(":///", 1)[1].split("?", 1)[0]
-        folder = None if db_file in ("", ":memory:") else Path(db_file).parent
-    else:
-        return t
-    update: dict[str, Path] = {}
-    for name in ("embedded_path", "outbox_path"):
-        if name not in t.model_fields_set:
-            default = getattr(t, name)
-            update[name] = Path(":memory:") if folder is None else folder / Path(default).name
-    return t.model_copy(update=update) if update else t
 
 
 class Csms:
@@ -119,6 +98,36 @@ class Csms:
             self.server.link, self.central, remote_start_timeout_s=s.ocpp.remote_start_timeout_s
         )
         self.server.commands = self.commands
+        self._add_security(s)
+        self.sites = SiteService(
+            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
+        )
+        #: Every long-running task, restarted after a failure and reported by ``health()``.
+        self.supervisor = Supervisor()
+        self.supervisor.probe("store writer", self._writer_problem)
+        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
+        #: Which site each station belongs to: one map for the planning service and the API.
+        self.station_sites = StationSites()
+        self.planning = PlanningService(
+            sites=self.sites,
+            store=self.store,
+            bus=self.bus,
+            commands=self.commands,
+            clock=self.clock,
+            settings=s.planning,
+            supervisor=self.supervisor,
+            station_sites=self.station_sites,
+        )
+        self.server.health = self.health
+        interval = s.server.gc_freeze_interval_s
+        self._gc = GcFreezer(interval_s=interval) if interval else None
+        self._started = False
+        self.telemetry: Telemetry | None = None
+        self._detach_telemetry: Callable[[], None] | None = None
+
+    def _add_security(self, s: Settings) -> None:
+        """Station certificates, credentials, firmware and logs, security alerts
+        (csms.security)."""
         #: station certificates: SignCertificate, renewal, trust stores (csms.security)
         self.certificates = CertificateService(
             s.security,
@@ -126,6 +135,8 @@ class Csms:
             commands=self.commands,
             signer=signer_from(s.security),
             expiries=self.server.security.expiries,
+            security=self.server.security,
+            disconnect=self._disconnect,
         )
         self.central.certificate_requests = self.certificates
         self.central.critical_security_events = frozenset(s.security.critical_events)
@@ -139,30 +150,11 @@ class Csms:
             url_of=lambda: self.url,
         )
         self.certificates.credentials = self.credentials
+        #: signed firmware updates and log uploads (csms.security)
+        self.maintenance = Maintenance(central=self.central, commands=self.commands)
+        self.certificates.maintenance = self.maintenance
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
-        self.sites = SiteService(
-            repository_for(self.store), bus=self.bus, clock=self.clock, stations=self.store
-        )
-        #: Every long-running task, restarted after a failure and reported by ``health()``.
-        self.supervisor = Supervisor()
-        self.supervisor.probe("store writer", self._writer_problem)
-        self.supervisor.probe("telemetry pipeline", self._telemetry_problem)
-        self.planner = PlannerService(
-            sites=self.sites,
-            store=self.store,
-            bus=self.bus,
-            commands=self.commands,
-            clock=self.clock,
-            settings=s.planning,
-            supervisor=self.supervisor,
-        )
-        self.server.health = self.health
-        interval = s.server.gc_freeze_interval_s
-        self._gc = GcFreezer(interval_s=interval) if interval else None
-        self._started = False
-        self.telemetry: Telemetry | None = None
-        self._detach_telemetry: Callable[[], None] | None = None
 
     @property
     def port(self) -> int:
@@ -172,6 +164,22 @@ class Csms:
     def url(self) -> str:
         """The base URL stations append their id to."""
         return f"{self.server.security.scheme}://{self.settings.server.host}:{self.port}/ocpp/"
+
+    @property
+    def plain_url(self) -> str | None:
+        """``ws://`` on the TLS port, for stations still on profile 1, when
+        ``security.plain_on_tls_port`` takes them (None otherwise)."""
+        if self.server.security.tls is None or not self.settings.security.plain_on_tls_port:
+            return None
+        return f"ws://{self.settings.server.host}:{self.port}/ocpp/"
+
+    async def _disconnect(self, station_id: str, reason: str) -> bool:
+        """Close the station's open connection (False: it had none)."""
+        conn = self.server.connections.get(station_id)
+        if conn is None:
+            return False
+        await conn.close(reason)
+        return True
 
     def health(self) -> HealthReport:
         """Each long-running task's state; ``ok`` is False while one is failing or dead
@@ -206,6 +214,7 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
+            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:
@@ -215,7 +224,7 @@ class Csms:
                 await self.store.close()
             raise
         if self.settings.planning.enabled:
-            await self.planner.start()
+            await self.planning.start()
         if self._gc is not None:
             self._gc.start()
         self.certificates.start()
@@ -225,7 +234,7 @@ class Csms:
         if not self._started:
             return
         self._started = False
-        await self.planner.stop()
+        await self.planning.stop()
         await self.certificates.stop()
         self.credentials.close()
         if self._gc is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "TelemetrySettings",
     "UnknownStationPolicy",
     "load_settings",
+    "telemetry_settings",
 ]
 
 UnknownStationPolicy = Literal["reject", "pending", "accept"]
@@ -222,3 +223,24 @@ def load_settings(
         raise ConfigError(f"{where}: {problems}") from exc
     finally:
         _config_file.reset(token)
+
+
+def telemetry_settings(settings: Settings) -> TelemetrySettings:
+    """``settings.telemetry`` with the file paths left at their defaults placed beside the
+    SQLite database file (in memory for ``memory://``: nothing kept, like the database).
+    Paths set explicitly, and every path with another database, stay as given."""
+    t = settings.telemetry
+    url = settings.database.url
+    if url.startswith("memory:"):
+        folder: Path | None = None
+    elif url.startswith("sqlite") and ":///" in url:
+        db_file = url.split(":///", 1)[1].split("?", 1)[0]
+        folder = None if db_file in ("", ":memory:") else Path(db_file).parent
+    else:
+        return t
+    update: dict[str, Path] = {}
+    for name in ("embedded_path", "outbox_path"):
+        if name not in t.model_fields_set:
+            default = getattr(t, name)
+            update[name] = Path(":memory:") if folder is None else folder / Path(default).name
+    return t.model_copy(update=update) if update else t

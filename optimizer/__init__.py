@@ -1,5 +1,5 @@
 """The charging planner: a site LP (Pyomo definition, direct HiGHS hot path), a rolling-horizon
-planner with a proportional-share fallback, and OCPP charging profiles from the plan.
+planner with a proportional-share fallback, and the safe per-EVSE limits of a site.
 
 ``optimizer`` never imports ``csms``: it takes plain validated inputs and returns a plan.
 """
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optimizer.compiled import Compiled, compile_problem
+    from optimizer.direct import solve_direct
     from optimizer.exceptions import (
         InfeasibleSchedule,
         InvalidProblem,
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
         SolverTimeout,
         SolverUnavailable,
     )
-    from optimizer.fastlp import solve_direct
     from optimizer.inputs import (
         CurrentLimit,
         DeviceDimming,
@@ -38,12 +38,7 @@ if TYPE_CHECKING:
     from optimizer.plan import EvsePlan, FlexibleLoadPlan, NodePlan, Plan, StoragePlan, check_limits
     from optimizer.planner import Planner, PlannerConfig, fallback_plan, solve
     from optimizer.problem import Problem, TimeGrid
-    from optimizer.profiles import (
-        ProfileRequest,
-        safe_evse_limits_w,
-        to_charging_profiles,
-        to_fallback_profiles,
-    )
+    from optimizer.safe_limits import safe_evse_limits_w
 
 __all__ = [
     "Compiled",
@@ -64,7 +59,6 @@ __all__ = [
     "Planner",
     "PlannerConfig",
     "Problem",
-    "ProfileRequest",
     "PvPlant",
     "Session",
     "Setpoint",
@@ -83,8 +77,6 @@ __all__ = [
     "solve",
     "solve_direct",
     "solve_pyomo",
-    "to_charging_profiles",
-    "to_fallback_profiles",
 ]
 
 # Names resolve on first use, so importing a submodule (``optimizer.cli`` for
@@ -108,7 +100,6 @@ _MODULES = {
     "Planner": "optimizer.planner",
     "PlannerConfig": "optimizer.planner",
     "Problem": "optimizer.problem",
-    "ProfileRequest": "optimizer.profiles",
     "PvPlant": "optimizer.inputs",
     "Session": "optimizer.inputs",
     "Setpoint": "optimizer.inputs",
@@ -123,12 +114,10 @@ _MODULES = {
     "check_limits": "optimizer.plan",
     "compile_problem": "optimizer.compiled",
     "fallback_plan": "optimizer.planner",
-    "safe_evse_limits_w": "optimizer.profiles",
+    "safe_evse_limits_w": "optimizer.safe_limits",
     "solve": "optimizer.planner",
-    "solve_direct": "optimizer.fastlp",
+    "solve_direct": "optimizer.direct",
     "solve_pyomo": "optimizer.model",
-    "to_charging_profiles": "optimizer.profiles",
-    "to_fallback_profiles": "optimizer.profiles",
 }
 
 

@@ -24,30 +24,18 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "BASIC", "KINDS", "LOWER", "UPPER", "ZERO", "CarriedBasis", "LpKeys", "SolvedBasis",
-    "carry_basis",
-]  # fmt: skip
+from optimizer.lp import KIND_INDEX, KINDS, LinearProgram, LpKeys
+
+__all__ = ["BASIC", "LOWER", "UPPER", "ZERO", "CarriedBasis", "SolvedBasis", "carry_basis"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 StatusArray = npt.NDArray[np.int8]
 
 # HiGHS basis status codes (highspy.HighsBasisStatus values).
 LOWER, BASIC, UPPER, ZERO = 0, 1, 2, 3
 
-#: Kind of a column or row -> the namespace its entity index refers to ("" = none).
-KINDS: dict[str, str] = {
-    # columns
-    "p": "load", "u": "load", "z": "", "ch": "sto", "dis": "sto", "soc": "sto", "pv": "pv",
-    "f": "node", "g0": "node", "g1": "node", "g2": "node", "imp": "", "exp": "", "peak": "",
-    "sl": "node",
-    # rows
-    "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
-    "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",
-    "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "", "taper": "load",
-}  # fmt: skip
-KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 _SPACE = np.array([sorted(set(KINDS.values())).index(space) for space in KINDS.values()])
 _FLOW_COLS = [KIND_INDEX[k] for k in ("f", "g0", "g1", "g2")]
 _FLOW_ROWS = [KIND_INDEX[k] for k in ("flow", "gflow0", "gflow1", "gflow2")]
@@ -60,33 +48,19 @@ MIN_MATCHED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class LpKeys:
-    """(kind, entity index, step) of every column or row; step -1 = not per step."""
-
-    kind: IntArray
-    ent: IntArray
-    step: IntArray
-
-
-@dataclass(frozen=True, slots=True)
 class SolvedBasis:
-    """What one solve leaves for the next: its keys, final basis and point."""
+    """What one solve leaves for the next: its LP (keys, costs and matrix, for the columns
+    that do not carry over), final basis and point."""
 
     start: datetime
     first_step_s: float
     n_steps: int
     ids: Mapping[str, tuple[str, ...]]  # namespace -> entity ids, index = entity index
-    cols: LpKeys
-    rows: LpKeys
+    lp: LinearProgram
     col_status: StatusArray
     row_status: StatusArray
     col_value: FloatArray
     row_value: FloatArray
-    # the previous costs and matrix (CSC), for the columns that do not carry over
-    cost: FloatArray
-    a_start: npt.NDArray[np.int32]
-    a_index: npt.NDArray[np.int32]
-    a_value: FloatArray
 
 
 def _translate(
@@ -190,12 +164,12 @@ class CarriedBasis:
 
 def _entries(prev: SolvedBasis, cols: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
     """(position in ``cols``, old row, value) of every matrix entry of the old columns."""
-    starts = prev.a_start[cols].astype(np.int64)
-    counts = prev.a_start[cols + 1].astype(np.int64) - starts
+    starts = prev.lp.a_start[cols].astype(np.int64)
+    counts = prev.lp.a_start[cols + 1].astype(np.int64) - starts
     total = int(counts.sum())
     owner = np.repeat(np.arange(len(cols)), counts)
     idx = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
-    return owner, prev.a_index[idx].astype(np.int64), prev.a_value[idx]
+    return owner, prev.lp.a_index[idx].astype(np.int64), prev.lp.a_value[idx]
 
 
 def _take_over(
@@ -209,14 +183,14 @@ def _take_over(
     row_hi: FloatArray,
 ) -> None:
     """Make one surviving row nonbasic in place of the gone nonbasic ``old_row`` (in place)."""
-    at = np.nonzero(prev.a_index == old_row)[0]
-    for j_old in (np.searchsorted(prev.a_start, at, side="right") - 1).tolist():
+    at = np.nonzero(prev.lp.a_index == old_row)[0]
+    for j_old in (np.searchsorted(prev.lp.a_start, at, side="right") - 1).tolist():
         j_new = int(col_of_old[j_old])
         if j_new < 0 or col_status[j_new] != BASIC:
             continue
-        span = slice(prev.a_start[j_old], prev.a_start[j_old + 1])
-        old_rows = prev.a_index[span].astype(np.int64)
-        coef = np.abs(prev.a_value[span])
+        span = slice(prev.lp.a_start[j_old], prev.lp.a_start[j_old + 1])
+        old_rows = prev.lp.a_index[span].astype(np.int64)
+        coef = np.abs(prev.lp.a_value[span])
         new_rows = new_of_old[old_rows]
         ok = new_rows >= 0
         ok[ok] = row_status[new_rows[ok]] == BASIC
@@ -235,61 +209,38 @@ def _take_over(
         return
 
 
-def carry_basis(
-    prev: SolvedBasis,
-    *,
-    cols: LpKeys,
-    rows: LpKeys,
-    ids: Mapping[str, tuple[str, ...]],
-    start: datetime,
-    col_lo: FloatArray,
-    col_hi: FloatArray,
-    row_lo: FloatArray,
-    row_hi: FloatArray,
-) -> CarriedBasis | None:
-    """Statuses for the new LP (starting at ``start``) from ``prev``; ``None`` when nothing
-    carries over (the new start is outside the previous horizon). The shift is the elapsed
-    time in whole first steps of the previous grid.
+@dataclass(frozen=True, slots=True)
+class _Dropped:
+    """The old LP's basic columns with no place in the new one, with their matrix entries;
+    those that stay as ghosts, and the gone nonbasic rows that leave with one of them."""
 
-    A basic column of the old LP with no counterpart in the new one (the step that fell off
-    the front with nothing to wrap onto, a departed load) is kept as a *ghost*: a column fixed
-    at zero with its old entries in the rows that still exist, basic. That keeps the basis
-    square and dual feasible (a slack made basic in its place would not be), and the dual
-    simplex drives it out in a few iterations. A ghost is not kept when one of its old rows
-    is gone too and that row was nonbasic (a departed load's energy row): the pair leaves
-    together."""
-    shift = round((start - prev.start).total_seconds() / prev.first_step_s)
-    if shift < 0 or shift >= prev.n_steps:
-        return None
-    n_rows = len(rows.kind)
-    n_cols = len(cols.kind)
-    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.cols, shift, prev.n_steps)
-    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.rows, shift, prev.n_steps)
-    matched = (np.count_nonzero(col_src >= 0) + np.count_nonzero(row_src >= 0)) / max(
-        n_cols + n_rows, 1
-    )
-    if matched < MIN_MATCHED:
-        return None
-    new_of_old = np.full(len(prev.row_status), -1, dtype=np.int64)
-    new_of_old[row_src[row_src >= 0]] = np.nonzero(row_src >= 0)[0]
+    cols: IntArray  # old column index
+    ghost: BoolArray  # (per dropped column) kept as a ghost
+    owner: IntArray  # (per entry) position in ``cols``
+    old_row: IntArray
+    value: FloatArray
+    live: BoolArray  # (per entry) kept in its ghost: the row survives
+    paired_rows: set[int]
 
+
+def _drop_columns(prev: SolvedBasis, col_src: IntArray, new_of_old: IntArray) -> _Dropped:
+    """Pair each nonbasic row that is gone with one dropped basic column in it: its own column
+    first (same entity and step: a node flow's row and column, a load's energy row and its
+    unmet energy), then one of the same entity, then the one with the fewest entries in rows
+    that remain; the others become ghosts."""
     kept = np.zeros(len(prev.col_status), dtype=bool)
     kept[col_src[col_src >= 0]] = True
     dropped = np.nonzero(~kept & (prev.col_status == BASIC))[0]
     owner, old_row, value = _entries(prev, dropped)
-    # Pair each nonbasic row that is gone with one dropped basic column in it: its own column
-    # first (same entity and step: a node flow's row and column, a load's energy row and its
-    # unmet energy), then one of the same entity, then the one with the fewest entries in
-    # rows that remain (the others become ghosts).
     survives = new_of_old[old_row] >= 0
     n_live = np.bincount(owner[survives], minlength=len(dropped))
     gone_row = ~survives & (prev.row_status[old_row] != BASIC)
     g_col = dropped[owner[gone_row]]
     g_row = old_row[gone_row]
-    same_ent = (_SPACE[prev.cols.kind[g_col]] == _SPACE[prev.rows.kind[g_row]]) & (
-        prev.cols.ent[g_col] == prev.rows.ent[g_row]
+    same_ent = (_SPACE[prev.lp.col_keys.kind[g_col]] == _SPACE[prev.lp.row_keys.kind[g_row]]) & (
+        prev.lp.col_keys.ent[g_col] == prev.lp.row_keys.ent[g_row]
     )
-    same_step = same_ent & (prev.cols.step[g_col] == prev.rows.step[g_row])
+    same_step = same_ent & (prev.lp.col_keys.step[g_col] == prev.lp.row_keys.step[g_row])
     rank = np.where(same_step, 0, np.where(same_ent, 1, 2))
     order = np.lexsort((n_live[owner[gone_row]], rank))
     paired = np.zeros(len(dropped), dtype=bool)
@@ -309,10 +260,84 @@ def carry_basis(
     dup = np.nonzero(single)[0]
     ghost[np.setdiff1d(dup, dup[first])] = False
     live &= ghost[owner]
-    ghost_pos = np.cumsum(ghost) - 1
-    keep_entry = live
-    g_owner = ghost_pos[owner[keep_entry]]
-    g_start = np.concatenate([[0], np.cumsum(np.bincount(g_owner, minlength=int(ghost.sum())))])
+    return _Dropped(dropped, ghost, owner, old_row, value, live, used_rows)
+
+
+def _square(
+    prev: SolvedBasis,
+    status: tuple[StatusArray, StatusArray],
+    src: tuple[IntArray, IntArray],
+    d: _Dropped,
+    *,
+    rows: LpKeys,
+    col_bounds: tuple[FloatArray, FloatArray],
+    row_bounds: tuple[FloatArray, FloatArray],
+) -> tuple[StatusArray, StatusArray]:
+    """The statuses with as many basic variables as rows: slacks of nonbasic rows become
+    basic (inequalities before equalities such as a node flow or an energy balance, per-step
+    rows before per-load ones, whose dual prices all of that load's steps), or the basics
+    closest to a bound (degenerate ones first) leave the basis at that bound."""
+    col_status, row_status = status
+    col_src, row_src = src
+    row_lo, row_hi = row_bounds
+    n_rows = len(row_status)
+    n_basic = int((col_status == BASIC).sum() + (row_status == BASIC).sum())
+    if n_basic < n_rows:
+        candidates = np.nonzero(row_status != BASIC)[0]
+        equality = row_lo[candidates] == row_hi[candidates]
+        candidates = candidates[np.lexsort((rows.step[candidates] < 0, equality))]
+        row_status[candidates[: n_rows - n_basic]] = BASIC
+    elif n_basic > n_rows:
+        c_val = np.concatenate([
+            np.where(col_src >= 0, prev.col_value[np.maximum(col_src, 0)], 0.0),
+            prev.col_value[d.cols[d.ghost]],
+        ])  # fmt: skip
+        r_val = np.where(row_src >= 0, prev.row_value[np.maximum(row_src, 0)], 0.0)
+        values = np.concatenate([c_val, r_val])
+        lo = np.concatenate([col_bounds[0], row_lo])
+        hi = np.concatenate([col_bounds[1], row_hi])
+        both = np.concatenate([col_status, row_status])
+        with np.errstate(invalid="ignore"):
+            gap = np.minimum(np.abs(values - lo), np.abs(values - hi))
+        known = np.concatenate([col_src >= 0, np.ones(int(d.ghost.sum()), dtype=bool),
+                                row_src >= 0])  # fmt: skip
+        gap = np.where((both == BASIC) & known, np.nan_to_num(gap, nan=np.inf), np.inf)
+        leave = np.argsort(gap, kind="stable")[: n_basic - n_rows]
+        both[leave] = _nearest_bound_status(values[leave], lo[leave], hi[leave])
+        col_status, row_status = both[: len(col_status)], both[len(col_status) :]
+    return col_status, row_status
+
+
+def carry_basis(
+    prev: SolvedBasis, lp: LinearProgram, *, ids: Mapping[str, tuple[str, ...]], start: datetime
+) -> CarriedBasis | None:
+    """Statuses for the new ``lp`` (starting at ``start``, its entities ``ids``) from
+    ``prev``; ``None`` when nothing
+    carries over (the new start is outside the previous horizon). The shift is the elapsed
+    time in whole first steps of the previous grid.
+
+    A basic column of the old LP with no counterpart in the new one (the step that fell off
+    the front with nothing to wrap onto, a departed load) is kept as a *ghost*: a column fixed
+    at zero with its old entries in the rows that still exist, basic. That keeps the basis
+    square and dual feasible (a slack made basic in its place would not be), and the dual
+    simplex drives it out in a few iterations. A ghost is not kept when one of its old rows
+    is gone too and that row was nonbasic (a departed load's energy row): the pair leaves
+    together."""
+    shift = round((start - prev.start).total_seconds() / prev.first_step_s)
+    if shift < 0 or shift >= prev.n_steps:
+        return None
+    cols, rows = lp.col_keys, lp.row_keys
+    col_src = _lookup(cols, _translate(cols, ids, prev.ids), prev.lp.col_keys, shift, prev.n_steps)
+    row_src = _lookup(rows, _translate(rows, ids, prev.ids), prev.lp.row_keys, shift, prev.n_steps)
+    matched = (np.count_nonzero(col_src >= 0) + np.count_nonzero(row_src >= 0)) / max(
+        len(cols.kind) + len(rows.kind), 1
+    )
+    if matched < MIN_MATCHED:
+        return None
+    new_of_old = np.full(len(prev.row_status), -1, dtype=np.int64)
+    new_of_old[row_src[row_src >= 0]] = np.nonzero(row_src >= 0)[0]
+    d = _drop_columns(prev, col_src, new_of_old)
+    n_ghost = int(d.ghost.sum())
 
     # New columns start nonbasic at a bound, new rows basic; except a new node flow (the
     # LP keeps a node's flow only while its limit can bind): its column is basic and its
@@ -320,13 +345,10 @@ def carry_basis(
     new_col = np.where(np.isin(cols.kind, _FLOW_COLS), BASIC, LOWER)
     new_row = np.where(np.isin(rows.kind, _FLOW_ROWS), LOWER, BASIC)
     col_status = np.where(col_src >= 0, prev.col_status[np.maximum(col_src, 0)], new_col)
-    col_status = _fit_bounds(col_status.astype(np.int8), col_lo, col_hi)
-    n_ghost = int(ghost.sum())
+    col_status = _fit_bounds(col_status.astype(np.int8), lp.col_lo, lp.col_hi)
     col_status = np.concatenate([col_status, np.full(n_ghost, BASIC, dtype=np.int8)])
     row_status = np.where(row_src >= 0, prev.row_status[np.maximum(row_src, 0)], new_row)
-    row_status = _fit_bounds(row_status.astype(np.int8), row_lo, row_hi)
-    all_lo = np.concatenate([col_lo, np.zeros(n_ghost)])
-    all_hi = np.concatenate([col_hi, np.zeros(n_ghost)])
+    row_status = _fit_bounds(row_status.astype(np.int8), lp.row_lo, lp.row_hi)
 
     # A nonbasic row that is gone with no dropped column to leave with (the fairness row of
     # the departed load that set the largest unmet share): a surviving basic column in it
@@ -335,42 +357,23 @@ def carry_basis(
     col_of_old = np.full(len(prev.col_status), -1, dtype=np.int64)
     col_of_old[col_src[col_src >= 0]] = np.nonzero(col_src >= 0)[0]
     for r in gone_nonbasic.tolist():
-        if r not in used_rows:
-            _take_over(prev, r, col_of_old, new_of_old, col_status, row_status, row_lo, row_hi)
+        if r not in d.paired_rows:
+            _take_over(prev, r, col_of_old, new_of_old, col_status, row_status, lp.row_lo,
+                       lp.row_hi)  # fmt: skip
 
-    n_basic = int((col_status == BASIC).sum() + (row_status == BASIC).sum())
-    if n_basic < n_rows:
-        # Slacks of nonbasic rows become basic: inequalities before equalities (a node flow,
-        # an energy balance), per-step rows before per-load ones (whose dual prices all of
-        # that load's steps).
-        candidates = np.nonzero(row_status != BASIC)[0]
-        equality = row_lo[candidates] == row_hi[candidates]
-        candidates = candidates[np.lexsort((rows.step[candidates] < 0, equality))]
-        row_status[candidates[: n_rows - n_basic]] = BASIC
-    elif n_basic > n_rows:
-        # Basics closest to a bound (degenerate ones first) leave the basis at that bound.
-        c_val = np.concatenate([
-            np.where(col_src >= 0, prev.col_value[np.maximum(col_src, 0)], 0.0),
-            prev.col_value[dropped[ghost]],
-        ])  # fmt: skip
-        r_val = np.where(row_src >= 0, prev.row_value[np.maximum(row_src, 0)], 0.0)
-        values = np.concatenate([c_val, r_val])
-        lo = np.concatenate([all_lo, row_lo])
-        hi = np.concatenate([all_hi, row_hi])
-        status = np.concatenate([col_status, row_status])
-        with np.errstate(invalid="ignore"):
-            gap = np.minimum(np.abs(values - lo), np.abs(values - hi))
-        known = np.concatenate([col_src >= 0, np.ones(n_ghost, dtype=bool), row_src >= 0])
-        gap = np.where((status == BASIC) & known, np.nan_to_num(gap, nan=np.inf), np.inf)
-        leave = np.argsort(gap, kind="stable")[: n_basic - n_rows]
-        status[leave] = _nearest_bound_status(values[leave], lo[leave], hi[leave])
-        col_status = status[: n_cols + n_ghost]
-        row_status = status[n_cols + n_ghost :]
+    col_status, row_status = _square(
+        prev, (col_status, row_status), (col_src, row_src), d, rows=rows,
+        col_bounds=(np.concatenate([lp.col_lo, np.zeros(n_ghost)]),
+                    np.concatenate([lp.col_hi, np.zeros(n_ghost)])),
+        row_bounds=(lp.row_lo, lp.row_hi),
+    )  # fmt: skip
+    g_owner = (np.cumsum(d.ghost) - 1)[d.owner[d.live]]
+    g_start = np.concatenate([[0], np.cumsum(np.bincount(g_owner, minlength=n_ghost))])
     return CarriedBasis(
         col_status=col_status,
         row_status=row_status,
         ghost_start=g_start.astype(np.int32),
-        ghost_index=new_of_old[old_row[keep_entry]].astype(np.int32),
-        ghost_value=value[keep_entry],
-        ghost_cost=prev.cost[dropped[ghost]],
+        ghost_index=new_of_old[d.old_row[d.live]].astype(np.int32),
+        ghost_value=d.value[d.live],
+        ghost_cost=prev.lp.cost[d.cols[d.ghost]],
     )

@@ -1,86 +1,125 @@
-"""The direct HiGHS path: the planner's LP assembled as sparse numpy arrays, no Pyomo.
+"""The direct path's LP: the planner's LP assembled as sparse numpy arrays, no Pyomo.
 
-Same variables, constraints and objective as :mod:`optimizer.model` (a test holds both to the
-same optimum); built in milliseconds, which is what the rolling-horizon hot loop needs.
-Columns are laid out in blocks (load power, unmet energy, fairness, storage charge, discharge
-and SoC, PV used, grid import and export, peak, setpoint slack); rows as listed in
-:func:`build_lp`.
+:func:`build_lp` calls one ``add_<family>_constraints`` per family, named and ordered like the
+adders of :mod:`optimizer.model` (whose docstrings carry the equations): each appends the
+columns and rows of the variables and constraints its Pyomo twin declares, so the two read
+side by side (decision 0402; a test holds them to the same optimum). Columns therefore come in
+blocks (load power, unmet energy, fairness, storage charge, discharge and SoC, PV used, node
+power flow, phase-current flow, grid import and export, peak, setpoint slack), rows in family
+order, and :func:`add_objective` prices the columns last. Built in milliseconds, which is what
+the rolling-horizon hot loop needs; :mod:`optimizer.direct` solves it with ``highspy``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import operator
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.basis import KIND_INDEX, CarriedBasis, LpKeys, SolvedBasis, carry_basis
 from optimizer.compiled import Compiled
-from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout
-from optimizer.solution import Solution
+from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
 
-__all__ = ["LinearProgram", "build_lp", "entity_ids", "solve_direct"]
-
-logger = logging.getLogger(__name__)
+__all__ = [
+    "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
+    "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
+    "add_phase_constraints", "add_storage_constraints", "add_taper_constraints", "build_lp",
+]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+Keys = tuple[IntArray, IntArray, IntArray]
 
 INF = math.inf
 
-_ERROR = highspy.HighsStatus.kError
-_VALUE = operator.attrgetter("value")
-_STATUS = (
-    highspy.HighsBasisStatus.kLower,
-    highspy.HighsBasisStatus.kBasic,
-    highspy.HighsBasisStatus.kUpper,
-    highspy.HighsBasisStatus.kZero,
-    highspy.HighsBasisStatus.kNonbasic,
-)
+#: Phase currents as rows summing everything under each phase-limited node instead of
+#: per-phase flow columns. Measured about 25 % faster on most 1,000-EV re-plans but 6x slower
+#: on one (12 s against 2 s), so off by default: a solve past its time limit falls back.
+FLAT_PHASES = False
+
+#: Node flows only where a limit can bind (see :func:`_kept_power_flows`). Measured at 1,000
+#: EVs x 96 steps: 44,816 rows down to about 9,700; a cold solve 2.5 -> 1.7 s CPU, a warm
+#: re-plan's HiGHS time about 0.2 s against 0.2-1.0 s (decision 0406).
+PRUNE_FLOWS = True
 
 
-@dataclass(frozen=True, slots=True)
-class LinearProgram:
-    """``min c·x`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``; A as CSC."""
-
-    cost: FloatArray
-    col_lo: FloatArray
-    col_hi: FloatArray
-    row_lo: FloatArray
-    row_hi: FloatArray
-    a_start: npt.NDArray[np.int32]
-    a_index: npt.NDArray[np.int32]
-    a_value: FloatArray
-    p_load: IntArray  # column block layout
-    p_step: IntArray
-    offsets: dict[str, int]
-    col_keys: LpKeys  # (kind, entity, step) of every column and row, for the warm start
-    row_keys: LpKeys
-
-    @property
-    def n_cols(self) -> int:
-        return int(self.cost.shape[0])
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.row_lo.shape[0])
+def _keys(kind: str, ent: IntArray | int, step: IntArray | int, size: int) -> Keys:
+    return (
+        np.full(size, KIND_INDEX[kind], dtype=np.int64),
+        np.broadcast_to(np.asarray(ent, dtype=np.int64), (size,)),
+        np.broadcast_to(np.asarray(step, dtype=np.int64), (size,)),
+    )
 
 
-class _Builder:
-    def __init__(self) -> None:
+def _stack_keys(parts: list[Keys]) -> LpKeys:
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return LpKeys(empty, empty, empty)
+    return LpKeys(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
+
+
+class LpBuilder:
+    """The LP under construction, the direct path's ``ConcreteModel``: blocks of columns
+    (one kind each, keyed by entity and step) and rows appended family by family, the matrix
+    as (row, column, value) triplets, the costs set last."""
+
+    def __init__(self, cp: Compiled) -> None:
+        self.n_steps = cp.n_steps
+        self.offsets: dict[str, int] = {}
+        self.blocks: dict[str, tuple[IntArray, Keys]] = {}  # kind -> (columns, keys)
+        self._incidence: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self.n_cols = 0
+        self.col_lo: list[FloatArray] = []
+        self.col_hi: list[FloatArray] = []
+        self.cost = np.zeros(0)
         self.rows: list[IntArray] = []
         self.cols: list[IntArray] = []
         self.vals: list[FloatArray] = []
         self.lo: list[FloatArray] = []
         self.hi: list[FloatArray] = []
-        self.keys: list[tuple[IntArray, IntArray, IntArray]] = []
+        self.keys: list[Keys] = []
         self.n_rows = 0
+
+    def new_cols(
+        self, kind: str, ent: IntArray | int, step: IntArray | int, *,
+        lo: FloatArray | float, hi: FloatArray, block: str | None = None,
+    ) -> IntArray:  # fmt: skip
+        """A block of ``len(hi)`` columns of one ``kind`` (``block``: the offset's name when
+        several kinds share one, the phases' flows); returns their indices."""
+        size = len(hi)
+        self.offsets.setdefault(block or kind, self.n_cols)
+        cols = self.n_cols + np.arange(size)
+        self.blocks[kind] = (cols, _keys(kind, ent, step, size))
+        self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (size,)))
+        self.col_hi.append(np.asarray(hi, dtype=float))
+        self.n_cols += size
+        return cols
+
+    def block(self, kind: str) -> tuple[IntArray, IntArray, IntArray]:
+        """(column, entity, step) of every column of ``kind``."""
+        cols, (_, ent, step) = self.blocks[kind]
+        return cols, ent, step
+
+    def at(self, kind: str, ent: IntArray | int, step: IntArray | int) -> IntArray:
+        """Columns of a block with one column per entity and step (storage, PV)."""
+        return self.offsets[kind] + np.asarray(ent) * self.n_steps + np.asarray(step)  # type: ignore[no-any-return]
+
+    def index_grid(self, kind: str, shape: tuple[int, int]) -> IntArray:
+        """(entity, step) -> column of ``kind``, -1 where it has none."""
+        grid = np.full(shape, -1, dtype=np.int64)
+        cols, ent, step = self.block(kind)
+        grid[ent, step] = cols
+        return grid
+
+    def incidence(self, cp: Compiled) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``cp.load_under``, ``sto_under`` and ``pv_under`` as floats for matrix products,
+        converted once per LP."""
+        if self._incidence is None:
+            self._incidence = (cp.load_under.astype(float), cp.sto_under.astype(float),
+                               cp.pv_under.astype(float))  # fmt: skip
+        return self._incidence
 
     def new_rows(
         self, lo: FloatArray, hi: FloatArray, kind: str, ent: IntArray | int, step: IntArray | int
@@ -99,77 +138,137 @@ class _Builder:
         self.cols.append(np.asarray(cols, dtype=np.int64))
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape))
 
+    def price(self, kind: str, cost: Callable[[IntArray, IntArray], FloatArray | float]) -> None:
+        """Cost of every column of ``kind`` from its (entity, step) keys; once every column is
+        in (the objective is the last family). Unpriced columns cost nothing."""
+        if len(self.cost) != self.n_cols:
+            self.cost = np.zeros(self.n_cols)
+        cols, ent, step = self.block(kind)
+        if len(cols):
+            self.cost[cols] = cost(ent, step)
 
-def _keys(
-    kind: str, ent: IntArray | int, step: IntArray | int, size: int
-) -> tuple[IntArray, IntArray, IntArray]:
-    return (
-        np.full(size, KIND_INDEX[kind], dtype=np.int64),
-        np.broadcast_to(np.asarray(ent, dtype=np.int64), (size,)),
-        np.broadcast_to(np.asarray(step, dtype=np.int64), (size,)),
-    )
-
-
-def _stack_keys(parts: list[tuple[IntArray, IntArray, IntArray]]) -> LpKeys:
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return LpKeys(empty, empty, empty)
-    return LpKeys(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
-
-
-def _pairs_to_entries(
-    pair_node: IntArray, pair_load: IntArray, load_start: IntArray, load_count: IntArray
-) -> tuple[IntArray, IntArray]:
-    """Expand (node, load) pairs to (node, p-column index) for every step column of the load."""
-    counts = load_count[pair_load]
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    node = np.repeat(pair_node, counts)
-    first = np.repeat(load_start[pair_load], counts)
-    run_start = np.repeat(np.cumsum(counts) - counts, counts)
-    return node, first + (np.arange(total) - run_start)
-
-
-#: Phase currents as rows summing everything under each phase-limited node instead of
-#: per-phase flow columns. Measured about 25 % faster on most 1,000-EV re-plans but 6x slower
-#: on one (12 s against 2 s), so off by default: a solve past its time limit falls back.
-FLAT_PHASES = False
+    def finish(self) -> LinearProgram:
+        """The LP, its matrix in CSC form (entries sorted by column, then row)."""
+        rows_all = np.concatenate(self.rows)
+        cols_all = np.concatenate(self.cols)
+        vals_all = np.concatenate(self.vals)
+        order = np.lexsort((rows_all, cols_all))
+        counts = np.bincount(cols_all, minlength=self.n_cols)
+        _, p_load, p_step = self.block("p")
+        return LinearProgram(
+            cost=self.cost,
+            col_lo=np.concatenate(self.col_lo),
+            col_hi=np.concatenate(self.col_hi),
+            row_lo=np.concatenate(self.lo),
+            row_hi=np.concatenate(self.hi),
+            a_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+            a_index=rows_all[order].astype(np.int32),
+            a_value=vals_all[order],
+            p_load=np.array(p_load),
+            p_step=np.array(p_step),
+            offsets=self.offsets,
+            col_keys=_stack_keys([keys for _, keys in self.blocks.values()]),
+            row_keys=_stack_keys(self.keys),
+        )
 
 
-def _kept_flows(
-    cp: Compiled, sp_n: IntArray, sp_t: IntArray, *, phases: bool
-) -> tuple[BoolArray, BoolArray]:
-    """Which node power flows (N, T) and phase-current flows (3, N, T) get a column and a
-    row: those whose limit the devices under the node could reach in that step (everything
-    at its maximum), the grid connection's power and setpoint nodes. The others cannot
-    bind; leaving them out keeps the LP as small as HiGHS's presolve would make it, which
-    matters for warm-started re-plans (they skip presolve)."""
+def add_load_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Columns p[l,t] (where the load may draw), u[l], z; rows energy and fairness per load
+    (equations: :func:`optimizer.model.add_load_constraints`)."""
+    n_l = len(cp.load_ids)
+    dt = cp.dt_h
+    loads = np.arange(n_l)
+    pl, pt = (a.astype(np.int64) for a in np.nonzero(cp.load_pmax_kw > 0))
+    p = lp.new_cols("p", pl, pt, lo=0.0, hi=cp.load_pmax_kw[pl, pt])
+    u = lp.new_cols("u", loads, -1, lo=0.0, hi=cp.load_need_kwh)
+    z = lp.new_cols("z", 0, -1, lo=0.0, hi=np.ones(int(n_l > 0)))
+    r0 = lp.new_rows(cp.load_need_kwh, cp.load_need_kwh, "energy", loads, -1)
+    lp.add(r0 + pl, p, cp.load_eff[pl] * dt[pt])
+    lp.add(r0 + loads, u, 1.0)
+    if n_l:  # need * z - u >= 0
+        r0 = lp.new_rows(np.zeros(n_l), np.full(n_l, INF), "fair", loads, -1)
+        lp.add(r0 + loads, np.full(n_l, z[0]), cp.load_need_kwh)
+        lp.add(r0 + loads, u, -1.0)
+
+
+def add_taper_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows p[l,t] + b_l Σ_{t'<t} η_l Δt_t' p[l,t'] <= r_l where the line may bind
+    (:func:`optimizer.model.add_taper_constraints`)."""
+    tl, tt = np.nonzero(cp.taper_rows)
+    if not len(tl):
+        return
+    _, pl, pt = lp.block("p")
+    p_at = lp.index_grid("p", cp.load_pmax_kw.shape)
+    r0 = lp.new_rows(np.full(len(tl), -INF), cp.taper_rhs_kw[tl], "taper", tl, tt)
+    lp.add(r0 + np.arange(len(tl)), p_at[tl, tt], 1.0)
+    for ld in np.unique(tl).tolist():
+        mine = np.nonzero(tl == ld)[0]
+        steps = pt[pl == ld]
+        earlier_r, earlier_c = np.nonzero(steps[None, :] < tt[mine][:, None])
+        weight = cp.taper_slope_per_h[ld] * cp.load_eff[ld] * cp.dt_h[steps[earlier_c]]
+        lp.add(r0 + mine[earlier_r], p_at[ld, steps[earlier_c]], weight)
+
+
+def add_storage_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Columns c[b,t], d[b,t], s[b,t]; rows s_t - s_{t-1} - η_ch Δt c + Δt / η_dis d = S0 (t=0)
+    or 0 (:func:`optimizer.model.add_storage_constraints`)."""
+    n_b, n_t = cp.sto_ch_max_kw.shape
+    dt = cp.dt_h
+    bt_b, bt_t = np.divmod(np.arange(n_b * n_t), n_t)
+    soc_lo = np.repeat(cp.sto_min_kwh[:, None], n_t, axis=1)
+    soc_lo[:, -1] = np.maximum(soc_lo[:, -1], cp.sto_final_min_kwh)
+    lp.new_cols("ch", bt_b, bt_t, lo=0.0, hi=cp.sto_ch_max_kw.ravel())
+    lp.new_cols("dis", bt_b, bt_t, lo=0.0, hi=cp.sto_dis_max_kw.ravel())
+    lp.new_cols("soc", bt_b, bt_t, lo=soc_lo.ravel(), hi=np.repeat(cp.sto_max_kwh, n_t))
+    if not n_b:
+        return
+    rhs = np.zeros((n_b, n_t))
+    rhs[:, 0] = cp.sto_soc0_kwh
+    r0 = lp.new_rows(rhs.ravel(), rhs.ravel(), "soc_row", bt_b, bt_t)
+    rows = r0 + bt_b * n_t + bt_t
+    lp.add(rows, lp.at("soc", bt_b, bt_t), 1.0)
+    later = bt_t > 0
+    lp.add(rows[later], lp.at("soc", bt_b[later], bt_t[later] - 1), -1.0)
+    lp.add(rows, lp.at("ch", bt_b, bt_t), -(cp.sto_eta_ch[bt_b] * dt[bt_t]))
+    lp.add(rows, lp.at("dis", bt_b, bt_t), dt[bt_t] / cp.sto_eta_dis[bt_b])
+
+
+def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
+    """Which node power flows (N, T) get a column and a row: those whose limit the devices
+    under the node could reach in that step (everything at its maximum), the grid
+    connection's and setpoint nodes'. The others cannot bind; leaving them out keeps the LP
+    as small as HiGHS's presolve would make it, which matters for warm-started re-plans
+    (they skip presolve)."""
     if not PRUNE_FLOWS:
-        shape = (cp.n_nodes, cp.n_steps)
-        return np.ones(shape, dtype=bool), np.full((3, *shape), phases, dtype=bool)
-    under = cp.load_under.astype(float)
-    sto = cp.sto_under.astype(float)
-    pvu = cp.pv_under.astype(float)
+        return np.ones((cp.n_nodes, cp.n_steps), dtype=bool)
     margin = 1e-9
+    under, sto, pvu = lp.incidence(cp)
     max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
     max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw
-    kept_f = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
-    kept_f[cp.root] = True
-    kept_f[sp_n, sp_t] = True
-    kept_g = np.zeros((3, *kept_f.shape), dtype=bool)
-    if phases:
-        swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
-        for ph in range(3):
-            amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
-                    + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
-                    + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
-            kept_g[ph] = amps > cp.node_phase_a - margin
-        kept_g[:, :, -1] = True
+    kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
+    kept[cp.root] = True
+    kept[np.isfinite(cp.setpoint_lo_kw)] = True
     # The last step keeps every flow: a re-plan's warm start wraps the previous first step
     # (where limits bind) onto it, and that needs the same structure (see optimizer.basis).
-    kept_f[:, -1] = True
-    return kept_f, kept_g
+    kept[:, -1] = True
+    return kept
+
+
+def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray:
+    """Which phase-current flows (3, N, T) get a column and a row, as for the power flows."""
+    shape = (3, cp.n_nodes, cp.n_steps)
+    if not PRUNE_FLOWS or not phases:
+        return np.full(shape, phases and not PRUNE_FLOWS, dtype=bool)
+    kept = np.zeros(shape, dtype=bool)
+    under, sto, pvu = lp.incidence(cp)
+    swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
+    for ph in range(3):
+        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * cp.load_pmax_kw)
+                + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
+                + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
+        kept[ph] = amps > cp.node_phase_a - 1e-9
+    kept[:, :, -1] = True
+    return kept
 
 
 def _kept_ancestor(parent: IntArray, kept: BoolArray) -> IntArray:
@@ -189,453 +288,184 @@ def _kept_ancestor(parent: IntArray, kept: BoolArray) -> IntArray:
     return anc
 
 
-#: Node flows only where a limit can bind (see :func:`_kept_flows`). Measured at 1,000 EVs x
-#: 96 steps: 44,816 rows down to about 9,700; a cold solve 2.5 -> 1.7 s CPU, a warm re-plan's
-#: HiGHS time about 0.2 s against 0.2-1.0 s (decision 0406).
-PRUNE_FLOWS = True
-
-
-def build_lp(cp: Compiled, *, dense: bool = False) -> LinearProgram:
-    """Rows, in order: energy per load; fairness; taper; storage SoC; node power flow; node phase
-    current flow; linear current limits; grid balance; setpoint floors; peak. Equations in
-    :mod:`optimizer.model`.
-
-    Each node has a flow column per step (bounded by its import/export caps) defined as the sum
-    of its children's flows and its own devices, so every device enters one row per quantity,
-    which keeps the matrix sparse however deep the limit tree is (per phase too, unless
-    ``FLAT_PHASES``). ``dense``: a power column
-    for every load and step (zero upper bound where absent), so that problems with the same
-    loads share one matrix and a re-plan only changes bounds and costs."""
-    n_t = cp.n_steps
-    dt = cp.dt_h
-    n_n = cp.n_nodes
-    n_l = len(cp.load_ids)
-    n_b = cp.sto_soc0_kwh.shape[0]
-    n_k = cp.pv_kw.shape[0]
-    pl, pt = np.nonzero(cp.load_pmax_kw > 0 if not dense else np.ones_like(cp.load_pmax_kw))
-    pl = pl.astype(np.int64)
-    pt = pt.astype(np.int64)
-    n_p = len(pl)
-    has_fair = n_l > 0
-    has_peak = cp.demand_charge_per_kw > 0
-    has_phase = bool(np.isfinite(cp.node_phase_a).any())
-    sp_n, sp_t = np.nonzero(np.isfinite(cp.setpoint_lo_kw))
-
-    off: dict[str, int] = {}
-    cursor = 0
-    kept_f, kept_g = _kept_flows(cp, sp_n, sp_t, phases=has_phase and not FLAT_PHASES)
-    n_f = int(kept_f.sum())
-    n_g = int(kept_g.sum())
-    for name, size in (
-        ("p", n_p), ("u", n_l), ("z", int(has_fair)), ("ch", n_b * n_t), ("dis", n_b * n_t),
-        ("soc", n_b * n_t), ("pv", n_k * n_t), ("f", n_f), ("g", n_g),
-        ("imp", n_t), ("exp", n_t), ("peak", int(has_peak)), ("sl", len(sp_n)),
-    ):  # fmt: skip
-        off[name] = cursor
-        cursor += size
-    n_col = cursor
-    bt_b, bt_t = np.divmod(np.arange(n_b * n_t), n_t)
-    kt_k, kt_t = np.divmod(np.arange(n_k * n_t), n_t)
-    t_idx = np.arange(n_t)
-    col_parts = [_keys("p", pl, pt, n_p), _keys("u", np.arange(n_l), -1, n_l),
-                 _keys("z", 0, -1, int(has_fair))]  # fmt: skip
-    col_parts += [_keys(name, bt_b, bt_t, n_b * n_t) for name in ("ch", "dis", "soc")]
-    f_n, f_t = np.nonzero(kept_f)
-    col_parts += [_keys("pv", kt_k, kt_t, n_k * n_t), _keys("f", f_n, f_t, n_f)]
-    f_idx = np.full((n_n, n_t), -1, dtype=np.int64)
-    f_idx[f_n, f_t] = off["f"] + np.arange(n_f)
-    g_idx = np.full((3, n_n, n_t), -1, dtype=np.int64)
-    g_idx[kept_g] = off["g"] + np.arange(n_g)
-    for ph in range(3):
-        g_n, g_t = np.nonzero(kept_g[ph])
-        col_parts.append(_keys(f"g{ph}", g_n, g_t, len(g_n)))
-    col_parts += [_keys("imp", 0, t_idx, n_t), _keys("exp", 0, t_idx, n_t)]
-    col_parts += [_keys("peak", 0, -1, int(has_peak)), _keys("sl", sp_n, sp_t, len(sp_n))]
-    col_keys = _stack_keys(col_parts)
-    cost = np.zeros(n_col)
-    lo = np.zeros(n_col)
-    hi = np.full(n_col, INF)
-
-    p_cols = off["p"] + np.arange(n_p)
-    hi[p_cols] = cp.load_pmax_kw[pl, pt]
-    cost[p_cols] = cp.early_weight[pl, pt] * dt[pt]
-    u_cols = off["u"] + np.arange(n_l)
-    hi[u_cols] = cp.load_need_kwh
-    cost[u_cols] = cp.load_penalty
-    if has_fair:
-        hi[off["z"]] = 1.0
-        cost[off["z"]] = cp.fairness_weight
-
-    def block(name: str, b: int | IntArray, t: int | IntArray) -> IntArray:
-        return off[name] + np.asarray(b) * n_t + np.asarray(t)  # type: ignore[no-any-return]
-
-    if n_b:
-        hi[block("ch", bt_b, bt_t)] = cp.sto_ch_max_kw.ravel()
-        hi[block("dis", bt_b, bt_t)] = cp.sto_dis_max_kw.ravel()
-        wear = (cp.sto_degr[:, None] * dt[None, :]).ravel()
-        cost[block("ch", bt_b, bt_t)] = wear
-        cost[block("dis", bt_b, bt_t)] = wear
-        soc_lo = np.repeat(cp.sto_min_kwh[:, None], n_t, axis=1)
-        soc_lo[:, -1] = np.maximum(soc_lo[:, -1], cp.sto_final_min_kwh)
-        lo[block("soc", bt_b, bt_t)] = soc_lo.ravel()
-        hi[block("soc", bt_b, bt_t)] = np.repeat(cp.sto_max_kwh, n_t)
-    if n_k:
-        hi[block("pv", kt_k, kt_t)] = cp.pv_kw.ravel()
-    lo[f_idx[kept_f]] = -cp.node_exp_kw[kept_f]
-    hi[f_idx[kept_f]] = cp.node_imp_kw[kept_f]
-    if has_phase and not FLAT_PHASES:
-        cap = np.broadcast_to(cp.node_phase_a, kept_g.shape)[kept_g]
-        lo[g_idx[kept_g]] = -cap
-        hi[g_idx[kept_g]] = cap
-    cost[off["imp"] + t_idx] = cp.price_imp * dt
-    cost[off["exp"] + t_idx] = -cp.price_exp * dt
-    if has_peak:
-        lo[off["peak"]] = cp.peak_floor_kw
-        cost[off["peak"]] = cp.demand_charge_per_kw
-    sl_cols = off["sl"] + np.arange(len(sp_n))
-    cost[sl_cols] = cp.setpoint_penalty * dt[sp_t]
-
-    bld = _Builder()
-    # energy per load: sum_t eff*dt*p + u = need
-    r0 = bld.new_rows(cp.load_need_kwh, cp.load_need_kwh, "energy", np.arange(n_l), -1)
-    bld.add(r0 + pl, p_cols, cp.load_eff[pl] * dt[pt])
-    bld.add(r0 + np.arange(n_l), u_cols, 1.0)
-    # fairness: need*z - u >= 0
-    if has_fair:
-        r0 = bld.new_rows(np.zeros(n_l), np.full(n_l, INF), "fair", np.arange(n_l), -1)
-        bld.add(r0 + np.arange(n_l), np.full(n_l, off["z"]), cp.load_need_kwh)
-        bld.add(r0 + np.arange(n_l), u_cols, -1.0)
-    # taper: p[l,t] + b_l * sum_{t'<t} eff*dt*p[l,t'] <= r_l, only where it may bind
-    tl, tt = np.nonzero(cp.taper_rows)
-    if len(tl):
-        r0 = bld.new_rows(np.full(len(tl), -INF), cp.taper_rhs_kw[tl], "taper", tl, tt)
-        p_at = np.full((n_l, n_t), -1, dtype=np.int64)
-        p_at[pl, pt] = p_cols
-        bld.add(r0 + np.arange(len(tl)), p_at[tl, tt], 1.0)
-        for ld in np.unique(tl).tolist():
-            mine = np.nonzero(tl == ld)[0]
-            steps = pt[pl == ld]
-            earlier_r, earlier_c = np.nonzero(steps[None, :] < tt[mine][:, None])
-            weight = cp.taper_slope_per_h[ld] * cp.load_eff[ld] * dt[steps[earlier_c]]
-            bld.add(r0 + mine[earlier_r], p_at[ld, steps[earlier_c]], weight)
-    # storage SoC: soc_t - soc_{t-1} - eta_ch*dt*ch + dt/eta_dis*dis = soc0 (t=0) / 0
-    if n_b:
-        rhs = np.zeros((n_b, n_t))
-        rhs[:, 0] = cp.sto_soc0_kwh
-        r0 = bld.new_rows(rhs.ravel(), rhs.ravel(), "soc_row", bt_b, bt_t)
-        rows = r0 + bt_b * n_t + bt_t
-        bld.add(rows, block("soc", bt_b, bt_t), 1.0)
-        later = bt_t > 0
-        bld.add(rows[later], block("soc", bt_b[later], bt_t[later] - 1), -1.0)
-        bld.add(rows, block("ch", bt_b, bt_t), -(cp.sto_eta_ch[bt_b] * dt[bt_t]))
-        bld.add(rows, block("dis", bt_b, bt_t), dt[bt_t] / cp.sto_eta_dis[bt_b])
-
+def _flow_rows(lp: LpBuilder, cp: Compiled, kind: str, col_kind: str, kept: BoolArray,
+               coef: tuple[FloatArray, FloatArray, FloatArray]) -> None:  # fmt: skip
+    """x[n,t] - Σ_children x[c,t] - Σ_own devices coef·power = 0 for every kept (node, step)
+    of the flow columns ``col_kind``; a node left out hands its children and devices to its
+    nearest kept ancestor. ``coef``: per load, storage unit and PV plant."""
+    load_coef, sto_coef, pv_coef = coef
     parent = cp.node_parent
-    sto_node = cp.sto_node
-    pv_node = cp.pv_node
-
-    def flow_rows(col_idx: IntArray, kept: BoolArray, load_coef: FloatArray,
-                  sto_coef: FloatArray, pv_coef: FloatArray, kind: str) -> None:  # fmt: skip
-        """x[n,t] - sum_children x[c,t] - sum_own devices coef*power = 0 for every kept (node,
-        step); a node left out hands its children and devices to its nearest kept ancestor."""
-        kn, kt = np.nonzero(kept)
-        r0 = bld.new_rows(np.zeros(len(kn)), np.zeros(len(kn)), kind, kn, kt)
-        row_of = np.full((n_n, n_t), -1, dtype=np.int64)
-        row_of[kn, kt] = r0 + np.arange(len(kn))
-        anc = _kept_ancestor(parent, kept)
-        bld.add(row_of[kn, kt], col_idx[kn, kt], 1.0)
-        has_parent = parent[kn] >= 0
-        cn, ct = kn[has_parent], kt[has_parent]
-        to = anc[parent[cn], ct]
+    col_idx = lp.index_grid(col_kind, kept.shape)
+    kn, kt = np.nonzero(kept)
+    r0 = lp.new_rows(np.zeros(len(kn)), np.zeros(len(kn)), kind, kn, kt)
+    row_of = np.full(kept.shape, -1, dtype=np.int64)
+    row_of[kn, kt] = r0 + np.arange(len(kn))
+    anc = _kept_ancestor(parent, kept)
+    lp.add(row_of[kn, kt], col_idx[kn, kt], 1.0)
+    has_parent = parent[kn] >= 0
+    cn, ct = kn[has_parent], kt[has_parent]
+    to = anc[parent[cn], ct]
+    ok = to >= 0
+    lp.add(row_of[to[ok], ct[ok]], col_idx[cn[ok], ct[ok]], -1.0)
+    p_cols, pl, pt = lp.block("p")
+    to = anc[cp.load_node[pl], pt]
+    ok = (load_coef[pl] != 0) & (to >= 0)
+    lp.add(row_of[to[ok], pt[ok]], p_cols[ok], -load_coef[pl][ok])
+    _, bt_b, bt_t = lp.block("ch")
+    if len(bt_b):
+        to = anc[cp.sto_node[bt_b], bt_t]
         ok = to >= 0
-        bld.add(row_of[to[ok], ct[ok]], col_idx[cn[ok], ct[ok]], -1.0)
-        coef = load_coef[pl]
-        to = anc[cp.load_node[pl], pt]
-        ok = (coef != 0) & (to >= 0)
-        bld.add(row_of[to[ok], pt[ok]], p_cols[ok], -coef[ok])
-        if n_b:
-            to = anc[sto_node[bt_b], bt_t]
-            ok = to >= 0
-            rows = row_of[to[ok], bt_t[ok]]
-            bld.add(rows, block("ch", bt_b[ok], bt_t[ok]), -sto_coef[bt_b[ok]])
-            bld.add(rows, block("dis", bt_b[ok], bt_t[ok]), sto_coef[bt_b[ok]])
-        if n_k:
-            to = anc[pv_node[kt_k], kt_t]
-            ok = to >= 0
-            bld.add(row_of[to[ok], kt_t[ok]], block("pv", kt_k[ok], kt_t[ok]), pv_coef[kt_k[ok]])
+        rows = row_of[to[ok], bt_t[ok]]
+        lp.add(rows, lp.at("ch", bt_b[ok], bt_t[ok]), -sto_coef[bt_b[ok]])
+        lp.add(rows, lp.at("dis", bt_b[ok], bt_t[ok]), sto_coef[bt_b[ok]])
+    _, kt_k, kt_t = lp.block("pv")
+    if len(kt_k):
+        to = anc[cp.pv_node[kt_k], kt_t]
+        ok = to >= 0
+        lp.add(row_of[to[ok], kt_t[ok]], lp.at("pv", kt_k[ok], kt_t[ok]), pv_coef[kt_k[ok]])
 
-    flow_rows(f_idx, kept_f, np.ones(n_l), np.ones(n_b), np.ones(n_k), "flow")
+
+def add_node_flow_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Columns v[k,t] (PV used) and f[n,t] (bounded by the node's caps), rows of the power
+    flow through every node (:func:`optimizer.model.add_node_flow_constraints`).
+
+    Each node has a flow column per step defined as the sum of its children's flows and its
+    own devices, so every device enters one row however deep the limit tree is; only where
+    its limit can bind (:func:`_kept_power_flows`)."""
+    n_k, n_t = cp.pv_kw.shape
+    kt_k, kt_t = np.divmod(np.arange(n_k * n_t), n_t)
+    lp.new_cols("pv", kt_k, kt_t, lo=0.0, hi=cp.pv_kw.ravel())
+    kept = _kept_power_flows(lp, cp)
+    f_n, f_t = np.nonzero(kept)
+    lp.new_cols("f", f_n, f_t, lo=-cp.node_exp_kw[kept], hi=cp.node_imp_kw[kept])
+    ones = (np.ones(len(cp.load_ids)), np.ones(cp.sto_soc0_kwh.shape[0]), np.ones(n_k))
+    _flow_rows(lp, cp, "flow", "f", kept, ones)
+
+
+def _pairs_to_entries(
+    pair_node: IntArray, pair_load: IntArray, load_start: IntArray, load_count: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Expand (node, load) pairs to (node, p-column index) for every step column of the load."""
+    counts = load_count[pair_load]
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    node = np.repeat(pair_node, counts)
+    first = np.repeat(load_start[pair_load], counts)
+    run_start = np.repeat(np.cumsum(counts) - counts, counts)
+    return node, first + (np.arange(total) - run_start)
+
+
+def _flat_phase_rows(lp: LpBuilder, cp: Compiled) -> None:
+    """``FLAT_PHASES``: -I <= Σ over everything under n of A/kW · power <= I, one row per
+    phase-limited node, phase and step."""
+    n_n, n_t = cp.node_phase_a.shape
+    t_idx = np.arange(n_t)
+    p_cols, pl, pt = lp.block("p")
+    nodes = np.nonzero(np.isfinite(cp.node_phase_a).any(axis=1))[0]
+    load_count = np.bincount(pl, minlength=len(cp.load_ids)).astype(np.int64)
+    load_start = np.cumsum(load_count) - load_count
+    for phase in range(3):
+        cap = cp.node_phase_a[nodes].ravel()
+        ent, step = np.repeat(nodes, n_t), np.tile(t_idx, len(nodes))
+        base = lp.new_rows(-cap, cap, f"phase{phase}", ent, step)
+        row_of = np.full(n_n, -1, dtype=np.int64)
+        row_of[nodes] = base + np.arange(len(nodes)) * n_t
+        coef_l = cp.load_phase_a_per_kw[:, phase]
+        pn, plo = np.nonzero(cp.load_under[nodes] & (coef_l != 0)[None, :])
+        ent_node, ent_col = _pairs_to_entries(nodes[pn], plo, load_start, load_count)
+        lp.add(row_of[ent_node] + pt[ent_col], p_cols[ent_col], coef_l[pl[ent_col]])
+        for b in range(cp.sto_soc0_kwh.shape[0]):
+            for n in nodes[cp.sto_under[nodes, b]]:
+                lp.add(row_of[n] + t_idx, lp.at("ch", b, t_idx), cp.sto_phase_a_per_kw[b])
+                lp.add(row_of[n] + t_idx, lp.at("dis", b, t_idx), -cp.sto_phase_a_per_kw[b])
+        for k in range(cp.pv_kw.shape[0]):
+            for n in nodes[cp.pv_under[nodes, k]]:
+                lp.add(row_of[n] + t_idx, lp.at("pv", k, t_idx), -cp.pv_phase_a_per_kw[k])
+
+
+def add_phase_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Columns g[n,φ,t] (bounded by the node's phase limit) and rows of the current through
+    every node and phase, only when some node has a phase limit
+    (:func:`optimizer.model.add_phase_constraints`); with ``FLAT_PHASES`` no columns, rows
+    over everything under each limited node instead."""
+    has_phase = bool(np.isfinite(cp.node_phase_a).any())
+    kept = _kept_phase_flows(lp, cp, phases=has_phase and not FLAT_PHASES)
+    for ph in range(3):
+        g_n, g_t = np.nonzero(kept[ph])
+        cap = cp.node_phase_a[kept[ph]]
+        lp.new_cols(f"g{ph}", g_n, g_t, lo=-cap, hi=cap, block="g")
     if has_phase and FLAT_PHASES:
-        # -I <= sum over everything under n of A/kW * power <= I, only for limited nodes
-        nodes = np.nonzero(np.isfinite(cp.node_phase_a).any(axis=1))[0]
-        load_count = np.bincount(pl, minlength=n_l).astype(np.int64)
-        load_start = np.cumsum(load_count) - load_count
-        for phase in range(3):
-            base = bld.new_rows(-cp.node_phase_a[nodes].ravel(), cp.node_phase_a[nodes].ravel(),
-                                f"phase{phase}", np.repeat(nodes, n_t),
-                                np.tile(t_idx, len(nodes)))  # fmt: skip
-            row_of = np.full(n_n, -1, dtype=np.int64)
-            row_of[nodes] = base + np.arange(len(nodes)) * n_t
-            coef_l = cp.load_phase_a_per_kw[:, phase]
-            pn, plo = np.nonzero(cp.load_under[nodes] & (coef_l != 0)[None, :])
-            ent_node, ent_col = _pairs_to_entries(nodes[pn], plo, load_start, load_count)
-            bld.add(row_of[ent_node] + pt[ent_col], p_cols[ent_col], coef_l[pl[ent_col]])
-            for b in range(n_b):
-                for n in nodes[cp.sto_under[nodes, b]]:
-                    bld.add(row_of[n] + t_idx, block("ch", b, t_idx), cp.sto_phase_a_per_kw[b])
-                    bld.add(row_of[n] + t_idx, block("dis", b, t_idx), -cp.sto_phase_a_per_kw[b])
-            for k in range(n_k):
-                for n in nodes[cp.pv_under[nodes, k]]:
-                    bld.add(row_of[n] + t_idx, block("pv", k, t_idx), -cp.pv_phase_a_per_kw[k])
+        _flat_phase_rows(lp, cp)
     elif has_phase:
-        for phase in range(3):
-            flow_rows(g_idx[phase], kept_g[phase], cp.load_phase_a_per_kw[:, phase],
-                      cp.sto_phase_a_per_kw, cp.pv_phase_a_per_kw, f"gflow{phase}")  # fmt: skip
-    # linear current limits: sum_l a[c,l] p[l,t] <= cap[c,t]
-    n_c = cp.lin_coef.shape[0]
-    if n_c:
-        lc_c, lc_t = np.divmod(np.arange(n_c * n_t), n_t)
-        r0 = bld.new_rows(np.full(n_c * n_t, -INF), cp.lin_cap_a.ravel(), "lin", lc_c, lc_t)
-        cc, jj = np.nonzero(cp.lin_coef[:, pl])
-        bld.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
-    # grid balance: imp - exp - f[root] = 0
-    r0 = bld.new_rows(np.zeros(n_t), np.zeros(n_t), "balance", 0, t_idx)
-    bld.add(r0 + t_idx, off["imp"] + t_idx, 1.0)
-    bld.add(r0 + t_idx, off["exp"] + t_idx, -1.0)
-    bld.add(r0 + t_idx, f_idx[cp.root, t_idx], -1.0)
-    # setpoint floors: f[n,t] + slack >= lo
-    if len(sp_n):
-        r0 = bld.new_rows(cp.setpoint_lo_kw[sp_n, sp_t], np.full(len(sp_n), INF), "setpoint",
-                          sp_n, sp_t)  # fmt: skip
-        bld.add(r0 + np.arange(len(sp_n)), sl_cols, 1.0)
-        bld.add(r0 + np.arange(len(sp_n)), f_idx[sp_n, sp_t], 1.0)
-    # peak: peak - imp_t >= 0
-    if has_peak:
-        r0 = bld.new_rows(np.zeros(n_t), np.full(n_t, INF), "peak_row", 0, t_idx)
-        bld.add(r0 + t_idx, np.full(n_t, off["peak"]), 1.0)
-        bld.add(r0 + t_idx, off["imp"] + t_idx, -1.0)
-
-    rows_all = np.concatenate(bld.rows)
-    cols_all = np.concatenate(bld.cols)
-    vals_all = np.concatenate(bld.vals)
-    order = np.lexsort((rows_all, cols_all))
-    counts = np.bincount(cols_all, minlength=n_col)
-    a_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return LinearProgram(
-        cost=cost,
-        col_lo=lo,
-        col_hi=hi,
-        row_lo=np.concatenate(bld.lo),
-        row_hi=np.concatenate(bld.hi),
-        a_start=a_start,
-        a_index=rows_all[order].astype(np.int32),
-        a_value=vals_all[order],
-        p_load=pl,
-        p_step=pt,
-        offsets=off,
-        col_keys=col_keys,
-        row_keys=_stack_keys(bld.keys),
-    )
+        for ph in range(3):
+            coef = (cp.load_phase_a_per_kw[:, ph], cp.sto_phase_a_per_kw, cp.pv_phase_a_per_kw)
+            _flow_rows(lp, cp, f"gflow{ph}", f"g{ph}", kept[ph], coef)
 
 
-def _highs(time_limit_s: float | None) -> highspy.Highs:
-    # No "threads" option: HiGHS fixes its thread pool once per process and rejects a later
-    # instance asking for another size; the dual simplex used for these LPs is serial anyway.
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
-    if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
-    return h
+def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows Σ_l a[c,l] p[l,t] <= Ī[c,t] (:func:`optimizer.model.add_current_limit_constraints`;
+    here a free row where a limit is off)."""
+    n_c, n_t = cp.lin_cap_a.shape
+    if not n_c:
+        return
+    p_cols, pl, pt = lp.block("p")
+    lc_c, lc_t = np.divmod(np.arange(n_c * n_t), n_t)
+    r0 = lp.new_rows(np.full(n_c * n_t, -INF), cp.lin_cap_a.ravel(), "lin", lc_c, lc_t)
+    cc, jj = np.nonzero(cp.lin_coef[:, pl])
+    lp.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
 
 
-def _pass_model(h: highspy.Highs, lp: LinearProgram, carried: CarriedBasis | None) -> None:
-    """Hand ``lp`` to HiGHS (arrays passed straight through), with the carried basis's ghost
-    columns appended."""
-    cost, col_lo, col_hi = lp.cost, lp.col_lo, lp.col_hi
-    a_start, a_index, a_value = lp.a_start, lp.a_index, lp.a_value
-    if carried is not None and carried.n_ghost:
-        cost = np.concatenate([cost, carried.ghost_cost])
-        col_lo = np.concatenate([col_lo, np.zeros(carried.n_ghost)])
-        col_hi = np.concatenate([col_hi, np.zeros(carried.n_ghost)])
-        a_start = np.concatenate([a_start, a_start[-1] + carried.ghost_start[1:]])
-        a_index = np.concatenate([a_index, carried.ghost_index])
-        a_value = np.concatenate([a_value, carried.ghost_value])
-    inf = h.getInfinity()
-
-    def bound(values: FloatArray, sign: float) -> FloatArray:
-        return np.where(np.isfinite(values), values, sign * inf)
-
-    status = h.passModel(
-        len(cost),
-        lp.n_rows,
-        len(a_value),
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize),
-        0.0,
-        cost,
-        bound(col_lo, -1.0),
-        bound(col_hi, 1.0),
-        bound(lp.row_lo, -1.0),
-        bound(lp.row_hi, 1.0),
-        a_start[:-1].astype(np.int32),
-        a_index.astype(np.int32),
-        a_value,
-        np.zeros(len(cost), dtype=np.int32),  # all continuous
-    )
-    if status == _ERROR:
-        raise SolveFailed("HiGHS rejected the model")
-
-
-def entity_ids(cp: Compiled) -> dict[str, tuple[str, ...]]:
-    """The ids behind the entity indices of the LP's keys (see :mod:`optimizer.basis`)."""
-    problem = cp.problem
-    return {
-        "load": cp.load_ids,
-        "node": cp.node_ids,
-        "sto": tuple(u.storage_id for u in problem.storage),
-        "pv": tuple(p.pv_id for p in problem.pv),
-        "lin": tuple(str(c) for c in range(cp.lin_coef.shape[0])),
-    }
-
-
-def _to_highs(
-    col_status: npt.NDArray[np.int8], row_status: npt.NDArray[np.int8]
-) -> highspy.HighsBasis:
-    basis = highspy.HighsBasis()
-    basis.col_status = [_STATUS[s] for s in col_status.tolist()]
-    basis.row_status = [_STATUS[s] for s in row_status.tolist()]
-    basis.valid = True
-    return basis
-
-
-def _status_array(statuses: list[highspy.HighsBasisStatus]) -> npt.NDArray[np.int8]:
-    return np.array(list(map(_VALUE, statuses)), dtype=np.int8)
-
-
-def _carry(lp: LinearProgram, cp: Compiled, basis: SolvedBasis) -> CarriedBasis | None:
-    return carry_basis(
-        basis,
-        cols=lp.col_keys,
-        rows=lp.row_keys,
-        ids=entity_ids(cp),
-        start=cp.problem.grid.start,
-        col_lo=lp.col_lo,
-        col_hi=lp.col_hi,
-        row_lo=lp.row_lo,
-        row_hi=lp.row_hi,
-    )
-
-
-def solve_direct(
-    cp: Compiled,
-    *,
-    time_limit_s: float | None = None,
-    basis: SolvedBasis | None = None,
-) -> Solution:
-    """Build and solve the LP with ``highspy``; raise a :class:`SolveFailed` subclass.
-
-    ``basis``: the previous solve's (``Solution.basis``), carried over by key to start the dual
-    simplex near the optimum (see :mod:`optimizer.basis`); a solve from it that does not end
-    optimal, or a basis HiGHS rejects, falls back to a cold solve within the time limit."""
-    began = time.perf_counter()
-    lp = build_lp(cp)
-    h = _highs(time_limit_s)
-    carried = None if basis is None else _carry(lp, cp, basis)
-    _pass_model(h, lp, carried)
-    start = "cold"
-    if basis is not None:
-        if carried is None:
-            start = "cold: nothing to carry over"
-        elif h.setBasis(_to_highs(carried.col_status, carried.row_status)) == _ERROR:
-            start = "cold: basis rejected"
-        else:
-            start = "warm"
-    ran = h.run()
-    model_status = h.getModelStatus()
-    settled = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit)
-    if start == "warm" and (ran == _ERROR or model_status not in settled):
-        logger.info("warm-started solve ended %s; solving cold",
-                    h.modelStatusToString(model_status))  # fmt: skip
-        start = "cold: warm solve ended " + h.modelStatusToString(model_status)
-        h.clearSolver()
-        if time_limit_s is not None:
-            left = time_limit_s - (time.perf_counter() - began)
-            h.setOptionValue("time_limit", max(left, 0.01))
-        ran = h.run()
-        model_status = h.getModelStatus()
-    if ran == _ERROR:
-        raise SolveFailed("HiGHS failed to run")
-    if model_status == highspy.HighsModelStatus.kTimeLimit:
-        raise SolverTimeout(f"HiGHS stopped at its time limit of {time_limit_s} s")
-    if model_status in (highspy.HighsModelStatus.kInfeasible,
-                        highspy.HighsModelStatus.kUnboundedOrInfeasible):  # fmt: skip
-        raise InfeasibleSchedule("the hard limits admit no schedule (HiGHS: infeasible)")
-    if model_status != highspy.HighsModelStatus.kOptimal:
-        raise SolveFailed(f"HiGHS ended with status {h.modelStatusToString(model_status)}")
-    solution = h.getSolution()
-    x = np.asarray(solution.col_value)[: lp.n_cols]  # without ghost columns
-    final = h.getBasis()
-    solved = None
-    if final.valid:
-        col_status = _status_array(final.col_status)
-        row_status = _status_array(final.row_status)
-        if carried is not None:
-            col_status, row_status = carried.settle(col_status, row_status, lp.row_keys)
-        grid = cp.problem.grid
-        solved = SolvedBasis(
-            start=grid.start,
-            first_step_s=grid.step_durations_s[0],
-            n_steps=cp.n_steps,
-            ids=entity_ids(cp),
-            cols=lp.col_keys,
-            rows=lp.row_keys,
-            col_status=col_status,
-            row_status=row_status,
-            col_value=x,
-            row_value=np.asarray(solution.row_value),
-            cost=lp.cost,
-            a_start=lp.a_start,
-            a_index=lp.a_index,
-            a_value=lp.a_value,
-        )
-    info = h.getInfo()
-    return _unpack(lp, cp, x, float(info.objective_function_value),
-                   time.perf_counter() - began, basis=solved, start=start,
-                   iterations=int(info.simplex_iteration_count))  # fmt: skip
-
-
-def _unpack(
-    lp: LinearProgram,
-    cp: Compiled,
-    x: FloatArray,
-    obj: float,
-    took: float,
-    *,
-    basis: SolvedBasis | None,
-    start: str,
-    iterations: int,
-) -> Solution:
-    off = lp.offsets
+def add_grid_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Columns i[t], x[t], peak (with a demand charge), s_sp[n,t]; rows of the import/export
+    split, the setpoint floors and the peak (:func:`optimizer.model.add_grid_constraints`)."""
     n_t = cp.n_steps
-    n_l = len(cp.load_ids)
-    n_b = cp.sto_soc0_kwh.shape[0]
-    n_k = cp.pv_kw.shape[0]
-    p = np.zeros((n_l, n_t))
-    p[lp.p_load, lp.p_step] = x[off["p"] : off["p"] + len(lp.p_load)]
-    bt = n_b * n_t
-    return Solution(
-        p_kw=np.clip(p, 0.0, None),
-        unmet_kwh=np.clip(x[off["u"] : off["u"] + n_l], 0.0, None),
-        ch_kw=x[off["ch"] : off["ch"] + bt].reshape(n_b, n_t),
-        dis_kw=x[off["dis"] : off["dis"] + bt].reshape(n_b, n_t),
-        soc_kwh=x[off["soc"] : off["soc"] + bt].reshape(n_b, n_t),
-        pv_kw=x[off["pv"] : off["pv"] + n_k * n_t].reshape(n_k, n_t),
-        imp_kw=x[off["imp"] : off["imp"] + n_t],
-        exp_kw=x[off["exp"] : off["exp"] + n_t],
-        objective=obj,
-        solve_time_s=took,
-        backend="highspy",
-        basis=basis,
-        start=start,
-        iterations=iterations,
-    )
+    t_idx = np.arange(n_t)
+    sp_n, sp_t = np.nonzero(np.isfinite(cp.setpoint_lo_kw))
+    has_peak = int(cp.demand_charge_per_kw > 0)
+    imp = lp.new_cols("imp", 0, t_idx, lo=0.0, hi=np.full(n_t, INF))
+    exp = lp.new_cols("exp", 0, t_idx, lo=0.0, hi=np.full(n_t, INF))
+    peak = lp.new_cols("peak", 0, -1, lo=cp.peak_floor_kw, hi=np.full(has_peak, INF))
+    sl = lp.new_cols("sl", sp_n, sp_t, lo=0.0, hi=np.full(len(sp_n), INF))
+    f_at = lp.index_grid("f", cp.node_imp_kw.shape)
+    r0 = lp.new_rows(np.zeros(n_t), np.zeros(n_t), "balance", 0, t_idx)  # i - x - f[root] = 0
+    lp.add(r0 + t_idx, imp, 1.0)
+    lp.add(r0 + t_idx, exp, -1.0)
+    lp.add(r0 + t_idx, f_at[cp.root, t_idx], -1.0)
+    if len(sp_n):  # f[n,t] + s_sp >= lo
+        r0 = lp.new_rows(cp.setpoint_lo_kw[sp_n, sp_t], np.full(len(sp_n), INF), "setpoint",
+                         sp_n, sp_t)  # fmt: skip
+        lp.add(r0 + np.arange(len(sp_n)), sl, 1.0)
+        lp.add(r0 + np.arange(len(sp_n)), f_at[sp_n, sp_t], 1.0)
+    if has_peak:  # peak - i[t] >= 0
+        r0 = lp.new_rows(np.zeros(n_t), np.full(n_t, INF), "peak_row", 0, t_idx)
+        lp.add(r0 + t_idx, np.full(n_t, peak[0]), 1.0)
+        lp.add(r0 + t_idx, imp, -1.0)
+
+
+def add_objective(lp: LpBuilder, cp: Compiled) -> None:
+    """The cost of every column (:func:`optimizer.model.add_objective`)."""
+    dt = cp.dt_h
+    lp.price("p", lambda ld, t: cp.early_weight[ld, t] * dt[t])
+    lp.price("u", lambda ld, _t: cp.load_penalty[ld])
+    lp.price("z", lambda _e, _t: cp.fairness_weight)
+    lp.price("ch", lambda b, t: cp.sto_degr[b] * dt[t])
+    lp.price("dis", lambda b, t: cp.sto_degr[b] * dt[t])
+    lp.price("imp", lambda _e, t: cp.price_imp[t] * dt[t])
+    lp.price("exp", lambda _e, t: -cp.price_exp[t] * dt[t])
+    lp.price("peak", lambda _e, _t: cp.demand_charge_per_kw)
+    lp.price("sl", lambda _n, t: cp.setpoint_penalty * dt[t])
+
+
+def build_lp(cp: Compiled) -> LinearProgram:
+    """The whole LP, families in the order of :func:`optimizer.model.build_model`."""
+    lp = LpBuilder(cp)
+    add_load_constraints(lp, cp)
+    add_taper_constraints(lp, cp)
+    add_storage_constraints(lp, cp)
+    add_node_flow_constraints(lp, cp)
+    add_phase_constraints(lp, cp)
+    add_current_limit_constraints(lp, cp)
+    add_grid_constraints(lp, cp)
+    add_objective(lp, cp)
+    return lp.finish()

@@ -13,10 +13,20 @@ kW (demand charge), CO2 in g per kWh.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from optimizer.checks import (
+    aware,
+    efficiency,
+    finite,
+    identifier,
+    non_negative,
+    optional_non_negative,
+    positive,
+    prices,
+    window,
+)
 from optimizer.exceptions import InvalidProblem
 
 __all__ = [
@@ -48,44 +58,6 @@ class Phase(enum.StrEnum):
         return 3 if self is Phase.THREE else 1
 
 
-def _finite(field: str, value: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise InvalidProblem(field, f"must be a finite number, got {value!r}")
-
-
-def _non_negative(field: str, value: float) -> None:
-    _finite(field, value)
-    if value < 0:
-        raise InvalidProblem(field, f"must not be negative, got {value!r}")
-
-
-def _positive(field: str, value: float) -> None:
-    _finite(field, value)
-    if value <= 0:
-        raise InvalidProblem(field, f"must be positive, got {value!r}")
-
-
-def _optional_non_negative(field: str, value: float | None) -> None:
-    if value is not None:
-        _non_negative(field, value)
-
-
-def _aware(field: str, value: datetime) -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidProblem(field, f"must be a timezone-aware datetime, got {value!r}")
-
-
-def _efficiency(field: str, value: float) -> None:
-    _finite(field, value)
-    if not 0 < value <= 1:
-        raise InvalidProblem(field, f"must be in (0, 1], got {value!r}")
-
-
-def _identifier(field: str, value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidProblem(field, f"must be a non-empty string, got {value!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class LimitNode:
     """A node of the site's limit tree: grid connection, transformer, feeder, panel, station.
@@ -102,15 +74,15 @@ class LimitNode:
     voltage_v: float = 230.0
 
     def __post_init__(self) -> None:
-        _identifier("node_id", self.node_id)
+        identifier("node_id", self.node_id)
         if self.parent_id is not None:
-            _identifier("parent_id", self.parent_id)
+            identifier("parent_id", self.parent_id)
         if self.parent_id == self.node_id:
             raise InvalidProblem("parent_id", f"node {self.node_id!r} is its own parent")
-        _optional_non_negative("max_import_w", self.max_import_w)
-        _optional_non_negative("max_export_w", self.max_export_w)
-        _optional_non_negative("max_phase_current_a", self.max_phase_current_a)
-        _positive("voltage_v", self.voltage_v)
+        optional_non_negative("max_import_w", self.max_import_w)
+        optional_non_negative("max_export_w", self.max_export_w)
+        optional_non_negative("max_phase_current_a", self.max_phase_current_a)
+        positive("voltage_v", self.voltage_v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +107,20 @@ class Evse:
     ocpp_evse_id: int = 1
 
     def __post_init__(self) -> None:
-        _identifier("evse_id", self.evse_id)
-        _identifier("node_id", self.node_id)
+        identifier("evse_id", self.evse_id)
+        identifier("node_id", self.node_id)
         if not isinstance(self.phase, Phase):
             raise InvalidProblem("phase", f"must be one of {[p.value for p in Phase]}")
-        _positive("voltage_v", self.voltage_v)
-        _non_negative("min_current_a", self.min_current_a)
-        _positive("max_current_a", self.max_current_a)
+        positive("voltage_v", self.voltage_v)
+        non_negative("min_current_a", self.min_current_a)
+        positive("max_current_a", self.max_current_a)
         if self.min_current_a > self.max_current_a:
             raise InvalidProblem(
                 "min_current_a",
                 f"{self.min_current_a} A is above max_current_a {self.max_current_a} A",
             )
         for i, current in enumerate(self.allowed_currents_a):
-            _non_negative(f"allowed_currents_a[{i}]", current)
+            non_negative(f"allowed_currents_a[{i}]", current)
             if current > self.max_current_a:
                 raise InvalidProblem(
                     f"allowed_currents_a[{i}]",
@@ -156,7 +128,7 @@ class Evse:
                 )
         if list(self.allowed_currents_a) != sorted(set(self.allowed_currents_a)):
             raise InvalidProblem("allowed_currents_a", "must be strictly increasing")
-        _efficiency("efficiency", self.efficiency)
+        efficiency("efficiency", self.efficiency)
         if self.ocpp_evse_id < 1:
             raise InvalidProblem("ocpp_evse_id", f"must be 1 or more, got {self.ocpp_evse_id}")
 
@@ -203,29 +175,29 @@ class Session:
     taper_floor_w: float = 0.0
 
     def __post_init__(self) -> None:
-        _identifier("session_id", self.session_id)
-        _identifier("evse_id", self.evse_id)
-        _aware("arrival", self.arrival)
-        _aware("departure", self.departure)
+        identifier("session_id", self.session_id)
+        identifier("evse_id", self.evse_id)
+        aware("arrival", self.arrival)
+        aware("departure", self.departure)
         if self.departure <= self.arrival:
             raise InvalidProblem(
                 "departure",
                 f"{self.departure.isoformat()} is not after arrival {self.arrival.isoformat()}",
             )
-        _non_negative("energy_requested_wh", self.energy_requested_wh)
-        _non_negative("energy_delivered_wh", self.energy_delivered_wh)
-        _optional_non_negative("max_power_w", self.max_power_w)
-        _positive("priority", self.priority)
+        non_negative("energy_requested_wh", self.energy_requested_wh)
+        non_negative("energy_delivered_wh", self.energy_delivered_wh)
+        optional_non_negative("max_power_w", self.max_power_w)
+        positive("priority", self.priority)
         self._check_taper()
 
     def _check_taper(self) -> None:
-        _non_negative("taper_floor_w", self.taper_floor_w)
+        non_negative("taper_floor_w", self.taper_floor_w)
         if self.taper_start_wh is None:
             if self.taper_end_wh is not None:
                 raise InvalidProblem("taper_end_wh", "is set without taper_start_wh")
             return
-        _non_negative("taper_start_wh", self.taper_start_wh)
-        _optional_non_negative("taper_end_wh", self.taper_end_wh)
+        non_negative("taper_start_wh", self.taper_start_wh)
+        optional_non_negative("taper_end_wh", self.taper_end_wh)
         end_wh = self.taper_full_wh
         if end_wh <= self.taper_start_wh:
             raise InvalidProblem(
@@ -251,9 +223,9 @@ class Session:
         **kwargs: object,
     ) -> Session:
         """A session whose request is a target state of charge of a known battery."""
-        _positive("capacity_wh", capacity_wh)
+        positive("capacity_wh", capacity_wh)
         for name, value in (("soc_pct", soc_pct), ("target_soc_pct", target_soc_pct)):
-            _finite(name, value)
+            finite(name, value)
             if not 0 <= value <= 100:
                 raise InvalidProblem(name, f"must be in [0, 100], got {value!r}")
         energy_wh = max(0.0, (target_soc_pct - soc_pct) / 100.0 * capacity_wh)
@@ -267,9 +239,9 @@ class Session:
         acceptance starts to fall at ``taper_soc_pct``, as keyword arguments for
         :class:`Session` (energies counted from ``soc_pct``, with ``energy_delivered_wh``
         0 then)."""
-        _positive("capacity_wh", capacity_wh)
+        positive("capacity_wh", capacity_wh)
         for name, value in (("soc_pct", soc_pct), ("taper_soc_pct", taper_soc_pct)):
-            _finite(name, value)
+            finite(name, value)
             if not 0 <= value <= 100:
                 raise InvalidProblem(name, f"must be in [0, 100], got {value!r}")
         if soc_pct >= 100:
@@ -299,11 +271,11 @@ class PvPlant:
     voltage_v: float = 230.0
 
     def __post_init__(self) -> None:
-        _identifier("pv_id", self.pv_id)
-        _identifier("node_id", self.node_id)
+        identifier("pv_id", self.pv_id)
+        identifier("node_id", self.node_id)
         for i, value in enumerate(self.forecast_w):
-            _non_negative(f"forecast_w[{i}]", value)
-        _positive("voltage_v", self.voltage_v)
+            non_negative(f"forecast_w[{i}]", value)
+        positive("voltage_v", self.voltage_v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,31 +297,31 @@ class StorageUnit:
     voltage_v: float = 230.0
 
     def __post_init__(self) -> None:
-        _identifier("storage_id", self.storage_id)
-        _identifier("node_id", self.node_id)
-        _positive("capacity_wh", self.capacity_wh)
-        _non_negative("min_soc_wh", self.min_soc_wh)
-        _optional_non_negative("max_soc_wh", self.max_soc_wh)
+        identifier("storage_id", self.storage_id)
+        identifier("node_id", self.node_id)
+        positive("capacity_wh", self.capacity_wh)
+        non_negative("min_soc_wh", self.min_soc_wh)
+        optional_non_negative("max_soc_wh", self.max_soc_wh)
         if self.upper_soc_wh > self.capacity_wh:
             raise InvalidProblem("max_soc_wh", "is above capacity_wh")
         if self.min_soc_wh > self.upper_soc_wh:
             raise InvalidProblem("min_soc_wh", "is above max_soc_wh")
-        _finite("soc_wh", self.soc_wh)
+        finite("soc_wh", self.soc_wh)
         if not self.min_soc_wh <= self.soc_wh <= self.upper_soc_wh:
             raise InvalidProblem(
                 "soc_wh",
                 f"{self.soc_wh} Wh is outside [{self.min_soc_wh}, {self.upper_soc_wh}] Wh",
             )
-        _non_negative("max_charge_w", self.max_charge_w)
-        _non_negative("max_discharge_w", self.max_discharge_w)
-        _efficiency("charge_efficiency", self.charge_efficiency)
-        _efficiency("discharge_efficiency", self.discharge_efficiency)
-        _non_negative("degradation_cost_per_kwh", self.degradation_cost_per_kwh)
+        non_negative("max_charge_w", self.max_charge_w)
+        non_negative("max_discharge_w", self.max_discharge_w)
+        efficiency("charge_efficiency", self.charge_efficiency)
+        efficiency("discharge_efficiency", self.discharge_efficiency)
+        non_negative("degradation_cost_per_kwh", self.degradation_cost_per_kwh)
         if self.final_soc_min_wh is not None:
-            _non_negative("final_soc_min_wh", self.final_soc_min_wh)
+            non_negative("final_soc_min_wh", self.final_soc_min_wh)
             if self.final_soc_min_wh > self.upper_soc_wh:
                 raise InvalidProblem("final_soc_min_wh", "is above max_soc_wh")
-        _positive("voltage_v", self.voltage_v)
+        positive("voltage_v", self.voltage_v)
 
     @property
     def upper_soc_wh(self) -> float:
@@ -370,24 +342,17 @@ class FlexibleLoad:
     voltage_v: float = 230.0
 
     def __post_init__(self) -> None:
-        _identifier("load_id", self.load_id)
-        _identifier("node_id", self.node_id)
-        _non_negative("energy_wh", self.energy_wh)
-        _aware("ready_by", self.ready_by)
+        identifier("load_id", self.load_id)
+        identifier("node_id", self.node_id)
+        non_negative("energy_wh", self.energy_wh)
+        aware("ready_by", self.ready_by)
         if self.available_from is not None:
-            _aware("available_from", self.available_from)
+            aware("available_from", self.available_from)
             if self.available_from >= self.ready_by:
                 raise InvalidProblem("ready_by", "is not after available_from")
-        _non_negative("max_power_w", self.max_power_w)
-        _positive("priority", self.priority)
-        _positive("voltage_v", self.voltage_v)
-
-
-def _prices(field: str, values: tuple[float, ...] | None) -> None:
-    if values is None:
-        return
-    for i, value in enumerate(values):
-        _finite(f"{field}[{i}]", value)
+        non_negative("max_power_w", self.max_power_w)
+        positive("priority", self.priority)
+        positive("voltage_v", self.voltage_v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,20 +378,13 @@ class Tariff:
     def __post_init__(self) -> None:
         if not self.import_price_per_kwh:
             raise InvalidProblem("import_price_per_kwh", "needs one price per step")
-        _prices("import_price_per_kwh", self.import_price_per_kwh)
-        _prices("export_price_per_kwh", self.export_price_per_kwh)
-        _prices("co2_g_per_kwh", self.co2_g_per_kwh)
-        _non_negative("demand_charge_per_kw", self.demand_charge_per_kw)
-        _non_negative("peak_so_far_w", self.peak_so_far_w)
-        _non_negative("peak_target_w", self.peak_target_w)
-        _non_negative("co2_price_per_kg", self.co2_price_per_kg)
-
-
-def _window(start: datetime, end: datetime) -> None:
-    _aware("start", start)
-    _aware("end", end)
-    if end <= start:
-        raise InvalidProblem("end", "is not after start")
+        prices("import_price_per_kwh", self.import_price_per_kwh)
+        prices("export_price_per_kwh", self.export_price_per_kwh)
+        prices("co2_g_per_kwh", self.co2_g_per_kwh)
+        non_negative("demand_charge_per_kw", self.demand_charge_per_kw)
+        non_negative("peak_so_far_w", self.peak_so_far_w)
+        non_negative("peak_target_w", self.peak_target_w)
+        non_negative("co2_price_per_kg", self.co2_price_per_kg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,13 +405,13 @@ class NodeCap:
     import_factor: float | None = None
 
     def __post_init__(self) -> None:
-        _identifier("node_id", self.node_id)
-        _window(self.start, self.end)
-        _optional_non_negative("max_import_w", self.max_import_w)
-        _optional_non_negative("max_export_w", self.max_export_w)
-        _optional_non_negative("max_phase_current_a", self.max_phase_current_a)
+        identifier("node_id", self.node_id)
+        window(self.start, self.end)
+        optional_non_negative("max_import_w", self.max_import_w)
+        optional_non_negative("max_export_w", self.max_export_w)
+        optional_non_negative("max_phase_current_a", self.max_phase_current_a)
         if self.import_factor is not None:
-            _finite("import_factor", self.import_factor)
+            finite("import_factor", self.import_factor)
             if not 0 <= self.import_factor <= 1:
                 raise InvalidProblem(
                     "import_factor", f"must be in [0, 1], got {self.import_factor}"
@@ -475,10 +433,10 @@ class DeviceDimming:
     guaranteed_min_w: float = 4200.0
 
     def __post_init__(self) -> None:
-        _identifier("device_id", self.device_id)
-        _window(self.start, self.end)
-        _non_negative("max_power_w", self.max_power_w)
-        _non_negative("guaranteed_min_w", self.guaranteed_min_w)
+        identifier("device_id", self.device_id)
+        window(self.start, self.end)
+        non_negative("max_power_w", self.max_power_w)
+        non_negative("guaranteed_min_w", self.guaranteed_min_w)
 
     @property
     def cap_w(self) -> float:
@@ -500,10 +458,10 @@ class Setpoint:
     tolerance_w: float = 0.0
 
     def __post_init__(self) -> None:
-        _identifier("node_id", self.node_id)
-        _window(self.start, self.end)
-        _finite("target_w", self.target_w)
-        _non_negative("tolerance_w", self.tolerance_w)
+        identifier("node_id", self.node_id)
+        window(self.start, self.end)
+        finite("target_w", self.target_w)
+        non_negative("tolerance_w", self.tolerance_w)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,14 +481,14 @@ class CurrentLimit:
     end: datetime | None = None
 
     def __post_init__(self) -> None:
-        _identifier("name", self.name)
+        identifier("name", self.name)
         if not self.coefficients:
             raise InvalidProblem("coefficients", "needs at least one EVSE")
         for i, (evse_id, factor) in enumerate(self.coefficients):
-            _identifier(f"coefficients[{i}][0]", evse_id)
-            _finite(f"coefficients[{i}][1]", factor)
-        _non_negative("max_current_a", self.max_current_a)
+            identifier(f"coefficients[{i}][0]", evse_id)
+            finite(f"coefficients[{i}][1]", factor)
+        non_negative("max_current_a", self.max_current_a)
         if (self.start is None) != (self.end is None):
             raise InvalidProblem("end", "give both start and end, or neither")
         if self.start is not None and self.end is not None:
-            _window(self.start, self.end)
+            window(self.start, self.end)

@@ -181,35 +181,15 @@ def _triples(rows: FloatArray) -> tuple[PhaseCurrents, ...]:
     return tuple(map(tuple, rows.tolist()))
 
 
-def make_plan(
-    cp: Compiled,
-    *,
-    p_kw: FloatArray,
-    ch_kw: FloatArray,
-    dis_kw: FloatArray,
-    soc_kwh: FloatArray,
-    pv_kw: FloatArray,
-    status: str,
-    solve_time_s: float,
-    backend: str,
-    reason: str | None = None,
-    objective: float | None = None,
-    rounding_loss_wh: float = 0.0,
-    solver_start: str | None = None,
-) -> Plan:
+def _evse_plans(cp: Compiled, p_kw: FloatArray) -> dict[str, EvsePlan]:
+    """Power and current per EVSE and step, and the session charging there: the last one
+    drawing power, else the first one plugged in."""
     problem = cp.problem
-    n_t = cp.n_steps
-    net_sto = ch_kw - dis_kw
-    power, phases = node_flows(cp, p_kw, net_sto, pv_kw)
-    binding = _binding(cp, power, phases)
-
-    n_e = len(problem.evses)
+    n_e, n_t = len(problem.evses), cp.n_steps
     sess = np.nonzero(cp.load_is_session)[0]
     ev_of = cp.load_evse[sess]
     evse_power = np.zeros((n_e, n_t))
     np.add.at(evse_power, ev_of, p_kw[sess])
-    # the session charging at an EVSE in a step: the last one drawing power, else the first
-    # one plugged in
     drawing = np.full((n_e, n_t), -1, dtype=np.int64)
     plugged = np.full((n_e, n_t), len(cp.load_ids), dtype=np.int64)
     k, t_on = np.nonzero(p_kw[sess] > 0)
@@ -230,6 +210,44 @@ def make_plan(
             power_w=_t(watts),
             current_a=_t(amps),
         )
+    return evses
+
+
+def _node_plans(cp: Compiled, power: FloatArray, phases: FloatArray) -> dict[str, NodePlan]:
+    binding = _binding(cp, power, phases)
+    return {
+        node_id: NodePlan(
+            node_id=node_id,
+            power_w=_t(power[n], 1000.0),
+            phase_current_a=_triples(phases[n].T),
+            max_import_w=tuple(
+                None if np.isinf(v) else float(v) * 1000.0 for v in cp.node_imp_kw[n]
+            ),
+            binding=binding[n],
+        )
+        for n, node_id in enumerate(cp.node_ids)
+    }
+
+
+def make_plan(
+    cp: Compiled,
+    *,
+    p_kw: FloatArray,
+    ch_kw: FloatArray,
+    dis_kw: FloatArray,
+    soc_kwh: FloatArray,
+    pv_kw: FloatArray,
+    status: str,
+    solve_time_s: float,
+    backend: str,
+    reason: str | None = None,
+    objective: float | None = None,
+    rounding_loss_wh: float = 0.0,
+    solver_start: str | None = None,
+) -> Plan:
+    problem = cp.problem
+    net_sto = ch_kw - dis_kw
+    power, phases = node_flows(cp, p_kw, net_sto, pv_kw)
     storage = {
         unit.storage_id: StoragePlan(
             storage_id=unit.storage_id,
@@ -244,18 +262,6 @@ def make_plan(
         load.load_id: FlexibleLoadPlan(load_id=load.load_id, power_w=_t(p_kw[n_s + j], 1000.0))
         for j, load in enumerate(problem.flexible_loads)
     }
-    nodes = {
-        node_id: NodePlan(
-            node_id=node_id,
-            power_w=_t(power[n], 1000.0),
-            phase_current_a=_triples(phases[n].T),
-            max_import_w=tuple(
-                None if np.isinf(v) else float(v) * 1000.0 for v in cp.node_imp_kw[n]
-            ),
-            binding=binding[n],
-        )
-        for n, node_id in enumerate(cp.node_ids)
-    }
     delivered_kwh = (p_kw * cp.dt_h[None, :]).sum(axis=1) * cp.load_eff
     shortfall = np.clip(cp.load_need_kwh - delivered_kwh, 0.0, None)
     root = power[cp.root]
@@ -265,10 +271,10 @@ def make_plan(
     return Plan(
         grid=problem.grid,
         status=status,
-        evses=evses,
+        evses=_evse_plans(cp, p_kw),
         storage=storage,
         flexible_loads=flex,
-        nodes=nodes,
+        nodes=_node_plans(cp, power, phases),
         shortfall_wh={lid: float(shortfall[ld]) * 1000.0 for ld, lid in enumerate(cp.load_ids)},
         grid_import_w=_t(imp, 1000.0),
         grid_export_w=_t(exp, 1000.0),

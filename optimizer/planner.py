@@ -20,9 +20,9 @@ import numpy as np
 
 from optimizer.basis import SolvedBasis
 from optimizer.compiled import Compiled, compile_problem
+from optimizer.direct import solve_direct
 from optimizer.exceptions import InvalidProblem, SolveFailed
 from optimizer.fallback import proportional_share
-from optimizer.fastlp import solve_direct
 from optimizer.model import solve_pyomo
 from optimizer.plan import Plan, make_plan
 from optimizer.problem import Problem

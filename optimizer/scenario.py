@@ -18,36 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.exceptions import InvalidProblem
-from optimizer.inputs import (
-    CurrentLimit,
-    DeviceDimming,
-    Evse,
-    FlexibleLoad,
-    LimitNode,
-    NodeCap,
-    Phase,
-    PvPlant,
-    Session,
-    Setpoint,
-    StorageUnit,
-    Tariff,
-)
+from optimizer.inputs import Phase, Tariff
 from optimizer.problem import Problem, TimeGrid
 
 __all__ = ["load_scenario", "problem_from_dict"]
 
-_SECTIONS: dict[str, type] = {
-    "nodes": LimitNode,
-    "evses": Evse,
-    "sessions": Session,
-    "pv": PvPlant,
-    "storage": StorageUnit,
-    "flexible_loads": FlexibleLoad,
-    "node_caps": NodeCap,
-    "dimmings": DeviceDimming,
-    "setpoints": Setpoint,
-    "current_limits": CurrentLimit,
-}
+
+def _sections() -> dict[str, type]:
+    """The scenario's lists: every tuple field of :class:`Problem` and its item class."""
+    hints = typing.get_type_hints(Problem)
+    return {f.name: typing.get_args(hints[f.name])[0] for f in dataclasses.fields(Problem)
+            if typing.get_origin(hints[f.name]) is tuple}  # fmt: skip
+
+
+_SECTIONS = _sections()
 
 _UNIT_HINTS = {"_kw": "_w", "_kwh": "_wh", "_mw": "_w", "_mwh": "_wh", "_ka": "_a", "_kv": "_v",
                "_min": "_s", "_h": "_s", "_ms": "_s"}  # fmt: skip

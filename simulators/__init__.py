@@ -8,18 +8,29 @@
   2.0.1 or 2.1 over WebSocket (Basic auth), with the offline queue and reconnects.
 - :class:`Fleet` / :class:`FleetConfig`: many stations on one clock from a scenario.
 - :func:`generate`, :func:`load_scenario`, :func:`save_scenario`: scenarios as DataFrames.
+- Site devices, sans-I/O on their own virtual clocks (``advance(dt_s)``): :class:`StorageUnit`
+  (obeys a :class:`SetpointSchedule`), :class:`BidirectionalEV` (V2G, :class:`V2XSpec`),
+  :class:`SwapStation` (a rack of packs and a swap robot; :func:`generate_swap_arrivals`,
+  :func:`load_swap_arrivals`, :func:`save_swap_arrivals`; :func:`battery_swap_requests`: a
+  served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
+  :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
+  OCPP 2.1 messages and its CentralSetpoint profiles.
 
-The composite schedule itself lives in :mod:`chargegrid.charging_profiles` (the CSMS shares it).
+Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
+composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
 """
 
 from __future__ import annotations
 
+from simulators.battery_swap import battery_swap_requests
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import (
     BootRejected,
     CallErrorReceived,
     CsmsError,
+    InvalidParameter,
+    ProfileRefused,
     ResponseTimeout,
     ScenarioError,
     SimulatorError,
@@ -27,6 +38,7 @@ from simulators.exceptions import (
 )
 from simulators.fleet import Fault, Fleet, FleetConfig, FleetProgress, build_runner
 from simulators.messages import ConnectorStatus, StopReason
+from simulators.pv import ClearSkyPV, CsvPV, load_pv_csv
 from simulators.runner import FAULT_KINDS, RunnerStats, StationRunner
 from simulators.scenario import (
     SCENARIO_KINDS,
@@ -36,36 +48,79 @@ from simulators.scenario import (
     station_ids,
     suggested_start,
 )
+from simulators.setpoints import SetpointPeriod, SetpointSchedule
+from simulators.site_meter import SiteMeter, SiteReading
 from simulators.station import Station, StationSpec
+from simulators.storage import StorageReport, StorageSpec, StorageUnit
+from simulators.storage_station import StorageStation
+from simulators.swap import (
+    PackSpec,
+    RackReport,
+    SwapArrival,
+    SwapRecord,
+    SwapStation,
+    SwapStationSpec,
+)
+from simulators.swap_scenario import (
+    generate_swap_arrivals,
+    load_swap_arrivals,
+    save_swap_arrivals,
+)
+from simulators.v2g import BidirectionalEV, V2XSpec
 
 __all__ = [
     "EV",
     "FAULT_KINDS",
     "SCENARIO_KINDS",
+    "BidirectionalEV",
     "BootRejected",
     "CallErrorReceived",
+    "ClearSkyPV",
     "ConnectorSpec",
     "ConnectorStatus",
     "CsmsError",
+    "CsvPV",
     "EVSpec",
     "Fault",
     "Fleet",
     "FleetConfig",
     "FleetProgress",
+    "InvalidParameter",
+    "PackSpec",
+    "ProfileRefused",
+    "RackReport",
     "ResponseTimeout",
     "RunnerStats",
     "ScenarioError",
     "SessionRecord",
+    "SetpointPeriod",
+    "SetpointSchedule",
     "SimulatorError",
+    "SiteMeter",
+    "SiteReading",
     "Station",
     "StationError",
     "StationRunner",
     "StationSpec",
     "StopReason",
+    "StorageReport",
+    "StorageSpec",
+    "StorageStation",
+    "StorageUnit",
+    "SwapArrival",
+    "SwapRecord",
+    "SwapStation",
+    "SwapStationSpec",
+    "V2XSpec",
+    "battery_swap_requests",
     "build_runner",
     "generate",
+    "generate_swap_arrivals",
+    "load_pv_csv",
     "load_scenario",
+    "load_swap_arrivals",
     "save_scenario",
+    "save_swap_arrivals",
     "station_ids",
     "suggested_start",
 ]

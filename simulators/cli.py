@@ -41,6 +41,16 @@ def add_commands(subparsers: Any) -> None:
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
         "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}.",
     )
+    _add_fleet_options(parser)
+    _add_security_options(parser)
+    _add_station_options(parser)
+    _add_run_options(parser)
+    add_clock_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
+    """Where the stations connect, how many, with which scenario and protocol."""
     parser.add_argument(
         "--url",
         default="ws://127.0.0.1:9000/ocpp",
@@ -81,6 +91,10 @@ def add_commands(subparsers: Any) -> None:
         help="protocol of the stations; mixed alternates 1.6 and 2.0.1, all cycles through "
         "1.6, 2.0.1 and 2.1 (default 1.6)",
     )
+
+
+def _add_security_options(parser: argparse.ArgumentParser) -> None:
+    """Basic auth, TLS and the stations' certificates."""
     parser.add_argument(
         "--password",
         default=os.environ.get("CHARGEGRID_SIM_PASSWORD"),
@@ -106,6 +120,10 @@ def add_commands(subparsers: Any) -> None:
         default=None,
         help="organization (O) in the stations' certificate requests",
     )
+
+
+def _add_station_options(parser: argparse.ArgumentParser) -> None:
+    """Each station's connectors and meter."""
     parser.add_argument(
         "--max-current-a",
         type=_positive(float),
@@ -127,6 +145,10 @@ def add_commands(subparsers: Any) -> None:
         default=60.0,
         help="meter value sample interval, simulated seconds (default 60)",
     )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """How long to run, what to write, which faults to inject."""
     parser.add_argument(
         "--duration-h",
         type=_positive(float),
@@ -156,86 +178,20 @@ def add_commands(subparsers: Any) -> None:
         "malformed-frame, late-answers (VALUE s), local-stop (the driver ends the session); "
         "repeatable",
     )
-    add_clock_arguments(parser)
-    parser.set_defaults(func=_run)
+
+
+class _Refused(Exception):
+    """A command line that cannot run: printed after ``chargegrid sim:``, exit status 2."""
 
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
-    from datetime import UTC, datetime, timedelta
 
-    from chargegrid.clock import clock_from_settings
-    from simulators.exceptions import ScenarioError
-    from simulators.fleet import Fault, Fleet, FleetConfig
-    from simulators.scenario import generate, load_scenario, save_scenario, suggested_start
-
-    speed = args.speed if args.speed is not None else args.clock_speed
-    if speed <= 0:
-        print("chargegrid sim: --speed must be positive", file=sys.stderr)
-        return 2
-    start = args.clock_start
     try:
-        loaded = load_scenario(args.scenario_file) if args.scenario_file else None
-    except ScenarioError as exc:
+        speed, clock, fleet, faults, until = _prepare(args)
+    except _Refused as exc:
         print(f"chargegrid sim: {exc}", file=sys.stderr)
         return 2
-    if start is None and speed != 1.0:
-        if loaded is None:
-            start = suggested_start(args.scenario, datetime.now(UTC))
-        elif not loaded.empty:  # replay from just before the first arrival
-            start = loaded["arrival"].min().to_pydatetime() - timedelta(minutes=5)
-    clock = clock_from_settings(start=start, speed=speed, anchor=args.clock_anchor)
-    try:
-        if loaded is not None:
-            scenario = loaded
-        else:
-            scenario = generate(
-                args.scenario,
-                stations=args.stations,
-                seed=args.seed,
-                start=clock.now(),
-                connectors=args.connectors,
-                days=args.days,
-            )
-        config = FleetConfig(
-            url=args.url,
-            stations=args.stations,
-            ocpp=args.ocpp,
-            password=args.password,
-            ca_file=args.ca_file,
-            certificates_dir=args.certificates_dir,
-            organization=args.organization,
-            connectors=args.connectors,
-            max_current_a=args.max_current_a,
-            phases=args.phases,
-            meter_interval_s=args.meter_interval_s,
-            dc_power_w=args.dc_power_w,
-            seed=args.seed,
-        )
-        fleet = Fleet(config, scenario, clock=clock)
-    except ScenarioError as exc:
-        print(f"chargegrid sim: {exc}", file=sys.stderr)
-        return 2
-    try:
-        faults = [Fault.parse(text) for text in args.fault]
-        fleet.check_faults(faults)
-    except ValueError as exc:
-        print(f"chargegrid sim: --fault: {exc}", file=sys.stderr)
-        return 2
-    if args.save_scenario:
-        try:
-            save_scenario(scenario, args.save_scenario)
-        except OSError as exc:
-            print(f"chargegrid sim: --save-scenario: {exc}", file=sys.stderr)
-            return 2
-    if scenario.empty and args.duration_h is None:
-        print(
-            "chargegrid sim: the scenario has no visits left after the clock start; "
-            "give --clock-start, --days or --duration-h",
-            file=sys.stderr,
-        )
-        return 2
-    until = None if args.duration_h is None else clock.now() + timedelta(hours=args.duration_h)
     tty = sys.stderr.isatty()
     every = args.progress_s if args.progress_s is not None else (1.0 if tty else 10.0)
     logger.info(
@@ -245,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         clock.now().isoformat(timespec="seconds"),
         speed,
         args.url,
-        len(scenario),
+        len(fleet.scenario),
     )
     logging.getLogger("ocpp").setLevel(logging.WARNING)
 
@@ -273,6 +229,92 @@ def _run(args: argparse.Namespace) -> int:
     summary.to_csv(args.summary_csv, index=False)
     _print_summary(summary, fleet, args.summary_csv)
     return _exit_code(fleet)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[float, Any, Any, list[Any], Any]:
+    """The speed, clock, fleet, faults and end (None: when the last EV has left) that the
+    command line asks for; :class:`_Refused` when it cannot run."""
+    from datetime import timedelta
+
+    from simulators.exceptions import ScenarioError
+    from simulators.fleet import Fault
+    from simulators.scenario import save_scenario
+
+    speed = args.speed if args.speed is not None else args.clock_speed
+    if speed <= 0:
+        raise _Refused("--speed must be positive")
+    try:
+        clock, scenario = _clock_and_scenario(args, speed)
+        fleet = _fleet(args, scenario, clock)
+    except ScenarioError as exc:
+        raise _Refused(str(exc)) from None
+    try:
+        faults = [Fault.parse(text) for text in args.fault]
+        fleet.check_faults(faults)
+    except ValueError as exc:
+        raise _Refused(f"--fault: {exc}") from None
+    if args.save_scenario:
+        try:
+            save_scenario(scenario, args.save_scenario)
+        except OSError as exc:
+            raise _Refused(f"--save-scenario: {exc}") from None
+    if scenario.empty and args.duration_h is None:
+        raise _Refused(
+            "the scenario has no visits left after the clock start; "
+            "give --clock-start, --days or --duration-h"
+        )
+    until = None if args.duration_h is None else clock.now() + timedelta(hours=args.duration_h)
+    return speed, clock, fleet, faults, until
+
+
+def _clock_and_scenario(args: argparse.Namespace, speed: float) -> tuple[Any, Any]:
+    """The clock (on a fast clock without a start: just before the scenario's first visit)
+    and the scenario, loaded or generated from the clock's start."""
+    from datetime import UTC, datetime, timedelta
+
+    from chargegrid.clock import clock_from_settings
+    from simulators.scenario import generate, load_scenario, suggested_start
+
+    start = args.clock_start
+    loaded = load_scenario(args.scenario_file) if args.scenario_file else None
+    if start is None and speed != 1.0:
+        if loaded is None:
+            start = suggested_start(args.scenario, datetime.now(UTC))
+        elif not loaded.empty:  # replay from just before the first arrival
+            start = loaded["arrival"].min().to_pydatetime() - timedelta(minutes=5)
+    clock = clock_from_settings(start=start, speed=speed, anchor=args.clock_anchor)
+    if loaded is not None:
+        return clock, loaded
+    scenario = generate(
+        args.scenario,
+        stations=args.stations,
+        seed=args.seed,
+        start=clock.now(),
+        connectors=args.connectors,
+        days=args.days,
+    )
+    return clock, scenario
+
+
+def _fleet(args: argparse.Namespace, scenario: Any, clock: Any) -> Any:
+    from simulators.fleet import Fleet, FleetConfig
+
+    config = FleetConfig(
+        url=args.url,
+        stations=args.stations,
+        ocpp=args.ocpp,
+        password=args.password,
+        ca_file=args.ca_file,
+        certificates_dir=args.certificates_dir,
+        organization=args.organization,
+        connectors=args.connectors,
+        max_current_a=args.max_current_a,
+        phases=args.phases,
+        meter_interval_s=args.meter_interval_s,
+        dc_power_w=args.dc_power_w,
+        seed=args.seed,
+    )
+    return Fleet(config, scenario, clock=clock)
 
 
 def _exit_code(fleet: Any) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chargegrid.measurands import Measurand as M
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 
@@ -54,8 +55,15 @@ def default_config(spec: StationSpec) -> dict[str, str]:
         "NumberOfConnectors": str(len(spec.connectors)),
         "ChargeProfileMaxStackLevel": "8",
         "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
-        "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,"
-        "Current.Import,Voltage,SoC",
+        "MeterValuesSampledData": ",".join(
+            (
+                M.ENERGY_ACTIVE_IMPORT_REGISTER,
+                M.POWER_ACTIVE_IMPORT,
+                M.CURRENT_IMPORT,
+                M.VOLTAGE,
+                M.SOC,
+            )
+        ),
         "AuthorizeRemoteTxRequests": "false",
         "LocalAuthorizeOffline": "true",
     }

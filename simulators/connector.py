@@ -7,9 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from simulators.ev import EV, EVSpec
-from simulators.messages import ConnectorStatus, Transaction
+from simulators.messages import ChargingNeeds, ConnectorStatus, Transaction
 
-__all__ = ["Connector", "ConnectorSpec", "SessionRecord"]
+__all__ = [
+    "CHARGED_TOLERANCE",
+    "CHARGED_TOLERANCE_WH",
+    "Connector",
+    "ConnectorSpec",
+    "SessionRecord",
+    "visit_outcome",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,31 @@ class Connector:
             return accept
         return accept * min(1.0, self.phases_used() / self.ev.spec.phases)
 
+    def charging_needs(self, now: datetime) -> ChargingNeeds:
+        """What the plugged vehicle tells the central system it needs (2.0.1 and 2.1)."""
+        assert self.ev is not None
+        ev = self.ev
+        phases = self.phases_used()
+        if self.spec.dc:
+            peak = ev.spec.max_dc_power_w
+        else:  # the onboard charger's rating per phase, on the phases it gets here
+            peak = ev.spec.max_ac_power_w * min(1.0, phases / ev.spec.phases)
+        return ChargingNeeds(
+            connector_id=self.id,
+            at=now,
+            energy_amount_wh=round(max(0.0, (ev.spec.target_soc - ev.soc) * ev.spec.capacity_wh)),
+            departure=ev.spec.departure,
+            max_current_a=round(peak / (self.spec.voltage_v * phases), 1),
+            min_current_a=6.0,
+            max_voltage_v=self.spec.voltage_v,
+            dc=self.spec.dc,
+            soc_pct=round(ev.soc * 100, 1),
+            capacity_wh=ev.spec.capacity_wh,
+            bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
+            full_soc_pct=round(ev.spec.target_soc * 100, 1),
+            phases=phases,
+        )
+
     def tx_started(self) -> datetime | None:
         return None if self.tx is None else self.tx.started_at
 
@@ -143,3 +175,20 @@ class Connector:
         if self.limited and self.record is not None:
             self.record.under_limit_s += dt_s
         return energy
+
+
+#: "charged" means the EV got what it asked for, within this share of its request (meter
+#: rounding, the last sample's timing) but at least ``CHARGED_TOLERANCE_WH``.
+CHARGED_TOLERANCE = 0.01
+CHARGED_TOLERANCE_WH = 50.0
+
+
+def visit_outcome(delivered_wh: float, requested_wh: float) -> str:
+    """How a visit that ended normally went: ``charged`` (got what it asked for), ``partly
+    charged`` (got some; the summary's delivered/requested say how much) or ``idle``."""
+    if delivered_wh <= 0:
+        return "idle"
+    short = requested_wh - delivered_wh
+    if short <= max(CHARGED_TOLERANCE_WH, CHARGED_TOLERANCE * requested_wh):
+        return "charged"
+    return "partly charged"

@@ -5,6 +5,9 @@
     SimulatorError
     ├── ScenarioError        a scenario file or frame is bad (file, row, field)
     ├── StationError         a station cannot do what was asked (unknown connector, ...)
+    │   └── ProfileRefused   a charging profile the station answers Rejected (``reason_code``)
+    ├── InvalidParameter     a device model's number is not finite or out of range (``field``);
+    │                        also a ValueError
     └── CsmsError            the central system answered badly
         ├── CallErrorReceived   a CALLERROR came back (``code``, ``description``)
         ├── ResponseTimeout     no answer in time
@@ -17,6 +20,8 @@ __all__ = [
     "BootRejected",
     "CallErrorReceived",
     "CsmsError",
+    "InvalidParameter",
+    "ProfileRefused",
     "ResponseTimeout",
     "ScenarioError",
     "SimulatorError",
@@ -49,6 +54,26 @@ class ScenarioError(SimulatorError):
 
 class StationError(SimulatorError):
     """A station was asked something it cannot do."""
+
+
+class ProfileRefused(StationError):
+    """A charging profile the station answers Rejected: ``reason_code`` is the OCPP
+    ``statusInfo.reasonCode``, ``detail`` says why."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(f"{reason_code}: {detail}")
+        self.reason_code = reason_code
+        self.detail = detail
+
+
+class InvalidParameter(SimulatorError, ValueError):
+    """A device model was given a number that is not finite or not in range; ``field`` names it
+    (``storage[B1].capacity_wh``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class CsmsError(SimulatorError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chargegrid.charging_profiles import ChargingProfile, ProfilePurpose
+from simulators.charging_profiles import ChargingProfile, ProfilePurpose
 
 __all__ = ["InstalledProfile", "ProfileStore", "share_w"]
 

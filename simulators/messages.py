@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chargegrid.charging_profiles import CompositeSchedule
+from chargegrid.measurands import MEASURAND_UNITS
+from chargegrid.measurands import Measurand as M
+from simulators.composite import CompositeSchedule
 
 __all__ = [
     "QUEUED_OFFLINE",
@@ -185,27 +187,26 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _value(value: float, measurand: str, **phase: str) -> dict[str, Any]:
+    """A sampled value in the measurand's own unit (the vocabulary's)."""
+    return {"value": value, "measurand": measurand, "unit": MEASURAND_UNITS[measurand], **phase}
+
+
 def sampled_values(sample: MeterSample) -> list[dict[str, Any]]:
     """The sampled values of a meter sample in the snake_case form both versions share:
     energy register, power, then current and voltage per phase (AC) or once (DC), SoC on DC."""
-    values: list[dict[str, Any]] = [
-        {"value": sample.energy_wh, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": sample.power_w, "measurand": "Power.Active.Import", "unit": "W"},
-    ]
+    values = [_value(sample.energy_wh, M.ENERGY_ACTIVE_IMPORT_REGISTER)]
+    values.append(_value(sample.power_w, M.POWER_ACTIVE_IMPORT))
     if sample.dc:
-        values.append({"value": sample.current_a[0], "measurand": "Current.Import", "unit": "A"})
-        values.append({"value": sample.voltage_v, "measurand": "Voltage", "unit": "V"})
+        values.append(_value(sample.current_a[0], M.CURRENT_IMPORT))
+        values.append(_value(sample.voltage_v, M.VOLTAGE))
     else:
         for i, amps in enumerate(sample.current_a, start=1):
-            values.append(
-                {"value": amps, "measurand": "Current.Import", "unit": "A", "phase": f"L{i}"}
-            )
+            values.append(_value(amps, M.CURRENT_IMPORT, phase=f"L{i}"))
         for i in range(1, len(sample.current_a) + 1):
-            values.append(
-                {"value": sample.voltage_v, "measurand": "Voltage", "unit": "V", "phase": f"L{i}-N"}
-            )
+            values.append(_value(sample.voltage_v, M.VOLTAGE, phase=f"L{i}-N"))
     if sample.soc_pct is not None:
-        values.append({"value": sample.soc_pct, "measurand": "SoC", "unit": "Percent"})
+        values.append(_value(sample.soc_pct, M.SOC))
     for v in values:
         v["context"] = sample.context
     return values

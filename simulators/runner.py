@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,8 +32,9 @@ from websockets.headers import build_authorization_basic
 from websockets.typing import Subprotocol
 
 from chargegrid.clock import Clock
-from simulators.certificates import StationCertificates
+from simulators.credentials import StationCredentials
 from simulators.exceptions import BootRejected, CallErrorReceived, ResponseTimeout
+from simulators.faults import FAULT_KINDS, FaultInjection
 from simulators.messages import (
     QUEUED_OFFLINE,
     AuthorizeRequest,
@@ -42,23 +42,12 @@ from simulators.messages import (
     TransactionStarted,
 )
 from simulators.station import Station
+from simulators.stats import RunnerStats
 from simulators.tls import StationTls
 
 __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
 logger = logging.getLogger(__name__)
-
-#: Faults (and the driver's local stop) :meth:`StationRunner.inject` knows; ``value`` is the
-#: jump (Wh) or the delay (s).
-FAULT_KINDS = (
-    "connector-fault",
-    "clear-fault",
-    "ev-stops-drawing",
-    "meter-jump",
-    "malformed-frame",
-    "late-answers",
-    "local-stop",
-)
 
 
 class ConnectionLost(Exception):
@@ -72,31 +61,6 @@ class OutItem:
     message: Outgoing | str
     offline: bool = False
     attempts: int = 0
-
-
-@dataclass(slots=True)
-class RunnerStats:
-    connects: int = 0
-    disconnects: int = 0
-    boots_rejected: int = 0
-    boots_pending: int = 0
-    calls_sent: int = 0
-    calls_received: int = 0
-    #: Calls from the central system answered with a CALLERROR (schema-invalid, unknown, ...).
-    calls_refused: int = 0
-    #: Charging profiles answered Rejected (unreadable, the wrong purpose, not applicable).
-    profiles_rejected: int = 0
-    call_errors: int = 0
-    timeouts: int = 0
-    dropped: int = 0
-    offline_queued: int = 0
-    last_error: str = ""
-    errors: list[str] = field(default_factory=list)
-
-    def error(self, text: str) -> None:
-        self.last_error = text
-        if len(self.errors) < 20:
-            self.errors.append(text)
 
 
 class Adapter(Protocol):
@@ -121,7 +85,7 @@ class Adapter(Protocol):
     ) -> list[Outgoing]: ...
 
 
-class StationRunner:
+class StationRunner(StationCredentials, FaultInjection):
     """Runs one :class:`Station` against a central system at ``{url}/{station_id}``."""
 
     def __init__(
@@ -145,20 +109,8 @@ class StationRunner:
         self.adapter = adapter
         self.url = f"{url.rstrip('/')}/{station.spec.station_id}"
         self.clock = clock
-        self.password = password
-        #: TLS files (profile 2: the CA; profile 3: also the station's certificate)
-        self.tls = tls
-        #: the station's key, certificate and trust store (SignCertificate, InstallCertificate)
-        self.certificates: StationCertificates | None = None
+        self.init_credentials(password, tls)
         self._cp: Any = None
-        self._new_certificate = False
-        #: False: the station refuses a new Basic-auth password (a fault to test against)
-        self.accept_password_change = True
-        self._new_password: str | None = None
-        self._new_profile: int | None = None
-        #: 2.0.1 network connection profiles by configuration slot (SetNetworkProfile)
-        self.network_profiles: dict[int, dict[str, Any]] = {}
-        self._next_network: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.response_timeout_s = response_timeout_s
         self.reconnect_min_s = reconnect_min_s
@@ -242,110 +194,10 @@ class StationRunner:
         if status != "Accepted":
             self.stats.error(f"SignCertificate {status}")
 
-    def certificate_signed(self, chain: str) -> str:
-        """CertificateSigned: keep the certificate and its key. On profile 3 the station
-        presents the new one from now on (it reconnects once its answer is out); on profile
-        2 it keeps it for a move to profile 3. Accepted or Rejected."""
-        if self.certificates is None or self.tls is None:
-            return "Rejected"
-        reason = self.certificates.accept_chain(chain)
-        if reason is not None:
-            self.stats.error(f"CertificateSigned refused: {reason}")
-            return "Rejected"
-        if self.tls.profile == 3:
-            self._use_own_certificate()
-            self._new_certificate = True
-        return "Accepted"
-
-    def _use_own_certificate(self) -> None:
-        assert self.certificates is not None and self.tls is not None
-        self.tls = dataclasses.replace(
-            self.tls, cert_file=self.certificates.cert_file, key_file=self.certificates.key_file
-        )
-
-    def certificate_answered(self) -> None:
-        """After the answer to CertificateSigned went out: reconnect with a new certificate."""
-        if self._new_certificate:
-            self._new_certificate = False
-            self.reboot()
-
-    # --- credentials and security profile ---------------------------------------------------
-    @property
-    def security_profile(self) -> int:
-        """The profile the station connects with: 1 (ws), 2 (TLS), 3 (TLS + certificate)."""
-        return 1 if self.tls is None else self.tls.profile
-
-    def change_password(self, value: str) -> str:
-        """BasicAuthPassword / AuthorizationKey: used from the next connection on (the
-        station reconnects once its answer is out). Accepted or Rejected."""
-        if not self.accept_password_change or not 16 <= len(value) <= 40:
-            return "Rejected"
-        self._new_password = value
-        return "Accepted"
-
-    def change_profile(self, profile: int) -> str:
-        """1.6 SecurityProfile: only up, and only to a profile the station has the files for."""
-        if profile <= self.security_profile or self.tls is None:
-            return "Rejected"
-        if profile == 3 and not self._has_certificate():
-            return "Rejected"
-        self._new_profile = profile
-        return "Accepted"
-
-    def _has_certificate(self) -> bool:
-        if self.tls is not None and self.tls.cert_file is not None:
-            return True
-        return self.certificates is not None and self.certificates.cert_file.exists()
-
-    def set_network_profile(self, slot: int, data: dict[str, Any]) -> str:
-        """2.0.1 SetNetworkProfile: kept; used once its slot is first in the priority."""
-        profile = int(data.get("security_profile", 0))
-        if profile < self.security_profile or not str(data.get("ocpp_csms_url", "")):
-            return "Rejected"
-        if (profile >= 2 and self.tls is None) or (profile == 3 and not self._has_certificate()):
-            return "Rejected"
-        self.network_profiles[slot] = data
-        return "Accepted"
-
-    def network_priority(self, value: str) -> str:
-        """OCPPCommCtrlr.NetworkConfigurationPriority: the first slot is used after a reset."""
-        try:
-            first = int(value.split(",")[0])
-        except ValueError:
-            return "Rejected"
-        if first not in self.network_profiles:
-            return "Rejected"
-        self._next_network = first
-        return "RebootRequired"
-
-    def after_answer(self) -> None:
-        """A command's answer went out: a new password or profile takes effect now (the
-        station reconnects with it)."""
-        if self._new_password is not None:
-            self.password = self._new_password
-            self._new_password = None
-            self.reboot()
-        if self._new_profile is not None:
-            self._apply_profile(self._new_profile)
-            self._new_profile = None
-            self.reboot()
-
-    def _apply_profile(self, profile: int) -> None:
-        if profile == 3:
-            self.password = None  # the certificate is the credential
-            if self.tls is not None and self.tls.cert_file is None:
-                self._use_own_certificate()
-        if self.url.startswith("ws://"):
-            self.url = "wss://" + self.url[len("ws://") :]
-
     def reboot(self) -> None:
         """Close the connection once the outbox is sent; the station then boots again
         (on the network profile a reset made current, if any)."""
-        if self._next_network is not None:
-            data = self.network_profiles[self._next_network]
-            self._next_network = None
-            self.url = f"{str(data['ocpp_csms_url']).rstrip('/')}/{self.station_id}"
-            self._apply_profile(int(data.get("security_profile", 0)))
+        self.switch_network()
         self._reboot = True
         self._outbox_ready.set()
 
@@ -359,28 +211,6 @@ class StationRunner:
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed):
                 await self._ws.send('[2, "broken", "Heartbeat", ')
-
-    async def inject(self, kind: str, *, connector_id: int = 1, value: float = 0.0) -> None:
-        """Inject a fault now; ``kind`` is one of :data:`FAULT_KINDS`."""
-        now = self.sync()
-        logger.warning("%s: injecting fault %s", self.station_id, kind)
-        if kind == "connector-fault":
-            self.submit(self.station.fault(connector_id, now))
-        elif kind == "clear-fault":
-            self.submit(self.station.clear_fault(connector_id, now))
-        elif kind == "ev-stops-drawing":
-            self.submit(self.station.ev_stops_drawing(connector_id, now))
-        elif kind == "meter-jump":
-            self.station.meter_jump(connector_id, value or 10_000.0)
-        elif kind == "malformed-frame":
-            await self.send_malformed()
-        elif kind == "late-answers":
-            self.answer_delay_s = value or 60.0
-        elif kind == "local-stop":
-            self.submit(self.station.local_stop(connector_id, now))
-        else:
-            raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
-        self.poke()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -427,7 +257,9 @@ class StationRunner:
                     subprotocols=[Subprotocol(self.adapter.subprotocol)],
                     additional_headers=self._headers(),
                     open_timeout=max(5.0, self.response_timeout_s),
-                    ssl=self.tls.context() if self.tls is not None else None,
+                    ssl=self.tls.context()
+                    if self.tls is not None and self.url.startswith("wss://")
+                    else None,
                 ) as ws:
                     if ws.subprotocol != self.adapter.subprotocol:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")
@@ -615,6 +447,9 @@ class StationRunner:
                 self.poke()
 
     # --- helpers for the handlers --------------------------------------------------------------
+
+    def report(self, text: str) -> None:
+        self.stats.error(text)
 
     def sync(self) -> datetime:
         """Bring the model up to the clock before a command changes it; return the time."""

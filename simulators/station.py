@@ -5,9 +5,7 @@ at :meth:`Station.next_wakeup` (and whenever a command arrives), feeds back the 
 what it sent (:meth:`on_authorized`, :meth:`on_started`) and sends the
 :mod:`simulators.messages` the model returns, in order.
 
-The power a connector draws is the minimum of the connector rating, the composite schedule
-of its TxProfile/TxDefaultProfile, the vehicle's acceptance and its share of the station-wide
-maximum; a limit below the schedule's ``minChargingRate`` suspends charging.
+The power each connector draws is :mod:`simulators.power`'s.
 """
 
 from __future__ import annotations
@@ -18,25 +16,15 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chargegrid.charging_profiles import (
-    ChargingProfile,
-    CompositeSchedule,
-    Limit,
-    ProfilePurpose,
-    RateUnit,
-    composite_schedule,
-    limit_at,
-    next_change,
-    to_unit,
-)
+from simulators.charging_profiles import ChargingProfile, ProfilePurpose, RateUnit
+from simulators.composite import CompositeSchedule, next_change
 from simulators.config import StationSpec, check_config, default_config
-from simulators.connector import Connector, SessionRecord
+from simulators.connector import Connector, SessionRecord, visit_outcome
 from simulators.ev import EV, EVSpec
 from simulators.exceptions import StationError
-from simulators.limits import ProfileStore, share_w
+from simulators.limits import ProfileStore
 from simulators.messages import (
     AuthorizeRequest,
-    ChargingNeeds,
     ChargingStateChanged,
     ConnectorStatus,
     MeterSample,
@@ -47,12 +35,12 @@ from simulators.messages import (
     TransactionEnded,
     TransactionStarted,
 )
+from simulators.power import allocate, composite, tx_ids
 
 __all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.config
 
 logger = logging.getLogger(__name__)
 
-_STATION_VOLTAGE_V = 230.0
 _CHARGING_STATES = (
     ConnectorStatus.CHARGING,
     ConnectorStatus.SUSPENDED_EV,
@@ -120,27 +108,9 @@ class Station:
         self, connector_id: int, *, duration_s: int, unit: RateUnit, now: datetime
     ) -> CompositeSchedule:
         """GetCompositeSchedule: connector 0 is the station maximum alone."""
-        station = self.profiles.station_wide()
-        if connector_id == 0:
-            rating = sum(c.spec.rating_w() for c in self.connectors.values())
-            profiles = station
-            voltage, phases = _STATION_VOLTAGE_V, 3
-        else:
-            c = self.connector(connector_id)
-            tx_ids = _tx_ids(c.tx)
-            profiles = station + self.profiles.for_connector(connector_id, tx_ids=tx_ids)
-            rating = c.spec.rating_w()
-            voltage, phases = c.spec.voltage_v, (1 if c.spec.dc else c.spec.phases)
-        default = rating if unit is RateUnit.W else rating / (voltage * phases)
-        return composite_schedule(
-            profiles,
-            start=now,
-            duration_s=duration_s,
-            unit=unit,
-            voltage_v=voltage,
-            phases=phases,
-            tx_start=None if connector_id == 0 else self.connector(connector_id).tx_started(),
-            default_limit=round(default, 3),
+        connector = None if connector_id == 0 else self.connector(connector_id)
+        return composite(
+            self.connectors, self.profiles, connector, duration_s=duration_s, unit=unit, now=now
         )
 
     # --- time --------------------------------------------------------------------------------
@@ -197,7 +167,7 @@ class Station:
     def _unplug(self, c: Connector, now: datetime, reason: StopReason) -> list[Outgoing]:
         out = self._stop(c, now, reason) if c.tx is not None else []
         if c.ev is not None and c.record is not None:
-            outcome = c.record.outcome or _outcome(c.ev.delivered_wh, c.record.requested_wh)
+            outcome = c.record.outcome or visit_outcome(c.ev.delivered_wh, c.record.requested_wh)
             self.records.append(c.record.finish(c.ev, now, outcome))
         c.ev, c.record, c.auth = None, None, None
         status = ConnectorStatus.UNAVAILABLE if not c.operative else ConnectorStatus.AVAILABLE
@@ -247,32 +217,8 @@ class Station:
         c.next_sample_at = _next_slot(now, self.meter_interval_s)
         out: list[Outgoing] = [TransactionStarted(tx, now, tx.next_seq())]
         if self.spec.ocpp_version != "1.6":  # 2.0.1 and 2.1 state the EV's needs
-            out.append(self._needs(c, now))
+            out.append(c.charging_needs(now))
         return out + self._allocate(now)
-
-    def _needs(self, c: Connector, now: datetime) -> ChargingNeeds:
-        assert c.ev is not None
-        ev = c.ev
-        phases = c.phases_used()
-        if c.spec.dc:
-            peak = ev.spec.max_dc_power_w
-        else:  # the onboard charger's rating per phase, on the phases it gets here
-            peak = ev.spec.max_ac_power_w * min(1.0, phases / ev.spec.phases)
-        return ChargingNeeds(
-            connector_id=c.id,
-            at=now,
-            energy_amount_wh=round(max(0.0, (ev.spec.target_soc - ev.soc) * ev.spec.capacity_wh)),
-            departure=ev.spec.departure,
-            max_current_a=round(peak / (c.spec.voltage_v * phases), 1),
-            min_current_a=6.0,
-            max_voltage_v=c.spec.voltage_v,
-            dc=c.spec.dc,
-            soc_pct=round(ev.soc * 100, 1),
-            capacity_wh=ev.spec.capacity_wh,
-            bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
-            full_soc_pct=round(ev.spec.target_soc * 100, 1),
-            phases=phases,
-        )
 
     def on_started(
         self, tx: Transaction, *, accepted: bool, csms_id: int | None, now: datetime
@@ -355,74 +301,10 @@ class Station:
     # --- power -------------------------------------------------------------------------------
 
     def _allocate(self, now: datetime) -> list[Outgoing]:
-        demands: dict[int, float] = {}
-        for c in self.connectors.values():
-            c.power_w, c.limited, c.phase_limit = 0.0, False, None
-            if c.tx is None or c.ev is None:
-                continue
-            phases = c.phases_used()
-            rating, accept = c.spec.rating_w(phases), c.acceptance_w()
-            cap = rating
-            found = limit_at(
-                self.profiles.for_connector(c.id, tx_ids=_tx_ids(c.tx)),
-                now,
-                unit=RateUnit.A,
-                voltage_v=c.spec.voltage_v,
-                phases=phases,
-                tx_start=c.tx.started_at,
-            )
-            if found is not None:
-                amps = found.limit
-                if found.min_charging_rate is not None and amps < found.min_charging_rate:
-                    amps = 0.0
-                if found.number_phases < phases:  # the limit allows fewer phases: use those
-                    c.phase_limit = found.number_phases
-                    phases = c.phases_used()
-                cap = min(c.spec.rating_w(phases), amps * c.spec.voltage_v * phases)
-            demands[c.id] = min(cap, c.acceptance_w())
-            c.limited = demands[c.id] < min(rating, accept) - 1e-6
-        station = limit_at(
-            self.profiles.station_wide(), now, unit=RateUnit.W, voltage_v=_STATION_VOLTAGE_V
-        )
-        shares = share_w(demands, None if station is None else station.limit)
-        if station is not None and station.source_unit is RateUnit.A:
-            shares = self._share_phase_current(shares, station)
         out: list[Outgoing] = []
-        for cid, power in shares.items():
-            c = self.connectors[cid]
-            c.power_w = math.floor(power)
-            c.limited = c.limited or power < demands[cid] - 1e-6
-            assert c.ev is not None
-            if c.ev.acceptance_w() <= 0:
-                status = ConnectorStatus.SUSPENDED_EV
-            elif c.power_w <= 0:
-                status = ConnectorStatus.SUSPENDED_EVSE
-            else:
-                status = ConnectorStatus.CHARGING
+        for c, status in allocate(self.connectors, self.profiles, now):
             out += self._status(c, status, now)
         return out
-
-    def _share_phase_current(self, shares_w: dict[int, float], station: Limit) -> dict[int, float]:
-        """A station maximum set in A caps the current on each phase of the supply. Single-phase
-        connectors all hang on L1 (no phase rotation), three-phase ones load every phase
-        equally, so L1 carries the sum of every connector's per-phase current: water-fill that
-        sum under the limit. A DC connector counts as a balanced three-phase load at 230 V."""
-        cap_a = to_unit(
-            station.limit,
-            from_unit=RateUnit.W,
-            to=RateUnit.A,
-            number_phases=station.number_phases,
-            voltage_v=_STATION_VOLTAGE_V,
-        )
-        per_volt_amp: dict[int, float] = {}
-        for cid in shares_w:
-            c = self.connectors[cid]
-            if c.spec.dc:
-                per_volt_amp[cid] = _STATION_VOLTAGE_V * 3
-            else:
-                per_volt_amp[cid] = c.spec.voltage_v * c.phases_used()
-        amps = share_w({cid: w / per_volt_amp[cid] for cid, w in shares_w.items()}, cap_a)
-        return {cid: a * per_volt_amp[cid] for cid, a in amps.items()}
 
     def _sample(
         self, c: Connector, now: datetime, *, context: str = "Sample.Periodic"
@@ -473,7 +355,7 @@ class Station:
             tx = self.connectors[connector_id].tx
             if tx is None:
                 return f"a TxProfile but no transaction on connector {connector_id}"
-            if profile.transaction_id not in (None, *(_tx_ids(tx) or ())):
+            if profile.transaction_id not in (None, *(tx_ids(tx) or ())):
                 return (
                     f"a TxProfile for transaction {profile.transaction_id}, but connector "
                     f"{connector_id} runs {tx.csms_id or tx.local_id}"
@@ -592,12 +474,6 @@ class Station:
         return records
 
 
-def _tx_ids(tx: Transaction | None) -> tuple[str, ...] | None:
-    if tx is None:
-        return None
-    return (tx.local_id,) if tx.csms_id is None else (tx.local_id, str(tx.csms_id))
-
-
 def _fields(spec: EVSpec) -> dict[str, Any]:
     return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
 
@@ -607,20 +483,3 @@ def _next_slot(now: datetime, interval_s: float) -> datetime:
     epoch = now.timestamp()
     slot = (math.floor(epoch / interval_s) + 1) * interval_s
     return now + timedelta(seconds=slot - epoch)
-
-
-#: "charged" means the EV got what it asked for, within this share of its request (meter
-#: rounding, the last sample's timing) but at least ``CHARGED_TOLERANCE_WH``.
-CHARGED_TOLERANCE = 0.01
-CHARGED_TOLERANCE_WH = 50.0
-
-
-def _outcome(delivered_wh: float, requested_wh: float) -> str:
-    """How a visit that ended normally went: ``charged`` (got what it asked for), ``partly
-    charged`` (got some; the summary's delivered/requested say how much) or ``idle``."""
-    if delivered_wh <= 0:
-        return "idle"
-    short = requested_wh - delivered_wh
-    if short <= max(CHARGED_TOLERANCE_WH, CHARGED_TOLERANCE * requested_wh):
-        return "charged"
-    return "partly charged"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from chargegrid.measurands import Measurand
 from csms.api.dashboard_models import HistoryOut, HistorySeriesOut
 from csms.sites import GridConstraint, Site, limits_in_force, price_in_force
 from csms.telemetry import Aggregation, QueryError, Telemetry, TelemetryQuery
@@ -38,7 +39,7 @@ PLAN_HOLD_S = 900.0
 MAX_EVSE_SERIES = 16
 #: the most windows one answer holds
 MAX_WINDOWS = 2000
-_POWER = "Power.Active.Import"
+_POWER = Measurand.POWER_ACTIVE_IMPORT
 _WINDOWS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 
 
@@ -52,6 +53,9 @@ def choose_window_s(span_s: float, *, points: int = 240) -> int:
 
 def _bucket(at: datetime, start_s: int, window_s: int) -> int:
     return (int(at.timestamp()) - start_s) // window_s
+
+
+_Series = list[float | None]
 
 
 class _Frame:
@@ -147,55 +151,12 @@ async def site_history(
     problems: list[str] = []
     evse_series: dict[tuple[str, str], list[float | None]] = {}
     planned = pv = storage_power = storage_soc = frame.empty()
-    stations = {s.id for s in site.stations}
     if telemetry is None or telemetry.backend == "disabled":
         problems.append("telemetry is disabled: nothing measured is kept")
     else:
         read = _Reader(telemetry, frame, problems)
-        on_site = {Tag.SITE: site.id}
-        for tags, values in await read(
-            "EVSE power",
-            Measurement.METER,
-            Field.VALUE,
-            hold_s=READING_HOLD_S,
-            where={Tag.MEASURAND: _POWER},
-            group_by=(Tag.STATION, Tag.EVSE, Tag.PHASE),
-        ):
-            station, evse = tags[Tag.STATION], tags[Tag.EVSE]
-            if station in stations and not tags[Tag.PHASE] and evse != "0":
-                evse_series[(station, evse)] = values
-        plan = await read(
-            "plan",
-            Measurement.PLAN,
-            Field.POWER_W,
-            hold_s=PLAN_HOLD_S,
-            aggregation=Aggregation.LAST,
-            where={**on_site, Tag.ASSET_KIND: "evse"},
-            group_by=(Tag.ASSET,),
-        )
-        planned = _sum((v for _, v in plan), n)
-        pv_rows = await read(
-            "PV", Measurement.SITE, Field.PV_W, hold_s=READING_HOLD_S, where=on_site
-        )
-        pv = _sum((v for _, v in pv_rows), n)
-        units = await read(
-            "storage power",
-            Measurement.STORAGE,
-            Field.POWER_W,
-            hold_s=READING_HOLD_S,
-            where=on_site,
-            group_by=(Tag.STORAGE,),
-        )
-        storage_power = _sum((v for _, v in units), n)
-        socs = await read(
-            "storage state of charge",
-            Measurement.STORAGE,
-            Field.SOC_PCT,
-            hold_s=READING_HOLD_S,
-            where=on_site,
-            group_by=(Tag.STORAGE,),
-        )
-        storage_soc = _mean((v for _, v in socs), n)
+        evse_series = await _evse_power(read, {s.id for s in site.stations})
+        planned, pv, storage_power, storage_soc = await _site_series(read, site.id, n)
     charging = _sum(evse_series.values(), n)
     imported = _add(_add(charging, storage_power), [None if v is None else -v for v in pv])
     limit, price = _in_force(site, constraints, frame.times)
@@ -219,6 +180,64 @@ async def site_history(
         storage_soc_pct=storage_soc,
         price_per_kwh=price,
         problems=problems,
+    )
+
+
+async def _evse_power(
+    read: _Reader, stations: set[str]
+) -> dict[tuple[str, str], list[float | None]]:
+    """Each EVSE's power of the site's stations, by (station, EVSE)."""
+    evse_series: dict[tuple[str, str], list[float | None]] = {}
+    for tags, values in await read(
+        "EVSE power",
+        Measurement.METER,
+        Field.VALUE,
+        hold_s=READING_HOLD_S,
+        where={Tag.MEASURAND: _POWER},
+        group_by=(Tag.STATION, Tag.EVSE, Tag.PHASE),
+    ):
+        station, evse = tags[Tag.STATION], tags[Tag.EVSE]
+        if station in stations and not tags[Tag.PHASE] and evse != "0":
+            evse_series[(station, evse)] = values
+    return evse_series
+
+
+async def _site_series(
+    read: _Reader, site_id: str, n: int
+) -> tuple[_Series, _Series, _Series, _Series]:
+    """The site's planned charging, PV, storage power and storage state of charge."""
+    on_site = {Tag.SITE: site_id}
+    plan = await read(
+        "plan",
+        Measurement.PLAN,
+        Field.POWER_W,
+        hold_s=PLAN_HOLD_S,
+        aggregation=Aggregation.LAST,
+        where={**on_site, Tag.ASSET_KIND: "evse"},
+        group_by=(Tag.ASSET,),
+    )
+    pv_rows = await read("PV", Measurement.SITE, Field.PV_W, hold_s=READING_HOLD_S, where=on_site)
+    units = await read(
+        "storage power",
+        Measurement.STORAGE,
+        Field.POWER_W,
+        hold_s=READING_HOLD_S,
+        where=on_site,
+        group_by=(Tag.STORAGE,),
+    )
+    socs = await read(
+        "storage state of charge",
+        Measurement.STORAGE,
+        Field.SOC_PCT,
+        hold_s=READING_HOLD_S,
+        where=on_site,
+        group_by=(Tag.STORAGE,),
+    )
+    return (
+        _sum((v for _, v in plan), n),
+        _sum((v for _, v in pv_rows), n),
+        _sum((v for _, v in units), n),
+        _mean((v for _, v in socs), n),
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chargegrid.measurands import Measurand
 from csms import events as ev
 from csms.api.costs import energy_cost
 from csms.domain import StatusReport, Transaction
@@ -31,8 +32,8 @@ __all__ = ["MAX_SESSIONS", "LiveView", "SessionFigures"]
 
 #: sessions followed at most; the oldest ended ones are forgotten first (read again if asked)
 MAX_SESSIONS = 50_000
-_REGISTER = "Energy.Active.Import.Register"
-_POWER = "Power.Active.Import"
+_REGISTER = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+_POWER = Measurand.POWER_ACTIVE_IMPORT
 
 
 @dataclass(slots=True)

@@ -257,12 +257,11 @@ def _departure_alerts(services: ApiServices, site: Site, alerts: list[AlertOut])
                 at=missed.at,
             )
         )
-    planner = getattr(services.csms, "planner", None)
-    site_planner = None if planner is None else planner.planners.get(site.id)
-    plan = getattr(site_planner, "last_plan", None)
-    if plan is None or site_planner is None:
+    view = services.plans.view(site.id)
+    plan = None if view is None else view.plan
+    if plan is None or view is None:
         return
-    sessions = {str(ev.tx.id): ev for ev in site_planner.state.evses.values() if ev.tx is not None}
+    sessions = {str(e.transaction_id): e for e in view.evses if e.transaction_id is not None}
     for session_id, short_wh in sorted(plan.shortfall_wh.items()):
         ev = sessions.get(session_id)
         if ev is None or short_wh < DEPARTURE_AT_RISK_WH:
@@ -271,18 +270,17 @@ def _departure_alerts(services: ApiServices, site: Site, alerts: list[AlertOut])
             AlertOut(
                 kind="departure_at_risk",
                 severity="warning",
-                message=f"EV at {ev.station.id} EVSE {ev.evse.id} will leave "
+                message=f"EV at {ev.station_id} EVSE {ev.evse_id} will leave "
                 f"{short_wh / 1000:.1f} kWh short of its energy (plan)",
-                station_id=ev.station.id,
-                evse_id=ev.evse.id,
-                transaction_id=ev.tx.id if ev.tx is not None else None,
+                station_id=ev.station_id,
+                evse_id=ev.evse_id,
+                transaction_id=ev.transaction_id,
             )
         )
 
 
 def _plan_alerts(services: ApiServices, site: Site, alerts: list[AlertOut]) -> str | None:
-    planner = getattr(services.csms, "planner", None)
-    view = None if planner is None else planner.view(site.id)
+    view = services.plans.view(site.id)
     if view is None:
         return None
     for evse in view.evses:
@@ -292,7 +290,7 @@ def _plan_alerts(services: ApiServices, site: Site, alerts: list[AlertOut]) -> s
                     kind="station_non_compliant",
                     severity="warning",
                     message=f"{evse.station_id} EVSE {evse.evse_id} draws "
-                    f"{evse.measured_w / 1000:.1f} kW, above its limit",
+                    f"{(evse.measured_w or 0.0) / 1000:.1f} kW, above its limit",
                     station_id=evse.station_id,
                     evse_id=evse.evse_id,
                 )

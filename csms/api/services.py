@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chargegrid.measurands import DEFAULT_MEASURAND
 from csms.api.audit import Auditor
 from csms.api.costs import energy_cost
 from csms.api.live import LiveView
@@ -27,9 +28,7 @@ from csms.api.stream import EventHub
 from csms.api.webhooks import WebhookDispatcher
 from csms.config import ApiSettings
 from csms.events import (
-    ChargingLimitSent,
     DepartureMissed,
-    PlanUpdated,
     SiteChanged,
     StationBooted,
     StationConnected,
@@ -41,7 +40,8 @@ if TYPE_CHECKING:
 
     from csms.app import Csms
     from csms.domain import Transaction
-    from csms.sites import SiteService
+    from csms.planning.readmodel import PlanReadModel
+    from csms.sites import SiteService, StationSites
 
 __all__ = ["ApiServices"]
 
@@ -77,9 +77,9 @@ class ApiServices:
         self.sites: SiteService | None = (
             sites if sites is not None else getattr(csms, "sites", None)
         )
-        #: the last plan per site and the last limit sent per (station, EVSE), from the bus
-        self.plans: dict[str, PlanUpdated] = {}
-        self.limits_sent: dict[tuple[str, int], ChargingLimitSent] = {}
+        #: the plans as shown and the last limit sent per (station, EVSE): the planning
+        #: wing's read-model
+        self.plans: PlanReadModel = csms.planning.plans
         #: the recent missed departures per site (for the dashboard's alerts)
         self.departures_missed: dict[str, deque[DepartureMissed]] = {}
         #: statuses, EVSE power and session costs followed from the bus (the dashboard)
@@ -95,19 +95,15 @@ class ApiServices:
             max_queue=s.webhook_queue,
             transport=webhook_transport,
         )
-        self._site_of: dict[str, str | None] = {}
-        self._placed: dict[str, str] = {}
+        #: which site each station belongs to (the one map, shared with planning)
+        self.station_sites: StationSites = csms.station_sites
         self._refreshes: set[asyncio.Future[None]] = set()
         self._unsubscribe: list[Any] = []
         self.started = False
 
     def _on_domain_event(self, event: Any) -> None:
         self.live.on_event(event)
-        if isinstance(event, PlanUpdated):
-            self.plans[event.site_id] = event
-        elif isinstance(event, ChargingLimitSent):
-            self.limits_sent[(event.limit.station_id, event.limit.evse_id)] = event
-        elif isinstance(event, DepartureMissed):
+        if isinstance(event, DepartureMissed):
             kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
             kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
@@ -115,7 +111,7 @@ class ApiServices:
         elif (
             isinstance(event, StationConnected | StationBooted)
             and self.started
-            and event.station_id not in self._site_of
+            and not self.station_sites.known(event.station_id)
         ):
             # Registered since the start (by the CLI or another node): learn its site.
             self._background(self._learn_station(event.station_id))
@@ -141,34 +137,33 @@ class ApiServices:
     async def _learn_station(self, station_id: str) -> None:
         record = await self.store.get_station(station_id)
         if record is not None:
-            self._site_of[station_id] = self.station_site(record)
+            self.station_sites.register(record)
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def site_of(self, station_id: str) -> str | None:
-        return self._site_of.get(station_id)
+        return self.station_sites.site_of(station_id)
 
     async def resolve_site(self, station_id: str) -> str | None:
         """:meth:`site_of`, reading the station's registration when the map has no site for
         it (a site applied by another process since the map was made)."""
-        site = self._site_of.get(station_id)
+        site = self.station_sites.site_of(station_id)
         if site is None:
             record = await self.store.get_station(station_id)
             if record is not None:
-                site = self.station_site(record)
-                self._site_of[station_id] = site
+                site = self.station_sites.register(record)
         return site
 
     def station_site(self, record: StationRecord) -> str | None:
         """A station's site: its registration's, else the site whose model places it."""
-        return record.site_id or self._placed.get(record.station_id)
+        return self.station_sites.site_of_record(record)
 
     def remember_station(self, station_id: str, site_id: str | None) -> None:
-        self._site_of[station_id] = site_id or self._placed.get(station_id)
+        self.station_sites.register_site(station_id, site_id)
 
     def forget_station(self, station_id: str) -> None:
-        self._site_of.pop(station_id, None)
+        self.station_sites.forget(station_id)
 
     async def cost_of(
         self, tx: Transaction, site_id: str | None
@@ -219,23 +214,16 @@ class ApiServices:
         points = [(tx.started_at, tx.meter_start_wh)]
         for stored in await self.store.samples_for_transaction(tx.id):
             sample = stored.sample
-            if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+            if sample.measurand == DEFAULT_MEASURAND and sample.phase is None:
                 points.append((sample.timestamp, sample.value))
         if tx.stopped_at is not None and tx.meter_stop_wh is not None:
             points.append((tx.stopped_at, tx.meter_stop_wh))
         return points
 
     async def refresh_stations(self) -> None:
-        """Station -> site: the station's registration, else the site that places it."""
-        placed: dict[str, str] = {}
-        if self.sites is not None:
-            for site in await self.sites.list_sites():
-                for station in site.stations:
-                    placed.setdefault(station.id, site.id)
-        self._placed = placed
-        self._site_of = {
-            r.station_id: self.station_site(r) for r in await self.store.list_stations()
-        }
+        """Station -> site anew: the station's registration, else the site that places it."""
+        sites = await self.sites.list_sites() if self.sites is not None else []
+        self.station_sites.reset(sites=sites, records=await self.store.list_stations())
 
     async def start(self) -> None:
         if self.started:

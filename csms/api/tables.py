@@ -1,6 +1,6 @@
 """The API's tables (tokens, audit log, jobs, webhooks) on the store's ``metadata``.
 
-Created by the Alembic revision ``0003`` (``csms/store/migrations/versions/0003_api.py``).
+Created by the Alembic revision ``0005`` (``csms/store/migrations/versions/0005_api.py``).
 """
 
 from __future__ import annotations

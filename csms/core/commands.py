@@ -66,14 +66,22 @@ class StationLink(Protocol):
 
     station_id: str
     ocpp_version: str
+    #: The station names its transactions (2.0.1): a TxProfile carries the station's id,
+    #: which :class:`Commands` looks up; else (1.6) the central system's id is the name.
+    station_names_transactions: bool
+    #: An id token sent to the station carries its type (2.0.1), which :class:`Commands`
+    #: looks up.
+    names_token_types: bool
 
     async def remote_start(
         self,
         *,
         evse_id: int | None,
         id_token: str,
+        id_token_type: str | None,
         remote_start_id: int,
         limit: ChargingLimit | None,
+        station_tx_id: str | None,
     ) -> CommandResult: ...
 
     async def remote_stop(self, *, station_tx_id: str) -> CommandResult: ...
@@ -92,7 +100,9 @@ class StationLink(Protocol):
 
     async def clear_cache(self) -> CommandResult: ...
 
-    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult: ...
+    async def set_charging_profile(
+        self, limit: ChargingLimit, *, station_tx_id: str | None
+    ) -> CommandResult: ...
 
     async def clear_charging_profile(
         self,
@@ -132,7 +142,10 @@ def _check(link: StationLink, action: str, result: CommandResult) -> CommandResu
 
 
 class Commands:
-    """The Python API for commands to stations."""
+    """The Python API for commands to stations.
+
+    What a command names by the central system's ids (a transaction, an id token) is looked
+    up here, before the adapter encodes it: adapters read no store."""
 
     def __init__(
         self,
@@ -182,8 +195,10 @@ class Commands:
                 await link.remote_start(
                     evse_id=evse_id,
                     id_token=id_token,
+                    id_token_type=await self._token_type(link, id_token),
                     remote_start_id=remote_start_id,
                     limit=limit,
+                    station_tx_id=await self._station_tx_id(link, limit, "TxProfile"),
                 ),
             )
             try:
@@ -193,6 +208,30 @@ class Commands:
                 raise CommandTimeout(station_id, "RemoteStart", wait_s) from None
         finally:
             self._central.remote_starts.discard(entry)
+
+    async def _token_type(self, link: StationLink, id_token: str) -> str | None:
+        """The type of a known id token, for a version whose tokens carry one; None for
+        an unknown token (the adapter sends its version's default) or a version without."""
+        if not link.names_token_types:
+            return None
+        known = await self._central.store.get_id_token(id_token)
+        return known.kind if known is not None else None
+
+    async def _station_tx_id(
+        self, link: StationLink, limit: ChargingLimit | None, purpose: str
+    ) -> str | None:
+        """The station's name of the transaction a TxProfile is for, for a version whose
+        stations name their transactions (the central system's id when the store does not
+        know it); None for any other profile."""
+        if (
+            not link.station_names_transactions
+            or limit is None
+            or limit.transaction_id is None
+            or purpose != "TxProfile"
+        ):
+            return None
+        tx = await self._central.store.get_transaction(limit.transaction_id)
+        return tx.station_tx_id if tx is not None else str(limit.transaction_id)
 
     async def remote_stop(self, station_id: str, *, transaction_id: int) -> CommandResult:
         """Ask the station to stop the (CSMS) transaction ``transaction_id``."""
@@ -256,7 +295,8 @@ class Commands:
 
     async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
         link = self.link(limit.station_id, "SetChargingProfile")
-        result = await link.set_charging_profile(limit)
+        station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
+        result = await link.set_charging_profile(limit, station_tx_id=station_tx_id)
         accepted = result.status == "Accepted"
         self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
         return _check(link, "SetChargingProfile", result)

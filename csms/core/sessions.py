@@ -20,7 +20,7 @@ from csms.core.durability import Retrying
 from csms.core.meter import register_wh
 from csms.core.open_transactions import OpenTransactions
 from csms.core.remote_start import RemoteStarts
-from csms.core.transactions import apply_update, start_key
+from csms.core.transactions import Applied, apply_update, start_key
 from csms.domain import (
     AuthorizationResult,
     EVChargingNeeds,
@@ -202,84 +202,20 @@ class SessionHandling:
         station's are loaded); the seqNo, the samples and the transaction's new state are
         one atomic write; the index follows only what was committed."""
         station_id = update.station_id
-        assert update.station_tx_id is not None
-        station_tx_id = update.station_tx_id
         auth = await self.authorize(station_id, update.id_token) if update.id_token else None
-        tx = await self._open_transaction_of(station_id, station_tx_id)
-        created = False
-        if tx is None:
-            tx, created = await self._open_201(update, station_tx_id)
-        # Announce the start once: when this message created the transaction, or when an
-        # earlier attempt created it but was cut short before anything was applied.
-        announce = created or (
-            update.kind is TransactionEventKind.STARTED and tx.last_seq_no is None
-        )
-        applied = apply_update(tx, update)
+        before, announce = await self._event_transaction(update)
+        applied = apply_update(before, update)
         rows = [
-            StoredSample(station_id, tx.evse_id, tx.connector_id, tx.id, s) for s in update.samples
+            StoredSample(station_id, before.evse_id, before.connector_id, before.id, s)
+            for s in update.samples
         ]
-        tx_id = tx.id
-        before = tx
 
         async def apply_and_publish() -> Transaction:
             # The commit and what it announces run to the end together (see
             # _uncancellable): a resend of a committed event is not fresh and announces
             # nothing, so an announcement skipped here would be skipped for good.
-            fresh = await self.store.apply_transaction_event(
-                tx_id,
-                seq_no=update.seq_no,
-                kind=update.kind.value,
-                at=update.timestamp,
-                samples=rows,
-                transaction=applied.transaction if applied.changed else None,
-            )
-            if not fresh:
-                # A resend: its writes were redone (all idempotent) in case the first
-                # attempt was cut short before its commit; nothing is published twice.
-                logger.info(
-                    "station %s: duplicate TransactionEvent seqNo %s of %s",
-                    station_id,
-                    update.seq_no,
-                    station_tx_id,
-                )
-            changed_beyond_seq_no = applied.changed and (
-                dataclasses.replace(applied.transaction, last_seq_no=before.last_seq_no) != before
-            )
-            tx = applied.transaction
-            self._open_txs.put(tx)
-            if fresh and update.samples:
-                self.bus.publish(
-                    MeterValuesReceived(
-                        station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
-                    )
-                )
-            if applied.late:
-                logger.info(
-                    "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
-                    station_id,
-                    update.seq_no,
-                    station_tx_id,
-                    tx.last_seq_no,
-                )
-            if tx.active:
-                self._active[(station_id, tx.evse_id)] = tx.id
-            else:
-                self._active.pop((station_id, tx.evse_id), None)
-            if announce:
-                self.bus.publish(TransactionStarted(tx))
-                self._resolve_remote_start(tx)
-            elif tx.remote_start_id is not None and before.remote_start_id is None:
-                # F01: a transaction the cable started, then joined by a remote start (an
-                # Updated event with triggerReason RemoteStart and the remoteStartId).
-                self._resolve_remote_start(tx)
-            if applied.ended_now:
-                self.bus.publish(TransactionEnded(tx))
-            elif not announce and changed_beyond_seq_no:
-                # A seqNo advancing alone is bookkeeping, not news: publishing it would
-                # cost every subscriber (telemetry, the API stream, the planner) a wake-up
-                # per message.
-                self.bus.publish(TransactionUpdated(tx))
-            return tx
+            fresh = await self._commit_event(update, before.id, applied, rows)
+            return self._publish_event(update, before, applied, fresh=fresh, announce=announce)
 
         try:
             tx = await self.retrying(
@@ -292,6 +228,98 @@ class SessionHandling:
             self._open_txs.forget(station_id)
             raise
         return TransactionAnswer(tx, auth)
+
+    async def _event_transaction(self, update: TransactionUpdate) -> tuple[Transaction, bool]:
+        """The transaction a TransactionEvent belongs to (opened by its first event), and
+        whether its start is still to be announced: when this message created it, or when
+        an earlier attempt created it but was cut short before anything was applied."""
+        assert update.station_tx_id is not None
+        tx = await self._open_transaction_of(update.station_id, update.station_tx_id)
+        created = False
+        if tx is None:
+            tx, created = await self._open_201(update, update.station_tx_id)
+        announce = created or (
+            update.kind is TransactionEventKind.STARTED and tx.last_seq_no is None
+        )
+        return tx, announce
+
+    async def _commit_event(
+        self,
+        update: TransactionUpdate,
+        tx_id: int,
+        applied: Applied,
+        rows: list[StoredSample],
+    ) -> bool:
+        """The one atomic write of a TransactionEvent (seqNo, samples, new state); False
+        for a resend, whose writes were redone (all idempotent) in case the first attempt
+        was cut short before its commit."""
+        fresh = await self.store.apply_transaction_event(
+            tx_id,
+            seq_no=update.seq_no,
+            kind=update.kind.value,
+            at=update.timestamp,
+            samples=rows,
+            transaction=applied.transaction if applied.changed else None,
+        )
+        if not fresh:
+            logger.info(
+                "station %s: duplicate TransactionEvent seqNo %s of %s",
+                update.station_id,
+                update.seq_no,
+                update.station_tx_id,
+            )
+        return fresh
+
+    def _publish_event(
+        self,
+        update: TransactionUpdate,
+        before: Transaction,
+        applied: Applied,
+        *,
+        fresh: bool,
+        announce: bool,
+    ) -> Transaction:
+        """After the commit: the index of open transactions follows it, and the bus hears
+        what is news (nothing is published twice for a resend)."""
+        station_id = update.station_id
+        changed_beyond_seq_no = applied.changed and (
+            dataclasses.replace(applied.transaction, last_seq_no=before.last_seq_no) != before
+        )
+        tx = applied.transaction
+        self._open_txs.put(tx)
+        if fresh and update.samples:
+            self.bus.publish(
+                MeterValuesReceived(
+                    station_id, tx.evse_id, tx.connector_id, tx.id, tuple(update.samples)
+                )
+            )
+        if applied.late:
+            logger.info(
+                "station %s: TransactionEvent seqNo %s of %s arrived after seqNo %s",
+                station_id,
+                update.seq_no,
+                update.station_tx_id,
+                tx.last_seq_no,
+            )
+        if tx.active:
+            self._active[(station_id, tx.evse_id)] = tx.id
+        else:
+            self._active.pop((station_id, tx.evse_id), None)
+        if announce:
+            self.bus.publish(TransactionStarted(tx))
+            self._resolve_remote_start(tx)
+        elif tx.remote_start_id is not None and before.remote_start_id is None:
+            # F01: a transaction the cable started, then joined by a remote start (an
+            # Updated event with triggerReason RemoteStart and the remoteStartId).
+            self._resolve_remote_start(tx)
+        if applied.ended_now:
+            self.bus.publish(TransactionEnded(tx))
+        elif not announce and changed_beyond_seq_no:
+            # A seqNo advancing alone is bookkeeping, not news: publishing it would
+            # cost every subscriber (telemetry, the API stream, the planner) a wake-up
+            # per message.
+            self.bus.publish(TransactionUpdated(tx))
+        return tx
 
     async def _open_transaction_of(self, station_id: str, station_tx_id: str) -> Transaction | None:
         """The transaction a 2.0.1 station calls ``station_tx_id``: from the index of the

@@ -62,6 +62,9 @@ CERTIFICATE_COMMANDS = frozenset(
         "certificate_install",
         "certificate_list",
         "certificate_delete",
+        "certificate_revoke",
+        "firmware_update",
+        "log_get",
         "password_rotate",
         "profile_upgrade",
     }
@@ -130,6 +133,14 @@ async def _certificate_command(
         )
     elif command == "certificate_list":
         result = await certificates.installed(station_id, list(args.get("types") or ()))
+    elif command == "certificate_revoke":
+        result = await certificates.revoke(
+            station_id, args.get("serial_number"), reason=str(args.get("reason", "unspecified"))
+        )
+    elif command == "firmware_update":
+        result = await certificates.maintenance.update_firmware(station_id, **_times(args))
+    elif command == "log_get":
+        result = await certificates.maintenance.get_log(station_id, **_times(args))
     elif command == "password_rotate":
         result = await certificates.credentials.rotate_password(station_id)
     elif command == "profile_upgrade":
@@ -138,15 +149,22 @@ async def _certificate_command(
         )
     else:
         result = await certificates.delete(station_id, dict(args["hash_data"]))
-    summary = {k: v for k, v in args.items() if k != "certificate"}
+    summary = {k: v for k, v in args.items() if k not in ("certificate", "signing_certificate")}
     await certificates.central.record_event(
         station_id,
-        "SecurityCommand"
-        if command in ("password_rotate", "profile_upgrade")
-        else "CertificateCommand",
+        "CertificateCommand" if command.startswith("certificate_") else "SecurityCommand",
         {"command": command, "by": "admin channel", "args": to_json(summary)},
     )
     return result
+
+
+def _times(args: dict[str, Any]) -> dict[str, Any]:
+    """ISO 8601 strings of the ``*_at`` / ``oldest`` / ``latest`` arguments as datetimes."""
+    out = dict(args)
+    for key in ("retrieve_at", "install_at", "oldest", "latest"):
+        if isinstance(out.get(key), str):
+            out[key] = datetime.fromisoformat(out[key])
+    return out
 
 
 async def serve_admin(ws: ServerConnection, commands: Commands, certificates: Any = None) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from ocpp.v16 import ChargePoint as _V16ChargePoint
 
 from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
-from csms.core.meter import normalize_sample
 from csms.domain import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -20,13 +20,12 @@ from csms.domain import (
     ChargingLimit,
     ChargingRateUnit,
     ConnectorStatus,
-    MeterSample,
     StatusReport,
 )
-from csms.exceptions import CommandError
-from csms.ocpp.base import OcppConnection, format_timestamp, on, parse_timestamp
+from csms.ocpp.adapter import VersionAdapter, drop_none, schedule_periods
+from csms.ocpp.base import format_timestamp, on, parse_timestamp
 
-__all__ = ["V16Connection"]
+__all__ = ["V16Connection", "charging_profile"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def _connector(connector_id: int) -> tuple[int, int]:
     return (connector_id, 1) if connector_id > 0 else (0, 0)
 
 
-class V16Connection(OcppConnection):
+class V16Connection(VersionAdapter):
     """A station speaking OCPP 1.6J."""
 
     ocpp_version = "1.6"
@@ -57,33 +56,17 @@ class V16Connection(OcppConnection):
             info["parentIdTag"] = result.group_id
         return info
 
-    def samples(self, meter_value: Sequence[dict[str, Any]]) -> list[MeterSample]:
-        out: list[MeterSample] = []
-        for mv in meter_value:
-            at = parse_timestamp(mv["timestamp"], "1.6")
-            for sv in mv["sampled_value"]:
-                sample = normalize_sample(
-                    timestamp=at,
-                    value=sv["value"],
-                    measurand=sv.get("measurand"),
-                    unit=sv.get("unit"),
-                    phase=sv.get("phase"),
-                    location=sv.get("location"),
-                    context=sv.get("context"),
-                )
-                if sample is None:
-                    logger.info(
-                        "station %s: non-numeric sample %r (%s) not kept as a number",
-                        self.station_id,
-                        sv["value"][:40],
-                        sv.get("format", "Raw"),
-                    )
-                    self.central.unreadable_sample(
-                        self.station_id, measurand=sv.get("measurand"), value=sv["value"], at=at
-                    )
-                    continue
-                out.append(sample)
-        return out
+    def sample_unit(self, sampled_value: dict[str, Any]) -> tuple[str | None, int]:
+        return sampled_value.get("unit"), 0
+
+    def unreadable(self, sampled_value: dict[str, Any], at: datetime) -> None:
+        logger.info(
+            "station %s: non-numeric sample %r (%s) not kept as a number",
+            self.station_id,
+            sampled_value["value"][:40],
+            sampled_value.get("format", "Raw"),
+        )
+        super().unreadable(sampled_value, at)
 
     # -- from the station -----------------------------------------------------------------
     @on("BootNotification")
@@ -176,35 +159,8 @@ class V16Connection(OcppConnection):
         )
         return {}
 
-    @on("DataTransfer")
-    async def on_data_transfer(self, vendor_id: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "DataTransfer", {"vendor_id": vendor_id, **kw}
-        )
-        return {"status": "UnknownVendorId"}
-
-    # -- the 1.6 security extension ---------------------------------------------------------
-    @on("SignCertificate")
-    async def on_sign_certificate(self, csr: str) -> dict[str, Any]:
-        status = await self.central.sign_certificate(self.station_id, csr, None, self.ocpp_version)
-        return {"status": status}
-
-    @on("SecurityEventNotification")
-    async def on_security_event_notification(
-        self, type: str, timestamp: str, tech_info: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
-        await self.central.security_event(
-            self.station_id, type, tech_info, parse_timestamp(timestamp, self.ocpp_version)
-        )
-        return {}
-
-    @on("FirmwareStatusNotification")
-    async def on_firmware_status_notification(self, status: str) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "FirmwareStatusNotification", {"status": status}
-        )
-        return {}
-
+    # -- the 1.6 security extension: SignCertificate, SecurityEventNotification and
+    # FirmwareStatusNotification are VersionAdapter's --------------------------------------
     @on("DiagnosticsStatusNotification")
     async def on_diagnostics_status_notification(self, status: str) -> dict[str, Any]:
         await self.central.record_event(
@@ -212,17 +168,29 @@ class V16Connection(OcppConnection):
         )
         return {}
 
+    @on("SignedFirmwareStatusNotification")
+    async def on_signed_firmware_status_notification(
+        self, status: str, **kw: Any
+    ) -> dict[str, Any]:
+        await self.central.record_event(
+            self.station_id, "SignedFirmwareStatusNotification", {"status": status, **kw}
+        )
+        return {}
+
     # -- to the station (StationLink) -----------------------------------------------------
-    def _unavailable(self, action: str) -> CommandError:
-        return CommandError(self.station_id, action, "not available in OCPP 1.6")
+    #: 1.6 transactions are named by the central system; id tags have no type
+    station_names_transactions = False
+    names_token_types = False
 
     async def remote_start(
         self,
         *,
         evse_id: int | None,
         id_token: str,
+        id_token_type: str | None,
         remote_start_id: int,
         limit: ChargingLimit | None,
+        station_tx_id: str | None,
     ) -> CommandResult:
         payload: dict[str, Any] = {"idTag": id_token}
         if evse_id is not None:
@@ -264,7 +232,9 @@ class V16Connection(OcppConnection):
     async def clear_cache(self) -> CommandResult:
         return await self._status_call("ClearCache", {})
 
-    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+    async def set_charging_profile(
+        self, limit: ChargingLimit, *, station_tx_id: str | None
+    ) -> CommandResult:
         return await self._status_call(
             "SetChargingProfile",
             {
@@ -281,36 +251,28 @@ class V16Connection(OcppConnection):
         purpose: str | None,
         stack_level: int | None,
     ) -> CommandResult:
-        payload: dict[str, Any] = {
+        payload = {
             "id": profile_id,
             "connectorId": evse_id,
             "chargingProfilePurpose": _purpose_16(purpose) if purpose else None,
             "stackLevel": stack_level,
         }
-        return await self._status_call(
-            "ClearChargingProfile", {k: v for k, v in payload.items() if v is not None}
-        )
+        return await self._status_call("ClearChargingProfile", drop_none(payload))
 
-    async def get_composite_schedule(
-        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
-    ) -> tuple[CommandResult, CompositeSchedule | None]:
-        payload: dict[str, Any] = {"connectorId": evse_id, "duration": duration_s}
-        if unit is not None:
-            payload["chargingRateUnit"] = unit.value
-        result = await self._status_call("GetCompositeSchedule", payload)
-        sched = result.payload.get("chargingSchedule")
+    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
+        return {"connectorId": evse_id, "duration": duration_s}
+
+    def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
+        sched = answer.get("chargingSchedule")
         if sched is None:
-            return result, None
-        start = result.payload.get("scheduleStart") or sched.get("startSchedule")
-        return result, CompositeSchedule(
-            evse_id=int(result.payload.get("connectorId", evse_id)),
+            return None
+        start = answer.get("scheduleStart") or sched.get("startSchedule")
+        return CompositeSchedule(
+            evse_id=int(answer.get("connectorId", evse_id)),
             unit=ChargingRateUnit(sched["chargingRateUnit"]),
             start_at=parse_timestamp(start, "1.6") if start else None,
             duration_s=sched.get("duration"),
-            periods=tuple(
-                (int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-                for p in sched["chargingSchedulePeriod"]
-            ),
+            periods=schedule_periods(sched["chargingSchedulePeriod"]),
         )
 
     async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]:
@@ -326,13 +288,13 @@ class V16Connection(OcppConnection):
         return await self._status_call("ChangeConfiguration", {"key": key, "value": value})
 
     async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]:
-        raise self._unavailable("GetVariables")
+        raise self.unavailable("GetVariables")
 
     async def set_variables(self, items: Sequence[tuple[str, str, str]]) -> list[VariableResult]:
-        raise self._unavailable("SetVariables")
+        raise self.unavailable("SetVariables")
 
     async def get_base_report(self, *, request_id: int, report_base: str) -> CommandResult:
-        raise self._unavailable("GetBaseReport")
+        raise self.unavailable("GetBaseReport")
 
 
 def _purpose_16(purpose: str) -> str:
@@ -363,17 +325,4 @@ def charging_profile(limit: ChargingLimit, *, purpose: str | None = None) -> dic
     }
     if purpose == "TxProfile":
         profile.pop("transactionId")
-    return _drop_none(profile)
-
-
-def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _prune(data)
-    return out
-
-
-def _prune(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _prune(v) for k, v in data.items() if v is not None}
-    if isinstance(data, list):
-        return [_prune(v) for v in data]
-    return data
+    return drop_none(profile)

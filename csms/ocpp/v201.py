@@ -10,7 +10,6 @@ from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v201 import ChargePoint as _V201ChargePoint
 
 from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
-from csms.core.meter import normalize_sample
 from csms.domain import (
     AuthorizationResult,
     BootInfo,
@@ -18,17 +17,15 @@ from csms.domain import (
     ChargingRateUnit,
     ConnectorStatus,
     EVChargingNeeds,
-    MeterSample,
     StatusReport,
     TransactionEventKind,
     TransactionUpdate,
 )
-from csms.exceptions import CommandError
-from csms.ocpp.base import OcppConnection, format_timestamp, on, parse_timestamp
-from csms.ocpp.v16 import _drop_none
+from csms.ocpp.adapter import VersionAdapter, drop_none, schedule_periods
+from csms.ocpp.base import format_timestamp, on, parse_timestamp
 from csms.quantities import MAX_CURRENT_A, MAX_ENERGY_WH, MAX_POWER_W, check_finite
 
-__all__ = ["V201Connection"]
+__all__ = ["V201Connection", "charging_profile", "planner_number"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +42,7 @@ def _first(*sources: dict[str, Any], key: str) -> Any:
     return None
 
 
-class V201Connection(OcppConnection):
+class V201Connection(VersionAdapter):
     """A station speaking OCPP 2.0.1."""
 
     ocpp_version = "2.0.1"
@@ -60,29 +57,9 @@ class V201Connection(OcppConnection):
             info["groupIdToken"] = {"idToken": result.group_id, "type": "Central"}
         return info
 
-    def samples(self, meter_value: Sequence[dict[str, Any]]) -> list[MeterSample]:
-        out: list[MeterSample] = []
-        for mv in meter_value:
-            at = parse_timestamp(mv["timestamp"], self.ocpp_version)
-            for sv in mv["sampled_value"]:
-                uom = sv.get("unit_of_measure") or {}
-                sample = normalize_sample(
-                    timestamp=at,
-                    value=sv["value"],
-                    measurand=sv.get("measurand"),
-                    unit=uom.get("unit"),
-                    multiplier=int(uom.get("multiplier", 0)),
-                    phase=sv.get("phase"),
-                    location=sv.get("location"),
-                    context=sv.get("context"),
-                )
-                if sample is None:
-                    self.central.unreadable_sample(
-                        self.station_id, measurand=sv.get("measurand"), value=sv["value"], at=at
-                    )
-                    continue
-                out.append(sample)
-        return out
+    def sample_unit(self, sampled_value: dict[str, Any]) -> tuple[str | None, int]:
+        uom = sampled_value.get("unit_of_measure") or {}
+        return uom.get("unit"), int(uom.get("multiplier", 0))
 
     # -- from the station -----------------------------------------------------------------
     @on("BootNotification")
@@ -177,26 +154,28 @@ class V201Connection(OcppConnection):
         if energy is None:
             energy = v2x.get("ev_target_energy_request")
         needs = EVChargingNeeds(
-            energy_requested_wh=_float("energyAmount", energy, MAX_ENERGY_WH),
+            energy_requested_wh=planner_number("energyAmount", energy, MAX_ENERGY_WH),
             departure_at=parse_timestamp(departure, self.ocpp_version) if departure else None,
-            max_current_a=_float(
+            max_current_a=planner_number(
                 "evMaxCurrent",
                 _first(ac, dc, key="ev_max_current") or v2x.get("max_charge_current"),
                 MAX_CURRENT_A,
             ),
-            min_current_a=_float(
+            min_current_a=planner_number(
                 "evMinCurrent",
                 ac.get("ev_min_current", v2x.get("min_charge_current")),
                 MAX_CURRENT_A,
             ),
-            max_power_w=_float(
+            max_power_w=planner_number(
                 "evMaxPower", dc.get("ev_max_power", v2x.get("max_charge_power")), MAX_POWER_W
             ),
             energy_transfer_mode=charging_needs.get("requested_energy_transfer"),
-            soc_pct=_float("stateOfCharge", dc.get("state_of_charge"), 100),
-            capacity_wh=_float("evEnergyCapacity", dc.get("ev_energy_capacity"), MAX_ENERGY_WH),
-            bulk_soc_pct=_float("bulkSOC", dc.get("bulk_soc"), 100),
-            full_soc_pct=_float("fullSOC", dc.get("full_soc"), 100),
+            soc_pct=planner_number("stateOfCharge", dc.get("state_of_charge"), 100),
+            capacity_wh=planner_number(
+                "evEnergyCapacity", dc.get("ev_energy_capacity"), MAX_ENERGY_WH
+            ),
+            bulk_soc_pct=planner_number("bulkSOC", dc.get("bulk_soc"), 100),
+            full_soc_pct=planner_number("fullSOC", dc.get("full_soc"), 100),
         )
         tx = await self.central.ev_charging_needs(self.station_id, evse_id, needs)
         return {"status": "Accepted" if tx is not None else "Rejected"}
@@ -213,95 +192,35 @@ class V201Connection(OcppConnection):
         await self.central.record_event(self.station_id, "NotifyEvent", kw, at=at)
         return {}
 
-    @on("SecurityEventNotification")
-    async def on_security_event_notification(
-        self, type: str, timestamp: str, tech_info: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
-        await self.central.security_event(
-            self.station_id, type, tech_info, parse_timestamp(timestamp, self.ocpp_version)
-        )
-        return {}
-
-    @on("SignCertificate")
-    async def on_sign_certificate(
-        self, csr: str, certificate_type: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
-        status = await self.central.sign_certificate(
-            self.station_id, csr, certificate_type, self.ocpp_version
-        )
-        return {"status": status}
-
-    @on("FirmwareStatusNotification")
-    async def on_firmware_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "FirmwareStatusNotification", {"status": status, **kw}
-        )
-        return {}
-
-    @on("LogStatusNotification")
-    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "LogStatusNotification", {"status": status, **kw}
-        )
-        return {}
-
-    @on("DataTransfer")
-    async def on_data_transfer(self, vendor_id: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "DataTransfer", {"vendor_id": vendor_id, **kw}
-        )
-        return {"status": "UnknownVendorId"}
-
     # -- to the station (StationLink) -----------------------------------------------------
-    def _unavailable(self, action: str) -> CommandError:
-        return CommandError(self.station_id, action, "not available in OCPP 2.0.1")
-
-    async def _profile(self, limit: ChargingLimit, purpose: str | None = None) -> dict[str, Any]:
-        tx_id: str | None = None
-        if limit.transaction_id is not None and (purpose or limit.purpose) == "TxProfile":
-            tx = await self.central.store.get_transaction(limit.transaction_id)
-            tx_id = tx.station_tx_id if tx is not None else str(limit.transaction_id)
-        schedule: dict[str, Any] = {
-            "id": limit.profile_id,
-            "chargingRateUnit": limit.unit.value,
-            "chargingSchedulePeriod": [
-                {"startPeriod": start, "limit": value, "numberPhases": phases}
-                for start, value, phases in limit.schedule
-            ],
-            "duration": limit.duration_s,
-            "startSchedule": format_timestamp(limit.start_at) if limit.start_at else None,
-            "minChargingRate": limit.min_rate,
-        }
-        return _drop_none(
-            {
-                "id": limit.profile_id,
-                "stackLevel": limit.stack_level,
-                "chargingProfilePurpose": _purpose_201(purpose or limit.purpose),
-                "chargingProfileKind": "Absolute" if limit.start_at else "Relative",
-                "chargingSchedule": [schedule],
-                "transactionId": tx_id,
-                "validFrom": format_timestamp(limit.valid_from) if limit.valid_from else None,
-                "validTo": format_timestamp(limit.valid_to) if limit.valid_to else None,
-            }
-        )
+    #: 2.0.1 stations name their transactions; id tokens have a type
+    station_names_transactions = True
+    names_token_types = True
+    commands_version = "2.0.1"
 
     async def remote_start(
         self,
         *,
         evse_id: int | None,
         id_token: str,
+        id_token_type: str | None,
         remote_start_id: int,
         limit: ChargingLimit | None,
+        station_tx_id: str | None,
     ) -> CommandResult:
-        known = await self.central.store.get_id_token(id_token)
         payload: dict[str, Any] = {
-            "idToken": {"idToken": id_token, "type": known.kind if known else "Central"},
+            "idToken": {
+                "idToken": id_token,
+                "type": "Central" if id_token_type is None else id_token_type,
+            },
             "remoteStartId": remote_start_id,
         }
         if evse_id is not None:
             payload["evseId"] = evse_id
         if limit is not None:
-            payload["chargingProfile"] = await self._profile(limit, "TxProfile")
+            payload["chargingProfile"] = charging_profile(
+                limit, purpose="TxProfile", station_tx_id=station_tx_id
+            )
         return await self._status_call("RequestStartTransaction", payload)
 
     async def remote_stop(self, *, station_tx_id: str) -> CommandResult:
@@ -318,7 +237,7 @@ class V201Connection(OcppConnection):
     ) -> CommandResult:
         payload: dict[str, Any] = {"operationalStatus": "Operative" if operative else "Inoperative"}
         if evse_id:
-            payload["evse"] = _drop_none({"id": evse_id, "connectorId": connector_id})
+            payload["evse"] = drop_none({"id": evse_id, "connectorId": connector_id})
         return await self._status_call("ChangeAvailability", payload)
 
     async def unlock_connector(self, *, evse_id: int, connector_id: int) -> CommandResult:
@@ -331,18 +250,20 @@ class V201Connection(OcppConnection):
     ) -> CommandResult:
         payload: dict[str, Any] = {"requestedMessage": message}
         if evse_id is not None:
-            payload["evse"] = _drop_none({"id": evse_id, "connectorId": connector_id})
+            payload["evse"] = drop_none({"id": evse_id, "connectorId": connector_id})
         return await self._status_call("TriggerMessage", payload)
 
     async def clear_cache(self) -> CommandResult:
         return await self._status_call("ClearCache", {})
 
-    async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
+    async def set_charging_profile(
+        self, limit: ChargingLimit, *, station_tx_id: str | None
+    ) -> CommandResult:
         return await self._status_call(
             "SetChargingProfile",
             {
                 "evseId": limit.evse_id,
-                "chargingProfile": await self._profile(limit),
+                "chargingProfile": charging_profile(limit, station_tx_id=station_tx_id),
             },
         )
 
@@ -354,7 +275,7 @@ class V201Connection(OcppConnection):
         purpose: str | None,
         stack_level: int | None,
     ) -> CommandResult:
-        criteria = _drop_none(
+        criteria = drop_none(
             {
                 "evseId": evse_id,
                 "chargingProfilePurpose": _purpose_201(purpose) if purpose else None,
@@ -368,32 +289,26 @@ class V201Connection(OcppConnection):
             payload["chargingProfileCriteria"] = criteria
         return await self._status_call("ClearChargingProfile", payload)
 
-    async def get_composite_schedule(
-        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
-    ) -> tuple[CommandResult, CompositeSchedule | None]:
-        payload: dict[str, Any] = {"evseId": evse_id, "duration": duration_s}
-        if unit is not None:
-            payload["chargingRateUnit"] = unit.value
-        result = await self._status_call("GetCompositeSchedule", payload)
-        sched = result.payload.get("schedule")
+    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
+        return {"evseId": evse_id, "duration": duration_s}
+
+    def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
+        sched = answer.get("schedule")
         if sched is None:
-            return result, None
-        return result, CompositeSchedule(
+            return None
+        return CompositeSchedule(
             evse_id=int(sched["evseId"]),
             unit=ChargingRateUnit(sched["chargingRateUnit"]),
             start_at=parse_timestamp(sched["scheduleStart"], self.ocpp_version),
             duration_s=sched.get("duration"),
-            periods=tuple(
-                (int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-                for p in sched["chargingSchedulePeriod"]
-            ),
+            periods=schedule_periods(sched["chargingSchedulePeriod"]),
         )
 
     async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]:
-        raise self._unavailable("GetConfiguration")
+        raise self.unavailable("GetConfiguration")
 
     async def change_configuration(self, key: str, value: str) -> CommandResult:
-        raise self._unavailable("ChangeConfiguration")
+        raise self.unavailable("ChangeConfiguration")
 
     async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]:
         answer = await self.request(
@@ -437,7 +352,38 @@ class V201Connection(OcppConnection):
         )
 
 
-def _float(name: str, value: Any, high: float) -> float | None:
+def charging_profile(
+    limit: ChargingLimit, *, purpose: str | None = None, station_tx_id: str | None = None
+) -> dict[str, Any]:
+    """A 2.0.1 ``ChargingProfile`` for ``limit``; a TxProfile names the transaction by the
+    station's id ``station_tx_id`` (resolved by :class:`~csms.core.commands.Commands`)."""
+    purpose = purpose or limit.purpose
+    schedule: dict[str, Any] = {
+        "id": limit.profile_id,
+        "chargingRateUnit": limit.unit.value,
+        "chargingSchedulePeriod": [
+            {"startPeriod": start, "limit": value, "numberPhases": phases}
+            for start, value, phases in limit.schedule
+        ],
+        "duration": limit.duration_s,
+        "startSchedule": format_timestamp(limit.start_at) if limit.start_at else None,
+        "minChargingRate": limit.min_rate,
+    }
+    return drop_none(
+        {
+            "id": limit.profile_id,
+            "stackLevel": limit.stack_level,
+            "chargingProfilePurpose": _purpose_201(purpose),
+            "chargingProfileKind": "Absolute" if limit.start_at else "Relative",
+            "chargingSchedule": [schedule],
+            "transactionId": station_tx_id if purpose == "TxProfile" else None,
+            "validFrom": format_timestamp(limit.valid_from) if limit.valid_from else None,
+            "validTo": format_timestamp(limit.valid_to) if limit.valid_to else None,
+        }
+    )
+
+
+def planner_number(name: str, value: Any, high: float) -> float | None:
     """A number the planner uses: finite and in ``[0, high]``, or the message is refused
     with a PropertyConstraintViolation naming the field (see :mod:`csms.quantities`)."""
     if value is None:

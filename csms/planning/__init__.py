@@ -1,6 +1,6 @@
-"""The planner service: per site, live state in, optimizer plan out, TxProfiles to stations.
+"""The planning service: per site, live state in, optimizer plan out, TxProfiles to stations.
 
-See ``docs/sites.md`` (section "The planner loop"). Only the settings and the exceptions are
+See ``docs/sites.md`` (section "The planning loop"). Only the settings and the exceptions are
 imported eagerly: ``csms.config`` needs :class:`PlanningSettings`, and the rest pulls in the
 optimizer, which ``chargegrid station list`` and friends should not wait for.
 """
@@ -14,10 +14,12 @@ from csms.planning.config import PlanningSettings
 from csms.planning.exceptions import PlanningError
 
 if TYPE_CHECKING:
+    from csms.planning.context import PlanningContext
     from csms.planning.dispatch import Dispatch, choose, executable_w, make_limit
+    from csms.planning.loop import SiteLoop
     from csms.planning.problem import Built, build_problem, default_problem, session_needs
-    from csms.planning.service import PlannerService
-    from csms.planning.site_planner import SitePlanner
+    from csms.planning.readmodel import PlanReadModel
+    from csms.planning.service import PlanningService
     from csms.planning.state import AckState, EvseState, SiteState, StationState
     from csms.planning.view import EvseView, PlanView
 
@@ -27,11 +29,13 @@ __all__ = [
     "Dispatch",
     "EvseState",
     "EvseView",
+    "PlanReadModel",
     "PlanView",
-    "PlannerService",
+    "PlanningContext",
     "PlanningError",
+    "PlanningService",
     "PlanningSettings",
-    "SitePlanner",
+    "SiteLoop",
     "SiteState",
     "StationState",
     "build_problem",
@@ -48,9 +52,11 @@ _LAZY = {
     "Dispatch": "csms.planning.dispatch",
     "EvseState": "csms.planning.state",
     "EvseView": "csms.planning.view",
+    "PlanReadModel": "csms.planning.readmodel",
     "PlanView": "csms.planning.view",
-    "PlannerService": "csms.planning.service",
-    "SitePlanner": "csms.planning.site_planner",
+    "PlanningContext": "csms.planning.context",
+    "PlanningService": "csms.planning.service",
+    "SiteLoop": "csms.planning.loop",
     "SiteState": "csms.planning.state",
     "StationState": "csms.planning.state",
     "build_problem": "csms.planning.problem",

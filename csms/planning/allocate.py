@@ -17,9 +17,10 @@ otherwise go unused, without raising the peak the plan accepted (the demand char
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from optimizer import Plan, Problem, Session
+from optimizer import Evse, Plan, Problem, Session
 
 __all__ = ["fair_first_step"]
 
@@ -237,8 +238,50 @@ def fair_steps(
     steps = max(1, min(steps, grid.n_steps))
     held = held or {}
     pv_w = pv_w or {}
+    fleet = _fleet(problem, grid.start, ancestors, min_w, levels_w)
+    was = charging or set()
+    delivered = {evse_id: 0.0 for evse_id in fleet.evses}  # by the earlier steps (Wh)
+    out: dict[str, list[float]] = {evse_id: [] for evse_id in fleet.evses}
+    for k in range(steps):
+        claims = _claims(fleet, plan, k, out, delivered, held, finish_margin_s)
+        first, peak = _budgets(plan, k, pv_w, fleet, claims.fixed)
+        if k > 0:
+            was = {i for i in fleet.evses if out[i] and out[i][-1] > 0}
+        alloc = _share_step(fleet, claims, first, peak, was, hysteresis_s)
+        for evse_id in fleet.evses:
+            value = claims.fixed[evse_id] if evse_id in claims.fixed else alloc[evse_id]
+            out[evse_id].append(value)
+            delivered[evse_id] += value * grid.step_durations_s[k] / 3600.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Fleet:
+    """The sessions plugged in at the plan's start and what each EVSE may take."""
+
+    sessions: dict[str, Session]
+    evses: dict[str, Evse]
+    #: node id -> the EVSEs under it
+    members: dict[str, list[str]]
+    #: EVSE id -> the nodes above it
+    nodes_of: dict[str, list[str]]
+    #: EVSE id -> the most it takes (W): its own and its session's maximum
+    takes: dict[str, float]
+    minimum_w: dict[str, float]
+    levels: dict[str, tuple[float, ...]]
+    #: the nodes with a per-phase current limit (the LP keeps their per-phase sums)
+    phase_limited: set[str]
+
+
+def _fleet(
+    problem: Problem,
+    start: datetime,
+    ancestors: dict[str, list[str]],
+    min_w: dict[str, float] | None,
+    levels_w: dict[str, tuple[float, ...]] | None,
+) -> _Fleet:
     # the sessions plugged in (expected arrivals from the site's history come later)
-    sessions = {s.evse_id: s for s in problem.sessions if s.arrival <= grid.start}
+    sessions = {s.evse_id: s for s in problem.sessions if s.arrival <= start}
     evses = {e.evse_id: e for e in problem.evses if e.evse_id in sessions}
     members: dict[str, list[str]] = {}
     for evse_id, evse in evses.items():
@@ -250,7 +293,6 @@ def fair_steps(
         takes[evse_id] = (
             evse.max_power_w if s.max_power_w is None else min(evse.max_power_w, s.max_power_w)
         )
-    charging = charging or set()
     minimum_w = {
         e.evse_id: e.power_w(e.min_current_a) for e in problem.evses if e.evse_id in sessions
     }
@@ -266,105 +308,138 @@ def fair_steps(
         for i in ids:
             nodes_of.setdefault(i, []).append(node_id)
     phase_limited = {n.node_id for n in problem.nodes if n.max_phase_current_a is not None}
-    delivered = {evse_id: 0.0 for evse_id in evses}  # by the earlier steps (Wh)
-    out: dict[str, list[float]] = {evse_id: [] for evse_id in evses}
-    for k in range(steps):
-        start = grid.step_start(k)
-        cap: dict[str, float] = {}
-        accepts: dict[str, float] = {}
-        weight: dict[str, float] = {}
-        floor: dict[str, float] = {}
-        laxity: dict[str, float] = {}
-        fixed: dict[str, float] = {}
-        for evse_id, evse in evses.items():
-            s = sessions[evse_id]
-            if k > 0 and evse_id in held:
-                fixed[evse_id] = out[evse_id][0]
-                continue
-            remaining = s.remaining_wh - delivered[evse_id]
-            energy = s.energy_delivered_wh + delivered[evse_id]
-            accepts[evse_id] = min(takes[evse_id], taper_w(s, evse.max_power_w, energy))
-            planned = plan.evses[evse_id].power_w[k] if evse_id in plan.evses else 0.0
-            present = s.departure > start
-            cap[evse_id] = (
-                0.0
-                if not present
-                else accepts[evse_id]
-                if remaining > 0
-                else min(accepts[evse_id], planned)
-            )
-            left_s = (s.departure - start).total_seconds() - finish_margin_s
-            hours = max(left_s / 3600.0, 0.25)
-            pace = pace_w(s, evse.max_power_w, takes[evse_id], energy, remaining, hours)
-            weight[evse_id] = max(pace, 100.0)
-            floor[evse_id] = minimum_w.get(evse_id, 0.0)
-            # hours to spare: time left less the time its need takes at what it takes
-            laxity[evse_id] = (
-                left_s / 3600.0 - remaining / max(accepts[evse_id], 1e-9) if remaining > 0 else 1e9
-            )
-        pv = {node_id: values[k] for node_id, values in pv_w.items()}
-        first = {
-            node_id: max(0.0, n.power_w[k] + pv.get(node_id, 0.0))
-            for node_id, n in plan.nodes.items()
-        }
-        peak: dict[str, float] = {}
-        for node_id, n in plan.nodes.items():
-            if node_id in phase_limited:  # the per-phase sums are the LP's to keep
-                peak[node_id] = first[node_id]
-                continue
-            ceiling = max(n.power_w)
-            limit = n.max_import_w[k]
-            net = ceiling if limit is None else min(ceiling, limit)
-            peak[node_id] = max(first[node_id], net + pv.get(node_id, 0.0))
-        if fixed:  # what the held EVSEs keep drawing comes off the nodes above them
-            for node_id, ids in members.items():
-                taken = sum(fixed.get(i, 0.0) for i in ids)
-                first[node_id] = first.get(node_id, float("inf")) - taken
-                peak[node_id] = peak.get(node_id, float("inf")) - taken
-        rising = {node_id: [i for i in ids if i in cap] for node_id, ids in members.items()}
-        # Who charges: an EVSE gets 0 or at least its minimum. The most urgent (least
-        # laxity; one charging already keeps its place for ``hysteresis_s`` more of it) get
-        # their minimum first while it fits after what the more urgent ones claim.
-        was = charging if k == 0 else {i for i in evses if out[i] and out[i][-1] > 0}
-        order = sorted(
-            (i for i in cap if cap[i] > 0),
-            key=lambda i: (laxity[i] - (hysteresis_s / 3600.0 if i in was else 0.0), i),
+    return _Fleet(sessions, evses, members, nodes_of, takes, minimum_w, levels, phase_limited)
+
+
+@dataclass(slots=True)
+class _Claims:
+    """Per EVSE sharing at one step: what it may get (``cap``), what it accepts now, its
+    urgency (``weight``), its minimum (``floor``) and its hours to spare (``laxity``);
+    ``fixed``: the held EVSEs' values."""
+
+    cap: dict[str, float] = field(default_factory=dict)
+    accepts: dict[str, float] = field(default_factory=dict)
+    weight: dict[str, float] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+    laxity: dict[str, float] = field(default_factory=dict)
+    fixed: dict[str, float] = field(default_factory=dict)
+
+
+def _claims(
+    fleet: _Fleet,
+    plan: Plan,
+    k: int,
+    out: dict[str, list[float]],
+    delivered: dict[str, float],
+    held: dict[str, float],
+    finish_margin_s: float,
+) -> _Claims:
+    start = plan.grid.step_start(k)
+    c = _Claims()
+    for evse_id, evse in fleet.evses.items():
+        s = fleet.sessions[evse_id]
+        if k > 0 and evse_id in held:
+            c.fixed[evse_id] = out[evse_id][0]
+            continue
+        takes = fleet.takes[evse_id]
+        remaining = s.remaining_wh - delivered[evse_id]
+        energy = s.energy_delivered_wh + delivered[evse_id]
+        accepts = c.accepts[evse_id] = min(takes, taper_w(s, evse.max_power_w, energy))
+        planned = plan.evses[evse_id].power_w[k] if evse_id in plan.evses else 0.0
+        present = s.departure > start
+        c.cap[evse_id] = 0.0 if not present else accepts if remaining > 0 else min(accepts, planned)
+        left_s = (s.departure - start).total_seconds() - finish_margin_s
+        hours = max(left_s / 3600.0, 0.25)
+        pace = pace_w(s, evse.max_power_w, takes, energy, remaining, hours)
+        c.weight[evse_id] = max(pace, 100.0)
+        c.floor[evse_id] = fleet.minimum_w.get(evse_id, 0.0)
+        # hours to spare: time left less the time its need takes at what it takes
+        c.laxity[evse_id] = (
+            left_s / 3600.0 - remaining / max(accepts, 1e-9) if remaining > 0 else 1e9
         )
-        # Each EV's claim is its share as if every EV could charge at any current; the EVs
-        # whose share is below their minimum are lifted to it or wait.
-        alloc = {evse_id: 0.0 for evse_id in cap}
-        _fill(alloc, cap, weight, first, rising)
-        reserve = dict(alloc)
-        alloc = {evse_id: 0.0 for evse_id in cap}
-        admitted = set(_admit(order, alloc, floor, reserve, first, nodes_of, rising))
-        zero = {i: 0.0 for i in cap}
-        for _ in range(len(order) + 1):
-            _fill(
-                alloc,
-                {i: cap[i] if i in admitted else 0.0 for i in cap},
-                weight,
-                first,
-                rising,
-                from_level=True,
-            )
-            more = _admit(
-                [i for i in order if i not in admitted], alloc, floor, zero, first, nodes_of, rising
-            )
-            if not more:
-                break
-            admitted.update(more)
-        # The second round (up to the plan's peak) may let waiting EVs in where it can.
-        admitted.update(
-            _admit(
-                [i for i in order if i not in admitted], alloc, floor, zero, peak, nodes_of, rising
-            )
+    return c
+
+
+def _budgets(
+    plan: Plan,
+    k: int,
+    pv_w: dict[str, tuple[float, ...]],
+    fleet: _Fleet,
+    fixed: dict[str, float],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each node's budget at step ``k``: the plan's power there (``first``) and up to the
+    plan's own peak, never above its limit (``peak``); both with the PV under it, less what
+    the held EVSEs keep drawing."""
+    pv = {node_id: values[k] for node_id, values in pv_w.items()}
+    first = {
+        node_id: max(0.0, n.power_w[k] + pv.get(node_id, 0.0)) for node_id, n in plan.nodes.items()
+    }
+    peak: dict[str, float] = {}
+    for node_id, n in plan.nodes.items():
+        if node_id in fleet.phase_limited:  # the per-phase sums are the LP's to keep
+            peak[node_id] = first[node_id]
+            continue
+        ceiling = max(n.power_w)
+        limit = n.max_import_w[k]
+        net = ceiling if limit is None else min(ceiling, limit)
+        peak[node_id] = max(first[node_id], net + pv.get(node_id, 0.0))
+    if fixed:  # what the held EVSEs keep drawing comes off the nodes above them
+        for node_id, ids in fleet.members.items():
+            taken = sum(fixed.get(i, 0.0) for i in ids)
+            first[node_id] = first.get(node_id, float("inf")) - taken
+            peak[node_id] = peak.get(node_id, float("inf")) - taken
+    return first, peak
+
+
+def _share_step(
+    fleet: _Fleet,
+    c: _Claims,
+    first: dict[str, float],
+    peak: dict[str, float],
+    was: set[str],
+    hysteresis_s: float,
+) -> dict[str, float]:
+    """One step's shares: who charges (0 or at least its minimum, by urgency), filled up to
+    the plan's power, then up to its peak, rounded to the levels the stations take."""
+    cap = c.cap
+    rising = {node_id: [i for i in ids if i in cap] for node_id, ids in fleet.members.items()}
+    # Who charges: an EVSE gets 0 or at least its minimum. The most urgent (least
+    # laxity; one charging already keeps its place for ``hysteresis_s`` more of it) get
+    # their minimum first while it fits after what the more urgent ones claim.
+    order = sorted(
+        (i for i in cap if cap[i] > 0),
+        key=lambda i: (c.laxity[i] - (hysteresis_s / 3600.0 if i in was else 0.0), i),
+    )
+    # Each EV's claim is its share as if every EV could charge at any current; the EVs
+    # whose share is below their minimum are lifted to it or wait.
+    alloc = {evse_id: 0.0 for evse_id in cap}
+    _fill(alloc, cap, c.weight, first, rising)
+    reserve = dict(alloc)
+    alloc = {evse_id: 0.0 for evse_id in cap}
+    nodes_of, floor = fleet.nodes_of, c.floor
+    admitted = set(_admit(order, alloc, floor, reserve, first, nodes_of, rising))
+    zero = {i: 0.0 for i in cap}
+    for _ in range(len(order) + 1):
+        _fill(
+            alloc,
+            {i: cap[i] if i in admitted else 0.0 for i in cap},
+            c.weight,
+            first,
+            rising,
+            from_level=True,
         )
-        top = {i: accepts[i] if i in admitted and cap[i] > 0 else 0.0 for i in cap}
-        _fill(alloc, top, {i: 1.0 for i in alloc}, peak, rising)
-        if levels:
-            _quantize(alloc, levels, cap, order, peak, nodes_of, rising)
-        for evse_id in evses:
-            value = fixed[evse_id] if evse_id in fixed else alloc[evse_id]
-            out[evse_id].append(value)
-            delivered[evse_id] += value * grid.step_durations_s[k] / 3600.0
-    return out
+        more = _admit(
+            [i for i in order if i not in admitted], alloc, floor, zero, first, nodes_of, rising
+        )
+        if not more:
+            break
+        admitted.update(more)
+    # The second round (up to the plan's peak) may let waiting EVs in where it can.
+    admitted.update(
+        _admit([i for i in order if i not in admitted], alloc, floor, zero, peak, nodes_of, rising)
+    )
+    top = {i: c.accepts[i] if i in admitted and cap[i] > 0 else 0.0 for i in cap}
+    _fill(alloc, top, {i: 1.0 for i in alloc}, peak, rising)
+    if fleet.levels:
+        _quantize(alloc, fleet.levels, cap, order, peak, nodes_of, rising)
+    return alloc

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.planning.state import EvseState, SiteState
 from csms.sites.constraints import NodeLimit
-from csms.sites.model import StationQuirks
+from csms.sites.model import Site, StationQuirks
 
 __all__ = [
     "Dispatch",
@@ -229,16 +229,78 @@ def choose(
     ``later_limits_w``, node id -> (from, W) for the controlled EVSEs, as the plan had them).
     Held-back schedules under a node that would be over are sent too; if the node is still
     over at a later instant, the later periods under it are lowered there."""
-    site = state.site
-    later = later or {}
-    targets: dict[str, float] = {}
-    periods: dict[str, tuple[tuple[datetime, float], ...]] = {}
-    wanted: dict[str, bool] = {}
+    t = _targets(
+        state,
+        first_step,
+        controlled,
+        later or {},
+        now=now,
+        valid_to=valid_to,
+        deadband_w=deadband_w,
+    )
+    limit_at = _limit_at(state.site, limits, uncontrolled_w, later_limits_w or {}, now=now)
+    _keep_within(state, controlled, t, limit_at, now=now, valid_to=valid_to)
+    out: list[Dispatch] = []
+    for ev in controlled:
+        if not (t.wanted[ev.key] or ev.key in t.forced):
+            continue
+        quirks = state.stations[ev.station.id].quirks
+        profile = make_limit(
+            ev,
+            t.targets[ev.key],
+            quirks,
+            purpose="TxProfile",
+            now=now,
+            valid_to=valid_to,
+            later=t.periods[ev.key],
+        )
+        out.append(Dispatch(ev, t.targets[ev.key], profile, ev.key in t.forced, t.periods[ev.key]))
+    return out
+
+
+@dataclass(slots=True)
+class _Targets:
+    """What :func:`choose` would send each EVSE: its first-period limit, its next periods,
+    and whether it wants sending (``wanted``) or must be sent for a node (``forced``)."""
+
+    now: datetime
+    targets: dict[str, float] = field(default_factory=dict)
+    periods: dict[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
+    wanted: dict[str, bool] = field(default_factory=dict)
+    forced: set[str] = field(default_factory=set)
+
+    def value(self, ev: EvseState, at: datetime, *, new: bool) -> float:
+        """What ``ev`` may draw at ``at``: with the new schedule, or the one it has."""
+        if not new:
+            return current_w(ev, at)
+        out = self.targets[ev.key]
+        for start, w in self.periods[ev.key]:
+            if start <= at:
+                out = w
+        return out
+
+    def sending(self, ev: EvseState) -> bool:
+        return self.wanted[ev.key] or ev.key in self.forced
+
+
+def _targets(
+    state: SiteState,
+    first_step: dict[str, float],
+    controlled: tuple[EvseState, ...],
+    later: dict[str, tuple[tuple[datetime, float], ...]],
+    *,
+    now: datetime,
+    valid_to: datetime,
+    deadband_w: float,
+) -> _Targets:
+    """Each EVSE's executable schedule (its ``planned_w`` set), and whether it differs
+    enough from what it has (or that ends, or failed) to be sent."""
+    t = _Targets(now)
     for ev in controlled:
         quirks = state.stations[ev.station.id].quirks
         target = executable_w(ev, first_step.get(ev.key, 0.0), quirks)
         ev.planned_w = target
-        targets[ev.key] = target
+        t.targets[ev.key] = target
         steps: tuple[tuple[datetime, float], ...] = ()
         if not single_period(quirks):
             steps = tuple(
@@ -246,7 +308,7 @@ def choose(
                 for at, w in later.get(ev.key, ())
                 if at < valid_to
             )
-        periods[ev.key] = steps
+        t.periods[ev.key] = steps
         sent = ev.sent
         fresh = sent is None or ev.tx is None or sent.transaction_id != ev.tx.id
         expiring = sent is not None and sent.valid_to is not None and sent.valid_to < valid_to
@@ -254,22 +316,20 @@ def choose(
         moved = abs(target - current_w(ev, now)) > deadband_w or any(
             abs(w - current_w(ev, at)) > deadband_w for at, w in steps
         )
-        wanted[ev.key] = fresh or expiring or retry or moved
+        t.wanted[ev.key] = fresh or expiring or retry or moved
+    return t
 
-    def value(ev: EvseState, at: datetime, *, new: bool) -> float:
-        if not new:
-            return current_w(ev, at)
-        out = targets[ev.key]
-        for start, w in periods[ev.key]:
-            if start <= at:
-                out = w
-        return out
 
-    instants = sorted({now, *(at for steps in periods.values() for at, _ in steps)})
-    for ev in controlled:
-        sent = ev.sent
-        if sent is not None and not wanted[ev.key]:
-            instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
+def _limit_at(
+    site: Site,
+    limits: dict[str, NodeLimit],
+    uncontrolled_w: dict[str, float],
+    later_limits_w: dict[str, tuple[tuple[datetime, float | None], ...]],
+    *,
+    now: datetime,
+) -> Callable[[str, datetime], float | None]:
+    """A node's limit for the controlled EVSEs at an instant: now, the limit in force less
+    the uncontrolled draw; later, as the plan had it."""
 
     def limit_at(node_id: str, at: datetime) -> float | None:
         if at <= now:
@@ -279,12 +339,32 @@ def choose(
                 limit = node.max_import_w if node is not None else None
             return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
         found: float | None = None
-        for start, w in (later_limits_w or {}).get(node_id, ()):
+        for start, w in later_limits_w.get(node_id, ()):
             if start <= at:
                 found = w
         return found
 
-    forced: set[str] = set()
+    return limit_at
+
+
+def _keep_within(
+    state: SiteState,
+    controlled: tuple[EvseState, ...],
+    t: _Targets,
+    limit_at: Callable[[str, datetime], float | None],
+    *,
+    now: datetime,
+    valid_to: datetime,
+) -> None:
+    """Check every node at every instant a schedule changes before ``valid_to``: force out
+    held-back schedules under a node that would be over, and where it is still over later,
+    lower the later periods under it there."""
+    site = state.site
+    instants = sorted({now, *(at for steps in t.periods.values() for at, _ in steps)})
+    for ev in controlled:
+        sent = ev.sent
+        if sent is not None and not t.wanted[ev.key]:
+            instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
     for node in site.nodes:
         under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
         if not under:
@@ -293,37 +373,21 @@ def choose(
             limit = limit_at(node.id, at)
             if limit is None:
                 continue
-            total = sum(value(ev, at, new=wanted[ev.key] or ev.key in forced) for ev in under)
+            total = sum(t.value(ev, at, new=t.sending(ev)) for ev in under)
             if total > limit + 1e-6:
                 # Held-back schedules that would go down (or, later on, all of them).
                 for ev in under:
-                    if not wanted[ev.key] and (
-                        at > now or value(ev, at, new=True) < value(ev, at, new=False)
+                    if not t.wanted[ev.key] and (
+                        at > now or t.value(ev, at, new=True) < t.value(ev, at, new=False)
                     ):
-                        forced.add(ev.key)
-                total = sum(value(ev, at, new=wanted[ev.key] or ev.key in forced) for ev in under)
+                        t.forced.add(ev.key)
+                total = sum(t.value(ev, at, new=t.sending(ev)) for ev in under)
             if total > limit + 1e-6 and at > now:
-                sending = {ev.key for ev in under if wanted[ev.key] or ev.key in forced}
+                sending = {ev.key for ev in under if t.sending(ev)}
                 floors = {
                     ev.key: min_power_w(ev, state.stations[ev.station.id].quirks) for ev in under
                 }
-                _lower(under, sending, targets, periods, at, total - limit, value, floors)
-    out: list[Dispatch] = []
-    for ev in controlled:
-        if not (wanted[ev.key] or ev.key in forced):
-            continue
-        quirks = state.stations[ev.station.id].quirks
-        profile = make_limit(
-            ev,
-            targets[ev.key],
-            quirks,
-            purpose="TxProfile",
-            now=now,
-            valid_to=valid_to,
-            later=periods[ev.key],
-        )
-        out.append(Dispatch(ev, targets[ev.key], profile, ev.key in forced, periods[ev.key]))
-    return out
+                _lower(under, sending, t.targets, t.periods, at, total - limit, t.value, floors)
 
 
 def _lower(

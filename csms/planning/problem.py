@@ -353,74 +353,28 @@ def build_problem(
     demand charge)."""
     site = state.site
     grid = _grid(now, settings, constraints)
-    uncontrolled: dict[str, float] = {}
+    uncontrolled = _uncontrolled_w(state)
     evses: list[Evse] = []
     sessions: list[Session] = []
     controlled: list[EvseState] = []
     missed: list[tuple[EvseState, float]] = []
-    for unit in site.storage:  # not steered: counted at what it charges, until it says less
-        reading = state.storage.get(unit.id)
-        if reading is not None and reading.power_w > 0:
-            for node_id in site.ancestors(unit.node):
-                uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + reading.power_w
     for ev in state.evses.values():
         if not state.controllable(ev):
-            draw = state.worst_case_w(ev)
-            if draw > 0:
-                for node_id in site.ancestors(ev.node_id):
-                    uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + draw
             continue
         optimizer_evse = _optimizer_evse(ev, site)
         evses.append(optimizer_evse)
         if ev.tx is None:
             continue
         group = (groups or {}).get(ev.tx.id_token or "")
-        defaults = session_defaults(site, ev, group=group)
-        energy, departure = session_needs(site, ev, defaults, now=now)
-        delivered = ev.delivered_wh
-        max_w = _ev_max_w(ev, defaults)
-        taper = session_taper(
-            defaults,
-            ev,
-            energy_wh=energy,
-            peak_w=optimizer_evse.max_power_w if max_w is None else max_w,
+        session, missing_wh = _session(
+            ev, site, optimizer_evse, group=group, now=now, step_s=settings.step_s
         )
-        if taper is not None:
-            energy, max_w = taper.energy_requested_wh, taper.max_power_w
-        if departure <= now:
-            if energy - delivered > 1.0 and not ev.missed_reported:
-                missed.append((ev, energy - delivered))
-            departure = now + timedelta(seconds=settings.step_s)  # keep charging while plugged
-        arrival = min(ev.tx.started_at, now)
-        sessions.append(
-            Session(
-                session_id=str(ev.tx.id),
-                evse_id=ev.key,
-                arrival=arrival,
-                departure=max(departure, arrival + timedelta(seconds=1)),
-                energy_requested_wh=max(energy, delivered),
-                energy_delivered_wh=delivered,
-                max_power_w=max_w,
-                transaction_id=str(ev.tx.id),
-                **(
-                    {}
-                    if taper is None
-                    else {
-                        "taper_start_wh": taper.start_wh,
-                        "taper_end_wh": taper.end_wh,
-                        "taper_floor_w": taper.floor_w,
-                    }
-                ),
-            )
-        )
+        if missing_wh is not None:
+            missed.append((ev, missing_wh))
+        sessions.append(session)
         controlled.append(ev)
     caps = _shrink(_caps(site, constraints, grid.start, grid.end), uncontrolled, site)
     pv = _pv(state, grid, now, settings)
-    pv_w: dict[str, tuple[float, ...]] = {}
-    for plant in pv:
-        for node_id in site.ancestors(plant.node_id):
-            before = pv_w.get(node_id, (0.0,) * grid.n_steps)
-            pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
     if past:
         sessions += expected_sessions(
             state,
@@ -439,7 +393,90 @@ def build_problem(
         pv=pv,
         node_caps=tuple(caps),
     )
+    pv_w = _pv_by_node(site, pv, grid.n_steps)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)
+
+
+def _uncontrolled_w(state: SiteState) -> dict[str, float]:
+    """Per node what the planner does not steer may draw: storage at what it charges (until
+    it says less), and each EVSE it cannot steer at its worst case."""
+    site = state.site
+    uncontrolled: dict[str, float] = {}
+    for unit in site.storage:
+        reading = state.storage.get(unit.id)
+        if reading is not None and reading.power_w > 0:
+            for node_id in site.ancestors(unit.node):
+                uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + reading.power_w
+    for ev in state.evses.values():
+        if not state.controllable(ev):
+            draw = state.worst_case_w(ev)
+            if draw > 0:
+                for node_id in site.ancestors(ev.node_id):
+                    uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + draw
+    return uncontrolled
+
+
+def _session(
+    ev: EvseState,
+    site: Site,
+    optimizer_evse: Evse,
+    *,
+    group: str | None,
+    now: datetime,
+    step_s: float,
+) -> tuple[Session, float | None]:
+    """The optimizer's session for ``ev``'s transaction, and the energy (Wh) it misses if
+    its departure has passed unreported (it keeps charging while plugged in)."""
+    assert ev.tx is not None
+    defaults = session_defaults(site, ev, group=group)
+    energy, departure = session_needs(site, ev, defaults, now=now)
+    delivered = ev.delivered_wh
+    max_w = _ev_max_w(ev, defaults)
+    taper = session_taper(
+        defaults,
+        ev,
+        energy_wh=energy,
+        peak_w=optimizer_evse.max_power_w if max_w is None else max_w,
+    )
+    if taper is not None:
+        energy, max_w = taper.energy_requested_wh, taper.max_power_w
+    missing_wh = None
+    if departure <= now:
+        if energy - delivered > 1.0 and not ev.missed_reported:
+            missing_wh = energy - delivered
+        departure = now + timedelta(seconds=step_s)  # keep charging while plugged
+    arrival = min(ev.tx.started_at, now)
+    tapering = (
+        {}
+        if taper is None
+        else {
+            "taper_start_wh": taper.start_wh,
+            "taper_end_wh": taper.end_wh,
+            "taper_floor_w": taper.floor_w,
+        }
+    )
+    session = Session(
+        session_id=str(ev.tx.id),
+        evse_id=ev.key,
+        arrival=arrival,
+        departure=max(departure, arrival + timedelta(seconds=1)),
+        energy_requested_wh=max(energy, delivered),
+        energy_delivered_wh=delivered,
+        max_power_w=max_w,
+        transaction_id=str(ev.tx.id),
+        **tapering,
+    )
+    return session, missing_wh
+
+
+def _pv_by_node(site: Site, pv: tuple[PvPlant, ...], n_steps: int) -> dict[str, tuple[float, ...]]:
+    """Node id -> the PV power counted on under it, per step."""
+    pv_w: dict[str, tuple[float, ...]] = {}
+    for plant in pv:
+        for node_id in site.ancestors(plant.node_id):
+            before = pv_w.get(node_id, (0.0,) * n_steps)
+            pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
+    return pv_w
 
 
 def default_problem(site: Site, constraints: list[GridConstraint], *, now: datetime) -> Problem:

@@ -1,4 +1,4 @@
-"""The planner service inside ``chargegrid serve``: one loop per site.
+"""The planning service inside ``chargegrid serve``: one loop per site.
 
 Each loop waits for a reason to re-plan (the timer, or an event: arrival, departure, needs,
 a constraint, a station going on- or offline, a meter deviation, non-compliance), builds the
@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chargegrid.clock import Clock
+from chargegrid.measurands import Measurand
 from csms.core.commands import Commands
 from csms.domain import RegistrationStatus
 from csms.events import (
@@ -29,21 +30,23 @@ from csms.events import (
 )
 from csms.exceptions import CsmsError
 from csms.planning.config import PlanningSettings
-from csms.planning.site_planner import SitePlanner
+from csms.planning.context import PlanningContext
+from csms.planning.loop import SiteLoop
+from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
-from csms.planning.view import PlanView
+from csms.sites.placement import StationSites
 from csms.sites.service import SiteService
 from csms.store import Store
 from csms.store.transient import is_transient
 from csms.supervisor import Supervisor, cancel_and_wait
 
-__all__ = ["PlannerService", "SitePlanner"]
+__all__ = ["PlanningService"]
 
 logger = logging.getLogger(__name__)
 
 
-class PlannerService:
-    """All sites' planners; subscribe to the bus and re-plan as things happen."""
+class PlanningService:
+    """Every site's planning loop; subscribe to the bus and re-plan as things happen."""
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class PlannerService:
         clock: Clock,
         settings: PlanningSettings | None = None,
         supervisor: Supervisor | None = None,
+        station_sites: StationSites | None = None,
     ) -> None:
         self.sites = sites
         #: Runs the site watcher and every site's loop: restarted after a failure, and
@@ -65,16 +69,34 @@ class PlannerService:
         self.commands = commands
         self.clock = clock
         self.settings = settings or PlanningSettings()
-        self.planners: dict[str, SitePlanner] = {}
-        self._station_site: dict[str, str] = {}
+        self.loops: dict[str, SiteLoop] = {}
+        #: The plans as shown (the API reads them here): the loops' views, else what the
+        #: bus says was dispatched, followed even while planning is disabled (decision 0621).
+        self.plans = PlanReadModel(self.loops)
+        bus.subscribe(self.plans.on_event)
+        #: Which site each station belongs to (shared with the API; decision 0622): this
+        #: service names each site's stations when it loads the site.
+        self.station_sites = station_sites if station_sites is not None else StationSites()
         self._unsubscribe: object = None
         self._watcher: asyncio.Task[None] | None = None
         #: Passes of the site watcher that failed (the database was down?) since the start.
         self.watch_failures = 0
         self._tasks: set[asyncio.Task[None]] = set()
         #: Loading a site takes several store reads: one change at a time, or the watcher and
-        #: a SiteChanged event would both build a planner and leave one running unseen.
+        #: a SiteChanged event would both build a loop and leave one running unseen.
         self._sites_lock = asyncio.Lock()
+        #: What every site's loop is given of the service (decision 0620).
+        self.context = PlanningContext(
+            settings=self.settings,
+            clock=clock,
+            commands=commands,
+            bus=bus,
+            sites=sites,
+            store=store,
+            supervisor=self.supervisor,
+            spawn=self.spawn,
+            token_groups=self.token_groups,
+        )
 
     async def start(self) -> None:
         # Subscribe first: a station that connects while the sites load is not missed.
@@ -115,10 +137,10 @@ class PlannerService:
 
     async def _check_sites(self) -> None:
         stored = {site.id for site in await self.sites.list_sites()}
-        for site_id in sorted(stored | set(self.planners)):
+        for site_id in sorted(stored | set(self.loops)):
             revision = await self.sites.revision(site_id)
-            planner = self.planners.get(site_id)
-            if planner is None or planner.revision != revision:
+            loop = self.loops.get(site_id)
+            if loop is None or loop.revision != revision:
                 await self._site_changed(site_id)
 
     @staticmethod
@@ -135,13 +157,9 @@ class PlannerService:
             self._tasks.add(self._watcher)
             self._watcher = None
         await cancel_and_wait(list(self._tasks))
-        for planner in self.planners.values():
-            await planner.stop()
-        self.planners.clear()
-
-    def view(self, site_id: str) -> PlanView | None:
-        planner = self.planners.get(site_id)
-        return planner.view() if planner is not None else None
+        for loop in self.loops.values():
+            await loop.stop()
+        self.loops.clear()
 
     async def _add_site(self, site_id: str) -> None:
         site = await self.sites.get_site(site_id)
@@ -157,39 +175,38 @@ class PlannerService:
                 ev = state.evse_of(station.id, sample.evse_id)
                 if ev is None or sample.sample.phase is not None:
                     continue
-                if sample.sample.measurand == "Energy.Active.Import.Register":
+                if sample.sample.measurand == Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
                     ev.register_wh = sample.sample.value
-                elif sample.sample.measurand == "Power.Active.Import":
+                elif sample.sample.measurand == Measurand.POWER_ACTIVE_IMPORT:
                     ev.power_w = sample.sample.value
         for ev in state.evses.values():
             if ev.tx is not None and ev.tx.meter_start_wh is None:
                 registers = [
                     s.sample.value
                     for s in await self.store.samples_for_transaction(ev.tx.id)
-                    if s.sample.measurand == "Energy.Active.Import.Register"
+                    if s.sample.measurand == Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
                     and s.sample.phase is None
                 ]
                 ev.start_wh = min(registers) if registers else None
-        planner = SitePlanner(self, state)
-        planner.revision = await self.sites.revision(site_id)
-        for station in site.stations:
-            self._station_site[station.id] = site_id
-        old = self.planners.get(site_id)
+        loop = SiteLoop(self.context, state)
+        loop.revision = await self.sites.revision(site_id)
+        self.station_sites.name_stations(site)
+        old = self.loops.get(site_id)
         if old is not None:  # never two loops sending profiles for one site
             await old.stop()
-        self.planners[site_id] = planner
-        # Events reach this planner from now on; a session that started while the site was
+        self.loops[site_id] = loop
+        # Events reach this loop from now on; a session that started while the site was
         # being loaded (after the first read above) is only in the store: take it too.
         for tx in await self.store.list_transactions(active=True, limit=100_000):
             ev = state.evse_of(tx.station_id, tx.evse_id)
             if ev is not None and ev.tx is None:
                 state.take_transaction(tx)
-        planner.start()
-        planner.trigger("start", urgent=True)
+        loop.start()
+        loop.trigger("start", urgent=True)
         for station in site.stations:
             if state.stations[station.id].online:
                 self.spawn(
-                    planner.send_defaults(station.id), what=f"planner: defaults to {station.id}"
+                    loop.defaults.send(station.id), what=f"planner: defaults to {station.id}"
                 )
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, what: str = "planner task") -> None:
@@ -204,29 +221,29 @@ class PlannerService:
             await self._take_site(site_id, await self.sites.revision(site_id))
 
     async def _take_site(self, site_id: str, revision: int) -> None:
-        planner = self.planners.get(site_id)
-        if planner is not None and planner.revision == revision:
+        loop = self.loops.get(site_id)
+        if loop is not None and loop.revision == revision:
             return  # already there (the watcher and an event both saw the change)
         if revision == 0:
-            if planner is not None:
-                await planner.stop()
-                del self.planners[site_id]
+            if loop is not None:
+                await loop.stop()
+                del self.loops[site_id]
             return
-        if planner is None:
+        if loop is None:
             await self._add_site(site_id)
             return
         site = await self.sites.get_site(site_id)
-        planner.revision = revision
-        planner.state.reset_site(site)
+        loop.revision = revision
+        loop.state.reset_site(site)
+        self.station_sites.name_stations(site)
         for station in site.stations:
-            self._station_site[station.id] = site_id
-            st = planner.state.stations[station.id]
+            st = loop.state.stations[station.id]
             if not st.online and self.commands.is_online(station.id):
                 st.online = st.seen = True  # connected before it joined the site
                 self.spawn(
-                    planner.send_defaults(station.id), what=f"planner: defaults to {station.id}"
+                    loop.defaults.send(station.id), what=f"planner: defaults to {station.id}"
                 )
-        planner.trigger("site changed", urgent=True)
+        loop.trigger("site changed", urgent=True)
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChanged):
@@ -235,30 +252,30 @@ class PlannerService:
             )
             return
         if isinstance(event, ConstraintsChanged):
-            planner = self.planners.get(event.site_id)
-            if planner is not None:
-                planner.trigger(f"constraint {event.change}", urgent=True)
+            loop = self.loops.get(event.site_id)
+            if loop is not None:
+                loop.trigger(f"constraint {event.change}", urgent=True)
             return
         if isinstance(event, SiteReadingsReceived):
-            planner = self.planners.get(event.site_id)
-            if planner is None:
+            loop = self.loops.get(event.site_id)
+            if loop is None:
                 return
-            for reason in planner.state.apply(
+            for reason in loop.state.apply(
                 event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
             ):
-                planner.trigger(reason, urgent=True)  # less PV or more storage: less room
+                loop.trigger(reason, urgent=True)  # less PV or more storage: less room
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:
             tx = getattr(event, "transaction", None)
             station_id = tx.station_id if tx is not None else None
-        site_id = self._station_site.get(station_id) if station_id else None
+        site_id = self.station_sites.naming(station_id) if station_id else None
         if site_id is None:
             return
-        planner = self.planners.get(site_id)
-        if planner is None:
+        loop = self.loops.get(site_id)
+        if loop is None:
             return
-        state = planner.state
+        state = loop.state
         noncompliant_before = {ev.key for ev in state.evses.values() if ev.non_compliant}
         reasons = state.apply(
             event,
@@ -267,7 +284,7 @@ class PlannerService:
         )
         if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
             self.spawn(
-                planner.send_defaults(event.station_id),
+                loop.defaults.send(event.station_id),
                 what=f"planner: defaults to {event.station_id}",
             )
         elif isinstance(event, StationConnected) and station_id is not None:
@@ -300,7 +317,7 @@ class PlannerService:
                 "arrival",
                 "departure",
             )
-            planner.trigger(reason, urgent=urgent)
+            loop.trigger(reason, urgent=urgent)
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""

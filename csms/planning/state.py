@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from chargegrid.measurands import Measurand
 from csms.domain import (
     ConnectorStatus,
     EVChargingNeeds,
@@ -41,9 +42,9 @@ logger = logging.getLogger(__name__)
 
 AckState = Literal["pending", "accepted", "rejected", "failed"]
 
-_POWER = "Power.Active.Import"
-_ENERGY = "Energy.Active.Import.Register"
-_SOC = "SoC"
+_POWER = Measurand.POWER_ACTIVE_IMPORT
+_ENERGY = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+_SOC = Measurand.SOC
 
 
 @dataclass(slots=True)

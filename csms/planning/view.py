@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from optimizer import Plan
 
 __all__ = ["EvseView", "PlanView"]
 
@@ -12,14 +16,14 @@ __all__ = ["EvseView", "PlanView"]
 class EvseView:
     station_id: str
     evse_id: int
-    online: bool
+    online: bool | None  # None: not known here (no loop plans the site in this process)
     transaction_id: int | None
     planned_w: float | None
     sent_w: float | None
     ack: str | None  # "pending", "accepted", "rejected", "failed" or None (nothing sent)
     confirmed_w: float | None  # the limit the station last confirmed
     default_w: float | None
-    measured_w: float
+    measured_w: float | None  # None: not known here
     non_compliant: bool
 
 
@@ -32,3 +36,6 @@ class PlanView:
     evses: tuple[EvseView, ...]
     binding: dict[str, str | None]  # node id -> binding constraint of the first step
     non_compliance_count: int
+    #: the optimizer's per-step plan behind the view (None before the first plan, or where
+    #: only what was dispatched is known)
+    plan: Plan | None = None

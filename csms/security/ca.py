@@ -4,11 +4,16 @@
 The CA lives in a folder: ``ca.pem`` (the self-signed root, public) and ``ca.key`` (its
 private key, created with permissions 0600 and refused when anyone but the owner can read
 it). :meth:`CertificateAuthority.sign` turns a station's CSR (OCPP SignCertificate) into the
-PEM chain sent back in CertificateSigned.
+PEM chain sent back in CertificateSigned and notes the certificate in ``issued.jsonl`` (one
+JSON line each: serial, station, end). :meth:`CertificateAuthority.revoke` adds certificates
+to ``ca.crl``, the CA's signed revocation list (X.509 CRL, PEM), rewritten whole (a new file
+renamed over the old); :meth:`CertificateAuthority.refresh_crl` re-signs it before its
+``nextUpdate`` so that a TLS peer checking it never finds it stale.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass
@@ -23,10 +28,56 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from csms.security.exceptions import CaUnavailable, CsrRefused
 
-__all__ = ["CertificateAuthority", "CsrInfo", "check_csr"]
+__all__ = [
+    "CRL_DAYS",
+    "REVOCATION_REASONS",
+    "CertificateAuthority",
+    "CsrInfo",
+    "IssuedCertificate",
+    "check_csr",
+    "load_crl",
+]
 
 _CERT = "ca.pem"
 _KEY = "ca.key"
+_CRL = "ca.crl"
+_ISSUED = "issued.jsonl"
+
+#: how long a revocation list the CA signs is valid (``nextUpdate``); re-signed at half
+CRL_DAYS = 7
+
+#: the RFC 5280 reasons an operator may give for a revocation
+REVOCATION_REASONS = {
+    "unspecified": x509.ReasonFlags.unspecified,
+    "keyCompromise": x509.ReasonFlags.key_compromise,
+    "affiliationChanged": x509.ReasonFlags.affiliation_changed,
+    "superseded": x509.ReasonFlags.superseded,
+    "cessationOfOperation": x509.ReasonFlags.cessation_of_operation,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    """A station certificate this CA signed (a line of ``issued.jsonl``)."""
+
+    serial_number: int
+    station_id: str
+    not_after: datetime
+
+
+def load_crl(path: Path, issuer: x509.Certificate) -> x509.CertificateRevocationList:
+    """The CRL in ``path``, checked: signed by ``issuer``'s key and naming it. Raises
+    :class:`CaUnavailable`."""
+    try:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+    except OSError as exc:
+        raise CaUnavailable(f"{path}: cannot read the CRL: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CaUnavailable(f"{path}: not a PEM CRL: {exc}") from exc
+    public_key = issuer.public_key()
+    if crl.issuer != issuer.subject or not crl.is_signature_valid(public_key):  # type: ignore[arg-type]
+        raise CaUnavailable(f"{path}: the CRL is not signed by {issuer.subject.rfc4514_string()}")
+    return crl
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +127,17 @@ def check_csr(pem: str, *, station_id: str, organization: str | None) -> CsrInfo
 class CertificateAuthority:
     """A CA in a folder: create it once, then sign station CSRs with it."""
 
-    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    def __init__(
+        self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, folder: Path | None = None
+    ) -> None:
         self.cert = cert
         self._key = key
+        #: where ca.crl and issued.jsonl are kept (None: a CA in memory, nothing kept)
+        self.folder = folder
+
+    @property
+    def crl_path(self) -> Path | None:
+        return None if self.folder is None else self.folder / _CRL
 
     @property
     def cert_pem(self) -> str:
@@ -140,7 +199,9 @@ class CertificateAuthority:
         with os.fdopen(fd, "wb") as f:
             f.write(pem_key)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cls(cert, key)
+        ca = cls(cert, key, folder)
+        ca.refresh_crl(now=now)
+        return ca
 
     @classmethod
     def load(cls, folder: Path) -> CertificateAuthority:
@@ -161,7 +222,7 @@ class CertificateAuthority:
             raise CaUnavailable(f"{folder}: unreadable CA files: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise CaUnavailable(f"{key_path}: expected an elliptic-curve key")
-        return cls(cert, key)
+        return cls(cert, key, folder)
 
     def sign(
         self,
@@ -208,4 +269,116 @@ class CertificateAuthority:
             )
             .sign(self._key, hashes.SHA384())
         )
+        self._note_issued(IssuedCertificate(cert.serial_number, info.common_name, end))
         return cert.public_bytes(serialization.Encoding.PEM).decode() + self.cert_pem
+
+    # -- what was issued, what is revoked -----------------------------------------------------
+    def _note_issued(self, issued: IssuedCertificate) -> None:
+        if self.folder is None:
+            return
+        line = json.dumps(
+            {
+                "serial_number": format(issued.serial_number, "x"),
+                "station_id": issued.station_id,
+                "not_after": issued.not_after.isoformat(),
+            }
+        )
+        fd = os.open(self.folder / _ISSUED, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        with os.fdopen(fd, "a") as f:
+            f.write(line + "\n")
+
+    def issued(self, station_id: str | None = None) -> list[IssuedCertificate]:
+        """The certificates this CA signed (for ``station_id`` only when given), oldest first."""
+        path = None if self.folder is None else self.folder / _ISSUED
+        if path is None or not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            try:
+                d = json.loads(line)
+                item = IssuedCertificate(
+                    int(d["serial_number"], 16),
+                    str(d["station_id"]),
+                    datetime.fromisoformat(d["not_after"]),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash: skipped, the others still count
+            if station_id is None or item.station_id == station_id:
+                out.append(item)
+        return out
+
+    def revoked(self) -> dict[int, datetime]:
+        """Serial number -> revocation date of every certificate in ``ca.crl``."""
+        path = self.crl_path
+        if path is None or not path.exists():
+            return {}
+        return {r.serial_number: r.revocation_date_utc for r in load_crl(path, self.cert)}
+
+    def revoke(
+        self, serial_numbers: list[int], *, reason: str = "unspecified", now: datetime
+    ) -> list[int]:
+        """Add certificates to the CRL (rewritten at once); the ones not revoked before."""
+        if reason not in REVOCATION_REASONS:
+            raise ValueError(
+                f"revocation reason {reason!r} is not one of {', '.join(REVOCATION_REASONS)}"
+            )
+        path = self.crl_path
+        if path is None:
+            raise CaUnavailable("this CA has no folder to keep its revocation list in")
+        crl = load_crl(path, self.cert) if path.exists() else None
+        entries = list(crl) if crl is not None else []
+        known = {e.serial_number for e in entries}
+        new = [s for s in dict.fromkeys(serial_numbers) if s not in known]
+        for serial in new:
+            builder = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now)
+            if reason != "unspecified":
+                builder = builder.add_extension(
+                    x509.CRLReason(REVOCATION_REASONS[reason]), critical=False
+                )
+            entries.append(builder.build())
+        if new or crl is None:
+            self._write_crl(entries, now=now, number=_crl_number(crl) + 1)
+        return new
+
+    def refresh_crl(self, *, now: datetime, force: bool = False) -> bool:
+        """Re-sign the CRL when it is missing or past half its validity; True when written."""
+        path = self.crl_path
+        if path is None:
+            return False
+        crl = load_crl(path, self.cert) if path.exists() else None
+        if crl is not None and not force:
+            next_update = crl.next_update_utc
+            if next_update is not None and next_update - now > timedelta(days=CRL_DAYS / 2):
+                return False
+        self._write_crl(list(crl) if crl is not None else [], now=now, number=_crl_number(crl) + 1)
+        return True
+
+    def _write_crl(
+        self, entries: list[x509.RevokedCertificate], *, now: datetime, number: int
+    ) -> None:
+        assert self.folder is not None
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.cert.subject)
+            .last_update(now - timedelta(minutes=5))
+            .next_update(now + timedelta(days=CRL_DAYS))
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), False
+            )
+        )
+        for entry in entries:
+            builder = builder.add_revoked_certificate(entry)
+        crl = builder.sign(self._key, hashes.SHA384())
+        tmp = self.folder / f".{_CRL}.{os.getpid()}.tmp"
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        os.replace(tmp, self.folder / _CRL)
+
+
+def _crl_number(crl: x509.CertificateRevocationList | None) -> int:
+    if crl is None:
+        return 0
+    try:
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except x509.ExtensionNotFound:
+        return 0

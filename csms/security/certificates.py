@@ -19,10 +19,10 @@ import contextlib
 import logging
 import shlex
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 
@@ -33,11 +33,15 @@ from csms.security.ca import CertificateAuthority, CsrInfo, check_csr
 from csms.security.exceptions import CaUnavailable, CsrRefused
 from csms.security.settings import SecuritySettings
 
+if TYPE_CHECKING:
+    from csms.security.connections import ConnectionSecurity
+
 __all__ = [
     "CertificateService",
     "CommandSigner",
     "InstalledCertificate",
     "OwnCaSigner",
+    "Revocation",
     "Signer",
     "install_types",
 ]
@@ -55,6 +59,10 @@ _INSTALL_TYPES = {
 }
 
 
+#: how often the own CA's revocation list is checked for re-signing (it is valid 7 days)
+_CRL_CHECK_S = 3600.0
+
+
 def _v(version: str) -> str:
     return "1.6" if version == "1.6" else "2.0.1"
 
@@ -70,6 +78,17 @@ class InstalledCertificate:
 
     certificate_type: str
     hash_data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """What :meth:`CertificateService.revoke` did: the certificates (hexadecimal serial
+    numbers) now on the CA's revocation list, and whether the station's open connection,
+    made with one of them, was closed."""
+
+    station_id: str
+    serial_numbers: tuple[str, ...]
+    disconnected: bool
 
 
 class Signer(Protocol):
@@ -154,8 +173,15 @@ class CertificateService:
         signer: Signer | None = None,
         expiries: Any = None,
         wall_now: Callable[[], datetime] | None = None,
+        security: ConnectionSecurity | None = None,
+        disconnect: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.settings = settings
+        #: closes a station's open connection with a reason (False: it had none)
+        self.disconnect = disconnect
+        #: the OCPP server's connection security: the certificate each station is
+        #: connected with, and the own CA's revocations it checks
+        self.security = security
         self.central = central
         self.commands = commands
         self.signer = signer
@@ -165,10 +191,13 @@ class CertificateService:
         #: station id -> the not-after of the certificate it connected with (renewal)
         self.expiries: dict[str, datetime] = expiries if expiries is not None else {}
         self.counters: Counter[str] = Counter()
-        #: password rotation and profile upgrades (csms.security.credentials), for the CLI
+        #: password rotation and profile upgrades (csms.security.credentials), and signed
+        #: firmware updates and log uploads (csms.security.maintenance), for the CLI
         self.credentials: Any = None
+        self.maintenance: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._crl_keeper: asyncio.Task[None] | None = None
         self._renewal_asked: dict[str, datetime] = {}
 
     # -- SignCertificate -> CertificateSigned ------------------------------------------------
@@ -308,13 +337,19 @@ class CertificateService:
         interval = self.settings.renew_check_interval_s
         if interval is not None and self._renewer is None:
             self._renewer = asyncio.create_task(self._renew_loop(interval), name="cert-renewal")
+        if isinstance(self.signer, OwnCaSigner) and self._crl_keeper is None:
+            self._crl_keeper = asyncio.create_task(
+                self._crl_loop(self.signer.ca, _CRL_CHECK_S), name="ca-crl"
+            )
 
     async def stop(self) -> None:
-        task, self._renewer = self._renewer, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = [self._renewer, self._crl_keeper]
+        self._renewer = self._crl_keeper = None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -326,6 +361,82 @@ class CertificateService:
                 await self.renew_due()
             except Exception:  # the loop must outlive any one failure
                 logger.exception("certificate renewal check failed; next in %.0f s", interval_s)
+
+    async def _crl_loop(self, ca: CertificateAuthority, interval_s: float) -> None:
+        """Keep the own CA's revocation list signed and fresh (written at once when it is
+        missing, as in a CA folder made before revocation existed)."""
+        while True:
+            try:
+                if await asyncio.to_thread(ca.refresh_crl, now=self.wall_now()):
+                    logger.info("own CA revocation list re-signed (%s)", ca.crl_path)
+            except Exception:  # the loop must outlive any one failure
+                logger.exception(
+                    "own CA revocation list not re-signed; again in %.0f s", interval_s
+                )
+            await asyncio.sleep(interval_s)
+
+    # -- revocation (own CA) ------------------------------------------------------------------
+    async def revoke(
+        self, station_id: str, serial_number: str | None = None, *, reason: str = "unspecified"
+    ) -> Revocation:
+        """Revoke a certificate chargegrid's CA issued to the station (``serial_number``,
+        hexadecimal), or every one of its certificates still valid and not yet revoked. The
+        revocation list is
+        rewritten at once; the next profile-3 connection with a revoked certificate is
+        refused, and the station's open connection is closed when it was made with one.
+        Raises ValueError when there is nothing of the CA's to revoke."""
+        if not isinstance(self.signer, OwnCaSigner):
+            raise ValueError(
+                "revocation here needs chargegrid's own CA (security.ca_folder); an external "
+                "CA revokes through its own revocation list (security.tls_crl_files)"
+            )
+        ca = self.signer.ca
+        now = self.wall_now()
+        issued = await asyncio.to_thread(ca.issued, station_id)
+        if serial_number is not None:
+            try:
+                serial = int(serial_number, 16)
+            except ValueError:
+                raise ValueError(f"serial number {serial_number!r} is not hexadecimal") from None
+            if serial not in {i.serial_number for i in issued}:
+                raise ValueError(
+                    f"chargegrid's CA issued no certificate {serial_number} to station {station_id}"
+                )
+            serials = [serial]
+        else:
+            revoked = await asyncio.to_thread(ca.revoked)
+            serials = [
+                i.serial_number
+                for i in issued
+                if i.not_after > now and i.serial_number not in revoked
+            ]
+            if not serials:
+                raise ValueError(
+                    f"chargegrid's CA issued no certificate to station {station_id} that is "
+                    "still valid and not revoked"
+                )
+        new = await asyncio.to_thread(ca.revoke, serials, reason=reason, now=now)
+        self.counters["revoked"] += len(new)
+        hexes = tuple(format(s, "x") for s in serials)
+        logger.warning(
+            "station %s: certificate(s) %s revoked (%s)", station_id, ", ".join(hexes), reason
+        )
+        await self.central.record_event(
+            station_id,
+            "CertificateRevoked",
+            {"serial_numbers": [format(s, "x") for s in new], "reason": reason},
+        )
+        disconnected = False
+        security = self.security
+        if security is not None:
+            if security.revocations is not None:
+                security.revocations.refresh()
+            current = security.serial_numbers.get(station_id)
+            if current in serials and self.disconnect is not None:
+                disconnected = await self.disconnect(station_id, "certificate revoked")
+            if disconnected:
+                logger.warning("station %s: disconnected, its certificate was revoked", station_id)
+        return Revocation(station_id, hexes, disconnected)
 
     # -- the station's trust store ----------------------------------------------------------
     async def install(self, station_id: str, certificate_type: str, pem: str) -> CommandResult:

@@ -8,6 +8,8 @@ certificate), and :meth:`start` / :meth:`stop` with the server.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -17,6 +19,7 @@ from typing import Any
 from csms.security.gate import Link, link_of, profile_refusal
 from csms.security.guard import ConnectionGuard
 from csms.security.limits import AddressLimits, AuthBackoff
+from csms.security.revocation import OwnCaRevocations
 from csms.security.settings import SecuritySettings
 from csms.security.tls import ServerTls
 
@@ -41,7 +44,10 @@ class ConnectionSecurity:
                 exempt=frozenset(s.limits_exempt),
             )
         self.guard = ConnectionGuard(
-            self.tls, handshake_timeout_s=s.handshake_timeout_s, limits=limits
+            self.tls,
+            handshake_timeout_s=s.handshake_timeout_s,
+            limits=limits,
+            accept_plain=s.plain_on_tls_port,
         )
         self.backoff = AuthBackoff(
             free_failures=s.auth_free_failures,
@@ -54,6 +60,12 @@ class ConnectionSecurity:
         self.expiries: dict[str, datetime] = {}
         #: station id -> the security profile of its latest admitted connection
         self.profiles: dict[str, int] = {}
+        #: station id -> serial number of the certificate it last connected with
+        self.serial_numbers: dict[str, int] = {}
+        #: revocations of chargegrid's own CA, checked on every profile-3 connection
+        self.revocations = (
+            OwnCaRevocations(s.ca_folder) if s.ca_folder is not None and not s.ca_command else None
+        )
 
     @property
     def scheme(self) -> str:
@@ -80,8 +92,19 @@ class ConnectionSecurity:
         link = link_of(transport, station_id, organization=self.settings.certificate_organization)
         if link.refusal is not None:
             self.refused["certificate-identity"] += 1
-        elif link.certificate is not None and link.certificate.not_after is not None:
+            return link
+        if link.certificate is None:
+            return link
+        if self.revocations is not None:
+            sslobj = transport.get_extra_info("ssl_object")
+            revoked = self.revocations.refusal(sslobj.getpeercert(binary_form=True) or b"")
+            if revoked is not None:
+                self.refused["certificate-revoked"] += 1
+                return dataclasses.replace(link, refusal=revoked)
+        if link.certificate.not_after is not None:
             self.expiries[station_id] = link.certificate.not_after
+        with contextlib.suppress(ValueError):
+            self.serial_numbers[station_id] = int(link.certificate.serial_number, 16)
         return link
 
     def refusal(self, link: Link, *, registered: int | None) -> str | None:
@@ -135,6 +158,10 @@ class ConnectionSecurity:
             f"# HELP {prefix}tls_handshakes_total TLS handshakes completed.",
             f"# TYPE {prefix}tls_handshakes_total counter",
             f"{prefix}tls_handshakes_total {self.guard.handshakes}",
+            f"# HELP {prefix}plain_on_tls_port_total plain ws:// connections taken on the "
+            "TLS port (security.plain_on_tls_port).",
+            f"# TYPE {prefix}plain_on_tls_port_total counter",
+            f"{prefix}plain_on_tls_port_total {self.guard.plain}",
         ]
         if self.tls is not None:
             c = self.tls.counters
@@ -151,6 +178,7 @@ class ConnectionSecurity:
         out: dict[str, int] = {f"refused_{k}": v for k, v in self.refused.items()}
         out.update({f"refused_{k}": v for k, v in self.guard.refused.items()})
         out["tls_handshakes"] = self.guard.handshakes
+        out["plain_on_tls_port"] = self.guard.plain
         if self.tls is not None:
             out["tls_reloads"] = self.tls.counters.reloads
             out["tls_reload_failures"] = self.tls.counters.reload_failures

@@ -76,13 +76,26 @@ class Credentials:
         self.commands = commands
         self.security = security
         self.counters: Counter[str] = Counter()
-        #: station id -> the profile it was asked to move to, not yet seen on it
+        #: station id -> the profile it accepted to move to and has not connected on yet; a
+        #: copy of the stations' ``pending_security_profile`` in the store (:meth:`load`), so
+        #: that a connection costs no store read
         self.pending_profiles: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = bus.subscribe(self._on_event)
 
+    async def load(self) -> None:
+        """Read the pending profile upgrades kept in the store (at start: an upgrade the
+        station accepted before a restart is still raised when it connects on it)."""
+        self.pending_profiles = {
+            r.station_id: r.pending_security_profile
+            for r in await self.central.store.list_stations()
+            if r.pending_security_profile is not None
+        }
+
     def close(self) -> None:
         self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
 
     # -- password rotation ------------------------------------------------------------------
     async def rotate_password(self, station_id: str) -> CredentialChange:
@@ -219,6 +232,12 @@ class Credentials:
                 {"profile": profile, "reason": f"station answered {status}"},
             )
             return CredentialChange(station_id, status, False)
+        # Kept in the store before anything else: a restart must not forget it.
+        record = await self.central.store.get_station(station_id)
+        if record is not None:
+            await self.central.store.put_station(
+                dataclasses.replace(record, pending_security_profile=profile)
+            )
         self.pending_profiles[station_id] = profile
         logger.info(
             "station %s: moving to security profile %d (%s); registered once it connects so",
@@ -278,10 +297,25 @@ class Credentials:
                 task.add_done_callback(self._tasks.discard)
 
     async def _raise_registered(self, station_id: str, profile: int) -> None:
+        try:
+            await self._raise(station_id, profile)
+        except Exception:  # kept in the store: raised at the next connection or restart
+            self.pending_profiles.setdefault(station_id, profile)
+            logger.exception("station %s: registering profile %d failed", station_id, profile)
+
+    async def _raise(self, station_id: str, profile: int) -> None:
         record = await self.central.store.get_station(station_id)
-        if record is None or (record.security_profile or 0) >= profile:
+        if record is None:
             return
-        await self.central.store.put_station(dataclasses.replace(record, security_profile=profile))
+        if (record.security_profile or 0) >= profile:
+            if record.pending_security_profile is not None:
+                await self.central.store.put_station(
+                    dataclasses.replace(record, pending_security_profile=None)
+                )
+            return
+        await self.central.store.put_station(
+            dataclasses.replace(record, security_profile=profile, pending_security_profile=None)
+        )
         self.counters["profile_raised"] += 1
         logger.info(
             "station %s: connected on profile %d, now registered for it", station_id, profile

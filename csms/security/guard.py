@@ -11,12 +11,20 @@ source address over its open-connection or attempts-per-second limit is dropped 
 (:class:`csms.security.limits.AddressLimits`), before a byte of TLS or HTTP is read.
 Refusals are logged at most once per reason every ``log_every_s`` (a flood must not flood
 the log too).
+
+With ``accept_plain`` (``security.plain_on_tls_port``) the TLS port also takes plain
+``ws://`` connections (security profile 1), for stations not yet moved to TLS: the first byte
+the client sends is peeked at (not read) and a TLS handshake record (0x16) goes to TLS,
+anything else to websockets as plain HTTP. A station moving from profile 1 to 2 then changes
+only the scheme of its URL, which is all a 1.6 station's ``SecurityProfile`` change does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import ssl
 import time
 from collections import Counter
@@ -30,6 +38,9 @@ from csms.security.tls import ServerTls
 __all__ = ["ConnectionGuard", "tls_refusal_reason"]
 
 logger = logging.getLogger(__name__)
+
+#: the first byte of a TLS handshake record (a ClientHello starts every TLS connection)
+_TLS_HANDSHAKE = 0x16
 
 
 def tls_refusal_reason(exc: BaseException) -> tuple[str, str]:
@@ -56,8 +67,13 @@ class ConnectionGuard:
         handshake_timeout_s: float = 10.0,
         limits: AddressLimits | None = None,
         log_every_s: float = 10.0,
+        accept_plain: bool = False,
     ) -> None:
         self.tls = tls
+        #: with TLS on, also take plain connections (profile 1) on the same port
+        self.accept_plain = accept_plain and tls is not None
+        #: plain connections taken on the TLS port (``accept_plain``)
+        self.plain = 0
         self.handshake_timeout_s = handshake_timeout_s
         self.limits = limits
         self.log_every_s = log_every_s
@@ -67,6 +83,8 @@ class ConnectionGuard:
         self.refused: Counter[str] = Counter()
         self.handshakes = 0
         self._pending: set[asyncio.Transport] = set()
+        #: the tasks running those handshakes (cancelled at server stop)
+        self._tasks: set[asyncio.Task[None]] = set()
         guard = self
 
         class GuardedConnection(ServerConnection):
@@ -92,11 +110,19 @@ class ConnectionGuard:
                 assert isinstance(raw, asyncio.Transport)
                 raw.pause_reading()
                 guard._pending.add(raw)
-                asyncio.get_running_loop().create_task(guard._secure(self, raw))
+                start = guard._sniff if guard.accept_plain else guard._secure
+                task = asyncio.get_running_loop().create_task(start(self, raw))
+                guard._tasks.add(task)
+                task.add_done_callback(guard._tasks.discard)
 
             def _tls_made(self, transport: asyncio.Transport) -> None:
                 self._made = True
                 super().connection_made(transport)
+
+            def _plain_made(self, transport: asyncio.Transport) -> None:
+                self._made = True
+                super().connection_made(transport)
+                transport.resume_reading()
 
             def connection_lost(self, exc: Exception | None) -> None:
                 if self._address is not None and guard.limits is not None:
@@ -107,16 +133,45 @@ class ConnectionGuard:
 
         self.connection_class: type[ServerConnection] = GuardedConnection
 
+    async def _sniff(self, conn: Any, raw: asyncio.Transport) -> None:
+        """TLS or plain? Peek at the client's first byte (``accept_plain``)."""
+        peer = raw.get_extra_info("peername")
+        try:
+            async with asyncio.timeout(self.handshake_timeout_s):
+                first = await _peek_first_byte(raw)
+        except (OSError, TimeoutError, asyncio.CancelledError) as exc:
+            self._pending.discard(raw)
+            raw.abort()
+            conn.connection_lost(None)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            key, reason = tls_refusal_reason(exc)
+            self.refuse(key, _addr(peer), reason, tls=True)
+            return
+        if first is None:  # closed before it said anything
+            self._pending.discard(raw)
+            raw.abort()
+            conn.connection_lost(None)
+            return
+        if first == _TLS_HANDSHAKE:
+            await self._secure(conn, raw)
+            return
+        self._pending.discard(raw)
+        self.plain += 1
+        conn._plain_made(raw)
+
     async def _secure(self, conn: Any, raw: asyncio.Transport) -> None:
         assert self.tls is not None
         loop = asyncio.get_running_loop()
         peer = raw.get_extra_info("peername")
         try:
             async with asyncio.timeout(self.handshake_timeout_s):
+                # The newest context, whole: certificate, CAs, CRLs and their verify flags
+                # (a flag set on a context swapped in later by SNI would not apply).
                 secured = await loop.start_tls(
                     raw,
                     conn,
-                    self.tls.context,
+                    self.tls.current,
                     server_side=True,
                     ssl_handshake_timeout=self.handshake_timeout_s + 5.0,
                 )
@@ -156,6 +211,30 @@ class ConnectionGuard:
         for raw in list(self._pending):
             raw.abort()
         self._pending.clear()
+        # A peek holds its own descriptor of the socket, so the abort alone would leave it
+        # waiting until the handshake timeout.
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def _peek_first_byte(raw: asyncio.Transport) -> int | None:
+    """The first byte the client sent, left unread for whoever reads the connection next;
+    None when it closed first. The transport's reading is paused meanwhile, so the socket
+    is peeked at, waiting a little longer each time nothing has arrived yet."""
+    transport_socket = raw.get_extra_info("socket")
+    if transport_socket is None or raw.is_closing():
+        return None
+    with socket.socket(fileno=os.dup(transport_socket.fileno())) as sock:
+        sock.setblocking(False)
+        delay = 0.0005
+        while True:
+            try:
+                data = sock.recv(1, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                continue
+            return data[0] if data else None
 
 
 def _host(peer: Any) -> str:

@@ -1,6 +1,6 @@
 """The ``[security]`` section: TLS (security profiles 2 and 3) and connection hardening.
 
-With ``tls_cert_file`` and ``tls_key_file`` set, the OCPP server speaks ``wss://`` only
+With ``tls_cert_file`` and ``tls_key_file`` set, the OCPP server speaks ``wss://``
 (profiles 2 and 3 on the same port); with ``tls_ca_files`` set as well, stations may
 present a client certificate issued by one of those CAs (profile 3). Every option has an
 environment variable ``CHARGEGRID_SECURITY__<OPTION>``.
@@ -69,6 +69,12 @@ class SecuritySettings(BaseModel):
         default=(),
         description="PEM certificate revocation lists; when set, every station certificate "
         "is checked against its CA's CRL (each CA then needs one)",
+    )
+    plain_on_tls_port: bool = Field(
+        default=False,
+        description="with TLS on, the same port also takes plain ws:// connections "
+        "(security profile 1) from stations not yet moved to TLS; each station's own "
+        "profile is still enforced (a station registered for 2 or 3 is refused on ws://)",
     )
     tls_min_version: Literal["1.2", "1.3"] = Field(
         default="1.2", description="oldest TLS version accepted"
@@ -180,6 +186,13 @@ class SecuritySettings(BaseModel):
             raise ValueError("tls_ca_files needs tls_cert_file and tls_key_file")
         if self.tls_crl_files and not self.tls_ca_files:
             raise ValueError("tls_crl_files needs tls_ca_files")
+        if self.plain_on_tls_port and self.tls_cert_file is None:
+            raise ValueError("plain_on_tls_port needs TLS (tls_cert_file and tls_key_file)")
+        if self.plain_on_tls_port and self.minimum_profile > 1:
+            raise ValueError(
+                "plain_on_tls_port takes profile 1, which minimum_profile "
+                f"{self.minimum_profile} refuses: set one or the other"
+            )
         return self
 
     @property

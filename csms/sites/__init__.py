@@ -42,6 +42,7 @@ from csms.sites.model import (
     Tariff,
     TouPeriod,
 )
+from csms.sites.placement import StationSites
 from csms.sites.repository import (
     MemorySiteRepository,
     SiteRepository,
@@ -82,6 +83,7 @@ __all__ = [
     "SiteStation",
     "SqlSiteRepository",
     "StationQuirks",
+    "StationSites",
     "StorageAsset",
     "Tariff",
     "TouPeriod",

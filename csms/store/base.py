@@ -49,6 +49,9 @@ class StationRecord:
     #: a new password sent to the station and not yet used by it; both are accepted until
     #: the station connects with the new one (then it replaces ``password_hash``)
     pending_password_hash: str | None = None
+    #: a higher security profile the station accepted to move to and has not yet connected
+    #: with; its ``security_profile`` is raised to it when it does
+    pending_security_profile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,7 @@ def station_row(r: StationRecord) -> dict[str, Any]:
         "connected": r.connected,
         "security_profile": r.security_profile,
         "pending_password_hash": r.pending_password_hash,
+        "pending_security_profile": r.pending_security_profile,
     }
 
 
@@ -77,6 +78,7 @@ def row_to_station(m: RowMapping) -> StationRecord:
         connected=bool(m["connected"]),
         security_profile=m["security_profile"],
         pending_password_hash=m["pending_password_hash"],
+        pending_security_profile=m["pending_security_profile"],
     )
 
 

@@ -142,6 +142,7 @@ class MemoryStore:
                 registration=record.registration,
                 security_profile=record.security_profile,
                 pending_password_hash=record.pending_password_hash,
+                pending_security_profile=record.pending_security_profile,
             )
 
     async def delete_station(self, station_id: str) -> None:

@@ -227,6 +227,7 @@ class SqlStore:
                 "registration": stmt.excluded.registration,
                 "security_profile": stmt.excluded.security_profile,
                 "pending_password_hash": stmt.excluded.pending_password_hash,
+                "pending_security_profile": stmt.excluded.pending_security_profile,
             },
         )
 

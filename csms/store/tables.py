@@ -97,6 +97,7 @@ stations = sa.Table(
     sa.Column("connected", sa.Boolean(), nullable=False),
     sa.Column("security_profile", sa.SmallInteger()),
     sa.Column("pending_password_hash", sa.Text()),
+    sa.Column("pending_security_profile", sa.SmallInteger()),
 )
 
 connector_status = sa.Table(

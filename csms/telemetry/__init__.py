@@ -18,11 +18,12 @@ from csms.telemetry.exceptions import (
     WriteError,
     WriteRejected,
 )
+from csms.telemetry.lineprotocol import Encoded
 from csms.telemetry.metrics import TelemetryStats, render_prometheus
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
 from csms.telemetry.pipeline import Backoff, TelemetryPipeline
-from csms.telemetry.points import PlanStep, PointEncoder
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import (
     Aggregation,
     InfluxQLBackend,
@@ -31,12 +32,14 @@ from csms.telemetry.query import (
     TelemetryQuery,
 )
 from csms.telemetry.recorder import TelemetryRecorder
+from csms.telemetry.records import PlanStep
 from csms.telemetry.schema import SCHEMA_VERSION, Field, Measurement, Tag, expected_series
 from csms.telemetry.service import Telemetry, open_telemetry
 from csms.telemetry.settings import TelemetrySettings
 from csms.telemetry.writers import (
     InfluxV1Sink,
     InfluxV2Sink,
+    LineSink,
     MemorySink,
     TelemetrySink,
     detect_api,
@@ -47,11 +50,13 @@ __all__ = [
     "Aggregation",
     "Backoff",
     "EmbeddedStore",
+    "Encoded",
     "Field",
     "InfluxQLBackend",
     "InfluxV1Sink",
     "InfluxV2Sink",
     "LineProtocolError",
+    "LineSink",
     "Measurement",
     "MemorySink",
     "Outbox",

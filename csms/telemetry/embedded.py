@@ -25,10 +25,8 @@ from csms.telemetry.exceptions import (
     ServerUnavailable,
     WriteRejected,
 )
-from csms.telemetry.lineprotocol import parse_line
-from csms.telemetry.points import FieldPoint, MeterPoint
+from csms.telemetry.lineprotocol import Encoded, FieldPoint, MeterPoint, Precision, parse_line
 from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
-from csms.telemetry.writers import Precision
 
 __all__ = ["EmbeddedStore"]
 
@@ -71,6 +69,19 @@ _INSERT_ROWS = (
 )
 
 
+#: measurement, series, field, time (ns), tags JSON, number, text
+_Row = tuple[str, str, str, int, str, float | None, str | None]
+
+
+def _field_row(
+    measurement: str, series: str, key: str, at: int, tags_json: str, value: str | float
+) -> _Row:
+    """The row of one field: a string in ``text``, a number in ``num``."""
+    if isinstance(value, str):
+        return (measurement, series, key, at, tags_json, None, value)
+    return (measurement, series, key, at, tags_json, float(value), None)
+
+
 def _series(tags: dict[str, str]) -> tuple[str, str]:
     """The series key (tags in key order) and the tags as JSON of a point."""
     ordered = dict(sorted(tags.items()))
@@ -101,56 +112,71 @@ class EmbeddedStore:
         self.prune_every_s = prune_every_s
         self._last_prune = time.monotonic()
         self._newest_ns = 0
-        self._meter_series: dict[str, tuple[str, str, str]] = {}
+        self._prefixes: dict[str, tuple[str, str, str]] = {}
 
     # -- TelemetrySink -------------------------------------------------------------------
 
-    def write(self, lines: Sequence[str]) -> None:
-        self.write_points((), lines)
+    #: a file on this machine: the pipeline stores into it without the outbox
+    durable = True
 
-    def write_points(
-        self,
-        meter: Sequence[MeterPoint],
-        lines: Sequence[str] = (),
-        fields: Sequence[FieldPoint] = (),
-    ) -> None:
-        """Store meter points given as :data:`~csms.telemetry.points.MeterPoint` and other
-        points as :data:`~csms.telemetry.points.FieldPoint` (no line to parse), and
-        ``lines``, in one transaction; the same rows as writing their lines. Raises
+    def write(self, lines: Sequence[str]) -> None:
+        self.write_encoded(Encoded(list(lines)))
+
+    def write_encoded(self, encoded: Encoded) -> None:
+        """Store meter points given as :data:`~csms.telemetry.lineprotocol.MeterPoint`,
+        other points as :data:`~csms.telemetry.lineprotocol.FieldPoint` (no line to parse)
+        and lines, in one transaction; the same rows as writing their lines. Raises
         :class:`WriteRejected` after storing the good ones if a line is bad."""
-        rows: list[tuple[str, str, str, int, str, float | None, str | None]] = []
+        rows: list[_Row] = []
         bad: list[str] = []
+        newest = max(
+            self._newest_ns,
+            self._meter_rows(encoded.meter or (), rows),
+            self._field_rows(encoded.fields or (), rows),
+            self._line_rows(encoded.lines, rows, bad),
+        )
+        self._insert(rows)
+        self._newest_ns = newest
+        if self.retention_s is not None and (
+            time.monotonic() - self._last_prune >= self.prune_every_s
+        ):
+            self.prune()
+        if bad:
+            # like InfluxDB 1.x: the good lines are stored, the answer names the bad ones
+            raise WriteRejected("; ".join(bad)[:500], status=400)
+
+    def _meter_rows(self, meter: Sequence[MeterPoint], rows: list[_Row]) -> int:
+        """Append the rows of ``meter``; returns the newest time (ns) among them, or 0."""
         scale = self._scale
-        newest = self._newest_ns
-        if meter:
-            series_of = self._meter_series
-            append = rows.append
-            for prefix, at, tx, number, context in meter:
-                entry = series_of.get(prefix)
-                if entry is None:
-                    entry = self._meter_entry(prefix)
-                measurement, series, tags_json = entry
-                at *= scale
-                if at > newest:
-                    newest = at
-                append((measurement, series, "value", at, tags_json, float(number), None))
-                if tx is not None:
-                    append((measurement, series, "transaction_id", at, tags_json, float(tx), None))
-                if context is not None:
-                    append((measurement, series, "context", at, tags_json, None, context))
-        for prefix, at, values in fields:
-            entry = self._meter_series.get(prefix)
-            if entry is None:
-                entry = self._meter_entry(prefix)
-            measurement, series, tags_json = entry
+        newest = 0
+        series_of = self._series_of
+        append = rows.append
+        for prefix, at, tx, number, context in meter:
+            measurement, series, tags_json = series_of(prefix)
             at *= scale
             if at > newest:
                 newest = at
-            for key, field in values:
-                if isinstance(field, str):
-                    rows.append((measurement, series, key, at, tags_json, None, field))
-                else:
-                    rows.append((measurement, series, key, at, tags_json, float(field), None))
+            append((measurement, series, "value", at, tags_json, float(number), None))
+            if tx is not None:
+                append((measurement, series, "transaction_id", at, tags_json, float(tx), None))
+            if context is not None:
+                append((measurement, series, "context", at, tags_json, None, context))
+        return newest
+
+    def _field_rows(self, fields: Sequence[FieldPoint], rows: list[_Row]) -> int:
+        """Append the rows of ``fields``; returns the newest time (ns) among them, or 0."""
+        newest = 0
+        for prefix, at, values in fields:
+            measurement, series, tags_json = self._series_of(prefix)
+            at *= self._scale
+            newest = max(newest, at)
+            rows.extend(_field_row(measurement, series, k, at, tags_json, v) for k, v in values)
+        return newest
+
+    def _line_rows(self, lines: Sequence[str], rows: list[_Row], bad: list[str]) -> int:
+        """Append the rows of ``lines`` (the unreadable ones to ``bad``); returns the newest
+        time (ns) among them, or 0."""
+        newest = 0
         for line in lines:
             try:
                 parsed = parse_line(line)
@@ -160,15 +186,14 @@ class EmbeddedStore:
             if parsed.time is None:
                 bad.append(f"no timestamp: {line!r}")
                 continue
-            t = parsed.time * scale
-            if t > newest:
-                newest = t
+            t = parsed.time * self._scale
+            newest = max(newest, t)
             series, tags_json = _series(parsed.tags)
-            for key, value in parsed.fields.items():
-                if isinstance(value, str):
-                    rows.append((parsed.measurement, series, key, t, tags_json, None, value))
-                else:
-                    rows.append((parsed.measurement, series, key, t, tags_json, float(value), None))
+            m = parsed.measurement
+            rows.extend(_field_row(m, series, k, t, tags_json, v) for k, v in parsed.fields.items())
+        return newest
+
+    def _insert(self, rows: list[_Row]) -> None:
         with self._lock:
             try:
                 self._db.execute("BEGIN")
@@ -185,22 +210,16 @@ class EmbeddedStore:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise ServerUnavailable(f"embedded store cannot write: {exc}") from exc
-        self._newest_ns = newest
-        if self.retention_s is not None and (
-            time.monotonic() - self._last_prune >= self.prune_every_s
-        ):
-            self.prune()
-        if bad:
-            # like InfluxDB 1.x: the good lines are stored, the answer names the bad ones
-            raise WriteRejected("; ".join(bad)[:500], status=400)
 
-    def _meter_entry(self, prefix: str) -> tuple[str, str, str]:
+    def _series_of(self, prefix: str) -> tuple[str, str, str]:
         """Measurement, series key and tags JSON of a line prefix (cached)."""
-        parsed = parse_line(prefix + "value=0 0")
-        series, tags_json = _series(parsed.tags)
-        if len(self._meter_series) >= 200_000:
-            self._meter_series.clear()
-        entry = self._meter_series[prefix] = (parsed.measurement, series, tags_json)
+        entry = self._prefixes.get(prefix)
+        if entry is None:
+            parsed = parse_line(prefix + "value=0 0")
+            series, tags_json = _series(parsed.tags)
+            if len(self._prefixes) >= 200_000:
+                self._prefixes.clear()
+            entry = self._prefixes[prefix] = (parsed.measurement, series, tags_json)
         return entry
 
     def prune(self) -> int:

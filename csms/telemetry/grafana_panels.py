@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chargegrid.measurands import Measurand
 from csms.telemetry.schema import Field as F
 from csms.telemetry.schema import Measurement as M
 from csms.telemetry.schema import Tag as T
@@ -361,7 +362,8 @@ HEALTH_ROW = (
             Query(
                 "A",
                 f'SELECT last({q(F.VALUE)}) AS "energy_wh" FROM {q(M.METER)} '
-                f"WHERE {STATIONS} AND {q(T.MEASURAND)} = 'Energy.Active.Import.Register' "
+                f"WHERE {STATIONS} AND {q(T.MEASURAND)} = "
+                f"'{Measurand.ENERGY_ACTIVE_IMPORT_REGISTER}' "
                 f"AND $timeFilter GROUP BY {q(T.STATION)}",
                 ("time", "energy_wh"),
                 result_format="table",

@@ -13,19 +13,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from csms.telemetry.exceptions import LineProtocolError
 
 __all__ = [
+    "Encoded",
+    "FieldPoint",
+    "MeterPoint",
     "ParsedLine",
+    "Precision",
     "escape_key",
     "escape_string",
     "escape_tag",
+    "field_point_line",
     "format_float",
     "meter_fields",
     "meter_line",
+    "meter_point_line",
     "meter_series",
     "parse_line",
+    "to_epoch",
 ]
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -34,6 +43,24 @@ _ESCAPE_KEY = str.maketrans(
 )
 _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 _UNESCAPE = {"n": "\n", "t": "\t", "r": "\r"}
+#: The time unit of the points' timestamps.
+Precision = Literal["ns", "us", "ms", "s"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICK = {
+    "ns": timedelta(microseconds=1),  # scaled by 1000 below
+    "us": timedelta(microseconds=1),
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+}
+
+
+def to_epoch(at: datetime, precision: Precision) -> int:
+    """``at`` as an integer count of ``precision`` units since the epoch (naive = UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    value = (at - _EPOCH) // _TICK[precision]
+    return value * 1000 if precision == "ns" else value
 
 
 def escape_key(text: str) -> str:
@@ -129,6 +156,64 @@ def meter_line(
         location=location,
     )
     return f"{series}{meter_fields(value, context, transaction_id)} {time}"
+
+
+#: A meter point before it becomes a line: the line's measurement-and-tags prefix (as
+#: :func:`meter_series` makes it), the time in the encoder's precision, the transaction id,
+#: the normalized (finite) value and the reading context. Exactly the line's content:
+#: :func:`meter_point_line` turns it into the line.
+MeterPoint = tuple[str, int, int | None, float, str | None]
+
+#: A point as its line's measurement-and-tags prefix, its time in the encoder's precision and
+#: its fields in key order (str or int values, none None): status reports and heartbeats.
+FieldPoint = tuple[str, int, tuple[tuple[str, str | int], ...]]
+
+
+def meter_point_line(point: MeterPoint) -> str:
+    """The line protocol of a :data:`MeterPoint` (what the encoder writes for it)."""
+    prefix, t, tx, value, context = point
+    tx_field = "" if tx is None else f"transaction_id={tx}i,"
+    text = format_float(value)
+    if context is None:
+        return f"{prefix}{tx_field}value={text} {t}"
+    return f'{prefix}context="{escape_string(context)}",{tx_field}value={text} {t}'
+
+
+def field_point_line(point: FieldPoint) -> str:
+    """The line protocol of a :data:`FieldPoint`, as influxdb-client's ``Point`` writes it."""
+    prefix, t, fields = point
+    text = ",".join(
+        f'{key}="{escape_string(value)}"' if type(value) is str else f"{key}={value}i"
+        for key, value in fields
+    )
+    return f"{prefix}{text} {t}"
+
+
+@dataclass(slots=True)
+class Encoded:
+    """What the encoder made of a batch of records: ``lines``, and, when they are given,
+    meter samples as :data:`MeterPoint` in ``meter`` and status reports and heartbeats as
+    :data:`FieldPoint` in ``fields`` (the embedded store takes those as they are: no line to
+    build and parse again)."""
+
+    lines: list[str]
+    meter: list[MeterPoint] | None = None
+    fields: list[FieldPoint] | None = None
+
+    def field_point(self, point: FieldPoint) -> None:
+        if self.fields is None:
+            self.lines.append(field_point_line(point))
+        else:
+            self.fields.append(point)
+
+    def count(self) -> int:
+        """How many points."""
+        return len(self.lines) + len(self.meter or ()) + len(self.fields or ())
+
+    def all_lines(self) -> list[str]:
+        """Every point as a line."""
+        meter = [meter_point_line(p) for p in self.meter or ()]
+        return meter + [field_point_line(p) for p in self.fields or ()] + self.lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,18 +25,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
+from csms.telemetry.lineprotocol import Encoded
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.points import (
-    FieldPoint,
-    MeterPoint,
-    PointEncoder,
-    field_point_line,
-    meter_point_line,
-)
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import TelemetrySink
 
@@ -124,7 +118,6 @@ class TelemetryPipeline:
         flush_interval_s: float = 0.05,
         backoff: Backoff | None = None,
         log_every_s: float = 10.0,
-        direct: bool = False,
     ) -> None:
         self.recorder = recorder if recorder is not None else TelemetryRecorder()
         self.stats: TelemetryStats = self.recorder.stats
@@ -146,10 +139,10 @@ class TelemetryPipeline:
         self._threads: list[threading.Thread] = []
         self.stats.outbox_depth = outbox.depth
         self.stats.outbox_bytes = outbox.size_bytes
-        #: The sink is the embedded store (a durable SQLite file itself): the ingest thread
-        #: stores into it directly, and the outbox only takes what that write could not
-        #: store (and holds what an older process left).
-        self.direct = direct and isinstance(sink, EmbeddedStore)
+        #: A durable sink (the embedded store, a file itself): the ingest thread stores into
+        #: it directly, and the outbox only takes what that write could not store (and holds
+        #: what an older process left).
+        self.direct = sink.durable
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -208,55 +201,43 @@ class TelemetryPipeline:
             records = self.recorder.drain(chunk)
             if not records:
                 return 0
-            lines: list[str] = []
-            if self.direct:
-                meter: list[MeterPoint] = []
-                fields: list[FieldPoint] = []
-                self.encoder.encode_many(records, lines, meter, fields)
-                self.stats.points_recorded += len(meter) + len(fields) + len(lines)
-                if self._store_direct(meter, fields, lines):
-                    self.stats.buffer_depth = self.recorder.pending
-                    return len(records)
-                lines = (
-                    [meter_point_line(p) for p in meter]
-                    + [field_point_line(p) for p in fields]
-                    + lines
-                )
+            encoded = Encoded([], [], []) if self.direct else Encoded([])
+            self.encoder.encode(records, encoded)
+            self.stats.points_recorded += encoded.count()
+            if not self.direct:
+                self._to_outbox(encoded.lines)
+            elif not self._store_direct(encoded):
+                self._to_outbox(encoded.all_lines())
             else:
-                self.encoder.encode_many(records, lines)
-                self.stats.points_recorded += len(lines)
-            self._to_outbox(lines)
+                self.stats.buffer_depth = self.recorder.pending
             return len(records)
         finally:
             self._ingest_busy = False
 
-    def _store_direct(
-        self, meter: list[MeterPoint], fields: list[FieldPoint], lines: list[str]
-    ) -> bool:
-        """Store into the embedded store; False if it failed (the caller keeps the points
-        in the outbox, whose sender retries them like any failed write)."""
+    def _store_direct(self, encoded: Encoded) -> bool:
+        """Store into the durable sink; False if it failed (the caller keeps the points in
+        the outbox, whose sender retries them like any failed write)."""
         sink = self.sink
-        assert isinstance(sink, EmbeddedStore)
-        count = len(meter) + len(fields) + len(lines)
+        count = encoded.count()
         self.stats.write_requests += 1
         try:
-            sink.write_points(meter, lines, fields)
+            sink.write_encoded(encoded)
         except WriteRejected as exc:  # a bad line: the rest are stored (never meter points)
             refused = 0
-            for line in lines:
+            for line in encoded.lines:
                 try:
-                    sink.write_points((), (line,))
+                    sink.write((line,))
                 except WriteRejected as one:
                     refused += 1
                     self.outbox.set_aside(None, line, str(one))
-                    logger.error("embedded store refused a point (%s): %s", one, line[:300])
+                    logger.error("telemetry store refused a point (%s): %s", one, line[:300])
             self.stats.write_failures += 1
             self.stats.points_server_rejected += refused
             self.stats.points_written += count - refused
-            logger.debug("embedded write rejected lines: %s", exc)
+            logger.debug("telemetry store write rejected lines: %s", exc)
         except Exception as exc:
             self.stats.write_failures += 1
-            logger.warning("embedded telemetry store write failed (%s); kept in the outbox", exc)
+            logger.warning("telemetry store write failed (%s); kept in the outbox", exc)
             return False
         else:
             self.stats.points_written += count

@@ -1,8 +1,11 @@
-"""Turning domain events and planner records into line protocol (sans-I/O).
+"""Turning domain events and telemetry records into line protocol (sans-I/O).
 
-:class:`PointEncoder` runs on the pipeline's ingest thread, never on the OCPP path. Meter
-samples go through the fast :func:`meter_line`; everything else is built with
-influxdb-client's ``Point``. Bad samples are rejected here with a :class:`Reject` reason.
+:class:`PointEncoder` runs on the pipeline's ingest thread, never on the OCPP path. Each
+family of records has its encoder, chosen by the record's type (:data:`_FAMILIES`): meter
+samples go through the fast :meth:`PointEncoder._meter`, status reports and heartbeats are
+written as ``Point`` would write them without it, plans by :mod:`csms.telemetry.plan_points`,
+everything else with influxdb-client's ``Point``. Bad samples are rejected here with a
+:class:`Reject` reason.
 """
 
 from __future__ import annotations
@@ -10,23 +13,19 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
-from csms.domain import ChargingLimit, MeterSample
+from chargegrid.measurands import DEFAULT_MEASURAND, canonical_measurand
+from csms.domain import MeterSample
 from csms.events import (
     ChargingLimitSent,
-    DomainEvent,
-    GridConstraintSet,
     HeartbeatReceived,
     MeterValuesReceived,
     MeterValueUnreadable,
-    PlanComputed,
-    SiteReadingsReceived,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -35,40 +34,25 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from csms.telemetry.lineprotocol import escape_string, escape_tag, format_float, meter_series
-from csms.telemetry.normalize import (
-    Reject,
-    check_time,
-    normalize_measurand,
-    to_number,
-    unit_conversion,
+from csms.telemetry.lineprotocol import (
+    Encoded,
+    FieldPoint,
+    MeterPoint,
+    Precision,
+    escape_string,
+    escape_tag,
+    meter_series,
+    to_epoch,
 )
+from csms.telemetry.normalize import Reject, check_time, to_number, unit_conversion
+from csms.telemetry.records import Record
 from csms.telemetry.schema import Field, Measurement, Tag
-from csms.telemetry.writers import Precision
+from csms.telemetry.site_points import SITE_FAMILIES, Pairs, opt_float
 
-__all__ = [
-    "FieldPoint",
-    "GridConstraintRecord",
-    "MeterPoint",
-    "PlanStep",
-    "PointEncoder",
-    "Record",
-    "SiteRecord",
-    "StorageRecord",
-    "field_point_line",
-    "meter_point_line",
-    "to_epoch",
-]
+__all__ = ["PointEncoder"]
 
 logger = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_UNIT = {
-    "ns": timedelta(microseconds=1),  # scaled by 1000 below
-    "us": timedelta(microseconds=1),
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-}
 _PER_SECOND = {"ns": 1_000_000_000, "us": 1_000_000, "ms": 1000, "s": 1}
 _WRITE_PRECISION = {
     "ns": WritePrecision.NS,
@@ -76,103 +60,7 @@ _WRITE_PRECISION = {
     "ms": WritePrecision.MS,
     "s": WritePrecision.S,
 }
-
-
-def to_epoch(at: datetime, precision: Precision) -> int:
-    """``at`` as an integer count of ``precision`` units since the epoch (naive = UTC)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    value = (at - _EPOCH) // _UNIT[precision]
-    return value * 1000 if precision == "ns" else value
-
-
-@dataclass(frozen=True, slots=True)
-class PlanStep:
-    """One step of an optimizer plan for one asset."""
-
-    start: datetime
-    power_w: float
-    constraint: str | None = None
-    energy_wh: float | None = None
-    soc_pct: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRecord:
-    site: str
-    asset_kind: str
-    asset: str
-    plan_id: str | None
-    steps: tuple[PlanStep, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GridConstraintRecord:
-    site: str
-    kind: str
-    value: float
-    unit: str
-    at: datetime
-    reason: str | None = None
-    node: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StorageRecord:
-    site: str
-    storage: str
-    at: datetime
-    soc_pct: float | None = None
-    setpoint_w: float | None = None
-    power_w: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SiteRecord:
-    site: str
-    at: datetime
-    import_w: float | None = None
-    export_w: float | None = None
-    pv_w: float | None = None
-    load_w: float | None = None
-
-
-Record = DomainEvent | PlanRecord | GridConstraintRecord | StorageRecord | SiteRecord
-
-#: A meter point before it becomes a line: the line's measurement-and-tags prefix (as
-#: :func:`~csms.telemetry.lineprotocol.meter_series` makes it), the time in the encoder's
-#: precision, the transaction id, the normalized value and the reading context. Exactly the
-#: line's content: :func:`meter_point_line` turns it into the line.
-MeterPoint = tuple[str, int, int | None, float, str | None]
-
-
-#: A point as its line's measurement-and-tags prefix, its time in the encoder's precision and
-#: its fields in key order (str or int values, none None): status reports and heartbeats.
-FieldPoint = tuple[str, int, tuple[tuple[str, str | int], ...]]
-
 _BEAT: tuple[tuple[str, str | int], ...] = (("value", 1),)
-
-
-def field_point_line(point: FieldPoint) -> str:
-    """The line protocol of a :data:`FieldPoint`, as influxdb-client's ``Point`` writes it."""
-    prefix, t, fields = point
-    text = ",".join(
-        f'{key}="{escape_string(value)}"' if type(value) is str else f"{key}={value}i"
-        for key, value in fields
-    )
-    return f"{prefix}{text} {t}"
-
-
-def meter_point_line(point: MeterPoint) -> str:
-    """The line protocol of a :data:`MeterPoint` (what :class:`PointEncoder` writes)."""
-    prefix, t, tx, value, context = point
-    tx_field = "" if tx is None else f"transaction_id={tx}i,"
-    text = str(value)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if context is None:
-        return f"{prefix}{tx_field}value={text} {t}"
-    return f'{prefix}context="{escape_string(context)}",{tx_field}value={text} {t}'
 
 
 class PointEncoder:
@@ -205,6 +93,7 @@ class PointEncoder:
             tuple[str, int, int, str, str, str | None, str | None],
             tuple[str, Callable[[float], float] | None] | Reject,
         ] = {}
+        self._families: dict[type, _Encode] = {}
 
     def encode_many(
         self,
@@ -213,21 +102,28 @@ class PointEncoder:
         meter_out: list[MeterPoint] | None = None,
         field_out: list[FieldPoint] | None = None,
     ) -> None:
-        """Append the lines of every record to ``out``. With ``meter_out``, meter samples go
-        there as :data:`MeterPoint` tuples instead of lines, and with ``field_out`` status
-        reports and heartbeats as :data:`FieldPoint` (the embedded store takes them as they
-        are: no line to build and parse again); everything else still goes to ``out``."""
+        """Append the lines of every record to ``out`` (see :class:`Encoded` for
+        ``meter_out`` and ``field_out``)."""
+        self.encode(records, Encoded(out, meter_out, field_out))
+
+    def encode(self, records: Sequence[Record], into: Encoded) -> None:
+        """Encode every record into ``into``, each by its family's encoder."""
         now = int(self._now_s() * self._per_s)
+        families = self._families
         for record in records:
             try:
-                if type(record) is MeterValuesReceived:
-                    self._meter(record, now, out, meter_out)
-                else:
-                    self._other(record, now, out, field_out)
+                encode = families.get(type(record)) or self._family(type(record))
+                encode(self, record, now, into)
             except Exception:  # one malformed record must not cost the others
                 self.encode_errors += 1
                 logger.exception("could not encode %s: %r", type(record).__name__, record)
                 self.on_reject(Reject.ENCODE_ERROR, type(record).__name__)
+
+    def _family(self, kind: type) -> _Encode:
+        """The encoder of ``kind`` (of its nearest base class in the table), cached."""
+        encode = next((_FAMILIES[k] for k in kind.__mro__ if k in _FAMILIES), _nothing)
+        self._families[kind] = encode
+        return encode
 
     def _time_ok(self, t: int, now: int, what: str) -> bool:
         reason = check_time(t, now, max_future_ns=self._max_future, max_past_ns=self._max_past)
@@ -236,10 +132,35 @@ class PointEncoder:
         self.on_reject(reason, what)
         return False
 
+    def point(
+        self,
+        into: Encoded,
+        measurement: str,
+        at: datetime,
+        now: int,
+        tags: Pairs,
+        fields: Pairs,
+        *,
+        check: bool = True,
+    ) -> None:
+        """One ``Point`` at ``at`` with ``tags`` and ``fields`` (None values left out);
+        ``check=False`` for plans and limits, which are about the future."""
+        t = to_epoch(at, self.precision)
+        if check and not self._time_ok(t, now, f"{measurement} at {at}"):
+            return
+        p = Point(measurement).time(t, self._wp)
+        for key, value in tags:
+            p.tag(key, value)
+        for key, value in fields:
+            p.field(key, value)
+        line = p.to_line_protocol()
+        if line:
+            into.lines.append(line)
+
     def _series_entry(
         self, event: MeterValuesReceived, sample: MeterSample
     ) -> tuple[str, Callable[[float], float] | None] | Reject:
-        measurand = normalize_measurand(sample.measurand)
+        measurand = canonical_measurand(sample.measurand)
         if measurand is None:
             return Reject.UNKNOWN_MEASURAND
         conversion = unit_conversion(measurand, sample.unit)
@@ -257,16 +178,11 @@ class PointEncoder:
         )
         return prefix, convert
 
-    def _meter(
-        self,
-        event: MeterValuesReceived,
-        now: int,
-        out: list[str],
-        meter_out: list[MeterPoint] | None = None,
-    ) -> None:
+    def _meter(self, event: MeterValuesReceived, now: int, into: Encoded) -> None:
         """The hot path: series prefixes and unit conversions are cached per series."""
         cache = self._series
         precision = self.precision
+        out, meter_out = into.lines, into.meter
         tx = event.transaction_id
         tx_field = "" if tx is None else f"transaction_id={tx}i,"
         last_ts: datetime | None = None
@@ -326,23 +242,8 @@ class PointEncoder:
                 ctx = escape_string(context)
                 out.append(f'{prefix}context="{ctx}",{tx_field}value={text} {t}')
 
-    def _point(
-        self, measurement: str, at: datetime, now: int, *, check: bool = True
-    ) -> Point | None:
-        """A point at ``at``; ``check=False`` for plans and limits, which are about the future."""
-        t = to_epoch(at, self.precision)
-        if check and not self._time_ok(t, now, f"{measurement} at {at}"):
-            return None
-        point: Point = Point(measurement).time(t, self._wp)
-        return point
-
-    def _emit(self, point: Point | None, out: list[str]) -> None:
-        if point is not None:
-            line = point.to_line_protocol()
-            if line:
-                out.append(line)
-
-    def _station_tag(self, station_id: str) -> str:
+    def station_tag(self, station_id: str) -> str:
+        """``station_id`` escaped as a tag value (cached)."""
         tag = self._station_tags.get(station_id)
         if tag is None:
             if len(self._station_tags) >= self.max_cached_series:
@@ -350,314 +251,151 @@ class PointEncoder:
             tag = self._station_tags[station_id] = escape_tag(station_id)
         return tag
 
-    def _heartbeat(
-        self,
-        record: HeartbeatReceived,
-        now: int,
-        out: list[str],
-        field_out: list[FieldPoint] | None,
-    ) -> None:
-        """What ``Point`` makes of a heartbeat, without it (one per station and interval)."""
-        t = to_epoch(record.at, self.precision)
-        if self._time_ok(t, now, f"{Measurement.CONNECTION} at {record.at}"):
-            station = self._station_tag(record.station_id)
-            point: FieldPoint = (f"connection,event=heartbeat,station={station} ", t, _BEAT)
-            if field_out is None:
-                out.append(field_point_line(point))
-            else:
-                field_out.append(point)
 
-    def _status(
-        self, record: StatusChanged, now: int, out: list[str], field_out: list[FieldPoint] | None
-    ) -> None:
-        """What ``Point`` makes of a status report, without it (tags and fields in key
-        order, fields that are None left out)."""
-        r = record.report
-        t = to_epoch(r.timestamp, self.precision)
-        if not self._time_ok(t, now, f"{Measurement.STATUS} at {r.timestamp}"):
-            return
-        fields: list[tuple[str, str | int]] = []
-        if r.error_code is not None:
-            fields.append(("error_code", r.error_code))
-        if r.info is not None:
-            fields.append(("info", r.info))
-        fields.append(("status", str(r.status)))
-        if r.vendor_error_code is not None:
-            fields.append(("vendor_error_code", r.vendor_error_code))
-        station = self._station_tag(r.station_id)
-        point: FieldPoint = (
-            f"status,connector={r.connector_id},evse={r.evse_id},station={station} ",
-            t,
-            tuple(fields),
+_Encode = Callable[[PointEncoder, Any, int, Encoded], None]
+
+
+def _nothing(enc: PointEncoder, record: object, now: int, into: Encoded) -> None:
+    """Events that carry nothing telemetry stores (EV charging needs, ...)."""
+
+
+# -- status reports and heartbeats: what ``Point`` makes of them, without it --------------
+
+
+def _heartbeat(enc: PointEncoder, record: HeartbeatReceived, now: int, into: Encoded) -> None:
+    """One per station and heartbeat interval."""
+    t = to_epoch(record.at, enc.precision)
+    if enc._time_ok(t, now, f"{Measurement.CONNECTION} at {record.at}"):
+        station = enc.station_tag(record.station_id)
+        into.field_point((f"connection,event=heartbeat,station={station} ", t, _BEAT))
+
+
+def _status(enc: PointEncoder, record: StatusChanged, now: int, into: Encoded) -> None:
+    """Tags and fields in key order, fields that are None left out."""
+    r = record.report
+    t = to_epoch(r.timestamp, enc.precision)
+    if not enc._time_ok(t, now, f"{Measurement.STATUS} at {r.timestamp}"):
+        return
+    fields: list[tuple[str, str | int]] = []
+    if r.error_code is not None:
+        fields.append(("error_code", r.error_code))
+    if r.info is not None:
+        fields.append(("info", r.info))
+    fields.append(("status", str(r.status)))
+    if r.vendor_error_code is not None:
+        fields.append(("vendor_error_code", r.vendor_error_code))
+    station = enc.station_tag(r.station_id)
+    prefix = f"status,connector={r.connector_id},evse={r.evse_id},station={station} "
+    into.field_point((prefix, t, tuple(fields)))
+
+
+# -- stations and sessions ------------------------------------------------------------------
+
+
+def _transaction(
+    enc: PointEncoder,
+    record: TransactionStarted | TransactionUpdated | TransactionEnded,
+    now: int,
+    into: Encoded,
+) -> None:
+    tx = record.transaction
+    ended = isinstance(record, TransactionEnded)
+    if isinstance(record, TransactionStarted):
+        event, at, meter = "started", tx.started_at, tx.meter_start_wh
+    elif ended:
+        event, at, meter = "ended", tx.stopped_at or tx.started_at, tx.meter_stop_wh
+    else:
+        # the domain Transaction has no update time: stamp it when telemetry sees it
+        event, at, meter = "updated", datetime.fromtimestamp(enc._now_s(), UTC), None
+    fields: list[tuple[str, Any]] = [
+        (Field.TRANSACTION_ID, tx.id),
+        (Field.STATION_TX_ID, tx.station_tx_id),
+        (Field.METER_WH, opt_float(meter)),
+        (Field.CHARGING_STATE, tx.charging_state),
+    ]
+    if ended:
+        fields += [(Field.ENERGY_WH, opt_float(tx.energy_wh)), (Field.STOP_REASON, tx.stop_reason)]
+    tags = ((Tag.STATION, tx.station_id), (Tag.EVSE, str(tx.evse_id)), (Tag.EVENT, event))
+    enc.point(into, Measurement.TRANSACTION, at, now, tags, fields)
+
+
+def _connection(
+    enc: PointEncoder, station_id: str, event: str, at: datetime, now: int, into: Encoded, *f: Any
+) -> None:
+    tags = ((Tag.STATION, station_id), (Tag.EVENT, event))
+    enc.point(into, Measurement.CONNECTION, at, now, tags, ((Field.VALUE, 1), *f))
+
+
+def _connected(enc: PointEncoder, r: StationConnected, now: int, into: Encoded) -> None:
+    _connection(
+        enc, r.station_id, "connected", r.at, now, into, (Field.OCPP_VERSION, r.ocpp_version)
+    )
+
+
+def _disconnected(enc: PointEncoder, r: StationDisconnected, now: int, into: Encoded) -> None:
+    _connection(
+        enc, r.station_id, "disconnected", r.at, now, into, (Field.REASON, r.reason or None)
+    )
+
+
+def _booted(enc: PointEncoder, r: StationBooted, now: int, into: Encoded) -> None:
+    info = r.info
+    _connection(
+        enc,
+        r.station_id,
+        "booted",
+        r.at,
+        now,
+        into,
+        (Field.REGISTRATION, str(r.status)),
+        (Field.VENDOR, info.vendor),
+        (Field.MODEL, info.model),
+        (Field.FIRMWARE, info.firmware_version),
+        (Field.OCPP_VERSION, info.ocpp_version),
+    )
+
+
+def _unreadable(enc: PointEncoder, r: MeterValueUnreadable, now: int, into: Encoded) -> None:
+    enc.on_reject(
+        Reject.NOT_A_NUMBER, f"{r.station_id}: {r.measurand or DEFAULT_MEASURAND}={r.value!r}"
+    )
+
+
+def _charging_limit(enc: PointEncoder, record: ChargingLimitSent, now: int, into: Encoded) -> None:
+    """One point per schedule period."""
+    limit = record.limit
+    base = limit.start_at or record.at
+    tags = (
+        (Tag.STATION, limit.station_id),
+        (Tag.EVSE, str(limit.evse_id)),
+        (Tag.PURPOSE, limit.purpose),
+        (Tag.UNIT, str(limit.unit)),
+    )
+    for offset_s, value, phases in limit.schedule:
+        fields = (
+            (Field.LIMIT, float(value)),
+            (Field.NUMBER_PHASES, phases),
+            (Field.ACCEPTED, record.accepted),
+            (Field.PROFILE_ID, limit.profile_id),
+            (Field.STACK_LEVEL, limit.stack_level),
+            (Field.TRANSACTION_ID, limit.transaction_id),
         )
-        if field_out is None:
-            out.append(field_point_line(point))
-        else:
-            field_out.append(point)
-
-    def _other(
-        self, record: Record, now: int, out: list[str], field_out: list[FieldPoint] | None = None
-    ) -> None:
-        p: Point | None
-        kind = type(record)
-        if kind is HeartbeatReceived:
-            self._heartbeat(cast(HeartbeatReceived, record), now, out, field_out)
-        elif kind is StatusChanged:
-            self._status(cast(StatusChanged, record), now, out, field_out)
-        elif isinstance(record, StatusChanged):
-            r = record.report
-            p = self._point(Measurement.STATUS, r.timestamp, now)
-            if p is not None:
-                p.tag(Tag.STATION, r.station_id).tag(Tag.EVSE, str(r.evse_id))
-                p.tag(Tag.CONNECTOR, str(r.connector_id))
-                p.field(Field.STATUS, str(r.status))
-                p.field(Field.ERROR_CODE, r.error_code).field(Field.INFO, r.info)
-                p.field(Field.VENDOR_ERROR_CODE, r.vendor_error_code)
-            self._emit(p, out)
-        elif isinstance(record, TransactionStarted | TransactionUpdated | TransactionEnded):
-            tx = record.transaction
-            if isinstance(record, TransactionStarted):
-                event, at, meter = "started", tx.started_at, tx.meter_start_wh
-            elif isinstance(record, TransactionEnded):
-                event, at, meter = "ended", tx.stopped_at or tx.started_at, tx.meter_stop_wh
-            else:
-                # the domain Transaction has no update time: stamp it when telemetry sees it
-                at = datetime.fromtimestamp(self._now_s(), UTC)
-                event, meter = "updated", None
-            p = self._point(Measurement.TRANSACTION, at, now)
-            if p is not None:
-                p.tag(Tag.STATION, tx.station_id).tag(Tag.EVSE, str(tx.evse_id))
-                p.tag(Tag.EVENT, event)
-                p.field(Field.TRANSACTION_ID, tx.id).field(Field.STATION_TX_ID, tx.station_tx_id)
-                p.field(Field.METER_WH, None if meter is None else float(meter))
-                p.field(Field.CHARGING_STATE, tx.charging_state)
-                if isinstance(record, TransactionEnded):
-                    energy = tx.energy_wh
-                    p.field(Field.ENERGY_WH, None if energy is None else float(energy))
-                    p.field(Field.STOP_REASON, tx.stop_reason)
-            self._emit(p, out)
-        elif isinstance(record, StationConnected):
-            p = self._point(Measurement.CONNECTION, record.at, now)
-            if p is not None:
-                p.tag(Tag.STATION, record.station_id).tag(Tag.EVENT, "connected")
-                p.field(Field.VALUE, 1).field(Field.OCPP_VERSION, record.ocpp_version)
-            self._emit(p, out)
-        elif isinstance(record, StationDisconnected):
-            p = self._point(Measurement.CONNECTION, record.at, now)
-            if p is not None:
-                p.tag(Tag.STATION, record.station_id).tag(Tag.EVENT, "disconnected")
-                p.field(Field.VALUE, 1).field(Field.REASON, record.reason or None)
-            self._emit(p, out)
-        elif isinstance(record, StationBooted):
-            p = self._point(Measurement.CONNECTION, record.at, now)
-            if p is not None:
-                info = record.info
-                p.tag(Tag.STATION, record.station_id).tag(Tag.EVENT, "booted")
-                p.field(Field.VALUE, 1).field(Field.REGISTRATION, str(record.status))
-                p.field(Field.VENDOR, info.vendor).field(Field.MODEL, info.model)
-                p.field(Field.FIRMWARE, info.firmware_version)
-                p.field(Field.OCPP_VERSION, info.ocpp_version)
-            self._emit(p, out)
-        elif isinstance(record, HeartbeatReceived):
-            p = self._point(Measurement.CONNECTION, record.at, now)
-            if p is not None:
-                p.tag(Tag.STATION, record.station_id).tag(Tag.EVENT, "heartbeat")
-                p.field(Field.VALUE, 1)
-            self._emit(p, out)
-        elif isinstance(record, ChargingLimitSent):
-            self._limit(record.limit, record.accepted, record.at, now, out)
-        elif isinstance(record, MeterValueUnreadable):
-            self.on_reject(
-                Reject.NOT_A_NUMBER,
-                f"{record.station_id}: {record.measurand or 'Energy.Active.Import.Register'}"
-                f"={record.value!r}",
-            )
-        elif isinstance(record, PlanComputed):
-            self._plan_computed(record, out)
-        elif isinstance(record, GridConstraintSet):
-            self._grid_constraint_set(record, out)
-        elif isinstance(record, PlanRecord):
-            for step in record.steps:
-                p = self._point(Measurement.PLAN, step.start, now, check=False)
-                if p is not None:
-                    p.tag(Tag.SITE, record.site).tag(Tag.ASSET_KIND, record.asset_kind)
-                    p.tag(Tag.ASSET, record.asset)
-                    p.field(Field.POWER_W, float(step.power_w))
-                    p.field(Field.ENERGY_SETPOINT_WH, _opt_float(step.energy_wh))
-                    p.field(Field.SOC_PCT, _opt_float(step.soc_pct))
-                    p.field(Field.CONSTRAINT, step.constraint or "none")
-                    p.field(Field.PLAN_ID, record.plan_id)
-                self._emit(p, out)
-        elif isinstance(record, GridConstraintRecord):
-            p = self._point(Measurement.GRID_CONSTRAINT, record.at, now, check=False)
-            if p is not None:
-                p.tag(Tag.SITE, record.site).tag(Tag.KIND, record.kind).tag(Tag.UNIT, record.unit)
-                p.tag(Tag.NODE, record.node)
-                p.field(Field.VALUE, float(record.value)).field(Field.REASON, record.reason)
-            self._emit(p, out)
-        elif isinstance(record, SiteReadingsReceived):
-            for unit in record.storage:
-                self._other(
-                    StorageRecord(
-                        record.site_id, unit.storage_id, unit.at, unit.soc_pct, None, unit.power_w
-                    ),
-                    now,
-                    out,
-                )
-            if record.pv:
-                at = max(pv.at for pv in record.pv)
-                pv_w = sum(pv.power_w for pv in record.pv)
-                self._other(SiteRecord(record.site_id, at, pv_w=pv_w), now, out)
-        elif isinstance(record, StorageRecord):
-            p = self._point(Measurement.STORAGE, record.at, now)
-            if p is not None:
-                p.tag(Tag.SITE, record.site).tag(Tag.STORAGE, record.storage)
-                p.field(Field.SOC_PCT, _opt_float(record.soc_pct))
-                p.field(Field.SETPOINT_W, _opt_float(record.setpoint_w))
-                p.field(Field.POWER_W, _opt_float(record.power_w))
-            self._emit(p, out)
-        elif isinstance(record, SiteRecord):
-            p = self._point(Measurement.SITE, record.at, now)
-            if p is not None:
-                p.tag(Tag.SITE, record.site)
-                p.field(Field.IMPORT_W, _opt_float(record.import_w))
-                p.field(Field.EXPORT_W, _opt_float(record.export_w))
-                p.field(Field.PV_W, _opt_float(record.pv_w))
-                p.field(Field.LOAD_W, _opt_float(record.load_w))
-            self._emit(p, out)
-        # other events (EV charging needs, ...) carry nothing telemetry stores
-
-    def _plan_computed(self, record: PlanComputed, out: list[str]) -> None:
-        """One ``plan`` point per EVSE and storage unit and step, with the constraint in force:
-        the nearest node (the asset's own, then up to the root) whose limit binds in the step,
-        as ``node:import`` (``export``, ``L1``, ...), or ``none``; and one per node of the limit
-        tree and step (``asset_kind=site`` for the root, ``node`` for the others): the planned
-        net import through it with its own import limit in force (and, at the root, the
-        import price the plan used).
-
-        A plan is EVSEs x steps points (96,000 for 1,000 EVSEs over a day), so the lines are
-        written directly, as ``Point`` writes them (a test compares the bytes), not through it.
-        """
-        plan, problem = record.plan, record.problem
-        grid = plan.grid
-        n_steps = grid.n_steps if self.plan_steps <= 0 else min(self.plan_steps, grid.n_steps)
-        starts = [to_epoch(grid.step_start(k), self.precision) for k in range(n_steps)]
-        hours = [d / 3600.0 for d in grid.step_durations_s]
-        nodes = plan.nodes
-        site = escape_tag(record.site_id)
-        plan_id = escape_string(record.plan_id)
-
-        def in_force(node_id: str) -> list[tuple[str, str]]:
-            """Per step: the constraint field and the limit field (or ""), as line text."""
-            chain = [nodes[n] for n in record.ancestors.get(node_id, (node_id,)) if n in nodes]
-            texts = []
-            for k in range(n_steps):
-                text, limit_text = 'constraint="none"', ""
-                for n in chain:
-                    binding = n.binding[k]
-                    if binding is not None:
-                        text = f'constraint="{escape_string(f"{n.node_id}:{binding}")}"'
-                        limit = n.max_import_w[k]
-                        if binding == "import" and limit is not None:
-                            limit_text = f",limit_w={format_float(float(limit))}"
-                        break
-                texts.append((text, limit_text))
-            return texts
-
-        def lines(
-            kind: str, asset: str, node_id: str, power: Sequence[float], soc: Sequence[str] | None
-        ) -> None:
-            prefix = f"plan,asset={escape_tag(asset)},asset_kind={kind},site={site} "
-            constraint = cache.get(node_id)
-            if constraint is None:
-                constraint = cache[node_id] = in_force(node_id)
-            for k, w in enumerate(power[:n_steps]):
-                w = float(w)
-                if w - w != 0.0:  # not finite: Point leaves such a field out
-                    continue
-                binding, limit = constraint[k]
-                text = (
-                    f"{prefix}{binding},energy_wh={format_float(w * hours[k])}{limit},"
-                    f'plan_id="{plan_id}",power_w={format_float(w)}'
-                )
-                if soc is not None and soc[k]:
-                    text += f",soc_pct={soc[k]}"
-                out.append(f"{text} {starts[k]}")
-
-        cache: dict[str, list[tuple[str, str]]] = {}
-        evse_nodes = {e.evse_id: e.node_id for e in problem.evses}
-        units = {u.storage_id: u for u in problem.storage}
-        for evse_id, ep in plan.evses.items():
-            node_id = evse_nodes.get(evse_id)
-            if node_id is not None:
-                lines("evse", evse_id, node_id, ep.power_w, None)
-        for storage_id, sp in plan.storage.items():
-            unit = units.get(storage_id)
-            if unit is not None:
-                soc = [100.0 * wh / unit.capacity_wh for wh in sp.soc_wh]
-                texts = [format_float(v) if v - v == 0.0 else "" for v in soc]
-                lines("storage", storage_id, unit.node_id, sp.power_w, texts)
-        prices = problem.tariff.import_price_per_kwh
-        for node_id, np_ in nodes.items():
-            # The limit tree's nodes: planned net import against the node's own import limit
-            # in force; the root (``asset_kind=site``) also with the import price planned with.
-            is_root = node_id == problem.root_id
-            prefix = (
-                f"plan,asset={escape_tag(node_id)},asset_kind={'site' if is_root else 'node'},"
-                f"site={site} "
-            )
-            constraint = cache.get(node_id)
-            if constraint is None:
-                constraint = cache[node_id] = in_force(node_id)
-            for k, w in enumerate(np_.power_w[:n_steps]):
-                w = float(w)
-                if w - w != 0.0:
-                    continue
-                text = f"{prefix}{constraint[k][0]},energy_wh={format_float(w * hours[k])}"
-                price = prices[k] if is_root and k < len(prices) else None
-                if price is not None and price - price == 0.0:
-                    text += f",import_price_per_kwh={format_float(float(price))}"
-                limit = np_.max_import_w[k]
-                if limit is not None and limit - limit == 0.0:
-                    text += f",limit_w={format_float(float(limit))}"
-                out.append(f'{text},plan_id="{plan_id}",power_w={format_float(w)} {starts[k]}')
-
-    def _grid_constraint_set(self, record: GridConstraintSet, out: list[str]) -> None:
-        """A created constraint: per limit a point at its start (``value``, ``active=true``)
-        and one at its end (``active=false``); a cancelled one: ``active=false`` from the
-        cancellation on (at its start when cancelled before it began)."""
-        stamps: tuple[tuple[datetime, bool], ...]
-        if record.change == "created":
-            stamps = ((record.start, True), (record.end, False))
-        else:
-            stamps = ((min(max(record.at, record.start), record.end), False),)
-        for kind, value, unit in record.limits:
-            for at, active in stamps:
-                p = Point(Measurement.GRID_CONSTRAINT).time(to_epoch(at, self.precision), self._wp)
-                p.tag(Tag.SITE, record.site_id).tag(Tag.NODE, record.node_id)
-                p.tag(Tag.KIND, kind).tag(Tag.UNIT, unit)
-                if active:
-                    p.field(Field.VALUE, float(value)).field(Field.REASON, record.source)
-                p.field(Field.ACTIVE, active).field(Field.CONSTRAINT_ID, record.constraint_id)
-                self._emit(p, out)
-
-    def _limit(
-        self, limit: ChargingLimit, accepted: bool, at: datetime, now: int, out: list[str]
-    ) -> None:
-        base = limit.start_at or at
-        for offset_s, value, phases in limit.schedule:
-            p = self._point(
-                Measurement.CHARGING_LIMIT, base + timedelta(seconds=offset_s), now, check=False
-            )
-            if p is not None:
-                p.tag(Tag.STATION, limit.station_id).tag(Tag.EVSE, str(limit.evse_id))
-                p.tag(Tag.PURPOSE, limit.purpose).tag(Tag.UNIT, str(limit.unit))
-                p.field(Field.LIMIT, float(value)).field(Field.NUMBER_PHASES, phases)
-                p.field(Field.ACCEPTED, accepted).field(Field.PROFILE_ID, limit.profile_id)
-                p.field(Field.STACK_LEVEL, limit.stack_level)
-                p.field(Field.TRANSACTION_ID, limit.transaction_id)
-            self._emit(p, out)
+        at = base + timedelta(seconds=offset_s)
+        enc.point(into, Measurement.CHARGING_LIMIT, at, now, tags, fields, check=False)
 
 
-def _opt_float(value: float | None) -> float | None:
-    return None if value is None else float(value)
+#: Each record type's encoder; a type not here (or below one here) stores nothing.
+_FAMILIES: dict[type, _Encode] = {
+    MeterValuesReceived: PointEncoder._meter,
+    HeartbeatReceived: _heartbeat,
+    StatusChanged: _status,
+    TransactionStarted: _transaction,
+    TransactionUpdated: _transaction,
+    TransactionEnded: _transaction,
+    StationConnected: _connected,
+    StationDisconnected: _disconnected,
+    StationBooted: _booted,
+    MeterValueUnreadable: _unreadable,
+    ChargingLimitSent: _charging_limit,
+    **SITE_FAMILIES,
+}

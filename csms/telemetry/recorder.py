@@ -18,7 +18,7 @@ from csms.domain import ChargingLimit
 from csms.events import ChargingLimitSent, DomainEvent, EventBus
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
-from csms.telemetry.points import (
+from csms.telemetry.records import (
     GridConstraintRecord,
     PlanRecord,
     PlanStep,
@@ -135,16 +135,7 @@ class TelemetryRecorder:
         site: str | None = None,
     ) -> None:
         """A storage unit's state of charge, setpoint and measured power."""
-        self._put(
-            StorageRecord(
-                site=site or self.site,
-                storage=storage,
-                at=at,
-                soc_pct=soc_pct,
-                setpoint_w=setpoint_w,
-                power_w=power_w,
-            )
-        )
+        self._put(StorageRecord(site or self.site, storage, at, soc_pct, setpoint_w, power_w))
 
     def record_site(
         self,
@@ -157,16 +148,7 @@ class TelemetryRecorder:
         site: str | None = None,
     ) -> None:
         """Site import/export at the grid connection, PV production and load."""
-        self._put(
-            SiteRecord(
-                site=site or self.site,
-                at=at,
-                import_w=import_w,
-                export_w=export_w,
-                pv_w=pv_w,
-                load_w=load_w,
-            )
-        )
+        self._put(SiteRecord(site or self.site, at, import_w, export_w, pv_w, load_w))
 
     # -- the pipeline side ----------------------------------------------------------------
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from chargegrid.clock import Clock
 from csms.telemetry.embedded import EmbeddedStore
@@ -56,8 +57,9 @@ class Telemetry:
     def close(self) -> None:
         self.pipeline.close(timeout_s=self.settings.close_timeout_s)
         closer = getattr(self.query_backend, "close", None)
-        if closer is not None and self.backend != "embedded":
-            closer()
+        sink: object = self.pipeline.sink
+        if closer is not None and self.query_backend is not sink:
+            closer()  # the sink (closed by the pipeline) may answer the queries itself
 
     def query(self, q: TelemetryQuery) -> list[SeriesResult]:
         """Run a dashboard query (blocking: HTTP or SQLite)."""
@@ -101,55 +103,81 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
             update={"url": None, "embedded_path": memory, "outbox_path": memory}
         )
     backend = _choose_backend(settings)
-    sink: TelemetrySink
-    query_backend: QueryBackend
-    password = settings.password.get_secret_value() if settings.password else None
-    token = settings.token.get_secret_value() if settings.token else None
-    if backend == "embedded":
-        store = EmbeddedStore(
-            settings.embedded_path,
-            precision=settings.precision,
-            retention_s=settings.embedded_retention_s,
-        )
-        sink = query_backend = store
-    elif backend == "v1":
-        assert settings.url is not None
-        sink = InfluxV1Sink(
-            settings.url,
-            database=settings.database,
-            retention_policy=settings.retention_policy,
-            username=settings.username,
-            password=password,
-            precision=settings.precision,
-            timeout_s=settings.timeout_s,
-            create_database=settings.create_database,
-        )
-        query_backend = InfluxQLBackend(
-            settings.url,
-            database=settings.database,
-            retention_policy=settings.retention_policy,
-            username=settings.username,
-            password=password,
-        )
-    else:
-        assert settings.url is not None and settings.bucket is not None
-        sink = InfluxV2Sink(
-            settings.url,
-            token=token,
-            org=settings.org,
-            bucket=settings.bucket,
-            precision=settings.precision,
-            timeout_s=settings.timeout_s,
-        )
-        query_backend = InfluxQLBackend(settings.url, database=settings.bucket, token=token)
-    stats = TelemetryStats()
+    sink, query_backend = _OPENERS[backend](settings)
     recorder = TelemetryRecorder(
         enabled=settings.enabled,
-        stats=stats,
+        stats=TelemetryStats(),
         max_buffer_items=settings.max_buffer_items,
         site=settings.site,
         log_every_s=settings.log_every_s,
     )
+    logger.info("telemetry: %s backend, outbox %s", backend, settings.outbox_path)
+    return Telemetry(
+        settings=settings,
+        backend=backend if settings.enabled else "disabled",
+        recorder=recorder,
+        pipeline=_pipeline(settings, sink, recorder, clock),
+        query_backend=query_backend,
+    )
+
+
+def _open_embedded(settings: TelemetrySettings) -> tuple[TelemetrySink, QueryBackend]:
+    store = EmbeddedStore(
+        settings.embedded_path,
+        precision=settings.precision,
+        retention_s=settings.embedded_retention_s,
+    )
+    return store, store
+
+
+def _open_v1(settings: TelemetrySettings) -> tuple[TelemetrySink, QueryBackend]:
+    assert settings.url is not None
+    password = settings.password.get_secret_value() if settings.password else None
+    database: dict[str, Any] = {
+        "database": settings.database,
+        "retention_policy": settings.retention_policy,
+        "username": settings.username,
+        "password": password,
+    }
+    sink = InfluxV1Sink(
+        settings.url,
+        **database,
+        precision=settings.precision,
+        timeout_s=settings.timeout_s,
+        create_database=settings.create_database,
+    )
+    return sink, InfluxQLBackend(settings.url, **database)
+
+
+def _open_v2(settings: TelemetrySettings) -> tuple[TelemetrySink, QueryBackend]:
+    assert settings.url is not None and settings.bucket is not None
+    token = settings.token.get_secret_value() if settings.token else None
+    sink = InfluxV2Sink(
+        settings.url,
+        token=token,
+        org=settings.org,
+        bucket=settings.bucket,
+        precision=settings.precision,
+        timeout_s=settings.timeout_s,
+    )
+    return sink, InfluxQLBackend(settings.url, database=settings.bucket, token=token)
+
+
+#: Each backend's sink and query backend, from the settings.
+_OPENERS: dict[str, Callable[[TelemetrySettings], tuple[TelemetrySink, QueryBackend]]] = {
+    "embedded": _open_embedded,
+    "v1": _open_v1,
+    "v2": _open_v2,
+}
+
+
+def _pipeline(
+    settings: TelemetrySettings,
+    sink: TelemetrySink,
+    recorder: TelemetryRecorder,
+    clock: Clock | None,
+) -> TelemetryPipeline:
+    """The pipeline between ``recorder`` and ``sink``, with its encoder and outbox."""
     encoder = PointEncoder(
         precision=settings.precision,
         now_s=(lambda: clock.now().timestamp()) if clock is not None else time.time,
@@ -163,7 +191,12 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
         drop_policy=settings.drop_policy,
         synchronous=settings.outbox_synchronous,
     )
-    pipeline = TelemetryPipeline(
+    backoff = Backoff(
+        initial_s=settings.retry_initial_s,
+        max_s=settings.retry_max_s,
+        multiplier=settings.retry_multiplier,
+    )
+    return TelemetryPipeline(
         sink=sink,
         outbox=outbox,
         recorder=recorder,
@@ -171,19 +204,6 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
         batch_size_points=settings.batch_size_points,
         batch_interval_s=settings.batch_interval_s,
         flush_interval_s=settings.flush_interval_s,
-        backoff=Backoff(
-            initial_s=settings.retry_initial_s,
-            max_s=settings.retry_max_s,
-            multiplier=settings.retry_multiplier,
-        ),
+        backoff=backoff,
         log_every_s=settings.log_every_s,
-        direct=backend == "embedded",
-    )
-    logger.info("telemetry: %s backend, outbox %s", backend, settings.outbox_path)
-    return Telemetry(
-        settings=settings,
-        backend=backend if settings.enabled else "disabled",
-        recorder=recorder,
-        pipeline=pipeline,
-        query_backend=query_backend,
     )

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from csms.telemetry.lineprotocol import Precision
+
 __all__ = ["TelemetrySettings"]
 
 
@@ -33,7 +35,7 @@ class TelemetrySettings(BaseModel):
     token: SecretStr | None = None
     org: str = ""
     bucket: str | None = None
-    precision: Literal["ns", "us", "ms", "s"] = "ms"
+    precision: Precision = "ms"
     timeout_s: float = Field(default=10.0, gt=0)
     # -- embedded store ---------------------------------------------------------------------
     embedded_path: Path = Path("data/telemetry.sqlite3")

@@ -3,13 +3,16 @@
 A sink's ``write(lines)`` is synchronous and blocking (the pipeline calls it from its sender
 thread) and either returns (the server accepted every line) or raises
 :class:`ServerUnavailable` (try the same batch later) or :class:`WriteRejected` (the content is
-refused; the pipeline bisects to find the bad line).
+refused; the pipeline bisects to find the bad line). A ``durable`` sink (the embedded store,
+a file on this machine) also takes each encoded batch as it is (``write_encoded``), straight
+from the pipeline's ingest thread: the outbox only keeps what it could not store.
 
 - :class:`InfluxV1Sink`: InfluxDB 1.x ``/write`` (database, retention policy, user/password);
   works with every 1.x, including those before 1.8 that have no v2 endpoint.
 - :class:`InfluxV2Sink`: the v2 write API ``/api/v2/write`` through influxdb-client's
   synchronous ``WriteApi`` (InfluxDB 2.x, 3.x, 1.8+, VictoriaMetrics).
 - :class:`MemorySink`: an in-memory fake for tests.
+- :class:`~csms.telemetry.embedded.EmbeddedStore`: SQLite on this machine, the durable one.
 
 :func:`detect_api` picks v1 or v2 from the ``X-Influxdb-Version`` header of ``/ping``.
 """
@@ -24,12 +27,13 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import httpx
 
 from csms.telemetry.exceptions import ServerUnavailable, TelemetryConfigError, WriteRejected
+from csms.telemetry.lineprotocol import Encoded, Precision
 
 __all__ = [
     "InfluxV1Sink",
     "InfluxV2Sink",
+    "LineSink",
     "MemorySink",
-    "Precision",
     "TelemetrySink",
     "choose_api",
     "detect_api",
@@ -38,20 +42,44 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Precision = Literal["ns", "us", "ms", "s"]
-
 _V1_PRECISION = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
 
 
 @runtime_checkable
 class TelemetrySink(Protocol):
-    """A destination for batches of line protocol."""
+    """A destination for batches of points."""
+
+    @property
+    def durable(self) -> bool:
+        """Whether the sink is itself durable storage on this machine: the pipeline then
+        stores each encoded batch into it from the ingest thread (``write_encoded``) instead
+        of keeping it in the outbox first."""
 
     def write(self, lines: Sequence[str]) -> None:
         """Write every line or raise ServerUnavailable / WriteRejected."""
 
+    def write_encoded(self, encoded: Encoded) -> None:
+        """Write an encoded batch (meter and field points as they are, and lines); raises
+        like :meth:`write`, after storing the good points when one is refused."""
+
     def close(self) -> None:
         """Release connections."""
+
+
+class LineSink:
+    """Base of the sinks that take line protocol over the network (or keep it in memory):
+    not durable, so the pipeline keeps their points in the outbox until a write succeeds."""
+
+    durable = False
+
+    def write(self, lines: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def write_encoded(self, encoded: Encoded) -> None:
+        self.write(encoded.all_lines())
+
+    def close(self) -> None:
+        pass
 
 
 def _raise_for_status(status: int, body: str) -> None:
@@ -65,7 +93,7 @@ def _raise_for_status(status: int, body: str) -> None:
     raise ServerUnavailable(message, status=status)
 
 
-class InfluxV1Sink:
+class InfluxV1Sink(LineSink):
     """InfluxDB 1.x ``/write``; creates the database on first use when ``create_database``."""
 
     def __init__(
@@ -116,7 +144,7 @@ class InfluxV1Sink:
         self._client.close()
 
 
-class InfluxV2Sink:
+class InfluxV2Sink(LineSink):
     """The v2 write API through influxdb-client's synchronous ``WriteApi``.
 
     The batching ``WriteApi`` would retry on its own thread and report through callbacks;
@@ -174,7 +202,7 @@ class InfluxV2Sink:
         self._client.close()
 
 
-class MemorySink:
+class MemorySink(LineSink):
     """An in-memory sink for tests: keeps what it accepted; ``fail`` decides per batch.
 
     ``fail(lines)`` may raise ServerUnavailable / WriteRejected to simulate a server.
@@ -192,9 +220,6 @@ class MemorySink:
         with self._lock:
             self.lines.extend(lines)
             self.batches.append(len(lines))
-
-    def close(self) -> None:
-        pass
 
 
 def ping(url: str, *, timeout_s: float = 5.0, headers: dict[str, str] | None = None) -> str | None:

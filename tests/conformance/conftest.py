@@ -33,6 +33,8 @@ STATIONS = [
     *(f"BYSTANDER-{v}" for v in VERSIONS),
     *(f"WATCHER-{v}" for v in VERSIONS),
     *(f"CASE-{v}" for v in VERSIONS),
+    *(f"PENDING-{v}" for v in VERSIONS),
+    *(f"SECURITY-{v}" for v in VERSIONS),
 ]
 
 

@@ -125,14 +125,16 @@ class LiveCsms:
         return open_station(self.csms.port, station_id, version)
 
 
-def open_station(port: int, station_id: str, version: str) -> RawStation:
+def open_station(
+    port: int, station_id: str, version: str, *, password: str = PASSWORD
+) -> RawStation:
     """A :class:`RawStation` connected to the central system on loopback ``port``."""
     stack = ExitStack()
     ws = stack.enter_context(
         connect(
             f"ws://127.0.0.1:{port}/ocpp/{station_id}",
             subprotocols=[SUBPROTOCOL[version]],  # type: ignore[list-item]
-            additional_headers={"Authorization": basic_auth(station_id, PASSWORD)},
+            additional_headers={"Authorization": basic_auth(station_id, password)},
             max_size=None,
             open_timeout=10,
             compression=None,

@@ -584,6 +584,66 @@ def boot_after_reset(station: RawStation) -> None:
     availability_event(station, "Available")
 
 
+def set_registration(live: LiveCsms, station_id: str, status: str) -> None:
+    """The operator's decision (``chargegrid station accept|reject``, the API's PATCH)."""
+    import dataclasses
+
+    from csms.domain import RegistrationStatus
+
+    async def put() -> None:
+        record = await live.csms.store.get_station(station_id)
+        assert record is not None
+        await live.csms.store.put_station(
+            dataclasses.replace(record, registration=RegistrationStatus(status))
+        )
+
+    live.run(put())
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_B_02_CSMS"])
+def test_cold_boot_pending(live: LiveCsms, case: str, version: str) -> None:
+    """Cold Boot Charging Station - Pending (B02; B02.FR.01, B02.FR.06). Prerequisite: the
+    CSMS is configured to first answer Pending: here the registered station's registration
+    is Pending (``chargegrid station add --pending``, or the API). BootNotification ->
+    Pending with an interval; the connection stays open and the CSMS may read the station meanwhile
+    (GetVariables, B02.FR.01); once the operator accepts the station, the next
+    BootNotification -> Accepted, and the connector state is answered."""
+    sid = f"PENDING-{version}"
+    set_registration(live, sid, "Pending")
+    station = live.station(sid, version)
+    boot = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "Lab"}}
+    try:
+        first = answered(station, "BootNotification", boot)
+        assert first["status"] == "Pending" and first["interval"] > 0
+        items = [("OCPPCommCtrlr", "NetworkConfigurationPriority")]
+        result = command(live, live.csms.commands.get_variables(sid, items))
+        request = answer_call(
+            station,
+            "GetVariables",
+            {
+                "getVariableResult": [
+                    {
+                        "attributeStatus": "Accepted",
+                        "attributeValue": "1",
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "NetworkConfigurationPriority"},
+                    }
+                ]
+            },
+        )
+        assert request["getVariableData"][0]["variable"] == {"name": "NetworkConfigurationPriority"}
+        assert [r.value for r in result.result(10)] == ["1"]
+        set_registration(live, sid, "Accepted")
+        second = answered(station, "BootNotification", boot)
+        assert second["status"] == "Accepted" and second["interval"] > 0
+        status_2x(station, "Available")
+        availability_event(station, "Available")
+        assert live.csms.commands.is_online(sid)
+    finally:
+        station.close()
+
+
 @pytest.mark.parametrize("version", VERSIONS_2X)
 @pytest.mark.parametrize("case", ["TC_B_20_CSMS"])
 def test_reset_station_on_idle(live: LiveCsms, case: str, version: str) -> None:
@@ -1054,11 +1114,16 @@ def test_clear_cache(live: LiveCsms, case: str, version: str) -> None:
         station.close()
 
 
-@pytest.mark.parametrize("case", ["TC_064_CSMS"])
-def test_data_transfer_to_central_system_16(live: LiveCsms, case: str) -> None:
-    """Data Transfer to a Central System: a DataTransfer.req with a vendorId the central
-    system does not support is answered Rejected, UnknownMessageId or UnknownVendorId."""
-    station = live.station("CASE-1.6", "1.6")
+@pytest.mark.parametrize(
+    ("case", "version"),
+    [("TC_064_CSMS", "1.6"), ("TC_P_02_CSMS", "2.0.1"), ("TC_P_02_CSMS", "2.1")],
+)
+def test_data_transfer_to_central_system(live: LiveCsms, case: str, version: str) -> None:
+    """Data Transfer to a Central System (1.6), Data Transfer to the CSMS - Rejected /
+    Unknown VendorId / Unknown MessageId (2.0.1 P01): a DataTransfer with a vendorId the
+    central system does not support is answered Rejected, UnknownMessageId or
+    UnknownVendorId."""
+    station = live.station(f"CASE-{version}", version)
     try:
         station.boot()
         payload = {"vendorId": "org.example.unknown", "messageId": "Probe", "data": "x"}
@@ -1098,5 +1163,160 @@ def test_trigger_meter_values_all_evse(live: LiveCsms, case: str, version: str) 
             ],
         }
         assert answered(station, "MeterValues", meter) == {}
+    finally:
+        station.close()
+
+
+# -- security, firmware and logs (2.0.1 test cases A, L, N) ---------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize(("case", "accept"), [("TC_A_09_CSMS", True), ("TC_A_10_CSMS", False)])
+def test_update_basic_auth_password(live: LiveCsms, case: str, accept: bool, version: str) -> None:
+    """Update Charging Station Password for HTTP Basic Authentication - Accepted / Rejected
+    (A01): SetVariablesRequest SecurityCtrlr.BasicAuthPassword with a new password of 16-40
+    characters. Accepted: the station reconnects with the new password, which is let in,
+    and the old one is refused from then on. Rejected: the station keeps its password."""
+    from websockets.exceptions import InvalidStatus
+
+    from tests.conformance.harness import PASSWORD, open_station
+
+    sid = f"SECURITY-{version}"
+    station = live.station(sid, version)
+    try:
+        station.boot()
+        result = command(live, live.csms.credentials.rotate_password(sid))
+        request = answer_call(
+            station,
+            "SetVariables",
+            {
+                "setVariableResult": [
+                    {
+                        "attributeStatus": "Accepted" if accept else "Rejected",
+                        "component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"},
+                    }
+                ]
+            },
+        )
+        (data,) = request["setVariableData"]
+        assert (data["component"], data["variable"]) == (
+            {"name": "SecurityCtrlr"},
+            {"name": "BasicAuthPassword"},
+        )
+        new_password = data["attributeValue"]
+        assert 16 <= len(new_password) <= 40 and new_password != PASSWORD
+        assert result.result(10).accepted is accept
+    finally:
+        station.close()
+    if not accept:
+        again = open_station(live.csms.port, sid, version)
+        again.boot()
+        again.close()
+        return
+    again = open_station(live.csms.port, sid, version, password=new_password)
+    try:
+        again.boot()
+    finally:
+        again.close()
+    with pytest.raises(InvalidStatus) as refused:
+        open_station(live.csms.port, sid, version).close()
+    assert refused.value.response.status_code == 401
+    # put the conformance password back for the other cases
+    live.run(_set_password(live, sid, PASSWORD))
+
+
+async def _set_password(live: LiveCsms, station_id: str, password: str) -> None:
+    import dataclasses
+
+    from csms.core.passwords import hash_password
+
+    record = await live.csms.store.get_station(station_id)
+    assert record is not None
+    await live.csms.store.put_station(
+        dataclasses.replace(record, password_hash=hash_password(password))
+    )
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize(
+    ("case", "log_type", "answer"),
+    [
+        ("TC_N_25_CSMS", "DiagnosticsLog", "Accepted"),
+        ("TC_N_35_CSMS", "SecurityLog", "Accepted"),
+        ("TC_N_34_CSMS", "DiagnosticsLog", "Rejected"),
+    ],
+)
+def test_retrieve_log(live: LiveCsms, case: str, log_type: str, answer: str, version: str) -> None:
+    """Retrieve Log Information - Diagnostics Log / Security Log - Success, and - Rejected
+    (N01): GetLogRequest with the logType, a requestId and log.remoteLocation; on Accepted
+    the station's LogStatusNotifications (Uploading, Uploaded) with that requestId are
+    answered; a Rejected answer is reported as such."""
+    sid = f"SECURITY-{version}"
+    station = live.station(sid, version)
+    try:
+        station.boot()
+        result = command(
+            live,
+            live.csms.maintenance.get_log(
+                sid, log_type=log_type, remote_location="https://logs.example/upload"
+            ),
+        )
+        reply: dict[str, Any] = {"status": answer}
+        if answer == "Accepted":
+            reply["filename"] = f"{log_type}.zip"
+        request = answer_call(station, "GetLog", reply)
+        assert request["logType"] == log_type
+        assert request["log"] == {"remoteLocation": "https://logs.example/upload"}
+        done = result.result(10)
+        assert (done.request_id, done.status) == (request["requestId"], answer)
+        if answer == "Accepted":
+            for status in ("Uploading", "Uploaded"):
+                note = {"status": status, "requestId": request["requestId"]}
+                assert answered(station, "LogStatusNotification", note) == {}
+    finally:
+        station.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize("case", ["TC_L_01_CSMS"])
+def test_secure_firmware_update(live: LiveCsms, case: str, version: str, tmp_path: Any) -> None:
+    """Secure Firmware Update - Installation successful (L01): UpdateFirmwareRequest with
+    location, retrieveDateTime, signingCertificate and signature; the station's
+    FirmwareStatusNotifications through Installed (with the requestId), its
+    SecurityEventNotification FirmwareUpdated and the BootNotification after the reboot
+    (reason FirmwareUpdate) are answered."""
+    from tests.fixtures.pki import Pki
+
+    signer = Pki(tmp_path / "pki").ca.cert_file.read_text()
+    sid = f"SECURITY-{version}"
+    station = live.station(sid, version)
+    try:
+        station.boot()
+        result = command(
+            live,
+            live.csms.maintenance.update_firmware(
+                sid,
+                location="https://firmware.example/cs-2.0.bin",
+                retrieve_at=datetime.now(UTC),
+                signing_certificate=signer,
+                signature="c2lnbmF0dXJl",
+            ),
+        )
+        request = answer_call(station, "UpdateFirmware", {"status": "Accepted"})
+        firmware = request["firmware"]
+        assert firmware["location"] == "https://firmware.example/cs-2.0.bin"
+        assert (firmware["signingCertificate"], firmware["signature"]) == (signer, "c2lnbmF0dXJl")
+        assert result.result(10).status == "Accepted"
+        request_id = request["requestId"]
+        for status in ("Downloading", "Downloaded", "SignatureVerified", "Installing"):
+            note = {"status": status, "requestId": request_id}
+            assert answered(station, "FirmwareStatusNotification", note) == {}
+        event = {"type": "FirmwareUpdated", "timestamp": fresh_time()}
+        assert answered(station, "SecurityEventNotification", event) == {}
+        boot = {"reason": "FirmwareUpdate", "chargingStation": {"model": "M", "vendorName": "Lab"}}
+        assert answered(station, "BootNotification", boot)["status"] == "Accepted"
+        note = {"status": "Installed", "requestId": request_id}
+        assert answered(station, "FirmwareStatusNotification", note) == {}
     finally:
         station.close()

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 import pytest
 
 from tests.services import unavailable
+from tests.waiting import wait_until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,15 +73,9 @@ class Stack:
 def wait_for(
     condition: Callable[[], Any], *, timeout_s: float, what: str, every_s: float = 0.2
 ) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``
+    (:func:`tests.waiting.wait_until_sync` with the browser tests' pace)."""
+    return wait_until_sync(condition, timeout_s, what, every_s=every_s)
 
 
 # Module scope: the browser and the stack stop with the browser tests. Playwright's sync API
@@ -99,13 +93,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + STACK_START_S
-        while not state.exists():
+
+        def started() -> bool:
             if proc.poll() is not None:
                 pytest.fail(f"the stack exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+            return state.exists()
+
+        try:
+            wait_for(started, timeout_s=STACK_START_S, what="the stack to start")
+        except AssertionError:
+            pytest.fail(f"the stack did not start:\n{log.read_text()[-3000:]}")
         data = json.loads(state.read_text())
         yield Stack(
             url=data["url"],

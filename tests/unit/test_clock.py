@@ -49,9 +49,9 @@ async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
         woke.append(name)
 
     tasks = [asyncio.create_task(sleeper("late", 20)), asyncio.create_task(sleeper("early", 5))]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop (no time): the sleepers reach clock.sleep
     clock.advance(10)
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn: the woken sleeper runs
     assert woke == ["early"]
     clock.advance(10)
     await asyncio.gather(*tasks)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from chargegrid.measurands import Measurand
 from csms.api.auth import Permission
 from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import OcppMessageOut, SessionSampleOut
@@ -22,7 +23,12 @@ _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description":
 
 #: what a session's curve shows
 CURVE_MEASURANDS = frozenset(
-    {"Energy.Active.Import.Register", "Power.Active.Import", "SoC", "Current.Import"}
+    {
+        Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+        Measurand.POWER_ACTIVE_IMPORT,
+        Measurand.SOC,
+        Measurand.CURRENT_IMPORT,
+    }
 )
 
 

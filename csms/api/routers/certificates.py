@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from csms.api.auth import Permission
 from csms.api.boundary import BoundaryRoute
@@ -78,6 +78,7 @@ class CertificateEventOut(BaseModel):
 
 _KINDS = (
     "CertificateIssued",
+    "CertificateRevoked",
     "CertificateRequestRefused",
     "CertificateRequestFailed",
     "CertificateCommand",
@@ -207,6 +208,46 @@ async def renew(services: Services, who: Caller, station_id: str) -> StatusOut:
     return StatusOut(status=r.status)
 
 
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial_number: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Fa-f]{1,40}$",
+        description="the certificate (hexadecimal serial number); default: every "
+        "certificate chargegrid's CA issued to the station that is still valid",
+    )
+    reason: Literal[
+        "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"
+    ] = "unspecified"
+
+
+class RevokedOut(BaseModel):
+    serial_numbers: list[str]
+    disconnected: bool
+
+
+@router.post(
+    "/stations/{station_id}/certificates/revoke",
+    response_model=RevokedOut,
+    responses={404: _ERRORS[404]},
+)
+async def revoke(services: Services, who: Caller, station_id: str, body: RevokeIn) -> RevokedOut:
+    """Revoke certificates chargegrid's own CA issued to the station: they go on the CA's
+    revocation list at once, the next connection with one is refused, and an open one made
+    with one is closed. The station need not be online."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "certificate.revoke",
+        body.model_dump(),
+        lambda: services.csms.certificates.revoke(
+            station_id, body.serial_number, reason=body.reason
+        ),
+    )
+    return RevokedOut(serial_numbers=list(r.serial_numbers), disconnected=r.disconnected)
+
+
 @router.get(
     "/stations/{station_id}/certificate-events",
     response_model=list[CertificateEventOut],
@@ -216,9 +257,15 @@ async def certificate_events(
     services: Services, who: Caller, station_id: str
 ) -> list[CertificateEventOut]:
     """The station's certificate history: issued, refused and failed requests, commands."""
+    return await _events(services, who, station_id, _KINDS)
+
+
+async def _events(
+    services: Services, who: Caller, station_id: str, kinds: tuple[str, ...]
+) -> list[CertificateEventOut]:
     await load_station(services, who, station_id, Permission.CERTIFICATES)
     out = []
-    for kind in _KINDS:
+    for kind in kinds:
         for e in await services.store.station_events(station_id, kind):
             out.append(CertificateEventOut(kind=e.kind, at=e.at.isoformat(), data=e.data))
     return sorted(out, key=lambda e: e.at)
@@ -277,6 +324,92 @@ async def upgrade_profile(
         ),
     )
     return CredentialOut(status=r.status, accepted=r.accepted, detail=r.detail)
+
+
+class FirmwareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    location: str = Field(min_length=1, max_length=512, description="URL of the firmware")
+    retrieve_at: AwareDatetime = Field(description="when the station fetches it")
+    install_at: AwareDatetime | None = Field(default=None, description="when it installs it")
+    signing_certificate: str = Field(
+        min_length=1, max_length=5500, description="PEM certificate the firmware was signed with"
+    )
+    signature: str = Field(min_length=1, max_length=800, description="base64 signature")
+    retries: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    retry_interval_s: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class LogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    log_type: Literal["DiagnosticsLog", "SecurityLog"]
+    remote_location: str = Field(
+        min_length=1, max_length=512, description="URL the station uploads the log to"
+    )
+    oldest: AwareDatetime | None = None
+    latest: AwareDatetime | None = None
+    retries: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    retry_interval_s: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class MaintenanceOut(BaseModel):
+    request_id: int
+    status: str
+    filename: str | None = None
+
+
+@router.post("/stations/{station_id}/firmware", response_model=MaintenanceOut, responses=_ERRORS)
+async def update_firmware(
+    services: Services, who: Caller, station_id: str, body: FirmwareIn
+) -> MaintenanceOut:
+    """Ask the station to fetch, verify and install signed firmware (1.6 security
+    extension SignedUpdateFirmware; 2.0.1 / 2.1 UpdateFirmware). Its progress is in
+    ``maintenance-events``."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "station.firmware_update",
+        body.model_dump(mode="json", exclude={"signing_certificate", "signature"}),
+        lambda: services.csms.maintenance.update_firmware(station_id, **body.model_dump()),
+    )
+    return MaintenanceOut(request_id=r.request_id, status=r.status)
+
+
+@router.post("/stations/{station_id}/logs", response_model=MaintenanceOut, responses=_ERRORS)
+async def get_log(services: Services, who: Caller, station_id: str, body: LogIn) -> MaintenanceOut:
+    """Ask the station to upload its diagnostics or security log (GetLog; in 1.6 from the
+    security extension). Its progress is in ``maintenance-events``."""
+    r = await _station_call(
+        services,
+        who,
+        station_id,
+        "station.log_get",
+        body.model_dump(mode="json"),
+        lambda: services.csms.maintenance.get_log(station_id, **body.model_dump()),
+    )
+    return MaintenanceOut(request_id=r.request_id, status=r.status, filename=r.filename)
+
+
+_MAINTENANCE_KINDS = (
+    "FirmwareUpdateRequested",
+    "FirmwareStatusNotification",
+    "SignedFirmwareStatusNotification",
+    "LogRequested",
+    "LogStatusNotification",
+)
+
+
+@router.get(
+    "/stations/{station_id}/maintenance-events",
+    response_model=list[CertificateEventOut],
+    responses={404: _ERRORS[404]},
+)
+async def maintenance_events(
+    services: Services, who: Caller, station_id: str
+) -> list[CertificateEventOut]:
+    """Firmware updates and log uploads asked for, and the station's reports on them
+    (``request_id`` / ``requestId`` links the two), oldest first."""
+    return await _events(services, who, station_id, _MAINTENANCE_KINDS)
 
 
 class SecurityEventOut(BaseModel):

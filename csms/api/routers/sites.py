@@ -103,7 +103,7 @@ def _limits(limits: dict[str, Any]) -> list[NodeLimitOut]:
 
 def _acks(services: ApiServices, site_id: str, since: datetime) -> list[AckOut]:
     out = []
-    for (station_id, evse_id), sent in sorted(services.limits_sent.items()):
+    for (station_id, evse_id), sent in sorted(services.plans.limits_sent().items()):
         if services.site_of(station_id) != site_id or sent.at < since:
             continue
         first = sent.limit.schedule[0][1] if sent.limit.schedule else None
@@ -442,15 +442,10 @@ async def cancel_constraint(
 
 
 # -- plan -------------------------------------------------------------------------------
-def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
-    planner = getattr(services.csms, "planner", None)
-    if planner is None:
-        return None
-    view = planner.view(site_id)
-    if view is None:
-        return None
-    # The per-step plan behind the view (the optimizer's Plan), when there is one.
-    plan = getattr(planner.planners.get(site_id), "last_plan", None)
+def _plan_out(services: ApiServices, site_id: str) -> PlanOut:
+    """The plan as the planning wing shows it, with the optimizer's steps behind it."""
+    view = services.plans.shown(site_id)
+    plan = view.plan
     steps: list[PlanStepOut] = []
     storage: list[PlanStorageOut] = []
     nodes: list[PlanNodeOut] = []
@@ -504,29 +499,6 @@ def _from_planner(services: ApiServices, site_id: str) -> PlanOut | None:
     )
 
 
-def _from_events(services: ApiServices, site_id: str) -> PlanOut:
-    last = services.plans.get(site_id)
-    evses = []
-    if last is not None:
-        for station_id, evse_id, limit_w in last.limits_w:
-            sent = services.limits_sent.get((station_id, evse_id))
-            evses.append(
-                PlanEvseOut(
-                    station_id=station_id,
-                    evse_id=evse_id,
-                    planned_w=limit_w,
-                    ack=None if sent is None else ("accepted" if sent.accepted else "rejected"),
-                )
-            )
-    return PlanOut(
-        site_id=site_id,
-        planned_at=None if last is None else last.at,
-        status=None if last is None else last.status,
-        evses=evses,
-        limits=[],
-    )
-
-
 @router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=_404)
 async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
     """The plan in force: per EVSE and storage unit the planned power per time step, the
@@ -535,7 +507,7 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
     who.require(Permission.PLANS_READ, site_id)
     sites = _service(services)
     site = await sites.get_site(site_id)
-    out = _from_planner(services, site_id) or _from_events(services, site_id)
+    out = _plan_out(services, site_id)
     if out.steps and out.nodes:
         # Which grid constraints set each node's limits, step by step.
         constraints = await sites.list_constraints(site_id)

@@ -1,24 +1,21 @@
 """Alembic environment: runs on the connection the caller passes in
 ``config.attributes["connection"]`` (see ``csms.store.migrate``), or on an async engine
-made from ``sqlalchemy.url`` when run by the ``alembic`` command."""
+made from ``sqlalchemy.url`` when run by the ``alembic`` command.
+
+The schema the code declares (what autogenerate compares with) comes from the caller in
+``config.attributes["target_metadata"]`` (:func:`csms.schema.alembic_config_with_schema`):
+the migrations sit below the tables of the sites and the API and import none of them.
+Upgrading needs no metadata: each revision states its own tables."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from csms.store.tables import metadata
-
-# Every module that puts tables on the shared metadata, so that comparisons see the schema
-# as a whole: the store's own tables, the sites and the HTTP API's.
-importlib.import_module("csms.sites.tables")
-importlib.import_module("csms.api.tables")
-
 config = context.config
-target_metadata = metadata
+target_metadata = config.attributes.get("target_metadata")
 
 
 def _run(connection: Connection) -> None:
@@ -55,7 +52,7 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata)
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()
 else:

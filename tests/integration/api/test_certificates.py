@@ -101,3 +101,99 @@ async def test_password_rotation_through_the_api(api: Api, tmp_path: Path) -> No
         assert r.status_code == 422
         r = await a.post(f"{base}/security-profile", json={"profile": 2, "csms_url": "ws://x"})
         assert r.status_code == 422
+
+
+async def test_revocation_through_the_api(api: Api, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from csms.security.ca import CertificateAuthority
+    from csms.security.certificates import OwnCaSigner
+    from tests.integration.security.test_revocation import issue
+
+    base = f"{P}/stations/CP1/certificates/revoke"
+    async with api.client("admin") as a, api.client("fleet_manager") as f:
+        # no own CA: refused, audited
+        r = await a.post(base, json={})
+        assert r.status_code == 422 and "own CA" in r.text
+        ca = CertificateAuthority.create(
+            tmp_path / "ca", name="CA", organization=None, now=datetime.now(UTC)
+        )
+        api.csms.certificates.signer = OwnCaSigner(ca, valid_days=30)
+        cert = issue(ca, tmp_path / "st", "CP1").cert
+        serial = format(cert.serial_number, "x")
+        assert (await f.post(base, json={})).status_code == 403  # admin only
+        r = await a.post(base, json={"serial_number": "abc", "reason": "keyCompromise"})
+        assert r.status_code == 422 and "issued no certificate abc" in r.text
+        assert (await a.post(base, json={"reason": "because"})).status_code == 422
+        # the station is offline: revocation does not need it
+        r = await a.post(base, json={"serial_number": serial, "reason": "keyCompromise"})
+        assert r.status_code == 200
+        assert r.json() == {"serial_numbers": [serial], "disconnected": False}
+        assert set(ca.revoked()) == {cert.serial_number}
+        history = (await a.get(f"{P}/stations/CP1/certificate-events")).json()
+        assert [(h["kind"], h["data"]["reason"]) for h in history] == [
+            ("CertificateRevoked", "keyCompromise")
+        ]
+        audit = (await a.get(f"{P}/audit", params={"action": "certificate.revoke"})).json()
+        assert [(e["result"], e["actor"]) for e in audit] == [
+            ("ok", "admin"),
+            ("refused", "admin"),
+            ("refused", "admin"),
+        ]
+
+
+async def test_firmware_and_logs_through_the_api(api: Api, tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.integration.security.conftest import open_ws
+    from tests.integration.security.test_maintenance import BOOT, SIGNATURE, answer, call
+
+    pki = Pki(tmp_path / "pki")
+    firmware = {
+        "location": "https://firmware.example/cp.bin",
+        "retrieve_at": "2026-12-08T02:00:00+00:00",
+        "signing_certificate": pki.ca.cert_file.read_text(),
+        "signature": SIGNATURE,
+    }
+    base = f"{P}/stations/CP1"
+    async with (
+        api.client("admin") as a,
+        api.client("fleet_manager") as f,
+        open_ws(api.csms.url, "CP1", ctx=None) as ws,
+    ):
+        assert (await call(ws, "BootNotification", BOOT["1.6"]))[0] == 3
+        request = asyncio.create_task(a.post(f"{base}/firmware", json=firmware))
+        sent = await answer(ws, "SignedUpdateFirmware", {"status": "Accepted"})
+        r = await request
+        assert r.status_code == 200
+        assert r.json() == {"request_id": sent["requestId"], "status": "Accepted", "filename": None}
+        note = {"status": "Installed", "requestId": sent["requestId"]}
+        assert (await call(ws, "SignedFirmwareStatusNotification", note))[2] == {}
+
+        request = asyncio.create_task(
+            a.post(
+                f"{base}/logs",
+                json={"log_type": "SecurityLog", "remote_location": "https://logs.example/u"},
+            )
+        )
+        sent = await answer(ws, "GetLog", {"status": "Accepted", "filename": "sec.log"})
+        assert (await request).json()["filename"] == "sec.log"
+
+        # admin only; bad input refused with the field, nothing sent
+        assert (await f.post(f"{base}/firmware", json=firmware)).status_code == 403
+        naive = {**firmware, "retrieve_at": "2026-12-08T02:00:00"}
+        assert (await a.post(f"{base}/firmware", json=naive)).status_code == 422
+        junk = {**firmware, "signing_certificate": "junk"}
+        r = await a.post(f"{base}/firmware", json=junk)
+        assert r.status_code == 422 and "not a PEM" in r.text
+        history = (await a.get(f"{base}/maintenance-events")).json()
+        assert [h["kind"] for h in history] == [
+            "FirmwareUpdateRequested",
+            "SignedFirmwareStatusNotification",
+            "LogRequested",
+        ]
+        audit = (await a.get(f"{P}/audit", params={"action": "station.firmware_update"})).json()
+        assert [e["result"] for e in audit] == ["refused", "Accepted"]
+        assert all("signing_certificate" not in e["request"] for e in audit)
+    async with api.client("admin") as a:
+        assert (await a.post(f"{base}/firmware", json=firmware)).status_code == 409  # offline

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from chargegrid.cli import main
-from csms.api.cli import parse_expiry
+from csms.cli.api_tokens import parse_expiry
 from tests.integration.api.conftest import START
 
 

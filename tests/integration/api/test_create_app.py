@@ -17,6 +17,7 @@ from csms.domain import ConnectorStatus, StatusReport
 from csms.events import StatusChanged
 from csms.store import MemoryStore
 from tests.integration.api.conftest import START, make_settings
+from tests.waiting import wait_until
 
 
 async def test_create_app_over_a_csms_runs_its_services_in_the_lifespan() -> None:
@@ -31,10 +32,7 @@ async def test_create_app_over_a_csms_runs_its_services_in_the_lifespan() -> Non
         )
         task = asyncio.create_task(server.serve())
         try:
-            for _ in range(500):
-                if server.started:
-                    break
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: server.started, 30.0, "uvicorn to start")
             assert services.started
             _, token = await TokenService(services.repo, now=csms.clock.now).create(
                 role=Role.ADMIN, name="t"

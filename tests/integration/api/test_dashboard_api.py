@@ -4,7 +4,6 @@ numbers; and the dashboard's files served beside them."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import dataclasses
 import io
@@ -25,6 +24,7 @@ from csms.events import (
 from csms.store.base import NewTransaction, StoredSample
 from dashboards.web import SECURITY_HEADERS, STATIC_DIR
 from tests.integration.api.conftest import START, Api
+from tests.waiting import wait_until
 
 P = "/api/v1"
 
@@ -187,14 +187,13 @@ async def test_history_windows_add_up_from_telemetry(api: Api, clock: ManualCloc
     }
 
     async def filled() -> Any:
-        for _ in range(200):
-            body = (await _history(api, **params)).json()
-            if body["import_w"][-1] is not None and body["storage_soc_pct"][-1] is not None:
-                return body
-            await asyncio.sleep(0.05)  # the telemetry pipeline writes in the background
-        raise AssertionError(body)
+        body = (await _history(api, **params)).json()
+        if body["import_w"][-1] is not None and body["storage_soc_pct"][-1] is not None:
+            return body
+        return None
 
-    body = await filled()
+    # the telemetry pipeline writes in the background
+    body = await wait_until(filled, 30.0, "the history's last window")
     assert body["window_s"] == 60 and len(body["times"]) == 2
     assert body["charging_w"] == [15_000.0, 17_000.0]
     assert body["pv_w"] == [2_000.0, 3_000.0]

@@ -16,6 +16,7 @@ from csms.domain import ConnectorStatus, StatusReport
 from csms.events import StatusChanged
 from tests.integration.api.conftest import START, Api, start_api
 from tests.integration.api.receiver import Receiver
+from tests.waiting import wait_until
 
 P = "/api/v1"
 
@@ -60,6 +61,12 @@ async def opened(response: httpx.Response) -> Lines:
         if line == ": connected":
             break
     return lines
+
+
+async def _deliveries(c: httpx.AsyncClient, hook: dict[str, Any], state: str) -> Any:
+    """The webhook's deliveries once the first is in ``state`` (None before)."""
+    deliveries = (await c.get(f"{P}/webhooks/{hook['webhook_id']}/deliveries")).json()
+    return deliveries if deliveries and deliveries[0]["status"] == state else None
 
 
 async def test_stream_filters_by_station_and_grant(api: Api) -> None:
@@ -157,11 +164,9 @@ async def test_webhook_is_signed_and_retried_until_delivered(api: Api) -> None:
         assert hook["secret"] == "0123456789abcdef-secret"
         api.csms.bus.publish(status("FAR", 1))  # other site: not delivered
         api.csms.bus.publish(status("CP1", 2))
-        for _ in range(100):
-            deliveries = (await c.get(f"{P}/webhooks/{hook['webhook_id']}/deliveries")).json()
-            if deliveries and deliveries[0]["status"] == "delivered":
-                break
-            await asyncio.sleep(0.05)
+        deliveries = await wait_until(
+            lambda: _deliveries(c, hook, "delivered"), 30.0, "the delivery"
+        )
         listed = (await c.get(f"{P}/webhooks")).json()
     assert len(receiver.received) == 3
     assert len(deliveries) == 1
@@ -194,11 +199,9 @@ async def test_webhook_gives_up_after_max_attempts(store: Any, clock: Any) -> No
         async with Receiver([500, 500, 500]) as receiver, api.client("admin") as c:
             hook = (await c.post(f"{P}/webhooks", json={"url": receiver.url})).json()
             api.csms.bus.publish(status("CP1", 1))
-            for _ in range(100):
-                deliveries = (await c.get(f"{P}/webhooks/{hook['webhook_id']}/deliveries")).json()
-                if deliveries and deliveries[0]["status"] == "failed":
-                    break
-                await asyncio.sleep(0.05)
+            deliveries = await wait_until(
+                lambda: _deliveries(c, hook, "failed"), 30.0, "the delivery to fail"
+            )
         assert len(receiver.received) == 2
         assert (deliveries[0]["attempts"], deliveries[0]["last_error"]) == (2, "HTTP 500")
         assert len(hook["secret"]) >= 32
@@ -229,7 +232,9 @@ async def test_a_station_registered_after_start_gets_its_site(api: Api) -> None:
     async with api.client("viewer") as c, c.stream("GET", f"{P}/events") as r:
         lines = await opened(r)
         api.csms.bus.publish(StationConnected("LATE", "1.6", START))
-        await asyncio.sleep(0.1)  # the API looks the station up
+        await wait_until(
+            lambda: api.services.site_of("LATE") == "depot", 10.0, "the API to look LATE up"
+        )
         api.csms.bus.publish(status("LATE", 1))
         got = await asyncio.wait_for(read_events(lines, 1), 5)
     assert [(e["event"], e["station_id"], e["site_id"]) for e in got] == [
@@ -246,7 +251,9 @@ async def test_a_station_placed_only_by_its_site_model_is_on_that_site(api: Api)
     depot = await api.csms.sites.get_site("depot")
     placed = SiteStation(id="PLACED", node="grid", evses=(SiteEvse(id=1),))
     await api.csms.sites.apply(depot.model_copy(update={"stations": (*depot.stations, placed)}))
-    await asyncio.sleep(0.1)  # SiteChanged refreshes the API's station map
+    await wait_until(  # SiteChanged refreshes the API's station map
+        lambda: api.services.site_of("PLACED") == "depot", 10.0, "PLACED on the depot"
+    )
     async with api.client("fleet_manager") as c, api.client("fleet_manager_other") as o:
         mine = await c.get(f"{P}/stations/PLACED")
         other = await o.get(f"{P}/stations/PLACED")
@@ -265,7 +272,9 @@ async def test_reconnect_with_last_event_id_replays_what_was_missed(api: Api) ->
                     ids.append(line[4:])
                     break
         # Disconnected: these happen while nobody listens.
-        await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: not api.services.hub.subscriptions, 10.0, "the stream's end on the server"
+        )
         api.csms.bus.publish(status("CP1", 2))
         api.csms.bus.publish(status("FAR", 3))  # not the viewer's site
         api.csms.bus.publish(status("CP2", 4))

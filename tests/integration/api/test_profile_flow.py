@@ -4,7 +4,6 @@ API shows the acknowledgement and the plan (real WebSocket, ocpp-library station
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from tests.integration.api.conftest import start_api
 from tests.integration.csms.stations import StationScript, connect_station
+from tests.waiting import wait_until
 
 P = "/api/v1"
 
@@ -35,15 +35,6 @@ def tx_limits_w(script: StationScript) -> list[float]:
         phases = schedule["charging_schedule_period"][0].get("number_phases", 3)
         out.append(first if schedule["charging_rate_unit"] == "W" else first * 230.0 * phases)
     return out
-
-
-async def wait_for(predicate: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return predicate()
 
 
 async def test_a_cap_lowers_the_limit_the_station_receives() -> None:
@@ -72,7 +63,7 @@ async def test_a_cap_lowers_the_limit_the_station_receives() -> None:
                 call.StartTransaction(connector_id=1, id_tag="APP-7", meter_start=0, timestamp=now)
             )
             assert started.id_tag_info["status"] == "Accepted"
-            assert await wait_for(lambda: tx_limits_w(script), 10), script.received
+            await wait_until(lambda: tx_limits_w(script), 30.0, "a TxProfile")
             before = tx_limits_w(script)[-1]
             assert before > 5_000.0
             async with api.client("grid_operator") as c:
@@ -90,10 +81,17 @@ async def test_a_cap_lowers_the_limit_the_station_receives() -> None:
                 )
                 assert created.status_code == 201, created.text
                 cid = created.json()["constraint"]["id"]
-                assert await wait_for(lambda: tx_limits_w(script)[-1] <= 5_000.0, 5.0)
+                await wait_until(
+                    lambda: tx_limits_w(script)[-1] <= 5_000.0, 30.0, "the lowered limit"
+                )
                 reached_s = time.monotonic() - began
-                assert await wait_for(lambda: False, 0.2) is False  # let the answer land
-                status = (await c.get(f"{P}/sites/depot/constraints/{cid}")).json()
+
+                async def acknowledged() -> Any:
+                    status = (await c.get(f"{P}/sites/depot/constraints/{cid}")).json()
+                    acks = {(a["station_id"], a["evse_id"]) for a in status["acknowledged"]}
+                    return status if ("CP1", 1) in acks else None
+
+                status = await wait_until(acknowledged, 30.0, "CP1's answer to the constraint")
                 plan = (await c.get(f"{P}/sites/depot/plan")).json()
         after = tx_limits_w(script)[-1]
     finally:

@@ -46,8 +46,8 @@ async def test_readings_reach_the_planner_and_the_bus(api: Api) -> None:
     assert pv.forecast_at(START + timedelta(minutes=20)) == 18_000.0
     (unit,) = event.storage
     assert (unit.storage_id, unit.power_w, unit.soc_pct, unit.at) == ("bess", 7_500.0, 42.5, START)
-    assert api.csms.planner is not None
-    state = api.csms.planner.planners["depot"].state
+    assert api.csms.planning is not None
+    state = api.csms.planning.loops["depot"].state
     assert state.pv["roof"].power_w == 12_000.0
     assert state.storage["bess"].power_w == 7_500.0
 

@@ -15,6 +15,7 @@ from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from simulators import ConnectorSpec, StationSpec, build_runner
 from tests.integration.api.conftest import start_api
+from tests.waiting import wait_until
 
 P = "/api/v1"
 
@@ -41,7 +42,11 @@ async def test_remote_start_resolves_to_the_transaction_id(station_id: str, vers
     task = asyncio.create_task(runner.run())
     try:
         await asyncio.wait_for(booted.wait(), 10)
-        await asyncio.sleep(0.2)  # the station's status notifications after the boot
+
+        async def both_evses_reported() -> bool:  # the status notifications after the boot
+            return {s.evse_id for s in await store.connector_statuses(station_id)} >= {1, 2}
+
+        await wait_until(both_evses_reported, 30.0, "the station's statuses")
         async with api.client("fleet_manager") as c:
             created = await c.post(
                 f"{P}/commands",

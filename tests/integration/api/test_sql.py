@@ -19,6 +19,7 @@ from csms.api.records import AuditEntry, DeliveryStatus, Job, JobStatus, Webhook
 from csms.api.repository import ApiRepository, MemoryApiRepository, open_repository
 from csms.api.sql_repository import SqlApiRepository
 from csms.api.tokens import TokenService
+from csms.schema import metadata
 from csms.store import MemoryStore, SqlStore, migrate
 from tests.integration.csms.databases import temporary_postgres
 
@@ -81,12 +82,9 @@ def test_the_api_revision_follows_the_sites_and_leads_to_the_head() -> None:
 
 
 def _api_diff(conn: Connection) -> list[object]:
-    """Differences between the migrated database and every table the code declares (the
-    store's, the sites' and the API's share one ``metadata``)."""
-    import csms.sites.tables  # noqa: F401  (registers the site tables)
-
+    """Differences between the migrated database and every table the code declares."""
     context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return list(compare_metadata(context, api_tables.metadata))
+    return list(compare_metadata(context, metadata))
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])

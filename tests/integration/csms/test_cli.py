@@ -12,7 +12,7 @@ from ocpp.v201 import call
 from chargegrid.cli import main
 from chargegrid.clock import ManualClock
 from csms.app import Csms
-from csms.remote import admin_request
+from csms.cli.common import admin_request
 from csms.store import SqlStore
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import StationScript, connect_station

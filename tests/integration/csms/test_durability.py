@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.integration.csms.databases import temporary_postgres, terminate_backe
 from tests.integration.csms.proxy import TcpProxy
 from tests.integration.csms.stations import raw_connect
 from tests.services import free_port, port_open
+from tests.waiting import wait_until_sync
 
 ROOT = Path(__file__).resolve().parents[3]
 BOOT16 = {"chargePointVendor": "Acme", "chargePointModel": "AC22"}
@@ -92,14 +92,17 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as err:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 30
-    while not port_open("127.0.0.1", port, 0.2):
+
+    def listening() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"serve exited: {log.read_text()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("serve did not start")
-        time.sleep(0.1)
+        return port_open("127.0.0.1", port, 0.2)
+
+    try:
+        wait_until_sync(listening, 30.0, "serve to listen", every_s=0.1)
+    except AssertionError:
+        proc.kill()
+        raise
     return proc
 
 

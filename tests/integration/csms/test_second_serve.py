@@ -6,7 +6,6 @@ and the shared telemetry outbox, and only then find its port taken (issue 11, it
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -25,7 +24,7 @@ from csms.store import SqlStore
 from csms.store.base import StationRecord
 from tests.integration.csms.conftest import PASSWORD, PASSWORD_HASH
 from tests.integration.csms.stations import connect_station
-from tests.integration.planning.harness import wait_until
+from tests.waiting import wait_until
 
 
 def _settings(tmp_path: Path, *, ocpp_port: int, api_port: int) -> Settings:
@@ -69,13 +68,14 @@ async def test_a_second_server_on_taken_ports_changes_nothing(
         await first.csms.store.put_station(StationRecord("CP1", password_hash=PASSWORD_HASH))
         assert first.api is not None
         async with connect_station(first.csms.url, "CP1", password=PASSWORD):
-            assert await wait_until(lambda: first.csms.commands.is_online("CP1"), timeout_s=30)
-            for _ in range(600):  # the connection's record follows the connection
+            await wait_until(lambda: first.csms.commands.is_online("CP1"), 30.0, "CP1 online")
+
+            async def connected() -> bool:
                 record = await first.csms.store.get_station("CP1")
-                if record is not None and record.connected:
-                    break
-                await asyncio.sleep(0.05)
-            assert record is not None and record.connected
+                return record is not None and record.connected
+
+            # the connection's record follows the connection
+            await wait_until(connected, 30.0, "CP1's record to say connected")
             touched: list[str] = []
             real_open = csms.app.open_telemetry
             real_store_open = SqlStore.open

@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from tests.services import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,17 +41,15 @@ class Demo:
             self.lines.append(raw.decode().rstrip("\n"))
 
     async def line_matching(self, pattern: str, timeout_s: float) -> re.Match[str]:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
+        def found() -> re.Match[str] | None:
             for line in self.lines:
-                if found := re.search(pattern, line):
-                    return found
+                if match := re.search(pattern, line):
+                    return match
             if self.proc.returncode is not None or self._reader.done():
                 raise AssertionError(f"demo ended before {pattern!r}:\n" + "\n".join(self.lines))
-            assert asyncio.get_running_loop().time() < deadline, (
-                f"no {pattern!r} in:\n" + "\n".join(self.lines)
-            )
-            await asyncio.sleep(0.1)
+            return None
+
+        return await wait_until(found, timeout_s, f"{pattern!r} in the demo's output", every_s=0.1)
 
     async def finished(self, timeout_s: float) -> str:
         await asyncio.wait_for(self.proc.wait(), timeout_s)
@@ -80,16 +79,6 @@ async def _start(tmp_path: Path, temp_root: Path, *args: str) -> Demo:
         stderr=asyncio.subprocess.PIPE,
     )
     return Demo(proc)
-
-
-async def _until(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 def _entries(folder: Path, pattern: str = "*") -> list[str]:
@@ -142,14 +131,14 @@ async def test_the_demo_runs_and_stops_clean(tmp_path: Path, temp_root: Path) ->
                     and versions == {"1.6", "2.0.1", "2.1"}
                 )
 
-            await _until("every station to connect", all_connected, 90)
+            await wait_until(all_connected, 90, "every station to connect", every_s=0.2)
 
             async def accepted_plan() -> list[Any]:
                 plan = (await client.get("/sites/workplace/plan", headers=auth)).json()
                 return [e for e in plan["evses"] if e["ack"] == "accepted" and e["sent_w"]]
 
             # the plan reaches the stations: a TxProfile accepted, as the CSMS sees it ...
-            assert await _until("a TxProfile accepted", accepted_plan, 90)
+            await wait_until(accepted_plan, 90, "a TxProfile accepted", every_s=0.2)
         # ... and held by a simulated station, as the demo reports it from the station's side
         await demo.line_matching(r"TxProfiles at [1-9]", 30)
         await demo.line_matching(r"stations 14/14 online", 5)

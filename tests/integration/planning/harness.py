@@ -3,7 +3,6 @@ virtual clock; what the stations' own meter values say about site and feeder pow
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import itertools
 from dataclasses import dataclass, field
@@ -240,13 +239,3 @@ class PowerLog:
         if current is not None:
             out.append((current[0], current[1], current[2]))
         return out
-
-
-async def wait_until(predicate: Any, *, timeout_s: float, every_s: float = 0.05) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(every_s)
-    return bool(predicate())

@@ -24,8 +24,8 @@ from tests.integration.planning.harness import (
     depot_scenario,
     depot_site,
     make_fleet,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -87,9 +87,10 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
         )
         # The plan after the cap, and every station's answer to it.
         # Bounds on conditions, generous for a loaded machine; how fast is asserted below.
-        assert await wait_until(
+        await wait_until(
             lambda: any(isinstance(e, PlanUpdated) and t >= began for t, e in events),
-            timeout_s=30.0,
+            30.0,
+            "the plan after the cap",
         )
         plan = next(e for t, e in events if isinstance(e, PlanUpdated) and t >= began)
         assert isinstance(plan, PlanUpdated)
@@ -103,11 +104,11 @@ async def test_caps_hold_and_a_lowered_cap_reaches_every_station() -> None:
                     first.setdefault((e.limit.station_id, e.limit.evse_id), t)
             return first
 
-        assert await wait_until(lambda: sent <= answered().keys(), timeout_s=30.0)
+        await wait_until(lambda: sent <= answered().keys(), 30.0, "every station's answer")
         reached_s = max(t for k, t in answered().items() if k in sent) - began
         assert reached_s < 5.0
         await run
-        view = csms.planner.view("depot")
+        view = csms.planning.plans.view("depot")
         assert view is not None
         assert view.non_compliance_count == 0
         assert view.status == "optimal"

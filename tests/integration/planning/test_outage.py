@@ -5,6 +5,7 @@ where they are."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,8 +25,8 @@ from tests.integration.planning.harness import (
     depot_scenario,
     depot_site,
     make_fleet,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -72,32 +73,33 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
     run = asyncio.create_task(fleet.run(until=START + timedelta(seconds=5400)))
     try:
         await clock.sleep(1200 - (clock.now() - START).total_seconds())
+
         # Every EV has arrived by now (the last at 960 s); wait, bounded, until the CSMS
         # has seen each of their transactions start (a loaded machine may lag a little).
         # The site's planner is loaded in the background after ``apply``: absent is "not yet".
-        deadline = time.monotonic() + 20.0
-        while True:
-            planner = first.planner.planners.get("depot")
-            before = {
+        def sessions() -> dict[object, object]:
+            loop = first.planning.loops.get("depot")
+            return {
                 ev.key: ev.tx.id
-                for ev in (planner.state.evses.values() if planner is not None else ())
+                for ev in (loop.state.evses.values() if loop is not None else ())
                 if ev.tx is not None
             }
-            if len(before) == STATIONS * CONNECTORS or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        assert len(before) == STATIONS * CONNECTORS
+
+        await wait_until(
+            lambda: len(sessions()) == STATIONS * CONNECTORS, 20.0, "every session's start"
+        )
+        before = sessions()
         # Die in the middle of the renewal into the next window (shortly before 17:30): some
         # stations have their TxProfiles carried past 17:30, the others fall back at 17:30.
         plans: list[PlanUpdated] = []
         first.bus.subscribe(lambda e: plans.append(e) if isinstance(e, PlanUpdated) else None)
         renewal_at = START + timedelta(seconds=1800 - 90)
         await clock.sleep(max(0.0, (renewal_at - clock.now()).total_seconds()))
-        assert await wait_until(
-            lambda: any(p.at >= renewal_at for p in plans), timeout_s=20.0, every_s=0.001
+        await wait_until(
+            lambda: any(p.at >= renewal_at for p in plans), 20.0, "the renewal", every_s=0.001
         )
         delivered = {
-            ev.key: ev.delivered_wh for ev in first.planner.planners["depot"].state.evses.values()
+            ev.key: ev.delivered_wh for ev in first.planning.loops["depot"].state.evses.values()
         }
         await first.stop()  # the CSMS is gone
         killed_at = clock.now()
@@ -107,7 +109,7 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
         while (clock.now() - killed_at).total_seconds() < 1200:
             site_w, feeder_w = _power(fleet, feeder_ids)
             worst_site, worst_feeder = max(worst_site, site_w), max(worst_feeder, feeder_w)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # sampling the fleet's power, not waiting for it
         assert worst_site <= 150_000.0
         assert worst_feeder <= 60_000.0
         site_w, feeder_w = _power(fleet, feeder_ids)
@@ -125,12 +127,13 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
         await second.start()
         try:
             began = time.perf_counter()
-            assert await wait_until(
+            await wait_until(
                 lambda: any(isinstance(e, PlanUpdated) and e.limits_w for e in events),
-                timeout_s=30.0,
+                30.0,
+                "the restarted CSMS's first plan",
             )
             resumed_s = time.perf_counter() - began
-            state = second.planner.planners["depot"].state
+            state = second.planning.loops["depot"].state
             after = {ev.key: ev.tx.id for ev in state.evses.values() if ev.tx is not None}
             assert after == before  # the same sessions, picked up
             # Where they are: at least the energy they had before the outage (the last to
@@ -142,21 +145,26 @@ async def test_outage_stays_safe_and_restart_resumes(tmp_path: Path) -> None:
             ]
             assert not behind, behind
             assert sum(delivered.values()) > 100.0 * len(delivered)  # they had been charging
-            assert await wait_until(
-                lambda: sum(r.online for r in fleet.runners) == STATIONS, timeout_s=30.0
+            await wait_until(
+                lambda: sum(r.online for r in fleet.runners) == STATIONS,
+                30.0,
+                "every station back online",
             )
 
             # Every session has a TxProfile from the new CSMS, confirmed by its station.
             def confirmed() -> bool:
-                view = second.planner.view("depot")
+                view = second.planning.plans.view("depot")
                 return view is not None and all(
                     e.ack == "accepted" for e in view.evses if e.transaction_id is not None
                 )
 
-            ok = await wait_until(confirmed, timeout_s=30.0)
-            view = second.planner.view("depot")
+            with contextlib.suppress(AssertionError):  # the assert below names the stations
+                await wait_until(confirmed, 30.0, "every TxProfile confirmed")
+            view = second.planning.plans.view("depot")
             assert view is not None
-            assert ok, [(e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"]
+            assert confirmed(), [
+                (e.station_id, e.evse_id, e.ack) for e in view.evses if e.ack != "accepted"
+            ]
             print(
                 f"outage: worst site {worst_site:.0f} W, feeder {worst_feeder:.0f} W; "
                 f"first plan {resumed_s:.2f} s after restart"

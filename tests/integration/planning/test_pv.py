@@ -23,8 +23,8 @@ from tests.integration.planning.harness import (
     depot_scenario,
     depot_site,
     make_fleet,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +113,7 @@ async def test_pv_on_top_of_the_cap_and_gone_again() -> None:
         n_plans = len(plans)
         report(0.0, 8_000.0)  # a cloud: the PV is gone
         gone_at = clock.now()
-        assert await wait_until(lambda: len(plans) > n_plans, timeout_s=30.0)
+        await wait_until(lambda: len(plans) > n_plans, 30.0, "a plan after the cloud")
         await run
 
     def room_at(t: datetime) -> float:  # what the EVs may draw: the cap, plus PV less storage

@@ -11,6 +11,7 @@ from csms.app import Csms
 from csms.config import DatabaseSettings, ServerSettings, Settings
 from csms.telemetry.settings import TelemetrySettings
 from tests.integration.planning.harness import START, depot_site
+from tests.waiting import wait_until
 
 
 def _loops(site_id: str) -> list[asyncio.Task[object]]:
@@ -31,22 +32,19 @@ async def test_one_planner_loop_per_site_when_changes_race(tmp_path: Path) -> No
         site = depot_site(stations=4, connectors=2)
         await csms.sites.apply(site)  # publishes SiteChanged: one load is under way
         # The watcher (and a second event) see the same change meanwhile.
-        await asyncio.gather(*(csms.planner._site_changed(site.id) for _ in range(3)))
-        for _ in range(100):
-            if site.id in csms.planner.planners:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # let the spawned load finish too
+        await asyncio.gather(*(csms.planning._site_changed(site.id) for _ in range(3)))
+        await wait_until(lambda: site.id in csms.planning.loops, 10.0, "the site's planner")
+        await wait_until(lambda: not csms.planning._tasks, 10.0, "the spawned load to finish too")
         assert len(_loops(site.id)) == 1
-        planner = csms.planner.planners[site.id]
-        assert planner._task in _loops(site.id)
+        loop = csms.planning.loops[site.id]
+        assert loop._task in _loops(site.id)
 
         # A new revision is taken by the same loop; removing the site ends it.
         await csms.sites.apply(depot_site(stations=5, connectors=2))
-        await asyncio.gather(*(csms.planner._site_changed(site.id) for _ in range(3)))
-        await asyncio.sleep(0.1)
-        assert csms.planner.planners[site.id] is planner
-        assert len(planner.state.stations) == 5
+        await asyncio.gather(*(csms.planning._site_changed(site.id) for _ in range(3)))
+        await wait_until(lambda: not csms.planning._tasks, 10.0, "the spawned loads to finish")
+        assert csms.planning.loops[site.id] is loop
+        assert len(loop.state.stations) == 5
         assert len(_loops(site.id)) == 1
     finally:
         await csms.stop()

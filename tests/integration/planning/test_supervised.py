@@ -7,7 +7,6 @@ server is never touched); a site applied meanwhile by another process must still
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-import csms.planning.site_planner as site_planner
+import csms.planning.loop as site_loop
 from chargegrid.clock import VirtualClock
 from csms.app import Csms, serving
 from csms.config import DatabaseSettings, ServerSettings, Settings
@@ -28,14 +27,7 @@ from csms.telemetry.settings import TelemetrySettings
 from tests.integration.csms.databases import temporary_postgres
 from tests.integration.planning.harness import START, depot_site
 from tests.integration.store.tcp_proxy import TcpProxy
-
-
-async def _until(predicate: Any, *, timeout_s: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def _planned_at(csms: Csms, site_id: str) -> datetime | None:
-    view = csms.planner.view(site_id)
+    view = csms.planning.plans.view(site_id)
     return view.at if view is not None else None
 
 
@@ -69,22 +61,28 @@ async def test_a_site_applied_while_postgres_is_down_is_planned_once_it_is_back(
     await csms.start()
     try:
         await other.open()
-        assert csms.planner.planners == {}
+        assert csms.planning.loops == {}
         await proxy.down()  # PostgreSQL stops
-        before = csms.planner.watch_failures
-        await _until(lambda: csms.planner.watch_failures >= before + 2)
+        before = csms.planning.watch_failures
+        await wait_until(
+            lambda: csms.planning.watch_failures >= before + 2, 60.0, "two failed site watches"
+        )
         # Applied by another process during the outage: no event reaches this server.
         await SiteService(repository_for(other), bus=EventBus(), clock=clock).apply(
             depot_site(stations=2, connectors=1)
         )
         await proxy.up()  # PostgreSQL is back
-        await _until(lambda: _planned_at(csms, "depot") is not None)
+        await wait_until(lambda: _planned_at(csms, "depot") is not None, 60.0, "a plan")
         assert csms.health().ok, csms.health().as_dict()
         # The watcher survived: it still sees the next change.
         await SiteService(repository_for(other), bus=EventBus(), clock=clock).apply(
             depot_site(stations=3, connectors=1)
         )
-        await _until(lambda: len(csms.planner.planners["depot"].state.stations) == 3)
+        await wait_until(
+            lambda: len(csms.planning.loops["depot"].state.stations) == 3,
+            60.0,
+            "the third station in the planner",
+        )
     finally:
         await csms.stop()
         await other.close()
@@ -95,14 +93,14 @@ async def test_a_dead_site_loop_shows_in_health_and_is_restarted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = {"on": False}
-    real_window_end = site_planner.window_end
+    real_window_end = site_loop.window_end
 
     def window_end(*args: Any, **kwargs: Any) -> datetime:
         if broken["on"]:
             raise RuntimeError("injected: the loop's own arithmetic failed")
         return real_window_end(*args, **kwargs)
 
-    monkeypatch.setattr(site_planner, "window_end", window_end)
+    monkeypatch.setattr(site_loop, "window_end", window_end)
     settings = Settings(
         server={"host": "127.0.0.1", "port": 0, "gc_freeze_interval_s": None},  # type: ignore[arg-type]
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"},  # type: ignore[arg-type]
@@ -121,7 +119,9 @@ async def test_a_dead_site_loop_shows_in_health_and_is_restarted(
             broken["on"] = True
             await csms.sites.apply(depot_site(stations=2, connectors=1))
             name = "planner: site depot"
-            await _until(lambda: any(t.failures >= 2 for t in csms.health().tasks))
+            await wait_until(
+                lambda: any(t.failures >= 2 for t in csms.health().tasks), 60.0, "two failures"
+            )
             for url in (f"{api.url}/health", f"http://127.0.0.1:{csms.port}/health"):
                 answer = await http.get(url)
                 assert answer.status_code == 503
@@ -132,7 +132,7 @@ async def test_a_dead_site_loop_shows_in_health_and_is_restarted(
                 assert "injected" in row["last_error"]
 
             broken["on"] = False  # the cause goes away: the restarted loop plans the site
-            await _until(lambda: _planned_at(csms, "depot") is not None)
+            await wait_until(lambda: _planned_at(csms, "depot") is not None, 60.0, "a plan")
             csms.supervisor.stable_after_s = 0.0  # (instead of a minute of good running)
             ok = await http.get(f"{api.url}/health")
             assert (ok.status_code, ok.json()["ok"]) == (200, True)

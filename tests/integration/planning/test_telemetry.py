@@ -24,8 +24,8 @@ from tests.integration.planning.harness import (
     depot_scenario,
     depot_site,
     make_fleet,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ async def test_plans_and_grid_constraints_land_in_telemetry(tmp_path: Path) -> N
         )
         updated: list[PlanUpdated] = []
         csms.bus.subscribe(lambda e: updated.append(e) if isinstance(e, PlanUpdated) else None)
-        assert await wait_until(lambda: len(plans) >= 2, timeout_s=20.0)
+        await wait_until(lambda: len(plans) >= 2, 20.0, "two plans")
         await run
         telemetry = csms.telemetry
         assert telemetry is not None

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import ssl
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from tests.fixtures.pki import Issued, Pki
 from tests.integration.csms.stations import _auth
+from tests.waiting import wait_until
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 PASSWORD = "s3cret-pass"
@@ -39,18 +38,10 @@ __all__ = [
 
 
 async def eventually(predicate: Callable[[], Any], *, timeout_s: float = 20.0) -> bool:
-    """Wait until ``predicate()`` (sync or async) is true; False when it never is."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.02)
+    """``assert await eventually(...)``: :func:`tests.waiting.wait_until` on ``predicate()``
+    (sync or async); True once it holds, the test fails when it never does."""
+    await wait_until(predicate, timeout_s, "the condition")
+    return True
 
 
 def make_settings(pki: Pki, server: dict[str, Any] | None = None, **security: Any) -> Settings:

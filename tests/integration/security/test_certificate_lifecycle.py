@@ -278,6 +278,12 @@ async def test_cli_through_the_admin_channel(
             rc, _ = await cli("cert", "renew", "CP201", *admin)
             assert rc == 0
             assert await eventually(lambda: csms.certificates.counters["issued"] == 1)
+            rc, out = await cli("cert", "revoke", "CP201", "--reason", "superseded", *admin)
+            assert rc == 0
+            revoked = json.loads(out)
+            assert len(revoked["serial_numbers"]) == 1 and not revoked["disconnected"]
+            rc, _ = await cli("cert", "revoke", "CP201", *admin)  # nothing valid left
+            assert rc == 1
             # a wrong token is refused
             rc, _ = await cli("cert", "list", "CP201", *admin[:4], "--admin-token", "x")
             assert rc == 1
@@ -287,6 +293,7 @@ async def test_cli_through_the_admin_channel(
             "certificate_list",
             "certificate_delete",
             "certificate_renew",
+            "certificate_revoke",
         ]
         assert all("certificate" not in e.data["args"] for e in recorded)
 

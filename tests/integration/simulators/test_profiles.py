@@ -9,8 +9,9 @@ import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
-from chargegrid.charging_profiles import RateUnit, limit_at, parse_profile
 from chargegrid.clock import VirtualClock
+from simulators.charging_profiles import RateUnit, parse_profile
+from simulators.composite import limit_at
 from tests.integration.simulators.central import FakeCentral
 from tests.integration.simulators.helpers import ev_at, parse_time, running, station_runner
 

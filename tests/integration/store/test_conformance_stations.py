@@ -3,6 +3,7 @@ stations, statuses, station events, id tokens."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -42,6 +43,16 @@ async def test_station_crud(store: Store) -> None:
         "S9",
         RegistrationStatus.REJECTED,
     )
+
+    # a profile upgrade the station accepted and has not connected on yet is kept
+    await store.put_station(dataclasses.replace(got, pending_security_profile=3))
+    got = await store.get_station("CP1")
+    assert got is not None and (got.security_profile, got.pending_security_profile) == (None, 3)
+    await store.put_station(
+        dataclasses.replace(got, security_profile=3, pending_security_profile=None)
+    )
+    got = await store.get_station("CP1")
+    assert got is not None and (got.security_profile, got.pending_security_profile) == (3, None)
 
     await store.delete_station("CP1")
     assert await store.get_station("CP1") is None

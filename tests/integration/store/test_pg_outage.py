@@ -85,7 +85,7 @@ async def test_outage_during_concurrent_writes(pg_store: SqlStore) -> None:
                 return
             except StoreUnavailable:
                 outcomes["unavailable"] += 1
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # the caller's own backoff before it tries again
 
     async def caller() -> None:
         while not queue.empty():
@@ -96,7 +96,7 @@ async def test_outage_during_concurrent_writes(pg_store: SqlStore) -> None:
     async def killer() -> None:
         nonlocal kills
         while not queue.empty():
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the outages' pace: a kill every 10 ms
             kills += await terminate_backends(pg_store.url)
 
     await asyncio.wait_for(asyncio.gather(killer(), *(caller() for _ in range(40))), timeout=60)

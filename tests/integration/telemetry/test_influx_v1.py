@@ -23,8 +23,8 @@ from csms.telemetry import (
     detect_api,
     open_telemetry,
 )
+from csms.telemetry.lineprotocol import to_epoch
 from csms.telemetry.pipeline import Backoff
-from csms.telemetry.points import to_epoch
 from csms.telemetry.writers import ping
 from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import (

@@ -13,6 +13,7 @@ from csms.events import EventBus
 from csms.telemetry import Telemetry, TelemetrySettings, open_telemetry
 from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import count_points, fleet_tick, influxql, recent_base
+from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.influx
 
@@ -43,7 +44,7 @@ def _run_fleet(bus: EventBus, ticks: range, base: object) -> None:
     for tick in ticks:
         for event in fleet_tick(tick, stations=STATIONS, base=base):  # type: ignore[arg-type]
             bus.publish(event)
-        time.sleep(0.005)
+        time.sleep(0.005)  # the fleet's pace between ticks, not a wait
 
 
 def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
@@ -59,10 +60,8 @@ def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
 
     own_influxd.stop()
     _run_fleet(bus, range(10, 30), base)  # the fleet keeps sending during the outage
-    deadline = time.monotonic() + 10
-    while first.stats.points_retried == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert first.stats.points_retried > 0  # the sender did meet the outage
+    # the sender did meet the outage
+    wait_until_sync(lambda: first.stats.points_retried > 0, 10.0, "a retried point")
     first.close()  # the CSMS restarts while InfluxDB is still down
     assert first.stats.points_written == 10 * STATIONS * 3
 
@@ -111,7 +110,7 @@ base = datetime.fromisoformat(sys.argv[4])
 for tick in range(20):
     for event in fleet_tick(tick, stations=10, base=base):
         bus.publish(event)
-while telemetry.stats.outbox_depth < 600:
+while telemetry.stats.outbox_depth < 600:  # the parent's timeout bounds this wait
     time.sleep(0.01)
 os.kill(os.getpid(), signal.SIGKILL)  # no close(), no flush: a crash
 """

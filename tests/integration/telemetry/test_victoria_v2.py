@@ -10,7 +10,7 @@ import pytest
 
 from csms.events import EventBus
 from csms.telemetry import TelemetrySettings, detect_api, open_telemetry
-from csms.telemetry.points import to_epoch
+from csms.telemetry.lineprotocol import to_epoch
 from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import fleet_tick, recent_base
 

@@ -34,7 +34,7 @@ async def test_idempotent_submit_runs_once() -> None:
 
     async def run(request: dict[str, Any]) -> dict[str, Any]:
         calls.append(request)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a command that yields to the loop once, as a real one does
         return {"status": "Accepted"}
 
     req = {"command": "reset", "station_id": "CP1"}

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import asyncio
 import gc
 
 from csms.gc_pauses import GcFreezer
+from tests.waiting import wait_until
 
 
 def test_freezes_then_hands_everything_back() -> None:
@@ -26,11 +26,7 @@ async def test_stopping_hands_frozen_objects_back() -> None:
     freezer = GcFreezer(interval_s=0.01, unfreeze_every=1000)
     freezer.start()
     try:
-        for _ in range(200):
-            if gc.get_freeze_count() > 0:
-                break
-            await asyncio.sleep(0.01)
-        assert gc.get_freeze_count() > 0
+        await wait_until(lambda: gc.get_freeze_count() > 0, 30.0, "a freeze")
     finally:
         await freezer.stop()
     assert gc.get_freeze_count() == 0  # a stopped server leaves no garbage frozen

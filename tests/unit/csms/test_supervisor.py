@@ -10,14 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from csms.supervisor import Supervisor, cancel_and_wait
-
-
-async def _until(predicate: object, *, timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not predicate():  # type: ignore[operator]
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
+from tests.waiting import wait_until
 
 
 async def test_a_failing_task_is_restarted_reported_failing_then_running(
@@ -37,7 +30,7 @@ async def test_a_failing_task_is_restarted_reported_failing_then_running(
 
     with caplog.at_level(logging.ERROR, logger="csms.supervisor"):
         task = sup.run("planner: site watcher", flaky)
-        await _until(lambda: runs == 3)
+        await wait_until(lambda: runs == 3, 30.0, "the third run", every_s=0.005)
     report = sup.report()
     assert not report.ok
     (row,) = report.tasks

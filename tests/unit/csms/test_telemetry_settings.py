@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from csms.app import telemetry_settings
-from csms.config import Settings, load_settings
+from csms.config import Settings, load_settings, telemetry_settings
 
 
 def _paths(settings: Settings) -> tuple[Path, Path]:

@@ -23,7 +23,6 @@ def test_public_api() -> None:
         "Planner",
         "PlannerConfig",
         "Problem",
-        "ProfileRequest",
         "PvPlant",
         "Session",
         "Setpoint",
@@ -42,8 +41,6 @@ def test_public_api() -> None:
         "solve",
         "solve_direct",
         "solve_pyomo",
-        "to_charging_profiles",
-        "to_fallback_profiles",
     ]
     for name in optimizer.__all__:
         assert hasattr(optimizer, name)
@@ -54,7 +51,7 @@ def test_optimizer_does_not_import_csms() -> None:
     import sys
 
     code = (
-        "import sys, optimizer.planner, optimizer.profiles, optimizer.scenario, optimizer.plot,"
+        "import sys, optimizer.planner, optimizer.safe_limits, optimizer.scenario, optimizer.plot,"
         " optimizer.cli;"
         "print(any(m.startswith('csms') for m in sys.modules))"
     )

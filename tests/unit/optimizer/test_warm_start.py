@@ -196,7 +196,7 @@ def test_a_rejected_basis_is_solved_cold(monkeypatch: pytest.MonkeyPatch) -> Non
     planner = Planner(PlannerConfig())
     planner.plan(_problem(0.0, sessions, 10e3, 2))
     import optimizer.basis
-    import optimizer.fastlp
+    import optimizer.direct
 
     real = optimizer.basis.carry_basis
 
@@ -205,7 +205,7 @@ def test_a_rejected_basis_is_solved_cold(monkeypatch: pytest.MonkeyPatch) -> Non
         assert carried is not None
         return dataclasses.replace(carried, row_status=carried.row_status[:-1])
 
-    monkeypatch.setattr(optimizer.fastlp, "carry_basis", one_row_short)
+    monkeypatch.setattr(optimizer.direct, "carry_basis", one_row_short)
     problem = _problem(0.25, _advance(sessions, {}, 0.0), 10e3, 2)
     plan = planner.plan(problem)
     assert plan.status == "optimal"

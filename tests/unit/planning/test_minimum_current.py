@@ -16,7 +16,7 @@ from csms.events import MeterValuesReceived
 from csms.planning import PlanningSettings, SiteState
 from csms.planning.allocate import fair_steps
 from csms.planning.dispatch import current_w
-from csms.planning.site_planner import SitePlanner
+from csms.planning.loop import SiteLoop
 from csms.sites import (
     NewConstraint,
     SessionDefaults,
@@ -149,11 +149,11 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates(
     service.token_groups = token_groups
     service.store = SimpleNamespace(list_transactions=list_transactions)
     state = SiteState(_site(allowed))
-    planner = SitePlanner(service, state)  # type: ignore[arg-type]
+    loop = SiteLoop(service, state)  # type: ignore[arg-type]
     for st in state.stations.values():
         st.online = st.seen = True
     for station_id in state.stations:
-        await planner.send_defaults(station_id)
+        await loop.defaults.send(station_id)
     for i in range(20):
         state.take_transaction(_tx(i))
     energy = {ev.key: 0.0 for ev in state.evses.values()}
@@ -161,7 +161,7 @@ async def test_a_30_kw_cap_on_20_evses_sends_nothing_below_6_a_and_rotates(
     first_waiting: set[str] = set()
     totals: list[float] = []
     for n in range(48):  # four hours of 5-minute re-plans, a DR window inside
-        await planner.replan(["timer"])
+        await loop.replan(["timer"])
         on = {ev.key for ev in state.evses.values() if current_w(ev, clock.at) > 0}
         if n == 0:
             first_waiting = {ev.key for ev in state.evses.values()} - on

@@ -49,11 +49,13 @@ def test_public_api() -> None:
         "Dispatch",
         "EvseState",
         "EvseView",
+        "PlanReadModel",
         "PlanView",
-        "PlannerService",
+        "PlanningContext",
         "PlanningError",
+        "PlanningService",
         "PlanningSettings",
-        "SitePlanner",
+        "SiteLoop",
         "SiteState",
         "StationState",
         "build_problem",
@@ -340,13 +342,13 @@ def test_quirks_detected_and_learned() -> None:
 def test_a_rejection_teaches_the_other_unit_only_while_its_transaction_runs() -> None:
     from types import SimpleNamespace
 
-    from csms.planning.site_planner import SitePlanner
+    from csms.planning.loop import SiteLoop
 
     state = SiteState(_site())
     _online(state)
     state.take_transaction(_tx(1, "B", 1))
     state.take_transaction(_tx(2, "A", 1))
-    planner = SitePlanner(SimpleNamespace(settings=PlanningSettings()), state)  # type: ignore[arg-type]
+    loop = SiteLoop(SimpleNamespace(settings=PlanningSettings()), state)  # type: ignore[arg-type]
     b1, a1 = state.evses[("B", 1)], state.evses[("A", 1)]
     # B's profile was rejected while its session still runs: B takes the other unit next.
     b1.rejected_tx = 1
@@ -355,7 +357,7 @@ def test_a_rejection_teaches_the_other_unit_only_while_its_transaction_runs() ->
     state.take_transaction(_tx(2, "A", 1, stopped_at=T0 + timedelta(hours=1)))
     assert a1.tx is None
     before_a = state.stations["A"].quirks
-    planner._learn_from_rejections()
+    loop._learn_from_rejections()
     assert state.stations["B"].quirks is not None and state.stations["B"].quirks.unit == "W"
     assert state.stations["B"].learned["rejections"] == 1
     assert state.stations["A"].quirks == before_a

@@ -250,7 +250,7 @@ def test_idle_evses_defaults_fit_what_the_sessions_leave_until_the_window_ends()
     from types import SimpleNamespace
 
     from csms.planning import PlanningSettings
-    from csms.planning.site_planner import SitePlanner
+    from csms.planning.loop import SiteLoop
 
     site = Site(
         id="s",
@@ -277,9 +277,9 @@ def test_idle_evses_defaults_fit_what_the_sessions_leave_until_the_window_ends()
         20_000.0, "TxProfile", T0, "pending", _at(30), 1, ((T0, 20_000.0), (_at(20), 10_000.0))
     )
     service = SimpleNamespace(settings=PlanningSettings(deadband_w=500.0))
-    planner = SitePlanner(service, state)  # type: ignore[arg-type]
-    planner.defaults_w = {"S0/1": 10_000.0, "S1/1": 10_000.0, "S2/1": 10_000.0}
-    wanted = planner._idle_defaults(
+    loop = SiteLoop(service, state)  # type: ignore[arg-type]
+    loop.defaults.defaults_w = {"S0/1": 10_000.0, "S1/1": 10_000.0, "S2/1": 10_000.0}
+    wanted = loop.defaults.idle(
         (active,),
         sent_at=T0,
         valid_to=_at(30),
@@ -295,13 +295,13 @@ def test_idle_evses_defaults_fit_what_the_sessions_leave_until_the_window_ends()
         state.evses[(key, 1)].default_w = 10_000.0
     state.stations["S2"].defaults_sent = True
     state.stations["S1"].defaults_sent = True
-    lower, higher = planner._idle_changes(wanted)
+    lower, higher = loop.defaults.changes(wanted)
     assert [(ev.key, w) for ev, w in lower] == [("S1/1", 2_500.0), ("S2/1", 2_500.0)]
     assert higher == []
     state.evses[("S1", 1)].default_w = 1_900.0
     state.evses[("S2", 1)].default_w = 2_400.0
-    lower, higher = planner._idle_changes(wanted)
+    lower, higher = loop.defaults.changes(wanted)
     assert [(ev.key, w) for ev, w in higher] == [("S1/1", 2_500.0)]  # 600 W up: past the deadband
     assert lower == []
     # An EV arriving at S1 would get 2.5 kW by its default: the feeder holds at every second.
-    assert planner._default_for(state.evses[("S1", 1)], state.stations["S1"].quirks) == 2_500.0
+    assert loop.defaults.default_for(state.evses[("S1", 1)], state.stations["S1"].quirks) == 2_500.0

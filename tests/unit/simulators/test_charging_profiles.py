@@ -5,20 +5,17 @@ from typing import Any
 
 import pytest
 
-from chargegrid.charging_profiles import (
+from simulators.charging_profiles import (
     ChargingProfile,
-    CompositePeriod,
     ProfileError,
     ProfileKind,
     ProfilePurpose,
     RateUnit,
     RecurrencyKind,
     SchedulePeriod,
-    composite_schedule,
-    limit_at,
-    next_change,
     parse_profile,
 )
+from simulators.composite import CompositePeriod, composite_schedule, limit_at, next_change
 
 DAY = datetime(2026, 3, 5, tzinfo=UTC)
 
@@ -326,25 +323,30 @@ def test_profiles_are_frozen() -> None:
 
 
 def test_module_api() -> None:
-    import chargegrid.charging_profiles as cp
+    import simulators.charging_profiles as cp
+    import simulators.composite as composite
 
     assert sorted(cp.__all__) == sorted(
         [
             "ChargingProfile",
             "ChargingSchedule",
-            "CompositePeriod",
-            "CompositeSchedule",
-            "Limit",
             "ProfileError",
             "ProfileKind",
             "ProfilePurpose",
             "RateUnit",
             "RecurrencyKind",
             "SchedulePeriod",
+            "parse_profile",
+        ]
+    )
+    assert sorted(composite.__all__) == sorted(
+        [
+            "CompositePeriod",
+            "CompositeSchedule",
+            "Limit",
             "composite_schedule",
             "limit_at",
             "next_change",
-            "parse_profile",
             "to_unit",
         ]
     )

@@ -422,3 +422,39 @@ async def test_a_remote_start_with_a_bad_profile_is_rejected_and_reported() -> N
     assert ws201.sent[0][:2] == [3, "b"] and ws201.sent[0][2]["status"] == "Rejected"
     assert r201.stats.profiles_rejected == 1
     assert "not a TxProfile" in r201.stats.errors[0]
+
+
+def test_every_model_message_has_a_201_request() -> None:
+    """The 2.0.1 adapter's table covers every message the model says (status notifications
+    are the adapter's own, as 2.0.1 folds some of them)."""
+    import typing
+
+    from simulators.messages import Outgoing, StatusChanged
+    from simulators.ocpp201_encoding import ENCODERS
+
+    kinds = set(typing.get_args(Outgoing))
+    assert set(ENCODERS) == kinds - {StatusChanged}
+
+
+async def test_a_pending_password_takes_effect_once_any_answer_is_out() -> None:
+    r = runner("2.0.1")
+    ws = FakeConnection()
+    cp = V201ChargePoint(r, ws)  # type: ignore[arg-type]
+    r.password = "old-password-0123456"
+    frame = [
+        2,
+        "1",
+        "SetVariables",
+        {
+            "setVariableData": [
+                {
+                    "attributeValue": "new-password-0123456",
+                    "component": {"name": "SecurityCtrlr"},
+                    "variable": {"name": "BasicAuthPassword"},
+                }
+            ]
+        },
+    ]
+    await cp.route_message(json.dumps(frame))
+    assert ws.sent[0][2]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    assert r.password == "new-password-0123456"

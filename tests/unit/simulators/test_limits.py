@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chargegrid.charging_profiles import ChargingProfile, ProfilePurpose, parse_profile
+from simulators.charging_profiles import ChargingProfile, ProfilePurpose, parse_profile
 from simulators.limits import ProfileStore, share_w
 
 T0 = datetime(2026, 3, 5, tzinfo=UTC)

@@ -39,6 +39,31 @@ def test_public_api() -> None:
             "save_scenario",
             "station_ids",
             "suggested_start",
+            "BidirectionalEV",
+            "ClearSkyPV",
+            "CsvPV",
+            "InvalidParameter",
+            "PackSpec",
+            "RackReport",
+            "SetpointPeriod",
+            "SetpointSchedule",
+            "SiteMeter",
+            "SiteReading",
+            "StorageReport",
+            "StorageSpec",
+            "StorageUnit",
+            "SwapArrival",
+            "SwapRecord",
+            "SwapStation",
+            "SwapStationSpec",
+            "V2XSpec",
+            "load_pv_csv",
+            "ProfileRefused",
+            "StorageStation",
+            "generate_swap_arrivals",
+            "load_swap_arrivals",
+            "save_swap_arrivals",
+            "battery_swap_requests",
         ]
     )
     for name in simulators.__all__:
@@ -52,6 +77,9 @@ def test_exception_tree() -> None:
     assert issubclass(simulators.BootRejected, simulators.CsmsError)
     assert issubclass(simulators.CsmsError, simulators.SimulatorError)
     assert issubclass(simulators.StationError, simulators.SimulatorError)
+    assert issubclass(simulators.InvalidParameter, simulators.SimulatorError)
+    assert issubclass(simulators.InvalidParameter, ValueError)
+    assert issubclass(simulators.ProfileRefused, simulators.StationError)
 
 
 def test_simulators_do_not_import_the_csms() -> None:

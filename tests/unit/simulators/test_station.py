@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from chargegrid.charging_profiles import RateUnit, parse_profile
+from simulators.charging_profiles import RateUnit, parse_profile
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 from simulators.messages import (
@@ -541,6 +541,6 @@ def test_a_limit_with_fewer_phases_moves_the_charge_onto_them() -> None:
 def test_charged_means_the_ev_got_what_it_asked_for(
     delivered: float, requested: float, outcome: str
 ) -> None:
-    from simulators.station import _outcome
+    from simulators.connector import visit_outcome
 
-    assert _outcome(delivered, requested) == outcome
+    assert visit_outcome(delivered, requested) == outcome

@@ -11,7 +11,7 @@ import pytest
 from ocpp.exceptions import PropertyConstraintViolationError
 
 from chargegrid.cli import main
-from csms.ocpp.v201 import _float as ocpp_number
+from csms.ocpp.v201 import planner_number as ocpp_number
 from csms.quantities import NotFinite, check_finite, finite_option
 from csms.sites import SiteFileError, parse_site_text
 from tests.unit.sites.conftest import DEPOT

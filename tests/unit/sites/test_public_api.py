@@ -34,6 +34,7 @@ def test_public_api() -> None:
         "SiteStation",
         "SqlSiteRepository",
         "StationQuirks",
+        "StationSites",
         "StorageAsset",
         "Tariff",
         "TouPeriod",

@@ -10,16 +10,18 @@ from pathlib import Path
 from csms.domain import ConnectorStatus, MeterSample, StatusReport
 from csms.events import EventBus, HeartbeatReceived, MeterValuesReceived, StatusChanged
 from csms.telemetry.embedded import EmbeddedStore
-from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline
-from csms.telemetry.points import (
+from csms.telemetry.lineprotocol import (
+    Encoded,
     FieldPoint,
     MeterPoint,
-    PointEncoder,
     field_point_line,
     meter_point_line,
 )
+from csms.telemetry.outbox import Outbox
+from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import Aggregation, TelemetryQuery
+from csms.telemetry.writers import MemorySink, TelemetrySink
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -78,12 +80,12 @@ def test_structured_points_store_the_same_rows_as_their_lines() -> None:
     assert [meter_point_line(p) for p in meter] + [field_point_line(p) for p in fields] == lines
     by_lines, direct = EmbeddedStore(":memory:"), EmbeddedStore(":memory:")
     by_lines.write(lines)
-    direct.write_points(meter, other, fields)
+    direct.write_encoded(Encoded(other, meter, fields))
     assert _rows(direct) == _rows(by_lines)
     assert len(_rows(direct)) > 22
 
 
-def _pipeline(tmp_path: Path, store: EmbeddedStore) -> TelemetryPipeline:
+def _pipeline(tmp_path: Path, store: TelemetrySink) -> TelemetryPipeline:
     return TelemetryPipeline(
         sink=store,
         outbox=Outbox(tmp_path / "outbox.sqlite3"),
@@ -91,7 +93,6 @@ def _pipeline(tmp_path: Path, store: EmbeddedStore) -> TelemetryPipeline:
         backoff=Backoff(initial_s=0.01, max_s=0.02),
         flush_interval_s=0.005,
         batch_interval_s=0.01,
-        direct=True,
     )
 
 
@@ -211,3 +212,39 @@ def test_a_file_with_the_older_series_first_layout_keeps_working(tmp_path: Path)
     )
     assert store.query(q) == _written(lines).query(q)
     assert [len(s.points) for s in store.query(q)] == [1, 1, 1, 1]
+
+
+class _DurableMemory(MemorySink):
+    """Any sink that says it is durable is fed straight from the ingest thread."""
+
+    durable = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[Encoded] = []
+
+    def write_encoded(self, encoded: Encoded) -> None:
+        self.encoded.append(encoded)
+        super().write_encoded(encoded)
+
+
+def test_the_direct_path_is_chosen_by_the_sink_protocol_not_the_class(tmp_path: Path) -> None:
+    sink = _DurableMemory()
+    pipe = TelemetryPipeline(
+        sink=sink,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        encoder=_encoder(),
+        flush_interval_s=0.005,
+    )
+    (tmp_path / "b").mkdir()
+    line_pipe = _pipeline(tmp_path / "b", MemorySink())
+    assert pipe.direct and not line_pipe.direct
+    line_pipe.close()
+    for event in _events():
+        pipe.recorder.on_event(event)
+    pipe.close()
+    assert [len(e.meter or ()) + len(e.fields or ()) for e in sink.encoded] == [22]
+    lines: list[str] = []
+    _encoder().encode_many(_events(), lines)
+    assert sink.lines == lines  # a line sink writes an encoded batch as its lines, in order
+    assert pipe.stats.points_written == 22 and pipe.outbox.depth == 0

@@ -7,24 +7,8 @@ import pytest
 from csms.telemetry.normalize import (
     Reject,
     check_time,
-    normalize_measurand,
     normalize_value,
 )
-
-
-@pytest.mark.parametrize(
-    ("sent", "stored"),
-    [
-        ("Power.Active.Import", "Power.Active.Import"),
-        ("power.active.import", "Power.Active.Import"),
-        ("  SOC ", "SoC"),
-        (None, "Energy.Active.Import.Register"),
-        ("", "Energy.Active.Import.Register"),
-        ("Power.Wishful", None),
-    ],
-)
-def test_measurand_spelling(sent: str | None, stored: str | None) -> None:
-    assert normalize_measurand(sent) == stored
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from csms.telemetry.pipeline import Backoff, TelemetryPipeline, write_isolating
 from csms.telemetry.points import PointEncoder
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import MemorySink
+from tests.waiting import wait_until_sync
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -77,10 +78,7 @@ def test_an_outage_is_replayed_in_order_exactly_once(tmp_path: Path) -> None:
     for i in range(200):
         pipe.recorder.on_event(_event(i))
     assert not pipe.flush(timeout_s=0.3)
-    deadline = time.monotonic() + 10
-    while pipe.stats.points_retried < 25 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert pipe.stats.points_retried >= 25
+    wait_until_sync(lambda: pipe.stats.points_retried >= 25, 10.0, "25 points retried")
     assert sink.lines == []
     assert pipe.outbox.depth == 200
     down.clear()
@@ -228,8 +226,7 @@ def test_a_partial_batch_waits_for_the_interval(tmp_path: Path) -> None:
     started = time.monotonic()
     for i in range(5):
         pipe.recorder.on_event(_event(i))
-    while not sink.batches and time.monotonic() - started < 5:
-        time.sleep(0.01)
+    wait_until_sync(lambda: sink.batches, 5.0, "the partial batch", every_s=0.01)
     waited = time.monotonic() - started
     pipe.close()
     assert sink.batches == [5]

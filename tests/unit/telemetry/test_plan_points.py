@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from csms.events import GridConstraintSet, PlanComputed
-from csms.telemetry.points import PointEncoder, to_epoch
+from csms.telemetry.lineprotocol import to_epoch
+from csms.telemetry.points import PointEncoder
 from optimizer import Plan, Problem
 from optimizer.inputs import Evse, LimitNode, StorageUnit, Tariff
 from optimizer.plan import EvsePlan, NodePlan, StoragePlan

@@ -28,16 +28,16 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
+from csms.telemetry.lineprotocol import to_epoch
 from csms.telemetry.normalize import Reject
-from csms.telemetry.points import (
+from csms.telemetry.points import PointEncoder
+from csms.telemetry.records import (
     GridConstraintRecord,
     PlanRecord,
     PlanStep,
-    PointEncoder,
     Record,
     SiteRecord,
     StorageRecord,
-    to_epoch,
 )
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -1,0 +1,175 @@
+"""Sending a site's TxProfiles and recording the answers; renewing the accepted ones into the
+next window in a second pass that stays safe if the CSMS dies half-way (decision 0602)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from csms.domain import ChargingLimit
+from csms.exceptions import CommandRejected, CsmsError
+from csms.planning.context import PlanningContext
+from csms.planning.dispatch import carried_w, fallback_w, make_limit
+from csms.planning.state import EvseState, Sent, SiteState
+from csms.planning.windows import carry_over_timed, edges
+from csms.sites.constraints import GridConstraint, limits_in_force
+
+__all__ = ["ProfileSender"]
+
+logger = logging.getLogger(__name__)
+
+
+class ProfileSender:
+    """One site's TxProfiles to its stations, at most ``max_parallel_sends`` at a time."""
+
+    def __init__(
+        self, ctx: PlanningContext, state: SiteState, *, refused: Callable[[str], None]
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.site_id = state.site.id
+        #: Called with a reason ("profile rejected", "profile failed") to re-plan soon.
+        self._refused = refused
+        self._sem = asyncio.Semaphore(ctx.settings.max_parallel_sends)
+
+    async def send(self, ev: EvseState, limit: ChargingLimit) -> None:
+        """Send ``limit`` (the EVSE's ``sent`` as recorded) and record the answer on it."""
+        ctx = self.ctx
+        sent = ev.sent
+        async with self._sem:
+            try:
+                async with asyncio.timeout(ctx.settings.send_timeout_s):
+                    await ctx.commands.set_charging_profile(limit)
+            except CommandRejected as exc:
+                state = "rejected"
+                logger.warning("site %s: %s", self.site_id, exc)
+            except (CsmsError, TimeoutError) as exc:
+                state = "failed"
+                logger.warning("site %s: profile to %s failed: %s", self.site_id, ev.key, exc)
+            else:
+                state = "accepted"
+        if sent is not None and ev.sent is sent:
+            sent.state = state  # type: ignore[assignment]
+            if state == "accepted":
+                ev.confirmed_w, ev.confirmed_at = sent.limit_w, ctx.clock.now()
+                if sent.transaction_id is not None:
+                    ev.accepted_tx = (sent.transaction_id, sent.limit_w)
+                    ev.accepted_sent = sent
+            else:
+                if state == "rejected":
+                    ev.rejected_tx = sent.transaction_id
+                self._refused(f"profile {state}")
+
+    async def renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
+        """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
+        now = self.ctx.clock.now()
+        sends = []
+        for ev in evs:
+            sent = ev.sent
+            assert sent is not None and ev.tx is not None
+            quirks = self.state.stations[ev.station.id].quirks
+            value = sent.value_at(now)  # the same schedule from now on, to the new end
+            later = tuple((at, w) for at, w in sent.periods if at > now)
+            limit = make_limit(
+                ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
+            )
+            ev.sent = Sent(
+                value,
+                "TxProfile",
+                now,
+                valid_to=valid_to,
+                transaction_id=ev.tx.id,
+                periods=((now, value), *later),
+            )
+            sends.append(self.send(ev, limit))
+        await asyncio.gather(*sends)
+
+    async def carry_over(
+        self,
+        controlled: tuple[EvseState, ...],
+        constraints: list[GridConstraint],
+        uncontrolled_w: dict[str, float],
+        *,
+        valid_from: datetime,
+        valid_to: datetime,
+    ) -> None:
+        """Renew the accepted TxProfiles into the next window ``[valid_from, valid_to)``:
+        first those at or below their EVSE's fallback, then, once those are answered, the
+        raises that still fit every node at every instant of that window (its window
+        edges too) with whatever was not carried on its fallback and the idle EVSEs on
+        their defaults."""
+
+        def renewable(ev: EvseState) -> bool:
+            sent, tx = ev.sent, ev.tx
+            return (
+                sent is not None
+                and tx is not None
+                and sent.state == "accepted"
+                and sent.transaction_id == tx.id
+                and sent.valid_to is not None
+                and sent.valid_to < valid_to
+            )
+
+        def carried(ev: EvseState) -> bool:
+            sent = ev.sent
+            return sent is not None and sent.state == "accepted" and sent.valid_to == valid_to
+
+        candidates = [ev for ev in controlled if renewable(ev)]
+        if not candidates:
+            return
+        lows = [ev for ev in candidates if carried_w(ev) <= fallback_w(ev)]
+        await self.renew(lows, valid_to=valid_to)
+        site = self.state.site
+        extended = {ev.key for ev in controlled if carried(ev)}
+        instants = self._instants(controlled, constraints, valid_from, valid_to)
+        raises = carry_over_timed(
+            site,
+            [ev for ev in candidates if renewable(ev) and not carried(ev)],
+            extended,
+            controlled,
+            instants=sorted(instants),
+            limit_at=self._limit_at(constraints, instants),
+            base_w=self._base_w(uncontrolled_w),
+        )
+        await self.renew(raises, valid_to=valid_to)
+
+    def _base_w(self, uncontrolled_w: dict[str, float]) -> dict[str, float]:
+        """What each node carries besides the renewals: the uncontrolled draw, and the idle
+        EVSEs on their fallback."""
+        site = self.state.site
+        base_w = dict(uncontrolled_w)
+        for ev in self.state.evses.values():
+            if ev.tx is None and self.state.controllable(ev):
+                for node_id in site.ancestors(ev.node_id):
+                    base_w[node_id] = base_w.get(node_id, 0.0) + fallback_w(ev)
+        return base_w
+
+    @staticmethod
+    def _instants(
+        controlled: tuple[EvseState, ...],
+        constraints: list[GridConstraint],
+        valid_from: datetime,
+        valid_to: datetime,
+    ) -> set[datetime]:
+        """Where anything changes in the window: its start, the constraints' edges, the
+        schedules' periods."""
+        instants = {valid_from, *edges(constraints, valid_from, valid_to)}
+        for ev in controlled:
+            if ev.sent is not None:
+                instants.update(at for at, _ in ev.sent.periods if valid_from < at < valid_to)
+        return instants
+
+    def _limit_at(
+        self, constraints: list[GridConstraint], instants: set[datetime]
+    ) -> Callable[[str, datetime], float | None]:
+        """Each node's import limit at each of ``instants`` (computed once per instant)."""
+        site = self.state.site
+        by_instant = {at: limits_in_force(site, constraints, at) for at in instants}
+
+        def limit_at(node_id: str, at: datetime) -> float | None:
+            limit = by_instant[at].get(node_id)
+            return limit.max_import_w if limit is not None else None
+
+        return limit_at

@@ -1,0 +1,221 @@
+"""A storage unit as an OCPP 2.1 station with one bidirectional EVSE: the sans-I/O part.
+
+:class:`StorageStation` wraps a :class:`~simulators.storage.StorageUnit` and speaks in 2.1
+payloads (camelCase dicts, valid against the 2.1 schemas), so a thin runner only has to send
+them and hand it the central system's calls:
+
+- ``step(now)`` runs the unit up to ``now`` and returns what it has to say, in time order:
+  clock-aligned ``MeterValues`` on EVSE 1 (``SoC``, ``Power.Active.Import`` and ``.Export``,
+  ``Power.Active.Setpoint``, the import and export energy registers); ``NotifyEvent`` for
+  the over-temperature alarm (component ``TemperatureSensor`` on EVSE 1, variable
+  ``Temperature``, trigger ``Alerting``, ``cleared`` when it ends) with a
+  ``StatusNotification`` (``Faulted``, then ``Available``), and the temperature itself as a
+  ``Delta`` event each time it has moved ``temperature_delta_c`` since the last report
+  (2.1 has no temperature measurand in MeterValues);
+- ``set_charging_profile(evse_id, raw, now)``: a ``CentralSetpoint`` / ``Idle``
+  ``TxDefaultProfile`` (:mod:`simulators.setpoint_profiles`) becomes the unit's schedule;
+  the newest accepted profile replaces the one before; setpoints beyond the rating are
+  clamped, counted and said in the answer's ``statusInfo``;
+- ``clear_charging_profile(profile_id)``: back to Idle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulators.exceptions import InvalidParameter, ProfileRefused
+from simulators.quantities import aware, positive
+from simulators.setpoint_profiles import parse_setpoint_profile
+from simulators.storage import AlarmEvent, StorageUnit
+
+__all__ = ["EVSE_ID", "ProfileAnswer", "StationMessage", "StorageStation"]
+
+EVSE_ID = 1
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class StationMessage:
+    """A request the station sends: the 2.1 action and its payload (camelCase)."""
+
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileAnswer:
+    """The SetChargingProfile answer: status, and ``statusInfo`` when there is more to say."""
+
+    status: str
+    reason_code: str | None = None
+    detail: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"status": self.status}
+        if self.reason_code is not None:
+            info: dict[str, Any] = {"reasonCode": self.reason_code}
+            if self.detail:
+                info["additionalInfo"] = self.detail[:1024]
+            answer["statusInfo"] = info
+        return answer
+
+
+class StorageStation:
+    def __init__(
+        self,
+        unit: StorageUnit,
+        *,
+        meter_interval_s: float = 60.0,
+        temperature_delta_c: float = 1.0,
+    ) -> None:
+        self.unit = unit
+        self.station_id = unit.spec.unit_id
+        self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
+        self.temperature_delta_c = positive("temperature_delta_c", temperature_delta_c)
+        self.import_wh = 0.0
+        self.export_wh = 0.0
+        self.profile_id: int | None = None
+        self.profiles_rejected = 0
+        self._next_sample = self._aligned_after(unit.now)
+        self._reported_temperature_c = unit.temperature_c
+        self._event_id = 0
+        self._seq_no = 0
+
+    def _aligned_after(self, at: datetime) -> datetime:
+        seconds = at.timestamp()
+        slot = math.floor(seconds / self.meter_interval_s) + 1
+        return at + timedelta(seconds=slot * self.meter_interval_s - seconds)
+
+    def next_wakeup(self) -> datetime:
+        """When the station next has something to say without being asked: its next sample
+        (alarms and temperature changes between samples are found by ``step``)."""
+        return self._next_sample
+
+    def connector_status(self) -> str:
+        return "Faulted" if self.unit.alarm else "Available"
+
+    def status_notification(self, now: datetime) -> StationMessage:
+        return StationMessage(
+            "StatusNotification",
+            {
+                "timestamp": _iso(now),
+                "connectorStatus": self.connector_status(),
+                "evseId": EVSE_ID,
+                "connectorId": 1,
+            },
+        )
+
+    def step(self, now: datetime) -> list[StationMessage]:
+        """Run the unit up to ``now``; the messages that became due, in time order."""
+        aware("now", now)
+        out: list[StationMessage] = []
+        while self.unit.now < now:
+            until = min(now, self._next_sample)
+            report = self.unit.advance((until - self.unit.now).total_seconds())
+            self.import_wh += report.energy_in_wh
+            self.export_wh += report.energy_out_wh
+            for event in report.alarm_events:
+                out.append(self._alarm_event(event))
+                out.append(self.status_notification(event.at))
+            if abs(report.temperature_c - self._reported_temperature_c) >= self.temperature_delta_c:
+                out.append(self._temperature_event(report.end, report.temperature_c))
+            if until >= self._next_sample:
+                out.append(self._meter_values(until))
+                self._next_sample = self._aligned_after(until)
+        return out
+
+    def set_charging_profile(
+        self, evse_id: int, raw: dict[str, Any], now: datetime
+    ) -> ProfileAnswer:
+        """Bring the unit to ``now`` first (call :meth:`step`), then this."""
+        try:
+            profile = parse_setpoint_profile(raw, evse_id=evse_id, received_at=now)
+        except (ProfileRefused, InvalidParameter) as refused:
+            self.profiles_rejected += 1
+            if isinstance(refused, ProfileRefused):
+                return ProfileAnswer("Rejected", refused.reason_code, refused.detail)
+            return ProfileAnswer("Rejected", "InvalidValue", str(refused))
+        clamps = self.unit.set_schedule(profile.schedule)
+        self.profile_id = profile.profile_id
+        if not clamps:
+            return ProfileAnswer("Accepted")
+        said = ", ".join(
+            f"{c.requested_w:g} W at {c.start_s:g} s -> {c.applied_w:g} W" for c in clamps
+        )
+        return ProfileAnswer("Accepted", "ValueOutOfRange", f"beyond the rating: {said}")
+
+    def clear_charging_profile(self, profile_id: int | None) -> str:
+        if self.profile_id is None or profile_id not in (None, self.profile_id):
+            return "Unknown"
+        self.unit.set_schedule(None)
+        self.profile_id = None
+        return "Accepted"
+
+    def _meter_values(self, at: datetime) -> StationMessage:
+        unit = self.unit
+        setpoint = unit.setpoint_w(at)
+        values = [
+            ("SoC", round(unit.soc_pct, 2), "Percent"),
+            ("Power.Active.Import", round(max(0.0, unit.power_w), 1), "W"),
+            ("Power.Active.Export", round(max(0.0, -unit.power_w), 1), "W"),
+            ("Power.Active.Setpoint", round(0.0 if setpoint is None else setpoint, 1), "W"),
+            ("Energy.Active.Import.Register", round(self.import_wh, 3), "Wh"),
+            ("Energy.Active.Export.Register", round(self.export_wh, 3), "Wh"),
+        ]
+        sampled = [
+            {
+                "value": value,
+                "measurand": measurand,
+                "context": "Sample.Clock",
+                "location": "Outlet",
+                "unitOfMeasure": {"unit": unit_of_measure},
+            }
+            for measurand, value, unit_of_measure in values
+        ]
+        return StationMessage(
+            "MeterValues",
+            {"evseId": EVSE_ID, "meterValue": [{"timestamp": _iso(at), "sampledValue": sampled}]},
+        )
+
+    def _notify(self, at: datetime, data: dict[str, Any]) -> StationMessage:
+        self._event_id += 1
+        payload = {
+            "generatedAt": _iso(at),
+            "seqNo": self._seq_no,
+            "eventData": [
+                {
+                    "eventId": self._event_id,
+                    "timestamp": _iso(at),
+                    "eventNotificationType": "HardWiredMonitor",
+                    "component": {"name": "TemperatureSensor", "evse": {"id": EVSE_ID}},
+                    "variable": {"name": "Temperature"},
+                    **data,
+                }
+            ],
+        }
+        self._seq_no += 1
+        return StationMessage("NotifyEvent", payload)
+
+    def _alarm_event(self, event: AlarmEvent) -> StationMessage:
+        self._reported_temperature_c = event.temperature_c
+        return self._notify(
+            event.at,
+            {
+                "trigger": "Alerting",
+                "actualValue": f"{event.temperature_c:.1f}",
+                "cleared": not event.active,
+                "techInfo": "over-temperature: trips to 0 W"
+                if event.active
+                else "temperature back below the clear level",
+            },
+        )
+
+    def _temperature_event(self, at: datetime, temperature_c: float) -> StationMessage:
+        self._reported_temperature_c = temperature_c
+        return self._notify(at, {"trigger": "Delta", "actualValue": f"{temperature_c:.1f}"})
