@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -73,8 +74,8 @@ class VirtualClock:
         speed: float = 1.0,
         anchor: datetime | None = None,
     ) -> None:
-        if speed <= 0:
-            raise ValueError(f"clock speed must be positive, got {speed}")
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError(f"clock speed must be positive and finite, got {speed}")
         self._start = utc(start)
         self._speed = float(speed)
         wall_anchor = utc(anchor) if anchor is not None else datetime.now(UTC)

@@ -28,7 +28,6 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chargegrid.clock import Clock, WallClock
@@ -37,6 +36,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.events import EventBus
 from csms.gc_pauses import GcFreezer
+from csms.lifecycle import StartStop
 from csms.listeners import bind_listeners, close_all
 from csms.ocpp.server import OcppServer
 from csms.planning import PlanningService
@@ -58,7 +58,7 @@ __all__ = ["Csms", "Running", "serving"]
 logger = logging.getLogger(__name__)
 
 
-class Csms:
+class Csms(StartStop):
     def __init__(
         self,
         settings: Settings | None = None,
@@ -214,7 +214,6 @@ class Csms:
         try:
             await self._start_telemetry()
             await self.central.forget_connections()
-            await self.credentials.load()
             await self.server.start(sockets)
             sockets = []
         except BaseException:
@@ -260,18 +259,6 @@ class Csms:
             self._detach_telemetry = None
         if t is not None:
             await t.aclose()
-
-    async def __aenter__(self) -> Csms:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 @dataclass(frozen=True, slots=True)

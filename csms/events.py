@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from csms.der.model import DerAlarm, DerControl, DerStartStop
 from csms.domain import (
     BootInfo,
     ChargingLimit,
@@ -25,14 +26,21 @@ from csms.domain import (
     StorageReading,
     Transaction,
 )
+from csms.swaps.model import BatterySwap
 
 if TYPE_CHECKING:
     from optimizer import Plan, Problem
 
 __all__ = [
+    "BatterySwapUpdated",
     "ChargingLimitSent",
     "ConstraintsChanged",
     "DepartureMissed",
+    "DerAlarmRaised",
+    "DerControlSet",
+    "DerControlsCleared",
+    "DerControlsReported",
+    "DerStartStopped",
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
@@ -239,6 +247,60 @@ class DepartureMissed:
     at: datetime
 
 
+# -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DerControlSet:
+    """A station accepted a DER control (SetDERControl); ``superseded_ids`` are the
+    controls it replaced."""
+
+    station_id: str
+    control: DerControl
+    superseded_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DerControlsCleared:
+    station_id: str
+    control_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DerControlsReported:
+    """A station's ReportDERControl (one message of a report: ``tbc`` more follow)."""
+
+    station_id: str
+    request_id: int
+    controls: tuple[DerControl, ...]
+    tbc: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DerAlarmRaised:
+    station_id: str
+    alarm: DerAlarm
+
+
+@dataclass(frozen=True, slots=True)
+class DerStartStopped:
+    station_id: str
+    change: DerStartStop
+
+
+@dataclass(frozen=True, slots=True)
+class BatterySwapUpdated:
+    """A swap session as stored after a BatterySwap event or an accepted
+    RequestBatterySwap."""
+
+    station_id: str
+    swap: BatterySwap
+    at: datetime
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -261,6 +323,12 @@ DomainEvent = (
     | StationNonCompliant
     | DepartureMissed
     | SecurityEventReceived
+    | DerControlSet
+    | DerControlsCleared
+    | DerControlsReported
+    | DerAlarmRaised
+    | DerStartStopped
+    | BatterySwapUpdated
 )
 
 Listener = Callable[[DomainEvent], None]

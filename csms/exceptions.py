@@ -77,9 +77,14 @@ class CommandTimeout(CommandError):
 class CommandRejected(CommandError):
     """The station answered, but not with Accepted."""
 
-    def __init__(self, station_id: str, action: str, status: str) -> None:
-        super().__init__(station_id, action, f"station answered {status}")
+    def __init__(
+        self, station_id: str, action: str, status: str, reason: str | None = None
+    ) -> None:
+        because = f" ({reason})" if reason else ""
+        super().__init__(station_id, action, f"station answered {status}{because}")
         self.status = status
+        #: the station's reason, when it gave one (2.x ``statusInfo``)
+        self.reason = reason
 
 
 class CommandFailed(CommandError):

@@ -14,7 +14,8 @@
   :func:`load_swap_arrivals`, :func:`save_swap_arrivals`; :func:`battery_swap_requests`: a
   served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
-  OCPP 2.1 messages and its CentralSetpoint profiles.
+  OCPP 2.1 messages and its CentralSetpoint profiles, run on the wire by
+  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -52,6 +53,7 @@ from simulators.setpoints import SetpointPeriod, SetpointSchedule
 from simulators.site_meter import SiteMeter, SiteReading
 from simulators.station import Station, StationSpec
 from simulators.storage import StorageReport, StorageSpec, StorageUnit
+from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
 from simulators.swap import (
     PackSpec,
@@ -104,6 +106,7 @@ __all__ = [
     "StationSpec",
     "StopReason",
     "StorageReport",
+    "StorageRunner",
     "StorageSpec",
     "StorageStation",
     "StorageUnit",

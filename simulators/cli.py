@@ -39,11 +39,13 @@ def add_commands(subparsers: Any) -> None:
         help="run simulated charging stations and EVs against an OCPP central system",
         description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
-        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}.",
+        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage) "
+        "are OCPP 2.1 stations STOR-0001, ...",
     )
     _add_fleet_options(parser)
     _add_security_options(parser)
     _add_station_options(parser)
+    _add_storage_options(parser)
     _add_run_options(parser)
     add_clock_arguments(parser)
     parser.set_defaults(func=_run)
@@ -147,6 +149,45 @@ def _add_station_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    """Storage units beside the stations (OCPP 2.1, STOR-0001, ...)."""
+    parser.add_argument(
+        "--storage",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
+    )
+    parser.add_argument(
+        "--storage-capacity-wh",
+        type=_positive(float),
+        default=200_000.0,
+        help="each storage unit's capacity (default 200000)",
+    )
+    parser.add_argument(
+        "--storage-power-w",
+        type=_positive(float),
+        default=100_000.0,
+        help="each storage unit's charge and discharge rating (default 100000)",
+    )
+
+
+def _storage_specs(args: argparse.Namespace) -> tuple[Any, ...]:
+    from simulators.storage import StorageSpec
+
+    if args.storage < 0:
+        raise _Refused("--storage must not be negative")
+    return tuple(
+        StorageSpec(
+            unit_id=f"STOR-{i:04d}",
+            capacity_wh=args.storage_capacity_wh,
+            max_charge_w=args.storage_power_w,
+            max_discharge_w=args.storage_power_w,
+        )
+        for i in range(1, args.storage + 1)
+    )
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """How long to run, what to write, which faults to inject."""
     parser.add_argument(
@@ -228,6 +269,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     summary.to_csv(args.summary_csv, index=False)
     _print_summary(summary, fleet, args.summary_csv)
+    if fleet.storage_runners:
+        sys.stdout.write(fleet.storage_summary().to_string(index=False) + "\n")
     return _exit_code(fleet)
 
 
@@ -313,6 +356,7 @@ def _fleet(args: argparse.Namespace, scenario: Any, clock: Any) -> Any:
         meter_interval_s=args.meter_interval_s,
         dc_power_w=args.dc_power_w,
         seed=args.seed,
+        storage=_storage_specs(args),
     )
     return Fleet(config, scenario, clock=clock)
 

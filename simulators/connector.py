@@ -65,29 +65,24 @@ class SessionRecord:
 
     @classmethod
     def start(cls, station_id: str, connector_id: int, ev: EVSpec, now: datetime) -> SessionRecord:
-        return cls(
-            station_id,
-            connector_id,
-            ev.ev_id,
-            ev.arrival,
-            ev.departure,
-            ev.energy_request_wh,
-            plugged_at=now,
-        )
+        record = cls._visit(station_id, connector_id, ev)
+        record.plugged_at = now
+        return record
 
     @classmethod
     def missed(
         cls, station_id: str, connector_id: int, ev: EVSpec, *, outcome: str = "missed"
     ) -> SessionRecord:
+        record = cls._visit(station_id, connector_id, ev)
+        record.soc_at_departure = ev.initial_soc
+        record.outcome = outcome
+        return record
+
+    @classmethod
+    def _visit(cls, station_id: str, connector_id: int, ev: EVSpec) -> SessionRecord:
+        """The record of ``ev``'s visit: what it asks for, from its spec."""
         return cls(
-            station_id,
-            connector_id,
-            ev.ev_id,
-            ev.arrival,
-            ev.departure,
-            ev.energy_request_wh,
-            soc_at_departure=ev.initial_soc,
-            outcome=outcome,
+            station_id, connector_id, ev.ev_id, ev.arrival, ev.departure, ev.energy_request_wh
         )
 
     def finish(self, ev: EV, now: datetime, outcome: str) -> SessionRecord:

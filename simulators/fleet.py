@@ -2,7 +2,9 @@
 
 :func:`build_runner` wires one station (model, OCPP adapter, runner); :class:`Fleet` builds
 ``SIM-0001`` ... from a scenario, runs them until the last vehicle has left (or a deadline),
-reports :class:`FleetProgress` on the way and a per-vehicle summary at the end.
+reports :class:`FleetProgress` on the way and a per-vehicle summary at the end. Storage units
+(``FleetConfig.storage``) run beside them as OCPP 2.1 stations (:mod:`simulators.storage_runner`)
+and have a summary of their own.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ from simulators.ocpp201 import V201Adapter
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
+from simulators.storage import StorageSpec, StorageUnit
+from simulators.storage_runner import StorageRunner
+from simulators.storage_station import StorageStation
 from simulators.tls import StationTls
 
 __all__ = [
     "OCPP_MIXES",
+    "STORAGE_SUMMARY_COLUMNS",
     "SUMMARY_COLUMNS",
     "Fleet",
     "FleetConfig",
@@ -55,6 +61,19 @@ SUMMARY_COLUMNS = (
     "soc_at_departure",
     "under_limit_s",
     "outcome",
+)
+
+#: per storage unit, at the end of a run
+STORAGE_SUMMARY_COLUMNS = (
+    "unit_id",
+    "soc_end_pct",
+    "energy_in_wh",
+    "energy_out_wh",
+    "losses_wh",
+    "alarms",
+    "clamped_setpoints",
+    "profiles_rejected",
+    "schedules_expired",
 )
 
 
@@ -171,6 +190,8 @@ class FleetConfig:
     prefix: str = "SIM"
     seed: int = 0
     response_timeout_s: float = 30.0
+    #: storage units run beside the stations as OCPP 2.1 stations, each at its ``unit_id``
+    storage: tuple[StorageSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +261,21 @@ class Fleet:
                     station_id, config.certificates_dir, organization=config.organization
                 )
             self.runners.append(runner)
+        self.storage_runners = [
+            StorageRunner(
+                StorageStation(
+                    StorageUnit(spec, start=clock.now()), meter_interval_s=config.meter_interval_s
+                ),
+                url=config.url,
+                clock=clock,
+                heartbeat_interval_s=config.heartbeat_interval_s,
+                password=config.password,
+                tls=station_tls(config, spec.unit_id),
+                rng=random.Random(rng.random()),
+                response_timeout_s=config.response_timeout_s,
+            )
+            for spec in config.storage
+        ]
         self._tasks: list[asyncio.Task[None]] = []
         self._unsent: dict[str, int] = {}
 
@@ -292,9 +328,10 @@ class Fleet:
         by_id = {r.station_id: r for r in self.runners}
         for fault in faults:
             self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
-        for i, runner in enumerate(self.runners):
+        every = [*self.runners, *self.storage_runners]
+        for i, runner in enumerate(every):
             self._tasks.append(
-                asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(self.runners))))
+                asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(every))))
             )
         try:
             while deadline is None or self.clock.now() < deadline:
@@ -337,13 +374,14 @@ class Fleet:
 
     def never_connected(self) -> list[str]:
         """Stations that never completed a WebSocket handshake (refused, e.g. 401)."""
-        return [r.station_id for r in self.runners if r.stats.connects == 0]
+        every = [*self.runners, *self.storage_runners]
+        return [r.station_id for r in every if r.stats.connects == 0]
 
     async def stop(self) -> None:
         if self._tasks:
             self._unsent = {
                 r.station_id: n
-                for r in self.runners
+                for r in [*self.runners, *self.storage_runners]
                 if (n := sum(isinstance(i.message, QUEUED_OFFLINE) for i in r.outbox))
             }
         for task in self._tasks:
@@ -356,7 +394,7 @@ class Fleet:
     def problems(self, *, limit: int = 10) -> list[str]:
         """What went wrong, most frequent first: one line per distinct error."""
         seen: dict[str, list[str]] = {}
-        for r in self.runners:
+        for r in [*self.runners, *self.storage_runners]:
             for error in dict.fromkeys(r.stats.errors):
                 seen.setdefault(error, []).append(r.station_id)
         ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:limit]
@@ -371,3 +409,26 @@ class Fleet:
         rows = [{k: v for k, v in asdict(rec).items() if k in SUMMARY_COLUMNS} for rec in records]
         frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
         return frame.sort_values(["arrival", "ev_id"], kind="stable").reset_index(drop=True)
+
+    def storage_summary(self) -> pd.DataFrame:
+        """Per storage unit: where its SoC ended, energy in and out at its terminals, losses,
+        over-temperature alarms raised, setpoints clamped, profiles it rejected, schedules
+        that ran out."""
+        rows = []
+        for r in self.storage_runners:
+            unit = r.storage.unit
+            totals = unit.totals
+            rows.append(
+                {
+                    "unit_id": r.station_id,
+                    "soc_end_pct": round(unit.soc_pct, 1),
+                    "energy_in_wh": round(totals.energy_in_wh, 1),
+                    "energy_out_wh": round(totals.energy_out_wh, 1),
+                    "losses_wh": round(totals.conversion_losses_wh + totals.self_discharge_wh, 1),
+                    "alarms": sum(event.active for event in totals.alarm_events),
+                    "clamped_setpoints": unit.clamped_setpoints,
+                    "profiles_rejected": r.storage.profiles_rejected,
+                    "schedules_expired": unit.schedules_expired,
+                }
+            )
+        return pd.DataFrame(rows, columns=list(STORAGE_SUMMARY_COLUMNS))

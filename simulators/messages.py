@@ -23,6 +23,7 @@ __all__ = [
     "ChargingNeeds",
     "ChargingStateChanged",
     "ConnectorStatus",
+    "DeviceRequest",
     "MeterSample",
     "Outgoing",
     "StatusChanged",
@@ -165,6 +166,16 @@ class ChargingStateChanged:
     seq_no: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    """A request a device model composes in its own OCPP version's terms (the 2.1 storage
+    unit's MeterValues, NotifyEvent, StatusNotification): the action and its camelCase
+    payload, which the version's adapter sends as it is. Kept while offline."""
+
+    action: str
+    payload: dict[str, Any]
+
+
 Outgoing = (
     StatusChanged
     | AuthorizeRequest
@@ -173,13 +184,15 @@ Outgoing = (
     | ChargingStateChanged
     | TransactionEnded
     | ChargingNeeds
+    | DeviceRequest
 )
 
 #: Messages that belong to a transaction and go through the offline queue.
 TX_MESSAGES = (TransactionStarted, MeterSample, ChargingStateChanged, TransactionEnded)
 #: Messages kept while offline and delivered in order after the reconnect: the transaction's,
-#: and the vehicle's charging needs (which the central system needs to plan that transaction).
-QUEUED_OFFLINE = (*TX_MESSAGES, ChargingNeeds)
+#: the vehicle's charging needs (which the central system needs to plan that transaction) and
+#: a device's own reports (a storage unit's readings and alarms).
+QUEUED_OFFLINE = (*TX_MESSAGES, ChargingNeeds, DeviceRequest)
 
 
 def iso(at: datetime) -> str:

@@ -1,8 +1,8 @@
 """A storage unit as an OCPP 2.1 station with one bidirectional EVSE: the sans-I/O part.
 
 :class:`StorageStation` wraps a :class:`~simulators.storage.StorageUnit` and speaks in 2.1
-payloads (camelCase dicts, valid against the 2.1 schemas), so a thin runner only has to send
-them and hand it the central system's calls:
+payloads (:class:`~simulators.messages.DeviceRequest`: camelCase, valid against the 2.1
+schemas), so the runner only has to send them and hand it the central system's calls:
 
 - ``step(now)`` runs the unit up to ``now`` and returns what it has to say, in time order:
   clock-aligned ``MeterValues`` on EVSE 1 (``SoC``, ``Power.Active.Import`` and ``.Export``,
@@ -27,25 +27,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulators.exceptions import InvalidParameter, ProfileRefused
+from simulators.messages import DeviceRequest
 from simulators.quantities import aware, positive
 from simulators.setpoint_profiles import parse_setpoint_profile
 from simulators.storage import AlarmEvent, StorageUnit
 
-__all__ = ["EVSE_ID", "ProfileAnswer", "StationMessage", "StorageStation"]
+__all__ = ["EVSE_ID", "ProfileAnswer", "StorageStation"]
 
 EVSE_ID = 1
 
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class StationMessage:
-    """A request the station sends: the 2.1 action and its payload (camelCase)."""
-
-    action: str
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +93,8 @@ class StorageStation:
     def connector_status(self) -> str:
         return "Faulted" if self.unit.alarm else "Available"
 
-    def status_notification(self, now: datetime) -> StationMessage:
-        return StationMessage(
+    def status_notification(self, now: datetime) -> DeviceRequest:
+        return DeviceRequest(
             "StatusNotification",
             {
                 "timestamp": _iso(now),
@@ -111,10 +104,10 @@ class StorageStation:
             },
         )
 
-    def step(self, now: datetime) -> list[StationMessage]:
+    def step(self, now: datetime) -> list[DeviceRequest]:
         """Run the unit up to ``now``; the messages that became due, in time order."""
         aware("now", now)
-        out: list[StationMessage] = []
+        out: list[DeviceRequest] = []
         while self.unit.now < now:
             until = min(now, self._next_sample)
             report = self.unit.advance((until - self.unit.now).total_seconds())
@@ -126,7 +119,7 @@ class StorageStation:
             if abs(report.temperature_c - self._reported_temperature_c) >= self.temperature_delta_c:
                 out.append(self._temperature_event(report.end, report.temperature_c))
             if until >= self._next_sample:
-                out.append(self._meter_values(until))
+                out.append(self.meter_values(until))
                 self._next_sample = self._aligned_after(until)
         return out
 
@@ -157,7 +150,8 @@ class StorageStation:
         self.profile_id = None
         return "Accepted"
 
-    def _meter_values(self, at: datetime) -> StationMessage:
+    def meter_values(self, at: datetime) -> DeviceRequest:
+        """A MeterValues sample of the unit now (also what TriggerMessage asks for)."""
         unit = self.unit
         setpoint = unit.setpoint_w(at)
         values = [
@@ -178,12 +172,12 @@ class StorageStation:
             }
             for measurand, value, unit_of_measure in values
         ]
-        return StationMessage(
+        return DeviceRequest(
             "MeterValues",
             {"evseId": EVSE_ID, "meterValue": [{"timestamp": _iso(at), "sampledValue": sampled}]},
         )
 
-    def _notify(self, at: datetime, data: dict[str, Any]) -> StationMessage:
+    def _notify(self, at: datetime, data: dict[str, Any]) -> DeviceRequest:
         self._event_id += 1
         payload = {
             "generatedAt": _iso(at),
@@ -200,9 +194,9 @@ class StorageStation:
             ],
         }
         self._seq_no += 1
-        return StationMessage("NotifyEvent", payload)
+        return DeviceRequest("NotifyEvent", payload)
 
-    def _alarm_event(self, event: AlarmEvent) -> StationMessage:
+    def _alarm_event(self, event: AlarmEvent) -> DeviceRequest:
         self._reported_temperature_c = event.temperature_c
         return self._notify(
             event.at,
@@ -216,6 +210,6 @@ class StorageStation:
             },
         )
 
-    def _temperature_event(self, at: datetime, temperature_c: float) -> StationMessage:
+    def _temperature_event(self, at: datetime, temperature_c: float) -> DeviceRequest:
         self._reported_temperature_c = temperature_c
         return self._notify(at, {"trigger": "Delta", "actualValue": f"{temperature_c:.1f}"})

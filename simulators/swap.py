@@ -199,7 +199,9 @@ class SwapStation:
                 raise InvalidParameter(
                     f"arrival[{arrival.vehicle_id}].at", "is before the station's clock"
                 )
-        self._arrivals = sorted([*self._arrivals, *arrivals], key=lambda a: a.at, reverse=True)
+        # kept latest first so that pop() takes the earliest; equal times in the order given
+        pending = [*reversed(self._arrivals), *arrivals]
+        self._arrivals = sorted(pending, key=lambda a: a.at)[::-1]
 
     def set_power_limit_w(self, limit_w: float | None) -> None:
         """The central system's limit on the rack (``None``: only the rack's own rating)."""

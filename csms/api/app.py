@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from csms.api.allow import AllowMethods
 from csms.api.boundary import BoundaryRoute, audit_refusal, validation_error
 from csms.api.exceptions import ApiError, Conflict, InvalidField, Unauthorized
+from csms.api.overview import warm_up
 from csms.api.services import ApiServices
 from csms.exceptions import StoreUnavailable
 from csms.sites import (
@@ -35,7 +36,7 @@ from csms.sites import (
 from dashboards.web import mount_dashboard
 
 if TYPE_CHECKING:
-    from csms.app import Csms
+    from csms.api.system import CentralSystemParts
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -195,7 +196,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(target: Csms | ApiServices) -> FastAPI:
+def create_app(target: CentralSystemParts | ApiServices) -> FastAPI:
     """The API app over a started :class:`~csms.app.Csms` (services made and started with
     the app's lifespan) or over :class:`ApiServices` the caller starts and stops."""
     from csms.api.routers import (
@@ -203,6 +204,8 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         audit,
         certificates,
         commands,
+        constraints,
+        der,
         events,
         history,
         id_tokens,
@@ -210,6 +213,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         reports,
         sites,
         stations,
+        swaps,
         transactions,
     )
     from csms.api.routers import webhooks as webhook_routes
@@ -221,6 +225,7 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             await services.start()
+            services.background(warm_up(services))
         try:
             yield
         finally:
@@ -250,11 +255,14 @@ def create_app(target: Csms | ApiServices) -> FastAPI:
         id_tokens,
         activity,
         transactions,
+        swaps,
+        der,
         commands,
         events,
         webhook_routes,
         audit,
         sites,
+        constraints,
         history,
         overview,
         reports,

@@ -10,10 +10,13 @@ Roles and what they may do (``Permission`` values); every permission except thos
 ============== =====================================================================
 admin          everything, on every site
 grid_operator  sites (read, limit tree), constraints (read, write), plans, tariffs (read),
-               events (no transaction or driver data), audit (read)
-fleet_manager  sites, constraints, plans, tariffs (read), stations, transactions (read),
-               commands, jobs, events, audit (read)
-viewer         sites, constraints, plans, tariffs, stations, transactions, jobs, events (read)
+               DER controls (read, write), events (no transaction or driver data), audit
+               (read)
+fleet_manager  sites, constraints, plans, tariffs (read), stations, transactions and
+               battery swaps (read), DER controls (read), commands, jobs, events, audit
+               (read)
+viewer         sites, constraints, plans, tariffs, stations, transactions, battery swaps,
+               DER controls, jobs, events (read)
 ============== =====================================================================
 """
 
@@ -73,6 +76,9 @@ class Permission(enum.StrEnum):
     WEBHOOKS = "webhooks:manage"
     AUDIT_READ = "audit:read"
     READINGS_WRITE = "readings:write"
+    #: OCPP 2.1 DER controls of a station (set, clear, ask for a report) and its DER alarms
+    DER_READ = "der:read"
+    DER_WRITE = "der:write"
     #: station certificates and trust stores (admin only)
     CERTIFICATES = "certificates:manage"
 
@@ -88,6 +94,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.SITES_WRITE,
             _P.CONSTRAINTS_WRITE,
             _P.READINGS_WRITE,
+            _P.DER_READ,
+            _P.DER_WRITE,
             _P.EVENTS_READ,
             _P.AUDIT_READ,
         }
@@ -97,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {
             _P.STATIONS_READ,
             _P.TRANSACTIONS_READ,
+            _P.DER_READ,
             _P.COMMANDS,
             _P.JOBS_READ,
             _P.EVENTS_READ,
@@ -104,7 +113,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.VIEWER: frozenset(
-        _SITE_READ | {_P.STATIONS_READ, _P.TRANSACTIONS_READ, _P.JOBS_READ, _P.EVENTS_READ}
+        _SITE_READ
+        | {_P.STATIONS_READ, _P.TRANSACTIONS_READ, _P.DER_READ, _P.JOBS_READ, _P.EVENTS_READ}
     ),
 }
 

@@ -25,6 +25,7 @@ from csms.api.records import Job, JobStatus
 from csms.api.repository import ApiRepository
 from csms.exceptions import CommandError, CommandRejected, CsmsError, StoreUnavailable
 from csms.store.transient import is_transient
+from csms.supervisor import cancel_and_wait
 
 __all__ = ["Executor", "JobManager", "request_hash"]
 
@@ -196,8 +197,4 @@ class JobManager:
         return await self._repo.get_job(job_id)
 
     async def stop(self) -> None:
-        for task in tuple(self._tasks):
-            task.cancel()
-        for task in tuple(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tuple(self._tasks))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from csms.api.models import EvsePowerOut, NodePowerOut, SitePowerOut
 from csms.api.services import ApiServices
+from csms.api.site_models import EvsePowerOut, NodePowerOut, SitePowerOut
 from csms.sites import Site
 
 __all__ = ["site_power"]

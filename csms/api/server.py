@@ -13,12 +13,13 @@ import contextlib
 import logging
 import socket
 from collections.abc import Generator
-from types import TracebackType
 
 import uvicorn
 
 from csms.api.app import create_app
+from csms.api.overview import warm_up
 from csms.api.services import ApiServices
+from csms.lifecycle import StartStop
 
 __all__ = ["ApiServer"]
 
@@ -33,7 +34,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-class ApiServer:
+class ApiServer(StartStop):
     def __init__(
         self,
         services: ApiServices,
@@ -74,6 +75,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.services.start()
+        self.services.background(warm_up(self.services))
         self._task = asyncio.create_task(
             self._server.serve(sockets=self._sockets), name="api-server"
         )
@@ -93,15 +95,3 @@ class ApiServer:
                 await self._task
             self._task = None
         await self.services.stop()
-
-    async def __aenter__(self) -> ApiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -1,4 +1,5 @@
-"""Everything the API's routes use, assembled around a running :class:`~csms.app.Csms`.
+"""Everything the API's routes use, assembled around a running central system
+(:class:`~csms.api.system.CentralSystemParts`: what ``serve`` passes is :class:`~csms.app.Csms`).
 
 ::
 
@@ -38,7 +39,7 @@ from csms.store.base import StationRecord
 if TYPE_CHECKING:
     import httpx
 
-    from csms.app import Csms
+    from csms.api.system import CentralSystemParts
     from csms.domain import Transaction
     from csms.planning.readmodel import PlanReadModel
     from csms.sites import SiteService, StationSites
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 class ApiServices:
     def __init__(
         self,
-        csms: Csms,
+        csms: CentralSystemParts,
         *,
         settings: ApiSettings | None = None,
         repo: ApiRepository | None = None,
@@ -107,20 +108,21 @@ class ApiServices:
             kept = self.departures_missed.setdefault(event.site_id, deque(maxlen=100))
             kept.append(event)
         elif isinstance(event, SiteChanged) and self.started:
-            self._background(self.refresh_stations())
+            self.background(self.refresh_stations())
         elif (
             isinstance(event, StationConnected | StationBooted)
             and self.started
             and not self.station_sites.known(event.station_id)
         ):
             # Registered since the start (by the CLI or another node): learn its site.
-            self._background(self._learn_station(event.station_id))
+            self.background(self._learn_station(event.station_id))
         if isinstance(event, StationConnected) and self.started:
-            self._background(self._read_ahead(event.station_id))
+            self.background(self._read_ahead(event.station_id))
         # Converting costs: only when a stream client or a webhook listens.
         self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))
 
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+    def background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` beside the requests; cancelled by :meth:`stop`."""
         task = asyncio.ensure_future(coro)
         self._refreshes.add(task)
         task.add_done_callback(self._refreshes.discard)
@@ -236,9 +238,6 @@ class ApiServices:
         self._unsubscribe.append(self.hub.add_listener(self.webhooks.on_event))
         self._unsubscribe.append(self.csms.bus.subscribe(self._on_domain_event))
         self.started = True
-        from csms.api.overview import warm_up
-
-        self._background(warm_up(self))
 
     async def stop(self) -> None:
         if not self.started:

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.api import tables as t
@@ -23,6 +21,8 @@ from csms.api.records import (
 )
 from csms.exceptions import StoreError, StoreUnavailable
 from csms.store import SqlStore
+from csms.store.mapping import record_from_row, record_row
+from csms.store.ops import dialect_insert
 from csms.store.transient import is_transient
 from csms.store.writer import WriteOp
 
@@ -32,81 +32,25 @@ R = TypeVar("R")
 
 
 def _token(m: sa.RowMapping) -> ApiToken:
-    sites = m["sites"]
-    return ApiToken(
-        token_id=m["token_id"],
-        secret_hash=m["secret_hash"],
-        name=m["name"],
-        role=Role(m["role"]),
-        sites=None if sites is None else frozenset(sites),
-        created_at=m["created_at"],
-        expires_at=m["expires_at"],
-        revoked_at=m["revoked_at"],
+    return record_from_row(
+        ApiToken, m, role=Role, sites=lambda sites: None if sites is None else frozenset(sites)
     )
 
 
 def _audit(m: sa.RowMapping) -> AuditEntry:
-    return AuditEntry(
-        id=int(m["id"]),
-        at=m["at"],
-        token_id=m["token_id"],
-        actor=m["actor"],
-        role=m["role"],
-        action=m["action"],
-        result=m["result"],
-        site_id=m["site_id"],
-        station_id=m["station_id"],
-        target=m["target"],
-        request=dict(m["request"]),
-        detail=dict(m["detail"]),
-    )
+    return record_from_row(AuditEntry, m, id=int, request=dict, detail=dict)
 
 
 def _job(m: sa.RowMapping) -> Job:
-    return Job(
-        job_id=m["job_id"],
-        token_id=m["token_id"],
-        idempotency_key=m["idempotency_key"],
-        request_hash=m["request_hash"],
-        command=m["command"],
-        station_id=m["station_id"],
-        site_id=m["site_id"],
-        request=dict(m["request"]),
-        status=JobStatus(m["status"]),
-        created_at=m["created_at"],
-        result=m["result"],
-        error=m["error"],
-        finished_at=m["finished_at"],
-    )
+    return record_from_row(Job, m, request=dict, status=JobStatus)
 
 
 def _hook(m: sa.RowMapping) -> Webhook:
-    return Webhook(
-        webhook_id=m["webhook_id"],
-        url=m["url"],
-        secret=m["secret"],
-        event_types=tuple(m["event_types"]),
-        created_by=m["created_by"],
-        created_at=m["created_at"],
-        site_id=m["site_id"],
-        station_id=m["station_id"],
-    )
+    return record_from_row(Webhook, m, event_types=tuple)
 
 
 def _delivery(m: sa.RowMapping) -> WebhookDelivery:
-    return WebhookDelivery(
-        delivery_id=m["delivery_id"],
-        webhook_id=m["webhook_id"],
-        event_id=m["event_id"],
-        event_type=m["event_type"],
-        status=DeliveryStatus(m["status"]),
-        attempts=m["attempts"],
-        created_at=m["created_at"],
-        last_status_code=m["last_status_code"],
-        last_error=m["last_error"],
-        last_attempt_at=m["last_attempt_at"],
-        delivered_at=m["delivered_at"],
-    )
+    return record_from_row(WebhookDelivery, m, status=DeliveryStatus)
 
 
 class SqlApiRepository:
@@ -141,14 +85,11 @@ class SqlApiRepository:
     async def add_token(self, token: ApiToken) -> None:
         await self._exec(
             sa.insert(t.api_tokens).values(
-                token_id=token.token_id,
-                secret_hash=token.secret_hash,
-                name=token.name,
-                role=token.role.value,
-                sites=None if token.sites is None else sorted(token.sites),
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-                revoked_at=token.revoked_at,
+                record_row(
+                    token,
+                    role=lambda role: role.value,
+                    sites=lambda sites: None if sites is None else sorted(sites),
+                )
             )
         )
 
@@ -229,24 +170,9 @@ class SqlApiRepository:
 
     # -- jobs -----------------------------------------------------------------------------
     async def add_job(self, job: Job) -> bool:
-        insert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
         stmt = (
-            insert(t.jobs)
-            .values(
-                job_id=job.job_id,
-                token_id=job.token_id,
-                idempotency_key=job.idempotency_key,
-                request_hash=job.request_hash,
-                command=job.command,
-                station_id=job.station_id,
-                site_id=job.site_id,
-                request=job.request,
-                status=job.status.value,
-                result=job.result,
-                error=job.error,
-                created_at=job.created_at,
-                finished_at=job.finished_at,
-            )
+            dialect_insert(self._store.dialect, t.jobs)
+            .values(record_row(job, status=lambda status: status.value))
             .on_conflict_do_nothing()  # the token's idempotency key taken by another server
         )
         return await self._exec(stmt) == 1
@@ -297,18 +223,7 @@ class SqlApiRepository:
 
     # -- webhooks -------------------------------------------------------------------------
     async def add_webhook(self, hook: Webhook) -> None:
-        await self._exec(
-            sa.insert(t.webhooks).values(
-                webhook_id=hook.webhook_id,
-                url=hook.url,
-                secret=hook.secret,
-                event_types=list(hook.event_types),
-                site_id=hook.site_id,
-                station_id=hook.station_id,
-                created_by=hook.created_by,
-                created_at=hook.created_at,
-            )
-        )
+        await self._exec(sa.insert(t.webhooks).values(record_row(hook, event_types=list)))
 
     async def delete_webhook(self, webhook_id: str) -> bool:
         return (

@@ -11,8 +11,6 @@ what it had queued, then the end of the stream.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import enum
 import itertools
 import logging
 import secrets
@@ -24,6 +22,7 @@ from typing import Any
 
 from csms import events as ev
 from csms.events import HeartbeatReceived
+from csms.jsonable import to_json
 
 __all__ = [
     "DRIVER_EVENT_TYPES",
@@ -60,6 +59,12 @@ EVENT_TYPES = frozenset(
         "constraint.cancelled",
         "plan.updated",
         "departure.missed",
+        "der.control_set",
+        "der.controls_cleared",
+        "der.controls_reported",
+        "der.alarm",
+        "der.start_stop",
+        "swap.updated",
     }
 )
 #: sent first to a reconnecting client whose ``Last-Event-ID`` is older than the replay
@@ -87,23 +92,9 @@ DRIVER_EVENT_TYPES = frozenset(
         "transaction.ended",
         "ev.charging_needs",
         "departure.missed",
+        "swap.updated",
     }
 )
-
-
-def to_json(value: Any) -> Any:
-    """Dataclasses, enums, datetimes and containers as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple | frozenset | set):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +149,24 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "station.non_compliant", event.station_id, event.at, event
         case ev.SecurityEventReceived():
             return "station.security_event", event.station_id, event.at, event
+    return _describe_v21(event)
+
+
+def _describe_v21(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, Any] | None:
+    """The OCPP 2.1 DER control and battery-swap events."""
+    match event:
+        case ev.DerControlSet():
+            return "der.control_set", event.station_id, event.at, event
+        case ev.DerControlsCleared():
+            return "der.controls_cleared", event.station_id, event.at, event
+        case ev.DerControlsReported():
+            return "der.controls_reported", event.station_id, event.at, event
+        case ev.DerAlarmRaised():
+            return "der.alarm", event.station_id, event.alarm.at, event.alarm
+        case ev.DerStartStopped():
+            return "der.start_stop", event.station_id, event.change.at, event.change
+        case ev.BatterySwapUpdated():
+            return "swap.updated", event.station_id, event.at, event.swap
     return None
 
 

@@ -17,7 +17,6 @@ waits for a receiver).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -33,6 +32,7 @@ import httpx
 from csms.api.records import DeliveryStatus, Webhook, WebhookDelivery
 from csms.api.repository import ApiRepository
 from csms.api.stream import ApiEvent
+from csms.supervisor import cancel_and_wait
 
 __all__ = ["WebhookDispatcher", "backoff_s", "sign", "verify_signature"]
 
@@ -102,11 +102,7 @@ class WebhookDispatcher:
 
     async def stop(self) -> None:
         self._worker_tasks = []
-        for task in tuple(self._tasks):
-            task.cancel()
-        for task in tuple(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tuple(self._tasks))
         if self._client is not None:
             await self._client.aclose()
             self._client = None

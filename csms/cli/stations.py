@@ -107,7 +107,7 @@ def _station_list(args: argparse.Namespace) -> int:
             statuses = await store.connector_statuses(rec.station_id)
             rows.append((rec, statuses))
         if args.json:
-            from csms.ocpp.admin import to_json
+            from csms.jsonable import to_json
 
             print(
                 json.dumps(

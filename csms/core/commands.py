@@ -14,9 +14,10 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from csms.core.service import CentralSystem
+from csms.der.model import DerControl, DerControlType, check_setting
 from csms.domain import ChargingLimit, ChargingRateUnit, Transaction
 from csms.events import ChargingLimitSent
 from csms.exceptions import CommandError, CommandRejected, CommandTimeout, StationOffline
@@ -26,6 +27,7 @@ __all__ = [
     "Commands",
     "CompositeSchedule",
     "StationLink",
+    "V21Link",
     "VariableResult",
 ]
 
@@ -132,12 +134,46 @@ class StationLink(Protocol):
     async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class V21Link(Protocol):
+    """What an OCPP 2.1 adapter adds to :class:`StationLink`: DER control and battery
+    swaps. A link without it answers these commands with a CommandError."""
+
+    async def set_der_control(self, control: DerControl) -> CommandResult: ...
+
+    async def get_der_control(
+        self,
+        *,
+        request_id: int,
+        is_default: bool | None,
+        control_type: DerControlType | None,
+        control_id: str | None,
+    ) -> CommandResult: ...
+
+    async def clear_der_control(
+        self, *, is_default: bool, control_type: DerControlType | None, control_id: str | None
+    ) -> CommandResult: ...
+
+    async def request_battery_swap(
+        self, *, id_token: str, id_token_type: str | None, request_id: int
+    ) -> CommandResult: ...
+
+
 _OK = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+
+
+def _reason(result: CommandResult) -> str | None:
+    """The station's ``statusInfo`` (2.0.1 / 2.1) as ``reasonCode: additionalInfo``."""
+    info = result.payload.get("statusInfo")
+    if not isinstance(info, dict) or not info.get("reasonCode"):
+        return None
+    extra = info.get("additionalInfo")
+    return f"{info['reasonCode']}: {extra}" if extra else str(info["reasonCode"])
 
 
 def _check(link: StationLink, action: str, result: CommandResult) -> CommandResult:
     if result.status not in _OK:
-        raise CommandRejected(link.station_id, action, result.status)
+        raise CommandRejected(link.station_id, action, result.status, _reason(result))
     return result
 
 
@@ -374,3 +410,73 @@ class Commands:
         """Send any action with a camelCase payload (validated against the schema);
         returns the answer's payload."""
         return await self.link(station_id, action).send_raw(action, payload)
+
+    # -- OCPP 2.1: DER control and battery swaps ---------------------------------------------
+    def _v21(self, station_id: str, action: str) -> tuple[StationLink, V21Link]:
+        link = self.link(station_id, action)
+        if not isinstance(link, V21Link):
+            raise CommandError(station_id, action, f"not available in OCPP {link.ocpp_version}")
+        return link, link
+
+    async def set_der_control(self, station_id: str, control: DerControl) -> CommandResult:
+        """SetDERControl; once the station accepts, the control is recorded in force (and
+        the ones it superseded not). ``ValueError`` for a setting unfit to send; a refusal
+        is :class:`CommandRejected` and records nothing."""
+        check_setting(control)
+        link, v21 = self._v21(station_id, "SetDERControl")
+        result = _check(link, "SetDERControl", await v21.set_der_control(control))
+        superseded = tuple(str(i) for i in result.payload.get("supersededIds") or ())
+        await self._central.der.control_set(station_id, control, superseded)
+        return result
+
+    async def get_der_control(
+        self,
+        station_id: str,
+        *,
+        request_id: int | None = None,
+        is_default: bool | None = None,
+        control_type: DerControlType | None = None,
+        control_id: str | None = None,
+    ) -> CommandResult:
+        """GetDERControl; the controls arrive as ReportDERControl messages."""
+        link, v21 = self._v21(station_id, "GetDERControl")
+        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        answer = await v21.get_der_control(
+            request_id=rid, is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        return _check(link, "GetDERControl", answer)
+
+    async def clear_der_control(
+        self,
+        station_id: str,
+        *,
+        is_default: bool,
+        control_type: DerControlType | None = None,
+        control_id: str | None = None,
+    ) -> CommandResult:
+        """ClearDERControl; once accepted, the matching controls are no longer in force."""
+        link, v21 = self._v21(station_id, "ClearDERControl")
+        answer = await v21.clear_der_control(
+            is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        result = _check(link, "ClearDERControl", answer)
+        await self._central.der.controls_cleared(
+            station_id, is_default=is_default, control_type=control_type, control_id=control_id
+        )
+        return result
+
+    async def request_battery_swap(
+        self, station_id: str, *, id_token: str, request_id: int | None = None
+    ) -> tuple[CommandResult, int]:
+        """RequestBatterySwap for ``id_token``; once accepted, a swap session waits for the
+        station's BatterySwap events under the returned request id."""
+        link, v21 = self._v21(station_id, "RequestBatterySwap")
+        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        answer = await v21.request_battery_swap(
+            id_token=id_token,
+            id_token_type=await self._token_type(link, id_token),
+            request_id=rid,
+        )
+        result = _check(link, "RequestBatterySwap", answer)
+        await self._central.swaps.requested(station_id, rid, id_token)
+        return result, rid

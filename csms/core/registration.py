@@ -21,6 +21,8 @@ class Admission:
     security_profile: int | None = None
     #: a new password being rotated in, accepted beside ``password_hash``
     pending_password_hash: str | None = None
+    #: a higher profile the station accepted to move to; reached when it connects on it
+    pending_security_profile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ def admit(record: StationRecord | None, policy: str) -> Admission:
         password_hash=record.password_hash,
         security_profile=record.security_profile,
         pending_password_hash=record.pending_password_hash,
+        pending_security_profile=record.pending_security_profile,
     )
 
 

@@ -19,12 +19,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chargegrid.clock import Clock
+from csms.core.der import DerHandling
 from csms.core.durability import Retrying
 from csms.core.open_transactions import OpenTransactions
 from csms.core.passwords import hash_password, verify_password
 from csms.core.registration import Admission, BootDecision, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
+from csms.core.swaps import SwapHandling
+from csms.der.repository import der_repository_for
 from csms.domain import (
     BootInfo,
     RegistrationStatus,
@@ -42,6 +45,7 @@ from csms.events import (
     StatusChanged,
 )
 from csms.store.base import StationEvent, StationRecord, Store
+from csms.swaps.repository import swap_repository_for
 
 __all__ = ["CentralSystem", "CertificateRequests", "TransactionAnswer"]
 
@@ -106,6 +110,17 @@ class CentralSystem(SessionHandling):
         self.certificate_requests: CertificateRequests | None = None
         #: SecurityEventNotification types that raise an alert (csms.security settings)
         self.critical_security_events: frozenset[str] = frozenset()
+        #: OCPP 2.1: DER controls and alarms per station; battery-swap sessions
+        self.der = DerHandling(
+            der_repository_for(store), bus=bus, clock=clock, retrying=self.retrying
+        )
+        self.swaps = SwapHandling(
+            swap_repository_for(store),
+            bus=bus,
+            clock=clock,
+            retrying=self.retrying,
+            authorize=self.authorize,
+        )
 
     async def close(self) -> None:
         if self._background:

@@ -149,17 +149,14 @@ class SessionHandling:
     ) -> TransactionAnswer:
         """OCPP 1.6 StopTransaction (with its transactionData); idempotent."""
         auth = await self.authorize(station_id, id_token) if id_token else None
-        tx = await self.retrying(
-            lambda: self.store.get_transaction(transaction_id),
+        tx = await self._station_transaction(
+            station_id,
+            transaction_id,
             what="StopTransaction",
-            station_id=station_id,
+            unknown="station %s: StopTransaction for unknown transaction %d; samples kept "
+            "without it",
         )
-        if tx is None or tx.station_id != station_id:
-            logger.warning(
-                "station %s: StopTransaction for unknown transaction %d; samples kept without it",
-                station_id,
-                transaction_id,
-            )
+        if tx is None:
             await self._store_samples(station_id, 0, 0, None, samples)
             return TransactionAnswer(None, auth)
         await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, samples)
@@ -412,21 +409,33 @@ class SessionHandling:
     ) -> int | None:
         if self._active.get((station_id, evse_id)) == transaction_id:
             return transaction_id
-        tx = await self.retrying(
-            lambda: self.store.get_transaction(transaction_id),
+        tx = await self._station_transaction(
+            station_id,
+            transaction_id,
             what="MeterValues",
-            station_id=station_id,
+            unknown="station %s: meter values name unknown transaction %d",
         )
-        if tx is None or tx.station_id != station_id:
-            logger.warning(
-                "station %s: meter values name unknown transaction %d",
-                station_id,
-                transaction_id,
-            )
+        if tx is None:
             return None
         if tx.active:
             self._active[(station_id, tx.evse_id)] = tx.id
         return tx.id
+
+    async def _station_transaction(
+        self, station_id: str, transaction_id: int, *, what: str, unknown: str
+    ) -> Transaction | None:
+        """The store's transaction ``transaction_id`` if it is ``station_id``'s; otherwise
+        None, logged with ``unknown`` (a %-format of the station id and the transaction id).
+        ``what`` names the message in the store's retry log."""
+        tx = await self.retrying(
+            lambda: self.store.get_transaction(transaction_id),
+            what=what,
+            station_id=station_id,
+        )
+        if tx is None or tx.station_id != station_id:
+            logger.warning(unknown, station_id, transaction_id)
+            return None
+        return tx
 
     async def _store_samples(
         self,

@@ -39,6 +39,7 @@ from csms.demo.world import World
 from csms.domain import IdToken
 from csms.sites import Site, load_site_file
 from csms.store.base import StationRecord
+from csms.supervisor import cancel_and_wait
 from simulators import Fleet, FleetConfig, generate
 from simulators.messages import ConnectorStatus
 
@@ -261,11 +262,7 @@ class Demo:
         (telemetry flushed on the way); the demo's API token is revoked."""
         for fleet in self.fleets.values():
             await fleet.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self._token_id is not None and self._running is not None:
             from csms.api.repository import open_repository

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import enum
 import hmac
 import json
 import logging
@@ -26,8 +24,9 @@ from websockets.exceptions import ConnectionClosed
 from csms.core.commands import Commands
 from csms.domain import ChargingLimit, ChargingRateUnit
 from csms.exceptions import CsmsError
+from csms.jsonable import to_json
 
-__all__ = ["ADMIN_PATH", "ADMIN_SUBPROTOCOL", "COMMANDS", "check_token", "serve_admin", "to_json"]
+__all__ = ["ADMIN_PATH", "ADMIN_SUBPROTOCOL", "COMMANDS", "check_token", "serve_admin"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +74,6 @@ def check_token(header: str | None, token: str) -> bool:
     if not header or not header.startswith("Bearer "):
         return False
     return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-
-
-def to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    return value
 
 
 def _limit(station_id: str, args: dict[str, Any]) -> ChargingLimit:

@@ -69,6 +69,14 @@ MAX_MESSAGE_ID_LENGTH = 36
 #: are JSON in text frames).
 CLOSE_UNSUPPORTED_DATA = 1003
 _ALWAYS_ALLOWED = frozenset({"BootNotification"})
+#: what a TriggerMessage (1.6 also ExtendedTriggerMessage) asks for, where the message it
+#: brings has another name
+_TRIGGERED = {
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignChargePointCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+}
 
 
 def _json_default(obj: Any) -> Any:
@@ -130,6 +138,9 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         self.central = central
         self.call_timeout_s = call_timeout_s
         self.registration = RegistrationStatus.ACCEPTED
+        #: while Pending, what the station may send because the central system asked for it
+        #: (B02.FR.09): what a TriggerMessage names, the NotifyReport of a report request
+        self._invited: set[str] = set()
         self._pending: dict[str, tuple[str, asyncio.Future[list[Any]]]] = {}
         self.bad_frames = 0
 
@@ -150,6 +161,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         1.6 and 2.0.1."""
         decision = await self.central.boot(self.station_id, info)
         self.registration = decision.status
+        self._invited.clear()
         return {
             "currentTime": format_timestamp(self.central.clock.now()),
             "interval": decision.interval_s,
@@ -307,7 +319,11 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         handlers = self.route_map.get(action)
         if handlers is None or "_on_action" not in handlers:
             _no_handler(action, self.ocpp_version)
-        if self.registration is not RegistrationStatus.ACCEPTED and action not in _ALWAYS_ALLOWED:
+        if (
+            self.registration is not RegistrationStatus.ACCEPTED
+            and action not in _ALWAYS_ALLOWED
+            and not (self.registration is RegistrationStatus.PENDING and action in self._invited)
+        ):
             raise SecurityError(
                 description=f"station is {self.registration.value}; send BootNotification",
                 details={"cause": f"registration status {self.registration.value}"},
@@ -343,6 +359,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             raise CommandFailed(
                 self.station_id, action, exc.code, f"invalid request: {exc.description}"
             ) from None
+        self._invite(action, payload)
         unique_id = str(uuid.uuid4())
         loop = asyncio.get_running_loop()
         async with self._call_lock:
@@ -393,6 +410,14 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
 
     async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await self.request(action, payload)
+
+    def _invite(self, action: str, payload: dict[str, Any]) -> None:
+        """A Pending station may answer what it is asked for (B02.FR.09)."""
+        if action in ("GetBaseReport", "GetReport"):
+            self._invited.add("NotifyReport")
+        elif action in ("TriggerMessage", "ExtendedTriggerMessage"):
+            requested = str(payload.get("requestedMessage", ""))
+            self._invited.add(_TRIGGERED.get(requested, requested))
 
     async def _status_call(self, action: str, payload: dict[str, Any]) -> CommandResult:
         answer = await self.request(action, payload)

@@ -250,7 +250,7 @@ class OcppServer:
                 refusal,
             )
             return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
-        self.security.admitted(station_id, link)
+        self.security.admitted(station_id, link, pending_profile=admission.pending_security_profile)
         return None
 
     def _admit_or_busy(self) -> Response | None:

@@ -60,6 +60,9 @@ class ConnectionSecurity:
         self.expiries: dict[str, datetime] = {}
         #: station id -> the security profile of its latest admitted connection
         self.profiles: dict[str, int] = {}
+        #: station id -> the pending profile upgrade its admitted connection reached (taken
+        #: by csms.security.credentials when the station is connected)
+        self.reached: dict[str, int] = {}
         #: station id -> serial number of the certificate it last connected with
         self.serial_numbers: dict[str, int] = {}
         #: revocations of chargegrid's own CA, checked on every profile-3 connection
@@ -136,11 +139,14 @@ class ConnectionSecurity:
                 wait,
             )
 
-    def admitted(self, station_id: str, link: Link) -> None:
+    def admitted(self, station_id: str, link: Link, *, pending_profile: int | None = None) -> None:
         """The station passed every check on ``link``: forget its failures, remember the
-        profile it connected with."""
+        profile it connected with, and note when that reaches the profile it was asked to
+        move to (``pending_profile``, from its record in the store)."""
         self.backoff.succeeded(station_id)
         self.profiles[station_id] = link.profile
+        if pending_profile is not None and link.profile >= pending_profile:
+            self.reached[station_id] = pending_profile
 
     def metrics_text(self, prefix: str = "chargegrid_ocpp_") -> str:
         """The counters in the Prometheus text format."""

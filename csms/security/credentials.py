@@ -76,21 +76,8 @@ class Credentials:
         self.commands = commands
         self.security = security
         self.counters: Counter[str] = Counter()
-        #: station id -> the profile it accepted to move to and has not connected on yet; a
-        #: copy of the stations' ``pending_security_profile`` in the store (:meth:`load`), so
-        #: that a connection costs no store read
-        self.pending_profiles: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = bus.subscribe(self._on_event)
-
-    async def load(self) -> None:
-        """Read the pending profile upgrades kept in the store (at start: an upgrade the
-        station accepted before a restart is still raised when it connects on it)."""
-        self.pending_profiles = {
-            r.station_id: r.pending_security_profile
-            for r in await self.central.store.list_stations()
-            if r.pending_security_profile is not None
-        }
 
     def close(self) -> None:
         self._unsubscribe()
@@ -232,13 +219,13 @@ class Credentials:
                 {"profile": profile, "reason": f"station answered {status}"},
             )
             return CredentialChange(station_id, status, False)
-        # Kept in the store before anything else: a restart must not forget it.
+        # Kept in the store: a restart, or the station reconnecting to another node sharing
+        # the store, must not forget it (admission reads it with the station's record).
         record = await self.central.store.get_station(station_id)
         if record is not None:
             await self.central.store.put_station(
                 dataclasses.replace(record, pending_security_profile=profile)
             )
-        self.pending_profiles[station_id] = profile
         logger.info(
             "station %s: moving to security profile %d (%s); registered once it connects so",
             station_id,
@@ -289,9 +276,8 @@ class Credentials:
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, StationConnected):
-            target = self.pending_profiles.get(event.station_id)
-            if target is not None and self.security.profiles.get(event.station_id, 0) >= target:
-                del self.pending_profiles[event.station_id]
+            target = self.security.reached.pop(event.station_id, None)
+            if target is not None:
                 task = asyncio.create_task(self._raise_registered(event.station_id, target))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -299,8 +285,7 @@ class Credentials:
     async def _raise_registered(self, station_id: str, profile: int) -> None:
         try:
             await self._raise(station_id, profile)
-        except Exception:  # kept in the store: raised at the next connection or restart
-            self.pending_profiles.setdefault(station_id, profile)
+        except Exception:  # still pending in the store: raised at the next connection
             logger.exception("station %s: registering profile %d failed", station_id, profile)
 
     async def _raise(self, station_id: str, profile: int) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
 
@@ -23,12 +26,17 @@ from csms.domain import (
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
 from csms.store.tables import NO_TRANSACTION
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = [
     "event_dedup_key",
     "event_row",
     "id_token_row",
     "needs_row",
     "new_transaction_row",
+    "record_from_row",
+    "record_row",
     "row_to_event",
     "row_to_id_token",
     "row_to_sample",
@@ -42,72 +50,46 @@ __all__ = [
 ]
 
 
+D = TypeVar("D", bound="DataclassInstance")
+
+
+@functools.cache
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def record_row(record: DataclassInstance, **convert: Callable[[Any], Any]) -> dict[str, Any]:
+    """The row of a record whose fields are its table's columns, by name; ``convert`` turns
+    a field's value into the column's (an enum into its text, ...)."""
+    row = {name: getattr(record, name) for name in _field_names(type(record))}
+    for name, to_column in convert.items():
+        row[name] = to_column(row[name])
+    return row
+
+
+def record_from_row(cls: type[D], m: RowMapping, **convert: Callable[[Any], Any]) -> D:
+    """A record of ``cls`` from a row of its table: every field from the column of its name;
+    ``convert`` turns a column's value into the field's type (an enum, a frozenset, ...)."""
+    values = {name: m[name] for name in _field_names(cls)}
+    for name, to_field in convert.items():
+        values[name] = to_field(values[name])
+    return cls(**values)
+
+
 def station_row(r: StationRecord) -> dict[str, Any]:
-    return {
-        "station_id": r.station_id,
-        "password_hash": r.password_hash,
-        "site_id": r.site_id,
-        "registration": str(r.registration),
-        "ocpp_version": r.ocpp_version,
-        "vendor": r.vendor,
-        "model": r.model,
-        "serial_number": r.serial_number,
-        "firmware_version": r.firmware_version,
-        "last_boot_at": r.last_boot_at,
-        "last_seen_at": r.last_seen_at,
-        "connected": r.connected,
-        "security_profile": r.security_profile,
-        "pending_password_hash": r.pending_password_hash,
-        "pending_security_profile": r.pending_security_profile,
-    }
+    return record_row(r, registration=str)
 
 
 def row_to_station(m: RowMapping) -> StationRecord:
-    return StationRecord(
-        station_id=m["station_id"],
-        password_hash=m["password_hash"],
-        site_id=m["site_id"],
-        registration=RegistrationStatus(m["registration"]),
-        ocpp_version=m["ocpp_version"],
-        vendor=m["vendor"],
-        model=m["model"],
-        serial_number=m["serial_number"],
-        firmware_version=m["firmware_version"],
-        last_boot_at=m["last_boot_at"],
-        last_seen_at=m["last_seen_at"],
-        connected=bool(m["connected"]),
-        security_profile=m["security_profile"],
-        pending_password_hash=m["pending_password_hash"],
-        pending_security_profile=m["pending_security_profile"],
-    )
+    return record_from_row(StationRecord, m, registration=RegistrationStatus, connected=bool)
 
 
 def status_row(r: StatusReport) -> dict[str, Any]:
-    return {
-        "station_id": r.station_id,
-        "evse_id": r.evse_id,
-        "connector_id": r.connector_id,
-        "status": str(r.status),
-        "timestamp": r.timestamp,
-        "error_code": r.error_code,
-        "info": r.info,
-        "vendor_id": r.vendor_id,
-        "vendor_error_code": r.vendor_error_code,
-    }
+    return record_row(r, status=str)
 
 
 def row_to_status(m: RowMapping) -> StatusReport:
-    return StatusReport(
-        station_id=m["station_id"],
-        evse_id=m["evse_id"],
-        connector_id=m["connector_id"],
-        status=ConnectorStatus(m["status"]),
-        timestamp=m["timestamp"],
-        error_code=m["error_code"],
-        info=m["info"],
-        vendor_id=m["vendor_id"],
-        vendor_error_code=m["vendor_error_code"],
-    )
+    return record_from_row(StatusReport, m, status=ConnectorStatus)
 
 
 def _json_default(value: Any) -> Any:
@@ -135,23 +117,11 @@ def row_to_event(m: RowMapping) -> StationEvent:
 
 
 def id_token_row(t: IdToken) -> dict[str, Any]:
-    return {
-        "token": t.token,
-        "kind": t.kind,
-        "status": str(t.status),
-        "expires_at": t.expires_at,
-        "group_id": t.group_id,
-    }
+    return record_row(t, status=str)
 
 
 def row_to_id_token(m: RowMapping) -> IdToken:
-    return IdToken(
-        token=m["token"],
-        kind=m["kind"],
-        status=AuthorizationStatus(m["status"]),
-        expires_at=m["expires_at"],
-        group_id=m["group_id"],
-    )
+    return record_from_row(IdToken, m, status=AuthorizationStatus)
 
 
 def new_transaction_row(n: NewTransaction) -> dict[str, Any]:

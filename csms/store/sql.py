@@ -9,15 +9,13 @@ retry can cure are retried a few times, then raised as
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chargegrid.clock import utc
 from csms.domain import (
@@ -28,34 +26,24 @@ from csms.domain import (
     StatusReport,
     Transaction,
 )
-from csms.exceptions import NotFound, StoreError, StoreUnavailable
+from csms.exceptions import NotFound, StoreError
 from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
-from csms.store.engine import (
-    SQLITE_BEGIN_OPTION,
-    create_engine,
-    create_sqlite_writer_engine,
-    dialect_of,
-)
 from csms.store.memory import is_legacy_tx_id
-from csms.store.migrate import ensure_schema
 from csms.store.ops import (
     SamplesOp,
     SeenOp,
     StatusOp,
     TransactionEventOp,
-    dialect_insert,
     tx_update_params,
 )
-from csms.store.transient import is_transient
-from csms.store.writer import GroupWriter, WriteOp
+from csms.store.sql_access import SqlAccess
 
 __all__ = ["SqlStore"]
 
 logger = logging.getLogger(__name__)
 
-R = TypeVar("R")
 
 # Run at every connection: statements built once (their cache keys with them).
 _GET_STATION = sa.select(t.stations).where(t.stations.c.station_id == sa.bindparam("b_station_id"))
@@ -81,7 +69,7 @@ _DISCONNECTED = (
 )
 
 
-class SqlStore:
+class SqlStore(SqlAccess):
     """:class:`~csms.store.base.Store` on SQLite or PostgreSQL.
 
     ``auto_migrate`` creates the schema on an empty database; a database at an older
@@ -90,126 +78,6 @@ class SqlStore:
     ``statement_timeout_s`` turns a PostgreSQL server that stopped answering into
     :class:`~csms.exceptions.StoreUnavailable` instead of a hang.
     """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        auto_migrate: bool = True,
-        max_batch_ops: int = 256,
-        retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
-        sqlite_synchronous: str = "FULL",
-        sqlite_busy_timeout_s: float = 5.0,
-        pool_size: int = 5,
-        max_overflow: int = 5,
-        connect_timeout_s: float = 5.0,
-        statement_timeout_s: float = 30.0,
-    ) -> None:
-        self.url = url
-        self.dialect = dialect_of(url)
-        self._auto_migrate = auto_migrate
-        #: Meters known to be in the database (see SamplesOp); grows with the fleet.
-        self._known_meters: set[tuple[Any, ...]] = set()
-        self._retry_delays_s = tuple(retry_delays_s)
-        self._engine: AsyncEngine = create_engine(
-            url,
-            sqlite_synchronous=sqlite_synchronous,
-            sqlite_busy_timeout_s=sqlite_busy_timeout_s,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            connect_timeout_s=connect_timeout_s,
-            statement_timeout_s=statement_timeout_s,
-        )
-        begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
-        # SQLite: the writer runs each batch whole on its own thread (one hand-over per
-        # batch); aiosqlite would hand every statement to its thread and back.
-        self._sync_engine = (
-            create_sqlite_writer_engine(
-                url,
-                sqlite_synchronous=sqlite_synchronous,
-                sqlite_busy_timeout_s=sqlite_busy_timeout_s,
-            )
-            if self.dialect == "sqlite"
-            else None
-        )
-        self._writer = GroupWriter(
-            self._engine,
-            max_batch_ops=max_batch_ops,
-            retry_delays_s=retry_delays_s,
-            begin_options=begin,
-            sync_engine=self._sync_engine,
-        )
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
-
-    @property
-    def writer(self) -> GroupWriter:
-        return self._writer
-
-    def _insert(self, table: sa.Table) -> Any:
-        return dialect_insert(self.dialect, table)
-
-    def _by_text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-        """Order text by code point on both dialects (PostgreSQL would use its locale)."""
-        return column.collate("C") if self.dialect == "postgresql" else column
-
-    async def open(self) -> None:
-        if self.dialect == "sqlite":
-            database = sa.make_url(self.url).database
-            assert database is not None  # dialect_of refuses an empty path
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            await ensure_schema(self._engine, create=self._auto_migrate)
-        except Exception as exc:
-            # The caller will not close a store that never opened.
-            await self._engine.dispose()
-            if self._sync_engine is not None:
-                self._sync_engine.dispose()
-            if is_transient(exc):
-                raise StoreUnavailable(f"cannot open the database: {exc}") from exc
-            raise
-        self._writer.start()
-
-    async def close(self) -> None:
-        await self._writer.stop()
-        await self._engine.dispose()
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
-
-    async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        return await self._writer.submit(WriteOp(run))
-
-    async def _read(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        attempt = 0
-        while True:
-            try:
-                async with self._engine.connect() as conn:
-                    return await run(conn)
-            except Exception as exc:
-                if not is_transient(exc):
-                    if isinstance(exc, sa.exc.SQLAlchemyError):
-                        raise StoreError(f"database error: {exc}") from exc
-                    raise
-                if attempt >= len(self._retry_delays_s):
-                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
-                await asyncio.sleep(self._retry_delays_s[attempt])
-                attempt += 1
-
-    async def _all(
-        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
-    ) -> list[sa.RowMapping]:
-        async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
-            return list((await conn.execute(stmt, params)).mappings().all())
-
-        return await self._read(run)
-
-    async def _one(
-        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
-    ) -> sa.RowMapping | None:
-        rows = await self._all(stmt, params)
-        return rows[0] if rows else None
 
     # -- stations -------------------------------------------------------------------------
     async def get_station(self, station_id: str) -> StationRecord | None:

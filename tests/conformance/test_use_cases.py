@@ -645,6 +645,65 @@ def test_cold_boot_pending(live: LiveCsms, case: str, version: str) -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
+@pytest.mark.parametrize(
+    ("case", "registration"), [("TC_B_30_CSMS", "Pending"), ("TC_B_30_CSMS", "Rejected")]
+)
+def test_cold_boot_not_accepted_security_error(
+    live: LiveCsms, case: str, registration: str, version: str
+) -> None:
+    """Cold Boot Charging Station - Pending/Rejected - SecurityError (B02.FR.09,
+    B03.FR.07): after a Pending or Rejected BootNotificationResponse, the station's
+    StatusNotification is answered CALLERROR SecurityError."""
+    sid = f"PENDING-{version}"
+    set_registration(live, sid, registration)
+    station = live.station(sid, version)
+    boot = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "Lab"}}
+    try:
+        assert answered(station, "BootNotification", boot)["status"] == registration
+        status = {"timestamp": NOW, "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
+        answer = station.call("StatusNotification", status)
+        assert answer[0] == 4 and answer[2] == "SecurityError", answer
+    finally:
+        station.close()
+        set_registration(live, sid, "Accepted")
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
+def test_pending_station_may_send_what_it_was_asked_for(live: LiveCsms, version: str) -> None:
+    """B02.FR.09's exception: while Pending, a message a TriggerMessage asked for, and the
+    NotifyReport of a GetBaseReport, are answered as usual; anything else stays refused."""
+    sid = f"PENDING-{version}"
+    set_registration(live, sid, "Pending")
+    station = live.station(sid, version)
+    boot = {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "Lab"}}
+    status = {"timestamp": NOW, "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
+    try:
+        assert answered(station, "BootNotification", boot)["status"] == "Pending"
+        assert station.call("Heartbeat", {})[2] == "SecurityError"
+        result = command(
+            live, live.csms.commands.trigger_message(sid, message="StatusNotification")
+        )
+        answer_call(station, "TriggerMessage", {"status": "Accepted"})
+        assert result.result(10).status == "Accepted"
+        assert answered(station, "StatusNotification", status) == {}
+        result = command(
+            live,
+            live.csms.commands.get_base_report(sid, request_id=7, report_base="SummaryInventory"),
+        )
+        answer_call(station, "GetBaseReport", {"status": "Accepted"})
+        assert result.result(10).status == "Accepted"
+        report = {"requestId": 7, "generatedAt": NOW, "seqNo": 0, "tbc": False}
+        assert answered(station, "NotifyReport", report) == {}
+        assert station.call("Heartbeat", {})[2] == "SecurityError"  # not asked for
+        # a new boot starts over: nothing is invited any more
+        assert answered(station, "BootNotification", boot)["status"] == "Pending"
+        assert station.call("StatusNotification", status)[2] == "SecurityError"
+    finally:
+        station.close()
+        set_registration(live, sid, "Accepted")
+
+
+@pytest.mark.parametrize("version", VERSIONS_2X)
 @pytest.mark.parametrize("case", ["TC_B_20_CSMS"])
 def test_reset_station_on_idle(live: LiveCsms, case: str, version: str) -> None:
     """Reset Charging Station - Without ongoing transaction - OnIdle: ResetRequest type

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import argparse
 import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chargegrid.cli import add_clock_arguments
 from chargegrid.clock import ManualClock, VirtualClock, WallClock, clock_from_settings
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
@@ -27,9 +29,22 @@ def test_two_virtual_clocks_with_the_same_anchor_agree() -> None:
     assert abs((a.now() - b.now()).total_seconds()) < 1.0
 
 
-def test_virtual_clock_rejects_non_positive_speed() -> None:
+@pytest.mark.parametrize("speed", [0.0, -1.0, float("inf"), float("nan")])
+def test_virtual_clock_rejects_a_speed_that_is_not_positive_and_finite(speed: float) -> None:
     with pytest.raises(ValueError, match="positive"):
-        VirtualClock(start=START, speed=0)
+        VirtualClock(start=START, speed=speed)
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "inf", "nan", "1e400", "fast"])
+def test_clock_speed_option_refuses_what_is_not_a_positive_finite_number(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_clock_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--clock-speed", text])
+    assert "--clock-speed" in capsys.readouterr().err
+    assert parser.parse_args(["--clock-speed", "60"]).clock_speed == 60.0
 
 
 async def test_virtual_sleep_is_scaled() -> None:

@@ -19,7 +19,7 @@ __all__ = ["GRID_ACTIONS", "router"]
 router = APIRouter(route_class=BoundaryRoute, tags=["audit"], responses=AUTH_ERRORS)
 
 #: the audit actions a grid operator may read
-GRID_ACTIONS = ("constraint.", "site.")
+GRID_ACTIONS = ("constraint.", "site.", "der.")
 #: site changes to these items can name drivers' id tokens (fleets match drivers by token)
 _DRIVER_ITEMS = ("fleets ",)
 

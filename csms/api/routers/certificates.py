@@ -95,45 +95,33 @@ async def _station_call(
 ) -> Any:
     record = await load_station(services, who, station_id, Permission.CERTIFICATES)
     site = services.station_site(record)
+
+    async def audit(
+        result: str, *, target: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        await services.auditor.record(
+            who,
+            action,
+            result,
+            site_id=site,
+            station_id=station_id,
+            target=target,
+            request=request,
+            detail=detail,
+        )
+
     try:
         result = await call()
     except StationOffline as exc:
-        await services.auditor.record(
-            who, action, "offline", site_id=site, station_id=station_id, request=request
-        )
+        await audit("offline")
         raise Conflict(str(exc)) from None
     except CommandError as exc:
-        await services.auditor.record(
-            who,
-            action,
-            "failed",
-            site_id=site,
-            station_id=station_id,
-            request=request,
-            detail={"error": str(exc)},
-        )
+        await audit("failed", detail={"error": str(exc)})
         raise StationFailed(str(exc)) from None
     except ValueError as exc:
-        await services.auditor.record(
-            who,
-            action,
-            "refused",
-            site_id=site,
-            station_id=station_id,
-            request=request,
-            detail={"error": str(exc)},
-        )
+        await audit("refused", detail={"error": str(exc)})
         raise InvalidField(("body",), str(exc)) from None
-    status = getattr(result, "status", "ok")
-    await services.auditor.record(
-        who,
-        action,
-        str(status),
-        site_id=site,
-        station_id=station_id,
-        target=station_id,
-        request=request,
-    )
+    await audit(str(getattr(result, "status", "ok")), target=station_id)
     return result
 
 

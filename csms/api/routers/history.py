@@ -14,7 +14,7 @@ from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.history import MAX_WINDOWS, choose_window_s, site_history
 from csms.api.models import ErrorOut
-from csms.api.routers.sites import SiteId
+from csms.api.site_common import SiteId
 
 __all__ = ["DEFAULT_SPAN_S", "EARLIEST", "LATEST", "MAX_SPAN_S", "router"]
 

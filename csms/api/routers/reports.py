@@ -18,7 +18,7 @@ from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import SiteId, TransactionOut
 from csms.api.routers.history import EARLIEST, LATEST
-from csms.api.routers.transactions import TransactionFilter, _cell, _select
+from csms.api.routers.transactions import TransactionFilter, csv_cell, select_transactions
 from csms.api.services import ApiServices
 from csms.domain import Transaction
 from csms.sites import Site
@@ -55,7 +55,7 @@ async def _report(
     if until - since > MAX_PERIOD:
         raise InvalidField(("query", "since"), f"at most {MAX_PERIOD.days} days at once")
     selection = TransactionFilter(site_id=site_id, since=since, until=until, limit=10000)
-    sessions = await _select(services, who, selection)
+    sessions = await select_transactions(services, who, selection)
     so_far = await _energy_so_far(services, [t for t in sessions if t.active])
     sites: dict[str, Site] = {}
     if services.sites is not None:
@@ -174,7 +174,7 @@ async def energy_report_csv(
     writer.writerow(REPORT_COLUMNS)
     for row in report.rows:
         data = row.model_dump(mode="json")
-        writer.writerow([_cell(data[c]) for c in REPORT_COLUMNS])
+        writer.writerow([csv_cell(data[c]) for c in REPORT_COLUMNS])
     return Response(
         buf.getvalue(),
         media_type="text/csv",

@@ -1,10 +1,11 @@
-"""Sites, their limit tree and tariff, grid-operator constraints, and the current plan, on
-the site service (:mod:`csms.sites`)."""
+"""Sites, their limit tree and tariff, readings and power, and the current plan, on the
+site service (:mod:`csms.sites`); their constraints are in
+:mod:`~csms.api.routers.constraints`."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -12,13 +13,18 @@ from csms.api.auth import Permission, Principal, Role
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
-from csms.api.models import (
-    AckOut,
+from csms.api.power import site_power
+from csms.api.services import ApiServices
+from csms.api.site_common import (
+    NOT_FOUND,
+    SiteId,
+    audit_ok,
+    limits_out,
+    require_aware,
+    site_service,
+)
+from csms.api.site_models import (
     ApplyOut,
-    ConstraintCreated,
-    ConstraintOut,
-    ConstraintStatus,
-    ErrorOut,
     NodeLimitOut,
     PlanEvseOut,
     PlanNodeOut,
@@ -29,55 +35,22 @@ from csms.api.models import (
     ReadingsOut,
     SitePowerOut,
 )
-from csms.api.power import site_power
-from csms.api.services import ApiServices
 from csms.domain import PvReading, StorageReading
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
     ApplyResult,
-    ConstraintNotFound,
-    GridConstraint,
-    InvalidStoredConstraint,
-    NewConstraint,
     Site,
     SiteNode,
-    SiteService,
     Tariff,
 )
 from csms.sites.constraints import limits_in_force
 
-__all__ = ["DELIVERY_BOUND_S", "delivery_bound_s", "router", "visible_site"]
+__all__ = ["router", "visible_site"]
 
 router = APIRouter(route_class=BoundaryRoute, tags=["sites"], responses=AUTH_ERRORS)
-_404: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "no such site, node or constraint"}
-}
 
-#: the bound the planner loop is held to: new limits reach the stations within this time
-DELIVERY_BOUND_S = 5.0
-
-
-def delivery_bound_s(services: ApiServices) -> float | None:
-    """The bound an answer states: ``None`` when no planner sends limits on a change
-    (planning disabled, or only the safe default profiles sent once per station)."""
-    planning = services.csms.settings.planning
-    return DELIVERY_BOUND_S if planning.enabled and planning.optimize else None
-
-
-SiteId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 NodeId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
-ConstraintId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-
-
-def _service(services: ApiServices) -> SiteService:
-    assert services.sites is not None, "the site service is not configured"
-    return services.sites
-
-
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidField(("query", name), "must include a time zone offset")
 
 
 def _apply_out(result: ApplyResult) -> ApplyOut:
@@ -85,52 +58,6 @@ def _apply_out(result: ApplyResult) -> ApplyOut:
         revision=result.revision,
         changes=[str(c) for c in result.changes],
         warnings=[f"{where}: {msg}" if where else msg for where, msg in result.warnings],
-    )
-
-
-def _limits(limits: dict[str, Any]) -> list[NodeLimitOut]:
-    return [
-        NodeLimitOut(
-            node_id=lim.node_id,
-            max_import_w=lim.max_import_w,
-            max_export_w=lim.max_export_w,
-            max_phase_current_a=lim.max_phase_current_a,
-            binding=list(lim.binding),
-        )
-        for lim in limits.values()
-    ]
-
-
-def _acks(services: ApiServices, site_id: str, since: datetime) -> list[AckOut]:
-    out = []
-    for (station_id, evse_id), sent in sorted(services.plans.limits_sent().items()):
-        if services.site_of(station_id) != site_id or sent.at < since:
-            continue
-        first = sent.limit.schedule[0][1] if sent.limit.schedule else None
-        out.append(
-            AckOut(
-                station_id=station_id,
-                evse_id=evse_id,
-                accepted=sent.accepted,
-                at=sent.at,
-                unit=sent.limit.unit.value,
-                limit=first,
-            )
-        )
-    return out
-
-
-async def _audit(
-    services: ApiServices,
-    who: Principal,
-    action: str,
-    site_id: str,
-    target: str,
-    request: dict[str, Any],
-    detail: dict[str, Any] | None = None,
-) -> None:
-    await services.auditor.record(
-        who, action, "ok", site_id=site_id, target=target, request=request, detail=detail
     )
 
 
@@ -152,14 +79,16 @@ def visible_site(site: Site, who: Principal) -> Site:
 async def list_sites(services: Services, who: Caller) -> list[Site]:
     """The sites the caller is granted (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, sited=False)
-    return [visible_site(s, who) for s in await _service(services).list_sites() if who.covers(s.id)]
+    return [
+        visible_site(s, who) for s in await site_service(services).list_sites() if who.covers(s.id)
+    ]
 
 
-@router.get("/sites/{site_id}", response_model=Site, responses=_404)
+@router.get("/sites/{site_id}", response_model=Site, responses=NOT_FOUND)
 async def get_site(services: Services, who: Caller, site_id: SiteId) -> Site:
     """One site (grid operators: fleets without their id tokens)."""
     who.require(Permission.SITES_READ, site_id)
-    return visible_site(await _service(services).get_site(site_id), who)
+    return visible_site(await site_service(services).get_site(site_id), who)
 
 
 @router.put("/sites/{site_id}", response_model=ApplyOut)
@@ -168,9 +97,9 @@ async def put_site(services: Services, who: Caller, site_id: SiteId, body: Site)
     who.require(Permission.SITES_CREATE, site_id)
     if body.id != site_id:
         raise InvalidField(("body", "id"), f"the body's id {body.id!r} is not {site_id!r}")
-    result = await _service(services).apply(body)
+    result = await site_service(services).apply(body)
     out = _apply_out(result)
-    await _audit(
+    await audit_ok(
         services,
         who,
         "site.apply",
@@ -182,17 +111,17 @@ async def put_site(services: Services, who: Caller, site_id: SiteId, body: Site)
     return out
 
 
-@router.delete("/sites/{site_id}", status_code=204, responses=_404)
+@router.delete("/sites/{site_id}", status_code=204, responses=NOT_FOUND)
 async def delete_site(services: Services, who: Caller, site_id: SiteId) -> Response:
     """Remove a site and its constraints (admin)."""
     who.require(Permission.SITES_CREATE, site_id)
-    sites = _service(services)
+    sites = site_service(services)
     await sites.delete_site(site_id)  # also one whose stored document no longer validates
-    await _audit(services, who, "site.delete", site_id, site_id, {})
+    await audit_ok(services, who, "site.delete", site_id, site_id, {})
     return Response(status_code=204)
 
 
-@router.put("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=_404)
+@router.put("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=NOT_FOUND)
 async def put_node(
     services: Services, who: Caller, site_id: SiteId, node_id: NodeId, body: SiteNode
 ) -> ApplyOut:
@@ -200,8 +129,8 @@ async def put_node(
     who.require(Permission.SITES_WRITE, site_id)
     if body.id != node_id:
         raise InvalidField(("body", "id"), f"the body's id {body.id!r} is not {node_id!r}")
-    out = _apply_out(await _service(services).put_node(site_id, body))
-    await _audit(
+    out = _apply_out(await site_service(services).put_node(site_id, body))
+    await audit_ok(
         services,
         who,
         "site.node.put",
@@ -213,17 +142,19 @@ async def put_node(
     return out
 
 
-@router.delete("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=_404)
+@router.delete("/sites/{site_id}/nodes/{node_id}", response_model=ApplyOut, responses=NOT_FOUND)
 async def delete_node(
     services: Services, who: Caller, site_id: SiteId, node_id: NodeId
 ) -> ApplyOut:
     who.require(Permission.SITES_WRITE, site_id)
-    out = _apply_out(await _service(services).delete_node(site_id, node_id))
-    await _audit(services, who, "site.node.delete", site_id, node_id, {}, {"changes": out.changes})
+    out = _apply_out(await site_service(services).delete_node(site_id, node_id))
+    await audit_ok(
+        services, who, "site.node.delete", site_id, node_id, {}, {"changes": out.changes}
+    )
     return out
 
 
-@router.get("/sites/{site_id}/limits", response_model=list[NodeLimitOut], responses=_404)
+@router.get("/sites/{site_id}/limits", response_model=list[NodeLimitOut], responses=NOT_FOUND)
 async def limits(
     services: Services,
     who: Caller,
@@ -232,17 +163,17 @@ async def limits(
 ) -> list[NodeLimitOut]:
     """Every node's limits in force: base limits narrowed by the active constraints
     (strictest wins), with the constraints that bind."""
-    _aware("at", at)
+    require_aware("at", at)
     who.require(Permission.SITES_READ, site_id)
-    return _limits(await _service(services).limits_in_force(site_id, at))
+    return limits_out(await site_service(services).limits_in_force(site_id, at))
 
 
-@router.get("/sites/{site_id}/power", response_model=SitePowerOut, responses=_404)
+@router.get("/sites/{site_id}/power", response_model=SitePowerOut, responses=NOT_FOUND)
 async def power(services: Services, who: Caller, site_id: SiteId) -> SitePowerOut:
     """Site power now: each EVSE's latest measured power and the sums per node of the limit
     tree, beside each node's limit in force."""
     who.require(Permission.SITES_READ, site_id)
-    return await site_power(services, await _service(services).get_site(site_id))
+    return await site_power(services, await site_service(services).get_site(site_id))
 
 
 # -- readings ---------------------------------------------------------------------------
@@ -251,7 +182,7 @@ READINGS_SKEW_S = 60.0
 
 
 @router.post(
-    "/sites/{site_id}/readings", response_model=ReadingsOut, status_code=202, responses=_404
+    "/sites/{site_id}/readings", response_model=ReadingsOut, status_code=202, responses=NOT_FOUND
 )
 async def post_readings(
     services: Services, who: Caller, site_id: SiteId, body: ReadingsIn
@@ -261,7 +192,7 @@ async def post_readings(
     its charging power (decision 0608); a big change re-plans at once. Telemetry records
     them. A reading older than the last one of its asset is ignored."""
     who.require(Permission.READINGS_WRITE, site_id)
-    site = await _service(services).get_site(site_id)
+    site = await site_service(services).get_site(site_id)
     now = services.now()
     pv_ids = {a.id for a in site.pv}
     storage_ids = {a.id for a in site.storage}
@@ -296,151 +227,22 @@ async def post_readings(
 
 
 # -- tariff -----------------------------------------------------------------------------
-@router.get("/sites/{site_id}/tariff", response_model=Tariff, responses=_404)
+@router.get("/sites/{site_id}/tariff", response_model=Tariff, responses=NOT_FOUND)
 async def get_tariff(services: Services, who: Caller, site_id: SiteId) -> Tariff:
     who.require(Permission.TARIFFS_READ, site_id)
-    return (await _service(services).get_site(site_id)).tariff
+    return (await site_service(services).get_site(site_id)).tariff
 
 
-@router.put("/sites/{site_id}/tariff", response_model=ApplyOut, responses=_404)
+@router.put("/sites/{site_id}/tariff", response_model=ApplyOut, responses=NOT_FOUND)
 async def put_tariff(services: Services, who: Caller, site_id: SiteId, body: Tariff) -> ApplyOut:
     """Time-of-use import prices, export price, demand charge (admin)."""
     who.require(Permission.TARIFFS_WRITE, site_id)
-    out = _apply_out(await _service(services).set_tariff(site_id, body))
-    await _audit(services, who, "site.tariff.put", site_id, site_id, body.model_dump(mode="json"))
+    out = _apply_out(await site_service(services).set_tariff(site_id, body))
+    await audit_ok(services, who, "site.tariff.put", site_id, site_id, body.model_dump(mode="json"))
     return out
 
 
 # -- constraints ------------------------------------------------------------------------
-@router.post(
-    "/sites/{site_id}/constraints",
-    response_model=ConstraintCreated,
-    status_code=201,
-    responses=_404,
-)
-async def create_constraint(
-    services: Services, who: Caller, site_id: SiteId, body: NewConstraint
-) -> ConstraintCreated:
-    """A cap, a demand-response reduction or a price signal on a node, for a time window.
-    Overlapping constraints combine to the strictest. The planner re-plans and the new limits
-    reach the stations within ``delivery_bound_s``; ``GET .../constraints/{id}`` then lists
-    which stations acknowledged."""
-    who.require(Permission.CONSTRAINTS_WRITE, site_id)
-    sites = _service(services)
-    constraint, warnings = await sites.create_constraint(site_id, body)
-    await _audit(
-        services,
-        who,
-        "constraint.create",
-        site_id,
-        constraint.id,
-        body.model_dump(mode="json"),
-        {"warnings": warnings},
-    )
-    return ConstraintCreated(
-        constraint=constraint,
-        warnings=warnings,
-        limits=_limits(await sites.limits_in_force(site_id)),
-        delivery_bound_s=delivery_bound_s(services),
-    )
-
-
-@router.get("/sites/{site_id}/constraints", response_model=list[ConstraintOut], responses=_404)
-async def list_constraints(
-    services: Services,
-    who: Caller,
-    site_id: SiteId,
-    active_at: Annotated[datetime | None, Query()] = None,
-    include_cancelled: Annotated[bool, Query()] = False,
-) -> list[ConstraintOut]:
-    """The site's constraints, oldest first; stored rows that do not validate (from an
-    earlier version) are listed too, after them, with ``invalid: true``: the planner
-    ignores them and ``DELETE`` removes them."""
-    _aware("active_at", active_at)
-    who.require(Permission.CONSTRAINTS_READ, site_id)
-    sites = _service(services)
-    await sites.get_site(site_id)
-    valid = await sites.list_constraints(
-        site_id, active_at=active_at, include_cancelled=include_cancelled
-    )
-    invalid = await sites.list_invalid_constraints(site_id)
-    return [ConstraintOut.of(c) for c in valid] + [ConstraintOut.of(c) for c in invalid]
-
-
-async def _status(
-    services: ApiServices, site_id: str, constraint: GridConstraint | InvalidStoredConstraint
-) -> ConstraintStatus:
-    if isinstance(constraint, InvalidStoredConstraint):
-        return ConstraintStatus(
-            constraint=ConstraintOut.of(constraint),
-            acknowledged=[],
-            delivery_bound_s=delivery_bound_s(services),
-        )
-    since = constraint.cancelled_at or constraint.created_at
-    return ConstraintStatus(
-        constraint=ConstraintOut.of(constraint),
-        acknowledged=_acks(services, site_id, since),
-        delivery_bound_s=delivery_bound_s(services),
-    )
-
-
-async def _constraint(
-    services: ApiServices, site_id: str, constraint_id: str
-) -> GridConstraint | InvalidStoredConstraint:
-    """The constraint, or the stored row that does not validate."""
-    sites = _service(services)
-    found: GridConstraint | InvalidStoredConstraint | None = await sites.get_invalid_constraint(
-        constraint_id
-    )
-    if found is None:
-        found = await sites.get_constraint(constraint_id)
-    if found.site_id != site_id:
-        raise ConstraintNotFound(constraint_id)
-    return found
-
-
-@router.get(
-    "/sites/{site_id}/constraints/{constraint_id}",
-    response_model=ConstraintStatus,
-    responses=_404,
-)
-async def get_constraint(
-    services: Services, who: Caller, site_id: SiteId, constraint_id: ConstraintId
-) -> ConstraintStatus:
-    """The constraint and the stations that acknowledged limits sent since it changed."""
-    who.require(Permission.CONSTRAINTS_READ, site_id)
-    return await _status(services, site_id, await _constraint(services, site_id, constraint_id))
-
-
-@router.delete(
-    "/sites/{site_id}/constraints/{constraint_id}",
-    response_model=ConstraintStatus,
-    responses=_404,
-)
-async def cancel_constraint(
-    services: Services, who: Caller, site_id: SiteId, constraint_id: ConstraintId
-) -> ConstraintStatus:
-    """Cancel a constraint (idempotent); it stays listed with ``include_cancelled``. A
-    stored row that does not validate is removed instead (the answer shows what it held)."""
-    who.require(Permission.CONSTRAINTS_WRITE, site_id)
-    found = await _constraint(services, site_id, constraint_id)
-    if isinstance(found, InvalidStoredConstraint):
-        removed = await _service(services).delete_invalid_constraint(constraint_id)
-        await _audit(
-            services,
-            who,
-            "constraint.delete_invalid",
-            site_id,
-            constraint_id,
-            {},
-            {"problems": list(removed.problems)},
-        )
-        return await _status(services, site_id, removed)
-    cancelled = await _service(services).cancel_constraint(constraint_id)
-    await _audit(services, who, "constraint.cancel", site_id, constraint_id, {})
-    return await _status(services, site_id, cancelled)
-
-
 # -- plan -------------------------------------------------------------------------------
 def _plan_out(services: ApiServices, site_id: str) -> PlanOut:
     """The plan as the planning wing shows it, with the optimizer's steps behind it."""
@@ -499,13 +301,13 @@ def _plan_out(services: ApiServices, site_id: str) -> PlanOut:
     )
 
 
-@router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=_404)
+@router.get("/sites/{site_id}/plan", response_model=PlanOut, responses=NOT_FOUND)
 async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
     """The plan in force: per EVSE and storage unit the planned power per time step, the
     limit sent and whether the station confirmed it; per node the planned power, its limit
     and what binds in each step; and the limits in force with the binding grid constraints."""
     who.require(Permission.PLANS_READ, site_id)
-    sites = _service(services)
+    sites = site_service(services)
     site = await sites.get_site(site_id)
     out = _plan_out(services, site_id)
     if out.steps and out.nodes:
@@ -523,7 +325,7 @@ async def plan(services: Services, who: Caller, site_id: SiteId) -> PlanOut:
             )
             for node in out.nodes
         ]
-    return out.model_copy(update={"limits": _limits(await sites.limits_in_force(site_id))})
+    return out.model_copy(update={"limits": limits_out(await sites.limits_in_force(site_id))})
 
 
 # A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
@@ -534,7 +336,5 @@ AUDITED_ROUTES.update(
         put_node.__name__: "site.node.put",
         delete_node.__name__: "site.node.delete",
         put_tariff.__name__: "site.tariff.put",
-        create_constraint.__name__: "constraint.create",
-        cancel_constraint.__name__: "constraint.cancel",
     }
 )

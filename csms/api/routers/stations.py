@@ -43,6 +43,7 @@ def _out(services: ApiServices, r: StationRecord) -> StationOut:
         online=services.commands.is_online(r.station_id),
         has_password=r.password_hash is not None,
         security_profile=r.security_profile,
+        pending_security_profile=r.pending_security_profile,
         ocpp_version=r.ocpp_version,
         vendor=r.vendor,
         model=r.model,

@@ -17,7 +17,7 @@ from csms.api.models import ErrorOut, SiteId, TransactionOut
 from csms.api.services import ApiServices
 from csms.domain import Transaction
 
-__all__ = ["TransactionFilter", "router"]
+__all__ = ["TransactionFilter", "csv_cell", "router", "select_transactions"]
 
 router = APIRouter(route_class=BoundaryRoute, tags=["transactions"], responses=AUTH_ERRORS)
 
@@ -67,7 +67,7 @@ class TransactionFilter:
 Filter = Annotated[TransactionFilter, Depends()]
 
 
-async def _select(
+async def select_transactions(
     services: ApiServices, who: Principal, f: TransactionFilter
 ) -> list[TransactionOut]:
     who.require(Permission.TRANSACTIONS_READ, f.site_id, sited=f.site_id is not None)
@@ -122,7 +122,7 @@ async def _out(services: ApiServices, tx: Transaction, site_id: str | None) -> T
     )
 
 
-def _cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """A CSV cell; text that a spreadsheet would run as a formula is quoted with ``'``
     (id tokens and station ids come from outside)."""
     if value is None:
@@ -135,7 +135,7 @@ def _cell(value: object) -> object:
 @router.get("/transactions", response_model=list[TransactionOut])
 async def list_transactions(services: Services, who: Caller, f: Filter) -> list[TransactionOut]:
     """Sessions on the caller's sites, oldest first."""
-    return await _select(services, who, f)
+    return await select_transactions(services, who, f)
 
 
 @router.get(
@@ -145,13 +145,13 @@ async def list_transactions(services: Services, who: Caller, f: Filter) -> list[
 )
 async def export_transactions(services: Services, who: Caller, f: Filter) -> Response:
     """The same selection as CSV, with energy (Wh) and cost when the site has a tariff."""
-    rows = await _select(services, who, f)
+    rows = await select_transactions(services, who, f)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         data = row.model_dump(mode="json")
-        writer.writerow([_cell(data[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(data[c]) for c in CSV_COLUMNS])
     return Response(
         buf.getvalue(),
         media_type="text/csv",

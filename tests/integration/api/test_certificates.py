@@ -197,3 +197,21 @@ async def test_firmware_and_logs_through_the_api(api: Api, tmp_path: Path) -> No
         assert all("signing_certificate" not in e["request"] for e in audit)
     async with api.client("admin") as a:
         assert (await a.post(f"{base}/firmware", json=firmware)).status_code == 409  # offline
+
+
+async def test_pending_profile_upgrade_shown(api: Api, tmp_path: Path) -> None:
+    from simulators.tls import StationTls
+
+    pki = Pki(tmp_path / "pki")
+    runner = station_runner(
+        api.csms.url, VirtualClock(start=START), version="1.6", station_id="CP1", password=None
+    )
+    runner.tls = StationTls(ca_file=pki.ca.cert_file)  # ready for TLS, still on ws://
+    base = f"{P}/stations/CP1"
+    async with running(runner), api.client("admin") as a:
+        assert await eventually(lambda: runner.online)
+        r = await a.post(f"{base}/security-profile", json={"profile": 2})
+        assert r.status_code == 200 and r.json()["accepted"] is True
+        # the station took it and now looks for wss://, which this server does not serve
+        station = (await a.get(base)).json()
+        assert (station["security_profile"], station["pending_security_profile"]) == (None, 2)

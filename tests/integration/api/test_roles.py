@@ -234,6 +234,7 @@ async def test_me_reports_role_and_grant(api: Api) -> None:
             "audit:read",
             "commands:write",
             "constraints:read",
+            "der:read",
             "events:read",
             "jobs:read",
             "plans:read",

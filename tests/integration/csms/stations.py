@@ -15,7 +15,14 @@ from ocpp.v21 import ChargePoint as V21ChargePoint
 from ocpp.v201 import ChargePoint as V201ChargePoint
 from websockets.asyncio.client import ClientConnection, connect
 
-__all__ = ["Station16", "Station201", "StationScript", "connect_station", "raw_connect"]
+__all__ = [
+    "Station16",
+    "Station21",
+    "Station201",
+    "StationScript",
+    "connect_station",
+    "raw_connect",
+]
 
 
 @dataclass
@@ -237,7 +244,23 @@ class Station201(_Station2x, V201ChargePoint):  # type: ignore[misc]
 
 
 class Station21(_Station2x, V21ChargePoint):  # type: ignore[misc]
-    pass
+    """A 2.1 station: the 2.0.1 answers, and DER control and battery-swap requests."""
+
+    @on("SetDERControl")
+    def set_der(self, **kw: Any) -> Any:
+        return self._simple("SetDERControl", {"status": "Accepted"}, kw)
+
+    @on("GetDERControl")
+    def get_der(self, **kw: Any) -> Any:
+        return self._simple("GetDERControl", {"status": "Accepted"}, kw)
+
+    @on("ClearDERControl")
+    def clear_der(self, **kw: Any) -> Any:
+        return self._simple("ClearDERControl", {"status": "Accepted"}, kw)
+
+    @on("RequestBatterySwap")
+    def request_swap(self, **kw: Any) -> Any:
+        return self._simple("RequestBatterySwap", {"status": "Accepted"}, kw)
 
 
 def _auth(station_id: str, password: str | None) -> dict[str, str]:

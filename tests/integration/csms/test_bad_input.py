@@ -41,7 +41,7 @@ CASES_16 = [
     ("unknown action", '[2, "u1", "FlyToTheMoon", {}]', "u1", "NotImplemented"),
     (
         "action without handler",
-        '[2, "u2", "SignedFirmwareStatusNotification", {"status": "Downloaded"}]',
+        '[2, "u2", "ClearCache", {}]',  # a central-system-to-station action
         "u2",
         "NotSupported",
     ),

@@ -1,9 +1,10 @@
 """A small, generic OCPP central system for the simulator tests, built on the ``ocpp`` library.
 
 Not chargegrid's CSMS: the simulators must work against any central system, so the tests use
-this one. It speaks 1.6 and 2.0.1, records every CALL that arrives (raw camelCase payloads,
-in order), can refuse boots, answer chosen actions with a CALLERROR, send calls to a
-station, and drop and refuse connections to create an outage.
+this one. It speaks 1.6, 2.0.1 and 2.1 (the 2.0.1 handlers, and NotifyEvent), records every
+CALL that arrives (raw camelCase payloads, in order), can refuse boots, answer chosen
+actions with a CALLERROR, send calls to a station, and drop and refuse connections to create
+an outage.
 
 To run the same tests against another central system (chargegrid's CSMS), give the
 ``central`` fixture an object with the same surface: ``start() -> url`` and ``stop()``;
@@ -31,6 +32,7 @@ from ocpp.messages import Call, MessageType, unpack
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CP16
 from ocpp.v16 import call_result as r16
+from ocpp.v21 import ChargePoint as CP21
 from ocpp.v201 import ChargePoint as CP201
 from ocpp.v201 import call_result as r201
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -82,7 +84,7 @@ class FakeCentral:
             self._handle,
             "127.0.0.1",
             0,
-            subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
+            subprotocols=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],  # type: ignore[list-item]
             process_request=self._process_request,
         )
         port = next(iter(self._server.sockets)).getsockname()[1]
@@ -109,7 +111,8 @@ class FakeCentral:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         station_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
-        cls = _Central16 if ws.subprotocol == "ocpp1.6" else _Central201
+        classes = {"ocpp1.6": _Central16, "ocpp2.0.1": _Central201, "ocpp2.1": _Central21}
+        cls = classes[str(ws.subprotocol)]
         cp = cls(station_id, ws)
         cp.central = self
         self.connections[station_id] = cp
@@ -251,6 +254,18 @@ class _Central201(_Recording, CP201):  # type: ignore[misc]
     @on("NotifyEVChargingNeeds")
     def on_needs(self, **_: Any) -> Any:
         return r201.NotifyEVChargingNeeds(status="Accepted")
+
+
+class _Central21(_Central201):
+    """2.1: the 2.0.1 handlers with the library's 2.1 message classes and schemas."""
+
+    _call = CP21._call
+    _call_result = CP21._call_result
+    _ocpp_version = CP21._ocpp_version
+
+    @on("NotifyEvent")
+    def on_notify_event(self, **_: Any) -> Any:
+        return r201.NotifyEvent()
 
 
 def frames(received: list[Received]) -> str:

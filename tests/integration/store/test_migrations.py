@@ -25,7 +25,11 @@ EXPECTED_TABLES = {
     "api_jobs",
     "api_tokens",
     "audit_log",
+    "battery_packs",
+    "battery_swaps",
     "connector_status",
+    "der_alarms",
+    "der_controls",
     "id_tokens",
     "meters",
     "samples",
@@ -68,14 +72,14 @@ async def _inspect(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert migrate.head() == "0009"
+    assert migrate.head() == "0010"
 
 
 def test_upgrade_empty_database(empty_url: str) -> None:
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == "0009"
+    assert migrate.upgrade(empty_url) == "0010"
     assert migrate.current(empty_url) == migrate.head()
-    assert migrate.upgrade(empty_url) == "0009"  # idempotent
+    assert migrate.upgrade(empty_url) == "0010"  # idempotent
 
 
 async def test_head_matches_the_code(empty_url: str) -> None:
@@ -108,7 +112,7 @@ async def test_open_creates_schema_on_empty_database(empty_url: str) -> None:
     store = SqlStore(empty_url)
     await store.open()
     await store.close()
-    assert await migrate.current_async(empty_url) == "0009"
+    assert await migrate.current_async(empty_url) == "0010"
     # A second open finds it at head.
     store = SqlStore(empty_url)
     await store.open()
@@ -184,11 +188,11 @@ async def test_older_revision_is_refused_then_upgraded_with_its_data(empty_url: 
         await engine.dispose()
 
     store = SqlStore(empty_url)
-    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0009"):
+    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0010"):
         await store.open()
     await store.close()
 
-    assert await migrate.upgrade_async(empty_url) == "0009"
+    assert await migrate.upgrade_async(empty_url) == "0010"
     store = SqlStore(empty_url)
     await store.open()
     try:

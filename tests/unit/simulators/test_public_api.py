@@ -64,6 +64,7 @@ def test_public_api() -> None:
             "load_swap_arrivals",
             "save_swap_arrivals",
             "battery_swap_requests",
+            "StorageRunner",
         ]
     )
     for name in simulators.__all__:

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from simulators.messages import DeviceRequest
 from simulators.pv import ClearSkyPV
 from simulators.site_meter import SiteMeter
 from simulators.storage import StorageSpec, StorageUnit
-from simulators.storage_station import StationMessage, StorageStation
+from simulators.storage_station import StorageStation
 from storage_ctrl import (
     ControlSettings,
     Measurements,
@@ -70,7 +71,7 @@ class Readings:
         self.latest: dict[str, UnitReading] = {}
         self.alarm: dict[str, bool] = {}
 
-    def take(self, station: StorageStation, messages: list[StationMessage]) -> None:
+    def take(self, station: StorageStation, messages: list[DeviceRequest]) -> None:
         unit_id = station.station_id
         for message in messages:
             if message.action == "NotifyEvent":

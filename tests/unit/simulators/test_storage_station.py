@@ -16,8 +16,9 @@ import ocpp
 import pytest
 from ocpp.charge_point import camel_to_snake_case
 
+from simulators.messages import DeviceRequest
 from simulators.storage import StorageSpec, StorageUnit
-from simulators.storage_station import StationMessage, StorageStation
+from simulators.storage_station import StorageStation
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -28,7 +29,7 @@ def validator(name: str) -> Callable[[dict[str, Any]], Any]:
     return fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))  # type: ignore[no-any-return]
 
 
-def check(messages: list[StationMessage]) -> list[StationMessage]:
+def check(messages: list[DeviceRequest]) -> list[DeviceRequest]:
     for message in messages:
         validator(f"{message.action}Request")(message.payload)
     return messages
@@ -87,7 +88,7 @@ def setpoint(start: int, watts: float, **more: Any) -> dict[str, Any]:
     return {"startPeriod": start, "operationMode": "CentralSetpoint", "setpoint": watts, **more}
 
 
-def sampled(message: StationMessage) -> dict[str, float]:
+def sampled(message: DeviceRequest) -> dict[str, float]:
     [meter_value] = message.payload["meterValue"]
     return {value["measurand"]: value["value"] for value in meter_value["sampledValue"]}
 

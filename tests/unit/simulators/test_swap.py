@@ -97,6 +97,7 @@ def test_a_pack_becomes_ready_while_a_vehicle_waits_for_the_robot() -> None:
     st.add_arrivals([arrival("V1", 0), arrival("V2", 0)])
     swaps = st.advance(900).swaps
     assert [r.outcome for r in swaps] == ["swapped", "swapped"]
+    assert [r.vehicle_id for r in swaps] == ["V1", "V2"]  # same instant: in the given order
     assert swaps[1].pack_out_serial == "P1"
 
 

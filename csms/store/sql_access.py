@@ -1,0 +1,156 @@
+"""The SQL store's access to its database: SQLite (embedded default) or PostgreSQL through
+SQLAlchemy 2 (async Core), every write through one :class:`~csms.store.writer.GroupWriter`
+(group commit), reads on the pool, failures a retry can cure retried a few times and then
+raised as :class:`~csms.exceptions.StoreUnavailable`. :class:`~csms.store.sql.SqlStore`
+builds the store's statements on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.exceptions import StoreError, StoreUnavailable
+from csms.store.engine import (
+    SQLITE_BEGIN_OPTION,
+    create_engine,
+    create_sqlite_writer_engine,
+    dialect_of,
+)
+from csms.store.migrate import ensure_schema
+from csms.store.ops import dialect_insert
+from csms.store.transient import is_transient
+from csms.store.writer import GroupWriter, WriteOp
+
+__all__ = ["SqlAccess"]
+
+R = TypeVar("R")
+
+
+class SqlAccess:
+    """A SQL database behind the store: the engines, the group-commit writer, and reads
+    retried on transient failures (the options are :class:`~csms.store.sql.SqlStore`'s)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        auto_migrate: bool = True,
+        max_batch_ops: int = 256,
+        retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
+        sqlite_synchronous: str = "FULL",
+        sqlite_busy_timeout_s: float = 5.0,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        connect_timeout_s: float = 5.0,
+        statement_timeout_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.dialect = dialect_of(url)
+        self._auto_migrate = auto_migrate
+        #: Meters known to be in the database (see SamplesOp); grows with the fleet.
+        self._known_meters: set[tuple[Any, ...]] = set()
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._engine: AsyncEngine = create_engine(
+            url,
+            sqlite_synchronous=sqlite_synchronous,
+            sqlite_busy_timeout_s=sqlite_busy_timeout_s,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_timeout_s=connect_timeout_s,
+            statement_timeout_s=statement_timeout_s,
+        )
+        begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
+        # SQLite: the writer runs each batch whole on its own thread (one hand-over per
+        # batch); aiosqlite would hand every statement to its thread and back.
+        self._sync_engine = (
+            create_sqlite_writer_engine(
+                url,
+                sqlite_synchronous=sqlite_synchronous,
+                sqlite_busy_timeout_s=sqlite_busy_timeout_s,
+            )
+            if self.dialect == "sqlite"
+            else None
+        )
+        self._writer = GroupWriter(
+            self._engine,
+            max_batch_ops=max_batch_ops,
+            retry_delays_s=retry_delays_s,
+            begin_options=begin,
+            sync_engine=self._sync_engine,
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def writer(self) -> GroupWriter:
+        return self._writer
+
+    def _insert(self, table: sa.Table) -> Any:
+        return dialect_insert(self.dialect, table)
+
+    def _by_text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """Order text by code point on both dialects (PostgreSQL would use its locale)."""
+        return column.collate("C") if self.dialect == "postgresql" else column
+
+    async def open(self) -> None:
+        if self.dialect == "sqlite":
+            database = sa.make_url(self.url).database
+            assert database is not None  # dialect_of refuses an empty path
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            await ensure_schema(self._engine, create=self._auto_migrate)
+        except Exception as exc:
+            # The caller will not close a store that never opened.
+            await self._engine.dispose()
+            if self._sync_engine is not None:
+                self._sync_engine.dispose()
+            if is_transient(exc):
+                raise StoreUnavailable(f"cannot open the database: {exc}") from exc
+            raise
+        self._writer.start()
+
+    async def close(self) -> None:
+        await self._writer.stop()
+        await self._engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
+    async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        return await self._writer.submit(WriteOp(run))
+
+    async def _read(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        attempt = 0
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    return await run(conn)
+            except Exception as exc:
+                if not is_transient(exc):
+                    if isinstance(exc, sa.exc.SQLAlchemyError):
+                        raise StoreError(f"database error: {exc}") from exc
+                    raise
+                if attempt >= len(self._retry_delays_s):
+                    raise StoreUnavailable(f"database unavailable: {exc}") from exc
+                await asyncio.sleep(self._retry_delays_s[attempt])
+                attempt += 1
+
+    async def _all(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> list[sa.RowMapping]:
+        async def run(conn: AsyncConnection) -> list[sa.RowMapping]:
+            return list((await conn.execute(stmt, params)).mappings().all())
+
+        return await self._read(run)
+
+    async def _one(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> sa.RowMapping | None:
+        rows = await self._all(stmt, params)
+        return rows[0] if rows else None
