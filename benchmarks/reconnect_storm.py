@@ -8,6 +8,9 @@ sending a BootNotification (1.6) after its handshake, with a handshake timeout o
 ``--open-timeout-s`` and up to ``--attempts`` tries (a refused or timed-out handshake is
 retried after a random 1-5 s, as stations do).
 
+A boot answered Pending (``ocpp.boots_per_s``) is sent again after its interval on the same
+connection; "boot pending" counts those answers.
+
 Reported for the first connection and for the storm: seconds until every station is back
 and booted (or how many are when ``--deadline-s`` runs out), handshakes that failed (by
 reason: HTTP status, timeout, reset), server CPU seconds and peak RSS.
@@ -58,18 +61,24 @@ async def _one(url: str, timeout_s: float, reasons: Counter[str]) -> Any:
     except Exception as exc:
         reasons[type(exc).__name__] += 1
         return None
-    try:
-        await ws.send(_BOOT16)
-        answer = await asyncio.wait_for(ws.recv(), timeout_s)
-    except Exception as exc:
-        reasons[f"boot: {type(exc).__name__}"] += 1
-        await ws.close()
-        return None
-    if '"Accepted"' not in str(answer):
-        reasons["boot not accepted"] += 1
-        await ws.close()
-        return None
-    return ws
+    while True:
+        try:
+            await ws.send(_BOOT16)
+            answer = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
+        except Exception as exc:
+            reasons[f"boot: {type(exc).__name__}"] += 1
+            await ws.close()
+            return None
+        status = answer[2].get("status") if answer[0] == 3 else None
+        if status == "Accepted":
+            return ws
+        if status != "Pending":
+            reasons["boot not accepted"] += 1
+            await ws.close()
+            return None
+        # Pending (ocpp.boots_per_s): boot again after the interval, as stations do.
+        reasons["boot pending"] += 1
+        await asyncio.sleep(float(answer[2]["interval"]))
 
 
 async def _wave(

@@ -87,6 +87,7 @@ class Csms(StartStop):
             seen_write_interval_s=s.ocpp.seen_write_interval_s,
             retry_initial_s=s.database.retry_initial_s,
             retry_max_s=s.database.retry_max_s,
+            boots_per_s=s.ocpp.boots_per_s,
         )
         self.server = OcppServer(
             self.central,

@@ -91,6 +91,22 @@ class ServerSettings(_Section):
         description="station handshakes being admitted at once; beyond it a handshake is "
         "answered 503 with a spread Retry-After at once instead of timing out (0 = no limit)",
     )
+    shed_handshakes_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="a handshake that waited longer than this for the server (a reconnect "
+        "storm) is answered 503 with a spread Retry-After at once, without a store read, "
+        "rather than admitted late or timed out (keep it below "
+        "security.handshake_timeout_s)",
+    )
+    message_log_frames: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="the newest OCPP frames kept in memory per station for the dashboard "
+        "(0 = none); each costs the frame's size, about 0.5-1 KB for meter values",
+    )
 
 
 class OcppSettings(_Section):
@@ -107,6 +123,14 @@ class OcppSettings(_Section):
     )
     pending_interval_s: int = Field(
         default=60, ge=1, description="BootNotification retry interval given to pending stations"
+    )
+    boots_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="BootNotifications accepted per second at most (bursts of one second's "
+        "worth); the others are stored and answered Pending, each with the next free second "
+        "after those already sent away as its interval (0 = no limit)",
     )
     seen_write_interval_s: float = Field(
         default=60.0, ge=0, description="at most one last-seen write per station per this interval"

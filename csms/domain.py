@@ -19,13 +19,16 @@ __all__ = [
     "ChargingLimit",
     "ChargingRateUnit",
     "ConnectorStatus",
+    "DeviceEvent",
     "EVChargingNeeds",
     "IdToken",
     "MeterSample",
     "PvReading",
+    "RackSwap",
     "RegistrationStatus",
     "StatusReport",
     "StorageReading",
+    "SwapRackReading",
     "Transaction",
     "TransactionEventKind",
     "TransactionUpdate",
@@ -240,6 +243,25 @@ class ChargingLimit:
     duration_s: int | None = None
     transaction_id: int | None = None
     min_rate: float | None = None
+    #: OCPP 2.1 V2X: every period in this operation mode (``CentralSetpoint``: the period's
+    #: value is a setpoint in ``unit``, negative discharging; ``Idle``: no power); None: a
+    #: plain limit. Only a 2.1 station takes it.
+    operation_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """One event of a 2.x NotifyEvent: a monitored variable of a component changed or alerted
+    (``cleared``: the alert has ended)."""
+
+    component: str
+    variable: str
+    evse_id: int | None
+    trigger: str
+    actual_value: str
+    timestamp: datetime
+    cleared: bool = False
+    tech_code: str | None = None
 
 
 # -- site readings (PV inverters and storage units report through the API) -------------
@@ -272,3 +294,24 @@ class StorageReading:
     at: datetime
     soc_pct: float | None
     power_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class RackSwap:
+    """A swap a swap station reports: when, and the state of charge of the pack it handed out
+    (None: it found no pack to hand out)."""
+
+    at: datetime
+    pack_out_soc_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwapRackReading:
+    """A swap station's rack at ``at``: the state of charge of each pack in it (%), their ids
+    where known, and the swaps since its last reading. ``swap_id``: the site's ``[[swap]]``."""
+
+    swap_id: str
+    at: datetime
+    pack_soc_pct: tuple[float, ...]
+    pack_ids: tuple[str, ...] = ()
+    swaps: tuple[RackSwap, ...] = ()

@@ -18,12 +18,14 @@ from csms.der.model import DerAlarm, DerControl, DerStartStop
 from csms.domain import (
     BootInfo,
     ChargingLimit,
+    DeviceEvent,
     EVChargingNeeds,
     MeterSample,
     PvReading,
     RegistrationStatus,
     StatusReport,
     StorageReading,
+    SwapRackReading,
     Transaction,
 )
 from csms.swaps.model import BatterySwap
@@ -41,6 +43,7 @@ __all__ = [
     "DerControlsCleared",
     "DerControlsReported",
     "DerStartStopped",
+    "DeviceEventsNotified",
     "DomainEvent",
     "EVChargingNeedsReceived",
     "EventBus",
@@ -59,6 +62,8 @@ __all__ = [
     "StationDisconnected",
     "StationNonCompliant",
     "StatusChanged",
+    "StorageDispatched",
+    "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
@@ -168,6 +173,7 @@ class SiteReadingsReceived:
     pv: tuple[PvReading, ...]
     storage: tuple[StorageReading, ...]
     at: datetime
+    swap: tuple[SwapRackReading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +253,45 @@ class DepartureMissed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SwapWithoutReadyPack:
+    """A swap at a swap station found no pack at its readiness threshold: it handed out
+    one below it (``pack_out_soc_pct``) or none (None)."""
+
+    site_id: str
+    swap_id: str
+    station_id: str
+    pack_out_soc_pct: float | None
+    ready_soc_pct: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEventsNotified:
+    """A station's NotifyEvent (after it was recorded): its events as domain values."""
+
+    station_id: str
+    events: tuple[DeviceEvent, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StorageDispatched:
+    """One storage-control step of a site (decision 0905): each unit's setpoint (W, charging
+    positive) and why, the units not counted on and why, what the EV limits must take off
+    (``ev_reduction_w``), the export the units could not absorb, the corrections made."""
+
+    site_id: str
+    at: datetime
+    setpoints: tuple[tuple[str, float, tuple[str, ...]], ...]
+    excluded: tuple[tuple[str, str], ...]
+    ev_reduction_w: float
+    export_excess_w: float
+    corrections: tuple[tuple[str, float, float], ...] = ()
+    #: each unit's reading the step used: (unit, SoC %, power W), None where unknown
+    readings: tuple[tuple[str, float | None, float | None], ...] = ()
+
+
 # -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------
 
 
@@ -322,7 +367,10 @@ DomainEvent = (
     | GridConstraintSet
     | StationNonCompliant
     | DepartureMissed
+    | SwapWithoutReadyPack
     | SecurityEventReceived
+    | StorageDispatched
+    | DeviceEventsNotified
     | DerControlSet
     | DerControlsCleared
     | DerControlsReported

@@ -18,6 +18,7 @@ type                quantity                            range
 ``CurrentA``        a current, A                         0 .. 100 kA
 ``VoltageV``        a voltage, V                         (0 .. 1 MV]
 ``Percent``         a share, %                           0 .. 100
+``Efficiency``      a conversion efficiency              (0 .. 1]
 ``PricePerKwh``     a price per kWh (may be negative)   -10,000 .. 10,000
 ``PricePerKw``      a demand charge per kW               0 .. 1,000,000
 ``DurationS``       a duration, s                        (0 .. 10 years]
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_PRICE",
     "CurrentA",
     "DurationS",
+    "Efficiency",
     "EnergyWh",
     "NotFinite",
     "Percent",
@@ -70,6 +72,7 @@ EnergyWh = Annotated[float, Field(ge=0, le=MAX_ENERGY_WH, allow_inf_nan=False)]
 CurrentA = Annotated[float, Field(ge=0, le=MAX_CURRENT_A, allow_inf_nan=False)]
 VoltageV = Annotated[float, Field(gt=0, le=MAX_VOLTAGE_V, allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Efficiency = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 PricePerKwh = Annotated[float, Field(ge=-MAX_PRICE, le=MAX_PRICE, allow_inf_nan=False)]
 PricePerKw = Annotated[float, Field(ge=0, le=MAX_DEMAND_CHARGE, allow_inf_nan=False)]
 DurationS = Annotated[float, Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from optimizer.planner import Planner, PlannerConfig, fallback_plan, solve
     from optimizer.problem import Problem, TimeGrid
     from optimizer.safe_limits import safe_evse_limits_w
+    from optimizer.swap import PackJob, RackPlan, SwapRack
 
 __all__ = [
     "Compiled",
@@ -54,12 +55,14 @@ __all__ = [
     "NodeCap",
     "NodePlan",
     "OptimizerError",
+    "PackJob",
     "Phase",
     "Plan",
     "Planner",
     "PlannerConfig",
     "Problem",
     "PvPlant",
+    "RackPlan",
     "Session",
     "Setpoint",
     "SolveFailed",
@@ -67,6 +70,7 @@ __all__ = [
     "SolverUnavailable",
     "StoragePlan",
     "StorageUnit",
+    "SwapRack",
     "Tariff",
     "TimeGrid",
     "build_model",
@@ -95,12 +99,14 @@ _MODULES = {
     "NodeCap": "optimizer.inputs",
     "NodePlan": "optimizer.plan",
     "OptimizerError": "optimizer.exceptions",
+    "PackJob": "optimizer.swap",
     "Phase": "optimizer.inputs",
     "Plan": "optimizer.plan",
     "Planner": "optimizer.planner",
     "PlannerConfig": "optimizer.planner",
     "Problem": "optimizer.problem",
     "PvPlant": "optimizer.inputs",
+    "RackPlan": "optimizer.swap",
     "Session": "optimizer.inputs",
     "Setpoint": "optimizer.inputs",
     "SolveFailed": "optimizer.exceptions",
@@ -108,6 +114,7 @@ _MODULES = {
     "SolverUnavailable": "optimizer.exceptions",
     "StoragePlan": "optimizer.plan",
     "StorageUnit": "optimizer.inputs",
+    "SwapRack": "optimizer.swap",
     "Tariff": "optimizer.inputs",
     "TimeGrid": "optimizer.problem",
     "build_model": "optimizer.model",

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from optimizer.flexible import flexible_rows, rack_arrays
 from optimizer.inputs import Phase
 from optimizer.problem import Problem, TimeGrid
+from optimizer.swap import PackJob
 
 __all__ = ["Compiled", "compile_problem"]
 
@@ -82,6 +84,9 @@ class Compiled:
     early_weight: FloatArray  # (L, T) currency per kWh, the earlier-is-better tie-breaker
     fairness_weight: float
     setpoint_penalty: float
+    rack_pack_jobs: tuple[tuple[PackJob, ...], ...]  # per swap rack, its loads in order
+    rack_load: IntArray  # (L,) the swap rack a load charges a pack of, -1 for none
+    rack_cap_kw: FloatArray  # (R, T) the rack's charge power limit
 
     @property
     def n_steps(self) -> int:
@@ -163,10 +168,11 @@ def _dimming_caps(problem: Problem, steps: _Steps) -> dict[str, FloatArray]:
 def _load_arrays(
     problem: Problem, steps: _Steps, tree: _Tree, dims: dict[str, FloatArray]
 ) -> Fields:
-    """Sessions then flexible loads: where each sits, what it may draw per step (EVSE, EV and
-    dimming caps x time present), its efficiency and the energy it still needs."""
+    """Sessions then flexible loads and pack jobs: where each sits, what it may draw per step
+    (EVSE, EV and dimming caps x time present), its efficiency and the energy it still needs."""
     evse_index = {evse.evse_id: i for i, evse in enumerate(problem.evses)}
-    n_l = len(problem.sessions) + len(problem.flexible_loads)
+    flex = flexible_rows(problem)
+    n_l = len(problem.sessions) + len(flex)
     is_session = np.zeros(n_l, dtype=bool)
     load_evse = np.full(n_l, -1, dtype=np.int64)
     load_node = np.zeros(n_l, dtype=np.int64)
@@ -187,12 +193,13 @@ def _load_arrays(
         pmax[i] = row * steps.overlap(steps.rel(s.arrival), steps.rel(s.departure))
         eff[i] = evse.efficiency
         need[i] = s.remaining_wh / 1000.0
-    for i, f in enumerate(problem.flexible_loads, start=len(problem.sessions)):
+    for i, f in enumerate(flex, start=len(problem.sessions)):
         load_node[i] = tree.index[f.node_id]
-        begin = -math.inf if f.available_from is None else steps.rel(f.available_from)
-        pmax[i] = f.max_power_w / 1000.0 * steps.overlap(begin, steps.rel(f.ready_by))
-        need[i] = f.energy_wh / 1000.0
-    ids = [s.session_id for s in problem.sessions] + [f.load_id for f in problem.flexible_loads]
+        begin = -math.inf if f.begin is None else steps.rel(f.begin)
+        pmax[i] = f.max_kw * steps.overlap(begin, steps.rel(f.end))
+        eff[i] = f.eff
+        need[i] = f.need_kwh
+    ids = [s.session_id for s in problem.sessions] + [f.load_id for f in flex]
     return {
         "load_ids": tuple(ids), "load_is_session": is_session, "load_evse": load_evse,
         "load_node": load_node, "load_under": tree.above[:, load_node], "load_pmax_kw": pmax,
@@ -311,11 +318,12 @@ def _phase_arrays(problem: Problem, steps: _Steps, tree: _Tree) -> Fields:
             i, mask = tree.index[cap.node_id], steps.window(cap.start, cap.end)
             phase[i, mask] = np.minimum(phase[i, mask], cap.max_phase_current_a)
     evses = {evse.evse_id: evse for evse in problem.evses}
-    coef = np.zeros((len(problem.sessions) + len(problem.flexible_loads), 3))
+    flex = flexible_rows(problem)
+    coef = np.zeros((len(problem.sessions) + len(flex), 3))
     for i, s in enumerate(problem.sessions):
         evse = evses[s.evse_id]
         coef[i, list(_PHASE_INDEX[evse.phase])] = 1000.0 / (evse.voltage_v * evse.phase.n_phases)
-    for i, f in enumerate(problem.flexible_loads, start=len(problem.sessions)):
+    for i, f in enumerate(flex, start=len(problem.sessions)):
         coef[i] = 1000.0 / (f.voltage_v * 3)
     return {
         "node_phase_a": phase, "load_phase_a_per_kw": coef,
@@ -369,7 +377,7 @@ def _unmet_penalty(
 ) -> tuple[float, FloatArray]:
     """The penalty per unmet kWh before priorities, and the loads' priorities."""
     priority = np.array(
-        [s.priority for s in problem.sessions] + [f.priority for f in problem.flexible_loads],
+        [s.priority for s in problem.sessions] + [f.priority for f in flexible_rows(problem)],
         dtype=float,
     )
     if problem.unmet_penalty_per_kwh is not None:
@@ -441,6 +449,7 @@ def compile_problem(problem: Problem, *, laxity_tiebreak: bool = False) -> Compi
         **_node_flow_arrays(problem, steps, tree),
         **_phase_arrays(problem, steps, tree),
         **_current_limit_arrays(problem, steps, loads),
+        **rack_arrays(problem, steps.n),
         **_grid_arrays(problem, steps, tree),
         **_objective_arrays(problem, steps, loads, laxity_tiebreak=laxity_tiebreak),
     )

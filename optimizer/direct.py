@@ -93,6 +93,7 @@ def entity_ids(cp: Compiled) -> dict[str, tuple[str, ...]]:
         "sto": tuple(u.storage_id for u in problem.storage),
         "pv": tuple(p.pv_id for p in problem.pv),
         "lin": tuple(str(c) for c in range(cp.lin_coef.shape[0])),
+        "rack": tuple(r.rack_id for r in problem.swap_racks),
     }
 
 

@@ -24,7 +24,8 @@ from optimizer.lp import KIND_INDEX, LinearProgram, LpKeys
 __all__ = [
     "FLAT_PHASES", "PRUNE_FLOWS", "LpBuilder", "add_current_limit_constraints",
     "add_grid_constraints", "add_load_constraints", "add_node_flow_constraints", "add_objective",
-    "add_phase_constraints", "add_storage_constraints", "add_taper_constraints", "build_lp",
+    "add_phase_constraints", "add_rack_constraints", "add_storage_constraints",
+    "add_taper_constraints", "build_lp",
 ]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
@@ -416,6 +417,19 @@ def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
     lp.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
 
 
+def add_rack_constraints(lp: LpBuilder, cp: Compiled) -> None:
+    """Rows Σ_{l in rack r} p[l,t] <= R̄[r,t] (:func:`optimizer.model.add_rack_constraints`;
+    here a row for every rack and step, empty where no pack may charge)."""
+    n_r, n_t = cp.rack_cap_kw.shape
+    if not n_r:
+        return
+    p_cols, pl, pt = lp.block("p")
+    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
+    r0 = lp.new_rows(np.full(n_r * n_t, -INF), cp.rack_cap_kw.ravel(), "rack", rk_r, rk_t)
+    jj = np.nonzero(cp.rack_load[pl] >= 0)[0]
+    lp.add(r0 + cp.rack_load[pl[jj]] * n_t + pt[jj], p_cols[jj], 1.0)
+
+
 def add_grid_constraints(lp: LpBuilder, cp: Compiled) -> None:
     """Columns i[t], x[t], peak (with a demand charge), s_sp[n,t]; rows of the import/export
     split, the setpoint floors and the peak (:func:`optimizer.model.add_grid_constraints`)."""
@@ -466,6 +480,7 @@ def build_lp(cp: Compiled) -> LinearProgram:
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)
     add_current_limit_constraints(lp, cp)
+    add_rack_constraints(lp, cp)
     add_grid_constraints(lp, cp)
     add_objective(lp, cp)
     return lp.finish()

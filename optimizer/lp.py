@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
     "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",
     "lin": "lin", "balance": "", "setpoint": "node", "peak_row": "", "taper": "load",
+    "rack": "rack",
 }  # fmt: skip
 KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 

@@ -29,6 +29,7 @@ __all__ = [
     "add_node_flow_constraints",
     "add_objective",
     "add_phase_constraints",
+    "add_rack_constraints",
     "add_storage_constraints",
     "add_taper_constraints",
     "build_model",
@@ -228,6 +229,29 @@ def add_current_limit_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     m.current_limit = pyo.Constraint(m.CL, rule=rule)
 
 
+def add_rack_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
+    """Every swap rack's charge power limit over its pack jobs (:mod:`optimizer.swap`).
+
+    Σ_{l: rack(l)=r} p[l,t] ≤ R̄[r,t]    (each pack's own limit is its p[l,t] bound)
+    """
+    n_r = cp.rack_cap_kw.shape[0]
+    terms: dict[tuple[int, int], list[int]] = {}
+    for ld, t in m.P:
+        if cp.rack_load[ld] >= 0:
+            terms.setdefault((int(cp.rack_load[ld]), t), []).append(ld)
+    m.RK = pyo.Set(
+        initialize=[(r, t) for r in range(n_r) for t in range(cp.n_steps)], dimen=2, ordered=True
+    )
+
+    def rule(_m: Any, r: int, t: int) -> Any:
+        loads = terms.get((r, t), [])
+        if not loads:
+            return pyo.Constraint.Skip
+        return sum(_m.p[ld, t] for ld in loads) <= float(cp.rack_cap_kw[r, t])
+
+    m.rack = pyo.Constraint(m.RK, rule=rule)
+
+
 def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Grid connection: import/export split, setpoint floors, billing peak.
 
@@ -286,6 +310,7 @@ def build_model(cp: Compiled) -> pyo.ConcreteModel:
     add_node_flow_constraints(m, cp)
     add_phase_constraints(m, cp)
     add_current_limit_constraints(m, cp)
+    add_rack_constraints(m, cp)
     add_grid_constraints(m, cp)
     add_objective(m, cp)
     return m

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from optimizer.compiled import Compiled
 from optimizer.inputs import Phase
 from optimizer.problem import TimeGrid
+from optimizer.swap import RackPlan
 
 __all__ = [
     "EvsePlan",
@@ -101,6 +102,7 @@ class Plan:
     rounding_loss_wh: float = 0.0  # first-step energy lost to executable currents vs the LP
     load_power_w: dict[str, tuple[float, ...]] = field(default_factory=dict)
     solver_start: str | None = None  # "warm", "cold" or "cold: <why>" (direct path)
+    swap_racks: dict[str, RackPlan] = field(default_factory=dict)
 
     @property
     def total_cost(self) -> float:
@@ -153,6 +155,11 @@ def check_limits(
     out += [f"current limit {cp.problem.current_limits[c].name} step {t}: {lin[c, t]:.3f} A > "
             f"{cp.lin_cap_a[c, t]:.3f} A"
             for c, t in np.argwhere(lin > cp.lin_cap_a + TOLERANCE)]  # fmt: skip
+    rack = np.array([p_kw[cp.rack_load == r].sum(axis=0) for r in range(len(cp.rack_cap_kw))])
+    rack = rack.reshape(cp.rack_cap_kw.shape)
+    out += [f"swap rack {cp.problem.swap_racks[r].rack_id} step {t}: {rack[r, t]:.3f} kW > "
+            f"{cp.rack_cap_kw[r, t]:.3f} kW"
+            for r, t in np.argwhere(rack > cp.rack_cap_kw + TOLERANCE)]  # fmt: skip
     if (p_kw > cp.load_pmax_kw + TOLERANCE).any():
         out.append("a load draws more than its EVSE / EV / dimming cap")
     return out
@@ -229,6 +236,31 @@ def _node_plans(cp: Compiled, power: FloatArray, phases: FloatArray) -> dict[str
     }
 
 
+#: A pack short of its readiness threshold by more than this is expected to be unready.
+READY_TOLERANCE_KWH = 1e-3
+
+
+def _rack_plans(cp: Compiled, p_kw: FloatArray, shortfall_kwh: FloatArray) -> dict[str, RackPlan]:
+    """Each swap rack's power, its pack jobs' shortfalls and the swaps they leave unready."""
+    out = {}
+    for r, rack in enumerate(cp.problem.swap_racks):
+        loads = np.nonzero(cp.rack_load == r)[0]
+        jobs = cp.rack_pack_jobs[r]
+        short = shortfall_kwh[loads]
+        out[rack.rack_id] = RackPlan(
+            rack_id=rack.rack_id,
+            power_w=_t(p_kw[loads].sum(axis=0), 1000.0),
+            jobs=jobs,
+            shortfall_wh=_t(short, 1000.0),
+            unready_swaps=tuple(
+                job.swap_at
+                for job, miss in zip(jobs, short, strict=True)
+                if job.swap_at is not None and miss > READY_TOLERANCE_KWH
+            ),
+        )
+    return out
+
+
 def make_plan(
     cp: Compiled,
     *,
@@ -289,4 +321,5 @@ def make_plan(
         rounding_loss_wh=rounding_loss_wh,
         load_power_w={lid: _t(p_kw[ld], 1000.0) for ld, lid in enumerate(cp.load_ids)},
         solver_start=solver_start,
+        swap_racks=_rack_plans(cp, p_kw, shortfall),
     )

@@ -25,6 +25,7 @@ from optimizer.inputs import (
     StorageUnit,
     Tariff,
 )
+from optimizer.swap import SwapRack
 
 __all__ = ["Problem", "TimeGrid"]
 
@@ -105,12 +106,14 @@ class Problem:
     dimmings: tuple[DeviceDimming, ...] = ()
     setpoints: tuple[Setpoint, ...] = ()
     current_limits: tuple[CurrentLimit, ...] = ()
+    swap_racks: tuple[SwapRack, ...] = ()
     unmet_penalty_per_kwh: float | None = None
     root_id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         for name in ("nodes", "evses", "sessions", "pv", "storage", "flexible_loads",
-                     "node_caps", "dimmings", "setpoints", "current_limits"):  # fmt: skip
+                     "node_caps", "dimmings", "setpoints", "current_limits",
+                     "swap_racks"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
@@ -146,6 +149,9 @@ class Problem:
         self._unique("flexible_loads", [f.load_id for f in self.flexible_loads])
         for i, load in enumerate(self.flexible_loads):
             self._node_exists(f"flexible_loads[{i}].node_id", load.node_id, node_ids)
+        self._unique("swap_racks", [r.rack_id for r in self.swap_racks])
+        for i, rack in enumerate(self.swap_racks):
+            self._node_exists(f"swap_racks[{i}].node_id", rack.node_id, node_ids)
         by_node = {node.node_id: node for node in self.nodes}
         for i, cap in enumerate(self.node_caps):
             self._node_exists(f"node_caps[{i}].node_id", cap.node_id, node_ids)

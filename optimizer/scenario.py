@@ -52,6 +52,10 @@ def _convert(where: str, hint: Any, value: Any) -> Any:
     if value is None:
         return None
     text = str(hint)
+    if text.startswith("tuple[datetime"):
+        if not isinstance(value, list):
+            raise InvalidProblem(where, "must be a list")
+        return tuple(_convert(f"{where}[{i}]", datetime, v) for i, v in enumerate(value))
     if "datetime" in text:
         if not isinstance(value, str):
             raise InvalidProblem(where, "must be an ISO 8601 date-time string")

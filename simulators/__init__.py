@@ -15,7 +15,10 @@
   served swap as 2.1 BatterySwap requests), :class:`ClearSkyPV` /
   :func:`load_pv_csv`, :class:`SiteMeter`; :class:`StorageStation`: a storage unit's
   OCPP 2.1 messages and its CentralSetpoint profiles, run on the wire by
-  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``).
+  :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``);
+  :class:`SwapOcppStation`: a swap station's OCPP 2.1 messages (BatterySwap, its rack's
+  MeterValues, RequestBatterySwap, the rack's limit), run by :class:`SwapRunner`
+  (``FleetConfig.swaps``, ``chargegrid sim --swap N``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -63,6 +66,8 @@ from simulators.swap import (
     SwapStation,
     SwapStationSpec,
 )
+from simulators.swap_ocpp import SwapOcppStation
+from simulators.swap_runner import SwapRunner
 from simulators.swap_scenario import (
     generate_swap_arrivals,
     load_swap_arrivals,
@@ -111,7 +116,9 @@ __all__ = [
     "StorageStation",
     "StorageUnit",
     "SwapArrival",
+    "SwapOcppStation",
     "SwapRecord",
+    "SwapRunner",
     "SwapStation",
     "SwapStationSpec",
     "V2XSpec",

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 __all__ = [
+    "OPERATION_MODES",
     "ChargingProfile",
     "ChargingSchedule",
     "ProfileError",
@@ -65,11 +66,29 @@ class RateUnit(enum.Enum):
     W = "W"
 
 
+#: 2.1 operation modes a simulated station takes: ``LocalFrequency`` and
+#: ``LocalLoadBalancing`` are followed as charging within the limit (the simulated station has
+#: no grid frequency or local load of its own to follow); the others are refused.
+OPERATION_MODES = (
+    "ChargingOnly",
+    "CentralSetpoint",
+    "Idle",
+    "LocalFrequency",
+    "LocalLoadBalancing",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SchedulePeriod:
     start_period_s: int
     limit: float
+    """The charging limit (for ``CentralSetpoint``: the positive part of the setpoint, capped
+    by the period's ``limit`` when given)."""
     number_phases: int | None = None
+    operation_mode: str = "ChargingOnly"
+    setpoint: float | None = None
+    """2.1 ``CentralSetpoint``: the signed setpoint (negative: discharge), the phases summed,
+    bounded by ``limit`` and ``dischargeLimit``; in the schedule's unit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +178,43 @@ def _require(data: Mapping[str, Any], key: str, field: str) -> Any:
     return data[key]
 
 
+def _signed(value: Any, field: str) -> float:
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProfileError(field, f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _period(raw: Mapping[str, Any], where: str, start: int, phases: int | None) -> SchedulePeriod:
+    """One period; 2.1's operation modes read here (1.6 and 2.0.1 periods have none)."""
+    mode = raw.get("operation_mode") or "ChargingOnly"
+    if mode not in OPERATION_MODES:
+        raise ProfileError(f"{where}.operationMode", f"{mode!r} is not supported")
+    raw_limit = raw.get("limit")
+    limit = None if raw_limit is None else _number(raw_limit, f"{where}.limit")
+    if mode == "Idle":
+        return SchedulePeriod(start, 0.0, phases, mode, 0.0)
+    if mode != "CentralSetpoint":
+        if limit is None:
+            raise ProfileError(f"{where}.limit", "is required")
+        return SchedulePeriod(start, limit, phases, mode)
+    setpoint = _signed(_require(raw, "setpoint", f"{where}.setpoint"), f"{where}.setpoint")
+    for phase in ("l2", "l3"):
+        value = raw.get(f"setpoint_{phase}")
+        if value is not None:
+            setpoint += _signed(value, f"{where}.setpoint_{phase.upper()}")
+    if limit is not None:
+        setpoint = min(setpoint, limit)
+    raw_discharge = raw.get("discharge_limit")
+    if raw_discharge is not None:
+        discharge = _signed(raw_discharge, f"{where}.dischargeLimit")
+        if discharge > 0:
+            raise ProfileError(f"{where}.dischargeLimit", "must not be positive")
+        setpoint = max(setpoint, discharge)
+    return SchedulePeriod(start, max(0.0, setpoint), phases, mode, setpoint)
+
+
 def _parse_schedule(data: Any, field: str) -> ChargingSchedule:
     if not isinstance(data, Mapping):
         raise ProfileError(field, "expected an object")
@@ -187,8 +243,7 @@ def _parse_schedule(data: Any, field: str) -> ChargingSchedule:
             phases = _int(phases, f"{where}.numberPhases", minimum=1)
             if phases > 3:
                 raise ProfileError(f"{where}.numberPhases", f"must be 1 to 3, got {phases}")
-        limit = _number(_require(raw, "limit", f"{where}.limit"), f"{where}.limit")
-        periods.append(SchedulePeriod(start_period_s=start, limit=limit, number_phases=phases))
+        periods.append(_period(raw, where, start, phases))
     duration = data.get("duration")
     min_rate = data.get("min_charging_rate")
     return ChargingSchedule(

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments
+from simulators.cli_devices import add_device_options, device_config, positive_option
 
 __all__ = ["add_commands"]
 
 logger = logging.getLogger(__name__)
 
 
-def _positive(kind: type[float] | type[int]) -> Any:
-    """An argparse type: a finite number of ``kind`` above zero (else exit 2 naming the option)."""
-    wanted = "integer" if kind is int else "number"
-
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a positive {wanted}: {text!r}")
-        return value
-
-    return parse
+_positive = positive_option
 
 
 def add_commands(subparsers: Any) -> None:
@@ -40,12 +27,12 @@ def add_commands(subparsers: Any) -> None:
         description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
         "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage) "
-        "are OCPP 2.1 stations STOR-0001, ...",
+        "and battery-swap stations (--swap) are OCPP 2.1 stations STOR-0001, ..., SWAP-0001, ...",
     )
     _add_fleet_options(parser)
     _add_security_options(parser)
     _add_station_options(parser)
-    _add_storage_options(parser)
+    add_device_options(parser)
     _add_run_options(parser)
     add_clock_arguments(parser)
     parser.set_defaults(func=_run)
@@ -149,45 +136,6 @@ def _add_station_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_storage_options(parser: argparse.ArgumentParser) -> None:
-    """Storage units beside the stations (OCPP 2.1, STOR-0001, ...)."""
-    parser.add_argument(
-        "--storage",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
-    )
-    parser.add_argument(
-        "--storage-capacity-wh",
-        type=_positive(float),
-        default=200_000.0,
-        help="each storage unit's capacity (default 200000)",
-    )
-    parser.add_argument(
-        "--storage-power-w",
-        type=_positive(float),
-        default=100_000.0,
-        help="each storage unit's charge and discharge rating (default 100000)",
-    )
-
-
-def _storage_specs(args: argparse.Namespace) -> tuple[Any, ...]:
-    from simulators.storage import StorageSpec
-
-    if args.storage < 0:
-        raise _Refused("--storage must not be negative")
-    return tuple(
-        StorageSpec(
-            unit_id=f"STOR-{i:04d}",
-            capacity_wh=args.storage_capacity_wh,
-            max_charge_w=args.storage_power_w,
-            max_discharge_w=args.storage_power_w,
-        )
-        for i in range(1, args.storage + 1)
-    )
-
-
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """How long to run, what to write, which faults to inject."""
     parser.add_argument(
@@ -271,6 +219,8 @@ def _run(args: argparse.Namespace) -> int:
     _print_summary(summary, fleet, args.summary_csv)
     if fleet.storage_runners:
         sys.stdout.write(fleet.storage_summary().to_string(index=False) + "\n")
+    if fleet.swap_runners:
+        sys.stdout.write(fleet.swap_summary().to_string(index=False) + "\n")
     return _exit_code(fleet)
 
 
@@ -342,6 +292,10 @@ def _clock_and_scenario(args: argparse.Namespace, speed: float) -> tuple[Any, An
 def _fleet(args: argparse.Namespace, scenario: Any, clock: Any) -> Any:
     from simulators.fleet import Fleet, FleetConfig
 
+    try:
+        devices = device_config(args)
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
     config = FleetConfig(
         url=args.url,
         stations=args.stations,
@@ -356,7 +310,7 @@ def _fleet(args: argparse.Namespace, scenario: Any, clock: Any) -> Any:
         meter_interval_s=args.meter_interval_s,
         dc_power_w=args.dc_power_w,
         seed=args.seed,
-        storage=_storage_specs(args),
+        **devices,
     )
     return Fleet(config, scenario, clock=clock)
 

@@ -45,6 +45,7 @@ __all__ = [
     "composite_schedule",
     "limit_at",
     "next_change",
+    "setpoint_at",
     "to_unit",
 ]
 
@@ -148,6 +149,36 @@ def _winner(
         if period is not None and (best is None or profile.stack_level >= best[0].stack_level):
             best = (profile, period)
     return best
+
+
+def setpoint_at(
+    profiles: Sequence[ChargingProfile],
+    at: datetime,
+    *,
+    voltage_v: float = 230.0,
+    phases: int = 3,
+    tx_start: datetime | None = None,
+) -> float | None:
+    """The 2.1 ``CentralSetpoint`` in force at ``at`` (W, negative: discharge) from the
+    transaction's profile (TxProfile, else TxDefaultProfile), or ``None`` when that period is
+    in another operation mode or no profile applies."""
+    tx_profiles = [p for p in profiles if p.purpose is ProfilePurpose.TX]
+    found = _winner(tx_profiles, at, tx_start)
+    if found is None:
+        defaults = [p for p in profiles if p.purpose is ProfilePurpose.TX_DEFAULT]
+        found = _winner(defaults, at, tx_start)
+    if found is None or found[1].operation_mode != "CentralSetpoint":
+        return None
+    profile, period = found
+    if period.setpoint is None:
+        return None
+    return to_unit(
+        period.setpoint,
+        from_unit=profile.schedule.unit,
+        to=RateUnit.W,
+        number_phases=period.number_phases or phases,
+        voltage_v=voltage_v,
+    )
 
 
 def limit_at(

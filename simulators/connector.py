@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
 from simulators.ev import EV, EVSpec
 from simulators.messages import ChargingNeeds, ConnectorStatus, Transaction
+from simulators.v2g import BidirectionalEV
 
 __all__ = [
     "CHARGED_TOLERANCE",
@@ -62,6 +64,9 @@ class SessionRecord:
     soc_at_departure: float | None = None
     under_limit_s: float = 0.0
     outcome: str | None = None
+    #: energy a V2G vehicle gave back, and how often it began to give less than asked
+    discharged_wh: float = 0.0
+    discharge_refusals: int = 0
 
     @classmethod
     def start(cls, station_id: str, connector_id: int, ev: EVSpec, now: datetime) -> SessionRecord:
@@ -88,6 +93,7 @@ class SessionRecord:
     def finish(self, ev: EV, now: datetime, outcome: str) -> SessionRecord:
         self.left_at = now
         self.delivered_wh = round(ev.delivered_wh, 1)
+        self.discharged_wh = round(self.discharged_wh, 1)
         self.soc_at_departure = round(ev.soc, 4)
         self.outcome = outcome
         return self
@@ -108,6 +114,11 @@ class Connector:
         self.planned: deque[EVSpec] = deque()
         self.record: SessionRecord | None = None
         self.energy_wh = 0.0
+        #: energy given back by a V2G vehicle (the export register), Wh
+        self.export_wh = 0.0
+        #: what a negative CentralSetpoint asks the vehicle to give (W, 0: no discharge asked)
+        self.discharge_asked_w = 0.0
+        self._refusing = False
         self.power_w = 0.0
         self.limited = False
         #: The numberPhases of the charging limit in force, when it allows fewer phases.
@@ -156,20 +167,45 @@ class Connector:
             bulk_soc_pct=round(ev.spec.taper_soc * 100, 1),
             full_soc_pct=round(ev.spec.target_soc * 100, 1),
             phases=phases,
+            v2x=ev.charging_needs() if isinstance(ev, BidirectionalEV) else None,
         )
 
     def tx_started(self) -> datetime | None:
         return None if self.tx is None else self.tx.started_at
 
-    def advance(self, dt_s: float) -> float:
-        """Deliver the current power for ``dt_s``; return the energy (Wh)."""
-        if self.ev is None or self.tx is None or self.power_w <= 0:
+    def advance(self, dt_s: float, now: datetime | None = None) -> float:
+        """Deliver the current power for ``dt_s`` from ``now``; return the energy (Wh),
+        negative for what a V2G vehicle gave."""
+        if self.ev is None or self.tx is None:
+            return 0.0
+        if self.discharge_asked_w > 0:
+            return self._discharge(dt_s, now)
+        if self.power_w <= 0:
             return 0.0
         energy = self.ev.advance(self.power_w, dt_s)
         self.energy_wh += energy
         if self.limited and self.record is not None:
             self.record.under_limit_s += dt_s
         return energy
+
+    def _discharge(self, dt_s: float, now: datetime | None) -> float:
+        """The vehicle gives ``-power_w`` (what it could give when the power was set) within
+        its limits; giving less than ``discharge_asked_w`` is counted once per shortfall.
+        What it gave sets the power."""
+        asked = self.discharge_asked_w
+        given = 0.0
+        if isinstance(self.ev, BidirectionalEV) and self.power_w < 0 and dt_s > 0:
+            given = -self.ev.advance(self.power_w, dt_s, now=now)
+        refused = given < asked * dt_s / 3600.0 - 1e-6
+        if self.record is not None:
+            self.record.discharged_wh += given
+            if refused and not self._refusing:
+                self.record.discharge_refusals += 1
+        self._refusing = refused
+        self.export_wh += given
+        if dt_s > 0:
+            self.power_w = -math.floor(given * 3600.0 / dt_s)
+        return -given
 
 
 #: "charged" means the EV got what it asked for, within this share of its request (meter

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from simulators.v2x import V2XSpec
+
 __all__ = ["EV", "EVSpec"]
 
 _SUBSTEP_S = 30.0
@@ -32,6 +34,9 @@ class EVSpec:
     arrival: datetime | None = None
     departure: datetime | None = None
     id_tag: str | None = None
+    v2x: V2XSpec | None = None
+    """A V2G vehicle's V2X parameters: at an OCPP 2.1 station it is a
+    :class:`~simulators.v2g.BidirectionalEV`; elsewhere it only charges."""
 
     def __post_init__(self) -> None:
         if self.capacity_wh <= 0:

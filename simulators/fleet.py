@@ -3,8 +3,9 @@
 :func:`build_runner` wires one station (model, OCPP adapter, runner); :class:`Fleet` builds
 ``SIM-0001`` ... from a scenario, runs them until the last vehicle has left (or a deadline),
 reports :class:`FleetProgress` on the way and a per-vehicle summary at the end. Storage units
-(``FleetConfig.storage``) run beside them as OCPP 2.1 stations (:mod:`simulators.storage_runner`)
-and have a summary of their own.
+(``FleetConfig.storage``) and swap stations (``FleetConfig.swaps``, with seeded arrivals) run
+beside them as OCPP 2.1 stations (:mod:`simulators.storage_runner`,
+:mod:`simulators.swap_runner`) and have summaries of their own.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,6 +27,7 @@ from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
+from simulators.fleet_devices import storage_summary, swap_station, swap_summary, with_v2g
 from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
@@ -35,11 +38,14 @@ from simulators.station import Station, StationSpec
 from simulators.storage import StorageSpec, StorageUnit
 from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
+from simulators.swap import SwapStationSpec
+from simulators.swap_ocpp import SwapOcppStation
+from simulators.swap_runner import SwapRunner
 from simulators.tls import StationTls
+from simulators.v2g import V2XSpec
 
 __all__ = [
     "OCPP_MIXES",
-    "STORAGE_SUMMARY_COLUMNS",
     "SUMMARY_COLUMNS",
     "Fleet",
     "FleetConfig",
@@ -61,21 +67,9 @@ SUMMARY_COLUMNS = (
     "soc_at_departure",
     "under_limit_s",
     "outcome",
+    "discharged_wh",
+    "discharge_refusals",
 )
-
-#: per storage unit, at the end of a run
-STORAGE_SUMMARY_COLUMNS = (
-    "unit_id",
-    "soc_end_pct",
-    "energy_in_wh",
-    "energy_out_wh",
-    "losses_wh",
-    "alarms",
-    "clamped_setpoints",
-    "profiles_rejected",
-    "schedules_expired",
-)
-
 
 #: ``FleetConfig.ocpp`` values besides a single version: the versions they cycle through.
 OCPP_MIXES = {"mixed": ("1.6", "2.0.1"), "all": OCPP_VERSIONS}
@@ -192,6 +186,14 @@ class FleetConfig:
     response_timeout_s: float = 30.0
     #: storage units run beside the stations as OCPP 2.1 stations, each at its ``unit_id``
     storage: tuple[StorageSpec, ...] = ()
+    #: swap stations run beside them as OCPP 2.1 stations, each at its ``station_id``
+    swaps: tuple[SwapStationSpec, ...] = ()
+    #: the swap stations' vehicles: seeded Poisson arrivals at this rate for a day
+    swap_arrivals_per_hour: float = 4.0
+    #: this share of the vehicles (seeded) is V2G with these V2X parameters; at OCPP 2.1
+    #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
+    v2g_share: float = 0.0
+    v2x: V2XSpec = field(default_factory=V2XSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,7 @@ class Fleet:
         self.scenario = scenario
         ids = station_ids(config.stations, prefix=config.prefix)
         plan = sessions_by_station(scenario, ids, connectors=config.connectors)
+        plan = with_v2g(plan, config.v2g_share, config.v2x, seed=config.seed)
         if config.dc_power_w is not None:
             connector = ConnectorSpec(
                 max_current_a=config.dc_power_w / 400.0 + 1,
@@ -261,23 +264,43 @@ class Fleet:
                     station_id, config.certificates_dir, organization=config.organization
                 )
             self.runners.append(runner)
+
+        def device(station_id: str) -> dict[str, Any]:
+            """What every device's runner takes from the fleet."""
+            return {
+                "url": config.url,
+                "clock": clock,
+                "heartbeat_interval_s": config.heartbeat_interval_s,
+                "password": config.password,
+                "tls": station_tls(config, station_id),
+                "rng": random.Random(rng.random()),
+                "response_timeout_s": config.response_timeout_s,
+            }
+
+        interval = config.meter_interval_s
         self.storage_runners = [
             StorageRunner(
-                StorageStation(
-                    StorageUnit(spec, start=clock.now()), meter_interval_s=config.meter_interval_s
-                ),
-                url=config.url,
-                clock=clock,
-                heartbeat_interval_s=config.heartbeat_interval_s,
-                password=config.password,
-                tls=station_tls(config, spec.unit_id),
-                rng=random.Random(rng.random()),
-                response_timeout_s=config.response_timeout_s,
+                StorageStation(StorageUnit(spec, start=clock.now()), meter_interval_s=interval),
+                **device(spec.unit_id),
             )
             for spec in config.storage
         ]
+        per_hour = config.swap_arrivals_per_hour
+        self.swap_runners = [
+            SwapRunner(
+                SwapOcppStation(
+                    swap_station(spec, per_hour, config.seed, clock.now()),
+                    meter_interval_s=interval,
+                ),
+                **device(spec.station_id),
+            )
+            for spec in config.swaps
+        ]
         self._tasks: list[asyncio.Task[None]] = []
         self._unsent: dict[str, int] = {}
+
+    def _every(self) -> list[StationRunner]:
+        return [*self.runners, *self.storage_runners, *self.swap_runners]
 
     @property
     def end(self) -> datetime | None:
@@ -328,7 +351,7 @@ class Fleet:
         by_id = {r.station_id: r for r in self.runners}
         for fault in faults:
             self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
-        every = [*self.runners, *self.storage_runners]
+        every = self._every()
         for i, runner in enumerate(every):
             self._tasks.append(
                 asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(every))))
@@ -374,14 +397,14 @@ class Fleet:
 
     def never_connected(self) -> list[str]:
         """Stations that never completed a WebSocket handshake (refused, e.g. 401)."""
-        every = [*self.runners, *self.storage_runners]
+        every = self._every()
         return [r.station_id for r in every if r.stats.connects == 0]
 
     async def stop(self) -> None:
         if self._tasks:
             self._unsent = {
                 r.station_id: n
-                for r in [*self.runners, *self.storage_runners]
+                for r in self._every()
                 if (n := sum(isinstance(i.message, QUEUED_OFFLINE) for i in r.outbox))
             }
         for task in self._tasks:
@@ -394,7 +417,7 @@ class Fleet:
     def problems(self, *, limit: int = 10) -> list[str]:
         """What went wrong, most frequent first: one line per distinct error."""
         seen: dict[str, list[str]] = {}
-        for r in [*self.runners, *self.storage_runners]:
+        for r in self._every():
             for error in dict.fromkeys(r.stats.errors):
                 seen.setdefault(error, []).append(r.station_id)
         ranked = sorted(seen.items(), key=lambda kv: -len(kv[1]))[:limit]
@@ -411,24 +434,9 @@ class Fleet:
         return frame.sort_values(["arrival", "ev_id"], kind="stable").reset_index(drop=True)
 
     def storage_summary(self) -> pd.DataFrame:
-        """Per storage unit: where its SoC ended, energy in and out at its terminals, losses,
-        over-temperature alarms raised, setpoints clamped, profiles it rejected, schedules
-        that ran out."""
-        rows = []
-        for r in self.storage_runners:
-            unit = r.storage.unit
-            totals = unit.totals
-            rows.append(
-                {
-                    "unit_id": r.station_id,
-                    "soc_end_pct": round(unit.soc_pct, 1),
-                    "energy_in_wh": round(totals.energy_in_wh, 1),
-                    "energy_out_wh": round(totals.energy_out_wh, 1),
-                    "losses_wh": round(totals.conversion_losses_wh + totals.self_discharge_wh, 1),
-                    "alarms": sum(event.active for event in totals.alarm_events),
-                    "clamped_setpoints": unit.clamped_setpoints,
-                    "profiles_rejected": r.storage.profiles_rejected,
-                    "schedules_expired": unit.schedules_expired,
-                }
-            )
-        return pd.DataFrame(rows, columns=list(STORAGE_SUMMARY_COLUMNS))
+        """Per storage unit (:func:`~simulators.fleet_devices.storage_summary`)."""
+        return storage_summary(self.storage_runners)
+
+    def swap_summary(self) -> pd.DataFrame:
+        """Per swap station (:func:`~simulators.fleet_devices.swap_summary`)."""
+        return swap_summary(self.swap_runners)

@@ -120,6 +120,8 @@ class MeterSample:
     seq_no: int = 0
     context: str = "Sample.Periodic"
     dc: bool = False
+    export_wh: float | None = None
+    """The export register of a connector a V2G vehicle is on (None: no export to report)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,9 @@ class ChargingNeeds:
     full_soc_pct: float | None = None
     #: Phases the vehicle charges on (AC): 2.0.1's requestedEnergyTransfer.
     phases: int = 3
+    #: A V2G vehicle's 2.1 needs (camelCase: ``v2xChargingParameters``, the energy transfer
+    #: modes, control and mobility needs mode), sent by 2.1 stations only.
+    v2x: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,10 @@ def sampled_values(sample: MeterSample) -> list[dict[str, Any]]:
     """The sampled values of a meter sample in the snake_case form both versions share:
     energy register, power, then current and voltage per phase (AC) or once (DC), SoC on DC."""
     values = [_value(sample.energy_wh, M.ENERGY_ACTIVE_IMPORT_REGISTER)]
-    values.append(_value(sample.power_w, M.POWER_ACTIVE_IMPORT))
+    values.append(_value(sample.power_w, M.POWER_ACTIVE_IMPORT))  # negative: V2G discharge
+    if sample.export_wh is not None:
+        values.append(_value(sample.export_wh, M.ENERGY_ACTIVE_EXPORT_REGISTER))
+        values.append(_value(max(0.0, -sample.power_w), M.POWER_ACTIVE_EXPORT))
     if sample.dc:
         values.append(_value(sample.current_a[0], M.CURRENT_IMPORT))
         values.append(_value(sample.voltage_v, M.VOLTAGE))

@@ -12,13 +12,21 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
-from simulators.charging_profiles import RateUnit
-from simulators.composite import CompositeSchedule, Limit, composite_schedule, limit_at, to_unit
+from simulators.charging_profiles import ChargingProfile, RateUnit
+from simulators.composite import (
+    CompositeSchedule,
+    Limit,
+    composite_schedule,
+    limit_at,
+    setpoint_at,
+    to_unit,
+)
 from simulators.connector import Connector
 from simulators.limits import ProfileStore, share_w
 from simulators.messages import ConnectorStatus, Transaction
+from simulators.v2g import BidirectionalEV
 
-__all__ = ["STATION_VOLTAGE_V", "allocate", "composite", "tx_ids"]
+__all__ = ["STATION_VOLTAGE_V", "allocate", "composite", "discharge_refusal", "tx_ids"]
 
 #: The supply voltage a station-wide limit in A is converted with.
 STATION_VOLTAGE_V = 230.0
@@ -68,6 +76,7 @@ def allocate(
     demands: dict[int, float] = {}
     for c in connectors.values():
         c.power_w, c.limited, c.phase_limit = 0.0, False, None
+        c.discharge_asked_w = 0.0
         if c.tx is None or c.ev is None:
             continue
         demands[c.id] = _demand_w(c, profiles, now)
@@ -81,6 +90,10 @@ def allocate(
         c.power_w = math.floor(power)
         c.limited = c.limited or power < demands[cid] - 1e-6
         assert c.ev is not None
+        if _discharge(c, profiles, now):
+            giving = c.power_w < 0
+            out.append((c, ConnectorStatus.CHARGING if giving else ConnectorStatus.SUSPENDED_EV))
+            continue
         if c.ev.acceptance_w() <= 0:
             status = ConnectorStatus.SUSPENDED_EV
         elif c.power_w <= 0:
@@ -89,6 +102,49 @@ def allocate(
             status = ConnectorStatus.CHARGING
         out.append((c, status))
     return out
+
+
+def _discharge(c: Connector, profiles: ProfileStore, now: datetime) -> bool:
+    """A negative ``CentralSetpoint`` in force on ``c``'s transaction: ask its vehicle to give
+    that much, up to the connector's rating; the power is what the vehicle can give now
+    (nothing from a plain EV, nor from a V2G one that may not or is at its floor; the
+    shortfall is counted by :meth:`Connector.advance`). True when a discharge is asked."""
+    assert c.tx is not None
+    setpoint = setpoint_at(
+        profiles.for_connector(c.id, tx_ids=tx_ids(c.tx)),
+        now,
+        voltage_v=c.spec.voltage_v,
+        phases=c.phases_used(),
+        tx_start=c.tx.started_at,
+    )
+    if setpoint is None or setpoint >= 0.0:
+        return False
+    asked = min(-setpoint, c.spec.rating_w(c.phases_used()))
+    c.discharge_asked_w = asked
+    ev, possible = c.ev, 0.0
+    if (
+        isinstance(ev, BidirectionalEV)
+        and ev.v2x.discharge_allowed
+        and asked >= ev.v2x.min_discharge_w
+        and ev.dischargeable_wh(now) > 1e-6
+    ):
+        possible = min(asked, ev.v2x.max_discharge_w)
+    c.power_w = -math.floor(possible)
+    c.limited = False
+    return True
+
+
+def discharge_refusal(c: Connector, profile: ChargingProfile) -> str | None:
+    """Why connector ``c`` refuses a profile for its vehicle's session that asks it to give
+    (a plain EV, or a driver who does not allow it), or None; a V2G vehicle's own limits
+    apply as it goes."""
+    if not any((p.setpoint or 0.0) < 0 for p in profile.schedule.periods):
+        return None
+    if not isinstance(c.ev, BidirectionalEV):
+        return f"the vehicle on connector {c.id} cannot discharge"
+    if not c.ev.v2x.discharge_allowed:
+        return f"the driver on connector {c.id} does not allow discharging"
+    return None
 
 
 def _share_phase_current(

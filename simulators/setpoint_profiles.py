@@ -14,6 +14,10 @@ a snake_case dict; camelCase keys are read too):
   default when absent, the frequency and local modes) are refused;
 - ``validFrom`` / ``validTo`` narrow the schedule's window; ``duration`` ends it.
 
+:func:`parse_limit_profile` reads a swap station's rack limit the same way: a
+``ChargingStationMaxProfile`` or ``TxDefaultProfile`` on EVSE 0 in W, every period
+``ChargingOnly`` with a ``limit`` of at least 0.
+
 A refusal is :class:`ProfileRefused` with the 2.1 ``reasonCode`` (``UnsupportedParam``,
 ``InvalidSchedule``, ``InvalidValue``, ``TxNotFound``) and a sentence saying why.
 """
@@ -21,6 +25,7 @@ A refusal is :class:`ProfileRefused` with the 2.1 ``reasonCode`` (``UnsupportedP
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +33,7 @@ from typing import Any
 from simulators.exceptions import ProfileRefused
 from simulators.setpoints import SetpointPeriod, SetpointSchedule
 
-__all__ = ["SetpointProfile", "parse_setpoint_profile"]
+__all__ = ["SetpointProfile", "parse_limit_profile", "parse_setpoint_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,19 @@ def _setpoint(period: dict[str, Any], where: str) -> float:
     return setpoint
 
 
-def _periods(schedule: dict[str, Any]) -> list[SetpointPeriod]:
+def _limit(period: dict[str, Any], where: str) -> float:
+    mode = _get(period, "operation_mode", "operationMode") or "ChargingOnly"
+    if mode != "ChargingOnly":
+        raise ProfileRefused("UnsupportedParam", f"{where}: operation mode {mode} not supported")
+    limit = _number(period, "limit", "limit", where)
+    if limit is None or limit < 0.0:
+        raise ProfileRefused("InvalidValue", f"{where}.limit must be given and not negative")
+    return limit
+
+
+def _periods(
+    schedule: dict[str, Any], read: Callable[[dict[str, Any], str], float] = _setpoint
+) -> list[SetpointPeriod]:
     raw_periods = _get(schedule, "charging_schedule_period", "chargingSchedulePeriod") or []
     periods: list[SetpointPeriod] = []
     for i, period in enumerate(raw_periods):
@@ -97,7 +114,7 @@ def _periods(schedule: dict[str, Any]) -> list[SetpointPeriod]:
         start = _number(period, "start_period", "startPeriod", where)
         if start is None or start < 0 or (periods and start <= periods[-1].start_s):
             raise ProfileRefused("InvalidSchedule", f"{where}.startPeriod out of order")
-        periods.append(SetpointPeriod(start, _setpoint(period, where)))
+        periods.append(SetpointPeriod(start, read(period, where)))
     if not periods or periods[0].start_s != 0.0:
         raise ProfileRefused("InvalidSchedule", "the first period must start at 0")
     return periods
@@ -111,6 +128,10 @@ def _check_header(raw: dict[str, Any], evse_id: int) -> dict[str, Any]:
         raise ProfileRefused("UnsupportedParam", f"purpose {purpose} not supported")
     if evse_id not in (0, 1):
         raise ProfileRefused("UnknownEvse", f"EVSE {evse_id}: the unit has EVSE 1 only")
+    return _schedule_in_w(raw, "a storage unit takes W")
+
+
+def _schedule_in_w(raw: dict[str, Any], why_w: str) -> dict[str, Any]:
     kind = _get(raw, "charging_profile_kind", "chargingProfileKind")
     if kind not in ("Absolute", "Relative"):
         raise ProfileRefused("UnsupportedParam", f"kind {kind} not supported")
@@ -120,7 +141,7 @@ def _check_header(raw: dict[str, Any], evse_id: int) -> dict[str, Any]:
     schedule: dict[str, Any] = schedules[0]
     unit = _get(schedule, "charging_rate_unit", "chargingRateUnit")
     if unit != "W":
-        raise ProfileRefused("UnsupportedParam", f"rate unit {unit}: a storage unit takes W")
+        raise ProfileRefused("UnsupportedParam", f"rate unit {unit}: {why_w}")
     return schedule
 
 
@@ -128,14 +149,39 @@ def parse_setpoint_profile(
     raw: dict[str, Any], *, evse_id: int, received_at: datetime
 ) -> SetpointProfile:
     """The profile as a schedule of setpoints, or :class:`ProfileRefused`."""
-    schedule = _check_header(raw, evse_id)
+    return _profile(raw, _check_header(raw, evse_id), received_at, _setpoint)
+
+
+def parse_limit_profile(
+    raw: dict[str, Any], *, evse_id: int, received_at: datetime
+) -> SetpointProfile:
+    """A station-level power limit (a swap station's rack): ``ChargingStationMaxProfile`` or
+    ``TxDefaultProfile`` on EVSE 0, in W, every period ``ChargingOnly`` (the default) with a
+    ``limit`` of at least 0; the schedule's values are the limits. Otherwise
+    :class:`ProfileRefused`."""
+    purpose = _get(raw, "charging_profile_purpose", "chargingProfilePurpose")
+    if purpose == "TxProfile":
+        raise ProfileRefused("TxNotFound", "a swap station runs no transaction")
+    if purpose not in ("ChargingStationMaxProfile", "TxDefaultProfile"):
+        raise ProfileRefused("UnsupportedParam", f"purpose {purpose} not supported")
+    if evse_id != 0:
+        raise ProfileRefused("UnknownEvse", f"EVSE {evse_id}: the rack is limited on EVSE 0")
+    return _profile(raw, _schedule_in_w(raw, "the rack is limited in W"), received_at, _limit)
+
+
+def _profile(
+    raw: dict[str, Any],
+    schedule: dict[str, Any],
+    received_at: datetime,
+    read: Callable[[dict[str, Any], str], float],
+) -> SetpointProfile:
     kind = _get(raw, "charging_profile_kind", "chargingProfileKind")
     start = _time(schedule, "start_schedule", "startSchedule")
     if kind == "Relative" or start is None:
         if kind == "Absolute":
             raise ProfileRefused("InvalidSchedule", "an Absolute schedule needs startSchedule")
         start = received_at
-    periods = _periods(schedule)
+    periods = _periods(schedule, read)
     duration = _number(schedule, "duration", "duration", "chargingSchedule")
     end = None if duration is None else start + timedelta(seconds=duration)
     valid_to = _time(raw, "valid_to", "validTo")

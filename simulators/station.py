@@ -35,7 +35,8 @@ from simulators.messages import (
     TransactionEnded,
     TransactionStarted,
 )
-from simulators.power import allocate, composite, tx_ids
+from simulators.power import allocate, composite, discharge_refusal, tx_ids
+from simulators.v2g import BidirectionalEV
 
 __all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.config
 
@@ -128,7 +129,7 @@ class Station:
         dt_s = (t - self._last).total_seconds()
         if dt_s > 0:
             for c in self.connectors.values():
-                c.advance(dt_s)
+                c.advance(dt_s, self._last)
             self._last = t
 
     def _process(self, now: datetime) -> list[Outgoing]:
@@ -159,7 +160,10 @@ class Station:
             self.records.append(SessionRecord.missed(self.spec.station_id, c.id, missed))
 
     def _plug(self, c: Connector, ev_spec: EVSpec, now: datetime) -> list[Outgoing]:
-        c.ev = EV(ev_spec, dc=c.spec.dc)
+        if ev_spec.v2x is not None and self.spec.ocpp_version == "2.1":
+            c.ev = BidirectionalEV(ev_spec, ev_spec.v2x, dc=c.spec.dc)
+        else:  # 1.6 and 2.0.1 have no V2X: a V2G vehicle only charges there
+            c.ev = EV(ev_spec, dc=c.spec.dc)
         c.record = SessionRecord.start(self.spec.station_id, c.id, ev_spec, now)
         c.auth = None
         return self._status(c, ConnectorStatus.PREPARING, now)
@@ -327,6 +331,9 @@ class Station:
             seq_no=tx.next_seq() if tx is not None and context != "Transaction.End" else 0,
             context=context,
             dc=c.spec.dc,
+            export_wh=round(c.export_wh, 1)
+            if isinstance(c.ev, BidirectionalEV) or c.export_wh > 0
+            else None,
         )
 
     # --- commands ----------------------------------------------------------------------------
@@ -360,6 +367,13 @@ class Station:
                     f"a TxProfile for transaction {profile.transaction_id}, but connector "
                     f"{connector_id} runs {tx.csms_id or tx.local_id}"
                 )
+        modes = {p.operation_mode for p in profile.schedule.periods}
+        if self.spec.ocpp_version != "2.1" and modes != {"ChargingOnly"}:
+            return f"operation modes are OCPP 2.1's, this station speaks {self.spec.ocpp_version}"
+        if connector_id in self.connectors and profile.purpose is ProfilePurpose.TX:
+            refusal = discharge_refusal(self.connectors[connector_id], profile)
+            if refusal is not None:
+                return refusal
         highest = int(self.config["ChargeProfileMaxStackLevel"])
         if profile.stack_level > highest:
             return f"stack level {profile.stack_level} above ChargeProfileMaxStackLevel {highest}"

@@ -32,13 +32,53 @@ from simulators.quantities import aware, positive
 from simulators.setpoint_profiles import parse_setpoint_profile
 from simulators.storage import AlarmEvent, StorageUnit
 
-__all__ = ["EVSE_ID", "ProfileAnswer", "StorageStation"]
+__all__ = [
+    "EVSE_ID",
+    "ProfileAnswer",
+    "StorageStation",
+    "aligned_after",
+    "clock_sample",
+    "device_event",
+]
 
 EVSE_ID = 1
 
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
+
+
+def aligned_after(at: datetime, interval_s: float) -> datetime:
+    """The first instant after ``at`` that is a whole number of ``interval_s`` since the epoch."""
+    seconds = at.timestamp()
+    slot = math.floor(seconds / interval_s) + 1
+    return at + timedelta(seconds=slot * interval_s - seconds)
+
+
+def clock_sample(at: datetime, evse_id: int, values: list[tuple[str, float, str]]) -> DeviceRequest:
+    """A clock-aligned MeterValues on ``evse_id``: (measurand, value, unit) at the outlet."""
+    sampled = [
+        {
+            "value": value,
+            "measurand": measurand,
+            "context": "Sample.Clock",
+            "location": "Outlet",
+            "unitOfMeasure": {"unit": unit},
+        }
+        for measurand, value, unit in values
+    ]
+    return DeviceRequest(
+        "MeterValues",
+        {"evseId": evse_id, "meterValue": [{"timestamp": _iso(at), "sampledValue": sampled}]},
+    )
+
+
+def device_event(at: datetime, seq_no: int, event_id: int, data: dict[str, Any]) -> DeviceRequest:
+    """A NotifyEvent of one event: ``data`` holds its component, variable, trigger, value."""
+    event = {"eventId": event_id, "timestamp": _iso(at), **data}
+    return DeviceRequest(
+        "NotifyEvent", {"generatedAt": _iso(at), "seqNo": seq_no, "eventData": [event]}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +121,7 @@ class StorageStation:
         self._seq_no = 0
 
     def _aligned_after(self, at: datetime) -> datetime:
-        seconds = at.timestamp()
-        slot = math.floor(seconds / self.meter_interval_s) + 1
-        return at + timedelta(seconds=slot * self.meter_interval_s - seconds)
+        return aligned_after(at, self.meter_interval_s)
 
     def next_wakeup(self) -> datetime:
         """When the station next has something to say without being asked: its next sample
@@ -103,6 +141,15 @@ class StorageStation:
                 "connectorId": 1,
             },
         )
+
+    def statuses(self, now: datetime) -> list[DeviceRequest]:
+        return [self.status_notification(now)]
+
+    def samples(self, now: datetime) -> list[DeviceRequest]:
+        return [self.meter_values(now)]
+
+    def evse_ids(self) -> tuple[int, ...]:
+        return (EVSE_ID,)
 
     def step(self, now: datetime) -> list[DeviceRequest]:
         """Run the unit up to ``now``; the messages that became due, in time order."""
@@ -162,39 +209,18 @@ class StorageStation:
             ("Energy.Active.Import.Register", round(self.import_wh, 3), "Wh"),
             ("Energy.Active.Export.Register", round(self.export_wh, 3), "Wh"),
         ]
-        sampled = [
-            {
-                "value": value,
-                "measurand": measurand,
-                "context": "Sample.Clock",
-                "location": "Outlet",
-                "unitOfMeasure": {"unit": unit_of_measure},
-            }
-            for measurand, value, unit_of_measure in values
-        ]
-        return DeviceRequest(
-            "MeterValues",
-            {"evseId": EVSE_ID, "meterValue": [{"timestamp": _iso(at), "sampledValue": sampled}]},
-        )
+        return clock_sample(at, EVSE_ID, values)
 
     def _notify(self, at: datetime, data: dict[str, Any]) -> DeviceRequest:
         self._event_id += 1
-        payload = {
-            "generatedAt": _iso(at),
-            "seqNo": self._seq_no,
-            "eventData": [
-                {
-                    "eventId": self._event_id,
-                    "timestamp": _iso(at),
-                    "eventNotificationType": "HardWiredMonitor",
-                    "component": {"name": "TemperatureSensor", "evse": {"id": EVSE_ID}},
-                    "variable": {"name": "Temperature"},
-                    **data,
-                }
-            ],
+        sensor = {
+            "eventNotificationType": "HardWiredMonitor",
+            "component": {"name": "TemperatureSensor", "evse": {"id": EVSE_ID}},
+            "variable": {"name": "Temperature"},
         }
+        request = device_event(at, self._seq_no, self._event_id, sensor | data)
         self._seq_no += 1
-        return DeviceRequest("NotifyEvent", payload)
+        return request
 
     def _alarm_event(self, event: AlarmEvent) -> DeviceRequest:
         self._reported_temperature_c = event.temperature_c

@@ -222,6 +222,17 @@ class SwapStation:
             if pack is not None
         )
 
+    def next_event(self) -> datetime | None:
+        """The next vehicle's arrival or the end of the swap in progress, whichever is first."""
+        times = [self._arrivals[-1].at] if self._arrivals else []
+        if self._swap is not None:
+            times.append(self._swap_done_at(self._swap))
+        return min(times, default=None)
+
+    def vehicles_waiting(self) -> int:
+        """Vehicles that have arrived and wait for the robot (not the one being served)."""
+        return len(self._queue) + sum(1 for a in self._arrivals if a.at <= self.now)
+
     def advance(self, dt_s: float) -> RackReport:
         duration = non_negative("dt_s", dt_s)
         start, end = self.now, self.now + timedelta(seconds=duration)

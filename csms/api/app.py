@@ -299,11 +299,16 @@ def _add_metrics(app: FastAPI, services: ApiServices) -> None:
     def metrics() -> PlainTextResponse:
         """Telemetry health in Prometheus text format: outbox depth, points written,
         retried, dropped, rejected; connections refused by the OCPP server's security
-        checks, by reason (any valid token)."""
+        checks, by reason; the storage controllers' steps, corrections, exclusions and EV
+        reduction per site (any valid token)."""
         telemetry = services.csms.telemetry
         if telemetry is None:
             raise ResourceNotFound("telemetry is disabled")
-        text = telemetry.metrics_text() + services.csms.server.security.metrics_text()
+        text = (
+            telemetry.metrics_text()
+            + services.csms.server.security.metrics_text()
+            + services.csms.planning.storage_metrics_text()
+        )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

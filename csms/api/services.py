@@ -116,7 +116,10 @@ class ApiServices:
         ):
             # Registered since the start (by the CLI or another node): learn its site.
             self.background(self._learn_station(event.station_id))
-        if isinstance(event, StationConnected) and self.started:
+        if isinstance(event, StationConnected) and self.started and self.hub.subscriptions:
+            # Only while a dashboard watches the stream: otherwise two store reads on every
+            # connection (a third of its CPU, every station again in a reconnect storm) for
+            # figures nobody may ask for; the first request reads them (LiveView).
             self.background(self._read_ahead(event.station_id))
         # Converting costs: only when a stream client or a webhook listens.
         self.hub.publish(event, deliver=bool(self.hub.subscriptions or self.webhooks.has_hooks))

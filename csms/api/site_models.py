@@ -26,12 +26,15 @@ __all__ = [
     "PlanOut",
     "PlanStepOut",
     "PlanStorageOut",
+    "PlanSwapRackOut",
     "PvForecastIn",
     "PvReadingIn",
+    "RackSwapIn",
     "ReadingsIn",
     "ReadingsOut",
     "SitePowerOut",
     "StorageReadingIn",
+    "SwapRackReadingIn",
 ]
 
 
@@ -151,6 +154,22 @@ class PlanStorageOut(BaseModel):
     soc_wh: list[float] = Field(description="at the end of each step")
 
 
+class PlanSwapRackOut(BaseModel):
+    swap_id: str
+    station_id: str
+    power_w: list[float] = Field(description="the rack's planned power per step")
+    planned_w: float | None = Field(description="the first step's rack power")
+    sent_w: float | None = Field(description="the rack limit last sent (station level)")
+    ack: str | None
+    packs_ready: int | None = Field(description="packs at the threshold as last reported")
+    swaps_seen: int
+    no_ready_pack_count: int = Field(description="swaps that found no ready pack")
+    last_no_ready_pack_at: datetime | None
+    unready_swaps_expected: list[datetime] = Field(
+        description="forecast swaps the plan cannot ready a pack for"
+    )
+
+
 class PlanNodeOut(BaseModel):
     node_id: str
     power_w: list[float] = Field(description="planned net import per step")
@@ -175,6 +194,7 @@ class PlanOut(BaseModel):
     evses: list[PlanEvseOut]
     storage: list[PlanStorageOut] = Field(default_factory=list)
     nodes: list[PlanNodeOut] = Field(default_factory=list)
+    swap_racks: list[PlanSwapRackOut] = Field(default_factory=list)
     limits: list[NodeLimitOut] = Field(
         description="limits in force now, with the grid constraints that bind"
     )
@@ -233,14 +253,47 @@ class StorageReadingIn(Body):
         return self
 
 
+class RackSwapIn(Body):
+    at: datetime
+    pack_out_soc_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = Field(
+        description="SoC of the pack handed out; null: the station had none to hand out"
+    )
+
+    @model_validator(mode="after")
+    def _at(self) -> RackSwapIn:
+        _aware_fields(self, "at")
+        return self
+
+
+class SwapRackReadingIn(Body):
+    swap_id: AssetId = Field(description="the site's [[swap]] station")
+    pack_soc_pct: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
+        max_length=1000, description="SoC of each pack in the rack"
+    )
+    pack_ids: list[AssetId] = Field(default_factory=list, max_length=1000)
+    swaps: list[RackSwapIn] = Field(
+        default_factory=list, max_length=1000, description="swaps since the last reading"
+    )
+    at: datetime | None = Field(default=None, description="when it was measured; null: now")
+
+    @model_validator(mode="after")
+    def _at(self) -> SwapRackReadingIn:
+        _aware_fields(self, "at")
+        if self.pack_ids and len(self.pack_ids) != len(self.pack_soc_pct):
+            raise ValueError("pack_ids needs one id per pack_soc_pct")
+        return self
+
+
 class ReadingsIn(Body):
     pv: list[PvReadingIn] = Field(default_factory=list, max_length=1000)
     storage: list[StorageReadingIn] = Field(default_factory=list, max_length=1000)
+    swap: list[SwapRackReadingIn] = Field(default_factory=list, max_length=1000)
 
 
 class ReadingsOut(BaseModel):
     pv: int = Field(description="PV readings taken")
     storage: int = Field(description="storage readings taken")
+    swap: int = Field(default=0, description="swap rack readings taken")
     at: datetime
 
 

@@ -65,6 +65,8 @@ EVENT_TYPES = frozenset(
         "der.alarm",
         "der.start_stop",
         "swap.updated",
+        "swap.no_ready_pack",
+        "storage.dispatched",
     }
 )
 #: sent first to a reconnecting client whose ``Last-Event-ID`` is older than the replay
@@ -181,6 +183,10 @@ def _describe_site(event: object) -> tuple[str, str, datetime, Any] | None:
             return "plan.updated", event.site_id, event.at, event
         case ev.DepartureMissed():
             return "departure.missed", event.site_id, event.at, event
+        case ev.SwapWithoutReadyPack():
+            return "swap.no_ready_pack", event.site_id, event.at, event
+        case ev.StorageDispatched():
+            return "storage.dispatched", event.site_id, event.at, event
     return None
 
 

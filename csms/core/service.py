@@ -23,18 +23,20 @@ from csms.core.der import DerHandling
 from csms.core.durability import Retrying
 from csms.core.open_transactions import OpenTransactions
 from csms.core.passwords import hash_password, verify_password
-from csms.core.registration import Admission, BootDecision, admit, decide_boot
+from csms.core.registration import Admission, BootDecision, BootPacer, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
 from csms.core.swaps import SwapHandling
 from csms.der.repository import der_repository_for
 from csms.domain import (
     BootInfo,
+    DeviceEvent,
     RegistrationStatus,
     StatusReport,
     Transaction,
 )
 from csms.events import (
+    DeviceEventsNotified,
     EventBus,
     HeartbeatReceived,
     MeterValueUnreadable,
@@ -88,6 +90,7 @@ class CentralSystem(SessionHandling):
         seen_write_interval_s: float = 60.0,
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
+        boots_per_s: float = 0.0,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -95,6 +98,8 @@ class CentralSystem(SessionHandling):
         self.unknown_stations = unknown_stations
         self.heartbeat_interval_s = heartbeat_interval_s
         self.pending_interval_s = pending_interval_s
+        #: Boots accepted at most at this rate; the others are answered Pending (0: no limit).
+        self.boot_pacer = BootPacer(boots_per_s) if boots_per_s > 0 else None
         self.seen_write_interval_s = seen_write_interval_s
         self.retrying = Retrying(initial_s=retry_initial_s, max_s=retry_max_s)
         self.remote_starts: RemoteStarts[asyncio.Future[Transaction]] = RemoteStarts()
@@ -303,6 +308,13 @@ class CentralSystem(SessionHandling):
             )
             if record is None:
                 await self.store.record_connection(station_id, connected=True, at=now)
+        if decision.status is RegistrationStatus.ACCEPTED and self.boot_pacer is not None:
+            # More boots than the node serves (a reconnect storm): stored, but answered
+            # Pending with the station's own slot, so it comes back when it will be served.
+            # Its registration stays what the operator decided.
+            wait_s = self.boot_pacer.take(self.clock.monotonic())
+            if wait_s:
+                decision = BootDecision(RegistrationStatus.PENDING, wait_s)
         logger.info(
             "station %s: booted (%s %s, OCPP %s): %s",
             station_id,
@@ -368,3 +380,15 @@ class CentralSystem(SessionHandling):
         await self.retrying(
             lambda: self.store.record_station_event(event), what=kind, station_id=station_id
         )
+
+    async def device_events(
+        self,
+        station_id: str,
+        events: tuple[DeviceEvent, ...],
+        data: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """A NotifyEvent: recorded as it came, then published as domain values (a storage
+        unit's temperature and alarms, decision 0905)."""
+        await self.record_event(station_id, "NotifyEvent", data, at=at)
+        self.bus.publish(DeviceEventsNotified(station_id, events, at))

@@ -14,7 +14,7 @@ from typing import Any
 
 from csms.core.commands import CommandResult, CompositeSchedule
 from csms.core.meter import normalize_sample
-from csms.domain import ChargingRateUnit, MeterSample
+from csms.domain import ChargingLimit, ChargingRateUnit, MeterSample
 from csms.exceptions import CommandError
 from csms.ocpp.base import OcppConnection, on, parse_timestamp
 
@@ -76,6 +76,17 @@ class VersionAdapter(OcppConnection):
         """The unit and power-of-ten multiplier of one sampled value, as the version puts
         them (1.6: ``unit``; 2.0.1: ``unitOfMeasure``)."""
         raise NotImplementedError
+
+    def plain_limit(self, limit: ChargingLimit) -> None:
+        """Refuse, before sending, a V2X operation mode the version cannot carry (2.1 alone
+        overrides the profile encoding that takes one)."""
+        if limit.operation_mode is not None:
+            raise CommandError(
+                self.station_id,
+                "SetChargingProfile",
+                f"operation mode {limit.operation_mode} needs OCPP 2.1 "
+                f"(the station speaks {self.ocpp_version})",
+            )
 
     def unreadable(self, sampled_value: dict[str, Any], at: datetime) -> None:
         """A sampled value that is not kept as a number: the core reports it."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 from ocpp.charge_point import ChargePoint, serialize_as_dict
 from ocpp.exceptions import (
@@ -37,6 +37,7 @@ from ocpp.exceptions import (
     SecurityError,
 )
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.routing import create_route_map
 from ocpp.routing import on as _on
 from ocpp.v16.enums import Action as V16Action
 from ocpp.v21.enums import Action as V21Action
@@ -124,6 +125,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
     """One connected station. Subclasses add the version's ``@on`` handlers."""
 
     ocpp_version = "1.6"
+    _route_cache: ClassVar[dict[str, dict[str, Any]]]
 
     def __init__(
         self,
@@ -133,7 +135,17 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         *,
         call_timeout_s: float = 30.0,
     ) -> None:
-        super().__init__(station_id, connection, response_timeout=call_timeout_s, logger=logger)
+        # Not ChargePoint.__init__: it builds a route map of bound methods per connection
+        # (about 40 objects, 3 KB, and a scan of every @on name) and a response queue and
+        # lock this class does not use. The routes are the class's, built once
+        # (:meth:`_routes`); the library's attributes that callers may read are set here.
+        self.id = station_id
+        self._connection = connection
+        self._response_timeout = call_timeout_s
+        self.logger = logger
+        self._unique_id_generator = uuid.uuid4
+        self.route_map = self._routes()
+        self._lock: asyncio.Lock | None = None
         self.station_id = station_id
         self.central = central
         self.call_timeout_s = call_timeout_s
@@ -143,6 +155,23 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         self._invited: set[str] = set()
         self._pending: dict[str, tuple[str, asyncio.Future[list[Any]]]] = {}
         self.bad_frames = 0
+
+    @classmethod
+    def _routes(cls) -> dict[str, dict[str, Any]]:
+        """The class's ``@on`` handlers by action (plain functions, bound per call), built
+        on first use and shared by every connection of the class."""
+        routes: dict[str, dict[str, Any]] | None = cls.__dict__.get("_route_cache")
+        if routes is None:
+            routes = create_route_map(cls)
+            cls._route_cache = routes
+        return routes
+
+    @property
+    def _call_lock(self) -> asyncio.Lock:
+        """One command at a time to the station (created by the first)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     # -- receiving ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -331,7 +360,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         if not handlers.get("_skip_schema_validation", False):
             validation.validate(self.ocpp_version, action, validation.CALL, payload)
         kwargs = to_snake(payload)
-        handler = handlers["_on_action"]
+        handler = handlers["_on_action"].__get__(self, type(self))
         if _wants_unique_id(handler):
             kwargs["call_unique_id"] = unique_id
         result = handler(**kwargs)

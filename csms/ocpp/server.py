@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import socket
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from math import ceil
@@ -86,6 +87,20 @@ def _respond(status: HTTPStatus, text: str, **headers: str) -> Response:
     return Response(status.value, status.phrase, h, body)
 
 
+def _timed(base: type[ServerConnection]) -> type[ServerConnection]:
+    """``base`` (the security guard's connection class) that also notes when the
+    connection was accepted: how long its handshake has waited for the server."""
+
+    class TimedConnection(base):  # type: ignore[valid-type,misc]
+        accepted_at = 0.0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.accepted_at = time.monotonic()
+            super().connection_made(transport)
+
+    return TimedConnection
+
+
 class OcppServer:
     """The WebSocket server and the registry of live connections."""
 
@@ -105,9 +120,13 @@ class OcppServer:
         #: Station handshakes being admitted now, and those answered 503 for being too many.
         self.pending_handshakes = 0
         self.refused_busy = 0
+        #: Handshakes answered 503 because they had waited too long for the server.
+        self.refused_late = 0
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
-        self.message_log = MessageLog(now=central.clock.now)
+        self.message_log = MessageLog(
+            now=central.clock.now, per_station=settings.message_log_frames
+        )
         self._servers: list[Server] = []
         self.commands: Commands | None = None
         #: station certificate commands for the admin channel (csms.security)
@@ -138,6 +157,9 @@ class OcppServer:
             "compression": None,
             **self.security.serve_options(),
         }
+        options["create_connection"] = _timed(
+            options.get("create_connection", ServerConnection)  # type: ignore[arg-type]
+        )
         try:
             if sockets is None:
                 self._servers.append(await serve(self._handler, s.host, s.port, **options))  # type: ignore[arg-type]
@@ -218,7 +240,7 @@ class OcppServer:
                 HTTPStatus.TOO_MANY_REQUESTS, "try again later", Retry_After=str(ceil(wait))
             )
         password = _basic_password(request, station_id)
-        busy = self._admit_or_busy()
+        busy = self._late(connection) or self._admit_or_busy()
         if busy is not None:
             return busy
         try:
@@ -253,6 +275,24 @@ class OcppServer:
         self.security.admitted(station_id, link, pending_profile=admission.pending_security_profile)
         return None
 
+    def _late(self, connection: ServerConnection) -> Response | None:
+        """Admission control for reconnect storms that adapts to what the process can
+        serve: a handshake that already waited ``shed_handshakes_after_s`` for the server
+        (accepted, then queued behind thousands of others) would spend a store read and
+        most likely time out anyway. It is answered 503 at once with a Retry-After spread
+        over 1-10 s, so the station backs off while the ones admitted in time get served."""
+        accepted_at = getattr(connection, "accepted_at", 0.0)
+        if not accepted_at:
+            return None
+        if time.monotonic() - accepted_at <= self.settings.shed_handshakes_after_s:
+            return None
+        self.refused_late += 1
+        return _respond(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "busy, try again later",
+            Retry_After=str(random.randint(1, 10)),
+        )
+
     def _admit_or_busy(self) -> Response | None:
         """Admission control for reconnect storms: at most ``max_pending_handshakes``
         station handshakes are admitted at once (each holds a store read); the others are
@@ -283,6 +323,9 @@ class OcppServer:
             await ws.close(code=1002, reason="bad request")
             return
         adapter = _ADAPTERS[ws.subprotocol]
+        # Nothing reads the handshake's headers after it: they would stay with the
+        # connection (about 2.5 KB each, the station's password among them).
+        ws.request = Request(ws.request.path, Headers())
         logged = LoggedConnection(ws, station_id, self.message_log)
         conn = adapter(station_id, logged, self.central, call_timeout_s=self.call_timeout_s)
         old = self.connections.replace(station_id, conn)

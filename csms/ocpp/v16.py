@@ -235,6 +235,7 @@ class V16Connection(VersionAdapter):
     async def set_charging_profile(
         self, limit: ChargingLimit, *, station_tx_id: str | None
     ) -> CommandResult:
+        self.plain_limit(limit)
         return await self._status_call(
             "SetChargingProfile",
             {

@@ -16,6 +16,7 @@ from csms.domain import (
     ChargingLimit,
     ChargingRateUnit,
     ConnectorStatus,
+    DeviceEvent,
     EVChargingNeeds,
     StatusReport,
     TransactionEventKind,
@@ -189,8 +190,22 @@ class V201Connection(VersionAdapter):
     @on("NotifyEvent")
     async def on_notify_event(self, **kw: Any) -> dict[str, Any]:
         at = parse_timestamp(kw["generated_at"], self.ocpp_version)
-        await self.central.record_event(self.station_id, "NotifyEvent", kw, at=at)
+        events = tuple(self._device_event(e) for e in kw.get("event_data") or ())
+        await self.central.device_events(self.station_id, events, kw, at)
         return {}
+
+    def _device_event(self, data: dict[str, Any]) -> DeviceEvent:
+        component = data.get("component") or {}
+        return DeviceEvent(
+            component=str(component.get("name", "")),
+            variable=str((data.get("variable") or {}).get("name", "")),
+            evse_id=(component.get("evse") or {}).get("id"),
+            trigger=str(data.get("trigger", "")),
+            actual_value=str(data.get("actual_value", "")),
+            timestamp=parse_timestamp(data["timestamp"], self.ocpp_version),
+            cleared=bool(data.get("cleared", False)),
+            tech_code=data.get("tech_code"),
+        )
 
     # -- to the station (StationLink) -----------------------------------------------------
     #: 2.0.1 stations name their transactions; id tokens have a type
@@ -259,6 +274,7 @@ class V201Connection(VersionAdapter):
     async def set_charging_profile(
         self, limit: ChargingLimit, *, station_tx_id: str | None
     ) -> CommandResult:
+        self.plain_limit(limit)
         return await self._status_call(
             "SetChargingProfile",
             {

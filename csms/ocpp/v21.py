@@ -12,7 +12,8 @@ NotifyDERStartStop from it) and battery swaps (BatterySwap from the station,
 RequestBatterySwap to it). Each message is translated to :mod:`csms.der.model` /
 :mod:`csms.swaps.model` types at once and handed to the core (``central.der``,
 ``central.swaps``); a value the core cannot keep is a ``PropertyConstraintViolation``
-naming the field, and nothing is stored.
+naming the field, and nothing is stored. A charging profile with a V2X operation mode (a
+storage unit's ``CentralSetpoint`` schedule) is encoded by :mod:`csms.ocpp.v2x21`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from ocpp.v21 import ChargePoint as _V21ChargePoint
 
 from csms.core.commands import CommandResult
 from csms.der.model import DerAlarm, DerControl, DerControlType, DerStartStop, InvalidDerControl
+from csms.domain import ChargingLimit
 from csms.ocpp.adapter import drop_none
 from csms.ocpp.base import on, parse_timestamp
 from csms.ocpp.casing import camel_key
 from csms.ocpp.der21 import reported_controls, set_der_control_payload
+from csms.ocpp.v2x21 import v2x_charging_profile
 from csms.ocpp.v201 import V201Connection
 from csms.swaps.model import PackReading, SwapEvent, SwapEventKind, SwapRefused
 
@@ -59,6 +62,18 @@ class V21Connection(V201Connection):
     ocpp_version = "2.1"
     _call = _V21ChargePoint._call
     _call_result = _V21ChargePoint._call_result
+
+    async def set_charging_profile(
+        self, limit: ChargingLimit, *, station_tx_id: str | None
+    ) -> CommandResult:
+        """As in 2.0.1, with the V2X operation mode where the limit has one (:mod:`v2x21`)."""
+        return await self._status_call(
+            "SetChargingProfile",
+            {
+                "evseId": limit.evse_id,
+                "chargingProfile": v2x_charging_profile(limit, station_tx_id=station_tx_id),
+            },
+        )
 
     # -- from the station: DER control ------------------------------------------------------
     @on("ReportDERControl")

@@ -106,6 +106,46 @@ class PlanningSettings(BaseModel):
         description="run the optimizer and send TxProfiles; false: only the safe default "
         "profiles (an equal share of every limit, the fallback mode)",
     )
+    storage_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="the storage controller's interval: each site's OCPP storage units get "
+        "new setpoints this often (peak shaving, PV absorption, the plan's setpoints)",
+    )
+    storage_validity_intervals: int = Field(
+        default=3,
+        ge=2,
+        le=100,
+        description="a storage unit's CentralSetpoint schedule lasts this many intervals, "
+        "then the unit falls back to Idle (if the controller stops)",
+    )
+    storage_deadband_w: float = Field(
+        default=500.0,
+        ge=0,
+        le=1e9,
+        description="send a storage unit a new setpoint only when it moved by more than this "
+        "(or before the one in force runs out)",
+    )
+    storage_stale_after_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=86_400,
+        description="a storage unit whose last reading is older than this is not counted on "
+        "(the EV limits absorb what it would have done)",
+    )
+    storage_margin_w: float = Field(
+        default=0.0,
+        ge=0,
+        le=1e9,
+        description="kept free under the import limit by the storage controller",
+    )
+    storage_stack_level: int = Field(
+        default=1,
+        ge=0,
+        le=1000,
+        description="stack level of the storage units' CentralSetpoint TxDefaultProfiles",
+    )
     default_profiles: bool = Field(
         default=True,
         description="send each station, at boot, TxDefaultProfiles that keep the site inside "

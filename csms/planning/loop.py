@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from csms.domain import Transaction
+from csms.domain import ChargingLimit, Transaction
 from csms.events import DepartureMissed, PlanComputed, PlanUpdated
 from csms.exceptions import CsmsError
 from csms.planning.context import PlanningContext
@@ -23,8 +23,11 @@ from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import SiteState
+from csms.planning.storage import with_planned_storage
+from csms.planning.swap import RackState, rack_limit
 from csms.planning.windows import next_edge
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
+from csms.storage_units import SiteHooks, StorageController, StorageSettings
 from csms.store.transient import is_transient
 from csms.supervisor import cancel_and_wait
 from optimizer import Plan, Planner, PlannerConfig
@@ -55,6 +58,9 @@ class Orders:
     lower: Changes
     up: list[Dispatch]
     higher: Changes
+    #: swap stations' rack limits (decreases go with the first wave, the rest with the second)
+    racks_down: list[tuple[RackState, ChargingLimit]]
+    racks_up: list[tuple[RackState, ChargingLimit]]
 
 
 class SiteLoop:
@@ -91,6 +97,9 @@ class SiteLoop:
         self.failures = 0
         #: The site's constraints as the last re-plan read them (their edges wake the loop).
         self.constraints: list[GridConstraint] = []
+        #: The OCPP storage units' controller, from :meth:`start` (decision 0905): it reads
+        #: the plan and the metered import, and hands its EV reduction to the sharing (0906).
+        self.storage: StorageController | None = None
 
     @property
     def renew_margin_s(self) -> float:
@@ -111,9 +120,50 @@ class SiteLoop:
         self._task = self.ctx.supervisor.run(
             f"planner: site {self.site_id}", self._run, task_name=f"planner:{self.site_id}"
         )
+        self.storage = self._storage_controller()
+        self.storage.start()
 
     async def stop(self) -> None:
+        if self.storage is not None:
+            await self.storage.stop()
         await cancel_and_wait([self._task] if self._task is not None else [])
+
+    def _storage_controller(self) -> StorageController:
+        ctx = self.ctx
+        return StorageController(
+            self.site_id,
+            self.state.units,
+            SiteHooks(
+                site=lambda: self.state.site,
+                plan=lambda: self.last_plan,
+                import_w=self.metered_import_w,
+                ev_reduction=self.reduce_evs,
+                replan=lambda reason: self.trigger(reason, urgent=True),
+            ),
+            clock=ctx.clock,
+            commands=ctx.commands,
+            bus=ctx.bus,
+            sites=ctx.sites,
+            supervisor=ctx.supervisor,
+            settings=StorageSettings(
+                interval_s=ctx.settings.storage_interval_s,
+                validity_intervals=ctx.settings.storage_validity_intervals,
+                deadband_w=ctx.settings.storage_deadband_w,
+                stale_after_s=ctx.settings.storage_stale_after_s,
+                margin_w=ctx.settings.storage_margin_w,
+                stack_level=ctx.settings.storage_stack_level,
+            ),
+        )
+
+    def reduce_evs(self, watts: float) -> None:
+        """The storage controller's EV reduction (decision 0906): a rise beyond the deadband
+        re-plans at once; the re-plan counts the units the law no longer counts on at the
+        law's worst case (:mod:`csms.planning.storage`), so the EVs' share absorbs it."""
+        before, self.state.ev_reduction_w = self.state.ev_reduction_w, watts
+        if watts > before + self.ctx.settings.deadband_w:
+            self.trigger("storage shortfall", urgent=True)
+        elif watts == 0.0 < before:
+            self.trigger("storage shortfall over")
 
     async def _run(self) -> None:
         clock = self.ctx.clock
@@ -203,10 +253,11 @@ class SiteLoop:
         """Gather, build, solve, share, order, send."""
         gathered = await self._gather()
         built = self._build(gathered)
-        if not built.controlled or not self.ctx.settings.optimize:
+        if not (built.controlled or self.state.racks) or not self.ctx.settings.optimize:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)
+        built = replace(built, pv_w=with_planned_storage(built.pv_w, plan, self.state.site))
         limits = limits_in_force(self.state.site, gathered.constraints, gathered.now)
         window = self._window(plan)
         shares = share(self.state, plan, built, window, limits=limits, settings=self.ctx.settings)
@@ -219,7 +270,7 @@ class SiteLoop:
             ", ".join(sorted(set(reasons))),
             len(shares.dispatches),
         )
-        await self._send(self._order(shares, window, limits))
+        await self._send(self._order(plan, shares, window, limits))
         self.ctx.bus.publish(
             PlanUpdated(
                 self.site_id,
@@ -333,7 +384,9 @@ class SiteLoop:
         n_steps = sum(1 for k in range(grid.n_steps) if grid.step_start(k) < end)
         return Window(sent_at, valid_to, next_to, n_steps)
 
-    def _order(self, shares: Shares, window: Window, limits: dict[str, NodeLimit]) -> Orders:
+    def _order(
+        self, plan: Plan, shares: Shares, window: Window, limits: dict[str, NodeLimit]
+    ) -> Orders:
         """Stage 5: record what goes out, hold each idle EVSE to its share of what the
         sessions leave (an EV arriving there draws its default before any re-plan; decision
         0613), and make room before granting it."""
@@ -348,21 +401,33 @@ class SiteLoop:
             later_limits_w=shares.later_limits_w,
         )
         lower, higher = self.defaults.changes(idle)
+        end = max(window.valid_to, window.next_to)
+        racks = [
+            (r, rack_limit(r.swap, plan, sent_at=window.sent_at, valid_to=end))
+            for r in self.state.racks.values()
+        ]
         return Orders(
             down=[d for d in shares.dispatches if d.limit_w < before[d.evse.key]],
             lower=lower,
             up=[d for d in shares.dispatches if d.limit_w >= before[d.evse.key]],
             higher=higher,
+            racks_down=[(r, lim) for r, lim in racks if lim.schedule[0][1] < (r.sent_w or 0.0)],
+            racks_up=[(r, lim) for r, lim in racks if lim.schedule[0][1] >= (r.sent_w or 0.0)],
         )
 
     async def _send(self, orders: Orders) -> None:
         """Stage 6: decreases first, increases once they are answered."""
         send = self.sender.send
+        rack = self.sender.send_rack
         await asyncio.gather(
             *(send(d.evse, d.charging_limit) for d in orders.down),
             *(self.defaults.send_one(ev, w) for ev, w in orders.lower),
+            *(rack(r, lim) for r, lim in orders.racks_down),
         )
-        await asyncio.gather(*(send(d.evse, d.charging_limit) for d in orders.up))
+        await asyncio.gather(
+            *(send(d.evse, d.charging_limit) for d in orders.up),
+            *(rack(r, lim) for r, lim in orders.racks_up),
+        )
         await self.defaults.send_all(orders.higher)
 
     def _import_w(self) -> float:
@@ -370,6 +435,21 @@ class SiteLoop:
         evs = sum(max(0.0, ev.power_w) for ev in self.state.evses.values() if ev.tx is not None)
         storage = sum(max(0.0, r.power_w) for r in self.state.storage.values())
         return evs + storage
+
+    def metered_import_w(self) -> float:
+        """The site's import now from what the CSMS knows: its EVs, its storage units (net),
+        storage reporting charging through the API, less the PV counted on now."""
+        evs = sum(max(0.0, ev.power_w) for ev in self.state.evses.values() if ev.tx is not None)
+        units = sum(u.power_w or 0.0 for u in self.state.units.units.values())
+        reported = sum(max(0.0, r.power_w) for r in self.state.storage.values())
+        now = self.ctx.clock.now()
+        max_age = self.ctx.settings.readings_max_age_s
+        pv = sum(
+            max(0.0, r.power_w)
+            for r in self.state.pv.values()
+            if (now - r.at).total_seconds() <= max_age
+        )
+        return evs + units + reported - pv
 
     async def _history(self, now: datetime) -> list[Transaction]:
         """The site's transactions of the same weekday a week ago (read once a day)."""

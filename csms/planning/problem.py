@@ -15,6 +15,8 @@ from csms.domain import Transaction
 from csms.planning.config import PlanningSettings
 from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
+from csms.planning.storage import live_units, storage_draw_w
+from csms.planning.swap import racks_uncontrolled_w, swap_racks
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
 from optimizer import (
@@ -353,7 +355,7 @@ def build_problem(
     demand charge)."""
     site = state.site
     grid = _grid(now, settings, constraints)
-    uncontrolled = _uncontrolled_w(state)
+    uncontrolled = _uncontrolled_w(state, now, settings)
     evses: list[Evse] = []
     sessions: list[Session] = []
     controlled: list[EvseState] = []
@@ -391,22 +393,25 @@ def build_problem(
         tariff=_tariff(site, constraints, grid, peak_so_far_w),
         sessions=tuple(sessions),
         pv=pv,
+        storage=live_units(state, now, settings),
         node_caps=tuple(caps),
+        swap_racks=swap_racks(state.racks, site, grid),
     )
     pv_w = _pv_by_node(site, pv, grid.n_steps)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)
 
 
-def _uncontrolled_w(state: SiteState) -> dict[str, float]:
-    """Per node what the planner does not steer may draw: storage at what it charges (until
-    it says less), and each EVSE it cannot steer at its worst case."""
+def _uncontrolled_w(
+    state: SiteState, now: datetime | None = None, settings: PlanningSettings | None = None
+) -> dict[str, float]:
+    """Per node what the planner does not steer may draw: storage it does not schedule at
+    what it charges (until it says less) and the storage controller's EV reduction
+    (:mod:`csms.planning.storage`), each swap rack whose station did not take its limit at
+    the rack's rating, and each EVSE it cannot steer at its worst case."""
     site = state.site
-    uncontrolled: dict[str, float] = {}
-    for unit in site.storage:
-        reading = state.storage.get(unit.id)
-        if reading is not None and reading.power_w > 0:
-            for node_id in site.ancestors(unit.node):
-                uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + reading.power_w
+    uncontrolled = storage_draw_w(state, now, settings)
+    for node_id, rack_w in racks_uncontrolled_w(state.racks, site).items():
+        uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + rack_w
     for ev in state.evses.values():
         if not state.controllable(ev):
             draw = state.worst_case_w(ev)

@@ -15,7 +15,9 @@ from types import MappingProxyType
 
 from csms.events import ChargingLimitSent, DomainEvent, PlanUpdated
 from csms.planning.loop import SiteLoop
-from csms.planning.view import EvseView, PlanView
+from csms.planning.swap import RackState
+from csms.planning.view import EvseView, PlanView, RackView
+from optimizer import Plan
 
 __all__ = ["PlanReadModel", "view_of"]
 
@@ -52,6 +54,26 @@ def view_of(loop: SiteLoop) -> PlanView:
         binding,
         state.non_compliance_count,
         plan,
+        tuple(_rack_view(rack, plan) for rack in state.racks.values()),
+    )
+
+
+def _rack_view(rack: RackState, plan: Plan | None) -> RackView:
+    planned = plan.swap_racks.get(rack.swap.id) if plan is not None else None
+    reading = rack.reading
+    return RackView(
+        swap_id=rack.swap.id,
+        station_id=rack.swap.station,
+        planned_w=planned.power_w[0] if planned is not None else None,
+        sent_w=rack.sent_w,
+        ack=rack.sent_state,
+        packs_ready=None
+        if reading is None
+        else sum(soc >= rack.swap.ready_soc_pct for soc in reading.pack_soc_pct),
+        swaps_seen=rack.swaps_seen,
+        no_ready_pack_count=rack.no_ready_pack,
+        last_no_ready_pack_at=rack.last_no_ready_at,
+        unready_swaps_expected=planned.unready_swaps if planned is not None else (),
     )
 
 

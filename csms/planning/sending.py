@@ -13,6 +13,7 @@ from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit
 from csms.planning.state import EvseState, Sent, SiteState
+from csms.planning.swap import RackState
 from csms.planning.windows import carry_over_timed, edges
 from csms.sites.constraints import GridConstraint, limits_in_force
 
@@ -61,6 +62,28 @@ class ProfileSender:
                 if state == "rejected":
                     ev.rejected_tx = sent.transaction_id
                 self._refused(f"profile {state}")
+
+    async def send_rack(self, rack: RackState, limit: ChargingLimit) -> None:
+        """Send a swap station its rack limit and record the answer on ``rack``."""
+        async with self._sem:
+            try:
+                async with asyncio.timeout(self.ctx.settings.send_timeout_s):
+                    await self.ctx.commands.set_charging_profile(limit)
+            except CommandRejected as exc:
+                state = "rejected"
+                logger.warning("site %s: %s", self.site_id, exc)
+            except (CsmsError, TimeoutError) as exc:
+                state = "failed"
+                logger.warning("site %s: rack limit to %s failed: %s", self.site_id,
+                               limit.station_id, exc)  # fmt: skip
+            else:
+                state = "accepted"
+        was = rack.sent_state
+        rack.sent_w, rack.sent_state = limit.schedule[0][1], state
+        if state != "accepted" and was != state:
+            self._refused(f"rack limit {state}")  # counted at its rating from now on
+        elif was in ("failed", "rejected"):
+            self._refused("rack limit accepted")  # planned as flexible load again
 
     async def renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
         """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""

@@ -36,6 +36,7 @@ from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
 from csms.sites.placement import StationSites
 from csms.sites.service import SiteService
+from csms.storage_units import storage_metrics_text
 from csms.store import Store
 from csms.store.transient import is_transient
 from csms.supervisor import Supervisor, cancel_and_wait
@@ -264,6 +265,7 @@ class PlanningService:
                 event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
             ):
                 loop.trigger(reason, urgent=True)  # less PV or more storage: less room
+            self._publish_findings(loop)
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:
@@ -307,6 +309,7 @@ class PlanningService:
                         self.clock.now(),
                     )
                 )
+        self._publish_findings(loop)
         for reason in reasons:
             # A departure or a station coming online changes which EVSEs are idle: their
             # defaults must fit what the sessions leave at once (decision 0613).
@@ -316,8 +319,23 @@ class PlanningService:
                 "non-compliant",
                 "arrival",
                 "departure",
+                "swap",
             )
             loop.trigger(reason, urgent=urgent)
+
+    def _publish_findings(self, loop: SiteLoop) -> None:
+        """The swaps that found no ready pack, logged and published once each."""
+        for rack in loop.state.racks.values():
+            for found in rack.pop_findings():
+                logger.warning("site %s: swap at %s (%s) found no ready pack",
+                               found.site_id, found.station_id, found.swap_id)  # fmt: skip
+                self.bus.publish(found)
+
+    def storage_metrics_text(self) -> str:
+        """The storage controllers' counters, Prometheus text (decision 0905)."""
+        return storage_metrics_text(
+            loop.storage for loop in self.loops.values() if loop.storage is not None
+        )
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""

@@ -22,6 +22,7 @@ from csms.domain import (
     Transaction,
 )
 from csms.events import (
+    BatterySwapUpdated,
     DomainEvent,
     EVChargingNeedsReceived,
     MeterValuesReceived,
@@ -34,7 +35,9 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
+from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
+from csms.storage_units import LiveUnits
 
 __all__ = ["AckState", "EvseState", "SiteState", "StationState"]
 
@@ -168,6 +171,12 @@ class SiteState:
         self.evses: dict[tuple[str, int], EvseState] = {}
         self.pv: dict[str, PvReading] = {}
         self.storage: dict[str, StorageReading] = {}
+        self.racks: dict[str, RackState] = {}
+        #: The OCPP storage units (a station and EVSE in the site file): their readings
+        #: arrive by MeterValues, not POST /readings (decision 0905).
+        self.units = LiveUnits(site)
+        #: What the storage controller says the EV limits must take off now (0906).
+        self.ev_reduction_w = 0.0
         self.reset_site(site)
         self.non_compliance_count = 0
 
@@ -175,6 +184,8 @@ class SiteState:
         """Take a new revision of the site, keeping what is known about stations that stay."""
         old_stations, old_evses = self.stations, self.evses
         self.site = site
+        self.racks = racks_of(site, self.racks)
+        self.units.reset_site(site)
         self.stations, self.evses = {}, {}
         for station, evse, node in site.evses():
             assert node is not None  # a stored site is valid
@@ -225,6 +236,8 @@ class SiteState:
 
     def apply(self, event: DomainEvent, *, deviation_w: float, tolerance_w: float) -> list[str]:
         """Update from ``event``; the reasons it gives to re-plan."""
+        if self.units.apply(event):
+            return []  # a storage unit's: the storage controller follows it every few seconds
         if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
             reason = self.take_transaction(event.transaction)
             return [reason] if reason else []
@@ -252,6 +265,13 @@ class SiteState:
             return self._meter(event, deviation_w=deviation_w, tolerance_w=tolerance_w)
         if isinstance(event, SiteReadingsReceived):
             return self._readings(event, deviation_w=deviation_w)
+        if isinstance(event, BatterySwapUpdated):
+            return [
+                reason
+                for rack in self.racks.values()
+                if rack.swap.station == event.station_id
+                for reason in rack.take_battery_swap(event.swap, site_id=self.site.id)
+            ]
         if isinstance(event, StationConnected | StationBooted):
             st = self.stations.get(event.station_id)
             if st is None:
@@ -355,6 +375,9 @@ class SiteState:
                 reasons.append("storage")  # charging more: less for the EVs, at once
             elif old is not None and abs(unit.power_w - old.power_w) > deviation_w:
                 reasons.append("storage")
+        for rack in event.swap:
+            if rack.swap_id in self.racks:
+                reasons += self.racks[rack.swap_id].take(rack, site_id=self.site.id)
         return sorted(set(reasons))
 
     # -- views ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from optimizer import Plan
 
-__all__ = ["EvseView", "PlanView"]
+__all__ = ["EvseView", "PlanView", "RackView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,23 @@ class EvseView:
 
 
 @dataclass(frozen=True, slots=True)
+class RackView:
+    """A swap station's rack: what the plan gives it, what was sent, how ready it is, and
+    the swaps that found no ready pack."""
+
+    swap_id: str
+    station_id: str
+    planned_w: float | None  # the first step's rack power
+    sent_w: float | None
+    ack: str | None  # "accepted", "rejected", "failed" or None (nothing sent)
+    packs_ready: int | None  # packs at the threshold or above as last reported
+    swaps_seen: int
+    no_ready_pack_count: int
+    last_no_ready_pack_at: datetime | None
+    unready_swaps_expected: tuple[datetime, ...]  # forecast swaps the plan cannot ready
+
+
+@dataclass(frozen=True, slots=True)
 class PlanView:
     site_id: str
     at: datetime | None
@@ -39,3 +56,4 @@ class PlanView:
     #: the optimizer's per-step plan behind the view (None before the first plan, or where
     #: only what was dispatched is known)
     plan: Plan | None = None
+    swap_racks: tuple[RackView, ...] = ()

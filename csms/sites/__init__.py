@@ -39,6 +39,7 @@ from csms.sites.model import (
     SiteStation,
     StationQuirks,
     StorageAsset,
+    SwapStation,
     Tariff,
     TouPeriod,
 )
@@ -50,6 +51,7 @@ from csms.sites.repository import (
     repository_for,
 )
 from csms.sites.service import ApplyResult, SiteService
+from csms.sites.swap import forecast_swap_times
 from csms.sites.tomlfile import load_site_file, parse_site_text
 from csms.sites.validation import check_site
 
@@ -85,11 +87,13 @@ __all__ = [
     "StationQuirks",
     "StationSites",
     "StorageAsset",
+    "SwapStation",
     "Tariff",
     "TouPeriod",
     "check_site",
     "constraint_warnings",
     "diff_sites",
+    "forecast_swap_times",
     "format_diff",
     "limits_in_force",
     "load_site_file",

@@ -41,7 +41,7 @@ def _items(site: Site | None) -> dict[str, dict[str, Any]]:
         out[f"station {station['id']}"] = station
         for evse in evses:
             out[f"evse {station['id']}/{evse['id']}"] = evse
-    for kind in ("pv", "storage", "fleets"):
+    for kind in ("pv", "storage", "swap", "fleets"):
         for asset in data[kind]:
             out[f"{kind} {asset['id']}"] = asset
     for quirks in data["quirks"]:

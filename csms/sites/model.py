@@ -11,17 +11,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from csms.ids import EntityId, StationId
 from csms.quantities import (
     CurrentA,
     DurationS,
+    Efficiency,
     EnergyWh,
     Percent,
+    PositivePowerW,
     PowerW,
     PricePerKw,
     PricePerKwh,
@@ -40,6 +42,7 @@ __all__ = [
     "SiteStation",
     "StationQuirks",
     "StorageAsset",
+    "SwapStation",
     "Tariff",
     "TouPeriod",
 ]
@@ -121,12 +124,67 @@ class PvAsset(_Model):
 
 
 class StorageAsset(_Model):
+    """A stationary battery under ``node``. With ``station`` it speaks OCPP 2.1 (a station of
+    the site with one bidirectional EVSE, ``evse``, not listed among the charging EVSEs): its
+    readings arrive by MeterValues and it is dispatched with ``CentralSetpoint`` schedules.
+    Without, its readings arrive by ``POST /sites/{id}/readings`` and nothing steers it."""
+
     id: EntityId
     node: EntityId
     capacity_wh: EnergyWh = Field(gt=0)
     max_charge_w: PowerW
     max_discharge_w: PowerW
     min_soc_pct: Percent = 0.0
+    max_soc_pct: Percent = 100.0
+    charge_efficiency: Efficiency = 0.95
+    discharge_efficiency: Efficiency = 0.95
+    #: Largest change of power per second; None: the unit steps at once.
+    ramp_w_per_s: PositivePowerW | None = None
+    station: StationId | None = None
+    evse: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> Self:
+        if self.min_soc_pct > self.max_soc_pct:
+            raise ValueError(
+                f"min_soc_pct {self.min_soc_pct:g} is above max_soc_pct {self.max_soc_pct:g}"
+            )
+        return self
+
+    @property
+    def min_soc_wh(self) -> float:
+        return self.capacity_wh * self.min_soc_pct / 100.0
+
+    @property
+    def max_soc_wh(self) -> float:
+        return self.capacity_wh * self.max_soc_pct / 100.0
+
+
+class SwapStation(_Model):
+    """A battery-swap station (OCPP id ``station``): a rack of ``rack_size`` packs charged as
+    flexible load so that every forecast swap finds a pack at ``ready_soc_pct`` or more. The
+    forecast: expected swaps per hour of the day (24 values, site local time, fractions
+    allowed) and/or swaps at explicit local times of day (see :mod:`csms.sites.swap`)."""
+
+    id: EntityId
+    station: StationId
+    node: EntityId
+    rack_size: int = Field(ge=1, le=1000)
+    pack_capacity_wh: EnergyWh = Field(gt=0)
+    max_pack_power_w: PowerW = Field(gt=0)
+    max_rack_power_w: PowerW = Field(gt=0)
+    ready_soc_pct: Percent = 90.0
+    arrival_soc_pct: Percent = 20.0
+    efficiency: float = Field(default=0.95, gt=0, le=1)
+    swaps_per_hour: tuple[Annotated[float, Field(ge=0, le=3600)], ...] = ()
+    swap_times: tuple[time, ...] = ()
+
+    @field_validator("swaps_per_hour")
+    @classmethod
+    def _one_per_hour(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if value and len(value) != 24:
+            raise ValueError(f"needs 24 values (one per hour of the day), got {len(value)}")
+        return value
 
 
 class TouPeriod(_Model):
@@ -223,6 +281,7 @@ class Site(_Model):
     stations: tuple[SiteStation, ...] = ()
     pv: tuple[PvAsset, ...] = ()
     storage: tuple[StorageAsset, ...] = ()
+    swap: tuple[SwapStation, ...] = ()
     tariff: Tariff = Tariff()
     defaults: SessionDefaults = SessionDefaults()
     fleets: tuple[FleetDefaults, ...] = ()

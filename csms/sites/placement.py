@@ -62,16 +62,21 @@ class StationSites:
         self._registered.pop(station_id, None)
 
     def name_stations(self, site: Site) -> None:
-        """``site``'s document names its stations (one site loaded)."""
-        for station in site.stations:
-            self._named[station.id] = site.id
+        """``site``'s document names its stations and swap stations (one site loaded)."""
+        for station_id in _named_by(site):
+            self._named[station_id] = site.id
 
     def reset(self, *, sites: Iterable[Site], records: Iterable[StationRecord]) -> None:
         """Everything anew: every site document and every registration (the first site
         naming a station wins, as in the site listing's order)."""
         named: dict[str, str] = {}
         for site in sites:
-            for station in site.stations:
-                named.setdefault(station.id, site.id)
+            for station_id in _named_by(site):
+                named.setdefault(station_id, site.id)
         self._named = named
         self._registered = {r.station_id: r.site_id for r in records}
+
+
+def _named_by(site: Site) -> list[str]:
+    """The stations a site document names: its charging stations and its swap stations."""
+    return [s.id for s in site.stations] + [s.station for s in site.swap]

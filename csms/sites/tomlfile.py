@@ -199,7 +199,7 @@ def dump_site_toml(site: Site) -> str:
     """The site as a site file (kW, kWh) that :func:`parse_site_text` reads back equal."""
     data = site.model_dump(mode="json")
     lines = ["[site]", *_toml_table({k: data.pop(k) for k in _SITE_KEYS})]
-    for key in ("nodes", "stations", "pv", "storage", "fleets", "quirks"):
+    for key in ("nodes", "stations", "pv", "storage", "swap", "fleets", "quirks"):
         for item in data[key]:
             lines += ["", f"[[{key}]]", *_toml_table(item)]
             for evse in item.get("evses", []):

@@ -170,6 +170,8 @@ def _assets(site: Site, errors: list[Problem]) -> None:
             if asset.id in ids:
                 errors.append((f"{kind}[{i}].id", f"{kind} {asset.id!r} is defined twice"))
             ids.add(asset.id)
+    _swap_stations(site, nodes, errors)
+    _storage_stations(site, errors)
     if not site.tariff.periods:
         errors.append(("tariff.periods", "needs at least one period"))
     starts = [p.start for p in site.tariff.periods]
@@ -184,6 +186,52 @@ def _assets(site: Site, errors: list[Problem]) -> None:
         if quirks.model in models:
             errors.append((f"quirks[{i}].model", f"quirks for {quirks.model!r} given twice"))
         models.add(quirks.model)
+
+
+def _swap_stations(site: Site, nodes: set[str], errors: list[Problem]) -> None:
+    ids: set[str] = set()
+    stations = {s.id for s in site.stations}
+    for i, swap in enumerate(site.swap):
+        if swap.node not in nodes:
+            errors.append((f"swap[{i}].node", f"no node {swap.node!r}"))
+        if swap.id in ids:
+            errors.append((f"swap[{i}].id", f"swap station {swap.id!r} is defined twice"))
+        ids.add(swap.id)
+        if swap.station in stations:
+            errors.append((f"swap[{i}].station", f"station {swap.station!r} is also under "
+                           "[[stations]]: its rack is planned as one load"))  # fmt: skip
+        if swap.max_pack_power_w > swap.max_rack_power_w:
+            errors.append((f"swap[{i}].max_pack_power_w", "is above max_rack_power_w"))
+
+
+def _storage_stations(site: Site, errors: list[Problem]) -> None:
+    """A storage unit that speaks OCPP is a station of the site with one EVSE of its own,
+    not one of the station's charging EVSEs, and no other unit on it."""
+    taken: dict[tuple[str, int], str] = {}
+    for i, unit in enumerate(site.storage):
+        if unit.station is None:
+            continue
+        station = site.station(unit.station)
+        if station is None:
+            errors.append((f"storage[{i}].station", f"no station {unit.station!r} in the site"))
+            continue
+        if any(evse.id == unit.evse for evse in station.evses):
+            errors.append(
+                (
+                    f"storage[{i}].evse",
+                    f"EVSE {unit.evse} of {unit.station!r} is listed as a charging EVSE "
+                    "(a storage unit's EVSE is not listed under the station's evses)",
+                )
+            )
+        key = (unit.station, unit.evse)
+        if key in taken:
+            errors.append(
+                (
+                    f"storage[{i}].evse",
+                    f"{unit.station}/{unit.evse} is already storage unit {taken[key]!r}",
+                )
+            )
+        taken[key] = unit.id
 
 
 def _below_minimum(site: Site, warnings: list[Problem]) -> None:

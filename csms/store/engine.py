@@ -78,10 +78,13 @@ def create_engine(
             engine.sync_engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s
         )
         return engine
+    # No pool_pre_ping: it cost a round trip to the server on every checkout (every read,
+    # every connection's admission). A connection the server dropped fails its first
+    # statement as a disconnection, which invalidates the pool, and the store's reads and
+    # writes retry transient failures on a fresh connection (test_pg_outage).
     return create_async_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         connect_args={"timeout": connect_timeout_s, "command_timeout": statement_timeout_s},
@@ -89,11 +92,16 @@ def create_engine(
 
 
 def create_sqlite_writer_engine(
-    url: str | URL, *, sqlite_synchronous: str = "FULL", sqlite_busy_timeout_s: float = 5.0
+    url: str | URL,
+    *,
+    sqlite_synchronous: str = "FULL",
+    sqlite_busy_timeout_s: float = 5.0,
+    pool_size: int = 1,
 ) -> Engine:
     """A synchronous (pysqlite) engine on the SQLite file of ``url``, with the same settings
     as :func:`create_engine`: the group-commit writer runs a whole batch on it in its own
-    thread, one hand-over per batch instead of one per statement (aiosqlite)."""
+    thread, one hand-over per batch instead of one per statement (aiosqlite); the store's
+    reads run each query whole on one of ``pool_size`` connections the same way."""
     parsed = make_url(url)
     if dialect_of(parsed) != "sqlite":
         raise ConfigError("a writer engine is for SQLite only")
@@ -103,7 +111,7 @@ def create_sqlite_writer_engine(
     engine = sa_create_engine(
         parsed.set(drivername="sqlite+pysqlite"),
         connect_args={"timeout": sqlite_busy_timeout_s, "check_same_thread": False},
-        pool_size=1,
+        pool_size=pool_size,
         max_overflow=0,
     )
     _install_sqlite_hooks(engine, synchronous=mode, busy_timeout_s=sqlite_busy_timeout_s)

@@ -9,6 +9,7 @@ retry can cure are retried a few times, then raised as
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,6 +37,7 @@ from csms.store.ops import (
     SeenOp,
     StatusOp,
     TransactionEventOp,
+    dialect_insert,
     tx_update_params,
 )
 from csms.store.sql_access import SqlAccess
@@ -67,6 +69,30 @@ _DISCONNECTED = (
     .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
     .values(connected=False)
 )
+
+
+#: What a BootNotification updates of a station's row (the rest is its registration).
+_BOOT_COLUMNS = (
+    "ocpp_version",
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "last_boot_at",
+)
+
+
+@functools.cache
+def _record_boot_statement(dialect: str) -> Any:
+    """``record_boot``'s upsert, built once per dialect: building it per boot (its
+    ``excluded`` columns and cache key) cost more CPU than the rest of a connection."""
+    columns = mp.station_row(StationRecord("-")).keys()
+    stmt = dialect_insert(dialect, t.stations).values(
+        {k: sa.bindparam(f"b_{k}", type_=t.stations.c[k].type) for k in columns}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["station_id"], set_={k: stmt.excluded[k] for k in _BOOT_COLUMNS}
+    )
 
 
 class SqlStore(SqlAccess):
@@ -135,13 +161,11 @@ class SqlStore(SqlAccess):
             "last_boot_at": at,
         }
         row = mp.station_row(StationRecord(station_id, registration=status)) | boot
-        stmt = self._insert(t.stations).values(row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station_id"], set_={k: stmt.excluded[k] for k in boot}
-        )
+        stmt = _record_boot_statement(self.dialect)
+        params = {f"b_{k}": v for k, v in row.items()}
 
         async def run(conn: AsyncConnection) -> None:
-            await conn.execute(stmt)
+            await conn.execute(stmt, params)
 
         await self._write(run)
 

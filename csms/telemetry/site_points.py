@@ -10,7 +10,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from csms.events import GridConstraintSet, PlanComputed, SiteReadingsReceived
+from csms.events import (
+    GridConstraintSet,
+    PlanComputed,
+    SiteReadingsReceived,
+    StorageDispatched,
+)
 from csms.telemetry.lineprotocol import Encoded, Precision
 from csms.telemetry.plan_points import plan_lines
 from csms.telemetry.records import (
@@ -141,6 +146,19 @@ def _site_readings(enc: PointWriter, record: SiteReadingsReceived, now: int, int
         _site(enc, SiteRecord(record.site_id, at, pv_w=pv_w), now, into)
 
 
+def _storage_dispatched(
+    enc: PointWriter, record: StorageDispatched, now: int, into: Encoded
+) -> None:
+    """A storage-control step: per unit its SoC and power as read, and the setpoint decided
+    (none for a unit not counted on)."""
+    setpoints = {unit: w for unit, w, _ in record.setpoints}
+    for unit, soc_pct, power_w in record.readings:
+        storage = StorageRecord(
+            record.site_id, unit, record.at, soc_pct, setpoints.get(unit), power_w
+        )
+        _storage(enc, storage, now, into)
+
+
 #: The site families' encoders by record type.
 SITE_FAMILIES: dict[type, Callable[[Any, Any, int, Encoded], None]] = {
     PlanComputed: _plan_computed,
@@ -150,4 +168,5 @@ SITE_FAMILIES: dict[type, Callable[[Any, Any, int, Encoded], None]] = {
     SiteReadingsReceived: _site_readings,
     StorageRecord: _storage,
     SiteRecord: _site,
+    StorageDispatched: _storage_dispatched,
 }

@@ -4,6 +4,7 @@ site service (:mod:`csms.sites`); their constraints are in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -31,11 +32,12 @@ from csms.api.site_models import (
     PlanOut,
     PlanStepOut,
     PlanStorageOut,
+    PlanSwapRackOut,
     ReadingsIn,
     ReadingsOut,
     SitePowerOut,
 )
-from csms.domain import PvReading, StorageReading
+from csms.domain import PvReading, RackSwap, StorageReading, SwapRackReading
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
@@ -221,9 +223,35 @@ async def post_readings(
             )
         at = at_of(("body", "storage", i), u.at)
         storage.append(StorageReading(u.storage_id, at, u.soc_pct, u.power_w))
-    if pv or storage:
-        services.csms.bus.publish(SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now))
-    return ReadingsOut(pv=len(pv), storage=len(storage), at=now)
+    racks = _swap_readings(site, body, at_of)
+    if pv or storage or racks:
+        services.csms.bus.publish(
+            SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now, swap=racks)
+        )
+    return ReadingsOut(pv=len(pv), storage=len(storage), swap=len(racks), at=now)
+
+
+def _swap_readings(
+    site: Site,
+    body: ReadingsIn,
+    at_of: Callable[[tuple[str | int, ...], datetime | None], datetime],
+) -> tuple[SwapRackReading, ...]:
+    """The swap stations' rack readings (a swap's own time is checked like a reading's)."""
+    swap_ids = {s.id for s in site.swap}
+    out = []
+    for i, r in enumerate(body.swap):
+        if r.swap_id not in swap_ids:
+            raise InvalidField(
+                ("body", "swap", i, "swap_id"),
+                f"site {site.id!r} has no swap station {r.swap_id!r}",
+            )
+        swaps = tuple(
+            RackSwap(at_of(("body", "swap", i, "swaps", k), s.at), s.pack_out_soc_pct)
+            for k, s in enumerate(r.swaps)
+        )
+        out.append(SwapRackReading(r.swap_id, at_of(("body", "swap", i), r.at),
+                                   tuple(r.pack_soc_pct), tuple(r.pack_ids), swaps))  # fmt: skip
+    return tuple(out)
 
 
 # -- tariff -----------------------------------------------------------------------------
@@ -297,6 +325,24 @@ def _plan_out(services: ApiServices, site_id: str) -> PlanOut:
         ],
         storage=storage,
         nodes=nodes,
+        swap_racks=[
+            PlanSwapRackOut(
+                swap_id=r.swap_id,
+                station_id=r.station_id,
+                power_w=list(plan.swap_racks[r.swap_id].power_w)
+                if plan is not None and r.swap_id in plan.swap_racks
+                else [],
+                planned_w=r.planned_w,
+                sent_w=r.sent_w,
+                ack=r.ack,
+                packs_ready=r.packs_ready,
+                swaps_seen=r.swaps_seen,
+                no_ready_pack_count=r.no_ready_pack_count,
+                last_no_ready_pack_at=r.last_no_ready_pack_at,
+                unready_swaps_expected=list(r.unready_swaps_expected),
+            )
+            for r in view.swap_racks
+        ],
         limits=[],
     )
 

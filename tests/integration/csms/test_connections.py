@@ -36,6 +36,12 @@ async def test_password_required_and_checked(csms: Csms) -> None:
     assert await refused_status(csms.url, "CP16", password="wrong") == 401
     async with raw_connect(csms.url, "CP16", password=PASSWORD) as ws:
         assert ws.subprotocol == "ocpp1.6"
+        await wait_until(lambda: csms.server.link("CP16") is not None, 10.0, "connected")
+        # The handshake's headers (the password among them) are not kept with the connection.
+        link = csms.server.link("CP16")
+        assert link is not None
+        assert dict(link._connection.request.headers) == {}
+        assert link._connection.request.path == "/ocpp/CP16"
 
 
 async def test_unknown_station_rejected_by_default(csms: Csms) -> None:

@@ -33,6 +33,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CP16
 from ocpp.v16 import call_result as r16
 from ocpp.v21 import ChargePoint as CP21
+from ocpp.v21 import call_result as r21
 from ocpp.v201 import ChargePoint as CP201
 from ocpp.v201 import call_result as r201
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -266,6 +267,10 @@ class _Central21(_Central201):
     @on("NotifyEvent")
     def on_notify_event(self, **_: Any) -> Any:
         return r201.NotifyEvent()
+
+    @on("BatterySwap")
+    def on_battery_swap(self, **_: Any) -> Any:
+        return r21.BatterySwap()
 
 
 def frames(received: list[Received]) -> str:

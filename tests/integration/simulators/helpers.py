@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from chargegrid.clock import VirtualClock
@@ -15,7 +17,27 @@ from simulators.fleet import build_runner
 from simulators.runner import StationRunner
 from simulators.station import StationSpec
 
-__all__ = ["ev_at", "parse_time", "running", "station_runner"]
+__all__ = ["chargegrid_sim", "ev_at", "parse_time", "running", "station_runner"]
+
+
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+async def chargegrid_sim(*args: str, timeout_s: float = 60.0) -> tuple[int, str, str]:
+    """Run ``chargegrid sim ARGS`` in a child process: exit status, stdout, stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chargegrid",
+        "sim",
+        *args,
+        cwd=_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 def parse_time(text: str) -> datetime:

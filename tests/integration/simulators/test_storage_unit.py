@@ -5,7 +5,6 @@ its over-temperature alarm, and keeps its reports through an outage."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,12 @@ from ocpp.v21 import call as call21
 
 from chargegrid.clock import VirtualClock
 from simulators import Fleet, FleetConfig, generate
-from simulators.fleet import STORAGE_SUMMARY_COLUMNS
+from simulators.fleet_devices import STORAGE_SUMMARY_COLUMNS
 from simulators.storage import StorageSpec, StorageUnit
 from simulators.storage_runner import StorageRunner
 from simulators.storage_station import StorageStation
 from tests.integration.simulators.central import FakeCentral
-from tests.integration.simulators.helpers import running
+from tests.integration.simulators.helpers import chargegrid_sim, running
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
@@ -211,31 +210,10 @@ async def test_chargegrid_sim_runs_storage_units(central: FakeCentral, tmp_path:
     args = ["--url", url, "--stations", "1", "--storage", "2", "--storage-power-w", "50000"]
     args += ["--password", "secret", "--speed", "3600", "--duration-h", "0.5"]
     args += ["--summary-csv", str(tmp_path / "s.csv"), "--progress-s", "0.5"]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chargegrid",
-        "sim",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    code, out, err = await chargegrid_sim(*args)
+    assert code == 0, err
     assert {r.station_id for r in central.received} == {"SIM-0001", "STOR-0001", "STOR-0002"}
-    text = out.decode()
+    text = out
     assert "unit_id" in text and "STOR-0002" in text
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chargegrid",
-        "sim",
-        "--storage",
-        "-1",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 2 and "--storage must not be negative" in err.decode()
+    code, _, err = await chargegrid_sim("--storage", "-1")
+    assert code == 2 and "--storage must not be negative" in err

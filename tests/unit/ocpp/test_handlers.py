@@ -410,3 +410,21 @@ async def test_a_binary_frame_closes_the_connection_as_unsupported_data(version:
     await conn.route_message(json.dumps([2, "1", "Heartbeat", {}]).encode())
     assert fake.closed is not None and fake.closed[0] == 1003
     assert fake.sent == [] and conn.bad_frames == 1
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
+async def test_connections_share_their_class_routes_and_answer_as_themselves(
+    version: str,
+) -> None:
+    """The routes are built once per adapter class (decision 0227), not per connection, and
+    a handler still runs bound to the connection that received the call."""
+    fakes = [FakeConnection(), FakeConnection()]
+    first, second = (_connection(version, fake) for fake in fakes)
+    assert first.route_map is second.route_map
+    assert not hasattr(first, "_response_queue")
+    for conn in (first, second):
+        await conn.route_message(json.dumps([2, "h", "Heartbeat", {}]))
+    assert [fake.sent for fake in fakes] == [
+        [[3, "h", {"currentTime": "2026-03-02T06:00:00.000Z"}]],
+        [[3, "h", {"currentTime": "2026-03-02T06:00:00.000Z"}]],
+    ]

@@ -16,9 +16,10 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.domain import ChargingLimit, ChargingRateUnit, IdToken
 from csms.events import EventBus
-from csms.exceptions import CommandTimeout
+from csms.exceptions import CommandError, CommandTimeout
 from csms.ocpp import validation
 from csms.ocpp.v16 import V16Connection, charging_profile
+from csms.ocpp.v21 import V21Connection
 from csms.ocpp.v201 import V201Connection
 from csms.ocpp.v201 import charging_profile as charging_profile_201
 from csms.store import MemoryStore
@@ -132,7 +133,7 @@ async def _commands(version: str) -> tuple[Commands, AnsweringStation, MemorySto
     await store.put_id_token(IdToken("APP-1", kind="eMAID"))
     central = CentralSystem(store, EventBus(), ManualClock(T0))
     ws = AnsweringStation()
-    cls = V16Connection if version == "1.6" else V201Connection
+    cls = {"1.6": V16Connection, "2.0.1": V201Connection, "2.1": V21Connection}[version]
     ws.conn = cls("CP", ws, central)
     return Commands(lambda _sid: ws.conn, central), ws, store
 
@@ -170,3 +171,28 @@ async def test_commands_look_up_the_token_type_for_the_201_adapter_only() -> Non
     with pytest.raises(CommandTimeout):
         await commands.remote_start("CP", id_token="NEW", timeout_s=0.01)
     assert ws.calls[0][1]["idToken"] == {"idToken": "NEW", "type": "Central"}
+
+
+async def test_an_operation_mode_goes_to_a_21_station_only_and_passes_the_21_schema() -> None:
+    setpoint = ChargingLimit(
+        "CP",
+        1,
+        ChargingRateUnit.WATT,
+        ((0, -12_500.0, None),),
+        purpose="TxDefaultProfile",
+        profile_id=9150,
+        start_at=T0,
+        valid_to=T0.replace(minute=1),
+        operation_mode="CentralSetpoint",
+    )
+    for version in ("1.6", "2.0.1"):
+        commands, ws, _ = await _commands(version)
+        with pytest.raises(CommandError, match=r"needs OCPP 2\.1"):
+            await commands.set_charging_profile(setpoint)
+        assert ws.calls == []  # refused before sending
+    commands, ws, _ = await _commands("2.1")
+    assert (await commands.set_charging_profile(setpoint)).status == "Accepted"
+    ((action, payload),) = ws.calls
+    period = payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"]
+    assert period == [{"startPeriod": 0, "operationMode": "CentralSetpoint", "setpoint": -12_500.0}]
+    validation.validate("2.1", action, validation.CALL, payload)

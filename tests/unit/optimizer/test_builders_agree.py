@@ -32,6 +32,7 @@ from optimizer import (
     PvPlant,
     Setpoint,
     StorageUnit,
+    SwapRack,
     Tariff,
     build_model,
     compile_problem,
@@ -177,10 +178,44 @@ def _grid_operator() -> Problem:
     )
 
 
+def _swap_rack() -> Problem:
+    """A swap station's rack under a phase-limited panel beside EVs: its charge limit binds,
+    one swap's pack cannot be ready (a shortfall), a flexible load shares the panel."""
+    return problem(
+        n_steps=N_T,
+        nodes=(
+            LimitNode("grid", max_import_w=24e3),
+            LimitNode("panel", "grid", max_phase_current_a=40.0),
+        ),
+        evses=(evse("A", "panel", phase=Phase.L1, max_current_a=32.0), evse("B", "grid")),
+        sessions=(
+            session("SA", "A", hours=1.5, energy_wh=8e3),
+            session("SB", "B", hours=2.0, energy_wh=15e3, arrival=at(0.25)),
+        ),
+        flexible_loads=(
+            FlexibleLoad("aux", "panel", energy_wh=3e3, ready_by=at(1.0), max_power_w=4e3),
+        ),
+        swap_racks=(
+            SwapRack(
+                "rack",
+                "panel",
+                pack_soc_pct=(40.0, 75.0, 10.0),
+                pack_capacity_wh=20e3,
+                max_pack_power_w=7e3,
+                max_rack_power_w=12e3,
+                ready_soc_pct=90.0,
+                swap_times=(at(0.25), at(0.75), at(1.25), at(1.75)),
+            ),
+        ),
+        tariff=Tariff((0.3, 0.3, 0.1, 0.1, 0.2, 0.2, 0.1, 0.1)),
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Problem]] = {
     "storage-pv": _storage_and_pv,
     "demand-charge": _demand_charge,
     "grid-operator": _grid_operator,
+    "swap-rack": _swap_rack,
 }
 #: (FLAT_PHASES, PRUNE_FLOWS) of the direct LP
 LAYOUTS = {"shipped": (False, True), "flat-phases": (True, True), "all-flows": (False, False)}

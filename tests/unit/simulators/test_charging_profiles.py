@@ -328,6 +328,7 @@ def test_module_api() -> None:
 
     assert sorted(cp.__all__) == sorted(
         [
+            "OPERATION_MODES",
             "ChargingProfile",
             "ChargingSchedule",
             "ProfileError",
@@ -347,6 +348,7 @@ def test_module_api() -> None:
             "composite_schedule",
             "limit_at",
             "next_change",
+            "setpoint_at",
             "to_unit",
         ]
     )

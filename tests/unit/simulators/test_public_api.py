@@ -65,6 +65,8 @@ def test_public_api() -> None:
             "save_swap_arrivals",
             "battery_swap_requests",
             "StorageRunner",
+            "SwapOcppStation",
+            "SwapRunner",
         ]
     )
     for name in simulators.__all__:

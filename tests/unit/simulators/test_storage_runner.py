@@ -100,5 +100,5 @@ def test_the_adapter_sends_the_unit_s_own_requests() -> None:
 def test_the_storage_adapter_needs_a_storage_runner() -> None:
     station = Station(StationSpec(station_id="SIM-0001", ocpp_version="2.1"), now=T0)
     plain = StationRunner(station, V21Adapter(), url="ws://x/ocpp", clock=ManualClock(T0))
-    with pytest.raises(TypeError, match="StorageRunner"):
+    with pytest.raises(TypeError, match="DeviceRunner"):
         storage_runner().adapter.charge_point(plain, FakeConnection())  # type: ignore[arg-type]

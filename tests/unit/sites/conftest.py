@@ -1,5 +1,20 @@
 from __future__ import annotations
 
+from csms.sites import SwapStation
+
+
+def swap_station(**overrides: object) -> SwapStation:
+    """A swap station SW1 on node "grid": two 40 kWh packs, 20 kW each, 30 kW the rack,
+    ready at 90 %; ``overrides`` replace fields."""
+    fields: dict[str, object] = {
+        "id": "rack", "station": "SW1", "node": "grid", "rack_size": 2,
+        "pack_capacity_wh": 40_000.0, "max_pack_power_w": 20_000.0,
+        "max_rack_power_w": 30_000.0, "ready_soc_pct": 90.0,
+    }  # fmt: skip
+    fields.update(overrides)
+    return SwapStation.model_validate(fields)
+
+
 DEPOT = """\
 [site]
 id = "depot"

@@ -296,3 +296,22 @@ def test_site_readings_become_storage_and_site_points() -> None:
         f"storage,site=s1,storage=B2 power_w=800 {MS}",
         f"site,site=s1 pv_w=4500.5 {MS}",
     ]
+
+
+def test_a_storage_control_step_becomes_storage_points_with_the_setpoints() -> None:
+    from csms.events import StorageDispatched
+
+    lines, _ = _encode(
+        StorageDispatched(
+            "s1",
+            T0,
+            setpoints=(("B1", -12000.0, ("peak_shaving",)),),
+            excluded=(("B2", "stale"),),
+            ev_reduction_w=0.0,
+            export_excess_w=0.0,
+            readings=(("B1", 60.0, -8000.0), ("B2", None, None)),
+        )
+    )
+    assert lines == [
+        f"storage,site=s1,storage=B1 power_w=-8000,setpoint_w=-12000,soc_pct=60 {MS}",
+    ]

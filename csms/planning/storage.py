@@ -1,0 +1,115 @@
+"""The site's storage as the planner sees it (decisions 0608, 0905, 0906).
+
+- An OCPP storage unit the storage controller dispatches and may count on (a fresh reading
+  within ``storage_stale_after_s``, no alarm) is scheduled by the optimizer: an
+  :class:`optimizer.StorageUnit` with its live state of charge and the site file's limits.
+  The plan's storage steps reach it through the controller.
+- A unit it may not count on (no reading yet, stale, alarming, or no controller running), and
+  a unit reporting through ``POST /sites/{id}/readings``, is counted at its worst case, the
+  control law's: its discharge is not counted on, and it is taken to charge at the larger of
+  what it last reported and the last setpoint it accepted, drawn under its node. So when the
+  controller reports an EV reduction (the units cannot hold the limit), the re-plan it asks
+  for gives the EVs exactly what the units no longer cover.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from csms.planning.config import PlanningSettings
+from csms.planning.state import SiteState
+from csms.sites.model import Site
+from csms.storage_units import LiveUnit, LiveUnits
+from optimizer import Plan, StorageUnit
+
+__all__ = ["live_units", "storage_draw_w", "with_planned_storage"]
+
+
+def _live(units: LiveUnits, unit: LiveUnit, now: datetime, settings: PlanningSettings) -> bool:
+    """Counted on: dispatched by the storage controller, fresh, no alarm (the law's rule)."""
+    if not units.dispatching or unit.alarm or unit.soc_pct is None or unit.power_w is None:
+        return False
+    assert unit.measured_at is not None and unit.soc_at is not None
+    oldest = min(unit.measured_at, unit.soc_at)
+    return (now - oldest).total_seconds() <= settings.storage_stale_after_s
+
+
+def live_units(
+    state: SiteState, now: datetime, settings: PlanningSettings
+) -> tuple[StorageUnit, ...]:
+    """The OCPP units the optimizer schedules, from their state of charge now (held within
+    the site file's bounds: a unit below its floor is planned from the floor)."""
+    out = []
+    for unit in state.units.units.values():
+        if not _live(state.units, unit, now, settings):
+            continue
+        a = unit.asset
+        assert unit.soc_pct is not None
+        soc_wh = min(max(a.capacity_wh * unit.soc_pct / 100.0, a.min_soc_wh), a.max_soc_wh)
+        out.append(
+            StorageUnit(
+                storage_id=a.id,
+                node_id=a.node,
+                capacity_wh=a.capacity_wh,
+                soc_wh=soc_wh,
+                max_charge_w=a.max_charge_w,
+                max_discharge_w=a.max_discharge_w,
+                min_soc_wh=a.min_soc_wh,
+                max_soc_wh=a.max_soc_wh,
+                charge_efficiency=a.charge_efficiency,
+                discharge_efficiency=a.discharge_efficiency,
+                # A battery's energy is not free: the plan leaves it no emptier than now.
+                final_soc_min_wh=soc_wh,
+            )
+        )
+    return tuple(out)
+
+
+def storage_draw_w(
+    state: SiteState, now: datetime | None, settings: PlanningSettings | None
+) -> dict[str, float]:
+    """Per node what the storage the planner does not schedule may draw (``now`` None: no
+    unit is scheduled)."""
+    site = state.site
+    draws: list[tuple[str, float]] = []
+    for asset in site.storage:
+        if asset.station is None:
+            reading = state.storage.get(asset.id)
+            if reading is not None and reading.power_w > 0:
+                draws.append((asset.node, reading.power_w))
+            continue
+        unit = state.units.units.get(asset.id)
+        if unit is None:
+            continue
+        if now is not None and settings is not None and _live(state.units, unit, now, settings):
+            continue
+        worst = max(unit.power_w or 0.0, unit.sent_w or 0.0)
+        if worst > 0:
+            draws.append((asset.node, worst))
+    out: dict[str, float] = {}
+    for node, watts in draws:
+        for node_id in site.ancestors(node):
+            out[node_id] = out.get(node_id, 0.0) + watts
+    return out
+
+
+def with_planned_storage(
+    pv_w: dict[str, tuple[float, ...]], plan: Plan, site: Site
+) -> dict[str, tuple[float, ...]]:
+    """The supply the EVs under each node may take on top of its net import, per step: the
+    PV counted on, plus what the plan has the storage under it discharge (less what it has
+    it charge). The sharing then gives the EVs what the plan gave them; the storage
+    controller holds the limit in force if a unit does not deliver, and when it cannot, its
+    EV reduction re-plans without that unit (decision 0906)."""
+    if not plan.storage:
+        return pv_w
+    out = dict(pv_w)
+    n = plan.grid.n_steps
+    for asset in site.storage:
+        steps = plan.storage.get(asset.id)
+        if steps is None:
+            continue
+        for node_id in site.ancestors(asset.node):
+            before = out.get(node_id, (0.0,) * n)
+            out[node_id] = tuple(a - b for a, b in zip(before, steps.power_w, strict=True))
+    return out

@@ -1,0 +1,204 @@
+"""The site's swap stations in the planning wing: each rack's state from the station's
+reports, the rack as the optimizer's :class:`~optimizer.SwapRack`, the rack's limit as a
+station-level charging profile, and the swaps that found no ready pack.
+
+Pure: the site loop sends the limits and the planning service publishes the findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
+from csms.events import SwapWithoutReadyPack
+from csms.sites.model import Site, SwapStation
+from csms.sites.swap import forecast_swap_times
+from csms.swaps.model import BatterySwap, SwapState
+from optimizer import Plan, SwapRack, TimeGrid
+
+__all__ = ["RackState", "rack_limit", "racks_of", "racks_uncontrolled_w", "swap_racks"]
+
+#: The profile id of a swap station's rack limit (its ChargingStationMaxProfile).
+RACK_PROFILE_ID = 9100
+
+
+@dataclass(slots=True)
+class RackState:
+    """What is known of one swap station's rack: its last reading, the swaps seen, those
+    that found no ready pack, and the limit last sent."""
+
+    swap: SwapStation
+    reading: SwapRackReading | None = None
+    swaps_seen: int = 0
+    no_ready_pack: int = 0
+    last_no_ready_at: datetime | None = None
+    sent_w: float | None = None
+    sent_state: str | None = None  # "accepted", "rejected", "failed"
+    findings: list[SwapWithoutReadyPack] = field(default_factory=list)
+    sessions_seen: set[tuple[int, datetime]] = field(default_factory=set)
+
+    def take(self, reading: SwapRackReading, *, site_id: str) -> list[str]:
+        """Take a reading (a late one is ignored); the reasons it gives to re-plan: a swap
+        happened (the rack changed), or its packs are known for the first time. A swap
+        that handed out no pack, or one below the threshold, is kept as a finding."""
+        before = self.reading
+        if before is not None and reading.at < before.at:
+            return []
+        self.reading = reading
+        for swap in reading.swaps:
+            self._count(swap, site_id)
+        if reading.swaps:
+            return ["swap"]
+        return ["swap rack"] if before is None else []
+
+    def take_battery_swap(self, swap: BatterySwap, *, site_id: str) -> list[str]:
+        """Take a completed OCPP 2.1 swap session of the station (``csms.swaps``): the swap
+        counts (ready or not by the SoC of the pack that went out), and the rack as last known
+        loses the packs that went out and holds the packs that came in."""
+        if swap.state is not SwapState.COMPLETED or not swap.packs_out:
+            return []
+        key = (swap.request_id, swap.created_at)
+        if key in self.sessions_seen:
+            return []
+        self.sessions_seen.add(key)
+        at = swap.ended_at or swap.created_at
+        self._count(RackSwap(at, min(p.soc_pct for p in swap.packs_out)), site_id)
+        reading = self.reading
+        if reading is not None and at >= reading.at:
+            self.reading = _after_swap(reading, swap, at)
+        return ["swap"]
+
+    def _count(self, swap: RackSwap, site_id: str) -> None:
+        self.swaps_seen += 1
+        ready = self.swap.ready_soc_pct
+        if swap.pack_out_soc_pct is None or swap.pack_out_soc_pct < ready:
+            self.no_ready_pack += 1
+            self.last_no_ready_at = swap.at
+            self.findings.append(
+                SwapWithoutReadyPack(
+                    site_id, self.swap.id, self.swap.station, swap.pack_out_soc_pct, ready,
+                    swap.at,
+                )
+            )  # fmt: skip
+
+    @property
+    def controllable(self) -> bool:
+        """Whether the plan may count on the rack drawing what it is sent: not after the
+        station failed or refused the last limit (then it may draw its whole rating)."""
+        return self.sent_state not in ("failed", "rejected")
+
+    def pop_findings(self) -> list[SwapWithoutReadyPack]:
+        out, self.findings = self.findings, []
+        return out
+
+    def soc_pct(self) -> tuple[float, ...]:
+        """The packs' SoC as last reported, else every slot at the forecast's arrival SoC
+        (the worst a rack refilled by swaps holds)."""
+        if self.reading is not None and self.reading.pack_soc_pct:
+            return self.reading.pack_soc_pct
+        return (self.swap.arrival_soc_pct,) * self.swap.rack_size
+
+
+def _after_swap(reading: SwapRackReading, swap: BatterySwap, at: datetime) -> SwapRackReading:
+    """The rack after ``swap``: each pack out leaves (by id where the rack's ids are known,
+    else the fullest pack, the one a station hands out), each pack in arrives."""
+    ids = list(reading.pack_ids) or [""] * len(reading.pack_soc_pct)
+    packs = list(zip(ids, reading.pack_soc_pct, strict=True))
+    for out in swap.packs_out:
+        named = [i for i, (pid, _) in enumerate(packs) if pid and pid == out.serial_number]
+        if named:
+            packs.pop(named[0])
+        elif packs:
+            packs.pop(max(range(len(packs)), key=lambda i: packs[i][1]))
+    packs += [(p.serial_number, p.soc_pct) for p in swap.packs_in]
+    known = all(pid for pid, _ in packs)
+    return SwapRackReading(
+        reading.swap_id, at, tuple(soc for _, soc in packs),
+        tuple(pid for pid, _ in packs) if known else (),
+    )  # fmt: skip
+
+
+def racks_of(site: Site, old: dict[str, RackState]) -> dict[str, RackState]:
+    """One state per ``[[swap]]`` of ``site``, keeping what is known of those that stay."""
+    out = {}
+    for swap in site.swap:
+        state = old.get(swap.id) or RackState(swap)
+        state.swap = swap
+        out[swap.id] = state
+    return out
+
+
+def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple[SwapRack, ...]:
+    """Every rack as the optimizer's :class:`~optimizer.SwapRack` over ``grid``: its packs
+    as last reported and the swaps the forecast expects in the horizon."""
+    out = []
+    for state in racks.values():
+        if not state.controllable:
+            continue
+        swap = state.swap
+        pack_ids = state.reading.pack_ids if state.reading is not None else ()
+        soc = state.soc_pct()
+        out.append(
+            SwapRack(
+                rack_id=swap.id,
+                node_id=swap.node,
+                pack_soc_pct=soc,
+                pack_ids=pack_ids if len(pack_ids) == len(soc) else (),
+                pack_capacity_wh=swap.pack_capacity_wh,
+                max_pack_power_w=swap.max_pack_power_w,
+                max_rack_power_w=swap.max_rack_power_w,
+                ready_soc_pct=swap.ready_soc_pct,
+                arrival_soc_pct=swap.arrival_soc_pct,
+                efficiency=swap.efficiency,
+                swap_times=forecast_swap_times(
+                    swap, timezone=site.timezone, start=grid.start, end=grid.end
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, float]:
+    """Per node the racks the plan cannot count on may draw: each at its rating."""
+    out: dict[str, float] = {}
+    for state in racks.values():
+        if not state.controllable:
+            for node_id in site.ancestors(state.swap.node):
+                out[node_id] = out.get(node_id, 0.0) + state.swap.max_rack_power_w
+    return out
+
+
+def rack_limit(
+    swap: SwapStation, plan: Plan, *, sent_at: datetime, valid_to: datetime
+) -> ChargingLimit:
+    """The rack's planned power as the swap station's station-level limit (a
+    ChargingStationMaxProfile in W), one period per plan step from ``sent_at`` until
+    ``valid_to``; a plan without the rack (the fallback) gives it nothing. The profile has
+    no end: if the central system stops re-planning, the last period holds (never more
+    than the plan counted on), and the next re-plan replaces it (same profile id)."""
+    rack = plan.swap_racks.get(swap.id)
+    grid = plan.grid
+    periods: list[tuple[int, float, int | None]] = []
+    for k in range(grid.n_steps):
+        begin = grid.step_start(k)
+        end = begin + timedelta(seconds=grid.step_durations_s[k])
+        if end <= sent_at or begin >= valid_to:
+            continue
+        watts = 0.0 if rack is None else max(0.0, round(rack.power_w[k], 1))
+        offset = max(0, int((begin - sent_at).total_seconds()))
+        if periods and periods[-1][1] == watts:
+            continue
+        if periods and periods[-1][0] == offset:
+            periods[-1] = (offset, watts, 3)
+        else:
+            periods.append((offset, watts, 3))
+    return ChargingLimit(
+        station_id=swap.station,
+        evse_id=0,
+        unit=ChargingRateUnit.WATT,
+        schedule=tuple(periods) or ((0, 0.0, 3),),
+        purpose="ChargingStationMaxProfile",
+        profile_id=RACK_PROFILE_ID,
+        start_at=sent_at,
+    )

@@ -1,0 +1,263 @@
+"""The storage controller of one site: every ``storage_interval_s`` it runs the control law
+(:func:`storage_ctrl.step`) on the units' live readings, the plan's storage step and the
+limits in force, sends each unit a short ``CentralSetpoint`` schedule where it changed, and
+hands what the units cannot hold to the EV limits (``ev_reduction_w``; decision 0905).
+
+It runs under the supervisor (restarted after a failure, named by ``/health`` when it dies,
+decision 0612). If it stops, every unit's schedule runs out within
+``storage_validity_intervals`` intervals and the unit is Idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from chargegrid.clock import Clock
+from csms.core.commands import Commands
+from csms.events import EventBus, StorageDispatched
+from csms.exceptions import CommandError
+from csms.quantities import MAX_POWER_W
+from csms.sites.constraints import GridConstraint, limits_in_force
+from csms.sites.model import Site
+from csms.sites.service import SiteService
+from csms.storage_units.glue import Sent, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.units import LiveUnits
+from csms.supervisor import Supervisor, cancel_and_wait
+from optimizer import Plan
+from storage_ctrl import ControlSettings, Decision, SiteLimits, step
+from storage_ctrl import Measurements as LawMeasurements
+
+__all__ = ["SiteHooks", "StorageController", "StorageSettings", "site_limits"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """The controller's options (``[planning] storage_*``; the README lists them)."""
+
+    interval_s: float = 5.0
+    validity_intervals: int = 3
+    deadband_w: float = 500.0
+    stale_after_s: float = 15.0
+    margin_w: float = 0.0
+    stack_level: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SiteHooks:
+    """What the controller reads of, and hands to, the site's planning loop."""
+
+    site: Callable[[], Site]
+    plan: Callable[[], Plan | None]
+    import_w: Callable[[], float]
+    """The site's import now: its meter, or the sum of what the CSMS knows."""
+    ev_reduction: Callable[[float], None]
+    replan: Callable[[str], None]
+    """Ask for a re-plan now (the controller started or stopped dispatching)."""
+
+
+def site_limits(site: Site, constraints: list[GridConstraint], at: datetime) -> SiteLimits:
+    """The grid connection's import and export limits in force at ``at`` (base limits
+    narrowed by every active cap and demand-response window); unlimited is 1 GW."""
+    root = site.root
+    if root is None:
+        return SiteLimits(import_limit_w=MAX_POWER_W)
+    limit = limits_in_force(site, constraints, at)[root.id]
+    export = limit.max_export_w
+    return SiteLimits(
+        import_limit_w=MAX_POWER_W if limit.max_import_w is None else limit.max_import_w,
+        export_limit_w=float("inf") if export is None else export,
+    )
+
+
+class StorageController:
+    def __init__(
+        self,
+        site_id: str,
+        units: LiveUnits,
+        hooks: SiteHooks,
+        *,
+        clock: Clock,
+        commands: Commands,
+        bus: EventBus,
+        sites: SiteService,
+        supervisor: Supervisor,
+        settings: StorageSettings,
+    ) -> None:
+        self.site_id = site_id
+        self.units = units
+        self.hooks = hooks
+        self.clock = clock
+        self.commands = commands
+        self.bus = bus
+        self.sites = sites
+        self.supervisor = supervisor
+        self.settings = settings
+        self.sent: dict[str, Sent] = {}
+        self.last: Decision | None = None
+        self.steps = 0
+        #: Counted since the start: corrections by field, exclusions by reason, failed sends.
+        self.corrections: Counter[str] = Counter()
+        self.exclusions: Counter[str] = Counter()
+        self.send_failures = 0
+        self.last_excluded: dict[str, str] = {}
+        self._constraints: list[GridConstraint] = []
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def law_settings(self) -> ControlSettings:
+        s = self.settings
+        return ControlSettings(
+            interval_s=s.interval_s,
+            stale_after_s=s.stale_after_s,
+            margin_w=s.margin_w,
+        )
+
+    def start(self) -> None:
+        """Dispatch from now on (the planner schedules the units it may count on again)."""
+        self.units.dispatching = True
+        self._task = self.supervisor.run(
+            f"storage control: site {self.site_id}",
+            self._run,
+            task_name=f"storage:{self.site_id}",
+        )
+        self.hooks.replan("storage control started")
+
+    async def stop(self) -> None:
+        """Stop dispatching: the units' schedules run out to Idle and the planner stops
+        scheduling them (it counts them at their worst case again)."""
+        await cancel_and_wait([self._task] if self._task is not None else [])
+        self._task = None
+        self.units.dispatching = False
+        self.hooks.replan("storage control stopped")
+
+    async def _run(self) -> None:
+        while True:
+            began = self.clock.now()
+            if self.units.units:  # a site without OCPP storage units has nothing to do
+                await self.step_once()
+            spent = (self.clock.now() - began).total_seconds()
+            await self.clock.sleep(max(0.0, self.settings.interval_s - spent))
+
+    async def step_once(self) -> Decision:
+        """One control step: decide, hand the EV reduction over, send what changed."""
+        now = self.clock.now()
+        site = self.hooks.site()
+        try:
+            self._constraints = await self.sites.list_constraints(self.site_id)
+        except Exception as exc:  # the last constraints read stay in force
+            logger.warning("storage control %s: constraints not read (%s)", self.site_id, exc)
+        tariff = site.tariff
+        local = site.local_time(now).time()
+        decision = step(
+            LawMeasurements(self.hooks.import_w(), now, self.units.readings()),
+            plan_now(
+                self.hooks.plan(),
+                now,
+                absorb_surplus=tariff.export_price_per_kwh < tariff.import_price_at(local),
+            ),
+            site_limits(site, self._constraints, now),
+            now,
+            ratings=self.units.ratings().values(),
+            previous_w={u: s.setpoint_w or 0.0 for u, s in self.sent.items()},
+            settings=self.law_settings,
+        )
+        self.last, self.steps = decision, self.steps + 1
+        self._count(decision)
+        self.hooks.ev_reduction(decision.ev_reduction_w)
+        await self._send(decision, now)
+        self.bus.publish(
+            StorageDispatched(
+                self.site_id,
+                now,
+                tuple(
+                    (u, s.setpoint_w, tuple(r.value for r in s.reasons))
+                    for u, s in sorted(decision.setpoints.items())
+                ),
+                tuple((u, why.value) for u, why in sorted(decision.excluded.items())),
+                decision.ev_reduction_w,
+                decision.export_excess_w,
+                tuple((c.field, c.given, c.used) for c in decision.corrections),
+                tuple(
+                    (u, unit.soc_pct, unit.power_w) for u, unit in sorted(self.units.units.items())
+                ),
+            )
+        )
+        return decision
+
+    def _count(self, decision: Decision) -> None:
+        for c in decision.corrections:
+            self.corrections[c.field] += 1
+            logger.warning(
+                "storage control %s: %s corrected from %.0f to %.0f",
+                self.site_id,
+                c.field,
+                c.given,
+                c.used,
+            )
+        before = self.last_excluded
+        for unit_id, why in decision.excluded.items():
+            self.exclusions[why.value] += 1
+            if before.get(unit_id) != why.value:
+                logger.warning(
+                    "storage control %s: unit %s not counted on (%s); the EV limits absorb it",
+                    self.site_id,
+                    unit_id,
+                    why.value,
+                )
+        self.last_excluded = {u: w.value for u, w in decision.excluded.items()}
+        for unit_id in decision.unknown_units:
+            logger.warning("storage control %s: reading of unknown unit %s", self.site_id, unit_id)
+
+    async def _send(self, decision: Decision, now: datetime) -> None:
+        wanted: dict[str, float | None] = {u: s.setpoint_w for u, s in decision.setpoints.items()}
+        for unit_id in decision.excluded:
+            unit = self.units.units.get(unit_id)
+            if (
+                unit is not None
+                and unit.asset.station
+                and self.commands.is_online(unit.asset.station)
+            ):
+                wanted[unit_id] = None  # reachable but not counted on: Idle
+        await asyncio.gather(*(self._send_one(u, w, now) for u, w in sorted(wanted.items())))
+
+    async def _send_one(self, unit_id: str, setpoint_w: float | None, now: datetime) -> None:
+        s = self.settings
+        validity_s = s.interval_s * s.validity_intervals
+        if not resend_due(
+            self.sent.get(unit_id),
+            setpoint_w,
+            now=now,
+            deadband_w=s.deadband_w,
+            renew_before_s=validity_s - s.interval_s * 1.5,
+        ):
+            return
+        asset = self.units.units[unit_id].asset
+        assert asset.station is not None
+        limit = setpoint_schedule(
+            asset.station,
+            asset.evse,
+            setpoint_w,
+            now=now,
+            validity_s=validity_s,
+            stack_level=s.stack_level,
+        )
+        try:
+            await self.commands.set_charging_profile(limit)
+        except CommandError as exc:
+            self.send_failures += 1
+            logger.warning("storage control %s: unit %s: %s", self.site_id, unit_id, exc)
+            return
+        assert limit.valid_to is not None
+        self.sent[unit_id] = Sent(setpoint_w, limit.valid_to)
+        self.units.units[unit_id].sent_w = setpoint_w
+
+    def expired(self, now: datetime) -> list[str]:
+        """Units whose last schedule has run out (they are Idle)."""
+        return [u for u, s in self.sent.items() if s.valid_to <= now]

@@ -1,0 +1,111 @@
+"""The pure parts between the planner, the control law and the units: the plan's storage
+steps as the law's :class:`~storage_ctrl.PlanNow`, the ``CentralSetpoint`` schedule a
+setpoint becomes, and when a schedule must be sent again.
+
+Sign convention as in OCPP 2.1 and :mod:`storage_ctrl`: positive charges the unit, negative
+discharges it to the site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from csms.domain import ChargingLimit, ChargingRateUnit
+from optimizer import Plan
+from storage_ctrl import PlanNow
+
+__all__ = [
+    "PROFILE_ID",
+    "Sent",
+    "plan_now",
+    "resend_due",
+    "setpoint_schedule",
+]
+
+#: The profile id of every storage schedule (each replaces the one before on the unit).
+PROFILE_ID = 9150
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The schedule a unit last accepted: its setpoint (None: Idle) and when it runs out."""
+
+    setpoint_w: float | None
+    valid_to: datetime
+
+
+def _step_at(plan: Plan, now: datetime) -> int | None:
+    grid = plan.grid
+    for k in range(grid.n_steps):
+        start = grid.step_start(k)
+        if start <= now < start + timedelta(seconds=grid.step_durations_s[k]):
+            return k
+    return None
+
+
+def plan_now(plan: Plan | None, now: datetime, *, absorb_surplus: bool = False) -> PlanNow:
+    """What the plan asks of each unit in the step in force at ``now``: its power, and as a
+    reserve the energy the plan still draws from it later (the largest fall of its planned
+    state of charge below the end of this step), which following the plan never spends
+    now. No plan, or one whose steps are all past: every unit idle, no reserve."""
+    k = None if plan is None else _step_at(plan, now)
+    if plan is None or k is None:
+        return PlanNow(absorb_surplus=absorb_surplus)
+    setpoints: dict[str, float] = {}
+    reserves: dict[str, float] = {}
+    for unit_id, steps in plan.storage.items():
+        setpoints[unit_id] = steps.power_w[k]
+        later = steps.soc_wh[k + 1 :]
+        drawdown = max((steps.soc_wh[k] - soc for soc in later), default=0.0)
+        reserves[unit_id] = max(0.0, drawdown)
+    return PlanNow(setpoints_w=setpoints, reserve_wh=reserves, absorb_surplus=absorb_surplus)
+
+
+def setpoint_schedule(
+    station_id: str,
+    evse_id: int,
+    setpoint_w: float | None,
+    *,
+    now: datetime,
+    validity_s: float,
+    stack_level: int,
+) -> ChargingLimit:
+    """A short 2.1 ``TxDefaultProfile`` for one unit: ``CentralSetpoint`` at ``setpoint_w``
+    (``None``: ``Idle``) from ``now`` for ``validity_s``; when it runs out the unit is Idle,
+    so a controller that stops leaves no unit charging or discharging for long."""
+    start = now.replace(microsecond=0)
+    return ChargingLimit(
+        station_id=station_id,
+        evse_id=evse_id,
+        unit=ChargingRateUnit.WATT,
+        schedule=((0, 0.0 if setpoint_w is None else round(setpoint_w, 1), None),),
+        purpose="TxDefaultProfile",
+        stack_level=stack_level,
+        profile_id=PROFILE_ID,
+        start_at=start,
+        valid_to=start + timedelta(seconds=validity_s),
+        operation_mode="Idle" if setpoint_w is None else "CentralSetpoint",
+    )
+
+
+def resend_due(
+    sent: Sent | None,
+    setpoint_w: float | None,
+    *,
+    now: datetime,
+    deadband_w: float,
+    renew_before_s: float,
+) -> bool:
+    """Whether a unit needs a new schedule: none accepted yet, Idle against a setpoint (or
+    back), a setpoint that moved more than ``deadband_w``, or the one in force running out
+    within ``renew_before_s``."""
+    if sent is None:
+        return True
+    if (sent.valid_to - now).total_seconds() <= renew_before_s:
+        return True
+    if (sent.setpoint_w is None) != (setpoint_w is None):
+        return True
+    if sent.setpoint_w is None or setpoint_w is None:
+        return False
+    return abs(sent.setpoint_w - setpoint_w) > deadband_w

@@ -1,0 +1,186 @@
+"""``chargegrid sim``'s site devices: storage units and battery-swap stations beside the
+charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ...), and the
+share of V2G vehicles."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+__all__ = ["add_device_options", "device_config", "positive_option"]
+
+
+def positive_option(kind: type[float] | type[int]) -> Any:
+    """An argparse type: a finite number of ``kind`` above zero (else exit 2 naming the option)."""
+    wanted = "integer" if kind is int else "number"
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive {wanted}: {text!r}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in 0..1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1: {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0: {text!r}")
+    return value
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    """Storage units (STOR-0001, ...) and swap stations (SWAP-0001, ...) beside the stations."""
+    group = parser.add_argument_group("storage units, swap stations, V2G vehicles (OCPP 2.1)")
+    group.add_argument(
+        "--storage",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
+    )
+    group.add_argument(
+        "--storage-capacity-wh",
+        type=positive_option(float),
+        default=200_000.0,
+        help="each storage unit's capacity (default 200000)",
+    )
+    group.add_argument(
+        "--storage-power-w",
+        type=positive_option(float),
+        default=100_000.0,
+        help="each storage unit's charge and discharge rating (default 100000)",
+    )
+    _add_v2g_options(group)
+    _add_swap_options(group)
+
+
+def _add_v2g_options(group: Any) -> None:
+    group.add_argument(
+        "--v2g-share",
+        type=_fraction,
+        default=0.0,
+        help="share of the vehicles that are V2G, 0..1 (seeded; they discharge on a negative "
+        "CentralSetpoint at OCPP 2.1 stations and only charge at 1.6/2.0.1 ones; default 0)",
+    )
+    group.add_argument(
+        "--v2g-max-discharge-w",
+        type=positive_option(float),
+        default=11_000.0,
+        help="a V2G vehicle's maximum discharge power (default 11000)",
+    )
+
+
+def _add_swap_options(group: Any) -> None:
+    group.add_argument(
+        "--swap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N battery-swap stations as OCPP 2.1 stations SWAP-0001, ... (default 0)",
+    )
+    group.add_argument(
+        "--swap-slots",
+        type=positive_option(int),
+        default=8,
+        help="slots in each swap station's rack, all holding a pack at the start (default 8)",
+    )
+    group.add_argument(
+        "--swap-pack-wh",
+        type=positive_option(float),
+        default=70_000.0,
+        help="each pack's capacity, the rack's and the vehicles' (default 70000)",
+    )
+    group.add_argument(
+        "--swap-pack-soc",
+        type=_fraction,
+        default=0.95,
+        help="the rack's packs' state of charge at the start, 0..1 (default 0.95)",
+    )
+    group.add_argument(
+        "--swap-rack-power-w",
+        type=positive_option(float),
+        default=150_000.0,
+        help="the rack's charging rating (default 150000)",
+    )
+    group.add_argument(
+        "--swap-pack-power-w",
+        type=positive_option(float),
+        default=60_000.0,
+        help="one slot's charging rating (default 60000)",
+    )
+    group.add_argument(
+        "--swap-time-s",
+        type=_rate,
+        default=300.0,
+        help="how long the robot takes for one swap (default 300)",
+    )
+    group.add_argument(
+        "--swap-per-hour",
+        type=_rate,
+        default=4.0,
+        help="vehicles coming to each swap station per hour, seeded Poisson (default 4)",
+    )
+
+
+def device_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``FleetConfig`` fields of the devices the command line asks for; ``ValueError``
+    naming the option when it cannot."""
+    from simulators.storage import StorageSpec
+    from simulators.swap import PackSpec, SwapStationSpec
+    from simulators.v2g import V2XSpec
+
+    if args.storage < 0:
+        raise ValueError("--storage must not be negative")
+    if args.swap < 0:
+        raise ValueError("--swap must not be negative")
+    storage = tuple(
+        StorageSpec(
+            unit_id=f"STOR-{i:04d}",
+            capacity_wh=args.storage_capacity_wh,
+            max_charge_w=args.storage_power_w,
+            max_discharge_w=args.storage_power_w,
+        )
+        for i in range(1, args.storage + 1)
+    )
+    swaps = tuple(
+        SwapStationSpec(
+            station_id=f"SWAP-{i:04d}",
+            slots=args.swap_slots,
+            packs=tuple(
+                PackSpec(f"SWAP-{i:04d}-P{n:03d}", args.swap_pack_wh, args.swap_pack_soc)
+                for n in range(1, args.swap_slots + 1)
+            ),
+            max_rack_power_w=args.swap_rack_power_w,
+            max_pack_power_w=args.swap_pack_power_w,
+            swap_time_s=args.swap_time_s,
+        )
+        for i in range(1, args.swap + 1)
+    )
+    return {
+        "storage": storage,
+        "swaps": swaps,
+        "swap_arrivals_per_hour": args.swap_per_hour,
+        "v2g_share": args.v2g_share,
+        "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
+    }

@@ -1,0 +1,96 @@
+"""Reconnect storms at a small scale: a handshake that waited too long for the server is
+answered busy at once, and when every station drops and reconnects at once, every one gets
+back and booted without a handshake timing out (decision 0228)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from chargegrid.clock import ManualClock
+from csms.app import Csms
+from csms.store import Store
+from csms.store.base import StationRecord
+from tests.integration.csms.conftest import PASSWORD, make_settings
+from tests.integration.csms.stations import raw_connect
+
+BOOT = json.dumps(
+    [2, "b", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "AC22"}]
+)
+#: the stations' own handshake timeout, as long as the server's
+HANDSHAKE_TIMEOUT_S = 10.0
+
+
+async def test_a_handshake_that_waited_too_long_is_answered_busy_without_a_read(
+    store: Store, clock: ManualClock
+) -> None:
+    # Any wait is too long here: the handshake is shed before its admission reads the store.
+    settings = make_settings(shed_handshakes_after_s=1e-9)
+    async with Csms(settings, clock=clock, store=store) as app:
+        admissions: list[str] = []
+        real = app.central.admission
+
+        async def counted(station_id: str, password: str | None, **kw: object) -> object:
+            admissions.append(station_id)
+            return await real(station_id, password, **kw)  # type: ignore[arg-type]
+
+        app.central.admission = counted  # type: ignore[assignment]
+        with pytest.raises(InvalidStatus) as info:
+            async with raw_connect(app.url, "CP16", password=PASSWORD):
+                pass
+        response = info.value.response
+        assert response.status_code == 503
+        assert 1 <= int(response.headers["Retry-After"]) <= 10
+        assert (app.server.refused_late, admissions) == (1, [])
+
+
+async def _station(url: str, station_id: str, refusals: list[int]) -> ClientConnection:
+    """Handshake + BootNotification until Accepted; a 503 is retried after its Retry-After
+    (a tenth of it, to keep the test short). A handshake timeout fails the test."""
+    while True:
+        started = time.monotonic()
+        try:
+            ws = await connect(
+                url + station_id,
+                subprotocols=["ocpp1.6"],
+                open_timeout=HANDSHAKE_TIMEOUT_S,  # type: ignore[list-item]
+            )
+        except InvalidStatus as exc:
+            assert exc.response.status_code == 503, exc.response.status_code
+            refusals.append(1)
+            await asyncio.sleep(int(exc.response.headers["Retry-After"]) / 10 * random.random())
+            continue
+        assert time.monotonic() - started < HANDSHAKE_TIMEOUT_S
+        await ws.send(BOOT)
+        answer = json.loads(await asyncio.wait_for(ws.recv(), HANDSHAKE_TIMEOUT_S))
+        assert answer[0] == 3 and answer[2]["status"] == "Accepted", answer
+        return ws
+
+
+@pytest.mark.parametrize("shed_after_s", [5.0, 0.05])
+async def test_every_station_gets_back_after_all_reconnect_at_once(
+    store: Store, clock: ManualClock, shed_after_s: float
+) -> None:
+    n = 150
+    ids = [f"S{i:03d}" for i in range(n)]
+    for station_id in ids:
+        await store.put_station(StationRecord(station_id))
+    settings = make_settings(shed_handshakes_after_s=shed_after_s)
+    async with Csms(settings, clock=clock, store=store) as app:
+        refusals: list[int] = []
+        first = await asyncio.gather(*(_station(app.url, s, refusals) for s in ids))
+        await asyncio.gather(*(ws.close() for ws in first))
+        # all drop, all reconnect at once
+        back = await asyncio.wait_for(
+            asyncio.gather(*(_station(app.url, s, refusals) for s in ids)), 120
+        )
+        assert len(back) == n
+        assert sorted(app.server.connections.ids()) == ids
+        assert len(refusals) == app.server.refused_late
+        await asyncio.gather(*(ws.close() for ws in back))
