@@ -3,8 +3,10 @@
 The chargegrid planner is wrapped as an acnportal scheduling algorithm and run on the same
 events, network (acnportal's Caltech / JPL models: line-to-line EVSEs behind delta-wye
 transformers), 5-minute periods and tariff as acnportal's Uncontrolled, Round Robin, EDF and
-LLF. Sessions come from a seeded generator (acnportal ships no data offline). In the same run
-the perfect-foresight offline optimum of our own model is the bound.
+LLF. Sessions come from a seeded generator matched to the published statistics of the
+ACN-Data workplace sites (``benchmarks/acn_sessions.py``; acnportal ships no data offline):
+a Tuesday, morning arrivals, working-day stays, a few EVs staying the night. In the same
+run the perfect-foresight offline optimum of our own model is the bound.
 
 The networks' constraints are limits on |Σ phasor currents|; the planner gets them as a
 polygon of linear :class:`~optimizer.CurrentLimit` rows inscribed in each circle (32 sides: at
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import sys
 import time
@@ -39,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.acn_sessions import DAY_PERIODS, PERIOD_MIN, Ev, generate_sessions
 from optimizer import (
     CurrentLimit,
     DeviceDimming,
@@ -66,48 +68,12 @@ except ImportError:  # pragma: no cover
     sys.exit("this benchmark needs acnportal: pip install 'chargegrid[bench]'")
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PERIOD_MIN = 5
-DAY_PERIODS = 288
 SIDES = 32  # polygon sides for |phasor sum| <= limit
 TZ = pytz.timezone("America/Los_Angeles")
 START = TZ.localize(datetime(2019, 3, 5))  # a Tuesday, SCE TOU EV-4 (March 2019)
 
 
 # --------------------------------------------------------------------------- sessions
-@dataclass(frozen=True)
-class Ev:
-    session_id: str
-    station_id: str
-    arrival: int  # period
-    departure: int
-    energy_kwh: float
-
-
-def generate_sessions(stations: list[str], n_evs: int, seed: int) -> list[Ev]:
-    """Weekday workplace arrivals: mostly morning, some afternoon; stays of 1-12 h."""
-    rng = random.Random(seed)
-    raw = []
-    for i in range(n_evs):
-        hour = rng.gauss(8.5, 1.3) if rng.random() < 0.8 else rng.gauss(14.0, 2.5)
-        hour = min(max(hour, 5.0), 21.0)
-        stay = min(max(rng.lognormvariate(math.log(6.0), 0.5), 1.0), 12.0)
-        arrival = int(hour * 60 / PERIOD_MIN)
-        departure = min(arrival + int(stay * 60 / PERIOD_MIN), DAY_PERIODS - 1)
-        max_kwh = 32 * 208 / 1000 * (departure - arrival) * PERIOD_MIN / 60
-        energy = min(rng.uniform(6.0, 35.0), 0.9 * max_kwh)
-        raw.append((arrival, departure, energy, i))
-    free_at = {s: 0 for s in stations}
-    out = []
-    for arrival, departure, energy, i in sorted(raw):
-        free = [s for s in stations if free_at[s] <= arrival]
-        if not free:
-            continue
-        station = rng.choice(free)
-        free_at[station] = departure
-        out.append(Ev(f"ev{i}", station, arrival, departure, round(energy, 3)))
-    return out
-
-
 def _events(evs: list[Ev]) -> Any:
     queue = acnsim.EventQueue()
     for ev in evs:
@@ -317,6 +283,7 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         self.planner = Planner(config)
         self.max_recompute = 1
         self.solve_times: list[float] = []
+        self.solve_cpu_times: list[float] = []
         self.peak_w = sc.peak_so_far_kw * 1000.0
         self.fallbacks = 0
         self.storage_soc_wh = 50e3
@@ -377,9 +344,10 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
                           tariff=_tariff(self.sc, groups, self.peak_w,
                                          self.sc.peak_target_kw * 1000.0),
                           current_limits=limits, **extras)  # fmt: skip
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         plan = self.planner.plan(problem)
         self.solve_times.append(time.perf_counter() - began)
+        self.solve_cpu_times.append(time.process_time() - began_cpu)
         self.fallbacks += plan.status != "optimal"
         if plan.status != "optimal":
             print(f"  fallback at period {now}: {plan.reason}", file=sys.stderr)
@@ -523,8 +491,12 @@ def run_algorithm(sc: Scenario, name: str, algo: Any, evs: list[Ev]) -> dict[str
     }
     if isinstance(algo, ChargegridPlanner):
         times = algo.solve_times
-        out.update(solve_mean_s=statistics.mean(times), solve_p95_s=float(np.percentile(times, 95)),
-                   solve_max_s=max(times), solves=len(times), fallbacks=algo.fallbacks)  # fmt: skip
+        cpu = algo.solve_cpu_times
+        out.update(solve_mean_s=statistics.mean(times), solve_p50_s=float(np.percentile(times, 50)),
+                   solve_p95_s=float(np.percentile(times, 95)), solve_max_s=max(times),
+                   solve_cpu_p50_s=float(np.percentile(cpu, 50)),
+                   solve_cpu_p95_s=float(np.percentile(cpu, 95)),
+                   solves=len(times), fallbacks=algo.fallbacks)  # fmt: skip
     return out
 
 
@@ -573,6 +545,12 @@ def offline_bound(sc: Scenario, evs: list[Ev]) -> dict[str, Any]:
     }
 
 
+def day_of(network: Any, n_evs: int, seed: int) -> list[Ev]:
+    """The seeded day's sessions on ``network``: a weekday like START (a history day is the
+    same weekday, another seed)."""
+    return generate_sessions(list(network.station_ids), n_evs, seed, weekday=START.weekday())
+
+
 def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
     every = ["Uncontrolled", "RoundRobin", "EDF", "LLF", "chargegrid"]
     fast = ["Uncontrolled", "EDF", "LLF", "chargegrid"]  # Round Robin takes minutes per run
@@ -581,7 +559,7 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
             [*(every if c == caps[0] else fast), "chargegrid+history"]) for c in caps]  # fmt: skip
     out.append((Scenario("congestion jpl 60 kW", site="jpl", cap_kw=60.0), fast))
     rounding = ["EDF", "LLF", "LP-then-truncate", "quantize-reallocate", "chargegrid"]
-    for c in [50.0] if quick else [35.0, 50.0]:
+    for c in [50.0] if quick else [35.0, 50.0, 70.0]:
         out.append((Scenario(f"discrete currents caltech {c:g} kW", cap_kw=c, discrete=True),
                     rounding))  # fmt: skip
         out.append((Scenario(f"discrete 8 A steps caltech {c:g} kW", cap_kw=c, discrete=True,
@@ -617,6 +595,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evs", type=int, default=100, help="sessions per day (100)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", metavar="TEXT", help="run the scenarios whose name contains TEXT")
+    parser.add_argument("--algorithms", metavar="A,B", type=lambda v: set(v.split(",")),
+                        help="run only these algorithms (e.g. chargegrid,quantize-reallocate); "
+                             "the offline bound always runs")  # fmt: skip
+    parser.add_argument("--time-limit-s", type=float, default=5.0,
+                        help="the online planner's LP time limit per re-plan (5); past it a "
+                        "re-plan falls back, so on a busy machine raise it to keep the energy "
+                        "figures those of a quiet one")  # fmt: skip
+    parser.add_argument("--json", metavar="PATH", type=Path,
+                        help="write the figures here (default: benchmarks/results/"
+                        "planner_acn.json, or planner_acn_partial.json with --only)")  # fmt: skip
     args = parser.parse_args(argv)
     report = []
     for sc, algos in scenarios(args.quick):
@@ -625,55 +613,54 @@ def main(argv: list[str] | None = None) -> int:
         network = sc.network()
         if sc.carry_peak:
             # the billing period's peak so far: the optimal peak of the previous (seeded) day
-            before = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
+            before = day_of(network, args.evs, args.seed + 1)
             sc = replace(sc, peak_so_far_kw=offline_bound(sc, before)["peak_kw"])
             print(f"\n(peak carried in from the previous day: {sc.peak_so_far_kw:.1f} kW)")
         if "chargegrid+target" in algos:
             # what an operator knows before the day: its history (the previous seeded day)
-            before = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
+            before = day_of(network, args.evs, args.seed + 1)
             target = offline_bound(sc, before)["peak_kw"]
             print(f"\n(chargegrid+target: online, no knowledge of today's sessions; told a peak "
                   f"target of {target:.1f} kW = the previous day's optimal peak)")  # fmt: skip
         if "chargegrid+history" in algos:
             # expected arrivals from the operator's history: the previous seeded day's sessions
-            history = generate_sessions(list(network.station_ids), args.evs, args.seed + 1)
+            history = day_of(network, args.evs, args.seed + 1)
             print(f"\n(chargegrid+history: online, no knowledge of today's sessions; told the "
                   f"previous day's {len(history)} sessions as expected arrivals, priority "
                   f"{EXPECTED_PRIORITY})")  # fmt: skip
-        evs = generate_sessions(list(network.station_ids), args.evs, args.seed)
+        evs = day_of(network, args.evs, args.seed)
         print(f"\n== {sc.name}: {len(network.station_ids)} EVSEs, {len(evs)} sessions, "
               f"{DAY_PERIODS} x {PERIOD_MIN}-min periods", flush=True)  # fmt: skip
         rows = [offline_bound(sc, evs)]
         for name in algos:
+            if args.algorithms and name not in args.algorithms:
+                continue
+            online = replace(PlannerConfig(), time_limit_s=args.time_limit_s,
+                             laxity_tiebreak=True)  # fmt: skip
             if name == "chargegrid":
-                algo = ChargegridPlanner(sc, PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True))
+                algo = ChargegridPlanner(sc, online)
             elif name == "chargegrid+target":
-                config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
-                algo = ChargegridPlanner(replace(sc, peak_target_kw=target), config)
+                algo = ChargegridPlanner(replace(sc, peak_target_kw=target), online)
             elif name == "chargegrid+history":
-                config = PlannerConfig(time_limit_s=5.0, laxity_tiebreak=True)
-                algo = ChargegridPlanner(sc, config, expected=history)
+                algo = ChargegridPlanner(sc, online, expected=history)
             elif name == "quantize-reallocate":
-                algo = ChargegridPlanner(
-                    sc,
-                    PlannerConfig(time_limit_s=5.0, round_first_step=False, laxity_tiebreak=True),
-                    quantize=True,
-                )
+                algo = ChargegridPlanner(sc, replace(online, round_first_step=False),
+                                         quantize=True)  # fmt: skip
             elif name == "LP-then-truncate":
-                algo = ChargegridPlanner(
-                    sc, PlannerConfig(time_limit_s=5.0, reallocate=False, laxity_tiebreak=True)
-                )
+                algo = ChargegridPlanner(sc, replace(online, reallocate=False))
             else:
                 algo = _baselines()[name]()
             rows.append(run_algorithm(sc, name, algo, evs))
         bound = rows[0]
         print(f"  {'algorithm':<17}{'energy %':>9}{'gap pp':>8}{'met %':>7}{'cost $':>9}"
-              f"{'vs opt':>8}{'peak kW':>9}{'viol':>6}  solve mean/p95/max s")  # fmt: skip
+              f"{'vs opt':>8}{'peak kW':>9}{'viol':>6}  re-plan p50/p95/max s")  # fmt: skip
         for r in rows:
             r["gap_pp"] = bound["energy_pct"] - r["energy_pct"]
             r["cost_vs_opt"] = (None if r["cost"] is None or not bound["cost"]
                                 else r["cost"] / bound["cost"] - 1.0)  # fmt: skip
-            solve = (f"{r['solve_mean_s']:.3f}/{r['solve_p95_s']:.3f}/{r['solve_max_s']:.3f}"
+            solve = (f"{r['solve_p50_s']:.3f}/{r['solve_p95_s']:.3f}/{r['solve_max_s']:.3f} "
+                     f"cpu {r['solve_cpu_p50_s']:.3f}/{r['solve_cpu_p95_s']:.3f} "
+                     f"fallbacks {r['fallbacks']}"
                      if "solve_mean_s" in r else f"(run {r['wall_s']:.1f} s)")  # fmt: skip
             print(f"  {r['algorithm']:<17}{r['energy_pct']:>9.2f}{r['gap_pp']:>8.2f}"
                   f"{r['demands_met_pct']:>7.1f}{_fmt(r['cost'], '.2f'):>9}"
@@ -681,10 +668,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['peak_kw']:>9.1f}{r['violations']:>6}  {solve}", flush=True)  # fmt: skip
         report.append({"scenario": sc.name, "evses": len(network.station_ids),
                        "sessions": len(evs), "rows": rows})  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / ("planner_acn.json" if not args.only else "planner_acn_partial.json")
+    path = args.json or RESULTS / (
+        "planner_acn.json" if not args.only else "planner_acn_partial.json"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=str))
-    print(f"\nresults written to benchmarks/results/{path.name}")
+    print(f"\nresults written to {path}")
     return 0
 
 

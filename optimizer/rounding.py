@@ -4,9 +4,11 @@ The LP plans continuous power. :func:`round_first_step` turns the first step (th
 stations execute before the next re-plan) into currents the hardware accepts: every EVSE is
 rounded *down* to an allowed current (below its minimum: off), which keeps every limit; then,
 if ``reallocate``, the freed headroom is handed out again in steps to the next allowed
-current, least laxity first, while every node limit on the EVSE's path still holds: first
-at most one step above what the LP wanted per EVSE, then to any EV that still needs energy,
-as long as every node stays within what the LP drew there in that step.
+current, least laxity first, while every node limit on the EVSE's path and the EVSE's own
+cap (a dimming included) still hold: first at most one step above what the LP wanted per
+EVSE, then to any EV that still needs energy, as long as every node stays within what the
+LP drew there in that step. A step may exceed what the EV still needs in the step (it takes
+only that), so a remainder below the smallest allowed current is still delivered.
 ``reallocate=False`` is plain LP-then-truncate, the baseline the benchmark compares against.
 """
 
@@ -117,19 +119,24 @@ def _reallocate(
                 if nxt is None or (follow_lp and lp_kw[ld, 0] <= _EPS):
                     continue
                 new_kw = nxt * per_amp_kw
-                cap = min(cp.load_pmax_kw[ld, 0], cp.load_need_kwh[ld] / (cp.load_eff[ld] * dt0))
+                # never above the EVSE's or the session's cap (a dimming included); above
+                # what the EV still needs in the step only while it needs more: it takes
+                # only what it needs, and a remainder below one step is still delivered
+                if new_kw > cp.load_pmax_kw[ld, 0] + _EPS:
+                    continue
+                if out[ld, 0] >= cp.load_need_kwh[ld] / (cp.load_eff[ld] * dt0) - _EPS:
+                    continue
                 delta = new_kw - out[ld, 0]
                 path = under[:, ld]
                 if follow_lp:
                     # at most one allowed step above what the LP wanted: recover the loss
                     ceiling = _next_current(evse, lp_kw[ld, 0] / per_amp_kw - 1e-6)
-                    if new_kw > cap + _EPS or ceiling is None or nxt > ceiling + _EPS:
+                    if ceiling is None or nxt > ceiling + _EPS:
                         continue
-                else:
+                elif (plan_kw[path] < delta - _EPS).any():
                     # then, least laxity first, the EVs that still need it take one step
                     # more while every node stays within what the LP drew there
-                    if out[ld, 0] >= cap - _EPS or (plan_kw[path] < delta - _EPS).any():
-                        continue
+                    continue
                 d_amp = coef[ld] * delta
                 if (head_kw[path] < delta - _EPS).any():
                     continue

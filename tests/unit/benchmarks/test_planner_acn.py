@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.planner_acn import (
-    DAY_PERIODS,
-    Ev,
-    Scenario,
-    bound_periods,
-    offline_bound,
-)
+from benchmarks.acn_sessions import DAY_PERIODS, Ev
+from benchmarks.planner_acn import Scenario, bound_periods, offline_bound
 
 
 def test_the_offline_bound_plans_past_midnight() -> None:

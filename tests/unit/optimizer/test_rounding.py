@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer import LimitNode, PlannerConfig, check_limits, compile_problem, solve
-from tests.unit.optimizer.helpers import evse, load_kw, problem, session
+from optimizer import (
+    DeviceDimming,
+    LimitNode,
+    PlannerConfig,
+    check_limits,
+    compile_problem,
+    solve,
+)
+from tests.unit.optimizer.helpers import at, evse, load_kw, problem, session
 
 STEPS_A = (6.0, 8.0, 10.0, 13.0, 16.0)
 
@@ -51,3 +58,40 @@ def test_minimum_current_on_a_continuous_evse() -> None:
     plan = solve(p)
     assert plan.evses["E1"].power_w[0] == 0.0
     assert plan.rounding_loss_wh == pytest.approx(500.0)
+
+
+def test_a_remainder_below_one_step_is_still_delivered() -> None:
+    # 300 Wh left in the last 15-min step: the LP gives 1.2 kW (1.74 A), below the smallest
+    # allowed current. Rounded to 0 it would never be delivered (every re-plan the same);
+    # one step above what the LP wanted (6 A) is sent and the EV takes only what it needs.
+    p = problem(
+        n_steps=1,
+        nodes=(LimitNode("grid", max_import_w=20000.0),),
+        evses=(evse("E1", allowed_currents_a=STEPS_A),),
+        sessions=(session("S1", "E1", hours=0.25, energy_wh=300.0),),
+    )
+    plan = solve(p)
+    assert plan.evses["E1"].power_w[0] == pytest.approx(6.0 * 690.0)
+    assert plan.shortfall_wh["S1"] == pytest.approx(0.0, abs=1e-6)
+    cp = compile_problem(p)
+    assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
+
+
+def test_reallocation_never_raises_an_evse_above_its_dimming() -> None:
+    # E1 dimmed to 6 kW (8.7 A: sent 8 A), E2 at 15 A under a 16.35 kW grid limit (sent 13 A).
+    # The 1.86 kW freed would fit E1 at 10 A (6.9 kW) but that is above its dimming.
+    p = problem(
+        n_steps=1,
+        nodes=(LimitNode("grid", max_import_w=16350.0),),
+        evses=(evse("E1", allowed_currents_a=STEPS_A), evse("E2", allowed_currents_a=STEPS_A)),
+        sessions=(
+            session("S1", "E1", hours=4, energy_wh=40000.0),
+            session("S2", "E2", hours=4, energy_wh=40000.0),
+        ),
+        dimmings=(DeviceDimming("E1", at(0), at(1), max_power_w=6000.0),),
+    )
+    plan = solve(p)
+    assert plan.evses["E1"].power_w[0] <= 6000.0
+    assert plan.evses["E1"].power_w[0] == pytest.approx(8.0 * 690.0)
+    cp = compile_problem(p)
+    assert check_limits(cp, load_kw(plan, cp), np.zeros((0, 1)), np.zeros((0, 1))) == []
