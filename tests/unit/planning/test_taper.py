@@ -147,25 +147,6 @@ def test_sessions_in_the_problem_carry_the_taper() -> None:
     assert other.taper_start_wh is None and other.max_power_w is None
 
 
-@pytest.mark.parametrize(
-    ("mode", "expected_w"),
-    [("AC_three_phase", 16 * 230.0 * 3), ("AC_single_phase", 16 * 230.0), (None, 16 * 230.0 * 3)],
-)
-def test_an_ac_ev_is_planned_at_most_at_the_current_it_states(
-    mode: str | None, expected_w: float
-) -> None:
-    """A 2.0.1 AC EV says its maximum current, not its power: 16 A on three phases at 230 V
-    is 11.04 kW, whatever the EVSE (32 A) could give."""
-    needs = EVChargingNeeds(max_current_a=16.0, energy_transfer_mode=mode)
-    state = _state(_tx(1, 1, "OTHER", needs=needs), _tx(2, 2, "VAN2"))
-    sessions = {
-        s.session_id: s
-        for s in build_problem(state, [], now=T0, settings=SETTINGS).problem.sessions
-    }
-    assert sessions["1"].max_power_w == pytest.approx(expected_w)
-    assert sessions["2"].max_power_w == 11_000.0  # the fleet's figure, no needs
-
-
 def _session(**kw: object) -> Session:
     base: dict[str, object] = dict(
         session_id="1",
