@@ -201,6 +201,12 @@ class RawStation:
     def close(self) -> None:
         self._stack.close()
 
+    def __enter__(self) -> RawStation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @contextmanager
 def live_csms(db_dir: Path, station_ids: list[str]) -> Iterator[LiveCsms]:

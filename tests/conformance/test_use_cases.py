@@ -63,8 +63,7 @@ def answer_call(station: RawStation, action: str, result: dict[str, Any]) -> dic
 def test_cold_boot_charge_point_16(live: LiveCsms, case: str) -> None:
     """Cold Boot Charge Point: BootNotification.conf Accepted, StatusNotification per
     connector and connector 0, Heartbeat."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         boot = answered(
             station,
             "BootNotification",
@@ -74,8 +73,6 @@ def test_cold_boot_charge_point_16(live: LiveCsms, case: str) -> None:
         for connector in (0, 1, 2):
             status16(station, connector, "Available")
         assert "currentTime" in answered(station, "Heartbeat", {})
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize(("case", "plug_first"), [("TC_010_CSMS", True), ("TC_011_1_CSMS", False)])
@@ -83,8 +80,7 @@ def test_remote_start_16(live: LiveCsms, case: str, plug_first: bool) -> None:
     """Remote Start Charging Session (cable plugged in first / remote start first): the
     central system sends RemoteStartTransaction; Authorize.conf and StartTransaction.conf
     carry idTagInfo.status Accepted; the command completes with the transaction."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         if plug_first:
             status16(station, 1, "Preparing")
@@ -112,8 +108,6 @@ def test_remote_start_16(live: LiveCsms, case: str, plug_first: bool) -> None:
             {"transactionId": start["transactionId"], "meterStop": 2000, "timestamp": NOW},
         )
         assert stop == {} or stop["idTagInfo"]["status"] == "Accepted"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "2.1"])
@@ -121,8 +115,7 @@ def test_remote_start_16(live: LiveCsms, case: str, plug_first: bool) -> None:
 def test_cold_boot_accepted_2x(live: LiveCsms, case: str, version: str) -> None:
     """Cold Boot Charging Station - Accepted (use case B01): BootNotificationResponse status
     Accepted, then the station's StatusNotifications and Heartbeat are answered."""
-    station = live.station(f"CASE-{version}", version)
-    try:
+    with live.station(f"CASE-{version}", version) as station:
         boot = answered(
             station,
             "BootNotification",
@@ -132,8 +125,6 @@ def test_cold_boot_accepted_2x(live: LiveCsms, case: str, version: str) -> None:
         status = {"timestamp": NOW, "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
         assert answered(station, "StatusNotification", status) == {}
         assert "currentTime" in answered(station, "Heartbeat", {})
-    finally:
-        station.close()
 
 
 def boot_2x(station: RawStation) -> None:
@@ -149,8 +140,7 @@ def id_token() -> dict[str, str]:
 def test_start_transaction_authorized_local(live: LiveCsms, case: str, version: str) -> None:
     """Start transaction options - Authorized - Local (E01 S3): AuthorizeResponse and the
     Started TransactionEventResponse both carry idTokenInfo.status Accepted."""
-    station = live.station(f"CASE-{version}", version)
-    try:
+    with live.station(f"CASE-{version}", version) as station:
         boot_2x(station)
         auth = answered(station, "Authorize", {"idToken": id_token()})
         assert auth["idTokenInfo"]["status"] == "Accepted"
@@ -173,8 +163,6 @@ def test_start_transaction_authorized_local(live: LiveCsms, case: str, version: 
             "transactionInfo": {"transactionId": f"{case}-{version}", "stoppedReason": "Local"},
         }
         answered(station, "TransactionEvent", ended)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "2.1"])
@@ -183,8 +171,7 @@ def test_start_transaction_ev_connected(live: LiveCsms, case: str, version: str)
     """Start transaction options - EVConnected (E01 S2): the connector's Occupied
     StatusNotification and NotifyEvent, then a Started TransactionEvent (CablePluggedIn,
     chargingState EVConnected), are all answered."""
-    station = live.station(f"CASE-{version}", version)
-    try:
+    with live.station(f"CASE-{version}", version) as station:
         boot_2x(station)
         status = {"timestamp": NOW, "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1}
         assert answered(station, "StatusNotification", status) == {}
@@ -216,8 +203,6 @@ def test_start_transaction_ev_connected(live: LiveCsms, case: str, version: str)
             "evse": {"id": 1, "connectorId": 1},
         }
         answered(station, "TransactionEvent", event)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "2.1"])
@@ -225,15 +210,12 @@ def test_start_transaction_ev_connected(live: LiveCsms, case: str, version: str)
 def test_reset_evse_without_transaction(live: LiveCsms, case: str, version: str) -> None:
     """Reset EVSE - Without ongoing transaction (B11): the CSMS sends ResetRequest type
     OnIdle with the evseId; the station's Accepted is the command's result."""
-    station = live.station(f"CASE-{version}", version)
-    try:
+    with live.station(f"CASE-{version}", version) as station:
         boot_2x(station)
         result = command(live, live.csms.commands.reset(f"CASE-{version}", hard=False, evse_id=1))
         request = answer_call(station, "Reset", {"status": "Accepted"})
         assert request == {"type": "OnIdle", "evseId": 1}
         assert result.result(10).status == "Accepted"
-    finally:
-        station.close()
 
 
 # -- 1.6: the Central System drives the station ------------------------------------------
@@ -270,8 +252,7 @@ def test_regular_session_identification_first_16(live: LiveCsms, case: str) -> N
     """Regular Charging Session - Identification First (reusable state Charging): the idTag
     is presented before the cable; Authorize.conf and StartTransaction.conf carry
     Accepted, and the central system holds the transaction open until it stops."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         auth = answered(station, "Authorize", {"idTag": VALID_TAG})
         assert auth["idTagInfo"]["status"] == "Accepted"
@@ -288,16 +269,13 @@ def test_regular_session_identification_first_16(live: LiveCsms, case: str) -> N
         stop_16(station, start["transactionId"])
         tx = live.run(live.csms.central.store.get_transaction(start["transactionId"]))
         assert tx is not None and not tx.active
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_012_CSMS"])
 def test_remote_stop_16(live: LiveCsms, case: str) -> None:
     """Remote Stop Charging Session: RemoteStopTransaction for the running transaction; the
     station's StopTransaction (reason Remote) closes it in the central system."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         tx_id = charging_16(station)
         result = command(live, live.csms.commands.remote_stop("CASE-1.6", transaction_id=tx_id))
         request = answer_call(station, "RemoteStopTransaction", {"status": "Accepted"})
@@ -306,8 +284,6 @@ def test_remote_stop_16(live: LiveCsms, case: str) -> None:
         stop_16(station, tx_id, reason="Remote")
         tx = live.run(live.csms.central.store.get_transaction(tx_id))
         assert tx is not None and not tx.active and tx.stop_reason == "Remote"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_028_CSMS"])
@@ -316,8 +292,7 @@ def test_remote_stop_rejected_16(live: LiveCsms, case: str) -> None:
     Rejected; the command reports the rejection and the transaction stays open. (The
     central system refuses by itself to send an id it does not know, so the tool rejects
     the id of the running transaction.)"""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         tx_id = charging_16(station)
         result = command(live, live.csms.commands.remote_stop("CASE-1.6", transaction_id=tx_id))
         answer_call(station, "RemoteStopTransaction", {"status": "Rejected"})
@@ -327,22 +302,17 @@ def test_remote_stop_rejected_16(live: LiveCsms, case: str) -> None:
         tx = live.run(live.csms.central.store.get_transaction(tx_id))
         assert tx is not None and tx.active
         stop_16(station, tx_id)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_017_1_CSMS"])
 def test_unlock_connector_16(live: LiveCsms, case: str) -> None:
     """Unlock connector - no charging session running (Not fixed cable): UnlockConnector
     for the connector; the station's Unlocked is the command's result."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         result = command(live, live.csms.commands.unlock_connector("CASE-1.6", evse_id=1))
         assert answer_call(station, "UnlockConnector", {"status": "Unlocked"}) == {"connectorId": 1}
         assert result.result(10).status == "Unlocked"
-    finally:
-        station.close()
 
 
 def limit_16(station_id: str, purpose: str, **kw: Any) -> ChargingLimit:
@@ -361,8 +331,7 @@ def test_tx_profile_16(live: LiveCsms, case: str) -> None:
     """Central Smart Charging - TxProfile: SetChargingProfile for the running transaction
     (connectorId, purpose TxProfile, its transactionId, no recurrencyKind; Relative, so no
     startSchedule)."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         tx_id = charging_16(station)
         limit = limit_16("CASE-1.6", "TxProfile", transaction_id=tx_id, profile_id=57)
         result = command(live, live.csms.commands.set_charging_profile(limit))
@@ -378,16 +347,13 @@ def test_tx_profile_16(live: LiveCsms, case: str) -> None:
         assert [(p["startPeriod"], p["limit"]) for p in periods] == [(0, 16.0), (600, 10.0)]
         assert result.result(10).status == "Accepted"
         stop_16(station, tx_id)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_059_CSMS"])
 def test_remote_start_with_profile_16(live: LiveCsms, case: str) -> None:
     """Remote Start Transaction with Charging Profile: RemoteStartTransaction carries a
     TxProfile without transactionId (there is none yet); the transaction then starts."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         status16(station, 1, "Preparing")
         limit = limit_16("CASE-1.6", "TxProfile", profile_id=59)
@@ -410,16 +376,13 @@ def test_remote_start_with_profile_16(live: LiveCsms, case: str) -> None:
         assert started.result(10).id == start["transactionId"]
         status16(station, 1, "Charging")
         stop_16(station, start["transactionId"])
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_066_CSMS"])
 def test_get_composite_schedule_16(live: LiveCsms, case: str) -> None:
     """Get Composite Schedule: GetCompositeSchedule with connectorId, duration and
     chargingRateUnit; the central system reads the returned schedule."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         result = command(
             live,
@@ -447,16 +410,13 @@ def test_get_composite_schedule_16(live: LiveCsms, case: str) -> None:
         assert schedule.evse_id == 1 and schedule.unit is ChargingRateUnit.AMPERE
         assert schedule.duration_s == 900
         assert schedule.periods == ((0, 16.0, None), (300, 8.0, 3))
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_067_CSMS"])
 def test_clear_charging_profile_16(live: LiveCsms, case: str) -> None:
     """Clear Charging Profile: three profiles set (the first a ChargePointMaxProfile on
     connector 0 without transactionId), then cleared by id, by criteria, and all."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         tx_id = charging_16(station)
         limits = [
             limit_16("CASE-1.6", "ChargePointMaxProfile", evse_id=0, profile_id=1, stack_level=1),
@@ -491,8 +451,6 @@ def test_clear_charging_profile_16(live: LiveCsms, case: str) -> None:
             )
             assert result.result(10).status == "Accepted"
         stop_16(station, tx_id)
-    finally:
-        station.close()
 
 
 # -- 2.0.1 (also run on 2.1): the CSMS drives the station ----------------------------------
@@ -709,15 +667,12 @@ def test_reset_station_on_idle(live: LiveCsms, case: str, version: str) -> None:
     """Reset Charging Station - Without ongoing transaction - OnIdle: ResetRequest type
     OnIdle (no evseId); after the reboot the BootNotification is Accepted."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         result = command(live, live.csms.commands.reset(sid, hard=False))
         assert answer_call(station, "Reset", {"status": "Accepted"}) == {"type": "OnIdle"}
         assert result.result(10).status == "Accepted"
         boot_after_reset(station)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -730,8 +685,7 @@ def test_reset_immediate_with_transaction(
     (ResetCommand, ImmediateReset, no idToken) closes the transaction; the station reboots
     (TC_B_22) and its BootNotification is Accepted."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         result = command(live, live.csms.commands.reset(sid, hard=True, evse_id=evse_id))
         request = answer_call(station, "Reset", {"status": "Accepted"})
@@ -749,8 +703,6 @@ def test_reset_immediate_with_transaction(
         assert not tx.active and tx.stop_reason == "ImmediateReset"
         if evse_id is None:
             boot_after_reset(station)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -759,8 +711,7 @@ def test_local_start_authorization_first(live: LiveCsms, case: str, version: str
     """Local start transaction - Authorization first - Success (E03): Authorize, then the
     transaction starts on plug-in with the idToken and goes to Charging."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         auth = answered(station, "Authorize", {"idToken": id_token()})
         assert auth["idTokenInfo"]["status"] == "Accepted"
@@ -775,8 +726,6 @@ def test_local_start_authorization_first(live: LiveCsms, case: str, version: str
         tx = stored_tx(live, sid, session.tx_id)
         assert tx.active and tx.id_token == VALID_TAG and tx.charging_state == "Charging"
         session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -785,14 +734,11 @@ def test_stop_local(live: LiveCsms, case: str, version: str) -> None:
     """Stop transaction options - PowerPathClosed - Local stop: an Ended TransactionEvent
     (StopAuthorized, stoppedReason Local) is answered and ends the transaction."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
         tx = stored_tx(live, sid, session.tx_id)
         assert not tx.active and tx.stop_reason == "Local"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -802,8 +748,7 @@ def test_stop_remote(live: LiveCsms, case: str, version: str) -> None:
     RequestStopTransaction with the station's transactionId; the Ended event (RemoteStop,
     stoppedReason Remote) ends the transaction."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         tx = stored_tx(live, sid, session.tx_id)
         result = command(live, live.csms.commands.remote_stop(sid, transaction_id=tx.id))
@@ -813,8 +758,6 @@ def test_stop_remote(live: LiveCsms, case: str, version: str) -> None:
         session.event("Ended", "RemoteStop", info={"stoppedReason": "Remote"})
         tx = stored_tx(live, sid, session.tx_id)
         assert not tx.active and tx.stop_reason == "Remote"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -825,8 +768,7 @@ def test_remote_start_cable_first(live: LiveCsms, case: str, version: str) -> No
     with its transactionId and an Updated event (RemoteStart, the remoteStartId); the
     command completes with that transaction."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         status_2x(station, "Occupied")
         session = Session2x(station, f"{case}-{version}")
@@ -850,8 +792,6 @@ def test_remote_start_cable_first(live: LiveCsms, case: str, version: str) -> No
         tx = started.result(10)
         assert tx.station_tx_id == session.tx_id and tx.remote_start_id == remote_start_id
         session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -861,8 +801,7 @@ def test_remote_start_first(live: LiveCsms, case: str, version: str) -> None:
     RequestStartTransaction answered without transactionId; the station authorizes the
     idToken, then starts (RemoteStart, the remoteStartId); the command completes."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         started = command(live, live.csms.commands.remote_start(sid, id_token=VALID_TAG))
         request = answer_call(station, "RequestStartTransaction", {"status": "Accepted"})
@@ -882,8 +821,6 @@ def test_remote_start_first(live: LiveCsms, case: str, version: str) -> None:
         tx = started.result(10)
         assert tx.station_tx_id == session.tx_id
         session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -898,8 +835,7 @@ def test_change_availability_station(
     operative (G04): ChangeAvailabilityRequest with the operationalStatus and no evse; the
     station's connector status and AvailabilityState event are answered."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         result = command(live, live.csms.commands.change_availability(sid, operative=operative))
         request = answer_call(station, "ChangeAvailability", {"status": "Accepted"})
@@ -907,8 +843,6 @@ def test_change_availability_station(
         assert result.result(10).status == "Accepted"
         status_2x(station, state)
         availability_event(station, state)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -949,8 +883,7 @@ def test_local_start_cable_first(live: LiveCsms, case: str, version: str) -> Non
     transaction starts on plug-in), then Authorized (the idToken is Accepted, in the
     AuthorizeResponse and the TransactionEventResponse), then Charging."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         status_2x(station, "Occupied")
         session = Session2x(station, f"{case}-{version}")
@@ -965,8 +898,6 @@ def test_local_start_cable_first(live: LiveCsms, case: str, version: str) -> Non
         tx = stored_tx(live, sid, session.tx_id)
         assert tx.active and tx.id_token == VALID_TAG and tx.charging_state == "Charging"
         session.event("Ended", "StopAuthorized", info={"stoppedReason": "Local"})
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -975,8 +906,7 @@ def test_stop_energy_transfer_stopped(live: LiveCsms, case: str, version: str) -
     """Stop transaction options - EnergyTransfer stopped - StopAuthorized: from the state
     StopAuthorized, an Ended event (ChargingStateChanged, EVConnected, Local) ends it."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         stop = session.event(
             "Updated", "StopAuthorized", info={"chargingState": "EVConnected"}, idToken=id_token()
@@ -989,8 +919,6 @@ def test_stop_energy_transfer_stopped(live: LiveCsms, case: str, version: str) -
         )
         tx = stored_tx(live, sid, session.tx_id)
         assert not tx.active and tx.stop_reason == "Local"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -1001,8 +929,7 @@ def test_reset_on_idle_with_transaction(live: LiveCsms, case: str, version: str)
     (StopAuthorized, then Ended EVCommunicationLost / EVDisconnected) and the station
     reboots."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         result = command(live, live.csms.commands.reset(sid, hard=False))
         assert answer_call(station, "Reset", {"status": "Scheduled"}) == {"type": "OnIdle"}
@@ -1018,8 +945,6 @@ def test_reset_on_idle_with_transaction(live: LiveCsms, case: str, version: str)
         tx = stored_tx(live, sid, session.tx_id)
         assert not tx.active and tx.stop_reason == "EVDisconnected"
         boot_after_reset(station)
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -1029,8 +954,7 @@ def test_change_availability_with_transaction(live: LiveCsms, case: str, version
     answers Scheduled (the command's result), reports its free connector Unavailable, ends
     the transaction, and reports the connector it used Unavailable too."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         session = energy_transfer_started(station, f"{case}-{version}")
         result = command(live, live.csms.commands.change_availability(sid, operative=False))
         request = answer_call(station, "ChangeAvailability", {"status": "Scheduled"})
@@ -1048,8 +972,6 @@ def test_change_availability_with_transaction(live: LiveCsms, case: str, version
         )
         status_2x(station, "Unavailable")
         assert not stored_tx(live, sid, session.tx_id).active
-    finally:
-        station.close()
 
 
 # -- 1.6: core profile, remote trigger, vendor messages -----------------------------------
@@ -1059,8 +981,7 @@ def test_change_availability_with_transaction(live: LiveCsms, case: str, version
 def test_start_with_cached_id_16(live: LiveCsms, case: str) -> None:
     """Regular Start Charging Session - Cached Id: the station starts from its cache (no
     Authorize.req first); StartTransaction.conf carries idTagInfo.status Accepted."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         status16(station, 1, "Preparing")
         start = answered(
@@ -1071,16 +992,13 @@ def test_start_with_cached_id_16(live: LiveCsms, case: str) -> None:
         assert start["idTagInfo"]["status"] == "Accepted"
         status16(station, 1, "Charging")
         stop_16(station, start["transactionId"])
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_019_1_CSMS"])
 def test_retrieve_all_configuration_16(live: LiveCsms, case: str) -> None:
     """Retrieve all configuration keys: GetConfiguration without keys; the central system
     reads every key of the answer (readonly flag and value) and the unknown ones."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         result = command(live, live.csms.commands.get_configuration("CASE-1.6"))
         answer = {
@@ -1097,16 +1015,13 @@ def test_retrieve_all_configuration_16(live: LiveCsms, case: str) -> None:
             ("NumberOfConnectors", "2", True),
             ("SupportedFeatureProfiles", "Core", True),
         }
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_021_CSMS"])
 def test_change_configuration_16(live: LiveCsms, case: str) -> None:
     """Change/set Configuration: ChangeConfiguration with key MeterValueSampleInterval and
     value 60 (the case's values); Accepted is the command's result."""
-    station = live.station("CASE-1.6", "1.6")
-    try:
+    with live.station("CASE-1.6", "1.6") as station:
         station.boot()
         result = command(
             live,
@@ -1115,8 +1030,6 @@ def test_change_configuration_16(live: LiveCsms, case: str) -> None:
         request = answer_call(station, "ChangeConfiguration", {"status": "Accepted"})
         assert request == {"key": "MeterValueSampleInterval", "value": "60"}
         assert result.result(10).status == "Accepted"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("case", ["TC_054_CSMS"])
@@ -1163,14 +1076,11 @@ def test_clear_cache(live: LiveCsms, case: str, version: str) -> None:
     """Clear Authorization Data in Authorization Cache (1.6 TC_061, 2.0.1 TC_C_37 -
     Accepted): ClearCache; Accepted is the command's result."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         station.boot()
         result = command(live, live.csms.commands.clear_cache(sid))
         assert answer_call(station, "ClearCache", {"status": "Accepted"}) == {}
         assert result.result(10).status == "Accepted"
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize(
@@ -1182,14 +1092,11 @@ def test_data_transfer_to_central_system(live: LiveCsms, case: str, version: str
     Unknown VendorId / Unknown MessageId (2.0.1 P01): a DataTransfer with a vendorId the
     central system does not support is answered Rejected, UnknownMessageId or
     UnknownVendorId."""
-    station = live.station(f"CASE-{version}", version)
-    try:
+    with live.station(f"CASE-{version}", version) as station:
         station.boot()
         payload = {"vendorId": "org.example.unknown", "messageId": "Probe", "data": "x"}
         answer = answered(station, "DataTransfer", payload)
         assert answer["status"] in {"Rejected", "UnknownMessageId", "UnknownVendorId"}
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -1199,8 +1106,7 @@ def test_trigger_meter_values_all_evse(live: LiveCsms, case: str, version: str) 
     requestedMessage MeterValues and no evse; the triggered MeterValues (context Trigger)
     are answered."""
     sid = f"CASE-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         boot_2x(station)
         result = command(live, live.csms.commands.trigger_message(sid, message="MeterValues"))
         request = answer_call(station, "TriggerMessage", {"status": "Accepted"})
@@ -1222,8 +1128,6 @@ def test_trigger_meter_values_all_evse(live: LiveCsms, case: str, version: str) 
             ],
         }
         assert answered(station, "MeterValues", meter) == {}
-    finally:
-        station.close()
 
 
 # -- security, firmware and logs (2.0.1 test cases A, L, N) ---------------------------------
@@ -1241,8 +1145,7 @@ def test_update_basic_auth_password(live: LiveCsms, case: str, accept: bool, ver
     from tests.conformance.harness import PASSWORD, open_station
 
     sid = f"SECURITY-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         station.boot()
         result = command(live, live.csms.credentials.rotate_password(sid))
         request = answer_call(
@@ -1266,8 +1169,6 @@ def test_update_basic_auth_password(live: LiveCsms, case: str, accept: bool, ver
         new_password = data["attributeValue"]
         assert 16 <= len(new_password) <= 40 and new_password != PASSWORD
         assert result.result(10).accepted is accept
-    finally:
-        station.close()
     if not accept:
         again = open_station(live.csms.port, sid, version)
         again.boot()
@@ -1312,8 +1213,7 @@ def test_retrieve_log(live: LiveCsms, case: str, log_type: str, answer: str, ver
     the station's LogStatusNotifications (Uploading, Uploaded) with that requestId are
     answered; a Rejected answer is reported as such."""
     sid = f"SECURITY-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         station.boot()
         result = command(
             live,
@@ -1333,8 +1233,6 @@ def test_retrieve_log(live: LiveCsms, case: str, log_type: str, answer: str, ver
             for status in ("Uploading", "Uploaded"):
                 note = {"status": status, "requestId": request["requestId"]}
                 assert answered(station, "LogStatusNotification", note) == {}
-    finally:
-        station.close()
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
@@ -1349,8 +1247,7 @@ def test_secure_firmware_update(live: LiveCsms, case: str, version: str, tmp_pat
 
     signer = Pki(tmp_path / "pki").ca.cert_file.read_text()
     sid = f"SECURITY-{version}"
-    station = live.station(sid, version)
-    try:
+    with live.station(sid, version) as station:
         station.boot()
         result = command(
             live,
@@ -1377,5 +1274,3 @@ def test_secure_firmware_update(live: LiveCsms, case: str, version: str, tmp_pat
         assert answered(station, "BootNotification", boot)["status"] == "Accepted"
         note = {"status": "Installed", "requestId": request_id}
         assert answered(station, "FirmwareStatusNotification", note) == {}
-    finally:
-        station.close()

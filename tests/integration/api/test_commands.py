@@ -110,7 +110,6 @@ async def test_remote_start_job_resolves_to_the_transaction_id(api: Api) -> None
 
     def start_when_asked(kw: dict[str, Any]) -> None:
         async def go() -> None:
-            await asyncio.sleep(0.05)  # the station: a moment after it answered the request
             await holder["cp"].call(
                 call.StartTransaction(
                     connector_id=kw["connector_id"],

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v21 import ChargePoint as V21ChargePoint
 from ocpp.v201 import ChargePoint as V201ChargePoint
@@ -40,15 +40,21 @@ class StationScript:
 
 class Station16(V16ChargePoint):  # type: ignore[misc]
     script: StationScript
+    start_accepted = False  # the last remote start it answered Accepted
 
     @on("RemoteStartTransaction")
     def remote_start(self, **kw: Any) -> Any:
         from ocpp.v16 import call_result
 
         result = self.script.answer("RemoteStartTransaction", {"status": "Accepted"}, kw)
-        if self.script.on_remote_start is not None and result["status"] == "Accepted":
-            asyncio.get_running_loop().call_soon(self.script.on_remote_start, kw)
+        self.start_accepted = result["status"] == "Accepted"
         return call_result.RemoteStartTransaction(**result)
+
+    @after("RemoteStartTransaction")
+    def after_remote_start(self, **kw: Any) -> None:
+        """Once the answer is out, as a real station starts the session it accepted."""
+        if self.script.on_remote_start is not None and self.start_accepted:
+            self.script.on_remote_start(kw)
 
     @on("RemoteStopTransaction")
     def remote_stop(self, **kw: Any) -> Any:
@@ -151,6 +157,7 @@ class _Station2x:
     """The station side of 2.0.1 and 2.1 (the same messages for what the CSMS sends)."""
 
     script: StationScript
+    start_accepted = False  # the last remote start it answered Accepted
     _call_result: Any  # the version's call_result module (from the library's ChargePoint)
 
     def _simple(self, action: str, default: dict[str, Any], kw: dict[str, Any]) -> Any:
@@ -159,9 +166,14 @@ class _Station2x:
     @on("RequestStartTransaction")
     def request_start(self, **kw: Any) -> Any:
         result = self._simple("RequestStartTransaction", {"status": "Accepted"}, kw)
-        if self.script.on_remote_start is not None and result.status == "Accepted":
-            asyncio.get_running_loop().call_soon(self.script.on_remote_start, kw)
+        self.start_accepted = result.status == "Accepted"
         return result
+
+    @after("RequestStartTransaction")
+    def after_request_start(self, **kw: Any) -> None:
+        """Once the answer is out, as a real station starts the session it accepted."""
+        if self.script.on_remote_start is not None and self.start_accepted:
+            self.script.on_remote_start(kw)
 
     @on("RequestStopTransaction")
     def request_stop(self, **kw: Any) -> Any:
