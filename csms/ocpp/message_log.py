@@ -96,9 +96,7 @@ class MessageLog:
         frames = rings.get(station_id)
         if frames is None:
             frames = rings[station_id] = deque(maxlen=self.per_station)
-        frames.append(
-            LoggedFrame(self._now(), direction, text[:MAX_FRAME_CHARS], next(self._seq))
-        )
+        frames.append(LoggedFrame(self._now(), direction, text[:MAX_FRAME_CHARS], next(self._seq)))
 
     def last_received(self, station_id: str) -> datetime | None:
         """When the station's newest kept frame arrived (None: none kept)."""
