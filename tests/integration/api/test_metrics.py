@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csms.sites import Site, SiteStation, StorageAsset
+from csms.sites import Site, SiteStation
 from tests.integration.api.conftest import Api
 from tests.waiting import wait_until
 
@@ -31,16 +31,8 @@ async def test_metrics_show_the_storage_controllers_counters(api: Api) -> None:
         id="yard",
         nodes=depot.nodes[:1],
         stations=(SiteStation(id="BESS", node="grid"),),
-        storage=(
-            StorageAsset(
-                id="bess",
-                node="grid",
-                capacity_wh=60_000.0,
-                max_charge_w=20_000.0,
-                max_discharge_w=20_000.0,
-                station="BESS",
-            ),
-        ),
+        # the depot's battery (no station there), here speaking OCPP
+        storage=(depot.storage[0].model_copy(update={"station": "BESS"}),),
     )
     assert api.csms.sites is not None
     await api.csms.sites.apply(yard)
