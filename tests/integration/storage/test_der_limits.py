@@ -9,27 +9,10 @@ the DER store on the next site revision; cleared, the full rating is back.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
-
 import pytest
 
-from chargegrid.clock import VirtualClock
-from csms.app import Csms
 from csms.der import DerControl, DerControlType
-from csms.domain import IdToken
-from csms.store import MemoryStore
-from tests.integration.planning.harness import START, depot_scenario, make_fleet
-from tests.integration.storage.test_storage_unit import (
-    CAP_W,
-    Seen,
-    _cap_drop,
-    _report,
-    _settings,
-    _site,
-    _site_loop,
-)
-from tests.integration.storage.unit21 import storage_unit
+from tests.integration.storage.test_storage_unit import CAP_W, _cap_drop, _site, depot_with_unit
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -44,69 +27,45 @@ LIMIT = DerControl(
 
 
 async def test_a_limit_max_discharge_narrows_the_units_setpoints_until_cleared() -> None:
-    clock = VirtualClock(start=START, speed=3.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
-    seen = Seen()
-    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
-    async with Csms(_settings(), clock=clock, store=store) as csms:
-        csms.bus.subscribe(seen)
-        await csms.sites.apply(_site())
-        fleet = make_fleet(
-            csms.url, scenario, clock, stations=1, connectors=2, meter_interval_s=10.0
+    async with depot_with_unit() as depot:
+        csms, clock, seen, unit, loop = depot.csms, depot.clock, depot.seen, depot.unit, depot.loop
+        await csms.commands.set_der_control("BESS1", LIMIT)
+        limited_at = clock.now()
+        assert loop.state.units.der.discharge_share("BESS1", limited_at) == 0.2
+        await _cap_drop(csms, clock)
+        controller = loop.storage
+        assert controller is not None
+        # the controller steps with the narrowed rating: 6 kW at most, the rest on the EVs
+        steps = await wait_until(
+            lambda: [s for s in seen.steps_since(limited_at) if s.ev_reduction_w > 0],
+            60,
+            "a step the unit cannot hold alone",
         )
-        run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
-        reporting = asyncio.Event()
-        reporting.set()
-        async with storage_unit(
-            csms.url, "BESS1", clock, capacity_wh=100_000.0, soc_pct=60.0, max_w=MAX_W
-        ) as unit:
-            await unit.boot()
-            reporter = asyncio.create_task(_report(unit, clock, reporting))
-            loop = await _site_loop(csms)
-            await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
-            await csms.commands.set_der_control("BESS1", LIMIT)
-            limited_at = clock.now()
-            assert loop.state.units.der.discharge_share("BESS1", limited_at) == 0.2
-            await _cap_drop(csms, clock)
-            controller = loop.storage
-            assert controller is not None
-            # the controller steps with the narrowed rating: 6 kW at most, the rest on the EVs
-            steps = await wait_until(
-                lambda: [s for s in seen.steps_since(limited_at) if s.ev_reduction_w > 0],
-                60,
-                "a step the unit cannot hold alone",
-            )
-            assert all(w is not None and w >= -0.2 * MAX_W for _, w, _ in steps[0].setpoints)
-            assert controller.der_limits_w["bess"] == 0.2 * MAX_W
-            await wait_until(
-                lambda: seen.ev_total_at(clock.now()) <= CAP_W + 0.2 * MAX_W + 1,
-                90,
-                "EV limits within the cap and what the unit may give",
-            )
-            assert all(r.setpoint_w >= -0.2 * MAX_W for r in unit.received if r.at >= limited_at)
+        assert all(w is not None and w >= -0.2 * MAX_W for _, w, _ in steps[0].setpoints)
+        assert controller.der_limits_w["bess"] == 0.2 * MAX_W
+        await wait_until(
+            lambda: seen.ev_total_at(clock.now()) <= CAP_W + 0.2 * MAX_W + 1,
+            90,
+            "EV limits within the cap and what the unit may give",
+        )
+        assert all(r.setpoint_w >= -0.2 * MAX_W for r in unit.received if r.at >= limited_at)
 
-            # forgotten by the loop, found again in the DER store with the next revision
-            loop.state.units.der.stations.clear()
-            await csms.sites.apply(_site().model_copy(update={"name": "depot, revised"}))
-            await wait_until(
-                lambda: loop.state.units.der.discharge_share("BESS1", clock.now()) == 0.2,
-                30,
-                "the control loaded again",
-            )
+        # forgotten by the loop, found again in the DER store with the next revision
+        loop.state.units.der.stations.clear()
+        await csms.sites.apply(_site().model_copy(update={"name": "depot, revised"}))
+        await wait_until(
+            lambda: loop.state.units.der.discharge_share("BESS1", clock.now()) == 0.2,
+            30,
+            "the control loaded again",
+        )
 
-            # cleared: the unit's whole rating is back
-            await csms.commands.clear_der_control("BESS1", is_default=False, control_id="lmd-20")
-            cleared_at = clock.now()
-            await wait_until(
-                lambda: unit.setpoint_at(clock.now()) < -0.2 * MAX_W - 1_000.0,
-                90,
-                "discharging beyond the old limit",
-            )
-            assert controller.der_limits_w["bess"] is None
-            assert any(s.at >= cleared_at for s in seen.steps)
-            reporter.cancel()
-        run.cancel()
-    await store.close()
+        # cleared: the unit's whole rating is back
+        await csms.commands.clear_der_control("BESS1", is_default=False, control_id="lmd-20")
+        cleared_at = clock.now()
+        await wait_until(
+            lambda: unit.setpoint_at(clock.now()) < -0.2 * MAX_W - 1_000.0,
+            90,
+            "discharging beyond the old limit",
+        )
+        assert controller.der_limits_w["bess"] is None
+        assert any(s.at >= cleared_at for s in seen.steps)
