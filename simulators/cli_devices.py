@@ -8,7 +8,7 @@ import argparse
 import math
 from typing import Any
 
-__all__ = ["add_device_options", "device_config", "positive_option"]
+__all__ = ["add_device_options", "add_numbers", "device_config", "positive_option"]
 
 
 def positive_option(kind: type[float] | type[int]) -> Any:
@@ -49,6 +49,17 @@ def _rate(text: str) -> float:
     return value
 
 
+def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:
+    """Options of one number each, ``(flag, argparse type, default, help)``: the help ends
+    with the default, written once."""
+    for flag, kind, default, text in rows:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
+
+
+_POSITIVE = positive_option(float)
+_COUNT = positive_option(int)
+
+
 def add_device_options(parser: argparse.ArgumentParser) -> None:
     """Storage units (STOR-0001, ...) and swap stations (SWAP-0001, ...) beside the stations."""
     group = parser.add_argument_group("storage units, swap stations, V2G vehicles (OCPP 2.1)")
@@ -59,23 +70,16 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
     )
-    group.add_argument(
-        "--storage-capacity-wh",
-        type=positive_option(float),
-        default=200_000.0,
-        help="each storage unit's capacity (default 200000)",
+    add_numbers(
+        group,
+        ("--storage-capacity-wh", _POSITIVE, 200_000.0, "each storage unit's capacity"),
+        (
+            "--storage-power-w",
+            _POSITIVE,
+            100_000.0,
+            "each storage unit's charge and discharge rating",
+        ),
     )
-    group.add_argument(
-        "--storage-power-w",
-        type=positive_option(float),
-        default=100_000.0,
-        help="each storage unit's charge and discharge rating (default 100000)",
-    )
-    _add_v2g_options(group)
-    _add_swap_options(group)
-
-
-def _add_v2g_options(group: Any) -> None:
     group.add_argument(
         "--v2g-share",
         type=_fraction,
@@ -83,15 +87,10 @@ def _add_v2g_options(group: Any) -> None:
         help="share of the vehicles that are V2G, 0..1 (seeded; they discharge on a negative "
         "CentralSetpoint at OCPP 2.1 stations and only charge at 1.6/2.0.1 ones; default 0)",
     )
-    group.add_argument(
-        "--v2g-max-discharge-w",
-        type=positive_option(float),
-        default=11_000.0,
-        help="a V2G vehicle's maximum discharge power (default 11000)",
+    add_numbers(
+        group,
+        ("--v2g-max-discharge-w", _POSITIVE, 11_000.0, "a V2G vehicle's maximum discharge power"),
     )
-
-
-def _add_swap_options(group: Any) -> None:
     group.add_argument(
         "--swap",
         type=int,
@@ -99,47 +98,35 @@ def _add_swap_options(group: Any) -> None:
         metavar="N",
         help="also run N battery-swap stations as OCPP 2.1 stations SWAP-0001, ... (default 0)",
     )
-    group.add_argument(
-        "--swap-slots",
-        type=positive_option(int),
-        default=8,
-        help="slots in each swap station's rack, all holding a pack at the start (default 8)",
-    )
-    group.add_argument(
-        "--swap-pack-wh",
-        type=positive_option(float),
-        default=70_000.0,
-        help="each pack's capacity, the rack's and the vehicles' (default 70000)",
-    )
-    group.add_argument(
-        "--swap-pack-soc",
-        type=_fraction,
-        default=0.95,
-        help="the rack's packs' state of charge at the start, 0..1 (default 0.95)",
-    )
-    group.add_argument(
-        "--swap-rack-power-w",
-        type=positive_option(float),
-        default=150_000.0,
-        help="the rack's charging rating (default 150000)",
-    )
-    group.add_argument(
-        "--swap-pack-power-w",
-        type=positive_option(float),
-        default=60_000.0,
-        help="one slot's charging rating (default 60000)",
-    )
-    group.add_argument(
-        "--swap-time-s",
-        type=_rate,
-        default=300.0,
-        help="how long the robot takes for one swap (default 300)",
-    )
-    group.add_argument(
-        "--swap-per-hour",
-        type=_rate,
-        default=4.0,
-        help="vehicles coming to each swap station per hour, seeded Poisson (default 4)",
+    add_numbers(
+        group,
+        (
+            "--swap-slots",
+            _COUNT,
+            8,
+            "slots in each swap station's rack, all holding a pack at the start",
+        ),
+        (
+            "--swap-pack-wh",
+            _POSITIVE,
+            70_000.0,
+            "each pack's capacity, the rack's and the vehicles'",
+        ),
+        (
+            "--swap-pack-soc",
+            _fraction,
+            0.95,
+            "the rack's packs' state of charge at the start, 0..1",
+        ),
+        ("--swap-rack-power-w", _POSITIVE, 150_000.0, "the rack's charging rating"),
+        ("--swap-pack-power-w", _POSITIVE, 60_000.0, "one slot's charging rating"),
+        ("--swap-time-s", _rate, 300.0, "how long the robot takes for one swap"),
+        (
+            "--swap-per-hour",
+            _rate,
+            4.0,
+            "vehicles coming to each swap station per hour, seeded Poisson",
+        ),
     )
 
 
