@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments
-from simulators.cli_devices import add_device_options, device_config, positive_option
+from simulators.cli_devices import add_device_options, add_numbers, device_config, positive_option
 
 __all__ = ["add_commands"]
 
@@ -46,14 +46,10 @@ def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
         default="ws://127.0.0.1:9000/ocpp",
         help="central system WebSocket base URL (default ws://127.0.0.1:9000/ocpp)",
     )
-    parser.add_argument(
-        "--stations", type=_positive(int), default=10, help="number of stations (default 10)"
-    )
-    parser.add_argument(
-        "--connectors",
-        type=_positive(int),
-        default=1,
-        help="connectors (EVSEs) per station (default 1)",
+    add_numbers(
+        parser,
+        ("--stations", _positive(int), 10, "number of stations"),
+        ("--connectors", _positive(int), 1, "connectors (EVSEs) per station"),
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -63,9 +59,10 @@ def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
         help="generated scenario (default depot)",
     )
     source.add_argument("--scenario-file", metavar="CSV", help="replay a saved scenario instead")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--days", type=_positive(int), default=1, help="days to generate (default 1)"
+    add_numbers(
+        parser,
+        ("--seed", int, 0, "random seed"),
+        ("--days", _positive(int), 1, "days to generate"),
     )
     parser.add_argument(
         "--speed",
@@ -114,12 +111,7 @@ def _add_security_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_station_options(parser: argparse.ArgumentParser) -> None:
     """Each station's connectors and meter."""
-    parser.add_argument(
-        "--max-current-a",
-        type=_positive(float),
-        default=32.0,
-        help="connector rating per phase (default 32)",
-    )
+    add_numbers(parser, ("--max-current-a", _positive(float), 32.0, "connector rating per phase"))
     parser.add_argument(
         "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
     )
@@ -129,11 +121,14 @@ def _add_station_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="make the stations DC chargers of this power (400 V; default: AC)",
     )
-    parser.add_argument(
-        "--meter-interval-s",
-        type=_positive(float),
-        default=60.0,
-        help="meter value sample interval, simulated seconds (default 60)",
+    add_numbers(
+        parser,
+        (
+            "--meter-interval-s",
+            _positive(float),
+            60.0,
+            "meter value sample interval, simulated seconds",
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import argparse
 import math
 from typing import Any
 
-__all__ = ["add_device_options", "device_config", "positive_option"]
+__all__ = ["add_device_options", "add_numbers", "device_config", "positive_option"]
 
 
 def positive_option(kind: type[float] | type[int]) -> Any:
@@ -47,6 +47,13 @@ def _rate(text: str) -> float:
     if not (value >= 0.0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a finite number of at least 0: {text!r}")
     return value
+
+
+def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:
+    """Options of one number each, ``(flag, argparse type, default, help)``: the help ends
+    with the default, written once."""
+    for flag, kind, default, text in rows:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
