@@ -308,7 +308,7 @@ def _callgrind(args: argparse.Namespace, kind: str, target: str) -> float:
         calls = int(re.findall(r"calls (\d+)", done.stdout)[-1]) if done.returncode == 0 else 0
         total = 0
         for dump in Path(tmp).glob("callgrind.out.*"):
-            match = re.search(r"^summary:\s+(\d+)", dump.read_text(errors="replace"), re.M)
+            match = re.search(r"^totals:\s+(\d+)", dump.read_text(errors="replace"), re.M)
             if match:
                 total += int(match.group(1))
         if not calls or not total:
