@@ -382,12 +382,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
     # -- sending --------------------------------------------------------------------------
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL (camelCase payload), return the CALLRESULT payload."""
-        try:
-            validation.validate(self.ocpp_version, action, validation.CALL, payload)
-        except OCPPError as exc:
-            raise CommandFailed(
-                self.station_id, action, exc.code, f"invalid request: {exc.description}"
-            ) from None
+        self._checked(action, validation.CALL, payload, "invalid request")
         self._invite(action, payload)
         unique_id = str(uuid.uuid4())
         loop = asyncio.get_running_loop()
@@ -415,13 +410,17 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         result = frame[2] if len(frame) > 2 else None
         if not isinstance(result, dict):
             raise CommandFailed(self.station_id, action, "ProtocolError", "answer has no payload")
+        self._checked(action, validation.CALL_RESULT, result, "invalid answer")
+        return result
+
+    def _checked(self, action: str, kind: int, payload: dict[str, Any], what: str) -> None:
+        """Validate an outgoing request or its answer; a failure is a :class:`CommandFailed`."""
         try:
-            validation.validate(self.ocpp_version, action, validation.CALL_RESULT, result)
+            validation.validate(self.ocpp_version, action, kind, payload)
         except OCPPError as exc:
             raise CommandFailed(
-                self.station_id, action, exc.code, f"invalid answer: {exc.description}"
+                self.station_id, action, exc.code, f"{what}: {exc.description}"
             ) from None
-        return result
 
     async def call(
         self,
