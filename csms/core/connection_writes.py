@@ -10,7 +10,7 @@ reconnect after a network blip) gets the connection write alone, as before.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ class ConnectionWrites:
     """Connections not yet recorded, per station, and the writes of those that waited."""
 
     def __init__(
-        self, write: Callable[[str, datetime], Awaitable[None]], *, wait_s: float = 1.0
+        self, write: Callable[[str, datetime], Coroutine[Any, Any, None]], *, wait_s: float = 1.0
     ) -> None:
         self._write = write
         self.wait_s = wait_s
@@ -60,7 +60,7 @@ class ConnectionWrites:
 
     def _start(self, station_id: str, at: datetime) -> None:
         del self._held[station_id]
-        task = asyncio.create_task(self._write(station_id, at))
+        task: asyncio.Task[None] = asyncio.create_task(self._write(station_id, at))
         self._writing[station_id] = task
         task.add_done_callback(lambda t: self._done(station_id, t))
 

@@ -164,7 +164,7 @@ class SqlStore(SqlAccess):
         *,
         connected: bool = False,
     ) -> None:
-        boot = {
+        boot: dict[str, Any] = {
             "ocpp_version": info.ocpp_version,
             "vendor": info.vendor,
             "model": info.model,
