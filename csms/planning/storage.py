@@ -171,6 +171,7 @@ def storage_controller(
         sites=ctx.sites,
         supervisor=ctx.supervisor,
         settings=storage_settings(ctx.settings),
+        meter=state.meter,
     )
 
 
