@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from csms.sites import SiteFileError, parse_site_text
+from csms.sites import parse_site_text
 from csms.sites.tomlfile import dump_site_toml
 from tests.unit.sites.conftest import DEPOT
+from tests.unit.sites.test_storage_units import _line, _messages
 
 METER = """
 [[stations]]
@@ -22,16 +23,6 @@ stale_after_s = 20
 """
 
 SITE = DEPOT.replace("[tariff]", METER + "\n[tariff]", 1)
-
-
-def _messages(text: str) -> list[str]:
-    with pytest.raises(SiteFileError) as caught:
-        parse_site_text(text, source="site.toml")
-    return caught.value.messages
-
-
-def _line(text: str, needle: str) -> int:
-    return text.splitlines().index(needle) + 1
 
 
 def test_the_meter_loads_and_round_trips() -> None:
