@@ -12,10 +12,11 @@ import pytest
 
 from csms.domain import GridMeterReading, MeterSample
 from csms.events import MeterValuesReceived, SiteReadingsReceived
+from csms.planning import build_problem
 from csms.sites import GridMeter, Site, SiteStation
 from csms.storage_units import LiveMeter, storage_metrics_text
 from tests.unit.storage_units.fakes import T0, harness
-from tests.unit.storage_units.test_glue import _meter, _site
+from tests.unit.storage_units.test_glue import SETTINGS, _meter, _planning_state, _site
 
 
 def _metered_site() -> Site:
@@ -115,3 +116,13 @@ async def test_the_controller_shaves_the_unmetered_load_even_once_the_meter_is_s
     text = storage_metrics_text([h.controller]).splitlines()
     assert 'chargegrid_storage_site_import_w{site="s",source="meter"} 85000' in text
     assert 'chargegrid_storage_meter_refused_total{site="s"} 0' in text
+
+
+def test_the_planner_leaves_room_for_the_unmetered_load() -> None:
+    state = _planning_state(50.0, at=T0)
+    assert build_problem(state, [], now=T0, settings=SETTINGS).uncontrolled_w.get("grid", 0) == 0
+    state.meter.reset_site(_metered_site())
+    state.meter.apply(_grid(0, 20_000.0))
+    state.meter.site_import(T0, 8_000.0)  # the step's estimate: the EV's 8 kW
+    built = build_problem(state, [], now=T0, settings=SETTINGS)
+    assert built.uncontrolled_w["grid"] == 12_000.0
