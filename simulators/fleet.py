@@ -27,8 +27,16 @@ from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
-from simulators.fleet_devices import storage_summary, swap_station, swap_summary, with_v2g
+from simulators.fleet_devices import (
+    meter_station,
+    storage_summary,
+    swap_station,
+    swap_summary,
+    with_v2g,
+)
 from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
+from simulators.meter_runner import MeterRunner
+from simulators.meter_station import SiteMeterSpec
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
@@ -194,6 +202,8 @@ class FleetConfig:
     #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
     v2g_share: float = 0.0
     v2x: V2XSpec = field(default_factory=V2XSpec)
+    #: the site's grid meter as an OCPP 2.1 station reporting on EVSE 0 (None: no meter)
+    site_meter: SiteMeterSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,11 +275,19 @@ class Fleet:
                 )
             self.runners.append(runner)
 
+        self._add_devices(rng)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsent: dict[str, int] = {}
+
+    def _add_devices(self, rng: random.Random) -> None:
+        """The storage units, swap stations and grid meter of the run, each its runner."""
+        config, now = self.config, self.clock.now()
+
         def device(station_id: str) -> dict[str, Any]:
             """What every device's runner takes from the fleet."""
             return {
                 "url": config.url,
-                "clock": clock,
+                "clock": self.clock,
                 "heartbeat_interval_s": config.heartbeat_interval_s,
                 "password": config.password,
                 "tls": station_tls(config, station_id),
@@ -280,7 +298,7 @@ class Fleet:
         interval = config.meter_interval_s
         self.storage_runners = [
             StorageRunner(
-                StorageStation(StorageUnit(spec, start=clock.now()), meter_interval_s=interval),
+                StorageStation(StorageUnit(spec, start=now), meter_interval_s=interval),
                 **device(spec.unit_id),
             )
             for spec in config.storage
@@ -289,18 +307,34 @@ class Fleet:
         self.swap_runners = [
             SwapRunner(
                 SwapOcppStation(
-                    swap_station(spec, per_hour, config.seed, clock.now()),
+                    swap_station(spec, per_hour, config.seed, now),
                     meter_interval_s=interval,
                 ),
                 **device(spec.station_id),
             )
             for spec in config.swaps
         ]
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsent: dict[str, int] = {}
+        self.meter_runners = [
+            MeterRunner(
+                meter_station(spec, self.site_devices_w, start=now, interval_s=interval),
+                **device(spec.station_id),
+            )
+            for spec in ([config.site_meter] if config.site_meter is not None else [])
+        ]
 
     def _every(self) -> list[StationRunner]:
-        return [*self.runners, *self.storage_runners, *self.swap_runners]
+        return [*self.runners, *self.storage_runners, *self.swap_runners, *self.meter_runners]
+
+    def site_devices_w(self, at: datetime) -> dict[str, float]:
+        """What each device draws from the site as its model stands (W; negative: gives)."""
+        out = {
+            f"{r.station_id}/{n}": c.power_w
+            for r in self.runners
+            for n, c in r.station.connectors.items()
+        }
+        out.update((r.station_id, r.storage.unit.power_w) for r in self.storage_runners)
+        out.update((r.station_id, r.swap.swap.power_w) for r in self.swap_runners)
+        return out
 
     @property
     def end(self) -> datetime | None:

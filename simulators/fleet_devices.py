@@ -1,17 +1,20 @@
-"""The fleet's site devices: how a swap station is set up for a run, and the storage units'
-and swap stations' summaries at the end."""
+"""The fleet's site devices: how a swap station and the site's grid meter are set up for a
+run, and the storage units' and swap stations' summaries at the end."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
 from simulators.ev import EVSpec
+from simulators.meter_station import MeterStation, SiteMeterSpec
+from simulators.pv import ClearSkyPV
 from simulators.quantities import fraction
+from simulators.site_meter import SiteMeter
 from simulators.storage_runner import StorageRunner
 from simulators.swap import SwapStation, SwapStationSpec
 from simulators.swap_runner import SwapRunner
@@ -21,6 +24,7 @@ from simulators.v2g import V2XSpec
 __all__ = [
     "STORAGE_SUMMARY_COLUMNS",
     "SWAP_SUMMARY_COLUMNS",
+    "meter_station",
     "storage_summary",
     "swap_station",
     "swap_summary",
@@ -126,3 +130,28 @@ def with_v2g(
         return ev
 
     return {sid: [(cid, pick(ev)) for cid, ev in visits] for sid, visits in plan.items()}
+
+
+def meter_station(
+    spec: SiteMeterSpec,
+    devices_w: Callable[[datetime], Mapping[str, float]],
+    *,
+    start: datetime,
+    interval_s: float,
+) -> MeterStation:
+    """The site's grid meter for a run: the fleet's devices, the base load no station meters,
+    and a clear-sky PV plant behind it when ``spec.pv_peak_w`` is above 0."""
+    meter = SiteMeter(
+        spec.station_id,
+        base_load_w=spec.base_load_w,
+        base_load_noise=spec.base_load_noise,
+        seed=spec.seed,
+    )
+    pv = (
+        ClearSkyPV(f"{spec.station_id}-pv", spec.pv_peak_w, seed=spec.seed)
+        if spec.pv_peak_w
+        else None
+    )
+    return MeterStation(
+        spec.station_id, meter, devices_w, start=start, pv=pv, meter_interval_s=interval_s
+    )
