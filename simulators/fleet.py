@@ -3,9 +3,10 @@
 :func:`build_runner` wires one station (model, OCPP adapter, runner); :class:`Fleet` builds
 ``SIM-0001`` ... from a scenario, runs them until the last vehicle has left (or a deadline),
 reports :class:`FleetProgress` on the way and a per-vehicle summary at the end. Storage units
-(``FleetConfig.storage``) and swap stations (``FleetConfig.swaps``, with seeded arrivals) run
-beside them as OCPP 2.1 stations (:mod:`simulators.storage_runner`,
-:mod:`simulators.swap_runner`) and have summaries of their own.
+(``FleetConfig.storage``), swap stations (``FleetConfig.swaps``, with seeded arrivals) and PV
+plants (``FleetConfig.pv``) run beside them as OCPP 2.1 stations
+(:mod:`simulators.storage_runner`, :mod:`simulators.swap_runner`,
+:mod:`simulators.pv_station`) and have summaries of their own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
 from simulators.fleet_devices import (
+    SiteDevices,
     meter_station,
+    pv_summary,
     storage_summary,
     swap_station,
     swap_summary,
@@ -40,6 +43,7 @@ from simulators.meter_station import SiteMeterSpec
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
+from simulators.pv_station import PvRunner, PvSpec, PvStation
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
@@ -198,6 +202,8 @@ class FleetConfig:
     swaps: tuple[SwapStationSpec, ...] = ()
     #: the swap stations' vehicles: seeded Poisson arrivals at this rate for a day
     swap_arrivals_per_hour: float = 4.0
+    #: PV plants run beside them as OCPP 2.1 stations (their meters), each at its station_id
+    pv: tuple[PvSpec, ...] = ()
     #: this share of the vehicles (seeded) is V2G with these V2X parameters; at OCPP 2.1
     #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
     v2g_share: float = 0.0
@@ -275,19 +281,18 @@ class Fleet:
                 )
             self.runners.append(runner)
 
-        self._add_devices(rng)
+        self._device_runners(config, clock, rng)
         self._tasks: list[asyncio.Task[None]] = []
         self._unsent: dict[str, int] = {}
 
-    def _add_devices(self, rng: random.Random) -> None:
-        """The storage units, swap stations and grid meter of the run, each its runner."""
-        config, now = self.config, self.clock.now()
+    def _device_runners(self, config: FleetConfig, clock: Clock, rng: random.Random) -> None:
+        """The storage units', swap stations', PV plants' and grid meter's runners."""
 
         def device(station_id: str) -> dict[str, Any]:
             """What every device's runner takes from the fleet."""
             return {
                 "url": config.url,
-                "clock": self.clock,
+                "clock": clock,
                 "heartbeat_interval_s": config.heartbeat_interval_s,
                 "password": config.password,
                 "tls": station_tls(config, station_id),
@@ -298,7 +303,7 @@ class Fleet:
         interval = config.meter_interval_s
         self.storage_runners = [
             StorageRunner(
-                StorageStation(StorageUnit(spec, start=now), meter_interval_s=interval),
+                StorageStation(StorageUnit(spec, start=clock.now()), meter_interval_s=interval),
                 **device(spec.unit_id),
             )
             for spec in config.storage
@@ -307,34 +312,32 @@ class Fleet:
         self.swap_runners = [
             SwapRunner(
                 SwapOcppStation(
-                    swap_station(spec, per_hour, config.seed, now),
+                    swap_station(spec, per_hour, config.seed, clock.now()),
                     meter_interval_s=interval,
                 ),
                 **device(spec.station_id),
             )
             for spec in config.swaps
         ]
+        self.pv_runners = [
+            PvRunner(
+                PvStation(spec, start=clock.now(), meter_interval_s=interval),
+                **device(spec.station_id),
+            )
+            for spec in config.pv
+        ]
+        site = SiteDevices(self.runners, self.storage_runners, self.swap_runners, self.pv_runners)
         self.meter_runners = [
             MeterRunner(
-                meter_station(spec, self.site_devices_w, start=now, interval_s=interval),
+                meter_station(spec, site, start=clock.now(), interval_s=interval),
                 **device(spec.station_id),
             )
             for spec in ([config.site_meter] if config.site_meter is not None else [])
         ]
 
     def _every(self) -> list[StationRunner]:
-        return [*self.runners, *self.storage_runners, *self.swap_runners, *self.meter_runners]
-
-    def site_devices_w(self, at: datetime) -> dict[str, float]:
-        """What each device draws from the site as its model stands (W; negative: gives)."""
-        out = {
-            f"{r.station_id}/{n}": c.power_w
-            for r in self.runners
-            for n, c in r.station.connectors.items()
-        }
-        out.update((r.station_id, r.storage.unit.power_w) for r in self.storage_runners)
-        out.update((r.station_id, r.swap.swap.power_w) for r in self.swap_runners)
-        return out
+        devices = [*self.storage_runners, *self.swap_runners, *self.pv_runners]
+        return [*self.runners, *devices, *self.meter_runners]
 
     @property
     def end(self) -> datetime | None:
@@ -474,3 +477,7 @@ class Fleet:
     def swap_summary(self) -> pd.DataFrame:
         """Per swap station (:func:`~simulators.fleet_devices.swap_summary`)."""
         return swap_summary(self.swap_runners)
+
+    def pv_summary(self) -> pd.DataFrame:
+        """Per PV plant (:func:`~simulators.fleet_devices.pv_summary`)."""
+        return pv_summary(self.pv_runners)

@@ -3,7 +3,8 @@
 :class:`MeterStation` reads the site's :class:`~simulators.site_meter.SiteMeter` at every
 clock-aligned sample: what each device of the site draws at that moment (``devices_w``, the
 fleet's charging connectors, storage units and swap racks, each signed: negative gives to
-the site), the base load with its noise, less the PV. It reports it as MeterValues on EVSE 0,
+the site), the base load with its noise, less what the site's PV plants produce
+(``pv_w``). It reports it as MeterValues on EVSE 0,
 the station's main meter, at the grid inlet, as a meter gateway or a station wired to the
 site's grid meter does: ``Power.Active.Import`` and ``.Export`` (W) and the import and
 export energy registers (Wh, each reading held until the next). The central system reads
@@ -18,36 +19,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from simulators.messages import DeviceRequest
-from simulators.quantities import aware, non_negative, positive
+from simulators.quantities import aware, positive
 from simulators.site_meter import SiteMeter, SiteReading
 from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample
 
-__all__ = ["MeterStation", "PvSource", "SiteMeterSpec"]
+__all__ = ["MeterStation", "SiteMeterSpec"]
 
 #: the station's main meter: the whole site at its grid connection
 EVSE_ID = 0
 
 
-class PvSource(Protocol):
-    def power_w(self, at: datetime) -> float: ...
-
-
 @dataclass(frozen=True, slots=True)
 class SiteMeterSpec:
-    """The simulated site's grid meter: its station id, the load no station meters (its
-    base, and the seeded noise on it) and the PV behind it (peak 0: none)."""
+    """The simulated site's grid meter: its station id and the load no station meters (its
+    base, and the seeded noise on it; checked by :class:`SiteMeter`)."""
 
     station_id: str = "GRIDMETER"
     base_load_w: float = 0.0
     base_load_noise: float = 0.0
-    pv_peak_w: float = 0.0
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        non_negative("site_meter.pv_peak_w", self.pv_peak_w)
 
 
 class MeterStation:
@@ -58,20 +51,20 @@ class MeterStation:
         devices_w: Callable[[datetime], Mapping[str, float]],
         *,
         start: datetime,
-        pv: PvSource | None = None,
+        pv_w: Callable[[datetime], float] | None = None,
         meter_interval_s: float = 60.0,
     ) -> None:
         self.station_id = station_id
         self.meter = meter
         self.devices_w = devices_w
-        self.pv = pv
+        self.pv_w = pv_w
         self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
         self.last: SiteReading | None = None
         self._next_sample = aligned_after(aware("start", start), self.meter_interval_s)
 
     def read(self, at: datetime) -> SiteReading:
         """The meter at ``at``: every device as it draws now, the base load, the PV."""
-        pv_w = self.pv.power_w(at) if self.pv is not None else 0.0
+        pv_w = self.pv_w(at) if self.pv_w is not None else 0.0
         return self.meter.reading(at, devices_w=self.devices_w(at), pv_w=pv_w)
 
     def next_wakeup(self) -> datetime:

@@ -339,8 +339,11 @@ class PlanningService:
             loop.trigger(reason, urgent=urgent)
 
     def _publish_findings(self, loop: SiteLoop) -> None:
-        """The swaps that found no ready pack, logged and published once each."""
+        """The swaps that found no ready pack, logged and published once each; those that
+        found one, published."""
         for rack in loop.state.racks.values():
+            for served in rack.pop_served():
+                self.bus.publish(served)
             for found in rack.pop_findings():
                 logger.warning("site %s: swap at %s (%s) found no ready pack",
                                found.site_id, found.station_id, found.swap_id)  # fmt: skip

@@ -4,17 +4,14 @@ valid against the 2.1 schema and read by the central system as the site import."
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 
 from csms.ocpp import validation
-from simulators import MeterStation, SiteMeter
+from simulators import MeterStation, SiteMeter, SiteMeterSpec
+from simulators.cli_devices import add_device_options, device_config
 
 T0 = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
-
-
-class _Sun:
-    def power_w(self, at: datetime) -> float:
-        return 5_000.0
 
 
 def _values(payload: dict[str, object]) -> dict[str, float]:
@@ -29,7 +26,7 @@ def test_samples_hold_the_net_import_at_evse_0_and_the_registers() -> None:
         SiteMeter("S", base_load_w=10_000.0),
         lambda _at: draws,
         start=T0,
-        pv=_Sun(),
+        pv_w=lambda _at: 5_000.0,
         meter_interval_s=60.0,
     )
     assert station.next_wakeup() == T0 + timedelta(seconds=30)
@@ -54,3 +51,12 @@ def test_samples_hold_the_net_import_at_evse_0_and_the_registers() -> None:
     assert station.samples(T0)[0].payload["evseId"] == 0  # TriggerMessage: a reading now
     assert station.set_charging_profile(0, {}, T0).status == "Rejected"
     assert station.statuses(T0) == []
+
+
+def test_the_command_line_adds_the_grid_meter() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=0)
+    add_device_options(parser)
+    assert device_config(parser.parse_args([]))["site_meter"] is None
+    spec = device_config(parser.parse_args(["--site-meter", "--site-base-load-w", "12000"]))
+    assert spec["site_meter"] == SiteMeterSpec("GRIDMETER", base_load_w=12_000.0)
