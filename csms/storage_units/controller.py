@@ -149,10 +149,17 @@ class StorageController:
         self.units.dispatching = False
         self.hooks.replan("storage control stopped")
 
+    @property
+    def has_work(self) -> bool:
+        """OCPP storage units to dispatch, or a grid meter to read: without units a step
+        still measures the import (the unmetered load the planner leaves room for) and
+        hands an import over the limit to the EV limits."""
+        return bool(self.units.units) or (self.meter is not None and self.meter.spec is not None)
+
     async def _run(self) -> None:
         while True:
             began = self.clock.now()
-            if self.units.units:  # a site without OCPP storage units has nothing to do
+            if self.has_work:
                 await self.step_once()
             spent = (self.clock.now() - began).total_seconds()
             await self.clock.sleep(max(0.0, self.settings.interval_s - spent))

@@ -126,3 +126,15 @@ def test_the_planner_leaves_room_for_the_unmetered_load() -> None:
     state.meter.site_import(T0, 8_000.0)  # the step's estimate: the EV's 8 kW
     built = build_problem(state, [], now=T0, settings=SETTINGS)
     assert built.uncontrolled_w["grid"] == 12_000.0
+
+
+async def test_a_site_with_a_meter_and_no_unit_hands_its_import_over_the_limit_to_the_evs() -> None:
+    site = _metered_site().model_copy(update={"storage": ()})
+    h = harness(site, import_w=80_000.0)
+    assert not h.controller.has_work  # no unit, no meter: nothing to do
+    h.controller.meter = meter = LiveMeter(site)
+    assert h.controller.has_work
+    meter.apply(_grid(0, 110_000.0))
+    decision = await h.controller.step_once()
+    assert decision.setpoints == {} and decision.ev_reduction_w == 10_000.0
+    assert meter.unmetered_w == 30_000.0  # the room the planner leaves
