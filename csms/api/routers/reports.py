@@ -16,7 +16,7 @@ from csms.api.dashboard_models import EnergyReportOut, EnergyReportRow
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import SiteId, TransactionOut
-from csms.api.routers.history import EARLIEST, LATEST
+from csms.api.query_times import require_times
 from csms.api.routers.transactions import TransactionFilter, csv_cell, select_transactions
 from csms.api.services import ApiServices
 from csms.domain import Transaction
@@ -48,11 +48,7 @@ async def _report(
     until: Until = None,
 ) -> EnergyReportOut:
     """The report the query asks for: what both forms of the report depend on."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField(("query", name), "must include a time zone offset")
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise InvalidField(("query", name), f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
+    require_times(("since", since), ("until", until), bounded=True)
     until = until or services.now()
     since = since or until - timedelta(days=7)
     if until <= since:
