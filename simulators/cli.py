@@ -26,8 +26,9 @@ def add_commands(subparsers: Any) -> None:
         help="run simulated charging stations and EVs against an OCPP central system",
         description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
-        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage) "
-        "and battery-swap stations (--swap) are OCPP 2.1 stations STOR-0001, ..., SWAP-0001, ...",
+        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage), "
+        "battery-swap stations (--swap) and PV plants (--pv) are OCPP 2.1 stations STOR-0001, "
+        "..., SWAP-0001, ..., PV-0001, ...",
     )
     _add_fleet_options(parser)
     _add_security_options(parser)
@@ -216,6 +217,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(fleet.storage_summary().to_string(index=False) + "\n")
     if fleet.swap_runners:
         sys.stdout.write(fleet.swap_summary().to_string(index=False) + "\n")
+    if fleet.pv_runners:
+        sys.stdout.write(fleet.pv_summary().to_string(index=False) + "\n")
     return _exit_code(fleet)
 
 

@@ -1,6 +1,6 @@
-"""``chargegrid sim``'s site devices: storage units and battery-swap stations beside the
-charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ...), and the
-share of V2G vehicles."""
+"""``chargegrid sim``'s site devices: storage units, battery-swap stations and PV plants beside
+the charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ``PV-0001``,
+...), and the share of V2G vehicles."""
 
 from __future__ import annotations
 
@@ -56,13 +56,12 @@ def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:
         parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
 
 
-_POSITIVE = positive_option(float)
-_COUNT = positive_option(int)
-
-
 def add_device_options(parser: argparse.ArgumentParser) -> None:
-    """Storage units (STOR-0001, ...) and swap stations (SWAP-0001, ...) beside the stations."""
-    group = parser.add_argument_group("storage units, swap stations, V2G vehicles (OCPP 2.1)")
+    """Storage units (STOR-0001, ...), swap stations (SWAP-0001, ...) and PV plants
+    (PV-0001, ...) beside the stations."""
+    group = parser.add_argument_group(
+        "storage units, swap stations, PV plants, V2G vehicles (OCPP 2.1)"
+    )
     group.add_argument(
         "--storage",
         type=int,
@@ -70,16 +69,24 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
     )
-    add_numbers(
-        group,
-        ("--storage-capacity-wh", _POSITIVE, 200_000.0, "each storage unit's capacity"),
-        (
-            "--storage-power-w",
-            _POSITIVE,
-            100_000.0,
-            "each storage unit's charge and discharge rating",
-        ),
+    group.add_argument(
+        "--storage-capacity-wh",
+        type=positive_option(float),
+        default=200_000.0,
+        help="each storage unit's capacity (default 200000)",
     )
+    group.add_argument(
+        "--storage-power-w",
+        type=positive_option(float),
+        default=100_000.0,
+        help="each storage unit's charge and discharge rating (default 100000)",
+    )
+    _add_v2g_options(group)
+    _add_swap_options(group)
+    _add_pv_options(group)
+
+
+def _add_v2g_options(group: Any) -> None:
     group.add_argument(
         "--v2g-share",
         type=_fraction,
@@ -87,10 +94,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         help="share of the vehicles that are V2G, 0..1 (seeded; they discharge on a negative "
         "CentralSetpoint at OCPP 2.1 stations and only charge at 1.6/2.0.1 ones; default 0)",
     )
-    add_numbers(
-        group,
-        ("--v2g-max-discharge-w", _POSITIVE, 11_000.0, "a V2G vehicle's maximum discharge power"),
+    group.add_argument(
+        "--v2g-max-discharge-w",
+        type=positive_option(float),
+        default=11_000.0,
+        help="a V2G vehicle's maximum discharge power (default 11000)",
     )
+
+
+def _add_swap_options(group: Any) -> None:
     group.add_argument(
         "--swap",
         type=int,
@@ -98,35 +110,97 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also run N battery-swap stations as OCPP 2.1 stations SWAP-0001, ... (default 0)",
     )
-    add_numbers(
-        group,
-        (
-            "--swap-slots",
-            _COUNT,
-            8,
-            "slots in each swap station's rack, all holding a pack at the start",
-        ),
-        (
-            "--swap-pack-wh",
-            _POSITIVE,
-            70_000.0,
-            "each pack's capacity, the rack's and the vehicles'",
-        ),
-        (
-            "--swap-pack-soc",
-            _fraction,
-            0.95,
-            "the rack's packs' state of charge at the start, 0..1",
-        ),
-        ("--swap-rack-power-w", _POSITIVE, 150_000.0, "the rack's charging rating"),
-        ("--swap-pack-power-w", _POSITIVE, 60_000.0, "one slot's charging rating"),
-        ("--swap-time-s", _rate, 300.0, "how long the robot takes for one swap"),
-        (
-            "--swap-per-hour",
-            _rate,
-            4.0,
-            "vehicles coming to each swap station per hour, seeded Poisson",
-        ),
+    group.add_argument(
+        "--swap-slots",
+        type=positive_option(int),
+        default=8,
+        help="slots in each swap station's rack, all holding a pack at the start (default 8)",
+    )
+    group.add_argument(
+        "--swap-pack-wh",
+        type=positive_option(float),
+        default=70_000.0,
+        help="each pack's capacity, the rack's and the vehicles' (default 70000)",
+    )
+    group.add_argument(
+        "--swap-pack-soc",
+        type=_fraction,
+        default=0.95,
+        help="the rack's packs' state of charge at the start, 0..1 (default 0.95)",
+    )
+    group.add_argument(
+        "--swap-rack-power-w",
+        type=positive_option(float),
+        default=150_000.0,
+        help="the rack's charging rating (default 150000)",
+    )
+    group.add_argument(
+        "--swap-pack-power-w",
+        type=positive_option(float),
+        default=60_000.0,
+        help="one slot's charging rating (default 60000)",
+    )
+    group.add_argument(
+        "--swap-time-s",
+        type=_rate,
+        default=300.0,
+        help="how long the robot takes for one swap (default 300)",
+    )
+    group.add_argument(
+        "--swap-per-hour",
+        type=_rate,
+        default=4.0,
+        help="vehicles coming to each swap station per hour, seeded Poisson (default 4)",
+    )
+    group.add_argument(
+        "--swap-timeout-s",
+        type=positive_option(float),
+        default=None,
+        help="the longest a swap may take from the vehicle's turn; one not done by then (no "
+        "ready pack in time, a jammed robot) is reported as timed out (default: none, a "
+        "vehicle with no ready pack is turned away at once)",
+    )
+    group.add_argument(
+        "--swap-jam-share",
+        type=_fraction,
+        default=0.0,
+        help="share of the swaps in which the robot jams, seeded, 0..1 (default 0)",
+    )
+    group.add_argument(
+        "--swap-jam-s",
+        type=positive_option(float),
+        default=1800.0,
+        help="how long a jammed robot stays stuck (default 1800)",
+    )
+
+
+def _add_pv_options(group: Any) -> None:
+    group.add_argument(
+        "--pv",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N PV plants as OCPP 2.1 stations PV-0001, ..., metering what they "
+        "produce (default 0; 1 with --pv-csv)",
+    )
+    group.add_argument(
+        "--pv-peak-w",
+        type=positive_option(float),
+        default=50_000.0,
+        help="each PV plant's clear-sky peak at solar noon, 06:00-18:00 UTC (default 50000)",
+    )
+    group.add_argument(
+        "--pv-cloud-fraction",
+        type=_fraction,
+        default=0.3,
+        help="share of 5-minute slots that are cloudy, seeded, 0..1 (default 0.3)",
+    )
+    group.add_argument(
+        "--pv-csv",
+        metavar="CSV",
+        default=None,
+        help="the PV plants follow this profile instead of the clear sky: rows time,power_w "
+        "(UTC ISO 8601, increasing; W, finite, at least 0), linear in between, 0 W outside",
     )
 
 
@@ -137,10 +211,11 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
     from simulators.swap import PackSpec, SwapStationSpec
     from simulators.v2g import V2XSpec
 
-    if args.storage < 0:
-        raise ValueError("--storage must not be negative")
-    if args.swap < 0:
-        raise ValueError("--swap must not be negative")
+    for option in ("storage", "swap", "pv"):
+        if getattr(args, option) < 0:
+            raise ValueError(f"--{option} must not be negative")
+    if args.swap_timeout_s is not None and args.swap_timeout_s < args.swap_time_s:
+        raise ValueError("--swap-timeout-s must be at least --swap-time-s")
     storage = tuple(
         StorageSpec(
             unit_id=f"STOR-{i:04d}",
@@ -161,6 +236,9 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
             max_rack_power_w=args.swap_rack_power_w,
             max_pack_power_w=args.swap_pack_power_w,
             swap_time_s=args.swap_time_s,
+            swap_timeout_s=args.swap_timeout_s,
+            jam_share=args.swap_jam_share,
+            jam_s=args.swap_jam_s,
         )
         for i in range(1, args.swap + 1)
     )
@@ -168,6 +246,31 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
         "storage": storage,
         "swaps": swaps,
         "swap_arrivals_per_hour": args.swap_per_hour,
+        "pv": _pv_plants(args),
         "v2g_share": args.v2g_share,
         "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
     }
+
+
+def _pv_plants(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The PV plants: the clear sky with seeded clouds, or every one on the CSV profile
+    (``ValueError`` naming the file, row and column of a bad row)."""
+    from simulators.exceptions import ScenarioError
+    from simulators.pv import ClearSkyPV, CsvPV, load_pv_csv
+    from simulators.pv_station import PvSpec
+
+    count = args.pv or (1 if args.pv_csv else 0)
+    profile: CsvPV | None = None
+    if args.pv_csv:
+        try:
+            profile = load_pv_csv(args.pv_csv)
+        except ScenarioError as exc:
+            raise ValueError(str(exc)) from None
+    plants = []
+    for i in range(1, count + 1):
+        pv_id = f"PV-{i:04d}"
+        source = profile or ClearSkyPV(
+            pv_id, args.pv_peak_w, cloud_fraction=args.pv_cloud_fraction, seed=args.seed
+        )
+        plants.append(PvSpec(pv_id, source))
+    return tuple(plants)
