@@ -88,19 +88,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "storage control and V2G.",
     )
     p.add_argument("--stations", type=int, default=15, help="charging stations, 2 EVSEs each")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="scale every power of the site (grid, cap, PV, storage) by this")  # fmt: skip
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="scale every power of the site (grid, cap, PV, storage) by this",
+    )
     p.add_argument("--start-h", type=float, default=0.0, help="the run starts at this hour")
     p.add_argument("--hours", type=float, default=24.0, help="simulated hours per run")
     p.add_argument("--speed", type=float, default=600.0, help="virtual clock speed")
-    p.add_argument("--control-s", type=float, default=30.0,
-                   help="storage controller interval (virtual s): the cap check's allowance")  # fmt: skip
+    p.add_argument(
+        "--control-s",
+        type=float,
+        default=30.0,
+        help="storage controller interval (virtual s): the cap check's allowance",
+    )
     p.add_argument("--meter-s", type=float, default=30.0, help="meter values interval (virtual s)")
-    p.add_argument("--sample-s", type=float, default=10.0,
-                   help="the harness's site meter samples this often (virtual s)")  # fmt: skip
+    p.add_argument(
+        "--sample-s",
+        type=float,
+        default=10.0,
+        help="the harness's site meter samples this often (virtual s)",
+    )
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--runs", default=",".join(r.name for r in MATRIX),
-                   help="comma-separated runs to do (default: the whole matrix)")  # fmt: skip
+    p.add_argument(
+        "--runs",
+        default=",".join(r.name for r in MATRIX),
+        help="comma-separated runs to do (default: the whole matrix)",
+    )
     p.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
     p.add_argument("--progress", action="store_true", help="print the fleet's progress")
     args = p.parse_args(argv)

@@ -110,7 +110,9 @@ class DayResult:
             "cost": round(b.cost, 2),
             "seconds_over_cap": round(b.seconds_over_cap, 1),
             "longest_over_cap_s": round(c.longest_over_cap_s, 1),
-            "worst_over_cap_kw": round(max((s.worst_w for s in b.stretches), default=0.0) / 1000, 2),
+            "worst_over_cap_kw": round(
+                max((s.worst_w for s in b.stretches), default=0.0) / 1000, 2
+            ),
             "balance_error_pct": round(100 * c.balance_error, 3),
             "storage_balance_error_pct": round(100 * c.storage_balance_error, 3),
             "soc_seen_pct": {u: [round(lo, 2), round(hi, 2)] for u, (lo, hi) in b.soc_seen.items()},
@@ -199,8 +201,14 @@ def fleet_for(url: str, run: RunSpec, opt: DayOptions, clock: VirtualClock) -> F
     return Fleet(config, scenario(opt), clock=clock)
 
 
-async def prepare(csms: Csms, store: MemoryStore, fleet: Fleet, arrivals: list[SwapArrival],
-                  run: RunSpec, opt: DayOptions) -> None:  # fmt: skip
+async def prepare(
+    csms: Csms,
+    store: MemoryStore,
+    fleet: Fleet,
+    arrivals: list[SwapArrival],
+    run: RunSpec,
+    opt: DayOptions,
+) -> None:
     """Tokens, packs, the site file and the afternoon cap."""
     for tag in fleet.scenario["id_tag"]:
         await store.put_id_token(IdToken(str(tag)))
@@ -209,7 +217,9 @@ async def prepare(csms: Csms, store: MemoryStore, fleet: Fleet, arrivals: list[S
             await store.put_id_token(IdToken(a.id_token))
     rack = opt.shape.swap_spec()
     for pack in (*rack.packs, *(a.pack for a in arrivals)):
-        await csms.central.swaps.repo.put_pack(BatteryPack(pack.serial, capacity_wh=pack.capacity_wh))
+        await csms.central.swaps.repo.put_pack(
+            BatteryPack(pack.serial, capacity_wh=pack.capacity_wh)
+        )
     await csms.sites.apply(make_site(opt.shape, arrivals, storage=run.storage_control))
     await csms.sites.create_constraint(SITE_ID, cap_constraint(opt.shape))
 
@@ -234,8 +244,13 @@ def sample(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> Non
     )
 
 
-async def meter(fleet: Fleet, books: SiteBooks, opt: DayOptions, clock: VirtualClock,
-                report: Callable[[datetime, float], None]) -> None:  # fmt: skip
+async def meter(
+    fleet: Fleet,
+    books: SiteBooks,
+    opt: DayOptions,
+    clock: VirtualClock,
+    report: Callable[[datetime, float], None],
+) -> None:
     """Sample every ``sample_s``; report the PV every ``meter_s``."""
     pv = opt.shape.pv()
     reported: datetime | None = None
@@ -261,8 +276,13 @@ def settle(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> Boo
     return books.close(at)
 
 
-def totals(fleet: Fleet, opt: DayOptions, watch: PlanWatch, arrivals: Sequence[SwapArrival],
-           summary: pd.DataFrame) -> DeviceTotals:  # fmt: skip
+def totals(
+    fleet: Fleet,
+    opt: DayOptions,
+    watch: PlanWatch,
+    arrivals: Sequence[SwapArrival],
+    summary: pd.DataFrame,
+) -> DeviceTotals:
     specs = {s.unit_id: s for s in opt.shape.storage_specs()}
     units = [s.storage.unit for s in fleet.storage_runners]
     stored = math.fsum(u.soc_wh - u.spec.initial_soc * u.spec.capacity_wh for u in units)
@@ -271,11 +291,13 @@ def totals(fleet: Fleet, opt: DayOptions, watch: PlanWatch, arrivals: Sequence[S
     booked = {a.vehicle_id: a.at for k, a in enumerate(arrivals, 1) if k % opt.shape.walk_in_every}
     missed = [r for r in records if r.outcome == "no_ready_pack"]
     promised = [
-        r for r in missed
+        r
+        for r in missed
         if r.vehicle_id in booked
-        and not watch.expected_unready(booked[r.vehicle_id].replace(second=0, microsecond=0),
-                                       r.arrived)
-    ]  # fmt: skip
+        and not watch.expected_unready(
+            booked[r.vehicle_id].replace(second=0, microsecond=0), r.arrived
+        )
+    ]
     return DeviceTotals(
         ev_charged_wh=float(summary["delivered_wh"].sum()),
         v2g_given_wh=float(summary["discharged_wh"].sum()),
@@ -294,7 +316,9 @@ def totals(fleet: Fleet, opt: DayOptions, watch: PlanWatch, arrivals: Sequence[S
 
 
 @contextlib.asynccontextmanager
-async def in_process(opt: DayOptions, clock: VirtualClock) -> AsyncIterator[tuple[Csms, MemoryStore]]:
+async def in_process(
+    opt: DayOptions, clock: VirtualClock
+) -> AsyncIterator[tuple[Csms, MemoryStore]]:
     store = MemoryStore()
     await store.open()
     try:
@@ -307,8 +331,13 @@ async def in_process(opt: DayOptions, clock: VirtualClock) -> AsyncIterator[tupl
 Fault = Callable[[Csms, Fleet, VirtualClock, list[str]], Any]
 
 
-async def run_day(run: RunSpec, opt: DayOptions, *, fault: Fault | None = None,
-                  progress: Callable[[str], None] | None = None) -> DayResult:  # fmt: skip
+async def run_day(
+    run: RunSpec,
+    opt: DayOptions,
+    *,
+    fault: Fault | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DayResult:
     """One site day with the central system in this process; ``fault`` (a coroutine
     function) runs beside it to break something on the way, noting what it did."""
     loop = asyncio.get_running_loop()
@@ -352,9 +381,12 @@ async def run_day(run: RunSpec, opt: DayOptions, *, fault: Fault | None = None,
         books=closed,
         totals=device_totals,
         checks=checks(
-            closed, books.meter, device_totals, control_interval_s=opt.control_s,
+            closed,
+            books.meter,
+            device_totals,
+            control_interval_s=opt.control_s,
             sample_s=opt.sample_s,
-        ),  # fmt: skip
+        ),
         evs_requested_wh=float(summary_frame["requested_wh"].sum()),
         wall_s=loop.time() - began,
         notes=notes,
