@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.site_day_run import DayOptions, DayResult, RunSpec, run_day
+from benchmarks.site_day_faults import FAILURE_RUNS, FAULTS, subprocess_central
+from benchmarks.site_day_run import DayOptions, DayResult, RunSpec, in_process, run_day
 from benchmarks.site_day_world import DayShape
 
 __all__ = ["MATRIX", "main", "table"]
@@ -55,6 +56,7 @@ _COLUMNS = (
     ("seconds_over_cap", "s over cap", "{:.0f}"),
     ("longest_over_cap_s", "longest s", "{:.0f}"),
     ("balance_error_pct", "balance %", "{:.2f}"),
+    ("limit_held", "never over", "{}"),
     ("passed", "checks", "{}"),
     ("wall_s", "wall s", "{:.0f}"),
 )
@@ -124,7 +126,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be above 0")
     if not 0 <= args.start_h < 24:
         p.error("--start-h must be in 0..24")
-    known = {r.name for r in MATRIX}
+    known = {r.name for r in (*MATRIX, *FAILURE_RUNS)}
     unknown = set(args.runs.split(",")) - known
     if unknown:
         p.error(f"unknown run(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
@@ -150,10 +152,13 @@ async def run_all(args: argparse.Namespace) -> list[DayResult]:
     opt = options(args)
     chosen = set(args.runs.split(","))
     out: list[DayResult] = []
-    for spec in MATRIX:
-        if spec.name in chosen:
-            say = (lambda line: print(line, file=sys.stderr)) if args.progress else None
-            out.append(await run_day(spec, opt, progress=say))
+    say = (lambda line: print(line, file=sys.stderr)) if args.progress else None
+    for spec in (*MATRIX, *FAILURE_RUNS):
+        if spec.name not in chosen:
+            continue
+        fault = FAULTS[spec.failure] if spec.failure is not None else None
+        central = subprocess_central if spec.failure == "kill" else in_process
+        out.append(await run_day(spec, opt, fault=fault, central=central, progress=say))
     return out
 
 

@@ -17,7 +17,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -37,7 +37,7 @@ from csms.config import ServerSettings, Settings
 from csms.domain import IdToken, PvReading
 from csms.events import DomainEvent, PlanComputed, SiteReadingsReceived
 from csms.planning import PlanningSettings
-from csms.store import MemoryStore
+from csms.store import MemoryStore, Store
 from csms.swaps import BatteryPack
 from csms.telemetry.settings import TelemetrySettings
 from simulators import Fleet, FleetConfig
@@ -117,6 +117,7 @@ class DayResult:
             "storage_balance_error_pct": round(100 * c.storage_balance_error, 3),
             "soc_seen_pct": {u: [round(lo, 2), round(hi, 2)] for u, (lo, hi) in b.soc_seen.items()},
             "cap_held": c.cap_held,
+            "limit_held": b.seconds_over_cap == 0.0,
             "energy_conserved": c.energy_conserved,
             "soc_in_bounds": c.soc_in_bounds,
             "swaps_served": c.swaps_served,
@@ -195,22 +196,17 @@ def fleet_for(url: str, run: RunSpec, opt: DayOptions, clock: VirtualClock) -> F
         response_timeout_s=30.0,
         storage=shape.storage_specs(),
         swaps=(shape.swap_spec(),),
-        swap_arrivals_per_hour=shape.swaps_per_hour,
+        swap_arrivals_per_hour=0.0,  # the day's own, from its start (run_day adds them)
         v2g_share=opt.v2g_share if run.v2g else 0.0,
     )
     return Fleet(config, scenario(opt), clock=clock)
 
 
 async def prepare(
-    csms: Csms,
-    store: MemoryStore,
-    fleet: Fleet,
-    arrivals: list[SwapArrival],
-    run: RunSpec,
-    opt: DayOptions,
+    csms: Csms, store: Store, arrivals: list[SwapArrival], run: RunSpec, opt: DayOptions
 ) -> None:
     """Tokens, packs, the site file and the afternoon cap."""
-    for tag in fleet.scenario["id_tag"]:
+    for tag in scenario(opt)["id_tag"]:
         await store.put_id_token(IdToken(str(tag)))
     for a in arrivals:
         if a.id_token:
@@ -222,6 +218,55 @@ async def prepare(
         )
     await csms.sites.apply(make_site(opt.shape, arrivals, storage=run.storage_control))
     await csms.sites.create_constraint(SITE_ID, cap_constraint(opt.shape))
+
+
+def report_pv(csms: Csms, at: datetime, pv_w: float) -> None:
+    """The site's energy management reports its PV to the central system."""
+    csms.bus.publish(SiteReadingsReceived(SITE_ID, (PvReading("roof", at, pv_w),), (), at))
+
+
+class Central(Protocol):
+    """The central system a day runs against: in this process, or a subprocess."""
+
+    url: str
+    watch: PlanWatch
+
+    async def setup(self, arrivals: list[SwapArrival]) -> None: ...
+
+    def report_pv(self, at: datetime, pv_w: float) -> None: ...
+
+
+@dataclass
+class InProcess:
+    csms: Csms
+    store: Store
+    run: RunSpec
+    opt: DayOptions
+    watch: PlanWatch = field(default_factory=PlanWatch)
+
+    @property
+    def url(self) -> str:
+        return self.csms.url
+
+    async def setup(self, arrivals: list[SwapArrival]) -> None:
+        self.csms.bus.subscribe(self.watch)
+        await prepare(self.csms, self.store, arrivals, self.run, self.opt)
+
+    def report_pv(self, at: datetime, pv_w: float) -> None:
+        report_pv(self.csms, at, pv_w)
+
+
+@contextlib.asynccontextmanager
+async def in_process(
+    run: RunSpec, opt: DayOptions, clock: VirtualClock
+) -> AsyncIterator[InProcess]:
+    store = MemoryStore()
+    await store.open()
+    try:
+        async with Csms(settings(opt), clock=clock, store=store) as csms:
+            yield InProcess(csms, store, run, opt)
+    finally:
+        await store.close()
 
 
 def sample(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> None:
@@ -315,20 +360,10 @@ def totals(
     )
 
 
-@contextlib.asynccontextmanager
-async def in_process(
-    opt: DayOptions, clock: VirtualClock
-) -> AsyncIterator[tuple[Csms, MemoryStore]]:
-    store = MemoryStore()
-    await store.open()
-    try:
-        async with Csms(settings(opt), clock=clock, store=store) as csms:
-            yield csms, store
-    finally:
-        await store.close()
-
-
-Fault = Callable[[Csms, Fleet, VirtualClock, list[str]], Any]
+Fault = Callable[[Any, Fleet, VirtualClock, list[str]], Any]
+CentralFactory = Callable[
+    [RunSpec, DayOptions, VirtualClock], contextlib.AbstractAsyncContextManager[Any]
+]
 
 
 async def run_day(
@@ -336,29 +371,27 @@ async def run_day(
     opt: DayOptions,
     *,
     fault: Fault | None = None,
+    central: CentralFactory = in_process,
     progress: Callable[[str], None] | None = None,
 ) -> DayResult:
-    """One site day with the central system in this process; ``fault`` (a coroutine
-    function) runs beside it to break something on the way, noting what it did."""
+    """One site day against ``central`` (default: the central system in this process);
+    ``fault`` (a coroutine function taking the central, the fleet, the clock and a list of
+    notes) runs beside it to break something on the way, noting what it did."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     clock = VirtualClock(start=opt.start, speed=opt.speed)
     books = SiteBooks(export_price=opt.shape.export_price)
-    watch = PlanWatch()
     notes: list[str] = []
-    async with in_process(opt, clock) as (csms, store):
-        csms.bus.subscribe(watch)
-        fleet = fleet_for(csms.url, run, opt, clock)
-        arrivals = swap_arrivals(opt.shape, clock.now())
-        await prepare(csms, store, fleet, arrivals, run, opt)
-
-        def report(at: datetime, pv_w: float) -> None:
-            reading = PvReading("roof", at, pv_w)
-            csms.bus.publish(SiteReadingsReceived(SITE_ID, (reading,), (), at))
-
-        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, report))]
+    async with central(run, opt, clock) as site_central:
+        arrivals = swap_arrivals(opt.shape, opt.start)
+        await site_central.setup(arrivals)
+        watch = site_central.watch
+        fleet = fleet_for(site_central.url, run, opt, clock)
+        for w in fleet.swap_runners:
+            w.swap.swap.add_arrivals([a for a in arrivals if a.at >= w.swap.swap.now])
+        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central.report_pv))]
         if fault is not None:
-            tasks.append(asyncio.create_task(fault(csms, fleet, clock, notes)))
+            tasks.append(asyncio.create_task(fault(site_central, fleet, clock, notes)))
 
         def tick(p: Any) -> None:
             if progress is not None:

@@ -164,6 +164,7 @@ def test_the_table_names_the_failed_checks() -> None:
         "longest_over_cap_s": 0.0,
         "balance_error_pct": 0.1,
         "passed": False,
+        "limit_held": False,
         "cap_held": True,
         "energy_conserved": False,
         "soc_in_bounds": True,
@@ -182,3 +183,18 @@ def test_the_command_line_refuses_bad_sizes_and_unknown_runs() -> None:
     for bad in (["--stations", "0"], ["--speed", "-1"], ["--start-h", "24"], ["--runs", "x"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+
+
+def test_the_kill_runs_central_gets_the_same_day_and_clock() -> None:
+    import json
+
+    from benchmarks.site_day_csms import options_from
+    from benchmarks.site_day_faults import FAILURE_RUNS, FAULTS, options_json
+
+    opt = DayOptions(shape=DayShape(stations=3).scaled(0.3), start_h=13.5, hours=2.0)
+    anchor = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    data = json.loads(options_json(FAILURE_RUNS[-1], opt, anchor=anchor))
+    assert options_from(data["options"]) == opt
+    assert RunSpec(**data["run"]) == FAILURE_RUNS[-1]
+    assert datetime.fromisoformat(data["anchor"]) == anchor
+    assert {r.failure for r in FAILURE_RUNS} == set(FAULTS)
