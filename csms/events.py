@@ -63,6 +63,7 @@ __all__ = [
     "StationNonCompliant",
     "StatusChanged",
     "StorageDispatched",
+    "SwapFromReadyPack",
     "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
@@ -254,6 +255,19 @@ class DepartureMissed:
 
 
 @dataclass(frozen=True, slots=True)
+class SwapFromReadyPack:
+    """A swap at a swap station handed out a pack at or above its readiness threshold
+    (``pack_out_soc_pct``): the counterpart of :class:`SwapWithoutReadyPack`."""
+
+    site_id: str
+    swap_id: str
+    station_id: str
+    pack_out_soc_pct: float
+    ready_soc_pct: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SwapWithoutReadyPack:
     """A swap at a swap station found no pack at its readiness threshold: it handed out
     one below it (``pack_out_soc_pct``) or none (None)."""
@@ -368,6 +382,7 @@ DomainEvent = (
     | StationNonCompliant
     | DepartureMissed
     | SwapWithoutReadyPack
+    | SwapFromReadyPack
     | SecurityEventReceived
     | StorageDispatched
     | DeviceEventsNotified

@@ -18,7 +18,9 @@
   :class:`StorageRunner` (``FleetConfig.storage``, ``chargegrid sim --storage N``);
   :class:`SwapOcppStation`: a swap station's OCPP 2.1 messages (BatterySwap, its rack's
   MeterValues, RequestBatterySwap, the rack's limit), run by :class:`SwapRunner`
-  (``FleetConfig.swaps``, ``chargegrid sim --swap N``).
+  (``FleetConfig.swaps``, ``chargegrid sim --swap N``); :class:`PvStation`: a PV plant's
+  meter as an OCPP 2.1 station (clear-sky or a CSV profile), run by :class:`PvRunner`
+  (``FleetConfig.pv``, ``chargegrid sim --pv N``, ``--pv-csv FILE``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -43,6 +45,7 @@ from simulators.exceptions import (
 from simulators.fleet import Fault, Fleet, FleetConfig, FleetProgress, build_runner
 from simulators.messages import ConnectorStatus, StopReason
 from simulators.pv import ClearSkyPV, CsvPV, load_pv_csv
+from simulators.pv_station import PvRunner, PvSpec, PvStation
 from simulators.runner import FAULT_KINDS, RunnerStats, StationRunner
 from simulators.scenario import (
     SCENARIO_KINDS,
@@ -95,6 +98,9 @@ __all__ = [
     "InvalidParameter",
     "PackSpec",
     "ProfileRefused",
+    "PvRunner",
+    "PvSpec",
+    "PvStation",
     "RackReport",
     "ResponseTimeout",
     "RunnerStats",

@@ -1,5 +1,5 @@
-"""The fleet's site devices: how a swap station is set up for a run, and the storage units'
-and swap stations' summaries at the end."""
+"""The fleet's site devices: how a swap station is set up for a run, and the storage units',
+swap stations' and PV plants' summaries at the end."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from simulators.ev import EVSpec
+from simulators.pv_station import PvRunner
 from simulators.quantities import fraction
 from simulators.storage_runner import StorageRunner
 from simulators.swap import SwapStation, SwapStationSpec
@@ -19,8 +20,10 @@ from simulators.swap_scenario import generate_swap_arrivals
 from simulators.v2g import V2XSpec
 
 __all__ = [
+    "PV_SUMMARY_COLUMNS",
     "STORAGE_SUMMARY_COLUMNS",
     "SWAP_SUMMARY_COLUMNS",
+    "pv_summary",
     "storage_summary",
     "swap_station",
     "swap_summary",
@@ -46,12 +49,31 @@ SWAP_SUMMARY_COLUMNS = (
     "swapped",
     "no_ready_pack",
     "duplicate_pack",
+    "timed_out",
     "requests_accepted",
     "requests_rejected",
     "ready_packs",
     "rack_energy_wh",
     "profiles_rejected",
 )
+
+
+#: per PV plant, at the end of a run
+PV_SUMMARY_COLUMNS = ("station_id", "energy_wh", "peak_w", "profiles_rejected")
+
+
+def pv_summary(runners: Sequence[PvRunner]) -> pd.DataFrame:
+    """Per PV plant: the energy it produced, its highest power, the profiles it refused."""
+    rows = [
+        {
+            "station_id": r.station_id,
+            "energy_wh": round(r.pv.energy_wh, 1),
+            "peak_w": round(r.pv.peak_w, 1),
+            "profiles_rejected": r.pv.profiles_rejected,
+        }
+        for r in runners
+    ]
+    return pd.DataFrame(rows, columns=list(PV_SUMMARY_COLUMNS))
 
 
 def storage_summary(runners: Sequence[StorageRunner]) -> pd.DataFrame:
@@ -80,7 +102,8 @@ def storage_summary(runners: Sequence[StorageRunner]) -> pd.DataFrame:
 
 def swap_summary(runners: Sequence[SwapRunner]) -> pd.DataFrame:
     """Per swap station: vehicles served, turned away for want of a ready pack or for a
-    pack already in the rack, the central system's requests it took and refused, packs
+    pack already in the rack, swaps timed out (no ready pack in time, a jammed robot), the
+    central system's requests it took and refused, packs
     ready at the end, energy the rack drew, profiles it rejected."""
     rows = []
     for r in runners:
@@ -101,7 +124,7 @@ def swap_summary(runners: Sequence[SwapRunner]) -> pd.DataFrame:
 
 def swap_station(spec: SwapStationSpec, per_hour: float, seed: int, start: datetime) -> SwapStation:
     """The swap station of ``spec`` with a day of seeded arrivals at ``per_hour``."""
-    station = SwapStation(spec, start=start)
+    station = SwapStation(spec, start=start, seed=seed)
     capacity = spec.packs[0].capacity_wh if spec.packs else 70_000.0
     station.add_arrivals(
         generate_swap_arrivals(

@@ -37,7 +37,7 @@ from csms.events import (
 )
 from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
-from csms.storage_units import LiveUnits
+from csms.storage_units import DER_EVENTS, LiveUnits
 
 __all__ = ["AckState", "EvseState", "SiteState", "StationState"]
 
@@ -257,6 +257,8 @@ class SiteState:
 
     def apply(self, event: DomainEvent, *, deviation_w: float, tolerance_w: float) -> list[str]:
         """Update from ``event``; the reasons it gives to re-plan."""
+        if isinstance(event, DER_EVENTS):  # a unit's rating may change: re-plan (0918)
+            return ["der control"] if self.units.apply(event) else []
         if self.units.apply(event):
             return []  # a storage unit's: the storage controller follows it every few seconds
         if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):

@@ -68,7 +68,8 @@ def live_units(
                 capacity_wh=a.capacity_wh,
                 soc_wh=soc_wh,
                 max_charge_w=a.max_charge_w,
-                max_discharge_w=a.max_discharge_w,
+                # narrowed while a DER control limits its discharge (decision 0918)
+                max_discharge_w=a.max_discharge_w * state.units.discharge_share(unit, now),
                 min_soc_wh=a.min_soc_wh,
                 max_soc_wh=a.max_soc_wh,
                 charge_efficiency=a.charge_efficiency,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
-from csms.events import SwapWithoutReadyPack
+from csms.events import SwapFromReadyPack, SwapWithoutReadyPack
 from csms.sites.model import Site, SwapStation
 from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
@@ -43,6 +43,8 @@ class RackState:
     sent_w: float | None = None
     sent_state: str | None = None  # "accepted", "rejected", "failed"
     findings: list[SwapWithoutReadyPack] = field(default_factory=list)
+    #: the swaps that found a ready pack, to publish (telemetry counts both kinds)
+    served: list[SwapFromReadyPack] = field(default_factory=list)
     sessions_seen: set[tuple[int, datetime]] = field(default_factory=set)
 
     def take(self, reading: SwapRackReading, *, site_id: str) -> list[str]:
@@ -79,7 +81,12 @@ class RackState:
     def _count(self, swap: RackSwap, site_id: str) -> None:
         self.swaps_seen += 1
         ready = self.swap.ready_soc_pct
-        if swap.pack_out_soc_pct is None or swap.pack_out_soc_pct < ready:
+        if swap.pack_out_soc_pct is not None and swap.pack_out_soc_pct >= ready:
+            self.served.append(
+                SwapFromReadyPack(site_id, self.swap.id, self.swap.station,
+                                  swap.pack_out_soc_pct, ready, swap.at)
+            )  # fmt: skip
+        else:
             self.no_ready_pack += 1
             self.last_no_ready_at = swap.at
             self.findings.append(
@@ -97,6 +104,10 @@ class RackState:
 
     def pop_findings(self) -> list[SwapWithoutReadyPack]:
         out, self.findings = self.findings, []
+        return out
+
+    def pop_served(self) -> list[SwapFromReadyPack]:
+        out, self.served = self.served, []
         return out
 
     def soc_pct(self) -> tuple[float, ...]:

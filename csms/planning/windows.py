@@ -31,7 +31,6 @@ __all__ = [
     "edges",
     "idle_shares",
     "next_edge",
-    "node_limit_at",
     "plan_grid",
     "room_left",
     "strictest_limits",
@@ -145,33 +144,6 @@ def room_left(
             least = room if least is None else min(least, room)
         out[node.id] = least
     return out
-
-
-def node_limit_at(
-    site: Site,
-    node_id: str,
-    at: datetime,
-    *,
-    now: datetime,
-    limits: Mapping[str, NodeLimit],
-    uncontrolled_w: Mapping[str, float],
-    later_limits_w: Mapping[str, Sequence[tuple[datetime, float | None]]],
-) -> float | None:
-    """What the controlled EVSEs under ``node_id`` may draw together at ``at``: now, its
-    limit in force less what is not controlled; later, the plan's limit for the step then
-    (already net of it). None: no limit."""
-    if at <= now:
-        if node_id in limits:
-            limit = limits[node_id].max_import_w
-        else:
-            node = site.node(node_id)
-            limit = node.max_import_w if node is not None else None
-        return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
-    found: float | None = None
-    for start, w in later_limits_w.get(node_id, ()):
-        if start <= at:
-            found = w
-    return found
 
 
 def carry_over_timed(

@@ -29,7 +29,7 @@ from csms.storage_units.glue import Sent, next_edge_s, plan_now, resend_due, set
 from csms.storage_units.units import LiveUnits
 from csms.supervisor import Supervisor, cancel_and_wait
 from optimizer import Plan
-from storage_ctrl import ControlSettings, Decision, SiteLimits, step
+from storage_ctrl import ControlSettings, Decision, SiteLimits, UnitRating, step
 from storage_ctrl import Measurements as LawMeasurements
 
 __all__ = ["SiteHooks", "StorageController", "StorageSettings", "site_limits"]
@@ -112,6 +112,8 @@ class StorageController:
         #: Schedules the units accepted, by operation mode (CentralSetpoint, Idle).
         self.sent_schedules: Counter[str] = Counter()
         self.last_excluded: dict[str, str] = {}
+        #: Per unit, the discharge rating a DER control narrows it to at the last step.
+        self.der_limits_w: dict[str, float | None] = {}
         self._constraints: list[GridConstraint] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -164,6 +166,8 @@ class StorageController:
             logger.warning("storage control %s: constraints not read (%s)", self.site_id, exc)
         tariff = site.tariff
         local = site.local_time(now).time()
+        ratings = self.units.ratings(now)
+        self._narrowed(ratings)
         decision = step(
             LawMeasurements(self.hooks.import_w(), now, self.units.readings()),
             plan_now(
@@ -173,7 +177,7 @@ class StorageController:
             ),
             site_limits(site, self._constraints, now),
             now,
-            ratings=self.units.ratings().values(),
+            ratings=ratings.values(),
             previous_w={u: s.setpoint_w or 0.0 for u, s in self.sent.items()},
             settings=self.law_settings,
         )
@@ -199,6 +203,21 @@ class StorageController:
             )
         )
         return decision
+
+    def _narrowed(self, ratings: dict[str, UnitRating]) -> None:
+        """Log each unit whose discharge rating a DER control narrows, or no longer does."""
+        for unit_id, rating in ratings.items():
+            rated = self.units.units[unit_id].asset.max_discharge_w
+            limit = rating.max_discharge_w if rating.max_discharge_w < rated else None
+            if self.der_limits_w.get(unit_id) != limit:
+                if limit is None:
+                    logger.info("storage control %s: unit %s: DER limit ended, discharge up "
+                                "to %.0f W", self.site_id, unit_id, rated)  # fmt: skip
+                else:
+                    logger.warning("storage control %s: unit %s: a DER control limits its "
+                                   "discharge to %.0f W of %.0f W", self.site_id, unit_id,
+                                   limit, rated)  # fmt: skip
+            self.der_limits_w[unit_id] = limit
 
     def _count(self, decision: Decision) -> None:
         for c in decision.corrections:

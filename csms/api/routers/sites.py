@@ -196,8 +196,6 @@ async def post_readings(
     who.require(Permission.READINGS_WRITE, site_id)
     site = await site_service(services).get_site(site_id)
     now = services.now()
-    pv_ids = {a.id for a in site.pv}
-    storage_ids = {a.id for a in site.storage}
 
     def at_of(where: tuple[str | int, ...], at: datetime | None) -> datetime:
         if at is None:
@@ -208,19 +206,12 @@ async def post_readings(
 
     pv = []
     for i, r in enumerate(body.pv):
-        if r.pv_id not in pv_ids:
-            raise InvalidField(
-                ("body", "pv", i, "pv_id"), f"site {site_id!r} has no PV {r.pv_id!r}"
-            )
+        _on_site(site, "pv", i, r.pv_id, "PV")
         forecast = tuple((f.start, f.end, f.power_w) for f in r.forecast)
         pv.append(PvReading(r.pv_id, at_of(("body", "pv", i), r.at), r.power_w, forecast))
     storage = []
     for i, u in enumerate(body.storage):
-        if u.storage_id not in storage_ids:
-            raise InvalidField(
-                ("body", "storage", i, "storage_id"),
-                f"site {site_id!r} has no storage unit {u.storage_id!r}",
-            )
+        _on_site(site, "storage", i, u.storage_id, "storage unit")
         at = at_of(("body", "storage", i), u.at)
         storage.append(StorageReading(u.storage_id, at, u.soc_pct, u.power_w))
     racks = _swap_readings(site, body, at_of)
@@ -237,14 +228,9 @@ def _swap_readings(
     at_of: Callable[[tuple[str | int, ...], datetime | None], datetime],
 ) -> tuple[SwapRackReading, ...]:
     """The swap stations' rack readings (a swap's own time is checked like a reading's)."""
-    swap_ids = {s.id for s in site.swap}
     out = []
     for i, r in enumerate(body.swap):
-        if r.swap_id not in swap_ids:
-            raise InvalidField(
-                ("body", "swap", i, "swap_id"),
-                f"site {site.id!r} has no swap station {r.swap_id!r}",
-            )
+        _on_site(site, "swap", i, r.swap_id, "swap station")
         swaps = tuple(
             RackSwap(at_of(("body", "swap", i, "swaps", k), s.at), s.pack_out_soc_pct)
             for k, s in enumerate(r.swaps)
@@ -252,6 +238,15 @@ def _swap_readings(
         out.append(SwapRackReading(r.swap_id, at_of(("body", "swap", i), r.at),
                                    tuple(r.pack_soc_pct), tuple(r.pack_ids), swaps))  # fmt: skip
     return tuple(out)
+
+
+def _on_site(site: Site, kind: str, i: int, asset_id: str, what: str) -> None:
+    """Refuse the ``i``-th reading of ``body.<kind>`` (``pv``, ``storage``, ``swap``) when
+    the site has no such asset."""
+    if all(a.id != asset_id for a in getattr(site, kind)):
+        raise InvalidField(
+            ("body", kind, i, f"{kind}_id"), f"site {site.id!r} has no {what} {asset_id!r}"
+        )
 
 
 # -- tariff -----------------------------------------------------------------------------

@@ -67,6 +67,9 @@ def test_public_api() -> None:
             "StorageRunner",
             "SwapOcppStation",
             "SwapRunner",
+            "PvRunner",
+            "PvSpec",
+            "PvStation",
         ]
     )
     for name in simulators.__all__:
