@@ -140,12 +140,15 @@ class ProfileSender:
         *,
         valid_from: datetime,
         valid_to: datetime,
+        supply: Callable[[str, datetime], float] | None = None,
     ) -> None:
         """Renew the accepted TxProfiles into the next window ``[valid_from, valid_to)``:
         first those at or below their EVSE's fallback, then, once those are answered, the
         raises that still fit every node at every instant of that window (its window
         edges too) with whatever was not carried on its fallback and the idle EVSEs on
-        their defaults."""
+        their defaults. ``supply(node, at)``: what the plan gives the EVs under a node on
+        top of its limit (the PV counted on, the planned storage discharge), as the plan's
+        own sends count it (decision 0914)."""
 
         def renewable(ev: EvseState) -> bool:
             sent, tx = ev.sent, ev.tx
@@ -176,7 +179,7 @@ class ProfileSender:
             extended,
             controlled,
             instants=sorted(instants),
-            limit_at=self._limit_at(constraints, instants),
+            limit_at=self._limit_at(constraints, instants, supply),
             base_w=self._base_w(uncontrolled_w),
         )
         await self.renew(raises, valid_to=valid_to)
@@ -208,14 +211,20 @@ class ProfileSender:
         return instants
 
     def _limit_at(
-        self, constraints: list[GridConstraint], instants: set[datetime]
+        self,
+        constraints: list[GridConstraint],
+        instants: set[datetime],
+        supply: Callable[[str, datetime], float] | None,
     ) -> Callable[[str, datetime], float | None]:
-        """Each node's import limit at each of ``instants`` (computed once per instant)."""
+        """Each node's import limit at each of ``instants`` (computed once per instant), plus
+        the supply the plan gives the EVs under it then."""
         site = self.state.site
         by_instant = {at: limits_in_force(site, constraints, at) for at in instants}
 
         def limit_at(node_id: str, at: datetime) -> float | None:
             limit = by_instant[at].get(node_id)
-            return limit.max_import_w if limit is not None else None
+            if limit is None or limit.max_import_w is None:
+                return None
+            return limit.max_import_w + (supply(node_id, at) if supply is not None else 0.0)
 
         return limit_at

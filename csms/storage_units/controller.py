@@ -25,7 +25,7 @@ from csms.quantities import MAX_POWER_W
 from csms.sites.constraints import GridConstraint, limits_in_force
 from csms.sites.model import Site
 from csms.sites.service import SiteService
-from csms.storage_units.glue import Sent, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.glue import Sent, next_edge_s, plan_now, resend_due, setpoint_schedule
 from csms.storage_units.units import LiveUnits
 from csms.supervisor import Supervisor, cancel_and_wait
 from optimizer import Plan
@@ -35,6 +35,9 @@ from storage_ctrl import Measurements as LawMeasurements
 __all__ = ["SiteHooks", "StorageController", "StorageSettings", "site_limits"]
 
 logger = logging.getLogger(__name__)
+
+#: a step for an edge (a cap, a plan step) runs this long after it, the edge in force then
+EDGE_LAG_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,11 @@ class StorageController:
             if self.units.units:  # a site without OCPP storage units has nothing to do
                 await self.step_once()
             spent = (self.clock.now() - began).total_seconds()
-            await self.clock.sleep(max(0.0, self.settings.interval_s - spent))
+            wait_s = self.settings.interval_s - spent
+            edge_s = next_edge_s(self.hooks.plan(), self._constraints, self.clock.now())
+            if edge_s is not None:  # a cap or plan step starting: step right after it
+                wait_s = min(wait_s, edge_s + EDGE_LAG_S)
+            await self.clock.sleep(max(0.0, wait_s))
 
     async def step_once(self) -> Decision:
         """One control step: decide, hand the EV reduction over, send what changed."""
