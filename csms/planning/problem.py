@@ -298,12 +298,26 @@ def _shrink(caps: list[NodeCap], uncontrolled: dict[str, float], site: Site) -> 
     return out
 
 
+#: AC energy transfer modes (OCPP 2.0.1 ``requestedEnergyTransfer``) and the phases they use
+_AC_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+
+
 def _ev_max_w(ev: EvseState, defaults: SessionDefaults) -> float | None:
     """What the EV takes at most, where it or its fleet says (not what it was seen to take:
-    decision 0606)."""
-    if ev.needs is not None and ev.needs.max_power_w:
-        return ev.needs.max_power_w
-    return defaults.max_power_w
+    decision 0606): its stated power, and on AC its stated current at the EVSE's voltage on
+    the phases it charges on (the EVSE's, where the EV does not say)."""
+    needs = ev.needs
+    caps: list[float] = []
+    if needs is not None and needs.max_power_w:
+        caps.append(needs.max_power_w)
+    if needs is not None and needs.max_current_a and not _dc(needs.energy_transfer_mode):
+        phases = min(_AC_PHASES.get(needs.energy_transfer_mode or "", 3), ev.evse.n_phases)
+        caps.append(needs.max_current_a * ev.evse.voltage_v * phases)
+    return min(caps) if caps else defaults.max_power_w
+
+
+def _dc(mode: str | None) -> bool:
+    return mode is not None and mode.startswith("DC")
 
 
 def _fresh(at: datetime, now: datetime, settings: PlanningSettings) -> bool:
