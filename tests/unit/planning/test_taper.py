@@ -12,7 +12,7 @@ from csms.domain import EVChargingNeeds, MeterSample, Transaction
 from csms.events import MeterValuesReceived, TransactionStarted
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.allocate import fair_first_step, fair_steps, pace_w, taper_w
-from csms.planning.problem import line_floor, session_taper
+from csms.planning.ev_limits import line_floor, session_taper
 from csms.sites import FleetDefaults, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
 from optimizer import Evse, LimitNode, Problem, Session, Tariff, TimeGrid, solve
 
