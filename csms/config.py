@@ -105,7 +105,9 @@ class ServerSettings(_Section):
         ge=0,
         le=1000,
         description="the newest OCPP frames kept in memory per station for the dashboard "
-        "(0 = none); each costs the frame's size, about 0.5-1 KB for meter values",
+        "(0 = none), and as many of the central system's commands and their answers, so "
+        "meter values never push a command out of view; each costs the frame's size, about "
+        "0.5-1 KB for meter values",
     )
 
 

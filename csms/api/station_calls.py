@@ -1,7 +1,8 @@
 """A command to one station run while the HTTP request waits, audited whatever happens.
 
-The station's answer decides the response: accepted (the route's result), refused by the
-station (409, audited ``rejected``), offline (409, ``offline``), a command its OCPP version
+The station's answer decides the response: accepted (the route's result, audited ``ok``
+or, with ``outcome``, as the answer says, such as a trust store's ``Rejected``), refused by
+the station (409, audited ``rejected``), offline (409, ``offline``), a command its OCPP version
 does not have (409, ``unsupported``), no answer or a CALLERROR (502, ``failed``), a value
 the central system will not send (422; the route is audited as ``refused`` through
 :data:`csms.api.boundary.AUDITED_ROUTES`).
@@ -60,8 +61,10 @@ async def station_call(
     *,
     target: str | None = None,
     field: tuple[str | int, ...] = ("body",),
+    outcome: Callable[[T], str] | None = None,
 ) -> T:
-    """Run ``call`` for ``record``'s station and audit it as ``action``."""
+    """Run ``call`` for ``record``'s station and audit it as ``action``; an answer is audited
+    as ``outcome(answer)`` when given, else as ``ok``."""
     site = services.station_site(record)
     sid = record.station_id
 
@@ -96,5 +99,5 @@ async def station_call(
         where = getattr(exc, "field", None)
         loc = (*field, *str(where).split(".")) if where else field
         raise InvalidField(loc, str(exc)) from None
-    await audit("ok")
+    await audit("ok" if outcome is None else outcome(result))
     return result

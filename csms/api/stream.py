@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from csms import events as ev
 from csms.events import HeartbeatReceived
@@ -119,15 +119,47 @@ class ApiEvent:
         }
 
 
+class _AtStation(Protocol):
+    station_id: str
+    at: datetime
+
+
+class _AtSite(Protocol):
+    site_id: str
+    at: datetime
+
+
+#: the events described by their own station and time, whole: ``(type, station_id, at,
+#: event)``
+_AT_STATION: dict[type, str] = {
+    ev.StationConnected: "station.connected",
+    ev.StationDisconnected: "station.disconnected",
+    ev.StationBooted: "station.booted",
+    ev.StationNonCompliant: "station.non_compliant",
+    ev.SecurityEventReceived: "station.security_event",
+    ev.DerControlSet: "der.control_set",
+    ev.DerControlsCleared: "der.controls_cleared",
+    ev.DerControlsReported: "der.controls_reported",
+}
+
+#: the site-level events described by their own site and time, whole: ``(type, site_id,
+#: at, event)``
+_AT_SITE: dict[type, str] = {
+    ev.SiteChanged: "site.changed",
+    ev.PlanUpdated: "plan.updated",
+    ev.DepartureMissed: "departure.missed",
+    ev.SwapWithoutReadyPack: "swap.no_ready_pack",
+    ev.StorageDispatched: "storage.dispatched",
+}
+
+
 def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, Any] | None:
     """``(type, station_id, at, payload)`` of a domain event; None for ones not exposed."""
+    kind = _AT_STATION.get(type(event))
+    if kind is not None:
+        e = cast(_AtStation, event)
+        return kind, e.station_id, e.at, event
     match event:
-        case ev.StationConnected():
-            return "station.connected", event.station_id, event.at, event
-        case ev.StationDisconnected():
-            return "station.disconnected", event.station_id, event.at, event
-        case ev.StationBooted():
-            return "station.booted", event.station_id, event.at, event
         case ev.StatusChanged():
             r = event.report
             return "station.status", r.station_id, r.timestamp, r
@@ -147,22 +179,6 @@ def _describe(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, 
             return "ev.charging_needs", event.station_id, None, event
         case ev.ChargingLimitSent():
             return "limit.sent", event.limit.station_id, event.at, event
-        case ev.StationNonCompliant():
-            return "station.non_compliant", event.station_id, event.at, event
-        case ev.SecurityEventReceived():
-            return "station.security_event", event.station_id, event.at, event
-    return _describe_v21(event)
-
-
-def _describe_v21(event: ev.DomainEvent) -> tuple[str, str | None, datetime | None, Any] | None:
-    """The OCPP 2.1 DER control and battery-swap events."""
-    match event:
-        case ev.DerControlSet():
-            return "der.control_set", event.station_id, event.at, event
-        case ev.DerControlsCleared():
-            return "der.controls_cleared", event.station_id, event.at, event
-        case ev.DerControlsReported():
-            return "der.controls_reported", event.station_id, event.at, event
         case ev.DerAlarmRaised():
             return "der.alarm", event.station_id, event.alarm.at, event.alarm
         case ev.DerStartStopped():
@@ -174,19 +190,12 @@ def _describe_v21(event: ev.DomainEvent) -> tuple[str, str | None, datetime | No
 
 def _describe_site(event: object) -> tuple[str, str, datetime, Any] | None:
     """``(type, site_id, at, payload)`` of a site-level event."""
-    match event:
-        case ev.SiteChanged():
-            return "site.changed", event.site_id, event.at, event
-        case ev.ConstraintsChanged():
-            return f"constraint.{event.change}", event.site_id, event.at, event
-        case ev.PlanUpdated():
-            return "plan.updated", event.site_id, event.at, event
-        case ev.DepartureMissed():
-            return "departure.missed", event.site_id, event.at, event
-        case ev.SwapWithoutReadyPack():
-            return "swap.no_ready_pack", event.site_id, event.at, event
-        case ev.StorageDispatched():
-            return "storage.dispatched", event.site_id, event.at, event
+    kind = _AT_SITE.get(type(event))
+    if kind is not None:
+        s = cast(_AtSite, event)
+        return kind, s.site_id, s.at, event
+    if isinstance(event, ev.ConstraintsChanged):
+        return f"constraint.{event.change}", event.site_id, event.at, event
     return None
 
 

@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chargegrid.clock import utc
 from csms.cli.common import add_config_arguments, settings_from_args
 
 __all__ = ["add_commands", "parse_expiry"]
@@ -34,9 +35,7 @@ def parse_expiry(text: str, now: datetime) -> datetime | None:
         raise argparse.ArgumentTypeError(
             f"--expires: not 'never', a duration like 90d, or an ISO time: {text!r}"
         ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return utc(value)
 
 
 async def _unknown_sites(store: Any, site_ids: list[str]) -> list[str]:

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chargegrid.clock import utc
+
 __all__ = ["add_commands"]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -44,9 +46,7 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"not an ISO-8601 time like 2026-03-05T18:00:00Z: {text!r}"
         ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return utc(value)
 
 
 def _pair(text: str) -> tuple[str, str]:

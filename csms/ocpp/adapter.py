@@ -48,6 +48,10 @@ class VersionAdapter(OcppConnection):
 
     #: The version whose commands the adapter encodes (a 2.1 station gets 2.0.1's).
     commands_version = "1.6"
+    #: The field naming the EVSE in SetChargingProfile and GetCompositeSchedule (1.6: the
+    #: connector) and the one carrying SetChargingProfile's profile.
+    evse_field = "connectorId"
+    profile_field = "csChargingProfiles"
 
     def unavailable(self, action: str) -> CommandError:
         """The error for a command the version does not have."""
@@ -58,15 +62,11 @@ class VersionAdapter(OcppConnection):
     async def get_composite_schedule(
         self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
     ) -> tuple[CommandResult, CompositeSchedule | None]:
-        payload = self.composite_request(evse_id, duration_s)
+        payload: dict[str, Any] = {self.evse_field: evse_id, "duration": duration_s}
         if unit is not None:
             payload["chargingRateUnit"] = unit.value
         result = await self._status_call("GetCompositeSchedule", payload)
         return result, self.composite_answer(result.payload, evse_id)
-
-    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
-        """The version's GetCompositeSchedule request without the unit."""
-        raise NotImplementedError
 
     def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
         """The schedule in the version's GetCompositeSchedule answer, if it has one."""
@@ -76,6 +76,22 @@ class VersionAdapter(OcppConnection):
         """The unit and power-of-ten multiplier of one sampled value, as the version puts
         them (1.6: ``unit``; 2.0.1: ``unitOfMeasure``)."""
         raise NotImplementedError
+
+    async def set_charging_profile(
+        self, limit: ChargingLimit, *, station_tx_id: str | None
+    ) -> CommandResult:
+        self.plain_limit(limit)
+        profile = self.encode_profile(limit, station_tx_id=station_tx_id)
+        return await self._status_call(
+            "SetChargingProfile", {self.evse_field: limit.evse_id, self.profile_field: profile}
+        )
+
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        """The version's ``ChargingProfile`` of ``limit`` for SetChargingProfile."""
+        raise NotImplementedError
+
+    async def clear_cache(self) -> CommandResult:
+        return await self._status_call("ClearCache", {})
 
     def plain_limit(self, limit: ChargingLimit) -> None:
         """Refuse, before sending, a V2X operation mode the version cannot carry (2.1 alone

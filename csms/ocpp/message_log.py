@@ -2,8 +2,11 @@
 
 :class:`MessageLog` keeps, per station, the newest ``per_station`` frames in both directions
 (a bounded deque: appending is all the OCPP path pays; frames are parsed only when someone
-reads them). :class:`LoggedConnection` wraps a station's WebSocket so that every frame it
-receives or sends is appended, without the adapters knowing.
+reads them). The central system's own calls and the station's answers to them are kept in a
+second ring of the same size, made when the first command goes out, so a station's steady
+meter values never push a command someone just sent out of view. :class:`LoggedConnection`
+wraps a station's WebSocket so that every frame it receives or sends is appended, without the
+adapters knowing.
 
 What is shown is redacted: the payloads of messages that can carry secrets or key material
 (``ChangeConfiguration`` / ``SetVariables`` may set the station's password,
@@ -13,6 +16,8 @@ of the log, and the answers to those calls with them.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -46,11 +51,13 @@ MAX_FRAME_CHARS = 8192
 
 @dataclass(frozen=True, slots=True)
 class LoggedFrame:
-    """A frame as it passed: raw text, direction (``in`` = from the station), time."""
+    """A frame as it passed: raw text, direction (``in`` = from the station), time, and its
+    place in the log (frames of one time stay in the order they passed)."""
 
     at: datetime
     direction: str
     text: str
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,31 +83,45 @@ class MessageLog:
         self._now = now
         self.per_station = per_station
         self._frames: dict[str, deque[LoggedFrame]] = {}
+        #: the central system's calls and the answers to them
+        self._commands: dict[str, deque[LoggedFrame]] = {}
+        self._seq = itertools.count()
 
     def record(self, station_id: str, direction: str, text: str | bytes) -> None:
         if self.per_station <= 0:
             return
-        frames = self._frames.get(station_id)
-        if frames is None:
-            frames = self._frames[station_id] = deque(maxlen=self.per_station)
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        frames.append(LoggedFrame(self._now(), direction, text[:MAX_FRAME_CHARS]))
+        rings = self._commands if _is_command_frame(direction, text) else self._frames
+        frames = rings.get(station_id)
+        if frames is None:
+            frames = rings[station_id] = deque(maxlen=self.per_station)
+        frames.append(LoggedFrame(self._now(), direction, text[:MAX_FRAME_CHARS], next(self._seq)))
 
     def last_received(self, station_id: str) -> datetime | None:
         """When the station's newest kept frame arrived (None: none kept)."""
-        for frame in reversed(self._frames.get(station_id, ())):
-            if frame.direction == "in":
-                return frame.at
-        return None
+        newest: datetime | None = None
+        for rings in (self._frames, self._commands):
+            for frame in reversed(rings.get(station_id, ())):
+                if frame.direction == "in":
+                    newest = frame.at if newest is None else max(newest, frame.at)
+                    break
+        return newest
 
     def forget(self, station_id: str) -> None:
         self._frames.pop(station_id, None)
+        self._commands.pop(station_id, None)
 
     def messages(self, station_id: str, *, limit: int = 50) -> list[OcppMessage]:
         """The newest ``limit`` frames of ``station_id``, newest first, parsed and redacted;
         an answer names the action of the call it answers when that call is still kept."""
-        frames = list(self._frames.get(station_id, ()))
+        frames = list(
+            heapq.merge(
+                self._frames.get(station_id, ()),
+                self._commands.get(station_id, ()),
+                key=lambda frame: frame.seq,
+            )
+        )
         actions: dict[tuple[str, str], str] = {}
         parsed: list[OcppMessage] = []
         for frame in frames:  # oldest first, so calls are seen before their answers
@@ -115,6 +136,13 @@ class MessageLog:
             parsed.append(_redact(message))
         parsed.reverse()
         return parsed[:limit]
+
+
+def _is_command_frame(direction: str, text: str) -> bool:
+    """A call the central system sent, or the station's answer to one: a frame whose message
+    type (the first number after ``[``) is 2 going out, or 3 or 4 coming in."""
+    kind = text.lstrip()[1:].lstrip()[:1]
+    return kind == "2" if direction == "out" else kind in ("3", "4")
 
 
 def _parse(frame: LoggedFrame) -> OcppMessage:

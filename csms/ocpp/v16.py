@@ -229,20 +229,8 @@ class V16Connection(VersionAdapter):
             payload["connectorId"] = evse_id
         return await self._status_call("TriggerMessage", payload)
 
-    async def clear_cache(self) -> CommandResult:
-        return await self._status_call("ClearCache", {})
-
-    async def set_charging_profile(
-        self, limit: ChargingLimit, *, station_tx_id: str | None
-    ) -> CommandResult:
-        self.plain_limit(limit)
-        return await self._status_call(
-            "SetChargingProfile",
-            {
-                "connectorId": limit.evse_id,
-                "csChargingProfiles": charging_profile(limit),
-            },
-        )
+    def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
+        return charging_profile(limit)
 
     async def clear_charging_profile(
         self,
@@ -259,9 +247,6 @@ class V16Connection(VersionAdapter):
             "stackLevel": stack_level,
         }
         return await self._status_call("ClearChargingProfile", drop_none(payload))
-
-    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
-        return {"connectorId": evse_id, "duration": duration_s}
 
     def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
         sched = answer.get("chargingSchedule")

@@ -218,6 +218,8 @@ class V201Connection(VersionAdapter):
     station_names_transactions = True
     names_token_types = True
     commands_version = "2.0.1"
+    evse_field = "evseId"
+    profile_field = "chargingProfile"
 
     async def remote_start(
         self,
@@ -274,23 +276,7 @@ class V201Connection(VersionAdapter):
             payload["evse"] = drop_none({"id": evse_id, "connectorId": connector_id})
         return await self._status_call("TriggerMessage", payload)
 
-    async def clear_cache(self) -> CommandResult:
-        return await self._status_call("ClearCache", {})
-
-    async def set_charging_profile(
-        self, limit: ChargingLimit, *, station_tx_id: str | None
-    ) -> CommandResult:
-        self.plain_limit(limit)
-        return await self._status_call(
-            "SetChargingProfile",
-            {
-                "evseId": limit.evse_id,
-                "chargingProfile": self.encode_profile(limit, station_tx_id=station_tx_id),
-            },
-        )
-
     def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
-        """The version's ``ChargingProfile`` of ``limit`` for SetChargingProfile."""
         return charging_profile(limit, station_tx_id=station_tx_id)
 
     async def clear_charging_profile(
@@ -314,9 +300,6 @@ class V201Connection(VersionAdapter):
         if criteria:
             payload["chargingProfileCriteria"] = criteria
         return await self._status_call("ClearChargingProfile", payload)
-
-    def composite_request(self, evse_id: int, duration_s: int) -> dict[str, Any]:
-        return {"evseId": evse_id, "duration": duration_s}
 
     def composite_answer(self, answer: dict[str, Any], evse_id: int) -> CompositeSchedule | None:
         sched = answer.get("schedule")

@@ -79,7 +79,7 @@ class SiteLoop:
             )
         )
         self.defaults = SafeDefaults(ctx, state)
-        self.sender = ProfileSender(ctx, state, refused=self.trigger)
+        self.sender = ProfileSender(ctx, state, refused=self.trigger, v2x_refused=self._v2x_refused)
         self.wake = asyncio.Event()
         self.urgent = False
         self.reasons: list[str] = []
@@ -270,7 +270,8 @@ class SiteLoop:
         )
         orders = self._order(plan, shares, window, limits)
         v2x = v2x_orders(self.state, plan, shares.dispatches, shares.still, now=window.sent_at,
-                         valid_to=window.valid_to, settings=settings)  # fmt: skip
+                         valid_to=window.valid_to, renew_to=window.next_to,
+                         settings=settings)  # fmt: skip
         await self._send(orders, v2x)
         self.ctx.bus.publish(
             PlanUpdated(
@@ -429,8 +430,7 @@ class SiteLoop:
         await asyncio.gather(
             *(send(d.evse, d.charging_limit) for d in orders.up if d.evse.key not in v2x),
             *(rack(r, lim) for r, lim in orders.racks_up),
-            *(self.sender.send_v2x(ev, lim, base, refused=self._v2x_refused)
-              for ev, lim, base in v2x.values()),
+            *(self.sender.send_v2x(ev, lim, base) for ev, lim, base in v2x.values()),
         )  # fmt: skip
         await self.defaults.send_all(orders.higher)
 

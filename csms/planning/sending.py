@@ -1,5 +1,6 @@
 """Sending a site's TxProfiles and recording the answers; renewing the accepted ones into the
-next window in a second pass that stays safe if the CSMS dies half-way (decision 0602)."""
+next window in a second pass that stays safe if the CSMS dies half-way (decision 0602), a V2G
+EV's with the giving its plan recorded (decision 0920)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.swap import RackState
+from csms.planning.v2x import renewal_v2x
 from csms.planning.windows import carry_over_timed, edges
 from csms.sites.constraints import GridConstraint, limits_in_force
 
@@ -26,13 +28,20 @@ class ProfileSender:
     """One site's TxProfiles to its stations, at most ``max_parallel_sends`` at a time."""
 
     def __init__(
-        self, ctx: PlanningContext, state: SiteState, *, refused: Callable[[str], None]
+        self,
+        ctx: PlanningContext,
+        state: SiteState,
+        *,
+        refused: Callable[[str], None],
+        v2x_refused: Callable[[EvseState, str], None],
     ) -> None:
         self.ctx = ctx
         self.state = state
         self.site_id = state.site.id
         #: Called with a reason ("profile rejected", "profile failed") to re-plan soon.
         self._refused = refused
+        #: Called with a V2G EV whose station refused its V2X schedule (or it failed).
+        self._v2x_refused = v2x_refused
         self._sem = asyncio.Semaphore(ctx.settings.max_parallel_sends)
 
     async def send(self, ev: EvseState, limit: ChargingLimit) -> None:
@@ -68,24 +77,17 @@ class ProfileSender:
                     ev.rejected_tx = sent.transaction_id
                 self._refused(f"profile {state}")
 
-    async def send_v2x(
-        self,
-        ev: EvseState,
-        limit: ChargingLimit,
-        fallback: ChargingLimit,
-        *,
-        refused: Callable[[EvseState, str], None],
-    ) -> None:
+    async def send_v2x(self, ev: EvseState, limit: ChargingLimit, fallback: ChargingLimit) -> None:
         """Send a V2G EV its V2X schedule; if the station refuses it (or it fails), the EV
-        gets its charging-only TxProfile ``fallback`` instead and ``refused`` is told."""
+        gets its charging-only TxProfile ``fallback`` instead and ``v2x_refused`` is told."""
         sent = ev.sent
         try:
             async with self._sem, asyncio.timeout(self.ctx.settings.send_timeout_s):
                 await self.ctx.commands.set_charging_profile(limit)
         except CommandRejected as exc:
-            refused(ev, f"the station answered {exc}")
+            self._v2x_refused(ev, f"the station answered {exc}")
         except (CsmsError, TimeoutError) as exc:
-            refused(ev, f"the V2X schedule failed: {exc}")
+            self._v2x_refused(ev, f"the V2X schedule failed: {exc}")
         else:
             self._record(ev, sent, "accepted")
             return
@@ -114,7 +116,8 @@ class ProfileSender:
             self._refused("rack limit accepted")  # planned as flexible load again
 
     async def renew(self, evs: list[EvseState], *, valid_to: datetime) -> None:
-        """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``."""
+        """Send each EVSE its current TxProfile schedule again, lasting until ``valid_to``; a
+        V2G EV's as a V2X schedule where its plan has it give then (decision 0920)."""
         now = self.ctx.clock.now()
         sends = []
         for ev in evs:
@@ -126,6 +129,7 @@ class ProfileSender:
             limit = make_limit(
                 ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
             )
+            v2x = renewal_v2x(self.state, ev, limit, self.ctx.settings, now=now, valid_to=valid_to)
             ev.sent = Sent(
                 value,
                 "TxProfile",
@@ -133,8 +137,9 @@ class ProfileSender:
                 valid_to=valid_to,
                 transaction_id=ev.tx.id,
                 periods=((now, value), *later),
+                gives=tuple(g for g in sent.gives if g[1] > now) if v2x is not None else (),
             )
-            sends.append(self.send(ev, limit))
+            sends.append(self.send(ev, limit) if v2x is None else self.send_v2x(ev, v2x, limit))
         await asyncio.gather(*sends)
 
     async def carry_over(

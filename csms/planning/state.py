@@ -64,6 +64,9 @@ class Sent:
     valid_to: datetime | None = None
     transaction_id: int | None = None
     periods: tuple[tuple[datetime, float], ...] = ()
+    #: A V2G EV's planned giving within the schedule and the renewal after it, as (start,
+    #: end, W < 0): its renewals carry them as ``CentralSetpoint`` periods (decision 0920).
+    gives: tuple[tuple[datetime, datetime, float], ...] = ()
 
     @property
     def peak_w(self) -> float:

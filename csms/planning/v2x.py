@@ -1,6 +1,7 @@
 """V2G EVs in a site's plan (decision 0910): which sessions may give power back, the plan's
 charging-only view the sharing stages work on, and the V2X schedules that carry the plan's
-negative steps to OCPP 2.1 EVs as ``CentralSetpoint`` periods. Pure; the loop sends.
+negative steps to OCPP 2.1 EVs as ``CentralSetpoint`` periods, in a re-plan's sends and in the
+renewals into the next window (decision 0920). Pure; the loop and the sender send.
 
 Safety: every other EV's limit is chosen with the V2G EVs counted at what they would
 *charge* (never at what they give), so an EV that refuses to give, or gives less, never
@@ -20,8 +21,8 @@ from csms.planning.state import EvseState, SiteState
 from optimizer import Plan, Problem, Session
 
 __all__ = [
-    "V2XOrder", "charging_view", "giving", "giving_steps", "may_give", "v2g_session",
-    "v2x_limit", "v2x_orders",
+    "V2XOrder", "charging_view", "discharge_top_w", "giving", "giving_steps", "may_give",
+    "renewal_v2x", "v2g_session", "v2x_limit", "v2x_orders",
 ]  # fmt: skip
 
 #: (the EV, its V2X schedule, the charging-only TxProfile to fall back on if it refuses)
@@ -46,6 +47,12 @@ def may_give(state: SiteState, ev: EvseState, settings: PlanningSettings) -> boo
     )
 
 
+def discharge_top_w(ev: EvseState) -> float:
+    """The most a V2G EV may give (W): its V2X maximum within the EVSE's rating."""
+    assert ev.needs is not None and ev.needs.v2x is not None
+    return min(ev.needs.v2x.discharge_w, ev.rated_w)
+
+
 def v2g_session(
     state: SiteState,
     ev: EvseState,
@@ -65,7 +72,7 @@ def v2g_session(
         since_needs_wh += ev.power_w * max(0.0, (now - ev.power_at).total_seconds()) / 3600.0
     return dataclasses.replace(
         session,
-        max_discharge_w=min(ev.needs.v2x.discharge_w, ev.rated_w),
+        max_discharge_w=discharge_top_w(ev),
         discharge_limit_wh=max(0.0, ev.needs.v2x.may_give_wh + since_needs_wh),
         discharge_cost_per_kwh=settings.v2g_cost_per_kwh,
     )
@@ -196,20 +203,28 @@ def v2x_orders(
     *,
     now: datetime,
     valid_to: datetime,
+    renew_to: datetime,
     settings: PlanningSettings,
 ) -> dict[str, V2XOrder]:
     """Per EVSE key, the V2X schedule of each running V2G session (``still``) the plan has
     giving power back before ``valid_to``: its TxProfile as chosen (dispatched now, else the
-    one it has) with the giving steps as ``CentralSetpoint`` periods. Call after
-    :func:`csms.planning.stages.record_sent`."""
+    one it has) with the giving steps as ``CentralSetpoint`` periods. Each session's
+    TxProfile records the plan's giving until ``renew_to`` (``Sent.gives``: none where it
+    may not give), which its renewal into the next window carries (:func:`renewal_v2x`).
+    Call after :func:`csms.planning.stages.record_sent`."""
     dispatched = {d.evse.key: d for d in dispatches}
     out: dict[str, V2XOrder] = {}
     for ev in still:
-        gives = giving(plan, ev, now=now, until=valid_to) if ev.tx is not None else ()
-        if not gives or not may_give(state, ev, settings):
+        may = ev.tx is not None and may_give(state, ev, settings)
+        sent = ev.sent
+        if sent is None or ev.tx is None or sent.transaction_id != ev.tx.id:
+            sent = None
+        else:
+            until = max(valid_to, renew_to)
+            sent.gives = giving(plan, ev, now=now, until=until) if may else ()
+        gives = giving(plan, ev, now=now, until=valid_to) if may else ()
+        if not gives:
             continue
-        assert ev.tx is not None and ev.needs is not None and ev.needs.v2x is not None
-        sent = ev.sent if ev.sent is not None and ev.sent.transaction_id == ev.tx.id else None
         charging = (
             tuple((at, w) for at, w in sent.periods if at < valid_to)
             if sent is not None and sent.periods
@@ -222,6 +237,33 @@ def v2x_orders(
             later = tuple((at, w) for at, w in charging if at > now)
             base = make_limit(ev, _value_at(charging, now), quirks, purpose="TxProfile",
                               now=now, valid_to=valid_to, later=later)  # fmt: skip
-        top_w = min(ev.needs.v2x.discharge_w, ev.rated_w)
+        top_w = discharge_top_w(ev)
         out[ev.key] = (ev, v2x_limit(base, charging, gives, now=now, max_discharge_w=top_w), base)
     return out
+
+
+def renewal_v2x(
+    state: SiteState,
+    ev: EvseState,
+    base: ChargingLimit,
+    settings: PlanningSettings,
+    *,
+    now: datetime,
+    valid_to: datetime,
+) -> ChargingLimit | None:
+    """A V2G EV's renewal (``base``: its TxProfile from ``now`` to ``valid_to``, the
+    charging periods it has) as a V2X schedule: the giving its TxProfile records
+    (``Sent.gives``) as ``CentralSetpoint`` periods. None where it gives nothing in that
+    time, or may no longer give (a refusal, new needs): then ``base`` is the renewal."""
+    sent = ev.sent
+    if sent is None or not sent.gives or not may_give(state, ev, settings):
+        return None
+    gives = tuple(
+        (max(start, now), min(end, valid_to), watts)
+        for start, end, watts in sent.gives
+        if end > now and start < valid_to
+    )
+    if not gives:
+        return None
+    charging = ((now, sent.value_at(now)), *((at, w) for at, w in sent.periods if at > now))
+    return v2x_limit(base, charging, gives, now=now, max_discharge_w=discharge_top_w(ev))

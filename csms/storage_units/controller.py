@@ -106,6 +106,8 @@ class StorageController:
         self.corrections: Counter[str] = Counter()
         self.exclusions: Counter[str] = Counter()
         self.send_failures = 0
+        #: Schedules the units accepted, by operation mode (CentralSetpoint, Idle).
+        self.sent_schedules: Counter[str] = Counter()
         self.last_excluded: dict[str, str] = {}
         self._constraints: list[GridConstraint] = []
         self._task: asyncio.Task[None] | None = None
@@ -256,6 +258,7 @@ class StorageController:
             return
         assert limit.valid_to is not None
         self.sent[unit_id] = Sent(setpoint_w, limit.valid_to)
+        self.sent_schedules["Idle" if setpoint_w is None else "CentralSetpoint"] += 1
         self.units.units[unit_id].sent_w = setpoint_w
 
     def expired(self, now: datetime) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from csms.storage_units.controller import StorageController
 
@@ -13,63 +14,86 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
-def _family(prefix: str, name: str, kind: str, text: str, rows: list[str]) -> list[str]:
-    return [f"# HELP {prefix}{name} {text}", f"# TYPE {prefix}{name} {kind}", *rows]
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else format(value, ".15g")
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    name: str
+    kind: str
+    help: str
+    #: the samples of one site: (extra labels, value)
+    samples: Callable[[StorageController], list[tuple[str, float]]]
+
+
+def _by(
+    label: str, counts: Callable[[StorageController], dict[str, int]]
+) -> Callable[[StorageController], list[tuple[str, float]]]:
+    return lambda c: [(f',{label}="{_label(k)}"', n) for k, n in sorted(counts(c).items())]
+
+
+_FAMILIES = (
+    _Family("steps_total", "counter", "Storage control steps run.", lambda c: [("", c.steps)]),
+    _Family(
+        "corrections_total",
+        "counter",
+        "Inputs the control law corrected (a plan beyond a rating), by field.",
+        _by("field", lambda c: dict(c.corrections)),
+    ),
+    _Family(
+        "exclusions_total",
+        "counter",
+        "Unit-steps a unit was not counted on, by reason (no_reading, stale, alarm).",
+        _by("reason", lambda c: dict(c.exclusions)),
+    ),
+    _Family(
+        "alarms_total",
+        "counter",
+        "Unit alarms raised (a Faulted or Unavailable status, a NotifyEvent alert).",
+        lambda c: [("", c.units.alarms_raised)],
+    ),
+    _Family(
+        "schedules_sent_total",
+        "counter",
+        "Setpoint schedules the units accepted, by operation mode (CentralSetpoint, Idle).",
+        _by("mode", lambda c: dict(c.sent_schedules)),
+    ),
+    _Family(
+        "send_failures_total",
+        "counter",
+        "Setpoint schedules not sent.",
+        lambda c: [("", c.send_failures)],
+    ),
+    _Family(
+        "soc_refused_total",
+        "counter",
+        "Unit SoC readings refused (outside 0..100 %).",
+        lambda c: [("", c.units.refused_soc)],
+    ),
+    _Family(
+        "ev_reduction_w",
+        "gauge",
+        "What the EV limits had to take off at the last step (W).",
+        lambda c: [("", 0.0 if c.last is None else c.last.ev_reduction_w)],
+    ),
+)
 
 
 def storage_metrics_text(
     controllers: Iterable[StorageController], prefix: str = "chargegrid_storage_"
 ) -> str:
-    """Per site: control steps, corrections by field, exclusions by reason, failed sends,
-    SoC readings refused, and the EV reduction of the last step."""
-    steps, corrections, exclusions, failures, refused, reduction = [], [], [], [], [], []
-    for c in sorted(controllers, key=lambda c: c.site_id):
-        site = _label(c.site_id)
-        steps.append(f'{prefix}steps_total{{site="{site}"}} {c.steps}')
-        corrections += [
-            f'{prefix}corrections_total{{site="{site}",field="{_label(f)}"}} {n}'
-            for f, n in sorted(c.corrections.items())
-        ]
-        exclusions += [
-            f'{prefix}exclusions_total{{site="{site}",reason="{_label(r)}"}} {n}'
-            for r, n in sorted(c.exclusions.items())
-        ]
-        failures.append(f'{prefix}send_failures_total{{site="{site}"}} {c.send_failures}')
-        refused.append(f'{prefix}soc_refused_total{{site="{site}"}} {c.units.refused_soc}')
-        last = 0.0 if c.last is None else c.last.ev_reduction_w
-        reduction.append(f'{prefix}ev_reduction_w{{site="{site}"}} {last:g}')
-    lines = [
-        *_family(prefix, "steps_total", "counter", "Storage control steps run.", steps),
-        *_family(
-            prefix,
-            "corrections_total",
-            "counter",
-            "Inputs the control law corrected (a plan beyond a rating), by field.",
-            corrections,
-        ),
-        *_family(
-            prefix,
-            "exclusions_total",
-            "counter",
-            "Unit-steps a unit was not counted on, by reason (no_reading, stale, alarm).",
-            exclusions,
-        ),
-        *_family(
-            prefix, "send_failures_total", "counter", "Setpoint schedules not sent.", failures
-        ),
-        *_family(
-            prefix,
-            "soc_refused_total",
-            "counter",
-            "Unit SoC readings refused (outside 0..100 %).",
-            refused,
-        ),
-        *_family(
-            prefix,
-            "ev_reduction_w",
-            "gauge",
-            "What the EV limits had to take off at the last step (W).",
-            reduction,
-        ),
-    ]
+    """Per site: control steps, corrections by field, exclusions by reason, alarms raised,
+    schedules sent by mode and not sent, SoC readings refused, and the EV reduction of the
+    last step."""
+    ordered = sorted(controllers, key=lambda c: c.site_id)
+    lines: list[str] = []
+    for family in _FAMILIES:
+        name = prefix + family.name
+        lines += [f"# HELP {name} {family.help}", f"# TYPE {name} {family.kind}"]
+        for c in ordered:
+            site = f'site="{_label(c.site_id)}"'
+            lines += [
+                f"{name}{{{site}{extra}}} {_number(value)}" for extra, value in family.samples(c)
+            ]
     return "\n".join(lines) + "\n"

@@ -107,6 +107,8 @@ class LiveUnits:
         self.units: dict[str, LiveUnit] = {}
         self._by_evse: dict[tuple[str, int], LiveUnit] = {}
         self.refused_soc = 0
+        #: Alarms raised (a unit's status or an alert going from clear to raised).
+        self.alarms_raised = 0
         #: Whether a storage controller is dispatching the units (the planner schedules
         #: them only then: nobody else would make them follow the plan).
         self.dispatching = False
@@ -148,6 +150,7 @@ class LiveUnits:
             alarm = report.status in (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE)
             if alarm != unit.status_alarm:
                 _log_alarm(unit, alarm, report.status.value)
+                self.alarms_raised += 1 if alarm else 0
             unit.status_alarm = alarm
             return True
         if isinstance(event, DeviceEventsNotified):
@@ -155,14 +158,15 @@ class LiveUnits:
             for device_event in event.events:
                 unit = self.unit_at(event.station_id, device_event.evse_id or 0)
                 if unit is not None:
-                    self._device_event(unit, device_event)
+                    self.alarms_raised += self._device_event(unit, device_event)
                     found = True
             return found
         return False
 
     @staticmethod
-    def _device_event(unit: LiveUnit, event: DeviceEvent) -> None:
-        """A monitored variable of the unit: its temperature, and an alert raised or cleared."""
+    def _device_event(unit: LiveUnit, event: DeviceEvent) -> bool:
+        """A monitored variable of the unit: its temperature, and an alert raised or cleared
+        (whether it raised one)."""
         if event.variable == "Temperature":
             try:
                 value = float(event.actual_value)
@@ -172,9 +176,12 @@ class LiveUnits:
                 unit.temperature_c = value
         if event.trigger == "Alerting":
             alarm = not event.cleared
+            raised = alarm and not unit.event_alarm
             if alarm != unit.event_alarm:
                 _log_alarm(unit, alarm, f"{event.component}.{event.variable} {event.actual_value}")
             unit.event_alarm = alarm
+            return raised
+        return False
 
     def _meter(self, unit: LiveUnit, event: MeterValuesReceived) -> None:
         charge: float | None = None

@@ -272,6 +272,62 @@ STORAGE_ROW = (
             ),
         ),
     ),
+    Panel(
+        "Battery swaps",
+        "Swaps done (charged packs out) and timed out per interval at every swap station "
+        "(swap sessions carry no site), and the swaps at this site's racks that found no "
+        "ready pack.",
+        (
+            Query(
+                "A",
+                f'SELECT count({q(F.SWAP_ID)}) AS "swaps" FROM {q(M.SWAP)} '
+                f"WHERE {q(T.EVENT)} =~ /^(out|timed_out)$/ AND $timeFilter "
+                f"{WINDOW}, {q(T.EVENT)} fill(0)",
+                ("time", "swaps"),
+                alias="$tag_event",
+            ),
+            Query(
+                "B",
+                f'SELECT count({q(F.READY_PACK)}) AS "no_ready_pack" FROM {q(M.SWAP)} '
+                f"WHERE {SITE} AND {q(T.EVENT)} = 'no_ready_pack' AND $timeFilter "
+                f"{WINDOW} fill(0)",
+                ("time", "no_ready_pack"),
+                alias="no ready pack",
+            ),
+        ),
+        unit="short",
+        bars=True,
+    ),
+    Panel(
+        "Battery swap sessions",
+        "The last swaps at every swap station: packs in and out, their state of charge, "
+        "the energy each way and how long the swap took.",
+        (
+            Query(
+                "A",
+                f"SELECT {q(T.STATION)}, {q(T.EVENT)}, {q(F.PACKS_IN)}, {q(F.SOC_IN_PCT)}, "
+                f"{q(F.PACKS_OUT)}, {q(F.SOC_OUT_PCT)}, {q(F.ENERGY_IN_WH)}, "
+                f"{q(F.ENERGY_OUT_WH)}, {q(F.DURATION_S)} FROM {q(M.SWAP)} "
+                f"WHERE {q(T.EVENT)} =~ /^(out|timed_out)$/ AND $timeFilter "
+                "ORDER BY time DESC LIMIT 50",
+                (
+                    "time",
+                    "station",
+                    "event",
+                    "packs_in",
+                    "soc_in_pct",
+                    "packs_out",
+                    "soc_out_pct",
+                    "energy_in_wh",
+                    "energy_out_wh",
+                    "duration_s",
+                ),
+                result_format="table",
+            ),
+        ),
+        kind="table",
+        unit="none",
+    ),
 )
 
 GRID_ROW = (
@@ -286,6 +342,33 @@ GRID_ROW = (
                 f"{q(F.REASON)}, {q(F.CONSTRAINT_ID)} FROM {q(M.GRID_CONSTRAINT)} "
                 f"WHERE {SITE} AND $timeFilter ORDER BY time DESC LIMIT 100",
                 ("time", "node", "kind", "value", "unit", "active", "reason", "constraint_id"),
+                result_format="table",
+            ),
+        ),
+        kind="table",
+        unit="none",
+        width=24,
+        height=7,
+    ),
+    Panel(
+        "DER control events",
+        "DER controls set, cleared, reported, started and stopped on the units, and the "
+        "DER alarms they raised, newest first (every station).",
+        (
+            Query(
+                "A",
+                f"SELECT {q(T.STATION)}, {q(T.EVENT)}, {q(T.CONTROL_TYPE)}, "
+                f"{q(F.CONTROL_ID)}, {q(F.IN_FORCE)}, {q(F.GRID_EVENT_FAULT)} FROM {q(M.DER)} "
+                "WHERE $timeFilter ORDER BY time DESC LIMIT 100",
+                (
+                    "time",
+                    "station",
+                    "event",
+                    "control_type",
+                    "control_id",
+                    "in_force",
+                    "grid_event_fault",
+                ),
                 result_format="table",
             ),
         ),
@@ -378,7 +461,7 @@ PANEL_ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     ("Site", SITE_ROW),
     ("Charging", CHARGING_ROW),
     ("Sessions and energy", SESSIONS_ROW),
-    ("Storage", STORAGE_ROW),
+    ("Storage and swaps", STORAGE_ROW),
     ("Grid operators", GRID_ROW),
     ("Stations", STATIONS_ROW),
     ("Telemetry health", HEALTH_ROW),

@@ -4,7 +4,9 @@
 family of records has its encoder, chosen by the record's type (:data:`_FAMILIES`): meter
 samples go through the fast :meth:`PointEncoder._meter`, status reports and heartbeats are
 written as ``Point`` would write them without it, plans by :mod:`csms.telemetry.plan_points`,
-everything else with influxdb-client's ``Point``. Bad samples are rejected here with a
+everything else with influxdb-client's ``Point`` (the site families in
+:mod:`csms.telemetry.site_points`, battery swaps and DER events in
+:mod:`csms.telemetry.device_points`). Bad samples are rejected here with a
 :class:`Reject` reason.
 """
 
@@ -34,6 +36,7 @@ from csms.events import (
     TransactionStarted,
     TransactionUpdated,
 )
+from csms.telemetry.device_points import DEVICE_FAMILIES
 from csms.telemetry.lineprotocol import (
     Encoded,
     FieldPoint,
@@ -398,4 +401,5 @@ _FAMILIES: dict[type, _Encode] = {
     MeterValueUnreadable: _unreadable,
     ChargingLimitSent: _charging_limit,
     **SITE_FAMILIES,
+    **DEVICE_FAMILIES,
 }

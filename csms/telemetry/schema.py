@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Bumped when a measurement, tag or field changes meaning or type (see the schema page).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Measurement:
@@ -38,6 +38,8 @@ class Measurement:
     GRID_CONSTRAINT = "grid_constraint"
     STORAGE = "storage"
     SITE = "site"
+    SWAP = "swap"
+    DER = "der"
 
 
 class Tag:
@@ -58,6 +60,7 @@ class Tag:
     KIND = "kind"
     NODE = "node"
     STORAGE = "storage"
+    CONTROL_TYPE = "control_type"
 
 
 class Field:
@@ -100,6 +103,26 @@ class Field:
     PV_W = "pv_w"
     LOAD_W = "load_w"
     IMPORT_PRICE_PER_KWH = "import_price_per_kwh"
+    SWAP_ID = "swap_id"
+    REQUEST_ID = "request_id"
+    PACKS_IN = "packs_in"
+    PACKS_OUT = "packs_out"
+    SOC_IN_PCT = "soc_in_pct"
+    SOC_OUT_PCT = "soc_out_pct"
+    ENERGY_IN_WH = "energy_in_wh"
+    ENERGY_OUT_WH = "energy_out_wh"
+    DURATION_S = "duration_s"
+    AUTH_STATUS = "auth_status"
+    READY_PACK = "ready_pack"
+    READY_SOC_PCT = "ready_soc_pct"
+    RACK = "rack"
+    CONTROL_ID = "control_id"
+    IN_FORCE = "in_force"
+    IS_DEFAULT = "is_default"
+    PRIORITY = "priority"
+    SUPERSEDED = "superseded"
+    GRID_EVENT_FAULT = "grid_event_fault"
+    EXTRA_INFO = "extra_info"
 
 
 #: Measurement -> (tag keys, field keys). The tag order is the sorted order line protocol uses.
@@ -170,6 +193,37 @@ MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (Tag.SITE,),
         (Field.IMPORT_W, Field.EXPORT_W, Field.PV_W, Field.LOAD_W),
     ),
+    Measurement.SWAP: (
+        (Tag.EVENT, Tag.SITE, Tag.STATION),
+        (
+            Field.SWAP_ID,
+            Field.REQUEST_ID,
+            Field.PACKS_IN,
+            Field.PACKS_OUT,
+            Field.SOC_IN_PCT,
+            Field.SOC_OUT_PCT,
+            Field.ENERGY_IN_WH,
+            Field.ENERGY_OUT_WH,
+            Field.DURATION_S,
+            Field.AUTH_STATUS,
+            Field.READY_PACK,
+            Field.READY_SOC_PCT,
+            Field.RACK,
+        ),
+    ),
+    Measurement.DER: (
+        (Tag.CONTROL_TYPE, Tag.EVENT, Tag.STATION),
+        (
+            Field.VALUE,
+            Field.CONTROL_ID,
+            Field.IN_FORCE,
+            Field.IS_DEFAULT,
+            Field.PRIORITY,
+            Field.SUPERSEDED,
+            Field.GRID_EVENT_FAULT,
+            Field.EXTRA_INFO,
+        ),
+    ),
 }
 
 
@@ -197,6 +251,8 @@ def expected_series(
     grid_constraint_kinds: int = 4,
     constrained_nodes_per_site: int = 1,
     nodes_per_site: int = 2,
+    swap_stations_per_site: int = 1,
+    der_control_types: int = 3,
 ) -> SeriesEstimate:
     """The series count of the schema for a fleet.
 
@@ -206,7 +262,11 @@ def expected_series(
     transactions (started/updated/ended) per EVSE, connection events (connected, disconnected,
     booted, heartbeat) per station, limits for two purposes per EVSE plus the station, a plan
     series per EVSE, storage unit and limit-tree node (a grid connection and a feeder per
-    site), storage and site series per site.
+    site), storage and site series per site; per swap station its four session events and
+    its rack's no-ready-pack finding; per storage unit (the units DER controls are set on)
+    the DER events with a control type (set, reported, alarm, alarm ended) for each of
+    ``der_control_types`` types in use, and the three without one (cleared, started,
+    stopped).
     """
     evses = stations * evses_per_station
     storage_units = sites * storage_units_per_site
@@ -221,5 +281,7 @@ def expected_series(
             Measurement.GRID_CONSTRAINT: sites * constrained_nodes_per_site * grid_constraint_kinds,
             Measurement.STORAGE: storage_units,
             Measurement.SITE: sites,
+            Measurement.SWAP: sites * swap_stations_per_site * 5,
+            Measurement.DER: storage_units * (4 * der_control_types + 3),
         }
     )

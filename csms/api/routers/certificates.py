@@ -3,28 +3,24 @@ certificate history (issued, refused, failed, commands)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from csms.api.auth import Permission
-from csms.api.boundary import BoundaryRoute
+from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import ApiError, Conflict, InvalidField
-from csms.api.models import ErrorOut
 from csms.api.routers.stations import load_station
-from csms.exceptions import CommandError, StationOffline
+from csms.api.station_calls import STATION_CALL_ERRORS, station_call
 
 __all__ = ["router"]
 
 router = APIRouter(route_class=BoundaryRoute, tags=["certificates"], responses=AUTH_ERRORS)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "no such station"},
-    409: {"model": ErrorOut, "description": "the station is offline"},
-    502: {"model": ErrorOut, "description": "the station did not answer, or with an error"},
-}
+_ERRORS = STATION_CALL_ERRORS
+T = TypeVar("T")
 
 CertificateType = Literal[
     "CSMSRootCertificate",
@@ -34,10 +30,6 @@ CertificateType = Literal[
     "CentralSystemRootCertificate",
 ]
 _HEX = r"^[0-9A-Fa-f]{1,128}$"
-
-
-class StationFailed(ApiError):
-    status_code = 502
 
 
 class HashData(BaseModel):
@@ -91,38 +83,16 @@ async def _station_call(
     station_id: str,
     action: str,
     request: dict[str, Any],
-    call: Any,
-) -> Any:
+    call: Callable[[], Awaitable[T]],
+) -> T:
+    """:func:`station_call` for an admin's certificate or credential command; audited as
+    the station answered (``Accepted``, ``Rejected``, ...)."""
     record = await load_station(services, who, station_id, Permission.CERTIFICATES)
-    site = services.station_site(record)
+    return await station_call(services, who, record, action, request, call, outcome=_answered)
 
-    async def audit(
-        result: str, *, target: str | None = None, detail: dict[str, Any] | None = None
-    ) -> None:
-        await services.auditor.record(
-            who,
-            action,
-            result,
-            site_id=site,
-            station_id=station_id,
-            target=target,
-            request=request,
-            detail=detail,
-        )
 
-    try:
-        result = await call()
-    except StationOffline as exc:
-        await audit("offline")
-        raise Conflict(str(exc)) from None
-    except CommandError as exc:
-        await audit("failed", detail={"error": str(exc)})
-        raise StationFailed(str(exc)) from None
-    except ValueError as exc:
-        await audit("refused", detail={"error": str(exc)})
-        raise InvalidField(("body",), str(exc)) from None
-    await audit(str(getattr(result, "status", "ok")), target=station_id)
-    return result
+def _answered(result: object) -> str:
+    return str(getattr(result, "status", "ok"))
 
 
 @router.get(
@@ -433,3 +403,17 @@ async def security_events(
         )
         for e in events[:limit]
     ]
+
+
+# A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).
+AUDITED_ROUTES.update(
+    {
+        install.__name__: "certificate.install",
+        delete.__name__: "certificate.delete",
+        revoke.__name__: "certificate.revoke",
+        rotate_password.__name__: "station.password_rotate",
+        upgrade_profile.__name__: "station.profile_upgrade",
+        update_firmware.__name__: "station.firmware_update",
+        get_log.__name__: "station.log_get",
+    }
+)

@@ -57,11 +57,14 @@ async def test_trust_store_through_the_api(api: Api, tmp_path: Path, version: st
         assert "no certificate authority" in history[0]["data"]["reason"]
 
         audit = (await a.get(f"{P}/audit", params={"action": "certificate.install"})).json()
+        # the refusals newest first: the unknown type (the model's), the junk PEM (the service's)
         assert [(e["result"], e["actor"]) for e in audit] == [
+            ("refused", "admin"),
             ("refused", "admin"),
             ("Accepted", "admin"),
         ]
-        assert "certificate" not in audit[1]["request"]
+        assert "certificate" not in audit[2]["request"]
+        assert all("junk" not in str(e) for e in audit)
 
     async with api.client("admin") as a:
         assert (await a.post(f"{base}/renew")).status_code == 409  # offline now
@@ -137,8 +140,9 @@ async def test_revocation_through_the_api(api: Api, tmp_path: Path) -> None:
         audit = (await a.get(f"{P}/audit", params={"action": "certificate.revoke"})).json()
         assert [(e["result"], e["actor"]) for e in audit] == [
             ("ok", "admin"),
-            ("refused", "admin"),
-            ("refused", "admin"),
+            ("refused", "admin"),  # an unknown reason (the model's)
+            ("refused", "admin"),  # no certificate abc (the service's)
+            ("refused", "admin"),  # no own CA
         ]
 
 
@@ -193,7 +197,7 @@ async def test_firmware_and_logs_through_the_api(api: Api, tmp_path: Path) -> No
             "LogRequested",
         ]
         audit = (await a.get(f"{P}/audit", params={"action": "station.firmware_update"})).json()
-        assert [e["result"] for e in audit] == ["refused", "Accepted"]
+        assert [e["result"] for e in audit] == ["refused", "refused", "Accepted"]
         assert all("signing_certificate" not in e["request"] for e in audit)
     async with api.client("admin") as a:
         assert (await a.post(f"{base}/firmware", json=firmware)).status_code == 409  # offline

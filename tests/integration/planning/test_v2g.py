@@ -3,11 +3,14 @@ virtual clock the test moves a minute at a time, each minute once the planner is
 the expensive half hour it gets a negative CentralSetpoint and gives power to the EV beside
 it, recharges when power is cheap, and leaves with the energy it asked for, never below the
 floor it allowed (decisions 0908-0910). The station obeys what it is sent and meters it
-(import and export registers) like a real one."""
+(import and export registers) like a real one. With 15-minute profile windows and no re-plan
+in between but the renewals', the V2X periods go on through each renewal into the next
+window (decision 0920): the EV does not fall back to ChargingOnly there."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -226,9 +229,32 @@ async def _drive(cp: V2xStation, clock: ManualClock, t0: datetime, loop: Any) ->
         await _settled(loop)
 
 
-@pytest.mark.parametrize("refuses", [False, True], ids=["gives", "refuses"])
+def _renewals(cp: V2xStation, validity_s: float) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """EVSE 1's renewals (a TxProfile lasting past the window it was sent in), each with the
+    TxProfile sent just before it at the same instant."""
+    out = []
+    tx = [(at, p) for at, evse, p in cp.received if evse == 1
+          and p["charging_profile_purpose"] == "TxProfile"]  # fmt: skip
+    for (before_at, before), (at, profile) in itertools.pairwise(tx):
+        seconds = (at - START).total_seconds()
+        window_end = (seconds // validity_s + 1) * validity_s
+        if before_at == at and seconds + profile["charging_schedule"][0]["duration"] > window_end:
+            out.append((before, profile))
+    return out
+
+
+def _first(profile: dict[str, Any]) -> tuple[str | None, float | None]:
+    period = profile["charging_schedule"][0]["charging_schedule_period"][0]
+    return period.get("operation_mode"), period.get("setpoint")
+
+
+@pytest.mark.parametrize(
+    ("refuses", "validity_s"),
+    [(False, 300.0), (True, 300.0), (False, 900.0)],
+    ids=["gives", "refuses", "gives-across-renewals"],
+)
 async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy(
-    refuses: bool,
+    refuses: bool, validity_s: float
 ) -> None:
     clock = ManualClock(START)
     store = MemoryStore()
@@ -238,8 +264,8 @@ async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy(
     settings = Settings(
         server=ServerSettings(port=0, unknown_stations="accept"),
         planning=PlanningSettings(
-            step_s=300.0, horizon_s=2 * 3600.0, min_replan_gap_s=30.0, replan_interval_s=300.0,
-            profile_validity_s=300.0,
+            step_s=300.0, horizon_s=2 * 3600.0, min_replan_gap_s=30.0,
+            replan_interval_s=validity_s, profile_validity_s=validity_s,
         ),
     )  # fmt: skip
     async with Csms(settings, clock=clock, store=store) as csms:
@@ -281,6 +307,10 @@ async def test_a_v2g_ev_gives_at_the_dear_half_hour_and_leaves_with_its_energy(
         assert v2g.lowest_wh >= -3_000.0 - 1.0  # ... never below the floor it allowed
     assert v2g.net_wh >= EVS[1][0] * 0.99  # ... and left with what it asked for
     assert other.net_wh >= EVS[2][0] * 0.99
+    renewals = _renewals(cp, validity_s)
+    if validity_s > 300.0:  # renewed while giving, and still giving after each renewal
+        giving = [(b, r) for b, r in renewals if _first(b)[0] == "CentralSetpoint"]
+        assert giving and all(_first(r) == _first(b) for b, r in giving)
     # a 2.1 profile to the EVSE that only charges never had a negative value
     assert all(
         period.get("setpoint", 0) >= 0 and period.get("limit", 0) >= 0

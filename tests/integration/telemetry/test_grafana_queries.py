@@ -1,6 +1,8 @@
 """Every query of the Grafana dashboard against a real InfluxDB 1.x filled by a short
 simulated run: the demo's central system, fleets and world on one virtual clock writing
-telemetry to ``influxd`` (and a test EMS posting a storage unit's readings through the API).
+telemetry to ``influxd`` (and a test EMS posting a storage unit's readings through the API;
+the demo has no swap station or DER-controlled unit, so their events are published on the
+central system's bus as those would publish them).
 Each panel's query, expanded as Grafana expands it, answers with data in the columns the
 panel expects.
 
@@ -16,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,18 @@ import pytest
 from chargegrid.clock import VirtualClock
 from csms.config import Settings
 from csms.demo import DEFAULT_DAY, Demo, DemoCap, DemoDay, day_start
+from csms.der import DerControl, DerControlType
+from csms.der.model import DerAlarm
+from csms.events import (
+    BatterySwapUpdated,
+    DerAlarmRaised,
+    DerControlSet,
+    EventBus,
+    SwapWithoutReadyPack,
+)
 from csms.sites import StorageAsset
+from csms.swaps import BatterySwap, SwapState
+from csms.swaps.model import PackReading
 from csms.telemetry.grafana import expand, iter_queries
 from csms.telemetry.grafana_panels import VARIABLES
 from tests.fixtures.influx import ServerProcess, make_victoria_metrics
@@ -77,6 +90,24 @@ async def _ems(api_url: str, token: str, clock: VirtualClock, stop: asyncio.Even
     return posts
 
 
+def _swaps_and_der(bus: EventBus, at: datetime) -> None:
+    """A swap station's completed swap and one that found no ready pack at the workplace's
+    rack; a storage unit's DER control set and an alarm it raised."""
+    swap = BatterySwap(
+        1, "SWAP-1", 1, "DRIVER", SwapState.COMPLETED, "Accepted", False,
+        at - timedelta(minutes=3), started_at=at - timedelta(minutes=2), ended_at=at,
+        packs_in=(PackReading("IN-1", 1, 12.0, 99.0),),
+        packs_out=(PackReading("OUT-1", 2, 95.0, 98.0),),
+        energy_in_wh=8_400.0, energy_out_wh=66_500.0,
+    )  # fmt: skip
+    bus.publish(BatterySwapUpdated("SWAP-1", swap, at))
+    bus.publish(SwapWithoutReadyPack("workplace", "rack", "SWAP-1", 70.0, 80.0, at))
+    control = DerControl("lmd-1", DerControlType.LIMIT_MAX_DISCHARGE, False, {"priority": 1})
+    bus.publish(DerControlSet("BESS-1", control, (), at))
+    alarm = DerAlarm("BESS-1", DerControlType.LV_MUST_TRIP, at, grid_event_fault="UnderVoltage")
+    bus.publish(DerAlarmRaised("BESS-1", alarm))
+
+
 async def short_run(settings: Settings) -> RunFacts:
     clock = VirtualClock(start=START, speed=SPEED)
     demo = Demo(settings, day=DAY, clock=clock)
@@ -105,6 +136,7 @@ async def short_run(settings: Settings) -> RunFacts:
         await wait_until(ran_and_a_session_ended, 3600.0, "the run", every_s=0.2)
         stop.set()
         posts = await ems
+        _swaps_and_der(csms.bus, clock.now())
         telemetry = csms.telemetry
         assert telemetry is not None
         assert await asyncio.to_thread(telemetry.pipeline.flush, timeout_s=30)
@@ -186,7 +218,9 @@ async def test_every_panel_query_returns_data_from_a_simulated_run(
 
 
 #: Fields the panels read that are strings or booleans: VictoriaMetrics keeps numbers only.
-_NOT_NUMBERS = {"status", "error_code", "stop_reason", "reason", "active", "constraint_id"}
+_NOT_NUMBERS = {
+    "status", "error_code", "stop_reason", "reason", "active", "constraint_id", "ready_pack",
+}  # fmt: skip
 
 
 def _numeric_series_read() -> set[tuple[str, str]]:

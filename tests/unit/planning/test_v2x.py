@@ -1,6 +1,7 @@
 """V2G EVs in a site's planning (decision 0910), pure: who may give, the problem's discharge
 limits, the charging-only view the sharing works on, V2X schedules from a plan's negative
-steps, and the export register counted in what an EV has been given."""
+steps and in the renewals into the next window (decision 0920), and the export register
+counted in what an EV has been given."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from csms.domain import (
 )
 from csms.events import EVChargingNeedsReceived, MeterValuesReceived, TransactionStarted
 from csms.planning import PlanningSettings, SiteState, build_problem
-from csms.planning.v2x import charging_view, giving, may_give, v2x_limit
+from csms.planning.state import Sent
+from csms.planning.v2x import charging_view, giving, may_give, renewal_v2x, v2x_limit
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import Tariff, TouPeriod
 from optimizer import solve
@@ -158,3 +160,28 @@ def test_a_v2x_schedule_from_the_charging_limits_and_the_giving_steps() -> None:
     )
     # its charging-only view never goes below zero
     assert limit.schedule == ((0, 0.0, None), (900, 0.0, None), (1800, 11_040.0, None))
+
+
+def test_a_renewal_carries_the_giving_its_tx_profile_recorded() -> None:
+    state = _state()
+    ev = state.evses[("V", 1)]
+    assert ev.tx is not None
+    t = lambda m: T0 + timedelta(minutes=m)  # noqa: E731
+    ev.sent = Sent(
+        0.0, "TxProfile", t(0), state="accepted", valid_to=t(15), transaction_id=ev.tx.id,
+        periods=((t(0), 0.0), (t(20), 11_000.0)), gives=((t(0), t(20), -5000.0),),
+    )  # fmt: skip
+    base = ChargingLimit(
+        "V", 1, ChargingRateUnit.AMPERE, ((0, 0.0, 3), (600, 15.9, 3)), profile_id=1001,
+        stack_level=1, start_at=t(10), duration_s=1200, transaction_id=ev.tx.id,
+    )  # fmt: skip
+    renewal = renewal_v2x(state, ev, base, SETTINGS, now=t(10), valid_to=t(30))
+    assert renewal is not None and renewal.profile_id == 1001 and renewal.duration_s == 1200
+    assert renewal.v2x == (
+        V2XPeriod(0, "CentralSetpoint", setpoint=-5000.0, discharge_limit=-7000.0),
+        V2XPeriod(600, "ChargingOnly", limit=11_000.0),
+    )
+    # nothing to give in the renewed time, or no longer allowed to give: charging only
+    assert renewal_v2x(state, ev, base, SETTINGS, now=t(20), valid_to=t(30)) is None
+    ev.v2x_refused_tx = ev.tx.id
+    assert renewal_v2x(state, ev, base, SETTINGS, now=t(10), valid_to=t(30)) is None

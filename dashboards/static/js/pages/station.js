@@ -14,7 +14,7 @@ export async function render(ctx, stationId) {
     get(`${base}/connectors`),
     get(`${base}/meter`),
     get(`/transactions${query({ station_id: stationId, active: true })}`),
-    ctx.can("transactions:read") ? get(`${base}/messages${query({ limit: 30 })}`) : Promise.resolve([]),
+    ctx.can("transactions:read") ? get(`${base}/messages${query({ limit: 40 })}`) : Promise.resolve([]),
   ]);
   const tz = ctx.timeZone(station.site_id);
   const state = {
@@ -70,7 +70,7 @@ export async function render(ctx, stationId) {
   let alive = true;
   const reloadMessages = debounce(async () => {
     if (!alive || !ctx.can("transactions:read")) return;
-    try { state.messages = await get(`${base}/messages${query({ limit: 30 })}`); redraw(); } catch (e) { /* keep */ }
+    try { state.messages = await get(`${base}/messages${query({ limit: 40 })}`); redraw(); } catch (e) { /* keep */ }
   }, 1000);
   const reloadSessions = debounce(async () => {
     if (!alive) return;
