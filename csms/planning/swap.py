@@ -17,7 +17,14 @@ from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
 from optimizer import Plan, SwapRack, TimeGrid
 
-__all__ = ["RackState", "rack_limit", "racks_of", "racks_uncontrolled_w", "swap_racks"]
+__all__ = [
+    "RackState",
+    "rack_limit",
+    "racks_of",
+    "racks_uncontrolled_w",
+    "swap_racks",
+    "with_planned_racks",
+]
 
 #: The profile id of a swap station's rack limit (its ChargingStationMaxProfile).
 RACK_PROFILE_ID = 9100
@@ -177,6 +184,26 @@ def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, f
         if not state.controllable:
             for node_id in site.ancestors(state.swap.node):
                 out[node_id] = out.get(node_id, 0.0) + state.swap.max_rack_power_w
+    return out
+
+
+def with_planned_racks(
+    supply_w: dict[str, tuple[float, ...]], plan: Plan, site: Site
+) -> dict[str, tuple[float, ...]]:
+    """The supply the EVs under each node may take on top of its net import (the PV and
+    planned storage), less what the plan has the racks under it draw: the plan's node power
+    holds the racks' power too, and the rack gets it as its own limit (decision 0914)."""
+    if not plan.swap_racks:
+        return supply_w
+    out = dict(supply_w)
+    n = plan.grid.n_steps
+    for swap in site.swap:
+        rack = plan.swap_racks.get(swap.id)
+        if rack is None:
+            continue
+        for node_id in site.ancestors(swap.node):
+            before = out.get(node_id, (0.0,) * n)
+            out[node_id] = tuple(a - b for a, b in zip(before, rack.power_w, strict=True))
     return out
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "plan_grid",
     "room_left",
     "strictest_limits",
+    "supply_at",
 ]
 
 
@@ -201,3 +202,22 @@ def carry_over_timed(
                 totals[(node_id, at)] = totals.get((node_id, at), 0.0) + raise_w
         chosen.append(ev)
     return chosen
+
+
+def supply_at(
+    supply_w: Mapping[str, Sequence[float]], grid: TimeGrid
+) -> Callable[[str, datetime], float]:
+    """What the EVs under a node may take on top of its import limit at an instant, per the
+    plan (``supply_w``: node id -> W per step of ``grid``: the PV counted on and the planned
+    storage discharge, less planned charging); nothing outside the plan's grid."""
+    starts = [grid.step_start(k) for k in range(grid.n_steps)]
+    end = grid.end
+
+    def supply(node_id: str, at: datetime) -> float:
+        steps = supply_w.get(node_id)
+        if steps is None or at < starts[0] or at >= end:
+            return 0.0
+        k = max(i for i, start in enumerate(starts) if start <= at)
+        return steps[k] if k < len(steps) else 0.0
+
+    return supply
