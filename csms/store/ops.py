@@ -310,32 +310,21 @@ class TransactionEventOp(Coalesced[bool]):
             if latest:
                 _RAW_TX_UPDATE.executemany(raw.cursor(), latest)
             return fresh
-        if dialect == "postgresql":
-            driver = await asyncpg_connection(conn)
-            if owner:
-                rows = [_event_row(ops[i]) for i in owner.values()]
-                for key in await _PG_EVENTS.fetch(driver, rows):
-                    fresh[owner[(key[0], key[1])]] = True
-            await _insert_samples(conn, ops)
-            latest = _latest_states(ops)
-            if latest:
-                await _PG_TX_UPDATE.execute(driver, latest)
-            return fresh
+        postgres = dialect == "postgresql"
         if owner:
-            params = [
-                {
-                    "transaction_id": ops[i].transaction_id,
-                    "seq_no": ops[i].seq_no,
-                    "kind": ops[i].kind,
-                    "at": ops[i].at,
-                }
-                for i in owner.values()
-            ]
-            for key in (await conn.execute(events, params)).all():
+            rows = [_event_row(ops[i]) for i in owner.values()]
+            keys: Sequence[Any]
+            if postgres:
+                keys = await _PG_EVENTS.fetch(await asyncpg_connection(conn), rows)
+            else:
+                keys = (await conn.execute(events, rows)).all()
+            for key in keys:
                 fresh[owner[(key[0], key[1])]] = True
         await _insert_samples(conn, ops)
         latest = _latest_states(ops)
-        if latest:
+        if latest and postgres:
+            await _PG_TX_UPDATE.execute(await asyncpg_connection(conn), latest)
+        elif latest:
             await conn.execute(update, latest)
         return fresh
 
