@@ -5,10 +5,10 @@ adders of :mod:`optimizer.model` (whose docstrings carry the equations): each ap
 columns and rows of the variables and constraints its Pyomo twin declares, so the two read
 side by side (decision 0402; a test holds them to the same optimum). Columns therefore come in
 blocks (load power, V2G power given back, unmet energy, fairness, storage charge, discharge
-and SoC, PV used, node power flow, phase-current flow, grid import and export, peak, setpoint
-slack), rows in family order, and :func:`add_objective` prices the columns last. Built in
-milliseconds, which is what the rolling-horizon hot loop needs; :mod:`optimizer.direct`
-solves it with ``highspy``.
+and SoC, swap racks' power, PV used, node power flow, phase-current flow, grid import and
+export, peak, setpoint slack), rows in family order, and :func:`add_objective` prices the
+columns last. Built in milliseconds, which is what the rolling-horizon hot loop needs;
+:mod:`optimizer.direct` solves it with ``highspy``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.compiled import Compiled
+from optimizer.flexible import rack_coef
 from optimizer.lp import LinearProgram
 from optimizer.lp_builder import LpBuilder
 
@@ -200,8 +201,13 @@ def _flow_rows(lp: LpBuilder, cp: Compiled, kind: str, col_kind: str, kept: Bool
     lp.add(row_of[to[ok], ct[ok]], col_idx[cn[ok], ct[ok]], -1.0)
     p_cols, pl, pt = lp.block("p")
     to = anc[cp.load_node[pl], pt]
-    ok = (load_coef[pl] != 0) & (to >= 0)
+    ok = (load_coef[pl] != 0) & (to >= 0) & (cp.rack_load[pl] < 0)  # packs: their rack's w
     lp.add(row_of[to[ok], pt[ok]], p_cols[ok], -load_coef[pl][ok])
+    w_cols, wr, wt = lp.block("w")
+    first, w_coef = rack_coef(cp.rack_load, load_coef, cp.rack_cap_kw.shape[0])
+    to = anc[cp.load_node[first[wr]], wt] if len(cp.load_node) else wt
+    ok = (first[wr] >= 0) & (w_coef[wr] != 0) & (to >= 0)
+    lp.add(row_of[to[ok], wt[ok]], w_cols[ok], -w_coef[wr][ok])
     q_cols, ql, qt = lp.block("q")
     to = anc[cp.load_node[ql], qt]
     ok = (load_coef[ql] != 0) & (to >= 0)
@@ -315,16 +321,19 @@ def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
 
 
 def add_rack_constraints(lp: LpBuilder, cp: Compiled) -> None:
-    """Rows Σ_{l in rack r} p[l,t] <= R̄[r,t] (:func:`optimizer.model.add_rack_constraints`;
-    here a row for every rack and step, empty where no pack may charge)."""
+    """Columns w[r,t] (0..R̄[r,t]), rows Σ_{l in rack r} p[l,t] - w[r,t] = 0
+    (:func:`optimizer.model.add_rack_constraints`; here a row for every rack and step, w
+    alone where no pack may charge). w enters the flows in place of the packs."""
     n_r, n_t = cp.rack_cap_kw.shape
+    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
+    w = lp.new_cols("w", rk_r, rk_t, lo=0.0, hi=cp.rack_cap_kw.ravel())
     if not n_r:
         return
     p_cols, pl, pt = lp.block("p")
-    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
-    r0 = lp.new_rows(np.full(n_r * n_t, -INF), cp.rack_cap_kw.ravel(), "rack", rk_r, rk_t)
+    r0 = lp.new_rows(np.zeros(n_r * n_t), np.zeros(n_r * n_t), "rack", rk_r, rk_t)
     jj = np.nonzero(cp.rack_load[pl] >= 0)[0]
     lp.add(r0 + cp.rack_load[pl[jj]] * n_t + pt[jj], p_cols[jj], 1.0)
+    lp.add(r0 + np.arange(n_r * n_t), w, -1.0)
 
 
 def add_grid_constraints(lp: LpBuilder, cp: Compiled) -> None:
@@ -376,10 +385,10 @@ def build_lp(cp: Compiled) -> LinearProgram:
     add_taper_constraints(lp, cp)
     add_v2g_constraints(lp, cp)
     add_storage_constraints(lp, cp)
+    add_rack_constraints(lp, cp)
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)
     add_current_limit_constraints(lp, cp)
-    add_rack_constraints(lp, cp)
     add_grid_constraints(lp, cp)
     add_objective(lp, cp)
     return lp.finish()
