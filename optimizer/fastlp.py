@@ -134,8 +134,10 @@ def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
         return np.ones((cp.n_nodes, cp.n_steps), dtype=bool)
     margin = 1e-9
     under, sto, pvu = lp.incidence(cp)
-    max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
-    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under @ cp.v2g_max_kw
+    max_imp = _reach(cp, under, cp.load_pmax_kw, np.ones(len(cp.load_ids)))
+    max_imp += sto @ cp.sto_ch_max_kw
+    own = cp.rack_load < 0  # a swap rack's packs never give back
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under[:, own] @ cp.v2g_max_kw[own]
     kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
     kept[cp.root] = True
     kept[np.isfinite(cp.setpoint_lo_kw)] = True
@@ -153,14 +155,27 @@ def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray
     kept = np.zeros(shape, dtype=bool)
     under, sto, pvu = lp.incidence(cp)
     swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
+    load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
     for ph in range(3):
-        load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
-        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * load_swing)
+        amps = (_reach(cp, under, load_swing, np.abs(cp.load_phase_a_per_kw[:, ph]))
                 + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
                 + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
         kept[ph] = amps > cp.node_phase_a - 1e-9
     kept[:, :, -1] = True
     return kept
+
+
+def _reach(cp: Compiled, under: FloatArray, load_kw: FloatArray, coef: FloatArray) -> FloatArray:
+    """(N, T): the most the loads under each node can draw, times ``coef`` per load (1 for
+    power, A/kW for a phase); a swap rack counts as its power column w at its limit, not as
+    its packs (decision 0423)."""
+    own = cp.rack_load < 0
+    out: FloatArray = under[:, own] @ (coef[own, None] * load_kw[own])
+    first, w_coef = rack_coef(cp.rack_load, coef, cp.rack_cap_kw.shape[0])
+    has = first >= 0
+    if has.any():
+        out += under[:, first[has]] @ (w_coef[has, None] * cp.rack_cap_kw[has])
+    return out
 
 
 def _kept_ancestor(parent: IntArray, kept: BoolArray) -> IntArray:

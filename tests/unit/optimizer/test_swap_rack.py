@@ -19,7 +19,7 @@ from optimizer import (
     solve,
 )
 from optimizer.fastlp import build_lp
-from optimizer.lp import KINDS
+from optimizer.lp import KIND_INDEX, KINDS
 from optimizer.scenario import problem_from_dict
 from optimizer.swap import SPARE_PRIORITY, rack_jobs, readiness_targets
 from tests.unit.optimizer.helpers import T0, at, problem
@@ -117,6 +117,23 @@ def test_the_flows_see_one_column_per_rack_and_step_never_a_pack() -> None:
     assert set(row_kind[pack]) == {"energy", "rack"}
     assert set(row_kind[col_kind == "w"]) == {"rack", "flow"}
     assert (col_kind == "w").sum() == 2 * cp.n_steps  # its rack row and the panel's flow
+
+
+def test_a_node_the_rack_cannot_overload_gets_no_flow_row() -> None:
+    """Two packs may draw 8 kW but the rack only 6: a 7 kW panel above it cannot bind, so the
+    direct LP keeps its flow only in the last step (kept for the warm start), and the plan is
+    the unpruned Pyomo LP's."""
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=7e3))
+    pr = problem(n_steps=8, swap_racks=(_rack(node_id="panel"),), nodes=nodes)
+    cp = compile_problem(pr)
+    lp = build_lp(cp)
+    flows = lp.col_keys.kind == KIND_INDEX["f"]
+    panel = cp.node_ids.index("panel")
+    assert lp.col_keys.step[flows & (lp.col_keys.ent == panel)].tolist() == [cp.n_steps - 1]
+    direct = solve(pr, PlannerConfig(backend="direct")).swap_racks["R"]
+    pyomo = solve(pr, PlannerConfig(backend="pyomo")).swap_racks["R"]
+    assert direct.power_w == pytest.approx(pyomo.power_w, abs=1e-6)
+    assert direct.shortfall_wh == pytest.approx(pyomo.shortfall_wh, abs=1e-6)
 
 
 def test_rack_limit_is_checked() -> None:
