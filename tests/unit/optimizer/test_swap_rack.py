@@ -12,11 +12,14 @@ import pytest
 from optimizer import (
     InvalidProblem,
     LimitNode,
+    Planner,
     PlannerConfig,
     SwapRack,
+    TimeGrid,
     check_limits,
     compile_problem,
     solve,
+    solve_direct,
 )
 from optimizer.fastlp import build_lp
 from optimizer.lp import KIND_INDEX, KINDS
@@ -134,6 +137,26 @@ def test_a_node_the_rack_cannot_overload_gets_no_flow_row() -> None:
     pyomo = solve(pr, PlannerConfig(backend="pyomo")).swap_racks["R"]
     assert direct.power_w == pytest.approx(pyomo.power_w, abs=1e-6)
     assert direct.shortfall_wh == pytest.approx(pyomo.shortfall_wh, abs=1e-6)
+
+
+def test_warm_replans_with_a_rack_reach_the_cold_optimum() -> None:
+    """Re-plans a step apart, swaps passing and packs filling, start from the previous basis
+    (the rack's power columns carried by key) and end where a cold solve does."""
+    planner = Planner(PlannerConfig())
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=5e3))
+    prices = tuple(0.1 + 0.05 * (i % 5) for i in range(16))
+    for k, soc in enumerate([(50.0, 90.0, 30.0), (60.0, 90.0, 35.0), (70.0, 90.0, 40.0)]):
+        now = at(0.25 * k)
+        swaps = tuple(at(h) for h in (0.5, 1.0, 1.5, 2.5) if at(h) > now)
+        rack = _rack(node_id="panel", pack_soc_pct=soc, swap_times=swaps)
+        pr = dataclasses.replace(
+            problem(n_steps=16, swap_racks=(rack,), nodes=nodes, prices=prices),
+            grid=TimeGrid.uniform(start=now, step_s=900.0, n_steps=16),
+        )
+        plan = planner.plan(pr)
+        assert plan.solver_start == ("cold" if k == 0 else "warm")
+        cold = solve_direct(compile_problem(pr))
+        assert plan.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-6)
 
 
 def test_rack_limit_is_checked() -> None:
