@@ -95,6 +95,15 @@ _FAMILIES = (
         ),
     ),
     _Family(
+        "der_discharge_limit_w",
+        "gauge",
+        "A unit's discharge rating as a DER control in force narrows it at the last step (W); "
+        "no sample: not narrowed.",
+        lambda c: [
+            (f',unit="{_label(u)}"', w) for u, w in sorted(c.der_limits_w.items()) if w is not None
+        ],
+    ),
+    _Family(
         "ev_reduction_w",
         "gauge",
         "What the EV limits had to take off at the last step (W).",
@@ -108,7 +117,8 @@ def storage_metrics_text(
 ) -> str:
     """Per site: control steps, corrections by field, exclusions by reason, alarms raised,
     schedules sent by mode and not sent, SoC readings refused, grid meter fallbacks and
-    refusals, and the site import and EV reduction of the last step."""
+    refusals, and the site import, DER-narrowed discharge ratings and EV reduction of the
+    last step."""
     ordered = sorted(controllers, key=lambda c: c.site_id)
     lines: list[str] = []
     for family in _FAMILIES:
