@@ -88,8 +88,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
+#: one encoder for every frame (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
 def dumps(frame: list[Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), default=_json_default)
+    text: str = _ENCODER.encode(frame)
+    return text
 
 
 def format_timestamp(value: datetime) -> str:
