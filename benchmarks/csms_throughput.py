@@ -86,11 +86,10 @@ def _pin(cpus: set[int] | None) -> None:
 
 
 # -- the stock peer: the library's textbook central system ---------------------------------
-def serve_stock(port: int) -> None:
+def stock_classes() -> dict[str, Any]:
     """OCPP 1.6 / 2.0.1 / 2.1 on the ``ocpp`` library's ``ChargePoint`` with ``@on``
-    handlers, state in memory, as its documentation's central system example does it."""
-    import logging
-
+    handlers, state in memory, as its documentation's central system example does it: the
+    class per subprotocol."""
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint as Cp16
     from ocpp.v16 import call_result as r16
@@ -99,9 +98,7 @@ def serve_stock(port: int) -> None:
     from ocpp.v21 import call_result as r21
     from ocpp.v201 import ChargePoint as Cp201
     from ocpp.v201 import call_result as r201
-    from websockets.asyncio.server import serve
 
-    logging.basicConfig(level=logging.WARNING)
     state: dict[str, Any] = {"next_tx": 1, "tx16": {}, "tx2": {}, "status": {}, "seen": {}}
 
     def now() -> str:
@@ -179,11 +176,21 @@ def serve_stock(port: int) -> None:
 
         return CentralSystem2
 
-    classes = {
+    return {
         "ocpp1.6": CentralSystem16,
         "ocpp2.0.1": v2(Cp201, r201),
         "ocpp2.1": v2(Cp21, r21),
     }
+
+
+def serve_stock(port: int) -> None:
+    """The stock central system (:func:`stock_classes`) on ``websockets``."""
+    import logging
+
+    from websockets.asyncio.server import serve
+
+    logging.basicConfig(level=logging.WARNING)
+    classes = stock_classes()
 
     async def on_connect(websocket: Any) -> None:
         charge_point_id = websocket.request.path.strip("/").split("/")[-1]

@@ -118,6 +118,7 @@ class Csms(StartStop):
             settings=s.planning,
             supervisor=self.supervisor,
             station_sites=self.station_sites,
+            der=self.central.der.repo,
         )
         self.server.health = self.health
         interval = s.server.gc_freeze_interval_s

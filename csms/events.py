@@ -20,6 +20,7 @@ from csms.domain import (
     ChargingLimit,
     DeviceEvent,
     EVChargingNeeds,
+    GridMeterReading,
     MeterSample,
     PvReading,
     RegistrationStatus,
@@ -63,6 +64,7 @@ __all__ = [
     "StationNonCompliant",
     "StatusChanged",
     "StorageDispatched",
+    "SwapFromReadyPack",
     "SwapWithoutReadyPack",
     "TransactionEnded",
     "TransactionStarted",
@@ -174,6 +176,8 @@ class SiteReadingsReceived:
     storage: tuple[StorageReading, ...]
     at: datetime
     swap: tuple[SwapRackReading, ...] = ()
+    #: the grid meter's reading, for a site whose ``[meter]`` reports through the API
+    meter: GridMeterReading | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,19 @@ class DepartureMissed:
 
 
 @dataclass(frozen=True, slots=True)
+class SwapFromReadyPack:
+    """A swap at a swap station handed out a pack at or above its readiness threshold
+    (``pack_out_soc_pct``): the counterpart of :class:`SwapWithoutReadyPack`."""
+
+    site_id: str
+    swap_id: str
+    station_id: str
+    pack_out_soc_pct: float
+    ready_soc_pct: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SwapWithoutReadyPack:
     """A swap at a swap station found no pack at its readiness threshold: it handed out
     one below it (``pack_out_soc_pct``) or none (None)."""
@@ -290,6 +307,10 @@ class StorageDispatched:
     corrections: tuple[tuple[str, float, float], ...] = ()
     #: each unit's reading the step used: (unit, SoC %, power W), None where unknown
     readings: tuple[tuple[str, float | None, float | None], ...] = ()
+    #: the site import the step used (W) and where from: ``meter``, or ``estimate`` (the sum
+    #: of what the central system knows; a site without a meter, or its meter stale)
+    site_import_w: float | None = None
+    import_source: str = "estimate"
 
 
 # -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------
@@ -368,6 +389,7 @@ DomainEvent = (
     | StationNonCompliant
     | DepartureMissed
     | SwapWithoutReadyPack
+    | SwapFromReadyPack
     | SecurityEventReceived
     | StorageDispatched
     | DeviceEventsNotified

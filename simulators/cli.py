@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chargegrid.cli import add_clock_arguments
-from simulators.cli_devices import add_device_options, device_config, positive_option
+from simulators.cli_devices import add_device_options, add_numbers, device_config, positive_option
 
 __all__ = ["add_commands"]
 
@@ -26,8 +26,9 @@ def add_commands(subparsers: Any) -> None:
         help="run simulated charging stations and EVs against an OCPP central system",
         description="Run a fleet of simulated charging stations (OCPP 1.6J / 2.0.1 / 2.1) with EVs "
         "from a generated or loaded scenario, on a virtual clock, against any CSMS. Stations "
-        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage) "
-        "and battery-swap stations (--swap) are OCPP 2.1 stations STOR-0001, ..., SWAP-0001, ...",
+        "are SIM-0001, SIM-0002, ... and connect to {url}/{station_id}; storage units (--storage), "
+        "battery-swap stations (--swap) and PV plants (--pv) are OCPP 2.1 stations STOR-0001, "
+        "..., SWAP-0001, ..., PV-0001, ...",
     )
     _add_fleet_options(parser)
     _add_security_options(parser)
@@ -45,14 +46,10 @@ def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
         default="ws://127.0.0.1:9000/ocpp",
         help="central system WebSocket base URL (default ws://127.0.0.1:9000/ocpp)",
     )
-    parser.add_argument(
-        "--stations", type=_positive(int), default=10, help="number of stations (default 10)"
-    )
-    parser.add_argument(
-        "--connectors",
-        type=_positive(int),
-        default=1,
-        help="connectors (EVSEs) per station (default 1)",
+    add_numbers(
+        parser,
+        ("--stations", _positive(int), 10, "number of stations"),
+        ("--connectors", _positive(int), 1, "connectors (EVSEs) per station"),
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -62,9 +59,10 @@ def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
         help="generated scenario (default depot)",
     )
     source.add_argument("--scenario-file", metavar="CSV", help="replay a saved scenario instead")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--days", type=_positive(int), default=1, help="days to generate (default 1)"
+    add_numbers(
+        parser,
+        ("--seed", int, 0, "random seed"),
+        ("--days", _positive(int), 1, "days to generate"),
     )
     parser.add_argument(
         "--speed",
@@ -113,12 +111,7 @@ def _add_security_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_station_options(parser: argparse.ArgumentParser) -> None:
     """Each station's connectors and meter."""
-    parser.add_argument(
-        "--max-current-a",
-        type=_positive(float),
-        default=32.0,
-        help="connector rating per phase (default 32)",
-    )
+    add_numbers(parser, ("--max-current-a", _positive(float), 32.0, "connector rating per phase"))
     parser.add_argument(
         "--phases", type=int, choices=[1, 3], default=3, help="connector phases (default 3)"
     )
@@ -128,11 +121,14 @@ def _add_station_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="make the stations DC chargers of this power (400 V; default: AC)",
     )
-    parser.add_argument(
-        "--meter-interval-s",
-        type=_positive(float),
-        default=60.0,
-        help="meter value sample interval, simulated seconds (default 60)",
+    add_numbers(
+        parser,
+        (
+            "--meter-interval-s",
+            _positive(float),
+            60.0,
+            "meter value sample interval, simulated seconds",
+        ),
     )
 
 
@@ -221,6 +217,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(fleet.storage_summary().to_string(index=False) + "\n")
     if fleet.swap_runners:
         sys.stdout.write(fleet.swap_summary().to_string(index=False) + "\n")
+    if fleet.pv_runners:
+        sys.stdout.write(fleet.pv_summary().to_string(index=False) + "\n")
     return _exit_code(fleet)
 
 

@@ -1,6 +1,6 @@
-"""``chargegrid sim``'s site devices: storage units and battery-swap stations beside the
-charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ...), and the
-share of V2G vehicles."""
+"""``chargegrid sim``'s site devices: storage units, battery-swap stations and PV plants beside
+the charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ``PV-0001``,
+...), the share of V2G vehicles, and the site's grid meter (``GRIDMETER``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import math
 from typing import Any
 
-__all__ = ["add_device_options", "device_config", "positive_option"]
+__all__ = ["add_device_options", "add_numbers", "device_config", "positive_option"]
 
 
 def positive_option(kind: type[float] | type[int]) -> Any:
@@ -49,9 +49,19 @@ def _rate(text: str) -> float:
     return value
 
 
+def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:
+    """Options of one number each, ``(flag, argparse type, default, help)``: the help ends
+    with the default, written once."""
+    for flag, kind, default, text in rows:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
+
+
 def add_device_options(parser: argparse.ArgumentParser) -> None:
-    """Storage units (STOR-0001, ...) and swap stations (SWAP-0001, ...) beside the stations."""
-    group = parser.add_argument_group("storage units, swap stations, V2G vehicles (OCPP 2.1)")
+    """Storage units (STOR-0001, ...), swap stations (SWAP-0001, ...) and PV plants
+    (PV-0001, ...) beside the stations."""
+    group = parser.add_argument_group(
+        "storage units, swap stations, PV plants, V2G vehicles (OCPP 2.1)"
+    )
     group.add_argument(
         "--storage",
         type=int,
@@ -73,6 +83,20 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
     )
     _add_v2g_options(group)
     _add_swap_options(group)
+    _add_pv_options(group)
+    group.add_argument(
+        "--site-meter",
+        action="store_true",
+        help="also run the site's grid meter as OCPP 2.1 station GRIDMETER, reporting on EVSE 0 "
+        "what every device draws less the PV plants plus --site-base-load-w (a [meter] with "
+        'station = "GRIDMETER" reads it)',
+    )
+    group.add_argument(
+        "--site-base-load-w",
+        type=_rate,
+        default=0.0,
+        help="the site's load no station meters, seen only by the grid meter (default 0)",
+    )
 
 
 def _add_v2g_options(group: Any) -> None:
@@ -141,19 +165,71 @@ def _add_swap_options(group: Any) -> None:
         default=4.0,
         help="vehicles coming to each swap station per hour, seeded Poisson (default 4)",
     )
+    group.add_argument(
+        "--swap-timeout-s",
+        type=positive_option(float),
+        default=None,
+        help="the longest a swap may take from the vehicle's turn; one not done by then (no "
+        "ready pack in time, a jammed robot) is reported as timed out (default: none, a "
+        "vehicle with no ready pack is turned away at once)",
+    )
+    group.add_argument(
+        "--swap-jam-share",
+        type=_fraction,
+        default=0.0,
+        help="share of the swaps in which the robot jams, seeded, 0..1 (default 0)",
+    )
+    group.add_argument(
+        "--swap-jam-s",
+        type=positive_option(float),
+        default=1800.0,
+        help="how long a jammed robot stays stuck (default 1800)",
+    )
+
+
+def _add_pv_options(group: Any) -> None:
+    group.add_argument(
+        "--pv",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N PV plants as OCPP 2.1 stations PV-0001, ..., metering what they "
+        "produce (default 0; 1 with --pv-csv)",
+    )
+    group.add_argument(
+        "--pv-peak-w",
+        type=positive_option(float),
+        default=50_000.0,
+        help="each PV plant's clear-sky peak at solar noon, 06:00-18:00 UTC (default 50000)",
+    )
+    group.add_argument(
+        "--pv-cloud-fraction",
+        type=_fraction,
+        default=0.3,
+        help="share of 5-minute slots that are cloudy, seeded, 0..1 (default 0.3)",
+    )
+    group.add_argument(
+        "--pv-csv",
+        metavar="CSV",
+        default=None,
+        help="the PV plants follow this profile instead of the clear sky: rows time,power_w "
+        "(UTC ISO 8601, increasing; W, finite, at least 0), linear in between, 0 W outside",
+    )
 
 
 def device_config(args: argparse.Namespace) -> dict[str, Any]:
     """The ``FleetConfig`` fields of the devices the command line asks for; ``ValueError``
     naming the option when it cannot."""
+    from simulators.meter_station import SiteMeterSpec
     from simulators.storage import StorageSpec
     from simulators.swap import PackSpec, SwapStationSpec
     from simulators.v2g import V2XSpec
 
-    if args.storage < 0:
-        raise ValueError("--storage must not be negative")
-    if args.swap < 0:
-        raise ValueError("--swap must not be negative")
+    for option in ("storage", "swap", "pv"):
+        if getattr(args, option) < 0:
+            raise ValueError(f"--{option} must not be negative")
+    if args.swap_timeout_s is not None and args.swap_timeout_s < args.swap_time_s:
+        raise ValueError("--swap-timeout-s must be at least --swap-time-s")
     storage = tuple(
         StorageSpec(
             unit_id=f"STOR-{i:04d}",
@@ -174,6 +250,9 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
             max_rack_power_w=args.swap_rack_power_w,
             max_pack_power_w=args.swap_pack_power_w,
             swap_time_s=args.swap_time_s,
+            swap_timeout_s=args.swap_timeout_s,
+            jam_share=args.swap_jam_share,
+            jam_s=args.swap_jam_s,
         )
         for i in range(1, args.swap + 1)
     )
@@ -181,6 +260,34 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
         "storage": storage,
         "swaps": swaps,
         "swap_arrivals_per_hour": args.swap_per_hour,
+        "pv": _pv_plants(args),
         "v2g_share": args.v2g_share,
         "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
+        "site_meter": SiteMeterSpec(base_load_w=args.site_base_load_w, seed=args.seed)
+        if args.site_meter
+        else None,
     }
+
+
+def _pv_plants(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The PV plants: the clear sky with seeded clouds, or every one on the CSV profile
+    (``ValueError`` naming the file, row and column of a bad row)."""
+    from simulators.exceptions import ScenarioError
+    from simulators.pv import ClearSkyPV, CsvPV, load_pv_csv
+    from simulators.pv_station import PvSpec
+
+    count = args.pv or (1 if args.pv_csv else 0)
+    profile: CsvPV | None = None
+    if args.pv_csv:
+        try:
+            profile = load_pv_csv(args.pv_csv)
+        except ScenarioError as exc:
+            raise ValueError(str(exc)) from None
+    plants = []
+    for i in range(1, count + 1):
+        pv_id = f"PV-{i:04d}"
+        source = profile or ClearSkyPV(
+            pv_id, args.pv_peak_w, cloud_fraction=args.pv_cloud_fraction, seed=args.seed
+        )
+        plants.append(PvSpec(pv_id, source))
+    return tuple(plants)

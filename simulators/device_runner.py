@@ -28,6 +28,7 @@ from chargegrid.clock import Clock
 from simulators.config import StationSpec
 from simulators.messages import DeviceRequest, Outgoing, StatusChanged
 from simulators.ocpp21 import V21Adapter, library_keys
+from simulators.ocpp201 import variable_results
 from simulators.runner import OutItem, StationRunner
 from simulators.station import Station
 from simulators.storage_station import ProfileAnswer
@@ -171,17 +172,15 @@ class DeviceChargePoint(ChargePoint):
         self, get_variable_data: list[dict[str, Any]], **_: Any
     ) -> call_result.GetVariables:
         await self.runner.answer_delay()
-        results = []
-        for item in get_variable_data:
-            component, variable = item["component"], item["variable"]
-            result: dict[str, Any] = {"component": component, "variable": variable}
-            if (component["name"], variable["name"]) == _HEARTBEAT:
-                result["attribute_status"] = "Accepted"
-                result["attribute_value"] = self.runner.station.config["HeartbeatInterval"]
-            else:
-                result["attribute_status"] = "UnknownComponent"
-            results.append(result)
-        return call_result.GetVariables(get_variable_result=results)
+
+        def value_of(component: str, variable: str) -> tuple[str, Any]:
+            if (component, variable) == _HEARTBEAT:
+                return "Accepted", self.runner.station.config["HeartbeatInterval"]
+            return "UnknownComponent", None
+
+        return call_result.GetVariables(
+            get_variable_result=variable_results(get_variable_data, value_of)
+        )
 
     @on("Reset")
     async def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:

@@ -3,9 +3,10 @@
 :func:`build_runner` wires one station (model, OCPP adapter, runner); :class:`Fleet` builds
 ``SIM-0001`` ... from a scenario, runs them until the last vehicle has left (or a deadline),
 reports :class:`FleetProgress` on the way and a per-vehicle summary at the end. Storage units
-(``FleetConfig.storage``) and swap stations (``FleetConfig.swaps``, with seeded arrivals) run
-beside them as OCPP 2.1 stations (:mod:`simulators.storage_runner`,
-:mod:`simulators.swap_runner`) and have summaries of their own.
+(``FleetConfig.storage``), swap stations (``FleetConfig.swaps``, with seeded arrivals) and PV
+plants (``FleetConfig.pv``) run beside them as OCPP 2.1 stations
+(:mod:`simulators.storage_runner`, :mod:`simulators.swap_runner`,
+:mod:`simulators.pv_station`) and have summaries of their own.
 """
 
 from __future__ import annotations
@@ -27,11 +28,22 @@ from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
-from simulators.fleet_devices import storage_summary, swap_station, swap_summary, with_v2g
+from simulators.fleet_devices import (
+    SiteDevices,
+    meter_station,
+    pv_summary,
+    storage_summary,
+    swap_station,
+    swap_summary,
+    with_v2g,
+)
 from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
+from simulators.meter_runner import MeterRunner
+from simulators.meter_station import SiteMeterSpec
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
+from simulators.pv_station import PvRunner, PvSpec, PvStation
 from simulators.runner import FAULT_KINDS, Adapter, StationRunner
 from simulators.scenario import sessions_by_station, station_ids
 from simulators.station import Station, StationSpec
@@ -190,10 +202,14 @@ class FleetConfig:
     swaps: tuple[SwapStationSpec, ...] = ()
     #: the swap stations' vehicles: seeded Poisson arrivals at this rate for a day
     swap_arrivals_per_hour: float = 4.0
+    #: PV plants run beside them as OCPP 2.1 stations (their meters), each at its station_id
+    pv: tuple[PvSpec, ...] = ()
     #: this share of the vehicles (seeded) is V2G with these V2X parameters; at OCPP 2.1
     #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
     v2g_share: float = 0.0
     v2x: V2XSpec = field(default_factory=V2XSpec)
+    #: the site's grid meter as an OCPP 2.1 station reporting on EVSE 0 (None: no meter)
+    site_meter: SiteMeterSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +281,13 @@ class Fleet:
                 )
             self.runners.append(runner)
 
+        self._device_runners(config, clock, rng)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsent: dict[str, int] = {}
+
+    def _device_runners(self, config: FleetConfig, clock: Clock, rng: random.Random) -> None:
+        """The storage units', swap stations', PV plants' and grid meter's runners."""
+
         def device(station_id: str) -> dict[str, Any]:
             """What every device's runner takes from the fleet."""
             return {
@@ -296,11 +319,25 @@ class Fleet:
             )
             for spec in config.swaps
         ]
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsent: dict[str, int] = {}
+        self.pv_runners = [
+            PvRunner(
+                PvStation(spec, start=clock.now(), meter_interval_s=interval),
+                **device(spec.station_id),
+            )
+            for spec in config.pv
+        ]
+        site = SiteDevices(self.runners, self.storage_runners, self.swap_runners, self.pv_runners)
+        self.meter_runners = [
+            MeterRunner(
+                meter_station(spec, site, start=clock.now(), interval_s=interval),
+                **device(spec.station_id),
+            )
+            for spec in ([config.site_meter] if config.site_meter is not None else [])
+        ]
 
     def _every(self) -> list[StationRunner]:
-        return [*self.runners, *self.storage_runners, *self.swap_runners]
+        devices = [*self.storage_runners, *self.swap_runners, *self.pv_runners]
+        return [*self.runners, *devices, *self.meter_runners]
 
     @property
     def end(self) -> datetime | None:
@@ -440,3 +477,7 @@ class Fleet:
     def swap_summary(self) -> pd.DataFrame:
         """Per swap station (:func:`~simulators.fleet_devices.swap_summary`)."""
         return swap_summary(self.swap_runners)
+
+    def pv_summary(self) -> pd.DataFrame:
+        """Per PV plant (:func:`~simulators.fleet_devices.pv_summary`)."""
+        return pv_summary(self.pv_runners)

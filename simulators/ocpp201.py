@@ -8,6 +8,7 @@ messages become requests in :mod:`simulators.ocpp201_encoding`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ocpp.routing import after, on
@@ -22,7 +23,7 @@ from simulators.ocpp_base import AdapterBase, SimulatedChargePoint
 from simulators.runner import OutItem, StationRunner
 from simulators.station import Station
 
-__all__ = ["VARIABLES", "V201Adapter", "V201ChargePoint"]
+__all__ = ["VARIABLES", "V201Adapter", "V201ChargePoint", "variable_results"]
 
 _PURPOSES = {p.value: p for p in ProfilePurpose}
 #: (component, variable) -> the station's configuration key.
@@ -41,6 +42,22 @@ def _unknown(component: str) -> str:
     """The status of a variable the station does not have."""
     known = any(c == component for c, _v in VARIABLES)
     return "UnknownVariable" if known else "UnknownComponent"
+
+
+def variable_results(
+    items: Iterable[dict[str, Any]], value_of: Callable[[str, str], tuple[str, Any]]
+) -> list[dict[str, Any]]:
+    """GetVariables' results: ``value_of(component, variable)`` is the attribute status
+    and the value (None: no value in the result)."""
+    results = []
+    for item in items:
+        comp, var = item["component"], item["variable"]
+        status, value = value_of(comp["name"], var["name"])
+        result: dict[str, Any] = {"component": comp, "variable": var, "attribute_status": status}
+        if value is not None:
+            result["attribute_value"] = value
+        results.append(result)
+    return results
 
 
 class V201ChargePoint(SimulatedChargePoint, ChargePoint):
@@ -167,18 +184,16 @@ class V201ChargePoint(SimulatedChargePoint, ChargePoint):
         self, get_variable_data: list[dict[str, Any]], **_: Any
     ) -> call_result.GetVariables:
         await self.runner.answer_delay()
-        results = []
-        for item in get_variable_data:
-            comp, var = item["component"], item["variable"]
-            key = VARIABLES.get((comp["name"], var["name"]))
-            result: dict[str, Any] = {"component": comp, "variable": var}
+
+        def value_of(component: str, variable: str) -> tuple[str, Any]:
+            key = VARIABLES.get((component, variable))
             if key is None:
-                result["attribute_status"] = _unknown(comp["name"])
-            else:
-                result["attribute_status"] = "Accepted"
-                result["attribute_value"] = self.station.config[key]
-            results.append(result)
-        return call_result.GetVariables(get_variable_result=results)
+                return _unknown(component), None
+            return "Accepted", self.station.config[key]
+
+        return call_result.GetVariables(
+            get_variable_result=variable_results(get_variable_data, value_of)
+        )
 
     @on("SetVariables")
     async def on_set_variables(

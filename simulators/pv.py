@@ -114,6 +114,18 @@ class CsvPV:
         weight = (at - times[low]).total_seconds() / span
         return self.powers_w[low] + weight * (self.powers_w[high] - self.powers_w[low])
 
+    def energy_wh(self, start: datetime, end: datetime) -> float:
+        """The energy produced from ``start`` to ``end``: exact on the linear pieces (0 W
+        outside the profile's span, whatever the step)."""
+        times = self.times
+        total = 0.0
+        for i in range(len(times) - 1):
+            low, high = max(start, times[i]), min(end, times[i + 1])
+            if low < high:
+                hours = (high - low).total_seconds() / 3600.0
+                total += (self.power_w(low) + self.power_w(high)) / 2.0 * hours
+        return total
+
 
 def load_pv_csv(path: str | Path) -> CsvPV:
     """Read ``time,power_w`` rows; refuse a bad one with the file, row (header is line 1)

@@ -9,6 +9,11 @@
   own pack sits in the freed slot, charging; a vehicle the robot finds no ready pack for
   leaves without one (``no_ready_pack``), one whose pack serial is already in the rack is
   refused (``duplicate_pack``); both are recorded like a swap;
+- with ``swap_timeout_s`` a vehicle's swap must be done within that long of its turn (the
+  robot free for it): it waits for a pack to become ready or for a jammed robot (a robot
+  jams in ``jam_share`` of the swaps, seeded, for ``jam_s``; :meth:`SwapStation.jam` jams it
+  by hand) and, once the time is up, leaves with its own pack (``timed_out``, with the reason
+  ``no_ready_pack`` or ``robot_jam``; the pack the robot had taken goes back to charging);
 - the rack draws at most ``max_rack_power_w`` (and the central system's limit when one is
   set), each slot at most ``max_pack_power_w``, shared fullest pack first so that packs
   become ready one after the other; a pack stops at ``target_soc``; charging stores
@@ -21,6 +26,7 @@ Energy is accounted: ``grid energy == delta of the energy in the rack + losses
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +36,7 @@ from simulators.quantities import aware, fraction, integer, non_negative, positi
 
 __all__ = [
     "SWAP_OUTCOMES",
+    "TIMEOUT_REASONS",
     "PackSpec",
     "RackReport",
     "SwapArrival",
@@ -39,7 +46,10 @@ __all__ = [
 ]
 
 #: what became of a vehicle that came for a swap
-SWAP_OUTCOMES = ("swapped", "no_ready_pack", "duplicate_pack")
+SWAP_OUTCOMES = ("swapped", "no_ready_pack", "duplicate_pack", "timed_out")
+
+#: why a swap timed out
+TIMEOUT_REASONS = ("no_ready_pack", "robot_jam")
 
 
 def _serial(field_name: str, serial: str) -> None:
@@ -88,6 +98,12 @@ class SwapStationSpec:
     target_soc: float = 0.95
     swap_time_s: float = 300.0
     step_s: float = 10.0
+    #: the longest a swap may take from the vehicle's turn (None: no limit; a vehicle with no
+    #: ready pack is then turned away at once, a jam only delays the swap)
+    swap_timeout_s: float | None = None
+    #: the share of swaps in which the robot jams (seeded), and for how long
+    jam_share: float = 0.0
+    jam_s: float = 1800.0
 
     def __post_init__(self) -> None:
         where = f"swap[{self.station_id}]"
@@ -108,6 +124,12 @@ class SwapStationSpec:
             raise InvalidParameter(f"{where}.target_soc", "is below ready_soc")
         non_negative(f"{where}.swap_time_s", self.swap_time_s)
         positive(f"{where}.step_s", self.step_s)
+        if self.swap_timeout_s is not None:
+            positive(f"{where}.swap_timeout_s", self.swap_timeout_s)
+            if self.swap_timeout_s < self.swap_time_s:
+                raise InvalidParameter(f"{where}.swap_timeout_s", "is below swap_time_s")
+        fraction(f"{where}.jam_share", self.jam_share)
+        positive(f"{where}.jam_s", self.jam_s)
 
 
 @dataclass(slots=True)
@@ -140,6 +162,8 @@ class SwapRecord:
     energy_out_wh: float = 0.0
     """Energy in the pack the vehicle left with."""
     id_token: str | None = None
+    #: ``timed_out``: why (one of :data:`TIMEOUT_REASONS`)
+    reason: str | None = None
 
     @property
     def waited_s(self) -> float:
@@ -165,6 +189,7 @@ class _Swap:
     started: datetime
     slot: int
     pack_out: _Pack
+    turn: datetime  # when the robot was free for the vehicle (its timeout counts from here)
 
 
 @dataclass(slots=True)
@@ -179,8 +204,9 @@ class _Totals:
 class SwapStation:
     """A swap station's rack and robot around a :class:`SwapStationSpec`, on its own clock."""
 
-    def __init__(self, spec: SwapStationSpec, *, start: datetime) -> None:
+    def __init__(self, spec: SwapStationSpec, *, start: datetime, seed: int = 0) -> None:
         self.spec = spec
+        self.seed = integer("seed", seed)
         self.now = aware("start", start)
         self.slots: list[_Pack | None] = [None] * spec.slots
         for i, pack in enumerate(spec.packs):
@@ -191,6 +217,9 @@ class SwapStation:
         self._arrivals: list[SwapArrival] = []
         self._queue: deque[SwapArrival] = deque()
         self._swap: _Swap | None = None
+        self._turn: datetime | None = None  # the first waiting vehicle's turn began
+        self.jammed_until: datetime | None = None
+        self._swaps_started = 0
 
     def add_arrivals(self, arrivals: list[SwapArrival]) -> None:
         """Vehicles to come; none before the station's clock."""
@@ -222,11 +251,29 @@ class SwapStation:
             if pack is not None
         )
 
+    def jam(self, until: datetime) -> None:
+        """The robot is stuck until ``until``: the swap in progress ends no sooner, no other
+        starts (with a timeout, the vehicles waiting time out)."""
+        until = aware("until", until)
+        self.jammed_until = max(until, self.jammed_until or until)
+
+    def jammed(self) -> bool:
+        return self.jammed_until is not None and self.now < self.jammed_until
+
     def next_event(self) -> datetime | None:
-        """The next vehicle's arrival or the end of the swap in progress, whichever is first."""
+        """The next vehicle's arrival, the end (or timeout) of the swap in progress, the
+        timeout of the vehicle waiting, the end of a jam, whichever is first."""
         times = [self._arrivals[-1].at] if self._arrivals else []
+        timeout = self.spec.swap_timeout_s
         if self._swap is not None:
             times.append(self._swap_done_at(self._swap))
+            if timeout is not None:
+                times.append(self._swap.turn + timedelta(seconds=timeout))
+        elif self._queue:
+            if timeout is not None and self._turn is not None:
+                times.append(self._turn + timedelta(seconds=timeout))
+            if self.jammed() and self.jammed_until is not None:
+                times.append(self.jammed_until)
         return min(times, default=None)
 
     def vehicles_waiting(self) -> int:
@@ -242,10 +289,9 @@ class SwapStation:
         self._handle_due()
         while self.now < end:
             until = min(self.now + step, end)
-            if self._arrivals:
-                until = min(until, self._arrivals[-1].at)
-            if self._swap is not None:
-                until = min(until, self._swap_done_at(self._swap))
+            event = self.next_event()
+            if event is not None and event > self.now:
+                until = min(until, event)
             self._charge((until - self.now).total_seconds())
             self.now = until
             self._handle_due()
@@ -260,7 +306,13 @@ class SwapStation:
         )
 
     def _swap_done_at(self, swap: _Swap) -> datetime:
-        return swap.started + timedelta(seconds=self.spec.swap_time_s)
+        done = swap.started + timedelta(seconds=self.spec.swap_time_s)
+        jam = self.jammed_until
+        return max(done, jam) if jam is not None and jam > swap.started else done
+
+    def _timed_out(self, turn: datetime) -> bool:
+        timeout = self.spec.swap_timeout_s
+        return timeout is not None and self.now >= turn + timedelta(seconds=timeout)
 
     def _ready(self, slot: int) -> bool:
         pack = self.slots[slot]
@@ -269,25 +321,55 @@ class SwapStation:
         return pack.soc_wh >= self.spec.ready_soc * pack.capacity_wh - 1e-9
 
     def _handle_due(self) -> None:
-        if self._swap is not None and self._swap_done_at(self._swap) <= self.now:
-            self._finish(self._swap)
+        swap = self._swap
+        if swap is not None:
+            if self._swap_done_at(swap) <= self.now:
+                self._finish(swap)
+            elif self._timed_out(swap.turn):  # the robot jammed: the vehicle gives up
+                self._swap = None
+                self._record(swap.arrival, "timed_out", reason="robot_jam", started=swap.started)
         while self._arrivals and self._arrivals[-1].at <= self.now:
             self._queue.append(self._arrivals.pop())
-        while self._swap is None and self._queue:
-            self._start(self._queue.popleft())
+        while self._swap is None and self._queue and self._next_turn(self._queue[0]):
+            self._queue.popleft()
+            self._turn = None
 
-    def _start(self, arrival: SwapArrival) -> None:
+    def _next_turn(self, arrival: SwapArrival) -> bool:
+        """Serve (or turn away, or time out) the first waiting vehicle; False while it waits
+        for a ready pack or for the robot."""
+        if self._turn is None:
+            self._turn = self.now
         brought = arrival.pack
-        in_rack = any(p is not None and p.serial == brought.serial for p in self.slots)
+        if any(p is not None and p.serial == brought.serial for p in self.slots):
+            self._record(arrival, "duplicate_pack")
+            return True
         ready = [i for i in range(len(self.slots)) if self._ready(i)]
-        if in_rack or not ready:
-            self._record(arrival, "duplicate_pack" if in_rack else "no_ready_pack")
-            return
+        if ready and not self.jammed():
+            self._start(arrival, ready, self._turn)
+            return True
+        if self.spec.swap_timeout_s is None:
+            if self.jammed():
+                return False  # no timeout: it waits for the robot
+            self._record(arrival, "no_ready_pack")
+            return True
+        if self._timed_out(self._turn):
+            reason = "robot_jam" if self.jammed() else "no_ready_pack"
+            self._record(arrival, "timed_out", reason=reason, started=self._turn)
+            return True
+        return False
+
+    def _start(self, arrival: SwapArrival, ready: list[int], turn: datetime) -> None:
         slot = max(ready, key=lambda i: (self.slots[i].soc, -i))  # type: ignore[union-attr]
         pack = self.slots[slot]
         assert pack is not None
-        self._swap = _Swap(arrival, self.now, slot, pack)
-        if self.spec.swap_time_s == 0.0:
+        self._swaps_started += 1
+        spec = self.spec
+        if spec.jam_share > 0.0:
+            draw = random.Random(f"jam:{self.seed}:{spec.station_id}:{self._swaps_started}")
+            if draw.random() < spec.jam_share:
+                self.jam(self.now + timedelta(seconds=spec.jam_s))
+        self._swap = _Swap(arrival, self.now, slot, pack, turn)
+        if self._swap_done_at(self._swap) <= self.now:
             self._finish(self._swap)
 
     def _finish(self, swap: _Swap) -> None:
@@ -299,14 +381,24 @@ class SwapStation:
         self._swap = None
         self._record(swap.arrival, "swapped", swap)
 
-    def _record(self, arrival: SwapArrival, outcome: str, swap: _Swap | None = None) -> None:
+    def _record(
+        self,
+        arrival: SwapArrival,
+        outcome: str,
+        swap: _Swap | None = None,
+        *,
+        reason: str | None = None,
+        started: datetime | None = None,
+    ) -> None:
         brought = arrival.pack
         out = None if swap is None else swap.pack_out
+        if started is None:
+            started = self.now if swap is None else swap.started
         self.totals.records.append(
             SwapRecord(
                 vehicle_id=arrival.vehicle_id,
                 arrived=arrival.at,
-                started=self.now if swap is None else swap.started,
+                started=started,
                 finished=self.now,
                 outcome=outcome,
                 pack_in_serial=brought.serial,
@@ -317,6 +409,7 @@ class SwapStation:
                 pack_out_soc=None if out is None else out.soc,
                 energy_out_wh=0.0 if out is None else out.soc_wh,
                 id_token=arrival.id_token,
+                reason=reason,
             )
         )
 

@@ -10,11 +10,12 @@ in BatterySwap.
   for a served swap its two ``BatterySwap`` requests (``BatteryIn``: the driver's pack, then
   ``BatteryOut``: the charged one, one ``requestId``; :mod:`simulators.battery_swap`), sent
   once the robot is done; for a vehicle turned away a ``NotifyEvent`` (component
-  ``BatterySwap``, variable ``Outcome``, value ``NoReadyPack`` or ``DuplicatePack``, the
-  vehicle, its pack and the request id in ``techInfo``); and clock-aligned ``MeterValues``:
-  on EVSE 0 the rack's ``Power.Active.Import``, ``Energy.Active.Import.Register`` and
-  ``Power.Offered`` (the limit in force: the central system's or the rack's rating), on each
-  occupied slot's EVSE the pack's ``SoC``;
+  ``BatterySwap``, variable ``Outcome``, value ``NoReadyPack``, ``DuplicatePack`` or
+  ``Timeout`` (a swap not done within the station's ``swap_timeout_s``: no battery moved),
+  the vehicle, its pack, the request id and a timeout's reason in ``techInfo``); and
+  clock-aligned ``MeterValues``: on EVSE 0 the rack's ``Power.Active.Import``,
+  ``Energy.Active.Import.Register`` and ``Power.Offered`` (the limit in force: the central
+  system's or the rack's rating), on each occupied slot's EVSE the pack's ``SoC``;
 - ``set_charging_profile(evse_id, raw, now)``: a ``ChargingStationMaxProfile`` (or
   ``TxDefaultProfile``) on EVSE 0 in W limits the rack over time
   (:func:`~simulators.setpoint_profiles.parse_limit_profile`); once it has run out the rack
@@ -29,7 +30,6 @@ in BatterySwap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,26 +40,23 @@ from simulators.quantities import aware, fraction, positive
 from simulators.setpoint_profiles import parse_limit_profile
 from simulators.setpoints import SetpointSchedule
 from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample, device_event
-from simulators.swap import PackSpec, SwapArrival, SwapRecord, SwapStation
+from simulators.swap import SWAP_OUTCOMES, PackSpec, SwapArrival, SwapRecord, SwapStation
 
 __all__ = ["RACK_EVSE", "SwapAnswer", "SwapOcppStation"]
 
 #: the EVSE id of the rack's own meter (the station's main meter in OCPP terms)
 RACK_EVSE = 0
 
-_OUTCOME = {"no_ready_pack": "NoReadyPack", "duplicate_pack": "DuplicatePack"}
+_OUTCOME = {
+    "no_ready_pack": "NoReadyPack",
+    "duplicate_pack": "DuplicatePack",
+    "timed_out": "Timeout",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class SwapAnswer:
-    """The RequestBatterySwap answer."""
-
-    status: str
-    reason_code: str | None = None
-    detail: str | None = None
-
-    def payload(self) -> dict[str, Any]:
-        return ProfileAnswer(self.status, self.reason_code, self.detail).payload()
+#: The RequestBatterySwap answer: a status and, when there is more to say, its statusInfo,
+#: as SetChargingProfile's.
+SwapAnswer = ProfileAnswer
 
 
 class SwapOcppStation:
@@ -95,7 +92,7 @@ class SwapOcppStation:
 
     # what the station did
     def outcomes(self) -> dict[str, int]:
-        counts = {"swapped": 0, "no_ready_pack": 0, "duplicate_pack": 0}
+        counts = dict.fromkeys(SWAP_OUTCOMES, 0)
         for record in self.records:
             counts[record.outcome] += 1
         return counts
@@ -172,6 +169,9 @@ class SwapOcppStation:
             f"vehicle {record.vehicle_id} with pack {record.pack_in_serial} "
             f"({record.pack_in_soc * 100:.1f} %), request {request_id}"
         )
+        if record.reason is not None:
+            took_s = (record.finished - record.started).total_seconds()
+            info += f", timed out after {took_s:.0f} s: {record.reason}"
         return [self._notify(record.finished, _OUTCOME[record.outcome], info)]
 
     def set_charging_profile(

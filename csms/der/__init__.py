@@ -4,6 +4,7 @@ and where they are stored. The core's :class:`csms.core.der.DerHandling` records
 
 from __future__ import annotations
 
+from csms.der.limits import acting, discharge_share
 from csms.der.model import (
     SETTING_KEYS,
     SETTING_OF,
@@ -34,6 +35,8 @@ __all__ = [
     "InvalidDerControl",
     "MemoryDerRepository",
     "SqlDerRepository",
+    "acting",
     "check_setting",
     "der_repository_for",
+    "discharge_share",
 ]

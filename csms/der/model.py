@@ -193,10 +193,31 @@ def non_finite_fields(data: Any, path: str = "") -> list[str]:
     return found
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_window(kind: str, setting: Mapping[str, Any]) -> None:
+    """A timed setting's ``start_time`` is a date-time with its offset, its ``duration``
+    a number of seconds of 0 or more."""
+    start = setting.get("start_time")
+    if start is not None:
+        try:
+            parsed = start if isinstance(start, datetime) else datetime.fromisoformat(start)
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise InvalidDerControl(f"{kind}.start_time", "must be a date-time with its offset")
+    duration = setting.get("duration")
+    if duration is not None and (not _number(duration) or duration < 0):
+        raise InvalidDerControl(f"{kind}.duration", "must be a number of seconds, 0 or more")
+
+
 def check_setting(control: DerControl) -> DerControl:
     """``control`` if its setting is fit to keep and send: the keys of its kind (the
     required ones present, no others), a priority of 0 or more, every number finite, a
-    curve with 1..10 points; else :class:`InvalidDerControl`."""
+    start time with its offset and a duration of 0 or more, a discharge share in 0..100 %,
+    a curve with 1..10 points; else :class:`InvalidDerControl`."""
     kind = control.setting_kind
     setting = control.setting
     required, optional = SETTING_KEYS[kind]
@@ -213,6 +234,10 @@ def check_setting(control: DerControl) -> DerControl:
     integral = isinstance(priority, int) or (isinstance(priority, float) and priority.is_integer())
     if isinstance(priority, bool) or not integral or not 0 <= priority < 2**31:
         raise InvalidDerControl(f"{kind}.priority", "must be an integer of 0 or more")
+    _check_window(kind, setting)
+    pct = setting.get("pct_max_discharge_power")
+    if pct is not None and (not _number(pct) or not 0 <= pct <= 100):
+        raise InvalidDerControl(f"{kind}.pct_max_discharge_power", "must be a number in 0..100")
     if kind == "curve":
         points = setting.get("curve_data")
         if not isinstance(points, list | tuple) or not 1 <= len(points) <= 10:

@@ -8,7 +8,8 @@ add what differs: the version's field names and the encoding of commands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from csms.domain import ChargingLimit, ChargingRateUnit, MeterSample
 from csms.exceptions import CommandError
 from csms.ocpp.base import OcppConnection, on, parse_timestamp
 
-__all__ = ["VersionAdapter", "drop_none", "schedule_periods"]
+__all__ = ["VersionAdapter", "drop_none", "recorded", "schedule_periods"]
 
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +42,19 @@ def schedule_periods(
     """A composite schedule's ``chargingSchedulePeriod`` (the same in every version) as
     ``(start_s, limit, number_phases)`` periods."""
     return tuple((int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases")) for p in periods)
+
+
+def recorded(action: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The handler of a station's status report (firmware, log, diagnostics): kept as a
+    station event named ``action`` with its ``status`` and the rest; answered empty. Bind it
+    to ``on_<action in snake_case>``: the library finds a handler by that name."""
+
+    async def handler(self: OcppConnection, status: str, **kw: Any) -> dict[str, Any]:
+        await self.central.record_event(self.station_id, action, {"status": status, **kw})
+        return {}
+
+    handler.__name__ = handler.__qualname__ = "on" + re.sub("([A-Z])", r"_\1", action).lower()
+    return on(action)(handler)
 
 
 class VersionAdapter(OcppConnection):
@@ -154,19 +168,8 @@ class VersionAdapter(OcppConnection):
         )
         return {"status": status}
 
-    @on("FirmwareStatusNotification")
-    async def on_firmware_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "FirmwareStatusNotification", {"status": status, **kw}
-        )
-        return {}
-
-    @on("LogStatusNotification")
-    async def on_log_status_notification(self, status: str, **kw: Any) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "LogStatusNotification", {"status": status, **kw}
-        )
-        return {}
+    on_firmware_status_notification = recorded("FirmwareStatusNotification")
+    on_log_status_notification = recorded("LogStatusNotification")
 
     @on("DataTransfer")
     async def on_data_transfer(self, vendor_id: str, **kw: Any) -> dict[str, Any]:

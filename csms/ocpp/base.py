@@ -152,7 +152,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         self.registration = RegistrationStatus.ACCEPTED
         #: while Pending, what the station may send because the central system asked for it
         #: (B02.FR.09): what a TriggerMessage names, the NotifyReport of a report request
-        self._invited: set[str] = set()
+        self._invited: frozenset[str] | set[str] = frozenset()  # shared until invited
         self._pending: dict[str, tuple[str, asyncio.Future[list[Any]]]] = {}
         self.bad_frames = 0
 
@@ -190,7 +190,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         1.6 and 2.0.1."""
         decision = await self.central.boot(self.station_id, info)
         self.registration = decision.status
-        self._invited.clear()
+        self._invited = frozenset()
         return {
             "currentTime": format_timestamp(self.central.clock.now()),
             "interval": decision.interval_s,
@@ -382,12 +382,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
     # -- sending --------------------------------------------------------------------------
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL (camelCase payload), return the CALLRESULT payload."""
-        try:
-            validation.validate(self.ocpp_version, action, validation.CALL, payload)
-        except OCPPError as exc:
-            raise CommandFailed(
-                self.station_id, action, exc.code, f"invalid request: {exc.description}"
-            ) from None
+        self._checked(action, validation.CALL, payload, "invalid request")
         self._invite(action, payload)
         unique_id = str(uuid.uuid4())
         loop = asyncio.get_running_loop()
@@ -415,13 +410,17 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         result = frame[2] if len(frame) > 2 else None
         if not isinstance(result, dict):
             raise CommandFailed(self.station_id, action, "ProtocolError", "answer has no payload")
+        self._checked(action, validation.CALL_RESULT, result, "invalid answer")
+        return result
+
+    def _checked(self, action: str, kind: int, payload: dict[str, Any], what: str) -> None:
+        """Validate an outgoing request or its answer; a failure is a :class:`CommandFailed`."""
         try:
-            validation.validate(self.ocpp_version, action, validation.CALL_RESULT, result)
+            validation.validate(self.ocpp_version, action, kind, payload)
         except OCPPError as exc:
             raise CommandFailed(
-                self.station_id, action, exc.code, f"invalid answer: {exc.description}"
+                self.station_id, action, exc.code, f"{what}: {exc.description}"
             ) from None
-        return result
 
     async def call(
         self,
@@ -443,10 +442,10 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
     def _invite(self, action: str, payload: dict[str, Any]) -> None:
         """A Pending station may answer what it is asked for (B02.FR.09)."""
         if action in ("GetBaseReport", "GetReport"):
-            self._invited.add("NotifyReport")
+            self._invited = {*self._invited, "NotifyReport"}
         elif action in ("TriggerMessage", "ExtendedTriggerMessage"):
             requested = str(payload.get("requestedMessage", ""))
-            self._invited.add(_TRIGGERED.get(requested, requested))
+            self._invited = {*self._invited, _TRIGGERED.get(requested, requested)}
 
     async def _status_call(self, action: str, payload: dict[str, Any]) -> CommandResult:
         answer = await self.request(action, payload)

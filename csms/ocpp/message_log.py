@@ -199,6 +199,8 @@ class LoggedConnection:
     Everything but receiving (iteration, ``recv``) and ``send`` goes to the wrapped
     connection unchanged."""
 
+    __slots__ = ("_connection", "_log", "_station_id")
+
     def __init__(self, connection: Any, station_id: str, log: MessageLog) -> None:
         self._connection = connection
         self._station_id = station_id

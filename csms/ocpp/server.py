@@ -101,6 +101,34 @@ def _timed(base: type[ServerConnection]) -> type[ServerConnection]:
     return TimedConnection
 
 
+async def _run_until_lost(conn: OcppConnection, ws: ServerConnection) -> None:
+    """``conn.run()`` in the connection's own task, cancelled when the TCP connection is
+    lost: a handler still waiting (an answer held while the store is unavailable) ends
+    with the connection. No task or timer of its own per connection: a callback on the
+    future websockets resolves when the connection is lost (what ``wait_closed`` awaits)."""
+    task = asyncio.current_task()
+    assert task is not None
+    lost: asyncio.Future[None] = ws.connection_lost_waiter
+    running, cancelled = True, False
+
+    def on_lost(_: asyncio.Future[None]) -> None:
+        nonlocal cancelled
+        if running:  # not once run() has returned: the cleanup must not be cut
+            cancelled = True
+            task.cancel()
+
+    lost.add_done_callback(on_lost)
+    try:
+        await conn.run()
+    except asyncio.CancelledError:
+        if not cancelled or task.uncancel() > 0:
+            raise  # cancelled from elsewhere (too)
+        # ours: the station is gone, the handler goes on to clean up
+    finally:
+        running = False
+        lost.remove_done_callback(on_lost)
+
+
 class OcppServer:
     """The WebSocket server and the registry of live connections."""
 
@@ -346,14 +374,7 @@ class OcppServer:
                 adapter.ocpp_version,
                 ws.remote_address,
             )
-            runner = asyncio.create_task(conn.run(), name=f"ocpp-{station_id}")
-            closed = asyncio.create_task(ws.wait_closed())
-            try:
-                await asyncio.wait({runner, closed}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (runner, closed):
-                    task.cancel()
-                await asyncio.gather(runner, closed, return_exceptions=True)
+            await _run_until_lost(conn, ws)
         except ConnectionClosed:
             pass
         finally:

@@ -22,7 +22,7 @@ from csms.domain import (
     ConnectorStatus,
     StatusReport,
 )
-from csms.ocpp.adapter import VersionAdapter, drop_none, schedule_periods
+from csms.ocpp.adapter import VersionAdapter, drop_none, recorded, schedule_periods
 from csms.ocpp.base import format_timestamp, on, parse_timestamp
 
 __all__ = ["V16Connection", "charging_profile"]
@@ -161,21 +161,8 @@ class V16Connection(VersionAdapter):
 
     # -- the 1.6 security extension: SignCertificate, SecurityEventNotification and
     # FirmwareStatusNotification are VersionAdapter's --------------------------------------
-    @on("DiagnosticsStatusNotification")
-    async def on_diagnostics_status_notification(self, status: str) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "DiagnosticsStatusNotification", {"status": status}
-        )
-        return {}
-
-    @on("SignedFirmwareStatusNotification")
-    async def on_signed_firmware_status_notification(
-        self, status: str, **kw: Any
-    ) -> dict[str, Any]:
-        await self.central.record_event(
-            self.station_id, "SignedFirmwareStatusNotification", {"status": status, **kw}
-        )
-        return {}
+    on_diagnostics_status_notification = recorded("DiagnosticsStatusNotification")
+    on_signed_firmware_status_notification = recorded("SignedFirmwareStatusNotification")
 
     # -- to the station (StationLink) -----------------------------------------------------
     #: 1.6 transactions are named by the central system; id tags have no type

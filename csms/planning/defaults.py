@@ -5,17 +5,18 @@ idle EVSE held to its share of what the sessions leave (decision 0613)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from datetime import datetime
 
 from csms.exceptions import CsmsError
 from csms.planning.context import PlanningContext
-from csms.planning.dispatch import current_w, executable_w, make_limit
+from csms.planning.dispatch import current_w, executable_w, make_limit, node_limit_at
 from csms.planning.problem import default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, detected_quirks
 from csms.planning.state import EvseState, SiteState
-from csms.planning.windows import idle_shares, node_limit_at, room_left
+from csms.planning.windows import idle_shares, room_left
 from csms.sites.constraints import GridConstraint, NodeLimit
 from csms.sites.model import StationQuirks
 from optimizer import safe_evse_limits_w
@@ -162,17 +163,14 @@ class SafeDefaults:
             for node in site.nodes
         }
 
-        def limit_at(node_id: str, at: datetime) -> float | None:
-            return node_limit_at(
-                site,
-                node_id,
-                at,
-                now=sent_at,
-                limits=limits,
-                uncontrolled_w=uncontrolled_w,
-                later_limits_w=later_limits_w,
-            )
-
+        limit_at = functools.partial(
+            node_limit_at,
+            site,
+            now=sent_at,
+            limits=limits,
+            uncontrolled_w=uncontrolled_w,
+            later_limits_w=later_limits_w,
+        )
         room = room_left(
             site,
             sorted(instants),

@@ -3,13 +3,14 @@ decreases a node needs that the deadband must not hold back."""
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from csms.domain import ChargingLimit, ChargingRateUnit
-from csms.planning.state import EvseState, SiteState
+from csms.planning.state import EvseState, Sent, SiteState
 from csms.sites.constraints import NodeLimit
 from csms.sites.model import Site, StationQuirks
 
@@ -26,7 +27,9 @@ __all__ = [
     "make_limit",
     "min_current_a",
     "min_power_w",
+    "node_limit_at",
     "single_period",
+    "tx_profile",
     "window_end",
 ]
 
@@ -190,16 +193,18 @@ def current_w(ev: EvseState, now: datetime | None = None) -> float:
     """What the EVSE may draw at ``now`` as far as the planner knows: its TxProfile's limit
     then (the period in force) while the profile lasts (accepted or still unanswered), else
     its fallback. None: the profile's first period."""
-    sent, tx = ev.sent, ev.tx
-    if (
-        sent is not None
-        and tx is not None
-        and sent.transaction_id == tx.id
-        and sent.state in ("accepted", "pending")
-        and (now is None or sent.valid_to is None or sent.valid_to > now)
-    ):
+    sent = tx_profile(ev)
+    if sent is not None and (now is None or sent.valid_to is None or sent.valid_to > now):
         return sent.value_at(now)
     return fallback_w(ev)
+
+
+def tx_profile(ev: EvseState) -> Sent | None:
+    """The TxProfile of the EVSE's running transaction, accepted or unanswered, if any."""
+    sent, tx = ev.sent, ev.tx
+    if sent is None or tx is None or sent.transaction_id != tx.id:
+        return None
+    return sent if sent.state in ("accepted", "pending") else None
 
 
 def single_period(quirks: StationQuirks | None) -> bool:
@@ -238,7 +243,14 @@ def choose(
         valid_to=valid_to,
         deadband_w=deadband_w,
     )
-    limit_at = _limit_at(state.site, limits, uncontrolled_w, later_limits_w or {}, now=now)
+    limit_at = functools.partial(
+        node_limit_at,
+        state.site,
+        now=now,
+        limits=limits,
+        uncontrolled_w=uncontrolled_w,
+        later_limits_w=later_limits_w or {},
+    )
     _keep_within(state, controlled, t, limit_at, now=now, valid_to=valid_to)
     out: list[Dispatch] = []
     for ev in controlled:
@@ -320,31 +332,31 @@ def _targets(
     return t
 
 
-def _limit_at(
+def node_limit_at(
     site: Site,
-    limits: dict[str, NodeLimit],
-    uncontrolled_w: dict[str, float],
-    later_limits_w: dict[str, tuple[tuple[datetime, float | None], ...]],
+    node_id: str,
+    at: datetime,
     *,
     now: datetime,
-) -> Callable[[str, datetime], float | None]:
-    """A node's limit for the controlled EVSEs at an instant: now, the limit in force less
-    the uncontrolled draw; later, as the plan had it."""
-
-    def limit_at(node_id: str, at: datetime) -> float | None:
-        if at <= now:
-            limit = limits[node_id].max_import_w if node_id in limits else None
-            if node_id not in limits:
-                node = site.node(node_id)
-                limit = node.max_import_w if node is not None else None
-            return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
-        found: float | None = None
-        for start, w in later_limits_w.get(node_id, ()):
-            if start <= at:
-                found = w
-        return found
-
-    return limit_at
+    limits: Mapping[str, NodeLimit],
+    uncontrolled_w: Mapping[str, float],
+    later_limits_w: Mapping[str, Sequence[tuple[datetime, float | None]]],
+) -> float | None:
+    """What the controlled EVSEs under ``node_id`` may draw together at ``at``: now, its
+    limit in force less what is not controlled; later, the plan's limit for the step then
+    (already net of it). None: no limit."""
+    if at <= now:
+        if node_id in limits:
+            limit = limits[node_id].max_import_w
+        else:
+            node = site.node(node_id)
+            limit = node.max_import_w if node is not None else None
+        return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
+    found: float | None = None
+    for start, w in later_limits_w.get(node_id, ()):
+        if start <= at:
+            found = w
+    return found
 
 
 def _keep_within(

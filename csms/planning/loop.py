@@ -24,9 +24,9 @@ from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import EvseState, SiteState
-from csms.planning.swap import RackState, rack_limit
+from csms.planning.swap import RackState, rack_limit, with_planned_racks
 from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
-from csms.planning.windows import next_edge
+from csms.planning.windows import next_edge, supply_at
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.storage_units import SiteHooks, StorageController
 from csms.store.transient import is_transient
@@ -249,9 +249,8 @@ class SiteLoop:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)
-        built = replace(
-            built, pv_w=site_storage.with_planned_storage(built.pv_w, plan, self.state.site)
-        )
+        supply = site_storage.with_planned_storage(built.pv_w, plan, self.state.site)
+        built = replace(built, pv_w=with_planned_racks(supply, plan, self.state.site))
         limits = limits_in_force(self.state.site, gathered.constraints, gathered.now)
         window = self._window(plan)
         settings = self.ctx.settings
@@ -288,6 +287,7 @@ class SiteLoop:
                 built.uncontrolled_w,
                 valid_from=window.valid_to,
                 valid_to=window.next_to,
+                supply=supply_at(built.pv_w, plan.grid),
             )
 
     async def _gather(self) -> Gathered:

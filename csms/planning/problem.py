@@ -316,9 +316,9 @@ def _uncontrolled_w(
     state: SiteState, now: datetime | None = None, settings: PlanningSettings | None = None
 ) -> dict[str, float]:
     """Per node what the planner does not steer may draw: storage it does not schedule at
-    what it charges (until it says less) and the storage controller's EV reduction
-    (:mod:`csms.planning.storage`), each swap rack whose station did not take its limit at
-    the rack's rating, and each EVSE it cannot steer at its worst case."""
+    what it charges (until it says less) and the load the grid meter shows the estimate
+    misses (:mod:`csms.planning.storage`), each swap rack whose station did not take its
+    limit at the rack's rating, and each EVSE it cannot steer at its worst case."""
     site = state.site
     uncontrolled = storage_draw_w(state, now, settings)
     for node_id, rack_w in racks_uncontrolled_w(state.racks, site).items():

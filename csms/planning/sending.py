@@ -46,21 +46,23 @@ class ProfileSender:
 
     async def send(self, ev: EvseState, limit: ChargingLimit) -> None:
         """Send ``limit`` (the EVSE's ``sent`` as recorded) and record the answer on it."""
-        ctx = self.ctx
         sent = ev.sent
+        self._record(ev, sent, await self._answer(limit, f"profile to {ev.key}"))
+
+    async def _answer(self, limit: ChargingLimit, what: str) -> str:
+        """Send ``limit`` (at most ``max_parallel_sends`` at once, each within
+        ``send_timeout_s``): ``accepted``, ``rejected`` or ``failed`` (logged as ``what``)."""
         async with self._sem:
             try:
-                async with asyncio.timeout(ctx.settings.send_timeout_s):
-                    await ctx.commands.set_charging_profile(limit)
+                async with asyncio.timeout(self.ctx.settings.send_timeout_s):
+                    await self.ctx.commands.set_charging_profile(limit)
             except CommandRejected as exc:
-                state = "rejected"
                 logger.warning("site %s: %s", self.site_id, exc)
+                return "rejected"
             except (CsmsError, TimeoutError) as exc:
-                state = "failed"
-                logger.warning("site %s: profile to %s failed: %s", self.site_id, ev.key, exc)
-            else:
-                state = "accepted"
-        self._record(ev, sent, state)
+                logger.warning("site %s: %s failed: %s", self.site_id, what, exc)
+                return "failed"
+        return "accepted"
 
     def _record(self, ev: EvseState, sent: Sent | None, state: str) -> None:
         """The station's answer to the TxProfile ``sent`` (if it is still the EVSE's)."""
@@ -95,19 +97,7 @@ class ProfileSender:
 
     async def send_rack(self, rack: RackState, limit: ChargingLimit) -> None:
         """Send a swap station its rack limit and record the answer on ``rack``."""
-        async with self._sem:
-            try:
-                async with asyncio.timeout(self.ctx.settings.send_timeout_s):
-                    await self.ctx.commands.set_charging_profile(limit)
-            except CommandRejected as exc:
-                state = "rejected"
-                logger.warning("site %s: %s", self.site_id, exc)
-            except (CsmsError, TimeoutError) as exc:
-                state = "failed"
-                logger.warning("site %s: rack limit to %s failed: %s", self.site_id,
-                               limit.station_id, exc)  # fmt: skip
-            else:
-                state = "accepted"
+        state = await self._answer(limit, f"rack limit to {limit.station_id}")
         was = rack.sent_state
         rack.sent_w, rack.sent_state = limit.schedule[0][1], state
         if state != "accepted" and was != state:
@@ -150,12 +140,15 @@ class ProfileSender:
         *,
         valid_from: datetime,
         valid_to: datetime,
+        supply: Callable[[str, datetime], float] | None = None,
     ) -> None:
         """Renew the accepted TxProfiles into the next window ``[valid_from, valid_to)``:
         first those at or below their EVSE's fallback, then, once those are answered, the
         raises that still fit every node at every instant of that window (its window
         edges too) with whatever was not carried on its fallback and the idle EVSEs on
-        their defaults."""
+        their defaults. ``supply(node, at)``: what the plan gives the EVs under a node on
+        top of its limit (the PV counted on, the planned storage discharge), as the plan's
+        own sends count it (decision 0914)."""
 
         def renewable(ev: EvseState) -> bool:
             sent, tx = ev.sent, ev.tx
@@ -186,7 +179,7 @@ class ProfileSender:
             extended,
             controlled,
             instants=sorted(instants),
-            limit_at=self._limit_at(constraints, instants),
+            limit_at=self._limit_at(constraints, instants, supply),
             base_w=self._base_w(uncontrolled_w),
         )
         await self.renew(raises, valid_to=valid_to)
@@ -218,14 +211,20 @@ class ProfileSender:
         return instants
 
     def _limit_at(
-        self, constraints: list[GridConstraint], instants: set[datetime]
+        self,
+        constraints: list[GridConstraint],
+        instants: set[datetime],
+        supply: Callable[[str, datetime], float] | None,
     ) -> Callable[[str, datetime], float | None]:
-        """Each node's import limit at each of ``instants`` (computed once per instant)."""
+        """Each node's import limit at each of ``instants`` (computed once per instant), plus
+        the supply the plan gives the EVs under it then."""
         site = self.state.site
         by_instant = {at: limits_in_force(site, constraints, at) for at in instants}
 
         def limit_at(node_id: str, at: datetime) -> float | None:
             limit = by_instant[at].get(node_id)
-            return limit.max_import_w if limit is not None else None
+            if limit is None or limit.max_import_w is None:
+                return None
+            return limit.max_import_w + (supply(node_id, at) if supply is not None else 0.0)
 
         return limit_at

@@ -17,6 +17,7 @@ from typing import Any
 from chargegrid.clock import Clock
 from chargegrid.measurands import Measurand
 from csms.core.commands import Commands
+from csms.der import DerRepository
 from csms.domain import RegistrationStatus
 from csms.events import (
     ConstraintsChanged,
@@ -60,8 +61,11 @@ class PlanningService:
         settings: PlanningSettings | None = None,
         supervisor: Supervisor | None = None,
         station_sites: StationSites | None = None,
+        der: DerRepository | None = None,
     ) -> None:
         self.sites = sites
+        #: The DER controls in force (their narrowing of storage units resumes from it).
+        self.der = der
         #: Runs the site watcher and every site's loop: restarted after a failure, and
         #: reported by ``/health`` (decision 0612).
         self.supervisor = supervisor or Supervisor()
@@ -189,6 +193,7 @@ class PlanningService:
                     and s.sample.phase is None
                 ]
                 ev.start_wh = min(registers) if registers else None
+        await self._load_der(state)
         loop = SiteLoop(self.context, state)
         loop.revision = await self.sites.revision(site_id)
         self.station_sites.name_stations(site)
@@ -209,6 +214,15 @@ class PlanningService:
                 self.spawn(
                     loop.defaults.send(station.id), what=f"planner: defaults to {station.id}"
                 )
+
+    async def _load_der(self, state: SiteState) -> None:
+        """The DER controls in force on the site's storage units, from the DER store (they
+        narrow the units' ratings; decision 0918); events keep them from then on."""
+        if self.der is None:
+            return
+        for station_id in {u.asset.station for u in state.units.units.values()}:
+            assert station_id is not None
+            state.units.der.load(station_id, await self.der.list_controls(station_id))
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, what: str = "planner task") -> None:
         """Run ``coro`` once beside the loops; a failure is logged with its traceback (what
@@ -236,6 +250,7 @@ class PlanningService:
         site = await self.sites.get_site(site_id)
         loop.revision = revision
         loop.state.reset_site(site)
+        await self._load_der(loop.state)
         self.station_sites.name_stations(site)
         for station in site.stations:
             st = loop.state.stations[station.id]
@@ -324,8 +339,11 @@ class PlanningService:
             loop.trigger(reason, urgent=urgent)
 
     def _publish_findings(self, loop: SiteLoop) -> None:
-        """The swaps that found no ready pack, logged and published once each."""
+        """The swaps that found no ready pack, logged and published once each; those that
+        found one, published."""
         for rack in loop.state.racks.values():
+            for served in rack.pop_served():
+                self.bus.publish(served)
             for found in rack.pop_findings():
                 logger.warning("site %s: swap at %s (%s) found no ready pack",
                                found.site_id, found.station_id, found.swap_id)  # fmt: skip

@@ -21,6 +21,7 @@ from csms.planning.dispatch import (
     executable_w,
     min_power_w,
     single_period,
+    tx_profile,
 )
 from csms.planning.problem import Built
 from csms.planning.state import EvseState, Sent, SiteState
@@ -65,14 +66,8 @@ class Shares:
 
 def charging(ev: EvseState, at: datetime) -> bool:
     """Whether the EVSE's TxProfile for its running transaction lets it charge at ``at``."""
-    sent, tx = ev.sent, ev.tx
-    return (
-        sent is not None
-        and tx is not None
-        and sent.transaction_id == tx.id
-        and sent.state in ("accepted", "pending")
-        and sent.value_at(at) > 0
-    )
+    sent = tx_profile(ev)
+    return sent is not None and sent.value_at(at) > 0
 
 
 def share(

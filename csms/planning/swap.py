@@ -11,13 +11,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
-from csms.events import SwapWithoutReadyPack
+from csms.events import SwapFromReadyPack, SwapWithoutReadyPack
 from csms.sites.model import Site, SwapStation
 from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
 from optimizer import Plan, SwapRack, TimeGrid
 
-__all__ = ["RackState", "rack_limit", "racks_of", "racks_uncontrolled_w", "swap_racks"]
+__all__ = [
+    "RackState",
+    "rack_limit",
+    "racks_of",
+    "racks_uncontrolled_w",
+    "swap_racks",
+    "with_planned_racks",
+]
 
 #: The profile id of a swap station's rack limit (its ChargingStationMaxProfile).
 RACK_PROFILE_ID = 9100
@@ -36,6 +43,8 @@ class RackState:
     sent_w: float | None = None
     sent_state: str | None = None  # "accepted", "rejected", "failed"
     findings: list[SwapWithoutReadyPack] = field(default_factory=list)
+    #: the swaps that found a ready pack, to publish (telemetry counts both kinds)
+    served: list[SwapFromReadyPack] = field(default_factory=list)
     sessions_seen: set[tuple[int, datetime]] = field(default_factory=set)
 
     def take(self, reading: SwapRackReading, *, site_id: str) -> list[str]:
@@ -72,7 +81,12 @@ class RackState:
     def _count(self, swap: RackSwap, site_id: str) -> None:
         self.swaps_seen += 1
         ready = self.swap.ready_soc_pct
-        if swap.pack_out_soc_pct is None or swap.pack_out_soc_pct < ready:
+        if swap.pack_out_soc_pct is not None and swap.pack_out_soc_pct >= ready:
+            self.served.append(
+                SwapFromReadyPack(site_id, self.swap.id, self.swap.station,
+                                  swap.pack_out_soc_pct, ready, swap.at)
+            )  # fmt: skip
+        else:
             self.no_ready_pack += 1
             self.last_no_ready_at = swap.at
             self.findings.append(
@@ -90,6 +104,10 @@ class RackState:
 
     def pop_findings(self) -> list[SwapWithoutReadyPack]:
         out, self.findings = self.findings, []
+        return out
+
+    def pop_served(self) -> list[SwapFromReadyPack]:
+        out, self.served = self.served, []
         return out
 
     def soc_pct(self) -> tuple[float, ...]:
@@ -166,6 +184,26 @@ def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, f
         if not state.controllable:
             for node_id in site.ancestors(state.swap.node):
                 out[node_id] = out.get(node_id, 0.0) + state.swap.max_rack_power_w
+    return out
+
+
+def with_planned_racks(
+    supply_w: dict[str, tuple[float, ...]], plan: Plan, site: Site
+) -> dict[str, tuple[float, ...]]:
+    """The supply the EVs under each node may take on top of its net import (the PV and
+    planned storage), less what the plan has the racks under it draw: the plan's node power
+    holds the racks' power too, and the rack gets it as its own limit (decision 0914)."""
+    if not plan.swap_racks:
+        return supply_w
+    out = dict(supply_w)
+    n = plan.grid.n_steps
+    for swap in site.swap:
+        rack = plan.swap_racks.get(swap.id)
+        if rack is None:
+            continue
+        for node_id in site.ancestors(swap.node):
+            before = out.get(node_id, (0.0,) * n)
+            out[node_id] = tuple(a - b for a, b in zip(before, rack.power_w, strict=True))
     return out
 
 

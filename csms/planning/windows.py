@@ -31,10 +31,10 @@ __all__ = [
     "edges",
     "idle_shares",
     "next_edge",
-    "node_limit_at",
     "plan_grid",
     "room_left",
     "strictest_limits",
+    "supply_at",
 ]
 
 
@@ -146,33 +146,6 @@ def room_left(
     return out
 
 
-def node_limit_at(
-    site: Site,
-    node_id: str,
-    at: datetime,
-    *,
-    now: datetime,
-    limits: Mapping[str, NodeLimit],
-    uncontrolled_w: Mapping[str, float],
-    later_limits_w: Mapping[str, Sequence[tuple[datetime, float | None]]],
-) -> float | None:
-    """What the controlled EVSEs under ``node_id`` may draw together at ``at``: now, its
-    limit in force less what is not controlled; later, the plan's limit for the step then
-    (already net of it). None: no limit."""
-    if at <= now:
-        if node_id in limits:
-            limit = limits[node_id].max_import_w
-        else:
-            node = site.node(node_id)
-            limit = node.max_import_w if node is not None else None
-        return None if limit is None else limit - uncontrolled_w.get(node_id, 0.0)
-    found: float | None = None
-    for start, w in later_limits_w.get(node_id, ()):
-        if start <= at:
-            found = w
-    return found
-
-
 def carry_over_timed(
     site: Site,
     candidates: Sequence[EvseState],
@@ -229,3 +202,22 @@ def carry_over_timed(
                 totals[(node_id, at)] = totals.get((node_id, at), 0.0) + raise_w
         chosen.append(ev)
     return chosen
+
+
+def supply_at(
+    supply_w: Mapping[str, Sequence[float]], grid: TimeGrid
+) -> Callable[[str, datetime], float]:
+    """What the EVs under a node may take on top of its import limit at an instant, per the
+    plan (``supply_w``: node id -> W per step of ``grid``: the PV counted on and the planned
+    storage discharge, less planned charging); nothing outside the plan's grid."""
+    starts = [grid.step_start(k) for k in range(grid.n_steps)]
+    end = grid.end
+
+    def supply(node_id: str, at: datetime) -> float:
+        steps = supply_w.get(node_id)
+        if steps is None or at < starts[0] or at >= end:
+            return 0.0
+        k = max(i for i, start in enumerate(starts) if start <= at)
+        return steps[k] if k < len(steps) else 0.0
+
+    return supply

@@ -8,16 +8,19 @@ discharges it to the site.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
+from csms.sites.constraints import GridConstraint
 from optimizer import Plan
 from storage_ctrl import PlanNow
 
 __all__ = [
     "PROFILE_ID",
     "Sent",
+    "next_edge_s",
     "plan_now",
     "resend_due",
     "setpoint_schedule",
@@ -42,6 +45,25 @@ def _step_at(plan: Plan, now: datetime) -> int | None:
         if start <= now < start + timedelta(seconds=grid.step_durations_s[k]):
             return k
     return None
+
+
+def next_edge_s(
+    plan: Plan | None, constraints: Iterable[GridConstraint], now: datetime
+) -> float | None:
+    """Seconds from ``now`` to the next instant the plan's step or a constraint (its start
+    or end) changes what the controller must do; None: nothing changes later. The
+    controller wakes there too, so a cap takes effect at its edge, not up to an interval
+    after it (decision 0914)."""
+    times: list[datetime] = []
+    if plan is not None:
+        grid = plan.grid
+        times += [grid.step_start(k) for k in range(grid.n_steps)]
+        times.append(grid.end)
+    for c in constraints:
+        if c.cancelled_at is None:
+            times += [c.start, c.end]
+    later = [t for t in times if t > now]
+    return None if not later else (min(later) - now).total_seconds()
 
 
 def plan_now(plan: Plan | None, now: datetime, *, absorb_surplus: bool = False) -> PlanNow:

@@ -21,6 +21,7 @@ from chargegrid.measurands import Measurand
 from csms.domain import ConnectorStatus, DeviceEvent, StorageReading
 from csms.events import DeviceEventsNotified, DomainEvent, MeterValuesReceived, StatusChanged
 from csms.sites.model import Site, StorageAsset
+from csms.storage_units.der import DER_EVENTS, DerInForce
 from storage_ctrl import UnitRating, UnitReading
 
 __all__ = ["LiveUnit", "LiveUnits"]
@@ -55,14 +56,15 @@ class LiveUnit:
     def alarm(self) -> bool:
         return self.status_alarm or self.event_alarm
 
-    @property
-    def rating(self) -> UnitRating:
+    def rating(self, *, discharge_share: float = 1.0) -> UnitRating:
+        """The site file's rating, its discharge narrowed to ``discharge_share`` (what the DER
+        controls acting on the unit leave of it)."""
         a = self.asset
         return UnitRating(
             a.id,
             capacity_wh=a.capacity_wh,
             max_charge_w=a.max_charge_w,
-            max_discharge_w=a.max_discharge_w,
+            max_discharge_w=a.max_discharge_w * discharge_share,
             min_soc_wh=a.min_soc_wh,
             max_soc_wh=a.max_soc_wh,
             charge_efficiency=a.charge_efficiency,
@@ -112,6 +114,8 @@ class LiveUnits:
         #: Whether a storage controller is dispatching the units (the planner schedules
         #: them only then: nobody else would make them follow the plan).
         self.dispatching = False
+        #: The DER controls in force on the units' stations (decision 0918).
+        self.der = DerInForce()
         self.reset_site(site)
 
     def reset_site(self, site: Site) -> None:
@@ -136,6 +140,8 @@ class LiveUnits:
 
     def apply(self, event: DomainEvent) -> bool:
         """Update from ``event``; whether it was one of a unit's (consumed here)."""
+        if isinstance(event, DER_EVENTS):
+            return self.is_unit_station(event.station_id) and self.der.apply(event)
         if isinstance(event, MeterValuesReceived):
             unit = self.unit_at(event.station_id, event.evse_id)
             if unit is None:
@@ -219,8 +225,18 @@ class LiveUnits:
         if unit.soc_at is None or at >= unit.soc_at:
             unit.soc_pct, unit.soc_at = value, at
 
-    def ratings(self) -> dict[str, UnitRating]:
-        return {unit_id: unit.rating for unit_id, unit in self.units.items()}
+    def ratings(self, now: datetime) -> dict[str, UnitRating]:
+        """Each unit's rating at ``now``, narrowed by the DER controls acting on it."""
+        return {
+            unit_id: unit.rating(discharge_share=self.discharge_share(unit, now))
+            for unit_id, unit in self.units.items()
+        }
+
+    def discharge_share(self, unit: LiveUnit, now: datetime) -> float:
+        """What the DER controls acting on the unit's station at ``now`` leave of its rated
+        discharge (1.0: all of it)."""
+        assert unit.asset.station is not None  # only units that speak OCPP are kept
+        return self.der.discharge_share(unit.asset.station, now)
 
     def readings(self) -> dict[str, UnitReading]:
         out: dict[str, UnitReading] = {}

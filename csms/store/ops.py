@@ -18,7 +18,8 @@ from chargegrid.clock import utc
 from csms.domain import StatusReport, Transaction
 from csms.store import mapping as mp
 from csms.store import tables as t
-from csms.store.writer import Coalesced
+from csms.store.raw_sqlite import RawStatement
+from csms.store.writer import Coalesced, sqlite_dbapi
 
 __all__ = [
     "SamplesOp",
@@ -204,6 +205,12 @@ async def _insert_samples(conn: AsyncConnection, ops: Sequence[Any]) -> list[int
     if not rows:
         return counts
     insert, insert_meters = _samples_statements(dialect)
+    raw = sqlite_dbapi(conn)
+    if raw is not None:
+        _insert_samples_raw(raw.cursor(), rows, owner, new_meters, counts)
+        for meter, i in new_meters.items():
+            ops[i].new_meters.add(meter)
+        return counts
     for key in (await conn.execute(insert, rows)).all():
         counts[owner[tuple(key)]] += 1
     if new_meters:
@@ -214,6 +221,28 @@ async def _insert_samples(conn: AsyncConnection, ops: Sequence[Any]) -> list[int
         for meter, i in new_meters.items():
             ops[i].new_meters.add(meter)
     return counts
+
+
+def _insert_samples_raw(
+    cursor: Any,
+    rows: list[dict[str, Any]],
+    owner: dict[tuple[Any, ...], int],
+    new_meters: dict[tuple[Any, ...], int],
+    counts: list[int],
+) -> None:
+    """:func:`_insert_samples` on the SQLite writer's DBAPI connection: each caller's rows
+    in one ``executemany``, whose row count is how many of them were new."""
+    insert, meters = _RAW_SAMPLES
+    start = 0
+    for end in range(1, len(rows) + 1):
+        i = owner[_sample_key(rows[start])]
+        if end == len(rows) or owner[_sample_key(rows[end])] != i:
+            counts[i] += insert.executemany(cursor, rows[start:end])
+            start = end
+    if new_meters:
+        meters.executemany(
+            cursor, (dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters))
+        )
 
 
 class TransactionEventOp(Coalesced[bool]):
@@ -267,6 +296,14 @@ class TransactionEventOp(Coalesced[bool]):
             if op.seq_no is not None:
                 owner.setdefault((op.transaction_id, op.seq_no), i)
         fresh = [op.seq_no is None for op in ops]
+        raw = sqlite_dbapi(conn)
+        if raw is not None:
+            _apply_events_raw(raw.cursor(), ops, owner, fresh)
+            await _insert_samples(conn, ops)
+            latest = _latest_states(ops)
+            if latest:
+                _RAW_TX_UPDATE.executemany(raw.cursor(), latest)
+            return fresh
         if owner:
             params = [
                 {
@@ -280,20 +317,42 @@ class TransactionEventOp(Coalesced[bool]):
             for key in (await conn.execute(events, params)).all():
                 fresh[owner[(key[0], key[1])]] = True
         await _insert_samples(conn, ops)
-        # The last state of each transaction in the batch, in key order (two nodes updating
-        # the same rows cannot deadlock each other).
-        latest: dict[int, dict[str, Any]] = {}
-        for op in ops:
-            if op.tx_row is not None:
-                latest[op.transaction_id] = op.tx_row
+        latest = _latest_states(ops)
         if latest:
-            await conn.execute(update, [{"b_id": k, **latest[k]} for k in sorted(latest)])
+            await conn.execute(update, latest)
         return fresh
 
     @classmethod
     def after_commit(cls, ops: Sequence[Any]) -> None:
         for op in ops:
             op.known_meters.update(op.new_meters)
+
+
+def _apply_events_raw(
+    cursor: Any, ops: Sequence[Any], owner: dict[tuple[int, int], int], fresh: list[bool]
+) -> None:
+    """The seqNos of ``ops`` on the SQLite writer's DBAPI connection: a row inserted is a
+    seqNo seen first (``fresh``)."""
+    for i in owner.values():
+        op = ops[i]
+        row = {
+            "transaction_id": op.transaction_id,
+            "seq_no": op.seq_no,
+            "kind": op.kind,
+            "at": op.at,
+        }
+        if _RAW_EVENT.execute(cursor, row):
+            fresh[i] = True
+
+
+def _latest_states(ops: Sequence[Any]) -> list[dict[str, Any]]:
+    """The UPDATE's parameters: the last state of each transaction in the batch, in key
+    order (two nodes updating the same rows cannot deadlock each other)."""
+    latest: dict[int, dict[str, Any]] = {}
+    for op in ops:
+        if op.tx_row is not None:
+            latest[op.transaction_id] = op.tx_row
+    return [{"b_id": k, **latest[k]} for k in sorted(latest)]
 
 
 @functools.cache
@@ -327,3 +386,18 @@ _TX_FIELDS = tuple(
 _METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
 _sample_key = operator.itemgetter(*_SAMPLE_KEY)
 _meter_key = operator.itemgetter(*_METER_KEY)
+
+
+# The same writes as statements for the SQLite writer's DBAPI connection (decision 0230).
+_RAW_SAMPLES = (
+    RawStatement(
+        dialect_insert("sqlite", t.samples).on_conflict_do_nothing(),
+        [c.name for c in t.samples.c if c.name != "id"],
+    ),
+    RawStatement(dialect_insert("sqlite", t.meters).on_conflict_do_nothing(), _METER_KEY),
+)
+_RAW_EVENT = RawStatement(
+    dialect_insert("sqlite", t.transaction_events).on_conflict_do_nothing(),
+    ("transaction_id", "seq_no", "kind", "at"),
+)
+_RAW_TX_UPDATE = RawStatement(_tx_event_statements("sqlite")[1])

@@ -49,8 +49,8 @@ class SqlAccess:
         retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
         sqlite_synchronous: str = "FULL",
         sqlite_busy_timeout_s: float = 5.0,
-        pool_size: int = 5,
-        max_overflow: int = 5,
+        pool_size: int = 10,
+        max_overflow: int = 0,
         connect_timeout_s: float = 5.0,
         statement_timeout_s: float = 30.0,
     ) -> None:
@@ -60,6 +60,11 @@ class SqlAccess:
         #: Meters known to be in the database (see SamplesOp); grows with the fleet.
         self._known_meters: set[tuple[Any, ...]] = set()
         self._retry_delays_s = tuple(retry_delays_s)
+        # A pool that never opens connections beyond ``pool_size`` (max_overflow 0): with
+        # overflow, a burst of reads (50 stations being admitted at once) opened extra
+        # connections that were closed again on return, about one new PostgreSQL
+        # connection (a server process and its authentication) per station connecting.
+        # Past the pool, a read waits for a connection instead.
         self._engine: AsyncEngine = create_engine(
             url,
             sqlite_synchronous=sqlite_synchronous,

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from csms.exceptions import StoreError, StoreUnavailable
 from csms.store.transient import is_transient
 
-__all__ = ["Coalesced", "GroupWriter", "WriteOp"]
+__all__ = ["Coalesced", "GroupWriter", "WriteOp", "sqlite_dbapi"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +273,17 @@ class _SyncConnection:
 
     async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
         return self._conn.execute(statement, parameters, **kw)
+
+    @property
+    def dbapi(self) -> Any:
+        """The pysqlite connection under the batch's transaction."""
+        return self._conn.connection.driver_connection
+
+
+def sqlite_dbapi(conn: Any) -> Any:
+    """The ``sqlite3`` connection of a batch running on the SQLite writer's thread (its
+    transaction is the batch's); None on any other connection."""
+    return conn.dbapi if isinstance(conn, _SyncConnection) else None
 
 
 def _drive(awaitable: Awaitable[T]) -> T:

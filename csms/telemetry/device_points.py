@@ -2,9 +2,9 @@
 
 Encoders chosen by :class:`~csms.telemetry.points.PointEncoder`'s type table, fed by the bus
 like the others (decision 0921): a swap session's state changes (``BatterySwapUpdated``) and
-the swaps the planning wing found without a ready pack (``SwapWithoutReadyPack``) as ``swap``
-points; DER controls set, cleared, reported, started and stopped, and DER alarms as ``der``
-points.
+each swap the planning wing counted at a site's rack, with or without a ready pack
+(``SwapFromReadyPack``, ``SwapWithoutReadyPack``), as ``swap`` points; DER controls set,
+cleared, reported, started and stopped, and DER alarms as ``der`` points.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from csms.events import (
     DerControlSet,
     DerControlsReported,
     DerStartStopped,
+    SwapFromReadyPack,
     SwapWithoutReadyPack,
 )
 from csms.swaps.model import PackReading, SwapState
@@ -78,15 +79,19 @@ def _swap(enc: PointWriter, record: BatterySwapUpdated, now: int, into: Encoded)
     enc.point(into, Measurement.SWAP, at, now, tags, fields)
 
 
-def _no_ready_pack(enc: PointWriter, record: SwapWithoutReadyPack, now: int, into: Encoded) -> None:
-    """A swap that found no pack at the rack's readiness threshold (``ready_pack=false``)."""
+def _rack_swap(
+    enc: PointWriter, record: SwapFromReadyPack | SwapWithoutReadyPack, now: int, into: Encoded
+) -> None:
+    """A swap at a site's rack: whether it found a pack at the readiness threshold
+    (``ready_pack``, and the event ``ready_pack`` / ``no_ready_pack``), the pack it got."""
+    ready = isinstance(record, SwapFromReadyPack)
     tags = (
         (Tag.SITE, record.site_id),
         (Tag.STATION, record.station_id),
-        (Tag.EVENT, "no_ready_pack"),
+        (Tag.EVENT, "ready_pack" if ready else "no_ready_pack"),
     )
     fields = (
-        (Field.READY_PACK, False),
+        (Field.READY_PACK, ready),
         (Field.SOC_OUT_PCT, opt_float(record.pack_out_soc_pct)),
         (Field.READY_SOC_PCT, float(record.ready_soc_pct)),
         (Field.RACK, record.swap_id),
@@ -175,7 +180,8 @@ def _der_alarm(enc: PointWriter, record: DerAlarmRaised, now: int, into: Encoded
 #: The device families' encoders by record type.
 DEVICE_FAMILIES: dict[type, Callable[[Any, Any, int, Encoded], None]] = {
     BatterySwapUpdated: _swap,
-    SwapWithoutReadyPack: _no_ready_pack,
+    SwapFromReadyPack: _rack_swap,
+    SwapWithoutReadyPack: _rack_swap,
     DerControlSet: _der_set,
     DerControlsCleared: _der_cleared,
     DerControlsReported: _der_reported,

@@ -274,25 +274,16 @@ STORAGE_ROW = (
     ),
     Panel(
         "Battery swaps",
-        "Swaps done (charged packs out) and timed out per interval at every swap station "
-        "(swap sessions carry no site), and the swaps at this site's racks that found no "
-        "ready pack.",
+        "Swaps at the site's racks per interval: served from a ready pack (ready_pack), and "
+        "those that found none at the rack's readiness threshold (no_ready_pack).",
         (
             Query(
                 "A",
-                f'SELECT count({q(F.SWAP_ID)}) AS "swaps" FROM {q(M.SWAP)} '
-                f"WHERE {q(T.EVENT)} =~ /^(out|timed_out)$/ AND $timeFilter "
-                f"{WINDOW}, {q(T.EVENT)} fill(0)",
+                f'SELECT count({q(F.READY_PACK)}) AS "swaps" FROM {q(M.SWAP)} '
+                f"WHERE {SITE} AND {q(T.EVENT)} =~ /^(ready_pack|no_ready_pack)$/ "
+                f"AND $timeFilter {WINDOW}, {q(T.EVENT)} fill(0)",
                 ("time", "swaps"),
                 alias="$tag_event",
-            ),
-            Query(
-                "B",
-                f'SELECT count({q(F.READY_PACK)}) AS "no_ready_pack" FROM {q(M.SWAP)} '
-                f"WHERE {SITE} AND {q(T.EVENT)} = 'no_ready_pack' AND $timeFilter "
-                f"{WINDOW} fill(0)",
-                ("time", "no_ready_pack"),
-                alias="no ready pack",
             ),
         ),
         unit="short",
@@ -300,8 +291,8 @@ STORAGE_ROW = (
     ),
     Panel(
         "Battery swap sessions",
-        "The last swaps at every swap station: packs in and out, their state of charge, "
-        "the energy each way and how long the swap took.",
+        "The last swaps done or timed out at every swap station (swap sessions carry no "
+        "site): packs in and out, their state of charge, the energy each way, how long.",
         (
             Query(
                 "A",

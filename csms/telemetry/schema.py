@@ -263,10 +263,10 @@ def expected_series(
     booted, heartbeat) per station, limits for two purposes per EVSE plus the station, a plan
     series per EVSE, storage unit and limit-tree node (a grid connection and a feeder per
     site), storage and site series per site; per swap station its four session events and
-    its rack's no-ready-pack finding; per storage unit (the units DER controls are set on)
-    the DER events with a control type (set, reported, alarm, alarm ended) for each of
-    ``der_control_types`` types in use, and the three without one (cleared, started,
-    stopped).
+    its rack's two (a swap with, and one without, a ready pack); per storage unit (the units
+    DER controls are set on) the DER events with a control type (set, reported, alarm,
+    alarm ended) for each of ``der_control_types`` types in use, and the three without one
+    (cleared, started, stopped).
     """
     evses = stations * evses_per_station
     storage_units = sites * storage_units_per_site
@@ -281,7 +281,7 @@ def expected_series(
             Measurement.GRID_CONSTRAINT: sites * constrained_nodes_per_site * grid_constraint_kinds,
             Measurement.STORAGE: storage_units,
             Measurement.SITE: sites,
-            Measurement.SWAP: sites * swap_stations_per_site * 5,
+            Measurement.SWAP: sites * swap_stations_per_site * 6,
             Measurement.DER: storage_units * (4 * der_control_types + 3),
         }
     )

@@ -37,7 +37,7 @@ from csms.api.site_models import (
     ReadingsOut,
     SitePowerOut,
 )
-from csms.domain import PvReading, RackSwap, StorageReading, SwapRackReading
+from csms.domain import GridMeterReading, PvReading, RackSwap, StorageReading, SwapRackReading
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
@@ -189,15 +189,14 @@ READINGS_SKEW_S = 60.0
 async def post_readings(
     services: Services, who: Caller, site_id: SiteId, body: ReadingsIn
 ) -> ReadingsOut:
-    """PV production (with an optional forecast) and storage units' state, from the site's
-    energy management. The planner counts on fresh PV readings and accounts for storage at
-    its charging power (decision 0608); a big change re-plans at once. Telemetry records
-    them. A reading older than the last one of its asset is ignored."""
+    """PV production (with an optional forecast), storage units' state and the grid meter,
+    from the site's energy management. The planner counts on fresh PV readings and accounts
+    for storage at its charging power (decision 0608); a big change re-plans at once. The
+    storage controller uses a fresh grid meter reading as the site import (decision 0917).
+    Telemetry records them. A reading older than the last one of its asset is ignored."""
     who.require(Permission.READINGS_WRITE, site_id)
     site = await site_service(services).get_site(site_id)
     now = services.now()
-    pv_ids = {a.id for a in site.pv}
-    storage_ids = {a.id for a in site.storage}
 
     def at_of(where: tuple[str | int, ...], at: datetime | None) -> datetime:
         if at is None:
@@ -208,27 +207,28 @@ async def post_readings(
 
     pv = []
     for i, r in enumerate(body.pv):
-        if r.pv_id not in pv_ids:
-            raise InvalidField(
-                ("body", "pv", i, "pv_id"), f"site {site_id!r} has no PV {r.pv_id!r}"
-            )
+        _on_site(site, "pv", i, r.pv_id, "PV")
         forecast = tuple((f.start, f.end, f.power_w) for f in r.forecast)
         pv.append(PvReading(r.pv_id, at_of(("body", "pv", i), r.at), r.power_w, forecast))
     storage = []
     for i, u in enumerate(body.storage):
-        if u.storage_id not in storage_ids:
-            raise InvalidField(
-                ("body", "storage", i, "storage_id"),
-                f"site {site_id!r} has no storage unit {u.storage_id!r}",
-            )
+        _on_site(site, "storage", i, u.storage_id, "storage unit")
         at = at_of(("body", "storage", i), u.at)
         storage.append(StorageReading(u.storage_id, at, u.soc_pct, u.power_w))
     racks = _swap_readings(site, body, at_of)
-    if pv or storage or racks:
+    meter = None
+    if body.meter is not None:
+        if site.meter is None:
+            raise InvalidField(("body", "meter"), f"site {site_id!r} has no [meter]")
+        m = body.meter
+        meter = GridMeterReading(at_of(("body", "meter"), m.at), m.import_w, m.export_w)
+    if pv or storage or racks or meter:
         services.csms.bus.publish(
-            SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now, swap=racks)
+            SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now, swap=racks, meter=meter)
         )
-    return ReadingsOut(pv=len(pv), storage=len(storage), swap=len(racks), at=now)
+    return ReadingsOut(
+        pv=len(pv), storage=len(storage), swap=len(racks), meter=int(meter is not None), at=now
+    )
 
 
 def _swap_readings(
@@ -237,14 +237,9 @@ def _swap_readings(
     at_of: Callable[[tuple[str | int, ...], datetime | None], datetime],
 ) -> tuple[SwapRackReading, ...]:
     """The swap stations' rack readings (a swap's own time is checked like a reading's)."""
-    swap_ids = {s.id for s in site.swap}
     out = []
     for i, r in enumerate(body.swap):
-        if r.swap_id not in swap_ids:
-            raise InvalidField(
-                ("body", "swap", i, "swap_id"),
-                f"site {site.id!r} has no swap station {r.swap_id!r}",
-            )
+        _on_site(site, "swap", i, r.swap_id, "swap station")
         swaps = tuple(
             RackSwap(at_of(("body", "swap", i, "swaps", k), s.at), s.pack_out_soc_pct)
             for k, s in enumerate(r.swaps)
@@ -252,6 +247,15 @@ def _swap_readings(
         out.append(SwapRackReading(r.swap_id, at_of(("body", "swap", i), r.at),
                                    tuple(r.pack_soc_pct), tuple(r.pack_ids), swaps))  # fmt: skip
     return tuple(out)
+
+
+def _on_site(site: Site, kind: str, i: int, asset_id: str, what: str) -> None:
+    """Refuse the ``i``-th reading of ``body.<kind>`` (``pv``, ``storage``, ``swap``) when
+    the site has no such asset."""
+    if all(a.id != asset_id for a in getattr(site, kind)):
+        raise InvalidField(
+            ("body", kind, i, f"{kind}_id"), f"site {site.id!r} has no {what} {asset_id!r}"
+        )
 
 
 # -- tariff -----------------------------------------------------------------------------

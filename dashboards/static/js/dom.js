@@ -28,6 +28,13 @@ export function clear(node) {
   return node;
 }
 
+// A figures list (`<dl class="kpis">`): each [label, value] pair a `<div>` of a `<dt>` with
+// the label and the value's node (its `<dd>`).
+export function kpis(attrs, ...items) {
+  const pairs = items.map(([label, value]) => el("div", {}, el("dt", { text: label }), value));
+  return el("dl", { class: "kpis", ...attrs }, ...pairs);
+}
+
 // Replace a node's children (null, false and nested arrays are skipped, unlike Node.append).
 export function fill(node, ...children) {
   clear(node);

@@ -16,8 +16,9 @@ from chargegrid.clock import ManualClock
 from csms.app import Csms
 from csms.domain import RegistrationStatus
 from csms.events import DomainEvent, StationConnected, StationDisconnected
-from csms.store import Store
-from tests.integration.csms.conftest import PASSWORD, make_settings
+from csms.store import MemoryStore, Store
+from csms.store.base import StationRecord
+from tests.integration.csms.conftest import PASSWORD, PASSWORD_HASH, make_settings
 from tests.integration.csms.stations import connect_station, raw_connect
 from tests.waiting import wait_until
 
@@ -211,3 +212,52 @@ async def test_handshakes_beyond_the_limit_are_answered_busy_at_once(
         # The slot is free again: the refused station gets in.
         async with raw_connect(app.url, "CP201", version="2.0.1", password=PASSWORD) as ws:
             assert ws.subprotocol == "ocpp2.0.1"
+
+
+class _StatusNeverStored(MemoryStore):
+    """A store whose StatusNotification write never completes (a held answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.release = asyncio.Event()  # only so that a failing test does not hang
+
+    async def record_status(self, report: Any) -> None:
+        self.waiting.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+async def test_a_held_answer_ends_with_the_connection(clock: ManualClock) -> None:
+    store = _StatusNeverStored()
+    await store.put_station(StationRecord("CP16", password_hash=PASSWORD_HASH))
+    events: list[DomainEvent] = []
+    async with Csms(make_settings(), clock=clock, store=store) as app:
+        app.bus.subscribe(events.append)
+        async with raw_connect(app.url, "CP16", password=PASSWORD) as ws:
+            await ws.send(json.dumps([2, "b", "BootNotification", BOOT16]))
+            assert json.loads(await ws.recv())[0] == 3
+            status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+            await ws.send(json.dumps([2, "s", "StatusNotification", status]))
+            await asyncio.wait_for(store.waiting.wait(), 10)
+        # The station went away while its answer was held: the handler is cut, the
+        # connection forgotten and its disconnection recorded, once.
+        try:
+            await asyncio.wait_for(store.cancelled.wait(), 10)
+        finally:
+            store.release.set()
+        await wait_until(lambda: app.server.link("CP16") is None, 10, "connection forgotten")
+        await wait_until(
+            lambda: any(isinstance(e, StationDisconnected) for e in events), 10, "disconnected"
+        )
+        record = await store.get_station("CP16")
+        assert record is not None and not record.connected
+        # The server still serves: the station comes back.
+        async with raw_connect(app.url, "CP16", password=PASSWORD) as again:
+            await again.send(json.dumps([2, "b2", "BootNotification", BOOT16]))
+            assert json.loads(await again.recv())[0] == 3
+    assert sum(isinstance(e, StationDisconnected) for e in events) == 2

@@ -1,8 +1,9 @@
 """A battery swap over a real OCPP 2.1 WebSocket lands in telemetry (decision 0921): the
 swap station's packs go in and come out, and the session's ``swap`` points reach the
 embedded store or a real InfluxDB (a throwaway ``influxd``) with their energy, state of
-charge and duration; a DER control set on the same central system lands as a ``der``
-point beside them."""
+charge and duration; the site's rack counts the swap as served from a ready pack (a
+``ready_pack`` point with the site); a DER control set on the same central system lands as
+a ``der`` point beside them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from csms.app import Csms
 from csms.config import Settings
 from csms.der import DerControl, DerControlType
 from csms.domain import IdToken
+from csms.events import SwapFromReadyPack
+from csms.sites import NodeKind, Site, SiteNode, SwapStation
 from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from csms.swaps import BatteryPack
@@ -39,9 +42,22 @@ def _swap(event: str, serial: str, soc: float) -> Any:
     )
 
 
+def _site() -> Site:
+    """The swap station's site: its rack, ready at 80 %."""
+    rack = SwapStation(
+        id="rack", station="SWAP1", node="grid", rack_size=2, pack_capacity_wh=70_000.0,
+        max_pack_power_w=20_000.0, max_rack_power_w=40_000.0, ready_soc_pct=80.0,
+    )  # fmt: skip
+    grid = SiteNode(id="grid", kind=NodeKind.GRID_CONNECTION, max_import_w=100_000.0)
+    return Site(id="swapsite", nodes=(grid,), swap=(rack,))
+
+
 async def _swap_day(csms: Csms, clock: ManualClock) -> None:
     """A 2.1 swap station boots; a driver's pack goes in, a charged one comes out 90 s
-    later; the storage unit beside it takes a DER control."""
+    later and the site's rack counts it; the storage unit beside it takes a DER control."""
+    counted: list[SwapFromReadyPack] = []
+    csms.bus.subscribe(lambda e: counted.append(e) if isinstance(e, SwapFromReadyPack) else None)
+    await csms.sites.apply(_site())
     for serial in ("IN-1", "OUT-1"):
         await csms.central.swaps.repo.put_pack(BatteryPack(serial, capacity_wh=70_000))
     async with connect_station(csms.url, "SWAP1", version="2.1", password=PASSWORD) as cp:
@@ -57,6 +73,7 @@ async def _swap_day(csms: Csms, clock: ManualClock) -> None:
         await cp.call(_swap("BatteryOut", "OUT-1", 90))
         limit = DerControl("lmd-1", DerControlType.LIMIT_MAX_DISCHARGE, False, {"priority": 1})
         await csms.commands.set_der_control("SWAP1", limit)
+        await wait_until(lambda: bool(counted), 10, "the rack to count the swap")
     assert csms.telemetry is not None
     assert await asyncio.to_thread(csms.telemetry.pipeline.flush, timeout_s=10)
 
@@ -108,17 +125,21 @@ async def test_a_swap_reaches_the_telemetry_store(
                           "duration_s")
         }  # fmt: skip
         der = await csms.telemetry.aquery(_query("value", "der"))
+        rack = await csms.telemetry.aquery(_query("ready_soc_pct"))
         stats = csms.telemetry.stats
         assert not stats.input_rejected and not stats.dropped
     assert got == {
         "energy_in_wh": {("in", 7000.0), ("out", 7000.0)},
         "energy_out_wh": {("out", 63_000.0)},
         "soc_in_pct": {("in", 10.0), ("out", 10.0)},
-        "soc_out_pct": {("out", 90.0)},
+        "soc_out_pct": {("out", 90.0), ("ready_pack", 90.0)},  # the rack's count too
         "duration_s": {("out", 90.0)},
     }
     assert [(s.tags, [v for _, v in s.points]) for s in der] == [
         ({"station": "SWAP1", "event": "set"}, [1.0])
+    ]
+    assert [(s.tags, [v for _, v in s.points]) for s in rack] == [
+        ({"station": "SWAP1", "event": "ready_pack"}, [80.0])
     ]
     if backend == "influxdb":  # the strings too, as the schema names them
         rows = influxql(

@@ -11,7 +11,11 @@ Every wait is on a condition (tests/waiting.py), never on time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -114,9 +118,9 @@ def _settings() -> Settings:
     )
 
 
-async def _cap_drop(csms: Csms, clock: VirtualClock) -> datetime:
-    """The grid operator caps the site below what the EVs draw; returns when it is stored
-    (every control step from then on reads it)."""
+async def _cap_drop(csms: Csms, clock: VirtualClock, *, cap_w: float = CAP_W) -> datetime:
+    """The grid operator caps the site (by default below what the EVs draw); returns when
+    it is stored (every control step from then on reads it)."""
     now = clock.now()
     await csms.sites.create_constraint(
         "depot",
@@ -125,11 +129,39 @@ async def _cap_drop(csms: Csms, clock: VirtualClock) -> datetime:
             kind="cap",
             start=now - timedelta(seconds=1),
             end=now + timedelta(hours=1),
-            max_import_w=CAP_W,
+            max_import_w=cap_w,
             source="dso",
         ),
     )
     return clock.now()
+
+
+async def depot_store() -> MemoryStore:
+    """An open store with the depot's two drivers' tokens."""
+    store = MemoryStore()
+    await store.open()
+    for k in range(2):
+        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    return store
+
+
+def sim_fleet(url: str, clock: VirtualClock, **devices: Any) -> Fleet:
+    """The depot's simulated station (two EVs in a hurry) with these site devices
+    (``FleetConfig`` fields: ``storage``, ``site_meter``, ...)."""
+    config = FleetConfig(
+        url=url,
+        stations=1,
+        ocpp="mixed",
+        connectors=2,
+        max_current_a=32.0,
+        meter_interval_s=INTERVAL_S,
+        heartbeat_interval_s=3600.0,
+        prefix="SIM",
+        response_timeout_s=10.0,
+        **devices,
+    )
+    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
+    return Fleet(config, scenario, clock=clock)
 
 
 async def _site_loop(csms: Csms) -> SiteLoop:
@@ -138,19 +170,30 @@ async def _site_loop(csms: Csms) -> SiteLoop:
     return found
 
 
-async def test_cap_drop_controller_stop_and_silence() -> None:
+@dataclass
+class Depot:
+    """The depot running: EVs charging, the unit reporting every interval."""
+
+    csms: Csms
+    clock: VirtualClock
+    seen: Seen
+    unit: StorageUnit21
+    loop: SiteLoop
+    #: cleared: the unit stops reporting (goes silent)
+    reporting: asyncio.Event
+
+
+@contextlib.asynccontextmanager
+async def depot_with_unit() -> AsyncIterator[Depot]:
+    """The depot site with two EVs in a hurry and the unit (a real 2.1 client, 30 kW, at
+    60 %), on a virtual clock; yields once the EVs charge."""
     clock = VirtualClock(start=START, speed=3.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
-    site = _site()
-    settings = _settings()
+    store = await depot_store()
     seen = Seen()
     scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
-    async with Csms(settings, clock=clock, store=store) as csms:
+    async with Csms(_settings(), clock=clock, store=store) as csms:
         csms.bus.subscribe(seen)
-        await csms.sites.apply(site)
+        await csms.sites.apply(_site())
         fleet = make_fleet(
             csms.url, scenario, clock, stations=1, connectors=2, meter_interval_s=10.0
         )
@@ -162,67 +205,73 @@ async def test_cap_drop_controller_stop_and_silence() -> None:
         ) as unit:
             await unit.boot()
             reporter = asyncio.create_task(_report(unit, clock, reporting))
-            loop = await _site_loop(csms)
-            await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
-
-            # 1. The cap drops under what the EVs draw: the first step after it discharges.
-            dropped_at = await _cap_drop(csms, clock)
-            first = (await wait_until(lambda: seen.steps_since(dropped_at), 60, "a step"))[0]
-            unit_id, setpoint_w, _ = first.setpoints[0]
-            assert unit_id == "bess" and setpoint_w < -5_000.0, first
-            got = await wait_until(
-                lambda: [r for r in unit.received if r.at >= dropped_at and r.setpoint_w < 0],
-                30,
-                "the discharge setpoint at the unit",
-            )
-            assert got[0].mode == "CentralSetpoint"
-            assert got[0].valid_to - got[0].at <= timedelta(seconds=3 * INTERVAL_S + 1)
-            await wait_until(lambda: unit.battery.power_w < 0, 30, "the unit discharging")
-
-            # 2. The controller stops: the last schedule runs out and the unit is Idle.
-            controller = loop.storage
-            assert controller is not None
-            await controller.stop()
-            last = unit.received[-1]
-            await wait_until(lambda: clock.now() > last.valid_to, 60, "the schedule's end")
-            assert unit.idle_at(clock.now()) and unit.received[-1] == last
-            await wait_until(lambda: unit.battery.power_w == 0.0, 30, "the unit reporting Idle")
-            assert not loop.state.units.dispatching
-            # The planner took the undispatched unit at its worst case: the EVs within the cap.
-            stopped_at = clock.now()
-            await wait_until(
-                lambda: seen.ev_total_at(clock.now()) <= CAP_W + 1,
-                60,
-                "EV limits within the cap without storage control",
-            )
-            assert clock.now() > stopped_at
-            controller.start()  # the plan counts on the unit again, the EVs get more
-            await wait_until(
-                lambda: unit.setpoint_at(clock.now()) < -1_000.0, 90, "discharging again"
-            )
-
-            await wait_until(
-                lambda: seen.ev_total_at(clock.now()) > CAP_W + 1_000.0,
-                90,
-                "the EVs given more than the cap, the unit discharging for them",
-            )
-
-            # 3. The unit goes silent: not counted on; the EV limits absorb the difference.
-            silent_at = clock.now()
-            reporting.clear()
-            step = await wait_until(
-                lambda: [s for s in seen.steps_since(silent_at) if s.excluded], 90, "exclusion"
-            )
-            assert step[0].excluded == (("bess", "stale"),)
-            assert step[0].ev_reduction_w > 0.0
-            await wait_until(
-                lambda: seen.ev_total_at(clock.now()) <= CAP_W + 1,
-                120,
-                "EV limits within the cap without the unit",
-            )
-            reporter.cancel()
-        run.cancel()
+            try:
+                loop = await _site_loop(csms)
+                await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
+                yield Depot(csms, clock, seen, unit, loop, reporting)
+            finally:
+                reporter.cancel()
+                run.cancel()
     await store.close()
+
+
+async def test_cap_drop_controller_stop_and_silence() -> None:
+    async with depot_with_unit() as depot:
+        csms, clock, seen, unit, loop = depot.csms, depot.clock, depot.seen, depot.unit, depot.loop
+        reporting = depot.reporting
+        # 1. The cap drops under what the EVs draw: the first step after it discharges.
+        dropped_at = await _cap_drop(csms, clock)
+        first = (await wait_until(lambda: seen.steps_since(dropped_at), 60, "a step"))[0]
+        unit_id, setpoint_w, _ = first.setpoints[0]
+        assert unit_id == "bess" and setpoint_w < -5_000.0, first
+        got = await wait_until(
+            lambda: [r for r in unit.received if r.at >= dropped_at and r.setpoint_w < 0],
+            30,
+            "the discharge setpoint at the unit",
+        )
+        assert got[0].mode == "CentralSetpoint"
+        assert got[0].valid_to - got[0].at <= timedelta(seconds=3 * INTERVAL_S + 1)
+        await wait_until(lambda: unit.battery.power_w < 0, 30, "the unit discharging")
+
+        # 2. The controller stops: the last schedule runs out and the unit is Idle.
+        controller = loop.storage
+        assert controller is not None
+        await controller.stop()
+        last = unit.received[-1]
+        await wait_until(lambda: clock.now() > last.valid_to, 60, "the schedule's end")
+        assert unit.idle_at(clock.now()) and unit.received[-1] == last
+        await wait_until(lambda: unit.battery.power_w == 0.0, 30, "the unit reporting Idle")
+        assert not loop.state.units.dispatching
+        # The planner took the undispatched unit at its worst case: the EVs within the cap.
+        stopped_at = clock.now()
+        await wait_until(
+            lambda: seen.ev_total_at(clock.now()) <= CAP_W + 1,
+            60,
+            "EV limits within the cap without storage control",
+        )
+        assert clock.now() > stopped_at
+        controller.start()  # the plan counts on the unit again, the EVs get more
+        await wait_until(lambda: unit.setpoint_at(clock.now()) < -1_000.0, 90, "discharging again")
+
+        await wait_until(
+            lambda: seen.ev_total_at(clock.now()) > CAP_W + 1_000.0,
+            90,
+            "the EVs given more than the cap, the unit discharging for them",
+        )
+
+        # 3. The unit goes silent: not counted on; the EV limits absorb the difference.
+        silent_at = clock.now()
+        reporting.clear()
+        step = await wait_until(
+            lambda: [s for s in seen.steps_since(silent_at) if s.excluded], 90, "exclusion"
+        )
+        assert step[0].excluded == (("bess", "stale"),)
+        assert step[0].ev_reduction_w > 0.0
+        await wait_until(
+            lambda: seen.ev_total_at(clock.now()) <= CAP_W + 1,
+            120,
+            "EV limits within the cap without the unit",
+        )
 
 
 async def test_the_simulators_21_storage_unit_discharges_then_falls_back_to_idle() -> None:
@@ -230,31 +279,15 @@ async def test_the_simulators_21_storage_unit_discharges_then_falls_back_to_idle
     it takes the controller's CentralSetpoint schedules, discharges when the cap drops, and
     its schedule runs out to Idle when the controller stops."""
     clock = VirtualClock(start=START, speed=3.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    store = await depot_store()
     seen = Seen()
     spec = StorageSpec(
         "BESS1", 100_000.0, 30_000.0, 30_000.0, initial_soc=0.6, min_soc=0.1, max_soc=1.0
     )
-    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
     async with Csms(_settings(), clock=clock, store=store) as csms:
         csms.bus.subscribe(seen)
         await csms.sites.apply(_site())
-        config = FleetConfig(
-            url=csms.url,
-            stations=1,
-            ocpp="mixed",
-            connectors=2,
-            max_current_a=32.0,
-            meter_interval_s=INTERVAL_S,
-            heartbeat_interval_s=3600.0,
-            prefix="SIM",
-            response_timeout_s=10.0,
-            storage=(spec,),
-        )
-        fleet = Fleet(config, scenario, clock=clock)
+        fleet = sim_fleet(csms.url, clock, storage=(spec,))
         run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
         unit = await wait_until(lambda: fleet.storage_runners, 30, "the storage runner")
         model = unit[0].storage.unit

@@ -1,6 +1,8 @@
 """A storage unit as a real OCPP 2.1 client (the ``ocpp`` library's v21 ChargePoint): it
 takes CentralSetpoint / Idle TxDefaultProfiles on EVSE 1, follows the newest one until it
-runs out (then it is Idle), and reports SoC and import/export power by MeterValues."""
+runs out (then it is Idle), and reports SoC and import/export power by MeterValues. Its
+inverter takes a LimitMaxDischarge DER control (SetDERControl, ClearDERControl): it gives
+no more than that share of its rating whatever the setpoint."""
 
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ class _Battery:
     max_w: float
     last_at: datetime | None = None
     power_w: float = 0.0
+    #: the share of max_w it may give (a LimitMaxDischarge in force)
+    discharge_share: float = 1.0
 
 
 class StorageUnit21(ChargePoint):  # type: ignore[misc]
@@ -53,7 +57,8 @@ class StorageUnit21(ChargePoint):  # type: ignore[misc]
         newest = self.received[-1]
         if at >= newest.valid_to or newest.mode == "Idle":
             return 0.0
-        return max(-self.battery.max_w, min(self.battery.max_w, newest.setpoint_w))
+        b = self.battery
+        return max(-b.max_w * b.discharge_share, min(b.max_w, newest.setpoint_w))
 
     def idle_at(self, at: datetime) -> bool:
         return self.setpoint_at(at) == 0.0
@@ -76,6 +81,19 @@ class StorageUnit21(ChargePoint):  # type: ignore[misc]
                 )
             )
         return call_result.SetChargingProfile(status="Accepted" if ok else "Rejected")
+
+    @on("SetDERControl")  # type: ignore[untyped-decorator]
+    def on_set_der_control(
+        self, control_type: str, limit_max_discharge: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.SetDERControl:
+        if control_type == "LimitMaxDischarge" and limit_max_discharge is not None:
+            self.battery.discharge_share = limit_max_discharge["pct_max_discharge_power"] / 100
+        return call_result.SetDERControl(status="Accepted")
+
+    @on("ClearDERControl")  # type: ignore[untyped-decorator]
+    def on_clear_der_control(self, **_: Any) -> call_result.ClearDERControl:
+        self.battery.discharge_share = 1.0
+        return call_result.ClearDERControl(status="Accepted")
 
     async def boot(self) -> None:
         await self.call(

@@ -35,6 +35,7 @@ from csms.events import (
     DerAlarmRaised,
     DerControlSet,
     EventBus,
+    SwapFromReadyPack,
     SwapWithoutReadyPack,
 )
 from csms.sites import StorageAsset
@@ -91,8 +92,8 @@ async def _ems(api_url: str, token: str, clock: VirtualClock, stop: asyncio.Even
 
 
 def _swaps_and_der(bus: EventBus, at: datetime) -> None:
-    """A swap station's completed swap and one that found no ready pack at the workplace's
-    rack; a storage unit's DER control set and an alarm it raised."""
+    """A swap station's completed swap from a ready pack and one that found none at the
+    workplace's rack; a storage unit's DER control set and an alarm it raised."""
     swap = BatterySwap(
         1, "SWAP-1", 1, "DRIVER", SwapState.COMPLETED, "Accepted", False,
         at - timedelta(minutes=3), started_at=at - timedelta(minutes=2), ended_at=at,
@@ -101,7 +102,9 @@ def _swaps_and_der(bus: EventBus, at: datetime) -> None:
         energy_in_wh=8_400.0, energy_out_wh=66_500.0,
     )  # fmt: skip
     bus.publish(BatterySwapUpdated("SWAP-1", swap, at))
-    bus.publish(SwapWithoutReadyPack("workplace", "rack", "SWAP-1", 70.0, 80.0, at))
+    bus.publish(SwapFromReadyPack("workplace", "rack", "SWAP-1", 95.0, 80.0, at))
+    later = at + timedelta(minutes=5)
+    bus.publish(SwapWithoutReadyPack("workplace", "rack", "SWAP-1", 70.0, 80.0, later))
     control = DerControl("lmd-1", DerControlType.LIMIT_MAX_DISCHARGE, False, {"priority": 1})
     bus.publish(DerControlSet("BESS-1", control, (), at))
     alarm = DerAlarm("BESS-1", DerControlType.LV_MUST_TRIP, at, grid_event_fault="UnderVoltage")

@@ -17,8 +17,10 @@ def test_der_public_api() -> None:
         "SETTING_KEYS",
         "SETTING_OF",
         "SqlDerRepository",
+        "acting",
         "check_setting",
         "der_repository_for",
+        "discharge_share",
     ]
     for name in csms.der.__all__:
         assert getattr(csms.der, name) is not None

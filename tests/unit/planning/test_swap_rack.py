@@ -8,7 +8,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from csms.domain import ChargingRateUnit, RackSwap, SwapRackReading, Transaction
-from csms.events import BatterySwapUpdated, SiteReadingsReceived, SwapWithoutReadyPack
+from csms.events import (
+    BatterySwapUpdated,
+    SiteReadingsReceived,
+    SwapFromReadyPack,
+    SwapWithoutReadyPack,
+)
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.swap import rack_limit
 from csms.sites import SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
@@ -57,6 +62,9 @@ def test_a_swap_replans_and_one_without_a_ready_pack_is_a_finding() -> None:
     served = SwapRackReading("rack", at, (20.0, 60.0), swaps=(RackSwap(at, 95.0),))
     assert _read(state, served) == ["swap"]
     assert state.racks["rack"].pop_findings() == []
+    assert state.racks["rack"].pop_served() == [
+        SwapFromReadyPack("s", "rack", "SW1", 95.0, 90.0, at)
+    ]
     later = at + timedelta(minutes=5)
     short = SwapRackReading("rack", later, (20.0, 25.0), swaps=(RackSwap(later, 62.0),))
     none = SwapRackReading(
@@ -71,7 +79,7 @@ def test_a_swap_replans_and_one_without_a_ready_pack_is_a_finding() -> None:
         SwapWithoutReadyPack("s", "rack", "SW1", 62.0, 90.0, later),
         SwapWithoutReadyPack("s", "rack", "SW1", None, 90.0, later + timedelta(minutes=1)),
     ]
-    assert rack.pop_findings() == []
+    assert rack.pop_findings() == [] and rack.pop_served() == []
 
 
 def test_the_rack_limit_is_the_planned_rack_power_at_the_station_level() -> None:

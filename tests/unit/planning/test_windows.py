@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from csms.planning.dispatch import make_limit
+from csms.planning.dispatch import make_limit, node_limit_at
 from csms.planning.state import Sent, SiteState
 from csms.planning.windows import (
     carry_over_timed,
     edges,
     idle_shares,
     next_edge,
-    node_limit_at,
     plan_grid,
     room_left,
     strictest_limits,

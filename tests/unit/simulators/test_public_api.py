@@ -21,6 +21,9 @@ def test_public_api() -> None:
             "CsmsError",
             "EVSpec",
             "Fleet",
+            "MeterRunner",
+            "MeterStation",
+            "SiteMeterSpec",
             "FleetConfig",
             "FleetProgress",
             "ResponseTimeout",
@@ -67,6 +70,9 @@ def test_public_api() -> None:
             "StorageRunner",
             "SwapOcppStation",
             "SwapRunner",
+            "PvRunner",
+            "PvSpec",
+            "PvStation",
         ]
     )
     for name in simulators.__all__:

@@ -89,7 +89,7 @@ def test_a_served_swap_is_battery_in_then_out_and_a_turned_away_one_a_notify_eve
     data = event["eventData"][0]
     assert (data["component"]["name"], data["variable"]["name"]) == ("BatterySwap", "Outcome")
     assert data["actualValue"] == "NoReadyPack" and "V2" in data["techInfo"]
-    assert st.outcomes() == {"swapped": 1, "no_ready_pack": 1, "duplicate_pack": 0}
+    assert st.outcomes() == {"swapped": 1, "no_ready_pack": 1, "duplicate_pack": 0, "timed_out": 0}
 
 
 def test_meter_values_give_the_rack_power_the_limit_and_each_pack_s_soc() -> None:

@@ -129,7 +129,7 @@ def test_notify_event_alerts_and_temperature_on_the_units_evse() -> None:
 
 
 def test_ratings_carry_the_site_files_bounds() -> None:
-    (rating,) = LiveUnits(_site()).ratings().values()
+    (rating,) = LiveUnits(_site()).ratings(T0).values()
     assert (rating.min_soc_wh, rating.upper_soc_wh) == (10_000.0, 90_000.0)
     assert (rating.max_charge_w, rating.max_discharge_w) == (50_000.0, 40_000.0)
 

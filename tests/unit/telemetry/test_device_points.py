@@ -14,6 +14,7 @@ from csms.events import (
     DerControlSet,
     DerControlsReported,
     DerStartStopped,
+    SwapFromReadyPack,
     SwapWithoutReadyPack,
 )
 from csms.swaps import BatterySwap, SwapState
@@ -78,12 +79,15 @@ def test_a_swap_session_is_a_point_per_state_change() -> None:
     ]
 
 
-def test_a_swap_without_a_ready_pack_is_a_point_of_its_site() -> None:
+def test_each_swap_at_a_rack_is_a_point_of_its_site_with_or_without_a_ready_pack() -> None:
     lines = _encode(
+        SwapFromReadyPack("s1", "rack-a", "SWAP1", 93.0, 80.0, T0 - timedelta(seconds=1)),
         SwapWithoutReadyPack("s1", "rack-a", "SWAP1", 61.5, 80.0, T0),
         SwapWithoutReadyPack("s1", "rack-a", "SWAP1", None, 80.0, T0 + timedelta(seconds=1)),
     )
     assert lines == [
+        f'swap,event=ready_pack,site=s1,station=SWAP1 rack="rack-a",ready_pack=true,'
+        f"ready_soc_pct=80,soc_out_pct=93 {MS - 1000}",
         f'swap,event=no_ready_pack,site=s1,station=SWAP1 rack="rack-a",ready_pack=false,'
         f"ready_soc_pct=80,soc_out_pct=61.5 {MS}",
         f'swap,event=no_ready_pack,site=s1,station=SWAP1 rack="rack-a",ready_pack=false,'

@@ -177,8 +177,22 @@ def test_one_statement_batches_keep_text_numbers_and_the_last_duplicate() -> Non
         ("m", "t=c", "value", 1700000000123456789, '{"t":"c"}', 6.0, None),
         ("m", "t=é x", "value", 2, '{"t":"\\u00e9 x"}', 1e300, None),
     ]
-    store.write(["m,t=n value=inf 4", "m,t=n value=1 5"])  # JSON has no infinity: row by row
+    store.write(["m,t=n value=inf 4", "m,t=n value=1 5"])  # an infinity is kept as it is
     assert [r[5] for r in _rows(store) if r[1] == "t=n"] == [float("inf"), 1.0]
+
+
+def test_a_batch_of_many_statements_stores_every_row_and_the_later_of_two_wins() -> None:
+    """A batch goes in statements of many rows and one for the rest: nothing is lost at
+    their edges, and a point written twice in one batch keeps its later value."""
+    store = EmbeddedStore(":memory:")
+    lines = [f"m,t=s{i % 97} value={i} {i // 97}" for i in range(1000)]
+    lines.append("m,t=s0 value=-1 0")  # again, 1000 rows later, in the last statement
+    store.write(lines)
+    rows = {(r[1], r[3] // 1_000_000): r[5] for r in _rows(store)}  # ms precision
+    assert len(rows) == 1000
+    assert rows[("t=s0", 0)] == -1.0
+    assert rows[("t=s5", 3)] == 3 * 97 + 5
+    assert rows[("t=s29", 10)] == 999.0
 
 
 def test_a_file_with_the_older_series_first_layout_keeps_working(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 // Session: where and when, energy and cost, and its energy curve; followed live to its end.
 
 import { ApiError, get } from "../api.js";
-import { announce, clear, coalesce, debounce, el, fmtKw, fmtKwh, fmtMoney, fmtTime, setText, fill } from "../dom.js";
+import { announce, clear, coalesce, debounce, el, fmtKw, fmtKwh, fmtMoney, fmtTime, kpis, setText, fill } from "../dom.js";
 import { TimeChart } from "../chart.js";
 import { EventStream, powerOf } from "../stream.js";
 
@@ -23,15 +23,15 @@ export async function render(ctx, id) {
   fill(ctx.main, 
     el("h1", { text: `Session #${tx.id}` }),
     el("p", { class: "sub" }, "At ", el("a", { href: `#/stations/${encodeURIComponent(tx.station_id)}`, text: tx.station_id }), ` EVSE ${tx.evse_id} · times in ${tz}`),
-    el("dl", { class: "kpis" },
-      el("div", {}, el("dt", { text: "State" }), dd("state")),
-      el("div", {}, el("dt", { text: "Id token" }), dd("token")),
-      el("div", {}, el("dt", { text: "Started" }), dd("started")),
-      el("div", {}, el("dt", { text: "Ended" }), dd("ended")),
-      el("div", {}, el("dt", { text: "Energy" }), dd("energy")),
-      el("div", {}, el("dt", { text: "Power now" }), dd("power")),
-      el("div", {}, el("dt", { text: "Cost" }), dd("cost")),
-      el("div", {}, el("dt", { text: "Stop reason" }), dd("reason")),
+    kpis({},
+      ["State", dd("state")],
+      ["Id token", dd("token")],
+      ["Started", dd("started")],
+      ["Ended", dd("ended")],
+      ["Energy", dd("energy")],
+      ["Power now", dd("power")],
+      ["Cost", dd("cost")],
+      ["Stop reason", dd("reason")],
     ),
     chart.node,
   );

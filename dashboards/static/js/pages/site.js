@@ -4,7 +4,7 @@
 // load against its limit. Live from the event stream.
 
 import { get } from "../api.js";
-import { clear, coalesce, debounce, el, fmtKw, fmtMoney, fmtNumber, fmtPct, fmtTime, setText, fill } from "../dom.js";
+import { clear, coalesce, debounce, el, fmtKw, fmtMoney, fmtNumber, fmtPct, fmtTime, kpis, setText, fill } from "../dom.js";
 import { stack, TimeChart } from "../chart.js";
 import { EventStream, powerOf } from "../stream.js";
 
@@ -51,13 +51,13 @@ export async function render(ctx, siteId) {
   fill(ctx.main, 
     el("h1", { text: `Site ${site.name || site.id}` }),
     el("p", { class: "sub", text: `${site.id} · times in ${tz} · ${site.stations.length} stations` }),
-    el("dl", { class: "kpis", "aria-label": "Site now" },
-      el("div", {}, el("dt", { text: "Power now" }), dd("power")),
-      el("div", {}, el("dt", { text: "Import limit in force" }), dd("limit")),
-      el("div", {}, el("dt", { text: "PV (last window)" }), dd("pv")),
-      el("div", {}, el("dt", { text: "Storage power / state of charge" }), dd("storage")),
-      el("div", {}, el("dt", { text: "Import price" }), dd("price")),
-      el("div", {}, el("dt", { text: "Plan" }), dd("plan")),
+    kpis({ "aria-label": "Site now" },
+      ["Power now", dd("power")],
+      ["Import limit in force", dd("limit")],
+      ["PV (last window)", dd("pv")],
+      ["Storage power / state of charge", dd("storage")],
+      ["Import price", dd("price")],
+      ["Plan", dd("plan")],
     ),
     problems,
     el("h2", { text: "Charts" }),

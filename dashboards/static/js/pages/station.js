@@ -2,7 +2,7 @@
 // send (each a job whose outcome is shown) and the recent OCPP messages.
 
 import { get, post, query } from "../api.js";
-import { announce, clear, coalesce, debounce, el, fmtNumber, fmtTime, setText, fill } from "../dom.js";
+import { announce, clear, coalesce, debounce, el, fmtNumber, fmtTime, kpis, setText, fill } from "../dom.js";
 import { EventStream } from "../stream.js";
 
 const TRIGGERS = ["StatusNotification", "MeterValues", "Heartbeat", "BootNotification"];
@@ -33,13 +33,13 @@ export async function render(ctx, stationId) {
   fill(ctx.main, 
     el("h1", { text: `Station ${station.station_id}` }),
     el("p", { class: "sub", text: `Site ${station.site_id || "(none)"} · times in ${tz}` }),
-    el("dl", { class: "kpis" },
-      el("div", {}, el("dt", { text: "Connection" }), online),
-      el("div", {}, el("dt", { text: "OCPP" }), el("dd", { text: station.ocpp_version || "–" })),
-      el("div", {}, el("dt", { text: "Vendor / model" }), el("dd", { text: `${station.vendor || "–"} / ${station.model || "–"}` })),
-      el("div", {}, el("dt", { text: "Firmware" }), el("dd", { text: station.firmware_version || "–" })),
-      el("div", {}, el("dt", { text: "Registration" }), el("dd", { text: station.registration })),
-      el("div", {}, el("dt", { text: "Last boot" }), el("dd", { text: fmtTime(station.last_boot_at, tz) })),
+    kpis({},
+      ["Connection", online],
+      ["OCPP", el("dd", { text: station.ocpp_version || "–" })],
+      ["Vendor / model", el("dd", { text: `${station.vendor || "–"} / ${station.model || "–"}` })],
+      ["Firmware", el("dd", { text: station.firmware_version || "–" })],
+      ["Registration", el("dd", { text: station.registration })],
+      ["Last boot", el("dd", { text: fmtTime(station.last_boot_at, tz) })],
     ),
     el("div", { class: "grid2" },
       el("section", { "aria-labelledby": "h-connectors" }, el("h2", { id: "h-connectors", text: "Connectors" }), connectorsBox),
