@@ -23,6 +23,7 @@ __all__ = [
     "ConnectorStatus",
     "DeviceEvent",
     "EVChargingNeeds",
+    "GridMeterReading",
     "IdToken",
     "MeterSample",
     "PvReading",
@@ -376,6 +377,16 @@ class PvReading:
             if start <= at < end:
                 return watts
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class GridMeterReading:
+    """The site's grid meter at ``at``: the power imported and exported there (W, each 0 or
+    more), as the site's energy management posted it."""
+
+    at: datetime
+    import_w: float
+    export_w: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

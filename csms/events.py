@@ -20,6 +20,7 @@ from csms.domain import (
     ChargingLimit,
     DeviceEvent,
     EVChargingNeeds,
+    GridMeterReading,
     MeterSample,
     PvReading,
     RegistrationStatus,
@@ -175,6 +176,8 @@ class SiteReadingsReceived:
     storage: tuple[StorageReading, ...]
     at: datetime
     swap: tuple[SwapRackReading, ...] = ()
+    #: the grid meter's reading, for a site whose ``[meter]`` reports through the API
+    meter: GridMeterReading | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +307,10 @@ class StorageDispatched:
     corrections: tuple[tuple[str, float, float], ...] = ()
     #: each unit's reading the step used: (unit, SoC %, power W), None where unknown
     readings: tuple[tuple[str, float | None, float | None], ...] = ()
+    #: the site import the step used (W) and where from: ``meter``, or ``estimate`` (the sum
+    #: of what the central system knows; a site without a meter, or its meter stale)
+    site_import_w: float | None = None
+    import_source: str = "estimate"
 
 
 # -- DER control and battery swaps (OCPP 2.1: csms.der, csms.swaps) ------------------------

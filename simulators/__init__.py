@@ -20,7 +20,10 @@
   MeterValues, RequestBatterySwap, the rack's limit), run by :class:`SwapRunner`
   (``FleetConfig.swaps``, ``chargegrid sim --swap N``); :class:`PvStation`: a PV plant's
   meter as an OCPP 2.1 station (clear-sky or a CSV profile), run by :class:`PvRunner`
-  (``FleetConfig.pv``, ``chargegrid sim --pv N``, ``--pv-csv FILE``).
+  (``FleetConfig.pv``, ``chargegrid sim --pv N``, ``--pv-csv FILE``); :class:`MeterStation`:
+  the site's grid meter (a :class:`SiteMeter` over the fleet's devices and PV plants,
+  :class:`SiteMeterSpec`) as OCPP 2.1 MeterValues on EVSE 0, run by :class:`MeterRunner`
+  (``FleetConfig.site_meter``, ``chargegrid sim --site-meter``).
 
 Charging profiles are parsed by :mod:`simulators.charging_profiles`; the limit in force and the
 composite schedule are :mod:`simulators.composite` (the simulators' own: decision 0306).
@@ -44,6 +47,8 @@ from simulators.exceptions import (
 )
 from simulators.fleet import Fault, Fleet, FleetConfig, FleetProgress, build_runner
 from simulators.messages import ConnectorStatus, StopReason
+from simulators.meter_runner import MeterRunner
+from simulators.meter_station import MeterStation, SiteMeterSpec
 from simulators.pv import ClearSkyPV, CsvPV, load_pv_csv
 from simulators.pv_station import PvRunner, PvSpec, PvStation
 from simulators.runner import FAULT_KINDS, RunnerStats, StationRunner
@@ -96,6 +101,8 @@ __all__ = [
     "FleetConfig",
     "FleetProgress",
     "InvalidParameter",
+    "MeterRunner",
+    "MeterStation",
     "PackSpec",
     "ProfileRefused",
     "PvRunner",
@@ -110,6 +117,7 @@ __all__ = [
     "SetpointSchedule",
     "SimulatorError",
     "SiteMeter",
+    "SiteMeterSpec",
     "SiteReading",
     "Station",
     "StationError",

@@ -1,6 +1,6 @@
 """``chargegrid sim``'s site devices: storage units, battery-swap stations and PV plants beside
 the charging stations, each an OCPP 2.1 station (``STOR-0001``, ``SWAP-0001``, ``PV-0001``,
-...), and the share of V2G vehicles."""
+...), the share of V2G vehicles, and the site's grid meter (``GRIDMETER``)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,19 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
     _add_v2g_options(group)
     _add_swap_options(group)
     _add_pv_options(group)
+    group.add_argument(
+        "--site-meter",
+        action="store_true",
+        help="also run the site's grid meter as OCPP 2.1 station GRIDMETER, reporting on EVSE 0 "
+        "what every device draws less the PV plants plus --site-base-load-w (a [meter] with "
+        'station = "GRIDMETER" reads it)',
+    )
+    group.add_argument(
+        "--site-base-load-w",
+        type=_rate,
+        default=0.0,
+        help="the site's load no station meters, seen only by the grid meter (default 0)",
+    )
 
 
 def _add_v2g_options(group: Any) -> None:
@@ -207,6 +220,7 @@ def _add_pv_options(group: Any) -> None:
 def device_config(args: argparse.Namespace) -> dict[str, Any]:
     """The ``FleetConfig`` fields of the devices the command line asks for; ``ValueError``
     naming the option when it cannot."""
+    from simulators.meter_station import SiteMeterSpec
     from simulators.storage import StorageSpec
     from simulators.swap import PackSpec, SwapStationSpec
     from simulators.v2g import V2XSpec
@@ -249,6 +263,9 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
         "pv": _pv_plants(args),
         "v2g_share": args.v2g_share,
         "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
+        "site_meter": SiteMeterSpec(base_load_w=args.site_base_load_w, seed=args.seed)
+        if args.site_meter
+        else None,
     }
 
 

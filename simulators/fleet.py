@@ -29,6 +29,8 @@ from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.ev import EVSpec
 from simulators.fleet_devices import (
+    SiteDevices,
+    meter_station,
     pv_summary,
     storage_summary,
     swap_station,
@@ -36,6 +38,8 @@ from simulators.fleet_devices import (
     with_v2g,
 )
 from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
+from simulators.meter_runner import MeterRunner
+from simulators.meter_station import SiteMeterSpec
 from simulators.ocpp16 import V16Adapter
 from simulators.ocpp21 import V21Adapter
 from simulators.ocpp201 import V201Adapter
@@ -204,6 +208,8 @@ class FleetConfig:
     #: stations they may discharge, at 1.6 and 2.0.1 ones they only charge
     v2g_share: float = 0.0
     v2x: V2XSpec = field(default_factory=V2XSpec)
+    #: the site's grid meter as an OCPP 2.1 station reporting on EVSE 0 (None: no meter)
+    site_meter: SiteMeterSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +286,7 @@ class Fleet:
         self._unsent: dict[str, int] = {}
 
     def _device_runners(self, config: FleetConfig, clock: Clock, rng: random.Random) -> None:
-        """The storage units', swap stations' and PV plants' runners."""
+        """The storage units', swap stations', PV plants' and grid meter's runners."""
 
         def device(station_id: str) -> dict[str, Any]:
             """What every device's runner takes from the fleet."""
@@ -320,9 +326,18 @@ class Fleet:
             )
             for spec in config.pv
         ]
+        site = SiteDevices(self.runners, self.storage_runners, self.swap_runners, self.pv_runners)
+        self.meter_runners = [
+            MeterRunner(
+                meter_station(spec, site, start=clock.now(), interval_s=interval),
+                **device(spec.station_id),
+            )
+            for spec in ([config.site_meter] if config.site_meter is not None else [])
+        ]
 
     def _every(self) -> list[StationRunner]:
-        return [*self.runners, *self.storage_runners, *self.swap_runners, *self.pv_runners]
+        devices = [*self.storage_runners, *self.swap_runners, *self.pv_runners]
+        return [*self.runners, *devices, *self.meter_runners]
 
     @property
     def end(self) -> datetime | None:

@@ -1,5 +1,5 @@
-"""The fleet's site devices: how a swap station is set up for a run, and the storage units',
-swap stations' and PV plants' summaries at the end."""
+"""The fleet's site devices: how a swap station and the site's grid meter are set up for a
+run, and the storage units', swap stations' and PV plants' summaries at the end."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from datetime import datetime
 import pandas as pd
 
 from simulators.ev import EVSpec
+from simulators.meter_station import MeterStation, SiteMeterSpec
 from simulators.pv_station import PvRunner
 from simulators.quantities import fraction
+from simulators.runner import StationRunner
+from simulators.site_meter import SiteMeter
 from simulators.storage_runner import StorageRunner
 from simulators.swap import SwapStation, SwapStationSpec
 from simulators.swap_runner import SwapRunner
@@ -23,6 +26,8 @@ __all__ = [
     "PV_SUMMARY_COLUMNS",
     "STORAGE_SUMMARY_COLUMNS",
     "SWAP_SUMMARY_COLUMNS",
+    "SiteDevices",
+    "meter_station",
     "pv_summary",
     "storage_summary",
     "swap_station",
@@ -149,3 +154,49 @@ def with_v2g(
         return ev
 
     return {sid: [(cid, pick(ev)) for cid, ev in visits] for sid, visits in plan.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SiteDevices:
+    """What the grid meter sees of a fleet: its runners' models as they stand."""
+
+    stations: Sequence[StationRunner]
+    storage: Sequence[StorageRunner]
+    swaps: Sequence[SwapRunner]
+    pv: Sequence[PvRunner]
+
+    def draws_w(self, at: datetime) -> dict[str, float]:
+        """What each device draws from the site (W; negative: gives)."""
+        out = {
+            f"{r.station_id}/{n}": c.power_w
+            for r in self.stations
+            for n, c in r.station.connectors.items()
+        }
+        out.update((r.station_id, r.storage.unit.power_w) for r in self.storage)
+        out.update((r.station_id, r.swap.swap.power_w) for r in self.swaps)
+        return out
+
+    def pv_w(self, at: datetime) -> float:
+        """What the site's PV plants produce at ``at``."""
+        return sum(r.pv.power_w(at) for r in self.pv)
+
+
+def meter_station(
+    spec: SiteMeterSpec, devices: SiteDevices, *, start: datetime, interval_s: float
+) -> MeterStation:
+    """The site's grid meter for a run: the fleet's devices and PV plants, and the base load
+    no station meters."""
+    meter = SiteMeter(
+        spec.station_id,
+        base_load_w=spec.base_load_w,
+        base_load_noise=spec.base_load_noise,
+        seed=spec.seed,
+    )
+    return MeterStation(
+        spec.station_id,
+        meter,
+        devices.draws_w,
+        start=start,
+        pv_w=devices.pv_w,
+        meter_interval_s=interval_s,
+    )

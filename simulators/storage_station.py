@@ -55,14 +55,16 @@ def aligned_after(at: datetime, interval_s: float) -> datetime:
     return at + timedelta(seconds=slot * interval_s - seconds)
 
 
-def clock_sample(at: datetime, evse_id: int, values: list[tuple[str, float, str]]) -> DeviceRequest:
-    """A clock-aligned MeterValues on ``evse_id``: (measurand, value, unit) at the outlet."""
+def clock_sample(
+    at: datetime, evse_id: int, values: list[tuple[str, float, str]], *, location: str = "Outlet"
+) -> DeviceRequest:
+    """A clock-aligned MeterValues on ``evse_id``: (measurand, value, unit) at ``location``."""
     sampled = [
         {
             "value": value,
             "measurand": measurand,
             "context": "Sample.Clock",
-            "location": "Outlet",
+            "location": location,
             "unitOfMeasure": {"unit": unit},
         }
         for measurand, value, unit in values

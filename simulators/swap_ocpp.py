@@ -30,7 +30,6 @@ in BatterySwap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,16 +54,9 @@ _OUTCOME = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SwapAnswer:
-    """The RequestBatterySwap answer."""
-
-    status: str
-    reason_code: str | None = None
-    detail: str | None = None
-
-    def payload(self) -> dict[str, Any]:
-        return ProfileAnswer(self.status, self.reason_code, self.detail).payload()
+#: The RequestBatterySwap answer: a status and, when there is more to say, its statusInfo,
+#: as SetChargingProfile's.
+SwapAnswer = ProfileAnswer
 
 
 class SwapOcppStation:

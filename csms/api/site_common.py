@@ -4,14 +4,13 @@ service, the limits in force as shown, the delivery bound, the audit of a write.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
 
 from csms.api.auth import Principal
-from csms.api.exceptions import InvalidField
 from csms.api.models import ErrorOut
+from csms.api.query_times import require_aware
 from csms.api.services import ApiServices
 from csms.api.site_models import NodeLimitOut
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
@@ -50,12 +49,6 @@ def site_service(services: ApiServices) -> SiteService:
     """The site service (every running central system has one)."""
     assert services.sites is not None, "the site service is not configured"
     return services.sites
-
-
-def require_aware(name: str, value: datetime | None) -> None:
-    """Refuse a query time without a time zone offset, naming the parameter."""
-    if value is not None and value.tzinfo is None:
-        raise InvalidField(("query", name), "must include a time zone offset")
 
 
 def limits_out(limits: dict[str, Any]) -> list[NodeLimitOut]:

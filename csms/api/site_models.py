@@ -284,16 +284,35 @@ class SwapRackReadingIn(Body):
         return self
 
 
+class GridMeterReadingIn(Body):
+    import_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
+        description="power imported at the grid connection"
+    )
+    export_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
+        default=0.0, description="power exported there"
+    )
+    at: datetime | None = Field(default=None, description="when it was measured; null: now")
+
+    @model_validator(mode="after")
+    def _at(self) -> GridMeterReadingIn:
+        _aware_fields(self, "at")
+        return self
+
+
 class ReadingsIn(Body):
     pv: list[PvReadingIn] = Field(default_factory=list, max_length=1000)
     storage: list[StorageReadingIn] = Field(default_factory=list, max_length=1000)
     swap: list[SwapRackReadingIn] = Field(default_factory=list, max_length=1000)
+    meter: GridMeterReadingIn | None = Field(
+        default=None, description="the grid meter's reading, for a site with a [meter]"
+    )
 
 
 class ReadingsOut(BaseModel):
     pv: int = Field(description="PV readings taken")
     storage: int = Field(description="storage readings taken")
     swap: int = Field(default=0, description="swap rack readings taken")
+    meter: int = Field(default=0, description="grid meter readings taken (0 or 1)")
     at: datetime
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chargegrid.clock import Clock
+from csms.core.connection_writes import ConnectionWrites
 from csms.core.der import DerHandling
 from csms.core.durability import Retrying
 from csms.core.open_transactions import OpenTransactions
@@ -109,6 +110,8 @@ class CentralSystem(SessionHandling):
         #: Records read by ``admission``, reused by the connection's registration and boot.
         self._admitted: dict[str, tuple[StationRecord | None, float]] = {}
         self._active: dict[tuple[str, int], int | None] = {}
+        #: New connections whose write waits for the boot, which records both at once.
+        self._connection_writes = ConnectionWrites(self._write_connection)
         self._open_txs = OpenTransactions()
         self._background: set[asyncio.Task[Any]] = set()
         #: answers SignCertificate; None: every request is Rejected (no CA configured)
@@ -128,6 +131,7 @@ class CentralSystem(SessionHandling):
         )
 
     async def close(self) -> None:
+        await self._connection_writes.close()
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
 
@@ -261,12 +265,15 @@ class CentralSystem(SessionHandling):
         # A new connection may replace one this node still held (no disconnection seen)
         # after the station talked to another node: what was known of it may be stale.
         self._open_txs.forget(station_id)
+        self._connection_writes.hold(station_id, now)
+        self.bus.publish(StationConnected(station_id, ocpp_version, now))
+
+    async def _write_connection(self, station_id: str, at: datetime) -> None:
         await self.retrying(
-            lambda: self.store.record_connection(station_id, connected=True, at=now),
+            lambda: self.store.record_connection(station_id, connected=True, at=at),
             what="connection",
             station_id=station_id,
         )
-        self.bus.publish(StationConnected(station_id, ocpp_version, now))
 
     async def disconnected(self, station_id: str, reason: str = "") -> None:
         now = self.clock.now()
@@ -275,6 +282,7 @@ class CentralSystem(SessionHandling):
             del self._active[key]
         self._open_txs.forget(station_id)
         self._admitted.pop(station_id, None)
+        self._connection_writes.drop(station_id)
         try:
             async with asyncio.timeout(10.0):  # not wait_for: it can lose a cancel (0615)
                 await self.retrying(
@@ -301,13 +309,16 @@ class CentralSystem(SessionHandling):
         if record is None and decision.status is RegistrationStatus.REJECTED:
             logger.warning("station %s: boot from an unknown station rejected", station_id)
         else:
+            # The connection not yet written (or, for a station unknown until this boot
+            # creates it, not written for want of a row) is recorded with the boot.
+            connected = self._connection_writes.take(station_id) or record is None
             await self.retrying(
-                lambda: self.store.record_boot(station_id, info, decision.status, now),
+                lambda: self.store.record_boot(
+                    station_id, info, decision.status, now, connected=connected
+                ),
                 what="BootNotification",
                 station_id=station_id,
             )
-            if record is None:
-                await self.store.record_connection(station_id, connected=True, at=now)
         if decision.status is RegistrationStatus.ACCEPTED and self.boot_pacer is not None:
             # More boots than the node serves (a reconnect storm): stored, but answered
             # Pending with the station's own slot, so it comes back when it will be served.

@@ -135,6 +135,29 @@ def _quantize(
                 progress = True
 
 
+def _hold_must(
+    order: list[str],
+    admitted: set[str],
+    alloc: dict[str, float],
+    must: dict[str, float],
+    budget: dict[str, float],
+    nodes_of: dict[str, list[str]],
+    members: dict[str, list[str]],
+) -> None:
+    """Raise each admitted EVSE (``order``: least laxity first) to what it ``must`` draw now,
+    as far as the nodes above it have room: the shares then rise from there."""
+    used = {node_id: sum(alloc[i] for i in ids) for node_id, ids in members.items()}
+    for i in order:
+        if i not in admitted or must[i] <= alloc[i]:
+            continue
+        nodes = [n for n in nodes_of.get(i, []) if n in used]
+        room = min((budget.get(n, float("inf")) - used[n] for n in nodes), default=float("inf"))
+        up = max(0.0, min(must[i] - alloc[i], room))
+        alloc[i] += up
+        for n in nodes:
+            used[n] += up
+
+
 def _line(s: Session, evse_max_w: float) -> tuple[float, float, float] | None:
     """(start Wh, power W at the start, W less per Wh) of the session's taper, or None."""
     if s.taper_start_wh is None:
@@ -327,6 +350,8 @@ class _Claims:
     floor: dict[str, float] = field(default_factory=dict)
     laxity: dict[str, float] = field(default_factory=dict)
     fixed: dict[str, float] = field(default_factory=dict)
+    #: what it must draw now to still finish at what it accepts (no more than the plan gave it)
+    must: dict[str, float] = field(default_factory=dict)
 
 
 def _claims(
@@ -365,7 +390,24 @@ def _claims(
         c.laxity[evse_id] = (
             left_s / 3600.0 - remaining / max(accepts, 1e-9) if remaining > 0 else 1e9
         )
+        stay_s = (s.departure - start).total_seconds()
+        must = _must_w(remaining, accepts, left_s, stay_s, plan.grid.step_durations_s[k])
+        c.must[evse_id] = min(must, planned, c.cap[evse_id])
     return c
+
+
+def _must_w(
+    remaining_wh: float, accepts_w: float, left_s: float, stay_s: float, step_s: float
+) -> float:
+    """The power an EV must draw in this step (of ``step_s``) to still get ``remaining_wh``
+    in ``left_s`` at ``accepts_w`` afterwards; 0 when it could still wait, and 0 when it
+    cannot get it by its departure (``stay_s``) even at ``accepts_w`` from now: holding its
+    power would not make it finish, the fair share decides."""
+    if remaining_wh <= 0 or accepts_w <= 0 or remaining_wh > accepts_w * stay_s / 3600.0:
+        return 0.0
+    after_h = max(0.0, left_s - step_s) / 3600.0
+    now_wh = remaining_wh - accepts_w * after_h
+    return min(accepts_w, max(0.0, now_wh * 3600.0 / step_s))
 
 
 def _budgets(
@@ -425,7 +467,10 @@ def _share_step(
     reserve = dict(alloc)
     alloc = {evse_id: 0.0 for evse_id in cap}
     nodes_of, floor = fleet.nodes_of, c.floor
+    for i in order:  # an EV behind its pace must not lose what the plan gave it
+        reserve[i] = max(reserve[i], c.must[i])
     admitted = set(_admit(order, alloc, floor, reserve, first, nodes_of, rising))
+    _hold_must(order, admitted, alloc, c.must, first, nodes_of, rising)
     zero = {i: 0.0 for i in cap}
     for _ in range(len(order) + 1):
         _fill(

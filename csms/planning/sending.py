@@ -46,21 +46,23 @@ class ProfileSender:
 
     async def send(self, ev: EvseState, limit: ChargingLimit) -> None:
         """Send ``limit`` (the EVSE's ``sent`` as recorded) and record the answer on it."""
-        ctx = self.ctx
         sent = ev.sent
+        self._record(ev, sent, await self._answer(limit, f"profile to {ev.key}"))
+
+    async def _answer(self, limit: ChargingLimit, what: str) -> str:
+        """Send ``limit`` (at most ``max_parallel_sends`` at once, each within
+        ``send_timeout_s``): ``accepted``, ``rejected`` or ``failed`` (logged as ``what``)."""
         async with self._sem:
             try:
-                async with asyncio.timeout(ctx.settings.send_timeout_s):
-                    await ctx.commands.set_charging_profile(limit)
+                async with asyncio.timeout(self.ctx.settings.send_timeout_s):
+                    await self.ctx.commands.set_charging_profile(limit)
             except CommandRejected as exc:
-                state = "rejected"
                 logger.warning("site %s: %s", self.site_id, exc)
+                return "rejected"
             except (CsmsError, TimeoutError) as exc:
-                state = "failed"
-                logger.warning("site %s: profile to %s failed: %s", self.site_id, ev.key, exc)
-            else:
-                state = "accepted"
-        self._record(ev, sent, state)
+                logger.warning("site %s: %s failed: %s", self.site_id, what, exc)
+                return "failed"
+        return "accepted"
 
     def _record(self, ev: EvseState, sent: Sent | None, state: str) -> None:
         """The station's answer to the TxProfile ``sent`` (if it is still the EVSE's)."""
@@ -95,19 +97,7 @@ class ProfileSender:
 
     async def send_rack(self, rack: RackState, limit: ChargingLimit) -> None:
         """Send a swap station its rack limit and record the answer on ``rack``."""
-        async with self._sem:
-            try:
-                async with asyncio.timeout(self.ctx.settings.send_timeout_s):
-                    await self.ctx.commands.set_charging_profile(limit)
-            except CommandRejected as exc:
-                state = "rejected"
-                logger.warning("site %s: %s", self.site_id, exc)
-            except (CsmsError, TimeoutError) as exc:
-                state = "failed"
-                logger.warning("site %s: rack limit to %s failed: %s", self.site_id,
-                               limit.station_id, exc)  # fmt: skip
-            else:
-                state = "accepted"
+        state = await self._answer(limit, f"rack limit to {limit.station_id}")
         was = rack.sent_state
         rack.sent_w, rack.sent_state = limit.schedule[0][1], state
         if state != "accepted" and was != state:

@@ -37,7 +37,7 @@ from csms.events import (
 )
 from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
-from csms.storage_units import DER_EVENTS, LiveUnits
+from csms.storage_units import DER_EVENTS, LiveMeter, LiveUnits
 
 __all__ = ["AckState", "EvseState", "SiteState", "StationState"]
 
@@ -194,6 +194,8 @@ class SiteState:
         #: The OCPP storage units (a station and EVSE in the site file): their readings
         #: arrive by MeterValues, not POST /readings (decision 0905).
         self.units = LiveUnits(site)
+        #: The grid meter of a site with a ``[meter]`` (decision 0917).
+        self.meter = LiveMeter(site)
         #: What the storage controller says the EV limits must take off now (0906).
         self.ev_reduction_w = 0.0
         self.reset_site(site)
@@ -205,6 +207,7 @@ class SiteState:
         self.site = site
         self.racks = racks_of(site, self.racks)
         self.units.reset_site(site)
+        self.meter.reset_site(site)
         self.stations, self.evses = {}, {}
         for station, evse, node in site.evses():
             assert node is not None  # a stored site is valid
@@ -257,6 +260,8 @@ class SiteState:
 
     def apply(self, event: DomainEvent, *, deviation_w: float, tolerance_w: float) -> list[str]:
         """Update from ``event``; the reasons it gives to re-plan."""
+        if self.meter.apply(event):
+            return []  # the grid meter's: the storage controller reads it every step
         if isinstance(event, DER_EVENTS):  # a unit's rating may change: re-plan (0918)
             return ["der control"] if self.units.apply(event) else []
         if self.units.apply(event):

@@ -36,6 +36,7 @@ __all__ = [
     "storage_controller",
     "storage_draw_w",
     "storage_settings",
+    "unmetered_w",
     "with_planned_storage",
 ]
 
@@ -85,7 +86,8 @@ def storage_draw_w(
     state: SiteState, now: datetime | None, settings: PlanningSettings | None
 ) -> dict[str, float]:
     """Per node what the storage the planner does not schedule may draw (``now`` None: no
-    unit is scheduled)."""
+    unit is scheduled), with the unmetered load the grid meter shows (:func:`unmetered_w`),
+    which the storage controller shaves or hands to the EVs like a unit's shortfall."""
     site = state.site
     draws: list[tuple[str, float]] = []
     for asset in site.storage:
@@ -102,11 +104,22 @@ def storage_draw_w(
         worst = max(unit.power_w or 0.0, unit.sent_w or 0.0)
         if worst > 0:
             draws.append((asset.node, worst))
-    out: dict[str, float] = {}
+    out: dict[str, float] = dict(unmetered_w(state))
     for node, watts in draws:
         for node_id in site.ancestors(node):
             out[node_id] = out.get(node_id, 0.0) + watts
     return out
+
+
+def unmetered_w(state: SiteState) -> dict[str, float]:
+    """The load the grid meter last showed that the central system's estimate misses, drawn
+    at the grid connection (decision 0917): the EVs' share leaves room for it, so an EV
+    reduction the controller asks for is absorbed even when the units shave an unmetered
+    load."""
+    root = state.site.root
+    if root is None or state.meter.spec is None or state.meter.unmetered_w <= 0:
+        return {}
+    return {root.id: state.meter.unmetered_w}
 
 
 def with_planned_storage(
@@ -171,6 +184,7 @@ def storage_controller(
         sites=ctx.sites,
         supervisor=ctx.supervisor,
         settings=storage_settings(ctx.settings),
+        meter=state.meter,
     )
 
 

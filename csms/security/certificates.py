@@ -32,6 +32,7 @@ from csms.exceptions import CommandError
 from csms.security.ca import CertificateAuthority, CsrInfo, check_csr
 from csms.security.exceptions import CaUnavailable, CsrRefused
 from csms.security.settings import SecuritySettings
+from csms.supervisor import cancel_and_wait
 
 if TYPE_CHECKING:
     from csms.security.connections import ConnectionSecurity
@@ -343,16 +344,9 @@ class CertificateService:
             )
 
     async def stop(self) -> None:
-        tasks = [self._renewer, self._crl_keeper]
+        loops = [t for t in (self._renewer, self._crl_keeper) if t is not None]
         self._renewer = self._crl_keeper = None
-        for task in tasks:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        for t in list(self._tasks):
-            t.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await cancel_and_wait([*loops, *self._tasks])
 
     async def _renew_loop(self, interval_s: float) -> None:
         while True:

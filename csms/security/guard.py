@@ -141,12 +141,7 @@ class ConnectionGuard:
                 first = await _peek_first_byte(raw)
         except (OSError, TimeoutError, asyncio.CancelledError) as exc:
             self._pending.discard(raw)
-            raw.abort()
-            conn.connection_lost(None)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            key, reason = tls_refusal_reason(exc)
-            self.refuse(key, _addr(peer), reason, tls=True)
+            self._failed(conn, raw, peer, exc)
             return
         if first is None:  # closed before it said anything
             self._pending.discard(raw)
@@ -176,12 +171,7 @@ class ConnectionGuard:
                     ssl_handshake_timeout=self.handshake_timeout_s + 5.0,
                 )
         except (OSError, TimeoutError, ConnectionError, asyncio.CancelledError) as exc:
-            raw.abort()
-            conn.connection_lost(None)  # the limits' count of open connections
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            key, reason = tls_refusal_reason(exc)
-            self.refuse(key, _addr(peer), reason, tls=True)
+            self._failed(conn, raw, peer, exc)
             return
         finally:
             self._pending.discard(raw)
@@ -190,6 +180,16 @@ class ConnectionGuard:
             return
         self.handshakes += 1
         conn._tls_made(secured)
+
+    def _failed(self, conn: Any, raw: asyncio.Transport, peer: Any, exc: BaseException) -> None:
+        """A connection whose TLS handshake (or first byte) failed: closed, the limits'
+        count of open connections told, the refusal counted; a cancellation raised on."""
+        raw.abort()
+        conn.connection_lost(None)
+        if isinstance(exc, asyncio.CancelledError):
+            raise exc
+        key, reason = tls_refusal_reason(exc)
+        self.refuse(key, _addr(peer), reason, tls=True)
 
     def refuse(self, key: str, peer: str, reason: str, *, tls: bool = False) -> None:
         """Count a refusal; log it unless this reason was logged in the last

@@ -11,7 +11,6 @@ serving (and the failure logged and counted).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import ssl
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from csms.security.exceptions import TlsConfigError
 from csms.security.settings import SecuritySettings
+from csms.supervisor import cancel_and_wait
 
 __all__ = ["ServerTls", "build_context"]
 
@@ -147,10 +147,7 @@ class ServerTls:
 
     async def stop(self) -> None:
         task, self._watcher = self._watcher, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task] if task is not None else [])
 
     async def _watch(self, interval_s: float) -> None:
         while True:

@@ -30,6 +30,7 @@ from csms.sites.exceptions import (
 from csms.sites.model import (
     EvsePhase,
     FleetDefaults,
+    GridMeter,
     NodeKind,
     PvAsset,
     SessionDefaults,
@@ -63,6 +64,7 @@ __all__ = [
     "EvsePhase",
     "FleetDefaults",
     "GridConstraint",
+    "GridMeter",
     "InvalidConstraint",
     "InvalidSite",
     "InvalidStoredConstraint",

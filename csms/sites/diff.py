@@ -44,6 +44,8 @@ def _items(site: Site | None) -> dict[str, dict[str, Any]]:
     for kind in ("pv", "storage", "swap", "fleets"):
         for asset in data[kind]:
             out[f"{kind} {asset['id']}"] = asset
+    if data.get("meter") is not None:
+        out["meter"] = data["meter"]
     for quirks in data["quirks"]:
         out[f"quirks {quirks['model']}"] = quirks
     return out

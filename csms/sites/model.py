@@ -33,6 +33,7 @@ from csms.quantities import (
 __all__ = [
     "EvsePhase",
     "FleetDefaults",
+    "GridMeter",
     "NodeKind",
     "PvAsset",
     "SessionDefaults",
@@ -160,6 +161,18 @@ class StorageAsset(_Model):
         return self.capacity_wh * self.max_soc_pct / 100.0
 
 
+class GridMeter(_Model):
+    """The meter at the site's grid connection (``[meter]``; decision 0917). With
+    ``station`` it reports by MeterValues on that station's EVSE ``evse`` (0: the station's
+    main meter), ``Power.Active.Import`` less ``Power.Active.Export`` being the site's net
+    import; without, through ``POST /sites/{id}/readings``. A reading older than
+    ``stale_after_s`` is stale: the storage controller then falls back to its estimate."""
+
+    station: StationId | None = None
+    evse: int = Field(default=0, ge=0, le=1000)
+    stale_after_s: float = Field(default=15.0, gt=0, le=3600)
+
+
 class SwapStation(_Model):
     """A battery-swap station (OCPP id ``station``): a rack of ``rack_size`` packs charged as
     flexible load so that every forecast swap finds a pack at ``ready_soc_pct`` or more. The
@@ -282,6 +295,7 @@ class Site(_Model):
     pv: tuple[PvAsset, ...] = ()
     storage: tuple[StorageAsset, ...] = ()
     swap: tuple[SwapStation, ...] = ()
+    meter: GridMeter | None = None
     tariff: Tariff = Tariff()
     defaults: SessionDefaults = SessionDefaults()
     fleets: tuple[FleetDefaults, ...] = ()

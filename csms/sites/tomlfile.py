@@ -204,6 +204,8 @@ def dump_site_toml(site: Site) -> str:
             lines += ["", f"[[{key}]]", *_toml_table(item)]
             for evse in item.get("evses", []):
                 lines += ["", f"[[{key}.evses]]", *_toml_table(evse)]
+    if data.get("meter") is not None:
+        lines += ["", "[meter]", *_toml_table(data["meter"])]
     tariff = data["tariff"]
     lines += ["", "[tariff]", *_toml_table(tariff)]
     for period in tariff["periods"]:

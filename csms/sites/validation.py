@@ -172,6 +172,7 @@ def _assets(site: Site, errors: list[Problem]) -> None:
             ids.add(asset.id)
     _swap_stations(site, nodes, errors)
     _storage_stations(site, errors)
+    _meter(site, errors)
     if not site.tariff.periods:
         errors.append(("tariff.periods", "needs at least one period"))
     starts = [p.start for p in site.tariff.periods]
@@ -232,6 +233,27 @@ def _storage_stations(site: Site, errors: list[Problem]) -> None:
                 )
             )
         taken[key] = unit.id
+
+
+def _meter(site: Site, errors: list[Problem]) -> None:
+    """A grid meter that speaks OCPP reports on an EVSE of one of the site's stations that
+    is neither a charging EVSE nor a storage unit's."""
+    meter = site.meter
+    if meter is None or meter.station is None:
+        return
+    station = site.station(meter.station)
+    if station is None:
+        errors.append(("meter.station", f"no station {meter.station!r} in the site"))
+        return
+    if any(evse.id == meter.evse for evse in station.evses):
+        errors.append((
+            "meter.evse",
+            f"EVSE {meter.evse} of {meter.station!r} is a charging EVSE (a grid meter reports "
+            "on EVSE 0, the station's main meter, or an EVSE of its own)",
+        ))  # fmt: skip
+    for i, unit in enumerate(site.storage):
+        if (unit.station, unit.evse) == (meter.station, meter.evse):
+            errors.append(("meter.evse", f"{meter.station}/{meter.evse} is storage[{i}]'s EVSE"))
 
 
 def _below_minimum(site: Site, warnings: list[Problem]) -> None:

@@ -17,6 +17,7 @@ from csms.storage_units.controller import (
 )
 from csms.storage_units.der import DER_EVENTS, DerInForce
 from csms.storage_units.glue import PROFILE_ID, Sent, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.meter import LiveMeter, SiteImport
 from csms.storage_units.metrics import storage_metrics_text
 from csms.storage_units.units import LiveUnit, LiveUnits
 
@@ -24,10 +25,12 @@ __all__ = [
     "DER_EVENTS",
     "PROFILE_ID",
     "DerInForce",
+    "LiveMeter",
     "LiveUnit",
     "LiveUnits",
     "Sent",
     "SiteHooks",
+    "SiteImport",
     "StorageController",
     "StorageSettings",
     "plan_now",

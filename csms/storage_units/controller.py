@@ -26,6 +26,7 @@ from csms.sites.constraints import GridConstraint, limits_in_force
 from csms.sites.model import Site
 from csms.sites.service import SiteService
 from csms.storage_units.glue import Sent, next_edge_s, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.meter import LiveMeter, SiteImport
 from csms.storage_units.units import LiveUnits
 from csms.supervisor import Supervisor, cancel_and_wait
 from optimizer import Plan
@@ -59,7 +60,7 @@ class SiteHooks:
     site: Callable[[], Site]
     plan: Callable[[], Plan | None]
     import_w: Callable[[], float]
-    """The site's import now: its meter, or the sum of what the CSMS knows."""
+    """The site's import now as the sum of what the CSMS knows (the meter's fallback)."""
     ev_reduction: Callable[[float], None]
     replan: Callable[[str], None]
     """Ask for a re-plan now (the controller started or stopped dispatching)."""
@@ -92,9 +93,12 @@ class StorageController:
         sites: SiteService,
         supervisor: Supervisor,
         settings: StorageSettings,
+        meter: LiveMeter | None = None,
     ) -> None:
         self.site_id = site_id
         self.units = units
+        #: the site's grid meter; its import is used while fresh (decision 0917)
+        self.meter = meter
         self.hooks = hooks
         self.clock = clock
         self.commands = commands
@@ -109,6 +113,10 @@ class StorageController:
         self.corrections: Counter[str] = Counter()
         self.exclusions: Counter[str] = Counter()
         self.send_failures = 0
+        #: Steps that used the estimate for want of a fresh meter reading, by reason.
+        self.meter_fallbacks: Counter[str] = Counter()
+        #: The site import the last step used.
+        self.last_import: SiteImport | None = None
         #: Schedules the units accepted, by operation mode (CentralSetpoint, Idle).
         self.sent_schedules: Counter[str] = Counter()
         self.last_excluded: dict[str, str] = {}
@@ -144,10 +152,17 @@ class StorageController:
         self.units.dispatching = False
         self.hooks.replan("storage control stopped")
 
+    @property
+    def has_work(self) -> bool:
+        """OCPP storage units to dispatch, or a grid meter to read: without units a step
+        still measures the import (the unmetered load the planner leaves room for) and
+        hands an import over the limit to the EV limits."""
+        return bool(self.units.units) or (self.meter is not None and self.meter.spec is not None)
+
     async def _run(self) -> None:
         while True:
             began = self.clock.now()
-            if self.units.units:  # a site without OCPP storage units has nothing to do
+            if self.has_work:
                 await self.step_once()
             spent = (self.clock.now() - began).total_seconds()
             wait_s = self.settings.interval_s - spent
@@ -168,8 +183,11 @@ class StorageController:
         local = site.local_time(now).time()
         ratings = self.units.ratings(now)
         self._narrowed(ratings)
+        site_import = self._site_import(now)
         decision = step(
-            LawMeasurements(self.hooks.import_w(), now, self.units.readings()),
+            LawMeasurements(
+                site_import.import_w, site_import.measured_at or now, self.units.readings()
+            ),
             plan_now(
                 self.hooks.plan(),
                 now,
@@ -200,9 +218,31 @@ class StorageController:
                 tuple(
                     (u, unit.soc_pct, unit.power_w) for u, unit in sorted(self.units.units.items())
                 ),
+                site_import.import_w,
+                site_import.source,
             )
         )
         return decision
+
+    def _site_import(self, now: datetime) -> SiteImport:
+        """The meter's import while fresh, else the estimate (counted; logged when it
+        starts and ends)."""
+        estimate_w = self.hooks.import_w()
+        if self.meter is None:
+            return SiteImport(estimate_w, estimate_w, None)
+        found = self.meter.site_import(now, estimate_w)
+        before = self.last_import
+        if found.fallback is not None:
+            self.meter_fallbacks[found.fallback] += 1
+            if before is None or before.fallback != found.fallback:
+                logger.warning("storage control %s: grid meter %s: the estimate %.0f W plus "
+                               "the last unmetered load %.0f W", self.site_id,
+                               found.fallback.replace("_", " "), estimate_w,
+                               found.import_w - estimate_w)  # fmt: skip
+        elif before is not None and before.fallback is not None:
+            logger.info("storage control %s: grid meter read again", self.site_id)
+        self.last_import = found
+        return found
 
     def _narrowed(self, ratings: dict[str, UnitRating]) -> None:
         """Log each unit whose discharge rating a DER control narrows, or no longer does."""

@@ -72,6 +72,38 @@ _FAMILIES = (
         lambda c: [("", c.units.refused_soc)],
     ),
     _Family(
+        "meter_fallbacks_total",
+        "counter",
+        "Steps that used the estimate for want of a fresh grid meter reading, by reason "
+        "(no_reading, stale).",
+        _by("reason", lambda c: dict(c.meter_fallbacks)),
+    ),
+    _Family(
+        "meter_refused_total",
+        "counter",
+        "Grid meter readings refused (not finite, out of range, dated ahead of the clock).",
+        lambda c: [("", c.meter.refused if c.meter is not None else 0)],
+    ),
+    _Family(
+        "site_import_w",
+        "gauge",
+        "The site import the last step used (W), by source (meter, estimate).",
+        lambda c: (
+            []
+            if c.last_import is None
+            else [(f',source="{c.last_import.source}"', c.last_import.import_w)]
+        ),
+    ),
+    _Family(
+        "der_discharge_limit_w",
+        "gauge",
+        "A unit's discharge rating as a DER control in force narrows it at the last step (W); "
+        "no sample: not narrowed.",
+        lambda c: [
+            (f',unit="{_label(u)}"', w) for u, w in sorted(c.der_limits_w.items()) if w is not None
+        ],
+    ),
+    _Family(
         "ev_reduction_w",
         "gauge",
         "What the EV limits had to take off at the last step (W).",
@@ -84,7 +116,8 @@ def storage_metrics_text(
     controllers: Iterable[StorageController], prefix: str = "chargegrid_storage_"
 ) -> str:
     """Per site: control steps, corrections by field, exclusions by reason, alarms raised,
-    schedules sent by mode and not sent, SoC readings refused, and the EV reduction of the
+    schedules sent by mode and not sent, SoC readings refused, grid meter fallbacks and
+    refusals, and the site import, DER-narrowed discharge ratings and EV reduction of the
     last step."""
     ordered = sorted(controllers, key=lambda c: c.site_id)
     lines: list[str] = []

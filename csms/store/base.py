@@ -114,10 +114,17 @@ class Store(Protocol):
     async def list_stations(self) -> list[StationRecord]: ...
 
     async def record_boot(
-        self, station_id: str, info: BootInfo, status: RegistrationStatus, at: datetime
+        self,
+        station_id: str,
+        info: BootInfo,
+        status: RegistrationStatus,
+        at: datetime,
+        *,
+        connected: bool = False,
     ) -> None:
         """Keep vendor/model/firmware and the boot time; creates the row if missing
-        (an unknown station under the ``pending`` policy)."""
+        (an unknown station under the ``pending`` policy). ``connected``: also what
+        ``record_connection(connected=True, at=at)`` records, in the same write."""
 
     async def record_connection(
         self, station_id: str, *, connected: bool, at: datetime

@@ -155,7 +155,13 @@ class MemoryStore:
         return [self._stations[k] for k in sorted(self._stations)]
 
     async def record_boot(
-        self, station_id: str, info: BootInfo, status: RegistrationStatus, at: datetime
+        self,
+        station_id: str,
+        info: BootInfo,
+        status: RegistrationStatus,
+        at: datetime,
+        *,
+        connected: bool = False,
     ) -> None:
         old = self._stations.get(station_id) or StationRecord(
             station_id=station_id, registration=status
@@ -169,8 +175,13 @@ class MemoryStore:
             firmware_version=info.firmware_version,
             last_boot_at=utc(at),
         )
+        if connected:
+            self._connection(station_id, connected=True, at=at)
 
     async def record_connection(self, station_id: str, *, connected: bool, at: datetime) -> None:
+        self._connection(station_id, connected=connected, at=at)
+
+    def _connection(self, station_id: str, *, connected: bool, at: datetime) -> None:
         old = self._stations.get(station_id)
         if old is None:
             return

@@ -83,16 +83,22 @@ _BOOT_COLUMNS = (
 
 
 @functools.cache
-def _record_boot_statement(dialect: str) -> Any:
+def _record_boot_statement(dialect: str, connected: bool) -> Any:
     """``record_boot``'s upsert, built once per dialect: building it per boot (its
-    ``excluded`` columns and cache key) cost more CPU than the rest of a connection."""
+    ``excluded`` columns and cache key) cost more CPU than the rest of a connection.
+    ``connected``: it also records the connection (``_CONNECTED``), one statement for both."""
     columns = mp.station_row(StationRecord("-")).keys()
     stmt = dialect_insert(dialect, t.stations).values(
         {k: sa.bindparam(f"b_{k}", type_=t.stations.c[k].type) for k in columns}
     )
-    return stmt.on_conflict_do_update(
-        index_elements=["station_id"], set_={k: stmt.excluded[k] for k in _BOOT_COLUMNS}
-    )
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in _BOOT_COLUMNS}
+    if connected:
+        seen, new_seen = t.stations.c.last_seen_at, stmt.excluded.last_seen_at
+        update["connected"] = True
+        update["last_seen_at"] = sa.case(
+            (sa.or_(seen.is_(None), seen < new_seen), new_seen), else_=seen
+        )
+    return stmt.on_conflict_do_update(index_elements=["station_id"], set_=update)
 
 
 class SqlStore(SqlAccess):
@@ -150,9 +156,15 @@ class SqlStore(SqlAccess):
         return [mp.row_to_station(m) for m in rows]
 
     async def record_boot(
-        self, station_id: str, info: BootInfo, status: RegistrationStatus, at: datetime
+        self,
+        station_id: str,
+        info: BootInfo,
+        status: RegistrationStatus,
+        at: datetime,
+        *,
+        connected: bool = False,
     ) -> None:
-        boot = {
+        boot: dict[str, Any] = {
             "ocpp_version": info.ocpp_version,
             "vendor": info.vendor,
             "model": info.model,
@@ -160,8 +172,10 @@ class SqlStore(SqlAccess):
             "firmware_version": info.firmware_version,
             "last_boot_at": at,
         }
+        if connected:
+            boot |= {"connected": True, "last_seen_at": utc(at)}
         row = mp.station_row(StationRecord(station_id, registration=status)) | boot
-        stmt = _record_boot_statement(self.dialect)
+        stmt = _record_boot_statement(self.dialect, connected)
         params = {f"b_{k}": v for k, v in row.items()}
 
         async def run(conn: AsyncConnection) -> None:

@@ -134,7 +134,8 @@ def _site(enc: PointWriter, record: SiteRecord, now: int, into: Encoded) -> None
 
 
 def _site_readings(enc: PointWriter, record: SiteReadingsReceived, now: int, into: Encoded) -> None:
-    """Each storage unit's reading, and the site's PV production (summed, at the newest)."""
+    """Each storage unit's reading, the site's PV production (summed, at the newest) and
+    its grid meter's import and export."""
     for unit in record.storage:
         storage = StorageRecord(
             record.site_id, unit.storage_id, unit.at, unit.soc_pct, None, unit.power_w
@@ -144,6 +145,12 @@ def _site_readings(enc: PointWriter, record: SiteReadingsReceived, now: int, int
         at = max(pv.at for pv in record.pv)
         pv_w = sum(pv.power_w for pv in record.pv)
         _site(enc, SiteRecord(record.site_id, at, pv_w=pv_w), now, into)
+    meter = record.meter
+    if meter is not None:
+        grid = SiteRecord(
+            record.site_id, meter.at, import_w=meter.import_w, export_w=meter.export_w
+        )
+        _site(enc, grid, now, into)
 
 
 def _storage_dispatched(

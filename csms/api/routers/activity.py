@@ -12,9 +12,9 @@ from csms.api.auth import Permission
 from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import OcppMessageOut, SessionSampleOut
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import ResourceNotFound
 from csms.api.models import ErrorOut
 from csms.api.routers.stations import load_station
+from csms.api.routers.transactions import load_transaction
 
 __all__ = ["CURVE_MEASURANDS", "router"]
 
@@ -77,11 +77,7 @@ async def session_meter(
 ) -> list[SessionSampleOut]:
     """The session's meter samples (energy register, power, current, state of charge;
     without phase), oldest first: its energy curve."""
-    who.require(Permission.TRANSACTIONS_READ, sited=False)
-    tx = await services.store.get_transaction(transaction_id)
-    if tx is None:
-        raise ResourceNotFound(f"no transaction {transaction_id}")
-    who.require(Permission.TRANSACTIONS_READ, await services.resolve_site(tx.station_id))
+    await load_transaction(services, who, transaction_id)
     samples = [
         s.sample
         for s in await services.store.samples_for_transaction(transaction_id)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query
 from csms.api.auth import Permission, Role
 from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField
 from csms.api.models import AuditOut, SiteId
+from csms.api.query_times import require_order, require_times
 
 __all__ = ["GRID_ACTIONS", "router"]
 
@@ -52,11 +52,8 @@ async def list_audit(
 ) -> list[AuditOut]:
     """Constraint changes and commands, newest first; entries of the caller's sites only
     (an all-sites grant also sees entries on no site)."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField(("query", name), "must include a time zone offset")
-    if since is not None and until is not None and until <= since:
-        raise InvalidField(("query", "until"), "until must be after since")
+    require_times(("since", since), ("until", until))
+    require_order(since, until)
     who.require(Permission.AUDIT_READ, site_id, sited=site_id is not None)
     sites = who.sites
     if site_id is not None:

@@ -14,15 +14,13 @@ from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.history import MAX_WINDOWS, choose_window_s, site_history
 from csms.api.models import ErrorOut
+from csms.api.query_times import require_times
 from csms.api.site_common import SiteId
 
-__all__ = ["DEFAULT_SPAN_S", "EARLIEST", "LATEST", "MAX_SPAN_S", "router"]
+__all__ = ["DEFAULT_SPAN_S", "MAX_SPAN_S", "router"]
 
 router = APIRouter(route_class=BoundaryRoute, tags=["sites"], responses=AUTH_ERRORS)
 
-#: the times a request may name (telemetry holds nothing outside; no arithmetic overflows)
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 #: the longest range one request may ask for
 MAX_SPAN_S = 31 * 86400
 #: the range shown without start: the last two hours
@@ -51,11 +49,7 @@ async def history(
     site has more than 16 EVSEs), the charging power planned beside the measured one, PV,
     storage power and state of charge, and the import price. Series that telemetry could
     not answer are listed in ``problems``."""
-    for name, value in (("start", start), ("stop", stop)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField(("query", name), "must include a time zone offset")
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise InvalidField(("query", name), f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
+    require_times(("start", start), ("stop", stop), bounded=True)
     who.require(Permission.SITES_READ, site_id)
     who.require(Permission.PLANS_READ, site_id)
     assert services.sites is not None

@@ -9,15 +9,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from csms.api.auth import Principal
 from csms.api.boundary import BoundaryRoute
 from csms.api.dashboard_models import EnergyReportOut, EnergyReportRow
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
 from csms.api.models import SiteId, TransactionOut
-from csms.api.routers.history import EARLIEST, LATEST
+from csms.api.query_times import require_times
 from csms.api.routers.transactions import TransactionFilter, csv_cell, select_transactions
 from csms.api.services import ApiServices
 from csms.domain import Transaction
@@ -35,19 +34,21 @@ _NO_GROUP = "(no vehicle group)"
 _NO_TOKEN = "(no id token)"
 
 
+By = Annotated[GroupBy, Query(description="day (site's local day), vehicle_group or id_token")]
+Since = Annotated[datetime | None, Query(description="sessions started at or after")]
+Until = Annotated[datetime | None, Query(description="sessions started before (default: now)")]
+
+
 async def _report(
-    services: ApiServices,
-    who: Principal,
-    group_by: GroupBy,
-    site_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    services: Services,
+    who: Caller,
+    group_by: By = "day",
+    site_id: Annotated[SiteId | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
 ) -> EnergyReportOut:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField(("query", name), "must include a time zone offset")
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise InvalidField(("query", name), f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
+    """The report the query asks for: what both forms of the report depend on."""
+    require_times(("since", since), ("until", until), bounded=True)
     until = until or services.now()
     since = since or until - timedelta(days=7)
     if until <= since:
@@ -133,25 +134,16 @@ async def _key(
     return _NO_GROUP
 
 
-By = Annotated[GroupBy, Query(description="day (site's local day), vehicle_group or id_token")]
-Since = Annotated[datetime | None, Query(description="sessions started at or after")]
-Until = Annotated[datetime | None, Query(description="sessions started before (default: now)")]
+Report = Annotated[EnergyReportOut, Depends(_report)]
 
 
 @router.get("/reports/energy", response_model=EnergyReportOut)
-async def energy_report(
-    services: Services,
-    who: Caller,
-    group_by: By = "day",
-    site_id: Annotated[SiteId | None, Query()] = None,
-    since: Since = None,
-    until: Until = None,
-) -> EnergyReportOut:
+async def energy_report(report: Report) -> EnergyReportOut:
     """Energy (Wh) and cost of the sessions that started in ``[since, until)`` (default: the
     last 7 days) on the caller's sites, per day, vehicle group (the site's fleet the id
     token belongs to) or id token. Sessions still charging (``active_sessions``) count the
     energy and cost so far. Costs in different currencies are separate rows."""
-    return await _report(services, who, group_by, site_id, since, until)
+    return report
 
 
 @router.get(
@@ -159,16 +151,8 @@ async def energy_report(
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
-async def energy_report_csv(
-    services: Services,
-    who: Caller,
-    group_by: By = "day",
-    site_id: Annotated[SiteId | None, Query()] = None,
-    since: Since = None,
-    until: Until = None,
-) -> Response:
+async def energy_report_csv(report: Report) -> Response:
     """The same report as CSV."""
-    report = await _report(services, who, group_by, site_id, since, until)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
@@ -178,5 +162,5 @@ async def energy_report_csv(
     return Response(
         buf.getvalue(),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="energy-by-{group_by}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="energy-by-{report.group_by}.csv"'},
     )

@@ -37,7 +37,7 @@ from csms.api.site_models import (
     ReadingsOut,
     SitePowerOut,
 )
-from csms.domain import PvReading, RackSwap, StorageReading, SwapRackReading
+from csms.domain import GridMeterReading, PvReading, RackSwap, StorageReading, SwapRackReading
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
@@ -189,10 +189,11 @@ READINGS_SKEW_S = 60.0
 async def post_readings(
     services: Services, who: Caller, site_id: SiteId, body: ReadingsIn
 ) -> ReadingsOut:
-    """PV production (with an optional forecast) and storage units' state, from the site's
-    energy management. The planner counts on fresh PV readings and accounts for storage at
-    its charging power (decision 0608); a big change re-plans at once. Telemetry records
-    them. A reading older than the last one of its asset is ignored."""
+    """PV production (with an optional forecast), storage units' state and the grid meter,
+    from the site's energy management. The planner counts on fresh PV readings and accounts
+    for storage at its charging power (decision 0608); a big change re-plans at once. The
+    storage controller uses a fresh grid meter reading as the site import (decision 0917).
+    Telemetry records them. A reading older than the last one of its asset is ignored."""
     who.require(Permission.READINGS_WRITE, site_id)
     site = await site_service(services).get_site(site_id)
     now = services.now()
@@ -215,11 +216,19 @@ async def post_readings(
         at = at_of(("body", "storage", i), u.at)
         storage.append(StorageReading(u.storage_id, at, u.soc_pct, u.power_w))
     racks = _swap_readings(site, body, at_of)
-    if pv or storage or racks:
+    meter = None
+    if body.meter is not None:
+        if site.meter is None:
+            raise InvalidField(("body", "meter"), f"site {site_id!r} has no [meter]")
+        m = body.meter
+        meter = GridMeterReading(at_of(("body", "meter"), m.at), m.import_w, m.export_w)
+    if pv or storage or racks or meter:
         services.csms.bus.publish(
-            SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now, swap=racks)
+            SiteReadingsReceived(site_id, tuple(pv), tuple(storage), now, swap=racks, meter=meter)
         )
-    return ReadingsOut(pv=len(pv), storage=len(storage), swap=len(racks), at=now)
+    return ReadingsOut(
+        pv=len(pv), storage=len(storage), swap=len(racks), meter=int(meter is not None), at=now
+    )
 
 
 def _swap_readings(

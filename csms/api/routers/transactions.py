@@ -14,10 +14,11 @@ from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField, ResourceNotFound
 from csms.api.models import ErrorOut, SiteId, TransactionOut
+from csms.api.query_times import require_order, require_times
 from csms.api.services import ApiServices
 from csms.domain import Transaction
 
-__all__ = ["TransactionFilter", "csv_cell", "router", "select_transactions"]
+__all__ = ["TransactionFilter", "csv_cell", "load_transaction", "router", "select_transactions"]
 
 router = APIRouter(route_class=BoundaryRoute, tags=["transactions"], responses=AUTH_ERRORS)
 
@@ -50,11 +51,8 @@ class TransactionFilter:
         active: Annotated[bool | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     ) -> None:
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidField(("query", name), "must include a time zone offset")
-        if since is not None and until is not None and until <= since:
-            raise InvalidField(("query", "until"), "until must be after since")
+        require_times(("since", since), ("until", until))
+        require_order(since, until)
         self.station_id = station_id
         self.site_id = site_id
         self.id_token = id_token
@@ -169,10 +167,19 @@ async def get_transaction(
     who: Caller,
     transaction_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> TransactionOut:
+    tx, site_id = await load_transaction(services, who, transaction_id)
+    return await _out(services, tx, site_id)
+
+
+async def load_transaction(
+    services: ApiServices, who: Principal, transaction_id: int
+) -> tuple[Transaction, str | None]:
+    """The transaction and its site, for a caller who may read transactions there (404 for
+    an unknown one, checked after the caller may read any transactions at all)."""
     who.require(Permission.TRANSACTIONS_READ, sited=False)
     tx = await services.store.get_transaction(transaction_id)
     if tx is None:
         raise ResourceNotFound(f"no transaction {transaction_id}")
     site_id = await services.resolve_site(tx.station_id)
     who.require(Permission.TRANSACTIONS_READ, site_id)
-    return await _out(services, tx, site_id)
+    return tx, site_id

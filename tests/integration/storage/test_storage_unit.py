@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -117,9 +118,9 @@ def _settings() -> Settings:
     )
 
 
-async def _cap_drop(csms: Csms, clock: VirtualClock) -> datetime:
-    """The grid operator caps the site below what the EVs draw; returns when it is stored
-    (every control step from then on reads it)."""
+async def _cap_drop(csms: Csms, clock: VirtualClock, *, cap_w: float = CAP_W) -> datetime:
+    """The grid operator caps the site (by default below what the EVs draw); returns when
+    it is stored (every control step from then on reads it)."""
     now = clock.now()
     await csms.sites.create_constraint(
         "depot",
@@ -128,11 +129,39 @@ async def _cap_drop(csms: Csms, clock: VirtualClock) -> datetime:
             kind="cap",
             start=now - timedelta(seconds=1),
             end=now + timedelta(hours=1),
-            max_import_w=CAP_W,
+            max_import_w=cap_w,
             source="dso",
         ),
     )
     return clock.now()
+
+
+async def depot_store() -> MemoryStore:
+    """An open store with the depot's two drivers' tokens."""
+    store = MemoryStore()
+    await store.open()
+    for k in range(2):
+        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    return store
+
+
+def sim_fleet(url: str, clock: VirtualClock, **devices: Any) -> Fleet:
+    """The depot's simulated station (two EVs in a hurry) with these site devices
+    (``FleetConfig`` fields: ``storage``, ``site_meter``, ...)."""
+    config = FleetConfig(
+        url=url,
+        stations=1,
+        ocpp="mixed",
+        connectors=2,
+        max_current_a=32.0,
+        meter_interval_s=INTERVAL_S,
+        heartbeat_interval_s=3600.0,
+        prefix="SIM",
+        response_timeout_s=10.0,
+        **devices,
+    )
+    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
+    return Fleet(config, scenario, clock=clock)
 
 
 async def _site_loop(csms: Csms) -> SiteLoop:
@@ -159,10 +188,7 @@ async def depot_with_unit() -> AsyncIterator[Depot]:
     """The depot site with two EVs in a hurry and the unit (a real 2.1 client, 30 kW, at
     60 %), on a virtual clock; yields once the EVs charge."""
     clock = VirtualClock(start=START, speed=3.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    store = await depot_store()
     seen = Seen()
     scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
     async with Csms(_settings(), clock=clock, store=store) as csms:
@@ -253,31 +279,15 @@ async def test_the_simulators_21_storage_unit_discharges_then_falls_back_to_idle
     it takes the controller's CentralSetpoint schedules, discharges when the cap drops, and
     its schedule runs out to Idle when the controller stops."""
     clock = VirtualClock(start=START, speed=3.0)
-    store = MemoryStore()
-    await store.open()
-    for k in range(2):
-        await store.put_id_token(IdToken(f"TAG{k:05d}"))
+    store = await depot_store()
     seen = Seen()
     spec = StorageSpec(
         "BESS1", 100_000.0, 30_000.0, 30_000.0, initial_soc=0.6, min_soc=0.1, max_soc=1.0
     )
-    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
     async with Csms(_settings(), clock=clock, store=store) as csms:
         csms.bus.subscribe(seen)
         await csms.sites.apply(_site())
-        config = FleetConfig(
-            url=csms.url,
-            stations=1,
-            ocpp="mixed",
-            connectors=2,
-            max_current_a=32.0,
-            meter_interval_s=INTERVAL_S,
-            heartbeat_interval_s=3600.0,
-            prefix="SIM",
-            response_timeout_s=10.0,
-            storage=(spec,),
-        )
-        fleet = Fleet(config, scenario, clock=clock)
+        fleet = sim_fleet(csms.url, clock, storage=(spec,))
         run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
         unit = await wait_until(lambda: fleet.storage_runners, 30, "the storage runner")
         model = unit[0].storage.unit

@@ -113,6 +113,42 @@ async def test_boot_creates_unknown_station(store: Store) -> None:
     )
 
 
+async def test_boot_with_its_connection_is_one_write_of_both(store: Store) -> None:
+    await store.put_station(StationRecord("CP1"))
+    info = BootInfo("ACME", "Fast 22")
+    await store.record_boot("CP1", info, RegistrationStatus.ACCEPTED, at(1))
+    got = await store.get_station("CP1")
+    assert got is not None and (got.connected, got.last_seen_at) == (False, None)
+    await store.record_boot(
+        "CP1", info, RegistrationStatus.ACCEPTED, at(2).astimezone(CET), connected=True
+    )
+    got = await store.get_station("CP1")
+    assert got is not None
+    assert (got.connected, got.last_seen_at, got.last_boot_at) == (True, at(2), at(2))
+    assert_utc(got.last_seen_at)
+    # As record_connection: a later last-seen stays; the registration stays the operator's.
+    await store.record_seen("CP1", at(9))
+    await store.record_connection("CP1", connected=False, at=at(10))
+    await store.record_boot("CP1", info, RegistrationStatus.PENDING, at(5), connected=True)
+    got = await store.get_station("CP1")
+    assert got is not None
+    assert (got.connected, got.last_seen_at, got.last_boot_at, got.registration) == (
+        True,
+        at(9),
+        at(5),
+        RegistrationStatus.ACCEPTED,
+    )
+    # An unknown station's first boot creates it connected.
+    await store.record_boot("NEW", info, RegistrationStatus.PENDING, at(3), connected=True)
+    new = await store.get_station("NEW")
+    assert new is not None
+    assert (new.connected, new.last_seen_at, new.registration) == (
+        True,
+        at(3),
+        RegistrationStatus.PENDING,
+    )
+
+
 async def test_seen_and_connection_of_unknown_station_do_nothing(store: Store) -> None:
     await store.record_seen("GHOST", at(0))
     await store.record_connection("GHOST", connected=True, at=at(0))

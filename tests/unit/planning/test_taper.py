@@ -12,9 +12,9 @@ from csms.domain import EVChargingNeeds, MeterSample, Transaction
 from csms.events import MeterValuesReceived, TransactionStarted
 from csms.planning import PlanningSettings, SiteState, build_problem
 from csms.planning.allocate import fair_first_step, fair_steps, pace_w, taper_w
-from csms.planning.problem import line_floor, session_taper
+from csms.planning.ev_limits import line_floor, session_taper
 from csms.sites import FleetDefaults, SessionDefaults, Site, SiteEvse, SiteNode, SiteStation
-from optimizer import Session, solve
+from optimizer import Evse, LimitNode, Problem, Session, Tariff, TimeGrid, solve
 
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 SETTINGS = PlanningSettings(horizon_s=12 * 3600, step_s=900)
@@ -147,6 +147,25 @@ def test_sessions_in_the_problem_carry_the_taper() -> None:
     assert other.taper_start_wh is None and other.max_power_w is None
 
 
+@pytest.mark.parametrize(
+    ("mode", "expected_w"),
+    [("AC_three_phase", 16 * 230.0 * 3), ("AC_single_phase", 16 * 230.0), (None, 16 * 230.0 * 3)],
+)
+def test_an_ac_ev_is_planned_at_most_at_the_current_it_states(
+    mode: str | None, expected_w: float
+) -> None:
+    """A 2.0.1 AC EV says its maximum current, not its power: 16 A on three phases at 230 V
+    is 11.04 kW, whatever the EVSE (32 A) could give."""
+    needs = EVChargingNeeds(max_current_a=16.0, energy_transfer_mode=mode)
+    state = _state(_tx(1, 1, "OTHER", needs=needs), _tx(2, 2, "VAN2"))
+    sessions = {
+        s.session_id: s
+        for s in build_problem(state, [], now=T0, settings=SETTINGS).problem.sessions
+    }
+    assert sessions["1"].max_power_w == pytest.approx(expected_w)
+    assert sessions["2"].max_power_w == 11_000.0  # the fleet's figure, no needs
+
+
 def _session(**kw: object) -> Session:
     base: dict[str, object] = dict(
         session_id="1",
@@ -266,3 +285,29 @@ def test_a_finish_margin_makes_the_ev_with_less_time_more_urgent() -> None:
     assert plain["A/1"][0] + plain["A/2"][0] == pytest.approx(6_000.0, abs=1.0)
     assert margin["A/1"][0] + margin["A/2"][0] == pytest.approx(6_000.0, abs=1.0)
     assert margin["A/1"][0] > plain["A/1"][0] + 100.0
+
+
+def test_an_ev_near_its_maximum_keeps_what_the_plan_gives_it() -> None:
+    # Car a takes at most 11.04 kW (16 A on three phases) and needs 4 kWh in 30 minutes:
+    # about 22 of its 30 minutes at full power. Car b needs 6 kWh in 90 minutes. The plan
+    # gives a the 11.04 kW site in the steps a cannot do without; shared by pace alone
+    # (with the 15-minute finish margin) a would get less at every step and end short.
+    grid = TimeGrid.uniform(start=T0, step_s=300.0, n_steps=24)
+    evses = tuple(Evse(evse_id=f"E{i}", node_id="grid", max_current_a=32.0) for i in range(2))
+    sessions = (
+        Session("a", "E0", T0, T0 + timedelta(minutes=30), energy_requested_wh=4_000.0,
+                max_power_w=11_040.0),
+        Session("b", "E1", T0, T0 + timedelta(minutes=90), energy_requested_wh=6_000.0),
+    )  # fmt: skip
+    problem = Problem(
+        grid=grid,
+        nodes=(LimitNode("grid", max_import_w=11_040.0),),
+        evses=evses,
+        tariff=Tariff(import_price_per_kwh=(0.0,) * 24),
+        sessions=sessions,
+    )
+    plan = solve(problem)
+    steps = fair_steps(plan, problem, ancestors={"grid": ["grid"]}, steps=6, finish_margin_s=900)
+    assert all(a + b <= 11_040.0 + 1e-6 for a, b in zip(steps["E0"], steps["E1"], strict=True))
+    assert max(steps["E0"]) <= 11_040.0 + 1e-6
+    assert sum(steps["E0"]) * 300.0 / 3600.0 >= 0.99 * 4_000.0

@@ -12,6 +12,7 @@ def test_public_api() -> None:
         "EvsePhase",
         "FleetDefaults",
         "GridConstraint",
+        "GridMeter",
         "InvalidConstraint",
         "InvalidSite",
         "InvalidStoredConstraint",

@@ -77,10 +77,13 @@ async def test_a_limit_max_discharge_halves_the_discharge_setpoint_until_cleared
     assert h.units.apply(DerControlSet("BESS", _lmd(50.0), (), h.clock.now()))
     assert await step(5.0) == -20_000.0
     assert h.setpoints_w()[-1] == -20_000.0  # what the unit is sent
+    limit = 'chargegrid_storage_der_discharge_limit_w{site="s",unit="bess"} 20000'
+    assert limit in storage_metrics_text([h.controller]).splitlines()
     assert h.controller.last is not None and h.controller.last.ev_reduction_w == 80_000.0
     assert h.units.apply(DerControlsCleared("BESS", ("lmd",), h.clock.now()))
     assert await step(5.0) == -40_000.0
     assert h.setpoints_w()[-1] == -40_000.0
+    assert "der_discharge_limit_w{" not in storage_metrics_text([h.controller])
     # a control with a window: the rating narrows at its start and comes back at its end
     start = h.clock.now() + timedelta(seconds=10)
     h.units.apply(DerControlSet("BESS", _lmd(25.0, start_time=start.isoformat(), duration=30.0),

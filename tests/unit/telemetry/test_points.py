@@ -298,6 +298,15 @@ def test_site_readings_become_storage_and_site_points() -> None:
     ]
 
 
+def test_a_grid_meter_reading_becomes_a_site_point() -> None:
+    from csms.domain import GridMeterReading
+    from csms.events import SiteReadingsReceived
+
+    meter = GridMeterReading(T0, 42_000.0, 0.0)
+    lines, _ = _encode(SiteReadingsReceived("s1", (), (), T0, meter=meter))
+    assert lines == [f"site,site=s1 export_w=0,import_w=42000 {MS}"]
+
+
 def test_a_storage_control_step_becomes_storage_points_with_the_setpoints() -> None:
     from csms.events import StorageDispatched
 
