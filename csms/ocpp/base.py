@@ -88,13 +88,8 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-#: one encoder for every frame (``json.dumps`` with options builds a new one per call)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def dumps(frame: list[Any]) -> str:
-    text: str = _ENCODER.encode(frame)
-    return text
+#: a frame as compact JSON, by one encoder (``json.dumps`` with options builds one per call)
+dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
 def format_timestamp(value: datetime) -> str:
