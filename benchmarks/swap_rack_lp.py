@@ -2,8 +2,9 @@
 occupied; ``benchmarks/planner_sites.big_site``) solved without racks, the baseline in the
 same run, and with 1 and 4 swap racks of 20 packs under the grid connection, each with a swap
 forecast every 20 minutes (72 swaps in the horizon: 92 pack jobs per rack). Reported: the LP's
-columns and rows, the cold solve's wall and CPU time (the least of ``--repeats``) and its
-ratio to the baseline, and the swaps the plan cannot ready.
+columns and rows, the cold solve's wall and CPU time (the least of ``--repeats``), HiGHS's
+simplex iterations (independent of the machine's load), each with its ratio to the baseline,
+and the swaps the plan cannot ready.
 
     python benchmarks/swap_rack_lp.py                 # 1,000 EVSEs
     python benchmarks/swap_rack_lp.py --evses 200     # quicker
@@ -25,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.planner_sites import DAY0, big_site
-from optimizer import PlannerConfig, Problem, SwapRack, compile_problem, solve
+from optimizer import PlannerConfig, Problem, SwapRack, compile_problem, solve, solve_direct
 from optimizer.fastlp import build_lp
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,7 +52,9 @@ def _with_racks(base: Problem, racks: int) -> Problem:
 
 
 def _measure(problem: Problem, repeats: int) -> dict[str, Any]:
-    lp = build_lp(compile_problem(problem))
+    cp = compile_problem(problem)
+    lp = build_lp(cp)
+    iterations = solve_direct(cp, time_limit_s=120).iterations  # load-independent
     walls, cpus = [], []
     plan = None
     for _ in range(repeats):
@@ -65,6 +68,7 @@ def _measure(problem: Problem, repeats: int) -> dict[str, Any]:
         "rows": lp.n_rows,
         "wall_s": min(walls),
         "cpu_s": min(cpus),
+        "iterations": iterations,
         "unready_swaps": sum(len(r.unready_swaps) for r in plan.swap_racks.values()),
     }
 
@@ -79,9 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, Any]] = {}
     for racks in (0, 1, 4):
         rows[f"{racks} racks"] = row = _measure(_with_racks(base, racks), args.repeats)
-        row["wall_ratio"] = row["wall_s"] / rows["0 racks"]["wall_s"]
+        for key in ("wall_s", "cpu_s", "iterations"):
+            row[f"{key.removesuffix('_s')}_ratio"] = row[key] / rows["0 racks"][key]
         print(f"{racks} racks: {row['columns']} columns, {row['rows']} rows, "
-              f"wall {row['wall_s']:.3f} s (x{row['wall_ratio']:.2f}), cpu {row['cpu_s']:.3f} s, "
+              f"wall {row['wall_s']:.3f} s (x{row['wall_ratio']:.2f}), "
+              f"cpu {row['cpu_s']:.3f} s (x{row['cpu_ratio']:.2f}), "
+              f"{row['iterations']} iterations (x{row['iterations_ratio']:.2f}), "
               f"{row['unready_swaps']} swaps unready")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     out = {"evses": args.evses, "repeats": args.repeats, "load": os.getloadavg(),

@@ -5,10 +5,10 @@ adders of :mod:`optimizer.model` (whose docstrings carry the equations): each ap
 columns and rows of the variables and constraints its Pyomo twin declares, so the two read
 side by side (decision 0402; a test holds them to the same optimum). Columns therefore come in
 blocks (load power, V2G power given back, unmet energy, fairness, storage charge, discharge
-and SoC, PV used, node power flow, phase-current flow, grid import and export, peak, setpoint
-slack), rows in family order, and :func:`add_objective` prices the columns last. Built in
-milliseconds, which is what the rolling-horizon hot loop needs; :mod:`optimizer.direct`
-solves it with ``highspy``.
+and SoC, swap racks' power, PV used, node power flow, phase-current flow, grid import and
+export, peak, setpoint slack), rows in family order, and :func:`add_objective` prices the
+columns last. Built in milliseconds, which is what the rolling-horizon hot loop needs;
+:mod:`optimizer.direct` solves it with ``highspy``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.compiled import Compiled
+from optimizer.flexible import rack_coef
 from optimizer.lp import LinearProgram
 from optimizer.lp_builder import LpBuilder
 
@@ -133,8 +134,10 @@ def _kept_power_flows(lp: LpBuilder, cp: Compiled) -> BoolArray:
         return np.ones((cp.n_nodes, cp.n_steps), dtype=bool)
     margin = 1e-9
     under, sto, pvu = lp.incidence(cp)
-    max_imp = under @ cp.load_pmax_kw + sto @ cp.sto_ch_max_kw
-    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under @ cp.v2g_max_kw
+    max_imp = _reach(cp, under, cp.load_pmax_kw, np.ones(len(cp.load_ids)))
+    max_imp += sto @ cp.sto_ch_max_kw
+    own = cp.rack_load < 0  # a swap rack's packs never give back
+    max_exp = sto @ cp.sto_dis_max_kw + pvu @ cp.pv_kw + under[:, own] @ cp.v2g_max_kw[own]
     kept = (max_imp > cp.node_imp_kw - margin) | (max_exp > cp.node_exp_kw - margin)
     kept[cp.root] = True
     kept[np.isfinite(cp.setpoint_lo_kw)] = True
@@ -152,14 +155,27 @@ def _kept_phase_flows(lp: LpBuilder, cp: Compiled, *, phases: bool) -> BoolArray
     kept = np.zeros(shape, dtype=bool)
     under, sto, pvu = lp.incidence(cp)
     swing = np.maximum(cp.sto_ch_max_kw, cp.sto_dis_max_kw)
+    load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
     for ph in range(3):
-        load_swing = np.maximum(cp.load_pmax_kw, cp.v2g_max_kw)
-        amps = (under @ (np.abs(cp.load_phase_a_per_kw[:, ph])[:, None] * load_swing)
+        amps = (_reach(cp, under, load_swing, np.abs(cp.load_phase_a_per_kw[:, ph]))
                 + sto @ (np.abs(cp.sto_phase_a_per_kw)[:, None] * swing)
                 + pvu @ (np.abs(cp.pv_phase_a_per_kw)[:, None] * cp.pv_kw))  # fmt: skip
         kept[ph] = amps > cp.node_phase_a - 1e-9
     kept[:, :, -1] = True
     return kept
+
+
+def _reach(cp: Compiled, under: FloatArray, load_kw: FloatArray, coef: FloatArray) -> FloatArray:
+    """(N, T): the most the loads under each node can draw, times ``coef`` per load (1 for
+    power, A/kW for a phase); a swap rack counts as its power column w at its limit, not as
+    its packs (decision 0423)."""
+    own = cp.rack_load < 0
+    out: FloatArray = under[:, own] @ (coef[own, None] * load_kw[own])
+    first, w_coef = rack_coef(cp.rack_load, coef, cp.rack_cap_kw.shape[0])
+    has = first >= 0
+    if has.any():
+        out += under[:, first[has]] @ (w_coef[has, None] * cp.rack_cap_kw[has])
+    return out
 
 
 def _kept_ancestor(parent: IntArray, kept: BoolArray) -> IntArray:
@@ -200,8 +216,13 @@ def _flow_rows(lp: LpBuilder, cp: Compiled, kind: str, col_kind: str, kept: Bool
     lp.add(row_of[to[ok], ct[ok]], col_idx[cn[ok], ct[ok]], -1.0)
     p_cols, pl, pt = lp.block("p")
     to = anc[cp.load_node[pl], pt]
-    ok = (load_coef[pl] != 0) & (to >= 0)
+    ok = (load_coef[pl] != 0) & (to >= 0) & (cp.rack_load[pl] < 0)  # packs: their rack's w
     lp.add(row_of[to[ok], pt[ok]], p_cols[ok], -load_coef[pl][ok])
+    w_cols, wr, wt = lp.block("w")
+    first, w_coef = rack_coef(cp.rack_load, load_coef, cp.rack_cap_kw.shape[0])
+    to = anc[cp.load_node[first[wr]], wt] if len(cp.load_node) else wt
+    ok = (first[wr] >= 0) & (w_coef[wr] != 0) & (to >= 0)
+    lp.add(row_of[to[ok], wt[ok]], w_cols[ok], -w_coef[wr][ok])
     q_cols, ql, qt = lp.block("q")
     to = anc[cp.load_node[ql], qt]
     ok = (load_coef[ql] != 0) & (to >= 0)
@@ -315,16 +336,19 @@ def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
 
 
 def add_rack_constraints(lp: LpBuilder, cp: Compiled) -> None:
-    """Rows Σ_{l in rack r} p[l,t] <= R̄[r,t] (:func:`optimizer.model.add_rack_constraints`;
-    here a row for every rack and step, empty where no pack may charge)."""
+    """Columns w[r,t] (0..R̄[r,t]), rows Σ_{l in rack r} p[l,t] - w[r,t] = 0
+    (:func:`optimizer.model.add_rack_constraints`; here a row for every rack and step, w
+    alone where no pack may charge). w enters the flows in place of the packs."""
     n_r, n_t = cp.rack_cap_kw.shape
+    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
+    w = lp.new_cols("w", rk_r, rk_t, lo=0.0, hi=cp.rack_cap_kw.ravel())
     if not n_r:
         return
     p_cols, pl, pt = lp.block("p")
-    rk_r, rk_t = np.divmod(np.arange(n_r * n_t), n_t)
-    r0 = lp.new_rows(np.full(n_r * n_t, -INF), cp.rack_cap_kw.ravel(), "rack", rk_r, rk_t)
+    r0 = lp.new_rows(np.zeros(n_r * n_t), np.zeros(n_r * n_t), "rack", rk_r, rk_t)
     jj = np.nonzero(cp.rack_load[pl] >= 0)[0]
     lp.add(r0 + cp.rack_load[pl[jj]] * n_t + pt[jj], p_cols[jj], 1.0)
+    lp.add(r0 + np.arange(n_r * n_t), w, -1.0)
 
 
 def add_grid_constraints(lp: LpBuilder, cp: Compiled) -> None:
@@ -376,10 +400,10 @@ def build_lp(cp: Compiled) -> LinearProgram:
     add_taper_constraints(lp, cp)
     add_v2g_constraints(lp, cp)
     add_storage_constraints(lp, cp)
+    add_rack_constraints(lp, cp)
     add_node_flow_constraints(lp, cp)
     add_phase_constraints(lp, cp)
     add_current_limit_constraints(lp, cp)
-    add_rack_constraints(lp, cp)
     add_grid_constraints(lp, cp)
     add_objective(lp, cp)
     return lp.finish()

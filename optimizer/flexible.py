@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from optimizer.problem import Problem
 from optimizer.swap import rack_jobs
 
-__all__ = ["FlexRow", "flexible_rows", "rack_arrays"]
+__all__ = ["FlexRow", "flexible_rows", "rack_arrays", "rack_coef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,16 @@ def rack_arrays(problem: Problem, n_steps: int) -> dict[str, Any]:
         "rack_load": np.array(rows, dtype=np.int64),
         "rack_cap_kw": cap.reshape(-1, n_steps),
     }
+
+
+def rack_coef(rack_load: npt.NDArray[np.int64], load_coef: npt.NDArray[np.float64],
+              n_racks: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:  # fmt: skip
+    """Per swap rack, one of its pack loads (-1: a rack with none) and the coefficient its
+    packs have in ``load_coef`` (all alike: one node, voltage and phases; 0 without packs).
+    The rack's power column enters the flows with it in its packs' place."""
+    first = np.full(n_racks, -1, dtype=np.int64)
+    packs = np.nonzero(rack_load >= 0)[0]
+    first[rack_load[packs[::-1]]] = packs[::-1]
+    if not len(load_coef):
+        return first, np.zeros(n_racks)
+    return first, np.where(first >= 0, load_coef[np.maximum(first, 0)], 0.0)

@@ -20,7 +20,7 @@ KINDS: dict[str, str] = {
     # columns
     "p": "load", "q": "load", "u": "load", "z": "", "ch": "sto", "dis": "sto", "soc": "sto",
     "pv": "pv", "f": "node", "g0": "node", "g1": "node", "g2": "node", "imp": "", "exp": "",
-    "peak": "", "sl": "node",
+    "peak": "", "sl": "node", "w": "rack",
     # rows
     "energy": "load", "fair": "load", "soc_row": "sto", "flow": "node", "gflow0": "node",
     "gflow1": "node", "gflow2": "node", "phase0": "node", "phase1": "node", "phase2": "node",

@@ -21,6 +21,7 @@ from pyomo.opt import TerminationCondition
 
 from optimizer.compiled import Compiled
 from optimizer.exceptions import InfeasibleSchedule, SolveFailed, SolverTimeout, SolverUnavailable
+from optimizer.flexible import rack_coef
 from optimizer.solution import Solution
 
 __all__ = [
@@ -159,8 +160,40 @@ def add_storage_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     m.soc_balance = pyo.Constraint(m.B, m.T, rule=soc_rule)
 
 
+def add_rack_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
+    """Every swap rack's charge power over its pack jobs (:mod:`optimizer.swap`).
+
+    Σ_{l: rack(l)=r} p[l,t] = w[r,t],   0 ≤ w[r,t] ≤ R̄[r,t]
+    (each pack's own limit is its p[l,t] bound). The flows see the rack's w[r,t], not its
+    packs: one column per rack and step in the node rows instead of one per pack (decision
+    0423).
+    """
+    n_r = cp.rack_cap_kw.shape[0]
+    terms: dict[tuple[int, int], list[int]] = {}
+    for ld, t in m.P:
+        if cp.rack_load[ld] >= 0:
+            terms.setdefault((int(cp.rack_load[ld]), t), []).append(ld)
+    m.RK = pyo.Set(
+        initialize=[(r, t) for r in range(n_r) for t in range(cp.n_steps)], dimen=2, ordered=True
+    )
+    m.w = pyo.Var(m.RK, bounds=lambda _m, r, t: (0.0, float(cp.rack_cap_kw[r, t])))
+    m.rack = pyo.Constraint(
+        m.RK, rule=lambda _m, r, t: sum(_m.p[ld, t] for ld in terms.get((r, t), [])) == _m.w[r, t]
+    )
+
+
 def _own_flow(m: Any, cp: Compiled, n: int, t: int, coef: Any, sto: Any, pv: Any) -> Any:
-    expr = sum(coef[ld] * m.p[ld, t] for ld in m.loads_at.get((n, t), []) if coef[ld] != 0)
+    expr = sum(
+        coef[ld] * m.p[ld, t]
+        for ld in m.loads_at.get((n, t), [])
+        if coef[ld] != 0 and cp.rack_load[ld] < 0  # packs: their rack's w
+    )
+    first, w_coef = rack_coef(cp.rack_load, coef, cp.rack_cap_kw.shape[0])
+    expr += sum(
+        w_coef[r] * m.w[r, t]
+        for r in range(len(first))
+        if first[r] >= 0 and w_coef[r] != 0 and cp.load_node[first[r]] == n
+    )
     expr -= sum(coef[ld] * m.q[ld, t] for ld in m.givers_at.get((n, t), []) if coef[ld] != 0)
     expr += sum(sto[b] * (m.ch[b, t] - m.dis[b, t]) for b in m.B if cp.sto_node[b] == n)
     expr -= sum(pv[k] * m.pv[k, t] for k in m.K if cp.pv_node[k] == n)
@@ -171,7 +204,7 @@ def add_node_flow_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Power through every node of the limit tree.
 
     f[n,t] = Σ_{c: π(c)=n} f[c,t] + Σ_{l at n} (p[l,t] - q[l,t]) + Σ_{b at n} (c[b,t] - d[b,t])
-             - Σ_{k at n} v[k,t]
+             - Σ_{k at n} v[k,t] + Σ_{r at n} w[r,t]     (l: no rack's pack; they are in w)
     -X̄[n,t] ≤ f[n,t] ≤ Ī[n,t]     (export / import caps: base limits ∧ operator caps ∧ setpoint)
     0 ≤ v[k,t] ≤ PV forecast       (PV may be curtailed)
     """
@@ -266,29 +299,6 @@ def add_current_limit_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     m.current_limit = pyo.Constraint(m.CL, rule=rule)
 
 
-def add_rack_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
-    """Every swap rack's charge power limit over its pack jobs (:mod:`optimizer.swap`).
-
-    Σ_{l: rack(l)=r} p[l,t] ≤ R̄[r,t]    (each pack's own limit is its p[l,t] bound)
-    """
-    n_r = cp.rack_cap_kw.shape[0]
-    terms: dict[tuple[int, int], list[int]] = {}
-    for ld, t in m.P:
-        if cp.rack_load[ld] >= 0:
-            terms.setdefault((int(cp.rack_load[ld]), t), []).append(ld)
-    m.RK = pyo.Set(
-        initialize=[(r, t) for r in range(n_r) for t in range(cp.n_steps)], dimen=2, ordered=True
-    )
-
-    def rule(_m: Any, r: int, t: int) -> Any:
-        loads = terms.get((r, t), [])
-        if not loads:
-            return pyo.Constraint.Skip
-        return sum(_m.p[ld, t] for ld in loads) <= float(cp.rack_cap_kw[r, t])
-
-    m.rack = pyo.Constraint(m.RK, rule=rule)
-
-
 def add_grid_constraints(m: pyo.ConcreteModel, cp: Compiled) -> None:
     """Grid connection: import/export split, setpoint floors, billing peak.
 
@@ -346,10 +356,10 @@ def build_model(cp: Compiled) -> pyo.ConcreteModel:
     add_taper_constraints(m, cp)
     add_v2g_constraints(m, cp)
     add_storage_constraints(m, cp)
+    add_rack_constraints(m, cp)
     add_node_flow_constraints(m, cp)
     add_phase_constraints(m, cp)
     add_current_limit_constraints(m, cp)
-    add_rack_constraints(m, cp)
     add_grid_constraints(m, cp)
     add_objective(m, cp)
     return m

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from optimizer.checks import aware, efficiency, finite, identifier, non_negative, positive
 from optimizer.exceptions import InvalidProblem
@@ -126,9 +127,11 @@ def readiness_targets(rack: SwapRack, end: datetime) -> tuple[tuple[int, float, 
     return tuple((j + 1, rack.ready_soc_pct, t) for j, t in enumerate(swaps))
 
 
+@lru_cache(maxsize=64)
 def rack_jobs(rack: SwapRack, start: datetime, end: datetime) -> tuple[PackJob, ...]:
     """The pack jobs of the horizon [start, end): one per forecast swap in it, in swap order,
-    then one per spare pack. Swaps before ``start`` are the caller's to drop (they happened)."""
+    then one per spare pack. Swaps before ``start`` are the caller's to drop (they happened).
+    Cached: a compile asks for them family by family, and the rack is immutable."""
     swaps = [t for t in rack.swap_times if start <= t < end]
     ids = rack.pack_ids or tuple(f"slot{i + 1}" for i in range(len(rack.pack_soc_pct)))
     order = sorted(range(len(rack.pack_soc_pct)), key=lambda i: -rack.pack_soc_pct[i])

@@ -275,7 +275,7 @@ LAYOUTS = {"shipped": (False, True), "flat-phases": (True, True), "all-flows": (
 
 def _point(cp: Compiled, sol: Solution) -> dict[str, Any]:
     """Every variable of the LP at a solution: the solved arrays and what they imply (node
-    flows, largest unmet share, billing peak, setpoint shortfall)."""
+    flows, largest unmet share, billing peak, setpoint shortfall, swap racks' power)."""
     power, phases = node_flows(cp, sol.p_kw - sol.given_kw(), sol.ch_kw - sol.dis_kw, sol.pv_kw)
     need = cp.load_need_kwh
     share = np.divide(sol.unmet_kwh, need, out=np.zeros_like(need), where=need > 0)
@@ -286,6 +286,8 @@ def _point(cp: Compiled, sol: Solution) -> dict[str, Any]:
         "f": power, "g": phases, "imp": sol.imp_kw, "exp": sol.exp_kw,
         "peak": max(cp.peak_floor_kw, float(sol.imp_kw.max())),
         "sl": np.clip(floor - power, 0.0, None),
+        "w": np.array([sol.p_kw[cp.rack_load == r].sum(axis=0)
+                       for r in range(cp.rack_cap_kw.shape[0])]).reshape(cp.rack_cap_kw.shape),
     }  # fmt: skip
 
 

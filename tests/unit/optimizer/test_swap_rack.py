@@ -12,12 +12,17 @@ import pytest
 from optimizer import (
     InvalidProblem,
     LimitNode,
+    Planner,
     PlannerConfig,
     SwapRack,
+    TimeGrid,
     check_limits,
     compile_problem,
     solve,
+    solve_direct,
 )
+from optimizer.fastlp import build_lp
+from optimizer.lp import KIND_INDEX, KINDS
 from optimizer.scenario import problem_from_dict
 from optimizer.swap import SPARE_PRIORITY, rack_jobs, readiness_targets
 from tests.unit.optimizer.helpers import T0, at, problem
@@ -83,6 +88,75 @@ def test_unreachable_readiness_is_a_shortfall_never_a_broken_limit(backend: Back
     cp = compile_problem(pr)
     p_kw = np.array([plan.load_power_w[lid] for lid in cp.load_ids]) / 1000.0
     assert check_limits(cp, p_kw, np.zeros((0, 4)), np.zeros((0, 4))) == []
+
+
+@pytest.mark.parametrize("backend", ["direct", "pyomo"])
+def test_rack_under_a_limited_node_draws_through_its_power_column(backend: Backend) -> None:
+    """The rack hangs under a 5 kW panel (its own limit 6 kW): the 50 % pack takes its 4 kWh
+    at 4 kW before and after the first swap, the panel caps the rack at 5 kW from 0:30 and
+    the spares share the rest: 5 kWh x 1.5 h - 2 kWh = 5.5 of their 14 kWh."""
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=5e3))
+    pr = problem(n_steps=8, swap_racks=(_rack(node_id="panel"),), nodes=nodes)
+    plan = solve(pr, PlannerConfig(backend=backend))
+    rack = plan.swap_racks["R"]
+    assert rack.power_w == pytest.approx((4e3, 4e3) + (5e3,) * 6)
+    assert rack.shortfall_wh[:2] == pytest.approx((0.0, 0.0), abs=1e-6)
+    assert sum(rack.shortfall_wh[2:]) == pytest.approx(8500.0)
+    assert plan.nodes["panel"].power_w == pytest.approx(rack.power_w)
+
+
+def test_the_flows_see_one_column_per_rack_and_step_never_a_pack() -> None:
+    """Pack columns sit in their energy row and their rack's row only; the rack's power column
+    w is what the node rows see (decision 0423)."""
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=5e3))
+    pr = problem(n_steps=8, swap_racks=(_rack(node_id="panel"),), nodes=nodes)
+    cp = compile_problem(pr)
+    lp = build_lp(cp)
+    names = list(KINDS)
+    owner = np.repeat(np.arange(lp.n_cols), np.diff(lp.a_start))
+    row_kind = np.array(names)[lp.row_keys.kind[lp.a_index]]
+    col_kind = np.array(names)[lp.col_keys.kind[owner]]
+    pack = (col_kind == "p") & (cp.rack_load[lp.col_keys.ent[owner]] >= 0)
+    assert set(row_kind[pack]) == {"energy", "rack"}
+    assert set(row_kind[col_kind == "w"]) == {"rack", "flow"}
+    assert (col_kind == "w").sum() == 2 * cp.n_steps  # its rack row and the panel's flow
+
+
+def test_a_node_the_rack_cannot_overload_gets_no_flow_row() -> None:
+    """Two packs may draw 8 kW but the rack only 6: a 7 kW panel above it cannot bind, so the
+    direct LP keeps its flow only in the last step (kept for the warm start), and the plan is
+    the unpruned Pyomo LP's."""
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=7e3))
+    pr = problem(n_steps=8, swap_racks=(_rack(node_id="panel"),), nodes=nodes)
+    cp = compile_problem(pr)
+    lp = build_lp(cp)
+    flows = lp.col_keys.kind == KIND_INDEX["f"]
+    panel = cp.node_ids.index("panel")
+    assert lp.col_keys.step[flows & (lp.col_keys.ent == panel)].tolist() == [cp.n_steps - 1]
+    direct = solve(pr, PlannerConfig(backend="direct")).swap_racks["R"]
+    pyomo = solve(pr, PlannerConfig(backend="pyomo")).swap_racks["R"]
+    assert direct.power_w == pytest.approx(pyomo.power_w, abs=1e-6)
+    assert direct.shortfall_wh == pytest.approx(pyomo.shortfall_wh, abs=1e-6)
+
+
+def test_warm_replans_with_a_rack_reach_the_cold_optimum() -> None:
+    """Re-plans a step apart, swaps passing and packs filling, start from the previous basis
+    (the rack's power columns carried by key) and end where a cold solve does."""
+    planner = Planner(PlannerConfig())
+    nodes = (LimitNode("grid", max_import_w=20e3), LimitNode("panel", "grid", max_import_w=5e3))
+    prices = tuple(0.1 + 0.05 * (i % 5) for i in range(16))
+    for k, soc in enumerate([(50.0, 90.0, 30.0), (60.0, 90.0, 35.0), (70.0, 90.0, 40.0)]):
+        now = at(0.25 * k)
+        swaps = tuple(at(h) for h in (0.5, 1.0, 1.5, 2.5) if at(h) > now)
+        rack = _rack(node_id="panel", pack_soc_pct=soc, swap_times=swaps)
+        pr = dataclasses.replace(
+            problem(n_steps=16, swap_racks=(rack,), nodes=nodes, prices=prices),
+            grid=TimeGrid.uniform(start=now, step_s=900.0, n_steps=16),
+        )
+        plan = planner.plan(pr)
+        assert plan.solver_start == ("cold" if k == 0 else "warm")
+        cold = solve_direct(compile_problem(pr))
+        assert plan.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-6)
 
 
 def test_rack_limit_is_checked() -> None:
