@@ -272,6 +272,9 @@ class SiteState:
             pv = self.pv_plants.take_metered(event, deviation_w=deviation_w)
             if pv is not None:
                 return pv  # a PV plant's meter
+            racks = [r for r in self.racks.values() if r.swap.station == event.station_id]
+            if racks:  # a swap station's rack and slots (decision 0915)
+                return sorted({reason for r in racks for reason in r.take_metered(event)})
         if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
             reason = self.take_transaction(event.transaction)
             return [reason] if reason else []

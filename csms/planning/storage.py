@@ -19,6 +19,7 @@ from datetime import datetime
 from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
 from csms.planning.state import SiteState
+from csms.planning.swap import rack_draws_w
 from csms.sites.model import Site
 from csms.storage_units import (
     LiveUnit,
@@ -158,13 +159,16 @@ def storage_settings(settings: PlanningSettings) -> StorageSettings:
 
 def metered_import_w(state: SiteState, now: datetime, *, pv_max_age_s: float) -> float:
     """The site's import now from what the CSMS knows: its EVs, its storage units (net),
-    storage reporting charging through the API, less the PV counted on now."""
+    storage reporting charging through the API, the swap racks as their stations meter them
+    (a rack whose reading is stale at what it may draw; decision 0915), less the PV counted
+    on now. ``pv_max_age_s`` is the age past which a PV or rack reading is stale."""
     evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
     units = sum(u.power_w or 0.0 for u in state.units.units.values())
     reported = sum(max(0.0, r.power_w) for r in state.storage.values())
+    racks = rack_draws_w(state.racks, now, stale_after_s=pv_max_age_s)
     fresh = state.pv_plants.counted(now, max_age_s=pv_max_age_s)
     pv = sum(max(0.0, r.power_w) for r in fresh.values())
-    return evs + units + reported - pv
+    return evs + units + reported + racks - pv
 
 
 def storage_controller(

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
-from csms.events import SwapFromReadyPack, SwapWithoutReadyPack
+from csms.events import MeterValuesReceived, SwapFromReadyPack, SwapWithoutReadyPack
+from csms.planning.rack_meter import RackMeter
 from csms.sites.model import Site, SwapStation
 from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
@@ -19,6 +20,7 @@ from optimizer import Plan, SwapRack, TimeGrid
 
 __all__ = [
     "RackState",
+    "rack_draws_w",
     "rack_limit",
     "racks_of",
     "racks_uncontrolled_w",
@@ -46,6 +48,13 @@ class RackState:
     #: the swaps that found a ready pack, to publish (telemetry counts both kinds)
     served: list[SwapFromReadyPack] = field(default_factory=list)
     sessions_seen: set[tuple[int, datetime]] = field(default_factory=set)
+    #: what the station's own MeterValues say: the rack's draw, its slots' SoC (0915)
+    meter: RackMeter = field(default_factory=RackMeter)
+
+    def take_metered(self, event: MeterValuesReceived) -> list[str]:
+        """Take the station's MeterValues (its rack on EVSE 0, its slots' packs on theirs);
+        the reasons to re-plan: a pack's SoC known for the first time."""
+        return self.meter.take(event, self.swap)
 
     def take(self, reading: SwapRackReading, *, site_id: str) -> list[str]:
         """Take a reading (a late one is ignored); the reasons it gives to re-plan: a swap
@@ -73,6 +82,14 @@ class RackState:
         self.sessions_seen.add(key)
         at = swap.ended_at or swap.created_at
         self._count(RackSwap(at, min(p.soc_pct for p in swap.packs_out)), site_id)
+        slots = self.meter.slots  # where the station meters its slots, they follow the swap
+        metered = bool(slots)
+        for pack in swap.packs_out if metered else ():
+            if pack.slot in slots and slots[pack.slot][1] <= at:
+                del slots[pack.slot]
+        for pack in swap.packs_in if metered else ():
+            if 1 <= pack.slot <= self.swap.rack_size and pack.slot not in slots:
+                slots[pack.slot] = (pack.soc_pct, at)
         reading = self.reading
         if reading is not None and at >= reading.at:
             self.reading = _after_swap(reading, swap, at)
@@ -110,12 +127,42 @@ class RackState:
         out, self.served = self.served, []
         return out
 
+    def _metered(self) -> bool:
+        """Whether the station's metered slots are newer than the rack last reported."""
+        at = self.meter.slots_at
+        return at is not None and (self.reading is None or at >= self.reading.at)
+
     def soc_pct(self) -> tuple[float, ...]:
-        """The packs' SoC as last reported, else every slot at the forecast's arrival SoC
-        (the worst a rack refilled by swaps holds)."""
+        """The packs' SoC as last known: the station's metered slots (a slot not metered
+        yet at the forecast's arrival SoC) or the rack last reported, whichever is newer;
+        before either, every slot at the arrival SoC (the worst a rack refilled by swaps
+        holds)."""
+        arrival = self.swap.arrival_soc_pct
+        if self._metered():
+            slots = self.meter.slots
+            return tuple(
+                slots[n][0] if n in slots else arrival for n in range(1, self.swap.rack_size + 1)
+            )
         if self.reading is not None and self.reading.pack_soc_pct:
             return self.reading.pack_soc_pct
-        return (self.swap.arrival_soc_pct,) * self.swap.rack_size
+        return (arrival,) * self.swap.rack_size
+
+    def pack_ids(self) -> tuple[str, ...]:
+        """The ids of :meth:`soc_pct`'s packs where known (a reading naming them), else ()."""
+        reading = self.reading
+        if reading is None or self._metered() or len(reading.pack_ids) != len(self.soc_pct()):
+            return ()
+        return reading.pack_ids
+
+    def known(self) -> bool:
+        """Whether any pack's SoC was reported (else :meth:`soc_pct` is the worst case)."""
+        return self.reading is not None or self.meter.slots_at is not None
+
+    def worst_w(self) -> float:
+        """What the rack may draw: the limit it last accepted, else its rating."""
+        if self.sent_state == "accepted" and self.sent_w is not None:
+            return min(self.sent_w, self.swap.max_rack_power_w)
+        return self.swap.max_rack_power_w
 
 
 def _after_swap(reading: SwapRackReading, swap: BatterySwap, at: datetime) -> SwapRackReading:
@@ -155,14 +202,13 @@ def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple
         if not state.controllable:
             continue
         swap = state.swap
-        pack_ids = state.reading.pack_ids if state.reading is not None else ()
         soc = state.soc_pct()
         out.append(
             SwapRack(
                 rack_id=swap.id,
                 node_id=swap.node,
                 pack_soc_pct=soc,
-                pack_ids=pack_ids if len(pack_ids) == len(soc) else (),
+                pack_ids=state.pack_ids(),
                 pack_capacity_wh=swap.pack_capacity_wh,
                 max_pack_power_w=swap.max_pack_power_w,
                 max_rack_power_w=swap.max_rack_power_w,
@@ -175,6 +221,15 @@ def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple
             )
         )
     return tuple(out)
+
+
+def rack_draws_w(racks: dict[str, RackState], now: datetime, *, stale_after_s: float) -> float:
+    """What the site's racks draw at ``now`` as their stations meter it, each counted at
+    what it may draw while its reading is stale or missing (:meth:`RackMeter.draw_w`)."""
+    return sum(
+        state.meter.draw_w(state.swap, now, stale_after_s=stale_after_s, worst_w=state.worst_w())
+        for state in racks.values()
+    )
 
 
 def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, float]:

@@ -29,7 +29,15 @@ from csms.events import DomainEvent, MeterValuesReceived, SiteReadingsReceived
 from csms.quantities import MAX_POWER_W
 from csms.sites.model import GridMeter, Site
 
-__all__ = ["SKEW_S", "LiveMeter", "SiteImport", "power_refusal", "power_totals", "unread"]
+__all__ = [
+    "SKEW_S",
+    "LiveMeter",
+    "SiteImport",
+    "power_refusal",
+    "power_totals",
+    "soc_refusal",
+    "unread",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,16 @@ def power_refusal(value: float, max_w: float = MAX_POWER_W) -> str | None:
         return "not a finite number"
     if not 0.0 <= value <= max_w:
         return f"outside 0..{max_w:.0f} W"
+    return None
+
+
+def soc_refusal(value: float) -> str | None:
+    """Why a reported state of charge is refused (not finite, outside 0..100 %); None:
+    sound."""
+    if not math.isfinite(value):
+        return "not a finite number"
+    if not 0.0 <= value <= 100.0:
+        return "outside 0..100"
     return None
 
 

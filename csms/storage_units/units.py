@@ -22,6 +22,7 @@ from csms.domain import ConnectorStatus, DeviceEvent, StorageReading
 from csms.events import DeviceEventsNotified, DomainEvent, MeterValuesReceived, StatusChanged
 from csms.sites.model import Site, StorageAsset
 from csms.storage_units.der import DER_EVENTS, DerInForce
+from csms.storage_units.meter import soc_refusal
 from storage_ctrl import UnitRating, UnitReading
 
 __all__ = ["LiveUnit", "LiveUnits"]
@@ -212,13 +213,15 @@ class LiveUnits:
         unit.measured_at = at
 
     def _soc(self, unit: LiveUnit, value: float, at: datetime) -> None:
-        if not 0.0 <= value <= 100.0:
+        why = soc_refusal(value)
+        if why is not None:
             unit.refused_soc += 1
             self.refused_soc += 1
             logger.warning(
-                "storage unit %s: state of charge %g %% refused (outside 0..100; %d so far)",
+                "storage unit %s: state of charge %g %% refused (%s; %d so far)",
                 unit.asset.id,
                 value,
+                why,
                 unit.refused_soc,
             )
             return
