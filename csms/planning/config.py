@@ -71,7 +71,8 @@ class PlanningSettings(BaseModel):
         default=300.0,
         gt=0,
         description="PV readings older than this are not counted on, unless the site file "
-        "gives the plant its own stale_after_s (a storage unit is counted at its last "
+        "gives the plant its own stale_after_s; a swap rack's metered draw older than this "
+        "is counted at what the rack may draw (a storage unit is counted at its last "
         "reported charging power until it reports less)",
     )
     pv_count_pct: float = Field(
