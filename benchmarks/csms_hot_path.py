@@ -274,7 +274,13 @@ async def run_chargegrid(kind: str, target: str, args: argparse.Namespace) -> di
                 if telemetry is not None:
                     await asyncio.to_thread(telemetry.pipeline.flush)
 
-            return await _measure(routes, args, flush)
+            writer = getattr(csms.store, "writer", None)
+            before = (writer.batches, writer.ops) if writer is not None else (0, 0)
+            row = await _measure(routes, args, flush)
+            if writer is not None:
+                batches, ops = writer.batches - before[0], writer.ops - before[1]
+                row["writes_per_commit"] = round(ops / batches, 1) if batches else None
+            return row
     finally:
         if pg_db is not None:
             await ct.pg_admin(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
@@ -335,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{kind:<11} {target:<9} calls {row['calls']} "
                 f"{row['cpu_us_per_call']:8.1f} us CPU per call  refused {row['refused']}  "
-                f"({row['calls'] / row['wall_s']:.0f} calls/s)  threads (us/call) "
+                f"({row['calls'] / row['wall_s']:.0f} calls/s, "
+                f"{row.get('writes_per_commit', '-')} writes per commit)  threads (us/call) "
                 f"{row['thread_us_per_call']}",
                 flush=True,
             )

@@ -10,11 +10,14 @@ reconnect after a network blip) gets the connection write alone, as before.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 __all__ = ["ConnectionWrites"]
+
+logger = logging.getLogger(__name__)
 
 
 class ConnectionWrites:
@@ -67,5 +70,8 @@ class ConnectionWrites:
     def _done(self, station_id: str, task: asyncio.Task[Any]) -> None:
         if self._writing.get(station_id) is task:
             del self._writing[station_id]
-        if not task.cancelled():
-            task.exception()  # retrieved; the write logs its own failures
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:  # the store refused it (outages are retried by the write)
+            logger.warning("station %s: connection not recorded: %s", station_id, exc)

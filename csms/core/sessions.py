@@ -8,7 +8,6 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
@@ -279,9 +278,7 @@ class SessionHandling:
         """After the commit: the index of open transactions follows it, and the bus hears
         what is news (nothing is published twice for a resend)."""
         station_id = update.station_id
-        changed_beyond_seq_no = applied.changed and (
-            dataclasses.replace(applied.transaction, last_seq_no=before.last_seq_no) != before
-        )
+        changed_beyond_seq_no = applied.changed and applied.news
         tx = applied.transaction
         self._open_txs.put(tx)
         if fresh and update.samples:

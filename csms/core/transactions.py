@@ -40,6 +40,8 @@ class Applied:
     changed: bool
     ended_now: bool
     late: bool
+    #: something beyond the seqNo changed (a seqNo advancing alone is bookkeeping)
+    news: bool = True
 
 
 def apply_update(tx: Transaction, update: TransactionUpdate) -> Applied:
@@ -71,4 +73,9 @@ def apply_update(tx: Transaction, update: TransactionUpdate) -> Applied:
         if update.charging_state is not None:
             new.charging_state = update.charging_state
         ended_now = True
-    return Applied(new, changed=new != tx, ended_now=ended_now, late=late)
+    # One comparison for both questions: with the seqNo put back, is it the same?
+    seq_no, new.last_seq_no = new.last_seq_no, tx.last_seq_no
+    news = new != tx
+    new.last_seq_no = seq_no
+    changed = news or seq_no != tx.last_seq_no
+    return Applied(new, changed=changed, ended_now=ended_now, late=late, news=news)

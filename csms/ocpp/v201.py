@@ -43,6 +43,10 @@ def _first(*sources: dict[str, Any], key: str) -> Any:
     return None
 
 
+#: eventType to its kind without an Enum lookup per message
+_EVENT_KINDS = {kind.value: kind for kind in TransactionEventKind}
+
+
 class V201Connection(VersionAdapter):
     """A station speaking OCPP 2.0.1."""
 
@@ -111,7 +115,7 @@ class V201Connection(VersionAdapter):
         id_token = kw.get("id_token")
         update = TransactionUpdate(
             station_id=self.station_id,
-            kind=TransactionEventKind(event_type),
+            kind=_EVENT_KINDS.get(event_type) or TransactionEventKind(event_type),
             timestamp=parse_timestamp(timestamp, self.ocpp_version),
             station_tx_id=transaction_info["transaction_id"],
             evse_id=evse.get("id"),

@@ -302,7 +302,8 @@ class SiteLoop:
         await self.defaults.refresh(constraints, now)
         groups = await ctx.token_groups(self.state)
         past = await self._history(now) if ctx.settings.expected_arrivals else []
-        peak = self.billing_peak.update(self.state, now, site_storage.billed_import_w(self.state))
+        billed = site_storage.billed_import_w(self.state, now, ctx.settings)
+        peak = self.billing_peak.update(self.state, now, billed)
         return Gathered(now, constraints, groups, past, peak)
 
     def _build(self, gathered: Gathered) -> Built:
@@ -450,9 +451,8 @@ class SiteLoop:
 
     def metered_import_w(self) -> float:
         """The site's import now from what the CSMS knows (:func:`storage.metered_import_w`)."""
-        return site_storage.metered_import_w(
-            self.state, self.ctx.clock.now(), pv_max_age_s=self.ctx.settings.readings_max_age_s
-        )
+        age_s = self.ctx.settings.readings_max_age_s
+        return site_storage.metered_import_w(self.state, self.ctx.clock.now(), pv_max_age_s=age_s)
 
     async def _history(self, now: datetime) -> list[Transaction]:
         """The site's transactions of the same weekday a week ago (read once a day)."""

@@ -188,8 +188,12 @@ def storage_controller(
     )
 
 
-def billed_import_w(state: SiteState) -> float:
-    """The site's import as last metered for the billing peak: its EVs, plus what storage
-    reports charging."""
+def billed_import_w(state: SiteState, now: datetime, settings: PlanningSettings) -> float:
+    """The site's import now for the billing peak. With a grid meter, the import the
+    storage controller would use: the meter's while fresh, else its estimate plus the last
+    unmetered load (decision 0917). Without: the EVs, plus what storage reports charging."""
+    if state.meter.spec is not None:
+        estimate_w = metered_import_w(state, now, pv_max_age_s=settings.readings_max_age_s)
+        return max(0.0, state.meter.read(now, estimate_w).import_w)
     evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
     return evs + sum(max(0.0, r.power_w) for r in state.storage.values())

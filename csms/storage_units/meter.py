@@ -153,7 +153,16 @@ class LiveMeter:
                        self.site_id, what, self.refused)  # fmt: skip
 
     def site_import(self, now: datetime, estimate_w: float) -> SiteImport:
-        """The import a control step uses at ``now``, given the central system's estimate."""
+        """The import a control step uses at ``now``, given the central system's estimate;
+        a fresh reading also measures the unmetered load (what the estimate misses)."""
+        found = self.read(now, estimate_w)
+        if found.measured_at is not None:
+            self.unmetered_w = found.import_w - estimate_w
+        return found
+
+    def read(self, now: datetime, estimate_w: float) -> SiteImport:
+        """The import at ``now`` as a control step would use it, learning nothing: the
+        meter's while fresh, else the estimate plus the last unmetered load (never less)."""
         spec = self.spec
         if spec is None:
             return SiteImport(estimate_w, estimate_w, None)
@@ -165,7 +174,6 @@ class LiveMeter:
         elif (now - self.measured_at).total_seconds() > spec.stale_after_s:
             fallback = "stale"
         else:
-            self.unmetered_w = self.import_w - estimate_w
             return SiteImport(self.import_w, estimate_w, self.measured_at)
         held = estimate_w + max(0.0, self.unmetered_w)
         return SiteImport(held, estimate_w, None, fallback)

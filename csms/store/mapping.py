@@ -147,11 +147,12 @@ def new_transaction_row(n: NewTransaction) -> dict[str, Any]:
 
 
 def needs_row(n: EVChargingNeeds | None) -> dict[str, Any]:
-    if n is None:
-        n = EVChargingNeeds()
-        has = False
-    else:
-        has = True
+    if n is None:  # every update of a transaction without needs: built once
+        return dict(_NO_NEEDS)
+    return _needs_row(n, has=True)
+
+
+def _needs_row(n: EVChargingNeeds, *, has: bool) -> dict[str, Any]:
     return {
         "has_needs": has,
         "needs_energy_requested_wh": n.energy_requested_wh,
@@ -175,6 +176,9 @@ def v2x_text(n: EVChargingNeeds) -> str | None:
     v2x = None if n.v2x is None else dataclasses.asdict(n.v2x)
     modes = list(n.available_energy_transfer)
     return json.dumps({"v2x": v2x, "available": modes, "control_mode": n.control_mode})
+
+
+_NO_NEEDS = _needs_row(EVChargingNeeds(), has=False)
 
 
 def v2x_fields(text: str | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from chargegrid.clock import utc
 from csms.domain import StatusReport, Transaction
 from csms.store import mapping as mp
 from csms.store import tables as t
+from csms.store.raw_postgres import KeyedUpdate, UnnestInsert, asyncpg_connection
 from csms.store.raw_sqlite import RawStatement
 from csms.store.writer import Coalesced, sqlite_dbapi
 
@@ -183,9 +184,12 @@ class SamplesOp(Coalesced[int]):
             op.known_meters.update(op.new_meters)
 
 
-async def _insert_samples(conn: AsyncConnection, ops: Sequence[Any]) -> list[int]:
+async def _insert_samples(
+    conn: AsyncConnection, ops: Sequence[Any], *, counted: bool = True
+) -> list[int]:
     """The samples of ``ops`` (each with ``dialect``, ``rows``, ``known_meters`` and
-    ``new_meters``) in one INSERT; how many of each op's samples were new."""
+    ``new_meters``) in one INSERT; how many of each op's samples were new (``counted``:
+    on SQLite the uncounted rows of many callers go in one ``executemany``)."""
     dialect: str = ops[0].dialect
     known: set[tuple[Any, ...]] = ops[0].known_meters
     owner: dict[tuple[Any, ...], int] = {}
@@ -206,20 +210,27 @@ async def _insert_samples(conn: AsyncConnection, ops: Sequence[Any]) -> list[int
         return counts
     insert, insert_meters = _samples_statements(dialect)
     raw = sqlite_dbapi(conn)
+    meter_rows = [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)]
     if raw is not None:
-        _insert_samples_raw(raw.cursor(), rows, owner, new_meters, counts)
-        for meter, i in new_meters.items():
-            ops[i].new_meters.add(meter)
-        return counts
-    for key in (await conn.execute(insert, rows)).all():
-        counts[owner[tuple(key)]] += 1
-    if new_meters:
-        await conn.execute(
-            insert_meters,
-            [dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters)],
-        )
-        for meter, i in new_meters.items():
-            ops[i].new_meters.add(meter)
+        if counted:
+            _insert_samples_raw(raw.cursor(), rows, owner, counts)
+        else:
+            _RAW_SAMPLES[0].executemany(raw.cursor(), rows)
+        if meter_rows:
+            _RAW_SAMPLES[1].executemany(raw.cursor(), meter_rows)
+    elif dialect == "postgresql":
+        driver = await asyncpg_connection(conn)
+        for key in await _PG_SAMPLES.fetch(driver, rows):
+            counts[owner[tuple(key)]] += 1
+        if meter_rows:
+            await _PG_METERS.execute(driver, meter_rows)
+    else:
+        for key in (await conn.execute(insert, rows)).all():
+            counts[owner[tuple(key)]] += 1
+        if meter_rows:
+            await conn.execute(insert_meters, meter_rows)
+    for meter, i in new_meters.items():
+        ops[i].new_meters.add(meter)
     return counts
 
 
@@ -227,22 +238,17 @@ def _insert_samples_raw(
     cursor: Any,
     rows: list[dict[str, Any]],
     owner: dict[tuple[Any, ...], int],
-    new_meters: dict[tuple[Any, ...], int],
     counts: list[int],
 ) -> None:
     """:func:`_insert_samples` on the SQLite writer's DBAPI connection: each caller's rows
     in one ``executemany``, whose row count is how many of them were new."""
-    insert, meters = _RAW_SAMPLES
+    insert = _RAW_SAMPLES[0]
     start = 0
     for end in range(1, len(rows) + 1):
         i = owner[_sample_key(rows[start])]
         if end == len(rows) or owner[_sample_key(rows[end])] != i:
             counts[i] += insert.executemany(cursor, rows[start:end])
             start = end
-    if new_meters:
-        meters.executemany(
-            cursor, (dict(zip(_METER_KEY, m, strict=True)) for m in sorted(new_meters))
-        )
 
 
 class TransactionEventOp(Coalesced[bool]):
@@ -299,26 +305,26 @@ class TransactionEventOp(Coalesced[bool]):
         raw = sqlite_dbapi(conn)
         if raw is not None:
             _apply_events_raw(raw.cursor(), ops, owner, fresh)
-            await _insert_samples(conn, ops)
+            await _insert_samples(conn, ops, counted=False)
             latest = _latest_states(ops)
             if latest:
                 _RAW_TX_UPDATE.executemany(raw.cursor(), latest)
             return fresh
+        postgres = dialect == "postgresql"
         if owner:
-            params = [
-                {
-                    "transaction_id": ops[i].transaction_id,
-                    "seq_no": ops[i].seq_no,
-                    "kind": ops[i].kind,
-                    "at": ops[i].at,
-                }
-                for i in owner.values()
-            ]
-            for key in (await conn.execute(events, params)).all():
+            rows = [_event_row(ops[i]) for i in owner.values()]
+            keys: Sequence[Any]
+            if postgres:
+                keys = await _PG_EVENTS.fetch(await asyncpg_connection(conn), rows)
+            else:
+                keys = (await conn.execute(events, rows)).all()
+            for key in keys:
                 fresh[owner[(key[0], key[1])]] = True
         await _insert_samples(conn, ops)
         latest = _latest_states(ops)
-        if latest:
+        if latest and postgres:
+            await _PG_TX_UPDATE.execute(await asyncpg_connection(conn), latest)
+        elif latest:
             await conn.execute(update, latest)
         return fresh
 
@@ -334,15 +340,12 @@ def _apply_events_raw(
     """The seqNos of ``ops`` on the SQLite writer's DBAPI connection: a row inserted is a
     seqNo seen first (``fresh``)."""
     for i in owner.values():
-        op = ops[i]
-        row = {
-            "transaction_id": op.transaction_id,
-            "seq_no": op.seq_no,
-            "kind": op.kind,
-            "at": op.at,
-        }
-        if _RAW_EVENT.execute(cursor, row):
+        if _RAW_EVENT.execute(cursor, _event_row(ops[i])):
             fresh[i] = True
+
+
+def _event_row(op: Any) -> dict[str, Any]:
+    return {"transaction_id": op.transaction_id, "seq_no": op.seq_no, "kind": op.kind, "at": op.at}
 
 
 def _latest_states(ops: Sequence[Any]) -> list[dict[str, Any]]:
@@ -401,3 +404,15 @@ _RAW_EVENT = RawStatement(
     ("transaction_id", "seq_no", "kind", "at"),
 )
 _RAW_TX_UPDATE = RawStatement(_tx_event_statements("sqlite")[1])
+_PG_SAMPLES = UnnestInsert(
+    t.samples,
+    [c.name for c in t.samples.c if c.name != "id"],
+    f"ON CONFLICT DO NOTHING RETURNING {', '.join(_SAMPLE_KEY)}",
+)
+_PG_METERS = UnnestInsert(t.meters, _METER_KEY, "ON CONFLICT DO NOTHING")
+_PG_EVENTS = UnnestInsert(
+    t.transaction_events,
+    ("transaction_id", "seq_no", "kind", "at"),
+    "ON CONFLICT DO NOTHING RETURNING transaction_id, seq_no",
+)
+_PG_TX_UPDATE = KeyedUpdate(t.transactions, "id", _TX_FIELDS)

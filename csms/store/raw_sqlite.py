@@ -13,11 +13,10 @@ SQLAlchemy's exceptions, so the writer tells transient failures from others as b
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +24,7 @@ from sqlalchemy.dialects import sqlite
 
 from csms.store.tables import UtcDateTime
 
-__all__ = ["RawStatement", "dbapi_errors", "sqlite_timestamp"]
+__all__ = ["RawStatement", "as_sqlalchemy_error", "sqlite_timestamp"]
 
 _DIALECT = sqlite.dialect()
 
@@ -35,10 +34,10 @@ def sqlite_timestamp(value: datetime | None) -> str | None:
     UTC text with microseconds); naive input is taken as UTC."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        offset = value.utcoffset()
-        if offset:
-            value = value - offset
+    tz = value.tzinfo
+    if tz is not None:
+        if tz is not UTC:
+            value = value.astimezone(UTC)
         value = value.replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
 
@@ -83,8 +82,10 @@ class RawStatement:
 
     def execute(self, cursor: sqlite3.Cursor, row: dict[str, Any]) -> int:
         """Run for one row; the number of rows it changed."""
-        with dbapi_errors(self.sql):
+        try:
             cursor.execute(self.sql, self.params(row))
+        except sqlite3.Error as exc:
+            raise as_sqlalchemy_error(self.sql, exc) from exc
         return int(cursor.rowcount)
 
     def executemany(self, cursor: sqlite3.Cursor, rows: Iterable[dict[str, Any]]) -> int:
@@ -92,15 +93,14 @@ class RawStatement:
         params = [self.params(row) for row in rows]
         if not params:
             return 0
-        with dbapi_errors(self.sql):
+        try:
             cursor.executemany(self.sql, params)
+        except sqlite3.Error as exc:
+            raise as_sqlalchemy_error(self.sql, exc) from exc
         return int(cursor.rowcount)
 
 
-@contextlib.contextmanager
-def dbapi_errors(sql: str) -> Iterator[None]:
-    """``sqlite3`` errors as SQLAlchemy's (``OperationalError``, ``IntegrityError``, ...)."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+def as_sqlalchemy_error(sql: str, exc: sqlite3.Error) -> BaseException:
+    """A ``sqlite3`` error as SQLAlchemy's (``OperationalError``, ``IntegrityError``, ...)."""
+    error: BaseException = sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error)
+    return error

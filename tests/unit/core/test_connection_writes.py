@@ -10,6 +10,7 @@ from chargegrid.clock import ManualClock
 from csms.core.service import CentralSystem
 from csms.domain import BootInfo, RegistrationStatus
 from csms.events import EventBus
+from csms.exceptions import StoreError
 from csms.store import MemoryStore
 from csms.store.base import StationRecord
 from tests.waiting import wait_until
@@ -90,4 +91,20 @@ async def test_an_unknown_station_created_by_its_boot_is_recorded_connected() ->
     record = await store.get_station("NEW")
     assert record is not None and record.connected
     assert record.registration is RegistrationStatus.PENDING
+    await cs.close()
+
+
+async def test_a_connection_write_the_store_refuses_is_logged(caplog: Any) -> None:
+    cs, store = await central(wait_s=0.0)
+
+    async def refuse(station_id: str, *, connected: bool, at: datetime) -> None:
+        raise StoreError("constraint violated")
+
+    store.record_connection = refuse  # type: ignore[method-assign]
+    await cs.connected("CP1", "1.6")
+    await wait_until(
+        lambda: "CP1: connection not recorded: constraint violated" in caplog.text,
+        10,
+        "the refusal logged",
+    )
     await cs.close()

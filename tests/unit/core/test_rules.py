@@ -177,6 +177,20 @@ def test_apply_update_orders_by_seq_no() -> None:
     assert late.transaction.id_token == "X"
 
 
+def test_a_seq_no_advancing_alone_is_a_change_but_not_news() -> None:
+    tx = _tx(last_seq_no=4, charging_state="Charging")
+    seq_only = apply_update(tx, _upd("Updated", 5, 10, charging_state="Charging"))
+    assert seq_only.changed and not seq_only.news
+    assert seq_only.transaction.last_seq_no == 5
+    state = apply_update(tx, _upd("Updated", 5, 10, charging_state="SuspendedEV"))
+    assert state.changed and state.news
+    resend = apply_update(tx, _upd("Updated", 4, 10, charging_state="Charging"))
+    assert not resend.changed and not resend.news
+    late_offline = apply_update(tx, _upd("Updated", 3, 10, offline=True))
+    assert late_offline.late and late_offline.changed and late_offline.news
+    assert late_offline.transaction.last_seq_no == 4
+
+
 def test_ended_is_final_even_when_it_arrives_early() -> None:
     tx = _tx(last_seq_no=0, meter_start_wh=100.0)
     ended = apply_update(tx, _upd("Ended", 3, 30, meter_wh=900.0, stop_reason="Local"))

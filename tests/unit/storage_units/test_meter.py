@@ -13,6 +13,7 @@ import pytest
 from csms.domain import GridMeterReading, MeterSample
 from csms.events import MeterValuesReceived, SiteReadingsReceived
 from csms.planning import build_problem
+from csms.planning.storage import billed_import_w
 from csms.sites import GridMeter, Site, SiteStation
 from csms.storage_units import LiveMeter, storage_metrics_text
 from tests.unit.storage_units.fakes import T0, harness
@@ -138,3 +139,18 @@ async def test_a_site_with_a_meter_and_no_unit_hands_its_import_over_the_limit_t
     decision = await h.controller.step_once()
     assert decision.setpoints == {} and decision.ev_reduction_w == 10_000.0
     assert meter.unmetered_w == 30_000.0  # the room the planner leaves
+
+
+def test_the_billing_peak_is_the_measured_import_and_falls_back_as_the_controller_does() -> None:
+    state = _planning_state(50.0, at=T0)  # the unit charges 8 kW; the EV reports nothing
+    assert billed_import_w(state, T0, SETTINGS) == 0.0  # no meter: EVs and reported storage
+    state.meter.reset_site(_metered_site())
+    assert billed_import_w(state, T0, SETTINGS) == 8_000.0  # no reading yet: the estimate
+    state.meter.apply(_grid(0, 20_000.0))
+    assert billed_import_w(state, T0 + timedelta(seconds=5), SETTINGS) == 20_000.0
+    assert state.meter.unmetered_w == 0.0  # reading it for the bill learns nothing
+    state.meter.site_import(T0 + timedelta(seconds=5), 8_000.0)  # a control step: 12 kW unseen
+    stale = T0 + timedelta(seconds=60)
+    assert billed_import_w(state, stale, SETTINGS) == 20_000.0  # the estimate + the 12 kW held
+    state.meter.apply(_grid(61, 0.0, 5_000.0))  # exporting: nothing billed
+    assert billed_import_w(state, T0 + timedelta(seconds=62), SETTINGS) == 0.0

@@ -15,7 +15,7 @@ from csms.domain import MeterSample, Transaction
 from csms.store import SqlStore, StationRecord
 from csms.store import tables as t
 from csms.store.base import NewTransaction, StoredSample
-from csms.store.raw_sqlite import RawStatement, dbapi_errors, sqlite_timestamp
+from csms.store.raw_sqlite import RawStatement, as_sqlalchemy_error, sqlite_timestamp
 from csms.store.transient import is_transient
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -53,12 +53,12 @@ def test_statement_binds_columns_by_name_with_their_processors() -> None:
 
 
 def test_dbapi_errors_are_sqlalchemy_errors_and_locks_are_transient() -> None:
-    with pytest.raises(sa.exc.OperationalError) as locked, dbapi_errors("INSERT"):
-        raise sqlite3.OperationalError("database is locked")
-    assert is_transient(locked.value)
-    with pytest.raises(sa.exc.IntegrityError) as broken, dbapi_errors("INSERT"):
-        raise sqlite3.IntegrityError("NOT NULL constraint failed: samples.unit")
-    assert not is_transient(broken.value)
+    locked = as_sqlalchemy_error("INSERT", sqlite3.OperationalError("database is locked"))
+    assert isinstance(locked, sa.exc.OperationalError)
+    assert is_transient(locked)
+    broken = as_sqlalchemy_error("INSERT", sqlite3.IntegrityError("NOT NULL constraint failed"))
+    assert isinstance(broken, sa.exc.IntegrityError)
+    assert not is_transient(broken)
 
 
 async def test_hot_writes_read_back_as_written(tmp_path: Path) -> None:
