@@ -70,8 +70,9 @@ class PlanningSettings(BaseModel):
     readings_max_age_s: float = Field(
         default=300.0,
         gt=0,
-        description="PV readings older than this are not counted on (a storage unit is "
-        "counted at its last reported charging power until it reports less)",
+        description="PV readings older than this are not counted on, unless the site file "
+        "gives the plant its own stale_after_s (a storage unit is counted at its last "
+        "reported charging power until it reports less)",
     )
     pv_count_pct: float = Field(
         default=90.0,

@@ -216,10 +216,6 @@ def _shrink(caps: list[NodeCap], uncontrolled: dict[str, float], site: Site) -> 
     return out
 
 
-def _fresh(at: datetime, now: datetime, settings: PlanningSettings) -> bool:
-    return (now - at).total_seconds() <= settings.readings_max_age_s
-
-
 def _pv(
     state: SiteState, grid: TimeGrid, now: datetime, settings: PlanningSettings
 ) -> tuple[PvPlant, ...]:
@@ -229,9 +225,10 @@ def _pv(
     never above the plant's peak."""
     out = []
     share = settings.pv_count_pct / 100.0
+    fresh = state.pv_plants.counted(now, max_age_s=settings.readings_max_age_s)
     for asset in state.site.pv:
-        reading = state.pv.get(asset.id)
-        if reading is None or not _fresh(reading.at, now, settings):
+        reading = fresh.get(asset.id)
+        if reading is None:
             continue
         values = []
         for k in range(grid.n_steps):

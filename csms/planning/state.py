@@ -37,7 +37,7 @@ from csms.events import (
 )
 from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
-from csms.storage_units import DER_EVENTS, LiveMeter, LiveUnits
+from csms.storage_units import DER_EVENTS, LiveMeter, LivePv, LiveUnits
 
 __all__ = ["AckState", "EvseState", "SiteState", "StationState"]
 
@@ -188,7 +188,8 @@ class SiteState:
         self.site = site
         self.stations: dict[str, StationState] = {}
         self.evses: dict[tuple[str, int], EvseState] = {}
-        self.pv: dict[str, PvReading] = {}
+        #: The PV plants' readings, metered by their stations or posted (0608, 0922).
+        self.pv_plants = LivePv(site)
         self.storage: dict[str, StorageReading] = {}
         self.racks: dict[str, RackState] = {}
         #: The OCPP storage units (a station and EVSE in the site file): their readings
@@ -208,6 +209,7 @@ class SiteState:
         self.racks = racks_of(site, self.racks)
         self.units.reset_site(site)
         self.meter.reset_site(site)
+        self.pv_plants.reset_site(site)
         self.stations, self.evses = {}, {}
         for station, evse, node in site.evses():
             assert node is not None  # a stored site is valid
@@ -266,6 +268,10 @@ class SiteState:
             return ["der control"] if self.units.apply(event) else []
         if self.units.apply(event):
             return []  # a storage unit's: the storage controller follows it every few seconds
+        if isinstance(event, MeterValuesReceived):
+            pv = self.pv_plants.take_metered(event, deviation_w=deviation_w)
+            if pv is not None:
+                return pv  # a PV plant's meter
         if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
             reason = self.take_transaction(event.transaction)
             return [reason] if reason else []
@@ -382,21 +388,7 @@ class SiteState:
     def _readings(self, event: SiteReadingsReceived, *, deviation_w: float) -> list[str]:
         if event.site_id != self.site.id:
             return []
-        reasons: list[str] = []
-        pv_ids = {a.id for a in self.site.pv}
-        for pv in event.pv:
-            if pv.pv_id not in pv_ids:
-                continue
-            before = self.pv.get(pv.pv_id)
-            if before is not None and pv.at < before.at:
-                continue  # a late reading
-            self.pv[pv.pv_id] = pv
-            if (
-                before is None
-                or abs(pv.power_w - before.power_w) > deviation_w
-                or pv.forecast != before.forecast
-            ):
-                reasons.append("pv")
+        reasons = self.pv_plants.take_posted(event, deviation_w=deviation_w)
         storage_ids = {a.id for a in self.site.storage}
         for unit in event.storage:
             if unit.storage_id not in storage_ids:
@@ -415,6 +407,11 @@ class SiteState:
         return sorted(set(reasons))
 
     # -- views ----------------------------------------------------------------------------
+    @property
+    def pv(self) -> dict[str, PvReading]:
+        """The PV plants' newest readings, fresh or not (:meth:`LivePv.counted`: fresh)."""
+        return self.pv_plants.readings
+
     def controllable(self, state: EvseState) -> bool:
         """Whether the planner may count on this EVSE obeying what it is sent."""
         st = self.stations[state.station.id]

@@ -162,11 +162,8 @@ def metered_import_w(state: SiteState, now: datetime, *, pv_max_age_s: float) ->
     evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
     units = sum(u.power_w or 0.0 for u in state.units.units.values())
     reported = sum(max(0.0, r.power_w) for r in state.storage.values())
-    pv = sum(
-        max(0.0, r.power_w)
-        for r in state.pv.values()
-        if (now - r.at).total_seconds() <= pv_max_age_s
-    )
+    fresh = state.pv_plants.counted(now, max_age_s=pv_max_age_s)
+    pv = sum(max(0.0, r.power_w) for r in fresh.values())
     return evs + units + reported - pv
 
 
@@ -185,6 +182,7 @@ def storage_controller(
         supervisor=ctx.supervisor,
         settings=storage_settings(ctx.settings),
         meter=state.meter,
+        pv=state.pv_plants,
     )
 
 

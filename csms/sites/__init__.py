@@ -28,6 +28,7 @@ from csms.sites.exceptions import (
     SiteNotFound,
 )
 from csms.sites.model import (
+    PV_PEAK_TOLERANCE,
     EvsePhase,
     FleetDefaults,
     GridMeter,
@@ -57,6 +58,7 @@ from csms.sites.tomlfile import load_site_file, parse_site_text
 from csms.sites.validation import check_site
 
 __all__ = [
+    "PV_PEAK_TOLERANCE",
     "ApplyResult",
     "Change",
     "ConstraintKind",

@@ -31,6 +31,7 @@ from csms.quantities import (
 )
 
 __all__ = [
+    "PV_PEAK_TOLERANCE",
     "EvsePhase",
     "FleetDefaults",
     "GridMeter",
@@ -118,10 +119,29 @@ class SiteStation(_Model):
     evses: tuple[SiteEvse, ...] = ()
 
 
+#: A PV reading above a plant's peak by more than this share is a fault (a wrong unit, a
+#: wrong plant): refused, logged and counted (decision 0922).
+PV_PEAK_TOLERANCE = 0.25
+
+
 class PvAsset(_Model):
+    """A PV plant under ``node``. With ``station`` its meter speaks OCPP: MeterValues on
+    that station's EVSE ``evse`` (0: the station's main meter), ``Power.Active.Export`` less
+    ``Power.Active.Import`` being what it produces; without, its readings arrive by
+    ``POST /sites/{id}/readings`` (both are taken, the newest wins). A reading older than
+    ``stale_after_s`` (None: ``[planning] readings_max_age_s``) is not counted on."""
+
     id: EntityId
     node: EntityId
     peak_w: PowerW = Field(gt=0)
+    station: StationId | None = None
+    evse: int = Field(default=0, ge=0, le=1000)
+    stale_after_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @property
+    def max_reading_w(self) -> float:
+        """The most a sound reading of the plant may say."""
+        return self.peak_w * (1.0 + PV_PEAK_TOLERANCE)
 
 
 class StorageAsset(_Model):

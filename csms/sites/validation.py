@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from csms.sites.constraints import current_warnings, power_warnings
 from csms.sites.exceptions import InvalidSite
-from csms.sites.model import NodeKind, PvAsset, Site, StorageAsset
+from csms.sites.model import GridMeter, NodeKind, PvAsset, Site, StorageAsset
 
 __all__ = ["check_site"]
 
@@ -236,24 +236,31 @@ def _storage_stations(site: Site, errors: list[Problem]) -> None:
 
 
 def _meter(site: Site, errors: list[Problem]) -> None:
-    """A grid meter that speaks OCPP reports on an EVSE of one of the site's stations that
-    is neither a charging EVSE nor a storage unit's."""
-    meter = site.meter
-    if meter is None or meter.station is None:
-        return
-    station = site.station(meter.station)
-    if station is None:
-        errors.append(("meter.station", f"no station {meter.station!r} in the site"))
-        return
-    if any(evse.id == meter.evse for evse in station.evses):
-        errors.append((
-            "meter.evse",
-            f"EVSE {meter.evse} of {meter.station!r} is a charging EVSE (a grid meter reports "
-            "on EVSE 0, the station's main meter, or an EVSE of its own)",
-        ))  # fmt: skip
-    for i, unit in enumerate(site.storage):
-        if (unit.station, unit.evse) == (meter.station, meter.evse):
-            errors.append(("meter.evse", f"{meter.station}/{meter.evse} is storage[{i}]'s EVSE"))
+    """A grid meter or PV plant that speaks OCPP reports on an EVSE of one of the site's
+    stations that is neither a charging EVSE nor a storage unit's, nor another meter's."""
+    meters: list[tuple[str, GridMeter | PvAsset]] = [("meter", site.meter)] if site.meter else []
+    meters += [(f"pv[{i}]", plant) for i, plant in enumerate(site.pv)]
+    taken: dict[tuple[str, int], str] = {}
+    for where, meter in meters:
+        if meter is None or meter.station is None:
+            continue
+        station = site.station(meter.station)
+        if station is None:
+            errors.append((f"{where}.station", f"no station {meter.station!r} in the site"))
+            continue
+        key = (meter.station, meter.evse)
+        if any(evse.id == meter.evse for evse in station.evses):
+            errors.append((
+                f"{where}.evse",
+                f"EVSE {meter.evse} of {meter.station!r} is a charging EVSE (a meter reports "
+                "on EVSE 0, the station's main meter, or an EVSE of its own)",
+            ))  # fmt: skip
+        for i, unit in enumerate(site.storage):
+            if (unit.station, unit.evse) == key:
+                errors.append((f"{where}.evse", f"{key[0]}/{key[1]} is storage[{i}]'s EVSE"))
+        if key in taken:
+            errors.append((f"{where}.evse", f"{key[0]}/{key[1]} is already {taken[key]}'s"))
+        taken.setdefault(key, where)
 
 
 def _below_minimum(site: Site, warnings: list[Problem]) -> None:

@@ -19,6 +19,7 @@ from csms.storage_units.der import DER_EVENTS, DerInForce
 from csms.storage_units.glue import PROFILE_ID, Sent, plan_now, resend_due, setpoint_schedule
 from csms.storage_units.meter import LiveMeter, SiteImport
 from csms.storage_units.metrics import storage_metrics_text
+from csms.storage_units.pv import LivePv
 from csms.storage_units.units import LiveUnit, LiveUnits
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "PROFILE_ID",
     "DerInForce",
     "LiveMeter",
+    "LivePv",
     "LiveUnit",
     "LiveUnits",
     "Sent",

@@ -27,6 +27,7 @@ from csms.sites.model import Site
 from csms.sites.service import SiteService
 from csms.storage_units.glue import Sent, next_edge_s, plan_now, resend_due, setpoint_schedule
 from csms.storage_units.meter import LiveMeter, SiteImport
+from csms.storage_units.pv import LivePv
 from csms.storage_units.units import LiveUnits
 from csms.supervisor import Supervisor, cancel_and_wait
 from optimizer import Plan
@@ -94,11 +95,14 @@ class StorageController:
         supervisor: Supervisor,
         settings: StorageSettings,
         meter: LiveMeter | None = None,
+        pv: LivePv | None = None,
     ) -> None:
         self.site_id = site_id
         self.units = units
         #: the site's grid meter; its import is used while fresh (decision 0917)
         self.meter = meter
+        #: the site's PV plants (their refusals and lapses are served with the controller's)
+        self.pv = pv
         self.hooks = hooks
         self.clock = clock
         self.commands = commands

@@ -29,7 +29,7 @@ from csms.events import DomainEvent, MeterValuesReceived, SiteReadingsReceived
 from csms.quantities import MAX_POWER_W
 from csms.sites.model import GridMeter, Site
 
-__all__ = ["SKEW_S", "LiveMeter", "SiteImport"]
+__all__ = ["SKEW_S", "LiveMeter", "SiteImport", "power_refusal", "power_totals", "unread"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,47 @@ class SiteImport:
         return "meter" if self.measured_at is not None else "estimate"
 
 
-def _refusal(value: float) -> str | None:
+def power_refusal(value: float, max_w: float = MAX_POWER_W) -> str | None:
+    """Why a metered power is refused (not finite, negative, above ``max_w``); None: sound."""
     if not math.isfinite(value):
         return "not a finite number"
-    if not 0.0 <= value <= MAX_POWER_W:
-        return f"outside 0..{MAX_POWER_W:.0f} W"
+    if not 0.0 <= value <= max_w:
+        return f"outside 0..{max_w:.0f} W"
+    return None
+
+
+def power_totals(event: MeterValuesReceived) -> GridMeterReading | None:
+    """``Power.Active.Import`` and ``.Export`` of a MeterValues message, the totals (not a
+    phase), at the newest of their timestamps; None without an import or export total (the
+    other taken as 0)."""
+    values: dict[str, float] = {}
+    at: datetime | None = None
+    for sample in event.samples:
+        if sample.phase is None and sample.measurand in (
+            Measurand.POWER_ACTIVE_IMPORT,
+            Measurand.POWER_ACTIVE_EXPORT,
+        ):
+            values[sample.measurand] = sample.value
+            at = sample.timestamp if at is None else max(at, sample.timestamp)
+    if at is None:
+        return None
+    return GridMeterReading(
+        at,
+        values.get(Measurand.POWER_ACTIVE_IMPORT, 0.0),
+        values.get(Measurand.POWER_ACTIVE_EXPORT, 0.0),
+    )
+
+
+def unread(at: datetime | None, now: datetime, stale_after_s: float) -> str | None:
+    """Why a reading measured ``at`` is not to be used at ``now``: ``no_reading`` (none),
+    ``ahead`` (dated more than :data:`SKEW_S` ahead of the clock: to be refused), ``stale``
+    (older than ``stale_after_s``); None: fresh."""
+    if at is None:
+        return "no_reading"
+    if (at - now).total_seconds() > SKEW_S:
+        return "ahead"
+    if (now - at).total_seconds() > stale_after_s:
+        return "stale"
     return None
 
 
@@ -116,28 +152,16 @@ class LiveMeter:
             self.take(reading)
 
     def _samples(self, event: MeterValuesReceived) -> None:
-        values: dict[str, float] = {}
-        at: datetime | None = None
-        for sample in event.samples:
-            if sample.phase is None and sample.measurand in (
-                Measurand.POWER_ACTIVE_IMPORT,
-                Measurand.POWER_ACTIVE_EXPORT,
-            ):
-                values[sample.measurand] = sample.value
-                at = sample.timestamp if at is None else max(at, sample.timestamp)
-        if at is not None and Measurand.POWER_ACTIVE_IMPORT in values:
-            self.take(
-                GridMeterReading(
-                    at,
-                    values[Measurand.POWER_ACTIVE_IMPORT],
-                    values.get(Measurand.POWER_ACTIVE_EXPORT, 0.0),
-                )
-            )
+        reading = power_totals(event)
+        if reading is not None and any(
+            s.measurand == Measurand.POWER_ACTIVE_IMPORT and s.phase is None for s in event.samples
+        ):
+            self.take(reading)
 
     def take(self, reading: GridMeterReading) -> bool:
         """Keep ``reading`` if it is sound and the newest; whether it was kept."""
         for name, value in (("import", reading.import_w), ("export", reading.export_w)):
-            why = _refusal(value)
+            why = power_refusal(value)
             if why is not None:
                 self._refuse(f"{name} {value!r} W: {why}")
                 return False
@@ -166,14 +190,12 @@ class LiveMeter:
         spec = self.spec
         if spec is None:
             return SiteImport(estimate_w, estimate_w, None)
-        if self.measured_at is not None and (self.measured_at - now).total_seconds() > SKEW_S:
+        fallback = unread(self.measured_at, now, spec.stale_after_s)
+        if fallback == "ahead" and self.measured_at is not None:
             self._refuse(f"dated {self.measured_at.isoformat()}, ahead of the clock")
             self.import_w = self.measured_at = None
-        if self.import_w is None or self.measured_at is None:
             fallback = "no_reading"
-        elif (now - self.measured_at).total_seconds() > spec.stale_after_s:
-            fallback = "stale"
-        else:
+        if fallback is None and self.import_w is not None:
             return SiteImport(self.import_w, estimate_w, self.measured_at)
         held = estimate_w + max(0.0, self.unmetered_w)
         return SiteImport(held, estimate_w, None, fallback)

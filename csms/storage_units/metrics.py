@@ -85,6 +85,23 @@ _FAMILIES = (
         lambda c: [("", c.meter.refused if c.meter is not None else 0)],
     ),
     _Family(
+        "pv_refused_total",
+        "counter",
+        "PV plant readings refused (not finite, negative, above the plant's peak by more "
+        "than the tolerance, dated ahead of the clock), by plant.",
+        _by("pv", lambda c: dict(c.pv.refused) if c.pv is not None else {}),
+    ),
+    _Family(
+        "pv_lapses_total",
+        "counter",
+        "Times a metered PV plant stopped being counted on, by plant and reason "
+        "(no_reading, stale).",
+        lambda c: [
+            (f',pv="{_label(p)}",reason="{why}"', n)
+            for (p, why), n in sorted((c.pv.lapses if c.pv is not None else {}).items())
+        ],
+    ),
+    _Family(
         "site_import_w",
         "gauge",
         "The site import the last step used (W), by source (meter, estimate).",

@@ -41,6 +41,7 @@ from csms.domain import GridMeterReading, PvReading, RackSwap, StorageReading, S
 from csms.events import SiteReadingsReceived
 from csms.ids import ID_MAX_LENGTH, ID_PATTERN
 from csms.sites import (
+    PV_PEAK_TOLERANCE,
     ApplyResult,
     Site,
     SiteNode,
@@ -206,8 +207,13 @@ async def post_readings(
         return at
 
     pv = []
+    plants = {a.id: a for a in site.pv}
     for i, r in enumerate(body.pv):
         _on_site(site, "pv", i, r.pv_id, "PV")
+        if r.power_w > plants[r.pv_id].max_reading_w:
+            raise InvalidField(("body", "pv", i, "power_w"), f"{r.power_w:g} W is above the "
+                               f"plant's peak {plants[r.pv_id].peak_w:g} W by more than "
+                               f"{PV_PEAK_TOLERANCE:.0%}")  # fmt: skip
         forecast = tuple((f.start, f.end, f.power_w) for f in r.forecast)
         pv.append(PvReading(r.pv_id, at_of(("body", "pv", i), r.at), r.power_w, forecast))
     storage = []

@@ -58,6 +58,8 @@ async def test_readings_reach_the_planner_and_the_bus(api: Api) -> None:
         ({"pv": [{"pv_id": "attic", "power_w": 1}]}, ["body", "pv", 0, "pv_id"]),
         ({"storage": [{"storage_id": "x", "power_w": 1}]}, ["body", "storage", 0, "storage_id"]),
         ({"pv": [{"pv_id": "roof", "power_w": -1}]}, ["body", "pv", 0, "power_w"]),
+        # above the plant's 30 kW peak by more than 25 % (a wrong unit, a wrong plant)
+        ({"pv": [{"pv_id": "roof", "power_w": 37_501}]}, ["body", "pv", 0, "power_w"]),
         ({"pv": [{"pv_id": "roof", "power_w": 1, "at": _iso(10)}]}, ["body", "pv", 0, "at"]),
         (
             {"storage": [{"storage_id": "bess", "power_w": 1, "soc_pct": 101}]},

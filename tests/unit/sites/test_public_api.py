@@ -5,6 +5,7 @@ import csms.sites
 
 def test_public_api() -> None:
     assert csms.sites.__all__ == [
+        "PV_PEAK_TOLERANCE",
         "ApplyResult",
         "Change",
         "ConstraintKind",
