@@ -302,7 +302,7 @@ class SiteLoop:
         await self.defaults.refresh(constraints, now)
         groups = await ctx.token_groups(self.state)
         past = await self._history(now) if ctx.settings.expected_arrivals else []
-        billed = site_storage.billed_import_w(self.state, now, ctx.settings)
+        billed = site_storage.billed_import_w(self.state, ctx.clock.now(), ctx.settings)
         peak = self.billing_peak.update(self.state, now, billed)
         return Gathered(now, constraints, groups, past, peak)
 
