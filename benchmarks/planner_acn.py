@@ -300,8 +300,10 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         busy_until = {s.station_id: s.departure for s in active_sessions}
         expected = place_expected(network, self.expected, now, busy_until)
         horizon = max((s.departure for s in active_sessions), default=now + 1) - now
-        if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs
-            horizon = max(horizon, min(144, DAY_PERIODS - now))
+        if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs, past
+            # midnight too: EVs stay the night, and a horizon ending at their departure
+            # leaves no time to bring the battery back to its end-of-horizon target
+            horizon = max(horizon, 144)
         if expected:
             horizon = max(horizon, max(ev.departure for ev in expected) - now)
         grid, groups = _grid(now, max(horizon, 1), 12)

@@ -15,8 +15,8 @@ Runs: with and without storage control x with and without V2G (the baseline is t
 without either, measured in the same invocation). Prints a table and writes JSON
 (benchmarks/results/site_day.json by default).
 
-    nice -n 10 .venv/bin/python -m benchmarks.site_day
-    nice -n 10 .venv/bin/python -m benchmarks.site_day --stations 3 --start-h 12 --hours 4
+    nice -n 10 python benchmarks/site_day.py
+    nice -n 10 python benchmarks/site_day.py --stations 3 --scale 0.3 --start-h 13 --hours 3
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.site_day_faults import FAILURE_RUNS, FAULTS, subprocess_central
 from benchmarks.site_day_run import DayOptions, DayResult, RunSpec, in_process, run_day
@@ -84,7 +86,7 @@ def _failed(row: dict[str, Any]) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.site_day",
+        prog="python benchmarks/site_day.py",
         description="A simulated site day (EVs, V2G, PV, storage, battery swaps, an afternoon "
         "grid cap) under the real central system on a virtual clock: with and without "
         "storage control and V2G.",
@@ -116,7 +118,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--runs",
         default=",".join(r.name for r in MATRIX),
-        help="comma-separated runs to do (default: the whole matrix)",
+        help="comma-separated runs to do (default: the 2x2 matrix); the failure runs, "
+        "each on storage control with V2G: " + ", ".join(r.name for r in FAILURE_RUNS),
     )
     p.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
     p.add_argument("--progress", action="store_true", help="print the fleet's progress")

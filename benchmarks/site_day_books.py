@@ -56,6 +56,7 @@ class Books:
     stretches: list[Stretch] = field(default_factory=list)
     soc_seen: dict[str, tuple[float, float]] = field(default_factory=dict)  # unit: (low, high)
     samples: int = 0
+    longest_gap_s: float = 0.0  # between two samples: the meter's worst resolution
 
 
 class SiteBooks:
@@ -116,6 +117,7 @@ class SiteBooks:
         dt_s = (at - began).total_seconds()
         if dt_s <= 0:
             return
+        self.books.longest_gap_s = max(self.books.longest_gap_s, dt_s)
         self.meter.integrate(self._reading, dt_s)  # type: ignore[arg-type]
         hours = dt_s / 3600.0
         self.books.cost += max(0.0, net) * hours / 1000.0 * price

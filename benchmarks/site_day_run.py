@@ -88,6 +88,7 @@ class DayResult:
     checks: Checks
     evs_requested_wh: float
     wall_s: float
+    meter: Any = None  # the meter's registers
     notes: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
@@ -114,6 +115,11 @@ class DayResult:
                 max((s.worst_w for s in b.stretches), default=0.0) / 1000, 2
             ),
             "balance_error_pct": round(100 * c.balance_error, 3),
+            "grid_import_kwh": round(self.meter.import_wh / 1000, 2),
+            "grid_export_kwh": round(self.meter.export_wh / 1000, 2),
+            "pv_kwh": round(self.meter.pv_wh / 1000, 2),
+            "samples": b.samples,
+            "longest_sample_gap_s": round(b.longest_gap_s, 1),
             "storage_balance_error_pct": round(100 * c.storage_balance_error, 3),
             "soc_seen_pct": {u: [round(lo, 2), round(hi, 2)] for u, (lo, hi) in b.soc_seen.items()},
             "cap_held": c.cap_held,
@@ -422,5 +428,6 @@ async def run_day(
         ),
         evs_requested_wh=float(summary_frame["requested_wh"].sum()),
         wall_s=loop.time() - began,
+        meter=books.meter.registers,
         notes=notes,
     )

@@ -99,7 +99,9 @@ class Plan:
     backend: str
     reason: str | None = None  # why the fallback was used
     objective: float | None = None
-    rounding_loss_wh: float = 0.0  # first-step energy lost to executable currents vs the LP
+    #: first-step energy lost to executable currents vs the LP (< 0: the rounding's last pass
+    #: drew more than the LP's first step, decision 0420)
+    rounding_loss_wh: float = 0.0
     load_power_w: dict[str, tuple[float, ...]] = field(default_factory=dict)
     solver_start: str | None = None  # "warm", "cold" or "cold: <why>" (direct path)
     swap_racks: dict[str, RackPlan] = field(default_factory=dict)
