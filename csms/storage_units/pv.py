@@ -146,6 +146,19 @@ class LivePv:
                 out[asset.id] = reading
         return out
 
+    def lapse_in_s(self, now: datetime, max_age_s: float) -> float:
+        """Seconds until the first metered plant now counted on goes stale, if it reports
+        nothing more (a re-plan then takes its PV away; ``inf``: none)."""
+        out = float("inf")
+        for asset in self.metered.values():
+            reading = self.readings.get(asset.id)
+            if reading is not None:
+                stale_s = asset.stale_after_s if asset.stale_after_s is not None else max_age_s
+                left = stale_s - (now - reading.at).total_seconds()
+                if left >= 0:
+                    out = min(out, left + 0.01)  # stale once strictly older
+        return out
+
     def _lapse(self, pv_id: str, why: str | None) -> None:
         before = self._lapsed.get(pv_id)
         if why == before:

@@ -151,3 +151,13 @@ def test_refusals_and_lapses_are_served_at_metrics() -> None:
     text = storage_metrics_text([h.controller]).splitlines()
     assert 'chargegrid_storage_pv_refused_total{site="s",pv="carport"} 1' in text
     assert 'chargegrid_storage_pv_lapses_total{site="s",pv="carport",reason="no_reading"} 1' in text
+
+
+def test_the_planner_wakes_when_a_metered_plant_would_go_stale() -> None:
+    pv = LivePv(_pv_site())
+    assert pv.lapse_in_s(T0, AGE_S) == math.inf  # nothing metered yet
+    pv.take_posted(_posted(0, "roof", 4_000.0), deviation_w=3e3)
+    assert pv.lapse_in_s(T0, AGE_S) == math.inf  # posted plants: the timer, as before
+    pv.take_metered(_pv(0, 20_000.0), deviation_w=3e3)
+    assert pv.lapse_in_s(T0 + timedelta(seconds=10), AGE_S) == pytest.approx(20.01)
+    assert pv.lapse_in_s(T0 + timedelta(seconds=31), AGE_S) == math.inf  # stale already
