@@ -301,7 +301,10 @@ async def raw_connect(
         subprotocols=[f"ocpp{version}"],  # type: ignore[list-item]
         additional_headers=_auth(station_id, password),
         max_size=max_size,
-        open_timeout=5,
+        # longer than the server's own handshake limit (security.handshake_timeout_s = 10 s),
+        # as a real station waits: the server, not the test's client, decides that a
+        # handshake took too long (the first one after a start verifies the slow hash)
+        open_timeout=20,
     ) as ws:
         yield ws
 
