@@ -108,6 +108,12 @@ class PlanningSettings(BaseModel):
         description="run the optimizer and send TxProfiles; false: only the safe default "
         "profiles (an equal share of every limit, the fallback mode)",
     )
+    swap_metered_soc: bool = Field(
+        default=False,
+        description="plan a swap rack from the packs' SoC its station meters per slot, when "
+        "newer than its posted readings and swap sessions (off: those alone; the metered "
+        "SoC is read and checked either way)",
+    )
     storage_interval_s: float = Field(
         default=5.0,
         gt=0,

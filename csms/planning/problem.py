@@ -304,7 +304,7 @@ def build_problem(
         pv=pv,
         storage=live_units(state, now, settings),
         node_caps=tuple(caps),
-        swap_racks=swap_racks(state.racks, site, grid),
+        swap_racks=swap_racks(state.racks, site, grid, metered_soc=settings.swap_metered_soc),
     )
     pv_w = _pv_by_node(site, pv, grid.n_steps)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)

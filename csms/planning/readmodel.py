@@ -60,6 +60,7 @@ def view_of(loop: SiteLoop) -> PlanView:
 
 def _rack_view(rack: RackState, plan: Plan | None) -> RackView:
     planned = plan.swap_racks.get(rack.swap.id) if plan is not None else None
+    reading = rack.reading
     return RackView(
         swap_id=rack.swap.id,
         station_id=rack.swap.station,
@@ -67,8 +68,8 @@ def _rack_view(rack: RackState, plan: Plan | None) -> RackView:
         sent_w=rack.sent_w,
         ack=rack.sent_state,
         packs_ready=None
-        if not rack.known()
-        else sum(soc >= rack.swap.ready_soc_pct for soc in rack.soc_pct()),
+        if reading is None
+        else sum(soc >= rack.swap.ready_soc_pct for soc in reading.pack_soc_pct),
         swaps_seen=rack.swaps_seen,
         no_ready_pack_count=rack.no_ready_pack,
         last_no_ready_pack_at=rack.last_no_ready_at,

@@ -127,18 +127,19 @@ class RackState:
         out, self.served = self.served, []
         return out
 
-    def _metered(self) -> bool:
-        """Whether the station's metered slots are newer than the rack last reported."""
+    def _metered(self, metered: bool) -> bool:
+        """Whether to take the station's metered slots: asked to, and newer than the rack
+        last reported."""
         at = self.meter.slots_at
-        return at is not None and (self.reading is None or at >= self.reading.at)
+        return metered and at is not None and (self.reading is None or at >= self.reading.at)
 
-    def soc_pct(self) -> tuple[float, ...]:
-        """The packs' SoC as last known: the station's metered slots (a slot not metered
-        yet at the forecast's arrival SoC) or the rack last reported, whichever is newer;
-        before either, every slot at the arrival SoC (the worst a rack refilled by swaps
-        holds)."""
+    def soc_pct(self, *, metered: bool = False) -> tuple[float, ...]:
+        """The packs' SoC as last known: with ``metered``, the station's metered slots (a
+        slot not metered yet at the forecast's arrival SoC) where newer than the rack last
+        reported; else the rack last reported; before any, every slot at the arrival SoC
+        (the worst a rack refilled by swaps holds)."""
         arrival = self.swap.arrival_soc_pct
-        if self._metered():
+        if self._metered(metered):
             slots = self.meter.slots
             return tuple(
                 slots[n][0] if n in slots else arrival for n in range(1, self.swap.rack_size + 1)
@@ -147,16 +148,16 @@ class RackState:
             return self.reading.pack_soc_pct
         return (arrival,) * self.swap.rack_size
 
-    def pack_ids(self) -> tuple[str, ...]:
+    def pack_ids(self, *, metered: bool = False) -> tuple[str, ...]:
         """The ids of :meth:`soc_pct`'s packs where known (a reading naming them), else ()."""
         reading = self.reading
-        if reading is None or self._metered() or len(reading.pack_ids) != len(self.soc_pct()):
+        if (
+            reading is None
+            or self._metered(metered)
+            or len(reading.pack_ids) != len(reading.pack_soc_pct)
+        ):
             return ()
         return reading.pack_ids
-
-    def known(self) -> bool:
-        """Whether any pack's SoC was reported (else :meth:`soc_pct` is the worst case)."""
-        return self.reading is not None or self.meter.slots_at is not None
 
     def worst_w(self) -> float:
         """What the rack may draw: the limit it last accepted, else its rating."""
@@ -194,21 +195,24 @@ def racks_of(site: Site, old: dict[str, RackState]) -> dict[str, RackState]:
     return out
 
 
-def swap_racks(racks: dict[str, RackState], site: Site, grid: TimeGrid) -> tuple[SwapRack, ...]:
+def swap_racks(
+    racks: dict[str, RackState], site: Site, grid: TimeGrid, *, metered_soc: bool = False
+) -> tuple[SwapRack, ...]:
     """Every rack as the optimizer's :class:`~optimizer.SwapRack` over ``grid``: its packs
-    as last reported and the swaps the forecast expects in the horizon."""
+    as last known (``metered_soc``: the slots its station meters too) and the swaps the
+    forecast expects in the horizon."""
     out = []
     for state in racks.values():
         if not state.controllable:
             continue
         swap = state.swap
-        soc = state.soc_pct()
+        soc = state.soc_pct(metered=metered_soc)
         out.append(
             SwapRack(
                 rack_id=swap.id,
                 node_id=swap.node,
                 pack_soc_pct=soc,
-                pack_ids=state.pack_ids(),
+                pack_ids=state.pack_ids(metered=metered_soc),
                 pack_capacity_wh=swap.pack_capacity_wh,
                 max_pack_power_w=swap.max_pack_power_w,
                 max_rack_power_w=swap.max_rack_power_w,

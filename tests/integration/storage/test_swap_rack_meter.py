@@ -68,7 +68,7 @@ async def test_the_racks_metered_draw_and_packs_reach_the_controller_and_the_pla
 
         # the packs the station meters are the rack the planner plans (not 10 % each)
         def packs_read() -> bool:
-            soc = state.soc_pct()
+            soc = state.soc_pct(metered=True)
             return len(soc) == 2 and all(s > 25.0 for s in soc)
 
         await wait_until(packs_read, 60, "the slots' SoC at the central system")

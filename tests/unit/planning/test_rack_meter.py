@@ -18,6 +18,7 @@ from tests.unit.planning.test_swap_rack import _site as swap_site
 from tests.unit.sites.conftest import swap_station
 
 AGE_S = SETTINGS.readings_max_age_s
+METERED = SETTINGS.model_copy(update={"swap_metered_soc": True})
 
 
 def _rack_site(**overrides: object) -> Site:
@@ -81,14 +82,17 @@ def test_a_rack_that_never_metered_is_counted_at_its_rating() -> None:
 def test_the_slots_soc_is_the_rack_the_planner_plans() -> None:
     state = SiteState(_rack_site())
     rack = state.racks["rack"]
-    assert rack.soc_pct() == (20.0, 20.0) and not rack.known()
+    assert rack.soc_pct(metered=True) == (20.0, 20.0)
     assert _apply(state, _soc(1, T0, 95.0)) == ["swap rack"]
-    assert rack.soc_pct() == (95.0, 20.0)  # slot 2 not metered yet: the worst case
+    assert rack.soc_pct(metered=True) == (95.0, 20.0)  # slot 2 not metered yet: the worst case
     assert _apply(state, _soc(2, T0, 60.0)) == ["swap rack"]
     assert _apply(state, _soc(2, T0 + timedelta(minutes=1), 61.5)) == []
     assert _apply(state, _soc(2, T0, 10.0)) == []  # a late retry
-    (planned,) = build_problem(state, [], now=T0, settings=SETTINGS).problem.swap_racks
+    (planned,) = build_problem(state, [], now=T0, settings=METERED).problem.swap_racks
     assert planned.pack_soc_pct == (95.0, 61.5) and planned.pack_ids == ()
+    # off by default: read and checked, the plan as before (decision 0915)
+    (planned,) = build_problem(state, [], now=T0, settings=SETTINGS).problem.swap_racks
+    assert planned.pack_soc_pct == (20.0, 20.0)
     # refused and counted: not finite, outside 0..100, a SoC on an EVSE that is no slot
     for event in (
         _soc(1, T0, math.nan),
@@ -98,12 +102,12 @@ def test_the_slots_soc_is_the_rack_the_planner_plans() -> None:
     ):
         assert _apply(state, event) == []
     assert rack.meter.refused == {"soc": 3, "unknown_pack": 1}
-    assert rack.soc_pct() == (95.0, 61.5)
+    assert rack.soc_pct(metered=True) == (95.0, 61.5)
     # a completed 2.1 swap at slot 1: the pack out leaves it, the driver's pack is in it
     at = T0 + timedelta(minutes=5)
     done = _session(7, at, ("P1", 95.0), ("D1", 15.0))
     assert _apply(state, BatterySwapUpdated("SW1", done, at)) == ["swap"]
-    assert rack.soc_pct() == (15.0, 61.5)
+    assert rack.soc_pct(metered=True) == (15.0, 61.5)
 
 
 def test_a_rack_of_full_packs_reported_at_start_needs_no_planned_power() -> None:
@@ -115,5 +119,5 @@ def test_a_rack_of_full_packs_reported_at_start_needs_no_planned_power() -> None
     assert sum(plan.swap_racks["rack"].power_w) > 0
     for slot in (1, 2):
         _apply(state, _soc(slot, T0, 100.0))
-    plan = solve(build_problem(state, [], now=T0, settings=SETTINGS).problem)
+    plan = solve(build_problem(state, [], now=T0, settings=METERED).problem)
     assert max(plan.swap_racks["rack"].power_w) == 0.0
