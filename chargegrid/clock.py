@@ -129,6 +129,11 @@ class ManualClock:
         heapq.heappush(self._sleepers, (self._elapsed + seconds, next(self._seq), fut))
         await fut
 
+    def sleepers(self) -> list[float]:
+        """When the sleepers still waiting wake (:meth:`monotonic` seconds), soonest first:
+        a test sees that what it drives is idle, waiting on the clock, before it advances."""
+        return sorted(at for at, _, fut in self._sleepers if not fut.done())
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward and wake every sleeper whose deadline has passed."""
         if seconds < 0:

@@ -21,9 +21,14 @@ import socket
 
 from csms.exceptions import CsmsError
 
-__all__ = ["PortInUse", "bind_listeners", "close_all"]
+__all__ = ["LISTEN_BACKLOG", "PortInUse", "bind_listeners", "close_all"]
 
-_BACKLOG = 100
+#: The listen queue: connections the kernel completes before the server accepts them. A
+#: reconnect storm arrives faster than the event loop accepts; past this many, the kernel
+#: drops a station's handshake and the station resends it only after 1, 3, 7 s, a wait no
+#: shedding sees (decision 0228). The kernel caps it at ``net.core.somaxconn``. asyncio
+#: listens again when it starts serving (default 100): the servers pass it there too.
+LISTEN_BACKLOG = 4096
 
 
 class PortInUse(CsmsError):
@@ -73,7 +78,7 @@ def bind_listeners(host: str, port: int, *, what: str) -> list[socket.socket]:
                 )
                 raise PortInUse(what, host, chosen, reason) from exc
             chosen = sock.getsockname()[1]
-            sock.listen(_BACKLOG)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
     except BaseException:
         close_all(socks)

@@ -140,6 +140,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop after this many simulated hours (default: when the last EV has left)",
     )
+    parser.add_argument(
+        "--drain-s",
+        type=_positive(float),
+        default=10.0,
+        help="at the end, real seconds the stations get to deliver what they had already "
+        "decided to send (default 10; what is left is counted as unsent)",
+    )
     parser.add_argument("--save-scenario", metavar="CSV", help="also write the scenario used")
     parser.add_argument(
         "--summary-csv",
@@ -205,6 +212,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress_every_s=every,
                 ramp_s=min(10.0, args.stations / 100),
                 faults=faults,
+                drain_s=args.drain_s,
             )
         )
     except KeyboardInterrupt:

@@ -3,14 +3,18 @@ profile, certificates and network connection profiles.
 
 :class:`StationCredentials` is part of :class:`~simulators.runner.StationRunner`: the rules
 by which the station takes a new password, a higher security profile, a signed certificate
-or a network profile (plain decisions, no I/O). The runner connects with what they hold and
+or a network profile (plain decisions, no I/O), and what the handshake presents (its Basic
+auth header, its TLS context). The runner connects with what they hold and
 reconnects when they ask it to (:meth:`StationCredentials.reboot`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from typing import Any
+
+from websockets.headers import build_authorization_basic
 
 from simulators.certificates import StationCertificates
 from simulators.tls import StationTls
@@ -76,6 +80,18 @@ class StationCredentials:
         if self._new_certificate:
             self._new_certificate = False
             self.reboot()
+
+    def auth_headers(self) -> dict[str, str]:
+        """The handshake's Basic auth header (none without a password)."""
+        if self.password is None:
+            return {}
+        return {"Authorization": build_authorization_basic(self.station_id, self.password)}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context to connect with (None on ws://)."""
+        if self.tls is None or not self.url.startswith("wss://"):
+            return None
+        return self.tls.context()
 
     @property
     def security_profile(self) -> int:

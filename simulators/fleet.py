@@ -27,7 +27,9 @@ from chargegrid.clock import Clock
 from simulators.certificates import StationCertificates
 from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
+from simulators.draining import DRAIN_S, drain, undelivered, until_next_tick
 from simulators.ev import EVSpec
+from simulators.fleet_control import StationSwitch
 from simulators.fleet_devices import (
     SiteDevices,
     meter_station,
@@ -37,7 +39,7 @@ from simulators.fleet_devices import (
     swap_summary,
     with_v2g,
 )
-from simulators.messages import QUEUED_OFFLINE, ConnectorStatus
+from simulators.messages import ConnectorStatus
 from simulators.meter_runner import MeterRunner
 from simulators.meter_station import SiteMeterSpec
 from simulators.ocpp16 import V16Adapter
@@ -235,8 +237,9 @@ class FleetProgress:
         )
 
 
-class Fleet:
-    """The stations of a scenario, run together."""
+class Fleet(StationSwitch):
+    """The stations of a scenario, run together (one may be stopped and restarted:
+    :class:`~simulators.fleet_control.StationSwitch`)."""
 
     def __init__(self, config: FleetConfig, scenario: pd.DataFrame, *, clock: Clock) -> None:
         self.config = config
@@ -283,7 +286,10 @@ class Fleet:
 
         self._device_runners(config, clock, rng)
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._unsent: dict[str, int] = {}
+        #: When the stations stopped simulating (:meth:`stop`); the summary is taken then.
+        self.stopped_at: datetime | None = None
 
     def _device_runners(self, config: FleetConfig, clock: Clock, rng: random.Random) -> None:
         """The storage units', swap stations', PV plants' and grid meter's runners."""
@@ -378,10 +384,13 @@ class Fleet:
         progress_every_s: float = 1.0,
         ramp_s: float = 0.0,
         faults: Sequence[Fault] = (),
+        drain_s: float = DRAIN_S,
     ) -> pd.DataFrame:
         """Run every station until ``until`` (default :attr:`end`); return the summary.
 
-        ``ramp_s`` spreads the first connections over that many real seconds.
+        ``ramp_s`` spreads the first connections over that many real seconds. At ``until``
+        the stations stop simulating and get up to ``drain_s`` real seconds to deliver
+        what they had already decided to send (:meth:`stop`).
         """
         deadline = until or self.end
         self.check_faults(faults)
@@ -390,16 +399,16 @@ class Fleet:
             self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
         every = self._every()
         for i, runner in enumerate(every):
-            self._tasks.append(
-                asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(every))))
-            )
+            self._launch(runner, ramp_s * i / max(1, len(every)))
+        ended_s = 0.0  # drained only at the end of the run, not when it is interrupted
         try:
             while deadline is None or self.clock.now() < deadline:
-                await asyncio.sleep(progress_every_s)
+                await asyncio.sleep(until_next_tick(self.clock, deadline, progress_every_s))
                 if on_progress is not None:
                     on_progress(self.progress())
+            ended_s = drain_s
         finally:
-            await self.stop()
+            await self.stop(drain_s=ended_s)
         return self.summary()
 
     def check_faults(self, faults: Sequence[Fault]) -> None:
@@ -422,11 +431,6 @@ class Fleet:
         await self.clock.sleep(fault.after_s)
         await runner.inject(fault.kind, connector_id=fault.connector_id, value=fault.value)
 
-    async def _start(self, runner: StationRunner, delay_s: float) -> None:
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)
-        await runner.run()
-
     def unsent(self) -> dict[str, int]:
         """Per station, the transaction messages (starts, meter values, ends) still queued:
         what the central system never got. Taken when the fleet stops."""
@@ -437,19 +441,23 @@ class Fleet:
         every = self._every()
         return [r.station_id for r in every if r.stats.connects == 0]
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain_s: float = 0.0) -> None:
+        """Stop every station; with ``drain_s``, gracefully (:mod:`simulators.draining`)."""
         if self._tasks:
-            self._unsent = {
-                r.station_id: n
-                for r in self._every()
-                if (n := sum(isinstance(i.message, QUEUED_OFFLINE) for i in r.outbox))
-            }
+            every, self.stopped_at = self._every(), self.clock.now()
+            await asyncio.gather(*(r.stop_simulating(at=self.stopped_at) for r in every))
+            for r in every:  # what happened up to now is decided, and then delivered
+                r.sync()
+            if drain_s > 0:
+                await drain(every, drain_s)
+            self._unsent = {r.station_id: n for r in every if (n := undelivered(r))}
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self._running.clear()
 
     def problems(self, *, limit: int = 10) -> list[str]:
         """What went wrong, most frequent first: one line per distinct error."""
@@ -461,8 +469,9 @@ class Fleet:
         return [f"{error} [{len(ids)} station(s), e.g. {ids[0]}]" for error, ids in ranked]
 
     def summary(self) -> pd.DataFrame:
-        """Per vehicle: energy requested and delivered, SoC at departure, time under limit."""
-        now = self.clock.now()
+        """Per vehicle: energy requested and delivered, SoC at departure, time under limit
+        (at the fleet's stop, if it has stopped)."""
+        now = self.stopped_at or self.clock.now()
         records: list[SessionRecord] = []
         for r in self.runners:
             records += r.station.finish(now)

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 from ocpp.exceptions import OCPPError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.headers import build_authorization_basic
 from websockets.typing import Subprotocol
 
 from chargegrid.clock import Clock
@@ -132,6 +131,9 @@ class StationRunner(StationCredentials, FaultInjection):
         self._outbox_ready = asyncio.Event()
         self._poke = asyncio.Event()
         self._reboot = False
+        self._sim: asyncio.Task[None] | None = None
+        #: When the model stopped (:meth:`stop_simulating`): it is never stepped past it.
+        self.stopped_at: datetime | None = None
         #: A reset asked for "when idle" (2.0.1 OnIdle) waits for the last transaction's end.
         self.reset_when_idle = False
 
@@ -216,13 +218,19 @@ class StationRunner(StationCredentials, FaultInjection):
 
     async def run(self) -> None:
         """Run until cancelled (or :class:`BootRejected` when ``max_boot_rejections`` is set)."""
-        sim = asyncio.create_task(self._simulate(), name=f"{self.station_id}-sim")
+        self._sim = asyncio.create_task(self._simulate(), name=f"{self.station_id}-sim")
         try:
             await self._connect_loop()
         finally:
-            sim.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sim
+            await self.stop_simulating()
+
+    async def stop_simulating(self, *, at: datetime | None = None) -> None:
+        """Stop the model at ``at`` (default now): it decides nothing more; what it decided
+        is still sent."""
+        if self._sim is not None:
+            self._sim.cancel()
+            await asyncio.gather(self._sim, return_exceptions=True)
+            self.stopped_at = self.stopped_at or at or self.clock.now()
 
     async def _simulate(self) -> None:
         while True:
@@ -253,11 +261,6 @@ class StationRunner(StationCredentials, FaultInjection):
             sleeper.cancel()
             waiter.cancel()
 
-    def _headers(self) -> dict[str, str]:
-        if self.password is None:
-            return {}
-        return {"Authorization": build_authorization_basic(self.station_id, self.password)}
-
     async def _connect_loop(self) -> None:
         attempt = 0
         while True:
@@ -265,11 +268,9 @@ class StationRunner(StationCredentials, FaultInjection):
                 async with connect(
                     self.url,
                     subprotocols=[Subprotocol(self.adapter.subprotocol)],
-                    additional_headers=self._headers(),
+                    additional_headers=self.auth_headers(),
                     open_timeout=max(5.0, self.response_timeout_s),
-                    ssl=self.tls.context()
-                    if self.tls is not None and self.url.startswith("wss://")
-                    else None,
+                    ssl=self.ssl_context(),
                 ) as ws:
                     if ws.subprotocol != self.adapter.subprotocol:
                         raise InvalidHandshake(f"server chose subprotocol {ws.subprotocol!r}")
@@ -462,8 +463,8 @@ class StationRunner(StationCredentials, FaultInjection):
         self.stats.error(text)
 
     def sync(self) -> datetime:
-        """Bring the model up to the clock before a command changes it; return the time."""
-        now = self.clock.now()
+        """Bring the model up to the clock (or its stop) before a command changes it."""
+        now = self.stopped_at or self.clock.now()
         self.submit(self.step_model(now))
         return now
 

@@ -33,6 +33,7 @@ from csms.core.commands import Commands
 from csms.core.service import CentralSystem
 from csms.exceptions import StoreUnavailable
 from csms.ids import is_station_id
+from csms.listeners import LISTEN_BACKLOG
 from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
 from csms.ocpp.base import OcppConnection
 from csms.ocpp.message_log import LoggedConnection, MessageLog
@@ -183,6 +184,7 @@ class OcppServer:
             "ping_interval": s.ping_interval_s,
             "ping_timeout": s.ping_timeout_s,
             "compression": None,
+            "backlog": LISTEN_BACKLOG,  # not asyncio's 100: a storm is dropped in the kernel
             **self.security.serve_options(),
         }
         options["create_connection"] = _timed(

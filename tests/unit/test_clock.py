@@ -74,6 +74,19 @@ async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
     assert clock.now() == START + timedelta(seconds=20)
 
 
+async def test_manual_clock_lists_the_sleepers_still_waiting() -> None:
+    clock = ManualClock(START)
+    tasks = [asyncio.create_task(clock.sleep(s)) for s in (30, 10, 20)]
+    await asyncio.sleep(0)  # the sleepers reach clock.sleep
+    assert clock.sleepers() == [10, 20, 30]
+    tasks[2].cancel()  # a cancelled sleep waits no more
+    clock.advance(10)
+    await asyncio.sleep(0)
+    assert clock.sleepers() == [30]
+    clock.advance(20)
+    await tasks[0]
+
+
 def test_default_settings_give_the_wall_clock() -> None:
     assert isinstance(clock_from_settings(), WallClock)
     assert isinstance(clock_from_settings(speed=60.0), VirtualClock)

@@ -1,13 +1,17 @@
 """Reconnect storms at a small scale: a handshake that waited too long for the server is
 answered busy at once, and when every station drops and reconnects at once, every one gets
-back and booted without a handshake timing out (decision 0228)."""
+back and booted without a handshake timing out (decision 0228); a storm faster than the server
+accepts waits in the listen queue instead of being dropped by the kernel."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import select
+import socket
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -19,6 +23,7 @@ from csms.store import Store
 from csms.store.base import StationRecord
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import raw_connect
+from tests.waiting import wait_until_sync
 
 BOOT = json.dumps(
     [2, "b", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "AC22"}]
@@ -94,3 +99,33 @@ async def test_every_station_gets_back_after_all_reconnect_at_once(
         assert sorted(app.server.connections.ids()) == ids
         assert len(refusals) == app.server.refused_late
         await asyncio.gather(*(ws.close() for ws in back))
+
+
+async def test_a_storm_the_server_has_not_accepted_yet_waits_in_the_listen_queue(
+    store: Store, clock: ManualClock
+) -> None:
+    # More connections than asyncio's default listen queue (100) arrive while the server
+    # accepts none: the event loop does not run while they connect. Each completes only if
+    # the kernel queued it; past the queue the kernel drops the station's handshake, which
+    # it resends after 1, 3, 7 s, a wait the server never sees and cannot shed.
+    n = 300
+    async with Csms(make_settings(), clock=clock, store=store) as app:
+        where = urlsplit(app.url)
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+        try:
+            poller = select.poll()
+            for sock in socks:
+                sock.setblocking(False)
+                sock.connect_ex((where.hostname, where.port))
+                poller.register(sock, select.POLLOUT)
+            connected: set[int] = set()
+
+            def all_connected() -> bool:
+                connected.update(fd for fd, _ in poller.poll(0))
+                return len(connected) == n
+
+            wait_until_sync(all_connected, 30, f"{n} connections in the listen queue")
+            assert all(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in socks)
+        finally:
+            for sock in socks:
+                sock.close()

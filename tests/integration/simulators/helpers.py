@@ -10,14 +10,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chargegrid.clock import VirtualClock
+from chargegrid.clock import Clock, ManualClock
 from simulators.connector import ConnectorSpec
 from simulators.ev import EVSpec
 from simulators.fleet import build_runner
 from simulators.runner import StationRunner
 from simulators.station import StationSpec
+from tests.waiting import wait_until
 
-__all__ = ["chargegrid_sim", "ev_at", "parse_time", "running", "station_runner"]
+__all__ = [
+    "chargegrid_sim",
+    "ev_at",
+    "parse_time",
+    "run_to_next_wakeup",
+    "running",
+    "station_runner",
+]
 
 
 _ROOT = Path(__file__).resolve().parents[3]
@@ -56,7 +64,7 @@ def ev_at(start: datetime, arrive_min: float, leave_min: float | None, **kw: Any
 
 def station_runner(
     url: str,
-    clock: VirtualClock,
+    clock: Clock,
     *,
     version: str,
     sessions: list[tuple[int, EVSpec]] | None = None,
@@ -86,3 +94,18 @@ async def running(*runners: StationRunner) -> AsyncIterator[None]:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+
+
+async def run_to_next_wakeup(
+    clock: ManualClock, *, sleepers: int, what: str, by_s: float | None = None
+) -> float:
+    """Once what the test drives is idle (``sleepers`` waits on the clock: nothing in flight),
+    move the clock to the soonest of them (or by ``by_s``); return the seconds it moved. No
+    time passes while a message is on its way, so what the other side stamps is exactly when
+    it was due."""
+    wakeups = await wait_until(
+        lambda: (w := clock.sleepers()) and len(w) >= sleepers and w, 30, f"{what} idle"
+    )
+    step = wakeups[0] - clock.monotonic() if by_s is None else by_s
+    clock.advance(step)
+    return step
