@@ -111,7 +111,8 @@ def leased_dispatches(
         f = without.get(ev.key)
         low = ((now, f.limit_w), *f.later) if f is not None else _schedule(ev, now, valid_to)
         quirks = state.stations[ev.station.id].quirks
-        if single_period(quirks):  # one value for the whole window: the lower of the two
+        one = single_period(quirks)
+        if one:  # one value for the whole window, no lease to renew: the lower of the two
             shaped: Periods = ((now, min(high[0][1], min(w for _, w in low))),)
         else:
             shaped = leased(high, low, to)
@@ -119,7 +120,8 @@ def leased_dispatches(
             if d is not None:
                 out.append(d)
             continue
-        leases[ev.key] = Lease(to, high, low)
+        if not one:
+            leases[ev.key] = Lease(to, high, low)
         limit = make_limit(ev, shaped[0][1], quirks, purpose="TxProfile", now=now,
                            valid_to=valid_to, later=shaped[1:])  # fmt: skip
         out.append(Dispatch(ev, shaped[0][1], limit, True, shaped[1:]))
@@ -136,11 +138,16 @@ def lease_shares(
                                            shares.still, to=to, now=window.sent_at,
                                            valid_to=window.valid_to)  # fmt: skip
     later = dict(shares.later)
-    for key, lease in leases.items():
+    for key, lease in list(leases.items()):
         low = (*lease.free, *free.later.get(key, ()))
+        beyond = tuple((at, w) for at, w in later.get(key, ()) if at >= window.valid_to)
         later[key] = tuple(
             (at, min(w, value_at(low, at)) if at >= to else w) for at, w in later.get(key, ())
         )
+        # the renewal into the next window may carry the lease there: the plan's periods
+        leases[key] = replace(lease, raised=(*lease.raised, *beyond))
+    # An idle EVSE's default has no end: it is held to the room left without the discharge.
+    shares = replace(shares, uncontrolled_w=free.uncontrolled_w, later_limits_w=free.later_limits_w)
     return replace(shares, later=later, dispatches=dispatches), leases
 
 
@@ -165,7 +172,8 @@ def lease_renewal(ev: EvseState, to: datetime, now: datetime, margin_s: float) -
         return None
     if now >= sent.valid_to:
         return None
-    shaped = leased(lease.raised, lease.free, to)
+    # raised until ``to``, then what the EVSE holds (the free limit past the old lease end)
+    shaped = leased(lease.raised, sent.periods or ((sent.at, sent.limit_w),), to)
     return ((now, value_at(shaped, now)), *((at, w) for at, w in shaped if at > now))
 
 

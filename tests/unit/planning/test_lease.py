@@ -48,6 +48,7 @@ def test_only_the_evs_above_their_free_limit_get_a_leased_profile() -> None:
         to=LEASE, now=T0, valid_to=END,
     )  # fmt: skip
     assert {d.evse.key: d.limit_w for d in out}[b.key] == 1_000.0
+    assert b.key not in leases  # one value: nothing to renew
 
 
 def test_a_held_back_limit_that_counts_on_storage_is_leased_too() -> None:
