@@ -249,7 +249,9 @@ class Csms(StartStop):
     async def _start_telemetry(self) -> None:
         settings = telemetry_settings(self.settings)
         # Blocking: may ask the server's /ping for its version and opens SQLite files.
-        t = await asyncio.to_thread(open_telemetry, settings, clock=self.clock)
+        t = await asyncio.to_thread(
+            open_telemetry, settings, clock=self.clock, site_of=self.station_sites.placed
+        )
         self._detach_telemetry = t.recorder.attach(self.bus)
         t.start()
         self.telemetry = t

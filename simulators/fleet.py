@@ -29,6 +29,7 @@ from simulators.config import OCPP_VERSIONS
 from simulators.connector import ConnectorSpec, SessionRecord
 from simulators.draining import DRAIN_S, drain, undelivered, until_next_tick
 from simulators.ev import EVSpec
+from simulators.fleet_control import StationSwitch
 from simulators.fleet_devices import (
     SiteDevices,
     meter_station,
@@ -236,8 +237,9 @@ class FleetProgress:
         )
 
 
-class Fleet:
-    """The stations of a scenario, run together."""
+class Fleet(StationSwitch):
+    """The stations of a scenario, run together (one may be stopped and restarted:
+    :class:`~simulators.fleet_control.StationSwitch`)."""
 
     def __init__(self, config: FleetConfig, scenario: pd.DataFrame, *, clock: Clock) -> None:
         self.config = config
@@ -284,6 +286,7 @@ class Fleet:
 
         self._device_runners(config, clock, rng)
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._unsent: dict[str, int] = {}
         #: When the stations stopped simulating (:meth:`stop`); the summary is taken then.
         self.stopped_at: datetime | None = None
@@ -396,9 +399,7 @@ class Fleet:
             self._tasks.append(asyncio.create_task(self._inject(by_id[fault.station_id], fault)))
         every = self._every()
         for i, runner in enumerate(every):
-            self._tasks.append(
-                asyncio.create_task(self._start(runner, ramp_s * i / max(1, len(every))))
-            )
+            self._launch(runner, ramp_s * i / max(1, len(every)))
         ended_s = 0.0  # drained only at the end of the run, not when it is interrupted
         try:
             while deadline is None or self.clock.now() < deadline:
@@ -430,11 +431,6 @@ class Fleet:
         await self.clock.sleep(fault.after_s)
         await runner.inject(fault.kind, connector_id=fault.connector_id, value=fault.value)
 
-    async def _start(self, runner: StationRunner, delay_s: float) -> None:
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)
-        await runner.run()
-
     def unsent(self) -> dict[str, int]:
         """Per station, the transaction messages (starts, meter values, ends) still queued:
         what the central system never got. Taken when the fleet stops."""
@@ -461,6 +457,7 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self._running.clear()
 
     def problems(self, *, limit: int = 10) -> list[str]:
         """What went wrong, most frequent first: one line per distinct error."""

@@ -377,8 +377,10 @@ def _keep_within(
         sent = ev.sent
         if sent is not None and not t.wanted[ev.key]:
             instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
+    # Each EVSE's nodes once, not once per node (a large site has many of both).
+    above = {ev.key: set(site.ancestors(ev.node_id)) for ev in controlled}
     for node in site.nodes:
-        under = [ev for ev in controlled if node.id in site.ancestors(ev.node_id)]
+        under = [ev for ev in controlled if node.id in above[ev.key]]
         if not under:
             continue
         for at in instants:

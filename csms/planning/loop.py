@@ -184,7 +184,8 @@ class SiteLoop:
         if renew_in <= 0:  # late for the renewal: at once if a profile still ends there
             due = self._renewal_due(boundary)
             renew_in = 1.0 if due else renew_in + settings.profile_validity_s
-        wait_s = min(settings.replan_interval_s, renew_in)
+        lapse_s = self.state.pv_plants.lapse_in_s(clock.now(), settings.readings_max_age_s)
+        wait_s = min(settings.replan_interval_s, renew_in, lapse_s)  # a PV meter gone silent
         if self.failures:  # the last re-plan failed (the database was down?): again soon
             wait_s = min(wait_s, 2.0 ** min(self.failures - 1, 8))
         edge = next_edge(self.constraints, clock.now())
@@ -302,7 +303,7 @@ class SiteLoop:
         await self.defaults.refresh(constraints, now)
         groups = await ctx.token_groups(self.state)
         past = await self._history(now) if ctx.settings.expected_arrivals else []
-        billed = site_storage.billed_import_w(self.state, now, ctx.settings)
+        billed = site_storage.billed_import_w(self.state, ctx.clock.now(), ctx.settings)
         peak = self.billing_peak.update(self.state, now, billed)
         return Gathered(now, constraints, groups, past, peak)
 

@@ -225,7 +225,8 @@ def _pv(
     never above the plant's peak."""
     out = []
     share = settings.pv_count_pct / 100.0
-    fresh = state.pv_plants.counted(now, max_age_s=settings.readings_max_age_s)
+    age_s = settings.readings_max_age_s
+    fresh = state.pv_plants.counted(now, max_age_s=age_s, refuse_ahead=False)
     for asset in state.site.pv:
         reading = fresh.get(asset.id)
         if reading is None:

@@ -40,6 +40,11 @@ class StationSites:
         """Whether the map has the station's registration."""
         return station_id in self._registered
 
+    def placed(self, station_id: str) -> str | None:
+        """The station's site as far as the map knows: its registration's, else the site
+        naming it (registered or not); None: neither."""
+        return self._registered.get(station_id) or self._named.get(station_id)
+
     def naming(self, station_id: str) -> str | None:
         """The site whose document names the station (registered or not)."""
         return self._named.get(station_id)

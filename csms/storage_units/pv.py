@@ -122,14 +122,21 @@ class LivePv:
         logger.warning("site %s: PV plant %s: reading refused (%s; %d so far)",
                        self.site_id, pv_id, what, self.refused[pv_id])  # fmt: skip
 
-    def counted(self, now: datetime, *, max_age_s: float) -> dict[str, PvReading]:
-        """The plants' readings fresh at ``now``: what the plan and the site import count."""
+    def counted(
+        self, now: datetime, *, max_age_s: float, refuse_ahead: bool = True
+    ) -> dict[str, PvReading]:
+        """The plants' readings fresh at ``now``: what the plan and the site import count.
+        ``refuse_ahead=False`` for a ``now`` that may lag the clock (a re-plan's instant):
+        a reading after it is taken as fresh, never refused (the estimate, read at the
+        clock's now first, refuses one from a station with a wrong clock)."""
         out: dict[str, PvReading] = {}
         for asset in self.assets.values():
             reading = self.readings.get(asset.id)
             stale_s = asset.stale_after_s if asset.stale_after_s is not None else max_age_s
             why = unread(reading.at if reading is not None else None, now, stale_s)
-            if why == "ahead" and reading is not None:
+            if why == "ahead" and not refuse_ahead:
+                why = None
+            elif why == "ahead" and reading is not None:
                 self._refuse(asset.id, f"dated {reading.at.isoformat()}, ahead of the clock")
                 del self.readings[asset.id]
                 why = "no_reading"
@@ -137,6 +144,19 @@ class LivePv:
                 self._lapse(asset.id, why)
             if why is None and reading is not None:
                 out[asset.id] = reading
+        return out
+
+    def lapse_in_s(self, now: datetime, max_age_s: float) -> float:
+        """Seconds until the first metered plant now counted on goes stale, if it reports
+        nothing more (a re-plan then takes its PV away; ``inf``: none)."""
+        out = float("inf")
+        for asset in self.metered.values():
+            reading = self.readings.get(asset.id)
+            if reading is not None:
+                stale_s = asset.stale_after_s if asset.stale_after_s is not None else max_age_s
+                left = stale_s - (now - reading.at).total_seconds()
+                if left >= 0:
+                    out = min(out, left + 0.01)  # stale once strictly older
         return out
 
     def _lapse(self, pv_id: str, why: str | None) -> None:

@@ -63,7 +63,11 @@ def _swap(enc: PointWriter, record: BatterySwapUpdated, now: int, into: Encoded)
     duration_s = None
     if swap.state in (SwapState.COMPLETED, SwapState.TIMED_OUT) and swap.started_at is not None:
         duration_s = max(0.0, ((swap.ended_at or record.at) - swap.started_at).total_seconds())
-    tags = ((Tag.STATION, swap.station_id), (Tag.EVENT, SWAP_EVENTS[swap.state]))
+    tags = (
+        (Tag.SITE, enc.site_of(swap.station_id)),
+        (Tag.STATION, swap.station_id),
+        (Tag.EVENT, SWAP_EVENTS[swap.state]),
+    )
     fields = (
         (Field.SWAP_ID, swap.id),
         (Field.REQUEST_ID, swap.request_id),

@@ -291,15 +291,15 @@ STORAGE_ROW = (
     ),
     Panel(
         "Battery swap sessions",
-        "The last swaps done or timed out at every swap station (swap sessions carry no "
-        "site): packs in and out, their state of charge, the energy each way, how long.",
+        "The last swaps done or timed out at the site's swap stations: packs in and out, "
+        "their state of charge, the energy each way, how long.",
         (
             Query(
                 "A",
                 f"SELECT {q(T.STATION)}, {q(T.EVENT)}, {q(F.PACKS_IN)}, {q(F.SOC_IN_PCT)}, "
                 f"{q(F.PACKS_OUT)}, {q(F.SOC_OUT_PCT)}, {q(F.ENERGY_IN_WH)}, "
                 f"{q(F.ENERGY_OUT_WH)}, {q(F.DURATION_S)} FROM {q(M.SWAP)} "
-                f"WHERE {q(T.EVENT)} =~ /^(out|timed_out)$/ AND $timeFilter "
+                f"WHERE {SITE} AND {q(T.EVENT)} =~ /^(out|timed_out)$/ AND $timeFilter "
                 "ORDER BY time DESC LIMIT 50",
                 (
                     "time",

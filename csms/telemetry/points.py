@@ -79,10 +79,13 @@ class PointEncoder:
         on_reject: Callable[[Reject, str], None] | None = None,
         max_cached_series: int = 200_000,
         plan_steps: int = 0,
+        site_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self.precision: Precision = precision
         #: steps of each plan written per EVSE and storage unit (0: all of them)
         self.plan_steps = plan_steps
+        #: a station's site, for the points of records that do not carry it (swap sessions)
+        self.site_of: Callable[[str], str | None] = site_of or (lambda _station_id: None)
         self._per_s = _PER_SECOND[precision]
         self._wp = _WRITE_PRECISION[precision]
         self._now_s = now_s

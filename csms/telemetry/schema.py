@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Bumped when a measurement, tag or field changes meaning or type (see the schema page).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Measurement:

@@ -91,8 +91,14 @@ def _choose_backend(settings: TelemetrySettings) -> Literal["embedded", "v1", "v
         return fallback
 
 
-def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -> Telemetry:
-    """Build (but do not start) telemetry as configured.
+def open_telemetry(
+    settings: TelemetrySettings,
+    *,
+    clock: Clock | None = None,
+    site_of: Callable[[str], str | None] | None = None,
+) -> Telemetry:
+    """Build (but do not start) telemetry as configured. ``site_of`` gives a station's site
+    for the points of records that do not carry it (swap sessions).
 
     With ``enabled = false`` the recorder ignores everything and nothing touches disk or
     network, so callers need no special case.
@@ -116,7 +122,7 @@ def open_telemetry(settings: TelemetrySettings, *, clock: Clock | None = None) -
         settings=settings,
         backend=backend if settings.enabled else "disabled",
         recorder=recorder,
-        pipeline=_pipeline(settings, sink, recorder, clock),
+        pipeline=_pipeline(settings, sink, recorder, clock, site_of),
         query_backend=query_backend,
     )
 
@@ -176,6 +182,7 @@ def _pipeline(
     sink: TelemetrySink,
     recorder: TelemetryRecorder,
     clock: Clock | None,
+    site_of: Callable[[str], str | None] | None = None,
 ) -> TelemetryPipeline:
     """The pipeline between ``recorder`` and ``sink``, with its encoder and outbox."""
     encoder = PointEncoder(
@@ -184,6 +191,7 @@ def _pipeline(
         max_future_s=settings.max_future_s,
         max_past_s=settings.max_past_s,
         plan_steps=settings.plan_steps,
+        site_of=site_of,
     )
     outbox = Outbox(
         settings.outbox_path,

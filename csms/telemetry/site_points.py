@@ -37,6 +37,8 @@ class PointWriter(Protocol):
 
     precision: Precision
     plan_steps: int
+    #: a station's site (None: not known), for points whose record does not carry it
+    site_of: Callable[[str], str | None]
 
     def point(
         self,

@@ -6,7 +6,8 @@ plant stops producing the next reading re-plans them back under the cap."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -14,7 +15,7 @@ from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.events import DomainEvent, PlanComputed
 from csms.sites import PvAsset, Site, SiteStation
-from simulators.pv import CsvPV
+from simulators.pv import ClearSkyPV
 from simulators.pv_station import PvSpec
 from tests.integration.planning.harness import START
 from tests.integration.storage.test_storage_unit import (
@@ -32,8 +33,16 @@ pytestmark = pytest.mark.slow
 
 PV_W = 20_000.0
 CAP_W = 8_000.0
-#: the plant produces PV_W until then, nothing after
-SUNNY_UNTIL = START + timedelta(minutes=8)
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchedSun(ClearSkyPV):
+    """The sky as the test switches it: PV_W while ``sunny[0]``, else nothing."""
+
+    sunny: list[bool] = field(default_factory=lambda: [True])
+
+    def power_w(self, at: datetime) -> float:
+        return PV_W if self.sunny[0] else 0.0
 
 
 def _pv_site() -> Site:
@@ -64,26 +73,21 @@ async def test_the_simulated_pv_plant_is_the_planners_pv() -> None:
         if isinstance(event, PlanComputed):
             plans.append(event)
 
-    cut = SUNNY_UNTIL + timedelta(seconds=1)
-    profile = CsvPV(
-        (START - timedelta(hours=1), SUNNY_UNTIL, cut, START + timedelta(hours=3)),
-        (PV_W, PV_W, 0.0, 0.0),
-    )
+    sky = SwitchedSun("PV-0001", PV_W)
     async with Csms(_settings(), clock=clock, store=store) as csms:
         csms.bus.subscribe(seen)
         csms.bus.subscribe(on_plan)
         await csms.sites.apply(_pv_site())
-        fleet = sim_fleet(csms.url, clock, pv=(PvSpec("PV-0001", profile),))
+        fleet = sim_fleet(csms.url, clock, pv=(PvSpec("PV-0001", sky),))
         run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
         loop = await site_loop(csms)
         reading = await wait_until(lambda: loop.state.pv.get("carport"), 60, "the plant metered")
-        assert reading.power_w == PV_W and reading.at > START
+        assert reading is not None and reading.power_w == PV_W and reading.at > START
         await wait_until(
             lambda: sum(max(0.0, ev.power_w) for ev in loop.state.evses.values()) > 15_000.0,
             60,
             "EVs charging",
         )
-        assert clock.now() < SUNNY_UNTIL, "too slow a machine for this test's sunshine"
 
         # a cap under what the EVs draw: the plan counts the metered PV on top of it
         capped_at = await _cap_drop(csms, clock, cap_w=CAP_W)
@@ -102,6 +106,8 @@ async def test_the_simulated_pv_plant_is_the_planners_pv() -> None:
         )  # the storage controller's estimate subtracts it too
 
         # the plant stops producing: its next reading re-plans the EVs back under the cap
+        sky.sunny[0] = False
+        cut = clock.now()
         await wait_until(
             lambda: (r := loop.state.pv.get("carport")) is not None and r.at > cut,
             120,

@@ -92,8 +92,8 @@ async def _ems(api_url: str, token: str, clock: VirtualClock, stop: asyncio.Even
 
 
 def _swaps_and_der(bus: EventBus, at: datetime) -> None:
-    """A swap station's completed swap from a ready pack and one that found none at the
-    workplace's rack; a storage unit's DER control set and an alarm it raised."""
+    """A workplace swap station's completed swap from a ready pack and one that found none
+    at its rack; a storage unit's DER control set and an alarm it raised."""
     swap = BatterySwap(
         1, "SWAP-1", 1, "DRIVER", SwapState.COMPLETED, "Accepted", False,
         at - timedelta(minutes=3), started_at=at - timedelta(minutes=2), ended_at=at,
@@ -139,6 +139,7 @@ async def short_run(settings: Settings) -> RunFacts:
         await wait_until(ran_and_a_session_ended, 3600.0, "the run", every_s=0.2)
         stop.set()
         posts = await ems
+        csms.station_sites.register_site("SWAP-1", "workplace")  # its registration's site
         _swaps_and_der(csms.bus, clock.now())
         telemetry = csms.telemetry
         assert telemetry is not None

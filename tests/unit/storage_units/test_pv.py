@@ -119,8 +119,11 @@ def test_fresh_counted_stale_not_lapses_counted_once_and_logged(
     pv.take_metered(_pv(40, 18_000.0), deviation_w=3e3)
     assert "carport" in pv.counted(T0 + timedelta(seconds=41), max_age_s=AGE_S)
     assert "metered again" in caplog.text
-    # a reading dated ahead of the clock (a wrong station clock) is refused when read
+    # a reading dated ahead of the clock (a wrong station clock) is refused when read at
+    # the clock's now; a re-plan's instant may lag the clock: there it is only fresh
     pv.take_metered(_pv(3600, 18_000.0), deviation_w=3e3)
+    lagging = pv.counted(T0 + timedelta(seconds=42), max_age_s=AGE_S, refuse_ahead=False)
+    assert lagging["carport"].power_w == 18_000.0 and pv.refused["carport"] == 0
     assert "carport" not in pv.counted(T0 + timedelta(seconds=42), max_age_s=AGE_S)
     assert pv.refused["carport"] == 1 and pv.lapses[("carport", "no_reading")] == 2
 
@@ -148,3 +151,13 @@ def test_refusals_and_lapses_are_served_at_metrics() -> None:
     text = storage_metrics_text([h.controller]).splitlines()
     assert 'chargegrid_storage_pv_refused_total{site="s",pv="carport"} 1' in text
     assert 'chargegrid_storage_pv_lapses_total{site="s",pv="carport",reason="no_reading"} 1' in text
+
+
+def test_the_planner_wakes_when_a_metered_plant_would_go_stale() -> None:
+    pv = LivePv(_pv_site())
+    assert pv.lapse_in_s(T0, AGE_S) == math.inf  # nothing metered yet
+    pv.take_posted(_posted(0, "roof", 4_000.0), deviation_w=3e3)
+    assert pv.lapse_in_s(T0, AGE_S) == math.inf  # posted plants: the timer, as before
+    pv.take_metered(_pv(0, 20_000.0), deviation_w=3e3)
+    assert pv.lapse_in_s(T0 + timedelta(seconds=10), AGE_S) == pytest.approx(20.01)
+    assert pv.lapse_in_s(T0 + timedelta(seconds=31), AGE_S) == math.inf  # stale already

@@ -17,6 +17,7 @@ from csms.events import (
     SwapFromReadyPack,
     SwapWithoutReadyPack,
 )
+from csms.sites import Site, StationSites, SwapStation
 from csms.swaps import BatterySwap, SwapState
 from csms.swaps.model import PackReading
 from csms.telemetry.points import PointEncoder
@@ -77,6 +78,25 @@ def test_a_swap_session_is_a_point_per_state_change() -> None:
         f'swap,event=timed_out,station=SWAP1 auth_status="Accepted",duration_s=90,'
         f'packs_in="IN-1",request_id=42i,soc_in_pct=10,swap_id=7i {MS + 90_000}',
     ]
+
+
+def test_a_swap_session_point_carries_its_stations_site_where_known() -> None:
+    sites = StationSites()
+    sites.register_site("SWAP1", None)  # registered without a site ...
+    enc = PointEncoder(now_s=lambda: (T0 + timedelta(minutes=5)).timestamp(),
+                       site_of=sites.placed)  # fmt: skip
+    out: list[str] = []
+    enc.encode_many([_swap(SwapState.REQUESTED)], out)
+    assert out[0].startswith("swap,event=requested,station=SWAP1 ")  # no site known: no tag
+    sites.name_stations(
+        Site(id="depot", swap=(SwapStation(id="rack", station="SWAP1", node="grid",
+             rack_size=2, pack_capacity_wh=1e4, max_pack_power_w=1e3, max_rack_power_w=2e3),))
+    )  # fmt: skip
+    enc.encode_many([_swap(SwapState.REQUESTED)], out)  # ... named by the site's [[swap]]
+    assert out[1].startswith("swap,event=requested,site=depot,station=SWAP1 ")
+    sites.register_site("SWAP1", "yard")  # the registration's site wins
+    enc.encode_many([_swap(SwapState.REQUESTED)], out)
+    assert out[2].startswith("swap,event=requested,site=yard,station=SWAP1 ")
 
 
 def test_each_swap_at_a_rack_is_a_point_of_its_site_with_or_without_a_ready_pack() -> None:
