@@ -166,7 +166,7 @@ class PlanWatch:
 
 def settings(opt: DayOptions) -> Settings:
     return Settings(
-        server=ServerSettings(port=0, unknown_stations="accept", gc_freeze_interval_s=None),
+        server=ServerSettings(port=0, unknown_stations="accept"),
         planning=PlanningSettings(
             horizon_s=8 * 3600,
             step_s=900,

@@ -56,6 +56,10 @@ def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:
         parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
 
 
+_POSITIVE = positive_option(float)
+_COUNT = positive_option(int)
+
+
 def add_device_options(parser: argparse.ArgumentParser) -> None:
     """Storage units (STOR-0001, ...), swap stations (SWAP-0001, ...) and PV plants
     (PV-0001, ...) beside the stations."""
@@ -69,17 +73,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also run N storage units as OCPP 2.1 stations STOR-0001, ... (default 0)",
     )
-    group.add_argument(
-        "--storage-capacity-wh",
-        type=positive_option(float),
-        default=200_000.0,
-        help="each storage unit's capacity (default 200000)",
-    )
-    group.add_argument(
-        "--storage-power-w",
-        type=positive_option(float),
-        default=100_000.0,
-        help="each storage unit's charge and discharge rating (default 100000)",
+    add_numbers(
+        group,
+        ("--storage-capacity-wh", _POSITIVE, 200_000.0, "each storage unit's capacity"),
+        (
+            "--storage-power-w",
+            _POSITIVE,
+            100_000.0,
+            "each storage unit's charge and discharge rating",
+        ),
     )
     _add_v2g_options(group)
     _add_swap_options(group)
@@ -91,11 +93,14 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         "what every device draws less the PV plants plus --site-base-load-w (a [meter] with "
         'station = "GRIDMETER" reads it)',
     )
-    group.add_argument(
-        "--site-base-load-w",
-        type=_rate,
-        default=0.0,
-        help="the site's load no station meters, seen only by the grid meter (default 0)",
+    add_numbers(
+        group,
+        (
+            "--site-base-load-w",
+            _rate,
+            0.0,
+            "the site's load no station meters, seen only by the grid meter",
+        ),
     )
 
 
@@ -107,11 +112,9 @@ def _add_v2g_options(group: Any) -> None:
         help="share of the vehicles that are V2G, 0..1 (seeded; they discharge on a negative "
         "CentralSetpoint at OCPP 2.1 stations and only charge at 1.6/2.0.1 ones; default 0)",
     )
-    group.add_argument(
-        "--v2g-max-discharge-w",
-        type=positive_option(float),
-        default=11_000.0,
-        help="a V2G vehicle's maximum discharge power (default 11000)",
+    add_numbers(
+        group,
+        ("--v2g-max-discharge-w", _POSITIVE, 11_000.0, "a V2G vehicle's maximum discharge power"),
     )
 
 
@@ -123,47 +126,35 @@ def _add_swap_options(group: Any) -> None:
         metavar="N",
         help="also run N battery-swap stations as OCPP 2.1 stations SWAP-0001, ... (default 0)",
     )
-    group.add_argument(
-        "--swap-slots",
-        type=positive_option(int),
-        default=8,
-        help="slots in each swap station's rack, all holding a pack at the start (default 8)",
-    )
-    group.add_argument(
-        "--swap-pack-wh",
-        type=positive_option(float),
-        default=70_000.0,
-        help="each pack's capacity, the rack's and the vehicles' (default 70000)",
-    )
-    group.add_argument(
-        "--swap-pack-soc",
-        type=_fraction,
-        default=0.95,
-        help="the rack's packs' state of charge at the start, 0..1 (default 0.95)",
-    )
-    group.add_argument(
-        "--swap-rack-power-w",
-        type=positive_option(float),
-        default=150_000.0,
-        help="the rack's charging rating (default 150000)",
-    )
-    group.add_argument(
-        "--swap-pack-power-w",
-        type=positive_option(float),
-        default=60_000.0,
-        help="one slot's charging rating (default 60000)",
-    )
-    group.add_argument(
-        "--swap-time-s",
-        type=_rate,
-        default=300.0,
-        help="how long the robot takes for one swap (default 300)",
-    )
-    group.add_argument(
-        "--swap-per-hour",
-        type=_rate,
-        default=4.0,
-        help="vehicles coming to each swap station per hour, seeded Poisson (default 4)",
+    add_numbers(
+        group,
+        (
+            "--swap-slots",
+            _COUNT,
+            8,
+            "slots in each swap station's rack, all holding a pack at the start",
+        ),
+        (
+            "--swap-pack-wh",
+            _POSITIVE,
+            70_000.0,
+            "each pack's capacity, the rack's and the vehicles'",
+        ),
+        (
+            "--swap-pack-soc",
+            _fraction,
+            0.95,
+            "the rack's packs' state of charge at the start, 0..1",
+        ),
+        ("--swap-rack-power-w", _POSITIVE, 150_000.0, "the rack's charging rating"),
+        ("--swap-pack-power-w", _POSITIVE, 60_000.0, "one slot's charging rating"),
+        ("--swap-time-s", _rate, 300.0, "how long the robot takes for one swap"),
+        (
+            "--swap-per-hour",
+            _rate,
+            4.0,
+            "vehicles coming to each swap station per hour, seeded Poisson",
+        ),
     )
     group.add_argument(
         "--swap-timeout-s",
@@ -173,17 +164,15 @@ def _add_swap_options(group: Any) -> None:
         "ready pack in time, a jammed robot) is reported as timed out (default: none, a "
         "vehicle with no ready pack is turned away at once)",
     )
-    group.add_argument(
-        "--swap-jam-share",
-        type=_fraction,
-        default=0.0,
-        help="share of the swaps in which the robot jams, seeded, 0..1 (default 0)",
-    )
-    group.add_argument(
-        "--swap-jam-s",
-        type=positive_option(float),
-        default=1800.0,
-        help="how long a jammed robot stays stuck (default 1800)",
+    add_numbers(
+        group,
+        (
+            "--swap-jam-share",
+            _fraction,
+            0.0,
+            "share of the swaps in which the robot jams, seeded, 0..1",
+        ),
+        ("--swap-jam-s", _POSITIVE, 1800.0, "how long a jammed robot stays stuck"),
     )
 
 
@@ -196,17 +185,20 @@ def _add_pv_options(group: Any) -> None:
         help="also run N PV plants as OCPP 2.1 stations PV-0001, ..., metering what they "
         "produce (default 0; 1 with --pv-csv)",
     )
-    group.add_argument(
-        "--pv-peak-w",
-        type=positive_option(float),
-        default=50_000.0,
-        help="each PV plant's clear-sky peak at solar noon, 06:00-18:00 UTC (default 50000)",
-    )
-    group.add_argument(
-        "--pv-cloud-fraction",
-        type=_fraction,
-        default=0.3,
-        help="share of 5-minute slots that are cloudy, seeded, 0..1 (default 0.3)",
+    add_numbers(
+        group,
+        (
+            "--pv-peak-w",
+            _POSITIVE,
+            50_000.0,
+            "each PV plant's clear-sky peak at solar noon, 06:00-18:00 UTC",
+        ),
+        (
+            "--pv-cloud-fraction",
+            _fraction,
+            0.3,
+            "share of 5-minute slots that are cloudy, seeded, 0..1",
+        ),
     )
     group.add_argument(
         "--pv-csv",

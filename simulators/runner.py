@@ -432,6 +432,10 @@ class StationRunner(StationCredentials, FaultInjection):
             if payload is None:
                 self.outbox.popleft()
                 continue
+            # Intervals from the send, not the answer; a heartbeat's from when due (no drift).
+            sent_at, beat_s = self.clock.monotonic(), self.heartbeat_s
+            if item.message == "Heartbeat" and 0 <= sent_at - last_sent - beat_s < beat_s:
+                sent_at = last_sent + beat_s
             try:
                 result = await self._call(cp, payload, reader)
             except (CallErrorReceived, ResponseTimeout) as exc:
@@ -450,7 +454,7 @@ class StationRunner(StationCredentials, FaultInjection):
                     self.submit(self.station.on_authorized(m.connector_id, False, self.clock.now()))
                 continue
             self.outbox.popleft()
-            last_sent = self.clock.monotonic()
+            last_sent = sent_at
             self.sync()  # bring the model to the clock before it takes the answer
             follow = self.adapter.on_result(item, result, self.station, self)
             if follow:

@@ -19,11 +19,12 @@ from csms.planning.context import PlanningContext
 from csms.planning.defaults import Changes, SafeDefaults
 from csms.planning.dispatch import Dispatch, current_w, window_end
 from csms.planning.history import BillingPeak, history_window
+from csms.planning.lease import lease_end, lease_shares, record_leases, storage_free
 from csms.planning.problem import Built, build_problem
 from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
 from csms.planning.stages import Shares, Window, record_sent, share
-from csms.planning.state import EvseState, SiteState
+from csms.planning.state import EvseState, Lease, SiteState
 from csms.planning.swap import RackState, rack_limit, with_planned_racks
 from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
 from csms.planning.windows import next_edge, supply_at
@@ -141,6 +142,7 @@ class SiteLoop:
             import_w=self.metered_import_w,
             ev_reduction=self.reduce_evs,
             replan=lambda reason: self.trigger(reason, urgent=True),
+            leases=lambda: self.sender.renew_leases(self.storage),
         )
         return site_storage.storage_controller(self.site_id, self.state, hooks, self.ctx)
 
@@ -250,7 +252,8 @@ class SiteLoop:
             await self._idle_only(gathered, built)
             return
         plan = await self._solve(gathered, built)
-        supply = site_storage.with_planned_storage(built.pv_w, plan, self.state.site)
+        pv_w = built.pv_w
+        supply = site_storage.with_planned_storage(pv_w, plan, self.state.site)
         built = replace(built, pv_w=with_planned_racks(supply, plan, self.state.site))
         limits = limits_in_force(self.state.site, gathered.constraints, gathered.now)
         window = self._window(plan)
@@ -259,28 +262,24 @@ class SiteLoop:
         view = charging_view(plan, built.problem)
         shares = share(self.state, view, built, window, limits=limits, settings=settings,
                        giving=giving_steps(plan))  # fmt: skip
-        logger.info(
-            "site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
-            self.site_id,
-            plan.status,
-            self.last_solve_s,
-            len(built.controlled),
-            ", ".join(sorted(set(reasons))),
-            len(shares.dispatches),
-        )
+        leases: dict[str, Lease] = {}
+        if plan.storage:  # the raised limits last as long as the units' schedules (0626)
+            free_built = storage_free(built, pv_w, plan, self.state.site)
+            free = share(self.state, view, free_built, window, limits=limits, settings=settings,
+                         giving=giving_steps(plan))  # fmt: skip
+            to = lease_end(self.storage, window.sent_at)
+            shares, leases = lease_shares(self.state, shares, free, to=to, window=window)
+        logger.info("site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
+                    self.site_id, plan.status, self.last_solve_s, len(built.controlled),
+                    ", ".join(sorted(set(reasons))), len(shares.dispatches))  # fmt: skip
         orders = self._order(plan, shares, window, limits)
+        record_leases(self.state, leases)
         v2x = v2x_orders(self.state, plan, shares.dispatches, shares.still, now=window.sent_at,
                          valid_to=window.valid_to, renew_to=window.next_to,
                          settings=settings)  # fmt: skip
         await self._send(orders, v2x)
-        self.ctx.bus.publish(
-            PlanUpdated(
-                self.site_id,
-                gathered.now,
-                plan.status,
-                tuple((d.evse.station.id, d.evse.evse.id, d.limit_w) for d in shares.dispatches),
-            )
-        )
+        sent = tuple((d.evse.station.id, d.evse.evse.id, d.limit_w) for d in shares.dispatches)
+        self.ctx.bus.publish(PlanUpdated(self.site_id, gathered.now, plan.status, sent))
         if window.next_to > window.valid_to:
             await self.sender.carry_over(
                 built.controlled,

@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from csms.domain import ChargingLimit
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit
+from csms.planning.lease import lease_end, lease_renewal
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.swap import RackState
 from csms.planning.v2x import renewal_v2x
 from csms.planning.windows import carry_over_timed, edges
 from csms.sites.constraints import GridConstraint, limits_in_force
+from csms.storage_units import StorageController
 
 __all__ = ["ProfileSender"]
 
@@ -112,25 +115,58 @@ class ProfileSender:
         sends = []
         for ev in evs:
             sent = ev.sent
-            assert sent is not None and ev.tx is not None
-            quirks = self.state.stations[ev.station.id].quirks
-            value = sent.value_at(now)  # the same schedule from now on, to the new end
+            assert sent is not None
             later = tuple((at, w) for at, w in sent.periods if at > now)
-            limit = make_limit(
-                ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
-            )
-            v2x = renewal_v2x(self.state, ev, limit, self.ctx.settings, now=now, valid_to=valid_to)
-            ev.sent = Sent(
-                value,
-                "TxProfile",
-                now,
-                valid_to=valid_to,
-                transaction_id=ev.tx.id,
-                periods=((now, value), *later),
-                gives=tuple(g for g in sent.gives if g[1] > now) if v2x is not None else (),
-            )
-            sends.append(self.send(ev, limit) if v2x is None else self.send_v2x(ev, v2x, limit))
+            sends.append(self._resend(ev, ((now, sent.value_at(now)), *later), valid_to, now))
         await asyncio.gather(*sends)
+
+    async def renew_leases(self, storage: StorageController | None) -> None:
+        """After the units' schedules went out: move the lease of every TxProfile that
+        counts on storage discharge and ends within 1.5 control intervals to the end of the
+        units' schedules (decision 0626); no other EVSE is sent anything."""
+        now = self.ctx.clock.now()
+        to = lease_end(storage, now)
+        margin_s = 1.5 * self.ctx.settings.storage_interval_s
+        sends = []
+        for ev in self.state.evses.values():
+            periods = lease_renewal(ev, to, now, margin_s)
+            if periods is not None and ev.sent is not None and ev.sent.valid_to is not None:
+                sends.append(self._resend(ev, periods, ev.sent.valid_to, now, lease_to=to))
+        await asyncio.gather(*sends)
+
+    async def _resend(
+        self,
+        ev: EvseState,
+        periods: tuple[tuple[datetime, float], ...],
+        valid_to: datetime,
+        now: datetime,
+        *,
+        lease_to: datetime | None = None,
+    ) -> None:
+        """Send ``periods`` (from ``now``) until ``valid_to`` as the EVSE's TxProfile, its
+        recorded giving and lease kept (the lease moved to ``lease_to``, if given)."""
+        sent = ev.sent
+        assert sent is not None and ev.tx is not None
+        quirks = self.state.stations[ev.station.id].quirks
+        value, later = periods[0][1], periods[1:]
+        limit = make_limit(
+            ev, value, quirks, purpose="TxProfile", now=now, valid_to=valid_to, later=later
+        )
+        v2x = renewal_v2x(self.state, ev, limit, self.ctx.settings, now=now, valid_to=valid_to)
+        lease = sent.lease
+        if lease is not None and lease_to is not None:
+            lease = replace(lease, to=lease_to)
+        ev.sent = Sent(
+            value,
+            "TxProfile",
+            now,
+            valid_to=valid_to,
+            transaction_id=ev.tx.id,
+            periods=((now, value), *later),
+            gives=tuple(g for g in sent.gives if g[1] > now) if v2x is not None else (),
+            lease=lease,
+        )
+        await (self.send(ev, limit) if v2x is None else self.send_v2x(ev, v2x, limit))
 
     async def carry_over(
         self,

@@ -52,6 +52,17 @@ _GIVING = Measurand.POWER_ACTIVE_EXPORT
 _SOC = Measurand.SOC
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A TxProfile whose raised part counts on storage discharge until ``to`` (0626)."""
+
+    to: datetime
+    #: the schedule (start, W) with the storage discharge counted on
+    raised: tuple[tuple[datetime, float], ...]
+    #: the schedule without it
+    free: tuple[tuple[datetime, float], ...]
+
+
 @dataclass(slots=True)
 class Sent:
     """The last limit sent to an EVSE and what became of it. ``limit_w`` is the first
@@ -67,6 +78,8 @@ class Sent:
     #: A V2G EV's planned giving within the schedule and the renewal after it, as (start,
     #: end, W < 0): its renewals carry them as ``CentralSetpoint`` periods (decision 0920).
     gives: tuple[tuple[datetime, datetime, float], ...] = ()
+    #: the raised part counts on storage discharge until the lease's end (decision 0626)
+    lease: Lease | None = None
 
     @property
     def peak_w(self) -> float:

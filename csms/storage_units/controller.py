@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,6 +65,8 @@ class SiteHooks:
     ev_reduction: Callable[[float], None]
     replan: Callable[[str], None]
     """Ask for a re-plan now (the controller started or stopped dispatching)."""
+    leases: Callable[[], Awaitable[None]] | None = None
+    """After the units' schedules went out: renew the EV limits that count on them (0626)."""
 
 
 def site_limits(site: Site, constraints: list[GridConstraint], at: datetime) -> SiteLimits:
@@ -207,6 +209,8 @@ class StorageController:
         self._count(decision)
         self.hooks.ev_reduction(decision.ev_reduction_w)
         await self._send(decision, now)
+        if self.hooks.leases is not None:
+            await self.hooks.leases()
         self.bus.publish(
             StorageDispatched(
                 self.site_id,

@@ -29,7 +29,7 @@ from csms.sites import Site, SiteEvse, SiteNode, SiteStation, StationQuirks
 STATIONS = 400
 PER_FEEDER = 5
 #: The loop thread's longest stretch of CPU between two ticker turns. Measured on a loaded
-#: 2-core machine: 0.40 s before decision 0624 (the node check walked every EVSE's
+#: 2-core machine: 0.34-0.40 s before decision 0624 (the node check walked every EVSE's
 #: ancestors once per node), 0.10 s after.
 BOUND_S = 0.25
 

@@ -66,6 +66,8 @@ class FakeCentral:
     clock: Clock | None = None
     #: Clock time of every WebSocket handshake attempt, refused ones included.
     handshakes: list[datetime] = field(default_factory=list)
+    #: Clock seconds the central system takes to answer a Heartbeat (with ``clock``).
+    heartbeat_answer_s: float = 0.0
     #: Actions answered with a CALLERROR (InternalError) instead of being handled.
     fail_actions: set[str] = field(default_factory=set)
     authorize: Callable[[str], bool] = lambda tag: tag != "BLOCKED"
@@ -161,6 +163,10 @@ class FakeCentral:
         self._boots[station_id] = n + 1
         return self.boot_statuses[min(n, len(self.boot_statuses) - 1)]
 
+    async def answer_heartbeat(self) -> None:
+        if self.heartbeat_answer_s > 0 and self.clock is not None:
+            await self.clock.sleep(self.heartbeat_answer_s)
+
     def next_tx_id(self) -> int:
         return next(self._tx_ids)
 
@@ -195,7 +201,8 @@ class _Central16(_Recording, CP16):  # type: ignore[misc]
         return r16.BootNotification(current_time=_now(), interval=interval, status=status)
 
     @on("Heartbeat")
-    def on_heartbeat(self, **_: Any) -> Any:
+    async def on_heartbeat(self, **_: Any) -> Any:
+        await self.central.answer_heartbeat()
         return r16.Heartbeat(current_time=_now())
 
     @on("StatusNotification")
@@ -232,7 +239,8 @@ class _Central201(_Recording, CP201):  # type: ignore[misc]
         return r201.BootNotification(current_time=_now(), interval=interval, status=status)
 
     @on("Heartbeat")
-    def on_heartbeat(self, **_: Any) -> Any:
+    async def on_heartbeat(self, **_: Any) -> Any:
+        await self.central.answer_heartbeat()
         return r201.Heartbeat(current_time=_now())
 
     @on("StatusNotification")

@@ -60,6 +60,23 @@ async def test_boot_retries_at_the_returned_interval_then_heartbeats_at_the_acce
     assert (runner.stats.boots_pending, runner.stats.boots_rejected) == (1, 1)
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_heartbeats_keep_their_interval_however_long_the_answers_take(version: str) -> None:
+    clock = ManualClock(START)
+    central = FakeCentral(password="secret", clock=clock, boot_interval_s=30, heartbeat_answer_s=4)
+    url = await central.start()
+    runner = station_runner(url, clock, version=version)
+    try:
+        async with running(runner):
+            while len(central.of("Heartbeat")) < 4:  # idle: its model and a wait of either side
+                await run_to_next_wakeup(clock, sleepers=2, what="the station")
+    finally:
+        await central.stop()
+    beats = [r.at for r in central.received if r.action == "Heartbeat"][:4]
+    # Each 30 s after the one before was sent, not 30 s after its answer came, 4 s later.
+    assert _gaps_s(beats) == [30.0] * 3
+
+
 async def test_reconnects_back_off_exponentially_with_jitter() -> None:
     clock = ManualClock(START)
     central = FakeCentral(clock=clock, refusing=True)

@@ -107,15 +107,17 @@ async def test_the_simulated_meter_is_the_import_the_controller_holds() -> None:
         )
 
         # a cap over the estimate but under the measured import: the unit discharges for it
+        # (the EVs may already be at their storage-free limits when a step reads the import:
+        # decision 0626, so the step is not required to see the import above the cap)
         now = await _cap_drop(csms, clock, cap_w=CAP_W)
         steps = await wait_until(
             lambda: [
                 s
                 for s in seen.steps_since(now)
-                if s.import_source == "meter" and (s.site_import_w or 0.0) > CAP_W
+                if s.import_source == "meter" and any((w or 0.0) < 0 for _, w, _ in s.setpoints)
             ],
             60,
-            "a step on the measured import above the cap",
+            "a step on the measured import, discharging",
         )
         ((unit_id, setpoint_w, _),) = steps[0].setpoints
         # discharging (by the plan, which leaves room for the unmetered load, or to shave)
