@@ -68,4 +68,7 @@ async def test_a_limit_max_discharge_narrows_the_units_setpoints_until_cleared()
             "discharging beyond the old limit",
         )
         assert controller.der_limits_w["bess"] is None
-        assert any(s.at >= cleared_at for s in seen.steps)
+        # the step that sent it is announced once its setpoints are out
+        await wait_until(
+            lambda: any(s.at >= cleared_at for s in seen.steps), 30, "the step after the clear"
+        )
