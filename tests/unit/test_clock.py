@@ -8,6 +8,7 @@ import pytest
 
 from chargegrid.cli import add_clock_arguments
 from chargegrid.clock import ManualClock, VirtualClock, WallClock, clock_from_settings
+from tests.waiting import wait_until
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -64,10 +65,10 @@ async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
         woke.append(name)
 
     tasks = [asyncio.create_task(sleeper("late", 20)), asyncio.create_task(sleeper("early", 5))]
-    await asyncio.sleep(0)  # one turn of the loop (no time): the sleepers reach clock.sleep
+    await wait_until(lambda: clock.sleepers() == [5, 20], 5, "the sleepers at clock.sleep")
     clock.advance(10)
-    await asyncio.sleep(0)  # one turn: the woken sleeper runs
-    assert woke == ["early"]
+    await wait_until(lambda: woke, 5, "the woken sleeper")
+    assert woke == ["early"] and clock.sleepers() == [20]
     clock.advance(10)
     await asyncio.gather(*tasks)
     assert woke == ["early", "late"]
@@ -77,12 +78,10 @@ async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
 async def test_manual_clock_lists_the_sleepers_still_waiting() -> None:
     clock = ManualClock(START)
     tasks = [asyncio.create_task(clock.sleep(s)) for s in (30, 10, 20)]
-    await asyncio.sleep(0)  # the sleepers reach clock.sleep
-    assert clock.sleepers() == [10, 20, 30]
+    await wait_until(lambda: clock.sleepers() == [10, 20, 30], 5, "the sleepers")
     tasks[2].cancel()  # a cancelled sleep waits no more
     clock.advance(10)
-    await asyncio.sleep(0)
-    assert clock.sleepers() == [30]
+    await wait_until(lambda: clock.sleepers() == [30], 5, "the woken and the cancelled gone")
     clock.advance(20)
     await tasks[0]
 

@@ -13,6 +13,7 @@ from csms.storage_units.glue import next_edge_s
 from optimizer import TimeGrid
 from tests.unit.storage_units.fakes import T0, harness
 from tests.unit.storage_units.test_glue import _site
+from tests.waiting import wait_until
 
 
 def _cap(start_s: float, end_s: float, *, cancelled: bool = False) -> GridConstraint:
@@ -58,12 +59,14 @@ async def test_the_controller_steps_right_after_a_cap_starts() -> None:
 
     h.controller.step_once = step_once  # type: ignore[method-assign]
     task = asyncio.create_task(h.controller._run())
-    for _ in range(8):
-        await asyncio.sleep(0)
+
+    async def asleep() -> None:  # the controller waits on the clock again
+        await wait_until(lambda: h.clock.sleepers(), 5, "the controller asleep on the clock")
+
+    await asleep()
     for _ in range(30):  # 15 s in half seconds
         h.clock.advance(0.5)
-        for _ in range(8):
-            await asyncio.sleep(0)
+        await asleep()
     task.cancel()
     # every 5 s, and one right after the cap's start at 12 s (the clock moves by 0.5 s),
     # not at 15 s
