@@ -102,6 +102,22 @@ async def test_every_station_gets_back_after_all_reconnect_at_once(
         await asyncio.gather(*(ws.close() for ws in back))
 
 
+def _hold_admission_of(app: Csms, held_id: str) -> tuple[list[str], asyncio.Event]:
+    """The stations whose admission ran, in order; ``held_id``'s waits for the event."""
+    admissions: list[str] = []
+    held = asyncio.Event()
+    real = app.central.admission
+
+    async def admission(station_id: str, password: str | None, **kw: object) -> object:
+        admissions.append(station_id)
+        if station_id == held_id:
+            await held.wait()
+        return await real(station_id, password, **kw)  # type: ignore[arg-type]
+
+    app.central.admission = admission  # type: ignore[assignment]
+    return admissions, held
+
+
 async def test_handshakes_beyond_the_limit_wait_their_turn_unread(
     store: Store, clock: ManualClock
 ) -> None:
@@ -112,17 +128,7 @@ async def test_handshakes_beyond_the_limit_wait_their_turn_unread(
     await store.put_station(StationRecord("B"))
     async with Csms(make_settings(handshakes_at_once=1), clock=clock, store=store) as app:
         gate = app.server.handshakes
-        admissions: list[str] = []
-        held = asyncio.Event()
-        real = app.central.admission
-
-        async def admission(station_id: str, password: str | None, **kw: object) -> object:
-            admissions.append(station_id)
-            if station_id == "A":
-                await held.wait()
-            return await real(station_id, password, **kw)  # type: ignore[arg-type]
-
-        app.central.admission = admission  # type: ignore[assignment]
+        admissions, held = _hold_admission_of(app, "A")
         a = asyncio.ensure_future(_station(app.url, "A", []))
         await wait_until(lambda: admissions == ["A"], 10, "A's admission")
         where = urlsplit(app.url)
@@ -176,17 +182,7 @@ async def test_one_that_would_wait_too_long_is_answered_busy_before_it_is_read(
     await store.put_station(StationRecord("B"))
     settings = make_settings(handshakes_at_once=1, handshake_wait_max_s=1e-6)
     async with Csms(settings, clock=clock, store=store) as app:
-        admissions: list[str] = []
-        held = asyncio.Event()
-        real = app.central.admission
-
-        async def admission(station_id: str, password: str | None, **kw: object) -> object:
-            admissions.append(station_id)
-            if station_id == "A":
-                await held.wait()
-            return await real(station_id, password, **kw)  # type: ignore[arg-type]
-
-        app.central.admission = admission  # type: ignore[assignment]
+        admissions, held = _hold_admission_of(app, "A")
         a = asyncio.ensure_future(_station(app.url, "A", []))
         await wait_until(lambda: admissions == ["A"], 10, "A's admission")
         with pytest.raises(InvalidStatus) as info:
