@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -205,7 +206,11 @@ def v2x_fields(text: str | None) -> dict[str, Any]:
 
 def transaction_update_row(tx: Transaction) -> dict[str, Any]:
     """The mutable fields :meth:`Store.save_transaction` persists."""
-    return {f: getattr(tx, f) for f in TRANSACTION_SAVED_FIELDS} | needs_row(tx.needs)
+    return dict(zip(TRANSACTION_SAVED_FIELDS, _saved(tx), strict=True)) | needs_row(tx.needs)
+
+
+#: One call for the saved fields' values (the SQL writer maps every transaction update).
+_saved = operator.attrgetter(*TRANSACTION_SAVED_FIELDS)
 
 
 def row_to_transaction(m: RowMapping) -> Transaction:
