@@ -200,11 +200,12 @@ def current_w(ev: EvseState, now: datetime | None = None) -> float:
 
 
 def tx_profile(ev: EvseState) -> Sent | None:
-    """The TxProfile of the EVSE's running transaction, accepted or unanswered, if any."""
+    """The TxProfile of the EVSE's running transaction, accepted or unanswered (a failed
+    send's answer may come late), if any."""
     sent, tx = ev.sent, ev.tx
     if sent is None or tx is None or sent.transaction_id != tx.id:
         return None
-    return sent if sent.state in ("accepted", "pending") else None
+    return sent if sent.state == "accepted" or sent.unanswered else None
 
 
 def single_period(quirks: StationQuirks | None) -> bool:
