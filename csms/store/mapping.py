@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,7 +26,13 @@ from csms.domain import (
     Transaction,
     V2XParameters,
 )
-from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
+from csms.store.base import (
+    TRANSACTION_SAVED_FIELDS,
+    NewTransaction,
+    StationEvent,
+    StationRecord,
+    StoredSample,
+)
 from csms.store.tables import NO_TRANSACTION
 
 if TYPE_CHECKING:
@@ -199,17 +206,11 @@ def v2x_fields(text: str | None) -> dict[str, Any]:
 
 def transaction_update_row(tx: Transaction) -> dict[str, Any]:
     """The mutable fields :meth:`Store.save_transaction` persists."""
-    return {
-        "stopped_at": tx.stopped_at,
-        "meter_stop_wh": tx.meter_stop_wh,
-        "stop_reason": tx.stop_reason,
-        "charging_state": tx.charging_state,
-        "last_seq_no": tx.last_seq_no,
-        "offline": tx.offline,
-        "id_token": tx.id_token,
-        "remote_start_id": tx.remote_start_id,
-        **needs_row(tx.needs),
-    }
+    return dict(zip(TRANSACTION_SAVED_FIELDS, _saved(tx), strict=True)) | needs_row(tx.needs)
+
+
+#: One call for the saved fields' values (the SQL writer maps every transaction update).
+_saved = operator.attrgetter(*TRANSACTION_SAVED_FIELDS)
 
 
 def row_to_transaction(m: RowMapping) -> Transaction:
