@@ -108,7 +108,7 @@ class SiteLoop:
         self.v2x_refusals = 0
         #: A re-plan is running (its sends included).
         self.replanning = False
-        self.waiting = Waiting(ctx.clock, self.wake)
+        self.waiting = Waiting(ctx, self.wake)
 
     @property
     def renew_margin_s(self) -> float:

@@ -24,7 +24,7 @@ from csms.events import (
 )
 from csms.planning import PlanningSettings, SiteState, build_problem, choose
 from csms.planning.allocate import fair_first_step
-from csms.planning.dispatch import executable_w, make_limit, window_end
+from csms.planning.dispatch import current_w, executable_w, make_limit, window_end
 from csms.sites import (
     FleetDefaults,
     NewConstraint,
@@ -306,6 +306,8 @@ def test_a_send_without_an_answer_in_time_is_sent_again_and_counted_as_taken() -
     kw = {"limits": limits, "uncontrolled_w": {}, "now": T0, "deadband_w": 500.0, "valid_to": end}
     out = choose(state, {"A/1": 9000.0}, (a1,), **kw)  # type: ignore[arg-type]
     assert [d.evse.key for d in out] == ["A/1"]
+    a1.sent = Sent(3000.0, "TxProfile", T0, "failed", end, 1)  # a decrease without an answer
+    assert current_w(a1, T0) == 6000.0  # it may still be on what it had: sent again first
     a1.sent.state = "rejected"
     assert not state.controllable(a1)
 
