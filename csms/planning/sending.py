@@ -17,6 +17,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.swap import RackState
+from csms.planning.under import add_under
 from csms.planning.unit_lease import resend_periods, unit_commits
 from csms.planning.v2x import renewal_v2x
 from csms.planning.windows import carry_over_timed, edges
@@ -241,8 +242,7 @@ class ProfileSender:
         base_w = dict(uncontrolled_w)
         for ev in self.state.evses.values():
             if ev.tx is None and self.state.controllable(ev):
-                for node_id in site.ancestors(ev.node_id):
-                    base_w[node_id] = base_w.get(node_id, 0.0) + fallback_w(ev)
+                add_under(base_w, site, ev.node_id, fallback_w(ev))
         return base_w
 
     @staticmethod

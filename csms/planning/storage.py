@@ -20,6 +20,7 @@ from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
 from csms.planning.state import SiteState
 from csms.planning.swap import rack_draws_w
+from csms.planning.under import add_steps_under, add_under
 from csms.sites.model import Site
 from csms.storage_units import (
     LiveUnit,
@@ -107,8 +108,7 @@ def storage_draw_w(
             draws.append((asset.node, worst))
     out: dict[str, float] = dict(unmetered_w(state))
     for node, watts in draws:
-        for node_id in site.ancestors(node):
-            out[node_id] = out.get(node_id, 0.0) + watts
+        add_under(out, site, node, watts)
     return out
 
 
@@ -141,16 +141,13 @@ def with_planned_storage(
     if not plan.storage:
         return pv_w
     out = dict(pv_w)
-    n = plan.grid.n_steps
     for asset in site.storage:
         steps = plan.storage.get(asset.id)
         if steps is None:
             continue
         kept = discharge if without is None else asset.id not in without
         power_w = steps.power_w if kept else tuple(max(0.0, w) for w in steps.power_w)
-        for node_id in site.ancestors(asset.node):
-            before = out.get(node_id, (0.0,) * n)
-            out[node_id] = tuple(a - b for a, b in zip(before, power_w, strict=True))
+        add_steps_under(out, site, asset.node, power_w, sign=-1.0)
     return out
 
 
