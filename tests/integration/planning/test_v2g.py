@@ -28,7 +28,7 @@ from csms.planning import PlanningSettings
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation
 from csms.sites.model import StationQuirks, Tariff, TouPeriod
 from csms.store import MemoryStore
-from tests.integration.csms.stations import raw_connect
+from tests.integration.csms.stations import raw_connect, unknown_variables
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -124,15 +124,7 @@ class V2xStation(ChargePoint):  # type: ignore[misc]
 
     @on("GetVariables")
     def get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
-        # Answered as a real station does (the library leaves a 2.1 action without a handler
-        # unanswered: the CSMS would wait out its timeout with the station's calls queued)
-        return call_result.GetVariables(
-            get_variable_result=[
-                {"attribute_status": "UnknownVariable", "component": d["component"],
-                 "variable": d["variable"]}
-                for d in get_variable_data
-            ]
-        )  # fmt: skip
+        return unknown_variables(get_variable_data)
 
 
 def _site(t0: datetime) -> Site:

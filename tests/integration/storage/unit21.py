@@ -17,7 +17,7 @@ from ocpp.routing import on
 from ocpp.v21 import ChargePoint, call, call_result
 
 from chargegrid.clock import Clock
-from tests.integration.csms.stations import raw_connect
+from tests.integration.csms.stations import raw_connect, unknown_variables
 
 __all__ = ["Received", "StorageUnit21", "storage_unit"]
 
@@ -94,6 +94,10 @@ class StorageUnit21(ChargePoint):  # type: ignore[misc]
     def on_clear_der_control(self, **_: Any) -> call_result.ClearDERControl:
         self.battery.discharge_share = 1.0
         return call_result.ClearDERControl(status="Accepted")
+
+    @on("GetVariables")  # type: ignore[untyped-decorator]
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        return unknown_variables(get_variable_data)
 
     async def boot(self) -> None:
         await self.call(
