@@ -143,23 +143,30 @@ def _causes(
 def episodes(
     stretches: Sequence[Stretch],
     probes: Sequence[Probe],
+    gaps: Sequence[tuple[datetime, float]] = (),
     *,
     falls: Sequence[datetime],
     window_s: float,
     control_s: float,
     sample_s: float,
 ) -> list[dict[str, Any]]:
-    """Every stretch over the limit, in time order, with its causes and its first probes."""
+    """Every stretch over the limit, in time order, with its causes, its first probes and
+    how long the event loop stalled in it (``stalled_s``: of every wait of the meter between
+    two samples, ``gaps`` as (sample, wait), the part beyond its interval, for the samples
+    after the stretch's start up to the one that closed it). The harness, the central
+    system and the simulators share that loop: a stall is time none of them ran."""
     out = []
     for s in sorted(stretches, key=lambda s: s.start):
         mine = [p for p in probes if s.start <= p.at < s.end]
         causes = _causes(
             s, mine, falls=falls, window_s=window_s, control_s=control_s, sample_s=sample_s
         )
+        stalled_s = sum(max(0.0, g - sample_s) for at, g in gaps if s.start < at <= s.end)
         out.append(
             {
                 "start": f"{s.start:%H:%M:%S}",
                 "seconds": round(s.seconds, 1),
+                "stalled_s": round(min(stalled_s, s.seconds), 1),
                 "worst_kw": round(s.worst_w / 1000, 2),
                 "cause": causes[0],
                 "causes": causes,

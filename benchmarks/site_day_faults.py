@@ -172,6 +172,10 @@ class Subprocess:
         """The central system's side is in another process: what the harness sees only."""
         return base
 
+    def counters(self) -> dict[str, int]:
+        """Not known: the central system is another process."""
+        return {}
+
 
 @contextlib.asynccontextmanager
 async def subprocess_central(

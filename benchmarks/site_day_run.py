@@ -92,8 +92,23 @@ class DayResult:
     wall_s: float
     meter: Any = None  # the meter's registers
     notes: list[str] = field(default_factory=list)
+    control_s: float = 30.0
+    sample_s: float = 10.0
+    #: the central system's counters (re-plans, EV cuts, controller steps)
+    counters: dict[str, int] = field(default_factory=dict)
     #: every stretch over the limit with its causes (benchmarks/site_day_causes.py)
     episodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def longest_less_stall_s(self) -> float:
+        """The longest stretch over the limit less the time the event loop stalled in it."""
+        return max((e["seconds"] - e["stalled_s"] for e in self.episodes), default=0.0)
+
+    @property
+    def cap_held_less_stall(self) -> bool:
+        """The cap check (one control interval and a sample) on the stretches less the
+        stalls in them: what the system took, the machine's stalls left out."""
+        return self.longest_less_stall_s <= self.control_s + self.sample_s
 
     def figures(self) -> dict[str, Any]:
         b, t, c = self.books, self.totals, self.checks
@@ -137,7 +152,10 @@ class DayResult:
                 [f"{s.start:%H:%M:%S}", round(s.seconds), round(s.worst_w / 1000, 2)]
                 for s in sorted(b.stretches, key=lambda s: -s.seconds)[:5]
             ],
+            "longest_over_cap_less_stall_s": round(self.longest_less_stall_s, 1),
+            "cap_held_less_stall": self.cap_held_less_stall,
             "over_cap_s_by_cause": seconds_by_cause(self.episodes),
+            "counters": self.counters,
             "episodes_over_cap": self.episodes,
             "notes": self.notes,
         }
@@ -255,6 +273,10 @@ class Central(Protocol):
         """``base`` (what the harness sees) with the central system's side of it."""
         ...
 
+    def counters(self) -> dict[str, int]:
+        """The central system's counters of the run (empty: not known here)."""
+        ...
+
 
 @dataclass
 class InProcess:
@@ -274,6 +296,20 @@ class InProcess:
 
     def report_pv(self, at: datetime, pv_w: float) -> None:
         report_pv(self.csms, at, pv_w)
+
+    def counters(self) -> dict[str, int]:
+        """How often the site loop re-planned, cut the EVs at once (0927) and the storage
+        controller stepped (poked by a reading, 0926)."""
+        loop = self.csms.planning.loops.get(SITE_ID)
+        if loop is None:
+            return {}
+        ctl = loop.storage
+        return {
+            "replans": loop.plans,
+            "ev_cuts": loop.sender.cuts,
+            "controller_steps": 0 if ctl is None else ctl.steps,
+            "poked_steps": 0 if ctl is None else ctl.poked_steps,
+        }
 
     def probe(self, base: Probe, devices_w: dict[str, float]) -> Probe:
         """The EVs' draw against the limits sent, the units' against their setpoints, and
@@ -383,8 +419,10 @@ async def meter(
     clock: VirtualClock,
     central: Central,
     probes: list[Probe],
+    gaps: list[tuple[datetime, float]],
 ) -> None:
-    """Sample every ``sample_s``; report the PV every ``meter_s``."""
+    """Sample every ``sample_s``; report the PV every ``meter_s``; every sample's wait since
+    the one before goes to ``gaps``."""
     pv = opt.shape.pv()
     reported: datetime | None = None
     last: datetime | None = None
@@ -392,6 +430,7 @@ async def meter(
         now = clock.now()
         gap_s = 0.0 if last is None else (now - last).total_seconds()
         sample(fleet, books, opt, now, probes=probes, gap_s=gap_s, central=central)
+        gaps.append((now, gap_s))
         last = now
         if reported is None or (now - reported).total_seconds() >= opt.meter_s:
             central.report_pv(now, pv.power_w(now))
@@ -481,7 +520,8 @@ async def run_day(
         for w in fleet.swap_runners:
             w.swap.swap.add_arrivals([a for a in arrivals if a.at >= w.swap.swap.now])
         probes: list[Probe] = []
-        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central, probes))]
+        gaps: list[tuple[datetime, float]] = []
+        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central, probes, gaps))]
         if fault is not None:
             tasks.append(asyncio.create_task(fault(site_central, fleet, clock, notes)))
 
@@ -498,6 +538,7 @@ async def run_day(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         at = clock.now()
+        counted = site_central.counters()
         closed = settle(fleet, books, opt, at)
         summary_frame = fleet.summary()
     device_totals = totals(fleet, opt, watch, arrivals, summary_frame)
@@ -516,9 +557,13 @@ async def run_day(
         wall_s=loop.time() - began,
         meter=books.meter.registers,
         notes=notes,
+        control_s=opt.control_s,
+        sample_s=opt.sample_s,
+        counters=counted,
         episodes=episodes(
             closed.stretches,
             probes,
+            gaps,
             falls=[opt.shape.cap_start],
             window_s=settings(opt).planning.profile_validity_s,
             control_s=opt.control_s,
