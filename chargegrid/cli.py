@@ -15,11 +15,19 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from chargegrid import __version__
 from chargegrid.clock import Clock, clock_from_settings, utc
 
-__all__ = ["COMMANDS", "add_clock_arguments", "build_parser", "clock_from_args", "main"]
+__all__ = [
+    "COMMANDS",
+    "add_clock_arguments",
+    "build_parser",
+    "clock_from_args",
+    "main",
+    "number_option",
+]
 
 #: Each command and the module whose ``add_commands(subparsers)`` registers it, in help
 #: order. A command line that names a command imports that module only: ``chargegrid sim``
@@ -52,14 +60,34 @@ def _iso_datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {text!r}") from exc
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
-    return value
+N = TypeVar("N", int, float)
+
+
+def number_option(
+    kind: type[N], accepts: Callable[[N], bool], refusal: str, *, unparsable: str | None = None
+) -> Callable[[str], N]:
+    """An argparse type: ``kind(text)`` when ``accepts`` it, else an error ``refusal: 'text'``
+    (argparse exits 2 naming the option); text that is no ``kind`` at all is refused the
+    same way, or as ``unparsable: 'text'`` when that is given."""
+
+    def parse(text: str) -> N:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{unparsable or refusal}: {text!r}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"{refusal}: {text!r}")
+        return value
+
+    return parse
+
+
+_positive_float = number_option(
+    float,
+    lambda value: math.isfinite(value) and value > 0,
+    "must be a positive finite number",
+    unparsable="not a number",
+)
 
 
 def add_clock_arguments(

@@ -100,6 +100,23 @@ class ServerSettings(_Section):
         "rather than admitted late or timed out (keep it below "
         "security.handshake_timeout_s)",
     )
+    handshakes_at_once: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description="station handshakes in progress at once; a connection beyond them "
+        "waits its turn with nothing read from it and no handshake timer running, so that "
+        "in a reconnect storm each handshake is served quickly in arrival order instead of "
+        "all of them slowly (0 = no limit)",
+    )
+    handshake_wait_max_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=300,
+        description="a handshake that waited longer than this since its connection was "
+        "accepted (waiting its turn included) is answered 503 with a spread Retry-After "
+        "without a store read: its station has most likely given up on it",
+    )
     message_log_frames: int = Field(
         default=20,
         ge=0,

@@ -8,45 +8,29 @@ import argparse
 import math
 from typing import Any
 
+from chargegrid.cli import number_option
+
 __all__ = ["add_device_options", "add_numbers", "device_config", "positive_option"]
 
 
 def positive_option(kind: type[float] | type[int]) -> Any:
     """An argparse type: a finite number of ``kind`` above zero (else exit 2 naming the option)."""
     wanted = "integer" if kind is int else "number"
-
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a positive {wanted}: {text!r}")
-        return value
-
-    return parse
+    return number_option(
+        kind, lambda value: value > 0 and math.isfinite(value), f"must be a positive {wanted}"
+    )
 
 
-def _fraction(text: str) -> float:
-    """An argparse type: a number in 0..1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1: {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    """An argparse type: a finite number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value >= 0.0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0: {text!r}")
-    return value
+#: An argparse type: a number in 0..1.
+_fraction = number_option(
+    float, lambda value: 0.0 <= value <= 1.0, "must be a fraction between 0 and 1"
+)
+#: An argparse type: a finite number of at least 0.
+_rate = number_option(
+    float,
+    lambda value: value >= 0.0 and math.isfinite(value),
+    "must be a finite number of at least 0",
+)
 
 
 def add_numbers(parser: Any, *rows: tuple[str, Any, float, str]) -> None:

@@ -91,6 +91,14 @@ class ProfileAnswer:
     reason_code: str | None = None
     detail: str | None = None
 
+    @classmethod
+    def refused(cls, refused: ProfileRefused | InvalidParameter) -> ProfileAnswer:
+        """Rejected: with the reason a :class:`ProfileRefused` names, else ``InvalidValue``
+        (a number the device model refused)."""
+        if isinstance(refused, ProfileRefused):
+            return cls("Rejected", refused.reason_code, refused.detail)
+        return cls("Rejected", "InvalidValue", str(refused))
+
     def payload(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"status": self.status}
         if self.reason_code is not None:
@@ -180,9 +188,7 @@ class StorageStation:
             profile = parse_setpoint_profile(raw, evse_id=evse_id, received_at=now)
         except (ProfileRefused, InvalidParameter) as refused:
             self.profiles_rejected += 1
-            if isinstance(refused, ProfileRefused):
-                return ProfileAnswer("Rejected", refused.reason_code, refused.detail)
-            return ProfileAnswer("Rejected", "InvalidValue", str(refused))
+            return ProfileAnswer.refused(refused)
         clamps = self.unit.set_schedule(profile.schedule)
         self.profile_id = profile.profile_id
         if not clamps:

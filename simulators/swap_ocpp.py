@@ -180,12 +180,9 @@ class SwapOcppStation:
         """Bring the station to ``now`` first (call :meth:`step`), then this."""
         try:
             profile = parse_limit_profile(raw, evse_id=evse_id, received_at=now)
-        except ProfileRefused as refused:
+        except (ProfileRefused, InvalidParameter) as refused:
             self.profiles_rejected += 1
-            return ProfileAnswer("Rejected", refused.reason_code, refused.detail)
-        except InvalidParameter as refused:
-            self.profiles_rejected += 1
-            return ProfileAnswer("Rejected", "InvalidValue", str(refused))
+            return ProfileAnswer.refused(refused)
         self.limits = profile.schedule
         self.profile_id = profile.profile_id
         return ProfileAnswer("Accepted")

@@ -179,10 +179,15 @@ class WebhookDispatcher:
     async def _work(self) -> None:
         while True:
             hook, delivery, body = await self._queue.get()
-            try:
-                await self._attempt(hook, delivery, body)
-            except Exception:
-                logger.exception("webhook delivery %s failed unexpectedly", delivery.delivery_id)
+            await self._attempt_logged(hook, delivery, body)
+
+    async def _attempt_logged(self, hook: Webhook, delivery: WebhookDelivery, body: bytes) -> None:
+        """:meth:`_attempt`; an error it did not foresee is logged and ends this attempt
+        only (the worker goes on with the next delivery)."""
+        try:
+            await self._attempt(hook, delivery, body)
+        except Exception:
+            logger.exception("webhook delivery %s failed unexpectedly", delivery.delivery_id)
 
     async def _attempt(self, hook: Webhook, delivery: WebhookDelivery, body: bytes) -> None:
         assert self._client is not None
@@ -241,7 +246,4 @@ class WebhookDispatcher:
     ) -> None:
         await asyncio.sleep(wait_s)
         if hook.webhook_id in self._hooks:
-            try:
-                await self._attempt(hook, delivery, body)
-            except Exception:
-                logger.exception("webhook delivery %s failed unexpectedly", delivery.delivery_id)
+            await self._attempt_logged(hook, delivery, body)

@@ -15,31 +15,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chargegrid.cli import add_clock_arguments
+from chargegrid.cli import add_clock_arguments, number_option
 
 __all__ = ["add_commands", "demo_settings"]
 
 logger = logging.getLogger(__name__)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
-    return value
+_positive = number_option(
+    float, lambda value: value > 0 and math.isfinite(value), "must be a positive number"
+)
+_port = number_option(int, lambda value: 0 <= value <= 65535, "not a port number (0-65535)")
 
 
 def add_commands(subparsers: Any) -> None:

@@ -257,8 +257,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         closer = getattr(backend, "close", None)
         if closer is not None:
             closer()
-    out = [{"tags": s.tags, "points": [[t.isoformat(), v] for t, v in s.points]} for s in result]
-    print(json.dumps(out, indent=2))
+    print(json.dumps([s.as_json() for s in result], indent=2))
     return 0
 
 

@@ -21,7 +21,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -132,7 +132,7 @@ class MessageLog:
                 caller = "out" if frame.direction == "in" else "in"
                 action = actions.get((caller, message.unique_id))
                 if action is not None:
-                    message = _with_action(message, action)
+                    message = replace(message, action=action)
             parsed.append(_redact(message))
         parsed.reverse()
         return parsed[:limit]
@@ -165,31 +165,11 @@ def _parse(frame: LoggedFrame) -> OcppMessage:
     return OcppMessage(frame.at, frame.direction, kind, unique_id, None, details, code)
 
 
-def _with_action(message: OcppMessage, action: str) -> OcppMessage:
-    return OcppMessage(
-        message.at,
-        message.direction,
-        message.kind,
-        message.unique_id,
-        action,
-        message.payload,
-        message.error_code,
-    )
-
-
 def _redact(message: OcppMessage) -> OcppMessage:
     if message.action in REDACTED_ACTIONS or (message.kind != "CALL" and message.action is None):
         # an answer whose call is no longer kept may answer a redacted action
         payload = _REDACTED if message.kind != "CALLERROR" else message.payload
-        return OcppMessage(
-            message.at,
-            message.direction,
-            message.kind,
-            message.unique_id,
-            message.action,
-            payload,
-            message.error_code,
-        )
+        return replace(message, payload=payload)
     return message
 
 

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import random
 import socket
 import time
@@ -36,6 +37,8 @@ from csms.ids import is_station_id
 from csms.listeners import LISTEN_BACKLOG
 from csms.ocpp.admin import ADMIN_PATH, ADMIN_SUBPROTOCOL, check_token, serve_admin
 from csms.ocpp.base import OcppConnection
+from csms.ocpp.gated import gated
+from csms.ocpp.handshake_gate import HandshakeGate
 from csms.ocpp.message_log import LoggedConnection, MessageLog
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.v16 import V16Connection
@@ -88,20 +91,6 @@ def _respond(status: HTTPStatus, text: str, **headers: str) -> Response:
     return Response(status.value, status.phrase, h, body)
 
 
-def _timed(base: type[ServerConnection]) -> type[ServerConnection]:
-    """``base`` (the security guard's connection class) that also notes when the
-    connection was accepted: how long its handshake has waited for the server."""
-
-    class TimedConnection(base):  # type: ignore[valid-type,misc]
-        accepted_at = 0.0
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.accepted_at = time.monotonic()
-            super().connection_made(transport)
-
-    return TimedConnection
-
-
 async def _run_until_lost(conn: OcppConnection, ws: ServerConnection) -> None:
     """``conn.run()`` in the connection's own task, cancelled when the TCP connection is
     lost: a handler still waiting (an answer held while the store is unavailable) ends
@@ -151,6 +140,12 @@ class OcppServer:
         self.refused_busy = 0
         #: Handshakes answered 503 because they had waited too long for the server.
         self.refused_late = 0
+        #: station handshakes in progress at once; the others wait their turn (a storm)
+        # (A plain 503 cannot be sent before a TLS handshake: with TLS, all of them wait.)
+        self.handshakes: HandshakeGate[Any] = HandshakeGate(
+            settings.handshakes_at_once,
+            wait_max_s=settings.handshake_wait_max_s if self.security.tls is None else math.inf,
+        )
         self.connections: ConnectionRegistry[OcppConnection] = ConnectionRegistry()
         #: the newest frames of every station, for the dashboard's station page
         self.message_log = MessageLog(
@@ -187,8 +182,9 @@ class OcppServer:
             "backlog": LISTEN_BACKLOG,  # not asyncio's 100: a storm is dropped in the kernel
             **self.security.serve_options(),
         }
-        options["create_connection"] = _timed(
-            options.get("create_connection", ServerConnection)  # type: ignore[arg-type]
+        options["create_connection"] = gated(
+            options.get("create_connection", ServerConnection),  # type: ignore[arg-type]
+            self.handshakes,
         )
         try:
             if sockets is None:
@@ -209,6 +205,8 @@ class OcppServer:
 
     async def stop(self) -> None:
         servers, self._servers = self._servers, []
+        for waiting in self.handshakes.close():
+            waiting.close_waiting()
         for server in servers:
             server.close(close_connections=True)
         await self.security.stop()
@@ -308,13 +306,21 @@ class OcppServer:
     def _late(self, connection: ServerConnection) -> Response | None:
         """Admission control for reconnect storms that adapts to what the process can
         serve: a handshake that already waited ``shed_handshakes_after_s`` for the server
-        (accepted, then queued behind thousands of others) would spend a store read and
+        since it started (queued behind others in the event loop), or had waited
+        ``handshake_wait_max_s`` for its turn to start
+        (:class:`~csms.ocpp.handshake_gate.HandshakeGate`), would spend a store read and
         most likely time out anyway. It is answered 503 at once with a Retry-After spread
         over 1-10 s, so the station backs off while the ones admitted in time get served."""
-        accepted_at = getattr(connection, "accepted_at", 0.0)
-        if not accepted_at:
+        started_at = getattr(connection, "started_at", 0.0)
+        if not started_at:
             return None
-        if time.monotonic() - accepted_at <= self.settings.shed_handshakes_after_s:
+        now = time.monotonic()
+        s = self.settings
+        if (
+            now - started_at <= s.shed_handshakes_after_s
+            and started_at - getattr(connection, "accepted_at", started_at)
+            <= s.handshake_wait_max_s
+        ):
             return None
         self.refused_late += 1
         return _respond(

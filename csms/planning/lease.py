@@ -5,12 +5,14 @@ A storage unit is dispatched with a short schedule (decision 0905): when the con
 the central system stops, the unit is Idle once it runs out. An EV TxProfile raised because
 the plan counts on that discharge carries the raised limit only until the unit's schedule
 ends (the *lease*), then the limit the planner computed without the storage discharge (the
-*free* share); while the units keep being dispatched the raised part is renewed.
+*free* share); while the units keep being dispatched the raised part is renewed. The raised
+part is split by unit and each unit's part leased to that unit (decision 0930,
+:mod:`csms.planning.unit_lease`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,63 +22,26 @@ from csms.planning.stages import Shares, Window
 from csms.planning.state import EvseState, Lease, SiteState
 from csms.planning.storage import with_planned_storage
 from csms.planning.swap import with_planned_racks
+from csms.planning.unit_lease import (
+    Commit,
+    Periods,
+    lent_parts,
+    unit_commits,
+    unit_lease_to,
+    unit_leased,
+    value_at,
+)
 from csms.sites.model import Site
 from csms.storage_units import StorageController
 from optimizer import Plan
 
 __all__ = [
-    "Periods",
-    "lease_end",
-    "lease_renewal",
     "lease_shares",
-    "lease_to",
-    "leased",
     "leased_dispatches",
     "record_leases",
     "storage_free",
-    "value_at",
+    "unit_lease_shares",
 ]
-
-#: (start, W) periods, in order; the first one's value holds before it starts
-Periods = tuple[tuple[datetime, float], ...]
-
-
-def value_at(periods: Periods, at: datetime) -> float:
-    """The value in force at ``at`` (the first period's before it starts)."""
-    value = periods[0][1]
-    for start, w in periods:
-        if start > at:
-            break
-        value = w
-    return value
-
-
-def leased(raised: Periods, free: Periods, to: datetime) -> Periods:
-    """``raised`` until ``to``, then the lower of ``raised`` and ``free``; same first start."""
-    first = raised[0][0]
-    starts = sorted({first, *(at for at, _ in raised), *(at for at, _ in free if at > to), to})
-    out: list[tuple[datetime, float]] = []
-    for at in (s for s in starts if s >= first):
-        w = value_at(raised, at)
-        if at >= to:
-            w = min(w, value_at(free, at))
-        if not out or out[-1][1] != w:
-            out.append((at, w))
-    return tuple(out)
-
-
-def lease_end(storage: StorageController | None, now: datetime) -> datetime:
-    """How long the EV limits may count on the storage discharge: the end of the shortest
-    discharge schedule a unit holds (``now`` if none does)."""
-    sent = storage.sent.values() if storage is not None else ()
-    return lease_to(((u.setpoint_w, u.valid_to) for u in sent), now)
-
-
-def lease_to(setpoints: Iterable[tuple[float | None, datetime]], now: datetime) -> datetime:
-    """The end of the shortest discharge schedule a unit holds (``now`` if none does): what
-    the EV limits may count on the storage discharge for."""
-    ends = [end for w, end in setpoints if w is not None and w < 0 and end > now]
-    return min(ends, default=now)
 
 
 def _schedule(ev: EvseState, first: datetime, end: datetime) -> Periods:
@@ -94,55 +59,78 @@ def leased_dispatches(
     free: list[Dispatch],
     still: Iterable[EvseState],
     *,
-    to: datetime,
+    to: datetime | Mapping[str, Commit],
     now: datetime,
     valid_to: datetime,
+    without: Mapping[str, list[Dispatch]] | None = None,
 ) -> tuple[list[Dispatch], dict[str, Lease]]:
-    """The dispatches with each raised limit leased to ``to``: an EVSE whose schedule (the
-    one chosen or, held back, the one it holds) exceeds its free one after ``to`` is sent
-    the leased schedule; ``free``: the choice without the storage discharge."""
+    """The dispatches with each raised limit leased: an EVSE whose schedule (the one chosen
+    or, held back, the one it holds) exceeds its free one is sent the leased schedule;
+    ``free``: the choice without the storage discharge. ``to``: the lease's end (0626), or
+    each unit's commitment, with ``without`` (unit -> the choice without that unit's
+    discharge) splitting the raised part by unit (0930)."""
     chosen = {d.evse.key: d for d in raised}
-    without = {d.evse.key: d for d in free}
+    without_free = {d.evse.key: d for d in free}
+    per_unit = {u: {d.evse.key: d for d in ds} for u, ds in (without or {}).items()}
+    commits = to if isinstance(to, Mapping) else {"": Commit(to)}
     out: list[Dispatch] = []
     leases: dict[str, Lease] = {}
     for ev in still:
         d = chosen.get(ev.key)
-        high = ((now, d.limit_w), *d.later) if d is not None else _schedule(ev, now, valid_to)
-        f = without.get(ev.key)
-        low = ((now, f.limit_w), *f.later) if f is not None else _schedule(ev, now, valid_to)
+        high = _periods(ev, d, now, valid_to)
+        low = _periods(ev, without_free.get(ev.key), now, valid_to)
+        lent = lent_parts(
+            high, {u: _periods(ev, ds.get(ev.key), now, valid_to) for u, ds in per_unit.items()},
+            first=now,
+        )  # fmt: skip
         quirks = state.stations[ev.station.id].quirks
         one = single_period(quirks)
         if one:  # one value for the whole window, no lease to renew: the lower of the two
             shaped: Periods = ((now, min(high[0][1], min(w for _, w in low))),)
         else:
-            shaped = leased(high, low, to)
+            shaped = unit_leased(high, low, lent, commits, now)
         if shaped == high:
             if d is not None:
                 out.append(d)
             continue
         if not one:
-            leases[ev.key] = Lease(to, high, low)
+            leases[ev.key] = Lease(unit_lease_to(lent, commits, now), high, low, lent)
         limit = make_limit(ev, shaped[0][1], quirks, purpose="TxProfile", now=now,
                            valid_to=valid_to, later=shaped[1:])  # fmt: skip
         out.append(Dispatch(ev, shaped[0][1], limit, True, shaped[1:]))
     return out, leases
 
 
+def _periods(ev: EvseState, d: Dispatch | None, now: datetime, valid_to: datetime) -> Periods:
+    """The schedule a dispatch sets from ``now``, or (none) what the EVSE holds."""
+    return ((now, d.limit_w), *d.later) if d is not None else _schedule(ev, now, valid_to)
+
+
 def lease_shares(
-    state: SiteState, shares: Shares, free: Shares, *, to: datetime, window: Window
+    state: SiteState,
+    shares: Shares,
+    free: Shares,
+    *,
+    to: datetime | Mapping[str, Commit],
+    window: Window,
+    without: Mapping[str, Shares] | None = None,
 ) -> tuple[Shares, dict[str, Lease]]:
     """``shares`` (the storage discharge counted on) with every raised limit leased to
-    ``to``; ``free``: the same re-plan's shares without the discharge. The plan's periods
-    for the renewal into the next window are held to the free ones past ``to`` too."""
+    ``to`` (per unit with ``without``: each discharging unit's shares without its
+    discharge); ``free``: the same re-plan's shares without the discharge. The plan's
+    periods for the renewal into the next window are held to the free ones past the lease
+    too."""
+    per_unit = {u: s.dispatches for u, s in (without or {}).items()}
     dispatches, leases = leased_dispatches(state, shares.dispatches, free.dispatches,
                                            shares.still, to=to, now=window.sent_at,
-                                           valid_to=window.valid_to)  # fmt: skip
+                                           valid_to=window.valid_to,
+                                           without=per_unit)  # fmt: skip
     later = dict(shares.later)
     for key, lease in list(leases.items()):
         low = (*lease.free, *free.later.get(key, ()))
         beyond = tuple((at, w) for at, w in later.get(key, ()) if at >= window.valid_to)
         later[key] = tuple(
-            (at, min(w, value_at(low, at)) if at >= to else w) for at, w in later.get(key, ())
+            (at, min(w, value_at(low, at)) if at >= lease.to else w) for at, w in later.get(key, ())
         )
         # the renewal into the next window may carry the lease there: the plan's periods
         leases[key] = replace(lease, raised=(*lease.raised, *beyond))
@@ -159,26 +147,40 @@ def record_leases(state: SiteState, leases: dict[str, Lease]) -> None:
             ev.sent = replace(ev.sent, lease=lease)
 
 
-def lease_renewal(ev: EvseState, to: datetime, now: datetime, margin_s: float) -> Periods | None:
-    """The schedule from ``now`` of an EVSE whose lease ends within ``margin_s`` with its
-    lease moved to ``to`` (a later end); None when it needs none."""
-    sent = ev.sent
-    if sent is None or sent.lease is None or ev.tx is None or sent.state != "accepted":
-        return None
-    lease = sent.lease
-    if sent.transaction_id != ev.tx.id or to <= lease.to:
-        return None
-    if (lease.to - now).total_seconds() > margin_s or sent.valid_to is None:
-        return None
-    if now >= sent.valid_to:
-        return None
-    # raised until ``to``, then what the EVSE holds (the free limit past the old lease end)
-    shaped = leased(lease.raised, sent.periods or ((sent.at, sent.limit_w),), to)
-    return ((now, value_at(shaped, now)), *((at, w) for at, w in shaped if at > now))
-
-
-def storage_free(built: Built, pv_w: dict[str, tuple[float, ...]], plan: Plan, site: Site) -> Built:
+def storage_free(
+    built: Built,
+    pv_w: dict[str, tuple[float, ...]],
+    plan: Plan,
+    site: Site,
+    *,
+    without: frozenset[str] | None = None,
+) -> Built:
     """``built`` with the supply the EVs have without the plan's storage discharge (its
-    planned charging, the PV and the racks still counted)."""
-    free = with_planned_storage(pv_w, plan, site, discharge=False)
+    planned charging, the PV and the racks still counted); ``without``: only these units'
+    discharge left out (decision 0930)."""
+    free = with_planned_storage(pv_w, plan, site, discharge=False, without=without)
     return replace(built, pv_w=with_planned_racks(free, plan, site))
+
+
+def unit_lease_shares(
+    state: SiteState,
+    shares: Shares,
+    share_of: Callable[[Built], Shares],
+    built: Built,
+    pv_w: dict[str, tuple[float, ...]],
+    plan: Plan,
+    storage: StorageController | None,
+    window: Window,
+) -> tuple[Shares, dict[str, Lease]]:
+    """A re-plan's ``shares`` leased per unit (decision 0930): ``share_of`` shares the plan
+    for a supply; ``built``'s without the storage discharge, and without each discharging
+    unit's alone, give the free shares and each unit's part; the EVs' limits are leased to
+    each unit's commitment now."""
+    site = state.site
+    units = sorted(u for u, s in plan.storage.items() if any(w < 0 for w in s.power_w))
+    per_unit = {
+        u: share_of(storage_free(built, pv_w, plan, site, without=frozenset((u,)))) for u in units
+    }
+    free = share_of(storage_free(built, pv_w, plan, site))
+    commits = unit_commits(storage, window.sent_at)
+    return lease_shares(state, shares, free, to=commits, window=window, without=per_unit)

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from csms.domain import ChargingLimit, Transaction
 from csms.events import DepartureMissed, PlanComputed, PlanUpdated
@@ -19,7 +20,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.defaults import Changes, SafeDefaults
 from csms.planning.dispatch import Dispatch, current_w, window_end
 from csms.planning.history import BillingPeak, history_window
-from csms.planning.lease import lease_end, lease_shares, record_leases, storage_free
+from csms.planning.lease import record_leases, unit_lease_shares
 from csms.planning.problem import Built, build_problem
 from csms.planning.quirks import after_rejection
 from csms.planning.sending import ProfileSender
@@ -264,12 +265,11 @@ class SiteLoop:
         shares = share(self.state, view, built, window, limits=limits, settings=settings,
                        giving=giving_steps(plan))  # fmt: skip
         leases: dict[str, Lease] = {}
-        if plan.storage:  # the raised limits last as long as the units' schedules (0626)
-            free_built = storage_free(built, pv_w, plan, self.state.site)
-            free = share(self.state, view, free_built, window, limits=limits, settings=settings,
-                         giving=giving_steps(plan))  # fmt: skip
-            to = lease_end(self.storage, window.sent_at)
-            shares, leases = lease_shares(self.state, shares, free, to=to, window=window)
+        if plan.storage:  # the raised limits last as long as each unit's commitment (0930)
+            share_of = partial(share, self.state, view, window=window, limits=limits,
+                               settings=settings, giving=giving_steps(plan))  # fmt: skip
+            shares, leases = unit_lease_shares(self.state, shares, share_of, built, pv_w, plan,
+                                               self.storage, window)  # fmt: skip
         logger.info("site %s: plan %s in %.3f s for %d sessions (%s); sending %d limits",
                     self.site_id, plan.status, self.last_solve_s, len(built.controlled),
                     ", ".join(sorted(set(reasons))), len(shares.dispatches))  # fmt: skip

@@ -17,6 +17,7 @@ from csms.planning.history import expected_sessions
 from csms.planning.state import EvseState, SiteState
 from csms.planning.storage import live_units, storage_draw_w
 from csms.planning.swap import racks_uncontrolled_w, swap_racks
+from csms.planning.under import add_steps_under, add_under
 from csms.planning.v2x import v2g_session
 from csms.sites.constraints import GridConstraint
 from csms.sites.model import SessionDefaults, Site
@@ -306,7 +307,7 @@ def build_problem(
         node_caps=tuple(caps),
         swap_racks=swap_racks(state.racks, site, grid, metered_soc=settings.swap_metered_soc),
     )
-    pv_w = _pv_by_node(site, pv, grid.n_steps)
+    pv_w = _pv_by_node(site, pv)
     return Built(problem, tuple(controlled), uncontrolled, tuple(missed), pv_w)
 
 
@@ -325,8 +326,7 @@ def _uncontrolled_w(
         if not state.controllable(ev):
             draw = state.worst_case_w(ev)
             if draw > 0:
-                for node_id in site.ancestors(ev.node_id):
-                    uncontrolled[node_id] = uncontrolled.get(node_id, 0.0) + draw
+                add_under(uncontrolled, site, ev.node_id, draw)
     return uncontrolled
 
 
@@ -383,13 +383,11 @@ def _session(
     return session, missing_wh
 
 
-def _pv_by_node(site: Site, pv: tuple[PvPlant, ...], n_steps: int) -> dict[str, tuple[float, ...]]:
+def _pv_by_node(site: Site, pv: tuple[PvPlant, ...]) -> dict[str, tuple[float, ...]]:
     """Node id -> the PV power counted on under it, per step."""
     pv_w: dict[str, tuple[float, ...]] = {}
     for plant in pv:
-        for node_id in site.ancestors(plant.node_id):
-            before = pv_w.get(node_id, (0.0,) * n_steps)
-            pv_w[node_id] = tuple(a + b for a, b in zip(before, plant.forecast_w, strict=True))
+        add_steps_under(pv_w, site, plant.node_id, plant.forecast_w)
     return pv_w
 
 

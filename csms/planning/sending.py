@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -14,9 +15,10 @@ from csms.domain import ChargingLimit
 from csms.exceptions import CommandRejected, CsmsError
 from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit, tx_profile
-from csms.planning.lease import lease_end, lease_renewal
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.swap import RackState
+from csms.planning.under import add_under
+from csms.planning.unit_lease import resend_periods, unit_commits
 from csms.planning.v2x import renewal_v2x
 from csms.planning.windows import carry_over_timed, edges
 from csms.sites.constraints import GridConstraint, limits_in_force
@@ -46,6 +48,9 @@ class ProfileSender:
         #: Called with a V2G EV whose station refused its V2X schedule (or it failed).
         self._v2x_refused = v2x_refused
         self._sem = asyncio.Semaphore(ctx.settings.max_parallel_sends)
+        #: Leased TxProfiles sent by the units' commitments, by why (``withdraw``,
+        #: ``restore``, ``renew``; decision 0930).
+        self.lease_sends: Counter[str] = Counter()
         #: The EV reduction taken off the sessions at once since the last re-plan's sends
         #: (decision 0927; the loop resets it when those sends are out).
         self.cut_w = 0.0
@@ -126,16 +131,26 @@ class ProfileSender:
         await asyncio.gather(*sends)
 
     async def renew_leases(self, storage: StorageController | None) -> None:
-        """After the units' schedules went out: move the lease of every TxProfile that
-        counts on storage discharge and ends within 1.5 control intervals to the end of the
-        units' schedules (decision 0626); no other EVSE is sent anything."""
+        """After the units' schedules went out: send every TxProfile that counts on storage
+        discharge the schedule its units' commitments now give it (decision 0930): a unit
+        not counted on has its lent part withdrawn at once, one counted on again has it
+        restored, and a lease that ends within 1.5 control intervals is moved to the units'
+        renewed schedules; no other EVSE is sent anything."""
         now = self.ctx.clock.now()
-        to = lease_end(storage, now)
+        commits = unit_commits(storage, now)
         margin_s = 1.5 * self.ctx.settings.storage_interval_s
         sends = []
         for ev in self.state.evses.values():
-            periods = lease_renewal(ev, to, now, margin_s)
-            if periods is not None and ev.sent is not None and ev.sent.valid_to is not None:
+            found = resend_periods(ev, commits, now, margin_s)
+            if found is not None and ev.sent is not None and ev.sent.valid_to is not None:
+                periods, to, why = found
+                self.lease_sends[why] += 1
+                if why != "renew":
+                    held = ev.sent.value_at(now)
+                    logger.log(logging.WARNING if why == "withdraw" else logging.INFO,
+                               "site %s: %s: storage headroom %s: %.0f W -> %.0f W", self.site_id,
+                               ev.key, "withdrawn" if why == "withdraw" else "restored", held,
+                               periods[0][1])  # fmt: skip
                 sends.append(self._resend(ev, periods, ev.sent.valid_to, now, lease_to=to))
         await asyncio.gather(*sends)
 
@@ -289,8 +304,7 @@ class ProfileSender:
         base_w = dict(uncontrolled_w)
         for ev in self.state.evses.values():
             if ev.tx is None and self.state.controllable(ev):
-                for node_id in site.ancestors(ev.node_id):
-                    base_w[node_id] = base_w.get(node_id, 0.0) + fallback_w(ev)
+                add_under(base_w, site, ev.node_id, fallback_w(ev))
         return base_w
 
     @staticmethod

@@ -54,13 +54,17 @@ _SOC = Measurand.SOC
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A TxProfile whose raised part counts on storage discharge until ``to`` (0626)."""
+    """A TxProfile whose raised part counts on storage discharge until ``to`` (0626): the
+    end of the first lent part still committed to (0930)."""
 
     to: datetime
     #: the schedule (start, W) with the storage discharge counted on
     raised: tuple[tuple[datetime, float], ...]
     #: the schedule without it
     free: tuple[tuple[datetime, float], ...]
+    #: per unit, the part (start, W) of ``raised`` its discharge carries; each part lasts
+    #: as long as its unit's commitment (decision 0930)
+    lent: tuple[tuple[str, tuple[tuple[datetime, float], ...]], ...] = ()
 
 
 @dataclass(slots=True)

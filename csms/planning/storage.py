@@ -21,6 +21,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.dispatch import tx_profile
 from csms.planning.state import EvseState, SiteState
 from csms.planning.swap import rack_draws_w
+from csms.planning.under import add_steps_under, add_under
 from csms.sites.model import Site
 from csms.storage_units import (
     LiveUnit,
@@ -109,8 +110,7 @@ def storage_draw_w(
             draws.append((asset.node, worst))
     out: dict[str, float] = dict(unmetered_w(state))
     for node, watts in draws:
-        for node_id in site.ancestors(node):
-            out[node_id] = out.get(node_id, 0.0) + watts
+        add_under(out, site, node, watts)
     return out
 
 
@@ -126,26 +126,30 @@ def unmetered_w(state: SiteState) -> dict[str, float]:
 
 
 def with_planned_storage(
-    pv_w: dict[str, tuple[float, ...]], plan: Plan, site: Site, *, discharge: bool = True
+    pv_w: dict[str, tuple[float, ...]],
+    plan: Plan,
+    site: Site,
+    *,
+    discharge: bool = True,
+    without: frozenset[str] | None = None,
 ) -> dict[str, tuple[float, ...]]:
     """The supply the EVs under each node may take on top of its net import, per step: the
     PV counted on, plus what the plan has the storage under it discharge (less what it has
     it charge). The sharing then gives the EVs what the plan gave them; the storage
     controller holds the limit in force if a unit does not deliver, and when it cannot, its
     EV reduction re-plans without that unit (decision 0906). ``discharge=False``: its
-    planned charging only (the supply that holds once the units' schedules run out, 0626)."""
+    planned charging only (the supply that holds once the units' schedules run out, 0626);
+    with ``without``, only those units' discharge is left out (decision 0930)."""
     if not plan.storage:
         return pv_w
     out = dict(pv_w)
-    n = plan.grid.n_steps
     for asset in site.storage:
         steps = plan.storage.get(asset.id)
         if steps is None:
             continue
-        power_w = steps.power_w if discharge else tuple(max(0.0, w) for w in steps.power_w)
-        for node_id in site.ancestors(asset.node):
-            before = out.get(node_id, (0.0,) * n)
-            out[node_id] = tuple(a - b for a, b in zip(before, power_w, strict=True))
+        kept = discharge if without is None else asset.id not in without
+        power_w = steps.power_w if kept else tuple(max(0.0, w) for w in steps.power_w)
+        add_steps_under(out, site, asset.node, power_w, sign=-1.0)
     return out
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from csms.domain import ChargingLimit, ChargingRateUnit, RackSwap, SwapRackReading
 from csms.events import MeterValuesReceived, SwapFromReadyPack, SwapWithoutReadyPack
 from csms.planning.rack_meter import RackMeter
+from csms.planning.under import add_steps_under, add_under
 from csms.sites.model import Site, SwapStation
 from csms.sites.swap import forecast_swap_times
 from csms.swaps.model import BatterySwap, SwapState
@@ -241,8 +242,7 @@ def racks_uncontrolled_w(racks: dict[str, RackState], site: Site) -> dict[str, f
     out: dict[str, float] = {}
     for state in racks.values():
         if not state.controllable:
-            for node_id in site.ancestors(state.swap.node):
-                out[node_id] = out.get(node_id, 0.0) + state.swap.max_rack_power_w
+            add_under(out, site, state.swap.node, state.swap.max_rack_power_w)
     return out
 
 
@@ -255,14 +255,10 @@ def with_planned_racks(
     if not plan.swap_racks:
         return supply_w
     out = dict(supply_w)
-    n = plan.grid.n_steps
     for swap in site.swap:
         rack = plan.swap_racks.get(swap.id)
-        if rack is None:
-            continue
-        for node_id in site.ancestors(swap.node):
-            before = out.get(node_id, (0.0,) * n)
-            out[node_id] = tuple(a - b for a, b in zip(before, rack.power_w, strict=True))
+        if rack is not None:
+            add_steps_under(out, site, swap.node, rack.power_w, sign=-1.0)
     return out
 
 

@@ -98,12 +98,7 @@ class Credentials:
         )
         try:
             if link.ocpp_version == "1.6":
-                answer = await self.commands.send_raw(
-                    station_id,
-                    "ChangeConfiguration",
-                    {"key": "AuthorizationKey", "value": password},
-                )
-                status = str(answer.get("status", ""))
+                status = await self._change_configuration(station_id, "AuthorizationKey", password)
             else:
                 answer = await self.commands.send_raw(
                     station_id,
@@ -192,12 +187,9 @@ class Credentials:
         link = self.commands.link(station_id, "profile upgrade")
         try:
             if link.ocpp_version == "1.6":
-                answer = await self.commands.send_raw(
-                    station_id,
-                    "ChangeConfiguration",
-                    {"key": "SecurityProfile", "value": str(profile)},
+                status = await self._change_configuration(
+                    station_id, "SecurityProfile", str(profile)
                 )
-                status = str(answer.get("status", ""))
             else:
                 status = await self._network_profile(
                     station_id, profile, csms_url, configuration_slot
@@ -236,6 +228,14 @@ class Credentials:
             station_id, "SecurityProfileChangeAccepted", {"profile": profile, "status": status}
         )
         return CredentialChange(station_id, status, True)
+
+    async def _change_configuration(self, station_id: str, key: str, value: str) -> str:
+        """A 1.6 ChangeConfiguration of ``key``: the status the station answered ("" for
+        none), whatever it is; the caller judges it."""
+        answer = await self.commands.send_raw(
+            station_id, "ChangeConfiguration", {"key": key, "value": value}
+        )
+        return str(answer.get("status", ""))
 
     async def _network_profile(
         self, station_id: str, profile: int, csms_url: str | None, slot: int

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,7 +41,7 @@ from optimizer import Plan
 from storage_ctrl import ControlSettings, Decision, SiteLimits, UnitRating, step
 from storage_ctrl import Measurements as LawMeasurements
 
-__all__ = ["SiteHooks", "StorageController", "StorageSettings", "site_limits"]
+__all__ = ["SiteHooks", "StorageController", "StorageSettings", "kept_shares", "site_limits"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ class SiteHooks:
     replan: Callable[[str], None]
     """Ask for a re-plan now (the controller started or stopped dispatching)."""
     leases: Callable[[], Awaitable[None]] | None = None
-    """After the units' schedules went out: renew the EV limits that count on them (0626)."""
+    """Send the EV limits that count on the units what the units' commitments give them:
+    after the decision (a lost unit's part withdrawn first) and after the units' schedules
+    went out (renewed; 0626, 0930)."""
 
 
 def site_limits(site: Site, constraints: list[GridConstraint], at: datetime) -> SiteLimits:
@@ -88,6 +90,19 @@ def site_limits(site: Site, constraints: list[GridConstraint], at: datetime) -> 
         import_limit_w=MAX_POWER_W if limit.max_import_w is None else limit.max_import_w,
         export_limit_w=float("inf") if export is None else export,
     )
+
+
+def kept_shares(
+    ratings: Mapping[str, UnitRating], planned_w: Mapping[str, float]
+) -> dict[str, float]:
+    """Per unit the plan has discharge, the share (0..1) of that discharge its rating in
+    force (a DER control's, decision 0918) still gives."""
+    out = {}
+    for unit_id, rating in ratings.items():
+        want_w = -planned_w.get(unit_id, 0.0)
+        if want_w > 0.0:
+            out[unit_id] = min(1.0, max(0.0, rating.max_discharge_w) / want_w)
+    return out
 
 
 class StorageController:
@@ -135,6 +150,12 @@ class StorageController:
         self.last_excluded: dict[str, str] = {}
         #: Per unit, the discharge rating a DER control narrows it to at the last step.
         self.der_limits_w: dict[str, float | None] = {}
+        #: Units whose last setpoint was refused or failed (not counted on until one is
+        #: accepted again; the EV limits that count on them are lowered, decision 0930).
+        self.refused: set[str] = set()
+        #: Per unit, the share (0..1) of its planned discharge its rating in force still
+        #: gives at the last step (less than 1 while a DER control narrows it below the plan).
+        self.discharge_kept: dict[str, float] = {}
         self._constraints: list[GridConstraint] = []
         self._task: asyncio.Task[None] | None = None
         #: set by :meth:`poke`: a reading changed the import, step now (decision 0926)
@@ -221,15 +242,17 @@ class StorageController:
         ratings = self.units.ratings(now)
         self._narrowed(ratings)
         site_import = self._site_import(now)
+        planned = plan_now(
+            self.hooks.plan(),
+            now,
+            absorb_surplus=tariff.export_price_per_kwh < tariff.import_price_at(local),
+        )
+        self.discharge_kept = kept_shares(ratings, planned.setpoints_w)
         decision = step(
             LawMeasurements(
                 site_import.import_w, site_import.measured_at or now, self.units.readings()
             ),
-            plan_now(
-                self.hooks.plan(),
-                now,
-                absorb_surplus=tariff.export_price_per_kwh < tariff.import_price_at(local),
-            ),
+            planned,
             site_limits(site, self._constraints, now),
             now,
             ratings=ratings.values(),
@@ -238,6 +261,8 @@ class StorageController:
         )
         self.last, self.steps = decision, self.steps + 1
         self._count(decision)
+        if self.hooks.leases is not None:  # a unit not counted on: its part of the EV limits
+            await self.hooks.leases()  # goes before anything else (decision 0930)
         self.hooks.ev_reduction(decision.ev_reduction_w)
         await self._send(decision, now)
         if self.hooks.leases is not None:
@@ -365,9 +390,11 @@ class StorageController:
             await self.commands.set_charging_profile(limit)
         except CommandError as exc:
             self.send_failures += 1
+            self.refused.add(unit_id)
             logger.warning("storage control %s: unit %s: %s", self.site_id, unit_id, exc)
             return
         assert limit.valid_to is not None
+        self.refused.discard(unit_id)
         self.sent[unit_id] = Sent(setpoint_w, limit.valid_to, then)
         self.sent_schedules["Idle" if setpoint_w is None else "CentralSetpoint"] += 1
         self.units.units[unit_id].sent_w = setpoint_w

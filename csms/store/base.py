@@ -23,7 +23,15 @@ from csms.domain import (
     Transaction,
 )
 
-__all__ = ["NewTransaction", "StationEvent", "StationRecord", "Store", "StoredSample"]
+__all__ = [
+    "STATION_SET_FIELDS",
+    "TRANSACTION_SAVED_FIELDS",
+    "NewTransaction",
+    "StationEvent",
+    "StationRecord",
+    "Store",
+    "StoredSample",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,31 @@ class StationRecord:
     #: a higher security profile the station accepted to move to and has not yet connected
     #: with; its ``security_profile`` is raised to it when it does
     pending_security_profile: int | None = None
+
+
+#: The fields :meth:`Store.put_station` sets on a station already stored; the others are
+#: what its boots and connections record.
+STATION_SET_FIELDS = (
+    "password_hash",
+    "site_id",
+    "registration",
+    "security_profile",
+    "pending_password_hash",
+    "pending_security_profile",
+)
+
+#: The fields of a :class:`~csms.domain.Transaction` :meth:`Store.save_transaction` persists
+#: besides its EV's needs (``needs``, a record of its own, is persisted too).
+TRANSACTION_SAVED_FIELDS = (
+    "stopped_at",
+    "meter_stop_wh",
+    "stop_reason",
+    "charging_state",
+    "last_seq_no",
+    "offline",
+    "id_token",
+    "remote_start_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +140,7 @@ class Store(Protocol):
     async def get_station(self, station_id: str) -> StationRecord | None: ...
 
     async def put_station(self, record: StationRecord) -> None:
-        """Create or replace the registration fields (password hash, site, registration)."""
+        """Create, or replace the registration fields (:data:`STATION_SET_FIELDS`)."""
 
     async def delete_station(self, station_id: str) -> None: ...
 
@@ -172,8 +205,7 @@ class Store(Protocol):
         ``station_tx_id``) the station-facing id becomes ``str(transaction.id)``."""
 
     async def save_transaction(self, tx: Transaction) -> None:
-        """Persist the mutable fields: stop, meter stop, reason, charging state, last seq no,
-        offline flag, needs."""
+        """Persist the mutable fields (:data:`TRANSACTION_SAVED_FIELDS` and the needs)."""
 
     async def get_transaction(self, transaction_id: int) -> Transaction | None: ...
 

@@ -36,7 +36,14 @@ from csms.domain import (
     Transaction,
 )
 from csms.exceptions import NotFound
-from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
+from csms.store.base import (
+    STATION_SET_FIELDS,
+    TRANSACTION_SAVED_FIELDS,
+    NewTransaction,
+    StationEvent,
+    StationRecord,
+    StoredSample,
+)
 
 __all__ = ["MemoryStore", "is_legacy_tx_id", "sample_key"]
 
@@ -136,13 +143,7 @@ class MemoryStore:
             self._stations[record.station_id] = _norm_station(record)
         else:
             self._stations[record.station_id] = dataclasses.replace(
-                old,
-                password_hash=record.password_hash,
-                site_id=record.site_id,
-                registration=record.registration,
-                security_profile=record.security_profile,
-                pending_password_hash=record.pending_password_hash,
-                pending_security_profile=record.pending_security_profile,
+                old, **{f: getattr(record, f) for f in STATION_SET_FIELDS}
             )
 
     async def delete_station(self, station_id: str) -> None:
@@ -306,16 +307,7 @@ class MemoryStore:
             raise NotFound(f"no transaction {tx.id}")
         tx = _norm_tx(tx)
         self._txs[tx.id] = dataclasses.replace(
-            old,
-            stopped_at=tx.stopped_at,
-            meter_stop_wh=tx.meter_stop_wh,
-            stop_reason=tx.stop_reason,
-            charging_state=tx.charging_state,
-            last_seq_no=tx.last_seq_no,
-            offline=tx.offline,
-            needs=tx.needs,
-            id_token=tx.id_token,
-            remote_start_id=tx.remote_start_id,
+            old, needs=tx.needs, **{f: getattr(tx, f) for f in TRANSACTION_SAVED_FIELDS}
         )
 
     async def get_transaction(self, transaction_id: int) -> Transaction | None:

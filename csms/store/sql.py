@@ -30,7 +30,13 @@ from csms.domain import (
 from csms.exceptions import NotFound, StoreError
 from csms.store import mapping as mp
 from csms.store import tables as t
-from csms.store.base import NewTransaction, StationEvent, StationRecord, StoredSample
+from csms.store.base import (
+    STATION_SET_FIELDS,
+    NewTransaction,
+    StationEvent,
+    StationRecord,
+    StoredSample,
+)
 from csms.store.memory import is_legacy_tx_id
 from csms.store.ops import (
     SamplesOp,
@@ -121,14 +127,7 @@ class SqlStore(SqlAccess):
         stmt = self._insert(t.stations).values(mp.station_row(record))
         stmt = stmt.on_conflict_do_update(
             index_elements=["station_id"],
-            set_={
-                "password_hash": stmt.excluded.password_hash,
-                "site_id": stmt.excluded.site_id,
-                "registration": stmt.excluded.registration,
-                "security_profile": stmt.excluded.security_profile,
-                "pending_password_hash": stmt.excluded.pending_password_hash,
-                "pending_security_profile": stmt.excluded.pending_security_profile,
-            },
+            set_={f: stmt.excluded[f] for f in STATION_SET_FIELDS},
         )
 
         async def run(conn: AsyncConnection) -> None:

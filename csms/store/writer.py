@@ -25,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.engine import Connection, Engine
@@ -96,7 +97,12 @@ class GroupWriter:
         self._engine = engine
         #: With a synchronous engine (SQLite) a batch runs whole on the writer thread.
         self._sync_engine = sync_engine
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: _WriterThread | None = None
+        #: the writer thread's connection, kept from batch to batch (the engine's pool holds
+        #: this one connection only); dropped after a failed batch, opened again by the next
+        self._sync_conn: Connection | None = None
+        #: the same for a batch on the event loop (PostgreSQL)
+        self._async_conn: AsyncConnection | None = None
         self._max_batch_ops = max_batch_ops
         self._retry_delays_s = tuple(retry_delays_s)
         self._begin_options = dict(begin_options or {})
@@ -112,7 +118,7 @@ class GroupWriter:
     def start(self) -> None:
         if self._task is None:
             if self._sync_engine is not None and self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+                self._thread = _WriterThread(self._execute_sync)
             self._task = asyncio.create_task(self._loop(), name="store-writer")
 
     @property
@@ -129,8 +135,10 @@ class GroupWriter:
             await self._task
         self._task = None
         if self._thread is not None:
-            self._thread.shutdown(wait=True)
+            await asyncio.to_thread(self._thread.stop)
             self._thread = None
+        self._drop_sync_conn()
+        await self._drop_async_conn()
 
     async def submit(self, op: WriteOp[T]) -> T:
         if self._task is None:
@@ -218,16 +226,21 @@ class GroupWriter:
 
     async def _execute(self, batch: list[WriteOp[Any]]) -> list[Any]:
         if self._thread is not None:
-            loop = asyncio.get_running_loop()
-            done = await loop.run_in_executor(self._thread, self._execute_sync, batch)
+            done = await self._thread.run(batch)
             for kind, members in _coalesced(batch).items():
                 kind.after_commit([op for _, op in members])
             return done
         results: list[Any] = [None] * len(batch)
         groups: dict[type[Coalesced[Any]], list[tuple[int, Coalesced[Any]]]] = {}
-        async with self._engine.connect() as conn:
+        conn = self._async_conn
+        if conn is None:
+            # Kept from batch to batch, as on SQLite's writer thread: a pool checkout and
+            # check-in per batch cost more than a small batch's statements.
+            conn = await self._engine.connect()
+            self._async_conn = conn
             if self._begin_options:
                 await conn.execution_options(**self._begin_options)
+        try:
             async with conn.begin():
                 for i, op in enumerate(batch):
                     if isinstance(op, Coalesced):
@@ -238,6 +251,11 @@ class GroupWriter:
                     values = await kind.run_many(conn, [op for _, op in members])
                     for (i, _), value in zip(members, values, strict=True):
                         results[i] = value
+        except BaseException:
+            # A connection that failed a batch (the database restarted, a statement broke
+            # it) is not trusted with the next one: the next batch checks out another.
+            await self._drop_async_conn()
+            raise
         for kind, members in groups.items():
             kind.after_commit([op for _, op in members])
         return results
@@ -248,9 +266,14 @@ class GroupWriter:
         assert self._sync_engine is not None
         results: list[Any] = [None] * len(batch)
         groups = _coalesced(batch)
-        with self._sync_engine.connect() as sync_conn:
+        sync_conn = self._sync_conn
+        if sync_conn is None:
+            # Once, not per batch: a pool checkout, a Connection and a reset (a rollback) on
+            # the way back cost about as much as a small batch's statements.
+            sync_conn = self._sync_conn = self._sync_engine.connect()
             if self._begin_options:
                 sync_conn.execution_options(**self._begin_options)
+        try:
             conn = cast(AsyncConnection, _SyncConnection(sync_conn))
             with sync_conn.begin():
                 for i, op in enumerate(batch):
@@ -260,7 +283,73 @@ class GroupWriter:
                     values = _drive(kind.run_many(conn, [op for _, op in members]))
                     for (i, _), value in zip(members, values, strict=True):
                         results[i] = value
+        except BaseException:
+            # The transaction was rolled back; a connection that failed is not trusted with
+            # the next batch (a new one is opened, as the pool did per batch before).
+            self._drop_sync_conn()
+            raise
         return results
+
+    async def _drop_async_conn(self) -> None:
+        conn, self._async_conn = self._async_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _drop_sync_conn(self) -> None:
+        conn, self._sync_conn = self._sync_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+class _WriterThread:
+    """The SQLite writer's own thread: a batch goes in through a queue and its outcome comes
+    back by one ``call_soon_threadsafe``, the least a hand-over between threads costs (an
+    executor adds a work item, a concurrent future, a semaphore and a chained asyncio
+    future per batch)."""
+
+    def __init__(self, execute: Callable[[list[WriteOp[Any]]], list[Any]]) -> None:
+        self._execute = execute
+        self._jobs: queue.SimpleQueue[
+            tuple[list[WriteOp[Any]], asyncio.Future[list[Any]], asyncio.AbstractEventLoop] | None
+        ] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def run(self, batch: list[WriteOp[Any]]) -> asyncio.Future[list[Any]]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[Any]] = loop.create_future()
+        self._jobs.put((batch, done, loop))
+        return done
+
+    def stop(self) -> None:
+        """After the batches queued before it (blocking: call it from a thread)."""
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            batch, done, loop = job
+            try:
+                result = self._execute(batch)
+            except BaseException as exc:  # handed to the awaiting task, which decides
+                outcome: tuple[list[Any] | None, BaseException | None] = (None, exc)
+            else:
+                outcome = (result, None)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_settle, done, *outcome)
+
+
+def _settle(
+    done: asyncio.Future[list[Any]], result: list[Any] | None, error: BaseException | None
+) -> None:
+    if done.cancelled():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(cast(list[Any], result))
 
 
 class _SyncConnection:

@@ -78,8 +78,6 @@ def telemetry_router(telemetry: Telemetry, *, stale_after_s: float = 300.0) -> A
             result = await telemetry.aquery(q)
         except QueryError as exc:
             raise HTTPException(status_code=502, detail=str(exc)) from exc
-        return [
-            {"tags": s.tags, "points": [[t.isoformat(), v] for t, v in s.points]} for s in result
-        ]
+        return [s.as_json() for s in result]
 
     return router

@@ -326,39 +326,45 @@ def _transaction(
 
 
 def _connection(
-    enc: PointEncoder, station_id: str, event: str, at: datetime, now: int, into: Encoded, *f: Any
+    enc: PointEncoder,
+    station_id: str,
+    event: str,
+    at: datetime,
+    now: int,
+    into: Encoded,
+    fields: tuple[tuple[str, str | int | None], ...],
 ) -> None:
-    tags = ((Tag.STATION, station_id), (Tag.EVENT, event))
-    enc.point(into, Measurement.CONNECTION, at, now, tags, ((Field.VALUE, 1), *f))
+    """A connection point as a :data:`FieldPoint` (no ``Point`` built and its line parsed
+    again by the embedded store): ``fields`` in key order, ``value=1`` among them; those
+    that are None are left out, as ``Point`` leaves them out."""
+    t = to_epoch(at, enc.precision)
+    if not enc._time_ok(t, now, f"{Measurement.CONNECTION} at {at}"):
+        return
+    prefix = f"{Measurement.CONNECTION},event={event},station={enc.station_tag(station_id)} "
+    into.field_point((prefix, t, tuple((k, v) for k, v in fields if v is not None)))
 
 
 def _connected(enc: PointEncoder, r: StationConnected, now: int, into: Encoded) -> None:
-    _connection(
-        enc, r.station_id, "connected", r.at, now, into, (Field.OCPP_VERSION, r.ocpp_version)
-    )
+    fields = ((Field.OCPP_VERSION, r.ocpp_version), (Field.VALUE, 1))
+    _connection(enc, r.station_id, "connected", r.at, now, into, fields)
 
 
 def _disconnected(enc: PointEncoder, r: StationDisconnected, now: int, into: Encoded) -> None:
-    _connection(
-        enc, r.station_id, "disconnected", r.at, now, into, (Field.REASON, r.reason or None)
-    )
+    fields = ((Field.REASON, r.reason or None), (Field.VALUE, 1))
+    _connection(enc, r.station_id, "disconnected", r.at, now, into, fields)
 
 
 def _booted(enc: PointEncoder, r: StationBooted, now: int, into: Encoded) -> None:
     info = r.info
-    _connection(
-        enc,
-        r.station_id,
-        "booted",
-        r.at,
-        now,
-        into,
-        (Field.REGISTRATION, str(r.status)),
-        (Field.VENDOR, info.vendor),
-        (Field.MODEL, info.model),
+    fields = (
         (Field.FIRMWARE, info.firmware_version),
+        (Field.MODEL, info.model),
         (Field.OCPP_VERSION, info.ocpp_version),
+        (Field.REGISTRATION, str(r.status)),
+        (Field.VALUE, 1),
+        (Field.VENDOR, info.vendor),
     )
+    _connection(enc, r.station_id, "booted", r.at, now, into, fields)
 
 
 def _unreadable(enc: PointEncoder, r: MeterValueUnreadable, now: int, into: Encoded) -> None:

@@ -81,6 +81,11 @@ class SeriesResult:
     tags: dict[str, str]
     points: list[tuple[datetime, float]]
 
+    def as_json(self) -> dict[str, Any]:
+        """The group as the HTTP query and ``chargegrid telemetry query`` answer it: its
+        tags and its points as ``[ISO 8601 time, value]`` pairs."""
+        return {"tags": self.tags, "points": [[t.isoformat(), v] for t, v in self.points]}
+
 
 @runtime_checkable
 class QueryBackend(Protocol):

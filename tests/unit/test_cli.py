@@ -64,3 +64,42 @@ def test_commands_are_quiet_about_migrations_unless_verbose(
     )
     assert out.returncode == 0, out.stderr
     assert ("alembic" in out.stderr) is chatty, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sim", "--v2g-share", "1.5"], "argument --v2g-share: must be a fraction between 0 and 1"),
+        (["sim", "--v2g-share", "x"], "argument --v2g-share: must be a fraction between 0 and 1"),
+        (
+            ["sim", "--swap-time-s", "-1"],
+            "argument --swap-time-s: must be a finite number of at least 0",
+        ),
+        (
+            ["sim", "--swap-time-s", "inf"],
+            "argument --swap-time-s: must be a finite number of at least 0",
+        ),
+        (
+            ["sim", "--storage-capacity-wh", "nan"],
+            "argument --storage-capacity-wh: must be a positive number",
+        ),
+        (["demo", "--port", "70000"], "argument --port: not a port number (0-65535)"),
+        (["demo", "--port", "80.5"], "argument --port: not a port number (0-65535)"),
+        (["sim", "--clock-speed", "0"], "argument --clock-speed: must be a positive finite number"),
+        (["sim", "--clock-speed", "fast"], "argument --clock-speed: not a number"),
+    ],
+)
+def test_number_options_refuse_naming_the_option(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        build_parser(argv).parse_args(argv)
+    assert done.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_number_options_take_what_they_accept() -> None:
+    args = build_parser(["demo"]).parse_args(["demo", "--port", "0"])
+    assert args.port == 0
+    args = build_parser(["sim"]).parse_args(["sim", "--v2g-share", "0.25", "--swap-time-s", "0"])
+    assert (args.v2g_share, args.swap_time_s) == (0.25, 0.0)

@@ -23,7 +23,7 @@ from csms.store import Store
 from csms.store.base import StationRecord
 from tests.integration.csms.conftest import PASSWORD, make_settings
 from tests.integration.csms.stations import raw_connect
-from tests.waiting import wait_until_sync
+from tests.waiting import wait_until, wait_until_sync
 
 BOOT = json.dumps(
     [2, "b", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "AC22"}]
@@ -78,15 +78,15 @@ async def _station(url: str, station_id: str, refusals: list[int]) -> ClientConn
         return ws
 
 
-@pytest.mark.parametrize("shed_after_s", [5.0, 0.05])
+@pytest.mark.parametrize(("shed_after_s", "at_once"), [(5.0, 64), (0.05, 64), (5.0, 4), (5.0, 0)])
 async def test_every_station_gets_back_after_all_reconnect_at_once(
-    store: Store, clock: ManualClock, shed_after_s: float
+    store: Store, clock: ManualClock, shed_after_s: float, at_once: int
 ) -> None:
     n = 150
     ids = [f"S{i:03d}" for i in range(n)]
     for station_id in ids:
         await store.put_station(StationRecord(station_id))
-    settings = make_settings(shed_handshakes_after_s=shed_after_s)
+    settings = make_settings(shed_handshakes_after_s=shed_after_s, handshakes_at_once=at_once)
     async with Csms(settings, clock=clock, store=store) as app:
         refusals: list[int] = []
         first = await asyncio.gather(*(_station(app.url, s, refusals) for s in ids))
@@ -98,7 +98,51 @@ async def test_every_station_gets_back_after_all_reconnect_at_once(
         assert len(back) == n
         assert sorted(app.server.connections.ids()) == ids
         assert len(refusals) == app.server.refused_late
+        assert app.server.handshakes.running == 0
         await asyncio.gather(*(ws.close() for ws in back))
+
+
+def _hold_admission_of(app: Csms, held_id: str) -> tuple[list[str], asyncio.Event]:
+    """The stations whose admission ran, in order; ``held_id``'s waits for the event."""
+    admissions: list[str] = []
+    held = asyncio.Event()
+    real = app.central.admission
+
+    async def admission(station_id: str, password: str | None, **kw: object) -> object:
+        admissions.append(station_id)
+        if station_id == held_id:
+            await held.wait()
+        return await real(station_id, password, **kw)  # type: ignore[arg-type]
+
+    app.central.admission = admission  # type: ignore[assignment]
+    return admissions, held
+
+
+async def test_handshakes_beyond_the_limit_wait_their_turn_unread(
+    store: Store, clock: ManualClock
+) -> None:
+    # One handshake at a time: while the first one's admission is held, a connection that
+    # says nothing and a station's handshake wait; nothing of theirs is read. The silent one
+    # goes away; when the first ends, the station's handshake starts and completes.
+    await store.put_station(StationRecord("A"))
+    await store.put_station(StationRecord("B"))
+    async with Csms(make_settings(handshakes_at_once=1), clock=clock, store=store) as app:
+        gate = app.server.handshakes
+        admissions, held = _hold_admission_of(app, "A")
+        a = asyncio.ensure_future(_station(app.url, "A", []))
+        await wait_until(lambda: admissions == ["A"], 10, "A's admission")
+        where = urlsplit(app.url)
+        _, silent = await asyncio.open_connection(where.hostname, where.port)
+        await wait_until(lambda: gate.waiting == 1, 10, "the silent connection waiting")
+        b = asyncio.ensure_future(_station(app.url, "B", []))
+        await wait_until(lambda: gate.waiting == 2, 10, "B waiting")
+        assert (admissions, gate.running) == (["A"], 1)
+        silent.close()
+        held.set()
+        for ws in await asyncio.wait_for(asyncio.gather(a, b), 20):
+            await ws.close()
+        assert admissions == ["A", "B"]
+        assert (gate.running, gate.waiting, gate.waited) == (0, 0, 2)
 
 
 async def test_a_storm_the_server_has_not_accepted_yet_waits_in_the_listen_queue(
@@ -129,3 +173,32 @@ async def test_a_storm_the_server_has_not_accepted_yet_waits_in_the_listen_queue
         finally:
             for sock in socks:
                 sock.close()
+
+
+async def test_one_that_would_wait_too_long_is_answered_busy_before_it_is_read(
+    store: Store, clock: ManualClock
+) -> None:
+    await store.put_station(StationRecord("A"))
+    await store.put_station(StationRecord("B"))
+    settings = make_settings(handshakes_at_once=1, handshake_wait_max_s=1e-6)
+    async with Csms(settings, clock=clock, store=store) as app:
+        admissions, held = _hold_admission_of(app, "A")
+        a = asyncio.ensure_future(_station(app.url, "A", []))
+        await wait_until(lambda: admissions == ["A"], 10, "A's admission")
+        with pytest.raises(InvalidStatus) as info:
+            async with raw_connect(app.url, "B"):
+                pass
+        response = info.value.response
+        assert response.status_code == 503
+        assert 1 <= int(response.headers["Retry-After"]) <= 2
+        assert response.body == b"busy, try again later\n"
+        assert (admissions, app.server.handshakes.refused, app.server.handshakes.waiting) == (
+            ["A"],
+            1,
+            0,
+        )
+        held.set()
+        await (await asyncio.wait_for(a, 10)).close()
+        # its turn: B is served
+        await (await asyncio.wait_for(_station(app.url, "B", []), 10)).close()
+        assert admissions == ["A", "B"]

@@ -5,14 +5,20 @@ planner computed without the storage discharge."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from csms.planning.dispatch import Dispatch, make_limit
-from csms.planning.lease import lease_renewal, lease_to, leased, leased_dispatches
+from csms.planning.lease import leased_dispatches
 from csms.planning.state import EvseState, Sent, SiteState
+from csms.planning.unit_lease import Commit, Periods, commits_from, resend_periods, unit_leased
 from tests.unit.planning.test_periods import END, STEP, T0, _state
 
 LEASE = T0 + timedelta(seconds=15)
+
+
+def leased(raised: Periods, free: Periods, to: datetime) -> Periods:
+    """Decision 0626's schedule: the raised part split by no unit, all of it leased to ``to``."""
+    return unit_leased(raised, free, (), {"": Commit(to)}, raised[0][0])
 
 
 def _dispatch(state: SiteState, ev: EvseState, *periods: tuple[float, float]) -> Dispatch:
@@ -73,15 +79,23 @@ def test_a_lease_is_renewed_only_near_its_end_and_only_to_a_later_end() -> None:
     a.sent = Sent(6_000.0, "TxProfile", T0, "accepted", END, a.tx.id,
                   ((T0, 6_000.0), (LEASE, 2_000.0)), lease=leases[a.key])  # fmt: skip
     now, later = T0 + timedelta(seconds=10), LEASE + timedelta(seconds=15)
-    assert lease_renewal(a, later, now, margin_s=7.5) == ((now, 6_000.0), (later, 2_000.0))
-    assert lease_renewal(a, later, T0, margin_s=7.5) is None  # not near its end yet
-    assert lease_renewal(a, LEASE, now, margin_s=7.5) is None  # the units were not renewed
+    renewed = {"": Commit(later)}
+    assert resend_periods(a, renewed, now, margin_s=7.5) == (
+        ((now, 6_000.0), (later, 2_000.0)),
+        later,
+        "renew",
+    )
+    assert resend_periods(a, renewed, T0, margin_s=7.5) is None  # not near its end yet
+    assert resend_periods(a, {"": Commit(LEASE)}, now, margin_s=7.5) is None  # not renewed
     a.sent = replace(a.sent, state="rejected")
-    assert lease_renewal(a, later, now, margin_s=7.5) is None
+    assert resend_periods(a, renewed, now, margin_s=7.5) is None
 
 
 def test_the_lease_is_the_shortest_discharge_schedule() -> None:
-    ends = [(-5_000.0, T0 + timedelta(seconds=20)), (-1.0, LEASE), (3_000.0, T0), (None, T0)]
-    assert lease_to(ends, T0) == LEASE
-    assert lease_to([(None, END), (2_000.0, END)], T0) == T0  # nothing discharges
-    assert lease_to([(-5_000.0, T0)], T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
+    sent = {"a": (-5_000.0, T0 + timedelta(seconds=20)), "b": (-1.0, LEASE), "c": (3_000.0, T0),
+            "d": (None, T0)}  # fmt: skip
+    commits = commits_from(sent, sent, lost=set(), kept={}, now=T0)
+    raised, free = ((T0, 10_000.0),), ((T0, 4_000.0),)
+    assert unit_leased(raised, free, (), commits, T0) == ((T0, 10_000.0), (LEASE, 4_000.0))
+    idle = commits_from(["c", "d"], sent, lost=set(), kept={}, now=T0)  # nothing discharges
+    assert unit_leased(raised, free, (), idle, T0) == ((T0, 4_000.0),)

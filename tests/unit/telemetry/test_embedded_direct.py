@@ -7,8 +7,18 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from csms.domain import ConnectorStatus, MeterSample, StatusReport
-from csms.events import EventBus, HeartbeatReceived, MeterValuesReceived, StatusChanged
+from influxdb_client import Point, WritePrecision
+
+from csms.domain import BootInfo, ConnectorStatus, MeterSample, RegistrationStatus, StatusReport
+from csms.events import (
+    EventBus,
+    HeartbeatReceived,
+    MeterValuesReceived,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    StatusChanged,
+)
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.lineprotocol import (
     Encoded,
@@ -262,3 +272,71 @@ def test_the_direct_path_is_chosen_by_the_sink_protocol_not_the_class(tmp_path: 
     _encoder().encode_many(_events(), lines)
     assert sink.lines == lines  # a line sink writes an encoded batch as its lines, in order
     assert pipe.stats.points_written == 22 and pipe.outbox.depth == 0
+
+
+def _connection_events() -> list[StationConnected | StationDisconnected | StationBooted]:
+    return [
+        StationConnected("CP 1,=x", "2.0.1", T0),
+        StationDisconnected("CP 1,=x", T0 + timedelta(seconds=1), '1006 gone "away"\\'),
+        StationDisconnected("CP2", T0 + timedelta(seconds=2)),
+        StationBooted(
+            "CP2",
+            BootInfo('Vendor "V"', "Model, 1", firmware_version="1.2=3"),
+            RegistrationStatus.ACCEPTED,
+            T0 + timedelta(seconds=3),
+        ),
+        StationBooted("CP3", BootInfo("", "M", ocpp_version="2.1"), RegistrationStatus.PENDING, T0),
+    ]
+
+
+def _point_line(station: str, event: str, at: datetime, **fields: object) -> str:
+    """The line influxdb-client's ``Point`` writes (what these points were built with)."""
+    p = Point("connection").time(int(at.timestamp() * 1000), WritePrecision.MS)
+    p.tag("station", station).tag("event", event)
+    for key, value in fields.items():
+        p.field(key, value)
+    return str(p.to_line_protocol())
+
+
+def test_connection_points_are_the_lines_point_wrote_and_store_the_same_rows() -> None:
+    fields: list[FieldPoint] = []
+    other: list[str] = []
+    _encoder().encode_many(_connection_events(), other, [], fields)
+    assert other == [] and len(fields) == 5
+    t1, t2, t3 = (T0 + timedelta(seconds=s) for s in (1, 2, 3))
+    expected = [
+        _point_line("CP 1,=x", "connected", T0, value=1, ocpp_version="2.0.1"),
+        _point_line("CP 1,=x", "disconnected", t1, value=1, reason='1006 gone "away"\\'),
+        _point_line("CP2", "disconnected", t2, value=1, reason=None),
+        _point_line(
+            "CP2",
+            "booted",
+            t3,
+            value=1,
+            registration="Accepted",
+            vendor='Vendor "V"',
+            model="Model, 1",
+            firmware="1.2=3",
+            ocpp_version="1.6",
+        ),
+        _point_line(
+            "CP3",
+            "booted",
+            T0,
+            value=1,
+            registration="Pending",
+            vendor="",
+            model="M",
+            firmware=None,
+            ocpp_version="2.1",
+        ),
+    ]
+    assert [field_point_line(p) for p in fields] == expected
+    lines: list[str] = []
+    _encoder().encode_many(_connection_events(), lines)
+    assert lines == expected
+    by_lines, direct = EmbeddedStore(":memory:"), EmbeddedStore(":memory:")
+    by_lines.write(expected)
+    direct.write_encoded(Encoded([], [], fields))
+    assert _rows(direct) == _rows(by_lines)
+    assert len(_rows(direct)) == 2 + 2 + 1 + 6 + 5
