@@ -18,8 +18,7 @@ from datetime import datetime
 
 from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
-from csms.planning.dispatch import tx_profile
-from csms.planning.state import EvseState, SiteState
+from csms.planning.state import SiteState
 from csms.planning.swap import rack_draws_w
 from csms.planning.under import add_steps_under, add_under
 from csms.sites.model import Site
@@ -34,7 +33,6 @@ from optimizer import Plan, StorageUnit
 
 __all__ = [
     "billed_import_w",
-    "ev_draw_w",
     "live_units",
     "metered_import_w",
     "storage_controller",
@@ -165,27 +163,12 @@ def storage_settings(settings: PlanningSettings) -> StorageSettings:
     )
 
 
-def ev_draw_w(ev: EvseState, now: datetime) -> float:
-    """A session's draw in the site import: its metered power; when its TxProfile went out
-    after that reading, no less than what the profile allows now (within what the EV takes),
-    so a raise the station's meter values have not shown yet is counted (decision 0926)."""
-    power = max(0.0, ev.power_w)
-    sent = tx_profile(ev)
-    if sent is None or (ev.power_at is not None and sent.at <= ev.power_at):
-        return power
-    allowed = sent.value_at(now)
-    if ev.ev_max_w is not None:
-        allowed = min(allowed, ev.ev_max_w)
-    return max(power, allowed)
-
-
 def metered_import_w(state: SiteState, now: datetime, *, pv_max_age_s: float) -> float:
-    """The site's import now from what the CSMS knows: its EVs (:func:`ev_draw_w`), its
-    storage units (net), storage reporting charging through the API, the swap racks as their
-    stations meter them (a rack whose reading is stale at what it may draw; decision 0915),
-    less the PV counted on now. ``pv_max_age_s``: the age past which a PV or rack reading
-    is stale."""
-    evs = sum(ev_draw_w(ev, now) for ev in state.evses.values() if ev.tx is not None)
+    """The site's import now from what the CSMS knows: its EVs, its storage units (net),
+    storage reporting charging through the API, the swap racks as their stations meter them
+    (a rack whose reading is stale at what it may draw; decision 0915), less the PV counted
+    on now. ``pv_max_age_s`` is the age past which a PV or rack reading is stale."""
+    evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
     units = sum(u.power_w or 0.0 for u in state.units.units.values())
     reported = sum(max(0.0, r.power_w) for r in state.storage.values())
     racks = rack_draws_w(state.racks, now, stale_after_s=pv_max_age_s)

@@ -157,6 +157,8 @@ class StorageController:
         #: gives at the last step (less than 1 while a DER control narrows it below the plan).
         self.discharge_kept: dict[str, float] = {}
         self._constraints: list[GridConstraint] = []
+        #: the units' ratings at the last step (a DER control narrows them; 0918)
+        self._ratings: dict[str, UnitRating] = {}
         self._task: asyncio.Task[None] | None = None
         #: set by :meth:`poke`: a reading changed the import, step now (decision 0926)
         self._poked = asyncio.Event()
@@ -241,6 +243,7 @@ class StorageController:
         local = site.local_time(now).time()
         ratings = self.units.ratings(now)
         self._narrowed(ratings)
+        self._ratings = ratings
         site_import = self._site_import(now)
         planned = plan_now(
             self.hooks.plan(),
@@ -366,6 +369,10 @@ class StorageController:
         if setpoint_w is not None:
             until = now.replace(microsecond=0) + timedelta(seconds=validity_s)
             then = planned_then(self.hooks.plan(), unit_id, setpoint_w, now, until)
+            rating = self._ratings.get(unit_id)
+            if then is not None and rating is not None:  # within its rating in force (0918)
+                then = (then[0], max(then[1], -rating.max_discharge_w))
+                then = None if then[1] >= setpoint_w else then
         if not resend_due(
             self.sent.get(unit_id),
             setpoint_w,

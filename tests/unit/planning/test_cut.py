@@ -14,7 +14,6 @@ from csms.planning import PlanningSettings
 from csms.planning.loop import SiteLoop
 from csms.planning.sending import ProfileSender
 from csms.planning.state import Lease, Sent
-from csms.planning.storage import ev_draw_w
 from tests.unit.planning.test_periods import END, STEP, T0, _state
 from tests.waiting import wait_until
 
@@ -89,19 +88,3 @@ async def test_the_loop_cuts_only_what_the_reduction_adds_until_its_replan_sends
     loop.reduce_evs(10_000.0)  # 6 kW more than was cut (the meter values still 10 kW each)
     await wait_until(lambda: len(commands.sent) == 4, 5, "the second cut")
     assert a.sent.limit_w == b.sent.limit_w == 5_000.0  # the draws 10 kW lower in all
-
-
-def test_a_raise_the_meter_has_not_shown_yet_counts_in_the_site_import() -> None:
-    _, a, b = _state()
-    now = T0 + timedelta(minutes=5)
-    a.power_w, a.power_at = 4_000.0, now - timedelta(seconds=20)
-    a.sent = Sent(10_000.0, "TxProfile", now - timedelta(seconds=30), "accepted", END, 1)
-    assert ev_draw_w(a, now) == 4_000.0  # the profile before the reading: the reading
-    a.sent = Sent(10_000.0, "TxProfile", now - timedelta(seconds=10), "accepted", END, 1)
-    assert ev_draw_w(a, now) == 10_000.0  # raised since: what it may draw now
-    a.ev_max_w = 7_000.0
-    assert ev_draw_w(a, now) == 7_000.0  # within what the EV takes
-    a.sent = Sent(1_000.0, "TxProfile", now - timedelta(seconds=10), "accepted", END, 1)
-    assert ev_draw_w(a, now) == 4_000.0  # a cut not metered yet: still the reading
-    b.sent = None
-    assert ev_draw_w(b, now) == 0.0
