@@ -57,6 +57,7 @@ _COLUMNS = (
     ("cost", "cost", "{:.2f}"),
     ("seconds_over_cap", "s over cap", "{:.0f}"),
     ("longest_over_cap_s", "longest s", "{:.0f}"),
+    ("longest_over_cap_less_stall_s", "less stalls s", "{:.0f}"),
     ("balance_error_pct", "balance %", "{:.2f}"),
     ("limit_held", "never over", "{}"),
     ("passed", "checks", "{}"),

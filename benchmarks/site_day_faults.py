@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.site_day_causes import Probe
 from benchmarks.site_day_run import (
     DayOptions,
     InProcess,
@@ -166,6 +167,14 @@ class Subprocess:
 
     def report_pv(self, at: datetime, pv_w: float) -> None:
         """The subprocess reports the PV itself (it runs the site's energy management)."""
+
+    def probe(self, base: Probe, devices_w: dict[str, float]) -> Probe:
+        """The central system's side is in another process: what the harness sees only."""
+        return base
+
+    def counters(self) -> dict[str, int]:
+        """Not known: the central system is another process."""
+        return {}
 
 
 @contextlib.asynccontextmanager

@@ -15,13 +15,14 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
 
 from benchmarks.site_day_books import Books, Checks, DeviceTotals, SiteBooks, checks
+from benchmarks.site_day_causes import Probe, episodes, seconds_by_cause
 from benchmarks.site_day_world import (
     DAY,
     SITE_ID,
@@ -35,8 +36,9 @@ from chargegrid.clock import VirtualClock
 from csms.app import Csms
 from csms.config import ServerSettings, Settings
 from csms.domain import IdToken, PvReading
-from csms.events import DomainEvent, PlanComputed, SiteReadingsReceived
+from csms.events import DomainEvent, PlanComputed, SiteReadingsReceived, StorageDispatched
 from csms.planning import PlanningSettings
+from csms.planning.dispatch import current_w
 from csms.store import MemoryStore, Store
 from csms.swaps import BatteryPack
 from csms.telemetry.settings import TelemetrySettings
@@ -90,6 +92,23 @@ class DayResult:
     wall_s: float
     meter: Any = None  # the meter's registers
     notes: list[str] = field(default_factory=list)
+    control_s: float = 30.0
+    sample_s: float = 10.0
+    #: the central system's counters (re-plans, EV cuts, controller steps)
+    counters: dict[str, int] = field(default_factory=dict)
+    #: every stretch over the limit with its causes (benchmarks/site_day_causes.py)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def longest_less_stall_s(self) -> float:
+        """The longest stretch over the limit less the time the event loop stalled in it."""
+        return max((e["seconds"] - e["stalled_s"] for e in self.episodes), default=0.0)
+
+    @property
+    def cap_held_less_stall(self) -> bool:
+        """The cap check (one control interval and a sample) on the stretches less the
+        stalls in them: what the system took, the machine's stalls left out."""
+        return self.longest_less_stall_s <= self.control_s + self.sample_s
 
     def figures(self) -> dict[str, Any]:
         b, t, c = self.books, self.totals, self.checks
@@ -133,6 +152,11 @@ class DayResult:
                 [f"{s.start:%H:%M:%S}", round(s.seconds), round(s.worst_w / 1000, 2)]
                 for s in sorted(b.stretches, key=lambda s: -s.seconds)[:5]
             ],
+            "longest_over_cap_less_stall_s": round(self.longest_less_stall_s, 1),
+            "cap_held_less_stall": self.cap_held_less_stall,
+            "over_cap_s_by_cause": seconds_by_cause(self.episodes),
+            "counters": self.counters,
+            "episodes_over_cap": self.episodes,
             "notes": self.notes,
         }
 
@@ -149,15 +173,19 @@ def ev_draw_w(c: Connector) -> float:
 
 
 class PlanWatch:
-    """The forecast swaps the newest plan could not ready a pack for, from the bus."""
+    """The forecast swaps the newest plan could not ready a pack for, and when the storage
+    controller last stepped, from the bus."""
 
     def __init__(self) -> None:
         self.unready: list[tuple[datetime, tuple[datetime, ...]]] = []
+        self.last_step: StorageDispatched | None = None
 
     def __call__(self, event: DomainEvent) -> None:
         if isinstance(event, PlanComputed) and event.site_id == SITE_ID:
             racks = event.plan.swap_racks.values()
             self.unready.append((event.at, tuple(t for r in racks for t in r.unready_swaps)))
+        elif isinstance(event, StorageDispatched) and event.site_id == SITE_ID:
+            self.last_step = event
 
     def expected_unready(self, moment: datetime, before: datetime) -> bool:
         plans = [u for at, u in self.unready if at <= before]
@@ -241,6 +269,14 @@ class Central(Protocol):
 
     def report_pv(self, at: datetime, pv_w: float) -> None: ...
 
+    def probe(self, base: Probe, devices_w: dict[str, float]) -> Probe:
+        """``base`` (what the harness sees) with the central system's side of it."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """The central system's counters of the run (empty: not known here)."""
+        ...
+
 
 @dataclass
 class InProcess:
@@ -261,6 +297,53 @@ class InProcess:
     def report_pv(self, at: datetime, pv_w: float) -> None:
         report_pv(self.csms, at, pv_w)
 
+    def counters(self) -> dict[str, int]:
+        """How often the site loop re-planned, cut the EVs at once (0927) and the storage
+        controller stepped (poked by a reading, 0926)."""
+        loop = self.csms.planning.loops.get(SITE_ID)
+        if loop is None:
+            return {}
+        ctl = loop.storage
+        return {
+            "replans": loop.plans,
+            "ev_cuts": loop.sender.cuts,
+            "controller_steps": 0 if ctl is None else ctl.steps,
+            "poked_steps": 0 if ctl is None else ctl.poked_steps,
+        }
+
+    def probe(self, base: Probe, devices_w: dict[str, float]) -> Probe:
+        """The EVs' draw against the limits sent, the units' against their setpoints, and
+        the storage controller's last step."""
+        loop = self.csms.planning.loops.get(SITE_ID)
+        if loop is None:
+            return base
+        at = base.at
+        ev_over = math.fsum(
+            max(0.0, devices_w.get(f"{ev.station.id}/{ev.evse.id}", 0.0) - current_w(ev, at))
+            for ev in loop.state.evses.values()
+        )
+        ctl, step = loop.storage, self.watch.last_step
+        if ctl is None or ctl.last is None or step is None:
+            return replace(base, ev_over_sent_w=ev_over)
+        short, expired = 0.0, 0
+        for unit_id, sent in ctl.sent.items():
+            station = ctl.units.units[unit_id].asset.station
+            setpoint = 0.0 if sent.setpoint_w is None else sent.setpoint_w
+            if setpoint < 0 and station is not None:
+                short += max(0.0, devices_w.get(station, 0.0) - setpoint)
+            if sent.valid_to <= at and unit_id not in ctl.last.excluded:
+                expired += 1
+        return replace(
+            base,
+            ev_over_sent_w=ev_over,
+            unit_short_w=short,
+            units_expired=expired,
+            step_age_s=(at - step.at).total_seconds(),
+            expected_w=ctl.last.expected_import_w,
+            ceiling_w=self.opt.shape.cap_at(step.at) - ctl.settings.margin_w,
+            ev_reduction_w=ctl.last.ev_reduction_w,
+        )
+
 
 @contextlib.asynccontextmanager
 async def in_process(
@@ -275,7 +358,28 @@ async def in_process(
         await store.close()
 
 
-def sample(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> None:
+def bring_to(fleet: Fleet, at: datetime) -> None:
+    """Step the storage units and the swap rack to ``at`` before they are read: their models
+    follow a new setpoint or limit from the moment it is set, but the power they show is
+    the one of their last step, which may be a whole meter interval old (what they say on
+    the way is sent as their own steps would)."""
+    for runner in (*fleet.storage_runners, *fleet.swap_runners):
+        runner.submit(runner.step_model(at))
+
+
+def sample(
+    fleet: Fleet,
+    books: SiteBooks,
+    opt: DayOptions,
+    at: datetime,
+    *,
+    probes: list[Probe] | None = None,
+    gap_s: float = 0.0,
+    central: Central | None = None,
+) -> None:
+    """Read every device at ``at`` and book it; a sample over the limit in force adds its
+    :class:`Probe` to ``probes``."""
+    bring_to(fleet, at)
     devices: dict[str, float] = {}
     for r in fleet.runners:
         for c in r.station.connectors.values():
@@ -285,14 +389,27 @@ def sample(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> Non
     for w in fleet.swap_runners:
         devices[w.station_id] = w.swap.swap.power_w
     shape = opt.shape
-    books.record(
+    cap_w = shape.cap_at(at) if at >= opt.start + timedelta(seconds=opt.warmup_s) else math.inf
+    net_w = books.record(
         at,
         devices_w=devices,
         pv_w=shape.pv().power_w(at),
-        cap_w=shape.cap_at(at) if at >= opt.start + timedelta(seconds=opt.warmup_s) else math.inf,
+        cap_w=cap_w,
         price_per_kwh=shape.price_at(at),
         soc_pct={s.station_id: s.storage.unit.soc_pct for s in fleet.storage_runners},
     )
+    if probes is None or net_w - cap_w <= books.tolerance_w:
+        return
+    units = {s.station_id for s in fleet.storage_runners}
+    base = Probe(
+        at=at,
+        net_w=net_w,
+        cap_w=cap_w,
+        gap_s=gap_s,
+        ev_w=math.fsum(w for k, w in devices.items() if "/" in k),
+        units_w=math.fsum(devices[u] for u in units),
+    )
+    probes.append(base if central is None else central.probe(base, devices))
 
 
 async def meter(
@@ -300,16 +417,23 @@ async def meter(
     books: SiteBooks,
     opt: DayOptions,
     clock: VirtualClock,
-    report: Callable[[datetime, float], None],
+    central: Central,
+    probes: list[Probe],
+    gaps: list[tuple[datetime, float]],
 ) -> None:
-    """Sample every ``sample_s``; report the PV every ``meter_s``."""
+    """Sample every ``sample_s``; report the PV every ``meter_s``; every sample's wait since
+    the one before goes to ``gaps``."""
     pv = opt.shape.pv()
     reported: datetime | None = None
+    last: datetime | None = None
     while True:
         now = clock.now()
-        sample(fleet, books, opt, now)
+        gap_s = 0.0 if last is None else (now - last).total_seconds()
+        sample(fleet, books, opt, now, probes=probes, gap_s=gap_s, central=central)
+        gaps.append((now, gap_s))
+        last = now
         if reported is None or (now - reported).total_seconds() >= opt.meter_s:
-            report(now, pv.power_w(now))
+            central.report_pv(now, pv.power_w(now))
             reported = now
         await clock.sleep(opt.sample_s)
 
@@ -395,7 +519,9 @@ async def run_day(
         fleet = fleet_for(site_central.url, run, opt, clock)
         for w in fleet.swap_runners:
             w.swap.swap.add_arrivals([a for a in arrivals if a.at >= w.swap.swap.now])
-        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central.report_pv))]
+        probes: list[Probe] = []
+        gaps: list[tuple[datetime, float]] = []
+        tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central, probes, gaps))]
         if fault is not None:
             tasks.append(asyncio.create_task(fault(site_central, fleet, clock, notes)))
 
@@ -412,6 +538,7 @@ async def run_day(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         at = clock.now()
+        counted = site_central.counters()
         closed = settle(fleet, books, opt, at)
         summary_frame = fleet.summary()
     device_totals = totals(fleet, opt, watch, arrivals, summary_frame)
@@ -430,4 +557,16 @@ async def run_day(
         wall_s=loop.time() - began,
         meter=books.meter.registers,
         notes=notes,
+        control_s=opt.control_s,
+        sample_s=opt.sample_s,
+        counters=counted,
+        episodes=episodes(
+            closed.stretches,
+            probes,
+            gaps,
+            falls=[opt.shape.cap_start],
+            window_s=settings(opt).planning.profile_validity_s,
+            control_s=opt.control_s,
+            sample_s=opt.sample_s,
+        ),
     )

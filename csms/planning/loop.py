@@ -156,13 +156,14 @@ class SiteLoop:
 
     def reduce_evs(self, watts: float) -> None:
         """The storage controller's EV reduction (decision 0906): a rise beyond the deadband
-        re-plans at once; the re-plan counts the units the law no longer counts on at the
-        law's worst case (:mod:`csms.planning.storage`), so the EVs' share absorbs it."""
+        re-plans at once (it counts the units the law no longer counts on at the law's worst
+        case, :mod:`csms.planning.storage`); until it sends, the sender cuts the EVs (0927)."""
         before, self.state.ev_reduction_w = self.state.ev_reduction_w, watts
         if watts > before + self.ctx.settings.deadband_w:
             self.trigger("storage shortfall", urgent=True)
         elif watts == 0.0 < before:
             self.trigger("storage shortfall over")
+        self.sender.shortfall(watts)
 
     async def _run(self) -> None:
         clock = self.ctx.clock
@@ -422,8 +423,7 @@ class SiteLoop:
     async def _send(self, orders: Orders, v2x: dict[str, V2XOrder]) -> None:
         """Stage 6: decreases first, increases once they are answered; a V2G EV that gives
         power back gets its V2X schedule instead of its TxProfile, with the increases."""
-        send = self.sender.send
-        rack = self.sender.send_rack
+        send, rack = self.sender.send, self.sender.send_rack
         await asyncio.gather(
             *(send(d.evse, d.charging_limit) for d in orders.down if d.evse.key not in v2x),
             *(self.defaults.send_one(ev, w) for ev, w in orders.lower),
@@ -435,6 +435,7 @@ class SiteLoop:
             *(self.sender.send_v2x(ev, lim, base) for ev, lim, base in v2x.values()),
         )  # fmt: skip
         await self.defaults.send_all(orders.higher)
+        self.sender.cut_w = 0.0  # these limits were shared with the reduction in force (0927)
 
     def _v2x_refused(self, ev: EvseState, why: str) -> None:
         """A V2G EV refused its V2X schedule: logged, counted, planned charging only from now

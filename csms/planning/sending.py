@@ -14,7 +14,7 @@ from datetime import datetime
 from csms.domain import ChargingLimit
 from csms.exceptions import CommandFailed, CommandRejected, CsmsError
 from csms.planning.context import PlanningContext
-from csms.planning.dispatch import carried_w, fallback_w, make_limit
+from csms.planning.dispatch import carried_w, fallback_w, make_limit, tx_profile
 from csms.planning.state import EvseState, Sent, SiteState
 from csms.planning.swap import RackState
 from csms.planning.under import add_under
@@ -58,6 +58,11 @@ class ProfileSender:
         #: Leased TxProfiles sent by the units' commitments, by why (``withdraw``,
         #: ``restore``, ``renew``; decision 0930).
         self.lease_sends: Counter[str] = Counter()
+        #: The EV reduction taken off the sessions at once since the last re-plan's sends
+        #: (decision 0927; the loop resets it when those sends are out).
+        self.cut_w = 0.0
+        #: Cuts made (counted since the start).
+        self.cuts = 0
 
     async def send(self, ev: EvseState, limit: ChargingLimit) -> None:
         """Send ``limit`` (the EVSE's ``sent`` as recorded) and record the answer on it."""
@@ -175,6 +180,63 @@ class ProfileSender:
                                periods[0][1])  # fmt: skip
                 sends.append(self._resend(ev, periods, ev.sent.valid_to, now, lease_to=to))
         await asyncio.gather(*sends)
+
+    def shortfall(self, reduction_w: float) -> None:
+        """The storage controller's EV reduction now: what it asks beyond what was already
+        taken off (by more than the deadband) is taken off at once (:meth:`cut`)."""
+        more_w = reduction_w - self.cut_w
+        if more_w > self.ctx.settings.deadband_w:
+            self.cut_w, self.cuts = reduction_w, self.cuts + 1
+            self.ctx.spawn(self.cut(more_w), what=f"planner: EV cut at {self.site_id}")
+
+    async def cut(self, reduction_w: float) -> None:
+        """Take ``reduction_w`` off the sessions' draw at once, without a re-plan (decision
+        0927): each session with a TxProfile drawing power is lowered from the lower of its
+        draw and its limit by its share of the reduction (in proportion to its draw: the
+        draws as last metered, so that a second cut before they are metered again takes
+        off only what the first did not), to no less than 0, for the rest of its profile (its
+        later periods no higher). A lowered limit needs no node check; the re-plan asked for
+        with the reduction shares the room again."""
+        now = self.ctx.clock.now()
+        drawing = [
+            ev
+            for ev in self.state.evses.values()
+            if (sent := tx_profile(ev)) is not None
+            and sent.valid_to is not None
+            and sent.valid_to > now
+            and ev.power_w > 0
+            and self.state.controllable(ev)
+        ]
+        total_w = sum(ev.power_w for ev in drawing)
+        if reduction_w <= 0 or total_w <= 0:
+            return
+        sends = []
+        for ev in drawing:
+            sent = ev.sent
+            assert sent is not None and sent.valid_to is not None
+            share_w = reduction_w * ev.power_w / total_w
+            value = max(0.0, min(ev.power_w, sent.value_at(now)) - share_w)
+            later = tuple((at, min(w, value)) for at, w in sent.periods if at > now)
+            if sent.lease is not None:  # a lease renewed later raises it no higher (0626)
+                lease = sent.lease
+                sent.lease = replace(
+                    lease,
+                    raised=tuple((at, min(w, value)) for at, w in lease.raised),
+                    free=tuple((at, min(w, value)) for at, w in lease.free),
+                )
+            sends.append(self._lowered(ev, sent, ((now, value), *later), now))
+        logger.warning("site %s: %.0f W taken off %d sessions at once (storage shortfall)",
+                       self.site_id, min(reduction_w, total_w), len(drawing))  # fmt: skip
+        await asyncio.gather(*sends)
+
+    async def _lowered(
+        self, ev: EvseState, sent: Sent, periods: tuple[tuple[datetime, float], ...], now: datetime
+    ) -> None:
+        """``periods`` as the EVSE's TxProfile until its end, unless its session ended or it
+        was sent another one while the sends before it went out."""
+        if ev.tx is None or ev.sent is not sent or sent.valid_to is None:
+            return
+        await self._resend(ev, periods, sent.valid_to, now)
 
     async def _resend(
         self,

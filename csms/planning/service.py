@@ -273,14 +273,7 @@ class PlanningService:
                 loop.trigger(f"constraint {event.change}", urgent=True)
             return
         if isinstance(event, SiteReadingsReceived):
-            loop = self.loops.get(event.site_id)
-            if loop is None:
-                return
-            for reason in loop.state.apply(
-                event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
-            ):
-                loop.trigger(reason, urgent=True)  # less PV or more storage: less room
-            self._publish_findings(loop)
+            self._readings(event)
             return
         station_id = getattr(event, "station_id", None)
         if station_id is None:
@@ -325,6 +318,8 @@ class PlanningService:
                     )
                 )
         self._publish_findings(loop)
+        if "pv" in reasons and loop.storage is not None:
+            loop.storage.poke()  # a PV plant's meter moved: the units first (0926)
         for reason in reasons:
             # A departure or a station coming online changes which EVSEs are idle: their
             # defaults must fit what the sessions leave at once (decision 0613).
@@ -337,6 +332,21 @@ class PlanningService:
                 "swap",
             )
             loop.trigger(reason, urgent=urgent)
+
+    def _readings(self, event: SiteReadingsReceived) -> None:
+        """Posted site readings: a change re-plans at once, and steps the storage controller
+        at once (the units hold the limit until the re-plan, decision 0926)."""
+        loop = self.loops.get(event.site_id)
+        if loop is None:
+            return
+        reasons = loop.state.apply(
+            event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
+        )
+        for reason in reasons:
+            loop.trigger(reason, urgent=True)  # less PV or more storage: less room
+        if reasons and loop.storage is not None:
+            loop.storage.poke()
+        self._publish_findings(loop)
 
     def _publish_findings(self, loop: SiteLoop) -> None:
         """The swaps that found no ready pack, logged and published once each; those that

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chargegrid.clock import Clock
 from csms.core.commands import Commands
@@ -25,7 +25,14 @@ from csms.quantities import MAX_POWER_W
 from csms.sites.constraints import GridConstraint, limits_in_force
 from csms.sites.model import Site
 from csms.sites.service import SiteService
-from csms.storage_units.glue import Sent, next_edge_s, plan_now, resend_due, setpoint_schedule
+from csms.storage_units.glue import (
+    Sent,
+    next_edge_s,
+    plan_now,
+    planned_then,
+    resend_due,
+    setpoint_schedule,
+)
 from csms.storage_units.meter import LiveMeter, SiteImport
 from csms.storage_units.pv import LivePv
 from csms.storage_units.units import LiveUnits
@@ -150,7 +157,13 @@ class StorageController:
         #: gives at the last step (less than 1 while a DER control narrows it below the plan).
         self.discharge_kept: dict[str, float] = {}
         self._constraints: list[GridConstraint] = []
+        #: the units' ratings at the last step (a DER control narrows them; 0918)
+        self._ratings: dict[str, UnitRating] = {}
         self._task: asyncio.Task[None] | None = None
+        #: set by :meth:`poke`: a reading changed the import, step now (decision 0926)
+        self._poked = asyncio.Event()
+        #: Steps taken early because a reading moved the import (counted since the start).
+        self.poked_steps = 0
 
     @property
     def law_settings(self) -> ControlSettings:
@@ -186,9 +199,15 @@ class StorageController:
         hands an import over the limit to the EV limits."""
         return bool(self.units.units) or (self.meter is not None and self.meter.spec is not None)
 
+    def poke(self) -> None:
+        """A reading moved the site's import (less PV, the grid meter): step now rather than
+        at the interval's end (decision 0926). Pokes while a step runs make one step more."""
+        self._poked.set()
+
     async def _run(self) -> None:
         while True:
             began = self.clock.now()
+            self._poked.clear()
             if self.has_work:
                 await self.step_once()
             spent = (self.clock.now() - began).total_seconds()
@@ -196,7 +215,21 @@ class StorageController:
             edge_s = next_edge_s(self.hooks.plan(), self._constraints, self.clock.now())
             if edge_s is not None:  # a cap or plan step starting: step right after it
                 wait_s = min(wait_s, edge_s + EDGE_LAG_S)
-            await self.clock.sleep(max(0.0, wait_s))
+            if await self._sleep_or_poke(max(0.0, wait_s)):
+                self.poked_steps += 1
+
+    async def _sleep_or_poke(self, wait_s: float) -> bool:
+        """Sleep ``wait_s`` of the clock, or until poked; True: poked."""
+        if self._poked.is_set():
+            return True
+        sleeper = asyncio.ensure_future(self.clock.sleep(wait_s))
+        poked = asyncio.ensure_future(self._poked.wait())
+        try:
+            await asyncio.wait({sleeper, poked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            poked.cancel()
+        return self._poked.is_set()
 
     async def step_once(self) -> Decision:
         """One control step: decide, hand the EV reduction over, send what changed."""
@@ -210,6 +243,7 @@ class StorageController:
         local = site.local_time(now).time()
         ratings = self.units.ratings(now)
         self._narrowed(ratings)
+        self._ratings = ratings
         site_import = self._site_import(now)
         planned = plan_now(
             self.hooks.plan(),
@@ -331,12 +365,21 @@ class StorageController:
     async def _send_one(self, unit_id: str, setpoint_w: float | None, now: datetime) -> None:
         s = self.settings
         validity_s = s.interval_s * s.validity_intervals
+        then = None
+        if setpoint_w is not None:
+            until = now.replace(microsecond=0) + timedelta(seconds=validity_s)
+            then = planned_then(self.hooks.plan(), unit_id, setpoint_w, now, until)
+            rating = self._ratings.get(unit_id)
+            if then is not None and rating is not None:  # within its rating in force (0918)
+                then = (then[0], max(then[1], -rating.max_discharge_w))
+                then = None if then[1] >= setpoint_w else then
         if not resend_due(
             self.sent.get(unit_id),
             setpoint_w,
             now=now,
             deadband_w=s.deadband_w,
             renew_before_s=validity_s - s.interval_s * 1.5,
+            then=then,
         ):
             return
         asset = self.units.units[unit_id].asset
@@ -348,6 +391,7 @@ class StorageController:
             now=now,
             validity_s=validity_s,
             stack_level=s.stack_level,
+            then=then,
         )
         try:
             await self.commands.set_charging_profile(limit)
@@ -358,7 +402,7 @@ class StorageController:
             return
         assert limit.valid_to is not None
         self.refused.discard(unit_id)
-        self.sent[unit_id] = Sent(setpoint_w, limit.valid_to)
+        self.sent[unit_id] = Sent(setpoint_w, limit.valid_to, then)
         self.sent_schedules["Idle" if setpoint_w is None else "CentralSetpoint"] += 1
         self.units.units[unit_id].sent_w = setpoint_w
 

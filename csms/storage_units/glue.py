@@ -8,6 +8,7 @@ discharges it to the site.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ __all__ = [
     "Sent",
     "next_edge_s",
     "plan_now",
+    "planned_then",
     "resend_due",
     "setpoint_schedule",
 ]
@@ -36,6 +38,8 @@ class Sent:
 
     setpoint_w: float | None
     valid_to: datetime
+    #: the planned setpoint the schedule switches to at the plan's next edge (0926)
+    then: tuple[datetime, float] | None = None
 
 
 def _step_at(plan: Plan, now: datetime) -> int | None:
@@ -84,6 +88,31 @@ def plan_now(plan: Plan | None, now: datetime, *, absorb_surplus: bool = False) 
     return PlanNow(setpoints_w=setpoints, reserve_wh=reserves, absorb_surplus=absorb_surplus)
 
 
+def planned_then(
+    plan: Plan | None, unit_id: str, setpoint_w: float, now: datetime, until: datetime
+) -> tuple[datetime, float] | None:
+    """Where the plan's step changes before ``until``: the first such edge and the unit's
+    setpoint from it, the lower (more discharge) of the plan's there and ``setpoint_w``.
+    The unit switches on its own clock at the edge (a cap's start the plan discharges
+    for), not a controller step and a round trip after it (decision 0926); the lower of the
+    two keeps any peak shaving the controller adds now, and at an edge where the plan
+    discharges less the controller's step right after it lowers the discharge."""
+    if plan is None or unit_id not in plan.storage:
+        return None
+    grid = plan.grid
+    for k in range(grid.n_steps):
+        start = grid.step_start(k)
+        if start <= now:
+            continue
+        if start >= until:
+            return None
+        planned = plan_now(plan, start).setpoints_w.get(unit_id, 0.0)
+        if planned < setpoint_w:
+            return (start, planned)
+        return None
+    return None
+
+
 def setpoint_schedule(
     station_id: str,
     evse_id: int,
@@ -92,27 +121,39 @@ def setpoint_schedule(
     now: datetime,
     validity_s: float,
     stack_level: int,
+    then: tuple[datetime, float] | None = None,
 ) -> ChargingLimit:
     """A short 2.1 ``TxDefaultProfile`` for one unit: ``CentralSetpoint`` at ``setpoint_w``
-    (``None``: ``Idle``) from ``now`` for ``validity_s``; when it runs out the unit is Idle,
-    so a controller that stops leaves no unit charging or discharging for long."""
+    (``None``: ``Idle``) from ``now`` for ``validity_s``, switching to the setpoint of
+    ``then`` at its instant (a second period, when it falls inside the schedule); when it
+    runs out the unit is Idle, so a controller that stops leaves no unit charging or
+    discharging for long."""
     start = now.replace(microsecond=0)
+    end = start + timedelta(seconds=validity_s)
+
+    def period(start_s: int, watts: float | None) -> tuple[tuple[int, float, None], V2XPeriod]:
+        # the charging-only view of the setpoint (never negative); the V2X period says it all
+        plain = (start_s, 0.0 if watts is None else max(0.0, round(watts, 1)), None)
+        if watts is None:
+            return plain, V2XPeriod(start_s=start_s, mode="Idle")
+        return plain, V2XPeriod(start_s=start_s, mode="CentralSetpoint", setpoint=round(watts, 1))
+
+    periods = [period(0, setpoint_w)]
+    if then is not None and setpoint_w is not None:
+        offset_s = math.ceil((then[0] - start).total_seconds())
+        if 0 < offset_s < validity_s:
+            periods.append(period(offset_s, then[1]))
     return ChargingLimit(
         station_id=station_id,
         evse_id=evse_id,
         unit=ChargingRateUnit.WATT,
-        # the charging-only view of the setpoint (never negative); the V2X period says it all
-        schedule=((0, 0.0 if setpoint_w is None else max(0.0, round(setpoint_w, 1)), None),),
+        schedule=tuple(p for p, _ in periods),
         purpose="TxDefaultProfile",
         stack_level=stack_level,
         profile_id=PROFILE_ID,
         start_at=start,
-        valid_to=start + timedelta(seconds=validity_s),
-        v2x=(
-            V2XPeriod(start_s=0, mode="Idle")
-            if setpoint_w is None
-            else V2XPeriod(start_s=0, mode="CentralSetpoint", setpoint=round(setpoint_w, 1)),
-        ),
+        valid_to=end,
+        v2x=tuple(v for _, v in periods),
     )
 
 
@@ -123,14 +164,20 @@ def resend_due(
     now: datetime,
     deadband_w: float,
     renew_before_s: float,
+    then: tuple[datetime, float] | None = None,
 ) -> bool:
     """Whether a unit needs a new schedule: none accepted yet, Idle against a setpoint (or
-    back), a setpoint that moved more than ``deadband_w``, or the one in force running out
-    within ``renew_before_s``."""
+    back), a setpoint that moved more than ``deadband_w``, a planned switch (``then``) the
+    one in force does not hold, or the one in force running out within ``renew_before_s``."""
     if sent is None:
         return True
     if (sent.valid_to - now).total_seconds() <= renew_before_s:
         return True
+    if then is not None and then[0] < sent.valid_to:
+        if sent.then is None or sent.then[0] != then[0]:
+            return True
+        if abs(sent.then[1] - then[1]) > deadband_w:
+            return True
     if (sent.setpoint_w is None) != (setpoint_w is None):
         return True
     if sent.setpoint_w is None or setpoint_w is None:

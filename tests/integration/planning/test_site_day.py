@@ -9,7 +9,9 @@ Before the fixes of decision 0914 a day like it (13:00-16:30 at 200x) was over t
 53 minutes, the longest stretch 20 minutes: EVs fell back to their defaults at every window
 edge under the cap and jumped back after the re-plan, the swap rack's planned power was
 given to the EVs as well, and the first controller step after the cap's start came up to an
-interval late.
+interval late. Since decision 0926 the units switch at the cap's start on their own
+clocks, since 0927 an EV reduction is taken off the sessions at once, and every stretch
+over the cap is put down to its causes (``episodes_over_cap``; 0928).
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ async def test_a_short_site_day_holds_the_cap_and_the_books() -> None:
     result = await run_day(RunSpec("storage+v2g", storage_control=True, v2g=True), OPTIONS)
     figures = result.figures()
     c = result.checks
-    assert c.cap_held, figures["stretches_over_cap"]
+    # Over the cap for no more than one control interval (and the meter's sample) at a
+    # time, less the time the one event loop the harness, the central system and the
+    # simulators share was stalled within the stretch (the meter's waits beyond its
+    # interval): with both cores busy a stall of a wall second is 120 virtual seconds,
+    # the machine's and not a reaction of the system (decision 0928).
+    assert result.cap_held_less_stall, figures["episodes_over_cap"]
     assert c.energy_conserved, (figures["balance_error_pct"], figures)
     assert c.soc_in_bounds, figures["soc_seen_pct"]
     # the day did what it is about: the EVs charged, the units gave under the cap

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from benchmarks.site_day import MATRIX, parse_args, table
-from benchmarks.site_day_books import DeviceTotals, SiteBooks, checks
+from benchmarks.site_day_books import DeviceTotals, SiteBooks, Stretch, checks
+from benchmarks.site_day_causes import Probe, episodes, seconds_by_cause
 from benchmarks.site_day_run import DayOptions, RunSpec, scenario
 from benchmarks.site_day_world import (
     DAY,
@@ -162,6 +163,7 @@ def test_the_table_names_the_failed_checks() -> None:
         "cost": 1.0,
         "seconds_over_cap": 0.0,
         "longest_over_cap_s": 0.0,
+        "longest_over_cap_less_stall_s": 0.0,
         "balance_error_pct": 0.1,
         "passed": False,
         "limit_held": False,
@@ -198,3 +200,26 @@ def test_the_kill_runs_central_gets_the_same_day_and_clock() -> None:
     assert RunSpec(**data["run"]) == FAILURE_RUNS[-1]
     assert datetime.fromisoformat(data["anchor"]) == anchor
     assert {r.failure for r in FAILURE_RUNS} == set(FAULTS)
+
+
+def test_each_stretch_is_put_down_to_its_causes_and_its_stalls_counted() -> None:
+    fall = T0
+    stretches = [Stretch(_at(3), _at(13), 20_000.0), Stretch(_at(500), _at(540), 5_000.0)]
+    probe = Probe(at=_at(3), net_w=140e3, cap_w=120e3, gap_s=5.0, ev_w=150e3, units_w=0.0)
+    late = Probe(
+        at=_at(500), net_w=125e3, cap_w=120e3, gap_s=5.0, ev_w=100e3, units_w=-50e3,
+        ev_over_sent_w=0.0, unit_short_w=0.0, units_expired=0, step_age_s=45.0,
+        expected_w=100e3, ceiling_w=120e3, ev_reduction_w=0.0,
+    )  # fmt: skip
+    gaps = [(_at(505), 5.0), (_at(530), 25.0), (_at(540), 5.0), (_at(600), 60.0)]
+    found = episodes(
+        stretches, [probe, late], gaps, falls=[fall], window_s=900.0, control_s=30.0, sample_s=5.0
+    )
+    assert [e["cause"] for e in found] == ["cap_step", "step_late"]
+    assert found[0]["causes"] == ["cap_step", "window_edge"]
+    assert found[1]["causes"] == ["step_late", "estimate_low"]
+    assert [e["stalled_s"] for e in found] == [0.0, 20.0]  # the wait after its end not
+    assert seconds_by_cause(found) == {"cap_step": 10.0, "step_late": 40.0}
+    quiet = episodes([Stretch(_at(400), _at(410), 1e3)], [], falls=[fall], window_s=900.0,
+                     control_s=30.0, sample_s=5.0)  # fmt: skip
+    assert quiet[0]["causes"] == ["unexplained"]

@@ -11,7 +11,7 @@ from typing import Any
 from csms.sites.constraints import GridConstraint
 from csms.storage_units.glue import next_edge_s
 from optimizer import TimeGrid
-from tests.unit.storage_units.fakes import T0, harness
+from tests.unit.storage_units.fakes import T0, Harness, harness
 from tests.unit.storage_units.test_glue import _site
 from tests.waiting import wait_until
 
@@ -42,14 +42,8 @@ def test_the_next_edge_is_the_nearest_plan_step_or_constraint_edge_ahead() -> No
     assert next_edge_s(plan, [_cap(300, 600, cancelled=True)], T0) == 900.0
 
 
-async def test_the_controller_steps_right_after_a_cap_starts() -> None:
-    h = harness(_site(root_import_w=100_000.0))
-
-    class Sites:
-        async def list_constraints(self, site_id: str) -> list[GridConstraint]:
-            return [_cap(12.0, 3600.0)]
-
-    h.controller.sites = Sites()  # type: ignore[assignment]
+def recorded_steps(h: Harness) -> list[float]:
+    """The seconds since T0 of each step the harness's controller takes from now."""
     steps: list[float] = []
     real_step = h.controller.step_once
 
@@ -58,6 +52,18 @@ async def test_the_controller_steps_right_after_a_cap_starts() -> None:
         return await real_step()
 
     h.controller.step_once = step_once  # type: ignore[method-assign]
+    return steps
+
+
+async def test_the_controller_steps_right_after_a_cap_starts() -> None:
+    h = harness(_site(root_import_w=100_000.0))
+
+    class Sites:
+        async def list_constraints(self, site_id: str) -> list[GridConstraint]:
+            return [_cap(12.0, 3600.0)]
+
+    h.controller.sites = Sites()  # type: ignore[assignment]
+    steps = recorded_steps(h)
     task = asyncio.create_task(h.controller._run())
 
     async def asleep() -> None:  # the controller waits on the clock again
