@@ -13,7 +13,9 @@ connection; "boot pending" counts those answers.
 
 Reported for the first connection and for the storm: seconds until every station is back
 and booted (or how many are when ``--deadline-s`` runs out), handshakes that failed (by
-reason: HTTP status, timeout, reset), server CPU seconds and peak RSS.
+reason: HTTP status, timeout, reset), server CPU seconds, the load processes' own CPU
+seconds (near the wave's seconds: the generator, not the server, sets the pace) and peak
+RSS.
 
     python benchmarks/reconnect_storm.py --stations 10000 --target sqlite
     python benchmarks/reconnect_storm.py --stations 2000 --target stock --deadline-s 60
@@ -115,6 +117,7 @@ def storm_worker(base: str, indices: list[int], args: dict[str, Any], cpus: Any,
 
     async def body() -> None:
         urls = [f"{base}BENCH{i:05d}" for i in indices]
+        cpu0 = sum(os.times()[:2])
         first, reasons1, last1 = await _wave(
             urls,
             timeout_s=args["open_timeout_s"],
@@ -122,11 +125,13 @@ def storm_worker(base: str, indices: list[int], args: dict[str, Any], cpus: Any,
             deadline_s=args["deadline_s"],
             spread_s=args["first_spread_s"],
         )
-        pipe.send(("first", len(first), dict(reasons1), last1))
+        cpu1 = sum(os.times()[:2])
+        pipe.send(("first", len(first), dict(reasons1), last1, cpu1 - cpu0))
         await asyncio.to_thread(pipe.recv)  # all drop now
         await asyncio.gather(*(ws.close() for ws in first), return_exceptions=True)
         pipe.send(("dropped",))
         await asyncio.to_thread(pipe.recv)  # all reconnect now
+        cpu2 = sum(os.times()[:2])
         back, reasons2, last2 = await _wave(
             urls,
             timeout_s=args["open_timeout_s"],
@@ -134,7 +139,7 @@ def storm_worker(base: str, indices: list[int], args: dict[str, Any], cpus: Any,
             deadline_s=args["deadline_s"],
             spread_s=0.0,
         )
-        pipe.send(("storm", len(back), dict(reasons2), last2))
+        pipe.send(("storm", len(back), dict(reasons2), last2, sum(os.times()[:2]) - cpu2))
         await asyncio.gather(*(ws.close() for ws in back), return_exceptions=True)
 
     asyncio.run(body())
@@ -177,14 +182,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
 
         async def collect(kind: str) -> dict[str, Any]:
-            count, reasons, last = 0, Counter[str](), 0.0
+            count, reasons, last, loadgen_cpu_s = 0, Counter[str](), 0.0, 0.0
             for _, pipe in workers:
                 msg = await asyncio.to_thread(pipe.recv)
                 assert msg[0] == kind, msg
                 count += msg[1]
                 reasons.update(msg[2])
                 last = max(last, msg[3])
-            return {"booted": count, "seconds": last, "failures": dict(reasons)}
+                loadgen_cpu_s += msg[4]
+            return {
+                "booted": count,
+                "seconds": last,
+                "failures": dict(reasons),
+                # the load processes' own CPU: if it nears the wave's seconds, the
+                # generator (one core) and not the server sets the pace
+                "loadgen_cpu_s": loadgen_cpu_s,
+            }
 
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_rss(stop))
@@ -242,6 +255,7 @@ def main() -> int:
         print(
             f"{result['target']:<8} n={result['stations']:<6} {wave:<5} booted {w['booted']:>6} "
             f"in {w['seconds']:6.1f} s  server CPU {w['server_cpu_s']:6.1f} s  "
+            f"load generator CPU {w['loadgen_cpu_s']:5.1f} s  "
             f"failures {w['failures']}"
         )
     print(

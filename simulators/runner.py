@@ -40,6 +40,7 @@ from simulators.messages import (
     Outgoing,
     TransactionStarted,
 )
+from simulators.session_waits import ConnectionLost, answered, slept
 from simulators.station import Station
 from simulators.stats import RunnerStats
 from simulators.tls import StationTls
@@ -47,10 +48,6 @@ from simulators.tls import StationTls
 __all__ = ["FAULT_KINDS", "Adapter", "OutItem", "RunnerStats", "StationRunner"]
 
 logger = logging.getLogger(__name__)
-
-
-class ConnectionLost(Exception):
-    """The socket closed while the station waited for something."""
 
 
 @dataclass(slots=True)
@@ -334,19 +331,14 @@ class StationRunner(StationCredentials, FaultInjection):
             self.poke()
             await self._pump(cp, reader)
         finally:
-            reader.cancel()
+            for task in (*self._tasks, reader):  # nothing of this session outlives it
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, Exception):
                 await reader
 
     async def _call(self, cp: Any, payload: Any, reader: asyncio.Task[None]) -> Any:
         action = type(payload).__name__
-        call = asyncio.ensure_future(cp.call(payload, suppress=False))
-        await asyncio.wait({call, reader}, return_when=asyncio.FIRST_COMPLETED)
-        if not call.done():
-            call.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await call
-            raise ConnectionLost("connection closed while waiting for an answer")
+        call = await answered(cp.call(payload, suppress=False), reader)
         self.stats.calls_sent += 1
         try:
             return call.result()
@@ -361,13 +353,6 @@ class StationRunner(StationCredentials, FaultInjection):
             err2 = ResponseTimeout(action, self.response_timeout_s)
             self.stats.error(str(err2))
             raise err2 from exc
-
-    async def _wait(self, delay_s: float, reader: asyncio.Task[None]) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay_s))
-        await asyncio.wait({sleeper, reader}, return_when=asyncio.FIRST_COMPLETED)
-        if not sleeper.done():
-            sleeper.cancel()
-            raise ConnectionLost("connection closed")
 
     async def _boot(self, cp: Any, reader: asyncio.Task[None]) -> None:
         attempt = 0
@@ -398,7 +383,7 @@ class StationRunner(StationCredentials, FaultInjection):
             wait = interval if interval > 0 else min(self.boot_retry_s, 2.0 * 2**attempt)
             logger.info("%s: boot %s, retrying in %s s", self.station_id, status, wait)
             attempt = min(attempt + 1, 10)
-            await self._wait(float(wait), reader)
+            await slept(self.clock, float(wait), reader)
 
     async def _pump(self, cp: Any, reader: asyncio.Task[None]) -> None:
         last_sent = self.clock.monotonic()
@@ -417,11 +402,13 @@ class StationRunner(StationCredentials, FaultInjection):
                     self._outbox_ready.clear()
                     sleeper = asyncio.ensure_future(self.clock.sleep(due))
                     ready = asyncio.ensure_future(self._outbox_ready.wait())
-                    await asyncio.wait(
-                        {sleeper, ready, reader}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    sleeper.cancel()
-                    ready.cancel()
+                    try:
+                        await asyncio.wait(
+                            {sleeper, ready, reader}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        sleeper.cancel()
+                        ready.cancel()
                     continue
             item = self.outbox[0]
             try:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from chargegrid.clock import Clock
 from csms.core.authorization import authorize
-from csms.core.durability import Retrying
+from csms.core.durability import Retrying, uncancellable
 from csms.core.meter import register_wh
 from csms.core.open_transactions import OpenTransactions
 from csms.core.remote_start import RemoteStarts
@@ -43,12 +43,6 @@ __all__ = ["SessionHandling", "TransactionAnswer"]
 logger = logging.getLogger("csms.core.service")
 
 T = TypeVar("T")
-
-
-def _consume_result(task: asyncio.Task[Any]) -> None:
-    """Mark a shielded task's failure as seen (its caller may have been cancelled)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class TransactionAnswer:
@@ -478,11 +472,7 @@ class SessionHandling:
         telemetry, the planner and the event stream would miss what the store has.
         :meth:`close` waits for such work.
         """
-        task: asyncio.Task[T] = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_consume_result)
-        return await asyncio.shield(task)
+        return await uncancellable(work, self._background)
 
     def _resolve_remote_start(self, tx: Transaction) -> None:
         entry = self.remote_starts.match(tx)

@@ -205,13 +205,18 @@ class OcppServer:
 
     async def stop(self) -> None:
         servers, self._servers = self._servers, []
-        for waiting in self.handshakes.close():
-            waiting.close_waiting()
         for server in servers:
             server.close(close_connections=True)
+        self._close_waiting()
         await self.security.stop()
         for server in servers:
             await server.wait_closed()
+        self._close_waiting()  # any accepted while the listeners closed
+
+    def _close_waiting(self) -> None:
+        """Connections still waiting for their handshake's turn are closed unserved."""
+        for waiting in self.handshakes.close():
+            waiting.close_waiting()
 
     def _health_response(self) -> Response:
         """200 ``ok``, or 503 with the JSON report naming the failing tasks."""

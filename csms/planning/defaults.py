@@ -15,6 +15,7 @@ from csms.planning.context import PlanningContext
 from csms.planning.dispatch import current_w, executable_w, make_limit, node_limit_at
 from csms.planning.problem import default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, detected_quirks
+from csms.planning.sending import why_failed
 from csms.planning.state import EvseState, SiteState
 from csms.planning.windows import idle_shares, room_left
 from csms.sites.constraints import GridConstraint, NodeLimit
@@ -93,7 +94,10 @@ class SafeDefaults:
                     found = await ctx.commands.get_variables(station_id, VARIABLES_201)
         except (CsmsError, TimeoutError) as exc:
             logger.info(
-                "site %s: %s reports no smart-charging settings: %s", self.site_id, station_id, exc
+                "site %s: %s reports no smart-charging settings: %s",
+                self.site_id,
+                station_id,
+                why_failed(exc, ctx.settings.send_timeout_s),
             )
             return
         for item in found:
@@ -120,7 +124,8 @@ class SafeDefaults:
             async with asyncio.timeout(ctx.settings.send_timeout_s):
                 await ctx.commands.set_charging_profile(limit)
         except (CsmsError, TimeoutError) as exc:
-            logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, exc)
+            why = why_failed(exc, ctx.settings.send_timeout_s)
+            logger.warning("site %s: default profile to %s: %s", self.site_id, ev.key, why)
             return False
         ev.default_w = value
         ev.confirmed_w, ev.confirmed_at = value, ctx.clock.now()

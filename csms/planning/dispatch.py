@@ -191,12 +191,13 @@ def make_limit(
 
 def current_w(ev: EvseState, now: datetime | None = None) -> float:
     """What the EVSE may draw at ``now`` as far as the planner knows: its TxProfile's limit
-    then (the period in force) while the profile lasts (accepted or still unanswered), else
-    its fallback. None: the profile's first period."""
+    then while it lasts (accepted, or not answered yet or in time), else its fallback."""
     sent = tx_profile(ev)
-    if sent is not None and (now is None or sent.valid_to is None or sent.valid_to > now):
-        return sent.value_at(now)
-    return fallback_w(ev)
+    if sent is None or (now is not None and sent.valid_to is not None and sent.valid_to <= now):
+        return fallback_w(ev)
+    if sent.state == "failed":  # on it or on what it had (decision 0015)
+        return max(sent.value_at(now), ev.limit_in_force_w(now) or fallback_w(ev))
+    return sent.value_at(now)
 
 
 def tx_profile(ev: EvseState) -> Sent | None:
@@ -204,7 +205,7 @@ def tx_profile(ev: EvseState) -> Sent | None:
     sent, tx = ev.sent, ev.tx
     if sent is None or tx is None or sent.transaction_id != tx.id:
         return None
-    return sent if sent.state in ("accepted", "pending") else None
+    return sent if sent.state == "accepted" or sent.unanswered else None
 
 
 def single_period(quirks: StationQuirks | None) -> bool:

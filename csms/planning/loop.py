@@ -28,6 +28,7 @@ from csms.planning.stages import Shares, Window, record_sent, share
 from csms.planning.state import EvseState, Lease, SiteState
 from csms.planning.swap import RackState, rack_limit, with_planned_racks
 from csms.planning.v2x import V2XOrder, charging_view, giving_steps, v2x_orders
+from csms.planning.waiting import Waiting
 from csms.planning.windows import next_edge, supply_at
 from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.storage_units import SiteHooks, StorageController
@@ -108,6 +109,7 @@ class SiteLoop:
         self.v2x_refusals = 0
         #: A re-plan is running (its sends included).
         self.replanning = False
+        self.waiting = Waiting(ctx, self.wake)
 
     @property
     def renew_margin_s(self) -> float:
@@ -117,6 +119,11 @@ class SiteLoop:
         the window's end leaves some stations on their defaults next to raised ones)."""
         validity = self.ctx.settings.profile_validity_s
         return min(validity / 2, max(min(validity / 3, 120.0), 3.0 * self.replan_clock_s))
+
+    @property
+    def idle(self) -> bool:
+        """No re-plan running or due before the clock moves (:class:`Waiting`)."""
+        return self.waiting.idle
 
     # -- triggering -----------------------------------------------------------------------
     def trigger(self, reason: str, *, urgent: bool = False) -> None:
@@ -198,20 +205,14 @@ class SiteLoop:
             # A window opens or closes: re-plan at its first second (the profiles sent
             # already change there; this takes in arrivals and the new limits' share).
             wait_s = max(0.0, (edge - clock.now()).total_seconds()) + 0.001
-        sleeper = asyncio.ensure_future(clock.sleep(wait_s))
-        waiter = asyncio.ensure_future(self.wake.wait())
-        try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waiter.cancel()
+        await self.waiting.clock_or_wake(wait_s)
         if not self.wake.is_set() and at_edge and edge is not None and clock.now() >= edge:
             self.reasons.append("window edge")
             self.urgent = True
         if self.wake.is_set() and not self.urgent and self.last_plan_at is not None:
             since = (clock.now() - self.last_plan_at).total_seconds()
             if since < settings.min_replan_gap_s:
-                await clock.sleep(settings.min_replan_gap_s - since)
+                await self.waiting.hold(settings.min_replan_gap_s - since)
 
     def _failed(self, reasons: list[str], exc: Exception) -> None:
         self.failures += 1

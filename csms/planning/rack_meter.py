@@ -49,6 +49,8 @@ class RackMeter:
     #: times the draw stopped being counted as measured, per reason
     lapses: Counter[str] = field(default_factory=Counter)
     lapsed: str | None = None
+    #: the rack was planned on while its station had metered no pack SoC (logged once)
+    soc_unmetered: bool = False
 
     @property
     def slots_at(self) -> datetime | None:
@@ -77,6 +79,16 @@ class RackMeter:
                 self.slots[event.evse_id] = (sample.value, sample.timestamp)
                 new = new or before is None
         return ["swap rack"] if new else []
+
+    def no_slot_soc(self, swap: SwapStation) -> None:
+        """The plan asked for the metered SoC and the station has metered none: logged the
+        first time (the rack is planned from its readings and swap sessions, else at the
+        forecast's arrival SoC)."""
+        if not self.soc_unmetered:
+            self.soc_unmetered = True
+            logger.warning("swap station %s: no pack SoC metered on its slots; the rack is "
+                           "planned from its readings and swaps, else at the arrival SoC",
+                           swap.id)  # fmt: skip
 
     def _draw(self, event: MeterValuesReceived, swap: SwapStation) -> None:
         totals = power_totals(event)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from csms.domain import ChargingLimit
-from csms.exceptions import CommandRejected, CsmsError
+from csms.exceptions import CommandFailed, CommandRejected, CsmsError
 from csms.planning.context import PlanningContext
 from csms.planning.dispatch import carried_w, fallback_w, make_limit, tx_profile
 from csms.planning.state import EvseState, Sent, SiteState
@@ -24,9 +24,16 @@ from csms.planning.windows import carry_over_timed, edges
 from csms.sites.constraints import GridConstraint, limits_in_force
 from csms.storage_units import StorageController
 
-__all__ = ["ProfileSender"]
+__all__ = ["ProfileSender", "why_failed"]
 
 logger = logging.getLogger(__name__)
+
+
+def why_failed(exc: Exception, timeout_s: float) -> str:
+    """What a call to a station ran into (a ``timeout_s`` passing says nothing itself)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    return str(exc) or type(exc).__name__
 
 
 class ProfileSender:
@@ -73,9 +80,17 @@ class ProfileSender:
                 logger.warning("site %s: %s", self.site_id, exc)
                 return "rejected"
             except (CsmsError, TimeoutError) as exc:
-                logger.warning("site %s: %s failed: %s", self.site_id, what, exc)
+                logger.warning(
+                    "site %s: %s failed (sent again at the next re-plan): %s",
+                    self.site_id,
+                    what,
+                    self._why(exc),
+                )
                 return "failed"
         return "accepted"
+
+    def _why(self, exc: Exception) -> str:
+        return why_failed(exc, self.ctx.settings.send_timeout_s)
 
     def _record(self, ev: EvseState, sent: Sent | None, state: str) -> None:
         """The station's answer to the TxProfile ``sent`` (if it is still the EVSE's)."""
@@ -93,16 +108,28 @@ class ProfileSender:
                 self._refused(f"profile {state}")
 
     async def send_v2x(self, ev: EvseState, limit: ChargingLimit, fallback: ChargingLimit) -> None:
-        """Send a V2G EV its V2X schedule; if the station refuses it (or it fails), the EV
-        gets its charging-only TxProfile ``fallback`` instead and ``v2x_refused`` is told."""
+        """Send a V2G EV its V2X schedule; if the station refuses it (Rejected, or a
+        CALLERROR), the EV gets its charging-only TxProfile ``fallback`` instead and
+        ``v2x_refused`` is told. A send that got no answer in time (or found the station
+        offline) is no refusal: it is recorded failed and sent again at the next re-plan
+        (decision 0015)."""
         sent = ev.sent
         try:
             async with self._sem, asyncio.timeout(self.ctx.settings.send_timeout_s):
                 await self.ctx.commands.set_charging_profile(limit)
         except CommandRejected as exc:
             self._v2x_refused(ev, f"the station answered {exc}")
-        except (CsmsError, TimeoutError) as exc:
+        except CommandFailed as exc:
             self._v2x_refused(ev, f"the V2X schedule failed: {exc}")
+        except (CsmsError, TimeoutError) as exc:
+            logger.warning(
+                "site %s: V2X schedule to %s failed (sent again at the next re-plan): %s",
+                self.site_id,
+                ev.key,
+                self._why(exc),
+            )
+            self._record(ev, sent, "failed")
+            return
         else:
             self._record(ev, sent, "accepted")
             return

@@ -86,6 +86,12 @@ class Sent:
     lease: Lease | None = None
 
     @property
+    def unanswered(self) -> bool:
+        """Whether the station may be on this schedule without having said so: its answer
+        has not come yet, or did not come in time (a late answer took it all the same)."""
+        return self.state in ("pending", "failed")
+
+    @property
     def peak_w(self) -> float:
         """The highest limit of the schedule."""
         return max([self.limit_w, *(w for _, w in self.periods)])
@@ -183,7 +189,7 @@ class EvseState:
         elif self.default_w is not None:
             candidates.append(self.default_w)
         sent = self.sent
-        pending = sent is not None and sent.state == "pending"
+        pending = sent is not None and sent.unanswered
         if tx is not None and sent is not None and pending and sent.transaction_id == tx.id:
             candidates.append(sent.value_at(at))  # the station may be on the old or the new one
         return max(candidates) if candidates else None
@@ -437,7 +443,10 @@ class SiteState:
         st = self.stations[state.station.id]
         if not st.online or state.non_compliant:
             return False
-        return not (state.sent is not None and state.sent.state in ("rejected", "failed"))
+        # A station that refused its TxProfile is planned around; one whose answer did not
+        # come in time is sent its TxProfile again at the next re-plan (a late answer may
+        # have taken the failed one: it counts, as one unanswered, until then).
+        return not (state.sent is not None and state.sent.state == "rejected")
 
     def worst_case_w(self, state: EvseState) -> float:
         """What an EVSE the planner cannot steer may draw: its measured draw if it ignores
@@ -453,10 +462,6 @@ class SiteState:
         # A schedule of several periods may rise later on: its highest limit.
         for sent in (state.accepted_sent, state.sent):
             ours = sent is not None and state.tx is not None and sent.transaction_id == state.tx.id
-            if (
-                ours
-                and sent is not None
-                and (sent is state.accepted_sent or sent.state == "pending")
-            ):
+            if ours and sent is not None and (sent is state.accepted_sent or sent.unanswered):
                 confirmed = max(confirmed, sent.peak_w)
         return confirmed

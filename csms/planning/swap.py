@@ -132,6 +132,8 @@ class RackState:
         """Whether to take the station's metered slots: asked to, and newer than the rack
         last reported."""
         at = self.meter.slots_at
+        if metered and at is None:
+            self.meter.no_slot_soc(self.swap)
         return metered and at is not None and (self.reading is None or at >= self.reading.at)
 
     def soc_pct(self, *, metered: bool = False) -> tuple[float, ...]:

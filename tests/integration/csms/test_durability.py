@@ -82,7 +82,7 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 
 def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "chargegrid", "--log-level", "WARNING", "serve"]
-    argv += ["--database-url", url, "--port", str(port)]
+    argv += ["--database-url", url, "--port", str(port), "--no-api"]
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),

@@ -202,3 +202,30 @@ async def test_one_that_would_wait_too_long_is_answered_busy_before_it_is_read(
         # its turn: B is served
         await (await asyncio.wait_for(_station(app.url, "B", []), 10)).close()
         assert admissions == ["A", "B"]
+
+
+async def test_connections_waiting_their_turn_are_closed_when_the_server_stops(
+    store: Store, clock: ManualClock
+) -> None:
+    await store.put_station(StationRecord("A"))
+    app = Csms(make_settings(handshakes_at_once=1), clock=clock, store=store)
+    await app.__aenter__()
+    admissions, held = _hold_admission_of(app, "A")
+    a = asyncio.ensure_future(_station(app.url, "A", []))
+    stopping: asyncio.Future[None] | None = None
+    try:
+        await wait_until(lambda: admissions == ["A"], 10, "A's admission")
+        where = urlsplit(app.url)
+        reader, writer = await asyncio.open_connection(where.hostname, where.port)
+        await wait_until(lambda: app.server.handshakes.waiting == 1, 10, "one waiting")
+        # the server stops while A's handshake is still held: the waiting one is closed
+        # unserved at once, without a byte of answer (not given A's place afterwards)
+        stopping = asyncio.ensure_future(app.__aexit__(None, None, None))
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        assert not stopping.done() and app.server.handshakes.waiting == 0
+        writer.close()
+    finally:
+        held.set()
+        await (stopping or app.__aexit__(None, None, None))
+        a.cancel()
+        await asyncio.gather(a, return_exceptions=True)

@@ -5,9 +5,13 @@ the times are exactly the station's and no scheduling delay of a loaded machine 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import itertools
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from ocpp.v16 import call as call16
@@ -141,3 +145,48 @@ async def test_a_changed_heartbeat_interval_takes_effect_at_once(version: str) -
     (status,) = [r.at for r in central.received if r.action == "StatusNotification"]
     # 20 s after the last message (not the 600 s of the boot), then every 20 s.
     assert _gaps_s([status, *beats[:3]]) == [20.0] * 3, _gaps_s([status, *beats])
+
+
+def _calls_running() -> list[asyncio.Task[Any]]:
+    """The tasks still running an OCPP call (the ``ocpp`` library's ``ChargePoint.call``)."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "").endswith("ChargePoint.call")
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_station_stopped_with_a_call_in_flight_ends_it_with_its_connection(
+    version: str,
+) -> None:
+    """Stopped while its call waits for the answer (as at the end of a run on a loaded
+    machine), the station ends the call with its connection: nothing of it is left running to
+    fail later on the closed connection and be reported as an exception nobody retrieved."""
+    clock = ManualClock(START)
+    central = FakeCentral(password="secret", clock=clock, boot_interval_s=30,
+                          heartbeat_answer_s=3600)  # fmt: skip
+    url = await central.start()
+    runner = station_runner(url, clock, version=version)
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    left: list[asyncio.Task[Any]] = []
+    try:
+        station = asyncio.create_task(runner.run())
+        while not central.of("Heartbeat"):  # then the heartbeat waits for its answer
+            await run_to_next_wakeup(clock, sleepers=2, what="the station")
+        assert _calls_running()
+        station.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await station
+        left = _calls_running()
+    finally:
+        clock.advance(3600)  # the central system answers now, to a closed connection
+        await central.stop()
+        if left:  # a call left running fails (closed connection) or times out
+            await asyncio.wait(left, timeout=10)
+        gc.collect()  # an exception nobody retrieved is reported when its task goes
+        loop.set_exception_handler(handler)
+    assert left == [] and reported == []

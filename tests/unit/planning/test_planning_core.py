@@ -24,7 +24,7 @@ from csms.events import (
 )
 from csms.planning import PlanningSettings, SiteState, build_problem, choose
 from csms.planning.allocate import fair_first_step
-from csms.planning.dispatch import executable_w, make_limit, window_end
+from csms.planning.dispatch import current_w, executable_w, make_limit, window_end
 from csms.sites import (
     FleetDefaults,
     NewConstraint,
@@ -283,6 +283,33 @@ def test_choose_deadband_and_forced_decreases() -> None:
     kw["limits"] = limits_in_force(state.site, [cap], T0)
     out = choose(state, {"A/1": 4000.0, "A/2": 4000.0}, (a1, a2), **kw)  # type: ignore[arg-type]
     assert sorted(d.evse.key for d in out) == ["A/1", "A/2"]
+
+
+def test_a_send_without_an_answer_in_time_is_sent_again_and_counted_as_taken() -> None:
+    """A TxProfile whose answer did not come in time (decision 0015): the station may be on
+    it (a late Accepted), so it counts like an unanswered one; the EVSE stays planned and is
+    sent its schedule again even within the deadband. A rejected one is planned around."""
+    state = SiteState(_site())
+    _online(state)
+    state.take_transaction(_tx(1, "A", 1, token="X"))
+    a1 = state.evses[("A", 1)]
+    from csms.planning.state import Sent
+
+    end = T0 + timedelta(minutes=15)
+    a1.sent = Sent(6000.0, "TxProfile", T0, "accepted", end, 1)
+    a1.accepted_tx, a1.accepted_sent = (1, 6000.0), a1.sent
+    a1.sent = Sent(9000.0, "TxProfile", T0, "failed", end, 1)
+    assert state.controllable(a1)
+    assert a1.limit_in_force_w(T0) == 9000.0 and state.worst_case_w(a1) == 9000.0
+    assert a1 in build_problem(state, [], now=T0, settings=PlanningSettings()).controlled
+    limits = limits_in_force(state.site, [], T0)
+    kw = {"limits": limits, "uncontrolled_w": {}, "now": T0, "deadband_w": 500.0, "valid_to": end}
+    out = choose(state, {"A/1": 9000.0}, (a1,), **kw)  # type: ignore[arg-type]
+    assert [d.evse.key for d in out] == ["A/1"]
+    a1.sent = Sent(3000.0, "TxProfile", T0, "failed", end, 1)  # a decrease without an answer
+    assert current_w(a1, T0) == 6000.0  # it may still be on what it had: sent again first
+    a1.sent.state = "rejected"
+    assert not state.controllable(a1)
 
 
 def test_carry_over_keeps_every_mix_of_windows_within_limits() -> None:

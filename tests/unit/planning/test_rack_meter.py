@@ -4,8 +4,11 @@ SoC on the slots' EVSEs in the rack the planner plans; bad values refused and co
 
 from __future__ import annotations
 
+import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from csms.domain import MeterSample
 from csms.events import BatterySwapUpdated, MeterValuesReceived
@@ -121,3 +124,38 @@ def test_a_rack_of_full_packs_reported_at_start_needs_no_planned_power() -> None
         _apply(state, _soc(slot, T0, 100.0))
     plan = solve(build_problem(state, [], now=T0, settings=METERED).problem)
     assert max(plan.swap_racks["rack"].power_w) == 0.0
+
+
+def test_a_station_that_meters_no_pack_soc_is_planned_from_its_model_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = SiteState(_rack_site())
+    _apply(state, _draw(T0, 5_000.0))  # it meters its rack's draw, never a slot's SoC
+    with caplog.at_level(logging.WARNING, logger="csms.planning.rack_meter"):
+        for _ in range(3):
+            (planned,) = build_problem(state, [], now=T0, settings=METERED).problem.swap_racks
+            assert planned.pack_soc_pct == (20.0, 20.0)  # the arrival SoC, the worst case
+    said = [r for r in caplog.records if "no pack SoC metered" in r.getMessage()]
+    assert len(said) == 1 and state.racks["rack"].meter.soc_unmetered
+
+
+def test_the_readiness_targets_are_planned_from_the_metered_soc() -> None:
+    """Two forecast swaps (10:30, 11:00), packs of 40 kWh ready at 90 %: metered at 80 % and
+    50 %, the first needs 4 kWh by 10:30 and the second 16 kWh by 11:00, both reachable;
+    at the arrival SoC (20 %) the first swap cannot be readied by 10:30."""
+    state = SiteState(swap_site())
+    (rack,) = state.racks.values()
+    assert rack.swap.swap_times and rack.swap.efficiency == 1.0
+    _apply(state, _soc(1, T0, 80.0))
+    _apply(state, _soc(2, T0, 50.0))
+    problem = build_problem(state, [], now=T0, settings=METERED).problem
+    (planned,) = problem.swap_racks
+    assert planned.pack_soc_pct == (80.0, 50.0)
+    plan = solve(problem).swap_racks["rack"]
+    assert plan.unready_swaps == ()
+    steps_h = [d / 3600 for d in problem.grid.step_durations_s]
+    by_1030 = sum(w * h for w, h in zip(plan.power_w[:2], steps_h, strict=False))
+    total = sum(w * h for w, h in zip(plan.power_w, steps_h, strict=True))
+    assert by_1030 >= 4_000.0 - 1e-6 and total >= 20_000.0 - 1e-6
+    modelled = solve(build_problem(state, [], now=T0, settings=SETTINGS).problem)
+    assert modelled.swap_racks["rack"].unready_swaps[0] == datetime(2026, 6, 26, 10, 30, tzinfo=UTC)
