@@ -155,9 +155,8 @@ class SiteLoop:
         return site_storage.storage_controller(self.site_id, self.state, hooks, self.ctx)
 
     def reduce_evs(self, watts: float) -> None:
-        """The storage controller's EV reduction (decision 0906): a rise beyond the deadband
-        re-plans at once (it counts the units the law no longer counts on at the law's worst
-        case, :mod:`csms.planning.storage`); until it sends, the sender cuts the EVs (0927)."""
+        """The storage controller's EV reduction (0906): a rise beyond the deadband re-plans
+        at once; until that re-plan sends, the sender takes it off the sessions (0927)."""
         before, self.state.ev_reduction_w = self.state.ev_reduction_w, watts
         if watts > before + self.ctx.settings.deadband_w:
             self.trigger("storage shortfall", urgent=True)
