@@ -88,6 +88,7 @@ class Csms(StartStop):
             retry_initial_s=s.database.retry_initial_s,
             retry_max_s=s.database.retry_max_s,
             boots_per_s=s.ocpp.boots_per_s,
+            station_cache_max=s.server.station_cache_max,
         )
         self.server = OcppServer(
             self.central,

@@ -117,6 +117,15 @@ class ServerSettings(_Section):
         "accepted (waiting its turn included) is answered 503 with a spread Retry-After "
         "without a store read: its station has most likely given up on it",
     )
+    station_cache_max: int = Field(
+        default=100_000,
+        ge=0,
+        le=10_000_000,
+        description="registered stations whose admission fields (passwords, registration, "
+        "security profiles) are kept in memory, read at start and kept true by the store's "
+        "change feed, so a handshake reads no station record (about 0.3 KB each; "
+        "0 = every handshake reads the store)",
+    )
     message_log_frames: int = Field(
         default=20,
         ge=0,

@@ -27,6 +27,7 @@ from csms.core.passwords import hash_password, verify_password
 from csms.core.registration import Admission, BootDecision, BootPacer, admit, decide_boot
 from csms.core.remote_start import RemoteStarts
 from csms.core.sessions import SessionHandling, TransactionAnswer
+from csms.core.station_cache import StationCache
 from csms.core.swaps import SwapHandling
 from csms.der.repository import der_repository_for
 from csms.domain import (
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 _VERIFIED_MAX = 50_000
 #: How long a record read at admission stands for the connection's registration and boot.
 _ADMITTED_FRESH_S = 10.0
+#: Changes kept in the store's station change feed (pruned at start): a node further behind
+#: than this forgets its cached records and reads them again.
+_FEED_KEPT = 100_000
 
 
 @functools.cache
@@ -92,6 +96,7 @@ class CentralSystem(SessionHandling):
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
         boots_per_s: float = 0.0,
+        station_cache_max: int = 100_000,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -109,6 +114,12 @@ class CentralSystem(SessionHandling):
         self._verify_key = secrets.token_bytes(32)
         #: Records read by ``admission``, reused by the connection's registration and boot.
         self._admitted: dict[str, tuple[StationRecord | None, float]] = {}
+        #: Registered stations' admission fields, kept true by the store's change feed
+        #: (None: every handshake reads the store).
+        feed = store.station_feed() if station_cache_max > 0 else None
+        self.stations = (
+            StationCache(feed, max_entries=station_cache_max) if feed is not None else None
+        )
         self._active: dict[tuple[str, int], int | None] = {}
         #: New connections whose write waits for the boot, which records both at once.
         self._connection_writes = ConnectionWrites(self._write_connection)
@@ -132,6 +143,8 @@ class CentralSystem(SessionHandling):
 
     async def close(self) -> None:
         await self._connection_writes.close()
+        if self.stations is not None:
+            await self.stations.close()
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
 
@@ -139,7 +152,12 @@ class CentralSystem(SessionHandling):
         """At start: no station is connected to this process yet, whatever a previous
         (killed) process left in the store. Returns how many stations were reset."""
         now = self.clock.now()
-        stale = [r.station_id for r in await self.store.list_stations() if r.connected]
+        if self.stations is not None:
+            await self.store.prune_station_changes(keep=_FEED_KEPT)
+            records = await self.stations.open(self.store.list_stations)
+        else:
+            records = await self.store.list_stations()
+        stale = [r.station_id for r in records if r.connected]
         for station_id in stale:
             await self.store.record_connection(station_id, connected=False, at=now)
         if stale:
@@ -153,7 +171,7 @@ class CentralSystem(SessionHandling):
         """May ``station_id`` open a connection with ``password`` (None = no credentials)?
         ``certified``: the station proved its identity with a client certificate (security
         profile 3), which stands in for the password."""
-        record = await self.store.get_station(station_id)
+        record = await self._read_station(station_id)
         self._admitted[station_id] = (record, self.clock.monotonic())
         decision = admit(record, self.unknown_stations)
         if not decision.allowed:
@@ -344,7 +362,14 @@ class CentralSystem(SessionHandling):
         admitted = self._admitted.get(station_id) if keep else self._admitted.pop(station_id, None)
         if admitted is not None and self.clock.monotonic() - admitted[1] <= _ADMITTED_FRESH_S:
             return admitted[0]
-        return await self.store.get_station(station_id)
+        return await self._read_station(station_id)
+
+    async def _read_station(self, station_id: str) -> StationRecord | None:
+        """The station's record as the store has it now (its admission fields from the
+        cache when there is one)."""
+        if self.stations is None:
+            return await self.store.get_station(station_id)
+        return await self.stations.get(station_id, lambda: self.store.get_station(station_id))
 
     async def heartbeat(self, station_id: str) -> datetime:
         now = self.clock.now()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from csms.domain import (
     BootInfo,
@@ -22,6 +22,9 @@ from csms.domain import (
     StatusReport,
     Transaction,
 )
+
+if TYPE_CHECKING:
+    from csms.store.station_feed import StationFeed
 
 __all__ = [
     "STATION_SET_FIELDS",
@@ -145,6 +148,14 @@ class Store(Protocol):
     async def delete_station(self, station_id: str) -> None: ...
 
     async def list_stations(self) -> list[StationRecord]: ...
+
+    def station_feed(self) -> StationFeed | None:
+        """A reader of the changes to station records made by any writer, for a cache of
+        them (:mod:`csms.store.station_feed`); None when this process is the only writer
+        and a read costs no more than a cache would (the memory store)."""
+
+    async def prune_station_changes(self, *, keep: int) -> None:
+        """Forget all but the newest ``keep`` changes of :meth:`station_feed`."""
 
     async def record_boot(
         self,

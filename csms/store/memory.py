@@ -155,6 +155,12 @@ class MemoryStore:
     async def list_stations(self) -> list[StationRecord]:
         return [self._stations[k] for k in sorted(self._stations)]
 
+    def station_feed(self) -> None:
+        return None  # the only writer is this process, and a read is a dict lookup
+
+    async def prune_station_changes(self, *, keep: int) -> None:
+        return None
+
     async def record_boot(
         self,
         station_id: str,

@@ -25,6 +25,7 @@ from csms.store.engine import (
 )
 from csms.store.migrate import ensure_schema
 from csms.store.ops import dialect_insert
+from csms.store.station_feed import StationFeed, open_station_feed
 from csms.store.transient import is_transient
 from csms.store.writer import GroupWriter, WriteOp
 
@@ -60,6 +61,8 @@ class SqlAccess:
         #: Meters known to be in the database (see SamplesOp); grows with the fleet.
         self._known_meters: set[tuple[Any, ...]] = set()
         self._retry_delays_s = tuple(retry_delays_s)
+        self._connect_timeout_s = connect_timeout_s
+        self._statement_timeout_s = statement_timeout_s
         # A pool that never opens connections beyond ``pool_size`` (max_overflow 0): with
         # overflow, a burst of reads (50 stations being admitted at once) opened extra
         # connections that were closed again on return, about one new PostgreSQL
@@ -122,6 +125,29 @@ class SqlAccess:
     @property
     def writer(self) -> GroupWriter:
         return self._writer
+
+    def station_feed(self) -> StationFeed:
+        """A new reader of the station change feed (:mod:`csms.store.station_feed`)."""
+        return open_station_feed(
+            self.url,
+            self.dialect,
+            connect_timeout_s=self._connect_timeout_s,
+            statement_timeout_s=self._statement_timeout_s,
+        )
+
+    async def prune_station_changes(self, *, keep: int) -> None:
+        """Delete all but the newest ``keep`` rows of the station change feed (a reader
+        that needed one of them forgets its cache and starts again)."""
+
+        async def run(conn: AsyncConnection) -> None:
+            latest = (await conn.execute(sa.text("SELECT max(seq) FROM station_changes"))).scalar()
+            if latest is not None and latest > keep:
+                await conn.execute(
+                    sa.text("DELETE FROM station_changes WHERE seq <= :upto"),
+                    {"upto": latest - keep},
+                )
+
+        await self._write(run)
 
     def _insert(self, table: sa.Table) -> Any:
         return dialect_insert(self.dialect, table)

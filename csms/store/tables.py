@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "ADMISSION_COLUMNS",
     "NO_TRANSACTION",
     "UtcDateTime",
     "connector_status",
@@ -26,6 +27,7 @@ __all__ = [
     "metadata",
     "meters",
     "samples",
+    "station_changes",
     "station_events",
     "stations",
     "status_history",
@@ -98,6 +100,27 @@ stations = sa.Table(
     sa.Column("security_profile", sa.SmallInteger()),
     sa.Column("pending_password_hash", sa.Text()),
     sa.Column("pending_security_profile", sa.SmallInteger()),
+)
+
+#: What a station's admission reads (:data:`ADMISSION_COLUMNS`), changed: one row per change,
+#: written by triggers on ``stations`` (migration 0012), in commit order, whoever wrote it
+#: (this process, another node, a command on the database). Nodes read it to keep their
+#: cached station records true (:mod:`csms.store.station_feed`, decision 0246).
+station_changes = sa.Table(
+    "station_changes",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", Text(255), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+#: The columns of ``stations`` a handshake and a first boot decide on.
+ADMISSION_COLUMNS = (
+    "password_hash",
+    "pending_password_hash",
+    "registration",
+    "security_profile",
+    "pending_security_profile",
 )
 
 connector_status = sa.Table(

@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "samples",
     "site_constraints",
     "sites",
+    "station_changes",
     "station_events",
     "stations",
     "status_history",
@@ -72,14 +73,14 @@ async def _inspect(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert migrate.head() == "0011"
+    assert migrate.head() == "0012"
 
 
 def test_upgrade_empty_database(empty_url: str) -> None:
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == "0011"
+    assert migrate.upgrade(empty_url) == "0012"
     assert migrate.current(empty_url) == migrate.head()
-    assert migrate.upgrade(empty_url) == "0011"  # idempotent
+    assert migrate.upgrade(empty_url) == "0012"  # idempotent
 
 
 async def test_head_matches_the_code(empty_url: str) -> None:
@@ -112,7 +113,7 @@ async def test_open_creates_schema_on_empty_database(empty_url: str) -> None:
     store = SqlStore(empty_url)
     await store.open()
     await store.close()
-    assert await migrate.current_async(empty_url) == "0011"
+    assert await migrate.current_async(empty_url) == "0012"
     # A second open finds it at head.
     store = SqlStore(empty_url)
     await store.open()
@@ -188,11 +189,11 @@ async def test_older_revision_is_refused_then_upgraded_with_its_data(empty_url: 
         await engine.dispose()
 
     store = SqlStore(empty_url)
-    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0011"):
+    with pytest.raises(SchemaMismatch, match="revision 0001, this version needs 0012"):
         await store.open()
     await store.close()
 
-    assert await migrate.upgrade_async(empty_url) == "0011"
+    assert await migrate.upgrade_async(empty_url) == "0012"
     store = SqlStore(empty_url)
     await store.open()
     try:

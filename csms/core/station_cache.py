@@ -1,0 +1,207 @@
+"""Station records for admissions, kept in memory and kept true by the store's change feed
+(decision 0246).
+
+A handshake needs the station's passwords, registration and security profiles. Reading
+them from the store at every handshake was the largest single cost of a connection left
+(decision 0236). :class:`StationCache` keeps those fields of every registered station
+(read once at start, then on a miss) and, before it answers, applies every change the feed
+(:mod:`csms.store.station_feed`) lists that was committed before the question was asked, by
+anyone: this process, another node on the same database, the API, a command on the
+database. So a changed password, a blocked station or a pending profile upgrade holds at
+the next handshake, as with a read.
+
+The rules, sans-I/O, in :meth:`StationCache.apply` and :meth:`StationCache.fill`:
+
+- the changes are numbered in commit order; the feed's answer must start at the number
+  last applied, otherwise rows were pruned or the table emptied: everything is forgotten;
+- a record read from the store is kept only if nothing was invalidated while it was read
+  (``generation``), so a read that raced a change cannot put the old record back;
+- when the feed cannot be read, the cache is not used: the store is read, as without it.
+
+On PostgreSQL the feed is a round trip: handshakes asking at once share one read
+(:meth:`StationCache.fresh` waits for a read that began after it was called, not for one
+already under way, which might have missed a change committed a moment before).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from csms.exceptions import StoreUnavailable
+from csms.store.base import StationRecord
+from csms.store.station_feed import Change, StationFeed
+
+__all__ = ["StationCache", "admission_fields"]
+
+logger = logging.getLogger(__name__)
+
+#: Changes read at a time; a longer backlog (a bulk import) forgets everything instead.
+_BATCH = 256
+
+
+def admission_fields(record: StationRecord) -> StationRecord:
+    """What a handshake and a boot decide on, without the rest (vendor, firmware, times):
+    about a third of the memory of the whole record."""
+    return StationRecord(
+        record.station_id,
+        password_hash=record.password_hash,
+        registration=record.registration,
+        security_profile=record.security_profile,
+        pending_password_hash=record.pending_password_hash,
+        pending_security_profile=record.pending_security_profile,
+    )
+
+
+class StationCache:
+    """Registered stations' admission fields, invalidated by the change feed."""
+
+    def __init__(self, feed: StationFeed, *, max_entries: int = 100_000) -> None:
+        self.feed = feed
+        self.max_entries = max_entries
+        self._entries: dict[str, StationRecord] = {}
+        #: the number of the last change applied; None until started
+        self.position: int | None = None
+        #: bumped whenever an entry is dropped (a fill begun before it is not kept)
+        self.generation = 0
+        self.hits = 0
+        self.misses = 0
+        #: times the feed could not be read (the store was read instead)
+        self.feed_failures = 0
+        #: times everything was forgotten (pruned changes, a bulk change, an emptied table)
+        self.resets = 0
+        self._polling = False
+        self._next: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- sans-I/O rules -------------------------------------------------------------------
+    def start(self, position: int, records: Iterable[StationRecord]) -> None:
+        """Begin at change ``position`` with ``records`` read after it was taken."""
+        self._entries.clear()
+        self.generation += 1
+        self.position = position
+        for record in records:
+            if len(self._entries) >= self.max_entries:
+                break
+            self._entries[record.station_id] = admission_fields(record)
+
+    def apply(self, changes: list[Change]) -> None:
+        """The feed's answer to ``changes(self.position, _BATCH)``."""
+        position = self.position
+        assert position is not None, "not started"
+        if (position > 0 and (not changes or changes[0][0] != position)) or len(changes) >= _BATCH:
+            # Rows this node had not seen are gone, or too many to go through: forget all.
+            self._entries.clear()
+            self.generation += 1
+            self.resets += 1
+            self.position = changes[-1][0] if changes else 0
+            logger.info("station cache cleared (change feed at %d)", self.position)
+            return
+        dropped = False
+        for seq, station_id in changes:
+            if seq > position:
+                dropped = self._entries.pop(station_id, None) is not None or dropped
+        if dropped:
+            self.generation += 1
+        if changes:
+            self.position = changes[-1][0]
+
+    def lookup(self, station_id: str) -> StationRecord | None:
+        hit = self._entries.get(station_id)
+        if hit is not None:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return hit
+
+    def fill(self, record: StationRecord, generation: int) -> None:
+        """Keep ``record``, read while ``generation`` was current, unless an entry was
+        dropped meanwhile (the read may have raced that change)."""
+        if generation == self.generation and len(self._entries) < self.max_entries:
+            self._entries[record.station_id] = admission_fields(record)
+
+    # -- I/O ------------------------------------------------------------------------------
+    async def open(
+        self, list_stations: Callable[[], Awaitable[list[StationRecord]]]
+    ) -> list[StationRecord]:
+        """Start from the feed's position and every station listed after it was taken
+        (a change in between is applied at the first handshake). Returns the list."""
+        position = await self.feed.position()
+        records = await list_stations()
+        self.start(position, records)
+        return records
+
+    async def get(
+        self, station_id: str, read: Callable[[], Awaitable[StationRecord | None]]
+    ) -> StationRecord | None:
+        """The station's record as the store has it now; ``read`` reads it from the store."""
+        if self.position is None:
+            return await read()
+        try:
+            await self.fresh()
+        except StoreUnavailable as exc:
+            self.feed_failures += 1
+            logger.debug("station changes unreadable, reading the store: %s", exc)
+            return await read()
+        hit = self.lookup(station_id)
+        if hit is not None:
+            return hit
+        generation = self.generation
+        record = await read()
+        if record is not None:
+            self.fill(record, generation)
+        return record
+
+    async def fresh(self) -> None:
+        """Every change committed before this call is applied (one feed read for all the
+        callers waiting at once)."""
+        if not self._polling:
+            await self._poll()
+            return
+        waiter = self._next
+        if waiter is None:
+            waiter = self._next = asyncio.get_running_loop().create_future()
+        await asyncio.shield(waiter)
+
+    async def _poll(self) -> None:
+        assert self.position is not None
+        self._polling = True
+        try:
+            self.apply(await self.feed.changes(self.position, _BATCH))
+        finally:
+            self._polling = False
+            waiter, self._next = self._next, None
+            if waiter is not None:  # callers who came during this read: the next one
+                task = asyncio.create_task(self._poll_for(waiter))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _poll_for(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            await self._poll()
+        except Exception as exc:
+            if not waiter.done():
+                waiter.set_exception(exc)
+                waiter.exception()  # retrieved: a caller that left must not leave a warning
+        else:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.feed.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "entries": len(self._entries),
+            "hits": self.hits,
+            "misses": self.misses,
+            "feed_failures": self.feed_failures,
+            "resets": self.resets,
+        }
