@@ -14,7 +14,7 @@ The rules, sans-I/O, in :meth:`StationCache.apply` and :meth:`StationCache.fill`
 
 - the changes are numbered in commit order; the feed's answer must start at the number
   last applied, otherwise rows were pruned or the table emptied: everything is forgotten;
-- a record read from the store is kept only if nothing was invalidated while it was read
+- a record read from the store is kept only if no change was applied while it was read
   (``generation``), so a read that raced a change cannot put the old record back;
 - when the feed cannot be read, the cache is not used: the store is read, as without it.
 
@@ -64,7 +64,7 @@ class StationCache:
         self._entries: dict[str, StationRecord] = {}
         #: the number of the last change applied; None until started
         self.position: int | None = None
-        #: bumped whenever an entry is dropped (a fill begun before it is not kept)
+        #: bumped whenever changes are applied (a fill begun before is not kept)
         self.generation = 0
         self.hits = 0
         self.misses = 0
@@ -102,13 +102,13 @@ class StationCache:
             self.position = changes[-1][0] if changes else 0
             logger.info("station cache cleared (change feed at %d)", self.position)
             return
-        dropped = False
-        for seq, station_id in changes:
-            if seq > position:
-                dropped = self._entries.pop(station_id, None) is not None or dropped
-        if dropped:
+        if len(changes) > (position > 0):
+            # Also for a station not cached: a read of it may be on its way, and must not
+            # be kept (it may have been taken before the change).
             self.generation += 1
-        if changes:
+            for seq, station_id in changes:
+                if seq > position:
+                    self._entries.pop(station_id, None)
             self.position = changes[-1][0]
 
     def lookup(self, station_id: str) -> StationRecord | None:
@@ -120,8 +120,8 @@ class StationCache:
         return hit
 
     def fill(self, record: StationRecord, generation: int) -> None:
-        """Keep ``record``, read while ``generation`` was current, unless an entry was
-        dropped meanwhile (the read may have raced that change)."""
+        """Keep ``record``, read while ``generation`` was current, unless changes were
+        applied meanwhile (the read may have raced one of them)."""
         if generation == self.generation and len(self._entries) < self.max_entries:
             self._entries[record.station_id] = admission_fields(record)
 
