@@ -277,6 +277,9 @@ class Target:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.pg_db: str | None = None
+        #: a command the server runs under (valgrind, for connect_cost.py)
+        self.wrap: list[str] = []
+        self.start_timeout_s = 60.0
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -330,14 +333,14 @@ class Target:
         server_cpus = cpus[0] if cpus else None
         self.proc = await asyncio.to_thread(
             subprocess.Popen,
-            argv,
+            [*self.wrap, *argv],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             # Pinned before exec: every thread the server starts inherits it.
             preexec_fn=(lambda: _pin(server_cpus)) if server_cpus else None,
         )
-        await asyncio.to_thread(wait_port, self.port, self.proc)
+        await asyncio.to_thread(wait_port, self.port, self.proc, self.start_timeout_s)
         await self.wait_idle()
 
     async def wait_idle(self, timeout_s: float = 60.0) -> None:

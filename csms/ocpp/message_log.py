@@ -1,7 +1,7 @@
 """The last OCPP frames of each station, in memory, for people looking at a station.
 
 :class:`MessageLog` keeps, per station, the newest ``per_station`` frames in both directions
-(a bounded deque: appending is all the OCPP path pays; frames are parsed only when someone
+(a bounded ring: appending is all the OCPP path pays; frames are parsed only when someone
 reads them). The central system's own calls and the station's answers to them are kept in a
 second ring of the same size, made when the first command goes out, so a station's steady
 meter values never push a command someone just sent out of view. :class:`LoggedConnection`
@@ -19,8 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -76,15 +75,45 @@ class OcppMessage:
 _KINDS = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
 
 
+class _Ring:
+    """The newest ``size`` frames, oldest first: a list that grows to ``size`` and is then
+    overwritten in turn. (A bounded deque allocates a block of 64 slots, about 0.6 KB per
+    station, whatever its bound.)"""
+
+    __slots__ = ("_items", "_next", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._items: list[LoggedFrame] = []
+        self._next = 0
+        self._size = size
+
+    def append(self, item: LoggedFrame) -> None:
+        if len(self._items) < self._size:
+            self._items.append(item)
+        else:
+            self._items[self._next] = item
+            self._next = (self._next + 1) % self._size
+
+    def __iter__(self) -> Iterator[LoggedFrame]:
+        n = self._next
+        return iter(self._items[n:] + self._items[:n])
+
+    def __reversed__(self) -> Iterator[LoggedFrame]:
+        return reversed(list(self))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class MessageLog:
     """The newest frames per station."""
 
     def __init__(self, *, now: Callable[[], datetime], per_station: int = 50) -> None:
         self._now = now
         self.per_station = per_station
-        self._frames: dict[str, deque[LoggedFrame]] = {}
+        self._frames: dict[str, _Ring] = {}
         #: the central system's calls and the answers to them
-        self._commands: dict[str, deque[LoggedFrame]] = {}
+        self._commands: dict[str, _Ring] = {}
         self._seq = itertools.count()
 
     def record(self, station_id: str, direction: str, text: str | bytes) -> None:
@@ -95,7 +124,7 @@ class MessageLog:
         rings = self._commands if _is_command_frame(direction, text) else self._frames
         frames = rings.get(station_id)
         if frames is None:
-            frames = rings[station_id] = deque(maxlen=self.per_station)
+            frames = rings[station_id] = _Ring(self.per_station)
         frames.append(LoggedFrame(self._now(), direction, text[:MAX_FRAME_CHARS], next(self._seq)))
 
     def last_received(self, station_id: str) -> datetime | None:

@@ -365,8 +365,11 @@ class OcppServer:
             return
         adapter = _ADAPTERS[ws.subprotocol]
         # Nothing reads the handshake's headers after it: they would stay with the
-        # connection (about 2.5 KB each, the station's password among them).
-        ws.request = Request(ws.request.path, Headers())
+        # connection (about 2.5 KB, the station's password among them). Emptied in
+        # place: websockets' parser keeps the same request object for the connection's life.
+        ws.request.headers.clear()
+        if ws.response is not None:  # and the answer's (about 1 KB), sent already
+            ws.response.headers.clear()
         logged = LoggedConnection(ws, station_id, self.message_log)
         conn = adapter(station_id, logged, self.central, call_timeout_s=self.call_timeout_s)
         old = self.connections.replace(station_id, conn)

@@ -62,3 +62,14 @@ def test_nothing_is_kept_when_the_log_is_off() -> None:
     log = _log(frames=0)
     log.record("CP1", "out", '[2,"c1","Reset",{"type":"Soft"}]')
     assert log.messages("CP1") == []
+
+
+def test_a_ring_keeps_the_newest_in_order_through_its_wraps() -> None:
+    from csms.ocpp.message_log import LoggedFrame, _Ring
+
+    ring = _Ring(5)
+    frames = [LoggedFrame(datetime(2026, 1, 1, tzinfo=UTC), "in", str(i), i) for i in range(23)]
+    for count, frame in enumerate(frames, 1):
+        ring.append(frame)
+        kept = frames[max(0, count - 5) : count]
+        assert list(ring) == kept and list(reversed(ring)) == kept[::-1] and len(ring) == len(kept)
