@@ -95,6 +95,19 @@ async def _settled(target: ct.Target, quiet_s: float = 1.0, timeout_s: float = 6
     raise SystemExit("server did not settle")
 
 
+def _instructions(folder: Path, verbose: bool) -> int:
+    """Every thread's instructions in the dumps taken while measuring (not the one at exit)."""
+    total = 0
+    for dump in folder.glob("callgrind.out.*"):
+        text = dump.read_text(errors="replace")
+        if verbose:
+            print(dump.name, re.findall(r"^(?:totals|summary|part|trigger):.*$", text, re.M))
+        match = re.search(r"^totals:\s+(\d+)", text, re.M)
+        if match and "Program termination" not in text:
+            total += int(match.group(1))
+    return total
+
+
 async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -129,14 +142,7 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[st
                 with contextlib.suppress(Exception):
                     await ws.close()
             await target.stop()
-        total = 0
-        for dump in Path(tmp).glob("callgrind.out.*"):
-            text = dump.read_text(errors="replace")
-            if args.verbose:
-                print(dump.name, re.findall(r"^(?:totals|summary|part|trigger):.*$", text, re.M))
-            match = re.search(r"^totals:\s+(\d+)", text, re.M)
-            if match and "Program termination" not in text:
-                total += int(match.group(1))
+        total = await asyncio.to_thread(_instructions, Path(tmp), args.verbose)
     if not total:
         raise SystemExit(f"no instructions counted for {kind}")
     return {

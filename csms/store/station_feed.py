@@ -107,7 +107,7 @@ class PostgresStationFeed:
         self._lock = asyncio.Lock()
 
     async def _fetch(self, sql: str, *params: Any) -> list[Any]:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         async with self._lock:
             try:
