@@ -241,7 +241,7 @@ async def test_the_column_revisions_go_down_and_up_again(empty_url: str) -> None
         assert "station_id" in columns[table]
         assert not columns[table] & added
     assert await migrate.current_async(empty_url) == "0005"
-    assert await migrate.upgrade_async(empty_url) == "0011"
+    assert await migrate.upgrade_async(empty_url) == "0012"
     tables, diff = await _inspect(empty_url)
     assert tables == EXPECTED_TABLES
     assert diff == []

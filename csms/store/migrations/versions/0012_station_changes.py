@@ -7,22 +7,17 @@ On PostgreSQL the trigger takes a transaction-level advisory lock before it take
 sequence number, so numbers are handed out in commit order: a row a reader sees implies
 every lower number is committed or will never be. SQLite has one writer at a time.
 
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-07 17:10:00
+Created 2026-12-07 17:10:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from csms.store.migrations.ops import BIG_ID
+
+revision, down_revision = "0012", "0011"
 
 #: The columns of ``stations`` an admission decides on (``csms.store.tables.ADMISSION_COLUMNS``
 #: at this revision; a migration keeps its own copy).
@@ -44,12 +39,7 @@ def _changed(old: str, new: str, distinct: str) -> str:
 def upgrade() -> None:
     op.create_table(
         "station_changes",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
+        sa.Column("seq", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("station_id", sa.String(255), nullable=False),
         sqlite_autoincrement=True,
     )
