@@ -7,8 +7,10 @@ stock-library peer) under ``valgrind --tool=callgrind`` with instrumentation off
 it to settle, turns instrumentation on (``callgrind_control``), connects ``--stations`` 1.6
 stations ``--at-once`` at a time from this process (each: the WebSocket handshake, a
 BootNotification, its answer; then it stays connected), waits until the server is idle
-again, and counts every thread's instructions from there. The same for each target, in
-interleaved rounds:
+again, and counts every thread's instructions from there. What the server does idle in that
+window (its timers; counted for ``--idle-s`` first, per second) is taken off, and keepalive
+pings are off on both sides, so the figure does not follow the time valgrind takes. The
+same for each target, in interleaved rounds:
 
     python benchmarks/connect_cost.py --targets stock sqlite postgres --rounds 2
     CHARGEGRID_SERVER__STATION_CACHE_MAX=0 python benchmarks/connect_cost.py --targets sqlite
@@ -48,6 +50,8 @@ _SLOW_SERVER = {
     "CHARGEGRID_SERVER__SHED_HANDSHAKES_AFTER_S": "300",
     "CHARGEGRID_SERVER__HANDSHAKE_WAIT_MAX_S": "300",
     "CHARGEGRID_SECURITY__HANDSHAKE_TIMEOUT_S": "300",
+    # No keepalive pings on either side: their cost grows with the wall time valgrind takes.
+    "CHARGEGRID_SERVER__PING_INTERVAL_S": "86400",
 }
 
 
@@ -95,17 +99,19 @@ async def _settled(target: ct.Target, quiet_s: float = 1.0, timeout_s: float = 6
     raise SystemExit("server did not settle")
 
 
-def _instructions(folder: Path, verbose: bool) -> int:
-    """Every thread's instructions in the dumps taken while measuring (not the one at exit)."""
-    total = 0
+def _instructions(folder: Path, verbose: bool) -> list[int]:
+    """Every thread's instructions in each dump taken while measuring, in order (the one
+    at exit left out)."""
+    parts: list[tuple[int, int]] = []
     for dump in folder.glob("callgrind.out.*"):
         text = dump.read_text(errors="replace")
         if verbose:
             print(dump.name, re.findall(r"^(?:totals|summary|part|trigger):.*$", text, re.M))
-        match = re.search(r"^totals:\s+(\d+)", text, re.M)
-        if match and "Program termination" not in text:
-            total += int(match.group(1))
-    return total
+        total = re.search(r"^totals:\s+(\d+)", text, re.M)
+        part = re.search(r"^part:\s+(\d+)", text, re.M)
+        if total and part and "Program termination" not in text:
+            parts.append((int(part.group(1)), int(total.group(1))))
+    return [count for _, count in sorted(parts)]
 
 
 async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -127,14 +133,20 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[st
             await _settled(target)
             assert target.proc is not None
             pid = target.proc.pid
-            await asyncio.to_thread(_control, pid, "--zero")
+            # What the server does idle (timers: planning, telemetry, the GC freezer) in a
+            # second, to take off the connecting window, whose length valgrind sets.
             await asyncio.to_thread(_control, pid, "--instr=on")
+            t0 = time.monotonic()
+            await asyncio.sleep(args.idle_s)
+            await asyncio.to_thread(_control, pid, "--dump")
+            idle_s = time.monotonic() - t0
             t0 = time.monotonic()
             sockets = await _connect_all(
                 f"ws://127.0.0.1:{target.port}/ocpp/", args.stations, args.at_once
             )
             connect_s = time.monotonic() - t0
             await _settled(target)  # the writes and events the connections started
+            window_s = time.monotonic() - t0
             await asyncio.to_thread(_control, pid, "--dump")
             await asyncio.to_thread(_control, pid, "--instr=off")
         finally:
@@ -142,7 +154,11 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[st
                 with contextlib.suppress(Exception):
                     await ws.close()
             await target.stop()
-        total = await asyncio.to_thread(_instructions, Path(tmp), args.verbose)
+        dumps = await asyncio.to_thread(_instructions, Path(tmp), args.verbose)
+    if len(dumps) != 2:
+        raise SystemExit(f"expected two dumps for {kind}, got {dumps}")
+    idle_per_s = dumps[0] / idle_s
+    total = dumps[1] - idle_per_s * window_s
     if not total:
         raise SystemExit(f"no instructions counted for {kind}")
     return {
@@ -150,7 +166,9 @@ async def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[st
         "stations": args.stations,
         "at_once": args.at_once,
         "instructions_per_station": total / args.stations,
+        "idle_instructions_per_s": idle_per_s,
         "connect_s_under_valgrind": connect_s,
+        "window_s_under_valgrind": window_s,
     }
 
 
@@ -166,7 +184,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             print(
                 f"round {round_no} {kind:<9} {row['instructions_per_station'] / 1e6:7.3f} M "
                 f"instructions per connecting station ({args.stations} stations, "
-                f"{args.at_once} at once)",
+                f"{args.at_once} at once; idle {row['idle_instructions_per_s'] / 1e6:.1f} M/s "
+                f"over {row['window_s_under_valgrind']:.0f} s taken off)",
                 flush=True,
             )
     return rows
@@ -178,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stations", type=int, default=200)
     p.add_argument("--at-once", type=int, default=20, help="stations opening at a time")
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--idle-s", type=float, default=20.0, help="idle seconds measured first")
     p.add_argument("--verbose", action="store_true", help="print every dump's totals")
     args = p.parse_args(argv)
     rows = asyncio.run(run(args))
