@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10.0,
         help="the harness's site meter samples this often (virtual s)",
     )
+    p.add_argument(
+        "--grid-meter-s",
+        type=float,
+        default=5.0,
+        help="the site's grid meter (an OCPP 2.1 station on EVSE 0) reports this often "
+        "(virtual s); 0: the site has no grid meter",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--runs",
@@ -128,6 +136,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for name in ("stations", "speed", "hours", "control_s", "meter_s", "sample_s", "scale"):
         if not getattr(args, name) > 0:
             p.error(f"--{name.replace('_', '-')} must be above 0")
+    if not (args.grid_meter_s >= 0 and math.isfinite(args.grid_meter_s)):
+        p.error("--grid-meter-s must be 0 or above")
     if not 0 <= args.start_h < 24:
         p.error("--start-h must be in 0..24")
     known = {r.name for r in (*MATRIX, *FAILURE_RUNS)}
@@ -149,6 +159,7 @@ def options(args: argparse.Namespace) -> DayOptions:
         control_s=args.control_s,
         meter_s=args.meter_s,
         sample_s=args.sample_s,
+        grid_meter_s=args.grid_meter_s or None,
     )
 
 

@@ -287,11 +287,14 @@ class PlanningService:
             return
         state = loop.state
         noncompliant_before = {ev.key for ev in state.evses.values() if ev.non_compliant}
+        taken = state.meter.taken
         reasons = state.apply(
             event,
             deviation_w=self.settings.meter_deviation_w,
             tolerance_w=self.settings.noncompliance_tolerance_w,
         )
+        if state.meter.taken != taken and loop.storage is not None:
+            loop.storage.metered()  # over the limit: step at once (decision 0931)
         if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
             self.spawn(
                 loop.defaults.send(event.station_id),
@@ -339,6 +342,7 @@ class PlanningService:
         loop = self.loops.get(event.site_id)
         if loop is None:
             return
+        taken = loop.state.meter.taken
         reasons = loop.state.apply(
             event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
         )
@@ -346,6 +350,8 @@ class PlanningService:
             loop.trigger(reason, urgent=True)  # less PV or more storage: less room
         if reasons and loop.storage is not None:
             loop.storage.poke()
+        elif loop.state.meter.taken != taken and loop.storage is not None:
+            loop.storage.metered()  # a posted grid meter reading over the limit (0931)
         self._publish_findings(loop)
 
     def _publish_findings(self, loop: SiteLoop) -> None:
