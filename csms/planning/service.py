@@ -32,6 +32,7 @@ from csms.events import (
 from csms.exceptions import CsmsError
 from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
+from csms.planning.lease_metrics import LeaseView, lease_metrics_text
 from csms.planning.loop import SiteLoop
 from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
@@ -366,10 +367,14 @@ class PlanningService:
                 self.bus.publish(found)
 
     def storage_metrics_text(self) -> str:
-        """The storage controllers' counters, Prometheus text (decision 0905)."""
+        """The storage controllers' counters and the EV limits leased to the units,
+        Prometheus text (decisions 0905, 0930)."""
+        views = [
+            LeaseView(s, loop.state, loop.sender, loop.storage) for s, loop in self.loops.items()
+        ]
         return storage_metrics_text(
             loop.storage for loop in self.loops.values() if loop.storage is not None
-        )
+        ) + lease_metrics_text(views, self.clock.now())
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""
