@@ -77,6 +77,9 @@ class DayOptions:
     #: the site's grid meter reports this often (virtual s; None: the site has none and the
     #: controller steps on its estimate, as before decision 0931)
     grid_meter_s: float | None = 5.0
+    #: plan the swap rack on its slots' metered SoC (``[planning] swap_metered_soc``;
+    #: None: the central system's default)
+    swap_metered_soc: bool | None = None
 
     @property
     def meter_stale_s(self) -> float | None:
@@ -203,6 +206,7 @@ class PlanWatch:
 
 
 def settings(opt: DayOptions) -> Settings:
+    swap = {} if opt.swap_metered_soc is None else {"swap_metered_soc": opt.swap_metered_soc}
     return Settings(
         server=ServerSettings(port=0, unknown_stations="accept"),
         planning=PlanningSettings(
@@ -213,6 +217,7 @@ def settings(opt: DayOptions) -> Settings:
             storage_stale_after_s=4 * opt.meter_s,
             readings_max_age_s=4 * opt.meter_s,
             pv_hold_s=4 * opt.meter_s,
+            **swap,
         ),
         telemetry=TelemetrySettings(enabled=False),
     )
