@@ -177,3 +177,24 @@ async def test_a_reading_over_the_limit_steps_the_controller_at_once() -> None:
     h.units.apply(_meter(h.clock.now(), soc=10.0, imp=0.0))  # the unit at its floor
     decision = await h.controller.step_once()
     assert decision.ev_reduction_w == pytest.approx(12_000.0)
+
+
+def test_a_silent_units_discharge_is_not_an_unmetered_load() -> None:
+    """A unit that stops reporting while discharging goes Idle when its schedule runs out;
+    counting its last discharge in the estimate would show the meter a load that is not
+    there, and the planner would keep room for it for the rest of the day (0931)."""
+    from csms.planning.storage import estimated_import_w
+
+    state = _planning_state(50.0, at=T0)
+    state.apply(_meter(T0, soc=50.0, imp=0.0, exp=20_000.0), deviation_w=3e3, tolerance_w=0.0)
+    state.meter.reset_site(_metered_site())
+    fresh = estimated_import_w(state, T0 + timedelta(seconds=15), SETTINGS)
+    assert fresh == -20_000.0  # the unit gives 20 kW (the EV's draw not metered yet)
+    later = T0 + timedelta(seconds=16)  # the unit's reading is stale: its discharge is not
+    assert estimated_import_w(state, later, SETTINGS) == 0.0
+    state.meter.apply(_grid(16, 0.0))  # the unit went Idle: the meter sees the site at 0
+    state.meter.site_import(later, estimated_import_w(state, later, SETTINGS))
+    assert state.meter.unmetered_w == 0.0  # not the 20 kW the old discharge would make
+    state.apply(_meter(later, soc=50.0, imp=5_000.0), deviation_w=3e3, tolerance_w=0.0)
+    later = T0 + timedelta(seconds=40)  # a stale unit's charging still counts
+    assert estimated_import_w(state, later, SETTINGS) == 5_000.0
