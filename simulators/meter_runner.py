@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from chargegrid.clock import Clock
-from simulators.device_runner import DeviceChargePoint, DeviceRunner
+from simulators.device_runner import DeviceRunner
 from simulators.messages import DeviceRequest, Outgoing
 from simulators.meter_station import MeterStation
 
 __all__ = ["MeterRunner"]
 
 
-class MeterRunner(DeviceRunner):
+class MeterRunner(DeviceRunner[MeterStation]):
     """Runs one grid meter against a central system at ``{url}/{station_id}``.
 
     A reading not sent yet when a newer one is due is replaced by it (counted in
@@ -28,12 +27,10 @@ class MeterRunner(DeviceRunner):
     reporting every few seconds to a slow central system would otherwise queue readings
     ever older (decision 0931). The one in flight is kept; offline, they are kept too."""
 
-    charge_point_class = DeviceChargePoint
     model_name = "SimMeter"
 
-    def __init__(self, meter: MeterStation, *, url: str, clock: Clock, **options: Any) -> None:
-        super().__init__(meter, url=url, clock=clock, **options)
-        self.meter = meter
+    def __init__(self, device: MeterStation, **options: Any) -> None:
+        super().__init__(device, **options)
         #: readings dropped for a newer one before they were sent
         self.replaced = 0
 
