@@ -3,7 +3,8 @@
 A depot of 30 EVSEs (a share of the vehicles V2G), PV, two OCPP 2.1 storage units under
 the central system's storage controller, one battery-swap station, a grid connection of
 200 kW capped to 120 kW for two hours in the afternoon, and a fleet that wants more than
-that (benchmarks/site_day_world.py). Each run drives the real CSMS with the simulators on a
+that (benchmarks/site_day_world.py), and a grid meter (an OCPP 2.1 station on EVSE 0,
+every ``--grid-meter-s``; decision 0931). Each run drives the real CSMS with the simulators on a
 virtual clock and meters the site from the devices' own state
 (benchmarks/site_day_run.py); it reports the import peak, the energy delivered to the EVs,
 swaps served (and those that found no ready pack, and whether the forecast promised one),
