@@ -290,7 +290,7 @@ async def test_the_simulators_21_storage_unit_discharges_then_falls_back_to_idle
         fleet = sim_fleet(csms.url, clock, storage=(spec,))
         run = asyncio.create_task(fleet.run(until=START + timedelta(hours=1)))
         unit = await wait_until(lambda: fleet.storage_runners, 30, "the storage runner")
-        model = unit[0].storage.unit
+        model = unit[0].device.unit
         loop = await _site_loop(csms)
         await wait_until(lambda: loop.state.units.readings().get("bess"), 60, "its readings")
         assert loop.state.units.units["bess"].soc_pct == pytest.approx(60.0, abs=1.0)
