@@ -62,7 +62,7 @@ def _fault_at(opt: DayOptions) -> datetime:
 
 async def silent(central: Any, fleet: Fleet, clock: VirtualClock, notes: list[str]) -> None:
     runner = fleet.storage_runners[0]
-    station = runner.storage
+    station = runner.device
     await _until(clock, _fault_at(central.opt))
     step = station.step
 
@@ -74,7 +74,7 @@ async def silent(central: Any, fleet: Fleet, clock: VirtualClock, notes: list[st
 
 
 async def alarm(central: Any, fleet: Fleet, clock: VirtualClock, notes: list[str]) -> None:
-    unit = fleet.storage_runners[0].storage.unit
+    unit = fleet.storage_runners[0].device.unit
     await _until(clock, _fault_at(central.opt) - timedelta(minutes=10))
     unit.set_ambient(90.0)
     notes.append(f"{unit.spec.unit_id} ambient 90 C from {clock.now():%H:%M:%S}")

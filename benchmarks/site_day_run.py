@@ -44,6 +44,7 @@ from csms.swaps import BatteryPack
 from csms.telemetry.settings import TelemetrySettings
 from simulators import Fleet, FleetConfig
 from simulators.connector import Connector
+from simulators.runner import StationRunner
 from simulators.swap import SwapArrival
 
 __all__ = ["DayOptions", "DayResult", "RunSpec", "ev_draw_w", "run_day"]
@@ -363,7 +364,8 @@ def bring_to(fleet: Fleet, at: datetime) -> None:
     follow a new setpoint or limit from the moment it is set, but the power they show is
     the one of their last step, which may be a whole meter interval old (what they say on
     the way is sent as their own steps would)."""
-    for runner in (*fleet.storage_runners, *fleet.swap_runners):
+    runners: list[StationRunner] = [*fleet.storage_runners, *fleet.swap_runners]
+    for runner in runners:
         runner.submit(runner.step_model(at))
 
 
@@ -385,9 +387,9 @@ def sample(
         for c in r.station.connectors.values():
             devices[f"{r.station_id}/{c.id}"] = ev_draw_w(c)
     for s in fleet.storage_runners:
-        devices[s.station_id] = s.storage.unit.power_w
+        devices[s.station_id] = s.device.unit.power_w
     for w in fleet.swap_runners:
-        devices[w.station_id] = w.swap.swap.power_w
+        devices[w.station_id] = w.device.swap.power_w
     shape = opt.shape
     cap_w = shape.cap_at(at) if at >= opt.start + timedelta(seconds=opt.warmup_s) else math.inf
     net_w = books.record(
@@ -396,7 +398,7 @@ def sample(
         pv_w=shape.pv().power_w(at),
         cap_w=cap_w,
         price_per_kwh=shape.price_at(at),
-        soc_pct={s.station_id: s.storage.unit.soc_pct for s in fleet.storage_runners},
+        soc_pct={s.station_id: s.device.unit.soc_pct for s in fleet.storage_runners},
     )
     if probes is None or net_w - cap_w <= books.tolerance_w:
         return
@@ -444,9 +446,9 @@ def settle(fleet: Fleet, books: SiteBooks, opt: DayOptions, at: datetime) -> Boo
     for r in fleet.runners:
         r.station.step(at)
     for s in fleet.storage_runners:
-        s.storage.step(at)
+        s.device.step(at)
     for w in fleet.swap_runners:
-        w.swap.step(at)
+        w.device.step(at)
     sample(fleet, books, opt, at)
     return books.close(at)
 
@@ -459,9 +461,9 @@ def totals(
     summary: pd.DataFrame,
 ) -> DeviceTotals:
     specs = {s.unit_id: s for s in opt.shape.storage_specs()}
-    units = [s.storage.unit for s in fleet.storage_runners]
+    units = [s.device.unit for s in fleet.storage_runners]
     stored = math.fsum(u.soc_wh - u.spec.initial_soc * u.spec.capacity_wh for u in units)
-    racks = [w.swap.swap for w in fleet.swap_runners]
+    racks = [w.device.swap for w in fleet.swap_runners]
     records = [rec for rack in racks for rec in rack.totals.records]
     booked = {a.vehicle_id: a.at for k, a in enumerate(arrivals, 1) if k % opt.shape.walk_in_every}
     missed = [r for r in records if r.outcome == "no_ready_pack"]
@@ -518,7 +520,7 @@ async def run_day(
         watch = site_central.watch
         fleet = fleet_for(site_central.url, run, opt, clock)
         for w in fleet.swap_runners:
-            w.swap.swap.add_arrivals([a for a in arrivals if a.at >= w.swap.swap.now])
+            w.device.swap.add_arrivals([a for a in arrivals if a.at >= w.device.swap.now])
         probes: list[Probe] = []
         gaps: list[tuple[datetime, float]] = []
         tasks = [asyncio.create_task(meter(fleet, books, opt, clock, site_central, probes, gaps))]

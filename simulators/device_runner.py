@@ -17,7 +17,7 @@ heartbeat interval), ``Reset``; it refuses to start or stop transactions.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import after, on
@@ -61,6 +61,9 @@ class DeviceModel(Protocol):
     def clear_charging_profile(self, profile_id: int | None) -> str: ...
 
 
+D = TypeVar("D", bound=DeviceModel)
+
+
 class DeviceAdapter(V21Adapter):
     """OCPP 2.1 for a device: the 2.1 station's boot and heartbeats, the device's own
     requests sent as it composed them, its runner's handlers."""
@@ -84,45 +87,10 @@ class DeviceAdapter(V21Adapter):
         return None
 
 
-class DeviceRunner(StationRunner):
-    """Runs one device against a central system at ``{url}/{station_id}``."""
-
-    charge_point_class: ClassVar[type[DeviceChargePoint]]
-    model_name: ClassVar[str]
-
-    def __init__(
-        self,
-        device: DeviceModel,
-        *,
-        url: str,
-        clock: Clock,
-        heartbeat_interval_s: float = 300.0,
-        **options: Any,
-    ) -> None:
-        spec = StationSpec(
-            station_id=device.station_id,
-            ocpp_version="2.1",
-            model=self.model_name,
-            heartbeat_interval_s=heartbeat_interval_s,
-        )
-        shell = Station(spec, now=clock.now())
-        super().__init__(shell, DeviceAdapter(device), url=url, clock=clock, **options)
-        self.device = device
-
-    def step_model(self, now: datetime) -> list[Outgoing]:
-        return list(self.device.step(now))
-
-    def model_wakeup(self) -> datetime:
-        return self.device.next_wakeup()
-
-    def model_statuses(self, now: datetime) -> list[Outgoing]:
-        return list(self.device.statuses(now))
-
-
 class DeviceChargePoint(ChargePoint):
     """The device's side of an OCPP 2.1 connection."""
 
-    def __init__(self, runner: DeviceRunner, ws: ClientConnection) -> None:
+    def __init__(self, runner: DeviceRunner[DeviceModel], ws: ClientConnection) -> None:
         super().__init__(runner.station_id, ws, response_timeout=runner.response_timeout_s)
         self.runner = runner
         self.device = runner.device
@@ -205,3 +173,41 @@ class DeviceChargePoint(ChargePoint):
     ) -> call_result.RequestStopTransaction:
         await self.runner.answer_delay()
         return call_result.RequestStopTransaction(status="Rejected")
+
+
+class DeviceRunner(StationRunner, Generic[D]):
+    """Runs one device against a central system at ``{url}/{station_id}``.
+
+    A device's runner is this class over the device's type, with its model name (in its
+    BootNotification) and, where the device answers more, its own charge point class."""
+
+    charge_point_class: ClassVar[type[DeviceChargePoint]] = DeviceChargePoint
+    model_name: ClassVar[str]
+
+    def __init__(
+        self,
+        device: D,
+        *,
+        url: str,
+        clock: Clock,
+        heartbeat_interval_s: float = 300.0,
+        **options: Any,
+    ) -> None:
+        spec = StationSpec(
+            station_id=device.station_id,
+            ocpp_version="2.1",
+            model=self.model_name,
+            heartbeat_interval_s=heartbeat_interval_s,
+        )
+        shell = Station(spec, now=clock.now())
+        super().__init__(shell, DeviceAdapter(device), url=url, clock=clock, **options)
+        self.device = device
+
+    def step_model(self, now: datetime) -> list[Outgoing]:
+        return list(self.device.step(now))
+
+    def model_wakeup(self) -> datetime:
+        return self.device.next_wakeup()
+
+    def model_statuses(self, now: datetime) -> list[Outgoing]:
+        return list(self.device.statuses(now))

@@ -342,7 +342,7 @@ class Fleet(StationSwitch):
         ]
 
     def _every(self) -> list[StationRunner]:
-        devices = [*self.storage_runners, *self.swap_runners, *self.pv_runners]
+        devices: list[StationRunner] = [*self.storage_runners, *self.swap_runners, *self.pv_runners]
         return [*self.runners, *devices, *self.meter_runners]
 
     @property

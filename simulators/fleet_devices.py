@@ -72,9 +72,9 @@ def pv_summary(runners: Sequence[PvRunner]) -> pd.DataFrame:
     rows = [
         {
             "station_id": r.station_id,
-            "energy_wh": round(r.pv.energy_wh, 1),
-            "peak_w": round(r.pv.peak_w, 1),
-            "profiles_rejected": r.pv.profiles_rejected,
+            "energy_wh": round(r.device.energy_wh, 1),
+            "peak_w": round(r.device.peak_w, 1),
+            "profiles_rejected": r.device.profiles_rejected,
         }
         for r in runners
     ]
@@ -87,7 +87,7 @@ def storage_summary(runners: Sequence[StorageRunner]) -> pd.DataFrame:
     that ran out."""
     rows = []
     for r in runners:
-        unit = r.storage.unit
+        unit = r.device.unit
         totals = unit.totals
         rows.append(
             {
@@ -98,7 +98,7 @@ def storage_summary(runners: Sequence[StorageRunner]) -> pd.DataFrame:
                 "losses_wh": round(totals.conversion_losses_wh + totals.self_discharge_wh, 1),
                 "alarms": sum(event.active for event in totals.alarm_events),
                 "clamped_setpoints": unit.clamped_setpoints,
-                "profiles_rejected": r.storage.profiles_rejected,
+                "profiles_rejected": r.device.profiles_rejected,
                 "schedules_expired": unit.schedules_expired,
             }
         )
@@ -112,7 +112,7 @@ def swap_summary(runners: Sequence[SwapRunner]) -> pd.DataFrame:
     ready at the end, energy the rack drew, profiles it rejected."""
     rows = []
     for r in runners:
-        swap = r.swap
+        swap = r.device
         rows.append(
             {
                 "station_id": r.station_id,
@@ -172,13 +172,13 @@ class SiteDevices:
             for r in self.stations
             for n, c in r.station.connectors.items()
         }
-        out.update((r.station_id, r.storage.unit.power_w) for r in self.storage)
-        out.update((r.station_id, r.swap.swap.power_w) for r in self.swaps)
+        out.update((r.station_id, r.device.unit.power_w) for r in self.storage)
+        out.update((r.station_id, r.device.swap.power_w) for r in self.swaps)
         return out
 
     def pv_w(self, at: datetime) -> float:
         """What the site's PV plants produce at ``at``."""
-        return sum(r.pv.power_w(at) for r in self.pv)
+        return sum(r.device.power_w(at) for r in self.pv)
 
 
 def meter_station(

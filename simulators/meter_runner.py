@@ -8,21 +8,13 @@ refuses charging profiles and transactions (decision 0917).
 
 from __future__ import annotations
 
-from typing import Any
-
-from chargegrid.clock import Clock
-from simulators.device_runner import DeviceChargePoint, DeviceRunner
+from simulators.device_runner import DeviceRunner
 from simulators.meter_station import MeterStation
 
 __all__ = ["MeterRunner"]
 
 
-class MeterRunner(DeviceRunner):
+class MeterRunner(DeviceRunner[MeterStation]):
     """Runs one grid meter against a central system at ``{url}/{station_id}``."""
 
-    charge_point_class = DeviceChargePoint
     model_name = "SimMeter"
-
-    def __init__(self, meter: MeterStation, *, url: str, clock: Clock, **options: Any) -> None:
-        super().__init__(meter, url=url, clock=clock, **options)
-        self.meter = meter

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chargegrid.clock import Clock
 from simulators.device_runner import DeviceChargePoint, DeviceRunner
 from simulators.exceptions import InvalidParameter
 from simulators.messages import DeviceRequest
@@ -117,12 +116,8 @@ class PvChargePoint(DeviceChargePoint):
     """The PV plant's side of an OCPP 2.1 connection."""
 
 
-class PvRunner(DeviceRunner):
+class PvRunner(DeviceRunner[PvStation]):
     """Runs one PV plant against a central system at ``{url}/{station_id}``."""
 
     charge_point_class = PvChargePoint
     model_name = "SimPV"
-
-    def __init__(self, pv: PvStation, *, url: str, clock: Clock, **options: Any) -> None:
-        super().__init__(pv, url=url, clock=clock, **options)
-        self.pv = pv

@@ -10,9 +10,6 @@ refuses to start or stop transactions, which a storage unit does not run.
 
 from __future__ import annotations
 
-from typing import Any
-
-from chargegrid.clock import Clock
 from simulators.device_runner import DeviceAdapter, DeviceChargePoint, DeviceRunner
 from simulators.storage_station import StorageStation
 
@@ -25,12 +22,8 @@ class StorageChargePoint(DeviceChargePoint):
     """The storage unit's side of an OCPP 2.1 connection."""
 
 
-class StorageRunner(DeviceRunner):
+class StorageRunner(DeviceRunner[StorageStation]):
     """Runs one storage unit against a central system at ``{url}/{station_id}``."""
 
     charge_point_class = StorageChargePoint
     model_name = "SimStorage"
-
-    def __init__(self, storage: StorageStation, *, url: str, clock: Clock, **options: Any) -> None:
-        super().__init__(storage, url=url, clock=clock, **options)
-        self.storage = storage

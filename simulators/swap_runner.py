@@ -16,7 +16,6 @@ from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import on
 from ocpp.v21 import call_result
 
-from chargegrid.clock import Clock
 from simulators.device_runner import DeviceChargePoint, DeviceRunner
 from simulators.swap_ocpp import SwapOcppStation
 
@@ -33,17 +32,13 @@ class SwapChargePoint(DeviceChargePoint):
         await self.runner.answer_delay()
         now = self.runner.sync()
         assert isinstance(self.runner, SwapRunner)
-        answer = self.runner.swap.request_swap(request_id, str(id_token.get("id_token", "")), now)
+        answer = self.runner.device.request_swap(request_id, str(id_token.get("id_token", "")), now)
         self.runner.poke()
         return call_result.RequestBatterySwap(**camel_to_snake_case(answer.payload()))
 
 
-class SwapRunner(DeviceRunner):
+class SwapRunner(DeviceRunner[SwapOcppStation]):
     """Runs one swap station against a central system at ``{url}/{station_id}``."""
 
     charge_point_class = SwapChargePoint
     model_name = "SimSwap"
-
-    def __init__(self, swap: SwapOcppStation, *, url: str, clock: Clock, **options: Any) -> None:
-        super().__init__(swap, url=url, clock=clock, **options)
-        self.swap = swap

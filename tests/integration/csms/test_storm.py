@@ -56,8 +56,11 @@ async def test_a_handshake_that_waited_too_long_is_answered_busy_without_a_read(
 
 
 async def _station(url: str, station_id: str, refusals: list[int]) -> ClientConnection:
-    """Handshake + BootNotification until Accepted; a 503 is retried after its Retry-After
-    (a tenth of it, to keep the test short). A handshake timeout fails the test."""
+    """Handshake + BootNotification until Accepted; a 503 is retried after a random part of
+    its Retry-After, at first a tenth of it (to keep the test short), doubled with each
+    refusal as a station backs off (a loaded machine sheds more, and stations that came back
+    at once would be shed again and again). A handshake timeout fails the test."""
+    refused = 0
     while True:
         started = time.monotonic()
         try:
@@ -69,7 +72,10 @@ async def _station(url: str, station_id: str, refusals: list[int]) -> ClientConn
         except InvalidStatus as exc:
             assert exc.response.status_code == 503, exc.response.status_code
             refusals.append(1)
-            await asyncio.sleep(int(exc.response.headers["Retry-After"]) / 10 * random.random())
+            retry_after_s = int(exc.response.headers["Retry-After"])
+            share = min(1.0, 2**refused / 10)
+            refused += 1
+            await asyncio.sleep(retry_after_s * share * random.random())
             continue
         assert time.monotonic() - started < HANDSHAKE_TIMEOUT_S
         await ws.send(BOOT)

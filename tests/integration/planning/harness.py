@@ -71,6 +71,7 @@ def depot_scenario(
     stations: int = 20,
     connectors: int = 2,
     start: datetime = START,
+    first_arrival_s: float = 60.0,
     arrivals_within_s: float = 900.0,
     dwell_s: float = 4 * 3600.0,
     capacity_wh: float = 60_000.0,
@@ -79,14 +80,15 @@ def depot_scenario(
     max_ac_power_w: float = 11_000.0,
     prefix: str = "SIM",
 ) -> pd.DataFrame:
-    """One EV per connector, arriving spread over ``arrivals_within_s`` and staying
-    ``dwell_s``."""
+    """One EV per connector, the first ``first_arrival_s`` after ``start`` (the stations
+    booted by then: an EV that arrives at a station still offline is refused), the others
+    spread over ``arrivals_within_s``, each staying ``dwell_s``."""
     rows: list[dict[str, Any]] = []
     n = stations * connectors
     for i, sid in enumerate(station_ids(stations, prefix=prefix)):
         for c in range(1, connectors + 1):
             k = i * connectors + (c - 1)
-            arrival = start + timedelta(seconds=60 + arrivals_within_s * k / max(1, n))
+            arrival = start + timedelta(seconds=first_arrival_s + arrivals_within_s * k / max(1, n))
             rows.append(
                 {
                     "ev_id": f"EV-{k:04d}",

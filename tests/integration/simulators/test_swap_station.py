@@ -114,7 +114,7 @@ async def test_swap_station_swaps_reports_and_obeys_the_central_system(
         assert rack_value(rack()[-1], "Power.Active.Import") <= 15_000.0
         assert rack_value(rack()[-1], "Energy.Active.Import.Register") > 0
 
-        runner.swap.swap.add_arrivals(
+        runner.device.swap.add_arrivals(
             [SwapArrival("V2", clock.now(), PackSpec("V2-pack", 60_000.0, 0.1), "TOK2")]
         )
         runner.poke()
@@ -130,7 +130,7 @@ async def test_swap_station_swaps_reports_and_obeys_the_central_system(
         await central.wait_for(lambda: bool(turned_away()), 20)
         assert turned_away()[0]["actualValue"] == "NoReadyPack"
         assert "V2" in turned_away()[0]["techInfo"]
-    assert runner.swap.outcomes()["no_ready_pack"] == 1
+    assert runner.device.outcomes()["no_ready_pack"] == 1
     assert runner.stats.call_errors == 0
 
 

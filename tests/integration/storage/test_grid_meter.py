@@ -77,7 +77,7 @@ async def metered_depot() -> AsyncIterator[MeteredDepot]:
             loop = await site_loop(csms)
             (runner,) = fleet.meter_runners
             await wait_until(lambda: loop.metered_import_w() > 15_000.0, 60, "EVs charging")
-            yield MeteredDepot(csms, clock, seen, fleet, loop, runner.meter)
+            yield MeteredDepot(csms, clock, seen, fleet, loop, runner.device)
         finally:
             run.cancel()
     await store.close()

@@ -62,9 +62,9 @@ async def test_the_racks_metered_draw_and_packs_reach_the_controller_and_the_pla
         loop = await site_loop(csms)
         state = loop.state.racks["rack"]
         (swap_runner,) = fleet.swap_runners
-        model = swap_runner.swap.swap
+        model = swap_runner.device.swap
         (meter_runner,) = fleet.meter_runners
-        truth = meter_runner.meter
+        truth = meter_runner.device
 
         # the packs the station meters are the rack the planner plans (not 10 % each)
         def packs_read() -> bool:

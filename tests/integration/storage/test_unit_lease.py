@@ -21,7 +21,7 @@ from csms.events import DomainEvent, PlanUpdated
 from csms.planning.state import EvseState, Lease
 from csms.planning.unit_lease import value_at
 from csms.sites import Site, SiteStation, StorageAsset
-from tests.integration.planning.harness import START, depot_scenario, make_fleet
+from tests.integration.planning.harness import START, make_fleet
 from tests.integration.storage.test_storage_unit import (
     CAP_W,
     INTERVAL_S,
@@ -32,6 +32,7 @@ from tests.integration.storage.test_storage_unit import (
     _site,
     _site_loop,
     depot_store,
+    hurried_scenario,
 )
 from tests.integration.storage.unit21 import storage_unit
 from tests.waiting import wait_until
@@ -96,7 +97,7 @@ async def test_a_silent_unit_takes_back_only_its_part_of_the_ev_limits() -> None
     clock = VirtualClock(start=START, speed=3.0)
     store = await depot_store()
     seen, plans = Seen(), Plans()
-    scenario = depot_scenario(stations=1, connectors=2, arrivals_within_s=30.0)
+    scenario = hurried_scenario()
     # Re-plans on urgent triggers only (no timer, readings wait an hour): otherwise one may
     # find A stale before the controller does and plan without it (the other safe path).
     base = _settings()

@@ -204,3 +204,43 @@ async def test_older_revision_is_refused_then_upgraded_with_its_data(empty_url: 
         assert latest[1].sample.timestamp == datetime(2026, 3, 1, 8, 1, tzinfo=UTC)
     finally:
         await store.close()
+
+
+_ADDED_SINCE_0005 = {
+    "stations": {"security_profile", "pending_password_hash", "pending_security_profile"},
+    "transactions": {
+        "needs_soc_pct",
+        "needs_capacity_wh",
+        "needs_bulk_soc_pct",
+        "needs_full_soc_pct",
+        "needs_v2x",
+    },
+}
+
+
+def _downgrade(conn: Connection, revision: str) -> dict[str, set[str]]:
+    config = migrate.alembic_config()
+    config.attributes["connection"] = conn
+    command.downgrade(config, revision)
+    inspector = sa.inspect(conn)
+    return {name: {c["name"] for c in inspector.get_columns(name)} for name in _ADDED_SINCE_0005}
+
+
+async def test_the_column_revisions_go_down_and_up_again(empty_url: str) -> None:
+    """0006 to 0011 add nullable columns through one helper: going down to 0005 drops each of
+    them (0010's tables too), and going up again gives the schema the code expects."""
+    await migrate.upgrade_async(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            columns = await conn.run_sync(_downgrade, "0005")
+    finally:
+        await engine.dispose()
+    for table, added in _ADDED_SINCE_0005.items():
+        assert "station_id" in columns[table]
+        assert not columns[table] & added
+    assert await migrate.current_async(empty_url) == "0005"
+    assert await migrate.upgrade_async(empty_url) == "0011"
+    tables, diff = await _inspect(empty_url)
+    assert tables == EXPECTED_TABLES
+    assert diff == []

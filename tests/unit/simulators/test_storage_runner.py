@@ -84,7 +84,7 @@ def test_the_adapter_sends_the_unit_s_own_requests() -> None:
     r = storage_runner()
     adapter = r.adapter
     assert isinstance(adapter, StorageAdapter)
-    request = r.storage.meter_values(T0)
+    request = r.device.meter_values(T0)
     encoded = adapter.encode(OutItem(request), r.station)
     assert isinstance(encoded, call.MeterValues) and encoded.evse_id == 1
     status = adapter.encode(
@@ -94,7 +94,7 @@ def test_the_adapter_sends_the_unit_s_own_requests() -> None:
     assert status.connector_status == "Available"
     boot = adapter.encode(OutItem("BootNotification"), r.station)
     assert boot.charging_station["serial_number"] == "STOR-0001"
-    assert r.model_statuses(T0)[0] == r.storage.status_notification(T0)
+    assert r.model_statuses(T0)[0] == r.device.status_notification(T0)
 
 
 def test_the_storage_adapter_needs_a_storage_runner() -> None:

@@ -227,7 +227,7 @@ async def test_the_charge_point_answers_request_battery_swap_and_a_station_profi
 
 def test_the_adapter_sends_the_station_s_own_requests() -> None:
     r = runner()
-    [message] = r.swap.statuses(T0)[1:]
+    [message] = r.device.statuses(T0)[1:]
     encoded = r.adapter.encode(OutItem(message), r.station)
     assert isinstance(encoded, call.StatusNotification) and encoded.evse_id == 2
     shell = r.adapter.encode(
@@ -236,7 +236,7 @@ def test_the_adapter_sends_the_station_s_own_requests() -> None:
     assert isinstance(shell, call.StatusNotification) and shell.connector_status == "Occupied"
     boot = r.adapter.encode(OutItem("BootNotification"), r.station)
     assert boot is not None and boot.charging_station["model"] == "SimSwap"
-    assert r.model_statuses(T0) == r.swap.statuses(T0)
+    assert r.model_statuses(T0) == r.device.statuses(T0)
 
 
 def test_battery_swap_goes_out_with_the_2_1_field_names_unchanged() -> None:

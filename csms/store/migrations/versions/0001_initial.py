@@ -1,35 +1,22 @@
 """Initial schema: stations, statuses, station events, id tokens, transactions, samples.
 
-Revision ID: 0001
-Revises: (none)
-Create Date: 2026-11-26 03:58:17.611708
+Created 2026-11-26 03:58:17.611708.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# The column types as they were at this revision (independent of csms.store.tables).
-UTC_DATETIME = sa.DateTime(timezone=True)
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from csms.store.migrations.ops import BIG_ID, JSON, UTC_DATETIME, connector_key
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:
     op.create_table(
         "connector_status",
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
+        *connector_key(),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("timestamp", UTC_DATETIME, nullable=False),
         sa.Column("error_code", sa.Text(), nullable=True),
@@ -52,9 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "samples",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
+        *connector_key(),
         sa.Column("transaction_id", sa.Integer(), nullable=False),
         sa.Column("timestamp", UTC_DATETIME, nullable=False),
         sa.Column("measurand", sa.String(length=64), nullable=False),
@@ -117,9 +102,7 @@ def upgrade() -> None:
     op.create_table(
         "status_history",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
+        *connector_key(),
         sa.Column("timestamp", UTC_DATETIME, nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("error_code", sa.Text(), nullable=True),

@@ -1,21 +1,16 @@
 """The latest sample per meter, kept by the writer (filled from the samples held so far).
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26 04:20:00
+Created 2026-11-26 04:20:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from csms.store.migrations.ops import connector_key
+
+revision, down_revision = "0002", "0001"
 
 _COLUMNS = (
     "station_id, evse_id, connector_id, measurand, phase, transaction_id, timestamp, "
@@ -26,9 +21,7 @@ _COLUMNS = (
 def upgrade() -> None:
     op.create_table(
         "sample_latest",
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
+        *connector_key(),
         sa.Column("measurand", sa.String(length=64), nullable=False),
         sa.Column("phase", sa.String(length=8), nullable=False),
         sa.Column("transaction_id", sa.Integer(), nullable=False),

@@ -1,22 +1,17 @@
 """Meters instead of a latest-sample table: the writer no longer updates a row per sample;
 latest_samples seeks each meter's newest sample in the samples index.
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26 04:40:00
+Created 2026-11-26 04:40:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from csms.store.migrations.ops import connector_key
+
+revision, down_revision = "0003", "0002"
 
 _METER = "station_id, evse_id, connector_id, measurand, phase"
 
@@ -24,9 +19,7 @@ _METER = "station_id, evse_id, connector_id, measurand, phase"
 def upgrade() -> None:
     op.create_table(
         "meters",
-        sa.Column("station_id", sa.String(length=255), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
+        *connector_key(),
         sa.Column("measurand", sa.String(length=64), nullable=False),
         sa.Column("phase", sa.String(length=8), nullable=False),
         sa.PrimaryKeyConstraint(

@@ -1,25 +1,16 @@
 """Sites (limit tree, stations, assets, tariff as one document) and grid constraints.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26 04:40:00
+Created 2026-11-26 04:40:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-UTC_DATETIME = sa.DateTime(timezone=True)
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from csms.store.migrations.ops import JSON, UTC_DATETIME
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0004", "0003"
 
 
 def upgrade() -> None:

@@ -1,27 +1,16 @@
 """HTTP API: API tokens, audit log, command jobs, webhooks and their deliveries.
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-26 04:30:00
+Created 2026-11-26 04:30:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# The column types as they were at this revision (independent of csms.api.tables).
-UTC_DATETIME = sa.DateTime(timezone=True)
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from csms.store.migrations.ops import BIG_ID, JSON, UTC_DATETIME
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0005", "0004"
 
 
 def upgrade() -> None:

@@ -1,28 +1,17 @@
 """OCPP 2.1 DER control and battery swaps: the DER controls per station and their alarms;
 the registered battery packs and the swap sessions.
 
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-07 09:00:00
+Created 2026-12-07 09:00:00.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-# The column types as they were at this revision (independent of the table modules).
-UTC_DATETIME = sa.DateTime(timezone=True)
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from csms.store.migrations.ops import BIG_ID, JSON, UTC_DATETIME
 
-revision: str = "0010"
-down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0010", "0009"
 
 
 def _der() -> None:
