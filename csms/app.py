@@ -74,7 +74,7 @@ class Csms(StartStop):
         self._ocpp_sockets = ocpp_sockets
         self.clock = clock or WallClock()
         self._own_store = store is None
-        self.store: Store = store if store is not None else open_store(self.settings.database.url)
+        self.store: Store = store if store is not None else self._open_store()
         self.bus = bus or EventBus()
         s = self.settings
         self.central = CentralSystem(
@@ -121,8 +121,10 @@ class Csms(StartStop):
             der=self.central.der.repo,
         )
         self.server.health = self.health
-        interval = s.server.gc_freeze_interval_s
-        self._gc = GcFreezer(interval_s=interval) if interval else None
+        interval, young = s.server.gc_freeze_interval_s, s.server.gc_young_threshold
+        self._gc = (
+            GcFreezer(interval_s=interval, young_threshold=young) if interval or young else None
+        )
         self._started = False
         self.telemetry: Telemetry | None = None
         self._detach_telemetry: Callable[[], None] | None = None
@@ -157,6 +159,13 @@ class Csms(StartStop):
         self.certificates.maintenance = self.maintenance
         #: critical SecurityEventNotifications of the last day, for the overview's alerts
         self.security_alerts = SecurityAlerts(self.bus)
+
+    def _open_store(self) -> Store:
+        """The store of ``database.url``; a SQL store with the configured commit window."""
+        db = self.settings.database
+        if db.url.startswith("memory://"):
+            return open_store(db.url)
+        return open_store(db.url, commit_window_s=db.commit_window_s)
 
     @property
     def port(self) -> int:

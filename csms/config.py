@@ -80,6 +80,14 @@ class ServerSettings(_Section):
         description="move long-lived objects out of the garbage collector's full "
         "collections this often, for short pauses with many stations (null = off)",
     )
+    gc_young_threshold: int | None = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="new container objects between two collections of the garbage "
+        "collector's youngest generation (Python's default is 700, a collection every few "
+        "OCPP calls; null = Python's setting)",
+    )
     admin_token: str | None = Field(
         default=None,
         description="token for the admin WebSocket at /admin (station commands from the "
@@ -170,6 +178,15 @@ class DatabaseSettings(_Section):
         description="first wait before retrying a write while the database is down",
     )
     retry_max_s: float = Field(default=5.0, gt=0, description="longest wait between write retries")
+    commit_window_s: float = Field(
+        default=0.01,
+        ge=0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="how long the store's writer, when idle, waits for more writes to share "
+        "a commit with the first (writes arriving one by one, e.g. stations reporting once a "
+        "second, then pay one commit between several; 0 = commit each at once)",
+    )
 
 
 class ApiSettings(_Section):

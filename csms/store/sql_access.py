@@ -53,6 +53,7 @@ class SqlAccess:
         max_overflow: int = 0,
         connect_timeout_s: float = 5.0,
         statement_timeout_s: float = 30.0,
+        commit_window_s: float = 0.0,
     ) -> None:
         self.url = url
         self.dialect = dialect_of(url)
@@ -113,6 +114,7 @@ class SqlAccess:
             retry_delays_s=retry_delays_s,
             begin_options=begin,
             sync_engine=self._sync_engine,
+            commit_window_s=commit_window_s,
         )
 
     @property

@@ -8,6 +8,11 @@ durable, and a thousand callers cost one fsync instead of a thousand.
 Operations of a :class:`Coalesced` kind (heartbeats, status reports) are merged and run as
 one statement at the end of the batch.
 
+A commit window (``commit_window_s``, decision 0242): when a write finds the writer idle, the
+writer waits that long before taking the batch, so that writes arriving one by one (stations
+reporting once a second each) share a commit rather than paying one each. A write that
+arrives while a batch is committing has already waited, and is taken without a window.
+
 Failures:
 
 - a transient failure (see :mod:`csms.store.transient`) rolls the batch back and retries it
@@ -38,9 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from csms.exceptions import StoreError, StoreUnavailable
 from csms.store.transient import is_transient
 
-__all__ = ["Coalesced", "GroupWriter", "WriteOp", "sqlite_dbapi"]
+__all__ = ["MAX_COMMIT_WINDOW_S", "Coalesced", "GroupWriter", "WriteOp", "sqlite_dbapi"]
 
 logger = logging.getLogger(__name__)
+
+#: The longest commit window accepted: beyond it a station would wait noticeably for answers.
+MAX_COMMIT_WINDOW_S = 1.0
 
 T = TypeVar("T")
 
@@ -91,9 +99,16 @@ class GroupWriter:
         retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
         begin_options: dict[str, Any] | None = None,
         sync_engine: Engine | None = None,
+        commit_window_s: float = 0.0,
     ) -> None:
         if max_batch_ops < 1:
             raise ValueError("max_batch_ops must be at least 1")
+        if not 0.0 <= commit_window_s <= MAX_COMMIT_WINDOW_S:  # NaN fails too
+            raise ValueError(
+                f"commit_window_s must be between 0 and {MAX_COMMIT_WINDOW_S} s, "
+                f"not {commit_window_s!r}"
+            )
+        self._commit_window_s = commit_window_s
         self._engine = engine
         #: With a synchronous engine (SQLite) a batch runs whole on the writer thread.
         self._sync_engine = sync_engine
@@ -109,6 +124,8 @@ class GroupWriter:
         self._queue: asyncio.Queue[WriteOp[Any] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         #: Committed batches, operations in them, and batch retries after transient failures.
+        #: ``windows``: batches whose writer waited ``commit_window_s`` for more writes.
+        self.windows = 0
         self.batches = 0
         self.ops = 0
         self.retries = 0
@@ -120,6 +137,10 @@ class GroupWriter:
             if self._sync_engine is not None and self._thread is None:
                 self._thread = _WriterThread(self._execute_sync)
             self._task = asyncio.create_task(self._loop(), name="store-writer")
+
+    @property
+    def commit_window_s(self) -> float:
+        return self._commit_window_s
 
     @property
     def dead(self) -> bool:
@@ -149,9 +170,15 @@ class GroupWriter:
     async def _loop(self) -> None:
         stopping = False
         while not stopping:
+            idle = self._queue.empty()
             first = await self._queue.get()
             if first is None:
                 break
+            if idle and self._commit_window_s > 0.0:
+                # The write found the writer idle: let the writes of the next moment join
+                # its commit (the caller is answered after the commit either way).
+                self.windows += 1
+                await asyncio.sleep(self._commit_window_s)
             batch = [first]
             while len(batch) < self._max_batch_ops and not self._queue.empty():
                 item = self._queue.get_nowait()
