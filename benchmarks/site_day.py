@@ -3,7 +3,8 @@
 A depot of 30 EVSEs (a share of the vehicles V2G), PV, two OCPP 2.1 storage units under
 the central system's storage controller, one battery-swap station, a grid connection of
 200 kW capped to 120 kW for two hours in the afternoon, and a fleet that wants more than
-that (benchmarks/site_day_world.py). Each run drives the real CSMS with the simulators on a
+that (benchmarks/site_day_world.py), and a grid meter (an OCPP 2.1 station on EVSE 0,
+every ``--grid-meter-s``; decision 0931). Each run drives the real CSMS with the simulators on a
 virtual clock and meters the site from the devices' own state
 (benchmarks/site_day_run.py); it reports the import peak, the energy delivered to the EVs,
 swaps served (and those that found no ready pack, and whether the forecast promised one),
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +117,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10.0,
         help="the harness's site meter samples this often (virtual s)",
     )
+    p.add_argument(
+        "--grid-meter-s",
+        type=float,
+        default=5.0,
+        help="the site's grid meter (an OCPP 2.1 station on EVSE 0) reports this often "
+        "(virtual s); 0: the site has no grid meter",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--runs",
@@ -128,6 +137,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for name in ("stations", "speed", "hours", "control_s", "meter_s", "sample_s", "scale"):
         if not getattr(args, name) > 0:
             p.error(f"--{name.replace('_', '-')} must be above 0")
+    if not (args.grid_meter_s >= 0 and math.isfinite(args.grid_meter_s)):
+        p.error("--grid-meter-s must be 0 or above")
     if not 0 <= args.start_h < 24:
         p.error("--start-h must be in 0..24")
     known = {r.name for r in (*MATRIX, *FAILURE_RUNS)}
@@ -149,6 +160,7 @@ def options(args: argparse.Namespace) -> DayOptions:
         control_s=args.control_s,
         meter_s=args.meter_s,
         sample_s=args.sample_s,
+        grid_meter_s=args.grid_meter_s or None,
     )
 
 

@@ -25,6 +25,7 @@ from benchmarks.site_day_books import Books, Checks, DeviceTotals, SiteBooks, ch
 from benchmarks.site_day_causes import Probe, episodes, seconds_by_cause
 from benchmarks.site_day_world import (
     DAY,
+    METER_ID,
     SITE_ID,
     DayShape,
     cap_constraint,
@@ -44,6 +45,7 @@ from csms.swaps import BatteryPack
 from csms.telemetry.settings import TelemetrySettings
 from simulators import Fleet, FleetConfig
 from simulators.connector import Connector
+from simulators.meter_station import SiteMeterSpec
 from simulators.runner import StationRunner
 from simulators.swap import SwapArrival
 
@@ -73,6 +75,17 @@ class DayOptions:
     v2g_share: float = 0.3
     #: the first minutes (stations booting, no profile sent yet) are not held to the cap
     warmup_s: float = 900.0
+    #: the site's grid meter reports this often (virtual s; None: the site has none and the
+    #: controller steps on its estimate, as before decision 0931)
+    grid_meter_s: float | None = 5.0
+    #: plan the swap rack on its slots' metered SoC (``[planning] swap_metered_soc``;
+    #: None: the central system's default)
+    swap_metered_soc: bool | None = None
+
+    @property
+    def meter_stale_s(self) -> float | None:
+        """A grid meter reading older than four of its intervals is stale (0917)."""
+        return None if self.grid_meter_s is None else 4 * self.grid_meter_s
 
     @property
     def start(self) -> datetime:
@@ -194,6 +207,7 @@ class PlanWatch:
 
 
 def settings(opt: DayOptions) -> Settings:
+    swap = {} if opt.swap_metered_soc is None else {"swap_metered_soc": opt.swap_metered_soc}
     return Settings(
         server=ServerSettings(port=0, unknown_stations="accept"),
         planning=PlanningSettings(
@@ -204,6 +218,7 @@ def settings(opt: DayOptions) -> Settings:
             storage_stale_after_s=4 * opt.meter_s,
             readings_max_age_s=4 * opt.meter_s,
             pv_hold_s=4 * opt.meter_s,
+            **swap,
         ),
         telemetry=TelemetrySettings(enabled=False),
     )
@@ -233,8 +248,17 @@ def fleet_for(url: str, run: RunSpec, opt: DayOptions, clock: VirtualClock) -> F
         swaps=(shape.swap_spec(),),
         swap_arrivals_per_hour=0.0,  # the day's own, from its start (run_day adds them)
         v2g_share=opt.v2g_share if run.v2g else 0.0,
+        site_meter=(
+            None
+            if opt.grid_meter_s is None
+            else SiteMeterSpec(METER_ID, seed=shape.seed, interval_s=opt.grid_meter_s)
+        ),
     )
-    return Fleet(config, scenario(opt), clock=clock)
+    fleet = Fleet(config, scenario(opt), clock=clock)
+    for m in fleet.meter_runners:  # it reads the devices as the harness does (at the instant)
+        m.device.devices_w = lambda at: read_devices(fleet, at)
+        m.device.pv_w = opt.shape.pv().power_w
+    return fleet
 
 
 async def prepare(
@@ -251,7 +275,10 @@ async def prepare(
         await csms.central.swaps.repo.put_pack(
             BatteryPack(pack.serial, capacity_wh=pack.capacity_wh)
         )
-    await csms.sites.apply(make_site(opt.shape, arrivals, storage=run.storage_control))
+    site = make_site(
+        opt.shape, arrivals, storage=run.storage_control, meter_stale_s=opt.meter_stale_s
+    )
+    await csms.sites.apply(site)
     await csms.sites.create_constraint(SITE_ID, cap_constraint(opt.shape))
 
 
@@ -310,6 +337,8 @@ class InProcess:
             "ev_cuts": loop.sender.cuts,
             "controller_steps": 0 if ctl is None else ctl.steps,
             "poked_steps": 0 if ctl is None else ctl.poked_steps,
+            "meter_pokes": 0 if ctl is None else ctl.meter_pokes,
+            "meter_fallbacks": 0 if ctl is None else sum(ctl.meter_fallbacks.values()),
         }
 
     def probe(self, base: Probe, devices_w: dict[str, float]) -> Probe:
@@ -369,6 +398,21 @@ def bring_to(fleet: Fleet, at: datetime) -> None:
         runner.submit(runner.step_model(at))
 
 
+def read_devices(fleet: Fleet, at: datetime) -> dict[str, float]:
+    """What every device draws at ``at`` (W; negative: gives): each EVSE within what its EV
+    takes, each storage unit and swap rack stepped to ``at`` first (:func:`bring_to`)."""
+    bring_to(fleet, at)
+    devices: dict[str, float] = {}
+    for r in fleet.runners:
+        for c in r.station.connectors.values():
+            devices[f"{r.station_id}/{c.id}"] = ev_draw_w(c)
+    for s in fleet.storage_runners:
+        devices[s.station_id] = s.device.unit.power_w
+    for w in fleet.swap_runners:
+        devices[w.station_id] = w.device.swap.power_w
+    return devices
+
+
 def sample(
     fleet: Fleet,
     books: SiteBooks,
@@ -381,15 +425,7 @@ def sample(
 ) -> None:
     """Read every device at ``at`` and book it; a sample over the limit in force adds its
     :class:`Probe` to ``probes``."""
-    bring_to(fleet, at)
-    devices: dict[str, float] = {}
-    for r in fleet.runners:
-        for c in r.station.connectors.values():
-            devices[f"{r.station_id}/{c.id}"] = ev_draw_w(c)
-    for s in fleet.storage_runners:
-        devices[s.station_id] = s.device.unit.power_w
-    for w in fleet.swap_runners:
-        devices[w.station_id] = w.device.swap.power_w
+    devices = read_devices(fleet, at)
     shape = opt.shape
     cap_w = shape.cap_at(at) if at >= opt.start + timedelta(seconds=opt.warmup_s) else math.inf
     net_w = books.record(

@@ -29,18 +29,28 @@ from csms.sites import (
     StorageAsset,
     SwapStation,
 )
-from csms.sites.model import StationQuirks, Tariff, TouPeriod
+from csms.sites.model import GridMeter, StationQuirks, Tariff, TouPeriod
 from simulators.pv import ClearSkyPV
 from simulators.scenario import COLUMNS, station_ids
 from simulators.storage import StorageSpec
 from simulators.swap import PackSpec, SwapArrival, SwapStationSpec
 from simulators.swap_scenario import generate_swap_arrivals
 
-__all__ = ["SITE_ID", "DayShape", "cap_constraint", "ev_scenario", "make_site", "swap_arrivals"]
+__all__ = [
+    "METER_ID",
+    "SITE_ID",
+    "DayShape",
+    "cap_constraint",
+    "ev_scenario",
+    "make_site",
+    "swap_arrivals",
+]
 
 SITE_ID = "siteday"
 DAY = datetime(2026, 6, 3, tzinfo=UTC)  # a Wednesday in June (UTC site)
 SWAP_ID = "SWAP-0001"
+#: the site's grid meter, an OCPP 2.1 station reporting on EVSE 0 (decisions 0917, 0931)
+METER_ID = "GRIDMETER"
 PACK_WH = 60_000.0
 UNITS = ("BESS-1", "BESS-2")
 _TARIFF = Tariff(
@@ -155,11 +165,23 @@ def forecast(shape: DayShape, arrivals: list[SwapArrival]) -> tuple[time, ...]:
     return tuple(sorted({a.at.replace(second=0, microsecond=0).time() for a in booked}))
 
 
-def make_site(shape: DayShape, arrivals: list[SwapArrival], *, storage: bool) -> Site:
-    """The site file: without ``storage`` the units are not in it (nobody controls them)."""
+def make_site(
+    shape: DayShape,
+    arrivals: list[SwapArrival],
+    *,
+    storage: bool,
+    meter_stale_s: float | None = None,
+) -> Site:
+    """The site file: without ``storage`` the units are not in it (nobody controls them);
+    with ``meter_stale_s`` the grid meter station :data:`METER_ID` is the site's ``[meter]``
+    (a reading older than that is stale)."""
     ids = station_ids(shape.stations, prefix="SIM")
     evses = tuple(SiteEvse(id=c, max_current_a=32.0, min_current_a=6.0) for c in (1, 2))
     stations = [SiteStation(id=sid, model="SimStation", node="grid", evses=evses) for sid in ids]
+    meter = None
+    if meter_stale_s is not None:
+        stations.append(SiteStation(id=METER_ID, node="grid"))
+        meter = GridMeter(station=METER_ID, evse=0, stale_after_s=meter_stale_s)
     units: tuple[StorageAsset, ...] = ()
     if storage:
         stations += [SiteStation(id=unit, node="grid") for unit in UNITS]
@@ -188,6 +210,7 @@ def make_site(shape: DayShape, arrivals: list[SwapArrival], *, storage: bool) ->
         stations=tuple(stations),
         pv=(PvAsset(id="roof", node="grid", peak_w=shape.pv_peak_w),),
         storage=units,
+        meter=meter,
         swap=(
             SwapStation(
                 id="rack",

@@ -86,6 +86,13 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
             "the site's load no station meters, seen only by the grid meter",
         ),
     )
+    group.add_argument(
+        "--site-meter-interval-s",
+        type=_POSITIVE,
+        default=None,
+        help="how often the grid meter reports (s; default: --meter-interval-s); a grid "
+        "meter over the import limit steps the storage controller at once",
+    )
 
 
 def _add_v2g_options(group: Any) -> None:
@@ -239,7 +246,11 @@ def device_config(args: argparse.Namespace) -> dict[str, Any]:
         "pv": _pv_plants(args),
         "v2g_share": args.v2g_share,
         "v2x": V2XSpec(max_discharge_w=args.v2g_max_discharge_w),
-        "site_meter": SiteMeterSpec(base_load_w=args.site_base_load_w, seed=args.seed)
+        "site_meter": SiteMeterSpec(
+            base_load_w=args.site_base_load_w,
+            seed=args.seed,
+            interval_s=args.site_meter_interval_s,
+        )
         if args.site_meter
         else None,
     }

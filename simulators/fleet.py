@@ -335,7 +335,9 @@ class Fleet(StationSwitch):
         site = SiteDevices(self.runners, self.storage_runners, self.swap_runners, self.pv_runners)
         self.meter_runners = [
             MeterRunner(
-                meter_station(spec, site, start=clock.now(), interval_s=interval),
+                meter_station(
+                    spec, site, start=clock.now(), interval_s=spec.interval_s or interval
+                ),
                 **device(spec.station_id),
             )
             for spec in ([config.site_meter] if config.site_meter is not None else [])

@@ -34,13 +34,20 @@ EVSE_ID = 0
 
 @dataclass(frozen=True, slots=True)
 class SiteMeterSpec:
-    """The simulated site's grid meter: its station id and the load no station meters (its
-    base, and the seeded noise on it; checked by :class:`SiteMeter`)."""
+    """The simulated site's grid meter: its station id, the load no station meters (its
+    base, and the seeded noise on it; checked by :class:`SiteMeter`) and how often it
+    reports (``interval_s``; None: the fleet's meter interval). A grid meter reports every
+    few seconds where the stations meter every minute or so (decision 0931)."""
 
     station_id: str = "GRIDMETER"
     base_load_w: float = 0.0
     base_load_noise: float = 0.0
     seed: int = 0
+    interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_s is not None:
+            positive("interval_s", self.interval_s)
 
 
 class MeterStation:

@@ -451,9 +451,8 @@ class SiteLoop:
         self.trigger("v2x refused", urgent=True)
 
     def metered_import_w(self) -> float:
-        """The site's import now from what the CSMS knows (:func:`storage.metered_import_w`)."""
-        age_s = self.ctx.settings.readings_max_age_s
-        return site_storage.metered_import_w(self.state, self.ctx.clock.now(), pv_max_age_s=age_s)
+        """The site's import now from what the CSMS knows (:func:`storage.estimated_import_w`)."""
+        return site_storage.estimated_import_w(self.state, self.ctx.clock.now(), self.ctx.settings)
 
     async def _history(self, now: datetime) -> list[Transaction]:
         """The site's transactions of the same weekday a week ago (read once a day)."""

@@ -58,6 +58,8 @@ class ProfileSender:
         #: Leased TxProfiles sent by the units' commitments, by why (``withdraw``,
         #: ``restore``, ``renew``; decision 0930).
         self.lease_sends: Counter[str] = Counter()
+        #: The same per unit whose lent part the resent profile carries: (unit, why).
+        self.unit_lease_sends: Counter[tuple[str, str]] = Counter()
         #: The EV reduction taken off the sessions at once since the last re-plan's sends
         #: (decision 0927; the loop resets it when those sends are out).
         self.cut_w = 0.0
@@ -172,6 +174,8 @@ class ProfileSender:
             if found is not None and ev.sent is not None and ev.sent.valid_to is not None:
                 periods, to, why = found
                 self.lease_sends[why] += 1
+                lent = ev.sent.lease.lent if ev.sent.lease is not None else ()
+                self.unit_lease_sends.update((unit_id, why) for unit_id, _ in lent)
                 if why != "renew":
                     held = ev.sent.value_at(now)
                     logger.log(logging.WARNING if why == "withdraw" else logging.INFO,

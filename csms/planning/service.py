@@ -32,6 +32,7 @@ from csms.events import (
 from csms.exceptions import CsmsError
 from csms.planning.config import PlanningSettings
 from csms.planning.context import PlanningContext
+from csms.planning.lease_metrics import LeaseView, lease_metrics_text
 from csms.planning.loop import SiteLoop
 from csms.planning.readmodel import PlanReadModel
 from csms.planning.state import SiteState
@@ -287,11 +288,14 @@ class PlanningService:
             return
         state = loop.state
         noncompliant_before = {ev.key for ev in state.evses.values() if ev.non_compliant}
+        taken = state.meter.taken
         reasons = state.apply(
             event,
             deviation_w=self.settings.meter_deviation_w,
             tolerance_w=self.settings.noncompliance_tolerance_w,
         )
+        if state.meter.taken != taken and loop.storage is not None:
+            loop.storage.metered()  # over the limit: step at once (decision 0931)
         if isinstance(event, StationBooted) and event.status is RegistrationStatus.ACCEPTED:
             self.spawn(
                 loop.defaults.send(event.station_id),
@@ -339,6 +343,7 @@ class PlanningService:
         loop = self.loops.get(event.site_id)
         if loop is None:
             return
+        taken = loop.state.meter.taken
         reasons = loop.state.apply(
             event, deviation_w=self.settings.meter_deviation_w, tolerance_w=0.0
         )
@@ -346,6 +351,8 @@ class PlanningService:
             loop.trigger(reason, urgent=True)  # less PV or more storage: less room
         if reasons and loop.storage is not None:
             loop.storage.poke()
+        elif loop.state.meter.taken != taken and loop.storage is not None:
+            loop.storage.metered()  # a posted grid meter reading over the limit (0931)
         self._publish_findings(loop)
 
     def _publish_findings(self, loop: SiteLoop) -> None:
@@ -360,10 +367,14 @@ class PlanningService:
                 self.bus.publish(found)
 
     def storage_metrics_text(self) -> str:
-        """The storage controllers' counters, Prometheus text (decision 0905)."""
+        """The storage controllers' counters and the EV limits leased to the units,
+        Prometheus text (decisions 0905, 0930)."""
+        views = [
+            LeaseView(s, loop.state, loop.sender, loop.storage) for s, loop in self.loops.items()
+        ]
         return storage_metrics_text(
             loop.storage for loop in self.loops.values() if loop.storage is not None
-        )
+        ) + lease_metrics_text(views, self.clock.now())
 
     async def token_groups(self, state: SiteState) -> dict[str, str | None]:
         """Group of each active session's id token (for fleet defaults)."""

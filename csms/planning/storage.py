@@ -33,6 +33,7 @@ from optimizer import Plan, StorageUnit
 
 __all__ = [
     "billed_import_w",
+    "estimated_import_w",
     "live_units",
     "metered_import_w",
     "storage_controller",
@@ -163,18 +164,46 @@ def storage_settings(settings: PlanningSettings) -> StorageSettings:
     )
 
 
-def metered_import_w(state: SiteState, now: datetime, *, pv_max_age_s: float) -> float:
+def metered_import_w(
+    state: SiteState,
+    now: datetime,
+    *,
+    pv_max_age_s: float,
+    unit_stale_after_s: float | None = None,
+) -> float:
     """The site's import now from what the CSMS knows: its EVs, its storage units (net),
     storage reporting charging through the API, the swap racks as their stations meter them
     (a rack whose reading is stale at what it may draw; decision 0915), less the PV counted
-    on now. ``pv_max_age_s`` is the age past which a PV or rack reading is stale."""
+    on now. ``pv_max_age_s`` is the age past which a PV or rack reading is stale. A unit
+    whose power reading is older than ``unit_stale_after_s`` counts its charging, not its
+    discharge: a silent unit's schedule runs out to Idle, and a discharge counted after it
+    stopped would show the grid meter an unmetered load that is not there (decision 0931)."""
     evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
-    units = sum(u.power_w or 0.0 for u in state.units.units.values())
+    units = sum(_unit_w(u, now, unit_stale_after_s) for u in state.units.units.values())
     reported = sum(max(0.0, r.power_w) for r in state.storage.values())
     racks = rack_draws_w(state.racks, now, stale_after_s=pv_max_age_s)
     fresh = state.pv_plants.counted(now, max_age_s=pv_max_age_s)
     pv = sum(max(0.0, r.power_w) for r in fresh.values())
     return evs + units + reported + racks - pv
+
+
+def estimated_import_w(state: SiteState, now: datetime, settings: PlanningSettings) -> float:
+    """:func:`metered_import_w` with the ages of ``settings`` (the PV's and racks'
+    ``readings_max_age_s``, the units' ``storage_stale_after_s``)."""
+    return metered_import_w(
+        state,
+        now,
+        pv_max_age_s=settings.readings_max_age_s,
+        unit_stale_after_s=settings.storage_stale_after_s,
+    )
+
+
+def _unit_w(unit: LiveUnit, now: datetime, stale_after_s: float | None) -> float:
+    power_w = unit.power_w or 0.0
+    at = unit.measured_at
+    if stale_after_s is not None and (at is None or (now - at).total_seconds() > stale_after_s):
+        return max(0.0, power_w)
+    return power_w
 
 
 def storage_controller(
@@ -201,7 +230,7 @@ def billed_import_w(state: SiteState, now: datetime, settings: PlanningSettings)
     storage controller would use: the meter's while fresh, else its estimate plus the last
     unmetered load (decision 0917). Without: the EVs, plus what storage reports charging."""
     if state.meter.spec is not None:
-        estimate_w = metered_import_w(state, now, pv_max_age_s=settings.readings_max_age_s)
+        estimate_w = estimated_import_w(state, now, settings)
         return max(0.0, state.meter.read(now, estimate_w).import_w)
     evs = sum(max(0.0, ev.power_w) for ev in state.evses.values() if ev.tx is not None)
     return evs + sum(max(0.0, r.power_w) for r in state.storage.values())

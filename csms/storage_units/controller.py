@@ -164,6 +164,8 @@ class StorageController:
         self._poked = asyncio.Event()
         #: Steps taken early because a reading moved the import (counted since the start).
         self.poked_steps = 0
+        #: Grid meter readings over the limit in force that stepped at once (decision 0931).
+        self.meter_pokes = 0
 
     @property
     def law_settings(self) -> ControlSettings:
@@ -203,6 +205,23 @@ class StorageController:
         """A reading moved the site's import (less PV, the grid meter): step now rather than
         at the interval's end (decision 0926). Pokes while a step runs make one step more."""
         self._poked.set()
+
+    def metered(self) -> bool:
+        """A new grid meter reading was kept: step now if it measures the import over the
+        limit in force (less the margin) by more than the deadband, so that the units, or
+        the EV cut the step hands over, act within the meter's interval rather than the
+        controller's (decision 0931). Whether it poked."""
+        meter = self.meter
+        if meter is None or meter.import_w is None or not self.has_work:
+            return False
+        now = self.clock.now()
+        limit = site_limits(self.hooks.site(), self._constraints, now).import_limit_w
+        over_w = meter.import_w - (limit - self.settings.margin_w)
+        if over_w <= self.settings.deadband_w:
+            return False
+        self.meter_pokes += 1
+        self.poke()
+        return True
 
     async def _run(self) -> None:
         while True:

@@ -130,6 +130,8 @@ class LiveMeter:
         self.unmetered_w = 0.0
         #: readings refused (not finite, out of range, dated in the future)
         self.refused = 0
+        #: readings kept (the newest each time; the site loop compares it to see a new one)
+        self.taken = 0
         self.reset_site(site)
 
     def reset_site(self, site: Site) -> None:
@@ -187,6 +189,7 @@ class LiveMeter:
             return False  # older than what is known: a late retry
         self.import_w = reading.import_w - reading.export_w
         self.measured_at = reading.at
+        self.taken += 1
         return True
 
     def _refuse(self, what: str) -> None:

@@ -7,15 +7,20 @@ from dataclasses import dataclass
 
 from csms.storage_units.controller import StorageController
 
-__all__ = ["storage_metrics_text"]
+__all__ = ["prom_label", "prom_number", "storage_metrics_text"]
 
 
-def _label(value: str) -> str:
+def prom_label(value: str) -> str:
+    """``value`` escaped as a Prometheus label value."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
-def _number(value: float) -> str:
+def prom_number(value: float) -> str:
+    """``value`` as a Prometheus sample value."""
     return str(value) if isinstance(value, int) else format(value, ".15g")
+
+
+_label, _number = prom_label, prom_number
 
 
 @dataclass(frozen=True, slots=True)

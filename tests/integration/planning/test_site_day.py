@@ -11,7 +11,10 @@ edge under the cap and jumped back after the re-plan, the swap rack's planned po
 given to the EVs as well, and the first controller step after the cap's start came up to an
 interval late. Since decision 0926 the units switch at the cap's start on their own
 clocks, since 0927 an EV reduction is taken off the sessions at once, and every stretch
-over the cap is put down to its causes (``episodes_over_cap``; 0928).
+over the cap is put down to its causes (``episodes_over_cap``; 0928). Since 0931 the site
+has a grid meter (an OCPP 2.1 station on EVSE 0 reporting every 5 s): a reading over the cap
+steps the storage controller at once, so a cloud's edge is seen within seconds, not at the
+next 30 s PV reading.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ OPTIONS = DayOptions(
     meter_s=30.0,
     sample_s=5.0,
     warmup_s=900.0,
+    grid_meter_s=5.0,
 )
 
 
@@ -50,3 +54,6 @@ async def test_a_short_site_day_holds_the_cap_and_the_books() -> None:
     # the day did what it is about: the EVs charged, the units gave under the cap
     t = result.totals
     assert t.ev_charged_wh > 50_000.0 and t.storage_out_wh > 5_000.0, figures
+    # the controller stepped on the grid meter's readings, not on its estimate throughout
+    n = result.counters
+    assert n["meter_fallbacks"] < n["controller_steps"] / 2, n

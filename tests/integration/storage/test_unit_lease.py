@@ -196,6 +196,17 @@ async def test_a_silent_unit_takes_back_only_its_part_of_the_ev_limits() -> None
                 b_w = -unit_b.setpoint_at(at)
                 assert after_w <= CAP_W + b_w + 1.0 and after_w > CAP_W + 1_000.0
                 assert loop.sender.lease_sends["withdraw"] >= sum(1 for w in lent_a.values() if w)
+                # per unit on /metrics: A's withdrawals, A no longer committed, B still lent
+                withdrawn = loop.sender.unit_lease_sends[("bess", "withdraw")]
+                assert withdrawn >= len(lent)
+                text = csms.planning.storage_metrics_text().splitlines()
+                site = f'site="{loop.site_id}"'
+                assert (f'chargegrid_storage_lease_unit_sends_total{{{site},unit="bess",'
+                        f'why="withdraw"}} {withdrawn}') in text  # fmt: skip
+                assert f'chargegrid_storage_lease_committed_s{{{site},unit="bess"}} 0' in text
+                b_lent = f'chargegrid_storage_lease_lent_w{{{site},unit="bess2"}} '
+                b_now = [float(line[len(b_lent) :]) for line in text if line.startswith(b_lent)]
+                assert b_now and b_now[0] > 1_000.0, text
             finally:
                 for task in reporters:
                     task.cancel()

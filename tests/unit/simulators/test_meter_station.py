@@ -60,3 +60,30 @@ def test_the_command_line_adds_the_grid_meter() -> None:
     assert device_config(parser.parse_args([]))["site_meter"] is None
     spec = device_config(parser.parse_args(["--site-meter", "--site-base-load-w", "12000"]))
     assert spec["site_meter"] == SiteMeterSpec("GRIDMETER", base_load_w=12_000.0)
+    spec = device_config(parser.parse_args(["--site-meter", "--site-meter-interval-s", "5"]))
+    assert spec["site_meter"] == SiteMeterSpec("GRIDMETER", interval_s=5.0)
+
+
+def test_a_reading_not_sent_yet_is_replaced_by_a_newer_one() -> None:
+    from chargegrid.clock import ManualClock
+    from simulators.meter_runner import MeterRunner
+    from simulators.runner import OutItem
+
+    draws = {"SIM-0001/1": 11_000.0}
+    station = MeterStation("GRIDMETER", SiteMeter("S"), lambda _at: draws, start=T0,
+                           meter_interval_s=5.0)  # fmt: skip
+    runner = MeterRunner(station, url="ws://127.0.0.1:1", clock=ManualClock(T0))
+    runner.online = True
+    in_flight = OutItem(station.samples(T0)[0])
+    runner.outbox.extend([in_flight, OutItem("Heartbeat"), OutItem(station.samples(T0)[0])])
+    # the meter woke late: three samples due at once; only the newest goes, after the one
+    # in flight and the heartbeat
+    draws["SIM-0001/1"] = 22_000.0
+    runner.submit(station.step(T0 + timedelta(seconds=15)))
+    assert [i.message for i in runner.outbox][:2] == [in_flight.message, "Heartbeat"]
+    (newest,) = list(runner.outbox)[2:]
+    assert _values(newest.message.payload)["Power.Active.Import"] == 22_000.0  # type: ignore[union-attr]
+    assert runner.replaced == 3  # the one queued and two of the three due
+    runner.online = False  # offline every reading is kept (the registers' history)
+    runner.submit(station.step(T0 + timedelta(seconds=25)))
+    assert len(runner.outbox) == 5

@@ -154,3 +154,47 @@ def test_the_billing_peak_is_the_measured_import_and_falls_back_as_the_controlle
     assert billed_import_w(state, stale, SETTINGS) == 20_000.0  # the estimate + the 12 kW held
     state.meter.apply(_grid(61, 0.0, 5_000.0))  # exporting: nothing billed
     assert billed_import_w(state, T0 + timedelta(seconds=62), SETTINGS) == 0.0
+
+
+async def test_a_reading_over_the_limit_steps_the_controller_at_once() -> None:
+    site = _metered_site()
+    h = harness(site, import_w=80_000.0)
+    h.controller.meter = meter = LiveMeter(site)
+    assert not h.controller.metered()  # nothing read yet
+    taken = meter.taken
+    meter.apply(_grid(0, 100_080.0))  # over the 100 kW limit by less than the deadband
+    assert meter.taken == taken + 1
+    assert not h.controller.metered() and h.controller.meter_pokes == 0
+    meter.apply(_grid(1, 2_000.0, 0.0))
+    assert not h.controller.metered()  # well under it
+    meter.apply(_grid(2, 112_000.0))  # a cloud: 12 kW over
+    assert h.controller.metered() and h.controller.meter_pokes == 1
+    assert h.controller._poked.is_set()  # the loop steps now, not at the interval's end
+    meter.apply(_grid(1, 150_000.0))  # an older retry is not taken
+    assert meter.taken == taken + 3 and meter.import_w == 112_000.0
+    # the step that follows measures it and hands the rest to the EV limits (0906, 0927)
+    h.clock.advance(2.0)
+    h.units.apply(_meter(h.clock.now(), soc=10.0, imp=0.0))  # the unit at its floor
+    decision = await h.controller.step_once()
+    assert decision.ev_reduction_w == pytest.approx(12_000.0)
+
+
+def test_a_silent_units_discharge_is_not_an_unmetered_load() -> None:
+    """A unit that stops reporting while discharging goes Idle when its schedule runs out;
+    counting its last discharge in the estimate would show the meter a load that is not
+    there, and the planner would keep room for it for the rest of the day (0931)."""
+    from csms.planning.storage import estimated_import_w
+
+    state = _planning_state(50.0, at=T0)
+    state.apply(_meter(T0, soc=50.0, imp=0.0, exp=20_000.0), deviation_w=3e3, tolerance_w=0.0)
+    state.meter.reset_site(_metered_site())
+    fresh = estimated_import_w(state, T0 + timedelta(seconds=15), SETTINGS)
+    assert fresh == -20_000.0  # the unit gives 20 kW (the EV's draw not metered yet)
+    later = T0 + timedelta(seconds=16)  # the unit's reading is stale: its discharge is not
+    assert estimated_import_w(state, later, SETTINGS) == 0.0
+    state.meter.apply(_grid(16, 0.0))  # the unit went Idle: the meter sees the site at 0
+    state.meter.site_import(later, estimated_import_w(state, later, SETTINGS))
+    assert state.meter.unmetered_w == 0.0  # not the 20 kW the old discharge would make
+    state.apply(_meter(later, soc=50.0, imp=5_000.0), deviation_w=3e3, tolerance_w=0.0)
+    later = T0 + timedelta(seconds=40)  # a stale unit's charging still counts
+    assert estimated_import_w(state, later, SETTINGS) == 5_000.0
