@@ -604,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the online planner's LP time limit per re-plan (5); past it a "
                         "re-plan falls back, so on a busy machine raise it to keep the energy "
                         "figures those of a quiet one")  # fmt: skip
+    parser.add_argument(
+        "--scarcity-tiebreak",
+        action="store_true",
+        help="the online planner counts its earlier-is-better tie-break in "
+        "units of the limits its last plan held at their bound (decision 0424)",
+    )
     parser.add_argument("--json", metavar="PATH", type=Path,
                         help="write the figures here (default: benchmarks/results/"
                         "planner_acn.json, or planner_acn_partial.json with --only)")  # fmt: skip
@@ -638,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.algorithms and name not in args.algorithms:
                 continue
             online = replace(PlannerConfig(), time_limit_s=args.time_limit_s,
-                             laxity_tiebreak=True)  # fmt: skip
+                             laxity_tiebreak=True,
+                             scarcity_tiebreak=args.scarcity_tiebreak)  # fmt: skip
             if name == "chargegrid":
                 algo = ChargegridPlanner(sc, online)
             elif name == "chargegrid+target":

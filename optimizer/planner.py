@@ -27,6 +27,7 @@ from optimizer.model import solve_pyomo
 from optimizer.plan import Plan, make_plan
 from optimizer.problem import Problem
 from optimizer.rounding import round_first_step
+from optimizer.scarcity import LimitKey, binding_hours, weigh_tiebreak
 from optimizer.solution import Solution
 
 __all__ = ["Planner", "PlannerConfig", "fallback_plan", "solve"]
@@ -51,6 +52,9 @@ class PlannerConfig:
     not end optimal is solved again cold.
     ``laxity_tiebreak``: among equally good plans prefer charging loads that leave sooner
     (more demands met in the ACN benchmark, same energy) at the price of slower solves.
+    ``scarcity_tiebreak``: count that preference in units of the limits the previous plan
+    held at their bound (each load's weight its footprint on them, decision 0424): the
+    scarce limit's early capacity goes to the loads that need it most, soonest-leaving first.
     """
 
     backend: Backend = "direct"
@@ -61,6 +65,7 @@ class PlannerConfig:
     reallocate: bool = True
     warm_start: bool = True
     laxity_tiebreak: bool = False
+    scarcity_tiebreak: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in ("direct", "pyomo"):
@@ -134,6 +139,7 @@ class Planner:
         self.last_plan: Plan | None = None
         self._last_start: datetime | None = None
         self._last_basis: SolvedBasis | None = None
+        self._binding: dict[LimitKey, float] | None = None
         self._pending: list[str] = []
         self.failures = 0
 
@@ -150,6 +156,8 @@ class Planner:
 
     def plan(self, problem: Problem) -> Plan:
         cp = compile_problem(problem, laxity_tiebreak=self.config.laxity_tiebreak)
+        if self.config.scarcity_tiebreak:
+            cp = weigh_tiebreak(cp, self._binding)
         began = time.perf_counter()
         try:
             warm = self._last_basis if self.config.warm_start else None
@@ -163,9 +171,12 @@ class Planner:
             )
             plan = fallback_plan(cp, str(exc), solve_time_s=time.perf_counter() - began)
             self._last_basis = None
+            self._binding = None
         else:
             plan = _plan_from(cp, sol, self.config)
             self._last_basis = sol.basis
+            if self.config.scarcity_tiebreak:
+                self._binding = binding_hours(cp, sol.p_kw, sol.ch_kw - sol.dis_kw, sol.pv_kw)
         if self._pending:
             logger.debug("re-planned for %s", ", ".join(self._pending))
         self._pending.clear()
