@@ -126,13 +126,14 @@ class ServerSettings(_Section):
         "without a store read: its station has most likely given up on it",
     )
     station_cache_max: int = Field(
-        default=100_000,
+        default=0,
         ge=0,
         le=10_000_000,
         description="registered stations whose admission fields (passwords, registration, "
         "security profiles) are kept in memory, read at start and kept true by the store's "
         "change feed, so a handshake reads no station record (about 0.3 KB each; "
-        "0 = every handshake reads the store)",
+        "0, the default = every handshake reads the store; off by default until a storm's "
+        "first handshakes timing out with it on is explained, decision 0246)",
     )
     message_log_frames: int = Field(
         default=20,

@@ -96,7 +96,7 @@ class CentralSystem(SessionHandling):
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
         boots_per_s: float = 0.0,
-        station_cache_max: int = 100_000,
+        station_cache_max: int = 0,
     ) -> None:
         self.store = store
         self.bus = bus

@@ -25,6 +25,9 @@ from tests.integration.csms.stations import connect_station, raw_connect
 from tests.integration.csms.test_connections import refused_status
 from tests.waiting import wait_until
 
+#: The cache is off by default (decision 0246): these tests turn it on.
+CACHED = 100_000
+
 
 class CountingStore(SqlStore):
     """This node's store, counting its station reads."""
@@ -76,7 +79,7 @@ async def test_changes_by_another_writer_hold_at_the_next_handshake(
     nodes: tuple[CountingStore, SqlStore], clock: ManualClock
 ) -> None:
     mine, other = nodes
-    async with Csms(make_settings(), clock=clock, store=mine) as app:
+    async with Csms(make_settings(station_cache_max=CACHED), clock=clock, store=mine) as app:
         cache = app.central.stations
         assert cache is not None and len(cache) == 1
         async with connect_station(app.url, "CP", password=PASSWORD) as cp:
@@ -130,7 +133,7 @@ async def test_a_station_created_after_start_is_read_then_cached(
     nodes: tuple[CountingStore, SqlStore], clock: ManualClock
 ) -> None:
     mine, other = nodes
-    async with Csms(make_settings(), clock=clock, store=mine) as app:
+    async with Csms(make_settings(station_cache_max=CACHED), clock=clock, store=mine) as app:
         assert await refused_status(app.url, "LATE") == 401  # unknown: not cached
         await other.put_station(StationRecord("LATE"))
         async with raw_connect(app.url, "LATE"):
@@ -141,11 +144,11 @@ async def test_a_station_created_after_start_is_read_then_cached(
         assert mine.reads == reads
 
 
-async def test_without_the_cache_every_handshake_reads(
+async def test_by_default_there_is_no_cache_and_every_handshake_reads(
     nodes: tuple[CountingStore, SqlStore], clock: ManualClock
 ) -> None:
     mine, _ = nodes
-    settings = make_settings(station_cache_max=0)
+    settings = make_settings()  # the cache is off by default (decision 0246)
     async with Csms(settings, clock=clock, store=mine) as app:
         assert app.central.stations is None
         for _ in range(2):
