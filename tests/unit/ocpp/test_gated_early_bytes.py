@@ -47,16 +47,18 @@ class _Recorded(ServerConnection):
         self.eof = True
 
 
-def _conn(cls: type[Any]) -> Any:
-    return cls(ServerProtocol(), server=None)
-
-
-async def test_bytes_read_while_waiting_are_kept_for_its_turn() -> None:
+def _one_admitted_one_waiting() -> tuple[Any, Any, _Transport]:
+    """Two connections at a gate of one: the first admitted, the second waiting."""
     cls = gated(_Recorded, HandshakeGate(1))
-    first, second = _conn(cls), _conn(cls)
+    first, second = (cls(ServerProtocol(), server=None) for _ in range(2))
     first.connection_made(_Transport())
     waiting = _Transport()
     second.connection_made(waiting)
+    return first, second, waiting
+
+
+async def test_bytes_read_while_waiting_are_kept_for_its_turn() -> None:
+    first, second, waiting = _one_admitted_one_waiting()
     assert not waiting.reading and not hasattr(second, "made")
     waiting.reading = True  # what uvloop does after connection_made returns
     second.data_received(REQUEST)
@@ -67,11 +69,7 @@ async def test_bytes_read_while_waiting_are_kept_for_its_turn() -> None:
 
 
 async def test_an_end_of_stream_while_waiting_closes_it_unserved() -> None:
-    cls = gated(_Recorded, HandshakeGate(1))
-    first, second = _conn(cls), _conn(cls)
-    first.connection_made(_Transport())
-    waiting = _Transport()
-    second.connection_made(waiting)
+    first, second, waiting = _one_admitted_one_waiting()
     assert second.eof_received() is None  # None: the transport closes itself
     waiting.closing = True
     second.connection_lost(None)
