@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import csms_throughput as ct  # noqa: E402
+from csms.event_loop import choose, run  # noqa: E402
 
 __all__ = ["main"]
 
@@ -308,6 +309,8 @@ def _callgrind(args: argparse.Namespace, kind: str, target: str) -> float:
             str(args.messages),
             "--warmup",
             str(args.warmup),
+            "--loop",
+            args.loop,
             "--in-callgrind",
         ]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -334,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if target == "stock":
                 row = asyncio.run(run_stock(kind, args))
-            else:
-                row = asyncio.run(run_chargegrid(kind, target, args))
+            else:  # on the loop serve runs on (decision 0250) unless --loop says otherwise
+                loop = choose(args.loop, tls=False)
+                row = run(run_chargegrid(kind, target, args), loop=loop)
+                row["event_loop"] = loop
             row.update(calls_kind=kind, target=target, stations=args.stations)
             results.append(row)
             print(
@@ -400,6 +405,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--py-spy",
         metavar="FILE",
         help="sample every thread during the measured calls with py-spy (collapsed stacks)",
+    )
+    p.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="chargegrid's event loop (server.event_loop; default auto, as serve); the stock "
+        "peer always runs on the standard loop",
     )
     p.add_argument("--in-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
