@@ -3,6 +3,7 @@ clock: a full session, the offline queue across a 10-minute outage, profile comp
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,14 @@ from csms.app import Csms
 from csms.config import Settings
 from csms.core.passwords import hash_password
 from csms.domain import ChargingLimit, ChargingRateUnit, IdToken, Transaction, TransactionUpdate
-from csms.events import DomainEvent, EventBus, MeterValuesReceived, TransactionEnded
+from csms.events import (
+    DomainEvent,
+    EventBus,
+    MeterValuesReceived,
+    TransactionEnded,
+    TransactionStarted,
+)
+from csms.exceptions import CommandRejected
 from csms.store import MemoryStore
 from csms.store.base import StationRecord, StoredSample
 from tests.integration.simulators.helpers import ev_at, running, station_runner
@@ -120,6 +128,44 @@ async def test_a_full_session_is_recorded(store: MemoryStore, version: str) -> N
     assert powers and max(powers) == pytest.approx(11_000, abs=1)
     phases = {s.sample.phase for s in samples if s.sample.measurand == "Current.Import"}
     assert phases == {"L1", "L2", "L3"}
+
+
+@VERSIONS
+async def test_a_txprofile_sent_the_moment_a_start_is_heard_is_taken(
+    store: MemoryStore, version: str
+) -> None:
+    """Decision 0014: whoever hears a start at once (a re-plan) may send its TxProfile, and
+    the station takes it: a 1.6 station has been told the transaction's id first, and takes
+    that answer in before the TxProfile behind it."""
+    clock = VirtualClock(start=START, speed=300)
+    answers: list[str] = []
+    async with Csms(_settings(), clock=clock, store=store) as csms:
+
+        async def send(tx: Transaction) -> None:
+            limit = ChargingLimit(
+                tx.station_id, tx.evse_id, ChargingRateUnit.WATT, ((0, 7400.0, None),),
+                transaction_id=tx.id,
+            )  # fmt: skip
+            try:
+                answers.append((await csms.commands.set_charging_profile(limit)).status)
+            except CommandRejected as exc:
+                answers.append(str(exc))
+
+        def on_start(event: DomainEvent) -> None:
+            if isinstance(event, TransactionStarted):
+                sends.append(asyncio.ensure_future(send(event.transaction)))
+
+        sends: list[asyncio.Future[None]] = []
+        csms.bus.subscribe(on_start)
+        runner = station_runner(csms.url, clock, version=version)
+        async with running(runner):
+            await wait_until(lambda: runner.online, 30, "the station online")
+            arrival = clock.now().replace(microsecond=0) + timedelta(minutes=1)
+            runner.station.connector(1).planned.append(ev_at(arrival, 0, 3))
+            runner.poke()
+            await wait_until(lambda: answers, 60, "the TxProfile answered")
+    assert answers == ["Accepted"]
+    assert not [e for e in runner.stats.errors if "profile rejected" in e]
 
 
 @VERSIONS
