@@ -47,6 +47,7 @@ from csms.store.ops import (
     tx_update_params,
 )
 from csms.store.sql_access import SqlAccess
+from csms.store.statements import where_equal
 
 __all__ = ["SqlStore"]
 
@@ -218,11 +219,13 @@ class SqlStore(SqlAccess):
         limit: int = 1000,
     ) -> list[StatusReport]:
         c = t.status_history.c
-        stmt = sa.select(t.status_history).where(c.station_id == station_id)
-        if evse_id is not None:
-            stmt = stmt.where(c.evse_id == evse_id)
-        if connector_id is not None:
-            stmt = stmt.where(c.connector_id == connector_id)
+        stmt = where_equal(
+            sa.select(t.status_history),
+            c,
+            station_id=station_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+        )
         stmt = stmt.order_by(c.timestamp.desc(), c.id.desc()).limit(max(limit, 0))
         rows = await self._all(stmt)
         return [mp.row_to_status(m) for m in reversed(rows)]
@@ -237,9 +240,7 @@ class SqlStore(SqlAccess):
 
     async def station_events(self, station_id: str, kind: str | None = None) -> list[StationEvent]:
         c = t.station_events.c
-        stmt = sa.select(t.station_events).where(c.station_id == station_id)
-        if kind is not None:
-            stmt = stmt.where(c.kind == kind)
+        stmt = where_equal(sa.select(t.station_events), c, station_id=station_id, kind=kind)
         rows = await self._all(stmt.order_by(c.at, c.id))
         return [mp.row_to_event(m) for m in rows]
 
@@ -367,9 +368,7 @@ class SqlStore(SqlAccess):
         limit: int = 1000,
     ) -> list[Transaction]:
         c = t.transactions.c
-        stmt = sa.select(t.transactions)
-        if station_id is not None:
-            stmt = stmt.where(c.station_id == station_id)
+        stmt = where_equal(sa.select(t.transactions), c, station_id=station_id)
         if active is not None:
             stmt = stmt.where(c.stopped_at.is_(None) if active else c.stopped_at.is_not(None))
         if since is not None:
