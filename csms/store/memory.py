@@ -21,10 +21,8 @@ behaviour every implementation shares (and the conformance suite checks):
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from chargegrid.clock import utc
 from csms.domain import (
@@ -44,6 +42,7 @@ from csms.store.base import (
     StationRecord,
     StoredSample,
 )
+from csms.store.mapping import event_dedup_key, json_data
 
 __all__ = ["MemoryStore", "is_legacy_tx_id", "sample_key"]
 
@@ -101,12 +100,6 @@ def _norm_sample(s: StoredSample) -> StoredSample:
     )
 
 
-def _json_copy(data: dict[str, Any]) -> dict[str, Any]:
-    """What a JSON column gives back (and the same failure for data JSON cannot hold)."""
-    copied: dict[str, Any] = json.loads(json.dumps(data))
-    return copied
-
-
 class MemoryStore:
     """Dictionaries behind the :class:`~csms.store.base.Store` protocol."""
 
@@ -116,7 +109,7 @@ class MemoryStore:
         self._status_history: list[StatusReport] = []
         self._status_keys: set[tuple[str, int, int, datetime, str]] = set()
         self._events: list[StationEvent] = []
-        self._event_keys: set[tuple[str, str, datetime, str]] = set()
+        self._event_keys: set[tuple[str, str]] = set()
         self._tokens: dict[str, IdToken] = {}
         self._txs: dict[int, Transaction] = {}
         self._tx_by_key: dict[str, int] = {}
@@ -240,9 +233,9 @@ class MemoryStore:
         return rows[-limit:] if limit > 0 else []
 
     async def record_station_event(self, event: StationEvent) -> None:
-        data = _json_copy(event.data)
+        data = json_data(event.data)
         at = utc(event.at)
-        key = (event.station_id, event.kind, at, json.dumps(data, sort_keys=True))
+        key = (event.station_id, event_dedup_key(event.kind, at, data))
         if key in self._event_keys:
             return
         self._event_keys.add(key)

@@ -453,16 +453,15 @@ class SqlStore(SqlAccess):
         # index), then among the samples at that time the last stored.
         m, s = t.meters.c, t.samples.c
         x, y = t.samples.alias("x"), t.samples.alias("y")
-        meter = ("station_id", "evse_id", "connector_id", "measurand", "phase")
         newest_time = (
             sa.select(sa.func.max(x.c.timestamp))
-            .where(*(x.c[k] == m[k] for k in meter))
+            .where(*(x.c[k] == m[k] for k in t.METER_KEY))
             .correlate(t.meters)
             .scalar_subquery()
         )
         newest_id = (
             sa.select(y.c.id)
-            .where(*(y.c[k] == m[k] for k in meter), y.c.timestamp == newest_time)
+            .where(*(y.c[k] == m[k] for k in t.METER_KEY), y.c.timestamp == newest_time)
             .order_by(y.c.id.desc())
             .limit(1)
             .correlate(t.meters)
