@@ -1,5 +1,5 @@
-"""Reading and writing tables that live beside the store on a :class:`SqlStore`'s engine
-and group-commit writer (the API's, DER and battery-swap tables): reads whose transient
+"""Reading and writing tables that live beside the store on a :class:`~csms.store.SqlStore`'s
+engine and group-commit writer (the API's, DER and battery-swap tables): reads whose transient
 failures are :class:`~csms.exceptions.StoreUnavailable` (so the core holds and retries the
 answer), writes that go through the writer like the store's own. :class:`SqlTables` is the
 base of the repositories that keep their records there; :func:`where_equal` narrows a query
@@ -8,17 +8,15 @@ by the filters a caller gave (the store's list queries use it too)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.exceptions import StoreError, StoreUnavailable
+from csms.store.sql_access import SqlAccess
 from csms.store.transient import is_transient
 from csms.store.writer import WriteOp
-
-if TYPE_CHECKING:
-    from csms.store.sql import SqlStore
 
 __all__ = ["SqlTables", "read_rows", "where_equal", "write_statements"]
 
@@ -26,7 +24,7 @@ R = TypeVar("R")
 S = TypeVar("S", bound="sa.Select[Any]")
 
 
-async def read_rows(store: SqlStore, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
+async def read_rows(store: SqlAccess, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
     """The rows of ``stmt``; :class:`StoreUnavailable` when the database is unreachable."""
     try:
         async with store.engine.connect() as conn:
@@ -39,7 +37,7 @@ async def read_rows(store: SqlStore, stmt: sa.Select[Any]) -> list[sa.RowMapping
         raise
 
 
-async def write_statements(store: SqlStore, stmts: Sequence[Any]) -> None:
+async def write_statements(store: SqlAccess, stmts: Sequence[Any]) -> None:
     """Execute ``stmts`` in one transaction of the group-commit writer."""
 
     async def run(conn: AsyncConnection) -> None:
@@ -59,10 +57,10 @@ def where_equal(stmt: S, columns: sa.ColumnCollection[str, Any], **values: Any) 
 
 
 class SqlTables:
-    """A repository of records in tables beside a :class:`SqlStore`'s: its reads through
-    :func:`read_rows`, its writes through the store's group-commit writer."""
+    """A repository of records in tables beside a :class:`~csms.store.SqlStore`'s: its
+    reads through :func:`read_rows`, its writes through the store's group-commit writer."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlAccess) -> None:
         self._store = store
 
     async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:

@@ -95,22 +95,11 @@ def connector_key(*, primary_key: bool = False) -> list[sa.Column[Any]]:
     ]
 
 
-#: A sample's identity: a sample stored again with the same values is the same sample. The
-#: first five name its meter (:data:`METER_KEY`), so the unique index on them also finds a
-#: meter's newest sample.
-SAMPLE_IDENTITY = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "measurand",
-    "phase",
-    "timestamp",
-    "transaction_id",
-    "location",
-    "context",
-)
 #: The columns that name a meter: a connector's measurand on one phase.
-METER_KEY = SAMPLE_IDENTITY[:5]
+METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+#: A sample's identity: a sample stored again with the same values is the same sample. Its
+#: meter first, so that the unique index on them also finds a meter's newest sample.
+SAMPLE_IDENTITY = (*METER_KEY, "timestamp", "transaction_id", "location", "context")
 
 metadata = sa.MetaData(
     naming_convention={
