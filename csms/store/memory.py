@@ -41,6 +41,7 @@ from csms.store.base import (
     StationEvent,
     StationRecord,
     StoredSample,
+    boot_fields,
 )
 from csms.store.mapping import event_dedup_key, json_data
 
@@ -166,15 +167,7 @@ class MemoryStore:
         old = self._stations.get(station_id) or StationRecord(
             station_id=station_id, registration=status
         )
-        self._stations[station_id] = dataclasses.replace(
-            old,
-            ocpp_version=info.ocpp_version,
-            vendor=info.vendor,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware_version,
-            last_boot_at=utc(at),
-        )
+        self._stations[station_id] = dataclasses.replace(old, **boot_fields(info, utc(at)))
         if connected:
             self._connection(station_id, connected=True, at=at)
 

@@ -31,11 +31,13 @@ from csms.exceptions import NotFound, StoreError
 from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import (
+    STATION_BOOT_FIELDS,
     STATION_SET_FIELDS,
     NewTransaction,
     StationEvent,
     StationRecord,
     StoredSample,
+    boot_fields,
 )
 from csms.store.memory import is_legacy_tx_id
 from csms.store.ops import (
@@ -78,17 +80,6 @@ _DISCONNECTED = (
 )
 
 
-#: What a BootNotification updates of a station's row (the rest is its registration).
-_BOOT_COLUMNS = (
-    "ocpp_version",
-    "vendor",
-    "model",
-    "serial_number",
-    "firmware_version",
-    "last_boot_at",
-)
-
-
 @functools.cache
 def _record_boot_statement(dialect: str, connected: bool) -> Any:
     """``record_boot``'s upsert, built once per dialect: building it per boot (its
@@ -98,7 +89,7 @@ def _record_boot_statement(dialect: str, connected: bool) -> Any:
     stmt = dialect_insert(dialect, t.stations).values(
         {k: sa.bindparam(f"b_{k}", type_=t.stations.c[k].type) for k in columns}
     )
-    update: dict[str, Any] = {k: stmt.excluded[k] for k in _BOOT_COLUMNS}
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in STATION_BOOT_FIELDS}
     if connected:
         seen, new_seen = t.stations.c.last_seen_at, stmt.excluded.last_seen_at
         update["connected"] = True
@@ -164,14 +155,7 @@ class SqlStore(SqlAccess):
         *,
         connected: bool = False,
     ) -> None:
-        boot: dict[str, Any] = {
-            "ocpp_version": info.ocpp_version,
-            "vendor": info.vendor,
-            "model": info.model,
-            "serial_number": info.serial_number,
-            "firmware_version": info.firmware_version,
-            "last_boot_at": at,
-        }
+        boot = boot_fields(info, at)
         if connected:
             boot |= {"connected": True, "last_seen_at": utc(at)}
         row = mp.station_row(StationRecord(station_id, registration=status)) | boot
