@@ -58,19 +58,21 @@ logger = logging.getLogger(__name__)
 
 # Run at every connection: statements built once (their cache keys with them).
 _GET_STATION = sa.select(t.stations).where(t.stations.c.station_id == sa.bindparam("b_station_id"))
-_SEEN_AT = sa.bindparam("b_at", type_=t.UtcDateTime())
+
+
+def _seen_at_latest(at: Any) -> Any:
+    """A station's ``last_seen_at`` moved to ``at``, unless it is later already: it only
+    moves forward."""
+    seen = t.stations.c.last_seen_at
+    return sa.case((sa.or_(seen.is_(None), seen < at), at), else_=seen)
+
+
 _CONNECTED = (
     sa.update(t.stations)
     .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
     .values(
         connected=True,
-        last_seen_at=sa.case(
-            (
-                sa.or_(t.stations.c.last_seen_at.is_(None), t.stations.c.last_seen_at < _SEEN_AT),
-                _SEEN_AT,
-            ),
-            else_=t.stations.c.last_seen_at,
-        ),
+        last_seen_at=_seen_at_latest(sa.bindparam("b_at", type_=t.UtcDateTime())),
     )
 )
 _DISCONNECTED = (
@@ -91,11 +93,8 @@ def _record_boot_statement(dialect: str, connected: bool) -> Any:
     )
     update: dict[str, Any] = {k: stmt.excluded[k] for k in STATION_BOOT_FIELDS}
     if connected:
-        seen, new_seen = t.stations.c.last_seen_at, stmt.excluded.last_seen_at
         update["connected"] = True
-        update["last_seen_at"] = sa.case(
-            (sa.or_(seen.is_(None), seen < new_seen), new_seen), else_=seen
-        )
+        update["last_seen_at"] = _seen_at_latest(stmt.excluded.last_seen_at)
     return stmt.on_conflict_do_update(index_elements=["station_id"], set_=update)
 
 
