@@ -70,6 +70,11 @@ def _opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
+def _seen_at_latest(seen: datetime | None, at: datetime) -> datetime:
+    """A station's ``last_seen_at`` moved to ``at``, unless it is later already."""
+    return utc(at) if seen is None or utc(at) > seen else seen
+
+
 def _norm_station(r: StationRecord) -> StationRecord:
     return dataclasses.replace(
         r, last_boot_at=_opt_utc(r.last_boot_at), last_seen_at=_opt_utc(r.last_seen_at)
@@ -178,19 +183,17 @@ class MemoryStore:
         old = self._stations.get(station_id)
         if old is None:
             return
-        seen = old.last_seen_at
-        if connected and (seen is None or utc(at) > seen):
-            seen = utc(at)
+        seen = _seen_at_latest(old.last_seen_at, at) if connected else old.last_seen_at
         self._stations[station_id] = dataclasses.replace(
             old, connected=connected, last_seen_at=seen
         )
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
         old = self._stations.get(station_id)
-        if old is None:
-            return
-        if old.last_seen_at is None or utc(at) > old.last_seen_at:
-            self._stations[station_id] = dataclasses.replace(old, last_seen_at=utc(at))
+        if old is not None:
+            self._stations[station_id] = dataclasses.replace(
+                old, last_seen_at=_seen_at_latest(old.last_seen_at, at)
+            )
 
     async def record_status(self, report: StatusReport) -> None:
         report = _norm_status(report)
@@ -293,10 +296,15 @@ class MemoryStore:
             self._tx_by_station_id[(new.station_id, new.station_tx_id)] = tx_id
         return dataclasses.replace(tx), True
 
+    def _tx(self, transaction_id: int) -> Transaction:
+        """The stored transaction (not a copy); :class:`NotFound` when there is none."""
+        tx = self._txs.get(transaction_id)
+        if tx is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return tx
+
     async def save_transaction(self, tx: Transaction) -> None:
-        old = self._txs.get(tx.id)
-        if old is None:
-            raise NotFound(f"no transaction {tx.id}")
+        old = self._tx(tx.id)
         tx = _norm_tx(tx)
         self._txs[tx.id] = dataclasses.replace(
             old, needs=tx.needs, **{f: getattr(tx, f) for f in TRANSACTION_SAVED_FIELDS}
@@ -355,8 +363,7 @@ class MemoryStore:
     async def record_transaction_event(
         self, transaction_id: int, seq_no: int, kind: str, at: datetime
     ) -> bool:
-        if transaction_id not in self._txs:
-            raise NotFound(f"no transaction {transaction_id}")
+        self._tx(transaction_id)  # NotFound when there is none
         key = (transaction_id, seq_no)
         if key in self._tx_events:
             return False
@@ -373,8 +380,7 @@ class MemoryStore:
         samples: Sequence[StoredSample] = (),
         transaction: Transaction | None = None,
     ) -> bool:
-        if transaction_id not in self._txs:
-            raise NotFound(f"no transaction {transaction_id}")
+        self._tx(transaction_id)  # NotFound when there is none
         # The seqNo last: a write cut short before it is redone whole, as fresh.
         await self.add_samples(samples)
         if transaction is not None:
@@ -384,10 +390,7 @@ class MemoryStore:
         return await self.record_transaction_event(transaction_id, seq_no, kind, at)
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
-        tx = self._txs.get(transaction_id)
-        if tx is None:
-            raise NotFound(f"no transaction {transaction_id}")
-        tx.needs = _norm_needs(needs)
+        self._tx(transaction_id).needs = _norm_needs(needs)
 
     # -- meter values ---------------------------------------------------------------------
     async def add_samples(self, samples: Sequence[StoredSample]) -> int:
