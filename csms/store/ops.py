@@ -142,17 +142,7 @@ def _samples_statements(dialect: str) -> tuple[Any, Any]:
     return insert, meters
 
 
-_SAMPLE_KEY = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-)
+_SAMPLE_KEY = t.SAMPLE_IDENTITY
 
 
 class SamplesOp(Coalesced[int]):
@@ -386,7 +376,7 @@ _TX_FIELDS = tuple(
 )
 
 
-_METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+_METER_KEY = t.METER_KEY
 _sample_key = operator.itemgetter(*_SAMPLE_KEY)
 _meter_key = operator.itemgetter(*_METER_KEY)
 
