@@ -90,19 +90,9 @@ class StatusOp(Coalesced[None]):
         return [None] * len(ops)
 
 
-_STATUS_KEY = ("station_id", "evse_id", "connector_id")
+_STATUS_KEY = t.CONNECTOR_KEY
 #: The keys of :func:`~csms.store.mapping.status_row`, in its order.
-_STATUS_ROW_KEYS = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "status",
-    "timestamp",
-    "error_code",
-    "info",
-    "vendor_id",
-    "vendor_error_code",
-)
+_STATUS_ROW_KEYS = tuple(f.name for f in dataclasses.fields(StatusReport))
 
 # The statements of the merged writes are the same for every batch: built once (building
 # them, and their cache keys, was a measurable part of every batch).

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "ADMISSION_COLUMNS",
+    "CONNECTOR_KEY",
     "METER_KEY",
     "NO_TRANSACTION",
     "SAMPLE_IDENTITY",
@@ -95,8 +96,10 @@ def connector_key(*, primary_key: bool = False) -> list[sa.Column[Any]]:
     ]
 
 
+#: The columns that name a connector (:func:`connector_key`).
+CONNECTOR_KEY = ("station_id", "evse_id", "connector_id")
 #: The columns that name a meter: a connector's measurand on one phase.
-METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+METER_KEY = (*CONNECTOR_KEY, "measurand", "phase")
 #: A sample's identity: a sample stored again with the same values is the same sample. Its
 #: meter first, so that the unique index on them also finds a meter's newest sample.
 SAMPLE_IDENTITY = (*METER_KEY, "timestamp", "transaction_id", "location", "context")
