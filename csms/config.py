@@ -126,14 +126,21 @@ class ServerSettings(_Section):
         "without a store read: its station has most likely given up on it",
     )
     station_cache_max: int = Field(
-        default=0,
+        default=100_000,
         ge=0,
         le=10_000_000,
         description="registered stations whose admission fields (passwords, registration, "
         "security profiles) are kept in memory, read at start and kept true by the store's "
         "change feed, so a handshake reads no station record (about 0.3 KB each; "
-        "0, the default = every handshake reads the store; off by default until a storm's "
-        "first handshakes timing out with it on is explained, decision 0246)",
+        "0 = every handshake reads the store; decisions 0246, 0248)",
+    )
+    station_feed_wait_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="a handshake waits at most this long for the station change feed "
+        "(with the station cache on); a feed later than that sends it to the store's read "
+        "instead (decision 0248; keep it well below security.handshake_timeout_s)",
     )
     message_log_frames: int = Field(
         default=20,
