@@ -17,11 +17,13 @@ from tests.waiting import wait_until
 
 
 class FakeFeed:
-    """The database's change table, in memory; ``gate`` holds reads until released."""
+    """The database's change table, in memory; ``gate`` holds reads until released
+    (``waiting``: the reads held there now)."""
 
     def __init__(self) -> None:
         self.rows: list[Change] = []
         self.reads = 0
+        self.waiting = 0
         self.gate: asyncio.Event | None = None
         self.broken = False
 
@@ -35,7 +37,11 @@ class FakeFeed:
         self.reads += 1
         snapshot = [r for r in self.rows if r[0] >= since][:limit]  # as of the call
         if self.gate is not None:
-            await self.gate.wait()
+            self.waiting += 1
+            try:
+                await self.gate.wait()
+            finally:
+                self.waiting -= 1
         if self.broken:
             raise StoreUnavailable("feed down")
         return snapshot
@@ -56,6 +62,10 @@ async def started(feed: FakeFeed, *records: StationRecord, **options: object) ->
 
     await cache.open(listed)
     return cache
+
+
+async def read_held(feed: FakeFeed) -> None:
+    await wait_until(lambda: feed.waiting == 1, 10, "a feed read held at the gate")
 
 
 class Reads:
@@ -151,7 +161,7 @@ async def test_callers_at_once_share_a_read_begun_after_they_asked() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await wait_until(lambda: feed.reads == 1, 10, "the first read under way")
+    await read_held(feed)
     feed.change("A")  # committed after that read began: the callers below must see it
     later = [asyncio.create_task(cache.fresh()) for _ in range(20)]
     await wait_until(lambda: cache.waiting == 21, 10, "the twenty waiting")
@@ -169,7 +179,7 @@ async def test_a_caller_that_leaves_does_not_cancel_the_shared_read() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await wait_until(lambda: feed.reads == 1, 10, "the first read under way")
+    await read_held(feed)
     first.cancel()  # the caller whose question started the read leaves too
     feed.change("A")
     leaving, staying = (asyncio.create_task(cache.fresh()) for _ in range(2))
@@ -190,7 +200,7 @@ async def test_an_unreadable_feed_sends_callers_to_the_store() -> None:
     # Callers waiting for a read that fails go to the store too.
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.get("A", reads("A")))
-    await wait_until(lambda: feed.reads == 2, 10, "the read under way")
+    await read_held(feed)
     others = [asyncio.create_task(cache.get("A", reads("A"))) for _ in range(3)]
     await wait_until(lambda: cache.waiting == 4, 10, "all waiting")
     feed.gate.set()
