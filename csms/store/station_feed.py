@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from csms.exceptions import StoreUnavailable
+from csms.store.own_thread import OwnThread
 
 __all__ = ["PostgresStationFeed", "SqliteStationFeed", "StationFeed", "open_station_feed"]
 
@@ -61,7 +62,7 @@ class SqliteStationFeed:
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._last: tuple[int, int, list[Change]] | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: OwnThread[Callable[[], Any], Any] | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -97,24 +98,28 @@ class SqliteStationFeed:
     def _position(self) -> int:
         return int(self._fetch(_POSITION)[0][0])
 
-    async def _on_thread(self, call: Any, *args: Any) -> Any:
+    async def _on_thread(self, call: Callable[[], Any]) -> Any:
         if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="station-feed")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
+            self._thread = OwnThread(_call, name="station-feed")
+        return await self._thread.run(call)
 
     async def position(self) -> int:
         return int(await self._on_thread(self._position))
 
     async def changes(self, since: int, limit: int) -> list[Change]:
-        rows: list[Change] = await self._on_thread(self._changes, since, limit)
+        rows: list[Change] = await self._on_thread(lambda: self._changes(since, limit))
         return rows
 
     async def close(self) -> None:
         thread, self._thread = self._thread, None
         if thread is not None:
             # After a read still under way (the connection is the thread's).
-            await asyncio.get_running_loop().run_in_executor(thread, self._drop)
-            thread.shutdown(wait=False)
+            await thread.run(self._drop)
+            await asyncio.to_thread(thread.stop)
+
+
+def _call(job: Callable[[], Any]) -> Any:
+    return job()
 
 
 class PostgresStationFeed:
