@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,7 @@ from pydantic_settings import (
 from csms.event_loop import EventLoopName, uvloop_available
 from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
+from csms.quantities import SettingsSection
 from csms.security.settings import SecuritySettings
 from csms.telemetry.settings import TelemetrySettings
 
@@ -50,11 +51,7 @@ UnknownStationPolicy = Literal["reject", "pending", "accept"]
 _config_file: ContextVar[Path | None] = ContextVar("chargegrid_config_file", default=None)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Section):
+class ServerSettings(SettingsSection):
     """The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``."""
 
     host: str = Field(default="127.0.0.1", description="listen address")
@@ -168,7 +165,7 @@ class ServerSettings(_Section):
         return value
 
 
-class OcppSettings(_Section):
+class OcppSettings(SettingsSection):
     """Protocol timing."""
 
     call_timeout_s: float = Field(
@@ -196,7 +193,7 @@ class OcppSettings(_Section):
     )
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(SettingsSection):
     """Persistence."""
 
     url: str = Field(
@@ -221,7 +218,7 @@ class DatabaseSettings(_Section):
     )
 
 
-class ApiSettings(_Section):
+class ApiSettings(SettingsSection):
     """The HTTP API (``csms.api``), served by ``chargegrid serve`` beside the OCPP server."""
 
     enabled: bool = Field(default=True, description="serve the HTTP API")
