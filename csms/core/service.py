@@ -98,6 +98,7 @@ class CentralSystem(SessionHandling):
         retry_max_s: float = 5.0,
         boots_per_s: float = 0.0,
         station_cache_max: int = 0,
+        station_feed_wait_max_s: float = 1.0,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -119,7 +120,9 @@ class CentralSystem(SessionHandling):
         #: (None: every handshake reads the store).
         feed = store.station_feed() if station_cache_max > 0 else None
         self.stations = (
-            StationCache(feed, max_entries=station_cache_max) if feed is not None else None
+            StationCache(feed, max_entries=station_cache_max, wait_max_s=station_feed_wait_max_s)
+            if feed is not None
+            else None
         )
         self._active: dict[tuple[str, int], int | None] = {}
         #: New connections whose write waits for the boot, which records both at once.
