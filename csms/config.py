@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,8 +26,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from csms.event_loop import EventLoopName, uvloop_available
 from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
+from csms.quantities import SettingsSection
 from csms.security.settings import SecuritySettings
 from csms.telemetry.settings import TelemetrySettings
 
@@ -49,11 +51,7 @@ UnknownStationPolicy = Literal["reject", "pending", "accept"]
 _config_file: ContextVar[Path | None] = ContextVar("chargegrid_config_file", default=None)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Section):
+class ServerSettings(SettingsSection):
     """The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``."""
 
     host: str = Field(default="127.0.0.1", description="listen address")
@@ -126,14 +124,28 @@ class ServerSettings(_Section):
         "without a store read: its station has most likely given up on it",
     )
     station_cache_max: int = Field(
-        default=0,
+        default=100_000,
         ge=0,
         le=10_000_000,
         description="registered stations whose admission fields (passwords, registration, "
         "security profiles) are kept in memory, read at start and kept true by the store's "
         "change feed, so a handshake reads no station record (about 0.3 KB each; "
-        "0, the default = every handshake reads the store; off by default until a storm's "
-        "first handshakes timing out with it on is explained, decision 0246)",
+        "0 = every handshake reads the store; decisions 0246, 0248)",
+    )
+    station_feed_wait_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="a handshake waits at most this long for the station change feed "
+        "(with the station cache on); a feed later than that sends it to the store's read "
+        "instead (decision 0248; keep it well below security.handshake_timeout_s)",
+    )
+    event_loop: EventLoopName = Field(
+        default="auto",
+        description="the event loop `serve` and `demo` run on: uvloop (libuv's, less CPU per "
+        "OCPP call; not with security.tls_cert_file), asyncio (the standard library's), or "
+        "auto = uvloop where it is installed (a dependency except on Windows) and the OCPP "
+        "port is plain, else asyncio",
     )
     message_log_frames: int = Field(
         default=20,
@@ -145,8 +157,15 @@ class ServerSettings(_Section):
         "0.5-1 KB for meter values",
     )
 
+    @field_validator("event_loop")
+    @classmethod
+    def _loop_installed(cls, value: EventLoopName) -> EventLoopName:
+        if value == "uvloop" and not uvloop_available():
+            raise ValueError("uvloop is not installed here (pip install uvloop, or use auto)")
+        return value
 
-class OcppSettings(_Section):
+
+class OcppSettings(SettingsSection):
     """Protocol timing."""
 
     call_timeout_s: float = Field(
@@ -174,7 +193,7 @@ class OcppSettings(_Section):
     )
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(SettingsSection):
     """Persistence."""
 
     url: str = Field(
@@ -199,7 +218,7 @@ class DatabaseSettings(_Section):
     )
 
 
-class ApiSettings(_Section):
+class ApiSettings(SettingsSection):
     """The HTTP API (``csms.api``), served by ``chargegrid serve`` beside the OCPP server."""
 
     enabled: bool = Field(default=True, description="serve the HTTP API")
@@ -248,6 +267,16 @@ class Settings(BaseSettings):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    @model_validator(mode="after")
+    def _loop_serves_tls(self) -> Settings:
+        if self.server.event_loop == "uvloop" and self.security.tls:
+            raise ValueError(
+                'server.event_loop = "uvloop" cannot serve TLS (security.tls_cert_file): '
+                "uvloop reads a connection before the TLS handshake can start; use auto or "
+                "asyncio (decision 0250)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -31,6 +31,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from csms.backoff import Backoff
 from csms.store.transient import is_transient
 
 __all__ = ["HealthReport", "Supervisor", "TaskHealth", "cancel_and_wait"]
@@ -162,7 +163,7 @@ class Supervisor:
     async def _keep_running(
         self, entry: _Entry, factory: Callable[[], Coroutine[Any, Any, None]]
     ) -> None:
-        delay = self.restart_initial_s
+        backoff = Backoff(initial_s=self.restart_initial_s, max_s=self.restart_max_s, jitter=0.0)
         while True:
             entry.started_at = time.monotonic()
             try:
@@ -174,7 +175,8 @@ class Supervisor:
                 entry.failed_at = time.monotonic()
                 entry.last_error = describe(exc)
                 if time.monotonic() - entry.started_at >= self.stable_after_s:
-                    delay = self.restart_initial_s  # it had been running well: start afresh
+                    backoff.reset()  # it had been running well: start afresh
+                delay = backoff.next_delay()
                 logger.error(
                     "background task %r failed (%s failure%s%s); restarting in %.1f s",
                     entry.name,
@@ -185,7 +187,6 @@ class Supervisor:
                     exc_info=exc,
                 )
                 await asyncio.sleep(delay)
-                delay = min(self.restart_max_s, delay * 2)
                 continue
             entry.dead = True
             entry.last_error = "returned (a background task must run until stopped)"

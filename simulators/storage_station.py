@@ -22,6 +22,7 @@ schemas), so the runner only has to send them and hand it the central system's c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,11 +30,13 @@ from typing import Any
 from simulators.exceptions import InvalidParameter, ProfileRefused
 from simulators.messages import DeviceRequest
 from simulators.quantities import aware, positive
-from simulators.setpoint_profiles import parse_setpoint_profile
+from simulators.setpoint_profiles import SetpointProfile, parse_setpoint_profile
 from simulators.storage import AlarmEvent, StorageUnit
 
 __all__ = [
     "EVSE_ID",
+    "DeviceEvents",
+    "HeldProfile",
     "ProfileAnswer",
     "StorageStation",
     "aligned_after",
@@ -109,6 +112,49 @@ class ProfileAnswer:
         return answer
 
 
+class HeldProfile:
+    """The one charging profile a device holds: the newest accepted replaces the one before;
+    a clear without an id, or with the held one's, ends it. Refusals are counted."""
+
+    def __init__(self, parse: Callable[..., SetpointProfile]) -> None:
+        self._parse = parse
+        self.profile_id: int | None = None
+        self.rejected = 0
+
+    def receive(
+        self, evse_id: int, raw: dict[str, Any], now: datetime
+    ) -> SetpointProfile | ProfileAnswer:
+        """The profile, now the one held; or the answer refusing it."""
+        try:
+            profile = self._parse(raw, evse_id=evse_id, received_at=now)
+        except (ProfileRefused, InvalidParameter) as refused:
+            self.rejected += 1
+            return ProfileAnswer.refused(refused)
+        self.profile_id = profile.profile_id
+        return profile
+
+    def clear(self, profile_id: int | None) -> bool:
+        """ClearChargingProfile: whether it ended the held profile (else: ``Unknown``)."""
+        if self.profile_id is None or profile_id not in (None, self.profile_id):
+            return False
+        self.profile_id = None
+        return True
+
+
+class DeviceEvents:
+    """A device's NotifyEvent messages, numbered: each its ``seqNo`` and its event's id."""
+
+    def __init__(self) -> None:
+        self._event_id = 0
+        self._seq_no = 0
+
+    def notify(self, at: datetime, data: dict[str, Any]) -> DeviceRequest:
+        self._event_id += 1
+        request = device_event(at, self._seq_no, self._event_id, data)
+        self._seq_no += 1
+        return request
+
+
 class StorageStation:
     def __init__(
         self,
@@ -123,12 +169,14 @@ class StorageStation:
         self.temperature_delta_c = positive("temperature_delta_c", temperature_delta_c)
         self.import_wh = 0.0
         self.export_wh = 0.0
-        self.profile_id: int | None = None
-        self.profiles_rejected = 0
+        self.profile = HeldProfile(parse_setpoint_profile)
         self._next_sample = self._aligned_after(unit.now)
         self._reported_temperature_c = unit.temperature_c
-        self._event_id = 0
-        self._seq_no = 0
+        self._events = DeviceEvents()
+
+    @property
+    def profiles_rejected(self) -> int:
+        return self.profile.rejected
 
     def _aligned_after(self, at: datetime) -> datetime:
         return aligned_after(at, self.meter_interval_s)
@@ -184,13 +232,10 @@ class StorageStation:
         self, evse_id: int, raw: dict[str, Any], now: datetime
     ) -> ProfileAnswer:
         """Bring the unit to ``now`` first (call :meth:`step`), then this."""
-        try:
-            profile = parse_setpoint_profile(raw, evse_id=evse_id, received_at=now)
-        except (ProfileRefused, InvalidParameter) as refused:
-            self.profiles_rejected += 1
-            return ProfileAnswer.refused(refused)
+        profile = self.profile.receive(evse_id, raw, now)
+        if isinstance(profile, ProfileAnswer):
+            return profile
         clamps = self.unit.set_schedule(profile.schedule)
-        self.profile_id = profile.profile_id
         if not clamps:
             return ProfileAnswer("Accepted")
         said = ", ".join(
@@ -199,10 +244,9 @@ class StorageStation:
         return ProfileAnswer("Accepted", "ValueOutOfRange", f"beyond the rating: {said}")
 
     def clear_charging_profile(self, profile_id: int | None) -> str:
-        if self.profile_id is None or profile_id not in (None, self.profile_id):
+        if not self.profile.clear(profile_id):
             return "Unknown"
         self.unit.set_schedule(None)
-        self.profile_id = None
         return "Accepted"
 
     def meter_values(self, at: datetime) -> DeviceRequest:
@@ -220,15 +264,12 @@ class StorageStation:
         return clock_sample(at, EVSE_ID, values)
 
     def _notify(self, at: datetime, data: dict[str, Any]) -> DeviceRequest:
-        self._event_id += 1
         sensor = {
             "eventNotificationType": "HardWiredMonitor",
             "component": {"name": "TemperatureSensor", "evse": {"id": EVSE_ID}},
             "variable": {"name": "Temperature"},
         }
-        request = device_event(at, self._seq_no, self._event_id, sensor | data)
-        self._seq_no += 1
-        return request
+        return self._events.notify(at, sensor | data)
 
     def _alarm_event(self, event: AlarmEvent) -> DeviceRequest:
         self._reported_temperature_c = event.temperature_c

@@ -34,12 +34,17 @@ from datetime import datetime
 from typing import Any
 
 from simulators.battery_swap import battery_swap_requests
-from simulators.exceptions import InvalidParameter, ProfileRefused
 from simulators.messages import DeviceRequest, iso
 from simulators.quantities import aware, fraction, positive
 from simulators.setpoint_profiles import parse_limit_profile
 from simulators.setpoints import SetpointSchedule
-from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample, device_event
+from simulators.storage_station import (
+    DeviceEvents,
+    HeldProfile,
+    ProfileAnswer,
+    aligned_after,
+    clock_sample,
+)
 from simulators.swap import SWAP_OUTCOMES, PackSpec, SwapArrival, SwapRecord, SwapStation
 
 __all__ = ["RACK_EVSE", "SwapAnswer", "SwapOcppStation"]
@@ -78,19 +83,21 @@ class SwapOcppStation:
         if remote_pack_capacity_wh is None:
             remote_pack_capacity_wh = packs[0].capacity_wh if packs else 70_000.0
         self.remote_pack_capacity_wh = positive("remote_pack_capacity_wh", remote_pack_capacity_wh)
-        self.profile_id: int | None = None
+        self.profile = HeldProfile(parse_limit_profile)
         self.limits: SetpointSchedule | None = None
-        self.profiles_rejected = 0
         self.requests_accepted = 0
         self.requests_rejected = 0
         self.records: list[SwapRecord] = []
         self._remote: dict[str, int] = {}  # vehicle id -> the central system's request id
         self._request_id = 0
-        self._event_id = 0
-        self._seq_no = 0
+        self._events = DeviceEvents()
         self._next_sample = self._aligned_after(station.now)
 
     # what the station did
+    @property
+    def profiles_rejected(self) -> int:
+        return self.profile.rejected
+
     def outcomes(self) -> dict[str, int]:
         counts = dict.fromkeys(SWAP_OUTCOMES, 0)
         for record in self.records:
@@ -178,20 +185,16 @@ class SwapOcppStation:
         self, evse_id: int, raw: dict[str, Any], now: datetime
     ) -> ProfileAnswer:
         """Bring the station to ``now`` first (call :meth:`step`), then this."""
-        try:
-            profile = parse_limit_profile(raw, evse_id=evse_id, received_at=now)
-        except (ProfileRefused, InvalidParameter) as refused:
-            self.profiles_rejected += 1
-            return ProfileAnswer.refused(refused)
+        profile = self.profile.receive(evse_id, raw, now)
+        if isinstance(profile, ProfileAnswer):
+            return profile
         self.limits = profile.schedule
-        self.profile_id = profile.profile_id
         return ProfileAnswer("Accepted")
 
     def clear_charging_profile(self, profile_id: int | None) -> str:
-        if self.profile_id is None or profile_id not in (None, self.profile_id):
+        if not self.profile.clear(profile_id):
             return "Unknown"
         self.limits = None
-        self.profile_id = None
         return "Accepted"
 
     def request_swap(self, request_id: int, id_token: str, now: datetime) -> SwapAnswer:
@@ -233,7 +236,6 @@ class SwapOcppStation:
         return out
 
     def _notify(self, at: datetime, outcome: str, info: str) -> DeviceRequest:
-        self._event_id += 1
         data = {
             "trigger": "Delta",
             "eventNotificationType": "HardWiredNotification",
@@ -242,6 +244,4 @@ class SwapOcppStation:
             "actualValue": outcome,
             "techInfo": info[:500],
         }
-        request = device_event(at, self._seq_no, self._event_id, data)
-        self._seq_no += 1
-        return request
+        return self._events.notify(at, data)

@@ -1,9 +1,10 @@
 """Commands to stations, version-neutral.
 
-Each connected station is reachable through a :class:`StationLink` that its OCPP adapter
-implements; :class:`Commands` finds the link, sends, checks the answer and turns failures
-into :mod:`csms.exceptions` (``StationOffline`` at once when the station is not connected,
-``CommandTimeout``, ``CommandFailed`` for a CALLERROR, ``CommandRejected`` for a refusal).
+Each connected station is reachable through a :class:`StationLink` (``links.py``) that its
+OCPP adapter implements; :class:`Commands` finds the link, sends, checks the answer and
+turns failures into :mod:`csms.exceptions` (``StationOffline`` at once when the station is
+not connected, ``CommandTimeout``, ``CommandFailed`` for a CALLERROR, ``CommandRejected``
+for a refusal).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from csms.core.links import StationLink, V21Link
 from csms.core.results import CommandResult, CompositeSchedule, VariableResult
 from csms.core.service import CentralSystem
 from csms.core.v2x import V2XLink, limit_problems, transfer_mode_problems
@@ -35,103 +37,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class StationLink(Protocol):
-    """What an adapter offers for one connected station. Methods raise
-    :class:`~csms.exceptions.CommandError` subclasses; they return the station's status."""
-
-    station_id: str
-    ocpp_version: str
-    #: The station names its transactions (2.0.1): a TxProfile carries the station's id,
-    #: which :class:`Commands` looks up; else (1.6) the central system's id is the name.
-    station_names_transactions: bool
-    #: An id token sent to the station carries its type (2.0.1), which :class:`Commands`
-    #: looks up.
-    names_token_types: bool
-
-    async def remote_start(
-        self,
-        *,
-        evse_id: int | None,
-        id_token: str,
-        id_token_type: str | None,
-        remote_start_id: int,
-        limit: ChargingLimit | None,
-        station_tx_id: str | None,
-    ) -> CommandResult: ...
-
-    async def remote_stop(self, *, station_tx_id: str) -> CommandResult: ...
-
-    async def reset(self, *, hard: bool, evse_id: int | None) -> CommandResult: ...
-
-    async def change_availability(
-        self, *, evse_id: int, connector_id: int | None, operative: bool
-    ) -> CommandResult: ...
-
-    async def unlock_connector(self, *, evse_id: int, connector_id: int) -> CommandResult: ...
-
-    async def trigger_message(
-        self, *, message: str, evse_id: int | None, connector_id: int | None
-    ) -> CommandResult: ...
-
-    async def clear_cache(self) -> CommandResult: ...
-
-    async def set_charging_profile(
-        self, limit: ChargingLimit, *, station_tx_id: str | None
-    ) -> CommandResult: ...
-
-    async def clear_charging_profile(
-        self,
-        *,
-        profile_id: int | None,
-        evse_id: int | None,
-        purpose: str | None,
-        stack_level: int | None,
-    ) -> CommandResult: ...
-
-    async def get_composite_schedule(
-        self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None
-    ) -> tuple[CommandResult, CompositeSchedule | None]: ...
-
-    async def get_configuration(self, keys: Sequence[str]) -> list[VariableResult]: ...
-
-    async def change_configuration(self, key: str, value: str) -> CommandResult: ...
-
-    async def get_variables(self, items: Sequence[tuple[str, str]]) -> list[VariableResult]: ...
-
-    async def set_variables(
-        self, items: Sequence[tuple[str, str, str]]
-    ) -> list[VariableResult]: ...
-
-    async def get_base_report(self, *, request_id: int, report_base: str) -> CommandResult: ...
-
-    async def send_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-
-@runtime_checkable
-class V21Link(Protocol):
-    """What an OCPP 2.1 adapter adds to :class:`StationLink`: DER control and battery
-    swaps. A link without it answers these commands with a CommandError."""
-
-    async def set_der_control(self, control: DerControl) -> CommandResult: ...
-
-    async def get_der_control(
-        self,
-        *,
-        request_id: int,
-        is_default: bool | None,
-        control_type: DerControlType | None,
-        control_id: str | None,
-    ) -> CommandResult: ...
-
-    async def clear_der_control(
-        self, *, is_default: bool, control_type: DerControlType | None, control_id: str | None
-    ) -> CommandResult: ...
-
-    async def request_battery_swap(
-        self, *, id_token: str, id_token_type: str | None, request_id: int
-    ) -> CommandResult: ...
-
-
 _OK = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
 
 
@@ -142,6 +47,11 @@ def _reason(result: CommandResult) -> str | None:
         return None
     extra = info.get("additionalInfo")
     return f"{info['reasonCode']}: {extra}" if extra else str(info["reasonCode"])
+
+
+def _request_id() -> int:
+    """A random positive 32-bit id for a request the station answers by it."""
+    return secrets.randbelow(2**31 - 1) + 1
 
 
 def _check(link: StationLink, action: str, result: CommandResult) -> CommandResult:
@@ -162,10 +72,13 @@ class Commands:
         central: CentralSystem,
         *,
         remote_start_timeout_s: float = 60.0,
+        told_wait_s: float = 30.0,
     ) -> None:
         self._links = links
         self._central = central
         self.remote_start_timeout_s = remote_start_timeout_s
+        #: How long a TxProfile waits for its StartTransaction answer to be written (0014).
+        self.told_wait_s = told_wait_s
 
     def link(self, station_id: str, action: str) -> StationLink:
         link = self._links(station_id)
@@ -175,6 +88,23 @@ class Commands:
 
     def is_online(self, station_id: str) -> bool:
         return self._links(station_id) is not None
+
+    async def _send(
+        self,
+        station_id: str,
+        action: str,
+        call: Callable[[StationLink], Awaitable[CommandResult]],
+    ) -> CommandResult:
+        """``call`` on the station's link, its answer checked (a refusal raised)."""
+        link = self.link(station_id, action)
+        return _check(link, action, await call(link))
+
+    async def _transaction(self, station_id: str, action: str, transaction_id: int) -> Transaction:
+        """The (CSMS) transaction ``transaction_id`` of ``station_id``, else a CommandError."""
+        tx = await self._central.store.get_transaction(transaction_id)
+        if tx is None or tx.station_id != station_id:
+            raise CommandError(station_id, action, f"no transaction {transaction_id}")
+        return tx
 
     async def remote_start(
         self,
@@ -188,7 +118,7 @@ class Commands:
         """Ask the station to start charging; returns the transaction once it has started."""
         link = self.link(station_id, "RemoteStart")
         waiter: asyncio.Future[Transaction] = asyncio.get_running_loop().create_future()
-        remote_start_id = secrets.randbelow(2**31 - 1) + 1
+        remote_start_id = _request_id()
         entry = self._central.remote_starts.expect(
             station_id,
             remote_start_id=remote_start_id,
@@ -245,16 +175,15 @@ class Commands:
     async def remote_stop(self, station_id: str, *, transaction_id: int) -> CommandResult:
         """Ask the station to stop the (CSMS) transaction ``transaction_id``."""
         link = self.link(station_id, "RemoteStop")
-        tx = await self._central.store.get_transaction(transaction_id)
-        if tx is None or tx.station_id != station_id:
-            raise CommandError(station_id, "RemoteStop", f"no transaction {transaction_id}")
+        tx = await self._transaction(station_id, "RemoteStop", transaction_id)
         return _check(link, "RemoteStop", await link.remote_stop(station_tx_id=tx.station_tx_id))
 
     async def reset(
         self, station_id: str, *, hard: bool = False, evse_id: int | None = None
     ) -> CommandResult:
-        link = self.link(station_id, "Reset")
-        return _check(link, "Reset", await link.reset(hard=hard, evse_id=evse_id))
+        return await self._send(
+            station_id, "Reset", lambda link: link.reset(hard=hard, evse_id=evse_id)
+        )
 
     async def change_availability(
         self,
@@ -264,11 +193,10 @@ class Commands:
         connector_id: int | None = None,
         operative: bool = True,
     ) -> CommandResult:
-        link = self.link(station_id, "ChangeAvailability")
-        return _check(
-            link,
+        return await self._send(
+            station_id,
             "ChangeAvailability",
-            await link.change_availability(
+            lambda link: link.change_availability(
                 evse_id=evse_id, connector_id=connector_id, operative=operative
             ),
         )
@@ -276,11 +204,10 @@ class Commands:
     async def unlock_connector(
         self, station_id: str, *, evse_id: int, connector_id: int = 1
     ) -> CommandResult:
-        link = self.link(station_id, "UnlockConnector")
-        return _check(
-            link,
+        return await self._send(
+            station_id,
             "UnlockConnector",
-            await link.unlock_connector(evse_id=evse_id, connector_id=connector_id),
+            lambda link: link.unlock_connector(evse_id=evse_id, connector_id=connector_id),
         )
 
     async def trigger_message(
@@ -291,16 +218,16 @@ class Commands:
         evse_id: int | None = None,
         connector_id: int | None = None,
     ) -> CommandResult:
-        link = self.link(station_id, "TriggerMessage")
-        return _check(
-            link,
+        return await self._send(
+            station_id,
             "TriggerMessage",
-            await link.trigger_message(message=message, evse_id=evse_id, connector_id=connector_id),
+            lambda link: link.trigger_message(
+                message=message, evse_id=evse_id, connector_id=connector_id
+            ),
         )
 
     async def clear_cache(self, station_id: str) -> CommandResult:
-        link = self.link(station_id, "ClearCache")
-        return _check(link, "ClearCache", await link.clear_cache())
+        return await self._send(station_id, "ClearCache", lambda link: link.clear_cache())
 
     async def set_charging_profile(self, limit: ChargingLimit) -> CommandResult:
         """Send ``limit``; a V2X schedule (setpoints, discharge) only to a 2.1 station, and
@@ -310,10 +237,19 @@ class Commands:
         if problems:
             raise CommandError(limit.station_id, "SetChargingProfile", "; ".join(problems))
         station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
+        if limit.purpose == "TxProfile" and limit.transaction_id is not None:
+            await self._told(limit.station_id, limit.transaction_id)
         result = await link.set_charging_profile(limit, station_tx_id=station_tx_id)
         accepted = result.status == "Accepted"
         self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
         return _check(link, "SetChargingProfile", result)
+
+    async def _told(self, station_id: str, tx_id: int) -> None:
+        """Wait (at most ``told_wait_s``) until the station has been told ``tx_id``: a 1.6
+        station refuses a TxProfile for an id its StartTransaction answer has not told it
+        yet (decision 0014)."""
+        if not await self._central.untold.told(tx_id, timeout_s=self.told_wait_s):
+            logger.warning("station %s: TxProfile sent, transaction %d untold", station_id, tx_id)
 
     async def clear_charging_profile(
         self,
@@ -324,11 +260,10 @@ class Commands:
         purpose: str | None = None,
         stack_level: int | None = None,
     ) -> CommandResult:
-        link = self.link(station_id, "ClearChargingProfile")
-        return _check(
-            link,
+        return await self._send(
+            station_id,
             "ClearChargingProfile",
-            await link.clear_charging_profile(
+            lambda link: link.clear_charging_profile(
                 profile_id=profile_id, evse_id=evse_id, purpose=purpose, stack_level=stack_level
             ),
         )
@@ -356,8 +291,9 @@ class Commands:
 
     async def change_configuration(self, station_id: str, key: str, value: str) -> CommandResult:
         """OCPP 1.6 ChangeConfiguration."""
-        link = self.link(station_id, "ChangeConfiguration")
-        return _check(link, "ChangeConfiguration", await link.change_configuration(key, value))
+        return await self._send(
+            station_id, "ChangeConfiguration", lambda link: link.change_configuration(key, value)
+        )
 
     async def get_variables(
         self, station_id: str, items: Sequence[tuple[str, str]]
@@ -375,11 +311,10 @@ class Commands:
         self, station_id: str, *, report_base: str = "FullInventory", request_id: int = 1
     ) -> CommandResult:
         """OCPP 2.0.1 GetBaseReport; the report arrives as NotifyReport station events."""
-        link = self.link(station_id, "GetBaseReport")
-        return _check(
-            link,
+        return await self._send(
+            station_id,
             "GetBaseReport",
-            await link.get_base_report(request_id=request_id, report_base=report_base),
+            lambda link: link.get_base_report(request_id=request_id, report_base=report_base),
         )
 
     async def send_raw(
@@ -418,7 +353,7 @@ class Commands:
     ) -> CommandResult:
         """GetDERControl; the controls arrive as ReportDERControl messages."""
         link, v21 = self._v21(station_id, "GetDERControl")
-        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        rid = request_id if request_id is not None else _request_id()
         answer = await v21.get_der_control(
             request_id=rid, is_default=is_default, control_type=control_type, control_id=control_id
         )
@@ -449,7 +384,7 @@ class Commands:
         """RequestBatterySwap for ``id_token``; once accepted, a swap session waits for the
         station's BatterySwap events under the returned request id."""
         link, v21 = self._v21(station_id, "RequestBatterySwap")
-        rid = request_id if request_id is not None else secrets.randbelow(2**31 - 1) + 1
+        rid = request_id if request_id is not None else _request_id()
         answer = await v21.request_battery_swap(
             id_token=id_token,
             id_token_type=await self._token_type(link, id_token),
@@ -471,9 +406,7 @@ class Commands:
         problems = transfer_mode_problems(tuple(modes))
         if problems:
             raise CommandError(station_id, action, "; ".join(problems))
-        tx = await self._central.store.get_transaction(transaction_id)
-        if tx is None or tx.station_id != station_id:
-            raise CommandError(station_id, action, f"no transaction {transaction_id}")
+        tx = await self._transaction(station_id, action, transaction_id)
         result = await link.notify_allowed_energy_transfer(
             station_tx_id=tx.station_tx_id, modes=tuple(modes)
         )

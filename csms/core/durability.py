@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from csms.backoff import Backoff
 from csms.exceptions import StoreUnavailable
 
 __all__ = ["Retrying", "uncancellable"]
@@ -35,13 +36,15 @@ class Retrying:
     async def __call__(
         self, op: Callable[[], Awaitable[T]], *, what: str, station_id: str = "-"
     ) -> T:
-        delay = self.initial_s
-        attempt = 0
+        backoff: Backoff | None = None  # made at the first failure: none per answer
         while True:
             try:
                 result = await op()
             except StoreUnavailable as exc:
-                attempt += 1
+                if backoff is None:
+                    backoff = Backoff(initial_s=self.initial_s, max_s=self.max_s, jitter=0.0)
+                delay = backoff.next_delay()
+                attempt = backoff.attempt
                 self.outage_retries += 1
                 log = logger.warning if attempt in (1, 10) or attempt % 50 == 0 else logger.debug
                 log(
@@ -53,10 +56,11 @@ class Retrying:
                     exc,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_s)
                 continue
-            if attempt:
-                logger.info("station %s: %s stored after %d retries", station_id, what, attempt)
+            if backoff is not None:
+                logger.info(
+                    "station %s: %s stored after %d retries", station_id, what, backoff.attempt
+                )
             return result
 
 

@@ -83,6 +83,12 @@ def _basic_password(request: Request, station_id: str) -> str | None:
     return password if user == station_id else None
 
 
+def _refused(station_id: str, connection: ServerConnection, why: object) -> None:
+    logger.warning(
+        "station %s: connection refused from %s: %s", station_id, connection.remote_address, why
+    )
+
+
 def _respond(status: HTTPStatus, text: str, **headers: str) -> Response:
     body = (text + "\n").encode()
     h = Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))})
@@ -260,12 +266,7 @@ class OcppServer:
             )
         link = self.security.link(connection.transport, station_id)
         if link.refusal is not None:
-            logger.warning(
-                "station %s: connection refused from %s: %s",
-                station_id,
-                connection.remote_address,
-                link.refusal,
-            )
+            _refused(station_id, connection, link.refusal)
             return _respond(HTTPStatus.FORBIDDEN, "certificate does not match the station")
         wait = self.security.auth_retry_after(station_id, connection.remote_address)
         if wait is not None:
@@ -285,12 +286,7 @@ class OcppServer:
             self.pending_handshakes -= 1
         if not admission.allowed:
             self.security.auth_failed(station_id)
-            logger.warning(
-                "station %s: connection refused from %s: %s",
-                station_id,
-                connection.remote_address,
-                admission.reason,
-            )
+            _refused(station_id, connection, admission.reason)
             return _respond(
                 HTTPStatus.UNAUTHORIZED,
                 "unauthorized",
@@ -298,12 +294,7 @@ class OcppServer:
             )
         refusal = self.security.refusal(link, registered=admission.security_profile)
         if refusal is not None:
-            logger.warning(
-                "station %s: connection refused from %s: %s",
-                station_id,
-                connection.remote_address,
-                refusal,
-            )
+            _refused(station_id, connection, refusal)
             return _respond(HTTPStatus.FORBIDDEN, "security profile too low")
         self.security.admitted(station_id, link, pending_profile=admission.pending_security_profile)
         return None

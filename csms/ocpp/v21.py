@@ -151,7 +151,7 @@ class V21Connection(V201Connection):
             raise _refused(exc) from None
         return {}
 
-    # -- to the station (csms.core.commands.V21Link) ------------------------------------------
+    # -- to the station (csms.core.links.V21Link) ------------------------------------------
     async def set_der_control(self, control: DerControl) -> CommandResult:
         return await self._status_call("SetDERControl", set_der_control_payload(control))
 

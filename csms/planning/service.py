@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Coroutine
 from typing import Any
 
 from chargegrid.clock import Clock
 from chargegrid.measurands import Measurand
+from csms.backoff import Backoff
 from csms.core.commands import Commands
 from csms.der import DerRepository
 from csms.domain import RegistrationStatus
@@ -124,22 +126,21 @@ class PlanningService:
         publish no event here: compare revisions now and then. This is also what loads a
         site whose load failed (the database was down): a failed pass is logged and the next
         one tries again, sooner while the failures last."""
-        failures = 0
+        retry = Backoff(initial_s=1.0, max_s=math.inf, jitter=0.0)  # 1 s, 2 s, 4 s, ...
+        wait_s = self.watch_interval_s
         while True:
-            wait_s = self.watch_interval_s
-            if failures:
-                wait_s = min(wait_s, 2.0 ** (failures - 1))
-            await self.clock.sleep(wait_s)
+            await self.clock.sleep(min(wait_s, self.watch_interval_s))
             try:
                 await self._check_sites()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
                 self.watch_failures += 1
                 self._log_watch_failure(exc)
+                wait_s = retry.next_delay()
             else:
-                failures = 0
+                retry.reset()
+                wait_s = self.watch_interval_s
 
     async def _check_sites(self) -> None:
         stored = {site.id for site in await self.sites.list_sites()}

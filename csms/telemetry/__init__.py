@@ -8,6 +8,7 @@ a durable SQLite outbox and writes them in batches to InfluxDB 1.x (``/write``),
 
 from __future__ import annotations
 
+from csms.backoff import Backoff
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.exceptions import (
     LineProtocolError,
@@ -22,7 +23,7 @@ from csms.telemetry.lineprotocol import Encoded
 from csms.telemetry.metrics import TelemetryStats, render_prometheus
 from csms.telemetry.normalize import Reject
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.pipeline import TelemetryPipeline
 from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import (
     Aggregation,

@@ -19,12 +19,12 @@ an ambiguous failure (a timeout after the server stored it) does not duplicate a
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 
+from csms.backoff import Backoff
 from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
 from csms.telemetry.lineprotocol import Encoded
 from csms.telemetry.metrics import TelemetryStats
@@ -34,38 +34,9 @@ from csms.telemetry.points import PointEncoder
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import TelemetrySink
 
-__all__ = ["Backoff", "TelemetryPipeline", "write_isolating"]
+__all__ = ["TelemetryPipeline", "write_isolating"]
 
 logger = logging.getLogger(__name__)
-
-
-class Backoff:
-    """Exponential backoff with jitter: ``initial_s * multiplier**n``, capped at ``max_s``."""
-
-    def __init__(
-        self,
-        *,
-        initial_s: float = 0.5,
-        max_s: float = 30.0,
-        multiplier: float = 2.0,
-        jitter: float = 0.1,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.multiplier = multiplier
-        self.jitter = jitter
-        self._rng = rng
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt; each call counts one failure."""
-        base = min(self.max_s, self.initial_s * self.multiplier**self.attempt)
-        self.attempt += 1
-        return base * (1.0 + self.jitter * (2.0 * self._rng() - 1.0))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 def write_isolating(

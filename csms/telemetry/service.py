@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chargegrid.clock import Clock
+from csms.backoff import Backoff
 from csms.telemetry.embedded import EmbeddedStore
 from csms.telemetry.exceptions import ServerUnavailable
 from csms.telemetry.metrics import TelemetryStats, render_prometheus
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.pipeline import TelemetryPipeline
 from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import InfluxQLBackend, QueryBackend, SeriesResult, TelemetryQuery
 from csms.telemetry.recorder import TelemetryRecorder

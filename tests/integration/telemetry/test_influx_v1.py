@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from chargegrid.cli import main
+from csms.backoff import Backoff
 from csms.events import EventBus
 from csms.telemetry import (
     Aggregation,
@@ -24,7 +25,6 @@ from csms.telemetry import (
     open_telemetry,
 )
 from csms.telemetry.lineprotocol import to_epoch
-from csms.telemetry.pipeline import Backoff
 from csms.telemetry.writers import ping
 from tests.fixtures.influx import ServerProcess
 from tests.integration.telemetry.helpers import (

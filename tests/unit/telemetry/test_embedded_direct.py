@@ -9,6 +9,7 @@ from pathlib import Path
 
 from influxdb_client import Point, WritePrecision
 
+from csms.backoff import Backoff
 from csms.domain import BootInfo, ConnectorStatus, MeterSample, RegistrationStatus, StatusReport
 from csms.events import (
     EventBus,
@@ -28,7 +29,7 @@ from csms.telemetry.lineprotocol import (
     meter_point_line,
 )
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline
+from csms.telemetry.pipeline import TelemetryPipeline
 from csms.telemetry.points import PointEncoder
 from csms.telemetry.query import Aggregation, TelemetryQuery
 from csms.telemetry.writers import MemorySink, TelemetrySink

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from csms.backoff import Backoff
 from csms.domain import MeterSample
 from csms.events import EventBus, MeterValuesReceived
 from csms.telemetry.exceptions import ServerUnavailable, WriteRejected
 from csms.telemetry.outbox import Outbox
-from csms.telemetry.pipeline import Backoff, TelemetryPipeline, write_isolating
+from csms.telemetry.pipeline import TelemetryPipeline, write_isolating
 from csms.telemetry.points import PointEncoder
 from csms.telemetry.recorder import TelemetryRecorder
 from csms.telemetry.writers import MemorySink
