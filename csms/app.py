@@ -89,6 +89,7 @@ class Csms(StartStop):
             retry_max_s=s.database.retry_max_s,
             boots_per_s=s.ocpp.boots_per_s,
             station_cache_max=s.server.station_cache_max,
+            station_feed_wait_max_s=s.server.station_feed_wait_max_s,
         )
         self.server = OcppServer(
             self.central,

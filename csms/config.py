@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,7 @@ from pydantic_settings import (
 from csms.event_loop import EventLoopName, uvloop_available
 from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
+from csms.quantities import SettingsSection
 from csms.security.settings import SecuritySettings
 from csms.telemetry.settings import TelemetrySettings
 
@@ -50,11 +51,7 @@ UnknownStationPolicy = Literal["reject", "pending", "accept"]
 _config_file: ContextVar[Path | None] = ContextVar("chargegrid_config_file", default=None)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Section):
+class ServerSettings(SettingsSection):
     """The OCPP WebSocket endpoint ``ws://HOST:PORT/ocpp/{station_id}``."""
 
     host: str = Field(default="127.0.0.1", description="listen address")
@@ -127,14 +124,21 @@ class ServerSettings(_Section):
         "without a store read: its station has most likely given up on it",
     )
     station_cache_max: int = Field(
-        default=0,
+        default=100_000,
         ge=0,
         le=10_000_000,
         description="registered stations whose admission fields (passwords, registration, "
         "security profiles) are kept in memory, read at start and kept true by the store's "
         "change feed, so a handshake reads no station record (about 0.3 KB each; "
-        "0, the default = every handshake reads the store; off by default until a storm's "
-        "first handshakes timing out with it on is explained, decision 0246)",
+        "0 = every handshake reads the store; decisions 0246, 0248)",
+    )
+    station_feed_wait_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="a handshake waits at most this long for the station change feed "
+        "(with the station cache on); a feed later than that sends it to the store's read "
+        "instead (decision 0248; keep it well below security.handshake_timeout_s)",
     )
     event_loop: EventLoopName = Field(
         default="auto",
@@ -161,7 +165,7 @@ class ServerSettings(_Section):
         return value
 
 
-class OcppSettings(_Section):
+class OcppSettings(SettingsSection):
     """Protocol timing."""
 
     call_timeout_s: float = Field(
@@ -189,7 +193,7 @@ class OcppSettings(_Section):
     )
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(SettingsSection):
     """Persistence."""
 
     url: str = Field(
@@ -214,7 +218,7 @@ class DatabaseSettings(_Section):
     )
 
 
-class ApiSettings(_Section):
+class ApiSettings(SettingsSection):
     """The HTTP API (``csms.api``), served by ``chargegrid serve`` beside the OCPP server."""
 
     enabled: bool = Field(default=True, description="serve the HTTP API")

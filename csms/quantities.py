@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_CURRENT_A",
@@ -51,6 +51,7 @@ __all__ = [
     "PowerW",
     "PricePerKw",
     "PricePerKwh",
+    "SettingsSection",
     "SignedPowerW",
     "VoltageV",
     "check_finite",
@@ -64,6 +65,15 @@ MAX_VOLTAGE_V = 1e6
 MAX_PRICE = 1e4
 MAX_DEMAND_CHARGE = 1e6
 MAX_DURATION_S = 10 * 365 * 86400.0
+
+
+class SettingsSection(BaseModel):
+    """A section of the settings file (``[server]``, ``[security]``, ...): unknown options
+    refused, frozen, and every number finite (``inf`` or ``nan`` in the TOML file or the
+    environment refused, naming the option) before its own bounds are checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
 
 PowerW = Annotated[float, Field(ge=0, le=MAX_POWER_W, allow_inf_nan=False)]
 PositivePowerW = Annotated[float, Field(gt=0, le=MAX_POWER_W, allow_inf_nan=False)]

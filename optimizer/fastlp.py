@@ -323,16 +323,29 @@ def add_phase_constraints(lp: LpBuilder, cp: Compiled) -> None:
 
 
 def add_current_limit_constraints(lp: LpBuilder, cp: Compiled) -> None:
-    """Rows Σ_l a[c,l] p[l,t] <= Ī[c,t] (:func:`optimizer.model.add_current_limit_constraints`;
-    here a free row where a limit is off)."""
+    """Rows Σ_l a[c,l] p[l,t] <= Ī[c,t] (:func:`optimizer.model.add_current_limit_constraints`)
+    only where the limit can bind, as node flows (decision 0406): a row whose loads all at
+    their caps (Σ_l max(a[c,l], 0) p̄[l,t]) stay within Ī[c,t] is implied by the column
+    bounds and left out (decision 0428), as is a limit that is off; the last step is kept
+    for any limit a load of the LP counts on. Without ``PRUNE_FLOWS`` every row is in (a
+    free row where a limit is off)."""
     n_c, n_t = cp.lin_cap_a.shape
-    if not n_c:
+    if not n_c or not n_t:
         return
+    most_a = np.clip(cp.lin_coef, 0.0, None) @ cp.load_pmax_kw
+    can_bind = (most_a > cp.lin_cap_a) | (not PRUNE_FLOWS)
+    # the last step too, if a load counts: the warm start wraps the first step onto it
+    can_bind[:, -1] |= np.isfinite(cp.lin_cap_a[:, -1]) & (most_a > 0).any(axis=1)
+    lc_c, lc_t = (a.astype(np.int64) for a in np.nonzero(can_bind))
+    r0 = lp.new_rows(np.full(len(lc_c), -INF), cp.lin_cap_a[lc_c, lc_t], "lin", lc_c, lc_t)
+    row = np.full((n_c, n_t), -1, dtype=np.int64)
+    row[lc_c, lc_t] = r0 + np.arange(len(lc_c))
+    live = np.unique(lc_c)
     p_cols, pl, pt = lp.block("p")
-    lc_c, lc_t = np.divmod(np.arange(n_c * n_t), n_t)
-    r0 = lp.new_rows(np.full(n_c * n_t, -INF), cp.lin_cap_a.ravel(), "lin", lc_c, lc_t)
-    cc, jj = np.nonzero(cp.lin_coef[:, pl])
-    lp.add(r0 + cc * n_t + pt[jj], p_cols[jj], cp.lin_coef[cc, pl[jj]])
+    cc, jj = np.nonzero(cp.lin_coef[np.ix_(live, pl)])
+    rows = row[live[cc], pt[jj]]
+    kept = rows >= 0
+    lp.add(rows[kept], p_cols[jj[kept]], cp.lin_coef[live[cc[kept]], pl[jj[kept]]])
 
 
 def add_rack_constraints(lp: LpBuilder, cp: Compiled) -> None:

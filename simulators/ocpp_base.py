@@ -48,6 +48,11 @@ class SimulatedChargePoint(ChargePoint):
     def _now(self) -> datetime:
         return self.runner.sync()
 
+    async def route_message(self, raw_msg: str) -> None:
+        await super().route_message(raw_msg)
+        # An answer the session waits for is applied before the frame behind it is taken.
+        await self.runner.answers.taken_in(raw_msg)
+
     async def _handle_call(self, msg: Any) -> None:
         # The library answers a schema-invalid or unknown call with a CALLERROR and only logs
         # it; the station also reports it (stats, summary) and goes on.

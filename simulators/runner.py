@@ -23,6 +23,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from ocpp.exceptions import OCPPError
@@ -40,7 +41,7 @@ from simulators.messages import (
     Outgoing,
     TransactionStarted,
 )
-from simulators.session_waits import ConnectionLost, answered, slept
+from simulators.session_waits import AnswerHandOver, ConnectionLost, answered, slept
 from simulators.station import Station
 from simulators.stats import RunnerStats
 from simulators.tls import StationTls
@@ -107,6 +108,8 @@ class StationRunner(StationCredentials, FaultInjection):
         self.clock = clock
         self.init_credentials(password, tls)
         self._cp: Any = None
+        #: the answer to the call in flight, applied before the reader takes the next frame
+        self.answers = AnswerHandOver()
         self._tasks: set[asyncio.Task[None]] = set()
         self.response_timeout_s = response_timeout_s
         self.reconnect_min_s = reconnect_min_s
@@ -336,23 +339,31 @@ class StationRunner(StationCredentials, FaultInjection):
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, Exception):
                 await reader
 
-    async def _call(self, cp: Any, payload: Any, reader: asyncio.Task[None]) -> Any:
+    async def _call(
+        self, cp: Any, payload: Any, reader: asyncio.Task[None], *, then: Any = None
+    ) -> Any:
+        """``payload``'s answer, or ``then(answer)``: applied before the next frame is read."""
         action = type(payload).__name__
-        call = await answered(cp.call(payload, suppress=False), reader)
-        self.stats.calls_sent += 1
+        unique_id = self.answers.expect()
         try:
-            return call.result()
-        except OCPPError as exc:
-            self.stats.call_errors += 1
-            code = getattr(exc, "code", type(exc).__name__)
-            err = CallErrorReceived(action, str(code), str(exc.description))
-            self.stats.error(str(err))
-            raise err from exc
-        except TimeoutError as exc:
-            self.stats.timeouts += 1
-            err2 = ResponseTimeout(action, self.response_timeout_s)
-            self.stats.error(str(err2))
-            raise err2 from exc
+            call = await answered(cp.call(payload, suppress=False, unique_id=unique_id), reader)
+            self.stats.calls_sent += 1
+            try:
+                result = call.result()
+            except OCPPError as exc:
+                self.stats.call_errors += 1
+                code = getattr(exc, "code", type(exc).__name__)
+                err = CallErrorReceived(action, str(code), str(exc.description))
+                self.stats.error(str(err))
+                raise err from exc
+            except TimeoutError as exc:
+                self.stats.timeouts += 1
+                err2 = ResponseTimeout(action, self.response_timeout_s)
+                self.stats.error(str(err2))
+                raise err2 from exc
+            return result if then is None else then(result)
+        finally:
+            self.answers.applied()
 
     async def _boot(self, cp: Any, reader: asyncio.Task[None]) -> None:
         attempt = 0
@@ -424,7 +435,7 @@ class StationRunner(StationCredentials, FaultInjection):
             if item.message == "Heartbeat" and 0 <= sent_at - last_sent - beat_s < beat_s:
                 sent_at = last_sent + beat_s
             try:
-                result = await self._call(cp, payload, reader)
+                follow = await self._call(cp, payload, reader, then=partial(self._apply, item))
             except (CallErrorReceived, ResponseTimeout) as exc:
                 item.attempts += 1
                 if item.attempts < self.attempts and isinstance(exc, ResponseTimeout):
@@ -442,11 +453,13 @@ class StationRunner(StationCredentials, FaultInjection):
                 continue
             self.outbox.popleft()
             last_sent = sent_at
-            self.sync()  # bring the model to the clock before it takes the answer
-            follow = self.adapter.on_result(item, result, self.station, self)
             if follow:
                 self.submit(follow)
                 self.poke()
+
+    def _apply(self, item: OutItem, result: Any) -> list[Outgoing]:
+        self.sync()  # bring the model to the clock before it takes the answer
+        return self.adapter.on_result(item, result, self.station, self)
 
     # --- helpers for the handlers --------------------------------------------------------------
 

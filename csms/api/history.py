@@ -217,22 +217,20 @@ async def _site_series(
         group_by=(Tag.ASSET,),
     )
     pv_rows = await read("PV", Measurement.SITE, Field.PV_W, hold_s=READING_HOLD_S, where=on_site)
-    units = await read(
-        "storage power",
-        Measurement.STORAGE,
-        Field.POWER_W,
-        hold_s=READING_HOLD_S,
-        where=on_site,
-        group_by=(Tag.STORAGE,),
-    )
-    socs = await read(
-        "storage state of charge",
-        Measurement.STORAGE,
-        Field.SOC_PCT,
-        hold_s=READING_HOLD_S,
-        where=on_site,
-        group_by=(Tag.STORAGE,),
-    )
+    units, socs = [
+        await read(
+            what,
+            Measurement.STORAGE,
+            field,
+            hold_s=READING_HOLD_S,
+            where=on_site,
+            group_by=(Tag.STORAGE,),
+        )
+        for what, field in (
+            ("storage power", Field.POWER_W),
+            ("storage state of charge", Field.SOC_PCT),
+        )
+    ]
     return (
         _sum((v for _, v in plan), n),
         _sum((v for _, v in pv_rows), n),

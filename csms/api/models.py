@@ -6,7 +6,7 @@ The sites' bodies (limits, constraints, plans, readings, power) are in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -42,6 +42,7 @@ __all__ = [
     "WebhookCreated",
     "WebhookIn",
     "WebhookOut",
+    "record_out",
 ]
 
 StationId = ids.StationId
@@ -57,6 +58,26 @@ class Body(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+_Out = TypeVar("_Out", bound=BaseModel)
+
+
+def record_out(model: type[_Out], /, *records: object, **given: Any) -> _Out:
+    """An answer made from stored records: each field of ``model`` read from the first of
+    ``records`` with an attribute of that name (nested answers likewise), except the fields
+    ``given`` (what the answer adds to the records: a site, a cost). A field that no record
+    has and that is not given is an error, never a silent default: a renamed record field
+    fails every test that reads the route, as it failed mypy when the copy was spelled out."""
+    values = dict(given)
+    for name in model.model_fields:
+        if name in values:
+            continue
+        record = next((r for r in records if hasattr(r, name)), None)
+        if record is None:
+            raise AttributeError(f"{model.__name__}.{name}: no record has it and none given")
+        values[name] = getattr(record, name)
+    return model.model_validate(values, from_attributes=True)
 
 
 class MeOut(BaseModel):

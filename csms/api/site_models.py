@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
 from csms.api.models import Body
+from csms.quantities import Percent
 from csms.sites import GridConstraint, InvalidStoredConstraint
 
 __all__ = [
@@ -202,13 +203,34 @@ class PlanOut(BaseModel):
 
 # -- site readings (PV and storage, from the site's energy management) -------------------
 Watts = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)]
+ProducedW = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 AssetId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+_Checked = TypeVar("_Checked", bound=BaseModel)
+
+
+def _aware_fields(model: BaseModel, *names: str) -> None:
+    for name in names:
+        value = getattr(model, name)
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"{name} must include a time zone offset")
+
+
+def _aware_after(*names: str) -> Any:
+    """A model's check, after its fields, that the times ``names`` carry a time zone."""
+
+    def check(model: _Checked) -> _Checked:
+        _aware_fields(model, *names)
+        return model
+
+    return model_validator(mode="after")(check)
 
 
 class PvForecastIn(Body):
     start: datetime
     end: datetime
-    power_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    power_w: ProducedW
 
     @model_validator(mode="after")
     def _window(self) -> PvForecastIn:
@@ -220,9 +242,7 @@ class PvForecastIn(Body):
 
 class PvReadingIn(Body):
     pv_id: AssetId
-    power_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
-        description="AC power the plant produces now"
-    )
+    power_w: ProducedW = Field(description="AC power the plant produces now")
     at: datetime | None = Field(default=None, description="when it was measured; null: now")
     forecast: list[PvForecastIn] = Field(
         default_factory=list,
@@ -244,32 +264,24 @@ class PvReadingIn(Body):
 class StorageReadingIn(Body):
     storage_id: AssetId
     power_w: Watts = Field(description="AC power: positive charging (drawn from the site)")
-    soc_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    soc_pct: Percent | None = None
     at: datetime | None = Field(default=None, description="when it was measured; null: now")
 
-    @model_validator(mode="after")
-    def _at(self) -> StorageReadingIn:
-        _aware_fields(self, "at")
-        return self
+    _at = _aware_after("at")
 
 
 class RackSwapIn(Body):
     at: datetime
-    pack_out_soc_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = Field(
+    pack_out_soc_pct: Percent | None = Field(
         description="SoC of the pack handed out; null: the station had none to hand out"
     )
 
-    @model_validator(mode="after")
-    def _at(self) -> RackSwapIn:
-        _aware_fields(self, "at")
-        return self
+    _at = _aware_after("at")
 
 
 class SwapRackReadingIn(Body):
     swap_id: AssetId = Field(description="the site's [[swap]] station")
-    pack_soc_pct: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
-        max_length=1000, description="SoC of each pack in the rack"
-    )
+    pack_soc_pct: list[Percent] = Field(max_length=1000, description="SoC of each pack in the rack")
     pack_ids: list[AssetId] = Field(default_factory=list, max_length=1000)
     swaps: list[RackSwapIn] = Field(
         default_factory=list, max_length=1000, description="swaps since the last reading"
@@ -285,18 +297,11 @@ class SwapRackReadingIn(Body):
 
 
 class GridMeterReadingIn(Body):
-    import_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
-        description="power imported at the grid connection"
-    )
-    export_w: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
-        default=0.0, description="power exported there"
-    )
+    import_w: ProducedW = Field(description="power imported at the grid connection")
+    export_w: ProducedW = Field(default=0.0, description="power exported there")
     at: datetime | None = Field(default=None, description="when it was measured; null: now")
 
-    @model_validator(mode="after")
-    def _at(self) -> GridMeterReadingIn:
-        _aware_fields(self, "at")
-        return self
+    _at = _aware_after("at")
 
 
 class ReadingsIn(Body):
@@ -314,13 +319,6 @@ class ReadingsOut(BaseModel):
     swap: int = Field(default=0, description="swap rack readings taken")
     meter: int = Field(default=0, description="grid meter readings taken (0 or 1)")
     at: datetime
-
-
-def _aware_fields(model: BaseModel, *names: str) -> None:
-    for name in names:
-        value = getattr(model, name)
-        if value is not None and value.tzinfo is None:
-            raise ValueError(f"{name} must include a time zone offset")
 
 
 class EvsePowerOut(BaseModel):

@@ -26,7 +26,13 @@ from csms.exceptions import (
 )
 from csms.store.base import StationRecord
 
-__all__ = ["STATION_CALL_ERRORS", "StationFailed", "StationRefused", "station_call"]
+__all__ = [
+    "STATION_CALL_ERRORS",
+    "StationFailed",
+    "StationRefused",
+    "audit_station",
+    "station_call",
+]
 
 T = TypeVar("T")
 
@@ -51,6 +57,31 @@ class StationRefused(ApiError):
     status_code = 409
 
 
+async def audit_station(
+    services: ApiServices,
+    who: Principal,
+    record: StationRecord,
+    action: str,
+    result: str = "ok",
+    *,
+    target: str | None = None,
+    request: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record ``action`` on ``record``'s station in the audit log, on the station's site
+    and, unless another ``target`` is named, with the station as its target."""
+    await services.auditor.record(
+        who,
+        action,
+        result,
+        site_id=services.station_site(record),
+        station_id=record.station_id,
+        target=target or record.station_id,
+        request=request,
+        detail=detail,
+    )
+
+
 async def station_call(
     services: ApiServices,
     who: Principal,
@@ -65,19 +96,10 @@ async def station_call(
 ) -> T:
     """Run ``call`` for ``record``'s station and audit it as ``action``; an answer is audited
     as ``outcome(answer)`` when given, else as ``ok``."""
-    site = services.station_site(record)
-    sid = record.station_id
 
     async def audit(result: str, detail: dict[str, Any] | None = None) -> None:
-        await services.auditor.record(
-            who,
-            action,
-            result,
-            site_id=site,
-            station_id=sid,
-            target=target or sid,
-            request=request,
-            detail=detail,
+        await audit_station(
+            services, who, record, action, result, target=target, request=request, detail=detail
         )
 
     try:

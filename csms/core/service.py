@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chargegrid.clock import Clock
+from csms.core.answers import Untold
 from csms.core.connection_writes import ConnectionWrites
 from csms.core.der import DerHandling
 from csms.core.durability import Retrying
@@ -97,6 +98,7 @@ class CentralSystem(SessionHandling):
         retry_max_s: float = 5.0,
         boots_per_s: float = 0.0,
         station_cache_max: int = 0,
+        station_feed_wait_max_s: float = 1.0,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -118,12 +120,16 @@ class CentralSystem(SessionHandling):
         #: (None: every handshake reads the store).
         feed = store.station_feed() if station_cache_max > 0 else None
         self.stations = (
-            StationCache(feed, max_entries=station_cache_max) if feed is not None else None
+            StationCache(feed, max_entries=station_cache_max, wait_max_s=station_feed_wait_max_s)
+            if feed is not None
+            else None
         )
         self._active: dict[tuple[str, int], int | None] = {}
         #: New connections whose write waits for the boot, which records both at once.
         self._connection_writes = ConnectionWrites(self._write_connection)
         self._open_txs = OpenTransactions()
+        #: 1.6 transaction ids in StartTransaction answers not written yet (decision 0014)
+        self.untold = Untold()
         self._background: set[asyncio.Task[Any]] = set()
         #: answers SignCertificate; None: every request is Rejected (no CA configured)
         self.certificate_requests: CertificateRequests | None = None

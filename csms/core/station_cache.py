@@ -16,17 +16,23 @@ The rules, sans-I/O, in :meth:`StationCache.apply` and :meth:`StationCache.fill`
   last applied, otherwise rows were pruned or the table emptied: everything is forgotten;
 - a record read from the store is kept only if no change was applied while it was read
   (``generation``), so a read that raced a change cannot put the old record back;
-- when the feed cannot be read, the cache is not used: the store is read, as without it.
+- when the feed cannot be read, the cache is not used: the store is read, as without it;
+- when the feed is late (its read has not answered within ``wait_max_s``), neither: a
+  handshake has its own timeout, and a feed read that stalls must not take every handshake
+  in progress with it (decision 0248).
 
-On PostgreSQL the feed is a round trip: handshakes asking at once share one read
-(:meth:`StationCache.fresh` waits for a read that began after it was called, not for one
-already under way, which might have missed a change committed a moment before).
+A feed read is a round trip (a thread on SQLite, the database on PostgreSQL): handshakes
+asking at once share one read, run in a task of its own (:meth:`StationCache.fresh` waits
+for a read that began after it was called, not for one already under way, which might have
+missed a change committed a moment before; a caller that leaves or gives up does not cancel
+it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -58,9 +64,21 @@ def admission_fields(record: StationRecord) -> StationRecord:
 class StationCache:
     """Registered stations' admission fields, invalidated by the change feed."""
 
-    def __init__(self, feed: StationFeed, *, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        feed: StationFeed,
+        *,
+        max_entries: int = 100_000,
+        wait_max_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < wait_max_s < float("inf"):
+            raise ValueError(f"wait_max_s must be positive and finite, got {wait_max_s}")
         self.feed = feed
         self.max_entries = max_entries
+        #: how long a question waits for the feed before it reads the store instead
+        self.wait_max_s = wait_max_s
+        self._monotonic = monotonic
         self._entries: dict[str, StationRecord] = {}
         #: the number of the last change applied; None until started
         self.position: int | None = None
@@ -70,11 +88,17 @@ class StationCache:
         self.misses = 0
         #: times the feed could not be read (the store was read instead)
         self.feed_failures = 0
+        #: questions the feed did not answer within ``wait_max_s`` (the store was read)
+        self.feed_late = 0
         #: times everything was forgotten (pruned changes, a bulk change, an emptied table)
         self.resets = 0
-        self._polling = False
+        #: callers waiting for the feed now
+        self.waiting = 0
+        #: the feed read under way and when it began
+        self._reading: asyncio.Task[None] | None = None
+        self._read_began = 0.0
+        #: what callers who came during that read wait for: the next read
         self._next: asyncio.Future[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -143,10 +167,13 @@ class StationCache:
         if self.position is None:
             return await read()
         try:
-            await self.fresh()
+            current = await self.fresh()
         except StoreUnavailable as exc:
             self.feed_failures += 1
             logger.debug("station changes unreadable, reading the store: %s", exc)
+            return await read()
+        if not current:
+            self.feed_late += 1
             return await read()
         hit = self.lookup(station_id)
         if hit is not None:
@@ -157,44 +184,60 @@ class StationCache:
             self.fill(record, generation)
         return record
 
-    async def fresh(self) -> None:
+    async def fresh(self) -> bool:
         """Every change committed before this call is applied (one feed read for all the
-        callers waiting at once)."""
-        if not self._polling:
-            await self._poll()
-            return
+        callers waiting at once): True. False when the feed did not answer within
+        ``wait_max_s``, or a read under way is already that late (nothing is known then)."""
+        reading = self._reading
+        if reading is not None and self._monotonic() - self._read_began > self.wait_max_s:
+            return False  # behind a read that is stuck: not worth waiting at all
         waiter = self._next
         if waiter is None:
             waiter = self._next = asyncio.get_running_loop().create_future()
-        await asyncio.shield(waiter)
+            if reading is None:
+                self._read_next()
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.wait_max_s):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+        return True
 
-    async def _poll(self) -> None:
+    @property
+    def reading(self) -> bool:
+        """A feed read is under way."""
+        return self._reading is not None
+
+    def _read_next(self) -> None:
+        """A feed read, in a task of its own, for the callers waiting on ``_next``."""
+        waiter, self._next = self._next, None
+        assert waiter is not None
+        self._read_began = self._monotonic()
+        self._reading = asyncio.get_running_loop().create_task(self._read_for(waiter))
+
+    async def _read_for(self, waiter: asyncio.Future[None]) -> None:
         assert self.position is not None
-        self._polling = True
         try:
             self.apply(await self.feed.changes(self.position, _BATCH))
-        finally:
-            self._polling = False
-            waiter, self._next = self._next, None
-            if waiter is not None:  # callers who came during this read: the next one
-                task = asyncio.create_task(self._poll_for(waiter))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    async def _poll_for(self, waiter: asyncio.Future[None]) -> None:
-        try:
-            await self._poll()
-        except Exception as exc:
+        except Exception as exc:  # handed to the callers (StoreUnavailable: they read the store)
             if not waiter.done():
                 waiter.set_exception(exc)
-                waiter.exception()  # retrieved: a caller that left must not leave a warning
+                waiter.exception()  # retrieved: callers that left must not leave a warning
         else:
             if not waiter.done():
                 waiter.set_result(None)
+        finally:
+            self._reading = None
+            if self._next is not None:  # callers who came during this read: the next one
+                self._read_next()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        reading, self._reading, self._next = self._reading, None, None
+        if reading is not None:
+            reading.cancel()
         await self.feed.close()
 
     def stats(self) -> dict[str, Any]:
@@ -203,5 +246,6 @@ class StationCache:
             "hits": self.hits,
             "misses": self.misses,
             "feed_failures": self.feed_failures,
+            "feed_late": self.feed_late,
             "resets": self.resets,
         }

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from csms.security.exceptions import CaUnavailable, CsrRefused
@@ -93,6 +94,50 @@ def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in name.get_attributes_for_oid(oid)]
 
 
+def _name(common_name: str, organization: str | None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization is not None:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attrs)
+
+
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    *,
+    now: datetime,
+    end: datetime,
+    ca: bool,
+) -> x509.CertificateBuilder:
+    """A certificate valid from five minutes ago (clocks differ) to ``end``: a CA's, which
+    signs certificates and revocation lists, or a station's, which signs and agrees keys."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=not ca,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 def check_csr(pem: str, *, station_id: str, organization: str | None) -> CsrInfo:
     """Parse and check a station's CSR: well formed, self-signed with the key it carries,
     a strong enough key, CN = the station's id, O = ``organization`` when set. Raises
@@ -159,32 +204,15 @@ class CertificateAuthority:
         if cert_path.exists() or key_path.exists():
             raise CaUnavailable(f"{folder} already holds a CA")
         key = ec.generate_private_key(ec.SECP384R1())
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
-        if organization:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-        subject = x509.Name(attrs)
+        subject = _name(name, organization or None)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=valid_days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
+            _certificate(
+                subject,
+                subject,
+                key.public_key(),
+                now=now,
+                end=now + timedelta(days=valid_days),
+                ca=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA384())
@@ -237,31 +265,14 @@ class CertificateAuthority:
         if ca_end <= now or self.cert.not_valid_before_utc > now:
             raise CaUnavailable(f"the CA certificate is not valid now (valid until {ca_end})")
         end = min(now + timedelta(days=valid_days), ca_end)
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, info.common_name)]
-        if info.organization is not None:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, info.organization))
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(self.cert.subject)
-            .public_key(info.csr.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=True,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
+            _certificate(
+                _name(info.common_name, info.organization),
+                self.cert.subject,
+                info.csr.public_key(),
+                now=now,
+                end=end,
+                ca=False,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
             .add_extension(

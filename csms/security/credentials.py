@@ -26,6 +26,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from csms.core.commands import Commands
 from csms.core.passwords import hash_password
@@ -33,6 +34,7 @@ from csms.core.service import CentralSystem
 from csms.events import DomainEvent, EventBus, StationConnected
 from csms.exceptions import CommandError, CommandFailed, CommandTimeout, NotFound
 from csms.security.connections import ConnectionSecurity
+from csms.store.base import StationRecord
 
 __all__ = ["CredentialChange", "Credentials", "new_password"]
 
@@ -84,6 +86,10 @@ class Credentials:
         for task in list(self._tasks):
             task.cancel()
 
+    async def _store(self, record: StationRecord, **changes: Any) -> None:
+        """Store the station's record with ``changes``."""
+        await self.central.store.put_station(dataclasses.replace(record, **changes))
+
     # -- password rotation ------------------------------------------------------------------
     async def rotate_password(self, station_id: str) -> CredentialChange:
         """Give the station a new random password (see the module docstring)."""
@@ -93,9 +99,7 @@ class Credentials:
             raise NotFound(f"no station {station_id!r}")
         password = new_password()
         hashed = await _hash(password)
-        await self.central.store.put_station(
-            dataclasses.replace(record, pending_password_hash=hashed)
-        )
+        await self._store(record, pending_password_hash=hashed)
         try:
             if link.ocpp_version == "1.6":
                 status = await self._change_configuration(station_id, "AuthorizationKey", password)
@@ -146,9 +150,7 @@ class Credentials:
         self.counters["password_refused"] += 1
         record = await self.central.store.get_station(station_id)
         if record is not None and record.pending_password_hash is not None:
-            await self.central.store.put_station(
-                dataclasses.replace(record, pending_password_hash=None)
-            )
+            await self._store(record, pending_password_hash=None)
         logger.warning(
             "station %s: password change refused (%s); it keeps its current password",
             station_id,
@@ -215,9 +217,7 @@ class Credentials:
         # the store, must not forget it (admission reads it with the station's record).
         record = await self.central.store.get_station(station_id)
         if record is not None:
-            await self.central.store.put_station(
-                dataclasses.replace(record, pending_security_profile=profile)
-            )
+            await self._store(record, pending_security_profile=profile)
         logger.info(
             "station %s: moving to security profile %d (%s); registered once it connects so",
             station_id,
@@ -294,13 +294,9 @@ class Credentials:
             return
         if (record.security_profile or 0) >= profile:
             if record.pending_security_profile is not None:
-                await self.central.store.put_station(
-                    dataclasses.replace(record, pending_security_profile=None)
-                )
+                await self._store(record, pending_security_profile=None)
             return
-        await self.central.store.put_station(
-            dataclasses.replace(record, security_profile=profile, pending_security_profile=None)
-        )
+        await self._store(record, security_profile=profile, pending_security_profile=None)
         self.counters["profile_raised"] += 1
         logger.info(
             "station %s: connected on profile %d, now registered for it", station_id, profile

@@ -13,9 +13,34 @@ first, and past ``max_entries`` the oldest go.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = ["AddressLimits", "AuthBackoff"]
+
+_E = TypeVar("_E")
+
+
+def _make_room(
+    entries: dict[str, _E],
+    max_entries: int,
+    *,
+    stale: Callable[[_E], bool],
+    kept: Callable[[_E], bool] = lambda entry: False,
+) -> None:
+    """Room in a full table: the entries that carry no information any more dropped, then,
+    still full, the longest-known ones (insertion order) down to 90 %, except those
+    ``kept``."""
+    for key, entry in list(entries.items()):
+        if stale(entry):
+            del entries[key]
+    target = int(max_entries * 0.9)
+    for key in list(entries):
+        if len(entries) < target:
+            break
+        if not kept(entries[key]):
+            del entries[key]
 
 
 @dataclass(slots=True)
@@ -58,7 +83,13 @@ class AddressLimits:
         entry = self._by_address.get(address)
         if entry is None:
             if len(self._by_address) >= self.max_entries:
-                self._prune(now)
+                # Entries with open connections stay; the open limit bounds those.
+                _make_room(
+                    self._by_address,
+                    self.max_entries,
+                    stale=lambda e: e.open == 0 and self._refilled(e, now),
+                    kept=lambda e: e.open > 0,
+                )
             entry = self._by_address[address] = _Address(0, float(self.burst), now)
         if self.attempts_per_s is not None:
             entry.tokens = min(
@@ -79,20 +110,10 @@ class AddressLimits:
         if entry is not None and entry.open > 0:
             entry.open -= 1
 
-    def _prune(self, now: float) -> None:
+    def _refilled(self, entry: _Address, now: float) -> bool:
+        """Whether the address's bucket is full again (it would start so if forgotten)."""
         rate = self.attempts_per_s or 0.0
-        for address, entry in list(self._by_address.items()):
-            refilled = rate == 0.0 or entry.tokens + (now - entry.at) * rate >= self.burst
-            if entry.open == 0 and refilled:
-                del self._by_address[address]
-        # Still full: forget the longest-known idle addresses (insertion order), down to 90 %.
-        # Entries with open connections stay; the open limit bounds those.
-        target = int(self.max_entries * 0.9)
-        for address in list(self._by_address):
-            if len(self._by_address) < target:
-                break
-            if self._by_address[address].open == 0:
-                del self._by_address[address]
+        return rate == 0.0 or entry.tokens + (now - entry.at) * rate >= self.burst
 
 
 @dataclass(slots=True)
@@ -133,7 +154,9 @@ class AuthBackoff:
         entry = self._by_id.get(station_id)
         if entry is None:
             if len(self._by_id) >= self.max_entries:
-                self._prune(now)
+                _make_room(
+                    self._by_id, self.max_entries, stale=lambda e: e.until + self.max_s <= now
+                )
             entry = self._by_id[station_id] = _Failures(0, now)
         entry.count += 1
         over = entry.count - self.free_failures
@@ -143,13 +166,3 @@ class AuthBackoff:
 
     def succeeded(self, station_id: str) -> None:
         self._by_id.pop(station_id, None)
-
-    def _prune(self, now: float) -> None:
-        for station_id, entry in list(self._by_id.items()):
-            if entry.until + self.max_s <= now:
-                del self._by_id[station_id]
-        target = int(self.max_entries * 0.9)
-        for station_id in list(self._by_id):
-            if len(self._by_id) < target:
-                break
-            del self._by_id[station_id]

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from csms.quantities import SettingsSection
 
 __all__ = ["CRITICAL_EVENTS", "OCPP_CIPHERS", "SecuritySettings"]
 
@@ -46,11 +48,9 @@ CRITICAL_EVENTS = (
 )
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(SettingsSection):
     """TLS for the OCPP endpoint, station certificates, and limits on who may connect how
     often."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tls_cert_file: Path | None = Field(
         default=None,

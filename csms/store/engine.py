@@ -11,6 +11,8 @@ handing it out, so the pool heals by itself after a server restart.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import create_engine as sa_create_engine
@@ -129,7 +131,7 @@ def _install_sqlite_hooks(sync_engine: Engine, *, synchronous: str, busy_timeout
             # The busy timeout first: switching a new file to WAL takes a lock that another
             # connection may hold at that moment, and without it SQLite refuses at once.
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            switch_to_wal(cursor, busy_timeout_s)
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
@@ -141,3 +143,22 @@ def _install_sqlite_hooks(sync_engine: Engine, *, synchronous: str, busy_timeout
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     del _on_connect, _on_begin
+
+
+def switch_to_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """Put the file in WAL mode. Two connections switching a new file at the same moment
+    each hold a shared lock and want the exclusive one: SQLite refuses one of them at once
+    ("database is locked") without its busy handler, to break the deadlock. The other's
+    switch ends in milliseconds, after which ours is a no-op: try again until the busy
+    timeout has passed, then refuse as SQLite does."""
+    deadline = time.monotonic() + busy_timeout_s
+    pause_s = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(pause_s * 2, 0.05)

@@ -8,10 +8,14 @@ API, ``chargegrid station`` on the database file. A reader asks for the rows fro
 it last saw: the first row returned must be that one (otherwise the rows it needed were
 pruned or the table was emptied, and it must forget everything it cached).
 
-- SQLite: the query runs on the event loop, on a connection of its own that never writes
-  and never waits for a lock (a busy database is :class:`~csms.exceptions.StoreUnavailable`
-  at once). ``PRAGMA data_version`` tells whether anyone committed anything since the last
-  query; when nobody did, the last answer stands without a query.
+- SQLite: the query runs on a thread of its own, on a connection of its own that never
+  writes and never waits for a lock (a busy database is
+  :class:`~csms.exceptions.StoreUnavailable` at once). ``PRAGMA data_version`` tells whether
+  anyone committed anything since the last query; when nobody did, the last answer stands
+  without a query. Not on the event loop (decision 0248): the busy timeout does not bound
+  the start of a read in WAL mode, where SQLite retries for up to about 10 s, sleeping
+  longer each time, while the wal-index it reads changes under it; on the event loop such a
+  read held every handshake in progress past its timeout.
 - PostgreSQL: one asyncpg connection of its own, one query at a time.
 """
 
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from csms.exceptions import StoreUnavailable
+from csms.store.own_thread import OwnThread
 
 __all__ = ["PostgresStationFeed", "SqliteStationFeed", "StationFeed", "open_station_feed"]
 
@@ -48,18 +54,20 @@ class StationFeed(Protocol):
 
 
 class SqliteStationFeed:
-    """The feed of an SQLite file, read on the event loop's thread (a few microseconds)."""
+    """The feed of an SQLite file, read on a thread of its own (one connection, one query
+    at a time)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._last: tuple[int, int, list[Change]] | None = None
+        self._thread: OwnThread[Callable[[], Any], Any] | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            # timeout=0: never wait for a lock on the event loop; a busy file is a failed
-            # read, and the caller reads the store as it did without a feed.
+            # timeout=0: never wait for a lock; a busy file is a failed read, and the caller
+            # reads the store as it did without a feed.
             conn = sqlite3.connect(self.path, timeout=0, isolation_level=None)
             conn.execute("PRAGMA query_only=1")
             self._conn = conn
@@ -77,10 +85,8 @@ class SqliteStationFeed:
         if conn is not None:
             conn.close()
 
-    async def position(self) -> int:
-        return int(self._fetch(_POSITION)[0][0])
-
-    async def changes(self, since: int, limit: int) -> list[Change]:
+    def _changes(self, since: int, limit: int) -> list[Change]:
+        """On the feed's thread."""
         version = self._fetch("PRAGMA data_version")[0][0]
         last = self._last
         if version == self._version and last is not None and last[:2] == (since, limit):
@@ -89,8 +95,31 @@ class SqliteStationFeed:
         self._version, self._last = version, (since, limit, rows)
         return rows
 
+    def _position(self) -> int:
+        return int(self._fetch(_POSITION)[0][0])
+
+    async def _on_thread(self, call: Callable[[], Any]) -> Any:
+        if self._thread is None:
+            self._thread = OwnThread(_call, name="station-feed")
+        return await self._thread.run(call)
+
+    async def position(self) -> int:
+        return int(await self._on_thread(self._position))
+
+    async def changes(self, since: int, limit: int) -> list[Change]:
+        rows: list[Change] = await self._on_thread(lambda: self._changes(since, limit))
+        return rows
+
     async def close(self) -> None:
-        self._drop()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            # After a read still under way (the connection is the thread's).
+            await thread.run(self._drop)
+            await asyncio.to_thread(thread.stop)
+
+
+def _call(job: Callable[[], Any]) -> Any:
+    return job()
 
 
 class PostgresStationFeed:

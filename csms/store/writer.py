@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
@@ -41,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.exceptions import StoreError, StoreUnavailable
+from csms.store.own_thread import OwnThread
 from csms.store.transient import is_transient
 
 __all__ = ["MAX_COMMIT_WINDOW_S", "Coalesced", "GroupWriter", "WriteOp", "sqlite_dbapi"]
@@ -112,7 +111,7 @@ class GroupWriter:
         self._engine = engine
         #: With a synchronous engine (SQLite) a batch runs whole on the writer thread.
         self._sync_engine = sync_engine
-        self._thread: _WriterThread | None = None
+        self._thread: OwnThread[list[WriteOp[Any]], list[Any]] | None = None
         #: the writer thread's connection, kept from batch to batch (the engine's pool holds
         #: this one connection only); dropped after a failed batch, opened again by the next
         self._sync_conn: Connection | None = None
@@ -135,7 +134,7 @@ class GroupWriter:
     def start(self) -> None:
         if self._task is None:
             if self._sync_engine is not None and self._thread is None:
-                self._thread = _WriterThread(self._execute_sync)
+                self._thread = OwnThread(self._execute_sync, name="store-writer")
             self._task = asyncio.create_task(self._loop(), name="store-writer")
 
     @property
@@ -328,55 +327,6 @@ class GroupWriter:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-
-
-class _WriterThread:
-    """The SQLite writer's own thread: a batch goes in through a queue and its outcome comes
-    back by one ``call_soon_threadsafe``, the least a hand-over between threads costs (an
-    executor adds a work item, a concurrent future, a semaphore and a chained asyncio
-    future per batch)."""
-
-    def __init__(self, execute: Callable[[list[WriteOp[Any]]], list[Any]]) -> None:
-        self._execute = execute
-        self._jobs: queue.SimpleQueue[
-            tuple[list[WriteOp[Any]], asyncio.Future[list[Any]], asyncio.AbstractEventLoop] | None
-        ] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
-        self._thread.start()
-
-    def run(self, batch: list[WriteOp[Any]]) -> asyncio.Future[list[Any]]:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[Any]] = loop.create_future()
-        self._jobs.put((batch, done, loop))
-        return done
-
-    def stop(self) -> None:
-        """After the batches queued before it (blocking: call it from a thread)."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _serve(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            batch, done, loop = job
-            try:
-                result = self._execute(batch)
-            except BaseException as exc:  # handed to the awaiting task, which decides
-                outcome: tuple[list[Any] | None, BaseException | None] = (None, exc)
-            else:
-                outcome = (result, None)
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(_settle, done, *outcome)
-
-
-def _settle(
-    done: asyncio.Future[list[Any]], result: list[Any] | None, error: BaseException | None
-) -> None:
-    if done.cancelled():
-        return
-    if error is not None:
-        done.set_exception(error)
-    else:
-        done.set_result(cast(list[Any], result))
 
 
 class _SyncConnection:

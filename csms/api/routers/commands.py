@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Header, Path, Query, Response
 from csms.api.auth import Permission
 from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField, ResourceNotFound
-from csms.api.models import CommandRequest, ErrorOut, JobOut
+from csms.api.exceptions import InvalidField
+from csms.api.loading import load_visible
+from csms.api.models import CommandRequest, ErrorOut, JobOut, record_out
 from csms.api.records import Job
 from csms.core.commands import Commands
 from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
@@ -21,18 +22,7 @@ router = APIRouter(route_class=BoundaryRoute, tags=["commands"], responses=AUTH_
 
 
 def job_out(job: Job) -> JobOut:
-    return JobOut(
-        job_id=job.job_id,
-        command=job.command,
-        station_id=job.station_id,
-        site_id=job.site_id,
-        status=job.status.value,
-        request=job.request,
-        result=job.result,
-        error=job.error,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-    )
+    return record_out(JobOut, job)
 
 
 async def execute(commands: Commands, request: dict[str, Any]) -> dict[str, Any]:
@@ -231,11 +221,13 @@ async def get_job(
         ),
     ] = 0.0,
 ) -> JobOut:
-    who.require(Permission.JOBS_READ, sited=False)
-    job = await services.jobs.get(job_id)
-    if job is None:
-        raise ResourceNotFound(f"no job {job_id!r}")
-    who.require(Permission.JOBS_READ, job.site_id)
+    job, _ = await load_visible(
+        who,
+        Permission.JOBS_READ,
+        lambda: services.jobs.get(job_id),
+        missing=f"no job {job_id!r}",
+        site_of=lambda job: job.site_id,
+    )
     if wait_s > 0 and job.finished_at is None:
         resolved = await services.jobs.get(
             job_id, wait_s=min(wait_s, services.settings.job_wait_max_s)

@@ -14,10 +14,11 @@ from csms.api.auth import Permission
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
+from csms.api.models import record_out
 from csms.api.routers.stations import load_station
 from csms.api.site_common import require_aware
 from csms.api.station_calls import STATION_CALL_ERRORS, station_call
-from csms.der import DerAlarm, DerControl, DerControlRecord, DerControlType
+from csms.der import DerControl, DerControlRecord, DerControlType
 
 __all__ = ["router"]
 
@@ -70,34 +71,7 @@ class ReportRequestedOut(BaseModel):
 
 
 def control_out(r: DerControlRecord) -> DerControlOut:
-    c = r.control
-    return DerControlOut(
-        station_id=r.station_id,
-        control_id=c.control_id,
-        control_type=c.control_type,
-        setting_kind=c.setting_kind,
-        is_default=c.is_default,
-        priority=c.priority,
-        setting=dict(c.setting),
-        source=r.source,
-        recorded_at=r.recorded_at,
-        started=r.started,
-        started_changed_at=r.started_changed_at,
-        superseded=c.superseded,
-        cleared_at=r.cleared_at,
-        in_force=r.in_force,
-    )
-
-
-def _alarm_out(a: DerAlarm) -> DerAlarmOut:
-    return DerAlarmOut(
-        station_id=a.station_id,
-        control_type=a.control_type,
-        at=a.at,
-        grid_event_fault=a.grid_event_fault,
-        alarm_ended=a.alarm_ended,
-        extra_info=a.extra_info,
-    )
+    return record_out(DerControlOut, r, r.control)
 
 
 @router.get(
@@ -235,7 +209,7 @@ async def list_der_alarms(
     alarms = await services.csms.central.der.repo.list_alarms(
         station_id=station_id, since=since, limit=limit
     )
-    return [_alarm_out(a) for a in alarms]
+    return [record_out(DerAlarmOut, a) for a in alarms]
 
 
 # A refused write to these routes is in the audit log as "refused" (see csms.api.boundary).

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Response
 from csms.api.auth import Permission
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import ResourceNotFound
-from csms.api.models import ErrorOut, IdTokenIn, IdTokenOut
+from csms.api.loading import found
+from csms.api.models import ErrorOut, IdTokenIn, IdTokenOut, record_out
 from csms.domain import AuthorizationStatus, IdToken
 
 __all__ = ["router"]
@@ -23,13 +23,7 @@ _TOKEN = Path(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 
 
 def _out(t: IdToken) -> IdTokenOut:
-    return IdTokenOut(
-        token=t.token,
-        kind=t.kind,
-        status=t.status.value,
-        expires_at=t.expires_at,
-        group_id=t.group_id,
-    )
+    return record_out(IdTokenOut, t)
 
 
 @router.get("/id-tokens", response_model=list[IdTokenOut])
@@ -41,10 +35,7 @@ async def list_id_tokens(services: Services, who: Caller) -> list[IdTokenOut]:
 @router.get("/id-tokens/{token}", response_model=IdTokenOut, responses=_404)
 async def get_id_token(services: Services, who: Caller, token: str = _TOKEN) -> IdTokenOut:
     who.require(Permission.ID_TOKENS_READ, sited=False)
-    found = await services.store.get_id_token(token)
-    if found is None:
-        raise ResourceNotFound(f"no id token {token!r}")
-    return _out(found)
+    return _out(found(await services.store.get_id_token(token), f"no id token {token!r}"))
 
 
 @router.put("/id-tokens/{token}", response_model=IdTokenOut)
@@ -70,8 +61,7 @@ async def put_id_token(
 @router.delete("/id-tokens/{token}", status_code=204, responses=_404)
 async def delete_id_token(services: Services, who: Caller, token: str = _TOKEN) -> Response:
     who.require(Permission.ID_TOKENS_WRITE, sited=False)
-    if await services.store.get_id_token(token) is None:
-        raise ResourceNotFound(f"no id token {token!r}")
+    found(await services.store.get_id_token(token), f"no id token {token!r}")
     await services.store.delete_id_token(token)
     await services.auditor.record(who, "id_token.delete", "ok", target=token)
     return Response(status_code=204)

@@ -14,6 +14,7 @@ from csms.api.auth import Permission, Principal, Role
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
+from csms.api.models import record_out
 from csms.api.power import site_power
 from csms.api.services import ApiServices
 from csms.api.site_common import (
@@ -317,39 +318,18 @@ def _plan_out(services: ApiServices, site_id: str) -> PlanOut:
         non_compliance_count=view.non_compliance_count,
         steps=steps,
         evses=[
-            PlanEvseOut(
-                station_id=e.station_id,
-                evse_id=e.evse_id,
-                online=e.online,
-                transaction_id=e.transaction_id,
-                planned_w=e.planned_w,
-                sent_w=e.sent_w,
-                ack=e.ack,
-                confirmed_w=e.confirmed_w,
-                default_w=e.default_w,
-                measured_w=e.measured_w,
-                non_compliant=e.non_compliant,
-                power_w=per_evse.get(f"{e.station_id}/{e.evse_id}", []),
-            )
+            record_out(PlanEvseOut, e, power_w=per_evse.get(f"{e.station_id}/{e.evse_id}", []))
             for e in view.evses
         ],
         storage=storage,
         nodes=nodes,
         swap_racks=[
-            PlanSwapRackOut(
-                swap_id=r.swap_id,
-                station_id=r.station_id,
+            record_out(
+                PlanSwapRackOut,
+                r,
                 power_w=list(plan.swap_racks[r.swap_id].power_w)
                 if plan is not None and r.swap_id in plan.swap_racks
                 else [],
-                planned_w=r.planned_w,
-                sent_w=r.sent_w,
-                ack=r.ack,
-                packs_ready=r.packs_ready,
-                swaps_seen=r.swaps_seen,
-                no_ready_pack_count=r.no_ready_pack_count,
-                last_no_ready_pack_at=r.last_no_ready_pack_at,
-                unready_swaps_expected=list(r.unready_swaps_expected),
             )
             for r in view.swap_racks
         ],

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Response
 from csms.api.auth import Permission, Principal
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import Conflict, ResourceNotFound
+from csms.api.exceptions import Conflict
+from csms.api.loading import load_visible
 from csms.api.models import (
     ConnectorOut,
     ErrorOut,
@@ -20,8 +21,10 @@ from csms.api.models import (
     StationIn,
     StationOut,
     StationPatch,
+    record_out,
 )
 from csms.api.services import ApiServices
+from csms.api.station_calls import audit_station
 from csms.domain import RegistrationStatus
 from csms.ids import ID_PATTERN, STATION_ID_MAX_LENGTH
 from csms.store.base import StationRecord
@@ -36,21 +39,12 @@ StationPath = Annotated[
 
 
 def _out(services: ApiServices, r: StationRecord) -> StationOut:
-    return StationOut(
-        station_id=r.station_id,
+    return record_out(
+        StationOut,
+        r,
         site_id=services.station_site(r),
-        registration=r.registration.value,
         online=services.commands.is_online(r.station_id),
         has_password=r.password_hash is not None,
-        security_profile=r.security_profile,
-        pending_security_profile=r.pending_security_profile,
-        ocpp_version=r.ocpp_version,
-        vendor=r.vendor,
-        model=r.model,
-        serial_number=r.serial_number,
-        firmware_version=r.firmware_version,
-        last_boot_at=r.last_boot_at,
-        last_seen_at=r.last_seen_at,
     )
 
 
@@ -58,11 +52,13 @@ async def load_station(
     services: ApiServices, who: Principal, station_id: str, permission: Permission
 ) -> StationRecord:
     """The station, after checking the caller may ``permission`` on its site (404 / 403)."""
-    who.require(permission, sited=False)
-    record = await services.store.get_station(station_id)
-    if record is None:
-        raise ResourceNotFound(f"no station {station_id!r}")
-    who.require(permission, services.station_site(record))
+    record, _ = await load_visible(
+        who,
+        permission,
+        lambda: services.store.get_station(station_id),
+        missing=f"no station {station_id!r}",
+        site_of=services.station_site,
+    )
     return record
 
 
@@ -158,13 +154,11 @@ async def update_station(
         record = dataclasses.replace(record, security_profile=body.security_profile)
     await services.store.put_station(record)
     services.remember_station(station_id, record.site_id)
-    await services.auditor.record(
+    await audit_station(
+        services,
         who,
+        record,
         "station.update",
-        "ok",
-        site_id=services.station_site(record),
-        station_id=station_id,
-        target=station_id,
         request={k: v for k, v in changes.items() if k != "password"}
         | ({"password": "changed"} if "password" in changes else {}),
     )
@@ -176,14 +170,7 @@ async def remove_station(services: Services, who: Caller, station_id: StationPat
     """Remove a station (admin); its transactions stay."""
     record = await load_station(services, who, station_id, Permission.STATIONS_WRITE)
     await services.store.delete_station(station_id)
-    await services.auditor.record(
-        who,
-        "station.remove",
-        "ok",
-        site_id=services.station_site(record),
-        station_id=station_id,
-        target=station_id,
-    )
+    await audit_station(services, who, record, "station.remove")
     services.forget_station(station_id)
     return Response(status_code=204)
 
@@ -194,17 +181,8 @@ async def connectors(
 ) -> list[ConnectorOut]:
     """The latest status of every connector."""
     await load_station(services, who, station_id, Permission.STATIONS_READ)
-    return [
-        ConnectorOut(
-            evse_id=s.evse_id,
-            connector_id=s.connector_id,
-            status=s.status.value,
-            timestamp=s.timestamp,
-            error_code=s.error_code,
-            info=s.info,
-        )
-        for s in await services.store.connector_statuses(station_id)
-    ]
+    statuses = await services.store.connector_statuses(station_id)
+    return [record_out(ConnectorOut, s) for s in statuses]
 
 
 @router.get("/stations/{station_id}/meter", response_model=list[MeterReadingOut], responses=_404)
@@ -212,17 +190,7 @@ async def meter(services: Services, who: Caller, station_id: StationPath) -> lis
     """The latest reading per EVSE, connector, measurand and phase."""
     await load_station(services, who, station_id, Permission.STATIONS_READ)
     return [
-        MeterReadingOut(
-            evse_id=s.evse_id,
-            connector_id=s.connector_id,
-            transaction_id=s.transaction_id,
-            timestamp=s.sample.timestamp,
-            measurand=s.sample.measurand,
-            value=s.sample.value,
-            unit=s.sample.unit,
-            phase=s.sample.phase,
-            location=s.sample.location,
-        )
+        record_out(MeterReadingOut, s, s.sample)
         for s in await services.store.latest_samples(station_id)
     ]
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from csms.api.auth import Permission, Principal
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField, ResourceNotFound
-from csms.api.models import ErrorOut, SiteId
+from csms.api.exceptions import InvalidField
+from csms.api.loading import load_visible
+from csms.api.models import ErrorOut, SiteId, record_out
 from csms.api.routers.stations import load_station
 from csms.api.services import ApiServices
 from csms.api.site_common import require_aware
@@ -81,33 +82,10 @@ class SwapRequestIn(BaseModel):
     id_token: str = Field(min_length=1, max_length=255)
 
 
-def _packs(swap_packs: tuple[object, ...]) -> list[PackOut]:
-    return [PackOut.model_validate(p, from_attributes=True) for p in swap_packs]
-
-
 async def _out(services: ApiServices, swap: BatterySwap, site_id: str | None) -> SwapOut:
     assert swap.id is not None
     cost, currency = await _cost(services, swap, site_id)
-    return SwapOut(
-        id=swap.id,
-        station_id=swap.station_id,
-        site_id=site_id,
-        request_id=swap.request_id,
-        id_token=swap.id_token,
-        state=swap.state,
-        auth_status=swap.auth_status,
-        requested=swap.requested,
-        created_at=swap.created_at,
-        started_at=swap.started_at,
-        ended_at=swap.ended_at,
-        packs_in=_packs(swap.packs_in),
-        packs_out=_packs(swap.packs_out),
-        energy_in_wh=swap.energy_in_wh,
-        energy_out_wh=swap.energy_out_wh,
-        energy_wh=swap.energy_wh,
-        cost=cost,
-        currency=currency,
-    )
+    return record_out(SwapOut, swap, site_id=site_id, cost=cost, currency=currency)
 
 
 async def _cost(
@@ -182,12 +160,13 @@ async def list_swaps(
 async def get_swap(
     services: Services, who: Caller, swap_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> SwapOut:
-    who.require(Permission.TRANSACTIONS_READ, sited=False)
-    swap = await services.csms.central.swaps.repo.get_swap(swap_id)
-    if swap is None:
-        raise ResourceNotFound(f"no battery swap {swap_id}")
-    site_id = await services.resolve_site(swap.station_id)
-    who.require(Permission.TRANSACTIONS_READ, site_id)
+    swap, site_id = await load_visible(
+        who,
+        Permission.TRANSACTIONS_READ,
+        lambda: services.csms.central.swaps.repo.get_swap(swap_id),
+        missing=f"no battery swap {swap_id}",
+        site_of=lambda swap: services.resolve_site(swap.station_id),
+    )
     return await _out(services, swap, site_id)
 
 
@@ -220,7 +199,7 @@ async def request_swap(
 
 
 def _pack_out(pack: BatteryPack) -> BatteryPackOut:
-    return BatteryPackOut.model_validate(pack, from_attributes=True)
+    return record_out(BatteryPackOut, pack)
 
 
 @router.get("/battery-packs", response_model=list[BatteryPackOut])

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from csms.api.auth import Permission, Principal
 from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField, ResourceNotFound
-from csms.api.models import ErrorOut, SiteId, TransactionOut
+from csms.api.exceptions import InvalidField
+from csms.api.loading import load_visible
+from csms.api.models import ErrorOut, SiteId, TransactionOut, record_out
 from csms.api.query_times import require_order, require_times
 from csms.api.services import ApiServices
 from csms.domain import Transaction
@@ -100,24 +101,7 @@ async def select_transactions(
 
 async def _out(services: ApiServices, tx: Transaction, site_id: str | None) -> TransactionOut:
     cost, currency = await services.cost_of(tx, site_id)
-    return TransactionOut(
-        id=tx.id,
-        station_id=tx.station_id,
-        site_id=site_id,
-        station_tx_id=tx.station_tx_id,
-        evse_id=tx.evse_id,
-        connector_id=tx.connector_id,
-        id_token=tx.id_token,
-        started_at=tx.started_at,
-        stopped_at=tx.stopped_at,
-        active=tx.active,
-        meter_start_wh=tx.meter_start_wh,
-        meter_stop_wh=tx.meter_stop_wh,
-        energy_wh=tx.energy_wh,
-        stop_reason=tx.stop_reason,
-        cost=cost,
-        currency=currency,
-    )
+    return record_out(TransactionOut, tx, site_id=site_id, cost=cost, currency=currency)
 
 
 def csv_cell(value: object) -> object:
@@ -176,10 +160,10 @@ async def load_transaction(
 ) -> tuple[Transaction, str | None]:
     """The transaction and its site, for a caller who may read transactions there (404 for
     an unknown one, checked after the caller may read any transactions at all)."""
-    who.require(Permission.TRANSACTIONS_READ, sited=False)
-    tx = await services.store.get_transaction(transaction_id)
-    if tx is None:
-        raise ResourceNotFound(f"no transaction {transaction_id}")
-    site_id = await services.resolve_site(tx.station_id)
-    who.require(Permission.TRANSACTIONS_READ, site_id)
-    return tx, site_id
+    return await load_visible(
+        who,
+        Permission.TRANSACTIONS_READ,
+        lambda: services.store.get_transaction(transaction_id),
+        missing=f"no transaction {transaction_id}",
+        site_of=lambda tx: services.resolve_site(tx.station_id),
+    )

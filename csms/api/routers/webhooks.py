@@ -10,7 +10,15 @@ from csms.api.auth import Permission
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import ResourceNotFound
-from csms.api.models import DeliveryOut, ErrorOut, WebhookCreated, WebhookIn, WebhookOut
+from csms.api.loading import found
+from csms.api.models import (
+    DeliveryOut,
+    ErrorOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookOut,
+    record_out,
+)
 from csms.api.records import Webhook
 
 __all__ = ["router"]
@@ -21,14 +29,7 @@ WebhookId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 def _out(h: Webhook) -> WebhookOut:
-    return WebhookOut(
-        webhook_id=h.webhook_id,
-        url=h.url,
-        event_types=list(h.event_types),
-        site_id=h.site_id,
-        station_id=h.station_id,
-        created_at=h.created_at,
-    )
+    return record_out(WebhookOut, h)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
@@ -64,10 +65,7 @@ async def create_webhook(services: Services, who: Caller, body: WebhookIn) -> We
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, responses=_404)
 async def get_webhook(services: Services, who: Caller, webhook_id: WebhookId) -> WebhookOut:
     who.require(Permission.WEBHOOKS, sited=False)
-    hook = services.webhooks.get(webhook_id)
-    if hook is None:
-        raise ResourceNotFound(f"no webhook {webhook_id!r}")
-    return _out(hook)
+    return _out(found(services.webhooks.get(webhook_id), f"no webhook {webhook_id!r}"))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=_404)
@@ -88,21 +86,9 @@ async def list_deliveries(
 ) -> list[DeliveryOut]:
     """The delivery log, newest first: attempts, last HTTP status, last error."""
     who.require(Permission.WEBHOOKS, sited=False)
-    if services.webhooks.get(webhook_id) is None:
-        raise ResourceNotFound(f"no webhook {webhook_id!r}")
+    found(services.webhooks.get(webhook_id), f"no webhook {webhook_id!r}")
     return [
-        DeliveryOut(
-            delivery_id=d.delivery_id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            status=d.status.value,
-            attempts=d.attempts,
-            last_status_code=d.last_status_code,
-            last_error=d.last_error,
-            created_at=d.created_at,
-            last_attempt_at=d.last_attempt_at,
-            delivered_at=d.delivered_at,
-        )
+        record_out(DeliveryOut, d)
         for d in await services.repo.list_deliveries(webhook_id, limit=limit)
     ]
 

@@ -3,6 +3,7 @@ clock: a full session, the offline queue across a 10-minute outage, profile comp
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,22 @@ from typing import Any
 
 import pytest
 
-from chargegrid.clock import VirtualClock
+from chargegrid.clock import Clock, VirtualClock
 from csms.app import Csms
 from csms.config import Settings
 from csms.core.passwords import hash_password
 from csms.domain import ChargingLimit, ChargingRateUnit, IdToken, Transaction, TransactionUpdate
-from csms.events import DomainEvent, EventBus, MeterValuesReceived, TransactionEnded
+from csms.events import (
+    DomainEvent,
+    EventBus,
+    MeterValuesReceived,
+    TransactionEnded,
+    TransactionStarted,
+)
+from csms.exceptions import CommandRejected
 from csms.store import MemoryStore
 from csms.store.base import StationRecord, StoredSample
+from simulators.runner import StationRunner
 from tests.integration.simulators.helpers import ev_at, running, station_runner
 from tests.waiting import wait_until
 
@@ -57,6 +66,18 @@ async def _finished(store: MemoryStore) -> Transaction:
     return tx
 
 
+async def _ev_once_online(
+    runner: StationRunner, clock: Clock, *, arrive_min: float, stay_min: float | None
+) -> datetime:
+    """Once the station is online (however long a loaded machine takes to boot it), an EV
+    arrives ``arrive_min`` later and stays ``stay_min`` (None: until stopped); its arrival."""
+    await wait_until(lambda: runner.online, 30, "the station online")
+    arrival = clock.now().replace(microsecond=0) + timedelta(minutes=arrive_min)
+    runner.station.connector(1).planned.append(ev_at(arrival, 0, stay_min))
+    runner.poke()
+    return arrival
+
+
 def _series(samples: list[StoredSample], measurand: str) -> list[tuple[datetime, float]]:
     return [
         (s.sample.timestamp, s.sample.value) for s in samples if s.sample.measurand == measurand
@@ -80,12 +101,7 @@ async def test_a_full_session_is_recorded(store: MemoryStore, version: str) -> N
     async with Csms(_settings(), clock=clock, store=store) as csms:
         runner = station_runner(csms.url, clock, version=version)
         async with running(runner):
-            # Once the station is online (however long a loaded machine takes to boot it),
-            # an EV arrives three minutes later and leaves nine minutes after that.
-            await wait_until(lambda: runner.online, 30, "the station online")
-            arrival = clock.now().replace(microsecond=0) + timedelta(minutes=3)
-            runner.station.connector(1).planned.append(ev_at(arrival, 0, 9))
-            runner.poke()
+            arrival = await _ev_once_online(runner, clock, arrive_min=3, stay_min=9)
             tx = await _finished(store)
     station = await store.get_station(STATION)
     assert station is not None
@@ -123,6 +139,41 @@ async def test_a_full_session_is_recorded(store: MemoryStore, version: str) -> N
 
 
 @VERSIONS
+async def test_a_txprofile_sent_the_moment_a_start_is_heard_is_taken(
+    store: MemoryStore, version: str
+) -> None:
+    """Decision 0014: whoever hears a start at once (a re-plan) may send its TxProfile, and
+    the station takes it: a 1.6 station has been told the transaction's id first, and takes
+    that answer in before the TxProfile behind it."""
+    clock = VirtualClock(start=START, speed=300)
+    answers: list[str] = []
+    async with Csms(_settings(), clock=clock, store=store) as csms:
+
+        async def send(tx: Transaction) -> None:
+            limit = ChargingLimit(
+                tx.station_id, tx.evse_id, ChargingRateUnit.WATT, ((0, 7400.0, None),),
+                transaction_id=tx.id,
+            )  # fmt: skip
+            try:
+                answers.append((await csms.commands.set_charging_profile(limit)).status)
+            except CommandRejected as exc:
+                answers.append(str(exc))
+
+        def on_start(event: DomainEvent) -> None:
+            if isinstance(event, TransactionStarted):
+                sends.append(asyncio.ensure_future(send(event.transaction)))
+
+        sends: list[asyncio.Future[None]] = []
+        csms.bus.subscribe(on_start)
+        runner = station_runner(csms.url, clock, version=version)
+        async with running(runner):
+            await _ev_once_online(runner, clock, arrive_min=1, stay_min=3)
+            await wait_until(lambda: answers, 60, "the TxProfile answered")
+    assert answers == ["Accepted"]
+    assert not [e for e in runner.stats.errors if "profile rejected" in e]
+
+
+@VERSIONS
 async def test_offline_queue_arrives_complete_and_in_order(
     store: MemoryStore, version: str
 ) -> None:
@@ -142,9 +193,7 @@ async def test_offline_queue_arrives_complete_and_in_order(
     runner = station_runner(first.url, clock, version=version)
     try:
         async with running(runner):
-            await wait_until(lambda: runner.online, 30, "the station online")
-            runner.station.connector(1).planned.append(ev_at(clock.now(), 0.5, None))
-            runner.poke()
+            await _ev_once_online(runner, clock, arrive_min=0.5, stay_min=None)
             await wait_until(
                 lambda: _aligned_samples(store, 2), 30, "meter values before the outage"
             )

@@ -1,6 +1,6 @@
 """The station cache's rules: changes applied in order, a gap forgets everything, a read
 that raced a change is not kept, callers at once share one feed read, and a feed that
-cannot be read sends every caller to the store."""
+cannot be read, or is late, sends every caller to the store."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ from csms.domain import RegistrationStatus
 from csms.exceptions import StoreUnavailable
 from csms.store.base import StationRecord
 from csms.store.station_feed import Change
+from tests.waiting import wait_until
 
 
 class FakeFeed:
-    """The database's change table, in memory; ``gate`` holds reads until released."""
+    """The database's change table, in memory; ``gate`` holds reads until released
+    (``waiting``: the reads held there now)."""
 
     def __init__(self) -> None:
         self.rows: list[Change] = []
         self.reads = 0
+        self.waiting = 0
         self.gate: asyncio.Event | None = None
         self.broken = False
 
@@ -34,7 +37,11 @@ class FakeFeed:
         self.reads += 1
         snapshot = [r for r in self.rows if r[0] >= since][:limit]  # as of the call
         if self.gate is not None:
-            await self.gate.wait()
+            self.waiting += 1
+            try:
+                await self.gate.wait()
+            finally:
+                self.waiting -= 1
         if self.broken:
             raise StoreUnavailable("feed down")
         return snapshot
@@ -47,14 +54,18 @@ def record(station_id: str, password_hash: str | None = "h1", **kw: object) -> S
     return StationRecord(station_id, password_hash=password_hash, vendor="V", **kw)  # type: ignore[arg-type]
 
 
-async def started(feed: FakeFeed, *records: StationRecord) -> StationCache:
-    cache = StationCache(feed)  # type: ignore[arg-type]
+async def started(feed: FakeFeed, *records: StationRecord, **options: object) -> StationCache:
+    cache = StationCache(feed, **options)  # type: ignore[arg-type]
 
     async def listed() -> list[StationRecord]:
         return list(records)
 
     await cache.open(listed)
     return cache
+
+
+async def read_held(feed: FakeFeed) -> None:
+    await wait_until(lambda: feed.waiting == 1, 10, "a feed read held at the gate")
 
 
 class Reads:
@@ -150,13 +161,13 @@ async def test_callers_at_once_share_a_read_begun_after_they_asked() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await asyncio.sleep(0)
-    assert feed.reads == 1  # under way
+    await read_held(feed)
     feed.change("A")  # committed after that read began: the callers below must see it
     later = [asyncio.create_task(cache.fresh()) for _ in range(20)]
-    await asyncio.sleep(0)
+    await wait_until(lambda: cache.waiting == 21, 10, "the twenty waiting")
+    assert feed.reads == 1
     feed.gate.set()
-    await asyncio.gather(first, *later)
+    assert await asyncio.gather(first, *later) == [True] * 21
     assert feed.reads == 2  # one more read for the twenty
     reads = Reads({"A": record("A", "h2")})
     feed.gate = None
@@ -168,13 +179,14 @@ async def test_a_caller_that_leaves_does_not_cancel_the_shared_read() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await asyncio.sleep(0)
+    await read_held(feed)
+    first.cancel()  # the caller whose question started the read leaves too
     feed.change("A")
     leaving, staying = (asyncio.create_task(cache.fresh()) for _ in range(2))
-    await asyncio.sleep(0)
+    await wait_until(lambda: cache.waiting == 2, 10, "both waiting")
     leaving.cancel()
     feed.gate.set()
-    await asyncio.gather(first, staying)
+    assert await staying
     assert cache.position == 1
 
 
@@ -188,9 +200,9 @@ async def test_an_unreadable_feed_sends_callers_to_the_store() -> None:
     # Callers waiting for a read that fails go to the store too.
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.get("A", reads("A")))
-    await asyncio.sleep(0)
+    await read_held(feed)
     others = [asyncio.create_task(cache.get("A", reads("A"))) for _ in range(3)]
-    await asyncio.sleep(0)
+    await wait_until(lambda: cache.waiting == 4, 10, "all waiting")
     feed.gate.set()
     got = await asyncio.gather(first, *others)
     assert all(r is not None and r.password_hash == "h2" for r in got)
@@ -201,6 +213,37 @@ async def test_an_unreadable_feed_sends_callers_to_the_store() -> None:
     assert reads.count == 6
     assert (await cache.get("A", reads("A"))).password_hash == "h2"  # type: ignore[union-attr]
     assert reads.count == 6
+
+
+async def test_a_late_feed_sends_callers_to_the_store_and_holds_none_of_them() -> None:
+    # Decision 0248: a feed read that stalls (SQLite retrying the start of a read for up to
+    # about 10 s) must not hold the handshakes asking, each on its own timeout.
+    now = [0.0]
+    feed = FakeFeed()
+    cache = await started(feed, record("A"), wait_max_s=0.05, monotonic=lambda: now[0])
+    reads = Reads({"A": record("A", "h2")})
+    feed.gate = asyncio.Event()  # the read that will not answer
+    got = await cache.get("A", reads("A"))  # waits wait_max_s, then reads the store
+    assert got is not None and got.password_hash == "h2"
+    assert (cache.feed_late, reads.count, feed.reads, cache.waiting) == (1, 1, 1, 0)
+    # Later questions, the read now overdue: the store at once, no second read queued.
+    now[0] = 1.0
+    assert not await cache.fresh()
+    got = await cache.get("A", reads("A"))
+    assert got is not None and got.password_hash == "h2"
+    assert (cache.feed_late, reads.count, feed.reads, cache.waiting) == (2, 2, 1, 0)
+    # The read answers at last: the next question reads the feed again and is a hit.
+    feed.gate.set()
+    await wait_until(lambda: not cache.reading, 10, "the stuck read's end")
+    feed.gate = None
+    assert await cache.get("A", reads("A")) == StationRecord("A", password_hash="h1")
+    assert (cache.feed_late, reads.count, feed.reads) == (2, 2, 2)
+
+
+@pytest.mark.parametrize("wait_max_s", [0.0, -1.0, float("inf"), float("nan")])
+def test_the_wait_for_the_feed_is_positive_and_finite(wait_max_s: float) -> None:
+    with pytest.raises(ValueError):
+        StationCache(FakeFeed(), wait_max_s=wait_max_s)  # type: ignore[arg-type]
 
 
 async def test_not_started_reads_the_store_and_the_size_is_bounded() -> None:

@@ -66,3 +66,25 @@ def test_every_option_is_documented_with_its_default_and_variable() -> None:
             assert f"CHARGEGRID_{section.upper()}__{name.upper()}" in row
             default = "unset" if option.default is None else str(option.default)
             assert f"`{default}`" in row or default in row, (section, name, default)
+
+
+@pytest.mark.parametrize(
+    ("section", "option"),
+    [
+        ("server", "ping_interval_s"),
+        ("ocpp", "call_timeout_s"),
+        ("database", "retry_max_s"),
+        ("api", "stream_keepalive_s"),
+        ("security", "handshake_timeout_s"),
+    ],
+)
+def test_infinite_and_nan_numbers_are_refused_naming_the_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, option: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{section}]\n{option} = inf\n")
+    with pytest.raises(ConfigError, match=rf"c\.toml: {section}\.{option}: .*finite"):
+        load_settings(path)
+    monkeypatch.setenv(f"CHARGEGRID_{section.upper()}__{option.upper()}", "nan")
+    with pytest.raises(ConfigError, match=rf"environment: {section}\.{option}: .*finite"):
+        load_settings()

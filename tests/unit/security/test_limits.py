@@ -68,3 +68,13 @@ def test_backoff_memory_bounded() -> None:
     for i in range(5_000):
         b.failed(f"id{i}", float(i))
     assert len(b) <= 50
+
+
+def test_a_full_table_drops_what_carries_nothing_before_the_oldest() -> None:
+    b = AuthBackoff(free_failures=0, initial_s=1.0, max_s=1.0, max_entries=10)
+    b.failed("waiting", 100.0)  # the longest known, still waiting
+    for i in range(9):
+        b.failed(f"expired{i}", 0.0)
+    b.failed("new", 100.0)
+    assert b.retry_after("waiting", 100.0) == 1.0
+    assert len(b) == 2
