@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chargegrid.measurands import Measurand
 from csms.domain import GridMeterReading
@@ -118,6 +119,11 @@ def unread(at: datetime | None, now: datetime, stale_after_s: float) -> str | No
     return None
 
 
+#: how far back a silent meter's held unmetered load looks (virtual time)
+UNMETERED_HOLD_S = 120.0
+UNMETERED_HOLD = timedelta(seconds=UNMETERED_HOLD_S)
+
+
 class LiveMeter:
     """The grid meter of one site: its newest reading and what the estimate misses."""
 
@@ -128,6 +134,9 @@ class LiveMeter:
         self.measured_at: datetime | None = None
         #: the measured import less the estimate, when the meter was last fresh
         self.unmetered_w = 0.0
+        #: the unmetered loads of the fresh steps of the last ``UNMETERED_HOLD_S`` (when
+        #: the meter goes silent, the largest is held, not only the last)
+        self._recent: deque[tuple[datetime, float]] = deque()
         #: readings refused (not finite, out of range, dated in the future)
         self.refused = 0
         #: readings kept (the newest each time; the site loop compares it to see a new one)
@@ -148,6 +157,7 @@ class LiveMeter:
         ):
             self.import_w = self.measured_at = None
             self.unmetered_w = 0.0
+            self._recent.clear()
 
     def apply(self, event: DomainEvent) -> bool:
         """Take the meter's MeterValues or a posted reading; whether ``event`` was one
@@ -203,7 +213,17 @@ class LiveMeter:
         found = self.read(now, estimate_w)
         if found.measured_at is not None:
             self.unmetered_w = found.import_w - estimate_w
+            recent = self._recent
+            recent.append((now, self.unmetered_w))
+            while recent and recent[0][0] < now - UNMETERED_HOLD:
+                recent.popleft()
         return found
+
+    def held_unmetered_w(self) -> float:
+        """What a silent meter's steps add to the estimate: the largest unmetered load of
+        the last fresh steps. The last one alone can be low by timing (a reading seconds old
+        against an estimate that has just risen) and would leave the site without room."""
+        return max((w for _, w in self._recent), default=self.unmetered_w)
 
     def read(self, now: datetime, estimate_w: float) -> SiteImport:
         """The import at ``now`` as a control step would use it, learning nothing: the
@@ -218,5 +238,5 @@ class LiveMeter:
             fallback = "no_reading"
         if fallback is None and self.import_w is not None:
             return SiteImport(self.import_w, estimate_w, self.measured_at)
-        held = estimate_w + max(0.0, self.unmetered_w)
+        held = estimate_w + max(0.0, self.held_unmetered_w())
         return SiteImport(held, estimate_w, None, fallback)

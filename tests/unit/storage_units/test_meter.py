@@ -73,13 +73,32 @@ def test_fresh_measured_stale_estimate_plus_the_unmetered_load() -> None:
     assert (fresh.import_w, fresh.source, fresh.fallback) == (90_000.0, "meter", None)
     stale = meter.site_import(T0 + timedelta(seconds=16), 65_000.0)
     assert (stale.import_w, stale.source, stale.fallback) == (95_000.0, "estimate", "stale")
-    # a meter reading less than the estimate (unmetered PV) never lowers the fallback
+    # the largest unmetered load of the last two minutes of fresh steps is held: 30 kW
     meter.apply(_grid(20, 40_000.0))
     meter.site_import(T0 + timedelta(seconds=20), 60_000.0)
-    assert meter.site_import(T0 + timedelta(seconds=60), 60_000.0).import_w == 60_000.0
+    assert meter.site_import(T0 + timedelta(seconds=60), 60_000.0).import_w == 90_000.0
+    # two minutes on, a meter reading less than the estimate (unmetered PV) is all that is
+    # left, and it never lowers the fallback below the estimate
+    meter.apply(_grid(140, 40_000.0))
+    meter.site_import(T0 + timedelta(seconds=140), 60_000.0)
+    assert meter.site_import(T0 + timedelta(seconds=160), 60_000.0).import_w == 60_000.0
     # no meter in the site: the estimate, and no fallback to count
     plain = LiveMeter(_site()).site_import(T0, 1_000.0)
     assert (plain.import_w, plain.fallback) == (1_000.0, None)
+
+
+def test_a_silent_meter_holds_the_largest_recent_unmetered_load_not_a_skewed_last_one() -> None:
+    """The last fresh step compares a reading seconds old with an estimate that has just
+    risen (the EVs raised): the difference it sees is low by timing, and holding only it
+    would leave no room for the load the meter saw all along."""
+    meter = LiveMeter(_metered_site())
+    meter.apply(_grid(0, 90_000.0))
+    for at_s in (0, 5, 10):
+        meter.site_import(T0 + timedelta(seconds=at_s), 60_000.0)  # 30 kW unmetered
+    assert meter.site_import(T0 + timedelta(seconds=14), 85_000.0).source == "meter"
+    assert meter.unmetered_w == 5_000.0  # the skewed last difference
+    silent = meter.site_import(T0 + timedelta(seconds=16), 85_000.0)
+    assert (silent.import_w, silent.fallback) == (115_000.0, "stale")
 
 
 def test_a_reading_dated_ahead_of_the_clock_is_refused_when_read() -> None:
