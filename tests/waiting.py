@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 __all__ = ["Entered", "wait_until", "wait_until_sync"]
@@ -83,3 +83,17 @@ class Entered:
             return await call
 
         return asyncio.create_task(entering())
+
+
+class _Turn:
+    """Yields once to whatever drives the coroutine (an asyncio task reschedules it at the
+    loop's next turn); needs no running loop."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield
+
+
+async def next_turn() -> None:
+    """Give the driver one turn, as an awaited send or read does: what a fake's behaviour
+    is, not a wait for anything."""
+    await _Turn()

@@ -31,6 +31,7 @@ from csms.events import EventBus
 from csms.planning import PlanningSettings, SiteLoop, SiteState
 from csms.planning.context import PlanningContext
 from csms.sites import Site, SiteEvse, SiteNode, SiteStation, StationQuirks
+from tests.waiting import next_turn
 
 #: 400 two-EVSE stations, five to a feeder: 801 EVSEs' worth of nodes and sessions.
 STATIONS = 400
@@ -99,7 +100,7 @@ class _Commands:
 
     async def set_charging_profile(self, limit: ChargingLimit) -> None:
         # Not a wait: the fake station answers at the loop's next turn, as a send does.
-        await asyncio.sleep(0)
+        await next_turn()
         self.sent += 1
 
     async def get_configuration(self, *args: Any) -> list[Any]:

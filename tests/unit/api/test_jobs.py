@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from csms.api.jobs import JobManager, request_hash
 from csms.api.records import JobStatus
 from csms.api.repository import MemoryApiRepository
 from csms.exceptions import CommandRejected
+from tests.waiting import next_turn
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 WHO = Principal("tok", "fm", Role.FLEET_MANAGER, frozenset({"a"}))
@@ -35,7 +35,7 @@ async def test_idempotent_submit_runs_once() -> None:
     async def run(request: dict[str, Any]) -> dict[str, Any]:
         calls.append(request)
         # Not a wait: the command under test yields to the loop once, as a real one does.
-        await asyncio.sleep(0)
+        await next_turn()
         return {"status": "Accepted"}
 
     req = {"command": "reset", "station_id": "CP1"}

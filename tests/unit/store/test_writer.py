@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.exceptions import NotFound, StoreError, StoreUnavailable
 from csms.store import SqlStore, StationRecord
 from csms.store.writer import Coalesced, WriteOp
-from tests.waiting import Entered, wait_until
+from tests.waiting import Entered, next_turn, wait_until
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -186,7 +186,7 @@ async def test_sqlite_batches_run_whole_on_the_writer_thread(store: SqlStore) ->
     async def sleeps(conn: AsyncConnection) -> None:
         # The behaviour under test, not a wait: an operation that awaits something other
         # than the database cannot run on the writer thread.
-        await asyncio.sleep(0)
+        await next_turn()
 
     results = await asyncio.gather(
         *(store.writer.submit(WriteOp(run)) for _ in range(20)),
