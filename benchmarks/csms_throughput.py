@@ -15,7 +15,10 @@ call every ``S`` seconds). The targets are ``chargegrid serve`` as in production
 PostgreSQL, telemetry to the embedded store, API and planner on) and the *stock* peer: a
 central system written the textbook way on the ``ocpp`` library (``ocpp.v16`` /
 ``ocpp.v201`` / ``ocpp.v21`` ``ChargePoint`` with ``@on`` handlers, state in memory),
-measured in the same run, in interleaved ``--rounds``.
+measured in the same run, in interleaved ``--rounds``. ``serve`` runs on the event loop its
+settings choose (uvloop by default, decision 0250; ``CHARGEGRID_SERVER__EVENT_LOOP=asyncio``
+in the environment for the standard one, labelled ``/asyncio``); the stock peer runs on the
+standard loop, as the textbook server does.
 
 Fairness on a small shared machine:
 
@@ -707,6 +710,10 @@ async def run_load(
     return {
         "target": target.kind,
         "telemetry": target.telemetry,
+        # the stock peer always runs on the standard loop; chargegrid on its setting
+        "event_loop": "asyncio"
+        if target.kind == "stock"
+        else os.environ.get("CHARGEGRID_SERVER__EVENT_LOOP", "auto"),
         "calls_kind": kind,
         "stations": target.n,
         "connected": connected,
@@ -738,7 +745,8 @@ async def run_load(
 
 def label(row: dict[str, Any]) -> str:
     tel = "" if row["telemetry"] in ("on", "-") else "/tel-off"
-    return f"{row['target']}{tel}"
+    loop = "/asyncio" if row["target"] != "stock" and row["event_loop"] == "asyncio" else ""
+    return f"{row['target']}{tel}{loop}"
 
 
 def mode(row: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from csms.event_loop import EventLoopName, uvloop_available
 from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
 from csms.quantities import SettingsSection
@@ -132,6 +133,13 @@ class ServerSettings(SettingsSection):
         "0, the default = every handshake reads the store; off by default until a storm's "
         "first handshakes timing out with it on is explained, decision 0246)",
     )
+    event_loop: EventLoopName = Field(
+        default="auto",
+        description="the event loop `serve` and `demo` run on: uvloop (libuv's, less CPU per "
+        "OCPP call; not with security.tls_cert_file), asyncio (the standard library's), or "
+        "auto = uvloop where it is installed (a dependency except on Windows) and the OCPP "
+        "port is plain, else asyncio",
+    )
     message_log_frames: int = Field(
         default=20,
         ge=0,
@@ -141,6 +149,13 @@ class ServerSettings(SettingsSection):
         "meter values never push a command out of view; each costs the frame's size, about "
         "0.5-1 KB for meter values",
     )
+
+    @field_validator("event_loop")
+    @classmethod
+    def _loop_installed(cls, value: EventLoopName) -> EventLoopName:
+        if value == "uvloop" and not uvloop_available():
+            raise ValueError("uvloop is not installed here (pip install uvloop, or use auto)")
+        return value
 
 
 class OcppSettings(SettingsSection):
@@ -245,6 +260,16 @@ class Settings(BaseSettings):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    @model_validator(mode="after")
+    def _loop_serves_tls(self) -> Settings:
+        if self.server.event_loop == "uvloop" and self.security.tls:
+            raise ValueError(
+                'server.event_loop = "uvloop" cannot serve TLS (security.tls_cert_file): '
+                "uvloop reads a connection before the TLS handshake can start; use auto or "
+                "asyncio (decision 0250)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,13 @@ for what the test needs instead, with a generous deadline that only a real failu
 The predicate may be a plain function or return an awaitable (an ``async def`` or a lambda
 calling one); it is polled every ``every_s`` seconds of wall time until it returns something
 truthy, which is returned. On timeout the test fails with ``what`` and the last value seen.
+
+To wait until tasks are inside a call (waiting in it), start them with :class:`Entered`
+and wait on its count::
+
+    callers = Entered()
+    tasks = [callers.start(cache.fresh()) for _ in range(20)]
+    await wait_until(lambda: callers.inside == 20, 10, "twenty callers waiting")
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
-__all__ = ["wait_until", "wait_until_sync"]
+__all__ = ["Entered", "wait_until", "wait_until_sync"]
 
 T = TypeVar("T")
 
@@ -61,3 +68,18 @@ def wait_until_sync(
                 f"timed out after {timeout_s:g} s waiting for {what} (last: {value!r})"
             )
         time.sleep(every_s)
+
+
+class Entered:
+    """Tasks started on a call, each counted in the step that enters the call: a count of
+    n means n tasks have run their call up to its first wait (``inside`` only grows)."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+
+    def start(self, call: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        async def entering() -> T:
+            self.inside += 1
+            return await call
+
+        return asyncio.create_task(entering())

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,16 +18,11 @@ from csms.api.records import (
     Webhook,
     WebhookDelivery,
 )
-from csms.exceptions import StoreError, StoreUnavailable
-from csms.store import SqlStore
 from csms.store.mapping import record_from_row, record_row
 from csms.store.ops import dialect_insert
-from csms.store.transient import is_transient
-from csms.store.writer import WriteOp
+from csms.store.statements import SqlTables, where_equal
 
 __all__ = ["SqlApiRepository"]
-
-R = TypeVar("R")
 
 
 def _token(m: sa.RowMapping) -> ApiToken:
@@ -53,37 +47,12 @@ def _delivery(m: sa.RowMapping) -> WebhookDelivery:
     return record_from_row(WebhookDelivery, m, status=DeliveryStatus)
 
 
-class SqlApiRepository:
+class SqlApiRepository(SqlTables):
     """:class:`~csms.api.repository.ApiRepository` on the store's database."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        return await self._store.writer.submit(WriteOp(run))
-
-    async def _exec(self, stmt: Any) -> int:
-        async def run(conn: AsyncConnection) -> int:
-            return int((await conn.execute(stmt)).rowcount)
-
-        return await self._write(run)
-
-    async def _all(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
-        try:
-            async with self._store.engine.connect() as conn:
-                return list((await conn.execute(stmt)).mappings().all())
-        except sa.exc.SQLAlchemyError as exc:
-            if is_transient(exc):
-                raise StoreUnavailable(f"database unavailable: {exc}") from exc
-            raise StoreError(f"database error: {exc}") from exc
-
-    async def _one(self, stmt: sa.Select[Any]) -> sa.RowMapping | None:
-        rows = await self._all(stmt)
-        return rows[0] if rows else None
 
     # -- tokens ---------------------------------------------------------------------------
     async def add_token(self, token: ApiToken) -> None:
-        await self._exec(
+        await self._execute(
             sa.insert(t.api_tokens).values(
                 record_row(
                     token,
@@ -94,19 +63,19 @@ class SqlApiRepository:
         )
 
     async def get_token(self, token_id: str) -> ApiToken | None:
-        m = await self._one(sa.select(t.api_tokens).where(t.api_tokens.c.token_id == token_id))
+        m = await self._first(sa.select(t.api_tokens).where(t.api_tokens.c.token_id == token_id))
         return None if m is None else _token(m)
 
     async def list_tokens(self) -> list[ApiToken]:
         c = t.api_tokens.c
-        rows = await self._all(sa.select(t.api_tokens).order_by(c.created_at, c.token_id))
+        rows = await self._rows(sa.select(t.api_tokens).order_by(c.created_at, c.token_id))
         return [_token(m) for m in rows]
 
     async def revoke_token(self, token_id: str, at: datetime) -> bool:
         c = t.api_tokens.c
         if await self.get_token(token_id) is None:
             return False
-        await self._exec(
+        await self._execute(
             sa.update(t.api_tokens)
             .where(c.token_id == token_id, c.revoked_at.is_(None))
             .values(revoked_at=at)
@@ -135,7 +104,7 @@ class SqlApiRepository:
             assert key is not None
             return int(key[0])
 
-        new_id = await self._write(run)
+        new_id = await self._run(run)
         return AuditEntry(**{**values, "id": new_id})
 
     async def list_audit(
@@ -154,8 +123,7 @@ class SqlApiRepository:
             stmt = stmt.where(c.at >= since)
         if until is not None:
             stmt = stmt.where(c.at < until)
-        if action is not None:
-            stmt = stmt.where(c.action == action)
+        stmt = where_equal(stmt, c, action=action)
         if site_ids is not None:
             stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
         if action_prefixes is not None:
@@ -165,7 +133,7 @@ class SqlApiRepository:
                     *(sa.func.substr(c.action, 1, len(p)) == p for p in action_prefixes),
                 )
             )
-        rows = await self._all(stmt.order_by(c.id.desc()).limit(max(limit, 0)))
+        rows = await self._rows(stmt.order_by(c.id.desc()).limit(max(limit, 0)))
         return [_audit(m) for m in rows]
 
     # -- jobs -----------------------------------------------------------------------------
@@ -175,10 +143,10 @@ class SqlApiRepository:
             .values(record_row(job, status=lambda status: status.value))
             .on_conflict_do_nothing()  # the token's idempotency key taken by another server
         )
-        return await self._exec(stmt) == 1
+        return await self._execute(stmt) == 1
 
     async def finish_job(self, job: Job) -> None:
-        await self._exec(
+        await self._execute(
             sa.update(t.jobs)
             .where(t.jobs.c.job_id == job.job_id)
             .values(
@@ -190,12 +158,12 @@ class SqlApiRepository:
         )
 
     async def get_job(self, job_id: str) -> Job | None:
-        m = await self._one(sa.select(t.jobs).where(t.jobs.c.job_id == job_id))
+        m = await self._first(sa.select(t.jobs).where(t.jobs.c.job_id == job_id))
         return None if m is None else _job(m)
 
     async def find_job(self, token_id: str, idempotency_key: str) -> Job | None:
         c = t.jobs.c
-        m = await self._one(
+        m = await self._first(
             sa.select(t.jobs).where(c.token_id == token_id, c.idempotency_key == idempotency_key)
         )
         return None if m is None else _job(m)
@@ -209,30 +177,27 @@ class SqlApiRepository:
         limit: int = 100,
     ) -> list[Job]:
         c = t.jobs.c
-        stmt = sa.select(t.jobs)
-        if station_id is not None:
-            stmt = stmt.where(c.station_id == station_id)
-        if status is not None:
-            stmt = stmt.where(c.status == status)
+        stmt = where_equal(sa.select(t.jobs), c, station_id=station_id, status=status)
         if site_ids is not None:
             stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
-        rows = await self._all(
+        rows = await self._rows(
             stmt.order_by(c.created_at.desc(), c.job_id.desc()).limit(max(limit, 0))
         )
         return [_job(m) for m in rows]
 
     # -- webhooks -------------------------------------------------------------------------
     async def add_webhook(self, hook: Webhook) -> None:
-        await self._exec(sa.insert(t.webhooks).values(record_row(hook, event_types=list)))
+        await self._execute(sa.insert(t.webhooks).values(record_row(hook, event_types=list)))
 
     async def delete_webhook(self, webhook_id: str) -> bool:
         return (
-            await self._exec(sa.delete(t.webhooks).where(t.webhooks.c.webhook_id == webhook_id)) > 0
+            await self._execute(sa.delete(t.webhooks).where(t.webhooks.c.webhook_id == webhook_id))
+            > 0
         )
 
     async def list_webhooks(self) -> list[Webhook]:
         c = t.webhooks.c
-        rows = await self._all(sa.select(t.webhooks).order_by(c.created_at, c.webhook_id))
+        rows = await self._rows(sa.select(t.webhooks).order_by(c.created_at, c.webhook_id))
         return [_hook(m) for m in rows]
 
     async def put_delivery(self, delivery: WebhookDelivery) -> None:
@@ -263,11 +228,11 @@ class SqlApiRepository:
                     )
                 )
 
-        await self._write(run)
+        await self._run(run)
 
     async def list_deliveries(self, webhook_id: str, *, limit: int = 100) -> list[WebhookDelivery]:
         c = t.webhook_deliveries.c
-        rows = await self._all(
+        rows = await self._rows(
             sa.select(t.webhook_deliveries)
             .where(c.webhook_id == webhook_id)
             .order_by(c.created_at.desc(), c.delivery_id.desc())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from csms.store.tables import BigId, Json, Text, UtcDateTime, metadata
+from csms.store.tables import Json, Text, UtcDateTime, metadata, serial_id
 
 __all__ = ["api_tokens", "audit_log", "jobs", "webhook_deliveries", "webhooks"]
 
@@ -29,7 +29,7 @@ api_tokens = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    serial_id(),
     sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("token_id", Text(32), nullable=False),
     sa.Column("actor", Text(255), nullable=False),

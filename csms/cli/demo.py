@@ -192,11 +192,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Any, data_dir: Path, temporary: bool) -> int:
-    import asyncio
 
     from chargegrid.clock import clock_from_settings
     from csms.demo.day import DEFAULT_DAY, day_start
     from csms.demo.terminal import Terminal, run_demo
+    from csms.event_loop import choose, run
     from csms.exceptions import CsmsError
 
     day = dataclasses.replace(DEFAULT_DAY, hours=args.hours)
@@ -217,7 +217,10 @@ def _serve(args: argparse.Namespace, settings: Any, data_dir: Path, temporary: b
         exit_when_done=args.exit_when_done,
     )
     try:
-        return asyncio.run(run_demo(settings, day=day, clock=clock, terminal=terminal))
+        return run(
+            run_demo(settings, day=day, clock=clock, terminal=terminal),
+            loop=choose(settings.server.event_loop, tls=settings.security.tls),
+        )
     except CsmsError as exc:
         print(f"chargegrid demo: {exc}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 def _serve(args: argparse.Namespace) -> int:
     from csms.app import serving
+    from csms.event_loop import choose, loop_name, run
     from csms.exceptions import CsmsError
 
     try:
@@ -33,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        logger.info("event loop: %s", loop_name(loop))
         served = settings
         if getattr(args, "api_port", None) is not None:
             served = settings.model_copy(
@@ -44,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return asyncio.run(main())
+        return run(main(), loop=choose(settings.server.event_loop, tls=settings.security.tls))
     except CsmsError as exc:
         return fail(exc)
     except OSError as exc:

@@ -72,10 +72,13 @@ class Commands:
         central: CentralSystem,
         *,
         remote_start_timeout_s: float = 60.0,
+        told_wait_s: float = 30.0,
     ) -> None:
         self._links = links
         self._central = central
         self.remote_start_timeout_s = remote_start_timeout_s
+        #: How long a TxProfile waits for its StartTransaction answer to be written (0014).
+        self.told_wait_s = told_wait_s
 
     def link(self, station_id: str, action: str) -> StationLink:
         link = self._links(station_id)
@@ -234,10 +237,19 @@ class Commands:
         if problems:
             raise CommandError(limit.station_id, "SetChargingProfile", "; ".join(problems))
         station_tx_id = await self._station_tx_id(link, limit, limit.purpose)
+        if limit.purpose == "TxProfile" and limit.transaction_id is not None:
+            await self._told(limit.station_id, limit.transaction_id)
         result = await link.set_charging_profile(limit, station_tx_id=station_tx_id)
         accepted = result.status == "Accepted"
         self._central.bus.publish(ChargingLimitSent(limit, accepted, self._central.clock.now()))
         return _check(link, "SetChargingProfile", result)
+
+    async def _told(self, station_id: str, tx_id: int) -> None:
+        """Wait (at most ``told_wait_s``) until the station has been told ``tx_id``: a 1.6
+        station refuses a TxProfile for an id its StartTransaction answer has not told it
+        yet (decision 0014)."""
+        if not await self._central.untold.told(tx_id, timeout_s=self.told_wait_s):
+            logger.warning("station %s: TxProfile sent, transaction %d untold", station_id, tx_id)
 
     async def clear_charging_profile(
         self,

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chargegrid.clock import Clock
+from csms.core.answers import Untold
 from csms.core.connection_writes import ConnectionWrites
 from csms.core.der import DerHandling
 from csms.core.durability import Retrying
@@ -124,6 +125,8 @@ class CentralSystem(SessionHandling):
         #: New connections whose write waits for the boot, which records both at once.
         self._connection_writes = ConnectionWrites(self._write_connection)
         self._open_txs = OpenTransactions()
+        #: 1.6 transaction ids in StartTransaction answers not written yet (decision 0014)
+        self.untold = Untold()
         self._background: set[asyncio.Task[Any]] = set()
         #: answers SignCertificate; None: every request is Rejected (no CA configured)
         self.certificate_requests: CertificateRequests | None = None

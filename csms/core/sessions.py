@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from chargegrid.clock import Clock
+from csms.core.answers import AfterAnswer, Untold
 from csms.core.authorization import authorize
 from csms.core.durability import Retrying, uncancellable
 from csms.core.meter import register_wh
@@ -68,6 +69,8 @@ class SessionHandling:
     _active: dict[tuple[str, int], int | None]
     _background: set[asyncio.Task[Any]]
     _open_txs: OpenTransactions
+    #: 1.6 transactions whose id is in a StartTransaction answer not yet written
+    untold: Untold
 
     # -- authorization --------------------------------------------------------------------
     async def authorize(self, station_id: str, token: str) -> AuthorizationResult:
@@ -88,8 +91,12 @@ class SessionHandling:
         id_token: str,
         meter_start_wh: float,
         timestamp: datetime,
+        after_answer: AfterAnswer | None = None,
     ) -> TransactionAnswer:
-        """OCPP 1.6 StartTransaction: idempotent on (connector, id tag, meter, timestamp)."""
+        """OCPP 1.6 StartTransaction: idempotent on (connector, id tag, meter, timestamp).
+
+        The answer tells the station the transaction's id: with ``after_answer`` (the edge's
+        hold on that answer) the start is announced once the answer is out (decision 0014)."""
         auth = await self.authorize(station_id, id_token)
         new = NewTransaction(
             station_id=station_id,
@@ -118,7 +125,7 @@ class SessionHandling:
                     evse_id,
                     id_token,
                 )
-                self.bus.publish(TransactionStarted(tx))
+            self._after_start(tx, created=created, after_answer=after_answer)
             return tx
 
         tx = await self.retrying(
@@ -126,8 +133,28 @@ class SessionHandling:
             what="StartTransaction",
             station_id=station_id,
         )
-        self._resolve_remote_start(tx)
         return TransactionAnswer(tx, auth)
+
+    def _after_start(
+        self, tx: Transaction, *, created: bool, after_answer: AfterAnswer | None
+    ) -> None:
+        """Once the answer naming ``tx`` is out: the station has been told its id (if the
+        answer was written), a new transaction is announced and a remote start waiting
+        for it resolved. Announced even when the answer was lost: the store has it, and a
+        command for it waits until a resent StartTransaction is answered."""
+
+        def announce(sent: bool) -> None:
+            if sent:
+                self.untold.tell(tx.id)
+            if created:
+                self.bus.publish(TransactionStarted(tx))
+            self._resolve_remote_start(tx)
+
+        if after_answer is None:  # no edge holds the answer (a caller of the core alone)
+            announce(True)
+            return
+        self.untold.hold(tx.id)
+        after_answer.then(announce)
 
     async def stop_transaction(
         self,
@@ -152,6 +179,7 @@ class SessionHandling:
         if tx is None:
             await self._store_samples(station_id, 0, 0, None, samples)
             return TransactionAnswer(None, auth)
+        self.untold.tell(tx.id)  # the station names it: it knows it
         await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, samples)
         update = TransactionUpdate(
             station_id=station_id,
@@ -436,13 +464,9 @@ class SessionHandling:
         transaction_id: int | None,
         samples: Sequence[MeterSample],
     ) -> None:
-        """Store ``samples`` and publish them if this call stored them first.
-
-        Publication follows the store, not the message: a resend publishes nothing the first
-        attempt already stored (and published), and what it did not (the first attempt
-        failed before its commit). Each write attempt and its publication run to the end
-        together (:meth:`_uncancellable`).
-        """
+        """Store ``samples`` and publish them if this call stored them first: publication
+        follows the store (a resend publishes only what no attempt committed before); each
+        write attempt and its publication run to the end together (:meth:`_uncancellable`)."""
         if not samples:
             return
         rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
@@ -464,14 +488,8 @@ class SessionHandling:
 
     async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` (a commit and what it announces) to its end even if the caller is
-        cancelled meanwhile; the caller still sees the cancellation.
-
-        A station that disconnects, or a server that stops, while a write is being committed
-        cancels the handler; without this the commit could land and its events never be
-        published, and a resend would not publish them either (they are no longer new), so
-        telemetry, the planner and the event stream would miss what the store has.
-        :meth:`close` waits for such work.
-        """
+        cancelled meanwhile (a station gone, a server stopping): otherwise a landed commit
+        could go unpublished for good, a resend not being new. :meth:`close` waits for it."""
         return await uncancellable(work, self._background)
 
     def _resolve_remote_start(self, tx: Transaction) -> None:

@@ -17,7 +17,7 @@ from csms.der import tables as t
 from csms.der.model import DerAlarm, DerControl, DerControlRecord, DerControlType
 from csms.store import SqlStore, Store
 from csms.store.mapping import record_from_row, record_row
-from csms.store.statements import read_rows, write_statements
+from csms.store.statements import SqlTables, where_equal
 
 __all__ = ["DerRepository", "MemoryDerRepository", "SqlDerRepository", "der_repository_for"]
 
@@ -127,16 +127,7 @@ def _alarm(row: sa.RowMapping) -> DerAlarm:
     return record_from_row(DerAlarm, row, control_type=DerControlType, alarm_ended=bool)
 
 
-class SqlDerRepository:
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    async def _write(self, stmts: list[Any]) -> None:
-        await write_statements(self._store, stmts)
-
-    async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
-        return await read_rows(self._store, stmt)
-
+class SqlDerRepository(SqlTables):
     async def put_controls(self, records: Iterable[DerControlRecord]) -> None:
         c = t.der_controls.c
         stmts: list[Any] = []
@@ -151,12 +142,12 @@ class SqlDerRepository:
 
     async def get_control(self, station_id: str, control_id: str) -> DerControlRecord | None:
         c = t.der_controls.c
-        rows = await self._rows(
+        row = await self._first(
             sa.select(t.der_controls).where(
                 (c.station_id == station_id) & (c.control_id == control_id)
             )
         )
-        return _record(rows[0]) if rows else None
+        return None if row is None else _record(row)
 
     async def list_controls(
         self, station_id: str, *, in_force: bool = True
@@ -174,9 +165,7 @@ class SqlDerRepository:
         self, *, station_id: str | None = None, since: datetime | None = None, limit: int = 1000
     ) -> list[DerAlarm]:
         c = t.der_alarms.c
-        stmt = sa.select(t.der_alarms)
-        if station_id is not None:
-            stmt = stmt.where(c.station_id == station_id)
+        stmt = where_equal(sa.select(t.der_alarms), c, station_id=station_id)
         if since is not None:
             stmt = stmt.where(c.at >= since)
         stmt = stmt.order_by(c.at.desc(), c.id.desc()).limit(limit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from csms.store.tables import BigId, Json, Text, UtcDateTime, metadata
+from csms.store.tables import Json, Text, UtcDateTime, metadata, serial_id
 
 __all__ = ["der_alarms", "der_controls"]
 
@@ -32,7 +32,7 @@ der_controls = sa.Table(
 der_alarms = sa.Table(
     "der_alarms",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    serial_id(),
     sa.Column("station_id", Text(255), nullable=False),
     sa.Column("control_type", Text(32), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),

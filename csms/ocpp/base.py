@@ -25,31 +25,32 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, ClassVar, NoReturn, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from ocpp.charge_point import ChargePoint, serialize_as_dict
 from ocpp.exceptions import (
     InternalError,
-    NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
-    ProtocolError,
     SecurityError,
 )
-from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.routing import create_route_map
 from ocpp.routing import on as _on
-from ocpp.v16.enums import Action as V16Action
-from ocpp.v21.enums import Action as V21Action
-from ocpp.v201.enums import Action as V201Action
 from websockets.exceptions import ConnectionClosed
 
+from csms.core.answers import AfterAnswer
 from csms.core.commands import CommandResult
 from csms.core.service import CentralSystem
 from csms.domain import BootInfo, RegistrationStatus
 from csms.exceptions import CommandFailed, CommandTimeout, StationOffline
 from csms.ocpp import validation
 from csms.ocpp.casing import to_camel, to_snake
+from csms.ocpp.framing import (
+    V21_UNANSWERED,
+    MessageTypeNotSupported,
+    frame_error,
+    no_handler,
+)
 
 __all__ = ["OcppConnection", "format_timestamp", "on", "parse_timestamp"]
 
@@ -155,6 +156,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         self._invited: frozenset[str] | set[str] = frozenset()  # shared until invited
         self._pending: dict[str, tuple[str, asyncio.Future[list[Any]]]] = {}
         self.bad_frames = 0
+        self._after: AfterAnswer | None = None
 
     @classmethod
     def _routes(cls) -> dict[str, dict[str, Any]]:
@@ -234,13 +236,13 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             error = (
                 validation.format_error(self.ocpp_version, "message is not valid JSON")
                 if match or self.ocpp_version == "1.6"
-                else _frame_error(self.ocpp_version, "message is not valid JSON")
+                else frame_error(self.ocpp_version, "message is not valid JSON")
             )
             await self._reject(match.group(1) if match else "-1", error, text[:200])
             return
         if not isinstance(frame, list) or not frame:
             await self._reject(
-                "-1", _frame_error(self.ocpp_version, "a message must be a JSON array"), frame
+                "-1", frame_error(self.ocpp_version, "a message must be a JSON array"), frame
             )
             return
         kind = frame[0]
@@ -254,7 +256,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             ):
                 await self._reject(
                     unique_id,
-                    _frame_error(self.ocpp_version, "a CALL is [2, uniqueId, action, {payload}]"),
+                    frame_error(self.ocpp_version, "a CALL is [2, uniqueId, action, {payload}]"),
                     frame,
                 )
                 return
@@ -266,7 +268,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             await self._dispatch(frame[1], frame[2], frame[3])
         elif kind in (validation.CALL_RESULT, 4):
             self._deliver(frame)
-        elif self.ocpp_version == "2.1" and kind in _V21_UNANSWERED:
+        elif self.ocpp_version == "2.1" and kind in V21_UNANSWERED:
             # 2.1 SEND (6) is never answered; a CALLRESULTERROR (5) reports that an answer of
             # ours could not be processed: both are logged, neither gets a CALLERROR
             if kind == 5:
@@ -282,7 +284,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
                     details={"cause": f"MessageTypeId {kind!r} is not valid"},
                 )
             else:
-                bad_type = _MessageTypeNotSupported(
+                bad_type = MessageTypeNotSupported(
                     description=f"MessageTypeId {kind!r} is not supported",
                     details={"cause": f"MessageTypeId {kind!r} is not supported"},
                 )
@@ -293,7 +295,7 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         framework error ``RpcFrameworkError``; 1.6 has no such code and calls a frame that
         breaks the RPC structure a ``ProtocolError`` (as for the other framing errors)."""
         cause = f"message id of {length} characters: 1 to {MAX_MESSAGE_ID_LENGTH} allowed"
-        return _frame_error(self.ocpp_version, cause)
+        return frame_error(self.ocpp_version, cause)
 
     async def _reject(self, unique_id: str, error: OCPPError, frame: Any) -> None:
         self.bad_frames += 1
@@ -325,29 +327,42 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
             fut.set_result(frame)
 
     async def _dispatch(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        answered = False
         try:
-            response = await self._handle(unique_id, action, payload)
-        except OCPPError as error:
-            await self._reject(unique_id, error, [2, unique_id, action, payload])
-            return
-        except Exception:
-            logger.exception(
-                "station %s: %s handler failed; answered InternalError", self.station_id, action
-            )
-            internal = InternalError(
-                description="internal error while handling the request",
-                details={"cause": "internal error"},
-            )
-            await self._send(
-                dumps([4, unique_id, internal.code, internal.description, internal.details])
-            )
-            return
-        await self._send(dumps([3, unique_id, response]))
+            try:
+                response = await self._handle(unique_id, action, payload)
+            except OCPPError as error:
+                await self._reject(unique_id, error, [2, unique_id, action, payload])
+                return
+            except Exception:
+                logger.exception(
+                    "station %s: %s handler failed; answered InternalError", self.station_id, action
+                )
+                internal = InternalError(
+                    description="internal error while handling the request",
+                    details={"cause": "internal error"},
+                )
+                await self._send(
+                    dumps([4, unique_id, internal.code, internal.description, internal.details])
+                )
+                return
+            answered = await self._send(dumps([3, unique_id, response]))
+        finally:  # what follows the answer, written or not (even when cancelled; 0014)
+            after, self._after = self._after, None
+            if after is not None:
+                after.done(sent=answered)
+
+    def after_answer(self) -> AfterAnswer:
+        """The hold on the answer to the message being handled: what a handler hands it
+        runs once that answer is written or given up on (decision 0014)."""
+        if self._after is None:
+            self._after = AfterAnswer()
+        return self._after
 
     async def _handle(self, unique_id: str, action: str, payload: dict[str, Any]) -> Any:
         handlers = self.route_map.get(action)
         if handlers is None or "_on_action" not in handlers:
-            _no_handler(action, self.ocpp_version)
+            no_handler(action, self.ocpp_version)
         if (
             self.registration is not RegistrationStatus.ACCEPTED
             and action not in _ALWAYS_ALLOWED
@@ -372,12 +387,15 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
         """The library's entry point, kept for callers that use it directly."""
         await self._dispatch(msg.unique_id, msg.action, msg.payload)
 
-    async def _send(self, message: str) -> None:
+    async def _send(self, message: str) -> bool:
+        """Write an answer; False if the connection closed first."""
         logger.debug("station %s: send %s", self.station_id, message)
         try:
             await self._connection.send(message)
         except ConnectionClosed:
             logger.info("station %s: answer not sent, connection closed", self.station_id)
+            return False
+        return True
 
     # -- sending --------------------------------------------------------------------------
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -453,46 +471,3 @@ class OcppConnection(ChargePoint):  # type: ignore[misc]
 
     async def close(self, reason: str) -> None:
         await self._connection.close(code=1000, reason=reason)
-
-
-def _no_handler(action: str, version: str) -> NoReturn:
-    """OCPP-J's table (1.6 section 4.2.3, 2.0.1 / 2.1 Part 4 section 4.3): ``NotImplemented``
-    for an action the station's version does not know, ``NotSupported`` for one it defines
-    that the central system does not take from a station. (The library swaps the two.)"""
-    if action in _ACTIONS[version]:
-        raise NotSupportedError(
-            description=f"{action} is not supported by this central system",
-            details={"cause": f"{action} is not supported"},
-        )
-    raise OcppNotImplemented(
-        description=f"{action} is not an OCPP {version} action",
-        details={"cause": f"{action} is not an OCPP {version} action"},
-    )
-
-
-_ACTIONS = {
-    "1.6": frozenset(a.value for a in V16Action),
-    "2.0.1": frozenset(a.value for a in V201Action),
-    "2.1": frozenset(a.value for a in V21Action),
-}
-
-
-_V21_UNANSWERED = (5, 6)
-
-
-def _frame_error(version: str, cause: str) -> OCPPError:
-    """A message that is not an OCPP-J RPC frame: 2.0.1 / 2.1 ``RpcFrameworkError``; 1.6
-    has no code for it and answers ``ProtocolError``."""
-    if version == "1.6":
-        return ProtocolError(description=cause, details={"cause": cause})
-    return _RpcFrameworkError(description=cause, details={"cause": cause})
-
-
-class _RpcFrameworkError(OCPPError):  # type: ignore[misc]
-    code = "RpcFrameworkError"
-    default_description = "Content of the call is not a valid RPC request"
-
-
-class _MessageTypeNotSupported(OCPPError):  # type: ignore[misc]
-    code = "MessageTypeNotSupported"
-    default_description = "A message with a MessageTypeId the receiver does not support"

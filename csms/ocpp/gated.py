@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from math import ceil
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from websockets.asyncio.server import ServerConnection
 
@@ -42,6 +42,8 @@ class GatedConnection(ServerConnection):
     _gate_state = 0
     _waiting_transport: asyncio.Transport | None = None
     _abort_later: asyncio.TimerHandle | None = None
+    #: what a waiting connection sent before its reading stopped (uvloop only)
+    _early = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.accepted_at = now = time.monotonic()
@@ -49,7 +51,8 @@ class GatedConnection(ServerConnection):
         if verdict is True:
             self._start(transport, now)
             return
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (uvloop's are not asyncio.Transport subclasses: no isinstance).
+        transport = cast(asyncio.Transport, transport)
         if verdict is False:
             transport.pause_reading()
             self._waiting_transport = transport
@@ -66,11 +69,18 @@ class GatedConnection(ServerConnection):
         )
 
     def data_received(self, data: bytes) -> None:
+        if self._gate_state == 1:
+            # Waiting, yet read: uvloop starts reading after ``connection_made`` whatever
+            # it paused. Kept for its turn, and the reading paused now (decision 0250).
+            self._early = self._early + data
+            if self._waiting_transport is not None:
+                self._waiting_transport.pause_reading()
+            return
         if self._gate_state != 4:
             super().data_received(data)
 
     def eof_received(self) -> None:
-        if self._gate_state != 4:  # sent away: returning None closes the transport
+        if self._gate_state not in (1, 4):  # waiting or sent away: None closes the transport
             super().eof_received()
 
     def turn(self) -> None:
@@ -82,6 +92,9 @@ class GatedConnection(ServerConnection):
             return
         transport.resume_reading()
         self._start(transport, time.monotonic())
+        early, self._early = self._early, b""
+        if early:
+            super().data_received(early)
 
     def _start(self, transport: asyncio.BaseTransport, now: float) -> None:
         self._gate_state = 2

@@ -121,6 +121,7 @@ class V16Connection(VersionAdapter):
             id_token=id_tag,
             meter_start_wh=float(meter_start),
             timestamp=parse_timestamp(timestamp, "1.6"),
+            after_answer=self.after_answer(),  # announced once the station has its id
         )
         assert answer.transaction is not None and answer.authorization is not None
         return {

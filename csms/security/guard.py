@@ -28,7 +28,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from websockets.asyncio.server import ServerConnection
 
@@ -98,16 +98,16 @@ class ConnectionGuard:
                     reason = guard.limits.attempt(address, time.monotonic())
                     if reason is not None:
                         guard.refuse(reason, address, "over the per-address limit")
-                        assert isinstance(transport, asyncio.Transport)
-                        transport.abort()
+                        cast(asyncio.Transport, transport).abort()
                         return
                     self._address = address
                 if guard.tls is None:
                     self._made = True
                     super().connection_made(transport)
                     return
-                raw = transport
-                assert isinstance(raw, asyncio.Transport)
+                # A stream transport (uvloop's are not asyncio.Transport subclasses, so
+                # no isinstance check here).
+                raw = cast(asyncio.Transport, transport)
                 raw.pause_reading()
                 guard._pending.add(raw)
                 start = guard._sniff if guard.accept_plain else guard._secure

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from csms.store.station_feed import StationFeed
 
 __all__ = [
+    "STATION_BOOT_FIELDS",
     "STATION_SET_FIELDS",
     "TRANSACTION_SAVED_FIELDS",
     "NewTransaction",
@@ -34,6 +35,7 @@ __all__ = [
     "StationRecord",
     "Store",
     "StoredSample",
+    "boot_fields",
 ]
 
 
@@ -75,6 +77,30 @@ STATION_SET_FIELDS = (
     "pending_password_hash",
     "pending_security_profile",
 )
+
+#: The fields :meth:`Store.record_boot` sets on a station: what it said of itself at boot
+#: and when (:func:`boot_fields`).
+STATION_BOOT_FIELDS = (
+    "ocpp_version",
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "last_boot_at",
+)
+
+
+def boot_fields(info: BootInfo, at: datetime) -> dict[str, Any]:
+    """The values of :data:`STATION_BOOT_FIELDS` for a boot with ``info`` at ``at``."""
+    return {
+        "ocpp_version": info.ocpp_version,
+        "vendor": info.vendor,
+        "model": info.model,
+        "serial_number": info.serial_number,
+        "firmware_version": info.firmware_version,
+        "last_boot_at": at,
+    }
+
 
 #: The fields of a :class:`~csms.domain.Transaction` :meth:`Store.save_transaction` persists
 #: besides its EV's needs (``needs``, a record of its own, is persisted too).

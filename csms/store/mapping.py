@@ -35,6 +35,7 @@ __all__ = [
     "event_dedup_key",
     "event_row",
     "id_token_row",
+    "json_data",
     "needs_row",
     "new_transaction_row",
     "record_from_row",
@@ -107,8 +108,14 @@ def event_dedup_key(kind: str, at: datetime, data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def json_data(data: dict[str, Any]) -> dict[str, Any]:
+    """What a JSON column gives back of ``data`` (a TypeError for what JSON cannot hold)."""
+    copied: dict[str, Any] = json.loads(json.dumps(data, default=_json_default))
+    return copied
+
+
 def event_row(e: StationEvent) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(e.data, default=_json_default))
+    data = json_data(e.data)
     return {
         "station_id": e.station_id,
         "kind": e.kind,

@@ -21,10 +21,8 @@ behaviour every implementation shares (and the conformance suite checks):
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from chargegrid.clock import utc
 from csms.domain import (
@@ -43,7 +41,9 @@ from csms.store.base import (
     StationEvent,
     StationRecord,
     StoredSample,
+    boot_fields,
 )
+from csms.store.mapping import event_dedup_key, json_data
 
 __all__ = ["MemoryStore", "is_legacy_tx_id", "sample_key"]
 
@@ -68,6 +68,11 @@ def sample_key(s: StoredSample) -> _SampleKey:
 
 def _opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
+
+
+def _seen_at_latest(seen: datetime | None, at: datetime) -> datetime:
+    """A station's ``last_seen_at`` moved to ``at``, unless it is later already."""
+    return utc(at) if seen is None or utc(at) > seen else seen
 
 
 def _norm_station(r: StationRecord) -> StationRecord:
@@ -101,12 +106,6 @@ def _norm_sample(s: StoredSample) -> StoredSample:
     )
 
 
-def _json_copy(data: dict[str, Any]) -> dict[str, Any]:
-    """What a JSON column gives back (and the same failure for data JSON cannot hold)."""
-    copied: dict[str, Any] = json.loads(json.dumps(data))
-    return copied
-
-
 class MemoryStore:
     """Dictionaries behind the :class:`~csms.store.base.Store` protocol."""
 
@@ -116,7 +115,7 @@ class MemoryStore:
         self._status_history: list[StatusReport] = []
         self._status_keys: set[tuple[str, int, int, datetime, str]] = set()
         self._events: list[StationEvent] = []
-        self._event_keys: set[tuple[str, str, datetime, str]] = set()
+        self._event_keys: set[tuple[str, str]] = set()
         self._tokens: dict[str, IdToken] = {}
         self._txs: dict[int, Transaction] = {}
         self._tx_by_key: dict[str, int] = {}
@@ -173,15 +172,7 @@ class MemoryStore:
         old = self._stations.get(station_id) or StationRecord(
             station_id=station_id, registration=status
         )
-        self._stations[station_id] = dataclasses.replace(
-            old,
-            ocpp_version=info.ocpp_version,
-            vendor=info.vendor,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware_version,
-            last_boot_at=utc(at),
-        )
+        self._stations[station_id] = dataclasses.replace(old, **boot_fields(info, utc(at)))
         if connected:
             self._connection(station_id, connected=True, at=at)
 
@@ -192,19 +183,17 @@ class MemoryStore:
         old = self._stations.get(station_id)
         if old is None:
             return
-        seen = old.last_seen_at
-        if connected and (seen is None or utc(at) > seen):
-            seen = utc(at)
+        seen = _seen_at_latest(old.last_seen_at, at) if connected else old.last_seen_at
         self._stations[station_id] = dataclasses.replace(
             old, connected=connected, last_seen_at=seen
         )
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
         old = self._stations.get(station_id)
-        if old is None:
-            return
-        if old.last_seen_at is None or utc(at) > old.last_seen_at:
-            self._stations[station_id] = dataclasses.replace(old, last_seen_at=utc(at))
+        if old is not None:
+            self._stations[station_id] = dataclasses.replace(
+                old, last_seen_at=_seen_at_latest(old.last_seen_at, at)
+            )
 
     async def record_status(self, report: StatusReport) -> None:
         report = _norm_status(report)
@@ -240,9 +229,9 @@ class MemoryStore:
         return rows[-limit:] if limit > 0 else []
 
     async def record_station_event(self, event: StationEvent) -> None:
-        data = _json_copy(event.data)
+        data = json_data(event.data)
         at = utc(event.at)
-        key = (event.station_id, event.kind, at, json.dumps(data, sort_keys=True))
+        key = (event.station_id, event_dedup_key(event.kind, at, data))
         if key in self._event_keys:
             return
         self._event_keys.add(key)
@@ -307,10 +296,15 @@ class MemoryStore:
             self._tx_by_station_id[(new.station_id, new.station_tx_id)] = tx_id
         return dataclasses.replace(tx), True
 
+    def _tx(self, transaction_id: int) -> Transaction:
+        """The stored transaction (not a copy); :class:`NotFound` when there is none."""
+        tx = self._txs.get(transaction_id)
+        if tx is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return tx
+
     async def save_transaction(self, tx: Transaction) -> None:
-        old = self._txs.get(tx.id)
-        if old is None:
-            raise NotFound(f"no transaction {tx.id}")
+        old = self._tx(tx.id)
         tx = _norm_tx(tx)
         self._txs[tx.id] = dataclasses.replace(
             old, needs=tx.needs, **{f: getattr(tx, f) for f in TRANSACTION_SAVED_FIELDS}
@@ -369,8 +363,7 @@ class MemoryStore:
     async def record_transaction_event(
         self, transaction_id: int, seq_no: int, kind: str, at: datetime
     ) -> bool:
-        if transaction_id not in self._txs:
-            raise NotFound(f"no transaction {transaction_id}")
+        self._tx(transaction_id)  # NotFound when there is none
         key = (transaction_id, seq_no)
         if key in self._tx_events:
             return False
@@ -387,8 +380,7 @@ class MemoryStore:
         samples: Sequence[StoredSample] = (),
         transaction: Transaction | None = None,
     ) -> bool:
-        if transaction_id not in self._txs:
-            raise NotFound(f"no transaction {transaction_id}")
+        self._tx(transaction_id)  # NotFound when there is none
         # The seqNo last: a write cut short before it is redone whole, as fresh.
         await self.add_samples(samples)
         if transaction is not None:
@@ -398,10 +390,7 @@ class MemoryStore:
         return await self.record_transaction_event(transaction_id, seq_no, kind, at)
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
-        tx = self._txs.get(transaction_id)
-        if tx is None:
-            raise NotFound(f"no transaction {transaction_id}")
-        tx.needs = _norm_needs(needs)
+        self._tx(transaction_id).needs = _norm_needs(needs)
 
     # -- meter values ---------------------------------------------------------------------
     async def add_samples(self, samples: Sequence[StoredSample]) -> int:

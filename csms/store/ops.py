@@ -90,19 +90,9 @@ class StatusOp(Coalesced[None]):
         return [None] * len(ops)
 
 
-_STATUS_KEY = ("station_id", "evse_id", "connector_id")
+_STATUS_KEY = t.CONNECTOR_KEY
 #: The keys of :func:`~csms.store.mapping.status_row`, in its order.
-_STATUS_ROW_KEYS = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "status",
-    "timestamp",
-    "error_code",
-    "info",
-    "vendor_id",
-    "vendor_error_code",
-)
+_STATUS_ROW_KEYS = tuple(f.name for f in dataclasses.fields(StatusReport))
 
 # The statements of the merged writes are the same for every batch: built once (building
 # them, and their cache keys, was a measurable part of every batch).
@@ -142,17 +132,7 @@ def _samples_statements(dialect: str) -> tuple[Any, Any]:
     return insert, meters
 
 
-_SAMPLE_KEY = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-)
+_SAMPLE_KEY = t.SAMPLE_IDENTITY
 
 
 class SamplesOp(Coalesced[int]):
@@ -386,7 +366,7 @@ _TX_FIELDS = tuple(
 )
 
 
-_METER_KEY = ("station_id", "evse_id", "connector_id", "measurand", "phase")
+_METER_KEY = t.METER_KEY
 _sample_key = operator.itemgetter(*_SAMPLE_KEY)
 _meter_key = operator.itemgetter(*_METER_KEY)
 

@@ -31,11 +31,13 @@ from csms.exceptions import NotFound, StoreError
 from csms.store import mapping as mp
 from csms.store import tables as t
 from csms.store.base import (
+    STATION_BOOT_FIELDS,
     STATION_SET_FIELDS,
     NewTransaction,
     StationEvent,
     StationRecord,
     StoredSample,
+    boot_fields,
 )
 from csms.store.memory import is_legacy_tx_id
 from csms.store.ops import (
@@ -47,6 +49,7 @@ from csms.store.ops import (
     tx_update_params,
 )
 from csms.store.sql_access import SqlAccess
+from csms.store.statements import where_equal
 
 __all__ = ["SqlStore"]
 
@@ -55,36 +58,27 @@ logger = logging.getLogger(__name__)
 
 # Run at every connection: statements built once (their cache keys with them).
 _GET_STATION = sa.select(t.stations).where(t.stations.c.station_id == sa.bindparam("b_station_id"))
-_SEEN_AT = sa.bindparam("b_at", type_=t.UtcDateTime())
+
+
+def _seen_at_latest(at: Any) -> Any:
+    """A station's ``last_seen_at`` moved to ``at``, unless it is later already: it only
+    moves forward."""
+    seen = t.stations.c.last_seen_at
+    return sa.case((sa.or_(seen.is_(None), seen < at), at), else_=seen)
+
+
 _CONNECTED = (
     sa.update(t.stations)
     .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
     .values(
         connected=True,
-        last_seen_at=sa.case(
-            (
-                sa.or_(t.stations.c.last_seen_at.is_(None), t.stations.c.last_seen_at < _SEEN_AT),
-                _SEEN_AT,
-            ),
-            else_=t.stations.c.last_seen_at,
-        ),
+        last_seen_at=_seen_at_latest(sa.bindparam("b_at", type_=t.UtcDateTime())),
     )
 )
 _DISCONNECTED = (
     sa.update(t.stations)
     .where(t.stations.c.station_id == sa.bindparam("b_station_id"))
     .values(connected=False)
-)
-
-
-#: What a BootNotification updates of a station's row (the rest is its registration).
-_BOOT_COLUMNS = (
-    "ocpp_version",
-    "vendor",
-    "model",
-    "serial_number",
-    "firmware_version",
-    "last_boot_at",
 )
 
 
@@ -97,13 +91,10 @@ def _record_boot_statement(dialect: str, connected: bool) -> Any:
     stmt = dialect_insert(dialect, t.stations).values(
         {k: sa.bindparam(f"b_{k}", type_=t.stations.c[k].type) for k in columns}
     )
-    update: dict[str, Any] = {k: stmt.excluded[k] for k in _BOOT_COLUMNS}
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in STATION_BOOT_FIELDS}
     if connected:
-        seen, new_seen = t.stations.c.last_seen_at, stmt.excluded.last_seen_at
         update["connected"] = True
-        update["last_seen_at"] = sa.case(
-            (sa.or_(seen.is_(None), seen < new_seen), new_seen), else_=seen
-        )
+        update["last_seen_at"] = _seen_at_latest(stmt.excluded.last_seen_at)
     return stmt.on_conflict_do_update(index_elements=["station_id"], set_=update)
 
 
@@ -163,14 +154,7 @@ class SqlStore(SqlAccess):
         *,
         connected: bool = False,
     ) -> None:
-        boot: dict[str, Any] = {
-            "ocpp_version": info.ocpp_version,
-            "vendor": info.vendor,
-            "model": info.model,
-            "serial_number": info.serial_number,
-            "firmware_version": info.firmware_version,
-            "last_boot_at": at,
-        }
+        boot = boot_fields(info, at)
         if connected:
             boot |= {"connected": True, "last_seen_at": utc(at)}
         row = mp.station_row(StationRecord(station_id, registration=status)) | boot
@@ -218,11 +202,13 @@ class SqlStore(SqlAccess):
         limit: int = 1000,
     ) -> list[StatusReport]:
         c = t.status_history.c
-        stmt = sa.select(t.status_history).where(c.station_id == station_id)
-        if evse_id is not None:
-            stmt = stmt.where(c.evse_id == evse_id)
-        if connector_id is not None:
-            stmt = stmt.where(c.connector_id == connector_id)
+        stmt = where_equal(
+            sa.select(t.status_history),
+            c,
+            station_id=station_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+        )
         stmt = stmt.order_by(c.timestamp.desc(), c.id.desc()).limit(max(limit, 0))
         rows = await self._all(stmt)
         return [mp.row_to_status(m) for m in reversed(rows)]
@@ -237,9 +223,7 @@ class SqlStore(SqlAccess):
 
     async def station_events(self, station_id: str, kind: str | None = None) -> list[StationEvent]:
         c = t.station_events.c
-        stmt = sa.select(t.station_events).where(c.station_id == station_id)
-        if kind is not None:
-            stmt = stmt.where(c.kind == kind)
+        stmt = where_equal(sa.select(t.station_events), c, station_id=station_id, kind=kind)
         rows = await self._all(stmt.order_by(c.at, c.id))
         return [mp.row_to_event(m) for m in rows]
 
@@ -367,9 +351,7 @@ class SqlStore(SqlAccess):
         limit: int = 1000,
     ) -> list[Transaction]:
         c = t.transactions.c
-        stmt = sa.select(t.transactions)
-        if station_id is not None:
-            stmt = stmt.where(c.station_id == station_id)
+        stmt = where_equal(sa.select(t.transactions), c, station_id=station_id)
         if active is not None:
             stmt = stmt.where(c.stopped_at.is_(None) if active else c.stopped_at.is_not(None))
         if since is not None:
@@ -454,16 +436,15 @@ class SqlStore(SqlAccess):
         # index), then among the samples at that time the last stored.
         m, s = t.meters.c, t.samples.c
         x, y = t.samples.alias("x"), t.samples.alias("y")
-        meter = ("station_id", "evse_id", "connector_id", "measurand", "phase")
         newest_time = (
             sa.select(sa.func.max(x.c.timestamp))
-            .where(*(x.c[k] == m[k] for k in meter))
+            .where(*(x.c[k] == m[k] for k in t.METER_KEY))
             .correlate(t.meters)
             .scalar_subquery()
         )
         newest_id = (
             sa.select(y.c.id)
-            .where(*(y.c[k] == m[k] for k in meter), y.c.timestamp == newest_time)
+            .where(*(y.c[k] == m[k] for k in t.METER_KEY), y.c.timestamp == newest_time)
             .order_by(y.c.id.desc())
             .limit(1)
             .correlate(t.meters)

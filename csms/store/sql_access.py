@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.exceptions import StoreError, StoreUnavailable
@@ -79,30 +80,24 @@ class SqlAccess:
             statement_timeout_s=statement_timeout_s,
         )
         begin = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self.dialect == "sqlite" else None
-        # SQLite: the writer runs each batch whole on its own thread (one hand-over per
-        # batch); aiosqlite would hand every statement to its thread and back.
-        self._sync_engine = (
-            create_sqlite_writer_engine(
+
+        def sqlite_engine(**pool: int) -> Engine | None:
+            if self.dialect != "sqlite":
+                return None
+            return create_sqlite_writer_engine(
                 url,
                 sqlite_synchronous=sqlite_synchronous,
                 sqlite_busy_timeout_s=sqlite_busy_timeout_s,
+                **pool,
             )
-            if self.dialect == "sqlite"
-            else None
-        )
+
+        # SQLite: the writer runs each batch whole on its own thread (one hand-over per
+        # batch); aiosqlite would hand every statement to its thread and back.
+        self._sync_engine = sqlite_engine()
         # SQLite reads: each query runs whole on a reader thread with its own pysqlite
         # connection (WAL: readers never wait for the writer), one hand-over per read where
         # aiosqlite takes about ten (a station's admission read cost 0.5 ms of CPU, now 0.15).
-        self._read_engine = (
-            create_sqlite_writer_engine(
-                url,
-                sqlite_synchronous=sqlite_synchronous,
-                sqlite_busy_timeout_s=sqlite_busy_timeout_s,
-                pool_size=_SQLITE_READERS,
-            )
-            if self.dialect == "sqlite"
-            else None
-        )
+        self._read_engine = sqlite_engine(pool_size=_SQLITE_READERS)
         self._read_pool: ThreadPoolExecutor | None = None
         # PostgreSQL: a one-statement read needs no transaction of its own (the statement
         # sees one snapshot anyway); without it the BEGIN and ROLLBACK are not sent.

@@ -20,13 +20,18 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "ADMISSION_COLUMNS",
+    "CONNECTOR_KEY",
+    "METER_KEY",
     "NO_TRANSACTION",
+    "SAMPLE_IDENTITY",
     "UtcDateTime",
+    "connector_key",
     "connector_status",
     "id_tokens",
     "metadata",
     "meters",
     "samples",
+    "serial_id",
     "station_changes",
     "station_events",
     "stations",
@@ -72,6 +77,32 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 Text = sa.String
+
+
+def serial_id() -> sa.Column[Any]:
+    """A table's 64-bit key numbered by the database (new each call: a column belongs to one
+    table)."""
+    return sa.Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+def connector_key(*, primary_key: bool = False) -> list[sa.Column[Any]]:
+    """The three columns that name a connector: its station, its EVSE and the connector (new
+    each call), part of the table's primary key or else NOT NULL."""
+    key: dict[str, Any] = {"primary_key": True} if primary_key else {"nullable": False}
+    return [
+        sa.Column("station_id", Text(255), **key),
+        sa.Column("evse_id", sa.Integer(), **key),
+        sa.Column("connector_id", sa.Integer(), **key),
+    ]
+
+
+#: The columns that name a connector (:func:`connector_key`).
+CONNECTOR_KEY = ("station_id", "evse_id", "connector_id")
+#: The columns that name a meter: a connector's measurand on one phase.
+METER_KEY = (*CONNECTOR_KEY, "measurand", "phase")
+#: A sample's identity: a sample stored again with the same values is the same sample. Its
+#: meter first, so that the unique index on them also finds a meter's newest sample.
+SAMPLE_IDENTITY = (*METER_KEY, "timestamp", "transaction_id", "location", "context")
 
 metadata = sa.MetaData(
     naming_convention={
@@ -126,9 +157,7 @@ ADMISSION_COLUMNS = (
 connector_status = sa.Table(
     "connector_status",
     metadata,
-    sa.Column("station_id", Text(255), primary_key=True),
-    sa.Column("evse_id", sa.Integer(), primary_key=True),
-    sa.Column("connector_id", sa.Integer(), primary_key=True),
+    *connector_key(primary_key=True),
     sa.Column("status", Text(32), nullable=False),
     sa.Column("timestamp", UtcDateTime(), nullable=False),
     sa.Column("error_code", sa.Text()),
@@ -140,10 +169,8 @@ connector_status = sa.Table(
 status_history = sa.Table(
     "status_history",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("station_id", Text(255), nullable=False),
-    sa.Column("evse_id", sa.Integer(), nullable=False),
-    sa.Column("connector_id", sa.Integer(), nullable=False),
+    serial_id(),
+    *connector_key(),
     sa.Column("timestamp", UtcDateTime(), nullable=False),
     sa.Column("status", Text(32), nullable=False),
     sa.Column("error_code", sa.Text()),
@@ -164,7 +191,7 @@ status_history = sa.Table(
 station_events = sa.Table(
     "station_events",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    serial_id(),
     sa.Column("station_id", Text(255), nullable=False),
     sa.Column("kind", Text(64), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),
@@ -240,10 +267,8 @@ transaction_events = sa.Table(
 samples = sa.Table(
     "samples",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("station_id", Text(255), nullable=False),
-    sa.Column("evse_id", sa.Integer(), nullable=False),
-    sa.Column("connector_id", sa.Integer(), nullable=False),
+    serial_id(),
+    *connector_key(),
     sa.Column("transaction_id", sa.Integer(), nullable=False),
     sa.Column("timestamp", UtcDateTime(), nullable=False),
     sa.Column("measurand", Text(64), nullable=False),
@@ -254,19 +279,8 @@ samples = sa.Table(
     sa.Column("unit", sa.Text(), nullable=False),
     sa.Column("raw_value", sa.Text()),
     sa.Column("raw_unit", sa.Text()),
-    # Also serves latest_samples: (station, evse, connector, measurand, phase) then time.
-    sa.UniqueConstraint(
-        "station_id",
-        "evse_id",
-        "connector_id",
-        "measurand",
-        "phase",
-        "timestamp",
-        "transaction_id",
-        "location",
-        "context",
-        name="uq_samples_identity",
-    ),
+    # Also serves latest_samples: a meter, then time.
+    sa.UniqueConstraint(*SAMPLE_IDENTITY, name="uq_samples_identity"),
     sa.Index("ix_samples_transaction_time", "transaction_id", "timestamp"),
 )
 
@@ -276,9 +290,7 @@ samples = sa.Table(
 meters = sa.Table(
     "meters",
     metadata,
-    sa.Column("station_id", Text(255), primary_key=True),
-    sa.Column("evse_id", sa.Integer(), primary_key=True),
-    sa.Column("connector_id", sa.Integer(), primary_key=True),
+    *connector_key(primary_key=True),
     sa.Column("measurand", Text(64), primary_key=True),
     sa.Column("phase", Text(8), primary_key=True),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from csms.store.tables import BigId, Json, Text, UtcDateTime, metadata
+from csms.store.tables import Json, Text, UtcDateTime, metadata, serial_id
 
 __all__ = ["battery_packs", "battery_swaps"]
 
@@ -27,7 +27,7 @@ battery_packs = sa.Table(
 battery_swaps = sa.Table(
     "battery_swaps",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    serial_id(),
     sa.Column("station_id", Text(255), nullable=False),
     sa.Column("request_id", sa.BigInteger(), nullable=False),
     sa.Column("id_token", Text(255), nullable=False),

@@ -91,14 +91,18 @@ def test_serve_answers_the_api(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         url = None
+        lines = []
         deadline = time.monotonic() + 30
         while url is None and time.monotonic() < deadline:
             line = proc.stderr.readline()
             if not line:
                 break
+            lines.append(line)
             found = re.search(r"API listening at (http://127\.0\.0\.1:\d+)", line)
             url = found.group(1) if found else None
         assert url is not None, "serve did not announce the API"
+        # a plain OCPP port: serve runs on uvloop (decision 0250), stopped by SIGTERM below
+        assert any("event loop: uvloop" in line for line in lines), lines
         me = httpx.get(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         anonymous = httpx.get(f"{url}/api/v1/me")
         doc = httpx.get(f"{url}/openapi.json")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from csms.domain import RegistrationStatus
 from csms.store import MemoryStore, SqlStore, Store
 from csms.store.base import StationRecord
 from tests.integration.csms.databases import temporary_postgres, truncate_all
+from tests.loops import server_loop_factories
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 PASSWORD = "s3cret-pass"
@@ -72,3 +74,11 @@ __all__ = ["PASSWORD", "PASSWORD_HASH", "START", "RegistrationStatus", "make_set
 from tests.fixtures.influx import influxd, own_influxd  # noqa: E402
 
 __all__ += ["influxd", "own_influxd"]
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """These tests run on the loop ``serve`` runs on (uvloop where installed, decision 0250)."""
+    del config, item
+    return server_loop_factories()

@@ -191,13 +191,13 @@ async def test_one_that_would_wait_too_long_is_answered_busy_before_it_is_read(
         admissions, held = _hold_admission_of(app, "A")
         a = asyncio.ensure_future(_station(app.url, "A", []))
         await wait_until(lambda: admissions == ["A"], 10, "A's admission")
-        with pytest.raises(InvalidStatus) as info:
-            async with raw_connect(app.url, "B"):
-                pass
-        response = info.value.response
-        assert response.status_code == 503
-        assert 1 <= int(response.headers["Retry-After"]) <= 2
-        assert response.body == b"busy, try again later\n"
+        # B's request by hand: the answer comes before the request is read, so before a
+        # WebSocket client has sent it (websockets' client fails on such an early answer
+        # when it arrives first, as it does on uvloop).
+        head, body = await _raw_answer(app.url, "B")
+        assert head.startswith(b"HTTP/1.1 503 ")
+        assert 1 <= int(_header(head, b"retry-after")) <= 2
+        assert body == b"busy, try again later\n"
         assert (admissions, app.server.handshakes.refused, app.server.handshakes.waiting) == (
             ["A"],
             1,
@@ -208,6 +208,30 @@ async def test_one_that_would_wait_too_long_is_answered_busy_before_it_is_read(
         # its turn: B is served
         await (await asyncio.wait_for(_station(app.url, "B", []), 10)).close()
         assert admissions == ["A", "B"]
+
+
+async def _raw_answer(base_url: str, station_id: str) -> tuple[bytes, bytes]:
+    """The server's answer to a WebSocket upgrade request sent by hand: (head, body)."""
+    where = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    writer.write(
+        f"GET {where.path}{station_id} HTTP/1.1\r\nHost: {where.netloc}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode()
+    )
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def _header(head: bytes, name: bytes) -> bytes:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    raise AssertionError(f"no {name!r} header in {head!r}")
 
 
 async def test_connections_waiting_their_turn_are_closed_when_the_server_stops(

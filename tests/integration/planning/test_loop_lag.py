@@ -7,6 +7,13 @@ its worker thread), while the loop thread's own CPU time is what the planning wi
 there in one stretch. The cyclic garbage collector is off while it is measured: a full
 collection lands in whichever thread allocates at the wrong moment and is the process's
 matter, not the planning wing's.
+
+CPU time is not free of the machine either: in a virtual machine, a time slice the host
+gives another guest while the thread runs counts as the thread's CPU time (once 0.338 s for
+a stretch of about 0.11 s, in the full suite on a loaded 2-core machine). The blocking this
+guards against is the same work in every re-plan of the same site; a stolen slice is not.
+So up to ``TRIES`` fresh re-plans are measured, and the test passes on the first whose
+longest stretch is within the bound (decision 0016).
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ STATIONS = 400
 PER_FEEDER = 5
 #: The loop thread's longest stretch of CPU between two ticker turns. Measured on a loaded
 #: 2-core machine: 0.34-0.40 s before decision 0624 (the node check walked every EVSE's
-#: ancestors once per node), 0.10 s after.
+#: ancestors once per node), 0.10 s after; again with load average 8 (decision 0016):
+#: 0.106-0.120 s, and 0.43-0.45 s with that node check put back.
 BOUND_S = 0.25
+#: Fresh re-plans measured at most (each about 5 s of wall time on a loaded machine).
+TRIES = 3
 
 
 def _site() -> Site:
@@ -88,6 +98,7 @@ class _Commands:
         return True
 
     async def set_charging_profile(self, limit: ChargingLimit) -> None:
+        # Not a wait: the fake station answers at the loop's next turn, as a send does.
         await asyncio.sleep(0)
         self.sent += 1
 
@@ -121,7 +132,9 @@ def _context(commands: _Commands) -> PlanningContext:
     )
 
 
-async def test_a_large_sites_replan_leaves_the_event_loop_free() -> None:
+async def _longest_stretch() -> float:
+    """One re-plan of a fresh site: the loop thread's longest CPU stretch between two turns
+    of a ticker, once the re-plan has planned and sent every session its limit."""
     commands = _Commands()
     state = _state(datetime.now(UTC))
     loop = SiteLoop(_context(commands), state)
@@ -130,7 +143,7 @@ async def test_a_large_sites_replan_leaves_the_event_loop_free() -> None:
     async def ticker() -> None:
         last = time.thread_time()
         while True:
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.002)  # the instrument's period, not a wait for anything
             now = time.thread_time()
             stretches.append(now - last)
             last = now
@@ -150,4 +163,14 @@ async def test_a_large_sites_replan_leaves_the_event_loop_free() -> None:
     assert sum(ev.sent is not None for ev in state.evses.values()) == 2 * STATIONS
     assert commands.sent >= 2 * STATIONS
     assert len(stretches) > 10
-    assert max(stretches) < BOUND_S, f"the loop thread ran {max(stretches):.3f} s in one stretch"
+    return max(stretches)
+
+
+async def test_a_large_sites_replan_leaves_the_event_loop_free() -> None:
+    longest: list[float] = []
+    while len(longest) < TRIES and (not longest or longest[-1] >= BOUND_S):
+        longest.append(await _longest_stretch())
+    assert min(longest) < BOUND_S, (
+        f"the loop thread ran {', '.join(f'{s:.3f}' for s in longest)} s in one stretch "
+        f"in {len(longest)} re-plans"
+    )

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from csms.domain import MeterSample
+from csms.event_loop import choose, run
 from csms.store import NewTransaction, SqlStore, StoredSample
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -42,4 +43,5 @@ async def write(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(write(sys.argv[1]))
+    # on the loop serve runs on (decision 0250)
+    run(write(sys.argv[1]), loop=choose("auto", tls=False))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from csms.store import MemoryStore, SqlStore, Store
 from csms.store import tables as t
+from tests.loops import server_loop_factories
 from tests.services import POSTGRES_ADMIN_URL, unavailable
 
 
@@ -107,3 +108,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
     finally:
         await s.close()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The store's tests run on the loop ``serve`` runs on (uvloop where installed, 0250)."""
+    del config, item
+    return server_loop_factories()

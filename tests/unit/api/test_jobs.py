@@ -34,7 +34,8 @@ async def test_idempotent_submit_runs_once() -> None:
 
     async def run(request: dict[str, Any]) -> dict[str, Any]:
         calls.append(request)
-        await asyncio.sleep(0)  # a command that yields to the loop once, as a real one does
+        # Not a wait: the command under test yields to the loop once, as a real one does.
+        await asyncio.sleep(0)
         return {"status": "Accepted"}
 
     req = {"command": "reset", "station_id": "CP1"}

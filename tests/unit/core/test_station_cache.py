@@ -13,14 +13,17 @@ from csms.domain import RegistrationStatus
 from csms.exceptions import StoreUnavailable
 from csms.store.base import StationRecord
 from csms.store.station_feed import Change
+from tests.waiting import Entered, wait_until
 
 
 class FakeFeed:
-    """The database's change table, in memory; ``gate`` holds reads until released."""
+    """The database's change table, in memory; ``gate`` holds reads until released
+    (``waiting``: the reads held there now)."""
 
     def __init__(self) -> None:
         self.rows: list[Change] = []
         self.reads = 0
+        self.waiting = 0
         self.gate: asyncio.Event | None = None
         self.broken = False
 
@@ -34,7 +37,11 @@ class FakeFeed:
         self.reads += 1
         snapshot = [r for r in self.rows if r[0] >= since][:limit]  # as of the call
         if self.gate is not None:
-            await self.gate.wait()
+            self.waiting += 1
+            try:
+                await self.gate.wait()
+            finally:
+                self.waiting -= 1
         if self.broken:
             raise StoreUnavailable("feed down")
         return snapshot
@@ -55,6 +62,10 @@ async def started(feed: FakeFeed, *records: StationRecord) -> StationCache:
 
     await cache.open(listed)
     return cache
+
+
+async def read_held(feed: FakeFeed) -> None:
+    await wait_until(lambda: feed.waiting == 1, 10, "a feed read held at the gate")
 
 
 class Reads:
@@ -150,11 +161,13 @@ async def test_callers_at_once_share_a_read_begun_after_they_asked() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await asyncio.sleep(0)
+    await read_held(feed)
     assert feed.reads == 1  # under way
     feed.change("A")  # committed after that read began: the callers below must see it
-    later = [asyncio.create_task(cache.fresh()) for _ in range(20)]
-    await asyncio.sleep(0)
+    callers = Entered()
+    later = [callers.start(cache.fresh()) for _ in range(20)]
+    await wait_until(lambda: callers.inside == 20, 10, "twenty callers waiting")
+    assert feed.reads == 1  # they wait for the next read, not one each
     feed.gate.set()
     await asyncio.gather(first, *later)
     assert feed.reads == 2  # one more read for the twenty
@@ -168,10 +181,11 @@ async def test_a_caller_that_leaves_does_not_cancel_the_shared_read() -> None:
     cache = await started(feed, record("A"))
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.fresh())
-    await asyncio.sleep(0)
+    await read_held(feed)
     feed.change("A")
-    leaving, staying = (asyncio.create_task(cache.fresh()) for _ in range(2))
-    await asyncio.sleep(0)
+    callers = Entered()
+    leaving, staying = (callers.start(cache.fresh()) for _ in range(2))
+    await wait_until(lambda: callers.inside == 2, 10, "two callers waiting")
     leaving.cancel()
     feed.gate.set()
     await asyncio.gather(first, staying)
@@ -188,9 +202,10 @@ async def test_an_unreadable_feed_sends_callers_to_the_store() -> None:
     # Callers waiting for a read that fails go to the store too.
     feed.gate = asyncio.Event()
     first = asyncio.create_task(cache.get("A", reads("A")))
-    await asyncio.sleep(0)
-    others = [asyncio.create_task(cache.get("A", reads("A"))) for _ in range(3)]
-    await asyncio.sleep(0)
+    await read_held(feed)
+    callers = Entered()
+    others = [callers.start(cache.get("A", reads("A"))) for _ in range(3)]
+    await wait_until(lambda: callers.inside == 3, 10, "three callers waiting")
     feed.gate.set()
     got = await asyncio.gather(first, *others)
     assert all(r is not None and r.password_hash == "h2" for r in got)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from csms.supervisor import Supervisor, cancel_and_wait
-from tests.waiting import wait_until
+from tests.waiting import Entered, wait_until
 
 
 async def test_a_failing_task_is_restarted_reported_failing_then_running(
@@ -80,9 +80,10 @@ async def test_one_shot_failures_are_logged_and_counted_but_not_unhealthy(
         task = sup.spawn("planner: load site depot", boom())
         with pytest.raises(RuntimeError):
             await task
-        await asyncio.sleep(0)  # the done callback
-    report = sup.report()
-    assert report.ok and report.one_shot_failures == 1
+        report = await wait_until(
+            lambda: (r := sup.report()).one_shot_failures == 1 and r, 10, "the done callback"
+        )
+    assert report.ok
     (record,) = [r for r in caplog.records if "load site depot" in r.getMessage()]
     assert record.levelno == logging.ERROR and record.exc_info is not None
 
@@ -125,9 +126,10 @@ async def test_cancel_and_wait_stops_a_task_that_lost_its_first_cancellation(
                     raise
                 lost += 1
 
-    quiet = asyncio.create_task(asyncio.sleep(3600))
-    stubborn = asyncio.create_task(loop_forever())
-    await asyncio.sleep(0)
+    started = Entered()
+    quiet = started.start(asyncio.sleep(3600))
+    stubborn = started.start(loop_forever())
+    await wait_until(lambda: started.inside == 2, 10, "both tasks running")
     with caplog.at_level(logging.WARNING, logger="csms.supervisor"):
         await asyncio.wait_for(cancel_and_wait([quiet, stubborn], every_s=0.01), 30.0)
     assert quiet.cancelled() and stubborn.cancelled()
@@ -142,7 +144,8 @@ async def test_cancel_and_wait_does_not_raise_what_the_tasks_ended_with() -> Non
         except asyncio.CancelledError:
             raise RuntimeError("cleanup failed") from None
 
-    task = asyncio.create_task(fail_on_cancel())
-    await asyncio.sleep(0)
+    started = Entered()
+    task = started.start(fail_on_cancel())
+    await wait_until(lambda: started.inside == 1, 10, "the task running")
     await cancel_and_wait([task])
     assert isinstance(task.exception(), RuntimeError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.exceptions import NotFound, StoreError, StoreUnavailable
 from csms.store import SqlStore, StationRecord
 from csms.store.writer import Coalesced, WriteOp
+from tests.waiting import Entered, wait_until
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -127,12 +129,19 @@ async def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
 
 
 async def test_writes_queued_during_an_outage_fail_fast(store: SqlStore) -> None:
+    taken, release = threading.Event(), threading.Event()
+
     async def run(conn: AsyncConnection) -> None:
+        taken.set()  # on the writer thread, which holds the batch until the writes are queued
+        release.wait(10)
         raise _locked()
 
     failing = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
-    await asyncio.sleep(0)  # the writer has taken the failing batch
-    queued = [asyncio.ensure_future(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
+    await wait_until(taken.is_set, 10, "the writer running the failing batch")
+    writes = Entered()  # a put_station reaches the writer's queue before its first wait
+    queued = [writes.start(store.put_station(StationRecord(f"Q{i}"))) for i in range(5)]
+    await wait_until(lambda: writes.inside == 5, 10, "five writes queued")
+    release.set()
     results = await asyncio.gather(failing, *queued, return_exceptions=True)
     assert all(isinstance(r, StoreUnavailable) for r in results)
     assert len({id(r) for r in results}) == len(results)  # each caller its own exception
@@ -168,8 +177,6 @@ async def test_meter_of_a_failed_batch_is_not_remembered(store: SqlStore) -> Non
 
 
 async def test_sqlite_batches_run_whole_on_the_writer_thread(store: SqlStore) -> None:
-    import threading
-
     threads: set[str] = set()
 
     async def run(conn: AsyncConnection) -> int:
@@ -177,7 +184,9 @@ async def test_sqlite_batches_run_whole_on_the_writer_thread(store: SqlStore) ->
         return int((await conn.execute(sa.text("SELECT 41 + 1"))).scalar_one())
 
     async def sleeps(conn: AsyncConnection) -> None:
-        await asyncio.sleep(0)  # not the database: cannot run on the writer thread
+        # The behaviour under test, not a wait: an operation that awaits something other
+        # than the database cannot run on the writer thread.
+        await asyncio.sleep(0)
 
     results = await asyncio.gather(
         *(store.writer.submit(WriteOp(run)) for _ in range(20)),
