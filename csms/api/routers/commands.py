@@ -9,8 +9,7 @@ from fastapi import APIRouter, Body, Header, Path, Query, Response
 from csms.api.auth import Permission
 from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField
-from csms.api.loading import load_visible
+from csms.api.loading import load_visible, queried_station
 from csms.api.models import CommandRequest, ErrorOut, JobOut, record_out
 from csms.api.records import Job
 from csms.core.commands import Commands
@@ -157,9 +156,8 @@ async def submit_command(
     """Send a command; answers at once with a job that resolves to the station's answer
     (a remote start to the transaction id). Poll ``GET /jobs/{job_id}?wait_s=``."""
     who.require(Permission.COMMANDS, sited=False)
-    record = await services.store.get_station(body.station_id)
-    if record is None:
-        raise InvalidField(("body", "station_id"), f"unknown station {body.station_id!r}")
+    record = await queried_station(services, body.station_id, where=("body", "station_id"))
+    assert record is not None
     site_id = services.station_site(record)
     who.require(Permission.COMMANDS, site_id)
     request = body.model_dump(mode="json")
@@ -187,15 +185,15 @@ async def list_jobs(
 ) -> list[JobOut]:
     """Jobs on the caller's sites, newest first."""
     who.require(Permission.JOBS_READ, sited=False)
-    if (
-        station_id is not None
-        and await services.store.get_station(station_id) is None
-        and not await services.repo.list_jobs(
-            station_id=station_id, status=None, site_ids=None, limit=1
+    if station_id is not None:
+        # A removed station's jobs stay.
+        await queried_station(
+            services,
+            station_id,
+            kept_rows=lambda: services.repo.list_jobs(
+                station_id=station_id, status=None, site_ids=None, limit=1
+            ),
         )
-    ):
-        # Neither registered nor ever commanded (a removed station's jobs stay).
-        raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
     jobs = await services.repo.list_jobs(
         station_id=station_id, status=status, site_ids=who.sites, limit=limit
     )

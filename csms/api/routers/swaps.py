@@ -15,7 +15,7 @@ from csms.api.auth import Permission, Principal
 from csms.api.boundary import AUDITED_ROUTES, BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.exceptions import InvalidField
-from csms.api.loading import load_visible
+from csms.api.loading import load_visible, queried_station
 from csms.api.models import ErrorOut, SiteId, record_out
 from csms.api.routers.stations import load_station
 from csms.api.services import ApiServices
@@ -126,10 +126,12 @@ async def list_swaps(
     who.require(Permission.TRANSACTIONS_READ, site_id, sited=site_id is not None)
     repo = services.csms.central.swaps.repo
     if station_id is not None:
-        record = await services.store.get_station(station_id)
-        if record is None and not await repo.list_swaps(SwapFilter(station_id=station_id, limit=1)):
-            # Neither registered nor ever swapped here (a removed station's swaps stay).
-            raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
+        # A removed station's swaps stay.
+        record = await queried_station(
+            services,
+            station_id,
+            kept_rows=lambda: repo.list_swaps(SwapFilter(station_id=station_id, limit=1)),
+        )
         if record is not None:
             who.require(Permission.TRANSACTIONS_READ, services.station_site(record))
     narrowed = site_id is not None or who.sites is not None
@@ -210,8 +212,8 @@ async def list_packs(
 ) -> list[BatteryPackOut]:
     """Registered packs and where each was last seen."""
     _require_packs(who, Permission.STATIONS_READ)
-    if station_id is not None and await services.store.get_station(station_id) is None:
-        raise InvalidField(("query", "station_id"), f"unknown station {station_id!r}")
+    if station_id is not None:
+        await queried_station(services, station_id)
     packs = await services.csms.central.swaps.repo.list_packs(station_id=station_id)
     return [_pack_out(p) for p in packs]
 

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from csms.api.auth import Permission, Principal
 from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
-from csms.api.exceptions import InvalidField
-from csms.api.loading import load_visible
+from csms.api.loading import load_visible, queried_station
 from csms.api.models import ErrorOut, SiteId, TransactionOut, record_out
 from csms.api.query_times import require_order, require_times
 from csms.api.services import ApiServices
@@ -71,12 +70,13 @@ async def select_transactions(
 ) -> list[TransactionOut]:
     who.require(Permission.TRANSACTIONS_READ, f.site_id, sited=f.site_id is not None)
     if f.station_id is not None:
-        record = await services.store.get_station(f.station_id)
-        if record is None and not await services.store.list_transactions(
-            station_id=f.station_id, limit=1
-        ):
-            # Neither registered nor ever charged here (a removed station's sessions stay).
-            raise InvalidField(("query", "station_id"), f"unknown station {f.station_id!r}")
+        # A removed station's sessions stay.
+        station_id = f.station_id
+        record = await queried_station(
+            services,
+            station_id,
+            kept_rows=lambda: services.store.list_transactions(station_id=station_id, limit=1),
+        )
         site = services.station_site(record) if record is not None else None
         who.require(Permission.TRANSACTIONS_READ, site)
     rows = await services.store.list_transactions(

@@ -200,6 +200,22 @@ async def test_a_swap_is_a_billable_session_read_like_transactions(api: Api) -> 
     assert packs["PK-1"]["station_id"] == "SW21" and packs["PK-2"]["station_id"] is None
 
 
+async def test_swaps_of_an_unknown_station_are_422_but_a_removed_ones_stay(api: Api) -> None:
+    await register_packs(api, "PK-1")
+    async with station(api) as cp:
+        await cp.call(swap("BatteryIn", 32, "PK-1", 25))
+    async with api.client("admin") as a:
+        assert (await a.delete(f"{P}/stations/SW21")).status_code == 204
+        removed = await a.get(f"{P}/battery-swaps", params={"station_id": "SW21"})
+        unknown = await a.get(f"{P}/battery-swaps", params={"station_id": "SW-TYPO"})
+        packs_removed = await a.get(f"{P}/battery-packs", params={"station_id": "SW21"})
+    assert [s["request_id"] for s in removed.json()] == [32]
+    for r in (unknown, packs_removed):
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["query", "station_id"]
+    assert unknown.json()["detail"][0]["msg"] == "unknown station 'SW-TYPO'"
+
+
 async def test_bad_swap_events_get_a_callerror_and_store_nothing(api: Api) -> None:
     await register_packs(api, "PK-1")
     async with station(api) as cp:
