@@ -12,7 +12,7 @@ __all__ = ["PlanningSettings"]
 class PlanningSettings(BaseModel):
     """The planner service (one loop per site). Times are in clock (virtual) seconds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = Field(default=True, description="run the planner for every site")
     replan_interval_s: float = Field(

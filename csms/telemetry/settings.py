@@ -19,7 +19,7 @@ __all__ = ["TelemetrySettings"]
 class TelemetrySettings(BaseModel):
     """Where telemetry goes and how the durable pipeline behaves."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     # -- server -----------------------------------------------------------------------------

@@ -76,6 +76,8 @@ def test_every_option_is_documented_with_its_default_and_variable() -> None:
         ("database", "retry_max_s"),
         ("api", "stream_keepalive_s"),
         ("security", "handshake_timeout_s"),
+        ("planning", "replan_interval_s"),
+        ("telemetry", "timeout_s"),
     ],
 )
 def test_infinite_and_nan_numbers_are_refused_naming_the_option(
