@@ -97,3 +97,8 @@ async def next_turn() -> None:
     """Give the driver one turn, as an awaited send or read does: what a fake's behaviour
     is, not a wait for anything."""
     await _Turn()
+
+
+async def until_cancelled() -> None:
+    """A task's body that runs until it is cancelled (it waits on nothing that will come)."""
+    await asyncio.Event().wait()

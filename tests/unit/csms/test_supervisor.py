@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from csms.supervisor import Supervisor, cancel_and_wait
-from tests.waiting import Entered, wait_until
+from tests.waiting import Entered, until_cancelled, wait_until
 
 
 async def test_a_failing_task_is_restarted_reported_failing_then_running(
@@ -120,14 +120,14 @@ async def test_cancel_and_wait_stops_a_task_that_lost_its_first_cancellation(
         nonlocal lost
         while True:
             try:
-                await asyncio.sleep(3600)
+                await until_cancelled()
             except asyncio.CancelledError:
                 if lost:
                     raise
                 lost += 1
 
     started = Entered()
-    quiet = started.start(asyncio.sleep(3600))
+    quiet = started.start(until_cancelled())
     stubborn = started.start(loop_forever())
     await wait_until(lambda: started.inside == 2, 10, "both tasks running")
     with caplog.at_level(logging.WARNING, logger="csms.supervisor"):
@@ -140,7 +140,7 @@ async def test_cancel_and_wait_stops_a_task_that_lost_its_first_cancellation(
 async def test_cancel_and_wait_does_not_raise_what_the_tasks_ended_with() -> None:
     async def fail_on_cancel() -> None:
         try:
-            await asyncio.sleep(3600)
+            await until_cancelled()
         except asyncio.CancelledError:
             raise RuntimeError("cleanup failed") from None
 
