@@ -105,6 +105,12 @@ class PlanningSettings(BaseModel):
         default="direct", description="optimizer LP path: direct HiGHS or Pyomo"
     )
     solver_time_limit_s: float = Field(default=10.0, gt=0, description="LP time limit (wall)")
+    laxity_tiebreak: bool = Field(
+        default=False,
+        description="among equally good plans, charge the EVs that leave sooner first (the "
+        "earlier-is-better weight grows over each EV's own stay, not the horizon; more "
+        "demands met, a slower LP at a thousand EVSEs)",
+    )
     scarcity_tiebreak: Literal["off", "gated", "on"] = Field(
         default="off",
         description="among equally good plans, give a limit that binds for hours to the EVs "
@@ -189,5 +195,6 @@ class PlanningSettings(BaseModel):
             backend=self.backend,
             time_limit_s=self.solver_time_limit_s,
             replan_interval_s=self.replan_interval_s,
+            laxity_tiebreak=self.laxity_tiebreak,
             scarcity_tiebreak=self.scarcity_tiebreak,
         )

@@ -12,10 +12,18 @@ from optimizer import PlannerConfig
 
 def test_the_planner_config_follows_the_settings() -> None:
     settings = PlanningSettings(
-        backend="pyomo", solver_time_limit_s=3.5, replan_interval_s=120.0, scarcity_tiebreak="on"
+        backend="pyomo",
+        solver_time_limit_s=3.5,
+        replan_interval_s=120.0,
+        laxity_tiebreak=True,
+        scarcity_tiebreak="on",
     )
     assert settings.planner_config() == PlannerConfig(
-        backend="pyomo", time_limit_s=3.5, replan_interval_s=120.0, scarcity_tiebreak="on"
+        backend="pyomo",
+        time_limit_s=3.5,
+        replan_interval_s=120.0,
+        laxity_tiebreak=True,
+        scarcity_tiebreak="on",
     )
 
 
@@ -23,7 +31,7 @@ def test_the_default_planner() -> None:
     config = PlanningSettings().planner_config()
     assert config.scarcity_tiebreak == PlanningSettings().scarcity_tiebreak
     assert config.time_limit_s == 10.0
-    assert not config.laxity_tiebreak
+    assert config.laxity_tiebreak == PlanningSettings().laxity_tiebreak
 
 
 def test_an_unknown_tiebreak_is_refused() -> None:
