@@ -620,12 +620,13 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
 CSMS = "chargegrid-csms"
 
 
-def csms_settings(time_limit_s: float, overrides: list[str]) -> PlanningSettings:
+def csms_settings(time_limit_s: float, overrides: list[str], variant: str = "") -> PlanningSettings:
     """``[planning]`` as ``chargegrid serve`` loads it (defaults, ``CHARGEGRID_`` environment),
-    its LP time limit the benchmark's, then each ``KEY=VALUE`` of ``--planning``."""
+    its LP time limit the benchmark's, then each ``KEY=VALUE`` of ``--planning`` and of the
+    comma-separated ``variant``."""
     fields = load_settings(None).planning.model_dump()
     fields["solver_time_limit_s"] = time_limit_s
-    for item in overrides:
+    for item in [*overrides, *filter(None, variant.split(","))]:
         key, _, value = item.partition("=")
         fields[key] = value
     return PlanningSettings.model_validate(fields)
@@ -658,14 +659,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planning", metavar="KEY=VALUE", action="append", default=[],
                         help="a [planning] setting for the chargegrid-csms row (repeatable), "
                         "e.g. scarcity_tiebreak=off")  # fmt: skip
+    parser.add_argument("--csms-variant", metavar="KEY=VALUE[,...]", action="append",
+                        default=[], help="run the chargegrid-csms row once per variant, each "
+                        "with these [planning] settings on top of --planning")  # fmt: skip
     parser.add_argument("--history-correction", action="store_true",
-                        help="scale the expected sessions' energy by what has arrived so far "
-                        "today against the history (an experiment, decision 0431)")  # fmt: skip
+                        help="the chargegrid+history row scales the expected sessions' energy "
+                        "by what has arrived so far today against the history (an experiment, "
+                        "decision 0431)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", type=Path,
                         help="write the figures here (default: benchmarks/results/"
                         "planner_acn.json, or planner_acn_partial.json with --only)")  # fmt: skip
     args = parser.parse_args(argv)
-    csms_settings(args.time_limit_s, args.planning)  # a wrong --planning fails before any run
+    for variant in args.csms_variant or [""]:  # a wrong setting fails before any run
+        csms_settings(args.time_limit_s, args.planning, variant)
     report = []
     for sc, algos in scenarios(args.quick):
         if args.only and args.only not in sc.name:
@@ -692,8 +698,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {sc.name}: {len(network.station_ids)} EVSEs, {len(evs)} sessions, "
               f"{DAY_PERIODS} x {PERIOD_MIN}-min periods", flush=True)  # fmt: skip
         rows = [offline_bound(sc, evs)]
-        for name in algos:
-            if args.algorithms and name not in args.algorithms:
+        variants = [f"{CSMS} {v}" for v in args.csms_variant] or [CSMS]
+        for name in [v for a in algos for v in (variants if a == CSMS else [a])]:
+            if args.algorithms and name.split(" ")[0] not in args.algorithms:
                 continue
             online = replace(PlannerConfig(), time_limit_s=args.time_limit_s,
                              laxity_tiebreak=True,
@@ -705,11 +712,12 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chargegrid+history":
                 algo = ChargegridPlanner(sc, online, expected=history,
                                          correct=args.history_correction)  # fmt: skip
-            elif name == CSMS:
-                planning = csms_settings(args.time_limit_s, args.planning)
+            elif name.startswith(CSMS):
+                variant = name.removeprefix(CSMS).strip()
+                planning = csms_settings(args.time_limit_s, args.planning, variant)
                 algo = ChargegridPlanner(sc, planning.planner_config(), as_csms=True,
                                          expected=history if planning.expected_arrivals
-                                         else None, correct=args.history_correction)  # fmt: skip
+                                         else None)  # fmt: skip
             elif name == "quantize-reallocate":
                 algo = ChargegridPlanner(sc, replace(online, round_first_step=False),
                                          quantize=True)  # fmt: skip
