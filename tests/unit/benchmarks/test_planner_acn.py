@@ -38,6 +38,14 @@ def test_the_csms_row_plans_with_the_central_systems_settings() -> None:
     assert csms_settings(5.0, []).planner_config() == replace(
         PlanningSettings().planner_config(), time_limit_s=5.0
     )
+    variant = csms_settings(5.0, ["laxity_tiebreak=true"], "scarcity_tiebreak=gated,backend=pyomo")
+    assert variant.planner_config() == replace(
+        PlanningSettings().planner_config(),
+        time_limit_s=5.0,
+        laxity_tiebreak=True,
+        scarcity_tiebreak="gated",
+        backend="pyomo",
+    )
     with pytest.raises(ValidationError):
         csms_settings(5.0, ["scarcity_tiebreak=sometimes"])
 
