@@ -32,9 +32,9 @@ from csms.events import (
     StationConnected,
     StationDisconnected,
     StatusChanged,
+    TransactionChanged,
     TransactionEnded,
     TransactionStarted,
-    TransactionUpdated,
 )
 from csms.telemetry.device_points import DEVICE_FAMILIES
 from csms.telemetry.lineprotocol import (
@@ -300,7 +300,7 @@ def _status(enc: PointEncoder, record: StatusChanged, now: int, into: Encoded) -
 
 def _transaction(
     enc: PointEncoder,
-    record: TransactionStarted | TransactionUpdated | TransactionEnded,
+    record: TransactionChanged,
     now: int,
     into: Encoded,
 ) -> None:
@@ -401,9 +401,7 @@ _FAMILIES: dict[type, _Encode] = {
     MeterValuesReceived: PointEncoder._meter,
     HeartbeatReceived: _heartbeat,
     StatusChanged: _status,
-    TransactionStarted: _transaction,
-    TransactionUpdated: _transaction,
-    TransactionEnded: _transaction,
+    TransactionChanged: _transaction,  # started, updated, ended
     StationConnected: _connected,
     StationDisconnected: _disconnected,
     StationBooted: _booted,
