@@ -38,6 +38,7 @@ from csms.events import (
 )
 from csms.telemetry.device_points import DEVICE_FAMILIES
 from csms.telemetry.lineprotocol import (
+    PRECISION_NS,
     Encoded,
     FieldPoint,
     MeterPoint,
@@ -56,7 +57,6 @@ __all__ = ["PointEncoder"]
 
 logger = logging.getLogger(__name__)
 
-_PER_SECOND = {"ns": 1_000_000_000, "us": 1_000_000, "ms": 1000, "s": 1}
 _WRITE_PRECISION = {
     "ns": WritePrecision.NS,
     "us": WritePrecision.US,
@@ -86,7 +86,7 @@ class PointEncoder:
         self.plan_steps = plan_steps
         #: a station's site, for the points of records that do not carry it (swap sessions)
         self.site_of: Callable[[str], str | None] = site_of or (lambda _station_id: None)
-        self._per_s = _PER_SECOND[precision]
+        self._per_s = 1_000_000_000 // PRECISION_NS[precision]
         self._wp = _WRITE_PRECISION[precision]
         self._now_s = now_s
         self._max_future = int(max_future_s * self._per_s)
