@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from csms.quantities import SettingsSection
-
 from optimizer import PlannerConfig
 
 __all__ = ["PlanningSettings"]
