@@ -378,10 +378,14 @@ def _keep_within(
         sent = ev.sent
         if sent is not None and not t.wanted[ev.key]:
             instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
-    # Each EVSE's nodes once, not once per node (a large site has many of both).
-    above = {ev.key: set(site.ancestors(ev.node_id)) for ev in controlled}
+    # Each EVSE's nodes once, not once per node (a large site has many of both): the
+    # sessions under each node, gathered in one pass over the sessions.
+    under_of: dict[str, list[EvseState]] = {}
+    for ev in controlled:
+        for node_id in site.ancestors(ev.node_id):
+            under_of.setdefault(node_id, []).append(ev)
     for node in site.nodes:
-        under = [ev for ev in controlled if node.id in above[ev.key]]
+        under = under_of.get(node.id)
         if not under:
             continue
         for at in instants:
