@@ -168,9 +168,7 @@ class Csms(StartStop):
         db = self.settings.database
         if db.url.startswith("memory://"):
             return open_store(db.url)
-        return open_store(
-            db.url, commit_window_s=db.commit_window_s, durability=db.durability
-        )
+        return open_store(db.url, commit_window_s=db.commit_window_s, durability=db.durability)
 
     @property
     def port(self) -> int:

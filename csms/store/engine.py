@@ -37,8 +37,8 @@ from csms.exceptions import ConfigError
 
 __all__ = [
     "DURABILITY_LEVELS",
-    "Durability",
     "SQLITE_SYNCHRONOUS",
+    "Durability",
     "check_durability",
     "create_engine",
     "create_sqlite_writer_engine",
