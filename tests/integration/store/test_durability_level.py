@@ -25,17 +25,24 @@ async def _writer_reads(store: SqlStore, query: str) -> object:
     return await store.writer.submit(WriteOp(run))
 
 
-@pytest.mark.parametrize("level", sorted(SQLITE))
-async def test_sqlite_synchronous_follows_the_level(level: str, tmp_path: Path) -> None:
-    store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}", durability=level)
+async def _writer_and_reader_read(url: str, level: str, query: str) -> tuple[object, object]:
+    """``query``'s answer inside a writer batch and on a reader's connection."""
+    store = SqlStore(url, durability=level)
     await store.open()
     try:
-        assert await _writer_reads(store, "PRAGMA synchronous") == SQLITE[level]
+        in_batch = await _writer_reads(store, query)
         async with store.engine.connect() as conn:
-            pragma = (await conn.execute(sa.text("PRAGMA synchronous"))).scalar_one()
-        assert pragma == SQLITE[level]
+            on_reader = (await conn.execute(sa.text(query))).scalar_one()
     finally:
         await store.close()
+    return in_batch, on_reader
+
+
+@pytest.mark.parametrize("level", sorted(SQLITE))
+async def test_sqlite_synchronous_follows_the_level(level: str, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'd.db'}"
+    read = await _writer_and_reader_read(url, level, "PRAGMA synchronous")
+    assert read == (SQLITE[level], SQLITE[level])
 
 
 async def test_an_explicit_sqlite_synchronous_overrides_the_level(tmp_path: Path) -> None:
@@ -53,12 +60,5 @@ async def test_an_explicit_sqlite_synchronous_overrides_the_level(tmp_path: Path
 async def test_postgres_synchronous_commit_follows_the_level(
     level: str, fresh_postgres_url: str
 ) -> None:
-    store = SqlStore(fresh_postgres_url, durability=level)
-    await store.open()
-    try:
-        assert await _writer_reads(store, "SHOW synchronous_commit") == POSTGRES[level]
-        async with store.engine.connect() as conn:
-            shown = (await conn.execute(sa.text("SHOW synchronous_commit"))).scalar_one()
-        assert shown == POSTGRES[level]
-    finally:
-        await store.close()
+    read = await _writer_and_reader_read(fresh_postgres_url, level, "SHOW synchronous_commit")
+    assert read == (POSTGRES[level], POSTGRES[level])
