@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -228,16 +228,15 @@ class SessionHandling:
             for s in update.samples
         ]
 
-        async def apply_and_publish() -> Transaction:
-            # The commit and what it announces run to the end together (see
-            # _uncancellable): a resend of a committed event is not fresh and announces
-            # nothing, so an announcement skipped here would be skipped for good.
-            fresh = await self._commit_event(update, before.id, applied, rows)
-            return self._publish_event(update, before, applied, fresh=fresh, announce=announce)
+        def publish(fresh: bool) -> None:
+            # Called by the store once committed, whatever became of this caller: a resend
+            # of a committed event is not fresh and announces nothing, so an announcement
+            # skipped here would be skipped for good.
+            self._publish_event(update, before, applied, fresh=fresh, announce=announce)
 
         try:
-            tx = await self.retrying(
-                lambda: self._uncancellable(apply_and_publish()),
+            await self.retrying(
+                lambda: self._commit_event(update, before.id, applied, rows, publish),
                 what="TransactionEvent",
                 station_id=station_id,
             )
@@ -245,7 +244,7 @@ class SessionHandling:
             # Committed or not, nobody knows: the next message reloads from the store.
             self._open_txs.forget(station_id)
             raise
-        return TransactionAnswer(tx, auth)
+        return TransactionAnswer(applied.transaction, auth)
 
     async def _event_transaction(self, update: TransactionUpdate) -> tuple[Transaction, bool]:
         """The transaction a TransactionEvent belongs to (opened by its first event), and
@@ -267,6 +266,7 @@ class SessionHandling:
         tx_id: int,
         applied: Applied,
         rows: list[StoredSample],
+        on_commit: Callable[[bool], object],
     ) -> bool:
         """The one atomic write of a TransactionEvent (seqNo, samples, new state); False
         for a resend, whose writes were redone (all idempotent) in case the first attempt
@@ -278,6 +278,7 @@ class SessionHandling:
             at=update.timestamp,
             samples=rows,
             transaction=applied.transaction if applied.changed else None,
+            on_commit=on_commit,
         )
         if not fresh:
             logger.info(
@@ -465,8 +466,8 @@ class SessionHandling:
         samples: Sequence[MeterSample],
     ) -> None:
         """Store ``samples`` and publish them if this call stored them first: publication
-        follows the store (a resend publishes only what no attempt committed before); each
-        write attempt and its publication run to the end together (:meth:`_uncancellable`)."""
+        follows the store (a resend publishes only what no attempt committed before), called
+        by the store once committed even if this caller is cancelled meanwhile."""
         if not samples:
             return
         rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
@@ -474,14 +475,12 @@ class SessionHandling:
             station_id, evse_id, connector_id, transaction_id, tuple(samples)
         )
 
-        async def store_and_publish() -> int:
-            added = await self.store.add_samples(rows)
+        def publish(added: int) -> None:
             if added:
                 self.bus.publish(event)
-            return added
 
         await self.retrying(
-            lambda: self._uncancellable(store_and_publish()),
+            lambda: self.store.add_samples(rows, publish),
             what="meter values",
             station_id=station_id,
         )
