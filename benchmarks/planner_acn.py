@@ -41,6 +41,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.acn_sessions import DAY_PERIODS, PERIOD_MIN, Ev, generate_sessions
+from csms.config import load_settings
+from csms.planning.config import PlanningSettings
+from csms.planning.history import EXPECTED_PRIORITY
 from optimizer import (
     CurrentLimit,
     DeviceDimming,
@@ -234,14 +237,17 @@ def _panel(network: Any, station: str) -> tuple[Any, ...]:
 
 
 def place_expected(network: Any, expected: list[Ev], now: int,
-                   busy_until: dict[str, int]) -> list[Ev]:  # fmt: skip
+                   busy_until: dict[str, int], *, as_csms: bool = False) -> list[Ev]:  # fmt: skip
     """Expected sessions still to arrive, each on a station free for its whole stay: its own
     (from history) if free, else a free one on the same panel (same limits, same phase angle),
-    else its own from when the EV plugged in there leaves; skipped if that is past its stay."""
+    else its own from when the EV plugged in there leaves; skipped if that is past its stay.
+    ``as_csms``: the central system's rule (``csms.planning.history``): its own, else a free
+    one under the same node (here the site: any station), else dropped."""
     taken: dict[str, list[tuple[int, int]]] = {s: [(now, d)] for s, d in busy_until.items()}
     by_panel: dict[tuple[Any, ...], list[str]] = {}
     for station in network.station_ids:
-        by_panel.setdefault(_panel(network, station), []).append(station)
+        key = () if as_csms else _panel(network, station)
+        by_panel.setdefault(key, []).append(station)
 
     def free(station: str, a: int, d: int) -> bool:
         return all(d <= lo or a >= hi for lo, hi in taken.get(station, []))
@@ -250,10 +256,12 @@ def place_expected(network: Any, expected: list[Ev], now: int,
     for ev in sorted(expected, key=lambda e: (e.arrival, e.session_id)):
         if ev.arrival <= now:
             continue
-        peers = by_panel[_panel(network, ev.station_id)]
+        peers = by_panel[() if as_csms else _panel(network, ev.station_id)]
         choice = next((s for s in [ev.station_id, *peers] if free(s, ev.arrival, ev.departure)),
                       None)  # fmt: skip
         placed = replace(ev, station_id=choice) if choice else None
+        if placed is None and as_csms:
+            continue
         if placed is None:
             start = max(hi for _, hi in taken[ev.station_id])
             if start >= ev.departure:
@@ -274,11 +282,12 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     their arrival time has passed.
     """
 
-    def __init__(self, sc: Scenario, config: PlannerConfig,
-                 expected: list[Ev] | None = None, quantize: bool = False) -> None:  # fmt: skip
+    def __init__(self, sc: Scenario, config: PlannerConfig, expected: list[Ev] | None = None,
+                 quantize: bool = False, as_csms: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.sc = sc
         self.quantize = quantize
+        self.as_csms = as_csms
         self.expected = expected or []
         self.planner = Planner(config)
         self.max_recompute = 1
@@ -298,7 +307,8 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         now = iface.current_time
         network = iface._simulator.network
         busy_until = {s.station_id: s.departure for s in active_sessions}
-        expected = place_expected(network, self.expected, now, busy_until)
+        expected = place_expected(network, self.expected, now, busy_until,
+                                  as_csms=self.as_csms)  # fmt: skip
         horizon = max((s.departure for s in active_sessions), default=now + 1) - now
         if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs, past
             # midnight too: EVs stay the night, and a horizon ending at their departure
@@ -423,9 +433,6 @@ def quantize_and_reallocate(iface: Any, active_sessions: list[Any],
 
 
 STORAGE_ETA = 0.95
-#: Weight of an expected (historical) session's unmet energy against a real one's: above any
-#: money a kWh can save (the unmet penalty has a 10x margin), far below a driver's request.
-EXPECTED_PRIORITY = 0.2
 
 
 # --------------------------------------------------------------------------- running
@@ -584,7 +591,22 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
         out.append((replace(pv, name="PV + storage caltech 100 kW, peak carried in",
                             carry_peak=True),
                     ["EDF", "LLF", "chargegrid", "chargegrid+history"]))  # fmt: skip
-    return out
+    return [(sc, [*algos, CSMS]) for sc, algos in out]
+
+
+#: The central system's own planner, as ``chargegrid serve`` builds it from its settings.
+CSMS = "chargegrid-csms"
+
+
+def csms_settings(time_limit_s: float, overrides: list[str]) -> PlanningSettings:
+    """``[planning]`` as ``chargegrid serve`` loads it (defaults, ``CHARGEGRID_`` environment),
+    its LP time limit the benchmark's, then each ``KEY=VALUE`` of ``--planning``."""
+    fields = load_settings(None).planning.model_dump()
+    fields["solver_time_limit_s"] = time_limit_s
+    for item in overrides:
+        key, _, value = item.partition("=")
+        fields[key] = value
+    return PlanningSettings.model_validate(fields)
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -605,15 +627,20 @@ def main(argv: list[str] | None = None) -> int:
                         "re-plan falls back, so on a busy machine raise it to keep the energy "
                         "figures those of a quiet one")  # fmt: skip
     parser.add_argument(
-        "--scarcity-tiebreak",
-        action="store_true",
-        help="the online planner counts its earlier-is-better tie-break in "
-        "units of the limits its last plan held at their bound (decision 0424)",
-    )
+        "--scarcity-tiebreak", nargs="?", const="on", default="off",
+        choices=["off", "gated", "on"],
+        help="the chargegrid rows count their earlier-is-better tie-break in units of the "
+        "limits the last plan held at their bound: always (on, decision 0424) or gated "
+        "(decision 0430); the chargegrid-csms row follows its settings",
+    )  # fmt: skip
+    parser.add_argument("--planning", metavar="KEY=VALUE", action="append", default=[],
+                        help="a [planning] setting for the chargegrid-csms row (repeatable), "
+                        "e.g. scarcity_tiebreak=off")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", type=Path,
                         help="write the figures here (default: benchmarks/results/"
                         "planner_acn.json, or planner_acn_partial.json with --only)")  # fmt: skip
     args = parser.parse_args(argv)
+    csms_settings(args.time_limit_s, args.planning)  # a wrong --planning fails before any run
     report = []
     for sc, algos in scenarios(args.quick):
         if args.only and args.only not in sc.name:
@@ -630,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             target = offline_bound(sc, before)["peak_kw"]
             print(f"\n(chargegrid+target: online, no knowledge of today's sessions; told a peak "
                   f"target of {target:.1f} kW = the previous day's optimal peak)")  # fmt: skip
-        if "chargegrid+history" in algos:
+        if "chargegrid+history" in algos or CSMS in algos:
             # expected arrivals from the operator's history: the previous seeded day's sessions
             history = day_of(network, args.evs, args.seed + 1)
             print(f"\n(chargegrid+history: online, no knowledge of today's sessions; told the "
@@ -652,6 +679,11 @@ def main(argv: list[str] | None = None) -> int:
                 algo = ChargegridPlanner(replace(sc, peak_target_kw=target), online)
             elif name == "chargegrid+history":
                 algo = ChargegridPlanner(sc, online, expected=history)
+            elif name == CSMS:
+                planning = csms_settings(args.time_limit_s, args.planning)
+                algo = ChargegridPlanner(sc, planning.planner_config(), as_csms=True,
+                                         expected=history if planning.expected_arrivals
+                                         else None)  # fmt: skip
             elif name == "quantize-reallocate":
                 algo = ChargegridPlanner(sc, replace(online, round_first_step=False),
                                          quantize=True)  # fmt: skip

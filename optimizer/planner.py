@@ -35,6 +35,13 @@ __all__ = ["Planner", "PlannerConfig", "fallback_plan", "solve"]
 logger = logging.getLogger(__name__)
 
 Backend = Literal["direct", "pyomo"]
+#: ``"off"``: the earlier-is-better tie-break per kWh; ``"on"``: in units of the limits the
+#: last plan held at their bound (decision 0424); ``"gated"``: so only where no demand charge
+#: is in force and the last plan met every load it knew with arrivals ahead (decision 0430).
+ScarcityMode = Literal["off", "gated", "on"]
+
+#: A load at most this short (Wh) counts as met for the gate of the scarcity tie-break.
+MET_WH = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +59,12 @@ class PlannerConfig:
     not end optimal is solved again cold.
     ``laxity_tiebreak``: among equally good plans prefer charging loads that leave sooner
     (more demands met in the ACN benchmark, same energy) at the price of slower solves.
-    ``scarcity_tiebreak``: count that preference in units of the limits the previous plan
-    held at their bound (each load's weight its footprint on them, decision 0424): the
-    scarce limit's early capacity goes to the loads that need it most, soonest-leaving first.
+    ``scarcity_tiebreak``: ``"on"`` counts that preference in units of the limits the
+    previous plan held at their bound (each load's weight its footprint on them, decision
+    0424): the scarce limit's early capacity goes to the loads that need it most,
+    soonest-leaving first. ``"gated"`` (decision 0430) does so only while no demand charge is
+    in force and after a plan that met every load it knew and saw arrivals ahead (expected
+    or announced); otherwise per kWh, as ``"off"``.
     """
 
     backend: Backend = "direct"
@@ -65,7 +75,7 @@ class PlannerConfig:
     reallocate: bool = True
     warm_start: bool = True
     laxity_tiebreak: bool = False
-    scarcity_tiebreak: bool = False
+    scarcity_tiebreak: ScarcityMode = "off"
 
     def __post_init__(self) -> None:
         if self.backend not in ("direct", "pyomo"):
@@ -74,6 +84,28 @@ class PlannerConfig:
             raise InvalidProblem("time_limit_s", "must be positive")
         if not self.replan_interval_s > 0:
             raise InvalidProblem("replan_interval_s", "must be positive")
+        if self.scarcity_tiebreak not in ("off", "gated", "on"):
+            raise InvalidProblem(
+                "scarcity_tiebreak",
+                f"must be 'off', 'gated' or 'on', got {self.scarcity_tiebreak!r}",
+            )
+
+
+def demand_charge_in_force(problem: Problem) -> bool:
+    """The plan pays for its peak: the scarcity tie-break's gate stays shut (decision 0430)."""
+    return problem.tariff.demand_charge_per_kw > 0
+
+
+def opens_scarcity_gate(problem: Problem, plan: Plan) -> bool:
+    """A plan whose binding hours the gated tie-break may use next (decision 0430): no demand
+    charge in force, every load it knew met (within :data:`MET_WH`), and arrivals ahead in it
+    (a plan that met only the loads present says nothing about the rest of the day)."""
+    if demand_charge_in_force(problem) or plan.status != "optimal":
+        return False
+    if any(short > MET_WH for short in plan.shortfall_wh.values()):
+        return False
+    start = problem.grid.start
+    return any(s.arrival > start for s in problem.sessions)
 
 
 def fallback_plan(cp: Compiled, reason: str, *, solve_time_s: float = 0.0) -> Plan:
@@ -156,7 +188,8 @@ class Planner:
 
     def plan(self, problem: Problem) -> Plan:
         cp = compile_problem(problem, laxity_tiebreak=self.config.laxity_tiebreak)
-        if self.config.scarcity_tiebreak:
+        mode = self.config.scarcity_tiebreak
+        if mode == "on" or (mode == "gated" and not demand_charge_in_force(problem)):
             cp = weigh_tiebreak(cp, self._binding)
         began = time.perf_counter()
         try:
@@ -175,7 +208,8 @@ class Planner:
         else:
             plan = _plan_from(cp, sol, self.config)
             self._last_basis = sol.basis
-            if self.config.scarcity_tiebreak:
+            self._binding = None
+            if mode == "on" or (mode == "gated" and opens_scarcity_gate(problem, plan)):
                 self._binding = binding_hours(cp, sol.p_kw, sol.ch_kw - sol.dis_kw, sol.pv_kw)
         if self._pending:
             logger.debug("re-planned for %s", ", ".join(self._pending))

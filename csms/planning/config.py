@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from optimizer import PlannerConfig
+
 __all__ = ["PlanningSettings"]
 
 
@@ -103,6 +105,19 @@ class PlanningSettings(BaseModel):
         default="direct", description="optimizer LP path: direct HiGHS or Pyomo"
     )
     solver_time_limit_s: float = Field(default=10.0, gt=0, description="LP time limit (wall)")
+    laxity_tiebreak: bool = Field(
+        default=False,
+        description="among equally good plans, charge the EVs that leave sooner first (the "
+        "earlier-is-better weight grows over each EV's own stay, not the horizon; more "
+        "demands met, a slower LP at a thousand EVSEs)",
+    )
+    scarcity_tiebreak: Literal["off", "gated", "on"] = Field(
+        default="off",
+        description="among equally good plans, give a limit that binds for hours to the EVs "
+        "that load it most, soonest-leaving first: 'gated' only while no demand charge is in "
+        "force and after a plan that met every EV with arrivals ahead (decision 0430), 'on' "
+        "always (decision 0424), 'off' per kWh",
+    )
     optimize: bool = Field(
         default=True,
         description="run the optimizer and send TxProfiles; false: only the safe default "
@@ -172,3 +187,14 @@ class PlanningSettings(BaseModel):
         description="send each station, at boot, TxDefaultProfiles that keep the site inside "
         "its limits with every EVSE charging at once",
     )
+
+    def planner_config(self) -> PlannerConfig:
+        """The optimizer's settings for a site's planning loop (``chargegrid serve`` and the
+        ACN benchmark's ``chargegrid-csms`` row build it here)."""
+        return PlannerConfig(
+            backend=self.backend,
+            time_limit_s=self.solver_time_limit_s,
+            replan_interval_s=self.replan_interval_s,
+            laxity_tiebreak=self.laxity_tiebreak,
+            scarcity_tiebreak=self.scarcity_tiebreak,
+        )

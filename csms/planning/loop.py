@@ -34,7 +34,7 @@ from csms.sites.constraints import GridConstraint, NodeLimit, limits_in_force
 from csms.storage_units import SiteHooks, StorageController
 from csms.store.transient import is_transient
 from csms.supervisor import cancel_and_wait
-from optimizer import Plan, Planner, PlannerConfig
+from optimizer import Plan, Planner
 
 __all__ = ["SiteLoop"]
 
@@ -74,13 +74,7 @@ class SiteLoop:
         self.ctx = ctx
         self.state = state
         self.site_id = state.site.id
-        self.planner = Planner(
-            PlannerConfig(
-                backend=ctx.settings.backend,
-                time_limit_s=ctx.settings.solver_time_limit_s,
-                replan_interval_s=ctx.settings.replan_interval_s,
-            )
-        )
+        self.planner = Planner(ctx.settings.planner_config())
         self.defaults = SafeDefaults(ctx, state)
         self.sender = ProfileSender(ctx, state, refused=self.trigger, v2x_refused=self._v2x_refused)
         self.wake = asyncio.Event()

@@ -73,7 +73,7 @@ def test_the_next_plan_gives_the_scarce_limit_to_its_heavy_user(backend: str) ->
     p = _two_on_one_limit()
     plain = Planner(PlannerConfig(backend=backend, laxity_tiebreak=True))  # type: ignore[arg-type]
     aware = Planner(
-        PlannerConfig(backend=backend, laxity_tiebreak=True, scarcity_tiebreak=True)  # type: ignore[arg-type]
+        PlannerConfig(backend=backend, laxity_tiebreak=True, scarcity_tiebreak="on")  # type: ignore[arg-type]
     )
     first = aware.plan(p)  # nothing known yet: the per-kWh tie-break
     assert first.evses["A"].current_a == pytest.approx(plain.plan(p).evses["A"].current_a)
