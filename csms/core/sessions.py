@@ -8,6 +8,7 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
@@ -98,21 +99,15 @@ class SessionHandling:
         The answer tells the station the transaction's id: with ``after_answer`` (the edge's
         hold on that answer) the start is announced once the answer is out (decision 0014)."""
         auth = await self.authorize(station_id, id_token)
-        new = NewTransaction(
+        opened = NewTransaction(
             station_id=station_id,
             evse_id=evse_id,
             connector_id=connector_id,
             started_at=timestamp,
             id_token=id_token,
             meter_start_wh=meter_start_wh,
-            start_key=start_key(
-                evse_id=evse_id,
-                connector_id=connector_id,
-                id_token=id_token,
-                meter_start_wh=meter_start_wh,
-                timestamp=timestamp,
-            ),
         )
+        new = dataclasses.replace(opened, start_key=start_key(opened))
 
         async def open_and_announce() -> Transaction:
             tx, created = await self.store.open_transaction(new)
@@ -177,10 +172,12 @@ class SessionHandling:
             "without it",
         )
         if tx is None:
-            await self._store_samples(station_id, 0, 0, None, samples)
+            await self._store_samples(MeterValuesReceived(station_id, 0, 0, None, tuple(samples)))
             return TransactionAnswer(None, auth)
         self.untold.tell(tx.id)  # the station names it: it knows it
-        await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, samples)
+        await self._store_samples(
+            MeterValuesReceived(station_id, tx.evse_id, tx.connector_id, tx.id, tuple(samples))
+        )
         update = TransactionUpdate(
             station_id=station_id,
             kind=TransactionEventKind.ENDED,
@@ -373,7 +370,9 @@ class SessionHandling:
             tx_id = await self._known_transaction(station_id, evse_id, transaction_id)
         else:
             tx_id = self._active.get((station_id, evse_id))
-        await self._store_samples(station_id, evse_id, connector_id, tx_id, samples)
+        await self._store_samples(
+            MeterValuesReceived(station_id, evse_id, connector_id, tx_id, tuple(samples))
+        )
 
     async def ev_charging_needs(
         self, station_id: str, evse_id: int, needs: EVChargingNeeds
@@ -457,32 +456,27 @@ class SessionHandling:
             return None
         return tx
 
-    async def _store_samples(
-        self,
-        station_id: str,
-        evse_id: int,
-        connector_id: int,
-        transaction_id: int | None,
-        samples: Sequence[MeterSample],
-    ) -> None:
-        """Store ``samples`` and publish them if this call stored them first: publication
-        follows the store (a resend publishes only what no attempt committed before), called
-        by the store once committed even if this caller is cancelled meanwhile."""
-        if not samples:
+    async def _store_samples(self, received: MeterValuesReceived) -> None:
+        """Store the samples ``received`` and publish it if this call stored them first:
+        publication follows the store (a resend publishes only what no attempt committed
+        before), called by the store once committed even if this caller is cancelled
+        meanwhile."""
+        r = received
+        if not r.samples:
             return
-        rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
-        event = MeterValuesReceived(
-            station_id, evse_id, connector_id, transaction_id, tuple(samples)
-        )
+        rows = [
+            StoredSample(r.station_id, r.evse_id, r.connector_id, r.transaction_id, s)
+            for s in r.samples
+        ]
 
         def publish(added: int) -> None:
             if added:
-                self.bus.publish(event)
+                self.bus.publish(received)
 
         await self.retrying(
             lambda: self.store.add_samples(rows, publish),
             what="meter values",
-            station_id=station_id,
+            station_id=r.station_id,
         )
 
     async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:
