@@ -8,9 +8,13 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "NEWEST_AUDIT",
+    "NEWEST_JOBS",
     "AuditEntry",
+    "AuditQuery",
     "DeliveryStatus",
     "Job",
+    "JobQuery",
     "JobStatus",
     "Webhook",
     "WebhookDelivery",
@@ -35,6 +39,34 @@ class AuditEntry:
     id: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries a listing asks for (newest first, at most ``limit``): at or after
+    ``since``, before ``until``, of ``action``, of one of ``site_ids``, with an action that
+    starts with one of ``action_prefixes``; None asks nothing of that field. The in-memory
+    repository filters with :meth:`matches`; the SQL one asks the same of its table."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None
+    site_ids: frozenset[str] | None = None
+    action_prefixes: tuple[str, ...] | None = None
+    limit: int = 100
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return (
+            (self.since is None or entry.at >= self.since)
+            and (self.until is None or entry.at < self.until)
+            and (self.action is None or entry.action == self.action)
+            and (self.site_ids is None or entry.site_id in self.site_ids)
+            and (self.action_prefixes is None or entry.action.startswith(self.action_prefixes))
+        )
+
+
+#: The newest 100 entries, unfiltered: a listing's default.
+NEWEST_AUDIT = AuditQuery()
+
+
 class JobStatus(enum.StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -56,6 +88,30 @@ class Job:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """Which jobs a listing asks for (newest first, at most ``limit``): of ``station_id``,
+    in ``status`` (a :class:`JobStatus` value), of one of ``site_ids``; None asks nothing of
+    that field. The in-memory repository filters with :meth:`matches`; the SQL one asks the
+    same of its table."""
+
+    station_id: str | None = None
+    status: str | None = None
+    site_ids: frozenset[str] | None = None
+    limit: int = 100
+
+    def matches(self, job: Job) -> bool:
+        return (
+            (self.station_id is None or job.station_id == self.station_id)
+            and (self.status is None or job.status.value == self.status)
+            and (self.site_ids is None or job.site_id in self.site_ids)
+        )
+
+
+#: The newest 100 jobs, unfiltered: a listing's default.
+NEWEST_JOBS = JobQuery()
 
 
 @dataclass(frozen=True, slots=True)

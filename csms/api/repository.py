@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Protocol
 
 from csms.api.auth import ApiToken
-from csms.api.records import AuditEntry, Job, Webhook, WebhookDelivery
+from csms.api.records import (
+    NEWEST_AUDIT,
+    NEWEST_JOBS,
+    AuditEntry,
+    AuditQuery,
+    Job,
+    JobQuery,
+    Webhook,
+    WebhookDelivery,
+)
 from csms.store import SqlStore, Store
 
 __all__ = ["ApiRepository", "MemoryApiRepository", "open_repository"]
@@ -30,18 +39,8 @@ class ApiRepository(Protocol):
     # -- audit (append-only) --------------------------------------------------------------
     async def append_audit(self, entry: AuditEntry) -> AuditEntry: ...
 
-    async def list_audit(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        action: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        action_prefixes: tuple[str, ...] | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
-        """Newest first. ``site_ids`` restricts to entries of those sites, ``action_prefixes``
-        to actions starting with one of them."""
+    async def list_audit(self, query: AuditQuery = NEWEST_AUDIT) -> list[AuditEntry]:
+        """The entries ``query`` asks for, newest first."""
 
     # -- jobs -----------------------------------------------------------------------------
     async def add_job(self, job: Job) -> bool:
@@ -54,15 +53,8 @@ class ApiRepository(Protocol):
 
     async def find_job(self, token_id: str, idempotency_key: str) -> Job | None: ...
 
-    async def list_jobs(
-        self,
-        *,
-        station_id: str | None = None,
-        status: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        limit: int = 100,
-    ) -> list[Job]:
-        """Newest first."""
+    async def list_jobs(self, query: JobQuery = NEWEST_JOBS) -> list[Job]:
+        """The jobs ``query`` asks for, newest first."""
 
     # -- webhooks -------------------------------------------------------------------------
     async def add_webhook(self, hook: Webhook) -> None: ...
@@ -109,31 +101,13 @@ class MemoryApiRepository:
         self._audit.append(stored)
         return stored
 
-    async def list_audit(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        action: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        action_prefixes: tuple[str, ...] | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
+    async def list_audit(self, query: AuditQuery = NEWEST_AUDIT) -> list[AuditEntry]:
         out = []
         for e in reversed(self._audit):
-            if since is not None and e.at < since:
-                continue
-            if until is not None and e.at >= until:
-                continue
-            if action is not None and e.action != action:
-                continue
-            if site_ids is not None and e.site_id not in site_ids:
-                continue
-            if action_prefixes is not None and not e.action.startswith(action_prefixes):
-                continue
-            out.append(e)
-            if len(out) >= limit:
-                break
+            if query.matches(e):
+                out.append(e)
+                if len(out) >= query.limit:
+                    break
         return out
 
     async def add_job(self, job: Job) -> bool:
@@ -155,23 +129,10 @@ class MemoryApiRepository:
                 return job
         return None
 
-    async def list_jobs(
-        self,
-        *,
-        station_id: str | None = None,
-        status: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        limit: int = 100,
-    ) -> list[Job]:
-        rows = [
-            j
-            for j in self._jobs.values()
-            if (station_id is None or j.station_id == station_id)
-            and (status is None or j.status.value == status)
-            and (site_ids is None or j.site_id in site_ids)
-        ]
+    async def list_jobs(self, query: JobQuery = NEWEST_JOBS) -> list[Job]:
+        rows = [j for j in self._jobs.values() if query.matches(j)]
         rows.sort(key=lambda j: (j.created_at, j.job_id), reverse=True)
-        return rows[:limit]
+        return rows[: query.limit]
 
     async def add_webhook(self, hook: Webhook) -> None:
         self._hooks[hook.webhook_id] = hook

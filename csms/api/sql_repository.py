@@ -11,9 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.api import tables as t
 from csms.api.auth import ApiToken, Role
 from csms.api.records import (
+    NEWEST_AUDIT,
+    NEWEST_JOBS,
     AuditEntry,
+    AuditQuery,
     DeliveryStatus,
     Job,
+    JobQuery,
     JobStatus,
     Webhook,
     WebhookDelivery,
@@ -107,33 +111,24 @@ class SqlApiRepository(SqlTables):
         new_id = await self._run(run)
         return AuditEntry(**{**values, "id": new_id})
 
-    async def list_audit(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        action: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        action_prefixes: tuple[str, ...] | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
+    async def list_audit(self, query: AuditQuery = NEWEST_AUDIT) -> list[AuditEntry]:
         c = t.audit_log.c
         stmt = sa.select(t.audit_log)
-        if since is not None:
-            stmt = stmt.where(c.at >= since)
-        if until is not None:
-            stmt = stmt.where(c.at < until)
-        stmt = where_equal(stmt, c, action=action)
-        if site_ids is not None:
-            stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
-        if action_prefixes is not None:
+        if query.since is not None:
+            stmt = stmt.where(c.at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(c.at < query.until)
+        stmt = where_equal(stmt, c, action=query.action)
+        if query.site_ids is not None:
+            stmt = stmt.where(c.site_id.in_(sorted(query.site_ids)))
+        if query.action_prefixes is not None:
             stmt = stmt.where(
                 sa.or_(
                     sa.false(),
-                    *(sa.func.substr(c.action, 1, len(p)) == p for p in action_prefixes),
+                    *(sa.func.substr(c.action, 1, len(p)) == p for p in query.action_prefixes),
                 )
             )
-        rows = await self._rows(stmt.order_by(c.id.desc()).limit(max(limit, 0)))
+        rows = await self._rows(stmt.order_by(c.id.desc()).limit(max(query.limit, 0)))
         return [_audit(m) for m in rows]
 
     # -- jobs -----------------------------------------------------------------------------
@@ -168,20 +163,13 @@ class SqlApiRepository(SqlTables):
         )
         return None if m is None else _job(m)
 
-    async def list_jobs(
-        self,
-        *,
-        station_id: str | None = None,
-        status: str | None = None,
-        site_ids: frozenset[str] | None = None,
-        limit: int = 100,
-    ) -> list[Job]:
+    async def list_jobs(self, query: JobQuery = NEWEST_JOBS) -> list[Job]:
         c = t.jobs.c
-        stmt = where_equal(sa.select(t.jobs), c, station_id=station_id, status=status)
-        if site_ids is not None:
-            stmt = stmt.where(c.site_id.in_(sorted(site_ids)))
+        stmt = where_equal(sa.select(t.jobs), c, station_id=query.station_id, status=query.status)
+        if query.site_ids is not None:
+            stmt = stmt.where(c.site_id.in_(sorted(query.site_ids)))
         rows = await self._rows(
-            stmt.order_by(c.created_at.desc(), c.job_id.desc()).limit(max(limit, 0))
+            stmt.order_by(c.created_at.desc(), c.job_id.desc()).limit(max(query.limit, 0))
         )
         return [_job(m) for m in rows]
 

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from csms.core.links import StationLink, V21Link
+from csms.core.links import ProfileClearRequest, RemoteStartRequest, StationLink, V21Link
 from csms.core.results import CommandResult, CompositeSchedule, VariableResult
 from csms.core.service import CentralSystem
 from csms.core.v2x import V2XLink, limit_problems, transfer_mode_problems
@@ -132,12 +132,14 @@ class Commands:
                 link,
                 "RemoteStart",
                 await link.remote_start(
-                    evse_id=evse_id,
-                    id_token=id_token,
-                    id_token_type=await self._token_type(link, id_token),
-                    remote_start_id=remote_start_id,
-                    limit=limit,
-                    station_tx_id=await self._station_tx_id(link, limit, "TxProfile"),
+                    RemoteStartRequest(
+                        id_token=id_token,
+                        id_token_type=await self._token_type(link, id_token),
+                        remote_start_id=remote_start_id,
+                        evse_id=evse_id,
+                        limit=limit,
+                        station_tx_id=await self._station_tx_id(link, limit, "TxProfile"),
+                    )
                 ),
             )
             try:
@@ -264,7 +266,7 @@ class Commands:
             station_id,
             "ClearChargingProfile",
             lambda link: link.clear_charging_profile(
-                profile_id=profile_id, evse_id=evse_id, purpose=purpose, stack_level=stack_level
+                ProfileClearRequest(profile_id, evse_id, purpose, stack_level)
             ),
         )
 

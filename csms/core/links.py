@@ -5,13 +5,40 @@ link is :class:`csms.core.v2x.V2XLink`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from csms.core.results import CommandResult, CompositeSchedule, VariableResult
 from csms.der.model import DerControl, DerControlType
 from csms.domain import ChargingLimit, ChargingRateUnit
 
-__all__ = ["StationLink", "V21Link"]
+__all__ = ["ProfileClearRequest", "RemoteStartRequest", "StationLink", "V21Link"]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStartRequest:
+    """A remote start as :class:`~csms.core.commands.Commands` resolved it for the link: the
+    driver's token and its type (None: unknown, or a version whose tokens have none), the
+    request's id, the EVSE (None: the station picks), the TxProfile to start under and the
+    station's name of the transaction it is for (versions whose stations name theirs)."""
+
+    id_token: str
+    id_token_type: str | None
+    remote_start_id: int
+    evse_id: int | None = None
+    limit: ChargingLimit | None = None
+    station_tx_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileClearRequest:
+    """Which charging profiles to clear: the one with ``profile_id``, or those matching the
+    EVSE, purpose and stack level given (None asks nothing of that field)."""
+
+    profile_id: int | None = None
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
 
 
 class StationLink(Protocol):
@@ -27,16 +54,7 @@ class StationLink(Protocol):
     #: looks up.
     names_token_types: bool
 
-    async def remote_start(
-        self,
-        *,
-        evse_id: int | None,
-        id_token: str,
-        id_token_type: str | None,
-        remote_start_id: int,
-        limit: ChargingLimit | None,
-        station_tx_id: str | None,
-    ) -> CommandResult: ...
+    async def remote_start(self, request: RemoteStartRequest) -> CommandResult: ...
 
     async def remote_stop(self, *, station_tx_id: str) -> CommandResult: ...
 
@@ -58,14 +76,7 @@ class StationLink(Protocol):
         self, limit: ChargingLimit, *, station_tx_id: str | None
     ) -> CommandResult: ...
 
-    async def clear_charging_profile(
-        self,
-        *,
-        profile_id: int | None,
-        evse_id: int | None,
-        purpose: str | None,
-        stack_level: int | None,
-    ) -> CommandResult: ...
+    async def clear_charging_profile(self, request: ProfileClearRequest) -> CommandResult: ...
 
     async def get_composite_schedule(
         self, *, evse_id: int, duration_s: int, unit: ChargingRateUnit | None

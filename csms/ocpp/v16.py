@@ -13,6 +13,7 @@ from typing import Any
 from ocpp.v16 import ChargePoint as _V16ChargePoint
 
 from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
+from csms.core.links import ProfileClearRequest, RemoteStartRequest
 from csms.domain import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -170,21 +171,12 @@ class V16Connection(VersionAdapter):
     station_names_transactions = False
     names_token_types = False
 
-    async def remote_start(
-        self,
-        *,
-        evse_id: int | None,
-        id_token: str,
-        id_token_type: str | None,
-        remote_start_id: int,
-        limit: ChargingLimit | None,
-        station_tx_id: str | None,
-    ) -> CommandResult:
-        payload: dict[str, Any] = {"idTag": id_token}
-        if evse_id is not None:
-            payload["connectorId"] = evse_id
-        if limit is not None:
-            payload["chargingProfile"] = charging_profile(limit, purpose="TxProfile")
+    async def remote_start(self, request: RemoteStartRequest) -> CommandResult:
+        payload: dict[str, Any] = {"idTag": request.id_token}
+        if request.evse_id is not None:
+            payload["connectorId"] = request.evse_id
+        if request.limit is not None:
+            payload["chargingProfile"] = charging_profile(request.limit, purpose="TxProfile")
         return await self._status_call("RemoteStartTransaction", payload)
 
     async def remote_stop(self, *, station_tx_id: str) -> CommandResult:
@@ -220,19 +212,13 @@ class V16Connection(VersionAdapter):
     def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
         return charging_profile(limit)
 
-    async def clear_charging_profile(
-        self,
-        *,
-        profile_id: int | None,
-        evse_id: int | None,
-        purpose: str | None,
-        stack_level: int | None,
-    ) -> CommandResult:
+    async def clear_charging_profile(self, request: ProfileClearRequest) -> CommandResult:
+        purpose = request.purpose
         payload = {
-            "id": profile_id,
-            "connectorId": evse_id,
+            "id": request.profile_id,
+            "connectorId": request.evse_id,
             "chargingProfilePurpose": _purpose_16(purpose) if purpose else None,
-            "stackLevel": stack_level,
+            "stackLevel": request.stack_level,
         }
         return await self._status_call("ClearChargingProfile", drop_none(payload))
 

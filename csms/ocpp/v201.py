@@ -10,6 +10,7 @@ from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v201 import ChargePoint as _V201ChargePoint
 
 from csms.core.commands import CommandResult, CompositeSchedule, VariableResult
+from csms.core.links import ProfileClearRequest, RemoteStartRequest
 from csms.domain import (
     AuthorizationResult,
     BootInfo,
@@ -225,28 +226,20 @@ class V201Connection(VersionAdapter):
     evse_field = "evseId"
     profile_field = "chargingProfile"
 
-    async def remote_start(
-        self,
-        *,
-        evse_id: int | None,
-        id_token: str,
-        id_token_type: str | None,
-        remote_start_id: int,
-        limit: ChargingLimit | None,
-        station_tx_id: str | None,
-    ) -> CommandResult:
+    async def remote_start(self, request: RemoteStartRequest) -> CommandResult:
+        token_type = request.id_token_type
         payload: dict[str, Any] = {
             "idToken": {
-                "idToken": id_token,
-                "type": "Central" if id_token_type is None else id_token_type,
+                "idToken": request.id_token,
+                "type": "Central" if token_type is None else token_type,
             },
-            "remoteStartId": remote_start_id,
+            "remoteStartId": request.remote_start_id,
         }
-        if evse_id is not None:
-            payload["evseId"] = evse_id
-        if limit is not None:
+        if request.evse_id is not None:
+            payload["evseId"] = request.evse_id
+        if request.limit is not None:
             payload["chargingProfile"] = charging_profile(
-                limit, purpose="TxProfile", station_tx_id=station_tx_id
+                request.limit, purpose="TxProfile", station_tx_id=request.station_tx_id
             )
         return await self._status_call("RequestStartTransaction", payload)
 
@@ -283,24 +276,18 @@ class V201Connection(VersionAdapter):
     def encode_profile(self, limit: ChargingLimit, *, station_tx_id: str | None) -> dict[str, Any]:
         return charging_profile(limit, station_tx_id=station_tx_id)
 
-    async def clear_charging_profile(
-        self,
-        *,
-        profile_id: int | None,
-        evse_id: int | None,
-        purpose: str | None,
-        stack_level: int | None,
-    ) -> CommandResult:
+    async def clear_charging_profile(self, request: ProfileClearRequest) -> CommandResult:
+        purpose = request.purpose
         criteria = drop_none(
             {
-                "evseId": evse_id,
+                "evseId": request.evse_id,
                 "chargingProfilePurpose": _purpose_201(purpose) if purpose else None,
-                "stackLevel": stack_level,
+                "stackLevel": request.stack_level,
             }
         )
         payload: dict[str, Any] = {}
-        if profile_id is not None:
-            payload["chargingProfileId"] = profile_id
+        if request.profile_id is not None:
+            payload["chargingProfileId"] = request.profile_id
         if criteria:
             payload["chargingProfileCriteria"] = criteria
         return await self._status_call("ClearChargingProfile", payload)

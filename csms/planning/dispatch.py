@@ -374,21 +374,16 @@ def _keep_within(
     lower the later periods under it there."""
     site = state.site
     instants = sorted({now, *(at for steps in t.periods.values() for at, _ in steps)})
+    under_of: dict[str, list[EvseState]] = {}  # in one pass, not one per node (large sites)
     for ev in controlled:
         sent = ev.sent
         if sent is not None and not t.wanted[ev.key]:
             instants = sorted({*instants, *(at for at, _ in sent.periods if now < at < valid_to)})
-    # Each EVSE's nodes once, not once per node (a large site has many of both): the
-    # sessions under each node, gathered in one pass over the sessions.
-    under_of: dict[str, list[EvseState]] = {}
-    for ev in controlled:
         for node_id in site.ancestors(ev.node_id):
             under_of.setdefault(node_id, []).append(ev)
     for node in site.nodes:
-        under = under_of.get(node.id)
-        if not under:
-            continue
-        for at in instants:
+        under = under_of.get(node.id, [])
+        for at in instants if under else ():
             limit = limit_at(node.id, at)
             if limit is None:
                 continue

@@ -13,6 +13,7 @@ from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.models import AuditOut, SiteId
 from csms.api.query_times import require_order, require_times
+from csms.api.records import AuditQuery
 
 __all__ = ["GRID_ACTIONS", "router"]
 
@@ -59,13 +60,15 @@ async def list_audit(
     if site_id is not None:
         sites = frozenset({site_id})
     entries = await services.repo.list_audit(
-        since=since,
-        until=until,
-        action=action,
-        site_ids=sites,
-        # Grid operators see the grid side only: commands carry drivers' tokens.
-        action_prefixes=GRID_ACTIONS if who.role is Role.GRID_OPERATOR else None,
-        limit=limit,
+        AuditQuery(
+            since=since,
+            until=until,
+            action=action,
+            site_ids=sites,
+            # Grid operators see the grid side only: commands carry drivers' tokens.
+            action_prefixes=GRID_ACTIONS if who.role is Role.GRID_OPERATOR else None,
+            limit=limit,
+        )
     )
     out = [AuditOut(**dataclasses.asdict(e)) for e in entries]
     if who.role is Role.GRID_OPERATOR:

@@ -11,7 +11,7 @@ from csms.api.boundary import BoundaryRoute
 from csms.api.deps import AUTH_ERRORS, Caller, Services
 from csms.api.loading import load_visible, queried_station
 from csms.api.models import CommandRequest, ErrorOut, JobOut, record_out
-from csms.api.records import Job
+from csms.api.records import Job, JobQuery
 from csms.core.commands import Commands
 from csms.domain import ChargingLimit, ChargingRateUnit, V2XPeriod
 
@@ -190,12 +190,10 @@ async def list_jobs(
         await queried_station(
             services,
             station_id,
-            kept_rows=lambda: services.repo.list_jobs(
-                station_id=station_id, status=None, site_ids=None, limit=1
-            ),
+            kept_rows=lambda: services.repo.list_jobs(JobQuery(station_id=station_id, limit=1)),
         )
     jobs = await services.repo.list_jobs(
-        station_id=station_id, status=status, site_ids=who.sites, limit=limit
+        JobQuery(station_id=station_id, status=status, site_ids=who.sites, limit=limit)
     )
     return [job_out(j) for j in jobs]
 

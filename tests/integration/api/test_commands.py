@@ -8,6 +8,7 @@ from typing import Any
 
 from ocpp.v16 import call
 
+from csms.api.records import AuditQuery
 from csms.domain import IdToken
 from csms.store.base import StationRecord
 from tests.integration.api.conftest import Api
@@ -37,7 +38,7 @@ async def test_same_key_same_body_is_one_job(api: Api) -> None:
     assert first.headers["location"] == f"/api/v1/jobs/{first.json()['job_id']}"
     accepted = [
         e
-        for e in await api.services.repo.list_audit(action="command.reset", limit=100)
+        for e in await api.services.repo.list_audit(AuditQuery(action="command.reset", limit=100))
         if e.result == "accepted"
     ]
     assert len(accepted) == 3  # k-1 once, k-2, and the request without a key

@@ -15,7 +15,15 @@ from sqlalchemy.engine import Connection
 
 from csms.api import tables as api_tables
 from csms.api.auth import Role, hash_secret, verify
-from csms.api.records import AuditEntry, DeliveryStatus, Job, JobStatus, WebhookDelivery
+from csms.api.records import (
+    AuditEntry,
+    AuditQuery,
+    DeliveryStatus,
+    Job,
+    JobQuery,
+    JobStatus,
+    WebhookDelivery,
+)
 from csms.api.repository import ApiRepository, MemoryApiRepository, open_repository
 from csms.api.sql_repository import SqlApiRepository
 from csms.api.tokens import TokenService
@@ -147,13 +155,16 @@ async def test_audit_is_append_only_newest_first(repo: ApiRepository) -> None:
     newest = await repo.list_audit()
     assert [e.id for e in newest] == [3, 2, 1]
     assert newest[2].request == {"i": 0} and newest[2].detail == {"n": [1, 2]}
-    assert [e.id for e in await repo.list_audit(site_ids=frozenset({"a"}))] == [3, 1]
-    assert [e.id for e in await repo.list_audit(action="constraint.create", limit=1)] == [2]
-    assert [e.id for e in await repo.list_audit(since=T0 + timedelta(minutes=1))] == [3, 2]
-    assert [e.id for e in await repo.list_audit(until=T0 + timedelta(minutes=1))] == [1]
-    grid_side = await repo.list_audit(action_prefixes=("constraint.", "site."))
-    assert [e.id for e in grid_side] == [2, 1]
-    assert await repo.list_audit(action_prefixes=()) == []
+
+    async def ids(query: AuditQuery) -> list[int]:
+        return [e.id for e in await repo.list_audit(query)]
+
+    assert await ids(AuditQuery(site_ids=frozenset({"a"}))) == [3, 1]
+    assert await ids(AuditQuery(action="constraint.create", limit=1)) == [2]
+    assert await ids(AuditQuery(since=T0 + timedelta(minutes=1))) == [3, 2]
+    assert await ids(AuditQuery(until=T0 + timedelta(minutes=1))) == [1]
+    assert await ids(AuditQuery(action_prefixes=("constraint.", "site."))) == [2, 1]
+    assert await ids(AuditQuery(action_prefixes=())) == []
 
 
 async def test_jobs_by_id_and_key(repo: ApiRepository) -> None:
@@ -182,10 +193,14 @@ async def test_jobs_by_id_and_key(repo: ApiRepository) -> None:
     )
     await repo.add_job(later)
     assert [j.job_id for j in await repo.list_jobs()] == ["j3", "j1"]
-    assert [j.job_id for j in await repo.list_jobs(status="pending")] == ["j3"]
-    assert [j.job_id for j in await repo.list_jobs(station_id="CP1")] == ["j1"]
-    assert [j.job_id for j in await repo.list_jobs(site_ids=frozenset({"depot"}))] == ["j1"]
-    assert [j.job_id for j in await repo.list_jobs(limit=1)] == ["j3"]
+
+    async def ids(query: JobQuery) -> list[str]:
+        return [j.job_id for j in await repo.list_jobs(query)]
+
+    assert await ids(JobQuery(status="pending")) == ["j3"]
+    assert await ids(JobQuery(station_id="CP1")) == ["j1"]
+    assert await ids(JobQuery(site_ids=frozenset({"depot"}))) == ["j1"]
+    assert await ids(JobQuery(limit=1)) == ["j3"]
 
 
 async def test_a_taken_idempotency_key_stores_nothing(repo: ApiRepository) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from ocpp.v21 import call
 from ocpp.v201 import call as call_201
 
+from csms.api.records import AuditQuery
 from csms.store.base import NewTransaction
 from tests.integration.api.conftest import Api
 from tests.integration.csms.stations import StationScript, connect_station
@@ -84,7 +85,9 @@ async def test_a_v2x_schedule_and_the_allowed_transfer_reach_a_21_station(api: A
         "transaction_id": "tx-21",
         "allowed_energy_transfer": ["AC_three_phase", "AC_BPT"],
     }
-    audit = await api.services.repo.list_audit(action="command.set_v2x_profile", limit=10)
+    audit = await api.services.repo.list_audit(
+        AuditQuery(action="command.set_v2x_profile", limit=10)
+    )
     assert sorted(e.result for e in audit) == ["accepted", "succeeded"]
 
 
