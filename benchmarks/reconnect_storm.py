@@ -14,8 +14,9 @@ connection; "boot pending" counts those answers.
 Reported for the first connection and for the storm: seconds until every station is back
 and booted (or how many are when ``--deadline-s`` runs out), handshakes that failed (by
 reason: HTTP status, timeout, reset), server CPU seconds, the load processes' own CPU
-seconds (near the wave's seconds: the generator, not the server, sets the pace) and peak
-RSS.
+seconds (near the wave's seconds: the generator, not the server, sets the pace), the RSS
+of the idle server, once every station is connected (and the growth per station) and at its
+peak.
 
     python benchmarks/reconnect_storm.py --stations 10000 --target sqlite
     python benchmarks/reconnect_storm.py --stations 2000 --target stock --deadline-s 60
@@ -164,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "first_spread_s": args.first_spread_s,
         }
         cpu0 = await asyncio.to_thread(target.cpu_seconds)
+        rss_idle = await asyncio.to_thread(target.rss_bytes)
         for w in range(args.load_procs):
             mine, theirs = ctx.Pipe()
             indices = list(range(w, args.stations, args.load_procs))
@@ -229,7 +231,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "stations": args.stations,
         "first": first,
         "storm": storm,
+        "rss_idle_mb": rss_idle / 2**20,
         "rss_connected_mb": rss_connected / 2**20,
+        # grown from the idle server to every station connected after the first wave
+        "rss_kb_per_station": (rss_connected - rss_idle) / 1024 / max(1, first["booted"]),
         "rss_peak_mb": rss_peak[0] / 2**20,
         "load_average_1min": os.getloadavg()[0],
     }
@@ -259,7 +264,8 @@ def main() -> int:
             f"failures {w['failures']}"
         )
     print(
-        f"RSS connected {result['rss_connected_mb']:.0f} MB, peak {result['rss_peak_mb']:.0f} MB "
+        f"RSS idle {result['rss_idle_mb']:.0f} MB, connected {result['rss_connected_mb']:.0f} MB "
+        f"({result['rss_kb_per_station']:.1f} KB per station), peak {result['rss_peak_mb']:.0f} MB "
         f"(load {result['load_average_1min']:.1f})"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -163,11 +163,12 @@ class Csms(StartStop):
         self.security_alerts = SecurityAlerts(self.bus)
 
     def _open_store(self) -> Store:
-        """The store of ``database.url``; a SQL store with the configured commit window."""
+        """The store of ``database.url``; a SQL store with the configured commit window and
+        durability level."""
         db = self.settings.database
         if db.url.startswith("memory://"):
             return open_store(db.url)
-        return open_store(db.url, commit_window_s=db.commit_window_s)
+        return open_store(db.url, commit_window_s=db.commit_window_s, durability=db.durability)
 
     @property
     def port(self) -> int:

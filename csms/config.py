@@ -31,6 +31,7 @@ from csms.exceptions import ConfigError
 from csms.planning.config import PlanningSettings
 from csms.quantities import SettingsSection
 from csms.security.settings import SecuritySettings
+from csms.store.engine import Durability
 from csms.telemetry.settings import TelemetrySettings
 
 __all__ = [
@@ -215,6 +216,15 @@ class DatabaseSettings(SettingsSection):
         description="how long the store's writer, when idle, waits for more writes to share "
         "a commit with the first (writes arriving one by one, e.g. stations reporting once a "
         "second, then pay one commit between several; 0 = commit each at once)",
+    )
+    durability: Durability = Field(
+        default="power-loss",
+        description="what an answered write survives: power-loss = a power cut or an "
+        "operating system crash (each commit is flushed to disk: SQLite synchronous=FULL, "
+        "PostgreSQL the server's synchronous_commit); crash = a kill -9 or crash of the "
+        "central system, the database staying consistent, but a power cut or OS crash (or "
+        "a PostgreSQL server crash) can lose about the last second's commits (SQLite "
+        "synchronous=NORMAL, PostgreSQL synchronous_commit=off); decision 0251",
     )
 
 

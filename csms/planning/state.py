@@ -31,9 +31,7 @@ from csms.events import (
     StationConnected,
     StationDisconnected,
     StatusChanged,
-    TransactionEnded,
-    TransactionStarted,
-    TransactionUpdated,
+    TransactionChanged,
 )
 from csms.planning.swap import RackState, racks_of
 from csms.sites.model import Site, SiteEvse, SiteStation, StationQuirks
@@ -310,7 +308,7 @@ class SiteState:
             racks = [r for r in self.racks.values() if r.swap.station == event.station_id]
             if racks:  # a swap station's rack and slots (decision 0915)
                 return sorted({reason for r in racks for reason in r.take_metered(event)})
-        if isinstance(event, TransactionStarted | TransactionUpdated | TransactionEnded):
+        if isinstance(event, TransactionChanged):
             reason = self.take_transaction(event.transaction)
             return [reason] if reason else []
         if isinstance(event, EVChargingNeedsReceived):

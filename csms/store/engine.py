@@ -1,19 +1,32 @@
 """Creating the async engine for a database URL, with the settings each dialect needs.
 
 SQLite (``sqlite+aiosqlite:///path``): WAL journal (readers never block the writer),
-``synchronous=FULL`` by default (a commit is on disk before it returns, so it survives a
-SIGKILL of the process and a power cut), a busy timeout, foreign keys on, and explicit
-``BEGIN`` statements so the writer can take the write lock up front (``BEGIN IMMEDIATE``).
+``PRAGMA synchronous`` from the durability level, a busy timeout, foreign keys on, and
+explicit ``BEGIN`` statements so the writer can take the write lock up front
+(``BEGIN IMMEDIATE``).
 
-PostgreSQL (``postgresql+asyncpg://...``): a connection pool that pings a connection before
-handing it out, so the pool heals by itself after a server restart.
+PostgreSQL (``postgresql+asyncpg://...``): a connection pool; ``synchronous_commit`` from
+the durability level.
+
+The durability level (``database.durability``, decision 0251) says what a commit survives
+once it has returned (and so once a station has been answered):
+
+- ``power-loss``: it is on disk. SQLite ``synchronous=FULL`` (an fsync per commit);
+  PostgreSQL keeps the server's ``synchronous_commit`` (``on`` unless its administrator
+  chose otherwise).
+- ``crash``: it survives a SIGKILL or crash of the central system, and the database stays
+  consistent, but a power cut or an operating system crash (and with PostgreSQL a crash of
+  the database server) can lose the last commits, about the last second's. SQLite
+  ``synchronous=NORMAL`` (WAL: no fsync at a commit, only at a checkpoint); PostgreSQL
+  ``synchronous_commit=off`` on the store's connections (the server writes its WAL to disk
+  within three ``wal_writer_delay``s).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
@@ -22,9 +35,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from csms.exceptions import ConfigError
 
-__all__ = ["SQLITE_SYNCHRONOUS", "create_engine", "create_sqlite_writer_engine", "dialect_of"]
+__all__ = [
+    "DURABILITY_LEVELS",
+    "SQLITE_SYNCHRONOUS",
+    "Durability",
+    "check_durability",
+    "create_engine",
+    "create_sqlite_writer_engine",
+    "dialect_of",
+]
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: What a returned commit survives (see the module docstring), safest first.
+Durability = Literal["power-loss", "crash"]
+DURABILITY_LEVELS: tuple[str, ...] = get_args(Durability)
+#: SQLite's ``PRAGMA synchronous`` for each level.
+_SQLITE_SYNCHRONOUS_OF = {"power-loss": "FULL", "crash": "NORMAL"}
+#: PostgreSQL's ``synchronous_commit`` for each level (None: the server's own).
+_PG_SYNCHRONOUS_COMMIT_OF: dict[str, str | None] = {"power-loss": None, "crash": "off"}
 
 #: Execution option read by the ``begin`` hook: the SQLite transaction mode.
 SQLITE_BEGIN_OPTION = "chargegrid_sqlite_begin"
@@ -49,10 +78,33 @@ def dialect_of(url: str | URL) -> str:
     )
 
 
+def check_durability(level: str) -> str:
+    """``level`` if it is one of :data:`DURABILITY_LEVELS`, else :class:`ConfigError`."""
+    if level not in DURABILITY_LEVELS:
+        raise ConfigError(
+            f"durability must be one of {', '.join(DURABILITY_LEVELS)}, not {level!r}"
+        )
+    return level
+
+
+def _sqlite_mode(durability: str, sqlite_synchronous: str | None) -> str:
+    """The ``PRAGMA synchronous`` of ``durability``, or ``sqlite_synchronous`` if given."""
+    mode = _SQLITE_SYNCHRONOUS_OF[check_durability(durability)]
+    if sqlite_synchronous is not None:
+        mode = sqlite_synchronous.upper()
+        if mode not in SQLITE_SYNCHRONOUS:
+            raise ConfigError(
+                f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                f"not {sqlite_synchronous!r}"
+            )
+    return mode
+
+
 def create_engine(
     url: str | URL,
     *,
-    sqlite_synchronous: str = "FULL",
+    durability: str = "power-loss",
+    sqlite_synchronous: str | None = None,
     sqlite_busy_timeout_s: float = 5.0,
     pool_size: int = 5,
     max_overflow: int = 5,
@@ -60,15 +112,11 @@ def create_engine(
     statement_timeout_s: float = 30.0,
     echo: bool = False,
 ) -> AsyncEngine:
-    """The engine for ``url`` (see the module docstring for what each dialect gets)."""
+    """The engine for ``url`` (see the module docstring for what each dialect gets);
+    ``sqlite_synchronous``, if given, overrides the durability level's pragma."""
     dialect = dialect_of(url)
     if dialect == "sqlite":
-        mode = sqlite_synchronous.upper()
-        if mode not in SQLITE_SYNCHRONOUS:
-            raise ConfigError(
-                f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
-                f"not {sqlite_synchronous!r}"
-            )
+        mode = _sqlite_mode(durability, sqlite_synchronous)
         engine = create_async_engine(
             url,
             echo=echo,
@@ -84,19 +132,28 @@ def create_engine(
     # every connection's admission). A connection the server dropped fails its first
     # statement as a disconnection, which invalidates the pool, and the store's reads and
     # writes retry transient failures on a fresh connection (test_pg_outage).
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout_s,
+        "command_timeout": statement_timeout_s,
+    }
+    synchronous_commit = _PG_SYNCHRONOUS_COMMIT_OF[check_durability(durability)]
+    if synchronous_commit is not None:
+        # Sent with the connection's startup packet: no statement, no round trip.
+        connect_args["server_settings"] = {"synchronous_commit": synchronous_commit}
     return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        connect_args={"timeout": connect_timeout_s, "command_timeout": statement_timeout_s},
+        connect_args=connect_args,
     )
 
 
 def create_sqlite_writer_engine(
     url: str | URL,
     *,
-    sqlite_synchronous: str = "FULL",
+    durability: str = "power-loss",
+    sqlite_synchronous: str | None = None,
     sqlite_busy_timeout_s: float = 5.0,
     pool_size: int = 1,
 ) -> Engine:
@@ -107,9 +164,7 @@ def create_sqlite_writer_engine(
     parsed = make_url(url)
     if dialect_of(parsed) != "sqlite":
         raise ConfigError("a writer engine is for SQLite only")
-    mode = sqlite_synchronous.upper()
-    if mode not in SQLITE_SYNCHRONOUS:
-        raise ConfigError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+    mode = _sqlite_mode(durability, sqlite_synchronous)
     engine = sa_create_engine(
         parsed.set(drivername="sqlite+pysqlite"),
         connect_args={"timeout": sqlite_busy_timeout_s, "check_same_thread": False},

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from csms.exceptions import StoreError, StoreUnavailable
 from csms.store.engine import (
     SQLITE_BEGIN_OPTION,
+    check_durability,
     create_engine,
     create_sqlite_writer_engine,
     dialect_of,
@@ -49,7 +50,8 @@ class SqlAccess:
         auto_migrate: bool = True,
         max_batch_ops: int = 256,
         retry_delays_s: Sequence[float] = (0.05, 0.25, 1.0),
-        sqlite_synchronous: str = "FULL",
+        durability: str = "power-loss",
+        sqlite_synchronous: str | None = None,
         sqlite_busy_timeout_s: float = 5.0,
         pool_size: int = 10,
         max_overflow: int = 0,
@@ -59,6 +61,8 @@ class SqlAccess:
     ) -> None:
         self.url = url
         self.dialect = dialect_of(url)
+        #: what a returned commit survives (``power-loss`` or ``crash``, decision 0251)
+        self.durability = check_durability(durability)
         self._auto_migrate = auto_migrate
         #: Meters known to be in the database (see SamplesOp); grows with the fleet.
         self._known_meters: set[tuple[Any, ...]] = set()
@@ -72,6 +76,7 @@ class SqlAccess:
         # Past the pool, a read waits for a connection instead.
         self._engine: AsyncEngine = create_engine(
             url,
+            durability=durability,
             sqlite_synchronous=sqlite_synchronous,
             sqlite_busy_timeout_s=sqlite_busy_timeout_s,
             pool_size=pool_size,
@@ -86,6 +91,7 @@ class SqlAccess:
                 return None
             return create_sqlite_writer_engine(
                 url,
+                durability=durability,
                 sqlite_synchronous=sqlite_synchronous,
                 sqlite_busy_timeout_s=sqlite_busy_timeout_s,
                 **pool,
@@ -183,6 +189,11 @@ class SqlAccess:
         if self._read_engine is not None:
             self._read_engine.dispose()
 
+    async def settle(self) -> None:
+        # The writer takes writes in order and runs one batch at a time: an empty write
+        # behind them commits after every write before it.
+        await self._writer.submit(WriteOp(_nothing))
+
     async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         return await self._writer.submit(WriteOp(run))
 
@@ -234,3 +245,7 @@ class SqlAccess:
     ) -> sa.RowMapping | None:
         rows = await self._all(stmt, params)
         return rows[0] if rows else None
+
+
+async def _nothing(conn: AsyncConnection) -> None:
+    del conn

@@ -20,6 +20,7 @@ from chargegrid.clock import ManualClock
 from csms.app import Csms
 from csms.store import SqlStore
 from csms.store.base import StationRecord
+from csms.store.engine import DURABILITY_LEVELS
 from tests.integration.csms.conftest import PASSWORD, PASSWORD_HASH, make_settings
 from tests.integration.csms.databases import temporary_postgres, terminate_backends
 from tests.integration.csms.proxy import TcpProxy
@@ -80,7 +81,9 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
     )
 
 
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(
+    url: str, port: int, log: Path, durability: str = "power-loss"
+) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "chargegrid", "--log-level", "WARNING", "serve"]
     argv += ["--database-url", url, "--port", str(port), "--no-api"]
     env = {
@@ -89,6 +92,7 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         # With PostgreSQL the telemetry files have no database folder to go beside.
         "CHARGEGRID_TELEMETRY__EMBEDDED_PATH": str(log.parent / "telemetry.sqlite3"),
         "CHARGEGRID_TELEMETRY__OUTBOX_PATH": str(log.parent / "telemetry-outbox.sqlite3"),
+        "CHARGEGRID_DATABASE__DURABILITY": durability,
     }
     with log.open("ab") as err:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -107,7 +111,11 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-async def test_sigkill_right_after_stop_loses_nothing(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", DURABILITY_LEVELS)
+async def test_sigkill_right_after_stop_loses_nothing(
+    database_url: str, durability: str, tmp_path: Path
+) -> None:
+    # Both levels promise this much (decision 0251): a kill -9 loses no answered write.
     log = tmp_path / "serve.log"
     added = await asyncio.to_thread(
         _cli,
@@ -122,7 +130,7 @@ async def test_sigkill_right_after_stop_loses_nothing(database_url: str, tmp_pat
     assert added.returncode == 0, added.stderr
     port = free_port()
     url = f"ws://127.0.0.1:{port}/ocpp/"
-    proc = await asyncio.to_thread(_serve, database_url, port, log)
+    proc = await asyncio.to_thread(_serve, database_url, port, log, durability)
     try:
         async with raw_connect(url, "CP1", password=PASSWORD) as ws:
             assert (await rpc(ws, "b", "BootNotification", BOOT16))[2]["status"] == "Accepted"
@@ -144,7 +152,7 @@ async def test_sigkill_right_after_stop_loses_nothing(database_url: str, tmp_pat
     finally:
         proc.kill()
         proc.wait(10)
-    proc = await asyncio.to_thread(_serve, database_url, port, log)
+    proc = await asyncio.to_thread(_serve, database_url, port, log, durability)
     try:
         async with raw_connect(url, "CP1", password=PASSWORD) as ws:
             # The station resends (it may not know its answer arrived): nothing doubles.

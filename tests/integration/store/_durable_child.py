@@ -1,5 +1,6 @@
-"""Child process of test_durability: writes one finished transaction with its meter values,
-prints ``ACKED`` once every write has returned, then waits to be killed."""
+"""Child process of test_durability: writes one finished transaction with its meter values
+(``python -m tests.integration.store._durable_child URL DURABILITY``), prints ``ACKED`` once
+every write has returned, then waits to be killed."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SAMPLES = 5
 
 
-async def write(url: str) -> None:
-    store = SqlStore(url)
+async def write(url: str, durability: str) -> None:
+    store = SqlStore(url, durability=durability)
     await store.open()
     tx, _ = await store.open_transaction(
         NewTransaction("CP1", 1, 1, T0, id_token="TAG1", meter_start_wh=0.0, start_key="k1")
@@ -44,4 +45,4 @@ async def write(url: str) -> None:
 
 if __name__ == "__main__":
     # on the loop serve runs on (decision 0250)
-    run(write(sys.argv[1]), loop=choose("auto", tls=False))
+    run(write(sys.argv[1], sys.argv[2]), loop=choose("auto", tls=False))

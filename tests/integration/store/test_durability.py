@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from csms.store import SqlStore
+from csms.store.engine import DURABILITY_LEVELS
 from tests.integration.store._durable_child import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _write_then_kill(url: str) -> int:
+def _write_then_kill(url: str, durability: str) -> int:
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.store._durable_child", url],
+        [sys.executable, "-m", "tests.integration.store._durable_child", url, durability],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -44,10 +45,12 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh
 
 
-async def test_acknowledged_writes_survive_sigkill(url: str) -> None:
-    first = _write_then_kill(url)
+@pytest.mark.parametrize("durability", DURABILITY_LEVELS)
+async def test_acknowledged_writes_survive_sigkill(url: str, durability: str) -> None:
+    # Both levels promise this much (decision 0251): a kill -9 loses no answered write.
+    first = _write_then_kill(url, durability)
     # The station did not hear back and sends everything again; the server is killed again.
-    second = _write_then_kill(url)
+    second = _write_then_kill(url, durability)
     assert first == second == 1
 
     store = SqlStore(url)
