@@ -58,10 +58,11 @@ def _reactions(
     """Marks that excuse an excess from each trigger (an EV's arrival, the cap, a plan) until
     the stations accepted every limit of the plan that answered it (the first plan from then
     on): the planner's and the stations' reaction, which a loaded machine stretches. A limit
-    never accepted excuses nothing past the plan."""
+    never accepted excuses nothing past the plan. A plan's limits are TxProfiles: a default
+    accepted meanwhile (the cap's re-plan lowers them first) is not its answer."""
     accepted: dict[tuple[str, int], list[datetime]] = {}
     for e in events:
-        if isinstance(e, ChargingLimitSent) and e.accepted:
+        if isinstance(e, ChargingLimitSent) and e.accepted and e.limit.purpose == "TxProfile":
             accepted.setdefault((e.limit.station_id, e.limit.evse_id), []).append(e.at)
     for series in accepted.values():
         series.sort()
