@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.acn_sessions import DAY_PERIODS, PERIOD_MIN, Ev, generate_sessions
+from benchmarks.acn_sessions import DAY_PERIODS, PERIOD_MIN, RATE_KW, Ev, generate_sessions
 from csms.config import load_settings
 from csms.planning.config import PlanningSettings
 from csms.planning.history import EXPECTED_PRIORITY
@@ -272,6 +272,17 @@ def place_expected(network: Any, expected: list[Ev], now: int,
     return out
 
 
+def arrival_scale(history: list[Ev], now: int, arrived_kwh: float) -> float:
+    """The expected sessions' energy corrected by what has arrived so far today: the day's
+    total estimated from two samples, the history day (its total ``H``) and today's share so
+    far (``A`` asked where the history had ``H_now`` by this time), each weighted by the
+    inverse of its variance (the day's ratio seen through a share ``H_now / H`` of it):
+    ``(A + H) / (H_now + H)``. 1 before any arrival in either."""
+    total = sum(ev.energy_kwh for ev in history)
+    so_far = sum(ev.energy_kwh for ev in history if ev.arrival <= now)
+    return (arrived_kwh + total) / (so_far + total) if total > 0 else 1.0
+
+
 # --------------------------------------------------------------------------- our algorithm
 class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     """The rolling-horizon planner as an acnportal algorithm (re-plans every period).
@@ -283,11 +294,14 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
     """
 
     def __init__(self, sc: Scenario, config: PlannerConfig, expected: list[Ev] | None = None,
-                 quantize: bool = False, as_csms: bool = False) -> None:  # fmt: skip
+                 quantize: bool = False, as_csms: bool = False,
+                 correct: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.sc = sc
         self.quantize = quantize
         self.as_csms = as_csms
+        self.correct = correct
+        self.arrived_kwh: dict[str, float] = {}  # today's sessions so far: energy asked
         self.expected = expected or []
         self.planner = Planner(config)
         self.max_recompute = 1
@@ -307,8 +321,16 @@ class ChargegridPlanner(algorithms.BaseAlgorithm):  # type: ignore[misc]
         now = iface.current_time
         network = iface._simulator.network
         busy_until = {s.station_id: s.departure for s in active_sessions}
+        for s in active_sessions:
+            self.arrived_kwh.setdefault(s.session_id, float(s.requested_energy))
         expected = place_expected(network, self.expected, now, busy_until,
                                   as_csms=self.as_csms)  # fmt: skip
+        if self.correct and expected:
+            scale = arrival_scale(self.expected, now, sum(self.arrived_kwh.values()))
+            step_h = PERIOD_MIN / 60  # a period, in hours
+            expected = [replace(ev, energy_kwh=min(ev.energy_kwh * scale,
+                                                   (ev.departure - ev.arrival) * step_h * RATE_KW))
+                        for ev in expected]  # fmt: skip
         horizon = max((s.departure for s in active_sessions), default=now + 1) - now
         if self.sc.pv_storage:  # the battery looks 12 h ahead even without EVs, past
             # midnight too: EVs stay the night, and a horizon ending at their departure
@@ -598,12 +620,13 @@ def scenarios(quick: bool) -> list[tuple[Scenario, list[str]]]:
 CSMS = "chargegrid-csms"
 
 
-def csms_settings(time_limit_s: float, overrides: list[str]) -> PlanningSettings:
+def csms_settings(time_limit_s: float, overrides: list[str], variant: str = "") -> PlanningSettings:
     """``[planning]`` as ``chargegrid serve`` loads it (defaults, ``CHARGEGRID_`` environment),
-    its LP time limit the benchmark's, then each ``KEY=VALUE`` of ``--planning``."""
+    its LP time limit the benchmark's, then each ``KEY=VALUE`` of ``--planning`` and of the
+    comma-separated ``variant``."""
     fields = load_settings(None).planning.model_dump()
     fields["solver_time_limit_s"] = time_limit_s
-    for item in overrides:
+    for item in [*overrides, *filter(None, variant.split(","))]:
         key, _, value = item.partition("=")
         fields[key] = value
     return PlanningSettings.model_validate(fields)
@@ -636,11 +659,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planning", metavar="KEY=VALUE", action="append", default=[],
                         help="a [planning] setting for the chargegrid-csms row (repeatable), "
                         "e.g. scarcity_tiebreak=off")  # fmt: skip
+    parser.add_argument("--csms-variant", metavar="KEY=VALUE[,...]", action="append",
+                        default=[], help="run the chargegrid-csms row once per variant, each "
+                        "with these [planning] settings on top of --planning")  # fmt: skip
+    parser.add_argument("--history-correction", action="store_true",
+                        help="the chargegrid+history row scales the expected sessions' energy "
+                        "by what has arrived so far today against the history (an experiment, "
+                        "decision 0431)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", type=Path,
                         help="write the figures here (default: benchmarks/results/"
                         "planner_acn.json, or planner_acn_partial.json with --only)")  # fmt: skip
     args = parser.parse_args(argv)
-    csms_settings(args.time_limit_s, args.planning)  # a wrong --planning fails before any run
+    for variant in args.csms_variant or [""]:  # a wrong setting fails before any run
+        csms_settings(args.time_limit_s, args.planning, variant)
     report = []
     for sc, algos in scenarios(args.quick):
         if args.only and args.only not in sc.name:
@@ -667,8 +698,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {sc.name}: {len(network.station_ids)} EVSEs, {len(evs)} sessions, "
               f"{DAY_PERIODS} x {PERIOD_MIN}-min periods", flush=True)  # fmt: skip
         rows = [offline_bound(sc, evs)]
-        for name in algos:
-            if args.algorithms and name not in args.algorithms:
+        variants = [f"{CSMS} {v}" for v in args.csms_variant] or [CSMS]
+        for name in [v for a in algos for v in (variants if a == CSMS else [a])]:
+            if args.algorithms and name.split(" ")[0] not in args.algorithms:
                 continue
             online = replace(PlannerConfig(), time_limit_s=args.time_limit_s,
                              laxity_tiebreak=True,
@@ -678,9 +710,11 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chargegrid+target":
                 algo = ChargegridPlanner(replace(sc, peak_target_kw=target), online)
             elif name == "chargegrid+history":
-                algo = ChargegridPlanner(sc, online, expected=history)
-            elif name == CSMS:
-                planning = csms_settings(args.time_limit_s, args.planning)
+                algo = ChargegridPlanner(sc, online, expected=history,
+                                         correct=args.history_correction)  # fmt: skip
+            elif name.startswith(CSMS):
+                variant = name.removeprefix(CSMS).strip()
+                planning = csms_settings(args.time_limit_s, args.planning, variant)
                 algo = ChargegridPlanner(sc, planning.planner_config(), as_csms=True,
                                          expected=history if planning.expected_arrivals
                                          else None)  # fmt: skip

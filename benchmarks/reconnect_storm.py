@@ -13,9 +13,11 @@ connection; "boot pending" counts those answers.
 
 Reported for the first connection and for the storm: seconds until every station is back
 and booted (or how many are when ``--deadline-s`` runs out), handshakes that failed (by
-reason: HTTP status, timeout, reset), server CPU seconds, the load processes' own CPU
-seconds (near the wave's seconds: the generator, not the server, sets the pace) and peak
-RSS.
+reason: HTTP status, timeout, reset), server CPU seconds and the seconds its threads waited
+for a CPU (as long as it ran or longer: the machine, not the server, set the pace), the
+load processes' own CPU seconds (near the wave's seconds: the generator, not the server,
+sets the pace), the RSS of the idle server, once every station is connected (and the
+growth per station) and at its peak.
 
     python benchmarks/reconnect_storm.py --stations 10000 --target sqlite
     python benchmarks/reconnect_storm.py --stations 2000 --target stock --deadline-s 60
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -112,6 +115,18 @@ async def _wave(
     return [ws for ws in done if ws is not None], reasons, max(booted_at, default=0.0)
 
 
+def runq_wait_s(target: Target) -> float:
+    """Seconds the server's threads spent runnable but waiting for a CPU (Linux
+    ``/proc/PID/task/*/schedstat``): beside the server's CPU seconds it tells a server
+    starved by the machine (waiting as long as it runs) from one with nothing to do."""
+    total_ns = 0
+    for proc in target._processes():
+        for stat in Path(f"/proc/{proc.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total_ns += int(stat.read_text().split()[1])
+    return total_ns / 1e9
+
+
 def storm_worker(base: str, indices: list[int], args: dict[str, Any], cpus: Any, pipe: Any) -> None:
     _pin(cpus)
 
@@ -164,6 +179,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "first_spread_s": args.first_spread_s,
         }
         cpu0 = await asyncio.to_thread(target.cpu_seconds)
+        wait0 = await asyncio.to_thread(runq_wait_s, target)
+        rss_idle = await asyncio.to_thread(target.rss_bytes)
         for w in range(args.load_procs):
             mine, theirs = ctx.Pipe()
             indices = list(range(w, args.stations, args.load_procs))
@@ -203,6 +220,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         watcher = asyncio.create_task(watch_rss(stop))
         first = await collect("first")
         cpu1 = await asyncio.to_thread(target.cpu_seconds)
+        wait1 = await asyncio.to_thread(runq_wait_s, target)
         rss_connected = await asyncio.to_thread(target.rss_bytes)
         for _, pipe in workers:
             pipe.send("drop")
@@ -210,10 +228,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.to_thread(pipe.recv)
         await target.wait_idle(timeout_s=30)  # the disconnections are processed
         cpu2 = await asyncio.to_thread(target.cpu_seconds)
+        wait2 = await asyncio.to_thread(runq_wait_s, target)
         for _, pipe in workers:
             pipe.send("reconnect")
         storm = await collect("storm")
         cpu3 = await asyncio.to_thread(target.cpu_seconds)
+        wait3 = await asyncio.to_thread(runq_wait_s, target)
         stop.set()
         await watcher
     finally:
@@ -224,12 +244,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await target.stop()
     first["server_cpu_s"] = cpu1 - cpu0
     storm["server_cpu_s"] = cpu3 - cpu2
+    first["server_runq_wait_s"] = wait1 - wait0
+    storm["server_runq_wait_s"] = wait3 - wait2
     return {
         "target": args.target,
         "stations": args.stations,
         "first": first,
         "storm": storm,
+        "rss_idle_mb": rss_idle / 2**20,
         "rss_connected_mb": rss_connected / 2**20,
+        # grown from the idle server to every station connected after the first wave
+        "rss_kb_per_station": (rss_connected - rss_idle) / 1024 / max(1, first["booted"]),
         "rss_peak_mb": rss_peak[0] / 2**20,
         "load_average_1min": os.getloadavg()[0],
     }
@@ -255,11 +280,13 @@ def main() -> int:
         print(
             f"{result['target']:<8} n={result['stations']:<6} {wave:<5} booted {w['booted']:>6} "
             f"in {w['seconds']:6.1f} s  server CPU {w['server_cpu_s']:6.1f} s  "
+            f"(waiting for a CPU {w['server_runq_wait_s']:5.1f} s)  "
             f"load generator CPU {w['loadgen_cpu_s']:5.1f} s  "
             f"failures {w['failures']}"
         )
     print(
-        f"RSS connected {result['rss_connected_mb']:.0f} MB, peak {result['rss_peak_mb']:.0f} MB "
+        f"RSS idle {result['rss_idle_mb']:.0f} MB, connected {result['rss_connected_mb']:.0f} MB "
+        f"({result['rss_kb_per_station']:.1f} KB per station), peak {result['rss_peak_mb']:.0f} MB "
         f"(load {result['load_average_1min']:.1f})"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

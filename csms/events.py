@@ -65,7 +65,9 @@ __all__ = [
     "StatusChanged",
     "StorageDispatched",
     "SwapFromReadyPack",
+    "SwapReadiness",
     "SwapWithoutReadyPack",
+    "TransactionChanged",
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
@@ -108,18 +110,27 @@ class StatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class TransactionStarted:
+class TransactionChanged:
+    """What the three transaction events share: the transaction as stored after the
+    change. Never published itself; a listener that treats the three alike (planning,
+    telemetry) tests for it. Two events of different kinds are never equal."""
+
     transaction: Transaction
 
 
 @dataclass(frozen=True, slots=True)
-class TransactionUpdated:
-    transaction: Transaction
+class TransactionStarted(TransactionChanged):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class TransactionEnded:
-    transaction: Transaction
+class TransactionUpdated(TransactionChanged):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnded(TransactionChanged):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,22 +269,10 @@ class DepartureMissed:
 
 
 @dataclass(frozen=True, slots=True)
-class SwapFromReadyPack:
-    """A swap at a swap station handed out a pack at or above its readiness threshold
-    (``pack_out_soc_pct``): the counterpart of :class:`SwapWithoutReadyPack`."""
-
-    site_id: str
-    swap_id: str
-    station_id: str
-    pack_out_soc_pct: float
-    ready_soc_pct: float
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SwapWithoutReadyPack:
-    """A swap at a swap station found no pack at its readiness threshold: it handed out
-    one below it (``pack_out_soc_pct``) or none (None)."""
+class SwapReadiness:
+    """What the two events below share: a swap at a swap station, the state of charge of
+    the pack it handed out (``pack_out_soc_pct``) and the rack's readiness threshold. Never
+    published itself; telemetry tests for it."""
 
     site_id: str
     swap_id: str
@@ -281,6 +280,20 @@ class SwapWithoutReadyPack:
     pack_out_soc_pct: float | None
     ready_soc_pct: float
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SwapFromReadyPack(SwapReadiness):
+    """A swap at a swap station handed out a pack at or above its readiness threshold:
+    the counterpart of :class:`SwapWithoutReadyPack`."""
+
+    pack_out_soc_pct: float  # always a pack
+
+
+@dataclass(frozen=True, slots=True)
+class SwapWithoutReadyPack(SwapReadiness):
+    """A swap at a swap station found no pack at its readiness threshold: it handed out
+    one below it (``pack_out_soc_pct``) or none (None)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ from typing import Any
 
 from simulators.messages import DeviceRequest
 from simulators.quantities import aware, positive
+from simulators.sampling import SampleClock
 from simulators.site_meter import SiteMeter, SiteReading
-from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample
+from simulators.storage_station import ProfileAnswer, clock_sample
 
 __all__ = ["MeterStation", "SiteMeterSpec"]
 
@@ -65,9 +66,8 @@ class MeterStation:
         self.meter = meter
         self.devices_w = devices_w
         self.pv_w = pv_w
-        self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
+        self.sampling = SampleClock(meter_interval_s, aware("start", start))
         self.last: SiteReading | None = None
-        self._next_sample = aligned_after(aware("start", start), self.meter_interval_s)
 
     def read(self, at: datetime) -> SiteReading:
         """The meter at ``at``: every device as it draws now, the base load, the PV."""
@@ -75,20 +75,18 @@ class MeterStation:
         return self.meter.reading(at, devices_w=self.devices_w(at), pv_w=pv_w)
 
     def next_wakeup(self) -> datetime:
-        return self._next_sample
+        return self.sampling.next
 
     def step(self, now: datetime) -> list[DeviceRequest]:
         """The samples that became due by ``now``, in time order."""
         aware("now", now)
         out: list[DeviceRequest] = []
-        while self._next_sample <= now:
-            at = self._next_sample
+        while (at := self.sampling.take(now)) is not None:
             reading = self.read(at)
             if self.last is not None:
                 self.meter.integrate(self.last, (at - self.last.at).total_seconds())
             self.last = reading
             out.append(self.meter_values(reading))
-            self._next_sample = aligned_after(at, self.meter_interval_s)
         return out
 
     def meter_values(self, reading: SiteReading) -> DeviceRequest:

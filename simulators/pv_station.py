@@ -22,7 +22,8 @@ from simulators.exceptions import InvalidParameter
 from simulators.messages import DeviceRequest
 from simulators.pv import ClearSkyPV, CsvPV
 from simulators.quantities import aware, positive
-from simulators.storage_station import ProfileAnswer, aligned_after, clock_sample
+from simulators.sampling import SampleClock
+from simulators.storage_station import ProfileAnswer, clock_sample
 
 __all__ = ["PV_EVSE", "PvChargePoint", "PvRunner", "PvSpec", "PvStation"]
 
@@ -55,17 +56,16 @@ class PvStation:
         self.spec = spec
         self.station_id = spec.station_id
         self.now = aware("start", start)
-        self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
+        self.sampling = SampleClock(meter_interval_s, self.now)
         self.energy_wh = 0.0
         self.peak_w = 0.0
         self.profiles_rejected = 0
-        self._next_sample = aligned_after(self.now, self.meter_interval_s)
 
     def power_w(self, at: datetime) -> float:
         return self.spec.source.power_w(at)
 
     def next_wakeup(self) -> datetime:
-        return self._next_sample
+        return self.sampling.next
 
     def step(self, now: datetime) -> list[DeviceRequest]:
         """Run the plant up to ``now``; the samples that became due, in time order."""
@@ -73,7 +73,7 @@ class PvStation:
         out: list[DeviceRequest] = []
         step = timedelta(seconds=self.spec.step_s)
         while self.now < now:
-            until = min(now, self._next_sample, self.now + step)
+            until = min(now, self.sampling.next, self.now + step)
             before, after = self.power_w(self.now), self.power_w(until)
             source = self.spec.source
             if isinstance(source, CsvPV):  # exact on its linear pieces
@@ -83,9 +83,8 @@ class PvStation:
                 self.energy_wh += (before + after) / 2.0 * hours
             self.peak_w = max(self.peak_w, before, after)
             self.now = until
-            if until >= self._next_sample:
+            if self.sampling.take(until) is not None:
                 out.extend(self.samples(until))
-                self._next_sample = aligned_after(until, self.meter_interval_s)
         return out
 
     def samples(self, now: datetime) -> list[DeviceRequest]:

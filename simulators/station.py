@@ -36,6 +36,7 @@ from simulators.messages import (
     TransactionStarted,
 )
 from simulators.power import allocate, composite, discharge_refusal, tx_ids
+from simulators.sampling import aligned_after
 from simulators.v2g import BidirectionalEV
 
 __all__ = ["Station", "StationSpec"]  # StationSpec re-exported from simulators.config
@@ -151,7 +152,7 @@ class Station:
         for c in self.connectors.values():
             if c.tx is not None and c.next_sample_at is not None and c.next_sample_at <= now:
                 out.append(self._sample(c, now))
-                c.next_sample_at = _next_slot(now, self.meter_interval_s)
+                c.next_sample_at = aligned_after(now, self.meter_interval_s)
         return out
 
     def _skip_missed(self, c: Connector, now: datetime) -> None:
@@ -218,7 +219,7 @@ class Station:
             remote=remote,
         )
         c.tx = tx
-        c.next_sample_at = _next_slot(now, self.meter_interval_s)
+        c.next_sample_at = aligned_after(now, self.meter_interval_s)
         out: list[Outgoing] = [TransactionStarted(tx, now, tx.next_seq())]
         if self.spec.ocpp_version != "1.6":  # 2.0.1 and 2.1 state the EV's needs
             out.append(c.charging_needs(now))
@@ -490,10 +491,3 @@ class Station:
 
 def _fields(spec: EVSpec) -> dict[str, Any]:
     return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
-
-
-def _next_slot(now: datetime, interval_s: float) -> datetime:
-    """The next sampling instant aligned to the interval (clock-aligned, as stations do)."""
-    epoch = now.timestamp()
-    slot = (math.floor(epoch / interval_s) + 1) * interval_s
-    return now + timedelta(seconds=slot - epoch)

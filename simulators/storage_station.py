@@ -21,15 +21,15 @@ schemas), so the runner only has to send them and hand it the central system's c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from simulators.exceptions import InvalidParameter, ProfileRefused
 from simulators.messages import DeviceRequest
 from simulators.quantities import aware, positive
+from simulators.sampling import SampleClock
 from simulators.setpoint_profiles import SetpointProfile, parse_setpoint_profile
 from simulators.storage import AlarmEvent, StorageUnit
 
@@ -39,7 +39,6 @@ __all__ = [
     "HeldProfile",
     "ProfileAnswer",
     "StorageStation",
-    "aligned_after",
     "clock_sample",
     "device_event",
 ]
@@ -49,13 +48,6 @@ EVSE_ID = 1
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
-
-
-def aligned_after(at: datetime, interval_s: float) -> datetime:
-    """The first instant after ``at`` that is a whole number of ``interval_s`` since the epoch."""
-    seconds = at.timestamp()
-    slot = math.floor(seconds / interval_s) + 1
-    return at + timedelta(seconds=slot * interval_s - seconds)
 
 
 def clock_sample(
@@ -165,12 +157,11 @@ class StorageStation:
     ) -> None:
         self.unit = unit
         self.station_id = unit.spec.unit_id
-        self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
+        self.sampling = SampleClock(meter_interval_s, unit.now)
         self.temperature_delta_c = positive("temperature_delta_c", temperature_delta_c)
         self.import_wh = 0.0
         self.export_wh = 0.0
         self.profile = HeldProfile(parse_setpoint_profile)
-        self._next_sample = self._aligned_after(unit.now)
         self._reported_temperature_c = unit.temperature_c
         self._events = DeviceEvents()
 
@@ -178,13 +169,10 @@ class StorageStation:
     def profiles_rejected(self) -> int:
         return self.profile.rejected
 
-    def _aligned_after(self, at: datetime) -> datetime:
-        return aligned_after(at, self.meter_interval_s)
-
     def next_wakeup(self) -> datetime:
         """When the station next has something to say without being asked: its next sample
         (alarms and temperature changes between samples are found by ``step``)."""
-        return self._next_sample
+        return self.sampling.next
 
     def connector_status(self) -> str:
         return "Faulted" if self.unit.alarm else "Available"
@@ -214,7 +202,7 @@ class StorageStation:
         aware("now", now)
         out: list[DeviceRequest] = []
         while self.unit.now < now:
-            until = min(now, self._next_sample)
+            until = min(now, self.sampling.next)
             report = self.unit.advance((until - self.unit.now).total_seconds())
             self.import_wh += report.energy_in_wh
             self.export_wh += report.energy_out_wh
@@ -223,9 +211,8 @@ class StorageStation:
                 out.append(self.status_notification(event.at))
             if abs(report.temperature_c - self._reported_temperature_c) >= self.temperature_delta_c:
                 out.append(self._temperature_event(report.end, report.temperature_c))
-            if until >= self._next_sample:
+            if self.sampling.take(until) is not None:
                 out.append(self.meter_values(until))
-                self._next_sample = self._aligned_after(until)
         return out
 
     def set_charging_profile(

@@ -36,13 +36,13 @@ from typing import Any
 from simulators.battery_swap import battery_swap_requests
 from simulators.messages import DeviceRequest, iso
 from simulators.quantities import aware, fraction, positive
+from simulators.sampling import SampleClock
 from simulators.setpoint_profiles import parse_limit_profile
 from simulators.setpoints import SetpointSchedule
 from simulators.storage_station import (
     DeviceEvents,
     HeldProfile,
     ProfileAnswer,
-    aligned_after,
     clock_sample,
 )
 from simulators.swap import SWAP_OUTCOMES, PackSpec, SwapArrival, SwapRecord, SwapStation
@@ -76,7 +76,7 @@ class SwapOcppStation:
     ) -> None:
         self.swap = station
         self.station_id = station.spec.station_id
-        self.meter_interval_s = positive("meter_interval_s", meter_interval_s)
+        self.sampling = SampleClock(meter_interval_s, station.now)
         self.soh = fraction("soh", soh)
         self.remote_pack_soc = fraction("remote_pack_soc", remote_pack_soc)
         packs = station.spec.packs
@@ -91,7 +91,6 @@ class SwapOcppStation:
         self._remote: dict[str, int] = {}  # vehicle id -> the central system's request id
         self._request_id = 0
         self._events = DeviceEvents()
-        self._next_sample = self._aligned_after(station.now)
 
     # what the station did
     @property
@@ -104,12 +103,9 @@ class SwapOcppStation:
             counts[record.outcome] += 1
         return counts
 
-    def _aligned_after(self, at: datetime) -> datetime:
-        return aligned_after(at, self.meter_interval_s)
-
     def next_wakeup(self) -> datetime:
         """The next sample, arrival, end of a swap or change of the limit, whichever first."""
-        times = [self._next_sample]
+        times = [self.sampling.next]
         event = self.swap.next_event()
         if event is not None:
             times.append(event)
@@ -149,7 +145,7 @@ class SwapOcppStation:
         out: list[DeviceRequest] = []
         swap = self.swap
         while swap.now < now:
-            until = min(now, self._next_sample)
+            until = min(now, self.sampling.next)
             if self.limits is not None:
                 change = self.limits.next_change(swap.now)
                 if change is not None:
@@ -158,9 +154,8 @@ class SwapOcppStation:
             report = swap.advance((until - swap.now).total_seconds())
             for record in report.swaps:
                 out.extend(self._swap_messages(record))
-            if until >= self._next_sample:
+            if self.sampling.take(until) is not None:
                 out.extend(self.meter_values(until))
-                self._next_sample = self._aligned_after(until)
         return out
 
     def _swap_messages(self, record: SwapRecord) -> list[DeviceRequest]:

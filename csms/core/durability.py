@@ -70,7 +70,9 @@ async def uncancellable(work: Coroutine[Any, Any, T], background: set[asyncio.Ta
 
     What ``asyncio.shield`` does, with one callback instead of three (forget the task, mark
     its failure as seen, hand its outcome to the caller) and no second future chained to
-    the first: this runs once per transaction message."""
+    the first. Used for a transaction's start and stop; the per-message writes (meter
+    values, TransactionEvent) need no task: the store runs their ``on_commit`` itself
+    (decision 0254)."""
     loop = asyncio.get_running_loop()
     task: asyncio.Task[T] = loop.create_task(work)
     outcome: asyncio.Future[T] = loop.create_future()

@@ -49,6 +49,7 @@ from csms.events import (
     StationDisconnected,
     StatusChanged,
 )
+from csms.exceptions import StoreError
 from csms.store.base import StationEvent, StationRecord, Store
 from csms.swaps.repository import swap_repository_for
 
@@ -153,6 +154,12 @@ class CentralSystem(SessionHandling):
             await self.stations.close()
         if self._background:
             await asyncio.wait(self._background, timeout=5.0)
+        # The writes of handlers cancelled as the server stopped: committed (and announced
+        # by their on_commit) or failed, before telemetry and the store stop.
+        try:
+            await asyncio.wait_for(self.store.settle(), 5.0)
+        except (StoreError, TimeoutError) as exc:
+            logger.warning("store writes not settled at close: %r", exc)
 
     async def forget_connections(self) -> int:
         """At start: no station is connected to this process yet, whatever a previous

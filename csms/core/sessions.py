@@ -8,8 +8,9 @@ answers, and every write is idempotent, so a station's resend stores nothing twi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -93,26 +94,20 @@ class SessionHandling:
         timestamp: datetime,
         after_answer: AfterAnswer | None = None,
     ) -> TransactionAnswer:
-        """OCPP 1.6 StartTransaction: idempotent on (connector, id tag, meter, timestamp).
+        """OCPP 1.6 StartTransaction: idempotent on (station, connector, id tag, meter, timestamp).
 
         The answer tells the station the transaction's id: with ``after_answer`` (the edge's
         hold on that answer) the start is announced once the answer is out (decision 0014)."""
         auth = await self.authorize(station_id, id_token)
-        new = NewTransaction(
+        opened = NewTransaction(
             station_id=station_id,
             evse_id=evse_id,
             connector_id=connector_id,
             started_at=timestamp,
             id_token=id_token,
             meter_start_wh=meter_start_wh,
-            start_key=start_key(
-                evse_id=evse_id,
-                connector_id=connector_id,
-                id_token=id_token,
-                meter_start_wh=meter_start_wh,
-                timestamp=timestamp,
-            ),
         )
+        new = dataclasses.replace(opened, start_key=start_key(opened))
 
         async def open_and_announce() -> Transaction:
             tx, created = await self.store.open_transaction(new)
@@ -177,10 +172,12 @@ class SessionHandling:
             "without it",
         )
         if tx is None:
-            await self._store_samples(station_id, 0, 0, None, samples)
+            await self._store_samples(MeterValuesReceived(station_id, 0, 0, None, tuple(samples)))
             return TransactionAnswer(None, auth)
         self.untold.tell(tx.id)  # the station names it: it knows it
-        await self._store_samples(station_id, tx.evse_id, tx.connector_id, tx.id, samples)
+        await self._store_samples(
+            MeterValuesReceived(station_id, tx.evse_id, tx.connector_id, tx.id, tuple(samples))
+        )
         update = TransactionUpdate(
             station_id=station_id,
             kind=TransactionEventKind.ENDED,
@@ -228,16 +225,15 @@ class SessionHandling:
             for s in update.samples
         ]
 
-        async def apply_and_publish() -> Transaction:
-            # The commit and what it announces run to the end together (see
-            # _uncancellable): a resend of a committed event is not fresh and announces
-            # nothing, so an announcement skipped here would be skipped for good.
-            fresh = await self._commit_event(update, before.id, applied, rows)
-            return self._publish_event(update, before, applied, fresh=fresh, announce=announce)
+        def publish(fresh: bool) -> None:
+            # Called by the store once committed, whatever became of this caller: a resend
+            # of a committed event is not fresh and announces nothing, so an announcement
+            # skipped here would be skipped for good.
+            self._publish_event(update, before, applied, fresh=fresh, announce=announce)
 
         try:
-            tx = await self.retrying(
-                lambda: self._uncancellable(apply_and_publish()),
+            await self.retrying(
+                lambda: self._commit_event(update, before.id, applied, rows, publish),
                 what="TransactionEvent",
                 station_id=station_id,
             )
@@ -245,7 +241,7 @@ class SessionHandling:
             # Committed or not, nobody knows: the next message reloads from the store.
             self._open_txs.forget(station_id)
             raise
-        return TransactionAnswer(tx, auth)
+        return TransactionAnswer(applied.transaction, auth)
 
     async def _event_transaction(self, update: TransactionUpdate) -> tuple[Transaction, bool]:
         """The transaction a TransactionEvent belongs to (opened by its first event), and
@@ -267,6 +263,7 @@ class SessionHandling:
         tx_id: int,
         applied: Applied,
         rows: list[StoredSample],
+        on_commit: Callable[[bool], object],
     ) -> bool:
         """The one atomic write of a TransactionEvent (seqNo, samples, new state); False
         for a resend, whose writes were redone (all idempotent) in case the first attempt
@@ -278,6 +275,7 @@ class SessionHandling:
             at=update.timestamp,
             samples=rows,
             transaction=applied.transaction if applied.changed else None,
+            on_commit=on_commit,
         )
         if not fresh:
             logger.info(
@@ -372,7 +370,9 @@ class SessionHandling:
             tx_id = await self._known_transaction(station_id, evse_id, transaction_id)
         else:
             tx_id = self._active.get((station_id, evse_id))
-        await self._store_samples(station_id, evse_id, connector_id, tx_id, samples)
+        await self._store_samples(
+            MeterValuesReceived(station_id, evse_id, connector_id, tx_id, tuple(samples))
+        )
 
     async def ev_charging_needs(
         self, station_id: str, evse_id: int, needs: EVChargingNeeds
@@ -456,34 +456,27 @@ class SessionHandling:
             return None
         return tx
 
-    async def _store_samples(
-        self,
-        station_id: str,
-        evse_id: int,
-        connector_id: int,
-        transaction_id: int | None,
-        samples: Sequence[MeterSample],
-    ) -> None:
-        """Store ``samples`` and publish them if this call stored them first: publication
-        follows the store (a resend publishes only what no attempt committed before); each
-        write attempt and its publication run to the end together (:meth:`_uncancellable`)."""
-        if not samples:
+    async def _store_samples(self, received: MeterValuesReceived) -> None:
+        """Store the samples ``received`` and publish it if this call stored them first:
+        publication follows the store (a resend publishes only what no attempt committed
+        before), called by the store once committed even if this caller is cancelled
+        meanwhile."""
+        r = received
+        if not r.samples:
             return
-        rows = [StoredSample(station_id, evse_id, connector_id, transaction_id, s) for s in samples]
-        event = MeterValuesReceived(
-            station_id, evse_id, connector_id, transaction_id, tuple(samples)
-        )
+        rows = [
+            StoredSample(r.station_id, r.evse_id, r.connector_id, r.transaction_id, s)
+            for s in r.samples
+        ]
 
-        async def store_and_publish() -> int:
-            added = await self.store.add_samples(rows)
+        def publish(added: int) -> None:
             if added:
-                self.bus.publish(event)
-            return added
+                self.bus.publish(received)
 
         await self.retrying(
-            lambda: self._uncancellable(store_and_publish()),
+            lambda: self.store.add_samples(rows, publish),
             what="meter values",
-            station_id=station_id,
+            station_id=r.station_id,
         )
 
     async def _uncancellable(self, work: Coroutine[Any, Any, T]) -> T:

@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 
 from csms.core.meter import register_wh
 from csms.domain import Transaction, TransactionEventKind, TransactionUpdate
+from csms.store.base import NewTransaction
 
 __all__ = ["Applied", "apply_update", "start_key"]
 
 
-def start_key(
-    *,
-    evse_id: int,
-    connector_id: int,
-    id_token: str | None,
-    meter_start_wh: float | None,
-    timestamp: datetime,
-) -> str:
-    """The identity of a 1.6 StartTransaction for retries."""
-    meter = "" if meter_start_wh is None else repr(float(meter_start_wh))
-    return f"{evse_id}/{connector_id}|{id_token or ''}|{meter}|{timestamp.isoformat()}"
+def start_key(new: NewTransaction) -> str:
+    """The identity of a 1.6 StartTransaction for retries: the station, connector, id tag,
+    meter start and time of the transaction it opens (the key is unique across stations:
+    two stations' identical starts are two transactions)."""
+    meter = "" if new.meter_start_wh is None else repr(float(new.meter_start_wh))
+    when = new.started_at.isoformat()
+    where = f"{new.station_id}|{new.evse_id}/{new.connector_id}"
+    return f"{where}|{new.id_token or ''}|{meter}|{when}"
 
 
 @dataclass(frozen=True, slots=True)

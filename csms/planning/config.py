@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from csms.quantities import SettingsSection
 from optimizer import PlannerConfig
 
 __all__ = ["PlanningSettings"]
 
 
-class PlanningSettings(BaseModel):
+class PlanningSettings(SettingsSection):
     """The planner service (one loop per site). Times are in clock (virtual) seconds."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = Field(default=True, description="run the planner for every site")
     replan_interval_s: float = Field(

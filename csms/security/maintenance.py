@@ -126,6 +126,31 @@ class Maintenance:
         #: certificate dates are judged on the wall clock (as the station judges them)
         self.wall_now = wall_now or (lambda: datetime.now(UTC))
 
+    async def _ask(
+        self,
+        station_id: str,
+        action: str,
+        head: dict[str, Any],
+        body: dict[str, Any],
+        retries: int | None,
+        retry_interval_s: int | None,
+    ) -> tuple[int, dict[str, Any], str]:
+        """Send a maintenance request with a fresh ``requestId`` and the retry options, its
+        own fields before (``head``) and after (``body``) the id in the schema's order; the
+        id, the station's answer and its status."""
+        request_id = secrets.randbelow(_MAX_INT) + 1
+        payload = _drop_none(
+            {
+                **head,
+                "requestId": request_id,
+                **body,
+                "retries": _count(retries, "retries"),
+                "retryInterval": _count(retry_interval_s, "retry_interval_s"),
+            }
+        )
+        answer = await self.commands.send_raw(station_id, action, payload)
+        return request_id, answer, str(answer.get("status", ""))
+
     async def update_firmware(
         self,
         station_id: str,
@@ -151,17 +176,9 @@ class Maintenance:
         )
         link = self.commands.link(station_id, "UpdateFirmware")
         action = "SignedUpdateFirmware" if link.ocpp_version == "1.6" else "UpdateFirmware"
-        request_id = secrets.randbelow(_MAX_INT) + 1
-        payload = _drop_none(
-            {
-                "requestId": request_id,
-                "firmware": firmware,
-                "retries": _count(retries, "retries"),
-                "retryInterval": _count(retry_interval_s, "retry_interval_s"),
-            }
+        request_id, _, status = await self._ask(
+            station_id, action, {}, {"firmware": firmware}, retries, retry_interval_s
         )
-        answer = await self.commands.send_raw(station_id, action, payload)
-        status = str(answer.get("status", ""))
         logger.info(
             "station %s: %s %d (%s) answered %s", station_id, action, request_id, location, status
         )
@@ -197,18 +214,9 @@ class Maintenance:
             }
         )
         self.commands.link(station_id, "GetLog")
-        request_id = secrets.randbelow(_MAX_INT) + 1
-        payload = _drop_none(
-            {
-                "logType": log_type,
-                "requestId": request_id,
-                "log": log,
-                "retries": _count(retries, "retries"),
-                "retryInterval": _count(retry_interval_s, "retry_interval_s"),
-            }
+        request_id, answer, status = await self._ask(
+            station_id, "GetLog", {"logType": log_type}, {"log": log}, retries, retry_interval_s
         )
-        answer = await self.commands.send_raw(station_id, "GetLog", payload)
-        status = str(answer.get("status", ""))
         filename = answer.get("filename")
         logger.info(
             "station %s: GetLog %s %d answered %s", station_id, log_type, request_id, status

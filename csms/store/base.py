@@ -8,7 +8,7 @@ holds the station's answer and retries (see ``csms.core``), it never turns it in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -120,8 +120,8 @@ TRANSACTION_SAVED_FIELDS = (
 class NewTransaction:
     """What the core knows when a transaction starts.
 
-    ``start_key`` makes a 1.6 StartTransaction idempotent (connector, id tag, meter start and
-    timestamp); a 2.0.1 transaction is identified by ``(station_id, station_tx_id)``.
+    ``start_key`` makes a 1.6 StartTransaction idempotent (station, connector, id tag, meter
+    start and timestamp); a 2.0.1 transaction is identified by ``(station_id, station_tx_id)``.
     """
 
     station_id: str
@@ -164,6 +164,11 @@ class Store(Protocol):
         """Connect (and for the SQL store, check the schema is at the latest migration)."""
 
     async def close(self) -> None: ...
+
+    async def settle(self) -> None:
+        """Return once every write submitted before this call has committed or failed, and
+        the ``on_commit`` of each committed one has run (a stopping server waits for the
+        writes of the handlers it cancelled, so what they committed is announced)."""
 
     # -- stations -------------------------------------------------------------------------
     async def get_station(self, station_id: str) -> StationRecord | None: ...
@@ -276,20 +281,28 @@ class Store(Protocol):
         at: datetime,
         samples: Sequence[StoredSample] = (),
         transaction: Transaction | None = None,
+        on_commit: Callable[[bool], object] | None = None,
     ) -> bool:
         """A 2.0.1 TransactionEvent as one atomic write: remember its ``seq_no`` (as
         :meth:`record_transaction_event`), store its ``samples`` (as :meth:`add_samples`)
         and persist ``transaction``'s mutable fields (as :meth:`save_transaction`), all
         committed together. Returns False when the seqNo was already recorded (the samples
-        and fields are written anyway: every part is idempotent); True without a seqNo."""
+        and fields are written anyway: every part is idempotent); True without a seqNo.
+        ``on_commit`` is called with that result once committed, before the caller hears
+        of it, even if the caller was cancelled meanwhile (a write it never reaches is not
+        committed)."""
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None: ...
 
     # -- meter values ---------------------------------------------------------------------
-    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+    async def add_samples(
+        self,
+        samples: Sequence[StoredSample],
+        on_commit: Callable[[int], object] | None = None,
+    ) -> int:
         """Store samples; an identical sample (same station, evse, connector, transaction,
         timestamp, measurand, phase, location, context) is stored once. Returns how many were
-        new."""
+        new; ``on_commit`` as for :meth:`apply_transaction_event`."""
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]: ...
 

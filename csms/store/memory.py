@@ -21,7 +21,7 @@ behaviour every implementation shares (and the conformance suite checks):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from chargegrid.clock import utc
@@ -131,6 +131,9 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    async def settle(self) -> None:
+        return None  # every write commits before its call returns
 
     # -- stations -------------------------------------------------------------------------
     async def get_station(self, station_id: str) -> StationRecord | None:
@@ -379,21 +382,29 @@ class MemoryStore:
         at: datetime,
         samples: Sequence[StoredSample] = (),
         transaction: Transaction | None = None,
+        on_commit: Callable[[bool], object] | None = None,
     ) -> bool:
         self._tx(transaction_id)  # NotFound when there is none
         # The seqNo last: a write cut short before it is redone whole, as fresh.
         await self.add_samples(samples)
         if transaction is not None:
             await self.save_transaction(transaction)
-        if seq_no is None:
-            return True
-        return await self.record_transaction_event(transaction_id, seq_no, kind, at)
+        fresh = seq_no is None or await self.record_transaction_event(
+            transaction_id, seq_no, kind, at
+        )
+        if on_commit is not None:
+            on_commit(fresh)
+        return fresh
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
         self._tx(transaction_id).needs = _norm_needs(needs)
 
     # -- meter values ---------------------------------------------------------------------
-    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+    async def add_samples(
+        self,
+        samples: Sequence[StoredSample],
+        on_commit: Callable[[int], object] | None = None,
+    ) -> int:
         added = 0
         for s in samples:
             key = sample_key(s)
@@ -407,6 +418,8 @@ class MemoryStore:
             old = self._latest.get(group)
             if old is None or s.sample.timestamp >= old.sample.timestamp:
                 self._latest[group] = s
+        if on_commit is not None:
+            on_commit(added)
         return added
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:

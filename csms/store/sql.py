@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -387,19 +387,20 @@ class SqlStore(SqlAccess):
         at: datetime,
         samples: Sequence[StoredSample] = (),
         transaction: Transaction | None = None,
+        on_commit: Callable[[bool], object] | None = None,
     ) -> bool:
-        return await self._writer.submit(
-            TransactionEventOp(
-                self.dialect,
-                transaction_id,
-                seq_no,
-                kind,
-                at,
-                [mp.sample_row(s) for s in samples],
-                self._known_meters,
-                None if transaction is None else tx_update_params(transaction),
-            )
+        op = TransactionEventOp(
+            self.dialect,
+            transaction_id,
+            seq_no,
+            kind,
+            at,
+            [mp.sample_row(s) for s in samples],
+            self._known_meters,
+            None if transaction is None else tx_update_params(transaction),
         )
+        op.on_commit = on_commit
+        return await self._writer.submit(op)
 
     async def set_needs(self, transaction_id: int, needs: EVChargingNeeds) -> None:
         stmt = (
@@ -415,12 +416,18 @@ class SqlStore(SqlAccess):
         await self._write(run)
 
     # -- meter values ---------------------------------------------------------------------
-    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+    async def add_samples(
+        self,
+        samples: Sequence[StoredSample],
+        on_commit: Callable[[int], object] | None = None,
+    ) -> int:
         if not samples:
+            if on_commit is not None:
+                on_commit(0)
             return 0
-        return await self._writer.submit(
-            SamplesOp(self.dialect, [mp.sample_row(s) for s in samples], self._known_meters)
-        )
+        op = SamplesOp(self.dialect, [mp.sample_row(s) for s in samples], self._known_meters)
+        op.on_commit = on_commit
+        return await self._writer.submit(op)
 
     async def samples_for_transaction(self, transaction_id: int) -> list[StoredSample]:
         c = t.samples.c

@@ -189,6 +189,11 @@ class SqlAccess:
         if self._read_engine is not None:
             self._read_engine.dispose()
 
+    async def settle(self) -> None:
+        # The writer takes writes in order and runs one batch at a time: an empty write
+        # behind them commits after every write before it.
+        await self._writer.submit(WriteOp(_nothing))
+
     async def _write(self, run: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         return await self._writer.submit(WriteOp(run))
 
@@ -240,3 +245,7 @@ class SqlAccess:
     ) -> sa.RowMapping | None:
         rows = await self._all(stmt, params)
         return rows[0] if rows else None
+
+
+async def _nothing(conn: AsyncConnection) -> None:
+    del conn

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store import SqlStore, Store
 from csms.store.mapping import record_from_row, record_row
-from csms.store.statements import read_rows
-from csms.store.writer import WriteOp
+from csms.store.statements import SqlTables
 from csms.swaps import tables as t
 from csms.swaps.model import BatteryPack, BatterySwap, PackReading, SwapState
 
@@ -148,13 +147,7 @@ def _pack(row: sa.RowMapping) -> BatteryPack:
     return record_from_row(BatteryPack, row)
 
 
-class SqlSwapRepository:
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    async def _rows(self, stmt: sa.Select[Any]) -> list[sa.RowMapping]:
-        return await read_rows(self._store, stmt)
-
+class SqlSwapRepository(SqlTables):
     @staticmethod
     async def _put_packs(conn: AsyncConnection, packs: Sequence[BatteryPack]) -> None:
         for pack in packs:
@@ -166,7 +159,7 @@ class SqlSwapRepository:
         async def run(conn: AsyncConnection) -> None:
             await self._put_packs(conn, [pack])
 
-        await self._store.writer.submit(WriteOp(run))
+        await self._run(run)
 
     async def get_packs(self, serial_numbers: Iterable[str]) -> dict[str, BatteryPack]:
         wanted = sorted(set(serial_numbers))
@@ -185,13 +178,13 @@ class SqlSwapRepository:
 
     async def latest_swap(self, station_id: str, request_id: int) -> BatterySwap | None:
         c = t.battery_swaps.c
-        rows = await self._rows(
+        row = await self._first(
             sa.select(t.battery_swaps)
             .where((c.station_id == station_id) & (c.request_id == request_id))
             .order_by(c.id.desc())
             .limit(1)
         )
-        return _swap(rows[0]) if rows else None
+        return None if row is None else _swap(row)
 
     async def save_swap(self, swap: BatterySwap, packs: Sequence[BatteryPack] = ()) -> BatterySwap:
         row = _swap_row(swap)
@@ -210,12 +203,12 @@ class SqlSwapRepository:
             await self._put_packs(conn, packs)
             return swap_id
 
-        swap_id = await self._store.writer.submit(WriteOp(run))
+        swap_id = await self._run(run)
         return dataclasses.replace(swap, id=swap_id)
 
     async def get_swap(self, swap_id: int) -> BatterySwap | None:
-        rows = await self._rows(sa.select(t.battery_swaps).where(t.battery_swaps.c.id == swap_id))
-        return _swap(rows[0]) if rows else None
+        row = await self._first(sa.select(t.battery_swaps).where(t.battery_swaps.c.id == swap_id))
+        return None if row is None else _swap(row)
 
     async def list_swaps(self, f: SwapFilter) -> list[BatterySwap]:
         c = t.battery_swaps.c

@@ -22,7 +22,7 @@ from csms.events import (
     DerControlsReported,
     DerStartStopped,
     SwapFromReadyPack,
-    SwapWithoutReadyPack,
+    SwapReadiness,
 )
 from csms.swaps.model import PackReading, SwapState
 from csms.telemetry.lineprotocol import Encoded
@@ -83,9 +83,7 @@ def _swap(enc: PointWriter, record: BatterySwapUpdated, now: int, into: Encoded)
     enc.point(into, Measurement.SWAP, at, now, tags, fields)
 
 
-def _rack_swap(
-    enc: PointWriter, record: SwapFromReadyPack | SwapWithoutReadyPack, now: int, into: Encoded
-) -> None:
+def _rack_swap(enc: PointWriter, record: SwapReadiness, now: int, into: Encoded) -> None:
     """A swap at a site's rack: whether it found a pack at the readiness threshold
     (``ready_pack``, and the event ``ready_pack`` / ``no_ready_pack``), the pack it got."""
     ready = isinstance(record, SwapFromReadyPack)
@@ -184,8 +182,7 @@ def _der_alarm(enc: PointWriter, record: DerAlarmRaised, now: int, into: Encoded
 #: The device families' encoders by record type.
 DEVICE_FAMILIES: dict[type, Callable[[Any, Any, int, Encoded], None]] = {
     BatterySwapUpdated: _swap,
-    SwapFromReadyPack: _rack_swap,
-    SwapWithoutReadyPack: _rack_swap,
+    SwapReadiness: _rack_swap,  # from a ready pack or without one
     DerControlSet: _der_set,
     DerControlsCleared: _der_cleared,
     DerControlsReported: _der_reported,

@@ -27,14 +27,20 @@ from csms.telemetry.exceptions import (
     ServerUnavailable,
     WriteRejected,
 )
-from csms.telemetry.lineprotocol import Encoded, FieldPoint, MeterPoint, Precision, parse_line
+from csms.telemetry.lineprotocol import (
+    PRECISION_NS,
+    Encoded,
+    FieldPoint,
+    MeterPoint,
+    Precision,
+    parse_line,
+)
 from csms.telemetry.query import Aggregation, SeriesResult, TelemetryQuery, from_epoch_ns
 
 __all__ = ["EmbeddedStore"]
 
 logger = logging.getLogger(__name__)
 
-_NS = {"ns": 1, "us": 1000, "ms": 1_000_000, "s": 1_000_000_000}
 _SQL_AGG = {
     Aggregation.MEAN: "avg(num)",
     Aggregation.MAX: "max(num)",
@@ -112,7 +118,7 @@ class EmbeddedStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self._scale = _NS[precision]
+        self._scale = PRECISION_NS[precision]
         self.retention_s = retention_s
         self.prune_every_s = prune_every_s
         self._last_prune = time.monotonic()

@@ -19,6 +19,7 @@ from typing import Literal
 from csms.telemetry.exceptions import LineProtocolError
 
 __all__ = [
+    "PRECISION_NS",
     "Encoded",
     "FieldPoint",
     "MeterPoint",
@@ -45,6 +46,8 @@ _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 _UNESCAPE = {"n": "\n", "t": "\t", "r": "\r"}
 #: The time unit of the points' timestamps.
 Precision = Literal["ns", "us", "ms", "s"]
+#: Nanoseconds in one unit of each precision.
+PRECISION_NS: dict[Precision, int] = {"ns": 1, "us": 1000, "ms": 1_000_000, "s": 1_000_000_000}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICK = {

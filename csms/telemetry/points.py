@@ -32,12 +32,13 @@ from csms.events import (
     StationConnected,
     StationDisconnected,
     StatusChanged,
+    TransactionChanged,
     TransactionEnded,
     TransactionStarted,
-    TransactionUpdated,
 )
 from csms.telemetry.device_points import DEVICE_FAMILIES
 from csms.telemetry.lineprotocol import (
+    PRECISION_NS,
     Encoded,
     FieldPoint,
     MeterPoint,
@@ -56,7 +57,6 @@ __all__ = ["PointEncoder"]
 
 logger = logging.getLogger(__name__)
 
-_PER_SECOND = {"ns": 1_000_000_000, "us": 1_000_000, "ms": 1000, "s": 1}
 _WRITE_PRECISION = {
     "ns": WritePrecision.NS,
     "us": WritePrecision.US,
@@ -86,7 +86,7 @@ class PointEncoder:
         self.plan_steps = plan_steps
         #: a station's site, for the points of records that do not carry it (swap sessions)
         self.site_of: Callable[[str], str | None] = site_of or (lambda _station_id: None)
-        self._per_s = _PER_SECOND[precision]
+        self._per_s = 1_000_000_000 // PRECISION_NS[precision]
         self._wp = _WRITE_PRECISION[precision]
         self._now_s = now_s
         self._max_future = int(max_future_s * self._per_s)
@@ -300,7 +300,7 @@ def _status(enc: PointEncoder, record: StatusChanged, now: int, into: Encoded) -
 
 def _transaction(
     enc: PointEncoder,
-    record: TransactionStarted | TransactionUpdated | TransactionEnded,
+    record: TransactionChanged,
     now: int,
     into: Encoded,
 ) -> None:
@@ -401,9 +401,7 @@ _FAMILIES: dict[type, _Encode] = {
     MeterValuesReceived: PointEncoder._meter,
     HeartbeatReceived: _heartbeat,
     StatusChanged: _status,
-    TransactionStarted: _transaction,
-    TransactionUpdated: _transaction,
-    TransactionEnded: _transaction,
+    TransactionChanged: _transaction,  # started, updated, ended
     StationConnected: _connected,
     StationDisconnected: _disconnected,
     StationBooted: _booted,

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from csms.telemetry.exceptions import QueryError
+from csms.telemetry.writers import influx_client
 
 __all__ = [
     "Aggregation",
@@ -171,10 +172,8 @@ class InfluxQLBackend:
         token: str | None = None,
         timeout_s: float = 30.0,
     ) -> None:
-        headers = {"Authorization": f"Token {token}"} if token else None
-        auth = (username, password or "") if username else None
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"), auth=auth, headers=headers, timeout=timeout_s
+        self._client = influx_client(
+            url, timeout_s=timeout_s, username=username, password=password, token=token
         )
         self.database = database
         self.retention_policy = retention_policy

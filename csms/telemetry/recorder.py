@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from csms.domain import ChargingLimit
-from csms.events import ChargingLimitSent, DomainEvent, EventBus
+from csms.events import ChargingLimitSent, EventBus
 from csms.telemetry.metrics import TelemetryStats
 from csms.telemetry.normalize import Reject
 from csms.telemetry.records import (
@@ -60,12 +60,15 @@ class TelemetryRecorder:
 
     # -- the OCPP path -------------------------------------------------------------------
 
-    def on_event(self, event: DomainEvent) -> None:
-        """An :class:`~csms.events.EventBus` listener: O(1), no I/O."""
+    def on_event(self, event: Record) -> None:
+        """An :class:`~csms.events.EventBus` listener: O(1), no I/O. The typed records
+        below are buffered the same way (``_put``)."""
         if len(self._buffer) < self.max_buffer_items:
             self._buffer.append(event)
         elif self.enabled:
             self._dropped(1)
+
+    _put = on_event
 
     def attach(self, bus: EventBus) -> Callable[[], None]:
         """Subscribe to ``bus``; returns the unsubscribe function."""
@@ -168,12 +171,6 @@ class TelemetryRecorder:
         except IndexError:
             pass
         return out
-
-    def _put(self, record: Record) -> None:
-        if len(self._buffer) < self.max_buffer_items:
-            self._buffer.append(record)
-        elif self.enabled:
-            self._dropped(1)
 
     def _dropped(self, count: int) -> None:
         self.stats.drop(Reject.BUFFER_FULL, count)

@@ -9,17 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from csms.quantities import SettingsSection
 from csms.telemetry.lineprotocol import Precision
 
 __all__ = ["TelemetrySettings"]
 
 
-class TelemetrySettings(BaseModel):
+class TelemetrySettings(SettingsSection):
     """Where telemetry goes and how the durable pipeline behaves."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     # -- server -----------------------------------------------------------------------------

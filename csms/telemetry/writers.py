@@ -37,6 +37,7 @@ __all__ = [
     "TelemetrySink",
     "choose_api",
     "detect_api",
+    "influx_client",
     "ping",
 ]
 
@@ -82,6 +83,21 @@ class LineSink:
         pass
 
 
+def influx_client(
+    url: str,
+    *,
+    timeout_s: float,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+) -> httpx.Client:
+    """An HTTP client for InfluxDB's 1.x API (``/write``, ``/query``): basic auth with
+    ``username`` (and ``password``), or a ``token`` header (2.x / 3.x)."""
+    headers = {"Authorization": f"Token {token}"} if token else None
+    auth = (username, password or "") if username else None
+    return httpx.Client(base_url=url.rstrip("/"), auth=auth, headers=headers, timeout=timeout_s)
+
+
 def _raise_for_status(status: int, body: str) -> None:
     if status < 300:
         return
@@ -108,8 +124,7 @@ class InfluxV1Sink(LineSink):
         timeout_s: float = 10.0,
         create_database: bool = True,
     ) -> None:
-        auth = (username, password or "") if username else None
-        self._client = httpx.Client(base_url=url.rstrip("/"), auth=auth, timeout=timeout_s)
+        self._client = influx_client(url, timeout_s=timeout_s, username=username, password=password)
         # InfluxDB 1.x before 1.8 reads "ns"/"us" as nanoseconds; "n"/"u" work on every 1.x
         self._params: dict[str, str] = {"db": database, "precision": _V1_PRECISION[precision]}
         if retention_policy:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from benchmarks.acn_sessions import DAY_PERIODS, Ev
 from benchmarks.planner_acn import (
     Scenario,
+    arrival_scale,
     bound_periods,
     csms_settings,
     offline_bound,
@@ -37,6 +38,14 @@ def test_the_csms_row_plans_with_the_central_systems_settings() -> None:
     assert csms_settings(5.0, []).planner_config() == replace(
         PlanningSettings().planner_config(), time_limit_s=5.0
     )
+    variant = csms_settings(5.0, ["laxity_tiebreak=true"], "scarcity_tiebreak=gated,backend=pyomo")
+    assert variant.planner_config() == replace(
+        PlanningSettings().planner_config(),
+        time_limit_s=5.0,
+        laxity_tiebreak=True,
+        scarcity_tiebreak="gated",
+        backend="pyomo",
+    )
     with pytest.raises(ValidationError):
         csms_settings(5.0, ["scarcity_tiebreak=sometimes"])
 
@@ -53,3 +62,13 @@ def test_the_csms_row_places_history_as_the_central_system_does() -> None:
     # its own station busy: another free one under the same node, at its own arrival
     csms = place_expected(network, expected, 50, {"CA-303": 120}, as_csms=True)
     assert len(csms) == 1 and csms[0].station_id != "CA-303" and csms[0].arrival == 100
+
+
+def test_the_history_is_corrected_by_what_has_arrived_today() -> None:
+    history = [Ev("h1", "CA-303", 100, 200, 10.0), Ev("h2", "CA-304", 200, 250, 30.0)]
+    assert arrival_scale(history, 50, 0.0) == 1.0  # nothing due yet, nothing come
+    assert arrival_scale(history, 150, 10.0) == 1.0  # as the history said
+    # 20 kWh where the history had 10: the day's 40 kWh and today's share pooled
+    assert arrival_scale(history, 150, 20.0) == pytest.approx((20 + 40) / (10 + 40))
+    assert arrival_scale(history, 150, 0.0) == pytest.approx(40 / 50)
+    assert arrival_scale([], 150, 5.0) == 1.0

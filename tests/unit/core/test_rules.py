@@ -27,7 +27,7 @@ from csms.domain import (
     TransactionEventKind,
     TransactionUpdate,
 )
-from csms.store.base import StationRecord
+from csms.store.base import NewTransaction, StationRecord
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -131,10 +131,17 @@ def test_admission_and_boot_policy() -> None:
 
 
 def test_start_key_identifies_a_retry() -> None:
-    a = start_key(evse_id=1, connector_id=1, id_token="T", meter_start_wh=10, timestamp=T0)
-    b = start_key(evse_id=1, connector_id=1, id_token="T", meter_start_wh=10.0, timestamp=T0)
-    c = start_key(evse_id=1, connector_id=1, id_token="T", meter_start_wh=11, timestamp=T0)
-    assert a == b and a != c
+    def key(meter_start_wh: float, *, connector_id: int = 1, station_id: str = "CP") -> str:
+        return start_key(
+            NewTransaction(
+                station_id, 1, connector_id, T0, id_token="T", meter_start_wh=meter_start_wh
+            )
+        )
+
+    assert key(10) == key(10.0)
+    assert key(10) != key(11)
+    assert key(10) != key(10, connector_id=2)
+    assert key(10) != key(10, station_id="CP2")
 
 
 def _tx(**kw: object) -> Transaction:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,9 +57,11 @@ class FlakyStore(MemoryStore):
         self._maybe_fail()
         await super().save_transaction(tx)
 
-    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
+    async def add_samples(
+        self, samples: Sequence[StoredSample], on_commit: Callable[[int], object] | None = None
+    ) -> int:
         self._maybe_fail()
-        return await super().add_samples(samples)
+        return await super().add_samples(samples, on_commit)
 
 
 async def make(version: str = "1.6") -> tuple[Any, FakeConnection, FlakyStore]:
@@ -253,8 +255,9 @@ async def test_start_announced_once_even_when_the_first_attempt_was_cut_short() 
 
 
 class CommitThenStall(MemoryStore):
-    """``add_samples`` commits, then stalls before its caller hears back (a slow disk, a
-    loaded machine): the moment a disconnect or a stopping server cancels the handler."""
+    """The central system's write (1.6 samples, a 2.0.1 event) commits, then stalls before
+    its caller hears back (a slow disk, a loaded machine): the moment a disconnect or a
+    stopping server cancels the handler."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -262,12 +265,23 @@ class CommitThenStall(MemoryStore):
         self.committed = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def add_samples(self, samples: Sequence[StoredSample]) -> int:
-        added = await super().add_samples(samples)
+    async def _after_commit(self) -> None:
         if self.stall:
             self.committed.set()
             await self.release.wait()
+
+    async def add_samples(
+        self, samples: Sequence[StoredSample], on_commit: Callable[[int], object] | None = None
+    ) -> int:
+        added = await super().add_samples(samples, on_commit)
+        if on_commit is not None:  # the central system's own call, not a part of the event
+            await self._after_commit()
         return added
+
+    async def apply_transaction_event(self, transaction_id: int, **kw: Any) -> bool:
+        fresh = await super().apply_transaction_event(transaction_id, **kw)
+        await self._after_commit()
+        return fresh
 
 
 _METER_16 = [

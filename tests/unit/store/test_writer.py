@@ -200,3 +200,89 @@ async def test_sqlite_batches_run_whole_on_the_writer_thread(store: SqlStore) ->
     assert results[21] is None
     assert await store.get_station("A") is not None
     assert len(threads) == 1 and threading.current_thread().name not in threads
+
+
+def _held() -> tuple[threading.Event, threading.Event, Any]:
+    """A write that holds the writer's thread (mid-batch) until released."""
+    taken, release = threading.Event(), threading.Event()
+
+    async def run(conn: AsyncConnection) -> str:
+        taken.set()
+        release.wait(10)
+        await conn.execute(sa.text("SELECT 1"))
+        return "committed"
+
+    return taken, release, run
+
+
+async def test_on_commit_runs_for_a_caller_gone_during_the_commit(store: SqlStore) -> None:
+    taken, release, run = _held()
+    seen: list[str] = []
+    op = WriteOp(run)
+    op.on_commit = seen.append
+    caller = asyncio.ensure_future(store.writer.submit(op))
+    await wait_until(taken.is_set, 10, "the batch on the writer thread")
+    caller.cancel()  # the station goes away while its write commits
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    release.set()
+    await wait_until(lambda: seen, 10, "on_commit called")
+    assert seen == ["committed"]
+
+
+async def test_on_commit_is_not_run_for_a_write_dropped_before_its_batch(store: SqlStore) -> None:
+    taken, release, run = _held()
+    first = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
+    await wait_until(taken.is_set, 10, "the first batch on the writer thread")
+    seen: list[int] = []
+
+    async def select(conn: AsyncConnection) -> int:
+        return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
+
+    queued = WriteOp(select)
+    queued.on_commit = seen.append
+    caller = asyncio.ensure_future(store.writer.submit(queued))
+    await wait_until(lambda: store.writer._queue.qsize() == 1, 10, "the write queued")
+    caller.cancel()  # gone before its batch: never committed
+    await asyncio.gather(caller, return_exceptions=True)
+    release.set()
+    assert await first == "committed"
+    later = WriteOp(select)
+    later.on_commit = seen.append
+    assert await store.writer.submit(later) == 1  # a later batch: the queue has been taken
+    assert seen == [1]  # the later write's, not the dropped one's
+
+
+async def test_a_failing_on_commit_fails_its_caller_only(store: SqlStore) -> None:
+    async def run(conn: AsyncConnection) -> int:
+        return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
+
+    def refuse(result: int) -> None:
+        raise ValueError(f"refused {result}")
+
+    failing, fine = WriteOp(run), WriteOp(run)
+    failing.on_commit = refuse
+    results = await asyncio.gather(
+        store.writer.submit(failing), store.writer.submit(fine), return_exceptions=True
+    )
+    assert isinstance(results[0], ValueError) and str(results[0]) == "refused 1"
+    assert results[1] == 1
+
+
+async def test_settle_returns_once_the_writes_before_it_committed(store: SqlStore) -> None:
+    """What a stopping central system waits for: the write of a handler it cancelled
+    commits and its on_commit runs before ``settle`` returns."""
+    taken, release, run = _held()
+    seen: list[str] = []
+    op = WriteOp(run)
+    op.on_commit = seen.append
+    caller = asyncio.ensure_future(store.writer.submit(op))
+    await wait_until(taken.is_set, 10, "the batch on the writer thread")
+    caller.cancel()
+    await asyncio.gather(caller, return_exceptions=True)
+    settling = asyncio.ensure_future(store.settle())
+    await next_turn()
+    assert not settling.done()
+    release.set()
+    await settling
+    assert seen == ["committed"]
