@@ -94,7 +94,7 @@ class SessionHandling:
         timestamp: datetime,
         after_answer: AfterAnswer | None = None,
     ) -> TransactionAnswer:
-        """OCPP 1.6 StartTransaction: idempotent on (connector, id tag, meter, timestamp).
+        """OCPP 1.6 StartTransaction: idempotent on (station, connector, id tag, meter, timestamp).
 
         The answer tells the station the transaction's id: with ``after_answer`` (the edge's
         hold on that answer) the start is announced once the answer is out (decision 0014)."""

@@ -20,11 +20,13 @@ __all__ = ["Applied", "apply_update", "start_key"]
 
 
 def start_key(new: NewTransaction) -> str:
-    """The identity of a 1.6 StartTransaction for retries: the connector, id tag, meter start
-    and time of the transaction it opens."""
+    """The identity of a 1.6 StartTransaction for retries: the station, connector, id tag,
+    meter start and time of the transaction it opens (the key is unique across stations:
+    two stations' identical starts are two transactions)."""
     meter = "" if new.meter_start_wh is None else repr(float(new.meter_start_wh))
     when = new.started_at.isoformat()
-    return f"{new.evse_id}/{new.connector_id}|{new.id_token or ''}|{meter}|{when}"
+    where = f"{new.station_id}|{new.evse_id}/{new.connector_id}"
+    return f"{where}|{new.id_token or ''}|{meter}|{when}"
 
 
 @dataclass(frozen=True, slots=True)

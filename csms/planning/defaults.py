@@ -16,7 +16,7 @@ from csms.planning.dispatch import current_w, executable_w, make_limit, node_lim
 from csms.planning.problem import default_problem
 from csms.planning.quirks import CONFIG_KEYS_16, VARIABLES_201, detected_quirks
 from csms.planning.sending import why_failed
-from csms.planning.state import EvseState, SiteState
+from csms.planning.state import EvseState, SiteState, StationState
 from csms.planning.windows import idle_shares, room_left
 from csms.sites.constraints import GridConstraint, NodeLimit
 from csms.sites.model import StationQuirks
@@ -54,12 +54,18 @@ class SafeDefaults:
             or value < self.defaults_w.get(key, value)
         }
         self.defaults_w = safe
-        if changed:
-            stations = {ev.station.id for ev in self.state.evses.values() if ev.key in changed}
-            for station_id in stations:
-                st = self.state.stations[station_id]
-                if st.online and st.defaults_sent:
-                    await self.send(station_id)
+        if not changed or not self.ctx.settings.default_profiles:
+            return
+        # Every station at once (a re-plan waits for them before it plans; one after the
+        # other they took a round trip each, 0025); a station whose settings are known is
+        # not asked them again.
+        sends = []
+        for station_id in sorted({ev.station.id for ev in self.state.evses.values()
+                                  if ev.key in changed}):  # fmt: skip
+            st = self.state.stations[station_id]
+            if st.online and st.defaults_sent:
+                sends.append(self.send(station_id) if st.quirks is None else self._evses(st))
+        await asyncio.gather(*sends)
 
     async def send(self, station_id: str) -> None:
         """TxDefaultProfile per EVSE: the safe share of every limit above it."""
@@ -76,8 +82,12 @@ class SafeDefaults:
                 self.defaults_w = await asyncio.to_thread(safe_evse_limits_w, problem)
         st.defaults_sent = True
         await self._detect_quirks(station_id)
-        for ev in [e for e in self.state.evses.values() if e.station.id == station_id]:
-            await self.send_one(ev, self.default_for(ev, st.quirks))
+        await self._evses(st)
+
+    async def _evses(self, st: StationState) -> None:
+        """Each EVSE of the station its TxDefaultProfile, all at once."""
+        evs = [e for e in self.state.evses.values() if e.station.id == st.station.id]
+        await asyncio.gather(*(self.send_one(ev, self.default_for(ev, st.quirks)) for ev in evs))
 
     async def _detect_quirks(self, station_id: str) -> None:
         """Ask the station what it supports (best effort; the site file's quirks win)."""

@@ -311,13 +311,13 @@ class PlanningService:
                     site_id,
                     ev.key,
                     ev.power_w,
-                    ev.limit_in_force_w() or 0.0,
+                    ev.limit_in_force_w(ev.power_at) or 0.0,
                 )
                 self.bus.publish(
                     StationNonCompliant(
                         ev.station.id,
                         ev.evse.id,
-                        ev.limit_in_force_w() or 0.0,
+                        ev.limit_in_force_w(ev.power_at) or 0.0,
                         ev.power_w,
                         self.clock.now(),
                     )

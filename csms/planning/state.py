@@ -175,15 +175,13 @@ class EvseState:
 
     def limit_in_force_w(self, at: datetime | None = None) -> float | None:
         """The limit the station has confirmed for what it is doing (at ``at``: a schedule
-        of several periods changes over time; None: its first period)."""
+        of several periods changes over time, and a TxProfile that has run out leaves the
+        station on its TxDefaultProfile; None: its first period)."""
         tx = self.tx
         candidates: list[float] = []
-        if tx is not None and self.accepted_tx is not None and self.accepted_tx[0] == tx.id:
-            accepted = self.accepted_sent
-            if accepted is not None and accepted.transaction_id == tx.id:
-                candidates.append(accepted.value_at(at))
-            else:
-                candidates.append(self.accepted_tx[1])
+        held = self._accepted_tx_w(at)
+        if held is not None:
+            candidates.append(held)
         elif self.default_w is not None:
             candidates.append(self.default_w)
         sent = self.sent
@@ -191,6 +189,20 @@ class EvseState:
         if tx is not None and sent is not None and pending and sent.transaction_id == tx.id:
             candidates.append(sent.value_at(at))  # the station may be on the old or the new one
         return max(candidates) if candidates else None
+
+    def _accepted_tx_w(self, at: datetime | None) -> float | None:
+        """The accepted TxProfile's limit at ``at`` for the running transaction; None
+        without one, or from its end on (``valid_to``: a renewal that came too late, or
+        none, leaves the station on its default, which it is then held to)."""
+        tx = self.tx
+        if tx is None or self.accepted_tx is None or self.accepted_tx[0] != tx.id:
+            return None
+        accepted = self.accepted_sent
+        if accepted is None or accepted.transaction_id != tx.id:
+            return self.accepted_tx[1]
+        if at is not None and accepted.valid_to is not None and at >= accepted.valid_to:
+            return None
+        return accepted.value_at(at)
 
 
 @dataclass(slots=True)

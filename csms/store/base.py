@@ -120,8 +120,8 @@ TRANSACTION_SAVED_FIELDS = (
 class NewTransaction:
     """What the core knows when a transaction starts.
 
-    ``start_key`` makes a 1.6 StartTransaction idempotent (connector, id tag, meter start and
-    timestamp); a 2.0.1 transaction is identified by ``(station_id, station_tx_id)``.
+    ``start_key`` makes a 1.6 StartTransaction idempotent (station, connector, id tag, meter
+    start and timestamp); a 2.0.1 transaction is identified by ``(station_id, station_tx_id)``.
     """
 
     station_id: str

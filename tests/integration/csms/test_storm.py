@@ -103,7 +103,10 @@ async def test_every_station_gets_back_after_all_reconnect_at_once(
         )
         assert len(back) == n
         assert sorted(app.server.connections.ids()) == ids
-        assert len(refusals) == app.server.refused_late
+        # every 503 the stations got is one the server counted: shed after a late start,
+        # or sent away by the gate before it was read (its turn would come after
+        # handshake_wait_max_s at the rate it serves, which a loaded machine lowers)
+        assert len(refusals) == app.server.refused_late + app.server.handshakes.refused
         assert app.server.handshakes.running == 0
         await asyncio.gather(*(ws.close() for ws in back))
 

@@ -131,14 +131,17 @@ def test_admission_and_boot_policy() -> None:
 
 
 def test_start_key_identifies_a_retry() -> None:
-    def key(meter_start_wh: float, *, connector_id: int = 1) -> str:
+    def key(meter_start_wh: float, *, connector_id: int = 1, station_id: str = "CP") -> str:
         return start_key(
-            NewTransaction("CP", 1, connector_id, T0, id_token="T", meter_start_wh=meter_start_wh)
+            NewTransaction(
+                station_id, 1, connector_id, T0, id_token="T", meter_start_wh=meter_start_wh
+            )
         )
 
     assert key(10) == key(10.0)
     assert key(10) != key(11)
     assert key(10) != key(10, connector_id=2)
+    assert key(10) != key(10, station_id="CP2")
 
 
 def _tx(**kw: object) -> Transaction:

@@ -164,6 +164,31 @@ def test_compliance_is_judged_against_the_period_in_force() -> None:
     assert state.worst_case_w(a) == 9000.0
 
 
+def test_past_its_end_a_txprofile_holds_nothing_the_default_does() -> None:
+    """A TxProfile not renewed before its end (a re-plan late, the central system busy)
+    leaves the station on its TxDefaultProfile: drawing its default then is compliant,
+    drawing above the default is not."""
+    state, a, _ = _state()
+    a.default_w = 6000.0
+    a.sent = Sent(3000.0, "TxProfile", T0, "accepted", END, 1)
+    a.accepted_tx, a.accepted_sent, a.confirmed_at = (1, 3000.0), a.sent, T0
+
+    def meter(at: datetime, watts: float) -> list[str]:
+        sample = MeterSample(at, "Power.Active.Import", watts, "W")
+        return state.apply(
+            MeterValuesReceived("A", 1, 1, 1, (sample,)), deviation_w=3000.0, tolerance_w=300.0
+        )
+
+    assert a.limit_in_force_w(END - timedelta(seconds=1)) == 3000.0
+    assert a.limit_in_force_w(END) == 6000.0
+    for k in range(3):  # on its default from the profile's end: within what it may draw
+        meter(END + timedelta(seconds=60 * k), 6000.0)
+    assert not a.non_compliant and state.non_compliance_count == 0
+    meter(END + timedelta(seconds=180), 6500.0)  # above the default too: not compliant
+    meter(END + timedelta(seconds=240), 6500.0)
+    assert a.non_compliant and state.non_compliance_count == 1
+
+
 def test_later_steps_share_what_the_held_stations_leave() -> None:
     state, _, _ = _state()
     settings = PlanningSettings(horizon_s=3 * 3600, step_s=900)
