@@ -215,6 +215,10 @@ def _held() -> tuple[threading.Event, threading.Event, Any]:
     return taken, release, run
 
 
+async def _select_one(conn: AsyncConnection) -> int:
+    return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
+
+
 async def test_on_commit_runs_for_a_caller_gone_during_the_commit(store: SqlStore) -> None:
     taken, release, run = _held()
     seen: list[str] = []
@@ -235,11 +239,7 @@ async def test_on_commit_is_not_run_for_a_write_dropped_before_its_batch(store: 
     first = asyncio.ensure_future(store.writer.submit(WriteOp(run)))
     await wait_until(taken.is_set, 10, "the first batch on the writer thread")
     seen: list[int] = []
-
-    async def select(conn: AsyncConnection) -> int:
-        return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
-
-    queued = WriteOp(select)
+    queued = WriteOp(_select_one)
     queued.on_commit = seen.append
     caller = asyncio.ensure_future(store.writer.submit(queued))
     await wait_until(lambda: store.writer._queue.qsize() == 1, 10, "the write queued")
@@ -247,20 +247,17 @@ async def test_on_commit_is_not_run_for_a_write_dropped_before_its_batch(store: 
     await asyncio.gather(caller, return_exceptions=True)
     release.set()
     assert await first == "committed"
-    later = WriteOp(select)
+    later = WriteOp(_select_one)
     later.on_commit = seen.append
     assert await store.writer.submit(later) == 1  # a later batch: the queue has been taken
     assert seen == [1]  # the later write's, not the dropped one's
 
 
 async def test_a_failing_on_commit_fails_its_caller_only(store: SqlStore) -> None:
-    async def run(conn: AsyncConnection) -> int:
-        return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
-
     def refuse(result: int) -> None:
         raise ValueError(f"refused {result}")
 
-    failing, fine = WriteOp(run), WriteOp(run)
+    failing, fine = WriteOp(_select_one), WriteOp(_select_one)
     failing.on_commit = refuse
     results = await asyncio.gather(
         store.writer.submit(failing), store.writer.submit(fine), return_exceptions=True
