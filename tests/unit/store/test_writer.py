@@ -219,16 +219,25 @@ async def _select_one(conn: AsyncConnection) -> int:
     return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
 
 
-async def test_on_commit_runs_for_a_caller_gone_during_the_commit(store: SqlStore) -> None:
+async def _cancelled_mid_commit(store: SqlStore) -> tuple[threading.Event, list[str]]:
+    """A write held on the writer thread whose caller is cancelled meanwhile (the station
+    goes away while its write commits): the event that lets it commit, and what its
+    ``on_commit`` has seen."""
     taken, release, run = _held()
     seen: list[str] = []
     op = WriteOp(run)
     op.on_commit = seen.append
     caller = asyncio.ensure_future(store.writer.submit(op))
     await wait_until(taken.is_set, 10, "the batch on the writer thread")
-    caller.cancel()  # the station goes away while its write commits
+    caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
+    return release, seen
+
+
+async def test_on_commit_runs_for_a_caller_gone_during_the_commit(store: SqlStore) -> None:
+    release, seen = await _cancelled_mid_commit(store)
+    assert seen == []
     release.set()
     await wait_until(lambda: seen, 10, "on_commit called")
     assert seen == ["committed"]
@@ -269,14 +278,7 @@ async def test_a_failing_on_commit_fails_its_caller_only(store: SqlStore) -> Non
 async def test_settle_returns_once_the_writes_before_it_committed(store: SqlStore) -> None:
     """What a stopping central system waits for: the write of a handler it cancelled
     commits and its on_commit runs before ``settle`` returns."""
-    taken, release, run = _held()
-    seen: list[str] = []
-    op = WriteOp(run)
-    op.on_commit = seen.append
-    caller = asyncio.ensure_future(store.writer.submit(op))
-    await wait_until(taken.is_set, 10, "the batch on the writer thread")
-    caller.cancel()
-    await asyncio.gather(caller, return_exceptions=True)
+    release, seen = await _cancelled_mid_commit(store)
     settling = asyncio.ensure_future(store.settle())
     await next_turn()
     assert not settling.done()
